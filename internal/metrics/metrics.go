@@ -1,0 +1,144 @@
+// Package metrics builds the gateway's own Prometheus registry (never the
+// default one) and the metrics shared by several packages: HTTP requests,
+// upstream requests (through an instrumented http.RoundTripper) and the Redis
+// connection pool. Labels are bounded: operation ids, upstreams, status codes
+// and configured tenant ids; never paths, document ids or keys.
+package metrics
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/redis/go-redis/v9"
+)
+
+// NewRegistry returns a registry with the Go and process collectors.
+func NewRegistry() *prometheus.Registry {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return reg
+}
+
+// HTTP holds the metrics of requests the gateway serves.
+type HTTP struct {
+	Requests *prometheus.CounterVec
+	Duration *prometheus.HistogramVec
+}
+
+// NewHTTP registers the HTTP server metrics on reg.
+func NewHTTP(reg prometheus.Registerer) *HTTP {
+	m := &HTTP{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_http_requests_total",
+			Help: "Requests served, by operation id, status code and tenant.",
+		}, []string{"operation", "code", "tenant"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_http_request_duration_seconds",
+			Help:    "Time to serve a request, by operation id.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"operation"}),
+	}
+	reg.MustRegister(m.Requests, m.Duration)
+	return m
+}
+
+// Observe records one served request.
+func (m *HTTP) Observe(operation string, code int, tenant string, d time.Duration) {
+	m.Requests.WithLabelValues(operation, strconv.Itoa(code), tenant).Inc()
+	m.Duration.WithLabelValues(operation).Observe(d.Seconds())
+}
+
+// Upstream holds the metrics of calls to the upstreams.
+type Upstream struct {
+	Requests *prometheus.CounterVec
+	Duration *prometheus.HistogramVec
+}
+
+// NewUpstream registers the upstream call metrics on reg.
+func NewUpstream(reg prometheus.Registerer) *Upstream {
+	m := &Upstream{
+		Requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_requests_total",
+			Help: "Calls to upstreams, by upstream, operation id and status code (\"error\" when no response).",
+		}, []string{"upstream", "operation", "code"}),
+		Duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_upstream_request_duration_seconds",
+			Help:    "Time until the upstream's response headers, by upstream and operation id.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 13),
+		}, []string{"upstream", "operation"}),
+	}
+	reg.MustRegister(m.Requests, m.Duration)
+	return m
+}
+
+// Transport wraps rt so that each call is counted under upstream and the
+// operation id carried by the request's context.
+func (m *Upstream) Transport(upstream string, rt http.RoundTripper) http.RoundTripper {
+	return roundTripFunc(func(r *http.Request) (*http.Response, error) {
+		op := Operation(r.Context())
+		start := time.Now()
+		res, err := rt.RoundTrip(r)
+		m.Duration.WithLabelValues(upstream, op).Observe(time.Since(start).Seconds())
+		code := "error"
+		if err == nil {
+			code = strconv.Itoa(res.StatusCode)
+		}
+		m.Requests.WithLabelValues(upstream, op, code).Inc()
+		return res, err
+	})
+}
+
+type roundTripFunc func(*http.Request) (*http.Response, error)
+
+func (f roundTripFunc) RoundTrip(r *http.Request) (*http.Response, error) { return f(r) }
+
+type opKey struct{}
+
+// WithOperation returns ctx labelled with an operation id for metrics.
+func WithOperation(ctx context.Context, op string) context.Context {
+	return context.WithValue(ctx, opKey{}, op)
+}
+
+// Operation returns the operation id in ctx, or "unknown".
+func Operation(ctx context.Context) string {
+	if op, ok := ctx.Value(opKey{}).(string); ok {
+		return op
+	}
+	return "unknown"
+}
+
+// RegisterRedisPool exports the go-redis pool statistics of c.
+func RegisterRedisPool(reg prometheus.Registerer, c interface{ PoolStats() *redis.PoolStats }) {
+	reg.MustRegister(&poolCollector{c: c})
+}
+
+var (
+	poolHits     = prometheus.NewDesc("gateway_redis_pool_hits_total", "Times a free connection was found in the pool.", nil, nil)
+	poolMisses   = prometheus.NewDesc("gateway_redis_pool_misses_total", "Times a free connection was not found in the pool.", nil, nil)
+	poolTimeouts = prometheus.NewDesc("gateway_redis_pool_timeouts_total", "Times a wait for a connection timed out.", nil, nil)
+	poolTotal    = prometheus.NewDesc("gateway_redis_pool_connections", "Connections in the pool, by state.", []string{"state"}, nil)
+)
+
+type poolCollector struct {
+	c interface{ PoolStats() *redis.PoolStats }
+}
+
+func (p *poolCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- poolHits
+	ch <- poolMisses
+	ch <- poolTimeouts
+	ch <- poolTotal
+}
+
+func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
+	s := p.c.PoolStats()
+	ch <- prometheus.MustNewConstMetric(poolHits, prometheus.CounterValue, float64(s.Hits))
+	ch <- prometheus.MustNewConstMetric(poolMisses, prometheus.CounterValue, float64(s.Misses))
+	ch <- prometheus.MustNewConstMetric(poolTimeouts, prometheus.CounterValue, float64(s.Timeouts))
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.IdleConns), "idle")
+	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns-s.IdleConns), "in_use")
+}

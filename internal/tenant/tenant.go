@@ -1,0 +1,146 @@
+// Package tenant knows the gateway's callers and the upstream accounts they
+// use: it authenticates an API key (stored only as SHA-256, compared in
+// constant time) and carries the tenant, never the key, in the request context.
+package tenant
+
+import (
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/hex"
+	"sort"
+	"time"
+)
+
+// Secret is an upstream token or key. It never prints: fmt, slog and JSON see
+// "[redacted]". Reveal returns the value for the one place that sends it.
+type Secret struct{ v string }
+
+// NewSecret wraps a secret value.
+func NewSecret(v string) Secret { return Secret{v: v} }
+
+// Reveal returns the secret value.
+func (s Secret) Reveal() string { return s.v }
+
+// IsZero reports whether the secret is empty.
+func (s Secret) IsZero() bool { return s.v == "" }
+
+func (s Secret) String() string { return "[redacted]" }
+
+// GoString hides the value from %#v.
+func (s Secret) GoString() string { return "[redacted]" }
+
+// MarshalText hides the value from encoders.
+func (s Secret) MarshalText() ([]byte, error) { return []byte("[redacted]"), nil }
+
+// Credential is one upstream account.
+type Credential struct {
+	Name      string
+	Upstream  string
+	Secret    Secret
+	ExpiresAt time.Time // zero: unknown
+}
+
+// Tenant is one calling service.
+type Tenant struct {
+	ID          string
+	Admin       bool
+	Credentials map[string]*Credential // upstream → credential
+	keyHashes   [][]byte
+}
+
+// Credential returns the tenant's credential for an upstream.
+func (t *Tenant) Credential(upstream string) (*Credential, bool) {
+	c, ok := t.Credentials[upstream]
+	return c, ok
+}
+
+// CredentialNames returns upstream → credential name.
+func (t *Tenant) CredentialNames() map[string]string {
+	m := make(map[string]string, len(t.Credentials))
+	for up, c := range t.Credentials {
+		m[up] = c.Name
+	}
+	return m
+}
+
+// Registry holds every tenant and credential.
+type Registry struct {
+	tenants     []*Tenant
+	credentials map[string]*Credential
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry { return &Registry{credentials: map[string]*Credential{}} }
+
+// AddCredential registers an upstream account.
+func (r *Registry) AddCredential(c *Credential) { r.credentials[c.Name] = c }
+
+// Credentials returns every credential, sorted by name.
+func (r *Registry) Credentials() []*Credential {
+	out := make([]*Credential, 0, len(r.credentials))
+	for _, c := range r.credentials {
+		out = append(out, c)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out
+}
+
+// Credential returns the credential with that name.
+func (r *Registry) Credential(name string) (*Credential, bool) {
+	c, ok := r.credentials[name]
+	return c, ok
+}
+
+// AddTenant registers a tenant with its key hashes (lower-case hex SHA-256).
+func (r *Registry) AddTenant(t *Tenant, keyHashesHex []string) error {
+	for _, h := range keyHashesHex {
+		b, err := hex.DecodeString(h)
+		if err != nil || len(b) != sha256.Size {
+			return errBadHash
+		}
+		t.keyHashes = append(t.keyHashes, b)
+	}
+	r.tenants = append(r.tenants, t)
+	return nil
+}
+
+// Tenants returns every tenant.
+func (r *Registry) Tenants() []*Tenant { return r.tenants }
+
+// Authenticate returns the tenant owning key. Every stored hash is compared,
+// each in constant time, so the time taken does not depend on which matched.
+func (r *Registry) Authenticate(key string) (*Tenant, bool) {
+	if key == "" {
+		return nil, false
+	}
+	sum := sha256.Sum256([]byte(key))
+	var found *Tenant
+	for _, t := range r.tenants {
+		for _, h := range t.keyHashes {
+			if subtle.ConstantTimeCompare(sum[:], h) == 1 {
+				found = t
+			}
+		}
+	}
+	return found, found != nil
+}
+
+type errString string
+
+func (e errString) Error() string { return string(e) }
+
+const errBadHash = errString("tenant: key hash must be 64 hex characters")
+
+type ctxKey struct{}
+
+// NewContext returns ctx carrying t.
+func NewContext(ctx context.Context, t *Tenant) context.Context {
+	return context.WithValue(ctx, ctxKey{}, t)
+}
+
+// FromContext returns the tenant in ctx.
+func FromContext(ctx context.Context) (*Tenant, bool) {
+	t, ok := ctx.Value(ctxKey{}).(*Tenant)
+	return t, ok
+}
