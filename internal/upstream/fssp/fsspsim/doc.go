@@ -16,20 +16,25 @@
 // Every answer is the envelope {status, code, exception, response}; on errors
 // response is [] and the HTTP status equals code (400, 401, 404, 405, 429).
 // Checks run in this order: token (401), parameters (400), limits (429). Only
-// accepted searches count against the limits. /status and /result are not
-// limited, and any configured token may read any task.
+// accepted searches count against the limits: GET searches against HourLimit
+// and DayLimit, group POSTs (one each, whatever their size) against
+// GroupDayLimit. /status and /result are not limited, and any configured token
+// may read any task.
 //
 // Tasks live on the simulated clock (Kit.Clock): queued (status 2) for
 // QueueFor after submission, then running (status 1) for RunFor with
 // sub-requests finishing evenly over that time, then done (0), or done with
-// errors (3) when a sub-request failed. A legal search without address always
-// fails with the sub-result {"code": 0, "message": "Undefined index: address"},
-// a backend PHP notice seen in real payloads. Results expire Retention after
-// submission.
+// errors (3) when a sub-request failed. As the doc defines it, progress "k of
+// n" counts the sub-requests processed successfully; /result lists the
+// processed sub-results in request order (a prefix while running). A legal
+// search without address always fails with the sub-result {"code": 0,
+// "message": "Undefined index: address"}, a backend PHP notice seen in real
+// payloads. task_start and task_end are Moscow time. Results expire Retention
+// after submission; the error is then 404 "task not found or expired".
 //
 // Data is deterministic in the seed and the query; see ManySurname,
 // NoDebtSurname, ManyLegalName, NoDebtLegalName and the /search/ip rule on
-// NotFoundNumberPrefix.
+// NotFoundNumberPrefix. Any other person or company search yields 0–3 records.
 package fsspsim
 
 // Well-known queries that other tests may rely on. Matching is on the
