@@ -103,17 +103,17 @@ func (c *Counter) Reset() { c.mu.Lock(); c.m = nil; c.mu.Unlock() }
 // Fault describes what the simulator does wrong. Rate is the share of matching
 // requests affected (0 means all). PathPrefix limits the fault to some paths.
 type Fault struct {
-	PathPrefix string        `json:"path_prefix,omitempty"`
-	Rate       float64       `json:"rate,omitempty"`      // 0 or 1: every request; 0.3: 30 %
-	Latency    time.Duration `json:"latency,omitempty"`   // added before answering
-	Jitter     time.Duration `json:"jitter,omitempty"`    // plus uniform [0, Jitter)
-	Status     int           `json:"status,omitempty"`    // answer this status with Body instead
-	Body       string        `json:"body,omitempty"`      // body for Status (default: a short text)
-	Hang       bool          `json:"hang,omitempty"`      // never answer until the client gives up
-	Reset      bool          `json:"reset,omitempty"`     // cut the connection without an answer
-	Malformed  bool          `json:"malformed,omitempty"` // answer 200 with invalid JSON
-	Truncate   bool          `json:"truncate,omitempty"`  // send half the real body, then cut
-	Remaining  int           `json:"remaining,omitempty"` // > 0: the fault applies this many times, then clears
+	PathPrefix string   `json:"path_prefix,omitempty"`
+	Rate       float64  `json:"rate,omitempty"`      // 0 or 1: every request; 0.3: 30 %
+	Latency    Duration `json:"latency,omitempty"`   // added before answering ("250ms" or nanoseconds)
+	Jitter     Duration `json:"jitter,omitempty"`    // plus uniform [0, Jitter)
+	Status     int      `json:"status,omitempty"`    // answer this status with Body instead
+	Body       string   `json:"body,omitempty"`      // body for Status (default: a short text)
+	Hang       bool     `json:"hang,omitempty"`      // never answer until the client gives up
+	Reset      bool     `json:"reset,omitempty"`     // cut the connection without an answer
+	Malformed  bool     `json:"malformed,omitempty"` // answer 200 with invalid JSON
+	Truncate   bool     `json:"truncate,omitempty"`  // send half the real body, then cut
+	Remaining  int      `json:"remaining,omitempty"` // > 0: the fault applies this many times, then clears
 	applied    int
 }
 
@@ -155,8 +155,9 @@ func (k *Kit) take(path string) *Fault {
 }
 
 // Wrap returns next behind fault injection and the /_sim/ control surface.
-// Counting is left to the simulator, which knows its route patterns (call
-// Calls.Inc from its handlers), so that a faulted request still counts.
+// Counting is left to the simulator, which knows its route patterns: a
+// simulator that wants faulted requests counted too counts in a handler
+// outside Wrap.
 func (k *Kit) Wrap(next http.Handler) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /_sim/calls", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, k.Calls.Snapshot()) })
