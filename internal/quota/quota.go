@@ -1,0 +1,180 @@
+// Package quota is the gateway's quota engine. It meters upstream operations
+// against limits at two scopes, the upstream credential (the account's real
+// limit, shared by every tenant using it) and the tenant (an allocation out of
+// it), over calendar periods in a configured time zone, sliding windows and a
+// per-second rate. Every check of one request runs as one Lua script in one
+// Redis round trip; all keys of a request share the hash tag {cred:NAME}, so
+// the engine works on Redis Cluster.
+//
+// The flow is reserve, then commit or refund: a handler calls Reserve before
+// the upstream call and Refund when the upstream did not do the work. A
+// reservation that is not refunded is committed. Cache hits reserve nothing.
+package quota
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+)
+
+// Scope says whose limit a rule is.
+type Scope string
+
+// The two scopes.
+const (
+	ScopeCredential Scope = "credential" // the upstream account, shared by tenants
+	ScopeTenant     Scope = "tenant"     // one tenant's allocation out of a credential
+)
+
+// Period is the window a limit counts over.
+type Period string
+
+// The periods. Month, day and hour are calendar periods in Config.Location;
+// sliding periods count the last hour or day up to now; second is a rate.
+const (
+	PeriodMonth       Period = "month"
+	PeriodDay         Period = "day"
+	PeriodHour        Period = "hour"
+	PeriodSlidingHour Period = "sliding_hour"
+	PeriodSlidingDay  Period = "sliding_day"
+	PeriodSecond      Period = "second"
+)
+
+// FamilyRate is the family of a per-second rate rule: when an upstream has a
+// rule of this family, every operation of that upstream costs one unit of it.
+const FamilyRate = "rate"
+
+// Unlimited is the remaining count Garant reports for "effectively
+// unlimited"; SyncRemaining ignores it.
+const Unlimited = 32767
+
+// Sources of a Usage row.
+const (
+	SourceConfig   = "config"   // counted by the gateway against the configured limit
+	SourceUpstream = "upstream" // lowered by an upstream sync or a 423
+)
+
+// Rule is one limit. An empty Owner makes the rule the default for every
+// owner of its scope; a rule naming the owner replaces the default for it.
+type Rule struct {
+	Scope    Scope
+	Owner    string // tenant id or credential name; "" for every owner
+	Upstream string
+	Family   string
+	Period   Period
+	Limit    int64
+}
+
+// Cost is what one operation spends.
+type Cost struct {
+	Family string
+	Units  int64
+}
+
+// Config configures an Engine. Zero values take the documented defaults.
+type Config struct {
+	Rules    []Rule
+	Families map[string]map[string]Cost // upstream → operation id → family and cost; nil: DefaultFamilies()
+	Location *time.Location             // calendar periods; nil: Europe/Moscow
+	FailOpen map[string]bool            // "upstream/family" → pass when Redis is down
+	Now      func() time.Time           // nil: time.Now
+	Jitter   time.Duration              // max jitter added to Retry-After; 0: 1s, negative: none
+	RateWait time.Duration              // how long a rejection by per-second rules alone waits and retries; 0: 2s, negative: never
+	Timeout  time.Duration              // per Redis call; 0: 500ms
+
+	// LocalCacheMax caps how long a counted exhaustion is answered from
+	// memory without Redis (a refund on another instance is seen after at
+	// most this long); 0: 1 minute. A 423 mark is cached until its reset.
+	LocalCacheMax time.Duration
+}
+
+// Engine checks and records quota use. It is safe for concurrent use; run
+// several engines (one per gateway instance) against the same Redis.
+type Engine struct {
+	rdb      redis.UniversalClient
+	loc      *time.Location
+	now      func() time.Time
+	jitter   time.Duration
+	rateWait time.Duration
+	timeout  time.Duration
+	cacheMax time.Duration
+	families map[string]map[string]Cost
+	rules    map[famKey][]slot
+	failOpen map[string]bool
+	local    *exhaustedCache
+	m        *metrics
+	s        scripts
+}
+
+// New returns an engine using rdb (a *redis.Client or *redis.ClusterClient).
+// It registers its metrics on reg when reg is not nil. It makes no Redis call.
+func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Engine, error) {
+	if rdb == nil {
+		return nil, errors.New("quota: nil redis client")
+	}
+	e := &Engine{
+		rdb: rdb, loc: cfg.Location, now: cfg.Now, jitter: cfg.Jitter, rateWait: cfg.RateWait,
+		timeout: cfg.Timeout, cacheMax: cfg.LocalCacheMax, families: cfg.Families,
+		failOpen: cfg.FailOpen, local: newExhaustedCache(), s: newScripts(),
+	}
+	if e.loc == nil {
+		e.loc = moscow()
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	e.jitter = orDefault(e.jitter, time.Second)
+	e.rateWait = orDefault(e.rateWait, 2*time.Second)
+	e.timeout = orDefault(e.timeout, 500*time.Millisecond)
+	e.cacheMax = orDefault(e.cacheMax, time.Minute)
+	if e.families == nil {
+		e.families = DefaultFamilies()
+	}
+	rules, err := indexRules(cfg.Rules)
+	if err != nil {
+		return nil, err
+	}
+	e.rules = rules
+	if e.m, err = newMetrics(reg); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// orDefault maps 0 to def and a negative duration to 0.
+func orDefault(d, def time.Duration) time.Duration {
+	switch {
+	case d == 0:
+		return def
+	case d < 0:
+		return 0
+	}
+	return d
+}
+
+// moscow is Europe/Moscow, or its fixed +03:00 offset (no DST since 2014)
+// when the zone database is missing.
+func moscow() *time.Location {
+	if loc, err := time.LoadLocation("Europe/Moscow"); err == nil {
+		return loc
+	}
+	return time.FixedZone("MSK", 3*60*60)
+}
+
+// redisCtx bounds one Redis call.
+func (e *Engine) redisCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.timeout)
+}
+
+func validName(kind, s string) error {
+	for _, r := range s {
+		if r == '{' || r == '}' || r == ':' || r <= ' ' {
+			return fmt.Errorf("quota: %s %q: contains %q", kind, s, r)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,245 @@
+package quota
+
+import (
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+)
+
+// Reservation is the units one upstream call holds. It is committed unless
+// refunded. The zero Reservation (unmetered, or Redis down and the family
+// fails open) does nothing.
+type Reservation struct {
+	e      *Engine
+	id     string
+	req    Request
+	checks []check
+	header http.Header
+
+	mu       sync.Mutex
+	refunded bool
+}
+
+// outcome is one check's state after the script ran.
+type outcome struct {
+	c     *check
+	used  int64
+	reset time.Time
+}
+
+// Reserve checks every rule that applies to r and holds the units when all
+// of them have room. A rejection is an *apperr.Error of kind QuotaExceeded
+// whose cause is a *Rejection; an unreachable Redis is kind Unavailable
+// unless the family fails open. A rejection by per-second rules alone waits
+// for the next second (up to Config.RateWait, within ctx) and tries again.
+func (e *Engine) Reserve(ctx context.Context, r Request) (*Reservation, error) {
+	now := e.now()
+	p, err := e.plan(r, now)
+	if err != nil {
+		return nil, err
+	}
+	if p == nil {
+		return &Reservation{}, nil
+	}
+	var waited time.Duration
+	for {
+		if rej := e.local.lookup(p, now); rej != nil {
+			e.m.reject(rej)
+			return nil, e.rejectErr(rej, now)
+		}
+		res, rej, err := e.try(ctx, p, now)
+		if err != nil {
+			return e.unavailable(p, err)
+		}
+		if rej == nil {
+			return res, nil
+		}
+		wait := rej.ResetsAt.Sub(now) + time.Duration(rand.Int64N(int64(20*time.Millisecond)))
+		if !rej.rateOnly || waited+wait > e.rateWait || ctx.Err() != nil {
+			e.m.reject(rej)
+			return nil, e.rejectErr(rej, now)
+		}
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			e.m.reject(rej)
+			return nil, e.rejectErr(rej, e.now())
+		case <-t.C:
+		}
+		waited += wait
+		now = e.now()
+		if p, err = e.plan(r, now); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// try runs the reserve script once.
+func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation, *Rejection, error) {
+	id := strconv.FormatUint(rand.Uint64(), 36)
+	n := len(p.checks)
+	keys := make([]string, 0, n+1)
+	args := make([]any, 0, 4+4*n)
+	m := 0
+	if p.mark != "" {
+		m = 1
+	}
+	args = append(args, now.UnixMilli(), id, n, m)
+	for i := range p.checks {
+		c := &p.checks[i]
+		keys = append(keys, c.key)
+		if c.sliding() {
+			args = append(args, "z", c.rule.Limit, c.units, c.span.Milliseconds())
+			continue
+		}
+		ttl := c.reset.Sub(now) + min(c.width, time.Minute)
+		args = append(args, "c", c.rule.Limit, c.units, ttl.Milliseconds())
+	}
+	if p.mark != "" {
+		keys = append(keys, p.mark)
+	}
+	rctx, cancel := e.redisCtx(ctx)
+	defer cancel()
+	vals, err := e.s.reserve.Run(rctx, e.rdb, keys, args...).Int64Slice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("quota: reserve %s/%s: %w", p.req.Upstream, p.req.Operation, err)
+	}
+	if len(vals) == 2 && vals[0] == 2 {
+		rej := e.markRejection(p.req.Credential, p.req.Upstream, p.family, time.UnixMilli(vals[1]), now)
+		e.local.put(localKey{ScopeCredential, p.req.Credential, p.req.Upstream, p.family}, rej.ResetsAt, rej)
+		return nil, rej, nil
+	}
+	if len(vals) != 1+2*n {
+		return nil, nil, fmt.Errorf("quota: reserve %s/%s: script returned %d values for %d rules",
+			p.req.Upstream, p.req.Operation, len(vals), n)
+	}
+	outs := make([]outcome, n)
+	for i := range p.checks {
+		c := &p.checks[i]
+		outs[i] = outcome{c: c, used: vals[1+2*i], reset: c.reset}
+		if c.sliding() {
+			outs[i].reset = now.Add(c.span)
+			if h := vals[2+2*i]; h > 0 {
+				outs[i].reset = time.UnixMilli(h)
+			}
+		}
+	}
+	e.m.observe(outs)
+	if vals[0] == 1 {
+		res := &Reservation{e: e, id: id, req: p.req, checks: p.checks, header: headers(outs, now)}
+		e.m.units(e.m.reserved, p.req.Upstream, p.checks)
+		return res, nil, nil
+	}
+	return nil, e.rejection(p, outs, now), nil
+}
+
+// rejection describes the checks that had no room; the one that resets last
+// decides Retry-After, since every one of them must have room.
+func (e *Engine) rejection(p *plan, outs []outcome, now time.Time) *Rejection {
+	rej := &Rejection{Upstream: p.req.Upstream, Family: p.family, rateOnly: true}
+	var decider *outcome
+	for i := range outs {
+		o := &outs[i]
+		if o.used+o.c.units <= o.c.rule.Limit {
+			continue
+		}
+		rej.Policies = append(rej.Policies, o.c.policy())
+		if o.c.rule.Period != PeriodSecond {
+			rej.rateOnly = false
+		}
+		if decider == nil || o.reset.After(decider.reset) {
+			decider = o
+		}
+		if !o.c.sliding() && o.c.rule.Period != PeriodSecond && o.used >= o.c.rule.Limit {
+			k := localKey{o.c.rule.Scope, o.c.rule.Owner, o.c.rule.Upstream, o.c.rule.Family}
+			e.local.put(k, minTime(o.reset, now.Add(e.cacheMax)), o.rejection(p.family))
+		}
+	}
+	d := decider.rejection(p.family)
+	rej.Scope, rej.owner, rej.ResetsAt = d.Scope, d.owner, d.ResetsAt
+	rej.policy, rej.limit, rej.width = d.policy, d.limit, d.width
+	return rej
+}
+
+// rejection is the rejection by o alone.
+func (o *outcome) rejection(family string) *Rejection {
+	r := &o.c.rule
+	return &Rejection{Policies: []string{o.c.policy()}, Scope: r.Scope, owner: r.Owner,
+		Upstream: r.Upstream, Family: family, ResetsAt: o.reset,
+		policy: o.c.policy(), limit: r.Limit, width: o.c.width}
+}
+
+func minTime(a, b time.Time) time.Time {
+	if a.Before(b) {
+		return a
+	}
+	return b
+}
+
+func (e *Engine) unavailable(p *plan, err error) (*Reservation, error) {
+	e.m.unavailable.WithLabelValues(p.req.Upstream, p.family).Inc()
+	if e.failOpen[p.req.Upstream+"/"+p.family] {
+		return &Reservation{}, nil
+	}
+	return nil, &apperr.Error{Kind: apperr.Unavailable, Upstream: p.req.Upstream,
+		Detail: "quota store unavailable; nothing was sent upstream", Err: err}
+}
+
+// Refund gives the reserved units back; call it when the upstream did not
+// do the work. It is idempotent, and a no-op for the zero Reservation. The
+// per-second rate is not refunded: the upstream saw the call.
+func (r *Reservation) Refund(ctx context.Context) error {
+	if r == nil || r.e == nil {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.refunded {
+		return nil
+	}
+	e := r.e
+	keys := make([]string, 0, len(r.checks))
+	args := []any{r.id}
+	for i := range r.checks {
+		c := &r.checks[i]
+		if c.rule.Period == PeriodSecond {
+			continue
+		}
+		kind := "c"
+		if c.sliding() {
+			kind = "z"
+		}
+		keys = append(keys, c.key)
+		args = append(args, kind, c.units)
+	}
+	if len(keys) > 0 {
+		rctx, cancel := e.redisCtx(ctx)
+		defer cancel()
+		if err := e.s.refund.Run(rctx, e.rdb, keys, args...).Err(); err != nil {
+			return fmt.Errorf("quota: refund %s/%s: %w", r.req.Upstream, r.req.Operation, err)
+		}
+	}
+	r.refunded = true
+	for i := range r.checks {
+		c := &r.checks[i]
+		e.local.forget(localKey{c.rule.Scope, c.rule.Owner, c.rule.Upstream, c.rule.Family})
+	}
+	e.m.units(e.m.refunded, r.req.Upstream, r.checks)
+	return nil
+}
+
+// Headers returns the RateLimit-Policy and RateLimit fields naming the
+// policy closest to its limit; empty for the zero Reservation.
+func (r *Reservation) Headers() http.Header {
+	if r == nil || r.header == nil {
+		return http.Header{}
+	}
+	return r.header.Clone()
+}

@@ -1,0 +1,184 @@
+package quota
+
+import (
+	"fmt"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Request names one upstream call to meter. Credential is the configured
+// name of the upstream credential (never the token itself).
+type Request struct {
+	Tenant, Credential, Upstream, Operation string
+}
+
+type famKey struct{ upstream, family string }
+
+// slot holds the rules of one scope and period of a family: a default and
+// per-owner replacements.
+type slot struct {
+	scope   Scope
+	period  Period
+	def     *Rule
+	byOwner map[string]Rule
+}
+
+func (s *slot) resolve(owner string) (Rule, bool) {
+	if r, ok := s.byOwner[owner]; ok {
+		r.Owner = owner
+		return r, true
+	}
+	if s.def != nil {
+		r := *s.def
+		r.Owner = owner
+		return r, true
+	}
+	return Rule{}, false
+}
+
+// indexRules validates rules and groups them by upstream and family.
+func indexRules(rules []Rule) (map[famKey][]slot, error) {
+	idx := make(map[famKey][]slot)
+	for i, r := range rules {
+		if err := validRule(r); err != nil {
+			return nil, fmt.Errorf("quota: rule %d: %w", i, err)
+		}
+		fk := famKey{r.Upstream, r.Family}
+		slots := idx[fk]
+		j := 0
+		for j < len(slots) && (slots[j].scope != r.Scope || slots[j].period != r.Period) {
+			j++
+		}
+		if j == len(slots) {
+			slots = append(slots, slot{scope: r.Scope, period: r.Period, byOwner: map[string]Rule{}})
+		}
+		s := &slots[j]
+		if _, dup := s.byOwner[r.Owner]; dup || (r.Owner == "" && s.def != nil) {
+			return nil, fmt.Errorf("quota: rule %d: duplicate %s %s/%s %s rule for owner %q",
+				i, r.Scope, r.Upstream, r.Family, r.Period, r.Owner)
+		}
+		if r.Owner == "" {
+			def := r
+			s.def = &def
+		} else {
+			s.byOwner[r.Owner] = r
+		}
+		idx[fk] = slots
+	}
+	for _, slots := range idx {
+		sort.Slice(slots, func(a, b int) bool {
+			if slots[a].scope != slots[b].scope {
+				return slots[a].scope == ScopeCredential
+			}
+			return slots[a].period.rank() < slots[b].period.rank()
+		})
+	}
+	return idx, nil
+}
+
+func validRule(r Rule) error {
+	switch {
+	case r.Scope != ScopeCredential && r.Scope != ScopeTenant:
+		return fmt.Errorf("unknown scope %q", r.Scope)
+	case !r.Period.valid():
+		return fmt.Errorf("unknown period %q", r.Period)
+	case r.Upstream == "" || r.Family == "":
+		return fmt.Errorf("upstream and family are required")
+	case r.Limit < 0:
+		return fmt.Errorf("negative limit %d", r.Limit)
+	}
+	for _, n := range []string{r.Owner, r.Upstream, r.Family} {
+		if err := validName("name", n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// check is one rule applied to one request: the Redis key it counts in and
+// the window it counts over.
+type check struct {
+	rule  Rule // Owner is the actual tenant or credential
+	units int64
+	key   string
+	reset time.Time     // fixed windows: the window's end
+	width time.Duration // the window's length (w of the RateLimit-Policy)
+	span  time.Duration // sliding windows: the window; 0 for fixed ones
+}
+
+func (c *check) sliding() bool { return c.span > 0 }
+
+func (c *check) policy() string {
+	return c.rule.Upstream + "." + c.rule.Family + "." + string(c.rule.Period) + "." + string(c.rule.Scope)
+}
+
+func (e *Engine) newCheck(r Rule, cred string, units int64, now time.Time) check {
+	c := check{rule: r, units: units}
+	k := "{cred:" + cred + "}:q:" + string(r.Scope) + ":" + r.Owner + ":" + r.Upstream + ":" + r.Family + ":" + string(r.Period)
+	if span, ok := r.Period.sliding(); ok {
+		c.key, c.span, c.width = k, span, span
+		return c
+	}
+	start, end := r.Period.window(now, e.loc)
+	c.key, c.reset, c.width = k+":"+strconv.FormatInt(start.Unix(), 10), end, end.Sub(start)
+	return c
+}
+
+func markKey(cred, upstream, family string) string {
+	return "{cred:" + cred + "}:q:mark:" + upstream + ":" + family
+}
+
+func syncKey(cred, upstream, family string, start time.Time) string {
+	return "{cred:" + cred + "}:q:sync:" + upstream + ":" + family + ":" + strconv.FormatInt(start.Unix(), 10)
+}
+
+// plan is what one Reserve checks.
+type plan struct {
+	req    Request
+	family string // the operation's family, or FamilyRate for rate-only operations
+	checks []check
+	mark   string // the 423 mark of the operation's family; "" for rate-only
+}
+
+// plan resolves the rules of r; nil means the operation is unmetered.
+func (e *Engine) plan(r Request, now time.Time) (*plan, error) {
+	cost, metered := e.families[r.Upstream][r.Operation]
+	rate := e.rules[famKey{r.Upstream, FamilyRate}]
+	if !metered && len(rate) == 0 {
+		return nil, nil
+	}
+	if r.Credential == "" {
+		return nil, fmt.Errorf("quota: %s %s: no credential", r.Upstream, r.Operation)
+	}
+	if err := validName("credential", r.Credential); err != nil {
+		return nil, err
+	}
+	if err := validName("tenant", r.Tenant); err != nil {
+		return nil, err
+	}
+	p := &plan{req: r, family: FamilyRate}
+	if metered {
+		p.family, p.mark = cost.Family, markKey(r.Credential, r.Upstream, cost.Family)
+		p.checks = e.appendChecks(p.checks, r, cost.Family, cost.Units, now)
+	}
+	p.checks = e.appendChecks(p.checks, r, FamilyRate, 1, now)
+	return p, nil
+}
+
+func (e *Engine) appendChecks(dst []check, r Request, family string, units int64, now time.Time) []check {
+	slots := e.rules[famKey{r.Upstream, family}]
+	for i := range slots {
+		s := &slots[i]
+		owner := r.Credential
+		if s.scope == ScopeTenant {
+			if owner = r.Tenant; owner == "" {
+				continue
+			}
+		}
+		if rule, ok := s.resolve(owner); ok {
+			dst = append(dst, e.newCheck(rule, r.Credential, units, now))
+		}
+	}
+	return dst
+}

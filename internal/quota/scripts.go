@@ -1,0 +1,146 @@
+package quota
+
+import "github.com/redis/go-redis/v9"
+
+// reserveScript checks every rule of one request and, only when all of them
+// have room, records the units: one round trip, no read-then-write race.
+//
+// KEYS: the rule keys (n of them), then the family's 423 mark key (m = 0 or 1).
+// ARGV: now_ms, reservation id, n, m, then per rule: kind ("c" counter, "z"
+// sliding sorted set), limit, units, ttl_ms (counter) or window_ms (sliding).
+// Returns {2, mark_until_ms} when the family is marked spent, else
+// {ok (1|0), used_1, hint_1, ..., used_n, hint_n}: used is the count before
+// (rejected) or after (ok) this request; hint is, for sliding windows, the
+// instant (ms) the window has room for this request (rejected) or its oldest
+// unit leaves (ok); -1 when never (units > limit).
+const reserveLua = `
+local now, id = tonumber(ARGV[1]), ARGV[2]
+local n, m = tonumber(ARGV[3]), tonumber(ARGV[4])
+for j = 1, m do
+  local v = tonumber(redis.call('GET', KEYS[n + j]) or '0')
+  if v > now then return {2, v} end
+end
+local res, ok = {1}, true
+for i = 1, n do
+  local b = 4 + (i - 1) * 4
+  local kind, limit, units, span = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
+  local used, hint = 0, 0
+  if kind == 'z' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
+    used = redis.call('ZCARD', KEYS[i])
+    local need = used + units - limit
+    if units > limit then
+      hint = -1
+    elseif need > 0 then
+      local e = redis.call('ZRANGE', KEYS[i], need - 1, need - 1, 'WITHSCORES')
+      hint = tonumber(e[2]) + span
+    elseif used > 0 then
+      local e = redis.call('ZRANGE', KEYS[i], 0, 0, 'WITHSCORES')
+      hint = tonumber(e[2]) + span
+    else
+      hint = now + span
+    end
+  else
+    used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  if used + units > limit then ok = false end
+  res[2 * i] = used
+  res[2 * i + 1] = hint
+end
+if not ok then
+  res[1] = 0
+  return res
+end
+for i = 1, n do
+  local b = 4 + (i - 1) * 4
+  local kind, units, span = ARGV[b + 1], tonumber(ARGV[b + 3]), ARGV[b + 4]
+  if kind == 'z' then
+    for u = 1, units do redis.call('ZADD', KEYS[i], now, id .. ':' .. u) end
+  else
+    redis.call('INCRBY', KEYS[i], units)
+  end
+  redis.call('PEXPIRE', KEYS[i], span)
+  res[2 * i] = res[2 * i] + units
+end
+return res
+`
+
+// refundScript gives units back. KEYS: rule keys. ARGV: reservation id, then
+// per key: kind, units. A counter whose window has gone is not recreated.
+const refundLua = `
+local id = ARGV[1]
+for i = 1, #KEYS do
+  local kind, units = ARGV[2 * i], tonumber(ARGV[2 * i + 1])
+  if kind == 'z' then
+    for u = 1, units do redis.call('ZREM', KEYS[i], id .. ':' .. u) end
+  elseif redis.call('EXISTS', KEYS[i]) == 1 then
+    if redis.call('DECRBY', KEYS[i], units) < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
+  end
+end
+return 1
+`
+
+// usageScript reads counts without changing them. KEYS: rule keys (n), then
+// other keys (mark and sync flags) whose values are returned as they are.
+// ARGV: now_ms, n, then per rule: kind, window_ms. Returns {used_1, hint_1,
+// ..., used_n, hint_n, value_1, ...}; hint is a sliding window's oldest unit
+// expiry (ms), 0 when empty.
+const usageLua = `
+local now, n = tonumber(ARGV[1]), tonumber(ARGV[2])
+local res = {}
+for i = 1, n do
+  local kind, span = ARGV[1 + 2 * i], tonumber(ARGV[2 + 2 * i])
+  local used, hint = 0, 0
+  if kind == 'z' then
+    used = redis.call('ZCOUNT', KEYS[i], '(' .. (now - span), '+inf')
+    if used > 0 then
+      local e = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. (now - span), '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      hint = tonumber(e[2]) + span
+    end
+  else
+    used = tonumber(redis.call('GET', KEYS[i]) or '0')
+  end
+  res[#res + 1] = used
+  res[#res + 1] = hint
+end
+for j = n + 1, #KEYS do
+  res[#res + 1] = tonumber(redis.call('GET', KEYS[j]) or '0')
+end
+return res
+`
+
+// syncLua raises a credential's monthly counter to the floor the upstream
+// reports and, when the upstream reports nothing left, marks the family
+// spent. KEYS: counter, sync flag, mark. ARGV: floor ("" when there is no
+// monthly rule), ttl_ms, mark_until_ms (0: no mark), mark_ttl_ms. Returns 1
+// when the counter was raised.
+const syncLua = `
+local raised = 0
+if ARGV[1] ~= '' then
+  local floor = tonumber(ARGV[1])
+  local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if floor > cur then
+    redis.call('SET', KEYS[1], floor, 'PX', ARGV[2])
+    redis.call('SET', KEYS[2], '1', 'PX', ARGV[2])
+    raised = 1
+  end
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[3], ARGV[3], 'PX', ARGV[4])
+end
+return raised
+`
+
+// scripts holds the engine's Lua scripts (EVALSHA, EVAL on NOSCRIPT).
+type scripts struct {
+	reserve, refund, usage, sync *redis.Script
+}
+
+func newScripts() scripts {
+	return scripts{
+		reserve: redis.NewScript(reserveLua),
+		refund:  redis.NewScript(refundLua),
+		usage:   redis.NewScript(usageLua),
+		sync:    redis.NewScript(syncLua),
+	}
+}
