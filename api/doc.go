@@ -1,0 +1,2 @@
+// Package apispec holds the gateway's OpenAPI contract; its test validates it.
+package apispec
