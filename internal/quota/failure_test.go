@@ -1,0 +1,166 @@
+package quota
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/redistest"
+)
+
+func TestRedisDown(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	rules := sharedRules()
+	e := newEngine(t, rdb, Config{Rules: rules, Timeout: 200 * time.Millisecond})
+	_, err := e.Reserve(ctxT(t), alphaExport)
+	if got := apperr.KindOf(err); got != apperr.Unavailable {
+		t.Errorf("Reserve(fail closed) = %v, want kind %v", err, apperr.Unavailable)
+	}
+	open := newEngine(t, rdb, Config{Rules: rules, FailOpen: map[string]bool{"garant/export": true}})
+	res, err := open.Reserve(ctxT(t), alphaExport)
+	if err != nil {
+		t.Fatalf("Reserve(fail open) = %v, want nil", err)
+	}
+	if got := res.Headers(); len(got) != 0 {
+		t.Errorf("Reserve(fail open).Headers() = %v, want none", got)
+	}
+	if err := res.Refund(ctxT(t)); err != nil {
+		t.Errorf("Refund(fail open) = %v, want nil", err)
+	}
+}
+
+func TestUnmeteredNoRedis(t *testing.T) {
+	hook := &roundTrips{}
+	rdb := redistest.Start(t).Client(t)
+	rdb.AddHook(hook)
+	e := newEngine(t, rdb, Config{Rules: sharedRules()})
+	for _, r := range []Request{
+		{Tenant: "alpha", Credential: "main", Upstream: "garant", Operation: "garantSearch"},
+		{Tenant: "alpha", Credential: "k1", Upstream: "fips", Operation: "fipsGetStatus"},
+	} {
+		res, err := e.Reserve(ctxT(t), r)
+		if err != nil {
+			t.Fatalf("Reserve(%s) = %v, want nil", r.Operation, err)
+		}
+		if got := res.Headers(); len(got) != 0 {
+			t.Errorf("Reserve(%s).Headers() = %v, want none", r.Operation, got)
+		}
+		if err := res.Refund(ctxT(t)); err != nil {
+			t.Errorf("Refund(%s) = %v, want nil", r.Operation, err)
+		}
+	}
+	if got := hook.n.Load(); got != 0 {
+		t.Errorf("Redis round trips for unmetered operations = %d, want 0", got)
+	}
+}
+
+func TestLocalCacheSkipsRedis(t *testing.T) {
+	hook := &roundTrips{}
+	rdb := redistest.Start(t).Client(t)
+	rdb.AddHook(hook)
+	clk := newClock(feb1())
+	e := newEngine(t, rdb, Config{Rules: sharedRules(), Now: clk.Now, LocalCacheMax: time.Hour})
+	mustReserve(t, e, alphaExport, 10)
+	if _, err := e.Reserve(ctxT(t), alphaExport); err == nil {
+		t.Fatalf("Reserve(alpha #11) = nil, want a rejection")
+	}
+	before := hook.n.Load()
+	_, err := e.Reserve(ctxT(t), alphaExport)
+	rejected(t, "Reserve(alpha #12)", err)
+	if got := hook.n.Load() - before; got != 0 {
+		t.Errorf("Reserve(alpha #12) round trips = %d, want 0 (known exhausted)", got)
+	}
+	mustReserve(t, e, betaExport, 1) // beta is not exhausted
+	clk.Set(feb1().Add(time.Hour))   // LocalCacheMax passed: ask Redis again
+	before = hook.n.Load()
+	_, err = e.Reserve(ctxT(t), alphaExport)
+	rejected(t, "Reserve(alpha, an hour later)", err)
+	if got := hook.n.Load() - before; got != 1 {
+		t.Errorf("Reserve(alpha, an hour later) round trips = %d, want 1", got)
+	}
+}
+
+func TestRateLimitWaits(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	rules := []Rule{credRule("garant", FamilyRate, PeriodSecond, 2)}
+	search := Request{Tenant: "alpha", Credential: "main", Upstream: "garant", Operation: "garantSearch"}
+
+	noWait := newEngine(t, rdb, Config{Rules: rules, RateWait: -1, Jitter: -1})
+	// Start at the beginning of a second so the three calls share it.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	mustReserve(t, noWait, search, 2)
+	_, err := noWait.Reserve(ctxT(t), search)
+	ae := rejected(t, "Reserve(third in a second, no wait)", err)
+	if diff := cmp.Diff([]string{"garant.rate.second.credential"}, ae.Extensions["violated-policies"]); diff != "" {
+		t.Errorf("Reserve(third).violated-policies mismatch (-want +got):\n%s", diff)
+	}
+
+	e := newEngine(t, rdb, Config{Rules: rules})
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second)))
+	mustReserve(t, e, search, 2)
+	start := time.Now()
+	mustReserve(t, e, search, 1)
+	if d := time.Since(start); d > 1200*time.Millisecond {
+		t.Errorf("Reserve(third in a second) took %v, want it to wait for the next second only", d)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	reg := prometheus.NewRegistry()
+	e, err := New(rdb, Config{Rules: sharedRules(), Now: newClock(feb1()).Now}, reg)
+	if err != nil {
+		t.Fatalf("New() = %v, want nil", err)
+	}
+	res := mustReserve(t, e, alphaExport, 10)
+	if err := res[0].Refund(ctxT(t)); err != nil {
+		t.Fatalf("Refund() = %v, want nil", err)
+	}
+	mustReserve(t, e, alphaExport, 1)
+	_, _ = e.Reserve(ctxT(t), alphaExport)
+
+	problems, err := testutil.GatherAndLint(reg)
+	if err != nil || len(problems) != 0 {
+		t.Errorf("GatherAndLint() = %v, %v; want no problems", problems, err)
+	}
+	checks := []struct {
+		name string
+		c    prometheus.Collector
+		want float64
+	}{
+		{"reserved{tenant alpha}", e.m.reserved.WithLabelValues("tenant", "alpha", "garant", "export"), 11},
+		{"refunded{credential main}", e.m.refunded.WithLabelValues("credential", "main", "garant", "export"), 1},
+		{"rejected{tenant alpha}", e.m.rejected.WithLabelValues("tenant", "alpha", "garant", "export"), 1},
+		{"used{tenant alpha month}", e.m.used.WithLabelValues("tenant", "alpha", "garant", "export", "month"), 10},
+		{"remaining{credential main month}", e.m.remaining.WithLabelValues("credential", "main", "garant", "export", "month"), 20},
+		{"limit{credential main month}", e.m.limit.WithLabelValues("credential", "main", "garant", "export", "month"), 30},
+	}
+	for _, c := range checks {
+		if got := testutil.ToFloat64(c.c); got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+		}
+	}
+}
+
+func TestNewRejectsBadRules(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1"})
+	t.Cleanup(func() { _ = rdb.Close() })
+	for _, rules := range [][]Rule{
+		{{Scope: "team", Upstream: "garant", Family: "export", Period: PeriodMonth, Limit: 1}},
+		{{Scope: ScopeTenant, Upstream: "garant", Family: "export", Period: "week", Limit: 1}},
+		{credRule("garant", "export", PeriodMonth, -1)},
+		{credRule("garant", "export", PeriodMonth, 1), credRule("garant", "export", PeriodMonth, 2)},
+		{tenantRule("a{b}", "garant", "export", PeriodMonth, 1)},
+	} {
+		if _, err := New(rdb, Config{Rules: rules}, nil); err == nil {
+			t.Errorf("New(%+v) = nil error, want one", rules)
+		}
+	}
+}
