@@ -10,6 +10,15 @@
 // it is a trustee for. Every call is counted in Kit.Calls by route pattern
 // ("GET /api/v1/applications/{id}"), faulted or not, and Kit.Wrap provides the
 // /_sim/ control surface.
+//
+// Simulator choices where the official document is silent: error bodies are
+// JSON {"message", "errors": [{"code", "field", "message"}]}; a statement that
+// fails the ФЛК is still stored (400 with the findings; its file stays
+// unavailable with 409 until a statement passes); registered applications and
+// documents are read-only (409); new content drops a document's signatures;
+// submission needs a statement that passed the ФЛК and content in every
+// outgoing document (else 409 with the findings), and adds an unread incoming
+// notification from FIPS.
 package fipssim
 
 import (
@@ -81,6 +90,9 @@ func New(cfg Config) *Server {
 		mux:      http.NewServeMux(),
 	}
 	for i, key := range cfg.Keys {
+		if strings.TrimSpace(key) == "" {
+			continue // an empty key would let requests without Authorization in
+		}
 		name := cfg.Names[key]
 		if name == "" {
 			name = generatedName(cfg.Seed, i)

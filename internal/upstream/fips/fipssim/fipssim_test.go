@@ -151,3 +151,10 @@ func TestDictionaries(t *testing.T) {
 		}
 	}
 }
+
+func TestEmptyKeyNeverAuthorizes(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.Keys = append(cfg.Keys, "", " ")
+	_, ts := start(t, cfg)
+	call(t, ts, "", "GET", "/api/v1/applications", nil, "").want(t, "GET /applications without a key", http.StatusUnauthorized)
+}
