@@ -1266,7 +1266,7 @@ type FSSPTask struct {
 	Progress FSSPTaskProgress `json:"progress"`
 
 	// Results One result per search that has finished, in request order (`index`).
-	Results *[]FSSPTaskResult `json:"results,omitempty"`
+	Results []FSSPTaskResult `json:"results,omitempty"`
 
 	// Status The task's state.
 	//
@@ -2034,7 +2034,7 @@ type Problem struct {
 	Detail *string `json:"detail,omitempty"`
 
 	// Errors For validation failures, one item per bad input.
-	Errors *[]FieldError `json:"errors,omitempty"`
+	Errors []FieldError `json:"errors,omitempty"`
 
 	// Family The quota family (for example `export`, `topic_info`, `links_control`, `rate`, `single`, `group`).
 	//
@@ -2084,7 +2084,7 @@ type Problem struct {
 	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
 	//
 	// Example: ["export"]
-	ViolatedPolicies     *[]string              `json:"violated-policies,omitempty"`
+	ViolatedPolicies     []string               `json:"violated-policies,omitempty"`
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
