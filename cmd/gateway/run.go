@@ -1,0 +1,116 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	apispec "github.com/legalgate/legalgate/api"
+	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/handlers"
+	"github.com/legalgate/legalgate/internal/metrics"
+)
+
+// run builds the gateway from its arguments and environment and serves until
+// ctx ends, then drains in-flight requests.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("gateway", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	configPath := fs.String("config", getenv("GATEWAY_CONFIG"), "path of the YAML config (none: the demo)")
+	addr := fs.String("addr", getenv("GATEWAY_ADDR"), "listen address (overrides the config's addr)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	log := slog.New(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: slog.LevelInfo}))
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	var cfg *config.Config
+	if *configPath == "" {
+		demo, stopSims, err := startDemo(ctx, log)
+		if err != nil {
+			return err
+		}
+		defer stopSims()
+		cfg = demo
+	} else {
+		c, err := config.Load(*configPath, getenv)
+		if err != nil {
+			return err
+		}
+		cfg = c
+	}
+	if *addr != "" {
+		cfg.Addr = *addr
+	}
+
+	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
+	if err != nil {
+		return err
+	}
+	defer closeRedis()
+
+	reg := metrics.NewRegistry()
+	metrics.RegisterRedisPool(reg, rdb)
+	app, err := wire(ctx, cfg, rdb, reg, log)
+	if err != nil {
+		return err
+	}
+	h, err := handlers.NewServer(&handlers.Deps{
+		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
+		Quota: app.quota, SpecYAML: apispec.YAML,
+	})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	srv := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	log.Info("gateway listening", "addr", ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
+
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(ln) }()
+	select {
+	case err := <-serveErr:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
+	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
+	defer cancelShutdown()
+	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	app.stop()
+	return nil
+}
+
+// listenLoopback serves h on a free loopback port until ctx ends.
+func listenLoopback(ctx context.Context, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	return "http://" + ln.Addr().String(), nil
+}

@@ -1,0 +1,143 @@
+package handlers
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+)
+
+// ProblemTypeBase prefixes every problem type slug.
+const ProblemTypeBase = "https://legalgate.dev/problems/"
+
+// kindStatus is the one table that turns error kinds into HTTP statuses.
+var kindStatus = map[apperr.Kind]int{
+	apperr.Internal:        http.StatusInternalServerError,
+	apperr.Invalid:         http.StatusBadRequest,
+	apperr.Unauthenticated: http.StatusUnauthorized,
+	apperr.Forbidden:       http.StatusForbidden,
+	apperr.NotFound:        http.StatusNotFound,
+	apperr.Conflict:        http.StatusConflict,
+	apperr.Gone:            http.StatusGone,
+	apperr.Unprocessable:   http.StatusUnprocessableEntity,
+	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
+	apperr.QuotaExceeded:   http.StatusTooManyRequests,
+	apperr.NotImplemented:  http.StatusNotImplemented,
+	apperr.Unavailable:     http.StatusServiceUnavailable,
+	apperr.UpstreamFailed:  http.StatusBadGateway,
+	apperr.UpstreamTimeout: http.StatusGatewayTimeout,
+}
+
+// kindSlug is the default problem type of each kind.
+var kindSlug = map[apperr.Kind]string{
+	apperr.Internal: "internal", apperr.Invalid: "invalid-request", apperr.Unauthenticated: "unauthenticated",
+	apperr.Forbidden: "forbidden", apperr.NotFound: "not-found", apperr.Conflict: "conflict",
+	apperr.Gone: "gone", apperr.Unprocessable: "unprocessable", apperr.TooLarge: "payload-too-large",
+	apperr.QuotaExceeded: "quota-exceeded", apperr.NotImplemented: "not-implemented",
+	apperr.Unavailable: "unavailable", apperr.UpstreamFailed: "upstream-failed",
+	apperr.UpstreamTimeout: "upstream-timeout",
+}
+
+// problem is an RFC 9457 problem document.
+type problem struct {
+	Type      string              `json:"type"`
+	Title     string              `json:"title"`
+	Status    int                 `json:"status"`
+	Detail    string              `json:"detail,omitempty"`
+	Instance  string              `json:"instance"`
+	RequestID string              `json:"request_id"`
+	Upstream  string              `json:"upstream,omitempty"`
+	Errors    []apperr.FieldError `json:"errors,omitempty"`
+	ext       map[string]any
+}
+
+func (p problem) MarshalJSON() ([]byte, error) {
+	type plain problem
+	b, err := json.Marshal(plain(p))
+	if err != nil || len(p.ext) == 0 {
+		return b, err
+	}
+	extra, err := json.Marshal(p.ext)
+	if err != nil {
+		return nil, err
+	}
+	// Splice the extension members into the object.
+	out := append(b[:len(b)-1], ',')
+	return append(out, extra[1:]...), nil
+}
+
+// StatusOf returns the HTTP status an error is answered with.
+func StatusOf(err error) int {
+	if s, ok := kindStatus[apperr.KindOf(err)]; ok {
+		return s
+	}
+	return http.StatusInternalServerError
+}
+
+// writeError answers err as a problem document. Internal details never leave
+// the process: they are logged with the request id.
+func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err error) {
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		err = apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", maxErr.Limit)
+	}
+	e, ok := apperr.As(err)
+	if !ok {
+		e = &apperr.Error{Kind: apperr.Internal, Err: err}
+	}
+	status := StatusOf(e)
+	info := infoFrom(r.Context())
+	p := problem{
+		Type:      ProblemTypeBase + kindSlug[e.Kind],
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    e.Detail,
+		RequestID: info.id,
+		Instance:  "urn:legalgate:request:" + info.id,
+		Upstream:  e.Upstream,
+		Errors:    e.Fields,
+		ext:       e.Extensions,
+	}
+	if e.Type != "" {
+		p.Type = ProblemTypeBase + e.Type
+	}
+	if e.Title != "" {
+		p.Title = e.Title
+	}
+	if e.Kind == apperr.Internal {
+		p.Detail = "an internal error occurred; quote the request id when reporting it"
+	}
+	if status >= 500 || e.Err != nil {
+		log.LogAttrs(r.Context(), slog.LevelWarn, "request failed",
+			slog.String("request_id", info.id), slog.String("tenant", info.tenant),
+			slog.String("operation", info.operation), slog.Int("status", status),
+			slog.String("error", err.Error()))
+	}
+	h := w.Header()
+	if e.Kind == apperr.Unauthenticated {
+		h.Set("WWW-Authenticate", `Bearer realm="legalgate"`)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	info.errKind = e.Kind.String()
+	writeProblem(w, p)
+}
+
+func writeProblem(w http.ResponseWriter, p problem) {
+	b, err := json.Marshal(p)
+	if err != nil {
+		b = []byte(`{"type":"about:blank","title":"Internal Server Error","status":500}`)
+		p.Status = http.StatusInternalServerError
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/problem+json")
+	h.Set("Cache-Control", "no-store")
+	h.Del("Content-Length")
+	w.WriteHeader(p.Status)
+	_, _ = w.Write(b)
+}

@@ -1,0 +1,126 @@
+package handlers
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+)
+
+// gatewayHandlers implements the gateway's own operations: probes, metrics,
+// the contract, Swagger UI and the caller's quotas.
+type gatewayHandlers struct {
+	deps     *Deps
+	specJSON []byte
+	metrics  http.Handler
+	docs     http.Handler
+}
+
+func newGatewayHandlers(d *Deps) (gatewayHandlers, error) {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return gatewayHandlers{}, fmt.Errorf("handlers: load contract: %w", err)
+	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return gatewayHandlers{}, fmt.Errorf("handlers: encode contract: %w", err)
+	}
+	return gatewayHandlers{
+		deps:     d,
+		specJSON: specJSON,
+		metrics:  promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}),
+		docs:     newDocsHandler(),
+	}, nil
+}
+
+// GetHealthz answers as long as the process serves requests.
+func (h gatewayHandlers) GetHealthz(ctx context.Context, _ api.GetHealthzRequestObject) (api.GetHealthzResponseObject, error) {
+	return api.GetHealthz200JSONResponse{Status: "ok"}, nil
+}
+
+// GetReadyz answers 200 only while Redis answers.
+func (h gatewayHandlers) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (api.GetReadyzResponseObject, error) {
+	ctx, cancel := context.WithTimeout(ctx, time.Second)
+	defer cancel()
+	if err := h.deps.Redis.Ping(ctx).Err(); err != nil {
+		return nil, apperr.Wrap(apperr.Unavailable, "redis is not reachable", err)
+	}
+	return api.GetReadyz200JSONResponse{Status: "ok"}, nil
+}
+
+// GetMetrics serves the gateway's Prometheus registry.
+func (h gatewayHandlers) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
+	return handlerResponse{h: h.metrics, r: exchangeFrom(ctx).r}, nil
+}
+
+// GetDocs serves the Swagger UI page (its assets are under /docs/).
+func (h gatewayHandlers) GetDocs(ctx context.Context, _ api.GetDocsRequestObject) (api.GetDocsResponseObject, error) {
+	r := exchangeFrom(ctx).r.Clone(ctx)
+	r.URL.Path = "/docs/"
+	return handlerResponse{h: h.docs, r: r}, nil
+}
+
+// GetOpenAPIJSON serves the contract as JSON.
+func (h gatewayHandlers) GetOpenAPIJSON(ctx context.Context, _ api.GetOpenAPIJSONRequestObject) (api.GetOpenAPIJSONResponseObject, error) {
+	return bytesResponse{contentType: "application/json", body: h.specJSON}, nil
+}
+
+// GetOpenAPIYAML serves the contract as written.
+func (h gatewayHandlers) GetOpenAPIYAML(ctx context.Context, _ api.GetOpenAPIYAMLRequestObject) (api.GetOpenAPIYAMLResponseObject, error) {
+	return bytesResponse{contentType: "application/yaml", body: h.deps.SpecYAML}, nil
+}
+
+// GetQuotas lists the caller's quotas for every upstream it uses.
+func (h gatewayHandlers) GetQuotas(ctx context.Context, _ api.GetQuotasRequestObject) (api.GetQuotasResponseObject, error) {
+	t, err := tenantFrom(ctx)
+	if err != nil {
+		return nil, err
+	}
+	usage, err := h.deps.Quota.Usage(ctx, t.ID, t.CredentialNames())
+	if err != nil {
+		return nil, err
+	}
+	out := api.GetQuotas200JSONResponse{Quotas: make([]api.Quota, 0, len(usage))}
+	for _, u := range usage {
+		out.Quotas = append(out.Quotas, api.Quota{
+			Upstream: api.QuotaUpstream(u.Upstream), Family: u.Family, Scope: api.QuotaScope(u.Scope),
+			Owner: u.Owner, Period: api.QuotaPeriod(u.Period), Limit: u.Limit, Used: u.Used,
+			Remaining: u.Remaining, ResetsAt: u.ResetsAt, Source: api.QuotaSource(u.Source),
+		})
+	}
+	return out, nil
+}
+
+// handlerResponse lets a plain http.Handler answer a strict operation.
+type handlerResponse struct {
+	h http.Handler
+	r *http.Request
+}
+
+func (x handlerResponse) serve(w http.ResponseWriter) error { x.h.ServeHTTP(w, x.r); return nil }
+
+func (x handlerResponse) VisitGetMetricsResponse(w http.ResponseWriter) error { return x.serve(w) }
+func (x handlerResponse) VisitGetDocsResponse(w http.ResponseWriter) error    { return x.serve(w) }
+
+// bytesResponse writes prepared bytes.
+type bytesResponse struct {
+	contentType string
+	body        []byte
+}
+
+func (x bytesResponse) write(w http.ResponseWriter) error {
+	w.Header().Set("Content-Type", x.contentType)
+	w.Header().Set("Content-Length", fmt.Sprint(len(x.body)))
+	_, err := bytes.NewReader(x.body).WriteTo(w)
+	return err
+}
+
+func (x bytesResponse) VisitGetOpenAPIJSONResponse(w http.ResponseWriter) error { return x.write(w) }
+func (x bytesResponse) VisitGetOpenAPIYAMLResponse(w http.ResponseWriter) error { return x.write(w) }

@@ -1,0 +1,190 @@
+package handlers
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/go-chi/chi/v5"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/tenant"
+)
+
+// reqInfo is what the outer middleware learns about a request as it travels
+// inwards; the access log and metrics read it on the way out.
+type reqInfo struct {
+	id        string
+	tenant    string
+	operation string
+	errKind   string
+}
+
+type infoKey struct{}
+
+func infoFrom(ctx context.Context) *reqInfo {
+	if i, ok := ctx.Value(infoKey{}).(*reqInfo); ok {
+		return i
+	}
+	return &reqInfo{id: "unknown", operation: "unknown"}
+}
+
+var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID gives every request an id (the caller's X-Request-ID when it is
+// sane) and echoes it in the response.
+func requestID(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id := r.Header.Get("X-Request-ID")
+		if !validRequestID.MatchString(id) {
+			var b [12]byte
+			_, _ = rand.Read(b[:])
+			id = hex.EncodeToString(b[:])
+		}
+		w.Header().Set("X-Request-ID", id)
+		info := &reqInfo{id: id, operation: "unknown"}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
+	})
+}
+
+// recoverer turns a panic into a 500 problem and a log line with the stack.
+func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			defer func() {
+				if v := recover(); v != nil {
+					if v == http.ErrAbortHandler {
+						panic(v)
+					}
+					log.Error("panic", "request_id", infoFrom(r.Context()).id,
+						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+					writeError(w, r, log, apperr.Wrap(apperr.Internal, "", fmt.Errorf("panic: %v", v)))
+				}
+			}()
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+// statusWriter remembers the status and size of a response.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int64
+}
+
+func (s *statusWriter) WriteHeader(code int) {
+	if s.status == 0 {
+		s.status = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusWriter) Write(b []byte) (int, error) {
+	if s.status == 0 {
+		s.status = http.StatusOK
+	}
+	n, err := s.ResponseWriter.Write(b)
+	s.bytes += int64(n)
+	return n, err
+}
+
+// Unwrap lets http.ResponseController reach Flush and deadlines.
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// accessLog writes one JSON line per request and records the HTTP metrics.
+// The query string is never logged: it is the caller's data.
+func accessLog(log *slog.Logger, m *metrics.HTTP) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w}
+			next.ServeHTTP(sw, r)
+			if sw.status == 0 {
+				sw.status = http.StatusOK
+			}
+			info := infoFrom(r.Context())
+			d := time.Since(start)
+			m.Observe(info.operation, sw.status, info.tenant, d)
+			attrs := []slog.Attr{
+				slog.String("request_id", info.id), slog.String("method", r.Method),
+				slog.String("route", routePattern(r)), slog.String("operation", info.operation),
+				slog.String("tenant", info.tenant), slog.Int("status", sw.status),
+				slog.Int64("bytes", sw.bytes), slog.Duration("duration", d),
+			}
+			if info.errKind != "" {
+				attrs = append(attrs, slog.String("error_kind", info.errKind))
+			}
+			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+		})
+	}
+}
+
+func routePattern(r *http.Request) string {
+	if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
+		return rc.RoutePattern()
+	}
+	return "unmatched"
+}
+
+// routeGuard finds the contract operation a request is for (asking the
+// router, before it runs the route, so that auth comes before parameter
+// parsing), names it, checks the tenant's key where the operation needs one,
+// limits the body and validates the request against the contract, in that order.
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, mux *chi.Mux) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			rc := chi.NewRouteContext()
+			pattern := mux.Find(rc, r.Method, r.URL.Path)
+			op, ok := ops.lookup(r.Method, pattern)
+			if !ok { // unknown route, wrong method or a route outside the contract
+				next.ServeHTTP(w, r)
+				return
+			}
+			info := infoFrom(r.Context())
+			info.operation = op.id
+			ctx := metrics.WithOperation(r.Context(), op.id)
+			if op.authenticated {
+				t, ok := tenants.Authenticate(bearerToken(r))
+				if !ok {
+					writeError(w, r, log, apperr.New(apperr.Unauthenticated,
+						"send a tenant API key as 'Authorization: Bearer <key>'"))
+					return
+				}
+				info.tenant = t.ID
+				ctx = tenant.NewContext(ctx, t)
+			}
+			r = r.WithContext(ctx)
+			if r.ContentLength > op.maxBody {
+				writeError(w, r, log, apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", op.maxBody))
+				return
+			}
+			if r.Body != nil && r.Body != http.NoBody {
+				r.Body = http.MaxBytesReader(w, r.Body, op.maxBody)
+				// Bodies stream through (FIPS uploads): let the reader and writer overlap.
+				_ = http.NewResponseController(w).EnableFullDuplex()
+			}
+			if err := ops.validate(r, op, rc.URLParams); err != nil {
+				writeError(w, r, log, err)
+				return
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}
+
+func bearerToken(r *http.Request) string {
+	h := r.Header.Get("Authorization")
+	if len(h) > 7 && strings.EqualFold(h[:7], "bearer ") {
+		return strings.TrimSpace(h[7:])
+	}
+	return ""
+}

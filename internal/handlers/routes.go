@@ -1,0 +1,91 @@
+package handlers
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+
+	"github.com/go-chi/chi/v5"
+	"github.com/swaggest/swgui"
+	"github.com/swaggest/swgui/v5emb"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+)
+
+// NewServer returns the gateway's HTTP handler. Every route is here: the
+// contract's operations (generated from api/openapi.yaml, listed in
+// internal/api's ServerInterface) and the Swagger UI assets under /docs/.
+//
+// A request travels: request id → recover → access log and metrics → chi
+// routing → route guard (operation, tenant auth, body limit, contract
+// validation) → generated strict handler → the operation's method.
+func NewServer(d *Deps) (http.Handler, error) {
+	spec, err := api.GetSwagger()
+	if err != nil {
+		return nil, fmt.Errorf("handlers: load contract: %w", err)
+	}
+	spec.Servers = nil // validate paths as they arrive, whatever host serves them
+	ops := newOperationIndex(spec)
+	srv, err := newServer(d)
+	if err != nil {
+		return nil, err
+	}
+
+	r := chi.NewRouter()
+	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, ops, d.Tenants, r))
+	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
+	})
+	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
+		writeError(w, r, d.Log, &apperr.Error{Kind: apperr.Invalid, Title: "Method Not Allowed",
+			Type: "method-not-allowed", Detail: "method " + r.Method + " is not allowed on " + r.URL.Path})
+	})
+
+	// Swagger UI's assets (the page itself is the contract's GET /docs).
+	r.Get("/docs/*", srv.docs.ServeHTTP)
+
+	strict := api.NewStrictHandlerWithOptions(srv, []api.StrictMiddlewareFunc{withExchange}, api.StrictHTTPServerOptions{
+		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, d.Log, apperr.Wrap(apperr.Invalid, "the request body or parameters could not be decoded", err))
+		},
+		ResponseErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, d.Log, err)
+		},
+	})
+	api.HandlerWithOptions(strict, api.ChiServerOptions{
+		BaseRouter: r,
+		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
+			writeError(w, r, d.Log, paramError(err))
+		},
+	})
+	return r, nil
+}
+
+// paramError names the parameter the generated wrapper could not parse (the
+// route guard's validation normally catches these first).
+func paramError(err error) error {
+	var (
+		format   *api.InvalidParamFormatError
+		required *api.RequiredParamError
+		header   *api.RequiredHeaderError
+	)
+	switch {
+	case errors.As(err, &format):
+		return apperr.InvalidField(format.ParamName, "has an invalid format")
+	case errors.As(err, &required):
+		return apperr.InvalidField(required.ParamName, "is required")
+	case errors.As(err, &header):
+		return apperr.InvalidField("header."+header.ParamName, "is required")
+	}
+	return apperr.Wrap(apperr.Invalid, "a parameter could not be parsed", err)
+}
+
+func newDocsHandler() http.Handler {
+	return v5emb.NewWithConfig(swgui.Config{
+		Title:       "legalgate API",
+		SwaggerJSON: "/openapi.json",
+		BasePath:    "/docs/",
+		SettingsUI:  map[string]string{"persistAuthorization": "true"},
+	})("legalgate API", "/openapi.json", "/docs/")
+}

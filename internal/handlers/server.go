@@ -1,0 +1,116 @@
+// Package handlers implements the gateway's HTTP API: the strict server
+// generated from api/openapi.yaml, its middleware, and the one place where
+// errors become RFC 9457 problems. routes.go lists every route; each upstream's
+// operations live in their own file (garant.go, fssp.go, fips.go).
+package handlers
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/tenant"
+)
+
+// Deps is everything the handlers use, built by cmd/gateway.
+type Deps struct {
+	Log      *slog.Logger
+	Tenants  *tenant.Registry
+	Redis    redis.UniversalClient // readiness
+	Registry *prometheus.Registry  // served at /metrics
+	HTTP     *metrics.HTTP
+	Quota    *quota.Engine
+	SpecYAML []byte // api/openapi.yaml as written
+}
+
+// Server implements api.StrictServerInterface by embedding one handler set
+// per upstream plus the gateway's own operations.
+type Server struct {
+	gatewayHandlers
+	garantHandlers
+	fsspHandlers
+	fipsHandlers
+}
+
+var _ api.StrictServerInterface = (*Server)(nil)
+
+func newServer(d *Deps) (*Server, error) {
+	gw, err := newGatewayHandlers(d)
+	if err != nil {
+		return nil, err
+	}
+	return &Server{
+		gatewayHandlers: gw,
+		garantHandlers:  garantHandlers{deps: d},
+		fsspHandlers:    fsspHandlers{deps: d},
+		fipsHandlers:    fipsHandlers{deps: d},
+	}, nil
+}
+
+// notBuilt answers operations of the contract that are not built yet.
+func notBuilt(op string) error {
+	return apperr.Errorf(apperr.NotImplemented, "%s is in the contract but not built yet", op)
+}
+
+// exchange is the raw request and response writer of a strict operation, for
+// the few operations that must set headers or stream.
+type exchange struct {
+	w http.ResponseWriter
+	r *http.Request
+}
+
+type exchangeKey struct{}
+
+// withExchange is a strict middleware that makes the raw exchange available.
+func withExchange(f api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
+	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
+		return f(context.WithValue(ctx, exchangeKey{}, exchange{w: w, r: r}), w, r, req)
+	}
+}
+
+func exchangeFrom(ctx context.Context) exchange {
+	x, _ := ctx.Value(exchangeKey{}).(exchange)
+	return x
+}
+
+// ResponseHeader returns the response header map of the request in ctx, so a
+// handler can add headers (RateLimit, Cache-Status) before its typed response
+// is written.
+func ResponseHeader(ctx context.Context) http.Header {
+	if x := exchangeFrom(ctx); x.w != nil {
+		return x.w.Header()
+	}
+	return http.Header{}
+}
+
+// tenantFrom returns the authenticated tenant; the route guard guarantees one
+// on every authenticated operation.
+func tenantFrom(ctx context.Context) (*tenant.Tenant, error) {
+	t, ok := tenant.FromContext(ctx)
+	if !ok {
+		return nil, apperr.New(apperr.Unauthenticated, "no tenant key")
+	}
+	return t, nil
+}
+
+// credentialFor returns the tenant's credential for an upstream, or a 403
+// problem naming the upstream.
+func credentialFor(ctx context.Context, upstream string) (*tenant.Tenant, *tenant.Credential, error) {
+	t, err := tenantFrom(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	c, ok := t.Credential(upstream)
+	if !ok {
+		return t, nil, &apperr.Error{Kind: apperr.Forbidden, Upstream: upstream,
+			Detail: "tenant " + t.ID + " has no credential for upstream " + upstream}
+	}
+	return t, c, nil
+}

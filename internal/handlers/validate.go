@@ -1,0 +1,173 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/go-chi/chi/v5"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+)
+
+// Body limits: 20 MB where the upstream accepts 20 MB, 1 MB elsewhere.
+const (
+	smallBody = 1 << 20
+	largeBody = 20 << 20
+)
+
+// largeBodyOps may carry up to 20 MB.
+var largeBodyOps = map[string]bool{
+	"garantFindHyperlinks": true, "fipsPutDocumentFile": true, "fipsPutStatement": true,
+}
+
+// operation is one contract operation as the guard needs it.
+type operation struct {
+	id            string
+	authenticated bool
+	maxBody       int64
+	streamBody    bool // multipart or binary: validated by the handler, never buffered here
+	route         *routers.Route
+}
+
+// operationIndex finds a contract operation by method and chi route pattern
+// (chi patterns and OpenAPI paths share the {param} syntax).
+type operationIndex struct {
+	byRoute map[string]*operation
+	opts    *openapi3filter.Options
+}
+
+func newOperationIndex(spec *openapi3.T) *operationIndex {
+	idx := &operationIndex{byRoute: map[string]*operation{}, opts: &openapi3filter.Options{
+		MultiError:         true,
+		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // the guard authenticated already
+	}}
+	for path, item := range spec.Paths.Map() {
+		for method, op := range item.Operations() {
+			o := &operation{
+				id:            op.OperationID,
+				authenticated: op.Security == nil || len(*op.Security) > 0,
+				maxBody:       smallBody,
+				route:         &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
+			}
+			if largeBodyOps[op.OperationID] {
+				o.maxBody = largeBody
+			}
+			if op.RequestBody != nil && op.RequestBody.Value != nil {
+				for ct := range op.RequestBody.Value.Content {
+					if ct != "application/json" {
+						o.streamBody = true
+					}
+				}
+			}
+			idx.byRoute[method+" "+path] = o
+		}
+	}
+	return idx
+}
+
+func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {
+	o, ok := x.byRoute[method+" "+pattern]
+	return o, ok
+}
+
+// operationIDs returns every operation id in the contract.
+func (x *operationIndex) operationIDs() []string {
+	ids := make([]string, 0, len(x.byRoute))
+	for _, o := range x.byRoute {
+		ids = append(ids, o.id)
+	}
+	return ids
+}
+
+// validate checks r against the contract and returns an Invalid error that
+// names every wrong field.
+func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.RouteParams) error {
+	params := make(map[string]string, len(urlParams.Keys))
+	for i, k := range urlParams.Keys {
+		params[k] = urlParams.Values[i]
+	}
+	opts := x.opts
+	if op.streamBody {
+		cp := *x.opts
+		cp.ExcludeRequestBody = true
+		opts = &cp
+	}
+	err := openapi3filter.ValidateRequest(context.WithoutCancel(r.Context()), &openapi3filter.RequestValidationInput{
+		Request: r, PathParams: params, Route: op.route, Options: opts,
+	})
+	if err == nil {
+		return nil
+	}
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return err
+	}
+	fields := fieldErrors(err, nil)
+	if len(fields) == 0 {
+		fields = []apperr.FieldError{{Field: "request", Message: "does not match the contract"}}
+	}
+	msgs := make([]string, len(fields))
+	for i, f := range fields {
+		msgs[i] = f.Field + ": " + f.Message
+	}
+	return &apperr.Error{Kind: apperr.Invalid, Detail: strings.Join(msgs, "; "), Fields: fields}
+}
+
+// fieldErrors flattens kin-openapi's errors into field errors.
+func fieldErrors(err error, out []apperr.FieldError) []apperr.FieldError {
+	var multi openapi3.MultiError
+	if errors.As(err, &multi) {
+		for _, e := range multi {
+			out = fieldErrors(e, out)
+		}
+		return out
+	}
+	var reqErr *openapi3filter.RequestError
+	if errors.As(err, &reqErr) {
+		prefix := "body"
+		if reqErr.Parameter != nil {
+			prefix = reqErr.Parameter.In + "." + reqErr.Parameter.Name
+		}
+		if reqErr.Err != nil {
+			var inner openapi3.MultiError
+			if errors.As(reqErr.Err, &inner) {
+				for _, e := range inner {
+					out = append(out, schemaField(prefix, e))
+				}
+				return out
+			}
+			return append(out, schemaField(prefix, reqErr.Err))
+		}
+		return append(out, apperr.FieldError{Field: prefix, Message: reqErr.Reason})
+	}
+	var secErr *openapi3filter.SecurityRequirementsError
+	if errors.As(err, &secErr) {
+		return append(out, apperr.FieldError{Field: "header.Authorization", Message: "is required"})
+	}
+	return append(out, apperr.FieldError{Field: "request", Message: err.Error()})
+}
+
+func schemaField(prefix string, err error) apperr.FieldError {
+	var se *openapi3.SchemaError
+	if errors.As(err, &se) {
+		field := prefix
+		if ptr := se.JSONPointer(); len(ptr) > 0 {
+			field += "." + strings.Join(ptr, ".")
+		}
+		return apperr.FieldError{Field: field, Message: se.Reason}
+	}
+	var pe *openapi3filter.ParseError
+	if errors.As(err, &pe) {
+		return apperr.FieldError{Field: prefix, Message: pe.Error()}
+	}
+	msg := err.Error()
+	if prefix == "body" && strings.Contains(msg, "value is required but missing") {
+		msg = "a request body is required"
+	}
+	return apperr.FieldError{Field: prefix, Message: msg}
+}
