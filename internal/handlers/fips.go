@@ -6,6 +6,9 @@ import (
 	"github.com/legalgate/legalgate/internal/api"
 )
 
+// FIPS is what the FIPS operations need (filled in by the FIPS issue).
+type FIPS struct{}
+
 // fipsHandlers implements the FIPS Registrator operations of the contract.
 type fipsHandlers struct {
 	deps *Deps

@@ -28,6 +28,9 @@ type Deps struct {
 	HTTP     *metrics.HTTP
 	Quota    *quota.Engine
 	SpecYAML []byte // api/openapi.yaml as written
+
+	// Upstream operations (nil: the operations answer 501).
+	FIPS *FIPS
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set
