@@ -53,11 +53,10 @@ func (m *metrics) observe(outs []outcome) {
 }
 
 func (m *metrics) set(r *Rule, used int64) {
-	labels := prometheus.Labels{"scope": string(r.Scope), "owner": r.Owner, "upstream": r.Upstream,
-		"family": r.Family, "period": string(r.Period)}
-	m.limit.With(labels).Set(float64(r.Limit))
-	m.used.With(labels).Set(float64(used))
-	m.remaining.With(labels).Set(float64(max(r.Limit-used, 0)))
+	lv := [...]string{string(r.Scope), r.Owner, r.Upstream, r.Family, string(r.Period)}
+	m.limit.WithLabelValues(lv[:]...).Set(float64(r.Limit))
+	m.used.WithLabelValues(lv[:]...).Set(float64(used))
+	m.remaining.WithLabelValues(lv[:]...).Set(float64(max(r.Limit-used, 0)))
 }
 
 // units adds the units of checks to c, once per scope, owner and family.

@@ -24,8 +24,8 @@ func raceLastUnits(t *testing.T, clients [3]redis.UniversalClient) {
 	mustReserve(t, engines[0], alphaExport, 70)
 
 	var (
-		wg                  sync.WaitGroup
-		mu                  sync.Mutex
+		wg                   sync.WaitGroup
+		mu                   sync.Mutex
 		passed, quota, other int
 	)
 	for i := range 200 {
