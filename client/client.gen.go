@@ -23,25 +23,25 @@ import (
 
 // Defines values for FIPSApplicationType.
 const (
-	AOApplication FIPSApplicationType = "AOApplication"
-	GeoIndication FIPSApplicationType = "GeoIndication"
-	Invention     FIPSApplicationType = "Invention"
-	TMApplication FIPSApplicationType = "TMApplication"
-	UsefulModel   FIPSApplicationType = "UsefulModel"
+	FIPSAOApplication FIPSApplicationType = "AOApplication"
+	FIPSGeoIndication FIPSApplicationType = "GeoIndication"
+	FIPSInvention     FIPSApplicationType = "Invention"
+	FIPSTMApplication FIPSApplicationType = "TMApplication"
+	FIPSUsefulModel   FIPSApplicationType = "UsefulModel"
 )
 
 // Valid indicates whether the value is a known member of the FIPSApplicationType enum.
 func (e FIPSApplicationType) Valid() bool {
 	switch e {
-	case AOApplication:
+	case FIPSAOApplication:
 		return true
-	case GeoIndication:
+	case FIPSGeoIndication:
 		return true
-	case Invention:
+	case FIPSInvention:
 		return true
-	case TMApplication:
+	case FIPSTMApplication:
 		return true
-	case UsefulModel:
+	case FIPSUsefulModel:
 		return true
 	default:
 		return false
@@ -50,19 +50,19 @@ func (e FIPSApplicationType) Valid() bool {
 
 // Defines values for FIPSSignatureAlgorithm.
 const (
-	GOSTR34102001    FIPSSignatureAlgorithm = "GOST R 34.10-2001"
-	GOSTR34102012256 FIPSSignatureAlgorithm = "GOST R 34.10-2012-256"
-	GOSTR34102012512 FIPSSignatureAlgorithm = "GOST R 34.10-2012-512"
+	FIPSGOST2001     FIPSSignatureAlgorithm = "GOST R 34.10-2001"
+	FIPSGOST2012x256 FIPSSignatureAlgorithm = "GOST R 34.10-2012-256"
+	FIPSGOST2012x512 FIPSSignatureAlgorithm = "GOST R 34.10-2012-512"
 )
 
 // Valid indicates whether the value is a known member of the FIPSSignatureAlgorithm enum.
 func (e FIPSSignatureAlgorithm) Valid() bool {
 	switch e {
-	case GOSTR34102001:
+	case FIPSGOST2001:
 		return true
-	case GOSTR34102012256:
+	case FIPSGOST2012x256:
 		return true
-	case GOSTR34102012512:
+	case FIPSGOST2012x512:
 		return true
 	default:
 		return false
@@ -71,13 +71,13 @@ func (e FIPSSignatureAlgorithm) Valid() bool {
 
 // Defines values for FSSPAmountCurrency.
 const (
-	RUB FSSPAmountCurrency = "RUB"
+	FSSPCurrencyRUB FSSPAmountCurrency = "RUB"
 )
 
 // Valid indicates whether the value is a known member of the FSSPAmountCurrency enum.
 func (e FSSPAmountCurrency) Valid() bool {
 	switch e {
-	case RUB:
+	case FSSPCurrencyRUB:
 		return true
 	default:
 		return false
@@ -86,19 +86,19 @@ func (e FSSPAmountCurrency) Valid() bool {
 
 // Defines values for FSSPQueryType.
 const (
-	Ip       FSSPQueryType = "ip"
-	Legal    FSSPQueryType = "legal"
-	Physical FSSPQueryType = "physical"
+	FSSPQueryIP       FSSPQueryType = "ip"
+	FSSPQueryLegal    FSSPQueryType = "legal"
+	FSSPQueryPhysical FSSPQueryType = "physical"
 )
 
 // Valid indicates whether the value is a known member of the FSSPQueryType enum.
 func (e FSSPQueryType) Valid() bool {
 	switch e {
-	case Ip:
+	case FSSPQueryIP:
 		return true
-	case Legal:
+	case FSSPQueryLegal:
 		return true
-	case Physical:
+	case FSSPQueryPhysical:
 		return true
 	default:
 		return false
@@ -107,28 +107,28 @@ func (e FSSPQueryType) Valid() bool {
 
 // Defines values for FSSPTaskStatus.
 const (
-	FSSPTaskStatusExpired   FSSPTaskStatus = "expired"
-	FSSPTaskStatusFailed    FSSPTaskStatus = "failed"
-	FSSPTaskStatusPartial   FSSPTaskStatus = "partial"
-	FSSPTaskStatusQueued    FSSPTaskStatus = "queued"
-	FSSPTaskStatusRunning   FSSPTaskStatus = "running"
-	FSSPTaskStatusSucceeded FSSPTaskStatus = "succeeded"
+	FSSPTaskExpired   FSSPTaskStatus = "expired"
+	FSSPTaskFailed    FSSPTaskStatus = "failed"
+	FSSPTaskPartial   FSSPTaskStatus = "partial"
+	FSSPTaskQueued    FSSPTaskStatus = "queued"
+	FSSPTaskRunning   FSSPTaskStatus = "running"
+	FSSPTaskSucceeded FSSPTaskStatus = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the FSSPTaskStatus enum.
 func (e FSSPTaskStatus) Valid() bool {
 	switch e {
-	case FSSPTaskStatusExpired:
+	case FSSPTaskExpired:
 		return true
-	case FSSPTaskStatusFailed:
+	case FSSPTaskFailed:
 		return true
-	case FSSPTaskStatusPartial:
+	case FSSPTaskPartial:
 		return true
-	case FSSPTaskStatusQueued:
+	case FSSPTaskQueued:
 		return true
-	case FSSPTaskStatusRunning:
+	case FSSPTaskRunning:
 		return true
-	case FSSPTaskStatusSucceeded:
+	case FSSPTaskSucceeded:
 		return true
 	default:
 		return false
@@ -137,58 +137,37 @@ func (e FSSPTaskStatus) Valid() bool {
 
 // Defines values for FSSPTaskResultStatus.
 const (
-	FSSPTaskResultStatusFailed    FSSPTaskResultStatus = "failed"
-	FSSPTaskResultStatusSucceeded FSSPTaskResultStatus = "succeeded"
+	FSSPResultFailed    FSSPTaskResultStatus = "failed"
+	FSSPResultSucceeded FSSPTaskResultStatus = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the FSSPTaskResultStatus enum.
 func (e FSSPTaskResultStatus) Valid() bool {
 	switch e {
-	case FSSPTaskResultStatusFailed:
+	case FSSPResultFailed:
 		return true
-	case FSSPTaskResultStatusSucceeded:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for GarantCourtPracticeKindKind.
-const (
-	GarantCourtPracticeKindKindN301 GarantCourtPracticeKindKind = "301"
-	GarantCourtPracticeKindKindN302 GarantCourtPracticeKindKind = "302"
-	GarantCourtPracticeKindKindN303 GarantCourtPracticeKindKind = "303"
-)
-
-// Valid indicates whether the value is a known member of the GarantCourtPracticeKindKind enum.
-func (e GarantCourtPracticeKindKind) Valid() bool {
-	switch e {
-	case GarantCourtPracticeKindKindN301:
-		return true
-	case GarantCourtPracticeKindKindN302:
-		return true
-	case GarantCourtPracticeKindKindN303:
+	case FSSPResultSucceeded:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GarantCourtPracticeRequestKind.
+// Defines values for GarantCourtKind.
 const (
-	GarantCourtPracticeRequestKindN301 GarantCourtPracticeRequestKind = "301"
-	GarantCourtPracticeRequestKindN302 GarantCourtPracticeRequestKind = "302"
-	GarantCourtPracticeRequestKindN303 GarantCourtPracticeRequestKind = "303"
+	GarantCourtsArbitration GarantCourtKind = "302"
+	GarantCourtsCriminal    GarantCourtKind = "303"
+	GarantCourtsGeneral     GarantCourtKind = "301"
 )
 
-// Valid indicates whether the value is a known member of the GarantCourtPracticeRequestKind enum.
-func (e GarantCourtPracticeRequestKind) Valid() bool {
+// Valid indicates whether the value is a known member of the GarantCourtKind enum.
+func (e GarantCourtKind) Valid() bool {
 	switch e {
-	case GarantCourtPracticeRequestKindN301:
+	case GarantCourtsArbitration:
 		return true
-	case GarantCourtPracticeRequestKindN302:
+	case GarantCourtsCriminal:
 		return true
-	case GarantCourtPracticeRequestKindN303:
+	case GarantCourtsGeneral:
 		return true
 	default:
 		return false
@@ -197,67 +176,49 @@ func (e GarantCourtPracticeRequestKind) Valid() bool {
 
 // Defines values for GarantEditionStatus.
 const (
-	RsActual          GarantEditionStatus = "rs_Actual"
-	RsActualAbolished GarantEditionStatus = "rs_ActualAbolished"
-	RsActualPreactive GarantEditionStatus = "rs_ActualPreactive"
-	RsNew             GarantEditionStatus = "rs_New"
-	RsNewAbolished    GarantEditionStatus = "rs_NewAbolished"
-	RsNewPreactive    GarantEditionStatus = "rs_NewPreactive"
-	RsOld             GarantEditionStatus = "rs_Old"
+	GarantEditionActual          GarantEditionStatus = "rs_Actual"
+	GarantEditionActualAbolished GarantEditionStatus = "rs_ActualAbolished"
+	GarantEditionActualPreactive GarantEditionStatus = "rs_ActualPreactive"
+	GarantEditionNew             GarantEditionStatus = "rs_New"
+	GarantEditionNewAbolished    GarantEditionStatus = "rs_NewAbolished"
+	GarantEditionNewPreactive    GarantEditionStatus = "rs_NewPreactive"
+	GarantEditionOld             GarantEditionStatus = "rs_Old"
 )
 
 // Valid indicates whether the value is a known member of the GarantEditionStatus enum.
 func (e GarantEditionStatus) Valid() bool {
 	switch e {
-	case RsActual:
+	case GarantEditionActual:
 		return true
-	case RsActualAbolished:
+	case GarantEditionActualAbolished:
 		return true
-	case RsActualPreactive:
+	case GarantEditionActualPreactive:
 		return true
-	case RsNew:
+	case GarantEditionNew:
 		return true
-	case RsNewAbolished:
+	case GarantEditionNewAbolished:
 		return true
-	case RsNewPreactive:
+	case GarantEditionNewPreactive:
 		return true
-	case RsOld:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for GarantModifiedBlockModStatus.
-const (
-	GarantModifiedBlockModStatusN1 GarantModifiedBlockModStatus = 1
-	GarantModifiedBlockModStatusN2 GarantModifiedBlockModStatus = 2
-)
-
-// Valid indicates whether the value is a known member of the GarantModifiedBlockModStatus enum.
-func (e GarantModifiedBlockModStatus) Valid() bool {
-	switch e {
-	case GarantModifiedBlockModStatusN1:
-		return true
-	case GarantModifiedBlockModStatusN2:
+	case GarantEditionOld:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GarantModifiedTopicModStatus.
+// Defines values for GarantModStatus.
 const (
-	GarantModifiedTopicModStatusN1 GarantModifiedTopicModStatus = 1
-	GarantModifiedTopicModStatusN2 GarantModifiedTopicModStatus = 2
+	GarantModChanged  GarantModStatus = 1
+	GarantModNotFound GarantModStatus = 2
 )
 
-// Valid indicates whether the value is a known member of the GarantModifiedTopicModStatus enum.
-func (e GarantModifiedTopicModStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the GarantModStatus enum.
+func (e GarantModStatus) Valid() bool {
 	switch e {
-	case GarantModifiedTopicModStatusN1:
+	case GarantModChanged:
 		return true
-	case GarantModifiedTopicModStatusN2:
+	case GarantModNotFound:
 		return true
 	default:
 		return false
@@ -266,16 +227,16 @@ func (e GarantModifiedTopicModStatus) Valid() bool {
 
 // Defines values for GarantPrimeNewsRequestSort.
 const (
-	GarantPrimeNewsRequestSortN1 GarantPrimeNewsRequestSort = 1
-	GarantPrimeNewsRequestSortN2 GarantPrimeNewsRequestSort = 2
+	GarantPrimeSortByDocumentDate GarantPrimeNewsRequestSort = 1
+	GarantPrimeSortByNewsDate     GarantPrimeNewsRequestSort = 2
 )
 
 // Valid indicates whether the value is a known member of the GarantPrimeNewsRequestSort enum.
 func (e GarantPrimeNewsRequestSort) Valid() bool {
 	switch e {
-	case GarantPrimeNewsRequestSortN1:
+	case GarantPrimeSortByDocumentDate:
 		return true
-	case GarantPrimeNewsRequestSortN2:
+	case GarantPrimeSortByNewsDate:
 		return true
 	default:
 		return false
@@ -284,16 +245,16 @@ func (e GarantPrimeNewsRequestSort) Valid() bool {
 
 // Defines values for GarantSearchRequestEnv.
 const (
-	Arbitr   GarantSearchRequestEnv = "arbitr"
-	Internet GarantSearchRequestEnv = "internet"
+	GarantEnvArbitr   GarantSearchRequestEnv = "arbitr"
+	GarantEnvInternet GarantSearchRequestEnv = "internet"
 )
 
 // Valid indicates whether the value is a known member of the GarantSearchRequestEnv enum.
 func (e GarantSearchRequestEnv) Valid() bool {
 	switch e {
-	case Arbitr:
+	case GarantEnvArbitr:
 		return true
-	case Internet:
+	case GarantEnvInternet:
 		return true
 	default:
 		return false
@@ -302,22 +263,22 @@ func (e GarantSearchRequestEnv) Valid() bool {
 
 // Defines values for GarantTopicInfoAccess.
 const (
-	ACCESSBYMONEY   GarantTopicInfoAccess = "ACCESS_BY_MONEY"
-	ACCESSBYREQUEST GarantTopicInfoAccess = "ACCESS_BY_REQUEST"
-	ACCESSDENIED    GarantTopicInfoAccess = "ACCESS_DENIED"
-	ACCESSISFREE    GarantTopicInfoAccess = "ACCESS_IS_FREE"
+	GarantAccessByMoney   GarantTopicInfoAccess = "ACCESS_BY_MONEY"
+	GarantAccessByRequest GarantTopicInfoAccess = "ACCESS_BY_REQUEST"
+	GarantAccessDenied    GarantTopicInfoAccess = "ACCESS_DENIED"
+	GarantAccessFree      GarantTopicInfoAccess = "ACCESS_IS_FREE"
 )
 
 // Valid indicates whether the value is a known member of the GarantTopicInfoAccess enum.
 func (e GarantTopicInfoAccess) Valid() bool {
 	switch e {
-	case ACCESSBYMONEY:
+	case GarantAccessByMoney:
 		return true
-	case ACCESSBYREQUEST:
+	case GarantAccessByRequest:
 		return true
-	case ACCESSDENIED:
+	case GarantAccessDenied:
 		return true
-	case ACCESSISFREE:
+	case GarantAccessFree:
 		return true
 	default:
 		return false
@@ -326,13 +287,13 @@ func (e GarantTopicInfoAccess) Valid() bool {
 
 // Defines values for HealthStatusStatus.
 const (
-	Ok HealthStatusStatus = "ok"
+	HealthStatusOK HealthStatusStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatusStatus enum.
 func (e HealthStatusStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOK:
 		return true
 	default:
 		return false
@@ -359,17 +320,17 @@ func (e ProblemScope) Valid() bool {
 
 // Defines values for ProblemUpstream.
 const (
-	ProblemUpstreamFips   ProblemUpstream = "fips"
-	ProblemUpstreamFssp   ProblemUpstream = "fssp"
+	ProblemUpstreamFIPS   ProblemUpstream = "fips"
+	ProblemUpstreamFSSP   ProblemUpstream = "fssp"
 	ProblemUpstreamGarant ProblemUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemUpstream enum.
 func (e ProblemUpstream) Valid() bool {
 	switch e {
-	case ProblemUpstreamFips:
+	case ProblemUpstreamFIPS:
 		return true
-	case ProblemUpstreamFssp:
+	case ProblemUpstreamFSSP:
 		return true
 	case ProblemUpstreamGarant:
 		return true
@@ -380,28 +341,28 @@ func (e ProblemUpstream) Valid() bool {
 
 // Defines values for QuotaPeriod.
 const (
-	Day         QuotaPeriod = "day"
-	Hour        QuotaPeriod = "hour"
-	Month       QuotaPeriod = "month"
-	Second      QuotaPeriod = "second"
-	SlidingDay  QuotaPeriod = "sliding_day"
-	SlidingHour QuotaPeriod = "sliding_hour"
+	QuotaPeriodDay         QuotaPeriod = "day"
+	QuotaPeriodHour        QuotaPeriod = "hour"
+	QuotaPeriodMonth       QuotaPeriod = "month"
+	QuotaPeriodSecond      QuotaPeriod = "second"
+	QuotaPeriodSlidingDay  QuotaPeriod = "sliding_day"
+	QuotaPeriodSlidingHour QuotaPeriod = "sliding_hour"
 )
 
 // Valid indicates whether the value is a known member of the QuotaPeriod enum.
 func (e QuotaPeriod) Valid() bool {
 	switch e {
-	case Day:
+	case QuotaPeriodDay:
 		return true
-	case Hour:
+	case QuotaPeriodHour:
 		return true
-	case Month:
+	case QuotaPeriodMonth:
 		return true
-	case Second:
+	case QuotaPeriodSecond:
 		return true
-	case SlidingDay:
+	case QuotaPeriodSlidingDay:
 		return true
-	case SlidingHour:
+	case QuotaPeriodSlidingHour:
 		return true
 	default:
 		return false
@@ -428,16 +389,16 @@ func (e QuotaScope) Valid() bool {
 
 // Defines values for QuotaSource.
 const (
-	Config   QuotaSource = "config"
-	Upstream QuotaSource = "upstream"
+	QuotaSourceConfig   QuotaSource = "config"
+	QuotaSourceUpstream QuotaSource = "upstream"
 )
 
 // Valid indicates whether the value is a known member of the QuotaSource enum.
 func (e QuotaSource) Valid() bool {
 	switch e {
-	case Config:
+	case QuotaSourceConfig:
 		return true
-	case Upstream:
+	case QuotaSourceUpstream:
 		return true
 	default:
 		return false
@@ -446,17 +407,17 @@ func (e QuotaSource) Valid() bool {
 
 // Defines values for QuotaUpstream.
 const (
-	QuotaUpstreamFips   QuotaUpstream = "fips"
-	QuotaUpstreamFssp   QuotaUpstream = "fssp"
+	QuotaUpstreamFIPS   QuotaUpstream = "fips"
+	QuotaUpstreamFSSP   QuotaUpstream = "fssp"
 	QuotaUpstreamGarant QuotaUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the QuotaUpstream enum.
 func (e QuotaUpstream) Valid() bool {
 	switch e {
-	case QuotaUpstreamFips:
+	case QuotaUpstreamFIPS:
 		return true
-	case QuotaUpstreamFssp:
+	case QuotaUpstreamFSSP:
 		return true
 	case QuotaUpstreamGarant:
 		return true
@@ -467,22 +428,22 @@ func (e QuotaUpstream) Valid() bool {
 
 // Defines values for FipsListApplicationsParamsKind.
 const (
-	All                FipsListApplicationsParamsKind = "All"
-	HasUnreadDoc       FipsListApplicationsParamsKind = "HasUnreadDoc"
-	HasUnregisteredDoc FipsListApplicationsParamsKind = "HasUnregisteredDoc"
-	Trusted            FipsListApplicationsParamsKind = "Trusted"
+	FIPSKindAll                FipsListApplicationsParamsKind = "All"
+	FIPSKindHasUnreadDoc       FipsListApplicationsParamsKind = "HasUnreadDoc"
+	FIPSKindHasUnregisteredDoc FipsListApplicationsParamsKind = "HasUnregisteredDoc"
+	FIPSKindTrusted            FipsListApplicationsParamsKind = "Trusted"
 )
 
 // Valid indicates whether the value is a known member of the FipsListApplicationsParamsKind enum.
 func (e FipsListApplicationsParamsKind) Valid() bool {
 	switch e {
-	case All:
+	case FIPSKindAll:
 		return true
-	case HasUnreadDoc:
+	case FIPSKindHasUnreadDoc:
 		return true
-	case HasUnregisteredDoc:
+	case FIPSKindHasUnregisteredDoc:
 		return true
-	case Trusted:
+	case FIPSKindTrusted:
 		return true
 	default:
 		return false
@@ -491,13 +452,13 @@ func (e FipsListApplicationsParamsKind) Valid() bool {
 
 // Defines values for GarantGetFormulaParamsFmt.
 const (
-	Png GarantGetFormulaParamsFmt = "png"
+	GarantFormulaPNG GarantGetFormulaParamsFmt = "png"
 )
 
 // Valid indicates whether the value is a known member of the GarantGetFormulaParamsFmt enum.
 func (e GarantGetFormulaParamsFmt) Valid() bool {
 	switch e {
-	case Png:
+	case GarantFormulaPNG:
 		return true
 	default:
 		return false
@@ -506,19 +467,19 @@ func (e GarantGetFormulaParamsFmt) Valid() bool {
 
 // Defines values for GarantExportTopicParamsFormat.
 const (
-	Odt GarantExportTopicParamsFormat = "odt"
-	Pdf GarantExportTopicParamsFormat = "pdf"
-	Rtf GarantExportTopicParamsFormat = "rtf"
+	GarantExportODT GarantExportTopicParamsFormat = "odt"
+	GarantExportPDF GarantExportTopicParamsFormat = "pdf"
+	GarantExportRTF GarantExportTopicParamsFormat = "rtf"
 )
 
 // Valid indicates whether the value is a known member of the GarantExportTopicParamsFormat enum.
 func (e GarantExportTopicParamsFormat) Valid() bool {
 	switch e {
-	case Odt:
+	case GarantExportODT:
 		return true
-	case Pdf:
+	case GarantExportPDF:
 		return true
-	case Rtf:
+	case GarantExportRTF:
 		return true
 	default:
 		return false
@@ -1414,6 +1375,11 @@ type GarantChangingDocument struct {
 	Topic int `json:"topic"`
 }
 
+// GarantCourtKind A kind of courts: "301" general jurisdiction, "302" arbitration, "303" criminal cases.
+//
+// Example: 301
+type GarantCourtKind string
+
 // GarantCourtPractice Court practice, one item per requested kind.
 type GarantCourtPractice struct {
 	Documents []GarantCourtPracticeKind `json:"documents"`
@@ -1424,19 +1390,14 @@ type GarantCourtPracticeKind struct {
 	// Courts Court decisions on similar matters.
 	Courts []GarantDocumentLink `json:"courts"`
 
-	// Kind The kind of courts.
+	// Kind A kind of courts: "301" general jurisdiction, "302" arbitration, "303" criminal cases.
 	//
 	// Example: 301
-	Kind GarantCourtPracticeKindKind `json:"kind"`
+	Kind GarantCourtKind `json:"kind"`
 
 	// Norms Legal norms the text touches.
 	Norms []GarantDocumentLink `json:"norms"`
 }
-
-// GarantCourtPracticeKindKind The kind of courts.
-//
-// Example: 301
-type GarantCourtPracticeKindKind string
 
 // GarantCourtPracticeRequest A text to find court practice for.
 type GarantCourtPracticeRequest struct {
@@ -1445,19 +1406,16 @@ type GarantCourtPracticeRequest struct {
 	// Example: 10
 	Count int `json:"count"`
 
-	// Kind Kinds of courts: "301" general jurisdiction, "302" arbitration, "303" criminal cases.
+	// Kind The kinds of courts to return practice for.
 	//
 	// Example: ["301","302"]
-	Kind []GarantCourtPracticeRequestKind `json:"kind"`
+	Kind []GarantCourtKind `json:"kind"`
 
 	// Text The text to analyse, for example a statement of claim.
 	//
 	// Example: Истец просит взыскать с ответчика неустойку за просрочку передачи квартиры.
 	Text string `json:"text"`
 }
-
-// GarantCourtPracticeRequestKind defines model for GarantCourtPracticeRequest.Kind.
-type GarantCourtPracticeRequestKind string
 
 // GarantDocumentLink A link to a Garant document or fragment.
 type GarantDocumentLink struct {
@@ -1629,26 +1587,26 @@ type GarantLimits struct {
 	Limits []GarantLimit `json:"limits"`
 }
 
+// GarantModStatus 1 changed, 2 not found (deleted or never existed).
+//
+// Example: 1
+type GarantModStatus int
+
 // GarantModifiedBlock A fragment that changed or is gone.
 type GarantModifiedBlock struct {
 	// Events The changes, when `needEvents` was set (otherwise empty).
 	Events []GarantChangeEvent `json:"events"`
 
-	// ModStatus 1 changed, 2 not found.
+	// ModStatus 1 changed, 2 not found (deleted or never existed).
 	//
 	// Example: 1
-	ModStatus GarantModifiedBlockModStatus `json:"modStatus"`
+	ModStatus GarantModStatus `json:"modStatus"`
 
 	// URL The fragment link, as sent.
 	//
 	// Example: https://internet.garant.ru/#/document/12125268/entry/70
 	URL string `json:"url"`
 }
-
-// GarantModifiedBlockModStatus 1 changed, 2 not found.
-//
-// Example: 1
-type GarantModifiedBlockModStatus int
 
 // GarantModifiedBlocks The fragments that changed or are gone.
 type GarantModifiedBlocks struct {
@@ -1660,21 +1618,16 @@ type GarantModifiedTopic struct {
 	// Events The changes, when `needEvents` was set (otherwise empty).
 	Events []GarantChangeEvent `json:"events"`
 
-	// ModStatus 1 changed, 2 not found.
+	// ModStatus 1 changed, 2 not found (deleted or never existed).
 	//
 	// Example: 1
-	ModStatus GarantModifiedTopicModStatus `json:"modStatus"`
+	ModStatus GarantModStatus `json:"modStatus"`
 
 	// Topic The document id.
 	//
 	// Example: 12125268
 	Topic int `json:"topic"`
 }
-
-// GarantModifiedTopicModStatus 1 changed, 2 not found.
-//
-// Example: 1
-type GarantModifiedTopicModStatus int
 
 // GarantModifiedTopics The documents that changed or are gone.
 type GarantModifiedTopics struct {

@@ -27,25 +27,25 @@ import (
 
 // Defines values for FIPSApplicationType.
 const (
-	AOApplication FIPSApplicationType = "AOApplication"
-	GeoIndication FIPSApplicationType = "GeoIndication"
-	Invention     FIPSApplicationType = "Invention"
-	TMApplication FIPSApplicationType = "TMApplication"
-	UsefulModel   FIPSApplicationType = "UsefulModel"
+	FIPSAOApplication FIPSApplicationType = "AOApplication"
+	FIPSGeoIndication FIPSApplicationType = "GeoIndication"
+	FIPSInvention     FIPSApplicationType = "Invention"
+	FIPSTMApplication FIPSApplicationType = "TMApplication"
+	FIPSUsefulModel   FIPSApplicationType = "UsefulModel"
 )
 
 // Valid indicates whether the value is a known member of the FIPSApplicationType enum.
 func (e FIPSApplicationType) Valid() bool {
 	switch e {
-	case AOApplication:
+	case FIPSAOApplication:
 		return true
-	case GeoIndication:
+	case FIPSGeoIndication:
 		return true
-	case Invention:
+	case FIPSInvention:
 		return true
-	case TMApplication:
+	case FIPSTMApplication:
 		return true
-	case UsefulModel:
+	case FIPSUsefulModel:
 		return true
 	default:
 		return false
@@ -54,19 +54,19 @@ func (e FIPSApplicationType) Valid() bool {
 
 // Defines values for FIPSSignatureAlgorithm.
 const (
-	GOSTR34102001    FIPSSignatureAlgorithm = "GOST R 34.10-2001"
-	GOSTR34102012256 FIPSSignatureAlgorithm = "GOST R 34.10-2012-256"
-	GOSTR34102012512 FIPSSignatureAlgorithm = "GOST R 34.10-2012-512"
+	FIPSGOST2001     FIPSSignatureAlgorithm = "GOST R 34.10-2001"
+	FIPSGOST2012x256 FIPSSignatureAlgorithm = "GOST R 34.10-2012-256"
+	FIPSGOST2012x512 FIPSSignatureAlgorithm = "GOST R 34.10-2012-512"
 )
 
 // Valid indicates whether the value is a known member of the FIPSSignatureAlgorithm enum.
 func (e FIPSSignatureAlgorithm) Valid() bool {
 	switch e {
-	case GOSTR34102001:
+	case FIPSGOST2001:
 		return true
-	case GOSTR34102012256:
+	case FIPSGOST2012x256:
 		return true
-	case GOSTR34102012512:
+	case FIPSGOST2012x512:
 		return true
 	default:
 		return false
@@ -75,13 +75,13 @@ func (e FIPSSignatureAlgorithm) Valid() bool {
 
 // Defines values for FSSPAmountCurrency.
 const (
-	RUB FSSPAmountCurrency = "RUB"
+	FSSPCurrencyRUB FSSPAmountCurrency = "RUB"
 )
 
 // Valid indicates whether the value is a known member of the FSSPAmountCurrency enum.
 func (e FSSPAmountCurrency) Valid() bool {
 	switch e {
-	case RUB:
+	case FSSPCurrencyRUB:
 		return true
 	default:
 		return false
@@ -90,19 +90,19 @@ func (e FSSPAmountCurrency) Valid() bool {
 
 // Defines values for FSSPQueryType.
 const (
-	Ip       FSSPQueryType = "ip"
-	Legal    FSSPQueryType = "legal"
-	Physical FSSPQueryType = "physical"
+	FSSPQueryIP       FSSPQueryType = "ip"
+	FSSPQueryLegal    FSSPQueryType = "legal"
+	FSSPQueryPhysical FSSPQueryType = "physical"
 )
 
 // Valid indicates whether the value is a known member of the FSSPQueryType enum.
 func (e FSSPQueryType) Valid() bool {
 	switch e {
-	case Ip:
+	case FSSPQueryIP:
 		return true
-	case Legal:
+	case FSSPQueryLegal:
 		return true
-	case Physical:
+	case FSSPQueryPhysical:
 		return true
 	default:
 		return false
@@ -111,28 +111,28 @@ func (e FSSPQueryType) Valid() bool {
 
 // Defines values for FSSPTaskStatus.
 const (
-	FSSPTaskStatusExpired   FSSPTaskStatus = "expired"
-	FSSPTaskStatusFailed    FSSPTaskStatus = "failed"
-	FSSPTaskStatusPartial   FSSPTaskStatus = "partial"
-	FSSPTaskStatusQueued    FSSPTaskStatus = "queued"
-	FSSPTaskStatusRunning   FSSPTaskStatus = "running"
-	FSSPTaskStatusSucceeded FSSPTaskStatus = "succeeded"
+	FSSPTaskExpired   FSSPTaskStatus = "expired"
+	FSSPTaskFailed    FSSPTaskStatus = "failed"
+	FSSPTaskPartial   FSSPTaskStatus = "partial"
+	FSSPTaskQueued    FSSPTaskStatus = "queued"
+	FSSPTaskRunning   FSSPTaskStatus = "running"
+	FSSPTaskSucceeded FSSPTaskStatus = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the FSSPTaskStatus enum.
 func (e FSSPTaskStatus) Valid() bool {
 	switch e {
-	case FSSPTaskStatusExpired:
+	case FSSPTaskExpired:
 		return true
-	case FSSPTaskStatusFailed:
+	case FSSPTaskFailed:
 		return true
-	case FSSPTaskStatusPartial:
+	case FSSPTaskPartial:
 		return true
-	case FSSPTaskStatusQueued:
+	case FSSPTaskQueued:
 		return true
-	case FSSPTaskStatusRunning:
+	case FSSPTaskRunning:
 		return true
-	case FSSPTaskStatusSucceeded:
+	case FSSPTaskSucceeded:
 		return true
 	default:
 		return false
@@ -141,58 +141,37 @@ func (e FSSPTaskStatus) Valid() bool {
 
 // Defines values for FSSPTaskResultStatus.
 const (
-	FSSPTaskResultStatusFailed    FSSPTaskResultStatus = "failed"
-	FSSPTaskResultStatusSucceeded FSSPTaskResultStatus = "succeeded"
+	FSSPResultFailed    FSSPTaskResultStatus = "failed"
+	FSSPResultSucceeded FSSPTaskResultStatus = "succeeded"
 )
 
 // Valid indicates whether the value is a known member of the FSSPTaskResultStatus enum.
 func (e FSSPTaskResultStatus) Valid() bool {
 	switch e {
-	case FSSPTaskResultStatusFailed:
+	case FSSPResultFailed:
 		return true
-	case FSSPTaskResultStatusSucceeded:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for GarantCourtPracticeKindKind.
-const (
-	GarantCourtPracticeKindKindN301 GarantCourtPracticeKindKind = "301"
-	GarantCourtPracticeKindKindN302 GarantCourtPracticeKindKind = "302"
-	GarantCourtPracticeKindKindN303 GarantCourtPracticeKindKind = "303"
-)
-
-// Valid indicates whether the value is a known member of the GarantCourtPracticeKindKind enum.
-func (e GarantCourtPracticeKindKind) Valid() bool {
-	switch e {
-	case GarantCourtPracticeKindKindN301:
-		return true
-	case GarantCourtPracticeKindKindN302:
-		return true
-	case GarantCourtPracticeKindKindN303:
+	case FSSPResultSucceeded:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GarantCourtPracticeRequestKind.
+// Defines values for GarantCourtKind.
 const (
-	GarantCourtPracticeRequestKindN301 GarantCourtPracticeRequestKind = "301"
-	GarantCourtPracticeRequestKindN302 GarantCourtPracticeRequestKind = "302"
-	GarantCourtPracticeRequestKindN303 GarantCourtPracticeRequestKind = "303"
+	GarantCourtsArbitration GarantCourtKind = "302"
+	GarantCourtsCriminal    GarantCourtKind = "303"
+	GarantCourtsGeneral     GarantCourtKind = "301"
 )
 
-// Valid indicates whether the value is a known member of the GarantCourtPracticeRequestKind enum.
-func (e GarantCourtPracticeRequestKind) Valid() bool {
+// Valid indicates whether the value is a known member of the GarantCourtKind enum.
+func (e GarantCourtKind) Valid() bool {
 	switch e {
-	case GarantCourtPracticeRequestKindN301:
+	case GarantCourtsArbitration:
 		return true
-	case GarantCourtPracticeRequestKindN302:
+	case GarantCourtsCriminal:
 		return true
-	case GarantCourtPracticeRequestKindN303:
+	case GarantCourtsGeneral:
 		return true
 	default:
 		return false
@@ -201,67 +180,49 @@ func (e GarantCourtPracticeRequestKind) Valid() bool {
 
 // Defines values for GarantEditionStatus.
 const (
-	RsActual          GarantEditionStatus = "rs_Actual"
-	RsActualAbolished GarantEditionStatus = "rs_ActualAbolished"
-	RsActualPreactive GarantEditionStatus = "rs_ActualPreactive"
-	RsNew             GarantEditionStatus = "rs_New"
-	RsNewAbolished    GarantEditionStatus = "rs_NewAbolished"
-	RsNewPreactive    GarantEditionStatus = "rs_NewPreactive"
-	RsOld             GarantEditionStatus = "rs_Old"
+	GarantEditionActual          GarantEditionStatus = "rs_Actual"
+	GarantEditionActualAbolished GarantEditionStatus = "rs_ActualAbolished"
+	GarantEditionActualPreactive GarantEditionStatus = "rs_ActualPreactive"
+	GarantEditionNew             GarantEditionStatus = "rs_New"
+	GarantEditionNewAbolished    GarantEditionStatus = "rs_NewAbolished"
+	GarantEditionNewPreactive    GarantEditionStatus = "rs_NewPreactive"
+	GarantEditionOld             GarantEditionStatus = "rs_Old"
 )
 
 // Valid indicates whether the value is a known member of the GarantEditionStatus enum.
 func (e GarantEditionStatus) Valid() bool {
 	switch e {
-	case RsActual:
+	case GarantEditionActual:
 		return true
-	case RsActualAbolished:
+	case GarantEditionActualAbolished:
 		return true
-	case RsActualPreactive:
+	case GarantEditionActualPreactive:
 		return true
-	case RsNew:
+	case GarantEditionNew:
 		return true
-	case RsNewAbolished:
+	case GarantEditionNewAbolished:
 		return true
-	case RsNewPreactive:
+	case GarantEditionNewPreactive:
 		return true
-	case RsOld:
-		return true
-	default:
-		return false
-	}
-}
-
-// Defines values for GarantModifiedBlockModStatus.
-const (
-	GarantModifiedBlockModStatusN1 GarantModifiedBlockModStatus = 1
-	GarantModifiedBlockModStatusN2 GarantModifiedBlockModStatus = 2
-)
-
-// Valid indicates whether the value is a known member of the GarantModifiedBlockModStatus enum.
-func (e GarantModifiedBlockModStatus) Valid() bool {
-	switch e {
-	case GarantModifiedBlockModStatusN1:
-		return true
-	case GarantModifiedBlockModStatusN2:
+	case GarantEditionOld:
 		return true
 	default:
 		return false
 	}
 }
 
-// Defines values for GarantModifiedTopicModStatus.
+// Defines values for GarantModStatus.
 const (
-	GarantModifiedTopicModStatusN1 GarantModifiedTopicModStatus = 1
-	GarantModifiedTopicModStatusN2 GarantModifiedTopicModStatus = 2
+	GarantModChanged  GarantModStatus = 1
+	GarantModNotFound GarantModStatus = 2
 )
 
-// Valid indicates whether the value is a known member of the GarantModifiedTopicModStatus enum.
-func (e GarantModifiedTopicModStatus) Valid() bool {
+// Valid indicates whether the value is a known member of the GarantModStatus enum.
+func (e GarantModStatus) Valid() bool {
 	switch e {
-	case GarantModifiedTopicModStatusN1:
+	case GarantModChanged:
 		return true
-	case GarantModifiedTopicModStatusN2:
+	case GarantModNotFound:
 		return true
 	default:
 		return false
@@ -270,16 +231,16 @@ func (e GarantModifiedTopicModStatus) Valid() bool {
 
 // Defines values for GarantPrimeNewsRequestSort.
 const (
-	GarantPrimeNewsRequestSortN1 GarantPrimeNewsRequestSort = 1
-	GarantPrimeNewsRequestSortN2 GarantPrimeNewsRequestSort = 2
+	GarantPrimeSortByDocumentDate GarantPrimeNewsRequestSort = 1
+	GarantPrimeSortByNewsDate     GarantPrimeNewsRequestSort = 2
 )
 
 // Valid indicates whether the value is a known member of the GarantPrimeNewsRequestSort enum.
 func (e GarantPrimeNewsRequestSort) Valid() bool {
 	switch e {
-	case GarantPrimeNewsRequestSortN1:
+	case GarantPrimeSortByDocumentDate:
 		return true
-	case GarantPrimeNewsRequestSortN2:
+	case GarantPrimeSortByNewsDate:
 		return true
 	default:
 		return false
@@ -288,16 +249,16 @@ func (e GarantPrimeNewsRequestSort) Valid() bool {
 
 // Defines values for GarantSearchRequestEnv.
 const (
-	Arbitr   GarantSearchRequestEnv = "arbitr"
-	Internet GarantSearchRequestEnv = "internet"
+	GarantEnvArbitr   GarantSearchRequestEnv = "arbitr"
+	GarantEnvInternet GarantSearchRequestEnv = "internet"
 )
 
 // Valid indicates whether the value is a known member of the GarantSearchRequestEnv enum.
 func (e GarantSearchRequestEnv) Valid() bool {
 	switch e {
-	case Arbitr:
+	case GarantEnvArbitr:
 		return true
-	case Internet:
+	case GarantEnvInternet:
 		return true
 	default:
 		return false
@@ -306,22 +267,22 @@ func (e GarantSearchRequestEnv) Valid() bool {
 
 // Defines values for GarantTopicInfoAccess.
 const (
-	ACCESSBYMONEY   GarantTopicInfoAccess = "ACCESS_BY_MONEY"
-	ACCESSBYREQUEST GarantTopicInfoAccess = "ACCESS_BY_REQUEST"
-	ACCESSDENIED    GarantTopicInfoAccess = "ACCESS_DENIED"
-	ACCESSISFREE    GarantTopicInfoAccess = "ACCESS_IS_FREE"
+	GarantAccessByMoney   GarantTopicInfoAccess = "ACCESS_BY_MONEY"
+	GarantAccessByRequest GarantTopicInfoAccess = "ACCESS_BY_REQUEST"
+	GarantAccessDenied    GarantTopicInfoAccess = "ACCESS_DENIED"
+	GarantAccessFree      GarantTopicInfoAccess = "ACCESS_IS_FREE"
 )
 
 // Valid indicates whether the value is a known member of the GarantTopicInfoAccess enum.
 func (e GarantTopicInfoAccess) Valid() bool {
 	switch e {
-	case ACCESSBYMONEY:
+	case GarantAccessByMoney:
 		return true
-	case ACCESSBYREQUEST:
+	case GarantAccessByRequest:
 		return true
-	case ACCESSDENIED:
+	case GarantAccessDenied:
 		return true
-	case ACCESSISFREE:
+	case GarantAccessFree:
 		return true
 	default:
 		return false
@@ -330,13 +291,13 @@ func (e GarantTopicInfoAccess) Valid() bool {
 
 // Defines values for HealthStatusStatus.
 const (
-	Ok HealthStatusStatus = "ok"
+	HealthStatusOK HealthStatusStatus = "ok"
 )
 
 // Valid indicates whether the value is a known member of the HealthStatusStatus enum.
 func (e HealthStatusStatus) Valid() bool {
 	switch e {
-	case Ok:
+	case HealthStatusOK:
 		return true
 	default:
 		return false
@@ -363,17 +324,17 @@ func (e ProblemScope) Valid() bool {
 
 // Defines values for ProblemUpstream.
 const (
-	ProblemUpstreamFips   ProblemUpstream = "fips"
-	ProblemUpstreamFssp   ProblemUpstream = "fssp"
+	ProblemUpstreamFIPS   ProblemUpstream = "fips"
+	ProblemUpstreamFSSP   ProblemUpstream = "fssp"
 	ProblemUpstreamGarant ProblemUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemUpstream enum.
 func (e ProblemUpstream) Valid() bool {
 	switch e {
-	case ProblemUpstreamFips:
+	case ProblemUpstreamFIPS:
 		return true
-	case ProblemUpstreamFssp:
+	case ProblemUpstreamFSSP:
 		return true
 	case ProblemUpstreamGarant:
 		return true
@@ -384,28 +345,28 @@ func (e ProblemUpstream) Valid() bool {
 
 // Defines values for QuotaPeriod.
 const (
-	Day         QuotaPeriod = "day"
-	Hour        QuotaPeriod = "hour"
-	Month       QuotaPeriod = "month"
-	Second      QuotaPeriod = "second"
-	SlidingDay  QuotaPeriod = "sliding_day"
-	SlidingHour QuotaPeriod = "sliding_hour"
+	QuotaPeriodDay         QuotaPeriod = "day"
+	QuotaPeriodHour        QuotaPeriod = "hour"
+	QuotaPeriodMonth       QuotaPeriod = "month"
+	QuotaPeriodSecond      QuotaPeriod = "second"
+	QuotaPeriodSlidingDay  QuotaPeriod = "sliding_day"
+	QuotaPeriodSlidingHour QuotaPeriod = "sliding_hour"
 )
 
 // Valid indicates whether the value is a known member of the QuotaPeriod enum.
 func (e QuotaPeriod) Valid() bool {
 	switch e {
-	case Day:
+	case QuotaPeriodDay:
 		return true
-	case Hour:
+	case QuotaPeriodHour:
 		return true
-	case Month:
+	case QuotaPeriodMonth:
 		return true
-	case Second:
+	case QuotaPeriodSecond:
 		return true
-	case SlidingDay:
+	case QuotaPeriodSlidingDay:
 		return true
-	case SlidingHour:
+	case QuotaPeriodSlidingHour:
 		return true
 	default:
 		return false
@@ -432,16 +393,16 @@ func (e QuotaScope) Valid() bool {
 
 // Defines values for QuotaSource.
 const (
-	Config   QuotaSource = "config"
-	Upstream QuotaSource = "upstream"
+	QuotaSourceConfig   QuotaSource = "config"
+	QuotaSourceUpstream QuotaSource = "upstream"
 )
 
 // Valid indicates whether the value is a known member of the QuotaSource enum.
 func (e QuotaSource) Valid() bool {
 	switch e {
-	case Config:
+	case QuotaSourceConfig:
 		return true
-	case Upstream:
+	case QuotaSourceUpstream:
 		return true
 	default:
 		return false
@@ -450,17 +411,17 @@ func (e QuotaSource) Valid() bool {
 
 // Defines values for QuotaUpstream.
 const (
-	QuotaUpstreamFips   QuotaUpstream = "fips"
-	QuotaUpstreamFssp   QuotaUpstream = "fssp"
+	QuotaUpstreamFIPS   QuotaUpstream = "fips"
+	QuotaUpstreamFSSP   QuotaUpstream = "fssp"
 	QuotaUpstreamGarant QuotaUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the QuotaUpstream enum.
 func (e QuotaUpstream) Valid() bool {
 	switch e {
-	case QuotaUpstreamFips:
+	case QuotaUpstreamFIPS:
 		return true
-	case QuotaUpstreamFssp:
+	case QuotaUpstreamFSSP:
 		return true
 	case QuotaUpstreamGarant:
 		return true
@@ -471,22 +432,22 @@ func (e QuotaUpstream) Valid() bool {
 
 // Defines values for FipsListApplicationsParamsKind.
 const (
-	All                FipsListApplicationsParamsKind = "All"
-	HasUnreadDoc       FipsListApplicationsParamsKind = "HasUnreadDoc"
-	HasUnregisteredDoc FipsListApplicationsParamsKind = "HasUnregisteredDoc"
-	Trusted            FipsListApplicationsParamsKind = "Trusted"
+	FIPSKindAll                FipsListApplicationsParamsKind = "All"
+	FIPSKindHasUnreadDoc       FipsListApplicationsParamsKind = "HasUnreadDoc"
+	FIPSKindHasUnregisteredDoc FipsListApplicationsParamsKind = "HasUnregisteredDoc"
+	FIPSKindTrusted            FipsListApplicationsParamsKind = "Trusted"
 )
 
 // Valid indicates whether the value is a known member of the FipsListApplicationsParamsKind enum.
 func (e FipsListApplicationsParamsKind) Valid() bool {
 	switch e {
-	case All:
+	case FIPSKindAll:
 		return true
-	case HasUnreadDoc:
+	case FIPSKindHasUnreadDoc:
 		return true
-	case HasUnregisteredDoc:
+	case FIPSKindHasUnregisteredDoc:
 		return true
-	case Trusted:
+	case FIPSKindTrusted:
 		return true
 	default:
 		return false
@@ -495,13 +456,13 @@ func (e FipsListApplicationsParamsKind) Valid() bool {
 
 // Defines values for GarantGetFormulaParamsFmt.
 const (
-	Png GarantGetFormulaParamsFmt = "png"
+	GarantFormulaPNG GarantGetFormulaParamsFmt = "png"
 )
 
 // Valid indicates whether the value is a known member of the GarantGetFormulaParamsFmt enum.
 func (e GarantGetFormulaParamsFmt) Valid() bool {
 	switch e {
-	case Png:
+	case GarantFormulaPNG:
 		return true
 	default:
 		return false
@@ -510,19 +471,19 @@ func (e GarantGetFormulaParamsFmt) Valid() bool {
 
 // Defines values for GarantExportTopicParamsFormat.
 const (
-	Odt GarantExportTopicParamsFormat = "odt"
-	Pdf GarantExportTopicParamsFormat = "pdf"
-	Rtf GarantExportTopicParamsFormat = "rtf"
+	GarantExportODT GarantExportTopicParamsFormat = "odt"
+	GarantExportPDF GarantExportTopicParamsFormat = "pdf"
+	GarantExportRTF GarantExportTopicParamsFormat = "rtf"
 )
 
 // Valid indicates whether the value is a known member of the GarantExportTopicParamsFormat enum.
 func (e GarantExportTopicParamsFormat) Valid() bool {
 	switch e {
-	case Odt:
+	case GarantExportODT:
 		return true
-	case Pdf:
+	case GarantExportPDF:
 		return true
-	case Rtf:
+	case GarantExportRTF:
 		return true
 	default:
 		return false
@@ -1418,6 +1379,11 @@ type GarantChangingDocument struct {
 	Topic int `json:"topic"`
 }
 
+// GarantCourtKind A kind of courts: "301" general jurisdiction, "302" arbitration, "303" criminal cases.
+//
+// Example: 301
+type GarantCourtKind string
+
 // GarantCourtPractice Court practice, one item per requested kind.
 type GarantCourtPractice struct {
 	Documents []GarantCourtPracticeKind `json:"documents"`
@@ -1428,19 +1394,14 @@ type GarantCourtPracticeKind struct {
 	// Courts Court decisions on similar matters.
 	Courts []GarantDocumentLink `json:"courts"`
 
-	// Kind The kind of courts.
+	// Kind A kind of courts: "301" general jurisdiction, "302" arbitration, "303" criminal cases.
 	//
 	// Example: 301
-	Kind GarantCourtPracticeKindKind `json:"kind"`
+	Kind GarantCourtKind `json:"kind"`
 
 	// Norms Legal norms the text touches.
 	Norms []GarantDocumentLink `json:"norms"`
 }
-
-// GarantCourtPracticeKindKind The kind of courts.
-//
-// Example: 301
-type GarantCourtPracticeKindKind string
 
 // GarantCourtPracticeRequest A text to find court practice for.
 type GarantCourtPracticeRequest struct {
@@ -1449,19 +1410,16 @@ type GarantCourtPracticeRequest struct {
 	// Example: 10
 	Count int `json:"count"`
 
-	// Kind Kinds of courts: "301" general jurisdiction, "302" arbitration, "303" criminal cases.
+	// Kind The kinds of courts to return practice for.
 	//
 	// Example: ["301","302"]
-	Kind []GarantCourtPracticeRequestKind `json:"kind"`
+	Kind []GarantCourtKind `json:"kind"`
 
 	// Text The text to analyse, for example a statement of claim.
 	//
 	// Example: Истец просит взыскать с ответчика неустойку за просрочку передачи квартиры.
 	Text string `json:"text"`
 }
-
-// GarantCourtPracticeRequestKind defines model for GarantCourtPracticeRequest.Kind.
-type GarantCourtPracticeRequestKind string
 
 // GarantDocumentLink A link to a Garant document or fragment.
 type GarantDocumentLink struct {
@@ -1633,26 +1591,26 @@ type GarantLimits struct {
 	Limits []GarantLimit `json:"limits"`
 }
 
+// GarantModStatus 1 changed, 2 not found (deleted or never existed).
+//
+// Example: 1
+type GarantModStatus int
+
 // GarantModifiedBlock A fragment that changed or is gone.
 type GarantModifiedBlock struct {
 	// Events The changes, when `needEvents` was set (otherwise empty).
 	Events []GarantChangeEvent `json:"events"`
 
-	// ModStatus 1 changed, 2 not found.
+	// ModStatus 1 changed, 2 not found (deleted or never existed).
 	//
 	// Example: 1
-	ModStatus GarantModifiedBlockModStatus `json:"modStatus"`
+	ModStatus GarantModStatus `json:"modStatus"`
 
 	// URL The fragment link, as sent.
 	//
 	// Example: https://internet.garant.ru/#/document/12125268/entry/70
 	URL string `json:"url"`
 }
-
-// GarantModifiedBlockModStatus 1 changed, 2 not found.
-//
-// Example: 1
-type GarantModifiedBlockModStatus int
 
 // GarantModifiedBlocks The fragments that changed or are gone.
 type GarantModifiedBlocks struct {
@@ -1664,21 +1622,16 @@ type GarantModifiedTopic struct {
 	// Events The changes, when `needEvents` was set (otherwise empty).
 	Events []GarantChangeEvent `json:"events"`
 
-	// ModStatus 1 changed, 2 not found.
+	// ModStatus 1 changed, 2 not found (deleted or never existed).
 	//
 	// Example: 1
-	ModStatus GarantModifiedTopicModStatus `json:"modStatus"`
+	ModStatus GarantModStatus `json:"modStatus"`
 
 	// Topic The document id.
 	//
 	// Example: 12125268
 	Topic int `json:"topic"`
 }
-
-// GarantModifiedTopicModStatus 1 changed, 2 not found.
-//
-// Example: 1
-type GarantModifiedTopicModStatus int
 
 // GarantModifiedTopics The documents that changed or are gone.
 type GarantModifiedTopics struct {
@@ -16356,401 +16309,409 @@ func (sh *strictHandler) GetQuotas(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L0LcxzJeSD4VzJajmDD6m50NwCSAGLiAgTJGVgkBwJAj6Tp2ansquzuFKozezKzALZmGTFD+ey9kMLj",
-	"02rPPu+uLdmK24vYuDt6LFrUjIaK2F9Q/Rf2l1zkl5n16K7qBwgOqRF2bQ/RVZWPL7/83o+PKz4fjjgj",
-	"TMnKzseVAcEBEfDPvT7R/wmI9AUdKcpZZadyTHzOAokkZT5BakCQj/0BCRBm8pwIdI4l6hEFP/UEH6K3",
-	"scBMNdAxYQpxFo4RZ+YbNKBKNiq1CnmEh6OQVHZa7WatIv0BGWI985AyOoyGlZ1mraLGI1LZqVCmSJ+I",
-	"yuPHtcq+HuRYYRXJ2XUe3d1H2+1Wy04l4TXEe7DkPlbkHI+vSbs681IN9bhAdjHIC0kfh/rNXb1Qr9Zh",
-	"2Z9658FbQyrlLpKKCxJ4NTT9WJCPIiJV8gaq4p4iAnmM12FCbw1xkR92QNUuCojCNHxLKhwSD1UlEWck",
-	"QPAnilighxjiR3XzfK3RYVkYVvKjVbIAtUCUSlDWBxje4z42EJsG4MmAoIdH99AIq4GDmy8IViRAXCDs",
-	"+2Sk/y2I5JHwSe4gK+tnrfUeHcl1PBqF1Mwh10/u77WvN7c2bty8eSO3sB4XQ6wqO5VI0LogPSII80ml",
-	"VrDiI6zIPTqkanbJB3dO7qLkOTKojKqBwD1Vp0T16gOlRnhE6wIrEuqX6hbf13Zgg0MuFfI5k0pgyijr",
-	"o48irnCHqQGVyMdhiHweMb1v3MeUSVVD51QNkCc8FDGqJBJkaD/FLECe8pC0VyZiioaIKg0youT0uXUq",
-	"5NGIC9Wp7Iq3Wjd21VutdnP7erO54AiTDR/ykPrjRWCpm9csdMy2YZNopB9QItGizZrXvY+8DhvpK09Z",
-	"wM81jnjnyW7n7O6jtzaau+dvtbe2283FuyNKjPf0vSmnRYqjc0wV6pIeFwQJ/Yk+gCoX7rcRD0M4E72R",
-	"tRyubqxAct577729SA0IUxqnSfGtwekblDMEgxO9yEgSVNWE6fqNrWZ+EZVbBAsikCA4HL7VSS9xpzIX",
-	"QI9rlREWeEiUI9rpfTu4XbK+9JVrEt09ODxGeo+C4RBRuNwGj/tUXwPYA4uGXSIa6AE5IwJh+7feU8A7",
-	"DAuqBkOiqI8420GSsECjOZYII7PSaWyYIgRUL00TmkqtwvBQv5FZ5EFQqVU0MaWCBJUdJSKSOzL86B5h",
-	"fTWo7FzfrOkTdH+2NHCU3lllp/Lv3m/Wt/fqP8D1H33YqH/w7T+ZpS61yqN6n9ftCvKQdPxmnzMleDgL",
-	"2ZSqI3lKR7KAN2qCoK9VwnaqmtREw4TOoPMBEYar8hGxsKeyw+B8SbC2C896gsiBG1SQUYh9kpuPM9LI",
-	"8Ii3OlGzueHbmwl/EM9ScH1G5qsOsyNGI32waoAVGmI2TujXCEsFqEEejagYN9C7akAECqggvqJnRCIs",
-	"CKJ9prnd9Imni7l5fRNuPRy6oULpsQOM6w7IJcfcat8s4gy3uR8NCVNleB/Y5ysifW4bN25sttrNjWKc",
-	"dRO8JoTN7P9xrXKHKTEuBkRP4L5+EVW7IfdP1zQANGGnDJDIbSMvmhXumMAkczc7n6AeBGQ44oowf/wd",
-	"UrDcPc1VP4oIOiVjEM+AN4W8T30cIithoSpGDx8e3EZUY3Of8wD5A059stZAmn9ongaMS+9O4iGMptE9",
-	"QF0ejM0VGpurRYVU7mrp+dqbaMAjYQbgkYILrC+sfjsaSSUIHhq2Mo3yW71297rfIvWbeDOob5Jmt77t",
-	"b92ot4J2bwNvdrf860HZPcjApa4BU4I/7a2taQSavReHIFAVi8g32ptNNEokrgbyNCctJhjVlqYL15s1",
-	"5OPRiASoa2AG8qlYQ0N8mpChMASW3GHmzAhSWJ7qz3uUUSBeCVVsN5vmdLToS3uacwScSMS4cm9rxKRD",
-	"koztSJVE7WZb85lIRjh0BCndzlyKBBttl1IiC7XVSNAJH1G/+NJZku8ul75zVaVfX5tSgVqt9vXmZuF1",
-	"g/eXu26tguv2WH8pR5xJArLCLRy8bTQh/ZfPmSIMxOoM810fCd4NyfDbP5RGS0hWqjep9ZTKTuXu8fGh",
-	"PU5iSAnCDEWMPBoR3yoJMG3DLp5I9SENKjuVZuvPbm/84DtbRzfvt9+7/t3m9zb//MaD7Vut/Tsa8la3",
-	"22q2axVFFRzbQ3fnepiGJEiJopbt5c76eiI6NQJy5pYv191drSffuV8qO5WelCNNNFNA/okgvcpO5Vvr",
-	"qXq8bp7K9UMzpoHo7EmnVGEaIkQILkB7SiCS1Ue1uB0GgPig5kmFWdDQ67qFgyMDtpc8Kb0+RzWB9iVX",
-	"bYiVbykkbBOwUq9XVnbe/7jSoyTUB6Y/ahB2VqlVhkRK3NegP8NhRDT11QNxRpy+iMOQn5MAwXOJ3u9U",
-	"DM8lqlOpdSpYdKkSncoHlccfaHzX+/Wd9tiH+7IuCRb+4EJos9lspmhzwM5wSAO3+aXRhprv6u67y0IS",
-	"dwhUoiEOtf5r9GqNnRLBnHCqu8gzp+ChkEotfGF/gLo4QJSNIgXYsc9ZL6T+y+LGXrIoyyypRFN8SC9X",
-	"KhqGmiSPBO8LImXjgqeznZ5OsoNlj8V3H1z2ebiBMxKDs3Bck2BGIqiatRORgCrQLJGMukOqNLnT4mWH",
-	"ZeC/po/WUIFpIFuJxJuCtFcA5w7T29XE9gTL0z1rgZlz6u60l4OQG7gMROYqgoXvo4hEJGigQx6GyHNG",
-	"pNTCBVp7HdT2xCKwhpwsIIiMQhAvM9bG+ZYoLT5ck4lBqoY8sDBJOVrXj+T6x/o/B8Fjr8AOlb41FzPL",
-	"ueoq5ql050sbLFLBc8TDcNo4cUHZ+nEGVe6CGPU1oYpnJKcd2KIH6CK1wKNFvkQSFMRqxlrEw6G9WFbO",
-	"A6J2l4suDQLCLoHjKcK07DXAmkMlNl9BAsIUxeFFCdhGSsDS1S5LwXqZLzKSiGF7l0bW7M6HeAy8OeBA",
-	"1ne0kG2hkYIh1a/cemr6PcvWMUM4GFJW04fYYamQ44OREIXYPzXSv6D9gcoTSQPya1JLOELVRwL7ivoE",
-	"dTE7XashQxcygwrSi6RGD98nUhpzREqILSG0susJHRIevSzzc+I5DexujTfDaMUbTXlRyXWzQHJVdsUr",
-	"i67ph68OY5IzmAJF9m6+zRm5jGtpiLphB9asRIJU5TbMhDo1kAQXvKitjBwIS18W8H398uVJGAZ7EXlE",
-	"pZYSupG5hHbfANkDa5O6o2W+i4H4IliaE5StVQzEzhXkZPPZpYBrL6c8apE4EoY7pMpSA52ANSCSoHmE",
-	"vN8ngXOPpTDwaoiB0VoQFQlmwfyAq7s8YsHlEA1LSRPVftv+v4vylQzNeMAV6sFKlz0IxlXdffHqqESC",
-	"zIn+CFgNpNwyjDMqaTckhnhTaVmRA/+BBqaGFglempLQxKAOOmQYGvttsjTe6xEjeR4eHdy/gxg5l6hH",
-	"LkpPtpqt/AHRzF5WOab8d6/usLK+BEPSzzANsT4czszhBGQU8rFeS94Ljh1kh0QNeGC8Aph1GGf1kSBD",
-	"KkkC/E7lUPBHdIg7lXkHYbn3IR6HHAcnnN/Dok8u265BJeJnYF1E9+mtizKOjIRn14sU5yiEFS971Irz",
-	"uvnispXV3E5zXiOtq9IfEQRObrhzx0ScUZ88ZMnhXwLIjdcK4hv0OiIGcr0e/KJXKwNxu2IUZZa8tMiU",
-	"+eZSOJK+IYQFWj03O03G30FHJKDSSbGpAFWlSiKfCj/Sqp4g+JQAceQjwgyhVODcC6jUx0BZRALrsRij",
-	"OYo0Oh8QhkaCaLXKWLUzevSUAlq0X/v2esa3/thYr/l9zMbW0igvAT+GnKlBOHYUwoQAWKwBGyGVWQVE",
-	"A1aL/dFIo08PD2k4ruzYyIGVEMqEWHwISnu72b5eb7XrzdZJs7kD//Pt5saODT3ggE7pIrL3v50xUX0X",
-	"Fk0e+YQEK9B52Gs989ksma9VzigPsSJB3YVgVHbed7v+4HLQ18JcIKEV7dAEyBi5RXA+RCHpKRMMYvj0",
-	"NVnLY3MKoWsG1zkjU1obVZKEPSSIXrjW3rRsO8CRlnaNuGZWMSTDLhFJNJaFFZJ4jM4H1B/A0JgFHQaY",
-	"nkTM7E7fBzy2l0HLGPrSpG647I3IRgzNvQ/Ji9mwmnoaV7PUx/b1WVvQKlfxIcORGnBBf/TS8tExYQHC",
-	"xqTs7AF7hwfgUcUSdSp7diYYcgfZSBTjAjwlY+P+61QuKs1mhCWzKxc9E6xCzXPfXcaVeMAdFACbwV91",
-	"yvg5g+iJPAa999579em4n3mnOR0mZI90JLhPpLwU3ltgmz/HlnxaQ3NAe2CpVDl54YLH2M644DITAxYJ",
-	"oqddXlXMrPuUjOv288sSjmYt6RowOBQEB+OlAPQ4WQqc/t2Dw+NMMFBBkALLxlRpAI+ElsQUNX5WrJSg",
-	"3UiZv+baVfVU6duPaxWNP31eFslhp4UIVvPeNYl6URiClTxvCo//38kn8fP41/HzyV/Fzyafxl/EL+Jn",
-	"KP4yfj75y/hFpxP/In4W/wZeeRZ/NXmC4l/EvyoKOrFhoHsFIZjvATXOB5kB/O03+SUZztyqt5snze0p",
-	"zpzY3AOsCFi+ipYywPKhFjoDF/xSEAoMwT5ggnYaumZ7IDtrDqi/RmOSD3fp4VCSZL4u5yHBLDNhn0qI",
-	"yJoz7TEfksyMWBDQgdJvZyY19v3ZOWlQfPrTUUx54G612s3tjdYM1PJBQyZYiDKfDynrP4CQp2IQXpPI",
-	"vVYYGqUP88aNVntjs+igspFVtwtDJwF1YEsZEFFVgjGtk1Z7Z+MCGJNdSNl2jY41EwpWQ5z5ZGaNU+je",
-	"mBfpOLMcWRK/fpIGrWMbr6ZPTM5A5LbAPVU0sqXWiyNA4cUpWvFP8Yv48/jp5JP4q8lP4t+i+DfxV/HT",
-	"+Av0P/57/Iv4Rfy7+OnkP8RfxE//x5eFcwsQ+kpmtx4DiNYyb5Ia3A1lo2e5WO4yml+WIKnpfk/0JyYS",
-	"xrnV3tcXzA6WIbgfJDPy7g+JcTVPDbYPRK0oao2R8zeTJ9TQGRFdrOjQpGd4PTqS96hUe+6zffMVJdK7",
-	"JAYyN0Dta0XUbARXs9ksWswlodQFsEmfQgEuZRIoCtAo81T/TRUZyhXXn267goXA45m95CZZYiMnFoaz",
-	"53lKWaDVvsyIO0gJHBA0xOIUVb2T+5mBvLWafpU4QyLvIS5on7IOq3p770692Se8L/BoAKGhlAX2UQ1R",
-	"dqZFcT2AQJGiIVVjNOQBCW1MIIuGep+5uSu1Sm6GSq3yNuEHybCVWuXAjVupVR5K0ovC+3pQDaIcA8gN",
-	"MoNxU8B7OApKMwtIQBWYbVPqAdDMyZ8QIz52ceEmZjISwqRfEfmNE0//cKjL1LVaTBtyB4ODgOql4vAw",
-	"c3xGZpyS1iIBgbBZGTw95BoaYam1IMWNXIGlwRgsSMP8Moq6IZUDsNrbcEDU46LD1IAMdyFS3h8Q/1Si",
-	"avyr+D/Hf7+GAuLTgKDzAQbGDtaGqYjbhFox9cAIn/E/6P+POpU8MCHnZXiqov1Qr1RWdt7frm22P3hc",
-	"Aqfb1AfAFKFh+gwRBqHgsxcgIZpLU890VBNmv4iCmoE/WLj+kqD9PRTktzGe3UTui1nZWh+LQkOCmZzC",
-	"8V/ELyafTj6Nn8e/TW7d5K/nXsYiMmb0iUKqpRd8TYL8ugvepRm6QIk1NybEQWMnJBJhiTx3U7xXo9FO",
-	"HRbsJH+nSk/OqneFR+bcwTMU+pJJ8BLaeLKWZVXxrQup4ndpGalNFqA1bmv4eoW6b5qms1j3LUfcTMKQ",
-	"fmkK+f42fjr5LP48/lLjVvw8flasbeKCDdzlImMZADlc76eGzgcEKLfkQ8IZSe0TdDlovbxym+q1Jdr9",
-	"VqEWS/usTN2zpw17wQqFBEsTJK4/wioSZDllTyoR+fr1oOi2QQChQfEBl+msVKLv3b9XA9EJdHXBo/4A",
-	"eevJB95SkFWlMm2C2voV5PNgClFOtHh7H4vTSom6cVIuoeTGvibBxUiGoxArsiRSovgFmnwSP4v/NX4+",
-	"+XTyZPJJ/HTyl/Hz+DmaPEmlm/hF/K/xi0S+iZ8upJKpzryIOM7XkpNsMwSOCvII+wqKBEAWgadH9mwq",
-	"tYOVN0tAiy/xHoAoiTsuTGyrxD8HMDwDKH2lQQFw+imKfw8//Vr/GT+NP4+fT57Ez+IvJ5/lZb2tuYrk",
-	"MgiTD5b0EozxasjbS/Wfd0H30T8mmoe3Vo5seXH0ZZBvLsqVgG8xjB4vwJtifTixuBaIQFlj7PKynOPh",
-	"i4S4dPhFGF+sAO8hnw+HEA+TQYDZbWiMKImCdwhTQ5E0iqC0V6SGnK9U01nrwlqSCC0WHXMyBJWLic5X",
-	"8dNCsjP56/lkB1Uz/45fxP8y+TT+cvLj+N/i5/obPfzks7XV5M8p9J2BXUpTXgshvYC4qfFr/u0AVLkc",
-	"VSeL0y+p59ihLmLiSNDvazVvXFQ2fBUspYxcaqH74SjkuFAu6tGQoAgez4KmVyqvW/HJ1BsYYaH3uW9+",
-	"q2tM0HJV3ozQyCoKXQra+CLUh/nLsOXYiYeF4p57qPHEpJIonsGSAjQItZ6pBsNlsCCZey/5SmtaerQe",
-	"uPSPiaA4LIFd+to1iSS8mQjZA/IojyvNVnADt3sb/mZ3i1zHN7o3/e0i+lamCCWQuCZn1KDt7eXcf0Z8",
-	"L9Ig3QyQ8U61LKWVFTUok96nHHQXcenCYsRC0CIZAboUX8C/s9ziRfw5cn+g7K/x88lfLSfjpoiTrK0I",
-	"FTJQXIjRe0E2nXfKbexegrQXg92z2JxAfzVingx+wEYRrGuIHx2Yr9tNsKXav1oLKH1mAYu3m716BZnx",
-	"7x6fZC+0e7uRMc3DO0doY7PRatbbzabG66nfWu16e+t64e9brXbeKF/2aaFxPtmHUWTKvJqODuUuRsmp",
-	"rXRW5bBfDHpzzkXWKTK93HnodgnEE3LAS3ipW8v+/WNUPfzO/vG3bqxlFmbjBBMB1DKnGupiSa5v1gnT",
-	"MvEU7bt/cHBL9r//Z9/hPzgYnPkP9r7r7/ODg1v8R/v7ez+4ub/33TuPbt/e+86tfv+jwXfvv7P33Tv7",
-	"ez/cu3erf/rR4JS+vX3evHXr/M6jfv/udo61jRVZSDiyNMNsfOFJFctzKTW4fBqwUJpb5Y7fj0JFy4rx",
-	"vctc0i8aEZFJlE5mqCHKkigsLgITXJLfr80Tu9hmj+DjhVt2cyzcrx2vEJ95pHxu7Q45Q9cu8pJ/e4gz",
-	"JCOT4FhtP3qEPI3F3lrNZvx7iKsBEedUrqQjvnNycugiRyC+OktZ9WrOocjEAJ8R1Od5W0i7WVA2xJaB",
-	"WDoqr3ZZZA72WHoQGoekLE0Yz1GPvPkdjbB/ivvklZA5WS61rkDq7AqRJjbyD4TOLcGVkjMruz1gbLDx",
-	"Vb4mA4HxF2VIxlw/yhsbxzY3Ruy1BrVdXrha3p3ugtcgj0UmJ19bEM52lMBsIfLZtRTuvuCgCrHy+Phw",
-	"b8ijIg+eZloyGhZQiZIPgOyYD1KK2mrfuHG9sZk9SB7lMpnMMYB+CXYMvySYwj3NisVHD2/lBVv9Q8Gx",
-	"hbhLwjm2PRkNtUbf48LaEU0iyCMFORazprH41/GL+Mv432bMG/ELFH9hbBxg2/hq8pP4d/r3L+OnYOr4",
-	"t/hp/DtUhZdexL+Ln6H4uf4MHn4RP19bTHMM+DPgKjvZW5iGtNcrBmfXPNRyhz/AoogdFFt/HuAhZKcg",
-	"yqiiOJwGzz/G/yn+p/gX8T/EP0PxPzb0/xYdyWjAWYHnvnKof7d3U9ZQQILIXKspwv9+5ds3qpvb22tb",
-	"Wzfrrev15qaGQyIYlfgjSsQea4O0ayqD523SVVyUMTb9rOCyBIEgsmCfe+YBqhKmqH57ypPRam81m9s1",
-	"FP/HBor/S/wP8S/jv49/Fv9NDcX/HP/nBor/Kf5Z/J/iX8DvfxP/fzUU/7yBWkWg7lKhBsXE+pZ+hAKo",
-	"6kNZQM9oEOFwZi3bN5v1ZrsOameOIpdOB9bJkvmM5XLOfNN7Xs3enY7roq3AC2adYADucZnV5Gfx38T/",
-	"1aCu/QNlf43/Lv5vyxm0y3DoDutx4YPjtTx4wkSNJC9mHCYmXcwnJNDsm0oQjQJUJAuYZJkiXjUekRqc",
-	"ec0VsoXrLGWkB+3yYGwLHTPO6pC4qX+XIyizyvTxh1ROy2HxLyc/hjiTf3GxYr+H6JQv4qfxb5AmcKjd",
-	"bjQ3G+1m6zr6n3/xf6B2fePmxjr8Gf8y/uf45/F/iv/3+L/G/z3+PzWO/7f4b+Jfxv8U/0P89/D69vWF",
-	"kHdbLgP+24JHo2NTUa2gONEZETi0ZZ6IRCJiyPiSoFJHkUKWJoqWlYvS4qst3ABqXVLt45xCfemhpsQ+",
-	"DL6cUnd8fPjdiJiYq9R4BQbz5a1XycrLIHVwWAamPVcHy2l3WUTN4GZ3nBGwpvjKHAktM4IzGXvsf37y",
-	"f7H18Xg9CNaF1gtF7rcgCOrx38X/6E0T0I3NrfV2a/3GjWazBW9UcvVlO53g41at1Xy8rv/Vfrxetf81",
-	"//n3+j9bj+HDtT9ZfOvNpsoAeo/0cbgUTFMISFd3HGEEuWSWeK3CZdJit1a1Suif/WbqFv8XLczEX8Sf",
-	"g+cu45LZKHShl8UdlM5aQHW1qPBf4r+J/2/NyAomXRDgqgXdMi0YCnOaF8BvvIvqrfSC4zC0D/NQuHGj",
-	"ltYWq7cKC/fmb1PfxDbPpfyHg7Gk/ssgAcuwtlkcALYbLOLyWKLbtxv37ze+//3vf3/aE9Nothua18/e",
-	"k/bjTqeR+8fm48KCzFDHrRgr7kKJt3JnRUHIxoKjD3HZXPfw3KniF/Hnq0+3CqbZasHb28Bb5Yj4FIfw",
-	"RCIZ+QN9EK1mW9Oy1lZz7ZIQs1YxNRKKgXKIleBsPKR+OVSsX2hB7EzZBUgOJIsIpRciwfHFElB6H4ps",
-	"gUxyqBdKgnnKf/Y95GNJEJQgDLm+ZIrXEO0hzMZ52Fy/cXN7vd10TOSX8c8LI0jKLSFTIts5NgUwCuIL",
-	"W/XmRr21tYyIvRIHXYYtLsXb7D4Xn+cdVuAkeoefTwODsIAEqHqXBCB53cPnqN3ert/9wdouYlpwPx/Q",
-	"kNgifBpqeiv6gUkhN7GKU5xQKOoXefX3zAPNkMwcObBsXi+6TH6II1kw1j78nhorhZouWjk71hwUocpA",
-	"YgYj2vXm9fpGcxmM0IsouvEiYcEWMtNV7RfwNjufA6udKAFNGS4YEbXYpmS4HAS19LVAXjPqh5KI+AOu",
-	"pWXsimS6Oqn5M4aOH8tLyofm9bkxiS4xyyxuF3lmDg8pW9QdK/tM65SUhIHM2qFGlrdrEqgFNS3Nj/KW",
-	"qcwr8y+bzZyzm5wL4MMEEAV1DJnNGDPVVfWK3V9qIEiqnzTQXhhCejYfmfwaNCCC7GZq27tsFzUgww5z",
-	"8ogJvNtBntuahxghgUSe4QfQEsoyBP3vhCN4qArFUAG0XsqxoMdUIsZ4a7u2pVTBuLPDWHEWvqKj5BND",
-	"ujzovGXycVa0z6TNImAtay8nL19ASENVB9+11yWvlS5hjuh2EWFt4TwlctuSaglYLhec5yJlZGlWfDjN",
-	"hlGVjta+XhX1tShHy8qgSx320uJoIZE8AidaMRsqli5rmptL17svWwAKXDp6OtlAh1hIZ38jUiHS63Fh",
-	"ykdlykHZ14G0npKRSjPPKUOewOferkn/B7pq/A44mV9TbBRyfirRueCuhdSUypca+BdxQucLgHBnZ8Ze",
-	"9JE1eMM3mu+XWyvtSuQ1lL5ZM3da0+gRlwqHJSaHf7DRoF/FX8TP46+AnD6Pf4vA/vuPqNXe3ti8UUPx",
-	"v4JROCG3NTT5cfxlA8X/GD+Nv4yfTf5XePJ08lkNxb9uoEL/XZCxuS7afZGp9rHm+cEyX+el4cdwdBl1",
-	"Z/nP4Rrj82U+Mvh+hM/hFpr4wGW+O7avzuh1+LyS4EtuBxlIpjPl0KSWYKcB2Qdz7+iR2WCRx1Y/ToSu",
-	"JD8GS0O/pDWLF/gpu2XuL3sXMug5cKHT8/1YaNrlZIqEdYWpETb/aXHmQfm1up08Sxf6BlygUq9Cmc+i",
-	"qmb8DbWcs2HtDXAk6AWQD0eCB5FfnAcyy8/1gZhdOcE5HKMetz1fumOEcyaHOpgcllTJzT5bW43mRqPd",
-	"bLfQcnYIOvqQFOned4YjNbba9KwPSWvWu2m0lVZGrRzKAmt41ooaK1VQa2jzeg21amhjeU+d4S02I6Wb",
-	"kX1ZgLolXkJkP8jehVIH6nLePJRK0WgZt2OGqk65j8wDszRw0X+9cQM7yMVaoMknkx/H/9JA8d9NPtXv",
-	"xF9C3pDJtPhpQh4mn8b/Er+YfLKDWps3tzcbG1vuy2VzdqbuTEodluAJFlXL2MJxGZzfsxUWukRjr2YP",
-	"Zy5btyhMRZbGqUhTWByEMUUeKQ8cdUns5dLeOBs/MxNiUKvoUcumt8hiudi54ArsXFVibypJ6jGufXPR",
-	"CABUS06qDBeg00pR1UErAYA9CVy0yDOdeWzGrIgYo6zvgQiuBGaSQlKPB3GnJDBNqcPU5+sa65FgrQY2",
-	"IEVx6KGqhHBWaJy2gyQhpguVsU9dky5gVX9jXvJQlZkirmY0+KjD3HtmdbbvgYeqqqjvhO39l+mRk7bt",
-	"DggOQsrIGuwMWsg0OsyzvmUPigZhIU1Ku4KmqvpFzMY1LYtL2g2z7ACsbabfkoiYLFI1lqmyAMNAsUnb",
-	"mqkkzK990mrutLZ2ms0fLB3ht2oMrmuZsXjBha14Fqy83Vp+5WWJSzD5dMbS3GKkixOZXKusZfsXHbr3",
-	"TWtEF14+P3rd3jdNhwdYJs1JZkPYUdWjLCCPTJL20gRVL6wkXN3uWf9Wl6d0VHeSV33EoRiGcQosCNS0",
-	"fVfSg7ZWXEM7KrWKpRvAxvykcrUlB1CZ27ZQtFc4b+nNfjODDRHkfi6BliGWCvkDzPoL79Hy2FiU35WE",
-	"kSbIk62pkl3xPPp8mMG8Wb8P9FF21mcLfWdogkj8bIeb6aR2VmibNO+nVuwpt8a83mC1iuKqKHtxL8MK",
-	"ssstHXwJ/4nttwMTzgPgMgkVvGfyKTIelOLIpFWpJVzTeWFM16TmG9Q00WC2G5VtPtx0MeqU9UP3QV5q",
-	"aS46kI+cv2jp2CdjGJCLfKBOyssKVsCauUgjfV3gBVzr1YiVNTEWSH9lFOg9W+PGJKeYmZ2ckKVGWTJi",
-	"Cc6yZGb6msPpOiDXsoHjBoaFeElJGCRtmGY5gm0M6tpwzqZWQ7/Ugs1bYQa+Q1TuIA+qThtjyQ8l5Keo",
-	"QdJ0OeBKC/vqnBCWVM4HJUsDGsHeiFyrdZgH+7MDabZoxwBJTg1mH0AgmalZPvvQVOqCSH3j/TIFur53",
-	"33RgzMTwTzdWhu1Aq2JZxAGStrFlmg2Ye11L6DzpH0ZSGYKJFRpyqVCr2UQGWRcnm+sTSecvOnTTp2KP",
-	"+UQWRjrvIVeFCIcoYlph0VyxphnVSBFRS7zMjcYa5Cliykx3UOd3KSBW5Z3a9RTXMj64KXGplXUGZMl7",
-	"eVEXO6I+dRtMkrM8PdF60uSnk8/QjabTfCY/sdY1qIIBxihnk3pmVChb7eMpKEJPJj9eeBaub7xZaPlJ",
-	"3Aq5fyr3jRRQmjJ914IHMqYBWQF3jfBQkDjZE3xYHA5+BK0r3Jc2ecU0SMJjVG03WzfrzVa92dJXJ8SK",
-	"iLUZ2WSz3txeMlKcERLcOUvLh/cwsEBbAmuaN0sOLYBNyQtYISLwseaEoJBlcWxxQa1IhHtArGcBGoVh",
-	"inQhZaeJOGA7ufQEZxC1MZWT4Er/uz7PDdPjpCGi9W+tO5Poeqvdam+1r99cBzxYv9HMpS5ku60WEpDS",
-	"MN+8SvDw6N5eYfRvcv4ZGJTj4L5Wjw4j0Z+b82kVBJBJfP0FGkWFSSUBCUlhEjnM44pUIvtaPkinvVjc",
-	"sqPP2Q5gDmBdYYkig1i5kivQl7qUfM0P7BloVbwo2muFa1IcttJCoWYAYHGvobbTFWpoA/l4qBms4u7p",
-	"JsJQbIyYEqrWPkBsPzPbFW1MFKKsw+w3W1PfTA06xfXa4KQ1Et7WahJyZtcLjo2y/lIVJ2FXFh6GfNmC",
-	"UEsznun4Zd9OPzXHEAckQ48WR4EVmwQPVHH53V+BIe8ZsJYvJz9Ni/A+hVKfXzlvCIqfT/46/nLyGdKI",
-	"BY6eB6h1c6se/yr+20KM0tJJSZTk9E5n66psNrdb29dvtpoLz9bMY7c953B5JNShbYpbQBn0Y+Sa5tZA",
-	"B9LUEswRVg0hAcRwXUZRtII1fYey4CXro5WNWqK/2AbBLsnCxadB/+CiENhIFJluDOQC4lNJOZOQck+H",
-	"NMQCDSHKRC6t7Jj1p7Xp2GmR0nNauqXcDnLBcxtABTeabfi/G3ktxzyclRy4KAp8gywLSFGSaQqn4pGz",
-	"EFzaTqeOHrbtVlVzx7EkGpTKdXtu/aingefnroFGjUJEKKKN03iguO0HC1fIXZxUrm5mqLkp5T2PoJcd",
-	"u8ZvmZ75Duro4+xUUJ8wCPj9YSSotKWda/C03akgLLrUJi6bHzc6FeQLOgTzrI/llLUni0FZOWoOfq0k",
-	"U0WMfhQR+9iaF8tdO+7IMMPhWJLpdqJpnVYNlxDT4bTXEpz5zyZ/aXSMF5NP4+eTJyj+PP7N5CfWQf9k",
-	"8lM0+RSoP5RZezL5K+Mg16rIs8mPYYgX8W/jLyY/BnaRjAX/96/M77+3Bdp+HT/V3yMTFTD5ZPIkfj75",
-	"ZPKTxnTg1ebNrRvXF2RJFHt4fJuyDHhSfi1yd67gOmhJ3NQ5c+3Kl5LQlqpilxmhpBj+q9MO5zLktO7k",
-	"1CW1SkTRfYxESW02gKAgIVb0jLi+8haY56RbotdU5isv8z0TD4/ulcoFep1z0qbMwu4YAbQkjM9Kp1VB",
-	"AgyEZC0vvBc4hn1Fz6gqkPwOiaDcNRgFudENTwFBzrFElFn5dzV2YoYuYpn+lGQr56OBDUY3bncn3tpl",
-	"rrimGZm6YHWMq+PCai4prLgkpt8BVUmnU2gRK6HoTpdHqubMWdDtPcQMX2C5D5lPhMKUlcNyntfHwigp",
-	"zbGDPCE/fEDOPdSLTA0m+8OhIIAjxD3JqEdWo+ow++5el0OriCB5F2yTttsedk/N2Hu+inDouYKddhTz",
-	"a2ZSV89zZtbMIJl53evdSHXY1IzvhoGHRliqfKcXs/ZKrTK14eSXZHjzi5kz+++pT6YWZX58N5wyWWdH",
-	"WoUEpkdHg91cydP0CfkowqHMFUq7JpckmGWFVRyZSihGeh+K7u1CElZc4yyzQ7mIdrn3CoLbyTmRCkE8",
-	"/4oXyxHYRVJuMvmcjWqe8M7J/XvF1DqrVmfsK1gi/U0BqbaWaDlfSy/wTrmxa4hHigiwlV8ENoktvIDa",
-	"LGM/mGLaNwrt1YLIEWdBMfF/ONJ8utVsJoMClkC43jRXcAKSs3nUkDStiLvjaTliFfzQ+zwivdVinDKH",
-	"ow/XsYAh7hsa2eNiGIXYmlcFORdUKdvLOA12ycshxksz0oKzlG91KvLDVsf8SC5NPDNzrI/Ko3bV4prx",
-	"Zf2UIDLq15DZ8CL+LQIzzq/jZ/EXWpyf7UTzW5S1Adly22D02Wgi86Fe+OQTMP00W870s32jxPQz1w9R",
-	"SwKykmuXx80F916jyIJaAHNp21LXCdBo6pLnoHyzVezxv0QBu0SaNRsoB9JdyoL7PKA9OseZczu90Us5",
-	"c4Y8+Eb6cgrPtrQ7ifG2lpeDp8GUzSA53FZzu9lsN5tZy8F8Y0dadaW1WtWVxCfszqwcVTTFPCz0Ems2",
-	"OsLTLoprZRx0bqa4HsZF5EPCU2tRdvA8gq+Hc+tAByV0HuK0kC27lgY0eutnrXXjK1sHFiHXPzYwOQge",
-	"22jOzCt2zOkOnV8/ezB/0WEfSeG/1anMbqPVvLl5vb3h1rF8rv0Cm/k74xERANMl7IejyLkxKVO8KFVG",
-	"kodlNgP90PlBKJMEBAoYLW/cKnKPojGPBIokEWkCf3pe5d7SLMUpcoPmTQy39PKP7pWj52GINcvQ0ODC",
-	"iiMRyFXtJrp/a4pL/wxNPo1fZKxrn8K/oNXFp/ELZNJtNC7Fz+LfohtNNMXYoQNGhrXHT6HzGoqfz+Lc",
-	"V/EzZC12T6Fnxufxl7bZh5n6syk7XLu5faO11W5eyBDnDno5vCp39wIoQaCDV2cxqvgcNOTNZ565ORgN",
-	"BOm91al8bFf2OGtq+hgo5uP3ranpY/jP4w/cXfISnDZIueIxTq3ggq57t5iLIoWlJ9iM8hIossT5l5/6",
-	"PTqkJTVAk8D0jyKuMOrhIQ3HxUbWEjXNEoUhUQMeSCQHWEA/BS3YwWhQFBWiqmTU69FHMwZ+wIP1gJ8z",
-	"6PNRm/qhzgM1++Mo6K1SEnKuXG/WmXTQoQwdRVJSPEXQ4v8HTvb38YvJJ5MnRWJSSRn4h4wqiULSU0ZE",
-	"G3KmBqi60b5x/YaeLfH6QAdLFLFQH5gNVkwZ9o3FsqqV9M06avbYFiBGwbmap9ck4ucMCSNqOl+5IFpd",
-	"oFB/ETYSjg3yFNCJMBl/BYXUYOsic4UdunxvThaHKKu5mksuoIALRCXqF4cUnJVbcK0kbivMeqnA7IFh",
-	"WRKFqpkkvOFIjdcuYtG1wS0FCD7kQVmJ+lYaP9I26SdJwp+xGbZq7Q8WyYalbodcLBXcdjnTh+6ioVOr",
-	"ex+M1yEFRs0d25KossAaJWfQBQtSgi/ZGLQVzjmPuY8vFga2ROyXm+ekWHsuC7m5uiGl2tPXYIa4EGKf",
-	"lGjQBa6npRA71cgvgNYG3R4vp06X7+0BOZdaNS+Waxg5lyaMCFxUc01Ty5aNKA4dKfc/D2we35QU8c+T",
-	"J+Cm/wraNv/EaKTQLi3+UouNUzLi5LOLO55HWOC+wKNBydkDlLTwaMKuzIcQNZJ8OSWrxT+DIIRP3dqf",
-	"x7/RyzGbMYv9PKNCTf56KVm58fLVvTMVKzK7no8+xR6bw6OD+3cANAVyMDlfFe0TPF24ET12+YKtX7SA",
-	"TI/gyS4iFLwGWjEf4jHqElDKURV3NT9eKw4VL6sMBWZEn7MzYxEAA1IiFqb1q17Kqqh4SbmoYNo10G62",
-	"t+rNdr19c/G4j8tBKOiQ7Nt260WQNEfvGrInletk1E1buReEZQ1oGAjCCssGpB+6LCWTTxUS3FuVveXX",
-	"X8DgyrJRKTQQjCSBfPh+OphGTq+BTvioHpIzYkpBjCTgD2SisOlmq61m8+ZqlkMHzuL6wL+c/IXxfyCo",
-	"bvLEhC2Bbv/5sinmyQF8sNzRnwhSQrKnEEAJUtSeKDnSFUnBgvOb7hCUTrNgX/oUS+2E7w2oP0ApUYOI",
-	"Q6KKGqHlNzYdwG9hQgPb1D2LR/vJl96UJb7ZvFlA27MG93ILe21OMktCpWpJtpRmYWOCBcJ9XpxU21qq",
-	"2qbkrtqmdXO0ajPSYtblasrEtKEougYw5NdSzmznhcjUotXXnjJfQHwgDtGIhyFl/bVyGbNdLGMWw8PR",
-	"zVomeUz/7XxDngOlt4sU19TdlCTrzupqSQpycyliW4KzmcMrR19TLnupsH+T6QmFd0xeZUFAQVfyMFLF",
-	"xm4vEqGHBJE8PCNBUndbmdrBPdqPBAlmTdzVcs0VkMDgyNrLaLurmcP33CaNSXyp8Mc30lv99cVFZiCx",
-	"dIgk2DHsgz49K2jmVHKUF42WtHKsMV9kMXnR7ZnjIbIJyNah7sJqscJdLAtTZs7K+MfUtxpyZnCTOGvq",
-	"SGkCXPUc0ntrritLJuY7tXWal80jL0sFK24AqEysH+fjzDKPZ8txyExt4nlOalMUCFGJMILM4nqIWT/C",
-	"fYLIo5Eg0M4LVe9zMRrwE/JIVddq6GQ8Ivq/mqhV8W53rWY8He3rXg15/95rNBpry2UnjhLvbxmLSVy4",
-	"vOe6iuyirWZGXTdqWp+sUr+ggLk1p2c+5kKhUzLeQU19U8gZZj6podYsw8tUsbC/bVhMSIJoc0UCXNLB",
-	"xqKCAXqR74rAubbnrhSKkei16meEmTqfLYTdH6WrWFxHolCkNW3FeKafw651elnk8xBmWSSiLFWcANWQ",
-	"Q7W8h9UzyPYAD0l18mQOdV5DBukMPsZ/n3ky5TKfO8xUAsD1jZubF/I6aqqxmEYVexuz8Q4WoBbZF+R6",
-	"zbNjcRveDQPnS0OoAWV9NMTKH6xSC6JQWCnQv0aFQR0nbjFaA5qtENgqrWFymxcZ7e7r1Wdz+CBsHYch",
-	"zDEVFbux2S4d/lC/XlTEt28KpGROIpVJbyxRFMWdU3YbuTktpOZgDaOjESlBmKEDQHlSyDcutLTdbJYE",
-	"l1oCXVya55yEoXHFunEN7ssaakLgKZR4kDMGHnPj1xpoD/QDoFOez0UaL+gVF+dpNra3l2gHWRKpmB7b",
-	"QtQoj7aeQY+i7tJmkFUVeIeWC3tLu+EXbmOR3p6LCvZAVvRczmADHWsNxRXNhbo3PVvuEFXTLxOAuKTJ",
-	"tQ6DmKupA61O+bjSeGOs8nGeLB+fvFZYUy47+AVCkRfm4BkQ3I9UBLVZySM/jKSW6g03zm9uSvnJ2Nhd",
-	"yUObf22y6OIvVueOy+kzikPdb0RZiV6zQnK9ma8cx8DTUhyvv5dTDzVEbZh+ykSmmg+7W7LCdUniHBfd",
-	"FzPmgo0csB5fsBGslKDdCNpKT6tvUEYa3df0HAsCAaoSdYkPzV4y6Qo+ZmD67DBpewZWs1Ka+xEHfKRs",
-	"kWNK5NouGlAiNEWkPg4RRGCY6vA/5JSRwAVGdbxGB1JFzEOQTmqI6VGtMcY6SO3iB1gixs14hS0uoMf6",
-	"vEJU+sYwQ9btmNiHlE3YKrgIsowPrN6coXOQc4kY5tK59/b37xwff3hw/OHdozt3KjX3w63vf3j/3Qd3",
-	"vp/75ejOdx/eOT5Jf7t958HBndt5dW5mxJlrZVORSpPUeC/JUMse+7mgyp173ok1+RS1Gu1GuzmVU7ww",
-	"hggOvai8yV4eG6adZv8RrCk/hmTcT2ykmqnu+nTyGYp/Pvlx/Lv4KZotCeG8Zb+MX8T/Aj9bJ9sv4l+t",
-	"tnS/1O2xn3NtZJf9t64UBSgNT9PisLCBF1kr0fNOp3D1zzIFLYpHWXEbJf1VtEpustFdlMEyiNBuN240",
-	"2s325oqLCHHRldvXP9MehTKakK06A1FrdEPxcwOXryafgTcYSvx2Olmj3OQnGngvJk+gBvB/cP7V1VZa",
-	"DCyDrdZAXQYqVPVuN4yTz1ubSclvtOD+tFZbzoJKApQZwXG6h/z7lfi/xi8mn+hLMnkCwZFfGfA8jb+Y",
-	"PJn8ZLVVhFiqD4c2GqGkuI+FR7ZO55R6MAO0aftgilwrNTh+8822ZVkHST6G7e89dYbJkCsdlvB5UACp",
-	"Y4VVYcd/yz1F0mk/D7+NdqvwPEQ5WQHbxOx01fuU/TCSaq0QFRYsY8uxn6KllOU5F+zZvJpMBrqgmi0p",
-	"DpUg/lVLvZMnk0/i5yDi2jY8hR6wOZnWWWM62PrMy1OT/jx+plFQk/jJjyd/Pfnf4ufxs0IfABGCqkLG",
-	"dGIfUQJJ+7a0ZCqnjEZhAdOavgLAYaeuwKpk9JIdFcUlv5Lrox9LVF1YIKqGsra/GePz+5Xs40ptccWp",
-	"l4jCmfJi2DZ3Tl5yLLPmvIhJHkwiltRcmZ0UIRLJL2H7NSfulqsK03UESuNlpmsbJEUNVo6TeakQmEI1",
-	"N7HDTNVTyDawgVgwCL2afOYyBVD8RRpO9mJWeIh/V0Pw5DeQffDF5D/oMZCWh5GN6Xoy+SzhBqba2EtH",
-	"7mzWW+36RmtlZ3JpVsM7BIdqUBbKuYdGgnddef4C20/Zd+E5Hkvk8VMPSmlFgGpZ5Yef5lUXfrpwD3ay",
-	"ol28OyJs7/Ag6/zGgUnCx+FhZskmL3KmP4L9Hm00mo2NbEeeAZVQnVVgX6010F1BSF1DHgIUsLIoPrMe",
-	"VzF61XUc3d1H25tbNwDsIRmmkZZoP6RgTpLnVPkDDVXTVnIXeSDbgAOOKliuVJqBymg4xCb0qsM803HE",
-	"M9eAMmlT331TIMInDfRdm7ZCw0hoornZ3l5DOAiQd0Z5CJ15RjykPiXSqyFP+nxkOlGanA/XSoJIouSH",
-	"WHm76ViUnfHwDOrbsjRPBsZ2f3kNdJ9rLf6RIkxSzjrMFTEe4rEtxLiDaJ+5Lg+cEYnGPEIBhzDjU8bP",
-	"i9R6s/Mi5B5EQ8zqguAAd0OSpRAmRWMKQA/AsmCL9UqtmAiioN6N8aPiEEE9cTAC5a8uGFNthoeVb8gj",
-	"yAUxyUJuujQlBIioJAGKRo3SPg8FV+8uF4YQm324I5gqBtjFmYLUy9XwTstcX7zZgMGUYu6fzZrK24k8",
-	"AyqNdMAbP9TKDTRNpexUfgj3k4f6B4EVlLE2Fdb1vyAIb0rpqpjxCp3ecHd8Ula71VRyhwysAgzJxzSk",
-	"Ga4mAHu91W612tebm+tm/vVR0JuKV6kL0iMwVnGPSpj+w7LQRLc8aiIurBfG+17dGsbrB7chamfEmTQh",
-	"1dMNti7cVcPOYJprJCRgTusG8miAI6hGac59gCUSnA9NMFFREFW73mydNJs78D/fbm7sNJtLtxYBWlW0",
-	"Gi22mAWcY5kuKsupjMXP9HqwdzPPujK/ryj/v3NycmhlftMLfwFObba3s9Vjt7ezJu6VKnzvITnQ1Mfx",
-	"CNeh27IdPU7+DAxzII/KG3YUS+J76OHRAUrQGlEAVW/sfCjZGVHVgwyDnW6I2amXtB0QxFbeNR5nTf/l",
-	"iPi0R/2SYDHQpvpYkUZAztbtHHIdTrqe2cTyd8+xqZJi6Y6lGUaXRyBDBPRsUo6g4f9I5jEoeWM2C3Ka",
-	"886jne4d13ImQIzDpTINRgNLFLwjrAhkBtYP9RfjqThTRx6X12CWZQDFDbxdpuUc+Q6wr9iDbbYORngi",
-	"YIdKXykWaIw5L1BA5rAgy3x4D+kvsCk0lc3CddMUsqelmUxYnENsUluxbYsIIUmgXeWLJTczWEuZup4x",
-	"wWSuPT9nZcUsDD1DNHAhZRmZwyTtYpkJ48xvymBqfYgpK0ySKVEU9bznlAX8fAf5OCQswAJ5IBBpJh3g",
-	"se0xwSPhoarlXGnVC03X0Y+gTtOdSB/n+n0ufX7eYZm4Uc33tQLK+h+acUAedT/BHNBADAyR15toSFkE",
-	"lm6B2ptIfyLXaoiLDrOt1j1UxUiLFAhObC1fGg5WD2q4vgD6c43DmQVk/jTvmFHzV9+NUsDsh6YlxNwc",
-	"aAspV+XNquNV4wNjpA+xmbO5z0tg0DJM3F0HRh4Z7xrQZmDjVdvqxgDAHn4t7STDw0CLKmaEQCNFiEKC",
-	"TXDo2tfG/1PHnttLl4Sc9aWLZ7W3RV8VnlNeMremmnSK07TC+SeNX998L9cuU6LgkSiSUD1zaT2XFaNx",
-	"Nm3PbS9TcrNt2eBU/0pKaOea7JmMdYmqVmvx1s/a6yZhPB9pasatZDhlbkvJrxfnrSphdOkZXRaf1ZpW",
-	"2UUDLazwok3Fhy1xr6Yzi1OoWL7kcNWR8ISmOrZh15olENnLmqBHKRstj/bRl5AICK3M8NSCAAZTo2Dp",
-	"CAbDvReZPe2gs+s2jfIjQdX4WI9oK/EQLIjYi9RgHpu7JtHe4QE6Jcad7en3uaA/AuzfQbdgEFvg5JSM",
-	"bbmUBhyDnqqyYydKz1LLmJXHj0FZNFEUYBEwLVitOpTIn0ifkcKUESFNV+jsOtPXIHj66M7xSXJPKbMB",
-	"9CCaC0JcIQ3rKtg7PJA7zpawzxkjvkJnbVSFxx2WhA6umbByaAF66/bBIQDkrNVoompxa39p2m7CRweH",
-	"x6hTOXJ+Ei46Fft9h1V7NASTzmgUUt9KS0D6jrgcYQXRTOhAoQEPA5knKymFkzXXDdvinax1GDRGSWMs",
-	"wPpomlmpSDCJNHsbZ6VuxYF0+ZxJKvXM6M+O332QmO4aHdZh3/oW0sevpzWr7bA7MI63ftbyUpEPMUKC",
-	"Bbhi2YLFLYc26CRDaA0P7nFxjkUgO0zv/5Skq97RkuqI+qeloMkm0/R4Nv6kgQ4F7xJZQ0OiBPU1zKA/",
-	"24j4yeEF3LeBu1gQNIq6IfUdII4SU4F0UHCGgRqizA8jYNvGyFRDPhbgOsJs2pxgrQhoz1IPMNZJYrM9",
-	"+TnrsKkvqqaeVKt9E51RzTYJ2jvePzhA/gDrsyJCrmWbbGeZl6mHD0IbIwYIIRlmkF3zK4KVBq3WdFKL",
-	"iWfsm5A+Zj18mrGZlltWQXTAAStXAhdj0qOw+VL7rFZd02vgNM5v/1By5tWQIYTIs+v1tCRprLfm4ksF",
-	"9se8pqx4auvdRYn9lkrABTBdygb681lTH8RjdRgUB+S9ngndd23kmO3BKz1U9aDTGQyZbS2X6SpXQxfp",
-	"Fddhpc3i1hpoj6XmUrtke1cEOSM4tFZsHEmyAxSB5M4RUSYVwYE7LGAuhjakorrssIe5akwyr7IlTqGN",
-	"prXD6mMAWdx0CnZyqdbCCm4mBH3WrCc1vaU1eN9dUXMljDJ+zqMwsOYTlDY8lsjbbG97QDU7zDsiSozr",
-	"ez1FhFfLyDvOEM57KQ6h6lyzPHJW+Zppd2xt8ilpP7hzcjdjCvDWZ80C9nJLvZVceSKzJzUgHZbSYCVJ",
-	"2Evkxaw1zQmP12C7G+ge909JoNcSSo66xOdDTVsMLGoOGOmiXRVEqbApngT6Bqyogby375yg9bOWMe5I",
-	"D8kBP3ccwgn1sF7r5EaKG2JpCJbDI8trgPN02BTnqeqTG8Gc4EUHR0Zgcc1iDDRHbiAP2nPVjUfNQ1Ug",
-	"Ge1Waw1JPJYddm51DpxaYk3JFnHmQsfN4vyBVsW1CrvXJx4a8HOtNLmuYYFdG6LSxC53mJ1535jDdxDj",
-	"dXjVBDlrDgvdBYkcZFBaY2gVTCY0BIYjo6HjxGvmLk8NO8SP6lLhkLxlbrfRaqW7/lpNgq7WNnVHi3fQ",
-	"rGycT9ExTbWxQ6wOM5hFs1ZYezQHARmOuCLMH3fYu6llxhRZgQ68SPIhMfbBdHZnhUJeZoT6d0iC2aja",
-	"gtKGW1sdluE+Gt+FvopGmgHUw0PDvd31gR800XRldp0JQd+AEI8NU4dsB9crHd7kkQKgO4tS6gzrY8p2",
-	"85PB9BgFtAdMQZkJM6Sj7e12GHaLTdqUw7SpO0CmLctNj8lkgOa2Z4wa1kycSqSVWuWMCGlztBvNRhPM",
-	"SiPC8IhWdirgKYXkE2UqoqwHNsOmTwrzJ4/Pcb9PBHp4YGQSI9Bk3Ku1mTvQpQyLMaoyjvZvPwBtMxHS",
-	"DoLKTuVtomxCjLtLsIJ2s+nEcusMVuSRWh+oIXgBDTcusGo+flzgkk0CuRs5TaSy8/4HtYo1n1d2Kgea",
-	"zpgYC5AKnWAAi9UAxn2ptZy3jSRT+UAPtj4A7/uPysFmT6rdbGqKqrVe/V/lOvdKSzgkuBJA2DY9WBHj",
-	"KCAjwgKN84WQe8fOvRB4WcFGCzR5GM5T/HLBBQXgPcnsQwtCIT1bAOZ79Iww/TrEJZTC1UrFpXA9FEAu",
-	"SGQD9rUMYHOXjAqPqhb7UbPRbGxqkhCGVtg2zWwtNzKh6FY+/dArhPR9u5rl0BTc83kYpxaMb6F37tw7",
-	"dPLwh/aKyw8hIcz4k9xv9jrVUHec0W00/bJRZh32LXTy/cM7ZaNZ5tlhxc8/TgZ9q2MtKyarr1OpmRne",
-	"6ug9diqP0Wa7U2AvLkYIZ2KxZzgfHzIHOUygXIwTlnY1HAoXIoZeQEkwiHWRWWCAOUHrmIUnbofQz1/l",
-	"/ZoOeymBqNtQWrZrHkhPskTZ7XIhVMfYENdLgOr39+7fM5Z6Y8pCPRqStXlw1l+sBme33BTOienOcJ1l",
-	"sfUlYWtXXgxbaI2zHHNI7OqJmRczQwCQErjXo/4OOiIBlahqjSxOwgS7kMLyFMw+1tDSYSPK+lpXMz9s",
-	"NTfMFGYMiO8TWsHUemsDOV3L5OEwbrkQCXZA1+kSk2J7zjoM93rEh8TicOxMBBlvm5FGZs75yEDiNbIq",
-	"WEFDy0BbzY2ywZLVrR8TcUZ98pDhM0xDDaW5eHEEXbYX87Wz1nqPjuR61uQ299blbHO5/CUw7bnsJQym",
-	"rqQgJUZKaAmcIN6bvXd36QjKve1lF2FKxQ2JFqArO+8XZ2BmV7ODvL0wBDWXS5toCEgVZJKxQRSElVa9",
-	"d7B8CM9vc99bs991GHyYfuFaQaXR4umn7hc7AAigMHcSEO3gQeEOOCBUvRP4V+BZF6DmzxUwjLgw3R0X",
-	"cptiW1JrobIXhtm0L/gru5v0z8wKK7WKnbWgD+Pj2oLDTtP3wI7EhUJdQ11NJEB3DGDN+9n2bbEl2/K6",
-	"aJd6pLu2P3661Ux25/XNJRYLxSYoy5SZMKUnGnNmvW3eLQZxSXGQxx+8Qoqh4Ze5AuBWKWESWbwHGrJp",
-	"1jGfhtzCSfMT+KS1+JOHDFujNQnMR0vQqrtcdGkQEKimstneXvzFCef3MRvb1UlDFZfY0YG1+yVhhFvN",
-	"9lJwcFTwZciv/nRz8ad2qhM6JDyy3qeM+iFV7jQzlFrjQ+WDx7XKiBc52OBygZkrELiXG6WBPBe7D8ZY",
-	"laIMWKSSmn+9CCpTqEGSqI5lh4VU2s5VXi9PmpnKFpMzhNTqhzBHkuJr4mYMM4bSTVwMUcCJ7LBq/Kv4",
-	"P8d/v5aJ5rXmjE0td4D6Yy3KRcxbMwuz9cxdmeUWRWeSvrKesd98h4wr5l4D8t3iwfhVXWmzbnOpU0+l",
-	"DWWdoiutV7WIJWgKGBCNHQxc0tZsqye6x+0oJZPaV9eT92C2N5g8NZcgT/uc9UJqXN6brSWmOMTjkOPg",
-	"hPN7WJgc+812e5n9WOuFozBX1HMe9TT3CWGWRd5ZClom6K5/nPnrIHhsaGxICpMN4fdCapuUok2ExmIR",
-	"1wyRp1pTl36zbOLgTefyy5zlA67u8ogFF7t3Vzdhzk0wWLLwJtSWUuwgt00RFpAgw9KLkfptouZidPM1",
-	"srFv3J25ugJzrsDbRC2B/6uJiRl8O7gNUuIoUoUNH0Psk5yg7S5SQE0sRkY2rmpmAfkJPmbGuIVZn6w1",
-	"0LssHBsGI8Hg1iUdpkcgwS7CSEbdIVVaNM9zH2NS22xul8nLD0cBnuU8r1zcNdMuJ+5+7XQigsUF32h6",
-	"8fXJtleEqZwwmWtwaVLqeq7WZik/z5Tc7E3TpVoSh0DFQg6v1f/bmbKRr/Tipg1cyo1fGTH7ir//sZnK",
-	"2BR/zRU0vXRmP9/wxkyFuJzvERvG3qdnhLmmL92xzaMPCKqaME3T9bfDEgObQ/yT8YhIU53bfqbIcBRq",
-	"AsLw0H1/Agn6M4MkVrr8aJAJVTJRcZ1KcOyc890O63I10N8zu5dU2mhCdDJD0UizA1cpAEKljRFPz3gY",
-	"JRPepaEL5rRPoGbOECpAzjX03c63D3ojrXxuja/PxLfIaZ9g6R+Tce/NlZiurIGXzSD2giBbK9Sk112y",
-	"yLX+sfvnAnvhERlyW9k00ybFBSLmlI5yW2GG8F0ZCq8MhZdpKESZnnzLGwkLy/mWGgbL0bf5Wjjflb7w",
-	"R2cPnIvmL6Ue1BZ+4NByacth5nYVmA0b6CAjYlOZKX0qeNQfIG+9Z0Vs5K3LVLaeYxLM3dBXKxi/PmPg",
-	"IvLgLIHfWDJxZQZ8k8yAc0jSS8qjcP9XFUqvpTQlaalK+6YUodzNy682JU8qPC7h+vshwSKr8S8lusJX",
-	"V6Lr1QWaH+0RQv/QAsy9qAxrP6+h7liZBDL9j9Q6jrx980b9BHKrId6tj88g6XuEpUy5b4flE7a5r4iq",
-	"u0ooEOpuvoZ+F4wzsgb2M2mS6SE7bQzl3TncP70aaynbC4JjdyO9Brpr6uAoEfkKMvnTlHGMEra/5ppn",
-	"ws0mj6CpBcTIc+aTDtQhSV52e9Er1GAxEX1poF6X9EyNTJs3C0meS/gdMzpAMS2YZvR/uv6nqyZR1Cpl",
-	"YL+UdAy7uHwlBgCXdOCaQhInjlUxG4MxuIZsQCVEhWPZYd6frv+pDRiXhAUSrYg6Gt5XpPKKVJZr+fyc",
-	"gVV+WWr5pqlCjnBBQysUsTJy52NWQxiN+DkR8LJSXDAozsMQHZruhSY7f4jF6VqGtBtlaYSFqiFz2Qh0",
-	"Yoe7FjGnXSUf6DczwhJUtOywxIdhUpWMMyTpKDTj6HDFJlB1s7kNBGEtTYpqu/hnKISQ2usTCiCIqVYD",
-	"Zf0y7ZTS2ibt5mYZMZ5yxcxV+YZRqKje8Lomm/UAm2KJy+tceoaHAIs3TeN7aE9od1oKZuQ8Z9R6XCsW",
-	"Vt0AV9LqlZr4StTEFQj3yyqMqaY3N5YkfU3fEFMtxJYzzK7S5lk7kak0muQ4nfUVE4JkpnnxJOnurgzE",
-	"f3wBJVkMllnEfN0yUmHsyZ65ftIEaghTHzUg9k6+/e7xSfay2kgOo1iC8xEkkim1zGug96BCkh4z+XpW",
-	"0Ws3W0Y8oQpUF8xsKTNb/gFGSXowUpX58IZNq9UzmM7FUNgqmayGKEvKy0DmZg1BuTE7n0kks4XNPZ8H",
-	"xNuBCj1oiMcdBu1AtNAFBWtAGpKQXVYmC2VV6jc5qiRZ5F6Q0puvP7QkWYaJbgnKKGkegc5xyi6sOHXj",
-	"1SzrvhZXy1Ptjy1KZm7GuVbFbXSFlgUlIQbhDHZec1h2JeRdBbi8MQxL4/sr9R8kBsG50uD37t8zkY4L",
-	"bZBThlWEbZUIqbhImjIWmg0TjXk1CfHRJRVhSS2j37t/74oGXN3K5WxtCdpckxpx/hAMbXMvc5GxzBRG",
-	"jZgs8RY0OqzInoXy5iw1IMaMni3Mm+T/azkiqSrrWkx1mJboSGAmzBWbdRuBSgZAYaCiWg15Q81c+sSz",
-	"kdSPFEiatvD12hxTWZ4A/RHayfJkMHF2EXvey5jPruSmK+PYKzKOLaS0S4tCI+yf4j5ZKPHY9wqzqYql",
-	"nJHgQeSTQMs5CGQ3l2WhBkSSDjN6eTVR3/fvH9eMDn+ENjYbraYprgzFz9Ugp5tzo8kfQ0ZohkuYkvFJ",
-	"hcWkDnadMK3PmO7hu67BYUgUGvNImDqPPjSE1M8kt6krcxy7hxZur0U+s4dxRWWuqMUcajFd1cZdYRti",
-	"cfkZY0sTHcjkltKm2ryaNLVjiCyYolWJg9NVgna0J6Ut5UZDe+U9LeJBw8/MRwLhFL5QRtv6TyWFLn0m",
-	"7Uh/kFQaN0lkJRRmhrK90Wa69DhfgxSXzn4Exqsiomndx0kJQ/UNr5RxZeb6AzZzwdWfSt4C8Uq4tkEL",
-	"s7kC6kOpfkFJQoqZqvtJ9bplipymtfIokQ10B/sD5GnNMlE6C0vpQRit1GKbQmdEdLGiQxP2lRblAyUY",
-	"kjBNrUoThG77WWcvZgl5LKnJ98ozbRxYx6XxcinAropMvimJkQXofKHr49R9aMxafoVuJymYNnVdooD0",
-	"KJvpOjVVNXg3c7siadJfJMokvDcW34Vcevvrvw4JBK5uwxuoFQAG8nOWSRp257XC/VjyVpho4uGQF023",
-	"a/2NBahv286am7Hsffh6r0FmsmUKt0Ds5NWNeHMSK6ax0iJNyQWQcrQuoTEHket9waMRKLHFSqjCAjqH",
-	"WA+8/czE9ZrweI3T0CUWy9N8mL10Guww25kRwZSywyDcFw25VGiruWvc9/As7Tqlx40YTbpCePDcs03H",
-	"qlvNZlMrwXhcc42FoZMeaJHS01/ZoICk8dGZaY9nWRlVySWtJo2WwC9hG8hFoamFDBG9krJ+SBIgrO0i",
-	"DGo0eDgyOnGuCPL7HzSso0NG/sDIkdBbzzVPaWw0zHobIZYKyEQDGU1QolNCRqY9sghMhLRrfQf9+igL",
-	"yCOv2A8i5ci0X3kbjvhl1e/FvqtDaFX46hT14+ND2IrZ1Qqa+gJCc3x8eILl6V3KqBwYCtVehgK4D/eg",
-	"v5gjbVeFkq9U6kun8EcRm6XBGbqbJfbHx4dlxJ4upvTYjp80/y5uCYyq8fPJp/Hv4xfxl/FX8fPJk/hZ",
-	"/OXkp/FX8Yv4GYp/P/kkfhE/j38Tfx6/iH89+XTyRP9rzRXFYtGwS0StwyhDOAzBMsCZbKB9R/qB3BuK",
-	"a+l9mmgR0lOCvF5C4Q4HY0l9HHrzCeHB4TeDCh4cXpHAKxL4x2ZVNGRpDknqji1ZWZIaQmvL5QmiHh7E",
-	"Q4H7NlSOBUlL0XCMcBAIImXywpoWdk3EdB+aejjaZvLZLpm43YPdfCPoG2zlisRdkbg/ThKXkjRpmgBD",
-	"mgtQK0SYomq8JIEbWcqxOo2bJm1dKtQAab25lKjlBDbXvLna0go6g0bIoFC3ijT2TAJtOw04/CgiEQlA",
-	"vIV0FReNaKhnz95jeG7cMZ4hTTvoHFP11gPPttG2hVHAaq3fTb6kDCk6JPPJqqO+3wzK6nZzRVyviOsV",
-	"cU2IK0OUBfSMBhFc9Dm0Ffqirn+s/2MLiJb6CvQ712yRFk2BalC5BVGFBpou8SGpgSpsMpZc+p2niZeX",
-	"Ju91Q+6fShSNTMIuVh02xGyMbJN9VPXxaGSavYEBk4gzImqovYWk/s02RFxDEVM0TIkg9GqFdkg9ynBo",
-	"VtlhVc+m4pHAqyFvhIWiONT/NLHb+l+2hb/puEnS/hVAuM8HWNktNtAhN23tTd84aJRhmEUi8prFgDEZ",
-	"wsitXzFjTN3cRdjReC5d9qFEA3xGkF1Kh1WTZvu4p4jQK3BkPm1iu9lqltH6t4k6MWaUuU1L3bEimmlK",
-	"b1jnNYk8V1bZQ6bQMhQB58E431Sz2fqz2xs/+M7W0c377feuf7f5vc0/v/Fg+1Zr/45rdjnCapD2ujS4",
-	"Vpkm1HPabQ4pc3+2oCG/vrqVncq/e79Z396r/wDXf/Rh/YNv/8lstGat8qje53U7swaJTVuYDk0zyKc4",
-	"8NrUK6xho7iFvSs7ZOBPWT8Hh3azuLWnHrC4p2ezpjdKh9GwsnO9Cds0fzSTfVCmSF/z0Ffb6NNyrVKn",
-	"MZanU5W5j4gS4/qeRs5FxbnhVfPmN648d2uJrbzNGXkZtvQSzZjTiAsnEANGu7p6lvaUcgjT834d+mgv",
-	"04vOt1nf8JkjUztgDzX+rqFrhsx7JmHcES73O+7ySOlHabmZmqE6aoB6NNR0DPl82KWMBLY9kSGxUJSi",
-	"R/uQMIQlwsGQMomG0Ck8DBFVNrNHdlifKLTZ3ChsxQ1rP4xEn+zDthdQUFgBYUpQl95OZbotrXegzATO",
-	"ZYY8A1pNpvmI+t5anqTmn5b0DE7GndepOEMszaDvG3pZSC1nCWNue+ZwYIdpadLMslvtVqt9vblZvFxl",
-	"t5JZqqN3ra+Z3plDhvOFky4PU9XUz20fUrSDP4ii5q+T1ABEi0kBqsKtXMt1f9cvzJIcHglVHwnsK+qT",
-	"cn1/j+FwLIlEniKPlIeqmnNbhMxm5eir6YeYDk0Gi61bVYOiD1Y3JQE6pSyAN/XsNaOXGzMF42IotRSm",
-	"eGTkTBaY11BAfCqh+zxnSNIhDbFAQ7h2soEeEBK4CmLZLXVYF7NT/Yl+ZsGksKC93i5Invqq0cLqhhsN",
-	"dFcQ0kD7ppJBKRXb1zMeOhiuqu/D6PucKcHDV6bDFyx0pbISzVe5ktJkH/u8BjzMpYNO4dGUvLRnMrrm",
-	"yUl7RlcGuNdt8YgFn8C72ToTb7Bs9QeSf9haSgI80ARGExYDjj+8ACtNuRweg7qDIRsZVTuV+JeTH0+e",
-	"TD6L/y3+Kn4ef9GpLEGwe1wMoxCXRxseEaZRVivo5lUE1kHCfKPsk0cjLvTleefk/j0TvOTCrgZanAsF",
-	"wcEYCXIuqFKQsc0l6bCQslNpbAlUIsEjRdYa6BDLhCekneRRTwvuYCfVlJ2y0x1NYym0zuIj/FFEoClW",
-	"DTGurFnWLHbaLGxW66EhZ2oQjp3+v4giv03UXTPgMpq5A5RZUhK5nyjqegN5uZH82Y9OWsGf3/tR81Td",
-	"O20dHd+XZ+PT5t29W+3w1p/dLxEkNZiWVcdvtrbb0wr5QilSb8bUvjTplVZwP3zwti0E3ChZWW9YojpX",
-	"Rqyvd860+Pg+/PVB4UJWZ3Jz+QvsYl1PdxlZowLuhAndAyz72nlGrXKEFblHh1QtVOOTF7Nf1Q95SP3x",
-	"0h/b179xhoArLvUK0kQSCggkL8chapqcHz54ezFnGoxHRACXKFcj7lIWyJQhAT8xgj/2ldQMw+kXoxBr",
-	"9qFZJRd2JcaW3W6i+7dy6gWUnJMdBhzNhNB2omZzw8doIEjvrU7l4y6W5KEIH69/K4naX/8YNOXH769r",
-	"xXO8/jH85/EHnQp8TDxkWB5lkmhwNDosx5uSyGQP3vvQN9Rtilehqhxg4eoCDzmjigvjvFzExDSw3kmB",
-	"+gbrFekqX6tSkV3GPEMDYBWcB7x8xQ2uVJcrpjDNFA6A7KFE7Lemk7S7NGWKW21mMXMAeU6uf8y7PyS+",
-	"WuQBNTJslwwoC7TKYMk5HfYdaabM6C+mTEHejKsfmGZYye93NGk3v1dVtkzKHJUHFWs8Fg5mQ1D6/fDB",
-	"27tJ1XmTncLGyLolxyOi9Z58zxCwTJd2fijRgTpsdSXoYGgqtSxUgWDt1yQy54NoUJtR41LwzOpDrebN",
-	"zevtjWI/pDvz1+GJfNfMvVQJtVV1lMtqP1K7ZG0HRrtialcqzhU3S1Uc1xRkVsNZzLxCjW3lFrf3Blg5",
-	"tiCIHhlSbELSU0kiYV4ncI3WXS68/dgXJCBMURymVqhGh3lv3zlBejnwsfSQHPBzwxsg7dDErks0JCLX",
-	"t8TyOJvpDIn21lVyRkSH+YvZxz2z8VcuuNt5Sts0Grp6TVrwGSB/k9OI/yjupDl7i57Zk118I1M9Oq1o",
-	"XG512DeFSo35oNVsZoTYHhe2YJW0Bau8IQ9uY0U8VG03WzfrzVa92dLSZIgVEWvWpJqM0GG5olcQz4QV",
-	"YhyFnPWJMIZXkBONtYIEICyS4UiNoT8YGhLMJGJcDSjru5GmrQ1zjQz2TiN/CYvCfR7QHiVB5VUaBLIT",
-	"vVaTgFsEKAalFCZzelBQC0IP7QFPx2NdyTiXEs91pem/MXT4vQH1BxmamC/ghyF7YyWS7PLYFpPk5E1U",
-	"NfHKa1o26lTiv42fxl/ELyAr+NfxU5cl7NKBUfyL+MXk08mn8fP4eacyj6B3mKdlPiDptpTXw6N7aBhJ",
-	"hbp6e1C/K8nN02Q2U3BhoNRI7qyvU8ANohpmtw0RZS3JLiDLWpJbnuUSBXQl2XGHZXnCtM5/GdT+FkB0",
-	"36zhlZL73ExvBL03K1qB3ifnckXvrwy1f8DkO0NSL0bHR4IOyfqS9RKVIBBjnL7udNvDo4P7dxAj5xL1",
-	"iKZvuVC6snBgPXeuqOFLu7xeKbXJrnd8IghZUBxxDAB7XRFrV5ryH+oVTy9TXV+m4mqOc++z/rZcGnug",
-	"r6k18/fpGWHZC90l6pwQhlIxClVd+S3OCBpDc/Y+Ny55T/H8Ox3WaqIAj12GVTrMrksyQ4oHeLzWQPfp",
-	"I6iEqiXAn8XP41+j+Hn81eQv4heTT+LfxU8nf2nlveQ+gbELQun+In42+SR+2mHwyRP469nk0/hF/Hn6",
-	"gd4PiHKS+MrVxB/iU4LUOYf4X3D49IkJCI4YZCrf5QJR5gvAIBx22Mjmp0kuFKQ+a/iZoq6cAZ1FVU8/",
-	"3EFtD9KUUcROGZjh3MozmWqWOHbYIo8O0Bt9WG9yMECyyNcqCOoFzCtJqI/sKnT4So3/JjIJkLgWcwaT",
-	"qTYnWCsKw7qLwIKA0XqIWT/CfZe76niGiw3ACnexJGkVQq3ijrAWQrGClOFHJEBbzTTpTEJEv36lhqTC",
-	"wlTCVvALahnCuIMYXzUA2NYpeIPJpFnha6WRbgllsVLvMnN6WqYfYuUP5hlGr6jnVeOnV1d9IfXyLCZr",
-	"jI5GZJ7xUcsFxs6WsT/a7EMwQCbKtAchop7x6cAVsAGqtcTTAwZD0xO9wxIzoudzYXYYEKa8BjomLEgy",
-	"JCAlt+diXUFszr+/axJxuUDM9GPqsGzrlCXz0o4dJN5kMmjX+HoJoVnEPHkxoX9lhsIr+nclPf4BS493",
-	"ISXX9yNhI/NpScfhEqoLhFK6mPr5TVaSZpGFtBYn8TC2W7DW0hvoPpcq+6kWLUMg5LzXYSYiTu6iASVC",
-	"cwzq4xCd4TCyr/6QQxsK2/2qi/1TGWI5mPa7wBo+pKzHp+MtUXUDKpDBj4hr6KjxCKYx6cRrS0VkukID",
-	"qxFk89UrjmG8COWEhR2wHl9U+v+azDUJvQpOvApO/CZ2hLa0LEX1VSnnOgkotA6cS0LdS6gqSIChJUmx",
-	"5FpDjJwTqVCPCql2TL1DiEg8x0DjoSBuDQ34eYfJSCS6PE3LkHBJtJZOue1tcF4SL0DVsoKpo4N33F6/",
-	"MfTQ7mieJOnO7kp+vAqUfoNJGEnv5ooEzCjSLp9yfaBM799yJzKYGHuZ+tgQC7SGPBjBK5MSTVIoSHRU",
-	"STTiElZsjZKpjRFqKdoe90DAigJBQZeHxFT9TJMyyJ2B9112rEkIwoJ0WJoMg03MUVEO0uUVM0jyl14d",
-	"pYQp3kiSmuy9hKA6vLmSKq8o+RUlTyj5uyzTcoD3Mtq8I56rk3YgYOsfm8S0+Vr++YCHpJBuY9SjIfh7",
-	"BMFDEqCIORESsnPMWpbLgkRVTX/JuR53I1HP13bQyNLyQVIizeejcQ3ouW2CLwkLOswzt98StB3EeB0+",
-	"8FDEQiIlGvMIMWJbJ0PPvoQ5mq5lltaZXM8eD0N+LjvMM0Dyyun6HdjRyxoECughDZMCMLkszVHQK87Q",
-	"tImG8/IzXQUYofQYPNBv6/G+lmowWRaiJ105wTI7gN7BSw1wxoIGx5LKBh+RRMpoQCL0ZeRvpqF8NLzK",
-	"47xiat9IU4khflNM6ejkbg29e/sEcYEOb99dmT8tVDUg1t/pG+U6Ra7c4Aj3Sbk24JQNqEZgIvqTKgK8",
-	"IA3Tm1cUAXyBHeYV1Hv7X/Sq32o0Gh6Spp47wqgr+LkkAg14CI2M0qRSdErGyMcMhRwHNs6NYH8A5QmM",
-	"SadHFFTYTHpmGg6baCWXpLok6tA3zOg9TyMZQW0IGwmdLeF7RcmvKPmVepI3NAE5XqyRmOT3Uup+54wI",
-	"pxPYVHdLJfVlJ9JRYx+b0F1DJnfyefiaQJtkf9f5p8Ps3/YyJ0W/0lx9KD8WSSJR1VjGsw0pTGF0KAG2",
-	"1kCe5JHwiYckHssOOx8Q86qpWgxr9rmmuUnpSVenxtVcNxHGXKRvZLLj9fJNBnWHVa0d31s/a9sCBsXt",
-	"ft8m6rsGtK+QbsIM84ziSXWCC9OB11mK+8QiFhFJjQK3oRxGm5v3AcBAEj8SVI2BE3YJFkTsRWpQ2Xn/",
-	"A83C7EfTaH4oeJfIGhoSJagva6Y2EeQJYl+ZvjCO4RhcGTm5Rc0sElwQVgVMycL0lBaR9jljxFforL1j",
-	"oz9r2Xb2j+ydMYKCrFmvUKbiXW0qL6jDIJchLfDtyuRC+KgBPUhURn/fTYcGcQ1R1uM1lFYdNLJTOl/S",
-	"M8bJLMndtZuHy5BsH6jN7O7vHh8fZvtG1rN9gAwcGug46awrCMJyzPyB4IxHcsf42rQ8CekB0DjHNDuB",
-	"jjzZKy4ilnYWytEaDaIRD0NjaR7zaNcIb9CtRvChlRgL+gxBGSwzXRKz63qvmEKJU63P8qG7p2SkOnrv",
-	"yLXJ0c99LgJoDkGgXDsOqSRBLa07kqzbBmXAMFDbUeBzLwd2aINRAPSDw2PUqRyRPpVKYMVFp7JjIYiU",
-	"wAGpD7E4rWniTsIQEL3Oe3UuaJ+yGuoT3hd4BEEgdcoCS7Sga/CZptqcGUeAoiFV4/qQByREGfImawgr",
-	"hbNuzhqStM9MU3o/pBoVJA2IjSjpsLffPT5BPhGK9vQg5s7JqDs0xeWHDXRrrP5/QeqhpFSwWakp4GPB",
-	"4IeCwYfBUIPIMyBYqTa2FhAAAP//",
+	"7L0LcxzHmSD4VzLaE8HGuLvR3QBIAgjFBQiSEiyCggBwZFutVWVXZXenUZ3ZqsxCs61lhETNzeyFHaM5",
+	"r/dmbnYe9ozj9iI27o6jMce0ZNER+wuq/8L+kov8MrNeXdUPEBRpGTO2ia6qfH/5vR8fV1w+HHFGmBSV",
+	"nY8rA4I9EsCfe32i/vGIcAM6kpSzyk7lhLiceQIJylyC5IAgF7sD4iHMxJgEaIwF6hEJj3oBH6I3cYCZ",
+	"bKATwiTizJ8gznQbNKBSNCq1CnmIhyOfVHZa7WatItwBGWI18pAyOgyHlZ1mrSInI1LZqVAmSZ8ElUeP",
+	"apV91cmJxDIUs/M8vruPttutlhlKwGeI92DKfSzJGE+uCTM7/VEN9XiAzGSQ45M+9tWXu2qiTq3D0o96",
+	"Y++NIRViFwnJA+I5NZR/HZCPQiJk/AWq4p4kAXIYr8OAzhriQbbbAZW7yCMSU/8NIbFPHFQVJDgnHoKf",
+	"KGSe6mKIH9b1+7VGh6X3sJLtrZLeULOJQgaU9WEP73EX6x3Lb+DpgKAHx/fQCMuB3Tc3IFgSD/EAYdcl",
+	"I/V3QAQPA5dkDrKyft5a79GRWMejkU/1GGL99HCvfb25tXHj5s0bmYn1eDDEsrJTCQNaD0iPBIS5pFIr",
+	"mPExluQeHVI5O+WDO6d3UfweaVBGVS/APVmnRPbqAylHeETrAZbEVx/VDbyv7cACh1xI5HImZIApo6yP",
+	"Pgq5xB0mB1QgF/s+cnnI1LpxH1MmZA2NqRwgJ3BQyKgUKCBD0xQzDznSQcJcmZBJ6iMq1ZYRKfLn1qmQ",
+	"hyMeyE5lN3ijdWNXvtFqN7evN5sLjjBe8BH3qTtZtC11/ZnZHb1sWCQaqReUCLRosfpz5yOnw0bqylPm",
+	"8bGCEWccr3bO6j56Y6O5O36jvbXdbi5eHZHBZE/dm3JcJDkaYypRl/R4QFCgmqgDqPLAPhtx34czUQtZ",
+	"y8Dqxgoo57333tsL5YAwqWCaFN8anHxBOUPQOVGTDAVBVYWYrt/YamYnUblFcEACFBDsD9/oJJe4U5m7",
+	"QY9qlREO8JBIi7ST+3Zwu2R+ySfXBLp7cHSC1BoDhn1E4XJrOO5TdQ1gDSwcdknQQPfJOQkQNr/Vmjze",
+	"YTigcjAkkrqIsx0kCPMUmGOBMNIzzUNDDhFQNTWFaCq1CsND9UVqkgdepVZRyJQGxKvsyCAkmSPDD+8R",
+	"1peDys71zZo6QfuzpTZHqpVVdir/4f1mfXuv/kNc//GHjfoH3/2TWexSqzys93ndzCC7k5be7HMmA+7P",
+	"7myC1ZE4oyNRQBsVQlDXKiY7VYVqwmGMZ9B4QAJNVfmImL2nosPgfIm3tgvvegERA9tpQEY+dklmPM5I",
+	"I0Uj3uiEzeaGa24m/CCOweDqjHSrDjM9hiN1sHKAJRpiNonx1wgLCaBBHo5oMGmgd+SABMijAXElPScC",
+	"4YAg2meK2uVPPJnMzeubcOvh0DUWSo4d9rhuN7nkmFvtm0WU4TZ3wyFhsgzuPfN+RaDPLOPGjc1Wu7lR",
+	"DLN2gFcEsKn1P6pV7jAZTIo3ohfgvvoQVbs+d8/W1AYoxE4ZAJFdRpY1K1wxgUHmLnY+Qj3wyHDEJWHu",
+	"5G1SMN09RVU/Cgk6IxNgz4A2+bxPXewjw2GhKkYPHhzcRlRBc59zD7kDTl2y1kCKfiiaBoRLrU7gIfSm",
+	"wN1DXe5N9BWa6KtFAyHt1VLjtTfRgIeB7oCHEi6wurDq63AkZEDwUJOVPMhv9drd626L1G/iTa++SZrd",
+	"+ra7daPe8tq9DbzZ3XKve2X3ILUvdbUxJfDT3trKA9DsvTgChqqYRb7R3myiUcxxNZCjKGkxwqi2FF64",
+	"3qwhF49GxENdvWfAnwZraIjPYjTk+0CSO0yfGUESizPVvEcZBeQVY8V2s6lPR7G+tKcoh8eJQIxL+7UC",
+	"TDokcd8WVQnUbrYVnQlFiH2LkJLlzMVIsNB2KSYyu7YaCjrlI+oWXzqD8u3lUneuKtXnazkRqNVqX29u",
+	"Fl43+H6569YquG6PVEsx4kwQ4BVuYe9NLQmpXy5nkjBgq1PEd30U8K5Pht/9kdBSQjxTtUglp1R2KndP",
+	"To7McRKNShBmKGTk4Yi4RkiAYRtm8kTID6lX2ak0W9+7vfHDt7eObx6237v+bvP7m3924/72rdb+HbXz",
+	"RrbbarZrFUklHNsDe+d6mPrES5Ci4u3Fzvp6zDo1PHJupy/W7V2tx+3sk8pOpSfESCHNZCP/JCC9yk7l",
+	"O+uJeLyu34r1I92n3tHZk06wQn5HSBDwAKSneEfS8qhit30PAB/EPCEx8xpqXrewd6y37QVPSs3PYk3A",
+	"ffFVG2LpGgwJywSoVPMVlZ33P670KPHVgalGDcLOK7XKkAiB+2rrz7EfEoV9VUecESsvYt/nY+IheC/Q",
+	"+52KprlEdiq1TgUHXSqDTuWDyqMPFLyr9bpWeuzDfVkXBAfu4EJgs9lsJmBzwM6xTz27+KXBhup2ddvu",
+	"soDEHgIVaIh9Jf9quVpBp0AwJpzqLnL0KTjIp0IxX9gdoC72EGWjUAJ07HPW86n7orCxF0/KEEsqUI4O",
+	"qekKSX1foeRRwPsBEaJxwdPZTk4nXsGyx+LaBpd9HrbjFMdgNRzXBKiRCKqm9UTEoxIkSyTC7pBKhe4U",
+	"e9lhqf1fU0ersUB+kw1H4uR22inY5w5Ty1XI9hSLsz2jgZlz6va0l9sh23HZFumrCBq+j0ISEq+Bjrjv",
+	"I8cqkRINF0jtdRDbY43AGrK8QEBE6AN7mdI2ztdEKfbhmogVUjXkgIZJiNG6eiXWP1b/HHiPnAI9VPLV",
+	"XMgsp6qrqKeSlS+tsEgYzxH3/bxy4oK89aMUqNwFNuobAhVHc047sEQHwEUohkexfDEnGBAjGSsWD/vm",
+	"Yhk+D5DaXR50qecRdgkUTxKmeK8BVhQq1vkGxCNMUuxfFIFtJAgsme2yGKyXapHiRDTZuzS0ZlY+xBOg",
+	"zR4HtL6jmGyzG8k2JPKVnU9NfWfIOmYIe0PKauoQOyxhclxQEiIfu2ea+w9ofyCzSFJv+TWhOJxA1kcB",
+	"diV1CepidrZWQxovpDoNSC8UCjxclwih1REJIjaI0PCup3RIePiixM+y59Qzq9XWDC0VbzTFRTnXzQLO",
+	"VZoZr8y6Jg1fHsTEZ5DbivTdfJMzchnXUiN1TQ6MWol4icitiQm1YiDxLnhRWyk+EKa+7Mb31ceXx2Fo",
+	"6EXkIRWKS+iG+hKadcPOHhid1B3F811siy8CpRlG2WjFgO1cgU/WzS5lu/YywqNiicNAU4dEWGqgU9AG",
+	"hAIkD5/3+8Sz5rFkD5waYqC0DogMA2a2+T6Xd3nIvMtBGgaTxqL9tvm/i9KVFM64zyXqwUyXPQjGZd22",
+	"eHlYIgbmWH4EqAZUbgjGORW06xONvKkwpMhu/4HaTLVbxHthTEJjhTrIkL6v9bfx1HivRzTneXR8cHgH",
+	"MTIWqEcuik+2mq3sAdHUWlY5pmy7l3dYaVuCRunnmPpYHQ5n+nA8MvL5RM0lawXHdmeHRA64p60CmHUY",
+	"Z/VRQIZUkHjzO5WjgD+kQ9ypzDsIQ72P8MTn2Dvl/B4O+uSy9RpUIH4O2kV0SG9dlHCkODwzXyQ5Rz7M",
+	"eNmjlpzXdYvLFlYzK81YjZSsSn9MEBi54c6dkOCcuuQBiw//ErZcW63Av0HNI2TA16vOL3q1UjtuZozC",
+	"1JSXZplSbS6FIqkbQpinxHO90rj/HXRMPCosF5swUFUqBXJp4IZK1AsIPiOAHPmIMI0oJRj3PCrUMVAW",
+	"Es9YLCZojiCNxgPC0CggSqzSWu2UHJ0TQIvWa75eT9nWH2ntNT/EbGI0jeIS4GPImRz4E4shtAuAgRrQ",
+	"EVKRFkDUxiq2Pxwp8OnhIfUnlR3jObASQGkXiw9BaG8329frrXa92TptNnfgP99tbuwY1wMO4JRMIn3/",
+	"2ykV1bswafLQJcRbAc/DWuupZrNovlY5p9zHknh164JR2XnfrvqDywFfs+cBCpSg7WsHGc23BJwPkU96",
+	"UjuDaDp9TdSy0Jzs0DUN65yRnNRGpSB+DwVETVxJb4q3HeBQcbuaXdOzGJJhlwSxN5bZKyTwBI0H1B1A",
+	"15h5HQaQHnvM7ObvA56Yy6B4DHVpEjNc+kakPYbm3of4w7RbTT3xq1mqsfl8Vhe0ylV8wHAoBzygP35h",
+	"/uiEMA9hrVK2+oC9owOwqGKBOpU9MxJ0uYOMJ4o2AZ6RiTb/dSoX5WZTzJJelfWe8VbB5pl2l3El7nO7",
+	"CwDNYK86Y3zMwHsiC0HvvfdePe/3M+80825C5khHAXeJEJdCewt082Ns0KdRNHu0B5pKmeEXLniM7ZQJ",
+	"LjUwQFFA1LDLi4qpeZ+RSd00vyzmaFaTrjYG+wHB3mSpDXoUTwVO/+7B0UnKGajASYGlfarUBo8CxYlJ",
+	"qu2sWMqAdkOpf83Vq6qhkq8f1SoKfvq8zJPDDAserPq7awL1Qt8HLXlWFR79v9NPomfRr6Nn07+Mnk4/",
+	"jb6MnkdPUfRV9Gz6F9HzTif6RfQ0+g188jT6evoYRb+IflXkdGLcQPcKXDDfA2ycdTKD/TdtslPSlLlV",
+	"bzdPm9s5yhzr3D0sCWi+iqYywOKBYjo96/xS4AoMzj6ggrYSuiJ7wDsrCqhaownJurv0sC9IPF6Xc59g",
+	"lhqwTwV4ZM0Z9oQPSWpEHBCQgZK2M4Nq/f7smNQrPv28F1N2c7da7eb2Rmtm17JOQ9pZiDKXDynr3weX",
+	"p+ItvCaQ/azQNUod5o0brfbGZtFBpT2rbhe6TgLowJJSW0RlCcS0TlvtnY0LQEx6ImXL1TLWjCtYDXHm",
+	"kpk55sC9Mc/TcWY6osR//TRxWsfGX02dmJjZkdsB7sming22XuwBCh/mcMU/R8+jL6In00+ir6c/iX6L",
+	"ot9EX0dPoi/R//jv0S+i59HvoifT/xR9GT35H18Vjh0A01cyurEYgLeW/pLU4G5I4z3Lg+Uuo36yBEpN",
+	"1nuqmmhPGGtWe19dMNNZCuF+EI/Iuz8i2tSc62wfkFqR1xoj49eTJtTQOQm6WNKhDs9wenQk7lEh92yz",
+	"fd2KEuFcEgGZ66D2jQJq2oOr2WwWTeaSQOoC0KROoQCWUgEUBWCUeqt+U0mGYsX5J8uu4CDAk5m1ZAZZ",
+	"YiGnZg9nz/OMMk+Jfaked5AMsEfQEAdnqOqcHqY6ctZq6lNiFYm8h3hA+5R1WNXZeyf3ZZ/wfoBHA3AN",
+	"pcwzr2qIsnPFiqsOAhRK6lM5QUPuEd/4BLJwqNaZGbtSq2RGqNQqbxJ+EHdbqVUObL+VWuWBIL3QP1Sd",
+	"qi3KEIBMJ7PEWA1fP8cB4Hc1D7Wd+Wawxe/MPsvPST1Lz0v9zsxt9rgejLzSWAbiUQmK4gRfwfllOF7w",
+	"Sp9YT3TtpRkGgQ74IuJbxxD/4eCz3EVejI0yB4M9j6qpYv8odXyaS83xh2EArrdprj855BoaYaHkLsk1",
+	"J4OFhhgckIZ+Mgq7PhUDsBMYB0TU40GHyQEZ7oJvvjsg7plA1ehX0X+N/m4NecSlHkHjAQZWAvQbOR/f",
+	"GD8yeV+zu9E/qv9HnUp2MyHKZngmw31fzVTdwu3aZvuDRyX7dJu6sDFFYJi8Q4SB8/nsBYjR9NL4OulV",
+	"O/Yvwtm64w8Wzr8kTGAPedllTGYXkWkxy82rY5FoSDATORj/RfR8+un00+hZ9Nv41k3/au5lLGIytQRT",
+	"iLXUhK8J4Jh3wZ41gxcoMQrOGDko6ITQJSyQY2+K83Jk6NxhwUqyd6r05IxAWXhk1gA9g6EvGQUvIf/H",
+	"c1lW+N+6kPB/l5ah2ngCSsY3qraXKG0ngUGLpe1ywE2FKKmPcsD3N9GT6efRF9FXCraiZ9HTYvkWFyzg",
+	"Lg9Sugjg/NV6amg8IIC5BR8SzkiiEaHL7daLi9OJJF2iT9gqlJtpn5UJmOa0YS1YIp9god3SVSMsw4As",
+	"J14KGYSu+twrum3gsqhBfMBFMioV6PuH92rAOoF2IOBhf4Cc9biBs9TOylIuOgZt9QlyuZcDlFPFUB/i",
+	"4KxSIuCclnMomb6vCTBqkuHIx5IsCZQoeo6mn0RPo3+Lnk0/nT6efhI9mf5F9Cx6hqaPE+4meh79W/Q8",
+	"5m+iJwuxZCKlL0KO8+XyOL4NgWmEPMSuhLQEELfgqJ4dE7xt98qZRaDFl3gPtij2dC4MpatEP4dteAq7",
+	"9LXaCtinn6Lo9/Do1+pn9CT6Ino2fRw9jb6afp7l9bbmiq7LAEzWPdOJIcapIWcvkbjeAWlLPYxlCmet",
+	"HNiy7OiLAN9ckCvZvsV79GgB3BRL4LGOt4AFSqt/l+flLA1fxMQl3S+C+GKRew+5fDgED5wUAMwuQ0FE",
+	"id+9BZgaCoUWBIW5IjVkrbMKzxqj2ZJIaDHrmOEhqFiMdL6OnhSinelfzUc7qJr6O3oe/ev00+ir6WfR",
+	"v0fPVBvV/fTztdX4zxz4zuxdglNeCSK9ALup4Gv+7QBQuRxRJw3TLyjnmK4uouKIwe8bVW9clDd8GSSl",
+	"DF0qpvvByOe4kC/qUZ+gEF7Pbk2vlF837JPOcDDCgVrnvn5WV5Cg+KqsGqGRFhS6FKTxRaAP45dBy4ll",
+	"DwvZPftSwYkOXpE8BSUFYOArOVMOhstAQTz2XtxKSVqqtx44EZyQgGK/ZO+Sz64JJODLmMkekIdZWGm2",
+	"vBu43dtwN7tb5Dq+0b3pbhfhtzJBKN6Ja2JGDNreXs7gqNn3IgnSjgAx9lTxUkpYkYMy7j1nEryIERkm",
+	"EyzcWiRCAJfiC/i3hlo8j75A9gdKP42eTf9yOR43AZx4bkWgkNrFhRC956UDiHOGavsRBNpo6J6F5nj3",
+	"V0PmcecHbBTCvIb44YFu3W6CLtX8ai3A9KkJLF5u+uoVxOK/c3KavtD260bKGADfHKONzUarWW83mwqu",
+	"c89a7Xp763rh861WO2sGKGu6pDlANTeTSH622g91J5lHMHR+Q7REVGaQtQgtc8NKjn+lQy8/xMVnqAGm",
+	"SM1F8tOdB7eXgIUhfL2EKNu57B+eoOrR2/sn37mxlpqYcXGMOVlD5WqoiwW5vlknTDHXOSR6eHBwS/R/",
+	"8L23+Q8PBufu/b133X1+cHCL/3h/f++HN/f33r3z8Pbtvbdv9fsfDd49fGvv3Tv7ez/au3erf/bR4Iy+",
+	"uT1u3ro1vvOw37+7naGRE0kWYqA08tELX3hSxYxhglYuH5ksZAtXQRaHoS9pWR7Bd5iNV0YjEqRivOMR",
+	"aoiy2IGMB572i8mu14S4XWyxx9B44ZLtGAvXa/orhGceSpcbBUZGY7aLnPhvB3GGRKhjM6vthw+Ro6DY",
+	"WauZZAUO4nJAgjEVKwmbb52eHlmnF3ANT6NoNZsx5McY4HOC+jyrVGk3CzKemAwWSzsU1i4LzcEaSw9C",
+	"wZAQpbHuGeyR1eOjEXbPcJ+8FDQnytnfFVCdmSFSyEb8geC5JahSfGZltwe0FsY1zFVowNOGpxTKmGuQ",
+	"eW1d8Oa6t71Sf7zL87TL2uWt3x2E4Ij45GsLPPGO4z1bCHxmLoWrLzioQqg8OTnaG/KwyBSoiJYIhwVY",
+	"oqQBoB3dIMGorfaNG9cbm+mD5GEmCEsfAwiqoBBxS7wy7Ns0f3384FaWQ1YPluOHT06O9k2P0MujWsXH",
+	"XeLPUSWKcIioUDfSqC11pMtDCUEks5q46NfR8+ir6N9ntCnRcxR9qVUqoEr5evqT6Hfq+VfRE9Cs/Hv0",
+	"JPodqsJHz6PfRU9R9Ew1g5dfRs/WFmMmfUipTS07/1uY+rTXK970rn6puBN3gIMiolGsbLqPhxB+gyij",
+	"kmI/vz3/FP2X6J+jX0T/GP0MRf/UUP8tum+jAWcFjgKVI/Xc3GBRQx7xQn35cuTh/cp3b1Q3t7fXtrZu",
+	"1lvX681NtQ8x+1Ri/ihhjozK08ypbD9vk67kQRn5U+8KrpTnBUQUrHNPv0BVwiRVX+cMJ632VrO5XUPR",
+	"f26g6O+jf4x+Gf1d9LPor2so+pfovzZQ9M/Rz6L/Ev0Cnv919P/VUPTzBmoVbXWXBnJQjNJvqVfIg7RF",
+	"lHn0nHoh9mfmsn2zWW+26yBgZvB26XCgDC0ZTytK54yXX/Nq6vWkX+vcBUY3Y3OD7Z6UKWl+Fv119A8a",
+	"dM0PlH4a/W3035bTn5fB0B3W44ELdt5yXw3tpBJ/mLLP6Hg4lxBPEXkqgIHyUBHHoKOBiijaZERqcOY1",
+	"m6kXrrMQoeq0y72JyeTMOKtDZKp6LkaQR5ap4/epyHNr0S+nn4Fby79a17TfgzPMl9GT6DdIITjUbjea",
+	"m412s3Ud/c8//z9Qu75xc2Mdfka/jP4l+nn0X6L/PfqH6L9H/6eC8f8W/XX0y+ifo3+M/g4+376+cOft",
+	"kss2/82Ah6MTnTKuIPvSOQmwb/JYEYGCkCFtuoJUJEViWxIJW5YPSzG5JjMFCH9xOpMxhQTaQ4WJXeh8",
+	"OdHv5OTo3ZBoF69EVwb6+eWVZfHMy3bq4Khsm/Zsoi8rA6YBNQWb3UmKDcvRlTl8XKoHq6F22P/85P9i",
+	"65PJuuetB0p6DDLPPM+rR38b/ZOTR6Abm1vr7db6jRvNZgu+qGQS6HY63setWqv5aF391X60XjX/6n/+",
+	"o/pn6xE0XPuTxbdeL6psQ++RPvaX2tNkB4RNrI4wgmA5g7xWoTJJNl8jgMX4z7TJ3eK/V8xM9GX0BRgK",
+	"UxagjUKLfZmbQ+moBVhXsQp/H/119H8rQlYw6AJ/WsUOl8nKkHlUfwBm6l1UbyUXHPu+eZndhRs3akny",
+	"tHqrMDNx9jb1tTf1XMx/NJgI6r4IELAUaZuFASC73iIqjwW6fbtxeNj4wQ9+8IO84afRbDcUrZ+9J+1H",
+	"nU4j88fmo8KM05Corhgq7kIOu3LbSIGHyIKj93HZWPfw3KGi59EXqw+3CqSZdMjb20BbxYi4FPvwRiAR",
+	"ugN1EK1mW+Gy1lZz7ZIAs1bRSSCKN+UIy4CzyZC65btizFALXHXKLkB8IGlAKL0QMYwv5oCS+1CkMWSC",
+	"Q0JU4s1TEaS/Qy4WBEGORZ+rSyZ5DdEewmyS3ZvrN25ur7ebloj8Mvp5ocNKub4kx7KNsc7wUeDO2Ko3",
+	"N+qtrWVY7JUo6DJkcSnaZta5+DzvsAJT0lt8nN8Mwjzioepd4gHndQ+PUbu9Xb/7w7VdxBTjPh5Qn5gs",
+	"g2rX1FLUCx0jr10jc5QwkNQtciLY0y8UQdJjZLZl83rRZXJ9HIqCvvbheaLSDGQ+K+dsX3NAhEq9EzMQ",
+	"0a43r9c3mstAhJpE0Y0PYhJsdiaftn8BbTPj2W01A8VbUwYLmkUt1jxpKgc+NH3FkNe0+CEFIu6AK24Z",
+	"2yygNhFs9oyhpMnynPKR/nyuC6SNPNOT20WOHsNB0mStx9K8UzIlJb4n0tqqkaHtCgUqRk1x86Os/ir1",
+	"yZJKLD35pFn87J4ZIn5wcFT5oCTC0OzV3HM6ivezIN8jM5F1OgutWrj9JQcBScScBtrzfQhj5yMdFYQG",
+	"JCC7qRoANkZHDsiwwyxbo90Fd5Bjd8hBjBBPIEeTFSidZeiK+jsmLA6qQtJYOCEnIXxQiyvmhpy1XVN6",
+	"q6Df2W4MVwyt6ChuojGgAxXKdBTRimqepKgGzGXtxdjuC/B6qGr3d+1VsX2lU5jDAV6E51s4Tgn7t6R0",
+	"AwrQBee5SKZZmqIf5ak5qtLR2jcr6b4SGWtZVnapw16aqy1EksdgsSumZsVMak0xBcLWOEwnygL7kRpO",
+	"NNARDoRV4xEhEen1eKDTbKXSZpnPAbWekZFMIvQpQ06Ax86uTpMAeFWbL3A8vsLYyOf8TKBxwG2prZzk",
+	"mNgJFhFUa1IAJ22rDV/UyOjNoY1iH8qVnmYm4hpKvqzpO61w9IgLif0SzcU/Gh/Wr6Mvo2fR14BOn0W/",
+	"RaBG/ifUam9vbN6ooejfQLcco9samn4WfdVA0T9FT6KvoqfT/xXePJl+XkPRrxuo0FjopVS3i1ZfpPF9",
+	"pFgHb5nWWab6ERxdSmpavjlcYzxeppGG92M8hluovRqXaXdiPp0RD/G4EsNLZgWpnUxGyoBJLYZOvWUf",
+	"zL2jx3qBReZh9Trm3eKoHiw0/hJGu15gFO2WWdHMXUiB58A6fM83h6G85UonU+sGOpfa/LfF8RLl1+p2",
+	"/C6Z6GtwgUqNE2Wmj6qcMVvUMjaLtdfAHqEmQD4cBdwL3eLolVl6rg5Er8oyzv4E9bipjdOdIJzRXNRB",
+	"c7GkZK/X2dpqNDca7Wa7hZZTZ9DRh6RIhL8zHMmJEcpnTVFKQN9NXLuUTGv4UOYZ/bWS91ipnFtDm9dr",
+	"qFVDG8sb/DRtMXE03RTvyzzULTE2ItMgfRdK7bDLGQVRwkWjZayXKayas0LpF3pqYOn/Zt0PdpB17EDT",
+	"T6afRf/aQNHfTj9V30RfQbSTjg/5aYwepp9G/xo9n36yg1qbN7c3GxtbtuWykUa5O5NghyVoggHVMrJw",
+	"UrbP75m8EF2ioFeRh3MbY1zkEyNKnWKETsAOzJgkD6UD9r7Y0XNpo55x1pnxVKhVVK9lwxtgMVRsHHAJ",
+	"6rIqMTeVxHkr1769YAQbVItPqgwWoCJNUXZGwwGAWgosvcjRFYxMnG8QMkZZ3wEWXAaYCQqhSA44uRJP",
+	"F+/2E9OxLUBIvLUaqJIkxb6DqgJ8Z6HA3A4ShOhqXVrNdU1Y71jVRn/koCrTyW51b9Cow+x3enamPoSD",
+	"qrKoPoepkZiqJZSUN/cI9nzKyBqsDErtNDrMMSZqB5Ir4UDoQHwJxWfVh5hNaooXF7Trp8kBKO10Xaog",
+	"ZKJI1FgmNwR0A0k5TQmrEp/C9mmrudPa2mk2f7i0O+GqDr+2tMjiCReWLFow83Zr+ZmXhVvB4Pk4q7lJ",
+	"WxeHX9mSYsvWeTqy3+sSktaXfb6rvLlvCg8PsIiLuMz6y6OqQ5lHHurQ8qURqppYiW+8WbN6VhdndFS3",
+	"nFd9xCGFh7YtLPAKNfVpkoM2ymCNOyq1isEbQMbcOMO3QQeQwdyUmjRXOKswTrdZUmOslvyuHT3eg3gW",
+	"9slJquf4CONZxVXB7Ozsgzt2lo9qlRAiZpe4Fj4WErkDzPoL7/Hyt6EoKi72mY2BN52JJj3jefThKAX5",
+	"s+YrqHdttd/m9K2iC8IO0pWI8qkAWKFuVH+faNFz1pl5NdxqFcllUcznXooUpadb2vkSZiBTFwkGnLeB",
+	"y0SP8J4OHkkZgoodrFbF1oAm5nljXROKblFd7ISZqmGmSHTTOuRT1vdtgyzX1Fx0IB9Zs9fSLlxaMSEW",
+	"mXItl5lm7IA14EHisGz9R+DiroYsjYqzgPssw4DvmcxAOhJHj2z5lDQ2TKMxg/BeFM1pGMtjMf3UYK0Z",
+	"c5gGDXtCtbSLvT6AQqCmxPfiWluz5MxUf7W1Vmej2aEobsHOGU4M2iEqdpADqcW1pudHAiJ55CCurO1x",
+	"qSQVOSaExeURQEJUp4RgbUSs1TrMgfWZjtSmmT6ADZWD2RfgTKcT08++1MnRIKZBm+50TrTvH+oym6lo",
+	"h3z1bFgO1KMWRcxMXBu4TCwDXbWt+52lG8NQSI1tsURDLiRqNZtIQ/ri+H51Isn4RYeui5HsMZeIQm/v",
+	"PWQTP2EfhUxJW4qk1xSVG0kS1GJLe6OxBhGdmDJdAtYajQowXXk5fjXEtZQBMcfrtdKWjDRtKM+jY3pU",
+	"p24cajJqs8dKyJv+dPo5utG0Ytv0J0Y1CIlHQJNmFWpPtfxnEqw8ASnu8fSzhWehl2wnWn4St3zunol9",
+	"zUKURqnfNdsDQeoArAC7mvMoCDHtBXxY7BJ/DPVJbEsT5qOrYOEJqrabrZv1ZqvebKmr42NJgrUZxmaz",
+	"3txe0lueEeLdOU9yxPcw0E+TdSxP2AWHOs86ywjMEBForMgoSJNpGFucwywM/D3A9LMbGvp+AnQ+ZWcx",
+	"L2HK9fQCzsBzJReXYes72GLeDV3IphGE699Zt/rc9Va71d5qX7+5DnCwfqOZCd9Il9QtRCClrs5ZeebB",
+	"8b29Qg/o+PxTe1AOg/tKtjsKg/7c6Fgj3QBD46oWaBQWBtZ4xCeF4fYwjs0LisxnWUel9mJezfQ+ZzkA",
+	"OQB1hVmhNGBlstxA8fFS9DXfuWmAR8Uebytck2LXnRbyFQEAc0ENta2gUUMbyMVDRWAlt283EYb8bkRn",
+	"rTXKDWKK1pnSdxMiEWUdZtps5drkOs1RvTZYmDV7uLUae51a9YJjo6y/VJJPWJXZD42+TA6upQlP3ofb",
+	"NcPnxhhij6Tw0WJPuGJ95oEsznj8K9BCPgXS8tX0p0ne4yeQXfVra8pB0bPpX0VfTT9HCrDASnUftW5u",
+	"1aNfRX9TCFGKOynxFM2vdDaVzWZzu7V9/WarufBs9Thm2XMOl4eBfJuywqRJ1j0N6iOLHdSpbDRbnQrq",
+	"Ewaekz8KAypMSt4avG13KggHXWriRPXDjU4FuQEdgoLKxYJknNg24CZuNNvwvxtZNl2/XIJBT61GvKmn",
+	"V8msUewl08q92TdzAxVD6sWRKQhdgDDVa2QLRtdArlREBFRMRrQjHuzfZaTnK5gTHNmLZeor67VEJjTF",
+	"sW38TQY2iryj1c6W7ZxHXCooZwJyNtAh9XGAhuA5JJYWIPX8kyyJ7KxIkDyjiz0e8ldB8Uc8KPJNBB9I",
+	"CEYTSbCu5KFVolzaxHMnCauws6rZ3V3yVEu51z07f9RTp+lmoFqddOG5FlGA/LFKbkobw42w9yCRHpop",
+	"mqVzxM8jW8kpFrvQigRJpUfOLSTFKyY454PaylfQgsg8ZjBk9KOQmNdGqVtuULOngBn2J4Lki90mOX3V",
+	"Mn1Mh3lbMbhQPJ3+hRaOnk8/jZ5NH6Poi+g3058Yt4jH05+i6adAtiAl3+PpX2q3BCVDPZ1+Bl08j34b",
+	"fTn9DOhc3Bf871/q5783yfx+HT1R7ZH2xZh+Mn0cPZt+Mv1JI+/utnlz68b1BSEuxXY118Sbw9GXQ3rm",
+	"GhVAuBIhdE48W0x/KdZyqYyHqR5KCie8PLF2LieR5CjN3Tsj/RRdsTAoyeMHOxgQH0t6bgpnx8LYmHRL",
+	"BLLKfKlrvj3owfG9UoZGzXNOzJue2B3NOZc4Txq2uhoQDwPzspaVOgrM8a6k51QWsKxHJKDclr8Fhtd2",
+	"TwFAxlggygzjvhqF0F0XETU3x5KL+WBgIgm0s4Ply800V5zTjDBQMDvG5Ulhwp5kr7ggujYGlXEdXihg",
+	"LCCvUpeHsmb1cAKRhyMfM3yB6T5gLgkkpqx8L+fZ2swexdlXdpATiA/vk7GDeqFOs2UeHAUEYITYNym5",
+	"zoiCHWa+3etyKCvixd+CUtXUgsT2re57z5Uh9h2b3NX0op+mBrW5X2dGTXWSGtd+3g1lh+VGfMf3HDTC",
+	"QmbrEOm5V2qV3ILjJ3H3+okeM/13rkluUvrhO35OUZ/uaWk5wFx/Pd/8o/Q08u/Ss8m8i+dQ8LS0w9kV",
+	"Zl7DWucj8gQAqbebSfKbvCEfhdgXmYx+18SSaL8sA5BFtjHeS251EfZZiIiLk/GlVigWYWD7XUFgBBkT",
+	"IRHEgqyIHiyZWMR+x4PPWaiibG+dHt4rpjlprUZKvYUFUm0KCI4xBIj5SpICy6Ltu4Z4KEkApoqL7E1s",
+	"iijAmcuob3Ksx41Cc0FAxIgzr5iEPRgpbqPVbMadApSAq2eetlk2z6qcakjoct/dSZ4bWgU+1DqPSW81",
+	"/7jU4ajDtYRsiPsa0/d4MAx9bLTbARkHVEpTLzxxlMpyU9pINlLsvxBvdCriw1ZHPySXxmTqMdZH5R7f",
+	"cnGVhLIKYuBV92uIinke/RaBFu3X0dPoSyWUzNZe+i1Kq+BMgnnQuW00kW6oJj79BDRvzZbVvG3fKNG8",
+	"zTUD1WJnvvjaZWFzwb1XILIgHcVc3LbUdQIwyl3yzC7fbBV7a1yimFDCk+sFlG/SXcq8Q+7RHp1jS7ud",
+	"3OilbGlD7n0rTWmFZ1taj0cbu8sLIFAvywu8Hx9uq7ndbLabzbQKZL4WJkn801ot8U9skrdnVg4qCmMe",
+	"FRrpFRkd4byF6FoZBZ2brEB1Y6M5IFiutShAfR7CV93ZeaCDEjwPPn7IZP5LnGGd9fPWujZVrgOJEOsf",
+	"6z058B4ZT+DUJ6bPfBXcb5486F902EcicN/oVGaX0Wre3Lze3rDzWD7dwwKTxVuTEQlgT5dQbI5Ca0Wm",
+	"TPKiMCtBHpRpPtRLa4aiTBBgKKC3rIquyDqNJjwMUChIkOSQSM6r3FidxjhFVuisouSWmv7xvXLwPPKx",
+	"IhlqN3hg2JEQ+Kp2Ex3eylHpn6Hpp9HzlI7wU/gLirt8Gj1HOlRLwVL0NPotutFEOcIONV9SpD16ArUG",
+	"UfRsFua+jp4io3d8AlVivoi+MuVt9NCf57SJ7eb2jdZWu3khdaI96OXgqtzaDlsJDB18OgtRxeegdl43",
+	"c/TNwWgQkN4bncrHZmaP0gqzjwFjPnrfKMw+hn8efWDvkhPDtAbKFY8xN4MLek7YyVwUKAw+wbqXFwCR",
+	"Jc6//NTv0SEtSVYbBzV8FHKJUQ8PqT8pVhWXiGkGKQyJHHBPIDHAAVQQUYwd9AbZe8GpTYS9Hn2Yc8U1",
+	"lHPd42MGlW1quQd17snZhyOvt0pW0rl8vZ5nXDOKMnQcCkFxDqFF/w+c7O+j59NPpo+L2KSSegUPGJUC",
+	"+aQnNYs25EwOUHWjfeP6DTVabMWBmq0oZL46MONomhDsG4t5VcPp63nUzLEtAIyCc9VvrwnExwwFmtW0",
+	"rgoBUeIChRSgsBB/ooGnAE/4cf8rCKQaWhepK0zX5Ws75F5ZaYFW4s3S1pE82gPYuPdAECM5J4r4URGf",
+	"g9YRtmrtD+ZyUXNUdofcM852ldQs73N5V42fMs1bOQIc9OZKXRlfFB4gKlC/2BvlvFyHbqQIk6DZSZh9",
+	"B1T7gkhUTQWfDkdysnYRnbrxiyq4nMP0YS3uLTnbeUadjIsdYCExUxHyoh51q9t2tE0nWWjNHslcEE7A",
+	"YIGWTMyAAg5ICSykXRNXOMMsVD66mHfgEi6BdpzTYqm+zBPrjxP6vwnVx4WA9rREai8w2i0FtIkW4AIg",
+	"q0Hp0XIifPna7pOxOJBkWMxLMTIW2kUKjHtz1WHLpjkp9qMpt9wPTNxpjnP5l+ljcHD4Goqj/0RLwVCU",
+	"MPpKsao5vnT6+cVN9iMc4H6AR4OSs4ddUgyrdinTDcGFJm6Z4w+jn4H7xqd27s+i36jp6MXoyX6REtum",
+	"f7UUf9548aT2qQwrqVXPB59iK9HR8cHhHdiaAt6bjFcF+xhOFy5E9V0+YWNRLkDBI3iziwgFSwVhHhri",
+	"CeoSUASgKu4qWrtWHB1QlskMVJcuZ+daCwFKq5gVTfKtvZAmU/KS9GZe3hzRbra36s12vX1zcb+Pyrcw",
+	"oEOyjyXp8yL99x7SR++aL+KEjSLsmme0SDHsDqjvBYQVprlIGtqoNh1/5xPcW5V0ZedfQLzKoqcplOkM",
+	"BYH8Df2kMwWcTgOd8lHdJ+dEpy4ZCYAfCD5i+ZLGrWbz5mraSrudxWmxfzn9c21zQZCN57F2+AJ9whfL",
+	"pkSID+CD5Y7+NCAlKDsHADIgRbW74iNdERUsOL98+axkmAXrUqdYqpt8b0DdAUqQGrhfEllUJTC7sHzM",
+	"htkT6gmNDdJwtB+3dHLa/2bzZgFuTyv5y7X6tTnxSzGWqsUBcoqETQgOEO7z4iDs1lJJZgW3SWaNaaVV",
+	"mxFa02ZendaoDbUA1AZDPDblzBQcCXUKZnXtKXMD8KzEPhpx36esP0eeba8iz8IxnPBA3ppYDsUE/sy8",
+	"V+CirSKAg4v31+LhWir+UP229i3HHo2ziyRX1EKn5OvOynVxCHxzKeRdcgdSwFB+HXTW+aUiR7SeARJP",
+	"6bjeAqeIruB+KIsV9k4Y+A4KiOD+OfHi9PVSp+Du0X4YEG9WTV8tl3IBqDTMrb2IZLyaSn/PLlKr9Zdy",
+	"RH0tLe7fnIdqaieWdlYFnYd50afnBZXTSo7yon6rhi/Wqo40JC+6PXOsXCYA3jgFWAdnLHEXi8Koq/My",
+	"epRrq3ZOd65jr3UeNYXQq44FemfNFjdKRfwk+lr9sX7lpLFqxXYACb7V66zHX+r18g5/7PwgaRY/2zPd",
+	"K1ZMpJKDzzPR63RaiAqEEYS1133M+iHuE0QejgICVfdQ9ZAHowE/JQ9lda2GTicjov5V6LCKd7trNW3n",
+	"aV93asj5j06j0VhbLjR2FNu+y4hdbMDmPVvWZxdtNVOKAy0w9skqmTcKyGwzP7IiV+iMTHZQU90xco6Z",
+	"S2qoNUt6U/lXzLMNA0OxI3QmvYWNBdlYlOpCTfKdwLOG/bkzhTQ+aq7qHWE6Q24LYfujdBaLM6AUMte6",
+	"rh9PFVTZNSY/A3wOwiwNRJQlIhyAGrKglrUvOxrY7uMhqU4fz8Hra0gDnYbH6O9Sb3IOA3O7yQVxXN+4",
+	"uXkhm6vCN4uxW7GtNe3tYTbUAPuCiLp5GjVuXPSh42xSEzmgrI+GWLqDVbKYFLI5BZLgqNCl5dRORsli",
+	"s7k1W6XZd27zIvXhoZp9OoAUQg+w78MYOZ/gjaKYbtP9kfq8KP11X6f2SZ1Ewh3fWCKdjz2n9DIyY5qd",
+	"mgM1jI5GpARghnYDygN7vnWOte1ms8S11iDo4qRSY+L72hBt+9WwL2qoCW63kF9EzKia9I1fa6A9kCwA",
+	"TzkuDxJvSac4rVSzsb29RNXWEj/N5NgWgka5r/kMeBQVgdedrKpKsGC5sAS87X7hMhZpEDI+0Q5wmY4N",
+	"5WygEyXb2HTTkLGpZxKFomrSMt4QG8u61mHgcZY70GrOkpZ4W2OZ9XJlWe/stcJsjOnOL+CIvTCOUm/B",
+	"YShDyGpMHrp+KJQ8oKlxdnE5sSml7bfJQk3wv46EjL5cnTouJwlJDhnzEWUlEtEKmR30eOUwBjaf4miF",
+	"vYxgqXbUBCkkRCRXI9zekhWuS+zluei+6D4XLOSA9fiChWApA9oNofp7XvCDBOzoUOFzHBBwzxWoS1yo",
+	"tpQK1nAxAyVshwlTtLOa5tLsQ+zxkTTpwSkRa7toQEmgMCJ1sY/A/0TXVfgRp4x41i2s4zQ6ECijXwJ3",
+	"UjPOFlqNY8ywZvIDLBDjur/C4jCuW5hSMEmhpm4M02jd9IldCLuFpYKxIk34QP/OGRoDn0uCYSaPw97+",
+	"/p2Tkw8PTj68e3znTqVmH9z6wYeH79y/84PMk+M77z64c3KaPLt95/7BndtZQXCmx6XFwT1Y+t2AJPo2",
+	"/ejW5JAzMpl5anFt9vltwqjJPGkCvEpDGnkvjmdMA9g4oNJCWNZwN/0UtRrtRruZC0Jf6KsF4FWUxWcv",
+	"C3d5Q+F/Bo3PZxC6/YnxCNQZmJ9MP0fRz6efRb+LnqDZzCfWQvjL6Hn0r/DYGBZ/Ef1qtam7paae/Yw5",
+	"Jz3tv7EZV0A8eZIkcIYFPE9rsp51OoWzf5rK21Lcy4rLKKmBpIR/nYrAek0sAwjtduNGo91sb644CR8X",
+	"Xe599Zj2KKS6hdjmmR01ikEUPdP78vX0c7CAQxruTietOJz+RG3e8+ljyNP9n6xNebWZFm+WhlajlC/b",
+	"KlR1bje0YdNZm8nh0GjB/WmtNp3iVBJv2zQSlGkW1cQapzfuH6Ln00/UJZk+BifUr/X2PIm+nD6e/mS1",
+	"WfhYyA+HxgOjJIeV2Y90LtucIDKzaXkdZgJcK9Uyf/1Vy2XRHXHciynlnzvDuMuVDitwuVewUycSSwJl",
+	"poTVftqYEqDT+k2cmTRJatRuFZ5HUI5WQAsyO1z1kLIfhUKuFYLCgmlsWfJTNJWyqPiCNetP48FA6pSz",
+	"af8hb8i/Kf56+nj6SfQMmGlTKqvQ6jcnLj+t8Aetov44N+jPo6cKBBWKn342/avp/xY9i54W2ilIEFBZ",
+	"SJhOzStKIMWDyaCacESjkV9AtPJXAChs7gqsikYv2ZhSnNkuvj7qtUDVhXnQaiitZZxRc79fSb+u1BYn",
+	"VnsBz6OcpcWUorT8kiWZNWvpjOONYrakZvMsJQARc34x2a9ZxrpcKMlnnSj1EcpnwohTYKzsG/RCbj+F",
+	"AnWs8cll30gXmQL/N3A3m35uIzJQ9GXiQvd8lnmIfldD8OY3EOXx5fQ/qT6Q4oeR8WN7PP08pgY6qd4L",
+	"eytt1lvt+kZrZYN3afTIWwT7clDmRb+HRgHv2hIaBVqmsnb+GE8EcviZA6nRQgC1tJjFz7JCEj9bTjBK",
+	"z/edt2czVZsZFS31nRFhe0cHaSs+9nRGBOwfpdalg1RnCp2Y9mij0WxspEtrDaiATMUBduVaAyl5ra6O",
+	"Bzw3sDT3YGY+NvX6qvM4vruPtje3bsDZ+GSYuKCifZ+CdkuMqXQHaut1fdhd5AADBPZAKmG6QioqK8Lh",
+	"EGuftA5zdOkgR98VyoTJQ+DqbB0uaaB3TQwR9cNAYdbN9vYawp6HnHPKfSixNeI+dSkRTg05wuUjXVJW",
+	"B+DYmjBEECk+xNLZTfqi7Jz755DrmSVBS9C3/eU00CEPCCIPJWGCctZhNqH3EE9MUtIdRPvMlmvhjAg0",
+	"4SHyOISBnDE+LtIy6JUX3YBBOMSsHhDs4a5P0mhEx8vkNug+KDpM4mqhpJeASEihpA3C2EeQmB90Utn7",
+	"DbpdE25jmCDyEAJzdOSWHS6JzwFMK4iHwlGjtGBLwf28ywONrfU67BHkMkB2cSo5+3LJ8JOU7xevGqIh",
+	"pZhFSIewZdVWjt4qBXRAQD9UEhBUP6bsTHwI95P76kGAJaR016UK1F/gnZiTzCq6v8JiMnB3XFKWx1iX",
+	"RIBwuAIIyTpnJOHG2jN9vdVutdrXm5vrevz1kdfLOd7UA9Ij0FdxsVkY/sMyn007PapdR4xRyPl+3eiO",
+	"6ge3wf1oxJnQvub5SnkXLo9jRtBVcmIUMKcGCnk4wCGkINXnPsACBZwPtVdUkTdYu95snTabO/Cf7zY3",
+	"dprNpWsEAa4qmo3ibfQExlgkk0qTM62A1EVTzN3M0rfU86XonCEOJ2pOp7bz9MP91EALxIy3Tk+PjGgB",
+	"NYYXQeVmezudi3l7O62zXylf/h4SA4W/LJWxNf8N4VL9ZE9RkxfysKSoRSnDv4ceHB+g+GIgCnvTm1ij",
+	"UHpEVHUgeGOn62N25sQVQAJi8lhrE7qiIGJEXNqjbonfHAhtfSxJwyPn62YMsQ6wUk8tYvnbawldSekB",
+	"SxQ1qcyCoEYjajQhRuofOhJZGIy/WB7+HpgR37RNc8/vnpwcFTw9ODoBqJzhCeZhdfuNrWrlIcbhuusa",
+	"xp5BV84xlgQCSOtHqsUk5xpsEffyAtiypCnPU2vBzAbkzuE8AaqLTf166WCtIAGsUKqryjwFieMC+WkO",
+	"cTRkkfeQaoF1PrJ0sLYdppBwLk3+/OJQcx0BjU3lVfDdAuEwm9K8mboNlMnrKQ1SCp3wMSvLeaIxLaKe",
+	"9dpLcUM6thuLlKdsdlH6BtSHmLLCuKYSOVeNO6bM4+Md5GKfMA8HyAFWTbEPHp6YSjA8DBxUNTQ1SY6i",
+	"KA76MaTzuhOq41w/5MLl4w5LueYqjkTJz6z/oe4HOGX7CMaAGoWgR73eREPKQlDUB6i9iVQTsVZDPOgw",
+	"R9d+d1AVI8XsIDixtWweRJg9aBHUBVDNFQynJpD6qb/RvWZRiu1lCYwCl0BrEg5Nq9Sj2zBE6sFbegqp",
+	"Jyd6NqUvZro4MROGezvUdWTmRu6bg7O5CY1yo6ptl4z0wRt3NmJ/CYBehtuxt5ORh9oqCiQI+J2qKa6l",
+	"F2pgsZbUruK+p3g63YOnYNRHPsHaHXjtG2OUEoOsXUuX+Jz1hfVgNpdX3VyekfJSl7ga18ZUqMvalbU/",
+	"hm4v1l4q6wUQlGW8kkd5touHQZEg4GgM5NioLHUBtQdSCjPEaMoUGUjE3Dg9faYoqc7SIFDVCIfO+nl7",
+	"XSdJyHom634rKXYisyHx0xW2A9a5b/tNPXsQD7E8+yJjmp/Ax8tjZWCyM4xM5qlhY7LPLBOjBOwytAHC",
+	"dyHayHkpLoEl8lH0ySkZom9vnqWPMcGyNNnMNY3u0qgnBtdSHqXc50yhFBKAg2+KYSlwo9F5Qpb2o9Gs",
+	"0SKVuOl0dt6PgCyFAZWTE9WjyYZFcECCvVAO5vEQ1wTaOzpAZ0S7Ojjqex7QH8Nt3EG3oBOTZOiMTEzK",
+	"ogYcgxqqsmMGSs5SCQaVR49AR6B9eUARpEtoGyk4FhqQOiOJKSOB0FX90/NMPgMX/uM7J6cx3qDMBICA",
+	"PBUQYpPZGDPS3tGB2LEqpH3OGHElOm+jKrzusNiBdU2HRUAJ51u3D45gQ85bjSaqEl3FB1ScqUqKumwy",
+	"NDo4OkGdyrG1ofGgUzHtO6zaoz5o8kYjn7qGFQVEfszFCEvwqUMHEg2474ksmkvwtaghMw0Dd6LWYVAb",
+	"KvH0Ac20rucnw4AJpIj1JC0qSQ6o1OVMUKFGRt87eed+rLFtdFiHfec7SB2/GlbPtsPuQD/O+nnLSfhp",
+	"xAjxFsCKIXIGtizYoNMU4tccRY8HYxx4osPU+s9IMusdJQaMqHtWujXpYLAeT3tBNZCSxoiooSGRAXXV",
+	"nkF9yxFx48PzuGvcx3FA0Cjs+tS1G3Eca4iE3QWrD6ohylw/BCZE6xZryMUBmBUxy2uRjPII7RnsATpa",
+	"QUz0Mx+zDsu1qOqcbq32TXROFRNA0N7J/sEBcgdYnRUJxNouSjJ1pImpruYDHDEjehN8MkwBu6KfBEu1",
+	"tUqMTBRljlZrQzilsf4qQqurDhqp3m4OKDfjfdGaXAqLL1XLo6qTugZWTfDdHwnOnBrSiBA5Zr6OYtO1",
+	"0l5ffCFB7ZxVb0ieqPh3Uay2pwJgATTWooH+bFbDC16BHQYJOnmvpwNIbCVNZmqoCwdVHSj2CF2mq2um",
+	"CmvW0EXKZXZYab3MtQbaY4mW3EzZ3JWAnBPsG+MFDgXZAYxAMueIKBOSYM8eFhAXjRsSOUh02INMRjSR",
+	"lYdjg+FG06jf1TGAoKMrvVsuW4m4BTcTXI9rxsqe3NIafG+vqL4SWtMx5qHvGZ0XSgrWC+RstrcdwJod",
+	"5hwTGUzqez1JAqeW4qCs/YP3EhhC1bnWGGSNMTVdrt6YYhLUfnDn9G5Kz+Ksz+pczOUWaimZFGF6TXJA",
+	"OizBwVIQvxfzr2klqmVmr8FyN9A97p4RT83FFxx1icuHCrfovajZzUgmbTORCol1AjOQnmBGDeS8eecU",
+	"rZ+3tEZOOEgM+NhSCCuiwHyNAwSSXCNLjbAsHBlaA5Snw3KUp6pObgRjgocF2K88A2sGYqC4fQM5UKGw",
+	"rq2XDqoCymi3WmtI4InosLGRoHCigNfpiYJzG8CgJ+cOSE3rB/b6xEEDPlYioC2c6Jm5ISq0B32HmZH3",
+	"tRVkBzFeh0+1q72isFBglYhBCqQVhFZBH0V9IDgiHFpKvKbvcq7bIX5YFxL75A19u7XKQNjrr4Q+FzZL",
+	"B5Ap9g7qNU6ygWLjAYWKQQawOkxDFk0r383RHHhkOOKSMHfSYe8kai+ddAgqmCPBh0QrdZPRrYoPOake",
+	"6m+TGLJRtQXpRbe2OixFfRS8B+oqam4GQA8PNfW21wceKKRpU11b/Yy6AT6eaKIOMTcKWcBRqS95KGHT",
+	"rbousYH2MWW72cFgeIw82gOiIPWAKdTRdnY7DNvJwo7GwyZWIGFO11TbT3XQ3Ha0xsjo9hOOtFKrnJNA",
+	"mJwFjWajCTq7EWF4RCs7FTCQQwiU1BmC1j0T59UnhfG/J2Pc75MAPTjQPIlmaFJW9drMHehShoMJqjKO",
+	"9m/fB+k3ZtIOvMpO5U0iTViWvUswg3azadly4wMgyUO5PpBDMP5qalygMn70qMASH4cTNDKSSGXn/Q9q",
+	"FWPzqOxUIKRX+98AV2gZA1vET+K+cfoGTkY7NawPwNPhx+XbZk6q3WwqjKrkaPWvtJXPhUEcAuw/wGzr",
+	"MtSIceSREWGegvnCnXvLjL1w89KMjWJosns4T/DLOJ4UbO9pah2KEfLp+YJtvkfPCVOfg89K6b4arrh0",
+	"X48CQBckNGEjigcwEXRahEdVA/2o2Wg2NhVK8H3DbOt63oYa6YAIw59+6BTu9KGZzXJgCl4Z2T1OdCLf",
+	"QW/duXdk+eEPzRUXH0JYojYC2mfmOtVQd5KSbRT+Mh6IHfYddPqDoztlvRni2WHF7z+OO32jY3Q1Ora0",
+	"U6npEd7oqDV2Ko/QZrtToIwvBgirYjFnOB8eUgc5jHe5GCYM7mpYEC4EDDWBEh8gY9c0mwHqBCVjFp64",
+	"6UK9f5n3K+/tVLKjdkFJGrt5W3qaRsp2lQt3dYI1cr2EXf3B3uE9bQbRqizUoz5Zm7fPqsVq+2ynm+xz",
+	"rLrTVGdZaH3BvTUzL95bKLK1HHGIrQSx2hkzjQCQDHCvR90ddEw8KlDVKFkshwl6IYnFGah9jKKlw0aU",
+	"9ZWsph9sNTf0ELoP8P0MlICp5NYGsrKWjgZj3FAh4u2ArNMlOtB7zDoM93rEhfB2f2JVBClTpuZGZs75",
+	"WO/EKyRVMIOG4oG2mhtlncWzWz8hwTl1yQOGzzH11S7NhQvVO12Crp231nt0JNbTKre5ty6jm8tE0YFq",
+	"z8bQYVB1xclXMZKB4sAJ4r3Ze3eXjiD94V56Ejp14pAoBrqy835xHHB6NjvI2fN9EHO5MOGuAFReKiUA",
+	"sIIw06rzFhYP4P1t7jprpl2HQcOkhS0ql0QSJE3tE9MBMKAwduwsb/eDwh2wm1B1TuEvzzH2VUWfK6AY",
+	"sS7cO9YdO4G2OONHZc/308GH8Cu9muRnaoaVWsWMmlKJzzOBqG16mzJP929/5cbJPc6OZ1/G4z56VFsA",
+	"VEmwKuireCBRV2Nx7c7RncDxZa2T+ybJmUkyVrSbqidwNMxsaSqW+fpmgTv0x0WpVShLJVXRiVYac0a9",
+	"rb8tPsqSVDiPPniJmEntX+qqgfmmhBil7xfgqk09j/m46haOCx1Bk9biJg8YNspx4ulGS+DEuzzoUs8j",
+	"kDtos729uMUp54eY2YhXobHvEis6MPrF2Et1q9leah8stn0RNK+abi5uaoY6pUPCQ2PlSok5QmZOM0UR",
+	"YpvliBcZ8uBygTrNC3Av00sDOTZ+BJS+MgEZ0HzFuTZ7IeRhkYM4LQMWHeZDEn11pZ1elgQwmU7iqBG2",
+	"kUNhjDigXTs/aaIPKc54MEQeJ6LDqtGvov8a/d1aylncqE02FX8DYpbRXBcxCYoo6aWn7sosVSo6k+ST",
+	"9ZSe6G0yqeh7DcB3i3uTl3Wl9bz1pU4sosZTOodXWi9rEkvgFFBUan0bmL6NelgNdI+bXkoGNZ+ux9/B",
+	"aK8xemougZ72Oev5VJvWN1tLDHGEJz7H3inn93CgM0psttvLrMdoSSyGucKe87Cnvk8IszTwzmLQMoZ6",
+	"/ePUrwPvkcaxPikMeIXnhdg2TgEdM6fFrLTuIou1cpd+s2xg73Wn8sucZVw45UL37uomzLkJGkoW3oTa",
+	"UgIkxFdKwjzipUh6MVC/SeRciG6+QjL2rbszV1dgzhV4k8gl4H81NjEFbwe3gUschbKwuKuPXZJhtO1F",
+	"8qj2+UjxxlVFLCB4xcVMK9Ew65O1BnqH+RNNYAQo9rqkw1QPxNtFGImwO6RSseZZ6qNVd5vN7TJ++cHI",
+	"w7OU56Wzu3rY5djdbxxPhDA571uNL7453vYKMZUjJn0NLo1LXc9kli2l56kEs708XqrF/g40WEjhlfh/",
+	"O5Uk9aVe3KRwUrnyK8VmX9H3PzZVGcvR10z63ksn9vMVb0znQ8zYOLEm7H16TpgtttSdmDQNHkFV7Q6q",
+	"K3x3WKxgs4B/OhkRobPYm2aSDEe+QiAMD237U8j/MNNJrKXL9gbhbCUDFWdlBQPSmO92WJfLga6vqdeS",
+	"cBtN8IJmKBwpcmATUYBLtlbiqRGPwnjAu9S3TqPmDeRtGkK+07mKvtvZsl2vpZbPzvHVqfgWOQfEUPrH",
+	"pNx7fTmmK23gZROIPc9LZ8bVQYmXzHKtf2z/XKAvPCZDbvL4psoJWYfHjNBRritMIb4rReGVovAyFYUo",
+	"VQtzeSVhYfLqUsVgOfg2Xwnlu5IX/uj0gXPB/IXEg9rCBhYsl9Ycpm5XgdqwgQ5SLDYVqfS7AQ/7A+Ss",
+	"9wyLjZx1kfDWc1SCmRv6chnjV6cMXIQerCbwW4smrtSAr5MacA5KekF+FO7/qkzptQSnxKWMaV9nuhS7",
+	"Wf7VhP4JiSclVH/fJzhIS/xLsa7Q6op1vbpA8709fKjbWwC5F+VhTfMa6k6kDlRTfyTaceTs6y/qpxDD",
+	"Df5ufXwOweUjLERCfTssGxjOXUlk3WaAAZd63RqquzDOyBroz4QO2ocouAmUGOBw/9RsjKZsz/NO7I10",
+	"Guiuzh4kg9CVkDEgCU3HKCb7a7bILNxs8hBKuIAvPmcu6UC+k/hjuxY1Q7Ut2qMvcdTrkp5OwWricyGY",
+	"dAm7Y0oGKMYFeUL/p+t/umqwRq1Stu2XEvZhJpfN+ADbJex25YDEsmNVzCagDK4h41AJ3udYdJjzp+t/",
+	"ahzTBWGeQCuCjtrvK1R5hSrLpXw+ZqCVXxZbvm6ikEVcUL4NhawM3bmY1RBGIz4mAXwsJQ8YJAFiiA51",
+	"rU6dBWCIg7O1FGrXwtIIB7KG9GVT2JzruxYyK13FDdSXKWYJ0p12WGzD0CFR2hgS18+aMXTYpBaoutnc",
+	"BoSwlgRfta3/MyRcSPT1MQYIiM6KA7kZU8XDkhwq7eZmGTLOmWLminzD0JdULXhdoc26h3XGy+VlLjXC",
+	"A9iL103ie2BOaDfPBTMyzii1HtWKmVXbwRW3eiUmvhQxcQXE/aICYyLpzfUlST5TN0RnJTFJINOzNPHc",
+	"lmUq9SY5SUZ9yYggHmmeP0myuisF8R+fQ0kagkUaMF81j1Toe7Knr5/QjhqBzirrEXMn33zn5DR9WY0n",
+	"hxYswfgIHElOLHMa6D3IxKT6jFvPCnrtZkuzJ1SC6IKZSZlm0kxAL3HFUSpTDW+Y8F01gq7TDQm04sFq",
+	"iLI4jQ1EbtYQpDUz4+lAMpP13nG5R5wdyASEhnjSYVCSRjFdkBgHuCEB0WVlvFBapH6dvUriSe55Cb75",
+	"5l1L4mlo7xavDJNmAWiME3Jh2KkbL2dah4pdLQ/pPzEgmboZYyWKG+8KxQsKQjTAaei8ZqHsism7cnB5",
+	"bQiWgveXaj+IFYJzucHvH97Tno4LdZA5xSrCJhuFkDyIC4MWqg1jiXk1DvHhJSV7STSj3z+8d4UDrm7l",
+	"crq2GGyuCQU4fwiKtrmXuUhZphOwhkyUWAsaHVakz0JZdZYcEK1GTycAjuP/FR8RZ6+1Fcw6THF0xNMD",
+	"ZpLa2oVAJgPAMJAspYacoSIufeIYT+qHEjhNk2B7bY6qLIuA/gj1ZFk0GBu7iDnvZdRnV3zTlXLsJSnH",
+	"FmLapVmhEXbPcJ8s5HjMd4XRVMVczijgXugST/E5CHg3G2UhB0SQDtNyeTUW3/cPT2pahj9GG5uNVlMn",
+	"cYYk63KQkc25luRPICI0RSV0avo4k2Ocb7tOmJJndAX7XVs/0ycSTXgY6HySLtQbVe8EN6Ercwy7R2bf",
+	"Xgl/Zg7jCstcYYs52CKf1cZeYeNicfkRY0sjHYjkFsKE2rycMLUT8CzI4arYwGkzTlvck+CWcqWhufKO",
+	"YvGgnmyqUYBwsr+QrtvYTwWFEo467Eg1iDOa6yCyEgwzg9leazVdcpyvgItLRj8G5VUR0jTm4zhVovyW",
+	"Z8q4UnP9Aau54OrngreAvQpseaKF0VwedaEkQEBJjIqZrLtx9rplkqkmufIoEQ10B7sD5CjJMhY6C1Pp",
+	"gRutUGybROck6GJJh9rtK0nKB0IwBGHqXJXaCd2US09fzBL0WJKT76VH2thtnZT6yyUbdpVk8nUJjCwA",
+	"5wtdHyvuQ3Xd8it0Ow7BNKHrAnmkR9lMdatcduLd1O0KhQ5/ESgV8N5YfBcy4e2v/jrEO3B1G15DqQAg",
+	"kI9ZKmjYntcK92PJW6G9iYdDXjTcrrE3FoC+qR2sb8ay9+GbvQapwZZJ3AK+k1c34vUJrMhDpQGakgsg",
+	"xGhdQAEQItb7AQ9HIMQWC6ESB1ChxFjgTTPt16vd4xVMQ3VcLM6ybvbCSrDDdAVIBEOKDgN3XzTkQqKt",
+	"5q4238O7pLqV6jdkNK4+4cB7xxQ3q241m00lBONJzZZjhop9IEUKR7UyTgFxgaVzXYbPkDIq40tajQs6",
+	"gV3CFKoLfZ0LGTx6BWV9n8SbsLaLMIjRYOFIycSZJMjvf9Awhg4RugPNR0INP1ukpbHR0PNt+FhIQBMN",
+	"pCVBgc4IGemi0oGnPaRtiT2oC0iZRx46xXYQIUa6zMubcMQvKn4vtl0dQUnElyeon5wcwVL0qlaQ1Bcg",
+	"mpOTo1Mszu5SRsVAY6j2MhjANtyDOmYWtV0lSr4SqS8dwx+HbBYHp/BuGtmfnByVIXu6GNNj039c9Ly4",
+	"9DCqRs+mn0a/j55HX0VfR8+mj6On0VfTn0ZfR8+jpyj6/fST6Hn0LPpN9EX0PPr19NPpY/XXmk2KxcJh",
+	"lwS1DqMMYd8HzQBnooH2LeoHdK8xrsH3SaCFT88IcnoxhjsaTAR1se/MR4QHR98OLHhwdIUCr1DgH5tW",
+	"UaOlOSipOzFoZUlsCCU0l0eIqntgDwPcN65yzItLl/oThD0vIELEH6wpZld7TPehqIfFbTqe7ZKR2z1Y",
+	"zbcCv8FSrlDcFYr740RxCUoTutgwhLkAtkKESSonSyK4kcEcq+O4PGrr0kAOkJKbS5FahmGzRaKrLSWg",
+	"Myi4DAJ1q0hiTwXQthOHw49CEhIP2FsIV7HeiBp79sw9hvfaHONo1LSDxpjKN+47ply3SYwCWmv1bdyS",
+	"MiTpkMxHqxb7fjswq13NFXK9Qq5XyDVGrgxR5tFz6oVw0efgVqi/uv6x+sckEC21FahvrpkkLQoD1SBz",
+	"C6ISDRRe4kNSA1FYRyzZ8DtHIS8nCd7r+tw9Eygc6YBdLDtsiNkEmWL+qOri0UgXewMFJgnOSVBD7S0k",
+	"1DNTEHENhUxSP0GCUBMWyiH1KMO+nmWHVR0Tikc8p4acEQ4kxb76U/tuq7/Iw5FCF7qyJ0nqVwDiHg+w",
+	"NEtsoCOuy+frunFQKEMTi5jl1ZMBZTK4kRu7YkqZurmLsMXxXNjoQ4EG+JwgM5UOq8ZF/XFPkkDNwKL5",
+	"pFjuZqtZhuvfJPJUq1HmFke1x4poqvi9Jp3XBHJsWmUH6UTLkASce5NsUc1m63u3N3749tbxzcP2e9ff",
+	"bX5/889u3N++1dq/Y4tdjrAcJLUuNaxV8oh6TrnNIWX2ZwsK/6urW9mp/If3m/XtvfoPcf3HH9Y/+O6f",
+	"zHpr1ioP631eNyOrLTFhC3nXNA18kgOtTazCam8kN3tv0w7p/aesn9mHdrO4tKfqsLimZ7OmFkqH4bCy",
+	"c70Jy9Q/mvE6KJOkr2joyy30aahWqdEYi7NcZu5jIoNJfU8B56Lk3PCp/vJbl567tcRS3uSMvAhZeoGi",
+	"z4nHhWWIAaJtXj2De0ophK6tvw71upepReeaqG9oZtHUDuhDtb1raIsu854OGLeIyz7HXR5K9SpJN1PT",
+	"WEcOUI/6Co8hlw+7lBHPlCfSKBaSUvRoHwKGsEDYG1Im0BAqkvs+otJE9ogO6xOJNpsbhSW/Ye5HYdAn",
+	"+7DsBRgUZkCYDKgNb6ciWZaSO1BqAGsyQ47eWoWm+Yi6zloWpWbfltQMjvudV6k4hSx1p+9rfFmILWcR",
+	"Y2Z5+nBghUlq0tS0W+1Wq329uVk8XWmWkpqqxXetbxjf6UOG84WTLndTVdjPLh9CtL0/iKTmrxLVwI4W",
+	"owJUhVu5lqkyrz6YRTk8DGR9FGBXUpeUy/t7DPsTQQRyJHkoHVRVlNsAZDoqR11N18d0qCNYTN6qGiR9",
+	"MLIp8dAZZR58qUavablcqykYD4ZCcWGSh5rPZJ7+DHnEpQKq3HOGBB1SHwdoCNdONNB9QjybQSy9pA7r",
+	"Ynammqh3ZpskDmivtwucp7pqtDC74UYD3Q0IaaB9ncmgFIvtqxGP7B6uKu9D7/ucyYD7L02GL5joSmkl",
+	"mi9zJqXBPuZ9DWiYDQfNwVGOX9rTEV3z+KQ9LSvDvtdN8ogFTeDbdJ6J15i3+gOJP2wtxQEeKASjEIve",
+	"jj88ByuFuSwcg7iDIRoZVTuV6JfTz6aPp59H/x59HT2LvuxUlkDYPR4MQx+XexseE6ZAVgno+lME2kHC",
+	"XC3sk4cjHqjL89bp4T3tvGTdrgaKnfMDgr0JCsg4oFJCxDYXpMN8ys6E1iVQgQIeSrLWQEdYxDQhqSSP",
+	"eopxBz2pwuyUne0oHEuhdBYf4Y9CAkWxaohxadSyerJ5tbCerYOGnMmBP7Hy/yKM/CaRd3WHy0jmdqP0",
+	"lGLP/VhQVwvI8o3kez8+bXl/du/HzTN576x1fHIozidnzbt7t9r+re8dljCSapuWFcdvtrbbeYF8IRep",
+	"FqNzX+rwSsO4H91/0yQCbpTMrDcsEZ0rI9ZXK2eKfXwffn2Qn4iS/dUH9XMcQPh9Ar7mEI7uvwmAfBFa",
+	"OJcMwWLX1awuI7g0gKujPfwAGL9x0lKrHGNJ7tEhlQul/fjDdKv6EfepO1m6sfn8W6cvuCJmLyGaJEaU",
+	"gBkzhKSmsL665gsJ2GAyIgEQk3Jp4y5lnkjoFpAdLR9gVwpFV6wYMvKxojKKovLAzESrvNtNdHgrI4VA",
+	"ZjrRYUD4tKdtJ2w2N1yMBgHpvdGpfNzFgjwI/Efr34md+9c/BoH60fvrSj6drH8M/zz6oFOBxsRBmjJS",
+	"JojajkaHZUhY7MDswHcfuhq75UgaqooBDmz64CFnVPJA2zgX0Tq1WW8lm/oaix/JLF+p7JGexjx9BEAV",
+	"nAd8fEUNriScK6KQJwoHgPZQLB0YDUtShJoyyY3Qs5g4AD8n1j/m3R8RVy4ylGpWt0sGlHlKsjDonA77",
+	"FjVTpsUcnc0gq+1VL3TNrPj5HYXa9fOqTGdTmSMZoWLByOyDXhBkiD+6/+ZunJxeB7GwCTLWy8mIKPEo",
+	"W1oEFNilBSJKRKUOW11WOhjqhC4LJSWY+zWB9Pkg6tVmpL1ke2bFplbz5ub19kaxudKe+aswWL6jx14q",
+	"09qqMsplVSmpXbK0A71dEbUrEeeKmiUijq0dMivhLCZevoK2csXcewMsLVkIiOoZInF80pNxvGFWJrD1",
+	"2G3IvGnsBsQjTFLsJ8qqRoc5b945RWo60Fg4SAz4WNMGiE7ULu4CDUmQKW9iaJwJiIZ4fGNROSdBh7mL",
+	"ycc9vfCXzribcUqrOWq8ek2Y7dOb/G2ONv6juJP67A14pk928Y1M5Ogk8XG51mFf5zPV6oNWs5liYns8",
+	"MHmthMlr5Qy5dxtL4qBqu9m6WW+26s2W4iZ9LEmwZjSvcQ8dlsmNBW5PWCLGkc9ZnwRaPwt8otZWEA+Y",
+	"RTIcyQmUEUNDgplAjMsBZX3bU17bMFfJYO40cpfQKBxyj/Yo8SovUyGQHuiVqgTsJEAwKMUwqdODvFvg",
+	"oWgOOO+2dcXjXIrb15Wk/9rg4fcG1B2kcGI2zx+GII+VULINd1uMkuMvUVW7Na8p3qhTif4mehJ9GT2H",
+	"4OFfR09sMLGNGkbRL6Ln00+nn0bPomedyjyE3mGO4vkApZuMXw+O76FhKCTqquVBmq84hE+h2VRehoGU",
+	"I7Gzvk4BNohs6NU2gjCtSbZ+W0aT3HIMlSjAK/GKOyxNE/Iy/2Vg+1uwo/t6Di8V3WdGei3wvZ7RCvg+",
+	"PpcrfH+lqP0DRt8plHoxPD4K6JCsL5lWUQYEXJGTz61se3R8cHgHMTIWqEcUfst43JV5DauxM7kPX9jk",
+	"9VKxTXq+k9OAkAU5FCewYa/Kse1KUv5DveLJZaqry1Sc9HHufVZty7mx++qaGjV/n54Tlr7QXSLHhDCU",
+	"sFGoarN0cUbQBGq497k2yTuSZ7/psFYTeXhiA7GSbnZtLBqS3MOTtQY6pA8hYariAH8WPYt+jaJn0dfT",
+	"P4+eTz+Jfhc9mf6F4ffi+wTKLvC4+/Po6fST6EmHQZPH8Ovp9NPoefRF0kCtB1g5QVxpU+cP8RlBcszB",
+	"TRgMPn2i/YZDBgHNd3mAKHMDgCDsd9jIhLEJHkiIkFb7p3O/cgZ4FlUd9XIHtR2IZkYhO2OghrMzTwW0",
+	"GeTYYYssOoBv1GG9zs4A8SRfKSOoJjAvc6E6sisP4ysx/ttIJIDjWkwZdEDbHGet0Pfr1gML/ErrPmb9",
+	"EPdtiKulGdY3AEvcxYIkyQqViDvCignFEiKLHxIPbTWT2DQBjv/qkxoSEgc6YbaEJ6ilEeMOYnxVP2GT",
+	"zuA1RpN6hq8UR9oplPlKvcP06SmefoilO5inGL3Cnlf1oV5ekobEyrMYrTE6GpF5ykfFF2g9W0r/aIIU",
+	"QQEZC9MOuIg62qYDV8A4qNZiSw8oDHXp9A6L1YiOywO9Qo8w6TTQCWFeHEgBkbs96+sKbHP2+10dr8sD",
+	"xHTZpg5LV1hZMnztxO7E64wGzRxfLSLUk5jHL8b4r0xReIX/rrjHP2Du8S5E7rpuGBjPfFpSmLgE6wKi",
+	"FNanfn4tlrimZCGuxbE/jCkqrKT0BjrkQqabKtbSB0TOex2mPeLELhpQEiiKQV3so3Psh+bTH3GoVmGK",
+	"ZHWxeyZ8LAZ5uwvM4UPKejzvb4mqG5CoDB4irnZHTkYwjI46XlvKI9PmI1gNIetWL9mH8SKYEyZ2wHp8",
+	"UYWAayJTS/TKOfHKOfHbWDja4LIE1FfFnOvEo1BhcC4KtR+hakA8DJVLijnXGmJkTIREPRoIuaPTIoJH",
+	"4hgDjoe8uTU04OMOE2EQy/I0yVbCBVFSOuWmBMK4xF+AymUZU4sH79i1fmvwoVnRPE7Snt0V/3jlKP0a",
+	"ozCS3M0VEZgWpG085fpA6hLB5UZkUDH2Umm0wRdoDTnQg1PGJeqgUODoqBRoxAXM2CglEx0jpFw0pfAB",
+	"gRU5goIsD4Gp6p1CZRA7A9/b6FgdEIQD0mFJMAzWPkdFMUiXl/Mgjl96eZgShngtUWq89hKEauHmiqu8",
+	"wuRXmDzG5O+wVGUC3ktJ8xZ5ro7aAYGtf6wD0+ZL+eMB90kh3saoR32w9wQED4mHQmZZSIjO0XNZLgoS",
+	"VRX+JWPV70Ysnq/toJHB5YM4k5rLR5Ma4HNTK18Q5nWYo2+/QWg7iPE6NHBQyHwiBJrwEDFiKixDab+Y",
+	"OOriZgbX6VjPHvd9PhYd5uhNcsrx+h1Y0YsqBArwIfXjPDGZKM2R1yuO0DSBhvPiM22imECqPrinvlb9",
+	"rZI0Ri/4+PRupZZ58s7t09yTo9t3X05emTQxUtNfOVQz3YHaixfq4Jx5DY4FFQ0+IjG/0oCQ6suIBE2c",
+	"Aql/FRF6RR6/lUoXjTFy5O349G4NvXP7FPEAKWSyKqVbKLRA1ICVXMqlk0x+wxHuk3K5wootkNdAxwbE",
+	"+Qh4QUCnMy+9AlgVO8wpSDD3v6hZv9FoNBwkdAJ5hFE34GNBAjTgPlROSsJT0RmZIBcz5HPsGY85gt0B",
+	"JDrQyqEekZDSMy7SqWl1LN9ckhAUC1bfMvX5PNlmBFkmjE91OmfwFSa/wuRXgk5WZQXoeLFso8PoS7H7",
+	"nXMSWOnCBM0bLKkuOxEWG7tYOwFrNLmTjehXCFqnDbClhjrM/DaXOU4flkT9QyKzUBCBqlrHnq6AoTOx",
+	"QzKxtQZyBA8DlzhI4InosPGA6E91mmSYs8sVzo1zXdqMNzbJu/ZV5kHyRSrOXk1fx2J3WNVYBJz187ZJ",
+	"hVBcX/hNIt/VW/sS8SaMME+9Huc5uDAeeJW5v08NYJEgznZgF5SBaH3zPoA9EMQNAyonQAm7BAck2Avl",
+	"oLLz/geKhJlGeTA/CniXiBoaEhlQV9R0liOIOMSu1IVoLMHRsDKyfIucmSQYM4wwmaCF/5+tM9htHATC",
+	"8KugnHEOe0xuu9Kuctqo7tGVSuyJi4KZCHBaH/LuFTMY4zTnSBBGzPgXDP/3OGXaSH/QWmiDuP3apT5S",
+	"WfLzv1LOsFDwMt0vFd558uGFUWPpVcTiKD778lIjKoeeFBWfBOyXoUmuCW3PKMXiX8jaaZkvQ2pmzZJz",
+	"Ny2ekiEvn6rNz9X/retjCaqsSvAQx2Er6ozydSCUn2z74dDi6Hd8axf1JD00IFIP01UIAVSmuBvtgjJa",
+	"1ZoYoisaw2fWE457Fm+Ex3E4JMX4BGxEhlo8Xe7+nWEvbLn4wFpbNwFf4BqauHYxc3ni7y26jmgUQP7w",
+	"ymgPnVwcTPL/Tu0dNAy5RDr1+b4KO3E3ngT9cKxFs3mBXvvgVEDXbHYpgiI41UE1KHeRsbiDMbTRKzxX",
+	"6HSvrRQ9YO/UldpJKm27VLQIU3yLVRstXykEbXSYqgE7MKIob14KFYIqL0yl8Lq3TMFvjY5bwesOUm9K",
+	"Y//9r19FCy7ocxyEc86Pp4Hd7Iet+D0F/g6dgMaCjgzGsr1YPlBbh+hwrDf3t/t3AAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
