@@ -7,7 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/apperr"
@@ -126,25 +126,34 @@ func TestMetrics(t *testing.T) {
 	mustReserve(t, e, alphaExport, 1)
 	_, _ = e.Reserve(ctxT(t), alphaExport)
 
-	problems, err := testutil.GatherAndLint(reg)
-	if err != nil || len(problems) != 0 {
-		t.Errorf("GatherAndLint() = %v, %v; want no problems", problems, err)
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatalf("Gather() = %v, want nil", err)
 	}
-	checks := []struct {
-		name string
-		c    prometheus.Collector
-		want float64
-	}{
-		{"reserved{tenant alpha}", e.m.reserved.WithLabelValues("tenant", "alpha", "garant", "export"), 11},
-		{"refunded{credential main}", e.m.refunded.WithLabelValues("credential", "main", "garant", "export"), 1},
-		{"rejected{tenant alpha}", e.m.rejected.WithLabelValues("tenant", "alpha", "garant", "export"), 1},
-		{"used{tenant alpha month}", e.m.used.WithLabelValues("tenant", "alpha", "garant", "export", "month"), 10},
-		{"remaining{credential main month}", e.m.remaining.WithLabelValues("credential", "main", "garant", "export", "month"), 20},
-		{"limit{credential main month}", e.m.limit.WithLabelValues("credential", "main", "garant", "export", "month"), 30},
+	if problems, err := promlint.NewWithMetricFamilies(mfs).Lint(); err != nil || len(problems) != 0 {
+		t.Errorf("Lint() = %v, %v; want no problems", problems, err)
 	}
-	for _, c := range checks {
-		if got := testutil.ToFloat64(c.c); got != c.want {
-			t.Errorf("%s = %v, want %v", c.name, got, c.want)
+	got := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			key := mf.GetName()
+			for _, l := range m.GetLabel() {
+				key += " " + l.GetName() + "=" + l.GetValue() // sorted by name
+			}
+			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
+		}
+	}
+	want := map[string]float64{
+		"gateway_quota_reserved_total family=export owner=alpha scope=tenant upstream=garant":            11,
+		"gateway_quota_refunded_total family=export owner=main scope=credential upstream=garant":         1,
+		"gateway_quota_rejected_total family=export owner=alpha scope=tenant upstream=garant":            1,
+		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":         10,
+		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant": 20,
+		"gateway_quota_limit family=export owner=main period=month scope=credential upstream=garant":     30,
+	}
+	for k, v := range want {
+		if got[k] != v {
+			t.Errorf("metric %s = %v, want %v", k, got[k], v)
 		}
 	}
 }
