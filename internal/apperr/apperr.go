@@ -15,24 +15,25 @@ type Kind int
 
 // The kinds of failure the gateway distinguishes.
 const (
-	Internal        Kind = iota // a bug or an unexpected failure; details are never shown
-	Invalid                     // the request is malformed; Fields names what is wrong
-	Unauthenticated             // no or unknown tenant key
-	Forbidden                   // the tenant may not do this
-	NotFound                    // the resource does not exist (or is not visible to the tenant)
-	Conflict                    // the request conflicts with one in flight or with state
-	Gone                        // the resource existed but expired
-	Unprocessable               // well-formed but semantically refused (e.g. idempotency key reuse)
-	TooLarge                    // the request body is over the limit
-	QuotaExceeded               // a quota or rate limit has no room
-	NotImplemented              // the operation is in the contract but not built yet
-	Unavailable                 // a dependency (Redis, upstream) is unavailable; retry later
-	UpstreamFailed              // the upstream answered with an error or garbage
-	UpstreamTimeout             // the upstream did not answer in time
+	Internal         Kind = iota // a bug or an unexpected failure; details are never shown
+	Invalid                      // the request is malformed; Fields names what is wrong
+	MethodNotAllowed             // the path exists, the method does not
+	Unauthenticated              // no or unknown tenant key
+	Forbidden                    // the tenant may not do this
+	NotFound                     // the resource does not exist (or is not visible to the tenant)
+	Conflict                     // the request conflicts with one in flight or with state
+	Gone                         // the resource existed but expired
+	Unprocessable                // well-formed but semantically refused (e.g. idempotency key reuse)
+	TooLarge                     // the request body is over the limit
+	QuotaExceeded                // a quota or rate limit has no room
+	NotImplemented               // the operation is in the contract but not built yet
+	Unavailable                  // a dependency (Redis, upstream) is unavailable; retry later
+	UpstreamFailed               // the upstream answered with an error or garbage
+	UpstreamTimeout              // the upstream did not answer in time
 )
 
 var kindNames = [...]string{
-	Internal: "internal", Invalid: "invalid", Unauthenticated: "unauthenticated",
+	Internal: "internal", Invalid: "invalid", MethodNotAllowed: "method_not_allowed", Unauthenticated: "unauthenticated",
 	Forbidden: "forbidden", NotFound: "not_found", Conflict: "conflict", Gone: "gone",
 	Unprocessable: "unprocessable", TooLarge: "too_large", QuotaExceeded: "quota_exceeded",
 	NotImplemented: "not_implemented", Unavailable: "unavailable",

@@ -16,25 +16,26 @@ const ProblemTypeBase = "https://legalgate.dev/problems/"
 
 // kindStatus is the one table that turns error kinds into HTTP statuses.
 var kindStatus = map[apperr.Kind]int{
-	apperr.Internal:        http.StatusInternalServerError,
-	apperr.Invalid:         http.StatusBadRequest,
-	apperr.Unauthenticated: http.StatusUnauthorized,
-	apperr.Forbidden:       http.StatusForbidden,
-	apperr.NotFound:        http.StatusNotFound,
-	apperr.Conflict:        http.StatusConflict,
-	apperr.Gone:            http.StatusGone,
-	apperr.Unprocessable:   http.StatusUnprocessableEntity,
-	apperr.TooLarge:        http.StatusRequestEntityTooLarge,
-	apperr.QuotaExceeded:   http.StatusTooManyRequests,
-	apperr.NotImplemented:  http.StatusNotImplemented,
-	apperr.Unavailable:     http.StatusServiceUnavailable,
-	apperr.UpstreamFailed:  http.StatusBadGateway,
-	apperr.UpstreamTimeout: http.StatusGatewayTimeout,
+	apperr.Internal:         http.StatusInternalServerError,
+	apperr.Invalid:          http.StatusBadRequest,
+	apperr.MethodNotAllowed: http.StatusMethodNotAllowed,
+	apperr.Unauthenticated:  http.StatusUnauthorized,
+	apperr.Forbidden:        http.StatusForbidden,
+	apperr.NotFound:         http.StatusNotFound,
+	apperr.Conflict:         http.StatusConflict,
+	apperr.Gone:             http.StatusGone,
+	apperr.Unprocessable:    http.StatusUnprocessableEntity,
+	apperr.TooLarge:         http.StatusRequestEntityTooLarge,
+	apperr.QuotaExceeded:    http.StatusTooManyRequests,
+	apperr.NotImplemented:   http.StatusNotImplemented,
+	apperr.Unavailable:      http.StatusServiceUnavailable,
+	apperr.UpstreamFailed:   http.StatusBadGateway,
+	apperr.UpstreamTimeout:  http.StatusGatewayTimeout,
 }
 
 // kindSlug is the default problem type of each kind.
 var kindSlug = map[apperr.Kind]string{
-	apperr.Internal: "internal", apperr.Invalid: "invalid-request", apperr.Unauthenticated: "unauthenticated",
+	apperr.Internal: "internal", apperr.Invalid: "invalid-request", apperr.MethodNotAllowed: "method-not-allowed", apperr.Unauthenticated: "unauthenticated",
 	apperr.Forbidden: "forbidden", apperr.NotFound: "not-found", apperr.Conflict: "conflict",
 	apperr.Gone: "gone", apperr.Unprocessable: "unprocessable", apperr.TooLarge: "payload-too-large",
 	apperr.QuotaExceeded: "quota-exceeded", apperr.NotImplemented: "not-implemented",

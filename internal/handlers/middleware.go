@@ -161,6 +161,11 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				}
 				info.tenant = t.ID
 				ctx = tenant.NewContext(ctx, t)
+				if _, ok := t.Credential(op.upstream); op.upstream != "" && !ok {
+					writeError(w, r, log, &apperr.Error{Kind: apperr.Forbidden, Upstream: op.upstream,
+						Detail: "tenant " + t.ID + " has no credential for upstream " + op.upstream})
+					return
+				}
 			}
 			r = r.WithContext(ctx)
 			if r.ContentLength > op.maxBody {

@@ -38,8 +38,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
 	r.MethodNotAllowed(func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, r, d.Log, &apperr.Error{Kind: apperr.Invalid, Title: "Method Not Allowed",
-			Type: "method-not-allowed", Detail: "method " + r.Method + " is not allowed on " + r.URL.Path})
+		writeError(w, r, d.Log, apperr.Errorf(apperr.MethodNotAllowed, "method %s is not allowed on %s", r.Method, r.URL.Path))
 	})
 
 	// Swagger UI's assets (the page itself is the contract's GET /docs).

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"regexp"
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -28,6 +29,7 @@ var largeBodyOps = map[string]bool{
 // operation is one contract operation as the guard needs it.
 type operation struct {
 	id            string
+	upstream      string // "garant", "fssp", "fips" (from the tag); "" for the gateway's own
 	authenticated bool
 	maxBody       int64
 	streamBody    bool // multipart or binary: validated by the handler, never buffered here
@@ -49,12 +51,17 @@ func newOperationIndex(spec *openapi3.T) *operationIndex {
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
 			o := &operation{
-				id:            op.OperationID,
+				id:            lowerFirst(op.OperationID), // the embedded spec capitalises operation ids
 				authenticated: op.Security == nil || len(*op.Security) > 0,
 				maxBody:       smallBody,
 				route:         &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
-			if largeBodyOps[op.OperationID] {
+			for _, tag := range op.Tags {
+				if up := strings.ToLower(tag); up == "garant" || up == "fssp" || up == "fips" {
+					o.upstream = up
+				}
+			}
+			if largeBodyOps[o.id] {
 				o.maxBody = largeBody
 			}
 			if op.RequestBody != nil && op.RequestBody.Value != nil {
@@ -118,24 +125,24 @@ func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.
 	return &apperr.Error{Kind: apperr.Invalid, Detail: strings.Join(msgs, "; "), Fields: fields}
 }
 
+var missingProperty = regexp.MustCompile(`^property "([^"]+)" is missing$`)
+
 // fieldErrors flattens kin-openapi's errors into field errors.
 func fieldErrors(err error, out []apperr.FieldError) []apperr.FieldError {
-	var multi openapi3.MultiError
-	if errors.As(err, &multi) {
+	// Type switches, not errors.As: a MultiError "is" any of its elements.
+	if multi, ok := err.(openapi3.MultiError); ok {
 		for _, e := range multi {
 			out = fieldErrors(e, out)
 		}
 		return out
 	}
-	var reqErr *openapi3filter.RequestError
-	if errors.As(err, &reqErr) {
+	if reqErr, ok := err.(*openapi3filter.RequestError); ok {
 		prefix := "body"
 		if reqErr.Parameter != nil {
 			prefix = reqErr.Parameter.In + "." + reqErr.Parameter.Name
 		}
 		if reqErr.Err != nil {
-			var inner openapi3.MultiError
-			if errors.As(reqErr.Err, &inner) {
+			if inner, ok := reqErr.Err.(openapi3.MultiError); ok {
 				for _, e := range inner {
 					out = append(out, schemaField(prefix, e))
 				}
@@ -153,11 +160,13 @@ func fieldErrors(err error, out []apperr.FieldError) []apperr.FieldError {
 }
 
 func schemaField(prefix string, err error) apperr.FieldError {
-	var se *openapi3.SchemaError
-	if errors.As(err, &se) {
+	if se, ok := err.(*openapi3.SchemaError); ok {
 		field := prefix
 		if ptr := se.JSONPointer(); len(ptr) > 0 {
 			field += "." + strings.Join(ptr, ".")
+		}
+		if m := missingProperty.FindStringSubmatch(se.Reason); m != nil {
+			return apperr.FieldError{Field: field + "." + m[1], Message: "is required"}
 		}
 		return apperr.FieldError{Field: field, Message: se.Reason}
 	}
@@ -170,4 +179,11 @@ func schemaField(prefix string, err error) apperr.FieldError {
 		msg = "a request body is required"
 	}
 	return apperr.FieldError{Field: prefix, Message: msg}
+}
+
+func lowerFirst(s string) string {
+	if s == "" {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -1,0 +1,194 @@
+package handlers_test
+
+import (
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+)
+
+func TestProbes(t *testing.T) {
+	g := newGateway(t, nil)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		res := g.do(t, "GET", path, "", nil)
+		body, _ := io.ReadAll(res.Body)
+		if res.StatusCode != 200 || !strings.Contains(string(body), `"ok"`) {
+			t.Errorf("GET %s = %d %s, want 200 ok", path, res.StatusCode, body)
+		}
+	}
+	g.Redis.Stop()
+	p := readProblem(t, g.do(t, "GET", "/readyz", "", nil), http.StatusServiceUnavailable)
+	if !strings.Contains(p.Detail, "redis") {
+		t.Errorf("readyz detail = %q, want it to name redis", p.Detail)
+	}
+	if res := g.do(t, "GET", "/healthz", "", nil); res.StatusCode != 200 {
+		t.Errorf("GET /healthz with Redis down = %d, want 200 (liveness does not depend on Redis)", res.StatusCode)
+	}
+}
+
+func TestAuth(t *testing.T) {
+	g := newGateway(t, nil)
+	for _, key := range []string{"", "wrong-key"} {
+		res := g.do(t, "GET", "/v1/quotas", key, nil)
+		p := readProblem(t, res, http.StatusUnauthorized)
+		if got := res.Header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+			t.Errorf("WWW-Authenticate = %q, want Bearer", got)
+		}
+		if strings.Contains(p.Detail, key) && key != "" {
+			t.Errorf("problem detail %q echoes the key", p.Detail)
+		}
+	}
+	// Auth comes before parameter parsing: a bad path parameter without a key is 401.
+	readProblem(t, g.do(t, "GET", "/v1/garant/topics/not-a-number", "", nil), http.StatusUnauthorized)
+	// A tenant without a credential for the upstream: 403 naming it.
+	p := readProblem(t, g.do(t, "GET", "/v1/fips/applications", keyNoCreds, nil), http.StatusForbidden)
+	if p.Upstream != "fips" || !strings.Contains(p.Detail, "fips") {
+		t.Errorf("403 problem = %+v, want it to name upstream fips", p)
+	}
+	if strings.Contains(g.Logs.String(), keyAlpha) || strings.Contains(g.Logs.String(), keyNoCreds) {
+		t.Errorf("logs contain a tenant key")
+	}
+}
+
+func TestValidation(t *testing.T) {
+	g := newGateway(t, nil)
+	tests := []struct {
+		name, method, path string
+		body               any
+		wantFields         []string
+	}{
+		{"missing required", "POST", "/v1/garant/search", map[string]any{"text": "x"}, []string{"body.env"}},
+		{"bad enum and range", "POST", "/v1/garant/search", map[string]any{"text": "x", "env": "moon", "page": 0}, []string{"body.env", "body.page"}},
+		{"path parameter", "GET", "/v1/garant/topics/abc", nil, []string{"path.topic"}},
+		{"export format", "GET", "/v1/garant/topics/1/export/docx", nil, []string{"path.format"}},
+		{"too many topics", "POST", "/v1/garant/monitoring/documents", map[string]any{"topics": make([]int, 101), "modDate": "2024-01-01"}, []string{"body.topics"}},
+		{"malformed json", "POST", "/v1/garant/search", `{"text":`, []string{"body"}},
+		{"query wait range", "GET", "/v1/fssp/tasks/abc?wait=99", nil, []string{"query.wait"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := readProblem(t, g.do(t, tt.method, tt.path, keyAlpha, tt.body), http.StatusBadRequest)
+			var got []string
+			for _, f := range p.Errors {
+				got = append(got, f.Field)
+			}
+			for _, want := range tt.wantFields {
+				found := false
+				for _, f := range got {
+					found = found || strings.HasPrefix(f, want)
+				}
+				if !found {
+					t.Errorf("%s %s: error fields = %v, want one naming %s (problem %+v)", tt.method, tt.path, got, want, p)
+				}
+			}
+		})
+	}
+}
+
+func TestUnknownRouteAndMethod(t *testing.T) {
+	g := newGateway(t, nil)
+	p := readProblem(t, g.do(t, "GET", "/v1/nope", keyAlpha, nil), http.StatusNotFound)
+	if !strings.Contains(p.Detail, "/v1/nope") {
+		t.Errorf("404 detail = %q, want the path", p.Detail)
+	}
+	readProblem(t, g.do(t, "DELETE", "/v1/garant/search", keyAlpha, nil), http.StatusMethodNotAllowed)
+}
+
+func TestBodyTooLarge(t *testing.T) {
+	g := newGateway(t, nil)
+	big := `{"text":"` + strings.Repeat("a", 2<<20) + `","env":"internet"}`
+	readProblem(t, g.do(t, "POST", "/v1/garant/search", keyAlpha, big), http.StatusRequestEntityTooLarge)
+}
+
+func TestContractAndDocs(t *testing.T) {
+	g := newGateway(t, nil)
+	res := g.do(t, "GET", "/openapi.json", "", nil)
+	var doc struct {
+		OpenAPI string                    `json:"openapi"`
+		Paths   map[string]map[string]any `json:"paths"`
+	}
+	must(t, json.NewDecoder(res.Body).Decode(&doc))
+	if doc.OpenAPI != "3.0.3" || doc.Paths["/v1/garant/search"]["post"] == nil {
+		t.Errorf("/openapi.json: openapi %q, %d paths; want 3.0.3 with /v1/garant/search", doc.OpenAPI, len(doc.Paths))
+	}
+	res = g.do(t, "GET", "/openapi.yaml", "", nil)
+	body, _ := io.ReadAll(res.Body)
+	if !strings.HasPrefix(string(body), "openapi: 3.0.3") {
+		t.Errorf("/openapi.yaml starts %q, want openapi: 3.0.3", string(body[:min(40, len(body))]))
+	}
+	res = g.do(t, "GET", "/docs", "", nil)
+	body, _ = io.ReadAll(res.Body)
+	if res.StatusCode != 200 || !strings.Contains(string(body), "swagger") || !strings.Contains(string(body), "/openapi.json") {
+		t.Fatalf("GET /docs = %d, want the Swagger UI page loading /openapi.json; body %.300s", res.StatusCode, body)
+	}
+	res = g.do(t, "GET", "/docs/swagger-ui-bundle.js", "", nil)
+	if res.StatusCode != 200 {
+		t.Errorf("GET /docs/swagger-ui-bundle.js = %d, want 200 (assets embedded)", res.StatusCode)
+	}
+}
+
+func TestMetrics(t *testing.T) {
+	g := newGateway(t, nil)
+	g.do(t, "GET", "/v1/quotas", keyAlpha, nil)
+	g.do(t, "GET", "/v1/quotas", "", nil)
+	res := g.do(t, "GET", "/metrics", "", nil)
+	body, _ := io.ReadAll(res.Body)
+	text := string(body)
+	for _, want := range []string{
+		`gateway_http_requests_total{code="200",operation="getQuotas",tenant="alpha"} 1`,
+		`gateway_http_requests_total{code="401",operation="getQuotas",tenant=""} 1`,
+		"gateway_http_request_duration_seconds_bucket", "go_goroutines", "gateway_redis_pool_connections",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("/metrics lacks %q", want)
+		}
+	}
+	problems, err := promlint.NewWithMetricFamilies(mustGather(t, g)).Lint()
+	must(t, err)
+	if len(problems) > 0 {
+		t.Errorf("promlint: %v", problems)
+	}
+	if strings.Contains(text, keyAlpha) || strings.Contains(text, "demo-garant-token") {
+		t.Errorf("/metrics contains a secret")
+	}
+}
+
+func TestQuotas(t *testing.T) {
+	g := newGateway(t, nil)
+	res := g.do(t, "GET", "/v1/quotas", keyAlpha, nil)
+	var got struct {
+		Quotas []struct {
+			Upstream, Family, Scope, Owner, Period string
+			Limit, Used, Remaining                 int64
+		} `json:"quotas"`
+	}
+	must(t, json.NewDecoder(res.Body).Decode(&got))
+	type row struct {
+		Upstream, Family, Scope, Owner, Period string
+		Limit, Remaining                       int64
+	}
+	var rows []row
+	for _, q := range got.Quotas {
+		rows = append(rows, row{q.Upstream, q.Family, q.Scope, q.Owner, q.Period, q.Limit, q.Remaining})
+	}
+	want := []row{{"garant", "export", "credential", "garant-test", "month", 30, 30}}
+	if diff := cmp.Diff(want, rows); diff != "" {
+		t.Errorf("GET /v1/quotas mismatch (-want +got):\n%s", diff)
+	}
+}
+
+func TestRequestIDEchoed(t *testing.T) {
+	g := newGateway(t, nil)
+	res := g.do(t, "GET", "/healthz", "", nil, "X-Request-ID", "client-chosen-id-123")
+	if got := res.Header.Get("X-Request-ID"); got != "client-chosen-id-123" {
+		t.Errorf("X-Request-ID = %q, want the caller's", got)
+	}
+	res = g.do(t, "GET", "/healthz", "", nil, "X-Request-ID", "bad id with spaces")
+	if got := res.Header.Get("X-Request-ID"); got == "" || strings.Contains(got, " ") {
+		t.Errorf("X-Request-ID = %q, want a fresh id", got)
+	}
+}
