@@ -8,7 +8,7 @@ import (
 )
 
 type snippetsRequest struct {
-	Topic         *int `json:"topic"`
+	Topic         *int    `json:"topic"`
 	Text          *string `json:"text"`
 	Correspondent *struct {
 		Topic *int `json:"topic"`
