@@ -1,0 +1,247 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/legalgate/legalgate/client"
+	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/redistest"
+	"github.com/legalgate/legalgate/internal/upstream/fips/fipssim"
+	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
+	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+)
+
+// syncBuffer is a bytes.Buffer safe for the gateway's logger and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
+func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+
+// startGateway runs run() with args and env until the test ends and returns
+// its base URL once /healthz answers.
+func startGateway(t *testing.T, args []string, env map[string]string) (string, *syncBuffer) {
+	t.Helper()
+	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, append(args, "-addr", addr), func(k string) string { return env[k] }, out, out) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("run() = %v, want nil after a graceful shutdown", err)
+			}
+		case <-time.After(15 * time.Second):
+			t.Errorf("run() did not return within 15s of cancellation")
+		}
+	})
+	base := "http://" + addr
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		select {
+		case err := <-done:
+			t.Fatalf("run() returned early: %v\n%s", err, out.String())
+		default:
+		}
+		if res, err := http.Get(base + "/healthz"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				return base, out
+			}
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	t.Fatalf("gateway did not answer /healthz within 20s\n%s", out.String())
+	return "", nil
+}
+
+func bearer(key string) client.ClientOption {
+	return client.WithRequestEditorFn(func(_ context.Context, r *http.Request) error {
+		r.Header.Set("Authorization", "Bearer "+key)
+		return nil
+	})
+}
+
+// TestEndToEnd boots the whole gateway through run() with a config file,
+// real Redis and the three simulators, and talks to it with the generated
+// public client.
+func TestEndToEnd(t *testing.T) {
+	rs := redistest.Start(t)
+	garant := httptest.NewServer(garantsim.New(garantsim.DefaultConfig()))
+	fssp := httptest.NewServer(fsspsim.New(fsspsim.DefaultConfig()))
+	fips := httptest.NewServer(fipssim.New(fipssim.DefaultConfig()))
+	t.Cleanup(garant.Close)
+	t.Cleanup(fssp.Close)
+	t.Cleanup(fips.Close)
+
+	cfg := fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  garant-main: {upstream: garant, secret: "${GARANT_TOKEN}", limits: [{family: export, period: month, limit: 30}]}
+  fssp-main: {upstream: fssp, secret: "${FSSP_TOKEN}"}
+tenants:
+  billing:
+    keys_sha256: [%s]
+    credentials: {garant: garant-main, fssp: fssp-main}
+upstreams:
+  garant: {base_url: %q}
+  fssp: {base_url: %q}
+  fips: {base_url: %q}
+`, rs.URL(), config.HashKey("billing-key"), garant.URL, fssp.URL, fips.URL+"/api/v1")
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startGateway(t, []string{"-config", path},
+		map[string]string{"GARANT_TOKEN": "demo-garant-token", "FSSP_TOKEN": "demo-fssp-token"})
+	ctx := context.Background()
+
+	anon, err := client.NewClientWithResponses(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.NewClientWithResponses(base, bearer("billing-key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if res, err := anon.GetReadyzWithResponse(ctx); err != nil || res.StatusCode() != 200 {
+		t.Fatalf("GET /readyz = %v, %v; want 200", status(res), err)
+	}
+	// Auth: no key is 401; a tenant without a FIPS credential is 403.
+	if res, err := anon.GetQuotasWithResponse(ctx); err != nil || res.StatusCode() != 401 || res.ApplicationproblemJSON401 == nil {
+		t.Errorf("GET /v1/quotas without a key = %v, %v; want a 401 problem", status(res), err)
+	}
+	if res, err := c.FipsListApplicationsWithResponse(ctx, nil); err != nil || res.StatusCode() != 403 {
+		t.Errorf("GET /v1/fips/applications without a FIPS credential = %v, %v; want 403", status(res), err)
+	}
+	// Quotas come from the config.
+	q, err := c.GetQuotasWithResponse(ctx)
+	if err != nil || q.JSON200 == nil {
+		t.Fatalf("GET /v1/quotas = %v, %v; want 200", status(q), err)
+	}
+	if len(q.JSON200.Quotas) != 1 || q.JSON200.Quotas[0].Limit != 30 || q.JSON200.Quotas[0].Family != "export" {
+		t.Errorf("GET /v1/quotas = %+v, want the export limit of 30", q.JSON200.Quotas)
+	}
+	// Validation: a 400 problem naming the field, never forwarded upstream.
+	before := garantCalls(t, garant.URL)
+	res, err := c.GarantSearchWithResponse(ctx, nil, client.GarantSearchJSONRequestBody{Text: "кодекс", Env: "moon"})
+	if err != nil || res.StatusCode() != 400 || res.ApplicationproblemJSON400 == nil {
+		t.Fatalf("POST /v1/garant/search with env=moon = %v, %v; want a 400 problem", status(res), err)
+	}
+	if got := res.ApplicationproblemJSON400.Errors; len(got) == 0 || got[0].Field != "body.env" {
+		t.Errorf("400 problem errors = %+v, want body.env", got)
+	}
+	if after := garantCalls(t, garant.URL); after != before {
+		t.Errorf("simulator calls went from %d to %d on an invalid request, want no call", before, after)
+	}
+	// 404 and 405 problems; the contract and Swagger UI.
+	for _, tc := range []struct {
+		method, path string
+		want         int
+		ctype        string
+	}{
+		{"GET", "/v1/nothing", 404, "application/problem+json"},
+		{"PUT", "/v1/quotas", 405, "application/problem+json"},
+		{"GET", "/openapi.json", 200, "application/json"},
+		{"GET", "/openapi.yaml", 200, "application/yaml"},
+		{"GET", "/docs", 200, "text/html"},
+		{"GET", "/metrics", 200, "text/plain"},
+	} {
+		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		req.Header.Set("Authorization", "Bearer billing-key")
+		res, err := http.DefaultTransport.RoundTrip(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.want || !strings.HasPrefix(res.Header.Get("Content-Type"), tc.ctype) {
+			t.Errorf("%s %s = %d %q, want %d %s; body %.200s", tc.method, tc.path, res.StatusCode, res.Header.Get("Content-Type"), tc.want, tc.ctype, body)
+		}
+		if tc.path == "/metrics" && !strings.Contains(string(body), `gateway_http_requests_total{code="400",operation="garantSearch",tenant="billing"} 1`) {
+			t.Errorf("/metrics lacks the 400 of garantSearch for tenant billing")
+		}
+	}
+	// Secrets never reach the logs.
+	for _, secret := range []string{"billing-key", "demo-garant-token", "demo-fssp-token"} {
+		if strings.Contains(logs.String(), secret) {
+			t.Errorf("logs contain the secret %q", secret)
+		}
+	}
+	if !strings.Contains(logs.String(), `"msg":"request"`) || !strings.Contains(logs.String(), `"request_id"`) {
+		t.Errorf("no JSON access log line with request_id in the logs")
+	}
+}
+
+// TestDemo boots the no-config demo: embedded Redis and in-process simulators.
+func TestDemo(t *testing.T) {
+	base, logs := startGateway(t, nil, nil)
+	c, err := client.NewClientWithResponses(base, bearer(config.DemoKeyAlpha))
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := c.GetQuotasWithResponse(context.Background())
+	if err != nil || q.JSON200 == nil {
+		t.Fatalf("GET /v1/quotas as demo-alpha = %v, %v; want 200", status(q), err)
+	}
+	if len(q.JSON200.Quotas) == 0 {
+		t.Errorf("demo quotas are empty, want the documented Garant and FSSP limits")
+	}
+	if !strings.Contains(logs.String(), "EMBEDDED") || !strings.Contains(logs.String(), "DEMO MODE") {
+		t.Errorf("the demo does not warn loudly about the embedded Redis and demo keys")
+	}
+}
+
+func TestBadConfigNamesTheField(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte("tenants:\n  a:\n    keys_sha256: [nothex]\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	err := run(context.Background(), []string{"-config", path}, func(string) string { return "" }, io.Discard, io.Discard)
+	if err == nil || !strings.Contains(err.Error(), "tenants.a.keys_sha256[0]") {
+		t.Errorf("run() with a bad key hash = %v, want an error naming tenants.a.keys_sha256[0]", err)
+	}
+}
+
+func status(r interface{ StatusCode() int }) any {
+	if r == nil {
+		return "no response"
+	}
+	return r.StatusCode()
+}
+
+func garantCalls(t *testing.T, base string) int {
+	t.Helper()
+	res, err := http.Get(base + "/_sim/calls")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var calls map[string]int
+	if err := json.NewDecoder(res.Body).Decode(&calls); err != nil {
+		t.Fatal(err)
+	}
+	total := 0
+	for _, n := range calls {
+		total += n
+	}
+	return total
+}
