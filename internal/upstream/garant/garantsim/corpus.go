@@ -149,11 +149,12 @@ func buildCorpus(seed uint64) *corpus {
 	for _, d := range c.docs {
 		fillText(d, rng, targets)
 	}
+	cache := map[string][]string{}
 	for i, d := range c.docs {
 		addObjects(c, d, rng, i)
 		paginate(d)
-		buildHistory(c, d, rng, i)
-		indexWords(d)
+		buildHistory(d, rng, i, targets.laws)
+		indexWords(d, cache)
 		for _, e := range d.entries {
 			for _, r := range blockRefs(e, false) {
 				c.citedBy[r] = append(c.citedBy[r], d.topic)

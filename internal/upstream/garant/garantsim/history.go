@@ -66,7 +66,7 @@ func paginate(d *document) {
 
 // buildHistory creates editions (newest first), change events, change dates
 // and the per-block change dates.
-func buildHistory(c *corpus, d *document, rng *rand.Rand, i int) {
+func buildHistory(d *document, rng *rand.Rand, i int, laws []*document) {
 	inForce := d.date.AddDate(0, 0, 10)
 	if d.status == statusFuture {
 		inForce = day(2027, 3, 1)
@@ -99,7 +99,6 @@ func buildHistory(c *corpus, d *document, rng *rand.Rand, i int) {
 	slices.SortFunc(starts, time.Time.Compare)
 	starts = slices.Compact(starts)
 
-	laws := refTargets(c).laws
 	var eds []edition
 	for j, st := range starts {
 		ed := edition{Status: "rs_Old", Topic: 3000000 + rng.IntN(6000000), ChangingDocuments: []changing{}, start: st}
@@ -177,22 +176,41 @@ func buildHistory(c *corpus, d *document, rng *rand.Rand, i int) {
 	}
 }
 
-// indexWords collects the searchable words of a document.
-func indexWords(d *document) {
+// indexWords collects the searchable words of a document; cache holds the
+// words of text fragments, which repeat a lot across the corpus.
+func indexWords(d *document, cache map[string][]string) {
+	split := func(s string) []string {
+		ws, ok := cache[s]
+		if !ok {
+			ws = words(s)
+			cache[s] = ws
+		}
+		return ws
+	}
+	set := map[string]struct{}{}
 	name := words(d.name)
-	var all []string
-	all = append(all, name...)
+	for _, w := range name {
+		set[w] = struct{}{}
+	}
 	for _, e := range d.entries {
-		all = append(all, words(e.title)...)
+		for _, w := range split(e.title) {
+			set[w] = struct{}{}
+		}
 		for _, p := range e.paras {
 			for _, s := range p.segs {
-				all = append(all, words(s.text)...)
+				for _, w := range split(s.text) {
+					set[w] = struct{}{}
+				}
 			}
 		}
 	}
+	all := make([]string, 0, len(set))
+	for w := range set {
+		all = append(all, w)
+	}
 	slices.Sort(name)
 	slices.Sort(all)
-	d.nameWds, d.words = slices.Compact(name), slices.Compact(all)
+	d.nameWds, d.words = slices.Compact(name), all
 }
 
 // words splits text into lower-case words; hyphens inside a word stay.
