@@ -1,0 +1,134 @@
+package fssp_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/fssp"
+	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
+)
+
+var token = tenant.NewSecret(fsspsim.DemoToken)
+
+func start(t *testing.T) (*fsspsim.Server, *fssp.Client) {
+	t.Helper()
+	cfg := fsspsim.DefaultConfig()
+	cfg.QueueFor, cfg.RunFor = 0, 0
+	sim := fsspsim.New(cfg)
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	c, err := fssp.New(fssp.Config{BaseURL: ts.URL + "/api/v1.0", Timeout: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return sim, c
+}
+
+func TestSearchStatusResult(t *testing.T) {
+	sim, c := start(t)
+	ctx := context.Background()
+	queries := []fssp.Query{
+		{Type: fssp.TypePhysical, Params: fssp.Params{"region": "77", "lastname": fsspsim.ManySurname, "firstname": "ИВАН"}},
+		{Type: fssp.TypeLegal, Params: fssp.Params{"region": "-1", "name": fsspsim.ManyLegalName, "address": "МОСКВА"}},
+		{Type: fssp.TypeIP, Params: fssp.Params{"number": "12345/21/77001-ИП"}},
+	}
+	for _, q := range queries {
+		id, err := c.Search(ctx, token, q)
+		if err != nil {
+			t.Fatalf("Search(%v) = %v, want a task", q, err)
+		}
+		st, err := c.Status(ctx, token, id)
+		if err != nil || st.Code != fssp.StatusDone || st.Total != 1 {
+			t.Fatalf("Status(%s) = %+v, %v, want done of 1", id, st, err)
+		}
+		res, err := c.Result(ctx, token, id)
+		if err != nil || len(res.Results) != 1 || res.Results[0].Err != nil || len(res.Results[0].Records) == 0 {
+			t.Fatalf("Result(%s) = %+v, %v, want one successful sub-result with records", id, res, err)
+		}
+		rec := fssp.Normalize(res.Results[0].Records[0])
+		if rec.Proceeding.Number == "" || rec.Proceeding.Date.IsZero() || rec.Debtor.Name == "" {
+			t.Errorf("Normalize(%+v) = %+v, want number, date and debtor", res.Results[0].Records[0], rec)
+		}
+	}
+	id, err := c.SearchGroup(ctx, token, append(queries, fssp.Query{Type: fssp.TypeLegal, Params: fssp.Params{"region": "77", "name": "X"}}))
+	if err != nil {
+		t.Fatalf("SearchGroup = %v", err)
+	}
+	res, err := c.Result(ctx, token, id)
+	if err != nil || res.Code != fssp.StatusDoneErrors || len(res.Results) != 4 {
+		t.Fatalf("Result(group) = %+v, %v, want status 3 with 4 sub-results", res, err)
+	}
+	if e := res.Results[3].Err; e == nil || e.Message != fsspsim.AddressError {
+		t.Errorf("Result(group).Results[3].Err = %+v, want %q", e, fsspsim.AddressError)
+	}
+	if got := sim.Kit.Calls.Get("POST /search/group"); got != 1 {
+		t.Errorf("group calls = %d, want 1", got)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	q := fssp.Query{Type: fssp.TypeIP, Params: fssp.Params{"number": "12345/21/77001-ИП"}}
+	tests := []struct {
+		name  string
+		fault simkit.Fault
+		want  apperr.Kind
+	}{
+		{"http 429", simkit.Fault{Status: 429, Body: `{"status":"error","code":429,"exception":"too many","response":[]}`}, apperr.QuotaExceeded},
+		{"code 429 in a 200", simkit.Fault{Status: 200, Body: `{"status":"error","code":429,"exception":"limit","response":[]}`}, apperr.QuotaExceeded},
+		{"html", simkit.Fault{Status: 200, Body: "<html>maintenance</html>"}, apperr.UpstreamFailed},
+		{"502 html", simkit.Fault{Status: 502, Body: "<html>bad gateway</html>"}, apperr.UpstreamFailed},
+		{"garbage", simkit.Fault{Malformed: true}, apperr.UpstreamFailed},
+		{"reset", simkit.Fault{Reset: true}, apperr.UpstreamFailed},
+		{"hang", simkit.Fault{Hang: true}, apperr.UpstreamTimeout},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			sim, c := start(t)
+			sim.Kit.SetFault(&tt.fault)
+			_, err := c.Search(context.Background(), token, q)
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != tt.want || e.Upstream != "fssp" {
+				t.Fatalf("Search() = %v, want %v from fssp", err, tt.want)
+			}
+			if strings.Contains(err.Error(), fsspsim.DemoToken) {
+				t.Errorf("Search() error %q contains the token", err)
+			}
+		})
+	}
+}
+
+func TestUnreachableHidesToken(t *testing.T) {
+	ts := httptest.NewServer(http.NotFoundHandler())
+	ts.Close() // nothing listens there any more
+	c, err := fssp.New(fssp.Config{BaseURL: ts.URL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Status(context.Background(), token, "T")
+	if apperr.KindOf(err) != apperr.UpstreamFailed || strings.Contains(err.Error(), fsspsim.DemoToken) || strings.Contains(err.Error(), "token=") {
+		t.Errorf("Status(unreachable) = %v, want upstream_failed without the token or URL", err)
+	}
+}
+
+func TestTaskGone(t *testing.T) {
+	_, c := start(t)
+	_, err := c.Status(context.Background(), token, "00000000-0000-4000-8000-000000000000")
+	if e, ok := apperr.As(err); !ok || e.Kind != apperr.Gone {
+		t.Errorf("Status(unknown task) = %v, want gone", err)
+	}
+}
+
+func TestBadBaseURL(t *testing.T) {
+	for _, u := range []string{"", "api-ip.fssp.gov.ru", "ftp://x"} {
+		if _, err := fssp.New(fssp.Config{BaseURL: u}); err == nil {
+			t.Errorf("New(%q) = nil error, want one", u)
+		}
+	}
+}
