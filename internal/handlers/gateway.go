@@ -3,7 +3,6 @@ package handlers
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"time"
@@ -23,21 +22,13 @@ type gatewayHandlers struct {
 	docs     http.Handler
 }
 
-func newGatewayHandlers(d *Deps) (gatewayHandlers, error) {
-	spec, err := api.GetSwagger()
-	if err != nil {
-		return gatewayHandlers{}, fmt.Errorf("handlers: load contract: %w", err)
-	}
-	specJSON, err := json.Marshal(spec)
-	if err != nil {
-		return gatewayHandlers{}, fmt.Errorf("handlers: encode contract: %w", err)
-	}
+func newGatewayHandlers(d *Deps, specJSON []byte) gatewayHandlers {
 	return gatewayHandlers{
 		deps:     d,
 		specJSON: specJSON,
 		metrics:  promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}),
 		docs:     newDocsHandler(),
-	}, nil
+	}
 }
 
 // GetHealthz answers as long as the process serves requests.

@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -21,13 +22,17 @@ import (
 // routing → route guard (operation, tenant auth, body limit, contract
 // validation) → generated strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
-	spec, err := api.GetSwagger()
+	spec, err := api.GetSpec()
 	if err != nil {
 		return nil, fmt.Errorf("handlers: load contract: %w", err)
 	}
+	specJSON, err := json.Marshal(spec)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: encode contract: %w", err)
+	}
 	spec.Servers = nil // validate paths as they arrive, whatever host serves them
 	ops := newOperationIndex(spec)
-	srv, err := newServer(d)
+	srv := newServer(d, specJSON)
 	if err != nil {
 		return nil, err
 	}

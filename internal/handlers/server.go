@@ -44,17 +44,13 @@ type Server struct {
 
 var _ api.StrictServerInterface = (*Server)(nil)
 
-func newServer(d *Deps) (*Server, error) {
-	gw, err := newGatewayHandlers(d)
-	if err != nil {
-		return nil, err
-	}
+func newServer(d *Deps, specJSON []byte) *Server {
 	return &Server{
-		gatewayHandlers: gw,
+		gatewayHandlers: newGatewayHandlers(d, specJSON),
 		garantHandlers:  garantHandlers{deps: d},
 		fsspHandlers:    fsspHandlers{deps: d},
 		fipsHandlers:    fipsHandlers{deps: d},
-	}, nil
+	}
 }
 
 // notBuilt answers operations of the contract that are not built yet.

@@ -82,15 +82,6 @@ func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {
 	return o, ok
 }
 
-// operationIDs returns every operation id in the contract.
-func (x *operationIndex) operationIDs() []string {
-	ids := make([]string, 0, len(x.byRoute))
-	for _, o := range x.byRoute {
-		ids = append(ids, o.id)
-	}
-	return ids
-}
-
 // validate checks r against the contract and returns an Invalid error that
 // names every wrong field.
 func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.RouteParams) error {
