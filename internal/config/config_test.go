@@ -1,0 +1,84 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+const validYAML = `
+credentials:
+  g: {upstream: garant, secret: "${G_TOKEN}", limits: [{family: export, period: month, limit: 30}]}
+tenants:
+  alpha:
+    keys_sha256: [` + "5bff3ad2afa32f97bd6af0f4a9901aad72a21b9f711fb6d82e2648dbc18e8575" + `]
+    credentials: {garant: g}
+upstreams:
+  garant: {base_url: "http://127.0.0.1:1"}
+`
+
+func env(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
+
+func TestParseValid(t *testing.T) {
+	c, err := Parse([]byte(validYAML), env(map[string]string{"G_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatalf("Parse(valid) = %v", err)
+	}
+	if c.Credentials["g"].Secret != "tok" || c.Addr != "127.0.0.1:8080" || c.FSSP.MaxWait.Seconds() != 25 {
+		t.Errorf("Parse(valid) = secret %q addr %q max_wait %v; want the env secret and defaults",
+			c.Credentials["g"].Secret, c.Addr, c.FSSP.MaxWait)
+	}
+	if HashKey(DemoKeyAlpha) != c.Tenants["alpha"].KeysSHA256[0] {
+		t.Errorf("HashKey(demo-alpha) does not match sha256sum")
+	}
+}
+
+func TestParseErrorsNameTheField(t *testing.T) {
+	tests := []struct {
+		name, yaml, want string
+		env              map[string]string
+	}{
+		{"unset env secret", validYAML, "credentials.g.secret", nil},
+		{"unknown field", validYAML + "\nfoo: 1\n", "field foo not found", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"bad period", strings.Replace(validYAML, "period: month", "period: fortnight", 1), "credentials.g.limits[0].period", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"bad hash", strings.Replace(validYAML, "5bff3ad2", "XXXX", 1), "tenants.alpha.keys_sha256[0]", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"unknown credential", strings.Replace(validYAML, "{garant: g}", "{garant: nope}", 1), "tenants.alpha.credentials.garant", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"bad base url", strings.Replace(validYAML, "http://127.0.0.1:1", "ftp://x", 1), "upstreams.garant.base_url", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Parse([]byte(tt.yaml), env(tt.env))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("Parse() = %v, want an error naming %q", err, tt.want)
+			}
+			if err != nil && strings.Contains(err.Error(), "s3cr3t-value") {
+				t.Errorf("error %q may echo a secret", err)
+			}
+		})
+	}
+}
+
+func TestSecretFromFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "tok")
+	if err := os.WriteFile(path, []byte("from-file\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := ResolveSecret("file:"+path, env(nil))
+	if err != nil || got != "from-file" {
+		t.Errorf("ResolveSecret(file:) = %q, %v; want from-file", got, err)
+	}
+	if _, err := ResolveSecret("file:/does/not/exist", env(nil)); err == nil {
+		t.Errorf("ResolveSecret(missing file) = nil error, want one")
+	}
+}
+
+func TestDemoIsValid(t *testing.T) {
+	d := Demo(DemoUpstreams{Garant: "http://127.0.0.1:1", FSSP: "http://127.0.0.1:2", FIPS: "http://127.0.0.1:3/api/v1"})
+	if err := d.Validate(); err != nil {
+		t.Errorf("Demo().Validate() = %v", err)
+	}
+	if d.Credentials["garant-demo"].Upstream != Garant || d.Tenants["alpha"].Credentials[Garant] != d.Tenants["beta"].Credentials[Garant] {
+		t.Errorf("demo tenants do not share one Garant credential")
+	}
+}
