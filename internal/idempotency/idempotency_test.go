@@ -1,0 +1,177 @@
+package idempotency_test
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/idempotency"
+	"github.com/legalgate/legalgate/internal/redistest"
+)
+
+func newStore(t *testing.T, o idempotency.Options) *idempotency.Store {
+	t.Helper()
+	return idempotency.New(redistest.Start(t).Client(t), o)
+}
+
+func created(body string) idempotency.Response {
+	return idempotency.Response{Status: 201, Header: http.Header{"Location": {"/v1/x/1"}}, Body: []byte(body)}
+}
+
+func TestIdempotencyDoReplays(t *testing.T) {
+	s := newStore(t, idempotency.Options{})
+	ctx := context.Background()
+	var calls atomic.Int32
+	fn := func(context.Context) (idempotency.Response, error) {
+		calls.Add(1)
+		return created(`{"id":"1"}`), nil
+	}
+	fp := idempotency.Fingerprint([]byte("op"), []byte(`{"a":1}`))
+	first, replayed, err := s.Do(ctx, "alpha", "k1", fp, fn)
+	if err != nil || replayed {
+		t.Fatalf("Do(first) = replayed %v, err %v; want a fresh run", replayed, err)
+	}
+	again, replayed, err := s.Do(ctx, "alpha", "k1", fp, fn)
+	if err != nil || !replayed {
+		t.Fatalf("Do(retry) = replayed %v, err %v; want a replay", replayed, err)
+	}
+	if diff := cmp.Diff(first, again); diff != "" {
+		t.Errorf("Do(retry) answer mismatch (-first +replay):\n%s", diff)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("fn ran %d times, want 1", n)
+	}
+	// Another scope (tenant) with the same key is a different record.
+	if _, replayed, err := s.Do(ctx, "beta", "k1", fp, fn); err != nil || replayed {
+		t.Errorf("Do(other scope) = replayed %v, err %v; want a fresh run", replayed, err)
+	}
+	// No key: no protection, fn runs every time.
+	_, _, _ = s.Do(ctx, "alpha", "", fp, fn)
+	_, _, _ = s.Do(ctx, "alpha", "", fp, fn)
+	if n := calls.Load(); n != 4 {
+		t.Errorf("fn ran %d times, want 4", n)
+	}
+}
+
+func TestIdempotencyDifferentRequest(t *testing.T) {
+	s := newStore(t, idempotency.Options{})
+	ctx := context.Background()
+	ok := func(context.Context) (idempotency.Response, error) { return created("{}"), nil }
+	if _, _, err := s.Do(ctx, "alpha", "k", idempotency.Fingerprint([]byte("a")), ok); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err := s.Do(ctx, "alpha", "k", idempotency.Fingerprint([]byte("b")), ok)
+	if got := apperr.KindOf(err); got != apperr.Unprocessable {
+		t.Errorf("Do(same key, other body) kind = %v, want unprocessable", got)
+	}
+}
+
+func TestIdempotencyInFlight(t *testing.T) {
+	s := newStore(t, idempotency.Options{})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	started, finish := make(chan struct{}), make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		_, _, _ = s.Do(ctx, "alpha", "k", fp, func(context.Context) (idempotency.Response, error) {
+			close(started)
+			<-finish
+			return created(`{"id":"7"}`), nil
+		})
+	}()
+	<-started
+	_, _, err := s.Do(ctx, "alpha", "k", fp, func(context.Context) (idempotency.Response, error) {
+		t.Error("second fn ran while the first was in flight")
+		return idempotency.Response{}, nil
+	})
+	if got := apperr.KindOf(err); got != apperr.Conflict {
+		t.Errorf("Do(in flight) kind = %v, want conflict", got)
+	}
+	close(finish)
+	wg.Wait()
+	r, replayed, err := s.Do(ctx, "alpha", "k", fp, nil)
+	if err != nil || !replayed || string(r.Body) != `{"id":"7"}` {
+		t.Errorf("Do(after) = %q replayed %v err %v, want the first answer replayed", r.Body, replayed, err)
+	}
+}
+
+func TestIdempotencyFailureReleases(t *testing.T) {
+	s := newStore(t, idempotency.Options{})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	boom := errors.New("upstream said no")
+	if _, _, err := s.Do(ctx, "alpha", "k", fp, func(context.Context) (idempotency.Response, error) {
+		return idempotency.Response{}, boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("Do(failing) err = %v, want %v", err, boom)
+	}
+	r, replayed, err := s.Do(ctx, "alpha", "k", fp, func(context.Context) (idempotency.Response, error) { return created("{}"), nil })
+	if err != nil || replayed || r.Status != 201 {
+		t.Errorf("Do(retry after failure) = %d replayed %v err %v, want a fresh 201", r.Status, replayed, err)
+	}
+}
+
+func TestIdempotencyAbandonedClaimExpires(t *testing.T) {
+	s := newStore(t, idempotency.Options{LockTTL: 150 * time.Millisecond})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	if _, _, err := s.Begin(ctx, "alpha", "k", fp); err != nil { // never completed: the owner "crashed"
+		t.Fatal(err)
+	}
+	if _, _, err := s.Begin(ctx, "alpha", "k", fp); apperr.KindOf(err) != apperr.Conflict {
+		t.Fatalf("Begin(held) err = %v, want conflict", err)
+	}
+	time.Sleep(300 * time.Millisecond)
+	claim, prev, err := s.Begin(ctx, "alpha", "k", fp)
+	if err != nil || claim == nil || prev != nil {
+		t.Fatalf("Begin(after LockTTL) = claim %v prev %v err %v, want a new claim", claim, prev, err)
+	}
+}
+
+func TestIdempotencyRecordTTL(t *testing.T) {
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	s := idempotency.New(rdb, idempotency.Options{Prefix: "idem"})
+	ctx := context.Background()
+	if _, _, err := s.Do(ctx, "alpha", "k", "fp", func(context.Context) (idempotency.Response, error) { return created("{}"), nil }); err != nil {
+		t.Fatal(err)
+	}
+	keys, err := rdb.Keys(ctx, "idem:alpha:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("KEYS idem:alpha:* = %v, %v; want one record", keys, err)
+	}
+	ttl := rdb.PTTL(ctx, keys[0]).Val()
+	if ttl < 23*time.Hour || ttl > 24*time.Hour {
+		t.Errorf("PTTL(record) = %v, want about 24h", ttl)
+	}
+}
+
+func TestIdempotencyRedisDownFailsClosed(t *testing.T) {
+	rs := redistest.Start(t)
+	s := idempotency.New(rs.Client(t), idempotency.Options{Timeout: 200 * time.Millisecond})
+	rs.Stop()
+	_, _, err := s.Do(context.Background(), "alpha", "k", "fp", func(context.Context) (idempotency.Response, error) {
+		t.Error("fn ran without the store")
+		return idempotency.Response{}, nil
+	})
+	if got := apperr.KindOf(err); got != apperr.Unavailable {
+		t.Errorf("Do(redis down) kind = %v, want unavailable", got)
+	}
+}
+
+func TestFingerprintIsUnambiguous(t *testing.T) {
+	a := idempotency.Fingerprint([]byte("ab"), []byte("c"))
+	b := idempotency.Fingerprint([]byte("a"), []byte("bc"))
+	if a == b {
+		t.Errorf("Fingerprint(ab,c) = Fingerprint(a,bc) = %s, want different", a)
+	}
+}
