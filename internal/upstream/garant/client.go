@@ -1,0 +1,378 @@
+// Package garant is the client of Garant Connect API v2
+// (https://api.garant.ru/v2) and of its on-premises variant Garant Proxima
+// (<server>/api, no auth, a subset of the methods). It has one typed method per
+// upstream method (methods.go), decodes the documented quirks leniently
+// (types.go: "number:" and "topic:" keys, relevance as a string, ids as
+// numbers or strings, unknown fields ignored) and rewrites the image and
+// formula links of exported HTML to the gateway's own routes (rewrite.go).
+//
+// Every call makes exactly one HTTP request: retries, rate limiting and quota
+// accounting belong to the caller. Every failure is an *apperr.Error with
+// Upstream "garant"; when Garant answered, an *HTTPError with its status is in
+// the chain (StatusOf reads it):
+//
+//	400       Invalid, with Garant's reason
+//	401       UpstreamFailed "upstream credential rejected" (the caller may
+//	          refine it: a 401 on one method while /v2/limits works means the
+//	          method is not in the tariff)
+//	403, 404  NotFound (Garant answers 403 for documents the token cannot see)
+//	423       QuotaExceeded until the 1st of next month (Moscow time)
+//	429       QuotaExceeded, retry after a second
+//	5xx       UpstreamFailed; a timeout is UpstreamTimeout
+//
+// The token is sent only in the Authorization header and never appears in an
+// error.
+package garant
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/tenant"
+)
+
+// Upstream is the upstream name used in errors and metrics.
+const Upstream = "garant"
+
+// Method names, as /v2/limits and the tariff name them.
+const (
+	MethodSearch          = "search"
+	MethodSnippets        = "snippets"
+	MethodHyperlinks      = "find-hyperlinks"
+	MethodDownloadRTF     = "topic/download"
+	MethodDownloadODT     = "topic/download-odt"
+	MethodDownloadPDF     = "topic/download-pdf"
+	MethodTopicHTML       = "topic/html"
+	MethodEntryHTML       = "entry/html"
+	MethodImage           = "image"
+	MethodFormula         = "formula"
+	MethodFindModified    = "find-modified"
+	MethodBlocksOnControl = "block-on-control/changed"
+	MethodPrime           = "prime"
+	MethodPrimeNews       = "prime/create-news"
+	MethodTopic           = "topic"
+	MethodRedactions      = "redactions"
+	MethodSutyazhnik      = "sutyazhnik-search"
+	MethodLimits          = "limits"
+)
+
+// DefaultProximaMethods are the methods Garant Proxima offers when the
+// internal-documents base is installed: search, topic info and exports.
+var defaultProximaMethods = []string{
+	MethodSearch, MethodTopic, MethodDownloadRTF, MethodDownloadODT, MethodDownloadPDF,
+	MethodTopicHTML, MethodEntryHTML, MethodImage, MethodFormula,
+}
+
+// Config configures a Client.
+type Config struct {
+	// BaseURL is https://api.garant.ru (paths start with /v2), or for Proxima
+	// http://<server>/api (paths are the same without /v2).
+	BaseURL string
+	// EditionsPath is the path of the editions method, with {topic};
+	// default /v2/redactions/{topic} (the path is only likely, see REFERENCE.md).
+	EditionsPath string
+	// Proxima selects Garant Proxima: no Authorization header and only
+	// ProximaMethods (nil: search, topic info and exports).
+	Proxima        bool
+	ProximaMethods []string
+	Transport      http.RoundTripper // nil: http.DefaultTransport (wrap it with metrics.Upstream.Transport)
+	Timeout        time.Duration     // per call; 0: 30 s
+	MaxBody        int64             // largest JSON answer read; 0: 64 MiB
+	Location       *time.Location    // for the 423 reset; nil: Europe/Moscow
+}
+
+// Client calls Garant. It is safe for concurrent use.
+type Client struct {
+	base     string
+	editions string
+	proxima  bool
+	allowed  map[string]bool // Proxima only
+	hc       *http.Client
+	timeout  time.Duration
+	maxBody  int64
+	loc      *time.Location
+}
+
+// New returns a client for cfg.
+func New(cfg Config) (*Client, error) {
+	u, err := url.Parse(cfg.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("garant: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
+	}
+	c := &Client{
+		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
+		editions: cfg.EditionsPath,
+		proxima:  cfg.Proxima,
+		timeout:  cfg.Timeout,
+		maxBody:  cfg.MaxBody,
+		loc:      cfg.Location,
+	}
+	if c.editions == "" {
+		c.editions = "/v2/redactions/{topic}"
+	}
+	if !strings.Contains(c.editions, "{topic}") || !strings.HasPrefix(c.editions, "/") {
+		return nil, fmt.Errorf("garant: editions path %q must start with / and contain {topic}", c.editions)
+	}
+	if c.proxima {
+		c.allowed = map[string]bool{}
+		methods := cfg.ProximaMethods
+		if methods == nil {
+			methods = defaultProximaMethods
+		}
+		for _, m := range methods {
+			c.allowed[m] = true
+		}
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		rt = http.DefaultTransport
+	}
+	c.hc = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	if c.timeout <= 0 {
+		c.timeout = 30 * time.Second
+	}
+	if c.maxBody <= 0 {
+		c.maxBody = 64 << 20
+	}
+	if c.loc == nil {
+		if c.loc, err = time.LoadLocation("Europe/Moscow"); err != nil {
+			c.loc = time.FixedZone("MSK", 3*60*60)
+		}
+	}
+	return c, nil
+}
+
+// Offers reports whether the upstream offers a method (always, except
+// methods Proxima lacks).
+func (c *Client) Offers(method string) bool { return !c.proxima || c.allowed[method] }
+
+// HTTPError is the cause of a failure Garant answered with a status other
+// than success.
+type HTTPError struct {
+	Method string // e.g. "topic/download"
+	Status int
+	Reason string // Garant's message, trimmed
+}
+
+func (e *HTTPError) Error() string {
+	return fmt.Sprintf("garant: %s: status %d: %s", e.Method, e.Status, e.Reason)
+}
+
+// StatusOf returns the HTTP status Garant answered in err's chain, or 0.
+func StatusOf(err error) int {
+	var he *HTTPError
+	if errors.As(err, &he) {
+		return he.Status
+	}
+	return 0
+}
+
+// path returns the upstream path of a /v2 path for this deployment.
+func (c *Client) path(p string) string {
+	if c.proxima {
+		return strings.TrimPrefix(p, "/v2")
+	}
+	return p
+}
+
+// send makes one request and returns a successful response; anything else is
+// an *apperr.Error. The caller closes the body and then calls cancel.
+func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, path string, query url.Values, body any) (*http.Response, context.CancelFunc, error) {
+	if !c.Offers(method) {
+		return nil, nil, &apperr.Error{Kind: apperr.NotImplemented, Upstream: Upstream,
+			Detail: "the configured Garant Proxima server does not offer " + method}
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: %s: encode request: %w", method, err))
+		}
+		rd = bytes.NewReader(b)
+	}
+	u := c.base + c.path(path)
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	req, err := http.NewRequestWithContext(ctx, verb, u, rd)
+	if err != nil {
+		cancel()
+		return nil, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: %s: build request: %w", method, err))
+	}
+	req.Header.Set("Accept", "application/json")
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if !c.proxima && !token.IsZero() {
+		req.Header.Set("Authorization", "Bearer "+token.Reveal())
+	}
+	res, err := c.hc.Do(req)
+	if err != nil {
+		cancel()
+		return nil, nil, transportError(method, err)
+	}
+	if res.StatusCode/100 != 2 {
+		defer cancel()
+		defer res.Body.Close()
+		return nil, nil, c.statusError(method, res)
+	}
+	return res, cancel, nil
+}
+
+// transportError maps a failure without an answer; the request URL is
+// dropped from the message.
+func transportError(method string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		err = ue.Err
+	}
+	var ne net.Error
+	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream,
+			Detail: "Garant did not answer in time", Err: fmt.Errorf("garant: %s: %w", method, err)}
+	}
+	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream,
+		Detail: "Garant could not be reached", Err: fmt.Errorf("garant: %s: %w", method, err)}
+}
+
+// statusError maps a non-2xx answer.
+func (c *Client) statusError(method string, res *http.Response) error {
+	he := &HTTPError{Method: method, Status: res.StatusCode, Reason: reason(res.Body)}
+	e := &apperr.Error{Upstream: Upstream, Err: he}
+	switch s := res.StatusCode; {
+	case s == http.StatusBadRequest:
+		e.Kind, e.Detail = apperr.Invalid, "Garant rejected the request: "+he.Reason
+	case s == http.StatusUnauthorized:
+		e.Kind, e.Detail = apperr.UpstreamFailed, "upstream credential rejected"
+	case s == http.StatusForbidden || s == http.StatusNotFound:
+		e.Kind, e.Detail = apperr.NotFound, "Garant has no such document, or it is not accessible with this credential"
+	case s == http.StatusRequestEntityTooLarge:
+		e.Kind, e.Detail = apperr.TooLarge, "Garant refused the request as too large"
+	case s == http.StatusLocked:
+		now := time.Now().In(c.loc)
+		reset := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, c.loc)
+		e.Kind, e.Type, e.Title = apperr.QuotaExceeded, "quota-exceeded", "Quota exceeded"
+		e.Detail = "Garant reports the monthly quota of " + method + " exhausted until " + reset.Format(time.RFC3339)
+		e.RetryAfter = reset.Sub(now)
+		e.Extensions = map[string]any{"scope": "credential", "resets_at": reset.Format(time.RFC3339)}
+	case s == http.StatusTooManyRequests:
+		e.Kind, e.Detail, e.RetryAfter = apperr.QuotaExceeded, "Garant's rate limit was hit; retry in a second", time.Second
+	case s == http.StatusGatewayTimeout || s == http.StatusRequestTimeout:
+		e.Kind, e.Detail = apperr.UpstreamTimeout, fmt.Sprintf("Garant answered %d", s)
+	default:
+		e.Kind, e.Detail = apperr.UpstreamFailed, fmt.Sprintf("Garant answered %d", s)
+	}
+	return e
+}
+
+// reason extracts a short message from an error body: the "error",
+// "message" or "detail" member of a JSON object, or the text itself.
+func reason(body io.Reader) string {
+	b, _ := io.ReadAll(io.LimitReader(body, 4<<10))
+	var m map[string]any
+	if json.Unmarshal(b, &m) == nil {
+		for _, k := range []string{"error", "message", "detail", "description"} {
+			if s, ok := m[k].(string); ok && s != "" {
+				return clip(s)
+			}
+		}
+	}
+	return clip(strings.TrimSpace(string(b)))
+}
+
+func clip(s string) string {
+	s = strings.Map(func(r rune) rune {
+		if r < ' ' {
+			return ' '
+		}
+		return r
+	}, s)
+	if r := []rune(s); len(r) > 300 {
+		s = string(r[:300]) + "…"
+	}
+	if s == "" {
+		s = "no reason given"
+	}
+	return s
+}
+
+// call sends a JSON request (body may be nil) and decodes a JSON answer.
+func (c *Client) call(ctx context.Context, token tenant.Secret, method, verb, path string, body, out any) error {
+	res, cancel, err := c.send(ctx, token, method, verb, path, nil, body)
+	if err != nil {
+		return err
+	}
+	defer cancel()
+	defer res.Body.Close()
+	if ct := res.Header.Get("Content-Type"); ct != "" {
+		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
+			return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream, Detail: "Garant answered with an unexpected content type",
+				Err: fmt.Errorf("garant: %s: content type %q", method, ct)}
+		}
+	}
+	b, err := io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
+	if err != nil {
+		return transportError(method, err)
+	}
+	if int64(len(b)) > c.maxBody {
+		return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream, Detail: "Garant's answer is too large",
+			Err: fmt.Errorf("garant: %s: answer over %d bytes", method, c.maxBody)}
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream, Detail: "Garant's answer could not be decoded",
+			Err: fmt.Errorf("garant: %s: decode: %w", method, err)}
+	}
+	return nil
+}
+
+// File is a binary answer streaming from Garant. Close it.
+type File struct {
+	Body          io.ReadCloser
+	ContentType   string
+	ContentLength int64 // -1 when unknown
+}
+
+type fileBody struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+	method string
+}
+
+func (b *fileBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = transportError(b.method, err)
+	}
+	return n, err
+}
+
+func (b *fileBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
+}
+
+// file sends a GET for a binary answer.
+func (c *Client) file(ctx context.Context, token tenant.Secret, method, path string, query url.Values) (*File, error) {
+	res, cancel, err := c.send(ctx, token, method, http.MethodGet, path, query, nil)
+	if err != nil {
+		return nil, err
+	}
+	ct := res.Header.Get("Content-Type")
+	if ct == "" {
+		ct = "application/octet-stream"
+	}
+	return &File{Body: &fileBody{ReadCloser: res.Body, cancel: cancel, method: method}, ContentType: ct, ContentLength: res.ContentLength}, nil
+}
