@@ -1,0 +1,461 @@
+// Package fips is the client of the FIPS "Registrator" API v1
+// (https://kpsrtz.fips.ru/api/v1): applications, their documents, file and
+// statement content, detached GOST signatures, the package to sign, the
+// submission for registration and the three dictionaries.
+//
+// FIPS publishes no path list, so every upstream path comes from a route
+// table (operation id → path template relative to the base URL, see
+// DefaultRoutes) that the config may override. Ids are internal ids or
+// registration numbers and are only ever path-escaped, never parsed.
+//
+// Content (document files, statements, the package to sign) streams in both
+// directions and is never held whole in memory or re-encoded: the bytes a
+// client signs are exactly FIPS's bytes. Errors are *apperr.Error with
+// Upstream "fips"; a 401 means the tenant's FIPS key expired or was revoked
+// and counts in gateway_credential_rejected_total.
+package fips
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/tenant"
+)
+
+// Upstream is the upstream's name in errors, metrics and config.
+const Upstream = "fips"
+
+// Operation ids of the contract; they key the route table.
+const (
+	OpListApplications              = "fipsListApplications"
+	OpCreateApplication             = "fipsCreateApplication"
+	OpGetApplication                = "fipsGetApplication"
+	OpUpdateApplication             = "fipsUpdateApplication"
+	OpDeleteApplication             = "fipsDeleteApplication"
+	OpGetPackage                    = "fipsGetPackage"
+	OpSubmitApplication             = "fipsSubmitApplication"
+	OpListDocuments                 = "fipsListDocuments"
+	OpCreateDocument                = "fipsCreateDocument"
+	OpGetDocument                   = "fipsGetDocument"
+	OpUpdateDocument                = "fipsUpdateDocument"
+	OpDeleteDocument                = "fipsDeleteDocument"
+	OpGetDocumentFile               = "fipsGetDocumentFile"
+	OpPutDocumentFile               = "fipsPutDocumentFile"
+	OpClearDocumentFile             = "fipsClearDocumentFile"
+	OpGetStatement                  = "fipsGetStatement"
+	OpPutStatement                  = "fipsPutStatement"
+	OpListSignatures                = "fipsListSignatures"
+	OpAddSignature                  = "fipsAddSignature"
+	OpListApplicantCategories       = "fipsListApplicantCategories"
+	OpListApplicantDocumentTypes    = "fipsListApplicantDocumentTypes"
+	OpListDocumentTypes             = "fipsListDocumentTypes"
+	paramApplication, paramDocument = "applicationId", "documentId"
+)
+
+// DefaultRoutes is the route table of REFERENCE.md §3.2 (and the simulator),
+// relative to a base URL that ends in /api/v1.
+func DefaultRoutes() map[string]string {
+	const app = "/applications/{applicationId}"
+	const doc = app + "/documents/{documentId}"
+	return map[string]string{
+		OpListApplications: "/applications", OpCreateApplication: "/applications",
+		OpGetApplication: app, OpUpdateApplication: app, OpDeleteApplication: app,
+		OpGetPackage: app + "/package", OpSubmitApplication: app + "/package/signature",
+		OpListDocuments: app + "/documents", OpCreateDocument: app + "/documents",
+		OpGetDocument: doc, OpUpdateDocument: doc, OpDeleteDocument: doc,
+		OpGetDocumentFile: doc + "/file", OpPutDocumentFile: doc + "/file", OpClearDocumentFile: doc + "/file",
+		OpGetStatement: doc + "/statement", OpPutStatement: doc + "/statement",
+		OpListSignatures: doc + "/signatures", OpAddSignature: doc + "/signatures",
+		OpListApplicantCategories:    "/dictionaries/applicant-categories",
+		OpListApplicantDocumentTypes: "/dictionaries/applicant-document-types",
+		OpListDocumentTypes:          "/dictionaries/document-types",
+	}
+}
+
+// Config configures a Client.
+type Config struct {
+	BaseURL string            // e.g. https://kpsrtz.fips.ru/api/v1
+	Routes  map[string]string // operation id → path template; missing ones: DefaultRoutes
+	Timeout time.Duration     // per call, body streaming included; default 60s
+	// Transport carries the calls, typically metrics.Upstream.Transport("fips", …);
+	// nil: a clone of http.DefaultTransport.
+	Transport http.RoundTripper
+	// Redis caches the dictionaries for DictionaryTTL (default 1h); nil: no cache.
+	Redis         redis.UniversalClient
+	DictionaryTTL time.Duration
+	RedisTimeout  time.Duration // per cache call; default 250ms
+}
+
+// Client calls FIPS on behalf of a tenant's FIPS credential.
+type Client struct {
+	base     *url.URL
+	routes   map[string]string
+	timeout  time.Duration
+	http     *http.Client
+	rejected *prometheus.CounterVec
+	dict     dictCache
+}
+
+var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// New returns a client. It registers gateway_credential_rejected_total on reg
+// (or reuses the one another client registered there).
+func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
+	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
+	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
+		return nil, fmt.Errorf("fips: base url %q must be an absolute http(s) URL", cfg.BaseURL)
+	}
+	routes := DefaultRoutes()
+	for op, tmpl := range cfg.Routes {
+		if _, ok := routes[op]; !ok {
+			return nil, fmt.Errorf("fips: routes: unknown operation %q", op)
+		}
+		routes[op] = tmpl
+	}
+	for op, tmpl := range routes {
+		if !strings.HasPrefix(tmpl, "/") {
+			return nil, fmt.Errorf("fips: routes.%s: %q must start with /", op, tmpl)
+		}
+		for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
+			if m[1] != paramApplication && m[1] != paramDocument {
+				return nil, fmt.Errorf("fips: routes.%s: unknown parameter {%s}", op, m[1])
+			}
+		}
+	}
+	rt := cfg.Transport
+	if rt == nil {
+		rt = http.DefaultTransport.(*http.Transport).Clone()
+	}
+	timeout := cfg.Timeout
+	if timeout <= 0 {
+		timeout = 60 * time.Second
+	}
+	rejected, err := registerRejected(reg)
+	if err != nil {
+		return nil, err
+	}
+	return &Client{
+		base: base, routes: routes, timeout: timeout, rejected: rejected,
+		// No client-wide timeout: each call's context carries one that also
+		// covers streaming its body.
+		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse // never replay a body or the key elsewhere
+		}},
+		dict: newDictCache(cfg.Redis, cfg.DictionaryTTL, cfg.RedisTimeout),
+	}, nil
+}
+
+func registerRejected(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "gateway_credential_rejected_total",
+		Help: "Upstream calls refused because the upstream rejected the credential (expired or revoked), by upstream and credential.",
+	}, []string{"upstream", "credential"})
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing, nil
+			}
+		}
+		return nil, fmt.Errorf("fips: register metrics: %w", err)
+	}
+	return c, nil
+}
+
+// ids are the path parameters of one call.
+type ids struct{ app, doc string }
+
+// url builds the upstream URL of op with its parameters path-escaped.
+func (c *Client) url(op string, p ids, query url.Values) (string, error) {
+	var bad error
+	path := placeholder.ReplaceAllStringFunc(c.routes[op], func(m string) string {
+		v := p.app
+		if m == "{"+paramDocument+"}" {
+			v = p.doc
+		}
+		if v == "" || v == "." || v == ".." {
+			bad = apperr.InvalidField("path."+strings.Trim(m, "{}"), "must be an id or a registration number")
+		}
+		return url.PathEscape(v)
+	})
+	if bad != nil {
+		return "", bad
+	}
+	u := c.base.String() + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	return u, nil
+}
+
+// call is one upstream request.
+type call struct {
+	op          string
+	method      string
+	ids         ids
+	query       url.Values
+	body        io.Reader
+	contentType string
+	identity    bool // content: ask for it unencoded, so lengths pass through
+}
+
+// send performs a call with the credential's key and returns the response
+// when FIPS answered 2xx. The response body must be closed; closing it also
+// ends the call's timeout.
+func (c *Client) send(ctx context.Context, cred *tenant.Credential, k call) (*http.Response, error) {
+	u, err := c.url(k.op, k.ids, k.query)
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	req, err := http.NewRequestWithContext(ctx, k.method, u, k.body)
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("fips: %s: build request: %w", k.op, err)
+	}
+	if k.contentType != "" {
+		req.Header.Set("Content-Type", k.contentType)
+	}
+	req.Header.Set("Accept", "application/json, */*")
+	if k.identity {
+		req.Header.Set("Accept-Encoding", "identity")
+	}
+	req.Header.Set("Authorization", cred.Secret.Reveal()) // the raw key, no scheme
+	res, err := c.http.Do(req)
+	if err != nil {
+		cancel()
+		return nil, transportError(ctx, k.op, err)
+	}
+	res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancel}
+	if res.StatusCode < 200 || res.StatusCode > 299 {
+		defer res.Body.Close()
+		return nil, c.statusError(cred, k.op, res)
+	}
+	return res, nil
+}
+
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (c *cancelOnClose) Close() error { err := c.ReadCloser.Close(); c.cancel(); return err }
+
+// transportError classifies a failure to get any answer. err never carries
+// the key: it is in a header, not in the URL.
+func transportError(ctx context.Context, op string, err error) error {
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream,
+			Detail: "FIPS did not answer in time", Err: fmt.Errorf("fips: %s: %w", op, err)}
+	}
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		return apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", tooBig.Limit)
+	}
+	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream,
+		Detail: "FIPS could not be reached", Err: fmt.Errorf("fips: %s: %w", op, err)}
+}
+
+// Finding is one error FIPS reports, typically a failed format-logical check
+// (ФЛК): Field is FIPS's name for the input (an XML path for statements).
+type Finding struct {
+	Code    string `json:"code"`
+	Field   string `json:"field"`
+	Message string `json:"message"`
+}
+
+// Failure is the body of a FIPS error answer.
+type Failure struct {
+	Message string    `json:"message"`
+	Errors  []Finding `json:"errors"`
+}
+
+// maxErrorBody bounds what is read of an error answer.
+const maxErrorBody = 64 << 10
+
+// statusError turns a non-2xx answer into an *apperr.Error.
+func (c *Client) statusError(cred *tenant.Credential, op string, res *http.Response) error {
+	var f Failure
+	if strings.Contains(res.Header.Get("Content-Type"), "json") {
+		_ = json.NewDecoder(io.LimitReader(res.Body, maxErrorBody)).Decode(&f)
+	}
+	cause := fmt.Errorf("fips: %s: status %d", op, res.StatusCode)
+	return c.failureError(cred, res.StatusCode, f, res.Header.Get("Retry-After"), cause)
+}
+
+// failureError maps a FIPS status and error body to an *apperr.Error; it is
+// also used for the failed items of a 207.
+func (c *Client) failureError(cred *tenant.Credential, status int, f Failure, retryAfter string, cause error) *apperr.Error {
+	e := &apperr.Error{Upstream: Upstream, Detail: f.Message, Err: cause}
+	if len(f.Errors) > 0 {
+		e.Extensions = map[string]any{"upstream_errors": f.Errors}
+		for _, x := range f.Errors {
+			e.Fields = append(e.Fields, apperr.FieldError{Field: x.Field, Message: x.Message})
+		}
+	}
+	with := func(detail string) string {
+		if f.Message == "" {
+			return detail
+		}
+		return detail + ": " + f.Message
+	}
+	switch {
+	case status == http.StatusBadRequest:
+		e.Kind, e.Type, e.Title = apperr.Invalid, "fips-check-failed", "FIPS checks failed"
+		e.Detail = with("FIPS refused the request")
+	case status == http.StatusUnauthorized:
+		if c.rejected != nil {
+			c.rejected.WithLabelValues(Upstream, cred.Name).Inc()
+		}
+		e.Kind, e.Fields, e.Extensions = apperr.UpstreamFailed, nil, nil
+		e.Type, e.Title = "upstream-credential-rejected", "Upstream credential rejected"
+		e.Detail = "FIPS rejected the tenant's FIPS API key (credential " + cred.Name +
+			"): it expired or was revoked; generate a new key in the FIPS cabinet (Settings → API) and update the gateway's credential"
+	case status == http.StatusForbidden:
+		e.Kind = apperr.Forbidden
+		e.Detail = with("the tenant's FIPS account is neither the author nor a trustee of this application")
+	case status == http.StatusNotFound:
+		e.Kind, e.Detail = apperr.NotFound, with("FIPS has no such resource")
+	case status == http.StatusConflict:
+		e.Kind, e.Detail = apperr.Conflict, with("FIPS refused the request in the resource's current state")
+	case status == http.StatusRequestEntityTooLarge:
+		e.Kind, e.Detail = apperr.TooLarge, with("FIPS refused the content as too large")
+	case status == http.StatusUnsupportedMediaType:
+		e.Kind, e.Detail = apperr.Invalid, with("FIPS refused the content type")
+	case status == http.StatusUnprocessableEntity:
+		e.Kind, e.Detail = apperr.Unprocessable, with("FIPS refused the request")
+	case status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable:
+		e.Kind, e.Detail = apperr.Unavailable, "FIPS is busy or unavailable; retry later"
+		if d, err := time.ParseDuration(strings.TrimSpace(retryAfter) + "s"); err == nil && d > 0 {
+			e.RetryAfter = d
+		}
+	case status == http.StatusGatewayTimeout:
+		e.Kind, e.Detail = apperr.UpstreamTimeout, "FIPS did not answer in time"
+	default:
+		e.Kind, e.Fields, e.Extensions = apperr.UpstreamFailed, nil, nil
+		e.Detail = fmt.Sprintf("FIPS answered %d", status)
+	}
+	return e
+}
+
+// maxJSONBody bounds a JSON answer (attribute lists, not content).
+const maxJSONBody = 8 << 20
+
+// doJSON sends in (if any) as JSON and decodes a JSON answer into out (if
+// any). It returns the status and the Location header.
+func (c *Client) doJSON(ctx context.Context, cred *tenant.Credential, k call, in, out any) (int, string, error) {
+	if in != nil {
+		b, err := json.Marshal(in)
+		if err != nil {
+			return 0, "", fmt.Errorf("fips: %s: encode body: %w", k.op, err)
+		}
+		k.body, k.contentType = strings.NewReader(string(b)), "application/json"
+	}
+	res, err := c.send(ctx, cred, k)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	if out != nil && res.StatusCode != http.StatusNoContent {
+		dec := json.NewDecoder(io.LimitReader(res.Body, maxJSONBody))
+		dec.UseNumber()
+		if err := dec.Decode(out); err != nil {
+			return 0, "", unreadable(k.op, err)
+		}
+	}
+	return res.StatusCode, res.Header.Get("Location"), nil
+}
+
+// unreadable is the error of a 2xx answer that could not be decoded.
+func unreadable(op string, err error) error {
+	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream,
+		Detail: "FIPS sent an answer that could not be read", Err: fmt.Errorf("fips: %s: decode: %w", op, err)}
+}
+
+// Resource is what a FIPS Location names: an operation whose route matched
+// and the ids in it.
+type Resource struct {
+	Op            string
+	ApplicationID string
+	DocumentID    string
+}
+
+// ResolveLocation matches a Location FIPS sent against the routes of ops, in
+// order, and returns the first that matches with its unescaped ids.
+func (c *Client) ResolveLocation(location string, ops ...string) (Resource, bool) {
+	u, err := url.Parse(location)
+	if err != nil || location == "" {
+		return Resource{}, false
+	}
+	p := u.EscapedPath()
+	if !strings.HasPrefix(p, "/") {
+		return Resource{}, false
+	}
+	p = strings.TrimPrefix(p, c.base.EscapedPath())
+	for _, op := range ops {
+		if r, ok := matchRoute(c.routes[op], p); ok {
+			r.Op = op
+			return r, true
+		}
+	}
+	return Resource{}, false
+}
+
+func matchRoute(tmpl, escapedPath string) (Resource, bool) {
+	ts, ps := strings.Split(tmpl, "/"), strings.Split(escapedPath, "/")
+	if len(ts) != len(ps) {
+		return Resource{}, false
+	}
+	var r Resource
+	for i, t := range ts {
+		if !strings.HasPrefix(t, "{") {
+			if t != ps[i] {
+				return Resource{}, false
+			}
+			continue
+		}
+		v, err := url.PathUnescape(ps[i])
+		if err != nil || v == "" {
+			return Resource{}, false
+		}
+		switch t {
+		case "{" + paramApplication + "}":
+			r.ApplicationID = v
+		case "{" + paramDocument + "}":
+			r.DocumentID = v
+		}
+	}
+	return r, true
+}
+
+// Routes returns a copy of the effective route table.
+func (c *Client) Routes() map[string]string {
+	out := make(map[string]string, len(c.routes))
+	for k, v := range c.routes {
+		out[k] = v
+	}
+	return out
+}
+
+// Operations returns every operation id, sorted.
+func Operations() []string {
+	var ops []string
+	for op := range DefaultRoutes() {
+		ops = append(ops, op)
+	}
+	slices.Sort(ops)
+	return ops
+}
