@@ -1,0 +1,48 @@
+package fssptasks
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// engineMetrics are the engine's own metrics; upstream calls are also
+// counted by the shared metrics.Upstream transport of the client.
+type engineMetrics struct {
+	tasks    *prometheus.GaugeVec
+	waiters  prometheus.Gauge
+	polls    *prometheus.CounterVec
+	duration *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer) *engineMetrics {
+	m := &engineMetrics{
+		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_fssp_tasks",
+			Help: "FSSP tasks this replica is polling, by status (queued, running).",
+		}, []string{"status"}),
+		waiters: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gateway_fssp_waiters",
+			Help: "Requests on this replica waiting for an FSSP task to finish.",
+		}),
+		polls: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fssp_upstream_polls_total",
+			Help: "Polls of FSSP for task state, by endpoint (status, result).",
+		}, []string{"endpoint"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "gateway_fssp_task_duration_seconds",
+			Help:    "Time from accepting an FSSP task to its final state, by final status.",
+			Buckets: []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900},
+		}, []string{"status"}),
+	}
+	if reg != nil {
+		reg.MustRegister(m.tasks, m.waiters, m.polls, m.duration)
+	}
+	return m
+}
+
+// finished records a task that reached its final state.
+func (m *engineMetrics) finished(r *record) {
+	if r.Task.FinishedAt == nil {
+		return
+	}
+	m.duration.WithLabelValues(string(r.Task.Status)).Observe(r.Task.FinishedAt.Sub(r.Task.CreatedAt).Seconds())
+}

@@ -1,0 +1,239 @@
+package fssptasks
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"slices"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/fssp"
+)
+
+// backoff is the pause after the attempt-th poll: PollInitial × 1.5^attempt,
+// capped at PollMax, with ±10 % jitter so replicas do not poll in step.
+func (e *Engine) backoff(attempt int) time.Duration {
+	d := float64(e.cfg.PollInitial)
+	for range attempt {
+		d *= 1.5
+		if d >= float64(e.cfg.PollMax) {
+			d = float64(e.cfg.PollMax)
+			break
+		}
+	}
+	return time.Duration(d * (0.9 + 0.2*rand.Float64()))
+}
+
+// drive polls task id while this replica holds its lease: until the task is
+// final, the lease is lost or ctx ends.
+func (e *Engine) drive(ctx context.Context, id string) {
+	log := e.log.With(slog.String("task", id), slog.String("upstream", fssp.Upstream))
+	r, err := e.load(ctx, id)
+	if err != nil || r == nil || r.Task.Status.Final() {
+		if err == nil {
+			e.retire(ctx, id)
+		}
+		e.release(ctx, id)
+		return
+	}
+	tok, ok := e.token(r.Credential)
+	if !ok {
+		log.WarnContext(ctx, "no token for the task's credential on this replica", slog.String("credential", r.Credential))
+		e.release(ctx, id)
+		return
+	}
+	status := r.Task.Status
+	e.m.tasks.WithLabelValues(string(status)).Inc()
+	defer func() { e.m.tasks.WithLabelValues(string(status)).Dec() }()
+	renewEvery := e.cfg.LeaseTTL / 3
+	for {
+		// Sleep until the next poll, renewing the lease meanwhile.
+		for {
+			wait := min(r.NextPoll.Sub(e.cfg.Now()), e.cfg.PollMax)
+			if wait <= 0 {
+				break
+			}
+			t := time.NewTimer(min(wait, renewEvery))
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case <-t.C:
+			}
+			if wait > renewEvery {
+				if held, err := e.renew(ctx, id); err != nil || !held {
+					return
+				}
+				continue
+			}
+			break
+		}
+		if held, err := e.renew(ctx, id); err != nil || !held {
+			return
+		}
+		e.step(ctx, r, tok)
+		if ctx.Err() != nil {
+			return // stopping: leave the task to the next holder
+		}
+		saved, err := e.save(ctx, r)
+		if err != nil {
+			log.WarnContext(ctx, "saving fssp task failed", slog.String("error", err.Error()))
+		}
+		if !saved && err == nil {
+			return // another replica holds the lease now
+		}
+		if r.Task.Status != status {
+			e.m.tasks.WithLabelValues(string(status)).Dec()
+			status = r.Task.Status
+			e.m.tasks.WithLabelValues(string(status)).Inc()
+		}
+		if r.Task.Status.Final() {
+			e.m.finished(r)
+			log.InfoContext(ctx, "fssp task finished", slog.String("tenant", r.Tenant), slog.String("status", string(r.Task.Status)),
+				slog.Duration("duration", r.Task.FinishedAt.Sub(r.Task.CreatedAt)))
+			e.release(ctx, id)
+			return
+		}
+	}
+}
+
+// retire removes a finished or vanished task from the active set.
+func (e *Engine) retire(ctx context.Context, id string) {
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	_ = e.rdb.ZRem(ctx, activeKey, id).Err()
+}
+
+// step polls every unfinished upstream part once and updates r.
+func (e *Engine) step(ctx context.Context, r *record, tok tenant.Secret) {
+	now := e.cfg.Now()
+	if !now.Before(r.Task.CreatedAt.Add(e.cfg.Deadline)) {
+		e.finish(r, now, Expired, &Problem{Kind: apperr.UpstreamTimeout.String(), Type: "upstream-timeout", Upstream: fssp.Upstream,
+			Detail: "FSSP did not finish the search within " + e.cfg.Deadline.String()})
+		return
+	}
+	var pollErr error
+	for i := range r.Parts {
+		p := &r.Parts[i]
+		if p.Done {
+			continue
+		}
+		if err := e.pollPart(ctx, r, p, tok); err != nil {
+			pollErr = err
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return
+	}
+	now = e.cfg.Now()
+	r.Task.UpdatedAt = now
+	r.Attempt++
+	r.NextPoll = now.Add(e.backoff(r.Attempt))
+	switch k := apperr.KindOf(pollErr); {
+	case pollErr == nil:
+		r.PollErrors = 0
+	case k == apperr.QuotaExceeded:
+		// Polls are not metered upstream, but back off all the same.
+	case k == apperr.Gone:
+		e.finish(r, now, Failed, &Problem{Kind: apperr.UpstreamFailed.String(), Upstream: fssp.Upstream,
+			Detail: "FSSP no longer knows the upstream task"})
+		return
+	default:
+		r.PollErrors++
+		e.log.WarnContext(ctx, "fssp poll failed", slog.String("task", r.Task.ID), slog.Int("consecutive", r.PollErrors),
+			slog.String("error", pollErr.Error()))
+		if r.PollErrors >= e.cfg.MaxPollErrors {
+			e.finish(r, now, Failed, problemOf(pollErr))
+			return
+		}
+	}
+	done, started, finished := 0, false, true
+	for _, p := range r.Parts {
+		started = started || p.Started
+		finished = finished && p.Done
+		if p.Done {
+			done += p.Count
+		} else {
+			done += min(max(p.Progress, 0), p.Count)
+		}
+	}
+	r.Task.Progress.Done = done
+	if started && r.Task.Status == Queued {
+		r.Task.Status = Running
+	}
+	if finished {
+		e.complete(r, now)
+	}
+}
+
+// pollPart reads one upstream task's status and, once it is done, its result.
+func (e *Engine) pollPart(ctx context.Context, r *record, p *part, tok tenant.Secret) error {
+	e.m.polls.WithLabelValues("status").Inc()
+	st, err := e.client.Status(ctx, tok, p.Upstream)
+	if err != nil {
+		return err
+	}
+	p.Progress = st.Progress
+	if st.Code != fssp.StatusQueued {
+		p.Started = true
+	}
+	if !st.Done() {
+		return nil
+	}
+	e.m.polls.WithLabelValues("result").Inc()
+	res, err := e.client.Result(ctx, tok, p.Upstream)
+	if err != nil {
+		return err
+	}
+	for i := range p.Count {
+		idx := p.Offset + i
+		out := Result{Index: idx, Query: r.Requests[idx], Status: Succeeded, Records: []fssp.Record{}}
+		switch {
+		case i >= len(res.Results):
+			out.Status = Failed
+			out.Error = &Problem{Kind: apperr.UpstreamFailed.String(), Upstream: fssp.Upstream, Detail: "FSSP returned no result for this search"}
+		case res.Results[i].Err != nil:
+			out.Status = Failed
+			out.Error = &Problem{Kind: apperr.UpstreamFailed.String(), Type: "fssp-search-failed", Upstream: fssp.Upstream,
+				Detail: "FSSP could not run this search: " + res.Results[i].Err.Message}
+		default:
+			for _, raw := range res.Results[i].Records {
+				out.Records = append(out.Records, fssp.Normalize(raw))
+			}
+		}
+		r.Task.Results = append(r.Task.Results, out)
+	}
+	slices.SortFunc(r.Task.Results, func(a, b Result) int { return a.Index - b.Index })
+	p.Started, p.Done = true, true
+	return nil
+}
+
+// complete settles a task whose parts are all done.
+func (e *Engine) complete(r *record, now time.Time) {
+	failed := 0
+	for _, res := range r.Task.Results {
+		if res.Status == Failed {
+			failed++
+		}
+	}
+	switch {
+	case failed == 0:
+		e.finish(r, now, Succeeded, nil)
+	case failed < len(r.Task.Results):
+		e.finish(r, now, Partial, nil)
+	default:
+		e.finish(r, now, Failed, &Problem{Kind: apperr.UpstreamFailed.String(), Type: "fssp-search-failed", Upstream: fssp.Upstream,
+			Detail: "FSSP could not run any of the searches; see each result's error"})
+	}
+}
+
+func (e *Engine) finish(r *record, now time.Time, s Status, p *Problem) {
+	r.Task.Status, r.Task.Error, r.Task.UpdatedAt = s, p, now
+	r.Task.FinishedAt = &now
+	if s != Expired && s != Failed || len(r.Task.Results) == r.Task.Progress.Total {
+		r.Task.Progress.Done = r.Task.Progress.Total
+	}
+}

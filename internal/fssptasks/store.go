@@ -1,0 +1,202 @@
+package fssptasks
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstream/fssp"
+)
+
+// Redis layout. A task's keys share the hash tag {id}, so the conditional
+// save script works on Redis Cluster.
+//
+//	fssp:{ID}:task              JSON record; TTL Retention+GoneFor from creation
+//	fssp:{ID}:lease             the poller's instance id; TTL LeaseTTL, renewed
+//	fssp:active                 zset of unfinished task ids (score: creation, ms)
+//	fssp:idem:{TENANT}:SHA256   {"task","hash"} of an Idempotency-Key; TTL IdempotencyTTL
+//	fssp:events                 pub/sub channel: "ID STATUS" on every change
+const (
+	activeKey     = "fssp:active"
+	eventsChannel = "fssp:events"
+)
+
+func taskKey(id string) string  { return "fssp:{" + id + "}:task" }
+func leaseKey(id string) string { return "fssp:{" + id + "}:lease" }
+func idemKey(tenantID, key string) string {
+	sum := sha256.Sum256([]byte(key))
+	return "fssp:idem:{" + tenantID + "}:" + hex.EncodeToString(sum[:])
+}
+
+// record is what Redis holds for a task.
+type record struct {
+	Task       Task      `json:"task"`
+	Tenant     string    `json:"tenant"`
+	Credential string    `json:"credential"`
+	Kind       string    `json:"kind"`
+	Requests   []Query   `json:"requests"`
+	Parts      []part    `json:"parts"`
+	Attempt    int       `json:"attempt"`
+	NextPoll   time.Time `json:"nextPoll"`
+	PollErrors int       `json:"pollErrors"`
+}
+
+// part is one upstream task: the searches [Offset, Offset+Count).
+type part struct {
+	Upstream string `json:"upstream"`
+	Offset   int    `json:"offset"`
+	Count    int    `json:"count"`
+	Started  bool   `json:"started,omitempty"`
+	Progress int    `json:"progress,omitempty"`
+	Done     bool   `json:"done,omitempty"`
+}
+
+// idem is the value of an idempotency key.
+type idem struct {
+	Task string `json:"task"`
+	Hash string `json:"hash"`
+}
+
+// saveScript writes a task record if this instance holds its lease.
+var saveScript = redis.NewScript(`
+if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
+redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL')
+return 1`)
+
+// renewScript extends this instance's lease.
+var renewScript = redis.NewScript(`
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('pexpire', KEYS[1], ARGV[2])`)
+
+// releaseScript deletes this instance's lease.
+var releaseScript = redis.NewScript(`
+if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
+return redis.call('del', KEYS[1])`)
+
+// rctx bounds one Redis round trip.
+func (e *Engine) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, e.cfg.RedisTimeout)
+}
+
+func redisErr(op string, err error) error {
+	return apperr.Wrap(apperr.Unavailable, "the task store is unavailable", fmt.Errorf("fssptasks: %s: %w", op, err))
+}
+
+// load returns the record of id, or nil when Redis has none.
+func (e *Engine) load(ctx context.Context, id string) (*record, error) {
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	b, err := e.rdb.Get(ctx, taskKey(id)).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, redisErr("load task", err)
+	}
+	var r record
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("fssptasks: decode task %s: %w", id, err))
+	}
+	return &r, nil
+}
+
+// create stores a new record and marks it active.
+func (e *Engine) create(ctx context.Context, r *record) error {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return apperr.Wrap(apperr.Internal, "", fmt.Errorf("fssptasks: encode task: %w", err))
+	}
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	if err := e.rdb.Set(ctx, taskKey(r.Task.ID), b, e.cfg.Retention+e.cfg.GoneFor).Err(); err != nil {
+		return redisErr("create task", err)
+	}
+	if err := e.rdb.ZAdd(ctx, activeKey, redis.Z{Score: float64(r.Task.CreatedAt.UnixMilli()), Member: r.Task.ID}).Err(); err != nil {
+		return redisErr("mark task active", err)
+	}
+	return nil
+}
+
+// save writes r if this instance still holds its lease, then announces the
+// change. It reports false when the lease was lost.
+func (e *Engine) save(ctx context.Context, r *record) (bool, error) {
+	b, err := json.Marshal(r)
+	if err != nil {
+		return false, fmt.Errorf("fssptasks: encode task: %w", err)
+	}
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	id := r.Task.ID
+	ok, err := saveScript.Run(ctx, e.rdb, []string{taskKey(id), leaseKey(id)}, e.instance, b).Int()
+	if err != nil {
+		return false, fmt.Errorf("fssptasks: save task %s: %w", id, err)
+	}
+	if ok == 0 {
+		return false, nil
+	}
+	if r.Task.Status.Final() {
+		if err := e.rdb.ZRem(ctx, activeKey, id).Err(); err != nil {
+			return true, fmt.Errorf("fssptasks: retire task %s: %w", id, err)
+		}
+	}
+	if err := e.rdb.Publish(ctx, eventsChannel, id+" "+string(r.Task.Status)).Err(); err != nil {
+		return true, fmt.Errorf("fssptasks: announce task %s: %w", id, err)
+	}
+	return true, nil
+}
+
+// acquire takes the lease of id for this instance.
+func (e *Engine) acquire(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	return e.rdb.SetNX(ctx, leaseKey(id), e.instance, e.cfg.LeaseTTL).Result()
+}
+
+func (e *Engine) renew(ctx context.Context, id string) (bool, error) {
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	n, err := renewScript.Run(ctx, e.rdb, []string{leaseKey(id)}, e.instance, e.cfg.LeaseTTL.Milliseconds()).Int()
+	return n == 1, err
+}
+
+func (e *Engine) release(ctx context.Context, id string) {
+	ctx, cancel := e.rctx(ctx)
+	defer cancel()
+	_ = releaseScript.Run(ctx, e.rdb, []string{leaseKey(id)}, e.instance).Err()
+}
+
+// newID returns a 26-character Crockford base32 id: 48 bits of milliseconds
+// then 80 random bits (ULID layout), so ids sort by creation.
+func newID(now time.Time) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(now.UnixMilli())<<16)
+	_, _ = rand.Read(b[6:])
+	const alphabet = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
+	hi, lo := binary.BigEndian.Uint64(b[:8]), binary.BigEndian.Uint64(b[8:])
+	out := make([]byte, 26)
+	for i := 25; i >= 0; i-- {
+		out[i] = alphabet[lo&31]
+		lo = lo>>5 | hi<<59
+		hi >>= 5
+	}
+	return string(out)
+}
+
+// bodyHash identifies a submission's content for idempotency.
+func bodyHash(kind string, qs []fssp.Query) string {
+	b, _ := json.Marshal(struct {
+		Kind    string
+		Queries []fssp.Query
+	}{kind, qs})
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
