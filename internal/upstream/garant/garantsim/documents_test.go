@@ -11,6 +11,7 @@ import (
 )
 
 func TestSnippets(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	type snippets struct {
 		Snippets []struct {
@@ -69,6 +70,7 @@ func deref(s *string) string {
 }
 
 func TestTopicInfoAndRedactions(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t)
 	r := call(t, ts, "GET", "/v2/topic/102004", DemoToken, nil)
 	got := decode[topicInfo](t, r)
@@ -119,6 +121,7 @@ func TestTopicInfoAndRedactions(t *testing.T) {
 }
 
 func TestHTMLExportAndObjects(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	type page struct {
 		Number int    `json:"number"`
@@ -168,6 +171,7 @@ func TestHTMLExportAndObjects(t *testing.T) {
 }
 
 func TestEntryHTML(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	r := call(t, ts, "GET", "/v2/topic/10900200/entry/15/html", DemoToken, nil)
 	got := decode[entryHTMLResponse](t, r)

@@ -45,6 +45,7 @@ func rawGet(ts *httptest.Server, c *http.Client) (reply, error) {
 }
 
 func TestFaults(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	client := ts.Client()
 
@@ -99,6 +100,7 @@ func TestFaults(t *testing.T) {
 }
 
 func TestCallCounters(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t)
 	call(t, ts, "GET", "/v2/topic/10103000", DemoToken, nil)
 	call(t, ts, "GET", "/v2/topic/1", DemoToken, nil)   // 404 counts

@@ -25,6 +25,7 @@ func download(t *testing.T, path, contentType string) []byte {
 }
 
 func TestRTFIsRTF(t *testing.T) {
+	t.Parallel()
 	b := string(download(t, "/v2/topic/10900200/download", "application/rtf"))
 	if !strings.HasPrefix(b, `{\rtf1`) || !strings.HasSuffix(b, "}") {
 		t.Fatalf("RTF = %.40q ... %q, want {\\rtf1 ... }", b, b[len(b)-5:])
@@ -53,6 +54,7 @@ func TestRTFIsRTF(t *testing.T) {
 }
 
 func TestODTIsODT(t *testing.T) {
+	t.Parallel()
 	b := download(t, "/v2/topic/10900200/download-odt", odtMime)
 	zr, err := zip.NewReader(bytes.NewReader(b), int64(len(b)))
 	if err != nil {
@@ -90,6 +92,7 @@ func TestODTIsODT(t *testing.T) {
 }
 
 func TestPDFIsPDF(t *testing.T) {
+	t.Parallel()
 	b := download(t, "/v2/topic/10900200/download-pdf", "application/pdf")
 	s := string(b)
 	if !strings.HasPrefix(s, "%PDF-1.") || !strings.HasSuffix(strings.TrimSpace(s), "%%EOF") {
@@ -121,6 +124,7 @@ func TestPDFIsPDF(t *testing.T) {
 }
 
 func TestImagesArePNG(t *testing.T) {
+	t.Parallel()
 	for _, path := range []string{"/v2/image/" + strconv.Itoa(ImageExample), "/v2/formula?text=" + FormulaExample + "&fmt=png"} {
 		b := download(t, path, "image/png")
 		img, err := png.Decode(bytes.NewReader(b))

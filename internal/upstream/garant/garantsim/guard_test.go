@@ -10,6 +10,7 @@ import (
 )
 
 func TestAuth(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t)
 	for _, h := range []string{"", "Bearer", "Bearer nope", "Basic " + DemoToken, DemoToken} {
 		req, _ := http.NewRequest("GET", ts.URL+"/v2/limits", nil)
@@ -49,6 +50,7 @@ func TestAuth(t *testing.T) {
 }
 
 func TestFormat(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	body := `{"text":"налог","env":"internet","sort":0,"sortOrder":0}`
 	tests := []struct {
@@ -92,6 +94,7 @@ func limitsOf(t *testing.T, r reply) limitsView {
 }
 
 func TestQuotaSpentUntilMoscowMonthEnds(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t)
 	want := limitsView{FamilyHyperlinks: 1000, FamilyExport: 30, FamilyOnControl: 1000, FamilyBlocksOnControl: 1000, FamilyTopicInfo: 300}
 	if diff := cmp.Diff(want, limitsOf(t, call(t, ts, "GET", "/v2/limits", DemoToken, nil))); diff != "" {
@@ -143,6 +146,7 @@ func TestQuotaSpentUntilMoscowMonthEnds(t *testing.T) {
 }
 
 func TestQuotaUnlimited(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t, func(c *Config) {
 		c.Tokens = map[string]Token{"t": {Quotas: map[string]int{"find-hyperlinks": Unlimited, FamilyTopicInfo: 1}}}
 	})
@@ -158,6 +162,7 @@ func TestQuotaUnlimited(t *testing.T) {
 }
 
 func TestRateLimit(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t, func(c *Config) { c.RatePerSecond = 5 })
 	for i := range 5 {
 		if r := call(t, ts, "GET", "/v2/prime", DemoToken, nil); r.status != 200 {

@@ -7,6 +7,7 @@ import (
 )
 
 func TestFindHyperlinks(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	const base = "https://internet.garant.ru"
 	tests := []struct {
@@ -55,6 +56,7 @@ func TestFindHyperlinks(t *testing.T) {
 // TestLinkerFindsCorpusCitations feeds the plain text of every document to
 // the linker: every citation the corpus made must come back as a link.
 func TestLinkerFindsCorpusCitations(t *testing.T) {
+	t.Parallel()
 	c := buildCorpus(7)
 	checked := 0
 	for _, d := range c.docs {

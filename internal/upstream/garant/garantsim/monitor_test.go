@@ -10,6 +10,7 @@ import (
 )
 
 func TestFindModified(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	type resp struct {
 		Topics []modifiedTopic `json:"topics"`
@@ -53,6 +54,7 @@ func TestFindModified(t *testing.T) {
 }
 
 func TestBlocksOnControl(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	changed := "https://internet.garant.ru/#/document/10900200/entry/323"
 	unknown := "https://internet.garant.ru/#/document/1/entry/1"
@@ -80,6 +82,7 @@ func TestBlocksOnControl(t *testing.T) {
 }
 
 func TestPrime(t *testing.T) {
+	t.Parallel()
 	sim, ts := newTest(t)
 	tree := decode[struct{ Categories []category }](t, call(t, ts, "GET", "/v2/prime", DemoToken, nil))
 	if len(tree.Categories) < 2 || tree.Categories[0].Text != "Вид информации" || len(tree.Categories[0].Children) == 0 {
@@ -129,6 +132,7 @@ func TestPrime(t *testing.T) {
 }
 
 func TestSutyazhnik(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	r := call(t, ts, "POST", "/v2/sutyazhnik-search", DemoToken, map[string]any{"text": "Ставка ндс", "count": 3, "kind": []string{"301", "302"}})
 	got := decode[struct{ Documents []kindResult }](t, r)
@@ -163,6 +167,7 @@ func TestSutyazhnik(t *testing.T) {
 }
 
 func TestMisspelledKeys(t *testing.T) {
+	t.Parallel()
 	for _, misspelled := range []bool{false, true} {
 		_, ts := newTest(t, func(c *Config) { c.MisspelledKeys = misspelled })
 		html := string(call(t, ts, "GET", "/v2/topic/10103000/html", DemoToken, nil).body)

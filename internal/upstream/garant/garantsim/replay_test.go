@@ -113,6 +113,7 @@ func readExample(t *testing.T, name string) any {
 // TestReplayOfficialExamples sends every request example of the official
 // doc and checks the answer has the documented keys and types.
 func TestReplayOfficialExamples(t *testing.T) {
+	t.Parallel()
 	type example struct {
 		name, method, path, req, resp string
 		now                           time.Time // clock for date windows; zero: fixedNow

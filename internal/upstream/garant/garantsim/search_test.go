@@ -19,6 +19,7 @@ func topicsOf(r searchResponse) []int {
 }
 
 func TestSearchPlainPagesAndSorts(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	r := call(t, ts, "POST", "/v2/search", DemoToken, searchBody("44-фз о контрактной системе", false, 1))
 	got := decode[searchResponse](t, r)
@@ -67,6 +68,7 @@ func TestSearchPlainPagesAndSorts(t *testing.T) {
 }
 
 func TestSearchQueryLanguage(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	tests := []struct {
 		query string
@@ -113,6 +115,7 @@ func TestSearchQueryLanguage(t *testing.T) {
 }
 
 func TestSearchValidation(t *testing.T) {
+	t.Parallel()
 	_, ts := newTest(t)
 	tests := []struct {
 		name string
