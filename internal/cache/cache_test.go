@@ -1,0 +1,240 @@
+package cache_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/redistest"
+)
+
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
+func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
+
+func newStore(t *testing.T, rs *redistest.Server, clk *clock) *cache.Store {
+	t.Helper()
+	cfg := cache.Config{Grace: time.Hour, MaxEntryBytes: 1 << 20, CompressAbove: 64}
+	if clk != nil {
+		cfg.Now = clk.Now
+	}
+	s, err := cache.New(rs.Client(t), cfg, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func key(t *testing.T, op string, topic int, req any) cache.Key {
+	t.Helper()
+	k, err := cache.NewKey("cred-a", op, topic, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k
+}
+
+func filler(calls *atomic.Int32, body string, err error) cache.FillFunc {
+	return func(context.Context) (*cache.Entry, error) {
+		calls.Add(1)
+		if err != nil {
+			return nil, err
+		}
+		return &cache.Entry{Body: []byte(body), ContentType: "application/json"}, nil
+	}
+}
+
+func TestFetchHitMissStaleNoCache(t *testing.T) {
+	rs := redistest.Start(t)
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	s := newStore(t, rs, clk)
+	ctx := context.Background()
+	k := key(t, "garantGetTopic", 1, map[string]int{"topic": 1})
+	ttl := cache.Policy{TTL: time.Minute}
+	var calls atomic.Int32
+	long := strings.Repeat("x", 1000) // compressed
+
+	steps := []struct {
+		name    string
+		advance time.Duration
+		policy  cache.Policy
+		fillErr error
+		status  string
+		calls   int32
+		age     int
+	}{
+		{name: "miss", policy: ttl, status: cache.StatusStored, calls: 1},
+		{name: "hit", advance: 10 * time.Second, policy: ttl, status: cache.StatusHit, calls: 1, age: 10},
+		{name: "no-cache", policy: cache.Policy{TTL: time.Minute, NoCache: true}, status: cache.StatusRefreshed, calls: 2},
+		{name: "max-stale", advance: 2 * time.Minute, policy: cache.Policy{TTL: time.Minute, MaxStale: time.Hour}, status: cache.StatusStale, calls: 2, age: 120},
+		{name: "stale on failure", policy: ttl, fillErr: errors.New("down"), status: cache.StatusStale, calls: 3, age: 120},
+		{name: "refill", policy: ttl, status: cache.StatusStored, calls: 4},
+	}
+	for _, st := range steps {
+		clk.Advance(st.advance)
+		res, err := s.Fetch(ctx, k, st.policy, filler(&calls, long, st.fillErr), func(error) bool { return true })
+		if err != nil {
+			t.Fatalf("%s: Fetch: %v", st.name, err)
+		}
+		if res.Status != st.status || calls.Load() != st.calls || res.Age != st.age || string(res.Entry.Body) != long {
+			t.Errorf("%s: Fetch = %q age %d after %d fills, want %q age %d after %d", st.name, res.Status, res.Age, calls.Load(), st.status, st.age, st.calls)
+		}
+	}
+	// Past the grace period nothing stale remains: the failure comes through.
+	clk.Advance(2 * time.Hour)
+	if _, err := s.Fetch(ctx, key(t, "garantGetTopic", 2, 2), ttl, filler(&calls, "", errors.New("down")), func(error) bool { return true }); err == nil {
+		t.Error("Fetch of an absent key with a failing fill succeeded")
+	}
+}
+
+func TestKeyIsCanonicalAndScoped(t *testing.T) {
+	type req struct {
+		A int    `json:"a"`
+		B string `json:"b"`
+	}
+	k1, _ := cache.NewKey("s", "op", 0, req{1, "x"})
+	k2, _ := cache.NewKey("s", "op", 0, map[string]any{"b": "x", "a": 1})
+	k3, _ := cache.NewKey("other", "op", 0, req{1, "x"})
+	if !cmp.Equal(k1, k2, cmp.AllowUnexported(cache.Key{})) {
+		t.Errorf("NewKey(struct) = %+v, NewKey(map) = %+v; want equal", k1, k2)
+	}
+	if cmp.Equal(k1, k3, cmp.AllowUnexported(cache.Key{})) {
+		t.Error("keys of two scopes are equal")
+	}
+}
+
+func TestBinaryStoredRawAndSizeCap(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil)
+	ctx := context.Background()
+	png := append([]byte("\x89PNG\r\n\x1a\n"), bytes.Repeat([]byte{0, 1, 2}, 500)...)
+	k := key(t, "garantGetImage", 0, "36576886")
+	res, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Hour}, func(context.Context) (*cache.Entry, error) {
+		return &cache.Entry{Body: png, ContentType: "image/png", Binary: true}, nil
+	}, nil)
+	if err != nil || res.Status != cache.StatusStored {
+		t.Fatalf("Fetch = %+v, %v", res, err)
+	}
+	keys, _ := rs.Client(t).Keys(ctx, "lg:gc:cred-a:garantGetImage:*").Result()
+	if len(keys) != 1 {
+		t.Fatalf("keys = %v", keys)
+	}
+	raw, _ := rs.Client(t).Get(ctx, keys[0]).Bytes()
+	if !bytes.HasSuffix(raw, png) {
+		t.Error("binary entry is not stored raw")
+	}
+	big := &cache.Entry{Body: make([]byte, 2<<20), Binary: true}
+	res, err = s.Fetch(ctx, key(t, "garantExportTopic", 1, "pdf"), cache.Policy{TTL: time.Hour},
+		func(context.Context) (*cache.Entry, error) { return big, nil }, nil)
+	if err != nil || res.Status != cache.StatusMiss || len(res.Entry.Body) != 2<<20 {
+		t.Errorf("Fetch of an entry over the cap = %q, %v; want served, not stored", res.Status, err)
+	}
+}
+
+// TestCoalescingAcrossStores: 60 concurrent misses over three stores (three
+// gateway processes) sharing one Redis make exactly one fill.
+func TestCoalescingAcrossStores(t *testing.T) {
+	rs := redistest.Start(t)
+	stores := []*cache.Store{newStore(t, rs, nil), newStore(t, rs, nil), newStore(t, rs, nil)}
+	k := key(t, "garantGetTopic", 7, 7)
+	var calls atomic.Int32
+	slow := func(ctx context.Context) (*cache.Entry, error) {
+		calls.Add(1)
+		time.Sleep(100 * time.Millisecond)
+		return &cache.Entry{Body: []byte(`{"topic":7}`)}, nil
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 60)
+	for i := range 60 {
+		wg.Go(func() {
+			res, err := stores[i%3].Fetch(context.Background(), k, cache.Policy{TTL: time.Hour}, slow, nil)
+			if err == nil && string(res.Entry.Body) != `{"topic":7}` {
+				err = errors.New("wrong body " + string(res.Entry.Body))
+			}
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("fills = %d, want 1", n)
+	}
+}
+
+func TestFailsOpenWithoutRedis(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil)
+	rs.Stop()
+	var calls atomic.Int32
+	start := time.Now()
+	res, err := s.Fetch(context.Background(), key(t, "garantSearch", 0, "q"), cache.Policy{TTL: time.Hour}, filler(&calls, "ok", nil), nil)
+	if err != nil || string(res.Entry.Body) != "ok" || calls.Load() != 1 {
+		t.Fatalf("Fetch without Redis = %+v, %v; want the fill's answer", res, err)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("Fetch without Redis took %v", d)
+	}
+}
+
+func TestPurge(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil)
+	ctx := context.Background()
+	var calls atomic.Int32
+	for _, k := range []cache.Key{key(t, "garantGetTopic", 1, 1), key(t, "garantGetTopic", 2, 2), key(t, "garantGetTopicHTML", 1, 1), key(t, "garantSearch", 0, "q")} {
+		if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Hour}, filler(&calls, "x", nil), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	other, _ := cache.NewKey("cred-b", "garantGetTopic", 1, 1)
+	_, _ = s.Fetch(ctx, other, cache.Policy{TTL: time.Hour}, filler(&calls, "x", nil), nil)
+	for _, tc := range []struct {
+		op    string
+		topic int
+		want  int
+	}{{"garantGetTopic", 1, 1}, {"", 1, 1}, {"", 0, 2}} {
+		n, err := s.Purge(ctx, "cred-a", tc.op, tc.topic)
+		if err != nil || n != tc.want {
+			t.Errorf("Purge(cred-a, %q, %d) = %d, %v; want %d", tc.op, tc.topic, n, err, tc.want)
+		}
+	}
+	if keys, _ := rs.Client(t).Keys(ctx, "lg:gc:cred-b:*").Result(); len(keys) != 1 {
+		t.Errorf("cred-b keys after purging cred-a = %v, want 1", keys)
+	}
+}
+
+func TestParseCacheControl(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want cache.Policy
+	}{
+		{"no-cache", cache.Policy{NoCache: true}},
+		{"max-stale=60, no-store", cache.Policy{NoStore: true, MaxStale: time.Minute}},
+		{"Max-Stale", cache.Policy{MaxStale: -1}},
+		{"max-age=0", cache.Policy{}},
+	} {
+		var p cache.Policy
+		cache.ParseCacheControl(&p, tc.in)
+		if p != tc.want {
+			t.Errorf("ParseCacheControl(%q) = %+v, want %+v", tc.in, p, tc.want)
+		}
+	}
+}
