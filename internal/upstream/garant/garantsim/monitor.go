@@ -2,7 +2,6 @@ package garantsim
 
 import (
 	"net/http"
-	"regexp"
 	"strconv"
 	"time"
 )
@@ -134,11 +133,10 @@ func (s *Server) blocksChanged(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	link := regexp.MustCompile(`^https?://[^/#]+/?#/document/(\d+)(?:/entry/(\d+))?/?$`)
 	today := s.today()
 	out := []blockChange{}
 	for _, u := range *req.URLArray {
-		m := link.FindStringSubmatch(u)
+		m := s.blockLink.FindStringSubmatch(u)
 		if m == nil {
 			return badRequest("not a document link: %q", u)
 		}

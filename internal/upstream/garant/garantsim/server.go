@@ -18,6 +18,7 @@ package garantsim
 
 import (
 	"net/http"
+	"regexp"
 	"slices"
 	"sync"
 	"time"
@@ -113,6 +114,8 @@ type Server struct {
 	corpus  *corpus
 	mux     *http.ServeMux
 	handler http.Handler
+	// blockLink parses the fragment links of block-on-control/changed.
+	blockLink *regexp.Regexp
 
 	mu    sync.Mutex
 	usage map[string]map[string]*usage // token → family title → use this month
@@ -138,6 +141,8 @@ func New(cfg Config) *Server {
 		mux:    http.NewServeMux(),
 		usage:  map[string]map[string]*usage{},
 		hits:   map[string][]time.Time{},
+
+		blockLink: regexp.MustCompile(`^https?://[^/#]+/?#/document/(\d+)(?:/entry/(\d+))?/?$`),
 	}
 	s.routes()
 	s.handler = s.Kit.Wrap(s.mux)
