@@ -141,6 +141,9 @@ func (k *Kit) take(path string) *Fault {
 	if f == nil || !strings.HasPrefix(path, f.PathPrefix) || strings.HasPrefix(path, "/_sim/") {
 		return nil
 	}
+	if k.rng == nil { // a zero Kit
+		k.rng = rand.New(rand.NewPCG(1, 2))
+	}
 	if f.Rate > 0 && f.Rate < 1 && k.rng.Float64() >= f.Rate {
 		return nil
 	}
@@ -268,6 +271,9 @@ func jitter(k *Kit, j time.Duration) time.Duration {
 	}
 	k.mu.Lock()
 	defer k.mu.Unlock()
+	if k.rng == nil {
+		k.rng = rand.New(rand.NewPCG(1, 2))
+	}
 	return time.Duration(k.rng.Int64N(int64(j)))
 }
 
