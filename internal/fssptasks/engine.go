@@ -46,6 +46,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -123,7 +124,8 @@ type Engine struct {
 	m        *engineMetrics
 	instance string // lease owner id of this replica
 	hub      *hub
-	tokens   sync.Map // credential → tenant.Secret seen by Submit
+	tokens   sync.Map           // credential → tenant.Secret seen by Submit
+	reads    singleflight.Group // loadShared
 	kick     chan string
 	ready    chan struct{}
 
@@ -348,15 +350,19 @@ func (e *Engine) visible(r *record, tenantID, taskID string) (*Task, error) {
 // Redis, never FSSP. The returned task may be shared with other waiters:
 // treat it as read-only.
 func (e *Engine) Wait(ctx context.Context, tenantID, taskID string, d time.Duration) (*Task, error) {
-	t, err := e.Get(ctx, tenantID, taskID)
-	if err != nil || t.Status.Final() || d <= 0 {
-		return t, err
+	if d <= 0 {
+		return e.Get(ctx, tenantID, taskID)
 	}
 	d = min(d, e.cfg.MaxWait)
+	// Watch before reading, so a wake-up between the two cannot be missed.
 	w := e.hub.watch(taskID)
 	defer e.hub.unwatch(taskID, w)
-	// Read again now that a wake-up cannot be missed.
-	if t, err = e.Get(ctx, tenantID, taskID); err != nil || t.Status.Final() {
+	r, err := e.loadShared(ctx, taskID)
+	if err != nil {
+		return nil, err
+	}
+	t, err := e.visible(r, tenantID, taskID)
+	if err != nil || t.Status.Final() {
 		return t, err
 	}
 	timer := time.NewTimer(d)
@@ -371,6 +377,21 @@ func (e *Engine) Wait(ctx context.Context, tenantID, taskID string, d time.Durat
 		return e.Get(ctx, tenantID, taskID)
 	case <-ctx.Done():
 		return t, nil
+	}
+}
+
+// loadShared is load for waiters: concurrent reads of one task on this
+// replica share one Redis round trip (and one decoded record).
+func (e *Engine) loadShared(ctx context.Context, id string) (*record, error) {
+	ch := e.reads.DoChan(id, func() (any, error) { return e.load(context.WithoutCancel(ctx), id) })
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return nil, res.Err
+		}
+		return res.Val.(*record), nil
+	case <-ctx.Done():
+		return nil, apperr.Wrap(apperr.Unavailable, "the request ended while reading the task", ctx.Err())
 	}
 }
 

@@ -1,0 +1,18 @@
+package fssptasks
+
+// InstanceOf exposes an engine's lease owner id to the tests.
+func InstanceOf(e *Engine) string { return e.instance }
+
+// LeaseKey exposes the Redis key of a task's lease to the tests.
+func LeaseKey(id string) string { return leaseKey(id) }
+
+// WaitersOf returns how many requests wait on e.
+func WaitersOf(e *Engine) int {
+	e.hub.mu.Lock()
+	defer e.hub.mu.Unlock()
+	n := 0
+	for _, w := range e.hub.tasks {
+		n += w.n
+	}
+	return n
+}

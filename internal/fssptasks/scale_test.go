@@ -1,0 +1,113 @@
+//go:build !race
+
+package fssptasks_test
+
+import (
+	"context"
+	"os"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
+)
+
+// TestTenThousandWaiters measures 10,000 concurrent waiters on one task of
+// one engine: heap and resident memory growth, goroutines, and the delay
+// from FSSP answering /result to each waiter returning. It is excluded from
+// -race builds (the race detector caps live goroutines at 8128). Run it with
+//
+//	go test -run TestTenThousandWaiters -v ./internal/fssptasks/
+func TestTenThousandWaiters(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measurement")
+	}
+	const n = 10_000
+	cfg := fsspsim.DefaultConfig()
+	cfg.QueueFor, cfg.RunFor = 0, 0
+	st := &stalling{}
+	st.running.Store(1 << 30) // running until released below
+	v := newEnv(t, cfg, st.wrap)
+	task := submit(t, v.e, submission(tenantA, fssptasks.KindPhysical, physical(77, fsspsim.ManySurname, "ИВАН")))
+
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	rssBefore, g0 := rss(), runtime.NumGoroutine()
+
+	returned := make([]int64, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			got, err := v.e.Wait(context.Background(), tenantA, task.ID, 30*time.Second)
+			returned[i] = time.Now().UnixNano()
+			if err != nil || got.Status != fssptasks.Succeeded {
+				t.Errorf("waiter %d: %v %v", i, got, err)
+			}
+		})
+	}
+	for deadline := time.Now().Add(20 * time.Second); fssptasks.WaitersOf(v.e) < n; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d waiters registered after 20s, want %d", fssptasks.WaitersOf(v.e), n)
+		}
+	}
+	// Their first reads of Redis done, the poller gets its turn again.
+	for deadline := time.Now().Add(20 * time.Second); st.status.Load() < 2; time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("no status polls within 20s")
+		}
+	}
+	var during runtime.MemStats
+	runtime.ReadMemStats(&during)
+	rssPeak := rss()
+	runtime.GC() // steady state: shrinks the stacks grown by the first Redis read
+	var steady runtime.MemStats
+	runtime.ReadMemStats(&steady)
+	rssDuring, g1 := rss(), runtime.NumGoroutine()
+
+	t.Logf("status polls while waiting: %d", st.status.Load())
+	// Let the upstream finish: the next /status answers done.
+	st.release()
+	wg.Wait()
+	done := st.lastResult.Load()
+	delays := make([]time.Duration, n)
+	for i, r := range returned {
+		delays[i] = time.Duration(r - done)
+	}
+	slices.Sort(delays)
+	p50, p99, last := delays[n/2], delays[n*99/100], delays[n-1]
+	heap := float64(during.HeapAlloc-before.HeapAlloc) / (1 << 20)
+	stacks := float64(steady.StackInuse-before.StackInuse) / (1 << 20)
+	rssGrowth := float64(max(rssDuring, rssPeak)-rssBefore) / (1 << 20)
+	t.Logf("%d waiters: heap +%.1f MiB, stacks +%.1f MiB after GC, RSS +%.1f MiB (peak), goroutines %d -> %d; /result answered -> waiter returned: p50 %v, p99 %v, max %v; upstream calls: %d status, %d result",
+		n, heap, stacks, rssGrowth, g0, g1, p50, p99, last, st.status.Load(), st.result.Load())
+	if rssGrowth > 150 || heap > 150 {
+		t.Errorf("memory growth heap %.1f MiB, RSS %.1f MiB, want at most 150 MiB", heap, rssGrowth)
+	}
+	if p99 > 50*time.Millisecond {
+		t.Errorf("p99 wake-up delay %v, want at most 50ms", p99)
+	}
+	if st.result.Load() != 1 {
+		t.Errorf("result calls = %d, want 1", st.result.Load())
+	}
+}
+
+// rss is the process's resident set size in bytes (Linux), or 0.
+func rss() uint64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseUint(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 10, 64)
+			return kb << 10
+		}
+	}
+	return 0
+}
