@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# bench/gateway.sh: the gateway side by side with the direct origin, in one run.
+#
+# Starts the shared perf rig's tiny origin (../shared/perf/backend, GET /v2/topic/{id}, ~600 B JSON)
+# as "Garant", a real redis-server and the gateway built from this tree, then rotates wrk over
+#   direct   GET http://127.0.0.1:19001/v2/topic/12345
+#   bypass   GET /v1/garant/topics/12345 with Cache-Control: no-cache (auth, validation,
+#            quota reserve in Redis, upstream call, metrics, access log)
+#   hit      GET /v1/garant/topics/12345 from the Redis cache (auth, validation, one Redis GET)
+# for REPS rounds of wrk -t1 -c$CONC -d$DUR, then one c1 round for unloaded latency, and prints
+# the median rps, p50/p99 and each target's ratio to direct measured in the same run.
+# Needs wrk and redis-server (Debian packages). Everything stays on 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} WORK=${WORK:-$(mktemp -d)}
+ORIGIN_PORT=19001 GW_PORT=${GW_PORT:-19005} REDIS_PORT=${REDIS_PORT:-16380}
+perf=../shared/perf
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
+trap cleanup EXIT
+
+(cd "$perf" && go build -o "$WORK/backend" ./backend)
+go build -o "$WORK/gateway" ./cmd/gateway
+"$WORK/backend" -addr 127.0.0.1:$ORIGIN_PORT >"$WORK/backend.log" 2>&1 & pids+=($!)
+redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no >"$WORK/redis.log" 2>&1 & pids+=($!)
+key=bench-key
+cat >"$WORK/gateway.yaml" <<YAML
+addr: 127.0.0.1:$GW_PORT
+redis: {url: "redis://127.0.0.1:$REDIS_PORT/0"}
+credentials:
+  garant-bench:
+    upstream: garant
+    secret: bench-token
+    limits: [{family: topic_info, period: month, limit: 1000000000000}]
+tenants:
+  bench: {keys_sha256: [$(printf %s $key | sha256sum | cut -d' ' -f1)], credentials: {garant: garant-bench}}
+upstreams:
+  garant: {base_url: "http://127.0.0.1:$ORIGIN_PORT"}
+YAML
+"$WORK/gateway" -config "$WORK/gateway.yaml" >"$WORK/gateway.log" 2>&1 & gw=$!; pids+=($gw)
+for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
+auth="Authorization: Bearer $key"
+gwurl="http://127.0.0.1:$GW_PORT/v1/garant/topics/12345"
+curl -sf -H "$auth" "$gwurl" >/dev/null || { echo "gateway did not serve $gwurl"; tail -5 "$WORK/gateway.log"; exit 1; }
+
+names=(direct bypass hit)
+run() { # run NAME CONC DUR
+  case $1 in
+    direct) wrk -t1 -c"$2" -d"$3" --latency "http://127.0.0.1:$ORIGIN_PORT/v2/topic/12345" ;;
+    bypass) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" -H "Cache-Control: no-cache" "$gwurl" ;;
+    hit) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" "$gwurl" ;;
+  esac
+}
+rps() { awk '/Requests\/sec/ {print $2}'; }
+pct() { awk -v p="$1" '$1==p {v=$2; if (v ~ /us$/) {sub("us","",v); v/=1000} else if (v ~ /ms$/) {sub("ms","",v)} else if (v ~ /s$/) {sub("s","",v); v*=1000}; print v}'; }
+for n in "${names[@]}"; do run "$n" "$CONC" 2s >/dev/null; done   # warm-up
+declare -A R P50 P99 C1
+for ((r = 1; r <= REPS; r++)); do
+  for n in "${names[@]}"; do
+    out=$(run "$n" "$CONC" "$DUR")
+    R[$n]+="$(echo "$out" | rps) "; P50[$n]+="$(echo "$out" | pct 50%) "; P99[$n]+="$(echo "$out" | pct 99%) "
+  done
+done
+for n in "${names[@]}"; do C1[$n]=$(run "$n" 1 5s | pct 50%); done
+median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+printf '\n%-8s %10s %9s %9s %8s %12s %14s\n' target rps p50_ms p99_ms ratio c1_p50_ms added_c1_ms
+d=$(echo "${R[direct]}" | median)
+for n in "${names[@]}"; do
+  m=$(echo "${R[$n]}" | median)
+  printf '%-8s %10.0f %9s %9s %8.2f %12s %14.3f\n' "$n" "$m" "$(echo "${P50[$n]}" | median)" \
+    "$(echo "${P99[$n]}" | median)" "$(echo "$m / $d" | bc -l)" "${C1[$n]}" "$(echo "${C1[$n]} - ${C1[direct]}" | bc -l)"
+done
+echo "(median of $REPS rotated rounds of wrk -t1 -c$CONC -d$DUR; c1 = one connection, 5s; logs in $WORK)"

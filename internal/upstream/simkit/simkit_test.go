@@ -1,0 +1,97 @@
+package simkit
+
+import (
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+)
+
+func newSim(t *testing.T) (*Kit, *httptest.Server) {
+	k := NewKit(1)
+	srv := httptest.NewServer(k.Wrap(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		k.Calls.Inc("GET /x")
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"ok":true,"padding":"`+strings.Repeat("x", 64)+`"}`)
+	})))
+	t.Cleanup(srv.Close)
+	return k, srv
+}
+
+func put(t *testing.T, url, body string) {
+	t.Helper()
+	req, _ := http.NewRequest("PUT", url, strings.NewReader(body))
+	res, err := http.DefaultClient.Do(req)
+	if err != nil || res.StatusCode != http.StatusNoContent {
+		t.Fatalf("PUT %s %s = %v %v, want 204", url, body, res, err)
+	}
+	res.Body.Close()
+}
+
+func TestFaults(t *testing.T) {
+	k, srv := newSim(t)
+	client := &http.Client{Timeout: 300 * time.Millisecond}
+
+	put(t, srv.URL+"/_sim/faults", `{"status":503,"body":"<html>down</html>","remaining":1}`)
+	res, err := client.Get(srv.URL + "/x")
+	if err != nil || res.StatusCode != 503 || !strings.HasPrefix(res.Header.Get("Content-Type"), "text/html") {
+		t.Fatalf("GET with a 503 fault = %v %v, want 503 text/html", res, err)
+	}
+	if res, _ := client.Get(srv.URL + "/x"); res.StatusCode != 200 {
+		t.Errorf("GET after the fault's one use = %d, want 200", res.StatusCode)
+	}
+
+	put(t, srv.URL+"/_sim/faults", `{"latency":"100ms"}`)
+	start := time.Now()
+	if _, err := client.Get(srv.URL + "/x"); err != nil || time.Since(start) < 100*time.Millisecond {
+		t.Errorf("GET with 100ms latency took %v (%v), want at least 100ms", time.Since(start), err)
+	}
+
+	put(t, srv.URL+"/_sim/faults", `{"hang":true}`)
+	if _, err := client.Get(srv.URL + "/x"); err == nil {
+		t.Errorf("GET with a hang fault = nil error, want a client timeout")
+	}
+
+	put(t, srv.URL+"/_sim/faults", `{"reset":true}`)
+	if _, err := client.Get(srv.URL + "/x"); err == nil {
+		t.Errorf("GET with a reset fault = nil error, want a connection error")
+	}
+
+	put(t, srv.URL+"/_sim/faults", `{"truncate":true}`)
+	if res, err := client.Get(srv.URL + "/x"); err == nil {
+		if _, err := io.ReadAll(res.Body); err == nil {
+			t.Errorf("GET with a truncate fault read a whole body, want an unexpected EOF")
+		}
+	}
+
+	put(t, srv.URL+"/_sim/faults", `{"malformed":true,"path_prefix":"/x"}`)
+	res, _ = client.Get(srv.URL + "/x")
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != 200 || strings.HasSuffix(string(body), "}") {
+		t.Errorf("GET with a malformed fault = %d %s, want 200 with broken JSON", res.StatusCode, body)
+	}
+	k.SetFault(nil)
+	// Only requests that reached the handler were counted inside Wrap: the one
+	// after the 503's single use, the delayed one and the truncated one.
+	if got := k.Calls.Get("GET /x"); got != 3 {
+		t.Errorf("calls counted = %d, want 3", got)
+	}
+}
+
+func TestClock(t *testing.T) {
+	k, srv := newSim(t)
+	put(t, srv.URL+"/_sim/clock", `{"now":"2026-11-30T20:59:59Z"}`)
+	if got := k.Clock.Now(); !got.Equal(time.Date(2026, 11, 30, 20, 59, 59, 0, time.UTC)) {
+		t.Errorf("Clock.Now() = %v, want the fixed time", got)
+	}
+	put(t, srv.URL+"/_sim/clock", `{"offset":"1s"}`)
+	if got := k.Clock.Now(); !got.Equal(time.Date(2026, 11, 30, 21, 0, 0, 0, time.UTC)) {
+		t.Errorf("Clock.Now() after +1s = %v, want 21:00:00", got)
+	}
+	k.Clock.Reset()
+	if d := time.Since(k.Clock.Now()); d < -time.Second || d > time.Second {
+		t.Errorf("Clock.Now() after Reset is %v away from now", d)
+	}
+}
