@@ -56,6 +56,9 @@ func (m *HTTP) Observe(operation string, code int, tenant string, d time.Duratio
 type Upstream struct {
 	Requests *prometheus.CounterVec
 	Duration *prometheus.HistogramVec
+	// CredentialRejected counts upstream answers saying a credential is
+	// invalid, expired or revoked (an alert fires on any increase).
+	CredentialRejected *prometheus.CounterVec
 }
 
 // NewUpstream registers the upstream call metrics on reg.
@@ -70,8 +73,12 @@ func NewUpstream(reg prometheus.Registerer) *Upstream {
 			Help:    "Time until the upstream's response headers, by upstream and operation id.",
 			Buckets: prometheus.ExponentialBuckets(0.001, 2.5, 13),
 		}, []string{"upstream", "operation"}),
+		CredentialRejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_credential_rejected_total",
+			Help: "Upstream answers rejecting a configured credential, by upstream and credential name.",
+		}, []string{"upstream", "credential"}),
 	}
-	reg.MustRegister(m.Requests, m.Duration)
+	reg.MustRegister(m.Requests, m.Duration, m.CredentialRejected)
 	return m
 }
 
