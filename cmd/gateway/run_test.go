@@ -29,8 +29,12 @@ type syncBuffer struct {
 	b  bytes.Buffer
 }
 
-func (s *syncBuffer) Write(p []byte) (int, error) { s.mu.Lock(); defer s.mu.Unlock(); return s.b.Write(p) }
-func (s *syncBuffer) String() string              { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // startGateway runs run() with args and env until the test ends and returns
 // its base URL once /healthz answers.
@@ -40,7 +44,9 @@ func startGateway(t *testing.T, args []string, env map[string]string) (string, *
 	ctx, cancel := context.WithCancel(context.Background())
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, append(args, "-addr", addr), func(k string) string { return env[k] }, out, out) }()
+	go func() {
+		done <- run(ctx, append(args, "-addr", addr), func(k string) string { return env[k] }, out, out)
+	}()
 	t.Cleanup(func() {
 		cancel()
 		select {

@@ -4,22 +4,29 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
+	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
 
 // app is everything run builds from the config besides the HTTP layer.
 type app struct {
 	tenants *tenant.Registry
 	quota   *quota.Engine
-	stop    func() // stops background work; called after the server drained
+	fssp    *fssptasks.Engine
+	stop    func() // stops background work and waits for it; called after the server drained
 }
 
 func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*app, error) {
@@ -42,8 +49,54 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
 	}
-	_, cancel := context.WithCancel(ctx)
-	return &app{tenants: tenants, quota: q, stop: cancel}, nil
+	upstreamMetrics := metrics.NewUpstream(reg)
+
+	fsspClient, err := fssp.New(fssp.Config{
+		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
+		Transport: upstreamMetrics.Transport(config.FSSP, newTransport()),
+		Timeout:   cfg.Upstreams.FSSP.Timeout,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("fssp: %w", err)
+	}
+	tasks := fssptasks.New(rdb, fsspClient, q.Reserve, fssptasks.Config{
+		MaxWait: cfg.FSSP.MaxWait, Deadline: cfg.FSSP.Deadline, PollInitial: cfg.FSSP.PollInitial,
+		PollMax: cfg.FSSP.PollMax, GroupLimit: cfg.FSSP.GroupLimit,
+		Tokens: func(name string) (tenant.Secret, bool) {
+			c, ok := tenants.Credential(name)
+			if !ok {
+				return tenant.Secret{}, false
+			}
+			return c.Secret, true
+		},
+	}, reg, log)
+
+	bg, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := tasks.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("fssp task engine stopped", "error", err.Error())
+		}
+	}()
+	stop := func() { cancel(); wg.Wait() }
+	return &app{tenants: tenants, quota: q, fssp: tasks, stop: stop}, nil
+}
+
+// newTransport is the HTTP transport of one upstream: keep-alive connections
+// sized for a gateway, explicit timeouts, no proxy from the environment.
+func newTransport() *http.Transport {
+	return &http.Transport{
+		DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          256,
+		MaxIdleConnsPerHost:   128,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   5 * time.Second,
+		ExpectContinueTimeout: time.Second,
+		ResponseHeaderTimeout: 60 * time.Second,
+	}
 }
 
 // buildTenants turns the config's credentials and tenants into the registry.

@@ -14,6 +14,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -31,6 +32,7 @@ type Deps struct {
 
 	// Upstream operations (nil: the operations answer 501).
 	FIPS *FIPS
+	FSSP *fssptasks.Engine
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set
@@ -48,7 +50,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 	return &Server{
 		gatewayHandlers: newGatewayHandlers(d, specJSON),
 		garantHandlers:  garantHandlers{deps: d},
-		fsspHandlers:    fsspHandlers{deps: d},
+		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP},
 		fipsHandlers:    fipsHandlers{deps: d},
 	}
 }
