@@ -33,10 +33,11 @@ type gateway struct {
 // Tenant keys of the test gateway.
 const (
 	keyAlpha   = "test-key-alpha"   // garant, fssp, fips credentials
+	keyOther   = "test-key-other"   // the same credentials as alpha, another tenant
 	keyNoCreds = "test-key-nocreds" // no upstream credential at all
 )
 
-// newGateway builds the router with tenants alpha and nocreds. edit may add
+// newGateway builds the router with tenants alpha, other and nocreds. edit may add
 // upstream dependencies to Deps before the router is built.
 func newGateway(t *testing.T, edit func(*handlers.Deps)) *gateway {
 	t.Helper()
@@ -56,6 +57,8 @@ func newGateway(t *testing.T, edit func(*handlers.Deps)) *gateway {
 		alpha.Credentials[up] = c
 	}
 	must(t, tenants.AddTenant(alpha, []string{config.HashKey(keyAlpha)}))
+	other := &tenant.Tenant{ID: "other", Credentials: alpha.Credentials}
+	must(t, tenants.AddTenant(other, []string{config.HashKey(keyOther)}))
 	must(t, tenants.AddTenant(&tenant.Tenant{ID: "nocreds"}, []string{config.HashKey(keyNoCreds)}))
 
 	reg := metrics.NewRegistry()
