@@ -31,8 +31,9 @@ type Deps struct {
 	SpecYAML []byte // api/openapi.yaml as written
 
 	// Upstream operations (nil: the operations answer 501).
-	FIPS *FIPS
-	FSSP *fssptasks.Engine
+	FIPS   *FIPS
+	Garant *Garant
+	FSSP   *fssptasks.Engine
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set

@@ -1,0 +1,512 @@
+package handlers_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/handlers"
+	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
+)
+
+// Extra tenants of the Garant tests.
+const (
+	keyGarantBeta = "test-key-garant-beta"    // second tenant of credential garant-test, not admin
+	keyLimited    = "test-key-garant-limited" // credential with the tariff lacking sutyazhnik and exports
+	keyBogus      = "test-key-garant-bogus"   // credential Garant rejects everywhere
+)
+
+// garantEnv is a test gateway wired to a Garant simulator over real HTTP.
+type garantEnv struct {
+	*gateway
+	sim    *garantsim.Server
+	simURL string
+}
+
+// simConfig is the demo configuration without the simulator's own rate
+// limit, for tests about other things.
+func simConfig() garantsim.Config {
+	cfg := garantsim.DefaultConfig()
+	cfg.RatePerSecond = 10000
+	return cfg
+}
+
+func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Garant)) *garantEnv {
+	t.Helper()
+	sim := garantsim.New(simCfg)
+	ss := httptest.NewServer(sim)
+	t.Cleanup(ss.Close)
+	env := &garantEnv{sim: sim, simURL: ss.URL}
+	env.gateway = newGateway(t, func(d *handlers.Deps) {
+		for _, c := range []*tenant.Credential{
+			{Name: "garant-limited", Upstream: "garant", Secret: tenant.NewSecret(garantsim.DemoLimitedToken)},
+			{Name: "garant-bogus", Upstream: "garant", Secret: tenant.NewSecret("not-a-garant-token")},
+		} {
+			d.Tenants.AddCredential(c)
+		}
+		for key, cred := range map[string]string{keyGarantBeta: "garant-test", keyLimited: "garant-limited", keyBogus: "garant-bogus"} {
+			c, _ := d.Tenants.Credential(cred)
+			id := strings.TrimPrefix(key, "test-key-")
+			must(t, d.Tenants.AddTenant(&tenant.Tenant{ID: id, Credentials: map[string]*tenant.Credential{"garant": c}}, []string{config.HashKey(key)}))
+		}
+		d.Quota = garantQuota(t, d.Redis)
+		d.Garant = garantDeps(t, d.Redis, d.Registry, ss.URL)
+		if tune != nil {
+			tune(d.Garant)
+		}
+	})
+	return env
+}
+
+// garantQuota is the engine of the Garant tests: the documented monthly
+// limits and a per-second rate below Garant's 20 (the window is fixed, so 10
+// a second never makes 20 within any sliding second).
+func garantQuota(t *testing.T, rdb redis.UniversalClient) *quota.Engine {
+	t.Helper()
+	var rules []quota.Rule
+	for fam, limit := range map[string]int64{quota.FamilyExport: 30, quota.FamilyTopicInfo: 300, quota.FamilyLinksControl: 1000} {
+		rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Upstream: "garant", Family: fam, Period: quota.PeriodMonth, Limit: limit})
+	}
+	rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Upstream: "garant", Family: quota.FamilyRate, Period: quota.PeriodSecond, Limit: 10})
+	q, err := quota.New(rdb, quota.Config{Rules: rules, RateWait: 5 * time.Second,
+		FailOpen: map[string]bool{"garant/" + quota.FamilyRate: true}}, prometheus.NewRegistry())
+	must(t, err)
+	return q
+}
+
+func garantDeps(t *testing.T, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *handlers.Garant {
+	t.Helper()
+	c, err := garant.New(garant.Config{BaseURL: simURL, Timeout: time.Second,
+		Transport: metrics.NewUpstream(reg).Transport("garant", http.DefaultTransport)})
+	must(t, err)
+	store, err := cache.New(rdb, cache.Config{}, reg)
+	must(t, err)
+	return &handlers.Garant{Client: c, Cache: store, RetryBudget: 500 * time.Millisecond}
+}
+
+// replica is one more gateway instance on the same Redis and simulator.
+func (e *garantEnv) replica(t *testing.T) *httptest.Server {
+	t.Helper()
+	d := *e.Deps
+	d.Registry = metrics.NewRegistry()
+	d.HTTP = metrics.NewHTTP(d.Registry)
+	d.Quota = garantQuota(t, d.Redis)
+	d.Garant = garantDeps(t, d.Redis, d.Registry, e.simURL)
+	h, err := handlers.NewServer(&d)
+	must(t, err)
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// send is gateway.do for any instance; it returns the status, headers and body.
+func send(t *testing.T, srv *httptest.Server, method, path, key string, body any, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		must(t, err)
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, srv.URL+path, rd)
+	must(t, err)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Authorization", "Bearer "+key)
+	for i := 0; i+1 < len(hdr); i += 2 {
+		req.Header.Set(hdr[i], hdr[i+1])
+	}
+	res, err := srv.Client().Do(req)
+	must(t, err)
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	must(t, err)
+	return res.StatusCode, res.Header, b
+}
+
+func (e *garantEnv) send(t *testing.T, method, path, key string, body any, hdr ...string) (int, http.Header, []byte) {
+	t.Helper()
+	return send(t, e.Server, method, path, key, body, hdr...)
+}
+
+func problemOf(t *testing.T, status int, h http.Header, b []byte) problemDoc {
+	t.Helper()
+	if ct := h.Get("Content-Type"); ct != "application/problem+json" {
+		t.Fatalf("status %d Content-Type %q, want a problem; body %s", status, ct, b)
+	}
+	var p problemDoc
+	must(t, json.Unmarshal(b, &p))
+	return p
+}
+
+func TestGarantOperations(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	from := time.Now().AddDate(0, 0, -5).Format(time.DateOnly)
+	ops := []struct {
+		name, method, path string
+		body               any
+		route              string // the simulator's route pattern
+		ct                 string
+		cached, metered    bool
+		want               []string // substrings of the body
+	}{
+		{"search", "POST", "/v1/garant/search", map[string]any{"text": "трудовой кодекс", "env": "internet"}, "POST /v2/search", "application/json", true, false,
+			[]string{`"absoluteUrl":"https://internet.garant.ru/#/document/`, `"url":"/#/document/`}},
+		{"snippets", "POST", "/v1/garant/snippets", map[string]any{"topic": 57742222, "text": "44-фз о контрактной системе"}, "POST /v2/snippets", "application/json", true, false,
+			[]string{`"relevance":`}},
+		{"hyperlinks", "POST", "/v1/garant/hyperlinks", map[string]any{"text": "статья 70 Трудового кодекса РФ", "baseUrl": "https://internet.garant.ru"}, "POST /v2/find-hyperlinks", "application/json", true, true,
+			[]string{`https://internet.garant.ru/#/document/`}},
+		{"topic", "GET", "/v1/garant/topics/10103000", nil, "GET /v2/topic/{topic}", "application/json", true, true, []string{`"topic":10103000`}},
+		{"editions", "GET", "/v1/garant/topics/10103000/editions", nil, "GET /v2/redactions/{topic}", "application/json", true, false, []string{`"status":"rs_Actual"`, `"from":"`}},
+		{"html", "GET", "/v1/garant/topics/409276126/html", nil, "GET /v2/topic/{topic}/html", "application/json", true, true,
+			[]string{`/v1/garant/images/36576886`, `/v1/garant/formulas?text=` + garantsim.FormulaExample}},
+		{"entry html", "GET", "/v1/garant/topics/10900200/entries/36/html", nil, "GET /v2/topic/{topic}/entry/{entry}/html", "application/json", true, true, []string{`"entry":36`}},
+		{"export pdf", "GET", "/v1/garant/topics/10900200/export/pdf", nil, "GET /v2/topic/{topic}/download-pdf", "application/pdf", true, true, []string{"%PDF"}},
+		{"export rtf", "GET", "/v1/garant/topics/10900200/export/rtf", nil, "GET /v2/topic/{topic}/download", "application/rtf", true, true, []string{`{\rtf1`}},
+		{"export odt", "GET", "/v1/garant/topics/10900200/export/odt", nil, "GET /v2/topic/{topic}/download-odt", "application/vnd.oasis.opendocument.text", true, true, []string{"mimetype"}},
+		{"image", "GET", "/v1/garant/images/36576886", nil, "GET /v2/image/{object_id}", "image/png", true, true, []string{"PNG"}},
+		{"formula", "GET", "/v1/garant/formulas?text=" + garantsim.FormulaExample + "&fmt=png", nil, "GET /v2/formula", "image/png", true, true, []string{"PNG"}},
+		{"find modified", "POST", "/v1/garant/monitoring/documents", map[string]any{"topics": []int{garantsim.TopicAbolished, 5}, "modDate": "2018-01-01", "needEvents": true},
+			"POST /v2/find-modified", "application/json", false, true, []string{`"modStatus":2`}},
+		{"blocks changed", "POST", "/v1/garant/monitoring/fragments", map[string]any{"fromDate": "2018-01-01", "urlArray": []string{"https://internet.garant.ru/#/document/10900200/entry/1"}},
+			"POST /v2/block-on-control/changed", "application/json", false, true, []string{`"urlArray":`}},
+		{"prime categories", "GET", "/v1/garant/prime/categories", nil, "GET /v2/prime", "application/json", true, false, []string{`"id":1008`}},
+		{"prime news", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "fromDate": from}, "POST /v2/prime/create-news", "application/json", true, false, []string{`"news":`}},
+		{"court practice", "POST", "/v1/garant/court-practice", map[string]any{"text": "неустойка по договору", "count": 3, "kind": []string{"302"}}, "POST /v2/sutyazhnik-search", "application/json", true, false, []string{`"kind":"302"`}},
+		{"limits", "GET", "/v1/garant/limits", nil, "GET /v2/limits", "application/json", false, false, []string{`"title":"Экспорт"`}},
+	}
+	for _, op := range ops {
+		t.Run(op.name, func(t *testing.T) {
+			before := env.sim.Kit.Calls.Get(op.route)
+			status, h, body := env.send(t, op.method, op.path, keyAlpha, op.body)
+			if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), op.ct) {
+				t.Fatalf("%s %s = %d %q, want 200 %s; body %.300s", op.method, op.path, status, h.Get("Content-Type"), op.ct, body)
+			}
+			for _, w := range op.want {
+				if !bytes.Contains(body, []byte(w)) {
+					t.Errorf("body lacks %q: %.400s", w, body)
+				}
+			}
+			if bytes.Contains(body, []byte("/document/image?")) {
+				t.Error("body still links /document/image")
+			}
+			if got := env.sim.Kit.Calls.Get(op.route); got != before+1 {
+				t.Errorf("simulator calls of %s = %d, want %d", op.route, got, before+1)
+			}
+			if op.metered && (h.Get("RateLimit") == "" || h.Get("RateLimit-Policy") == "") {
+				t.Errorf("metered answer lacks RateLimit fields: %v", h)
+			}
+			if !op.cached {
+				if cs := h.Get("Cache-Status"); cs != "" {
+					t.Errorf("uncached operation answered Cache-Status %q", cs)
+				}
+				return
+			}
+			if cs := h.Get("Cache-Status"); cs != cache.StatusStored {
+				t.Errorf("first Cache-Status = %q, want %q", cs, cache.StatusStored)
+			}
+			status2, h2, body2 := env.send(t, op.method, op.path, keyAlpha, op.body)
+			if status2 != 200 || h2.Get("Cache-Status") != cache.StatusHit || h2.Get("Age") == "" || !bytes.Equal(body, body2) {
+				t.Errorf("second call = %d Cache-Status %q Age %q, same body %v; want a hit with the same body",
+					status2, h2.Get("Cache-Status"), h2.Get("Age"), bytes.Equal(body, body2))
+			}
+			if h2.Get("Content-Length") != h.Get("Content-Length") && h.Get("Content-Length") != "" {
+				t.Errorf("Content-Length %q then %q", h.Get("Content-Length"), h2.Get("Content-Length"))
+			}
+			if got := env.sim.Kit.Calls.Get(op.route); got != before+1 {
+				t.Errorf("a cache hit called the simulator: %d calls, want %d", got, before+1)
+			}
+		})
+	}
+
+	// A tenant of another credential does not see these entries.
+	if _, h, _ := env.send(t, "GET", "/v1/garant/prime/categories", keyLimited, nil); h.Get("Cache-Status") != cache.StatusStored {
+		t.Errorf("another credential's first call = %q, want a miss", h.Get("Cache-Status"))
+	}
+	// The request body is normalised: the same search written differently hits.
+	_, h, _ := env.send(t, "POST", "/v1/garant/search", keyAlpha, map[string]any{"env": "internet", "text": "трудовой кодекс", "page": 1, "sort": 0})
+	if h.Get("Cache-Status") != cache.StatusHit {
+		t.Errorf("equivalent search = %q, want a hit", h.Get("Cache-Status"))
+	}
+}
+
+func TestGarantBadInput(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	old := time.Now().AddDate(-2, 0, 0).Format(time.DateOnly)
+	recent := time.Now().AddDate(0, 0, -20).Format(time.DateOnly)
+	tooLate := time.Now().AddDate(0, 0, -5).Format(time.DateOnly)
+	cases := []struct {
+		name, method, path string
+		body               any
+	}{
+		{"search without env", "POST", "/v1/garant/search", map[string]any{"text": "x"}},
+		{"snippets with both", "POST", "/v1/garant/snippets", map[string]any{"topic": 1, "text": "x", "correspondent": map[string]int{"topic": 1, "entry": 2}}},
+		{"snippets with neither", "POST", "/v1/garant/snippets", map[string]any{"topic": 1}},
+		{"101 topics", "POST", "/v1/garant/monitoring/documents", map[string]any{"topics": make([]int, 101), "modDate": "2020-01-01"}},
+		{"modDate before 2018", "POST", "/v1/garant/monitoring/documents", map[string]any{"topics": []int{1}, "modDate": "2017-12-31"}},
+		{"not a fragment link", "POST", "/v1/garant/monitoring/fragments", map[string]any{"fromDate": "2020-01-01", "urlArray": []string{"https://example.com/x"}}},
+		{"news older than a year", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "fromDate": old}},
+		{"news window over 10 days", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "fromDate": recent, "toDate": tooLate}},
+		{"court practice count 0", "POST", "/v1/garant/court-practice", map[string]any{"text": "x", "count": 0, "kind": []string{"301"}}},
+		{"topic 0", "GET", "/v1/garant/topics/0", nil},
+		{"export docx", "GET", "/v1/garant/topics/1/export/docx", nil},
+		{"formula without text", "GET", "/v1/garant/formulas", nil},
+		{"purge bad operation", "DELETE", "/v1/garant/cache?operation=nope", nil},
+	}
+	for _, tc := range cases {
+		status, h, body := env.send(t, tc.method, tc.path, keyAlpha, tc.body)
+		if status != 400 {
+			t.Errorf("%s: %s %s = %d, want 400; body %s", tc.name, tc.method, tc.path, status, body)
+			continue
+		}
+		problemOf(t, status, h, body)
+	}
+	if n := env.sim.Kit.Calls.Total(); n != 0 {
+		t.Errorf("bad input reached the simulator %d times: %v", n, env.sim.Kit.Calls.Snapshot())
+	}
+}
+
+func TestGarantErrors(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), func(g *handlers.Garant) {
+		g.TTL = map[string]time.Duration{"garantGetTopicEditions": 300 * time.Millisecond}
+	})
+	sim := env.sim
+	cases := []struct {
+		name   string
+		fault  *simkit.Fault
+		key    string
+		path   string
+		status int
+		detail string
+	}{
+		{"400 with Garant's reason", &simkit.Fault{Status: 400, Body: `{"error":"query syntax error near MorphoText"}`}, keyAlpha, "/v1/garant/topics/10103000", 400, "query syntax error near MorphoText"},
+		{"401 on one method", nil, keyLimited, "/v1/garant/topics/10103000/export/pdf", 403, "tariff"},
+		{"401 on everything", nil, keyBogus, "/v1/garant/topics/10103000", 502, "upstream credential rejected"},
+		{"404", nil, keyAlpha, "/v1/garant/topics/1", 404, ""},
+		{"403 on a topic", &simkit.Fault{Status: 403}, keyAlpha, "/v1/garant/topics/10108000", 404, ""},
+		{"429 persistent", &simkit.Fault{Status: 429}, keyAlpha, "/v1/garant/topics/12125268", 429, ""},
+		{"503", &simkit.Fault{Status: 503}, keyAlpha, "/v1/garant/topics/12125267", 502, ""},
+		{"timeout", &simkit.Fault{Hang: true}, keyAlpha, "/v1/garant/topics/12125270", 504, ""},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			sim.Kit.SetFault(tc.fault)
+			defer sim.Kit.SetFault(nil)
+			status, h, body := env.send(t, "GET", tc.path, tc.key, nil)
+			if status != tc.status {
+				t.Fatalf("GET %s = %d, want %d; body %s", tc.path, status, tc.status, body)
+			}
+			p := problemOf(t, status, h, body)
+			if !strings.Contains(p.Detail, tc.detail) || p.Upstream != "garant" {
+				t.Errorf("problem %+v, want upstream garant and detail containing %q", p, tc.detail)
+			}
+			if status == 429 && h.Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			if bytes.Contains(body, []byte(garantsim.DemoToken)) || bytes.Contains(env.Logs.Bytes(), []byte(garantsim.DemoToken)) {
+				t.Error("the Garant token leaked into a problem or a log line")
+			}
+		})
+	}
+
+	t.Run("429 then success", func(t *testing.T) {
+		before := sim.Kit.Calls.Get("GET /v2/prime")
+		sim.Kit.SetFault(&simkit.Fault{Status: 429, Remaining: 2, PathPrefix: "/v2/prime"})
+		defer sim.Kit.SetFault(nil)
+		status, _, body := env.send(t, "GET", "/v1/garant/prime/categories", keyAlpha, nil)
+		if status != 200 || sim.Kit.Calls.Get("GET /v2/prime") != before+3 {
+			t.Errorf("prime categories after two 429s = %d (%d calls), want 200 after 3 calls; %s", status, sim.Kit.Calls.Get("GET /v2/prime")-before, body)
+		}
+	})
+
+	t.Run("stale instead of an error", func(t *testing.T) {
+		path := "/v1/garant/topics/10103000/editions"
+		if status, _, _ := env.send(t, "GET", path, keyAlpha, nil); status != 200 {
+			t.Fatalf("editions = %d", status)
+		}
+		time.Sleep(400 * time.Millisecond)
+		sim.Kit.SetFault(&simkit.Fault{Status: 503})
+		defer sim.Kit.SetFault(nil)
+		status, h, _ := env.send(t, "GET", path, keyAlpha, nil)
+		if status != 200 || h.Get("Cache-Status") != cache.StatusStale {
+			t.Errorf("editions while Garant fails = %d %q, want 200 %q", status, h.Get("Cache-Status"), cache.StatusStale)
+		}
+		status, h, _ = env.send(t, "GET", path, keyAlpha, nil, "Cache-Control", "max-stale=3600")
+		if status != 200 || h.Get("Cache-Status") != cache.StatusStale {
+			t.Errorf("editions with max-stale = %d %q, want a stale hit", status, h.Get("Cache-Status"))
+		}
+	})
+}
+
+// TestGarant423 checks that Garant's 423 becomes the quota engine's 429 and
+// that the family stays shut without further upstream calls.
+func TestGarant423(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	must(t, env.sim.SetUsed(garantsim.DemoToken, garantsim.FamilyTopicInfo, 300))
+	must(t, env.sim.SetUsed(garantsim.DemoToken, garantsim.FamilyExport, 25))
+	status, h, body := env.send(t, "GET", "/v1/garant/topics/10103000", keyAlpha, nil)
+	p := problemOf(t, status, h, body)
+	if status != 429 || !strings.HasSuffix(p.Type, "quota-exceeded") || h.Get("Retry-After") == "" || h.Get("RateLimit") == "" {
+		t.Fatalf("topic with Garant's quota spent = %d %+v (Retry-After %q, RateLimit %q)", status, p, h.Get("Retry-After"), h.Get("RateLimit"))
+	}
+	var ext map[string]any
+	must(t, json.Unmarshal(body, &ext))
+	if ext["scope"] != "credential" || ext["family"] != "topic_info" {
+		t.Errorf("problem members scope %v family %v, want credential topic_info", ext["scope"], ext["family"])
+	}
+	before := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}")
+	if status, _, _ := env.send(t, "GET", "/v1/garant/topics/10900200", keyGarantBeta, nil); status != 429 {
+		t.Errorf("another tenant of the credential = %d, want 429", status)
+	}
+	if got := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}"); got != before {
+		t.Errorf("a spent family still called Garant (%d calls)", got-before)
+	}
+	if env.sim.Kit.Calls.Get("GET /v2/limits") < 1 {
+		t.Error("the 423 did not sync /v2/limits")
+	}
+	// The sync lowered the export family to Garant's 5 left.
+	u, err := env.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
+	must(t, err)
+	for _, x := range u {
+		if x.Family == quota.FamilyExport && x.Scope == quota.ScopeCredential && x.Remaining != 5 {
+			t.Errorf("export remaining after the sync = %d, want 5", x.Remaining)
+		}
+	}
+}
+
+// TestGarantCoalescing: 50 concurrent identical uncached topic-info
+// requests over 3 gateway instances sharing one Redis make 1 upstream call,
+// spend 1 quota unit and get 50 identical answers.
+func TestGarantCoalescing(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	env.sim.Kit.SetFault(&simkit.Fault{Latency: simkit.Duration(300 * time.Millisecond)})
+	instances := []*httptest.Server{env.Server, env.replica(t), env.replica(t)}
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 50)
+	statuses := make([]int, 50)
+	for i := range 50 {
+		wg.Go(func() {
+			statuses[i], _, bodies[i] = send(t, instances[i%3], "GET", "/v1/garant/topics/10900200", keyAlpha, nil)
+		})
+	}
+	wg.Wait()
+	for i := range 50 {
+		if statuses[i] != 200 || !bytes.Equal(bodies[i], bodies[0]) {
+			t.Fatalf("request %d = %d %.200s, want 200 and the same body as the first", i, statuses[i], bodies[i])
+		}
+	}
+	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}"); n != 1 {
+		t.Errorf("upstream calls = %d, want 1", n)
+	}
+	u, err := env.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
+	must(t, err)
+	for _, x := range u {
+		if x.Family == quota.FamilyTopicInfo && x.Scope == quota.ScopeCredential && x.Used != 1 {
+			t.Errorf("topic_info units spent = %d, want 1", x.Used)
+		}
+	}
+}
+
+// TestGarantExportQuota: with a credential limit of 30 exports, 30 distinct
+// exports succeed, the 31st is a 429, the 30 stay served from the cache, a
+// second tenant of the credential is refused too, and Garant saw 30 calls.
+func TestGarantExportQuota(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	topics := env.sim.Topics()
+	for _, topic := range topics[:30] {
+		if status, _, body := env.send(t, "GET", fmt.Sprintf("/v1/garant/topics/%d/export/pdf", topic), keyAlpha, nil); status != 200 {
+			t.Fatalf("export %d = %d %s", topic, status, body)
+		}
+	}
+	status, h, body := env.send(t, "GET", fmt.Sprintf("/v1/garant/topics/%d/export/pdf", topics[30]), keyAlpha, nil)
+	p := problemOf(t, status, h, body)
+	if status != 429 || h.Get("Retry-After") == "" || !strings.HasSuffix(p.Type, "quota-exceeded") {
+		t.Fatalf("31st export = %d %+v Retry-After %q, want a 429 quota problem", status, p, h.Get("Retry-After"))
+	}
+	for _, topic := range topics[:30] {
+		status, h, _ := env.send(t, "GET", fmt.Sprintf("/v1/garant/topics/%d/export/pdf", topic), keyAlpha, nil)
+		if status != 200 || h.Get("Cache-Status") != cache.StatusHit {
+			t.Fatalf("cached export %d = %d %q, want a hit", topic, status, h.Get("Cache-Status"))
+		}
+	}
+	if status, _, _ := env.send(t, "GET", fmt.Sprintf("/v1/garant/topics/%d/export/pdf", topics[31]), keyGarantBeta, nil); status != 429 {
+		t.Errorf("second tenant's export = %d, want 429", status)
+	}
+	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}/download-pdf"); n != 30 {
+		t.Errorf("simulator export calls = %d, want 30", n)
+	}
+}
+
+// TestGarantRateLimit: a burst of distinct calls stays under Garant's 20
+// requests a second, so the simulator never answers 429.
+func TestGarantRateLimit(t *testing.T) {
+	env := newGarantEnv(t, garantsim.DefaultConfig(), nil)
+	var wg sync.WaitGroup
+	for i := range 25 {
+		wg.Go(func() {
+			if status, _, body := env.send(t, "POST", "/v1/garant/search", keyAlpha, map[string]any{"text": fmt.Sprintf("закон %d", i), "env": "internet"}); status != 200 {
+				t.Errorf("search %d = %d %s", i, status, body)
+			}
+		})
+	}
+	wg.Wait()
+	if env.sim.Kit.Calls.Get("POST /v2/search") != 25 {
+		t.Errorf("search calls = %d, want 25 (none refused with 429 and retried)", env.sim.Kit.Calls.Get("POST /v2/search"))
+	}
+}
+
+func TestGarantCacheControlAndPurge(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	path := "/v1/garant/topics/10103000"
+	env.send(t, "GET", path, keyAlpha, nil)
+	_, h, _ := env.send(t, "GET", path, keyAlpha, nil, "Cache-Control", "no-cache")
+	if h.Get("Cache-Status") != cache.StatusRefreshed || h.Get("RateLimit") == "" || env.sim.Kit.Calls.Get("GET /v2/topic/{topic}") != 2 {
+		t.Errorf("no-cache = %q (RateLimit %q), %d calls; want a fresh metered call", h.Get("Cache-Status"), h.Get("RateLimit"), env.sim.Kit.Calls.Get("GET /v2/topic/{topic}"))
+	}
+	if status, h, body := env.send(t, "DELETE", "/v1/garant/cache", keyGarantBeta, nil); status != 403 {
+		t.Errorf("purge by a non-admin = %d, want 403", status)
+	} else {
+		problemOf(t, status, h, body)
+	}
+	status, _, body := env.send(t, "DELETE", "/v1/garant/cache?operation=garantGetTopic&topic=10103000", keyAlpha, nil)
+	if status != 200 || !bytes.Contains(body, []byte(`"deleted":1`)) {
+		t.Errorf("purge = %d %s, want 1 deleted", status, body)
+	}
+	if _, h, _ := env.send(t, "GET", path, keyGarantBeta, nil); h.Get("Cache-Status") != cache.StatusStored {
+		t.Errorf("after purge = %q, want a miss", h.Get("Cache-Status"))
+	}
+}
+
+// TestGarantCacheFailsOpen: with Redis gone, an unmetered operation (whose
+// rate family is configured to fail open) still answers from Garant.
+func TestGarantCacheFailsOpen(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	env.Redis.Stop()
+	start := time.Now()
+	status, _, body := env.send(t, "GET", "/v1/garant/prime/categories", keyAlpha, nil)
+	if status != 200 {
+		t.Fatalf("prime categories without Redis = %d %s", status, body)
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Errorf("took %v without Redis", d)
+	}
+}
