@@ -6,8 +6,14 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -49,7 +55,7 @@ func simConfig() garantsim.Config {
 	return cfg
 }
 
-func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Garant)) *garantEnv {
+func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Deps)) *garantEnv {
 	t.Helper()
 	sim := garantsim.New(simCfg)
 	ss := httptest.NewServer(sim)
@@ -70,7 +76,7 @@ func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Gar
 		d.Quota = garantQuota(t, d.Redis)
 		d.Garant = garantDeps(t, d.Redis, d.Registry, ss.URL)
 		if tune != nil {
-			tune(d.Garant)
+			tune(d)
 		}
 	})
 	return env
@@ -286,8 +292,8 @@ func TestGarantBadInput(t *testing.T) {
 }
 
 func TestGarantErrors(t *testing.T) {
-	env := newGarantEnv(t, simConfig(), func(g *handlers.Garant) {
-		g.TTL = map[string]time.Duration{"garantGetTopicEditions": 300 * time.Millisecond}
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		d.Garant.TTL = map[string]time.Duration{"garantGetTopicEditions": 300 * time.Millisecond}
 	})
 	sim := env.sim
 	cases := []struct {
@@ -509,4 +515,123 @@ func TestGarantCacheFailsOpen(t *testing.T) {
 	if d := time.Since(start); d > 2*time.Second {
 		t.Errorf("took %v without Redis", d)
 	}
+}
+
+// TestGarantLoad measures, side by side in one run and with wrk as the load
+// generator, GET topic info three ways: straight from the simulator
+// (direct), through the gateway from the cache (hit), and through the
+// gateway with the entry expired (miss: Redis GET, fill lock, quota
+// reservation, the simulator, Redis SET, unlock). It writes a Markdown table
+// to the test log. It is a measurement, not a check:
+//
+//	GARANT_LOAD=1 go test -count=1 -run TestGarantLoad -v ./internal/handlers/
+func TestGarantLoad(t *testing.T) {
+	if os.Getenv("GARANT_LOAD") == "" {
+		t.Skip("a load measurement: run with GARANT_LOAD=1 (needs wrk)")
+	}
+	wrk, err := exec.LookPath("wrk")
+	must(t, err)
+	simCfg := simConfig()
+	simCfg.Tokens = map[string]garantsim.Token{garantsim.DemoToken: {}} // no monthly quotas
+	quiet := func(d *handlers.Deps) {
+		d.Log = slog.New(slog.NewJSONHandler(io.Discard, nil)) // still encodes every access-log line
+		q, err := quota.New(d.Redis, quota.Config{Rules: []quota.Rule{{Scope: quota.ScopeCredential, Upstream: "garant",
+			Family: quota.FamilyTopicInfo, Period: quota.PeriodMonth, Limit: 1 << 40}}}, prometheus.NewRegistry())
+		must(t, err)
+		d.Quota = q
+	}
+	env := newGarantEnv(t, simCfg, quiet)
+	missDeps := *env.Deps
+	missDeps.Registry = metrics.NewRegistry()
+	missDeps.HTTP = metrics.NewHTTP(missDeps.Registry)
+	missDeps.Garant = garantDeps(t, missDeps.Redis, missDeps.Registry, env.simURL)
+	missDeps.Garant.TTL = map[string]time.Duration{"garantGetTopic": time.Millisecond}
+	h, err := handlers.NewServer(&missDeps)
+	must(t, err)
+	missSrv := httptest.NewServer(h)
+	defer missSrv.Close()
+
+	path := fmt.Sprintf("/v1/garant/topics/%d", garantsim.TopicCivilCode)
+	if status, _, body := env.send(t, "GET", path, keyAlpha, nil); status != 200 {
+		t.Fatalf("prime the cache: %d %s", status, body)
+	}
+	targets := []struct{ name, url, auth string }{
+		{"direct", env.simURL + fmt.Sprintf("/v2/topic/%d", garantsim.TopicCivilCode), garantsim.DemoToken},
+		{"hit", env.URL + path, keyAlpha},
+		{"miss", missSrv.URL + path, keyAlpha},
+	}
+	type sample struct{ rps, p50, p99 float64 }
+	results := map[string][]sample{}
+	run := func(name, url, auth string, conns int, dur string) sample {
+		out, err := exec.Command(wrk, "-t1", fmt.Sprintf("-c%d", conns), "-d"+dur, "--latency",
+			"-H", "Authorization: Bearer "+auth, url).CombinedOutput()
+		must(t, err)
+		s := parseWrk(t, string(out))
+		if strings.Contains(string(out), "Non-2xx") {
+			t.Fatalf("%s: non-2xx answers:\n%s", name, out)
+		}
+		return s
+	}
+	for _, tg := range targets { // warm-up
+		run(tg.name, tg.url, tg.auth, 50, "2s")
+	}
+	for range 3 {
+		for _, tg := range targets {
+			results[tg.name+" c50"] = append(results[tg.name+" c50"], run(tg.name, tg.url, tg.auth, 50, "5s"))
+			results[tg.name+" c1"] = append(results[tg.name+" c1"], run(tg.name, tg.url, tg.auth, 1, "3s"))
+		}
+	}
+	median := func(xs []sample, f func(sample) float64) float64 {
+		v := make([]float64, len(xs))
+		for i, x := range xs {
+			v[i] = f(x)
+		}
+		slices.Sort(v)
+		return v[len(v)/2]
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "\n| target | connections | rps | p50 ms | p99 ms | rps ratio to direct |\n|---|---:|---:|---:|---:|---:|\n")
+	for _, c := range []string{"c50", "c1"} {
+		direct := median(results["direct "+c], func(s sample) float64 { return s.rps })
+		for _, tg := range targets {
+			xs := results[tg.name+" "+c]
+			rps := median(xs, func(s sample) float64 { return s.rps })
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %.3f | %.3f | %.2f |\n", tg.name, strings.TrimPrefix(c, "c"), rps,
+				median(xs, func(s sample) float64 { return s.p50 }), median(xs, func(s sample) float64 { return s.p99 }), rps/direct)
+		}
+	}
+	t.Log(b.String())
+	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}"); n == 0 {
+		t.Error("the miss target never reached the simulator")
+	}
+}
+
+var wrkLatency = regexp.MustCompile(`(?m)^\s+(50|99)%\s+([\d.]+)(us|ms|s)\s*$`)
+
+// parseWrk reads requests/s and the p50 and p99 latencies (ms) of wrk --latency.
+func parseWrk(t *testing.T, out string) (s struct{ rps, p50, p99 float64 }) {
+	t.Helper()
+	for _, line := range strings.Split(out, "\n") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Requests/sec:"); ok {
+			s.rps, _ = strconv.ParseFloat(strings.TrimSpace(v), 64)
+		}
+	}
+	for _, m := range wrkLatency.FindAllStringSubmatch(out, -1) {
+		v, _ := strconv.ParseFloat(m[2], 64)
+		switch m[3] {
+		case "us":
+			v /= 1000
+		case "s":
+			v *= 1000
+		}
+		if m[1] == "50" {
+			s.p50 = v
+		} else {
+			s.p99 = v
+		}
+	}
+	if s.rps == 0 || s.p50 == 0 {
+		t.Fatalf("cannot read wrk output:\n%s", out)
+	}
+	return s
 }
