@@ -635,3 +635,24 @@ func parseWrk(t *testing.T, out string) (s struct{ rps, p50, p99 float64 }) {
 	}
 	return s
 }
+
+// TestGarantStaleWhenQuotaSpent: an expired entry stands in for a 429 when
+// the monthly quota is spent.
+func TestGarantStaleWhenQuotaSpent(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		d.Garant.TTL = map[string]time.Duration{"garantGetImage": 200 * time.Millisecond}
+	})
+	path := fmt.Sprintf("/v1/garant/images/%d", garantsim.ImageExample)
+	if status, _, _ := env.send(t, "GET", path, keyAlpha, nil); status != 200 {
+		t.Fatalf("image = %d", status)
+	}
+	time.Sleep(300 * time.Millisecond)
+	must(t, env.sim.SetUsed(garantsim.DemoToken, garantsim.FamilyExport, 30))
+	status, h, body := env.send(t, "GET", path, keyAlpha, nil)
+	if status != 200 || h.Get("Cache-Status") != cache.StatusStale || !bytes.HasPrefix(body, []byte("\x89PNG")) {
+		t.Errorf("image with the export quota spent = %d %q, want 200 %q with the PNG", status, h.Get("Cache-Status"), cache.StatusStale)
+	}
+	if status, _, _ := env.send(t, "GET", "/v1/garant/images/30000001", keyAlpha, nil); status != 429 {
+		t.Errorf("an image never cached with the quota spent = %d, want 429", status)
+	}
+}
