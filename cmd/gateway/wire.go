@@ -13,12 +13,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
 // app is everything run builds from the config besides the HTTP layer.
@@ -26,6 +29,7 @@ type app struct {
 	tenants *tenant.Registry
 	quota   *quota.Engine
 	fssp    *fssptasks.Engine
+	garant  *handlers.Garant
 	stop    func() // stops background work and waits for it; called after the server drained
 }
 
@@ -50,6 +54,24 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		return nil, fmt.Errorf("quota: %w", err)
 	}
 	upstreamMetrics := metrics.NewUpstream(reg)
+
+	garantClient, err := garant.New(garant.Config{
+		BaseURL: cfg.Upstreams.Garant.BaseURL, EditionsPath: cfg.Upstreams.Garant.EditionsPath,
+		Proxima: cfg.Upstreams.Garant.Proxima, Timeout: cfg.Upstreams.Garant.Timeout, Location: loc,
+		Transport: upstreamMetrics.Transport(config.Garant, newTransport()),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("garant: %w", err)
+	}
+	garantCache, err := cache.New(rdb, cache.Config{
+		Timeout: min(cfg.Redis.Timeout, 100*time.Millisecond), Grace: cfg.Cache.Grace,
+		MaxEntryBytes: cfg.Cache.MaxEntryBytes, FillTimeout: cfg.Upstreams.Garant.Timeout + 5*time.Second,
+	}, reg)
+	if err != nil {
+		return nil, fmt.Errorf("cache: %w", err)
+	}
+	garantDeps := &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
+		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase}
 
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
@@ -81,7 +103,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		}
 	}()
 	stop := func() { cancel(); wg.Wait() }
-	return &app{tenants: tenants, quota: q, fssp: tasks, stop: stop}, nil
+	return &app{tenants: tenants, quota: q, fssp: tasks, garant: garantDeps, stop: stop}, nil
 }
 
 // newTransport is the HTTP transport of one upstream: keep-alive connections

@@ -25,7 +25,7 @@ func Demo(u DemoUpstreams) *Config {
 				{Family: "export", Period: "month", Limit: 30},
 				{Family: "topic_info", Period: "month", Limit: 300},
 				{Family: "links_control", Period: "month", Limit: 1000},
-				{Family: "rate", Period: "second", Limit: 20},
+				{Family: "rate", Period: "second", Limit: 10}, // a fixed 1 s window: at most 20 in any sliding second
 			}},
 			"fssp-demo": {Upstream: FSSP, Secret: "demo-fssp-token", Limits: []Limit{
 				{Family: "single", Period: "sliding_hour", Limit: 100},
