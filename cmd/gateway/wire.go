@@ -55,10 +55,42 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	}
 	upstreamMetrics := metrics.NewUpstream(reg)
 
+	a := &app{tenants: tenants, quota: q}
+	if cfg.Uses(config.Garant) {
+		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, loc); err != nil {
+			return nil, err
+		}
+	}
+	var tasks *fssptasks.Engine
+	if cfg.Uses(config.FSSP) {
+		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, q, tenants, log); err != nil {
+			return nil, err
+		}
+		a.fssp = tasks
+	}
+
+	bg, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if tasks == nil {
+			return
+		}
+		if err := tasks.Run(bg); err != nil && bg.Err() == nil {
+			log.Error("fssp task engine stopped", "error", err.Error())
+		}
+	}()
+	a.stop = func() { cancel(); wg.Wait() }
+	return a, nil
+}
+
+// wireGarant builds the Garant client, its cache and the handlers' view of them.
+func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, loc *time.Location) (*handlers.Garant, error) {
 	garantClient, err := garant.New(garant.Config{
 		BaseURL: cfg.Upstreams.Garant.BaseURL, EditionsPath: cfg.Upstreams.Garant.EditionsPath,
 		Proxima: cfg.Upstreams.Garant.Proxima, Timeout: cfg.Upstreams.Garant.Timeout, Location: loc,
-		Transport: upstreamMetrics.Transport(config.Garant, newTransport()),
+		Transport: um.Transport(config.Garant, newTransport()),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("garant: %w", err)
@@ -70,18 +102,21 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	garantDeps := &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
-		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase}
+	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
+		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase}, nil
+}
 
+// wireFSSP builds the FSSP client and task engine.
+func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger) (*fssptasks.Engine, error) {
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
-		Transport: upstreamMetrics.Transport(config.FSSP, newTransport()),
+		Transport: um.Transport(config.FSSP, newTransport()),
 		Timeout:   cfg.Upstreams.FSSP.Timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fssp: %w", err)
 	}
-	tasks := fssptasks.New(rdb, fsspClient, q.Reserve, fssptasks.Config{
+	return fssptasks.New(rdb, fsspClient, q.Reserve, fssptasks.Config{
 		MaxWait: cfg.FSSP.MaxWait, Deadline: cfg.FSSP.Deadline, PollInitial: cfg.FSSP.PollInitial,
 		PollMax: cfg.FSSP.PollMax, GroupLimit: cfg.FSSP.GroupLimit,
 		Tokens: func(name string) (tenant.Secret, bool) {
@@ -91,19 +126,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 			}
 			return c.Secret, true
 		},
-	}, reg, log)
-
-	bg, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if err := tasks.Run(bg); err != nil && bg.Err() == nil {
-			log.Error("fssp task engine stopped", "error", err.Error())
-		}
-	}()
-	stop := func() { cancel(); wg.Wait() }
-	return &app{tenants: tenants, quota: q, fssp: tasks, garant: garantDeps, stop: stop}, nil
+	}, reg, log), nil
 }
 
 // newTransport is the HTTP transport of one upstream: keep-alive connections

@@ -283,7 +283,7 @@ func (c *Config) Validate() error {
 	for _, u := range []struct {
 		name, url string
 		used      bool
-	}{{Garant, c.Upstreams.Garant.BaseURL, c.uses(Garant)}, {FSSP, c.Upstreams.FSSP.BaseURL, c.uses(FSSP)}, {FIPS, c.Upstreams.FIPS.BaseURL, c.uses(FIPS)}} {
+	}{{Garant, c.Upstreams.Garant.BaseURL, c.Uses(Garant)}, {FSSP, c.Upstreams.FSSP.BaseURL, c.Uses(FSSP)}, {FIPS, c.Upstreams.FIPS.BaseURL, c.Uses(FIPS)}} {
 		if u.used && !strings.HasPrefix(u.url, "http://") && !strings.HasPrefix(u.url, "https://") {
 			bad("upstreams."+u.name+".base_url", "must be an http(s) URL, got %q", u.url)
 		}
@@ -294,7 +294,8 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
-func (c *Config) uses(upstream string) bool {
+// Uses reports whether any credential is for upstream.
+func (c *Config) Uses(upstream string) bool {
 	for _, cr := range c.Credentials {
 		if cr.Upstream == upstream {
 			return true
