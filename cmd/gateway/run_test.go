@@ -186,11 +186,16 @@ upstreams:
 			t.Errorf("/metrics lacks the 400 of garantSearch for tenant billing")
 		}
 	}
-	// Secrets never reach the logs.
+	// Secrets never reach the logs (checked once the lines below are flushed).
+	time.Sleep(300 * time.Millisecond)
 	for _, secret := range []string{"billing-key", "demo-garant-token", "demo-fssp-token"} {
 		if strings.Contains(logs.String(), secret) {
 			t.Errorf("logs contain the secret %q", secret)
 		}
+	}
+	// Access log lines are flushed in batches of at most 200 ms.
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), `"msg":"request"`); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !strings.Contains(logs.String(), `"msg":"request"`) || !strings.Contains(logs.String(), `"request_id"`) {
 		t.Errorf("no JSON access log line with request_id in the logs")
@@ -210,6 +215,9 @@ func TestDemo(t *testing.T) {
 	}
 	if len(q.JSON200.Quotas) == 0 {
 		t.Errorf("demo quotas are empty, want the documented Garant and FSSP limits")
+	}
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "DEMO MODE"); {
+		time.Sleep(20 * time.Millisecond)
 	}
 	if !strings.Contains(logs.String(), "EMBEDDED") || !strings.Contains(logs.String(), "DEMO MODE") {
 		t.Errorf("the demo does not warn loudly about the embedded Redis and demo keys")
