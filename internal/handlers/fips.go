@@ -295,11 +295,11 @@ func (h fipsHandlers) FipsPutDocumentFile(ctx context.Context, request api.FipsP
 	}
 	up, err := fipsFilePart(request.Body)
 	if err != nil {
-		return nil, err
+		return nil, fipsUploadFailed(ctx, err)
 	}
 	d, err := c.Client.PutDocumentFile(ctx, c.cred, request.ApplicationID, request.DocumentID, up)
 	if err != nil {
-		return nil, err
+		return nil, fipsUploadFailed(ctx, err)
 	}
 	if d == nil {
 		return api.FipsPutDocumentFile204Response{}, nil
@@ -341,14 +341,16 @@ func (h fipsHandlers) FipsPutStatement(ctx context.Context, request api.FipsPutS
 	}
 	up, err := fipsFilePart(request.Body)
 	if err != nil {
-		return nil, err
+		return nil, fipsUploadFailed(ctx, err)
 	}
 	d, err := c.Client.PutStatement(ctx, c.cred, request.ApplicationID, request.DocumentID, up)
-	if err == nil && d == nil { // FIPS answered without the document: fetch it
-		d, err = c.Client.Document(ctx, c.cred, request.ApplicationID, request.DocumentID)
-	}
 	if err != nil {
-		return nil, err
+		return nil, fipsUploadFailed(ctx, err)
+	}
+	if d == nil { // FIPS answered without the document: fetch it
+		if d, err = c.Client.Document(ctx, c.cred, request.ApplicationID, request.DocumentID); err != nil {
+			return nil, err
+		}
 	}
 	return api.FipsPutStatement200JSONResponse(fipsDocument(*d)), nil
 }
@@ -475,7 +477,7 @@ func (c fipsCall) checkCategory(ctx context.Context, category string) error {
 	}
 	msg := "is not an applicant category; send a full path exactly as listed by fipsListApplicantCategories"
 	if len(near) > 0 {
-		msg += ", for example " + strconv.Quote(near[0])
+		msg += `, for example "` + near[0] + `"`
 	}
 	return apperr.InvalidField("body.category", msg)
 }
@@ -614,6 +616,14 @@ func (x fipsStream) write(w http.ResponseWriter) error {
 func (x fipsStream) VisitFipsGetDocumentFileResponse(w http.ResponseWriter) error { return x.write(w) }
 func (x fipsStream) VisitFipsGetStatementResponse(w http.ResponseWriter) error    { return x.write(w) }
 func (x fipsStream) VisitFipsGetPackageResponse(w http.ResponseWriter) error      { return x.write(w) }
+
+// fipsUploadFailed closes the connection after an upload that stopped
+// before the end of the caller's body (over the limit, or FIPS answered
+// early): the rest is not drained, and the connection is not reused.
+func fipsUploadFailed(ctx context.Context, err error) error {
+	ResponseHeader(ctx).Set("Connection", "close")
+	return err
+}
 
 // fipsFilePart finds the part named "file" and returns it to stream on. Raw
 // parts: a quoted-printable part is passed on encoded, as sent.

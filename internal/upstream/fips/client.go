@@ -97,6 +97,10 @@ type Config struct {
 	Redis         redis.UniversalClient
 	DictionaryTTL time.Duration
 	RedisTimeout  time.Duration // per cache call; default 250ms
+	// Rejected counts FIPS 401s by upstream and credential: the shared
+	// gateway_credential_rejected_total (metrics.Upstream.CredentialRejected).
+	// nil: New registers that counter on its Registerer (or reuses it there).
+	Rejected *prometheus.CounterVec
 }
 
 // Client calls FIPS on behalf of a tenant's FIPS credential.
@@ -111,8 +115,8 @@ type Client struct {
 
 var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
 
-// New returns a client. It registers gateway_credential_rejected_total on reg
-// (or reuses the one another client registered there).
+// New returns a client. Without cfg.Rejected it registers
+// gateway_credential_rejected_total on reg, or reuses the one registered there.
 func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
@@ -143,9 +147,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
-	rejected, err := registerRejected(reg)
-	if err != nil {
-		return nil, err
+	rejected := cfg.Rejected
+	if rejected == nil {
+		if rejected, err = registerRejected(reg); err != nil {
+			return nil, err
+		}
 	}
 	return &Client{
 		base: base, routes: routes, timeout: timeout, rejected: rejected,
@@ -161,7 +167,7 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 func registerRejected(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "gateway_credential_rejected_total",
-		Help: "Upstream calls refused because the upstream rejected the credential (expired or revoked), by upstream and credential.",
+		Help: "Upstream answers rejecting a configured credential, by upstream and credential name.", // as in internal/metrics
 	}, []string{"upstream", "credential"})
 	if err := reg.Register(c); err != nil {
 		var are prometheus.AlreadyRegisteredError

@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/redistest"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
@@ -139,9 +140,18 @@ func TestFIPSClientRevokedKey(t *testing.T) {
 	if got := rejected(t, f.reg, "fips-revoked"); got != 1 {
 		t.Errorf(`gateway_credential_rejected_total{credential="fips-revoked"} = %v, want 1`, got)
 	}
-	// A second client on the same registry shares the counter.
+	// A second client on the same registry shares the counter, and so does
+	// one given the gateway's upstream metrics.
 	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1"}, f.reg); err != nil {
 		t.Errorf("fips.New on a registry that has the counter: %v", err)
+	}
+	reg := prometheus.NewRegistry()
+	um := metrics.NewUpstream(reg)
+	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1", Rejected: um.CredentialRejected}, reg); err != nil {
+		t.Errorf("fips.New with metrics.Upstream's counter: %v", err)
+	}
+	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1"}, reg); err != nil {
+		t.Errorf("fips.New on a registry with metrics.Upstream: %v", err)
 	}
 }
 
