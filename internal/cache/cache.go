@@ -10,22 +10,27 @@
 // upstream is down, the quota is spent). Cache-Status (RFC 9211) values
 // describe what happened.
 //
+// Round trips: a hit is one Redis call (none from the in-process L1); a miss
+// is one script that reads the entry or takes the fill lock, the fill, and one
+// script that stores the answer and releases the lock; Cache-Control:
+// no-cache skips the read and the lock.
+//
+// The L1 (Config.LocalTTL, default 1s) keeps fresh entries this process read
+// or stored, never past their own expiry. Purge clears the matching L1
+// entries of the purging process at once; other processes sharing the Redis
+// may serve their L1 copies for up to LocalTTL after a purge.
+//
 // The cache fails open: every Redis call has a tight timeout, and an error is
 // counted and treated as a miss, never returned.
 package cache
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
-	"crypto/rand"
 	"crypto/sha256"
-	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -56,7 +61,17 @@ type Config struct {
 	CompressAbove int           // non-binary bodies above this are gzipped; default 4 KiB, negative: never
 	LockTTL       time.Duration // how long one process may fill a key before others try; default 10s
 	FillTimeout   time.Duration // bound of a shared fill; default 60s
-	Now           func() time.Time
+
+	// The in-process L1: how long an entry read or stored here is served
+	// without asking Redis (never past its own expiry; this is also how long
+	// other processes may serve an entry after a purge); default 1s,
+	// negative: no L1. LocalEntries and LocalBytes bound it; defaults 10,000
+	// and 64 MiB. Entries over a quarter of LocalBytes are not kept.
+	LocalTTL     time.Duration
+	LocalEntries int
+	LocalBytes   int64
+
+	Now func() time.Time
 }
 
 // Store is the cache. It is safe for concurrent use.
@@ -64,6 +79,7 @@ type Store struct {
 	rdb redis.UniversalClient
 	cfg Config
 	sf  singleflight.Group
+	l1  *local // nil: no L1
 	m   *storeMetrics
 }
 
@@ -96,14 +112,24 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Sto
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
+	if cfg.LocalTTL == 0 {
+		cfg.LocalTTL = time.Second
+	}
+	if cfg.LocalEntries <= 0 {
+		cfg.LocalEntries = 10_000
+	}
+	if cfg.LocalBytes <= 0 {
+		cfg.LocalBytes = 64 << 20
+	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
-	return &Store{rdb: rdb, cfg: cfg, m: m}, nil
+	return &Store{rdb: rdb, cfg: cfg, l1: newLocal(cfg.LocalTTL, cfg.LocalEntries, cfg.LocalBytes), m: m}, nil
 }
 
-// Entry is one cached answer. Binary bodies are stored raw.
+// Entry is one cached answer. Binary bodies are stored raw. An entry from
+// the cache may be shared by concurrent requests: nobody modifies its Body.
 type Entry struct {
 	Body        []byte
 	ContentType string
@@ -134,11 +160,15 @@ func NewKey(scope, operation string, topic int, request any) (Key, error) {
 	return Key{Scope: scope, Operation: operation, Topic: topic, hash: hex.EncodeToString(h.Sum(nil)[:16])}, nil
 }
 
+// key is k's Redis key (and L1 key). The hash is a hash tag: an entry and its
+// fill lock live in one cluster slot.
 func (s *Store) key(k Key) string {
-	return s.cfg.Prefix + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":" + k.hash
+	return s.cfg.Prefix + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":{" + k.hash + "}"
 }
 
-func (s *Store) lockKey(k Key) string { return s.cfg.Prefix + "lock:" + s.key(k) }
+func (s *Store) lockKey(k Key) string {
+	return s.cfg.Prefix + "lock:" + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":{" + k.hash + "}"
+}
 
 // Policy is what one request allows: the operation's TTL (0: not cached) and
 // the caller's Cache-Control.
@@ -181,309 +211,3 @@ type Result struct {
 // FillFunc fetches an answer from the upstream on a miss.
 type FillFunc func(ctx context.Context) (*Entry, error)
 
-// Fetch answers k under p: from the cache, or by calling fill at most once
-// per key at a time across every process sharing the Redis. When fill fails
-// and serveStale(err) is true, an expired entry within the grace period is
-// served instead of the error.
-func (s *Store) Fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serveStale func(error) bool) (*Result, error) {
-	op := k.Operation
-	if p.TTL <= 0 {
-		s.m.result(s.cfg.Upstream, op, "bypass")
-		e, err := fill(ctx)
-		if err != nil {
-			return nil, err
-		}
-		return &Result{Entry: e, Filled: true}, nil
-	}
-	now := s.cfg.Now()
-	var cached *Entry
-	looked := false
-	if !p.NoCache {
-		var err error
-		cached, err = s.get(ctx, k)
-		looked = true
-		switch {
-		case err != nil:
-			s.m.result(s.cfg.Upstream, op, "error")
-		case cached != nil && now.Before(cached.Expires):
-			s.m.result(s.cfg.Upstream, op, "hit")
-			return s.hit(cached, StatusHit, now), nil
-		case cached != nil && p.MaxStale != 0 && (p.MaxStale < 0 || now.Before(cached.Expires.Add(p.MaxStale))):
-			s.m.result(s.cfg.Upstream, op, "stale")
-			return s.hit(cached, StatusStale, now), nil
-		default:
-			s.m.result(s.cfg.Upstream, op, "miss")
-		}
-	} else {
-		s.m.result(s.cfg.Upstream, op, "bypass")
-	}
-
-	var res *Result
-	var err error
-	if p.NoCache {
-		res, err = s.fillAndStore(ctx, k, p, fill)
-		if res != nil {
-			res.Status = map[bool]string{true: StatusRefreshed, false: StatusBypass}[res.Status == StatusStored]
-		}
-	} else {
-		res, err = s.coalesced(ctx, k, p, fill)
-	}
-	if err == nil {
-		return res, nil
-	}
-	if serveStale == nil || !serveStale(err) {
-		return nil, err
-	}
-	if !looked {
-		cached, _ = s.get(ctx, k)
-	}
-	if cached == nil {
-		return nil, err
-	}
-	s.m.result(s.cfg.Upstream, op, "stale")
-	return s.hit(cached, StatusStale, s.cfg.Now()), nil
-}
-
-func (s *Store) hit(e *Entry, status string, now time.Time) *Result {
-	return &Result{Entry: e, Status: status, Age: max(0, int(now.Sub(e.StoredAt)/time.Second)), Hit: true}
-}
-
-// coalesced fills k once in this process; other callers wait for that fill.
-func (s *Store) coalesced(ctx context.Context, k Key, p Policy, fill FillFunc) (*Result, error) {
-	led := false
-	ch := s.sf.DoChan(s.key(k), func() (any, error) {
-		led = true
-		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FillTimeout)
-		defer cancel()
-		return s.fillLocked(fctx, k, p, fill)
-	})
-	select {
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case r := <-ch:
-		if r.Err != nil {
-			return nil, r.Err
-		}
-		res := *r.Val.(*Result)
-		if !led {
-			s.m.coalesced.WithLabelValues(s.cfg.Upstream, k.Operation).Inc()
-			res.Status, res.Filled, res.Hit = StatusCollapsed, false, true
-		}
-		return &res, nil
-	}
-}
-
-// fillLocked takes the cross-process fill lock of k, or waits for the
-// process holding it to store the answer.
-func (s *Store) fillLocked(ctx context.Context, k Key, p Policy, fill FillFunc) (*Result, error) {
-	for range 2 {
-		token, ok := s.lock(ctx, k)
-		if ok {
-			defer s.unlock(k, token)
-			return s.fillAndStore(ctx, k, p, fill)
-		}
-		if e := s.awaitPeer(ctx, k); e != nil {
-			s.m.coalesced.WithLabelValues(s.cfg.Upstream, k.Operation).Inc()
-			r := s.hit(e, StatusCollapsed, s.cfg.Now())
-			return r, nil
-		}
-		if ctx.Err() != nil {
-			return nil, ctx.Err()
-		}
-	}
-	return s.fillAndStore(ctx, k, p, fill)
-}
-
-// fillAndStore calls fill and stores a successful answer.
-func (s *Store) fillAndStore(ctx context.Context, k Key, p Policy, fill FillFunc) (*Result, error) {
-	e, err := fill(ctx)
-	if err != nil {
-		return nil, err
-	}
-	now := s.cfg.Now()
-	e.StoredAt, e.Expires = now, now.Add(p.TTL)
-	res := &Result{Entry: e, Status: StatusMiss, Filled: true}
-	if !p.NoStore && int64(len(e.Body)) <= s.cfg.MaxEntryBytes && s.set(ctx, k, e, p.TTL) == nil {
-		res.Status = StatusStored
-	}
-	return res, nil
-}
-
-// awaitPeer polls for the entry another process is filling until it is
-// stored fresh, the lock goes away, or the lock's lifetime passes.
-func (s *Store) awaitPeer(ctx context.Context, k Key) *Entry {
-	deadline := time.Now().Add(s.cfg.LockTTL)
-	wait := 5 * time.Millisecond
-	for time.Now().Before(deadline) {
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil
-		case <-t.C:
-		}
-		wait = min(wait*2, 50*time.Millisecond)
-		e, locked, err := s.peek(ctx, k)
-		if err != nil {
-			return nil
-		}
-		if e != nil && s.cfg.Now().Before(e.Expires) {
-			return e
-		}
-		if !locked {
-			return nil
-		}
-	}
-	return nil
-}
-
-func (s *Store) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
-	return context.WithTimeout(ctx, s.cfg.Timeout)
-}
-
-func (s *Store) redisErr(cmd string, err error) error {
-	if err != nil && !errors.Is(err, redis.Nil) {
-		s.m.errors.WithLabelValues(cmd).Inc()
-		return err
-	}
-	return nil
-}
-
-// get reads k; (nil, nil) when absent.
-func (s *Store) get(ctx context.Context, k Key) (*Entry, error) {
-	rctx, cancel := s.rctx(ctx)
-	defer cancel()
-	b, err := s.rdb.Get(rctx, s.key(k)).Bytes()
-	if errors.Is(err, redis.Nil) {
-		return nil, nil
-	}
-	if err != nil {
-		return nil, s.redisErr("get", err)
-	}
-	e, err := decode(b)
-	if err != nil {
-		return nil, s.redisErr("decode", err)
-	}
-	return e, nil
-}
-
-// peek reads k and whether its fill lock is held, in one round trip.
-func (s *Store) peek(ctx context.Context, k Key) (*Entry, bool, error) {
-	rctx, cancel := s.rctx(ctx)
-	defer cancel()
-	var get *redis.StringCmd
-	var exists *redis.IntCmd
-	_, err := s.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
-		get = p.Get(rctx, s.key(k))
-		exists = p.Exists(rctx, s.lockKey(k))
-		return nil
-	})
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, false, s.redisErr("peek", err)
-	}
-	var e *Entry
-	if b, err := get.Bytes(); err == nil {
-		e, _ = decode(b)
-	}
-	return e, exists.Val() > 0, nil
-}
-
-func (s *Store) set(ctx context.Context, k Key, e *Entry, ttl time.Duration) error {
-	b, err := s.encode(e)
-	if err != nil {
-		return s.redisErr("encode", err)
-	}
-	rctx, cancel := s.rctx(ctx)
-	defer cancel()
-	return s.redisErr("set", s.rdb.Set(rctx, s.key(k), b, ttl+s.cfg.Grace).Err())
-}
-
-// lock takes k's fill lock. When Redis fails the caller fills without it.
-func (s *Store) lock(ctx context.Context, k Key) (string, bool) {
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	token := hex.EncodeToString(b[:])
-	rctx, cancel := s.rctx(ctx)
-	defer cancel()
-	ok, err := s.rdb.SetNX(rctx, s.lockKey(k), token, s.cfg.LockTTL).Result()
-	if s.redisErr("lock", err) != nil {
-		return "", true
-	}
-	return token, ok
-}
-
-var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
-
-func (s *Store) unlock(k Key, token string) {
-	if token == "" {
-		return
-	}
-	rctx, cancel := s.rctx(context.Background())
-	defer cancel()
-	_ = s.redisErr("unlock", unlockScript.Run(rctx, s.rdb, []string{s.lockKey(k)}, token).Err())
-}
-
-// Entry encoding: version, flags, stored and expiry in Unix ms, the content
-// type, then the body (gzipped when flagged).
-const (
-	version     = 1
-	flagGzip    = 1
-	flagBinary  = 2
-	headerBytes = 1 + 1 + 8 + 8 + 2
-)
-
-func (s *Store) encode(e *Entry) ([]byte, error) {
-	flags := byte(0)
-	body := e.Body
-	if e.Binary {
-		flags |= flagBinary
-	} else if s.cfg.CompressAbove >= 0 && len(body) > s.cfg.CompressAbove {
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestSpeed)
-		if _, err := zw.Write(body); err != nil {
-			return nil, err
-		}
-		if err := zw.Close(); err != nil {
-			return nil, err
-		}
-		flags |= flagGzip
-		body = buf.Bytes()
-	}
-	if len(e.ContentType) > 0xffff {
-		return nil, errors.New("cache: content type too long")
-	}
-	out := make([]byte, headerBytes, headerBytes+len(e.ContentType)+len(body))
-	out[0], out[1] = version, flags
-	binary.BigEndian.PutUint64(out[2:], uint64(e.StoredAt.UnixMilli()))
-	binary.BigEndian.PutUint64(out[10:], uint64(e.Expires.UnixMilli()))
-	binary.BigEndian.PutUint16(out[18:], uint16(len(e.ContentType)))
-	out = append(out, e.ContentType...)
-	return append(out, body...), nil
-}
-
-func decode(b []byte) (*Entry, error) {
-	if len(b) < headerBytes || b[0] != version {
-		return nil, errors.New("cache: unknown entry format")
-	}
-	n := int(binary.BigEndian.Uint16(b[18:]))
-	if len(b) < headerBytes+n {
-		return nil, errors.New("cache: truncated entry")
-	}
-	e := &Entry{
-		StoredAt:    time.UnixMilli(int64(binary.BigEndian.Uint64(b[2:]))),
-		Expires:     time.UnixMilli(int64(binary.BigEndian.Uint64(b[10:]))),
-		ContentType: string(b[headerBytes : headerBytes+n]),
-		Binary:      b[1]&flagBinary != 0,
-		Body:        b[headerBytes+n:],
-	}
-	if b[1]&flagGzip != 0 {
-		zr, err := gzip.NewReader(bytes.NewReader(e.Body))
-		if err != nil {
-			return nil, err
-		}
-		if e.Body, err = io.ReadAll(zr); err != nil {
-			return nil, err
-		}
-	}
-	return e, nil
-}

@@ -13,7 +13,11 @@ import (
 // Purge deletes the entries of scope, optionally only those of one operation
 // (operation != "") and about one document (topic > 0), and returns how many
 // it deleted. Unlike lookups it reports Redis errors: an admin asked for it.
+//
+// The matching entries of this process's L1 go at once; other processes
+// sharing the Redis may serve theirs for up to Config.LocalTTL.
 func (s *Store) Purge(ctx context.Context, scope, operation string, topic int) (int, error) {
+	s.l1.purge(scope, operation, topic)
 	op, t := "*", "*"
 	if operation != "" {
 		op = globEscape(operation)

@@ -1,0 +1,247 @@
+package cache
+
+import (
+	"context"
+	"time"
+)
+
+// Fetch answers k under p: from the cache, or by calling fill at most once
+// per key at a time across every process sharing the Redis. When fill fails
+// and serveStale(err) is true, an expired entry within the grace period is
+// served instead of the error.
+func (s *Store) Fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serveStale func(error) bool) (*Result, error) {
+	op := k.Operation
+	if p.TTL <= 0 {
+		s.m.result(s.cfg.Upstream, op, "bypass")
+		e, err := fill(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &Result{Entry: e, Filled: true}, nil
+	}
+	rkey := s.key(k)
+	if p.NoCache {
+		s.m.result(s.cfg.Upstream, op, "bypass")
+		res, err := s.fillAndStore(ctx, k, rkey, p, fill, "")
+		if err != nil {
+			return s.staleInstead(ctx, op, rkey, nil, false, err, serveStale)
+		}
+		if res.Status == StatusStored {
+			res.Status = StatusRefreshed
+		} else {
+			res.Status = StatusBypass
+		}
+		return res, nil
+	}
+	now := s.cfg.Now()
+	if e := s.l1.get(rkey, now); e != nil {
+		s.m.result(s.cfg.Upstream, op, "hit")
+		s.m.localHits.WithLabelValues(s.cfg.Upstream, op).Inc()
+		return s.hit(e, StatusHit, now), nil
+	}
+	var cached *Entry
+	looked := false
+	if p.MaxStale != 0 {
+		// A stale entry would do: read first, fill only when none is acceptable.
+		var err error
+		cached, err = s.get(ctx, rkey)
+		looked = true
+		switch {
+		case err != nil:
+			s.m.result(s.cfg.Upstream, op, "error")
+		case cached != nil && now.Before(cached.Expires):
+			s.m.result(s.cfg.Upstream, op, "hit")
+			s.l1.put(rkey, k, cached, now)
+			return s.hit(cached, StatusHit, now), nil
+		case cached != nil && (p.MaxStale < 0 || now.Before(cached.Expires.Add(p.MaxStale))):
+			s.m.result(s.cfg.Upstream, op, "stale")
+			return s.hit(cached, StatusStale, now), nil
+		default:
+			s.m.result(s.cfg.Upstream, op, "miss")
+		}
+	}
+	o, err := s.coalesced(ctx, k, rkey, p, fill, !looked)
+	if o != nil && o.stale != nil {
+		cached, looked = o.stale, true
+	}
+	if err != nil {
+		return s.staleInstead(ctx, op, rkey, cached, looked, err, serveStale)
+	}
+	return o.res, nil
+}
+
+// staleInstead serves an expired entry within grace in place of err, when
+// serveStale allows it.
+func (s *Store) staleInstead(ctx context.Context, op, rkey string, cached *Entry, looked bool, err error, serveStale func(error) bool) (*Result, error) {
+	if serveStale == nil || !serveStale(err) {
+		return nil, err
+	}
+	if !looked {
+		cached, _ = s.get(ctx, rkey)
+	}
+	if cached == nil {
+		return nil, err
+	}
+	s.m.result(s.cfg.Upstream, op, "stale")
+	return s.hit(cached, StatusStale, s.cfg.Now()), nil
+}
+
+func (s *Store) hit(e *Entry, status string, now time.Time) *Result {
+	return &Result{Entry: e, Status: status, Age: max(0, int(now.Sub(e.StoredAt)/time.Second)), Hit: true}
+}
+
+// outcome is what the one lookup-and-fill of a key in this process found,
+// shared by every request that waited for it.
+type outcome struct {
+	res    *Result
+	cached bool   // the lookup found the entry fresh in Redis
+	stale  *Entry // an expired entry the lookup saw
+}
+
+// coalesced looks k up in Redis and fills it on a miss, once in this process
+// however many requests want it; the others wait for that one. count says
+// whether this request's hit or miss is still to be counted.
+func (s *Store) coalesced(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, count bool) (*outcome, error) {
+	led := false
+	ch := s.sf.DoChan(rkey, func() (any, error) {
+		led = true
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.FillTimeout)
+		defer cancel()
+		return s.lookupAndFill(fctx, k, rkey, p, fill, count)
+	})
+	select {
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	case r := <-ch:
+		o, _ := r.Val.(*outcome)
+		if led || o == nil {
+			return o, r.Err
+		}
+		shared := *o
+		if r.Err != nil {
+			return &shared, r.Err
+		}
+		res := *o.res
+		res.Filled, res.Hit = false, true
+		if o.cached {
+			s.countOnce(count, k.Operation, "hit")
+		} else {
+			s.countOnce(count, k.Operation, "miss")
+			s.m.coalesced.WithLabelValues(s.cfg.Upstream, k.Operation).Inc()
+			res.Status = StatusCollapsed
+		}
+		shared.res = &res
+		return &shared, nil
+	}
+}
+
+func (s *Store) countOnce(count bool, op, result string) {
+	if count {
+		s.m.result(s.cfg.Upstream, op, result)
+	}
+}
+
+// lookupAndFill reads k or takes its cross-process fill lock (one round
+// trip), then fills it, or waits for the process holding the lock to store
+// the answer.
+func (s *Store) lookupAndFill(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, count bool) (*outcome, error) {
+	now := s.cfg.Now()
+	e, token, err := s.getOrLock(ctx, k, rkey, now)
+	if err != nil { // Redis failed: fill without it
+		s.countOnce(count, k.Operation, "error")
+		res, err := s.fillAndStore(ctx, k, rkey, p, fill, "")
+		return &outcome{res: res}, err
+	}
+	if e != nil && now.Before(e.Expires) {
+		s.countOnce(count, k.Operation, "hit")
+		s.l1.put(rkey, k, e, now)
+		return &outcome{res: s.hit(e, StatusHit, now), cached: true}, nil
+	}
+	s.countOnce(count, k.Operation, "miss")
+	o := &outcome{stale: e}
+	if token != "" {
+		o.res, err = s.fillAndStore(ctx, k, rkey, p, fill, token)
+		return o, err
+	}
+	if pe := s.awaitPeer(ctx, k, rkey); pe != nil {
+		s.m.coalesced.WithLabelValues(s.cfg.Upstream, k.Operation).Inc()
+		s.l1.put(rkey, k, pe, s.cfg.Now())
+		o.res = s.hit(pe, StatusCollapsed, s.cfg.Now())
+		return o, nil
+	}
+	if ctx.Err() != nil {
+		return o, ctx.Err()
+	}
+	o.res, err = s.fillLocked(ctx, k, rkey, p, fill)
+	return o, err
+}
+
+// fillLocked takes the cross-process fill lock of k, or waits for the
+// process holding it to store the answer; after two rounds it fills anyway.
+func (s *Store) fillLocked(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc) (*Result, error) {
+	for range 2 {
+		token, ok := s.lock(ctx, k)
+		if ok {
+			return s.fillAndStore(ctx, k, rkey, p, fill, token)
+		}
+		if e := s.awaitPeer(ctx, k, rkey); e != nil {
+			s.m.coalesced.WithLabelValues(s.cfg.Upstream, k.Operation).Inc()
+			s.l1.put(rkey, k, e, s.cfg.Now())
+			return s.hit(e, StatusCollapsed, s.cfg.Now()), nil
+		}
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+	}
+	return s.fillAndStore(ctx, k, rkey, p, fill, "")
+}
+
+// fillAndStore calls fill and stores a successful answer (in Redis and the
+// L1), releasing the fill lock token (if any) in the same round trip.
+func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, token string) (*Result, error) {
+	e, err := fill(ctx)
+	if err != nil {
+		s.unlock(k, token)
+		return nil, err
+	}
+	now := s.cfg.Now()
+	e.StoredAt, e.Expires = now, now.Add(p.TTL)
+	res := &Result{Entry: e, Status: StatusMiss, Filled: true}
+	if p.NoStore || int64(len(e.Body)) > s.cfg.MaxEntryBytes {
+		s.unlock(k, token)
+		return res, nil
+	}
+	s.l1.put(rkey, k, e, now)
+	if s.store(ctx, k, rkey, e, p.TTL, token) == nil {
+		res.Status = StatusStored
+	}
+	return res, nil
+}
+
+// awaitPeer polls for the entry another process is filling until it is
+// stored fresh, the lock goes away, or the lock's lifetime passes.
+func (s *Store) awaitPeer(ctx context.Context, k Key, rkey string) *Entry {
+	deadline := time.Now().Add(s.cfg.LockTTL)
+	wait := 5 * time.Millisecond
+	for time.Now().Before(deadline) {
+		t := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return nil
+		case <-t.C:
+		}
+		wait = min(wait*2, 50*time.Millisecond)
+		e, locked, err := s.peek(ctx, k, rkey)
+		if err != nil {
+			return nil
+		}
+		if e != nil && s.cfg.Now().Before(e.Expires) {
+			return e
+		}
+		if !locked {
+			return nil
+		}
+	}
+	return nil
+}

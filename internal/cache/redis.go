@@ -1,0 +1,161 @@
+package cache
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The Redis side of the store. An entry and its fill lock share a hash tag
+// (the request hash), so the two-key scripts below also run on a cluster.
+
+func (s *Store) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.Timeout)
+}
+
+func (s *Store) redisErr(cmd string, err error) error {
+	if err != nil && !errors.Is(err, redis.Nil) {
+		s.m.errors.WithLabelValues(cmd).Inc()
+		return err
+	}
+	return nil
+}
+
+// get reads the entry under rkey; (nil, nil) when absent.
+func (s *Store) get(ctx context.Context, rkey string) (*Entry, error) {
+	rctx, cancel := s.rctx(ctx)
+	defer cancel()
+	b, err := s.rdb.Get(rctx, rkey).Bytes()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, s.redisErr("get", err)
+	}
+	e, err := decode(b)
+	if err != nil {
+		return nil, s.redisErr("decode", err)
+	}
+	return e, nil
+}
+
+// getOrLockScript returns the entry when it is fresh at ARGV[1] (Unix ms);
+// otherwise it also tries to take the fill lock: {entry or nil, 1 taken | 0 held elsewhere}.
+// The expiry is read from the entry's header (see entry.go).
+var getOrLockScript = redis.NewScript(`
+local v = redis.call("GET", KEYS[1])
+if v and string.len(v) >= 20 and string.byte(v, 1) == tonumber(ARGV[4]) then
+  local exp = 0
+  for i = 11, 18 do exp = exp * 256 + string.byte(v, i) end
+  if exp > tonumber(ARGV[1]) then return {v, 0} end
+end
+if redis.call("SET", KEYS[2], ARGV[2], "NX", "PX", ARGV[3]) then return {v, 1} end
+return {v, 0}`)
+
+// getOrLock reads k and, unless the entry is fresh, takes its fill lock, in
+// one round trip. token is "" when the lock is held by another fill.
+func (s *Store) getOrLock(ctx context.Context, k Key, rkey string, now time.Time) (e *Entry, token string, err error) {
+	token = newToken()
+	rctx, cancel := s.rctx(ctx)
+	defer cancel()
+	v, err := getOrLockScript.Run(rctx, s.rdb, []string{rkey, s.lockKey(k)},
+		now.UnixMilli(), token, s.cfg.LockTTL.Milliseconds(), version).Slice()
+	if err != nil || len(v) != 2 {
+		if err == nil {
+			err = errors.New("cache: unexpected script reply")
+		}
+		return nil, "", s.redisErr("get_or_lock", err)
+	}
+	if b, ok := v[0].(string); ok {
+		if e, err = decode([]byte(b)); err != nil {
+			_ = s.redisErr("decode", err)
+			e = nil
+		}
+	}
+	if n, _ := v[1].(int64); n != 1 {
+		token = ""
+	}
+	return e, token, nil
+}
+
+// peek reads k and whether its fill lock is held, in one round trip.
+func (s *Store) peek(ctx context.Context, k Key, rkey string) (*Entry, bool, error) {
+	rctx, cancel := s.rctx(ctx)
+	defer cancel()
+	var get *redis.StringCmd
+	var exists *redis.IntCmd
+	_, err := s.rdb.Pipelined(rctx, func(p redis.Pipeliner) error {
+		get = p.Get(rctx, rkey)
+		exists = p.Exists(rctx, s.lockKey(k))
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, false, s.redisErr("peek", err)
+	}
+	var e *Entry
+	if b, err := get.Bytes(); err == nil {
+		e, _ = decode(b)
+	}
+	return e, exists.Val() > 0, nil
+}
+
+// storeScript stores an entry and releases the fill lock if this fill still holds it.
+var storeScript = redis.NewScript(`
+redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+if ARGV[3] ~= "" and redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
+return 1`)
+
+// store writes e under rkey for ttl plus the grace period and, when token is
+// not "", releases k's fill lock, in one round trip.
+func (s *Store) store(ctx context.Context, k Key, rkey string, e *Entry, ttl time.Duration, token string) error {
+	b, err := s.encode(e)
+	if err != nil {
+		s.unlock(k, token)
+		return s.redisErr("encode", err)
+	}
+	rctx, cancel := s.rctx(ctx)
+	defer cancel()
+	px := (ttl + s.cfg.Grace).Milliseconds()
+	if token == "" {
+		return s.redisErr("set", s.rdb.Set(rctx, rkey, b, time.Duration(px)*time.Millisecond).Err())
+	}
+	err = storeScript.Run(rctx, s.rdb, []string{rkey, s.lockKey(k)}, b, strconv.FormatInt(px, 10), token).Err()
+	if err != nil {
+		s.unlock(k, token) // leave no lock for peers to wait on
+	}
+	return s.redisErr("set", err)
+}
+
+func newToken() string {
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// lock takes k's fill lock. When Redis fails the caller fills without it.
+func (s *Store) lock(ctx context.Context, k Key) (string, bool) {
+	token := newToken()
+	rctx, cancel := s.rctx(ctx)
+	defer cancel()
+	ok, err := s.rdb.SetNX(rctx, s.lockKey(k), token, s.cfg.LockTTL).Result()
+	if s.redisErr("lock", err) != nil {
+		return "", true
+	}
+	return token, ok
+}
+
+var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
+
+func (s *Store) unlock(k Key, token string) {
+	if token == "" {
+		return
+	}
+	rctx, cancel := s.rctx(context.Background())
+	defer cancel()
+	_ = s.redisErr("unlock", unlockScript.Run(rctx, s.rdb, []string{s.lockKey(k)}, token).Err())
+}
