@@ -210,4 +210,3 @@ type Result struct {
 
 // FillFunc fetches an answer from the upstream on a miss.
 type FillFunc func(ctx context.Context) (*Entry, error)
-

@@ -168,4 +168,3 @@ func TestCoalescingOnCluster(t *testing.T) {
 		t.Errorf("Purge on the cluster = %d, %v; want 1", n, err)
 	}
 }
-
