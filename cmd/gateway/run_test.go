@@ -216,6 +216,16 @@ func TestDemo(t *testing.T) {
 	if len(q.JSON200.Quotas) == 0 {
 		t.Errorf("demo quotas are empty, want the documented Garant and FSSP limits")
 	}
+	// Each upstream answers through its in-process simulator.
+	ctx := context.Background()
+	topic, err := c.GarantGetTopicWithResponse(ctx, garantsim.TopicCivilCode, nil)
+	if err != nil || topic.JSON200 == nil || topic.JSON200.Topic != garantsim.TopicCivilCode {
+		t.Errorf("GET /v1/garant/topics/%d = %v, %v; want the document's info", garantsim.TopicCivilCode, status(topic), err)
+	}
+	apps, err := c.FipsListApplicationsWithResponse(ctx, nil)
+	if err != nil || apps.JSON200 == nil || len(apps.JSON200.Applications) == 0 {
+		t.Errorf("GET /v1/fips/applications = %v, %v; want the demo applicant's applications", status(apps), err)
+	}
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "DEMO MODE"); {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -17,9 +17,11 @@ import (
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/handlers"
+	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/fips"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
@@ -30,6 +32,7 @@ type app struct {
 	quota   *quota.Engine
 	fssp    *fssptasks.Engine
 	garant  *handlers.Garant
+	fips    *handlers.FIPS
 	stop    func() // stops background work and waits for it; called after the server drained
 }
 
@@ -58,6 +61,11 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	a := &app{tenants: tenants, quota: q}
 	if cfg.Uses(config.Garant) {
 		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, loc); err != nil {
+			return nil, err
+		}
+	}
+	if cfg.Uses(config.FIPS) {
+		if a.fips, err = wireFIPS(cfg, rdb, reg, upstreamMetrics, log); err != nil {
 			return nil, err
 		}
 	}
@@ -127,6 +135,20 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 			return c.Secret, true
 		},
 	}, reg, log), nil
+}
+
+// wireFIPS builds the FIPS client (route table from config, dictionaries
+// cached in Redis) and the idempotency store of its creates.
+func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, log *slog.Logger) (*handlers.FIPS, error) {
+	fc, err := fips.New(fips.Config{
+		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: cfg.Upstreams.FIPS.Routes, Timeout: cfg.Upstreams.FIPS.Timeout,
+		Transport: um.Transport(config.FIPS, newTransport()),
+		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout, Rejected: um.CredentialRejected,
+	}, reg)
+	if err != nil {
+		return nil, fmt.Errorf("fips: %w", err)
+	}
+	return &handlers.FIPS{Client: fc, Idem: idempotency.New(rdb, idempotency.Options{Timeout: 2 * cfg.Redis.Timeout, Log: log})}, nil
 }
 
 // newTransport is the HTTP transport of one upstream: keep-alive connections

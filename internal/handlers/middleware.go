@@ -22,6 +22,7 @@ import (
 // reqInfo is what the outer middleware learns about a request as it travels
 // inwards; the access log and metrics read it on the way out.
 type reqInfo struct {
+	raw       http.ResponseWriter // the server's own writer, for http.MaxBytesReader
 	id        string
 	tenant    string
 	operation string
@@ -50,7 +51,7 @@ func requestID(next http.Handler) http.Handler {
 			id = hex.EncodeToString(b[:])
 		}
 		w.Header().Set("X-Request-ID", id)
-		info := &reqInfo{id: id, operation: "unknown"}
+		info := &reqInfo{raw: w, id: id, operation: "unknown"}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 	})
 }
@@ -173,7 +174,8 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				return
 			}
 			if r.Body != nil && r.Body != http.NoBody {
-				r.Body = http.MaxBytesReader(w, r.Body, op.maxBody)
+				// The server's own writer, so that an over-long body also closes the connection.
+				r.Body = http.MaxBytesReader(info.raw, r.Body, op.maxBody)
 				// Bodies stream through (FIPS uploads): let the reader and writer overlap.
 				_ = http.NewResponseController(w).EnableFullDuplex()
 			}

@@ -94,6 +94,11 @@ func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.
 		cp := *x.opts
 		cp.ExcludeRequestBody = true
 		opts = &cp
+		// kin-openapi's security check reads the whole body into memory even
+		// when body validation is off: hide a streamed body from it.
+		shallow := *r
+		shallow.Body = http.NoBody
+		r = &shallow
 	}
 	err := openapi3filter.ValidateRequest(context.WithoutCancel(r.Context()), &openapi3filter.RequestValidationInput{
 		Request: r, PathParams: params, Route: op.route, Options: opts,
