@@ -1,0 +1,143 @@
+package handlers
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+)
+
+// staleOK says which failures an expired cache entry may stand in for.
+func staleOK(err error) bool {
+	switch apperr.KindOf(err) {
+	case apperr.QuotaExceeded, apperr.UpstreamFailed, apperr.UpstreamTimeout, apperr.Unavailable:
+		return true
+	}
+	return false
+}
+
+// cached answers through the cache (or straight from fill without one).
+func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any, fill cache.FillFunc) (*cache.Result, error) {
+	if c.g.Cache == nil {
+		e, err := fill(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &cache.Result{Entry: e, Filled: true}, nil
+	}
+	scope := c.cred.Name
+	if c.g.ShareAcrossCredentials {
+		scope = "shared"
+	}
+	k, err := cache.NewKey(scope, c.op, topic, req)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Internal, "", err)
+	}
+	p := cache.Policy{TTL: c.g.ttl(c.op)}
+	if cc != nil {
+		cache.ParseCacheControl(&p, *cc)
+	}
+	return c.g.Cache.Fetch(ctx, k, p, fill, staleOK)
+}
+
+// cachedJSON answers a JSON operation: fetch calls Garant and converts the
+// answer to the contract's type T, which is what the cache stores.
+func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) (T, error)) (T, *cache.Result, error) {
+	var zero T
+	var typed *T // set when this request's own fill ran: no need to decode
+	fill := func(ctx context.Context) (*cache.Entry, error) {
+		var v T
+		err := c.upstream(ctx, func(ctx context.Context) error {
+			var err error
+			v, err = fetch(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode %s: %w", c.op, err))
+		}
+		typed = &v
+		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
+	}
+	res, err := c.cached(ctx, cc, topic, req, fill)
+	if err != nil {
+		return zero, nil, fail(ctx, err)
+	}
+	if res.Filled && typed != nil {
+		return *typed, res, nil
+	}
+	var out T
+	if err := json.Unmarshal(res.Entry.Body, &out); err != nil {
+		return zero, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: decode cached %s: %w", c.op, err))
+	}
+	return out, res, nil
+}
+
+// maxFile caps a binary answer held in memory (the one copy that is cached
+// and served).
+const maxFile = 64 << 20
+
+// cachedFile answers a binary operation. The file is read once into one
+// buffer, which is both stored (raw) and served.
+func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req any, fetch func(context.Context) (*garant.File, error)) (*cache.Result, error) {
+	fill := func(ctx context.Context) (*cache.Entry, error) {
+		var e *cache.Entry
+		err := c.upstream(ctx, func(ctx context.Context) error {
+			f, err := fetch(ctx)
+			if err != nil {
+				return err
+			}
+			defer f.Body.Close()
+			body, err := readFile(f)
+			if err != nil {
+				return err
+			}
+			e = &cache.Entry{Body: body, ContentType: f.ContentType, Binary: true}
+			return nil
+		})
+		return e, err
+	}
+	res, err := c.cached(ctx, cc, topic, req, fill)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return res, nil
+}
+
+func readFile(f *garant.File) ([]byte, error) {
+	tooLarge := &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream, Detail: "Garant's file is too large"}
+	if f.ContentLength > maxFile {
+		return nil, tooLarge
+	}
+	if f.ContentLength >= 0 {
+		b := make([]byte, f.ContentLength)
+		if _, err := io.ReadFull(f.Body, b); err != nil {
+			return nil, readErr(err)
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f.Body, maxFile+1))
+	if err != nil {
+		return nil, readErr(err)
+	}
+	if len(b) > maxFile {
+		return nil, tooLarge
+	}
+	return b, nil
+}
+
+func readErr(err error) error {
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream, Detail: "Garant's file arrived incomplete", Err: err}
+}
+
+// cacheHeaders are the Cache-Status and Age of a result (Age only when it

@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"context"
+	"math/rand/v2"
+	"net/http"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+)
+
+// garantCall is one request to a Garant operation: who calls, with which
+// credential, and the RateLimit fields of its own reservation, if it made one.
+type garantCall struct {
+	g      *Garant
+	q      *quota.Engine
+	op     string
+	tenant *tenant.Tenant
+	cred   *tenant.Credential
+	rl     http.Header
+}
+
+// fail returns err after copying a quota rejection's RateLimit fields onto
+// the response.
+func fail(ctx context.Context, err error) error {
+	hdr := ResponseHeader(ctx)
+	for k, v := range quota.Headers(err) {
+		hdr[k] = v
+	}
+	return err
+}
+
+func (c *garantCall) reserve(ctx context.Context, op string) (*quota.Reservation, error) {
+	if c.q == nil {
+		return &quota.Reservation{}, nil
+	}
+	return c.q.Reserve(ctx, quota.Request{Tenant: c.tenant.ID, Credential: c.cred.Name, Upstream: garant.Upstream, Operation: op})
+}
+
+// upstream makes one metered upstream call: reserve (the family and the
+// per-second rate in one round trip), call, refund when Garant did not do the
+// work. A 429 is retried with jittered backoff within RetryBudget; a 423
+// marks the family spent and syncs /v2/limits; a 401 is told apart as a
+// method missing from the tariff or a rejected credential.
+func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) error) error {
+	budget := c.g.RetryBudget
+	if budget <= 0 {
+		budget = 3 * time.Second
+	}
+	deadline := time.Now().Add(budget)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	for attempt := 0; ; attempt++ {
+		res, err := c.reserve(ctx, c.op)
+		if err != nil {
+			return err
+		}
+		err = fn(ctx)
+		if err == nil {
+			c.rl = res.Headers()
+			return nil
+		}
+		_ = res.Refund(context.WithoutCancel(ctx))
+		switch garant.StatusOf(err) {
+		case http.StatusTooManyRequests:
+			wait := min(100*time.Millisecond<<attempt, time.Second)
+			wait = wait/2 + rand.N(wait/2+1)
+			if time.Now().Add(wait).After(deadline) {
+				return err
+			}
+			t := time.NewTimer(wait)
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return err
+			case <-t.C:
+			}
+			continue
+		case http.StatusLocked:
+			return c.exhausted(ctx, err)
+		case http.StatusUnauthorized:
+			return c.unauthorized(ctx, err)
+		}
+		return err
+	}
+}
+
+// familyOf is the quota family of a Garant operation, "" when unmetered.
+func familyOf(op string) string {
+	return quota.DefaultFamilies()[garant.Upstream][op].Family
+}
+
+// exhausted handles a 423: the family is spent until next month for every
+// replica, the other families are synced from /v2/limits, and the answer is
+// the quota engine's own rejection (with its RateLimit fields).
+func (c *garantCall) exhausted(ctx context.Context, upstreamErr error) error {
+	fam := familyOf(c.op)
+	if fam != "" && c.q != nil {
+		_ = c.q.MarkExhausted(ctx, c.cred.Name, garant.Upstream, fam)
+	}
+	_, _ = c.syncLimits(ctx)
+	if fam != "" && c.q != nil {
+		res, err := c.reserve(ctx, c.op)
+		if apperr.KindOf(err) == apperr.QuotaExceeded {
+			return err
+		}
+		if res != nil {
+			_ = res.Refund(context.WithoutCancel(ctx))
+		}
+	}
+	if e, ok := apperr.As(upstreamErr); ok && fam != "" && e.Extensions != nil {
+		e.Extensions["family"] = fam
+	}
+	return upstreamErr
+}
+
+// limitFamilies maps the method names of /v2/limits to quota families.
+var limitFamilies = map[string]string{
+	garant.MethodHyperlinks: quota.FamilyLinksControl, garant.MethodFindModified: quota.FamilyLinksControl,
+	garant.MethodBlocksOnControl: quota.FamilyLinksControl,
+	garant.MethodDownloadRTF:     quota.FamilyExport, garant.MethodDownloadODT: quota.FamilyExport,
+	garant.MethodDownloadPDF: quota.FamilyExport, garant.MethodTopicHTML: quota.FamilyExport,
+	garant.MethodEntryHTML: quota.FamilyExport, garant.MethodImage: quota.FamilyExport,
+	garant.MethodFormula: quota.FamilyExport, garant.MethodTopic: quota.FamilyTopicInfo,
+}
+
+// syncLimits reads /v2/limits (through the rate limit) and lowers the quota
+// engine's remaining counts to Garant's.
+func (c *garantCall) syncLimits(ctx context.Context) ([]garant.Limit, error) {
+	ctx = metrics.WithOperation(ctx, "garantGetLimits")
+	res, err := c.reserve(ctx, "garantGetLimits")
+	if err != nil {
+		return nil, err
+	}
+	limits, err := c.g.Client.Limits(ctx, c.cred.Secret)
+	if err != nil {
+		_ = res.Refund(context.WithoutCancel(ctx))
+		return nil, err
+	}
+	c.applyLimits(ctx, limits)
+	return limits, nil
+}
+
+func (c *garantCall) applyLimits(ctx context.Context, limits []garant.Limit) {
+	if c.q == nil {
+		return
+	}
+	remaining := map[string]int64{}
+	for _, l := range limits {
+		for _, n := range l.Names {
+			if fam, ok := limitFamilies[n]; ok {
+				if v, seen := remaining[fam]; !seen || int64(l.Value) < v {
+					remaining[fam] = int64(l.Value)
+				}
+			}
+		}
+	}
+	for fam, v := range remaining {
+		_ = c.q.SyncRemaining(ctx, c.cred.Name, garant.Upstream, fam, v)
+	}
+}
+
+// unauthorized tells a method missing from the tariff (403: /v2/limits
+// still works with the credential) from a rejected credential (502: the
+// tenant's own key was fine). The probe is remembered for ProbeTTL.
+func (c *garantCall) unauthorized(ctx context.Context, upstreamErr error) error {
+	rejected := &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream,
+		Detail: "upstream credential rejected: Garant refused the gateway's credential for this tenant (the tenant's API key is fine)", Err: upstreamErr}
+	if c.op == "garantGetLimits" {
+		return rejected
+	}
+	ttl := c.g.ProbeTTL
+	if ttl <= 0 {
+		ttl = 5 * time.Minute
+	}
+	c.g.probeMu.Lock()
+	p, known := c.g.probes[c.cred.Name]
+	c.g.probeMu.Unlock()
+	if !known || time.Since(p.at) > ttl {
+		_, err := c.syncLimits(ctx)
+		if err != nil && garant.StatusOf(err) != http.StatusUnauthorized {
+			return rejected // cannot tell; the probe itself failed
+		}
+		p = probe{ok: err == nil, at: time.Now()}
+		c.g.probeMu.Lock()
+		if c.g.probes == nil {
+			c.g.probes = map[string]probe{}
+		}
+		c.g.probes[c.cred.Name] = p
+		c.g.probeMu.Unlock()
+	}
+	if p.ok {
+		return &apperr.Error{Kind: apperr.Forbidden, Upstream: garant.Upstream,
+			Detail: "method not in this credential's tariff: Garant does not offer " + c.op + " to the credential this tenant uses", Err: upstreamErr}
+	}
+	return rejected
+}

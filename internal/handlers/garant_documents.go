@@ -1,0 +1,202 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+)
+
+// GarantSearch searches documents; results carry absolute URLs.
+func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSearchRequestObject) (api.GarantSearchResponseObject, error) {
+	c, err := h.begin(ctx, "garantSearch")
+	if err != nil {
+		return nil, err
+	}
+	b := request.Body
+	req := garant.SearchRequest{Text: b.Text, Env: string(b.Env), Page: 1, IsQuery: deref(b.IsQuery), Sort: deref(b.Sort), SortOrder: deref(b.SortOrder)}
+	if b.Page != nil {
+		req.Page = *b.Page
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantSearchResult, error) {
+		r, err := c.g.Client.Search(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantSearchResult{}, err
+		}
+		out := api.GarantSearchResult{Documents: make([]api.GarantSearchDocument, 0, len(r.Documents)),
+			Page: int(r.Page), TotalDocs: int(r.TotalDocs), TotalPages: int(r.TotalPages)}
+		for _, d := range r.Documents {
+			out.Documents = append(out.Documents, api.GarantSearchDocument{Topic: int(d.Topic), Name: d.Name, URL: d.URL,
+				AbsoluteURL: garant.AbsoluteURL(c.g.DocumentBase, d.URL)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	return api.GarantSearch200JSONResponse{Body: out, Headers: api.GarantSearch200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+}
+
+// GarantSnippets finds the fragments of a document matching a text or
+// citing a fragment.
+func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSnippetsRequestObject) (api.GarantSnippetsResponseObject, error) {
+	b := request.Body
+	if (b.Text == nil) == (b.Correspondent == nil) {
+		return nil, apperr.InvalidField("body.text", "send exactly one of text and correspondent")
+	}
+	c, err := h.begin(ctx, "garantSnippets")
+	if err != nil {
+		return nil, err
+	}
+	req := garant.SnippetsRequest{Topic: b.Topic, Text: b.Text}
+	if b.Correspondent != nil {
+		req.Correspondent = &garant.EntryRef{Topic: garant.Int(b.Correspondent.Topic), Entry: garant.Int(b.Correspondent.Entry)}
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, b.Topic, req, func(ctx context.Context) (api.GarantSnippetList, error) {
+		r, err := c.g.Client.Snippets(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantSnippetList{}, err
+		}
+		out := api.GarantSnippetList{Snippets: make([]api.GarantSnippet, 0, len(r.Snippets))}
+		for _, s := range r.Snippets {
+			sn := api.GarantSnippet{Entry: int(s.Entry), Ancestors: ancestors(s.Ancestors)}
+			if s.Relevance != nil {
+				f := float64(*s.Relevance)
+				sn.Relevance = &f
+			}
+			out.Snippets = append(out.Snippets, sn)
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	return api.GarantSnippets200JSONResponse{Body: out, Headers: api.GarantSnippets200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+}
+
+// GarantFindHyperlinks inserts links into a text (links_control quota).
+func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.GarantFindHyperlinksRequestObject) (api.GarantFindHyperlinksResponseObject, error) {
+	c, err := h.begin(ctx, "garantFindHyperlinks")
+	if err != nil {
+		return nil, err
+	}
+	req := garant.HyperlinksRequest{Text: request.Body.Text, BaseURL: request.Body.BaseURL}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantHyperlinksResult, error) {
+		r, err := c.g.Client.FindHyperlinks(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantHyperlinksResult{}, err
+		}
+		return api.GarantHyperlinksResult{Text: r.Text}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	return api.GarantFindHyperlinks200JSONResponse{Body: out, Headers: api.GarantFindHyperlinks200ResponseHeaders{
+		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+}
+
+// GarantGetTopic returns a document's attributes (topic_info quota).
+func (h garantHandlers) GarantGetTopic(ctx context.Context, request api.GarantGetTopicRequestObject) (api.GarantGetTopicResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetTopic")
+	if err != nil {
+		return nil, err
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicInfo, error) {
+		r, err := c.g.Client.Topic(ctx, c.cred.Secret, request.Topic)
+		if err != nil {
+			return api.GarantTopicInfo{}, err
+		}
+		return topicInfo(r), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	return api.GarantGetTopic200JSONResponse{Body: out, Headers: api.GarantGetTopic200ResponseHeaders{
+		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+}
+
+// GarantGetTopicEditions returns a document's editions, newest first.
+func (h garantHandlers) GarantGetTopicEditions(ctx context.Context, request api.GarantGetTopicEditionsRequestObject) (api.GarantGetTopicEditionsResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetTopicEditions")
+	if err != nil {
+		return nil, err
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantEditionList, error) {
+		r, err := c.g.Client.Editions(ctx, c.cred.Secret, request.Topic)
+		if err != nil {
+			return api.GarantEditionList{}, err
+		}
+		return editions(r), nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	return api.GarantGetTopicEditions200JSONResponse{Body: out, Headers: api.GarantGetTopicEditions200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+}
+
+// GarantGetTopicHTML returns a document as HTML pages with image and
+// formula links pointing at the gateway (export quota).
+func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.GarantGetTopicHTMLRequestObject) (api.GarantGetTopicHTMLResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetTopicHTML")
+	if err != nil {
+		return nil, err
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicHTML, error) {
+		r, err := c.g.Client.TopicHTML(ctx, c.cred.Secret, request.Topic)
+		if err != nil {
+			return api.GarantTopicHTML{}, err
+		}
+		out := api.GarantTopicHTML{Items: make([]api.GarantHTMLPage, 0, len(r.Items))}
+		for i, p := range r.Items {
+			n := p.Number
+			if n == 0 {
+				n = i + 1
+			}
+			out.Items = append(out.Items, api.GarantHTMLPage{Number: n, Text: garant.RewriteHTML(p.Text, gatewayPrefix)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	return api.GarantGetTopicHTML200JSONResponse{Body: out, Headers: api.GarantGetTopicHTML200ResponseHeaders{
+		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+}
+
+// GarantGetEntryHTML returns one fragment as HTML (export quota).
+func (h garantHandlers) GarantGetEntryHTML(ctx context.Context, request api.GarantGetEntryHTMLRequestObject) (api.GarantGetEntryHTMLResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetEntryHTML")
+	if err != nil {
+		return nil, err
+	}
+	req := [2]int{request.Topic, request.Entry}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, req, func(ctx context.Context) (api.GarantEntryHTML, error) {
+		r, err := c.g.Client.EntryHTML(ctx, c.cred.Secret, request.Topic, request.Entry)
+		if err != nil {
+			return api.GarantEntryHTML{}, err
+		}
+		out := api.GarantEntryHTML{Entry: int(r.Entry), Title: r.Title, Text: garant.RewriteHTML(r.Text, gatewayPrefix),
+			Ancestors: ancestors(r.Ancestors), Respondents: make([]api.GarantEntryRef, 0, len(r.Respondents))}
+		for _, x := range r.Respondents {
+			out.Respondents = append(out.Respondents, api.GarantEntryRef{Topic: int(x.Topic), Entry: int(x.Entry)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	return api.GarantGetEntryHTML200JSONResponse{Body: out, Headers: api.GarantGetEntryHTML200ResponseHeaders{
+		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+}

@@ -1,0 +1,80 @@
+package handlers
+
+import (
+	"context"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+)
+
+// GarantExportTopic returns a document as RTF, ODT or PDF (export quota).
+func (h garantHandlers) GarantExportTopic(ctx context.Context, request api.GarantExportTopicRequestObject) (api.GarantExportTopicResponseObject, error) {
+	c, err := h.begin(ctx, "garantExportTopic")
+	if err != nil {
+		return nil, err
+	}
+	format := string(request.Format)
+	res, err := c.cachedFile(ctx, request.Params.CacheControl, request.Topic, [2]any{request.Topic, format}, func(ctx context.Context) (*garant.File, error) {
+		return c.g.Client.Download(ctx, c.cred.Secret, request.Topic, format)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	hdr := api.GarantExportTopic200ResponseHeaders{CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}
+	body, n := bodyOf(res)
+	switch mt := mediaType(res.Entry.ContentType); {
+	case mt == "application/pdf" || (mt != "application/rtf" && mt != "application/vnd.oasis.opendocument.text" && format == garant.FormatPDF):
+		return api.GarantExportTopic200ApplicationpdfResponse{Body: body, ContentLength: n, Headers: hdr}, nil
+	case mt == "application/vnd.oasis.opendocument.text" || (mt != "application/rtf" && format == garant.FormatODT):
+		return api.GarantExportTopic200ApplicationvndOasisOpendocumentTextResponse{Body: body, ContentLength: n, Headers: hdr}, nil
+	default:
+		return api.GarantExportTopic200ApplicationrtfResponse{Body: body, ContentLength: n, Headers: hdr}, nil
+	}
+}
+
+// GarantGetImage returns an image of exported HTML (export quota).
+func (h garantHandlers) GarantGetImage(ctx context.Context, request api.GarantGetImageRequestObject) (api.GarantGetImageResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetImage")
+	if err != nil {
+		return nil, err
+	}
+	res, err := c.cachedFile(ctx, request.Params.CacheControl, 0, request.ObjectID, func(ctx context.Context) (*garant.File, error) {
+		return c.g.Client.Image(ctx, c.cred.Secret, request.ObjectID)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	hdr := api.GarantGetImage200ResponseHeaders{CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}
+	body, n := bodyOf(res)
+	if mediaType(res.Entry.ContentType) == "image/png" {
+		return api.GarantGetImage200ImagepngResponse{Body: body, ContentLength: n, Headers: hdr}, nil
+	}
+	return api.GarantGetImage200ApplicationoctetStreamResponse{Body: body, ContentLength: n, Headers: hdr}, nil
+}
+
+// GarantGetFormula renders a formula of exported HTML (export quota).
+func (h garantHandlers) GarantGetFormula(ctx context.Context, request api.GarantGetFormulaRequestObject) (api.GarantGetFormulaResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetFormula")
+	if err != nil {
+		return nil, err
+	}
+	format := "png"
+	if request.Params.Fmt != nil {
+		format = string(*request.Params.Fmt)
+	}
+	res, err := c.cachedFile(ctx, request.Params.CacheControl, 0, [2]string{request.Params.Text, format}, func(ctx context.Context) (*garant.File, error) {
+		return c.g.Client.Formula(ctx, c.cred.Secret, request.Params.Text, format)
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	rl, pol := c.rateHeaders()
+	body, n := bodyOf(res)
+	return api.GarantGetFormula200ImagepngResponse{Body: body, ContentLength: n, Headers: api.GarantGetFormula200ResponseHeaders{
+		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+}

@@ -1,0 +1,132 @@
+package handlers
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+)
+
+// earliestControlDate is the first day Garant's monitoring accepts.
+var earliestControlDate = time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC)
+
+// GarantFindModified checks documents for changes (links_control quota;
+// not cached unless configured).
+func (h garantHandlers) GarantFindModified(ctx context.Context, request api.GarantFindModifiedRequestObject) (api.GarantFindModifiedResponseObject, error) {
+	b := request.Body
+	if b.ModDate.Time.Before(earliestControlDate) {
+		return nil, apperr.InvalidField("body.modDate", "must be 2018-01-01 or later")
+	}
+	c, err := h.begin(ctx, "garantFindModified")
+	if err != nil {
+		return nil, err
+	}
+	req := garant.FindModifiedRequest{Topics: b.Topics, ModDate: b.ModDate.Format(time.DateOnly), NeedEvents: deref(b.NeedEvents)}
+	out, _, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
+		r, err := c.g.Client.FindModified(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantModifiedTopics{}, err
+		}
+		out := api.GarantModifiedTopics{Topics: make([]api.GarantModifiedTopic, 0, len(r.Topics))}
+		for _, t := range r.Topics {
+			out.Topics = append(out.Topics, api.GarantModifiedTopic{Topic: t.Topic, ModStatus: api.GarantModStatus(t.ModStatus), Events: events(t.Events)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rl, pol := c.rateHeaders()
+	return api.GarantFindModified200JSONResponse{Body: out, Headers: api.GarantFindModified200ResponseHeaders{RateLimit: rl, RateLimitPolicy: pol}}, nil
+}
+
+// fragmentLink is a full fragment link of the Garant front end.
+var fragmentLink = regexp.MustCompile(`^https?://[^/#\s]+/?#/document/\d+(?:/entry/\d+)?/?$`)
+
+// GarantBlocksChanged checks fragments for changes (links_control quota;
+// not cached unless configured).
+func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.GarantBlocksChangedRequestObject) (api.GarantBlocksChangedResponseObject, error) {
+	b := request.Body
+	if b.FromDate.Time.Before(earliestControlDate) {
+		return nil, apperr.InvalidField("body.fromDate", "must be 2018-01-01 or later")
+	}
+	for i, u := range b.URLArray {
+		if !fragmentLink.MatchString(u) {
+			return nil, apperr.InvalidField(fmt.Sprintf("body.urlArray.%d", i), "must be a fragment link such as https://internet.garant.ru/#/document/12112604/entry/1")
+		}
+	}
+	c, err := h.begin(ctx, "garantBlocksChanged")
+	if err != nil {
+		return nil, err
+	}
+	req := garant.BlocksRequest{FromDate: b.FromDate.Format(time.DateOnly), URLArray: b.URLArray, NeedEvents: deref(b.NeedEvents)}
+	out, _, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
+		r, err := c.g.Client.BlocksChanged(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantModifiedBlocks{}, err
+		}
+		out := api.GarantModifiedBlocks{URLArray: make([]api.GarantModifiedBlock, 0, len(r.URLArray))}
+		for _, x := range r.URLArray {
+			out.URLArray = append(out.URLArray, api.GarantModifiedBlock{URL: x.URL, ModStatus: api.GarantModStatus(x.ModStatus), Events: events(x.Events)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	rl, pol := c.rateHeaders()
+	return api.GarantBlocksChanged200JSONResponse{Body: out, Headers: api.GarantBlocksChanged200ResponseHeaders{RateLimit: rl, RateLimitPolicy: pol}}, nil
+}
+
+// GarantGetLimits returns Garant's own quota report, never cached, and
+// lowers the gateway's counters to it.
+func (h garantHandlers) GarantGetLimits(ctx context.Context, request api.GarantGetLimitsRequestObject) (api.GarantGetLimitsResponseObject, error) {
+	c, err := h.begin(ctx, "garantGetLimits")
+	if err != nil {
+		return nil, err
+	}
+	var limits []garant.Limit
+	err = c.upstream(ctx, func(ctx context.Context) error {
+		var err error
+		limits, err = c.g.Client.Limits(ctx, c.cred.Secret)
+		return err
+	})
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	c.applyLimits(ctx, limits)
+	out := api.GarantGetLimits200JSONResponse{Limits: make([]api.GarantLimit, 0, len(limits))}
+	for _, l := range limits {
+		out.Limits = append(out.Limits, api.GarantLimit{Title: l.Title, Value: int(l.Value), Names: orEmpty(l.Names)})
+	}
+	return out, nil
+}
+
+// GarantPurgeCache deletes cached answers of the caller's credential scope
+// (admins only).
+func (h garantHandlers) GarantPurgeCache(ctx context.Context, request api.GarantPurgeCacheRequestObject) (api.GarantPurgeCacheResponseObject, error) {
+	c, err := h.begin(ctx, "garantPurgeCache")
+	if err != nil {
+		return nil, err
+	}
+	if !c.tenant.Admin {
+		return nil, &apperr.Error{Kind: apperr.Forbidden, Detail: "only admin tenants may purge the Garant cache"}
+	}
+	if c.g.Cache == nil {
+		return api.GarantPurgeCache200JSONResponse{Deleted: 0}, nil
+	}
+	scope := c.cred.Name
+	if c.g.ShareAcrossCredentials {
+		scope = "shared"
+	}
+	op, topic := deref(request.Params.Operation), deref(request.Params.Topic)
+	n, err := c.g.Cache.Purge(ctx, scope, op, topic)
+	if err != nil {
+		return nil, &apperr.Error{Kind: apperr.Unavailable, Detail: "the cache store is unavailable; nothing or not everything was deleted", Err: err}
+	}
+	return api.GarantPurgeCache200JSONResponse{Deleted: n}, nil
+}

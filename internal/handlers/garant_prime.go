@@ -1,0 +1,102 @@
+package handlers
+
+import (
+	"context"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+)
+
+// GarantPrimeCategories returns the PRIME category tree.
+func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.GarantPrimeCategoriesRequestObject) (api.GarantPrimeCategoriesResponseObject, error) {
+	c, err := h.begin(ctx, "garantPrimeCategories")
+	if err != nil {
+		return nil, err
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, nil, func(ctx context.Context) (api.GarantPrimeCategoryTree, error) {
+		r, err := c.g.Client.PrimeCategories(ctx, c.cred.Secret)
+		if err != nil {
+			return api.GarantPrimeCategoryTree{}, err
+		}
+		return api.GarantPrimeCategoryTree{Categories: categories(r.Categories)}, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	return api.GarantPrimeCategories200JSONResponse{Body: out, Headers: api.GarantPrimeCategories200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+}
+
+// GarantPrimeNews returns PRIME news.
+func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantPrimeNewsRequestObject) (api.GarantPrimeNewsResponseObject, error) {
+	b := request.Body
+	from := b.FromDate.Time
+	switch {
+	case from.Before(time.Now().AddDate(-1, 0, -1)):
+		return nil, apperr.InvalidField("body.fromDate", "must be at most one year ago")
+	case b.ToDate != nil && b.ToDate.Time.Before(from):
+		return nil, apperr.InvalidField("body.toDate", "must not be before fromDate")
+	case b.ToDate != nil && b.ToDate.Time.Sub(from) > 10*24*time.Hour:
+		return nil, apperr.InvalidField("body.toDate", "must be at most 10 days after fromDate")
+	}
+	c, err := h.begin(ctx, "garantPrimeNews")
+	if err != nil {
+		return nil, err
+	}
+	req := garant.NewsRequest{Categories: b.Categories, FromDate: from.Format(time.DateOnly)}
+	if b.ToDate != nil {
+		s := b.ToDate.Format(time.DateOnly)
+		req.ToDate = &s
+	}
+	if b.Sort != nil {
+		s := int(*b.Sort)
+		req.Sort = &s
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantNewsList, error) {
+		r, err := c.g.Client.PrimeNews(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantNewsList{}, err
+		}
+		out := api.GarantNewsList{News: make([]api.GarantNewsItem, 0, len(r.News))}
+		for _, n := range r.News {
+			out.News = append(out.News, api.GarantNewsItem{Name: n.Name, Document: docLink(n.Document), Paragraphs: orEmpty([]string(n.Paragraphs))})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	return api.GarantPrimeNews200JSONResponse{Body: out, Headers: api.GarantPrimeNews200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+}
+
+// GarantCourtPractice runs the "Сутяжник" analysis.
+func (h garantHandlers) GarantCourtPractice(ctx context.Context, request api.GarantCourtPracticeRequestObject) (api.GarantCourtPracticeResponseObject, error) {
+	c, err := h.begin(ctx, "garantCourtPractice")
+	if err != nil {
+		return nil, err
+	}
+	b := request.Body
+	req := garant.SutyazhnikRequest{Text: b.Text, Count: b.Count, Kind: make([]string, 0, len(b.Kind))}
+	for _, k := range b.Kind {
+		req.Kind = append(req.Kind, string(k))
+	}
+	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantCourtPractice, error) {
+		r, err := c.g.Client.CourtPractice(ctx, c.cred.Secret, req)
+		if err != nil {
+			return api.GarantCourtPractice{}, err
+		}
+		out := api.GarantCourtPractice{Documents: make([]api.GarantCourtPracticeKind, 0, len(r.Documents))}
+		for _, d := range r.Documents {
+			out.Documents = append(out.Documents, api.GarantCourtPracticeKind{Kind: api.GarantCourtKind(d.Kind), Norms: docLinks(d.Norms), Courts: docLinks(d.Courts)})
+		}
+		return out, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	st, age := cacheHeaders(res)
+	return api.GarantCourtPractice200JSONResponse{Body: out, Headers: api.GarantCourtPractice200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+}
