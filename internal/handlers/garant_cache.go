@@ -1,6 +1,7 @@
 package handlers
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -45,10 +46,9 @@ func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any,
 }
 
 // cachedJSON answers a JSON operation: fetch calls Garant and converts the
-// answer to the contract's type T, which is what the cache stores.
-func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) (T, error)) (T, *cache.Result, error) {
-	var zero T
-	var typed *T // set when this request's own fill ran: no need to decode
+// answer to the contract's type T, encoded once exactly as the client
+// receives it; those bytes are what the cache stores and what a hit writes.
+func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) (T, error)) (*cache.Result, error) {
 	fill := func(ctx context.Context) (*cache.Entry, error) {
 		var v T
 		err := c.upstream(ctx, func(ctx context.Context) error {
@@ -59,25 +59,18 @@ func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int
 		if err != nil {
 			return nil, err
 		}
-		b, err := json.Marshal(v)
-		if err != nil {
+		// As the generated strict responses encode: json.Encoder, trailing newline.
+		var buf bytes.Buffer
+		if err := json.NewEncoder(&buf).Encode(v); err != nil {
 			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode %s: %w", c.op, err))
 		}
-		typed = &v
-		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
+		return &cache.Entry{Body: buf.Bytes(), ContentType: "application/json"}, nil
 	}
 	res, err := c.cached(ctx, cc, topic, req, fill)
 	if err != nil {
-		return zero, nil, fail(ctx, err)
+		return nil, fail(ctx, err)
 	}
-	if res.Filled && typed != nil {
-		return *typed, res, nil
-	}
-	var out T
-	if err := json.Unmarshal(res.Entry.Body, &out); err != nil {
-		return zero, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: decode cached %s: %w", c.op, err))
-	}
-	return out, res, nil
+	return res, nil
 }
 
 // maxFile caps a binary answer held in memory (the one copy that is cached
@@ -139,5 +132,3 @@ func readErr(err error) error {
 	}
 	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream, Detail: "Garant's file arrived incomplete", Err: err}
 }
-
-// cacheHeaders are the Cache-Status and Age of a result (Age only when it

@@ -19,7 +19,7 @@ func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSear
 	if b.Page != nil {
 		req.Page = *b.Page
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantSearchResult, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantSearchResult, error) {
 		r, err := c.g.Client.Search(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantSearchResult{}, err
@@ -35,8 +35,7 @@ func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSear
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	return api.GarantSearch200JSONResponse{Body: out, Headers: api.GarantSearch200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+	return c.answer(res, true, false), nil
 }
 
 // GarantSnippets finds the fragments of a document matching a text or
@@ -54,7 +53,7 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 	if b.Correspondent != nil {
 		req.Correspondent = &garant.EntryRef{Topic: garant.Int(b.Correspondent.Topic), Entry: garant.Int(b.Correspondent.Entry)}
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, b.Topic, req, func(ctx context.Context) (api.GarantSnippetList, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, b.Topic, req, func(ctx context.Context) (api.GarantSnippetList, error) {
 		r, err := c.g.Client.Snippets(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantSnippetList{}, err
@@ -73,8 +72,7 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	return api.GarantSnippets200JSONResponse{Body: out, Headers: api.GarantSnippets200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+	return c.answer(res, true, false), nil
 }
 
 // GarantFindHyperlinks inserts links into a text (links_control quota).
@@ -84,7 +82,7 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 		return nil, err
 	}
 	req := garant.HyperlinksRequest{Text: request.Body.Text, BaseURL: request.Body.BaseURL}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantHyperlinksResult, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantHyperlinksResult, error) {
 		r, err := c.g.Client.FindHyperlinks(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantHyperlinksResult{}, err
@@ -94,10 +92,7 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
-	return api.GarantFindHyperlinks200JSONResponse{Body: out, Headers: api.GarantFindHyperlinks200ResponseHeaders{
-		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+	return c.answer(res, true, true), nil
 }
 
 // GarantGetTopic returns a document's attributes (topic_info quota).
@@ -106,7 +101,7 @@ func (h garantHandlers) GarantGetTopic(ctx context.Context, request api.GarantGe
 	if err != nil {
 		return nil, err
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicInfo, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicInfo, error) {
 		r, err := c.g.Client.Topic(ctx, c.cred.Secret, request.Topic)
 		if err != nil {
 			return api.GarantTopicInfo{}, err
@@ -116,10 +111,7 @@ func (h garantHandlers) GarantGetTopic(ctx context.Context, request api.GarantGe
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
-	return api.GarantGetTopic200JSONResponse{Body: out, Headers: api.GarantGetTopic200ResponseHeaders{
-		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+	return c.answer(res, true, true), nil
 }
 
 // GarantGetTopicEditions returns a document's editions, newest first.
@@ -128,7 +120,7 @@ func (h garantHandlers) GarantGetTopicEditions(ctx context.Context, request api.
 	if err != nil {
 		return nil, err
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantEditionList, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantEditionList, error) {
 		r, err := c.g.Client.Editions(ctx, c.cred.Secret, request.Topic)
 		if err != nil {
 			return api.GarantEditionList{}, err
@@ -138,8 +130,7 @@ func (h garantHandlers) GarantGetTopicEditions(ctx context.Context, request api.
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	return api.GarantGetTopicEditions200JSONResponse{Body: out, Headers: api.GarantGetTopicEditions200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+	return c.answer(res, true, false), nil
 }
 
 // GarantGetTopicHTML returns a document as HTML pages with image and
@@ -149,7 +140,7 @@ func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicHTML, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicHTML, error) {
 		r, err := c.g.Client.TopicHTML(ctx, c.cred.Secret, request.Topic)
 		if err != nil {
 			return api.GarantTopicHTML{}, err
@@ -167,10 +158,7 @@ func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
-	return api.GarantGetTopicHTML200JSONResponse{Body: out, Headers: api.GarantGetTopicHTML200ResponseHeaders{
-		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+	return c.answer(res, true, true), nil
 }
 
 // GarantGetEntryHTML returns one fragment as HTML (export quota).
@@ -180,7 +168,7 @@ func (h garantHandlers) GarantGetEntryHTML(ctx context.Context, request api.Gara
 		return nil, err
 	}
 	req := [2]int{request.Topic, request.Entry}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, req, func(ctx context.Context) (api.GarantEntryHTML, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, req, func(ctx context.Context) (api.GarantEntryHTML, error) {
 		r, err := c.g.Client.EntryHTML(ctx, c.cred.Secret, request.Topic, request.Entry)
 		if err != nil {
 			return api.GarantEntryHTML{}, err
@@ -195,8 +183,5 @@ func (h garantHandlers) GarantGetEntryHTML(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
-	return api.GarantGetEntryHTML200JSONResponse{Body: out, Headers: api.GarantGetEntryHTML200ResponseHeaders{
-		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
+	return c.answer(res, true, true), nil
 }

@@ -26,7 +26,7 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 		return nil, err
 	}
 	req := garant.FindModifiedRequest{Topics: b.Topics, ModDate: b.ModDate.Format(time.DateOnly), NeedEvents: deref(b.NeedEvents)}
-	out, _, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
+	res, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
 		r, err := c.g.Client.FindModified(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantModifiedTopics{}, err
@@ -40,8 +40,7 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	rl, pol := c.rateHeaders()
-	return api.GarantFindModified200JSONResponse{Body: out, Headers: api.GarantFindModified200ResponseHeaders{RateLimit: rl, RateLimitPolicy: pol}}, nil
+	return c.answer(res, false, true), nil
 }
 
 // fragmentLink is a full fragment link of the Garant front end.
@@ -64,7 +63,7 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 		return nil, err
 	}
 	req := garant.BlocksRequest{FromDate: b.FromDate.Format(time.DateOnly), URLArray: b.URLArray, NeedEvents: deref(b.NeedEvents)}
-	out, _, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
+	res, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
 		r, err := c.g.Client.BlocksChanged(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantModifiedBlocks{}, err
@@ -78,8 +77,7 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 	if err != nil {
 		return nil, err
 	}
-	rl, pol := c.rateHeaders()
-	return api.GarantBlocksChanged200JSONResponse{Body: out, Headers: api.GarantBlocksChanged200ResponseHeaders{RateLimit: rl, RateLimitPolicy: pol}}, nil
+	return c.answer(res, false, true), nil
 }
 
 // GarantGetLimits returns Garant's own quota report, never cached, and

@@ -15,7 +15,7 @@ func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.G
 	if err != nil {
 		return nil, err
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, nil, func(ctx context.Context) (api.GarantPrimeCategoryTree, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, nil, func(ctx context.Context) (api.GarantPrimeCategoryTree, error) {
 		r, err := c.g.Client.PrimeCategories(ctx, c.cred.Secret)
 		if err != nil {
 			return api.GarantPrimeCategoryTree{}, err
@@ -25,8 +25,7 @@ func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.G
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	return api.GarantPrimeCategories200JSONResponse{Body: out, Headers: api.GarantPrimeCategories200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+	return c.answer(res, true, false), nil
 }
 
 // GarantPrimeNews returns PRIME news.
@@ -54,7 +53,7 @@ func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantP
 		s := int(*b.Sort)
 		req.Sort = &s
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantNewsList, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantNewsList, error) {
 		r, err := c.g.Client.PrimeNews(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantNewsList{}, err
@@ -68,8 +67,7 @@ func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantP
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	return api.GarantPrimeNews200JSONResponse{Body: out, Headers: api.GarantPrimeNews200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+	return c.answer(res, true, false), nil
 }
 
 // GarantCourtPractice runs the "Сутяжник" analysis.
@@ -83,7 +81,7 @@ func (h garantHandlers) GarantCourtPractice(ctx context.Context, request api.Gar
 	for _, k := range b.Kind {
 		req.Kind = append(req.Kind, string(k))
 	}
-	out, res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantCourtPractice, error) {
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantCourtPractice, error) {
 		r, err := c.g.Client.CourtPractice(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantCourtPractice{}, err
@@ -97,6 +95,5 @@ func (h garantHandlers) GarantCourtPractice(ctx context.Context, request api.Gar
 	if err != nil {
 		return nil, err
 	}
-	st, age := cacheHeaders(res)
-	return api.GarantCourtPractice200JSONResponse{Body: out, Headers: api.GarantCourtPractice200ResponseHeaders{CacheStatus: st, Age: age}}, nil
+	return c.answer(res, true, false), nil
 }

@@ -4,10 +4,90 @@ import (
 	"bytes"
 	"io"
 	"mime"
+	"net/http"
+	"strconv"
 
 	"github.com/legalgate/legalgate/internal/cache"
 )
 
+// jsonAnswer is a 200 JSON answer of a Garant operation whose body is
+// already encoded (by this request's fill or when it was cached): it is
+// written as it is, with the headers the contract declares for the
+// operation. It implements the generated response interface of every JSON
+// Garant operation.
+type jsonAnswer struct {
+	body            []byte
+	cacheStatus     string // "" for none
+	age             int
+	withAge         bool
+	rateLimit       string // "" for none
+	rateLimitPolicy string
+}
+
+// answer is the JSON answer of res with the headers the operation's
+// contract declares: Cache-Status and Age from the cache when cached is true,
+// the RateLimit fields of this request's reservation when rate is true.
+func (c *garantCall) answer(res *cache.Result, cached, rate bool) jsonAnswer {
+	a := jsonAnswer{body: res.Entry.Body}
+	if cached {
+		a.cacheStatus, a.age, a.withAge = res.Status, res.Age, res.Hit
+	}
+	if rate {
+		a.rateLimit, a.rateLimitPolicy = c.rl.Get("RateLimit"), c.rl.Get("RateLimit-Policy")
+	}
+	return a
+}
+
+func (a jsonAnswer) write(w http.ResponseWriter) error {
+	h := w.Header()
+	h["Content-Type"] = []string{"application/json"}
+	if a.withAge {
+		h["Age"] = []string{strconv.Itoa(a.age)}
+	}
+	if a.cacheStatus != "" {
+		h["Cache-Status"] = []string{a.cacheStatus}
+	}
+	if a.rateLimit != "" {
+		h.Set("RateLimit", a.rateLimit)
+	}
+	if a.rateLimitPolicy != "" {
+		h.Set("RateLimit-Policy", a.rateLimitPolicy)
+	}
+	w.WriteHeader(http.StatusOK)
+	_, err := w.Write(a.body)
+	return err
+}
+
+func (a jsonAnswer) VisitGarantSearchResponse(w http.ResponseWriter) error    { return a.write(w) }
+func (a jsonAnswer) VisitGarantSnippetsResponse(w http.ResponseWriter) error  { return a.write(w) }
+func (a jsonAnswer) VisitGarantGetTopicResponse(w http.ResponseWriter) error  { return a.write(w) }
+func (a jsonAnswer) VisitGarantPrimeNewsResponse(w http.ResponseWriter) error { return a.write(w) }
+func (a jsonAnswer) VisitGarantFindHyperlinksResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantGetTopicEditionsResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantGetTopicHTMLResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantGetEntryHTMLResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantFindModifiedResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantBlocksChangedResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantPrimeCategoriesResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+func (a jsonAnswer) VisitGarantCourtPracticeResponse(w http.ResponseWriter) error {
+	return a.write(w)
+}
+
+// cacheHeaders are the Cache-Status and Age of a result (Age only when it
 // came from the cache).
 func cacheHeaders(res *cache.Result) (status *string, age *int) {
 	if res.Status != "" {
@@ -39,6 +119,7 @@ func mediaType(ct string) string {
 	return mt
 }
 
+// bodyOf is a binary answer's body and length.
 func bodyOf(res *cache.Result) (io.Reader, int64) {
 	return bytes.NewReader(res.Entry.Body), int64(len(res.Entry.Body))
 }

@@ -656,3 +656,49 @@ func TestGarantStaleWhenQuotaSpent(t *testing.T) {
 		t.Errorf("an image never cached with the quota spent = %d, want 429", status)
 	}
 }
+
+// TestGarantHitWritesStoredBytes: the cache stores the JSON body exactly as
+// the client receives it, and a hit (from Redis on another replica, or from
+// this replica's L1) writes those bytes with Cache-Status and Age. A purge
+// clears the purging replica's L1 at once; another replica may serve its L1
+// copy for up to the L1 lifetime (1s by default).
+func TestGarantHitWritesStoredBytes(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	other := env.replica(t)
+	path := "/v1/garant/topics/10103000"
+	status, h, body := env.send(t, "GET", path, keyAlpha, nil)
+	if status != 200 || h.Get("Cache-Status") != cache.StatusStored || !bytes.HasSuffix(body, []byte("}\n")) {
+		t.Fatalf("first GET = %d %q %q, want a stored JSON body ending in a newline", status, h.Get("Cache-Status"), body)
+	}
+	keys, err := env.Redis.Client(t).Keys(context.Background(), "lg:gc:garant-test:garantGetTopic:*").Result()
+	must(t, err)
+	if len(keys) != 1 {
+		t.Fatalf("entries = %v, want 1", keys)
+	}
+	raw, err := env.Redis.Client(t).Get(context.Background(), keys[0]).Bytes()
+	must(t, err)
+	if !bytes.HasSuffix(raw, body) {
+		t.Errorf("stored entry %q does not end in the body the client got %q", raw, body)
+	}
+	for name, srv := range map[string]*httptest.Server{"redis hit on a replica": other, "L1 hit": env.Server} {
+		status, h2, body2 := send(t, srv, "GET", path, keyAlpha, nil)
+		if status != 200 || h2.Get("Cache-Status") != cache.StatusHit || h2.Get("Age") == "" ||
+			h2.Get("Content-Type") != "application/json" || !bytes.Equal(body2, body) {
+			t.Errorf("%s = %d %q Age %q %q, same body %v; want a hit with the stored bytes",
+				name, status, h2.Get("Cache-Status"), h2.Get("Age"), h2.Get("Content-Type"), bytes.Equal(body2, body))
+		}
+	}
+	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}"); n != 1 {
+		t.Errorf("upstream calls = %d, want 1", n)
+	}
+	if status, _, b := env.send(t, "DELETE", "/v1/garant/cache?operation=garantGetTopic", keyAlpha, nil); status != 200 {
+		t.Fatalf("purge = %d %s", status, b)
+	}
+	if _, h, _ := env.send(t, "GET", path, keyAlpha, nil); h.Get("Cache-Status") != cache.StatusStored {
+		t.Errorf("the purging replica after a purge = %q, want a miss", h.Get("Cache-Status"))
+	}
+	time.Sleep(1100 * time.Millisecond) // the other replica's L1 copy has lapsed
+	if _, h, _ := send(t, other, "GET", path, keyAlpha, nil); h.Get("Cache-Status") != cache.StatusHit || env.sim.Kit.Calls.Get("GET /v2/topic/{topic}") != 2 {
+		t.Errorf("another replica after the L1 lifetime = %q, want a hit of the refilled entry", h.Get("Cache-Status"))
+	}
+}
