@@ -21,6 +21,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fips/fipssim"
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
 )
 
 // syncBuffer is a bytes.Buffer safe for the gateway's logger and the test.
@@ -40,17 +41,28 @@ func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return 
 // its base URL once /healthz answers.
 func startGateway(t *testing.T, args []string, env map[string]string) (string, *syncBuffer) {
 	t.Helper()
+	base, out, _ := startGatewayCtx(t, context.Background(), args, env)
+	return base, out
+}
+
+// startGatewayCtx is startGateway whose run() also stops when parent ends;
+// the returned channel yields run()'s error.
+func startGatewayCtx(t *testing.T, parent context.Context, args []string, env map[string]string) (string, *syncBuffer, <-chan error) {
+	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancel(parent)
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
 		done <- run(ctx, append(args, "-addr", addr), func(k string) string { return env[k] }, out, out)
 	}()
+	// result yields run()'s error twice: once to the test, once to the cleanup.
+	result := make(chan error, 2)
+	go func() { err := <-done; result <- err; result <- err }()
 	t.Cleanup(func() {
 		cancel()
 		select {
-		case err := <-done:
+		case err := <-result:
 			if err != nil {
 				t.Errorf("run() = %v, want nil after a graceful shutdown", err)
 			}
@@ -62,20 +74,20 @@ func startGateway(t *testing.T, args []string, env map[string]string) (string, *
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		select {
-		case err := <-done:
+		case err := <-result:
 			t.Fatalf("run() returned early: %v\n%s", err, out.String())
 		default:
 		}
 		if res, err := http.Get(base + "/healthz"); err == nil {
 			res.Body.Close()
 			if res.StatusCode == 200 {
-				return base, out
+				return base, out, result
 			}
 		}
 		time.Sleep(30 * time.Millisecond)
 	}
 	t.Fatalf("gateway did not answer /healthz within 20s\n%s", out.String())
-	return "", nil
+	return "", nil, nil
 }
 
 func bearer(key string) client.ClientOption {
@@ -268,4 +280,64 @@ func garantCalls(t *testing.T, base string) int {
 		total += n
 	}
 	return total
+}
+
+// TestGracefulShutdownDrains cancels run() while a request is in flight: the
+// request completes, then run() returns nil.
+func TestGracefulShutdownDrains(t *testing.T) {
+	rs := redistest.Start(t)
+	sim := garantsim.New(garantsim.DefaultConfig())
+	garant := httptest.NewServer(sim)
+	t.Cleanup(garant.Close)
+	sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/v2/search", Latency: simkit.Duration(time.Second)})
+	cfg := fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+tenants:
+  t: {keys_sha256: [%s], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: %q}
+`, rs.URL(), config.HashKey("k"), garant.URL)
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	base, _, result := startGatewayCtx(t, ctx, []string{"-config", path}, nil)
+
+	got := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequest("POST", base+"/v1/garant/search", strings.NewReader(`{"text":"кодекс","env":"internet"}`))
+		req.Header.Set("Authorization", "Bearer k")
+		req.Header.Set("Content-Type", "application/json")
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			got <- 0
+			return
+		}
+		res.Body.Close()
+		got <- res.StatusCode
+	}()
+	time.Sleep(300 * time.Millisecond) // the request is now waiting on the slow upstream
+	cancel()
+	select {
+	case code := <-got:
+		if code != 200 {
+			t.Errorf("in-flight request during shutdown = %d, want 200", code)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("in-flight request did not complete during shutdown")
+	}
+	select {
+	case err := <-result:
+		if err != nil {
+			t.Errorf("run() after drain = %v, want nil", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("run() did not return after the drain")
+	}
+	if _, err := http.Get(base + "/healthz"); err == nil {
+		t.Errorf("the gateway still answers after shutdown")
+	}
 }

@@ -46,7 +46,10 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	if err != nil {
 		return nil, fmt.Errorf("config: time_zone: %w", err)
 	}
-	failOpen := map[string]bool{}
+	// A per-second throttle protects the upstream, not a paid quota: when Redis
+	// is down, operations whose only family is the rate go on (metered ones
+	// still fail closed).
+	failOpen := map[string]bool{config.Garant + "/" + quota.FamilyRate: true}
 	for _, f := range cfg.Quota.FailOpen {
 		failOpen[f] = true
 	}
