@@ -9,9 +9,10 @@
 // /status with backoff (PollInitial growing to PollMax), reads /result once
 // per upstream task and saves the state; when a holder dies its lease lapses
 // (LeaseTTL) and another replica's scan (ScanInterval) takes the task over.
-// A task not finished by Deadline becomes Expired with an upstream-timeout
-// problem. Group submissions larger than GroupLimit are split into several
-// upstream group tasks and merged back in request order.
+// A task not finished by Deadline fails with an upstream-timeout problem; a
+// finished task answers Gone (Type "expired", 410) after Retention. Group
+// submissions larger than GroupLimit are split into several upstream group
+// tasks and merged back in request order.
 //
 // Waiting requests never call FSSP: every save publishes "ID STATUS" on one
 // pub/sub channel; each replica holds one subscription and a map of waiters
@@ -22,25 +23,27 @@
 //
 //	e := fssptasks.New(rdb, client, quotaEngine.Reserve, cfg, reg, log)
 //	go e.Run(ctx)                          // scan, pollers and the pub/sub listener
-//	sub, err := e.Submit(ctx, Submission)  // validate, reserve quota, submit upstream, store
+//	sub, err := e.Submit(ctx, Submission)  // validate, claim the Idempotency-Key, reserve quota, submit upstream, store
 //	t, err := e.Get(ctx, tenantID, taskID) // 404 for another tenant, 410 after Retention
 //	t, err := e.Wait(ctx, tenantID, taskID, d)
 //
+// Idempotency-Keys are kept by the project's generic store
+// (internal/idempotency, Config.Idempotency), scoped to the tenant; the
+// recorded answer of a submission is its task id.
+//
 // Errors are *apperr.Error: Invalid naming the field, Unprocessable for an
-// Idempotency-Key reused with another body, QuotaExceeded (gateway quota or
-// upstream 429, refunded), UpstreamFailed/UpstreamTimeout for a failed
-// submission, NotFound, Gone (Type "expired"), Unavailable for Redis.
+// Idempotency-Key reused with another body, Conflict while the key's first
+// submission runs, QuotaExceeded (gateway quota or upstream 429, refunded),
+// UpstreamFailed/UpstreamTimeout for a failed submission, NotFound, Gone
+// (Type "expired"), Unavailable for Redis.
 package fssptasks
 
 import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
 	"time"
 
@@ -49,76 +52,17 @@ import (
 	"golang.org/x/sync/singleflight"
 
 	"github.com/legalgate/legalgate/internal/apperr"
-	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
-
-// Reserve takes quota for one upstream call; (*quota.Engine).Reserve fits.
-// A nil Reserve meters nothing.
-type Reserve func(ctx context.Context, r quota.Request) (*quota.Reservation, error)
-
-// Config tunes an Engine. Zero values take the defaults in brackets.
-type Config struct {
-	MaxWait        time.Duration // cap of a wait [25 s]; at most 60 s
-	Deadline       time.Duration // a task not finished by then expires [10 min]
-	PollInitial    time.Duration // first /status poll after submission [3 s]
-	PollMax        time.Duration // largest interval between polls [20 s]
-	Retention      time.Duration // a task answers 410 this long after it finished [24 h]
-	GoneFor        time.Duration // how long Redis keeps a task past Retention to answer 410 [24 h]
-	LeaseTTL       time.Duration // a dead poller's task is taken over after this [15 s]
-	ScanInterval   time.Duration // how often a replica looks for tasks without a poller [1 s]
-	Recheck        time.Duration // waiters' safety net against lost pub/sub messages [5 s]
-	IdempotencyTTL time.Duration // unknown Idempotency-Keys expire after [24 h]
-	RedisTimeout   time.Duration // per Redis call [2 s]
-	GroupLimit     int           // sub-requests per upstream group task [50]
-	MaxGroup       int           // searches per group submission [500]
-	MaxPollErrors  int           // consecutive failed polls before the task fails [3]
-	// Tokens returns the upstream token of a credential name, so any replica
-	// can poll any task. Nil: only tokens seen by this replica's Submit.
-	Tokens func(credential string) (tenant.Secret, bool)
-	Now    func() time.Time // [time.Now]
-}
-
-func (c Config) withDefaults() Config {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d <= 0 {
-			*d = v
-		}
-	}
-	def(&c.MaxWait, 25*time.Second)
-	c.MaxWait = min(c.MaxWait, 60*time.Second)
-	def(&c.Deadline, 10*time.Minute)
-	def(&c.PollInitial, 3*time.Second)
-	def(&c.PollMax, 20*time.Second)
-	c.PollMax = max(c.PollMax, c.PollInitial)
-	def(&c.Retention, 24*time.Hour)
-	def(&c.GoneFor, 24*time.Hour)
-	def(&c.LeaseTTL, 15*time.Second)
-	def(&c.ScanInterval, time.Second)
-	def(&c.Recheck, 5*time.Second)
-	def(&c.IdempotencyTTL, 24*time.Hour)
-	def(&c.RedisTimeout, 2*time.Second)
-	if c.GroupLimit <= 0 {
-		c.GroupLimit = 50
-	}
-	if c.MaxGroup <= 0 {
-		c.MaxGroup = 500
-	}
-	if c.MaxPollErrors <= 0 {
-		c.MaxPollErrors = 3
-	}
-	if c.Now == nil {
-		c.Now = time.Now
-	}
-	return c
-}
 
 // Engine runs FSSP tasks. It is safe for concurrent use.
 type Engine struct {
 	rdb      redis.UniversalClient
 	client   *fssp.Client
 	reserve  Reserve
+	idem     *idempotency.Store
 	cfg      Config
 	log      *slog.Logger
 	m        *engineMetrics
@@ -137,8 +81,13 @@ type Engine struct {
 func New(rdb redis.UniversalClient, client *fssp.Client, reserve Reserve, cfg Config, reg prometheus.Registerer, log *slog.Logger) *Engine {
 	var b [8]byte
 	_, _ = rand.Read(b[:])
+	cfg = cfg.withDefaults()
+	idem := cfg.Idempotency
+	if idem == nil {
+		idem = idempotency.New(rdb, idempotency.Options{Prefix: "fssp:idem", Timeout: cfg.RedisTimeout, Log: log})
+	}
 	e := &Engine{
-		rdb: rdb, client: client, reserve: reserve, cfg: cfg.withDefaults(), log: log,
+		rdb: rdb, client: client, reserve: reserve, idem: idem, cfg: cfg, log: log,
 		m:        newMetrics(reg),
 		instance: hex.EncodeToString(b[:]),
 		kick:     make(chan string, 256),
@@ -158,167 +107,6 @@ func (e *Engine) MaxWait() time.Duration { return e.cfg.MaxWait }
 // RetryAfter is how long a client should wait before polling a task that is
 // not finished.
 func (e *Engine) RetryAfter() time.Duration { return e.cfg.PollInitial }
-
-// Submission is one search request of a tenant.
-type Submission struct {
-	Tenant         string        // tenant id; tasks and idempotency keys are scoped to it
-	Credential     string        // upstream credential name (quota and polling)
-	Token          tenant.Secret // the credential's FSSP token
-	IdempotencyKey string        // optional
-	Kind           string        // KindPhysical, KindLegal, KindIP or KindGroup
-	Requests       []Query       // one for a single search; the group's searches in order
-}
-
-// Submitted is the outcome of Submit.
-type Submitted struct {
-	Task     *Task
-	Header   http.Header // the quota's RateLimit headers (empty on a replay)
-	Replayed bool        // the Idempotency-Key matched an earlier submission
-}
-
-var operations = map[string]string{
-	KindPhysical: "fsspSearchPhysical", KindLegal: "fsspSearchLegal", KindIP: "fsspSearchIP", KindGroup: "fsspSearchGroup",
-}
-
-// Submit validates s, reserves quota, submits the search upstream (split into
-// groups of GroupLimit) and stores the new task.
-func (e *Engine) Submit(ctx context.Context, s Submission) (*Submitted, error) {
-	queries, err := e.validate(s)
-	if err != nil {
-		return nil, err
-	}
-	now := e.cfg.Now()
-	id := newID(now)
-	var ikey string
-	if s.IdempotencyKey != "" {
-		ikey = idemKey(s.Tenant, s.IdempotencyKey)
-		hash := bodyHash(s.Kind, queries)
-		prior, err := e.claimIdempotency(ctx, ikey, idem{Task: id, Hash: hash})
-		if err != nil {
-			return nil, err
-		}
-		if prior != nil {
-			if prior.Hash != hash {
-				return nil, apperr.New(apperr.Unprocessable, "the Idempotency-Key was used with a different request body")
-			}
-			t, err := e.Get(ctx, s.Tenant, prior.Task)
-			if apperr.KindOf(err) == apperr.NotFound {
-				return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed")
-			}
-			if err != nil {
-				return nil, err
-			}
-			return &Submitted{Task: t, Header: http.Header{}, Replayed: true}, nil
-		}
-	}
-	sub, err := e.submit(ctx, s, id, now, queries)
-	if err != nil && ikey != "" {
-		ctx, cancel := e.rctx(context.WithoutCancel(ctx))
-		_ = e.rdb.Del(ctx, ikey).Err()
-		cancel()
-	}
-	return sub, err
-}
-
-// claimIdempotency stores v under key unless the key is taken; it returns
-// the earlier value when it is.
-func (e *Engine) claimIdempotency(ctx context.Context, key string, v idem) (*idem, error) {
-	b, _ := json.Marshal(v)
-	ctx, cancel := e.rctx(ctx)
-	defer cancel()
-	for range 3 {
-		ok, err := e.rdb.SetNX(ctx, key, b, e.cfg.IdempotencyTTL).Result()
-		if err != nil {
-			return nil, redisErr("claim idempotency key", err)
-		}
-		if ok {
-			return nil, nil
-		}
-		raw, err := e.rdb.Get(ctx, key).Bytes()
-		if errors.Is(err, redis.Nil) {
-			continue // expired or released in between
-		}
-		if err != nil {
-			return nil, redisErr("read idempotency key", err)
-		}
-		var prior idem
-		if err := json.Unmarshal(raw, &prior); err != nil {
-			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("fssptasks: decode idempotency key: %w", err))
-		}
-		return &prior, nil
-	}
-	return nil, apperr.New(apperr.Conflict, "a request with this Idempotency-Key is still being processed")
-}
-
-func (e *Engine) submit(ctx context.Context, s Submission, id string, now time.Time, queries []fssp.Query) (*Submitted, error) {
-	chunks := [][]fssp.Query{queries}
-	if s.Kind == KindGroup {
-		chunks = nil
-		for i := 0; i < len(queries); i += e.cfg.GroupLimit {
-			chunks = append(chunks, queries[i:min(i+e.cfg.GroupLimit, len(queries))])
-		}
-	}
-	// Reserve every upstream call first, so a rejection sends nothing.
-	res := make([]*quota.Reservation, len(chunks))
-	refund := func(from int) {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RedisTimeout)
-		defer cancel()
-		for _, r := range res[from:] {
-			if r != nil {
-				if err := r.Refund(rctx); err != nil {
-					e.log.WarnContext(ctx, "quota refund failed", slog.String("upstream", fssp.Upstream), slog.String("error", err.Error()))
-				}
-			}
-		}
-	}
-	header := http.Header{}
-	if e.reserve != nil {
-		for i := range chunks {
-			r, err := e.reserve(ctx, quota.Request{Tenant: s.Tenant, Credential: s.Credential, Upstream: fssp.Upstream, Operation: operations[s.Kind]})
-			if err != nil {
-				refund(0)
-				return nil, err
-			}
-			res[i] = r
-			header = r.Headers()
-		}
-	}
-	parts := make([]part, len(chunks))
-	offset := 0
-	for i, c := range chunks {
-		var upID string
-		var err error
-		if s.Kind == KindGroup {
-			upID, err = e.client.SearchGroup(ctx, s.Token, c)
-		} else {
-			upID, err = e.client.Search(ctx, s.Token, c[0])
-		}
-		if err != nil {
-			// Upstream calls that failed did no work: give their quota back.
-			// Parts already accepted upstream keep theirs (they ran).
-			refund(i)
-			e.log.WarnContext(ctx, "fssp submission failed", slog.String("tenant", s.Tenant),
-				slog.String("upstream", fssp.Upstream), slog.Int("part", i), slog.String("error", err.Error()))
-			return nil, err
-		}
-		parts[i] = part{Upstream: upID, Offset: offset, Count: len(c)}
-		offset += len(c)
-	}
-	e.tokens.Store(s.Credential, s.Token)
-	r := &record{
-		Task:   Task{ID: id, Status: Queued, Progress: Progress{Total: len(queries)}, CreatedAt: now, UpdatedAt: now},
-		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests, Parts: parts,
-		NextPoll: now.Add(e.cfg.PollInitial),
-	}
-	if err := e.create(ctx, r); err != nil {
-		return nil, err
-	}
-	select {
-	case e.kick <- id:
-	default: // the next scan finds it
-	}
-	return &Submitted{Task: &r.Task, Header: header}, nil
-}
 
 // Get returns a task of tenantID: NotFound when it does not exist or belongs
 // to another tenant, Gone (Type "expired") after Retention.

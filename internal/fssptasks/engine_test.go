@@ -145,40 +145,6 @@ func TestTenantIsolation(t *testing.T) {
 	}
 }
 
-func TestIdempotency(t *testing.T) {
-	v := newEnv(t, simConfig(), nil)
-	s := submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))
-	s.IdempotencyKey = "key-1"
-	first := submit(t, v.e, s)
-	again, err := v.e.Submit(context.Background(), s)
-	if err != nil || again.Task.ID != first.ID || !again.Replayed {
-		t.Fatalf("Submit(same key, same body) = %+v, %v, want replay of %s", again, err, first.ID)
-	}
-	if n := v.sim.Kit.Calls.Get("GET /search/ip"); n != 1 {
-		t.Errorf("searches sent = %d, want 1", n)
-	}
-	other := submission(tenantA, fssptasks.KindIP, ip("2/21/77001-ИП"))
-	other.IdempotencyKey = "key-1"
-	if _, err := v.e.Submit(context.Background(), other); apperr.KindOf(err) != apperr.Unprocessable {
-		t.Errorf("Submit(same key, other body) = %v, want unprocessable", err)
-	}
-	// Keys are scoped to the tenant.
-	s.Tenant = tenantB
-	if b := submit(t, v.e, s); b.ID == first.ID {
-		t.Errorf("Submit(other tenant, same key) = %s, want a new task", b.ID)
-	}
-	// A failed submission frees its key.
-	v.sim.Kit.SetFault(&simkit.Fault{Status: 502, Body: "<html>down</html>", Remaining: 1})
-	s3 := submission(tenantA, fssptasks.KindIP, ip("3/21/77001-ИП"))
-	s3.IdempotencyKey = "key-3"
-	if _, err := v.e.Submit(context.Background(), s3); apperr.KindOf(err) != apperr.UpstreamFailed {
-		t.Fatalf("Submit(upstream down) = %v, want upstream_failed", err)
-	}
-	if _, err := v.e.Submit(context.Background(), s3); err != nil {
-		t.Errorf("Submit(retry after failure) = %v, want success", err)
-	}
-}
-
 func TestExpiry(t *testing.T) {
 	v := newEnv(t, simConfig(), nil)
 	task := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП")))
@@ -210,11 +176,17 @@ func TestDeadline(t *testing.T) {
 	}
 	v.clock.Advance(10*time.Minute + time.Second)
 	got := waitFinal(t, v.e, tenantA, task.ID)
-	if got.Status != fssptasks.Expired || got.Error == nil || got.Error.Err().Kind != apperr.UpstreamTimeout {
-		t.Errorf("Wait(after the deadline) = %s %+v, want expired with an upstream_timeout problem", got.Status, got.Error)
+	if got.Status != fssptasks.Failed || got.Error == nil || got.Error.Err().Kind != apperr.UpstreamTimeout ||
+		got.Error.Type != "upstream-timeout" || got.FinishedAt == nil {
+		t.Errorf("Wait(after the deadline) = %s %+v, want failed with an upstream-timeout problem", got.Status, got.Error)
 	}
 	if n := v.sim.Kit.Calls.Get("GET /result"); n != 0 {
 		t.Errorf("result calls = %d, want 0", n)
+	}
+	// Its retention runs from then on, as for any finished task.
+	v.clock.Advance(24*time.Hour + time.Minute)
+	if _, err := v.e.Get(context.Background(), tenantA, task.ID); apperr.KindOf(err) != apperr.Gone {
+		t.Errorf("Get(24h after the deadline) = %v, want gone", err)
 	}
 }
 

@@ -89,7 +89,12 @@ func newEnv(t *testing.T, simCfg fsspsim.Config, wrap func(http.Handler) http.Ha
 // engine starts another engine on the environment's Redis and simulator.
 func (v *env) engine(cfg fssptasks.Config, reserve fssptasks.Reserve) (*fssptasks.Engine, context.CancelFunc) {
 	v.t.Helper()
-	e := fssptasks.New(v.rdb, v.client, reserve, cfg, prometheus.NewRegistry(), quiet())
+	return v.run(fssptasks.New(v.rdb, v.client, reserve, cfg, prometheus.NewRegistry(), quiet()))
+}
+
+// run runs e until the test ends or the returned stop is called.
+func (v *env) run(e *fssptasks.Engine) (*fssptasks.Engine, context.CancelFunc) {
+	v.t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Go(func() { _ = e.Run(ctx) })

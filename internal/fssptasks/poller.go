@@ -110,7 +110,7 @@ func (e *Engine) retire(ctx context.Context, id string) {
 func (e *Engine) step(ctx context.Context, r *record, tok tenant.Secret) {
 	now := e.cfg.Now()
 	if !now.Before(r.Task.CreatedAt.Add(e.cfg.Deadline)) {
-		e.finish(r, now, Expired, &Problem{Kind: apperr.UpstreamTimeout.String(), Type: "upstream-timeout", Upstream: fssp.Upstream,
+		e.finish(r, now, Failed, &Problem{Kind: apperr.UpstreamTimeout.String(), Type: "upstream-timeout", Upstream: fssp.Upstream,
 			Detail: "FSSP did not finish the search within " + e.cfg.Deadline.String()})
 		return
 	}
@@ -233,7 +233,7 @@ func (e *Engine) complete(r *record, now time.Time) {
 func (e *Engine) finish(r *record, now time.Time, s Status, p *Problem) {
 	r.Task.Status, r.Task.Error, r.Task.UpdatedAt = s, p, now
 	r.Task.FinishedAt = &now
-	if s != Expired && s != Failed || len(r.Task.Results) == r.Task.Progress.Total {
+	if s != Failed || len(r.Task.Results) == r.Task.Progress.Total {
 		r.Task.Progress.Done = r.Task.Progress.Total
 	}
 }

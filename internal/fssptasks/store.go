@@ -3,9 +3,7 @@ package fssptasks
 import (
 	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,7 +12,6 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/apperr"
-	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
 
 // Redis layout. A task's keys share the hash tag {id}, so the conditional
@@ -23,8 +20,9 @@ import (
 //	fssp:{ID}:task              JSON record; TTL Retention+GoneFor from creation
 //	fssp:{ID}:lease             the poller's instance id; TTL LeaseTTL, renewed
 //	fssp:active                 zset of unfinished task ids (score: creation, ms)
-//	fssp:idem:{TENANT}:SHA256   {"task","hash"} of an Idempotency-Key; TTL IdempotencyTTL
 //	fssp:events                 pub/sub channel: "ID STATUS" on every change
+//
+// Idempotency-Keys live in the idempotency store (Config.Idempotency).
 const (
 	activeKey     = "fssp:active"
 	eventsChannel = "fssp:events"
@@ -32,10 +30,6 @@ const (
 
 func taskKey(id string) string  { return "fssp:{" + id + "}:task" }
 func leaseKey(id string) string { return "fssp:{" + id + "}:lease" }
-func idemKey(tenantID, key string) string {
-	sum := sha256.Sum256([]byte(key))
-	return "fssp:idem:{" + tenantID + "}:" + hex.EncodeToString(sum[:])
-}
 
 // record is what Redis holds for a task.
 type record struct {
@@ -58,12 +52,6 @@ type part struct {
 	Started  bool   `json:"started,omitempty"`
 	Progress int    `json:"progress,omitempty"`
 	Done     bool   `json:"done,omitempty"`
-}
-
-// idem is the value of an idempotency key.
-type idem struct {
-	Task string `json:"task"`
-	Hash string `json:"hash"`
 }
 
 // saveScript writes a task record if this instance holds its lease.
@@ -189,14 +177,4 @@ func newID(now time.Time) string {
 		hi >>= 5
 	}
 	return string(out)
-}
-
-// bodyHash identifies a submission's content for idempotency.
-func bodyHash(kind string, qs []fssp.Query) string {
-	b, _ := json.Marshal(struct {
-		Kind    string
-		Queries []fssp.Query
-	}{kind, qs})
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
 }

@@ -16,8 +16,7 @@ const (
 	Running   Status = "running"
 	Succeeded Status = "succeeded" // every search answered
 	Partial   Status = "partial"   // some searches failed: see each result's Error
-	Failed    Status = "failed"    // no search answered: see Task.Error
-	Expired   Status = "expired"   // the upstream did not finish before the deadline
+	Failed    Status = "failed"    // no search answered, or the deadline passed: see Task.Error
 )
 
 // Final reports whether s is a final state.

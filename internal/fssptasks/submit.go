@@ -1,0 +1,143 @@
+package fssptasks
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net/http"
+
+	"github.com/legalgate/legalgate/internal/idempotency"
+	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/fssp"
+)
+
+// Submission is one search request of a tenant.
+type Submission struct {
+	Tenant         string        // tenant id; tasks and idempotency keys are scoped to it
+	Credential     string        // upstream credential name (quota and polling)
+	Token          tenant.Secret // the credential's FSSP token
+	IdempotencyKey string        // optional
+	Kind           string        // KindPhysical, KindLegal, KindIP or KindGroup
+	Requests       []Query       // one for a single search; the group's searches in order
+}
+
+// Submitted is the outcome of Submit.
+type Submitted struct {
+	Task     *Task
+	Header   http.Header // the quota's RateLimit headers (empty on a replay)
+	Replayed bool        // the Idempotency-Key matched an earlier submission
+}
+
+var operations = map[string]string{
+	KindPhysical: "fsspSearchPhysical", KindLegal: "fsspSearchLegal", KindIP: "fsspSearchIP", KindGroup: "fsspSearchGroup",
+}
+
+// Submit validates s, reserves quota, submits the search upstream (split into
+// groups of GroupLimit) and stores the new task. With an Idempotency-Key, a
+// retry of the same search answers the first submission's task (Replayed,
+// nothing sent upstream), another search under the key is Unprocessable and
+// a retry while the first submission runs is a Conflict; a failed
+// submission frees its key.
+func (e *Engine) Submit(ctx context.Context, s Submission) (*Submitted, error) {
+	queries, err := e.validate(s)
+	if err != nil {
+		return nil, err
+	}
+	var sub *Submitted
+	answer, replayed, err := e.idem.Do(ctx, s.Tenant, s.IdempotencyKey, fingerprint(s.Kind, queries),
+		func(ctx context.Context) (idempotency.Response, error) {
+			var err error
+			if sub, err = e.submit(ctx, s, queries); err != nil {
+				return idempotency.Response{}, err
+			}
+			return idempotency.Response{Status: http.StatusAccepted, Body: []byte(sub.Task.ID)}, nil
+		})
+	if err != nil || !replayed {
+		return sub, err
+	}
+	t, err := e.Get(ctx, s.Tenant, string(answer.Body))
+	if err != nil {
+		return nil, err
+	}
+	return &Submitted{Task: t, Header: http.Header{}, Replayed: true}, nil
+}
+
+// fingerprint identifies a submission's content for its Idempotency-Key:
+// the kind and the validated, trimmed queries.
+func fingerprint(kind string, qs []fssp.Query) string {
+	b, _ := json.Marshal(qs)
+	return idempotency.Fingerprint([]byte("fssp"), []byte(kind), b)
+}
+
+func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query) (*Submitted, error) {
+	chunks := [][]fssp.Query{queries}
+	if s.Kind == KindGroup {
+		chunks = nil
+		for i := 0; i < len(queries); i += e.cfg.GroupLimit {
+			chunks = append(chunks, queries[i:min(i+e.cfg.GroupLimit, len(queries))])
+		}
+	}
+	// Reserve every upstream call first, so a rejection sends nothing.
+	res := make([]*quota.Reservation, len(chunks))
+	refund := func(from int) {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.RedisTimeout)
+		defer cancel()
+		for _, r := range res[from:] {
+			if r != nil {
+				if err := r.Refund(rctx); err != nil {
+					e.log.WarnContext(ctx, "quota refund failed", slog.String("upstream", fssp.Upstream), slog.String("error", err.Error()))
+				}
+			}
+		}
+	}
+	header := http.Header{}
+	if e.reserve != nil {
+		for i := range chunks {
+			r, err := e.reserve(ctx, quota.Request{Tenant: s.Tenant, Credential: s.Credential, Upstream: fssp.Upstream, Operation: operations[s.Kind]})
+			if err != nil {
+				refund(0)
+				return nil, err
+			}
+			res[i] = r
+			header = r.Headers()
+		}
+	}
+	parts := make([]part, len(chunks))
+	offset := 0
+	for i, c := range chunks {
+		var upID string
+		var err error
+		if s.Kind == KindGroup {
+			upID, err = e.client.SearchGroup(ctx, s.Token, c)
+		} else {
+			upID, err = e.client.Search(ctx, s.Token, c[0])
+		}
+		if err != nil {
+			// Upstream calls that failed did no work: give their quota back.
+			// Parts already accepted upstream keep theirs (they ran).
+			refund(i)
+			e.log.WarnContext(ctx, "fssp submission failed", slog.String("tenant", s.Tenant),
+				slog.String("upstream", fssp.Upstream), slog.Int("part", i), slog.String("error", err.Error()))
+			return nil, err
+		}
+		parts[i] = part{Upstream: upID, Offset: offset, Count: len(c)}
+		offset += len(c)
+	}
+	e.tokens.Store(s.Credential, s.Token)
+	now := e.cfg.Now()
+	id := newID(now)
+	r := &record{
+		Task:   Task{ID: id, Status: Queued, Progress: Progress{Total: len(queries)}, CreatedAt: now, UpdatedAt: now},
+		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests, Parts: parts,
+		NextPoll: now.Add(e.cfg.PollInitial),
+	}
+	if err := e.create(ctx, r); err != nil {
+		return nil, err
+	}
+	select {
+	case e.kick <- id:
+	default: // the next scan finds it
+	}
+	return &Submitted{Task: &r.Task, Header: header}, nil
+}
