@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,9 +13,11 @@ import (
 
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/handlers"
+	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
 )
 
 // fsspGateway is the test gateway with the FSSP task engine on the simulator.
@@ -25,8 +28,24 @@ func fsspGateway(t *testing.T) (*gateway, *fsspsim.Server) {
 	sim := fsspsim.New(cfg)
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
-	g := newGateway(t, func(d *handlers.Deps) {
-		client, err := fssp.New(fssp.Config{BaseURL: simSrv.URL})
+	return fsspGatewayAt(t, simSrv.URL), sim
+}
+
+// fsspQuota is the FSSP quota of the test gateway's credential.
+var fsspQuota = []quota.Rule{
+	{Scope: quota.ScopeCredential, Owner: "fssp-test", Upstream: "fssp", Family: quota.FamilySingle, Period: quota.PeriodSlidingHour, Limit: 100},
+	{Scope: quota.ScopeCredential, Owner: "fssp-test", Upstream: "fssp", Family: quota.FamilyGroup, Period: quota.PeriodSlidingDay, Limit: 100},
+}
+
+// fsspGatewayAt is the test gateway with the FSSP task engine on the FSSP
+// API at baseURL, metered by fsspQuota.
+func fsspGatewayAt(t *testing.T, baseURL string) *gateway {
+	t.Helper()
+	return newGateway(t, func(d *handlers.Deps) {
+		q, err := quota.New(d.Redis, quota.Config{Rules: fsspQuota}, nil)
+		must(t, err)
+		d.Quota = q
+		client, err := fssp.New(fssp.Config{BaseURL: baseURL, Timeout: 2 * time.Second})
 		must(t, err)
 		d.FSSP = fssptasks.New(d.Redis, client, d.Quota.Reserve, fssptasks.Config{
 			PollInitial: 50 * time.Millisecond, PollMax: 100 * time.Millisecond, ScanInterval: 50 * time.Millisecond,
@@ -44,7 +63,6 @@ func fsspGateway(t *testing.T) (*gateway, *fsspsim.Server) {
 		t.Cleanup(func() { cancel(); <-done })
 		<-d.FSSP.Ready()
 	})
-	return g, sim
 }
 
 type taskDoc struct {
@@ -52,7 +70,8 @@ type taskDoc struct {
 	Status   string `json:"status"`
 	Progress struct{ Done, Total int }
 	Results  []struct {
-		Status  string `json:"status"`
+		Status  string      `json:"status"`
+		Error   *problemDoc `json:"error"`
 		Records []struct {
 			Debtor     struct{ Name string }   `json:"debtor"`
 			Proceeding struct{ Number string } `json:"proceeding"`
@@ -154,4 +173,88 @@ func TestFSSPTenantIsolationAndIdempotency(t *testing.T) {
 	readProblem(t, g.do(t, "GET", "/v1/fssp/tasks/"+first.ID, keyOther, nil), http.StatusNotFound)
 	readProblem(t, g.do(t, "GET", "/v1/fssp/tasks/"+first.ID, keyNoCreds, nil), http.StatusForbidden)
 	readProblem(t, g.do(t, "GET", "/v1/fssp/tasks/00000000-0000-0000-0000-000000000000", keyAlpha, nil), http.StatusNotFound)
+}
+
+// TestFSSPPartialResult runs a group whose legal search has no address: the
+// simulator fails it with "Undefined index: address" (status 3 upstream),
+// so the task is partial with that result's problem beside the good one.
+func TestFSSPPartialResult(t *testing.T) {
+	g, _ := fsspGateway(t)
+	body := map[string]any{"requests": []map[string]any{
+		{"type": "legal", "params": map[string]any{"region": 77, "name": fsspsim.ManyLegalName}},
+		{"type": "physical", "params": map[string]any{"region": 77, "lastname": fsspsim.ManySurname, "firstname": "ИВАН"}},
+	}}
+	task := decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/group", keyAlpha, body, "Prefer", "wait=20"), http.StatusOK)
+	if task.Status != "partial" || len(task.Results) != 2 || task.Progress.Done != 2 {
+		t.Fatalf("group task = %+v, want partial with 2 results, 2 of 2 done", task)
+	}
+	failed, ok := task.Results[0], task.Results[1]
+	if failed.Status != "failed" || failed.Error == nil || len(failed.Records) != 0 {
+		t.Fatalf("results[0] = %+v, want failed with an error and no records", failed)
+	}
+	if e := failed.Error; e.Status != http.StatusBadGateway || e.Upstream != "fssp" ||
+		!strings.HasSuffix(e.Type, "/fssp-search-failed") || !strings.Contains(e.Detail, "Undefined index: address") {
+		t.Errorf("results[0].error = %+v, want a 502 fssp-search-failed problem quoting the upstream message", e)
+	}
+	if ok.Status != "succeeded" || ok.Error != nil || len(ok.Records) < fsspsim.ManyRecords {
+		t.Errorf("results[1] = %s (error %+v, %d records), want succeeded with at least %d records",
+			ok.Status, ok.Error, len(ok.Records), fsspsim.ManyRecords)
+	}
+}
+
+// TestFSSPUpstreamDown submits while FSSP cannot be reached or answers an
+// HTML 502: the client gets a 502 problem with a request id and the quota
+// unit taken for the search is given back.
+func TestFSSPUpstreamDown(t *testing.T) {
+	search := map[string]any{"number": "12345/24/77001-ИП"}
+	used := func(t *testing.T, g *gateway) int64 {
+		t.Helper()
+		rows, err := g.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"fssp": "fssp-test"})
+		must(t, err)
+		if len(rows) == 0 {
+			t.Fatal("Usage(alpha, fssp) = no rows, want the fssp quota")
+		}
+		var n int64
+		for _, r := range rows {
+			if r.Family == quota.FamilySingle {
+				n += r.Used
+			}
+		}
+		return n
+	}
+	check := func(t *testing.T, g *gateway, res *http.Response, wantUsed int64) {
+		t.Helper()
+		p := readProblem(t, res, http.StatusBadGateway)
+		if p.Upstream != "fssp" || !strings.HasSuffix(p.Type, "/upstream-failed") {
+			t.Errorf("problem = %+v, want an upstream-failed problem naming fssp", p)
+		}
+		if n := used(t, g); n != wantUsed {
+			t.Errorf("single searches counted after the failure = %d, want %d", n, wantUsed)
+		}
+	}
+
+	t.Run("closed port", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		must(t, err)
+		addr := l.Addr().String()
+		must(t, l.Close())
+		g := fsspGatewayAt(t, "http://"+addr)
+		check(t, g, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search), 0)
+	})
+
+	t.Run("HTML 502", func(t *testing.T) {
+		g, sim := fsspGateway(t)
+		decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search), http.StatusAccepted)
+		if n := used(t, g); n != 1 {
+			t.Fatalf("single searches counted after one search = %d, want 1", n)
+		}
+		sim.Kit.SetFault(&simkit.Fault{Status: http.StatusBadGateway, Body: "<html><body>502 Bad Gateway</body></html>"})
+		check(t, g, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search, "Idempotency-Key", "down-1"), 1)
+		// The failed submission freed its Idempotency-Key: a retry runs.
+		sim.Kit.SetFault(nil)
+		decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search, "Idempotency-Key", "down-1"), http.StatusAccepted)
+		if n := used(t, g); n != 2 {
+			t.Errorf("single searches counted after the retry = %d, want 2", n)
+		}
+	})
 }
