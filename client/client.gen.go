@@ -1198,9 +1198,10 @@ type FSSPSubject struct {
 }
 
 // FSSPTask An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
-// answered), `partial` (some failed: see each result's `error`), `failed` (none answered: see
-// `error`) and `expired` (the upstream did not finish before the gateway's deadline) are final.
-// `results` appears once there are any, possibly while the task still runs.
+// answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
+// the upstream did not finish before the gateway's deadline: see `error`) are final. `expired`
+// is the state after the upstream's 24 h retention: the task itself then answers 410 with an
+// `expired` problem rather than a body. `results` appears once there are any.
 type FSSPTask struct {
 	// CreatedAt When the task was accepted.
 	//
@@ -2174,15 +2175,17 @@ type BadRequest = Problem
 type Conflict = Problem
 
 // FSSPTaskAccepted An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
-// answered), `partial` (some failed: see each result's `error`), `failed` (none answered: see
-// `error`) and `expired` (the upstream did not finish before the gateway's deadline) are final.
-// `results` appears once there are any, possibly while the task still runs.
+// answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
+// the upstream did not finish before the gateway's deadline: see `error`) are final. `expired`
+// is the state after the upstream's 24 h retention: the task itself then answers 410 with an
+// `expired` problem rather than a body. `results` appears once there are any.
 type FSSPTaskAccepted = FSSPTask
 
 // FSSPTaskFinished An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
-// answered), `partial` (some failed: see each result's `error`), `failed` (none answered: see
-// `error`) and `expired` (the upstream did not finish before the gateway's deadline) are final.
-// `results` appears once there are any, possibly while the task still runs.
+// answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
+// the upstream did not finish before the gateway's deadline: see `error`) are final. `expired`
+// is the state after the upstream's 24 h retention: the task itself then answers 410 with an
+// `expired` problem rather than a body. `results` appears once there are any.
 type FSSPTaskFinished = FSSPTask
 
 // Forbidden An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
