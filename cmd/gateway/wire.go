@@ -41,7 +41,6 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	if err != nil {
 		return nil, err
 	}
-	registerCredentialExpiry(reg, tenants)
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("config: time_zone: %w", err)
@@ -60,6 +59,11 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		return nil, fmt.Errorf("quota: %w", err)
 	}
 	upstreamMetrics := metrics.NewUpstream(reg)
+	for _, c := range tenants.Credentials() {
+		if !c.ExpiresAt.IsZero() {
+			upstreamMetrics.CredentialExpiry.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
+		}
+	}
 
 	a := &app{tenants: tenants, quota: q}
 	if cfg.Uses(config.Garant) {
@@ -209,19 +213,4 @@ func quotaRules(cfg *config.Config) []quota.Rule {
 		}
 	}
 	return rules
-}
-
-// registerCredentialExpiry exports each credential's configured expiry, for
-// the "expires within 30 days" alert.
-func registerCredentialExpiry(reg prometheus.Registerer, tenants *tenant.Registry) {
-	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
-		Name: "gateway_credential_expiry_timestamp_seconds",
-		Help: "When an upstream credential expires (Unix seconds), where configured.",
-	}, []string{"credential", "upstream"})
-	for _, c := range tenants.Credentials() {
-		if !c.ExpiresAt.IsZero() {
-			g.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
-		}
-	}
-	reg.MustRegister(g)
 }

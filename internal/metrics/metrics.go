@@ -59,6 +59,18 @@ type Upstream struct {
 	// CredentialRejected counts upstream answers saying a credential is
 	// invalid, expired or revoked (an alert fires on any increase).
 	CredentialRejected *prometheus.CounterVec
+	// CredentialExpiry is when each credential expires (Unix seconds): the
+	// configured expires_at, or the moment an upstream rejected it as
+	// expired or revoked (see CredentialRejectedNow).
+	CredentialExpiry *prometheus.GaugeVec
+}
+
+// CredentialRejectedNow records that upstream rejected credential: the
+// rejection counter goes up and its expiry becomes now, so the "expires
+// within 30 days" alert fires too.
+func (m *Upstream) CredentialRejectedNow(upstream, credential string) {
+	m.CredentialRejected.WithLabelValues(upstream, credential).Inc()
+	m.CredentialExpiry.WithLabelValues(credential, upstream).Set(float64(time.Now().Unix()))
 }
 
 // NewUpstream registers the upstream call metrics on reg.
@@ -77,8 +89,12 @@ func NewUpstream(reg prometheus.Registerer) *Upstream {
 			Name: "gateway_credential_rejected_total",
 			Help: "Upstream answers rejecting a configured credential, by upstream and credential name.",
 		}, []string{"upstream", "credential"}),
+		CredentialExpiry: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "gateway_credential_expiry_timestamp_seconds",
+			Help: "When an upstream credential expires (Unix seconds): configured, or when the upstream rejected it.",
+		}, []string{"credential", "upstream"}),
 	}
-	reg.MustRegister(m.Requests, m.Duration, m.CredentialRejected)
+	reg.MustRegister(m.Requests, m.Duration, m.CredentialRejected, m.CredentialExpiry)
 	return m
 }
 
