@@ -25,6 +25,7 @@ const (
 	Gone                         // the resource existed but expired
 	Unprocessable                // well-formed but semantically refused (e.g. idempotency key reuse)
 	TooLarge                     // the request body is over the limit
+	LengthRequired               // a streamed body must declare its length
 	QuotaExceeded                // a quota or rate limit has no room
 	NotImplemented               // the operation is in the contract but not built yet
 	Unavailable                  // a dependency (Redis, upstream) is unavailable; retry later
@@ -35,7 +36,7 @@ const (
 var kindNames = [...]string{
 	Internal: "internal", Invalid: "invalid", MethodNotAllowed: "method_not_allowed", Unauthenticated: "unauthenticated",
 	Forbidden: "forbidden", NotFound: "not_found", Conflict: "conflict", Gone: "gone",
-	Unprocessable: "unprocessable", TooLarge: "too_large", QuotaExceeded: "quota_exceeded",
+	Unprocessable: "unprocessable", TooLarge: "too_large", LengthRequired: "length_required", QuotaExceeded: "quota_exceeded",
 	NotImplemented: "not_implemented", Unavailable: "unavailable",
 	UpstreamFailed: "upstream_failed", UpstreamTimeout: "upstream_timeout",
 }

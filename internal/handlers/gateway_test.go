@@ -192,3 +192,21 @@ func TestRequestIDEchoed(t *testing.T) {
 		t.Errorf("X-Request-ID = %q, want a fresh id", got)
 	}
 }
+
+// TestEscapedPathsAreGuarded: a path chi routes on its raw, escaped form is
+// still authenticated and validated; no operation runs without the guard.
+func TestEscapedPathsAreGuarded(t *testing.T) {
+	g := newGateway(t, nil)
+	for _, path := range []string{
+		"/v1/fips/applications/TMA26%2F1", "/v1/fips/applications/..%2F1", "/v1/fips/applications/a%20b",
+		"/v1/garant/topics/1%2F2",
+	} {
+		res := g.do(t, "GET", path, "", nil)
+		if res.StatusCode != http.StatusUnauthorized && res.StatusCode != http.StatusNotFound {
+			t.Errorf("GET %s without a key = %d, want 401 (or 404 when no route matches)", path, res.StatusCode)
+		}
+		if res := g.do(t, "GET", path, keyNoCreds, nil); res.StatusCode == http.StatusOK || res.StatusCode == http.StatusNotImplemented {
+			t.Errorf("GET %s as a tenant without credentials = %d, want a refusal by the guard", path, res.StatusCode)
+		}
+	}
+}

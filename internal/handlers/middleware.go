@@ -144,7 +144,7 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := chi.NewRouteContext()
-			pattern := mux.Find(rc, r.Method, r.URL.Path)
+			pattern := mux.Find(rc, r.Method, routingPath(r))
 			op, ok := ops.lookup(r.Method, pattern)
 			if !ok { // unknown route, wrong method or a route outside the contract
 				next.ServeHTTP(w, r)
@@ -186,6 +186,15 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// routingPath is the path chi routes on (the raw, still-escaped path when
+// there is one), so that the guard always finds the operation chi will run.
+func routingPath(r *http.Request) string {
+	if r.URL.RawPath != "" {
+		return r.URL.RawPath
+	}
+	return r.URL.Path
 }
 
 func bearerToken(r *http.Request) string {

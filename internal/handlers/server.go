@@ -6,6 +6,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -71,8 +72,14 @@ type exchange struct {
 type exchangeKey struct{}
 
 // withExchange is a strict middleware that makes the raw exchange available.
-func withExchange(f api.StrictHandlerFunc, _ string) api.StrictHandlerFunc {
+// It also refuses any operation the route guard did not see: an operation
+// never runs without the guard's authentication and validation.
+func withExchange(f api.StrictHandlerFunc, operationID string) api.StrictHandlerFunc {
+	op := lowerFirst(operationID)
 	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
+		if infoFrom(ctx).operation != op {
+			return nil, apperr.Wrap(apperr.NotFound, "no such route", fmt.Errorf("route guard saw %q, router ran %q", infoFrom(ctx).operation, op))
+		}
 		return f(context.WithValue(ctx, exchangeKey{}, exchange{w: w, r: r}), w, r, req)
 	}
 }
