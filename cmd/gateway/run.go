@@ -36,7 +36,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	var cfg *config.Config
 	if *configPath == "" {
-		demo, stopSims, err := startDemo(ctx, log)
+		demo, stopSims, err := startDemo(log, logs)
 		if err != nil {
 			return err
 		}
@@ -102,17 +102,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	return nil
 }
 
-// listenLoopback serves h on a free loopback port until ctx ends.
-func listenLoopback(ctx context.Context, h http.Handler) (string, error) {
+// listenLoopback serves h on a free loopback port; stop closes the server
+// and waits for it.
+func listenLoopback(h http.Handler) (url string, stop func(), err error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		return "", err
+		return "", nil, err
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
-	go func() { _ = srv.Serve(ln) }()
-	go func() {
-		<-ctx.Done()
-		_ = srv.Close()
-	}()
-	return "http://" + ln.Addr().String(), nil
+	done := make(chan struct{})
+	go func() { defer close(done); _ = srv.Serve(ln) }()
+	return "http://" + ln.Addr().String(), func() { _ = srv.Close(); <-done }, nil
 }
