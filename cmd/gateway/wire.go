@@ -113,6 +113,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 	garantCache, err := cache.New(rdb, cache.Config{
 		Timeout: min(cfg.Redis.Timeout, 100*time.Millisecond), Grace: cfg.Cache.Grace,
 		MaxEntryBytes: cfg.Cache.MaxEntryBytes, FillTimeout: cfg.Upstreams.Garant.Timeout + 5*time.Second,
+		LocalTTL: cfg.Cache.LocalTTL, LocalEntries: cfg.Cache.LocalEntries, LocalBytes: cfg.Cache.LocalBytes,
 	}, reg)
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)

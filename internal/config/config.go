@@ -105,6 +105,12 @@ type Cache struct {
 	Grace            time.Duration            `yaml:"grace"`
 	MaxEntryBytes    int64                    `yaml:"max_entry_bytes"`
 	ShareCredentials bool                     `yaml:"share_across_credentials"`
+	// The in-process L1 in front of Redis: how long a replica serves an entry
+	// without asking Redis (also how long other replicas may serve an entry
+	// after a purge). 0: 1s; negative: no L1.
+	LocalTTL     time.Duration `yaml:"local_ttl"`
+	LocalEntries int           `yaml:"local_entries"` // 0: 10,000
+	LocalBytes   int64         `yaml:"local_bytes"`   // 0: 64 MiB
 }
 
 // FSSPTasks configures the FSSP task engine.
