@@ -6,7 +6,9 @@
 #   direct   GET http://127.0.0.1:19001/v2/topic/12345
 #   bypass   GET /v1/garant/topics/12345 with Cache-Control: no-cache (auth, validation,
 #            quota reserve in Redis, upstream call, metrics, access log)
-#   hit      GET /v1/garant/topics/12345 from the Redis cache (auth, validation, one Redis GET)
+#   hit      GET /v1/garant/topics/12345 from the cache (auth, validation, in-process L1 or one Redis GET)
+#   fips     GET /v1/fips/applications/12345 routed to the origin's /v2/topic/12345 (auth, validation,
+#            upstream call, typed decode and encode, metrics, access log; FIPS has no quota)
 # for REPS rounds of wrk -t1 -c$CONC -d$DUR, then one c1 round for unloaded latency, and prints
 # the median rps, p50/p99 and each target's ratio to direct measured in the same run.
 # Needs wrk and redis-server (Debian packages). Everything stays on 127.0.0.1.
@@ -28,14 +30,16 @@ cat >"$WORK/gateway.yaml" <<YAML
 addr: 127.0.0.1:$GW_PORT
 redis: {url: "redis://127.0.0.1:$REDIS_PORT/0"}
 credentials:
+  fips-bench: {upstream: fips, secret: bench-key-fips}
   garant-bench:
     upstream: garant
     secret: bench-token
     limits: [{family: topic_info, period: month, limit: 1000000000000}]
 tenants:
-  bench: {keys_sha256: [$(printf %s $key | sha256sum | cut -d' ' -f1)], credentials: {garant: garant-bench}}
+  bench: {keys_sha256: [$(printf %s $key | sha256sum | cut -d' ' -f1)], credentials: {garant: garant-bench, fips: fips-bench}}
 upstreams:
   garant: {base_url: "http://127.0.0.1:$ORIGIN_PORT"}
+  fips: {base_url: "http://127.0.0.1:$ORIGIN_PORT", routes: {fipsGetApplication: "/v2/topic/{applicationId}"}}
 YAML
 "$WORK/gateway" -config "$WORK/gateway.yaml" >"$WORK/gateway.log" 2>&1 & gw=$!; pids+=($gw)
 for _ in $(seq 100); do curl -sf "http://127.0.0.1:$GW_PORT/healthz" >/dev/null && break; sleep 0.1; done
@@ -43,12 +47,13 @@ auth="Authorization: Bearer $key"
 gwurl="http://127.0.0.1:$GW_PORT/v1/garant/topics/12345"
 curl -sf -H "$auth" "$gwurl" >/dev/null || { echo "gateway did not serve $gwurl"; tail -5 "$WORK/gateway.log"; exit 1; }
 
-names=(direct bypass hit)
+names=(direct bypass hit fips)
 run() { # run NAME CONC DUR
   case $1 in
     direct) wrk -t1 -c"$2" -d"$3" --latency "http://127.0.0.1:$ORIGIN_PORT/v2/topic/12345" ;;
     bypass) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" -H "Cache-Control: no-cache" "$gwurl" ;;
     hit) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" "$gwurl" ;;
+    fips) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" "http://127.0.0.1:$GW_PORT/v1/fips/applications/12345" ;;
   esac
 }
 rps() { awk '/Requests\/sec/ {print $2}'; }
