@@ -99,3 +99,30 @@ func TestClock(t *testing.T) {
 		t.Errorf("Clock.Now() after Reset is %v away from now", d)
 	}
 }
+
+// TestFaultRateAndJitter: a fractional rate affects about that share of the
+// requests; jitter spreads the added latency.
+func TestFaultRateAndJitter(t *testing.T) {
+	k := NewKit(7)
+	k.SetFault(&Fault{Rate: 0.3, Status: 503})
+	hit := 0
+	for i := 0; i < 1000; i++ {
+		if k.take("/x") != nil {
+			hit++
+		}
+	}
+	if hit < 230 || hit > 370 {
+		t.Errorf("a 0.3 fault rate hit %d of 1000 requests, want about 300", hit)
+	}
+	seen := map[time.Duration]bool{}
+	for i := 0; i < 50; i++ {
+		d := jitter(k, 10*time.Millisecond)
+		if d < 0 || d >= 10*time.Millisecond {
+			t.Fatalf("jitter(10ms) = %v, want [0, 10ms)", d)
+		}
+		seen[d] = true
+	}
+	if len(seen) < 40 {
+		t.Errorf("jitter gave %d distinct delays in 50 draws, want them spread", len(seen))
+	}
+}
