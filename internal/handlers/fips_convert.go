@@ -1,0 +1,105 @@
+package handlers
+
+import (
+	"net/http"
+	"net/url"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstream/fips"
+)
+
+func fipsApplicationPath(appID string) string { return fipsBase + url.PathEscape(appID) }
+
+func fipsDocumentPath(appID, docID string) string {
+	return fipsApplicationPath(appID) + "/documents/" + url.PathEscape(docID)
+}
+
+func fipsApplication(a fips.Application) api.FIPSApplication {
+	unread, unregistered := a.Documents.Unread > 0, a.Documents.Unregistered > 0
+	return api.FIPSApplication{
+		ID: a.ID, RegistrationNumber: fipsOptional(a.RegistrationNumber), Type: api.FIPSApplicationType(a.Type),
+		Category: a.Category, Title: fipsOptional(a.Title), Status: fipsOptional(a.Status),
+		CreatedAt: a.CreatedAt, RegistrationDate: a.RegistrationDate, IncomingNumber: fipsOptional(a.IncomingNumber),
+		HasUnreadDocuments: &unread, HasUnregisteredDocuments: &unregistered, Trusted: &a.Trusted,
+		Attributes: fipsAPIAttrs(a.Extra),
+	}
+}
+
+func fipsDocument(d fips.Document) api.FIPSDocument {
+	hasFile, signed := d.Size > 0, d.Signatures > 0
+	return api.FIPSDocument{
+		ID: d.ID, RegistrationNumber: fipsOptional(d.RegistrationNumber), Type: d.Type,
+		TypeTitle: fipsOptional(d.TypeTitle), Name: fipsOptional(d.Description), Structured: &d.Structured,
+		HasFile: &hasFile, Signed: &signed, Read: &d.Read, CreatedAt: d.CreatedAt,
+		Attributes: fipsAPIAttrs(d.Extra),
+	}
+}
+
+func fipsSignature(s fips.Signature) api.FIPSSignature {
+	return api.FIPSSignature{ID: s.ID, Algorithm: api.FIPSSignatureAlgorithm(s.Algorithm), Signer: s.Signer,
+		CertificateSerial: s.CertificateSerial, SignedAt: s.SignedAt}
+}
+
+func fipsDictionary(entries []fips.Entry) api.FIPSDictionary {
+	out := api.FIPSDictionary{Items: make([]api.FIPSDictionaryEntry, 0, len(entries))}
+	for _, e := range entries {
+		out.Items = append(out.Items, api.FIPSDictionaryEntry{Name: e.Name, Description: e.Description})
+	}
+	return out
+}
+
+// fipsItemProblem is the problem of one failed item of a 207, built like the
+// problems of errors.go.
+func fipsItemProblem(code int, err error) *api.Problem {
+	e, ok := apperr.As(err)
+	if !ok {
+		e = &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: fips.Upstream}
+	}
+	slug := kindSlug[e.Kind]
+	if e.Type != "" {
+		slug = e.Type
+	}
+	title := e.Title
+	if title == "" {
+		title = http.StatusText(code)
+	}
+	p := &api.Problem{Type: ProblemTypeBase + slug, Title: title, Status: code, Detail: fipsOptional(e.Detail)}
+	for _, f := range e.Fields {
+		p.Errors = append(p.Errors, api.FieldError{Field: f.Field, Message: f.Message})
+	}
+	if e.Upstream != "" {
+		u := api.ProblemUpstream(e.Upstream)
+		p.Upstream = &u
+	}
+	return p
+}
+
+func fipsAttrs(a *api.FIPSAttributes) map[string]any {
+	if a == nil {
+		return nil
+	}
+	return *a
+}
+
+func fipsAPIAttrs(m map[string]any) *api.FIPSAttributes {
+	if len(m) == 0 {
+		return nil
+	}
+	a := api.FIPSAttributes(m)
+	return &a
+}
+
+func fipsOptional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+func fipsDeref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}

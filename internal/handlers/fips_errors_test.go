@@ -1,0 +1,69 @@
+package handlers_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/legalgate/legalgate/internal/api"
+)
+
+func TestFIPSOwnershipAndErrors(t *testing.T) {
+	sim, g := startFIPS(t)
+	var app api.FIPSApplication
+	g.call(t, fipsKeyAlpha, "POST", fipsApps, map[string]any{"type": "Invention", "category": fipsLegalCat}, "").want(t, "create", 201).decode(t, &app)
+	for _, path := range []string{"", "/documents", "/package"} {
+		p := g.call(t, fipsKeyBeta, "GET", fipsApps+"/"+app.ID+path, nil, "").problem(t, "GET as another account "+path, 403)
+		if p.Upstream != "fips" || !strings.Contains(p.Detail, "author nor a trustee") {
+			t.Errorf("GET %s as beta = %+v, want a FIPS 403 naming author/trustee", path, p)
+		}
+	}
+	body, ct := fipsMultipart(t, "x.pdf", "application/pdf", []byte("x"))
+	g.call(t, fipsKeyBeta, "PUT", fipsApps+"/"+app.ID+"/documents/1/file", body, ct).problem(t, "PUT file as another account", 403)
+	g.call(t, fipsKeyAlpha, "GET", fipsApps+"/424242", nil, "").problem(t, "GET unknown application", 404)
+	g.call(t, fipsKeyAlpha, "GET", fipsApps+"/"+app.ID+"/documents/424242", nil, "").problem(t, "GET unknown document", 404)
+
+	// 401 from FIPS: the tenant's key expired or was revoked.
+	p := g.call(t, fipsKeyRevoked, "GET", fipsApps, nil, "").problem(t, "list with a revoked key", 502)
+	if p.Upstream != "fips" || !strings.Contains(p.Detail, "expired or was revoked") || strings.Contains(p.Detail, "revoked-key") {
+		t.Errorf("revoked key problem = %+v", p)
+	}
+	if got := fipsCounter(t, g.reg, "gateway_credential_rejected_total", map[string]string{"upstream": "fips", "credential": "fips-revoked"}); got != 1 {
+		t.Errorf("gateway_credential_rejected_total{fips,fips-revoked} = %v, want 1", got)
+	}
+
+	// Exactly one of type and typeTitle; unknown ones never reach FIPS.
+	docs := fipsApps + "/" + app.ID + "/documents"
+	g.call(t, fipsKeyAlpha, "POST", docs, map[string]any{"type": "Invention", "typeTitle": "Заявление на ИЗ"}, "").problem(t, "document with both", 400)
+	g.call(t, fipsKeyAlpha, "POST", docs, map[string]any{"name": "x"}, "").problem(t, "document with neither", 400)
+	p = g.call(t, fipsKeyAlpha, "POST", docs, map[string]any{"type": "Patent"}, "").problem(t, "document with unknown type", 400)
+	p2 := g.call(t, fipsKeyAlpha, "POST", docs, map[string]any{"typeTitle": "Справка"}, "").problem(t, "document with unknown title", 400)
+	if p.Errors[0]["field"] != "body.type" || p2.Errors[0]["field"] != "body.typeTitle" {
+		t.Errorf("unknown document type problems = %+v / %+v", p, p2)
+	}
+	if n := sim.Kit.Calls.Get("POST /api/v1/applications/{id}/documents"); n != 0 {
+		t.Errorf("calls POST documents = %d, want 0", n)
+	}
+	// Dot segments are refused, never sent.
+	g.call(t, fipsKeyAlpha, "GET", fipsApps+"/..", nil, "").want(t, "GET ..", 400)
+}
+
+// TestFIPSBadCategoryOrTypeNeverSent checks that a category outside the
+// dictionary and an unknown application type are refused before FIPS sees
+// a create.
+func TestFIPSBadCategoryOrTypeNeverSent(t *testing.T) {
+	sim, g := startFIPS(t)
+	p := g.call(t, fipsKeyAlpha, "POST", fipsApps, map[string]any{"type": "TMApplication", "category": "Коммерческая организация"}, "").problem(t, "short category", 400)
+	if len(p.Errors) != 1 || p.Errors[0]["field"] != "body.category" || !strings.Contains(p.Errors[0]["message"], fipsLegalCat) {
+		t.Errorf("short category problem = %+v, want body.category suggesting the full path", p)
+	}
+	g.call(t, fipsKeyAlpha, "PUT", fipsApps+"/1", map[string]any{"category": "Юридическое лицо"}, "").problem(t, "update with a bad category", 400)
+	sim.Kit.Calls.Reset()
+	g.call(t, fipsKeyAlpha, "POST", fipsApps, map[string]any{"type": "Patent", "category": fipsLegalCat}, "").problem(t, "bad type", 400)
+	g.call(t, fipsKeyAlpha, "POST", fipsApps, map[string]any{"type": "TMApplication", "category": "Никто"}, "").problem(t, "bad category", 400)
+	if n := sim.Kit.Calls.Get("POST /api/v1/applications"); n != 0 {
+		t.Errorf(`calls "POST /api/v1/applications" = %d, want 0`, n)
+	}
+	if n := sim.Kit.Calls.Total(); n != 0 {
+		t.Errorf("upstream calls = %v, want none (the dictionary is cached)", sim.Kit.Calls.Snapshot())
+	}
+}
