@@ -148,12 +148,14 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 
 // wireFIPS builds the FIPS client (route table from config, dictionaries
 // cached in Redis) and the idempotency store of its creates.
-func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, log *slog.Logger) (*handlers.FIPS, error) {
+func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, log *slog.Logger) (*handlers.FIPS, error) {
 	fc, err := fips.New(fips.Config{
 		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: cfg.Upstreams.FIPS.Routes, Timeout: cfg.Upstreams.FIPS.Timeout,
 		Transport: um.Transport(config.FIPS, newTransport()),
-		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout, Rejected: um.CredentialRejected,
-	}, reg)
+		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
+		// A 401 counts the rejection and moves the credential's expiry to now.
+		OnRejected: func(c string) { um.CredentialRejectedNow(config.FIPS, c) },
+	})
 	if err != nil {
 		return nil, fmt.Errorf("fips: %w", err)
 	}

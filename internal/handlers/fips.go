@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"strings"
+	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/idempotency"
@@ -16,6 +17,9 @@ type FIPS struct {
 	// Idem records Idempotency-Key answers of the creating operations
 	// (application, document, signature, submission).
 	Idem *idempotency.Store
+	// StreamIdle is how long a streamed upload or download may stall before
+	// it is cut off; default 30s.
+	StreamIdle time.Duration
 }
 
 // fipsHandlers implements the FIPS Registrator operations of the contract.

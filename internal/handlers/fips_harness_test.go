@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/textproto"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -39,11 +40,21 @@ const (
 type fipsGateway struct {
 	*httptest.Server
 	reg *prometheus.Registry
+	// served, when set, is called after the gateway has served a request
+	// (its handler returned): tests wait on it instead of sleeping.
+	served atomic.Pointer[func(*http.Request)]
+}
+
+// fipsOptions vary the test gateway.
+type fipsOptions struct {
+	wrapSim    func(http.Handler) http.Handler // around the in-process simulator
+	streamIdle time.Duration                   // handlers.FIPS.StreamIdle
 }
 
 // newFIPSGateway builds the real router over real Redis with a FIPS client
-// for the simulator at simURL (scheme://host, without /api/v1).
-func newFIPSGateway(t *testing.T, simURL string) *fipsGateway {
+// for the simulator at simURL (scheme://host, without /api/v1), wired as
+// cmd/gateway wires it.
+func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 	t.Helper()
 	rdb := redistest.Start(t).Client(t)
 	tenants := tenant.NewRegistry()
@@ -61,32 +72,49 @@ func newFIPSGateway(t *testing.T, simURL string) *fipsGateway {
 	up := metrics.NewUpstream(reg)
 	client, err := fips.New(fips.Config{
 		BaseURL: simURL + fipssim.Prefix, Timeout: 20 * time.Second, Redis: rdb,
-		Transport: up.Transport(fips.Upstream, http.DefaultTransport.(*http.Transport).Clone()),
-		Rejected:  up.CredentialRejected,
-	}, reg)
+		Transport:  up.Transport(fips.Upstream, http.DefaultTransport.(*http.Transport).Clone()),
+		OnRejected: func(c string) { up.CredentialRejectedNow(fips.Upstream, c) },
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg), SpecYAML: apispec.YAML,
-		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log})},
+		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log}), StreamIdle: o.streamIdle},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
-	return &fipsGateway{Server: srv, reg: reg}
+	g := &fipsGateway{reg: reg}
+	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer func() {
+			if f := g.served.Load(); f != nil {
+				(*f)(r)
+			}
+		}()
+		h.ServeHTTP(w, r)
+	}))
+	t.Cleanup(g.Close)
+	return g
 }
 
 // startFIPS starts the simulator in this process and a gateway in front of it.
 func startFIPS(t *testing.T) (*fipssim.Server, *fipsGateway) {
 	t.Helper()
+	return startFIPSWith(t, fipsOptions{})
+}
+
+func startFIPSWith(t *testing.T, o fipsOptions) (*fipssim.Server, *fipsGateway) {
+	t.Helper()
 	sim := fipssim.New(fipssim.DefaultConfig())
-	ts := httptest.NewServer(sim)
+	var h http.Handler = sim
+	if o.wrapSim != nil {
+		h = o.wrapSim(sim)
+	}
+	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return sim, newFIPSGateway(t, ts.URL)
+	return sim, newFIPSGateway(t, ts.URL, o)
 }
 
 // fipsAnswer is a response read whole (JSON and small content only).

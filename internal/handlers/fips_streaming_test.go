@@ -89,7 +89,9 @@ func fipsStreamUpload(t *testing.T, g *fipsGateway, path string, n int64) (int, 
 	content := io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{1}), n), h)
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
+	generated := make(chan struct{})
 	go func() {
+		defer close(generated)
 		hdr := textproto.MIMEHeader{}
 		hdr.Set("Content-Disposition", `form-data; name="file"; filename="big.bin"`)
 		hdr.Set("Content-Type", "application/octet-stream")
@@ -112,6 +114,7 @@ func fipsStreamUpload(t *testing.T, g *fipsGateway, path string, n int64) (int, 
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
 	_ = pr.Close()
+	<-generated // h is the generator's until it is done
 	return res.StatusCode, fmt.Sprintf("%x", h.Sum(nil))
 }
 
@@ -126,7 +129,7 @@ func fipsStreamUpload(t *testing.T, g *fipsGateway, path string, n int64) (int, 
 // and the TotalAlloc delta bounds everything allocated on the way (both
 // include the test client, so they overstate the gateway's share).
 func TestFIPSStreamingRoundTrip(t *testing.T) {
-	g := newFIPSGateway(t, startFIPSSimProcess(t))
+	g := newFIPSGateway(t, startFIPSSimProcess(t), fipsOptions{})
 	docPath := newFIPSDocument(t, g)
 	const size = 20_000_000 // 20 MB: the multipart framing must fit in the 20 MiB body limit
 	if fipsGuardBuffersStreamBodies(t, g) {

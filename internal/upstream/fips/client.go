@@ -12,7 +12,11 @@
 // directions and is never held whole in memory or re-encoded: the bytes a
 // client signs are exactly FIPS's bytes. Errors are *apperr.Error with
 // Upstream "fips"; a 401 means the tenant's FIPS key expired or was revoked
-// and counts in gateway_credential_rejected_total.
+// and is reported through Config.OnRejected. Errors of a call FIPS may have
+// carried out although no success answer came back (a timeout or a cut
+// connection after the request was sent, a 5xx other than 503, an unreadable
+// 2xx) match ErrOutcomeUnknown, so that a caller creating something knows a
+// retry could create it twice.
 package fips
 
 import (
@@ -21,6 +25,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"regexp"
@@ -28,7 +33,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/apperr"
@@ -97,10 +101,10 @@ type Config struct {
 	Redis         redis.UniversalClient
 	DictionaryTTL time.Duration
 	RedisTimeout  time.Duration // per cache call; default 250ms
-	// Rejected counts FIPS 401s by upstream and credential: the shared
-	// gateway_credential_rejected_total (metrics.Upstream.CredentialRejected).
-	// nil: New registers that counter on its Registerer (or reuses it there).
-	Rejected *prometheus.CounterVec
+	// OnRejected is told the name of a credential FIPS rejected (401: the
+	// key expired or was revoked), typically
+	// func(c string) { upstreamMetrics.CredentialRejectedNow("fips", c) }. Required.
+	OnRejected func(credential string)
 }
 
 // Client calls FIPS on behalf of a tenant's FIPS credential.
@@ -109,15 +113,14 @@ type Client struct {
 	routes   map[string]string
 	timeout  time.Duration
 	http     *http.Client
-	rejected *prometheus.CounterVec
+	rejected func(credential string)
 	dict     dictCache
 }
 
 var placeholder = regexp.MustCompile(`\{([^{}]*)\}`)
 
-// New returns a client. Without cfg.Rejected it registers
-// gateway_credential_rejected_total on reg, or reuses the one registered there.
-func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
+// New returns a client.
+func New(cfg Config) (*Client, error) {
 	base, err := url.Parse(strings.TrimRight(cfg.BaseURL, "/"))
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("fips: base url %q must be an absolute http(s) URL", cfg.BaseURL)
@@ -147,14 +150,11 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 	if timeout <= 0 {
 		timeout = 60 * time.Second
 	}
-	rejected := cfg.Rejected
-	if rejected == nil {
-		if rejected, err = registerRejected(reg); err != nil {
-			return nil, err
-		}
+	if cfg.OnRejected == nil {
+		return nil, errors.New("fips: OnRejected is required: a rejected key must show in the credential metrics")
 	}
 	return &Client{
-		base: base, routes: routes, timeout: timeout, rejected: rejected,
+		base: base, routes: routes, timeout: timeout, rejected: cfg.OnRejected,
 		// No client-wide timeout: each call's context carries one that also
 		// covers streaming its body.
 		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -162,23 +162,6 @@ func New(cfg Config, reg prometheus.Registerer) (*Client, error) {
 		}},
 		dict: newDictCache(cfg.Redis, cfg.DictionaryTTL, cfg.RedisTimeout),
 	}, nil
-}
-
-func registerRejected(reg prometheus.Registerer) (*prometheus.CounterVec, error) {
-	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "gateway_credential_rejected_total",
-		Help: "Upstream answers rejecting a configured credential, by upstream and credential name.", // as in internal/metrics
-	}, []string{"upstream", "credential"})
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-				return existing, nil
-			}
-		}
-		return nil, fmt.Errorf("fips: register metrics: %w", err)
-	}
-	return c, nil
 }
 
 // ids are the path parameters of one call.
@@ -245,6 +228,8 @@ func (c *Client) send(ctx context.Context, cred *tenant.Credential, k call) (*ht
 		cancel()
 		return nil, transportError(ctx, k.op, err)
 	}
+	// Never decoded here: with Accept-Encoding set, the transport leaves a
+	// Content-Encoding and its bytes alone, and so does the gateway.
 	res.Body = &cancelOnClose{ReadCloser: res.Body, cancel: cancel}
 	if res.StatusCode < 200 || res.StatusCode > 299 {
 		defer res.Body.Close()
@@ -260,19 +245,33 @@ type cancelOnClose struct {
 
 func (c *cancelOnClose) Close() error { err := c.ReadCloser.Close(); c.cancel(); return err }
 
-// transportError classifies a failure to get any answer. err never carries
-// the key: it is in a header, not in the URL.
+// ErrOutcomeUnknown is in the chain of an error of a call that FIPS may have
+// carried out although no success answer came back.
+var ErrOutcomeUnknown = errors.New("fips may have carried out the request")
+
+// outcomeUnknown marks cause as the failure of a call FIPS may have carried out.
+func outcomeUnknown(cause error) error { return fmt.Errorf("%w (%w)", cause, ErrOutcomeUnknown) }
+
+// transportError classifies a failure to get any answer. Only a failure to
+// connect proves that FIPS never saw the request; anything later (a timeout,
+// a reset) leaves the outcome unknown. err never carries the key: it is in a
+// header, not in the URL.
 func transportError(ctx context.Context, op string, err error) error {
-	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
-		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream,
-			Detail: "FIPS did not answer in time", Err: fmt.Errorf("fips: %s: %w", op, err)}
-	}
 	var tooBig *http.MaxBytesError
-	if errors.As(err, &tooBig) {
+	if errors.As(err, &tooBig) { // the caller's body: FIPS never got a complete request
 		return apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", tooBig.Limit)
 	}
+	cause := fmt.Errorf("fips: %s: %w", op, err)
+	var opErr *net.OpError
+	if !errors.As(err, &opErr) || opErr.Op != "dial" {
+		cause = outcomeUnknown(cause)
+	}
+	if errors.Is(err, context.DeadlineExceeded) || ctx.Err() == context.DeadlineExceeded {
+		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream,
+			Detail: "FIPS did not answer in time", Err: cause}
+	}
 	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream,
-		Detail: "FIPS could not be reached", Err: fmt.Errorf("fips: %s: %w", op, err)}
+		Detail: "FIPS could not be reached", Err: cause}
 }
 
 // Finding is one error FIPS reports, typically a failed format-logical check
@@ -298,7 +297,10 @@ func (c *Client) statusError(cred *tenant.Credential, op string, res *http.Respo
 	if strings.Contains(res.Header.Get("Content-Type"), "json") {
 		_ = json.NewDecoder(io.LimitReader(res.Body, maxErrorBody)).Decode(&f)
 	}
-	cause := fmt.Errorf("fips: %s: status %d", op, res.StatusCode)
+	var cause error = fmt.Errorf("fips: %s: status %d", op, res.StatusCode)
+	if res.StatusCode >= 500 && res.StatusCode != http.StatusServiceUnavailable {
+		cause = outcomeUnknown(cause) // 503 says "not now"; other 5xx may come after the work was done
+	}
 	return c.failureError(cred, res.StatusCode, f, res.Header.Get("Retry-After"), cause)
 }
 
@@ -323,9 +325,7 @@ func (c *Client) failureError(cred *tenant.Credential, status int, f Failure, re
 		e.Kind, e.Type, e.Title = apperr.Invalid, "fips-check-failed", "FIPS checks failed"
 		e.Detail = with("FIPS refused the request")
 	case status == http.StatusUnauthorized:
-		if c.rejected != nil {
-			c.rejected.WithLabelValues(Upstream, cred.Name).Inc()
-		}
+		c.rejected(cred.Name)
 		e.Kind, e.Fields, e.Extensions = apperr.UpstreamFailed, nil, nil
 		e.Type, e.Title = "upstream-credential-rejected", "Upstream credential rejected"
 		e.Detail = "FIPS rejected the tenant's FIPS API key (credential " + cred.Name +
@@ -385,10 +385,11 @@ func (c *Client) doJSON(ctx context.Context, cred *tenant.Credential, k call, in
 	return res.StatusCode, res.Header.Get("Location"), nil
 }
 
-// unreadable is the error of a 2xx answer that could not be decoded.
+// unreadable is the error of a 2xx answer that could not be decoded: FIPS
+// did the work, so the outcome is unknown to the caller.
 func unreadable(op string, err error) error {
 	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream,
-		Detail: "FIPS sent an answer that could not be read", Err: fmt.Errorf("fips: %s: decode: %w", op, err)}
+		Detail: "FIPS sent an answer that could not be read", Err: outcomeUnknown(fmt.Errorf("fips: %s: decode: %w", op, err))}
 }
 
 // Resource is what a FIPS Location names: an operation whose route matched

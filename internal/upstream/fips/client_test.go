@@ -8,14 +8,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
-	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/legalgate/legalgate/internal/apperr"
-	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/redistest"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
@@ -34,10 +34,20 @@ var (
 )
 
 type fixture struct {
-	sim    *fipssim.Server
-	client *fips.Client
-	reg    *prometheus.Registry
+	sim      *fipssim.Server
+	client   *fips.Client
+	rejected *rejections
 }
+
+// rejections records the credentials OnRejected was told about.
+type rejections struct {
+	mu    sync.Mutex
+	names []string
+}
+
+func (r *rejections) add(name string) { r.mu.Lock(); r.names = append(r.names, name); r.mu.Unlock() }
+
+func (r *rejections) get() []string { r.mu.Lock(); defer r.mu.Unlock(); return slices.Clone(r.names) }
 
 func newFixture(t *testing.T, cfg fips.Config) fixture {
 	t.Helper()
@@ -45,13 +55,16 @@ func newFixture(t *testing.T, cfg fips.Config) fixture {
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)
 	cfg.BaseURL = ts.URL + fipssim.Prefix
-	reg := prometheus.NewRegistry()
-	c, err := fips.New(cfg, reg)
+	rej := &rejections{}
+	cfg.OnRejected = rej.add
+	c, err := fips.New(cfg)
 	if err != nil {
 		t.Fatalf("fips.New: %v", err)
 	}
-	return fixture{sim: sim, client: c, reg: reg}
+	return fixture{sim: sim, client: c, rejected: rej}
 }
+
+func ignoreRejected(string) {}
 
 func kindOf(t *testing.T, op string, err error, want apperr.Kind) *apperr.Error {
 	t.Helper()
@@ -137,21 +150,12 @@ func TestFIPSClientRevokedKey(t *testing.T) {
 	if e.Upstream != "fips" || !strings.Contains(e.Detail, "expired or was revoked") || strings.Contains(e.Error(), "revoked-key") {
 		t.Errorf("ListApplications(revoked) = %v, want a 502 naming the expired/revoked key without the key", e)
 	}
-	if got := rejected(t, f.reg, "fips-revoked"); got != 1 {
-		t.Errorf(`gateway_credential_rejected_total{credential="fips-revoked"} = %v, want 1`, got)
+	if diff := cmp.Diff([]string{"fips-revoked"}, f.rejected.get()); diff != "" {
+		t.Errorf("OnRejected calls mismatch (-want +got):\n%s", diff)
 	}
-	// A second client on the same registry shares the counter, and so does
-	// one given the gateway's upstream metrics.
-	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1"}, f.reg); err != nil {
-		t.Errorf("fips.New on a registry that has the counter: %v", err)
-	}
-	reg := prometheus.NewRegistry()
-	um := metrics.NewUpstream(reg)
-	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1", Rejected: um.CredentialRejected}, reg); err != nil {
-		t.Errorf("fips.New with metrics.Upstream's counter: %v", err)
-	}
-	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1"}, reg); err != nil {
-		t.Errorf("fips.New on a registry with metrics.Upstream: %v", err)
+	// Reporting a rejected key is not optional.
+	if _, err := fips.New(fips.Config{BaseURL: "http://127.0.0.1:1/api/v1"}); err == nil {
+		t.Errorf("fips.New(without OnRejected) = nil error, want one")
 	}
 }
 
@@ -304,9 +308,9 @@ func TestFIPSClientRouteTable(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": "1", "status": "registered", "registrationNumber": "TMA26/1"})
 	}))
 	t.Cleanup(up.Close)
-	c, err := fips.New(fips.Config{BaseURL: up.URL + "/api/v1", Routes: map[string]string{
+	c, err := fips.New(fips.Config{BaseURL: up.URL + "/api/v1", OnRejected: ignoreRejected, Routes: map[string]string{
 		fips.OpSubmitApplication: "/applications/{applicationId}/send",
-	}}, prometheus.NewRegistry())
+	}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,32 +322,8 @@ func TestFIPSClientRouteTable(t *testing.T) {
 		t.Errorf("upstream saw %q, want %q", seen, want)
 	}
 	for _, bad := range []map[string]string{{"fipsNoSuch": "/x"}, {fips.OpGetApplication: "applications"}, {fips.OpGetApplication: "/a/{id}"}} {
-		if _, err := fips.New(fips.Config{BaseURL: up.URL, Routes: bad}, prometheus.NewRegistry()); err == nil {
+		if _, err := fips.New(fips.Config{BaseURL: up.URL, Routes: bad, OnRejected: ignoreRejected}); err == nil {
 			t.Errorf("fips.New(routes %v) = nil error, want one", bad)
 		}
 	}
-}
-
-// rejected reads gateway_credential_rejected_total{upstream="fips",credential}.
-func rejected(t *testing.T, reg *prometheus.Registry, credential string) float64 {
-	t.Helper()
-	mfs, err := reg.Gather()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, mf := range mfs {
-		if mf.GetName() != "gateway_credential_rejected_total" {
-			continue
-		}
-		for _, m := range mf.GetMetric() {
-			labels := map[string]string{}
-			for _, l := range m.GetLabel() {
-				labels[l.GetName()] = l.GetValue()
-			}
-			if labels["upstream"] == "fips" && labels["credential"] == credential {
-				return m.GetCounter().GetValue()
-			}
-		}
-	}
-	return 0
 }

@@ -15,13 +15,15 @@ import (
 	"github.com/legalgate/legalgate/internal/tenant"
 )
 
-// Content is a stream of bytes exactly as FIPS sent them. Closing Body ends
-// the call; it must be closed.
+// Content is a stream of bytes exactly as FIPS sent them: FIPS is asked for
+// them unencoded, and if it encodes them anyway they stay encoded (pass
+// ContentEncoding on with them). Closing Body ends the call; it must be closed.
 type Content struct {
-	Body          io.ReadCloser
-	ContentType   string // as FIPS sent it; empty when it sent none
-	ContentLength int64  // -1 when FIPS did not say
-	Disposition   string // Content-Disposition as FIPS sent it, if any
+	Body            io.ReadCloser
+	ContentType     string // as FIPS sent it; empty when it sent none
+	ContentLength   int64  // -1 when FIPS did not say
+	ContentEncoding string // as FIPS sent it, if any; Body is not decoded
+	Disposition     string // Content-Disposition as FIPS sent it, if any
 }
 
 // DocumentFile streams a document's content: the bytes to sign.
@@ -46,8 +48,8 @@ func (c *Client) download(ctx context.Context, cred *tenant.Credential, k call) 
 		return nil, err
 	}
 	return &Content{
-		Body: res.Body, ContentType: res.Header.Get("Content-Type"),
-		ContentLength: res.ContentLength, Disposition: res.Header.Get("Content-Disposition"),
+		Body: res.Body, ContentType: res.Header.Get("Content-Type"), ContentLength: res.ContentLength,
+		ContentEncoding: res.Header.Get("Content-Encoding"), Disposition: res.Header.Get("Content-Disposition"),
 	}, nil
 }
 
@@ -61,6 +63,12 @@ type Upload struct {
 	// (Content-Transfer-Encoding); Content-Disposition and Content-Type are set
 	// from the fields above.
 	Header textproto.MIMEHeader
+	// Stop, if set, makes a Read of Body that may be blocked return (for a
+	// server's request body: set its read deadline to now). The upload calls
+	// it when the call ended before Body did, then waits for its copy of Body
+	// to stop. Without Stop, a copy still blocked in Read is not waited for:
+	// it ends when that Read does.
+	Stop func()
 }
 
 // PutDocumentFile replaces an unstructured document's content. It returns the
@@ -83,19 +91,31 @@ var errAnswered = errors.New("fips: upstream answered before the upload ended")
 // copy fails (the caller's body is over its limit or broke off), the request
 // body ends with an error, so the transport never sends the final chunk and
 // FIPS never sees a complete request: nothing partial is stored.
+//
+// When the call ends first (FIPS answered early, or timed out), the copy may
+// be blocked reading a stalled caller: upload does not wait for it unless
+// up.Stop can end that read.
 func (c *Client) upload(ctx context.Context, cred *tenant.Credential, k call, up Upload) (*Document, error) {
 	pr, pw := io.Pipe()
 	mw := multipart.NewWriter(pw)
 	copied := make(chan error, 1)
 	go func() {
 		err := writePart(mw, up)
+		copied <- err              // before the pipe ends: whoever sees the end sees why
 		_ = pw.CloseWithError(err) // nil: EOF after the closing boundary
-		copied <- err
 	}()
 	k.body, k.contentType, k.identity = pr, mw.FormDataContentType(), true
 	res, err := c.send(ctx, cred, k)
-	_ = pr.CloseWithError(errAnswered) // unblocks the copy if FIPS answered early
-	copyErr := <-copied
+	_ = pr.CloseWithError(errAnswered) // unblocks the copy if it is writing
+	var copyErr error // set when the copy ended before the call: it may be why the call failed
+	select {
+	case copyErr = <-copied:
+	default: // still reading the caller's body; the call's own answer stands
+		if up.Stop != nil {
+			up.Stop()
+			<-copied
+		}
+	}
 
 	var tooBig *http.MaxBytesError
 	if errors.As(copyErr, &tooBig) {

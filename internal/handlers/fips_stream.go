@@ -1,0 +1,190 @@
+package handlers
+
+import (
+	"context"
+	"errors"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/textproto"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstream/fips"
+)
+
+// defaultStreamIdle is how long a streamed body may stall (no byte read from
+// an uploading client, none accepted by a downloading one) before the
+// exchange is cut.
+const defaultStreamIdle = 30 * time.Second
+
+func (c fipsCall) streamIdle() time.Duration {
+	if c.StreamIdle > 0 {
+		return c.StreamIdle
+	}
+	return defaultStreamIdle
+}
+
+// stream answers content as it arrives from FIPS.
+func (c fipsCall) stream(content *fips.Content, defaultType string) fipsStream {
+	return fipsStream{content: content, defaultType: defaultType, idle: c.streamIdle()}
+}
+
+// fipsStream passes FIPS content through: its type, length, encoding and
+// file name, and its bytes as they arrive, never decoded. A client that
+// accepts no byte for idle is cut off.
+type fipsStream struct {
+	content     *fips.Content
+	defaultType string
+	idle        time.Duration
+}
+
+func (x fipsStream) write(w http.ResponseWriter) error {
+	defer x.content.Body.Close()
+	h := w.Header()
+	ct := x.content.ContentType
+	if ct == "" {
+		ct = x.defaultType
+	}
+	h.Set("Content-Type", ct)
+	h.Set("X-Content-Type-Options", "nosniff")
+	if x.content.ContentLength >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(x.content.ContentLength, 10))
+	}
+	if x.content.ContentEncoding != "" { // the bytes stay encoded: pass the encoding with them
+		h.Set("Content-Encoding", x.content.ContentEncoding)
+	}
+	if x.content.Disposition != "" {
+		h.Set("Content-Disposition", x.content.Disposition)
+	}
+	w.WriteHeader(http.StatusOK)
+	rc := http.NewResponseController(w)
+	defer func() { _ = rc.SetWriteDeadline(time.Time{}) }() // the connection may serve another request
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := x.content.Body.Read(buf)
+		if n > 0 {
+			_ = rc.SetWriteDeadline(time.Now().Add(x.idle))
+			if _, werr := w.Write(buf[:n]); werr != nil {
+				err = werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			// The status is sent: cut the connection so that the client sees a
+			// broken download, never a complete-looking short one.
+			panic(http.ErrAbortHandler)
+		}
+	}
+}
+
+func (x fipsStream) VisitFipsGetDocumentFileResponse(w http.ResponseWriter) error { return x.write(w) }
+func (x fipsStream) VisitFipsGetStatementResponse(w http.ResponseWriter) error    { return x.write(w) }
+func (x fipsStream) VisitFipsGetPackageResponse(w http.ResponseWriter) error      { return x.write(w) }
+
+// upload finds the "file" part of mr and hands it to put, reading the
+// caller's body with an idle deadline that each read extends. When the
+// upload stops before the end of the caller's body (over the limit, FIPS
+// answered early or failed, the caller stalled), any read still under way is
+// ended at once and the connection is closed after the answer: the rest is
+// not drained, and the connection is not reused.
+func (c fipsCall) upload(ctx context.Context, mr *multipart.Reader, put func(fips.Upload) (*fips.Document, error)) (*fips.Document, error) {
+	body := newIdleBody(exchangeFrom(ctx).w, c.streamIdle())
+	body.extend()
+	up, err := fipsFilePart(mr)
+	if err == nil {
+		up.Body, up.Stop = body.reader(up.Body), body.stop
+		var d *fips.Document
+		if d, err = put(up); err == nil {
+			return d, nil
+		}
+	}
+	body.stop()
+	ResponseHeader(ctx).Set("Connection", "close")
+	return nil, err
+}
+
+// idleBody sets the read deadline of the caller's body: extended before each
+// read, or now once stopped (which ends a read in progress).
+type idleBody struct {
+	rc   *http.ResponseController // nil without a response writer
+	idle time.Duration
+
+	mu      sync.Mutex
+	stopped bool
+}
+
+func newIdleBody(w http.ResponseWriter, idle time.Duration) *idleBody {
+	b := &idleBody{idle: idle}
+	if w != nil {
+		b.rc = http.NewResponseController(w)
+	}
+	return b
+}
+
+// extend moves the deadline idle into the future; false once stopped.
+func (b *idleBody) extend() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.stopped {
+		return false
+	}
+	if b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Now().Add(b.idle))
+	}
+	return true
+}
+
+func (b *idleBody) stop() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.stopped = true
+	if b.rc != nil {
+		_ = b.rc.SetReadDeadline(time.Now())
+	}
+}
+
+func (b *idleBody) reader(r io.Reader) io.Reader { return idleReader{b: b, r: r} }
+
+type idleReader struct {
+	b *idleBody
+	r io.Reader
+}
+
+var errUploadStopped = errors.New("handlers: upload stopped")
+
+func (x idleReader) Read(p []byte) (int, error) {
+	if !x.b.extend() {
+		return 0, errUploadStopped
+	}
+	return x.r.Read(p)
+}
+
+// fipsFilePart finds the part named "file" and returns it to stream on. Raw
+// parts: a quoted-printable part is passed on encoded, as sent.
+func fipsFilePart(mr *multipart.Reader) (fips.Upload, error) {
+	for {
+		p, err := mr.NextRawPart()
+		var tooBig *http.MaxBytesError
+		switch {
+		case errors.As(err, &tooBig):
+			return fips.Upload{}, err // 413
+		case errors.Is(err, io.EOF):
+			return fips.Upload{}, apperr.InvalidField("body.file", "a multipart part named file is required")
+		case err != nil:
+			return fips.Upload{}, apperr.Wrap(apperr.Invalid, "the multipart/form-data body could not be read", err)
+		}
+		if p.FormName() != "file" {
+			continue
+		}
+		up := fips.Upload{Body: p, FileName: p.FileName(), ContentType: p.Header.Get("Content-Type")}
+		if cte := p.Header.Get("Content-Transfer-Encoding"); cte != "" {
+			up.Header = textproto.MIMEHeader{"Content-Transfer-Encoding": {cte}}
+		}
+		return up, nil
+	}
+}
