@@ -96,10 +96,3 @@ func fipsOptional(s string) *string {
 	}
 	return &s
 }
-
-func fipsDeref(p *string) string {
-	if p == nil {
-		return ""
-	}
-	return *p
-}

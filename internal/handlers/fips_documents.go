@@ -35,7 +35,7 @@ func (h fipsHandlers) FipsCreateDocument(ctx context.Context, request api.FipsCr
 		return nil, err
 	}
 	b := request.Body
-	typ, title := fipsDeref(b.Type), fipsDeref(b.TypeTitle)
+	typ, title := deref(b.Type), deref(b.TypeTitle)
 	if (typ == "") == (title == "") {
 		return nil, &apperr.Error{Kind: apperr.Invalid, Detail: "send exactly one of type and typeTitle",
 			Fields: []apperr.FieldError{{Field: "body.type", Message: "send exactly one of type and typeTitle"}}}

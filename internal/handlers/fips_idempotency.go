@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"net/http"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/idempotency"
+	"github.com/legalgate/legalgate/internal/upstream/fips"
 )
 
 // idempotent runs create at most once per tenant and Idempotency-Key for the
@@ -15,7 +17,7 @@ import (
 // upstream call outlives a dropped client connection, so that the retry can
 // replay its answer.
 func (c fipsCall) idempotent(ctx context.Context, key *string, op string, ids []string, body any, create func(context.Context) (idempotency.Response, error)) (fipsReplayable, error) {
-	k := fipsDeref(key)
+	k := deref(key)
 	if k == "" {
 		r, err := create(ctx)
 		return fipsReplayable{r: r}, err
@@ -33,9 +35,27 @@ func (c fipsCall) idempotent(ctx context.Context, key *string, op string, ids []
 	}
 	fp := idempotency.Fingerprint(append(parts, canonical)...)
 	r, replayed, err := c.Idem.Do(ctx, c.tenant.ID, k, fp, func(ctx context.Context) (idempotency.Response, error) {
-		return create(context.WithoutCancel(ctx))
+		r, err := create(context.WithoutCancel(ctx))
+		if errors.Is(err, fips.ErrOutcomeUnknown) {
+			// FIPS may have created it: the key must not run the create again.
+			return r, idempotency.Uncertain(fipsOutcomeUnknown(err))
+		}
+		return r, err
 	})
 	return fipsReplayable{r: r, replayed: replayed}, err
+}
+
+// fipsOutcomeUnknown tells the caller of a create that failed after FIPS may
+// have carried it out to check before trying again.
+func fipsOutcomeUnknown(err error) error {
+	e, ok := apperr.As(err)
+	if !ok {
+		return err
+	}
+	c := *e
+	c.Detail += "; FIPS may have carried out the request: check (for example by listing the resources) " +
+		"before sending it again with a new Idempotency-Key, as this key will not run it again"
+	return &c
 }
 
 // fipsJSON renders an answer once, so that a replay sends the same bytes.

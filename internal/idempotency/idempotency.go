@@ -6,9 +6,12 @@
 // Begin claims a fresh key, replays the stored answer of a finished one, and
 // refuses a key that is still in flight (Conflict, 409) or was used for a
 // different request (Unprocessable, 422). The claimant then either Completes
-// the claim with the answer to replay (kept for TTL, 24 h by default) or
-// Releases it when nothing was created, so that a retry runs again. A claim
-// whose owner died expires after LockTTL.
+// the claim with the answer to replay (kept for TTL, 24 h by default),
+// Releases it when nothing was created, so that a retry runs again, or
+// records that the outcome is Unknown (the upstream may have acted although
+// no answer came back): a retry is then refused for TTL with a problem that
+// tells the client to check before sending the request again under a new
+// key. A claim whose owner died expires after LockTTL.
 //
 // Each step is one Lua script on one key, so it works on Redis Cluster too.
 // The store fails closed: when Redis cannot be asked, Begin answers
@@ -126,6 +129,16 @@ redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 
+// unknownScript records that the request's outcome is unknown if token
+// ARGV[1] still holds the claim, and keeps that ARGV[2] ms.
+var unknownScript = redis.NewScript(`
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
+redis.call('HSET', KEYS[1], 'state', 'unknown')
+redis.call('HDEL', KEYS[1], 'token')
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+return 1
+`)
+
 // releaseScript drops the claim if token ARGV[1] still holds it.
 var releaseScript = redis.NewScript(`
 if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then return redis.call('DEL', KEYS[1]) end
@@ -136,7 +149,9 @@ return 0
 // either a Claim (run the request, then Complete or Release) or the recorded
 // Response of the first request with the same key and fingerprint. Errors are
 // *apperr.Error: Conflict while the first request runs, Unprocessable for a
-// different request under the same key, Unavailable when Redis fails.
+// different request under the same key, Conflict (type
+// idempotency-outcome-unknown) after a failure that may have had an effect,
+// Unavailable when Redis fails.
 func (s *Store) Begin(ctx context.Context, scope, key, fp string) (*Claim, *Response, error) {
 	var b [16]byte
 	_, _ = rand.Read(b[:])
@@ -158,6 +173,10 @@ func (s *Store) Begin(ctx context.Context, scope, key, fp string) (*Claim, *Resp
 	case field(0) != fp:
 		return nil, nil, &apperr.Error{Kind: apperr.Unprocessable, Type: "idempotency-key-reused",
 			Detail: "this Idempotency-Key was already used for a different request; use a new key"}
+	case field(1) == "unknown":
+		return nil, nil, &apperr.Error{Kind: apperr.Conflict, Type: "idempotency-outcome-unknown",
+			Detail: "the first request with this Idempotency-Key failed without a clear answer from the upstream (a timeout or a lost connection), " +
+				"so it may have been carried out; check whether it was (for example by listing the resources) before sending it again with a new Idempotency-Key"}
 	case field(1) != "done":
 		return nil, nil, &apperr.Error{Kind: apperr.Conflict, Type: "idempotency-key-in-flight", RetryAfter: time.Second,
 			Detail: "a request with this Idempotency-Key is still running; retry shortly to get its answer"}
@@ -199,10 +218,50 @@ func (c *Claim) Release(ctx context.Context) error {
 	return nil
 }
 
+// Unknown records that the request may or may not have been carried out, so
+// that a retry is refused (for TTL) rather than run again.
+func (c *Claim) Unknown(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), c.s.opts.Timeout)
+	defer cancel()
+	n, err := unknownScript.Run(ctx, c.s.rdb, []string{c.key}, c.token, c.s.opts.TTL.Milliseconds()).Int()
+	if err != nil {
+		return fmt.Errorf("idempotency: record unknown outcome: %w", err)
+	}
+	if n == 0 {
+		return errors.New("idempotency: record unknown outcome: the claim expired before the request finished")
+	}
+	return nil
+}
+
+// uncertainError marks the failure of a request that may have had an effect.
+type uncertainError struct{ err error }
+
+func (e uncertainError) Error() string { return e.err.Error() }
+func (e uncertainError) Unwrap() error { return e.err }
+
+// Uncertain marks err, returned by Do's fn, as the failure of a request that
+// may nevertheless have been carried out (the upstream timed out, the
+// connection broke after the request was sent, a 5xx): Do then keeps the key
+// from running the request again. errors.Is and errors.As see through it.
+func Uncertain(err error) error {
+	if err == nil {
+		return nil
+	}
+	return uncertainError{err}
+}
+
+// IsUncertain reports whether err was marked with Uncertain.
+func IsUncertain(err error) bool {
+	var u uncertainError
+	return errors.As(err, &u)
+}
+
 // Do runs fn at most once per (scope, key) with the same fingerprint. It
 // returns fn's answer (recorded for replay) or, for a retry, the recorded
-// answer with replayed true. When fn fails, the claim is released and its
-// error returned: a retry runs fn again. An empty key runs fn unguarded.
+// answer with replayed true. When fn fails, its error is returned and the
+// claim is released, so that a retry runs fn again, unless the error is
+// Uncertain: then the unknown outcome is recorded and a retry is refused.
+// An empty key runs fn unguarded.
 func (s *Store) Do(ctx context.Context, scope, key, fp string, fn func(context.Context) (Response, error)) (r Response, replayed bool, err error) {
 	if key == "" {
 		r, err = fn(ctx)
@@ -216,6 +275,12 @@ func (s *Store) Do(ctx context.Context, scope, key, fp string, fn func(context.C
 		return *prev, true, nil
 	}
 	r, err = fn(ctx)
+	if err != nil && IsUncertain(err) {
+		if uerr := claim.Unknown(ctx); uerr != nil {
+			s.opts.Log.WarnContext(ctx, "unknown outcome not recorded; the claim expires on its own", "error", uerr.Error())
+		}
+		return Response{}, false, err
+	}
 	if err != nil {
 		if rerr := claim.Release(ctx); rerr != nil {
 			s.opts.Log.WarnContext(ctx, "idempotency claim not released; it expires on its own", "error", rerr.Error())

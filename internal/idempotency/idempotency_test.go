@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -121,7 +122,8 @@ func TestIdempotencyFailureReleases(t *testing.T) {
 }
 
 func TestIdempotencyAbandonedClaimExpires(t *testing.T) {
-	s := newStore(t, idempotency.Options{LockTTL: 150 * time.Millisecond})
+	rdb := redistest.Start(t).Client(t)
+	s := idempotency.New(rdb, idempotency.Options{LockTTL: time.Minute})
 	ctx := context.Background()
 	fp := idempotency.Fingerprint([]byte("a"))
 	if _, _, err := s.Begin(ctx, "alpha", "k", fp); err != nil { // never completed: the owner "crashed"
@@ -130,10 +132,54 @@ func TestIdempotencyAbandonedClaimExpires(t *testing.T) {
 	if _, _, err := s.Begin(ctx, "alpha", "k", fp); apperr.KindOf(err) != apperr.Conflict {
 		t.Fatalf("Begin(held) err = %v, want conflict", err)
 	}
-	time.Sleep(300 * time.Millisecond)
+	keys, err := rdb.Keys(ctx, "idempotency:alpha:*").Result()
+	if err != nil || len(keys) != 1 {
+		t.Fatalf("KEYS idempotency:alpha:* = %v, %v; want the claim", keys, err)
+	}
+	if ttl := rdb.PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > time.Minute {
+		t.Fatalf("PTTL(claim) = %v, want at most LockTTL (1m)", ttl)
+	}
+	// LockTTL passes: expire the claim now instead of waiting for it.
+	if err := rdb.PExpireAt(ctx, keys[0], time.Unix(1, 0)).Err(); err != nil {
+		t.Fatal(err)
+	}
 	claim, prev, err := s.Begin(ctx, "alpha", "k", fp)
 	if err != nil || claim == nil || prev != nil {
 		t.Fatalf("Begin(after LockTTL) = claim %v prev %v err %v, want a new claim", claim, prev, err)
+	}
+}
+
+// TestIdempotencyUncertainFailureKept: a failure that may have had an effect
+// keeps the key (for TTL) and a retry gets a problem telling it to check,
+// never a second run.
+func TestIdempotencyUncertainFailureKept(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	s := idempotency.New(rdb, idempotency.Options{})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	timeout := &apperr.Error{Kind: apperr.UpstreamTimeout, Detail: "no answer"}
+	_, _, err := s.Do(ctx, "alpha", "k", fp, func(context.Context) (idempotency.Response, error) {
+		return idempotency.Response{}, idempotency.Uncertain(timeout)
+	})
+	if e, ok := apperr.As(err); !ok || e != timeout || !idempotency.IsUncertain(err) {
+		t.Fatalf("Do(uncertain failure) err = %v, want the upstream timeout, marked uncertain", err)
+	}
+	_, _, err = s.Do(ctx, "alpha", "k", fp, func(context.Context) (idempotency.Response, error) {
+		t.Error("fn ran again after an uncertain failure")
+		return created("{}"), nil
+	})
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.Conflict || e.Type != "idempotency-outcome-unknown" || e.RetryAfter != 0 || !strings.Contains(e.Detail, "check") {
+		t.Errorf("Do(retry after uncertain failure) err = %+v, want a conflict telling the client to check, without Retry-After", err)
+	}
+	// Another body under the key is still 422.
+	_, _, err = s.Do(ctx, "alpha", "k", idempotency.Fingerprint([]byte("b")), nil)
+	if got := apperr.KindOf(err); got != apperr.Unprocessable {
+		t.Errorf("Do(other body after uncertain failure) kind = %v, want unprocessable", got)
+	}
+	keys, _ := rdb.Keys(ctx, "idempotency:alpha:*").Result()
+	if len(keys) != 1 || rdb.PTTL(ctx, keys[0]).Val() < 23*time.Hour {
+		t.Errorf("record of the unknown outcome: keys %v, want one kept about 24h", keys)
 	}
 }
 
