@@ -86,32 +86,9 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	if errors.As(err, &maxErr) {
 		err = apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", maxErr.Limit)
 	}
-	e, ok := apperr.As(err)
-	if !ok {
-		e = &apperr.Error{Kind: apperr.Internal, Err: err}
-	}
-	status := StatusOf(e)
 	info := infoFrom(r.Context())
-	p := problem{
-		Type:      ProblemTypeBase + kindSlug[e.Kind],
-		Title:     http.StatusText(status),
-		Status:    status,
-		Detail:    e.Detail,
-		RequestID: info.id,
-		Instance:  "urn:legalgate:request:" + info.id,
-		Upstream:  e.Upstream,
-		Errors:    e.Fields,
-		ext:       e.Extensions,
-	}
-	if e.Type != "" {
-		p.Type = ProblemTypeBase + e.Type
-	}
-	if e.Title != "" {
-		p.Title = e.Title
-	}
-	if e.Kind == apperr.Internal {
-		p.Detail = "an internal error occurred; quote the request id when reporting it"
-	}
+	p, e := problemOf(err, info.id)
+	status := p.Status
 	if status >= 500 || e.Err != nil {
 		log.LogAttrs(r.Context(), slog.LevelWarn, "request failed",
 			slog.String("request_id", info.id), slog.String("tenant", info.tenant),
@@ -127,6 +104,39 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	}
 	info.errKind = e.Kind.String()
 	writeProblem(w, p)
+}
+
+// problemOf builds the problem document of err for the request with id
+// requestID, and returns the *apperr.Error it was built from (an Internal
+// one when err has none). Every error becomes a problem here, including the
+// failed items of a 207.
+func problemOf(err error, requestID string) (problem, *apperr.Error) {
+	e, ok := apperr.As(err)
+	if !ok {
+		e = &apperr.Error{Kind: apperr.Internal, Err: err}
+	}
+	status := StatusOf(e)
+	p := problem{
+		Type:      ProblemTypeBase + kindSlug[e.Kind],
+		Title:     http.StatusText(status),
+		Status:    status,
+		Detail:    e.Detail,
+		RequestID: requestID,
+		Instance:  "urn:legalgate:request:" + requestID,
+		Upstream:  e.Upstream,
+		Errors:    e.Fields,
+		ext:       e.Extensions,
+	}
+	if e.Type != "" {
+		p.Type = ProblemTypeBase + e.Type
+	}
+	if e.Title != "" {
+		p.Title = e.Title
+	}
+	if e.Kind == apperr.Internal {
+		p.Detail = "an internal error occurred; quote the request id when reporting it"
+	}
+	return p, e
 }
 
 func writeProblem(w http.ResponseWriter, p problem) {

@@ -1,7 +1,8 @@
 package handlers
 
 import (
-	"net/http"
+	"context"
+	"encoding/json"
 	"net/url"
 
 	"github.com/legalgate/legalgate/internal/api"
@@ -49,30 +50,19 @@ func fipsDictionary(entries []fips.Entry) api.FIPSDictionary {
 	return out
 }
 
-// fipsItemProblem is the problem of one failed item of a 207, built like the
-// problems of errors.go.
-func fipsItemProblem(code int, err error) *api.Problem {
-	e, ok := apperr.As(err)
-	if !ok {
-		e = &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: fips.Upstream}
+// fipsItemProblem is the problem of one failed item of a 207: the problem
+// errors.go makes of its error, in the contract's type.
+func fipsItemProblem(ctx context.Context, err error) (*api.Problem, error) {
+	p, _ := problemOf(err, infoFrom(ctx).id)
+	b, err := json.Marshal(p)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
-	slug := kindSlug[e.Kind]
-	if e.Type != "" {
-		slug = e.Type
+	var out api.Problem
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
-	title := e.Title
-	if title == "" {
-		title = http.StatusText(code)
-	}
-	p := &api.Problem{Type: ProblemTypeBase + slug, Title: title, Status: code, Detail: fipsOptional(e.Detail)}
-	for _, f := range e.Fields {
-		p.Errors = append(p.Errors, api.FieldError{Field: f.Field, Message: f.Message})
-	}
-	if e.Upstream != "" {
-		u := api.ProblemUpstream(e.Upstream)
-		p.Upstream = &u
-	}
-	return p
+	return &out, nil
 }
 
 func fipsAttrs(a *api.FIPSAttributes) map[string]any {

@@ -56,7 +56,9 @@ func (h fipsHandlers) FipsAddSignature(ctx context.Context, request api.FipsAddS
 					s := fipsSignature(*r.Signature)
 					item.Signature = &s
 				} else {
-					item.Error = fipsItemProblem(r.Code, r.Error)
+					if item.Error, err = fipsItemProblem(ctx, r.Error); err != nil {
+						return idempotency.Response{}, err
+					}
 				}
 				out.Results = append(out.Results, item)
 			}
