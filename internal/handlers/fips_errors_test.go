@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/legalgate/legalgate/internal/api"
 )
@@ -29,6 +30,11 @@ func TestFIPSOwnershipAndErrors(t *testing.T) {
 	}
 	if got := fipsCounter(t, g.reg, "gateway_credential_rejected_total", map[string]string{"upstream": "fips", "credential": "fips-revoked"}); got != 1 {
 		t.Errorf("gateway_credential_rejected_total{fips,fips-revoked} = %v, want 1", got)
+	}
+	// The credential's expiry metric shows it expired: now, not in the future.
+	expiry := fipsGauge(t, g.reg, "gateway_credential_expiry_timestamp_seconds", map[string]string{"upstream": "fips", "credential": "fips-revoked"})
+	if now := float64(time.Now().Unix()); expiry <= 0 || expiry > now {
+		t.Errorf("gateway_credential_expiry_timestamp_seconds{fips,fips-revoked} = %v, want the moment of the rejection (≤ %v)", expiry, now)
 	}
 
 	// Exactly one of type and typeTitle; unknown ones never reach FIPS.

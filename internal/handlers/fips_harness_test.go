@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	dto "github.com/prometheus/client_model/go"
 
 	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/api"
@@ -39,7 +40,8 @@ const (
 
 type fipsGateway struct {
 	*httptest.Server
-	reg *prometheus.Registry
+	reg    *prometheus.Registry
+	simURL string // the simulator (scheme://host), when in this process
 	// served, when set, is called after the gateway has served a request
 	// (its handler returned): tests wait on it instead of sleeping.
 	served atomic.Pointer[func(*http.Request)]
@@ -114,7 +116,9 @@ func startFIPSWith(t *testing.T, o fipsOptions) (*fipssim.Server, *fipsGateway) 
 	}
 	ts := httptest.NewServer(h)
 	t.Cleanup(ts.Close)
-	return sim, newFIPSGateway(t, ts.URL, o)
+	g := newFIPSGateway(t, ts.URL, o)
+	g.simURL = ts.URL
+	return sim, g
 }
 
 // fipsAnswer is a response read whole (JSON and small content only).
@@ -224,6 +228,18 @@ func mustJSON(v any) string { b, _ := json.Marshal(v); return string(b) }
 // fipsCounter reads one counter of reg by labels.
 func fipsCounter(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
 	t.Helper()
+	return fipsMetric(t, reg, name, labels).GetCounter().GetValue()
+}
+
+// fipsGauge reads one gauge of reg by labels.
+func fipsGauge(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) float64 {
+	t.Helper()
+	return fipsMetric(t, reg, name, labels).GetGauge().GetValue()
+}
+
+// fipsMetric finds one metric of reg by name and labels (nil when absent).
+func fipsMetric(t *testing.T, reg *prometheus.Registry, name string, labels map[string]string) *dto.Metric {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatal(err)
@@ -239,10 +255,10 @@ func fipsCounter(t *testing.T, reg *prometheus.Registry, name string, labels map
 					continue metric
 				}
 			}
-			return m.GetCounter().GetValue()
+			return m
 		}
 	}
-	return 0
+	return nil
 }
 
 // newFIPSDocument creates an application with a power-of-attorney document

@@ -22,30 +22,41 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fips/fipssim"
 )
 
-// TestFIPSSimulatorProcess is not a test: it is the FIPS simulator run as a
-// separate process by TestFIPSStreamingRoundTrip, so that the simulator's
-// memory (it holds every file) is not in the gateway's heap measurement.
-func TestFIPSSimulatorProcess(t *testing.T) {
-	if os.Getenv("LEGALGATE_FIPS_SIM_PROCESS") != "1" {
-		t.Skip("the simulator process of TestFIPSStreamingRoundTrip")
+// fipsSimProcessEnv set to 1 makes this test binary the FIPS simulator
+// process of TestFIPSStreamingRoundTrip instead of running tests, so that
+// the simulator's memory (it holds every file) is not in the gateway's heap
+// measurement.
+const fipsSimProcessEnv = "LEGALGATE_FIPS_SIM_PROCESS"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(fipsSimProcessEnv) == "1" {
+		os.Exit(runFIPSSimProcess())
 	}
+	os.Exit(m.Run())
+}
+
+// runFIPSSimProcess serves the simulator on a loopback port, prints its URL
+// and serves until stdin closes.
+func runFIPSSimProcess() int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		t.Fatal(err)
+		fmt.Fprintln(os.Stderr, err)
+		return 1
 	}
 	srv := &http.Server{Handler: fipssim.New(fipssim.DefaultConfig()), ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = srv.Serve(ln) }()
 	fmt.Printf("FIPS_SIM_URL=http://%s\n", ln.Addr())
 	_, _ = io.Copy(io.Discard, os.Stdin) // until the parent closes stdin
 	_ = srv.Close()
+	return 0
 }
 
 // startFIPSSimProcess runs the simulator in a child process (this test
 // binary) and returns its URL.
 func startFIPSSimProcess(t *testing.T) string {
 	t.Helper()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestFIPSSimulatorProcess$")
-	cmd.Env = append(os.Environ(), "LEGALGATE_FIPS_SIM_PROCESS=1")
+	cmd := exec.Command(os.Args[0], "-test.run=^$")
+	cmd.Env = append(os.Environ(), fipsSimProcessEnv+"=1")
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

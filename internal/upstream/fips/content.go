@@ -107,7 +107,7 @@ func (c *Client) upload(ctx context.Context, cred *tenant.Credential, k call, up
 	k.body, k.contentType, k.identity = pr, mw.FormDataContentType(), true
 	res, err := c.send(ctx, cred, k)
 	_ = pr.CloseWithError(errAnswered) // unblocks the copy if it is writing
-	var copyErr error // set when the copy ended before the call: it may be why the call failed
+	var copyErr error                  // set when the copy ended before the call: it may be why the call failed
 	select {
 	case copyErr = <-copied:
 	default: // still reading the caller's body; the call's own answer stands
