@@ -200,6 +200,17 @@ upstreams:
 			t.Errorf("/metrics lacks the 400 of garantSearch for tenant billing")
 		}
 	}
+	// FSSP: a search is accepted with a task to poll; the FSSP token travels
+	// in the upstream's query string and must not reach a log line.
+	fs, err := c.FsspSearchPhysicalWithResponse(ctx, nil, client.FsspSearchPhysicalJSONRequestBody{
+		Region: 77, Lastname: "ИВАНОВ", Firstname: "ИВАН"})
+	if err != nil || fs.StatusCode() != 202 || fs.JSON202 == nil || !strings.HasPrefix(fs.HTTPResponse.Header.Get("Location"), "/v1/fssp/tasks/") {
+		t.Fatalf("POST /v1/fssp/searches/physical = %v, %v; want 202 with a task Location", status(fs), err)
+	}
+	if task, err := c.FsspGetTaskWithResponse(ctx, fs.JSON202.ID, nil); err != nil || task.JSON200 == nil || task.JSON200.ID != fs.JSON202.ID {
+		t.Errorf("GET /v1/fssp/tasks/%s = %v, %v; want the task", fs.JSON202.ID, status(task), err)
+	}
+
 	// Stop the gateway so that every log line is flushed, then read them all:
 	// secrets never reach the logs, and every request has an access line.
 	stopGateway()

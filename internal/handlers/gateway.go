@@ -76,6 +76,9 @@ func (h gatewayHandlers) GetQuotas(ctx context.Context, _ api.GetQuotasRequestOb
 	}
 	usage, err := h.deps.Quota.Usage(ctx, t.ID, t.CredentialNames())
 	if err != nil {
+		if _, ok := apperr.As(err); !ok {
+			err = apperr.Wrap(apperr.Unavailable, "the quota store is unavailable", err)
+		}
 		return nil, err
 	}
 	out := api.GetQuotas200JSONResponse{Quotas: make([]api.Quota, 0, len(usage))}

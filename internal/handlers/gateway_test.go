@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
@@ -179,6 +180,24 @@ func TestQuotas(t *testing.T) {
 	if diff := cmp.Diff(want, rows); diff != "" {
 		t.Errorf("GET /v1/quotas mismatch (-want +got):\n%s", diff)
 	}
+	var raw struct {
+		Quotas []struct {
+			Used     int64     `json:"used"`
+			ResetsAt time.Time `json:"resets_at"`
+			Source   string    `json:"source"`
+		} `json:"quotas"`
+	}
+	res = g.do(t, "GET", "/v1/quotas", keyAlpha, nil)
+	must(t, json.NewDecoder(res.Body).Decode(&raw))
+	msk := time.FixedZone("MSK", 3*60*60)
+	now := time.Now().In(msk)
+	firstOfNext := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, msk)
+	if q := raw.Quotas[0]; q.Used != 0 || q.Source != "config" || !q.ResetsAt.Equal(firstOfNext) {
+		t.Errorf("quota = used %d, source %q, resets_at %v; want 0, config, %v (the 1st of next month, Moscow)", q.Used, q.Source, q.ResetsAt, firstOfNext)
+	}
+	// Redis down: the quota store is unavailable, a 503 problem, not a 500.
+	g.Redis.Stop()
+	readProblem(t, g.do(t, "GET", "/v1/quotas", keyAlpha, nil), http.StatusServiceUnavailable)
 }
 
 func TestRequestIDEchoed(t *testing.T) {
