@@ -26,6 +26,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.Gone:             http.StatusGone,
 	apperr.Unprocessable:    http.StatusUnprocessableEntity,
 	apperr.TooLarge:         http.StatusRequestEntityTooLarge,
+	apperr.LengthRequired:   http.StatusLengthRequired,
 	apperr.QuotaExceeded:    http.StatusTooManyRequests,
 	apperr.NotImplemented:   http.StatusNotImplemented,
 	apperr.Unavailable:      http.StatusServiceUnavailable,

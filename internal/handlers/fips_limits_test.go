@@ -51,6 +51,7 @@ func fipsStalledUpload(t *testing.T, g *fipsGateway, path string) int {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, "PUT", g.URL+path, pr)
+	req.ContentLength = 1 << 20 // declared, never all sent
 	req.Header.Set("Authorization", "Bearer "+fipsKeyAlpha)
 	req.Header.Set("Content-Type", mw.FormDataContentType())
 	res, err := g.Client().Do(req)

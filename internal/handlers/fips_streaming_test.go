@@ -7,14 +7,14 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"mime/multipart"
 	"net"
 	"net/http"
-	"net/textproto"
 	"os"
 	"os/exec"
 	"runtime"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -92,41 +92,63 @@ func startFIPSSimProcess(t *testing.T) string {
 }
 
 // fipsStreamUpload PUTs n pseudo-random bytes as the "file" part, generated
-// and hashed as they are sent (chunked: no Content-Length), and returns the
-// answer's status and the content's SHA-256.
+// and hashed as they are sent (never held whole: the Content-Length is
+// computed from the multipart framing), and returns the answer's status and
+// the content's SHA-256.
 func fipsStreamUpload(t *testing.T, g *fipsGateway, path string, n int64) (int, string) {
 	t.Helper()
+	status, sum, _ := fipsStreamUploadLength(t, g, path, n, true)
+	return status, sum
+}
+
+// fipsStreamUploadLength is fipsStreamUpload that may leave the length out
+// (a chunked body); it also reports how many content bytes left the client.
+func fipsStreamUploadLength(t *testing.T, g *fipsGateway, path string, n int64, withLength bool) (int, string, int64) {
+	t.Helper()
+	const boundary = "legalgate-test-boundary"
+	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"big.bin\"\r\n" +
+		"Content-Type: application/octet-stream\r\n\r\n"
+	tail := "\r\n--" + boundary + "--\r\n"
 	h := sha256.New()
-	content := io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{1}), n), h)
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	generated := make(chan struct{})
-	go func() {
-		defer close(generated)
-		hdr := textproto.MIMEHeader{}
-		hdr.Set("Content-Disposition", `form-data; name="file"; filename="big.bin"`)
-		hdr.Set("Content-Type", "application/octet-stream")
-		p, err := mw.CreatePart(hdr)
-		if err == nil {
-			_, err = io.Copy(p, content)
-		}
-		if err == nil {
-			err = mw.Close()
-		}
-		_ = pw.CloseWithError(err)
-	}()
-	req, _ := http.NewRequest("PUT", g.URL+path, pr)
+	counted := &countingReader{r: io.TeeReader(io.LimitReader(rand.NewChaCha8([32]byte{1}), n), h)}
+	// The transport closes the body when it is done with it, possibly after
+	// an early answer: only then are h and counted the test's to read.
+	body := &closeSignal{Reader: io.MultiReader(strings.NewReader(head), counted, strings.NewReader(tail)), closed: make(chan struct{})}
+	req, _ := http.NewRequest("PUT", g.URL+path, body) // a length net/http cannot see: chunked unless set below
+	if withLength {
+		req.ContentLength = int64(len(head)) + n + int64(len(tail))
+	}
 	req.Header.Set("Authorization", "Bearer "+fipsKeyAlpha)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	req.Header.Set("Content-Type", "multipart/form-data; boundary="+boundary)
 	res, err := g.Client().Do(req)
 	if err != nil {
 		t.Fatalf("PUT %s (%d bytes): %v", path, n, err)
 	}
 	_, _ = io.Copy(io.Discard, res.Body)
 	res.Body.Close()
-	_ = pr.Close()
-	<-generated // h is the generator's until it is done
-	return res.StatusCode, fmt.Sprintf("%x", h.Sum(nil))
+	<-body.closed
+	return res.StatusCode, fmt.Sprintf("%x", h.Sum(nil)), counted.n.Load()
+}
+
+// closeSignal is a request body that says when the transport closed it.
+type closeSignal struct {
+	io.Reader
+	once   sync.Once
+	closed chan struct{}
+}
+
+func (c *closeSignal) Close() error { c.once.Do(func() { close(c.closed) }); return nil }
+
+// countingReader counts the bytes read through it.
+type countingReader struct {
+	r io.Reader
+	n atomic.Int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n.Add(int64(n))
+	return n, err
 }
 
 // TestFIPSStreamingRoundTrip uploads 20 MB through the gateway, downloads it
@@ -238,6 +260,7 @@ func fipsGuardBuffersStreamBodies(t *testing.T, g *fipsGateway) bool {
 	defer cancel()
 	context.AfterFunc(ctx, func() { _ = pw.CloseWithError(ctx.Err()) }) // lets the transport give up
 	req, _ := http.NewRequestWithContext(ctx, "PUT", g.URL+fipsApps+"/1/documents/not%20an%20id/file", pr)
+	req.ContentLength = 1 << 20 // declared, never all sent
 	req.Header.Set("Authorization", "Bearer "+fipsKeyAlpha)
 	req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
 	res, err := g.Client().Do(req)
@@ -255,8 +278,8 @@ func maxOf(a, b uint64) uint64 {
 	return b
 }
 
-// TestFIPSUploadTooLarge: over 20 MB is 413, with a Content-Length before
-// FIPS is called, chunked without FIPS storing the partial content.
+// TestFIPSUploadTooLarge: over 20 MB is 413 before FIPS is called; an upload
+// without a Content-Length is 411 before any of it is read.
 func TestFIPSUploadTooLarge(t *testing.T) {
 	sim, g := startFIPS(t)
 	docPath := newFIPSDocument(t, g)
@@ -281,9 +304,12 @@ func TestFIPSUploadTooLarge(t *testing.T) {
 		t.Errorf("calls %q = %d, want 0", putFile, n)
 	}
 
-	status, _ := fipsStreamUpload(t, g, docPath+"/file", 21_000_000)
-	if status != http.StatusRequestEntityTooLarge {
-		t.Errorf("chunked PUT of 21 MB = %d, want 413", status)
+	status, _, _ := fipsStreamUploadLength(t, g, docPath+"/file", 21_000_000, false)
+	if status != http.StatusLengthRequired {
+		t.Errorf("chunked PUT of 21 MB = %d, want 411", status)
+	}
+	if n := sim.Kit.Calls.Get(putFile); n != 0 {
+		t.Errorf("calls %q after the chunked upload = %d, want 0", putFile, n)
 	}
 	g.call(t, fipsKeyAlpha, "GET", docPath+"/file", nil, "").problem(t, "GET file after the refused upload", 404)
 	var doc api.FIPSDocument

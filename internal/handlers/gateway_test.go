@@ -9,6 +9,9 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
 )
 
@@ -226,6 +229,29 @@ func TestEscapedPathsAreGuarded(t *testing.T) {
 		}
 		if res := g.do(t, "GET", path, keyNoCreds, nil); res.StatusCode == http.StatusOK || res.StatusCode == http.StatusNotImplemented {
 			t.Errorf("GET %s as a tenant without credentials = %d, want a refusal by the guard", path, res.StatusCode)
+		}
+	}
+}
+
+// TestStreamedUploadNeedsLength: a chunked upload is refused before it is read.
+func TestStreamedUploadNeedsLength(t *testing.T) {
+	g := newGateway(t, nil)
+	pr, pw := io.Pipe()
+	go func() { _, _ = pw.Write([]byte("--b\r\n")); _ = pw.Close() }()
+	req, _ := http.NewRequest("PUT", g.URL+"/v1/fips/applications/1/documents/2/file", pr)
+	req.Header.Set("Authorization", "Bearer "+keyAlpha)
+	req.Header.Set("Content-Type", "multipart/form-data; boundary=b")
+	res, err := g.Client().Do(req)
+	must(t, err)
+	defer res.Body.Close()
+	readProblem(t, res, http.StatusLengthRequired)
+}
+
+// TestEveryKindHasAStatus: the one table maps every error kind.
+func TestEveryKindHasAStatus(t *testing.T) {
+	for k := apperr.Internal; k <= apperr.UpstreamTimeout; k++ {
+		if got := handlers.StatusOf(&apperr.Error{Kind: k}); got == http.StatusInternalServerError && k != apperr.Internal {
+			t.Errorf("StatusOf(kind %v) = 500, want its own status", k)
 		}
 	}
 }

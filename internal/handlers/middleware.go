@@ -169,6 +169,11 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				}
 			}
 			r = r.WithContext(ctx)
+			if op.streamBody && r.ContentLength < 0 {
+				// An upload's size is checked before any byte of it goes upstream.
+				writeError(w, r, log, apperr.New(apperr.LengthRequired, "send Content-Length with an upload"))
+				return
+			}
 			if r.ContentLength > op.maxBody {
 				writeError(w, r, log, apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", op.maxBody))
 				return
