@@ -2212,6 +2212,12 @@ type Gone = Problem
 // members may appear: ignore the ones you do not know.
 type InternalError = Problem
 
+// LengthRequired An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
+// `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
+// `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
+// members may appear: ignore the ones you do not know.
+type LengthRequired = Problem
+
 // NotFound An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
 // `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
@@ -9837,6 +9843,8 @@ type FipsPutDocumentFileResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON411 the response for an HTTP 411 `application/problem+json` response
+	ApplicationproblemJSON411 *LengthRequired
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -9885,6 +9893,11 @@ func (r FipsPutDocumentFileResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r FipsPutDocumentFileResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON411 returns the response for an HTTP 411 `application/problem+json` response
+func (r FipsPutDocumentFileResponse) GetApplicationproblemJSON411() *LengthRequired {
+	return r.ApplicationproblemJSON411
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -10394,6 +10407,8 @@ type FipsPutStatementResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON411 the response for an HTTP 411 `application/problem+json` response
+	ApplicationproblemJSON411 *LengthRequired
 	// ApplicationproblemJSON413 the response for an HTTP 413 `application/problem+json` response
 	ApplicationproblemJSON413 *PayloadTooLarge
 	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
@@ -10442,6 +10457,11 @@ func (r FipsPutStatementResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r FipsPutStatementResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON411 returns the response for an HTTP 411 `application/problem+json` response
+func (r FipsPutStatementResponse) GetApplicationproblemJSON411() *LengthRequired {
+	return r.ApplicationproblemJSON411
 }
 
 // GetApplicationproblemJSON413 returns the response for an HTTP 413 `application/problem+json` response
@@ -17316,6 +17336,13 @@ func ParseFipsPutDocumentFileResponse(rsp *http.Response) (*FipsPutDocumentFileR
 		}
 		response.ApplicationproblemJSON409 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 411:
+		var dest LengthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON411 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -17908,6 +17935,13 @@ func ParseFipsPutStatementResponse(rsp *http.Response) (*FipsPutStatementRespons
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 411:
+		var dest LengthRequired
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON411 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 413:
 		var dest PayloadTooLarge

@@ -38,7 +38,7 @@ var kindStatus = map[apperr.Kind]int{
 var kindSlug = map[apperr.Kind]string{
 	apperr.Internal: "internal", apperr.Invalid: "invalid-request", apperr.MethodNotAllowed: "method-not-allowed", apperr.Unauthenticated: "unauthenticated",
 	apperr.Forbidden: "forbidden", apperr.NotFound: "not-found", apperr.Conflict: "conflict",
-	apperr.Gone: "gone", apperr.Unprocessable: "unprocessable", apperr.TooLarge: "payload-too-large", apperr.LengthRequired: "length-required",
+	apperr.Gone: "gone", apperr.Unprocessable: "unprocessable", apperr.TooLarge: "too-large", apperr.LengthRequired: "length-required",
 	apperr.QuotaExceeded: "quota-exceeded", apperr.NotImplemented: "not-implemented",
 	apperr.Unavailable: "unavailable", apperr.UpstreamFailed: "upstream-failed",
 	apperr.UpstreamTimeout: "upstream-timeout",
