@@ -135,6 +135,9 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 	return fssptasks.New(rdb, fsspClient, q.Reserve, fssptasks.Config{
 		MaxWait: cfg.FSSP.MaxWait, Deadline: cfg.FSSP.Deadline, PollInitial: cfg.FSSP.PollInitial,
 		PollMax: cfg.FSSP.PollMax, GroupLimit: cfg.FSSP.GroupLimit,
+		// A poller renews its lease during upstream calls too; a lease of
+		// twice a call's timeout leaves room for a slow Redis.
+		LeaseTTL:    2*cfg.Upstreams.FSSP.Timeout + 5*time.Second,
 		Idempotency: idempotency.New(rdb, idempotency.Options{Prefix: "fssp:idem", Timeout: 2 * cfg.Redis.Timeout, Log: log}),
 		Tokens: func(name string) (tenant.Secret, bool) {
 			c, ok := tenants.Credential(name)

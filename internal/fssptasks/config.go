@@ -15,13 +15,19 @@ type Reserve func(ctx context.Context, r quota.Request) (*quota.Reservation, err
 
 // Config tunes an Engine. Zero values take the defaults in brackets.
 type Config struct {
-	MaxWait       time.Duration // cap of a wait [25 s]; at most 60 s
-	Deadline      time.Duration // a task not finished by then fails with an upstream-timeout problem [10 min]
-	PollInitial   time.Duration // first /status poll after submission [3 s]
-	PollMax       time.Duration // largest interval between polls [20 s]
-	Retention     time.Duration // a task answers 410 this long after it finished [24 h]
-	GoneFor       time.Duration // how long Redis keeps a task past Retention to answer 410 [24 h]
-	LeaseTTL      time.Duration // a dead poller's task is taken over after this [15 s]
+	MaxWait     time.Duration // cap of a wait [25 s]; at most 60 s
+	Deadline    time.Duration // a task not finished by then fails with an upstream-timeout problem [10 min]
+	PollInitial time.Duration // first /status poll after submission [3 s]
+	PollMax     time.Duration // largest interval between polls [20 s]
+	Retention   time.Duration // a task answers 410 this long after it finished [24 h]
+	GoneFor     time.Duration // how long Redis keeps a task past Retention to answer 410 [24 h]
+	// LeaseTTL is how long a poller's lease lasts unrenewed: a dead poller's
+	// task is taken over after this. It is renewed every LeaseTTL/3, during
+	// upstream calls too; keep it well above one call's timeout, so that a
+	// renewal delayed by a slow Redis does not lose it [35 s: 2 × the FSSP
+	// client's default 15 s timeout + 5 s].
+	LeaseTTL      time.Duration
+	SubmitTimeout time.Duration // all upstream calls of one submission, even after the client hangs up [60 s]
 	ScanInterval  time.Duration // how often a replica looks for tasks without a poller [1 s]
 	Recheck       time.Duration // waiters' safety net against lost pub/sub messages [5 s]
 	RedisTimeout  time.Duration // per Redis call [2 s]
@@ -52,7 +58,8 @@ func (c Config) withDefaults() Config {
 	c.PollMax = max(c.PollMax, c.PollInitial)
 	def(&c.Retention, 24*time.Hour)
 	def(&c.GoneFor, 24*time.Hour)
-	def(&c.LeaseTTL, 15*time.Second)
+	def(&c.LeaseTTL, 35*time.Second)
+	def(&c.SubmitTimeout, time.Minute)
 	def(&c.ScanInterval, time.Second)
 	def(&c.Recheck, 5*time.Second)
 	def(&c.RedisTimeout, 2*time.Second)

@@ -7,12 +7,16 @@
 // and any replica answers for any task. Each unfinished task has one poller
 // across all replicas: the replica holding the task's Redis lease polls
 // /status with backoff (PollInitial growing to PollMax), reads /result once
-// per upstream task and saves the state; when a holder dies its lease lapses
-// (LeaseTTL) and another replica's scan (ScanInterval) takes the task over.
-// A task not finished by Deadline fails with an upstream-timeout problem; a
-// finished task answers Gone (Type "expired", 410) after Retention. Group
-// submissions larger than GroupLimit are split into several upstream group
-// tasks and merged back in request order.
+// per upstream task and saves the state. The lease is renewed every
+// LeaseTTL/3, during upstream calls too; a poller that loses it cancels its
+// calls and stops at once. When a holder dies its lease lapses (LeaseTTL) and
+// another replica's scan (ScanInterval; one Redis call returning only the
+// tasks whose lease lapsed) takes the task over. A task not finished by
+// Deadline fails with an upstream-timeout problem; a finished task answers
+// Gone (Type "expired", 410) after Retention. Group submissions larger than
+// GroupLimit are split into several upstream group tasks and merged back in
+// request order; once one of them was accepted, the submission no longer
+// fails: the parts FSSP refused are failed results of a partial task.
 //
 // Waiting requests never call FSSP: every save publishes "ID STATUS" on one
 // pub/sub channel; each replica holds one subscription and a map of waiters
@@ -186,13 +190,13 @@ func (e *Engine) loadShared(ctx context.Context, id string) (*record, error) {
 // Run scans for tasks without a poller, runs pollers and listens for task
 // changes until ctx ends; it then waits for its pollers to stop. Their
 // leases are left to lapse, so another replica takes over after LeaseTTL.
+// New tasks of this replica are adopted as they are submitted; the scan runs
+// beside that loop, so a slow scan never delays them.
 func (e *Engine) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { e.listen(ctx) })
 	wg.Go(func() { e.recheck(ctx) })
-	scan := time.NewTicker(e.cfg.ScanInterval)
-	defer scan.Stop()
-	e.scan(ctx, &wg)
+	wg.Go(func() { e.scanLoop(ctx, &wg) })
 	for {
 		select {
 		case <-ctx.Done():
@@ -200,17 +204,29 @@ func (e *Engine) Run(ctx context.Context) error {
 			return nil
 		case id := <-e.kick:
 			e.adopt(ctx, &wg, id)
-		case <-scan.C:
-			e.scan(ctx, &wg)
 		}
 	}
 }
 
-// scan adopts active tasks that have no poller.
+// scanLoop adopts, every ScanInterval, the active tasks whose lease lapsed:
+// new tasks no replica adopted yet, and tasks whose poller died.
+func (e *Engine) scanLoop(ctx context.Context, wg *sync.WaitGroup) {
+	t := time.NewTicker(e.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		e.scan(ctx, wg)
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+// scan adopts active tasks without a live lease. One Redis call returns only
+// those (usually none), whatever the number of active tasks.
 func (e *Engine) scan(ctx context.Context, wg *sync.WaitGroup) {
-	rctx, cancel := e.rctx(ctx)
-	ids, err := e.rdb.ZRange(rctx, activeKey, 0, -1).Result()
-	cancel()
+	ids, err := e.due(ctx)
 	if err != nil {
 		if ctx.Err() == nil {
 			e.log.WarnContext(ctx, "fssp task scan failed", slog.String("error", err.Error()))
@@ -222,7 +238,8 @@ func (e *Engine) scan(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
-// adopt starts a poller for id if no replica has one.
+// adopt starts a poller for id if no replica has one. It may run from the
+// kick loop and the scan at once: the lease admits one of them.
 func (e *Engine) adopt(ctx context.Context, wg *sync.WaitGroup, id string) {
 	e.mu.Lock()
 	busy := e.driving[id]

@@ -171,8 +171,8 @@ func TestDeadline(t *testing.T) {
 	v := newEnv(t, cfg, nil)
 	task := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП")))
 	time.Sleep(50 * time.Millisecond)
-	if got, _ := v.e.Get(context.Background(), tenantA, task.ID); got.Status != fssptasks.Queued {
-		t.Fatalf("Get(before the deadline) = %s, want queued", got.Status)
+	if got, err := v.e.Get(context.Background(), tenantA, task.ID); err != nil || got.Status != fssptasks.Queued {
+		t.Fatalf("Get(before the deadline) = %+v, %v; want queued", got, err)
 	}
 	v.clock.Advance(10*time.Minute + time.Second)
 	got := waitFinal(t, v.e, tenantA, task.ID)

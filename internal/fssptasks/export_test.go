@@ -1,5 +1,7 @@
 package fssptasks
 
+import "context"
+
 // InstanceOf exposes an engine's lease owner id to the tests.
 func InstanceOf(e *Engine) string { return e.instance }
 
@@ -16,3 +18,13 @@ func WaitersOf(e *Engine) int {
 	}
 	return n
 }
+
+// Driving reports whether e runs a poller for task id.
+func Driving(e *Engine, id string) bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.driving[id]
+}
+
+// Due returns what e's scan would adopt now.
+func Due(ctx context.Context, e *Engine) ([]string, error) { return e.due(ctx) }

@@ -54,7 +54,7 @@ type env struct {
 func fastConfig(c *clock) fssptasks.Config {
 	return fssptasks.Config{
 		PollInitial: 15 * time.Millisecond, PollMax: 40 * time.Millisecond,
-		ScanInterval: 20 * time.Millisecond, LeaseTTL: 300 * time.Millisecond, Recheck: 200 * time.Millisecond,
+		ScanInterval: 20 * time.Millisecond, LeaseTTL: 2 * time.Second, Recheck: 200 * time.Millisecond,
 		MaxWait: 10 * time.Second, Tokens: tokens, Now: c.Now,
 	}
 }

@@ -8,6 +8,7 @@ import (
 // counted by the shared metrics.Upstream transport of the client.
 type engineMetrics struct {
 	tasks    *prometheus.GaugeVec
+	finishes *prometheus.CounterVec
 	waiters  prometheus.Gauge
 	polls    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
@@ -17,7 +18,13 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 	m := &engineMetrics{
 		tasks: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "gateway_fssp_tasks",
-			Help: "FSSP tasks this replica is polling, by status (queued, running).",
+			Help: "Unfinished FSSP tasks whose poller runs on this replica, by status (queued, running). " +
+				"Each task is polled by one replica, so the sum over replicas counts the unfinished tasks being polled; " +
+				"a task whose poller died counts nowhere until another replica takes it over.",
+		}, []string{"status"}),
+		finishes: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_fssp_tasks_finished_total",
+			Help: "FSSP tasks that reached a final state on this replica, by final status (succeeded, partial, failed).",
 		}, []string{"status"}),
 		waiters: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "gateway_fssp_waiters",
@@ -34,7 +41,7 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 		}, []string{"status"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.tasks, m.waiters, m.polls, m.duration)
+		reg.MustRegister(m.tasks, m.finishes, m.waiters, m.polls, m.duration)
 	}
 	return m
 }
@@ -44,5 +51,6 @@ func (m *engineMetrics) finished(r *record) {
 	if r.Task.FinishedAt == nil {
 		return
 	}
+	m.finishes.WithLabelValues(string(r.Task.Status)).Inc()
 	m.duration.WithLabelValues(string(r.Task.Status)).Observe(r.Task.FinishedAt.Sub(r.Task.CreatedAt).Seconds())
 }

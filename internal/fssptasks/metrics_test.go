@@ -6,6 +6,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil/promlint"
+	dto "github.com/prometheus/client_model/go"
 
 	"github.com/legalgate/legalgate/internal/fssptasks"
 )
@@ -31,7 +32,8 @@ func TestMetricsLint(t *testing.T) {
 	for _, mf := range mfs {
 		names = append(names, mf.GetName())
 	}
-	want := []string{"gateway_fssp_task_duration_seconds", "gateway_fssp_tasks", "gateway_fssp_upstream_polls_total", "gateway_fssp_waiters"}
+	want := []string{"gateway_fssp_task_duration_seconds", "gateway_fssp_tasks", "gateway_fssp_tasks_finished_total",
+		"gateway_fssp_upstream_polls_total", "gateway_fssp_waiters"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Gather() names = %v, want %v", names, want)
 	}
@@ -41,5 +43,43 @@ func TestMetricsLint(t *testing.T) {
 	}
 	for _, p := range problems {
 		t.Errorf("promlint: %s: %s", p.Metric, p.Text)
+	}
+
+	// The values after one succeeded task, its poller and waiter gone.
+	values := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			name := mf.GetName()
+			for _, l := range m.GetLabel() {
+				name += "{" + l.GetName() + "=" + l.GetValue() + "}"
+			}
+			switch mf.GetType() {
+			case dto.MetricType_COUNTER:
+				values[name] = m.GetCounter().GetValue()
+			case dto.MetricType_GAUGE:
+				values[name] = m.GetGauge().GetValue()
+			case dto.MetricType_HISTOGRAM:
+				values[name+"_count"] = float64(m.GetHistogram().GetSampleCount())
+			}
+		}
+	}
+	for name, want := range map[string]float64{
+		"gateway_fssp_tasks_finished_total{status=succeeded}":        1,
+		"gateway_fssp_task_duration_seconds{status=succeeded}_count": 1,
+		"gateway_fssp_upstream_polls_total{endpoint=result}":         1,
+		"gateway_fssp_tasks{status=queued}":                          0,
+		"gateway_fssp_tasks{status=running}":                         0,
+		"gateway_fssp_waiters":                                       0,
+	} {
+		if got, ok := values[name]; !ok || got != want {
+			t.Errorf("%s = %v (present %t), want %v", name, got, ok, want)
+		}
+	}
+	// The simulator queues, runs, then answers done: at least two polls.
+	if got := values["gateway_fssp_upstream_polls_total{endpoint=status}"]; got < 2 || got != float64(v.sim.Kit.Calls.Get("GET /status")) {
+		t.Errorf("gateway_fssp_upstream_polls_total{endpoint=status} = %v, want the simulator's %d (at least 2)", got, v.sim.Kit.Calls.Get("GET /status"))
+	}
+	if n := len(values); n != 7 {
+		t.Errorf("series = %v, want the 7 above and no others (bounded labels)", values)
 	}
 }

@@ -2,9 +2,11 @@ package fssptasks
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"math/rand/v2"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
@@ -44,7 +46,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 		e.release(ctx, id)
 		return
 	}
-	status := r.Task.Status
+	status := r.Task.Status // as counted by the gauge: queued or running
 	e.m.tasks.WithLabelValues(string(status)).Inc()
 	defer func() { e.m.tasks.WithLabelValues(string(status)).Dec() }()
 	renewEvery := e.cfg.LeaseTTL / 3
@@ -73,9 +75,8 @@ func (e *Engine) drive(ctx context.Context, id string) {
 		if held, err := e.renew(ctx, id); err != nil || !held {
 			return
 		}
-		e.step(ctx, r, tok)
-		if ctx.Err() != nil {
-			return // stopping: leave the task to the next holder
+		if !e.stepHeld(ctx, id, r, tok) {
+			return // stopping or the lease was lost: leave the task to the next holder
 		}
 		saved, err := e.save(ctx, r)
 		if err != nil {
@@ -84,7 +85,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 		if !saved && err == nil {
 			return // another replica holds the lease now
 		}
-		if r.Task.Status != status {
+		if r.Task.Status != status && !r.Task.Status.Final() {
 			e.m.tasks.WithLabelValues(string(status)).Dec()
 			status = r.Task.Status
 			e.m.tasks.WithLabelValues(string(status)).Inc()
@@ -94,6 +95,60 @@ func (e *Engine) drive(ctx context.Context, id string) {
 			log.InfoContext(ctx, "fssp task finished", slog.String("tenant", r.Tenant), slog.String("status", string(r.Task.Status)),
 				slog.Duration("duration", r.Task.FinishedAt.Sub(r.Task.CreatedAt)))
 			e.release(ctx, id)
+			return
+		}
+	}
+}
+
+// errLeaseLost ends a step whose lease another replica took or that could
+// not be renewed in time.
+var errLeaseLost = errors.New("fssptasks: lease lost")
+
+// stepHeld runs one step while keeping the lease of id alive: a renewal every
+// LeaseTTL/3 for as long as the step's upstream calls take. If the lease is
+// lost, or cannot be renewed before it would lapse, the step's calls are
+// cancelled at once and stepHeld reports false, as it does when ctx ends;
+// r must then be dropped.
+func (e *Engine) stepHeld(ctx context.Context, id string, r *record, tok tenant.Secret) bool {
+	sctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { e.keepLease(sctx, cancel, id, done) })
+	e.step(sctx, r, tok)
+	close(done)
+	wg.Wait()
+	if context.Cause(sctx) == errLeaseLost {
+		e.log.WarnContext(ctx, "fssp task lease lost during a poll; another replica polls it now",
+			slog.String("task", id), slog.String("upstream", fssp.Upstream))
+		return false
+	}
+	return ctx.Err() == nil
+}
+
+// keepLease renews the lease of id every LeaseTTL/3 until done is closed or
+// ctx ends, and cancels ctx with errLeaseLost when the lease is held by
+// another or has gone unrenewed for LeaseTTL - LeaseTTL/3 (Redis errors):
+// the step then stops before another replica could take the task over.
+func (e *Engine) keepLease(ctx context.Context, cancel context.CancelCauseFunc, id string, done <-chan struct{}) {
+	every := e.cfg.LeaseTTL / 3
+	renewed := time.Now() // the caller renewed just before the step
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		held, err := e.renew(ctx, id)
+		switch {
+		case err == nil && held:
+			renewed = time.Now()
+		case err == nil || time.Since(renewed) >= e.cfg.LeaseTTL-every:
+			cancel(errLeaseLost)
 			return
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -15,12 +16,19 @@ import (
 )
 
 // Redis layout. A task's keys share the hash tag {id}, so the conditional
-// save script works on Redis Cluster.
+// save script works on Redis Cluster; every other script touches one key.
 //
 //	fssp:{ID}:task              JSON record; TTL Retention+GoneFor from creation
 //	fssp:{ID}:lease             the poller's instance id; TTL LeaseTTL, renewed
-//	fssp:active                 zset of unfinished task ids (score: creation, ms)
+//	fssp:active                 zset of unfinished task ids; score: when the
+//	                            task's lease lapses (ms, Redis clock), 0 while
+//	                            it has none
 //	fssp:events                 pub/sub channel: "ID STATUS" on every change
+//
+// The lease key decides who polls a task (save checks it); the scores of
+// fssp:active only tell the scan which tasks may have no poller, so that it
+// reads those alone (dueScript) instead of trying every active task's lease.
+// A score that lags behind its lease costs one failed SETNX, nothing more.
 //
 // Idempotency-Keys live in the idempotency store (Config.Idempotency).
 const (
@@ -70,6 +78,24 @@ var releaseScript = redis.NewScript(`
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('del', KEYS[1])`)
 
+// dueScript returns up to ARGV[1] tasks of KEYS[1] (fssp:active) whose
+// lease lapsed by the Redis clock, oldest first.
+var dueScript = redis.NewScript(`
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('zrangebyscore', KEYS[1], '-inf', now, 'LIMIT', 0, tonumber(ARGV[1]))`)
+
+// leasedScript sets the score of active task ARGV[1] in KEYS[1]
+// (fssp:active) to ARGV[2] ms from now by the Redis clock; XX: a retired
+// task stays retired.
+var leasedScript = redis.NewScript(`
+local t = redis.call('time')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('zadd', KEYS[1], 'XX', now + tonumber(ARGV[2]), ARGV[1])`)
+
+// scanBatch is the most tasks one scan adopts.
+const scanBatch = 100
+
 // rctx bounds one Redis round trip.
 func (e *Engine) rctx(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, e.cfg.RedisTimeout)
@@ -108,7 +134,7 @@ func (e *Engine) create(ctx context.Context, r *record) error {
 	if err := e.rdb.Set(ctx, taskKey(r.Task.ID), b, e.cfg.Retention+e.cfg.GoneFor).Err(); err != nil {
 		return redisErr("create task", err)
 	}
-	if err := e.rdb.ZAdd(ctx, activeKey, redis.Z{Score: float64(r.Task.CreatedAt.UnixMilli()), Member: r.Task.ID}).Err(); err != nil {
+	if err := e.rdb.ZAdd(ctx, activeKey, redis.Z{Score: 0, Member: r.Task.ID}).Err(); err != nil {
 		return redisErr("mark task active", err)
 	}
 	return nil
@@ -142,24 +168,55 @@ func (e *Engine) save(ctx context.Context, r *record) (bool, error) {
 	return true, nil
 }
 
-// acquire takes the lease of id for this instance.
-func (e *Engine) acquire(ctx context.Context, id string) (bool, error) {
+// due returns active tasks whose lease lapsed (by the scores of fssp:active).
+func (e *Engine) due(ctx context.Context) ([]string, error) {
 	ctx, cancel := e.rctx(ctx)
 	defer cancel()
-	return e.rdb.SetNX(ctx, leaseKey(id), e.instance, e.cfg.LeaseTTL).Result()
+	return dueScript.Run(ctx, e.rdb, []string{activeKey}, scanBatch).StringSlice()
 }
 
-func (e *Engine) renew(ctx context.Context, id string) (bool, error) {
+// leased records in fssp:active when the lease of id lapses: after d (0:
+// now, so that any replica's next scan adopts it).
+func (e *Engine) leased(ctx context.Context, id string, d time.Duration) {
 	ctx, cancel := e.rctx(ctx)
 	defer cancel()
-	n, err := renewScript.Run(ctx, e.rdb, []string{leaseKey(id)}, e.instance, e.cfg.LeaseTTL.Milliseconds()).Int()
+	if err := leasedScript.Run(ctx, e.rdb, []string{activeKey}, id, d.Milliseconds()).Err(); err != nil && ctx.Err() == nil {
+		e.log.DebugContext(ctx, "recording an fssp lease in the active set failed", slog.String("task", id), slog.String("error", err.Error()))
+	}
+}
+
+// acquire takes the lease of id for this instance.
+func (e *Engine) acquire(ctx context.Context, id string) (bool, error) {
+	rctx, cancel := e.rctx(ctx)
+	ok, err := e.rdb.SetNX(rctx, leaseKey(id), e.instance, e.cfg.LeaseTTL).Result()
+	cancel()
+	if ok {
+		e.leased(ctx, id, e.cfg.LeaseTTL)
+	}
+	return ok, err
+}
+
+// renew extends this instance's lease of id; false when another holds it.
+func (e *Engine) renew(ctx context.Context, id string) (bool, error) {
+	rctx, cancel := e.rctx(ctx)
+	n, err := renewScript.Run(rctx, e.rdb, []string{leaseKey(id)}, e.instance, e.cfg.LeaseTTL.Milliseconds()).Int()
+	cancel()
+	if n == 1 {
+		e.leased(ctx, id, e.cfg.LeaseTTL)
+	}
 	return n == 1, err
 }
 
+// release gives up this instance's lease of id, so that another replica may
+// adopt the task at its next scan. It runs even when ctx has ended.
 func (e *Engine) release(ctx context.Context, id string) {
-	ctx, cancel := e.rctx(ctx)
-	defer cancel()
-	_ = releaseScript.Run(ctx, e.rdb, []string{leaseKey(id)}, e.instance).Err()
+	ctx = context.WithoutCancel(ctx)
+	rctx, cancel := e.rctx(ctx)
+	n, _ := releaseScript.Run(rctx, e.rdb, []string{leaseKey(id)}, e.instance).Int()
+	cancel()
+	if n == 1 {
+		e.leased(ctx, id, 0)
+	}
 }
 
 // newID returns a 26-character Crockford base32 id: 48 bits of milliseconds

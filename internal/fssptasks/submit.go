@@ -70,6 +70,13 @@ func fingerprint(kind string, qs []fssp.Query) string {
 	return idempotency.Fingerprint([]byte("fssp"), []byte(kind), b)
 }
 
+// submit reserves quota for every upstream call, sends them and stores the
+// task. The calls run under their own deadline (SubmitTimeout), detached from
+// ctx: a client hanging up mid-group must not leave parts accepted upstream
+// without a task. Once a part was accepted, a later failure no longer fails
+// the submission: the failed and unsent parts are stored as failed results
+// (their quota refunded) and the task ends partial, or failed if no accepted
+// part succeeds.
 func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query) (*Submitted, error) {
 	chunks := [][]fssp.Query{queries}
 	if s.Kind == KindGroup {
@@ -103,41 +110,65 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 			header = r.Headers()
 		}
 	}
-	parts := make([]part, len(chunks))
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.SubmitTimeout)
+	defer cancel()
+	now := e.cfg.Now()
+	r := &record{
+		Task:   Task{Status: Queued, Progress: Progress{Total: len(queries)}},
+		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests,
+		Parts: make([]part, len(chunks)),
+	}
 	offset := 0
+	for i, c := range chunks {
+		r.Parts[i] = part{Offset: offset, Count: len(c)}
+		offset += len(c)
+	}
 	for i, c := range chunks {
 		var upID string
 		var err error
 		if s.Kind == KindGroup {
-			upID, err = e.client.SearchGroup(ctx, s.Token, c)
+			upID, err = e.client.SearchGroup(sctx, s.Token, c)
 		} else {
-			upID, err = e.client.Search(ctx, s.Token, c[0])
+			upID, err = e.client.Search(sctx, s.Token, c[0])
 		}
-		if err != nil {
-			// Upstream calls that failed did no work: give their quota back.
-			// Parts already accepted upstream keep theirs (they ran).
-			refund(i)
-			e.log.WarnContext(ctx, "fssp submission failed", slog.String("tenant", s.Tenant),
-				slog.String("upstream", fssp.Upstream), slog.Int("part", i), slog.String("error", err.Error()))
+		if err == nil {
+			r.Parts[i].Upstream = upID
+			continue
+		}
+		// Upstream calls that failed did no work, nor did the ones not sent:
+		// give their quota back. Parts already accepted keep theirs (they run).
+		refund(i)
+		e.log.WarnContext(ctx, "fssp submission failed", slog.String("tenant", s.Tenant),
+			slog.String("upstream", fssp.Upstream), slog.Int("part", i), slog.Int("parts", len(chunks)), slog.String("error", err.Error()))
+		if i == 0 {
 			return nil, err
 		}
-		parts[i] = part{Upstream: upID, Offset: offset, Count: len(c)}
-		offset += len(c)
+		for j := i; j < len(chunks); j++ {
+			e.failPart(r, &r.Parts[j], err)
+		}
+		break
 	}
 	e.tokens.Store(s.Credential, s.Token)
-	now := e.cfg.Now()
-	id := newID(now)
-	r := &record{
-		Task:   Task{ID: id, Status: Queued, Progress: Progress{Total: len(queries)}, CreatedAt: now, UpdatedAt: now},
-		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests, Parts: parts,
-		NextPoll: now.Add(e.cfg.PollInitial),
-	}
-	if err := e.create(ctx, r); err != nil {
+	r.Task.ID, r.Task.CreatedAt, r.Task.UpdatedAt = newID(now), now, now
+	r.NextPoll = now.Add(e.cfg.PollInitial)
+	if err := e.create(sctx, r); err != nil {
 		return nil, err
 	}
 	select {
-	case e.kick <- id:
+	case e.kick <- r.Task.ID:
 	default: // the next scan finds it
 	}
 	return &Submitted{Task: &r.Task, Header: header}, nil
+}
+
+// failPart records the searches of a part that FSSP did not accept as
+// failed results with err's problem.
+func (e *Engine) failPart(r *record, p *part, err error) {
+	prob := problemOf(err)
+	for i := range p.Count {
+		idx := p.Offset + i
+		r.Task.Results = append(r.Task.Results, Result{Index: idx, Query: r.Requests[idx], Status: Failed, Error: prob, Records: []fssp.Record{}})
+	}
+	p.Started, p.Done = true, true
+	r.Task.Progress.Done += p.Count
 }

@@ -64,9 +64,10 @@ func runWaiters(t *testing.T, tasks, waitersPerTask int) (status, result int64) 
 	st := &stalling{}
 	st.running.Store(3)
 	v := newEnv(t, cfg, st.wrap)
+	v.stop() // one engine polls: no takeover can add polls
 	ecfg := fastConfig(v.clock)
 	ecfg.PollInitial, ecfg.PollMax = 60*time.Millisecond, 60*time.Millisecond
-	e, _ := v.engine(ecfg, nil)
+	e, stop := v.engine(ecfg, nil)
 	ids := make([]string, tasks)
 	for i := range ids {
 		ids[i] = submit(t, e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
@@ -87,7 +88,7 @@ func runWaiters(t *testing.T, tasks, waitersPerTask int) (status, result int64) 
 	if n := bad.Load(); n > 0 {
 		t.Fatalf("%d of %d waiters did not see a succeeded task", n, tasks*waitersPerTask)
 	}
-	v.stop() // the unused default engine
+	stop() // no poll after the count
 	return st.status.Load(), st.result.Load()
 }
 
@@ -102,20 +103,28 @@ func TestWaitersDoNotPoll(t *testing.T) {
 	}
 }
 
+// TestTakeover stops the engine holding a task's lease mid-task (it dies as
+// far as the other is concerned: its lease is left to lapse); the other
+// engine takes the task over, finishes it and wakes its waiters. FSSP keeps
+// the task running until the holder is gone, so the holder never read
+// /result and exactly one /result is expected.
 func TestTakeover(t *testing.T) {
 	cfg := simConfig()
-	cfg.QueueFor, cfg.RunFor = 300*time.Millisecond, 300*time.Millisecond
-	v := newEnv(t, cfg, nil)
+	cfg.QueueFor, cfg.RunFor = 0, 0
+	st := &stalling{}
+	st.running.Store(1 << 30) // running until released below
+	v := newEnv(t, cfg, st.wrap)
 	a, stopA := v.e, v.stop
 	b, stopB := v.engine(fastConfig(v.clock), nil)
 	task := submit(t, a, submission(tenantA, fssptasks.KindGroup, ip("1/21/77001-ИП"), physical(77, fsspsim.ManySurname, "И")))
 
-	// Find the holder of the lease.
+	// Find the holder of the lease, once it has polled.
 	var holder string
-	deadline := time.Now().Add(2 * time.Second)
-	for holder == "" && time.Now().Before(deadline) {
+	for deadline := time.Now().Add(5 * time.Second); holder == "" || st.status.Load() == 0; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("lease of %s = %q and %d status polls after 5s, want a holder that polled", task.ID, holder, st.status.Load())
+		}
 		holder, _ = v.rdb.Get(context.Background(), fssptasks.LeaseKey(task.ID)).Result()
-		time.Sleep(5 * time.Millisecond)
 	}
 	survivor, stop := b, stopA
 	switch holder {
@@ -128,24 +137,29 @@ func TestTakeover(t *testing.T) {
 	// Waiters on the survivor, then the holder dies mid-task.
 	var wg sync.WaitGroup
 	results := make([]*fssptasks.Task, 20)
+	errs := make([]error, len(results))
 	for i := range results {
-		wg.Go(func() { results[i], _ = survivor.Wait(context.Background(), tenantA, task.ID, 10*time.Second) })
+		wg.Go(func() { results[i], errs[i] = survivor.Wait(context.Background(), tenantA, task.ID, 20*time.Second) })
 	}
-	time.Sleep(50 * time.Millisecond)
-	if got, _ := survivor.Get(context.Background(), tenantA, task.ID); got.Status.Final() {
+	got, err := survivor.Get(context.Background(), tenantA, task.ID)
+	if err != nil {
+		t.Fatalf("Get(%s) = %v", task.ID, err)
+	}
+	if got.Status.Final() {
 		t.Fatalf("task finished before the holder stopped: %s", got.Status)
 	}
 	stop()
+	st.release()
 	wg.Wait()
 	for i, got := range results {
-		if got == nil || got.Status != fssptasks.Succeeded || len(got.Results) != 2 {
-			t.Fatalf("waiter %d on the survivor got %+v, want the succeeded task with 2 results", i, got)
+		if errs[i] != nil || got == nil || got.Status != fssptasks.Succeeded || len(got.Results) != 2 {
+			t.Fatalf("waiter %d on the survivor got %+v, %v; want the succeeded task with 2 results", i, got, errs[i])
 		}
 	}
 	if lease, _ := v.rdb.Get(context.Background(), fssptasks.LeaseKey(task.ID)).Result(); lease != "" {
 		t.Errorf("lease after the task finished = %q, want none", lease)
 	}
-	if n := v.sim.Kit.Calls.Get("GET /result"); n != 1 {
+	if n := st.result.Load(); n != 1 {
 		t.Errorf("result calls = %d, want 1", n)
 	}
 }
