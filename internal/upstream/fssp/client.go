@@ -5,7 +5,9 @@
 // (query.go) let callers refuse bad input before anything is sent.
 //
 // Every failure is an *apperr.Error with Upstream "fssp": 429 (HTTP status or
-// any 42x code in the JSON body) is QuotaExceeded, an expired or unknown task
+// any 42x code in the JSON body) is QuotaExceeded, a quota-exceeded problem
+// with a RetryAfter and the quota extensions (scope, family,
+// violated-policies, resets_at) the gateway's own quota uses; an expired or unknown task
 // is Gone (ErrTaskGone in its chain), a timeout is UpstreamTimeout, and
 // anything else (unreachable, 5xx, HTML, garbage, a rejected token) is
 // UpstreamFailed. The token travels in the query string of GET calls, so no
@@ -21,6 +23,7 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"time"
 
@@ -286,9 +289,8 @@ func (c *Client) call(ctx context.Context, op, method, path string, q url.Values
 	var env envelope
 	jsonErr := json.Unmarshal(raw, &env)
 	if res.StatusCode == http.StatusTooManyRequests || (jsonErr == nil && env.Code >= 420 && env.Code < 430) {
-		return &apperr.Error{Kind: apperr.QuotaExceeded, Upstream: Upstream, Type: "quota-exceeded",
-			Detail: "FSSP refused the request: its request limit for this credential is reached",
-			Err:    fmt.Errorf("fssp: %s %s: HTTP %d code %d", method, path, res.StatusCode, env.Code)}
+		return limited(op, res.Header.Get("Retry-After"), time.Now(),
+			fmt.Errorf("fssp: %s %s: HTTP %d code %d", method, path, res.StatusCode, env.Code))
 	}
 	if jsonErr != nil || (env.Status != "success" && env.Status != "error") {
 		return failed("FSSP answered with an unexpected response",
@@ -319,6 +321,38 @@ func (c *Client) envelopeError(method, path string, status int, env envelope) er
 		return failed("FSSP refused the request parameters", cause)
 	}
 	return failed("FSSP answered with an error", cause)
+}
+
+// DefaultRetryAfter is the Retry-After of an upstream 429 that names none.
+// FSSP's limits slide over an hour and a day, so a slot frees as soon as the
+// oldest counted search ages out: a minute is a fair first retry.
+const DefaultRetryAfter = time.Minute
+
+// limited is the QuotaExceeded error of an upstream 429 to operation op: a
+// quota-exceeded problem of the credential's family with the upstream's
+// Retry-After (seconds or an HTTP date) or DefaultRetryAfter.
+func limited(op, retryAfter string, now time.Time, cause error) *apperr.Error {
+	retry := DefaultRetryAfter
+	if n, err := strconv.Atoi(strings.TrimSpace(retryAfter)); err == nil && n > 0 {
+		retry = time.Duration(n) * time.Second
+	} else if t, err := http.ParseTime(retryAfter); err == nil && t.After(now) {
+		retry = t.Sub(now).Round(time.Second)
+	}
+	family := "single"
+	if op == "fsspSearchGroup" {
+		family = "group"
+	}
+	resets := now.Add(retry).UTC().Format(time.RFC3339)
+	return &apperr.Error{Kind: apperr.QuotaExceeded, Upstream: Upstream, Type: "quota-exceeded", Title: "Quota exceeded",
+		Detail:     fmt.Sprintf("FSSP refused the request: its %s request limit for this credential is reached; retry after %s", family, resets),
+		RetryAfter: retry,
+		Extensions: map[string]any{
+			"violated-policies": []string{Upstream + "." + family + ".upstream"},
+			"scope":             "credential",
+			"family":            family,
+			"resets_at":         resets,
+		},
+		Err: cause}
 }
 
 func failed(detail string, err error) *apperr.Error {

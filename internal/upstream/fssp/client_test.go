@@ -132,3 +132,57 @@ func TestBadBaseURL(t *testing.T) {
 		}
 	}
 }
+
+// TestQuotaExceeded: an upstream 429 is a quota-exceeded problem of the
+// credential's family with a Retry-After (the upstream's, else a minute).
+func TestQuotaExceeded(t *testing.T) {
+	q := fssp.Query{Type: fssp.TypeIP, Params: fssp.Params{"number": "12345/21/77001-ИП"}}
+	tests := []struct {
+		name       string
+		status     int
+		retryAfter string
+		group      bool
+		want       time.Duration
+		family     string
+	}{
+		{"http 429 without Retry-After", 429, "", false, fssp.DefaultRetryAfter, "single"},
+		{"http 429 with Retry-After", 429, "120", false, 2 * time.Minute, "single"},
+		{"code 429 in a 200, group", 200, "", true, fssp.DefaultRetryAfter, "group"},
+		{"unreadable Retry-After", 429, "soon", false, fssp.DefaultRetryAfter, "single"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				if tt.retryAfter != "" {
+					w.Header().Set("Retry-After", tt.retryAfter)
+				}
+				w.Header().Set("Content-Type", "application/json")
+				w.WriteHeader(tt.status)
+				_, _ = w.Write([]byte(`{"status":"error","code":429,"exception":"too many requests","response":[]}`))
+			}))
+			t.Cleanup(ts.Close)
+			c, err := fssp.New(fssp.Config{BaseURL: ts.URL, Timeout: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tt.group {
+				_, err = c.SearchGroup(context.Background(), token, []fssp.Query{q})
+			} else {
+				_, err = c.Search(context.Background(), token, q)
+			}
+			e, ok := apperr.As(err)
+			if !ok || e.Kind != apperr.QuotaExceeded || e.Type != "quota-exceeded" || e.RetryAfter != tt.want {
+				t.Fatalf("Search() = %+v, want quota_exceeded, type quota-exceeded, Retry-After %v", err, tt.want)
+			}
+			policies, _ := e.Extensions["violated-policies"].([]string)
+			if e.Extensions["scope"] != "credential" || e.Extensions["family"] != tt.family ||
+				len(policies) != 1 || policies[0] != "fssp."+tt.family+".upstream" {
+				t.Errorf("Search() extensions = %v, want scope credential, family %s, policy fssp.%s.upstream", e.Extensions, tt.family, tt.family)
+			}
+			resets, err := time.Parse(time.RFC3339, e.Extensions["resets_at"].(string))
+			if err != nil || resets.Before(time.Now().Add(tt.want-time.Minute)) {
+				t.Errorf("Search() resets_at = %v (%v), want about %v from now", e.Extensions["resets_at"], err, tt.want)
+			}
+		})
+	}
+}
