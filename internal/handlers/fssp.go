@@ -11,6 +11,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
 
@@ -33,11 +34,11 @@ func (h fsspHandlers) FsspSearchPhysical(ctx context.Context, request api.FsspSe
 	}
 	q := fssptasks.Query{Type: fssptasks.KindPhysical, Params: fssptasks.Params{Region: &b.Region, Lastname: &b.Lastname,
 		Firstname: &b.Firstname, Secondname: b.Secondname, Birthdate: b.Birthdate}}
-	task, finished, err := h.search(ctx, "fsspSearchPhysical", fssptasks.KindPhysical, request.Params.IdempotencyKey, request.Params.Prefer, q)
+	task, waited, err := h.search(ctx, "fsspSearchPhysical", fssptasks.KindPhysical, request.Params.IdempotencyKey, request.Params.Prefer, q)
 	if err != nil {
 		return nil, err
 	}
-	if finished {
+	if waited {
 		return api.FsspSearchPhysical200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
 	}
 	return api.FsspSearchPhysical202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
@@ -50,11 +51,11 @@ func (h fsspHandlers) FsspSearchLegal(ctx context.Context, request api.FsspSearc
 		b = &api.FSSPLegalSearch{}
 	}
 	q := fssptasks.Query{Type: fssptasks.KindLegal, Params: fssptasks.Params{Region: &b.Region, Name: &b.Name, Address: b.Address}}
-	task, finished, err := h.search(ctx, "fsspSearchLegal", fssptasks.KindLegal, request.Params.IdempotencyKey, request.Params.Prefer, q)
+	task, waited, err := h.search(ctx, "fsspSearchLegal", fssptasks.KindLegal, request.Params.IdempotencyKey, request.Params.Prefer, q)
 	if err != nil {
 		return nil, err
 	}
-	if finished {
+	if waited {
 		return api.FsspSearchLegal200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
 	}
 	return api.FsspSearchLegal202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
@@ -67,11 +68,11 @@ func (h fsspHandlers) FsspSearchIP(ctx context.Context, request api.FsspSearchIP
 		b = &api.FSSPIPSearch{}
 	}
 	q := fssptasks.Query{Type: fssptasks.KindIP, Params: fssptasks.Params{Number: &b.Number}}
-	task, finished, err := h.search(ctx, "fsspSearchIP", fssptasks.KindIP, request.Params.IdempotencyKey, request.Params.Prefer, q)
+	task, waited, err := h.search(ctx, "fsspSearchIP", fssptasks.KindIP, request.Params.IdempotencyKey, request.Params.Prefer, q)
 	if err != nil {
 		return nil, err
 	}
-	if finished {
+	if waited {
 		return api.FsspSearchIP200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
 	}
 	return api.FsspSearchIP202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
@@ -88,11 +89,11 @@ func (h fsspHandlers) FsspSearchGroup(ctx context.Context, request api.FsspSearc
 				Firstname: p.Firstname, Secondname: p.Secondname, Birthdate: p.Birthdate, Name: p.Name, Address: p.Address, Number: p.Number}}
 		}
 	}
-	task, finished, err := h.search(ctx, "fsspSearchGroup", fssptasks.KindGroup, request.Params.IdempotencyKey, request.Params.Prefer, qs...)
+	task, waited, err := h.search(ctx, "fsspSearchGroup", fssptasks.KindGroup, request.Params.IdempotencyKey, request.Params.Prefer, qs...)
 	if err != nil {
 		return nil, err
 	}
-	if finished {
+	if waited {
 		return api.FsspSearchGroup200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
 	}
 	return api.FsspSearchGroup202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
@@ -124,8 +125,13 @@ func (h fsspHandlers) FsspGetTask(ctx context.Context, request api.FsspGetTaskRe
 }
 
 // search submits one search of any kind and, when the client prefers to
-// wait, waits for it. finished reports a final task after a wait (200).
-func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *string, prefer *string, qs ...fssptasks.Query) (api.FSSPTask, bool, error) {
+// wait (Prefer: wait=N), holds the request until the task is final or N
+// seconds (capped at MaxWait) pass. waited reports that a wait was asked: the
+// answer is then 200 with the task's current state, final or not, with its
+// Location (and Content-Location, since the body is that resource) and, when
+// not final, a Retry-After, so the client can go on polling. Without a wait
+// it is 202. A quota rejection carries the RateLimit fields.
+func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *string, prefer *string, qs ...fssptasks.Query) (task api.FSSPTask, waited bool, err error) {
 	if h.tasks == nil {
 		return api.FSSPTask{}, false, notBuilt(op)
 	}
@@ -137,26 +143,35 @@ func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *stri
 	if idemKey != nil {
 		s.IdempotencyKey = *idemKey
 	}
+	hdr := ResponseHeader(ctx)
 	sub, err := h.tasks.Submit(ctx, s)
 	if err != nil {
+		for k, v := range quota.Headers(err) {
+			hdr[k] = v
+		}
 		return api.FSSPTask{}, false, err
 	}
-	hdr := ResponseHeader(ctx)
 	for k, v := range sub.Header {
 		hdr[k] = v
 	}
-	task := sub.Task
-	wait, ok := preferWait(prefer)
-	if ok {
-		wait = min(wait, h.tasks.MaxWait())
-		hdr.Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
-		if !task.Status.Final() {
-			if task, err = h.tasks.Wait(ctx, t.ID, task.ID, wait); err != nil {
-				return api.FSSPTask{}, false, err
-			}
+	current := sub.Task
+	wait, waited := preferWait(prefer)
+	if !waited {
+		return fsspTask(current), false, nil
+	}
+	wait = min(wait, h.tasks.MaxWait())
+	hdr.Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
+	if !current.Status.Final() {
+		if current, err = h.tasks.Wait(ctx, t.ID, current.ID, wait); err != nil {
+			return api.FSSPTask{}, false, err
 		}
 	}
-	return fsspTask(task), ok && task.Status.Final(), nil
+	hdr.Set("Location", fsspTaskPath+current.ID)
+	hdr.Set("Content-Location", fsspTaskPath+current.ID)
+	if !current.Status.Final() {
+		hdr.Set("Retry-After", strconv.Itoa(h.retryAfter()))
+	}
+	return fsspTask(current), true, nil
 }
 
 func (h fsspHandlers) accepted(task api.FSSPTask) api.FSSPTaskAcceptedJSONResponse {

@@ -1,12 +1,14 @@
 package handlers_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -25,10 +27,17 @@ func fsspGateway(t *testing.T) (*gateway, *fsspsim.Server) {
 	t.Helper()
 	cfg := fsspsim.DefaultConfig()
 	cfg.QueueFor, cfg.RunFor = 100*time.Millisecond, 200*time.Millisecond
+	return fsspGatewayWith(t, cfg, fsspQuota)
+}
+
+// fsspGatewayWith is the test gateway with the FSSP task engine on a
+// simulator configured by cfg, metered by rules.
+func fsspGatewayWith(t *testing.T, cfg fsspsim.Config, rules []quota.Rule) (*gateway, *fsspsim.Server) {
+	t.Helper()
 	sim := fsspsim.New(cfg)
 	simSrv := httptest.NewServer(sim)
 	t.Cleanup(simSrv.Close)
-	return fsspGatewayAt(t, simSrv.URL), sim
+	return fsspGatewayRules(t, simSrv.URL, rules), sim
 }
 
 // fsspQuota is the FSSP quota of the test gateway's credential.
@@ -41,8 +50,15 @@ var fsspQuota = []quota.Rule{
 // API at baseURL, metered by fsspQuota.
 func fsspGatewayAt(t *testing.T, baseURL string) *gateway {
 	t.Helper()
+	return fsspGatewayRules(t, baseURL, fsspQuota)
+}
+
+// fsspGatewayRules is the test gateway with the FSSP task engine on the FSSP
+// API at baseURL, metered by rules. The engine stops when the test ends.
+func fsspGatewayRules(t *testing.T, baseURL string, rules []quota.Rule) *gateway {
+	t.Helper()
 	return newGateway(t, func(d *handlers.Deps) {
-		q, err := quota.New(d.Redis, quota.Config{Rules: fsspQuota}, nil)
+		q, err := quota.New(d.Redis, quota.Config{Rules: rules}, nil)
 		must(t, err)
 		d.Quota = q
 		client, err := fssp.New(fssp.Config{BaseURL: baseURL, Timeout: 2 * time.Second})
@@ -257,4 +273,155 @@ func TestFSSPUpstreamDown(t *testing.T) {
 			t.Errorf("single searches counted after the retry = %d, want 2", n)
 		}
 	})
+}
+
+// TestFSSPPreferWaitRunsOut: a wait that runs out still answers 200, with
+// the task's current state and where to poll it.
+func TestFSSPPreferWaitRunsOut(t *testing.T) {
+	cfg := fsspsim.DefaultConfig()
+	cfg.QueueFor = time.Hour
+	g, _ := fsspGatewayWith(t, cfg, fsspQuota)
+	res := g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, map[string]any{"number": "12345/24/77001-ИП"}, "Prefer", "wait=1")
+	task := decodeTask(t, res, http.StatusOK)
+	if task.Status != "queued" && task.Status != "running" {
+		t.Errorf("POST with Prefer: wait=1 = status %q, want the unfinished task (queued or running)", task.Status)
+	}
+	path := "/v1/fssp/tasks/" + task.ID
+	for name, want := range map[string]string{"Location": path, "Content-Location": path, "Preference-Applied": "wait=1"} {
+		if got := res.Header.Get(name); got != want {
+			t.Errorf("POST with Prefer: wait=1: %s = %q, want %q", name, got, want)
+		}
+	}
+	if res.Header.Get("Retry-After") == "" {
+		t.Error("POST with Prefer: wait=1: no Retry-After for the unfinished task")
+	}
+	// Without a wait it is 202, as before.
+	decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, map[string]any{"number": "12345/24/77001-ИП"}), http.StatusAccepted)
+}
+
+// problemWithExtensions reads a problem like readProblem and also returns
+// all of its members.
+func problemWithExtensions(t *testing.T, res *http.Response, status int) (problemDoc, map[string]any) {
+	t.Helper()
+	body, err := io.ReadAll(res.Body)
+	must(t, err)
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	p := readProblem(t, res, status)
+	var all map[string]any
+	must(t, json.Unmarshal(body, &all))
+	return p, all
+}
+
+// usedSingle is the single searches counted for tenant alpha's FSSP
+// credential.
+func usedSingle(t *testing.T, g *gateway) int64 {
+	t.Helper()
+	rows, err := g.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"fssp": "fssp-test"})
+	must(t, err)
+	var n int64
+	for _, r := range rows {
+		if r.Family == quota.FamilySingle && r.Scope == quota.ScopeCredential {
+			n += r.Used
+		}
+	}
+	return n
+}
+
+// TestFSSPQuotaExceeded: the gateway's own quota (a tenant allowed one
+// single search an hour) and FSSP's (its hour limit reached) both answer 429
+// quota-exceeded problems with a Retry-After; the gateway's carries the
+// RateLimit fields, FSSP's gives the search's unit back.
+func TestFSSPQuotaExceeded(t *testing.T) {
+	search := map[string]any{"number": "12345/24/77001-ИП"}
+	t.Run("gateway quota", func(t *testing.T) {
+		rules := append([]quota.Rule{{Scope: quota.ScopeTenant, Owner: "alpha", Upstream: "fssp",
+			Family: quota.FamilySingle, Period: quota.PeriodSlidingHour, Limit: 1}}, fsspQuota...)
+		g, sim := fsspGatewayWith(t, fsspsim.DefaultConfig(), rules)
+		first := g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search)
+		decodeTask(t, first, http.StatusAccepted)
+		if first.Header.Get("RateLimit") == "" || first.Header.Get("RateLimit-Policy") == "" {
+			t.Errorf("1st search: RateLimit = %q, RateLimit-Policy = %q; want both", first.Header.Get("RateLimit"), first.Header.Get("RateLimit-Policy"))
+		}
+		res := g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search)
+		p, all := problemWithExtensions(t, res, http.StatusTooManyRequests)
+		if !strings.HasSuffix(p.Type, "/quota-exceeded") || all["scope"] != "tenant" || all["family"] != "single" {
+			t.Errorf("2nd search: problem %v, want quota-exceeded of the tenant's single family", all)
+		}
+		if n, err := strconv.Atoi(res.Header.Get("Retry-After")); err != nil || n <= 0 || n > 3601 {
+			t.Errorf("2nd search: Retry-After = %q, want seconds within the hour", res.Header.Get("Retry-After"))
+		}
+		if rl := res.Header.Get("RateLimit"); !strings.Contains(rl, "r=0") || res.Header.Get("RateLimit-Policy") == "" {
+			t.Errorf("2nd search: RateLimit = %q, RateLimit-Policy = %q; want none remaining and the policy", rl, res.Header.Get("RateLimit-Policy"))
+		}
+		if n := sim.Kit.Calls.Get("GET /search/ip"); n != 1 {
+			t.Errorf("searches sent upstream = %d, want 1", n)
+		}
+	})
+	t.Run("upstream limit", func(t *testing.T) {
+		cfg := fsspsim.DefaultConfig()
+		cfg.HourLimit = 1
+		g, _ := fsspGatewayWith(t, cfg, fsspQuota)
+		decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search), http.StatusAccepted)
+		res := g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search)
+		p, all := problemWithExtensions(t, res, http.StatusTooManyRequests)
+		policies, _ := all["violated-policies"].([]any)
+		if !strings.HasSuffix(p.Type, "/quota-exceeded") || p.Upstream != "fssp" || all["scope"] != "credential" ||
+			all["family"] != "single" || len(policies) != 1 || policies[0] != "fssp.single.upstream" || all["resets_at"] == nil {
+			t.Errorf("2nd search: problem %v, want quota-exceeded of the credential's single family by FSSP", all)
+		}
+		if res.Header.Get("Retry-After") != "60" {
+			t.Errorf("2nd search: Retry-After = %q, want 60", res.Header.Get("Retry-After"))
+		}
+		if n := usedSingle(t, g); n != 1 {
+			t.Errorf("single searches counted = %d, want 1 (FSSP's refusal refunded)", n)
+		}
+	})
+}
+
+// TestFSSPTokenNeverLogged runs searches, polls through upstream faults
+// and an unreachable upstream, then reads every log line the gateways wrote
+// once their engines and servers stopped: the FSSP token is in none.
+func TestFSSPTokenNeverLogged(t *testing.T) {
+	const fsspToken = "demo-fssp-token"
+	var logs []*bytes.Buffer
+	// The failures each gateway must have logged (with their errors).
+	wantLogged := [][]string{{"fssp submission failed", "fssp poll failed"}, {"fssp submission failed"}}
+	// Registered first, so it runs last: after the engines and servers stop.
+	t.Cleanup(func() {
+		for i, l := range logs {
+			for _, msg := range wantLogged[i] {
+				if !strings.Contains(l.String(), msg) {
+					t.Errorf("gateway %d logs have no %q line; want the failures logged", i, msg)
+				}
+			}
+			if strings.Contains(l.String(), fsspToken) {
+				t.Errorf("gateway %d logs contain the FSSP token:\n%s", i, l)
+			}
+		}
+	})
+	search := map[string]any{"number": "12345/24/77001-ИП"}
+
+	g, sim := fsspGateway(t)
+	logs = append(logs, g.Logs)
+	decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search, "Prefer", "wait=20"), http.StatusOK)
+	decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/group", keyAlpha, map[string]any{"requests": []map[string]any{
+		{"type": "ip", "params": search}, {"type": "legal", "params": map[string]any{"region": 77, "name": "РОГА"}},
+	}}, "Prefer", "wait=20"), http.StatusOK)
+	// A search FSSP answers with an HTML 502, then polls that fail.
+	sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/search", Status: http.StatusBadGateway, Body: "<html>502</html>", Remaining: 1})
+	readProblem(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search), http.StatusBadGateway)
+	task := decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search), http.StatusAccepted)
+	sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/status", Reset: true})
+	failed := decodeTask(t, g.do(t, "GET", "/v1/fssp/tasks/"+task.ID+"?wait=20", keyAlpha, nil), http.StatusOK)
+	if failed.Status != "failed" {
+		t.Errorf("task polled through connection resets = %q, want failed", failed.Status)
+	}
+
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	must(t, err)
+	addr := l.Addr().String()
+	must(t, l.Close())
+	down := fsspGatewayAt(t, "http://"+addr)
+	logs = append(logs, down.Logs)
+	readProblem(t, down.do(t, "POST", "/v1/fssp/searches/ip", keyAlpha, search), http.StatusBadGateway)
 }
