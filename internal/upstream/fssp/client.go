@@ -6,8 +6,8 @@
 //
 // Every failure is an *apperr.Error with Upstream "fssp": 429 (HTTP status or
 // any 42x code in the JSON body) is QuotaExceeded, a quota-exceeded problem
-// with a RetryAfter and the quota extensions (scope, family,
-// violated-policies, resets_at) the gateway's own quota uses; an expired or unknown task
+// with a RetryAfter and the extensions of the gateway's own quota problems
+// (scope, family, violated-policies, resets_at); an expired or unknown task
 // is Gone (ErrTaskGone in its chain), a timeout is UpstreamTimeout, and
 // anything else (unreachable, 5xx, HTML, garbage, a rejected token) is
 // UpstreamFailed. The token travels in the query string of GET calls, so no
