@@ -38,7 +38,8 @@ var operations = map[string]string{
 // retry of the same search answers the first submission's task (Replayed,
 // nothing sent upstream), another search under the key is Unprocessable and
 // a retry while the first submission runs is a Conflict; a failed
-// submission frees its key.
+// submission (nothing accepted upstream) frees its key. A group that fails
+// after a part was accepted is not a failure: see submit.
 func (e *Engine) Submit(ctx context.Context, s Submission) (*Submitted, error) {
 	queries, err := e.validate(s)
 	if err != nil {
