@@ -2311,9 +2311,9 @@ type FsspSearchGroupParams struct {
 	// and body replay the first answer for 24 hours without calling the upstream again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
-	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) makes the call wait
-	// for the task to finish and answer 200 with it; if it does not finish in time the call
-	// answers 202 as usual. Other preferences are ignored.
+	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
+	// the task finishes or the wait runs out, then answers 200 with the task's current state
+	// (check `status`; `Location` names the task to poll further). Other preferences are ignored.
 	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
@@ -2323,9 +2323,9 @@ type FsspSearchIPParams struct {
 	// and body replay the first answer for 24 hours without calling the upstream again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
-	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) makes the call wait
-	// for the task to finish and answer 200 with it; if it does not finish in time the call
-	// answers 202 as usual. Other preferences are ignored.
+	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
+	// the task finishes or the wait runs out, then answers 200 with the task's current state
+	// (check `status`; `Location` names the task to poll further). Other preferences are ignored.
 	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
@@ -2335,9 +2335,9 @@ type FsspSearchLegalParams struct {
 	// and body replay the first answer for 24 hours without calling the upstream again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
-	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) makes the call wait
-	// for the task to finish and answer 200 with it; if it does not finish in time the call
-	// answers 202 as usual. Other preferences are ignored.
+	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
+	// the task finishes or the wait runs out, then answers 200 with the task's current state
+	// (check `status`; `Location` names the task to poll further). Other preferences are ignored.
 	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
@@ -2347,9 +2347,9 @@ type FsspSearchPhysicalParams struct {
 	// and body replay the first answer for 24 hours without calling the upstream again.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
-	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) makes the call wait
-	// for the task to finish and answer 200 with it; if it does not finish in time the call
-	// answers 202 as usual. Other preferences are ignored.
+	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
+	// the task finishes or the wait runs out, then answers 200 with the task's current state
+	// (check `status`; `Location` names the task to poll further). Other preferences are ignored.
 	Prefer *Prefer `json:"Prefer,omitempty"`
 }
 
@@ -3212,8 +3212,8 @@ type ClientInterface interface {
 	// FsspSearchPhysicalWithBody Search proceedings against an individual
 	//
 	// Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-	// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+	// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3223,8 +3223,8 @@ type ClientInterface interface {
 	// FsspSearchPhysical Search proceedings against an individual
 	//
 	// Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-	// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+	// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -4271,8 +4271,8 @@ func (c *Client) FsspSearchLegal(ctx context.Context, params *FsspSearchLegalPar
 // FsspSearchPhysicalWithBody Search proceedings against an individual
 //
 // Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 //
 // Takes any type of body and a specified content type.
 //
@@ -4292,8 +4292,8 @@ func (c *Client) FsspSearchPhysicalWithBody(ctx context.Context, params *FsspSea
 // FsspSearchPhysical Search proceedings against an individual
 //
 // Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -7658,8 +7658,8 @@ type ClientWithResponsesInterface interface {
 	// FsspSearchPhysicalWithBodyWithResponse Search proceedings against an individual
 	//
 	// Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-	// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+	// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7669,8 +7669,8 @@ type ClientWithResponsesInterface interface {
 	// FsspSearchPhysicalWithResponse Search proceedings against an individual
 	//
 	// Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-	// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+	// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+	// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -11144,6 +11144,13 @@ func (r FipsListDocumentTypesResponse) ContentType() string {
 	return ""
 }
 
+// FsspSearchGroupResponse200Headers the declared response headers of an HTTP 200 response for FsspSearchGroup
+type FsspSearchGroupResponse200Headers struct {
+	ContentLocation *string
+	Location        *string
+	RetryAfter      *int
+}
+
 // FsspSearchGroupResponse202Headers the declared response headers of an HTTP 202 response for FsspSearchGroup
 type FsspSearchGroupResponse202Headers struct {
 	Location   string
@@ -11196,6 +11203,8 @@ type FsspSearchGroupResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
 	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *FsspSearchGroupResponse200Headers
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *FsspSearchGroupResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -11300,6 +11309,13 @@ func (r FsspSearchGroupResponse) ContentType() string {
 	return ""
 }
 
+// FsspSearchIPResponse200Headers the declared response headers of an HTTP 200 response for FsspSearchIP
+type FsspSearchIPResponse200Headers struct {
+	ContentLocation *string
+	Location        *string
+	RetryAfter      *int
+}
+
 // FsspSearchIPResponse202Headers the declared response headers of an HTTP 202 response for FsspSearchIP
 type FsspSearchIPResponse202Headers struct {
 	Location   string
@@ -11352,6 +11368,8 @@ type FsspSearchIPResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
 	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *FsspSearchIPResponse200Headers
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *FsspSearchIPResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -11456,6 +11474,13 @@ func (r FsspSearchIPResponse) ContentType() string {
 	return ""
 }
 
+// FsspSearchLegalResponse200Headers the declared response headers of an HTTP 200 response for FsspSearchLegal
+type FsspSearchLegalResponse200Headers struct {
+	ContentLocation *string
+	Location        *string
+	RetryAfter      *int
+}
+
 // FsspSearchLegalResponse202Headers the declared response headers of an HTTP 202 response for FsspSearchLegal
 type FsspSearchLegalResponse202Headers struct {
 	Location   string
@@ -11508,6 +11533,8 @@ type FsspSearchLegalResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
 	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *FsspSearchLegalResponse200Headers
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *FsspSearchLegalResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -11612,6 +11639,13 @@ func (r FsspSearchLegalResponse) ContentType() string {
 	return ""
 }
 
+// FsspSearchPhysicalResponse200Headers the declared response headers of an HTTP 200 response for FsspSearchPhysical
+type FsspSearchPhysicalResponse200Headers struct {
+	ContentLocation *string
+	Location        *string
+	RetryAfter      *int
+}
+
 // FsspSearchPhysicalResponse202Headers the declared response headers of an HTTP 202 response for FsspSearchPhysical
 type FsspSearchPhysicalResponse202Headers struct {
 	Location   string
@@ -11664,6 +11698,8 @@ type FsspSearchPhysicalResponse struct {
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// ApplicationproblemJSON504 the response for an HTTP 504 `application/problem+json` response
 	ApplicationproblemJSON504 *GatewayTimeout
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *FsspSearchPhysicalResponse200Headers
 	// Headers202 the parsed response headers for an HTTP 202 response
 	Headers202 *FsspSearchPhysicalResponse202Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
@@ -14924,8 +14960,8 @@ func (c *ClientWithResponses) FsspSearchLegalWithResponse(ctx context.Context, p
 // FsspSearchPhysicalWithBodyWithResponse Search proceedings against an individual
 //
 // Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -14941,8 +14977,8 @@ func (c *ClientWithResponses) FsspSearchPhysicalWithBodyWithResponse(ctx context
 // FsspSearchPhysicalWithResponse Search proceedings against an individual
 //
 // Starts a search by name (and optionally birth date) in one region. Consumes the `single`
-// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with
-// the finished task when `Prefer: wait=N` was sent and the task finished in time.
+// quota (100 an hour and 1000 a day, sliding). Answers 202 with the queued task, or 200 with the
+// task after waiting when `Prefer: wait=N` was sent (finished, or its state when the wait ran out).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18811,6 +18847,30 @@ func ParseFsspSearchGroupResponse(rsp *http.Response) (*FsspSearchGroupResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers FsspSearchGroupResponse200Headers
+		if values := rsp.Header.Values("Content-Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLocation = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 202:
 		var headers FsspSearchGroupResponse202Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
@@ -18985,6 +19045,30 @@ func ParseFsspSearchIPResponse(rsp *http.Response) (*FsspSearchIPResponse, error
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers FsspSearchIPResponse200Headers
+		if values := rsp.Header.Values("Content-Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLocation = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 202:
 		var headers FsspSearchIPResponse202Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
@@ -19159,6 +19243,30 @@ func ParseFsspSearchLegalResponse(rsp *http.Response) (*FsspSearchLegalResponse,
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers FsspSearchLegalResponse200Headers
+		if values := rsp.Header.Values("Content-Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLocation = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 202:
 		var headers FsspSearchLegalResponse202Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {
@@ -19333,6 +19441,30 @@ func ParseFsspSearchPhysicalResponse(rsp *http.Response) (*FsspSearchPhysicalRes
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers FsspSearchPhysicalResponse200Headers
+		if values := rsp.Header.Values("Content-Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Content-Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.ContentLocation = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: "uri-reference"}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 202:
 		var headers FsspSearchPhysicalResponse202Headers
 		if values := rsp.Header.Values("Location"); len(values) > 0 {

@@ -39,7 +39,7 @@ func (h fsspHandlers) FsspSearchPhysical(ctx context.Context, request api.FsspSe
 		return nil, err
 	}
 	if waited {
-		return api.FsspSearchPhysical200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
+		return api.FsspSearchPhysical200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse{Body: task}}, nil
 	}
 	return api.FsspSearchPhysical202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
 }
@@ -56,7 +56,7 @@ func (h fsspHandlers) FsspSearchLegal(ctx context.Context, request api.FsspSearc
 		return nil, err
 	}
 	if waited {
-		return api.FsspSearchLegal200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
+		return api.FsspSearchLegal200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse{Body: task}}, nil
 	}
 	return api.FsspSearchLegal202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
 }
@@ -73,7 +73,7 @@ func (h fsspHandlers) FsspSearchIP(ctx context.Context, request api.FsspSearchIP
 		return nil, err
 	}
 	if waited {
-		return api.FsspSearchIP200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
+		return api.FsspSearchIP200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse{Body: task}}, nil
 	}
 	return api.FsspSearchIP202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
 }
@@ -94,7 +94,7 @@ func (h fsspHandlers) FsspSearchGroup(ctx context.Context, request api.FsspSearc
 		return nil, err
 	}
 	if waited {
-		return api.FsspSearchGroup200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse(task)}, nil
+		return api.FsspSearchGroup200JSONResponse{FSSPTaskFinishedJSONResponse: api.FSSPTaskFinishedJSONResponse{Body: task}}, nil
 	}
 	return api.FsspSearchGroup202JSONResponse{FSSPTaskAcceptedJSONResponse: h.accepted(task)}, nil
 }
