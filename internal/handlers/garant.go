@@ -59,11 +59,14 @@ func DefaultGarantTTL() map[string]time.Duration {
 	}
 }
 
+// defaultGarantTTL is DefaultGarantTTL built once: ttl runs on every request.
+var defaultGarantTTL = DefaultGarantTTL()
+
 func (g *Garant) ttl(op string) time.Duration {
 	if d, ok := g.TTL[op]; ok {
 		return d
 	}
-	return DefaultGarantTTL()[op]
+	return defaultGarantTTL[op]
 }
 
 // gatewayPrefix is where the gateway serves Garant's images and formulas.

@@ -205,7 +205,10 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 	if len(query) > 0 {
 		u += "?" + query.Encode()
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	cancel := context.CancelFunc(func() {})
+	if d, ok := ctx.Deadline(); !ok || time.Until(d) > c.timeout {
+		ctx, cancel = context.WithTimeout(ctx, c.timeout)
+	}
 	req, err := http.NewRequestWithContext(ctx, verb, u, rd)
 	if err != nil {
 		cancel()
@@ -322,7 +325,7 @@ func (c *Client) call(ctx context.Context, token tenant.Secret, method, verb, pa
 				Err: fmt.Errorf("garant: %s: content type %q", method, ct)}
 		}
 	}
-	b, err := io.ReadAll(io.LimitReader(res.Body, c.maxBody+1))
+	b, err := readBody(res.Body, res.ContentLength, c.maxBody)
 	if err != nil {
 		return transportError(method, err)
 	}
@@ -335,6 +338,30 @@ func (c *Client) call(ctx context.Context, token tenant.Secret, method, verb, pa
 			Err: fmt.Errorf("garant: %s: decode: %w", method, err)}
 	}
 	return nil
+}
+
+// readBody reads at most limit+1 bytes of body into a buffer sized by the
+// announced length (n, -1 when unknown), so a typical answer is read
+// without regrowing.
+func readBody(body io.Reader, n, limit int64) ([]byte, error) {
+	if n < 0 || n > limit {
+		return io.ReadAll(io.LimitReader(body, limit+1))
+	}
+	b := make([]byte, 0, n+1) // +1: room to see EOF without growing
+	for int64(len(b)) <= limit {
+		if len(b) == cap(b) {
+			b = append(b, 0)[:len(b)]
+		}
+		m, err := body.Read(b[len(b):min(int64(cap(b)), limit+1)])
+		b = b[:len(b)+m]
+		if err == io.EOF {
+			return b, nil
+		}
+		if err != nil {
+			return b, err
+		}
+	}
+	return b, nil
 }
 
 // File is a binary answer streaming from Garant. Close it.

@@ -227,3 +227,39 @@ func TestProxima(t *testing.T) {
 		t.Errorf("PrimeCategories via Proxima = %v, want NotImplemented", err)
 	}
 }
+
+// TestLenientDecode: the plain-string fast paths read exactly what
+// encoding/json would, and everything else still goes through it.
+func TestLenientDecode(t *testing.T) {
+	type doc struct {
+		A garant.Int     `json:"a"`
+		R garant.Float   `json:"r"`
+		K garant.String  `json:"k"`
+		L garant.Strings `json:"l"`
+	}
+	for _, tc := range []struct {
+		in   string
+		want doc
+	}{
+		{`{"a":" 12 ","r":"0,25","k":"plain","l":["x","y z"]}`, doc{A: 12, R: 0.25, K: "plain", L: garant.Strings{"x", "y z"}}},
+		{`{"a":null,"r":1e2,"k":null,"l":null}`, doc{R: 100, L: garant.Strings{}}},
+		{`{"a":"","k":"esc\"aped\u00e9","l":"one"}`, doc{K: "esc\"apedé", L: garant.Strings{"one"}}},
+		{`{"a":3.0,"l":[ "a\"b" , 7, null ]}`, doc{A: 3, L: garant.Strings{`a"b`, "7", ""}}},
+		{`{"l":[]}`, doc{L: garant.Strings{}}},
+		{`{"l":[ "a" , "б" ]}`, doc{L: garant.Strings{"a", "б"}}},
+		{"{\"k\":\"bad\xff\"}", doc{K: "bad\uFFFD"}},
+	} {
+		var got doc
+		if err := json.Unmarshal([]byte(tc.in), &got); err != nil {
+			t.Errorf("Unmarshal(%s) = %v", tc.in, err)
+			continue
+		}
+		if !cmp.Equal(got, tc.want) {
+			t.Errorf("Unmarshal(%s) = %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+	var n garant.Int
+	if err := json.Unmarshal([]byte(`"1.5"`), &n); err == nil {
+		t.Errorf(`Unmarshal("1.5") into Int = %d, want an error`, n)
+	}
+}

@@ -6,7 +6,41 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 )
+
+// The lenient types below are decoded inside one json.Unmarshal of the whole
+// answer, which has already checked that the value is valid JSON: plain
+// strings (no escapes, valid UTF-8) and numbers are read from the bytes as
+// they are; anything else goes through encoding/json.
+
+// plainString returns the contents of b, a JSON string, when it needs no
+// unescaping.
+func plainString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' || b[len(b)-1] != '"' {
+		return "", false
+	}
+	in := b[1 : len(b)-1]
+	for _, c := range in {
+		if c == '\\' || c == '"' || c < ' ' {
+			return "", false
+		}
+	}
+	if !utf8.Valid(in) {
+		return "", false
+	}
+	return string(in), true
+}
+
+// jsonString decodes b, a JSON string.
+func jsonString(b []byte) (string, error) {
+	if s, ok := plainString(b); ok {
+		return s, nil
+	}
+	var s string
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
 
 // Int is an integer that Garant may send as a number or as a numeric string
 // (the docs and clients disagree for some ids); null and "" are 0.
@@ -14,19 +48,24 @@ type Int int
 
 // UnmarshalJSON accepts 12, 12.0, "12" and null.
 func (n *Int) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if s == "null" {
+	raw := b
+	b = bytes.TrimSpace(b)
+	if string(b) == "null" {
 		*n = 0
 		return nil
 	}
-	if strings.HasPrefix(s, `"`) {
-		if err := json.Unmarshal(b, &s); err != nil {
+	var s string
+	if len(b) > 0 && b[0] == '"' {
+		var err error
+		if s, err = jsonString(b); err != nil {
 			return err
 		}
 		if s = strings.TrimSpace(s); s == "" {
 			*n = 0
 			return nil
 		}
+	} else {
+		s = string(b)
 	}
 	if v, err := strconv.Atoi(s); err == nil {
 		*n = Int(v)
@@ -34,7 +73,7 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 	}
 	f, err := strconv.ParseFloat(s, 64)
 	if err != nil || f != float64(int(f)) {
-		return fmt.Errorf("garant: %s is not an integer", b)
+		return fmt.Errorf("garant: %s is not an integer", raw)
 	}
 	*n = Int(f)
 	return nil
@@ -45,16 +84,21 @@ type Float float64
 
 // UnmarshalJSON accepts 0.99, "0.99" and "0,99".
 func (f *Float) UnmarshalJSON(b []byte) error {
-	s := strings.TrimSpace(string(b))
-	if strings.HasPrefix(s, `"`) {
-		if err := json.Unmarshal(b, &s); err != nil {
+	raw := b
+	b = bytes.TrimSpace(b)
+	var s string
+	if len(b) > 0 && b[0] == '"' {
+		var err error
+		if s, err = jsonString(b); err != nil {
 			return err
 		}
 		s = strings.ReplaceAll(strings.TrimSpace(s), ",", ".")
+	} else {
+		s = string(b)
 	}
 	v, err := strconv.ParseFloat(s, 64)
 	if err != nil {
-		return fmt.Errorf("garant: %s is not a number", b)
+		return fmt.Errorf("garant: %s is not a number", raw)
 	}
 	*f = Float(v)
 	return nil
@@ -67,8 +111,7 @@ type String string
 func (s *String) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	if len(b) > 0 && b[0] == '"' {
-		var v string
-		err := json.Unmarshal(b, &v)
+		v, err := jsonString(b)
 		*s = String(v)
 		return err
 	}
@@ -83,7 +126,8 @@ func (s *String) UnmarshalJSON(b []byte) error {
 // Strings is a list of strings that may arrive as a single string or null.
 type Strings []string
 
-// UnmarshalJSON accepts ["a","b"], "a" and null (an empty list).
+// UnmarshalJSON accepts ["a","b"], "a" and null (an empty list); the
+// elements may be numbers (read as their text) or null ("").
 func (l *Strings) UnmarshalJSON(b []byte) error {
 	b = bytes.TrimSpace(b)
 	switch {
@@ -91,11 +135,15 @@ func (l *Strings) UnmarshalJSON(b []byte) error {
 		*l = Strings{}
 		return nil
 	case len(b) > 0 && b[0] == '"':
-		var s string
-		if err := json.Unmarshal(b, &s); err != nil {
+		s, err := jsonString(b)
+		if err != nil {
 			return err
 		}
 		*l = Strings{s}
+		return nil
+	}
+	if out, ok := plainStrings(b); ok {
+		*l = out
 		return nil
 	}
 	var v []String
@@ -108,6 +156,41 @@ func (l *Strings) UnmarshalJSON(b []byte) error {
 	}
 	*l = out
 	return nil
+}
+
+// plainStrings reads b, a JSON array, when every element is a plain string.
+func plainStrings(b []byte) (Strings, bool) {
+	if len(b) < 2 || b[0] != '[' || b[len(b)-1] != ']' {
+		return nil, false
+	}
+	out := Strings{}
+	rest := bytes.TrimSpace(b[1 : len(b)-1])
+	for len(rest) > 0 {
+		if rest[0] != '"' {
+			return nil, false
+		}
+		end := bytes.IndexByte(rest[1:], '"')
+		if end < 0 {
+			return nil, false
+		}
+		s, ok := plainString(rest[:end+2])
+		if !ok {
+			return nil, false
+		}
+		out = append(out, s)
+		rest = bytes.TrimSpace(rest[end+2:])
+		if len(rest) == 0 {
+			break
+		}
+		if rest[0] != ',' {
+			return nil, false
+		}
+		rest = bytes.TrimSpace(rest[1:])
+		if len(rest) == 0 {
+			return nil, false
+		}
+	}
+	return out, true
 }
 
 // SearchRequest is POST /v2/search. Sort, SortOrder and Page are always sent.
