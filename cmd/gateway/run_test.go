@@ -228,6 +228,24 @@ upstreams:
 	}
 }
 
+// TestH2C: the gateway speaks cleartext HTTP/2 to a client with prior
+// knowledge, so long-polls can share a connection.
+func TestH2C(t *testing.T) {
+	base, _ := startGateway(t, nil, nil)
+	var protocols http.Protocols
+	protocols.SetUnencryptedHTTP2(true)
+	c := &http.Client{Transport: &http.Transport{Protocols: &protocols}}
+	res, err := c.Get(base + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.ProtoMajor != 2 || res.StatusCode != 200 {
+		t.Errorf("GET /healthz over h2c = %s %d, want HTTP/2.0 200", res.Proto, res.StatusCode)
+	}
+	c.CloseIdleConnections()
+}
+
 // TestDemo boots the no-config demo: embedded Redis and in-process simulators.
 func TestDemo(t *testing.T) {
 	base, logs := startGateway(t, nil, nil)
