@@ -41,6 +41,7 @@ type options struct {
 	redis          string
 	lastname       string
 	baseline       bool
+	h2c            bool
 	keep           bool
 }
 
@@ -57,6 +58,7 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 	fs.StringVar(&o.redis, "redis-server", "redis-server", "redis-server binary")
 	fs.StringVar(&o.lastname, "lastname", "ПЕТРОВ", "last name searched: ПЕТРОВ answers a few records (a ~5 KB task), НЕТДОЛГОВ none (~0.4 KB)")
 	fs.BoolVar(&o.baseline, "baseline", true, "also run with 1 waiter per task, on fresh processes, for comparison")
+	fs.BoolVar(&o.h2c, "h2c", false, "waiters speak cleartext HTTP/2 (prior knowledge), multiplexed over as few connections as the gateway's stream limit allows")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, configs, logs)")
 	if err := fs.Parse(args); err != nil {
 		return o, err

@@ -21,6 +21,8 @@ const tenantKey = "fsspwait-bench-key"
 // result is what one run measured.
 type result struct {
 	waiters, tasks int
+	h2c            bool
+	conns, dials   int64         // connections that carried the waiters' requests; connections dialed
 	connect        time.Duration // from the first waiter to gateway_fssp_waiters = waiters
 
 	idle, connected, after memory // gateway VmRSS / VmHWM before the waiters, with all connected, after all answered
@@ -54,7 +56,7 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	if err != nil {
 		return nil, err
 	}
-	r := &result{waiters: waiters, tasks: o.tasks, hold: o.hold}
+	r := &result{waiters: waiters, tasks: o.tasks, hold: o.hold, h2c: o.h2c}
 
 	// Hold the tasks: with the simulator's clock frozen they stay queued.
 	frozen := time.Now().UTC().Truncate(time.Second)
@@ -77,7 +79,7 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 		return nil, err
 	}
 
-	w := newWaiters(waiters)
+	w := newWaiters(waiters, o.h2c)
 	defer w.close()
 	start := time.Now()
 	if err := w.open(ctx, s.gwURL, paths); err != nil {
@@ -87,6 +89,7 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 		return nil, err
 	}
 	r.connect = time.Since(start)
+	r.conns, r.dials = int64(w.connections()), w.dials.Load()
 	fmt.Fprintf(stderr, "fsspwait: %d waiters parked in %v; holding %v\n", waiters, r.connect.Round(time.Millisecond), o.hold)
 	if r.connected, err = readMemory(s.gateway.cmd.Process.Pid); err != nil {
 		return nil, err

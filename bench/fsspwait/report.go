@@ -28,6 +28,13 @@ func writeReport(out io.Writer, command, load string, o options, rs []*result) {
 		}
 		fmt.Fprintln(out, line+" "+target+" |")
 	}
+	row("waiters' protocol: connections used (dialed)", "", func(r *result) string {
+		proto := "HTTP/1.1"
+		if r.h2c {
+			proto = "h2c"
+		}
+		return fmt.Sprintf("%s: %d (%d)", proto, r.conns, r.dials)
+	})
 	row("all waiters parked (gateway_fssp_waiters) after", "", func(r *result) string { return seconds(r.connect) })
 	row("gateway VmRSS: idle → all parked", "≤ 150 MB", func(r *result) string {
 		return mb(r.idle.rss) + " → " + mb(r.connected.rss)

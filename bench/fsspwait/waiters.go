@@ -33,12 +33,18 @@ func (a answer) status() (string, error) {
 	return task.Status, err
 }
 
-// waiters are concurrent long polls, one keep-alive connection each.
+// waiters are concurrent long polls: over HTTP/1.1 one keep-alive
+// connection each; over h2c (cleartext HTTP/2, prior knowledge) multiplexed,
+// the client opening a further connection only when every open one has as
+// many streams as the server allows (SETTINGS_MAX_CONCURRENT_STREAMS).
 type waiters struct {
 	client  *http.Client
+	h2c     bool
 	answers []answer
 	sent    atomic.Int64 // requests written to their connection
 	done    atomic.Int64 // requests ended, answered or not
+	dials   atomic.Int64 // connections dialed (over h2c, a racing dial's surplus is closed unused)
+	conns   sync.Map     // net.Conn → struct{}: the connections that carried a waiter's request
 	wg      sync.WaitGroup
 	cancel  context.CancelFunc
 
@@ -46,16 +52,35 @@ type waiters struct {
 	first error // the first waiter error
 }
 
-func newWaiters(n int) *waiters {
+// newWaiters prepares n waiters, speaking h2c when h2c is true.
+func newWaiters(n int, h2c bool) *waiters {
+	w := &waiters{h2c: h2c, answers: make([]answer, n)}
+	d := &net.Dialer{Timeout: 5 * time.Second}
 	tr := &http.Transport{
-		DialContext:         (&net.Dialer{Timeout: 5 * time.Second}).DialContext,
-		MaxConnsPerHost:     0, // no cap: one connection per concurrent request
+		DialContext: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			c, err := d.DialContext(ctx, network, addr)
+			if err == nil {
+				w.dials.Add(1)
+			}
+			return c, err
+		},
+		MaxConnsPerHost:     0, // no cap: HTTP/1.1 opens one connection per concurrent request
 		MaxIdleConns:        0,
 		MaxIdleConnsPerHost: n,
 		IdleConnTimeout:     90 * time.Second,
 		DisableCompression:  true,
 	}
-	return &waiters{client: &http.Client{Transport: tr}, answers: make([]answer, n)}
+	if h2c {
+		var p http.Protocols
+		p.SetUnencryptedHTTP2(true)
+		tr.Protocols = &p
+		// For HTTP/2 this bounds only the connections being dialed at once:
+		// without it every request that finds no connection with a free
+		// stream dials, and the HTTP/2 pool closes the surplus unused.
+		tr.MaxConnsPerHost = 1
+	}
+	w.client = &http.Client{Transport: tr}
+	return w
 }
 
 // open starts len(w.answers) waiters, waiter i on paths[i%len(paths)], and
@@ -97,12 +122,15 @@ func (w *waiters) poll(ctx context.Context, i int, url string, sem chan struct{}
 	defer written()
 	ctx, cancel := context.WithTimeout(ctx, 75*time.Second)
 	defer cancel()
-	trace := &httptrace.ClientTrace{WroteRequest: func(info httptrace.WroteRequestInfo) {
-		if info.Err == nil {
-			w.sent.Add(1)
-		}
-		written()
-	}}
+	trace := &httptrace.ClientTrace{
+		GotConn: func(info httptrace.GotConnInfo) { w.conns.LoadOrStore(info.Conn, struct{}{}) },
+		WroteRequest: func(info httptrace.WroteRequestInfo) {
+			if info.Err == nil {
+				w.sent.Add(1)
+			}
+			written()
+		},
+	}
 	req, err := http.NewRequestWithContext(httptrace.WithClientTrace(ctx, trace), http.MethodGet, url, nil)
 	if err != nil {
 		w.answers[i].err = err
@@ -119,9 +147,20 @@ func (w *waiters) poll(ctx context.Context, i int, url string, sem chan struct{}
 	// little CPU as it can while the gateway answers.
 	body, err := io.ReadAll(res.Body)
 	w.answers[i] = answer{at: time.Now(), body: body, err: err}
-	if err == nil && res.StatusCode != http.StatusOK {
+	switch {
+	case err != nil:
+	case res.StatusCode != http.StatusOK:
 		w.answers[i].err = fmt.Errorf("GET %s = %d %.200s, want 200", req.URL.Path, res.StatusCode, body)
+	case w.h2c && res.ProtoMajor != 2:
+		w.answers[i].err = fmt.Errorf("GET %s answered over %s, want HTTP/2", req.URL.Path, res.Proto)
 	}
+}
+
+// connections counts the connections that carried a waiter's request.
+func (w *waiters) connections() int {
+	n := 0
+	w.conns.Range(func(any, any) bool { n++; return true })
+	return n
 }
 
 // wait waits for every waiter to end.
