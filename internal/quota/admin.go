@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
 )
 
 // Usage is one quota as seen by a tenant: its own allocation or the shared
@@ -28,7 +30,7 @@ type Usage struct {
 // (the month by default). Callers should then trigger a limits sync.
 func (e *Engine) MarkExhausted(ctx context.Context, credential, upstream, family string) error {
 	if err := validName("credential", credential); err != nil || credential == "" {
-		return fmt.Errorf("quota: mark %s/%s: bad credential name", upstream, family)
+		return badName("mark", upstream+"/"+family)
 	}
 	now := e.now()
 	_, until := e.markPeriod(upstream, family).window(now, e.loc)
@@ -36,7 +38,7 @@ func (e *Engine) MarkExhausted(ctx context.Context, credential, upstream, family
 	defer cancel()
 	key := markKey(credential, upstream, family)
 	if err := e.rdb.Set(rctx, key, until.UnixMilli(), until.Sub(now)+time.Minute).Err(); err != nil {
-		return fmt.Errorf("quota: mark %s/%s spent: %w", upstream, family, err)
+		return storeErr(upstream, fmt.Errorf("quota: mark %s/%s spent: %w", upstream, family, err))
 	}
 	e.local.put(localKey{ScopeCredential, credential, upstream, family}, until,
 		e.markRejection(credential, upstream, family, until, now))
@@ -52,7 +54,7 @@ func (e *Engine) SyncRemaining(ctx context.Context, credential, upstream, family
 		return nil
 	}
 	if err := validName("credential", credential); err != nil || credential == "" {
-		return fmt.Errorf("quota: sync %s/%s: bad credential name", upstream, family)
+		return badName("sync", upstream+"/"+family)
 	}
 	now := e.now()
 	start, end := PeriodMonth.window(now, e.loc)
@@ -82,7 +84,7 @@ func (e *Engine) SyncRemaining(ctx context.Context, credential, upstream, family
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
 	if err := e.s.sync.Run(rctx, e.rdb, keys, floor, ttl.Milliseconds(), untilMS, markTTL).Err(); err != nil {
-		return fmt.Errorf("quota: sync %s/%s: %w", upstream, family, err)
+		return storeErr(upstream, fmt.Errorf("quota: sync %s/%s: %w", upstream, family, err))
 	}
 	if !markUntil.IsZero() {
 		e.local.put(localKey{ScopeCredential, credential, upstream, family}, markUntil,
@@ -96,7 +98,7 @@ func (e *Engine) SyncRemaining(ctx context.Context, credential, upstream, family
 // credentials' limits, one Redis round trip per credential.
 func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[string]string) ([]Usage, error) {
 	if err := validName("tenant", tenant); err != nil {
-		return nil, err
+		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
 	now := e.now()
 	var out []Usage
@@ -112,7 +114,7 @@ func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[strin
 
 func (e *Engine) usage(ctx context.Context, tenant, credential, upstream string, now time.Time) ([]Usage, error) {
 	if err := validName("credential", credential); err != nil || credential == "" {
-		return nil, fmt.Errorf("quota: usage %s: bad credential name", upstream)
+		return nil, badName("usage", upstream)
 	}
 	var families []string
 	for k := range e.rules {
@@ -147,10 +149,10 @@ func (e *Engine) usage(ctx context.Context, tenant, credential, upstream string,
 	defer cancel()
 	vals, err := e.s.usage.Run(rctx, e.rdb, keys, args...).Int64Slice()
 	if err != nil {
-		return nil, fmt.Errorf("quota: usage %s: %w", upstream, err)
+		return nil, storeErr(upstream, fmt.Errorf("quota: usage %s: %w", upstream, err))
 	}
 	if len(vals) != len(keys)+len(checks) {
-		return nil, fmt.Errorf("quota: usage %s: script returned %d values for %d keys", upstream, len(vals), len(keys))
+		return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("quota: usage %s: script returned %d values for %d keys", upstream, len(vals), len(keys)))
 	}
 	extra := vals[2*len(checks):]
 	rows := make([]Usage, 0, len(checks))
@@ -182,4 +184,15 @@ func (e *Engine) usage(ctx context.Context, tenant, credential, upstream string,
 		rows = append(rows, u)
 	}
 	return rows, nil
+}
+
+// storeErr is a Redis failure of the engine: the quota store is unavailable
+// (503), whatever the caller does with it.
+func storeErr(upstream string, err error) error {
+	return &apperr.Error{Kind: apperr.Unavailable, Upstream: upstream, Detail: "the quota store is unavailable", Err: err}
+}
+
+// badName is a credential name the engine cannot key: a bug in the caller.
+func badName(op, what string) error {
+	return apperr.Wrap(apperr.Internal, "", fmt.Errorf("quota: %s %s: bad credential name", op, what))
 }

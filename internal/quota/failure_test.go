@@ -34,6 +34,19 @@ func TestRedisDown(t *testing.T) {
 	if err := res.Refund(ctxT(t)); err != nil {
 		t.Errorf("Refund(fail open) = %v, want nil", err)
 	}
+	// The admin paths say the store is unavailable, so callers answer 503.
+	for name, f := range map[string]func() error{
+		"Usage": func() error {
+			_, err := e.Usage(ctxT(t), "alpha", map[string]string{"garant": "main"})
+			return err
+		},
+		"MarkExhausted": func() error { return e.MarkExhausted(ctxT(t), "main", "garant", FamilyExport) },
+		"SyncRemaining": func() error { return e.SyncRemaining(ctxT(t), "main", "garant", FamilyExport, 3) },
+	} {
+		if err := f(); apperr.KindOf(err) != apperr.Unavailable {
+			t.Errorf("%s(Redis down) = %v, want kind %v", name, err, apperr.Unavailable)
+		}
+	}
 }
 
 func TestUnmeteredNoRedis(t *testing.T) {

@@ -223,7 +223,7 @@ func (r *Reservation) Refund(ctx context.Context) error {
 		rctx, cancel := e.redisCtx(ctx)
 		defer cancel()
 		if err := e.s.refund.Run(rctx, e.rdb, keys, args...).Err(); err != nil {
-			return fmt.Errorf("quota: refund %s/%s: %w", r.req.Upstream, r.req.Operation, err)
+			return storeErr(r.req.Upstream, fmt.Errorf("quota: refund %s/%s: %w", r.req.Upstream, r.req.Operation, err))
 		}
 	}
 	r.refunded = true
