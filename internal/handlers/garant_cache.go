@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/cache"
@@ -88,7 +87,7 @@ func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req 
 				return err
 			}
 			defer f.Body.Close()
-			body, err := readFile(f)
+			body, err := f.ReadAll(maxFile)
 			if err != nil {
 				return err
 			}
@@ -102,33 +101,4 @@ func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req 
 		return nil, fail(ctx, err)
 	}
 	return res, nil
-}
-
-func readFile(f *garant.File) ([]byte, error) {
-	tooLarge := &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream, Detail: "Garant's file is too large"}
-	if f.ContentLength > maxFile {
-		return nil, tooLarge
-	}
-	if f.ContentLength >= 0 {
-		b := make([]byte, f.ContentLength)
-		if _, err := io.ReadFull(f.Body, b); err != nil {
-			return nil, readErr(err)
-		}
-		return b, nil
-	}
-	b, err := io.ReadAll(io.LimitReader(f.Body, maxFile+1))
-	if err != nil {
-		return nil, readErr(err)
-	}
-	if len(b) > maxFile {
-		return nil, tooLarge
-	}
-	return b, nil
-}
-
-func readErr(err error) error {
-	if _, ok := apperr.As(err); ok {
-		return err
-	}
-	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream, Detail: "Garant's file arrived incomplete", Err: err}
 }

@@ -43,9 +43,12 @@ func (c *garantCall) reserve(ctx context.Context, op string) (*quota.Reservation
 
 // upstream makes one metered upstream call: reserve (the family and the
 // per-second rate in one round trip), call, refund when Garant did not do the
-// work. A 429 is retried with jittered backoff within RetryBudget; a 423
-// marks the family spent and syncs /v2/limits; a 401 is told apart as a
-// method missing from the tariff or a rejected credential.
+// work, that is when no success answer arrived (no answer, a timeout before
+// the headers, any 4xx or 5xx). A failure after a 2xx (an answer cut short,
+// too large or malformed, a client gone mid-body) keeps the units: Garant
+// counted the call. A 429 is retried with jittered backoff within
+// RetryBudget; a 423 marks the family spent and syncs /v2/limits; a 401 is
+// told apart as a method missing from the tariff or a rejected credential.
 func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) error) error {
 	budget := c.g.RetryBudget
 	if budget <= 0 {
@@ -64,6 +67,9 @@ func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) erro
 		if err == nil {
 			c.rl = res.Headers()
 			return nil
+		}
+		if garant.Answered(err) {
+			return err
 		}
 		_ = res.Refund(context.WithoutCancel(ctx))
 		switch garant.StatusOf(err) {
@@ -139,7 +145,9 @@ func (c *garantCall) syncLimits(ctx context.Context) ([]garant.Limit, error) {
 	}
 	limits, err := c.g.Client.Limits(ctx, c.cred.Secret)
 	if err != nil {
-		_ = res.Refund(context.WithoutCancel(ctx))
+		if !garant.Answered(err) {
+			_ = res.Refund(context.WithoutCancel(ctx))
+		}
 		return nil, err
 	}
 	c.applyLimits(ctx, limits)

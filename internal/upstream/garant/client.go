@@ -19,6 +19,12 @@
 //	423       QuotaExceeded until the 1st of next month (Moscow time)
 //	429       QuotaExceeded, retry after a second
 //	5xx       UpstreamFailed; a timeout is UpstreamTimeout
+//	2xx       UpstreamFailed or UpstreamTimeout: the answer could not be read
+//	          or decoded (cut short, too large, not JSON, a timeout mid-body)
+//
+// A failure without an *HTTPError never got an answer (Garant could not be
+// reached, or did not answer in time); one whose status is 2xx got a success
+// answer, so Garant did the work and counted it (Answered reports that).
 //
 // The token is sent only in the Authorization header and never appears in an
 // error.
@@ -157,25 +163,43 @@ func New(cfg Config) (*Client, error) {
 // methods Proxima lacks).
 func (c *Client) Offers(method string) bool { return !c.proxima || c.allowed[method] }
 
-// HTTPError is the cause of a failure Garant answered with a status other
-// than success.
+// HTTPError is the cause of a failure after Garant answered: a status other
+// than success, or a success whose answer could not be read or decoded (Err
+// says why).
 type HTTPError struct {
 	Method string // e.g. "topic/download"
 	Status int
-	Reason string // Garant's message, trimmed
+	Reason string // Garant's message, trimmed; or what was wrong with a 2xx answer
+	Err    error  // the read or decode failure of a 2xx answer
 }
 
 func (e *HTTPError) Error() string {
-	return fmt.Sprintf("garant: %s: status %d: %s", e.Method, e.Status, e.Reason)
+	msg := fmt.Sprintf("garant: %s: status %d: %s", e.Method, e.Status, e.Reason)
+	if e.Err != nil {
+		msg += ": " + e.Err.Error()
+	}
+	return msg
 }
 
-// StatusOf returns the HTTP status Garant answered in err's chain, or 0.
+func (e *HTTPError) Unwrap() error { return e.Err }
+
+// StatusOf returns the HTTP status Garant answered in err's chain, or 0 when
+// no answer arrived. A failure to read or decode a success answer carries
+// that success status (200 for a malformed 200).
 func StatusOf(err error) int {
 	var he *HTTPError
 	if errors.As(err, &he) {
 		return he.Status
 	}
 	return 0
+}
+
+// Answered reports whether Garant answered err's call with a success status
+// before the call failed: Garant did the work (and counted it against its
+// quota) even though the answer was lost.
+func Answered(err error) bool {
+	s := StatusOf(err)
+	return s >= 200 && s < 300
 }
 
 // path returns the upstream path of a /v2 path for this deployment.
@@ -237,17 +261,43 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 // transportError maps a failure without an answer; the request URL is
 // dropped from the message.
 func transportError(method string, err error) error {
-	var ue *url.Error
-	if errors.As(err, &ue) {
-		err = ue.Err
-	}
-	var ne net.Error
-	if errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout()) {
+	err = unwrapURL(err)
+	if isTimeout(err) {
 		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream,
 			Detail: "Garant did not answer in time", Err: fmt.Errorf("garant: %s: %w", method, err)}
 	}
 	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream,
 		Detail: "Garant could not be reached", Err: fmt.Errorf("garant: %s: %w", method, err)}
+}
+
+// readError maps a failure to read a success answer (status) of method: a
+// timeout or a cut connection mid-body.
+func readError(method string, status int, err error) error {
+	err = unwrapURL(err)
+	if isTimeout(err) {
+		return badAnswer(method, status, apperr.UpstreamTimeout, "Garant's answer did not arrive in time", err)
+	}
+	return badAnswer(method, status, apperr.UpstreamFailed, "Garant's answer arrived incomplete", err)
+}
+
+// badAnswer is a failure after Garant answered status (2xx): detail says
+// what was wrong with the answer, cause why.
+func badAnswer(method string, status int, kind apperr.Kind, detail string, cause error) error {
+	return &apperr.Error{Kind: kind, Upstream: Upstream, Detail: detail,
+		Err: &HTTPError{Method: method, Status: status, Reason: detail, Err: cause}}
+}
+
+func unwrapURL(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
+}
+
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // statusError maps a non-2xx answer.
@@ -321,21 +371,20 @@ func (c *Client) call(ctx context.Context, token tenant.Secret, method, verb, pa
 	defer res.Body.Close()
 	if ct := res.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream, Detail: "Garant answered with an unexpected content type",
-				Err: fmt.Errorf("garant: %s: content type %q", method, ct)}
+			return badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant answered with an unexpected content type",
+				fmt.Errorf("content type %q", ct))
 		}
 	}
 	b, err := readBody(res.Body, res.ContentLength, c.maxBody)
 	if err != nil {
-		return transportError(method, err)
+		return readError(method, res.StatusCode, err)
 	}
 	if int64(len(b)) > c.maxBody {
-		return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream, Detail: "Garant's answer is too large",
-			Err: fmt.Errorf("garant: %s: answer over %d bytes", method, c.maxBody)}
+		return badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant's answer is too large",
+			fmt.Errorf("answer over %d bytes", c.maxBody))
 	}
 	if err := json.Unmarshal(b, out); err != nil {
-		return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: Upstream, Detail: "Garant's answer could not be decoded",
-			Err: fmt.Errorf("garant: %s: decode: %w", method, err)}
+		return badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant's answer could not be decoded", err)
 	}
 	return nil
 }
@@ -364,23 +413,65 @@ func readBody(body io.Reader, n, limit int64) ([]byte, error) {
 	return b, nil
 }
 
-// File is a binary answer streaming from Garant. Close it.
+// File is a binary answer streaming from Garant. Close it. A failure to
+// read Body carries the success status (Answered is true): Garant did the
+// work.
 type File struct {
 	Body          io.ReadCloser
 	ContentType   string
 	ContentLength int64 // -1 when unknown
+
+	method string
+	status int
+}
+
+// ReadAll reads the whole file into one buffer sized by its length,
+// refusing more than limit bytes. It does not close Body.
+func (f *File) ReadAll(limit int64) ([]byte, error) {
+	tooLarge := func() error {
+		return badAnswer(f.method, f.status, apperr.UpstreamFailed, "Garant's file is too large",
+			fmt.Errorf("file over %d bytes", limit))
+	}
+	if f.ContentLength > limit {
+		return nil, tooLarge()
+	}
+	if f.ContentLength >= 0 {
+		b := make([]byte, f.ContentLength)
+		if _, err := io.ReadFull(f.Body, b); err != nil {
+			return nil, f.readErr(err)
+		}
+		return b, nil
+	}
+	b, err := io.ReadAll(io.LimitReader(f.Body, limit+1))
+	if err != nil {
+		return nil, f.readErr(err)
+	}
+	if int64(len(b)) > limit {
+		return nil, tooLarge()
+	}
+	return b, nil
+}
+
+// readErr maps a read failure that fileBody has not mapped already (a
+// short body: io.ErrUnexpectedEOF).
+func (f *File) readErr(err error) error {
+	if _, ok := apperr.As(err); ok {
+		return err
+	}
+	return readError(f.method, f.status, err)
 }
 
 type fileBody struct {
 	io.ReadCloser
 	cancel context.CancelFunc
 	method string
+	status int
 }
 
 func (b *fileBody) Read(p []byte) (int, error) {
 	n, err := b.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
-		err = transportError(b.method, err)
+		err = readError(b.method, b.status, err)
 	}
 	return n, err
 }
@@ -401,5 +492,6 @@ func (c *Client) file(ctx context.Context, token tenant.Secret, method, path str
 	if ct == "" {
 		ct = "application/octet-stream"
 	}
-	return &File{Body: &fileBody{ReadCloser: res.Body, cancel: cancel, method: method}, ContentType: ct, ContentLength: res.ContentLength}, nil
+	return &File{Body: &fileBody{ReadCloser: res.Body, cancel: cancel, method: method, status: res.StatusCode},
+		ContentType: ct, ContentLength: res.ContentLength, method: method, status: res.StatusCode}, nil
 }

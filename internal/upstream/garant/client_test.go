@@ -164,10 +164,34 @@ func TestClientErrors(t *testing.T) {
 			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.QuotaExceeded, status: 429},
 		{name: "503", fault: &simkit.Fault{Status: 503},
 			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.UpstreamFailed, status: 503},
+		// A failure after a 2xx carries the 2xx: Garant did the work.
 		{name: "malformed", fault: &simkit.Fault{Malformed: true},
-			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.UpstreamFailed},
+			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.UpstreamFailed, status: 200},
+		{name: "truncated JSON", fault: &simkit.Fault{Truncate: true},
+			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.UpstreamFailed, status: 200},
+		{name: "truncated file", fault: &simkit.Fault{Truncate: true}, call: func() error {
+			f, err := c.Download(ctx, token, garantsim.TopicCivilCode, garant.FormatPDF)
+			if err != nil {
+				return err
+			}
+			defer f.Body.Close()
+			_, err = f.ReadAll(64 << 20)
+			return err
+		}, kind: apperr.UpstreamFailed, status: 200},
+		{name: "file too large", call: func() error {
+			f, err := c.Download(ctx, token, garantsim.TopicCivilCode, garant.FormatPDF)
+			if err != nil {
+				return err
+			}
+			defer f.Body.Close()
+			_, err = f.ReadAll(10)
+			return err
+		}, kind: apperr.UpstreamFailed, status: 200},
+		// No answer: no status.
 		{name: "timeout", fault: &simkit.Fault{Hang: true},
 			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.UpstreamTimeout},
+		{name: "reset", fault: &simkit.Fault{Reset: true},
+			call: func() error { _, err := c.PrimeCategories(ctx, token); return err }, kind: apperr.UpstreamFailed},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -179,6 +203,9 @@ func TestClientErrors(t *testing.T) {
 			err := tt.call()
 			if apperr.KindOf(err) != tt.kind || garant.StatusOf(err) != tt.status {
 				t.Fatalf("err = %v (kind %v, status %d), want kind %v status %d", err, apperr.KindOf(err), garant.StatusOf(err), tt.kind, tt.status)
+			}
+			if got, want := garant.Answered(err), tt.status/100 == 2; got != want {
+				t.Errorf("Answered(%v) = %v, want %v", err, got, want)
 			}
 			if strings.Contains(err.Error(), garantsim.DemoToken) {
 				t.Errorf("error %q carries the token", err)
