@@ -50,6 +50,7 @@ type record struct {
 	Attempt    int       `json:"attempt"`
 	NextPoll   time.Time `json:"nextPoll"`
 	PollErrors int       `json:"pollErrors"`
+	Revision   int64     `json:"revision,omitempty"` // saves so far (Task.Revision)
 }
 
 // part is one upstream task: the searches [Offset, Offset+Count).
@@ -120,6 +121,7 @@ func (e *Engine) load(ctx context.Context, id string) (*record, error) {
 	if err := json.Unmarshal(b, &r); err != nil {
 		return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("fssptasks: decode task %s: %w", id, err))
 	}
+	r.Task.revision = r.Revision
 	return &r, nil
 }
 
@@ -143,6 +145,8 @@ func (e *Engine) create(ctx context.Context, r *record) error {
 // save writes r if this instance still holds its lease, then announces the
 // change. It reports false when the lease was lost.
 func (e *Engine) save(ctx context.Context, r *record) (bool, error) {
+	r.Revision++
+	r.Task.revision = r.Revision
 	b, err := json.Marshal(r)
 	if err != nil {
 		return false, fmt.Errorf("fssptasks: encode task: %w", err)

@@ -40,7 +40,15 @@ type Task struct {
 	FinishedAt *time.Time `json:"finishedAt,omitempty"`
 	Error      *Problem   `json:"error,omitempty"`
 	Results    []Result   `json:"results,omitempty"`
+
+	revision int64 // the record's Revision when it was read
 }
+
+// Revision numbers the saved states of a task: each save of its record by
+// its poller counts one more, so a task's ID and Revision name one state
+// (and one answer to a client), whichever replica read it and however often.
+// A task that was not read from the store (a submission's) has 0.
+func (t *Task) Revision() int64 { return t.revision }
 
 // Progress counts finished searches.
 type Progress struct {
