@@ -232,6 +232,10 @@ var (
 	upstreamNames = map[string]bool{Garant: true, FSSP: true, FIPS: true}
 	periods       = map[string]bool{"month": true, "day": true, "hour": true, "sliding_hour": true, "sliding_day": true, "second": true}
 	hexSHA256     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	// Names become parts of Redis keys, metric labels and cache scopes.
+	validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	// reservedNames would collide with the cache's shared scope.
+	reservedNames = map[string]bool{"shared": true}
 )
 
 // Validate checks the whole config and names the first wrong field.
@@ -248,6 +252,9 @@ func (c *Config) Validate() error {
 	}
 	for name, cr := range c.Credentials {
 		f := "credentials." + name
+		if !validName.MatchString(name) || reservedNames[name] {
+			bad(f, "a credential name is 1 to 64 letters, digits, '_' or '-', and not %q", "shared")
+		}
 		if !upstreamNames[cr.Upstream] {
 			bad(f+".upstream", "must be garant, fssp or fips, got %q", cr.Upstream)
 		}
@@ -263,6 +270,9 @@ func (c *Config) Validate() error {
 	}
 	for id, t := range c.Tenants {
 		f := "tenants." + id
+		if !validName.MatchString(id) {
+			bad(f, "a tenant id is 1 to 64 letters, digits, '_' or '-'")
+		}
 		if len(t.KeysSHA256) == 0 {
 			bad(f+".keys_sha256", "at least one key hash is required")
 		}

@@ -44,6 +44,8 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"bad period", strings.Replace(validYAML, "period: month", "period: fortnight", 1), "credentials.g.limits[0].period", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"bad hash", strings.Replace(validYAML, "5bff3ad2", "XXXX", 1), "tenants.alpha.keys_sha256[0]", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"unknown credential", strings.Replace(validYAML, "{garant: g}", "{garant: nope}", 1), "tenants.alpha.credentials.garant", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"credential name with a colon", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  \"g:x\": {upstream", 1), "{garant: g}", "{garant: \"g:x\"}", 1), "credentials.g:x", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"reserved credential name", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  shared: {upstream", 1), "{garant: g}", "{garant: shared}", 1), "credentials.shared", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"bad base url", strings.Replace(validYAML, "http://127.0.0.1:1", "ftp://x", 1), "upstreams.garant.base_url", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 	}
 	for _, tt := range tests {
