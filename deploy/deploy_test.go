@@ -87,6 +87,12 @@ func TestPrometheus(t *testing.T) {
 			t.Errorf("alert %s = %q, want an expression over %s", alert, exprs[alert], metric)
 		}
 	}
+	// Each replica reports the shared quota gauges: the alerts aggregate them.
+	for _, alert := range []string{"QuotaAlmostSpent", "QuotaSpent"} {
+		if !strings.Contains(exprs[alert], "max without (instance)") {
+			t.Errorf("alert %s = %q, want it aggregated across replicas with max without (instance)", alert, exprs[alert])
+		}
+	}
 	if !strings.Contains(exprs["QuotaAlmostSpent"], "0.8") {
 		t.Errorf("QuotaAlmostSpent does not fire at 80%%: %q", exprs["QuotaAlmostSpent"])
 	}

@@ -53,7 +53,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		failOpen[f] = true
 	}
 	q, err := quota.New(rdb, quota.Config{
-		Rules: quotaRules(cfg), Location: loc, FailOpen: failOpen, Timeout: cfg.Redis.Timeout * 2,
+		Rules: quotaRules(cfg), Accounts: quotaAccounts(cfg), Location: loc, FailOpen: failOpen, Timeout: cfg.Redis.Timeout * 2,
 	}, reg)
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
@@ -201,6 +201,20 @@ func buildTenants(cfg *config.Config) (*tenant.Registry, error) {
 		}
 	}
 	return reg, nil
+}
+
+// quotaAccounts lists which credential each tenant uses: the quota gauges
+// report all of them.
+func quotaAccounts(cfg *config.Config) []quota.Account {
+	var accounts []quota.Account
+	for id, t := range cfg.Tenants {
+		for _, name := range t.Credentials {
+			if c, ok := cfg.Credentials[name]; ok {
+				accounts = append(accounts, quota.Account{Tenant: id, Credential: name, Upstream: c.Upstream})
+			}
+		}
+	}
+	return accounts
 }
 
 // quotaRules lists the credential and tenant limits of the config.

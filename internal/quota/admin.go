@@ -103,7 +103,11 @@ func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[strin
 	now := e.now()
 	var out []Usage
 	for _, upstream := range slices.Sorted(maps.Keys(credentials)) {
-		rows, err := e.usage(ctx, tenant, credentials[upstream], upstream, now)
+		var tenants []string
+		if tenant != "" {
+			tenants = []string{tenant}
+		}
+		rows, err := e.usage(ctx, tenants, credentials[upstream], upstream, now)
 		if err != nil {
 			return nil, err
 		}
@@ -112,7 +116,10 @@ func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[strin
 	return out, nil
 }
 
-func (e *Engine) usage(ctx context.Context, tenant, credential, upstream string, now time.Time) ([]Usage, error) {
+// usage reads, in one script, the quotas of credential at upstream: the
+// credential's own and the allocations of tenants out of it. Per family, the
+// credential's rows come first, then each tenant's.
+func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstream string, now time.Time) ([]Usage, error) {
 	if err := validName("credential", credential); err != nil || credential == "" {
 		return nil, badName("usage", upstream)
 	}
@@ -124,9 +131,16 @@ func (e *Engine) usage(ctx context.Context, tenant, credential, upstream string,
 	}
 	slices.Sort(families)
 	var checks []check
-	req := Request{Tenant: tenant, Credential: credential, Upstream: upstream}
+	req := Request{Credential: credential, Upstream: upstream}
 	for _, f := range families {
-		checks = e.appendChecks(checks, req, f, 0, now)
+		checks = e.appendChecks(checks, req, f, 0, now) // no tenant: the credential's rules
+		for _, t := range tenants {
+			for _, c := range e.appendChecks(nil, Request{Tenant: t, Credential: credential, Upstream: upstream}, f, 0, now) {
+				if c.rule.Scope == ScopeTenant {
+					checks = append(checks, c)
+				}
+			}
+		}
 	}
 	if len(checks) == 0 {
 		return nil, nil

@@ -2,6 +2,7 @@ package quota
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -139,7 +140,9 @@ func TestRateLimitWaits(t *testing.T) {
 func TestMetrics(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
 	reg := prometheus.NewRegistry()
-	e, err := New(rdb, Config{Rules: sharedRules(), Now: newClock(feb1()).Now}, reg)
+	clk := newClock(feb1())
+	accounts := []Account{{Tenant: "alpha", Credential: "main", Upstream: "garant"}, {Tenant: "beta", Credential: "main", Upstream: "garant"}}
+	e, err := New(rdb, Config{Rules: sharedRules(), Now: clk.Now, Accounts: accounts}, reg)
 	if err != nil {
 		t.Fatalf("New() = %v, want nil", err)
 	}
@@ -150,6 +153,64 @@ func TestMetrics(t *testing.T) {
 	mustReserve(t, e, alphaExport, 1)
 	_, _ = e.Reserve(ctxT(t), alphaExport)
 
+	got := gather(t, reg)
+	want := map[string]float64{
+		"gateway_quota_reserved_total family=export owner=alpha scope=tenant upstream=garant":            11,
+		"gateway_quota_refunded_total family=export owner=main scope=credential upstream=garant":         1,
+		"gateway_quota_rejected_total family=export owner=alpha scope=tenant upstream=garant":            1,
+		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":         10,
+		"gateway_quota_used family=export owner=beta period=month scope=tenant upstream=garant":          0,
+		"gateway_quota_remaining family=export owner=beta period=month scope=tenant upstream=garant":     25,
+		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant": 20,
+		"gateway_quota_limit family=export owner=main period=month scope=credential upstream=garant":     30,
+	}
+	checkMetrics(t, "after reserves", got, want)
+
+	// A replica that reserved nothing reports the same shared counts.
+	replica := prometheus.NewRegistry()
+	if _, err := New(rdb, Config{Rules: sharedRules(), Now: clk.Now, Accounts: accounts}, replica); err != nil {
+		t.Fatalf("New(replica) = %v, want nil", err)
+	}
+	checkMetrics(t, "on an idle replica", gather(t, replica), map[string]float64{
+		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":         10,
+		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant": 20,
+	})
+
+	// The next month, without a single reserve, the gauges show the reset.
+	clk.Set(feb1().AddDate(0, 1, 0))
+	checkMetrics(t, "after the month reset", gather(t, reg), map[string]float64{
+		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":         0,
+		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant": 30,
+	})
+}
+
+// TestMetricsRedisDown: a scrape with Redis down leaves the gauges out,
+// counts the failure and still succeeds.
+func TestMetricsRedisDown(t *testing.T) {
+	rdb := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)), MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	reg := prometheus.NewRegistry()
+	accounts := []Account{{Tenant: "alpha", Credential: "main", Upstream: "garant"}}
+	if _, err := New(rdb, Config{Rules: sharedRules(), Accounts: accounts, Timeout: 200 * time.Millisecond}, reg); err != nil {
+		t.Fatalf("New() = %v, want nil", err)
+	}
+	got := gather(t, reg)
+	for k := range got {
+		if strings.HasPrefix(k, "gateway_quota_used") || strings.HasPrefix(k, "gateway_quota_limit") {
+			t.Errorf("gauge %s reported with Redis down", k)
+		}
+	}
+	// The registry gathers collectors concurrently: the counter shows the
+	// first scrape's failure by the second scrape.
+	if n := gather(t, reg)["gateway_quota_usage_errors_total upstream=garant"]; n < 1 {
+		t.Errorf("gateway_quota_usage_errors_total{upstream=garant} = %v, want at least 1", n)
+	}
+}
+
+// gather returns every series of reg as "name label=value ..." (labels
+// sorted by name), after checking the registry passes promlint.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
 	mfs, err := reg.Gather()
 	if err != nil {
 		t.Fatalf("Gather() = %v, want nil", err)
@@ -162,22 +223,19 @@ func TestMetrics(t *testing.T) {
 		for _, m := range mf.GetMetric() {
 			key := mf.GetName()
 			for _, l := range m.GetLabel() {
-				key += " " + l.GetName() + "=" + l.GetValue() // sorted by name
+				key += " " + l.GetName() + "=" + l.GetValue()
 			}
 			got[key] = m.GetCounter().GetValue() + m.GetGauge().GetValue()
 		}
 	}
-	want := map[string]float64{
-		"gateway_quota_reserved_total family=export owner=alpha scope=tenant upstream=garant":            11,
-		"gateway_quota_refunded_total family=export owner=main scope=credential upstream=garant":         1,
-		"gateway_quota_rejected_total family=export owner=alpha scope=tenant upstream=garant":            1,
-		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":         10,
-		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant": 20,
-		"gateway_quota_limit family=export owner=main period=month scope=credential upstream=garant":     30,
-	}
+	return got
+}
+
+func checkMetrics(t *testing.T, when string, got, want map[string]float64) {
+	t.Helper()
 	for k, v := range want {
-		if got[k] != v {
-			t.Errorf("metric %s = %v, want %v", k, got[k], v)
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s: metric %s = %v (present %v), want %v", when, k, g, ok, v)
 		}
 	}
 }

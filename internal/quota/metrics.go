@@ -1,7 +1,11 @@
 package quota
 
 import (
+	"context"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -9,54 +13,34 @@ import (
 // metrics are the engine's Prometheus series. Labels are bounded: owners are
 // configured tenant ids and credential names, never tokens.
 type metrics struct {
-	limit, used, remaining       *prometheus.GaugeVec   // scope, owner, upstream, family, period
 	reserved, refunded, rejected *prometheus.CounterVec // scope, owner, upstream, family
 	unavailable                  *prometheus.CounterVec // upstream, family
+	usageErrors                  *prometheus.CounterVec // upstream
 }
 
-func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	gauge := func(name, help string) *prometheus.GaugeVec {
-		return prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help},
-			[]string{"scope", "owner", "upstream", "family", "period"})
-	}
+func newMetrics(e *Engine, reg prometheus.Registerer) (*metrics, error) {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
 	owner := []string{"scope", "owner", "upstream", "family"}
 	m := &metrics{
-		limit:     gauge("gateway_quota_limit", "Configured quota limit, as of the last check."),
-		used:      gauge("gateway_quota_used", "Quota units used in the current period, as of the last check."),
-		remaining: gauge("gateway_quota_remaining", "Quota units left in the current period, as of the last check."),
-		reserved:  counter("gateway_quota_reserved_total", "Quota units reserved for upstream calls.", owner...),
-		refunded:  counter("gateway_quota_refunded_total", "Quota units refunded after failed upstream calls.", owner...),
-		rejected:  counter("gateway_quota_rejected_total", "Requests rejected for lack of quota, by the deciding policy.", owner...),
+		reserved: counter("gateway_quota_reserved_total", "Quota units reserved for upstream calls.", owner...),
+		refunded: counter("gateway_quota_refunded_total", "Quota units refunded after failed upstream calls.", owner...),
+		rejected: counter("gateway_quota_rejected_total", "Requests rejected for lack of quota, by the deciding policy.", owner...),
 		unavailable: counter("gateway_quota_unavailable_total",
 			"Quota checks that could not reach Redis.", "upstream", "family"),
+		usageErrors: counter("gateway_quota_usage_errors_total",
+			"Scrapes that could not read one credential's quota usage from Redis (its gauges were left out).", "upstream"),
 	}
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.limit, m.used, m.remaining, m.reserved, m.refunded, m.rejected, m.unavailable} {
+	for _, c := range []prometheus.Collector{m.reserved, m.refunded, m.rejected, m.unavailable, m.usageErrors, newUsageCollector(e)} {
 		if err := reg.Register(c); err != nil {
 			return nil, fmt.Errorf("quota: register metrics: %w", err)
 		}
 	}
 	return m, nil
-}
-
-// observe sets the gauges of every checked rule.
-func (m *metrics) observe(outs []outcome) {
-	for i := range outs {
-		r := &outs[i].c.rule
-		m.set(r, outs[i].used)
-	}
-}
-
-func (m *metrics) set(r *Rule, used int64) {
-	lv := [...]string{string(r.Scope), r.Owner, r.Upstream, r.Family, string(r.Period)}
-	m.limit.WithLabelValues(lv[:]...).Set(float64(r.Limit))
-	m.used.WithLabelValues(lv[:]...).Set(float64(used))
-	m.remaining.WithLabelValues(lv[:]...).Set(float64(max(r.Limit-used, 0)))
 }
 
 // units adds the units of checks to c, once per scope, owner and family.
@@ -76,4 +60,104 @@ func (m *metrics) units(c *prometheus.CounterVec, upstream string, checks []chec
 
 func (m *metrics) reject(rej *Rejection) {
 	m.rejected.WithLabelValues(string(rej.Scope), rej.owner, rej.Upstream, rej.Family).Inc()
+}
+
+// usageCollector computes gateway_quota_{limit,used,remaining} at scrape
+// time from Redis, so every replica reports the shared truth, including
+// after a period reset or as a sliding window empties, whether or not it
+// reserved anything lately. It reads the quotas of every configured account
+// and of every credential a rule names: one script per credential.
+type usageCollector struct {
+	e                      *Engine
+	limit, used, remaining *prometheus.Desc
+	groups                 []usageGroup
+}
+
+// usageGroup is what one usage script reads: a credential and the tenants
+// using it.
+type usageGroup struct {
+	credential, upstream string
+	tenants              []string
+}
+
+func newUsageCollector(e *Engine) *usageCollector {
+	labels := []string{"scope", "owner", "upstream", "family", "period"}
+	desc := func(name, help string) *prometheus.Desc { return prometheus.NewDesc(name, help, labels, nil) }
+	return &usageCollector{
+		e:         e,
+		limit:     desc("gateway_quota_limit", "Quota limit in the current period, read from Redis at scrape time."),
+		used:      desc("gateway_quota_used", "Quota units used in the current period, read from Redis at scrape time."),
+		remaining: desc("gateway_quota_remaining", "Quota units left in the current period, read from Redis at scrape time."),
+		groups:    usageGroups(e.accounts, e.rules),
+	}
+}
+
+// usageGroups groups accounts by credential and adds the credentials that
+// credential-scope rules name but no account uses, in a stable order.
+func usageGroups(accounts []Account, rules map[famKey][]slot) []usageGroup {
+	type credKey struct{ credential, upstream string }
+	tenants := map[credKey]map[string]bool{}
+	for _, a := range accounts {
+		k := credKey{a.Credential, a.Upstream}
+		if tenants[k] == nil {
+			tenants[k] = map[string]bool{}
+		}
+		if a.Tenant != "" {
+			tenants[k][a.Tenant] = true
+		}
+	}
+	for fk, slots := range rules {
+		for _, s := range slots {
+			if s.scope != ScopeCredential {
+				continue
+			}
+			for owner := range s.byOwner {
+				if k := (credKey{owner, fk.upstream}); tenants[k] == nil {
+					tenants[k] = map[string]bool{}
+				}
+			}
+		}
+	}
+	groups := make([]usageGroup, 0, len(tenants))
+	for k, ts := range tenants {
+		groups = append(groups, usageGroup{credential: k.credential, upstream: k.upstream, tenants: slices.Sorted(maps.Keys(ts))})
+	}
+	slices.SortFunc(groups, func(a, b usageGroup) int {
+		return strings.Compare(a.upstream+"/"+a.credential, b.upstream+"/"+b.credential)
+	})
+	return groups
+}
+
+func (c *usageCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.limit
+	ch <- c.used
+	ch <- c.remaining
+}
+
+// Collect reads every group's usage, each bounded by the engine's Redis
+// timeout and all of them by twice that; a group that fails is left out and
+// counted in gateway_quota_usage_errors_total.
+func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
+	e := c.e
+	ctx, cancel := context.WithTimeout(context.Background(), 2*e.timeout)
+	defer cancel()
+	now := e.now()
+	seen := map[[5]string]bool{}
+	for _, g := range c.groups {
+		rows, err := e.usage(ctx, g.tenants, g.credential, g.upstream, now)
+		if err != nil {
+			e.m.usageErrors.WithLabelValues(g.upstream).Inc()
+			continue
+		}
+		for _, u := range rows {
+			lv := [5]string{string(u.Scope), u.Owner, u.Upstream, u.Family, string(u.Period)}
+			if seen[lv] {
+				continue
+			}
+			seen[lv] = true
+			ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(u.Limit), lv[:]...)
+			ch <- prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(u.Used), lv[:]...)
+			ch <- prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(u.Remaining), lv[:]...)
+		}
+	}
 }

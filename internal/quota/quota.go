@@ -75,9 +75,16 @@ type Cost struct {
 	Units  int64
 }
 
+// Account is one tenant's use of an upstream credential. The quota gauges
+// report the quotas of every configured account.
+type Account struct {
+	Tenant, Credential, Upstream string
+}
+
 // Config configures an Engine. Zero values take the documented defaults.
 type Config struct {
 	Rules    []Rule
+	Accounts []Account // whose quotas the gauges report (besides credentials rules name)
 	Families map[string]map[string]Cost // upstream → operation id → family and cost; nil: DefaultFamilies()
 	Location *time.Location             // calendar periods; nil: Europe/Moscow
 	FailOpen map[string]bool            // "upstream/family" → pass when Redis is down
@@ -104,6 +111,7 @@ type Engine struct {
 	cacheMax time.Duration
 	families map[string]map[string]Cost
 	rules    map[famKey][]slot
+	accounts []Account
 	failOpen map[string]bool
 	local    *exhaustedCache
 	m        *metrics
@@ -111,7 +119,8 @@ type Engine struct {
 }
 
 // New returns an engine using rdb (a *redis.Client or *redis.ClusterClient).
-// It registers its metrics on reg when reg is not nil. It makes no Redis call.
+// It registers its metrics on reg when reg is not nil; the quota gauges are
+// read from Redis when reg is gathered. New itself makes no Redis call.
 func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Engine, error) {
 	if rdb == nil {
 		return nil, errors.New("quota: nil redis client")
@@ -139,7 +148,18 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 		return nil, err
 	}
 	e.rules = rules
-	if e.m, err = newMetrics(reg); err != nil {
+	for _, a := range cfg.Accounts {
+		for kind, n := range map[string]string{"tenant": a.Tenant, "credential": a.Credential, "upstream": a.Upstream} {
+			if err := validName(kind, n); err != nil {
+				return nil, err
+			}
+		}
+		if a.Credential == "" || a.Upstream == "" {
+			return nil, fmt.Errorf("quota: account %+v: credential and upstream are required", a)
+		}
+	}
+	e.accounts = cfg.Accounts
+	if e.m, err = newMetrics(e, reg); err != nil {
 		return nil, err
 	}
 	return e, nil

@@ -131,7 +131,6 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 			}
 		}
 	}
-	e.m.observe(outs)
 	if vals[0] == 1 {
 		res := &Reservation{e: e, id: id, req: p.req, checks: p.checks, header: headers(outs, now)}
 		e.m.units(e.m.reserved, p.req.Upstream, p.checks)
