@@ -10,9 +10,11 @@ import (
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -136,6 +138,84 @@ func TestFSSPSearchAcceptedThenLongPoll(t *testing.T) {
 	decodeTask(t, g.do(t, "GET", "/v1/fssp/tasks/"+task.ID+"?wait=20", keyAlpha, nil), http.StatusOK)
 	if got := sim.Kit.Calls.Get("GET /status"); got != polls {
 		t.Errorf("status polls went from %d to %d for a finished task", polls, got)
+	}
+}
+
+// checkTaskAnswer checks a 200 answer of fsspGetTask: the contract's
+// headers (Retry-After only while unfinished), a Content-Length that is the
+// body's, and a body byte for byte what the generated response type writes
+// for the same task. It returns the body and the task's status.
+func checkTaskAnswer(t *testing.T, res *http.Response) ([]byte, string) {
+	t.Helper()
+	body, err := io.ReadAll(res.Body)
+	must(t, err)
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("GET %s = %d %s, want 200", res.Request.URL, res.StatusCode, body)
+	}
+	var task api.FSSPTask
+	must(t, json.Unmarshal(body, &task))
+	rec := httptest.NewRecorder()
+	must(t, api.FsspGetTask200JSONResponse{Body: task}.VisitFsspGetTaskResponse(rec))
+	if !bytes.Equal(body, rec.Body.Bytes()) {
+		t.Errorf("GET %s body:\n%s\nwant the generated encoding:\n%s", res.Request.URL, body, rec.Body.Bytes())
+	}
+	if ct := res.Header.Values("Content-Type"); len(ct) != 1 || ct[0] != "application/json" {
+		t.Errorf("GET %s Content-Type = %q, want application/json", res.Request.URL, ct)
+	}
+	if cl := res.Header.Get("Content-Length"); cl != strconv.Itoa(len(body)) {
+		t.Errorf("GET %s Content-Length = %q, want %d", res.Request.URL, cl, len(body))
+	}
+	final := task.Status != api.FSSPTaskQueued && task.Status != api.FSSPTaskRunning
+	if ra := res.Header.Values("Retry-After"); final && len(ra) != 0 || !final && (len(ra) != 1 || ra[0] != "1") {
+		t.Errorf("GET %s (%s) Retry-After = %q, want 1 while unfinished, none once final", res.Request.URL, task.Status, ra)
+	}
+	return body, string(task.Status)
+}
+
+// TestFSSPWaitersShareOneAnswer parks many long polls on one task: every
+// one is answered with the same bytes, the encoding of the final state, with
+// the contract's headers; another tenant waiting on the task gets a 404 at
+// once; an unfinished state answers with Retry-After.
+func TestFSSPWaitersShareOneAnswer(t *testing.T) {
+	cfg := fsspsim.DefaultConfig()
+	cfg.QueueFor, cfg.RunFor = 500*time.Millisecond, 200*time.Millisecond
+	g, sim := fsspGatewayWith(t, cfg, fsspQuota)
+	task := decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/physical", keyAlpha, map[string]any{
+		"region": 77, "lastname": fsspsim.ManySurname, "firstname": "ИВАН"}), http.StatusAccepted)
+	path := "/v1/fssp/tasks/" + task.ID
+	if _, status := checkTaskAnswer(t, g.do(t, "GET", path, keyAlpha, nil)); status != "queued" && status != "running" {
+		t.Fatalf("new task = %s, want it unfinished", status)
+	}
+	const n = 50
+	bodies := make([][]byte, n)
+	statuses := make([]string, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			res := g.do(t, "GET", path+"?wait=20", keyAlpha, nil)
+			bodies[i], statuses[i] = checkTaskAnswer(t, res)
+		})
+	}
+	start := time.Now()
+	readProblem(t, g.do(t, "GET", path+"?wait=20", keyOther, nil), http.StatusNotFound)
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("another tenant's wait took %v, want a 404 at once", d)
+	}
+	wg.Wait()
+	for i := range n {
+		if statuses[i] != "succeeded" || !bytes.Equal(bodies[i], bodies[0]) {
+			t.Fatalf("waiter %d: %s, %d bytes; want succeeded and the same bytes as waiter 0 (%s, %d bytes)",
+				i, statuses[i], len(bodies[i]), statuses[0], len(bodies[0]))
+		}
+	}
+	if got := sim.Kit.Calls.Get("GET /result"); got != 1 {
+		t.Errorf("/result calls = %d, want 1", got)
+	}
+	// A later read of the final task, waiting or not, answers the same bytes.
+	for _, q := range []string{"", "?wait=20"} {
+		if again, _ := checkTaskAnswer(t, g.do(t, "GET", path+q, keyAlpha, nil)); !bytes.Equal(again, bodies[0]) {
+			t.Errorf("GET %s%s after the finish = %s, want the waiters' answer", path, q, again)
+		}
 	}
 }
 
