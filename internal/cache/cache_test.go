@@ -13,6 +13,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/redistest"
 )
@@ -236,5 +237,46 @@ func TestParseCacheControl(t *testing.T) {
 		if p != tc.want {
 			t.Errorf("ParseCacheControl(%q) = %+v, want %+v", tc.in, p, tc.want)
 		}
+	}
+}
+
+// TestCoalescedQuotaFailureNotShared: when the fill of a coalesced miss
+// fails with the filling request's own quota rejection, a request that
+// waited for it fills under its own quota instead of sharing the rejection.
+func TestCoalescedQuotaFailureNotShared(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil)
+	k := key(t, "garantExportTopic", 3, "pdf")
+	p := cache.Policy{TTL: time.Hour}
+	started, release := make(chan struct{}), make(chan struct{})
+	spent := func(context.Context) (*cache.Entry, error) {
+		close(started)
+		<-release
+		return nil, &apperr.Error{Kind: apperr.QuotaExceeded, Detail: "tenant a is out of exports"}
+	}
+	var calls atomic.Int32
+	errA := make(chan error, 1)
+	go func() {
+		_, err := s.Fetch(context.Background(), k, p, spent, nil)
+		errA <- err
+	}()
+	<-started
+	type answer struct {
+		res *cache.Result
+		err error
+	}
+	ansB := make(chan answer, 1)
+	go func() {
+		res, err := s.Fetch(context.Background(), k, p, filler(&calls, "pdf", nil), nil)
+		ansB <- answer{res, err}
+	}()
+	time.Sleep(100 * time.Millisecond) // B joins A's fill (if it is late, the test passes without checking)
+	close(release)
+	if err := <-errA; apperr.KindOf(err) != apperr.QuotaExceeded {
+		t.Errorf("Fetch of the tenant out of quota = %v, want its quota rejection", err)
+	}
+	b := <-ansB
+	if b.err != nil || string(b.res.Entry.Body) != "pdf" || calls.Load() != 1 {
+		t.Errorf("Fetch of the tenant with room = %+v, %v after %d fills; want its own fill's answer", b.res, b.err, calls.Load())
 	}
 }

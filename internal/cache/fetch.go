@@ -3,6 +3,8 @@ package cache
 import (
 	"context"
 	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
 )
 
 // Fetch answers k under p: from the cache, or by calling fill at most once
@@ -114,11 +116,22 @@ func (s *Store) coalesced(ctx context.Context, k Key, rkey string, p Policy, fil
 		return nil, ctx.Err()
 	case r := <-ch:
 		o, _ := r.Val.(*outcome)
-		if led || o == nil {
+		if led {
 			return o, r.Err
+		}
+		if r.Err != nil && callersOwn(r.Err) {
+			// The leader failed for a reason of its own tenant (its quota,
+			// or the quota store): this request tries once under its own.
+			fctx, cancel := context.WithTimeout(ctx, s.cfg.FillTimeout)
+			defer cancel()
+			return s.lookupAndFill(fctx, k, rkey, p, fill, count)
+		}
+		if o == nil {
+			return nil, r.Err
 		}
 		shared := *o
 		if r.Err != nil {
+			s.countOnce(count, k.Operation, "miss")
 			return &shared, r.Err
 		}
 		res := *o.res
@@ -133,6 +146,18 @@ func (s *Store) coalesced(ctx context.Context, k Key, rkey string, p Policy, fil
 		shared.res = &res
 		return &shared, nil
 	}
+}
+
+// callersOwn says whether a fill's failure belongs to the request that
+// filled rather than to the key: a quota rejection (the leader's tenant may
+// be out of units while another's are not) or a failure of the quota store.
+// Such a failure is not shared with the requests that waited for the fill.
+func callersOwn(err error) bool {
+	switch apperr.KindOf(err) {
+	case apperr.QuotaExceeded, apperr.Unavailable:
+		return true
+	}
+	return false
 }
 
 func (s *Store) countOnce(count bool, op, result string) {
