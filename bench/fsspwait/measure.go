@@ -27,6 +27,9 @@ type result struct {
 
 	idle, connected, after memory // gateway VmRSS / VmHWM before the waiters, with all connected, after all answered
 	goIdle, goConnected    int    // go_goroutines
+	// Go runtime's stack and heap in use (go_memstats_*_inuse_bytes): with
+	// all parked, and the largest sampled while the waiters were answered.
+	stackParked, heapParked, stackWake, heapWake int
 
 	hold                      time.Duration
 	holdStatus, holdResult    int // simulator calls while every waiter was parked
@@ -97,6 +100,9 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	if r.goConnected, err = s.metric(ctx, "go_goroutines"); err != nil {
 		return nil, err
 	}
+	if r.stackParked, r.heapParked, err = s.inuse(ctx); err != nil {
+		return nil, err
+	}
 	status0, result0, err := s.calls(ctx)
 	if err != nil {
 		return nil, err
@@ -120,8 +126,29 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	if err := s.setClock(ctx, frozen.Add(time.Minute)); err != nil {
 		return nil, err
 	}
-	if err := w.wait(ctx); err != nil {
+	sampled := make(chan struct{})
+	sampling, stopSampling := context.WithCancel(ctx)
+	go func() { // the runtime's peak, every 100 ms until all are answered
+		defer close(sampled)
+		for {
+			if st, hp, err := s.inuse(sampling); err == nil {
+				r.stackWake, r.heapWake = max(r.stackWake, st), max(r.heapWake, hp)
+			}
+			select {
+			case <-sampling.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}()
+	err = w.wait(ctx)
+	stopSampling()
+	<-sampled
+	if err != nil {
 		return nil, err
+	}
+	if st, hp, err := s.inuse(ctx); err == nil {
+		r.stackWake, r.heapWake = max(r.stackWake, st), max(r.heapWake, hp)
 	}
 	if r.after, err = readMemory(s.gateway.cmd.Process.Pid); err != nil {
 		return nil, err
@@ -266,6 +293,15 @@ func (s *stack) stop() {
 		s.closeTap()
 	}
 	s.ctl.CloseIdleConnections()
+}
+
+// inuse reads the gateway runtime's stack and heap in use.
+func (s *stack) inuse(ctx context.Context) (stack, heap int, err error) {
+	if stack, err = s.metric(ctx, "go_memstats_stack_inuse_bytes"); err != nil {
+		return 0, 0, err
+	}
+	heap, err = s.metric(ctx, "go_memstats_heap_inuse_bytes")
+	return stack, heap, err
 }
 
 // awaitWaiters polls gateway_fssp_waiters until it reaches n.

@@ -41,6 +41,9 @@ func writeReport(out io.Writer, command, load string, o options, rs []*result) {
 	})
 	row("gateway VmHWM (peak) after all answered", "≤ 150 MB", func(r *result) string { return mb(r.after.hwm) })
 	row("gateway VmRSS after all answered", "", func(r *result) string { return mb(r.after.rss) })
+	row("Go stacks / heap in use: all parked → largest sample while answering", "", func(r *result) string {
+		return fmt.Sprintf("%s / %s → %s / %s", mb(int64(r.stackParked)), mb(int64(r.heapParked)), mb(int64(r.stackWake)), mb(int64(r.heapWake)))
+	})
 	row("go_goroutines: idle → all parked", "", func(r *result) string {
 		return fmt.Sprintf("%d → %d", r.goIdle, r.goConnected)
 	})
