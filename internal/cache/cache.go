@@ -4,11 +4,13 @@
 //
 // Store.Fetch is the whole policy: a fresh entry is a hit; a miss is filled by
 // the caller's function once per key however many requests want it, within
-// one process (singleflight) and across processes (a short Redis lock whose
-// waiters read the stored result); an expired entry is kept for a grace period
-// and served stale when the fill fails in a way the caller allows (the
-// upstream is down, the quota is spent). Cache-Status (RFC 9211) values
-// describe what happened.
+// one process (singleflight) and across processes (a short Redis lock,
+// renewed while the fill runs, whose waiters read the stored result); a
+// quota rejection of the filling request is its own, not shared with those
+// that waited (they fill once under their own quota); an expired entry is
+// kept for a grace period and served stale when the fill fails in a way the
+// caller allows (the upstream is down, the quota is spent). Cache-Status
+// (RFC 9211) values describe what happened.
 //
 // Round trips: a hit is one Redis call (none from the in-process L1); a miss
 // is one script that reads the entry or takes the fill lock, the fill, and one
@@ -59,8 +61,8 @@ type Config struct {
 	Grace         time.Duration // how long an expired entry may still be served stale; default 24h
 	MaxEntryBytes int64         // larger answers are served but not stored; default 25 MiB
 	CompressAbove int           // non-binary bodies above this are gzipped; default 4 KiB, negative: never
-	LockTTL       time.Duration // how long one process may fill a key before others try; default 10s
-	FillTimeout   time.Duration // bound of a shared fill; default 60s
+	LockTTL       time.Duration // lifetime of a fill lock, renewed every LockTTL/3 while the fill runs; default 10s
+	FillTimeout   time.Duration // bound of a shared fill, of its lock renewal and of a wait for another process's fill; default 60s
 
 	// The in-process L1: how long an entry read or stored here is served
 	// without asking Redis (never past its own expiry; this is also how long

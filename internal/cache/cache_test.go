@@ -26,13 +26,25 @@ type clock struct {
 func (c *clock) Now() time.Time          { c.mu.Lock(); defer c.mu.Unlock(); return c.now }
 func (c *clock) Advance(d time.Duration) { c.mu.Lock(); c.now = c.now.Add(d); c.mu.Unlock() }
 
+// newStore is a store on rs with a Redis timeout of a second: the tests
+// about coalescing must not see a slow call on a loaded machine as a failed
+// one (which disables the fill lock). TestFailsOpenWithoutRedis covers the
+// failures.
 func newStore(t *testing.T, rs *redistest.Server, clk *clock) *cache.Store {
 	t.Helper()
 	cfg := cache.Config{Grace: time.Hour, MaxEntryBytes: 1 << 20, CompressAbove: 64}
 	if clk != nil {
 		cfg.Now = clk.Now
 	}
-	s, err := cache.New(rs.Client(t), cfg, prometheus.NewRegistry())
+	return storeWith(t, rs, cfg, prometheus.NewRegistry())
+}
+
+func storeWith(t *testing.T, rs *redistest.Server, cfg cache.Config, reg prometheus.Registerer) *cache.Store {
+	t.Helper()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = time.Second
+	}
+	s, err := cache.New(rs.Client(t), cfg, reg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,5 +290,65 @@ func TestCoalescedQuotaFailureNotShared(t *testing.T) {
 	b := <-ansB
 	if b.err != nil || string(b.res.Entry.Body) != "pdf" || calls.Load() != 1 {
 		t.Errorf("Fetch of the tenant with room = %+v, %v after %d fills; want its own fill's answer", b.res, b.err, calls.Load())
+	}
+}
+
+// TestSlowFillKeepsLock: a fill slower than the lock's lifetime renews the
+// lock, so another process waits for it instead of calling the upstream
+// again.
+func TestSlowFillKeepsLock(t *testing.T) {
+	rs := redistest.Start(t)
+	cfg := cache.Config{Grace: time.Hour, LockTTL: 600 * time.Millisecond, FillTimeout: 20 * time.Second}
+	first, second := storeWith(t, rs, cfg, nil), storeWith(t, rs, cfg, nil)
+	k := key(t, "garantExportTopic", 9, "pdf")
+	p := cache.Policy{TTL: time.Hour}
+	var calls atomic.Int32
+	started, release := make(chan struct{}), make(chan struct{})
+	slow := func(context.Context) (*cache.Entry, error) {
+		calls.Add(1)
+		close(started)
+		<-release
+		return &cache.Entry{Body: []byte("pdf")}, nil
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		if res, err := first.Fetch(context.Background(), k, p, slow, nil); err != nil || string(res.Entry.Body) != "pdf" {
+			t.Errorf("first Fetch = %+v, %v", res, err)
+		}
+	})
+	<-started
+	wg.Go(func() {
+		res, err := second.Fetch(context.Background(), k, p, filler(&calls, "pdf", nil), nil)
+		if err != nil || string(res.Entry.Body) != "pdf" || res.Status != cache.StatusCollapsed {
+			t.Errorf("second Fetch = %+v, %v; want the first one's answer, collapsed", res, err)
+		}
+	})
+	time.Sleep(5 * cfg.LockTTL) // the lock would have expired four times over
+	close(release)
+	wg.Wait()
+	if n := calls.Load(); n != 1 {
+		t.Errorf("fills = %d, want 1", n)
+	}
+}
+
+// TestFillPanic: a panicking fill (run in a goroutine of singleflight's)
+// becomes an Internal error for the requests that wanted it and releases the
+// fill lock; the process lives on.
+func TestFillPanic(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil)
+	k := key(t, "garantGetTopic", 5, 5)
+	boom := func(context.Context) (*cache.Entry, error) { panic("boom") }
+	_, err := s.Fetch(context.Background(), k, cache.Policy{TTL: time.Hour}, boom, nil)
+	if apperr.KindOf(err) != apperr.Internal || !strings.Contains(err.Error(), "boom") {
+		t.Errorf("Fetch with a panicking fill = %v, want an Internal error naming the panic", err)
+	}
+	if locks, _ := rs.Client(t).Keys(context.Background(), "lg:gc:lock:*").Result(); len(locks) != 0 {
+		t.Errorf("fill locks after the panic = %v, want none", locks)
+	}
+	var calls atomic.Int32
+	res, err := s.Fetch(context.Background(), k, cache.Policy{TTL: time.Hour}, filler(&calls, "ok", nil), nil)
+	if err != nil || res.Status != cache.StatusStored || calls.Load() != 1 {
+		t.Errorf("Fetch after the panic = %+v, %v; want a fresh fill", res, err)
 	}
 }

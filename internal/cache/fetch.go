@@ -2,6 +2,9 @@ package cache
 
 import (
 	"context"
+	"fmt"
+	"runtime/debug"
+	"sync"
 	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
@@ -15,7 +18,7 @@ func (s *Store) Fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serve
 	op := k.Operation
 	if p.TTL <= 0 {
 		s.m.result(s.cfg.Upstream, op, "bypass")
-		e, err := fill(ctx)
+		e, err := s.run(ctx, op, fill)
 		if err != nil {
 			return nil, err
 		}
@@ -224,7 +227,9 @@ func (s *Store) fillLocked(ctx context.Context, k Key, rkey string, p Policy, fi
 // fillAndStore calls fill and stores a successful answer (in Redis and the
 // L1), releasing the fill lock token (if any) in the same round trip.
 func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, token string) (*Result, error) {
-	e, err := fill(ctx)
+	stop := s.keepLock(k, token)
+	e, err := s.run(ctx, k.Operation, fill)
+	stop()
 	if err != nil {
 		s.unlock(k, token)
 		return nil, err
@@ -243,10 +248,58 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 	return res, nil
 }
 
+// run calls fill, turning a panic into an Internal error: a fill runs in a
+// goroutine of its own under singleflight, where a panic would end the
+// process (and leave the fill lock held until it expires).
+func (s *Store) run(ctx context.Context, op string, fill FillFunc) (e *Entry, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			e, err = nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("cache: fill of %s panicked: %v\n%s", op, v, debug.Stack()))
+		}
+	}()
+	e, err = fill(ctx)
+	if err == nil && e == nil {
+		err = apperr.Wrap(apperr.Internal, "", fmt.Errorf("cache: fill of %s returned no entry", op))
+	}
+	return e, err
+}
+
+// keepLock renews k's fill lock every LockTTL/3 while the fill runs (up to
+// FillTimeout), so that a fill slower than LockTTL keeps other processes
+// waiting rather than calling the upstream again. stop ends the renewal and
+// returns once it has ended.
+func (s *Store) keepLock(k Key, token string) (stop func()) {
+	if token == "" {
+		return func() {}
+	}
+	done := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		tick := time.NewTicker(s.cfg.LockTTL / 3)
+		defer tick.Stop()
+		limit := time.NewTimer(s.cfg.FillTimeout)
+		defer limit.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-limit.C:
+				return
+			case <-tick.C:
+				if !s.renew(k, token) {
+					return
+				}
+			}
+		}
+	})
+	return func() { close(done); wg.Wait() }
+}
+
 // awaitPeer polls for the entry another process is filling until it is
-// stored fresh, the lock goes away, or the lock's lifetime passes.
+// stored fresh, the lock goes away (the filler failed or died: a live
+// filler renews it), or FillTimeout passes.
 func (s *Store) awaitPeer(ctx context.Context, k Key, rkey string) *Entry {
-	deadline := time.Now().Add(s.cfg.LockTTL)
+	deadline := time.Now().Add(s.cfg.FillTimeout)
 	wait := 5 * time.Millisecond
 	for time.Now().Before(deadline) {
 		t := time.NewTimer(wait)

@@ -149,6 +149,21 @@ func (s *Store) lock(ctx context.Context, k Key) (string, bool) {
 	return token, ok
 }
 
+// renewScript extends the fill lock KEYS[1] by ARGV[2] ms while it holds ARGV[1].
+var renewScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end return 0`)
+
+// renew extends k's fill lock by LockTTL; false when the lock is no longer
+// this fill's. A Redis failure counts as held: the next tick tries again.
+func (s *Store) renew(k Key, token string) bool {
+	rctx, cancel := s.rctx(context.Background())
+	defer cancel()
+	n, err := renewScript.Run(rctx, s.rdb, []string{s.lockKey(k)}, token, s.cfg.LockTTL.Milliseconds()).Int()
+	if s.redisErr("renew", err) != nil {
+		return true
+	}
+	return n == 1
+}
+
 var unlockScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end return 0`)
 
 func (s *Store) unlock(k Key, token string) {
