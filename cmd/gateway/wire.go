@@ -86,16 +86,26 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 
 	bg, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		if tasks == nil {
-			return
+	if tasks != nil {
+		wg.Go(func() {
+			if err := tasks.Run(bg); err != nil && bg.Err() == nil {
+				log.Error("fssp task engine stopped", "error", err.Error())
+			}
+		})
+	}
+	if a.garant != nil {
+		// Garant is the source of truth for its quotas: read /v2/limits of
+		// every credential every few minutes (one replica per round).
+		var creds []*tenant.Credential
+		for _, c := range tenants.Credentials() {
+			if c.Upstream == config.Garant {
+				creds = append(creds, c)
+			}
 		}
-		if err := tasks.Run(bg); err != nil && bg.Err() == nil {
-			log.Error("fssp task engine stopped", "error", err.Error())
-		}
-	}()
+		limitsSync := &handlers.GarantLimitsSync{Garant: a.garant, Quota: q, Redis: rdb, Credentials: creds,
+			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
+		wg.Go(func() { limitsSync.Run(bg) })
+	}
 	a.stop = func() { cancel(); wg.Wait() }
 	return a, nil
 }
