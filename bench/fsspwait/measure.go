@@ -30,6 +30,9 @@ type result struct {
 	// Go runtime's stack and heap in use (go_memstats_*_inuse_bytes): with
 	// all parked, and the largest sampled while the waiters were answered.
 	stackParked, heapParked, stackWake, heapWake int
+	// CPU time from the clock release until all were answered: the
+	// gateway's, and this process's (the waiters' client).
+	gatewayCPU, clientCPU time.Duration
 
 	hold                      time.Duration
 	holdStatus, holdResult    int // simulator calls while every waiter was parked
@@ -122,6 +125,11 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	}
 
 	// Release: queue and run time have passed at once.
+	gwCPU0, err := cpuTime(s.gateway.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	selfCPU0 := selfCPU()
 	released := time.Now()
 	if err := s.setClock(ctx, frozen.Add(time.Minute)); err != nil {
 		return nil, err
@@ -147,6 +155,12 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	if err != nil {
 		return nil, err
 	}
+	r.clientCPU = selfCPU() - selfCPU0
+	gwCPU1, err := cpuTime(s.gateway.cmd.Process.Pid)
+	if err != nil {
+		return nil, err
+	}
+	r.gatewayCPU = gwCPU1 - gwCPU0
 	if st, hp, err := s.inuse(ctx); err == nil {
 		r.stackWake, r.heapWake = max(r.stackWake, st), max(r.heapWake, hp)
 	}

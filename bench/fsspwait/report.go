@@ -62,6 +62,12 @@ func writeReport(out io.Writer, command, load string, o options, rs []*result) {
 	row("answer after the clock release: p50 / p99 / max", "includes the next poll (≤ 2.2 s)", func(r *result) string {
 		return percentiles(r.fromRelease)
 	})
+	row("CPU from the release to the last answer: gateway / client (per answer)", "", func(r *result) string {
+		per := func(d time.Duration) string {
+			return fmt.Sprintf("%.0f µs", float64(d.Microseconds())/float64(max(r.answered, 1)))
+		}
+		return fmt.Sprintf("%s (%s) / %s (%s)", seconds(r.gatewayCPU), per(r.gatewayCPU), seconds(r.clientCPU), per(r.clientCPU))
+	})
 	row("answered final / answered / waiters", "all", func(r *result) string {
 		return fmt.Sprintf("%d / %d / %d", r.final, r.answered, r.waiters)
 	})
