@@ -194,7 +194,7 @@ func TestCoalescingAcrossStores(t *testing.T) {
 
 func TestFailsOpenWithoutRedis(t *testing.T) {
 	rs := redistest.Start(t)
-	s := newStore(t, rs, nil)
+	s := storeWith(t, rs, cache.Config{Grace: time.Hour, Timeout: 100 * time.Millisecond}, nil)
 	rs.Stop()
 	var calls atomic.Int32
 	start := time.Now()
