@@ -352,3 +352,39 @@ func TestFillPanic(t *testing.T) {
 		t.Errorf("Fetch after the panic = %+v, %v; want a fresh fill", res, err)
 	}
 }
+
+// TestNoCacheRefreshFailure: Cache-Control: no-cache is never answered with a
+// stale copy when the refresh fails, unless the client also sent max-stale
+// (RFC 9111 §5.2.1.4); max-stale=N bounds how stale.
+func TestNoCacheRefreshFailure(t *testing.T) {
+	rs := redistest.Start(t)
+	clk := &clock{now: time.Unix(1_800_000_000, 0)}
+	s := newStore(t, rs, clk)
+	ctx := context.Background()
+	k := key(t, "garantGetTopic", 4, 4)
+	var calls atomic.Int32
+	if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Minute}, filler(&calls, "old", nil), nil); err != nil {
+		t.Fatal(err)
+	}
+	clk.Advance(2 * time.Minute) // a minute stale
+	down := errors.New("down")
+	always := func(error) bool { return true }
+	for _, tc := range []struct {
+		name   string
+		policy cache.Policy
+		stale  bool
+	}{
+		{"no-cache", cache.Policy{TTL: time.Minute, NoCache: true}, false},
+		{"no-cache, max-stale", cache.Policy{TTL: time.Minute, NoCache: true, MaxStale: -1}, true},
+		{"no-cache, max-stale=120", cache.Policy{TTL: time.Minute, NoCache: true, MaxStale: 2 * time.Minute}, true},
+		{"no-cache, max-stale=30", cache.Policy{TTL: time.Minute, NoCache: true, MaxStale: 30 * time.Second}, false},
+	} {
+		res, err := s.Fetch(ctx, k, tc.policy, filler(&calls, "", down), always)
+		if tc.stale && (err != nil || string(res.Entry.Body) != "old") {
+			t.Errorf("%s: Fetch with a failing refresh = %+v, %v; want the stale entry", tc.name, res, err)
+		}
+		if !tc.stale && !errors.Is(err, down) {
+			t.Errorf("%s: Fetch with a failing refresh = %+v, %v; want the failure", tc.name, res, err)
+		}
+	}
+}

@@ -29,7 +29,12 @@ func (s *Store) Fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serve
 		s.m.result(s.cfg.Upstream, op, "bypass")
 		res, err := s.fillAndStore(ctx, k, rkey, p, fill, "")
 		if err != nil {
-			return s.staleInstead(ctx, op, rkey, nil, false, err, serveStale)
+			if p.MaxStale == 0 {
+				// no-cache asked for a fresh answer; a stale one only
+				// when max-stale says so too (RFC 9111 §5.2.1.4).
+				return nil, err
+			}
+			return s.staleInstead(ctx, op, rkey, nil, false, p, err, serveStale)
 		}
 		if res.Status == StatusStored {
 			res.Status = StatusRefreshed
@@ -70,21 +75,22 @@ func (s *Store) Fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serve
 		cached, looked = o.stale, true
 	}
 	if err != nil {
-		return s.staleInstead(ctx, op, rkey, cached, looked, err, serveStale)
+		return s.staleInstead(ctx, op, rkey, cached, looked, p, err, serveStale)
 	}
 	return o.res, nil
 }
 
 // staleInstead serves an expired entry within grace in place of err, when
-// serveStale allows it.
-func (s *Store) staleInstead(ctx context.Context, op, rkey string, cached *Entry, looked bool, err error, serveStale func(error) bool) (*Result, error) {
+// serveStale allows it, and no further past its expiry than the client's
+// max-stale=N when it sent one.
+func (s *Store) staleInstead(ctx context.Context, op, rkey string, cached *Entry, looked bool, p Policy, err error, serveStale func(error) bool) (*Result, error) {
 	if serveStale == nil || !serveStale(err) {
 		return nil, err
 	}
 	if !looked {
 		cached, _ = s.get(ctx, rkey)
 	}
-	if cached == nil {
+	if cached == nil || (p.MaxStale > 0 && !s.cfg.Now().Before(cached.Expires.Add(p.MaxStale))) {
 		return nil, err
 	}
 	s.m.result(s.cfg.Upstream, op, "stale")
