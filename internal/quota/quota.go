@@ -84,7 +84,7 @@ type Account struct {
 // Config configures an Engine. Zero values take the documented defaults.
 type Config struct {
 	Rules    []Rule
-	Accounts []Account // whose quotas the gauges report (besides credentials rules name)
+	Accounts []Account                  // whose quotas the gauges report (besides credentials rules name)
 	Families map[string]map[string]Cost // upstream → operation id → family and cost; nil: DefaultFamilies()
 	Location *time.Location             // calendar periods; nil: Europe/Moscow
 	FailOpen map[string]bool            // "upstream/family" → pass when Redis is down
