@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -385,6 +386,45 @@ func TestNoCacheRefreshFailure(t *testing.T) {
 		}
 		if !tc.stale && !errors.Is(err, down) {
 			t.Errorf("%s: Fetch with a failing refresh = %+v, %v; want the failure", tc.name, res, err)
+		}
+	}
+}
+
+// TestLargeJSONCompressed: a text body over CompressAbove is stored gzipped
+// (the entry's flag byte says so, and it takes less room) and read back as it was.
+func TestLargeJSONCompressed(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil) // CompressAbove 64
+	ctx := context.Background()
+	body := `{"items":[` + strings.Repeat(`{"text":"статья 70 Трудового кодекса"},`, 100) + `{}]}`
+	for i, tc := range []struct {
+		body string
+		gzip bool
+	}{{body, true}, {`{"topic":1}`, false}} {
+		k := key(t, "garantGetTopicHTML", 100+i, i)
+		var calls atomic.Int32
+		if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Hour}, filler(&calls, tc.body, nil), nil); err != nil {
+			t.Fatal(err)
+		}
+		keys, err := rs.Client(t).Keys(ctx, fmt.Sprintf("lg:gc:cred-a:garantGetTopicHTML:%d:*", 100+i)).Result()
+		if err != nil || len(keys) != 1 {
+			t.Fatalf("keys = %v, %v", keys, err)
+		}
+		raw, err := rs.Client(t).Get(ctx, keys[0]).Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if gz := raw[1]&1 != 0; gz != tc.gzip || (gz && len(raw) >= len(tc.body)) {
+			t.Errorf("entry of %d bytes stored in %d bytes, gzip flag %v; want gzip %v", len(tc.body), len(raw), gz, tc.gzip)
+		}
+		// Read back from Redis (another process: no L1).
+		other := storeWith(t, rs, cache.Config{Grace: time.Hour, LocalTTL: -1}, nil)
+		res, err := other.Fetch(ctx, k, cache.Policy{TTL: time.Hour}, filler(&calls, "refilled", nil), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.Status != cache.StatusHit || string(res.Entry.Body) != tc.body {
+			t.Errorf("Fetch from Redis = %q %.40q; want a hit with the body", res.Status, res.Entry.Body)
 		}
 	}
 }

@@ -138,7 +138,7 @@ func TestCoalescingOnCluster(t *testing.T) {
 	c := redistest.StartCluster(t, 3)
 	var stores []*cache.Store
 	for range 3 {
-		s, err := cache.New(c.Client(t), cache.Config{Grace: time.Hour}, prometheus.NewRegistry())
+		s, err := cache.New(c.Client(t), cache.Config{Grace: time.Hour, Timeout: time.Second}, prometheus.NewRegistry())
 		if err != nil {
 			t.Fatal(err)
 		}
