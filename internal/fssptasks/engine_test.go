@@ -244,7 +244,7 @@ func TestQuota(t *testing.T) {
 	s := submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))
 
 	// An upstream 429 refunds and rejects.
-	v.sim.Kit.SetFault(&simkit.Fault{Status: 429, Body: `{"status":"error","code":429,"exception":"limit","response":[]}`, Remaining: 1})
+	v.sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/search/", Status: 429, Body: `{"status":"error","code":429,"exception":"limit","response":[]}`, Remaining: 1})
 	if _, err := e.Submit(context.Background(), s); apperr.KindOf(err) != apperr.QuotaExceeded {
 		t.Fatalf("Submit(upstream 429) = %v, want quota_exceeded", err)
 	}

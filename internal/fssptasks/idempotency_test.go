@@ -44,7 +44,8 @@ func TestIdempotency(t *testing.T) {
 		t.Errorf("TTL(%s) = %v, want 24h", keys[0], ttl)
 	}
 	// A failed submission frees its key.
-	v.sim.Kit.SetFault(&simkit.Fault{Status: 502, Body: "<html>down</html>", Remaining: 1})
+	// Only the search may hit the fault: a background poll must not use it up.
+	v.sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/search/", Status: 502, Body: "<html>down</html>", Remaining: 1})
 	s3 := submission(tenantA, fssptasks.KindIP, ip("3/21/77001-ИП"))
 	s3.IdempotencyKey = "key-3"
 	if _, err := v.e.Submit(context.Background(), s3); apperr.KindOf(err) != apperr.UpstreamFailed {
