@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
 )
@@ -83,5 +84,51 @@ func TestGarantCoalescedQuotaRejectionNotShared(t *testing.T) {
 	}
 	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}/download-pdf"); n != 1 {
 		t.Errorf("simulator export calls = %d, want 1", n)
+	}
+}
+
+// TestGarantMonitoringCachedWhenConfigured: with a TTL configured for the
+// monitoring operations their answers carry Cache-Status and Age and honour
+// the client's Cache-Control, like the other cached operations; by default
+// they are not cached.
+func TestGarantMonitoringCachedWhenConfigured(t *testing.T) {
+	ops := []struct {
+		path, route string
+		body        any
+	}{
+		{"/v1/garant/monitoring/documents", "POST /v2/find-modified", map[string]any{"topics": []int{10103000}, "modDate": "2018-01-01"}},
+		{"/v1/garant/monitoring/fragments", "POST /v2/block-on-control/changed",
+			map[string]any{"fromDate": "2018-01-01", "urlArray": []string{"https://internet.garant.ru/#/document/10900200/entry/1"}}},
+	}
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		d.Garant.TTL = map[string]time.Duration{"garantFindModified": time.Minute, "garantBlocksChanged": time.Minute}
+	})
+	plain := newGarantEnv(t, simConfig(), nil)
+	for _, op := range ops {
+		steps := []struct {
+			hdr    []string
+			status string
+			calls  int
+		}{
+			{nil, cache.StatusStored, 1},
+			{nil, cache.StatusHit, 1},
+			{[]string{"Cache-Control", "no-cache"}, cache.StatusRefreshed, 2},
+		}
+		for i, st := range steps {
+			status, h, body := env.send(t, "POST", op.path, keyAlpha, op.body, st.hdr...)
+			if status != 200 || h.Get("Cache-Status") != st.status || (st.status == cache.StatusHit) != (h.Get("Age") != "") ||
+				env.sim.Kit.Calls.Get(op.route) != st.calls {
+				t.Errorf("%s #%d = %d Cache-Status %q Age %q after %d calls, want 200 %q after %d; %.200s", op.path, i, status,
+					h.Get("Cache-Status"), h.Get("Age"), env.sim.Kit.Calls.Get(op.route), st.status, st.calls, body)
+			}
+		}
+		for range 2 {
+			if status, h, _ := plain.send(t, "POST", op.path, keyAlpha, op.body); status != 200 || h.Get("Cache-Status") != "" || h.Get("Age") != "" {
+				t.Errorf("%s by default = %d Cache-Status %q Age %q, want 200 uncached", op.path, status, h.Get("Cache-Status"), h.Get("Age"))
+			}
+		}
+		if n := plain.sim.Kit.Calls.Get(op.route); n != 2 {
+			t.Errorf("%s by default: %d upstream calls for 2 requests, want 2", op.path, n)
+		}
 	}
 }

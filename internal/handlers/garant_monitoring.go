@@ -15,7 +15,7 @@ import (
 var earliestControlDate = time.Date(2018, 1, 1, 0, 0, 0, 0, time.UTC)
 
 // GarantFindModified checks documents for changes (links_control quota;
-// not cached unless configured).
+// not cached unless a TTL is configured, then cached like the others).
 func (h garantHandlers) GarantFindModified(ctx context.Context, request api.GarantFindModifiedRequestObject) (api.GarantFindModifiedResponseObject, error) {
 	b := request.Body
 	if b.ModDate.Time.Before(earliestControlDate) {
@@ -26,7 +26,8 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 		return nil, err
 	}
 	req := garant.FindModifiedRequest{Topics: b.Topics, ModDate: b.ModDate.Format(time.DateOnly), NeedEvents: deref(b.NeedEvents)}
-	res, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
+	cc, cached := c.monitoringCache(ctx)
+	res, err := cachedJSON(ctx, c, cc, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
 		r, err := c.g.Client.FindModified(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantModifiedTopics{}, err
@@ -40,14 +41,30 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, false, true), nil
+	return c.answer(res, cached, true), nil
+}
+
+// monitoringCache is whether a monitoring operation is cached (a TTL is
+// configured for it; by default it is not) and, when it is, the client's
+// Cache-Control, read from the request: the contract declares neither for
+// these operations.
+func (c *garantCall) monitoringCache(ctx context.Context) (cc *string, cached bool) {
+	if c.g.Cache == nil || c.g.ttl(c.op) <= 0 {
+		return nil, false
+	}
+	if r := exchangeFrom(ctx).r; r != nil {
+		if v := r.Header.Get("Cache-Control"); v != "" {
+			cc = &v
+		}
+	}
+	return cc, true
 }
 
 // fragmentLink is a full fragment link of the Garant front end.
 var fragmentLink = regexp.MustCompile(`^https?://[^/#\s]+/?#/document/\d+(?:/entry/\d+)?/?$`)
 
 // GarantBlocksChanged checks fragments for changes (links_control quota;
-// not cached unless configured).
+// not cached unless a TTL is configured, then cached like the others).
 func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.GarantBlocksChangedRequestObject) (api.GarantBlocksChangedResponseObject, error) {
 	b := request.Body
 	if b.FromDate.Time.Before(earliestControlDate) {
@@ -63,7 +80,8 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 		return nil, err
 	}
 	req := garant.BlocksRequest{FromDate: b.FromDate.Format(time.DateOnly), URLArray: b.URLArray, NeedEvents: deref(b.NeedEvents)}
-	res, err := cachedJSON(ctx, c, nil, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
+	cc, cached := c.monitoringCache(ctx)
+	res, err := cachedJSON(ctx, c, cc, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
 		r, err := c.g.Client.BlocksChanged(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantModifiedBlocks{}, err
@@ -77,7 +95,7 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, false, true), nil
+	return c.answer(res, cached, true), nil
 }
 
 // GarantGetLimits returns Garant's own quota report, never cached, and
