@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/cache"
@@ -37,11 +38,16 @@ func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any,
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
+	return c.g.Cache.Fetch(ctx, k, c.policy(cc), fill, staleOK)
+}
+
+// policy is the operation's cache policy under the client's Cache-Control.
+func (c *garantCall) policy(cc *string) cache.Policy {
 	p := cache.Policy{TTL: c.g.ttl(c.op)}
 	if cc != nil {
 		cache.ParseCacheControl(&p, *cc)
 	}
-	return c.g.Cache.Fetch(ctx, k, p, fill, staleOK)
+	return p
 }
 
 // cachedJSON answers a JSON operation: fetch calls Garant and converts the
@@ -76,9 +82,23 @@ func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int
 // and served).
 const maxFile = 64 << 20
 
-// cachedFile answers a binary operation. The file is read once into one
-// buffer, which is both stored (raw) and served.
-func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req any, fetch func(context.Context) (*garant.File, error)) (*cache.Result, error) {
+// fileAnswer is a binary answer: how the cache produced it (Entry carries
+// the content type), and the body to copy to the client.
+type fileAnswer struct {
+	res  *cache.Result
+	body io.Reader
+	n    int64 // 0: unknown
+}
+
+// cachedFile answers a binary operation. When the answer can be neither
+// served from nor stored in the cache (no cache, a TTL of 0, or
+// Cache-Control: no-cache, no-store) Garant's body is streamed to the
+// client; otherwise the file is read once into one buffer, which is both
+// stored (raw) and served.
+func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req any, fetch func(context.Context) (*garant.File, error)) (*fileAnswer, error) {
+	if p := c.policy(cc); c.g.Cache == nil || p.TTL <= 0 || (p.NoCache && p.NoStore) {
+		return c.streamFile(ctx, p.TTL > 0 && c.g.Cache != nil, fetch)
+	}
 	fill := func(ctx context.Context) (*cache.Entry, error) {
 		var e *cache.Entry
 		err := c.upstream(ctx, func(ctx context.Context) error {
@@ -100,5 +120,26 @@ func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req 
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	return res, nil
+	return &fileAnswer{res: res, body: bytes.NewReader(res.Entry.Body), n: int64(len(res.Entry.Body))}, nil
+}
+
+// streamFile calls Garant and hands its body to the response, which copies
+// it to the client and closes it (or it is closed when the request ends).
+// bypassed says the operation is cached but this request skipped the cache.
+func (c *garantCall) streamFile(ctx context.Context, bypassed bool, fetch func(context.Context) (*garant.File, error)) (*fileAnswer, error) {
+	var f *garant.File
+	err := c.upstream(ctx, func(ctx context.Context) error {
+		var err error
+		f, err = fetch(ctx)
+		return err
+	})
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	context.AfterFunc(ctx, func() { _ = f.Body.Close() })
+	res := &cache.Result{Entry: &cache.Entry{ContentType: f.ContentType, Binary: true}, Filled: true}
+	if bypassed {
+		res.Status = cache.StatusBypass
+	}
+	return &fileAnswer{res: res, body: f.Body, n: max(0, f.ContentLength)}, nil
 }

@@ -3,6 +3,8 @@ package handlers_test
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +16,7 @@ import (
 	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 )
 
 // quotaGate holds the first Redis command naming match until release is
@@ -130,5 +133,37 @@ func TestGarantMonitoringCachedWhenConfigured(t *testing.T) {
 		if n := plain.sim.Kit.Calls.Get(op.route); n != 2 {
 			t.Errorf("%s by default: %d upstream calls for 2 requests, want 2", op.path, n)
 		}
+	}
+}
+
+// TestGarantFilesStreamedWhenNotStored: a binary answer that will not be
+// stored (TTL 0, or Cache-Control: no-cache, no-store) is streamed from
+// Garant with its type and length, and leaves no entry.
+func TestGarantFilesStreamedWhenNotStored(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		d.Garant.TTL = map[string]time.Duration{"garantExportTopic": 0}
+	})
+	for _, tc := range []struct {
+		name, path, ct, prefix, status string
+		hdr                            []string
+	}{
+		{"export, TTL 0", "/v1/garant/topics/10900200/export/pdf", "application/pdf", "%PDF", "", nil},
+		{"image, no-cache no-store", fmt.Sprintf("/v1/garant/images/%d", garantsim.ImageExample), "image/png", "\x89PNG", cache.StatusBypass,
+			[]string{"Cache-Control", "no-cache, no-store"}},
+	} {
+		for i := range 2 {
+			status, h, body := env.send(t, "GET", tc.path, keyAlpha, nil, tc.hdr...)
+			if status != 200 || !strings.HasPrefix(h.Get("Content-Type"), tc.ct) || !bytes.HasPrefix(body, []byte(tc.prefix)) ||
+				h.Get("Content-Length") != strconv.Itoa(len(body)) || h.Get("Cache-Status") != tc.status || h.Get("Age") != "" {
+				t.Errorf("%s #%d = %d %q Content-Length %q of %d bytes, Cache-Status %q Age %q; want 200 %s streamed, Cache-Status %q",
+					tc.name, i, status, h.Get("Content-Type"), h.Get("Content-Length"), len(body), h.Get("Cache-Status"), h.Get("Age"), tc.ct, tc.status)
+			}
+		}
+	}
+	if keys, _ := env.Redis.Client(t).Keys(context.Background(), "lg:gc:*").Result(); len(keys) != 0 {
+		t.Errorf("entries after streamed answers = %v, want none", keys)
+	}
+	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}/download-pdf") + env.sim.Kit.Calls.Get("GET /v2/image/{object_id}"); n != 4 {
+		t.Errorf("simulator calls = %d, want 4", n)
 	}
 }

@@ -14,16 +14,17 @@ func (h garantHandlers) GarantExportTopic(ctx context.Context, request api.Garan
 		return nil, err
 	}
 	format := string(request.Format)
-	res, err := c.cachedFile(ctx, request.Params.CacheControl, request.Topic, [2]any{request.Topic, format}, func(ctx context.Context) (*garant.File, error) {
+	a, err := c.cachedFile(ctx, request.Params.CacheControl, request.Topic, [2]any{request.Topic, format}, func(ctx context.Context) (*garant.File, error) {
 		return c.g.Client.Download(ctx, c.cred.Secret, request.Topic, format)
 	})
 	if err != nil {
 		return nil, err
 	}
+	res := a.res
 	st, age := cacheHeaders(res)
 	rl, pol := c.rateHeaders()
 	hdr := api.GarantExportTopic200ResponseHeaders{CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}
-	body, n := bodyOf(res)
+	body, n := a.body, a.n
 	switch mt := mediaType(res.Entry.ContentType); {
 	case mt == "application/pdf" || (mt != "application/rtf" && mt != "application/vnd.oasis.opendocument.text" && format == garant.FormatPDF):
 		return api.GarantExportTopic200ApplicationpdfResponse{Body: body, ContentLength: n, Headers: hdr}, nil
@@ -40,16 +41,17 @@ func (h garantHandlers) GarantGetImage(ctx context.Context, request api.GarantGe
 	if err != nil {
 		return nil, err
 	}
-	res, err := c.cachedFile(ctx, request.Params.CacheControl, 0, request.ObjectID, func(ctx context.Context) (*garant.File, error) {
+	a, err := c.cachedFile(ctx, request.Params.CacheControl, 0, request.ObjectID, func(ctx context.Context) (*garant.File, error) {
 		return c.g.Client.Image(ctx, c.cred.Secret, request.ObjectID)
 	})
 	if err != nil {
 		return nil, err
 	}
+	res := a.res
 	st, age := cacheHeaders(res)
 	rl, pol := c.rateHeaders()
 	hdr := api.GarantGetImage200ResponseHeaders{CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}
-	body, n := bodyOf(res)
+	body, n := a.body, a.n
 	if mediaType(res.Entry.ContentType) == "image/png" {
 		return api.GarantGetImage200ImagepngResponse{Body: body, ContentLength: n, Headers: hdr}, nil
 	}
@@ -66,15 +68,16 @@ func (h garantHandlers) GarantGetFormula(ctx context.Context, request api.Garant
 	if request.Params.Fmt != nil {
 		format = string(*request.Params.Fmt)
 	}
-	res, err := c.cachedFile(ctx, request.Params.CacheControl, 0, [2]string{request.Params.Text, format}, func(ctx context.Context) (*garant.File, error) {
+	a, err := c.cachedFile(ctx, request.Params.CacheControl, 0, [2]string{request.Params.Text, format}, func(ctx context.Context) (*garant.File, error) {
 		return c.g.Client.Formula(ctx, c.cred.Secret, request.Params.Text, format)
 	})
 	if err != nil {
 		return nil, err
 	}
+	res := a.res
 	st, age := cacheHeaders(res)
 	rl, pol := c.rateHeaders()
-	body, n := bodyOf(res)
+	body, n := a.body, a.n
 	return api.GarantGetFormula200ImagepngResponse{Body: body, ContentLength: n, Headers: api.GarantGetFormula200ResponseHeaders{
 		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
 }

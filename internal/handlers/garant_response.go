@@ -1,8 +1,6 @@
 package handlers
 
 import (
-	"bytes"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -117,9 +115,4 @@ func mediaType(ct string) string {
 		return ct
 	}
 	return mt
-}
-
-// bodyOf is a binary answer's body and length.
-func bodyOf(res *cache.Result) (io.Reader, int64) {
-	return bytes.NewReader(res.Entry.Body), int64(len(res.Entry.Body))
 }
