@@ -104,16 +104,18 @@ func (s *Store) peek(ctx context.Context, k Key, rkey string) (*Entry, bool, err
 	return e, exists.Val() > 0, nil
 }
 
-// storeScript stores an entry and releases the fill lock if this fill still holds it.
+// storeScript stores an entry (its head ARGV[1] and body ARGV[4], joined
+// here so that the process sending it makes no copy of the body) and
+// releases the fill lock if this fill still holds it (ARGV[3]; "" for none).
 var storeScript = redis.NewScript(`
-redis.call("SET", KEYS[1], ARGV[1], "PX", ARGV[2])
+redis.call("SET", KEYS[1], ARGV[1] .. ARGV[4], "PX", ARGV[2])
 if ARGV[3] ~= "" and redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
 return 1`)
 
 // store writes e under rkey for ttl plus the grace period and, when token is
 // not "", releases k's fill lock, in one round trip.
 func (s *Store) store(ctx context.Context, k Key, rkey string, e *Entry, ttl time.Duration, token string) error {
-	b, err := s.encode(e)
+	head, body, err := s.encode(e)
 	if err != nil {
 		s.unlock(k, token)
 		return s.redisErr("encode", err)
@@ -121,10 +123,7 @@ func (s *Store) store(ctx context.Context, k Key, rkey string, e *Entry, ttl tim
 	rctx, cancel := s.rctx(ctx)
 	defer cancel()
 	px := (ttl + s.cfg.Grace).Milliseconds()
-	if token == "" {
-		return s.redisErr("set", s.rdb.Set(rctx, rkey, b, time.Duration(px)*time.Millisecond).Err())
-	}
-	err = storeScript.Run(rctx, s.rdb, []string{rkey, s.lockKey(k)}, b, strconv.FormatInt(px, 10), token).Err()
+	err = storeScript.Run(rctx, s.rdb, []string{rkey, s.lockKey(k)}, head, strconv.FormatInt(px, 10), token, body).Err()
 	if err != nil {
 		s.unlock(k, token) // leave no lock for peers to wait on
 	}
