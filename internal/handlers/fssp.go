@@ -24,8 +24,9 @@ import (
 // engine. A nil tasks answers 501. (cmd/gateway wiring: server.go sets
 // tasks from Deps.)
 type fsspHandlers struct {
-	deps  *Deps
-	tasks *fssptasks.Engine
+	deps   *Deps
+	tasks  *fssptasks.Engine
+	bodies *fsspBodyCache // one encoding per task state, shared by its waiters
 }
 
 // fsspTaskPath is the gateway path of a task, the Location of a 202.
@@ -123,7 +124,7 @@ func (h fsspHandlers) FsspGetTask(ctx context.Context, request api.FsspGetTaskRe
 	if err != nil {
 		return nil, err
 	}
-	body, err := fsspBodies.get(t.ID, task)
+	body, err := h.bodies.get(t.ID, task)
 	if err != nil {
 		return nil, err
 	}
@@ -152,13 +153,9 @@ type fsspUnfinished struct {
 	retryAfter []string
 }
 
-// contentTypeJSON is shared by every answer's header: capacity 1, so an
-// append by anyone copies it.
-var contentTypeJSON = []string{"application/json"}[:1:1]
-
 func (b *fsspBody) write(w http.ResponseWriter, retryAfter []string) error {
 	h := w.Header()
-	h["Content-Type"] = contentTypeJSON
+	h.Set("Content-Type", "application/json")
 	h["Content-Length"] = b.length
 	if retryAfter != nil {
 		h["Retry-After"] = retryAfter
@@ -211,10 +208,10 @@ type fsspBodyEntry struct {
 	size     int // counted in bytes once encoded
 }
 
-// fsspBodies is the process's cache: the encoding of a task's state depends
-// only on that state, and the keys name tenant and task, so the servers of
-// one process (tests start several) may share it.
-var fsspBodies = &fsspBodyCache{maxEntries: 1024, maxBytes: 32 << 20, m: map[fsspBodyKey]*fsspBodyEntry{}}
+// newFSSPBodyCache returns the cache of encoded task answers of one server.
+func newFSSPBodyCache() *fsspBodyCache {
+	return &fsspBodyCache{maxEntries: 1024, maxBytes: 32 << 20, m: map[fsspBodyKey]*fsspBodyEntry{}}
+}
 
 // get returns the encoded answer of t, a state of a task of tenantID.
 func (c *fsspBodyCache) get(tenantID string, t *fssptasks.Task) (*fsspBody, error) {

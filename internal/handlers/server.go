@@ -52,7 +52,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 	return &Server{
 		gatewayHandlers: newGatewayHandlers(d, specJSON),
 		garantHandlers:  garantHandlers{deps: d},
-		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP},
+		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache()},
 		fipsHandlers:    fipsHandlers{deps: d},
 	}
 }
