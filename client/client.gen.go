@@ -2409,6 +2409,22 @@ type GarantGetImageParams struct {
 	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
 }
 
+// GarantFindModifiedParams defines parameters for GarantFindModified.
+type GarantFindModifiedParams struct {
+	// CacheControl `no-cache` skips the cached answer and calls Garant (consuming quota where the operation is
+	// metered); the fresh answer replaces the cached one. `max-stale=<seconds>` accepts a cached
+	// answer up to that many seconds past its expiry. Other directives are ignored.
+	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
+}
+
+// GarantBlocksChangedParams defines parameters for GarantBlocksChanged.
+type GarantBlocksChangedParams struct {
+	// CacheControl `no-cache` skips the cached answer and calls Garant (consuming quota where the operation is
+	// metered); the fresh answer replaces the cached one. `max-stale=<seconds>` accepts a cached
+	// answer up to that many seconds past its expiry. Other directives are ignored.
+	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
+}
+
 // GarantPrimeCategoriesParams defines parameters for GarantPrimeCategories.
 type GarantPrimeCategoriesParams struct {
 	// CacheControl `no-cache` skips the cached answer and calls Garant (consuming quota where the operation is
@@ -3327,47 +3343,51 @@ type ClientInterface interface {
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Never cached.
+	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-	GarantFindModifiedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GarantFindModifiedWithBody(ctx context.Context, params *GarantFindModifiedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GarantFindModified Which documents changed since a date
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Never cached.
+	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-	GarantFindModified(ctx context.Context, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GarantFindModified(ctx context.Context, params *GarantFindModifiedParams, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GarantBlocksChangedWithBody Which document fragments changed since a date
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Never cached.
+	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-	GarantBlocksChangedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GarantBlocksChangedWithBody(ctx context.Context, params *GarantBlocksChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GarantBlocksChanged Which document fragments changed since a date
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Never cached.
+	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-	GarantBlocksChanged(ctx context.Context, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	GarantBlocksChanged(ctx context.Context, params *GarantBlocksChangedParams, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GarantPrimeCategories PRIME news-feed categories
 	//
@@ -4496,13 +4516,14 @@ func (c *Client) GarantGetLimits(ctx context.Context, reqEditors ...RequestEdito
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Never cached.
+// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-func (c *Client) GarantFindModifiedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGarantFindModifiedRequestWithBody(c.Server, contentType, body)
+func (c *Client) GarantFindModifiedWithBody(ctx context.Context, params *GarantFindModifiedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGarantFindModifiedRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4517,13 +4538,14 @@ func (c *Client) GarantFindModifiedWithBody(ctx context.Context, contentType str
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Never cached.
+// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-func (c *Client) GarantFindModified(ctx context.Context, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGarantFindModifiedRequest(c.Server, body)
+func (c *Client) GarantFindModified(ctx context.Context, params *GarantFindModifiedParams, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGarantFindModifiedRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4539,13 +4561,14 @@ func (c *Client) GarantFindModified(ctx context.Context, body GarantFindModified
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Never cached.
+// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-func (c *Client) GarantBlocksChangedWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGarantBlocksChangedRequestWithBody(c.Server, contentType, body)
+func (c *Client) GarantBlocksChangedWithBody(ctx context.Context, params *GarantBlocksChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGarantBlocksChangedRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -4561,13 +4584,14 @@ func (c *Client) GarantBlocksChangedWithBody(ctx context.Context, contentType st
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Never cached.
+// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-func (c *Client) GarantBlocksChanged(ctx context.Context, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewGarantBlocksChangedRequest(c.Server, body)
+func (c *Client) GarantBlocksChanged(ctx context.Context, params *GarantBlocksChangedParams, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGarantBlocksChangedRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -6632,18 +6656,18 @@ func NewGarantGetLimitsRequest(server string) (*http.Request, error) {
 }
 
 // NewGarantFindModifiedRequest calls the generic GarantFindModified builder with application/json body
-func NewGarantFindModifiedRequest(server string, body GarantFindModifiedJSONRequestBody) (*http.Request, error) {
+func NewGarantFindModifiedRequest(server string, params *GarantFindModifiedParams, body GarantFindModifiedJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewGarantFindModifiedRequestWithBody(server, "application/json", bodyReader)
+	return NewGarantFindModifiedRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewGarantFindModifiedRequestWithBody constructs an http.Request for the GarantFindModified method, with any body, and a specified content type
-func NewGarantFindModifiedRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewGarantFindModifiedRequestWithBody(server string, params *GarantFindModifiedParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6668,22 +6692,37 @@ func NewGarantFindModifiedRequestWithBody(server string, contentType string, bod
 
 	req.Header.Add("Content-Type", contentType)
 
+	if params != nil {
+
+		if params.CacheControl != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Cache-Control", *params.CacheControl, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Cache-Control", headerParam0)
+		}
+
+	}
+
 	return req, nil
 }
 
 // NewGarantBlocksChangedRequest calls the generic GarantBlocksChanged builder with application/json body
-func NewGarantBlocksChangedRequest(server string, body GarantBlocksChangedJSONRequestBody) (*http.Request, error) {
+func NewGarantBlocksChangedRequest(server string, params *GarantBlocksChangedParams, body GarantBlocksChangedJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewGarantBlocksChangedRequestWithBody(server, "application/json", bodyReader)
+	return NewGarantBlocksChangedRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewGarantBlocksChangedRequestWithBody constructs an http.Request for the GarantBlocksChanged method, with any body, and a specified content type
-func NewGarantBlocksChangedRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewGarantBlocksChangedRequestWithBody(server string, params *GarantBlocksChangedParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -6707,6 +6746,21 @@ func NewGarantBlocksChangedRequestWithBody(server string, contentType string, bo
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.CacheControl != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Cache-Control", *params.CacheControl, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Cache-Control", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -7783,47 +7837,51 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Never cached.
+	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-	GarantFindModifiedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error)
+	GarantFindModifiedWithBodyWithResponse(ctx context.Context, params *GarantFindModifiedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error)
 
 	// GarantFindModifiedWithResponse Which documents changed since a date
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Never cached.
+	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-	GarantFindModifiedWithResponse(ctx context.Context, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error)
+	GarantFindModifiedWithResponse(ctx context.Context, params *GarantFindModifiedParams, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error)
 
 	// GarantBlocksChangedWithBodyWithResponse Which document fragments changed since a date
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Never cached.
+	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-	GarantBlocksChangedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error)
+	GarantBlocksChangedWithBodyWithResponse(ctx context.Context, params *GarantBlocksChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error)
 
 	// GarantBlocksChangedWithResponse Which document fragments changed since a date
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Never cached.
+	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-	GarantBlocksChangedWithResponse(ctx context.Context, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error)
+	GarantBlocksChangedWithResponse(ctx context.Context, params *GarantBlocksChangedParams, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error)
 
 	// GarantPrimeCategoriesWithResponse PRIME news-feed categories
 	//
@@ -12687,6 +12745,8 @@ func (r GarantGetLimitsResponse) ContentType() string {
 
 // GarantFindModifiedResponse200Headers the declared response headers of an HTTP 200 response for GarantFindModified
 type GarantFindModifiedResponse200Headers struct {
+	Age             *int
+	CacheStatus     *string
 	RateLimit       *string
 	RateLimitPolicy *string
 }
@@ -12836,6 +12896,8 @@ func (r GarantFindModifiedResponse) ContentType() string {
 
 // GarantBlocksChangedResponse200Headers the declared response headers of an HTTP 200 response for GarantBlocksChanged
 type GarantBlocksChangedResponse200Headers struct {
+	Age             *int
+	CacheStatus     *string
 	RateLimit       *string
 	RateLimitPolicy *string
 }
@@ -15151,13 +15213,14 @@ func (c *ClientWithResponses) GarantGetLimitsWithResponse(ctx context.Context, r
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Never cached.
+// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-func (c *ClientWithResponses) GarantFindModifiedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error) {
-	rsp, err := c.GarantFindModifiedWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) GarantFindModifiedWithBodyWithResponse(ctx context.Context, params *GarantFindModifiedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error) {
+	rsp, err := c.GarantFindModifiedWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15168,13 +15231,14 @@ func (c *ClientWithResponses) GarantFindModifiedWithBodyWithResponse(ctx context
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Never cached.
+// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/garant/monitoring/documents (the `GarantFindModified` operationId).
-func (c *ClientWithResponses) GarantFindModifiedWithResponse(ctx context.Context, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error) {
-	rsp, err := c.GarantFindModified(ctx, body, reqEditors...)
+func (c *ClientWithResponses) GarantFindModifiedWithResponse(ctx context.Context, params *GarantFindModifiedParams, body GarantFindModifiedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantFindModifiedResponse, error) {
+	rsp, err := c.GarantFindModified(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15186,13 +15250,14 @@ func (c *ClientWithResponses) GarantFindModifiedWithResponse(ctx context.Context
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Never cached.
+// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-func (c *ClientWithResponses) GarantBlocksChangedWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error) {
-	rsp, err := c.GarantBlocksChangedWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) GarantBlocksChangedWithBodyWithResponse(ctx context.Context, params *GarantBlocksChangedParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error) {
+	rsp, err := c.GarantBlocksChangedWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -15204,13 +15269,14 @@ func (c *ClientWithResponses) GarantBlocksChangedWithBodyWithResponse(ctx contex
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Never cached.
+// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/garant/monitoring/fragments (the `GarantBlocksChanged` operationId).
-func (c *ClientWithResponses) GarantBlocksChangedWithResponse(ctx context.Context, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error) {
-	rsp, err := c.GarantBlocksChanged(ctx, body, reqEditors...)
+func (c *ClientWithResponses) GarantBlocksChangedWithResponse(ctx context.Context, params *GarantBlocksChangedParams, body GarantBlocksChangedJSONRequestBody, reqEditors ...RequestEditorFn) (*GarantBlocksChangedResponse, error) {
+	rsp, err := c.GarantBlocksChanged(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -20623,6 +20689,20 @@ func ParseGarantFindModifiedResponse(rsp *http.Response) (*GarantFindModifiedRes
 	switch {
 	case rsp.StatusCode == 200:
 		var headers GarantFindModifiedResponse200Headers
+		if values := rsp.Header.Values("Age"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Age", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Age = &value
+		}
+		if values := rsp.Header.Values("Cache-Status"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Status", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheStatus = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
@@ -20783,6 +20863,20 @@ func ParseGarantBlocksChangedResponse(rsp *http.Response) (*GarantBlocksChangedR
 	switch {
 	case rsp.StatusCode == 200:
 		var headers GarantBlocksChangedResponse200Headers
+		if values := rsp.Header.Values("Age"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Age", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Age = &value
+		}
+		if values := rsp.Header.Values("Cache-Status"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Cache-Status", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.CacheStatus = &value
+		}
 		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
 			var value string
 			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {

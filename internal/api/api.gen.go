@@ -2413,6 +2413,22 @@ type GarantGetImageParams struct {
 	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
 }
 
+// GarantFindModifiedParams defines parameters for GarantFindModified.
+type GarantFindModifiedParams struct {
+	// CacheControl `no-cache` skips the cached answer and calls Garant (consuming quota where the operation is
+	// metered); the fresh answer replaces the cached one. `max-stale=<seconds>` accepts a cached
+	// answer up to that many seconds past its expiry. Other directives are ignored.
+	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
+}
+
+// GarantBlocksChangedParams defines parameters for GarantBlocksChanged.
+type GarantBlocksChangedParams struct {
+	// CacheControl `no-cache` skips the cached answer and calls Garant (consuming quota where the operation is
+	// metered); the fresh answer replaces the cached one. `max-stale=<seconds>` accepts a cached
+	// answer up to that many seconds past its expiry. Other directives are ignored.
+	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
+}
+
 // GarantPrimeCategoriesParams defines parameters for GarantPrimeCategories.
 type GarantPrimeCategoriesParams struct {
 	// CacheControl `no-cache` skips the cached answer and calls Garant (consuming quota where the operation is
@@ -2893,10 +2909,10 @@ type ServerInterface interface {
 	GarantGetLimits(w http.ResponseWriter, r *http.Request)
 	// GarantFindModified Which documents changed since a date
 	// (POST /v1/garant/monitoring/documents)
-	GarantFindModified(w http.ResponseWriter, r *http.Request)
+	GarantFindModified(w http.ResponseWriter, r *http.Request, params GarantFindModifiedParams)
 	// GarantBlocksChanged Which document fragments changed since a date
 	// (POST /v1/garant/monitoring/fragments)
-	GarantBlocksChanged(w http.ResponseWriter, r *http.Request)
+	GarantBlocksChanged(w http.ResponseWriter, r *http.Request, params GarantBlocksChangedParams)
 	// GarantPrimeCategories PRIME news-feed categories
 	// (GET /v1/garant/prime/categories)
 	GarantPrimeCategories(w http.ResponseWriter, r *http.Request, params GarantPrimeCategoriesParams)
@@ -3169,13 +3185,13 @@ func (_ Unimplemented) GarantGetLimits(w http.ResponseWriter, r *http.Request) {
 
 // GarantFindModified Which documents changed since a date
 // (POST /v1/garant/monitoring/documents)
-func (_ Unimplemented) GarantFindModified(w http.ResponseWriter, r *http.Request) {
+func (_ Unimplemented) GarantFindModified(w http.ResponseWriter, r *http.Request, params GarantFindModifiedParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // GarantBlocksChanged Which document fragments changed since a date
 // (POST /v1/garant/monitoring/fragments)
-func (_ Unimplemented) GarantBlocksChanged(w http.ResponseWriter, r *http.Request) {
+func (_ Unimplemented) GarantBlocksChanged(w http.ResponseWriter, r *http.Request, params GarantBlocksChangedParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -4622,8 +4638,35 @@ func (siw *ServerInterfaceWrapper) GarantGetLimits(w http.ResponseWriter, r *htt
 // GarantFindModified operation middleware
 func (siw *ServerInterfaceWrapper) GarantFindModified(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GarantFindModifiedParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Cache-Control" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Cache-Control")]; found {
+		var CacheControl CacheControl
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Cache-Control", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Cache-Control", valueList[0], &CacheControl, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Cache-Control", Err: err})
+			return
+		}
+
+		params.CacheControl = &CacheControl
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.GarantFindModified(w, r)
+		siw.Handler.GarantFindModified(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -4636,8 +4679,35 @@ func (siw *ServerInterfaceWrapper) GarantFindModified(w http.ResponseWriter, r *
 // GarantBlocksChanged operation middleware
 func (siw *ServerInterfaceWrapper) GarantBlocksChanged(w http.ResponseWriter, r *http.Request) {
 
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GarantBlocksChangedParams
+
+	headers := r.Header
+
+	// ------------- Optional header parameter "Cache-Control" -------------
+	if valueList, found := headers[http.CanonicalHeaderKey("Cache-Control")]; found {
+		var CacheControl CacheControl
+		n := len(valueList)
+		if n != 1 {
+			siw.ErrorHandlerFunc(w, r, &TooManyValuesForParamError{ParamName: "Cache-Control", Count: n})
+			return
+		}
+
+		err = runtime.BindStyledParameterWithOptions("simple", "Cache-Control", valueList[0], &CacheControl, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""})
+		if err != nil {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "Cache-Control", Err: err})
+			return
+		}
+
+		params.CacheControl = &CacheControl
+
+	}
+
 	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		siw.Handler.GarantBlocksChanged(w, r)
+		siw.Handler.GarantBlocksChanged(w, r, params)
 	}))
 
 	for _, middleware := range siw.HandlerMiddlewares {
@@ -12266,7 +12336,8 @@ func (response GarantGetLimits504ApplicationProblemPlusJSONResponse) VisitGarant
 }
 
 type GarantFindModifiedRequestObject struct {
-	Body *GarantFindModifiedJSONRequestBody
+	Params GarantFindModifiedParams
+	Body   *GarantFindModifiedJSONRequestBody
 }
 
 type GarantFindModifiedResponseObject interface {
@@ -12274,6 +12345,8 @@ type GarantFindModifiedResponseObject interface {
 }
 
 type GarantFindModified200ResponseHeaders struct {
+	Age             *int
+	CacheStatus     *string
 	RateLimit       *string
 	RateLimitPolicy *string
 }
@@ -12290,6 +12363,12 @@ func (response GarantFindModified200JSONResponse) VisitGarantFindModifiedRespons
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.CacheStatus != nil {
+		w.Header().Set("Cache-Status", fmt.Sprint(*response.Headers.CacheStatus))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -12493,7 +12572,8 @@ func (response GarantFindModified504ApplicationProblemPlusJSONResponse) VisitGar
 }
 
 type GarantBlocksChangedRequestObject struct {
-	Body *GarantBlocksChangedJSONRequestBody
+	Params GarantBlocksChangedParams
+	Body   *GarantBlocksChangedJSONRequestBody
 }
 
 type GarantBlocksChangedResponseObject interface {
@@ -12501,6 +12581,8 @@ type GarantBlocksChangedResponseObject interface {
 }
 
 type GarantBlocksChanged200ResponseHeaders struct {
+	Age             *int
+	CacheStatus     *string
 	RateLimit       *string
 	RateLimitPolicy *string
 }
@@ -12517,6 +12599,12 @@ func (response GarantBlocksChanged200JSONResponse) VisitGarantBlocksChangedRespo
 		return err
 	}
 	w.Header().Set("Content-Type", "application/json")
+	if response.Headers.Age != nil {
+		w.Header().Set("Age", fmt.Sprint(*response.Headers.Age))
+	}
+	if response.Headers.CacheStatus != nil {
+		w.Header().Set("Cache-Status", fmt.Sprint(*response.Headers.CacheStatus))
+	}
 	if response.Headers.RateLimit != nil {
 		w.Header().Set("RateLimit", fmt.Sprint(*response.Headers.RateLimit))
 	}
@@ -16045,8 +16133,10 @@ func (sh *strictHandler) GarantGetLimits(w http.ResponseWriter, r *http.Request)
 }
 
 // GarantFindModified operation middleware
-func (sh *strictHandler) GarantFindModified(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) GarantFindModified(w http.ResponseWriter, r *http.Request, params GarantFindModifiedParams) {
 	var request GarantFindModifiedRequestObject
+
+	request.Params = params
 
 	var body GarantFindModifiedJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -16076,8 +16166,10 @@ func (sh *strictHandler) GarantFindModified(w http.ResponseWriter, r *http.Reque
 }
 
 // GarantBlocksChanged operation middleware
-func (sh *strictHandler) GarantBlocksChanged(w http.ResponseWriter, r *http.Request) {
+func (sh *strictHandler) GarantBlocksChanged(w http.ResponseWriter, r *http.Request, params GarantBlocksChangedParams) {
 	var request GarantBlocksChangedRequestObject
+
+	request.Params = params
 
 	var body GarantBlocksChangedJSONRequestBody
 	if err := runtime.BindJSONBody(r, &body); err != nil {
@@ -16766,45 +16858,46 @@ var swaggerSpec = []string{
 	"1MiQn+OTnoyzELM6ge0JbxPpzcduQDzCJMV+YqxqdJjz9p1TpJYDHwsHiQEfa94AOYs68F2gIQkyLVYM",
 	"jzNp0pClbzwq5yToMHcx+7inN/7KBXczT2lHSU1XrwkDPg3kb3IO8h/FndRnb9AzfbKLb2SiRydVlMut",
 	"Dvu6OKo2H7SazZQQ2+OBqXYlTLUrZ8i921gSB1XbzdbNerNVb7aUNOljSYI1Y3mNR+iwTMUsCHvCEjGO",
-	"fM76JND2WZATtbWCeCAskuFITqCVGRoSzARiXA4o69uR8taGuUYGc6eRu4RF4ZB7tEeJV3mVBoH0RK/V",
-	"JGAXAYpBKYVJnR5U44IIRXPA+bCtKxnnUsK+rjT9N4YOvz+g7iBFE7PV/zCkfqxEkm0S3GKSHL+Jqjqs",
-	"eU3JRp1K9DfR0+iL6AWkFP86empTjG0uMYp+Eb2Yfjr9NHoePe9U5hH0DnOUzAck3dQBe3B8Dw1DIVFX",
-	"bQ+Kf8WJfYrMpqo1DKQciZ31dQq4QWRD77YRhGlLso3bMpbklmO4RAFdiXfcYWmekNf5L4Pa3wKI7us1",
-	"vFJyn5npjaD3ekUr0Pv4XK7o/ZWh9g+YfKdI6sXo+CigQ7K+ZLFFGRAIRU5et7rt0fHB4R3EyFigHlH0",
-	"LRNxVxY1rObOVER8aZfXK6U26fVOTgNCFlRWnADAXldg25Wm/Id6xZPLVFeXqbgU5Nz7rL4tl8buq2tq",
-	"zPx9ek5Y+kJ3iRwTwlAiRqGqrd3FGUET6CPf59ol70iefafDWk3k4YlNxEqG2bW5aEhyD0/WGuiQPoIy",
-	"qkoC/Fn0PPo1ip5HX03/PHox/ST6XfR0+hdG3ovvExi7IOLuz6Nn00+ipx0GnzyBv55NP41eRJ8nH6j9",
-	"gCgniCttQf0hPiNIjjmECYPDp0903HDIIM35Lg8QZW4AGIT9DhuZNDbBAwl50wp+uiIsZ0BnUdVRP+6g",
-	"tgM5zihkZwzMcHblqYQ2Qxw7bJFHB+iNOqw3ORggXuRrFQTVAubVM1RHdhVhfKXGfxOZBEhcizmDTmib",
-	"E6wV+n7dRmBBXGndx6wf4r5NcbU8w8YGYIm7WJCkhKFScUdYCaFYQmbxI+KhrWaSmyYg8F+9UkNC4kCX",
-	"0ZbwBLU0YdxBjK8aJ2zKGbzBZFKv8LXSSLuEslip95g+PSXTD7F0B/MMo1fU86pr1Ksr0pB4eRaTNUZH",
-	"IzLP+KjkAm1nS9kfTZIiGCBjZdqBEFFH+3TgCpgA1Vrs6QGDoe7D3mGxGdFxeaB36BEmnQY6IcyLEykg",
-	"c7dnY11BbM6+v6vzdXmAmG7m1GHpvitLpq+dWEi8yWTQrPH1EkK9iHnyYkz/ygyFV/TvSnr8A5Ye70Lm",
-	"ruuGgYnMpyVdjkuoLhBKYWPq53doiRtUFtJaHMfDmA7FSktvoEMuZPpTJVr6QMh5r8N0RJzYRQNKAsUx",
-	"qIt9dI790Lz6Qw49LEzrrC52z4SPxSDvd4E1PKSsx/Pxlqi6AeXL4CHiCjpyMoJpdNbx2lIRmbYewWoE",
-	"WX/1imMYL0I5YWEHrMcX9Q24JjKNSa+CE6+CE7+JXagNLUtQfVXKuU48Cn0H55JQ+xKqBsTD0M+kWHKt",
-	"IUbGREjUo4GQO7rgIUQkjjHQeKimW0MDPu4wEQaxLk+TaiVcEKWlU24aI4xL4gWoXFYwtXTwjt3rN4Ye",
-	"mh3NkyTt2V3Jj1eB0m8wCSPJ3VyRgGlF2uZTrg+kbhxc7kQGE2MvVVwbYoHWkAMjOGVSok4KBYmOSoFG",
-	"XMCKjVEysTFCyUXTVx8IWFEgKOjykJiqflOkDHJn4H2bHasTgnBAOixJhsE65qgoB+nyah7E+UuvjlLC",
-	"FG8kSY33XkJQLd5cSZVXlPyKkseU/D2W6lfAeylt3hLP1Uk7ELD1j3Vi2nwtfzzgPimk2xj1qA/+noDg",
-	"IfFQyKwICdk5ei3LZUGiqqK/ZKzG3YjV87UdNDK0fBBXUnP5aFIDem466AvCvA5z9O03BG0HMV6HDxwU",
-	"Mp8IgSY8RIyYvsvQ8C9mjrrlmaF1Otezx32fj0WHORpITjldvwM7elmDQAE9pH5cJyaTpTnyesUZmibR",
-	"cF5+pi0UE0g1BvfU22q8VYrG6A0fn96t1DJP3rt9mntydPvuq6krk2ZGavkrp2qmB1CweKkBzpnX4FhQ",
-	"0eAjEssrDUipvoxM0CQokPpXGaFX7PEbaXTRFCPH3o5P79bQe7dPEQ+QIiarcrqFSgtkDVjNpVw7ydQ3",
-	"HOE+KdcrrNoCdQ10bkBcj4AXJHQ688orgFexw5yCAnP/i1r1W41Gw0FCF5BHGHUDPhYkQAPuQz+lJD0V",
-	"nZEJcjFDPseeiZgj2B1AoQNtHOoRCSU949admlfH+s0lKUGxYvUNM5/P021GUGXCxFSnawZfUfIrSn6l",
-	"6GRNVkCOF+s2Oo2+lLrfOSeB1S5M0ryhkuqyE2GpsYt1EPD/T9zV9LYNw9C/IuTUAXIG9JietgErelo2",
-	"9zYHiCIzjlBbCig5nQ/974NIWbbTYIcBw45FXX0Q5BMrke8xTG6WHf0RoJk2gJCegD39nII504dNXf9E",
-	"ZNZ78OKO79jnChjMxE5kYh/WYu9djxr2wqvBV/b1BPwp0yTTmrWLmJu5LkfGm5HknWuVHU5fzPrs4/K5",
-	"F7uyd+lFYP/xcp+oEG6rDj9C+M6m/Ye4STP86Xo98xz8NQ78T+7v5+RYgJntYNzQwqM58nZkAw+6RxMG",
-	"OgkPoBDwUx9Oq83PXTzC0h9du/kW3QG8FB0ENNpLZjmijkOlAwvRjAcO+8p5zFvCu0XSY0b6Z3KChesp",
-	"kyN9cdaCDuJyv0l1pHKuqv8rxQwnCl6m96UZd5686jCqLHVFTIziIy8vFaKy6Smj4puAh2loSteEsUcn",
-	"xcRfyLnTNF8WqRlzlhy7afMUDHn7hDbvd/+1LLdz+cpiLjzEdliLMgv8IgjlB6tP6Kzr/YZf7WI+SY0G",
-	"pNTD6iokATQPceztJGW0wJpoorNrW76zHlz/wMkbyeOg61LGeEPYiAi1eLpc/TuKvTDl4pX42rII+AXO",
-	"oYp7F6MuT/y9dliTGgUQP7xqjYdaTgwmed2pvIOGIZZIVK/7hdlJd+OG0Z+2pahWP6AxPqAKDqvVJllQ",
-	"BFQ1FJ3CFxnBHdqWHL1wx8KhaYyVogHXoDpTOUlhbJ1Ai8SLLxG1neUnhWBaE4aiczW0YgZvXgoVgpo/",
-	"mErhTWNZG1+3JrqCNzWk2pTKPn4rn4UGDOYYB+GY8/2hYzb7bi0+D4HPoQPQWFATwVimF8sXaksTPW3L",
-	"1dvu7XcAAAD//w==",
+	"fM76JND2WZATtbWCeCAskuFITqCVGRoSzARiXA4o69uR8taGuUaGBrrPpfUYh8wnQn+kr7Xaoo3sEAij",
+	"09N7uh8elajqwFcNKX1nbVeH7zlaBNi3U0EJg7RY4Kw7e33ioDEPzrSYGBhxN6YjYr5Z45B7tEeJ9yYb",
+	"NdLrfK1mDbsIUG5KqWQKA6GiGERZGiS9Egb/cOPjrkwibwzDen9A3UGKeWTLJGLIkVmJd9lswcW8K34T",
+	"VXX895oSIjuV6G+ip9EX0QvIvf519NTmYtukaxT9Inox/XT6afQ8et6pzON8HeYo4Rh4nymY9uD4HhqG",
+	"QqKu2h5USYszIBU/SpW1GEg5Ejvr6xRwg8iG3m0jCNMmdxvgZkzuLcew0wLiFe+4w9LMM28c+cawxVtw",
+	"rPsaEG8yX8ws9I1gjHpFKzDGGLeuGOOV6f+Kz83ncyneczGGNwrokKwvWb5TBgSC25PXrbXk6Pjg8A5i",
+	"ZCxQjyhGkInhLItDV3Nnamy+NF19pSQtvd7JaUDIglqdEwDY6wqVvLK9/KFe8eQy1dVlKi4uOvc+q2/L",
+	"xdb76poax1GfnhOWvtBdIsdESVSxvImqthocZwRNCA4Q7nMd5OFInn2nw1pN5OGJTe1Lhtm12Y1Icg9P",
+	"1hrokD6CwrxKVP5Z9Dz6NYqeR19N/zx6Mf0k+l30dPoXRjCO7xOYTyGG88+jZ9NPoqcdBp88gb+eTT+N",
+	"XkSfJx+o/YDMK4grbYuGIT4jSI45BJ6DC7FPdCR6yCBx/i4PEGVuABiE/Q4bmcRIwQMJmfgKfrrGMGdA",
+	"Z1HVUT/uoLYDWfMoZGcMDLt25akUSUMcO2yRjxDojTqsN1nijBf5WqVNtYB5FTLVkV3FrF/ZO76JTAIk",
+	"rsWcQadIzgn/C32/bmP6IFK57mPWD3HfJk1bnmGjTbDEXSxIUhQTBwSNsBJCsYRc9UfEQ1vNJNtRQCqJ",
+	"eqWGhMSBLswu4QlqacK4gxhfNfLcFMh4g8mkXuFrpZF2CWXRd+8xfXpKph9i6Q5es5n6Sin+oy37kfgN",
+	"F5M1RkcjMs9Kq+QCbVtMGWpN2itYamNl2oGgY0d7CeEKmJDnWuw7BMuq7uzfYbG91XF5oHfoESadBjoh",
+	"zItTcyAXvGejp0Fszr6/qzPAeYCYbg/WYelOPksmRJ5YSLzJZNCs8fUSQr2IefJiTP9eozXySnq8kh5f",
+	"FZ29C7ngrhsGJteDlvTNLqG6QCiFzdKY3/MnbnlaSGtxHGFlel4rLb2BDrmQ6U+VaOkDIee9DtMxlmIX",
+	"DSgJFMegLvbROfZD8+oPOXRFMc3Yutg9Ez4Wg7yDCtbwkLIez0fwouoGFMSDh4gr6MjJCKbReexrS8X4",
+	"2goXqxFk/dUrjoq9COWEhR2wHl/UieKayLS6vXLkXIW7fhP7mhtalqD6qpRznXgUfM9zSah9CVUD4mHo",
+	"kFMsudYQI2MiJOrRQMgdXUITYlzHGGg81GeuoQEfd5gIg1iXp0n9Gy6I0tIpN602xiWBFVQuK5haOnjH",
+	"7vUbQw/NjuZJkvbsruTHq9D7N5iEkeRurkjAtCJtM3TXB1K3oi53IoOJsZcq1w5BU2vIgRGcMilRpxmD",
+	"REelQCMuYMXGKJnYGKGIZxC60D5XEbCi0GLQ5SHVWf2mSBlkY8H7Nt9ap5jhgHRYkl5lQoeKstour4pG",
+	"nBH36iglTPFGktR47yUE1eLNlVR5RcmvKHlMyd9jqQ4YvJfS5i3xXJ20AwFb/1inOs7X8scD7pNCuo1R",
+	"j/rg7wkIHkKwpxUhId9Lr2W5vFpUVfSXjNW4G7F6vraDRoaWD+LafC4fTWpAzz2OGJfQ9K7DsoGiO4jx",
+	"Onzg2BjUCQ8RI6aTN7SQjJmjbqJnaJ3OHu5x3+dj0WGOBpJTTtfvwI5e1iBQQA+pH1ceyuT9jrxecc6v",
+	"SV2dl/FrSw8FUo3BPfW2Gm+VMkR6w8endyu1zJP3bp/mnhzdvvtqKhWlmZFa/srJv+kBFCxeaoBz5jU4",
+	"FlQ0+IjE8koDkvQvI7c4CQqk/lWO8RV7/EYaXTTFyLG349O7NfTe7VPEA6SIyaqcbqHSAukVVnMp104y",
+	"FTNHuE/K9QqrtkClDJ1EEVe44AUpws68gh3gVewwp6Bk4f+iVv1Wo9FwkNAtCRBG3YCPBQnQgPvQoStJ",
+	"eEZnZILc/5+9K2ptGwbCf0XkqQO5gz6mT9vYSp+WzX2bA1HkSyJqS0aS0/mh/33oTpLtNOtgbAxGHksd",
+	"WzqkT3enu+8TmjVG1LFiDoQ8IHUGJYd24JEkNovB0lmd45s/FATlwOo/S5+/Ftt0yFsSa6qnLNQXJL8g",
+	"+SXQmaesEI5/HdsQMcNP0f3jEWyKLiINQ0TJsNnBJTSWgoqACSaXc46IANBERIFIj8Ae/46bORPSjTwS",
+	"SI3XO3DsinLsU00V4vZHero312zjTG8lbJgTg6v00wHoUSLexjFLEzA3s6cmDqXURUe1ysaOT0yYG8Lw",
+	"qbu/0lfxRmDz9ngTyTXO61jfgf9Cpv2LuIlfeC29npkzfhsH/iWb/ENcWGAzf0aa0GxF085bow0cyN4q",
+	"P+BJuAVhwb7r/WGx/LYOR1j80ekyX1mzBcdZC94q6TjxZmFrppCepI3SgUNrpUt+i38xSLzMiMHkCAun",
+	"n4wL6YPRGqRnx5tlrCPlE0V8+B73DDkKjsf7pQkbIz/pMKo0dkWMHPWJ6RkLUcn06FFRJuB2fDW6a0zp",
+	"neFsZMQk32n8XpY9Sj5L3rtx8rgZ8vQRbV7O/lNZrqaCqMVUyorscM3KLBltgQk3aHmwRpveLenWLviT",
+	"2GiATbCk14OiUtMtbns9imPNsCaYqDNNQznrwfS35Lyh4JI1bfQYz0hlIUUbfS5X/yb5ICLxPJHzmxcB",
+	"P0LnqzB3lpSewv+lsTXqmwAqDohGOaj5yImTxx3LO/A1yDtqxdNmZnZUcjlj9PtVyarFV9gr57GNuFos",
+	"owWZt6KGohX2kQdwh6bBhV6YXWGs2ivN2R7M3ooOy0kKpesIWiiHfQyobTRdKXjVKD8UramhYRN4c5wJ",
+	"78X0wpQzp/bo7LdMNiosBadqiLUplb77XD4wCdarXXgJ7TnXb1vSR2iv2fvB0zm0BXwX1EhZlwnrckJt",
+	"bqL7Vbl4Xj//CAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
