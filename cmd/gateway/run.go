@@ -65,18 +65,21 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return err
 	}
+	rawLn, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
+	}
+	ln := newResumingListener(rawLn)
+	defer ln.Close()
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
+		Resume: ln.Resume,
 	})
 	if err != nil {
 		return err
 	}
 
-	ln, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
-	}
 	// HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge): a service with many
 	// FSSP long-polls in flight can multiplex them over a few connections.
 	var protocols http.Protocols
@@ -88,6 +91,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
 		IdleTimeout:       cfg.Server.IdleTimeout,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	if app.fssp != nil {
+		// Long polls answer at once with their current state rather than
+		// holding up the drain.
+		srv.RegisterOnShutdown(app.fssp.Release)
 	}
 	log.Info("gateway listening", "addr", ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
 

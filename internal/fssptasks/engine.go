@@ -30,6 +30,8 @@
 //	sub, err := e.Submit(ctx, Submission)  // validate, claim the Idempotency-Key, reserve quota, submit upstream, store
 //	t, err := e.Get(ctx, tenantID, taskID) // 404 for another tenant, 410 after Retention
 //	t, err := e.Wait(ctx, tenantID, taskID, d)
+//	e.Notify(ctx, tenantID, taskID, d, fn) // Wait without a goroutine: fn(task) later
+//	e.Release()                            // answer every waiter now (shutdown)
 //
 // Idempotency-Keys are kept by the project's generic store
 // (internal/idempotency, Config.Idempotency), scoped to the tenant; the
@@ -201,6 +203,8 @@ func (e *Engine) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			wg.Wait()
+			e.hub.release()
+			e.hub.fanout.Wait()
 			return nil
 		case id := <-e.kick:
 			e.adopt(ctx, &wg, id)

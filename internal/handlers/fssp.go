@@ -118,11 +118,19 @@ func (h fsspHandlers) FsspGetTask(ctx context.Context, request api.FsspGetTaskRe
 	if request.Params.Wait != nil && *request.Params.Wait > 0 {
 		wait = time.Duration(*request.Params.Wait) * time.Second
 	}
-	// Wait answers only the tenant's own tasks: the bytes shared below are
-	// looked up for a task this tenant may see, under a key naming it too.
-	task, err := h.tasks.Wait(ctx, t.ID, request.TaskID, wait)
+	// Get and Wait answer only the tenant's own tasks: the bytes shared
+	// below are looked up for a task this tenant may see, under a key naming
+	// it too.
+	get := h.tasks.Get
+	if wait > 0 {
+		get = h.tasks.GetShared // the waiters of a task arrive together
+	}
+	task, err := get(ctx, t.ID, request.TaskID)
 	if err != nil {
 		return nil, err
+	}
+	if wait > 0 && !task.Status.Final() {
+		return &fsspParked{h: h, ctx: ctx, tenantID: t.ID, snapshot: task, wait: wait}, nil
 	}
 	body, err := h.bodies.get(t.ID, task)
 	if err != nil {

@@ -27,6 +27,11 @@ type reqInfo struct {
 	tenant    string
 	operation string
 	errKind   string
+	// detach, set by the access log, is called by a handler that takes the
+	// connection over to answer later (park): the access log then leaves
+	// the request to the returned func, called once it is answered.
+	detach   func() func(status int, bytes int64)
+	detached bool
 }
 
 type infoKey struct{}
@@ -108,25 +113,39 @@ func accessLog(log *slog.Logger, m *metrics.HTTP) func(http.Handler) http.Handle
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			start := time.Now()
 			sw := &statusWriter{ResponseWriter: w}
+			info := infoFrom(r.Context())
+			info.detach = func() func(int, int64) {
+				info.detached = true
+				method, route := r.Method, routePattern(r)
+				return func(status int, bytes int64) {
+					logRequest(context.Background(), log, m, info, method, route, status, bytes, time.Since(start))
+				}
+			}
 			next.ServeHTTP(sw, r)
+			if info.detached {
+				return
+			}
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
-			info := infoFrom(r.Context())
-			d := time.Since(start)
-			m.Observe(info.operation, sw.status, info.tenant, d)
-			attrs := []slog.Attr{
-				slog.String("request_id", info.id), slog.String("method", r.Method),
-				slog.String("route", routePattern(r)), slog.String("operation", info.operation),
-				slog.String("tenant", info.tenant), slog.Int("status", sw.status),
-				slog.Int64("bytes", sw.bytes), slog.Duration("duration", d),
-			}
-			if info.errKind != "" {
-				attrs = append(attrs, slog.String("error_kind", info.errKind))
-			}
-			log.LogAttrs(r.Context(), slog.LevelInfo, "request", attrs...)
+			logRequest(r.Context(), log, m, info, r.Method, routePattern(r), sw.status, sw.bytes, time.Since(start))
 		})
 	}
+}
+
+// logRequest records one answered request: its metrics and access log line.
+func logRequest(ctx context.Context, log *slog.Logger, m *metrics.HTTP, info *reqInfo, method, route string, status int, bytes int64, d time.Duration) {
+	m.Observe(info.operation, status, info.tenant, d)
+	attrs := []slog.Attr{
+		slog.String("request_id", info.id), slog.String("method", method),
+		slog.String("route", route), slog.String("operation", info.operation),
+		slog.String("tenant", info.tenant), slog.Int("status", status),
+		slog.Int64("bytes", bytes), slog.Duration("duration", d),
+	}
+	if info.errKind != "" {
+		attrs = append(attrs, slog.String("error_kind", info.errKind))
+	}
+	log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 func routePattern(r *http.Request) string {

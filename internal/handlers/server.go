@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -35,6 +36,11 @@ type Deps struct {
 	FIPS   *FIPS
 	Garant *Garant
 	FSSP   *fssptasks.Engine
+
+	// Resume gives a connection a handler took over (a parked long poll,
+	// answered) back to the server to serve its next request; false when the
+	// server no longer accepts. Nil: such connections close once answered.
+	Resume func(net.Conn) bool
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set

@@ -1,0 +1,97 @@
+package main
+
+import (
+	"errors"
+	"net"
+	"sync"
+)
+
+// resumingListener is a listener that also hands the server the
+// connections a handler took over and gives back (Resume): a parked long
+// poll, once answered, goes on as a keep-alive connection. One goroutine
+// accepts from the inner listener; it ends when the listener is closed.
+type resumingListener struct {
+	net.Listener
+	accepted chan net.Conn
+	resumed  chan net.Conn
+	errs     chan error
+	done     chan struct{}
+	close    sync.Once
+	pumped   sync.WaitGroup
+}
+
+func newResumingListener(inner net.Listener) *resumingListener {
+	l := &resumingListener{
+		Listener: inner,
+		accepted: make(chan net.Conn),
+		resumed:  make(chan net.Conn),
+		errs:     make(chan error),
+		done:     make(chan struct{}),
+	}
+	l.pumped.Go(l.pump)
+	return l
+}
+
+func (l *resumingListener) pump() {
+	for {
+		c, err := l.Listener.Accept()
+		if err != nil {
+			select {
+			case l.errs <- err: // the server backs off on temporary errors
+			case <-l.done:
+				return
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return
+			}
+			continue
+		}
+		select {
+		case l.accepted <- c:
+		case <-l.done:
+			_ = c.Close()
+			return
+		}
+	}
+}
+
+// Accept returns the next new or resumed connection.
+func (l *resumingListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.resumed:
+		return c, nil
+	case c := <-l.accepted:
+		return c, nil
+	case err := <-l.errs:
+		return nil, err
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Resume hands c to the server as if just accepted; false once the
+// listener is closed (the caller then closes c).
+func (l *resumingListener) Resume(c net.Conn) bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+	}
+	select {
+	case l.resumed <- c:
+		return true
+	case <-l.done:
+		return false
+	}
+}
+
+// Close stops accepting and waits for the accepting goroutine to end.
+func (l *resumingListener) Close() error {
+	err := net.ErrClosed
+	l.close.Do(func() {
+		close(l.done)
+		err = l.Listener.Close()
+		l.pumped.Wait()
+	})
+	return err
+}

@@ -1,0 +1,58 @@
+package handlers
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/legalgate/legalgate/internal/fssptasks"
+)
+
+// fsspParked is the answer of a long poll on a task that is not final yet:
+// on HTTP/1.x the connection is parked (park.go) and answered by the task
+// engine's wake-up, holding no goroutine meanwhile; otherwise the request
+// waits the usual way.
+type fsspParked struct {
+	h        fsspHandlers
+	ctx      context.Context
+	tenantID string
+	snapshot *fssptasks.Task // the state before waiting, answered if no later one can be read
+	wait     time.Duration
+}
+
+func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
+	p, ok := park(a.ctx, w, a.h.deps.Resume)
+	if !ok {
+		task, err := a.h.tasks.Wait(a.ctx, a.tenantID, a.snapshot.ID, a.wait)
+		if err != nil {
+			return err
+		}
+		body, err := a.h.bodies.get(a.tenantID, task)
+		if err != nil {
+			return err
+		}
+		var retryAfter []string
+		if !task.Status.Final() {
+			retryAfter = []string{strconv.Itoa(a.h.retryAfter())}
+		}
+		return body.write(w, retryAfter)
+	}
+	snapshot, h, tenantID := a.snapshot, a.h, a.tenantID
+	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task) {
+		if t == nil {
+			t = snapshot
+		}
+		body, err := h.bodies.get(tenantID, t)
+		if err != nil {
+			p.answerError(err)
+			return
+		}
+		if t.Status.Final() {
+			p.answer(http.StatusOK, "application/json", body.body)
+			return
+		}
+		p.answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
+	})
+	return nil
+}
