@@ -86,6 +86,10 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 
 	bg, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
+	// The quota engine's subscription to the other replicas' invalidations
+	// (refunds, split changes): while it holds, an exhaustion is answered
+	// from memory until it resets.
+	wg.Go(func() { _ = q.Run(bg) })
 	if tasks != nil {
 		wg.Go(func() {
 			if err := tasks.Run(bg); err != nil && bg.Err() == nil {

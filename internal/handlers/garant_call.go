@@ -101,13 +101,17 @@ func familyOf(op string) string {
 	return quota.DefaultFamilies()[garant.Upstream][op].Family
 }
 
-// exhausted handles a 423: the family is spent until next month for every
-// replica, the other families are synced from /v2/limits, and the answer is
-// the quota engine's own rejection (with its RateLimit fields).
+// exhausted handles a 423: the family the operation counts in (its own one
+// when the credential's links_control is split) is spent until next month
+// for every replica, the other families are synced from /v2/limits, and the
+// answer is the quota engine's own rejection (with its RateLimit fields).
 func (c *garantCall) exhausted(ctx context.Context, upstreamErr error) error {
 	fam := familyOf(c.op)
 	if fam != "" && c.q != nil {
-		_ = c.q.MarkExhausted(ctx, c.cred.Name, garant.Upstream, fam)
+		req := quota.Request{Tenant: c.tenant.ID, Credential: c.cred.Name, Upstream: garant.Upstream, Operation: c.op}
+		if f, err := c.q.MarkExhausted(ctx, req); err == nil && f != "" {
+			fam = f
+		}
 	}
 	_, _ = c.syncLimits(ctx)
 	if fam != "" && c.q != nil {
@@ -135,6 +139,14 @@ var limitFamilies = map[string]string{
 	garant.MethodFormula: quota.FamilyExport, garant.MethodTopic: quota.FamilyTopicInfo,
 }
 
+// linksFamilies maps the links_control methods of /v2/limits to their own
+// families, used when the credential's links_control is split.
+var linksFamilies = map[string]string{
+	garant.MethodHyperlinks:      quota.FamilyFindHyperlinks,
+	garant.MethodFindModified:    quota.FamilyFindModified,
+	garant.MethodBlocksOnControl: quota.FamilyBlocksChanged,
+}
+
 // syncLimits reads /v2/limits (through the rate limit) and lowers the quota
 // engine's remaining counts to Garant's.
 func (c *garantCall) syncLimits(ctx context.Context) ([]garant.Limit, error) {
@@ -154,23 +166,57 @@ func (c *garantCall) syncLimits(ctx context.Context) ([]garant.Limit, error) {
 	return limits, nil
 }
 
+// applyLimits lowers the engine's counts to what /v2/limits reports and
+// records whether the credential's links_control is split: it is when
+// Garant lists find-hyperlinks, find-modified and block-on-control/changed
+// as separate entries, each method then counted in its own family with its
+// own remaining count; while they share an entry (or only one of them is
+// listed) they share links_control, lowered to the smallest count. The
+// counts are applied before the choice changes, so a method starts its own
+// family with Garant's number.
 func (c *garantCall) applyLimits(ctx context.Context, limits []garant.Limit) {
 	if c.q == nil {
 		return
 	}
+	split := linksSplit(limits)
 	remaining := map[string]int64{}
 	for _, l := range limits {
 		for _, n := range l.Names {
-			if fam, ok := limitFamilies[n]; ok {
-				if v, seen := remaining[fam]; !seen || int64(l.Value) < v {
-					remaining[fam] = int64(l.Value)
-				}
+			fam, ok := limitFamilies[n]
+			if own, isLinks := linksFamilies[n]; isLinks && split {
+				fam = own
+			}
+			if !ok {
+				continue
+			}
+			if v, seen := remaining[fam]; !seen || int64(l.Value) < v {
+				remaining[fam] = int64(l.Value)
 			}
 		}
 	}
 	for fam, v := range remaining {
 		_ = c.q.SyncRemaining(ctx, c.cred.Name, garant.Upstream, fam, v)
 	}
+	_, _ = c.q.SetSplit(ctx, c.cred.Name, garant.Upstream, quota.FamilyLinksControl, split)
+}
+
+// linksSplit reports whether /v2/limits counts the links_control methods
+// separately: no entry names two of them, and at least two have an entry.
+func linksSplit(limits []garant.Limit) bool {
+	listed := map[string]bool{}
+	for _, l := range limits {
+		n := 0
+		for _, name := range l.Names {
+			if _, ok := linksFamilies[name]; ok {
+				listed[name] = true
+				n++
+			}
+		}
+		if n > 1 {
+			return false
+		}
+	}
+	return len(listed) > 1
 }
 
 // unauthorized tells a method missing from the tariff (403: /v2/limits

@@ -25,24 +25,50 @@ type Usage struct {
 	Source           string    // SourceConfig or SourceUpstream
 }
 
-// MarkExhausted records that the upstream refused a call with 423: the
-// credential's family is spent until the end of its longest calendar period
-// (the month by default). Callers should then trigger a limits sync.
-func (e *Engine) MarkExhausted(ctx context.Context, credential, upstream, family string) error {
-	if err := validName("credential", credential); err != nil || credential == "" {
-		return badName("mark", upstream+"/"+family)
+// MarkExhausted records that the upstream refused r's operation with 423:
+// the family the operation counts in for r.Credential (its own family when
+// the credential's family is split, see SetSplit) is spent until the end of
+// that family's longest calendar period (the month by default), for every
+// replica. It returns that family; "" (and no error) for an unmetered
+// operation. Callers should then trigger a limits sync.
+func (e *Engine) MarkExhausted(ctx context.Context, r Request) (string, error) {
+	cost, metered := e.families[r.Upstream][r.Operation]
+	if !metered {
+		return "", nil
+	}
+	if err := validName("credential", r.Credential); err != nil || r.Credential == "" {
+		return "", badName("mark", r.Upstream+"/"+cost.Family)
 	}
 	now := e.now()
-	_, until := e.markPeriod(upstream, family).window(now, e.loc)
+	fams := []string{cost.Family}
+	if own := e.splits.ops[r.Upstream][r.Operation]; own != "" {
+		fams = append(fams, own)
+	}
+	keys := make([]string, 0, 3)
+	args := make([]any, 0, 4)
+	for _, f := range fams {
+		_, until := e.markPeriod(r.Upstream, f).window(now, e.loc)
+		keys = append(keys, markKey(r.Credential, r.Upstream, f))
+		args = append(args, until.UnixMilli(), (until.Sub(now) + time.Minute).Milliseconds())
+	}
+	if len(fams) > 1 {
+		keys = append(keys, splitKey(r.Credential, r.Upstream, cost.Family))
+	}
+	gen := e.local.generation()
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
-	key := markKey(credential, upstream, family)
-	if err := e.rdb.Set(rctx, key, until.UnixMilli(), until.Sub(now)+time.Minute).Err(); err != nil {
-		return storeErr(upstream, fmt.Errorf("quota: mark %s/%s spent: %w", upstream, family, err))
+	i, err := e.s.mark.Run(rctx, e.rdb, keys, args...).Int()
+	if err != nil {
+		return "", storeErr(r.Upstream, fmt.Errorf("quota: mark %s/%s spent: %w", r.Upstream, cost.Family, err))
 	}
-	e.local.put(localKey{ScopeCredential, credential, upstream, family}, until,
-		e.markRejection(credential, upstream, family, until, now))
-	return nil
+	if i < 1 || i > len(fams) {
+		return "", apperr.Wrap(apperr.Internal, "", fmt.Errorf("quota: mark %s/%s spent: script returned %d", r.Upstream, cost.Family, i))
+	}
+	fam := fams[i-1]
+	until := time.UnixMilli(args[2*(i-1)].(int64))
+	e.local.put(localKey{ScopeCredential, r.Credential, r.Upstream, fam}, until,
+		e.markRejection(r.Credential, r.Upstream, fam, until, now), gen, now)
+	return fam, nil
 }
 
 // SyncRemaining applies the upstream's own count (Garant's /v2/limits): when
@@ -81,6 +107,7 @@ func (e *Engine) SyncRemaining(ctx context.Context, credential, upstream, family
 	if !markUntil.IsZero() {
 		untilMS, markTTL = markUntil.UnixMilli(), (markUntil.Sub(now) + time.Minute).Milliseconds()
 	}
+	gen := e.local.generation()
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
 	if err := e.s.sync.Run(rctx, e.rdb, keys, floor, ttl.Milliseconds(), untilMS, markTTL).Err(); err != nil {
@@ -88,7 +115,7 @@ func (e *Engine) SyncRemaining(ctx context.Context, credential, upstream, family
 	}
 	if !markUntil.IsZero() {
 		e.local.put(localKey{ScopeCredential, credential, upstream, family}, markUntil,
-			e.markRejection(credential, upstream, family, markUntil, now))
+			e.markRejection(credential, upstream, family, markUntil, now), gen, now)
 	}
 	return nil
 }
@@ -118,7 +145,10 @@ func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[strin
 
 // usage reads, in one script, the quotas of credential at upstream: the
 // credential's own and the allocations of tenants out of it. Per family, the
-// credential's rows come first, then each tenant's.
+// credential's rows come first, then each tenant's. Of a split family, the
+// rows of the variant the credential uses are returned: the combined
+// family's, or the own families' (credential and own tenant rules) and the
+// combined family's tenant rows.
 func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstream string, now time.Time) ([]Usage, error) {
 	if err := validName("credential", credential); err != nil || credential == "" {
 		return nil, badName("usage", upstream)
@@ -133,9 +163,9 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 	var checks []check
 	req := Request{Credential: credential, Upstream: upstream}
 	for _, f := range families {
-		checks = e.appendChecks(checks, req, f, 0, now) // no tenant: the credential's rules
+		checks = e.appendChecks(checks, req, f, 0, now, always, always) // no tenant: the credential's rules
 		for _, t := range tenants {
-			for _, c := range e.appendChecks(nil, Request{Tenant: t, Credential: credential, Upstream: upstream}, f, 0, now) {
+			for _, c := range e.appendChecks(nil, Request{Tenant: t, Credential: credential, Upstream: upstream}, f, 0, now, always, always) {
 				if c.rule.Scope == ScopeTenant {
 					checks = append(checks, c)
 				}
@@ -145,8 +175,15 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 	if len(checks) == 0 {
 		return nil, nil
 	}
+	var combined []string // the split families of upstream, whose split key is read too
+	for k := range e.splits.owns {
+		if k.upstream == upstream {
+			combined = append(combined, k.family)
+		}
+	}
+	slices.Sort(combined)
 	monthStart, _ := PeriodMonth.window(now, e.loc)
-	keys := make([]string, 0, len(checks)+2*len(families))
+	keys := make([]string, 0, len(checks)+2*len(families)+len(combined))
 	args := []any{now.UnixMilli(), len(checks)}
 	for i := range checks {
 		keys = append(keys, checks[i].key)
@@ -159,6 +196,9 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 	for _, f := range families {
 		keys = append(keys, markKey(credential, upstream, f), syncKey(credential, upstream, f, monthStart))
 	}
+	for _, f := range combined {
+		keys = append(keys, splitKey(credential, upstream, f))
+	}
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
 	vals, err := e.s.usage.Run(rctx, e.rdb, keys, args...).Int64Slice()
@@ -169,9 +209,16 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 		return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("quota: usage %s: script returned %d values for %d keys", upstream, len(vals), len(keys)))
 	}
 	extra := vals[2*len(checks):]
+	split := map[string]bool{}
+	for j, f := range combined {
+		split[f] = extra[2*len(families)+j] == 1
+	}
 	rows := make([]Usage, 0, len(checks))
 	for i := range checks {
 		c := &checks[i]
+		if !e.splits.shown(upstream, c.rule.Family, c.rule.Scope, split) {
+			continue // the rows of the variant the credential does not use
+		}
 		fi := slices.Index(families, c.rule.Family)
 		markUntil, synced := extra[2*fi], extra[2*fi+1] == 1
 		u := Usage{Upstream: upstream, Family: c.rule.Family, Scope: c.rule.Scope, Owner: c.rule.Owner,

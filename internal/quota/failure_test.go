@@ -41,7 +41,10 @@ func TestRedisDown(t *testing.T) {
 			_, err := e.Usage(ctxT(t), "alpha", map[string]string{"garant": "main"})
 			return err
 		},
-		"MarkExhausted": func() error { return e.MarkExhausted(ctxT(t), "main", "garant", FamilyExport) },
+		"MarkExhausted": func() error {
+			_, err := e.MarkExhausted(ctxT(t), alphaExport)
+			return err
+		},
 		"SyncRemaining": func() error { return e.SyncRemaining(ctxT(t), "main", "garant", FamilyExport, 3) },
 	} {
 		if err := f(); apperr.KindOf(err) != apperr.Unavailable {

@@ -9,6 +9,21 @@
 // The flow is reserve, then commit or refund: a handler calls Reserve before
 // the upstream call and Refund when the upstream did not do the work. A
 // reservation that is not refunded is committed. Cache hits reserve nothing.
+//
+// An owner known to be exhausted until T is rejected from memory, without
+// Redis, until T; Run keeps the engine subscribed to the invalidations other
+// engines publish when units come back (see exhaustedCache). A family may be
+// split per operation for some credentials (Split, SetSplit), chosen in the
+// same script as the check.
+//
+// Redis keys, all under the credential's hash tag {cred:NAME}:
+//
+//	{cred:C}:q:SCOPE:OWNER:UP:FAMILY:PERIOD[:START]  counter (string) or sliding window (sorted set)
+//	{cred:C}:q:mark:UP:FAMILY                        423 mark: spent until (ms)
+//	{cred:C}:q:sync:UP:FAMILY:MONTHSTART             the month's count was lowered by a sync
+//	{cred:C}:q:split:UP:FAMILY                       "1": the family is split for C (no expiry)
+//
+// and the pub/sub channel Config.Channel ("scope:owner:upstream:family" a line).
 package quota
 
 import (
@@ -93,11 +108,24 @@ type Config struct {
 	RateWait time.Duration              // how long a rejection by per-second rules alone waits and retries; 0: 2s, negative: never
 	Timeout  time.Duration              // per Redis call; 0: 500ms
 
-	// LocalCacheMax caps how long a counted exhaustion is answered from
-	// memory without Redis (a refund on another instance is seen after at
-	// most this long); 0: 1 minute. A 423 mark is cached until its reset.
+	// Splits are the families counted per operation for the credentials
+	// whose upstream counts them so (SetSplit); nil: DefaultSplits(), for the
+	// operations Families puts in the split family.
+	Splits []Split
+	// Channel is the Redis pub/sub channel on which engines tell one another
+	// to drop cached exhaustions (see Run); "": DefaultChannel.
+	Channel string
+	// LocalCacheMax caps how long a known exhaustion (counted, or a 423
+	// mark) is answered from memory without Redis while the engine is not
+	// subscribed to invalidations (Run not running, or its subscription not
+	// confirmed): a refund on another instance is then seen after at most
+	// this long. While subscribed, an exhaustion is cached until it resets.
+	// 0: 1 minute.
 	LocalCacheMax time.Duration
 }
+
+// DefaultChannel is the default Config.Channel.
+const DefaultChannel = "quota:invalidate"
 
 // Engine checks and records quota use. It is safe for concurrent use; run
 // several engines (one per gateway instance) against the same Redis.
@@ -113,6 +141,9 @@ type Engine struct {
 	rules    map[famKey][]slot
 	accounts []Account
 	failOpen map[string]bool
+	splits   splits
+	channel  string
+	ping     time.Duration // how long the subscription may be silent before a PING
 	local    *exhaustedCache
 	m        *metrics
 	s        scripts
@@ -128,7 +159,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	e := &Engine{
 		rdb: rdb, loc: cfg.Location, now: cfg.Now, jitter: cfg.Jitter, rateWait: cfg.RateWait,
 		timeout: cfg.Timeout, cacheMax: cfg.LocalCacheMax, families: cfg.Families,
-		failOpen: cfg.FailOpen, local: newExhaustedCache(), s: newScripts(),
+		failOpen: cfg.FailOpen, channel: cfg.Channel, ping: 5 * time.Second, s: newScripts(),
 	}
 	if e.loc == nil {
 		e.loc = moscow()
@@ -140,6 +171,10 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	e.rateWait = orDefault(e.rateWait, 2*time.Second)
 	e.timeout = orDefault(e.timeout, 500*time.Millisecond)
 	e.cacheMax = orDefault(e.cacheMax, time.Minute)
+	e.local = newExhaustedCache(e.cacheMax)
+	if e.channel == "" {
+		e.channel = DefaultChannel
+	}
 	if e.families == nil {
 		e.families = DefaultFamilies()
 	}
@@ -147,6 +182,14 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	if err != nil {
 		return nil, err
 	}
+	splitList := cfg.Splits
+	if splitList == nil {
+		splitList = DefaultSplits()
+	}
+	if e.splits, err = indexSplits(splitList, cfg.Splits != nil, e.families); err != nil {
+		return nil, err
+	}
+	e.splits.inherit(rules)
 	e.rules = rules
 	for _, a := range cfg.Accounts {
 		for kind, n := range map[string]string{"tenant": a.Tenant, "credential": a.Credential, "upstream": a.Upstream} {

@@ -77,7 +77,7 @@ func TestRaceLastUnitsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plan() = %v, want nil", err)
 	}
-	keys := []string{p.mark}
+	keys := []string{p.marks[0].key}
 	for _, ch := range p.checks {
 		keys = append(keys, ch.key)
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -84,65 +85,83 @@ func (e *Engine) Reserve(ctx context.Context, r Request) (*Reservation, error) {
 // try runs the reserve script once.
 func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation, *Rejection, error) {
 	id := strconv.FormatUint(rand.Uint64(), 36)
-	n := len(p.checks)
-	keys := make([]string, 0, n+1)
-	args := make([]any, 0, 4+4*n)
-	m := 0
-	if p.mark != "" {
-		m = 1
+	n, m, sw := len(p.checks), len(p.marks), 0
+	if p.split != "" {
+		sw = 1
 	}
-	args = append(args, now.UnixMilli(), id, n, m)
+	keys := make([]string, 0, n+m+sw)
+	args := make([]any, 0, 5+5*n+m)
+	args = append(args, now.UnixMilli(), id, n, m, sw)
 	for i := range p.checks {
 		c := &p.checks[i]
 		keys = append(keys, c.key)
 		if c.sliding() {
-			args = append(args, "z", c.rule.Limit, c.units, c.span.Milliseconds())
+			args = append(args, "z", c.rule.Limit, c.units, c.span.Milliseconds(), c.in.arg())
 			continue
 		}
 		ttl := c.reset.Sub(now) + min(c.width, time.Minute)
-		args = append(args, "c", c.rule.Limit, c.units, ttl.Milliseconds())
+		args = append(args, "c", c.rule.Limit, c.units, ttl.Milliseconds(), c.in.arg())
 	}
-	if p.mark != "" {
-		keys = append(keys, p.mark)
+	for _, mk := range p.marks {
+		keys = append(keys, mk.key)
+		args = append(args, mk.in.arg())
 	}
+	if p.split != "" {
+		keys = append(keys, p.split)
+	}
+	gen := e.local.generation()
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
 	vals, err := e.s.reserve.Run(rctx, e.rdb, keys, args...).Int64Slice()
 	if err != nil {
 		return nil, nil, fmt.Errorf("quota: reserve %s/%s: %w", p.req.Upstream, p.req.Operation, err)
 	}
-	if len(vals) == 2 && vals[0] == 2 {
-		rej := e.markRejection(p.req.Credential, p.req.Upstream, p.family, time.UnixMilli(vals[1]), now)
-		e.local.put(localKey{ScopeCredential, p.req.Credential, p.req.Upstream, p.family}, rej.ResetsAt, rej)
+	if len(vals) == 3 && vals[0] == 2 {
+		fam := p.familyIn(vals[2] == 1)
+		rej := e.markRejection(p.req.Credential, p.req.Upstream, fam, time.UnixMilli(vals[1]), now)
+		e.local.put(localKey{ScopeCredential, p.req.Credential, p.req.Upstream, fam}, rej.ResetsAt, rej, gen, now)
 		return nil, rej, nil
 	}
-	if len(vals) != 1+2*n {
+	if len(vals) != 2+2*n {
 		return nil, nil, fmt.Errorf("quota: reserve %s/%s: script returned %d values for %d rules",
 			p.req.Upstream, p.req.Operation, len(vals), n)
 	}
-	outs := make([]outcome, n)
+	split := vals[1+2*n] == 1
+	active := p.checks // the checks of the variant the script used
+	if p.split != "" {
+		active = make([]check, 0, n)
+	}
+	outs := make([]outcome, 0, n)
 	for i := range p.checks {
-		c := &p.checks[i]
-		outs[i] = outcome{c: c, used: vals[1+2*i], reset: c.reset}
+		if !p.checks[i].in.on(split) {
+			continue
+		}
+		if p.split != "" {
+			active = append(active, p.checks[i])
+		}
+		c := &active[len(outs)]
+		o := outcome{c: c, used: vals[1+2*i], reset: c.reset}
 		if c.sliding() {
-			outs[i].reset = now.Add(c.span)
+			o.reset = now.Add(c.span)
 			if h := vals[2+2*i]; h > 0 {
-				outs[i].reset = time.UnixMilli(h)
+				o.reset = time.UnixMilli(h)
 			}
 		}
+		outs = append(outs, o)
 	}
 	if vals[0] == 1 {
-		res := &Reservation{e: e, id: id, req: p.req, checks: p.checks, header: headers(outs, now)}
-		e.m.units(e.m.reserved, p.req.Upstream, p.checks)
+		res := &Reservation{e: e, id: id, req: p.req, checks: active, header: headers(outs, now)}
+		e.m.units(e.m.reserved, p.req.Upstream, active)
 		return res, nil, nil
 	}
-	return nil, e.rejection(p, outs, now), nil
+	return nil, e.rejection(p.familyIn(split), outs, gen, now), nil
 }
 
 // rejection describes the checks that had no room; the one that resets last
-// decides Retry-After, since every one of them must have room.
-func (e *Engine) rejection(p *plan, outs []outcome, now time.Time) *Rejection {
-	rej := &Rejection{Upstream: p.req.Upstream, Family: p.family, rateOnly: true}
+// decides Retry-After, since every one of them must have room. family is
+// the family the operation counted in.
+func (e *Engine) rejection(family string, outs []outcome, gen uint64, now time.Time) *Rejection {
+	rej := &Rejection{Family: family, rateOnly: true}
 	var decider *outcome
 	for i := range outs {
 		o := &outs[i]
@@ -158,11 +177,11 @@ func (e *Engine) rejection(p *plan, outs []outcome, now time.Time) *Rejection {
 		}
 		if !o.c.sliding() && o.c.rule.Period != PeriodSecond && o.used >= o.c.rule.Limit {
 			k := localKey{o.c.rule.Scope, o.c.rule.Owner, o.c.rule.Upstream, o.c.rule.Family}
-			e.local.put(k, minTime(o.reset, now.Add(e.cacheMax)), o.rejection(p.family))
+			e.local.put(k, o.reset, o.rejection(family), gen, now)
 		}
 	}
-	d := decider.rejection(p.family)
-	rej.Scope, rej.owner, rej.ResetsAt = d.Scope, d.owner, d.ResetsAt
+	d := decider.rejection(family)
+	rej.Upstream, rej.Scope, rej.owner, rej.ResetsAt = d.Upstream, d.Scope, d.owner, d.ResetsAt
 	rej.policy, rej.limit, rej.width = d.policy, d.limit, d.width
 	return rej
 }
@@ -184,7 +203,7 @@ func minTime(a, b time.Time) time.Time {
 
 func (e *Engine) unavailable(p *plan, err error) (*Reservation, error) {
 	e.m.unavailable.WithLabelValues(p.req.Upstream, p.family).Inc()
-	if e.failOpen[p.req.Upstream+"/"+p.family] {
+	if e.failOpen[p.req.Upstream+"/"+p.family] || (p.own != "" && e.failOpen[p.req.Upstream+"/"+p.own]) {
 		return &Reservation{}, nil
 	}
 	return nil, &apperr.Error{Kind: apperr.Unavailable, Upstream: p.req.Upstream,
@@ -205,7 +224,8 @@ func (r *Reservation) Refund(ctx context.Context) error {
 	}
 	e := r.e
 	keys := make([]string, 0, len(r.checks))
-	args := []any{r.id}
+	var inv []localKey
+	args := []any{r.id, e.channel, ""}
 	for i := range r.checks {
 		c := &r.checks[i]
 		if c.rule.Period == PeriodSecond {
@@ -217,19 +237,20 @@ func (r *Reservation) Refund(ctx context.Context) error {
 		}
 		keys = append(keys, c.key)
 		args = append(args, kind, c.units)
+		if k := (localKey{c.rule.Scope, c.rule.Owner, c.rule.Upstream, c.rule.Family}); !slices.Contains(inv, k) {
+			inv = append(inv, k)
+		}
 	}
 	if len(keys) > 0 {
+		args[2] = encodeInvalidation(inv)
 		rctx, cancel := e.redisCtx(ctx)
 		defer cancel()
 		if err := e.s.refund.Run(rctx, e.rdb, keys, args...).Err(); err != nil {
 			return storeErr(r.req.Upstream, fmt.Errorf("quota: refund %s/%s: %w", r.req.Upstream, r.req.Operation, err))
 		}
+		e.local.invalidate(inv)
 	}
 	r.refunded = true
-	for i := range r.checks {
-		c := &r.checks[i]
-		e.local.forget(localKey{c.rule.Scope, c.rule.Owner, c.rule.Upstream, c.rule.Family})
-	}
 	e.m.units(e.m.refunded, r.req.Upstream, r.checks)
 	return nil
 }

@@ -105,9 +105,36 @@ type check struct {
 	reset time.Time     // fixed windows: the window's end
 	width time.Duration // the window's length (w of the RateLimit-Policy)
 	span  time.Duration // sliding windows: the window; 0 for fixed ones
+	in    variant
 }
 
 func (c *check) sliding() bool { return c.span > 0 }
+
+// variant says when a check or mark of a split family applies: always, only
+// while the credential's family is combined, or only while it is split.
+type variant uint8
+
+const (
+	always variant = iota
+	whileCombined
+	whileSplit
+)
+
+// arg is the variant as the reserve script reads it (a constant: boxing
+// it allocates nothing).
+func (v variant) arg() any {
+	switch v {
+	case whileCombined:
+		return "c"
+	case whileSplit:
+		return "s"
+	}
+	return "-"
+}
+
+func (v variant) on(split bool) bool {
+	return v == always || (v == whileSplit) == split
+}
 
 func (c *check) policy() string {
 	return c.rule.Upstream + "." + c.rule.Family + "." + string(c.rule.Period) + "." + string(c.rule.Scope)
@@ -133,12 +160,30 @@ func syncKey(cred, upstream, family string, start time.Time) string {
 	return "{cred:" + cred + "}:q:sync:" + upstream + ":" + family + ":" + strconv.FormatInt(start.Unix(), 10)
 }
 
-// plan is what one Reserve checks.
+// plan is what one Reserve checks. For an operation of a split family it
+// holds the checks and marks of both variants, and the script picks one by
+// the credential's split key.
 type plan struct {
 	req    Request
-	family string // the operation's family, or FamilyRate for rate-only operations
+	family string // the operation's family (the combined one when split), or FamilyRate for rate-only operations
+	own    string // the operation's own family when its family is split, else ""
+	split  string // the credential's split key when own is set
 	checks []check
-	mark   string // the 423 mark of the operation's family; "" for rate-only
+	marks  []mark // the 423 marks of the operation's family; none for rate-only
+}
+
+// mark is the 423 mark key of one family.
+type mark struct {
+	key, family string
+	in          variant
+}
+
+// familyIn is the family the operation counts in.
+func (p *plan) familyIn(split bool) string {
+	if split && p.own != "" {
+		return p.own
+	}
+	return p.family
 }
 
 // plan resolves the rules of r; nil means the operation is unmetered.
@@ -159,25 +204,41 @@ func (e *Engine) plan(r Request, now time.Time) (*plan, error) {
 	}
 	p := &plan{req: r, family: FamilyRate}
 	if metered {
-		p.family, p.mark = cost.Family, markKey(r.Credential, r.Upstream, cost.Family)
-		p.checks = e.appendChecks(p.checks, r, cost.Family, cost.Units, now)
+		p.family = cost.Family
+		p.own = e.splits.ops[r.Upstream][r.Operation]
+		if p.own == "" {
+			p.marks = []mark{{markKey(r.Credential, r.Upstream, cost.Family), cost.Family, always}}
+			p.checks = e.appendChecks(p.checks, r, cost.Family, cost.Units, now, always, always)
+		} else {
+			p.split = splitKey(r.Credential, r.Upstream, cost.Family)
+			p.marks = []mark{
+				{markKey(r.Credential, r.Upstream, cost.Family), cost.Family, whileCombined},
+				{markKey(r.Credential, r.Upstream, p.own), p.own, whileSplit},
+			}
+			p.checks = e.appendChecks(p.checks, r, cost.Family, cost.Units, now, whileCombined, always)
+			p.checks = e.appendChecks(p.checks, r, p.own, cost.Units, now, whileSplit, whileSplit)
+		}
 	}
-	p.checks = e.appendChecks(p.checks, r, FamilyRate, 1, now)
+	p.checks = e.appendChecks(p.checks, r, FamilyRate, 1, now, always, always)
 	return p, nil
 }
 
-func (e *Engine) appendChecks(dst []check, r Request, family string, units int64, now time.Time) []check {
+// appendChecks appends the checks of family's rules that apply to r: the
+// credential's rules in variant cred, the tenant's in variant ten.
+func (e *Engine) appendChecks(dst []check, r Request, family string, units int64, now time.Time, cred, ten variant) []check {
 	slots := e.rules[famKey{r.Upstream, family}]
 	for i := range slots {
 		s := &slots[i]
-		owner := r.Credential
+		owner, in := r.Credential, cred
 		if s.scope == ScopeTenant {
-			if owner = r.Tenant; owner == "" {
+			if owner, in = r.Tenant, ten; owner == "" {
 				continue
 			}
 		}
 		if rule, ok := s.resolve(owner); ok {
-			dst = append(dst, e.newCheck(rule, r.Credential, units, now))
+			c := e.newCheck(rule, r.Credential, units, now)
+			c.in = in
+			dst = append(dst, c)
 		}
 	}
 	return dst

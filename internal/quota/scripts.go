@@ -5,27 +5,39 @@ import "github.com/redis/go-redis/v9"
 // reserveScript checks every rule of one request and, only when all of them
 // have room, records the units: one round trip, no read-then-write race.
 //
-// KEYS: the rule keys (n of them), then the family's 423 mark key (m = 0 or 1).
-// ARGV: now_ms, reservation id, n, m, then per rule: kind ("c" counter, "z"
-// sliding sorted set), limit, units, ttl_ms (counter) or window_ms (sliding).
-// Returns {2, mark_until_ms} when the family is marked spent, else
-// {ok (1|0), used_1, hint_1, ..., used_n, hint_n}: used is the count before
-// (rejected) or after (ok) this request; hint is, for sliding windows, the
-// instant (ms) the window has room for this request (rejected) or its oldest
-// unit leaves (ok); -1 when never (units > limit).
+// KEYS: the rule keys (n of them), the 423 mark keys (m), then the
+// credential's split key of a split family (s = 0 or 1).
+// ARGV: now_ms, reservation id, n, m, s, then per rule: kind ("c" counter,
+// "z" sliding sorted set), limit, units, ttl_ms (counter) or window_ms
+// (sliding), variant; then per mark: variant. A variant is "-" (always), "c"
+// (only while the family is combined: the split key is not "1") or "s" (only
+// while split); rules and marks of the other variant are skipped.
+// Returns {2, mark_until_ms, split} when the family is marked spent, else
+// {ok (1|0), used_1, hint_1, ..., used_n, hint_n, split}: used is the count
+// before (rejected) or after (ok) this request, 0 for a skipped rule; hint
+// is, for sliding windows, the instant (ms) the window has room for this
+// request (rejected) or its oldest unit leaves (ok); -1 when never (units >
+// limit). split is 1 when the split key said split, else 0.
 const reserveLua = `
 local now, id = tonumber(ARGV[1]), ARGV[2]
-local n, m = tonumber(ARGV[3]), tonumber(ARGV[4])
+local n, m, s = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local split = 0
+if s == 1 and redis.call('GET', KEYS[n + m + 1]) == '1' then split = 1 end
+local function on(v) return v == '-' or (v == 's') == (split == 1) end
 for j = 1, m do
-  local v = tonumber(redis.call('GET', KEYS[n + j]) or '0')
-  if v > now then return {2, v} end
+  if on(ARGV[5 + 5 * n + j]) then
+    local v = tonumber(redis.call('GET', KEYS[n + j]) or '0')
+    if v > now then return {2, v, split} end
+  end
 end
 local res, ok = {1}, true
 for i = 1, n do
-  local b = 4 + (i - 1) * 4
+  local b = 5 + (i - 1) * 5
   local kind, limit, units, span = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
   local used, hint = 0, 0
-  if kind == 'z' then
+  if not on(ARGV[b + 5]) then
+    units = 0
+  elseif kind == 'z' then
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now - span)
     used = redis.call('ZCARD', KEYS[i])
     local need = used + units - limit
@@ -47,36 +59,42 @@ for i = 1, n do
   res[2 * i] = used
   res[2 * i + 1] = hint
 end
+res[2 * n + 2] = split
 if not ok then
   res[1] = 0
   return res
 end
 for i = 1, n do
-  local b = 4 + (i - 1) * 4
+  local b = 5 + (i - 1) * 5
   local kind, units, span = ARGV[b + 1], tonumber(ARGV[b + 3]), ARGV[b + 4]
-  if kind == 'z' then
-    for u = 1, units do redis.call('ZADD', KEYS[i], now, id .. ':' .. u) end
-  else
-    redis.call('INCRBY', KEYS[i], units)
+  if on(ARGV[b + 5]) then
+    if kind == 'z' then
+      for u = 1, units do redis.call('ZADD', KEYS[i], now, id .. ':' .. u) end
+    else
+      redis.call('INCRBY', KEYS[i], units)
+    end
+    redis.call('PEXPIRE', KEYS[i], span)
+    res[2 * i] = res[2 * i] + units
   end
-  redis.call('PEXPIRE', KEYS[i], span)
-  res[2 * i] = res[2 * i] + units
 end
 return res
 `
 
-// refundScript gives units back. KEYS: rule keys. ARGV: reservation id, then
-// per key: kind, units. A counter whose window has gone is not recreated.
+// refundScript gives units back and publishes the invalidation of the
+// owners' cached exhaustions. KEYS: rule keys. ARGV: reservation id,
+// channel ("": none), message, then per key: kind, units. A counter whose
+// window has gone is not recreated.
 const refundLua = `
 local id = ARGV[1]
 for i = 1, #KEYS do
-  local kind, units = ARGV[2 * i], tonumber(ARGV[2 * i + 1])
+  local kind, units = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   if kind == 'z' then
     for u = 1, units do redis.call('ZREM', KEYS[i], id .. ':' .. u) end
   elseif redis.call('EXISTS', KEYS[i]) == 1 then
     if redis.call('DECRBY', KEYS[i], units) < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
   end
 end
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
 return 1
 `
 
@@ -131,9 +149,31 @@ end
 return raised
 `
 
+// markLua marks a family spent until an instant (a 423). KEYS: the mark,
+// or for a split family the combined and the own family's marks and the
+// credential's split key. ARGV: until_ms and ttl_ms per mark. Returns the
+// index of the mark set: 2 when the family is split, else 1.
+const markLua = `
+local i = 1
+if #KEYS == 3 and redis.call('GET', KEYS[3]) == '1' then i = 2 end
+redis.call('SET', KEYS[i], ARGV[2 * i - 1], 'PX', ARGV[2 * i])
+return i
+`
+
+// splitLua records whether a credential's family is split and, on a change,
+// publishes the invalidation of the cached exhaustions of its variants.
+// KEYS: the split key. ARGV: "1" (split) or "0", channel ("": none),
+// message. Returns 1 when the value changed.
+const splitLua = `
+if (redis.call('GET', KEYS[1]) or '0') == ARGV[1] then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1
+`
+
 // scripts holds the engine's Lua scripts (EVALSHA, EVAL on NOSCRIPT).
 type scripts struct {
-	reserve, refund, usage, sync *redis.Script
+	reserve, refund, usage, sync, mark, split *redis.Script
 }
 
 func newScripts() scripts {
@@ -142,5 +182,7 @@ func newScripts() scripts {
 		refund:  redis.NewScript(refundLua),
 		usage:   redis.NewScript(usageLua),
 		sync:    redis.NewScript(syncLua),
+		mark:    redis.NewScript(markLua),
+		split:   redis.NewScript(splitLua),
 	}
 }

@@ -98,8 +98,8 @@ func TestMarkExhausted(t *testing.T) {
 	other := newEngine(t, srv.Client(t), cfg) // another gateway instance: no local knowledge
 
 	mustReserve(t, e, alphaExport, 1)
-	if err := e.MarkExhausted(ctxT(t), "main", "garant", FamilyExport); err != nil {
-		t.Fatalf("MarkExhausted() = %v, want nil", err)
+	if fam, err := e.MarkExhausted(ctxT(t), alphaExport); err != nil || fam != FamilyExport {
+		t.Fatalf("MarkExhausted() = %q, %v; want %q, nil", fam, err, FamilyExport)
 	}
 	want := map[string]any{"violated-policies": []string{"garant.export.month.credential"}, "scope": "credential",
 		"family": "export", "resets_at": "2026-03-01T00:00:00+03:00"}
