@@ -15,7 +15,11 @@ import (
 
 // SyncLimits reads Garant's /v2/limits with cred, through q's rate family
 // like any Garant call, and lowers q's remaining counts to what Garant
-// reports (Garant is the source of truth; it never raises them).
+// reports (Garant is the source of truth; it never raises them). It also
+// records, for every replica, whether the credential's links_control is
+// split: counted per method when /v2/limits lists find-hyperlinks,
+// find-modified and block-on-control/changed as separate entries (see
+// applyLimits and quota.SetSplit).
 func (g *Garant) SyncLimits(ctx context.Context, q *quota.Engine, cred *tenant.Credential) error {
 	c := &garantCall{g: g, q: q, op: "garantGetLimits", tenant: &tenant.Tenant{}, cred: cred}
 	_, err := c.syncLimits(ctx)
