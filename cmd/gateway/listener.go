@@ -20,11 +20,16 @@ type resumingListener struct {
 	pumped   sync.WaitGroup
 }
 
+// resumeBacklog is how many given-back connections may wait for Accept:
+// a finished task gives back the connections of all its waiters at once,
+// and handing each over must not wait for the server's accept loop.
+const resumeBacklog = 4096
+
 func newResumingListener(inner net.Listener) *resumingListener {
 	l := &resumingListener{
 		Listener: inner,
 		accepted: make(chan net.Conn),
-		resumed:  make(chan net.Conn),
+		resumed:  make(chan net.Conn, resumeBacklog),
 		errs:     make(chan error),
 		done:     make(chan struct{}),
 	}
@@ -79,9 +84,26 @@ func (l *resumingListener) Resume(c net.Conn) bool {
 	}
 	select {
 	case l.resumed <- c:
+		select {
+		case <-l.done: // closed meanwhile: Close's drain may have run before the send
+			l.drain()
+		default:
+		}
 		return true
 	case <-l.done:
 		return false
+	}
+}
+
+// drain closes the given-back connections nobody accepted.
+func (l *resumingListener) drain() {
+	for {
+		select {
+		case c := <-l.resumed:
+			_ = c.Close()
+		default:
+			return
+		}
 	}
 }
 
@@ -92,6 +114,7 @@ func (l *resumingListener) Close() error {
 		close(l.done)
 		err = l.Listener.Close()
 		l.pumped.Wait()
+		l.drain()
 	})
 	return err
 }

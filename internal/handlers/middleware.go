@@ -116,6 +116,9 @@ func accessLog(log *slog.Logger, m *metrics.HTTP) func(http.Handler) http.Handle
 			info := infoFrom(r.Context())
 			info.detach = func() func(int, int64) {
 				info.detached = true
+				// The server's writer (and with it the connection's buffers)
+				// is not kept for as long as the request is parked.
+				info.raw, info.detach = nil, nil
 				method, route := r.Method, routePattern(r)
 				return func(status int, bytes int64) {
 					logRequest(context.Background(), log, m, info, method, route, status, bytes, time.Since(start))

@@ -92,14 +92,18 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
 	bufs := net.Buffers{h, body}
 	_, err := bufs.WriteTo(p.conn)
-	p.finish(status, int64(len(body)))
-	if err == nil && keep {
-		_ = p.conn.SetWriteDeadline(time.Time{})
-		if p.resume(resumedConn(p.conn, p.pending)) {
-			return
+	// The rest can wait: a finished task answers all its waiters in a row,
+	// and each answer's write comes before any of their bookkeeping.
+	go func() {
+		p.finish(status, int64(len(body)))
+		if err == nil && keep {
+			_ = p.conn.SetWriteDeadline(time.Time{})
+			if p.resume(resumedConn(p.conn, p.pending)) {
+				return
+			}
 		}
-	}
-	_ = p.conn.Close()
+		_ = p.conn.Close()
+	}()
 }
 
 // answerError writes err as a problem document.
