@@ -8,13 +8,13 @@ func InstanceOf(e *Engine) string { return e.instance }
 // LeaseKey exposes the Redis key of a task's lease to the tests.
 func LeaseKey(id string) string { return leaseKey(id) }
 
-// WaitersOf returns how many requests wait on e.
+// WaitersOf returns how many requests wait on e (blocked or notifiers).
 func WaitersOf(e *Engine) int {
 	e.hub.mu.Lock()
 	defer e.hub.mu.Unlock()
 	n := 0
 	for _, w := range e.hub.tasks {
-		n += w.n
+		n += w.n + len(w.subs)
 	}
 	return n
 }

@@ -23,7 +23,13 @@ import (
 // -race builds (the race detector caps live goroutines at 8128). Run it with
 //
 //	go test -run TestTenThousandWaiters -v ./internal/fssptasks/
-func TestTenThousandWaiters(t *testing.T) {
+func TestTenThousandWaiters(t *testing.T) { measureWaiters(t, false) }
+
+// TestTenThousandNotifiers is TestTenThousandWaiters with Notify, the way
+// the server parks HTTP/1.x long polls: no goroutine per waiter.
+func TestTenThousandNotifiers(t *testing.T) { measureWaiters(t, true) }
+
+func measureWaiters(t *testing.T, notify bool) {
 	if testing.Short() {
 		t.Skip("measurement")
 	}
@@ -43,6 +49,17 @@ func TestTenThousandWaiters(t *testing.T) {
 	returned := make([]int64, n)
 	var wg sync.WaitGroup
 	for i := range n {
+		if notify {
+			wg.Add(1)
+			v.e.Notify(context.Background(), tenantA, task.ID, 30*time.Second, func(got *fssptasks.Task) {
+				returned[i] = time.Now().UnixNano()
+				if got == nil || got.Status != fssptasks.Succeeded {
+					t.Errorf("notifier %d: %v", i, got)
+				}
+				wg.Done()
+			})
+			continue
+		}
 		wg.Go(func() {
 			got, err := v.e.Wait(context.Background(), tenantA, task.ID, 30*time.Second)
 			returned[i] = time.Now().UnixNano()
@@ -81,11 +98,16 @@ func TestTenThousandWaiters(t *testing.T) {
 	}
 	slices.Sort(delays)
 	p50, p99, last := delays[n/2], delays[n*99/100], delays[n-1]
-	heap := float64(during.HeapAlloc-before.HeapAlloc) / (1 << 20)
-	stacks := float64(steady.StackInuse-before.StackInuse) / (1 << 20)
-	rssGrowth := float64(max(rssDuring, rssPeak)-rssBefore) / (1 << 20)
-	t.Logf("%d waiters: heap +%.1f MiB, stacks +%.1f MiB after GC, RSS +%.1f MiB (peak), goroutines %d -> %d; /result answered -> waiter returned: p50 %v, p99 %v, max %v; upstream calls: %d status, %d result",
-		n, heap, stacks, rssGrowth, g0, g1, p50, p99, last, st.status.Load(), st.result.Load())
+	mib := func(after, before uint64) float64 { return (float64(after) - float64(before)) / (1 << 20) }
+	heap := mib(during.HeapAlloc, before.HeapAlloc)
+	stacks := mib(steady.StackInuse, before.StackInuse)
+	rssGrowth := mib(max(rssDuring, rssPeak), rssBefore)
+	kind := "waiters"
+	if notify {
+		kind = "notifiers"
+	}
+	t.Logf("%d %s: heap +%.1f MiB, stacks +%.1f MiB after GC, RSS +%.1f MiB (peak), goroutines %d -> %d; /result answered -> waiter returned: p50 %v, p99 %v, max %v; upstream calls: %d status, %d result",
+		n, kind, heap, stacks, rssGrowth, g0, g1, p50, p99, last, st.status.Load(), st.result.Load())
 	if rssGrowth > 150 || heap > 150 {
 		t.Errorf("memory growth heap %.1f MiB, RSS %.1f MiB, want at most 150 MiB", heap, rssGrowth)
 	}
