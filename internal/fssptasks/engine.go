@@ -100,7 +100,7 @@ func New(rdb redis.UniversalClient, client *fssp.Client, reserve Reserve, cfg Co
 		ready:    make(chan struct{}),
 		driving:  map[string]bool{},
 	}
-	e.hub = newHub(e.m)
+	e.hub = newHub(e.m, cfg.Now)
 	return e
 }
 
@@ -164,6 +164,7 @@ func (e *Engine) Wait(ctx context.Context, tenantID, taskID string, d time.Durat
 	select {
 	case <-w.done:
 		if w.task != nil {
+			e.m.wokeUp(w.task, e.cfg.Now())
 			return w.task, nil
 		}
 		return e.Get(ctx, tenantID, taskID)

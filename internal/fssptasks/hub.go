@@ -15,6 +15,7 @@ import (
 // callback that holds no goroutine while it waits.
 type hub struct {
 	m        *engineMetrics
+	now      func() time.Time // the engine's clock, for the wake-up metric
 	mu       sync.Mutex
 	tasks    map[string]*watch
 	released bool           // Release ran: nobody waits any more
@@ -49,7 +50,9 @@ func (n *notifier) claim() bool {
 	return true
 }
 
-func newHub(m *engineMetrics) *hub { return &hub{m: m, tasks: map[string]*watch{}} }
+func newHub(m *engineMetrics, now func() time.Time) *hub {
+	return &hub{m: m, now: now, tasks: map[string]*watch{}}
+}
 
 // watchLocked returns id's watch, creating it.
 func (h *hub) watchLocked(id string) *watch {
@@ -211,6 +214,7 @@ func (h *hub) notifyLocked(subs []*notifier, t *Task) (start func()) {
 				for _, n := range chunk {
 					if n.claim() {
 						n.fn(t)
+						h.m.wokeUp(t, h.now())
 					}
 				}
 			}()

@@ -1,6 +1,8 @@
 package fssptasks
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -12,6 +14,7 @@ type engineMetrics struct {
 	waiters  prometheus.Gauge
 	polls    *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	wakeup   prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *engineMetrics {
@@ -39,9 +42,15 @@ func newMetrics(reg prometheus.Registerer) *engineMetrics {
 			Help:    "Time from accepting an FSSP task to its final state, by final status.",
 			Buckets: []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600, 900},
 		}, []string{"status"}),
+		wakeup: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "gateway_fssp_wakeup_seconds",
+			Help: "Time from an FSSP task's final state being saved to a request waiting for it getting it: " +
+				"for a parked HTTP/1.x long poll, until its answer is written to the socket.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5},
+		}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.tasks, m.finishes, m.waiters, m.polls, m.duration)
+		reg.MustRegister(m.tasks, m.finishes, m.waiters, m.polls, m.duration, m.wakeup)
 	}
 	return m
 }
@@ -53,4 +62,11 @@ func (m *engineMetrics) finished(r *record) {
 	}
 	m.finishes.WithLabelValues(string(r.Task.Status)).Inc()
 	m.duration.WithLabelValues(string(r.Task.Status)).Observe(r.Task.FinishedAt.Sub(r.Task.CreatedAt).Seconds())
+}
+
+// wokeUp records a waiter handed task t, final, at now.
+func (m *engineMetrics) wokeUp(t *Task, now time.Time) {
+	if t != nil && t.FinishedAt != nil {
+		m.wakeup.Observe(max(0, now.Sub(*t.FinishedAt).Seconds()))
+	}
 }

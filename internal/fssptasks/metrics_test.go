@@ -33,7 +33,7 @@ func TestMetricsLint(t *testing.T) {
 		names = append(names, mf.GetName())
 	}
 	want := []string{"gateway_fssp_task_duration_seconds", "gateway_fssp_tasks", "gateway_fssp_tasks_finished_total",
-		"gateway_fssp_upstream_polls_total", "gateway_fssp_waiters"}
+		"gateway_fssp_upstream_polls_total", "gateway_fssp_waiters", "gateway_fssp_wakeup_seconds"}
 	if !slices.Equal(names, want) {
 		t.Errorf("Gather() names = %v, want %v", names, want)
 	}
@@ -79,7 +79,11 @@ func TestMetricsLint(t *testing.T) {
 	if got := values["gateway_fssp_upstream_polls_total{endpoint=status}"]; got < 2 || got != float64(v.sim.Kit.Calls.Get("GET /status")) {
 		t.Errorf("gateway_fssp_upstream_polls_total{endpoint=status} = %v, want the simulator's %d (at least 2)", got, v.sim.Kit.Calls.Get("GET /status"))
 	}
-	if n := len(values); n != 7 {
-		t.Errorf("series = %v, want the 7 above and no others (bounded labels)", values)
+	// The waiter was woken (1) unless the task finished before it waited (0).
+	if got, ok := values["gateway_fssp_wakeup_seconds_count"]; !ok || got > 1 {
+		t.Errorf("gateway_fssp_wakeup_seconds_count = %v (present %t), want 0 or 1", got, ok)
+	}
+	if n := len(values); n != 8 {
+		t.Errorf("series = %v, want the 8 above and no others (bounded labels)", values)
 	}
 }
