@@ -80,6 +80,53 @@ func (s *stack) metric(ctx context.Context, name string) (int, error) {
 	return 0, fmt.Errorf("/metrics has no %s", name)
 }
 
+// bucket is one cumulative histogram bucket.
+type bucket struct {
+	le    float64 // upper bound, seconds
+	count float64
+}
+
+// histogram reads the cumulative buckets of an unlabelled histogram.
+func (s *stack) histogram(ctx context.Context, name string) ([]bucket, error) {
+	b, _, err := s.do(ctx, http.MethodGet, s.gwURL+"/metrics", nil, http.StatusOK)
+	if err != nil {
+		return nil, err
+	}
+	var out []bucket
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		rest, ok := strings.CutPrefix(sc.Text(), name+`_bucket{le="`)
+		if !ok {
+			continue
+		}
+		le, count, _ := strings.Cut(rest, `"} `)
+		var bk bucket
+		if bk.le, err = strconv.ParseFloat(le, 64); err != nil {
+			return nil, fmt.Errorf("/metrics: %s: le %q: %w", name, le, err)
+		}
+		if bk.count, err = strconv.ParseFloat(strings.TrimSpace(count), 64); err != nil {
+			return nil, fmt.Errorf("/metrics: %s: %w", name, err)
+		}
+		out = append(out, bk)
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("/metrics has no %s", name)
+	}
+	return out, nil
+}
+
+// quantile is the upper bound of the bucket holding quantile q.
+func quantile(bs []bucket, q float64) float64 {
+	total := bs[len(bs)-1].count
+	for _, b := range bs {
+		if b.count >= q*total {
+			return b.le
+		}
+	}
+	return bs[len(bs)-1].le
+}
+
 // calls returns the FSSP simulator's /status and /result call counts.
 func (s *stack) calls(ctx context.Context) (status, result int, err error) {
 	b, _, err := s.do(ctx, http.MethodGet, s.simURL+"/_sim/calls", nil, http.StatusOK)

@@ -40,6 +40,7 @@ type result struct {
 	fromResult, fromRelease   []time.Duration
 	resultSpread, burst       time.Duration // first to last /result; first /result to last answer
 	final, answered, failures int
+	wakeup                    []bucket // gateway_fssp_wakeup_seconds: the gateway's own view
 }
 
 // stack is one run's processes and addresses.
@@ -168,6 +169,9 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 		return nil, err
 	}
 	if r.totalStatus, r.totalResult, err = s.calls(ctx); err != nil {
+		return nil, err
+	}
+	if r.wakeup, err = s.histogram(ctx, "gateway_fssp_wakeup_seconds"); err != nil {
 		return nil, err
 	}
 	r.score(w.answers, s.tap, upstream, released)

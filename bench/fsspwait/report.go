@@ -56,6 +56,13 @@ func writeReport(out io.Writer, command, load string, o options, rs []*result) {
 	row("wake-up after the task's /result answer: p50 / p99 / max", "p99 ≤ 50 ms", func(r *result) string {
 		return percentiles(r.fromResult)
 	})
+	row("the gateway's own: final state saved → answer written (gateway_fssp_wakeup_seconds): p50 / p99, bucket bounds", "", func(r *result) string {
+		if len(r.wakeup) == 0 {
+			return "–"
+		}
+		return fmt.Sprintf("≤ %s / ≤ %s ms", ms(time.Duration(quantile(r.wakeup, .5)*float64(time.Second))),
+			ms(time.Duration(quantile(r.wakeup, .99)*float64(time.Second))))
+	})
 	row("tasks' /result answers spread over; first /result → last answer", "", func(r *result) string {
 		return seconds(r.resultSpread) + "; " + seconds(r.burst)
 	})
