@@ -34,7 +34,7 @@ type watch struct {
 // notifier is one Notify: fn is called exactly once, by whichever of the
 // wake-up, its timer or a release claims it first.
 type notifier struct {
-	fn    func(*Task)
+	fn    func(*Task) (then func())
 	timer *time.Timer
 	fired atomic.Bool
 }
@@ -211,11 +211,17 @@ func (h *hub) notifyLocked(subs []*notifier, t *Task) (start func()) {
 		for _, chunk := range chunks {
 			go func() {
 				defer h.fanout.Done()
+				var later []func()
 				for _, n := range chunk {
 					if n.claim() {
-						n.fn(t)
+						if then := n.fn(t); then != nil {
+							later = append(later, then)
+						}
 						h.m.wokeUp(t, h.now())
 					}
+				}
+				for _, f := range later {
+					f()
 				}
 			}()
 		}

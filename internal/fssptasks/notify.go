@@ -15,8 +15,10 @@ import (
 // The caller must have seen the task as tenantID's (Get, GetShared)
 // before. fn runs on
 // one of a few goroutines shared by the waiters of a task: it must not block
-// for long. ctx bounds only the read made before Notify returns.
-func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Duration, fn func(*Task)) {
+// for long. It may return work that can wait (bookkeeping after an answer
+// is written): that runs once the waiters woken with it have been called.
+// ctx bounds only the read made before Notify returns.
+func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Duration, fn func(*Task) (then func())) {
 	d = min(max(d, 0), e.cfg.MaxWait)
 	n := &notifier{fn: fn}
 	// The timer is armed before the notifier is visible to a wake-up, so
@@ -30,11 +32,11 @@ func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Dur
 		if err != nil {
 			t = nil
 		}
-		fn(t)
+		run(fn(t))
 	})
 	if !e.hub.subscribe(taskID, n) {
 		if n.claim() {
-			fn(nil)
+			run(fn(nil))
 		}
 		return
 	}
@@ -43,8 +45,14 @@ func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Dur
 	if err != nil || t.Status.Final() {
 		if n.claim() {
 			e.hub.unsubscribe(taskID, n)
-			fn(t)
+			run(fn(t))
 		}
+	}
+}
+
+func run(f func()) {
+	if f != nil {
+		f()
 	}
 }
 

@@ -24,13 +24,14 @@ func newNotified(want int) *notified {
 	return &notified{all: make(chan struct{}), want: int64(want)}
 }
 
-func (n *notified) fn(t *fssptasks.Task) {
+func (n *notified) fn(t *fssptasks.Task) func() {
 	n.mu.Lock()
 	n.got = append(n.got, t)
 	n.mu.Unlock()
 	if n.calls.Add(1) == n.want {
 		close(n.all)
 	}
+	return nil
 }
 
 func (n *notified) wait(t *testing.T, within time.Duration) []*fssptasks.Task {
@@ -158,5 +159,36 @@ func TestNotifyOtherTenant(t *testing.T) {
 	v.e.Notify(context.Background(), "someone-else", id, 10*time.Second, got.fn)
 	if task := got.wait(t, time.Second)[0]; task != nil {
 		t.Errorf("Notify for another tenant = %+v, want nil", task)
+	}
+}
+
+// TestNotifyThenRunsAfterTheBatch: the work a callback leaves for later
+// runs after every waiter of its batch was called.
+func TestNotifyThenRunsAfterTheBatch(t *testing.T) {
+	st := &stalling{}
+	st.running.Store(1 << 30)
+	v := newEnv(t, simConfig(), st.wrap)
+	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+	const n = 100 // one batch
+	var called, thens atomic.Int64
+	var early atomic.Bool
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for range n {
+		v.e.Notify(context.Background(), tenantA, id, 10*time.Second, func(*fssptasks.Task) func() {
+			called.Add(1)
+			return func() {
+				if called.Load() != n {
+					early.Store(true)
+				}
+				thens.Add(1)
+				wg.Done()
+			}
+		})
+	}
+	st.release()
+	wg.Wait()
+	if early.Load() || thens.Load() != n {
+		t.Errorf("later work: %d runs, early %v; want %d, each after all %d callbacks", thens.Load(), early.Load(), n, n)
 	}
 }

@@ -51,12 +51,12 @@ func measureWaiters(t *testing.T, notify bool) {
 	for i := range n {
 		if notify {
 			wg.Add(1)
-			v.e.Notify(context.Background(), tenantA, task.ID, 30*time.Second, func(got *fssptasks.Task) {
+			v.e.Notify(context.Background(), tenantA, task.ID, 30*time.Second, func(got *fssptasks.Task) func() {
 				returned[i] = time.Now().UnixNano()
 				if got == nil || got.Status != fssptasks.Succeeded {
 					t.Errorf("notifier %d: %v", i, got)
 				}
-				wg.Done()
+				return wg.Done // after the batch: returned[i] is already set
 			})
 			continue
 		}

@@ -39,20 +39,18 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 		return body.write(w, retryAfter)
 	}
 	snapshot, h, tenantID := a.snapshot, a.h, a.tenantID
-	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task) {
+	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task) (then func()) {
 		if t == nil {
 			t = snapshot
 		}
 		body, err := h.bodies.get(tenantID, t)
 		if err != nil {
-			p.answerError(err)
-			return
+			return p.answerError(err)
 		}
 		if t.Status.Final() {
-			p.answer(http.StatusOK, "application/json", body.body)
-			return
+			return p.answer(http.StatusOK, "application/json", body.body)
 		}
-		p.answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
+		return p.answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
 	})
 	return nil
 }

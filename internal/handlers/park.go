@@ -61,9 +61,10 @@ func park(ctx context.Context, w http.ResponseWriter, resume func(net.Conn) bool
 	return p, true
 }
 
-// answer writes one response and gives the connection back to the server,
-// or closes it. extra are header fields as name, value pairs.
-func (p *parked) answer(status int, contentType string, body []byte, extra ...string) {
+// answer writes one response; then gives the connection back to the
+// server, or closes it, and records the request. extra are header fields as
+// name, value pairs.
+func (p *parked) answer(status int, contentType string, body []byte, extra ...string) (then func()) {
 	keep := p.keep && p.resume != nil
 	h := make([]byte, 0, 256+len(p.head))
 	h = append(h, "HTTP/1.1 "...)
@@ -93,8 +94,8 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 	bufs := net.Buffers{h, body}
 	_, err := bufs.WriteTo(p.conn)
 	// The rest can wait: a finished task answers all its waiters in a row,
-	// and each answer's write comes before any of their bookkeeping.
-	go func() {
+	// and their writes come before any of their bookkeeping.
+	return func() {
 		p.finish(status, int64(len(body)))
 		if err == nil && keep {
 			_ = p.conn.SetWriteDeadline(time.Time{})
@@ -103,18 +104,18 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 			}
 		}
 		_ = p.conn.Close()
-	}()
+	}
 }
 
 // answerError writes err as a problem document.
-func (p *parked) answerError(err error) {
+func (p *parked) answerError(err error) (then func()) {
 	prob, _ := problemOf(err, p.id)
 	b, mErr := json.Marshal(prob)
 	if mErr != nil {
 		b = []byte(`{"title":"Internal Server Error","status":500}`)
 		prob.Status = http.StatusInternalServerError
 	}
-	p.answer(prob.Status, "application/problem+json", b)
+	return p.answer(prob.Status, "application/problem+json", b)
 }
 
 // resumedConn is c with the bytes already read from it put back in front.
