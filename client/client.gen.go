@@ -3302,7 +3302,8 @@ type ClientInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-	// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -3313,7 +3314,8 @@ type ClientInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-	// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -3343,7 +3345,8 @@ type ClientInterface interface {
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+	// lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type.
@@ -3355,7 +3358,8 @@ type ClientInterface interface {
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+	// lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type.
@@ -3368,7 +3372,8 @@ type ClientInterface interface {
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type.
@@ -3381,7 +3386,8 @@ type ClientInterface interface {
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type.
@@ -4435,7 +4441,8 @@ func (c *Client) GarantGetFormula(ctx context.Context, params *GarantGetFormulaP
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
 // Takes any type of body and a specified content type.
 //
@@ -4456,7 +4463,8 @@ func (c *Client) GarantFindHyperlinksWithBody(ctx context.Context, params *Garan
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -4516,7 +4524,8 @@ func (c *Client) GarantGetLimits(ctx context.Context, reqEditors ...RequestEdito
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+// lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type.
@@ -4538,7 +4547,8 @@ func (c *Client) GarantFindModifiedWithBody(ctx context.Context, params *GarantF
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+// lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type.
@@ -4561,7 +4571,8 @@ func (c *Client) GarantFindModified(ctx context.Context, params *GarantFindModif
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type.
@@ -4584,7 +4595,8 @@ func (c *Client) GarantBlocksChangedWithBody(ctx context.Context, params *Garant
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type.
@@ -7792,7 +7804,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-	// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7803,7 +7816,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-	// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -7837,7 +7851,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+	// lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -7849,7 +7864,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 	// that changed or that no longer exist are returned; an empty list means nothing changed.
-	// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+	// lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -7862,7 +7878,8 @@ type ClientWithResponsesInterface interface {
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -7875,7 +7892,8 @@ type ClientWithResponsesInterface interface {
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
 	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-	// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -15144,7 +15162,8 @@ func (c *ClientWithResponses) GarantGetFormulaWithResponse(ctx context.Context, 
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15161,7 +15180,8 @@ func (c *ClientWithResponses) GarantFindHyperlinksWithBodyWithResponse(ctx conte
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
-// Consumes the upstream `links_control` monthly quota (shared with monitoring). Cached.
+// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
+// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -15213,7 +15233,8 @@ func (c *ClientWithResponses) GarantGetLimitsWithResponse(ctx context.Context, r
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+// lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -15231,7 +15252,8 @@ func (c *ClientWithResponses) GarantFindModifiedWithBodyWithResponse(ctx context
 //
 // Checks up to 100 documents for changes since `modDate` (2018-01-01 or later). Only documents
 // that changed or that no longer exist are returned; an empty list means nothing changed.
-// Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// Consumes the `links_control` monthly quota (`links_control_find_modified` once Garant's `/v2/limits`
+// lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
@@ -15250,7 +15272,8 @@ func (c *ClientWithResponses) GarantFindModifiedWithResponse(ctx context.Context
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
@@ -15269,7 +15292,8 @@ func (c *ClientWithResponses) GarantBlocksChangedWithBodyWithResponse(ctx contex
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
 // `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
-// are returned. Consumes the `links_control` monthly quota. Not cached unless the operator configures a TTL for
+// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
+// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
