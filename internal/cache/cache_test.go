@@ -49,7 +49,20 @@ func storeWith(t *testing.T, rs *redistest.Server, cfg cache.Config, reg prometh
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { settle(t, s) }) // before the client closes
 	return s
+}
+
+// settle waits for the stores s writes behind their answers: a test that
+// looks at Redis itself, or at what another process would find there, calls
+// it first.
+func settle(t *testing.T, s *cache.Store) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := s.Wait(ctx); err != nil {
+		t.Fatalf("Wait for pending stores: %v", err)
+	}
 }
 
 func key(t *testing.T, op string, topic int, req any) cache.Key {
@@ -103,6 +116,7 @@ func TestFetchHitMissStaleNoCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Fetch: %v", st.name, err)
 		}
+		settle(t, s) // the next step is past the L1's lifetime: it reads Redis
 		if res.Status != st.status || calls.Load() != st.calls || res.Age != st.age || string(res.Entry.Body) != long {
 			t.Errorf("%s: Fetch = %q age %d after %d fills, want %q age %d after %d", st.name, res.Status, res.Age, calls.Load(), st.status, st.age, st.calls)
 		}
@@ -142,6 +156,7 @@ func TestBinaryStoredRawAndSizeCap(t *testing.T) {
 	if err != nil || res.Status != cache.StatusStored {
 		t.Fatalf("Fetch = %+v, %v", res, err)
 	}
+	settle(t, s)
 	keys, _ := rs.Client(t).Keys(ctx, "lg:gc:cred-a:garantGetImage:*").Result()
 	if len(keys) != 1 {
 		t.Fatalf("keys = %v", keys)
@@ -367,6 +382,7 @@ func TestNoCacheRefreshFailure(t *testing.T) {
 	if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Minute}, filler(&calls, "old", nil), nil); err != nil {
 		t.Fatal(err)
 	}
+	settle(t, s)
 	clk.Advance(2 * time.Minute) // a minute stale
 	down := errors.New("down")
 	always := func(error) bool { return true }
@@ -406,6 +422,7 @@ func TestLargeJSONCompressed(t *testing.T) {
 		if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Hour}, filler(&calls, tc.body, nil), nil); err != nil {
 			t.Fatal(err)
 		}
+		settle(t, s)
 		keys, err := rs.Client(t).Keys(ctx, fmt.Sprintf("lg:gc:cred-a:garantGetTopicHTML:%d:*", 100+i)).Result()
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("keys = %v, %v", keys, err)

@@ -128,9 +128,10 @@ func (s *Store) coalesced(ctx context.Context, k Key, rkey string, p Policy, fil
 		if led {
 			return o, r.Err
 		}
-		if r.Err != nil && callersOwn(r.Err) {
+		if (r.Err != nil && callersOwn(r.Err)) || (r.Err == nil && o != nil && o.res.Entry.Stream != nil) {
 			// The leader failed for a reason of its own tenant (its quota,
-			// or the quota store): this request tries once under its own.
+			// or the quota store), or got an answer too large to keep that
+			// streams to it alone: this request tries once under its own.
 			fctx, cancel := context.WithTimeout(ctx, s.cfg.FillTimeout)
 			defer cancel()
 			return s.lookupAndFill(fctx, k, rkey, p, fill, count)
@@ -230,8 +231,10 @@ func (s *Store) fillLocked(ctx context.Context, k Key, rkey string, p Policy, fi
 	return s.fillAndStore(ctx, k, rkey, p, fill, "")
 }
 
-// fillAndStore calls fill and stores a successful answer (in Redis and the
-// L1), releasing the fill lock token (if any) in the same round trip.
+// fillAndStore calls fill and stores a successful answer (in the L1 at
+// once, in Redis behind the answer when the L1 kept it, else before),
+// releasing the fill lock token (if any) in the same round trip as the
+// Redis store.
 func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, token string) (*Result, error) {
 	stop := s.keepLock(k, token)
 	e, err := s.run(ctx, k.Operation, fill)
@@ -243,13 +246,16 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 	now := s.cfg.Now()
 	e.StoredAt, e.Expires = now, now.Add(p.TTL)
 	res := &Result{Entry: e, Status: StatusMiss, Filled: true}
-	if p.NoStore || int64(len(e.Body)) > s.cfg.MaxEntryBytes {
+	if e.Stream != nil || p.NoStore || int64(len(e.Body)) > s.cfg.MaxEntryBytes {
 		s.unlock(k, token)
 		return res, nil
 	}
-	s.l1.put(rkey, k, e, now)
-	if s.store(ctx, k, rkey, e, p.TTL, token) == nil {
-		res.Status = StatusStored
+	res.Status = StatusStored
+	if s.l1.put(rkey, k, e, now) && s.wb.run(ctx, func(ctx context.Context) { _ = s.store(ctx, k, rkey, e, p.TTL, token) }) {
+		return res, nil // stored here; Redis follows (see the package comment)
+	}
+	if s.store(ctx, k, rkey, e, p.TTL, token) != nil {
+		res.Status = StatusMiss
 	}
 	return res, nil
 }

@@ -59,15 +59,16 @@ func (l *local) get(rkey string, now time.Time) *Entry {
 	return it.entry
 }
 
-// put keeps e, a fresh entry, under rkey. Entries over a quarter of the
-// byte budget are not kept: one large file must not push out everything else.
-func (l *local) put(rkey string, k Key, e *Entry, now time.Time) {
+// put keeps e, a fresh entry, under rkey, and reports whether it did.
+// Entries over a quarter of the byte budget are not kept: one large file
+// must not push out everything else.
+func (l *local) put(rkey string, k Key, e *Entry, now time.Time) bool {
 	if l == nil || !now.Before(e.Expires) {
-		return
+		return false
 	}
 	w := int64(len(e.Body)+len(e.ContentType)+len(rkey)) + 128
 	if w > l.maxBytes/4 {
-		return
+		return false
 	}
 	until := now.Add(l.ttl)
 	if e.Expires.Before(until) {
@@ -84,6 +85,7 @@ func (l *local) put(rkey string, k Key, e *Entry, now time.Time) {
 	}
 	l.items[rkey] = l.order.PushBack(it)
 	l.bytes += w
+	return true
 }
 
 // purge forgets the entries of scope, of one operation (operation != "") and

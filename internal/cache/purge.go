@@ -16,7 +16,12 @@ import (
 //
 // The matching entries of this process's L1 go at once; other processes
 // sharing the Redis may serve theirs for up to Config.LocalTTL.
+//
+// It first waits (up to ctx) for this process's stores still being written
+// behind their answers, so that an answer sent before the purge is not
+// written back after it.
 func (s *Store) Purge(ctx context.Context, scope, operation string, topic int) (int, error) {
+	_ = s.Wait(ctx)
 	s.l1.purge(scope, operation, topic)
 	op, t := "*", "*"
 	if operation != "" {

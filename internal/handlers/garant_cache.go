@@ -93,20 +93,33 @@ type fileAnswer struct {
 // cachedFile answers a binary operation. When the answer can be neither
 // served from nor stored in the cache (no cache, a TTL of 0, or
 // Cache-Control: no-cache, no-store) Garant's body is streamed to the
-// client; otherwise the file is read once into one buffer, which is both
-// stored (raw) and served.
+// client; so is a file whose Content-Length says it is larger than the cache
+// keeps (it goes to this request alone: see cache.Entry.Stream). Otherwise
+// the file is read once into one buffer, which is both stored (raw) and
+// served.
 func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req any, fetch func(context.Context) (*garant.File, error)) (*fileAnswer, error) {
 	if p := c.policy(cc); c.g.Cache == nil || p.TTL <= 0 || (p.NoCache && p.NoStore) {
 		return c.streamFile(ctx, p.TTL > 0 && c.g.Cache != nil, fetch)
 	}
+	reqCtx, maxEntry := ctx, c.g.Cache.MaxEntryBytes()
 	fill := func(ctx context.Context) (*cache.Entry, error) {
 		var e *cache.Entry
 		err := c.upstream(ctx, func(ctx context.Context) error {
-			f, err := fetch(ctx)
+			// The fill's context ends when the fill returns, but a streamed
+			// body is read after that: the call runs on a context of its own
+			// (the client's timeout still bounds it), ended by closing the
+			// body, and by the fill's context while the fill reads.
+			f, err := fetch(context.WithoutCancel(ctx))
 			if err != nil {
 				return err
 			}
+			if f.ContentLength > maxEntry {
+				context.AfterFunc(reqCtx, func() { _ = f.Body.Close() })
+				e = &cache.Entry{Stream: f.Body, StreamSize: f.ContentLength, ContentType: f.ContentType, Binary: true}
+				return nil
+			}
 			defer f.Body.Close()
+			defer context.AfterFunc(ctx, func() { _ = f.Body.Close() })()
 			body, err := f.ReadAll(maxFile)
 			if err != nil {
 				return err
@@ -119,6 +132,9 @@ func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req 
 	res, err := c.cached(ctx, cc, topic, req, fill)
 	if err != nil {
 		return nil, fail(ctx, err)
+	}
+	if s := res.Entry.Stream; s != nil {
+		return &fileAnswer{res: res, body: s, n: max(0, res.Entry.StreamSize)}, nil
 	}
 	return &fileAnswer{res: res, body: bytes.NewReader(res.Entry.Body), n: int64(len(res.Entry.Body))}, nil
 }
