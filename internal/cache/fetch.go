@@ -251,7 +251,7 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 		return res, nil
 	}
 	res.Status = StatusStored
-	if s.l1.put(rkey, k, e, now) && s.wb.run(ctx, func(ctx context.Context) { _ = s.store(ctx, k, rkey, e, p.TTL, token) }) {
+	if s.l1.put(rkey, k, e, now) && s.later(pendingStore{k: k, rkey: rkey, e: e, ttl: p.TTL, token: token}) {
 		return res, nil // stored here; Redis follows (see the package comment)
 	}
 	if s.store(ctx, k, rkey, e, p.TTL, token) != nil {

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"strings"
 	"sync"
@@ -22,10 +23,14 @@ import (
 // closed, closing entered when it arrives; with fail set it fails every
 // store instead.
 type storeGate struct {
-	fail    error
-	held    atomic.Bool
-	entered chan struct{}
-	release chan struct{}
+	fail     error // fails every single store
+	failPipe error // fails every pipeline of stores
+	held     atomic.Bool
+	entered  chan struct{}
+	release  chan struct{}
+
+	mu    sync.Mutex
+	pipes []int // the number of stores in each pipeline
 }
 
 func newStoreGate() *storeGate {
@@ -58,7 +63,26 @@ func (g *storeGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 func (g *storeGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		n := 0
+		for _, c := range cmds {
+			if isStore(c) {
+				n++
+			}
+		}
+		if n > 0 {
+			g.mu.Lock()
+			g.pipes = append(g.pipes, n)
+			g.mu.Unlock()
+			if g.failPipe != nil {
+				for _, c := range cmds {
+					c.SetErr(g.failPipe)
+				}
+				return g.failPipe
+			}
+		}
+		return next(ctx, cmds)
+	}
 }
 
 func gatedStore(t *testing.T, rs *redistest.Server, g *storeGate, cfg cache.Config, reg prometheus.Registerer) *cache.Store {
@@ -248,5 +272,56 @@ func TestStreamNotStoredNorShared(t *testing.T) {
 	settle(t, s)
 	if keys, _ := rs.Client(t).Keys(context.Background(), "lg:gc:*").Result(); len(keys) != 0 {
 		t.Errorf("keys after streamed answers = %v, want none", keys)
+	}
+}
+
+// TestStoresBatched: stores that queue up while the writer is busy go to
+// Redis as one pipeline; a store whose script Redis lost (NOSCRIPT) is
+// retried alone, loading it again; a failed pipeline is counted per store
+// and releases every fill lock.
+func TestStoresBatched(t *testing.T) {
+	for _, fail := range []bool{false, true} {
+		t.Run(fmt.Sprintf("fail=%v", fail), func(t *testing.T) {
+			rs := redistest.Start(t)
+			reg := prometheus.NewRegistry()
+			g := newStoreGate()
+			if fail {
+				g.failPipe = errors.New("pipeline refused")
+			}
+			s := gatedStore(t, rs, g, cache.Config{}, reg)
+			var calls atomic.Int32
+			fetch := func(i int) {
+				if _, err := s.Fetch(context.Background(), key(t, "garantGetTopic", i, i), cache.Policy{TTL: time.Hour}, filler(&calls, "x", nil), nil); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fetch(0)
+			<-g.entered // the writer is busy with the first store
+			for i := 1; i <= 20; i++ {
+				fetch(i)
+			}
+			if err := rs.Client(t).ScriptFlush(context.Background()).Err(); err != nil {
+				t.Fatal(err)
+			}
+			close(g.release)
+			settle(t, s)
+			g.mu.Lock()
+			pipes := fmt.Sprint(g.pipes)
+			g.mu.Unlock()
+			if pipes != "[20]" {
+				t.Errorf("pipelines of stores = %s, want [20]", pipes)
+			}
+			keys, _ := rs.Client(t).Keys(context.Background(), "lg:gc:cred-a:*").Result()
+			locks, _ := rs.Client(t).Keys(context.Background(), "lg:gc:lock:*").Result()
+			errs := value(t, reg, "gateway_cache_redis_errors_total", map[string]string{"command": "set"})
+			want, wantErrs := 21, 0.0
+			if fail {
+				want, wantErrs = 1, 20
+			}
+			if len(keys) != want || len(locks) != 0 || errs != wantErrs {
+				t.Errorf("after the batch: %d entries, locks %v, %v set errors; want %d entries, no locks, %v errors",
+					len(keys), locks, errs, want, wantErrs)
+			}
+		})
 	}
 }
