@@ -196,13 +196,64 @@ type Key struct {
 // (structs encode their fields in order and maps their keys sorted), so
 // requests that mean the same have the same key whatever bytes the client sent.
 func NewKey(scope, operation string, topic int, request any) (Key, error) {
-	h := sha256.New()
-	if request != nil {
+	var buf [64]byte
+	var sum [sha256.Size]byte
+	if b, ok := appendSimpleJSON(buf[:0], request); ok {
+		sum = sha256.Sum256(b)
+	} else {
+		h := sha256.New()
 		if err := json.NewEncoder(h).Encode(request); err != nil {
 			return Key{}, fmt.Errorf("cache: key for %s: %w", operation, err)
 		}
+		h.Sum(sum[:0])
 	}
-	return Key{Scope: scope, Operation: operation, Topic: topic, hash: hex.EncodeToString(h.Sum(nil)[:16])}, nil
+	return Key{Scope: scope, Operation: operation, Topic: topic, hash: hex.EncodeToString(sum[:16])}, nil
+}
+
+// appendSimpleJSON appends what json.Encoder writes for the simple requests
+// of most operations (a document id, a pair of them, an id and a format),
+// without reflection; false for anything else, which NewKey encodes.
+func appendSimpleJSON(b []byte, v any) ([]byte, bool) {
+	switch v := v.(type) {
+	case nil:
+		return b, true
+	case int:
+		return append(strconv.AppendInt(b, int64(v), 10), '\n'), true
+	case string:
+		if !plainJSON(v) {
+			return b, false
+		}
+		return append(append(append(b, '"'), v...), '"', '\n'), true
+	case [2]int:
+		b = strconv.AppendInt(append(b, '['), int64(v[0]), 10)
+		return append(strconv.AppendInt(append(b, ','), int64(v[1]), 10), ']', '\n'), true
+	case [2]string:
+		if !plainJSON(v[0]) || !plainJSON(v[1]) {
+			return b, false
+		}
+		b = append(append(append(b, '[', '"'), v[0]...), '"', ',', '"')
+		return append(append(b, v[1]...), '"', ']', '\n'), true
+	case [2]any:
+		n, ok1 := v[0].(int)
+		f, ok2 := v[1].(string)
+		if !ok1 || !ok2 || !plainJSON(f) {
+			return b, false
+		}
+		b = strconv.AppendInt(append(b, '['), int64(n), 10)
+		return append(append(append(b, ',', '"'), f...), '"', ']', '\n'), true
+	}
+	return b, false
+}
+
+// plainJSON says whether json.Encoder writes s between quotes as it is:
+// printable ASCII without the characters it escapes (" \ < > &).
+func plainJSON(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // key is k's Redis key (and L1 key). The hash is a hash tag: an entry and its

@@ -3,6 +3,7 @@ package cache_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -442,6 +443,53 @@ func TestLargeJSONCompressed(t *testing.T) {
 		}
 		if res.Status != cache.StatusHit || string(res.Entry.Body) != tc.body {
 			t.Errorf("Fetch from Redis = %q %.40q; want a hit with the body", res.Status, res.Entry.Body)
+		}
+	}
+}
+
+// TestKeyFastPathMatchesEncoder: the requests NewKey hashes without
+// reflection get the key json.Encoder's bytes give (a RawMessage of those
+// bytes takes the encoder's path), so entries keep their keys.
+func TestKeyFastPathMatchesEncoder(t *testing.T) {
+	for _, tc := range []struct {
+		v    any
+		json string
+	}{
+		{nil, ""},
+		{10900200, "10900200"},
+		{-3, "-3"},
+		{"36576886", `"36576886"`},
+		{"a<b", `"a\u003cb"`},
+		{"Привет", `"Привет"`},
+		{[2]int{10900200, 7}, "[10900200,7]"},
+		{[2]string{"x^2", "png"}, `["x^2","png"]`},
+		{[2]string{`a"b`, "svg"}, `["a\"b","svg"]`},
+		{[2]any{10900200, "pdf"}, `[10900200,"pdf"]`},
+		{[2]any{10900200, "p&f"}, `[10900200,"p\u0026f"]`},
+	} {
+		got, err := cache.NewKey("s", "op", 1, tc.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var raw any
+		if tc.json != "" {
+			raw = json.RawMessage(tc.json)
+		}
+		want, err := cache.NewKey("s", "op", 1, raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !cmp.Equal(got, want, cmp.AllowUnexported(cache.Key{})) {
+			t.Errorf("NewKey(%#v) = %+v, want %+v (the encoder's key)", tc.v, got, want)
+		}
+	}
+}
+
+func BenchmarkNewKey(b *testing.B) {
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := cache.NewKey("garant-test", "garantGetTopic", 10900200, 10900200); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

@@ -64,12 +64,13 @@ func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int
 		if err != nil {
 			return nil, err
 		}
-		// As the generated strict responses encode: json.Encoder, trailing newline.
-		var buf bytes.Buffer
-		if err := json.NewEncoder(&buf).Encode(v); err != nil {
+		// As the generated strict responses encode (json.Encoder: HTML
+		// escaped, a trailing newline), in one buffer of the right size.
+		b, err := json.Marshal(v)
+		if err != nil {
 			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode %s: %w", c.op, err))
 		}
-		return &cache.Entry{Body: buf.Bytes(), ContentType: "application/json"}, nil
+		return &cache.Entry{Body: append(b, '\n'), ContentType: "application/json"}, nil
 	}
 	res, err := c.cached(ctx, cc, topic, req, fill)
 	if err != nil {
