@@ -63,6 +63,11 @@ func (l *resumingListener) pump() {
 // Accept returns the next new or resumed connection.
 func (l *resumingListener) Accept() (net.Conn, error) {
 	select {
+	case <-l.done:
+		return nil, net.ErrClosed
+	default:
+	}
+	select {
 	case c := <-l.resumed:
 		return c, nil
 	case c := <-l.accepted:
@@ -104,6 +109,17 @@ func (l *resumingListener) drain() {
 		default:
 			return
 		}
+	}
+}
+
+// Accepting reports whether the listener still hands connections to the
+// server: an answer on a connection to be given back says so.
+func (l *resumingListener) Accepting() bool {
+	select {
+	case <-l.done:
+		return false
+	default:
+		return true
 	}
 }
 

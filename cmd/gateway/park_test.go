@@ -22,9 +22,9 @@ import (
 
 // fsspOnlyGateway runs the gateway with FSSP only, on a simulator whose
 // tasks take queueFor to start, polled every 200 ms.
-func fsspOnlyGateway(t *testing.T, ctx context.Context, queueFor time.Duration) (base string, result <-chan error) {
+func fsspOnlyGateway(t *testing.T, ctx context.Context, queueFor time.Duration) (base string, result <-chan error, rs *redistest.Server) {
 	t.Helper()
-	rs := redistest.Start(t)
+	rs = redistest.Start(t)
 	simCfg := fsspsim.DefaultConfig()
 	simCfg.QueueFor, simCfg.RunFor = queueFor, 0
 	sim := httptest.NewServer(fsspsim.New(simCfg))
@@ -46,7 +46,7 @@ fssp: {poll_initial: 200ms, poll_max: 200ms}
 		t.Fatal(err)
 	}
 	base, _, result = startGatewayCtx(t, ctx, []string{"-config", path}, map[string]string{"FSSP_TOKEN": "demo-fssp-token"})
-	return base, result
+	return base, result, rs
 }
 
 // submitFSSP starts an FSSP search and returns its task id.
@@ -88,7 +88,7 @@ func readTask(t *testing.T, br *bufio.Reader, what string) (*http.Response, stri
 // finishes, on a connection that then goes on serving the client's next
 // requests, including one it had already sent behind the long poll.
 func TestParkedLongPollKeepsConnection(t *testing.T) {
-	base, _ := fsspOnlyGateway(t, context.Background(), 300*time.Millisecond)
+	base, _, _ := fsspOnlyGateway(t, context.Background(), 300*time.Millisecond)
 	id := submitFSSP(t, base)
 	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
 	if err != nil {
@@ -132,7 +132,7 @@ func TestParkedLongPollKeepsConnection(t *testing.T) {
 func TestParkedLongPollAtShutdown(t *testing.T) {
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	base, result := fsspOnlyGateway(t, ctx, time.Hour)
+	base, result, _ := fsspOnlyGateway(t, ctx, time.Hour)
 	id := submitFSSP(t, base)
 	answered := make(chan string, 1)
 	go func() {
@@ -146,15 +146,15 @@ func TestParkedLongPollAtShutdown(t *testing.T) {
 		defer res.Body.Close()
 		var task struct{ Status string }
 		_ = json.NewDecoder(res.Body).Decode(&task)
-		answered <- fmt.Sprintf("%d %s %s", res.StatusCode, task.Status, res.Header.Get("Retry-After"))
+		answered <- fmt.Sprintf("%d %s %s close=%t", res.StatusCode, task.Status, res.Header.Get("Retry-After"), res.Close)
 	}()
 	time.Sleep(500 * time.Millisecond) // parked by now
 	start := time.Now()
 	stop()
 	select {
 	case got := <-answered:
-		if !strings.HasPrefix(got, "200 queued ") || strings.HasSuffix(got, " ") {
-			t.Errorf("long poll at shutdown = %q, want 200 with the queued task and a Retry-After", got)
+		if !strings.HasPrefix(got, "200 queued ") || strings.Contains(got, "  ") || !strings.HasSuffix(got, "close=true") {
+			t.Errorf("long poll at shutdown = %q, want 200 with the queued task, a Retry-After and Connection: close", got)
 		}
 	case <-time.After(5 * time.Second):
 		t.Fatal("the parked long poll was not answered within 5s of shutdown")
@@ -170,4 +170,56 @@ func TestParkedLongPollAtShutdown(t *testing.T) {
 	if d := time.Since(start); d > 8*time.Second {
 		t.Errorf("shutdown took %v with a parked long poll, want it answered at once", d)
 	}
+}
+
+// dialGateway opens a raw connection to the gateway.
+func dialGateway(t *testing.T, base string) (net.Conn, *bufio.Reader) {
+	t.Helper()
+	conn, err := net.Dial("tcp", strings.TrimPrefix(base, "http://"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	_ = conn.SetDeadline(time.Now().Add(20 * time.Second))
+	return conn, bufio.NewReader(conn)
+}
+
+// TestParkedLongPollHTTP10: an HTTP/1.0 client asking for keep-alive is
+// told the connection stays open, and it does.
+func TestParkedLongPollHTTP10(t *testing.T) {
+	base, _, _ := fsspOnlyGateway(t, context.Background(), 300*time.Millisecond)
+	id := submitFSSP(t, base)
+	conn, br := dialGateway(t, base)
+	fmt.Fprintf(conn, "GET /v1/fssp/tasks/%s?wait=15 HTTP/1.0\r\nConnection: keep-alive\r\nAuthorization: Bearer billing-key\r\n\r\n", id)
+	res, status := readTask(t, br, "the HTTP/1.0 long poll")
+	if res.StatusCode != http.StatusOK || status != "succeeded" || res.Header.Get("Connection") != "keep-alive" {
+		t.Fatalf("HTTP/1.0 long poll = %d %q, Connection %q; want 200 succeeded, keep-alive", res.StatusCode, status, res.Header.Get("Connection"))
+	}
+	fmt.Fprintf(conn, "GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n")
+	if res, err := http.ReadResponse(br, nil); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("GET /healthz after the HTTP/1.0 long poll = %v, %v; want 200 on the same connection", res, err)
+	}
+}
+
+// TestParkedLongPollReadError: when the task cannot be read as the wait
+// runs out (Redis unreachable), the parked poll answers the problem a plain
+// GET would, not a stale state.
+func TestParkedLongPollReadError(t *testing.T) {
+	base, _, rs := fsspOnlyGateway(t, context.Background(), time.Hour)
+	id := submitFSSP(t, base)
+	conn, br := dialGateway(t, base)
+	fmt.Fprintf(conn, "GET /v1/fssp/tasks/%s?wait=2 HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer billing-key\r\n\r\n", id)
+	time.Sleep(1500 * time.Millisecond) // parked
+	if err := rs.Client(t).Do(context.Background(), "CLIENT", "PAUSE", "4000", "ALL").Err(); err != nil {
+		t.Fatal(err)
+	}
+	res, err := http.ReadResponse(br, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	if res.StatusCode != http.StatusServiceUnavailable || res.Header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("parked poll with Redis unreachable = %d %q %s, want a 503 problem", res.StatusCode, res.Header.Get("Content-Type"), body)
+	}
+	time.Sleep(3 * time.Second) // Redis back before the gateway stops
 }

@@ -120,6 +120,10 @@ type FSSPTasks struct {
 	GroupLimit  int           `yaml:"group_limit"`  // sub-requests per upstream group, default 50
 	PollInitial time.Duration `yaml:"poll_initial"` // default 3s
 	PollMax     time.Duration `yaml:"poll_max"`     // default 20s
+	// MaxParked caps the HTTP/1.x long polls parked without a goroutine at
+	// once (default 20000; -1: none); beyond it they wait the usual way.
+	// Each parked poll holds a file descriptor.
+	MaxParked int `yaml:"max_parked"`
 }
 
 // QuotaOptions tunes the quota engine.
@@ -303,6 +307,9 @@ func (c *Config) Validate() error {
 		if u.used && !strings.HasPrefix(u.url, "http://") && !strings.HasPrefix(u.url, "https://") {
 			bad("upstreams."+u.name+".base_url", "must be an http(s) URL, got %q", u.url)
 		}
+	}
+	if c.FSSP.MaxParked < -1 {
+		bad("fssp.max_parked", "must be -1 (no parking), 0 (the default) or a positive count")
 	}
 	if c.FSSP.MaxWait > 60*time.Second {
 		bad("fssp.max_wait", "must be at most 60s")

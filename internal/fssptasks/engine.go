@@ -205,7 +205,7 @@ func (e *Engine) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			wg.Wait()
 			e.hub.release()
-			e.hub.fanout.Wait()
+			e.hub.wait()
 			return nil
 		case id := <-e.kick:
 			e.adopt(ctx, &wg, id)

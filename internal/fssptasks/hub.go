@@ -18,8 +18,9 @@ type hub struct {
 	now      func() time.Time // the engine's clock, for the wake-up metric
 	mu       sync.Mutex
 	tasks    map[string]*watch
-	released bool           // Release ran: nobody waits any more
-	fanout   sync.WaitGroup // goroutines calling notifiers
+	released bool // Release ran: nobody waits any more
+	busy     int  // goroutines calling notifiers, guarded by mu
+	idle     sync.Cond
 }
 
 // watch is a broadcast: done is closed after task is set (task stays nil
@@ -34,24 +35,54 @@ type watch struct {
 // notifier is one Notify: fn is called exactly once, by whichever of the
 // wake-up, its timer or a release claims it first.
 type notifier struct {
-	fn    func(*Task) (then func())
+	fn    NotifyFunc
 	timer *time.Timer
 	fired atomic.Bool
 }
 
-// claim reports whether the caller is the one to call n.fn.
+// claim reports whether the caller is the one to call n.fn, and stops the
+// timer. Only a caller that saw n subscribed (or made it) may call it: n.timer
+// is set before that.
 func (n *notifier) claim() bool {
 	if !n.fired.CompareAndSwap(false, true) {
 		return false
 	}
-	if n.timer != nil {
-		n.timer.Stop()
-	}
+	n.timer.Stop()
 	return true
 }
 
+// claimByTimer is claim for n's own timer, which may fire before n.timer
+// is even set.
+func (n *notifier) claimByTimer() bool { return n.fired.CompareAndSwap(false, true) }
+
 func newHub(m *engineMetrics, now func() time.Time) *hub {
-	return &hub{m: m, now: now, tasks: map[string]*watch{}}
+	h := &hub{m: m, now: now, tasks: map[string]*watch{}}
+	h.idle.L = &h.mu
+	return h
+}
+
+// begin and end count a goroutine calling notifiers; wait returns when
+// none is left.
+func (h *hub) begin() {
+	h.mu.Lock()
+	h.busy++
+	h.mu.Unlock()
+}
+
+func (h *hub) end() {
+	h.mu.Lock()
+	if h.busy--; h.busy == 0 {
+		h.idle.Broadcast()
+	}
+	h.mu.Unlock()
+}
+
+func (h *hub) wait() {
+	h.mu.Lock()
+	for h.busy > 0 {
+		h.idle.Wait()
+	}
+	h.mu.Unlock()
 }
 
 // watchLocked returns id's watch, creating it.
@@ -206,15 +237,15 @@ func (h *hub) notifyLocked(subs []*notifier, t *Task) (start func()) {
 		subs = subs[len(chunk):]
 		chunks = append(chunks, chunk)
 	}
-	h.fanout.Add(len(chunks))
+	h.busy += len(chunks)
 	return func() {
 		for _, chunk := range chunks {
 			go func() {
-				defer h.fanout.Done()
+				defer h.end()
 				var later []func()
 				for _, n := range chunk {
 					if n.claim() {
-						if then := n.fn(t); then != nil {
+						if then := n.fn(t, nil); then != nil {
 							later = append(later, then)
 						}
 						h.m.wokeUp(t, h.now())

@@ -5,39 +5,51 @@ import (
 	"time"
 )
 
+// NotifyFunc receives the outcome of a Notify: the task when it became
+// final or the wait ran out, or the error reading it (as Get's: NotFound,
+// Gone, Unavailable). Both are nil when the engine released its waiters
+// (Release, or Run ending): answer from the state already at hand. It may
+// return work that can wait (bookkeeping after an answer is written): that
+// runs once every waiter woken with it has been called.
+type NotifyFunc func(t *Task, err error) (then func())
+
 // Notify is Wait without a goroutine: it returns at once and calls fn once
 // later, with the task when it becomes final (at once when it already is),
-// with its state after d (capped at MaxWait), or with nil when the task
-// cannot be read any more or the engine releases its waiters (Release, or
-// Run ending); fn then answers from the state it already has. A server uses
-// it to park thousands of long polls at the cost of a callback each.
+// with its state after d (capped at MaxWait), or with nil, nil when the
+// engine releases its waiters. A server uses it to park thousands of long
+// polls at the cost of a callback each.
 //
-// The caller must have seen the task as tenantID's (Get, GetShared)
-// before. fn runs on
-// one of a few goroutines shared by the waiters of a task: it must not block
-// for long. It may return work that can wait (bookkeeping after an answer
-// is written): that runs once the waiters woken with it have been called.
-// ctx bounds only the read made before Notify returns.
-func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Duration, fn func(*Task) (then func())) {
+// The caller must have seen the task as tenantID's (Get, GetShared) before.
+// fn runs on one of a few goroutines shared by the waiters of a task: it
+// must not block for long. ctx bounds only the read made before Notify
+// returns.
+func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Duration, fn NotifyFunc) {
 	d = min(max(d, 0), e.cfg.MaxWait)
 	n := &notifier{fn: fn}
 	// The timer is armed before the notifier is visible to a wake-up, so
 	// that whichever claims it first can stop the other.
 	n.timer = time.AfterFunc(d, func() {
-		if !n.claim() {
+		// Counted before the claim: Run waits for a callback that claimed
+		// its notifier before Release, and any later one finds it claimed.
+		e.hub.begin()
+		defer e.hub.end()
+		if !n.claimByTimer() {
 			return
 		}
 		e.hub.unsubscribe(taskID, n)
-		t, err := e.GetShared(context.Background(), tenantID, taskID)
-		if err != nil {
-			t = nil
-		}
-		run(fn(t))
+		run(fn(e.GetShared(context.Background(), tenantID, taskID)))
 	})
 	if !e.hub.subscribe(taskID, n) {
-		if n.claim() {
-			run(fn(nil))
+		if n.claimByTimer() {
+			n.timer.Stop()
+			run(fn(nil, nil))
 		}
+		return
+	}
+	if n.fired.Load() {
+		// The timer claimed it before it was subscribed (a very short wait
+		// or a stalled goroutine): its unsubscribe found nothing to remove.
+		e.hub.unsubscribe(taskID, n)
 		return
 	}
 	// Watch before reading, so a wake-up between the two cannot be missed.
@@ -45,7 +57,7 @@ func (e *Engine) Notify(ctx context.Context, tenantID, taskID string, d time.Dur
 	if err != nil || t.Status.Final() {
 		if n.claim() {
 			e.hub.unsubscribe(taskID, n)
-			run(fn(t))
+			run(fn(t, err))
 		}
 	}
 }

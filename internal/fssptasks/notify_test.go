@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 )
 
@@ -15,6 +16,7 @@ import (
 type notified struct {
 	mu    sync.Mutex
 	got   []*fssptasks.Task
+	errs  []error
 	calls atomic.Int64
 	all   chan struct{}
 	want  int64
@@ -24,9 +26,10 @@ func newNotified(want int) *notified {
 	return &notified{all: make(chan struct{}), want: int64(want)}
 }
 
-func (n *notified) fn(t *fssptasks.Task) func() {
+func (n *notified) fn(t *fssptasks.Task, err error) func() {
 	n.mu.Lock()
 	n.got = append(n.got, t)
+	n.errs = append(n.errs, err)
 	n.mu.Unlock()
 	if n.calls.Add(1) == n.want {
 		close(n.all)
@@ -151,14 +154,34 @@ func TestRelease(t *testing.T) {
 	}
 }
 
-// TestNotifyOtherTenant: a task of another tenant is never handed over.
+// TestNotifyOtherTenant: a task of another tenant is never handed over:
+// the callback gets Get's NotFound.
 func TestNotifyOtherTenant(t *testing.T) {
 	v := newEnv(t, simConfig(), nil)
 	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
 	got := newNotified(1)
 	v.e.Notify(context.Background(), "someone-else", id, 10*time.Second, got.fn)
-	if task := got.wait(t, time.Second)[0]; task != nil {
-		t.Errorf("Notify for another tenant = %+v, want nil", task)
+	task := got.wait(t, time.Second)[0]
+	if err := got.errs[0]; task != nil || apperr.KindOf(err) != apperr.NotFound {
+		t.Errorf("Notify for another tenant = %+v, %v; want nil and NotFound", task, err)
+	}
+}
+
+// TestNotifyTimerBeforeSubscribe: waits too short to be subscribed in time
+// leave nothing registered behind.
+func TestNotifyTimerBeforeSubscribe(t *testing.T) {
+	st := &stalling{}
+	st.running.Store(1 << 30)
+	v := newEnv(t, simConfig(), st.wrap)
+	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+	const n = 2000
+	got := newNotified(n)
+	for range n {
+		v.e.Notify(context.Background(), tenantA, id, time.Nanosecond, got.fn)
+	}
+	got.wait(t, 10*time.Second)
+	if w := fssptasks.WaitersOf(v.e); w != 0 {
+		t.Errorf("%d notifiers still registered after all %d were answered, want 0", w, n)
 	}
 }
 
@@ -175,7 +198,7 @@ func TestNotifyThenRunsAfterTheBatch(t *testing.T) {
 	var wg sync.WaitGroup
 	wg.Add(n)
 	for range n {
-		v.e.Notify(context.Background(), tenantA, id, 10*time.Second, func(*fssptasks.Task) func() {
+		v.e.Notify(context.Background(), tenantA, id, 10*time.Second, func(*fssptasks.Task, error) func() {
 			called.Add(1)
 			return func() {
 				if called.Load() != n {

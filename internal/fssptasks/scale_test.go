@@ -51,7 +51,7 @@ func measureWaiters(t *testing.T, notify bool) {
 	for i := range n {
 		if notify {
 			wg.Add(1)
-			v.e.Notify(context.Background(), tenantA, task.ID, 30*time.Second, func(got *fssptasks.Task) func() {
+			v.e.Notify(context.Background(), tenantA, task.ID, 30*time.Second, func(got *fssptasks.Task, _ error) func() {
 				returned[i] = time.Now().UnixNano()
 				if got == nil || got.Status != fssptasks.Succeeded {
 					t.Errorf("notifier %d: %v", i, got)

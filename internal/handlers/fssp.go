@@ -27,6 +27,7 @@ type fsspHandlers struct {
 	deps   *Deps
 	tasks  *fssptasks.Engine
 	bodies *fsspBodyCache // one encoding per task state, shared by its waiters
+	lot    *parkLot       // parked long polls
 }
 
 // fsspTaskPath is the gateway path of a task, the Location of a 202.

@@ -17,12 +17,12 @@ type fsspParked struct {
 	h        fsspHandlers
 	ctx      context.Context
 	tenantID string
-	snapshot *fssptasks.Task // the state before waiting, answered if no later one can be read
+	snapshot *fssptasks.Task // the state before waiting, answered when the waiters are released
 	wait     time.Duration
 }
 
 func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
-	p, ok := park(a.ctx, w, a.h.deps.Resume)
+	p, ok := a.h.lot.park(a.ctx, w)
 	if !ok {
 		task, err := a.h.tasks.Wait(a.ctx, a.tenantID, a.snapshot.ID, a.wait)
 		if err != nil {
@@ -39,18 +39,23 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 		return body.write(w, retryAfter)
 	}
 	snapshot, h, tenantID := a.snapshot, a.h, a.tenantID
-	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task) (then func()) {
-		if t == nil {
-			t = snapshot
-		}
-		body, err := h.bodies.get(tenantID, t)
-		if err != nil {
-			return p.answerError(err)
-		}
-		if t.Status.Final() {
-			return p.answer(http.StatusOK, "application/json", body.body)
-		}
-		return p.answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
+	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task, err error) (then func()) {
+		return p.guard(func() func() {
+			switch {
+			case err != nil:
+				return p.answerError(err)
+			case t == nil: // released: the gateway is shutting down
+				t = snapshot
+			}
+			body, err := h.bodies.get(tenantID, t)
+			if err != nil {
+				return p.answerError(err)
+			}
+			if t.Status.Final() {
+				return p.answer(http.StatusOK, "application/json", body.body)
+			}
+			return p.answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
+		})
 	})
 	return nil
 }

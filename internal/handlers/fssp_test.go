@@ -57,9 +57,12 @@ func fsspGatewayAt(t *testing.T, baseURL string) *gateway {
 
 // fsspGatewayRules is the test gateway with the FSSP task engine on the FSSP
 // API at baseURL, metered by rules. The engine stops when the test ends.
-func fsspGatewayRules(t *testing.T, baseURL string, rules []quota.Rule) *gateway {
+func fsspGatewayRules(t *testing.T, baseURL string, rules []quota.Rule, edits ...func(*handlers.Deps)) *gateway {
 	t.Helper()
 	return newGateway(t, func(d *handlers.Deps) {
+		for _, edit := range edits {
+			edit(d)
+		}
 		q, err := quota.New(d.Redis, quota.Config{Rules: rules}, nil)
 		must(t, err)
 		d.Quota = q

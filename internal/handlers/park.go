@@ -4,10 +4,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
+
+	"github.com/legalgate/legalgate/internal/apperr"
 )
 
 // A long poll held the usual way costs its connection's goroutines and
@@ -15,57 +21,95 @@ import (
 // poll costs a few hundred bytes instead: the handler takes the HTTP/1.x
 // connection over (http.Hijacker), returns, and the server's goroutine and
 // buffers are freed; when the answer is ready it is written to the
-// connection directly, which is then given back to the server (Deps.Resume)
+// connection directly, which is then given back to the server (Deps.Conns)
 // to read the client's next request, as a keep-alive connection would.
-// HTTP/2 streams cannot be taken over: they wait the usual way.
+// HTTP/2 streams cannot be taken over: they wait the usual way, as do polls
+// beyond the lot's capacity (a parked connection whose client went away is
+// noticed only when its answer is written, so parking is capped).
+
+// ConnResumer takes back connections a handler took over (cmd/gateway's
+// listener): Resume hands c to the server to serve its next request, false
+// when the server no longer accepts; Accepting says whether it still does.
+type ConnResumer interface {
+	Resume(c net.Conn) bool
+	Accepting() bool
+}
 
 // parkWriteTimeout bounds writing a parked answer to a slow client.
 const parkWriteTimeout = 10 * time.Second
 
+// DefaultMaxParked is how many long polls may be parked at once when
+// Deps.MaxParked is 0.
+const DefaultMaxParked = 20000
+
+// parkLot parks requests of one server.
+type parkLot struct {
+	conns  ConnResumer // nil: answered connections close
+	max    int64
+	n      atomic.Int64
+	log    *slog.Logger
+	parked atomic.Int64 // parked so far, for tests
+}
+
+func newParkLot(d *Deps) *parkLot {
+	max := int64(d.MaxParked)
+	if max == 0 {
+		max = DefaultMaxParked
+	}
+	return &parkLot{conns: d.Conns, max: max, log: d.Log}
+}
+
 // parked is a request whose connection waits for its answer.
 type parked struct {
+	lot     *parkLot
 	conn    net.Conn
 	pending []byte // bytes the client sent after the request (a pipelined request)
 	head    []byte // the header fields set before parking (X-Request-ID, ...)
 	keep    bool   // the client keeps the connection alive
-	id      string // request id
-	resume  func(net.Conn) bool
+	http10  bool   // an HTTP/1.0 client, told so when the connection is kept
+	info    *reqInfo
 	finish  func(status int, bytes int64) // the access log line and metrics
 }
 
 // park takes over the connection of the request in ctx, answered through w.
-// ok is false when it cannot be taken over (HTTP/2, a test recorder): the
-// caller then waits the usual way and w is untouched.
-func park(ctx context.Context, w http.ResponseWriter, resume func(net.Conn) bool) (_ *parked, ok bool) {
+// ok is false when it is not taken over (HTTP/2, a request with a body, a
+// full lot, a test recorder): the caller then waits the usual way and w is
+// untouched.
+func (l *parkLot) park(ctx context.Context, w http.ResponseWriter) (_ *parked, ok bool) {
 	x := exchangeFrom(ctx)
-	if x.r == nil || x.r.ProtoMajor != 1 {
+	if x.r == nil || x.r.ProtoMajor != 1 || x.r.ContentLength != 0 || len(x.r.TransferEncoding) > 0 {
+		return nil, false
+	}
+	if l.n.Add(1) > l.max {
+		l.n.Add(-1)
 		return nil, false
 	}
 	var head bytes.Buffer
 	_ = w.Header().WriteSubset(&head, map[string]bool{"Content-Length": true, "Content-Type": true, "Date": true, "Connection": true})
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
+		l.n.Add(-1)
 		return nil, false
 	}
-	p := &parked{conn: conn, head: head.Bytes(), keep: !x.r.Close, resume: resume}
+	l.parked.Add(1)
+	p := &parked{lot: l, conn: conn, head: head.Bytes(), keep: !x.r.Close, http10: x.r.ProtoMinor == 0}
 	if n := brw.Reader.Buffered(); n > 0 {
 		b, _ := brw.Reader.Peek(n)
 		p.pending = bytes.Clone(b)
 	}
-	info := infoFrom(ctx)
-	p.id = info.id
+	p.info = infoFrom(ctx)
 	p.finish = func(int, int64) {}
-	if info.detach != nil {
-		p.finish = info.detach()
+	if p.info.detach != nil {
+		p.finish = p.info.detach()
 	}
 	return p, true
 }
 
-// answer writes one response; then gives the connection back to the
-// server, or closes it, and records the request. extra are header fields as
-// name, value pairs.
+// answer writes one response; the connection is then given back to the
+// server, or closed, and the request recorded, by then. extra are header
+// fields as name, value pairs.
 func (p *parked) answer(status int, contentType string, body []byte, extra ...string) (then func()) {
-	keep := p.keep && p.resume != nil
+	keep := p.keep && p.lot.conns != nil && p.lot.conns.Accepting()
 	h := make([]byte, 0, 256+len(p.head))
 	h = append(h, "HTTP/1.1 "...)
 	h = strconv.AppendInt(h, int64(status), 10)
@@ -86,8 +130,11 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 		h = append(h, extra[i+1]...)
 		h = append(h, "\r\n"...)
 	}
-	if !keep {
+	switch {
+	case !keep:
 		h = append(h, "Connection: close\r\n"...)
+	case p.http10:
+		h = append(h, "Connection: keep-alive\r\n"...)
 	}
 	h = append(h, "\r\n"...)
 	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
@@ -96,10 +143,11 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 	// The rest can wait: a finished task answers all its waiters in a row,
 	// and their writes come before any of their bookkeeping.
 	return func() {
+		p.lot.n.Add(-1)
 		p.finish(status, int64(len(body)))
 		if err == nil && keep {
 			_ = p.conn.SetWriteDeadline(time.Time{})
-			if p.resume(resumedConn(p.conn, p.pending)) {
+			if p.lot.conns.Resume(resumedConn(p.conn, p.pending)) {
 				return
 			}
 		}
@@ -107,19 +155,46 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 	}
 }
 
-// answerError writes err as a problem document.
+// answerError writes err as a problem document, logged as writeError does.
 func (p *parked) answerError(err error) (then func()) {
-	prob, _ := problemOf(err, p.id)
+	prob, e := problemOf(err, p.info.id)
+	p.info.errKind = e.Kind.String()
+	if prob.Status >= 500 || e.Err != nil {
+		p.lot.log.LogAttrs(context.Background(), slog.LevelWarn, "request failed",
+			slog.String("request_id", p.info.id), slog.String("tenant", p.info.tenant),
+			slog.String("operation", p.info.operation), slog.Int("status", prob.Status),
+			slog.String("error", err.Error()))
+	}
 	b, mErr := json.Marshal(prob)
 	if mErr != nil {
 		b = []byte(`{"title":"Internal Server Error","status":500}`)
 		prob.Status = http.StatusInternalServerError
 	}
-	return p.answer(prob.Status, "application/problem+json", b)
+	var extra []string
+	if e.RetryAfter > 0 {
+		extra = []string{"Retry-After", strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))}
+	}
+	return p.answer(prob.Status, "application/problem+json", b, extra...)
+}
+
+// guard runs answer for p and turns a panic in it into a 500, as the
+// recover middleware does for requests it still holds: parked answers run
+// on the task engine's goroutines, which no middleware covers.
+func (p *parked) guard(answer func() func()) (then func()) {
+	defer func() {
+		if v := recover(); v != nil {
+			p.lot.log.Error("panic", "request_id", p.info.id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			then = p.answerError(apperr.Wrap(apperr.Internal, "", fmt.Errorf("panic: %v", v)))
+		}
+	}()
+	return answer()
 }
 
 // resumedConn is c with the bytes already read from it put back in front.
 func resumedConn(c net.Conn, pending []byte) net.Conn {
+	if pc, ok := c.(*prefixConn); ok && len(pc.prefix) == 0 {
+		c = pc.Conn // no layers piling up on a long-lived connection
+	}
 	if len(pending) == 0 {
 		return c
 	}

@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -37,10 +36,12 @@ type Deps struct {
 	Garant *Garant
 	FSSP   *fssptasks.Engine
 
-	// Resume gives a connection a handler took over (a parked long poll,
-	// answered) back to the server to serve its next request; false when the
-	// server no longer accepts. Nil: such connections close once answered.
-	Resume func(net.Conn) bool
+	// Conns takes back the connections of parked long polls once answered
+	// (park.go). Nil: such connections close once answered.
+	Conns ConnResumer
+	// MaxParked caps the long polls parked at once (0: DefaultMaxParked;
+	// negative: none is parked); the others wait the usual way.
+	MaxParked int
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set
@@ -58,7 +59,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 	return &Server{
 		gatewayHandlers: newGatewayHandlers(d, specJSON),
 		garantHandlers:  garantHandlers{deps: d},
-		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache()},
+		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: newParkLot(d)},
 		fipsHandlers:    fipsHandlers{deps: d},
 	}
 }
