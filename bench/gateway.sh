@@ -6,11 +6,14 @@
 #   direct   GET http://127.0.0.1:19001/v2/topic/12345
 #   bypass   GET /v1/garant/topics/12345 with Cache-Control: no-cache (auth, validation,
 #            quota reserve in Redis, upstream call, metrics, access log)
+#   miss     GET /v1/garant/topics/N, a new N on every request (bench/miss.lua): a true miss (the
+#            read-or-lock script, quota reserve, upstream call; the store is written behind the answer)
 #   hit      GET /v1/garant/topics/12345 from the cache (auth, validation, in-process L1 or one Redis GET)
 #   fips     GET /v1/fips/applications/12345 routed to the origin's /v2/topic/12345 (auth, validation,
 #            upstream call, typed decode and encode, metrics, access log; FIPS has no quota)
 # for REPS rounds of wrk -t1 -c$CONC -d$DUR, then one c1 round for unloaded latency, and prints
 # the median rps, p50/p99 and each target's ratio to direct measured in the same run.
+# TARGETS picks and orders the targets (default: direct bypass miss hit fips).
 # Needs wrk and redis-server (Debian packages). Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,11 +50,14 @@ auth="Authorization: Bearer $key"
 gwurl="http://127.0.0.1:$GW_PORT/v1/garant/topics/12345"
 curl -sf -H "$auth" "$gwurl" >/dev/null || { echo "gateway did not serve $gwurl"; tail -5 "$WORK/gateway.log"; exit 1; }
 
-names=(direct bypass hit fips)
+read -r -a names <<<"${TARGETS:-direct bypass miss hit fips}"
+echo 0 >"$WORK/misses" # each miss run asks for ids of its own million: none was asked before
 run() { # run NAME CONC DUR
   case $1 in
     direct) wrk -t1 -c"$2" -d"$3" --latency "http://127.0.0.1:$ORIGIN_PORT/v2/topic/12345" ;;
     bypass) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" -H "Cache-Control: no-cache" "$gwurl" ;;
+    miss) m=$(($(cat "$WORK/misses") + 1)); echo $m >"$WORK/misses"
+      wrk -t1 -c"$2" -d"$3" --latency -H "$auth" -s bench/miss.lua "http://127.0.0.1:$GW_PORT" -- $((m * 1000000)) ;;
     hit) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" "$gwurl" ;;
     fips) wrk -t1 -c"$2" -d"$3" --latency -H "$auth" "http://127.0.0.1:$GW_PORT/v1/fips/applications/12345" ;;
   esac

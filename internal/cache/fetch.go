@@ -279,32 +279,32 @@ func (s *Store) run(ctx context.Context, op string, fill FillFunc) (e *Entry, er
 // keepLock renews k's fill lock every LockTTL/3 while the fill runs (up to
 // FillTimeout), so that a fill slower than LockTTL keeps other processes
 // waiting rather than calling the upstream again. stop ends the renewal and
-// returns once it has ended.
+// returns once it has ended. A fill quicker than LockTTL/3 (most) costs one
+// timer and no goroutine.
 func (s *Store) keepLock(k Key, token string) (stop func()) {
 	if token == "" {
 		return func() {}
 	}
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		tick := time.NewTicker(s.cfg.LockTTL / 3)
-		defer tick.Stop()
-		limit := time.NewTimer(s.cfg.FillTimeout)
-		defer limit.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-limit.C:
-				return
-			case <-tick.C:
-				if !s.renew(k, token) {
-					return
-				}
-			}
+	var mu sync.Mutex // held by a renewal: stop waits for it
+	stopped := false
+	limit := time.Now().Add(s.cfg.FillTimeout)
+	every := s.cfg.LockTTL / 3
+	var t *time.Timer
+	mu.Lock() // the callback reads t
+	t = time.AfterFunc(every, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped && s.renew(k, token) && time.Now().Add(every).Before(limit) {
+			t.Reset(every)
 		}
 	})
-	return func() { close(done); wg.Wait() }
+	mu.Unlock()
+	return func() {
+		mu.Lock()
+		stopped = true
+		t.Stop()
+		mu.Unlock()
+	}
 }
 
 // awaitPeer polls for the entry another process is filling until it is
