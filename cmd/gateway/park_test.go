@@ -118,6 +118,12 @@ func TestParkedLongPollKeepsConnection(t *testing.T) {
 	if res.StatusCode != http.StatusOK || status != "succeeded" {
 		t.Errorf("pipelined GET = %d %q, want 200 succeeded", res.StatusCode, status)
 	}
+	// A second long poll parks the connection again (it comes back wrapped).
+	id2 := submitFSSP(t, base)
+	fmt.Fprintf(conn, "GET /v1/fssp/tasks/%s?wait=15 HTTP/1.1\r\nHost: gw\r\nAuthorization: Bearer billing-key\r\n\r\n", id2)
+	if res, status = readTask(t, br, "the second long poll"); res.StatusCode != http.StatusOK || status != "succeeded" || res.Close {
+		t.Errorf("second long poll = %d %q (close %v), want 200 succeeded on a kept connection", res.StatusCode, status, res.Close)
+	}
 	// And one more on the same connection.
 	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: gw\r\n\r\n")
 	res, err = http.ReadResponse(br, nil)

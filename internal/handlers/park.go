@@ -67,6 +67,7 @@ type parked struct {
 	head    []byte // the header fields set before parking (X-Request-ID, ...)
 	keep    bool   // the client keeps the connection alive
 	http10  bool   // an HTTP/1.0 client, told so when the connection is kept
+	addr    string // the client's address, as the server wrote it
 	info    *reqInfo
 	finish  func(status int, bytes int64) // the access log line and metrics
 }
@@ -92,10 +93,14 @@ func (l *parkLot) park(ctx context.Context, w http.ResponseWriter) (_ *parked, o
 		return nil, false
 	}
 	l.parked.Add(1)
-	p := &parked{lot: l, conn: conn, head: head.Bytes(), keep: !x.r.Close, http10: x.r.ProtoMinor == 0}
-	if n := brw.Reader.Buffered(); n > 0 {
+	p := &parked{lot: l, head: head.Bytes(), keep: !x.r.Close, http10: x.r.ProtoMinor == 0, addr: x.r.RemoteAddr}
+	// A connection parked before comes back wrapped: park the one under it
+	// (writev works on it), with the bytes the wrapper still held.
+	var held []byte
+	p.conn, held = unwrap(conn)
+	if n := brw.Reader.Buffered(); n > 0 || len(held) > 0 {
 		b, _ := brw.Reader.Peek(n)
-		p.pending = bytes.Clone(b)
+		p.pending = append(bytes.Clone(b), held...)
 	}
 	p.info = infoFrom(ctx)
 	p.finish = func(int, int64) {}
@@ -147,7 +152,7 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 		p.finish(status, int64(len(body)))
 		if err == nil && keep {
 			_ = p.conn.SetWriteDeadline(time.Time{})
-			if p.lot.conns.Resume(resumedConn(p.conn, p.pending)) {
+			if p.lot.conns.Resume(resume(p.conn, p.pending, p.addr)) {
 				return
 			}
 		}
@@ -190,23 +195,29 @@ func (p *parked) guard(answer func() func()) (then func()) {
 	return answer()
 }
 
-// resumedConn is c with the bytes already read from it put back in front.
-func resumedConn(c net.Conn, pending []byte) net.Conn {
-	if pc, ok := c.(*prefixConn); ok && len(pc.prefix) == 0 {
-		c = pc.Conn // no layers piling up on a long-lived connection
-	}
-	if len(pending) == 0 {
-		return c
-	}
-	return &prefixConn{Conn: c, prefix: pending}
-}
-
-type prefixConn struct {
+// resumedConn is a connection given back to the server: c with the bytes
+// already read from it put back in front, and the client's address kept as
+// the string it was (net/http formats a new connection's RemoteAddr, which
+// costs more than answering a parked poll when thousands come back at once).
+type resumedConn struct {
 	net.Conn
 	prefix []byte
+	addr   remoteAddr
 }
 
-func (c *prefixConn) Read(b []byte) (int, error) {
+func resume(c net.Conn, pending []byte, addr string) net.Conn {
+	return &resumedConn{Conn: c, prefix: pending, addr: remoteAddr{c.RemoteAddr().Network(), addr}}
+}
+
+// unwrap returns the connection under c, and the bytes c still holds.
+func unwrap(c net.Conn) (net.Conn, []byte) {
+	if rc, ok := c.(*resumedConn); ok {
+		return rc.Conn, rc.prefix
+	}
+	return c, nil
+}
+
+func (c *resumedConn) Read(b []byte) (int, error) {
 	if len(c.prefix) > 0 {
 		n := copy(b, c.prefix)
 		c.prefix = c.prefix[n:]
@@ -214,3 +225,10 @@ func (c *prefixConn) Read(b []byte) (int, error) {
 	}
 	return c.Conn.Read(b)
 }
+
+func (c *resumedConn) RemoteAddr() net.Addr { return c.addr }
+
+type remoteAddr struct{ network, s string }
+
+func (a remoteAddr) Network() string { return a.network }
+func (a remoteAddr) String() string  { return a.s }
