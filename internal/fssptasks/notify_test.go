@@ -53,6 +53,15 @@ func (n *notified) wait(t *testing.T, within time.Duration) []*fssptasks.Task {
 	return n.got
 }
 
+// stalledTask submits a task that stays running until st.release().
+func stalledTask(t *testing.T) (*env, *stalling, string) {
+	t.Helper()
+	st := &stalling{}
+	st.running.Store(1 << 30)
+	v := newEnv(t, simConfig(), st.wrap)
+	return v, st, submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+}
+
 // TestNotifyHoldsNoGoroutine parks 2000 notifiers on a running task: the
 // process gains no goroutine per waiter, and each is called once with the
 // final task.
@@ -100,10 +109,7 @@ func TestNotifyFinalAtOnce(t *testing.T) {
 // TestNotifyTimesOut: after d the callback gets the task's current,
 // unfinished state.
 func TestNotifyTimesOut(t *testing.T) {
-	st := &stalling{}
-	st.running.Store(1 << 30)
-	v := newEnv(t, simConfig(), st.wrap)
-	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+	v, _, id := stalledTask(t)
 	got := newNotified(1)
 	start := time.Now()
 	v.e.Notify(context.Background(), tenantA, id, time.Second, got.fn)
@@ -119,10 +125,7 @@ func TestNotifyTimesOut(t *testing.T) {
 // TestRelease answers every notifier and blocked waiter at once, and later
 // waits do not wait.
 func TestRelease(t *testing.T) {
-	st := &stalling{}
-	st.running.Store(1 << 30)
-	v := newEnv(t, simConfig(), st.wrap)
-	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+	v, _, id := stalledTask(t)
 	got := newNotified(11)
 	for range 10 {
 		v.e.Notify(context.Background(), tenantA, id, 10*time.Second, got.fn)
@@ -170,10 +173,7 @@ func TestNotifyOtherTenant(t *testing.T) {
 // TestNotifyTimerBeforeSubscribe: waits too short to be subscribed in time
 // leave nothing registered behind.
 func TestNotifyTimerBeforeSubscribe(t *testing.T) {
-	st := &stalling{}
-	st.running.Store(1 << 30)
-	v := newEnv(t, simConfig(), st.wrap)
-	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+	v, _, id := stalledTask(t)
 	const n = 2000
 	got := newNotified(n)
 	for range n {
@@ -188,10 +188,7 @@ func TestNotifyTimerBeforeSubscribe(t *testing.T) {
 // TestNotifyThenRunsAfterTheBatch: the work a callback leaves for later
 // runs after every waiter of its batch was called.
 func TestNotifyThenRunsAfterTheBatch(t *testing.T) {
-	st := &stalling{}
-	st.running.Store(1 << 30)
-	v := newEnv(t, simConfig(), st.wrap)
-	id := submit(t, v.e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП"))).ID
+	v, st, id := stalledTask(t)
 	const n = 100 // one batch
 	var called, thens atomic.Int64
 	var early atomic.Bool
