@@ -1,6 +1,7 @@
 package handlers_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -39,5 +40,38 @@ func TestFSSPParkingCap(t *testing.T) {
 	}
 	if !closed[0] || closed[1] {
 		t.Errorf("connection closed after the answer = %v, want [true false]: the first parked, the second over the cap of 1 waiting the usual way", closed)
+	}
+}
+
+// TestFSSPParkedLargeAnswer: an answer larger than a socket buffer (written
+// on a goroutine of its own) arrives whole, to every waiter.
+func TestFSSPParkedLargeAnswer(t *testing.T) {
+	cfg := fsspsim.DefaultConfig()
+	cfg.QueueFor, cfg.RunFor = 500*time.Millisecond, 0
+	simSrv := httptest.NewServer(fsspsim.New(cfg))
+	t.Cleanup(simSrv.Close)
+	g := fsspGatewayRules(t, simSrv.URL, fsspQuota)
+	var reqs []map[string]any
+	for range 20 {
+		reqs = append(reqs, map[string]any{"type": "physical", "params": map[string]any{"region": 77, "lastname": fsspsim.ManySurname, "firstname": "ИВАН"}})
+	}
+	task := decodeTask(t, g.do(t, "POST", "/v1/fssp/searches/group", keyAlpha, map[string]any{"requests": reqs}), http.StatusAccepted)
+	var wg sync.WaitGroup
+	bodies := make([][]byte, 3)
+	for i := range bodies {
+		wg.Go(func() {
+			res := g.do(t, "GET", "/v1/fssp/tasks/"+task.ID+"?wait=20", keyAlpha, nil)
+			bodies[i], _ = checkTaskAnswer(t, res)
+		})
+	}
+	wg.Wait()
+	if len(bodies[0]) <= 64<<10 {
+		t.Fatalf("answer = %d bytes, want more than 64 KiB for this test", len(bodies[0]))
+	}
+	for i, b := range bodies {
+		var doc taskDoc
+		if err := json.Unmarshal(b, &doc); err != nil || doc.Status != "succeeded" || len(doc.Results) != 20 {
+			t.Errorf("waiter %d: %d bytes, status %q, %d results, %v; want the succeeded task with 20 results", i, len(b), doc.Status, len(doc.Results), err)
+		}
 	}
 }

@@ -38,6 +38,10 @@ type ConnResumer interface {
 // parkWriteTimeout bounds writing a parked answer to a slow client.
 const parkWriteTimeout = 10 * time.Second
 
+// parkInlineMax is the largest answer written on the goroutine that wakes
+// a batch of parked polls; larger ones are written on their own.
+const parkInlineMax = 64 << 10
+
 // DefaultMaxParked is how many long polls may be parked at once when
 // Deps.MaxParked is 0.
 const DefaultMaxParked = 20000
@@ -142,12 +146,13 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 		h = append(h, "Connection: keep-alive\r\n"...)
 	}
 	h = append(h, "\r\n"...)
-	_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
-	bufs := net.Buffers{h, body}
-	_, err := bufs.WriteTo(p.conn)
-	// The rest can wait: a finished task answers all its waiters in a row,
-	// and their writes come before any of their bookkeeping.
-	return func() {
+	write := func() error {
+		_ = p.conn.SetWriteDeadline(time.Now().Add(parkWriteTimeout))
+		bufs := net.Buffers{h, body}
+		_, err := bufs.WriteTo(p.conn)
+		return err
+	}
+	done := func(err error) {
 		p.lot.n.Add(-1)
 		p.finish(status, int64(len(body)))
 		if err == nil && keep {
@@ -158,6 +163,16 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 		}
 		_ = p.conn.Close()
 	}
+	if len(body) > parkInlineMax {
+		// More than a socket buffer takes: a client slow to read it must not
+		// hold up the other waiters answered on this goroutine.
+		go func() { done(write()) }()
+		return nil
+	}
+	err := write()
+	// The rest can wait: a finished task answers all its waiters in a row,
+	// and their writes come before any of their bookkeeping.
+	return func() { done(err) }
 }
 
 // answerError writes err as a problem document, logged as writeError does.
