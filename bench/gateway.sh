@@ -5,19 +5,19 @@
 # as "Garant", a real redis-server and the gateway built from this tree, then rotates wrk over
 #   direct   GET http://127.0.0.1:19001/v2/topic/12345
 #   bypass   GET /v1/garant/topics/12345 with Cache-Control: no-cache (auth, validation,
-#            quota reserve in Redis, upstream call, metrics, access log)
+#            quota reserve in Redis, upstream call, metrics, access log; the store behind the answer)
 #   miss     GET /v1/garant/topics/N, a new N on every request (bench/miss.lua): a true miss (the
 #            read-or-lock script, quota reserve, upstream call; the store is written behind the answer)
 #   hit      GET /v1/garant/topics/12345 from the cache (auth, validation, in-process L1 or one Redis GET)
 #   fips     GET /v1/fips/applications/12345 routed to the origin's /v2/topic/12345 (auth, validation,
 #            upstream call, typed decode and encode, metrics, access log; FIPS has no quota)
-# for REPS rounds of wrk -t1 -c$CONC -d$DUR, then one c1 round for unloaded latency, and prints
-# the median rps, p50/p99 and each target's ratio to direct measured in the same run.
+# for REPS rounds of wrk -t1 -c$CONC -d$DUR, then one c1 round of C1DUR (default 5s) for unloaded
+# latency, and prints the median rps, p50/p99 and each target's ratio to direct measured in the same run.
 # TARGETS picks and orders the targets (default: direct bypass miss hit fips).
 # Needs wrk and redis-server (Debian packages). Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} WORK=${WORK:-$(mktemp -d)}
+DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} C1DUR=${C1DUR:-5s} WORK=${WORK:-$(mktemp -d)}
 ORIGIN_PORT=19001 GW_PORT=${GW_PORT:-19005} REDIS_PORT=${REDIS_PORT:-16380}
 perf=../shared/perf
 pids=()
@@ -73,7 +73,7 @@ for ((r = 1; r <= REPS; r++)); do
   done
 done
 for n in "${names[@]}"; do
-  out=$(run "$n" 1 5s)
+  out=$(run "$n" 1 "$C1DUR")
   C1[$n]=$(echo "$out" | pct 50%); C1P99[$n]=$(echo "$out" | pct 99%)
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
@@ -85,4 +85,4 @@ for n in "${names[@]}"; do
     "$(echo "${P99[$n]}" | median)" "$(echo "$m / $d" | bc -l)" "${C1[$n]}" "$(echo "${C1[$n]} - ${C1[direct]}" | bc -l)" \
     "${C1P99[$n]}" "$(echo "${C1P99[$n]} - ${C1P99[direct]}" | bc -l)"
 done
-echo "(median of $REPS rotated rounds of wrk -t1 -c$CONC -d$DUR; c1 = one connection, 5s; logs in $WORK)"
+echo "(median of $REPS rotated rounds of wrk -t1 -c$CONC -d$DUR; c1 = one connection, $C1DUR; logs in $WORK)"
