@@ -94,6 +94,7 @@ func (s *Store) writeQueued() {
 		w.mu.Unlock()
 
 		s.storeBatch(batch)
+		clear(batch) // the queue's array keeps no written entry alive
 
 		w.mu.Lock()
 		if w.pending -= n; w.pending == 0 {
