@@ -110,7 +110,16 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
 		wg.Go(func() { limitsSync.Run(bg) })
 	}
-	a.stop = func() { cancel(); wg.Wait() }
+	a.stop = func() {
+		cancel()
+		wg.Wait()
+		// Cache stores still being written behind their answers.
+		closeCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
+		defer done()
+		if err := a.garant.Close(closeCtx); err != nil {
+			log.Warn("cache stores not written at shutdown", "error", err.Error())
+		}
+	}
 	return a, nil
 }
 
