@@ -19,30 +19,15 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
-// storeHold holds the first cache store (the only cache command sent with
-// []byte arguments: the entry's head and body) until release is closed, and
-// closes entered when it arrives.
-type storeHold struct {
-	held    atomic.Bool
-	entered chan struct{}
-	release chan struct{}
-}
-
-func (h *storeHold) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (h *storeHold) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		for _, a := range cmd.Args() {
-			if _, ok := a.([]byte); ok && h.held.CompareAndSwap(false, true) {
-				close(h.entered)
-				<-h.release
-				break
-			}
+// storing matches a cache store: the only cache command sent with []byte
+// arguments (the entry's head and body).
+func storing(args []any) bool {
+	for _, a := range args {
+		if _, ok := a.([]byte); ok {
+			return true
 		}
-		return next(ctx, cmd)
 	}
-}
-func (h *storeHold) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return false
 }
 
 // TestGarantMissAnswersBeforeStore: with the Redis store of a miss held up,
@@ -50,7 +35,7 @@ func (h *storeHold) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // at once from its L1); another replica asking meanwhile waits for the
 // entry instead of calling Garant again; Close waits for the held store.
 func TestGarantMissAnswersBeforeStore(t *testing.T) {
-	hold := &storeHold{entered: make(chan struct{}), release: make(chan struct{})}
+	hold := newRedisGate(storing)
 	var store *cache.Store
 	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
 		rdb := redis.NewClient(d.Redis.(*redis.Client).Options())

@@ -19,28 +19,41 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 )
 
-// quotaGate holds the first Redis command naming match until release is
-// closed, and closes entered when it does.
-type quotaGate struct {
-	match   string
+// redisGate holds the first Redis command whose arguments match until
+// release is closed, and closes entered when it arrives.
+type redisGate struct {
+	match   func(args []any) bool
 	once    sync.Once
 	entered chan struct{}
 	release chan struct{}
 }
 
-func (g *quotaGate) DialHook(next redis.DialHook) redis.DialHook { return next }
-func (g *quotaGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
-	return func(ctx context.Context, cmd redis.Cmder) error {
-		for _, a := range cmd.Args() {
-			if s, ok := a.(string); ok && strings.Contains(s, g.match) {
-				g.once.Do(func() { close(g.entered); <-g.release })
-				break
+func newRedisGate(match func(args []any) bool) *redisGate {
+	return &redisGate{match: match, entered: make(chan struct{}), release: make(chan struct{})}
+}
+
+// naming matches a command with a string argument containing sub.
+func naming(sub string) func([]any) bool {
+	return func(args []any) bool {
+		for _, a := range args {
+			if s, ok := a.(string); ok && strings.Contains(s, sub) {
+				return true
 			}
+		}
+		return false
+	}
+}
+
+func (g *redisGate) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (g *redisGate) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if g.match(cmd.Args()) {
+			g.once.Do(func() { close(g.entered); <-g.release })
 		}
 		return next(ctx, cmd)
 	}
 }
-func (g *quotaGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+func (g *redisGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return next
 }
 
@@ -49,7 +62,7 @@ func (g *quotaGate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pr
 // once. The two coalesce on beta's fill, which beta's quota refuses; alpha
 // still gets the file, from its own fill.
 func TestGarantCoalescedQuotaRejectionNotShared(t *testing.T) {
-	gate := &quotaGate{match: ":q:tenant:garant-beta:", entered: make(chan struct{}), release: make(chan struct{})}
+	gate := newRedisGate(naming(":q:tenant:garant-beta:"))
 	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
 		rdb := redis.NewClient(d.Redis.(*redis.Client).Options())
 		t.Cleanup(func() { rdb.Close() })
