@@ -48,11 +48,10 @@ const DefaultMaxParked = 20000
 
 // parkLot parks requests of one server.
 type parkLot struct {
-	conns  ConnResumer // nil: answered connections close
-	max    int64
-	n      atomic.Int64
-	log    *slog.Logger
-	parked atomic.Int64 // parked so far, for tests
+	conns ConnResumer // nil: answered connections close
+	max   int64
+	n     atomic.Int64
+	log   *slog.Logger
 }
 
 func newParkLot(d *Deps) *parkLot {
@@ -62,6 +61,9 @@ func newParkLot(d *Deps) *parkLot {
 	}
 	return &parkLot{conns: d.Conns, max: max, log: d.Log}
 }
+
+// answerFields are the header fields a parked answer writes itself.
+var answerFields = map[string]bool{"Content-Length": true, "Content-Type": true, "Date": true, "Connection": true}
 
 // parked is a request whose connection waits for its answer.
 type parked struct {
@@ -90,13 +92,12 @@ func (l *parkLot) park(ctx context.Context, w http.ResponseWriter) (_ *parked, o
 		return nil, false
 	}
 	var head bytes.Buffer
-	_ = w.Header().WriteSubset(&head, map[string]bool{"Content-Length": true, "Content-Type": true, "Date": true, "Connection": true})
+	_ = w.Header().WriteSubset(&head, answerFields)
 	conn, brw, err := http.NewResponseController(w).Hijack()
 	if err != nil {
 		l.n.Add(-1)
 		return nil, false
 	}
-	l.parked.Add(1)
 	p := &parked{lot: l, head: head.Bytes(), keep: !x.r.Close, http10: x.r.ProtoMinor == 0, addr: x.r.RemoteAddr}
 	// A connection parked before comes back wrapped: park the one under it
 	// (writev works on it), with the bytes the wrapper still held.
