@@ -18,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} C1DUR=${C1DUR:-5s} WORK=${WORK:-$(mktemp -d)}
-ORIGIN_PORT=19001 GW_PORT=${GW_PORT:-19005} REDIS_PORT=${REDIS_PORT:-16380}
+ORIGIN_PORT=${ORIGIN_PORT:-19001} GW_PORT=${GW_PORT:-19005} REDIS_PORT=${REDIS_PORT:-16380}
 perf=../shared/perf
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
