@@ -128,7 +128,13 @@ func (h fsspHandlers) FsspGetTask(ctx context.Context, request api.FsspGetTaskRe
 	if wait > 0 && !task.Status.Final() {
 		return &fsspParked{h: h, ctx: ctx, tenantID: t.ID, snapshot: task, wait: wait}, nil
 	}
-	body, err := h.bodies.get(t.ID, task)
+	return h.taskAnswer(t.ID, task)
+}
+
+// taskAnswer is the 200 answer of fsspGetTask for a state of a task of
+// tenantID: its shared encoding, with a Retry-After while not final.
+func (h fsspHandlers) taskAnswer(tenantID string, task *fssptasks.Task) (api.FsspGetTaskResponseObject, error) {
+	body, err := h.bodies.get(tenantID, task)
 	if err != nil {
 		return nil, err
 	}

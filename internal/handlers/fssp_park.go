@@ -28,15 +28,11 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 		if err != nil {
 			return err
 		}
-		body, err := a.h.bodies.get(a.tenantID, task)
+		answer, err := a.h.taskAnswer(a.tenantID, task)
 		if err != nil {
 			return err
 		}
-		var retryAfter []string
-		if !task.Status.Final() {
-			retryAfter = []string{strconv.Itoa(a.h.retryAfter())}
-		}
-		return body.write(w, retryAfter)
+		return answer.VisitFsspGetTaskResponse(w)
 	}
 	snapshot, h, tenantID := a.snapshot, a.h, a.tenantID
 	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task, err error) (then func()) {
