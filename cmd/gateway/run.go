@@ -13,6 +13,7 @@ import (
 
 	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/gctune"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
 )
@@ -51,6 +52,12 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	if *addr != "" {
 		cfg.Addr = *addr
+	}
+	if cfg.Server.HeapFloorMiB > 0 && getenv("GOGC") == "" {
+		tuner := gctune.New(uint64(cfg.Server.HeapFloorMiB)<<20, 100*time.Millisecond)
+		tuned := make(chan struct{})
+		go func() { defer close(tuned); tuner.Run(ctx) }()
+		defer func() { cancel(); <-tuned }()
 	}
 
 	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
