@@ -21,7 +21,8 @@ type garantCall struct {
 	op     string
 	tenant *tenant.Tenant
 	cred   *tenant.Credential
-	rl     http.Header
+	// RateLimit and RateLimit-Policy of its own reservation.
+	rateLimit, rateLimitPolicy string
 }
 
 // fail returns err after copying a quota rejection's RateLimit fields onto
@@ -65,7 +66,7 @@ func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) erro
 		}
 		err = fn(ctx)
 		if err == nil {
-			c.rl = res.Headers()
+			c.rateLimit, c.rateLimitPolicy = res.RateLimit()
 			return nil
 		}
 		if garant.Answered(err) {

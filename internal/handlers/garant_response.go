@@ -31,7 +31,7 @@ func (c *garantCall) answer(res *cache.Result, cached, rate bool) jsonAnswer {
 		a.cacheStatus, a.age, a.withAge = res.Status, res.Age, res.Hit
 	}
 	if rate {
-		a.rateLimit, a.rateLimitPolicy = c.rl.Get("RateLimit"), c.rl.Get("RateLimit-Policy")
+		a.rateLimit, a.rateLimitPolicy = c.rateLimit, c.rateLimitPolicy
 	}
 	return a
 }
@@ -99,11 +99,11 @@ func cacheHeaders(res *cache.Result) (status *string, age *int) {
 
 // rateHeaders are the RateLimit fields of this request's own reservation.
 func (c *garantCall) rateHeaders() (rl, policy *string) {
-	if v := c.rl.Get("RateLimit"); v != "" {
-		rl = &v
+	if c.rateLimit != "" {
+		rl = &c.rateLimit
 	}
-	if v := c.rl.Get("RateLimit-Policy"); v != "" {
-		policy = &v
+	if c.rateLimitPolicy != "" {
+		policy = &c.rateLimitPolicy
 	}
 	return rl, policy
 }

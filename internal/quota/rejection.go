@@ -112,10 +112,10 @@ func (e *Engine) markRejection(credential, upstream, family string, until time.T
 	return rej
 }
 
-// headers builds the RateLimit fields (draft-ietf-httpapi-ratelimit-headers)
-// for the outcome closest to its limit.
-func headers(outs []outcome, now time.Time) http.Header {
-	h := make(http.Header, 2)
+// rateLimit builds the RateLimit and RateLimit-Policy field values
+// (draft-ietf-httpapi-ratelimit-headers) for the outcome closest to its
+// limit; both empty without outcomes.
+func rateLimit(outs []outcome, now time.Time) (field, policy string) {
 	var best *outcome
 	for i := range outs {
 		if best == nil || closer(&outs[i], best) {
@@ -123,15 +123,13 @@ func headers(outs []outcome, now time.Time) http.Header {
 		}
 	}
 	if best == nil {
-		return h
+		return "", ""
 	}
 	name := sfString(best.c.policy())
 	remaining := max(best.c.rule.Limit-best.used, 0)
-	h.Set("RateLimit-Policy", name+";q="+strconv.FormatInt(best.c.rule.Limit, 10)+
-		";w="+strconv.FormatInt(ceilSeconds(best.c.width), 10))
-	h.Set("RateLimit", name+";r="+strconv.FormatInt(remaining, 10)+
-		";t="+strconv.FormatInt(ceilSeconds(best.reset.Sub(now)), 10))
-	return h
+	policy = name + ";q=" + strconv.FormatInt(best.c.rule.Limit, 10) + ";w=" + strconv.FormatInt(ceilSeconds(best.c.width), 10)
+	field = name + ";r=" + strconv.FormatInt(remaining, 10) + ";t=" + strconv.FormatInt(ceilSeconds(best.reset.Sub(now)), 10)
+	return field, policy
 }
 
 // closer reports whether a is closer to its limit than b: fewer units left,

@@ -21,7 +21,8 @@ type Reservation struct {
 	id     string
 	req    Request
 	checks []check
-	header http.Header
+	// RateLimit and RateLimit-Policy field values (see RateLimit).
+	rateLimit, rateLimitPolicy string
 
 	mu       sync.Mutex
 	refunded bool
@@ -150,7 +151,8 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 		outs = append(outs, o)
 	}
 	if vals[0] == 1 {
-		res := &Reservation{e: e, id: id, req: p.req, checks: active, header: headers(outs, now)}
+		field, policy := rateLimit(outs, now)
+		res := &Reservation{e: e, id: id, req: p.req, checks: active, rateLimit: field, rateLimitPolicy: policy}
 		e.m.units(e.m.reserved, p.req.Upstream, active)
 		return res, nil, nil
 	}
@@ -258,8 +260,18 @@ func (r *Reservation) Refund(ctx context.Context) error {
 // Headers returns the RateLimit-Policy and RateLimit fields naming the
 // policy closest to its limit; empty for the zero Reservation.
 func (r *Reservation) Headers() http.Header {
-	if r == nil || r.header == nil {
-		return http.Header{}
+	h := http.Header{}
+	if field, policy := r.RateLimit(); field != "" {
+		h["Ratelimit"], h["Ratelimit-Policy"] = []string{field}, []string{policy}
 	}
-	return r.header.Clone()
+	return h
+}
+
+// RateLimit returns the values of Headers' RateLimit and RateLimit-Policy
+// fields without building a header; empty for the zero Reservation.
+func (r *Reservation) RateLimit() (field, policy string) {
+	if r == nil {
+		return "", ""
+	}
+	return r.rateLimit, r.rateLimitPolicy
 }
