@@ -104,10 +104,13 @@ type Client struct {
 	editions string
 	proxima  bool
 	allowed  map[string]bool // Proxima only
-	hc       *http.Client
-	timeout  time.Duration
-	maxBody  int64
-	loc      *time.Location
+	// rt is called directly, not through an http.Client: Garant's answers
+	// are never followed as redirects (a 3xx is an upstream error), and the
+	// client's per-call header copy and wrapping are saved.
+	rt      http.RoundTripper
+	timeout time.Duration
+	maxBody int64
+	loc     *time.Location
 }
 
 // New returns a client for cfg.
@@ -144,7 +147,7 @@ func New(cfg Config) (*Client, error) {
 	if rt == nil {
 		rt = http.DefaultTransport
 	}
-	c.hc = &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c.rt = rt
 	if c.timeout <= 0 {
 		c.timeout = 30 * time.Second
 	}
@@ -245,7 +248,7 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 	if !c.proxima && !token.IsZero() {
 		req.Header.Set("Authorization", "Bearer "+token.Reveal())
 	}
-	res, err := c.hc.Do(req)
+	res, err := c.rt.RoundTrip(req)
 	if err != nil {
 		cancel()
 		return nil, nil, transportError(method, err)
