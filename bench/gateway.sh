@@ -11,14 +11,14 @@
 #   hit      GET /v1/garant/topics/12345 from the cache (auth, validation, in-process L1 or one Redis GET)
 #   fips     GET /v1/fips/applications/12345 routed to the origin's /v2/topic/12345 (auth, validation,
 #            upstream call, typed decode and encode, metrics, access log; FIPS has no quota)
-# for REPS rounds of wrk -t1 -c$CONC -d$DUR, then one c1 round of C1DUR (default 5s) for unloaded
+# for REPS rounds of wrk -t1 -c$CONC -d$DUR, then C1REPS (default 3) rotated rounds of C1DUR (default 5s) at one connection for unloaded
 # latency, and prints the median rps, p50/p99 and each target's ratio to direct measured in the same run.
 # TARGETS picks and orders the targets (default: direct bypass miss hit fips); HEAP_FLOOR_MIB sets the
 # gateway's server.heap_floor_mib (default: the config's default; -1: Go's default GC pace).
 # Needs wrk and redis-server (Debian packages). Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} C1DUR=${C1DUR:-5s} WORK=${WORK:-$(mktemp -d)}
+DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} C1DUR=${C1DUR:-5s} C1REPS=${C1REPS:-3} WORK=${WORK:-$(mktemp -d)}
 ORIGIN_PORT=${ORIGIN_PORT:-19001} GW_PORT=${GW_PORT:-19005} REDIS_PORT=${REDIS_PORT:-16380}
 perf=../shared/perf
 pids=()
@@ -74,11 +74,17 @@ for ((r = 1; r <= REPS; r++)); do
     R[$n]+="$(echo "$out" | rps) "; P50[$n]+="$(echo "$out" | pct 50%) "; P99[$n]+="$(echo "$out" | pct 99%) "
   done
 done
-for n in "${names[@]}"; do
-  out=$(run "$n" 1 "$C1DUR")
-  C1[$n]=$(echo "$out" | pct 50%); C1P99[$n]=$(echo "$out" | pct 99%)
+declare -A C1S C1P99S
+for ((r = 1; r <= C1REPS; r++)); do
+  for n in "${names[@]}"; do
+    out=$(run "$n" 1 "$C1DUR")
+    C1S[$n]+="$(echo "$out" | pct 50%) "; C1P99S[$n]+="$(echo "$out" | pct 99%) "
+  done
 done
 median() { tr ' ' '\n' | grep -v '^$' | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+for n in "${names[@]}"; do
+  C1[$n]=$(echo "${C1S[$n]}" | median); C1P99[$n]=$(echo "${C1P99S[$n]}" | median)
+done
 printf '\n%-8s %10s %9s %9s %8s %12s %14s %12s %14s\n' target rps p50_ms p99_ms ratio c1_p50_ms added_c1_ms c1_p99_ms added_c1_p99
 d=$(echo "${R[direct]}" | median)
 for n in "${names[@]}"; do
@@ -87,4 +93,4 @@ for n in "${names[@]}"; do
     "$(echo "${P99[$n]}" | median)" "$(echo "$m / $d" | bc -l)" "${C1[$n]}" "$(echo "${C1[$n]} - ${C1[direct]}" | bc -l)" \
     "${C1P99[$n]}" "$(echo "${C1P99[$n]} - ${C1P99[direct]}" | bc -l)"
 done
-echo "(median of $REPS rotated rounds of wrk -t1 -c$CONC -d$DUR; c1 = one connection, $C1DUR; logs in $WORK)"
+echo "(median of $REPS rotated rounds of wrk -t1 -c$CONC -d$DUR; c1 = median of $C1REPS rotated rounds at one connection, $C1DUR each; logs in $WORK)"
