@@ -54,7 +54,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		cfg.Addr = *addr
 	}
 	if cfg.Server.HeapFloorMiB > 0 && getenv("GOGC") == "" {
-		tuner := gctune.New(uint64(cfg.Server.HeapFloorMiB)<<20, 100*time.Millisecond)
+		tuner := gctune.New(uint64(cfg.Server.HeapFloorMiB) << 20)
 		tuned := make(chan struct{})
 		go func() { defer close(tuned); tuner.Run(ctx) }()
 		defer func() { cancel(); <-tuned }()
