@@ -58,6 +58,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		tuned := make(chan struct{})
 		go func() { defer close(tuned); tuner.Run(ctx) }()
 		defer func() { cancel(); <-tuned }()
+		log.Info("GC heap floor on (go_gc_gogc_percent, go_gc_gomemlimit_bytes show it at work)", "heap_floor_mib", cfg.Server.HeapFloorMiB)
 	}
 
 	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
