@@ -90,7 +90,7 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 	if p.split != "" {
 		sw = 1
 	}
-	keys := make([]string, 0, n+m+sw)
+	keys := make([]string, 0, n+m+sw+1)
 	args := make([]any, 0, 5+5*n+m)
 	args = append(args, now.UnixMilli(), id, n, m, sw)
 	for i := range p.checks {
@@ -110,6 +110,7 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 	if p.split != "" {
 		keys = append(keys, p.split)
 	}
+	keys = append(keys, attemptKey(p.req.Credential, id, ""))
 	gen := e.local.generation()
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
@@ -244,6 +245,7 @@ func (r *Reservation) Refund(ctx context.Context) error {
 		}
 	}
 	if len(keys) > 0 {
+		keys = append(keys, attemptKey(r.req.Credential, r.id, ":refund"))
 		args[2] = encodeInvalidation(inv)
 		rctx, cancel := e.redisCtx(ctx)
 		defer cancel()

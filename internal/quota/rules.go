@@ -152,6 +152,14 @@ func (e *Engine) newCheck(r Rule, cred string, units int64, now time.Time) check
 	return c
 }
 
+// attemptKey records what a reservation's script did (suffix "" for the
+// reserve, ":refund" for its refund), so that the same command sent again
+// (go-redis retries a command whose connection broke after Redis ran it)
+// answers the same and changes nothing twice.
+func attemptKey(cred, id, suffix string) string {
+	return "{cred:" + cred + "}:q:attempt:" + id + suffix
+}
+
 func markKey(cred, upstream, family string) string {
 	return "{cred:" + cred + "}:q:mark:" + upstream + ":" + family
 }

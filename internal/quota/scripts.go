@@ -6,7 +6,10 @@ import "github.com/redis/go-redis/v9"
 // have room, records the units: one round trip, no read-then-write race.
 //
 // KEYS: the rule keys (n of them), the 423 mark keys (m), then the
-// credential's split key of a split family (s = 0 or 1).
+// credential's split key of a split family (s = 0 or 1), then the attempt key
+// (attemptKey): a granted reservation's answer is kept there for two
+// minutes, and the same command run again (a retry after a broken
+// connection) returns it without recording the units again.
 // ARGV: now_ms, reservation id, n, m, s, then per rule: kind ("c" counter,
 // "z" sliding sorted set), limit, units, ttl_ms (counter) or window_ms
 // (sliding), variant; then per mark: variant. A variant is "-" (always), "c"
@@ -21,6 +24,12 @@ import "github.com/redis/go-redis/v9"
 const reserveLua = `
 local now, id = tonumber(ARGV[1]), ARGV[2]
 local n, m, s = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
+local attempt = KEYS[n + m + s + 1]
+local prev = redis.call('LRANGE', attempt, 0, -1)
+if #prev > 0 then
+  for i = 1, #prev do prev[i] = tonumber(prev[i]) end
+  return prev
+end
 local split = 0
 if s == 1 and redis.call('GET', KEYS[n + m + 1]) == '1' then split = 1 end
 local function on(v) return v == '-' or (v == 's') == (split == 1) end
@@ -77,16 +86,20 @@ for i = 1, n do
     res[2 * i] = res[2 * i] + units
   end
 end
+redis.call('RPUSH', attempt, unpack(res))
+redis.call('PEXPIRE', attempt, 120000)
 return res
 `
 
 // refundScript gives units back and publishes the invalidation of the
-// owners' cached exhaustions. KEYS: rule keys. ARGV: reservation id,
-// channel ("": none), message, then per key: kind, units. A counter whose
-// window has gone is not recreated.
+// owners' cached exhaustions. KEYS: rule keys, then the refund's attempt key
+// (a refund run again changes nothing). ARGV: reservation id, channel ("":
+// none), message, then per rule key: kind, units. A counter whose window has
+// gone is not recreated. Returns 0 when the refund was already made.
 const refundLua = `
 local id = ARGV[1]
-for i = 1, #KEYS do
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', 120000) then return 0 end
+for i = 1, #KEYS - 1 do
   local kind, units = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   if kind == 'z' then
     for u = 1, units do redis.call('ZREM', KEYS[i], id .. ':' .. u) end
