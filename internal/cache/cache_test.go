@@ -14,6 +14,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/cache"
@@ -491,5 +492,46 @@ func BenchmarkNewKey(b *testing.B) {
 		if _, err := cache.NewKey("garant-test", "garantGetTopic", 10900200, 10900200); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// TestFillLockRetried: go-redis sends a command again when the connection
+// breaks before its answer, though Redis may have run it. The fill lock the
+// first run took is this request's own: it fills at once (it does not wait
+// for its own lock as another's) and the store releases the lock.
+func TestFillLockRetried(t *testing.T) {
+	rs := redistest.Start(t)
+	proxy := redistest.NewCutProxy(t, rs.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2}) // go-redis's default retries
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := cache.New(rdb, cache.Config{Timeout: time.Second, LockTTL: time.Minute, FillTimeout: time.Minute}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { settle(t, s) })
+	ctx := context.Background()
+	var calls atomic.Int32
+	ttl := cache.Policy{TTL: time.Minute}
+	// Load the script first: the lost answer must be to a command Redis ran
+	// (a first EVALSHA only answers NOSCRIPT).
+	if _, err := s.Fetch(ctx, key(t, "garantGetTopic", 1, 1), ttl, filler(&calls, `{}`, nil), func(error) bool { return true }); err != nil {
+		t.Fatal(err)
+	}
+	settle(t, s)
+
+	proxy.Arm("evalsha")
+	fctx, cancel := context.WithTimeout(ctx, 10*time.Second) // far below LockTTL: no waiting out its own lock
+	defer cancel()
+	res, err := s.Fetch(fctx, key(t, "garantGetTopic", 2, 2), ttl, filler(&calls, `{"n":2}`, nil), func(error) bool { return true })
+	if err != nil || res.Status != cache.StatusStored || calls.Load() != 2 {
+		t.Fatalf("Fetch with the lock's answer lost = %v, %v after %d fills; want %q after 2", res, err, calls.Load(), cache.StatusStored)
+	}
+	if proxy.Cuts() != 1 {
+		t.Fatalf("the proxy lost %d answers, want 1: the test did not exercise the retry", proxy.Cuts())
+	}
+	settle(t, s)
+	keys, err := rs.Client(t).Keys(ctx, "*lock*").Result()
+	if err != nil || len(keys) != 0 {
+		t.Errorf("fill locks left in Redis = %v (%v), want none: the store releases its own lock", keys, err)
 	}
 }

@@ -46,7 +46,9 @@ func (s *Store) get(ctx context.Context, rkey string) (*Entry, error) {
 
 // getOrLockScript returns the entry when it is fresh at ARGV[1] (Unix ms);
 // otherwise it also tries to take the fill lock: {entry or nil, 1 taken | 0 held elsewhere}.
-// The expiry is read from the entry's header (see entry.go).
+// The expiry is read from the entry's header (see entry.go). A lock already
+// held under this call's token counts as taken: the same command sent again
+// by go-redis after a broken connection, when Redis had run it.
 var getOrLockScript = redis.NewScript(`
 local v = redis.call("GET", KEYS[1])
 if v and string.len(v) >= 20 and string.byte(v, 1) == tonumber(ARGV[4]) then
@@ -55,6 +57,7 @@ if v and string.len(v) >= 20 and string.byte(v, 1) == tonumber(ARGV[4]) then
   if exp > tonumber(ARGV[1]) then return {v, 0} end
 end
 if redis.call("SET", KEYS[2], ARGV[2], "NX", "PX", ARGV[3]) then return {v, 1} end
+if redis.call("GET", KEYS[2]) == ARGV[2] then return {v, 1} end
 return {v, 0}`)
 
 // getOrLock reads k and, unless the entry is fresh, takes its fill lock, in
@@ -141,12 +144,19 @@ func (s *Store) lock(ctx context.Context, k Key) (string, bool) {
 	token := newToken()
 	rctx, cancel := s.rctx(ctx)
 	defer cancel()
-	ok, err := s.rdb.SetNX(rctx, s.lockKey(k), token, s.cfg.LockTTL).Result()
+	n, err := lockScript.Run(rctx, s.rdb, []string{s.lockKey(k)}, token, s.cfg.LockTTL.Milliseconds()).Int()
 	if s.redisErr("lock", err) != nil {
 		return "", true
 	}
-	return token, ok
+	return token, n == 1
 }
+
+// lockScript takes the lock KEYS[1] for token ARGV[1] and ARGV[2] ms: 1 when
+// taken now or already under this token (a command sent again), else 0.
+var lockScript = redis.NewScript(`
+if redis.call("SET", KEYS[1], ARGV[1], "NX", "PX", ARGV[2]) then return 1 end
+if redis.call("GET", KEYS[1]) == ARGV[1] then return 1 end
+return 0`)
 
 // renewScript extends the fill lock KEYS[1] by ARGV[2] ms while it holds ARGV[1].
 var renewScript = redis.NewScript(`if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("pexpire", KEYS[1], ARGV[2]) end return 0`)

@@ -5,6 +5,9 @@ import "context"
 // InstanceOf exposes an engine's lease owner id to the tests.
 func InstanceOf(e *Engine) string { return e.instance }
 
+// Acquire exposes an engine's taking of a task's lease to the tests.
+func Acquire(ctx context.Context, e *Engine, id string) (bool, error) { return e.acquire(ctx, id) }
+
 // LeaseKey exposes the Redis key of a task's lease to the tests.
 func LeaseKey(id string) string { return leaseKey(id) }
 

@@ -8,7 +8,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/redistest"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/simkit"
@@ -148,5 +151,33 @@ func TestScanReadsOnlyDueTasks(t *testing.T) {
 	}
 	if due != 20 {
 		t.Errorf("Due() after the poller stopped = %d tasks, want 20", due)
+	}
+}
+
+// TestLeaseAcquireRetried: go-redis sends a command again when the
+// connection breaks before its answer, though Redis may have run it. The
+// lease the first run took is this instance's: it must not take it for
+// another's and leave the task unpolled until the lease lapses.
+func TestLeaseAcquireRetried(t *testing.T) {
+	rs := redistest.Start(t)
+	proxy := redistest.NewCutProxy(t, rs.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2}) // go-redis's default retries
+	t.Cleanup(func() { _ = rdb.Close() })
+	e := fssptasks.New(rdb, nil, nil, fastConfig(&clock{}), nil, quiet())
+	ctx := context.Background()
+	// Load the scripts first: the lost answer must be to a command Redis
+	// ran (a first EVALSHA only answers NOSCRIPT).
+	if ok, err := fssptasks.Acquire(ctx, e, "warm"); !ok || err != nil {
+		t.Fatalf("Acquire(warm) = %v, %v", ok, err)
+	}
+	proxy.Arm(fssptasks.LeaseKey("t1")) // the command that takes the lease, whatever it is
+	if ok, err := fssptasks.Acquire(ctx, e, "t1"); !ok || err != nil {
+		t.Fatalf("Acquire() with its answer lost = %v, %v; want the lease", ok, err)
+	}
+	if proxy.Cuts() != 1 {
+		t.Fatalf("the proxy lost %d answers, want 1: the test did not exercise the retry", proxy.Cuts())
+	}
+	if got, err := rs.Client(t).Get(ctx, fssptasks.LeaseKey("t1")).Result(); err != nil || got != fssptasks.InstanceOf(e) {
+		t.Errorf("lease holder = %q (%v), want this engine %q", got, err, fssptasks.InstanceOf(e))
 	}
 }

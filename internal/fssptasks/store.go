@@ -69,6 +69,14 @@ if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end
 redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL')
 return 1`)
 
+// acquireScript takes the lease KEYS[1] for instance ARGV[1] and ARGV[2] ms:
+// 1 when taken now or already this instance's (the same command sent again
+// by go-redis after a broken connection, when Redis had run it), else 0.
+var acquireScript = redis.NewScript(`
+if redis.call('set', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 1 end
+if redis.call('get', KEYS[1]) == ARGV[1] then return 1 end
+return 0`)
+
 // renewScript extends this instance's lease.
 var renewScript = redis.NewScript(`
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
@@ -192,8 +200,9 @@ func (e *Engine) leased(ctx context.Context, id string, d time.Duration) {
 // acquire takes the lease of id for this instance.
 func (e *Engine) acquire(ctx context.Context, id string) (bool, error) {
 	rctx, cancel := e.rctx(ctx)
-	ok, err := e.rdb.SetNX(rctx, leaseKey(id), e.instance, e.cfg.LeaseTTL).Result()
+	n, err := acquireScript.Run(rctx, e.rdb, []string{leaseKey(id)}, e.instance, e.cfg.LeaseTTL.Milliseconds()).Int()
 	cancel()
+	ok := n == 1
 	if ok {
 		e.leased(ctx, id, e.cfg.LeaseTTL)
 	}

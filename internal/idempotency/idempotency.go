@@ -109,9 +109,12 @@ func (s *Store) key(scope, key string) string {
 }
 
 // beginScript claims KEYS[1] for fingerprint ARGV[1] and token ARGV[2] for
-// ARGV[3] ms, or returns the existing record {fp, state, resp}.
+// ARGV[3] ms, or returns the existing record {fp, state, resp}. A claim that
+// token ARGV[2] already holds is claimed again: the same command re-sent by
+// go-redis after a broken connection (see the scripts below for the same).
 var beginScript = redis.NewScript(`
 if redis.call('EXISTS', KEYS[1]) == 1 then
+  if redis.call('HGET', KEYS[1], 'token') == ARGV[2] then return false end
   return redis.call('HMGET', KEYS[1], 'fp', 'state', 'resp')
 end
 redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'pending', 'token', ARGV[2])
@@ -120,20 +123,27 @@ return false
 `)
 
 // completeScript records ARGV[2] as the answer if token ARGV[1] still holds
-// the claim, and keeps it ARGV[3] ms.
+// the claim, and keeps it ARGV[3] ms; 'by' remembers the token, so that the
+// same command run again answers 1 and changes nothing.
 var completeScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'done', 'resp', ARGV[2])
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  if redis.call('HGET', KEYS[1], 'by') == ARGV[1] then return 1 end
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', 'done', 'resp', ARGV[2], 'by', ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
 redis.call('PEXPIRE', KEYS[1], ARGV[3])
 return 1
 `)
 
 // unknownScript records that the request's outcome is unknown if token
-// ARGV[1] still holds the claim, and keeps that ARGV[2] ms.
+// ARGV[1] still holds the claim, and keeps that ARGV[2] ms ('by' as above).
 var unknownScript = redis.NewScript(`
-if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 0 end
-redis.call('HSET', KEYS[1], 'state', 'unknown')
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  if redis.call('HGET', KEYS[1], 'by') == ARGV[1] then return 1 end
+  return 0
+end
+redis.call('HSET', KEYS[1], 'state', 'unknown', 'by', ARGV[1])
 redis.call('HDEL', KEYS[1], 'token')
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 return 1

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/idempotency"
@@ -219,5 +220,54 @@ func TestFingerprintIsUnambiguous(t *testing.T) {
 	b := idempotency.Fingerprint([]byte("a"), []byte("bc"))
 	if a == b {
 		t.Errorf("Fingerprint(ab,c) = Fingerprint(a,bc) = %s, want different", a)
+	}
+}
+
+// TestIdempotencyRetriedScripts: go-redis sends a command again when the
+// connection breaks before its answer, though Redis may have run it. The
+// request's own claim must not then look like another request in flight,
+// nor its own record like a lost claim.
+func TestIdempotencyRetriedScripts(t *testing.T) {
+	srv := redistest.Start(t)
+	proxy := redistest.NewCutProxy(t, srv.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2}) // go-redis's default retries
+	t.Cleanup(func() { _ = rdb.Close() })
+	s := idempotency.New(rdb, idempotency.Options{})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("op"), []byte(`{"a":1}`))
+	// Every script once, so that the lost answers are to commands Redis ran
+	// (a first EVALSHA only answers NOSCRIPT).
+	warm, _, err := s.Begin(ctx, "alpha", "warm-1", fp)
+	if err != nil || warm.Complete(ctx, created(`{}`)) != nil {
+		t.Fatalf("warm-up: Begin/Complete = %v", err)
+	}
+	if warm, _, err = s.Begin(ctx, "alpha", "warm-2", fp); err != nil || warm.Unknown(ctx) != nil {
+		t.Fatalf("warm-up: Begin/Unknown = %v", err)
+	}
+
+	proxy.Arm("evalsha")
+	c, replay, err := s.Begin(ctx, "alpha", "k1", fp)
+	if err != nil || c == nil || replay != nil {
+		t.Fatalf("Begin() with its answer lost = claim %v, replay %v, err %v; want the claim", c, replay, err)
+	}
+	proxy.Arm("evalsha")
+	if err := c.Complete(ctx, created(`{"id":"1"}`)); err != nil {
+		t.Fatalf("Complete() with its answer lost = %v, want nil", err)
+	}
+	_, replay, err = s.Begin(ctx, "alpha", "k1", fp)
+	if err != nil || replay == nil || string(replay.Body) != `{"id":"1"}` {
+		t.Fatalf("Begin(retry of the client) = replay %v, err %v; want the recorded answer", replay, err)
+	}
+
+	c, _, err = s.Begin(ctx, "alpha", "k2", fp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy.Arm("evalsha")
+	if err := c.Unknown(ctx); err != nil {
+		t.Fatalf("Unknown() with its answer lost = %v, want nil", err)
+	}
+	if got := proxy.Cuts(); got != 3 {
+		t.Fatalf("the proxy lost %d answers, want 3: the test did not exercise the retries", got)
 	}
 }
