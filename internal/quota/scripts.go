@@ -7,8 +7,8 @@ import "github.com/redis/go-redis/v9"
 //
 // KEYS: the rule keys (n of them), the 423 mark keys (m), then the
 // credential's split key of a split family (s = 0 or 1), then the attempt key
-// (attemptKey): a granted reservation's answer is kept there for two
-// minutes, and the same command run again (a retry after a broken
+// (attemptKey): a granted reservation's answer is kept there for 10 s (go-redis
+// retries within the call's timeout), and the same command run again (a retry after a broken
 // connection) returns it without recording the units again.
 // ARGV: now_ms, reservation id, n, m, s, then per rule: kind ("c" counter,
 // "z" sliding sorted set), limit, units, ttl_ms (counter) or window_ms
@@ -87,7 +87,7 @@ for i = 1, n do
   end
 end
 redis.call('RPUSH', attempt, unpack(res))
-redis.call('PEXPIRE', attempt, 120000)
+redis.call('PEXPIRE', attempt, 10000)
 return res
 `
 
@@ -98,7 +98,7 @@ return res
 // gone is not recreated. Returns 0 when the refund was already made.
 const refundLua = `
 local id = ARGV[1]
-if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', 120000) then return 0 end
+if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', 10000) then return 0 end
 for i = 1, #KEYS - 1 do
   local kind, units = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
   if kind == 'z' then
