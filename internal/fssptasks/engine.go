@@ -244,21 +244,30 @@ func (e *Engine) scan(ctx context.Context, wg *sync.WaitGroup) {
 }
 
 // adopt starts a poller for id if no replica has one. It may run from the
-// kick loop and the scan at once: the lease admits one of them.
+// kick loop and the scan at once: driving admits one of them in this
+// replica (claimed before the lease is asked for, since the lease script
+// counts a lease this instance already holds as taken), the lease one
+// replica.
 func (e *Engine) adopt(ctx context.Context, wg *sync.WaitGroup, id string) {
 	e.mu.Lock()
 	busy := e.driving[id]
+	if !busy {
+		e.driving[id] = true
+	}
 	e.mu.Unlock()
-	if busy || ctx.Err() != nil {
+	if busy {
 		return
 	}
-	ok, err := e.acquire(ctx, id)
+	ok, err := false, ctx.Err()
+	if err == nil {
+		ok, err = e.acquire(ctx, id)
+	}
 	if err != nil || !ok {
+		e.mu.Lock()
+		delete(e.driving, id)
+		e.mu.Unlock()
 		return
 	}
-	e.mu.Lock()
-	e.driving[id] = true
-	e.mu.Unlock()
 	wg.Go(func() {
 		defer func() {
 			e.mu.Lock()

@@ -1,12 +1,19 @@
 package fssptasks
 
-import "context"
+import (
+	"context"
+	"sync"
+)
 
 // InstanceOf exposes an engine's lease owner id to the tests.
 func InstanceOf(e *Engine) string { return e.instance }
 
 // Acquire exposes an engine's taking of a task's lease to the tests.
 func Acquire(ctx context.Context, e *Engine, id string) (bool, error) { return e.acquire(ctx, id) }
+
+// Adopt exposes an engine's adoption of a task (what its kick loop and scan
+// do) to the tests.
+func Adopt(ctx context.Context, e *Engine, wg *sync.WaitGroup, id string) { e.adopt(ctx, wg, id) }
 
 // LeaseKey exposes the Redis key of a task's lease to the tests.
 func LeaseKey(id string) string { return leaseKey(id) }

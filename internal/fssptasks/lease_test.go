@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -179,5 +180,52 @@ func TestLeaseAcquireRetried(t *testing.T) {
 	}
 	if got, err := rs.Client(t).Get(ctx, fssptasks.LeaseKey("t1")).Result(); err != nil || got != fssptasks.InstanceOf(e) {
 		t.Errorf("lease holder = %q (%v), want this engine %q", got, err, fssptasks.InstanceOf(e))
+	}
+}
+
+// TestAdoptOnePollerPerReplica: the kick loop and the scan may adopt a task
+// at once, and the lease script counts a lease this instance already holds
+// as taken; still only one poller runs.
+func TestAdoptOnePollerPerReplica(t *testing.T) {
+	cfg := simConfig()
+	cfg.QueueFor = time.Hour
+	var inFlight atomic.Int32
+	release := make(chan struct{})
+	v := newEnv(t, cfg, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/status" {
+				inFlight.Add(1)
+				select { // hold the poll: a second poller would show as a second call in flight
+				case <-release:
+				case <-r.Context().Done():
+				}
+				inFlight.Add(-1)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
+	v.stop()
+	defer close(release)
+	e, _ := v.run(fssptasks.New(v.rdb, v.client, nil, fastConfig(v.clock), nil, quiet()))
+	task := submit(t, e, submission(tenantA, fssptasks.KindIP, ip("1/21/77001-ИП")))
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	defer func() { cancel(); wg.Wait() }()
+	var start sync.WaitGroup
+	start.Add(1)
+	var callers sync.WaitGroup
+	for range 16 {
+		callers.Go(func() { start.Wait(); fssptasks.Adopt(ctx, e, &wg, task.ID) })
+	}
+	start.Done()
+	callers.Wait()
+	deadline := time.Now().Add(5 * time.Second)
+	for inFlight.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // time for any second poller to reach /status
+	if n := inFlight.Load(); n != 1 {
+		t.Fatalf("/status calls in flight for one task = %d, want 1 poller", n)
 	}
 }
