@@ -17,9 +17,9 @@
 // applied by the runtime to the next one's: after a burst (10,000 FSSP long
 // polls connecting at once) it would let the heap grow to many times the
 // floor before the tuner runs again. So while the percent is raised, a soft
-// memory limit of the floor itself (debug.SetMemoryLimit) stands guard: a
-// collection starts there at the latest, and the tuner, run right after
-// each collection, then lowers the percent and lifts the limit.
+// memory limit (debug.SetMemoryLimit, see Guard) stands guard: a collection
+// starts there at the latest, and the tuner, run right after each
+// collection, then lowers the percent and lifts the limit.
 package gctune
 
 import (
@@ -29,6 +29,7 @@ import (
 	"runtime/debug"
 	"runtime/metrics"
 	"sync"
+	"sync/atomic"
 )
 
 // Base is Go's default GC percent, kept whenever the floor is no higher than
@@ -39,20 +40,33 @@ const Base = 100
 // memory anyway.
 const maxPercent = 100_000
 
-// Percent returns the GC percent that puts the next heap goal at floor for a
-// live heap of live bytes, never below Base.
-func Percent(live, floor uint64) int {
-	if live == 0 || floor <= 2*live {
+// Heap is what the last collection left, read from runtime/metrics.
+type Heap struct {
+	Live    uint64 // the heap marked live
+	Roots   uint64 // goroutine stacks and globals scanned: Go's heap goal counts them too
+	NonHeap uint64 // the Go memory outside the heap: stacks, runtime metadata and the rest
+}
+
+// Percent returns the GC percent that puts the next heap goal at floor
+// (Go's goal is live + (live + roots) × percent / 100), never below Base.
+func Percent(h Heap, floor uint64) int {
+	scan := h.Live + h.Roots
+	if h.Live == 0 || floor <= h.Live+scan {
 		return Base
 	}
-	p := math.Ceil(float64(floor-live) / float64(live) * 100)
+	p := math.Ceil(float64(floor-h.Live) / float64(scan) * 100)
 	return int(min(p, maxPercent))
 }
 
 // Guard is the soft memory limit in force while the percent is raised: the
-// floor itself, so that the process's Go memory (heap, stacks, runtime)
-// stays within it until the live heap is half of it.
-func Guard(floor uint64) int64 { return int64(floor) }
+// floor for the heap (and an eighth more for its fragmentation) on top of the
+// memory outside it at the last collection. A burst then starts a
+// collection there at the latest, instead of running up to the raised goal.
+func Guard(h Heap, floor uint64) int64 { return int64(floor + floor/8 + h.NonHeap) }
+
+// running makes one tuner at a time the process's: the GC settings are
+// global, and two tuners restoring what they found would leave one's.
+var running atomic.Bool
 
 // Tuner keeps the GC percent at Percent(live heap, floor), set right after
 // every collection: a cleanup on a throwaway object runs once the collector
@@ -79,12 +93,35 @@ func New(floor uint64) *Tuner {
 	return &Tuner{floor: floor, samples: []metrics.Sample{
 		{Name: "/gc/cycles/total:gc-cycles"},
 		{Name: "/gc/heap/live:bytes"},
+		{Name: "/gc/scan/stack:bytes"},
+		{Name: "/gc/scan/globals:bytes"},
+		{Name: "/memory/classes/total:bytes"},
+		{Name: "/memory/classes/heap/objects:bytes"},
+		{Name: "/memory/classes/heap/unused:bytes"},
+		{Name: "/memory/classes/heap/free:bytes"},
+		{Name: "/memory/classes/heap/released:bytes"},
 	}}
 }
 
+// heap reads the samples Tune has just read.
+func (t *Tuner) heap() Heap {
+	v := func(i int) uint64 { return t.samples[i].Value.Uint64() }
+	heap := v(5) + v(6) + v(7) + v(8)
+	h := Heap{Live: v(1), Roots: v(2) + v(3)}
+	if total := v(4); total > heap {
+		h.NonHeap = total - heap
+	}
+	return h
+}
+
 // Run tunes until ctx ends, then restores the GC percent and memory limit
-// it found.
+// it found. While another tuner runs in the process, it only waits.
 func (t *Tuner) Run(ctx context.Context) {
+	if !running.CompareAndSwap(false, true) {
+		<-ctx.Done()
+		return
+	}
+	defer running.Store(false)
 	t.mu.Lock()
 	t.prevGCPct = debug.SetGCPercent(Base)
 	t.limit = debug.SetMemoryLimit(-1) // -1 reads it
@@ -125,15 +162,16 @@ func (t *Tuner) Tune() int {
 		return t.set
 	}
 	t.cycles = cycles
-	p := Percent(t.samples[1].Value.Uint64(), t.floor)
-	// Within 5 % of the percent in force, keep it: the live heap wobbles
-	// from one collection to the next.
-	if t.set != 0 && p != Base && t.set != Base && math.Abs(float64(p-t.set)) <= 0.05*float64(t.set) {
-		return t.set
-	}
+	h := t.heap()
+	p := Percent(h, t.floor)
 	if p > Base {
 		// The guard first: the raised percent never runs without it.
-		debug.SetMemoryLimit(min(Guard(t.floor), t.limitOrMax()))
+		debug.SetMemoryLimit(min(Guard(h, t.floor), t.limitOrMax()))
+		// Within 5 % of the percent in force, keep it: the live heap
+		// wobbles from one collection to the next.
+		if t.set > Base && math.Abs(float64(p-t.set)) <= 0.05*float64(t.set) {
+			return t.set
+		}
 		debug.SetGCPercent(p)
 	} else {
 		debug.SetGCPercent(p)

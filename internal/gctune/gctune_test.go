@@ -13,22 +13,28 @@ import (
 func TestPercent(t *testing.T) {
 	const mib = 1 << 20
 	tests := []struct {
-		live, floor uint64
-		want        int
+		heap  Heap
+		floor uint64
+		want  int
 	}{
-		{live: 0, floor: 64 * mib, want: Base},         // nothing measured yet
-		{live: 8 * mib, floor: 64 * mib, want: 700},    // goal 8 + 8×7 = 64
-		{live: 9 * mib, floor: 64 * mib, want: 612},    // rounded up: the goal is at least the floor
-		{live: 32 * mib, floor: 64 * mib, want: Base},  // 2 × live already reaches the floor
-		{live: 100 * mib, floor: 64 * mib, want: Base}, // above the floor: Go's default pace
-		{live: 1, floor: 64 * mib, want: maxPercent},   // capped
-		{live: 30 * mib, floor: 64 * mib, want: 114},   // just under
-		{live: 16 * mib, floor: 0, want: Base},         // no floor
+		{heap: Heap{}, floor: 64 * mib, want: Base},                                // nothing measured yet
+		{heap: Heap{Live: 8 * mib}, floor: 64 * mib, want: 700},                    // goal 8 + 8×7 = 64
+		{heap: Heap{Live: 9 * mib}, floor: 64 * mib, want: 612},                    // rounded up: the goal is at least the floor
+		{heap: Heap{Live: 8 * mib, Roots: 8 * mib}, floor: 64 * mib, want: 350},    // stacks count into Go's goal: 8 + 16×3.5
+		{heap: Heap{Live: 23 * mib, Roots: 19 * mib}, floor: 64 * mib, want: Base}, // 23 + 42 at Base already reaches it
+		{heap: Heap{Live: 32 * mib}, floor: 64 * mib, want: Base},                  // 2 × live already reaches the floor
+		{heap: Heap{Live: 100 * mib}, floor: 64 * mib, want: Base},                 // above the floor: Go's default pace
+		{heap: Heap{Live: 1}, floor: 64 * mib, want: maxPercent},                   // capped
+		{heap: Heap{Live: 30 * mib}, floor: 64 * mib, want: 114},                   // just under
+		{heap: Heap{Live: 16 * mib}, floor: 0, want: Base},                         // no floor
 	}
 	for _, tt := range tests {
-		if got := Percent(tt.live, tt.floor); got != tt.want {
-			t.Errorf("Percent(%d, %d) = %d, want %d", tt.live, tt.floor, got, tt.want)
+		if got := Percent(tt.heap, tt.floor); got != tt.want {
+			t.Errorf("Percent(%+v, %d) = %d, want %d", tt.heap, tt.floor, got, tt.want)
 		}
+	}
+	if got, want := Guard(Heap{Live: 8 * mib, NonHeap: 20 * mib}, 64*mib), int64(92*mib); got != want {
+		t.Errorf("Guard(20 MiB outside the heap, floor 64 MiB) = %d, want %d", got, want)
 	}
 }
 
@@ -106,12 +112,12 @@ func TestRunFollowsEachCollection(t *testing.T) {
 	go func() { New(64 << 20).Run(ctx); close(done) }()
 	defer func() { cancel(); <-done }()
 
-	waitFor := func(what string, ok func(p int) bool) {
+	waitFor := func(what string, ok func(p int, limit int64) bool) {
 		t.Helper()
 		deadline := time.Now().Add(5 * time.Second)
-		for !ok(gcPercent()) {
+		for !ok(gcPercent(), memoryLimit()) {
 			if time.Now().After(deadline) {
-				t.Fatalf("GC percent = %d after collections, want %s", gcPercent(), what)
+				t.Fatalf("GC percent = %d, memory limit %d after collections, want %s", gcPercent(), memoryLimit(), what)
 			}
 			// Another collection: the watched object of one that raced
 			// with Run's start may have been allocated during its marking.
@@ -119,24 +125,50 @@ func TestRunFollowsEachCollection(t *testing.T) {
 			time.Sleep(time.Millisecond)
 		}
 	}
+	raised := func(p int, limit int64) bool { return p > 2*Base && limit > 64<<20 && limit < math.MaxInt64 }
+	atBase := func(p int, limit int64) bool { return p == Base && limit == math.MaxInt64 }
 	runtime.GC()
-	waitFor("above Base for a small live heap", func(p int) bool { return p > 2*Base })
-	if got := memoryLimit(); got != Guard(64<<20) {
-		t.Errorf("memory limit with a raised percent = %d, want the guard %d", got, Guard(64<<20))
-	}
+	waitFor("raised, with the guard, for a small live heap", raised)
 	for range 3 {
 		big := make([][]byte, 0, 48)
 		for range 48 {
 			big = append(big, make([]byte, 1<<20)) // 48 MiB live: 2 × live is past the floor
 		}
 		runtime.GC()
-		waitFor("Base for a 48 MiB live heap", func(p int) bool { return p == Base })
-		if got := memoryLimit(); got != math.MaxInt64 {
-			t.Errorf("memory limit at Base = %d, want none (%d)", got, int64(math.MaxInt64))
-		}
+		waitFor("Base and no limit for a 48 MiB live heap", atBase)
 		runtime.KeepAlive(big)
 		big = nil
 		runtime.GC()
-		waitFor("above Base once the 48 MiB are garbage", func(p int) bool { return p > 2*Base })
+		waitFor("raised again once the 48 MiB are garbage", raised)
+	}
+}
+
+// TestOneTunerAtATime: a second tuner in the process only waits, so that
+// stopping them in any order leaves the settings found before the first.
+func TestOneTunerAtATime(t *testing.T) {
+	defer debug.SetGCPercent(debug.SetGCPercent(250))
+	defer debug.SetMemoryLimit(debug.SetMemoryLimit(3 << 30))
+	start := func() (stop func()) {
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { New(1 << 40).Run(ctx); close(done) }()
+		return func() { cancel(); <-done }
+	}
+	stopA := start()
+	for gcPercent() == 250 {
+		runtime.GC()
+		time.Sleep(time.Millisecond)
+	}
+	stopB := start()
+	time.Sleep(10 * time.Millisecond)
+	stopA()
+	if p, l := gcPercent(), memoryLimit(); p != 250 || l != 3<<30 {
+		t.Fatalf("after the first tuner stopped: percent %d, limit %d; want 250 and 3 GiB", p, l)
+	}
+	runtime.GC()
+	time.Sleep(10 * time.Millisecond)
+	stopB()
+	if p, l := gcPercent(), memoryLimit(); p != 250 || l != 3<<30 {
+		t.Fatalf("after both stopped: percent %d, limit %d; want 250 and 3 GiB", p, l)
 	}
 }
