@@ -318,6 +318,11 @@ func (c *Config) Validate() error {
 	if c.FSSP.MaxParked < -1 {
 		bad("fssp.max_parked", "must be -1 (no parking), 0 (the default) or a positive count")
 	}
+	if c.Redis.Timeout > 5*time.Second {
+		// Quota reservations are recognised when go-redis sends them again
+		// for 10 s (internal/quota); a retry comes within this timeout.
+		bad("redis.timeout", "must be at most 5s")
+	}
 	if c.Server.HeapFloorMiB < -1 {
 		bad("server.heap_floor_mib", "must be -1 (Go's default GC pace), 0 (the default, 64) or a positive size in MiB")
 	}

@@ -46,6 +46,7 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"unknown credential", strings.Replace(validYAML, "{garant: g}", "{garant: nope}", 1), "tenants.alpha.credentials.garant", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"credential name with a colon", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  \"g:x\": {upstream", 1), "{garant: g}", "{garant: \"g:x\"}", 1), "credentials.g:x", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"reserved credential name", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  shared: {upstream", 1), "{garant: g}", "{garant: shared}", 1), "credentials.shared", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"slow redis timeout", validYAML + "\nredis: {timeout: 30s}\n", "redis.timeout", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"bad heap floor", validYAML + "\nserver: {heap_floor_mib: -2}\n", "server.heap_floor_mib", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"bad base url", strings.Replace(validYAML, "http://127.0.0.1:1", "ftp://x", 1), "upstreams.garant.base_url", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 	}

@@ -82,10 +82,14 @@ var renewScript = redis.NewScript(`
 if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
 return redis.call('pexpire', KEYS[1], ARGV[2])`)
 
-// releaseScript deletes this instance's lease.
+// releaseScript deletes this instance's lease: 1 when it is gone (also
+// when a first run, whose answer was lost, deleted it), 0 when another
+// instance holds it.
 var releaseScript = redis.NewScript(`
-if redis.call('get', KEYS[1]) ~= ARGV[1] then return 0 end
-return redis.call('del', KEYS[1])`)
+local v = redis.call('get', KEYS[1])
+if v == ARGV[1] then return redis.call('del', KEYS[1]) end
+if not v then return 1 end
+return 0`)
 
 // dueScript returns up to ARGV[1] tasks of KEYS[1] (fssp:active) whose
 // lease lapsed by the Redis clock, oldest first.

@@ -59,10 +59,10 @@ func Percent(h Heap, floor uint64) int {
 }
 
 // Guard is the soft memory limit in force while the percent is raised: the
-// floor for the heap (and an eighth more for its fragmentation) on top of the
-// memory outside it at the last collection. A burst then starts a
-// collection there at the latest, instead of running up to the raised goal.
-func Guard(h Heap, floor uint64) int64 { return int64(floor + floor/8 + h.NonHeap) }
+// floor for the heap on top of the memory outside it at the last
+// collection. A burst then starts a collection there at the latest, instead
+// of running up to the raised goal.
+func Guard(h Heap, floor uint64) int64 { return int64(floor + h.NonHeap) }
 
 // running makes one tuner at a time the process's: the GC settings are
 // global, and two tuners restoring what they found would leave one's.

@@ -33,7 +33,7 @@ func TestPercent(t *testing.T) {
 			t.Errorf("Percent(%+v, %d) = %d, want %d", tt.heap, tt.floor, got, tt.want)
 		}
 	}
-	if got, want := Guard(Heap{Live: 8 * mib, NonHeap: 20 * mib}, 64*mib), int64(92*mib); got != want {
+	if got, want := Guard(Heap{Live: 8 * mib, NonHeap: 20 * mib}, 64*mib), int64(84*mib); got != want {
 		t.Errorf("Guard(20 MiB outside the heap, floor 64 MiB) = %d, want %d", got, want)
 	}
 }

@@ -28,6 +28,9 @@ func counters(t *testing.T, rdb *redis.Client) map[string]string {
 		}
 		out[k] = v
 	}
+	if len(out) == 0 {
+		t.Fatal("no quota counters of credential main in Redis")
+	}
 	return out
 }
 

@@ -25,10 +25,11 @@ const reserveLua = `
 local now, id = tonumber(ARGV[1]), ARGV[2]
 local n, m, s = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
 local attempt = KEYS[n + m + s + 1]
-local prev = redis.call('LRANGE', attempt, 0, -1)
-if #prev > 0 then
-  for i = 1, #prev do prev[i] = tonumber(prev[i]) end
-  return prev
+local prev = redis.call('GET', attempt)
+if prev then
+  local t = {}
+  for x in string.gmatch(prev, '[^,]+') do t[#t + 1] = tonumber(x) end
+  return t
 end
 local split = 0
 if s == 1 and redis.call('GET', KEYS[n + m + 1]) == '1' then split = 1 end
@@ -86,8 +87,7 @@ for i = 1, n do
     res[2 * i] = res[2 * i] + units
   end
 end
-redis.call('RPUSH', attempt, unpack(res))
-redis.call('PEXPIRE', attempt, 10000)
+redis.call('SET', attempt, table.concat(res, ','), 'PX', 10000)
 return res
 `
 

@@ -119,6 +119,11 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, fmt.Errorf("garant: base URL %q is not an absolute http(s) URL", cfg.BaseURL)
 	}
+	if u.User != nil {
+		// The transport is called directly and would not send them; and a
+		// URL is no place for a secret (the credential's token is).
+		return nil, errors.New("garant: the base URL must not carry a user or password")
+	}
 	c := &Client{
 		base:     strings.TrimSuffix(cfg.BaseURL, "/"),
 		editions: cfg.EditionsPath,
