@@ -535,3 +535,48 @@ func TestFillLockRetried(t *testing.T) {
 		t.Errorf("fill locks left in Redis = %v (%v), want none: the store releases its own lock", keys, err)
 	}
 }
+
+// TestFillLockAfterPeerRetried: the same for the lock taken after a peer's
+// fill lapsed without storing (fillLocked).
+func TestFillLockAfterPeerRetried(t *testing.T) {
+	rs := redistest.Start(t)
+	proxy := redistest.NewCutProxy(t, rs.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2}) // go-redis's default retries
+	t.Cleanup(func() { _ = rdb.Close() })
+	s, err := cache.New(rdb, cache.Config{Timeout: time.Second, LockTTL: time.Minute, FillTimeout: time.Minute}, prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { settle(t, s) })
+	ctx := context.Background()
+	direct := rs.Client(t)
+	var calls atomic.Int32
+	ttl := cache.Policy{TTL: time.Minute}
+	fetchAfterLapsedPeer := func(topic int) (*cache.Result, error) {
+		k := key(t, "garantGetTopic", topic, topic)
+		// A peer holds the fill lock and goes away without storing.
+		if err := direct.Set(ctx, cache.LockKey(s, k), "peer", 300*time.Millisecond).Err(); err != nil {
+			t.Fatal(err)
+		}
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second) // far below LockTTL
+		defer cancel()
+		return s.Fetch(fctx, k, ttl, filler(&calls, `{}`, nil), func(error) bool { return true })
+	}
+	if _, err := fetchAfterLapsedPeer(1); err != nil { // loads the lock script
+		t.Fatal(err)
+	}
+	settle(t, s)
+
+	proxy.Arm(cache.LockScriptHash)
+	res, err := fetchAfterLapsedPeer(2)
+	if err != nil || res.Status != cache.StatusStored || calls.Load() != 2 {
+		t.Fatalf("Fetch with the lock's answer lost = %v, %v after %d fills; want %q after 2", res, err, calls.Load(), cache.StatusStored)
+	}
+	if proxy.Cuts() != 1 {
+		t.Fatalf("the proxy lost %d answers, want 1: the test did not exercise the retry", proxy.Cuts())
+	}
+	settle(t, s)
+	if keys, err := direct.Keys(ctx, "*lock*").Result(); err != nil || len(keys) != 0 {
+		t.Errorf("fill locks left in Redis = %v (%v), want none", keys, err)
+	}
+}
