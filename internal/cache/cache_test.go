@@ -495,20 +495,29 @@ func BenchmarkNewKey(b *testing.B) {
 	}
 }
 
-// TestFillLockRetried: go-redis sends a command again when the connection
-// breaks before its answer, though Redis may have run it. The fill lock the
-// first run took is this request's own: it fills at once (it does not wait
-// for its own lock as another's) and the store releases the lock.
-func TestFillLockRetried(t *testing.T) {
+// storeBehindCutProxy is a store whose Redis client (go-redis's default
+// retries) talks to rs through a proxy that can lose an answer; its fill
+// lock outlives any test (a request that waits out its own lock fails).
+func storeBehindCutProxy(t *testing.T) (*redistest.Server, *redistest.CutProxy, *cache.Store) {
+	t.Helper()
 	rs := redistest.Start(t)
 	proxy := redistest.NewCutProxy(t, rs.Addr)
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2}) // go-redis's default retries
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2})
 	t.Cleanup(func() { _ = rdb.Close() })
 	s, err := cache.New(rdb, cache.Config{Timeout: time.Second, LockTTL: time.Minute, FillTimeout: time.Minute}, prometheus.NewRegistry())
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { settle(t, s) })
+	return rs, proxy, s
+}
+
+// TestFillLockRetried: go-redis sends a command again when the connection
+// breaks before its answer, though Redis may have run it. The fill lock the
+// first run took is this request's own: it fills at once (it does not wait
+// for its own lock as another's) and the store releases the lock.
+func TestFillLockRetried(t *testing.T) {
+	rs, proxy, s := storeBehindCutProxy(t)
 	ctx := context.Background()
 	var calls atomic.Int32
 	ttl := cache.Policy{TTL: time.Minute}
@@ -539,15 +548,7 @@ func TestFillLockRetried(t *testing.T) {
 // TestFillLockAfterPeerRetried: the same for the lock taken after a peer's
 // fill lapsed without storing (fillLocked).
 func TestFillLockAfterPeerRetried(t *testing.T) {
-	rs := redistest.Start(t)
-	proxy := redistest.NewCutProxy(t, rs.Addr)
-	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr(), Protocol: 2}) // go-redis's default retries
-	t.Cleanup(func() { _ = rdb.Close() })
-	s, err := cache.New(rdb, cache.Config{Timeout: time.Second, LockTTL: time.Minute, FillTimeout: time.Minute}, prometheus.NewRegistry())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { settle(t, s) })
+	rs, proxy, s := storeBehindCutProxy(t)
 	ctx := context.Background()
 	direct := rs.Client(t)
 	var calls atomic.Int32

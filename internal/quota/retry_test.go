@@ -34,6 +34,16 @@ func counters(t *testing.T, rdb *redis.Client) map[string]string {
 	return out
 }
 
+// wantCounters checks that every quota counter of credential main is want.
+func wantCounters(t *testing.T, rdb *redis.Client, want, when string) {
+	t.Helper()
+	for k, v := range counters(t, rdb) {
+		if v != want {
+			t.Errorf("%s: %s = %s, want %s", when, k, v, want)
+		}
+	}
+}
+
 // TestRetriedScriptsCountOnce: go-redis sends a command again when the
 // connection breaks before its answer (it retries by default), but Redis may
 // already have run it. A reservation or refund run twice must change the
@@ -60,11 +70,7 @@ func TestRetriedScriptsCountOnce(t *testing.T) {
 	if proxy.Cuts() != 1 {
 		t.Fatalf("the proxy cut %d answers, want 1: the test did not lose the reserve's answer", proxy.Cuts())
 	}
-	for k, v := range counters(t, direct) {
-		if v != "2" {
-			t.Errorf("after 2 reservations, one retried: %s = %s, want 2", k, v)
-		}
-	}
+	wantCounters(t, direct, "2", "after 2 reservations, one retried")
 
 	proxy.Arm("evalsha")
 	if err := second.Refund(ctxT(t)); err != nil {
@@ -73,9 +79,5 @@ func TestRetriedScriptsCountOnce(t *testing.T) {
 	if proxy.Cuts() != 2 {
 		t.Fatalf("the proxy cut %d answers, want 2: the test did not lose the refund's answer", proxy.Cuts())
 	}
-	for k, v := range counters(t, direct) {
-		if v != "1" {
-			t.Errorf("after 2 reservations and 1 refund, retried: %s = %s, want 1", k, v)
-		}
-	}
+	wantCounters(t, direct, "1", "after 2 reservations and 1 refund, retried")
 }
