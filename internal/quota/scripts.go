@@ -7,9 +7,9 @@ import "github.com/redis/go-redis/v9"
 //
 // KEYS: the rule keys (n of them), the 423 mark keys (m), then the
 // credential's split key of a split family (s = 0 or 1), then the attempt key
-// (attemptKey): a granted reservation's answer is kept there for 10 s (go-redis
-// retries within the call's timeout), and the same command run again (a retry after a broken
-// connection) returns it without recording the units again.
+// (attemptKey): a granted reservation's answer is kept there for 10 s, and
+// the same command run again (go-redis retries after a broken connection,
+// within the call's timeout) returns it without recording the units again.
 // ARGV: now_ms, reservation id, n, m, s, then per rule: kind ("c" counter,
 // "z" sliding sorted set), limit, units, ttl_ms (counter) or window_ms
 // (sliding), variant; then per mark: variant. A variant is "-" (always), "c"
