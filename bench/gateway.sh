@@ -13,8 +13,8 @@
 #            upstream call, typed decode and encode, metrics, access log; FIPS has no quota)
 # for REPS rounds of wrk -t1 -c$CONC -d$DUR, then C1REPS (default 3) rotated rounds of C1DUR (default 5s) at one connection for unloaded
 # latency, and prints the median rps, p50/p99 and each target's ratio to direct measured in the same run.
-# TARGETS picks and orders the targets (default: direct bypass miss hit fips); HEAP_FLOOR_MIB sets the
-# gateway's server.heap_floor_mib (default: the config's default; -1: Go's default GC pace).
+# TARGETS picks and orders the targets (default: direct bypass miss hit fips); GOGC and GOMEMLIMIT in
+# the environment reach the gateway as usual.
 # Needs wrk and redis-server (Debian packages). Everything stays on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,7 +32,6 @@ redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no >"$WO
 key=bench-key
 cat >"$WORK/gateway.yaml" <<YAML
 addr: 127.0.0.1:$GW_PORT
-server: {heap_floor_mib: ${HEAP_FLOOR_MIB:-0}}
 redis: {url: "redis://127.0.0.1:$REDIS_PORT/0"}
 credentials:
   fips-bench: {upstream: fips, secret: bench-key-fips}

@@ -13,7 +13,6 @@ import (
 
 	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/config"
-	"github.com/legalgate/legalgate/internal/gctune"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
 )
@@ -53,14 +52,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *addr != "" {
 		cfg.Addr = *addr
 	}
-	if cfg.Server.HeapFloorMiB > 0 && getenv("GOGC") == "" {
-		tuner := gctune.New(uint64(cfg.Server.HeapFloorMiB) << 20)
-		tuned := make(chan struct{})
-		go func() { defer close(tuned); tuner.Run(ctx) }()
-		defer func() { cancel(); <-tuned }()
-		log.Info("GC heap floor on (go_gc_gogc_percent, go_gc_gomemlimit_bytes show it at work)", "heap_floor_mib", cfg.Server.HeapFloorMiB)
-	}
-
 	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
 	if err != nil {
 		return err

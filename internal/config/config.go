@@ -136,10 +136,6 @@ type Server struct {
 	ReadHeaderTimeout time.Duration `yaml:"read_header_timeout"`
 	IdleTimeout       time.Duration `yaml:"idle_timeout"`
 	ShutdownTimeout   time.Duration `yaml:"shutdown_timeout"`
-	// HeapFloorMiB: while the live heap is small, the Go GC waits until
-	// the heap reaches this many MiB (default 64; -1: Go's default pace);
-	// see internal/gctune. A GOGC environment variable turns it off.
-	HeapFloorMiB int `yaml:"heap_floor_mib"`
 }
 
 // Load reads, expands and validates the config at path.
@@ -234,9 +230,6 @@ func (c *Config) applyDefaults() {
 	setDur(&c.Server.ReadHeaderTimeout, 10*time.Second)
 	setDur(&c.Server.IdleTimeout, 120*time.Second)
 	setDur(&c.Server.ShutdownTimeout, 30*time.Second)
-	if c.Server.HeapFloorMiB == 0 {
-		c.Server.HeapFloorMiB = 64
-	}
 }
 
 var (
@@ -322,9 +315,6 @@ func (c *Config) Validate() error {
 		// Quota reservations are recognised when go-redis sends them again
 		// for 10 s (internal/quota); a retry comes within this timeout.
 		bad("redis.timeout", "must be at most 5s")
-	}
-	if c.Server.HeapFloorMiB < -1 {
-		bad("server.heap_floor_mib", "must be -1 (Go's default GC pace), 0 (the default, 64) or a positive size in MiB")
 	}
 	if c.FSSP.MaxWait > 60*time.Second {
 		bad("fssp.max_wait", "must be at most 60s")

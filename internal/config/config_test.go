@@ -25,9 +25,9 @@ func TestParseValid(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Parse(valid) = %v", err)
 	}
-	if c.Credentials["g"].Secret != "tok" || c.Addr != "127.0.0.1:8080" || c.FSSP.MaxWait.Seconds() != 25 || c.Server.HeapFloorMiB != 64 {
-		t.Errorf("Parse(valid) = secret %q addr %q max_wait %v heap_floor_mib %d; want the env secret and defaults",
-			c.Credentials["g"].Secret, c.Addr, c.FSSP.MaxWait, c.Server.HeapFloorMiB)
+	if c.Credentials["g"].Secret != "tok" || c.Addr != "127.0.0.1:8080" || c.FSSP.MaxWait.Seconds() != 25 {
+		t.Errorf("Parse(valid) = secret %q addr %q max_wait %v; want the env secret and defaults",
+			c.Credentials["g"].Secret, c.Addr, c.FSSP.MaxWait)
 	}
 	if HashKey(DemoKeyAlpha) != c.Tenants["alpha"].KeysSHA256[0] {
 		t.Errorf("HashKey(demo-alpha) does not match sha256sum")
@@ -47,7 +47,6 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"credential name with a colon", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  \"g:x\": {upstream", 1), "{garant: g}", "{garant: \"g:x\"}", 1), "credentials.g:x", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"reserved credential name", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  shared: {upstream", 1), "{garant: g}", "{garant: shared}", 1), "credentials.shared", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"slow redis timeout", validYAML + "\nredis: {timeout: 30s}\n", "redis.timeout", map[string]string{"G_TOKEN": "s3cr3t-value"}},
-		{"bad heap floor", validYAML + "\nserver: {heap_floor_mib: -2}\n", "server.heap_floor_mib", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"bad base url", strings.Replace(validYAML, "http://127.0.0.1:1", "ftp://x", 1), "upstreams.garant.base_url", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 	}
 	for _, tt := range tests {
