@@ -10,10 +10,11 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 )
 
 // Upstream names.
@@ -242,7 +243,8 @@ var (
 	reservedNames = map[string]bool{"shared": true}
 )
 
-// Validate checks the whole config and names the first wrong field.
+// Validate checks the whole config and names every wrong field, one line
+// each, sorted so that the same config always gives the same message.
 func (c *Config) Validate() error {
 	var errs []error
 	bad := func(field, format string, args ...any) {
@@ -319,6 +321,7 @@ func (c *Config) Validate() error {
 	if c.FSSP.MaxWait > 60*time.Second {
 		bad("fssp.max_wait", "must be at most 60s")
 	}
+	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
 
