@@ -5,9 +5,9 @@
 # as "Garant", a real redis-server and the gateway built from this tree, then rotates wrk over
 #   direct   GET http://127.0.0.1:19001/v2/topic/12345
 #   bypass   GET /v1/garant/topics/12345 with Cache-Control: no-cache (auth, validation,
-#            quota reserve in Redis, upstream call, metrics, access log; the store behind the answer)
+#            quota reserve in Redis, upstream call, metrics, access log, the cache store)
 #   miss     GET /v1/garant/topics/N, a new N on every request (bench/miss.lua): a true miss (the
-#            read-or-lock script, quota reserve, upstream call; the store is written behind the answer)
+#            read-or-lock script, quota reserve, upstream call, the store)
 #   hit      GET /v1/garant/topics/12345 from the cache (auth, validation, in-process L1 or one Redis GET)
 #   fips     GET /v1/fips/applications/12345 routed to the origin's /v2/topic/12345 (auth, validation,
 #            upstream call, typed decode and encode, metrics, access log; FIPS has no quota)

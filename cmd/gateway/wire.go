@@ -113,12 +113,6 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	a.stop = func() {
 		cancel()
 		wg.Wait()
-		// Cache stores still being written behind their answers.
-		closeCtx, done := context.WithTimeout(context.Background(), 5*time.Second)
-		defer done()
-		if err := a.garant.Close(closeCtx); err != nil {
-			log.Warn("cache stores not written at shutdown", "error", err.Error())
-		}
 	}
 	return a, nil
 }

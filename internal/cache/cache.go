@@ -17,25 +17,12 @@
 // script that stores the answer and releases the lock; Cache-Control:
 // no-cache skips the read and the lock.
 //
-// The store is written behind the answer: once the fill returned, the entry
-// goes into the L1 at once (this process hits from then on) and the
-// store-and-unlock script runs in a goroutine of the Store's, bounded by
-// Config.MaxPendingStores and the Redis timeout, while the answer goes to the
-// client. Other processes see the entry when that script has run: until then
-// the fill lock is still held, so a peer waits for the entry rather than
-// calling the upstream (the store and the unlock stay one atomic script). An
-// entry the L1 does not keep (no L1, or too large for it) is stored before
-// its answer, as is every entry when MaxPendingStores stores are pending or
-// after Close. Close (at shutdown) and Wait wait for the pending stores.
-//
-// Cache-Status "stored" therefore says the answer was taken into this
-// gateway's cache when the answer was sent: it is in this process's L1, and
-// its write to Redis is either done or under way. A write to Redis that fails
-// afterwards is counted in gateway_cache_redis_errors_total{command="set"}
-// (and releases the fill lock, so peers fill on their own), not reported to
-// the client that already has its answer. "stored" is absent when the answer
-// was not kept (no-store, over MaxEntryBytes, streamed) or when a store made
-// before the answer failed.
+// A miss's answer is written to Redis (and the fill lock released in the same
+// script) before it goes back, so Cache-Status "stored" means every process
+// sharing the Redis can hit it. A failed store is counted in
+// gateway_cache_redis_errors_total{command="set"} and answered without
+// "stored". "stored" is also absent when the answer was not kept (no-store,
+// over MaxEntryBytes, streamed).
 //
 // The L1 (Config.LocalTTL, default 1s) keeps fresh entries this process read
 // or stored, never past their own expiry. Purge clears the matching L1
@@ -85,11 +72,6 @@ type Config struct {
 	LockTTL       time.Duration // lifetime of a fill lock, renewed every LockTTL/3 while the fill runs; default 10s
 	FillTimeout   time.Duration // bound of a shared fill, of its lock renewal and of a wait for another process's fill; default 60s
 
-	// MaxPendingStores bounds the stores written to Redis behind their
-	// answers at once; further stores are written before their answers.
-	// Default 256; negative: every store is written before its answer.
-	MaxPendingStores int
-
 	// The in-process L1: how long an entry read or stored here is served
 	// without asking Redis (never past its own expiry; this is also how long
 	// other processes may serve an entry after a purge); default 1s,
@@ -108,7 +90,6 @@ type Store struct {
 	cfg Config
 	sf  singleflight.Group
 	l1  *local // nil: no L1
-	wb  *writeback
 	m   *storeMetrics
 }
 
@@ -150,15 +131,12 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Sto
 	if cfg.LocalBytes <= 0 {
 		cfg.LocalBytes = 64 << 20
 	}
-	if cfg.MaxPendingStores == 0 {
-		cfg.MaxPendingStores = 256
-	}
 	m, err := newMetrics(reg)
 	if err != nil {
 		return nil, err
 	}
 	return &Store{rdb: rdb, cfg: cfg, l1: newLocal(cfg.LocalTTL, cfg.LocalEntries, cfg.LocalBytes),
-		wb: newWriteback(cfg.MaxPendingStores), m: m}, nil
+		m: m}, nil
 }
 
 // MaxEntryBytes is the largest answer the store keeps: a fill that knows

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -51,20 +52,7 @@ func storeWith(t *testing.T, rs *redistest.Server, cfg cache.Config, reg prometh
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { settle(t, s) }) // before the client closes
 	return s
-}
-
-// settle waits for the stores s writes behind their answers: a test that
-// looks at Redis itself, or at what another process would find there, calls
-// it first.
-func settle(t *testing.T, s *cache.Store) {
-	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	if err := s.Wait(ctx); err != nil {
-		t.Fatalf("Wait for pending stores: %v", err)
-	}
 }
 
 func key(t *testing.T, op string, topic int, req any) cache.Key {
@@ -118,7 +106,6 @@ func TestFetchHitMissStaleNoCache(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: Fetch: %v", st.name, err)
 		}
-		settle(t, s) // the next step is past the L1's lifetime: it reads Redis
 		if res.Status != st.status || calls.Load() != st.calls || res.Age != st.age || string(res.Entry.Body) != long {
 			t.Errorf("%s: Fetch = %q age %d after %d fills, want %q age %d after %d", st.name, res.Status, res.Age, calls.Load(), st.status, st.age, st.calls)
 		}
@@ -158,7 +145,6 @@ func TestBinaryStoredRawAndSizeCap(t *testing.T) {
 	if err != nil || res.Status != cache.StatusStored {
 		t.Fatalf("Fetch = %+v, %v", res, err)
 	}
-	settle(t, s)
 	keys, _ := rs.Client(t).Keys(ctx, "lg:gc:cred-a:garantGetImage:*").Result()
 	if len(keys) != 1 {
 		t.Fatalf("keys = %v", keys)
@@ -384,7 +370,6 @@ func TestNoCacheRefreshFailure(t *testing.T) {
 	if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Minute}, filler(&calls, "old", nil), nil); err != nil {
 		t.Fatal(err)
 	}
-	settle(t, s)
 	clk.Advance(2 * time.Minute) // a minute stale
 	down := errors.New("down")
 	always := func(error) bool { return true }
@@ -424,7 +409,6 @@ func TestLargeJSONCompressed(t *testing.T) {
 		if _, err := s.Fetch(ctx, k, cache.Policy{TTL: time.Hour}, filler(&calls, tc.body, nil), nil); err != nil {
 			t.Fatal(err)
 		}
-		settle(t, s)
 		keys, err := rs.Client(t).Keys(ctx, fmt.Sprintf("lg:gc:cred-a:garantGetTopicHTML:%d:*", 100+i)).Result()
 		if err != nil || len(keys) != 1 {
 			t.Fatalf("keys = %v, %v", keys, err)
@@ -508,7 +492,6 @@ func storeBehindCutProxy(t *testing.T) (*redistest.Server, *redistest.CutProxy, 
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { settle(t, s) })
 	return rs, proxy, s
 }
 
@@ -526,7 +509,6 @@ func TestFillLockRetried(t *testing.T) {
 	if _, err := s.Fetch(ctx, key(t, "garantGetTopic", 1, 1), ttl, filler(&calls, `{}`, nil), func(error) bool { return true }); err != nil {
 		t.Fatal(err)
 	}
-	settle(t, s)
 
 	proxy.Arm("evalsha")
 	fctx, cancel := context.WithTimeout(ctx, 10*time.Second) // far below LockTTL: no waiting out its own lock
@@ -538,7 +520,6 @@ func TestFillLockRetried(t *testing.T) {
 	if proxy.Cuts() != 1 {
 		t.Fatalf("the proxy lost %d answers, want 1: the test did not exercise the retry", proxy.Cuts())
 	}
-	settle(t, s)
 	keys, err := rs.Client(t).Keys(ctx, "*lock*").Result()
 	if err != nil || len(keys) != 0 {
 		t.Errorf("fill locks left in Redis = %v (%v), want none: the store releases its own lock", keys, err)
@@ -566,7 +547,6 @@ func TestFillLockAfterPeerRetried(t *testing.T) {
 	if _, err := fetchAfterLapsedPeer(1); err != nil { // loads the lock script
 		t.Fatal(err)
 	}
-	settle(t, s)
 
 	proxy.Arm(cache.LockScriptHash)
 	res, err := fetchAfterLapsedPeer(2)
@@ -576,8 +556,59 @@ func TestFillLockAfterPeerRetried(t *testing.T) {
 	if proxy.Cuts() != 1 {
 		t.Fatalf("the proxy lost %d answers, want 1: the test did not exercise the retry", proxy.Cuts())
 	}
-	settle(t, s)
 	if keys, err := direct.Keys(ctx, "*lock*").Result(); err != nil || len(keys) != 0 {
 		t.Errorf("fill locks left in Redis = %v (%v), want none", keys, err)
+	}
+}
+
+type fetched struct {
+	res *cache.Result
+	err error
+}
+
+func fetchAsync(s *cache.Store, k cache.Key, fill cache.FillFunc) chan fetched {
+	ch := make(chan fetched, 1)
+	go func() {
+		res, err := s.Fetch(context.Background(), k, cache.Policy{TTL: time.Hour}, fill, nil)
+		ch <- fetched{res, err}
+	}()
+	return ch
+}
+
+// TestStreamNotStoredNorShared: an answer a fill hands over as a stream is
+// the filling request's alone: not stored, not given to a request that
+// waited for the fill (which fills on its own), and no fill lock is left.
+func TestStreamNotStoredNorShared(t *testing.T) {
+	rs := redistest.Start(t)
+	s := newStore(t, rs, nil)
+	k := key(t, "garantExportTopic", 1, "pdf")
+	var calls atomic.Int32
+	started, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	fill := func(context.Context) (*cache.Entry, error) {
+		n := calls.Add(1)
+		once.Do(func() { close(started); <-release })
+		body := strings.Repeat("p", 100) + string(rune('0'+n))
+		return &cache.Entry{Stream: io.NopCloser(strings.NewReader(body)), StreamSize: int64(len(body)), ContentType: "application/pdf", Binary: true}, nil
+	}
+	first := fetchAsync(s, k, fill)
+	<-started
+	second := fetchAsync(s, k, fill)
+	time.Sleep(100 * time.Millisecond) // the second joins the first's fill (if late, it fills on its own anyway)
+	close(release)
+	seen := map[string]bool{}
+	for _, ch := range []chan fetched{first, second} {
+		f := <-ch
+		if f.err != nil || f.res.Entry.Stream == nil || f.res.Status != cache.StatusMiss || !f.res.Filled {
+			t.Fatalf("Fetch = %+v, %v; want its own stream, not stored", f.res, f.err)
+		}
+		b, _ := io.ReadAll(f.res.Entry.Stream)
+		seen[string(b)] = true
+	}
+	if len(seen) != 2 || calls.Load() != 2 {
+		t.Errorf("%d fills gave %d distinct streams, want 2 and 2", calls.Load(), len(seen))
+	}
+	if keys, _ := rs.Client(t).Keys(context.Background(), "lg:gc:*").Result(); len(keys) != 0 {
+		t.Errorf("keys after streamed answers = %v, want none", keys)
 	}
 }

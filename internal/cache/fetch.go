@@ -231,10 +231,9 @@ func (s *Store) fillLocked(ctx context.Context, k Key, rkey string, p Policy, fi
 	return s.fillAndStore(ctx, k, rkey, p, fill, "")
 }
 
-// fillAndStore calls fill and stores a successful answer (in the L1 at
-// once, in Redis behind the answer when the L1 kept it, else before),
-// releasing the fill lock token (if any) in the same round trip as the
-// Redis store.
+// fillAndStore calls fill and stores a successful answer in Redis (releasing
+// the fill lock token, if any, in the same round trip) and then in the L1,
+// before the answer goes back.
 func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, token string) (*Result, error) {
 	stop := s.keepLock(k, token)
 	e, err := s.run(ctx, k.Operation, fill)
@@ -250,13 +249,11 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 		s.unlock(k, token)
 		return res, nil
 	}
-	res.Status = StatusStored
-	if s.l1.put(rkey, k, e, now) && s.later(pendingStore{k: k, rkey: rkey, e: e, ttl: p.TTL, token: token}) {
-		return res, nil // stored here; Redis follows (see the package comment)
-	}
 	if s.store(ctx, k, rkey, e, p.TTL, token) != nil {
-		res.Status = StatusMiss
+		return res, nil
 	}
+	res.Status = StatusStored
+	s.l1.put(rkey, k, e, now)
 	return res, nil
 }
 

@@ -21,7 +21,6 @@ import (
 // behind their answers, so that an answer sent before the purge is not
 // written back after it.
 func (s *Store) Purge(ctx context.Context, scope, operation string, topic int) (int, error) {
-	_ = s.Wait(ctx)
 	s.l1.purge(scope, operation, topic)
 	op, t := "*", "*"
 	if operation != "" {

@@ -32,16 +32,6 @@ type Garant struct {
 	probes  map[string]probe // credential name → last probe
 }
 
-// Close waits, up to ctx, for the cache entries still being written to
-// Redis behind their answers, and makes later ones be written before their
-// answers. Call it after the HTTP server drained, before Redis closes.
-func (g *Garant) Close(ctx context.Context) error {
-	if g == nil || g.Cache == nil {
-		return nil
-	}
-	return g.Cache.Close(ctx)
-}
-
 type probe struct {
 	ok bool
 	at time.Time
