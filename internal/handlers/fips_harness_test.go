@@ -89,7 +89,7 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 		t.Fatal(err)
 	}
 	g := &fipsGateway{reg: reg}
-	g.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	g.Server = serveChecked(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if f := g.served.Load(); f != nil {
 				(*f)(r)
@@ -97,7 +97,7 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 		}()
 		h.ServeHTTP(w, r)
 	}))
-	t.Cleanup(g.Close)
+
 	return g
 }
 

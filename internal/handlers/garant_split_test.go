@@ -279,7 +279,6 @@ func splitReplica(t *testing.T, env *splitEnv) *httptest.Server {
 	d.Garant = garantDeps(t, d.Redis, d.Registry, env.simURL)
 	h, err := handlers.NewServer(&d)
 	must(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := serveChecked(t, h)
 	return srv
 }

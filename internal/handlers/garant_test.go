@@ -118,8 +118,7 @@ func (e *garantEnv) replica(t *testing.T) *httptest.Server {
 	d.Garant = garantDeps(t, d.Redis, d.Registry, e.simURL)
 	h, err := handlers.NewServer(&d)
 	must(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := serveChecked(t, h)
 	return srv
 }
 
@@ -564,8 +563,7 @@ func TestGarantLoad(t *testing.T) {
 	missDeps.Garant.TTL = map[string]time.Duration{"garantGetTopic": time.Millisecond}
 	h, err := handlers.NewServer(&missDeps)
 	must(t, err)
-	missSrv := httptest.NewServer(h)
-	defer missSrv.Close()
+	missSrv := serveChecked(t, h)
 
 	path := fmt.Sprintf("/v1/garant/topics/%d", garantsim.TopicCivilCode)
 	if status, _, body := env.send(t, "GET", path, keyAlpha, nil); status != 200 {

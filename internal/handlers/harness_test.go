@@ -77,8 +77,7 @@ func newGateway(t *testing.T, edit func(*handlers.Deps)) *gateway {
 	}
 	h, err := handlers.NewServer(d)
 	must(t, err)
-	srv := httptest.NewServer(h)
-	t.Cleanup(srv.Close)
+	srv := serveChecked(t, h)
 	return &gateway{Server: srv, Deps: d, Redis: rs, Logs: logs}
 }
 

@@ -1,0 +1,165 @@
+package handlers_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/legalgate/legalgate/internal/api"
+)
+
+// contractRouter finds the contract operation of a request, built once.
+var contractRouter = sync.OnceValues(func() (routers.Router, error) {
+	spec, err := api.GetSpec()
+	if err != nil {
+		return nil, err
+	}
+	spec.Servers = nil
+	return gorillamux.NewRouter(spec)
+})
+
+// maxChecked is how much of a JSON response body the contract check keeps:
+// larger bodies, and bodies of other types (files, pages), are checked by
+// status and headers only.
+const maxChecked = 1 << 20
+
+// serveChecked serves h like httptest.NewServer and checks every answer of
+// a contract operation against api/openapi.yaml (status, headers, body):
+// a drift fails the test that caused it. Answers to requests outside the
+// contract (Swagger UI assets, unknown routes) and connections a handler
+// took over (parked long polls) are not checked.
+func serveChecked(t *testing.T, h http.Handler) *httptest.Server {
+	t.Helper()
+	router, err := contractRouter()
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &recorder{ResponseWriter: w}
+		probe := r.Clone(context.Background())
+		probe.Body = http.NoBody
+		h.ServeHTTP(rec, r)
+		if rec.hijacked || rec.status == 0 {
+			return
+		}
+		if err := contractErr(router, probe, rec.status, rec.Header().Clone(), rec.body.Bytes(), rec.overflow); err != nil {
+			t.Errorf("contract: %s %s answered %d %q, which the contract does not allow: %v",
+				probe.Method, probe.URL.Path, rec.status, truncate(rec.body.String(), 300), err)
+		}
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// contractErr checks one answer to req against the contract; nil for a
+// request outside it. skipBody checks status and headers only.
+func contractErr(router routers.Router, req *http.Request, status int, header http.Header, body []byte, skipBody bool) error {
+	route, params, err := router.FindRoute(req)
+	if err != nil {
+		return nil // not a contract operation
+	}
+	in := &openapi3filter.ResponseValidationInput{
+		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
+		Status:                 status,
+		Header:                 header,
+		Options: &openapi3filter.Options{
+			IncludeResponseStatus: true,
+			MultiError:            true,
+			ExcludeResponseBody:   skipBody || req.Method == http.MethodHead,
+		},
+	}
+	in.SetBodyBytes(body)
+	return openapi3filter.ValidateResponse(context.Background(), in)
+}
+
+// TestContractCheckCatchesDrift: the check serveChecked runs refuses
+// answers the contract does not describe.
+func TestContractCheckCatchesDrift(t *testing.T) {
+	router, err := contractRouter()
+	must(t, err)
+	req := httptest.NewRequest("GET", "/v1/quotas", nil)
+	jsonCT := http.Header{"Content-Type": {"application/json"}}
+	problem := http.Header{"Content-Type": {"application/problem+json"}}
+	for _, tc := range []struct {
+		name   string
+		status int
+		header http.Header
+		body   string
+		ok     bool
+	}{
+		{"a problem", 401, problem, `{"type":"about:blank","title":"Unauthorized","status":401,"request_id":"r1"}`, true},
+		{"an undocumented status", 418, problem, `{"type":"about:blank","title":"Teapot","status":418,"request_id":"r1"}`, false},
+		{"a body of the wrong shape", 200, jsonCT, `{"quotas":"none"}`, false},
+		{"a wrong content type", 200, http.Header{"Content-Type": {"text/plain"}}, `ok`, false},
+	} {
+		if err := contractErr(router, req, tc.status, tc.header, []byte(tc.body), false); (err == nil) != tc.ok {
+			t.Errorf("%s: contractErr = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n] + "…"
+	}
+	return s
+}
+
+// recorder passes a response through and keeps its status and the start
+// of its body.
+type recorder struct {
+	http.ResponseWriter
+	status   int
+	body     bytes.Buffer
+	overflow bool
+	hijacked bool
+}
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 && code >= 200 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	if !r.overflow && !r.jsonBody() {
+		r.overflow = true // files and pages: status and headers only
+	}
+	if !r.overflow {
+		if r.body.Len()+len(b) > maxChecked {
+			r.overflow = true
+		} else {
+			r.body.Write(b)
+		}
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *recorder) jsonBody() bool {
+	ct := r.Header().Get("Content-Type")
+	return strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/problem+json")
+}
+
+func (r *recorder) Flush() { http.NewResponseController(r.ResponseWriter).Flush() }
+
+func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	r.hijacked = true
+	return http.NewResponseController(r.ResponseWriter).Hijack()
+}
+
+// Unwrap lets http.ResponseController reach deadlines and full duplex.
+func (r *recorder) Unwrap() http.ResponseWriter { return r.ResponseWriter }
