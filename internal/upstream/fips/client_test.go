@@ -108,7 +108,7 @@ func TestFIPSClientApplications(t *testing.T) {
 	if err != nil || up.Category != `Юридическое лицо\Иностранная организация` || up.Title != "Знак «ТЕСТ»" {
 		t.Errorf("UpdateApplication = %+v, %v", up, err)
 	}
-	kindOf(t, "Application(other key)", func() error { _, err := c.Application(bgctx, other, a.ID); return err }(), apperr.Forbidden)
+	kindOf(t, "Application(other key)", func() error { _, err := c.Application(bgctx, other, a.ID); return err }(), apperr.NotFound) // as a missing one
 	kindOf(t, "Application(unknown)", func() error { _, err := c.Application(bgctx, owner, "999"); return err }(), apperr.NotFound)
 	e := kindOf(t, "CreateApplication(bad category)", func() error {
 		_, _, err := c.CreateApplication(bgctx, owner, fips.ApplicationInput{Type: "Invention", Category: "Юридическое лицо"})
