@@ -145,6 +145,12 @@ type Server struct {
 	// the heap reaches this many MiB (default 64; -1: Go's default pace);
 	// see internal/gctune. A GOGC environment variable turns it off.
 	HeapFloorMiB int `yaml:"heap_floor_mib"`
+	// AdminAddr is the admin listener, apart from the public API: /metrics
+	// and, with Pprof, /debug/pprof/ (default 127.0.0.1:8081, loopback; the
+	// -admin-addr flag or GATEWAY_ADMIN_ADDR override it). The public
+	// listener answers 404 there.
+	AdminAddr string `yaml:"admin_addr"`
+	Pprof     bool   `yaml:"pprof"` // serve net/http/pprof on the admin listener; default off
 }
 
 // Load reads, expands and validates the config at path.
@@ -247,6 +253,9 @@ func (c *Config) applyDefaults() {
 	setDur(&c.Server.ShutdownTimeout, 30*time.Second)
 	if c.Server.HeapFloorMiB == 0 {
 		c.Server.HeapFloorMiB = 64
+	}
+	if c.Server.AdminAddr == "" {
+		c.Server.AdminAddr = "127.0.0.1:8081"
 	}
 }
 
@@ -375,7 +384,11 @@ func (c *Config) PlainHTTPUpstreams() map[string]string {
 	out := map[string]string{}
 	for name, u := range map[string]string{Garant: c.Upstreams.Garant.BaseURL, FSSP: c.Upstreams.FSSP.BaseURL, FIPS: c.Upstreams.FIPS.BaseURL} {
 		if c.Uses(name) && strings.HasPrefix(strings.ToLower(u), "http://") {
-			out[name] = redactedURL(u)
+			if p, err := url.Parse(u); err == nil {
+				out[name] = p.Redacted()
+			} else {
+				out[name] = "http://…" // Validate refuses it anyway
+			}
 		}
 	}
 	return out

@@ -85,6 +85,9 @@ func TestDemoIsValid(t *testing.T) {
 	if d.Credentials["garant-demo"].Upstream != Garant || d.Tenants["alpha"].Credentials[Garant] != d.Tenants["beta"].Credentials[Garant] {
 		t.Errorf("demo tenants do not share one Garant credential")
 	}
+	if d.Server.AdminAddr != "127.0.0.1:8081" || d.Server.Pprof {
+		t.Errorf("demo admin listener = %q (pprof %v), want loopback 127.0.0.1:8081 without pprof", d.Server.AdminAddr, d.Server.Pprof)
+	}
 }
 
 // TestDuplicateKeyHashRefused: one key hash under two tenants is refused at
@@ -156,7 +159,7 @@ func TestPlainHTTPUpstreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := c.PlainHTTPUpstreams(); len(got) != 1 || got[Garant] != `"http://user:xxxxx@garant.internal"` {
+	if got := c.PlainHTTPUpstreams(); len(got) != 1 || got[Garant] != "http://user:xxxxx@garant.internal" {
 		t.Errorf("PlainHTTPUpstreams() = %v, want garant with its password redacted", got)
 	}
 	c, err = Parse([]byte(strings.Replace(validYAML, "http://127.0.0.1:1", "https://api.garant.ru", 1)), env(map[string]string{"G_TOKEN": "tok"}))
