@@ -1,6 +1,7 @@
 // Package cache is the Garant response cache: answers stored in Redis per
-// operation and canonical request, scoped to an upstream credential, so that a
-// hit spends no quota and makes no upstream call.
+// operation and canonical request, scoped to an upstream credential (and, for
+// an entry with an Owner, to one tenant), so that a hit spends no quota and
+// makes no upstream call.
 //
 // Store.Fetch is the whole policy: a fresh entry is a hit; a miss is filled by
 // the caller's function once per key however many requests want it, within
