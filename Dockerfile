@@ -14,6 +14,8 @@ RUN ./scripts/build.sh /out
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/gateway /out/upstream-sim /usr/local/bin/
 USER nonroot:nonroot
-EXPOSE 8080
+# 8080: the API; 8081: the admin listener (/metrics, pprof when on), for the
+# monitoring network only.
+EXPOSE 8080 8081
 ENTRYPOINT ["/usr/local/bin/gateway"]
-CMD ["-config", "/etc/legalgate/gateway.yaml", "-addr", "0.0.0.0:8080"]
+CMD ["-config", "/etc/legalgate/gateway.yaml", "-addr", "0.0.0.0:8080", "-admin-addr", "0.0.0.0:8081"]

@@ -14,7 +14,7 @@ import (
 // one is fine; renaming or dropping one breaks internal/handlers.
 var operationIDs = []string{
 	// Gateway
-	"getHealthz", "getReadyz", "getMetrics", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs", "getQuotas",
+	"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs", "getQuotas",
 	// Garant
 	"garantSearch", "garantSnippets", "garantFindHyperlinks", "garantGetTopic", "garantGetTopicEditions",
 	"garantGetTopicHTML", "garantGetEntryHTML", "garantExportTopic", "garantGetImage", "garantGetFormula",
@@ -32,7 +32,7 @@ var operationIDs = []string{
 }
 
 // publicOperations are the only operations that need no API key.
-var publicOperations = []string{"getHealthz", "getReadyz", "getMetrics", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs"}
+var publicOperations = []string{"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs"}
 
 var tags = []string{"Gateway", "Garant", "FSSP", "FIPS"}
 

@@ -19,7 +19,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} C1DUR=${C1DUR:-5s} C1REPS=${C1REPS:-3} WORK=${WORK:-$(mktemp -d)}
-ORIGIN_PORT=${ORIGIN_PORT:-19001} GW_PORT=${GW_PORT:-19005} REDIS_PORT=${REDIS_PORT:-16380}
+ORIGIN_PORT=${ORIGIN_PORT:-19001} GW_PORT=${GW_PORT:-19005} ADMIN_PORT=${ADMIN_PORT:-19006} REDIS_PORT=${REDIS_PORT:-16380}
 perf=../shared/perf
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
@@ -32,6 +32,7 @@ redis-server --port $REDIS_PORT --bind 127.0.0.1 --save "" --appendonly no >"$WO
 key=bench-key
 cat >"$WORK/gateway.yaml" <<YAML
 addr: 127.0.0.1:$GW_PORT
+server: {admin_addr: "127.0.0.1:$ADMIN_PORT"}
 redis: {url: "redis://127.0.0.1:$REDIS_PORT/0"}
 credentials:
   fips-bench: {upstream: fips, secret: bench-key-fips}

@@ -5,6 +5,7 @@ package deploy
 import (
 	"encoding/json"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 
@@ -57,12 +58,37 @@ func TestPrometheus(t *testing.T) {
 	var p struct {
 		RuleFiles     []string `yaml:"rule_files"`
 		ScrapeConfigs []struct {
-			MetricsPath string `yaml:"metrics_path"`
+			MetricsPath   string `yaml:"metrics_path"`
+			StaticConfigs []struct {
+				Targets []string `yaml:"targets"`
+			} `yaml:"static_configs"`
 		} `yaml:"scrape_configs"`
 	}
 	readYAML(t, "prometheus.yml", &p)
 	if len(p.ScrapeConfigs) == 0 || p.ScrapeConfigs[0].MetricsPath != "/metrics" {
 		t.Errorf("prometheus.yml does not scrape /metrics: %+v", p.ScrapeConfigs)
+	}
+	// Metrics are on the gateway's admin listener, the one compose starts it with.
+	var c struct {
+		Services map[string]struct {
+			Command []string `yaml:"command"`
+			Ports   []string `yaml:"ports"`
+		} `yaml:"services"`
+	}
+	readYAML(t, "docker-compose.yml", &c)
+	gw := c.Services["gateway"]
+	adminPort := ""
+	if i := slices.Index(gw.Command, "-admin-addr"); i >= 0 && i+1 < len(gw.Command) {
+		adminPort = gw.Command[i+1][strings.LastIndex(gw.Command[i+1], ":")+1:]
+	}
+	if adminPort == "" || len(p.ScrapeConfigs) == 0 || len(p.ScrapeConfigs[0].StaticConfigs) == 0 ||
+		!slices.Contains(p.ScrapeConfigs[0].StaticConfigs[0].Targets, "gateway:"+adminPort) {
+		t.Errorf("prometheus.yml scrapes %+v, want the gateway's admin listener (-admin-addr port %q in docker-compose.yml)", p.ScrapeConfigs, adminPort)
+	}
+	for _, port := range gw.Ports {
+		if strings.HasSuffix(port, ":"+adminPort) {
+			t.Errorf("docker-compose.yml publishes the admin port (%s) to the host", port)
+		}
 	}
 	var rules struct {
 		Groups []struct {

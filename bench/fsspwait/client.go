@@ -60,9 +60,9 @@ func (s *stack) submit(ctx context.Context, lastname string) (string, error) {
 	return loc, nil
 }
 
-// metric reads one unlabelled sample from the gateway's /metrics.
+// metric reads one unlabelled sample from the gateway's /metrics (admin listener).
 func (s *stack) metric(ctx context.Context, name string) (int, error) {
-	b, _, err := s.do(ctx, http.MethodGet, s.gwURL+"/metrics", nil, http.StatusOK)
+	b, _, err := s.do(ctx, http.MethodGet, s.adminURL+"/metrics", nil, http.StatusOK)
 	if err != nil {
 		return 0, err
 	}
@@ -88,7 +88,7 @@ type bucket struct {
 
 // histogram reads the cumulative buckets of an unlabelled histogram.
 func (s *stack) histogram(ctx context.Context, name string) ([]bucket, error) {
-	b, _, err := s.do(ctx, http.MethodGet, s.gwURL+"/metrics", nil, http.StatusOK)
+	b, _, err := s.do(ctx, http.MethodGet, s.adminURL+"/metrics", nil, http.StatusOK)
 	if err != nil {
 		return nil, err
 	}

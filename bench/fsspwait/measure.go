@@ -48,6 +48,7 @@ type stack struct {
 	p                *procs
 	gateway          *proc
 	gwURL, simURL    string
+	adminURL         string // the gateway's admin listener (/metrics)
 	tap              *tap
 	ctl              *http.Client // control and metrics traffic, apart from the waiters' connections
 	closeTap, cancel func()
@@ -229,7 +230,7 @@ func startStack(ctx context.Context, o options, dir string) (*stack, error) {
 		ctl:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second},
 		cancel: cancel,
 	}
-	var ports [5]int // redis, garant, fssp, fips, gateway
+	var ports [6]int // redis, garant, fssp, fips, gateway, gateway admin
 	for i := range ports {
 		p, err := freePort()
 		if err != nil {
@@ -268,14 +269,14 @@ func startStack(ctx context.Context, o options, dir string) (*stack, error) {
 
 	cfg := filepath.Join(dir, "gateway.yaml")
 	sum := sha256.Sum256([]byte(tenantKey))
-	yaml := fmt.Sprintf(gatewayConfig, addr(ports[4]), addr(ports[0]), hex.EncodeToString(sum[:]), "http://"+ln.Addr().String())
+	yaml := fmt.Sprintf(gatewayConfig, addr(ports[4]), addr(ports[0]), hex.EncodeToString(sum[:]), "http://"+ln.Addr().String(), addr(ports[5]))
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return s, err
 	}
 	if s.gateway, err = s.p.start("gateway", o.gateway, "-config", cfg); err != nil {
 		return s, err
 	}
-	s.gwURL = "http://" + addr(ports[4])
+	s.gwURL, s.adminURL = "http://"+addr(ports[4]), "http://"+addr(ports[5])
 	if err := s.p.waitFor(ctx, s.gateway, func() bool { return answers200(s.ctl, s.gwURL+"/readyz") }); err != nil {
 		return s, err
 	}
@@ -284,7 +285,7 @@ func startStack(ctx context.Context, o options, dir string) (*stack, error) {
 
 // gatewayConfig: one tenant, one FSSP credential with generous limits, fast
 // polls and long waits. Arguments: listen address, Redis address, key hash,
-// FSSP base URL.
+// FSSP base URL, admin listen address.
 const gatewayConfig = `addr: %s
 redis: {url: "redis://%s/0"}
 credentials:
@@ -300,7 +301,7 @@ tenants:
 upstreams:
   fssp: {base_url: "%s", timeout: 15s}
 fssp: {max_wait: 60s, poll_initial: 1s, poll_max: 2s}
-server: {shutdown_timeout: 2s}
+server: {shutdown_timeout: 2s, admin_addr: %s}
 `
 
 // stop stops the gateway, the tap and the other processes.

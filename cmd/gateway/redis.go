@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -42,7 +43,8 @@ func openRedis(ctx context.Context, cfg config.Redis, log *slog.Logger) (redis.U
 	case cfg.URL != "":
 		o, err := redis.ParseURL(cfg.URL)
 		if err != nil {
-			return nil, nil, fmt.Errorf("config: redis.url: %w", err)
+			// config.Validate names the problem; the URL may carry a password.
+			return nil, nil, errors.New("config: redis.url: not a valid Redis URL")
 		}
 		opts.Addrs = []string{o.Addr}
 		opts.DB, opts.Username, opts.Password, opts.TLSConfig = o.DB, o.Username, o.Password, o.TLSConfig

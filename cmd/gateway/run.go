@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
+	"slices"
 	"time"
 
 	apispec "github.com/legalgate/legalgate/api"
@@ -24,6 +26,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("GATEWAY_CONFIG"), "path of the YAML config (none: the demo)")
 	addr := fs.String("addr", getenv("GATEWAY_ADDR"), "listen address (overrides the config's addr)")
+	adminAddr := fs.String("admin-addr", getenv("GATEWAY_ADMIN_ADDR"), "admin listen address: /metrics, pprof (overrides the config's server.admin_addr)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -48,9 +51,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 			return err
 		}
 		cfg = c
+		for _, up := range slices.Sorted(maps.Keys(cfg.PlainHTTPUpstreams())) {
+			log.Warn("upstream base_url is plain http: its credential and data cross the network unencrypted; use https unless the network is trusted",
+				"upstream", up, "base_url", cfg.PlainHTTPUpstreams()[up])
+		}
 	}
 	if *addr != "" {
 		cfg.Addr = *addr
+	}
+	if *adminAddr != "" {
+		cfg.Server.AdminAddr = *adminAddr
+	}
+	if cfg.Server.AdminAddr == cfg.Addr {
+		return fmt.Errorf("config: server.admin_addr: must differ from the public addr %s", cfg.Addr)
 	}
 	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
 	if err != nil {
@@ -70,6 +83,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	ln := newResumingListener(rawLn)
 	defer ln.Close()
+	adminLn, err := net.Listen("tcp", cfg.Server.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.admin_addr): %w", cfg.Server.AdminAddr, err)
+	}
+	defer adminLn.Close()
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
@@ -96,10 +114,25 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		// holding up the drain.
 		srv.RegisterOnShutdown(app.fssp.Release)
 	}
+	// The admin listener: metrics (and pprof when on), never on the public port.
+	admin := &http.Server{
+		Handler:           handlers.NewAdmin(reg, cfg.Server.Pprof),
+		ReadHeaderTimeout: cfg.Server.ReadHeaderTimeout,
+		IdleTimeout:       cfg.Server.IdleTimeout,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
 	log.Info("gateway listening", "addr", ln.Addr().String(), "docs", "http://"+ln.Addr().String()+"/docs")
+	log.Info("admin listening", "addr", adminLn.Addr().String(), "metrics", "http://"+adminLn.Addr().String()+"/metrics",
+		"pprof", cfg.Server.Pprof)
 
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(ln) }()
+	go func() {
+		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			serveErr <- fmt.Errorf("admin: %w", err)
+		}
+	}()
+	defer admin.Close()
 	select {
 	case err := <-serveErr:
 		return fmt.Errorf("serve: %w", err)
@@ -110,6 +143,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer cancelShutdown()
 	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("shutdown: %w", err)
+	}
+	// Metrics stay scrapable during the drain; the admin listener goes last.
+	if err := admin.Shutdown(shutdownCtx); err != nil {
+		_ = admin.Close()
 	}
 	app.stop()
 	return nil

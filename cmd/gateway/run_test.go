@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -50,6 +51,9 @@ func startGateway(t *testing.T, args []string, env map[string]string) (string, *
 func startGatewayCtx(t *testing.T, parent context.Context, args []string, env map[string]string) (string, *syncBuffer, <-chan error) {
 	t.Helper()
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	if !slices.Contains(args, "-admin-addr") { // gateways of parallel tests must not share the default
+		args = append(args, "-admin-addr", fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t)))
+	}
 	ctx, cancel := context.WithCancel(parent)
 	out := &syncBuffer{}
 	done := make(chan error, 1)
@@ -129,7 +133,8 @@ upstreams:
 	}
 	runCtx, stopGateway := context.WithCancel(context.Background())
 	defer stopGateway()
-	base, logs, result := startGatewayCtx(t, runCtx, []string{"-config", path},
+	admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	base, logs, result := startGatewayCtx(t, runCtx, []string{"-config", path, "-admin-addr", admin},
 		map[string]string{"GARANT_TOKEN": "demo-garant-token", "FSSP_TOKEN": "demo-fssp-token"})
 	ctx := context.Background()
 
@@ -183,9 +188,14 @@ upstreams:
 		{"GET", "/openapi.json", 200, "application/json"},
 		{"GET", "/openapi.yaml", 200, "application/yaml"},
 		{"GET", "/docs", 200, "text/html"},
-		{"GET", "/metrics", 200, "text/plain"},
+		{"GET", "/metrics", 404, "application/problem+json"}, // on the admin listener only
+		{"GET", "admin/metrics", 200, "text/plain"},
 	} {
-		req, _ := http.NewRequest(tc.method, base+tc.path, nil)
+		url := base + tc.path
+		if rest, ok := strings.CutPrefix(tc.path, "admin"); ok {
+			url = "http://" + admin + rest
+		}
+		req, _ := http.NewRequest(tc.method, url, nil)
 		req.Header.Set("Authorization", "Bearer billing-key")
 		res, err := http.DefaultTransport.RoundTrip(req)
 		if err != nil {
@@ -196,7 +206,7 @@ upstreams:
 		if res.StatusCode != tc.want || !strings.HasPrefix(res.Header.Get("Content-Type"), tc.ctype) {
 			t.Errorf("%s %s = %d %q, want %d %s; body %.200s", tc.method, tc.path, res.StatusCode, res.Header.Get("Content-Type"), tc.want, tc.ctype, body)
 		}
-		if tc.path == "/metrics" && !strings.Contains(string(body), `gateway_http_requests_total{code="400",operation="garantSearch",tenant="billing"} 1`) {
+		if tc.path == "admin/metrics" && !strings.Contains(string(body), `gateway_http_requests_total{code="400",operation="garantSearch",tenant="billing"} 1`) {
 			t.Errorf("/metrics lacks the 400 of garantSearch for tenant billing")
 		}
 	}
@@ -275,6 +285,11 @@ func TestDemo(t *testing.T) {
 	}
 	if !strings.Contains(logs.String(), "EMBEDDED") || !strings.Contains(logs.String(), "DEMO MODE") || !strings.Contains(logs.String(), config.DemoKeyAlpha) {
 		t.Errorf("the demo does not warn loudly about the embedded Redis and demo mode, or does not print the demo keys")
+	}
+	// It prints where its metrics are (on loopback), and warns of no plain-http
+	// upstream: its simulators are in-process.
+	if !waitLog(logs, `"msg":"admin listening","addr":"127.0.0.1:`) || strings.Contains(logs.String(), "plain http") {
+		t.Errorf("the demo does not log its loopback admin address, or warns of its in-process simulators")
 	}
 }
 
@@ -371,5 +386,206 @@ upstreams:
 	}
 	if _, err := http.Get(base + "/healthz"); err == nil {
 		t.Errorf("the gateway still answers after shutdown")
+	}
+}
+
+// startWithConfig writes yaml (with %s for the Redis URL) to a file and boots
+// run() on it with an admin listener of its own; it returns the public and
+// admin base URLs and the logs.
+func startWithConfig(t *testing.T, yaml string, env map[string]string) (base, admin string, logs *syncBuffer) {
+	t.Helper()
+	rs := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(fmt.Sprintf(yaml, rs.URL())), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	base, logs = startGateway(t, []string{"-config", path, "-admin-addr", adminAddr}, env)
+	return base, "http://" + adminAddr, logs
+}
+
+// waitLog waits up to 3 s for the gateway's batched logs to contain s.
+func waitLog(logs *syncBuffer, s string) bool {
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if strings.Contains(logs.String(), s) {
+			return true
+		}
+	}
+	return false
+}
+
+// get answers the status and body of a GET, with the demo key when key is set.
+func get(t *testing.T, url, key string) (int, string) {
+	t.Helper()
+	req, _ := http.NewRequest("GET", url, nil)
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	return res.StatusCode, string(b)
+}
+
+// TestAdminListener: metrics (and pprof, off by default) are served on
+// server.admin_addr only; the public port answers 404 there, with or
+// without a key; the address is logged.
+func TestAdminListener(t *testing.T) {
+	cfg := `
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+tenants:
+  t: {keys_sha256: [` + config.HashKey("k") + `], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: "https://garant.invalid"}
+`
+	base, admin, logs := startWithConfig(t, cfg, nil)
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
+		for _, key := range []string{"", "k"} {
+			if code, body := get(t, base+path, key); code != 404 {
+				t.Errorf("public GET %s (key %q) = %d, want 404; %.200s", path, key, code, body)
+			}
+		}
+	}
+	if code, body := get(t, admin+"/metrics", ""); code != 200 || !strings.Contains(body, `gateway_http_requests_total{code="200",operation="getHealthz"`) {
+		t.Errorf("admin GET /metrics = %d, want 200 with the gateway's metrics; %.300s", code, body)
+	}
+	if code, _ := get(t, admin+"/debug/pprof/", ""); code != 404 {
+		t.Errorf("admin GET /debug/pprof/ with pprof off (the default) = %d, want 404", code)
+	}
+	if !waitLog(logs, `"msg":"admin listening","addr":"`+strings.TrimPrefix(admin, "http://")+`"`) {
+		t.Errorf("the admin address is not logged:\n%s", logs.String())
+	}
+
+	// Switched on, pprof is on the admin listener, still not on the public port.
+	base, admin, _ = startWithConfig(t, cfg+"server: {pprof: true}\n", nil)
+	if code, body := get(t, admin+"/debug/pprof/goroutine?debug=1", ""); code != 200 || !strings.Contains(body, "goroutine") {
+		t.Errorf("admin GET /debug/pprof/goroutine with pprof on = %d, want 200; %.200s", code, body)
+	}
+	if code, _ := get(t, base+"/debug/pprof/goroutine?debug=1", "k"); code != 404 {
+		t.Errorf("public GET /debug/pprof/goroutine with pprof on = %d, want 404", code)
+	}
+}
+
+// TestAdminAddrFromEnv: GATEWAY_ADMIN_ADDR moves the admin listener; the
+// same address as the public one is refused.
+func TestAdminAddrFromEnv(t *testing.T) {
+	rs := redistest.Start(t)
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	cfg := fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+tenants:
+  t: {keys_sha256: [%s], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: "https://garant.invalid"}
+`, rs.URL(), config.HashKey("k"))
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	// startGatewayCtx adds -admin-addr unless given; the flag would win over
+	// the variable, so read the variable through a run of our own.
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	publicAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	go func() {
+		done <- run(ctx, []string{"-config", path}, func(k string) string {
+			return map[string]string{"GATEWAY_ADMIN_ADDR": adminAddr, "GATEWAY_ADDR": publicAddr}[k]
+		}, out, out)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("run() = %v", err)
+		}
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		if res, err := http.Get("http://" + adminAddr + "/metrics"); err == nil {
+			res.Body.Close()
+			if res.StatusCode == 200 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("GATEWAY_ADMIN_ADDR %s does not serve /metrics\n%s", adminAddr, out.String())
+		}
+		time.Sleep(30 * time.Millisecond)
+	}
+	same := run(context.Background(), []string{"-config", path, "-addr", publicAddr, "-admin-addr", publicAddr},
+		func(string) string { return "" }, io.Discard, io.Discard)
+	if same == nil || !strings.Contains(same.Error(), "server.admin_addr") {
+		t.Errorf("run() with admin_addr = addr: %v, want an error naming server.admin_addr", same)
+	}
+}
+
+// TestPlainHTTPUpstreamWarns: outside the demo, an upstream reached over
+// plain http:// is a start-up warning naming it; https is not.
+func TestPlainHTTPUpstreamWarns(t *testing.T) {
+	cfg := `
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+  f: {upstream: fssp, secret: demo-fssp-token}
+tenants:
+  t: {keys_sha256: [` + config.HashKey("k") + `], credentials: {garant: g, fssp: f}}
+upstreams:
+  garant: {base_url: "http://garant.internal:8080"}
+  fssp: {base_url: "https://fssp.invalid"}
+`
+	_, _, logs := startWithConfig(t, cfg, nil)
+	waitLog(logs, `"msg":"gateway listening"`) // logs are written in batches
+	var warned []string
+	for line := range strings.SplitSeq(logs.String(), "\n") {
+		if strings.Contains(line, "plain http") {
+			warned = append(warned, line)
+		}
+	}
+	if len(warned) != 1 || !strings.Contains(warned[0], `"level":"WARN"`) || !strings.Contains(warned[0], `"upstream":"garant","base_url":"http://garant.internal:8080"`) {
+		t.Errorf("plain-http warnings = %q, want one WARN line naming garant", warned)
+	}
+}
+
+// TestRedisURLFromEnvironment: redis.url may come from ${ENV} (a password
+// included); a malformed one fails start-up without printing the password.
+func TestRedisURLFromEnvironment(t *testing.T) {
+	rs := redistest.Start(t, "--requirepass", "r3dis-pw")
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	cfg := `
+redis: {url: "${REDIS_URL}"}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+tenants:
+  t: {keys_sha256: [` + config.HashKey("k") + `], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: "https://garant.invalid"}
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	good := "redis://:r3dis-pw@" + rs.Addr + "/0"
+	base, logs := startGateway(t, []string{"-config", path}, map[string]string{"REDIS_URL": good})
+	if code, body := get(t, base+"/readyz", ""); code != 200 {
+		t.Errorf("GET /readyz with redis.url from ${REDIS_URL} = %d %s, want 200 (Redis authenticated)", code, body)
+	}
+	var stderr syncBuffer
+	err := run(context.Background(), []string{"-config", path, "-addr", "127.0.0.1:0", "-admin-addr", "127.0.0.1:0"},
+		func(k string) string {
+			return map[string]string{"REDIS_URL": "redis://:r3dis-pw@" + rs.Addr + "/zero"}[k]
+		}, &stderr, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "redis.url") {
+		t.Errorf("run() with a malformed redis.url = %v, want an error naming redis.url", err)
+	}
+	for _, out := range []string{fmt.Sprint(err), stderr.String(), logs.String()} {
+		if strings.Contains(out, "r3dis-pw") {
+			t.Errorf("the password of redis.url is printed: %.300s", out)
+		}
 	}
 }

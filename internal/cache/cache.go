@@ -1,6 +1,7 @@
 // Package cache is the Garant response cache: answers stored in Redis per
-// operation and canonical request, scoped to an upstream credential, so that a
-// hit spends no quota and makes no upstream call.
+// operation and canonical request, scoped to an upstream credential (and, for
+// an entry with an Owner, to one tenant), so that a hit spends no quota and
+// makes no upstream call.
 //
 // Store.Fetch is the whole policy: a fresh entry is a hit; a miss is filled by
 // the caller's function once per key however many requests want it, within
@@ -162,11 +163,15 @@ type Entry struct {
 }
 
 // Key names one entry: the credential scope, the operation id, the document
-// it is about (0 for none; lets Purge find it) and a hash of the canonical
-// request.
+// it is about (0 for none; lets Purge find it), the tenant the entry is
+// private to (Owner; "" for an entry shared within the scope) and a hash of
+// the canonical request. Entries of different owners never meet: not in a
+// lookup, a fill, a coalesced wait nor a stale answer. Purge of a scope
+// removes every owner's entries.
 type Key struct {
 	Scope, Operation string
 	Topic            int
+	Owner            string // a tenant id: letters, digits, '_' and '-'
 	hash             string
 }
 
@@ -234,14 +239,23 @@ func plainJSON(s string) bool {
 	return true
 }
 
-// key is k's Redis key (and L1 key). The hash is a hash tag: an entry and its
-// fill lock live in one cluster slot.
+// key is k's Redis key (and L1 key):
+// PREFIX SCOPE:OPERATION:TOPIC:[t.OWNER:]{HASH}. The hash is a hash tag: an
+// entry and its fill lock live in one cluster slot.
 func (s *Store) key(k Key) string {
-	return s.cfg.Prefix + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":{" + k.hash + "}"
+	return s.cfg.Prefix + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":" + ownerPart(k.Owner) + "{" + k.hash + "}"
 }
 
 func (s *Store) lockKey(k Key) string {
-	return s.cfg.Prefix + "lock:" + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":{" + k.hash + "}"
+	return s.cfg.Prefix + "lock:" + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":" + ownerPart(k.Owner) + "{" + k.hash + "}"
+}
+
+// ownerPart is the key segment of a private entry's owner ("" when shared).
+func ownerPart(owner string) string {
+	if owner == "" {
+		return ""
+	}
+	return "t." + owner + ":"
 }
 
 // Policy is what one request allows: the operation's TTL (0: not cached) and

@@ -84,4 +84,88 @@ func TestDemoIsValid(t *testing.T) {
 	if d.Credentials["garant-demo"].Upstream != Garant || d.Tenants["alpha"].Credentials[Garant] != d.Tenants["beta"].Credentials[Garant] {
 		t.Errorf("demo tenants do not share one Garant credential")
 	}
+	if d.Server.AdminAddr != "127.0.0.1:8081" || d.Server.Pprof {
+		t.Errorf("demo admin listener = %q (pprof %v), want loopback 127.0.0.1:8081 without pprof", d.Server.AdminAddr, d.Server.Pprof)
+	}
+}
+
+// TestDuplicateKeyHashRefused: one key hash under two tenants is refused at
+// load, naming both places and not the hash; twice under one tenant is
+// harmless.
+func TestDuplicateKeyHashRefused(t *testing.T) {
+	const h = "5bff3ad2afa32f97bd6af0f4a9901aad72a21b9f711fb6d82e2648dbc18e8575"
+	y := strings.Replace(validYAML, "upstreams:", `  beta:
+    keys_sha256: [`+HashKey("beta-key")+`, `+h+`]
+    credentials: {garant: g}
+upstreams:`, 1)
+	_, err := Parse([]byte(y), env(map[string]string{"G_TOKEN": "tok"}))
+	if err == nil || !strings.Contains(err.Error(), "tenants.beta.keys_sha256[1]") || !strings.Contains(err.Error(), "tenants.alpha.keys_sha256[0]") {
+		t.Errorf("Parse(one key hash under alpha and beta) = %v, want an error naming both", err)
+	}
+	if err != nil && strings.Contains(err.Error(), h) {
+		t.Errorf("error %q prints the key hash", err)
+	}
+	same := strings.Replace(validYAML, "keys_sha256: ["+h+"]", "keys_sha256: ["+h+", "+h+"]", 1)
+	if _, err := Parse([]byte(same), env(map[string]string{"G_TOKEN": "tok"})); err != nil {
+		t.Errorf("Parse(a key hash twice under one tenant) = %v, want it accepted", err)
+	}
+}
+
+// TestRedisURLIsASecret: redis.url may come from ${ENV} or file:, like the
+// other secrets, and no error about it prints its password.
+func TestRedisURLIsASecret(t *testing.T) {
+	withURL := func(v string) string { return validYAML + "\nredis: {url: \"" + v + "\"}\n" }
+	c, err := Parse([]byte(withURL("${REDIS_URL}")), env(map[string]string{"G_TOKEN": "tok", "REDIS_URL": "redis://:pa55word@redis:6379/1"}))
+	if err != nil || c.Redis.URL != "redis://:pa55word@redis:6379/1" {
+		t.Errorf("Parse(redis.url from ${REDIS_URL}) = %v, URL %q; want the variable's value", err, c.Redis.URL)
+	}
+	path := filepath.Join(t.TempDir(), "redis_url")
+	if err := os.WriteFile(path, []byte("rediss://app:pa55word@redis:6380/0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err = Parse([]byte(withURL("file:"+path)), env(map[string]string{"G_TOKEN": "tok"}))
+	if err != nil || c.Redis.URL != "rediss://app:pa55word@redis:6380/0" {
+		t.Errorf("Parse(redis.url from file:) = %v, URL %q; want the file's content", err, c.Redis.URL)
+	}
+	if _, err := Parse([]byte(withURL("${REDIS_URL}")), env(map[string]string{"G_TOKEN": "tok"})); err == nil || !strings.Contains(err.Error(), "redis.url") {
+		t.Errorf("Parse(redis.url from an unset variable) = %v, want an error naming redis.url", err)
+	}
+	for _, bad := range []string{
+		"redis://user:s3cr3t-value@host:port/0",   // net/url quotes the whole URL
+		"redis://:s3cr3t-value@host:6379/x",       // a bad database number
+		"redis://:s3cr%zzt-value@host:6379/0",     // an invalid escape in the password
+		"http://:s3cr3t-value@host:6379/0",        // not a Redis scheme
+		"redis://:s3cr3t-value@host:6379/0?foo=1", // an unknown option
+		"redis://s3cr3t-value@host:6379/s3cr3t-value",
+	} {
+		_, err := Parse([]byte(withURL("${REDIS_URL}")), env(map[string]string{"G_TOKEN": "tok", "REDIS_URL": bad}))
+		if err == nil || !strings.Contains(err.Error(), "redis.url") {
+			t.Errorf("Parse(redis.url %s) = %v, want an error naming redis.url", bad, err)
+		}
+		if err != nil && (strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "zzt")) {
+			t.Errorf("Parse(a malformed redis.url) = %q: prints (part of) its password", err)
+		}
+	}
+	// A base URL with credentials in it is not printed with them either.
+	_, err = Parse([]byte(strings.Replace(validYAML, "http://127.0.0.1:1", "ftp://user:s3cr3t-value@x", 1)), env(map[string]string{"G_TOKEN": "tok"}))
+	if err == nil || !strings.Contains(err.Error(), "upstreams.garant.base_url") || strings.Contains(err.Error(), "s3cr3t") {
+		t.Errorf("Parse(ftp base_url with a password) = %v, want an error naming the field without the password", err)
+	}
+}
+
+func TestPlainHTTPUpstreams(t *testing.T) {
+	c, err := Parse([]byte(strings.Replace(validYAML, "http://127.0.0.1:1", "http://user:pw@garant.internal", 1)), env(map[string]string{"G_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PlainHTTPUpstreams(); len(got) != 1 || got[Garant] != "http://user:xxxxx@garant.internal" {
+		t.Errorf("PlainHTTPUpstreams() = %v, want garant with its password redacted", got)
+	}
+	c, err = Parse([]byte(strings.Replace(validYAML, "http://127.0.0.1:1", "https://api.garant.ru", 1)), env(map[string]string{"G_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.PlainHTTPUpstreams(); len(got) != 0 {
+		t.Errorf("PlainHTTPUpstreams() with https = %v, want none", got)
+	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	dto "github.com/prometheus/client_model/go"
+	"github.com/redis/go-redis/v9"
 
 	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/api"
@@ -41,6 +42,7 @@ const (
 type fipsGateway struct {
 	*httptest.Server
 	reg    *prometheus.Registry
+	rdb    *redis.Client
 	simURL string // the simulator (scheme://host), when in this process
 	// served, when set, is called after the gateway has served a request
 	// (its handler returned): tests wait on it instead of sleeping.
@@ -51,6 +53,7 @@ type fipsGateway struct {
 type fipsOptions struct {
 	wrapSim    func(http.Handler) http.Handler // around the in-process simulator
 	streamIdle time.Duration                   // handlers.FIPS.StreamIdle
+	idemLock   time.Duration                   // idempotency.Options.LockTTL
 }
 
 // newFIPSGateway builds the real router over real Redis with a FIPS client
@@ -83,12 +86,12 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg), SpecYAML: apispec.YAML,
-		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log}), StreamIdle: o.streamIdle},
+		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log, LockTTL: o.idemLock}), StreamIdle: o.streamIdle},
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := &fipsGateway{reg: reg}
+	g := &fipsGateway{reg: reg, rdb: rdb}
 	g.Server = serveChecked(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		defer func() {
 			if f := g.served.Load(); f != nil {

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/handlers"
@@ -164,5 +165,35 @@ func TestFIPSIdempotentCreateOutcomeUnknown(t *testing.T) {
 				t.Errorf("FIPS holds %d applications titled %q, want %d", n, tc.title, tc.created)
 			}
 		})
+	}
+}
+
+// TestFIPSIdempotentAnswerNotRecordable: FIPS creates the application, then
+// Redis refuses every write (out of memory), so neither the answer nor an
+// unknown outcome can be recorded. The client gets its 201; a retry with
+// the same key is refused (409) while the claim is in flight and after it,
+// and FIPS never sees a second create.
+func TestFIPSIdempotentAnswerNotRecordable(t *testing.T) {
+	var g *fipsGateway
+	sim, g := startFIPSWith(t, fipsOptions{idemLock: 300 * time.Millisecond, wrapSim: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			next.ServeHTTP(w, r)
+			if r.Method == "POST" && r.URL.Path == "/api/v1/applications" {
+				must(t, g.rdb.ConfigSet(r.Context(), "maxmemory", "1").Err())
+			}
+		})
+	}})
+	create := map[string]any{"type": "TMApplication", "category": fipsLegalCat, "title": "Не записано"}
+	g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").want(t, "create", 201)
+	must(t, g.rdb.ConfigSet(context.Background(), "maxmemory", "0").Err())
+	if p := g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").problem(t, "retry in flight", 409); !strings.HasSuffix(p.Type, "idempotency-key-in-flight") {
+		t.Errorf("retry within LockTTL = %+v, want in flight", p)
+	}
+	time.Sleep(400 * time.Millisecond) // LockTTL passes
+	if p := g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").problem(t, "retry after LockTTL", 409); !strings.HasSuffix(p.Type, "idempotency-outcome-unknown") {
+		t.Errorf("retry after LockTTL = %+v, want outcome unknown", p)
+	}
+	if n := sim.Kit.Calls.Get("POST /api/v1/applications"); n != 1 {
+		t.Errorf("calls POST applications = %d, want 1 (never a duplicate)", n)
 	}
 }

@@ -59,6 +59,30 @@ func DefaultGarantTTL() map[string]time.Duration {
 	}
 }
 
+// cachedPerTenant says whether op's answers are cached per tenant rather
+// than shared by the tenants of a credential: the operations whose request
+// the caller composes (free text, which may be a private contract; a choice
+// of news categories; the documents and fragments a tenant watches). A
+// shared entry would tell one tenant what another asked: a hit answers
+// faster, says "hit" with an Age, and spends no quota. Per tenant, nothing
+// of it crosses: the price is that the same request from two tenants is
+// asked of Garant once each (per TTL), which for find-hyperlinks and the
+// monitoring operations is one unit of links_control each; search,
+// snippets, PRIME news and court practice are unmetered. Hiding the hit
+// instead (answering "miss" from a shared entry) would still show in the
+// quota left and the latency, so it is not done. Operations about one
+// public document id, and the PRIME category tree, stay shared by the
+// credential: that sharing is what saves the scarce export and topic_info
+// quotas.
+func cachedPerTenant(op string) bool {
+	switch op {
+	case "garantSearch", "garantSnippets", "garantFindHyperlinks", "garantCourtPractice",
+		"garantPrimeNews", "garantFindModified", "garantBlocksChanged":
+		return true
+	}
+	return false
+}
+
 // defaultGarantTTL is DefaultGarantTTL built once: ttl runs on every request.
 var defaultGarantTTL = DefaultGarantTTL()
 

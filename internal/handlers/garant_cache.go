@@ -38,6 +38,9 @@ func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any,
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
+	if cachedPerTenant(c.op) {
+		k.Owner = c.tenant.ID
+	}
 	return c.g.Cache.Fetch(ctx, k, c.policy(cc), fill, staleOK)
 }
 

@@ -7,18 +7,16 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus/promhttp"
-
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
 )
 
-// gatewayHandlers implements the gateway's own operations: probes, metrics,
-// the contract, Swagger UI and the caller's quotas.
+// gatewayHandlers implements the gateway's own operations: probes, the
+// contract, Swagger UI and the caller's quotas. Metrics are on the admin
+// listener (NewAdmin), not here.
 type gatewayHandlers struct {
 	deps     *Deps
 	specJSON []byte
-	metrics  http.Handler
 	docs     http.Handler
 }
 
@@ -26,7 +24,6 @@ func newGatewayHandlers(d *Deps, specJSON []byte) gatewayHandlers {
 	return gatewayHandlers{
 		deps:     d,
 		specJSON: specJSON,
-		metrics:  promhttp.HandlerFor(d.Registry, promhttp.HandlerOpts{Registry: d.Registry}),
 		docs:     newDocsHandler(),
 	}
 }
@@ -44,11 +41,6 @@ func (h gatewayHandlers) GetReadyz(ctx context.Context, _ api.GetReadyzRequestOb
 		return nil, apperr.Wrap(apperr.Unavailable, "redis is not reachable", err)
 	}
 	return api.GetReadyz200JSONResponse{Status: "ok"}, nil
-}
-
-// GetMetrics serves the gateway's Prometheus registry.
-func (h gatewayHandlers) GetMetrics(ctx context.Context, _ api.GetMetricsRequestObject) (api.GetMetricsResponseObject, error) {
-	return handlerResponse{h: h.metrics, r: exchangeFrom(ctx).r}, nil
 }
 
 // GetDocs serves the Swagger UI page (its assets are under /docs/).
@@ -100,8 +92,7 @@ type handlerResponse struct {
 
 func (x handlerResponse) serve(w http.ResponseWriter) error { x.h.ServeHTTP(w, x.r); return nil }
 
-func (x handlerResponse) VisitGetMetricsResponse(w http.ResponseWriter) error { return x.serve(w) }
-func (x handlerResponse) VisitGetDocsResponse(w http.ResponseWriter) error    { return x.serve(w) }
+func (x handlerResponse) VisitGetDocsResponse(w http.ResponseWriter) error { return x.serve(w) }
 
 // bytesResponse writes prepared bytes.
 type bytesResponse struct {

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -139,7 +140,12 @@ func TestMetrics(t *testing.T) {
 	g := newGateway(t, nil)
 	g.do(t, "GET", "/v1/quotas", keyAlpha, nil)
 	g.do(t, "GET", "/v1/quotas", "", nil)
-	res := g.do(t, "GET", "/metrics", "", nil)
+	// Metrics are served by the admin listener's handler only.
+	admin := httptest.NewServer(handlers.NewAdmin(g.Deps.Registry, false))
+	t.Cleanup(admin.Close)
+	res, err := admin.Client().Get(admin.URL + "/metrics")
+	must(t, err)
+	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	text := string(body)
 	for _, want := range []string{
@@ -158,6 +164,40 @@ func TestMetrics(t *testing.T) {
 	}
 	if strings.Contains(text, keyAlpha) || strings.Contains(text, "demo-garant-token") {
 		t.Errorf("/metrics contains a secret")
+	}
+}
+
+// TestAdminRoutesOnlyOnAdmin: the public API answers 404 on /metrics and
+// /debug/pprof/, with or without a key; the admin handler serves /metrics,
+// and pprof only when switched on.
+func TestAdminRoutesOnlyOnAdmin(t *testing.T) {
+	g := newGateway(t, nil)
+	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
+		for _, key := range []string{"", keyAlpha} {
+			readProblem(t, g.do(t, "GET", path, key, nil), 404)
+		}
+	}
+	for _, tc := range []struct {
+		pprof bool
+		path  string
+		want  int
+	}{
+		{false, "/metrics", 200},
+		{false, "/debug/pprof/", 404},
+		{false, "/debug/pprof/heap", 404},
+		{false, "/v1/quotas", 404},
+		{true, "/debug/pprof/", 200},
+		{true, "/debug/pprof/goroutine?debug=1", 200},
+		{true, "/debug/pprof/cmdline", 200},
+	} {
+		admin := httptest.NewServer(handlers.NewAdmin(g.Deps.Registry, tc.pprof))
+		res, err := admin.Client().Get(admin.URL + tc.path)
+		must(t, err)
+		res.Body.Close()
+		admin.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("admin (pprof %v) GET %s = %d, want %d", tc.pprof, tc.path, res.StatusCode, tc.want)
+		}
 	}
 }
 

@@ -5,8 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	httppprof "net/http/pprof"
 
 	"github.com/go-chi/chi/v5"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
 
@@ -16,7 +19,8 @@ import (
 
 // NewServer returns the gateway's HTTP handler. Every route is here: the
 // contract's operations (generated from api/openapi.yaml, listed in
-// internal/api's ServerInterface) and the Swagger UI assets under /docs/.
+// internal/api's ServerInterface) and the Swagger UI assets under /docs/;
+// the admin listener's routes are NewAdmin's, below.
 //
 // A request travels: request id → recover → access log and metrics → chi
 // routing → route guard (operation, tenant auth, body limit, contract
@@ -64,6 +68,23 @@ func NewServer(d *Deps) (http.Handler, error) {
 		},
 	})
 	return r, nil
+}
+
+// NewAdmin returns the handler of the admin listener (server.admin_addr),
+// kept apart from the public API so that no tenant reaches it: GET /metrics
+// serves reg; with pprof, net/http/pprof's pages are under /debug/pprof/.
+// Anything else is 404. The public router has none of these routes.
+func NewAdmin(reg *prometheus.Registry, pprof bool) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{Registry: reg}))
+	if pprof {
+		mux.HandleFunc("GET /debug/pprof/", httppprof.Index) // and the named profiles: heap, goroutine, allocs…
+		mux.HandleFunc("GET /debug/pprof/cmdline", httppprof.Cmdline)
+		mux.HandleFunc("GET /debug/pprof/profile", httppprof.Profile)
+		mux.HandleFunc("GET /debug/pprof/symbol", httppprof.Symbol)
+		mux.HandleFunc("GET /debug/pprof/trace", httppprof.Trace)
+	}
+	return mux
 }
 
 // paramError names the parameter the generated wrapper could not parse (the

@@ -26,7 +26,7 @@ type Deps struct {
 	Log      *slog.Logger
 	Tenants  *tenant.Registry
 	Redis    redis.UniversalClient // readiness
-	Registry *prometheus.Registry  // served at /metrics
+	Registry *prometheus.Registry  // the gateway's metrics; served by NewAdmin on the admin listener, never by NewServer
 	HTTP     *metrics.HTTP
 	Quota    *quota.Engine
 	SpecYAML []byte // api/openapi.yaml as written

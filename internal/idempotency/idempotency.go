@@ -11,7 +11,14 @@
 // records that the outcome is Unknown (the upstream may have acted although
 // no answer came back): a retry is then refused for TTL with a problem that
 // tells the client to check before sending the request again under a new
-// key. A claim whose owner died expires after LockTTL.
+// key. Do retries a Complete that fails, and when the answer still cannot be
+// written it records the outcome as unknown instead.
+//
+// A key is never claimed twice within TTL: a claim still unfinished after
+// LockTTL (its owner died, or could write neither the answer nor the
+// unknown outcome) answers as an unknown outcome from then on (409), never
+// as a free key, since the first request may have carried out the create.
+// Its owner may still Complete it; retries then replay the answer.
 //
 // Each step is one Lua script on one key, so it works on Redis Cluster too.
 // The store fails closed: when Redis cannot be asked, Begin answers
@@ -40,7 +47,7 @@ import (
 type Options struct {
 	Prefix  string        // Redis key prefix; default "idempotency"
 	TTL     time.Duration // how long a finished answer is replayed; default 24h
-	LockTTL time.Duration // how long an unfinished claim holds its key; default 5m
+	LockTTL time.Duration // how long an unfinished claim is in flight (then: outcome unknown); default 5m
 	Timeout time.Duration // per Redis call; default 500ms
 	Log     *slog.Logger  // failures to record an answer; default: discarded
 }
@@ -108,17 +115,24 @@ func (s *Store) key(scope, key string) string {
 	return s.opts.Prefix + ":" + scope + ":" + hex.EncodeToString(sum[:])
 }
 
-// beginScript claims KEYS[1] for fingerprint ARGV[1] and token ARGV[2] for
-// ARGV[3] ms, or returns the existing record {fp, state, resp}. A claim that
-// token ARGV[2] already holds is claimed again: the same command re-sent by
-// go-redis after a broken connection (see the scripts below for the same).
+// beginScript claims KEYS[1] for fingerprint ARGV[1] and token ARGV[2]: the
+// claim is in flight for ARGV[3] ms (until 'until', Redis's clock) and the
+// key is kept ARGV[4] ms. Otherwise it returns the existing record {fp,
+// state, resp}, where a claim past its 'until' reads as state 'unknown'. A
+// claim that token ARGV[2] already holds is claimed again: the same command
+// re-sent by go-redis after a broken connection (see the scripts below for
+// the same).
 var beginScript = redis.NewScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if redis.call('EXISTS', KEYS[1]) == 1 then
   if redis.call('HGET', KEYS[1], 'token') == ARGV[2] then return false end
-  return redis.call('HMGET', KEYS[1], 'fp', 'state', 'resp')
+  local r = redis.call('HMGET', KEYS[1], 'fp', 'state', 'resp', 'until')
+  if r[2] == 'pending' and r[4] and tonumber(r[4]) <= now then r[2] = 'unknown' end
+  return {r[1], r[2], r[3]}
 end
-redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'pending', 'token', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[3])
+redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'state', 'pending', 'token', ARGV[2], 'until', now + tonumber(ARGV[3]))
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return false
 `)
 
@@ -168,7 +182,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fp string) (*Claim, *Resp
 	c := &Claim{s: s, key: s.key(scope, key), token: hex.EncodeToString(b[:])}
 	ctx, cancel := context.WithTimeout(ctx, s.opts.Timeout)
 	defer cancel()
-	v, err := beginScript.Run(ctx, s.rdb, []string{c.key}, fp, c.token, s.opts.LockTTL.Milliseconds()).Slice()
+	v, err := beginScript.Run(ctx, s.rdb, []string{c.key}, fp, c.token, s.opts.LockTTL.Milliseconds(), s.opts.TTL.Milliseconds()).Slice()
 	if errors.Is(err, redis.Nil) {
 		return c, nil, nil
 	}
@@ -185,7 +199,7 @@ func (s *Store) Begin(ctx context.Context, scope, key, fp string) (*Claim, *Resp
 			Detail: "this Idempotency-Key was already used for a different request; use a new key"}
 	case field(1) == "unknown":
 		return nil, nil, &apperr.Error{Kind: apperr.Conflict, Type: "idempotency-outcome-unknown",
-			Detail: "the first request with this Idempotency-Key failed without a clear answer from the upstream (a timeout or a lost connection), " +
+			Detail: "the first request with this Idempotency-Key ended without a clear answer (an upstream timeout, a lost connection, or its answer could not be recorded), " +
 				"so it may have been carried out; check whether it was (for example by listing the resources) before sending it again with a new Idempotency-Key"}
 	case field(1) != "done":
 		return nil, nil, &apperr.Error{Kind: apperr.Conflict, Type: "idempotency-key-in-flight", RetryAfter: time.Second,
@@ -286,19 +300,43 @@ func (s *Store) Do(ctx context.Context, scope, key, fp string, fn func(context.C
 	}
 	r, err = fn(ctx)
 	if err != nil && IsUncertain(err) {
-		if uerr := claim.Unknown(ctx); uerr != nil {
-			s.opts.Log.WarnContext(ctx, "unknown outcome not recorded; the claim expires on its own", "error", uerr.Error())
+		if uerr := retry(ctx, claim.Unknown); uerr != nil {
+			s.opts.Log.WarnContext(ctx, "unknown outcome not recorded; a retry with this key answers 409 (outcome unknown) once LockTTL has passed",
+				"error", uerr.Error())
 		}
 		return Response{}, false, err
 	}
 	if err != nil {
-		if rerr := claim.Release(ctx); rerr != nil {
-			s.opts.Log.WarnContext(ctx, "idempotency claim not released; it expires on its own", "error", rerr.Error())
+		if rerr := retry(ctx, claim.Release); rerr != nil {
+			s.opts.Log.WarnContext(ctx, "idempotency claim not released; a retry with this key answers 409 (outcome unknown) once LockTTL has passed",
+				"error", rerr.Error())
 		}
 		return Response{}, false, err
 	}
-	if cerr := claim.Complete(ctx, r); cerr != nil {
-		s.opts.Log.WarnContext(ctx, "idempotent answer not recorded; a retry will run again", "error", cerr.Error())
+	if cerr := retry(ctx, func(ctx context.Context) error { return claim.Complete(ctx, r) }); cerr != nil {
+		// The upstream did the work: a retry must never run it again.
+		if uerr := retry(ctx, claim.Unknown); uerr != nil {
+			s.opts.Log.WarnContext(ctx, "idempotent answer and unknown outcome not recorded; a retry with this key answers 409 (outcome unknown) once LockTTL has passed",
+				"error", cerr.Error(), "unknown_error", uerr.Error())
+		} else {
+			s.opts.Log.WarnContext(ctx, "idempotent answer not recorded; the outcome is recorded as unknown (a retry with this key answers 409)",
+				"error", cerr.Error())
+		}
 	}
 	return r, false, nil
+}
+
+// retry runs write until it succeeds, at most three times, pausing between
+// attempts (each bounded by Options.Timeout). The writes are safe to repeat:
+// each script recognises its own token.
+func retry(ctx context.Context, write func(context.Context) error) error {
+	err := write(ctx)
+	for _, pause := range [...]time.Duration{20 * time.Millisecond, 100 * time.Millisecond} {
+		if err == nil {
+			return nil
+		}
+		time.Sleep(pause)
+		err = write(ctx)
+	}
+	return err
 }

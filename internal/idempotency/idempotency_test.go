@@ -2,6 +2,7 @@ package idempotency_test
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"net/http"
 	"strings"
@@ -122,31 +123,174 @@ func TestIdempotencyFailureReleases(t *testing.T) {
 	}
 }
 
-func TestIdempotencyAbandonedClaimExpires(t *testing.T) {
+// TestIdempotencyAbandonedClaimIsUnknown: a claim never finished (its owner
+// crashed, or could write nothing) is in flight for LockTTL, then answers as
+// an unknown outcome: the key is never free again within TTL, since the
+// first request may have carried out the create.
+func TestIdempotencyAbandonedClaimIsUnknown(t *testing.T) {
 	rdb := redistest.Start(t).Client(t)
 	s := idempotency.New(rdb, idempotency.Options{LockTTL: time.Minute})
 	ctx := context.Background()
 	fp := idempotency.Fingerprint([]byte("a"))
-	if _, _, err := s.Begin(ctx, "alpha", "k", fp); err != nil { // never completed: the owner "crashed"
+	owner, _, err := s.Begin(ctx, "alpha", "k", fp) // never completed: the owner "crashed"
+	if err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err := s.Begin(ctx, "alpha", "k", fp); apperr.KindOf(err) != apperr.Conflict {
-		t.Fatalf("Begin(held) err = %v, want conflict", err)
+	if _, _, err := s.Begin(ctx, "alpha", "k", fp); typeOf(err) != "idempotency-key-in-flight" {
+		t.Fatalf("Begin(held) err = %v, want a conflict, in flight", err)
 	}
 	keys, err := rdb.Keys(ctx, "idempotency:alpha:*").Result()
 	if err != nil || len(keys) != 1 {
 		t.Fatalf("KEYS idempotency:alpha:* = %v, %v; want the claim", keys, err)
 	}
-	if ttl := rdb.PTTL(ctx, keys[0]).Val(); ttl <= 0 || ttl > time.Minute {
-		t.Fatalf("PTTL(claim) = %v, want at most LockTTL (1m)", ttl)
+	if ttl := rdb.PTTL(ctx, keys[0]).Val(); ttl < 23*time.Hour {
+		t.Fatalf("PTTL(claim) = %v, want the key kept for TTL (24h), not freed after LockTTL", ttl)
 	}
-	// LockTTL passes: expire the claim now instead of waiting for it.
-	if err := rdb.PExpireAt(ctx, keys[0], time.Unix(1, 0)).Err(); err != nil {
-		t.Fatal(err)
-	}
+	// LockTTL passes: move the claim's end into the past instead of waiting.
+	must(t, rdb.HSet(ctx, keys[0], "until", 1).Err())
 	claim, prev, err := s.Begin(ctx, "alpha", "k", fp)
-	if err != nil || claim == nil || prev != nil {
-		t.Fatalf("Begin(after LockTTL) = claim %v prev %v err %v, want a new claim", claim, prev, err)
+	if claim != nil || prev != nil || typeOf(err) != "idempotency-outcome-unknown" {
+		t.Fatalf("Begin(after LockTTL) = claim %v prev %v err %v, want a conflict, outcome unknown", claim, prev, err)
+	}
+	// A late owner may still record its answer; retries then replay it.
+	must(t, owner.Complete(ctx, created(`{"id":"late"}`)))
+	if _, prev, err := s.Begin(ctx, "alpha", "k", fp); err != nil || prev == nil || string(prev.Body) != `{"id":"late"}` {
+		t.Errorf("Begin(after the late Complete) = prev %v err %v, want the answer replayed", prev, err)
+	}
+}
+
+// failing makes the Redis commands carrying marker fail (without reaching
+// Redis) the first n times (n < 0: always).
+type failing struct {
+	marker string
+	n      atomic.Int32
+	seen   atomic.Int32
+}
+
+func (f *failing) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (f *failing) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+func (f *failing) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		for _, a := range cmd.Args() {
+			var s string
+			switch v := a.(type) {
+			case string:
+				s = v
+			case []byte:
+				s = string(v)
+			}
+			if strings.Contains(s, f.marker) {
+				if k := f.seen.Add(1); f.n.Load() < 0 || k <= f.n.Load() {
+					err := errors.New("injected: connection reset before the command was sent")
+					cmd.SetErr(err)
+					return err
+				}
+			}
+		}
+		return next(ctx, cmd)
+	}
+}
+
+// TestIdempotencyCompleteRetried: a Complete that fails once is retried, so
+// the retry of the client replays the answer (it used to find the claim
+// pending: 409, then after LockTTL a second run).
+func TestIdempotencyCompleteRetried(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	// Complete's argument is the JSON record, where the body is base64.
+	hook := &failing{marker: base64.StdEncoding.EncodeToString([]byte(`{"id":"retried-once"}`))}
+	hook.n.Store(1)
+	rdb.AddHook(hook)
+	s := idempotency.New(rdb, idempotency.Options{})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	var runs atomic.Int32
+	fn := func(context.Context) (idempotency.Response, error) {
+		runs.Add(1)
+		return created(`{"id":"retried-once"}`), nil
+	}
+	if _, replayed, err := s.Do(ctx, "alpha", "k", fp, fn); err != nil || replayed {
+		t.Fatalf("Do(first) = replayed %v err %v, want a fresh run", replayed, err)
+	}
+	if hook.seen.Load() < 2 {
+		t.Fatalf("Complete was attempted %d times, want a retry after the failure", hook.seen.Load())
+	}
+	r, replayed, err := s.Do(ctx, "alpha", "k", fp, fn)
+	if err != nil || !replayed || string(r.Body) != `{"id":"retried-once"}` || runs.Load() != 1 {
+		t.Errorf("Do(retry) = %q replayed %v err %v after %d runs, want the first answer replayed after 1 run", r.Body, replayed, err, runs.Load())
+	}
+}
+
+// TestIdempotencyCompleteFailsRecordsUnknown: when the answer cannot be
+// written at all, the outcome is recorded as unknown: the retry gets a 409
+// telling it to check, never a second run.
+func TestIdempotencyCompleteFailsRecordsUnknown(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	hook := &failing{marker: base64.StdEncoding.EncodeToString([]byte(`{"id":"never-recorded"}`))}
+	hook.n.Store(-1)
+	rdb.AddHook(hook)
+	s := idempotency.New(rdb, idempotency.Options{})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	var runs atomic.Int32
+	fn := func(context.Context) (idempotency.Response, error) {
+		runs.Add(1)
+		return created(`{"id":"never-recorded"}`), nil
+	}
+	if r, _, err := s.Do(ctx, "alpha", "k", fp, fn); err != nil || r.Status != 201 {
+		t.Fatalf("Do(first) = %d %v, want the created answer (the create happened)", r.Status, err)
+	}
+	_, _, err := s.Do(ctx, "alpha", "k", fp, fn)
+	if typeOf(err) != "idempotency-outcome-unknown" || runs.Load() != 1 {
+		t.Errorf("Do(retry) err = %v after %d runs, want a conflict, outcome unknown, after 1 run", err, runs.Load())
+	}
+}
+
+// TestIdempotencyNothingWritableNeverRunsTwice: Redis refuses every write
+// after the create (out of memory): neither the answer nor the unknown
+// outcome can be recorded. The retry is refused while the claim is in
+// flight and after LockTTL too; the create never runs twice.
+func TestIdempotencyNothingWritableNeverRunsTwice(t *testing.T) {
+	rdb := redistest.Start(t).Client(t)
+	s := idempotency.New(rdb, idempotency.Options{LockTTL: 300 * time.Millisecond, Timeout: 200 * time.Millisecond})
+	ctx := context.Background()
+	fp := idempotency.Fingerprint([]byte("a"))
+	var runs atomic.Int32
+	fn := func(ctx context.Context) (idempotency.Response, error) {
+		runs.Add(1)
+		// The upstream created it; now Redis refuses writes.
+		must(t, rdb.ConfigSet(ctx, "maxmemory", "1").Err())
+		return created(`{"id":"1"}`), nil
+	}
+	if r, _, err := s.Do(ctx, "alpha", "k", fp, fn); err != nil || r.Status != 201 {
+		t.Fatalf("Do(first) = %d %v, want the created answer", r.Status, err)
+	}
+	must(t, rdb.ConfigSet(ctx, "maxmemory", "0").Err())
+	if _, _, err := s.Do(ctx, "alpha", "k", fp, fn); typeOf(err) != "idempotency-key-in-flight" {
+		t.Errorf("Do(retry within LockTTL) err = %v, want a conflict, in flight", err)
+	}
+	time.Sleep(400 * time.Millisecond) // LockTTL passes
+	if _, _, err := s.Do(ctx, "alpha", "k", fp, fn); typeOf(err) != "idempotency-outcome-unknown" {
+		t.Errorf("Do(retry after LockTTL) err = %v, want a conflict, outcome unknown", err)
+	}
+	if n := runs.Load(); n != 1 {
+		t.Errorf("fn ran %d times, want 1", n)
+	}
+}
+
+// typeOf is the problem type of err ("" when it is not an *apperr.Error).
+func typeOf(err error) string {
+	if e, ok := apperr.As(err); ok {
+		return e.Type
+	}
+	return ""
+}
+
+func must(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/singleflight"
 )
 
 // metrics are the engine's Prometheus series. Labels are bounded: owners are
@@ -66,11 +69,18 @@ func (m *metrics) reject(rej *Rejection) {
 // time from Redis, so every replica reports the shared truth, including
 // after a period reset or as a sliding window empties, whether or not it
 // reserved anything lately. It reads the quotas of every configured account
-// and of every credential a rule names: one script per credential.
+// and of every credential a rule names: one script per credential. A read
+// is reused for Config.UsageRefresh, and scrapes that arrive while one runs
+// wait for it: however many scrapers, Redis sees one read per UsageRefresh.
 type usageCollector struct {
 	e                      *Engine
 	limit, used, remaining *prometheus.Desc
 	groups                 []usageGroup
+
+	sf     singleflight.Group
+	mu     sync.Mutex
+	readAt time.Time           // when last was read (engine clock)
+	last   []prometheus.Metric // nil: never read
 }
 
 // usageGroup is what one usage script reads: a credential and the tenants
@@ -134,15 +144,45 @@ func (c *usageCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.remaining
 }
 
-// Collect reads every group's usage, each bounded by the engine's Redis
+// Collect sends the latest usage read, reading it again when it is older
+// than Config.UsageRefresh (once, for every scrape waiting meanwhile).
+func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
+	ms, _, _ := c.sf.Do("usage", func() (any, error) {
+		if ms, ok := c.fresh(); ok {
+			return ms, nil // read by the scrape just before
+		}
+		ms := c.read()
+		c.mu.Lock()
+		c.last, c.readAt = ms, c.e.now()
+		c.mu.Unlock()
+		return ms, nil
+	})
+	for _, m := range ms.([]prometheus.Metric) {
+		ch <- m
+	}
+}
+
+// fresh returns the last read while it is younger than UsageRefresh.
+func (c *usageCollector) fresh() ([]prometheus.Metric, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.last == nil || c.e.usageTTL <= 0 {
+		return nil, false
+	}
+	age := c.e.now().Sub(c.readAt)
+	return c.last, age >= 0 && age < c.e.usageTTL
+}
+
+// read reads every group's usage, each bounded by the engine's Redis
 // timeout and all of them by twice that; a group that fails is left out and
 // counted in gateway_quota_usage_errors_total.
-func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *usageCollector) read() []prometheus.Metric {
 	e := c.e
 	ctx, cancel := context.WithTimeout(context.Background(), 2*e.timeout)
 	defer cancel()
 	now := e.now()
 	seen := map[[5]string]bool{}
+	ms := []prometheus.Metric{}
 	for _, g := range c.groups {
 		rows, err := e.usage(ctx, g.tenants, g.credential, g.upstream, now)
 		if err != nil {
@@ -155,9 +195,11 @@ func (c *usageCollector) Collect(ch chan<- prometheus.Metric) {
 				continue
 			}
 			seen[lv] = true
-			ch <- prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(u.Limit), lv[:]...)
-			ch <- prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(u.Used), lv[:]...)
-			ch <- prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(u.Remaining), lv[:]...)
+			ms = append(ms,
+				prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(u.Limit), lv[:]...),
+				prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(u.Used), lv[:]...),
+				prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(u.Remaining), lv[:]...))
 		}
 	}
+	return ms
 }

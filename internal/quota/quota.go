@@ -122,6 +122,11 @@ type Config struct {
 	// this long. While subscribed, an exhaustion is cached until it resets.
 	// 0: 1 minute.
 	LocalCacheMax time.Duration
+	// UsageRefresh is how long the quota gauges read from Redis at a scrape
+	// are reused by the next scrapes: however many scrapers, Redis sees one
+	// usage read (one script per credential) per UsageRefresh. 0: 5s;
+	// negative: every scrape reads.
+	UsageRefresh time.Duration
 }
 
 // DefaultChannel is the default Config.Channel.
@@ -137,6 +142,7 @@ type Engine struct {
 	rateWait time.Duration
 	timeout  time.Duration
 	cacheMax time.Duration
+	usageTTL time.Duration
 	families map[string]map[string]Cost
 	rules    map[famKey][]slot
 	accounts []Account
@@ -158,7 +164,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	}
 	e := &Engine{
 		rdb: rdb, loc: cfg.Location, now: cfg.Now, jitter: cfg.Jitter, rateWait: cfg.RateWait,
-		timeout: cfg.Timeout, cacheMax: cfg.LocalCacheMax, families: cfg.Families,
+		timeout: cfg.Timeout, cacheMax: cfg.LocalCacheMax, usageTTL: cfg.UsageRefresh, families: cfg.Families,
 		failOpen: cfg.FailOpen, channel: cfg.Channel, ping: 5 * time.Second, s: newScripts(),
 	}
 	if e.loc == nil {
@@ -171,6 +177,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	e.rateWait = orDefault(e.rateWait, 2*time.Second)
 	e.timeout = orDefault(e.timeout, 500*time.Millisecond)
 	e.cacheMax = orDefault(e.cacheMax, time.Minute)
+	e.usageTTL = orDefault(e.usageTTL, 5*time.Second)
 	e.local = newExhaustedCache(e.cacheMax)
 	if e.channel == "" {
 		e.channel = DefaultChannel

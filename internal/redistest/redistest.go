@@ -102,7 +102,7 @@ func ping(addr string) error {
 	if err != nil {
 		return err
 	}
-	if !strings.HasPrefix(line, "+PONG") {
+	if !strings.HasPrefix(line, "+PONG") && !strings.HasPrefix(line, "-NOAUTH") { // up, with --requirepass
 		return fmt.Errorf("unexpected reply %q", line)
 	}
 	return nil

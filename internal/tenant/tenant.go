@@ -4,10 +4,13 @@
 package tenant
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
+	"errors"
+	"slices"
 	"sort"
 	"time"
 )
@@ -93,11 +96,18 @@ func (r *Registry) Credential(name string) (*Credential, bool) {
 }
 
 // AddTenant registers a tenant with its key hashes (lower-case hex SHA-256).
+// A hash that already belongs to another tenant is refused: a key identifies
+// one tenant.
 func (r *Registry) AddTenant(t *Tenant, keyHashesHex []string) error {
 	for _, h := range keyHashesHex {
 		b, err := hex.DecodeString(h)
 		if err != nil || len(b) != sha256.Size {
 			return errBadHash
+		}
+		for _, other := range r.tenants {
+			if other != t && slices.ContainsFunc(other.keyHashes, func(k []byte) bool { return bytes.Equal(k, b) }) {
+				return errors.New("tenant: a key hash of tenant " + t.ID + " already belongs to tenant " + other.ID)
+			}
 		}
 		t.keyHashes = append(t.keyHashes, b)
 	}

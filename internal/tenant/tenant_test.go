@@ -35,6 +35,13 @@ func TestAuthenticate(t *testing.T) {
 	if err := r.AddTenant(&Tenant{ID: "c"}, []string{"nothex"}); err == nil {
 		t.Errorf("AddTenant(bad hash) = nil, want an error")
 	}
+	// A key of two tenants would authenticate as whichever came last.
+	if err := r.AddTenant(&Tenant{ID: "d"}, []string{hash("key-d"), hash("key-b")}); err == nil || !strings.Contains(err.Error(), "tenant b") {
+		t.Errorf("AddTenant(b's key hash under d) = %v, want an error naming tenant b", err)
+	}
+	if got, _ := r.Authenticate("key-b"); got != b {
+		t.Errorf("Authenticate(key-b) after the refused tenant = %v, want b", got)
+	}
 }
 
 func TestSecretNeverPrints(t *testing.T) {

@@ -108,7 +108,7 @@ func TestFIPSClientApplications(t *testing.T) {
 	if err != nil || up.Category != `Юридическое лицо\Иностранная организация` || up.Title != "Знак «ТЕСТ»" {
 		t.Errorf("UpdateApplication = %+v, %v", up, err)
 	}
-	kindOf(t, "Application(other key)", func() error { _, err := c.Application(bgctx, other, a.ID); return err }(), apperr.Forbidden)
+	kindOf(t, "Application(other key)", func() error { _, err := c.Application(bgctx, other, a.ID); return err }(), apperr.NotFound) // as a missing one
 	kindOf(t, "Application(unknown)", func() error { _, err := c.Application(bgctx, owner, "999"); return err }(), apperr.NotFound)
 	e := kindOf(t, "CreateApplication(bad category)", func() error {
 		_, _, err := c.CreateApplication(bgctx, owner, fips.ApplicationInput{Type: "Invention", Category: "Юридическое лицо"})
@@ -196,10 +196,11 @@ func TestFIPSClientContentRoundTrip(t *testing.T) {
 		t.Errorf("ClearDocumentFile: %v", err)
 	}
 	kindOf(t, "DocumentFile(cleared)", func() error { _, err := c.DocumentFile(bgctx, owner, a.ID, d.ID); return err }(), apperr.NotFound)
+	// Another account's document is not found, exactly as a missing one.
 	kindOf(t, "PutDocumentFile(other key)", func() error {
 		_, err := c.PutDocumentFile(bgctx, other, a.ID, d.ID, fips.Upload{Body: bytes.NewReader(content)})
 		return err
-	}(), apperr.Forbidden)
+	}(), apperr.NotFound)
 }
 
 func TestFIPSClientStatementFLK(t *testing.T) {
@@ -281,19 +282,29 @@ func TestFIPSClientDictionariesCached(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := f.client.ApplicantDocumentTypes(bgctx, other); err != nil {
-		t.Fatal(err)
+	// Another account gets nothing from the first one's cache: each
+	// dictionary is fetched with its own key, once.
+	for range 2 {
+		if _, err := f.client.ApplicantDocumentTypes(bgctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.client.ApplicantCategories(bgctx, other); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.client.DocumentTypes(bgctx, other); err != nil {
+			t.Fatal(err)
+		}
 	}
 	got := f.sim.Kit.Calls.Snapshot()
 	want := map[string]int{
-		"GET /api/v1/dictionaries/applicant-categories":     1,
-		"GET /api/v1/dictionaries/document-types":           1,
-		"GET /api/v1/dictionaries/applicant-document-types": 2, // per account
+		"GET /api/v1/dictionaries/applicant-categories":     2, // per account
+		"GET /api/v1/dictionaries/document-types":           2,
+		"GET /api/v1/dictionaries/applicant-document-types": 2,
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("upstream calls mismatch (-want +got):\n%s", diff)
 	}
-	if ttl := rdb.TTL(bgctx, "fips:dict:fipsListApplicantCategories").Val(); ttl < 59*60e9 || ttl > 60*60e9 {
+	if ttl := rdb.TTL(bgctx, "fips:dict:fipsListApplicantCategories:"+owner.Name).Val(); ttl < 59*60e9 || ttl > 60*60e9 {
 		t.Errorf("TTL(categories) = %v, want an hour", ttl)
 	}
 }

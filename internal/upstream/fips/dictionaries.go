@@ -59,13 +59,12 @@ func (d dictCache) put(ctx context.Context, key string, entries []Entry) {
 	_ = d.rdb.Set(ctx, key, b, d.ttl).Err() // fails open: the next call fetches again
 }
 
-// dictionary returns a dictionary from the cache or from FIPS. perAccount
-// dictionaries are cached per credential, the others once for everyone.
-func (c *Client) dictionary(ctx context.Context, cred *tenant.Credential, op string, perAccount bool) ([]Entry, error) {
-	key := "fips:dict:" + op
-	if perAccount {
-		key += ":" + cred.Name
-	}
+// dictionary returns a dictionary from the cache or from FIPS. Every
+// dictionary is cached per credential (fips:dict:OP:CREDENTIAL): what one
+// account was shown is never served to another, and a key FIPS no longer
+// accepts gets FIPS's refusal, not another account's copy.
+func (c *Client) dictionary(ctx context.Context, cred *tenant.Credential, op string) ([]Entry, error) {
+	key := "fips:dict:" + op + ":" + cred.Name
 	if out, ok := c.dict.get(ctx, key); ok {
 		return out, nil
 	}
@@ -81,19 +80,19 @@ func (c *Client) dictionary(ctx context.Context, cred *tenant.Credential, op str
 }
 
 // ApplicantCategories lists the applicant categories; each Name is the full
-// path sent as an application's category. Cached.
+// path sent as an application's category. Cached per credential.
 func (c *Client) ApplicantCategories(ctx context.Context, cred *tenant.Credential) ([]Entry, error) {
-	return c.dictionary(ctx, cred, OpListApplicantCategories, false)
+	return c.dictionary(ctx, cred, OpListApplicantCategories)
 }
 
 // ApplicantDocumentTypes lists the account's own document templates. Cached
 // per credential.
 func (c *Client) ApplicantDocumentTypes(ctx context.Context, cred *tenant.Credential) ([]Entry, error) {
-	return c.dictionary(ctx, cred, OpListApplicantDocumentTypes, true)
+	return c.dictionary(ctx, cred, OpListApplicantDocumentTypes)
 }
 
 // DocumentTypes lists the common document templates (Code usable as a
-// document's type, Name as its TypeTitle). Cached.
+// document's type, Name as its TypeTitle). Cached per credential.
 func (c *Client) DocumentTypes(ctx context.Context, cred *tenant.Credential) ([]Entry, error) {
-	return c.dictionary(ctx, cred, OpListDocumentTypes, false)
+	return c.dictionary(ctx, cred, OpListDocumentTypes)
 }

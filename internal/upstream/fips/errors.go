@@ -100,11 +100,13 @@ func (c *Client) failureError(cred *tenant.Credential, status int, f Failure, re
 		e.Type, e.Title = "upstream-credential-rejected", "Upstream credential rejected"
 		e.Detail = "FIPS rejected the tenant's FIPS API key (credential " + cred.Name +
 			"): it expired or was revoked; generate a new key in the FIPS cabinet (Settings → API) and update the gateway's credential"
-	case status == http.StatusForbidden:
-		e.Kind = apperr.Forbidden
-		e.Detail = with("the tenant's FIPS account is neither the author nor a trustee of this application")
-	case status == http.StatusNotFound:
-		e.Kind, e.Detail = apperr.NotFound, with("FIPS has no such resource")
+	case status == http.StatusForbidden || status == http.StatusNotFound:
+		// Another account's resource (FIPS: 403, neither author nor trustee)
+		// answers exactly as a missing one: ids are sequential, and telling
+		// the two apart would let a tenant enumerate everyone's filings.
+		// FIPS's own message and findings differ between the two, so neither
+		// is passed on (the cause, logged, keeps the status).
+		e.Kind, e.Detail, e.Fields, e.Extensions = apperr.NotFound, notVisible, nil, nil
 	case status == http.StatusConflict:
 		e.Kind, e.Detail = apperr.Conflict, with("FIPS refused the request in the resource's current state")
 	case status == http.StatusRequestEntityTooLarge:
@@ -126,6 +128,10 @@ func (c *Client) failureError(cred *tenant.Credential, status int, f Failure, re
 	}
 	return e
 }
+
+// notVisible is the detail of a resource FIPS does not show the tenant's
+// account: missing, or another account's.
+const notVisible = "FIPS has no such resource for the tenant's FIPS account"
 
 // unreadable is the error of a 2xx answer that could not be decoded: FIPS
 // did the work, so the outcome is unknown to the caller.
