@@ -203,8 +203,12 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 			if r.Body != nil && r.Body != http.NoBody {
 				// The server's own writer, so that an over-long body also closes the connection.
 				r.Body = http.MaxBytesReader(info.raw, r.Body, op.maxBody)
-				// Bodies stream through (FIPS uploads): let the reader and writer overlap.
-				_ = http.NewResponseController(w).EnableFullDuplex()
+				if op.streamBody {
+					// Uploads stream through (FIPS): let the reader and writer
+					// overlap. Only there: with full duplex on, a body the
+					// handler never read makes net/http panic after the answer.
+					_ = http.NewResponseController(w).EnableFullDuplex()
+				}
 			}
 			if err := ops.validate(r, op, rc.URLParams); err != nil {
 				writeError(w, r, log, err)
