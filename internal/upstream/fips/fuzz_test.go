@@ -61,7 +61,9 @@ var fuzzCalls = map[string]func(context.Context, *fips.Client) (any, error){
 	"clearDocumentFile": func(ctx context.Context, c *fips.Client) (any, error) {
 		return nil, c.ClearDocumentFile(ctx, fuzzCred, "1", "2")
 	},
-	"listSignatures": func(ctx context.Context, c *fips.Client) (any, error) { return c.ListSignatures(ctx, fuzzCred, "1", "2") },
+	"listSignatures": func(ctx context.Context, c *fips.Client) (any, error) {
+		return c.ListSignatures(ctx, fuzzCred, "1", "2")
+	},
 	"addSignatures": func(ctx context.Context, c *fips.Client) (any, error) {
 		_, res, err := c.AddSignatures(ctx, fuzzCred, "1", "2", []fips.SignatureInput{{Algorithm: "GOST R 34.10-2012-256", Value: []byte("cms")}})
 		for _, r := range res {
