@@ -144,12 +144,7 @@ func counted(n *atomic.Int64, carries func(*http.Request) bool, h http.Handler) 
 // start an unbounded number of tasks); Garant and FIPS are not, so that
 // valid inputs keep reaching the upstreams.
 func newFuzzEnv(tb testing.TB) *fuzzEnv {
-	env := &fuzzEnv{panics: &panicLog{}}
-	env.ops = fuzzOps(tb)
-	env.byID = map[string]fuzzOp{}
-	for _, o := range env.ops {
-		env.byID[o.id] = o
-	}
+	env := &fuzzEnv{}
 
 	gcfg := garantsim.DefaultConfig()
 	gcfg.RatePerSecond = 1 << 20
@@ -184,13 +179,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 		must(tb, err)
 		d.FIPS = &handlers.FIPS{Client: fc, Idem: idempotency.New(d.Redis, idempotency.Options{Log: d.Log})}
 	})
-	// The same handler on a server of our own, whose error log we read.
-	srv := httptest.NewUnstartedServer(gw.Config.Handler)
-	srv.Config.ErrorLog = log.New(env.panics, "", 0)
-	srv.Start()
-	tb.Cleanup(srv.Close)
-	gw.Server = srv
-	env.gateway = gw
+	env.serve(tb, gw)
 
 	// The resources the fuzzers address.
 	env.ids = map[string]string{"topic": "12125268", "entry": "70", "format": "pdf", "objectId": "1084623"}
@@ -205,6 +194,22 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	env.ids["taskId"] = task.ID
 	env.gone["taskId"] = task.ID
 	return env
+}
+
+// serve puts gw's handler on a server of our own, whose error log we read.
+func (e *fuzzEnv) serve(tb testing.TB, gw *gateway) {
+	e.panics = &panicLog{}
+	e.ops = fuzzOps(tb)
+	e.byID = map[string]fuzzOp{}
+	for _, o := range e.ops {
+		e.byID[o.id] = o
+	}
+	srv := httptest.NewUnstartedServer(gw.Config.Handler)
+	srv.Config.ErrorLog = log.New(e.panics, "", 0)
+	srv.Start()
+	tb.Cleanup(srv.Close)
+	gw.Server = srv
+	e.gateway = gw
 }
 
 func jsonEscape(s string) string {
@@ -297,6 +302,13 @@ func (e *fuzzEnv) send(method, target string, hdr []string, body []byte) (*fuzzA
 // of what the client sent.
 func (e *fuzzEnv) check(t *testing.T, what string, sent int, a *fuzzAnswer, err error) {
 	t.Helper()
+	e.checkWith(t, what, sent, a, err, false)
+}
+
+// checkWith is check; upstreamFailures allows the 5xx of a failed upstream
+// (502, 503 and 504 problems naming it).
+func (e *fuzzEnv) checkWith(t *testing.T, what string, sent int, a *fuzzAnswer, err error, upstreamFailures bool) {
+	t.Helper()
 	if p := e.panics.take(); len(p) > 0 {
 		t.Fatalf("%s: net/http recovered a panic: %s", what, strings.Join(p, "\n"))
 	}
@@ -304,7 +316,8 @@ func (e *fuzzEnv) check(t *testing.T, what string, sent int, a *fuzzAnswer, err 
 		t.Fatalf("%s: %v", what, err)
 	}
 	status := a.res.StatusCode
-	if status >= 500 {
+	upstreamStatus := status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
+	if status >= 500 && !(upstreamFailures && upstreamStatus) {
 		t.Fatalf("%s = %d %s, want no 5xx while the upstreams are healthy", what, status, clipBody(a.body))
 	}
 	if limit := uint64(fuzzAllocBase + fuzzAllocPerByte*sent); a.allocated > limit {
@@ -322,6 +335,9 @@ func (e *fuzzEnv) check(t *testing.T, what string, sent int, a *fuzzAnswer, err 
 	}
 	if p.Status != status || p.RequestID == "" || p.RequestID != a.res.Header.Get("X-Request-ID") {
 		t.Fatalf("%s = %d: problem %+v: status or request_id wrong (X-Request-ID %q)", what, status, p, a.res.Header.Get("X-Request-ID"))
+	}
+	if status >= 500 && p.Upstream == "" {
+		t.Fatalf("%s = %d %s, want a problem naming the upstream that failed", what, status, clipBody(a.body))
 	}
 	if p.Upstream == "" && a.forwarded > 0 {
 		t.Fatalf("%s = %d %s: the gateway refused the request itself, yet %d call(s) carried it upstream", what, status, clipBody(a.body), a.forwarded)
