@@ -65,6 +65,6 @@ step "fuzz targets (${FUZZTIME:-3s} each; one longer: go test -run='^\$' -fuzz='
 for dir in $(git grep -l '^func Fuzz' -- '*_test.go' | xargs -n1 dirname | sort -u); do
   for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go | cut -c6- | sort -u); do
     echo "-- $dir $target"
-    go test -run='^$' -fuzz="^$target\$" -fuzztime="${FUZZTIME:-3s}" -parallel=1 "./$dir"
+    go test -run='^$' -fuzz="^$target\$" -fuzztime="${FUZZTIME:-3s}" -fuzzminimizetime=1s -parallel=1 "./$dir"
   done
 done
