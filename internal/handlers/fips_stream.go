@@ -93,6 +93,13 @@ func (x fipsStream) VisitFipsGetPackageResponse(w http.ResponseWriter) error    
 // ended at once and the connection is closed after the answer: the rest is
 // not drained, and the connection is not reused.
 func (c fipsCall) upload(ctx context.Context, mr *multipart.Reader, put func(fips.Upload) (*fips.Document, error)) (*fips.Document, error) {
+	if w := exchangeFrom(ctx).w; w != nil {
+		// FIPS may answer before the body is all read: let the reader and
+		// writer overlap. Only here, where the body streams and an early
+		// stop closes the connection: with full duplex on, a body left
+		// unread on a connection that is reused makes net/http panic.
+		_ = http.NewResponseController(w).EnableFullDuplex()
+	}
 	body := newIdleBody(exchangeFrom(ctx).w, c.streamIdle())
 	body.extend()
 	up, err := fipsFilePart(mr)

@@ -57,7 +57,7 @@ func fsspGatewayAt(t *testing.T, baseURL string) *gateway {
 
 // fsspGatewayRules is the test gateway with the FSSP task engine on the FSSP
 // API at baseURL, metered by rules. The engine stops when the test ends.
-func fsspGatewayRules(t *testing.T, baseURL string, rules []quota.Rule, edits ...func(*handlers.Deps)) *gateway {
+func fsspGatewayRules(t testing.TB, baseURL string, rules []quota.Rule, edits ...func(*handlers.Deps)) *gateway {
 	t.Helper()
 	return newGateway(t, func(d *handlers.Deps) {
 		for _, edit := range edits {

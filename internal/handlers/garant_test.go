@@ -85,7 +85,7 @@ func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Dep
 // garantQuota is the engine of the Garant tests: the documented monthly
 // limits and a per-second rate below Garant's 20 (the window is fixed, so 10
 // a second never makes 20 within any sliding second).
-func garantQuota(t *testing.T, rdb redis.UniversalClient) *quota.Engine {
+func garantQuota(t testing.TB, rdb redis.UniversalClient) *quota.Engine {
 	t.Helper()
 	var rules []quota.Rule
 	for fam, limit := range map[string]int64{quota.FamilyExport: 30, quota.FamilyTopicInfo: 300, quota.FamilyLinksControl: 1000} {
@@ -98,7 +98,7 @@ func garantQuota(t *testing.T, rdb redis.UniversalClient) *quota.Engine {
 	return q
 }
 
-func garantDeps(t *testing.T, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *handlers.Garant {
+func garantDeps(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *handlers.Garant {
 	t.Helper()
 	c, err := garant.New(garant.Config{BaseURL: simURL, Timeout: time.Second,
 		Transport: metrics.NewUpstream(reg).Transport("garant", http.DefaultTransport)})

@@ -39,7 +39,7 @@ const (
 
 // newGateway builds the router with tenants alpha, other and nocreds. edit may add
 // upstream dependencies to Deps before the router is built.
-func newGateway(t *testing.T, edit func(*handlers.Deps)) *gateway {
+func newGateway(t testing.TB, edit func(*handlers.Deps)) *gateway {
 	t.Helper()
 	rs := redistest.Start(t)
 	rdb := rs.Client(t)
@@ -81,7 +81,7 @@ func newGateway(t *testing.T, edit func(*handlers.Deps)) *gateway {
 	return &gateway{Server: srv, Deps: d, Redis: rs, Logs: logs}
 }
 
-func must(t *testing.T, err error) {
+func must(t testing.TB, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatal(err)

@@ -202,9 +202,10 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 			}
 			if r.Body != nil && r.Body != http.NoBody {
 				// The server's own writer, so that an over-long body also closes the connection.
+				// Full duplex is the upload's to enable (fips_stream.go): with
+				// it on, a body left unread by an early answer makes net/http
+				// panic when the connection is reused.
 				r.Body = http.MaxBytesReader(info.raw, r.Body, op.maxBody)
-				// Bodies stream through (FIPS uploads): let the reader and writer overlap.
-				_ = http.NewResponseController(w).EnableFullDuplex()
 			}
 			if err := ops.validate(r, op, rc.URLParams); err != nil {
 				writeError(w, r, log, err)

@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/tenant"
 )
 
@@ -82,7 +83,11 @@ func (c *Client) EntryHTML(ctx context.Context, token tenant.Secret, topic, entr
 }
 
 // Image runs GET /v2/image/{objectID}. The file streams; close its Body.
+// An empty id, "." or ".." (a path of its own once escaped) is Invalid.
 func (c *Client) Image(ctx context.Context, token tenant.Secret, objectID string) (*File, error) {
+	if objectID == "" || objectID == "." || objectID == ".." {
+		return nil, apperr.InvalidField("path.objectId", "must be an image object id")
+	}
 	return c.file(ctx, token, MethodImage, "/v2/image/"+url.PathEscape(objectID), nil)
 }
 

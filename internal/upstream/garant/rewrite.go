@@ -20,7 +20,8 @@ var objectLink = regexp.MustCompile(`(["'])(?:https?://[^/"']+)?/document/(image
 // /document/formula?…text=CODE&fmt=png becomes
 // prefix+"/formulas?text=CODE&fmt=png", with CODE verbatim (Garant wants it
 // exactly as it appears in its own link). prefix is e.g. "/v1/garant".
-// Other links are left alone; a link without its id is left alone.
+// Other links are left alone; so is a link without its id, or whose id
+// is "." or "..".
 func RewriteHTML(html, prefix string) string {
 	if !strings.Contains(html, "/document/") {
 		return html
@@ -44,6 +45,9 @@ func RewriteHTML(html, prefix string) string {
 			}
 			if dec, err := url.QueryUnescape(id); err == nil {
 				id = dec
+			}
+			if id == "" || id == "." || id == ".." { // not a path segment of its own
+				return m
 			}
 			return open + prefix + "/images/" + url.PathEscape(id) + closing
 		default:

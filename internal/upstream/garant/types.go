@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"math"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -82,7 +83,8 @@ func (n *Int) UnmarshalJSON(b []byte) error {
 // Float is a number that Garant sends as a string ("0.99") or a number.
 type Float float64
 
-// UnmarshalJSON accepts 0.99, "0.99" and "0,99".
+// UnmarshalJSON accepts 0.99, "0.99" and "0,99"; not "NaN" or "Inf"
+// (strconv reads them, JSON cannot carry them on).
 func (f *Float) UnmarshalJSON(b []byte) error {
 	raw := b
 	b = bytes.TrimSpace(b)
@@ -97,7 +99,7 @@ func (f *Float) UnmarshalJSON(b []byte) error {
 		s = string(b)
 	}
 	v, err := strconv.ParseFloat(s, 64)
-	if err != nil {
+	if err != nil || math.IsNaN(v) || math.IsInf(v, 0) {
 		return fmt.Errorf("garant: %s is not a number", raw)
 	}
 	*f = Float(v)
