@@ -20,6 +20,7 @@ import (
 	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -51,6 +52,7 @@ type fipsGateway struct {
 type fipsOptions struct {
 	wrapSim    func(http.Handler) http.Handler // around the in-process simulator
 	streamIdle time.Duration                   // handlers.FIPS.StreamIdle
+	fair       *fairshare.Config               // handlers.Deps.Fair, when set
 }
 
 // newFIPSGateway builds the real router over real Redis with a FIPS client
@@ -81,9 +83,16 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var fair *fairshare.Limiter
+	if o.fair != nil {
+		if fair, err = fairshare.New(rdb, *o.fair, reg, log); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg), SpecYAML: apispec.YAML,
 		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log}), StreamIdle: o.streamIdle},
+		Fair: fair,
 	})
 	if err != nil {
 		t.Fatal(err)
