@@ -17,6 +17,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/handlers"
+	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
@@ -296,22 +297,40 @@ func TestFairRateOfFIPS(t *testing.T) {
 	g.call(t, fipsKeyBeta, "GET", "/v1/fips/applications", nil, "").want(t, "beta's list", http.StatusOK)
 }
 
-// TestFairFloodingTenant: while alpha floods the free Garant search with
+// TestFairFloodingTenant: while alpha floods the free Garant search from
 // many concurrent callers, beta, on the same credential, keeps every call
-// succeeding, promptly. Without fair sharing alpha's flood takes the
-// credential's per-second rate and beta's calls wait for it, then fail.
+// succeeding, promptly and never throttled. The credential's per-second rate
+// answers 429 at once here (no wait for the next second), so any call of
+// beta's that found the credential's second spent by alpha fails. Without
+// fair sharing alpha's flood takes the whole rate and beta's calls fail.
 func TestFairFloodingTenant(t *testing.T) {
-	env := newGarantEnv(t, simConfig(), withFair(t, fairshare.Config{
-		Default:         fairshare.Limits{UpstreamCalls: 4, Rates: map[string]fairshare.Rate{"garant": {PerSecond: 2, Burst: 2}}},
-		CredentialCalls: 32,
-	}))
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		var rules []quota.Rule
+		for fam, limit := range map[string]int64{quota.FamilyExport: 30, quota.FamilyTopicInfo: 300, quota.FamilyLinksControl: 1000} {
+			rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Upstream: "garant", Family: fam, Period: quota.PeriodMonth, Limit: limit})
+		}
+		rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Upstream: "garant", Family: quota.FamilyRate, Period: quota.PeriodSecond, Limit: 10})
+		q, err := quota.New(d.Redis, quota.Config{Rules: rules, RateWait: -1}, prometheus.NewRegistry())
+		must(t, err)
+		d.Quota = q
+		// At most 2 + 2 a second each: alpha's flood and beta's calls fit in
+		// the credential's 10 in any second.
+		withFair(t, fairshare.Config{
+			Default:         fairshare.Limits{UpstreamCalls: 4, Rates: map[string]fairshare.Rate{"garant": {PerSecond: 2, Burst: 2}}},
+			CredentialCalls: 32,
+		})(d)
+	})
+	// A loaded machine must not turn a slow simulator into a 504.
+	c, err := garant.New(garant.Config{BaseURL: env.simURL, Timeout: time.Minute})
+	must(t, err)
+	env.Deps.Garant.Client = c
 	stop := make(chan struct{})
 	var (
 		flood       sync.WaitGroup
 		mu          sync.Mutex
 		alphaStatus = map[int]int{}
 	)
-	for w := range 40 {
+	for w := range 16 {
 		flood.Go(func() {
 			for i := 0; ; i++ {
 				select {
@@ -329,7 +348,7 @@ func TestFairFloodingTenant(t *testing.T) {
 	}
 	time.Sleep(300 * time.Millisecond) // the flood is under way
 
-	const calls = 12
+	const calls = 8
 	var latencies []time.Duration
 	var failed []string
 	for i := range calls {
@@ -340,7 +359,7 @@ func TestFairFloodingTenant(t *testing.T) {
 		if status != http.StatusOK {
 			failed = append(failed, fmt.Sprintf("%d %s", status, body))
 		}
-		time.Sleep(400 * time.Millisecond) // within beta's own rate
+		time.Sleep(600 * time.Millisecond) // within beta's own rate
 	}
 	close(stop)
 	flood.Wait()
@@ -349,12 +368,12 @@ func TestFairFloodingTenant(t *testing.T) {
 	t.Logf("beta: %d calls, %d failed, latency p50 %v max %v; alpha's answers by status %v",
 		calls, len(failed), latencies[calls/2], latencies[calls-1], alphaStatus)
 	if len(failed) > 0 {
-		t.Errorf("beta's calls failed under alpha's flood: %v", failed)
+		t.Errorf("%d of beta's %d calls failed under alpha's flood: %v", len(failed), calls, failed)
 	}
-	// The credential's rate waits up to a second for the next window, the
-	// quota engine up to RateWait (5s here): a call that took 2s was held up.
-	if latencies[calls-1] > 2*time.Second {
-		t.Errorf("beta's slowest call took %v under alpha's flood, want under 2s", latencies[calls-1])
+	// Generous: the machine may be busy; a call that waited on anything
+	// but the CPU would take longer.
+	if latencies[calls-1] > 5*time.Second {
+		t.Errorf("beta's slowest call took %v under alpha's flood, want under 5s", latencies[calls-1])
 	}
 	if alphaStatus[http.StatusOK] == 0 || alphaStatus[http.StatusTooManyRequests] == 0 {
 		t.Errorf("alpha's answers = %v, want some served and some refused with 429", alphaStatus)
