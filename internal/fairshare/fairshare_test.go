@@ -49,7 +49,9 @@ func admit(t *testing.T, l *fairshare.Limiter, r fairshare.Request) func() {
 
 func TestLongPollCaps(t *testing.T) {
 	l, reg := newLimiter(t, nil, fairshare.Config{Default: fairshare.Limits{LongPolls: 2}, LongPolls: 3})
-	poll := func(tenant string) fairshare.Request { return fairshare.Request{Class: fairshare.LongPoll, Tenant: tenant} }
+	poll := func(tenant string) fairshare.Request {
+		return fairshare.Request{Class: fairshare.LongPoll, Tenant: tenant}
+	}
 	a1 := admit(t, l, poll("alpha"))
 	admit(t, l, poll("alpha"))
 	_, err := l.Admit(context.Background(), poll("alpha"))

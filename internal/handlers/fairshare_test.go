@@ -109,24 +109,43 @@ func TestFairLongPollCaps(t *testing.T) {
 		b, _ := io.ReadAll(res.Body)
 		return res.StatusCode, res.Header, b
 	}
-	var wg sync.WaitGroup
-	statuses := make(chan int, 3)
-	poll := func(key, task, tenantID string, n float64) {
-		wg.Go(func() {
-			status, _, _ := get(key, task)
-			statuses <- status
-		})
-		awaitGauge(t, g.Deps.Registry, n, "gateway_fair_long_polls", "tenant", tenantID)
+	type answer struct {
+		status int
+		h      http.Header
+		body   []byte
 	}
-	poll(keyAlpha, alphaTask, "alpha", 1) // parked
-	poll(keyAlpha, alphaTask, "alpha", 2) // past max_parked: waits in a goroutine
+	answers := make(chan answer, 10)
+	var wg sync.WaitGroup
+	polls := func(key, task string, n int) {
+		for range n {
+			wg.Go(func() {
+				status, h, body := get(key, task)
+				answers <- answer{status, h, body}
+			})
+		}
+	}
+	// The one refused answers at once; the admitted ones wait for the task.
+	refusal := func(what string) answer {
+		t.Helper()
+		select {
+		case a := <-answers:
+			return a
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s: no long poll answered at once, want one refused", what)
+		}
+		return answer{}
+	}
+	// One of alpha's first two is parked, the other waits in a goroutine
+	// (max_parked is 1); both count.
+	polls(keyAlpha, alphaTask, 3)
+	a := refusal("alpha's three long polls")
+	wantRefusal(t, "alpha's third long poll", a.status, a.h, a.body, http.StatusTooManyRequests, fairshare.TypeConcurrency, fairshare.LimitLongPollsPerTenant)
 
-	status, h, body := get(keyAlpha, alphaTask)
-	wantRefusal(t, "alpha's third long poll", status, h, body, http.StatusTooManyRequests, fairshare.TypeConcurrency, fairshare.LimitLongPollsPerTenant)
-
-	poll(keyOther, otherTask, "other", 1) // the gateway's third
-	status, h, body = get(keyOther, otherTask)
-	wantRefusal(t, "a fourth long poll", status, h, body, http.StatusServiceUnavailable, fairshare.TypeOverloaded, fairshare.LimitLongPollsGlobal)
+	polls(keyOther, otherTask, 2) // the gateway's third and fourth
+	a = refusal("other's two long polls")
+	wantRefusal(t, "the gateway's fourth long poll", a.status, a.h, a.body, http.StatusServiceUnavailable, fairshare.TypeOverloaded, fairshare.LimitLongPollsGlobal)
+	awaitGauge(t, g.Deps.Registry, 2, "gateway_fair_long_polls", "tenant", "alpha")
+	awaitGauge(t, g.Deps.Registry, 1, "gateway_fair_long_polls", "tenant", "other")
 
 	// A search that prefers to wait is queued and answered at once.
 	res := g.do(t, "POST", "/v1/fssp/searches/ip", keyOther, map[string]any{"number": "12345/24/77001-ИП"}, "Prefer", "wait=10")
@@ -137,10 +156,10 @@ func TestFairLongPollCaps(t *testing.T) {
 
 	sim.Kit.Clock.Advance(2 * time.Minute)
 	wg.Wait()
-	close(statuses)
-	for s := range statuses {
-		if s != http.StatusOK {
-			t.Errorf("an admitted long poll = %d, want 200", s)
+	close(answers)
+	for a := range answers {
+		if a.status != http.StatusOK {
+			t.Errorf("an admitted long poll = %d %s, want 200", a.status, a.body)
 		}
 	}
 	for _, tenantID := range []string{"alpha", "other"} {
