@@ -19,7 +19,7 @@ import (
 	"github.com/legalgate/legalgate/internal/redistest"
 )
 
-func newLimiter(t *testing.T, rdb redis.UniversalClient, cfg fairshare.Config) (*fairshare.Limiter, *prometheus.Registry) {
+func newLimiter(t testing.TB, rdb redis.UniversalClient, cfg fairshare.Config) (*fairshare.Limiter, *prometheus.Registry) {
 	t.Helper()
 	reg := prometheus.NewRegistry()
 	l, err := fairshare.New(rdb, cfg, reg, slog.New(slog.NewTextHandler(io.Discard, nil)))
