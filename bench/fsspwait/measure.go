@@ -301,6 +301,7 @@ tenants:
 upstreams:
   fssp: {base_url: "%s", timeout: 15s}
 fssp: {max_wait: 60s, poll_initial: 1s, poll_max: 2s}
+fairness: {long_polls: {per_tenant: -1, global: -1}}   # one tenant holds every waiter
 server: {shutdown_timeout: 2s, admin_addr: %s}
 `
 

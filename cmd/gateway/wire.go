@@ -15,6 +15,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
@@ -33,6 +34,7 @@ type app struct {
 	fssp    *fssptasks.Engine
 	garant  *handlers.Garant
 	fips    *handlers.FIPS
+	fair    *fairshare.Limiter
 	stop    func() // stops background work and waits for it; called after the server drained
 }
 
@@ -66,6 +68,9 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	}
 
 	a := &app{tenants: tenants, quota: q}
+	if a.fair, err = wireFairness(cfg, rdb, reg, log); err != nil {
+		return nil, err
+	}
 	if cfg.Uses(config.Garant) {
 		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, loc); err != nil {
 			return nil, err

@@ -40,6 +40,7 @@ type Config struct {
 	FSSP        FSSPTasks             `yaml:"fssp"`
 	Quota       QuotaOptions          `yaml:"quota"`
 	Server      Server                `yaml:"server"`
+	Fairness    Fairness              `yaml:"fairness"`
 }
 
 // Redis says where Redis is. Empty URL and Addrs: an embedded in-process
@@ -149,6 +150,125 @@ type Server struct {
 	Pprof     bool   `yaml:"pprof"` // serve net/http/pprof on the admin listener; default off
 }
 
+// Fairness keeps one tenant from starving the others (internal/fairshare).
+// In each cap and rate, 0 takes the default and -1 turns it off. The caps
+// count per replica; the rates count in Redis, across replicas.
+type Fairness struct {
+	LongPolls     LongPollCaps              `yaml:"long_polls"`
+	UpstreamCalls UpstreamCallCaps          `yaml:"upstream_calls"`
+	Rates         map[string]Rate           `yaml:"rates"`   // garant, fips → each tenant's rate of the upstream's unmetered operations
+	Tenants       map[string]TenantFairness `yaml:"tenants"` // one tenant's own caps and rates; 0 (or absent): the defaults above
+}
+
+// LongPollCaps caps FSSP long polls (?wait= and Prefer: wait), parked or not.
+type LongPollCaps struct {
+	PerTenant int `yaml:"per_tenant"` // default 1000
+	Global    int `yaml:"global"`     // default 20000
+}
+
+// UpstreamCallCaps caps the Garant and FIPS requests in flight on one credential.
+type UpstreamCallCaps struct {
+	PerTenant     int `yaml:"per_tenant"`     // one tenant's; default 16
+	PerCredential int `yaml:"per_credential"` // every tenant's together; default 64
+}
+
+// Rate is a per-tenant rate: per_second on average, burst at once.
+type Rate struct {
+	PerSecond int `yaml:"per_second"`
+	Burst     int `yaml:"burst"` // default 2 × per_second
+}
+
+// TenantFairness replaces the defaults for one tenant.
+type TenantFairness struct {
+	LongPolls     int             `yaml:"long_polls"`
+	UpstreamCalls int             `yaml:"upstream_calls"`
+	Rates         map[string]Rate `yaml:"rates"`
+}
+
+// DefaultRates are the default per-tenant rates of unmetered operations:
+// Garant's half of the 10 a second a credential is usually paced at, so
+// that two tenants cannot starve each other; FIPS publishes no limit.
+func DefaultRates() map[string]Rate {
+	return map[string]Rate{Garant: {PerSecond: 5, Burst: 10}, FIPS: {PerSecond: 10, Burst: 20}}
+}
+
+func (f *Fairness) applyDefaults() {
+	setInt := func(n *int, v int) {
+		if *n == 0 {
+			*n = v
+		}
+	}
+	setInt(&f.LongPolls.PerTenant, 1000)
+	setInt(&f.LongPolls.Global, 20000)
+	setInt(&f.UpstreamCalls.PerTenant, 16)
+	setInt(&f.UpstreamCalls.PerCredential, 64)
+	if f.Rates == nil {
+		f.Rates = map[string]Rate{}
+	}
+	for up, def := range DefaultRates() {
+		r := f.Rates[up]
+		setInt(&r.PerSecond, def.PerSecond)
+		if r.PerSecond > 0 {
+			setInt(&r.Burst, 2*r.PerSecond)
+		}
+		f.Rates[up] = r
+	}
+	for id, t := range f.Tenants {
+		for up, r := range t.Rates {
+			if r.PerSecond > 0 {
+				setInt(&r.Burst, 2*r.PerSecond)
+			}
+			t.Rates[up] = r
+		}
+		f.Tenants[id] = t
+	}
+}
+
+// validateFairness checks the fairness section, and that no tenant limit
+// is a per-second rate (the quota engine's rate family paces a credential;
+// a tenant's rate is fairness.rates).
+func (c *Config) validateFairness(bad func(string, string, ...any)) {
+	f := &c.Fairness
+	atLeast := func(field string, n int) {
+		if n < -1 {
+			bad(field, "must be -1 (off), 0 (the default) or a positive count")
+		}
+	}
+	rates := func(field string, rs map[string]Rate) {
+		for up, r := range rs {
+			rf := field + "." + up
+			if up != Garant && up != FIPS {
+				bad(rf, "rates are for garant or fips (FSSP's searches are metered, its reads call no upstream)")
+			}
+			atLeast(rf+".per_second", r.PerSecond)
+			if r.Burst < 0 {
+				bad(rf+".burst", "must not be negative")
+			}
+		}
+	}
+	atLeast("fairness.long_polls.per_tenant", f.LongPolls.PerTenant)
+	atLeast("fairness.long_polls.global", f.LongPolls.Global)
+	atLeast("fairness.upstream_calls.per_tenant", f.UpstreamCalls.PerTenant)
+	atLeast("fairness.upstream_calls.per_credential", f.UpstreamCalls.PerCredential)
+	rates("fairness.rates", f.Rates)
+	for id, t := range f.Tenants {
+		tf := "fairness.tenants." + id
+		if _, ok := c.Tenants[id]; !ok {
+			bad(tf, "no such tenant")
+		}
+		atLeast(tf+".long_polls", t.LongPolls)
+		atLeast(tf+".upstream_calls", t.UpstreamCalls)
+		rates(tf+".rates", t.Rates)
+	}
+	for id, t := range c.Tenants {
+		for i, l := range t.Limits {
+			if l.Family == "rate" {
+				bad(fmt.Sprintf("tenants.%s.limits[%d].family", id, i), "a tenant's rate is set in fairness.rates (the rate family paces a credential)")
+			}
+		}
+	}
+}
+
 // Load reads, expands and validates the config at path.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -250,6 +370,7 @@ func (c *Config) applyDefaults() {
 	if c.Server.AdminAddr == "" {
 		c.Server.AdminAddr = "127.0.0.1:8081"
 	}
+	c.Fairness.applyDefaults()
 }
 
 var (
@@ -346,6 +467,7 @@ func (c *Config) Validate() error {
 	if c.FSSP.MaxWait > 60*time.Second {
 		bad("fssp.max_wait", "must be at most 60s")
 	}
+	c.validateFairness(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

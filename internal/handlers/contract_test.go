@@ -38,7 +38,7 @@ const maxChecked = 1 << 20
 // a drift fails the test that caused it. Answers to requests outside the
 // contract (Swagger UI assets, unknown routes) and connections a handler
 // took over (parked long polls) are not checked.
-func serveChecked(t *testing.T, h http.Handler) *httptest.Server {
+func serveChecked(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	router, err := contractRouter()
 	if err != nil {

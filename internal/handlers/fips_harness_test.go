@@ -21,6 +21,7 @@ import (
 	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -54,6 +55,7 @@ type fipsOptions struct {
 	wrapSim    func(http.Handler) http.Handler // around the in-process simulator
 	streamIdle time.Duration                   // handlers.FIPS.StreamIdle
 	idemLock   time.Duration                   // idempotency.Options.LockTTL
+	fair       *fairshare.Config               // handlers.Deps.Fair, when set
 }
 
 // newFIPSGateway builds the real router over real Redis with a FIPS client
@@ -84,9 +86,16 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 		t.Fatal(err)
 	}
 	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	var fair *fairshare.Limiter
+	if o.fair != nil {
+		if fair, err = fairshare.New(rdb, *o.fair, reg, log); err != nil {
+			t.Fatal(err)
+		}
+	}
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg), SpecYAML: apispec.YAML,
 		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log, LockTTL: o.idemLock}), StreamIdle: o.streamIdle},
+		Fair: fair,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -10,6 +10,7 @@ import (
 	openapi_types "github.com/oapi-codegen/runtime/types"
 
 	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
@@ -126,7 +127,13 @@ func (h fsspHandlers) FsspGetTask(ctx context.Context, request api.FsspGetTaskRe
 		return nil, err
 	}
 	if wait > 0 && !task.Status.Final() {
-		return &fsspParked{h: h, ctx: ctx, tenantID: t.ID, snapshot: task, wait: wait}, nil
+		// A long poll, parked or not, counts against the tenant's and the
+		// gateway's caps until it is answered.
+		release, err := h.deps.Fair.Admit(ctx, fairshare.Request{Class: fairshare.LongPoll, Tenant: t.ID})
+		if err != nil {
+			return nil, err
+		}
+		return &fsspParked{h: h, ctx: ctx, tenantID: t.ID, snapshot: task, wait: wait, release: release}, nil
 	}
 	return h.taskAnswer(t.ID, task)
 }
@@ -150,7 +157,8 @@ func (h fsspHandlers) taskAnswer(tenantID string, task *fssptasks.Task) (api.Fss
 // answer is then 200 with the task's current state, final or not, with its
 // Location (and Content-Location, since the body is that resource) and, when
 // not final, a Retry-After, so the client can go on polling. Without a wait
-// it is 202. A quota rejection carries the RateLimit fields.
+// it is 202, as it is when the wait would pass a long-poll cap. A quota
+// rejection carries the RateLimit fields.
 func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *string, prefer *string, qs ...fssptasks.Query) (task api.FSSPTask, waited bool, err error) {
 	if h.tasks == nil {
 		return api.FSSPTask{}, false, notBuilt(op)
@@ -176,6 +184,16 @@ func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *stri
 	}
 	current := sub.Task
 	wait, waited := preferWait(prefer)
+	if waited && !current.Status.Final() {
+		// The wait is a long poll. Past a cap the preference is not applied
+		// (RFC 7240): the search, already queued, answers 202 at once.
+		release, err := h.deps.Fair.Admit(ctx, fairshare.Request{Class: fairshare.LongPoll, Tenant: t.ID})
+		if err != nil {
+			waited = false
+		} else {
+			defer release()
+		}
+	}
 	if !waited {
 		return fsspTask(current), false, nil
 	}

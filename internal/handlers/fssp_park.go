@@ -19,11 +19,13 @@ type fsspParked struct {
 	tenantID string
 	snapshot *fssptasks.Task // the state before waiting, answered when the waiters are released
 	wait     time.Duration
+	release  func() // the poll's fair-share slot, released once it is answered
 }
 
 func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 	p, ok := a.h.lot.park(a.ctx, w)
 	if !ok {
+		defer a.release()
 		task, err := a.h.tasks.Wait(a.ctx, a.tenantID, a.snapshot.ID, a.wait)
 		if err != nil {
 			return err
@@ -34,8 +36,9 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 		}
 		return answer.VisitFsspGetTaskResponse(w)
 	}
-	snapshot, h, tenantID := a.snapshot, a.h, a.tenantID
+	snapshot, h, tenantID, release := a.snapshot, a.h, a.tenantID, a.release
 	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task, err error) (then func()) {
+		release()
 		return p.guard(func() func() {
 			switch {
 			case err != nil:

@@ -15,6 +15,7 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/tenant"
 )
@@ -161,8 +162,9 @@ func routePattern(r *http.Request) string {
 // routeGuard finds the contract operation a request is for (asking the
 // router, before it runs the route, so that auth comes before parameter
 // parsing), names it, checks the tenant's key where the operation needs one,
-// limits the body and validates the request against the contract, in that order.
-func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, mux *chi.Mux) func(http.Handler) http.Handler {
+// limits the body, validates the request against the contract and admits it
+// to its upstream's fair share (held until the request is answered), in that order.
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, fair *fairshare.Limiter, mux *chi.Mux) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := chi.NewRouteContext()
@@ -211,9 +213,31 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				writeError(w, r, log, err)
 				return
 			}
+			if op.share == fairshare.Call || op.share == fairshare.FreeCall {
+				release, err := admitCall(r.Context(), fair, op)
+				if err != nil {
+					writeError(w, r, log, err)
+					return
+				}
+				defer release()
+			}
 			next.ServeHTTP(w, r)
 		})
 	}
+}
+
+// admitCall admits a request that calls op's upstream to its tenant's and
+// its credential's fair share.
+func admitCall(ctx context.Context, fair *fairshare.Limiter, op *operation) (release func(), err error) {
+	t, ok := tenant.FromContext(ctx)
+	if !ok {
+		return func() {}, nil
+	}
+	c, ok := t.Credential(op.upstream)
+	if !ok {
+		return func() {}, nil
+	}
+	return fair.Admit(ctx, fairshare.Request{Class: op.share, Tenant: t.ID, Upstream: op.upstream, Credential: c.Name})
 }
 
 // routingPath is the path chi routes on (the raw, still-escaped path when

@@ -24,7 +24,7 @@ import (
 //
 // A request travels: request id → recover → access log and metrics → chi
 // routing → route guard (operation, tenant auth, body limit, contract
-// validation) → generated strict handler → the operation's method.
+// validation, fair share) → generated strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
 	spec, err := api.GetSpec()
 	if err != nil {
@@ -42,7 +42,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 	}
 
 	r := chi.NewRouter()
-	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, ops, d.Tenants, r))
+	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, ops, d.Tenants, d.Fair, r))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -42,6 +43,9 @@ type Deps struct {
 	// MaxParked caps the long polls parked at once (0: DefaultMaxParked;
 	// negative: none is parked); the others wait the usual way.
 	MaxParked int
+	// Fair admits upstream calls and long polls to each tenant's fair share
+	// (caps and rates). Nil: no caps, no rates.
+	Fair *fairshare.Limiter
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set

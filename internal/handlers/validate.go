@@ -13,6 +13,8 @@ import (
 	"github.com/go-chi/chi/v5"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/fairshare"
+	"github.com/legalgate/legalgate/internal/quota"
 )
 
 // Body limits: 20 MB where the upstream accepts 20 MB, 1 MB elsewhere.
@@ -26,13 +28,41 @@ var largeBodyOps = map[string]bool{
 	"garantFindHyperlinks": true, "fipsPutDocumentFile": true, "fipsPutStatement": true,
 }
 
+// shareClasses are the operations whose fair-sharing class (internal/fairshare)
+// is not their upstream's: see shareClass.
+var shareClasses = map[string]fairshare.Class{
+	"fsspGetTask":      fairshare.LongPoll, // when it waits (admitted by the handler, which knows)
+	"garantPurgeCache": fairshare.None,     // the gateway's own cache; no upstream call
+}
+
+// shareClass is an operation's fair-sharing class. A Garant or FIPS request
+// calls its upstream while it runs: a Call when a quota family meters the
+// operation, else a FreeCall (also held to the tenant's rate). FSSP's
+// searches only queue a task (the task engine's pollers call FSSP, metered
+// by quota), so they count against no cap; the long polls of Prefer: wait
+// and fsspGetTask are admitted by their handlers.
+func shareClass(id, upstream string) fairshare.Class {
+	if c, ok := shareClasses[id]; ok {
+		return c
+	}
+	switch upstream {
+	case "garant", "fips":
+		if _, metered := quota.DefaultFamilies()[upstream][id]; metered {
+			return fairshare.Call
+		}
+		return fairshare.FreeCall
+	}
+	return fairshare.None
+}
+
 // operation is one contract operation as the guard needs it.
 type operation struct {
 	id            string
 	upstream      string // "garant", "fssp", "fips" (from the tag); "" for the gateway's own
 	authenticated bool
 	maxBody       int64
-	streamBody    bool // multipart or binary: validated by the handler, never buffered here
+	streamBody    bool            // multipart or binary: validated by the handler, never buffered here
+	share         fairshare.Class // fair-sharing class (shareClass)
 	route         *routers.Route
 }
 
@@ -61,6 +91,7 @@ func newOperationIndex(spec *openapi3.T) *operationIndex {
 					o.upstream = up
 				}
 			}
+			o.share = shareClass(o.id, o.upstream)
 			if largeBodyOps[o.id] {
 				o.maxBody = largeBody
 			}
