@@ -25,6 +25,8 @@ import (
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	apispec "github.com/legalgate/legalgate/api"
 )
 
 // Gateway is the upstream name of the gateway's own operations.
@@ -255,4 +257,13 @@ func lowerFirst(s string) string {
 		return s
 	}
 	return strings.ToLower(s[:1]) + s[1:]
+}
+
+// Contract loads the table of the gateway's own contract (api/openapi.yaml).
+func Contract() (*Table, error) {
+	spec, err := openapi3.NewLoader().LoadFromData(apispec.YAML)
+	if err != nil {
+		return nil, fmt.Errorf("ops: load contract: %w", err)
+	}
+	return Load(spec)
 }
