@@ -43,7 +43,7 @@ func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any,
 
 // policy is the operation's cache policy under the client's Cache-Control.
 func (c *garantCall) policy(cc *string) cache.Policy {
-	p := cache.Policy{TTL: c.g.ttl(c.op)}
+	p := cache.Policy{TTL: c.ttl()}
 	if cc != nil {
 		cache.ParseCacheControl(&p, *cc)
 	}
