@@ -303,6 +303,7 @@ func (e HealthStatusStatus) Valid() bool {
 // Defines values for ProblemScope.
 const (
 	ProblemScopeCredential ProblemScope = "credential"
+	ProblemScopeGateway    ProblemScope = "gateway"
 	ProblemScopeTenant     ProblemScope = "tenant"
 )
 
@@ -310,6 +311,8 @@ const (
 func (e ProblemScope) Valid() bool {
 	switch e {
 	case ProblemScopeCredential:
+		return true
+	case ProblemScopeGateway:
 		return true
 	case ProblemScopeTenant:
 		return true
@@ -2010,7 +2013,7 @@ type Problem struct {
 	// Example: 2026-12-01T00:00:00+03:00
 	ResetsAt *time.Time `json:"resets_at,omitempty"`
 
-	// Scope Whose quota was exhausted.
+	// Scope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
 	//
 	// Example: credential
 	Scope *ProblemScope `json:"scope,omitempty"`
@@ -2042,7 +2045,7 @@ type Problem struct {
 	AdditionalProperties map[string]interface{} `json:"-"`
 }
 
-// ProblemScope Whose quota was exhausted.
+// ProblemScope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
 //
 // Example: credential
 type ProblemScope string
@@ -11796,6 +11799,13 @@ type FsspGetTaskResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// FsspGetTaskResponse429Headers the declared response headers of an HTTP 429 response for FsspGetTask
+type FsspGetTaskResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // FsspGetTaskResponse503Headers the declared response headers of an HTTP 503 response for FsspGetTask
 type FsspGetTaskResponse503Headers struct {
 	RetryAfter *int
@@ -11816,6 +11826,8 @@ type FsspGetTaskResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -11824,6 +11836,8 @@ type FsspGetTaskResponse struct {
 	Headers200 *FsspGetTaskResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *FsspGetTaskResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *FsspGetTaskResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *FsspGetTaskResponse503Headers
 }
@@ -11856,6 +11870,11 @@ func (r FsspGetTaskResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r FsspGetTaskResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r FsspGetTaskResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -11902,6 +11921,13 @@ type GarantPurgeCacheResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// GarantPurgeCacheResponse429Headers the declared response headers of an HTTP 429 response for GarantPurgeCache
+type GarantPurgeCacheResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // GarantPurgeCacheResponse503Headers the declared response headers of an HTTP 503 response for GarantPurgeCache
 type GarantPurgeCacheResponse503Headers struct {
 	RetryAfter *int
@@ -11918,12 +11944,16 @@ type GarantPurgeCacheResponse struct {
 	ApplicationproblemJSON401 *Unauthorized
 	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
 	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *GarantPurgeCacheResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GarantPurgeCacheResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *GarantPurgeCacheResponse503Headers
 }
@@ -11946,6 +11976,11 @@ func (r GarantPurgeCacheResponse) GetApplicationproblemJSON401() *Unauthorized {
 // GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
 func (r GarantPurgeCacheResponse) GetApplicationproblemJSON403() *Forbidden {
 	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r GarantPurgeCacheResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -19552,6 +19587,13 @@ func ParseFsspGetTaskResponse(rsp *http.Response) (*FsspGetTaskResponse, error) 
 		}
 		response.ApplicationproblemJSON410 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19589,6 +19631,30 @@ func ParseFsspGetTaskResponse(rsp *http.Response) (*FsspGetTaskResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers FsspGetTaskResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers FsspGetTaskResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
@@ -19646,6 +19712,13 @@ func ParseGarantPurgeCacheResponse(rsp *http.Response) (*GarantPurgeCacheRespons
 		}
 		response.ApplicationproblemJSON403 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19673,6 +19746,30 @@ func ParseGarantPurgeCacheResponse(rsp *http.Response) (*GarantPurgeCacheRespons
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers GarantPurgeCacheResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GarantPurgeCacheResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {

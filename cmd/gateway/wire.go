@@ -20,6 +20,7 @@ import (
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
@@ -29,6 +30,7 @@ import (
 
 // app is everything run builds from the config besides the HTTP layer.
 type app struct {
+	ops     *ops.Table
 	tenants *tenant.Registry
 	quota   *quota.Engine
 	fssp    *fssptasks.Engine
@@ -39,6 +41,10 @@ type app struct {
 }
 
 func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*app, error) {
+	table, err := ops.Contract()
+	if err != nil {
+		return nil, err
+	}
 	tenants, err := buildTenants(cfg)
 	if err != nil {
 		return nil, err
@@ -56,6 +62,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	}
 	q, err := quota.New(rdb, quota.Config{
 		Rules: quotaRules(cfg), Accounts: quotaAccounts(cfg), Location: loc, FailOpen: failOpen, Timeout: cfg.Redis.Timeout * 2,
+		Families: quota.FamiliesOf(table), Splits: quota.SplitsOf(table),
 	}, reg)
 	if err != nil {
 		return nil, fmt.Errorf("quota: %w", err)
@@ -67,7 +74,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		}
 	}
 
-	a := &app{tenants: tenants, quota: q}
+	a := &app{ops: table, tenants: tenants, quota: q}
 	if a.fair, err = wireFairness(cfg, rdb, reg, log); err != nil {
 		return nil, err
 	}

@@ -14,7 +14,7 @@ type Garant struct {
 	Client *garant.Client
 	Cache  *cache.Store // nil: nothing is cached
 
-	// TTL overrides DefaultGarantTTL per operation id; 0 turns caching off.
+	// TTL overrides the contract's cache TTL per operation id; 0 turns caching off.
 	TTL map[string]time.Duration
 	// ShareAcrossCredentials lets tenants of different Garant credentials
 	// share cache entries (by default entries never cross credentials).
@@ -37,62 +37,6 @@ type probe struct {
 	at time.Time
 }
 
-// DefaultGarantTTL is how long each Garant operation's answers are cached.
-// Exports, images and formulas do not change; monitoring and limits are not
-// cached.
-func DefaultGarantTTL() map[string]time.Duration {
-	const day = 24 * time.Hour
-	return map[string]time.Duration{
-		"garantSearch":           15 * time.Minute,
-		"garantSnippets":         30 * time.Minute,
-		"garantGetTopic":         2 * time.Hour,
-		"garantGetTopicEditions": 6 * time.Hour,
-		"garantGetTopicHTML":     day,
-		"garantGetEntryHTML":     day,
-		"garantExportTopic":      7 * day,
-		"garantGetImage":         30 * day,
-		"garantGetFormula":       30 * day,
-		"garantPrimeCategories":  day,
-		"garantPrimeNews":        15 * time.Minute,
-		"garantFindHyperlinks":   day,
-		"garantCourtPractice":    day,
-	}
-}
-
-// cachedPerTenant says whether op's answers are cached per tenant rather
-// than shared by the tenants of a credential: the operations whose request
-// the caller composes (free text, which may be a private contract; a choice
-// of news categories; the documents and fragments a tenant watches). A
-// shared entry would tell one tenant what another asked: a hit answers
-// faster, says "hit" with an Age, and spends no quota. Per tenant, nothing
-// of it crosses: the price is that the same request from two tenants is
-// asked of Garant once each (per TTL), which for find-hyperlinks and the
-// monitoring operations is one unit of links_control each; search,
-// snippets, PRIME news and court practice are unmetered. Hiding the hit
-// instead (answering "miss" from a shared entry) would still show in the
-// quota left and the latency, so it is not done. Operations about one
-// public document id, and the PRIME category tree, stay shared by the
-// credential: that sharing is what saves the scarce export and topic_info
-// quotas.
-func cachedPerTenant(op string) bool {
-	switch op {
-	case "garantSearch", "garantSnippets", "garantFindHyperlinks", "garantCourtPractice",
-		"garantPrimeNews", "garantFindModified", "garantBlocksChanged":
-		return true
-	}
-	return false
-}
-
-// defaultGarantTTL is DefaultGarantTTL built once: ttl runs on every request.
-var defaultGarantTTL = DefaultGarantTTL()
-
-func (g *Garant) ttl(op string) time.Duration {
-	if d, ok := g.TTL[op]; ok {
-		return d
-	}
-	return defaultGarantTTL[op]
-}
-
 // gatewayPrefix is where the gateway serves Garant's images and formulas.
 const gatewayPrefix = "/v1/garant"
 
@@ -112,5 +56,6 @@ func (h garantHandlers) begin(ctx context.Context, op string) (*garantCall, erro
 	if err != nil {
 		return nil, err
 	}
-	return &garantCall{g: g, q: h.deps.Quota, op: op, tenant: t, cred: c}, nil
+	rules, _ := h.deps.Ops.Get(op)
+	return &garantCall{g: g, q: h.deps.Quota, op: op, rules: rules, tenant: t, cred: c}, nil
 }

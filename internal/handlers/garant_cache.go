@@ -9,6 +9,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
@@ -38,7 +39,7 @@ func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any,
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
-	if cachedPerTenant(c.op) {
+	if c.rules != nil && c.rules.CacheScope == ops.ScopeTenant {
 		k.Owner = c.tenant.ID
 	}
 	return c.g.Cache.Fetch(ctx, k, c.policy(cc), fill, staleOK)
@@ -46,7 +47,7 @@ func (c *garantCall) cached(ctx context.Context, cc *string, topic int, req any,
 
 // policy is the operation's cache policy under the client's Cache-Control.
 func (c *garantCall) policy(cc *string) cache.Policy {
-	p := cache.Policy{TTL: c.g.ttl(c.op)}
+	p := cache.Policy{TTL: c.ttl()}
 	if cc != nil {
 		cache.ParseCacheControl(&p, *cc)
 	}

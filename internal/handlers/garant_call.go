@@ -8,6 +8,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
@@ -19,6 +20,7 @@ type garantCall struct {
 	g      *Garant
 	q      *quota.Engine
 	op     string
+	rules  *ops.Operation // the contract's rules of op
 	tenant *tenant.Tenant
 	cred   *tenant.Credential
 	// RateLimit and RateLimit-Policy of its own reservation.
@@ -97,9 +99,16 @@ func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) erro
 	}
 }
 
-// familyOf is the quota family of a Garant operation, "" when unmetered.
-func familyOf(op string) string {
-	return quota.DefaultFamilies()[garant.Upstream][op].Family
+// ttl is how long answers of the call's operation are cached: the
+// config's override, else the contract's; 0: not cached.
+func (c *garantCall) ttl() time.Duration {
+	if d, ok := c.g.TTL[c.op]; ok {
+		return d
+	}
+	if c.rules == nil {
+		return 0
+	}
+	return c.rules.CacheTTL
 }
 
 // exhausted handles a 423: the family the operation counts in (its own one
@@ -107,7 +116,10 @@ func familyOf(op string) string {
 // for every replica, the other families are synced from /v2/limits, and the
 // answer is the quota engine's own rejection (with its RateLimit fields).
 func (c *garantCall) exhausted(ctx context.Context, upstreamErr error) error {
-	fam := familyOf(c.op)
+	fam := ""
+	if c.rules != nil {
+		fam = c.rules.Family
+	}
 	if fam != "" && c.q != nil {
 		req := quota.Request{Tenant: c.tenant.ID, Credential: c.cred.Name, Upstream: garant.Upstream, Operation: c.op}
 		if f, err := c.q.MarkExhausted(ctx, req); err == nil && f != "" {

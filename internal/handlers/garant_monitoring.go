@@ -49,7 +49,7 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 // Cache-Control, read from the request: the contract declares neither for
 // these operations.
 func (c *garantCall) monitoringCache(ctx context.Context) (cc *string, cached bool) {
-	if c.g.Cache == nil || c.g.ttl(c.op) <= 0 {
+	if c.g.Cache == nil || c.ttl() <= 0 {
 		return nil, false
 	}
 	if r := exchangeFrom(ctx).r; r != nil {

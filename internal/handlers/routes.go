@@ -15,6 +15,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/ops"
 )
 
 // NewServer returns the gateway's HTTP handler. Every route is here: the
@@ -35,14 +36,19 @@ func NewServer(d *Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("handlers: encode contract: %w", err)
 	}
 	spec.Servers = nil // validate paths as they arrive, whatever host serves them
-	ops := newOperationIndex(spec)
-	srv := newServer(d, specJSON)
+	if d.Ops == nil {
+		if d.Ops, err = ops.Contract(); err != nil {
+			return nil, err
+		}
+	}
+	index, err := newOperationIndex(spec, d.Ops)
 	if err != nil {
 		return nil, err
 	}
+	srv := newServer(d, specJSON)
 
 	r := chi.NewRouter()
-	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, ops, d.Tenants, d.Fair, r))
+	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, index, d.Tenants, d.Fair, r))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

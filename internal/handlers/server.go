@@ -18,6 +18,7 @@ import (
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 )
@@ -30,7 +31,8 @@ type Deps struct {
 	Registry *prometheus.Registry  // the gateway's metrics; served by NewAdmin on the admin listener, never by NewServer
 	HTTP     *metrics.HTTP
 	Quota    *quota.Engine
-	SpecYAML []byte // api/openapi.yaml as written
+	SpecYAML []byte     // api/openapi.yaml as written
+	Ops      *ops.Table // the contract's operations and their rules; nil: ops.Contract()
 
 	// Upstream operations (nil: the operations answer 501).
 	FIPS   *FIPS

@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"regexp"
 	"strings"
@@ -14,51 +15,19 @@ import (
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/fairshare"
-	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/ops"
 )
 
-// Body limits: 20 MB where the upstream accepts 20 MB, 1 MB elsewhere.
-const (
-	smallBody = 1 << 20
-	largeBody = 20 << 20
-)
-
-// largeBodyOps may carry up to 20 MB.
-var largeBodyOps = map[string]bool{
-	"garantFindHyperlinks": true, "fipsPutDocumentFile": true, "fipsPutStatement": true,
-}
-
-// shareClasses are the operations whose fair-sharing class (internal/fairshare)
-// is not their upstream's: see shareClass.
+// shareClasses maps the contract's fair-sharing classes to fairshare's.
 var shareClasses = map[string]fairshare.Class{
-	"fsspGetTask":      fairshare.LongPoll, // when it waits (admitted by the handler, which knows)
-	"garantPurgeCache": fairshare.None,     // the gateway's own cache; no upstream call
-}
-
-// shareClass is an operation's fair-sharing class. A Garant or FIPS request
-// calls its upstream while it runs: a Call when a quota family meters the
-// operation, else a FreeCall (also held to the tenant's rate). FSSP's
-// searches only queue a task (the task engine's pollers call FSSP, metered
-// by quota), so they count against no cap; the long polls of Prefer: wait
-// and fsspGetTask are admitted by their handlers.
-func shareClass(id, upstream string) fairshare.Class {
-	if c, ok := shareClasses[id]; ok {
-		return c
-	}
-	switch upstream {
-	case "garant", "fips":
-		if _, metered := quota.DefaultFamilies()[upstream][id]; metered {
-			return fairshare.Call
-		}
-		return fairshare.FreeCall
-	}
-	return fairshare.None
+	ops.ShareNone: fairshare.None, ops.ShareLongPoll: fairshare.LongPoll,
+	ops.ShareCall: fairshare.Call, ops.ShareFreeCall: fairshare.FreeCall,
 }
 
 // operation is one contract operation as the guard needs it.
 type operation struct {
 	id            string
-	upstream      string // "garant", "fssp", "fips" (from the tag); "" for the gateway's own
+	upstream      string // an upstream name; "" for the gateway's own
 	authenticated bool
 	maxBody       int64
 	streamBody    bool            // multipart or binary: validated by the handler, never buffered here
@@ -73,39 +42,33 @@ type operationIndex struct {
 	opts    *openapi3filter.Options
 }
 
-func newOperationIndex(spec *openapi3.T) *operationIndex {
+func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, error) {
 	idx := &operationIndex{byRoute: map[string]*operation{}, opts: &openapi3filter.Options{
 		MultiError:         true,
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // the guard authenticated already
 	}}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
+			id := lowerFirst(op.OperationID) // the embedded spec capitalises operation ids
+			rules, ok := table.Get(id)
+			if !ok {
+				return nil, fmt.Errorf("handlers: operation %s is not in the operations table", id)
+			}
 			o := &operation{
-				id:            lowerFirst(op.OperationID), // the embedded spec capitalises operation ids
-				authenticated: op.Security == nil || len(*op.Security) > 0,
-				maxBody:       smallBody,
+				id:            id,
+				authenticated: rules.Authenticated,
+				maxBody:       rules.MaxBody,
+				streamBody:    rules.StreamBody,
 				route:         &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
-			for _, tag := range op.Tags {
-				if up := strings.ToLower(tag); up == "garant" || up == "fssp" || up == "fips" {
-					o.upstream = up
-				}
+			if rules.Upstream != ops.Gateway {
+				o.upstream = rules.Upstream
 			}
-			o.share = shareClass(o.id, o.upstream)
-			if largeBodyOps[o.id] {
-				o.maxBody = largeBody
-			}
-			if op.RequestBody != nil && op.RequestBody.Value != nil {
-				for ct := range op.RequestBody.Value.Content {
-					if ct != "application/json" {
-						o.streamBody = true
-					}
-				}
-			}
+			o.share = shareClasses[rules.Share]
 			idx.byRoute[method+" "+path] = o
 		}
 	}
-	return idx
+	return idx, nil
 }
 
 func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {

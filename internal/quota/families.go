@@ -1,6 +1,9 @@
 package quota
 
-// The families of DefaultFamilies.
+import "github.com/legalgate/legalgate/internal/ops"
+
+// Quota family names used by the gateway's code and tests; the contract's
+// x-gateway rules (internal/ops) say which operation spends which.
 const (
 	FamilyLinksControl = "links_control" // Garant find-hyperlinks, find-modified, block-on-control/changed
 	FamilyExport       = "export"        // Garant rtf/odt/pdf/html, entry html, image, formula
@@ -9,40 +12,29 @@ const (
 	FamilyGroup        = "group"         // FSSP group requests
 )
 
-// The families of DefaultSplits: links_control, per method, for a Garant
-// credential whose /v2/limits counts the three methods separately.
+// Garant's links_control, per method, for a credential whose /v2/limits
+// counts the three methods separately.
 const (
 	FamilyFindHyperlinks = "links_control_find_hyperlinks" // Garant find-hyperlinks
 	FamilyFindModified   = "links_control_find_modified"   // Garant find-modified
 	FamilyBlocksChanged  = "links_control_blocks_changed"  // Garant block-on-control/changed
 )
 
-// DefaultFamilies is the one table mapping upstream operations to quota
-// families and costs. Operations not listed are unmetered, except that every
-// operation of an upstream with a FamilyRate rule costs one unit of it.
-// FIPS has no metered operations by default.
-func DefaultFamilies() map[string]map[string]Cost {
-	one := func(family string) Cost { return Cost{Family: family, Units: 1} }
-	return map[string]map[string]Cost{
-		"garant": {
-			"garantFindHyperlinks": one(FamilyLinksControl),
-			"garantFindModified":   one(FamilyLinksControl),
-			"garantBlocksChanged":  one(FamilyLinksControl),
-			"garantExportTopic":    one(FamilyExport),
-			"garantGetTopicHTML":   one(FamilyExport),
-			"garantGetEntryHTML":   one(FamilyExport),
-			"garantGetImage":       one(FamilyExport),
-			"garantGetFormula":     one(FamilyExport),
-			"garantGetTopic":       one(FamilyTopicInfo),
-		},
-		"fssp": {
-			"fsspSearchPhysical": one(FamilySingle),
-			"fsspSearchLegal":    one(FamilySingle),
-			"fsspSearchIP":       one(FamilySingle),
-			"fsspSearchGroup":    one(FamilyGroup),
-		},
-		"fips": {},
+// FamiliesOf maps each metered operation of the table to its quota family
+// and cost (one unit), per upstream. Operations not listed are unmetered,
+// except that every operation of an upstream with a FamilyRate rule costs
+// one unit of it.
+func FamiliesOf(t *ops.Table) map[string]map[string]Cost {
+	out := map[string]map[string]Cost{}
+	for _, up := range t.Upstreams() {
+		out[up] = map[string]Cost{}
+		for _, o := range t.Of(up) {
+			if o.Metered() {
+				out[up][o.ID] = Cost{Family: o.Family, Units: 1}
+			}
+		}
 	}
+	return out
 }
 
 // Split lets the operations of one family be counted each in a family of its
@@ -66,11 +58,23 @@ type Split struct {
 	Operations       map[string]string // operation id → its own family
 }
 
-// DefaultSplits splits Garant's links_control into its three methods.
-func DefaultSplits() []Split {
-	return []Split{{Upstream: "garant", Family: FamilyLinksControl, Operations: map[string]string{
-		"garantFindHyperlinks": FamilyFindHyperlinks,
-		"garantFindModified":   FamilyFindModified,
-		"garantBlocksChanged":  FamilyBlocksChanged,
-	}}}
+// SplitsOf is one Split per family whose operations the table gives a
+// quota_split family of their own (Garant's links_control, per method).
+func SplitsOf(t *ops.Table) []Split {
+	var out []Split
+	idx := map[[2]string]int{}
+	for _, o := range t.All() {
+		if o.SplitFamily == "" {
+			continue
+		}
+		k := [2]string{o.Upstream, o.Family}
+		i, ok := idx[k]
+		if !ok {
+			i = len(out)
+			idx[k] = i
+			out = append(out, Split{Upstream: o.Upstream, Family: o.Family, Operations: map[string]string{}})
+		}
+		out[i].Operations[o.ID] = o.SplitFamily
+	}
+	return out
 }

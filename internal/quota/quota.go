@@ -34,6 +34,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/ops"
 )
 
 // Scope says whose limit a rule is.
@@ -100,7 +102,7 @@ type Account struct {
 type Config struct {
 	Rules    []Rule
 	Accounts []Account                  // whose quotas the gauges report (besides credentials rules name)
-	Families map[string]map[string]Cost // upstream → operation id → family and cost; nil: DefaultFamilies()
+	Families map[string]map[string]Cost // upstream → operation id → family and cost; nil: FamiliesOf the contract
 	Location *time.Location             // calendar periods; nil: Europe/Moscow
 	FailOpen map[string]bool            // "upstream/family" → pass when Redis is down
 	Now      func() time.Time           // nil: time.Now
@@ -109,8 +111,8 @@ type Config struct {
 	Timeout  time.Duration              // per Redis call; 0: 500ms
 
 	// Splits are the families counted per operation for the credentials
-	// whose upstream counts them so (SetSplit); nil: DefaultSplits(), for the
-	// operations Families puts in the split family.
+	// whose upstream counts them so (SetSplit); nil: SplitsOf the contract,
+	// for the operations Families puts in the split family.
 	Splits []Split
 	// Channel is the Redis pub/sub channel on which engines tell one another
 	// to drop cached exhaustions (see Run); "": DefaultChannel.
@@ -182,8 +184,16 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	if e.channel == "" {
 		e.channel = DefaultChannel
 	}
+	var contract *ops.Table
+	if e.families == nil || cfg.Splits == nil {
+		t, err := ops.Contract()
+		if err != nil {
+			return nil, err
+		}
+		contract = t
+	}
 	if e.families == nil {
-		e.families = DefaultFamilies()
+		e.families = FamiliesOf(contract)
 	}
 	rules, err := indexRules(cfg.Rules)
 	if err != nil {
@@ -191,7 +201,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	}
 	splitList := cfg.Splits
 	if splitList == nil {
-		splitList = DefaultSplits()
+		splitList = SplitsOf(contract)
 	}
 	if e.splits, err = indexSplits(splitList, cfg.Splits != nil, e.families); err != nil {
 		return nil, err

@@ -1,0 +1,83 @@
+package ops_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/ops"
+)
+
+// TestContractTable: every operation of api/openapi.yaml has its rules and
+// names a known upstream; spot checks of what the table says.
+func TestContractTable(t *testing.T) {
+	spec, err := api.GetSpec() // the generated code's copy: both must agree
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Load(spec); err != nil {
+		t.Fatalf("Load(generated spec) = %v", err)
+	}
+	table, err := ops.Contract()
+	if err != nil {
+		t.Fatalf("Contract() = %v", err)
+	}
+	if n, want := len(table.All()), len(spec.Paths.Map()); n < want {
+		t.Errorf("%d operations, want at least one per path (%d)", n, want)
+	}
+	for _, tc := range []struct {
+		id       string
+		upstream string
+		family   string
+		ttl      time.Duration
+		scope    string
+		maxBody  int64
+		stream   bool
+	}{
+		{"getHealthz", ops.Gateway, "", 0, ops.ScopeCredential, ops.DefaultMaxBody, false},
+		{"garantGetTopic", "garant", "topic_info", 2 * time.Hour, ops.ScopeCredential, ops.DefaultMaxBody, false},
+		{"garantSearch", "garant", "", 15 * time.Minute, ops.ScopeTenant, ops.DefaultMaxBody, false},
+		{"garantFindHyperlinks", "garant", "links_control", 24 * time.Hour, ops.ScopeTenant, 20 << 20, false},
+		{"fsspSearchGroup", "fssp", "group", 0, ops.ScopeCredential, ops.DefaultMaxBody, false},
+		{"fipsPutDocumentFile", "fips", "", 0, ops.ScopeCredential, 20 << 20, true},
+	} {
+		o, ok := table.Get(tc.id)
+		if !ok {
+			t.Errorf("Get(%s) = none", tc.id)
+			continue
+		}
+		if o.Upstream != tc.upstream || o.Family != tc.family || o.CacheTTL != tc.ttl || o.CacheScope != tc.scope || o.MaxBody != tc.maxBody || o.StreamBody != tc.stream {
+			t.Errorf("Get(%s) = %+v, want upstream %s family %q ttl %v scope %q max body %d stream %v",
+				tc.id, o, tc.upstream, tc.family, tc.ttl, tc.scope, tc.maxBody, tc.stream)
+		}
+	}
+	if got := strings.Join(table.Upstreams(), ","); got != "garant,fssp,fips" {
+		t.Errorf("Upstreams() = %s, want garant,fssp,fips", got)
+	}
+}
+
+// TestLoadRefuses: an operation without rules, with an unknown upstream or
+// an unknown rule fails the load and is named.
+func TestLoadRefuses(t *testing.T) {
+	const head = "openapi: 3.0.3\nx-gateway-upstreams: [alpha]\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: getX\n      responses: {'200': {description: ok}}\n"
+	for _, tc := range []struct{ name, ext, want string }{
+		{"no rules", "", "has no x-gateway rules"},
+		{"unknown upstream", "      x-gateway: {upstream: beta}\n", "upstream beta is not in x-gateway-upstreams"},
+		{"unknown rule", "      x-gateway: {upstream: alpha, speed: fast}\n", `unknown rule "speed"`},
+		{"bad ttl", "      x-gateway: {upstream: alpha, cache: {ttl: soon}}\n", "cache.ttl"},
+		{"bad scope", "      x-gateway: {upstream: alpha, cache: {ttl: 1h, scope: world}}\n", "cache.scope"},
+		{"gateway quota", "      x-gateway: {upstream: gateway, quota: f}\n", "no quota or cache"},
+	} {
+		spec, err := openapi3.NewLoader().LoadFromData([]byte(head + tc.ext))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		_, err = ops.Load(spec)
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "getX") {
+			t.Errorf("%s: Load = %v, want an error naming getX with %q", tc.name, err, tc.want)
+		}
+	}
+}
