@@ -3253,7 +3253,8 @@ type ClientInterface interface {
 	// many seconds (capped by the server, 25 s by default) until the task reaches a final state
 	// (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 	// not consume quota. A task of another tenant answers 404; a task whose results have expired
-	// (24 hours after it finished) answers 410.
+	// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+	// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 	//
 	// Corresponds with GET /v1/fssp/tasks/{taskId} (the `FsspGetTask` operationId).
 	FsspGetTask(ctx context.Context, taskID string, params *FsspGetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4342,7 +4343,8 @@ func (c *Client) FsspSearchPhysical(ctx context.Context, params *FsspSearchPhysi
 // many seconds (capped by the server, 25 s by default) until the task reaches a final state
 // (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 // not consume quota. A task of another tenant answers 404; a task whose results have expired
-// (24 hours after it finished) answers 410.
+// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 //
 // Corresponds with GET /v1/fssp/tasks/{taskId} (the `FsspGetTask` operationId).
 func (c *Client) FsspGetTask(ctx context.Context, taskID string, params *FsspGetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7749,7 +7751,8 @@ type ClientWithResponsesInterface interface {
 	// many seconds (capped by the server, 25 s by default) until the task reaches a final state
 	// (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 	// not consume quota. A task of another tenant answers 404; a task whose results have expired
-	// (24 hours after it finished) answers 410.
+	// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+	// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -11890,6 +11893,13 @@ type FsspGetTaskResponse401Headers struct {
 	WWWAuthenticate *string
 }
 
+// FsspGetTaskResponse429Headers the declared response headers of an HTTP 429 response for FsspGetTask
+type FsspGetTaskResponse429Headers struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+}
+
 // FsspGetTaskResponse503Headers the declared response headers of an HTTP 503 response for FsspGetTask
 type FsspGetTaskResponse503Headers struct {
 	RetryAfter *int
@@ -11910,6 +11920,8 @@ type FsspGetTaskResponse struct {
 	ApplicationproblemJSON404 *NotFound
 	// ApplicationproblemJSON410 the response for an HTTP 410 `application/problem+json` response
 	ApplicationproblemJSON410 *Gone
+	// ApplicationproblemJSON429 the response for an HTTP 429 `application/problem+json` response
+	ApplicationproblemJSON429 *TooManyRequests
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -11918,6 +11930,8 @@ type FsspGetTaskResponse struct {
 	Headers200 *FsspGetTaskResponse200Headers
 	// Headers401 the parsed response headers for an HTTP 401 response
 	Headers401 *FsspGetTaskResponse401Headers
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *FsspGetTaskResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *FsspGetTaskResponse503Headers
 }
@@ -11950,6 +11964,11 @@ func (r FsspGetTaskResponse) GetApplicationproblemJSON404() *NotFound {
 // GetApplicationproblemJSON410 returns the response for an HTTP 410 `application/problem+json` response
 func (r FsspGetTaskResponse) GetApplicationproblemJSON410() *Gone {
 	return r.ApplicationproblemJSON410
+}
+
+// GetApplicationproblemJSON429 returns the response for an HTTP 429 `application/problem+json` response
+func (r FsspGetTaskResponse) GetApplicationproblemJSON429() *TooManyRequests {
+	return r.ApplicationproblemJSON429
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -15077,7 +15096,8 @@ func (c *ClientWithResponses) FsspSearchPhysicalWithResponse(ctx context.Context
 // many seconds (capped by the server, 25 s by default) until the task reaches a final state
 // (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 // not consume quota. A task of another tenant answers 404; a task whose results have expired
-// (24 hours after it finished) answers 410.
+// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -19677,6 +19697,13 @@ func ParseFsspGetTaskResponse(rsp *http.Response) (*FsspGetTaskResponse, error) 
 		}
 		response.ApplicationproblemJSON410 = &dest
 
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON429 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -19714,6 +19741,30 @@ func ParseFsspGetTaskResponse(rsp *http.Response) (*FsspGetTaskResponse, error) 
 			headers.WWWAuthenticate = &value
 		}
 		response.Headers401 = &headers
+	case rsp.StatusCode == 429:
+		var headers FsspGetTaskResponse429Headers
+		if values := rsp.Header.Values("RateLimit"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimit = &value
+		}
+		if values := rsp.Header.Values("RateLimit-Policy"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "RateLimit-Policy", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RateLimitPolicy = &value
+		}
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers FsspGetTaskResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
