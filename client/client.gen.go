@@ -3249,7 +3249,8 @@ type ClientInterface interface {
 	// many seconds (capped by the server, 25 s by default) until the task reaches a final state
 	// (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 	// not consume quota. A task of another tenant answers 404; a task whose results have expired
-	// (24 hours after it finished) answers 410.
+	// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+	// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 	//
 	// Corresponds with GET /v1/fssp/tasks/{taskId} (the `FsspGetTask` operationId).
 	FsspGetTask(ctx context.Context, taskID string, params *FsspGetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4321,7 +4322,8 @@ func (c *Client) FsspSearchPhysical(ctx context.Context, params *FsspSearchPhysi
 // many seconds (capped by the server, 25 s by default) until the task reaches a final state
 // (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 // not consume quota. A task of another tenant answers 404; a task whose results have expired
-// (24 hours after it finished) answers 410.
+// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 //
 // Corresponds with GET /v1/fssp/tasks/{taskId} (the `FsspGetTask` operationId).
 func (c *Client) FsspGetTask(ctx context.Context, taskID string, params *FsspGetTaskParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7692,7 +7694,8 @@ type ClientWithResponsesInterface interface {
 	// many seconds (capped by the server, 25 s by default) until the task reaches a final state
 	// (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 	// not consume quota. A task of another tenant answers 404; a task whose results have expired
-	// (24 hours after it finished) answers 410.
+	// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+	// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15003,7 +15006,8 @@ func (c *ClientWithResponses) FsspSearchPhysicalWithResponse(ctx context.Context
 // many seconds (capped by the server, 25 s by default) until the task reaches a final state
 // (`succeeded`, `partial`, `failed`, `expired`), then answers with what it has. Polling does
 // not consume quota. A task of another tenant answers 404; a task whose results have expired
-// (24 hours after it finished) answers 410.
+// (24 hours after it finished) answers 410. A waiting call is a long poll: past the tenant's cap
+// of long polls held at once it answers 429, past the gateway's 503 (`limit` names the cap).
 //
 // Returns a wrapper object for the known response body format(s).
 //
