@@ -174,8 +174,9 @@ func TestFIPSIdempotentCreateOutcomeUnknown(t *testing.T) {
 // the same key is refused (409) while the claim is in flight and after it,
 // and FIPS never sees a second create.
 func TestFIPSIdempotentAnswerNotRecordable(t *testing.T) {
+	const lockTTL = 2 * time.Second
 	var g *fipsGateway
-	sim, g := startFIPSWith(t, fipsOptions{idemLock: 300 * time.Millisecond, wrapSim: func(next http.Handler) http.Handler {
+	sim, g := startFIPSWith(t, fipsOptions{idemLock: lockTTL, wrapSim: func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			next.ServeHTTP(w, r)
 			if r.Method == "POST" && r.URL.Path == "/api/v1/applications" {
@@ -184,12 +185,14 @@ func TestFIPSIdempotentAnswerNotRecordable(t *testing.T) {
 		})
 	}})
 	create := map[string]any{"type": "TMApplication", "category": fipsLegalCat, "title": "Не записано"}
+	claimed := time.Now()
 	g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").want(t, "create", 201)
 	must(t, g.rdb.ConfigSet(context.Background(), "maxmemory", "0").Err())
-	if p := g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").problem(t, "retry in flight", 409); !strings.HasSuffix(p.Type, "idempotency-key-in-flight") {
+	p := g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").problem(t, "retry in flight", 409)
+	if time.Since(claimed) < lockTTL-200*time.Millisecond && !strings.HasSuffix(p.Type, "idempotency-key-in-flight") {
 		t.Errorf("retry within LockTTL = %+v, want in flight", p)
 	}
-	time.Sleep(400 * time.Millisecond) // LockTTL passes
+	time.Sleep(time.Until(claimed.Add(lockTTL + 100*time.Millisecond))) // LockTTL passes
 	if p := g.call(t, fipsKeyAlpha, "POST", fipsApps, create, "", "Idempotency-Key", "unrecorded").problem(t, "retry after LockTTL", 409); !strings.HasSuffix(p.Type, "idempotency-outcome-unknown") {
 		t.Errorf("retry after LockTTL = %+v, want outcome unknown", p)
 	}
