@@ -4,16 +4,26 @@ import (
 	"context"
 	"encoding/json"
 	"net/url"
+	"strings"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 )
 
-func fipsApplicationPath(appID string) string { return fipsBase + url.PathEscape(appID) }
+func fipsApplicationPath(appID string) string { return fipsBase + fipsSegment(appID) }
 
 func fipsDocumentPath(appID, docID string) string {
-	return fipsApplicationPath(appID) + "/documents/" + url.PathEscape(docID)
+	return fipsApplicationPath(appID) + "/documents/" + fipsSegment(docID)
+}
+
+// fipsSegment escapes an id FIPS gave as one path segment of a gateway
+// URL: "." and ".." too, which url.PathEscape leaves as they are.
+func fipsSegment(id string) string {
+	if id == "." || id == ".." {
+		return strings.ReplaceAll(id, ".", "%2E")
+	}
+	return url.PathEscape(id)
 }
 
 func fipsApplication(a fips.Application) api.FIPSApplication {
