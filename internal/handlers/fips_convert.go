@@ -3,6 +3,7 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
 	"strings"
 
@@ -15,6 +16,14 @@ func fipsApplicationPath(appID string) string { return fipsBase + fipsSegment(ap
 
 func fipsDocumentPath(appID, docID string) string {
 	return fipsApplicationPath(appID) + "/documents/" + fipsSegment(docID)
+}
+
+// fipsNoID is the error of a create FIPS answered with success but without
+// the new resource's id (in its body or Location): it may exist, unnamed.
+func fipsNoID(what string) error {
+	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: fips.Upstream,
+		Detail: "FIPS answered the creation without the new " + what + "'s id",
+		Err:    fmt.Errorf("fips: create %s: no id in the answer (%w)", what, fips.ErrOutcomeUnknown)}
 }
 
 // fipsSegment escapes an id FIPS gave as one path segment of a gateway
