@@ -56,6 +56,9 @@ func (h fipsHandlers) FipsCreateApplication(ctx context.Context, request api.Fip
 			if r, ok := c.Client.ResolveLocation(loc, fips.OpGetApplication); ok {
 				id = r.ApplicationID
 			}
+			if id == "" {
+				return idempotency.Response{}, fipsNoID("application")
+			}
 			return fipsJSON(http.StatusCreated, fipsApplicationPath(id), fipsApplication(*a))
 		})
 }

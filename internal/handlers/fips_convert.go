@@ -3,17 +3,36 @@ package handlers
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/url"
+	"strings"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 )
 
-func fipsApplicationPath(appID string) string { return fipsBase + url.PathEscape(appID) }
+func fipsApplicationPath(appID string) string { return fipsBase + fipsSegment(appID) }
 
 func fipsDocumentPath(appID, docID string) string {
-	return fipsApplicationPath(appID) + "/documents/" + url.PathEscape(docID)
+	return fipsApplicationPath(appID) + "/documents/" + fipsSegment(docID)
+}
+
+// fipsNoID is the error of a create FIPS answered with success but without
+// the new resource's id (in its body or Location): it may exist, unnamed.
+func fipsNoID(what string) error {
+	return &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: fips.Upstream,
+		Detail: "FIPS answered the creation without the new " + what + "'s id",
+		Err:    fmt.Errorf("fips: create %s: no id in the answer (%w)", what, fips.ErrOutcomeUnknown)}
+}
+
+// fipsSegment escapes an id FIPS gave as one path segment of a gateway
+// URL: "." and ".." too, which url.PathEscape leaves as they are.
+func fipsSegment(id string) string {
+	if id == "." || id == ".." {
+		return strings.ReplaceAll(id, ".", "%2E")
+	}
+	return url.PathEscape(id)
 }
 
 func fipsApplication(a fips.Application) api.FIPSApplication {

@@ -55,6 +55,9 @@ func (h fipsHandlers) FipsCreateDocument(ctx context.Context, request api.FipsCr
 			if r, ok := c.Client.ResolveLocation(loc, fips.OpGetDocument); ok {
 				app, doc = r.ApplicationID, r.DocumentID
 			}
+			if doc == "" {
+				return idempotency.Response{}, fipsNoID("document")
+			}
 			return fipsJSON(http.StatusCreated, fipsDocumentPath(app, doc), fipsDocument(*d))
 		})
 }

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"path"
 	"runtime"
 	"slices"
 	"strings"
@@ -319,6 +320,9 @@ func (e *fuzzEnv) checkWith(t *testing.T, what string, sent int, a *fuzzAnswer, 
 	upstreamStatus := status == http.StatusBadGateway || status == http.StatusServiceUnavailable || status == http.StatusGatewayTimeout
 	if status >= 500 && !(upstreamFailures && upstreamStatus) {
 		t.Fatalf("%s = %d %s, want no 5xx while the upstreams are healthy", what, status, clipBody(a.body))
+	}
+	if loc := a.res.Header.Get("Location"); loc != "" && (!strings.HasPrefix(loc, "/v1/") || path.Clean(loc) != loc) {
+		t.Fatalf("%s = %d with Location %q, which leaves /v1/ or is not a clean path", what, status, loc)
 	}
 	if limit := uint64(fuzzAllocBase + fuzzAllocPerByte*sent); a.allocated > limit {
 		t.Fatalf("%s allocated %d bytes, want at most %d", what, a.allocated, limit)
