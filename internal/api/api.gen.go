@@ -343,6 +343,27 @@ func (e ProblemUpstream) Valid() bool {
 	}
 }
 
+// Defines values for QuotaExhaustion.
+const (
+	QuotaExhaustionBeforeReset    QuotaExhaustion = "before_reset"
+	QuotaExhaustionNotBeforeReset QuotaExhaustion = "not_before_reset"
+	QuotaExhaustionSpent          QuotaExhaustion = "spent"
+)
+
+// Valid indicates whether the value is a known member of the QuotaExhaustion enum.
+func (e QuotaExhaustion) Valid() bool {
+	switch e {
+	case QuotaExhaustionBeforeReset:
+		return true
+	case QuotaExhaustionNotBeforeReset:
+		return true
+	case QuotaExhaustionSpent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuotaPeriod.
 const (
 	QuotaPeriodDay         QuotaPeriod = "day"
@@ -430,6 +451,45 @@ func (e QuotaUpstream) Valid() bool {
 	}
 }
 
+// Defines values for QuotaSpendingUpstream.
+const (
+	QuotaSpendingUpstreamFIPS   QuotaSpendingUpstream = "fips"
+	QuotaSpendingUpstreamFSSP   QuotaSpendingUpstream = "fssp"
+	QuotaSpendingUpstreamGarant QuotaSpendingUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the QuotaSpendingUpstream enum.
+func (e QuotaSpendingUpstream) Valid() bool {
+	switch e {
+	case QuotaSpendingUpstreamFIPS:
+		return true
+	case QuotaSpendingUpstreamFSSP:
+		return true
+	case QuotaSpendingUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuotaUsagePeriod.
+const (
+	QuotaUsagePeriodDay   QuotaUsagePeriod = "day"
+	QuotaUsagePeriodMonth QuotaUsagePeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the QuotaUsagePeriod enum.
+func (e QuotaUsagePeriod) Valid() bool {
+	switch e {
+	case QuotaUsagePeriodDay:
+		return true
+	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -489,6 +549,27 @@ func (e GarantExportTopicParamsFormat) Valid() bool {
 		return false
 	}
 }
+
+// Defines values for GetQuotaUsageParamsPeriod.
+const (
+	UsagePeriodDay   GetQuotaUsageParamsPeriod = "day"
+	UsagePeriodMonth GetQuotaUsageParamsPeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the GetQuotaUsageParamsPeriod enum.
+func (e GetQuotaUsageParamsPeriod) Valid() bool {
+	switch e {
+	case UsagePeriodDay:
+		return true
+	case UsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// ConfiguredName A tenant id, credential name or quota family, as configured.
+type ConfiguredName = string
 
 // FIPSApplication An application.
 type FIPSApplication struct {
@@ -2056,8 +2137,34 @@ type ProblemScope string
 // Example: garant
 type ProblemUpstream string
 
-// Quota One quota counter as it stands now.
+// Quota One quota counter as it stands now, and where it is heading.
 type Quota struct {
+	// BurnRatePerHour Units used per hour: for a calendar period, those used since it started over the time elapsed,
+	// but at least a tenth of the period (so that the first calls of a month do not read as a flood);
+	// for a sliding window or a rate, those in the window over its length.
+	//
+	//
+	// Example: 0.0309
+	BurnRatePerHour float64 `json:"burn_rate_per_hour"`
+
+	// Credential The upstream credential the counter counts against (the owner itself for the credential scope).
+	//
+	// Example: garant-main
+	Credential string `json:"credential"`
+
+	// Exhaustion Where the counter is heading at its burn rate: `spent` (nothing left now), `before_reset` (it
+	// runs out at `exhausts_at`, before `resets_at`) or `not_before_reset`. A sliding window or a
+	// rate holds at a steady rate what it holds now, so it is never `before_reset`.
+	//
+	//
+	// Example: before_reset
+	Exhaustion QuotaExhaustion `json:"exhaustion"`
+
+	// ExhaustsAt When the units left run out at the burn rate; only with `before_reset`.
+	//
+	// Example: 2026-11-18T06:00:00+03:00
+	ExhaustsAt *time.Time `json:"exhausts_at,omitempty"`
+
 	// Family The family of operations sharing the counter (for example `export`).
 	//
 	// Example: export
@@ -2080,6 +2187,11 @@ type Quota struct {
 	//
 	// Example: month
 	Period QuotaPeriod `json:"period"`
+
+	// PeriodStart When the current period started (for a sliding window, the start of the window now).
+	//
+	// Example: 2026-11-01T00:00:00+03:00
+	PeriodStart time.Time `json:"period_start"`
 
 	// Remaining Units left in the current period (never negative).
 	//
@@ -2112,6 +2224,13 @@ type Quota struct {
 	Used int64 `json:"used"`
 }
 
+// QuotaExhaustion Where the counter is heading at its burn rate: `spent` (nothing left now), `before_reset` (it
+// runs out at `exhausts_at`, before `resets_at`) or `not_before_reset`. A sliding window or a
+// rate holds at a steady rate what it holds now, so it is never `before_reset`.
+//
+// Example: before_reset
+type QuotaExhaustion string
+
 // QuotaPeriod The window: calendar `month`, `day` or `hour` (in the gateway's time zone, Europe/Moscow
 // by default), `sliding_hour` and `sliding_day` (the last 60 minutes or 24 hours), or
 // `second` (a rate limit).
@@ -2138,6 +2257,84 @@ type QuotaUpstream string
 type QuotaList struct {
 	Quotas []Quota `json:"quotas"`
 }
+
+// QuotaSpending What one tenant's calls of one operation did to a credential's quota family in the period, in units.
+type QuotaSpending struct {
+	// Credential The upstream credential the units counted against.
+	//
+	// Example: garant-main
+	Credential string `json:"credential"`
+
+	// Family The quota family the operation counted in (`rate` for the per-second rate alone).
+	//
+	// Example: export
+	Family string `json:"family"`
+
+	// Operation The operation id.
+	//
+	// Example: garantExportTopic
+	Operation string `json:"operation"`
+
+	// Refunded Units given back because the upstream did not do the work.
+	//
+	// Example: 2
+	Refunded int64 `json:"refunded"`
+
+	// Rejected Units refused for lack of quota (`429`).
+	//
+	// Example: 3
+	Rejected int64 `json:"rejected"`
+
+	// Reserved Units reserved before the upstream calls.
+	//
+	// Example: 22
+	Reserved int64 `json:"reserved"`
+
+	// Spent Units reserved and not refunded.
+	//
+	// Example: 20
+	Spent int64 `json:"spent"`
+
+	// Tenant The tenant that called.
+	//
+	// Example: alpha
+	Tenant string `json:"tenant"`
+
+	// Upstream Example: garant
+	Upstream QuotaSpendingUpstream `json:"upstream"`
+}
+
+// QuotaSpendingUpstream Example: garant
+type QuotaSpendingUpstream string
+
+// QuotaUsage The quota ledger of one period and the quotas as they stand now.
+type QuotaUsage struct {
+	// End The first instant after the period.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	End time.Time `json:"end"`
+
+	// Period The ledger period.
+	//
+	// Example: month
+	Period QuotaUsagePeriod `json:"period"`
+
+	// Quotas The quotas now, with their forecasts.
+	Quotas []Quota `json:"quotas"`
+
+	// Spending One row per credential, tenant, upstream, family and operation that used quota in the period.
+	Spending []QuotaSpending `json:"spending"`
+
+	// Start The period's first instant.
+	//
+	// Example: 2026-11-01T00:00:00+03:00
+	Start time.Time `json:"start"`
+}
+
+// QuotaUsagePeriod The ledger period.
+//
+// Example: month
+type QuotaUsagePeriod string
 
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
@@ -2503,6 +2700,28 @@ type GarantGetTopicHTMLParams struct {
 	// answer up to that many seconds past its expiry. Other directives are ignored.
 	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
 }
+
+// GetQuotaUsageParams defines parameters for GetQuotaUsage.
+type GetQuotaUsageParams struct {
+	// Period The ledger period to read.
+	Period *GetQuotaUsageParamsPeriod `form:"period,omitempty" json:"period,omitempty"`
+
+	// Date Any day of the wanted period (default today, in the gateway's time zone).
+	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
+
+	// Credential Only this upstream credential's spending and quotas.
+	Credential *ConfiguredName `form:"credential,omitempty" json:"credential,omitempty"`
+
+	// Tenant Only this tenant's spending, and the quotas that apply to it. A tenant that is not an
+	// admin may name only itself (else `403`).
+	Tenant *ConfiguredName `form:"tenant,omitempty" json:"tenant,omitempty"`
+
+	// Family Only this quota family (for example `export`).
+	Family *ConfiguredName `form:"family,omitempty" json:"family,omitempty"`
+}
+
+// GetQuotaUsageParamsPeriod defines parameters for GetQuotaUsage.
+type GetQuotaUsageParamsPeriod string
 
 // FipsCreateApplicationJSONRequestBody defines body for FipsCreateApplication for application/json ContentType.
 type FipsCreateApplicationJSONRequestBody = FIPSApplicationCreate
@@ -2943,6 +3162,9 @@ type ServerInterface interface {
 	// GetQuotas The caller's quota counters
 	// (GET /v1/quotas)
 	GetQuotas(w http.ResponseWriter, r *http.Request)
+	// GetQuotaUsage Who spent the quotas, and when they run out
+	// (GET /v1/quotas/usage)
+	GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -3252,6 +3474,12 @@ func (_ Unimplemented) GarantGetTopicHTML(w http.ResponseWriter, r *http.Request
 // GetQuotas The caller's quota counters
 // (GET /v1/quotas)
 func (_ Unimplemented) GetQuotas(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetQuotaUsage Who spent the quotas, and when they run out
+// (GET /v1/quotas/usage)
+func (_ Unimplemented) GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -5163,6 +5391,91 @@ func (siw *ServerInterfaceWrapper) GetQuotas(w http.ResponseWriter, r *http.Requ
 	handler.ServeHTTP(w, r)
 }
 
+// GetQuotaUsage operation middleware
+func (siw *ServerInterfaceWrapper) GetQuotaUsage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetQuotaUsageParams
+
+	// ------------- Optional query parameter "period" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "period", r.URL.Query(), &params.Period, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "period"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "period", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "date" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date", r.URL.Query(), &params.Date, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "date"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "date", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "credential" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "credential", r.URL.Query(), &params.Credential, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "credential"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "tenant" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenant", r.URL.Query(), &params.Tenant, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "tenant"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tenant", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "family" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "family", r.URL.Query(), &params.Family, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "family"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "family", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetQuotaUsage(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -5296,6 +5609,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/quotas", wrapper.GetQuotas)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/quotas/usage", wrapper.GetQuotaUsage)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/garant/search", wrapper.GarantSearch)
@@ -14829,6 +15145,114 @@ func (response GetQuotas503ApplicationProblemPlusJSONResponse) VisitGetQuotasRes
 	return err
 }
 
+type GetQuotaUsageRequestObject struct {
+	Params GetQuotaUsageParams
+}
+
+type GetQuotaUsageResponseObject interface {
+	VisitGetQuotaUsageResponse(w http.ResponseWriter) error
+}
+
+type GetQuotaUsage200JSONResponse QuotaUsage
+
+func (response GetQuotaUsage200JSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage400ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage401ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage403ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage500ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage503ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetDocs Interactive API documentation
@@ -14984,6 +15408,9 @@ type StrictServerInterface interface {
 	// GetQuotas The caller's quota counters
 	// (GET /v1/quotas)
 	GetQuotas(ctx context.Context, request GetQuotasRequestObject) (GetQuotasResponseObject, error)
+	// GetQuotaUsage Who spent the quotas, and when they run out
+	// (GET /v1/quotas/usage)
+	GetQuotaUsage(ctx context.Context, request GetQuotaUsageRequestObject) (GetQuotaUsageResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -16484,421 +16911,472 @@ func (sh *strictHandler) GetQuotas(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// GetQuotaUsage operation middleware
+func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams) {
+	var request GetQuotaUsageRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetQuotaUsage(ctx, request.(GetQuotaUsageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetQuotaUsage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetQuotaUsageResponseObject); ok {
+		if err := validResponse.VisitGetQuotaUsageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chzHmSCKv0pGeyLYGFc3uhsASQChP0CQlGARFAyAI9tqLStRld2dRnVmqzILYFvLCIme38z+wo7R",
-	"HK/3zJy52jOOsydi45zD0ZhjWrLoiH2C6lfYJzmRX2bWrav6AoIiLWN3ZkRUV+Xlyy+/++XjmseHI84I",
-	"k6K29XFtQLBPQvjnTp+o//hEeCEdScpZbat2RDzOfIEEZR5BckCQh70B8RFm4pyE6BwL1CMSHvVCPkRv",
-	"4xAz2URHhEnEWTBGnOlv0IBK0aw5NfIID0cBqW21Oy2nJrwBGWI185AyOoyGta2WU5PjEalt1SiTpE/C",
-	"2uPHTm1XDXIksYzE9DoP7+6izU67baYS8BriPVhyH0tyjsfXhFmdfslBPR4isxjkBqSPA/Xmtlqo63RZ",
-	"9lHv3H9rSIXYRkLykPiug4o/h+SjiAiZvIHquCdJiFzGGzChu4J4mB92QOF9HBD1OkPk0YiGxEeEyXCM",
-	"BAnPiI8i5qthhvhRQ7/qIB6icyoHlOn9hdgjaERCyv0uOx8QZjfawzQgvnpdvfdRxCVGVCAxIkyuNLss",
-	"exq1/Lpq2aMxxyFkSFkfTuMe97CGffEojgcEPTi8h0ZYDuwJeCHBUi8Eex4ZqX+HRPAo9EgOJWqrZ+3V",
-	"Hh2JVTwaBVTPIVaP93c611sbazdu3ryRW1iPh0Msa1u1KKSNkPRISJhHak7Jig+xJPfokMrpJe/dOb6L",
-	"kt+RvhSo7oe4JxuUyF5jIOUIj2gjxJIE6qWGuTkrW7DBIRcSeZwJGWLKKOtrYHeZHFCBPBwEyOMRU/vG",
-	"fUyZkA6cIHJDF0WMSoFCMjSfYuYjV7pImMsXMUkDRKUCGZGieG7dGnk04qHs1rbDt9o3tuVb7U5r83qr",
-	"NecIkw0f8IB643lgaejXDHS2Mhg1Uj9QItC8zerX3Y/cLhsp4kGZz88VjrjnyW5n7O6jt9Za2+dvdTY2",
-	"O635uyMyHO+oG1hN1SRH55hKdEJ6PCQoVJ+oA6jz0D4b8SCAM1EbWcnh6toSxOv999/fieSAMKlwmpTf",
-	"Gpy+QTlDMDhRi4wEQXVF4q7f2GjlF1G7RXBIQhQSHAzf6qaXuFubCaDHTm2EQzwk0pL/9L7t3a5YX/rK",
-	"NYHu7h0cIbXHkOEAUbjcGo/7VF0D2AOLhickbKL75IyECJu/1Z583mU4pHIwJJJ6iLMtJAjzFZpjgTDS",
-	"Ky1iQ4EQULU0RWhqTo3hoXojs8g9v+bUFFlWNLW2JcOI5I4MP7pHWF8OalvX1x11gvbPtgKOVDurbdX+",
-	"0wetxuZO4we48aOHzcaH3/6Taeri1B41+rxhVpCHpOVcu5zJkAfTkE35AxKndCRKuKwiCOpaJQysrkhN",
-	"NEzoDDofkFDzZz4iBvZUdBmcL/FXtuG3XkjEwA4aklGAPZKbjzPSzHCat7pRq7XmmZsJfxDXUHB1Rvqr",
-	"LjMjRiN1sHKAJRpiNk7o1wgLCagB7G3cRO/JAQmRT0PiSXpGBMIhQbTPFN8snni6mJvX1+HWw6FrKpQe",
-	"O8C4YYFcccztzs0yznCbe9GQMFmF9775fUmkz23jxo31dqe1Vo6zdoLXhLCZ/T92aneU7FEOiF6I++pF",
-	"VD8JuHe6ogCQkUPsNvJCXumOQcCZvdnZBHXPJ8MRl4R543dJyXJ3FFf9KCLolIxB0APeFPA+9XCAjKyG",
-	"6hg9eLB3W8lEGPU595E34NQjK02k+IfiacC41O4EHsJoCt19dML9sb5CY321aCikvVpqvs46GvAo1APw",
-	"SMIFVhdWvR2NhAwJHmq2UkT5jV7n5LrXJo2beN1vrJPWSWPT27jRaPud3hpeP9nwrvtV9yADl4YCTAX+",
-	"dDY2igg0fS8OQKAqF7ZvdNZbaJRIXE3kKk5aTjDqbUUXrrcc5OHRiPjoRMMM5NtwBQ144FsyFARa3FGS",
-	"E0ESi1PUo4yKARFWjAWWHUZMIB5JRz1iBvACdVqt9MTU19cE8qIwVEirlALSZXVvQLxT5Godwd1GrpVl",
-	"XaSAKJJv1aoV/0e9KFQUa8VSrnTfM0kXQKRTSbIMeJejVcd8RL3y22l4g72F6nLWpXp9paB1tdud6631",
-	"0nsJ7y92L9sl9/Kx+lKMOBMEhIpb2H9bK1/qL48zSRjI3xkuvToK+UlAht/+odDqRLJStUmJaVDbqt09",
-	"Ojowh0w0zUGYoYiRRyPiGW0Cpm2axRMhH1K/tlVrtb9ze+0H724c3tzvvH/9u63vrf/Zjfubt9q7dxTk",
-	"jTq50eo4NUklHNsDezm19pRST6UEiK3V1UTGavrkzC5frNpL3Ui+s09qW7WeECNFXVNA/klIerWt2rdW",
-	"U418Vf8qVg/0mBqi0yedko8iREgY8hDUrAQiWRVYyeWBjxiXWqsUEjO/qdZ1C/uHGmwveVJqfZa8ApH0",
-	"OREw4xBLz5BS2CZgpVqvqG198HGtR0mgDkx91CTsrObUhkQI3FegP8NBRBSZVgNxRqxiiYOAnxMfwe8C",
-	"fdCtaeZMZLfmdGs4PKEy7NY+rD3+UOG72q9n1cw+3JdVQXDoDS6ENuutVoo2e+wMB9S3m18Ybaj+rmG/",
-	"uywksYdABRriQCnKWgFX2CkQzAmnuo1cfQouCqhQUhr2BugE+4iyUSQBO3Y56wXUe1nc2EkWZWg0FajA",
-	"sMA8IWkQIMrQKOT9kAjRvODpbKank+xg0WPx7AeXfR524IxoYU0h14RmUqieNU0Rn0pQQZGIToZUKnKn",
-	"5NAuy8B/xdqE4ObngGxEF7cAabcEzl2mtquI7TEWpzvGVDPj1O1pLwYhO3AViPRVBKPiRxGJiN9EB4r/",
-	"Zji0NaqBet8A/T4xHawYQQ8AGgUgh2YMnLNNVkZYsJYrB7lgihJitKp+Eqsfq//s+Y/dEoNV+tZMzKzm",
-	"qsvYsdKdL2zZSCVUJc8UrRgXFMIfZ1DlrpbRvh5UcbXktAVbdAFdBGFyKxXcwAZKpRUdfcfqafp6wc+p",
-	"KImZkiS7rG5lQiTwWKDzAfUGxkqaQaNdvb3GbHSCK6cRKbWdAz+kWsDUKwE2hmXOGHohrLhM5P7a0DJn",
-	"XHMUwAOSHiIVKGL2BPPrmo+XPDyhvk/YJUgzkjAlVw+wkj4SF0JIfMIkxcFFmdNaypzS1S7KnXqZLzJS",
-	"phZpLo1lmZ0P8RjkLp8Dy95SN8tAIwVDqmTb9TjqPSOyYYawP1SHLAeky1IB1gNLMQqwd6rvRUj7A5ln",
-	"gBrkSpPjUSgboxB7knoEnWB2uuIYtTAzaEh6kSA+GKqE0DaplMkaJmf0kmM6JDx6WcHGql7UN7vVzjFt",
-	"GllriYtqJeslWok0K15aLUk/fHUYk5xBARSUwbpBmHybM3IZ11LTNM3qReI6S+wuWlDIMIELXtR2RsaH",
-	"pS8K+L56+fKkR429iDyiQkmAJ5G+hGbfANk9Y5i8o+T5i4H4IliaU4KMaRRUiiV0IP3ZpYBrJ2cYUOpO",
-	"FBJkfaX62jfRMZibIgFaZcD7/dTTmsLAdRADz0VIZBQyA2ZtojlMpKaXQmVweiQyBYyc2jdGAcf+BdG2",
-	"nZ6KGTZZ8aLHEsB3jUQ+vKzTgW2hYSQk8okXgAlNCWf0R8R4RfMAcR0kjGMBdH91IuowwROrzs9Q/C4z",
-	"ggVmY3Qy1vIVlajPScqWDP2/z+VdHjH/cii/YYeJ7W3T/L+LCgcZwn+fS9SDlS56bIzLhv3i1ZH6hCIl",
-	"Bh4gTVrU1g/OqKAnAdEcWMm9IE80Dfj3FDAVtF76Dh2rwc1JgJEnCLQnJlka7/UMzhwc7u3fQYycC9Qj",
-	"F2UKG612/oBoZi/LHFP+u1d3WFmvoObLZ5gGWB0OZ/pwfDIK+FitJR8Zgy1kh0QOuK+vIWZdxlljFJIh",
-	"FSQBfrd2EPJHdIi7tVkHYa7gAR4rQnDM+T0c9sllGx6p0JSi00L79NZFuX9GTDfrRZJzFMCKFz1qyXlD",
-	"f3HZ1qTcTnP+32uGoAKRhDt3RMIz6pEHLDn8SwC59j9DzJPW2EKCvYEa/KJXKwNxs2IUZZa8sNyb+eZS",
-	"GJe6IYT5hHljvdNk/C10SHwqrCqSSsF1xdY8GnqRUnpDgk8JEEc+IszYJMBN71OhjoGyiPjG9zhGMyxd",
-	"2oIxCokgTE5ZKAqqeNl+zdurmSiZx9q9xPcxGxtXgLgE/BhyJgfB2FIIHcxjsAasH1RktUgFWKW7RSOF",
-	"Pj08pMG4tmVigJZCKB0s9RDMF51W53qj3Wm02set1hb8z7dba1smiIgDOqWLyN7/TsaG/F1YNHnkEeIv",
-	"Qedhr43MZ9Nk3qmdUR5gSfyGDaaqbX1gd/3h5aCvgXmIQiyt7GTklpDzIQpIz9rQgE9fE04em1MIXdO4",
-	"roSxvOpNpSBBD4VELVyp4EpBGeBIqSxa5tarGJLhCQmTCE0DKyTwWJvdYGjMbDhjEvu2XbwP2lBHGMgY",
-	"6tKkDvXsjcjG/s28D8mL2QC5Rhoht9DH5vVpq9gyV/EBw5Ec8JD+6KXloyOlY2Dt87FGnZ2DPYiNwAJ1",
-	"aztmJhhyC5mYMu3MPyVj7cjv1i4qzWaEJb0rGwfnL0PNc99dxpW4zy0UAJvBoXzK+DmDOKg8Br3//vuN",
-	"YgTfrNMsBvyZIx2F3CNCXArvLXGenWNDPo0nyKc9sNnKnLxwwWPsZHzkmYkBi0Kipl1c38+s+5SMG+bz",
-	"yxKOpl1dCjA4CAn2xwsB6HGyFDj9u3sHR5mwvpJwI5aNjlQAHoVKEpNUB0JgKUN6Ekn910zHh5oqffux",
-	"U1P40+dVMVlmWohq1+9dE6gXBQFY+vO+qvj/mXwSP49/HT+f/GX8bPJp/EX8In6G4i/j55O/iF90u/Ev",
-	"4mfxb+CVZ/FXkyco/kX8q7LwMRPQvVMSTP2+da5kAALwN9/kl6Q5c7vRaR23NgucOfE++FgSMF+WLWWA",
-	"xQMldPo2jK0kPQDC9pSslGjoiu2B7Kw4oPoajUk+cK2HA0GS+U44DwhmmQn7VEBs5Yxpj/iQZGbEIQEd",
-	"KP12alLtgJuek/rlp1+MR8wDd6PdaW2utaeglg//02F/lHl8SFn/PgQvloPwmkD2tdIgR3WYN260O2vr",
-	"ZQeVjZG8XRoEDagDW8qAiMoKjGkftztbaxfAmOxCqrardaypoE4HceaRqTUW0L05K2Z5ajmiIqflOE1k",
-	"wSbyVMenFSFyO8Q9WTayodbzY7nhxQKt+Jf4Rfx5/HTySfzV5Cfxb1H8m/ir+Gn8Bfqf/yP+Rfwi/l38",
-	"dPJf4i/ip//zy9K5QxD6KmY3bh+Iu9RvEgfuhjRx8Dxc7DLqJwuQ1HS/x+oTHapmLbgfqAtmBssQ3A+T",
-	"GfnJD4mOBSkMtgtErSz+lJHzN5MnOOiMhCdY0qFO2XJ7dCTuUSF37Ge7+itKhHtJDGRmqOnXiqjZEMtW",
-	"q1W2mEtCqQtgkzqFElzKpEKVoFHmV/U3lWQollx/uu0aDkM8ntpLbpIFNnJsYDh9nqeU+Urty4y4hWSI",
-	"fYKGODxFdfd4PzOQu+KoV4k1JPIe4iHtU9ZldXfnvcKbfcL7IR4NIMibMt/85CDKzpQorgYIUSRpQOUY",
-	"DblPAhO0y6Kh2mdu7ppTy81Qc2pvE76XDFtzant23JpTeyBILwr21aAKRDkGkBtkmhmr6RtnOAT6rtah",
-	"wFn8DED83vSz4prUs+y61N+5tU0f14ORX5mVRHwqwVCc0is4v5zEC/klY5tTomO5Tdg1Z0R84wTiPxx6",
-	"VrjI86lR7mCw71O1VBwcZI5PS6kF+VDHyOek/vSQHTTCQuldkmtJBguNMTgkTf1kFJ0EOs6fcRMhjHo8",
-	"hESA4TY4CCFyX6B6/Kv47+O/W0E+8ahP0PkAgygB9o1CEH5CH5m8r8Xd+J/U/0fdWh6YkC83PJXRbqBW",
-	"qm7hprPe+fBxBZxuUw8AU4aG6W+QyUvLLkBCphem1+moOkVnHs3WA384d/0VCT87yM9vYzy9idwX09K8",
-	"OhaJhgQzUcDxX8QvJp9OPo2fx79Nbt3kr2ZexjIhU2swpVRLLfiaAIl5G/xZU3SBEmPgTIiDwk7wx2OB",
-	"XHtT3FejQxcOC3aSv1OVJ2cUytIjsw7oKQp9ySR4Af0/Wcuiyv/GhZT/u7SK1CYLUDq+MbW9Qm07TfGb",
-	"r21XI24m2VC9VEC+v4mfTj6LP4+/VLgVP4+fleu3uGQDd3mYsUWA5K/246DzAQHKLfiQcEZSiwhdDFov",
-	"r06nmnSFPWGjVG+mfValYJrThr1giQKChY4dUR9hGYVkMfVSyDDy1Ot+2W2DGF6N4gMu0lmpQN/bv+eA",
-	"6ATWgZBH/QFyV5MP3IUgKyul6AS11SvI434BUY6VQL2Pw9NahYJzXC2h5Ma+ptPuyHAUYEkWREoUv0CT",
-	"T+Jn8b/HzyefTp5MPomfTv4ifh4/R5MnqXQTv4j/PX6RyDfx07lUMtXS5xHH2Xp5kqmKwDVCHmFPQqkS",
-	"iBhy1ciuKcNgYeVOE9DyS7wDIEpSEUqTYmvxzwEMzwBKXylQAJx+iuLfw6Nfqz/jp/Hn8fPJk/hZ/OXk",
-	"s7ystzFTdV0EYfIxtm6CMa6D3J1U43oPtC31MNEp3JVqZMuLoy+DfDNRrgJ882H0eA7elGvgiY23RATK",
-	"mn8Xl+UsD58nxKXDz8P4cpV7B3l8OIQInAwCTG9DYURF7oBFGAdFQiuCwlwRJ0m0UHTWOM0WJELzRcec",
-	"DEHFfKLzVfy0lOxM/mo22UH1zL/jF/G/TT6Nv5z8OP6P+Ln6Rg0/+WxlOfmzgL5TsEtpymshpBcQNxV+",
-	"zb4dgCqXo+pkcfol9Rwz1EVMHAn6fa3mjYvKhq+CpVSRSyV0P9DRySUkp0cDYqJ8p0HTq5TXjfika5WM",
-	"cKj2aQOBFSYouSpvRmhmFYUTCtr4PNSH+auw5ciKh6Xinv1R4YkumCJ5BktK0CBQeqYcDBfBgmTuneQr",
-	"pWmp0XoQRHBEQoqDCtilr10TSMCbiZA9II/yuNJq+zdwp7fmrZ9skOv4xslNb7OMvlUpQgkkrokpNWhz",
-	"czGHoxbfyzRIOwNUy6BKllLKihxUSe8Fl+BFnMiwmHAuaJGIAF3KL+DfGm7xIv4c2T9Q9mn8fPKXi8m4",
-	"KeIkaytDhQwU52L0jp/N8C84qu1LkC2lsXsamxPoL0fMk8H32CiCdQ3xoz39dacFtlTzV3sOpc8sYP52",
-	"s1evpFjGe0fH2Qtt325mnAHwziFaW2+2W41Oq6XwuvCs3Wl0Nq6XPt9od/JugKpPF3QHqM/NItI/251H",
-	"epDcI5i6CBCtEVU5ZC1By92wiuNf6tCrD3H+GWqEKTNzkeJyZ+HtJVBhqC9RwZTtWnb3j1D94N3do2/d",
-	"WMkszIQ4JpKs4XIOOsGCXF9vEKaE6wIR3d/buyX63//Ou/wHe4Mz7/7Od71dvrd3i/9od3fnBzd3d757",
-	"59Ht2zvv3ur3Pxp8d/+dne/e2d354c69W/3Tjwan9O3N89atW+d3HvX7dzdzPHIsyVwKlCU+euNzT6pc",
-	"MEzJyuUTk7li4TLEYj8KJK2qLfoeswUF0IiEmSIMyQwOoiwJIOOhr+Ni8vs1eYoX2+whfDx3y3aOufs1",
-	"45XiM4+kx40BI2cx20Zu8m8XcYZEpBNs651Hj5CrsNhdcUw1ERdxOSDhORVLKZvvHB8f2KAXCA3Pkmi1",
-	"mnMoYDPAZwT1ed6o0mmVlCQyJWYWDih0LovMwR4rD0LhkBDV1QOy1CNvx0cj7J3iPnklZE5Ui79LkDqz",
-	"QsjAE38gdG4BrpScWdXtAauFCQ3zFBnwteMpQzJmOmTe2BC8meFtrzUe7/Ii7fJ+eRt3Byk4Ijl5Z04k",
-	"3mECs7nIZ9ZSuvuSgyrFyqOjg50hj8pcgYppiWhYQiUqPgCyoz9IKWq7c+PG9eZ69iB5lEvC0scAiioY",
-	"RLyKqAz7a1a+PnxwKy8hqweLycNHRwe7ZkQY5bFTC/AJCWaYEkU0RFSoG+mkBWAkeSQhiWTaEhf/On4R",
-	"fxn/x5Q1JX6B4i+0SQVMKV9NfhL/Tj3/Mn4KlpX/iJ/Gv0N1eOlF/Lv4GYqfq8/gxy/i5yvzKZM+pAxQ",
-	"q87/FqYB7fXKgX6if1TSiTfAYRnTKDc23cdDSL9BlFFJcVAEzz/H/y3+l/gX8T/FP0PxPzfV/5bdt9GA",
-	"s5JAgdqBem5usHCQT/xIX74Ce/ig9u0b9fXNzZWNjZuN9vVGa13BIRGfKtwfFcKRMXmaNVXB8zY5kTys",
-	"Yn/qt5Ir5fshESX73NE/oDphkqq3C46Tdmej1dp0UPxfmyj+h/if4l/Gfxf/LP5rB8X/Gv99E8X/Ev8s",
-	"/m/xL+D5X8f/r4PinzdRuwzUJzSUg3KSfkv9hHyoK0aZT8+oH+Fgai2bN1uNVqcBCmaObldOB8bQivm0",
-	"oXTGfMU9L2deT8e1wV3gdDM+NwD3uMpI87P4r+N/1Khr/kDZp/Hfxv99Mft5FQ7dYT0eeuDnrY7V0EEq",
-	"yYsZ/4zOh/MI8RWTpwIEKB+VSQw6G6iMo41HxIEzd2zNbbjOQkRq0BPuj01NdsZZAzJT1XMxgorQTB1/",
-	"QEVRWot/OfkxhLX8mw1N+z0Ew3wRP41/gxSBQ51Os7Xe7LTa19H/+vP/HXUaazfXVuHP+Jfxv8Y/j/9b",
-	"/L/F/xj/j/j/UDj+3+O/jn8Z/0v8T/Hfweub1+dC3m65CvhvhzwaHemajiV1qM5IiANTaI4IFEYMadcV",
-	"1JMpU9vSTNiqgnVKyDXlRUD5S2rSnFMohT9UlNiDwRdT/Y6ODr4bER3ildrKwD6/uLEsWXkVpPYOqsC0",
-	"YyvxWR0wi6gZ3DwZZ8SwAl+ZIcdlRrAWapf9r0/+T7Y6Hq/6/mqotMcw98z3/Ub8t/E/u0UCura+sdpp",
-	"r9640Wq14Y1arhR2t+t/3Hbarcer6l+dx6t181/9n/+s/rPxGD5c+ZP5t15vqgqg90gfBwvBNIWAsC0S",
-	"EEaQLGeI1zJcJq3LbRSwhP6Zbwq3+B+UMBN/EX8OjsKMB2it1GNfFeZQOWsJ1VWiwj/Efx3/X4qRlUw6",
-	"J55WicNVujKUBtYvgJt6GzXa6QXHQWB+zEPhxg0nrSLXaJfWGM/fpr6Opp5J+Q8GY0G9l0EClmFt0zgA",
-	"bNefx+WxQLdvN/f3m9///ve/X3T8NFudpuL10/ek87jbbeb+sf64tHY8VJIsx4q7UGSy2jdSEiEy5+gD",
-	"XDXXPTxzqvhF/Pny0y2Daaaw+eYm8FYxIh7FAfwikIi8gTqIdqujaFl7o7VySYjp1HQRiHKgHGAZcjYe",
-	"Uq8aKsYNNSdUp+oCJAeSRYTKC5Hg+HwJKL0PZRZDJjhULCb+LBNB9j3kYUEQVJsMuLpkkjuI9hBm4zxs",
-	"rt+4ubnaaVkm8sv456UBK9X2koLIdo51hY+ScMZ2o7XWaG8sImIvxUEXYYsL8Tazz/nneYeVuJLe4edF",
-	"YBDmEx/V7xIfJK97+Bx1OpuNuz9Y2UZMCe666qeu46WgpraiftA58jo0ssAJQ0m9siCCHf2DYkh6jhxY",
-	"1q+XXSYvwJEoGWsXnqcmzVAWy+ZOjzUDRajUkJjCiE6jdb2x1loEI9Qiym58mLBgA5liA445vM3MZ8Fq",
-	"JkpAU4ULWkQttzxpLgcxNH0lkDta/ZACEW/AlbSMdZHXtFJz/oyhOdHikvKBfn1mCKTNPNOL20aunsNF",
-	"Ep9C1wcszW9Kp6Qk8EXWWjUyvF2RQCWoKWl+lLdfZV5Z0IilF59+ljy7Z6ZIHuwd1D6syDA0sJp5TgcJ",
-	"PEuKdjKTWafLRKuN27/kICSpmtNEO0EAaex8pLOC0ICEZDvTzcPm6MgBGXaZFWt0uOAWci2EXMQI8QVy",
-	"NVuBdnqGr6h/J4wF2uL55oTclPFBf75EGnJXtk07vpJxp4cxUjF8RUfJJ5oCutC1UGcRLWnmSdvjwFpW",
-	"Xk7svoCsh+oWviuvS+yrXMIMCfAiMt/ceSrEvwW1GzCAzjnPeTrNwhz9oMjNUZ2OVr5eTfe16FiLirIL",
-	"HfbCUm0pkTwEj105NysXUh0lFAjb9zRbKAv8R2o60UQHOBTWjEeERKTX46Eus5Upm2VeB9J6SkYyzdCn",
-	"DLkhPne3dZkEoKvafYGT+RXFRgHnpwKdh9w2zStojqmfYB5DtS4FCNK21vB5Hxm7OXyjxIdqo6dZibiG",
-	"0jcdfacVjR5xIXFQYbn4JxPD+lX8Rfw8/grI6fP4twjMyP+M2p3NtfUbDor/HWzLCbl10OTH8ZdNFP9z",
-	"/DT+Mn42+f/BL08nnzko/nUTlToL/Yzpdt7uyyy+j5Xo4C/ydV6ofgxHl9GaFv8crjE+X+Qjje+H+Bxu",
-	"oY5qXOS7I/PqlHqIz2sJvuR2kIFkOlMOTZwEOzXIPpx5Rw/1Bsvcw+rnRHZLsnqw0PRLGOt6iVP0pMqL",
-	"Zu5CBj0HNuB7tjsMFT1XupjaSahrqc3+tTxfovpa3U5+Sxf6BlygSudEleujLqfcFk7OZ7HyBvgj1ALI",
-	"w1HI/cgrz16Z5ufqQPSurOAcjFGPm+ZVJ2OEc5aLBlguFtTs9T7bG83WWrPT6rTRYuYMOnpIylT4O8OR",
-	"HGdaceRdUUpB305Du5ROa+RQ5hv7tdL3WKWe66D16w5qO2htcYef5i0mj+YkI/syH51UOBuR+SB7Fyr9",
-	"sIs5BVEqRaNFvJcZqlrwQukf9NLA0//1hh9sIRvYgSafTH4c/1sTxX87+VS9E38J2U46P+SnCXmYfBr/",
-	"W/xi8skWaq/f3Fxvrm3YLxfNNCrcmZQ6LMATDKpWsYWjKji/b+pCnBCFvYo9nNkc47KYGFEZFCN0AXYQ",
-	"xiR5JF3w9yWBngs79UywzlSkglNTo1ZNb5DFcLHzkEswl9WJuakkqVu58s1FIwCQk5xUFS5Ay6iy6oxG",
-	"AgCzFHh6katbjJk83zBijLK+CyK4DDETFFKRXAhyJb5u6B+krmPb9Zj4Kw6YkiTFgYvqAmJnoQPkFhKE",
-	"6HZ62sx1Tdjo2BU9q37PRXWm693qAR1kyp5Mt1PRvUyybb1MQ4trAvkE+wFlRE+bThQS9RkOmsg1zULc",
-	"Lst1odJhbgUVprOO1LqlzvnNNNcyNX5zfVfX2y3btaLLkmmSur4hhgoDcoCV3gIlNpFrvOQu1HfCodC1",
-	"ACR0ssa6iUOZJrNI6QndBAwL06u6su5E57jd2mpvbLVaP1g4WnHZeGLbfmb+gqFyOvER1uelD2fOyjvt",
-	"xVdelc2lT9Uvmoxm1ISdn91lWwou2uftwL6vW8jaUPnZkfjmOisyP8Ai0+2tGI6P6i5lPnmkM9cXptdq",
-	"YRWh92bP6llDnNJRwwp2jRGHCiHadTEn6NT0MEoP2tiaNWmqOTVDloBLekkBcUNtoEC6aTVrrlzeHp39",
-	"ZkGDtNryd+3sCQySVdgnR5mRkyNMVpV0BbSrsw/u2FU+dmoRJOQucC0CLCTyBpj1597jxW9DWdJdEpKb",
-	"IG+20E12xbPYz0EG86e9Y9AY3xrXzelbOxpkNWS7VRUrDbBS06t+PzXSF5w/s3rlOTXJZVlK6U6G02WX",
-	"Wzn4Al4m0zsLJpwFwEWSU3hP56Zk/Ezl8VvLUmsgE7OCva4JNOKC6l4qzHSWM93kWzben7J+YD/IC2Wt",
-	"eQfykfWqLRwhpu0eYp6n2AqxWbkRxA4epvHQNjwFLu5yxNJYUEuE2yoK+L4pPKQTffTMVgbKUsMsGTME",
-	"72XJnMaxIhXTTw3VmvK2adSwJ+RkI/j1AZQiNSWBn/Rjm2Znpvuz7bU8nSwPTbFLIGfEP/gOUbGFXBCr",
-	"tCHphwISheQgacHvc6kUIXlOCEu6L4ACqk4Jwd6IWHG6zIX9mYEU0MwYIOXKwfQPEKun695P/6hrr0HK",
-	"hPYM6pJr39vXnUgzyRTF7vmwHehHL8qEmaQ3eJXWB6ZwLZQW0zSg8xhQWyzRkAuJ2q0W0pg+v3yAOpF0",
-	"/rJD171OdphHRGkw+Q6ydaVwgCKmlDnF0h3F5UaShE7iyG82VyBhFFOmW0Bbn1QJpSsv42ccvEr3SPxZ",
-	"BVmvnXWUZHlDdZkeM6I6dROvk7PKPVE65OSnk8/QjZbVCic/MZZHqGsChjprr3um1UtTv+UpKIlPJj+e",
-	"exZ6y3ah1SdxK+DeqdjVIkRlEvxdAx7IgQdkBdzVkkdJBmsv5MPyiPtDaH9iv0zUKyqQj8eo3mm1bzZa",
-	"7Uarra5OgCUJV6YEm/VGa3PBYHxGiH/nLC1B38PAP01RsyJjFxz6vOsiJrBCROBjxUZBWc3i2PwSaVEY",
-	"7AClnwZoFAQp0gWUnSayhOkG1As5g8CYQtqHbR9hm/k3dZ+cZhitfmvVmotX2512Z6Nz/eYq4MHqjVYu",
-	"OyTbu7iUgFRGUuf1mQeH93ZKA6yT88/AoBoHd5VudxCF/ZnJt0a7AYHGU1+gUVSat+OTgJRm88M8tuwo",
-	"Mq/l46A682U1M/qM7QDmANaVFp3SiJUroqOQvZp8zY6dGuBReUDdEtekPDKojQLFAMAb4aCOVTQctIY8",
-	"PFQMVnL76zrCUD6O6KK4xnBBTE8801lvTCSirMvMNxuFbwqDFrheBxzYWjzcWE68zux6zrFR1l+ohijs",
-	"ysBDky9T4mthxlMMEffM9IU5htgnGXo0P9Cu3Fy6J8sLKv8KjJzPgLV8OflpWlb5KRRv/cp6ilD8fPJX",
-	"8ZeTz5BCLHCC3UftmxuN+Ffx35RilJJOKgJRizudrpSz3tpsb16/2W7NPVs9j9n2jMPlUSjfpay0JpON",
-	"foMe2mILdWtrrXa3hvqEQWDmD6OQClPx14FfO90awuEJNWmo+uFat4a8kA7BQOVhQXIxcmtwE9daHfi/",
-	"a3kxXf+4gICe2Y14Wy+vltuj2EmXVfhl16wNTAyZHw5M0/ASgql+RrapuAN6pWIiYGIyqh3xAX6XUf2v",
-	"ZE1wZC9XCLBq1Aqd0DRQt+k9OdwoC75WkK2CnE88KihnAkpC0CENcIiGEJgkFlYg9frTIozstEyRPKXz",
-	"AyqKV0HJRzwsC32EEEvIdRNpLrDkkTWiXNrCCycJu7Crcix0FzzVSul1x64f9dRpejmsViddeq5lHKB4",
-	"rJKb9tdwI+w9SLWHVoZn6RL0s9hWeorlEboiJVLZmQsbyciKKc350Fn6CloUmSUMRox+FBHzszHqVvvr",
-	"7ClghoOxIMVeumnJYLXNANNh0RUNERrPJn+hlaMXk0/j55MnKP48/s3kJybq4snkp2jyKbAtqPj3ZPKX",
-	"OupB6VDPJj+GIV7Ev42/mPwY+FwyFvzfv9TPf29qBf46fqq+RzrUY/LJ5En8fPLJ5CfNYjTd+s2NG9fn",
-	"ZNCUu+08k84OR1+N6blrVILhSoXQJfeM/rCYaLlQQcXMCBV9GV6dWjtTkkhLoBbundF+yq5YFFaUCQQI",
-	"hiTAkp6ZvtyJMnZOTioUstpsrWu2P+jB4b1KgUatc0ZKnV7YHS05V8RmGrG6HhIfg/Cyktc6Srz9nqRn",
-	"VJaIrAckpNx21wWB1w5PAUHOsUCUGcF9OQ6hhy5jal5BJBez0cAkKuhYCiuXm2UuuaYpZaBkdYzLo9J6",
-	"QCmsuCC69QaVSZtf6I8soGzTCY+kY+1wApFHowAzfIHlPmAeCSWmrBqWs3xtBkZJcZct5Ibi4X1y7qJe",
-	"pKt4mQcHIQEcIfaXjF5nVMEuM+/unHDoWuIn74JR1bSaxPZXPfaOJyMcuLZ2rBlFP81MakvLTs2aGSQz",
-	"r339JJJdVpjxvcB30QgLmW9zpNdec2qFDSdPkuH1Ez1n9t+FTwqL0g/fCwqG+uxIC+sB5vrr9RYfZZdR",
-	"/C27mtxvyRpKnlYOOL3D3M+w19mEPEVA6m/naginv5CPIhyIXMHAa2JBsl9VYMgS24Tupbe6jPrMJcTl",
-	"tf4yOxTzKLB9ryTvgpwTIRGkmixJHiybmCd+J5PP2KjibO8c798r5zlZq0bGvIUFUt+UMBzjCBCzjSQl",
-	"nkU7toN4JEkIroqLwCZxRZTQzEXMNwXR40apuyAkYsSZX87CHoyUtNFutZJBAUsgkrTI26yYZ01ODhK6",
-	"m/jJuCgNLYMfap+HpLdc+F3mcNThWkY2xH1N6Xs8HEYBNtbtkJyHVErTjjyNzspLU9pJNlLivxBvdWvi",
-	"YburH5JLEzL1HKuj6oByOb8JQ1WDMgja+zUk3byIf4vAivbr+Fn8hVJKpls7/RZlTXCmfj3Y3NZaSH+o",
-	"Fj75BCxvrba1vG3eqLC8zXQDOUmsYHLt8rg5594rFJlT7WImbVvoOgEaFS55Dso32+XRGpeoJlTI5HoD",
-	"1UC6S5m/z33aozN8abfTG72QL23I/W+kK630bCvb/Whnd3V/BernZYEPksNttzZbrU6rlTWBzLbCpHWF",
-	"2svVFUpc8vbMqlFFUcyDUie9YqMjXPQQXavioDNrIahhbLII5OK15+W/zyL4aji7DrRXQechxg+ZwoJp",
-	"BK67etZe1a7KVWARYvVjDZM9/7EJNM68YsYsNtn9+tmD/osO+0iE3lvd2vQ22q2b69c7a3Ydi1eTmOOy",
-	"eGc8IiHAdAHD5iiyXmTKJC/L4hLkQZXlQ/1o3VCUCQICBYyWN9GVeafRmEchigQJ0xIV6XlVO6uzFKfM",
-	"C503lNxSyz+8V42eBwFWLENBg4dGHIlAruq00P6tApf+GZp8Gr/I2Ag/hX9B75hP4xdIZ4IpXIqfxb9F",
-	"N1qowNihpUyGtcdPoZUhip9P49xX8TNk7I5PoQnN5/GXpnuOnvqzgjWx09q80d7otC5kTrQHvRheVXvb",
-	"AZQg0MGr0xhVfg4K8vozV98cjAYh6b3VrX1sVvY4azD7GCjm4w+Mwexj+M/jD+1dchOc1ki55DEWVnDB",
-	"yAm7mIsihaEnWI/yEiiywPlXn/o9OqQVtXCTTIqPIi4x6uEhDcblpuIKNc0QhSGRA+4LJAY4hAYlSrCD",
-	"0aA4MAS1iajXo48KobiGc676/JxB4xyn8KDBfTn9cOT3lil6OlOu1+tMWlJRhg4jISguELT4/4aT/X38",
-	"YvLJ5EmZmFTRDuEBo1KggPSkFtGGnMkBqq91bly/oWZLvDjQEhZFLFAHZgJNU4Z9Y76saiR9vQ7HHNsc",
-	"xCg5V/3rNYH4OUOhFjVtqEJIlLpAocIobCQYa+QpoRNBMv4SCqnG1nnmCjN09d72uV/VuaCdRrN0dPqQ",
-	"jgA24T2QI0nOiGJ+VCTnoG2Ebafz4UwpaobJbp/7JtiullnlfS7vqvkzrnmrR0CA3kytKxeLwkNEBeqX",
-	"R6OcVdvQjRZh6j+7qbDvgmlfEInqmdzW4UiOVy5iUzdxUSWXc5g9rPmjpWc7y6mTC7EDKiSmGk5eNKJu",
-	"ed+O9umkG3XskcxE4RQN5ljJxBQq4JBU4EI2NHGJM8xj5eOLRQcuEBJo5zku1+qrIrH+OLH/6zB9XAhp",
-	"jyu09hKn3UJIm1oBLoCyGpUeL6bCV+/tPjkXe5IMy2UpRs6FDpEC595Mc9iiVVTK42iqPfcDk+xakFz+",
-	"dfIEAhy+gt7rP9FaMPQ8jL9UompBLp18dnGX/QiHuB/i0aDi7AFKSmDVIWX6QwihSb4syIfxzyB841O7",
-	"9ufxb9Ry9Gb0Yj/PqG2Tv1pIPm++fM38TAGXzK5no0+5l+jgcG//DoCmRPYm58uifYKnczeixq5esPEo",
-	"l5DgEfyyjQgFTwVhPhriMTohYAhAdXyieO1KeXZAVaE0MF16nJ1pKwQYrRJRNC3n9lKWTMkrqqf5RXdE",
-	"p9XZaLQ6jc7N+eM+rgZhSIdkF0vS52X27x2kj94zbyT1IEV0Yp7RMsOwN6CBHxJWWkUj/dBmten8u4Dg",
-	"3rKsK7/+EuZVlT1NoQtoJAiUh+ingynkdJvomI8aATkjujLKSAD+QPIRK3ZMbrdaN5ezVlpwllfd/uXk",
-	"z7XPBUGxnyc64AvsCZ8vWnEhOYAPFzv645BUkOwCAsiQlLUGS450SVIw5/yK3bnSaebsS51ipW3y/QH1",
-	"BiglahB+SWRZE8L8xoo5GwYm1BeaGmTxaDf50i1Y/1utmyW0PWvkr7bqOzPylxIq5SQJcoqFjQkOEe7z",
-	"8iTs9kI1bAW3NWyNa6XtTCmtWTevrprUgVYDCsCQj005M/1MIl3hWV17yrwQIitxgEY8CCjrz9BnO8vo",
-	"s3AMRzyUt8ZWQjGJP1O/K3TRXhGgweXwtXTYyeQfqr+tf8u1R+NuI8kVt9AV/06m9bokBb61EPGuuAMZ",
-	"ZKi+Drqo/UKZI9rOAHWtdF5vSVDEieBBJMsN9m4UBi4KieDBGfGT6vhSV/ju0X4UEn/aTF+v1nIBqTTO",
-	"rbyMZrycSX/HblKb9RcKRH0jPe5fX4RqBhILB6uCzcP80KdnJY3ZKo7yonGrRi7Wpo4sJs+7PTO8XCYB",
-	"3gQF2ABnLPEJFqVZV2dV/KjwrYKcHlznXusybYqg112L9O6K7Z2UyfhJ7bX6Zf2Tm6WqNTsA1A9XP+cj",
-	"/jI/Lx7wx8720s+SZztmeCWKiUzt8Vkuel2tC1GBMIK09kaAWT/CfYLIo1FIoKkfqu/zcDTgx+SRrK84",
-	"6Hg8Iuq/ihzW8fbJiqP9PJ3rroPc/+w2m82VxVJjR4nvu4rZJQ5s3rNdg7bRRitjONAKY58sU3mjhM22",
-	"ijMrdoVOyXgLtdQdI2eYecRB7WnWm6m/Yp6tGRxKAqFz5S1sLsjavFIXapHvhb517M9cKZTxUWtVvxGm",
-	"C/C2EbZ/VK5ifgWUUuFatw3kmX4t28blZ5DPRZhlkYiyVIUDVEMW1fL+ZVcj2308JPXJkxl0fQVppNP4",
-	"GP9d5pdCwMDMYQpJHNfXbq5fyOeq6M186lbua81GexiAGmSfk1E3y6LGTYg+DJwvaiIHlPXREEtvsEwV",
-	"k1Ixp0QTHJWGtBzbxShdbLp0Z7uy+s5tXmY+3FerzyaQQuoBDgKYoxATvFaW022GP1Cvl1XX7uvSPpmT",
-	"SKXjGwuU87HnlN1Gbk4DqRlYw+hoRCoQZmgBUJ3Y840LrO20WhWhtYZAlxeVOidBoB3RdlyN+8JBLQi7",
-	"hfoiYsrUpG/8ShPtgGYBdMr1eJhGS7rlZaVazc3NBZrCVsRppsc2FzWqY82n0KOsx7weZFlTgkXLuR3m",
-	"7fBztzHPgpCLiXZBynRtKmcTHSndxlazhopNPVOHFNXTLxOA2FzWlS6DiLPCgdYLnrQ02hrLfJQry0dn",
-	"r5RWY8wOfoFA7Ll5lBoE+5GMoGgyeeQFkVD6gObG+c0V1KaMtd/WIjXJ/zoTMv5iee64mCYkORTkR5RV",
-	"aERLVHbQ81XjGPh8yrMVdnKKpYKoSVJImUihBbm9JUtclyTKc9590WPO2cge6/E5G8FShvQkgubyRcUP",
-	"6rujfUXPcUggPFegE+JBM6dMsoaHGRhhu0yYnqD1rJRmH2Kfj6SpPk6JWNlGA0pCRRGphwME8Se6bcMP",
-	"OWXEt2FhXbfZhUQZ/SNIJ44JttBmHOOGNYsfYIEY1+OV9p7xvNKSgmkJNXVjmCbrZkzsQdotbBWcFVnG",
-	"B/Z3ztA5yLkkHObqOOzs7t45Onq4d/Tw7uGdOzXHPrj1/Yf7792/8/3ck8M7331w5+g4fXb7zv29O7fz",
-	"iuDUiAurgzuw9bshSe1t+tGt8T5nZDz11NLa/PPbhFFTedIkeFWmNPJeks+YRbDzkEqLYXnH3eRT1G52",
-	"mp1WIQl9bqwWoFdZFZ+dPN4VHYX/FSw+P4bU7U9MRKAu8Px08hmKfz75cfy7+CmarnxiPYS/jF/E/waP",
-	"jWPxF/Gvllu6V+nq2c25c7LL/htbcQXUk6dpfWjYwIusJet5t1u6+meZui3loyy5jYoWS0r516UIbNTE",
-	"IojQ6TRvNDutzvqSiwhw2eXeVY9pj0KpW8htnoKoMQyi+LmGy1eTz8ADDlW+u92s4XDyEwW8F5MnUAb8",
-	"v1if8nIrLQeWxlZjlK8CFaq7t5vasemuTNVwaLbh/rSXW055KYl3bRkJyrSIanKNs4D7x/jF5BN1SSZP",
-	"IAj1Kw2ep/EXkyeTnyy3igAL+XBoIjAqalgZeGRr2RYUkSmgFW2YKXIt1Sr9zTctV2V3JHkv+oUi8idD",
-	"LnVYocf9EkgdQSH0kPSpsNZPm1MCfFr/klQmTYsaddql5xFWkxWwgkxPV9+n7IeRkCulqDBnGRuW/ZQt",
-	"pSorvmTP+tVkMtA65XRXAagb8u9Kvp48mXwSPwdh2nTiKvX6zcjLzxr8waqoXy5M+vP4mUJBReInP578",
-	"1eT/Hz+Pn5X6KUgYUlnKmI7NT5RAiQdTQTWViEajoIRpFa8AcNjCFViWjF6yM6W8sl1yfdTPAtXn1kFz",
-	"UNbKOGXm/qCW/bnmzC+s9hKRRwVPi+l0aeUlyzId6+lM8o0SscSxdZZShEgkv4TtO1awrlZKilUnKmOE",
-	"ipUwkhIYS8cGvVTYT6lCnVh8CtU3sj2sIP4Nws0mn9mMDBR/kYbQvZgWHuLfOQh++Q1keXwx+S9qDKTk",
-	"YWTi2J5MPku4gS6q99LRSuuNdqex1l7a4V2ZPfIOwYEcVEXR70AbC9ueo8TKVPVdcI7HArn81IXSaBGg",
-	"WlbN4qd5JYmfLqYYZdf73rvTlarNisq2+t6IsJ2DvawXH/u6IgIODjL70kmqU31UzPdordlqrmU7dw2o",
-	"gErFIfbkShMpfa2hjgciN7A092BqPbb0+rLrOLy7izbXN24kLUaSEFS0G1CwbolzKr2BAr1uP7uNXBCA",
-	"wB9IJSxXSMVlRTQcYh2T1mWu7kzk6rtCmTB1CDxdrcMjTfRdk0NEgyhUlHW9s7mCsO8j94zyADp4jXhA",
-	"PUqE6yBXeHykO9bqBBzbcoYIIsVDLN3tdCzKznhwBrWeWZq0BGPbv9wm2uchQeSRJExQzrrMFvQe4rEp",
-	"SrqFaJ/ZHjGcEYHGPEI+hzSQU8bPy6wMeudlN2AQDTFrhAT7+CQgWTKi82UKALoPhg5TuFoo7SUkEkoo",
-	"aYcwDhAU5gebVP5+g23XpNsYIYg8gsQcnbllp0vzc4DSCuKjaNSsbNhScj/v8lBTa70PewSFCpAnOFOc",
-	"fbFi+GnJ94t3DdGYUi4iZFPY8mYrV4NKIR0w0IdKA4LmypSdiodwP3mgHoRYQkl33apA/QuiEwuaWU2P",
-	"V9pMBu6OR6rqGOuWCJAOV4Ih+eCMNN1YR6avtjvtdud6a31Vz7868nuFwJtGSHoExirvZQvTP6yK2bTL",
-	"ozp0xDiF3O81jO2osXcbwo9GnAkda15sxHfh9jhmBt0lJyEBM3qgkEcDHEEJUn3uAyxQyPlQR0WVRYN1",
-	"Gq32cau1Bf/z7dbaVqu1cI8goFVlq1GyjV7AORbporLsTBsgddMUczfz/C3zfCE+Z5jDkVrTsR08+3A3",
-	"M9EcNeOd4+MDo1pAC+N5WLne2czWYt7czNrsl6qXv4PEQNEvy2VMgqFlXGqc/Clq9kIeVTS1qBT4d9CD",
-	"wz2UXAxEATa9sXUKZWdEdReSN7ZOAsxO3aQDSEhMHWvtQlccRIyIR3vUq4ibA6WtjyVp+uRs1cwhVgFX",
-	"GplNLH57LaOraD1gmaJmlXkU1GREzSbESP2HjkQeB5M3Fse/B2bGt+2nhed3j44OSp7uHRwBVk7JBLOo",
-	"un3HdrXyEeNw3XWLZN+QK/cQSwIJpI0D9cW4EBpsCffiCtiirKkoU2vFzCbkzpA8AavLXf166+CtICHs",
-	"UKqrynyFiecl+tMM5mjYIu8h9QXW9ciyydp2mlLGuTD7C8pTzXUGNDaNXSF2C5TDfEnzVuY2UCavZyxI",
-	"GXLCz1lVzRNNaRH1bdReRhrSud1YZCJl85vSN6AxxJSV5jVV6Llq3nPKfH6+hTwcEObjELkgqinxwcdj",
-	"0wmGR6GL6oanpsVRFMdBP4JyXncidZyr+1x4/LzLMqG5SiJR+jPrP9TjgKRsH8EcdYhhVLrh9RYaUhaB",
-	"oT6EfoU8CsWKbp/o6tbyLqpjpIQdBCe2kq+DCKsHK4K6AOpzhcOZBWT+1O/oUfMkxY6yAEWBS6AtCfvm",
-	"q8yj2zBF5sE7egmZJ0d6NZU/TA1xZBYM93ao+8jMzNw3B2drExrjRl37LhnpQzTudMb+Agi9iLRjbycj",
-	"j7RXFFgQyDt101xLb9TgopP2ruKBr2Q6PYKvcDRAAcE6HHjlaxOUUoes3csJCTjrCxvBbC6vurk8p+Vl",
-	"LnF9xIWgJ8EYSJf1K+t4DP29WHmlohdgUF7wSh8VxS4ehWWKgKspkGuzstQF1BFIGcqQkCnTZCBVc5Py",
-	"9LlOqLpKg0B1oxy6q2edVV0kIR+ZrMetZcSJHECSp0uAA/a5a8fNPHuQTLG4+CITnp/ix6sTZWCxU4JM",
-	"7qkRY/LPrBCjFOwqsgHKdynZKEQpLkAliln06SkZpm9vnuWPCcOyPNmsNUvusqQnQddKGaU65kyRFBJC",
-	"gG9GYCkJo9F1QhaOo9Gi0TyTuBl0et2PgS1FIZXjIzWiqYZFcEjCnUgOZskQ1wTaOdhDp0SHOrjqfR7S",
-	"H2Hd9PcWDGKKDJ2SsSlZ1IRjUFPVtsxE6VkqxaD2+DHYCHQsDxiCdIduowUnSgNSZyQxZSSENP/8OtPX",
-	"IIT/8M7RcUI3KDMJIKBPhYTYYjbGjbRzsCe2rAlplzNGPInOOqgOP3dZEsC6otMioEP0rdt7BwCQs3az",
-	"hepEd/EBE2emk6Lu3gwf7R0coW7t0PrQeNitme+7rN6jAVjyRqOAekYUBUJ+yMUIS4ipQ3sSDXjgizyZ",
-	"S+m1cJBZhsE74XQZ9IZKI31MF2ZYVRQygRSzHmdVJcmBlHqcCSrUzOg7R+/dTyy2zS7rsm99C6njV9Pq",
-	"1XbZHRjHXT1ru6k8jRgh/hxcMUzO4JZFG3ScIfxaoujx8ByHvtANr09JuuotpQaMqHdaCZpsMliPZ6Og",
-	"mkhpY0Q4aEhkSD0FM+hvOSJecng+90z4OA4JGkUnAfUsIA4TC5GwULD2IAdR5gURCCHatuggD4fgVsSs",
-	"aEUyxiO0Y6gH2GgFMdnP/Jx1WeGL+k0lGFxfRwGBJioO8mmfSuEgt6kk7Ydazm64K9sordeRZam6pw/I",
-	"xYxoUARkmEF5xUUJlgrASplMzWWuNm5DUqXxASt2q3sPGt3egghMnAl0tD2XAggqjfOo7mYugzUWfPuH",
-	"gjPXQZocItes11XCujbd6+svJBif80YOyVND/zZKjPdUAEaA3Vo00Z9N23khNrDLoEwn7/V0Gontp8lM",
-	"/3ThoroLLR9hyGyPzUx7TQddpGlml1V2zVxpoh2W2srNks2NCckZwYFxYeBIkC2gCyR3jogyIQn27WEB",
-	"i9EUItWGRJc9yNVFE3mtOHEbrrWMEV4dA6g7uq+8lbWVoltyPyEA2TG+9vSuOvC+vaj6Ymh7xzmPAt9Y",
-	"vlDaEl8gd72z6QLt7DL3kMhw3NjpSRK6TkaOsl4Q3ktxCNVn+mSQdclALf7EIZMS+L07x3cz1hZ3ddry",
-	"Yq64UFvJFQrTe5ID0mUpJdbN860UmzWlWpH2Gmx3Dd3j3inx1VoCwdEJ8fhQURgNC8cCI120rUcqJNZl",
-	"zECHghU1kfv2nWO0etbWdjnhIjHg55ZPWEUF1mvCIJDkmmRqsmXxyHAc4D9dVuA/dXVyI5gT4izAi+Ub",
-	"XDMYAy3um8iFPoUN7cN0UR1IRqfdXkECj0WXnRs9CqdmeF2kKDyzaQx6cd6AONpKsNMnLhrwc6UI2vaJ",
-	"vlkbokLH0XeZmXlX+0K2EOMNeFUH3Cs+C21WiRhkUFphaB2sUjQAtiOioeXHK/ouF4Yd4kcNIXFA3tK3",
-	"WxsOhL3+SvXzAFg6jUwJedC1cZxPFzsfUOgbZBCryzRm0awJ3hzNnk+GIy4J88Zd9l5q/NKlh6CPORJ8",
-	"SLRpN53dGvqQmxmh8S5JMBvV21BkdGOjy7wBVvICCYWiUShUV1HLNIB6eKh5uL0+8EARTVvw2lpp1A0I",
-	"8Fizdsi8UcQCjkq9ySMJQLdGu9QT2seUbecng+kx8mkPmILUE2ZIR8fd7jJsFwsQTaZNfUHCnK7puZ8Z",
-	"oLXparuRsfCncmnNqZ2RUJjKBc1WswWWuxFheERrWzVwk0MilNR1glZ9k+3VJ6VZwEfnuN8nIXqwpyUT",
-	"LdZkfOvO1B04oQyHY1RnHO3evg86cCKq7fm1rdrbRJrkLHuXYAWdVssK5yYSQJJHcnUgh+AC1ty4xHD8",
-	"+HGJPz5JKmjm9JHa1gcfOjXj+aht1SCxV0fhgGxoBQPbyk/ivgn9BklGhzasDiDe4UfVYDMn1Wm1FEVV",
-	"2rT6r7T9z4UhHAK8QCBy62bUiHHkkxFhvsL5Usi9Y+aeC7ysYKMEmjwMZ6l/ufCTEvAeZ/ahBKGAns0B",
-	"8z16Rph6HSJXKuFqZONKuB6EQC5IZJJHlAxg8ui0Io/qBvtRq9lqriuSEARG5NZdvQ030mkRRj596JZC",
-	"et+sZjE0hdiMPIxTy8i30Dt37h1YefihueLiISQnalegfWauk4NOxhkNR9EvE4fYZd9Cx98/uFM1mmGe",
-	"XVb++8fJoG91jcVGZ5h2a46e4a2u2mO39hitd7olJvlyhLCGFnOGs/Ehc5DDBMrlOGFoV9OicCliqAVU",
-	"RAIZ76YBBhgVlKZZeuJmCPX7q7xfxZinCojaDaXF7GaB9DhLlO0u50J1jDVxvQSofn9n/552hmiDFurR",
-	"gKzMgrP6Yjk42+WmcE4MeJrrLIqtLwlbs/Jy2EKrrcWYQ+IrSIzPmGkCgGSIez3qbaFD4lOB6sbUYiVM",
-	"sA5JLE7B+GPMLV02oqyvdDX9YKO1pqfQY0AEaKgUTKW3NpHVtXROGOOGCxF/C3SdE6LTvc9Zl+Fej3iQ",
-	"5B6MraEg49DU0sjUOR9qSLxGVgUraCoZaKO1VjVYsrrVIxKeUY88YPgM00BBaSZeqNHpAnztrL3aoyOx",
-	"mjW8zbx1OQtdLpcODHw2kw6DwSspwYqRDJUEThDvTd+7u3QERRB3sovQBRSHRAnQta0PyrOBs6vZQu5O",
-	"EICay4VJegWk8jOFAUAUhJXW3XeweAC/3+aeu2K+6zL4MP3CtpZL8wnST+0TMwAIoDB3EjJv4UHhDlgg",
-	"1N1j+JfvGi+r4s81MIzYQO4tG5SdYltS96O2EwTZFET4K7ub9M/MCmtOzcyaMYzPcoQoML1Lma/Ht38V",
-	"5ik8zs9nf0zmffzYmYNUacoq2Kt4KNGJpuI6qONkDMeX91HumlJnptRYGTTVSBBumANpJqP5+npJUPTH",
-	"ZQVWKMuUVtHlVpozZr2t3y0/yoqCOI8/fIWUScEvc9XAiVPBjLL3C2jVul7HbFp1CyftjuCT9vxPHjBs",
-	"TOTE1x8tQBPv8vCE+j6BCkLrnc35Xxxzvo+ZzXsVmvousKM9Y19MYlU3Wp2F4GCp7cuQefXp+vxPzVTH",
-	"dEh4ZHxdGTVHyNxpZjhC4rkc8TJ3HlwuMKf5Ie7lRmki12aRgNFXpigDlq+k4mYvgmoscpAUZ8CiywIo",
-	"pa+utNvLswAms6UcNcE2eijMkaS16xAozfSh0BkPh8jnRHRZPf5V/Pfx361kQsaN2WRdyTegZhnLdZmQ",
-	"oJiS3nrmrkxzpbIzSV9ZzdiJ3iXjmr7XgHy3uD9+VVdar1tf6tQvauKlC3Sl/aoWsQBNAUOltreBA9yY",
-	"h9VE97gZpWJS8+pq8h7M9gaTp9YC5GmXs15AtYN9vb3AFAd4HHDsH3N+D4e6rsR6p7PIfoyVxFKYK+o5",
-	"i3rq+4QwyyLvNAWtEqhXP878tec/1jQ2IKVpr/C8lNomhaAT4bRclNZD5KlW4dKvV03sv+lcfpGzTNqn",
-	"XOjeXd2EGTdBY8ncm+AspEBClqUkzCd+hqWXI/XbRM7E6NZrZGPfuDtzdQVmXIG3iVwA/5cTEzP4tncb",
-	"pMRRJEtbvAbYIzlB214kn+qYj4xsXFfMAlJYPMy0EQ2zPllpovdYMNYMRoBh74R0mRqB+NsIIxGdDKlU",
-	"onme+2jT3Xprs0pefjDy8TTneeXirp52MXH3a6cTESzO/0bTi69Ptr0iTNWESV+DS5NSV3P1ZSv5eabM",
-	"bK9Il5wk3oGGczm8Uv9vZ0qlvtKLm7ZPqjZ+ZcTsK/7+x2YqYwX+mivie+nMfrbhjemqiDkfJ9aMvU/P",
-	"CLMtl07GpliDT1Bdh4PqPt9dlhjYLOIfj0dE6Fr25jNJhqNAERCGh/b7Y6gCMTVIYqXLjwbBthUTlddm",
-	"BQfSOd/ushMuB7rLpt5LKm20IBaaoWik2IEtRwGB2dqIp2Y8iJIJ79LABo2aX6B60xCqns409N3ON+96",
-	"I618do2vz8Q3LzggwdI/JuPemysxXVkDL5tB7Ph+tj6uTk28ZJFr9WP7zzn2wkMy5Kaab6apkA14zCkd",
-	"1bbCDOG7MhReGQov01CIMh0xFzcSlpawrjQMVqNv67Vwvit94Y/OHjgTzV9KPXDmfmDRcmHLYeZ2lZgN",
-	"m2gvI2JTkSnCG/KoP0Duas+I2MhdFalsPcMkmLuhr1Ywfn3GwHnkwVoCv7Fk4soM+CaZAWeQpJeUR+H+",
-	"LyuUXktpStLQmPZ1vUuxnZdfTeqfkHhcwfV3A4LDrMa/kOgKX12JrlcXaHa0RwDde0sw96IyrPncQSdj",
-	"qRPV1D9S6zhyd/UbjWPI4YZ4tz4+g+TyERYi5b5dlk8M554ksmHrwEBIvf4aerwwzsgK2M+ETt2HLLgx",
-	"NBrgcP/UaoylbMf3j+yNdJvorq4hJMPIk1A3IE1Nxyhh+yu21SzcbPIIGrlALD5nHulC1ZPkZbsXtUIF",
-	"Fh3RlwbqnZCeLsRq8nMhmXQBv2NGByinBUVG/6erf7pssoZTqwL7paR9mMXl6z4AuIQFVwFJrDhWx2wM",
-	"xmAHmYBKiD7HosvcP139UxOYLgjzBVoSdRS8r0jlFams1vL5OQOr/KLU8k1ThSzhgiZuKGJV5M7DzEEY",
-	"jfg5CeFlKXnIoBQQQ3SoO3bqKgBDHJ6uZEi7VpZGOJQO0pdNUXOu71rErHaVfKDezAhLUPS0yxIfhk6J",
-	"0s6QpIvWlKPDFrVA9fXWJhCElTT5qmPjn6HgQmqvTyhASHRtHKjQmGkhltZQ6bTWq4hxwRUzU+UbRoGk",
-	"asOrimw2fKzrXi6uc6kZHgAs3jSN74E5oe2iFMzIec6o9dgpF1btAFfSanuBjeg0nkN7/Ffa5SvTLpeg",
-	"9y+rZ6YK4swQlPQ1dbF0MRNTQTK7SpMGbiWtyiCUo3TWV0w/kplmhaGku7uyK//xxaFkMVhkEfN1i1al",
-	"ISs7+voJHd8R6pK0PjF38u33jo6zl9UEgGh9FHyWIMgUtDm3id6HAk5qzOTraf2w02prqYZK0HgwM5XW",
-	"THUKGCVpV0pl5sMbJutXzaCbfEPdrWQyB1GWVL+BhE8HQTU0M5/OPzMl812P+8TdggJCaIjHXQb9bJSs",
-	"BvV0QIgSkJRWJUJlNfE3ORglWeSOn9Kbrz8iJVmGDorxqyhpHoHOccoujBR249Usa19JudWVAI4MSmZu",
-	"xrnS4E1QhhIhBSEa4TR2XrNYdiUbXsXFvDEMS+H7K3U7JHbEmdLg9/bv6QDJuabLgj0WYVPEQkgeJl1F",
-	"S62NiaK9nIT46JJqxKQG1e/t37uiAVe3cjETXYI214RCnD8E+9zMy1xmY9N1WyMmKpwMzS4rM4OhvBVM",
-	"Doi2vmfrBidlA5QckRS9te3PukxJdMTXE+Zq4dqNQAEEoDBQY8VB7lAxlz5xTQD2IwmSpqnOvTLDwpYn",
-	"QH+E5rU8GUx8ZMSc9yJWtyub2pVN7c2yqc0l0AtLUCPsneI+mSsomfdKc7fKhaNRyP3II74SjxCIfDan",
-	"Qw6IIF2m1fl6ovXv7h85WvU/RGvrzXZLl4yGwu5ykFPpuTYAHEH+aYa56HL4Sd3IpLp3gzClBumu+du2",
-	"Z2dAJBrzKNTVKz3ocap+E9wkysxwIx8YuL0Wsc4cxhVxuqIWM6hFsYaOvcImoOPy89MWJjqQNy6ESex5",
-	"NUlxRxDHUKBViTvV1re2tCelLdW2RnPlXSUZQg/bzEchwil8oTi48dYKCm0jdZKT+iCpn65T1ioozBRl",
-	"e6Ote+lxvgbhL539EGxeZUTTOKuTwozyG16X48o69gdsHYOrX0gVA/EqtC2R5uaO+dSDBgQhJQkpZrLh",
-	"JbXyFindmlbmo0Q00R3sDZCrFNJEVy0t3AdBu0KJbRKdkfAESzrUQWZpCUDQnSHlU1fG1CHvpkV79mJW",
-	"kMeKCoCvPK/HgnVcGZ2XAuyqpOWbkoZZgs4Xuj7WSgAdfauv0O0k4dMkygvkkx5lUx21CrWQtzO3KxI6",
-	"2UagTHp9c/5dyCXTv/7rkEDg6ja8gVoBYCA/Z5kUZXteS9yPBW+Fjl0eDnnZdNvGTVmC+qZfsb4Zi96H",
-	"r/caZCZbpEwMRGpe3Yg3J42jiJUGaSougBCjVQHtRohY7Yc8GoESW66EShxCPxTjuDef6ShiHYyvcBo6",
-	"8mJxmg/qF1aDHWa7TiKYUnQZBBejIRcSbbS2tdcffkt7aalxI0aTXhcu/O6aVmr1jVarpZRgPHZsC2jo",
-	"DwhapHDVVyaWIGnndKab/hlWRmVySetJ+yhwZ5i2eFGgKy9D/LCgrB+QBAgr2wiDGg2OkYxOnCu5/MGH",
-	"TeMfEZE30HIkdAy0LWGaa0293maAhQQy0URaExTolJCRbmQd+joe2zb0gy6ElPnkkVvuPhFipJvKvA1H",
-	"/LLq93yX1wE0YHx1ivrR0QFsRe9qCU19DqE5Ojo4xuL0LmVUDDSF6ixCAeyHO9A1zZK2q7LMVyr1pVP4",
-	"w4hN0+AM3c0S+6OjgypiT+dTemzGTxqtl7c7RvX4+eTT+Pfxi/jL+Kv4+eRJ/Cz+cvLT+Kv4RfwMxb+f",
-	"fBK/iJ/Hv4k/j1/Ev558Onmi/rViS3CxaHhCQqfLKEM4CMAywJlool1L+oHca4pr6H2a1hHQU4LcXkLh",
-	"DgZjQT0cuLMJ4d7BN4MK7h1ckcArEvjHZlXUZGkGSToZG7KyIDWEhp2LE0Q1PIiHIe6bCDvmJ41SgzHC",
-	"vh8SIZIXVpSwqwOt+9BCxNI2nT13ycTtHuzmG0HfYCtXJO6KxP1xkriUpAnd2hiyY4BaIcIkleMFCdzI",
-	"UI7laVyRtJ3QUA6Q0psriVpOYLMtqettpaAzaO8MCnW7TGPPpOt20jjFjyISER/EW8hyyefyqscI9yQJ",
-	"0Tmm4HkBn4yr6dMWPH3rvms6hCty3TNXH0ZLqjWk/R/VFyjEDPFIzlGpLU3+ZtBbu5srkntFcq9IbkJy",
-	"GaLMp2fUj+Ciz6C40AN29WP1H1PEtNKDoN65ZkkPZooYmfiagSJUfEgcoE06/cnm8rmKNrlpJuBJwL1T",
-	"gaKRzv7FssuGmI2RIB5nvkB1D49GuuEcmDVJeEZCB3U2kFDPTFPGFRQxSQPt0FP0FPrSQkumHmU40Kvs",
-	"srpr8vqI7zrIHeFQUhyof+pAcPUv8mikyIXuLkrSHhpAsc8HWJotNtEB1y38de86aNahWUgiCOvFgIkZ",
-	"YtKNtzFjYl3fRli/dQ5tSA200ACfEWSW0mX1zjpwHmEYBZXI8oC0Ye96u1VF698m8lgbV2Y2aLXHimim",
-	"Ab9mqNcEcm1pZxfpYs9QiJz743xjz1b7O7fXfvDuxuHN/c7717/b+t76n924v3mrvXvHNtwcYTlI+21q",
-	"XKsVCfWMlp9DyuyfbbUjqa5ubav2nz5oNTZ3Gj/AjR89bHz47T+ZjuF0ao8afd4wMyuQmByIYsCaRj7J",
-	"NStNfMUKNpIb2NvSRxr+lPVzcOi0ytuLqgHL+4q2HLVROoyGta3rLdim/qOV7IMySfqKh77aZqOGa1W6",
-	"krE4LVQHPyQyHDd2FHLOKxAOr+o3v3ElwtsLbOVtzsjLsKWXaDydxmFYMVkLn6a2n6E9lRxC9/dfhZ7h",
-	"i/TD80wKOXxmydQWWEm1F2xoGz/zns4+t4TLPscnPJLqp7TkjaOpjhygHg0UHUMeH55QRnzTIkmTWKhw",
-	"0aN9yD7CAmF/SJlAQ+iKHgSISpMmJLqsTyRab62Vth2HtR9EYZ/swrbnUFBYAWEypDZXnop0W0obQZkJ",
-	"rCMNuRq0ikzzEfXclTxJzf9a0bc4GXdWt+QMsdSDfqDpZSm1nCaMue3pw4EdpuVRM8tud9rtzvXWevly",
-	"pdlKZqmW3rW/ZnqnDxnOF066OnhVUT+7fcj39v8gCqu/TlIDEC0nBagOt3Il1+levTBNcngUysYoxJ6k",
-	"Hqm2AuwwHIwFEciV5JF0UV1xboOQ2VwddTW9ANOhzmsxtbMcqCBhdFPio1PKfHhTze5oW6c2XjAeDoWS",
-	"wiSPtJzJfP0a8olHBXTa5wwJOqQBDtEQrp1oovuE+LaKWXZLXXaC2an6RP1mwCRxSHu9bZA81VWjpRUW",
-	"15robkhIE+3qsgiVVGxXzXhgYbisvg+j73ImQx68Mh2+ZKFL1ahovcqVVKYAmd8d4GE2t7SARwV5aUfn",
-	"ec2Sk3a0rgxwb5hKFHM+gXezRSveYNnqDyQrsb2QBLinCIwiLBocf3hhV4pyWTwGdQdDajOqd2vxLyc/",
-	"njyZfBb/R/xV/Dz+oltbgGD3eDiMAlwdg3hImEJZpaDrVxFYBwnztLJPHo14qC7PO8f793RIkw3GGihx",
-	"LggJ9scoJOchlRLsnlyQLgsoOxXalkAFCnkkyUoTHWCR8IS0mz3qKcEdUU101ZdbisZSaN/FR/ijiEBj",
-	"LgcxLjX5N4stGov1al005EwOgrHV/+dR5LeJvKsHXEQzt4DSS0ri+RNFXW0gLzeS7/zouO3/2b0ftU7l",
-	"vdP24dG+OBuftu7u3OoEt76zXyFIKjAtqo7fbG92igr5XClSbUbX39RJl0ZwP7j/tilG3KxYWW9YoTrX",
-	"Rqyvds6U+PgB/PVhcSFK91cvNM5wCLn8KfqaQzi4/zYg8kV44Uw2BJtdVau6jJTTEK6OjvsDZPzaWYtT",
-	"O8SS3KNDKudq+8mL2a8aBzyg3njhj83r3zh7wRUzewU5JgmhBMqYYySOovrqms9lYIPxiITATKq1jbuU",
-	"+SLlW8B2tH6APSkUX7FqyCjAissojspDsxJt8u600P6tnBYCZe5ElwHj0/G33ajVWvMwGoSk91a39vEJ",
-	"FuRBGDxe/VYS8r/6MSjUjz9YVfrpePVj+M/jD7s1+Ji4SHNGygRR4Gh2WY6FJWHNLrz30NPUrcDSUF0M",
-	"cGhLGA85o5IrUgX1yrss/+3DHmX+wxSQrnYQaIBfE8hdPeusBup6CxfKoOuVyEFICBoSOeC+QHiEQzmf",
-	"k6qjeCc9sjdYuUlX+Vo1m+wyZlk7AGfhtOHlK15zpT9dsZwiy9kDoooS3cPYb9I225RJblSq+awHpEWx",
-	"+jE/+SHx5Dw3rBakT8iAMl/pLYZZ0GHfEn7KtBKlKyjkbcnqB90VLHl+RzEO/bwusxVcZuhdqFztMnDQ",
-	"G4Ia+Af3395Oyu/rxBk2RsY3Oh4RpXzlm6eAebyyBUaFItZly2tie0NdRGauHgZrvyaQPh9EfWdKl0zB",
-	"M62UtVs316931sqdofbMX4c79D0990JF4ZbVgC6rD4tzyboUjHbF1K4UqCtulipQtjvKtP40n3lpeb6S",
-	"Y70/wNKyhZCokSH7JyA9meQ45jUO23Hepumbj72Q+IRJioPUFNbsMvftO8dILQc+Fi4SA36ueQNkROqw",
-	"eoGGJMw1cDE8ziRhQw0A4685I2GXefPZxz298VcuuJt5KvtVarp6TRjwaSB/kzOc/yjuZKI0K/TMnuz8",
-	"G5lq6WmN5mqbxq4uvaqNE+1WKyPE9nhoamkJU0vLHXL/NpbERfVOq32z0Wo3Wm0lTQZYknDF2HWTEbos",
-	"V48LgqqwRIyjgLM+CbX1F+REbQshPgiLZDiSY7AQoCHBTCDG5YCyvh2paMuYY8Ios1IMuU97lPizbBRd",
-	"NtNIsdJE97m0nu6IBUTodzXBUMCzESkCYXR8fE/38aMS1V34qill4K5s67BDVwsXu3YTUHohK3C4q+5O",
-	"n7jonIenWgANjSCdUCgx22Cybzb9JptLsut8rQYTuwhQmyrpbwa3oRIaRIca9L8SM/9w4/qujC1vDCt8",
-	"f0C9QYYt5cs7YsjtWYor2izH+VwxeRPVddz6ihJPu7X4b+Kn8RfxC8gZ/3X81OaQ22RxFP8ifjH5dPJp",
-	"/Dx+3q3N4qld5iqxG7iqKfT24PAeGkZCohO1PajulmRuKlaWKccxkHIktlZXKeAGkU2922YYZV0FNjDP",
-	"uArarmHUJcQr2XGXZdly0eyyFMPVoHtoZitw3C5b3C3wh8Vxb8G2d/Wu32SWm1voG8Fz9YqW4LkJ2l7x",
-	"3Ct/xRULnc1CM2ztYrx0FNIhWV2woqlUZJz3MgUgrYnn4HBv/w5i5FygHlE8JhfWWhWar+bOlR19abr6",
-	"Skladr3j45CQOeVLxwCw1xU9emUw+kO94ullaqjLVF5vdeZ9Vt9WS8T31TU13q4+PSMse6FPiDwnSqJK",
-	"RFlUtwXyOCNoTHCIcJ/ruBdX8vw7XdZuIR+PbbZjOsy2TfhEkvt4vNJE+/QR1CpWUvjP4ufxr1H8PP5q",
-	"8ufxi8kn8e/ip5O/MDJ3cp/A5gthrX8eP5t8Ej/tMvjkCfz1bPJp/CL+PP1A7QfEaUE8abtWDPEpQfKc",
-	"Qyw++D37RAfnRwxqCdzlIaLMCwGDcNBlI5MrKngooTiBgp8uu8wZ0FlUd9WPW6jjQiEBFLFTBtZou/JM",
-	"1qghjl02z7EJ9EYd1psscSaLfK3SplrArKKh6siuwvivTCnfRCYBEtd8zqCzRmdEREZB0LBhjhC83Qgw",
-	"60e4b/PILc+wITJY4hMsSFonFIcEjbASQrGE9P1HxEcbrTQBVEB2jXrFQULiUNeql/AEtTVh3EKMLxuM",
-	"b2qGvMFkUq/wtdJIu4SqkMH3mD49JdMPsfQGr9kCfqUU/9FWQkmdnfPJGqOjEZllAL6X2CEzNmCTCQxG",
-	"4ESZdiEO29WuTbgCJgrcSRyeYLSFWDnSZYkp1/V4qHfoEybdJjoizE+ylSA9vmcDykFszr+/rZPieYiY",
-	"7pjWZdnmRgvmiB5ZSLzJZNCs8fUSQr2IWfJiQv9eozXySnq8kh5fFZ29C+nxnheFJv2FVrQSr6C6QCiF",
-	"TVyZ3QYp6QJbSmtxEhZm2oArLb2J9rmQ2U+VaKkdSrzXZTowVGyjASWh4hjUwwE6w0FkXv0hh0Yxpj/d",
-	"CfZORYDFoOj7gjU8pKzHi2HHqL4GNQLhIeIKOnI8gml0av/KQoHJtujHcgRZf/WKQ3kvQjlhYXusx+c1",
-	"57gmct1/rxw5VzG638RW74aWpai+LOVcJT4F3/NMEmpfQvWQ+BiaBpVLrg5i5JwIiXo0FHJLVxWFwNxz",
-	"DDQeSlY7aMDPu0xEYaLL07QkEBdEaemUm+4j5xUxG1QuKphaOnjH7vUbQw/NjmZJkvbsruTHq3yBN5iE",
-	"kfRuLknAtCJtk5ZXB1J35652IoOJsZepYA9BRSvIhRHcKilRZ16DREelQCMuYMXGKJnaGKGuaRh50FFY",
-	"EbCyeGjQ5SH7W/2mSBmkkMH7NgVd58XhkHRZmhNmQofKUvEur7BIksb36iglTPFGktRk7xUE1eLNlVR5",
-	"RcmvKHlCyd9jmaYgvJfR5i3xXJ60AwFb/VjnZ87W8s8HPCCldBujHg3A3xMSPIRgTytCQpKaXstiycCo",
-	"rugvOVfjriXq+coWGhlaPkjKFXp8NHaAnvscMS6hD2CX5QNFtxDjDfjAtTGoYx4hRkxzc+iqmTBH3VfQ",
-	"0Dqd8tzjQcDPRZe5GkhuNV2/Azt6WYNACT2kQVKMKZesPPJ75YnKJt92VpqyrcYUSjUG99XbarxlKjPp",
-	"DR8e3605uSfv3T4uPDm4fffVFG/KMiO1/KUzlrMDKFi81ABnzG9yLKho8hFJ5JUmVBa4jIToNCiQBleJ",
-	"0Vfs8RtpdNEUo8De/j/2rqa3bRiG/hUipw5wctgxxTDsq0VPzZrc5gJRZCYRakuBJLfwof99ECnJdpq2",
-	"2LBhwNBjUceWCPGJlMj3blYXBVx/XYGxEMDkV3e6V5MW6txImcvz2cmIRPQgdvh8XpHSFqL34P6MTMth",
-	"TvQ1r19iGaFbRWq/eMLi+DGM+sNsNluDY5UGELCx5sGhhb2pSbSs79KGO+xACg21EVWsmEMh98T3wYdD",
-	"W/TEm5v1cXmvzvnNH0qCcmL1nx2fv5TbHIhsJdZUD4m535D8DcnfEp3xkRXB8eu5DbNJPIvu3+7Rpuwi",
-	"ckdElAzOji6hsRRcBMwwOR8TWwSA5rY3QnoC9vh3dObM0deTXxBbYOvQwRmfsQ9lZljugBj73s1g7Uxr",
-	"Ja7Bic6V+mGP/ChzkdOYpQmYmwllE/FT6qLjWmVj+ycGdBNh+ExJUOqzeCMwbOU7qUN2if47m/Yv4iZ9",
-	"4aXj9Uz38ds48C8J9ldxYaHNpB9pQqMVzZ53SzZwKFurfEc74QaFRfup9fvJ/Mdt2MLij46X+cKaDboC",
-	"GvRWSVcw2Re1dQrpWe0pbTi8Vg4pbvFPBkmXGTGZ7GHh+JNxIX0xWqP0cP9+HutIiz6CCj7MPsOBgivi",
-	"/dKAoLI46jAqNXVF9LT9ifyaClHZ9BRR8UnAef9qCtdA6a0poOe25Nip/15WgkoxS/bdOHlyhjx9Qpun",
-	"s79YLhdDjdjpUN2L7TCDZVbRtgjCdVrurdGmdXO+tQvxJDUaUBMsSxiRztbQxW2re72wEdYEEx1MXfOZ",
-	"dWfacw7eSIPKmiZGjCfUw4hXjj+Xq3+TohLzmh4pHI6LgO/w4Mswd0jiV+H/0tiKJF+QRBhErRxWRU/k",
-	"k8cdyzvoNUTFasXDemR2Erc5YfSrxRLKyQ3ulPPURlxO5tGC4K2ocNoIe1cEcMe6poU+NdupsWqndAE7",
-	"NDsrDlROMlW6iqBFCuH3AbWN5isFr2rlu2ljKqxhAG+uAOG9GF6YFuDUjoL9BmStwlJwqsJYm1Lqy+vl",
-	"CiRar7bhJexzrt00LBnRzOBz53kf2iC9Cyvi2csse/lAbWyiq8Vy8nj7+DMAAP//",
+	"7P19cxvHnSgKf5UuZKsEbgYgAJKSSJb/oCjJZizKNEmtkxg+msZMA+hw0A1P95BCfFRly/vsnqeSWu/N",
+	"ybm7d1+T3dQ9t+rUvVfrjTaKHStV5xMMvsL5JLf6193zhhkApChbcXjO7lrEzPTr7/31o5rHR2POCJOi",
+	"tvVRbUiwT0L4586AqP/4RHghHUvKWW2rdkQ8znyBBGUeQXJIkIe9IfERZuKMhOgMC9QnEn7qh3yE3sQh",
+	"ZrKJjgiTiLNggjjT36AhlaJZc2rkER6NA1LbandaTk14QzLCauYRZXQUjWpbLacmJ2NS26pRJsmAhLXH",
+	"j53arhrkSGIZidl1Ht7dRZuddttMJeA1xPuw5AGW5AxPrgmzOv2Sg/o8RGYxyA3IAAfqzW21UNfpsuxP",
+	"/TP/jREVYhsJyUPiuw4qPg7JhxERMnkD1XFfkhC5jDdgQncF8TA/7JDC+zgg6nWGyKMxDYmPCJPhBAkS",
+	"nhIfRcxXw4zwo4Z+1UE8RGdUDinT+wuxR9CYhJT7XXY2JMxutI9pQHz1unrvw4hLjKhAYkyYXGl2WfY2",
+	"avl11bJXY65DyJCyAdzGPe5hffbFqzgeEvTg8B4aYzm0N+CFBEu9EOx5ZKz+HRLBo9AjOZCorZ62V/t0",
+	"LFbxeBxQPYdYPd7f6VxvbazduHnzRm5hfR6OsKxt1aKQNkLSJyFhHqk5JSs+xJLcoyMqZ5e8d+f4Lkqe",
+	"I40UqO6HuC8blMh+YyjlGI9pI8SSBOqlhsGclS3Y4IgLiTzOhAwxZZQN9GF3mRxSgTwcBMjjEVP7xgNM",
+	"mZAO3CByQxdFjEqBQjIyn2LmI1e6SBjki5ikAaJSHRmRonhv3Rp5NOah7Na2wzfaN7blG+1Oa/N6q7Xg",
+	"CpMNH/CAepNFx9LQr5nT2cpA1Fg9oESgRZvVr7sful02VsSDMp+fKRhxz5Ldztndh2+stbbP3uhsbHZa",
+	"i3dHZDjZURhYTdUkR2eYStQjfR4SFKpP1AXUeWh/G/MggDtRG1nJweraOYjXe++9txPJIWFSwTQpxxqc",
+	"vkE5QzA4UYuMBEF1ReKu39ho5RdRu0VwSEIUEhyM3uimSNytzT2gx05tjEM8ItKS/xTf9m5XrC995ZpA",
+	"d/cOjpDaY8hwgCggt4bjAVVoAHtg0ahHwia6T05JiLD5W+3J512GQyqHIyKphzjbQoIwX4E5FggjvdIi",
+	"NBQIAVVLU4Sm5tQYHqk3Movc82tOTZFlRVNrWzKMSO7K8KN7hA3ksLZ1fd1RN2j/bKvDkWpnta3af3q/",
+	"1djcafwQN378sNn44Lt/MktdnNqjxoA3zAryJ2k51y5nMuTB7Mmm/AGJEzoWJVxWEQSFVgkDqytSE40S",
+	"OoPOhiTU/JmPiTl7KroM7pf4K9vwrB8SMbSDhmQcYI/k5uOMNDOc5o1u1GqteQYz4Q/iGgqu7kh/1WVm",
+	"xGisLlYOsUQjzCYJ/RpjIQE0gL1NmugdOSQh8mlIPElPiUA4JIgOmOKbxRtPF3Pz+jpgPVy6pkLptcMZ",
+	"N+whV1xzu3OzjDPc5l40IkxWwb1vnp8T6HPbuHFjvd1prZXDrJ3gGwLYzP4fO7U7SvYoP4h+iAfqRVTv",
+	"Bdw7WVEHkJFD7DbyQl7pjkHAmb/Z+QR1zyejMZeEeZO3SclydxRX/TAi6IRMQNAD3hTwAfVwgIyshuoY",
+	"PXiwd1vJRBgNOPeRN+TUIytNpPiH4mnAuNTuBB7BaArcfdTj/kSj0ESjFg2FtKil5uusoyGPQj0AjyQg",
+	"sEJY9XY0FjIkeKTZShHkN/qd3nWvTRo38brfWCetXmPT27jRaPud/hpe72141/0qPMicS0MdTAX8dDY2",
+	"igA0ixcHIFCVC9s3OustNE4kriZyFSctJxj1tqIL11sO8vB4THzU02cG8m24goY88C0ZCgIt7ijJiSCJ",
+	"xQnqU0bFkAgrxgLLDiMmEI+ko35i5uAF6rRa6Y2pr68J5EVhqIBWKQWky+rekHgnyNU6gruNXCvLukgd",
+	"oki+VatW/B/1o1BRrBVLudJ9zyVdcCKdSpJljvd8tOqYj6lXjp2GN1gsVMhZl+r1lYLW1W53rrfWS/ES",
+	"3l8OL9slePlYfSnGnAkCQsUt7L+plS/1l8eZJAzk7wyXXh2HvBeQ0Xd/JLQ6kaxUbVJiGtS2anePjg7M",
+	"JRNNcxBmKGLk0Zh4RpuAaZtm8UTIh9SvbdVa7e/dXvvh2xuHN/c7711/t/X99T+7cX/zVnv3jjp5o05u",
+	"tDpOTVIJ1/bAIqfWnlLqqZQAsbW6mshYTZ+c2uWLVYvUjeQ7+0ttq9YXYqyoa3qQfxKSfm2r9p3VVCNf",
+	"1U/F6oEeU5/o7E2n5KN4IiQMeQhqVnIiWRVYyeWBjxiXWqsUEjO/qdZ1C/uH+the8qbU+ix5BSLpcyJg",
+	"xhGWniGlsE2ASrVeUdt6/6Nan5JAXZj6qEnYac2pjYgQeKCO/hQHEVFkWg3EGbGKJQ4CfkZ8BM8Fer9b",
+	"08yZyG7N6dZw2KMy7NY+qD3+QMG72q9n1cwB4MuqIDj0hhcCm/VWKwWbPXaKA+rbzS8NNlR/17DfXRaQ",
+	"2EugAo1woBRlrYAr6BQI5oRb3UauvgUXBVQoKQ17Q9TDPqJsHEmAjl3O+gH1XhY2dpJFGRpNBSowLDBP",
+	"SBoEiDI0DvkgJEI0L3g7m+ntJDtY9lo8+8Fl34cdOCNaWFPINaGZFKpnTVPEpxJUUCSi3ohKRe6UHNpl",
+	"mfNfsTYhwPzcIRvRxS2ctFtyzl2mtquI7TEWJzvGVDPn1u1tL3dCduCqI9KoCEbFDyMSEb+JDhT/zXBo",
+	"a1QD9b4B+n1iOlgxgh4caBSAHJoxcM43WRlhwVquHOSCKUqI8ap6JFY/Uv/Z8x+7JQar9K25kFnNVc9j",
+	"x0p3vrRlI5VQlTxTtGJcUAh/nAGVu1pG+3pAxdWS0xZs0QVwEYTJrVRwAxsolVZ09B2rp2n0gsepKImZ",
+	"kiS7rG5lQiTwRKCzIfWGxkqaAaNdvb3GfHAClNOAlNrOgR9SLWDqlQAbwzJnDL0QVFwmcH9tYJkzrjnq",
+	"wAOSXiIVKGL2BvPrWgyXPOxR3yfsEqQZSZiSq4dYSR+JCyEkPmGS4uCizGktZU7papflTv3MFxkpU4s0",
+	"l8ayzM5HeAJyl8+BZW8pzDKnkR5DqmTb9TjqPSOyYYawP1KXLIeky1IB1gNLMQqwd6LxIqSDocwzQH3k",
+	"SpPjUSgb4xB7knoE9TA7WXGMWpgZNCT9SBAfDFVCaJtUymQNkzN6yTEdER69rGBjVS/qm91q55g2jay1",
+	"xEW1kvUSrUSaFZ9bLUk/fHUQk9xB4Sgog3WDMPkmZ+Qy0FLTNM3qReI6S+wuWlDIMIELImo7I+PD0pc9",
+	"+IF6+fKkRw29iDyiQkmAvUgjodk3nOyeMUzeUfL8xY74IlCaU4KMaRRUinPoQPqzSzmunZxhQKk7UUiQ",
+	"9ZVqtG+iYzA3RQK0yoAPBqmnNT0D10EMPBchkVHIzDFrE81hIjW9FCiD0yORKWDk1L4xDjj2Lwi27fRW",
+	"zLDJipe9lgC+ayTy4WXdDmwLjSIhkU+8AExoSjijPybGK5o/ENdBwjgWQPdXN6IuEzyx6v4Mxe8yI1hg",
+	"NkG9iZavqEQDTlK2ZOj/fS7v8oj5l0P5DTtMbG+b5v9dVDjIEP77XKI+rHTZa2NcNuwXr47UJxQpMfAA",
+	"adKitv7hlAraC4jmwEruBXmiaY5/Tx2mOq2XxqFjNbi5CTDyBIH2xCRL4/2+gZmDw739O4iRM4H65KJM",
+	"YaPVzl8QzezlPNeU/+7VXVbWK6j58immAVaXw5m+HJ+MAz5Ra8lHxmB7siMih9zXaIhZl3HWGIdkRAVJ",
+	"Dr9bOwj5IzrC3dq8izAoeIAnihAcc34PhwNy2YZHKjSl6LTQPr11Ue6fEdPNepHkHAWw4mWvWnLe0F9c",
+	"tjUpt9Oc//eaIahAJAHnjkh4Sj3ygCWXfwlHrv3PEPOkNbaQYG+oBr8oamVO3KwYRZklLy33Zr65FMal",
+	"MIQwnzBvoneajL+FDolPhVVFUim4rtiaR0MvUkpvSPAJAeLIx4QZmwS46X0q1DVQFhHf+B4naI6lS1sw",
+	"xiERhMkZC0VBFS/br3l7NRMl81i7l/g+ZhPjChCXAB8jzuQwmFgKoYN5DNSA9YOKrBapDlbpbtFYgU8f",
+	"j2gwqW2ZGKBzAZQOlnoI5otOq3O90e40Wu3jVmsL/ue7rbUtE0TEAZzSRWTxv5OxIb8LiyaPPEL8c9B5",
+	"2Gsj89ksmXdqp5QHWBK/YYOpalvv211/cDnga848RCGWVnYyckvI+QgFpG9taMCnrwknD83pCV3TsK6E",
+	"sbzqTaUgQR+FRC1cqeBKQRniSKksWubWqxiRUY+ESYSmOSsk8ESb3WBozGw4YxL7tl3EB22oIwxkDIU0",
+	"qUM9ixHZ2L+5+JC8mA2Qa6QRckt9bF6ftYqdBxUfMBzJIQ/pj19aPjpSOgbWPh9r1Nk52IPYCCxQt7Zj",
+	"ZoIht5CJKdPO/BMy0Y78bu2i0mxGWNK7snFw/nmoee67y0CJ+9yeAkAzOJRPGD9jEAeVh6D33nuvUYzg",
+	"m3ebxYA/c6XjkHtEiEvhvSXOszNsyKfxBPm0DzZbmZMXLniNnYyPPDMxQFFI1LTL6/uZdZ+QScN8flnC",
+	"0ayrSx0MDkKC/clSB/Q4WYq1+ffpIAqJfx/iJGajjQxWUd/JcjOGR0SBliZ6mps5CuW8ZEB1GdnYLR24",
+	"1WpsPmx88FHbub7+uDR+6+7ewVEm0LBkSSwbrwmzhEo2lFSHZmApQ9qLpP5rritGTZW+/dipKYge8Koo",
+	"MTMtxNnr964J1I+CAHwPee9Z/P9MP46fx7+On0//Mn42/ST+In4RP0Pxl/Hz6V/EL7rd+Bfxs/g38Mqz",
+	"+KvpExT/Iv5V2YGYEPOdkvDu96y7J3MgABHmm/yStKzQbnRax63NgqyQ+EN8LAkYVMuWMsTigRKDfRtY",
+	"V5KwAIGESnpLbAaKEYM0r3iy+hpNSD6Uro8DQZL5epwHBLPMhAMqINpzzrRHfEQyM+KQgFaWfjszqXYJ",
+	"zs5J/fLbL0ZI5g93o91pba61Z04tH5CoAxEp8/iIssF9CKcsP8JrAtnXSsMu1WXeuNHurK2XXVQ2avN2",
+	"aVg2gA5sKXNEVFZATPu43dlauwDEZBdStV2t9c2EmTqIM4/MrLEA7s15UdQzyxEVWTbHaWoNNrGwOmKu",
+	"eCK3Q9yXZSMb/rE4uhxeLNCKf4lfxJ/HT6cfx19NfxL/FsW/ib+Kn8ZfoP/5P+JfxC/i38VPp/8l/iJ+",
+	"+j+/LJ07BDG0YnbjiIJIUP0mcQA3pInM5+FyyKh/WYKkpvs9Vp/o4DlrU35fIZgZLENwP0hm5L0fER2d",
+	"UhhsF4haGY9i5Oz15AkOOiVhD0s60klkbp+OxT0q5I79bFd/RYlwL4mBzA1+/VoBNRv02Wq1yhZzSSB1",
+	"AWhSt1ACS5nkrBIwyjxVf1NJRuKc60+3XcNhiCcze8lNssRGjs0Zzt7nCWW+UkQzI24hGWKfoBEOT1Dd",
+	"Pd7PDOSuOOpVYk2bvI94SAeUdVnd3Xmn8OaA8EGIx0MIO6fMN48cRNmpEhLVACGKJA2onKAR90lgwohZ",
+	"NFL7zM1dc2q5GWpO7U3C95Jha05tz45bc2oPBOlHwb4aVB1RjgHkBpllxmr6xikOgb6rdajjLH4GR/zO",
+	"7G/FNanfsutSf+fWNntdD8Z+ZZ4U8akE03VKr+D+chIvZLxMbJaLji43geCcEfGtE4j/cOhZAZEXU6Pc",
+	"xWDfp2qpODjIXJ+WUgvyoY7az0n96SU7aIyF0gQl15IMFhpicEia+pdx1At05gHjJmYZ9XkIqQmjbXBZ",
+	"Qi6BQPX4V/Hfx3+3gnziUZ+gsyEGUQIsLoW0gIQ+MqmVyVr8T+r/o24tf5iQwTc6kdFuoFaqsHDTWe98",
+	"8LjinG5TDw6mDAzTZ5BbTMsQICHTS9PrdFSdNLSIZuuBP1i4/ooUpB3k57cxmd1E7otZaV5di0Qjgpko",
+	"wPgv4hfTT6afxM/j3yZYN/2ruchYJmSyUvsAUC214GsCJOZt8LDN0AVKjMk1IQ4KOiFCAAvkWkxxX40O",
+	"Xbgs2EkepypvziiUpVdmXeIzFPqSSfAS+n+ylmWV/40LKf93aRWpTRYw1DYgWcyWu1xtO006XKxtVwNu",
+	"Jv1RvVQAvr+Jn04/iz+Pv1SwFT+Pn5Xrt7hkA3d5mLFFgOSv9uOgsyEByi34iHBGUosIXe60Xl6dTjXp",
+	"CnvCRqneTAesSsE0tw17wRIFBAsdzaI+wjIKyXLqpZBh5KnX/TJsg6hiDeJDLtJZqUDf37/ngOgE1oGQ",
+	"R4MhcleTD9ylTlZWStEJaKtXkMf9AqAcK4F6H4cntQoF57haQsmNfU0nApLROMCSLAmUKH6Bph/Hz+J/",
+	"j59PP5k+mX4cP53+Rfw8fo6mT1LpJn4R/3v8IpFv4qcLqWSqpS8ijvP18iR3FoGzhjzCnoTiKRDD5KqR",
+	"XVMYwp6VO0tAWYV1GuzQNjmiNE23Fv8cjuEZnNJX6ijgnH6K4t/DT79Wf8ZP48/j59Mn8bP4y+lneVlv",
+	"Y67qugzA5KN+3QRiXAe5O6nG9Q5oW+rHRKdwV6qBLS+OvgzwzQW5iuNbfEaPF8BNuQae2HhLRKCs+Xd5",
+	"Wc7y8EVCXDr8IogvV7l3kMdHI4gJygDA7DYURFRkM1iAcVAktCIoDIo4SeqHorPGjbckEVosOuZkCCoW",
+	"E52v4qelZGf6V/PJDqpn/h2/iP9t+kn85fTT+D/i5+obNfz0s5XzyZ8F8J05u5SmfCOE9ALipoKv+dgB",
+	"oHI5qk4Wpl9SzzFDXcTEkYDf12reuKhs+CpYShW5VEL3Ax0vXUJy+jQgJu549mj6lfK6EZ909ZQxDtU+",
+	"bWiyggQlV+XNCM2sotCjoI0vAn2Yvwpajqx4WCru2YcKTnQJF8kzUFICBoHSM+VwtAwUJHPvJF8pTUuN",
+	"1oewhiMSUhxUnF362jWBBLyZCNlD8igPK622fwN3+mveem+DXMc3eje9zTL6VqUIJSdxTcyoQZubyzkc",
+	"tfhepkHaGaB+B1WylFJW5LBKei+4BC/iRIbFhAuPFokIwKUcAf/WcIsX8efI/oGyv8bPp3+5nIybAk6y",
+	"tjJQyJziQoje8bM1BwqOavsS5G9p6J6F5uT0z0fMk8H32DiCdY3woz39dacFtlTzV3sBpc8sYPF2s6hX",
+	"Ur7jnaPjLELbt5sZZwC8c4jW1pvtVqPTaim4LvzW7jQ6G9dLf99od/JugKpPl3QHqM/NItI/251HepDc",
+	"TzB18UC0RlTlkLUELYdhFdd/rkuvvsTFd6gBpszMRYrLnQe3l0CFoeJFBVO2a9ndP0L1g7d3j75zYyWz",
+	"MBN0mUiyhss5qIcFub7eIEwJ1wUiur+3d0sMfvC9t/kP94an3v2dd71dvrd3i/94d3fnhzd3d9698+j2",
+	"7Z23bw0GHw7f3X9r5907uzs/2rl3a3Dy4fCEvrl51rp16+zOo8Hg7maOR04kWUiBssRHb3zhTZULhilZ",
+	"uXxislAsPA+x2I8CSauqnb7DbIkDNCZhpixEMoODKEtC2njo67iY/H5N5uTFNnsIHy/csp1j4X7NeKXw",
+	"zCPpcWPAyFnMtpGb/NtFnCER6ZTfeufRI+QqKHZXHFPfxEVcDkl4RsW5lM23jo8PbNALBKtnSbRazRmU",
+	"1BniU4IGPG9U6bRKiiSZojdLhzg6l0XmYI+VF6FgSIjqegZZ6pG346Mx9k7wgLwSMieqxd9zkDqzQsgJ",
+	"FH8gdG4JrpTcWRX2gNXChIZ5igz42vGUIRlzHTKvbQje3PC2bzQe7/Ii7fJ+eRt3B0lBIrl5Z0Ek3mFy",
+	"ZguBz6yldPclF1UKlUdHBzsjHpW5AhXTEtGohEpUfABkR3+QUtR258aN68317EXyKJcWpq8BFFUwiHgV",
+	"URn2aVa+PnxwKy8hqx+Wk4ePjg52zYgwymOnFuAeCeaYEkU0QlQojHTSkjSSPJKQ1jJriYt/Hb+Iv4z/",
+	"Y8aaEr9A8RfapAKmlK+mP4l/p37/Mn4KlpX/iJ/Gv0N1eOlF/Lv4GYqfq8/g4Rfx85XFlElfUuZQq+7/",
+	"FqYB7ffLD72nHyrpxBvisIxplBub7uMRJAQhyqikOCgezz/H/y3+l/gX8T/FP0PxPzfV/5bh23jIWUmg",
+	"QO1A/W4wWDjIJ36kka/AHt6vffdGfX1zc2Vj42ajfb3RWlfnkIhPFe6PCuHImDzNmqrO8zbpSR5WsT/1",
+	"rASlfD8komSfO/oBqhMmqXq74DhpdzZarU0Hxf+1ieJ/iP8p/mX8d/HP4r92UPyv8d83Ufwv8c/i/xb/",
+	"An7/6/j/dVD88yZqlx11j4ZyWE7Sb6lHyIdKZ5T59JT6EQ5m1rJ5s9VodRqgYOboduV0YAytmE8bSufM",
+	"V9zz+czr6bg2uMsmf0gd/EHlpMpI87P4r+N/1KBr/kDZX+O/jf/7cvbzKhi6w/o89MDPWx2roYNUkhcz",
+	"/hmdoecR4ismTwUIUD4qkxh0flIZR5uMiQN37tgq4IDOQkRq0B73J6ZKPOOsAbmy6ncxhhrVTF1/QEVR",
+	"Wot/Of0Uwlr+zYam/R6CYb6In8a/QYrAoU6n2Vpvdlrt6+h//fn/jjqNtZtrq/Bn/Mv4X+Ofx/8t/t/i",
+	"f4z/R/x/KBj/7/Ffx7+M/yX+p/jv4PXN6wtP3m656vDfDHk0PtJVJksqY52SEAem9B0RKIwY0q4rqHBT",
+	"pralublVJfSUkGsKnoDyl1TJOaNQnH+kKLEHgy+n+h0dHbwbER3ildrKwD6/vLEsWXnVSe0dVB3Tjq0N",
+	"aHXALKBmYLM3yYhhBb4yR47LjGAt1C77Xx//n2x1Mln1/dVQaY9h7jff9xvx38b/7BYJ6Nr6xmqnvXrj",
+	"RqvVhjfyCV7drv9R22m3Hq+qf3Uer9bNf/V//rP6z8Zj+HDlTxZjvd5U1YHeIwMcLHWm6QkI27QBYQTp",
+	"e4Z4nYfLpJXCjQKW0D/zTQGL/0EJM/EX8efgKMx4gNZKPfZVYQ6Vs5ZQXSUq/EP81/H/pRhZyaQL4mmV",
+	"OFylK0OxYv0CuKm3UaOdIjgOAvMwfwo3bjhpXbtGu7TqeR6bBjqaei7lPxhOBPVeBghYhrXNwgCwXX8R",
+	"l8cC3b7d3N9v/uAHP/hB0fHTbHWaitfP4knncbfbzP2jIhsSaluWQ8VdKHtZ7RspiRBZcPUBrprrHp47",
+	"Vfwi/vz8050H0kyp9c1N4K1iTDyKA3gikIi8obqIdqujaFl7o7VySYDp1HRZivJDOcAy5Gwyol71qRg3",
+	"1IJQnSoESC4kCwiVCJHA+GIJKMWHMoshExxqKBN/nokg+x7ysCAI6l8GXCGZ5A6ifYTZJH8212/c3Fzt",
+	"tCwT+WX889KAlWp7SUFkO8O65khJOGO70VprtDeWEbHPxUGXYYtL8Tazz8X3eYeVuJLe4mfFwyDMJz6q",
+	"3yU+SF738BnqdDYbd3+4so2YEtx1HVJdWUydmtqKeqCz9nVoZIEThpJ6ZUEEO/qBYkh6jtyxrF8vQyYv",
+	"wJEoGWsXfk9NmqEsFvKdHWsOiFCpT2IGIjqN1vXGWmsZiFCLKMP4MGHB5mSKLUEW8DYznz1WM1FyNFWw",
+	"oEXUcsuT5nIQQzNQArmj1Q8pEPGGXEnLWJedTWtH5+8Y2iUtLykf6NfnhkDazDO9uG3k6jlcJPEJ9KHA",
+	"0jxTOiUlgS+y1qqx4e2KBCpBTUnz47z9KvPKkkYsvfj0s+S3e2aK5Ie9g9oHFRmG5qzm3tNBcp4lZUSZ",
+	"yazThavVxu1fchiSVM1pop0ggDR2PtZZQWhIQrKd6S9ic3TkkIy6zIo1OlxwC7n2hFzECPEFcjVbgQZ/",
+	"hq+ofyeMBRr1+eaG3JTxQcfARBpyV7ZNg8CScWeHMVIxfEXHySeaArrQR1FnEZ3TzJM27IG1rLyc2H0B",
+	"WQ/V7fmufFNiX+US5kiAF5H5Fs5TIf4tqd2AAXTBfS7SaZbm6AdFbo7qdLzy9Wq634iOtawou9RlLy3V",
+	"lhLJQ/DYlXOzciHVUUKBsJ1Ys6W7wH+kphNNdIBDYc14REhE+n0e6sJfmUJe5nUgrSdkLNMMfcqQG+Iz",
+	"d1uXSQC6qt0XOJlfUWwUcH4i0FnIbRu/guaY+gkWMVTrUoAgbWsNX/SRsZvDN0p8qDZ6mpWIayh909E4",
+	"rWj0mAuJgwrLxT+ZGNav4i/i5/FXQE6fx79FYEb+Z9TubK6t33BQ/O9gW07IrYOmn8ZfNlH8z/HT+Mv4",
+	"2fT/B0+eTj9zUPzrJip1FvoZ0+2i3ZdZfB8r0cFf5uu8UP0Yri6jNS3/OaAxPlvmIw3vh/gMsFBHNS7z",
+	"3ZF5dUY9xGe1BF5yO8icZDpTDkycBDr1kX0wF0cP9QbL3MPqcSK7JVk9WGj6JYx1vcQp2qvyohlcyIDn",
+	"0AZ8z3eHoaLnSpd364W6utv8p+X5EtVodTt5li70NUCgSudEleujLmfcFk7OZ7HyGvgj1ALIw3HI/cgr",
+	"z16Z5efqQvSurOAcTFCfm3ZavQnCOctFAywXS2r2ep/tjWZrrdlpddpoOXMGHT8kZSr8ndFYTjLNQfKu",
+	"KKWgb6ehXUqnNXIo8439Wul7rFLPddD6dQe1HbS2vMNP8xaTR9PLyL7MR70KZyMyH2RxodIPu5xTEKVS",
+	"NFrGe5mhqgUvlH6glwae/q83/GAL2cAONP14+mn8b00U/+30E/VO/CVkO+n8kJ8m5GH6Sfxv8Yvpx1uo",
+	"vX5zc725tmG/XDbTqIAzKXVYgicYUK1iC0dV5/yeqQvRIwp6FXs4tTnGZTExojIoRuiS8CCMSfJIuuDv",
+	"SwI9l3bqmWCdmUgFp6ZGrZreAIvhYmchl2AuqxODqSSppLny7QUjOCAnuakqWIAmVmXVGY0EAGYp8PQi",
+	"Vzc9M3m+YcQYZQMXRHAZYiYopCK5EORKfPViXSk6VuuxfZiJv+KAKUlSHLioLiB2FnpSbiFBiG7wp81c",
+	"14SNjl3Rs+r3XFRnugKvHtBBpuzJbIMX3V0l22jMtNi4JpBPsB9QRvS06UQhUZ/hoIlc077E7bJcXywd",
+	"5lZQYTrrSK1b6pzfTLsvU3U41wl2vd2yfTS6LJkmqTQcYqgwIIdY6S1Q9BO5xkvuQn0nHApdC0BCb22s",
+	"20qUaTLLlJ7QbcmwMN2zK+tOdI7bra32xlar9cOloxXPG09sG+IsXjDUcic+wvq+9OUsWHmnvfzKq7K5",
+	"9K36RZPRnCq1i7O7bJPDZTvPHdj3dVNbGyo/PxLfoLMi80MsMv3niuH4qO5S5pNHOnN9aXqtFlYRem/2",
+	"rH5riBM6bljBrjHmUCFEuy4WBJ2arkrpRRtbsyZNNadmyBJwSS8paW6oDZRsN81vDcrl7dHZb5Y0SKst",
+	"v2tnT84gWYX95SgzcnKFyaqSPoV2dfaHO3aVj51aBAm5S6BFgIVE3hCzwUI8Xh4bypLukpDcBHizhW6y",
+	"K57Hfg4ykD/rHYNW/da4bm7f2tEgqyHbP6tYaYCVml71+6mRvuD8mde9z6lJLstSSncynC673MrBl/Ay",
+	"mW5eMOG8A1wmOYX3dW5Kxs9UHr91XmoNZGJesNc1gcZcUN3dhZled6a/fcvG+1M2COwHeaGstehCPrRe",
+	"taUjxLTdQyzyFFshNis3gtjBwzQe2oanAOKej1gaC2qJcFtFAd8zhYd0oo+e2cpAWWqYJWOG4L0smdMw",
+	"VqRi+ldDtWa8bRo07A052Qh+fQGlQE1J4Ccd4mbZmelHbbs/zybLQ5vukpMz4h98h6jYQi6IVdqQ9CMB",
+	"iUJyqO1JLqr7XCpFSJ4RwpJ+EKCAqltCsDciVpwuc2F/ZiB1aGYMkHLlcPYBxOrpSvyzD3XtNUiZ0J5B",
+	"XXLt+/u6N2ommaLYzx+2Ax3yRZkwk3Qrr9L6wBSuhdJimgb0QgNqiyUacSFRu9VCGtIXlw9QN5LOX3bp",
+	"uvvKDvOIKA0m30G2rhQOUMSUMqdYuqO43FiS0Ekc+c3mCiSMYsp0U2rrkyqhdOVl/IyDV+keiT+rIOu1",
+	"s46SLG+oLtNjRlS3buJ1cla5J0qHnP50+hm60bJa4fQnxvIIdU3AUGftdc+0emnqtzwFJfHJ9NOFd6G3",
+	"bBdafRO3Au6diF0tQlQmwd81xwM58ACsALta8ijJYO2HfFQecX8IDVnsl4l6RQXy8QTVO632zUar3Wi1",
+	"FeoEWJJwZUawWW+0NpcMxmeE+HdO0xL0fQz80xQ1KzJ2waHzvC5iAitEBD5WbBSU1SyMLS6RFoXBDlD6",
+	"2QONgiAFuoCyk0SWMP2J+iFnEBhTSPuwDS10rT0im7pzTzOMVr+zas3Fq+1Ou7PRuX5zFeBg9UYrlx2S",
+	"7aZcSkAqI6nz+syDw3s7pQHWyf1nzqAaBneVbncQhYO5ybdGuwGBxlNfoHFUmrfjk4CUZvPDPLbsKDKv",
+	"5eOgOotlNTP6nO0A5ADUlRad0oCVK6KjgL2afM2PnRricXlA3TnQpDwyqI0CxQDAG+GgjlU0HLSGPDxS",
+	"DFZy+3QdYSgfR3RRXGO4IKZLn+n1NyESUdZl5puNwjeFQQtcrwMObC0ebpxPvM7sesG1UTZYqoYo7Mqc",
+	"hyZfpsTX0oynGCLumekLc4ywTzL0aHGgXbm5dE+WF1T+FRg5nwFr+XL607Ss8lMo3vqV9RSh+Pn0r+Iv",
+	"p58hBVjgBLuP2jc3GvGv4r8phSglnVQEohZ3OlspZ7212d68frPdWni3eh6z7TmXy6NQvk1ZaU0mG/0G",
+	"Xb3FFurW1lrtbg0NCIPAzB9FIRWm4q8DTzvdGsJhj5o0VP3jWreGvJCOwEDlYUFyMXJrgIlrrQ7837W8",
+	"mK4fLiGgZ3Yj3tTLq+X2KHbSZRWe7Jq1gYkh8+DAtDEvIZjqMbJtzh3QKxUTAROTUe2ID+d3GdX/StYE",
+	"V/ZyhQCrRq3QCU1Ld5vek4ONsuBrdbJVJ+cTjwrKmYCSEHREAxyiEQQmiaUVSL3+tAgjOylTJE/o4oCK",
+	"Iioo+YiHZaGPEGIJuW4izQWWPLJGlEtbeOEmYRd2VY493SVvtVJ63bHrR311m14OqtVNl95rGQcoXqvk",
+	"piE3YITFg1R7aGV4li5BP49tpbdYHqErUiKVnbmwkYysmNKcD5xzo6AFkXnCYMTohxExj41Rt9pfZ28B",
+	"MxxMBCl2901LBqttBpiOiq5oiNB4Nv0LrRy9mH4SP58+QfHn8W+mPzFRF0+mP0XTT4BtQcW/J9O/1FEP",
+	"Sod6Nv0UhngR/zb+Yvop8LlkLPi/f6l//72pFfjr+Kn6HulQj+nH0yfx8+nH0580i9F06zc3blxfkEFT",
+	"7rbzTDo7XH01pOfQqATClQqhS+4Z/WE50XKpgoqZESr6Mrw6tXauJJGWQC3gndF+ylAsCivKBMIJhiTA",
+	"kp6aTuGJMnZGehUKWW2+1jXfH/Tg8F6lQKPWOSelTi/sjpacK2IzjVhdD4mPQXhZyWsdJd5+T9JTKktE",
+	"1gMSUm77/YLAa4enACBnWCDKjOB+Pg6hhy5jal5BJBfzwcAkKuhYCiuXm2Wec00zykDJ6hiXR6X1gNKz",
+	"4oLo1htUJo2HoWOzgLJNPR5Jx9rhBCKPxgFm+ALLfcA8EkpMWfVZzvO1mTNKirtsITcUD++TMxf1I13F",
+	"y/xwEBKAEWKfZPQ6owp2mXl3p8eha4mfvAtGVdP8EtuneuwdT0Y4cG3tWDOK/jUzqS0tOzNrZpDMvPb1",
+	"XiS7rDDjO4HvojEWMt/mSK+95tQKG05+SYbXv+g5s/8ufFJYlP7xnaBgqM+OtLQeYNBfr7f4U3YZxWfZ",
+	"1eSeJWso+bVywNkd5h7DXucT8hQAqb+dqyGcPiEfRjgQuYKB18SSZL+qwJAltgndS7G6jPosJMTltf4y",
+	"OxSLKLB9ryTvgpwRIRGkmpyTPFg2sUj8Tiafs1HF2d463r9XznOyVo2MeQsLpL4pYTjGESDmG0lKPIt2",
+	"bAfxSJIQXBUXOZvEFVFCM5cx3xREjxul7oKQiDFnfjkLezBW0ka71UoGBSiBSNIib7NinjU5OUjo/ua9",
+	"SVEaOg98qH0ekv75wu8yl6Mu1zKyER5oSt/n4SgKsLFuh+QspFKaBulpdFZemtJOsrES/4V4o1sTD9td",
+	"/SO5NCFTz7E6rg4ol4ubMFQ1KIOgvV9D0s2L+LcIrGi/jp/FXyilZLa1029R1gRn6teDzW2thfSHauHT",
+	"j8Hy1mpby9vmjQrL21w3kJPECiZol4fNBXivQGRBtYu5tG0pdAIwKiB57pRvtsujNS5RTaiQyfUGqg/p",
+	"LmX+Pvdpn87xpd1OMXopX9qI+99KV1rp3Va2+9HO7ur+CtTPywLvJ5fbbm22Wp1WK2sCmW+FSesKtc9X",
+	"Vyhxyds7qwYVRTEPSp30io2OcdFDdK2Kg86thaCGsckikIvXXpT/Po/gq+HsOtBeBZ2HGD9kCgumEbju",
+	"6ml7VbsqV4FFiNWP9Jns+Y9NoHHmFTNmscnu188e9F90NEAi9N7o1ma30W7dXL/eWbPrWL6axAKXxVuT",
+	"MQnhTJcwbI4j60WmTPKyLC5BHlRZPtRD64aiTBAQKGC0vImuzDuNJjwKUSRImJaoSO+r2lmdpThlXui8",
+	"oeSWWv7hvWrwPAiwYhnqNHhoxJEI5KpOC+3fKnDpn6HpJ/GLjI3wE/gX9I75JH6BdCaYgqX4WfxbdKOF",
+	"CowdWspkWHv8FFoZovj5LMx9FT9Dxu74FJrQfB5/abrn6Kk/K1gTO63NG+2NTutC5kR70cvBVbW3HY4S",
+	"BDp4dRaiyu9Bnbz+zNWYg9EwJP03urWPzMoeZw1mHwHFfPy+MZh9BP95/IHFJTeBaQ2U57zGwgouGDlh",
+	"F3NRoDD0BOtRXgJElrj/6lu/R0e0ohZukknxYcQlRn08osGk3FRcoaYZojAicsh9gcQQh9CgRAl2MBoU",
+	"B4agNhH1+/RRIRTXcM5Vn58xaJzjFH5ocF/O/jj2++cpejpXrtfrTFpSUYYOIyEoLhC0+P+Gm/19/GL6",
+	"8fRJmZhU0Q7hAaNSoID0pRbRRpzJIaqvdW5cv6FmS7w40BIWRSxQF2YCTVOGfWOxrGokfb0Ox1zbAsAo",
+	"uVf99JpA/IyhUIuaNlQhJEpdoFBhFDYSTDTwlNCJIBn/HAqphtZF5gozdPXe9rlf1bmgnUazdHT6kI4A",
+	"NuE9kCNJToliflQk96BthG2n88FcKWqOyW6f+ybYrpZZ5X0u76r5M655q0dAgN5crSsXi8JDRAUalEej",
+	"nFbb0I0WYeo/u6mw74JpXxCJ6pnc1tFYTlYuYlM3cVElyDnKXtbi0dK7nefUyYXYARUSMw0nLxpRd37f",
+	"jvbppBt17JXMBeEUDBZYycQMKOCQVMBCNjTxHHeYh8rHF4sOXCIk0M5zXK7VV0Vi/XFC/9dh+rgQ0B5X",
+	"aO0lTrulgDa1AlwAZDUoPV5Oha/e231yJvYkGZXLUoycCR0iBc69ueawZauolMfRVHvuhybZtSC5/Ov0",
+	"CQQ4fAW913+itWDoeRh/qUTVglw6/eziLvsxDvEgxONhxd3DKSmBVYeU6Q8hhCb5siAfxj+D8I1P7Nqf",
+	"x79Ry9Gb0Yv9PKO2Tf9qKfm8+fI18zMFXDK7ng8+5V6ig8O9/TtwNCWyNzk7L9gncLpwI2rs6gUbj3IJ",
+	"CR7Dk21EKHgqCPPRCE9Qj4AhANVxT/HalfLsgKpCaWC69Dg71VYIMFolomhazu2lLJmSV1RP84vuiE6r",
+	"s9FodRqdm4vHfVx9hCEdkV0syYCX2b93kL56z7yR1IMUUc/8RssMw96QBn5IWGkVjfRDm9Wm8+8Cgvvn",
+	"ZV359Zcwr6rsaQpdQCNBoDzEIB1MAafbRMd83AjIKdGVUcYC4AeSj1ixY3K71bp5PmulPc7yqtu/nP65",
+	"9rkgKPbzRAd8gT3h82UrLiQX8MFyV38ckgqSXQAAGZKy1mDJlZ6TFCy4v2J3rnSaBftSt1hpm3xvSL0h",
+	"SokahF8SWdaEML+xYs6GORPqC00NsnC0m3zpFqz/rdbNEtqeNfJXW/WdOflLCZVykgQ5xcImBIcID3h5",
+	"EnZ7qRq2gtsatsa10nZmlNasm1dXTepAqwF1wJCPTTkz/UwiXeFZoT1lXgiRlThAYx4ElA3m6LOd8+iz",
+	"cA1HPJS3JlZCMYk/M88VuGivCNDg8vO1dNjJ5B+qv61/y7VX424jyRW30BX/erN6XZIC31qKeFfgQAYY",
+	"qtFBF7VfKnNE2xmgrpXO6y0JiugJHkSy3GDvRmHgopAIHpwSP6mOL3WF7z4dRCHxZ8309WotF4BKw9zK",
+	"y2jG5zPp79hNarP+UoGor6XH/euLUM2cxNLBqmDzMA8G9LSkMVvFVV40btXIxdrUkYXkRdgzx8tlEuBN",
+	"UIANcMYS97Aozbo6reJHhW/VyenBde61LtOmCHrdtUDvrtjeSZmMn9Req1/Wj9wsVa3ZAaB+uHqcj/jL",
+	"PF4+4I+d7qWfJb/tmOGVKCYytcfnueh1tS5EBcII0tobAWaDCA8IIo/GIYGmfqi+z8PxkB+TR7K+4qDj",
+	"yZio/ypyWMfbvRVH+3k6110Huf/ZbTabK8ulxo4T33cVs0sc2LxvuwZto41WxnCgFcYBOU/ljRI22yrO",
+	"rNgVOiGTLdRSOEZOMfOIg9qzrDdTf8X8tmZgKAmEzpW3sLkga4tKXahFvhP61rE/d6VQxketVT0jTBfg",
+	"bSNs/6hcxeIKKKXCtW4byDP9WraNy88An4swywIRZakKB6CGLKjl/cuuBrb7eETq0ydz6PoK0kCn4TH+",
+	"u8yTQsDA3GEKSRzX126uX8jnqujNYupW7mvNRnuYAzXAviCjbp5FjZsQfRg4X9REDikboBGW3vA8VUxK",
+	"xZwSTXBcGtJybBejdLHZ0p3tyuo7t3mZ+XBfrT6bQAqpBzgIYI5CTPBaWU63Gf5AvV5WXXugS/tkbiKV",
+	"jm8sUc7H3lN2G7k5zUnNgRpGx2NSATAjewDViT3fusDaTqtVEVprCHR5UakzEgTaEW3H1bAvHNSCsFuo",
+	"LyJmTE0a41eaaAc0C6BTrsfDNFrSLS8r1Wpubi7RFLYiTjO9toWgUR1rPgMeZT3m9SDnNSVYsFzYYd4O",
+	"v3AbiywIuZhoF6RM16ZyNtGR0m1sNWuo2NQ3dUhRPf0yORCby7rSZRBxVrjQesGTlkZbY5mPcmX56OyV",
+	"0mqM2cEvEIi9MI9SH8F+JCMomkweeUEklD6guXF+cwW1KWPtt7VITfK/zoSMvzg/d1xOE5IcCvIjyio0",
+	"onNUdtDzVcMY+HzKsxV2coqlOlGTpJAykUILcosl50CXJMpzEb7oMRdsZI/1+YKNYClD2ouguXxR8YP6",
+	"7mhf0XMcEgjPFahHPGjmlEnW8DADI2yXCdMTtJ6V0uyP2OdjaaqPUyJWttGQklBRROrhAEH8iW7b8CNO",
+	"GfFtWFjXbXYhUUY/BOnEMcEW2oxj3LBm8UMsEON6vNLeM55XWlIwLaGmMIZpsm7GxB6k3cJWwVmRZXxg",
+	"f+cMnYGcS8JRro7Dzu7unaOjh3tHD+8e3rlTc+wPt37wcP+d+3d+kPvl8M67D+4cHae/3b5zf+/O7bwi",
+	"ODPi0urgDmz9bkhSe5v+6dZknzMymfnV0tr877cJo6bypEnwqkxp5P0knzELYGchlRbC8o676Seo3ew0",
+	"O61CEvrCWC0Ar7IqPjt5uCs6Cv8rWHw+hdTtj01EoC7w/HT6GYp/Pv00/l38FM1WPrEewl/GL+J/g5+N",
+	"Y/EX8a/Ot3Sv0tWzm3PnZJf9N7biCqgnT9P60LCBF1lL1vNut3T1zzJ1W8pHOec2KlosKeVflyKwURPL",
+	"AEKn07zR7LQ66+dcRIDLkHtX/Uz7FErdQm7zzIkawyCKn+tz+Wr6GXjAocp3t5s1HE5/og7vxfQJlAH/",
+	"L9anfL6Vlh+WhlZjlK86KlR3bze1Y9Ndmanh0GwD/rTPt5zyUhJv2zISlGkR1eQaZw/uH+MX048Vkkyf",
+	"QBDqV/p4nsZfTJ9Mf3K+VQRYyIcjE4FRUcPKnEe2lm1BEZk5tKINMwWuc7VKf/1Ny1XZHUnei36hCPzJ",
+	"kOe6rNDjfslJHUEh9JAMqLDWT5tTAnxaP0kqk6ZFjTrt0vsIq8kKWEFmp6vvU/ajSMiVUlBYsIwNy37K",
+	"llKVFV+yZ/1qMhlonXK2qwDUDfl3JV9Pn0w/jp+DMG06cZV6/ebk5WcN/mBV1C8XJv15/EyBoCLx00+n",
+	"fzX9/8fP42elfgoShlSWMqZj84gSKPFgKqimEtF4HJQwrSIKAIctoMB5yeglO1PKK9sl6KMeC1RfWAfN",
+	"QVkr44yZ+/1a9nHNWVxY7SUijwqeFtPp0spLlmU61tOZ5BslYolj6yylAJFIfgnbd6xgXa2UFKtOVMYI",
+	"FSthJCUwzh0b9FJhP6UKdWLxKVTfyPawgvg3CDebfmYzMlD8RRpC92JWeIh/5yB48hvI8vhi+l/UGEjJ",
+	"w8jEsT2ZfpZwA11U76WjldYb7U5jrX1uh3dl9shbBAdyWBVFvwNtLGx7jhIrU9V3wRmeCOTyExdKo0UA",
+	"alk1i5/klSR+spxilF3vO2/PVqo2Kyrb6jtjwnYO9rJefOzrigg4OMjsSyepzvRRMd+jtWaruZbt3DWk",
+	"AioVh9iTK02k9LWGuh6I3MDS4MHMemzp9fOu4/DuLtpc37iRtBhJQlDRbkDBuiXOqPSG6uh1+9lt5IIA",
+	"BP5AKmG5QiouK6LRCOuYtC5zdWciV+MKZcLUIfB0tQ6PNNG7JoeIBlGoKOt6Z3MFYd9H7inlAXTwGvOA",
+	"epQI10Gu8PhYd6zVCTi25QwRRIqHWLrb6ViUnfLgFGo9szRpCca2f7lNtM9DgsgjSZignHWZLeg9whNT",
+	"lHQL0QGzPWI4IwJNeIR8DmkgJ4yflVkZ9M7LMGAYjTBrhAT7uBeQLBnR+TKFA7oPhg5TuFoo7SUkEkoo",
+	"aYcwDhAU5gebVB6/wbZr0m2MEEQeQWKOztyy06X5OUBpBfFRNG5WNmwpwc+7PNTUWu/DXkGhAmQPZ4qz",
+	"L1cMPy35fvGuIRpSykWEbApb3mzl6qNSQAcM9KHSgKC5MmUn4iHgJw/UDyGWUNJdtypQ/4LoxIJmVtPj",
+	"lTaTAdzxSFUdY90SAdLhSiAkH5yRphvryPTVdqfd7lxvra/q+VfHfr8QeNMISZ/AWOW9bGH6h1Uxm3Z5",
+	"VIeOGKeQ+/2GsR019m5D+NGYM6FjzYuN+C7cHsfMoLvkJCRgTg8U8miIIyhBqu99iAUKOR/pqKiyaLBO",
+	"o9U+brW24H++21rbarWW7hEEtKpsNUq20Qs4wyJdVJadaQOkbppicDPP3zK/L8XnDHM4Ums6toNnf9zN",
+	"TLRAzXjr+PjAqBbQwngRVK53NrO1mDc3szb7c9XL30FiqOiX5TImwdAyLjVO/hY1eyGPKppaVAr8O+jB",
+	"4R5KEANROJv+xDqFsjOiugvJG1u9ALMTN+kAEhJTx1q70BUHEWPi0T71KuLmQGkbYEmaPjldNXOIVYCV",
+	"RmYTy2OvZXQVrQcsU9SsMg+Cmoyo2YQYq//QscjDYPLG8vD3wMz4pv208Pvdo6ODkl/3Do4AKmdkgnlU",
+	"3b5ju1r5iHFAd90i2Tfkyj3EkkACaeNAfTEphAZbwr28ArYsayrK1Foxswm5cyRPgOpyV7/eOngrSAg7",
+	"lApVma8g8cwBcUkr7BRKC2baThQqQEQhe6hY28MxCR8OeRRWJSmDwKD4u3ppy+QNeDggzMeh0egcJIHs",
+	"wbuCAkrBwiBrg59avwsdEUQCPBbEd7qsF0FlkIAo9QUjSZhlgcRqinVh3K3gswe1z8NBYOqm6axpI6op",
+	"kUudCEb9gHN/ZRsKyyOMhFIzocEJ8/kZpJShEKKz9KINT7OP1WJ1cjYbyGGh6nyr2VprLePQz5H2+diZ",
+	"kc902K6+XPivSCJ66yCenjG9OhL04Sby+dcIeFKB+mg0bowwZeUteoE/lZYNTZvn2EWlIKVuTh2TAiQ4",
+	"zi3kirH2m1uiCPntjJ+tOMjVjRgfAh93UZ3KLgsjJhDXQOCadYCU79i2jRnJH8IuXcblw9xITbRTdsFd",
+	"ppaEhjzwhRoeIyGhziT8DK48Ks1jQBzBDcZoz2N+ufmSkLDLmlPLvqIrBeaWliemhZeXIKlABe4kt3Nk",
+	"Zi38fAvGPTTDFh7e5zL7/IP0uhdIUlFaniCMmL0j9SS57m3EWTAxXtz8aZUnPdw8bl2/kKA1T8A3oj3v",
+	"I0XcsK6pmC04YQG3VPhfWoQPystlaAKJTXNqiD8FspVvy9DKbJQyeT1jBc+IRIDaVQEeDOtaaLMYr+tT",
+	"YJGJ9j8X+o8rbHXHCUXcSom9CwRXqUA+nphuVjwKFTqzQoEnIPU/hpKEdyLFeVb3ufD4WZdl0guUVqVx",
+	"96EeB7R9+xPMAWQPfEHXW2hEWQTOxhB6rvIoFCu6BawriMcZdJ7VKA43tpJHXFg9WEIVEwee59SyC8j8",
+	"qd/Ro+Yx2Y6yLApra+i++Srz022YIvPDW3oJmV+O9GoqH8wMcWQWnNzsQ2DCc1DdVlY1DNfy7HoZ73Rs",
+	"J9y0+IehuYrIl+P9xRWskIx0M6+55VNo6TbqmowzMoCUiNmyKUtg5DIqpyUvjDzSoSmgB4DSWXGCSQNB",
+	"HvhKsdYj+CDWKFFI52SsfG3aahoVY/fSIwFnA2HTSAz1UaSH50xtGSpUH3MhaC+YAO21wT06KE5/L1Ze",
+	"qf4LKJDXftOfirovj8Iya4yrSahrU2MVBdFhoBnSltBZ0+kltTUmPUJy7ah1qRyB6sZC566edlZ1pZp8",
+	"eoget5bR6XIHkvx6juOAfe7acTO/PUimWF6HlInilcLHq9MnYbEz2mTuV6NL5n+zmqRSROYqNKVkoxAq",
+	"vgSVKJYySW/JSC0W8yyDd/KgbdivlTDMwrO0r0DIs2QpAWWnTJ3LifaVamZ12LAiSCSEHI2MzlkSCalL",
+	"PS0dCqm120VeTTNo5bqVOOyX8gbIRwE8tFF+icYIEcFWToRO8dAiI1fAKmcyNlBilVzKtGTcLGu1fiFl",
+	"TwvalgcYXe9cAtzS5m/gOcnm7ZSUobo2cSf65JiEDS34aFEKB5yRpUXlZIqKtsTJCmipoHoHBj62bbxm",
+	"ZYJ+xPxq3B7QU8JQD3snSShrjhyrO2dcIl/ztjMe5hs1d5aUDBQsVq9CrRJyCKDSrneiYE/fRd1d72wW",
+	"9I61paWR8HTenPq5VZ1z2wYMyG90uZ1qXXfRlEps1yYYfTuFTI2lZjIiwTwFSFcGUmSpADo4GA/xIvvo",
+	"K2RUlhiVM6zi0yzjmnmmGVgx/zwnDVkBp4zZpNiXgZgM2mRg115uJYl9ICqytyxhCYg/IKElrEbyVrCQ",
+	"yApCaaZySCbaSKnUhLL83Ar9U9v7qHE924LWpIxZX4KEPE8TNjvNTFyiUr6UlgiHXaIqZn5Xyt4H0Pfc",
+	"8tuKizEmLZDB5ZDQUBEi4mEhl+/WVsGlNdCUM953mNJ8zsAOkkKsY7DXSaiRYzkSBNYn/ACwG8imhq4c",
+	"7z3fuhPhoLzxTVhV0BqmuibygHe5am0BsxP5z0p3hFnM9DXAVApCj8E8EYVUTo7U5o1dn+CQhDuRHM4j",
+	"pdcE2jnYQydEh+276n0e0h/DTWyhWzCIKZh7Qiam/G4TpFk1FRg01TvpBodSjmuPH4O/W+elQFCDJ9O+",
+	"YrXEAYaUNCMxZSSEknX5daavQTr64Z2j40T9oswUMwD7Q0iILcxqQiJ3DvbElg2H2OWMEU+i0w6qw+Mu",
+	"S5IxV7QxQxFjdOv23gEcyGm72UJ1ojvSQrjOOOQeIeouxEpC26AVe7d2aONBeditme+7rN6nAdjHx+OA",
+	"esYkCbh4yMUYS8gPQ3vW+izLpUPhILMMI5IKp8ugz3GatQJRVro3vYxCJhA5JeEk6/aTHEizx5mgQs2M",
+	"vnf0zv0k+qjZZV32ne8gdf1qWr3aLrsD47irp203g6CMEH8BrBhGbWDLgg06zujP2jDT5+EZDn3RZWr/",
+	"JyRd9RaiEo2pd1J5NNnCJlZm1RM30UHIe0Q4aERkSD11ZmCxGhMvuTyfeyYVGocEjaNeQD17EIdJtIOw",
+	"p2BjG5T07wUR2HJ0nIyDPBxCiCxmxYgIEwiBdowaBfFGgphKXvyMdVnhi/pNpYxcX0cBgYagDvLpgErh",
+	"ILfpOsh9qO2tDXdlG6W1J7OWCd2fFuyjjOijCMgoA/IoJGOiPR+UITcN/XB1oBY47Uw8s5LCdR9946e2",
+	"RwThOsnp6NgkCkdQGWiG6m4GGazj+7s/Epy5DtKUG7lmve5Ks8t0GJpGfyEhkCrvsJc8DVrbRkkgGhUA",
+	"ERCDJZroz2ZjliDPrcug5QTv9zWZ1WFLcCj6al1Ud/uUBD4M6fa4P2maZgNYDg1cO8iF8gXmiaJx6RP1",
+	"3uwDbas2wDHzdKWJdlga92WWbDAmJKcEByYcTyk2W0AXSO4egWcR7NvLetcIYVaV04anLnuQq/Et8t6R",
+	"JAR2rWUCyoT1ta4AzljdUTH6EvyEZFrHuKFTXHXgfYuoGjE00z/jUeCbKA6gV5aygbIEtLPL3EMiw0lj",
+	"R0mBrpMxR9mIPt5PYQjV58YXIhteCH3lMi5GSyP27hzfzUQOuKuzUQQGxYXaSq7odeKv7rKUEmuPrTUG",
+	"ZsOCrGXwGmx3Dd3j3gnx1VoCwZUSy0eKwuizcOxhpIu2jrnEKg+maFhRE7lv3jlGq6dtHWMiXCSG/Mzy",
+	"CWvvhfWakH4kuSaZmmxluhEmjj8bY8CMw3Qccq1RQBNa7S3cLs68Gik51u0yvYCzIUegfWhXbD2FDCcn",
+	"OpYJiisWuA0bBKbYZQWmWFfgNIaDgEQGCBP1DQIYMFYf+k3k7qp/NHSQsIvqQMc67fYKEngiuuzM2Mhx",
+	"GuemqwCD7psYiGE4HYHh7gyIi4b8DPHAh2gJNZNZG6JCJ6p3mZl5VwcbbiHGG/CqzmhXzB9h1A+JGOZV",
+	"eVSH6AoaAC8U0cgKCSuawBSGHeFHDSFxQN7QJEcbd4SlSZIj7MFh6TotSjZFUIEgX4/lbEihMa+B9i4z",
+	"cno2xs1czZ5PRmMuCfMmXfZO6pnVGnxIFBgJPiI6TCCd3UbSIDczQuNtkqAbqrehi8fGRpd5Q6yEGBIK",
+	"RThRqOhDovQggUdasLA4DT8oSm47SlkXokLLAE9EGmOiKBhclXqTR9roYD3KaajxAFO2nZ8MpsfIp33g",
+	"VFJPmKFnHXe7y7BdLJxoGtqSBFsKc7thxJgGXTtAa9NEI5gQulRYrjm1UxIKUxqw2Wq2jDmO4TGtbdUg",
+	"Dh0qjUhdiHfVN+VUBqS0zNbRGR4orffBnhaXtKyVCV53ZnCgRxkOJ6jOONq9fR/MXAne7vm1rdqbRJrq",
+	"JxaXYAWdVstqDMbeJMkjuTqUI7CnahGhJDLr8eOSgPcka7+ZU5JqW+9/4NRMaGFtqwaVs3SaCwisVlqx",
+	"5hOJBya3GsQrbZVZHUJCwY+rj83cVKfVUmQ+4Or2hA0q9IgwhENAmCXoAdD0C5LafaL0PgXzpSf3lpl7",
+	"4eFlpS0lZeXPcJ76nMvvKDne48w+lHQW0NMFx3yPnhKmXofUkMpzNQJ75bkehEAuSGSqMyjBxBSq0Wo3",
+	"qhvoR61mq7muSEIQGD0AoiSEYZE6YsUIzQ/d0pPeN6tZDkwh+SF/xqnB4DvorTv3DqyQ/tCguHgI1X90",
+	"rK39zaCTg3qTjNql6JdJ9Ouy76DjHxzcqRrNcPQuK3/+UTLoG11j5NQlnLo1R8/wRlftsVt7jNY73RJ3",
+	"QzlAWCeaucP58JC5yFFyyuUwYWhX04JwKWCoBVSk2pgQBXMYYOlQ6m/pjZsh1PNXiV/FpKKKE7UbSqvF",
+	"zzvS4yxRtrtceKoTrInrJZzqD3b27+lIHe2QRH0akJV556y+ON852+Wm55yY2zTXWRZaX/JszcrLzxZ6",
+	"WS/HHJI4kCSwADNNAJAMcb9PvS10SHwqUN3Yf6yECSYricUJWKSMDajLxpQNlAKpf9horekp9BiQYhkq",
+	"rVcp001kFUBddIVxw4WIvwUKWI/oempnrMtwv088qCIXTKz1IhNtp6WRmXs+1CfxDbIqWEFTyUAbrbWq",
+	"wZLVrR6R8JR65AHDp5gG6pTmwsUhRMEu5mun7dU+HYvVrDVwLtblzIa5YjVgdbSlajBY4ZIeJxjJUEng",
+	"BPH+LN7dpWPoMrCTXYTuUDAiSoCubb1fXm4ru5ot5O4EgWvDpoGPAlD5mcp7IArCSuvuW1g8gOe3ueeu",
+	"mO+6DD5Mv7C929OE/fRT+4sZAARQmDsJTLbnQQEH7CHU3WP4l++aEEDFn2tgrbGZ0ls26zmFtqSwZm0n",
+	"CLI1fuCv7G7SPzMrrDk1M2vGWj/P8aOO6W3KfD2+/aswT+Hn/Hz2YTLv48fOAqBKa0KBEY2HEvU0FddZ",
+	"E70JXF/e67FraombWt5lp6lGgny+3JFmSoZdXy9xhnxUVsGUskztUl3PtDln1tv63fKrrKg4+/iDV0iZ",
+	"1PllUA1CbCqYURa/gFat63XMp1W3cNJPGD5pL/7kAcPGbk98/dESNPEuD3vU9wmU6F3vbC7+4pjzfcxs",
+	"YSmhqe8SO9ozRs8kGXSj1VnqHCy1fRkyrz5dX/ypmeqYjgiPjAMuo+YImbvNDEdIotLGvCzYCpALbHx+",
+	"iPu5UZrItWUawBItU5ABy1fS0qIfQblTOUyqH2LRZQH0qlMo7fbzLIDJbK8ETbCNHgpzJHXjdI6RZvpQ",
+	"SZyHI+RzIrqsHv8q/vv471YyOdnGbLKu5BtQs4w5vUxIUExJbz2DK7NcqexO0ldWM3ait8mkpvEagO8W",
+	"9yevCqX1ujVSp+5ck5BcoCvtV7WIJWgKGCq1vQ1c6MZmrSa6x70kTKtsUvPqavIezPYak6fWEuRpl7N+",
+	"QHWMy3p7iSkO8CTg2D/m/B4OdeHG9U5nmf0YK4mlMFfUcx711PiEMMsC7ywFrRKoVz/K/LXnP9Y0NiCl",
+	"daXg91Jqm3RaSoTTclFaD5GnWgWkX6+a2H/dufwyd5n0J70Q3l1hwhxM0FCyEBOcpRRIKGMkCfOJn2Hp",
+	"5UD9JpFzIbr1DbKxbx3OXKHAHBR4k8gl4P98YmIG3vZug5Q4jkrw55CMA+yRnKBtEcmnOhAlIxvXFbOA",
+	"GhEeZtqIhtmArDTROyyYaAYjwLDXI12mRiD+NsJIRL0RlRDxn+M+2nS33tqskpcfjH08y3leubirp11O",
+	"3P3a6UQEi/O/1fTi65NtrwhTNWHSaHBpUupqroFLJT/P9HHpF+lSLsh7EYdX6v/tTC+SV4q4aX/iauNX",
+	"Rsy+4u9/bKYyVuCvuS45l87s5xvemG47kPNxYs3YdUKZ6Wncm5hqiD5BdR2j6oDHo8sSA5sF/OPJmAhd",
+	"tcR8JsloHCgCwvDIfn8MZRZnBkmsdPnRIAK4YqLy5ifgQDrj213W43KovmdmL6m00YIAbYaisWIHtt4j",
+	"RItrI56a8SBKJrxLAxvJap5AeeQRtBWZa+i7ne+O/Vpa+ewavzkT36LggARK/5iMe6+vxHRlDbxsBrHj",
+	"+9kGNLrsxCWLXKsf2X8usBcekhE37XIyXXttwGNO6ai2FWYI35Wh8MpQeJmGwgQoz2UkLO0RVWkYrAbf",
+	"1jfC+a70hT86e+BcMH8p9cBZ+IEFy6UthxnsKjEbNtFeRsSmItPlJuTRYIjc1b4RsZG7KlLZeo5JMIeh",
+	"r1Yw/uaMgYvIg7UEfmvJxJUZ8HUyA84hSS8pjwL+n1covZbSFOvHFnSgG0qI7bz8avIRhcSTCq6/GxAc",
+	"ZjX+pURX+OpKdL1CoPnRHgpKMviTQu5FZVjzuYN6E6kT1dQ/Uus4cnf1G41jSCyHeLcBPoWM9zEWIuW+",
+	"XZbPVueeJLJha/xBSL3+GpqoMiiNhY6HROh6ApAFN4FOfhzwT63GWMp2fP/IYqTbRHd1fUgZRp6EYgZp",
+	"vjxGCdtfMbUZNWaTR9ApFWLxOfNIFwoxJS/bvagVqmPREX1poF5SG8okDUMy6RJ+x4wOUE4Lioz+T1f/",
+	"9LzJGk6t6tgvJe3DLC5fjAKOS9jjKgCJFcfqmE3AGOwgE1AJ0edYdJn7p6t/agLTBWG+QOcEHXXeV6Ty",
+	"ilRWa/n8jIFVfllq+bqpQpZwQZd0FLEqcudh5iCMxvxMVxTDUvKQQX0ihugIDwjifV2aYITDk5UMadfK",
+	"0hiH0kEa2XQtAsC1iFntKvlAvZkRlqCrSJclPgydEqWdIUmb6hlHh620gerrrU0gCCtp8lXHxj9DFYjU",
+	"Xp9QgJDogj1QPjzTozst7NJprVcR44IrZq7KN4oCSdWGVxXZbPhYN5ZYXudSMzyAs3jdNL4H5oa2i1Iw",
+	"I2c5o9Zjp1xYtQNcSavtJTai03gO7fVfaZevTLs8B71/WT0zVRDnhqCkrynE0sVMTHXw7CpNGriVtCqD",
+	"UI7SWV8x/UhmmheGku7uyq78xxeHkoVgkQXMb1q0Kg1Z2dHoJ3R8R6jbDfjE4OSb7xwdZ5HVBIBofRR8",
+	"liDIFLQ5t4neg6pSaszk61n9sNNq23JQoPFgZsq/meoUMAoS5JSEOFCKdfrhDZP1q2YIiYgCqLieTgal",
+	"tW31G0j4dBCUaEvKT/Ez23IbuR73ibsFBYTQCE+6DBrGKlkN6umAECUgKa1KhMpq4q9zMEqyyB0/pTdf",
+	"f0RKsgwdFONXUdI8AJ3hlF0YKezGq1nWvpJyqysBHBmQzGDGmdLgTVCGEiEFIRrgNHRes1B2JRtexcW8",
+	"NgxLwfsrdTskdsS50uD39+/pAMmFpsuCPRZhU8RCSA4dnGVlxEGiaJ9PQnx0STViUoPq9/fvXdGAK6xc",
+	"zkSXgM01oQDnD8E+NxeZy2xsuphsxESFk6HZZWVmMJS3gkFPgDEWIlvMOCkboOSIpBKv7S/eZUqiI76e",
+	"MFeg124ECiAAhYEaKw5yR4q5DIhrArAfSZA0TcnwlTkWtjwB+iM0r+XJYOIjI+a+l7G6XdnUrmxqr5dN",
+	"bSGBXlqCGmPvxLRHmSsomfdKc7fKhaNxyP3II74SjxCIfDanQw6JIF2m1fl6ovXv7h85WvU/RGvrzXZL",
+	"17GGavNymFPpuTYAHEH+aYa56Br9Sd3IpOR4gzClBgGFHW3bTssBkWjCo1BXr/QCqiiEz5HgJlFmjhv5",
+	"wJzbNyLWmcu4Ik5X1GIOtSjW0LEobAI6Lj8/bWmiA3njQpjEnleTFHcEcQwFWpW4U219a0t7UtpSbWs0",
+	"KO8qyRD1cO6jEOH0fKE4uPHWJk3kodQ6HbCkfrpOWaugMDOU7bW27qXX+Q0If+nsh2DzKiOaxlmdFGaU",
+	"3/K6HFfWsT9g6xigfiFVDMSr0PZpWpg75lMPGhCElCSkmMmGl9TKW6Z0a1qZjxLRRHewN0SuUkgTXbW0",
+	"cB8E7Qoltkl0SsIelnSkg8zSEoCgO0PKp66MqUPedYeAHGJWkMeKCoCvPK/HHuukMjovPbCrkpavSxpm",
+	"CThfCH2slaChhPRqFLqdJHyaRHmBfNKnbKbNV6EW8nYGuyKhk20EyqTXNxfjQi6Z/ptHh+QErrDhNdQK",
+	"AAL5GcukKNv7Ogd+LIkVOnZ5NOJl020bN2UJ6Lu6E5HGjGXx4etFg8xky5SJgUjNK4x4fdI4ilBpgKYC",
+	"AYQYrwpoN0LE6iDk0RiU2HIlVOIQ+qEYx735TEcR62B8BdPQ5R2Lk3xQv7Aa7CjbChPBlKLLILgYjbiQ",
+	"aKO1rb3+8CztpaXGjRhNel248Ny1Pbw3Wq2WUoLxxEEioD5lA2haCFqkcNVXJpYgaed0qjsRGlZGZYKk",
+	"9aR9FLgzTK++KCC2dXKXCcoGAUkOYWUbYVCjwTGS0YlzJZff/6Bp/CMi8oZajoQ2hrYlTHOtqdfbDLCQ",
+	"QCaaSGuCAp0QMtYN40Nfx2PbLoPQGpEynzxyy90nQox1U5k34YpfVv1e7PI6gK6Qr05RPzo6gK3oXZ1D",
+	"U19AaI6ODo6xOLlLGRVDTaE6y1AA++EOdE2zpO2qLPOVSn3pFP4wYrM0OEN3s8T+6OigitjTxZQem/GB",
+	"PKrhy3swo3r8fPpJ/Pv4Rfxl/FX8fPokfhZ/Of1p/FX8In6G4t9PP45fxM/j38Sfxy/iX08/mT5R/1qx",
+	"JbhYNOqR0OkyyhAOArAMcCaaaNeSfiD3muIaep+mdQT0hCC3n1C4g+FEUA8H7nxCuHfw7aCCewdXJPCK",
+	"BP6xWRU1WZpDknoTQ1aWpIbQsHN5gqiGB/EwxAMTYQfdcHWj1GCCsO+HRIjkhRUl7OpA6wG0ELG0TWfP",
+	"XTJxuwe7+VbQN9jKFYm7InF/nCQuJWlCtzaG7BigVogwSeVkSQI3NpTj/DSuSNp6NJRDpPTmSqKWE9hs",
+	"S+p6WynoDNo7g0LdLtPYM+m6nTRO8cOIRMQH8RayXPK5vOpnhPuShOgMU/C8gE/G1fRpC359475rOoQr",
+	"ct03qA+jJdUa0v6P6gsUYuibvkCltjT520Fv7W6uSO4Vyb0iuQnJZYgyn55SPwJEn0NxoQfs6kfqP6aI",
+	"aaUHQb1zzZIezBQxMvE1Q0Wo+Ig4QJt0+pPN5XMVbXLTTMBewL0TgaKxzv7FsstGmE2QIB5nvkB1D4/H",
+	"uuEcmDVJeEpCB3U2kFC/maaMKyhikgbaoafoKfSlhZZMfcpwoFfZZXXX5PUR33WQO8ahpDhQ/9SB4Opf",
+	"5NFYkQvdXZSkPTSAYp8NsTRbbKIDrlv469510KxDs5BEENaLARMzxKQbb2PGxLq+jbB+6wzakJrTQkN8",
+	"SpBZSpfVO+vAeYRhFFQiywPShr3r7VYVrX+TyGNtXJnboNVeK6KZBvyaoV4TyLWlnV2kiz1DIXLuT/KN",
+	"PVvt791e++HbG4c39zvvXX+39f31P7txf/NWe/eObbg5xnKY9tvUsFYrEuo5LT9HlNk/22pHUqFubav2",
+	"n95vNTZ3Gj/EjR8/bHzw3T+ZjeF0ao8aA94wM6sjMTkQxYA1DXySa1aa+IrV2Uhuzt6WPtLnT9kgdw6d",
+	"Vnl7UTVgeV/RlqM2SkfRqLZ1vQXb1H+0kn1QJslA8dBX22zUcK1KVzIWJ4Xq4IdEhpPGjgLORQXC4VX9",
+	"5reuRHh7ia28yRl5Gbb0Eo2n0zgMKyZr4dPU9jO0p5JD6P7+q9AzfJl+eJ5JIYfPLJnaAiup9oKNbONn",
+	"3tfZ55Zw2d9xj0dSPUpL3jia6sgh6tNA0THk8VGPMuKbFkmaxEKFiz4dQPYRFgj7I8oEGkFX9CBAVJo0",
+	"IdFlAyLRemuttO04rP0gCgdkF7a9gILCCgiTIbW58lSk21LaCMpMYB1pyNVHq8g0H1PPXcmT1PzTir7F",
+	"ybjzuiVniKUe9H1NL0up5SxhzG1PXw7sMC2Pmll2u9Nud6631suXK81WMku19K79NdM7fclwv3DT1cGr",
+	"ivrZ7UO+t/8HUVj9myQ1cKLlpADVAStXcp3u1QuzJIdHoWyMQ+xJ6pFqK8AOw8FEEIFcSR5JF9UV5zYA",
+	"mc3VUajpBZiOdF6LqZ3lQAUJo5sSH51Q5sObanZH2zq18YLxcCSUFCZ5pOVM5uvXkE88KqDTPmdI0BEN",
+	"cIhGgHaiie4T4tsqZtktdVkPsxP1iXpmjknikPb72yB5KlSjpRUW15robkhIE+3qsgiVVGxXzXhgz/C8",
+	"+j6MvsuZDHnwynT4koWeq0ZF61WupDIFyDx3gIfZ3NICHBXkpR2d5zVPTtrRujKce8NUoljwCbybLVrx",
+	"GstWfyBZie2lJMA9RWAUYdHH8YcXdqUol4VjUHcwpDajercW/3L66fTJ9LP4P+Kv4ufxF93aEgS7z8NR",
+	"FODqGMRDwhTIKgVdv4rAOkiYp5V98mjMQ4U8bx3v39MhTTYYa6jEuSAk2J+gkJyFVEqwe3JBuiyg7ERo",
+	"WwIVKOSRJCtNdIBFwhPSbvaorwR3RDXRVV9uKRpLoX0XH+MPIwKNuRzEuNTk3yy2aCzWq3XRiDM5DCZW",
+	"/19Ekd8k8q4ecBnN3B6UXlISz58o6moDebmRfO/Hx23/z+79uHUi7520D4/2xenkpHV351YnuPW9/QpB",
+	"Uh3Tsur4zfZmp6iQL5Qi1WZ0/U2ddGkE94P7b5pixM2KlfVHFapzbcwGaudMiY/vw18fFBeidH/1QuMU",
+	"h5DLn4KvuYSD+28CIF+EF85lQ7DZVbWqy0g5DQF1dNwfAOPXzlqc2iGW5B4dUblQ209ezH7VOOAB9SZL",
+	"f2xe/9bZC66Y2SvIMUkIJVDGHCNxFNVXaL6QgQ0nYxICM6nWNu5S5ouUbwHb0foB9qRQfMWqIeMAKy6j",
+	"OCoPzUq0ybvTQvu3cloIlLkTXQaMT8ffdqNWa83DaBiS/hvd2kc9LMiDMHi8+p0k5H/1I1CoH7+/qvTT",
+	"yepH8J/HH3Rr8DFxkeaMlAmijqPZZTkWloQ1u/DeQ09TtwJLQ3UxxKEtYTzijEquSBXUK++y/LcP+5T5",
+	"D9ODdLWDQB/4NYHc1dPOaqDQW7hQBl2vRA5DQtCIyCH3BcJjHMrFnFRdxVvplb3Gyk26ym9Us8kuY561",
+	"A2AWbhtevuI1V/rTFcspspw9IKoo0T2M/SZts02Z5EalWsx6QFoUqx/x3o+IJxe5YbUg3SNDynyltxhm",
+	"QUcDS/gp00qUrqCQtyWrB7orWPL7HcU49O91ma3gMkfvQuVqlzkHvSGogX9w/83tpPy+TpxhE2R8o5Mx",
+	"UcpXvnkKmMcrW2BUKGJddn5NbG+ki8gs1MNg7dcE0veDqO/M6JLp8cwqZe3WzfXrnbVyZ6i982/CHfqO",
+	"nnuponDn1YAuqw+Lc8m6FIx2xdSuFKgrbpYqULY7yqz+tJh5aXm+kmO9N8TSsoWQqJEh+ycgfZnkOOY1",
+	"Dttx3qbpm4+9kPiESYqD1BTW7DL3zTvHSC0HPhYuEkN+pnkDZETqsHqBRiTMNXAxPM4kYUMNAOOvOSVh",
+	"l3mL2cc9vfFXLribeSr7VWq6ek2Y49OH/G3OcP6jwMlEaVbgmb3ZxRiZaulpjeZqm8auLr2qjRPtVisj",
+	"xPZ5aGppCVNLyx1x/zaWxEX1Tqt9s9FqN1ptJU0GWJJwxdh1kxG6LFePC4KqsESMo4CzAQm19RfkRG0L",
+	"IT4Ii2Q0lhOwEKARwUwgxuWQsoEdqWjLWGDCKLNSjLhP+5T482wUXTbXSLHSRPe5tJ7uiAVE6Hc1wVCH",
+	"ZyNSBMLo+Pie7uNHJaq78FVTysBd2dZhh64WLnbtJqD0QlbgcFfdnQFx0RkPT7QAGhpBOqFQYr7BZN9s",
+	"+nU2l2TX+Y0aTOwiQG2qpL8Z2IZKaBAdasD/Ssz8w43ruzK2vDas8L0h9YYZtpQv74ght+dcXNFmOS7m",
+	"ismbqK7j1leUeNqtxX8TP42/iF9Azviv46c2h9wmi6P4F/GL6SfTT+Ln8fNubR5P7TJXid3AVU2htweH",
+	"99AoEhL11PaguluSualYWaYcx1DKsdhaXaUAG0Q29W6bYZR1FdjAPOMqaLuGUZcQr2THXZZly0Wzy7kY",
+	"rj66h2a2AsftsuXdAn9YHPcWbHtX7/p1Zrm5hb4WPFev6Bw8NwHbK5575a+4YqHzWWiGrV2Ml45DOiKr",
+	"S1Y0lYqM836mAKQ18Rwc7u3fQYycCdQnisfkwlqrQvPV3Lmyoy9NV18pScuud3IcErKgfOkEDuybih69",
+	"Mhj9oaJ4ikwNhUzl9Vbn4rP6tloivq/Q1Hi7BvSUsCxC94g8I0qiSkRZVLcF8jgjaEJwiPCA67gXV/L8",
+	"O13WbiEfT2y2YzrMtk34RJL7eLLSRPv0EdQqVlL4z+Ln8a9R/Dz+avrn8Yvpx/Hv4qfTvzAyd4JPYPOF",
+	"sNY/j59NP46fdhl88gT+ejb9JH4Rf55+oPYD4rQgnrRdK0b4hCD5/7F3fb+N40b4XxnkZRNA9v5qi8JB",
+	"UbS3m8MCvSbdpOhDtagZaWyzkUmBpOK6xf3vBWdISvJaTrK3QYKcHuNYFEmTH2eGM9+30ZSLT/eeS+Tk",
+	"/EYRl8CZNiBVYWgFiSpXdagVtdo4Iifw88e0y1oRzsLx3P9zBu/mRCQAjbpRFI2OPe9UjQZwzNVdF5uE",
+	"N/7Hes4WZ+rkk1qbvgOHSEP9Tzam8Y+hlJd4SJDFdffJwFWjBzIim6qaxDRHSt6eVEItG7GMdeTxzIgp",
+	"MsKJa2Gx5QkVBqEW3ggVjsr3/4Ml/PZNWwBqqbrGfyUD64RhrnpHn8BbBsYZKP3QZPzAGfKMYZJ7+KQY",
+	"GbswlDJ4rvjX8zb9Wrhi9cQR8NEp/tUyobSXnXfDmpJ1jYcCwH9JcchODDhUAlMQODnTc8rDnvPVJm2B",
+	"kAWepQtPCtpSrhzmKoVy54U2PMISlZtP4RJVmaqVqDx+ERPKyWzuf/+Ui+K1AcWKabnqihvds0b0Ms7E",
+	"c4bB0MenBULuxCF7MeHfE0YjR+txtB4fC2fPqDy+KBoTyl/kgJT4AOoSUNpYuHJYBimpwO7FWpHSwoIM",
+	"uPfSp/CTtq77qDct+UJJL3LFiaH2FFYSjT8xZCEquBVVE776b01CMUGf7loUN7YSdrV790V9+JdUC72b",
+	"dgzH74kjkD4E7WfHbWt6DZf2n9wrMTmSfjwMkPmpR07l/RbkpI59Ugt9lzjHK9tT/x0vcsYc3Zco9R6w",
+	"rF3qD0XO11hKuns+CKHxS3BssBQkGrTfcs1A4Qatg4U01s2YVZQSczeCMJ4oqzNY6U2ubGOSLy9bSiBt",
+	"0XvpUgf1kc1AzoZ09zVMIw5+jGN9MXgYRnTIkoy/3Wg/jvUCzxjCsN2bDwQwdqRj0fLrlWN17uFLZAox",
+	"LjoM9pRUdAJzamE+ZCVy5TVZdNJZqLWlHoegZBtjJF5T0xSkKOwBbF8+NPnyVP3t/+ehjErI6PuxBJ3r",
+	"4oTBXLU1YSF1aF8p3vcjFkllfI+HlPSKZwmpaewDgBrXzWhVjkg+InlC8nPVEQXRi443H8Hz4dBOAPb6",
+	"f1yfedjL36x0hXtxW8BCVnTfY1CsKdkzmpBUpMZ9uV8xMBx7/MWNb/d9cs9PZlAHLF8lusJC19uM8LzU",
+	"oLQjHcBc9RNFZ6D0hB6YxxzUrW5AYRA3J1XNdDiyrmDAOi55Xuiq0hubqzlP0nwY1z/SiH5pQGAPHsoq",
+	"kTH1ipXrcrG/UDnU2x4qU45sTMb5NnTpv+3bewgzEw/489XZUdb75PzD1c4nFx/OHoe8qXsY+e4/uGK5",
+	"24Cfi1/UwK0qp1pYaae6xmSvTIlZ4HsURLdJgbIaC6PH4/FFBl0YMXaOt89XZxmcf7gCbcCDyUNPujud",
+	"FqrciJ7LsHfSIxGtxRKH/YrothC9B9dnJFoOvaeueX6IZYRuFan84isWxz/6Xv9hOp3OwbJKAwi4Nnpj",
+	"0cBKVyRa1lZpww1uoRAKKi3KkDGHolgR3wcHhxboiDc36ePyWZ38m+/kBCXH6oWFzw/5NjWRrYSc6i4x",
+	"94jkI5KPjk4/ZEVwfLdvw2wSg+j+8RZN9C4Cd0RASb/Z0UY0LgQnATNMzvrEFh6gueyNkJ6APfwdNnPi",
+	"6GvJL4gtsLFo4Zhj7F2ZGZY7IMa+kynMrW5MgXOwYmtztVkhf5W5yKnPhfaYmwhlI/FTrKLjXGVt2m90",
+	"6CZ895mSIFfH4UagW8q3V4fsR3R/46l9RNykNxwKrye6j2/Ggack2L8KCwtNIv2IA+qtaN55O0v6dWMF",
+	"nwWDZgs3WWG5ZNl2b58UokJVChOvtg2UYgvHsR4gGR1OrhH+qxWezABpkzRKulwZJCGnMgODi0aVXL1n",
+	"0Jsi/tPr7b7FnoV1ncFCrGW1Bdb2S5ohlCuVK1EYbW1avQZp4djTuK14RFEMfwvW+X8ovcnCNVcMD183",
+	"RoEJ8la8IWujuY88NOnANMqCbhypPbH5YxEtNeD3hPVuGqWoqjK8mUgtSPqg+0SueIYSIJCmQBr8K8uh",
+	"g/BD3CDWQUiA8i9cGl1t8FbqxoYLuNNcCQW6Ir0mhcTipjR44+3Qjvy7vScbWugPv8wDnUFR9oMItEgG",
+	"KJ35uQFW5/hgjCTEv0u/kO8VRaBhXNA7fgoPdz76EDbE1zISW1rQAXc3wp9zcYjHvRKUDA4s+v40vHvz",
+	"7neTt28nb38/MBeh2m6PDx/r8O6lz0IUfHu2zyu7bzHuU5qZlLjWA51s2+t19RAA/5CUeP7q2zjY77T6",
+	"Y1ez3W2bDtZtvHZJG4/+JYkfBoTKFe8xfwiSFqj2b5HOYrWAY6wswvw3b97Hk6mdBFHVKzFIju7f9ChD",
+	"Z6AN0NZTLoke0M6C4k+HuNKpnW/v6JfHPpEZYQaO5Pa4IUjjnbezEJTejLo7g2bBP1aa9pDrTFkWkjFY",
+	"Jnbrzy5/dO03E3xrWDRGui1B/zUKg+ZPjVsdzf75xa+P8NDuir4w+hptBmt0RhY249VN7A+icCwKGf1S",
+	"NinrGN5wX9kyhE9hSbfew+4rg735g1YKCwe372ah3CRrAy3e1OdDlfeNzUIaSofHOtspRM4VFU+26j5R",
+	"I4PqVfinoMALXxictk1TVAekWugMWgpsDrG070uCkTG0kWA7DJ6QKQ2fnJKvR392eXnRlZKfdEVAeR6m",
+	"cBm0lKm7wm5VsTJa6cbO2Oohs86goETJoHRIcpxdT4CMnSgr2nNJ/BTVuqr4anurm1OO8ZBUpdHrEFja",
+	"IzJK9LP8ulQkFIUXmf58Rwi5Xyt0g7XL/dghamT6/xfalKQMh6TVJCppvV2Z+P5Sv0MWKDVDjO1GbOa9",
+	"aScNvD2T/uniEvKjz7iU1hHbSH40CzMIzogSJ2thbjJ/VGFV0UKf6MVEG7mUKoMl6qURNWWdTqQqA5Jm",
+	"uZLq1h+wWnHmgZOVdNvJWpdYQQdz/W52TnTzqjKwckl7ew1FJf1SsLLEkMKaqx/PL6+gQOPkwjfCe842",
+	"12tWllpP4c9bx+7qNVJb3uwRxKrCZLzp3q0/RZ8uLo9+/vLz/wMAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

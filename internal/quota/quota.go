@@ -247,3 +247,6 @@ func validName(kind, s string) error {
 	}
 	return nil
 }
+
+// Location is the time zone of the calendar periods.
+func (e *Engine) Location() *time.Location { return e.loc }
