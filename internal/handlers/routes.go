@@ -32,6 +32,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 	}
 	spec.Servers = nil // validate paths as they arrive, whatever host serves them
 	ops := newOperationIndex(spec)
+	d.HTTP.AddSeries(requestSeries(ops, d.Tenants))
 	srv := newServer(d, specJSON)
 	if err != nil {
 		return nil, err
