@@ -122,8 +122,12 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 		keys = append(keys, p.split)
 	}
 	keys = append(keys, attemptKey(p.req.Credential, id, ""), ledgerKeys[0], ledgerKeys[1])
-	args = append(args, len(ledgerKeys), ledgerTTL[0], ledgerTTL[1],
-		p.ledgerField(false), p.ledgerField(true), p.units)
+	field := p.ledgerField(false)
+	splitField := field
+	if p.own != "" {
+		splitField = p.ledgerField(true)
+	}
+	args = append(args, len(ledgerKeys), ledgerTTL[0], ledgerTTL[1], field, splitField, p.units)
 	gen := e.local.generation()
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
