@@ -3740,7 +3740,8 @@ type ClientInterface interface {
 	// Every quota counter that applies to the calling tenant: the tenant's own limits and the
 	// limits of the upstream credentials it uses (which other tenants may share). `source` says
 	// whether the counter comes from the gateway configuration or from the upstream's own report
-	// (Garant `/v2/limits`).
+	// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+	// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 	//
 	// Corresponds with GET /v1/quotas (the `GetQuotas` operationId).
 	GetQuotas(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -5091,7 +5092,8 @@ func (c *Client) GarantGetTopicHTML(ctx context.Context, topic Topic, params *Ga
 // Every quota counter that applies to the calling tenant: the tenant's own limits and the
 // limits of the upstream credentials it uses (which other tenants may share). `source` says
 // whether the counter comes from the gateway configuration or from the upstream's own report
-// (Garant `/v2/limits`).
+// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 //
 // Corresponds with GET /v1/quotas (the `GetQuotas` operationId).
 func (c *Client) GetQuotas(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8394,7 +8396,8 @@ type ClientWithResponsesInterface interface {
 	// Every quota counter that applies to the calling tenant: the tenant's own limits and the
 	// limits of the upstream credentials it uses (which other tenants may share). `source` says
 	// whether the counter comes from the gateway configuration or from the upstream's own report
-	// (Garant `/v2/limits`).
+	// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+	// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -15976,7 +15979,8 @@ func (c *ClientWithResponses) GarantGetTopicHTMLWithResponse(ctx context.Context
 // Every quota counter that applies to the calling tenant: the tenant's own limits and the
 // limits of the upstream credentials it uses (which other tenants may share). `source` says
 // whether the counter comes from the gateway configuration or from the upstream's own report
-// (Garant `/v2/limits`).
+// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
