@@ -137,7 +137,8 @@ upstreams:
 	// Who spent, according to Prometheus: the same.
 	spent := prom.waitFor(t, `sum by (tenant, family) (gateway_quota_reserved_total) - sum by (tenant, family) (gateway_quota_refunded_total)`,
 		func(r promResult) bool { return r.get("alpha", "export") == 4 && r.get("beta", "topic_info") == 3 })
-	rejected := prom.query(t, `sum by (tenant, family) (gateway_quota_rejected_total)`)
+	rejected := prom.waitFor(t, `sum by (tenant, family) (gateway_quota_rejected_total)`,
+		func(r promResult) bool { return r.get("alpha", "export") == 1 })
 	for k, v := range want {
 		tenantID, family, _ := strings.Cut(k, "/")
 		if got := [2]float64{spent.get(tenantID, family), rejected.get(tenantID, family)}; got != v {
@@ -159,7 +160,7 @@ upstreams:
 		if math.Abs(rate-q.BurnRate) > 0.01*q.BurnRate {
 			t.Errorf("%s: burn rate in Prometheus %v/h, in the API %v/h", sel, rate, q.BurnRate)
 		}
-		at := prom.query(t, "legalgate_quota:exhaustion_timestamp_seconds"+sel).only(t)
+		at := prom.waitFor(t, "legalgate_quota:exhaustion_timestamp_seconds"+sel, func(r promResult) bool { return len(r) == 1 }).only(t)
 		t.Logf("%s: API %s at %v (%.4f/h); Prometheus runs out at %v (%.4f/h)", sel, q.Exhaustion, q.ExhaustsAt, q.BurnRate,
 			time.Unix(int64(at), 0).In(q.ResetsAt.Location()), rate)
 		switch q.Exhaustion {
