@@ -20,9 +20,11 @@ import "github.com/redis/go-redis/v9"
 // (counters) or window_ms (sliding), variant; then per mark: variant; then
 // l, the time to live (ms) of each ledger key, the ledger field of the
 // combined family and of the split one (the same when the family is not
-// split), and the units. A variant is "-" (always), "c" (only while the
-// family is combined: the split key is not "1") or "s" (only while split);
-// rules and marks of the other variant are skipped.
+// split), and the units; a ledger key's time to live is set when one of its
+// fields is created (it runs to the same instant whenever it is set). A
+// variant is "-" (always), "c" (only while the family is combined: the split
+// key is not "1") or "s" (only while split); rules and marks of the other
+// variant are skipped.
 // Returns {2, mark_until_ms, split} when the family is marked spent, else
 // {ok (1|0), used_1, hint_1, ..., used_n, hint_n, split}: used is the count
 // before (rejected) or after (ok) this request, 0 for a skipped rule; hint
@@ -50,10 +52,12 @@ local l = tonumber(ARGV[lb + 1])
 local function ledger(kind)
   local field = ARGV[lb + l + 2]
   if split == 1 then field = ARGV[lb + l + 3] end
+  local units = tonumber(ARGV[lb + l + 4])
   for j = 1, l do
     local k = KEYS[n + m + s + 1 + j]
-    redis.call('HINCRBY', k, field .. ':' .. kind, ARGV[lb + l + 4])
-    redis.call('PEXPIRE', k, ARGV[lb + 1 + j])
+    if redis.call('HINCRBY', k, field .. ':' .. kind, units) == units then
+      redis.call('PEXPIRE', k, ARGV[lb + 1 + j])
+    end
   end
 end
 local function on(v) return v == '-' or (v == 's') == (split == 1) end
