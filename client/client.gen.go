@@ -342,6 +342,27 @@ func (e ProblemUpstream) Valid() bool {
 	}
 }
 
+// Defines values for QuotaExhaustion.
+const (
+	QuotaExhaustionBeforeReset    QuotaExhaustion = "before_reset"
+	QuotaExhaustionNotBeforeReset QuotaExhaustion = "not_before_reset"
+	QuotaExhaustionSpent          QuotaExhaustion = "spent"
+)
+
+// Valid indicates whether the value is a known member of the QuotaExhaustion enum.
+func (e QuotaExhaustion) Valid() bool {
+	switch e {
+	case QuotaExhaustionBeforeReset:
+		return true
+	case QuotaExhaustionNotBeforeReset:
+		return true
+	case QuotaExhaustionSpent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuotaPeriod.
 const (
 	QuotaPeriodDay         QuotaPeriod = "day"
@@ -429,6 +450,45 @@ func (e QuotaUpstream) Valid() bool {
 	}
 }
 
+// Defines values for QuotaSpendingUpstream.
+const (
+	QuotaSpendingUpstreamFIPS   QuotaSpendingUpstream = "fips"
+	QuotaSpendingUpstreamFSSP   QuotaSpendingUpstream = "fssp"
+	QuotaSpendingUpstreamGarant QuotaSpendingUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the QuotaSpendingUpstream enum.
+func (e QuotaSpendingUpstream) Valid() bool {
+	switch e {
+	case QuotaSpendingUpstreamFIPS:
+		return true
+	case QuotaSpendingUpstreamFSSP:
+		return true
+	case QuotaSpendingUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuotaUsagePeriod.
+const (
+	QuotaUsagePeriodDay   QuotaUsagePeriod = "day"
+	QuotaUsagePeriodMonth QuotaUsagePeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the QuotaUsagePeriod enum.
+func (e QuotaUsagePeriod) Valid() bool {
+	switch e {
+	case QuotaUsagePeriodDay:
+		return true
+	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -488,6 +548,27 @@ func (e GarantExportTopicParamsFormat) Valid() bool {
 		return false
 	}
 }
+
+// Defines values for GetQuotaUsageParamsPeriod.
+const (
+	UsagePeriodDay   GetQuotaUsageParamsPeriod = "day"
+	UsagePeriodMonth GetQuotaUsageParamsPeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the GetQuotaUsageParamsPeriod enum.
+func (e GetQuotaUsageParamsPeriod) Valid() bool {
+	switch e {
+	case UsagePeriodDay:
+		return true
+	case UsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// ConfiguredName A tenant id, credential name or quota family, as configured.
+type ConfiguredName = string
 
 // FIPSApplication An application.
 type FIPSApplication struct {
@@ -2055,8 +2136,34 @@ type ProblemScope string
 // Example: garant
 type ProblemUpstream string
 
-// Quota One quota counter as it stands now.
+// Quota One quota counter as it stands now, and where it is heading.
 type Quota struct {
+	// BurnRatePerHour Units used per hour: for a calendar period, those used since it started over the time elapsed,
+	// but at least a tenth of the period (so that the first calls of a month do not read as a flood);
+	// for a sliding window or a rate, those in the window over its length.
+	//
+	//
+	// Example: 0.0309
+	BurnRatePerHour float64 `json:"burn_rate_per_hour"`
+
+	// Credential The upstream credential the counter counts against (the owner itself for the credential scope).
+	//
+	// Example: garant-main
+	Credential string `json:"credential"`
+
+	// Exhaustion Where the counter is heading at its burn rate: `spent` (nothing left now), `before_reset` (it
+	// runs out at `exhausts_at`, before `resets_at`) or `not_before_reset`. A sliding window or a
+	// rate holds at a steady rate what it holds now, so it is never `before_reset`.
+	//
+	//
+	// Example: before_reset
+	Exhaustion QuotaExhaustion `json:"exhaustion"`
+
+	// ExhaustsAt When the units left run out at the burn rate; only with `before_reset`.
+	//
+	// Example: 2026-11-18T06:00:00+03:00
+	ExhaustsAt *time.Time `json:"exhausts_at,omitempty"`
+
 	// Family The family of operations sharing the counter (for example `export`).
 	//
 	// Example: export
@@ -2079,6 +2186,11 @@ type Quota struct {
 	//
 	// Example: month
 	Period QuotaPeriod `json:"period"`
+
+	// PeriodStart When the current period started (for a sliding window, the start of the window now).
+	//
+	// Example: 2026-11-01T00:00:00+03:00
+	PeriodStart time.Time `json:"period_start"`
 
 	// Remaining Units left in the current period (never negative).
 	//
@@ -2111,6 +2223,13 @@ type Quota struct {
 	Used int64 `json:"used"`
 }
 
+// QuotaExhaustion Where the counter is heading at its burn rate: `spent` (nothing left now), `before_reset` (it
+// runs out at `exhausts_at`, before `resets_at`) or `not_before_reset`. A sliding window or a
+// rate holds at a steady rate what it holds now, so it is never `before_reset`.
+//
+// Example: before_reset
+type QuotaExhaustion string
+
 // QuotaPeriod The window: calendar `month`, `day` or `hour` (in the gateway's time zone, Europe/Moscow
 // by default), `sliding_hour` and `sliding_day` (the last 60 minutes or 24 hours), or
 // `second` (a rate limit).
@@ -2137,6 +2256,84 @@ type QuotaUpstream string
 type QuotaList struct {
 	Quotas []Quota `json:"quotas"`
 }
+
+// QuotaSpending What one tenant's calls of one operation did to a credential's quota family in the period, in units.
+type QuotaSpending struct {
+	// Credential The upstream credential the units counted against.
+	//
+	// Example: garant-main
+	Credential string `json:"credential"`
+
+	// Family The quota family the operation counted in (`rate` for the per-second rate alone).
+	//
+	// Example: export
+	Family string `json:"family"`
+
+	// Operation The operation id.
+	//
+	// Example: garantExportTopic
+	Operation string `json:"operation"`
+
+	// Refunded Units given back because the upstream did not do the work.
+	//
+	// Example: 2
+	Refunded int64 `json:"refunded"`
+
+	// Rejected Units refused for lack of quota (`429`).
+	//
+	// Example: 3
+	Rejected int64 `json:"rejected"`
+
+	// Reserved Units reserved before the upstream calls.
+	//
+	// Example: 22
+	Reserved int64 `json:"reserved"`
+
+	// Spent Units reserved and not refunded.
+	//
+	// Example: 20
+	Spent int64 `json:"spent"`
+
+	// Tenant The tenant that called.
+	//
+	// Example: alpha
+	Tenant string `json:"tenant"`
+
+	// Upstream Example: garant
+	Upstream QuotaSpendingUpstream `json:"upstream"`
+}
+
+// QuotaSpendingUpstream Example: garant
+type QuotaSpendingUpstream string
+
+// QuotaUsage The quota ledger of one period and the quotas as they stand now.
+type QuotaUsage struct {
+	// End The first instant after the period.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	End time.Time `json:"end"`
+
+	// Period The ledger period.
+	//
+	// Example: month
+	Period QuotaUsagePeriod `json:"period"`
+
+	// Quotas The quotas now, with their forecasts.
+	Quotas []Quota `json:"quotas"`
+
+	// Spending One row per credential, tenant, upstream, family and operation that used quota in the period.
+	Spending []QuotaSpending `json:"spending"`
+
+	// Start The period's first instant.
+	//
+	// Example: 2026-11-01T00:00:00+03:00
+	Start time.Time `json:"start"`
+}
+
+// QuotaUsagePeriod The ledger period.
+//
+// Example: month
+type QuotaUsagePeriod string
 
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
@@ -2502,6 +2699,28 @@ type GarantGetTopicHTMLParams struct {
 	// answer up to that many seconds past its expiry. Other directives are ignored.
 	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
 }
+
+// GetQuotaUsageParams defines parameters for GetQuotaUsage.
+type GetQuotaUsageParams struct {
+	// Period The ledger period to read.
+	Period *GetQuotaUsageParamsPeriod `form:"period,omitempty" json:"period,omitempty"`
+
+	// Date Any day of the wanted period (default today, in the gateway's time zone).
+	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
+
+	// Credential Only this upstream credential's spending and quotas.
+	Credential *ConfiguredName `form:"credential,omitempty" json:"credential,omitempty"`
+
+	// Tenant Only this tenant's spending, and the quotas that apply to it. A tenant that is not an
+	// admin may name only itself (else `403`).
+	Tenant *ConfiguredName `form:"tenant,omitempty" json:"tenant,omitempty"`
+
+	// Family Only this quota family (for example `export`).
+	Family *ConfiguredName `form:"family,omitempty" json:"family,omitempty"`
+}
+
+// GetQuotaUsageParamsPeriod defines parameters for GetQuotaUsage.
+type GetQuotaUsageParamsPeriod string
 
 // FipsCreateApplicationJSONRequestBody defines body for FipsCreateApplication for application/json ContentType.
 type FipsCreateApplicationJSONRequestBody = FIPSApplicationCreate
@@ -3518,10 +3737,23 @@ type ClientInterface interface {
 	// Every quota counter that applies to the calling tenant: the tenant's own limits and the
 	// limits of the upstream credentials it uses (which other tenants may share). `source` says
 	// whether the counter comes from the gateway configuration or from the upstream's own report
-	// (Garant `/v2/limits`).
+	// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+	// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 	//
 	// Corresponds with GET /v1/quotas (the `GetQuotas` operationId).
 	GetQuotas(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetQuotaUsage Who spent the quotas, and when they run out
+	//
+	// The quota ledger of one calendar month or day (in the gateway's time zone): every unit
+	// reserved, refunded or rejected, by upstream credential, tenant, family and operation, exact
+	// across gateway replicas; and the quotas as they stand now, each with its burn rate and the
+	// projected time it runs out. A tenant sees its own spending and quotas; an admin tenant sees
+	// every tenant's and credential's. The ledger keeps the current and the previous period;
+	// an older one has no rows.
+	//
+	// Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
+	GetQuotaUsage(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetDocs Interactive API documentation
@@ -4841,11 +5073,34 @@ func (c *Client) GarantGetTopicHTML(ctx context.Context, topic Topic, params *Ga
 // Every quota counter that applies to the calling tenant: the tenant's own limits and the
 // limits of the upstream credentials it uses (which other tenants may share). `source` says
 // whether the counter comes from the gateway configuration or from the upstream's own report
-// (Garant `/v2/limits`).
+// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 //
 // Corresponds with GET /v1/quotas (the `GetQuotas` operationId).
 func (c *Client) GetQuotas(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetQuotasRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// GetQuotaUsage Who spent the quotas, and when they run out
+//
+// The quota ledger of one calendar month or day (in the gateway's time zone): every unit
+// reserved, refunded or rejected, by upstream credential, tenant, family and operation, exact
+// across gateway replicas; and the quotas as they stand now, each with its burn rate and the
+// projected time it runs out. A tenant sees its own spending and quotas; an admin tenant sees
+// every tenant's and credential's. The ledger keeps the current and the previous period;
+// an older one has no rows.
+//
+// Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
+func (c *Client) GetQuotaUsage(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetQuotaUsageRequest(c.Server, params)
 	if err != nil {
 		return nil, err
 	}
@@ -7224,6 +7479,108 @@ func NewGetQuotasRequest(server string) (*http.Request, error) {
 	return req, nil
 }
 
+// NewGetQuotaUsageRequest constructs an http.Request for the GetQuotaUsage method
+func NewGetQuotaUsageRequest(server string, params *GetQuotaUsageParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/quotas/usage")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Period != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "period", *params.Period, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Date != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "date", *params.Date, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: "date"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Credential != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "credential", *params.Credential, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Tenant != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "tenant", *params.Tenant, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Family != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "family", *params.Family, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -7985,12 +8342,27 @@ type ClientWithResponsesInterface interface {
 	// Every quota counter that applies to the calling tenant: the tenant's own limits and the
 	// limits of the upstream credentials it uses (which other tenants may share). `source` says
 	// whether the counter comes from the gateway configuration or from the upstream's own report
-	// (Garant `/v2/limits`).
+	// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+	// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/quotas (the `GetQuotas` operationId).
 	GetQuotasWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*GetQuotasResponse, error)
+
+	// GetQuotaUsageWithResponse Who spent the quotas, and when they run out
+	//
+	// The quota ledger of one calendar month or day (in the gateway's time zone): every unit
+	// reserved, refunded or rejected, by upstream credential, tenant, family and operation, exact
+	// across gateway replicas; and the quotas as they stand now, each with its burn rate and the
+	// projected time it runs out. A tenant sees its own spending and quotas; an admin tenant sees
+	// every tenant's and credential's. The ledger keeps the current and the previous period;
+	// an older one has no rows.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
+	GetQuotaUsageWithResponse(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*GetQuotaUsageResponse, error)
 }
 
 type GetDocsResponse struct {
@@ -14334,6 +14706,96 @@ func (r GetQuotasResponse) ContentType() string {
 	return ""
 }
 
+// GetQuotaUsageResponse401Headers the declared response headers of an HTTP 401 response for GetQuotaUsage
+type GetQuotaUsageResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// GetQuotaUsageResponse503Headers the declared response headers of an HTTP 503 response for GetQuotaUsage
+type GetQuotaUsageResponse503Headers struct {
+	RetryAfter *int
+}
+
+type GetQuotaUsageResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *QuotaUsage
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *GetQuotaUsageResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetQuotaUsageResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetQuotaUsageResponse) GetJSON200() *QuotaUsage {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r GetQuotaUsageResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r GetQuotaUsageResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r GetQuotaUsageResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r GetQuotaUsageResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r GetQuotaUsageResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetQuotaUsageResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetQuotaUsageResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetQuotaUsageResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetQuotaUsageResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetDocsWithResponse Interactive API documentation
 //
 // A Swagger UI page for this contract, served from the binary (no CDN).
@@ -15447,7 +15909,8 @@ func (c *ClientWithResponses) GarantGetTopicHTMLWithResponse(ctx context.Context
 // Every quota counter that applies to the calling tenant: the tenant's own limits and the
 // limits of the upstream credentials it uses (which other tenants may share). `source` says
 // whether the counter comes from the gateway configuration or from the upstream's own report
-// (Garant `/v2/limits`).
+// (Garant `/v2/limits`). Each counter carries its burn rate and where it is heading
+// (`exhaustion`, `exhausts_at`); `GET /v1/quotas/usage` says who spent it.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -15458,6 +15921,26 @@ func (c *ClientWithResponses) GetQuotasWithResponse(ctx context.Context, reqEdit
 		return nil, err
 	}
 	return ParseGetQuotasResponse(rsp)
+}
+
+// GetQuotaUsageWithResponse Who spent the quotas, and when they run out
+//
+// The quota ledger of one calendar month or day (in the gateway's time zone): every unit
+// reserved, refunded or rejected, by upstream credential, tenant, family and operation, exact
+// across gateway replicas; and the quotas as they stand now, each with its burn rate and the
+// projected time it runs out. A tenant sees its own spending and quotas; an admin tenant sees
+// every tenant's and credential's. The ledger keeps the current and the previous period;
+// an older one has no rows.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
+func (c *ClientWithResponses) GetQuotaUsageWithResponse(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*GetQuotaUsageResponse, error) {
+	rsp, err := c.GetQuotaUsage(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetQuotaUsageResponse(rsp)
 }
 
 // ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
@@ -22466,6 +22949,90 @@ func ParseGetQuotasResponse(rsp *http.Response) (*GetQuotasResponse, error) {
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetQuotasResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetQuotaUsageResponse parses an HTTP response from a GetQuotaUsageWithResponse call
+func ParseGetQuotaUsageResponse(rsp *http.Response) (*GetQuotaUsageResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetQuotaUsageResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest QuotaUsage
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers GetQuotaUsageResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetQuotaUsageResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -69,6 +69,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	}
 	upstreamMetrics := metrics.NewUpstream(reg)
 	for _, c := range tenants.Credentials() {
+		upstreamMetrics.AddCredential(c.Upstream, c.Name)
 		if !c.ExpiresAt.IsZero() {
 			upstreamMetrics.CredentialExpiry.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
 		}
@@ -148,7 +149,8 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
-		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase}, nil
+		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
+		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }}, nil
 }
 
 // wireFSSP builds the FSSP client and task engine.
@@ -175,6 +177,7 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 			}
 			return c.Secret, true
 		},
+		OnRejected: func(c string) { um.CredentialRejectedNow(config.FSSP, c) },
 	}, reg, log), nil
 }
 

@@ -346,6 +346,27 @@ func (e ProblemUpstream) Valid() bool {
 	}
 }
 
+// Defines values for QuotaExhaustion.
+const (
+	QuotaExhaustionBeforeReset    QuotaExhaustion = "before_reset"
+	QuotaExhaustionNotBeforeReset QuotaExhaustion = "not_before_reset"
+	QuotaExhaustionSpent          QuotaExhaustion = "spent"
+)
+
+// Valid indicates whether the value is a known member of the QuotaExhaustion enum.
+func (e QuotaExhaustion) Valid() bool {
+	switch e {
+	case QuotaExhaustionBeforeReset:
+		return true
+	case QuotaExhaustionNotBeforeReset:
+		return true
+	case QuotaExhaustionSpent:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for QuotaPeriod.
 const (
 	QuotaPeriodDay         QuotaPeriod = "day"
@@ -433,6 +454,45 @@ func (e QuotaUpstream) Valid() bool {
 	}
 }
 
+// Defines values for QuotaSpendingUpstream.
+const (
+	QuotaSpendingUpstreamFIPS   QuotaSpendingUpstream = "fips"
+	QuotaSpendingUpstreamFSSP   QuotaSpendingUpstream = "fssp"
+	QuotaSpendingUpstreamGarant QuotaSpendingUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the QuotaSpendingUpstream enum.
+func (e QuotaSpendingUpstream) Valid() bool {
+	switch e {
+	case QuotaSpendingUpstreamFIPS:
+		return true
+	case QuotaSpendingUpstreamFSSP:
+		return true
+	case QuotaSpendingUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for QuotaUsagePeriod.
+const (
+	QuotaUsagePeriodDay   QuotaUsagePeriod = "day"
+	QuotaUsagePeriodMonth QuotaUsagePeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the QuotaUsagePeriod enum.
+func (e QuotaUsagePeriod) Valid() bool {
+	switch e {
+	case QuotaUsagePeriodDay:
+		return true
+	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -492,6 +552,27 @@ func (e GarantExportTopicParamsFormat) Valid() bool {
 		return false
 	}
 }
+
+// Defines values for GetQuotaUsageParamsPeriod.
+const (
+	UsagePeriodDay   GetQuotaUsageParamsPeriod = "day"
+	UsagePeriodMonth GetQuotaUsageParamsPeriod = "month"
+)
+
+// Valid indicates whether the value is a known member of the GetQuotaUsageParamsPeriod enum.
+func (e GetQuotaUsageParamsPeriod) Valid() bool {
+	switch e {
+	case UsagePeriodDay:
+		return true
+	case UsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// ConfiguredName A tenant id, credential name or quota family, as configured.
+type ConfiguredName = string
 
 // FIPSApplication An application.
 type FIPSApplication struct {
@@ -2059,8 +2140,34 @@ type ProblemScope string
 // Example: garant
 type ProblemUpstream string
 
-// Quota One quota counter as it stands now.
+// Quota One quota counter as it stands now, and where it is heading.
 type Quota struct {
+	// BurnRatePerHour Units used per hour: for a calendar period, those used since it started over the time elapsed,
+	// but at least a tenth of the period (so that the first calls of a month do not read as a flood);
+	// for a sliding window or a rate, those in the window over its length.
+	//
+	//
+	// Example: 0.0309
+	BurnRatePerHour float64 `json:"burn_rate_per_hour"`
+
+	// Credential The upstream credential the counter counts against (the owner itself for the credential scope).
+	//
+	// Example: garant-main
+	Credential string `json:"credential"`
+
+	// Exhaustion Where the counter is heading at its burn rate: `spent` (nothing left now), `before_reset` (it
+	// runs out at `exhausts_at`, before `resets_at`) or `not_before_reset`. A sliding window or a
+	// rate holds at a steady rate what it holds now, so it is never `before_reset`.
+	//
+	//
+	// Example: before_reset
+	Exhaustion QuotaExhaustion `json:"exhaustion"`
+
+	// ExhaustsAt When the units left run out at the burn rate; only with `before_reset`.
+	//
+	// Example: 2026-11-18T06:00:00+03:00
+	ExhaustsAt *time.Time `json:"exhausts_at,omitempty"`
+
 	// Family The family of operations sharing the counter (for example `export`).
 	//
 	// Example: export
@@ -2083,6 +2190,11 @@ type Quota struct {
 	//
 	// Example: month
 	Period QuotaPeriod `json:"period"`
+
+	// PeriodStart When the current period started (for a sliding window, the start of the window now).
+	//
+	// Example: 2026-11-01T00:00:00+03:00
+	PeriodStart time.Time `json:"period_start"`
 
 	// Remaining Units left in the current period (never negative).
 	//
@@ -2115,6 +2227,13 @@ type Quota struct {
 	Used int64 `json:"used"`
 }
 
+// QuotaExhaustion Where the counter is heading at its burn rate: `spent` (nothing left now), `before_reset` (it
+// runs out at `exhausts_at`, before `resets_at`) or `not_before_reset`. A sliding window or a
+// rate holds at a steady rate what it holds now, so it is never `before_reset`.
+//
+// Example: before_reset
+type QuotaExhaustion string
+
 // QuotaPeriod The window: calendar `month`, `day` or `hour` (in the gateway's time zone, Europe/Moscow
 // by default), `sliding_hour` and `sliding_day` (the last 60 minutes or 24 hours), or
 // `second` (a rate limit).
@@ -2141,6 +2260,84 @@ type QuotaUpstream string
 type QuotaList struct {
 	Quotas []Quota `json:"quotas"`
 }
+
+// QuotaSpending What one tenant's calls of one operation did to a credential's quota family in the period, in units.
+type QuotaSpending struct {
+	// Credential The upstream credential the units counted against.
+	//
+	// Example: garant-main
+	Credential string `json:"credential"`
+
+	// Family The quota family the operation counted in (`rate` for the per-second rate alone).
+	//
+	// Example: export
+	Family string `json:"family"`
+
+	// Operation The operation id.
+	//
+	// Example: garantExportTopic
+	Operation string `json:"operation"`
+
+	// Refunded Units given back because the upstream did not do the work.
+	//
+	// Example: 2
+	Refunded int64 `json:"refunded"`
+
+	// Rejected Units refused for lack of quota (`429`).
+	//
+	// Example: 3
+	Rejected int64 `json:"rejected"`
+
+	// Reserved Units reserved before the upstream calls.
+	//
+	// Example: 22
+	Reserved int64 `json:"reserved"`
+
+	// Spent Units reserved and not refunded.
+	//
+	// Example: 20
+	Spent int64 `json:"spent"`
+
+	// Tenant The tenant that called.
+	//
+	// Example: alpha
+	Tenant string `json:"tenant"`
+
+	// Upstream Example: garant
+	Upstream QuotaSpendingUpstream `json:"upstream"`
+}
+
+// QuotaSpendingUpstream Example: garant
+type QuotaSpendingUpstream string
+
+// QuotaUsage The quota ledger of one period and the quotas as they stand now.
+type QuotaUsage struct {
+	// End The first instant after the period.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	End time.Time `json:"end"`
+
+	// Period The ledger period.
+	//
+	// Example: month
+	Period QuotaUsagePeriod `json:"period"`
+
+	// Quotas The quotas now, with their forecasts.
+	Quotas []Quota `json:"quotas"`
+
+	// Spending One row per credential, tenant, upstream, family and operation that used quota in the period.
+	Spending []QuotaSpending `json:"spending"`
+
+	// Start The period's first instant.
+	//
+	// Example: 2026-11-01T00:00:00+03:00
+	Start time.Time `json:"start"`
+}
+
+// QuotaUsagePeriod The ledger period.
+//
+// Example: month
+type QuotaUsagePeriod string
 
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
@@ -2506,6 +2703,28 @@ type GarantGetTopicHTMLParams struct {
 	// answer up to that many seconds past its expiry. Other directives are ignored.
 	CacheControl *CacheControl `json:"Cache-Control,omitempty"`
 }
+
+// GetQuotaUsageParams defines parameters for GetQuotaUsage.
+type GetQuotaUsageParams struct {
+	// Period The ledger period to read.
+	Period *GetQuotaUsageParamsPeriod `form:"period,omitempty" json:"period,omitempty"`
+
+	// Date Any day of the wanted period (default today, in the gateway's time zone).
+	Date *openapi_types.Date `form:"date,omitempty" json:"date,omitempty"`
+
+	// Credential Only this upstream credential's spending and quotas.
+	Credential *ConfiguredName `form:"credential,omitempty" json:"credential,omitempty"`
+
+	// Tenant Only this tenant's spending, and the quotas that apply to it. A tenant that is not an
+	// admin may name only itself (else `403`).
+	Tenant *ConfiguredName `form:"tenant,omitempty" json:"tenant,omitempty"`
+
+	// Family Only this quota family (for example `export`).
+	Family *ConfiguredName `form:"family,omitempty" json:"family,omitempty"`
+}
+
+// GetQuotaUsageParamsPeriod defines parameters for GetQuotaUsage.
+type GetQuotaUsageParamsPeriod string
 
 // FipsCreateApplicationJSONRequestBody defines body for FipsCreateApplication for application/json ContentType.
 type FipsCreateApplicationJSONRequestBody = FIPSApplicationCreate
@@ -2943,6 +3162,9 @@ type ServerInterface interface {
 	// GetQuotas The caller's quota counters
 	// (GET /v1/quotas)
 	GetQuotas(w http.ResponseWriter, r *http.Request)
+	// GetQuotaUsage Who spent the quotas, and when they run out
+	// (GET /v1/quotas/usage)
+	GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -3246,6 +3468,12 @@ func (_ Unimplemented) GarantGetTopicHTML(w http.ResponseWriter, r *http.Request
 // GetQuotas The caller's quota counters
 // (GET /v1/quotas)
 func (_ Unimplemented) GetQuotas(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// GetQuotaUsage Who spent the quotas, and when they run out
+// (GET /v1/quotas/usage)
+func (_ Unimplemented) GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -5143,6 +5371,91 @@ func (siw *ServerInterfaceWrapper) GetQuotas(w http.ResponseWriter, r *http.Requ
 	handler.ServeHTTP(w, r)
 }
 
+// GetQuotaUsage operation middleware
+func (siw *ServerInterfaceWrapper) GetQuotaUsage(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params GetQuotaUsageParams
+
+	// ------------- Optional query parameter "period" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "period", r.URL.Query(), &params.Period, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "period"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "period", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "date" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "date", r.URL.Query(), &params.Date, runtime.BindQueryParameterOptions{Type: "string", Format: "date"})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "date"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "date", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "credential" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "credential", r.URL.Query(), &params.Credential, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "credential"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "credential", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "tenant" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "tenant", r.URL.Query(), &params.Tenant, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "tenant"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "tenant", Err: err})
+		}
+		return
+	}
+
+	// ------------- Optional query parameter "family" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "family", r.URL.Query(), &params.Family, runtime.BindQueryParameterOptions{Type: "string", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "family"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "family", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.GetQuotaUsage(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -5273,6 +5586,9 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/quotas", wrapper.GetQuotas)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/quotas/usage", wrapper.GetQuotaUsage)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/garant/search", wrapper.GarantSearch)
@@ -14838,6 +15154,114 @@ func (response GetQuotas503ApplicationProblemPlusJSONResponse) VisitGetQuotasRes
 	return err
 }
 
+type GetQuotaUsageRequestObject struct {
+	Params GetQuotaUsageParams
+}
+
+type GetQuotaUsageResponseObject interface {
+	VisitGetQuotaUsageResponse(w http.ResponseWriter) error
+}
+
+type GetQuotaUsage200JSONResponse QuotaUsage
+
+func (response GetQuotaUsage200JSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage400ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage401ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage403ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage500ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GetQuotaUsage503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response GetQuotaUsage503ApplicationProblemPlusJSONResponse) VisitGetQuotaUsageResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetDocs Interactive API documentation
@@ -14990,6 +15414,9 @@ type StrictServerInterface interface {
 	// GetQuotas The caller's quota counters
 	// (GET /v1/quotas)
 	GetQuotas(ctx context.Context, request GetQuotasRequestObject) (GetQuotasResponseObject, error)
+	// GetQuotaUsage Who spent the quotas, and when they run out
+	// (GET /v1/quotas/usage)
+	GetQuotaUsage(ctx context.Context, request GetQuotaUsageRequestObject) (GetQuotaUsageResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -16466,432 +16893,485 @@ func (sh *strictHandler) GetQuotas(w http.ResponseWriter, r *http.Request) {
 	}
 }
 
+// GetQuotaUsage operation middleware
+func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams) {
+	var request GetQuotaUsageRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.GetQuotaUsage(ctx, request.(GetQuotaUsageRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "GetQuotaUsage")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(GetQuotaUsageResponseObject); ok {
+		if err := validResponse.VisitGetQuotaUsageResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P19cxvHmSiKf5UuZKsEbgBwAJKSSJb/oCjJZizKDEmtkxg+msZMA+hw0A1P95BCfFRlO/vbPb9Kar03",
-	"J+fu3n1NdlP33KpT916tN9oodqxUnU8w+Arnk9zqp7vnDTMASFEvcbibRMTM9PvTz/vLxzWPj8acESZF",
-	"bevj2pBgn4Tw586AqH98IryQjiXlrLZVOyIeZ75AgjKPIDkkyMPekPgIM3FGQnSGBeoTCY/6IR+ht3GI",
-	"mWyhI8Ik4iyYIM50GzSkUrRqjRp5hEfjgNS22h2nURPekIywGnlEGR1Fo9qW06jJyZjUtmqUSTIgYe3x",
-	"40ZtV3VyJLGMxOw8D+/uos1Ou22GEvAZ4n2Y8gBLcoYn14SZnf6ogfo8RGYyyA3IAAfqy201UbfRZdlH",
-	"/TP/rREVYhsJyUPiuw1UfB2SjyIiZPIFquO+JCFyGW/CgO4K4mG+2yGF73FA1OcMkUdjGhIfESbDCRIk",
-	"PCU+ipivuhnhR039aQPxEJ1ROaRMry/EHkFjElLud9nZkDC70D6mAfHV5+q7jyIuMaICiTFhcqXVZdnT",
-	"qOXnVcsejTkOIUPKBnAa97iH9d4Xj+J4SNCDw3tojOXQnoAXEiz1RLDnkbH6OySCR6FHciBRWz1tr/bp",
-	"WKzi8Tigegyxery/07nubKzduHnzRm5ifR6OsKxt1aKQNkPSJyFhHqk1SmZ8iCW5R0dUzk55787xXZS8",
-	"R/pSoLof4r5sUiL7zaGUYzymzRBLEqiPmubmrGzBAkdcSORxJmSIKaNsoDe7y+SQCuThIEAej5haNx5g",
-	"yoRswAkiN3RRxKgUKCQj0xQzH7nSRcJcvohJGiAq1ZYRKYrn1q2RR2Meym5tO3yrfWNbvtXuOJvXHWfB",
-	"ESYLPuAB9SaLtqWpPzO7s5WBqLF6QYlAixarP3c/crtsrJAHZT4/UzDiniWrnbO6j95ac7bP3upsbHac",
-	"xasjMpzsqBtYjdUkR2eYStQjfR4SFKom6gDqPLTPxjwI4EzUQlZysLp2DuT1/vvv70RySJhUME3Kbw1O",
-	"v6CcIeicqElGgqC6QnHXb2w4+UnUbhEckhCFBAejt7rpJe7W5m7Q40ZtjEM8ItKi//S+7d2umF/6yTWB",
-	"7u4dHCG1xpDhAFG43BqOB1RdA1gDi0Y9ErbQfXJKQoTNb7Umn3cZDqkcjoikHuJsCwnCfAXmWCCM9EyL",
-	"0FBABFRNTSGaWqPG8Eh9kZnknl9r1BRaVji1tiXDiOSODD+6R9hADmtb19cb6gTtz7baHKlWVtuq/acP",
-	"nObmTvMHuPmjh63mh9/+k1ns0qg9ag5408wgv5OWcu1yJkMezO5sSh+QOKFjUUJlFUJQ1yohYHWFaqJR",
-	"gmfQ2ZCEmj7zMTF7T0WXwfkSf2Ub3vVDIoa205CMA+yR3HickVaG0rzVjRxnzTM3E34Q12BwdUa6VZeZ",
-	"HqOxOlg5xBKNMJsk+GuMhQTQAPI2aaH35JCEyKch8SQ9JQLhkCA6YIpuFk88nczN6+tw6+HQNRZKjx32",
-	"uGk3ueKY252bZZThNveiEWGyCu598/6cQJ9bxo0b6+2Os1YOs3aA1wSwmfU/btTuKN6jfCP6IR6oD1G9",
-	"F3DvZEVtQIYPscvIM3mlKwYGZ/5i5yPUPZ+MxlwS5k3eJSXT3VFU9aOIoBMyAUYPaFPAB9TDATK8Gqpj",
-	"9ODB3m3FE2E04NxH3pBTj6y0kKIfiqYB4VKrE3gEvSlw91GP+xN9hSb6atFQSHu11HiddTTkUag74JGE",
-	"C6wurPo6GgsZEjzSZKUI8hv9Tu+61ybNm3jdb64Tp9fc9DZuNNt+p7+G13sb3nW/6h5k9qWpNqYCfjob",
-	"G0UAmr0XB8BQlTPbNzrrDhonHFcLuYqSliOMelvhhetOA3l4PCY+6uk9A/42XEFDHvgWDQWBZncU50SQ",
-	"xOIE9SmjYkiEZWOBZIcRE4hHsqEeMbPxAnUcJz0x1fqaQF4UhgpolVBAuqzuDYl3glwtI7jbyLW8rIvU",
-	"JoqkrZq1ov+oH4UKY61YzJWuey7qgh3pVKIss73nw1XHfEy98ttpaIO9hepy1qX6fKUgdbXbnevOeum9",
-	"hO+Xu5ftknv5WLUUY84EAabiFvbf1sKX+uVxJgkD/jtDpVfHIe8FZPTtHwotTiQzVYuUmAa1rdrdo6MD",
-	"c8hE4xyEGYoYeTQmnpEmYNiWmTwR8iH1a1s1p/2d22s/eHfj8OZ+5/3r33W+t/5nN+5v3mrv3lE7b8TJ",
-	"DafTqEkq4dge2MuppacUeyohQGytriY8Vssnp3b6YtVe6mbSzj6pbdX6QowVdk038k9C0q9t1b61mkrk",
-	"q/qtWD3QfeodnT3pFH0Ud4SEIQ9BzEp2JCsCK7488BHjUkuVQmLmt9S8bmH/UG/bC56Ump9Fr4AkfU4E",
-	"jDjC0jOoFJYJUKnmK2pbH3xc61MSqANTjVqEndYatRERAg/U1p/iICIKTauOOCNWsMRBwM+Ij+C9QB90",
-	"a5o4E9mtNbo1HPaoDLu1D2uPP1TwrtbrWTFzAPdlVRAcesMLgc2646Rgs8dOcUB9u/ilwYbqdk3b7rKA",
-	"xB4CFWiEAyUoawFcQadAMCac6jZy9Sm4KKBCcWnYG6Ie9hFl40gCdOxy1g+o96KwsZNMyuBoKlCBYIF6",
-	"QtIgQJShccgHIRGidcHT2UxPJ1nBssfi2QaXfR624wxrYVUh14QmUqieVU0Rn0oQQZGIeiMqFbpTfGiX",
-	"ZfZ/xeqE4ObnNtmwLm5hp92Sfe4ytVyFbI+xONkxqpo5p25Pe7kdsh1XbZG+iqBU/CgiEfFb6EDR3wyF",
-	"tko1EO+bIN8nqoMVw+jBhkYB8KEZBed8lZVhFqzmqoFcUEUJMV5Vr8Tqx+qfPf+xW6KwSr+aC5nVVPU8",
-	"eqx05UtrNlIOVfEzRS3GBZnwxxlQuat5tFcDKq7mnLZgiS6AiyBMbqWMG+hAqbSso9+wcpq+XvA6ZSUx",
-	"U5xkl9UtT4gEngh0NqTe0GhJM2C0q5fXnA9OcOU0IKW6c6CHVDOYeiZAxrDMKUMvBBWXCdyvDCxzyrWG",
-	"2vCApIdIBYqYPcH8vBbDJQ971PcJuwRuRhKm+OohVtxHYkIIiU+YpDi4KHFaS4lTOttlqVM/0yLDZWqW",
-	"5tJIlln5CE+A7/I5kOwtdbPMbqTbkArZdj4N9Z1h2TBD2B+pQ5ZD0mUpA+uBphgF2DvR9yKkg6HME0C9",
-	"5UqS41Eom+MQe5J6BPUwO1lpGLEw02lI+pEgPiiqhNA6qZTIGiJn5JJjOiI8elHGxope1Der1cYxrRpZ",
-	"c8RFpZL1EqlEmhmfWyxJG748iEnOoLAVlMG8gZl8mzNyGddS4zRN6kViOkv0LppRyBCBC17UdobHh6kv",
-	"u/ED9fHlcY8aehF5RIXiAHuRvoRm3bCze0YxeUfx8xfb4otAaU4IMqpRECnOIQPpZpeyXTs5xYASd6KQ",
-	"IGsr1de+hY5B3RQJkCoDPhikltZ0D9wGYmC5CImMQma2WatoDhOu6YVAGYweCU8BPaf6jXHAsX9BsG2n",
-	"p2K6TWa87LEE0K6Z8IeXdTqwLDSKhEQ+8QJQoSnmjP6IGKtofkPcBhLGsACyvzoRdZhgiVXnZzB+lxnG",
-	"ArMJ6k00f0UlGnCSkiWD/+9zeZdHzL8czG/IYaJ72zT/d1HmIIP473OJ+jDTZY+Ncdm0LV4eqk8wUqLg",
-	"AdSkWW394JQK2guIpsCK7wV+omW2f09tptqtF75Dx6pzcxKg5AkCbYlJpsb7fQMzB4d7+3cQI2cC9clF",
-	"icKG084fEM2s5TzHlG/38g4raxXUdPkU0wCrw+FMH45PxgGfqLnkPWOw3dkRkUPu62uIWZdx1hyHZEQF",
-	"STa/WzsI+SM6wt3avIMwV/AATxQiOOb8Hg4H5LIVj1RoTNFx0D69dVHqn2HTzXyR5BwFMONlj1py3tQt",
-	"LlublFtpzv57zSBUQJJw545IeEo98oAlh38JW67tz+DzpCW2kGBvqDq/6NXK7LiZMYoyU16a7820uRTC",
-	"pW4IYT5h3kSvNOl/Cx0SnworiqRccF2RNY+GXqSE3pDgEwLIkY8JMzoJMNP7VKhjoCwifiLRJEp7bR/D",
-	"yMNjJIY41BY0xZdMrIhWV3uCXAUFCkSJrx3Y1NFbqxaVxqo5QXN0aFo3Mg6JIEzO6D4KQn7ZTpqvVzP+",
-	"N4+14YrvYzYxRgZxCZA34kwOg4nFPdpNyMAj6FWoyMqn6siUVBiNFWD28YgGk9qW8S46F6hqN6yHoBjp",
-	"OJ3rzXan6bSPHWcL/vNtZ23LuCdxANR0ElnM0slop78LkyaPPEL8c1AQWGsz02yWgDRqp5QHWBK/ad20",
-	"alsf2FV/eDkXw+x5iEIsLVdmOKKQ8xEKSN9q5wBcr4lG/p6kO3RN3yLF5uWFeioFCfooJGriSrhXos8Q",
-	"R0oY0ty8nsWIjHokTHw/zV4hgSdaoQddY2YdJROvuu3ifdAqQMKAe1GXBkz1aMdeucSrpY9pqO8lGhAp",
-	"ukzfRbUXTXMDAQ+ERuEXWa+cFFcLUN+7HmfaWO1Nci3Vxef9LjMgKtCQBD4CbtgjK9aT0LbIu7x6nPXp",
-	"IDLU/4RMVhrg4eNqN0OAUXf2omedJede8+TDrEdhM3UpXKqx+XxWjXgeDPOA4UgOeUh/9MIM5ZESyrA2",
-	"ktnz3jnYA2cSLFC3tmNGgi63kHHC094PJ2SiPR+6tYuy/xnuUq/KOg765yF/uXaXcdPvc7sLcEnBAn/C",
-	"+BkDx7E8BL3//vvNosvjvNMsekiaIx2H3CNCXAqzUmJtPMOGKhjTmU/7oOSWOQbrgsfYyTgVZAYGKAqJ",
-	"GnZ5BUlm3idk0jTNL4ubnLUNqo3BQUiwP1lqgx4nU4HTv7t3cJTxgyzxz2JZd1K1weNQoUNJtecIljKk",
-	"vUjqX3MtRWqo9OvHjZqCnwGvcmIzw0IYgP7umkD9KAjANJI37sX/z/ST+Fn86/jZ9C/jp9NP4y/j5/FT",
-	"FH8VP5v+Rfy8241/ET+NfwOfPI2/nn6G4l/EvyrztzMe8Dsl3ufvW2tUZkNg/02b/JQ0w9FudpxjZ7PA",
-	"cCTmGl/RHklHpGwqQyweKC7dt35/JfEU4OeoWMBEpaGoOQgbirCr1mhC8p5+fRwIkozX4zwgmGUGHFAB",
-	"ZG/OsEd8RDIjKpKqhMa07cyg2mI5Oyb1y0+/6MCZ39yNdsfZXGvP7FreX1L7SVLm8RFlg/vg7Vm+hdcE",
-	"sp+VeoWqw7xxo91ZWy87qKxT6e1Sr3EAHVhSZouorICY9nG7s7V2AYjJTqRquVoonfGCbQCPMjPHAri3",
-	"5jl5z0xHVAQBHaeRP9i46lrRJz/A7RD3ZVnPBlsvdn6HDwu44l/i5/EX8ZPpJ/HX05/Ev0Xxb+Kv4yfx",
-	"l+h//o/4F/Hz+Hfxk+l/ib+Mn/zPr0rHDoGXrRjd2MnAUVV/SRpwN6QJHODhcpdRP1kCpabrPVZNtG+f",
-	"VXl/oC6Y6SyDcD9MRuS9HxLtPFPobBeQWpnDLiNnbyZNaKBTEvawpCMd4+b26Vjco0Lu2Ga7uhUlwr0k",
-	"AjLXN/eVAmrWJ9VxnLLJXBJIXQCa1CmUwFImdqwEjDJv1W8qyUicc/7psms4DPFkZi25QZZYyLHZw9nz",
-	"PKHMV2JjpsctJEPsEzTC4Qmqu8f7mY7clYb6lFjNK+8jHtIBZV1Wd3feK3w5IHwQ4vEQvOIp882rBqLs",
-	"VLHiqoMQRZIGVE7QiPskMF7OLBqpdebGrjVquRFqjdrbhO8l3dYatT3bb61ReyBIPwr2Vadqi3IEINfJ",
-	"LDFWwzdPcQj4Xc1DbWexGWzxe7PPinNSz7LzUr9zc5s9rgdjvzKMi/hUgmY9xVdwfjmOFwJyJjYIRzu/",
-	"Gz91zoj4xjHEfzj4rHCRF2Oj3MFg36dqqjg4yByf5lIL/KEOKshx/ekhN9AYCyV3Sa45GSw0xOCQtPST",
-	"cdQLdGAE48alGvV5CJETo21QTUGog0D1+Ffx38d/t4J84lGfoLMhBlYC9BuFqIUEPzJ5X7O78T+p/0fd",
-	"Wn4zIcBwdCKj3UDNVN3CzcZ658PHFft0m3qwMWVgmL6D0GdadgESNL00vk571TFNi3C27vjDhfOviJDa",
-	"QX5+GZPZReRazHLz6lgkGhHMRAHGfxE/n346/TR+Fv82uXXTv5p7GcuYTC3BlGItNeFrAjjmbTAAzuAF",
-	"SozeNkEOCjrBgQEL5Nqb4r4cGbpwWLCS/J2qPDkjUJYembXYz2DoS0bBS8j/yVyWFf43LiT836VVqDaZ",
-	"gJLxjartJUrbaUzkYmm7GnAz0ZnqowLw/U38ZPp5/EX8lYKt+Fn8tFy+xSULuMvDjC4COH+1ngY6GxLA",
-	"3IKPCGck1YjQ5XbrxcXpVJKu0CdslMrNdMCqBExz2rAWLFFAsNDONqoRllFIlhMvhQwjT33ul902cHrW",
-	"ID7kIh2VCvS9/XsNYJ1AOxDyaDBE7mrSwF1qZ2UlF52ANhhnPO4XAOVYMdT7ODypVQg4x9UcSq7vazpO",
-	"kYzGAZZkSaBE8XM0/SR+Gv97/Gz66fSz6Sfxk+lfxM/iZ2j6WcrdxM/jf4+fJ/xN/GQhlkyl9EXIcb5c",
-	"noT2IjCNkEfYk5DbBSxarurZGJSSvXJnEWj5Jd6BLUpiN0qjiGvxz2EbnsIufa22Avbppyj+PTz6tfoZ",
-	"P4m/iJ9NP4ufxl9NP8/zehtzRddlACbvlOwmEOM2kLuTSlzvgbSlHiYyhbtSDWx5dvRFgG8uyFVs3+I9",
-	"erwAbsol8ETHW8ICZdW/y/NyloYvYuLS7hdBfLnIvYM8PhqBy1IGAGaXoSCiItjCAkwDRUILgsJckUYS",
-	"maLwrDGaLYmEFrOOOR6CisVI5+v4SSnamf7VfLSD6pm/4+fxv00/jb+a/jj+j/iZaqO6n36+cj7+swC+",
-	"M3uX4pTXgkgvwG4q+Jp/OwBULkfUycL0C8o5pquLqDgS8Hul6o2L8oYvg6RUoUvFdD/Q7twlKKdPA2Lc",
-	"ome3pl/Jrxv2SSd3GeNQrdN6TitIUHxVXo3QygoKPQrS+CLQh/GroOXIsoel7J59qeBEZ5iRPAMlJWAQ",
-	"KDlTDkfLQEEy9k7SSklaqrc+OBEckZDioGLv0s+uCSTgy4TJHpJHeVhx2v4N3Omveeu9DXId3+jd9DbL",
-	"8FuVIJTsxDUxIwZtbi5ncNTse5kEaUeA9CJU8VJKWJHDKu69YBK8iBEZJhMu3FokIgCX8gv4t4ZaPI+/",
-	"QPYHyj6Nn03/cjkeNwWcZG5loJDZxYUQveNnUyIUDNX2Iwgv09A9C83J7p8PmSed77FxBPMa4Ud7unXH",
-	"AV2q+dVegOkzE1i83OzVK8ku8t7RcfZC269bGWMAfHOI1tZbbafZcRwF14Vn7U6zs3G99PlGu5M3A1Q1",
-	"XdIcoJqbSaQ/251HupPcIxi6uCFaIqoyyFqElrthFcd/rkOvPsTFZ6gBpkzNRYrTnQe3l4CFISFHBVG2",
-	"c9ndP0L1g3d3j751YyUzMeO5mXCyhso1UA8Lcn29SZhirgtIdH9v75YYfP877/If7A1Pvfs73/V2+d7e",
-	"Lf6j3d2dH9zc3fnunUe3b++8e2sw+Gj43f13dr57Z3fnhzv3bg1OPhqe0Lc3z5xbt87uPBoM7m7maORE",
-	"koUYKIt89MIXnlQ5Y5iilctHJgvZwvMgi/0okLQqGet7zGZgQGMSZrJWJCM0EGWJAxkPfe0Xk1+vCey8",
-	"2GIPofHCJdsxFq7X9FcKzzySHjcKjJzGbBu5yd8u4gyJSEck1zuPHiFXQbG70jDpV1zE5ZCEZ1ScS9h8",
-	"5/j4wDq9gMd7FkWr2ZxBxp8hPiVowPNKlY5TksPJ5ORZ2qGwcVloDtZYeRAKhoSoTreQxR55PT4aY+8E",
-	"D8hLQXOimv09B6ozM4SQRfEHgueWoErJmVXdHtBaGNcwT6EBXxueMihjrkHmjXXBm+ve9lr98S7P0y5v",
-	"l7d+dxBZJJKTbyzwxDtM9mwh8Jm5lK6+5KBKofLo6GBnxKMyU6AiWiIalWCJigaAdnSDFKO2OzduXG+t",
-	"Zw+SR7moNX0MIKiaUI8KIcq8zfLXhw9u5Tlk9WA5fvjo6GDX9Ai9PG7UAtwjwRxVoohGiAp1IxtpxhxJ",
-	"HkmIjZnVxMW/jp/HX8X/MaNNiZ+j+EutUgFVytfTn8S/U8+/ip+AZuU/4ifx71AdPnoe/y5+iuJnqhm8",
-	"/DJ+trIYM+lDymxq1fnfwjSg/X75pvf0S8WdeEMclhGNcmXTfTyCqCJEGZUUB8Xt+ef4v8X/Ev8i/qf4",
-	"Zyj+55b6b9l9Gw85K3EUqB2o5+YGiwbyiR/py1cgDx/Uvn2jvr65ubKxcbPZvt501tU+JOxThfmjgjky",
-	"Kk8zp6r9vE16kodV5E+9K7lSvh8SUbLOHf0C1QmTVH1dMJy0OxuOs9lA8X9tofgf4n+Kfxn/Xfyz+K8b",
-	"KP7X+O9bKP6X+Gfxf4t/Ac//Ov5/Gyj+eQu1y7a6R0M5LEfpt9Qr5EMiNsp8ekr9CAczc9m86TSdThME",
-	"zBzerhwOlKEV42lF6Zzxims+n3o97dc6d4HRzdjcYLsnVUqan8V/Hf+jBl3zA2Wfxn8b//fl9OdVMHSH",
-	"9XnogZ232ldDO6kkH2bsMzrMzyPEV0SeCmCgfFTGMehooDKKNhmTBpx5wyYph+ssRKQ67XF/YuLsGGdN",
-	"COVVz8UYUmgzdfwBFUVuLf7l9Mfg1vJv1jXt9+AM82X8JP4NUggOdTotZ73VcdrX0f/68/8ddZprN9dW",
-	"4Wf8y/hf45/H/y3+3+J/jP9H/H8oGP/v8V/Hv4z/Jf6n+O/g883rC3feLrlq898OeTQ+0kkwSxJ3nZIQ",
-	"ByYzHxEojBjSpitIwFMmtqUBvlUZ/hSTa/KxgPCXJPE5o1A7YKQwsQedLyf6HR0dfDci2sUr1ZWBfn55",
-	"ZVky86qd2juo2qYdm7rQyoBZQM3AZm+SYcMKdGUOH5fpwWqoXfa/Pvk/2epksur7q6GSHsPcM9/3m/Hf",
-	"xv/sFhHo2vrGaqe9euOG47Thi1oud3i363/cbrSdx6vqr87j1br5V//zn9U/G4+h4cqfLL71elFVG3qP",
-	"DHCw1J6mOyBsTQmEEQTLGeR1HiqTJjI3AliC/0ybwi3+B8XMxF/GX4ChMGMBWiu12Fe5OVSOWoJ1Favw",
-	"D/Ffx/+XImQlgy7wp1XscJWsDLmU9Qdgpt5GzXZ6wXEQmJf5Xbhxo5Gm3Wu2S5Oy52/TQHtTz8X8B8OJ",
-	"oN6LAAHLkLZZGACy6y+i8lig27db+/ut73//+98vGn5aTqelaP3sPek87nZbuT/WH5cm24fUm+VQcRey",
-	"clbbRko8RBYcfYCrxrqH5w4VP4+/OP9w54E0kwl+cxNoqxgTj+IA3ggkIm+oDqLtdBQua284K5cEmI2a",
-	"zm1RvikHWIacTUbUq94VY4Za4KpTdQGSA8kCQuWFSGB8MQeU3ocyjSETHFI8E3+eiiD7HfKwIAjScwZc",
-	"XTLJG4j2EWaT/N5cv3Fzc7XjWCLyy/jnpQ4r1fqSAst2hnVKlBJ3xnbTWWu2N5Zhsc9FQZchi0vRNrPO",
-	"xed5h5WYkt7hZ8XNIMwnPqrfJT5wXvfwGep0Npt3f7CyjZhi3HWaVJ34TO2aWop6oWPktWtkgRKGknpl",
-	"TgQ7+oUiSHqM3LasXy+7TF6AI1HS1y48T1WaoSzmGZ7taw6IUKl3YgYiOk3nenPNWQYi1CTKbnyYkGCz",
-	"M8WKJQtomxnPbqsZKNmaKljQLGq55klTOfChGSiGvKHFDykQ8YZccctYZ8VNU1vnzxiqOS3PKR/oz+e6",
-	"QNrIMz25beTqMVwk8QmUycDSvFMyJSWBL7LaqrGh7QoFKkZNcfPjvP4q88mSSiw9+bRZ8uyeGSJ5sHdQ",
-	"+7AiwtDs1dxzOkj2syTLKTORdTqvtlq4/SWHIUnFnBbaCQIIY+djHRWEhiQk25nyJzZGRw7JqMssW6Pd",
-	"BbeQa3fIRYwQXyBXkxWoP2joivo7ISxQR9A3J+SmhA/yQSXckLuybeoXlvQ7243hiqEVHSdNNAZ0ocyj",
-	"jiI6p5onrScEc1l5Mbb7Arweqtv9XXldbF/lFOZwgBfh+RaOU8H+LSndgAJ0wXkukmmWpugHRWqO6nS8",
-	"8mol3dciYy3Lyi512EtztaVI8hAsduXUrJxJbSimQNhCsdn8X2A/UsOJFjrAobBqPCIkIv0+D3X2sEw2",
-	"MPM5oNYTMpZphD5lyA3xmbut0yQAXtXmC5yMrzA2Cjg/Eegs5LbKYEFyTO0EiwiqNSmAk7bVhi9qZPTm",
-	"0EaxD9VKTzMTcQ2lXzb0nVY4esyFxEGF5uKfjA/r1/GX8bP4a0Cnz+LfIlAj/zNqdzbX1m80UPzvoFtO",
-	"0G0DTX8cf9VC8T/HT+Kv4qfT/x+8eTL9vIHiX7dQqbHQz6huF62+TOP7WLEO/jKt80z1Yzi6jNS0fHO4",
-	"xvhsmUYa3g/xGdxC7dW4TLsj8+mMeIjPagm85FaQ2cl0pByYNBLo1Fv24dw7eqgXWGYeVq8T3i2J6sFC",
-	"4y9htOslRtFelRXN3IUMeA6tw/d8cxgqWq50MrVeqHOpzX9bHi9Rfa1uJ+/Sib4BF6jSOFFl+oC0n3mz",
-	"RSNns1h5A+wRagLk4TjkfuSVR6/M0nN1IHpVlnEOJqjPTbWv3gThnOaiCZqLJSV7vc72RstZa3WcThst",
-	"p86g44ekTIS/MxrLSaZ2Sd4UpQT07dS1S8m0hg9lvtFfK3mPVcq5DbR+vYHaDbS2vMFP0xYTR9PL8L7M",
-	"R70KYyMyDbJ3odIOu5xREKVcNFrGepnBqgUrlH6hpwaW/lfrfrCFrGMHmn4y/XH8by0U/+30U/VN/BVE",
-	"O+n4kJ8m6GH6afxv8fPpJ1uovX5zc721tmFbLhtpVLgzKXZYgiYYUK0iC0dV+/y+yQvRIwp6FXk4tTHG",
-	"ZT4xotIpRuiM9cCMSfJIumDvSxw9lzbqGWedGU+FRk31WjW8ARZDxc5CLkFdVifmppIkb+XKNxeMYIMa",
-	"yUlVwQLU2CrLzmg4AFBLgaUXubomm4nzDSPGKBu4wILLEDNBIRTJBSdX4qsP60rQsVKPLRMNGa5dBbcU",
-	"By6qC/CdhZKZW0gQousPajXXNWG9Y1f0qPo7F9WZTuOrO2wgk/Zktv6MLv6SrYOWpsb1CfYDyogeNh0o",
-	"JKoZDlrINdVV3C7Lle3Sbm4FEaazjtS8pY75zVQjM6mLc4Vq19uOLfPRZckwSbriEEOGATnESm6BFJvI",
-	"NVZyF/I74VDoXAASSn9jXfWiTJJZJvWErpqGhSnuXZl3onPcdrbaG1uO84OlvRXP609s6/UsnjCkmic+",
-	"wvq89OEsmHmnvfzMq6K59Kn6RZXRnJywi6O7bA3GZQvjHdjvdc1d6yo/3xPfXGeF5odYZMrjFd3xUd2l",
-	"zCePdOT60vhaTazC9d6sWT1rihM6blrGrjnmkCFEmy4WOJ2aok/pQRtds0ZNtUbNoCWgkl6SF91gG8j7",
-	"bmrzmiuX10dn2yypkFZL/q4dPdmDZBb2yVGm5+QIk1klZRTt7OyDO3aWjxu1CAJyl7gWARYSeUPMBgvv",
-	"8fK3oSzoLnHJTYA3m+gmO+N55OcgA/mz1rERZpNEuW5O3+rRIKohW96rmGmAlape9fepkr5g/JlXXLBR",
-	"k1yWhZTuZChddrqVnS9hZTLFxmDAeRu4THAK7+vYlIydqdx/67zYGtDEPGevawKNuaC6+AwzpfhM+X3H",
-	"+vtTNghsgzxT5iw6kI+sVW1pDzGt9xCLLMWWic3yjcB28DD1h7buKXBxz4csjQa1hLmtwoDvm8RDOtBH",
-	"j2x5oCw2zKIxg/BeFM1pGCtiMf3UYK0Za5sGDXtCjawHvz6AUqCmJPCTAnaz5MyUy7bFqWeD5aGKeMnO",
-	"GfYP2iEqtpALbJVWJP1QQKCQHGp9kovqPpdKEJJnhLCkqAQIoOqUEKyNiJVGl7mwPtOR2jTTB3C5cjj7",
-	"Anz1dN772Zc69xqETGjLoE659r19Xbo1E0xRSNynC6dDAX9RxswkxdSrpD5QhWumtBimAaXaANtiiUZc",
-	"SNR2HKQhfXH6AHUi6fhlh65LuOwwj4hSZ/IdZPNK4QBFTAlziqQ3FJUbSxI2EkN+q7UCAaOYMl0z29qk",
-	"SjBdeRo/Y+BVskdizyrweu2soSRLG6rT9Jge1akbf52cVu4zJUNOfzr9HN1wrFQ4/YnRPEJeE1DUWX3d",
-	"Uy1emvwtT0BI/Gz644VnoZdsJ1p9ErcC7p2IXc1CVAbB3zXbAzHwAKwAu5rzKIlg7Yd8VO5xfwhVXWzL",
-	"RLyiAvl4guodp32z6bSbTltdnQBLEq7MMDbrTWdzSWd8Roh/5zRNQd/HQD9NUrMiYRccCuPrJCYwQ0Sg",
-	"sSKjIKxmYWxxirQoDHYA089uaBQEKdAFlJ0kvIQpctQPOQPHmELYhy0foXPtEdnS5X9aYbT6rVWrLl5t",
-	"d9qdjc71m6sAB6s3nFx0SLbYcykCqfSkzsszDw7v7ZQ6WCfnn9mDahjcVbLdQRQO5gbfGukGGBpPtUDj",
-	"qDRuxycBKY3mh3Fs2lFkPsv7QXUW82qm9znLAcgBqCtNOqUBK5dERwF7Nfqa7zs1xONyh7pzXJNyz6A2",
-	"ChQBAGtEA3WsoNFAa8jDI0VgJbdv1xGG9HFEJ8U1igtiigiaUoQTIhFlXWbabBTaFDotUL0OGLA1e7hx",
-	"PvY6s+oFx0bZYKkcorAqsx8afZkUX0sTnqKLuGeGL4wxwj7J4KPFjnbl6tI9WZ5Q+Veg5HwKpOWr6U/T",
-	"tMpPIHnr19ZShOJn07+Kv5p+jhRggRHsPmrf3GjGv4r/phSiFHdS4YhaXOlsppx1Z7O9ef1m21l4tnoc",
-	"s+w5h8ujUL5LWWlOJuv9BkXHxRbq1tacdreGBoSBY+YPo5AKk/G3AW873RrCYY+aMFT9cK1bQ15IR6Cg",
-	"8rAgOR+5NbiJa04H/nctz6brl0sw6JnViLf19Gq5NYqddFqFN7tmbqBiyLw4MFXWSxCmeo1sFfYGyJWK",
-	"iICKyYh2xIf9u4zsfyVzgiN7sUSAVb1WyISm4rwN78nBRpnztdrZqp3ziUcF5UxASgg6ogEO0Qgck8TS",
-	"AqSef5qEkZ2UCZIndLFDRfEqKP6Ih2Wuj+BiCbFuIo0FljyySpRLm3jhJGEVdlYNu7tLnmol97pj54/6",
-	"6jS9HFSrky491zIKUDxWyU29cLgR9h6k0oOToVk6Bf08spWeYrmHrkiRVHbkwkIyvGKKcz5snPsKWhCZ",
-	"xwxGjH4UEfPaKHWr7XX2FDDDwUSQYvHhNGWwWmaA6ahoigYPjafTv9DC0fPpp/Gz6Wco/iL+zfQnxuvi",
-	"s+lP0fRTIFuQ8e+z6V9qrwclQz2d/hi6eB7/Nv5y+mOgc0lf8L9/qZ//3uQK/HX8RLVH2tVj+sn0s/jZ",
-	"9JPpT1pFb7r1mxs3ri+IoCk323kmnB2OvhrSc9eoBMKVCKFT7hn5YTnWcqmEipkeKuoyvDyxdi4nkaZA",
-	"Ldw7I/2UXbEorEgTCDsYkgBLemoKmSfC2BnpVQhktflS13x70IPDe5UMjZrnnJA6PbE7mnOu8M00bHU9",
-	"JD4G5mUlL3WUWPs9SU+pLGFZD0hIuS0aDAyv7Z4CgJxhgSgzjPv5KITuuoyoeQWWXMwHAxOooH0pLF9u",
-	"pnnOOc0IAyWzY1weleYDSveKC6JLb1CZVC+GgtIC0jb1eCQbVg8nEHk0DjDDF5juA+aRUGLKqvdynq3N",
-	"7FGS3GULuaF4eJ+cuagf6Sxe5sFBSABGiH2TkeuMKNhl5tudHoeqJX7yLShVTalJbN/qvnc8GeHAtblj",
-	"TS/6aWZQm1p2ZtRMJ5lx7ee9SHZZYcT3At+F0r75Mkd67rVGrbDg5EnSvX6ix8z+XWhSmJR++F5QUNRn",
-	"e1paDjDXX8+3+Cg7jeK77Gxy75I5lDyt7HB2hbnXsNb5iDwFQOpv53IIp2/IRxEORC5h4DWxJNqvSjBk",
-	"kW2C99JbXYZ9FiLi8lx/mRWKRRjYflcSd0HOiJAIQk3OiR4smVjEfieDz1moomzvHO/fK6c5Wa1GRr2F",
-	"BVJtSgiOMQSI+UqSEsui7buBeCRJCKaKi+xNYooowZnLqG8KrMeNUnNBSMSYM7+chD0YK26j7ThJpwAl",
-	"4ElapG2WzbMqpwYSukh6b1Lkhs4DH2qdh6R/Pve7zOGow7WEbIQHGtP3eTiKAmy02yE5C6mUpsp66p2V",
-	"56a0kWys2H8h3urWxMN2Vz8kl8Zk6jFWx9UO5XJxEYaqAmXgtPdrCLp5Hv8WgRbt1/HT+EsllMyWdvot",
-	"yqrgTP560LmtOUg3VBOffgKaN6dtNW+bNyo0b3PNQI3EVzC5dnnYXHDvFYgsyHYxF7ctdZ0AjAqXPLfL",
-	"N9vl3hqXKCZU8OR6AdWbdJcyf5/7tE/n2NJupzd6KVvaiPvfSFNa6dlWlvvRxu7q+grUz/MCHySH23Y2",
-	"HafjOFkVyHwtTJpXqH2+vEKJSd6eWTWoKIx5UGqkV2R0jIsWomtVFHRuLgTVjQ0WgVi89qL493kIX3Vn",
-	"54H2KvA8+Pghk1gw9cB1V0/bq9pUuQokQqx+rPdkz39sHI0zn5g+i0V2Xz150L/oaIBE6L3Vrc0uo+3c",
-	"XL/eWbPzWD6bxAKTxTuTMQlhT5dQbI4ja0WmTPKyKC5BHlRpPtRLa4aiTBBgKKC3vIquzDqNJjwKUSRI",
-	"mKaoSM+r2lidxThlVui8ouSWmv7hvWrwPAiwIhlqN3ho2JEI+KqOg/ZvFaj0z9D00/h5Rkf4KfwFtWM+",
-	"jZ8jHQmmYCl+Gv8W3XBQgbBDSZkMaY+fQClDFD+bhbmv46fI6B2fQBGaL+KvTPUcPfTnBW1ix9m80d7o",
-	"OBdSJ9qDXg6uqq3tsJXA0MGnsxBVfg5q53UzV98cjIYh6b/VrX1sZvY4qzD7GDDm4w+Mwuxj+Ofxh/Yu",
-	"uQlMa6A85zEWZnBBzwk7mYsChcEnWPfyAiCyxPlXn/o9OqIVuXCTSIqPIi4x6uMRDSblquIKMc0ghRGR",
-	"Q+4LJIY4hAIlirGD3iA5MDi1iajfp48KrriGcq76/IxB4ZxG4UGT+3L24djvnyfp6Vy+Xs8zKUlFGTqM",
-	"hKC4gNDi/xtO9vfx8+kn08/K2KSKcggPGJUCBaQvNYs24kwOUX2tc+P6DTVaYsWBkrAoYoE6MONomhLs",
-	"G4t5VcPp63k0zLEtAIySc9VvrwnEzxgKNatpXRVCosQFChlGYSHBRANPCZ4Ikv7PIZBqaF2krjBdV69t",
-	"n/tVlQvaqTdLR4cPaQ9g494DMZLklCjiR0VyDlpH2G50PpzLRc1R2e1z3zjb1TKzvM/lXTV+xjRv5Qhw",
-	"0JsrdeV8UXiIqECDcm+U02odupEiTP5nN2X2XVDtCyJRPRPbOhrLycpFdOrGL6rkco6yh7W4t/Rs5xl1",
-	"ci52gIXETMHJi3rUnd+2o2066UIb9kjmgnAKBgu0ZGIGFHBIKmAh65p4jjPMQ+Xji3kHLuESaMc5Lpfq",
-	"qzyx/jih/1WoPi4EtMcVUnuJ0W4poE21ABcAWQ1Kj5cT4avXdp+ciT1JRuW8FCNnQrtIgXFvrjps2Swq",
-	"5X401Zb7oQl2LXAu/zr9DBwcvoba6z/RUjDUPIy/UqxqgS+dfn5xk/0Yh3gQ4vGw4uxhlxTDql3KdENw",
-	"oUlaFvjD+GfgvvGpnfuz+DdqOnoxerJfZMS26V8txZ+3XjxnfiaBS2bV88Gn3Ep0cLi3fwe2poT3Jmfn",
-	"BfsEThcuRPVdPWFjUS5BwWN4s40IBUsFYT4a4QnqEVAEoDruKVq7Uh4dUJUoDVSXHmenWgsBSquEFU3T",
-	"ub2QJlPyiuxpftEc0XE6G02n0+zcXNzv4+otDOmI7GJJBrxM/72D9NF75oskH6SIeuYZLVMMe0Ma+CFh",
-	"pVk00oY2qk3H3wUE989LuvLzLyFeVdHTFKqARoJAeohB2pkCTreFjvm4GZBTojOjjAXADwQfsWLF5Lbj",
-	"3DyfttJuZ3nW7V9O/1zbXBAk+/lMO3yBPuGLZTMuJAfw4XJHfxySCpRdAAAZkrLSYMmRnhMVLDi/YnWu",
-	"dJgF61KnWKmbfH9IvSFKkRq4XxJZVoQwv7BizIbZE+oLjQ2ycLSbtHQL2n/HuVmC27NK/mqtfmNO/FKC",
-	"pRpJgJwiYROCQ4QHvDwIu71UDlvBbQ5bY1ppN2aE1qyZV2dN6kCpAbXBEI9NOTP1TCKd4Vlde8q8EDwr",
-	"cYDGPAgoG8yRZzvnkWfhGI54KG9NLIdiAn9m3itw0VYRwMHl+2vxcCMTf6h+W/uWa4/G3UaSK2qhM/71",
-	"ZuW6JATeWQp5V9yBDDBUXwed1H6pyBGtZ4C8Vjqut8Qpoid4EMlyhb0bhYGLQiJ4cEr8JDu+1Bm++3QQ",
-	"hcSfVdPXq6VcACoNcysvIhmfT6W/Yxep1fpLOaK+kRb3V+ehmtmJpZ1VQedhXgzoaUlhtoqjvKjfquGL",
-	"taojC8mLbs8cK5cJgDdOAdbBGUvcw6I06uq0ih4V2qqd053r2Gudpk0h9Lprgd5dsbWTMhE/qb5Wf6xf",
-	"uVmsWrMdQP5w9Trv8Zd5vbzDHzvdS5slz3ZM94oVE5nc4/NM9DpbF6ICYQRh7c0As0GEBwSRR+OQQFE/",
-	"VN/n4XjIj8kjWV9poOPJmKh/FTqs4+3eSkPbeTrX3QZy/7PbarVWlguNHSe27ypilxiwed9WDdpGG05G",
-	"caAFxgE5T+aNEjLrFEdW5AqdkMkWctQdI6eYeaSB2rOkN5N/xTxbMzCUOELn0lvYWJC1Raku1CTfC31r",
-	"2J87U0jjo+aq3hGmE/C2EbY/KmexOANKKXOtywbyTL2WbWPyM8DnIsyyQERZKsIBqCELann7squB7T4e",
-	"kfr0szl4fQVpoNPwGP9d5k3BYWBuN4UgjutrN9cvZHNV+GYxdiu3tWa9PcyGGmBfEFE3T6PGjYs+dJxP",
-	"aiKHlA3QCEtveJ4sJqVsTokkOC51aTm2k1Gy2GzqznZl9p3bvEx9uK9mnw0ghdADHAQwRsEneK0sptt0",
-	"f6A+L8uuPdCpfTInkXLHN5ZI52PPKbuM3Jhmp+ZADaPjMakAmJHdgOrAnm+cY23HcSpcaw2CLk8qdUaC",
-	"QBuibb8a9kUDOeB2C/lFxIyqSd/4lRbaAckC8JTr8TD1lnTL00o5rc3NJYrCVvhppse2EDSqfc1nwKOs",
-	"xrzu5LyqBAuWCyvM2+4XLmORBiHnE+0Cl+naUM4WOlKyjc1mDRmb+iYPKaqnLZMNsbGsK10GHmeFA60X",
-	"LGmptzWWeS9XlvfOXinNxpjt/AKO2AvjKPUW7EcygqTJ5JEXRELJA5oa5xdXEJsy2n6bi9QE/+tIyPjL",
-	"81PH5SQhySEhP6KsQiI6R2YHPV41jIHNpzxaYScnWKodNUEKKREplCC3t+Qc1yXx8lx0X3SfCxayx/p8",
-	"wUKwlCHtRVBcvij4QX53tK/wOQ4JuOcK1CMeFHPKBGt4mIEStsuEqQlaz3Jp9iH2+Via7OOUiJVtNKQk",
-	"VBiRejhA4H+iyzb8kFNGfOsW1nVbXQiU0S+BO2kYZwutxjFmWDP5IRaIcd1fae0ZzytNKZimUFM3hmm0",
-	"bvrEHoTdwlLBWJElfKB/5wydAZ9LwlEuj8PO7u6do6OHe0cP7x7euVNr2Ae3vv9w/737d76fe3J457sP",
-	"7hwdp89u37m/d+d2XhCc6XFpcXAHln43JKm+TT+6NdnnjExmnlpcm39+mzBqMk+aAK/KkEbeT+IZswB2",
-	"FlJpISxvuJt+itqtTqvjFILQF/pqAXiVZfHZycNd0VD4X0Hj82MI3f7EeATqBM9Ppp+j+OfTH8e/i5+g",
-	"2cwn1kL4y/h5/G/w2BgWfxH/6nxT9ypNPbs5c0522n9jM66AePIkzQ8NC3ie1WQ963ZLZ/80k7elvJdz",
-	"LqOixJIS/nUqAus1sQwgdDqtG62O01k/5yQCXHa5d9Vj2qeQ6hZim2d21CgGUfxM78vX08/BAg5Zvrvd",
-	"rOJw+hO1ec+nn0Ea8P9ibcrnm2n5ZmloNUr5qq1Cdfd2Sxs23ZWZHA6tNtyf9vmmU55K4l2bRoIyzaKa",
-	"WOPsxv1j/Hz6ibok08/ACfVrvT1P4i+nn01/cr5ZBFjIhyPjgVGRw8rsRzaXbUEQmdm0og4zBa5zlUp/",
-	"81XLVdEdSdyL/qAI/EmX5zqs0ON+yU4dQSL0kAyosNpPG1MCdFq/STKTpkmNOu3S8wir0QpoQWaHq+9T",
-	"9sNIyJVSUFgwjQ1LfsqmUhUVX7Jm/WkyGEidcraqAOQN+XfFX08/m34SPwNm2lTiKrX6zYnLzyr8Qauo",
-	"Py4M+vP4qQJBheKnP57+1fT/Hz+Ln5baKUgYUllKmI7NK0ogxYPJoJpyRONxUEK0ilcAKGzhCpwXjV6y",
-	"MaU8s11yfdRrgeoL86A1UFbLOKPm/qCWfV1rLE6s9gKeRwVLi6l0afklSzIb1tKZxBslbEnD5llKASLh",
-	"/BKy37CMdbVQUsw6UekjVMyEkaTAOLdv0Au5/ZQK1InGp5B9I1vDCvzfwN1s+rmNyEDxl6kL3fNZ5iH+",
-	"XQPBm99AlMeX0/+i+kCKH0bGj+2z6ecJNdBJ9V7YW2m92e4019rnNnhXRo+8Q3Agh1Ve9DtQxsKW5yjR",
-	"MlW1C87wRCCXn7iQGi0CUMuKWfwkLyTxk+UEo+x833t3NlO1mVHZUt8bE7ZzsJe14mNfZ0TAwUFmXTpI",
-	"daaOimmP1lpOay1buWtIBWQqDrEnV1pIyWtNdTzguYGluQcz87Gp1887j8O7u2hzfeNGUmIkcUFFuwEF",
-	"7ZY4o9Ibqq3X5We3kQsMENgDqYTpCqmorIhGI6x90rrM1ZWJXH1XKBMmD4Gns3V4pIW+a2KIaBCFCrOu",
-	"dzZXEPZ95J5SHkAFrzEPqEeJcBvIFR4f64q1OgDHlpwhgkjxEEt3O+2LslMenEKuZ5YGLUHf9pfbQvs8",
-	"JIg8koQJylmX2YTeIzwxSUm3EB0wWyOGMyLQhEfI5xAGcsL4WZmWQa+87AYMoxFmzZBgH/cCkkUjOl6m",
-	"sEH3QdFhElcLJb2EREIKJW0QxgGCxPygk8rfb9DtmnAbwwSRRxCYoyO37HBpfA5gWkF8FI1blQVbSu7n",
-	"XR5qbK3XYY+gkAGyhzPJ2ZdLhp+mfL941RANKeUsQjaELa+2cvVWKaADAvpQSUBQXJmyE/EQ7icP1IMQ",
-	"S0jprksVqL/AO7EgmdV0f6XFZODueKQqj7EuiQDhcCUQknfOSMONtWf6arvTbneuO+urevzVsd8vON40",
-	"Q9In0Fd5LVsY/mGVz6adHtWuI8Yo5H6vaXRHzb3b4H405kxoX/NiIb4Ll8cxI+gqOQkKmFMDhTwa4ghS",
-	"kOpzH2KBQs5H2iuqzBus03Tax46zBf/5trO25ThL1wgCXFU2G8XbmBsYIghKg6gRW7OobqLgtyBx9Rgp",
-	"BDAxKskEAMw3EDtpi/AZUqi/1AVXzL2uNWqmQZ5K5r5YgloaEnOkVnZsh8k+3M12mH3xth1+gQjzzvHx",
-	"gRFboDzyIohf72xm8zxvbmbtAefKxb+DxFDhRkvBTPCiJYqqnzyEaNJFHlUUzKgUJnbQg8M9lFw6RGHH",
-	"+hNrcMqOiOouBIZs9QLMTtykukhITI5sbZ5X1EmMiUf71KvwyQOBUAFByyenq2YMsQpw2MwsYnnMYIlo",
-	"RVkDS3A1Gc6XIdEoSo0mxFj9Q8ciD5nJF8tD5QMz4tu2aeH53aOjg5KnewdHAJUz/MY8imG/sRWzfMQ4",
-	"oBJdftk3qNA9xJJAcGrzQLWYFNyOLVFYXrhbluwV+XUt9Nlg3zlcLUB1uRuBXjpYQkgIK5TqqjJfQeJZ",
-	"iWw2h/Aaksv7SLXAOtdZNhDcDlNKlJcmrUF5GLuOrsamaCz4hYHgmU+X7mRuA2XyekY7lUEn/IxV5VMx",
-	"OJv61iMww2npuHEsMl64+UXpG9AcYcpKY6YqZGg17hllPj/bQh4OCPNxiFxgAxVr4uOJqTLDo9BFdUOv",
-	"08QripqhH0GqsDuROs7VfS48ftZlGbdfxe0o2ZwNHup+gAu3j2CMOvhHKrnzuoNGlEVgBAihFiKPQrGi",
-	"SzO6umy9i+oYKUZK08OVfI5FmD1oKNQFUM0VDGcmkPmpv9G95lGK7WUJjAKXQGsp9k2rzKPbMETmwTt6",
-	"CpknR3o2lS9mujgyE4Z7O9I1auZmBTAHZ/MeGsVJXdtFGRmAp+9sNoAlAHoZTsreTkYeaYsrkCDgpeqm",
-	"cJdeqIHFRloXiwe+4hd1D76C0QAFBGtX45VXxoSlxl67lh4JOBsI6x1tGa5Qp6BOCVrmEtfHXAjaCwwf",
-	"ZmzW2tdDt1/Mmr0QQwYQlGfH0kcZZgzYLh6FZUKGqzGQayO+gCEF76YMZkjQlClgkIrQSer7XJVVnQFC",
-	"oLoRPN3V086qTsCQ93rW/dYy7ERuQ5Kn59gOWOeu7Tfz7EEyxPLsi0xofgofL4+VgcnOMDK5p4aNyT+z",
-	"TIwS3qvQBgj2pWij4AG5BJYoRuinp2SIvr15lj4mBMvSZDPXLLrLop4EXCt5lGp/NoVSSAjOwxmGpcRF",
-	"R+cgWdpHR7NGi9TtptPZeT8GshSFVE6OVI8m0xbBIQl3Ijmcx0NcE2jnYA+dEO1G4arveUh/hHVB4VvQ",
-	"iUlgdEImJh1SC45BDVXbMgOlZ6kEg9rjx6B/0H5CoGTS1b+NhJ0IDUidkcSUkRBSCOTnmX4G4QGHd46O",
-	"E7xBmQkuAXkqJMQmyjEmqp2DPbFl1VO7nDHiSXTaQXV43WWJc+yKDrmA6tO3bu8dwIactlsOqhNdIQjU",
-	"p5kqjboyNDTaOzhC3dqhtc/xsFsz7bus3qcBaAnH44B6hhUFRH7IxRhL8NdDexINeeCLPJpL8bVoIDMN",
-	"A3ei0WVQdyr1IjIVnmFWUciEEe0zopLkgEo9zgQVamT0naP37ifa4FaXddm3voXU8ath9Wy77A70466e",
-	"tt2Un0aMEH8BrBgiZ2DLgg06ziB+zVH0eXiGQ1/oYtonJJ31lhIDxtQ7qdyabKBZn2c9rFpISWPEVDJU",
-	"Eqx2tDTGROORjkOCxlEvoB58P1KkOxJoRGRIPYHqmPmGv9B6auIjRaLe5goY+jQgQpfuZlx22RiHqRZl",
-	"52BvK0flBAmt6xviDGLuxhj4UuyPKAMnOMKgCjJ8Grbg+UPs+6G70rCzpwKBnjWp6e2sa4/gVTNp157k",
-	"YaI+E/YYrbKsgSjzggi4KK14bSAPh2BzxayoYjOaNbRj0B8osAUxoeH8jHVZoUX9puJsrq+jgECFmQby",
-	"6YBK0UBuS4kKD7Wg0HRXtlGazCS7W7rgETD2jOizDMgoc2cVG0CwVBCipOFUl+hqzT9EnBoDudowXZjR",
-	"KCfsFoH+N9kdreymsAWVlgtUdzO32Wo7vv1DwZnbQBqfI9fM11XShrZraPwlJGjm81oayVMryDZKLBtU",
-	"wMGCUl+00J/NKsEBZroMcpjyfl/H2Nhio8wUlxcuqrtQDxO6zBYgzdQebaCLVBTtssqSoisttMNSQ4KZ",
-	"srnyITklODD2HRwJsgWIjeTOEVEmJMG+PSygkRrFpeKc6LIHuaRxIi/WJzbVNcdYKNQxgLymb64VFpSk",
-	"XoJg4No1jCNCimwa8L3FNPpiaIXNGY8C36juAOHai+qudzZdQP5d5h4SGU6aO31JQreRYQStiYj3UxhC",
-	"9bkGK2TtVVCoILFWpRRq787x3Yy6yF2dVR2ZKy7UUnJZ1PSa5JB0WUpKpCBBP2HDscgov+vJfrvrnTV0",
-	"j3snxFdzCQRHPeLxkcIwei8adjPSSdtkrUIaVApCIMyohdy37xyj1dO2ViwKF4khP7OEzkpaMF/jI4Ik",
-	"1zRFoy0LR4ZkAgHtsgIBrauTG8OY4IQCJj7fwJqBGNClt5ALRRyb2sDrojqgjE67vYIEnoguOzOCIE5t",
-	"FDqDU3hqYzz05LwhaWg1x86AuGjIz5Qka2tL+mZuiKrjMdNUKzNXRaB0iQhYS0EEqttYUhv+0EDDJNtm",
-	"o1B4qpFNjqDgHSbPzPiNzGZkdyBzBbYQRkMqEWfBBBmrojrpzCIN3wzUguAwoGndtnRZOlORujWpv09I",
-	"rATcm2TouylfkPei1lEYXWaOZldb0rYQ402Ysw7XUJwUFOklYpi58+oK10HvSANgLEQ0shzXikZ2hW5H",
-	"+FFTSByQtzT606ohYfGjEu49gCYdhKjYeKj5OckHG54NKVSdMjevy/TVo5mLZWF3zyejMZeEeZMuey9V",
-	"b+rEVVAFHwlgYwByk9GtKhe5mR6a75Lk6qN6G1LUbmx0mTfECjBIKBQSR6HCVZprhbuJR5pLs/gFHiiq",
-	"YtOlWz2cQhEBnmgAhbgthU0BltWX6qjVplu1bGpHH2DKtvODwfAY+bQPVFPqATO4teNudxm2k4UdTYZN",
-	"LYnCnG4YMV2qOenA2XRbKFFC5ZuN8KTLIBlMj8C1UJySj9QCeorUKixo7yiK2AnjZ0zxjhlRn44IVNjB",
-	"upCpp6UR0HfwEGGW7ExeMaJoCeNqJh4P/ZUGrE9zafA1zBvVXZo5VVN9v2km4q5sqSMl3gkQGqY5t2xF",
-	"fNhvFDEfkBUjZ2rHtZrUGLRSMazWqJ2SUJgkIC2n5YCiekwYHtPaVg08TiCmUOqUW6u+CZwckNKA+qMz",
-	"PBiQED3Y0xy55uIzbiqNGYzZowyHE1RnHO3evg8qn0Qy2fNrW7W3iTRxjhbzwgw6jmNlUeNUI8kjuTqU",
-	"I/Cm0LxbiZ3k8eMS15YkPqeVE79rWx982KgZQ19tqwYx8tqhDUQhi9dsVUyJByaKIrGhPmpag+rWxxlV",
-	"UmJmhfmsDsG76EfVO2sgu+M4ikQHXEG7sFZAjwhhJZJ3jo8PQAjVpd8R48gnY8J8BU2lm/uOGXvh/mY5",
-	"ZcUh57d5nkIk5+xVcgLHmXUozjqgpwtO4h49JUx9Dn5iL7L1BtpbdkWl+68mWOGGZcy/plPQuihRvHSr",
-	"TRfq/cvc7qLDWcWO2wWlmQTn7fhx9hrbVV7Gxk+wvrGXsPHf39m/pw1KWimIlFC/Mu8oVIvzHYWdbnoU",
-	"iRJUo7ISn8iXsf1m5hfefqiWthzGSUwyCSnDTOMbJEPc71NvCx0SnwpUNxotyweDEk5icQI6NsMWdtmY",
-	"skHKJ244a3oI3QdQXfBxUdJ1C1mJUFjdjEZtxN8C3rJHdMS+YkVxv088yFMQTKw6I2M31lRwBhQO9U68",
-	"RvwHM2gp2rvhrFV1lsxu9YiEp9QjDxg+xTRQuzQXdFTv9HKQ5Wl7tU/HYjWrAp17d3O60lzEJKhabbwk",
-	"BtVjkmgXIxkqTpkg3p+9vXfpGFJd7mQnodNkjohidGtbH5THfGdns4XcnSAAeZ0LE9oMcOdn0j8AlwIz",
-	"rbvvYPEA3t/mnrti2nUZNExb2AKCadRI2tQ+MR0AbwRjJ4ERdj8oXBO7CXX3GP7yXWPvpmpJoOGx7vpb",
-	"1vU+Bcgku0ttJwiygabwK7ua9GdmhrVGzYyaMVHMM0mpbXqXMl/3b38Vxik8zo9nXybjPn7cWABUaWAy",
-	"KN54KFFP0wLtXtObwPHlrcW7JqGdSShXtpuqJ3AqzW1pJm79+nqJ6/vHZWl0KMsk0NFJdVpzRr2tvy0/",
-	"yoq0R48/fInIS+1f5qqBOa2CpGXvF6CzdT2P+ejsFk6KWkGT9uImDxg2xgri60ZLoM27POxR3yeQJ2q9",
-	"s7m4xTHn+5jZ6GahEfQSK9ozitLEI3nD6Sy1DxYhvwglUE3XFzc1Qx1rWVYTkAx7LWTuNDNEQ9uQqykG",
-	"GLZVd2NeZniFywd6Qz/E/dwoLeTaWCLQbssUpEDFl+Rd7UeQk0cOkxQdWHQZ2Fzgyrv9PIlgMpvQUyN0",
-	"Ix/BGElyA+2spvkGSHfHwxHyORFdVo9/Ff99/HcrmcABI7avKxYJchAYFX0Zn6GIll565i7NUq2yM0s/",
-	"Wc3oe94lk5q+9wCct7g/eVlXXs9bX/rUgm285gt4p/2yJrEEzgGNrNabgauC0YOrge5x00vFoObT1eQ7",
-	"GO0NRl/OEuhrl7N+QLUrxHp7iSEO8CTg2D/m/B4OdXaR9U5nmfUY6d1ioCvsOg+76vuEMMsC7/kxbBVD",
-	"vvpx5tee/1jj4ICUBkfD81JsnKQLT5jbclZcd5HHagWksF41sP+mcwnLnHVSZOdC9/Lqpsy5KRpKXvim",
-	"NJYSUCFWVxLmEz/DEpQD/dtEzoV45zWSwW/cnbq6InOuyNtEXsL9OB8bmoHHvdvAhY4jWVpIOMAeyTHy",
-	"9qL5VDvPZHjvuiI2EMzkYab1fJgNyEoLvceCiSZQAnSPPdJlqgfibyOMRNQbUalY/zz1si5Vm1X8+IOx",
-	"j2cp10tnp/Wwy7HTrxyPRDA5/xuNT14d73yFuKoRl74Gr4wLXs1lOa7kBzLJjvtFvNVI/CZouJBDuEdF",
-	"UltLvGwGIS3iVa2cy7DxV/zBH5sqjxXoby6V9CtnFuYrBpnO3Zmz9GLNGAzoKWG2MFhvYlKK+ATVtV+u",
-	"rkbfZYkC0F6M48mYCF1xwTSTZDQOFAJieGTbH0OukplOEi1ivjfweq4YqDyDMBjAzvh2l/W4HOpasHot",
-	"KbfigFc9Q9FYkRObNAVc/LWSUY14ECUD3qWB9d41byDH2Ahy885VRN7Ol5h7I7WQdo6vTwW5yIsigdI/",
-	"JuXjm8txXWkrL5uA7Ph+NouzDnJ9xSzb6sf2zwX6zEMy4iYwJ1May/oa5oSaal1mBjFeKTKvFJmXqchE",
-	"mbqul6fELE3UXqm4rAZv57VQzit55I9OX/lC1+CFxI/GwgYWbJfWbGZuX4las4X2Miw8FZlU1CGPBkPk",
-	"rvYNC4/cVZHy7nNUlrkb/HIZ79enrFyEPqym8huLRq7UlG+SmvIFUNYL8ruAH87L9F5LcU5S9psOdFZY",
-	"sZ3nj00MqJB4UsE17AYEh1mNw1KsMbS6Yo2vLth8b5gAalyXQO7L4pFN9w3Um0gdo6b+SLX7yN3VXzSP",
-	"Idgf/AUH+BSyEIyxECn17rJ8BgHuSSKbNuMRRDXo1lApiXFGVkC/J3S2CgiAm0C5Dg73U83GaPJ2fP/I",
-	"3li3he7qbFkyjDwJGTLSHAYYJWzDii3YDDefPIJySBAOwZlHupDfJ/nYrkXNUG2L9ohMHR17pK/TGZtA",
-	"bgiqXcKumpExynFFkVH409U/PW9ITaNWte2XEpxjJpfPcALbJex2FYDEsnN1zCagrG4g45AK3v1YdJn7",
-	"p6t/ahz/BWG+QOcEHbXfV6j0CpVWaxn4GQOrwWVh0zdN1LKIDUoloohVoUMPswbCaMzPSAgfS8lDBkmx",
-	"GKIjXRdXp5MY4fBkJYP6tTA2xqFsIL0hCttzfRcjZqW3pIH6MsNsQfrfLktsMDpqTRtzklp1M4Yamx0F",
-	"1dedTUAYK2l8XMf6l0PmjtTekGCIkOgsURC6ninUlybj6TjrVci6YEqaK1KOokBSteBVhVabPtYZYJeX",
-	"6dQID2Av3jSJ8oE5oe0iF83IWU6p9rhRzuzaDq643fYSC9FhVIf2+K+k15cmvV6YHozwo4c9wAG1jrNP",
-	"b2VTb16aaJvKpHO9ctLP1F3UCWtM+tXswkyySsu8VfrlHKWjvmSUk4w0zzMnXd2VKvyPzzUnC8EiC5hv",
-	"OrdW6sWzo6+n0C4voc737BNzZ99+7+g4e5mNT4wWgcFMC7xRQYB0W+h9SC6m+kxaz4qkHaetGSUqTSIe",
-	"kwXQlLeDXpI6w1RmGt4wgdxqBF2dHxJiJYM1EGVJih2I4W0gyNRnxtMhg6Yehetxn7hbkLtJpxuCQlSK",
-	"/YNURsCXCYgjrOLKssL/m+yfk0xyx0/x0at30kmmof2E/CpMmwegM5ySE8PY3Xg509pXjHN1/ocjA5KZ",
-	"m3FGwiQnjuJKBSEa4DR0XrNQdsVuXrkKvTEETcH7a7WUJKrNudzk9/bvaZ/ShdrUgooYYZO3REgeJuWC",
-	"SxWgiWx/Pg7z0SUlF0p1vN/bv3eFI65u7XJawwRsrgkFON8EleHcy16m9tM5iSMmKuwirS4r08yhvGJO",
-	"Dok2GGRzYieZIhQfkiR0tnUPu0xxhMTXA+byPNuFQM4LwECQdqeB3JEiTgPiGp/2RxI4VZM6f2WO0i+P",
-	"oP4INX55NJmY9Yg572UUgVdqvis135ul5jsnAr9cHd8Yeyd4QBbyXua70gi7cn5rHHI/8oivOC4EXKaN",
-	"rJFDIkiXaQ1CPVE07O4fNbS24RCtrbfajs6gnmTLzWgRuNY5HEEUcYYe6fIWXZavbxGSJmFK8tLFH7Zt",
-	"fd+ASDThUagLU3pQD1m9E9yEK80xlh+YfXstnKI5jCt8doVg5iCYYqYle4WN28qrjyJcGilBdgAhTPjV",
-	"ywldPAJvjgIuS4zGNtu5xU0p7qlWfxqU4CpmE+phZxqFCKf7D6nijU1aUCgTq0PRVIOk3IAOLKzAQDOY",
-	"741WOKbH+Rr4yXT0Q1DDlSFVY5JP0n/Kb3h2liuF3R+wwg6ufiGgD9iv0JZAe+EIP59CaQQcUpKgaiab",
-	"XpKRcZkEwmn+R0pEC93B3hC5SgZOxOPS9JDg+iwU2yfRKQl7WNKRdsVLE03q4iiQEhbys+rAAl1PIndx",
-	"K9BnRZ7Jlx5dZbd1UunDmG7YVWLVNyWYtgScX8r1sooLqABefcVuJ2G9Jh2CQD7pUzZTga+QsXs7c/si",
-	"oUOeBMokUWgtviu5lAmv/7okO3B1W95AqQMgkJ+xTCC6Pa9LvD9L3hrtIT4a8bLpbBvLbMnVMPXP9c1Z",
-	"9r682muSGWyZZELg73p1Y96cYJoiVBqgueAFEWK8qmvPEbE6CHk0BiG6XAiWOJQica+xzbSvtg6JUDAP",
-	"FcCxOMmHVggrQY+yVW4RDCm6DFy40YgLiTacbe0IAe/Sym6q34jRpC6MC+9dU/mwvuE4jhLC8aRhS85D",
-	"OU+QYoWrWhn3iqS42Kmu0WlIIZXJJa4nxczAQmOqWEaBzh8OXtqCskFAkk1Y2UYYxHiw9WRk8lzi8A8+",
-	"bBmTj4i8oeZTocCnLQ7YWmvp+bYCLCSgkRbSkqhAJ4SMdeH80Nde77b+JhQNpcwnj9xyi5AQ4yOY6dtw",
-	"xC8q/i+24h1AvdSXpyg4OjqApehVnUNTsAARHR0dHGNxcpcyKoYag3WWwRC24Q7U8LOo7yq5+JVIf+kU",
-	"4DBiszg4g3ezxODo6GCGGAC+rG3VBgYVQLnO2laNcUYK5iEhxlW0gi4mFNhMD7Crml15dXZUj59NP41/",
-	"Hz+Pv4q/jp9NP4ufxl9Nfxp/HT+Pn6L499NP4ufxs/g38Rfx8/jX00+nn6m/VmyeNxaNeiRsdBllCAcB",
-	"KDY4Ey20aykHUAuNsA25SGNvAnpCkNtPEOTBcCKohwN3Ph7dO/hmING9gysMeoVB/9iUohotzUFJvYlB",
-	"K8siU41dLoxNoWDr8ghVTQ+40xAPjE8j85OqwcEEYd8PiRDJByuK19au7wOow2Nxow6RvGTkeA9W843A",
-	"j7CUKxR5hSL/OFFkihKFrjsN8UyArRBhksrJK0KQY4N5zo8ji6ixR0M5RErsr0SKOYbR1nevtx0HYQa1",
-	"0kEf0C5TOGRiujup5+hHEYmID9w5xC3lA77VY4T7koToDFMwTIHJytX4bQuevnXf1VZ/QPd9gzqgtyTl",
-	"R1rHVbVAIWaIR3KBRsDi9G8GvraruULZVyj7CmUnKJshynx6Sv0ILvpLxNhQC3r1Y/WPyeRbaWBR31yz",
-	"qAszhcyMe9NQITo+Ig3AbTogzkZ3ugq3uWlsaC/g3olA0VjHi2PZZSPMJkgQjzNfoLqHx2NdNRK0uiQ8",
-	"JWEDdTaQUM9M5dUVFDFJA20PVfgY6lND3bQ+ZTjQs+yyumsiPYnvNpA7xqGkOFB/atd+9Rd5NFboRpcQ",
-	"JmmhGsD4Z0MszRJb6IAHgS5urThxqIijSVDCiOvJgIYdogyMsTajYV7fRlh/dQa1hs1uoSE+JchMpcvq",
-	"nXWgXMIQGiqRpSFp4e71tqOGtEQItheKNQecDdCYB8EWGmMh81ZjD49Bf598JNCQBD7CMjnPZIDOZiPt",
-	"wcDcNV0gvO4GdKROFgIfzPmOK4nX20Qea2XX3LLQFs4Q9dMs0ZpDuCaQaxOyu0inaIfyAdyf5MsJO+3v",
-	"3F77wbsbhzf3O+9f/67zvfU/u3F/81Z7944t8zvGcphW+dXAXytSnjmFhkeU2Z9ttSKpcFFtq/afPnCa",
-	"mzvNH+Dmjx42P/z2n8z6/MLl5U0zstoSE2ZTdGDUt0FyzRsktn+1N5IbYLAJwfR5UTbI7UPHKS9qrDos",
-	"r2bsNNRC6Sga1bauO7BM/cNJ1kGZJAPFFLzcEseGDFe6BmBxUsjpf0hkOGnuqNuyKK0/fKq//MYl9m8v",
-	"sZS3FWF4DfT5BSrpp/46Vl7QXLjJpGmQ6CJSaSmjQn0PFeqbRx4HOMRMrnqKrixTsdMzGRWgmUWhW6Di",
-	"1hbQkS1tz/s6GYNFkvY57vFIIeFMUqmGxnByiPo0UDgTeXzUo4z4pgibRuuQQ6ZPBxBMhwXC/ogygUZ4",
-	"YqiCNFFvossGRKJ1Z60MUeu5H0ThgOzCshdga5gBYTKkNnUEFemylCiHMgNYIypy9dYqksDH1HNX8ug7",
-	"/7aiMnvS77x68BnErDv9QOPmUsw8i4Rzy9OHAytMExxnpt3utNud6856+XSlWUpmqha3tl8xbtWHDOcL",
-	"J13tOK0wrV0+pD/w/zBKK/wBojU4iXIUgupwm1cyyE1/UIneZhl/Df2zuI1HoWyOQ+xJ6pFqXc0Ow8FE",
-	"EIFcSR5JF9UVO2IgPxvjpnCAF2A60sFdJg1eAzK3GA0C8dEJZT58qUZvaI22VlExHo6EYkAljzQ3z3z9",
-	"GfKJRwXlTCDOkKAjGuAQjeB+ixa6T4hvExJml9RlPcxOVBP1zuyrxCHt97eBv1d3mpYmU11robshIS20",
-	"q9ORVKLLXTXigd3D82ploPddzmTIg5emaSmZ6LlywzgvcyaVcXDmfQOIpY3JLsBRgQnc0cGO85i/Ha3R",
-	"gH1vmgwwC5rAt9lkMW8w7vsDieZtL8XW7ikEoxCL3o4/PN8/hbksHIMMhyElAKp3a/Evpz+efjb9PP6P",
-	"+Ov4Wfxlt7YEhk+YUeFxYBk0+6cayqC2VWvDPi1G/H0ejqIAVzvUHhKmQB9hZD5FoAsmzNOqGfJozEN1",
-	"Cd853r+n/e+s5+BQ8Z9BSLA/QSE5C6mUoOXmgnRZQNmJ0JofKlDII0lWWugAi4S22DhiLFBfSTWIauSt",
-	"Wm4pXE2hIiEf448iArUGG4hxqcmImWzRNKBn66IRZ3IYTKy2ZhFmf5vIu7rDZdQWdqP0lJLglkSLoRaQ",
-	"Z3TJd3503Pb/7N6PnBN576R9eLQvTicnzt2dW53g1nf2KzhftU3L6iputjc7RW3FQrZXLUan5NURzEbS",
-	"OLj/tslf3qqYWX9UoVeojdlArZwpfvcD+PVhcSIK0tUHzVMcgkopvQbmEA7uv1378PESdosSmjqXnMFi",
-	"V9WsLiN+O4Sro51UARhfOYlq1A6xJPfoiMqFqpDkw2yr5gEPqDdZurH5/BunTLkiii8h4CpBlIAZc4Sk",
-	"obC+uubLE0JN99Yc2AtrCtGdLiUCDSdjEgJVqhZ/7lLmi5QAAv3SAgv2pFAEyspF4wArcqVIPA/NkrSl",
-	"o+Og/Vs5sQgU7aLLgIJqr/Nu5DhrHkbDkPTf6tY+7mFBHoTB49VvJYEwqx+DKuHxB6tKMp+sfgz/PP6w",
-	"W4PGxEWaxFImiNrXVpflaGHizO/Cdw89jSYLtBHVQZY06dFHnFHJFc6DWgldlm/7sE+Z/zDdSFfbEfTJ",
-	"XRPIXT3trIKxQLhQgkHPRA5DQtCIyCH3BcJjHMrFJFkdxTvpkb3B0lY6y9cqamWnMU/PAzALpw0fXxGt",
-	"K4HuinYVadceIFWUCDFGoZTkvkSUSW5kvMsS5koyQlkyl8PC9vlDMQ7UFarNxdFL0Ubgi8Xqx7z3Q+LJ",
-	"Re4BWmTokSFlvpLQDDWjo4GlTJRpcVEnVsmr+dULXXIxeX5HUTb9vC6ziZ/mSJioXMA0B6UXBAVADu6/",
-	"vZ3UHtHxbGyCjM1+MiZKzMxXlgLLRWV9oAqRs8vOL3PujXTuqYUSJ8z9mkD6fBD1GzNSc7o9s+Jn27m5",
-	"fr2zVm4Tt2f+Oqzi7+mxl0o/eV5Z77KKVDUuWWqE3q6o7pWoeEVuU1HRloaalRRfoYSoJZdK0vf+EEtL",
-	"X0KieoXovoD0ZRLDnJetTDx04pBlGnsh8QmTFAep9rDVZe7bd46Rmg40Fi4SQ36miQxEPOu4F4FGJMyV",
-	"wUq9tfgZQ5AjxJjKTknYZd5iOnRPL/yliyhmnMqqwvqArgmzfXqTv8kZDv4oLneiHlDgmT3ZxVd78Z1N",
-	"NRZpYvpq/c6uzietFTVtx8kw9H0emmx+wmTzc0fcv40lcVG947RvNp1202krxjXAkoQrRlme9NBluYyA",
-	"4MaHJWIc/C9JqFXqwJJqvRDxgS8lo7GcgLYEjQhmAjEuh+DlqXsq6nUWqHPKNDYj7tM+Jf48fU2XzVXY",
-	"rLTQfS6t30LEAiL0txqlqM2zfkkCYXR8fE/XU6US1V1o1ZIycFe2teetq/mYXbsISM6S5W3cVXdnQFx0",
-	"xsMTzeuGhmdPcJiYrzzaN4t+k1VH2Xm+VuWRnQRIaJUYOgPbkIsRHKQN+F9xtH+4nqRXiqc3hli+P6Te",
-	"MEOW8glmMYTHXVzh9PgFVEqjFJ+eiyzbSOfFZDn5EtV17MiK4qC7tfhv4ifxl/FzyDvx6/iJzUNhE06g",
-	"+Bfx8+mn00/jZ/Gzbm0eUe8yV4kYQNZNLssHh/fQKBIS9dT+QgLLJHpbbUMmI9BQyrHYWl2lAJxEtvRq",
-	"W2GUtdtY/1Bjt2m7hlMowZ7JirssyxcUVUznovh66x6a0Qokv8uWt9H8YZH8W7DsXb3qN5nm5yb6RhB9",
-	"PaNzEP0EbK+I/pXx6IqGz6fhGbL2RhDzPH1YipqPQzoiq0umjZaKkPB+Jsuu1YMdHO7t30GMnAnUJ4rK",
-	"5dyuq2JU1Ni53M4vjNlfKlLNzndyHBKyIEf0BDbsdXk3X2nV/lCRTHqZmuoylSe1Xk5jvqwvsUYDashq",
-	"Vv6+ut3GJDmgp4Rl8UCPyDOiWMGEB0d1m1yUM4ImBIcID7j2nnIlz3/TZW0H+XhiQ6XTbrZttDiS3MeT",
-	"lRbap48gj7wSH34WP4t/jeJn8dfTP4+fTz+Jfxc/mf6FERaSawj6dPDW/vP46fST+EmXQZPP4NfT6afx",
-	"8/iLtIFaD8gBgnjSViQa4ROC5BmHEBMwTg+IjjmJGCQyuctDRJkXAuDhoMvGJtBc8FBCZhS1fzolPmdA",
-	"IFDdVS+3UMeFLCYoYicMNP125pmQc4NTu2yR9RnQlDqsN5lVTib5WtlkNYF5CZnVkV1Fp1wpob6JtAUY",
-	"tUtwcNoYLUdidMj3HAfdKAia1usWghKaAWaDCA9s8ghLfKzHFpa4hwVJkzXjkKAxVmw4lpBE5BHx0YaT",
-	"RmILiD5TnzSQkDjUBUkkPEFtjWG3EOPnDTIxmY/eYHyrZ/haka2dQpUH63tMn56SKUZYesPXbIS4Ugv8",
-	"0eZzSu3NrxA/Mjoek3m69HuJSjejTjex/aBPT/QSLsQXuNpMDXfJRDc0EuM16L/BxZJ0WaIVdz0e6q3y",
-	"CZNuCx0R5ifhfJDwom8DJYCRz3+/rdNc8BAxXZ+zy7Kl8pYMxj6yO/Em41Mzx9eLUfUk5nGwCSJ9jYrd",
-	"K372ip99WQj7LuSh8LwoNGFdlCGcIMIXR99rzpLoGzCusJFd86vvJfXO/z/2rui3bdsJ/yuEX34JIDs/",
-	"tMUGuBiGbW2KPgzJar9NxURLlMVF5gkkFcMY9r8PvCMpybXdOk22ItBjHJkiafK7I+/u+w6CNo/ZhMaC",
-	"9pLIM/YrGNv/qnN2KcgHZaooMdm8ZpUU2tkwmfOa3fO69Y/+Cag/5mVTVzy/MzU31X48Evvwh1Ql7Ke9",
-	"s4uXyL2KHzJw02x3Db6GyDguvygxPvABnYfs9K0nTiV/CARjx96rEj6n6fQ/M9C5H4NrY47483Ofo/Bh",
-	"t9TPvrJ+UfXDXx0eTc5H4StRSMwtOAnH4SF2oUXBUbfusDudMCW2wlhWSm3snJifMTd8y9HwoKxBwirY",
-	"psq0Ot5UyI55DIxgjdASvMDV9khSkLRf6i0HTH0bxvpssNWP6JR7G3670akda1++YTgU3d48Dwy/qx7i",
-	"fV75S4FALHBV2U19OrKP965lT9wEcwkuWYYtZMccVWJHQKdSWsMaMDhQf1PbXbwi5bRuc9Tad7h3KE8f",
-	"7yWQocH9zyEgVlHi84FvgkpDuRap6soifUbZoWrUx2MRipWsTwew+IpvEonj2I/gcFg3o2M7GoDRAEQD",
-	"cKN6elFQ9m4mAng+MKPjASWQ+yYCv3n1F5U6n76w2FZQi4P4z1kpawymuZdjLnHwYLHek8b0ZXX17MLh",
-	"uNi6dl/Gm4bLOWu8TagiuWoOzS5Bu1AAU2BR6TZVwzzkOVMwxS9kIcV5By1TAukABNZ6mWibSTnXYyax",
-	"B5RQ17A1qcpokrLj9uEtjuhr7zYO4KqsI4PboO6/KcrDNf++dP1UxX+gcNPWtQGFe9q1dw6dGw34w/J6",
-	"kgw+uXmz3Pvk9s310zC+9Y2a6/7Zxf/9BtxcfFUD96qYATfSzKAR0e+ZIYvIY3ALdDmnsh45BkYz+yzv",
-	"jwgx9szkh+V1wm7eLBlo5sDkXIv5/SNZzM8eorDAKJykjp+WBkzIDV+L4+eccIxCxh0qI4pMOXCAISA7",
-	"RfyDEVusEvqEQvZH1+sfZrNZxgwJ+jDOVhq2RmhWQY36nB3fAbsTO5ZzxWrghc+PFDyvkIKH7rhKYZH8",
-	"OyrJ07zH89YjHcriQe+ZRRROnbUa5D/yifd9GYPRIowWYTx4DW/eEI7/vbMW8bsctRJv74UOpx3P5uLR",
-	"1oGGMAHVc06p4wS38yHVjAN6qvJEi4EGwv/tQSHyg3Z0NMhU2hph2AWFHPrKZiQyg2yhlzOWGWh1LjJm",
-	"+M6kalsJepSEGbDPOTjsjqzYgdMtFI1Shjvo7okeAYzrPpGEpOrCB0j6lasH1cfeCfsbTe0T4i++4VS0",
-	"IRLwPBhP/kt5kqVfWEJHGp4woMHOoN1wkq/Fb3KcJiPyVku7Q6O7ElwL/VNrq8n894/OWvp293fCrYaV",
-	"MAkx/GH9Gs8tSQ8Gk0arqAmekf2k+xj18cfeDnj23+SX2C+glMgtu38x9+nESeejOZSg3USb3CQ+ENej",
-	"zU32Ct1ShcU5nbpJ0AjAfGT6UdBnozuL113T6BAyqUpIWMfmSN5Z974oSxi8orir/eBxm8ThEw59Mvrr",
-	"xeK2L7g+7UtV0jzM2MIr/mJ3udmpvNKgoDVzCm86jxULV7AanOTrUPSxv/l1qzrxywEKuSkijcISNNtB",
-	"+5rcQxRE1LDxPukBKUskk6TXxSTwoKZHbMt7cr3DXPA70djUjZ0FJUb3/xx0gRJcArVqeC2NKJKOdCv2",
-	"2+fUYDNIEK35NhtMOwqUHZj097cLlk4+iLU0Fuvp08nczyCzmhdiuuH6LnGwL+oaF/oUyilouZYqYWsB",
-	"a80bzOGZSlV4OEtSJdW9w3NQFESxspZ2N91AIWrWAz6TMG4t70eWE2bkGo8TG5bX0i0FIwvhE4JS9e5m",
-	"sWS50FaWrhHac6ZdbUhZZzNjP+8sWaiVwLZEgeSakVozXv1hKVOvN6kC3e21nq4mzhPPEYViqVP26v+v",
-	"sqQvIeGWH1rJAgRyKBHf0vCXeH+7QO88gtY0/I4Ia95QJ6QPl0xK2ZjJx7//CQAA//8=",
+	"7P37chzHnSAKv0pGeyLYGFc3uhsASQChP0DwIlgkBQHgyLZay0pUZXenUZ1ZqswC2NYyQpL325kv7BjN",
+	"8XrOzJmrPeM4eyI2zjkcjzWmJYuO2CeofoV9khP5y8y6dVV3AwQlWsbuzIjoqsrr7379sOHxccgZYVI0",
+	"tj5sjAj2SQT/3BkS9R+fCC+ioaScNbYah8TjzBdIUOYRJEcEedgbER9hJs5IhM6wQAMi4adBxMfoHo4w",
+	"k210SJhEnAUTxJn+Bo2oFO2G0yBP8DgMSGOr2+s4DeGNyBirmceU0XE8bmx1nIachKSx1aBMkiGJGk+f",
+	"Oo1dNcihxDIWs+s8uLuLNnvdrplKwGuID2DJQyzJGZ5cE2Z1+iUHDXiEzGKQG5AhDtSb22qhrtNn+Z8G",
+	"Z/4bYyrENhKSR8R3HVR+HJEPYiJk+gZq4oEkEXIZb8GE7griUXHYEYX3cUDU6wyRJyGNiI8Ik9EECRKd",
+	"Eh/FzFfDjPGTln7VQTxCZ1SOKNP7i7BHUEgiyv0+OxsRZjc6wDQgvnpdvfdBzCVGVCAREiZX2n2Wv41G",
+	"cV2N/NWY6xAyomwIt3Gfe1ifffkqjkYEPTq4j0IsR/YGvIhgqReCPY+E6t8RETyOPFIAicbqaXd1QEOx",
+	"isMwoHoOsXr0YKd3vbOxduPmzRuFhQ14NMaysdWII9qKyIBEhHmk4VSs+ABLcp+OqZxd8t6do7sofY40",
+	"UqCmH+GBbFEiB62RlCEOaSvCkgTqpZbBnJUt2OCYC4k8zoSMMGWUDfVh95kcUYE8HATI4zFT+8ZDTJmQ",
+	"DtwgciMXxYxKgSIyNp9i5iNXukgY5IuZpAGiUh0ZkaJ8b/0GeRLySPYb29Eb3Rvb8o1ur7N5vdNZcIXp",
+	"hvd5QL3JomNp6dfM6WzlICpUDygRaNFm9evuB26fhYp4UObzMwUj7lm62zm7++CNtc722Ru9jc1eZ/Hu",
+	"iIwmOwoD66ma5OgMU4mOyYBHBEXqE3UBTR7Z30IeBHAnaiMrBVhdOwfxevfdd3diOSJMKpgm1ViDszco",
+	"ZwgGJ2qRsSCoqUjc9RsbneIiGrcIjkiEIoKD8Rv9DIn7jbkH9NRphDjCYyIt+c/wbe92zfqyV64JdHdv",
+	"/xCpPUYMB4gCcms4HlKFBrAHFo+PSdRGD8kpiRA2f6s9+bzPcETlaEwk9RBnW0gQ5iswxwJhpFdahoYS",
+	"IaBqaYrQNJwGw2P1Rm6Re37DaSiyrGhqY0tGMSlcGX5yn7ChHDW2rq876gbtn111OFLtrLHV+E/vdVqb",
+	"O63v49YPH7db73/7T2api9N40hrylllB8SQt59rlTEY8mD3ZjD8gcUJDUcFlFUFQaJUysKYiNfE4pTPo",
+	"bEQizZ95SMzZU9FncL/EX9mGZ4OIiJEdNCJhgD1SmI8z0s5xmjf6caez5hnMhD+Iayi4uiP9VZ+ZEeNQ",
+	"XawcYYnGmE1S+hViIQE0gL1N2uhtOSIR8mlEPElPiUA4IogOmeKb5RvPFnPz+jpgPVy6pkLZtcMZt+wh",
+	"11xzt3ezijPc5l48JkzWwb1vnp8T6AvbuHFjvdvrrFXDrJ3gawLY3P6fOo07SvaoPohBhIfqRdQ8Drh3",
+	"sqIOICeH2G0UhbzKHYOAM3+z8wnqnk/GIZeEeZO3SMVydxRX/SAm6IRMQNAD3hTwIfVwgIyshpoYPXq0",
+	"d1vJRBgNOfeRN+LUIyttpPiH4mnAuNTuBB7DaArcfXTM/YlGoYlGLRoJaVFLzddbRyMeR3oAHktAYIWw",
+	"6u04FDIieKzZShnkNwa94+tel7Ru4nW/tU46x61Nb+NGq+v3Bmt4/XjDu+7X4UHuXFrqYGrgp7exUQag",
+	"WbzYB4GqWti+0VvvoDCVuNrIVZy0mmA0u4ouXO84yMNhSHx0rM8M5NtoBY144FsyFARa3FGSE0ESixM0",
+	"oIyKERFWjAWWHcVMIB5LR/3EzMEL1Ot0shtTX18TyIujSAGtUgpInzW9EfFOkKt1BHcbuVaWdZE6RJF+",
+	"q1at+D8axJGiWCuWcmX7nku64ER6tSTLHO/5aNURD6lXjZ2GN1gsVMjZlOr1lZLW1e32rnfWK/ES3l8O",
+	"L7sVePlUfSlCzgQBoeIW9u9p5Uv95XEmCQP5O8elV8OIHwdk/O0fCK1OpCtVm5SYBo2txt3Dw31zyUTT",
+	"HIQZihl5EhLPaBMwbdssngj5mPqNrUan+53ba99/a+Pg5oPeu9ff6Xx3/c9uPNy81d29o07eqJMbnZ7T",
+	"kFTCtT2yyKm1p4x6KiVAbK2upjJW2yendvli1SJ1K/3O/tLYagyECBV1zQ7yTyIyaGw1vrWaaeSr+qlY",
+	"3ddj6hOdvemMfJRPhEQRj0DNSk8krwIruTzwEeNSa5VCYua31bpuYf9AH9tL3pRanyWvQCR9TgTMOMbS",
+	"M6QUtglQqdYrGlvvfdgYUBKoC1MftQk7bTiNMRECD9XRn+IgJopMq4E4I1axxEHAz4iP4LlA7/UbmjkT",
+	"2W84/QaOjqmM+o33G0/fV/Cu9utZNXMI+LIqCI680YXAZr3TycBmj53igPp280uDDdXftex3lwUk9hKo",
+	"QGMcKEVZK+AKOgWCOeFWt5Grb8FFARVKSsPeCB1jH1EWxhKgY5ezQUC9l4WNnXRRhkZTgUoMC8wTkgYB",
+	"ogyFER9GRIj2BW9nM7uddAfLXotnP7js+7AD50QLawq5JjSTQs28aYr4VIIKikR8PKZSkTslh/ZZ7vxX",
+	"rE0IML9wyEZ0cUsn7Vacc5+p7Spie4TFyY4x1cy5dXvby52QHbjuiDQqglHxg5jExG+jfcV/cxzaGtVA",
+	"vW+Bfp+aDlaMoAcHGgcgh+YMnPNNVkZYsJYrB7lgihIiXFWPxOqH6j97/lO3wmCVvTUXMuu56nnsWNnO",
+	"l7ZsZBKqkmfKVowLCuFPc6ByV8toXw2ouFpy2oItugAugjC5lQluYAOl0oqOvmP1NI1e8DgTJTFTkmSf",
+	"Na1MiASeCHQ2ot7IWElzYLSrt9eaD06AchqQMts58EOqBUy9EmBjWBaMoReCissE7q8MLAvGNUcdeECy",
+	"S6QCxczeYHFdi+GSR8fU9wm7BGlGEqbk6hFW0kfqQoiIT5ikOLgoc1rLmFO22mW50yD3RU7K1CLNpbEs",
+	"s/MxnoDc5XNg2VsKs8xpZMeQKdl2PY56z4hsmCHsj9UlyxHps0yA9cBSjALsnWi8iOhwJIsMUB+50uR4",
+	"HMlWGGFPUo+gY8xOVhyjFuYGjcggFsQHQ5UQ2iaVMVnD5IxeckTHhMcvK9hY1Yv6ZrfaOaZNI2sdcVGt",
+	"ZL1CK5FmxedWS7IPXx3EpHdQOgrKYN0gTN7jjFwGWmqaplm9SF1nqd1FCwo5JnBBRO3mZHxY+rIHP1Qv",
+	"X570qKEXkSdUKAnwONZIaPYNJ7tnDJN3lDx/sSO+CJQWlCBjGgWV4hw6kP7sUo5rp2AYUOpOHBFkfaUa",
+	"7dvoCMxNsQCtMuDDYeZpzc7AdRADz0VEZBwxc8zaRHOQSk0vBcrg9EhlChg5s2+EAcf+BcG2m92KGTZd",
+	"8bLXEsB3rVQ+vKzbgW2hcSwk8okXgAlNCWf0h8R4RYsH4jpIGMcC6P7qRtRlgidW3Z+h+H1mBAvMJuh4",
+	"ouUrKtGQk4wtGfr/kMu7PGb+5VB+ww5T29um+X8XFQ5yhP8hl2gAK1322hiXLfvFqyP1KUVKDTxAmrSo",
+	"rX84pYIeB0RzYCX3gjzRNse/pw5TndZL49CRGtzcBBh5gkB7YtKl8cHAwMz+wd6DO4iRM4EG5KJMYaPT",
+	"LV4Qze3lPNdU/O7VXVbeK6j58immAVaXw5m+HJ+EAZ+otRQjY7A92TGRI+5rNMSszzhrhREZU0HSw+83",
+	"9iP+hI5xvzHvIgwK7uOJIgRHnN/H0ZBctuGRCk0peh30gN66KPfPielmvUhyjgJY8bJXLTlv6S8u25pU",
+	"2GnB/3vNEFQgkoBzhyQ6pR55xNLLv4Qj1/5niHnSGltEsDdSg18UtXInblaM4tySl5Z7c99cCuNSGEKY",
+	"T5g30TtNx99CB8SnwqoimRTcVGzNo5EXK6U3IviEAHHkIWHGJgFuep8KdQ2UxcRPNZrUaK/9Yxh5OERi",
+	"hCPtQVNyycSqaE11JshVUKBAlPg6gE1dvfVqUWm8mhM0x4ambSNhRARhcsb2UVLyq07SvL2ai795qh1X",
+	"/AFmE+NkEJcAeWPO5CiYWNqjw4QMPIJdhYq8fqquTGmFcagAc4DHNJg0tkx00blAVYdhPQbDSK/Tu97q",
+	"9lqd7lGnswX/8+3O2pYJT+IAqNki8pSll7NOvwOLJk88QvxzcBDYayv32SwDcRqnlAdYEr9lw7QaW+/Z",
+	"Xb9/OYhhzjxCEZZWKjMSUcT5GAVkYK1zAK7XhFPEk+yErmksUmJeUamnUpBggCKiFq6Ue6X6jHCslCEt",
+	"zetVjMn4mERp7Kc5KyTwRBv0YGjMbKBkGlW3XcYHbQIkDKQXhTTgqkc7FuXSqJYBppHGSzQkUvSZxkV1",
+	"Fi2DgUAHImPwi21UTkarBZjvXY8z7az2JoUvFeLzQZ8ZEBVoRAIfgTTskRUbSWi/KIa8epwN6DA23P+E",
+	"TFYciPBxdZghwKg7i+j5YMm5aJ6+mI8obGUhhUt9bF6fNSOeh8I8YjiWIx7RH760QHmolDKsnWT2vnf2",
+	"9yCYBAvUb+yYmWDILWSC8HT0wwmZ6MiHfuOi4n9OutS7soGD/nnYX+G7y8D0h9yeAiApeOBPGD9jEDhW",
+	"hKB33323VQ55nHeb5QhJc6VhxD0ixKUIKxXexjNsuIJxnfl0AEZuWRCwLniNvVxQQW5igKKIqGmXN5Dk",
+	"1n1CJi3z+WVJk7O+QXUwOIgI9idLHdDTdCnWSQJUh/gPIbBkNjzLYBX1nTyTVqKKAi1NyzWTdhTKeemA",
+	"6jLywW460q3T2nzcev/DrnN9/WllwNvdvf3DXGRmxZJYPsAVZokUgZZUx7JgKSN6HEv911zflZoqe/up",
+	"01AQPeR1YXVmWkhM0O9dE2gQBwE4a4ruxuT/mX6UPE9+nTyf/nny2fTj5PPkRfIZSr5Ink//a/Ki309+",
+	"nnyW/AZe+Sz5cvoJSn6e/LLqQExM/k5FPPy71j+WOxCACPNNcUlaBOq2ep2jzmZJBEodSL7ihpKOSdVS",
+	"Rlg8UnqDbyMRKzI8IPJSCaWpkUXJF6D+KFFDfY0mpBh7OMCBIOl8x5wHBLPchEMqgBHPmfaQj0luRsXk",
+	"lRqbfTszqfahzs5J/erbL4eUFg93o9vrbK51Z06tGMGpIzcp8/iYsuFDiD+tPsJrAtnXKuNU1WXeuNHt",
+	"ra1XXVQ+zPV2ZRw7gA5sKXdEVNZATPeo29tauwDE5BdSt12tJs/E5TogNc2ssQTu7Xlh5zPLETVpSUdZ",
+	"LhI2wcNWGStOcDvCA1k1suEfi8Px4cUSrfiX5EXyq+TZ9KPky+mPk9+i5DfJl8mz5HP0P/9H8vPkRfK7",
+	"5Nn0L5LPk2f/84vKuSOQrmtmN547CJ3VbxIHcEOaVAYeLYeM+pclSGq23yP1iY42tEb49xSCmcFyBPf9",
+	"dEZ+/AOiw3lKg+0CUaviUYycvZ48wUGnJDrGko511p07oKG4T4XcsZ/t6q8oEe4lMZC50cJfKaDmo2Q7",
+	"nU7VYi4JpC4ATeoWKmApl81WAUa5p+pvKslYnHP92bYbOIrwZGYvhUmW2MiROcPZ+zyhzFeKbG7ELSQj",
+	"7BM0xtEJarpHD3IDuSuOepVYWzAfIB7RIWV91nR33i69OSR8GOFwBHH6lPnmkYMoO1VCohogQrGkAZUT",
+	"NOY+CUzcNYvHap+FuRtOozBDw2ncI3wvHbbhNPbsuA2n8UiQQRw8UIOqIyowgMIgs8xYTd86xRHQd7UO",
+	"dZzlz+CI3579rbwm9Vt+Xervwtpmr+tR6NcmlhGfSrD1Z/QK7q8g8UKK0MSmBelwfBM5zxkR3ziB+A+H",
+	"npUQeTE1KlwM9n2qloqD/dz1aSm1JB/qNIeC1J9dsoNCLJQmKLmWZLDQEIMj0ta/hPFxoFM1GDdB3mjA",
+	"I8jlGG+DsQySLwRqJr9M/j75uxXkE4/6BJ2NMIgSYHEp5VGk9JFJrUw2kn9S/x/1G8XDhJTH8YmMdwO1",
+	"UoWFm8567/2nNed0m3pwMFVgmD2DZGxahQApmV6aXmej6iyrRTRbD/z+wvXX5GztIL+4jcnsJgpfzErz",
+	"6lokGhPMRAnGf568mH48/Th5nvw2xbrpX85Fxiohk1XaB4BqqQVfEyAxb4NLcoYuUGIsySlxUNAJIRVY",
+	"INdiivtqdOjSZcFOijhVe3NGoay8MhtDMEOhL5kEL6H/p2tZVvnfuJDyf5fWkdp0ASNtA5Ll9MLL1baz",
+	"LM3F2nY94ObyRdVLJeD7m+TZ9NPkV8kXCraS58ln1fotrtjAXR7lbBEg+av9OOhsRIByCz4mnJHMIkKX",
+	"O62XV6czTbrGnrBRqTfTIatTMM1tw16wRAHBQof/qI+wjCOynHopZBR76nW/CtsgDFuD+IiLbFYq0Hcf",
+	"3HdAdALrQMTj4Qi5q+kH7lInK2ul6BS0wV3kcb8EKEdKoH6Ao5NGjYJzVC+hFMa+pjMnyTgMsCRLAiVK",
+	"XqDpR8lnyb8nz6cfTz+ZfpQ8m/7X5HnyHE0/yaSb5EXy78mLVL5Jni2kkpmWvog4ztfL02RjBM4a8gR7",
+	"EqrNgI/NVSMbF1d6Vu4sAWU11mmwQ9tsksq85kbyMziGz+CUvlRHAef0E5T8Hn76tfozeZb8Knk+/ST5",
+	"LPli+mlR1tuYq7ouAzDFMGk3hRjXQe5OpnG9DdqW+jHVKdyVemAriqMvA3xzQa7m+Baf0dMFcFOtgac2",
+	"3goRKG/+XV6Wszx8kRCXDb8I4qtV7h3k8fEYgqhyADC7DQURNekfFmAcFAutCAqDIk6aK6PorHHjLUmE",
+	"FouOBRmCisVE58vkWSXZmf7lfLKDmrl/Jy+Sf5t+nHwx/VHyH8lz9Y0afvrpyvnkzxL4zpxdRlO+FkJ6",
+	"AXFTwdd87ABQuRxVJw/TL6nnmKEuYuJIwe8rNW9cVDZ8FSyljlwqofuRDjCvIDkDGhATqD17NINaed2I",
+	"T7rcTIgjtU8by60gQclVRTNCO68oHFPQxheBPsxfBy2HVjysFPfsQwUnuuaN5DkoqQCDQOmZcjReBgrS",
+	"uXfSr5SmpUYbQFjDIYkoDmrOLnvtmkAC3kyF7BF5UoSVTte/gXuDNW/9eINcxzeOb3qbVfStThFKT+Ka",
+	"mFGDNjeXczhq8b1Kg7QzQMETqmQppazIUZ30XnIJXsSJDIuJFh4tEjGASzUC/q3hFi+SXyH7B8r/mjyf",
+	"/vlyMm4GOOnaqkAhd4oLIXrHzxdpKDmq7UuQ8Kahexaa09M/HzFPB99jYQzrGuMne/rrXgdsqeav7gJK",
+	"n1vA4u3mUa+i3snbh0d5hLZvt3POAHjnAK2tt7udVq/TUXBd+q3ba/U2rlf+vtHtFd0AdZ8u6Q5Qn5tF",
+	"ZH92e0/0IIWfYOrygWiNqM4hawlaAcNqrv9cl15/iYvvUANMlZmLlJc7D24vgQpDiZAapmzXsvvgEDX3",
+	"39o9/NaNldzCTCxpKskaLuegYyzI9fUWYUq4LhHRB3t7t8Twe995i39/b3TqPdx5x9vle3u3+A93d3e+",
+	"f3N35507T27f3nnr1nD4weidB2/uvHNnd+cHO/dvDU8+GJ3Qe5tnnVu3zu48GQ7vbhZ45ESShRQoT3z0",
+	"xhfeVLVgmJGVyycmC8XC8xCLB3EgaV152LeZrQmBQhLl6mikMziIsjSkjUe+josp7tekml5sswfw8cIt",
+	"2zkW7teMVwnPPJYeNwaMgsVsG7npv13EGRKxzpFu9p48Qa6CYnfFMQVhXMTliERnVJxL2Xzz6GjfBr1A",
+	"DH6eRKvVnEENohE+JWjIi0aVXqeiqpSpErR0iKNzWWQO9lh7EQqGhKgvAJGnHkU7Pgqxd4KH5JWQOVEv",
+	"/p6D1JkVQhKl+AOhc0twpfTO6rAHrBYmNMxTZMDXjqccyZjrkHltQ/Dmhrd9rfF4lxdpV/TL27g7yHUS",
+	"6c07CyLxDtIzWwh8Zi2Vu6+4qEqoPDzc3xnzuMoVqJiWiMcVVKLmAyA7+oOMonZ7N25cb6/nL5LHhTw6",
+	"fQ2gqJrkkxolyjzNy9cHj24VJWT1w3Ly8OHh/q4ZEUZ56jQCfEyCOaZEEY8RFQojnayGjyRPJGTrzFri",
+	"kl8nL5Ivkv+YsaYkL1DyuTapgCnly+mPk9+p379InoFl5T+SZ8nvUBNeepH8LvkMJc/VZ/Dw8+T5ymLK",
+	"pC8pd6h1938L04AOBtWHfqwfKunEG+GoimlUG5se4jHkOSHKqKQ4KB/PPyd/nfxL8vPkn5KfouSf2+p/",
+	"q/AtHHFWESjQ2Fe/GwwWDvKJH2vkK7GH9xrfvtFc39xc2di42epeb3XW1Tmk4lON+6NGODImT7OmuvO8",
+	"TY4lj+rYn3pWgVK+HxFRsc8d/QA1CZNUvV1ynHR7G53OpoOS/9ZGyT8k/5T8Ivm75KfJXzko+dfk79so",
+	"+Zfkp8lfJz+H3/8q+X8dlPysjbpVR31MIzmqJum31CPkQ2k4ynx6Sv0YBzNr2bzZaXV6LVAwC3S7djow",
+	"htbMpw2lc+Yr7/l85vVsXBvcZZM/pA7+oHJSZ6T5afJXyT9q0DV/oPyvyd8m/305+3kdDN1hAx554Oet",
+	"j9XQQSrpizn/jE489AjxFZOnAgQoH1VJDDo/qYqjTULiwJ07tmw6oLMQsRr0mPsTk/nHOGtBcrH6XYRQ",
+	"1Jup6w+oKEtryS+mP4Kwln+zoWm/h2CYz5NnyW+QInCo12t31tu9Tvc6+l//5X9HvdbazbVV+DP5RfKv",
+	"yc+Sv07+t+Qfk/+R/B8Kxv978lfJL5J/Sf4p+Tt4ffP6wpO3W647/HsRj8NDXZazopTYKYlwYGoFEoGi",
+	"mCHtuoKSQFVqW5ZyXFdzUAm5pkIMKH9pWaEzCt0MxooSezD4cqrf4eH+OzHRIV6ZrQzs88sby9KV153U",
+	"3n7dMe3YYopWB8wDag42jyc5MazEV+bIcbkRrIXaZf/ro/+TrU4mq76/GintMSr85vt+K/nb5J/dMgFd",
+	"W99Y7XVXb9zodLrwRjHBq9/3P+w63c7TVfWv3tPVpvmv/s9/Vv/ZeAofrvzJYqzXm6o70PtkiIOlzjQ7",
+	"AWG7XCCMIH3PEK/zcJmstLpRwFL6Z74pYfE/KGEm+Tz5FTgKcx6gtUqPfV2YQ+2sFVRXiQr/kPxV8n8p",
+	"RlYx6YJ4WiUO1+nKUN1ZvwBu6m3U6mYIjoPAPCyewo0bTlYIsNWtLBNfxKahjqaeS/n3RxNBvZcBApZj",
+	"bbMwAGzXX8TlsUC3b7cfPGh/73vf+17Z8dPu9NqK18/iSe9pv98u/KMmGxKKgVZDxV2oE1rvG6mIEFlw",
+	"9QGum+s+njtV8iL51fmnOw+kmdr0m5vAW0VIPIoDeCKQiL2Ruohup6doWXejs3JJgOk0dLWN6kPZxzLi",
+	"bDKmXv2pGDfUglCdOgRILyQPCLUIkcL4Ygkow4cqiyETHIpOE3+eiSD/HvKwIAgKhgZcIZnkDqIDhNmk",
+	"eDbXb9zcXO11LBP5RfKzyoCVentJSWQ7w7pIS0U4Y7fVWWt1N5YRsc/FQZdhi0vxNrPPxfd5h1W4kt7k",
+	"Z+XDIMwnPmreJT5IXvfxGer1Nlt3v7+yjZgS3HXhVl2KTZ2a2op6oLP2dWhkiRNGknpVQQQ7+oFiSHqO",
+	"wrGsX69CJi/AsagYaxd+z0yakSxXPp4daw6IUKlPYgYieq3O9dZaZxmIUIuowvgoZcHmZMo9VBbwNjOf",
+	"PVYzUXo0dbCgRdRqy5PmchBDM1QCuaPVDykQ8UZcSctY1+nNim0X7xj6Sy0vKe/r1+eGQNrMM724beTq",
+	"OVwk8Qk07sDSPFM6JSWBL/LWqtDwdkUClaCmpPmwaL/KvbKkEUsvPvss/e2+mSL9YW+/8X5NhqE5q7n3",
+	"tJ+eZ0XdVWYy63Slb7Vx+5ccRSRTc9poJwggjZ2HOisIjUhEtnMNWWyOjhyRcZ9ZsUaHC24h156Qixgh",
+	"vkCuZivQEdHwFfXvlLFAZ0Pf3JCbMT6oUJVKQ+7KtumoWDHu7DBGKoavaJh+oimgC40ndRbROc08WYcj",
+	"WMvKy4ndF5D1UNOe78rXJfbVLmGOBHgRmW/hPDXi35LaDRhAF9znIp1maY6+X+bmqEnDla9W0/1adKxl",
+	"RdmlLntpqbaSSB6Ax66am1ULqY4SCoRtXZuvSAb+IzWdaKN9HAlrxiNCIjIY8EjXM8vVJzOvA2k9IaHM",
+	"MvQpQ26Ez9xtXSYB6Kp2X+B0fkWxUcD5iUBnEbd9D0uaY+YnWMRQrUsBgrStNXzRR8ZuDt8o8aHe6GlW",
+	"Iq6h7E1H47Si0SEXEgc1lot/MjGsXyafJ8+TL4GcPk9+i8CM/M+o29tcW7/hoOTfwbacklsHTX+UfNFG",
+	"yT8nz5Ivks+m/z948mz6qYOSX7dRpbPQz5luF+2+yuL7VIkO/jJfF4Xqp3B1Oa1p+c8BjfHZMh9peD/A",
+	"Z4CFOqpxme8Ozasz6iE+a6TwUthB7iSzmQpg4qTQqY/s/bk4eqA3WOUeVo9T2S3N6sFC0y9hrOsVTtHj",
+	"Oi+awYUceI5swPd8dxgqe650ebfjSFd3m/+0Ol+iHq1up8+yhb4GCFTrnKhzfUAh0qLbwin4LFZeA3+E",
+	"WgB5HEbcj73q7JVZfq4uRO/KCs7BBA246T92PEG4YLlogeViSc1e77O70e6stXudXhctZ86g4WNSpcLf",
+	"GYdykuumUnRFKQV9OwvtUjqtkUOZb+zXSt9jtXqug9avO6jroLXlHX6at5g8muOc7Mt8dFzjbETmgzwu",
+	"1Pphl3MKokyKRst4L3NUteSF0g/00sDT/9WGH2whG9iBph9Nf5T8Wxslfzv9WL2TfAHZTjo/5CcpeZh+",
+	"nPxb8mL60Rbqrt/cXG+vbdgvl800KuFMRh2W4AkGVOvYwmHdOb9r6kIcEwW9ij2c2hzjqpgYURsUI3QN",
+	"fRDGJHkiXfD3pYGeSzv1TLDOTKSC01Cj1k1vgMVwsbOISzCXNYnBVJJW0lz55oIRHJCT3lQdLEDXr6rq",
+	"jEYCALMUeHqRq7vEmTzfKGaMsqELIriMMBMUUpFcCHIlvnqxqRQdq/XYxtVQc9tVcEtx4KKmgNhZaOK5",
+	"hQQhuiOiNnNdEzY6dkXPqt9zUZPpwsJ6QAeZsiezHXF0O5p8Z7asWK9PsB9QRvS02UQRUZ/hoI1c0+/F",
+	"7bNCIzEd5lZSYXrrSK1b6pzfXH80U0y50Dp3vduxjUf6LJ0mLaAcYagwIEdY6S1Q9BO5xkvuQn0nHAld",
+	"C0BCM3Ks+3BUaTLLlJ7QfdywMO3Ga+tO9I66na3uxlan8/2loxXPG09sOwgtXjAUvyc+wvq+9OUsWHmv",
+	"u/zK67K59K36ZZPRnCq1i7O7bFfIZVv17dv3dRdgGyo/PxLfoLMi8yMscg37yuH4qOlS5pMnOnN9aXqt",
+	"FlYTem/2rH5riRMatqxg1wo5VAjRrosFQaemDVV20cbWrElTw2kYsgRc0ksrtRtqA5XoTbdgg3JFe3T+",
+	"myUN0mrL79jZ0zNIV2F/OcyNnF5huqq0saNdnf3hjl3lU6cRQ0LuEmgRYCGRN8JsuBCPl8eGqqS7NCQ3",
+	"Bd58oZv8iuexn/0c5M96x8aYTVLjurl9a0eDrIZ8w7FypQFWaXrV72dG+pLzZ167Q6chuaxKKd3Jcbr8",
+	"cmsHX8LLZNqfwYTzDnCZ5BQ+0LkpOT9TdfzWeak1kIl5wV7XBAq5oLodDjPNATWpaXZsvD9lw8B+UBTK",
+	"Oosu5APrVVs6QkzbPcQiT7EVYvNyI4gdPMrioW14CiDu+YilsaBWCLd1FPBdU3hIJ/roma0MlKeGeTJm",
+	"CN7LkjkNY2Uqpn81VGvG26ZBw96Qk4/g1xdQCdSUBH7aUm+WnZkG3rZd9myyPPQ1rzg5I/7Bd4iKLeSC",
+	"WKUNST8QkCgkR9qe5KKmz6VShOQZISxtcwEKqLolBHsjYsXpMxf2ZwZSh2bGAClXjmYfQKyersQ/+1DX",
+	"XoOUCe0Z1CXXvvtAN5PNJVOUCvfpVu6Sh9QTVcJM2t69TusDU7gWSstpGtA8DqgtlmjMhUTdTgdpSF9c",
+	"PkDdSDZ/1aXrpjI7zCOiMph8B9m6UjhAMVPKnGLpjuJyoSSRkzry2+0VSBjFlOku3tYnVUHpqsv4GQev",
+	"0j1Sf1ZJ1uvmHSV53lBfpseMqG7dxOsUrHKfKB1y+pPpp+hGx2qF0x8byyPUNQFDnbXXfabVS1O/5Rko",
+	"iZ9Mf7TwLvSW7ULrb+JWwL0TsatFiNok+LvmeCAHHoAVYFdLHhUZrIOIj6sj7g+gz4z9MlWvqEA+nqBm",
+	"r9O92ep0W52uQp0ASxKtzAg2663O5pLB+IwQ/85pVoJ+gIF/mqJmZcYuOLTq10VMYIWIwMeKjYKymoex",
+	"xSXS4ijYAUo/e6BxEGRAF1B2ksoSpu3SIOIMAmNKaR+2oYWutUdkWzckakfx6rdWrbl4tdvr9jZ612+u",
+	"Ahys3ugUskPy7acrCUhtJHVRn3l0cH+nMsA6vf/cGdTD4K7S7fbjaDg3+dZoNyDQeOoLFMaVeTs+CUhl",
+	"Nj/MY8uOIvNaMQ6qt1hWM6PP2Q5ADkBdZdEpDViFIjoK2OvJ1/zYqREOqwPqzoEm1ZFBXRQoBgDeCAf1",
+	"rKLhoDXk4bFisJLbp+sIQ/k4ooviGsMFMW0NTXPECZGIsj4z32yUvikNWuJ6PXBga/Fw43zidW7XC66N",
+	"suFSNURhV+Y8NPkyJb6WZjzlEHHPTF+aY4x9kqNHiwPtqs2le7K6oPIvwcj5GbCWL6Y/ycoqP4PirV9a",
+	"TxFKnk//Mvli+ilSgAVOsIeoe3Ojlfwy+ZtKiFLSSU0ganmns5Vy1jub3c3rN7udhXer5zHbnnO5PI7k",
+	"W5RV1mSy0W/QBl1soX5jrdPtN9CQMAjM/EEcUWEq/jrwtNdvIBwdU5OGqn9c6zeQF9ExGKg8LEghRm4N",
+	"MHGt04P/u1YU0/XDJQT03G7EPb28RmGPYidbVunJrlkbmBhyD/ZN3/cKgqkeI9sX3gG9UjERMDEZ1Y74",
+	"cH6XUf2vYk1wZS9XCLBu1Bqd0PTAt+k9BdioCr5WJ1t3cj7xqKCcCSgJQcc0wBEaQ2CSWFqB1OvPijCy",
+	"kypF8oQuDqgoo4KSj3hUFfoIIZaQ6yayXGDJY2tEubSFl24SdmFX5djTXfJWa6XXHbt+NFC36RWgWt10",
+	"5b1WcYDytUpuOpgDRlg8yLSHTo5n6RL089hWdovVEboiI1L5mUsbycmKGc153zk3CloQmScMxox+EBPz",
+	"2Bh16/119hYww8FEkHI75KxksNpmgOm47IqGCI3Ppv9VK0cvph8nz6efoORXyW+mPzZRF59Mf4KmHwPb",
+	"gop/n0z/XEc9KB3qs+mPYIgXyW+Tz6c/Aj6XjgX/98/17783tQJ/nTxT3yMd6jH9aPpJ8nz60fTH7XI0",
+	"3frNjRvXF2TQVLvtPJPODldfD+kFNKqAcKVC6JJ7Rn9YTrRcqqBiboSavgyvTq2dK0lkJVBLeGe0nyoU",
+	"i6OaMoFwghEJsKSnprV6qoydkeMahawxX+ua7w96dHC/VqBR65yTUqcXdkdLzjWxmUasbkbExyC8rBS1",
+	"jgpvvyfpKZUVIus+iSi3bYxB4LXDUwCQMywQZUZwPx+H0ENXMTWvJJKL+WBgEhV0LIWVy80yz7mmGWWg",
+	"YnWMy8PKekDZWXFBdOsNKtN+ytDiWkDZpmMeS8fa4QQiT8IAM3yB5T5iHokkpqz+LOf52swZpcVdtpAb",
+	"iccPyZmLBrGu4mV+2I8IwAixT3J6nVEF+8y8u3PMoWuJn74LRlXT/BLbp3rsHU/GOHBt7Vgziv41N6kt",
+	"LTsza26Q3Lz29eNY9llpxrcD34Vmw8U2R3rtDadR2nD6Szq8/kXPmf936ZPSovSPbwclQ31+pKX1AIP+",
+	"er3ln/LLKD/Lr6bwLF1Dxa+1A87usPAY9jqfkGcASP3tQg3h7An5IMaBKBQMvCaWJPt1BYYssU3pXobV",
+	"VdRnISGurvWX26FYRIHtexV5F+SMCIkg1eSc5MGyiUXidzr5nI0qzvbm0YP71Twnb9XImbewQOqbCoZj",
+	"HAFivpGkwrNox3YQjyWJwFVxkbNJXREVNHMZ801J9LhR6S6IiAg586tZ2KNQSRvdTicdFKAEIknLvM2K",
+	"edbk5CCh27YfT8rS0HngQ+3zgAzOF36Xuxx1uZaRjfFQU/oBj8ZxgI11OyJnEZXS9H3PorOK0pR2koVK",
+	"/BfijX5DPO729Y/k0oRMPcdqWB9QLhc3YahrUAZBe7+GpJsXyW8RWNF+nXyWfK6UktnWTr9FeROcqV8P",
+	"Nre1DtIfqoVPPwLLW6drLW+bN2osb3PdQE4aK5iiXRE2F+C9ApEF1S7m0ral0AnAqITkhVO+2a2O1rhE",
+	"NaFGJtcbqD+ku5T5D7hPB3SOL+12htFL+dLG3P9GutIq77a23Y92dtf3V6B+URZ4L73cbmez0+l1OnkT",
+	"yHwrTFZXqHu+ukKpS97eWT2oKIq5X+mkV2w0xGUP0bU6Djq3FoIaxiaLQC5ed1H++zyCr4az60B7NXQe",
+	"YvyQKSyYReC6q6fdVe2qXAUWIVY/1Gey5z81gca5V8yY5Sa7Xz170H/R8RCJyHuj35jdRrdzc/16b82u",
+	"Y/lqEgtcFm9OQhLBmS5h2Axj60WmTPKqLC5BHtVZPtRD64aiTBAQKGC0oomuyjuNJjyOUCxIlJWoyO6r",
+	"3lmdpzhVXuiioeSWWv7B/Xrw3A+wYhnqNHhkxJEY5KpeBz24VeLSP0XTj5MXORvhx/Av6B3zcfIC6Uww",
+	"BUvJZ8lv0Y0OKjF2aCmTY+3JM2hliJLnszD3ZfIZMnbHZ9CE5lfJF6Z7jp7605I1sdfZvNHd6HUuZE60",
+	"F70cXNV72+EoQaCDV2chqvoe1Mnrz1yNORiNIjJ4o9/40Kzsad5g9iFQzKfvGYPZh/Cfp+9bXHJTmNZA",
+	"ec5rLK3ggpETdjEXBQpDT7Ae5SVAZIn7r7/1+3RMa2rhppkUH8RcYjTAYxpMqk3FNWqaIQpjIkfcF0iM",
+	"cAQNSpRgB6NBcWAIahPxYECflEJxDedc9fkZg8Y5TumHFvfl7I+hPzhP0dO5cr1eZ9qSijJ0EAtBcYmg",
+	"Jf833OzvkxfTj6afVIlJNe0QHjEqBQrIQGoRbcyZHKHmWu/G9RtqttSLAy1hUcwCdWEm0DRj2DcWy6pG",
+	"0tfrcMy1LQCMinvVT68JxM8YirSoaUMVIqLUBQoVRmEjwUQDTwWdCNLxz6GQamhdZK4wQ9fv7QH36zoX",
+	"dLNolp5OH9IRwCa8B3IkySlRzI+K9B60jbDr9N6fK0XNMdk94L4JtmvkVvmQy7tq/pxr3uoREKA3V+sq",
+	"xKLwCFGBhtXRKKf1NnSjRZj6z24m7Ltg2hdEomYut3UcysnKRWzqJi6qAjnH+ctaPFp2t/OcOoUQO6BC",
+	"Yqbh5EUj6s7v29E+nWyjjr2SuSCcgcECK5mYAQUckRpYyIcmnuMOi1D59GLRgUuEBNp5jqq1+rpIrD9O",
+	"6P8qTB8XAtqjGq29wmm3FNBmVoALgKwGpafLqfD1e3tIzsSeJONqWYqRM6FDpMC5N9cctmwVleo4mnrP",
+	"/cgku5Ykl3+dfgIBDl9C7/Ufay0Yeh4mXyhRtSSXTj+9uMs+xBEeRjgc1dw9nJISWHVImf4QQmjSL0vy",
+	"YfJTCN/42K79efIbtRy9Gb3YX+XUtulfLiWft1++Zn6ugEtu1/PBp9pLtH+w9+AOHE2F7E3Ozgv2KZwu",
+	"3Igau37BxqNcQYJDeLKNCAVPBWE+GuMJOiZgCEBNfKx47Up1dkBdoTQwXXqcnWorBBitUlE0K+f2UpZM",
+	"yWuqp/lld0Sv09todXqt3s3F4z6tP8KIjskulmTIq+zfO0hfvWfeSOtBivjY/EarDMPeiAZ+RFhlFY3s",
+	"Q5vVpvPvAoIH52VdxfVXMK+67GkKXUBjQaA8xDAbTAGn20ZHPGwF5JToyiihAPiB5CNW7pjc7XRuns9a",
+	"aY+zuur2L6b/RftcEBT7+UQHfIE94VfLVlxIL+D95a7+KCI1JLsEADIiVa3B0is9JylYcH/l7lzZNAv2",
+	"pW6x1jb57oh6I5QRNQi/JLKqCWFxY+WcDXMm1BeaGuThaDf90i1Z/zudmxW0PW/kr7fqO3Pyl1Iq5aQJ",
+	"coqFTQiOEB7y6iTs7lI1bAW3NWyNa6XrzCiteTevrprUg1YD6oAhH5tyZvqZxLrCs0J7yrwIIitxgEIe",
+	"BJQN5+izvfPos3ANhzyStyZWQjGJPzPPFbhorwjQ4OrztXTYyeUfqr+tf8u1V+NuI8kVt9AV/45n9bo0",
+	"Bb6zFPGuwYEcMNSjgy5qv1TmiLYzQF0rnddbERRxLHgQy2qDvRtHgYsiInhwSvy0Or7UFb4HdBhHxJ81",
+	"0zfrtVwAKg1zKy+jGZ/PpL9jN6nN+ksFor6WHvevLkI1dxJLB6uCzcM8GNLTisZsNVd50bhVIxdrU0ce",
+	"khdhzxwvl0mAN0EBNsAZS3yMRWXW1WkdPyp9q05OD65zr3WZNkXQm64FenfF9k7KZfxk9lr9sn7k5qlq",
+	"ww4A9cPV42LEX+7x8gF/7HQv+yz9bccMr0Qxkas9Ps9Fr6t1ISoQRpDW3gowG8Z4SBB5EkYEmvqh5gMe",
+	"hSN+RJ7I5oqDjiYhUf9V5LCJt49XHO3n6V13HeT+Z7fdbq8slxobpr7vOmaXOrD5wHYN2kYbnZzhQCuM",
+	"Q3KeyhsVbLZTnlmxK3RCJluoo3CMnGLmEQd1Z1lvrv6K+W3NwFAaCF0ob2FzQdYWlbpQi3w78q1jf+5K",
+	"oYyPWqt6RpguwNtF2P5Ru4rFFVAqhWvdNpDn+rVsG5efAT4XYZYHIsoyFQ5ADVlQK/qXXQ1sD/GYNKef",
+	"zKHrK0gDnYbH5O9yT0oBA3OHKSVxXF+7uX4hn6uiN4upW7WvNR/tYQ7UAPuCjLp5FjVuQvRh4GJREzmi",
+	"bIjGWHqj81QxqRRzKjTBsDKk5cguRulis6U7u7XVd27zKvPhA7X6fAIppB7gIIA5SjHBa1U53Wb4ffV6",
+	"VXXtoS7tk7uJTDq+sUQ5H3tP+W0U5jQnNQdqGA1DUgMwY3sA9Yk937jA2l6nUxNaawh0dVGpMxIE2hFt",
+	"x9WwLxzUgbBbqC8iZkxNGuNX2mgHNAugU67Hoyxa0q0uK9Vpb24u0RS2Jk4zu7aFoFEfaz4DHlU95vUg",
+	"5zUlWLBc2GHeDr9wG4ssCIWYaBekTNemcrbRodJtbDVrqNg0MHVIUTP7Mj0Qm8u60mcQcVa60GbJk5ZF",
+	"W2NZjHJlxejslcpqjPnBLxCIvTCPUh/Bg1jGUDSZPPGCWCh9QHPj4uZKalPO2m9rkZrkf50JmXx+fu64",
+	"nCYkORTkR5TVaETnqOyg56uHMfD5VGcr7BQUS3WiJkkhYyKlFuQWS86BLmmU5yJ80WMu2MgeG/AFG8FS",
+	"RvQ4hubyZcUP6rujB4qe44hAeK5Ax8SDZk65ZA0PMzDC9pkwPUGbeSnN/oh9HkpTfZwSsbKNRpREiiJS",
+	"DwcI4k9024YfcMqIb8PC+m67D4ky+iFIJ44JttBmHOOGNYsfYYEY1+NV9p7xvMqSglkJNYUxTJN1Myb2",
+	"IO0WtgrOijzjA/s7Z+gM5FwSjQt1HHZ2d+8cHj7eO3x89+DOnYZjf7j1vccP3n5453uFXw7uvPPozuFR",
+	"9tvtOw/37twuKoIzIy6tDu7A1u9GJLO36Z9uTR5wRiYzv1paW/z9NmHUVJ40CV61KY18kOYz5gHsLKLS",
+	"QljRcTf9GHXbvXavU0pCXxirBeBVVcVnpwh3ZUfhfwOLz48gdfsjExGoCzw/m36Kkp9Nf5T8LnmGZiuf",
+	"WA/hL5IXyb/Bz8ax+PPkl+dbulfr6tktuHPyy/4bW3EF1JNnWX1o2MCLvCXreb9fufrPcnVbqkc55zZq",
+	"Wiwp5V+XIrBRE8sAQq/XvtHudXrr51xEgKuQe1f9TAcUSt1CbvPMiRrDIEqe63P5cvopeMChyne/nzcc",
+	"Tn+sDu/F9BMoA/4X1qd8vpVWH5aGVmOUrzsq1HRvt7Vj012ZqeHQ7gL+dM+3nOpSEm/ZMhKUaRHV5Brn",
+	"D+4fkxfTjxSSTD+BINQv9fE8Sz6ffjL98flWEWAhH49NBEZNDStzHvlatiVFZObQyjbMDLjO1Sr99Tct",
+	"12V3pHkv+oUy8KdDnuuyIo/7FSd1CIXQIzKkwlo/bU4J8Gn9JK1MmhU16nUr7yOqJytgBZmdrvmAsh/E",
+	"Qq5UgsKCZWxY9lO1lLqs+Io961fTyUDrlLNdBaBuyL8r+Xr6yfSj5DkI06YTV6XXb05eft7gD1ZF/XJp",
+	"0p8lnykQVCR++qPpX07//8nz5LNKPwWJIiorGdOReUQJlHgwFVQziSgMgwqmVUYB4LAlFDgvGb1kZ0p1",
+	"ZbsUfdRjgZoL66A5KG9lnDFzv9fIP244iwurvUTkUcnTYjpdWnnJskzHejrTfKNULHFsnaUMIFLJL2X7",
+	"jhWs65WSctWJ2hihciWMtATGuWODXirsp1KhTi0+peob+R5WEP8G4WbTT21GBko+z0LoXswKD8nvHARP",
+	"fgNZHp9P/0KNgZQ8jEwc2yfTT1NuoIvqvXS00nqr22utdc/t8K7NHnmT4ECO6qLod6CNhW3PUWFlqvsu",
+	"OMMTgVx+4kJptBhALa9m8ZOiksRPllOM8ut9+63ZStVmRVVbfTskbGd/L+/Fx76uiICD/dy+dJLqTB8V",
+	"8z1aa3faa/nOXSMqoFJxhD250kZKX2up64HIDSwNHsysx5ZeP+86Du7uos31jRtpi5E0BBXtBhSsW+KM",
+	"Sm+kjl63n91GLghA4A+kEpYrpOKyIh6PsY5J6zNXdyZyNa5QJkwdAk9X6/BIG71jcohoEEeKsq73NlcQ",
+	"9n3knlIeQAevkAfUo0S4DnKFx0PdsVYn4NiWM0QQKR5j6W5nY1F2yoNTqPXMsqQlGNv+5bbRAx4RRJ5I",
+	"wgTlrM9sQe8xnpiipFuIDpntEcMZEWjCY+RzSAM5Yfysysqgd16FAaN4jFkrItjHxwHJkxGdL1M6oIdg",
+	"6DCFq4XSXiIioYSSdgjjAEFhfrBJFfEbbLsm3cYIQeQJJObozC07XZafA5RWEB/FYbu2YUsFft7lkabW",
+	"eh/2CkoVII9xrjj7csXws5LvF+8aoiGlWkTIp7AVzVauPioFdMBAHysNCJorU3YiHgN+8kD9EGEJJd11",
+	"qwL1L4hOLGlmDT1eZTMZwB2P1NUx1i0RIB2uAkKKwRlZurGOTF/t9rrd3vXO+qqefzX0B6XAm1ZEBgTG",
+	"qu5lC9M/rovZtMujOnTEOIXc77aM7ai1dxvCj0LOhI41Lzfiu3B7HDOD7pKTkoA5PVDIkxGOoQSpvvcR",
+	"FijifKyjoqqiwXqtTveo09mC//l2Z22r01m6RxDQqqrVKNnGYGCEICkNskZsz6KmyYLfgsLVIVIEYGJM",
+	"kikAmHcgd9I24TOsUL+pG64YvG44DfNBkUsW3liCWxoWc6h2dmSnyf+4mx8w/+CenX6BCvPm0dG+UVug",
+	"PfIiiF/vbebrPG9u5v0B56rFv4PESNFGy8FM8qJlimqcIoRo1kWe1DTMqFUmdtCjgz2UIh2icGKDiXU4",
+	"5WdETRcSQ7aOA8xO3LS7SERMjWztnlfcSYTEowPq1cTkgUKogKDtk9NVM4dYBThs5TaxPGWwTLSmrYFl",
+	"uJoNF9uQaBKlZhMiVP+hoShCZvrG8lD5yMx4z35a+v3u4eF+xa97+4cAlTPyxjyOYd+xHbN8xDiQEt1+",
+	"2Tek0D3AkkByamtffTEphR1bprC8crcs2yvL61rps8m+c6RagOrqMAK9dfCEkAh2KBWqMl9B4pkDopg2",
+	"BlAoW5hraVGqLhFH7LFim49DEj0e8TiqS4AGYUTJDuqlLZOT4OGAMB9HRlt0kASSCu8KCigFC4OMEH5q",
+	"fTp0TBAJcCiI7/TZcQxVRwKiVCOsyKtlr8RqoU1hXLkQDwAqpYeDwNRk0xnZRgxU4pw6EYwGAef+yjYU",
+	"rUcYCaXCQvMU5vMzSFdDEUR+6UUbfmkfq8XqxG82lKNSRftOu7PWWSZYoED652NnTvbTIcH6cuG/Io0W",
+	"boLoe8b06kgwgJso5nYj4Hcl6qPRuDXGlFW3/wWGXFmSNGvMYxeVgZS6OXVMCpDgOLeQK0Ltk7dEEXLn",
+	"GT9bcZCrmzw+BhnBRU0q+yyKmUBcA4Fr1gEahGNbQua0CgjpdBmXjwsjtdFO1QX3mVoSGvHAF2p4jISE",
+	"GpbwM7gJqTSPAXEENxijvZrF5RbLTcIuG04j/4quQlhYWpGYll5egqQCFbiT3s6hmbX08y0Y98AMW3r4",
+	"kMv88/ez614gpcVZ6YMoZvaO1JP0urcRZ8HEeIiLp1WdUHHzqHP9QkLcPOXBqA18gBRxw7peY76YhQXc",
+	"SsViafUgqC7FoQkkNo2vIbYVyFax5UMnt1HK5PWchT0nEgFq1wWPgNxJfTSL8br2BRa5TIJzoX9YYwc8",
+	"SiniVkbsXSC4Sr3y8cR0yuJxpNCZlYpHAan/IZQ7vBMrzrP6gAuPn/VZLnVBaWwadx/rccCSYH+COYDs",
+	"gZ/pegeNKYvBkRlBP1ceR2JFt5d1BfE4g662GsXhxlaKiAurByurYuLA85xGfgG5P/U7etQiJttRlkVh",
+	"bWl9YL7K/XQbpsj98KZeQu6XQ72a2gczQxyaBac3+xiY8BxUt1VbDcO1PLtZxTsd22U3KyxiaK4i8tV4",
+	"f3HlLSJj3ShsbmkWWrmNpibjjAwh3WK2JMsSGLmMOmvJCyNPdNgL6AGg0NacYNqckAe+Utr1CD6INUoU",
+	"0vkeK1+ZJpxF3Ni9HJOAs6GwKSpW6410H4BKuaUZciHocWCUYRM4pAPu9PeL9eOX0ooBBYo6cfZTTiMG",
+	"3ZfHUZWlx9Uk1LVpt2AVgBDTHGlL6azpIpPZMdP+I4VW17oMj0BNY/1zV097q7oKTjH1RI/byOl0hQNJ",
+	"fz3HccA+d+24ud8epVMsr0PKVPHK4OPV6ZOw2BltsvCr0SWLv1lNUikicxWaSrJRCkNfgkqUy6Rkt2Sk",
+	"Fot5lsGXTEKG/VoJwyw8T/tKhDxPllJQdqrUuYJoX6tm1ockK4JEIsj/yOmcFVGWuozU0mGWWrtd5DE1",
+	"g9auW4nDfiVvgFwXwEMbQZhqjBBtbOVE6EIP7TcKxbEK5mgDJVbJpUxLxu2qNu4XUva0oG15gNH1ziXA",
+	"LW1aB56Tbt5OSRlqavN5qk+GJGppwUeLUjjgjCwtKqdT1LQ8TldAKwXVOzDwkW0RNisTDGLm1+P2kJ4S",
+	"ho6xd5KGyRbIsbpzxiXyNW8741GxCXRvSclAwWL9KtQqIT8Bqvh6Jwr29F003fXeZknvWFtaGolO582p",
+	"n1vVubBtwIDiRpfbqdZ1F02pxHZtgtG3U8oCWWomIxLMU4B01SFFlkqgg4NwhBfZR18ho7LEqJphlZ/m",
+	"GdfMM83AyrntBWnICjhVzCbDvhzE5NAmB7v2cmtJ7CNRkxlmCUtA/CGJLGE1kreChVRWEEozlSMy0UZK",
+	"pSZU5f7W6J/a3keNW9sWyyZVzPoSJOR5mrDZaW7iCpXypbREOOwKVTH3+23ju8n4bc3FGJMWyOByRGik",
+	"CBHxsJDLd4Kr4dIaaKoZ79tMaT5nYAfJINYx2Ouk1MixHAmC9lN+ANgNZFNDV4H3nm/dqXBQ3VQnqiuW",
+	"DVNdE0XAu1y1toTZqfxnpTvCLGb6GmBqBaGnYJ6IIyonh2rzxq5PcESinViO5pHSawLt7O+hE6JTAlz1",
+	"Po/oD+EmttAtGMQU4z0hE1Patw3SrJoKDJrqnWyDIynDxtOn4EvXOS8QMOHJrGdZI3WAISXNSEwZiaAc",
+	"XnGd2WuQ6n5w5/AoVb8oM4USwP4QEWKLvppwy539PbFlQy12OWPEk+i0h5rwuM/SRM8VbcxQxBjdur23",
+	"Dwdy2m13UJPobrcQChRG3CNE3YVYSWkbtHnvNw5srCmP+g3zfZ81BzQA+3gYBtQzJknAxQMuQiwh9wzt",
+	"WeuzrJYOhYPMMoxIKpw+gx7KWUYMRHDpvvcyjpgwbuqc209yIM0eZ4IKNTP6zuHbD9PIpnaf9dm3voXU",
+	"9atp9Wr77A6M466edt0cgjJC/AWwYhi1gS0LNugopz9rw8yAR2c48kWfqf2fkGzVW4hKFFLvpPZo8kVT",
+	"rMyqJ26j/YgfE9OVX4TE00mDJjDWZFfjiKAwPg6oB++PiRyRWKAxkRH1BGpi5hszjY65Ij5Smv49roBh",
+	"QAOiIEG30eqzMLWFUcCprYKxABiwSRjgDOrHhFgL1f6YMkjoIoxEqOnCq1Ebfn+MfT9yVxy7eioQxAzZ",
+	"G1/vrOvs1lWzaNfe5EEaCiLsNdrAD6W+eEEMxigdROQgD0cQP4xZOVzERImgHaMHQjCWIKbMGT9jfVb6",
+	"onlTaVPX11FAoFuqg3w6pFI4yG27DnIfa4Nxy13ZRllhzvxp6ea9YOBlRN9lQMY5nEURCYl23VCG3Cwu",
+	"xtVRbOB1NMHe6sAADa0z3x4RxDKlp6MDtygcQW0UHmq6OWy2nvtv/0Bw5jpIsx7kmvW6K+0+0zF6mn4J",
+	"CVFmxYgDybOIvm2URulRARcLAWqijf5sNqALYKbPoB8HHww0n9AxXXAo+mpd1HQHlAQ+DOkec3/SNp0Y",
+	"sBwZxHSQC7UdzBNFpLMn6r3ZB9rYboBj5ulKG+2wLCjOLNmgfEROCQ5MrKLSzLaAsJHCPQLTJdi3l/WO",
+	"kSKtLqotZ332qFAAXRTdO2l88FrHRNsJ6yzWmGuVXyWpVBAYQDvH+NEzYuPA+5bSaMTQUssZjwPfhKEA",
+	"wbWICtoeEP8+cw+IjCatHSXGuk7OnmbDHfkggyHUnBt8iWzsJTTdy/lILbXbu3N0Nxf64K7OhkEYFBdq",
+	"K4WK4KnDvc8yVqJdztaaiUUukKuZnre73ltD97l3Qny1lkBwpYXzsaIw+iwcexjZoq1nMXUrgC0dVtRG",
+	"7r07R2j1tKuDZISLxIifWUZnDdawXpPvgCTXPEWTrVyrxtRzaYMkmPH4hhHXKhF06NXuzu3yzKuxEsTd",
+	"PtMLOBtxBOqT9iU3M8hwCrJvlaS7YoHb8HHg6n1W4upNBU4hHARkeUAMrW8QwIAxBKu1kbur/tHSEdQu",
+	"agId63W7K0jgieizM2Pkx1kQoC6RDMp7auGG4XQIibszJC4a8TPEAx/CPYAN6rUhqmDGLFMdt8FfgbJz",
+	"RyCaCyJQ0xZrsvUFHDRK21k4pc7OTr76oEJCWDwz8zu5w8ifQA4vtxBGIyq1b9qE7Srwy23SWDWBhREc",
+	"BTRrjJ5tS5cCVqicJdRExHo3jic5ocPEohTTlHWZgz4zV7OrQ1W3EOMtWLOuh6DEO4TRICJiVDTWoCbE",
+	"z9AApB0Rj60YuKIpcGnYMX7SEhIH5A1Nk7X5TliiLblal4ImXeVHaR8I6lcUq/mcjSi0dTbkoM+MJpbD",
+	"dgu7ez4Zh1wS5k367O3M965tNBFReCZAtgLITWe3sVLIzY3Qeouk9Ag1u9ADZmOjz7wRVoBBIqE4C4oU",
+	"AU3VWiTwWIuOlujBD4rV2X5k1kms6FaAJyKLIlIkHmBZvamuWh26jRnIAtWHmLLt4mQwPUY+HQArl3rC",
+	"HMHvudt9hu1i4USz4KU0VFeY241ixjRu2wE6m24bpQ7G4mdjPOkzqLZ6TAAtlPjmQ3zGcazjcVIcRTE7",
+	"YfyMKYE258ahYwItbDEKOLgfQUUCXxaPEGbpyRSdXorBaROfxyN/xYH9adER3oZ1o6ZLc7fKY6mwr2UW",
+	"4q5sqSsl3glwP6bFSZkLYIbzRjHzgVgxcqZOXPvwTcRophs2nMYpiYSpstnutDvG+sxwSBtbDUjpgKI9",
+	"Ute0XvVNZaIhqaxYd3iGh0MSoUd7Wk3QqkUuD8SZoZjHlOFogpqMo93bD8Gqm1L5Pb+x1bhHpCkkZCkv",
+	"rKDX6VgF2ZhXJXkiV0dyDO4DLVBWBCI+fVqRO5IWwGgXbAKNrffedxomkrax1YAidDpjDPQzS9estVDi",
+	"oSlTkAYpP2nZiOWtD3Om1DSOGdazOoL0nR/Wn6yB7F6no+SGgCtoFzbM1iNCWDXpzaOjfdCMAUighIRP",
+	"QsJ8BU2Vh/ummXvh+ebFdyW2F495nkGpkE1VcQNHuX0ocT+gpwtu4j49JUy9DolYL3P0BtrbdkeV568W",
+	"WJPnZGI4zKBgCvrO4dsPK4/aDKGev8rjLmd01Zy43VBWqn/eiR/l0dju8jIOfoI1xl7CwX9v58F9He2k",
+	"nbpoQAOyMu8q1Bfnuwq73OwqUpOlJmUV9spXcfxm5Rc+fmhHvhzFScNtUlaGmaY3SEZ4MKDeFjogPhWo",
+	"acxsVg4Gy6DE4gQMf0Ys7LOQsmEmJ2501vQUegzgupBEolT+NrJqqrAGI03aiL8FsuUx0SXxlCiKBwPi",
+	"QSHAYGJtLLmgRs0FZ0DhQJ/E10j/YAVtxXs3Omt1g6WrWz0k0Sn1yCOGTzEN1CnNBZ0DCDa+FGJ52l0d",
+	"0FCs5u2yc3G3YMAtlCQC+68tSITBHpp2ssFIRkpSJogPZrH3Lg2hl8ROfhG6D8WYKEG3sfVedVG1/Gq2",
+	"kLsTBK4NYAeRFODOz9VXBCkFVtp038TiETy/zT13xXzXZ/Bh9oXt0J+VZcg+tb+YAUA2grnTEHF7HhTQ",
+	"xB5C0z2Cf/muCcakaktgdrL58Fs2tz0DyLR8amMnCPKVnOCv/G6yP3MrbDgNM2vObzLPBaeO6S3KfD2+",
+	"/as0T+nn4nz2YTrv06fOAqDKKn+BNZBHEh1rXqDzV44ncH1F/9OuqRhvKrZXnaYaCbI2C0eaKwx3fb3C",
+	"LfVhVZ1aynIVanXV2vacWW/rd6uvsqau8NP3XyHxUueXQzUIdqphaXn8AnK2rtcxn5zdwmnXaPiku/iT",
+	"RwwbDwrx9UdLkM27PDqmvk+gEPN6b3PxF0ecP8DMlg8TmkAvsaM9Y71NU343Or2lzsES5JfhBOrT9cWf",
+	"mqmOtC6rGUhOvBaycJs5pqHDK+o5BsSCqOFCXhUWB8gHxkw/woPCLG3k2mIdYHKXGUiBiS9tbDKIoeit",
+	"HKU1MLHoM3AEAcq7gyKLYDLfMUMTdKMfwRxp9UCdDablBqgnz6Mx8jkRfdZMfpn8ffJ3K7nMfKO2rysR",
+	"CVI4jN+gSs5QTEtvPYdLs1yr6s6yV1Zz9p63yKSh8R6A8xb3J68K5fW6NdJnjneTll6iO91XtYglaA5Y",
+	"ZLXdDIIdjHFeTXSfe2lAXdWk5tXV9D2Y7TUmX50lyNcuZ4OA6mik9e4SU+zjScCxf8T5fRzp8p3rvd4y",
+	"+zHau6VAV9R1HnXV+IQwywPv+SlsnUC++mHurz3/qabBAamsPga/V1LjtB9XKtxWi+J6iCJVKxGF9bqJ",
+	"/dddSljmrtMuthfCyytMmYMpGkpeGlOcpRRUKIYlCfOJnxMJqoH+HpFzIb7zNbLBbxxOXaHIHBS5R+Ql",
+	"4Mf5xNAcPO7dBik0jCvw64CEAfZIQZC3iOZTHdGTk72bitlAtRAPM23nw2xIVtrobRZMNIMSYHs8Jn2m",
+	"RiD+NsJIxMdjKiH3o8C9bJzXZp08/ij08SzneuXitJ52OXH6K6cjMSzO/0bTk69Odr4iXPWES6PBVyYF",
+	"rxbaCNXKA7luQoMy3SqkAyySEO5TkTavFq9aQMi6ZNcb53Ji/JV88MdmymMl/lvo1fSVCwvzDYNMN8co",
+	"eHqxFgx0aqLpvH08MTU7fYKaOljYAY9Nn6UGQIsYR5OQCF3/xnwmyTgMFAFieGy/P4JioDODpFbE4mgQ",
+	"il0zUXWLHnCAnfHtPjvmcqS+Z2YvmbTSgVB/huJQsRNblRTyDrSRUc24H6cT3qWBDSk2T6CI9xia38w1",
+	"RN4u9nB/La2Qdo1fnwlyURRFCqV/TMbH11fiurJWXjYD2fH9fJskXcDkKxbZVj+0/1xgzzwgY26yhXK9",
+	"p22sYUGpqbdl5gjjlSHzypB5mYbMFCgv1YhZ2Qmt1nBZD96dr4VzXukjf3T2ypdCg5dSP5yFH1iwXdqy",
+	"mcO+CrNmG+3lRHgqcr2eIh4PR8hdHRgRHrmrIpPd55gsCxj8agXvr89YuYh8WEvlN5aMXJkpXycz5UuQ",
+	"rJeUd4E+nFfovZbRHOvHF3So266I7aJ8bBJThcSTGqlhNyA4ylsclhKN4asr0fgKweZHwygoyeFXBrmv",
+	"SkY2wzvoeCJ1jpr6R2bdR+6ufqN1BBUIIF5wiE+hNEKIhci4d58VyxpwTxLZstUsIatBfw2tiBkUgUNH",
+	"IyJ0CQ1IgJtAP0wO+KlWYyx5O75/aDHWbaO7uhKqjGJPQtmOrLACRqnYsGKqkGrMJ0+g3zCkQ3DmkT6U",
+	"HEtftntRK1THoiMis0DHtAqayS6HpNol/Ko5HaOaVpQFhT9d/dPzptQ4jbpjv5TkHLO4YtkVOC5hj6sE",
+	"JFaca2I2AWO1g0xAKkT3Y9Fn7p+u/qkJ/BeE+QKdE3TUeV+R0itSWm9l4GcMvAaXRU1fN1XLEjY+gCrK",
+	"rI4cepg5CKOQn+naelhKHjGo1MUQHeMhQXyga1yMcXSykiP9WhkLcSQdpA9EF7UAXIyZ1d7SD9SbOWEL",
+	"+uv0WeqD0Vlr2pmTNoOfcdTYki2oud7ZBIKxkuXH9Wx8OZQTyfwNKYWIiC5dBanruU74WYWgXme9jliX",
+	"XElzVcpxHEiqNryqyGrLx7rFyvI6nZrhEZzF66ZRPjI3tF2Wohk5KxjVnjrVwq4d4Era7S6xEZ1GdWCv",
+	"/0p7fWXa64X5wRg/eXwMNKDR6zygt/LVUi9Ntc100rlROdlrChd1wRpTWj+/MVOI3ApvtXE5h9msr5jk",
+	"pDPNi8zJdndlCv/jC83JQ7DIA+brLq1VRvHsaPQUOuQl0r08fGJw9t7bh0d5ZDYxMVoFBjctyEYlBdJt",
+	"o3eh4pkaM/16ViXtdbq2VJkpxGNKE5r+8TAKEuSURDhQunz24Q2TyK1miIiIA2hnkE0GdettiR3I4XUQ",
+	"lA9MS6PxM9srH7ke94m7BbWbdLkh6PSsxD8oZQRymYA8wjqpLK/8v87xOekid/yMHn31QTrpMnSckF9H",
+	"aYsAdIYzdmIEuxuvZlkPlOBcX//h0IBkDjPOSJTWxFFSqSBEA5yGzmsWyq7EzatQodeGoSl4/1o9Jalp",
+	"c640+d0H93VM6UJraslEjLCpWyIkh9bssjbIItXtzydhPrmk4kKZjfe7D+5f0YgrrF3OapiCzTWhAOeb",
+	"YDKci+xVZj9dKDlmosYv0u6zKsscKhrmoGFHiIXIF+pOK0UoOSStMk0lGStps8+UREh8PWGh+LTdCNS8",
+	"AAoEZXcc5I4VcxoS18S0P5EgqZp6/itzjH5FAvVHaPErksnUrUfMfS9jCLwy812Z+V4vM985Cfjl2vhC",
+	"7J2YdkdzZS/zXmWGXbW8FUbcjz3iK4kLgZRpM2vkiAjSZ9qC0EwNDbsPDh1tbThAa+vtbkeXdU+r5eas",
+	"CFzbHA4hizjHj3TPjT4rNt2ISIswpXnpjhTbtnN6QCSa8DiCAqzIC6giKj5Hgpt0pTnO8n1zbl+LpGgu",
+	"44qeXRGYOQSmXGnJorAJW/nqswiXJkpQHUAIk371alIXDyGao0TLUqexrXZuaVNGe+rNn4YkuErYRMe4",
+	"8FGEcHb+UCre+KQFZZ5u34K1KTltN6ATC2so0Azle60Njtl1fg3yZDb7AZjhqoiqccmn5T/lN7w6y5XB",
+	"7g/YYAeoX0roA/Ersn3ZXjrDz6fQGgFHlKSkmsmWl1ZkXKaAcFb/kRLRRnewN0Ku0oFT9biyPCSEPgsl",
+	"9kl0SqJjLOlYh+JlhSZ1cxQoCQv1WXVige4nUUDcGvJZU2fylWdX2WOd1MYwZgd2VVj1dUmmrQDnV4Je",
+	"1nDRUkpAPYrdTtN6TTkEgXwyoGymLWCpYvd2DvtioVOeBMoVUWgvxpVCyYSvH13SE7jCltdQ6wAI5Gcs",
+	"l4hu7+sS8WdJrNER4uMxr1rOtvHMVqCGqxuDacxZFl++WjTJTbZMMSGId73CmNcnmaYMlQZoLoggQoSr",
+	"uvccEavDiMchKNHVSrDEkRRpeI39TMdq65QIBfOcEegIUkytEFaDHudb7yKYUvQZhHCjMRcSbXS2dSAE",
+	"PMs6u6lxY0bTvjAuPHdNO8bmRqfTUUo4njhIBNSnbAg9RkGLFa76yoRXpM3FTnXjUMMKqUyRuJk2MwMP",
+	"jWmtGQfEtmrvM0HZMCDpIaxsIwxqPPh6cjp5oXD4e++3jctHxN5Iy6nQddQ2B2yvtfV62wEWEshIG2lN",
+	"VKATQkLYOYQnQSdM+x00FWM+eeJWe4SECA9hpffgil9W/V/sxduHJq6vzlBweLgPW9G7OoelYAEhOjzc",
+	"P8Li5C5lVIw0BestQyHshzvQw8+Svqvi4lcq/aVzgIOYzdLgHN3NM4PDw/0ZZgD0srHVGBpSAO06G1sN",
+	"xhkpuYeECOt4BV3MKLBZHlBXtbrqlvGomTyffpz8PnmRfJF8mTyffpJ8lnwx/UnyZfIi+Qwlv59+lLxI",
+	"nie/SX6VvEh+Pf14+on614qt88bi8TGJnD6jDOEgAMMGZ6KNdi3nAG6hCbZhF1nuTUBPCHIHKYHcH00E",
+	"9XDgzqeje/vfDCK6t39FQa8o6B+bUVSTpTkk6XhiyMqyxFRTlwtTU2jYujxBVcsD6TTCQxPTCL2zddfg",
+	"YIKw70dEiPSFFSVr69D3IfThsbRRp0heMnG8D7v5RtBH2MoVibwikX+cJDIjiUL3nYZ8JqBWiDBJ5eQr",
+	"IpChoTznp5Fl0nhMIzlCSu2vJYoFgdH2d292Ox2EGfRKB3tAt8rgkMvp7mWRox/EJCY+SOeQt1RM+FY/",
+	"IzyQJEJnmIJjClxWrqZvW/DrGw9d7fUHcj8wpANGS0t+ZH1c1RcowgzxWC6wCFia/s2g13Y3VyT7imRf",
+	"keyUZDNEmU9PqR8Dor9Cig29oFc/VP8xlXxrHSzqnWuWdGGmiJkJbxopQsfHxAHaphPibHanq2ibm+WG",
+	"HgfcOxEoDnW+OJZ9NsZsggTxOPMFano4DHXXSLDqkuiURA7qbSChfjOdV1dQzCQNtD9U0WPoTw190waU",
+	"4UCvss+arsn0JL7rIDfEkaQ4UP/Uof3qX+RJqMiNbiFMskY1QPHPRliaLbbRPg8C3dxaSeLQEUezoFQQ",
+	"14sBCztkGRhnbc7CvL6NsH7rDHoNm9NCI3xKkFlKnzV768C5hGE0VCLLQ7LG3evdjprSMiE4XmjWHHA2",
+	"RCEPgi0UYiGLXmMPh2C/T18SaEQCH2GZ3mc6QW/TyUYwMHdNNwhvugEdq5uFxAdzv2Et87pH5JE2ds1t",
+	"C23hDFE/qxKtJYRrArm2ILuLdIl2aB/A/UmxnXCn+53ba99/a+Pg5oPeu9ff6Xx3/c9uPNy81d29Y9v8",
+	"hliOsi6/GvgbZc4zp9HwmDL7Z1ftSCpa1Nhq/Kf3Oq3Nndb3ceuHj1vvf/tPZmN+AXl5y8ysjsSk2ZQD",
+	"GDU2SK5lg9T3r85GcgMMtiCYvi/KhoVz6HWqmxqrAau7GXcctVE6jseNresd2Kb+o5PugzJJhkooeLUt",
+	"jg0brg0NwOKkVNP/gMho0tpR2LKorD+8qt/8xhX27y6xlXuKMXwN/PklOuln8TpWX9BSuKmkaYjoIlZp",
+	"OaMifY8V6ZvHHoc4wkyueoqvLNOx0zMVFeAzS0K3wMStPaBj29qeD3QxBksk7e/4mMeKCOeKSjmawskR",
+	"GtBA0Uzk8fExZcQ3Tdg0WYcaMgM6hGQ6LBD2x5QJNMYTwxWkyXoTfTYkEq131qoItV77fhwNyS5sewG1",
+	"hhUQJiNqS0dQkW1LqXIoN4F1oiJXH61iCTyknrtSJN/FpzWd2dNx5/WDzxFmPeh7mjZXUuZZIlzYnr4c",
+	"2GFW4Di37G6v2+1d76xXL1eareSWamlr9yumrfqS4X7hpusDpxWltduH8gf+H0ZrhT9AsgY3UU1CUBOw",
+	"eSVH3PQLteRtVvDX0D9L23gcyVYYYU9Sj9TbanYYDiaCCORK8kS6qKnEEQP5+Rw3RQO8ANOxTu4yZfAc",
+	"qNxiLAjERyeU+fCmmt3RFm1tomI8GgslgEoea2me+fo15BOPCsqZQJwhQcc0wBEaA36LNnpIiG8LEua3",
+	"1GfHmJ2oT9Qzc64SR3Qw2Ab5XuE0rSymutZGdyNC2mhXlyOpJZe7asZ9e4bntcrA6LucyYgHr8zSUrHQ",
+	"c9WG6bzKldTmwZnnDjBLm5NdgqOSELijkx3nCX872qIB594yFWAWfALv5ovFvMa07w8km7e7lFi7pwiM",
+	"Iiz6OP7wYv8U5bJwDDochpIAqNlvJL+Y/mj6yfTT5D+SL5Pnyef9xhIUPhVGhcdBZNDin/pQBo2tRhfO",
+	"aTHhH/BoHAe4PqD2gDAF+ggj8yoCWzBhnjbNkCchjxQSvnn04L6Ov7ORgyMlfwYRwf4EReQsolKClZsL",
+	"0mcBZSdCW36oQBGPJVlpo30sUt5i84ixQAOl1SCqibf6ckvRagodCXmIP4gJ9Bp0EONSsxGz2LJrQK/W",
+	"RWPO5CiYWGvNIsp+j8i7esBlzBb2oPSS0uSW1IqhNlAUdMl3fnjU9f/s/g87J/L+Sffg8IE4nZx07u7c",
+	"6gW3vvOgRvJVx7SsreJmd7NXtlYsFHvVZnRJXp3BbDSN/Yf3TP3yds3KBuMau0IjZEO1c6bk3ffgr/fL",
+	"C1GQrl5oneIITEoZGphL2H94r/H+0yX8FhU8dS47g82uqlVdRv52BKijg1QBGL9yFuU0DrAk9+mYyoWm",
+	"kPTF/FetfR5Qb7L0x+b1b5wx5YopvoKEq5RQAmUsMBJHUX2F5sszQs331jpwFtYVogddSgUaTUISAVeq",
+	"V3/uUuaLjAEC/9IKC/akUAzK6kVhgBW7UiyeR2ZL2tPR66AHtwpqERjaRZ8BB9VR5/2401nzMBpFZPBG",
+	"v/HhMRbkURQ8Xf1Wmgiz+iGYEp6+t6o088nqh/Cfp+/3G/AxcZFmsZQJos613WcFXpgG87vw3mNPk8kS",
+	"b0RN0CVNefQxZ1RyRfOgV0KfFb99PKDMf5wdpKv9CPrmrgnkrp72VsFZIFxowaBXIkcRIWhM5Ij7AuEQ",
+	"R3IxS1ZX8WZ2Za+xtpWt8mtVtfLLmGfnAZiF24aXr5jWlUJ3xbvKvGsPiCpKlRhjUEprXyLKJDc63mUp",
+	"cxUVoSybK1Bh+/tjEQYKhRpzafRSvBHkYrH6IT/+AfHkovAArTIckxFlvtLQDDej46HlTJRpdVEXVima",
+	"+dUD3XIx/f2O4mz696bMF36ao2GiagXTXJTeEDQA2X94bzvtPaLz2dgEGZ/9JCRKzSx2lgLPRW1/oBqV",
+	"s8/Or3PujXXtqYUaJ6z9mkD6fhD1nRmtOTueWfWz27m5fr23Vu0Tt3f+dXjF39ZzL1V+8ry63mU1qXIu",
+	"WWuE0a647pWqeMVuM1XRtoaa1RS/Qg1Ray61rO/dEZaWv0REjQrZfQEZyDSHuahbmXzoNCDLfOxFxCdM",
+	"Uhxk1sN2n7n37hwhtRz4WLhIjPiZZjKQ8azzXgQak6jQBiuL1uJnDEGNEOMqOyVRn3mL+dB9vfFXrqKY",
+	"eWq7CusLuibM8elD/iZXOPijQO7UPKDAM3+zi1F7Mc5mFousMH29fWdX15PWhppup5MT6Ac8MtX8hKnm",
+	"5465fxtL4qJmr9O92ep0W52uElwDLEm0Yozl6Qh9VqgICGF8WCLGIf6SRNqkDiKptgsRH+RSMg7lBKwl",
+	"aEwwE4hxOYIoTz1S2a6zwJxTZbEZc58OKPHn2Wv6bK7BZuX/Y+/qdtvIrfCrHPhmZWAk28nutpCxKLJJ",
+	"XATIjxt7sRedIEPPUNLUI3JAcqyoxQKbYtEH6E1v+whBsQsERZtnkN+o4DkkZ0aRFNmx106qS8vzQ3LI",
+	"7xwenvN9PXgqjc9bqETBNV1LkGIHz+claWBwfPyY9FRzA50E7+oZUyTb+5R5m5Afc993AslZmr5NspPc",
+	"G/IEJlKdkq+rnM8eMEyvDh49cZ2+zaGjZjtvNHjkG4E7tKUI3ZjbyMWICdJu+m882k83k3QTeLo1xvL7",
+	"UZ6OGmapTTDLsDzu8gGnHz4ipDSu8fRCZtlXOn/YLIcroUO1I9vWg463Zv+YvZn9e/YOeSd+nr3xPBSe",
+	"cAJm/5y9O399/nr2dvY23lpl1GOR2C0GmnXHZfnd88cwrrSBEzu+SGAZqrftMDQYgUbGlLq/s5Pj5OSm",
+	"R73tqap5buPzQ925zV7iPIUF6Bl6HIumXzAfYrqQxaehe+neNmfyY7H+Gc2nZfK/xW7fp17fZpvfauit",
+	"MPrUogsY/TBtN0Z/c3i0seGrbXjDrN0KY962D2tZ81LlY76zJm20sYZEDhosuz4Odvj80ZOHIPhEw4Bb",
+	"K9dKu15Wo2Lf3eJ2/mhkv1ZQbbZ3eqw4/wBH9BQH7KaymzdRtU8VZOrF1LWLaTGp9XoR83VziQkG7CuX",
+	"u/JP7ep2R5LD/IyLJg6ccDPh1hUMPjh0PLmoFBymnClgQ0nZU4mR7WtisbcLGZv6Uun6Mfu+WhyMzNh0",
+	"uwdP8lfII2+3D3+fvZ39DLO3s/+e/zR7d/7j7D+zN+d/c5uFsAwxno7Z2j/Nfjn/cfYmFnjLX/GvX85f",
+	"z97N/lXfYPuD+wDNU+MVicbslIOZSCwxwcPpIaeak0ogkcmBVJCLVOHEY0UsSldorqUyyIxix48o8aVA",
+	"AwGdxP6zD3cSZDGBSpwKjPT7ljdKzh2mxuJDp88IU/Zj3WZXOTTyRt1k24BVhMz2k22qUzZBqM/RtqCj",
+	"dgUJTl+N1zMxVPK9IkG3Koquz7rFooRuwcSwYkNPHuGNj8/YYoadMM1rsmamOJTMuuHMIInIK57BV7t1",
+	"JbbG6jN7SQTaMEWCJAZ/gT1C2D4IedEiE8d8dIvxllp4o2Drm7Asg/WZoK9n9xRjZtLRDR9CbMIC/7d8",
+	"TvV586+IjyIvS74qlv44hHQb4XRX24/x9BCXSLC+IKFjalxLrrohCofXGP/GFEseixAVT1KpaKgyLkzS",
+	"gyMuslDOh4QXA18ogY58+/p9ormQCgTpc8aiKZW3ZjH2kR+J24ynro03i6jUiFUebADSGwzsbvzZjT97",
+	"XYB9gDwUaVopV9aVC2ABCD8evu/urgnfiLjaV3atVt8LeucLQZuFbEJtpHKSyD14IrVp3mqdXTrkk4NY",
+	"UGKy3odRzpW1YXnKCjhjReUu/ZNE/TEnm3rC0lNdMD2aP4/ENrzMxUDOp71D5y5yr+KPIO0wm2mJryEy",
+	"ju21EuM9H9DFkJ3uuuZU8stAMDbskRjID2k6faFbOvebw7VNjvjn5z4H4cN6ql84ZH1n1Dz+qvFo6+Io",
+	"vMOzHHMLVsKxvwg6imcMdesWu9MRCD7h2sAgV9r0ifkZc8MnDA0PyhpEMJKTWOhKhUhFXjOPSc2h5CqX",
+	"TuBqsiQpKDfresseUx/6vn422Op6tMq99d9u49Rual9uMRzyem1eDAy/Hl3G+9xxQQFPLLAzMuNi9ck+",
+	"xl0HDXETzCXYhgSfkCxzVIkdAZ3K3GgopcaOukhtHXhFymlVpai1b3FvUZ4+xiWQocH+zyIgVlHi9Z5v",
+	"gkpDmeKxqMsiXUbZomrUq2MRCpWs1wew+IpbicSh70tw2M+bjWO7MQAbAxAMwDPR0IuSg0ZkwoPnJTM6",
+	"LlECOW8i8M6dv1Cp8+qAxWQkC74Q/xkM8gIP0+zLMZfYe7BY70l9Wq+uHjoWx/nEPvduiDRs96F0NmEU",
+	"yFVTWU4jtAuZBCENKt3Gop2H3Achu3hD4lOcp7ICwZEOgGOtlw62mZRzHWYSe8BAFoWc6FgkNEjJcvvw",
+	"EHv0sbGNBbiaF4HBrVX3X2aDxTX/rnR9VcW/p3BTxj5DZvZq+7yL0LlRh58fH2xFrV+ePTie++XwwcH1",
+	"ML41jZpt/oWL/5sPsGPxUQ84E1lPMp3rnix58Ht6yCJyFdwCdc5pXmw4BjZm9rOMHxFizJnJ58cHETx7",
+	"cAxSgQWTi1rM31yRxfzgJgoLjPxOavluqcWEXLIhX77P8dsoZNyhMqLAlCMXMAQkq4h/8MQWq4Teo5D9",
+	"nW31N71eLwFNgj7A4ETJieYKRrJAfc6a7wBO+RRSJqCQLHP5kZylI6TgoRjXgBsk/w5K8jTuYb91RZuy",
+	"sNH7zE4UVu21SuQ/con3TRmDjUXYWITNxqsdeUM4/vX2WsTvstRKPDzjyu92HJuLQ1sLGlx7VE8ZpY4T",
+	"3PbbVDMW6KnKEy0GGgj3twOFwA9a09EgU2mluYYOHTk0lc1IZAbZQrd7kGhZqZQnoNlUx2Iy4nQpCTNg",
+	"m1NpsTuwYntON180ShnuUtVXNAhgbPOJJCQWHXdA0qxc3XbFu+FdTFFGvtFwUikByknXwWTEFXds4hYt",
+	"cjGMRSfhr0as0qgwhsJw+Jd+yUyyvQ9zTDw7lWZD11W7zQVd2lmTm4VWh5s/0Pe9RiOAb1h15BFYgC4N",
+	"ajepkXLsZjdXgQvId6i1PGlJriSNcUjTXnr0QVe6afTWgmdDrryMU8oKLjKmfHaDgoxNoeOrXYKTZfIx",
+	"hz9Lwbf7wHExVyI3sVAcNQ6zCBQfVCKjolrFretlfz2ZLlqUkVt/EQzYOC+mQLK5QVEK8+5iwVIltQ6r",
+	"THGcW3rfL3/qETJWmRGfgjb2H0JOInc66cPz7eWDwFEqSW2kruUGVCU0yMqgECK5e5q79WfXrl0h6A/a",
+	"Z9CbkewGBW6ad8SCRigAFwrBhM5/oSnk4j7EKeelU3/BXB4TelcqfpbLSrtz0/1YMAGyQOVAwZFIUkiw",
+	"zuqqRfudXpOQ0bWHXmYBWXGWtYMvOEmW8OfTfUso9P2NPgLj/85orq8RfcFuHOI7nribGz89sM9ZoAZw",
+	"T0xxQjv7MGHWrvsudloFVhGsmPTtYbize+fr7t5ed++3S8bCFcEuiH348ti11LuQBXTB8vlCL5qMi3TI",
+	"uhkfyyWNrJ/XauoqjL4fdNqe2mesbHeY/b6p0fyyDQ7A1B97hYWH/8qRNwqYiAWtMWusUWZb2rfkRvNi",
+	"AB1eaA7Jl7t3E6ffWQ8CK8oRW6pE4fLdrr7rBLQO2lpyU37HNzehgoe1UJgCn3P5hr64bqNNCLPEatfm",
+	"BiGNVt7cRBBycstV2W7Sc/g+eGf1kEXeDxRk+VSF6uuX9iTsC3laqdxM0TqccKa4uleZ0Vb/jy/sFHLP",
+	"nZ/0h0qecB3RvMdyfJYaUlL2O3Ryiksf6DHvOUKIXG6y1/uo+Tc5j/m+FIKnBs7u9F11VFSHnOymh8wt",
+	"rSgdubyihgpANFe3HwusNa7F2rzkEZZX0UfCEBQdwezXj8b4FuRiICOoyakp2FS/L6gs+yBPAHTXecSs",
+	"0H3aVr3X+4Ojo0PgAhOtbFe7TeVtGoceUBGHay7TU5GOlBSy0n3yh9DhU5xhFq1T40UN6+ZeBt0gr+Xd",
+	"2lTZISLJZQtpU1ntU7QL9Z2VHLsQ2wJlbuTGpteFmjYvDkziEaTW38efvnmatEvbTnlpYtt38MLS9v+p",
+	"VBkqinKU3mNFrq3HGThEQ7tdijA+BvUuFJskrWFHvdUFg/7o8Ajired8mGuD9EDxVt+NIBjFMt4dM3Ua",
+	"WSPGiwInelcOulLlw1xEMORyqFiJKcndXGQOY6NY5OLMml4pKCfE5EVupt2xzHgBDTS269wY1kyUi0Dn",
+	"Q1z1Y0iL3E4FnWfc5TfH4vfPjo4h5crkA/sQWnO6OhmTUOC4B99ODW24Tzg+yzpEDGmQiCk8nGRiZXaj",
+	"NbGw2wO/1hoy4ThOLMX9TKjcTr7c/TKJmopYdvqhYc8kJ9OO9JHtL/Ho8AiDjQG0uv47Iqy5uENEcrfR",
+	"1iAv9daLH/4XAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

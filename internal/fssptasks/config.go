@@ -41,7 +41,11 @@ type Config struct {
 	// Tokens returns the upstream token of a credential name, so any replica
 	// can poll any task. Nil: only tokens seen by this replica's Submit.
 	Tokens func(credential string) (tenant.Secret, bool)
-	Now    func() time.Time // [time.Now]
+	// OnRejected is told the name of a credential FSSP rejected (an invalid
+	// token), once per failed call; cmd/gateway passes
+	// metrics.Upstream.CredentialRejectedNow [nobody is told].
+	OnRejected func(credential string)
+	Now        func() time.Time // [time.Now]
 }
 
 func (c Config) withDefaults() Config {

@@ -229,6 +229,7 @@ func (e *Engine) pollPart(ctx context.Context, r *record, p *part, tok tenant.Se
 	e.m.polls.WithLabelValues("status").Inc()
 	st, err := e.client.Status(ctx, tok, p.Upstream)
 	if err != nil {
+		e.noteRejected(r.Credential, err)
 		return err
 	}
 	p.Progress = st.Progress
@@ -241,6 +242,7 @@ func (e *Engine) pollPart(ctx context.Context, r *record, p *part, tok tenant.Se
 	e.m.polls.WithLabelValues("result").Inc()
 	res, err := e.client.Result(ctx, tok, p.Upstream)
 	if err != nil {
+		e.noteRejected(r.Credential, err)
 		return err
 	}
 	for i := range p.Count {
@@ -290,5 +292,13 @@ func (e *Engine) finish(r *record, now time.Time, s Status, p *Problem) {
 	r.Task.FinishedAt = &now
 	if s != Failed || len(r.Task.Results) == r.Task.Progress.Total {
 		r.Task.Progress.Done = r.Task.Progress.Total
+	}
+}
+
+// noteRejected tells Config.OnRejected when err says FSSP rejected the
+// credential's token.
+func (e *Engine) noteRejected(credential string, err error) {
+	if e.cfg.OnRejected != nil && errors.Is(err, fssp.ErrCredentialRejected) {
+		e.cfg.OnRejected(credential)
 	}
 }

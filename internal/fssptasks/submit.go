@@ -136,6 +136,7 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 			r.Parts[i].Upstream = upID
 			continue
 		}
+		e.noteRejected(s.Credential, err)
 		// Upstream calls that failed did no work, nor did the ones not sent:
 		// give their quota back. Parts already accepted keep theirs (they run).
 		refund(i)

@@ -27,9 +27,20 @@ type Garant struct {
 	// ProbeTTL is how long the answer of a /v2/limits probe (does the
 	// credential work at all?) is remembered; 0: 5 minutes.
 	ProbeTTL time.Duration
+	// OnRejected is told the name of a credential Garant rejected (a 401
+	// on /v2/limits: not a method missing from the tariff), once per
+	// request or limits sync; cmd/gateway passes
+	// metrics.Upstream.CredentialRejectedNow. Nil: nobody is told.
+	OnRejected func(credential string)
 
 	probeMu sync.Mutex
 	probes  map[string]probe // credential name → last probe
+}
+
+func (g *Garant) rejected(credential string) {
+	if g.OnRejected != nil {
+		g.OnRejected(credential)
+	}
 }
 
 type probe struct {

@@ -239,6 +239,7 @@ func (c *garantCall) unauthorized(ctx context.Context, upstreamErr error) error 
 	rejected := &apperr.Error{Kind: apperr.UpstreamFailed, Upstream: garant.Upstream,
 		Detail: "upstream credential rejected: Garant refused the gateway's credential for this tenant (the tenant's API key is fine)", Err: upstreamErr}
 	if c.op == "garantGetLimits" {
+		c.g.rejected(c.cred.Name)
 		return rejected
 	}
 	ttl := c.g.ProbeTTL
@@ -265,5 +266,6 @@ func (c *garantCall) unauthorized(ctx context.Context, upstreamErr error) error 
 		return &apperr.Error{Kind: apperr.Forbidden, Upstream: garant.Upstream,
 			Detail: "method not in this credential's tariff: Garant does not offer " + c.op + " to the credential this tenant uses", Err: upstreamErr}
 	}
+	c.g.rejected(c.cred.Name)
 	return rejected
 }

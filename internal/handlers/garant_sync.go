@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
 // SyncLimits reads Garant's /v2/limits with cred, through q's rate family
@@ -19,10 +21,14 @@ import (
 // records, for every replica, whether the credential's links_control is
 // split: counted per method when /v2/limits lists find-hyperlinks,
 // find-modified and block-on-control/changed as separate entries (see
-// applyLimits and quota.SetSplit).
+// applyLimits and quota.SetSplit). A 401 is a rejected credential
+// (OnRejected).
 func (g *Garant) SyncLimits(ctx context.Context, q *quota.Engine, cred *tenant.Credential) error {
 	c := &garantCall{g: g, q: q, op: "garantGetLimits", tenant: &tenant.Tenant{}, cred: cred}
 	_, err := c.syncLimits(ctx)
+	if garant.StatusOf(err) == http.StatusUnauthorized {
+		g.rejected(cred.Name)
+	}
 	return err
 }
 

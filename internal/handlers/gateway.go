@@ -75,11 +75,7 @@ func (h gatewayHandlers) GetQuotas(ctx context.Context, _ api.GetQuotasRequestOb
 	}
 	out := api.GetQuotas200JSONResponse{Quotas: make([]api.Quota, 0, len(usage))}
 	for _, u := range usage {
-		out.Quotas = append(out.Quotas, api.Quota{
-			Upstream: api.QuotaUpstream(u.Upstream), Family: u.Family, Scope: api.QuotaScope(u.Scope),
-			Owner: u.Owner, Period: api.QuotaPeriod(u.Period), Limit: u.Limit, Used: u.Used,
-			Remaining: u.Remaining, ResetsAt: u.ResetsAt, Source: api.QuotaSource(u.Source),
-		})
+		out.Quotas = append(out.Quotas, quotaOf(u))
 	}
 	return out, nil
 }

@@ -42,6 +42,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 		}
 	}
 	index, err := newOperationIndex(spec, d.Ops)
+	d.HTTP.AddSeries(requestSeries(index, d.Tenants))
 	if err != nil {
 		return nil, err
 	}

@@ -46,6 +46,17 @@ func NewHTTP(reg prometheus.Registerer) *HTTP {
 	return m
 }
 
+// Series is one label set of gateway_http_requests_total.
+type Series struct{ Operation, Code, Tenant string }
+
+// AddSeries makes the request counter of each series exist at 0, so that
+// rate() and increase() see the first request of each.
+func (m *HTTP) AddSeries(series []Series) {
+	for _, s := range series {
+		m.Requests.WithLabelValues(s.Operation, s.Code, s.Tenant)
+	}
+}
+
 // Observe records one served request.
 func (m *HTTP) Observe(operation string, code int, tenant string, d time.Duration) {
 	m.Requests.WithLabelValues(operation, strconv.Itoa(code), tenant).Inc()
@@ -63,6 +74,12 @@ type Upstream struct {
 	// configured expires_at, or the moment an upstream rejected it as
 	// expired or revoked (see CredentialRejectedNow).
 	CredentialExpiry *prometheus.GaugeVec
+}
+
+// AddCredential makes credential's rejection counter exist at 0, so that
+// increase() sees its first rejection.
+func (m *Upstream) AddCredential(upstream, credential string) {
+	m.CredentialRejected.WithLabelValues(upstream, credential)
 }
 
 // CredentialRejectedNow records that upstream rejected credential: the

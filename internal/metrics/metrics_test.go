@@ -52,3 +52,34 @@ func TestUpstreamTransport(t *testing.T) {
 		t.Errorf("promlint = %v, %v", problems, err)
 	}
 }
+
+// TestCredentialSeries: a configured credential's rejection counter exists
+// at 0 before its first rejection, so that increase() sees that one.
+func TestCredentialSeries(t *testing.T) {
+	reg := NewRegistry()
+	m := NewUpstream(reg)
+	m.AddCredential("garant", "garant-main")
+	value := func(name string) (float64, bool) {
+		mfs, err := reg.Gather()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mf := range mfs {
+			if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+				mm := mf.GetMetric()[0]
+				return mm.GetCounter().GetValue() + mm.GetGauge().GetValue(), true
+			}
+		}
+		return 0, false
+	}
+	if v, ok := value("gateway_credential_rejected_total"); !ok || v != 0 {
+		t.Errorf("gateway_credential_rejected_total before a rejection = %v (present %v), want 0", v, ok)
+	}
+	m.CredentialRejectedNow("garant", "garant-main")
+	if v, _ := value("gateway_credential_rejected_total"); v != 1 {
+		t.Errorf("gateway_credential_rejected_total after a rejection = %v, want 1", v)
+	}
+	if v, ok := value("gateway_credential_expiry_timestamp_seconds"); !ok || v <= 0 {
+		t.Errorf("gateway_credential_expiry_timestamp_seconds after a rejection = %v (present %v), want now", v, ok)
+	}
+}

@@ -46,12 +46,12 @@ const DefaultMaxBody = 1 << 20
 
 // Operation is one contract operation and its gateway rules.
 type Operation struct {
-	ID            string // operation id, lower camel case as in the contract
-	Method, Path  string // as in the contract
-	Upstream      string // an upstream name, or Gateway
-	Authenticated bool   // needs a tenant key
-	Family        string // quota family of one call; "" when unmetered
-	SplitFamily   string // the family it counts in when its upstream counts it apart
+	ID            string        // operation id, lower camel case as in the contract
+	Method, Path  string        // as in the contract
+	Upstream      string        // an upstream name, or Gateway
+	Authenticated bool          // needs a tenant key
+	Family        string        // quota family of one call; "" when unmetered
+	SplitFamily   string        // the family it counts in when its upstream counts it apart
 	CacheTTL      time.Duration // 0: not cached unless the config gives a TTL
 	CacheScope    string        // ScopeCredential or ScopeTenant (for a TTL from the contract or the config)
 	MaxBody       int64

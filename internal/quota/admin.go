@@ -17,12 +17,15 @@ type Usage struct {
 	Upstream, Family string
 	Scope            Scope
 	Owner            string // tenant id or credential name
+	Credential       string // the credential the quota counts against (Owner, for the credential scope)
 	Period           Period
 	Limit            int64
 	Used             int64
 	Remaining        int64
+	PeriodStart      time.Time // calendar periods: the window's start; sliding: the window's start now
 	ResetsAt         time.Time // sliding windows: when the oldest counted unit leaves
 	Source           string    // SourceConfig or SourceUpstream
+	Forecast         Forecast
 }
 
 // MarkExhausted records that the upstream refused r's operation with 423:
@@ -143,6 +146,22 @@ func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[strin
 	return out, nil
 }
 
+// AllUsage returns the quotas of every configured account and of every
+// credential a rule names (what the quota gauges report), one Redis round
+// trip per credential.
+func (e *Engine) AllUsage(ctx context.Context) ([]Usage, error) {
+	now := e.now()
+	var out []Usage
+	for _, g := range e.groups {
+		rows, err := e.usage(ctx, g.tenants, g.credential, g.upstream, now)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, rows...)
+	}
+	return out, nil
+}
+
 // usage reads, in one script, the quotas of credential at upstream: the
 // credential's own and the allocations of tenants out of it. Per family, the
 // credential's rows come first, then each tenant's. Of a split family, the
@@ -222,9 +241,10 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 		fi := slices.Index(families, c.rule.Family)
 		markUntil, synced := extra[2*fi], extra[2*fi+1] == 1
 		u := Usage{Upstream: upstream, Family: c.rule.Family, Scope: c.rule.Scope, Owner: c.rule.Owner,
-			Period: c.rule.Period, Limit: c.rule.Limit, Used: vals[2*i], ResetsAt: c.reset, Source: SourceConfig}
+			Credential: credential, Period: c.rule.Period, Limit: c.rule.Limit, Used: vals[2*i],
+			PeriodStart: c.reset.Add(-c.width), ResetsAt: c.reset, Source: SourceConfig}
 		if c.sliding() {
-			u.ResetsAt = now
+			u.PeriodStart, u.ResetsAt = now.Add(-c.span), now
 			if h := vals[2*i+1]; h > 0 {
 				u.ResetsAt = time.UnixMilli(h)
 			}
@@ -241,7 +261,8 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 				}
 			}
 		}
-		u.ResetsAt = u.ResetsAt.In(e.loc)
+		u.PeriodStart, u.ResetsAt = u.PeriodStart.In(e.loc), u.ResetsAt.In(e.loc)
+		u.Forecast = forecast(&u, now)
 		rows = append(rows, u)
 	}
 	return rows, nil

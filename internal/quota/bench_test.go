@@ -1,7 +1,11 @@
 package quota
 
 import (
+	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/redistest"
 )
@@ -22,6 +26,9 @@ func BenchmarkReserve(b *testing.B) {
 	if _, err := e.Reserve(ctx, alphaExport); err != nil { // loads the script
 		b.Fatalf("Reserve() = %v, want nil", err)
 	}
+	if err := rdb.ConfigResetStat(ctx).Err(); err != nil {
+		b.Fatal(err)
+	}
 	hook.n.Store(0)
 	b.ReportAllocs()
 	n := 0
@@ -32,4 +39,30 @@ func BenchmarkReserve(b *testing.B) {
 		n++
 	}
 	b.ReportMetric(float64(hook.n.Load())/float64(n), "roundtrips/op")
+	b.ReportMetric(redisMicros(b, rdb, "evalsha")/float64(n), "redis-µs/op")
+}
+
+// redisMicros is the time Redis itself spent in cmd since the last CONFIG
+// RESETSTAT (INFO commandstats), in µs: the script's own cost, apart from
+// the network and the client.
+func redisMicros(b *testing.B, rdb *redis.Client, cmd string) float64 {
+	b.Helper()
+	info, err := rdb.Info(ctxT(b), "commandstats").Result()
+	if err != nil {
+		b.Fatal(err)
+	}
+	for line := range strings.Lines(info) {
+		rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+cmd+":")
+		if !ok {
+			continue
+		}
+		for f := range strings.SplitSeq(rest, ",") {
+			if v, ok := strings.CutPrefix(f, "usec="); ok {
+				us, _ := strconv.ParseFloat(v, 64)
+				return us
+			}
+		}
+	}
+	b.Fatalf("INFO commandstats has no %s", cmd)
+	return 0
 }

@@ -157,17 +157,44 @@ func TestMetrics(t *testing.T) {
 	_, _ = e.Reserve(ctxT(t), alphaExport)
 
 	got := gather(t, reg)
+	// Each request counts once, under its tenant and credential: a sum over
+	// any label is the units spent (the tenant and credential rules the
+	// reservation counted in are not counted twice).
+	const alpha = "credential=main family=export operation=garantExportTopic tenant=alpha upstream=garant"
+	const beta = "credential=main family=export operation=garantExportTopic tenant=beta upstream=garant"
+	rejectedBy := func(tenant, scope string) string {
+		return "gateway_quota_rejected_total credential=main family=export operation=garantExportTopic scope=" + scope +
+			" tenant=" + tenant + " upstream=garant"
+	}
 	want := map[string]float64{
-		"gateway_quota_reserved_total family=export owner=alpha scope=tenant upstream=garant":            11,
-		"gateway_quota_refunded_total family=export owner=main scope=credential upstream=garant":         1,
-		"gateway_quota_rejected_total family=export owner=alpha scope=tenant upstream=garant":            1,
-		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":         10,
-		"gateway_quota_used family=export owner=beta period=month scope=tenant upstream=garant":          0,
-		"gateway_quota_remaining family=export owner=beta period=month scope=tenant upstream=garant":     25,
-		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant": 20,
-		"gateway_quota_limit family=export owner=main period=month scope=credential upstream=garant":     30,
+		"gateway_quota_reserved_total " + alpha:                         11,
+		"gateway_quota_refunded_total " + alpha:                         1,
+		rejectedBy("alpha", "tenant"):                                   1,
+		rejectedBy("alpha", "credential"):                               0, // pre-created: the first one counts in rate()
+		"gateway_quota_reserved_total " + beta:                          0,
+		"gateway_quota_refunded_total " + beta:                          0,
+		rejectedBy("beta", "tenant"):                                    0,
+		rejectedBy("beta", "credential"):                                0,
+		"gateway_quota_unavailable_total family=export upstream=garant": 0,
+		"gateway_quota_usage_errors_total upstream=garant":              0,
+		"gateway_quota_resets_at_timestamp_seconds family=export owner=alpha period=month scope=tenant upstream=garant":       float64(feb1().AddDate(0, 1, 0).Unix()),
+		"gateway_quota_period_start_timestamp_seconds family=export owner=main period=month scope=credential upstream=garant": float64(feb1().Unix()),
+		"gateway_quota_used family=export owner=alpha period=month scope=tenant upstream=garant":                              10,
+		"gateway_quota_used family=export owner=beta period=month scope=tenant upstream=garant":                               0,
+		"gateway_quota_remaining family=export owner=beta period=month scope=tenant upstream=garant":                          25,
+		"gateway_quota_remaining family=export owner=main period=month scope=credential upstream=garant":                      20,
+		"gateway_quota_limit family=export owner=main period=month scope=credential upstream=garant":                          30,
 	}
 	checkMetrics(t, "after reserves", got, want)
+	var sum float64
+	for k, v := range got {
+		if strings.HasPrefix(k, "gateway_quota_reserved_total ") {
+			sum += v
+		}
+	}
+	if sum != 11 {
+		t.Errorf("sum(gateway_quota_reserved_total) = %v, want 11 (one per granted reservation)", sum)
+	}
 
 	// A replica that reserved nothing reports the same shared counts.
 	replica := prometheus.NewRegistry()

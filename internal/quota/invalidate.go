@@ -20,10 +20,21 @@ import (
 // silent for a ping interval is pinged, and one that does not answer the
 // ping within another interval is replaced. Losing the subscription cuts
 // every cached exhaustion to LocalCacheMax, since invalidations may have been
-// missed. Run returns when ctx ends (its only goroutine besides the
-// caller's is a context.AfterFunc that closes the subscription); call it at
-// most once at a time per engine.
+// missed.
+//
+// Run also adds to the ledger, every second and once more as it returns,
+// the rejections answered without a script (see ledgerQueue).
+//
+// Run returns when ctx ends (its goroutines besides the caller's are a
+// context.AfterFunc that closes the subscription and the ledger's flusher,
+// which it waits for); call it at most once at a time per engine.
 func (e *Engine) Run(ctx context.Context) error {
+	flushed := make(chan struct{})
+	go func() {
+		defer close(flushed)
+		e.runLedger(ctx, time.Second)
+	}()
+	defer func() { <-flushed }()
 	var mu sync.Mutex // guards ps against the AfterFunc
 	ps := e.rdb.Subscribe(ctx, e.channel)
 	closePS := func() {

@@ -13,23 +13,30 @@ import (
 	"golang.org/x/sync/singleflight"
 )
 
-// metrics are the engine's Prometheus series. Labels are bounded: owners are
-// configured tenant ids and credential names, never tokens.
+// metrics are the engine's Prometheus series. Labels are bounded: configured
+// tenant ids and credential names (never tokens), upstreams, families and
+// operation ids. Each request counts once, under its tenant whether or not
+// the tenant has an allocation, so sums over any label are right.
 type metrics struct {
-	reserved, refunded, rejected *prometheus.CounterVec // scope, owner, upstream, family
-	unavailable                  *prometheus.CounterVec // upstream, family
-	usageErrors                  *prometheus.CounterVec // upstream
+	reserved, refunded *prometheus.CounterVec // upstream, credential, tenant, family, operation
+	rejected           *prometheus.CounterVec // the same and the deciding scope
+	unavailable        *prometheus.CounterVec // upstream, family
+	usageErrors        *prometheus.CounterVec // upstream
 }
 
 func newMetrics(e *Engine, reg prometheus.Registerer) (*metrics, error) {
 	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
 		return prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
 	}
-	owner := []string{"scope", "owner", "upstream", "family"}
+	who := []string{"upstream", "credential", "tenant", "family", "operation"}
 	m := &metrics{
-		reserved: counter("gateway_quota_reserved_total", "Quota units reserved for upstream calls.", owner...),
-		refunded: counter("gateway_quota_refunded_total", "Quota units refunded after failed upstream calls.", owner...),
-		rejected: counter("gateway_quota_rejected_total", "Requests rejected for lack of quota, by the deciding policy.", owner...),
+		reserved: counter("gateway_quota_reserved_total",
+			"Quota units reserved for upstream calls, by the calling tenant, its credential and the operation.", who...),
+		refunded: counter("gateway_quota_refunded_total",
+			"Quota units refunded after upstream calls that did no work, by tenant, credential and operation.", who...),
+		rejected: counter("gateway_quota_rejected_total",
+			"Quota units refused for lack of quota, by tenant, credential, operation and the deciding policy's scope.",
+			append(who, "scope")...),
 		unavailable: counter("gateway_quota_unavailable_total",
 			"Quota checks that could not reach Redis.", "upstream", "family"),
 		usageErrors: counter("gateway_quota_usage_errors_total",
@@ -43,26 +50,61 @@ func newMetrics(e *Engine, reg prometheus.Registerer) (*metrics, error) {
 			return nil, fmt.Errorf("quota: register metrics: %w", err)
 		}
 	}
+	m.precreate(e)
 	return m, nil
 }
 
-// units adds the units of checks to c, once per scope, owner and family.
-func (m *metrics) units(c *prometheus.CounterVec, upstream string, checks []check) {
-	for i := range checks {
-		r := &checks[i].rule
-		seen := false
-		for j := range i {
-			q := &checks[j].rule
-			seen = seen || (q.Scope == r.Scope && q.Owner == r.Owner && q.Family == r.Family)
-		}
-		if !seen {
-			c.WithLabelValues(string(r.Scope), r.Owner, upstream, r.Family).Add(float64(checks[i].units))
-		}
-	}
+// count adds units of r's operation, counted in family, to c.
+func (m *metrics) count(c *prometheus.CounterVec, r Request, family string, units int64) {
+	c.WithLabelValues(r.Upstream, r.Credential, r.Tenant, family, r.Operation).Add(float64(units))
 }
 
-func (m *metrics) reject(rej *Rejection) {
-	m.rejected.WithLabelValues(string(rej.Scope), rej.owner, rej.Upstream, rej.Family).Inc()
+func (m *metrics) reject(r Request, family string, scope Scope, units int64) {
+	m.rejected.WithLabelValues(r.Upstream, r.Credential, r.Tenant, family, r.Operation, string(scope)).Add(float64(units))
+}
+
+// precreate makes every series the configured accounts can produce exist at
+// 0, so that rate() and increase() see the first event: per account and
+// metered operation, reserved and refunded in each family the operation
+// may count in, rejected by the credential's scope (its limits and the
+// upstream's 423) and, where the tenant has an allocation, by the tenant's;
+// the unavailable checks per upstream and family; the usage errors per
+// upstream.
+func (m *metrics) precreate(e *Engine) {
+	now := e.now()
+	for _, a := range e.accounts {
+		if a.Tenant == "" {
+			continue
+		}
+		for _, op := range slices.Sorted(maps.Keys(e.families[a.Upstream])) {
+			r := Request{Tenant: a.Tenant, Credential: a.Credential, Upstream: a.Upstream, Operation: op}
+			p, err := e.plan(r, now)
+			if err != nil || p == nil {
+				continue
+			}
+			scopes := []Scope{ScopeCredential}
+			for i := range p.checks {
+				if p.checks[i].rule.Scope == ScopeTenant && p.checks[i].rule.Period != PeriodSecond {
+					scopes = append(scopes, ScopeTenant)
+					break
+				}
+			}
+			for _, fam := range []string{p.family, p.own} {
+				if fam == "" {
+					continue
+				}
+				m.count(m.reserved, r, fam, 0)
+				m.count(m.refunded, r, fam, 0)
+				for _, s := range scopes {
+					m.reject(r, fam, s, 0)
+				}
+			}
+			m.unavailable.WithLabelValues(a.Upstream, p.family)
+		}
+	}
+	for _, g := range e.groups {
+		m.usageErrors.WithLabelValues(g.upstream)
+	}
 }
 
 // usageCollector computes gateway_quota_{limit,used,remaining} at scrape
@@ -75,12 +117,12 @@ func (m *metrics) reject(rej *Rejection) {
 type usageCollector struct {
 	e                      *Engine
 	limit, used, remaining *prometheus.Desc
-	groups                 []usageGroup
 
-	sf     singleflight.Group
-	mu     sync.Mutex
-	readAt time.Time           // when last was read (engine clock)
-	last   []prometheus.Metric // nil: never read
+	sf                    singleflight.Group
+	mu                    sync.Mutex
+	readAt                time.Time           // when last was read (engine clock)
+	last                  []prometheus.Metric // nil: never read
+	resetsAt, periodStart *prometheus.Desc
 }
 
 // usageGroup is what one usage script reads: a credential and the tenants
@@ -98,7 +140,10 @@ func newUsageCollector(e *Engine) *usageCollector {
 		limit:     desc("gateway_quota_limit", "Quota limit in the current period, read from Redis at scrape time."),
 		used:      desc("gateway_quota_used", "Quota units used in the current period, read from Redis at scrape time."),
 		remaining: desc("gateway_quota_remaining", "Quota units left in the current period, read from Redis at scrape time."),
-		groups:    usageGroups(e.accounts, e.rules),
+		resetsAt: desc("gateway_quota_resets_at_timestamp_seconds",
+			"When the quota next has more room (Unix seconds): the period's end, or for a sliding window when its oldest unit leaves."),
+		periodStart: desc("gateway_quota_period_start_timestamp_seconds",
+			"When the quota's current period started (Unix seconds); for a sliding window, the start of the window now."),
 	}
 }
 
@@ -142,6 +187,8 @@ func (c *usageCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- c.limit
 	ch <- c.used
 	ch <- c.remaining
+	ch <- c.resetsAt
+	ch <- c.periodStart
 }
 
 // Collect sends the latest usage read, reading it again when it is older
@@ -183,7 +230,7 @@ func (c *usageCollector) read() []prometheus.Metric {
 	now := e.now()
 	seen := map[[5]string]bool{}
 	ms := []prometheus.Metric{}
-	for _, g := range c.groups {
+	for _, g := range e.groups {
 		rows, err := e.usage(ctx, g.tenants, g.credential, g.upstream, now)
 		if err != nil {
 			e.m.usageErrors.WithLabelValues(g.upstream).Inc()
@@ -198,8 +245,12 @@ func (c *usageCollector) read() []prometheus.Metric {
 			ms = append(ms,
 				prometheus.MustNewConstMetric(c.limit, prometheus.GaugeValue, float64(u.Limit), lv[:]...),
 				prometheus.MustNewConstMetric(c.used, prometheus.GaugeValue, float64(u.Used), lv[:]...),
-				prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(u.Remaining), lv[:]...))
+				prometheus.MustNewConstMetric(c.remaining, prometheus.GaugeValue, float64(u.Remaining), lv[:]...),
+				prometheus.MustNewConstMetric(c.resetsAt, prometheus.GaugeValue, unixSeconds(u.ResetsAt), lv[:]...),
+				prometheus.MustNewConstMetric(c.periodStart, prometheus.GaugeValue, unixSeconds(u.PeriodStart), lv[:]...))
 		}
 	}
 	return ms
 }
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixMilli()) / 1000 }

@@ -116,11 +116,16 @@ func TestSlidingWindow(t *testing.T) {
 	if err != nil {
 		t.Fatalf("Usage() = %v, want nil", err)
 	}
+	now := t0.Add(70 * time.Minute)
+	// A sliding window's burn rate is what it holds over its length; at a
+	// steady rate it never holds more.
 	want := []Usage{
-		{Upstream: "fssp", Family: FamilySingle, Scope: ScopeCredential, Owner: "fssp1", Period: PeriodSlidingDay,
-			Limit: 1000, Used: 4, Remaining: 996, ResetsAt: t0.Add(24 * time.Hour), Source: SourceConfig},
-		{Upstream: "fssp", Family: FamilySingle, Scope: ScopeCredential, Owner: "fssp1", Period: PeriodSlidingHour,
-			Limit: 2, Used: 2, Remaining: 0, ResetsAt: t0.Add(2 * time.Hour), Source: SourceConfig},
+		{Upstream: "fssp", Family: FamilySingle, Scope: ScopeCredential, Owner: "fssp1", Credential: "fssp1", Period: PeriodSlidingDay,
+			Limit: 1000, Used: 4, Remaining: 996, PeriodStart: now.Add(-24 * time.Hour), ResetsAt: t0.Add(24 * time.Hour),
+			Source: SourceConfig, Forecast: Forecast{BurnRate: 4.0 / 24, Exhaustion: NotBeforeReset}},
+		{Upstream: "fssp", Family: FamilySingle, Scope: ScopeCredential, Owner: "fssp1", Credential: "fssp1", Period: PeriodSlidingHour,
+			Limit: 2, Used: 2, Remaining: 0, PeriodStart: now.Add(-time.Hour), ResetsAt: t0.Add(2 * time.Hour),
+			Source: SourceConfig, Forecast: Forecast{BurnRate: 2, Exhaustion: Spent}},
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("Usage() mismatch (-want +got):\n%s", diff)

@@ -22,6 +22,8 @@
 //	{cred:C}:q:mark:UP:FAMILY                        423 mark: spent until (ms)
 //	{cred:C}:q:sync:UP:FAMILY:MONTHSTART             the month's count was lowered by a sync
 //	{cred:C}:q:split:UP:FAMILY                       "1": the family is split for C (no expiry)
+//	{cred:C}:q:ledger:PERIOD:START                   the ledger (hash; see ledger.go)
+//	{cred:C}:q:attempt:ID[:refund|:ledger]           a script's answer, so that a retry counts once
 //
 // and the pub/sub channel Config.Channel ("scope:owner:upstream:family" a line).
 package quota
@@ -153,6 +155,8 @@ type Engine struct {
 	channel  string
 	ping     time.Duration // how long the subscription may be silent before a PING
 	local    *exhaustedCache
+	ledger   *ledgerQueue
+	groups   []usageGroup // whose quotas the gauges and AllUsage read
 	m        *metrics
 	s        scripts
 }
@@ -219,6 +223,8 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 		}
 	}
 	e.accounts = cfg.Accounts
+	e.groups = usageGroups(e.accounts, e.rules)
+	e.ledger = newLedgerQueue()
 	if e.m, err = newMetrics(e, reg); err != nil {
 		return nil, err
 	}
@@ -258,3 +264,6 @@ func validName(kind, s string) error {
 	}
 	return nil
 }
+
+// Location is the time zone of the calendar periods.
+func (e *Engine) Location() *time.Location { return e.loc }

@@ -1,6 +1,7 @@
 package quota
 
 import (
+	"maps"
 	"sync"
 	"testing"
 
@@ -27,6 +28,7 @@ func raceLastUnits(t *testing.T, clients [3]redis.UniversalClient) {
 		wg                   sync.WaitGroup
 		mu                   sync.Mutex
 		passed, quota, other int
+		byTenant             = map[string][2]int64{} // reserved, rejected
 	)
 	for i := range 200 {
 		wg.Go(func() {
@@ -37,18 +39,42 @@ func raceLastUnits(t *testing.T, clients [3]redis.UniversalClient) {
 			_, err := engines[i%3].Reserve(ctxT(t), r)
 			mu.Lock()
 			defer mu.Unlock()
+			n := byTenant[r.Tenant]
 			switch {
 			case err == nil:
 				passed++
+				n[0]++
 			case apperr.KindOf(err) == apperr.QuotaExceeded:
 				quota++
+				n[1]++
 			default:
 				other++
 				t.Errorf("Reserve() = %v, want nil or quota_exceeded", err)
 			}
+			byTenant[r.Tenant] = n
 		})
 	}
 	wg.Wait()
+	// The ledger is exact across the engines: what each answered, once the
+	// rejections they answered from memory are added.
+	for _, e := range engines {
+		if err := e.flushLedger(ctxT(t)); err != nil {
+			t.Fatalf("flushLedger() = %v, want nil", err)
+		}
+	}
+	rows, err := engines[2].Ledger(ctxT(t), LedgerQuery{Credentials: []string{"main"}})
+	if err != nil {
+		t.Fatalf("Ledger() = %v, want nil", err)
+	}
+	byLedger := map[string][2]int64{}
+	for _, r := range rows.Rows {
+		byLedger[r.Tenant] = [2]int64{r.Reserved, r.Rejected}
+	}
+	a := byTenant["alpha"]
+	a[0] += 70
+	if want := map[string][2]int64{"alpha": a, "beta": byTenant["beta"]}; !maps.Equal(byLedger, want) {
+		t.Errorf("Ledger() reserved, rejected by tenant = %v, want %v", byLedger, want)
+	}
 	if passed != 30 || quota != 170 {
 		t.Errorf("200 racing Reserve() = %d passed, %d rejected, %d failed; want 30, 170, 0", passed, quota, other)
 	}
@@ -77,10 +103,12 @@ func TestRaceLastUnitsCluster(t *testing.T) {
 	if err != nil {
 		t.Fatalf("plan() = %v, want nil", err)
 	}
-	keys := []string{p.marks[0].key}
+	keys := []string{p.marks[0].key, attemptKey("main", "x", "")}
 	for _, ch := range p.checks {
 		keys = append(keys, ch.key)
 	}
+	lk := e.ledgerSpot("main", feb1()).keys()
+	keys = append(keys, lk[:]...)
 	want, _ := rdb.ClusterKeySlot(ctxT(t), keys[0]).Result()
 	for _, k := range keys[1:] {
 		if got, _ := rdb.ClusterKeySlot(ctxT(t), k).Result(); got != want {

@@ -21,6 +21,9 @@ type Reservation struct {
 	id     string
 	req    Request
 	checks []check
+	family string // the family the operation counted in
+	units  int64
+	spot   ledgerSpot
 	// RateLimit and RateLimit-Policy field values (see RateLimit).
 	rateLimit, rateLimitPolicy string
 
@@ -52,7 +55,7 @@ func (e *Engine) Reserve(ctx context.Context, r Request) (*Reservation, error) {
 	var waited time.Duration
 	for {
 		if rej := e.local.lookup(p, now); rej != nil {
-			e.m.reject(rej)
+			e.rejected(p, rej, true, now)
 			return nil, e.rejectErr(rej, now)
 		}
 		res, rej, err := e.try(ctx, p, now)
@@ -64,14 +67,16 @@ func (e *Engine) Reserve(ctx context.Context, r Request) (*Reservation, error) {
 		}
 		wait := rej.ResetsAt.Sub(now) + time.Duration(rand.Int64N(int64(20*time.Millisecond)))
 		if !rej.rateOnly || waited+wait > e.rateWait || ctx.Err() != nil {
-			e.m.reject(rej)
+			// The script added the rejection to the ledger unless it was
+			// by per-second rules alone (it may have been waited on).
+			e.rejected(p, rej, rej.rateOnly, now)
 			return nil, e.rejectErr(rej, now)
 		}
 		t := time.NewTimer(wait)
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			e.m.reject(rej)
+			e.rejected(p, rej, true, now)
 			return nil, e.rejectErr(rej, e.now())
 		case <-t.C:
 		}
@@ -90,8 +95,10 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 	if p.split != "" {
 		sw = 1
 	}
-	keys := make([]string, 0, n+m+sw+1)
-	args := make([]any, 0, 5+5*n+m)
+	spot := e.ledgerSpot(p.req.Credential, now)
+	ledgerKeys, ledgerTTL := spot.keys(), e.ledgerTTL(spot, now)
+	keys := make([]string, 0, n+m+sw+1+len(ledgerKeys))
+	args := make([]any, 0, 5+5*n+m+4+len(ledgerKeys))
 	args = append(args, now.UnixMilli(), id, n, m, sw)
 	for i := range p.checks {
 		c := &p.checks[i]
@@ -100,8 +107,12 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 			args = append(args, "z", c.rule.Limit, c.units, c.span.Milliseconds(), c.in.arg())
 			continue
 		}
+		kind := "c"
+		if c.rule.Period == PeriodSecond {
+			kind = "s"
+		}
 		ttl := c.reset.Sub(now) + min(c.width, time.Minute)
-		args = append(args, "c", c.rule.Limit, c.units, ttl.Milliseconds(), c.in.arg())
+		args = append(args, kind, c.rule.Limit, c.units, ttl.Milliseconds(), c.in.arg())
 	}
 	for _, mk := range p.marks {
 		keys = append(keys, mk.key)
@@ -110,7 +121,13 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 	if p.split != "" {
 		keys = append(keys, p.split)
 	}
-	keys = append(keys, attemptKey(p.req.Credential, id, ""))
+	keys = append(keys, attemptKey(p.req.Credential, id, ""), ledgerKeys[0], ledgerKeys[1])
+	field := p.ledgerField(false)
+	splitField := field
+	if p.own != "" {
+		splitField = p.ledgerField(true)
+	}
+	args = append(args, len(ledgerKeys), ledgerTTL[0], ledgerTTL[1], field, splitField, p.units)
 	gen := e.local.generation()
 	rctx, cancel := e.redisCtx(ctx)
 	defer cancel()
@@ -153,8 +170,9 @@ func (e *Engine) try(ctx context.Context, p *plan, now time.Time) (*Reservation,
 	}
 	if vals[0] == 1 {
 		field, policy := rateLimit(outs, now)
-		res := &Reservation{e: e, id: id, req: p.req, checks: active, rateLimit: field, rateLimitPolicy: policy}
-		e.m.units(e.m.reserved, p.req.Upstream, active)
+		res := &Reservation{e: e, id: id, req: p.req, checks: active, family: p.familyIn(split), units: p.units,
+			spot: spot, rateLimit: field, rateLimitPolicy: policy}
+		e.m.count(e.m.reserved, p.req, res.family, res.units)
 		return res, nil, nil
 	}
 	return nil, e.rejection(p.familyIn(split), outs, gen, now), nil
@@ -197,6 +215,22 @@ func (o *outcome) rejection(family string) *Rejection {
 		policy: o.c.policy(), limit: r.Limit, width: o.c.width}
 }
 
+// rejected counts a rejection of p in the metrics and, when queue is set
+// (the reserve script did not count it), queues it for the ledger.
+func (e *Engine) rejected(p *plan, rej *Rejection, queue bool, now time.Time) {
+	family := rej.Family
+	if family != p.family && family != p.own {
+		// An exhaustion another operation of the family learnt: count this
+		// operation in its combined family.
+		family = p.family
+	}
+	e.m.reject(p.req, family, rej.Scope, p.units)
+	if queue {
+		e.ledger.add(e.ledgerSpot(p.req.Credential, now),
+			ledgerField(p.req.Tenant, p.req.Upstream, family, p.req.Operation)+":"+ledgerRejected, p.units)
+	}
+}
+
 func minTime(a, b time.Time) time.Time {
 	if a.Before(b) {
 		return a
@@ -226,9 +260,15 @@ func (r *Reservation) Refund(ctx context.Context) error {
 		return nil
 	}
 	e := r.e
-	keys := make([]string, 0, len(r.checks))
+	keys := make([]string, 0, len(r.checks)+3)
 	var inv []localKey
-	args := []any{r.id, e.channel, ""}
+	// The per-second rate is not refunded, nor is a rate-only operation's
+	// unit in the ledger.
+	field := ""
+	if r.family != FamilyRate {
+		field = ledgerField(r.req.Tenant, r.req.Upstream, r.family, r.req.Operation)
+	}
+	args := []any{r.id, e.channel, "", 0, field, r.units}
 	for i := range r.checks {
 		c := &r.checks[i]
 		if c.rule.Period == PeriodSecond {
@@ -244,18 +284,28 @@ func (r *Reservation) Refund(ctx context.Context) error {
 			inv = append(inv, k)
 		}
 	}
-	if len(keys) > 0 {
-		keys = append(keys, attemptKey(r.req.Credential, r.id, ":refund"))
-		args[2] = encodeInvalidation(inv)
+	if len(keys) > 0 || field != "" {
+		args[3] = len(keys)
+		ledgerKeys := r.spot.keys()
+		keys = append(keys, attemptKey(r.req.Credential, r.id, ":refund"), ledgerKeys[0], ledgerKeys[1])
+		if len(inv) > 0 {
+			args[2] = encodeInvalidation(inv)
+		} else {
+			args[1] = "" // nothing to invalidate
+		}
 		rctx, cancel := e.redisCtx(ctx)
 		defer cancel()
 		if err := e.s.refund.Run(rctx, e.rdb, keys, args...).Err(); err != nil {
 			return storeErr(r.req.Upstream, fmt.Errorf("quota: refund %s/%s: %w", r.req.Upstream, r.req.Operation, err))
 		}
-		e.local.invalidate(inv)
+		if len(inv) > 0 {
+			e.local.invalidate(inv)
+		}
 	}
 	r.refunded = true
-	e.m.units(e.m.refunded, r.req.Upstream, r.checks)
+	if field != "" {
+		e.m.count(e.m.refunded, r.req, r.family, r.units)
+	}
 	return nil
 }
 

@@ -173,6 +173,7 @@ func syncKey(cred, upstream, family string, start time.Time) string {
 // the credential's split key.
 type plan struct {
 	req    Request
+	units  int64  // what the operation costs in its family
 	family string // the operation's family (the combined one when split), or FamilyRate for rate-only operations
 	own    string // the operation's own family when its family is split, else ""
 	split  string // the credential's split key when own is set
@@ -184,6 +185,12 @@ type plan struct {
 type mark struct {
 	key, family string
 	in          variant
+}
+
+// ledgerField is the operation's ledger field prefix when the family is
+// split or not.
+func (p *plan) ledgerField(split bool) string {
+	return ledgerField(p.req.Tenant, p.req.Upstream, p.familyIn(split), p.req.Operation)
 }
 
 // familyIn is the family the operation counts in.
@@ -210,9 +217,9 @@ func (e *Engine) plan(r Request, now time.Time) (*plan, error) {
 	if err := validName("tenant", r.Tenant); err != nil {
 		return nil, err
 	}
-	p := &plan{req: r, family: FamilyRate}
+	p := &plan{req: r, family: FamilyRate, units: 1}
 	if metered {
-		p.family = cost.Family
+		p.family, p.units = cost.Family, cost.Units
 		p.own = e.splits.ops[r.Upstream][r.Operation]
 		if p.own == "" {
 			p.marks = []mark{{markKey(r.Credential, r.Upstream, cost.Family), cost.Family, always}}

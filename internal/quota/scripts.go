@@ -3,24 +3,38 @@ package quota
 import "github.com/redis/go-redis/v9"
 
 // reserveScript checks every rule of one request and, only when all of them
-// have room, records the units: one round trip, no read-then-write race.
+// have room, records the units: one round trip, no read-then-write race. In
+// the same script it adds the request to the quota ledger (ledgerKey): the
+// units reserved, or rejected, under the request's tenant, upstream, family
+// and operation.
 //
 // KEYS: the rule keys (n of them), the 423 mark keys (m), then the
 // credential's split key of a split family (s = 0 or 1), then the attempt key
-// (attemptKey): a granted reservation's answer is kept there for 10 s, and
-// the same command run again (go-redis retries after a broken connection,
-// within the call's timeout) returns it without recording the units again.
+// (attemptKey), then the ledger keys (l of them). A granted reservation's
+// answer, and a rejection the ledger counted, is kept under the attempt key
+// for 10 s, and the same command run again (go-redis retries after a broken
+// connection, within the call's timeout) returns it without recording
+// anything again.
 // ARGV: now_ms, reservation id, n, m, s, then per rule: kind ("c" counter,
-// "z" sliding sorted set), limit, units, ttl_ms (counter) or window_ms
-// (sliding), variant; then per mark: variant. A variant is "-" (always), "c"
-// (only while the family is combined: the split key is not "1") or "s" (only
-// while split); rules and marks of the other variant are skipped.
+// "s" per-second counter, "z" sliding sorted set), limit, units, ttl_ms
+// (counters) or window_ms (sliding), variant; then per mark: variant; then
+// l, the time to live (ms) of each ledger key, the ledger field of the
+// combined family and of the split one (the same when the family is not
+// split), and the units; a ledger key's time to live is set when one of its
+// fields is created (it runs to the same instant whenever it is set). A
+// variant is "-" (always), "c" (only while the family is combined: the split
+// key is not "1") or "s" (only while split); rules and marks of the other
+// variant are skipped.
 // Returns {2, mark_until_ms, split} when the family is marked spent, else
 // {ok (1|0), used_1, hint_1, ..., used_n, hint_n, split}: used is the count
 // before (rejected) or after (ok) this request, 0 for a skipped rule; hint
 // is, for sliding windows, the instant (ms) the window has room for this
 // request (rejected) or its oldest unit leaves (ok); -1 when never (units >
 // limit). split is 1 when the split key said split, else 0.
+//
+// A rejection by per-second rules alone is not added to the ledger: the
+// caller may wait and try again, and adds it (ledgerAddScript) only when it
+// gives up.
 const reserveLua = `
 local now, id = tonumber(ARGV[1]), ARGV[2]
 local n, m, s = tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5])
@@ -33,14 +47,31 @@ if prev then
 end
 local split = 0
 if s == 1 and redis.call('GET', KEYS[n + m + 1]) == '1' then split = 1 end
+local lb = 5 + 5 * n + m
+local l = tonumber(ARGV[lb + 1])
+local function ledger(kind)
+  local field = ARGV[lb + l + 2]
+  if split == 1 then field = ARGV[lb + l + 3] end
+  local units = tonumber(ARGV[lb + l + 4])
+  for j = 1, l do
+    local k = KEYS[n + m + s + 1 + j]
+    if redis.call('HINCRBY', k, field .. ':' .. kind, units) == units then
+      redis.call('PEXPIRE', k, ARGV[lb + 1 + j])
+    end
+  end
+end
 local function on(v) return v == '-' or (v == 's') == (split == 1) end
 for j = 1, m do
   if on(ARGV[5 + 5 * n + j]) then
     local v = tonumber(redis.call('GET', KEYS[n + j]) or '0')
-    if v > now then return {2, v, split} end
+    if v > now then
+      ledger('rejected')
+      redis.call('SET', attempt, '2,' .. v .. ',' .. split, 'PX', 10000)
+      return {2, v, split}
+    end
   end
 end
-local res, ok = {1}, true
+local res, ok, hard = {1}, true, false
 for i = 1, n do
   local b = 5 + (i - 1) * 5
   local kind, limit, units, span = ARGV[b + 1], tonumber(ARGV[b + 2]), tonumber(ARGV[b + 3]), tonumber(ARGV[b + 4])
@@ -65,13 +96,20 @@ for i = 1, n do
   else
     used = tonumber(redis.call('GET', KEYS[i]) or '0')
   end
-  if used + units > limit then ok = false end
+  if used + units > limit then
+    ok = false
+    if kind ~= 's' then hard = true end
+  end
   res[2 * i] = used
   res[2 * i + 1] = hint
 end
 res[2 * n + 2] = split
 if not ok then
   res[1] = 0
+  if hard then
+    ledger('rejected')
+    redis.call('SET', attempt, table.concat(res, ','), 'PX', 10000)
+  end
   return res
 end
 for i = 1, n do
@@ -87,27 +125,51 @@ for i = 1, n do
     res[2 * i] = res[2 * i] + units
   end
 end
+ledger('reserved')
 redis.call('SET', attempt, table.concat(res, ','), 'PX', 10000)
 return res
 `
 
-// refundScript gives units back and publishes the invalidation of the
-// owners' cached exhaustions. KEYS: rule keys, then the refund's attempt key
-// (a refund run again changes nothing). ARGV: reservation id, channel ("":
-// none), message, then per rule key: kind, units. A counter whose window has
-// gone is not recreated. Returns 0 when the refund was already made.
+// refundScript gives units back, adds them to the ledger as refunded and
+// publishes the invalidation of the owners' cached exhaustions. KEYS: rule
+// keys (n), then the refund's attempt key (a refund run again changes
+// nothing), then the ledger keys the reservation counted in. ARGV:
+// reservation id, channel ("": none), message, n, ledger field ("": none),
+// units, then per rule key: kind, units. A counter or ledger whose window
+// has gone is not recreated. Returns 0 when the refund was already made.
 const refundLua = `
-local id = ARGV[1]
-if not redis.call('SET', KEYS[#KEYS], '1', 'NX', 'PX', 10000) then return 0 end
-for i = 1, #KEYS - 1 do
-  local kind, units = ARGV[2 + 2 * i], tonumber(ARGV[3 + 2 * i])
+local id, n = ARGV[1], tonumber(ARGV[4])
+if not redis.call('SET', KEYS[n + 1], '1', 'NX', 'PX', 10000) then return 0 end
+for i = 1, n do
+  local kind, units = ARGV[5 + 2 * i], tonumber(ARGV[6 + 2 * i])
   if kind == 'z' then
     for u = 1, units do redis.call('ZREM', KEYS[i], id .. ':' .. u) end
   elseif redis.call('EXISTS', KEYS[i]) == 1 then
     if redis.call('DECRBY', KEYS[i], units) < 0 then redis.call('SET', KEYS[i], 0, 'KEEPTTL') end
   end
 end
+if ARGV[5] ~= '' then
+  for j = n + 2, #KEYS do
+    if redis.call('EXISTS', KEYS[j]) == 1 then redis.call('HINCRBY', KEYS[j], ARGV[5] .. ':refunded', ARGV[6]) end
+  end
+end
 if ARGV[2] ~= '' then redis.call('PUBLISH', ARGV[2], ARGV[3]) end
+return 1
+`
+
+// ledgerAddScript adds counts to the ledger: the rejections an engine
+// answered without Redis (a known exhaustion) or gave up waiting on (a
+// per-second rate). KEYS: the ledger keys (l), then the attempt key (the
+// same batch run again adds nothing). ARGV: l, the time to live (ms) of
+// each ledger key, then field and count pairs. Returns 0 when the batch was
+// already added.
+const ledgerAddLua = `
+local l = tonumber(ARGV[1])
+if not redis.call('SET', KEYS[l + 1], '1', 'NX', 'PX', 10000) then return 0 end
+for j = 1, l do
+  for i = l + 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[j], ARGV[i], ARGV[i + 1]) end
+  redis.call('PEXPIRE', KEYS[j], ARGV[1 + j])
+end
 return 1
 `
 
@@ -186,16 +248,17 @@ return 1
 
 // scripts holds the engine's Lua scripts (EVALSHA, EVAL on NOSCRIPT).
 type scripts struct {
-	reserve, refund, usage, sync, mark, split *redis.Script
+	reserve, refund, usage, sync, mark, split, ledgerAdd *redis.Script
 }
 
 func newScripts() scripts {
 	return scripts{
-		reserve: redis.NewScript(reserveLua),
-		refund:  redis.NewScript(refundLua),
-		usage:   redis.NewScript(usageLua),
-		sync:    redis.NewScript(syncLua),
-		mark:    redis.NewScript(markLua),
-		split:   redis.NewScript(splitLua),
+		reserve:   redis.NewScript(reserveLua),
+		refund:    redis.NewScript(refundLua),
+		usage:     redis.NewScript(usageLua),
+		sync:      redis.NewScript(syncLua),
+		mark:      redis.NewScript(markLua),
+		split:     redis.NewScript(splitLua),
+		ledgerAdd: redis.NewScript(ledgerAddLua),
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/legalgate/legalgate/internal/redistest"
 )
@@ -50,13 +51,18 @@ func TestSharedCredentialTwoTenants(t *testing.T) {
 		t.Fatalf("Usage(beta) = %v, want nil", err)
 	}
 	reset := time.Date(2026, 3, 1, 0, 0, 0, 0, moscow())
+	// At the very start of the month the burn rate is averaged over a
+	// tenth of it (2.8 days, 67.2 h): beta's 20 units are 20/67.2 an hour,
+	// so its 5 left last 16.8 h more.
 	wantUsage := []Usage{
-		{Upstream: "garant", Family: "export", Scope: ScopeCredential, Owner: "main", Period: PeriodMonth,
-			Limit: 30, Used: 30, Remaining: 0, ResetsAt: reset, Source: SourceConfig},
-		{Upstream: "garant", Family: "export", Scope: ScopeTenant, Owner: "beta", Period: PeriodMonth,
-			Limit: 25, Used: 20, Remaining: 5, ResetsAt: reset, Source: SourceConfig},
+		{Upstream: "garant", Family: "export", Scope: ScopeCredential, Owner: "main", Credential: "main", Period: PeriodMonth,
+			Limit: 30, Used: 30, Remaining: 0, PeriodStart: feb1(), ResetsAt: reset, Source: SourceConfig,
+			Forecast: Forecast{BurnRate: 30 / 67.2, Exhaustion: Spent}},
+		{Upstream: "garant", Family: "export", Scope: ScopeTenant, Owner: "beta", Credential: "main", Period: PeriodMonth,
+			Limit: 25, Used: 20, Remaining: 5, PeriodStart: feb1(), ResetsAt: reset, Source: SourceConfig,
+			Forecast: Forecast{BurnRate: 20 / 67.2, Exhaustion: BeforeReset, ExhaustsAt: feb1().Add(16*time.Hour + 48*time.Minute)}},
 	}
-	if diff := cmp.Diff(wantUsage, got); diff != "" {
+	if diff := cmp.Diff(wantUsage, got, cmpopts.EquateApprox(0, 1e-9)); diff != "" {
 		t.Errorf("Usage(beta) mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -10,7 +10,7 @@
 // (scope, family, violated-policies, resets_at); an expired or unknown task
 // is Gone (ErrTaskGone in its chain), a timeout is UpstreamTimeout, and
 // anything else (unreachable, 5xx, HTML, garbage, a rejected token) is
-// UpstreamFailed. The token travels in the query string of GET calls, so no
+// UpstreamFailed; a rejected token has ErrCredentialRejected in its chain. The token travels in the query string of GET calls, so no
 // error ever carries a request URL: *url.Error is unwrapped to its cause.
 package fssp
 
@@ -38,6 +38,10 @@ const Upstream = "fssp"
 // ErrTaskGone is in the chain of the error for a task FSSP does not know
 // (never existed, or its results expired).
 var ErrTaskGone = errors.New("fssp: task not found or expired")
+
+// ErrCredentialRejected is in the chain of the error of an answer saying
+// the token is invalid (code 401).
+var ErrCredentialRejected = errors.New("fssp: credential rejected")
 
 // Config configures a Client.
 type Config struct {
@@ -316,7 +320,7 @@ func (c *Client) envelopeError(method, path string, status int, env envelope) er
 		return &apperr.Error{Kind: apperr.Gone, Type: "expired", Upstream: Upstream,
 			Detail: "FSSP no longer knows the task (results are kept 24 hours)", Err: errors.Join(ErrTaskGone, cause)}
 	case code == http.StatusUnauthorized:
-		return failed("FSSP rejected the gateway's credential", cause)
+		return failed("FSSP rejected the gateway's credential", errors.Join(ErrCredentialRejected, cause))
 	case code == http.StatusBadRequest:
 		return failed("FSSP refused the request parameters", cause)
 	}
