@@ -62,8 +62,9 @@ upstreams:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base, _ := startGateway(t, []string{"-config", path}, nil)
-	prom := startPrometheus(t, bin, strings.TrimPrefix(base, "http://"))
+	admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	base, _ := startGateway(t, []string{"-config", path, "-admin-addr", admin}, nil)
+	prom := startPrometheus(t, bin, admin)
 
 	// Traffic: alpha exports 5 documents (its allocation is 4: one 429),
 	// beta exports 2 and reads 3 topics' info.

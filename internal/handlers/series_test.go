@@ -2,8 +2,11 @@ package handlers_test
 
 import (
 	"io"
+	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/legalgate/legalgate/internal/handlers"
 )
 
 // TestRequestSeriesPrecreated: before any request, every status the
@@ -11,7 +14,11 @@ import (
 // so that the first 400, 401 or 429 shows in rate() and increase().
 func TestRequestSeriesPrecreated(t *testing.T) {
 	g := newGateway(t, nil)
-	res := g.do(t, "GET", "/metrics", "", nil)
+	admin := httptest.NewServer(handlers.NewAdmin(g.Deps.Registry, false))
+	t.Cleanup(admin.Close)
+	res, err := admin.Client().Get(admin.URL + "/metrics")
+	must(t, err)
+	defer res.Body.Close()
 	body, _ := io.ReadAll(res.Body)
 	text := string(body)
 	for _, want := range []string{
