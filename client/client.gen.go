@@ -497,7 +497,7 @@ type FIPSApplication struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// CreatedAt When the application was created.
@@ -517,7 +517,7 @@ type FIPSApplication struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 5120931
+	// Example: 3074728
 	ID string `json:"id"`
 
 	// IncomingNumber FIPS's incoming number.
@@ -532,7 +532,7 @@ type FIPSApplication struct {
 
 	// RegistrationNumber The registration number, once FIPS registered the application.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber *string `json:"registrationNumber,omitempty"`
 
 	// Status The status as FIPS names it.
@@ -569,7 +569,7 @@ type FIPSApplicationCreate struct {
 
 	// Category The applicant category's full path, verbatim from `fipsListApplicantCategories`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -607,7 +607,7 @@ type FIPSApplicationUpdate struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -636,7 +636,7 @@ type FIPSDictionaryEntry struct {
 
 	// Name The entry's name; for applicant categories, the full path to send as `category`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Name string `json:"name"`
 }
 
@@ -661,7 +661,7 @@ type FIPSDocument struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 7741203
+	// Example: 3074744
 	ID string `json:"id"`
 
 	// Name The document's name.
@@ -878,7 +878,7 @@ type FIPSSubmissionResult struct {
 
 	// RegistrationNumber The registration number.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber string `json:"registrationNumber"`
 
 	// Status The application's status after submission, as FIPS names it.
@@ -1331,7 +1331,7 @@ type GarantBlocksChangedRequest struct {
 
 	// URLArray Full fragment links of the Garant front end.
 	//
-	// Example: ["https://internet.garant.ru/#/document/12125268/entry/70"]
+	// Example: ["https://internet.garant.ru/#/document/12125270/entry/70"]
 	URLArray []string `json:"urlArray"`
 }
 
@@ -1427,12 +1427,12 @@ type GarantDocumentLink struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The link relative to the Garant web front end.
 	//
-	// Example: /#/document/12125268/entry/70
+	// Example: /#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1458,7 +1458,7 @@ type GarantEdition struct {
 
 	// Topic The edition's id; the current edition's equals the document's.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1509,7 +1509,7 @@ type GarantEntryRef struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1527,7 +1527,7 @@ type GarantFindModifiedRequest struct {
 
 	// Topics Document ids.
 	//
-	// Example: [12125268,10900200]
+	// Example: [12125270,10900200]
 	Topics []int `json:"topics"`
 }
 
@@ -1540,7 +1540,7 @@ type GarantHTMLPage struct {
 
 	// Text The page's HTML. Image and formula links point at the gateway's `/v1/garant/images/{objectId}` and `/v1/garant/formulas`.
 	//
-	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/1084623">
+	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/36576886">
 	Text string `json:"text"`
 }
 
@@ -1561,7 +1561,7 @@ type GarantHyperlinksRequest struct {
 type GarantHyperlinksResult struct {
 	// Text HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
 	//
-	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125268/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
+	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125270/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
 	Text string `json:"text"`
 }
 
@@ -1605,7 +1605,7 @@ type GarantModifiedBlock struct {
 
 	// URL The fragment link, as sent.
 	//
-	// Example: https://internet.garant.ru/#/document/12125268/entry/70
+	// Example: https://internet.garant.ru/#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1626,7 +1626,7 @@ type GarantModifiedTopic struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1697,10 +1697,10 @@ type GarantPrimeNewsRequest struct {
 	// Example: [1008]
 	Categories []int `json:"categories"`
 
-	// FromDate First day, at most one year ago.
+	// FromDate First day, at most one year ago; 10 days before `toDate` when absent.
 	//
 	// Example: 2026-11-10
-	FromDate openapi_types.Date `json:"fromDate"`
+	FromDate *openapi_types.Date `json:"fromDate,omitempty"`
 
 	// Sort 1 by document date, 2 by news creation date (use it for incremental polling).
 	//
@@ -1722,7 +1722,7 @@ type GarantPrimeNewsRequestSort int
 type GarantSearchDocument struct {
 	// AbsoluteURL `url` resolved against the configured Garant front end (https://internet.garant.ru by default).
 	//
-	// Example: https://internet.garant.ru/#/document/12125268
+	// Example: https://internet.garant.ru/#/document/12125270
 	AbsoluteURL string `json:"absoluteUrl"`
 
 	// Name The document's title.
@@ -1732,12 +1732,12 @@ type GarantSearchDocument struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The document's link relative to the Garant web front end, as Garant gives it.
 	//
-	// Example: /#/document/12125268
+	// Example: /#/document/12125270
 	URL string `json:"url"`
 }
 
@@ -1834,7 +1834,7 @@ type GarantSnippetsRequest struct {
 
 	// Topic The document to look in.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1929,7 +1929,7 @@ type GarantTopicInfo struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// Type Document types (Федеральный закон, Кодекс...).
@@ -1997,7 +1997,7 @@ type Problem struct {
 
 	// Instance The request path of this occurrence.
 	//
-	// Example: /v1/garant/topics/12112604/export/pdf
+	// Example: /v1/garant/topics/12125270/export/pdf
 	Instance *string `json:"instance,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
@@ -2279,36 +2279,46 @@ type FipsListApplicationsParamsKind string
 
 // FipsCreateApplicationParams defines parameters for FipsCreateApplication.
 type FipsCreateApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsCreateDocumentParams defines parameters for FipsCreateDocument.
 type FipsCreateDocumentParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsAddSignatureParams defines parameters for FipsAddSignature.
 type FipsAddSignatureParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsSubmitApplicationParams defines parameters for FipsSubmitApplication.
 type FipsSubmitApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FsspSearchGroupParams defines parameters for FsspSearchGroup.
 type FsspSearchGroupParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2319,8 +2329,10 @@ type FsspSearchGroupParams struct {
 
 // FsspSearchIPParams defines parameters for FsspSearchIP.
 type FsspSearchIPParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2331,8 +2343,10 @@ type FsspSearchIPParams struct {
 
 // FsspSearchLegalParams defines parameters for FsspSearchLegal.
 type FsspSearchLegalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2343,8 +2357,10 @@ type FsspSearchLegalParams struct {
 
 // FsspSearchPhysicalParams defines parameters for FsspSearchPhysical.
 type FsspSearchPhysicalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2936,7 +2952,7 @@ type ClientInterface interface {
 	// Deletes a draft application and its documents.
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-	FipsDeleteApplication(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsDeleteApplication(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetApplication Get an application
 	//
@@ -2983,7 +2999,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocumentWithBody(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsCreateDocumentWithBody(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsCreateDocument Add a document to an application
 	//
@@ -2996,14 +3012,14 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocument(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsCreateDocument(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsDeleteDocument Delete a document
 	//
 	// Removes the document from the application.
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-	FipsDeleteDocument(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsDeleteDocument(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetDocument Get a document
 	//
@@ -3035,7 +3051,7 @@ type ClientInterface interface {
 	// Removes the document's content and its signatures; the document itself stays.
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-	FipsClearDocumentFile(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsClearDocumentFile(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetDocumentFile Download a document's content
 	//
@@ -3095,7 +3111,7 @@ type ClientInterface interface {
 	// The XML of a structured document (a statement), byte for byte as FIPS stores it.
 	//
 	// Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-	FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsPutStatementWithBody Upload a statement's XML
 	//
@@ -3106,7 +3122,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-	FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetPackage The application package to sign
 	//
@@ -3371,7 +3387,7 @@ type ClientInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -3385,7 +3401,7 @@ type ClientInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -3404,8 +3420,8 @@ type ClientInterface interface {
 
 	// GarantPrimeNewsWithBody PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -3417,8 +3433,8 @@ type ClientInterface interface {
 
 	// GarantPrimeNews PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -3695,7 +3711,7 @@ func (c *Client) FipsCreateApplication(ctx context.Context, params *FipsCreateAp
 // Deletes a draft application and its documents.
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-func (c *Client) FipsDeleteApplication(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsDeleteApplication(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsDeleteApplicationRequest(c.Server, applicationID)
 	if err != nil {
 		return nil, err
@@ -3792,7 +3808,7 @@ func (c *Client) FipsListDocuments(ctx context.Context, applicationID Applicatio
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *Client) FipsCreateDocumentWithBody(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsCreateDocumentWithBody(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsCreateDocumentRequestWithBody(c.Server, applicationID, params, contentType, body)
 	if err != nil {
 		return nil, err
@@ -3815,7 +3831,7 @@ func (c *Client) FipsCreateDocumentWithBody(ctx context.Context, applicationID A
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *Client) FipsCreateDocument(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsCreateDocument(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsCreateDocumentRequest(c.Server, applicationID, params, body)
 	if err != nil {
 		return nil, err
@@ -3832,7 +3848,7 @@ func (c *Client) FipsCreateDocument(ctx context.Context, applicationID Applicati
 // Removes the document from the application.
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-func (c *Client) FipsDeleteDocument(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsDeleteDocument(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsDeleteDocumentRequest(c.Server, applicationID, documentID)
 	if err != nil {
 		return nil, err
@@ -3904,7 +3920,7 @@ func (c *Client) FipsUpdateDocument(ctx context.Context, applicationID Applicati
 // Removes the document's content and its signatures; the document itself stays.
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-func (c *Client) FipsClearDocumentFile(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsClearDocumentFile(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsClearDocumentFileRequest(c.Server, applicationID, documentID)
 	if err != nil {
 		return nil, err
@@ -4024,7 +4040,7 @@ func (c *Client) FipsAddSignature(ctx context.Context, applicationID Application
 // The XML of a structured document (a statement), byte for byte as FIPS stores it.
 //
 // Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-func (c *Client) FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsGetStatementRequest(c.Server, applicationID, documentID)
 	if err != nil {
 		return nil, err
@@ -4045,7 +4061,7 @@ func (c *Client) FipsGetStatement(ctx context.Context, applicationID Application
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-func (c *Client) FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsPutStatementRequestWithBody(c.Server, applicationID, documentID, contentType, body)
 	if err != nil {
 		return nil, err
@@ -4570,7 +4586,7 @@ func (c *Client) GarantFindModified(ctx context.Context, params *GarantFindModif
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -4594,7 +4610,7 @@ func (c *Client) GarantBlocksChangedWithBody(ctx context.Context, params *Garant
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -4633,8 +4649,8 @@ func (c *Client) GarantPrimeCategories(ctx context.Context, params *GarantPrimeC
 
 // GarantPrimeNewsWithBody PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.
@@ -4656,8 +4672,8 @@ func (c *Client) GarantPrimeNewsWithBody(ctx context.Context, params *GarantPrim
 
 // GarantPrimeNews PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.
@@ -5171,7 +5187,7 @@ func NewFipsCreateApplicationRequestWithBody(server string, params *FipsCreateAp
 }
 
 // NewFipsDeleteApplicationRequest constructs an http.Request for the FipsDeleteApplication method
-func NewFipsDeleteApplicationRequest(server string, applicationID ApplicationID) (*http.Request, error) {
+func NewFipsDeleteApplicationRequest(server string, applicationID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5320,7 +5336,7 @@ func NewFipsListDocumentsRequest(server string, applicationID ApplicationID) (*h
 }
 
 // NewFipsCreateDocumentRequest calls the generic FipsCreateDocument builder with application/json body
-func NewFipsCreateDocumentRequest(server string, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody) (*http.Request, error) {
+func NewFipsCreateDocumentRequest(server string, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
@@ -5331,7 +5347,7 @@ func NewFipsCreateDocumentRequest(server string, applicationID ApplicationID, pa
 }
 
 // NewFipsCreateDocumentRequestWithBody constructs an http.Request for the FipsCreateDocument method, with any body, and a specified content type
-func NewFipsCreateDocumentRequestWithBody(server string, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader) (*http.Request, error) {
+func NewFipsCreateDocumentRequestWithBody(server string, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5382,7 +5398,7 @@ func NewFipsCreateDocumentRequestWithBody(server string, applicationID Applicati
 }
 
 // NewFipsDeleteDocumentRequest constructs an http.Request for the FipsDeleteDocument method
-func NewFipsDeleteDocumentRequest(server string, applicationID ApplicationID, documentID DocumentID) (*http.Request, error) {
+func NewFipsDeleteDocumentRequest(server string, applicationID string, documentID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5518,7 +5534,7 @@ func NewFipsUpdateDocumentRequestWithBody(server string, applicationID Applicati
 }
 
 // NewFipsClearDocumentFileRequest constructs an http.Request for the FipsClearDocumentFile method
-func NewFipsClearDocumentFileRequest(server string, applicationID ApplicationID, documentID DocumentID) (*http.Request, error) {
+func NewFipsClearDocumentFileRequest(server string, applicationID string, documentID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5753,7 +5769,7 @@ func NewFipsAddSignatureRequestWithBody(server string, applicationID Application
 }
 
 // NewFipsGetStatementRequest constructs an http.Request for the FipsGetStatement method
-func NewFipsGetStatementRequest(server string, applicationID ApplicationID, documentID DocumentID) (*http.Request, error) {
+func NewFipsGetStatementRequest(server string, applicationID ApplicationID, documentID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5794,7 +5810,7 @@ func NewFipsGetStatementRequest(server string, applicationID ApplicationID, docu
 }
 
 // NewFipsPutStatementRequestWithBody constructs an http.Request for the FipsPutStatement method, with any body, and a specified content type
-func NewFipsPutStatementRequestWithBody(server string, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader) (*http.Request, error) {
+func NewFipsPutStatementRequestWithBody(server string, applicationID ApplicationID, documentID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7408,7 +7424,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-	FipsDeleteApplicationWithResponse(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error)
+	FipsDeleteApplicationWithResponse(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error)
 
 	// FipsGetApplicationWithResponse Get an application
 	//
@@ -7459,7 +7475,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
+	FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
 
 	// FipsCreateDocumentWithResponse Add a document to an application
 	//
@@ -7472,7 +7488,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocumentWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
+	FipsCreateDocumentWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
 
 	// FipsDeleteDocumentWithResponse Delete a document
 	//
@@ -7481,7 +7497,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-	FipsDeleteDocumentWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error)
+	FipsDeleteDocumentWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error)
 
 	// FipsGetDocumentWithResponse Get a document
 	//
@@ -7517,7 +7533,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-	FipsClearDocumentFileWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error)
+	FipsClearDocumentFileWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error)
 
 	// FipsGetDocumentFileWithResponse Download a document's content
 	//
@@ -7583,7 +7599,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-	FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error)
+	FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error)
 
 	// FipsPutStatementWithBodyWithResponse Upload a statement's XML
 	//
@@ -7594,7 +7610,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-	FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error)
+	FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error)
 
 	// FipsGetPackageWithResponse The application package to sign
 	//
@@ -7877,7 +7893,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -7891,7 +7907,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -7912,8 +7928,8 @@ type ClientWithResponsesInterface interface {
 
 	// GarantPrimeNewsWithBodyWithResponse PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -7925,8 +7941,8 @@ type ClientWithResponsesInterface interface {
 
 	// GarantPrimeNewsWithResponse PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -14538,7 +14554,7 @@ func (c *ClientWithResponses) FipsCreateApplicationWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-func (c *ClientWithResponses) FipsDeleteApplicationWithResponse(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error) {
+func (c *ClientWithResponses) FipsDeleteApplicationWithResponse(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error) {
 	rsp, err := c.FipsDeleteApplication(ctx, applicationID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -14619,7 +14635,7 @@ func (c *ClientWithResponses) FipsListDocumentsWithResponse(ctx context.Context,
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *ClientWithResponses) FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
+func (c *ClientWithResponses) FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
 	rsp, err := c.FipsCreateDocumentWithBody(ctx, applicationID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -14638,7 +14654,7 @@ func (c *ClientWithResponses) FipsCreateDocumentWithBodyWithResponse(ctx context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *ClientWithResponses) FipsCreateDocumentWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
+func (c *ClientWithResponses) FipsCreateDocumentWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
 	rsp, err := c.FipsCreateDocument(ctx, applicationID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -14653,7 +14669,7 @@ func (c *ClientWithResponses) FipsCreateDocumentWithResponse(ctx context.Context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-func (c *ClientWithResponses) FipsDeleteDocumentWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error) {
+func (c *ClientWithResponses) FipsDeleteDocumentWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error) {
 	rsp, err := c.FipsDeleteDocument(ctx, applicationID, documentID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -14713,7 +14729,7 @@ func (c *ClientWithResponses) FipsUpdateDocumentWithResponse(ctx context.Context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-func (c *ClientWithResponses) FipsClearDocumentFileWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error) {
+func (c *ClientWithResponses) FipsClearDocumentFileWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error) {
 	rsp, err := c.FipsClearDocumentFile(ctx, applicationID, documentID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -14815,7 +14831,7 @@ func (c *ClientWithResponses) FipsAddSignatureWithResponse(ctx context.Context, 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-func (c *ClientWithResponses) FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error) {
+func (c *ClientWithResponses) FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error) {
 	rsp, err := c.FipsGetStatement(ctx, applicationID, documentID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -14832,7 +14848,7 @@ func (c *ClientWithResponses) FipsGetStatementWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-func (c *ClientWithResponses) FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error) {
+func (c *ClientWithResponses) FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error) {
 	rsp, err := c.FipsPutStatementWithBody(ctx, applicationID, documentID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15271,7 +15287,7 @@ func (c *ClientWithResponses) GarantFindModifiedWithResponse(ctx context.Context
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -15291,7 +15307,7 @@ func (c *ClientWithResponses) GarantBlocksChangedWithBodyWithResponse(ctx contex
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -15324,8 +15340,8 @@ func (c *ClientWithResponses) GarantPrimeCategoriesWithResponse(ctx context.Cont
 
 // GarantPrimeNewsWithBodyWithResponse PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.
@@ -15343,8 +15359,8 @@ func (c *ClientWithResponses) GarantPrimeNewsWithBodyWithResponse(ctx context.Co
 
 // GarantPrimeNewsWithResponse PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.

@@ -501,7 +501,7 @@ type FIPSApplication struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// CreatedAt When the application was created.
@@ -521,7 +521,7 @@ type FIPSApplication struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 5120931
+	// Example: 3074728
 	ID string `json:"id"`
 
 	// IncomingNumber FIPS's incoming number.
@@ -536,7 +536,7 @@ type FIPSApplication struct {
 
 	// RegistrationNumber The registration number, once FIPS registered the application.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber *string `json:"registrationNumber,omitempty"`
 
 	// Status The status as FIPS names it.
@@ -573,7 +573,7 @@ type FIPSApplicationCreate struct {
 
 	// Category The applicant category's full path, verbatim from `fipsListApplicantCategories`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -611,7 +611,7 @@ type FIPSApplicationUpdate struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -640,7 +640,7 @@ type FIPSDictionaryEntry struct {
 
 	// Name The entry's name; for applicant categories, the full path to send as `category`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Name string `json:"name"`
 }
 
@@ -665,7 +665,7 @@ type FIPSDocument struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 7741203
+	// Example: 3074744
 	ID string `json:"id"`
 
 	// Name The document's name.
@@ -882,7 +882,7 @@ type FIPSSubmissionResult struct {
 
 	// RegistrationNumber The registration number.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber string `json:"registrationNumber"`
 
 	// Status The application's status after submission, as FIPS names it.
@@ -1335,7 +1335,7 @@ type GarantBlocksChangedRequest struct {
 
 	// URLArray Full fragment links of the Garant front end.
 	//
-	// Example: ["https://internet.garant.ru/#/document/12125268/entry/70"]
+	// Example: ["https://internet.garant.ru/#/document/12125270/entry/70"]
 	URLArray []string `json:"urlArray"`
 }
 
@@ -1431,12 +1431,12 @@ type GarantDocumentLink struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The link relative to the Garant web front end.
 	//
-	// Example: /#/document/12125268/entry/70
+	// Example: /#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1462,7 +1462,7 @@ type GarantEdition struct {
 
 	// Topic The edition's id; the current edition's equals the document's.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1513,7 +1513,7 @@ type GarantEntryRef struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1531,7 +1531,7 @@ type GarantFindModifiedRequest struct {
 
 	// Topics Document ids.
 	//
-	// Example: [12125268,10900200]
+	// Example: [12125270,10900200]
 	Topics []int `json:"topics"`
 }
 
@@ -1544,7 +1544,7 @@ type GarantHTMLPage struct {
 
 	// Text The page's HTML. Image and formula links point at the gateway's `/v1/garant/images/{objectId}` and `/v1/garant/formulas`.
 	//
-	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/1084623">
+	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/36576886">
 	Text string `json:"text"`
 }
 
@@ -1565,7 +1565,7 @@ type GarantHyperlinksRequest struct {
 type GarantHyperlinksResult struct {
 	// Text HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
 	//
-	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125268/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
+	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125270/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
 	Text string `json:"text"`
 }
 
@@ -1609,7 +1609,7 @@ type GarantModifiedBlock struct {
 
 	// URL The fragment link, as sent.
 	//
-	// Example: https://internet.garant.ru/#/document/12125268/entry/70
+	// Example: https://internet.garant.ru/#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1630,7 +1630,7 @@ type GarantModifiedTopic struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1701,10 +1701,10 @@ type GarantPrimeNewsRequest struct {
 	// Example: [1008]
 	Categories []int `json:"categories"`
 
-	// FromDate First day, at most one year ago.
+	// FromDate First day, at most one year ago; 10 days before `toDate` when absent.
 	//
 	// Example: 2026-11-10
-	FromDate openapi_types.Date `json:"fromDate"`
+	FromDate *openapi_types.Date `json:"fromDate,omitempty"`
 
 	// Sort 1 by document date, 2 by news creation date (use it for incremental polling).
 	//
@@ -1726,7 +1726,7 @@ type GarantPrimeNewsRequestSort int
 type GarantSearchDocument struct {
 	// AbsoluteURL `url` resolved against the configured Garant front end (https://internet.garant.ru by default).
 	//
-	// Example: https://internet.garant.ru/#/document/12125268
+	// Example: https://internet.garant.ru/#/document/12125270
 	AbsoluteURL string `json:"absoluteUrl"`
 
 	// Name The document's title.
@@ -1736,12 +1736,12 @@ type GarantSearchDocument struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The document's link relative to the Garant web front end, as Garant gives it.
 	//
-	// Example: /#/document/12125268
+	// Example: /#/document/12125270
 	URL string `json:"url"`
 }
 
@@ -1838,7 +1838,7 @@ type GarantSnippetsRequest struct {
 
 	// Topic The document to look in.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1933,7 +1933,7 @@ type GarantTopicInfo struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// Type Document types (Федеральный закон, Кодекс...).
@@ -2001,7 +2001,7 @@ type Problem struct {
 
 	// Instance The request path of this occurrence.
 	//
-	// Example: /v1/garant/topics/12112604/export/pdf
+	// Example: /v1/garant/topics/12125270/export/pdf
 	Instance *string `json:"instance,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
@@ -2283,36 +2283,46 @@ type FipsListApplicationsParamsKind string
 
 // FipsCreateApplicationParams defines parameters for FipsCreateApplication.
 type FipsCreateApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsCreateDocumentParams defines parameters for FipsCreateDocument.
 type FipsCreateDocumentParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsAddSignatureParams defines parameters for FipsAddSignature.
 type FipsAddSignatureParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsSubmitApplicationParams defines parameters for FipsSubmitApplication.
 type FipsSubmitApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FsspSearchGroupParams defines parameters for FsspSearchGroup.
 type FsspSearchGroupParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2323,8 +2333,10 @@ type FsspSearchGroupParams struct {
 
 // FsspSearchIPParams defines parameters for FsspSearchIP.
 type FsspSearchIPParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2335,8 +2347,10 @@ type FsspSearchIPParams struct {
 
 // FsspSearchLegalParams defines parameters for FsspSearchLegal.
 type FsspSearchLegalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2347,8 +2361,10 @@ type FsspSearchLegalParams struct {
 
 // FsspSearchPhysicalParams defines parameters for FsspSearchPhysical.
 type FsspSearchPhysicalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2816,7 +2832,7 @@ type ServerInterface interface {
 	FipsCreateApplication(w http.ResponseWriter, r *http.Request, params FipsCreateApplicationParams)
 	// FipsDeleteApplication Delete an application
 	// (DELETE /v1/fips/applications/{applicationId})
-	FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
+	FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID string)
 	// FipsGetApplication Get an application
 	// (GET /v1/fips/applications/{applicationId})
 	FipsGetApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
@@ -2828,10 +2844,10 @@ type ServerInterface interface {
 	FipsListDocuments(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
 	// FipsCreateDocument Add a document to an application
 	// (POST /v1/fips/applications/{applicationId}/documents)
-	FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, params FipsCreateDocumentParams)
+	FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID string, params FipsCreateDocumentParams)
 	// FipsDeleteDocument Delete a document
 	// (DELETE /v1/fips/applications/{applicationId}/documents/{documentId})
-	FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID string, documentID string)
 	// FipsGetDocument Get a document
 	// (GET /v1/fips/applications/{applicationId}/documents/{documentId})
 	FipsGetDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
@@ -2840,7 +2856,7 @@ type ServerInterface interface {
 	FipsUpdateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
 	// FipsClearDocumentFile Clear a document's content
 	// (DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file)
-	FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID string, documentID string)
 	// FipsGetDocumentFile Download a document's content
 	// (GET /v1/fips/applications/{applicationId}/documents/{documentId}/file)
 	FipsGetDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
@@ -2855,10 +2871,10 @@ type ServerInterface interface {
 	FipsAddSignature(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID, params FipsAddSignatureParams)
 	// FipsGetStatement Download a statement's XML
 	// (GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-	FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string)
 	// FipsPutStatement Upload a statement's XML
 	// (PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-	FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string)
 	// FipsGetPackage The application package to sign
 	// (GET /v1/fips/applications/{applicationId}/package)
 	FipsGetPackage(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
@@ -2999,7 +3015,7 @@ func (_ Unimplemented) FipsCreateApplication(w http.ResponseWriter, r *http.Requ
 
 // FipsDeleteApplication Delete an application
 // (DELETE /v1/fips/applications/{applicationId})
-func (_ Unimplemented) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID) {
+func (_ Unimplemented) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3023,13 +3039,13 @@ func (_ Unimplemented) FipsListDocuments(w http.ResponseWriter, r *http.Request,
 
 // FipsCreateDocument Add a document to an application
 // (POST /v1/fips/applications/{applicationId}/documents)
-func (_ Unimplemented) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, params FipsCreateDocumentParams) {
+func (_ Unimplemented) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID string, params FipsCreateDocumentParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // FipsDeleteDocument Delete a document
 // (DELETE /v1/fips/applications/{applicationId}/documents/{documentId})
-func (_ Unimplemented) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3047,7 +3063,7 @@ func (_ Unimplemented) FipsUpdateDocument(w http.ResponseWriter, r *http.Request
 
 // FipsClearDocumentFile Clear a document's content
 // (DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file)
-func (_ Unimplemented) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3077,13 +3093,13 @@ func (_ Unimplemented) FipsAddSignature(w http.ResponseWriter, r *http.Request, 
 
 // FipsGetStatement Download a statement's XML
 // (GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-func (_ Unimplemented) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // FipsPutStatement Upload a statement's XML
 // (PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-func (_ Unimplemented) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3455,7 +3471,7 @@ func (siw *ServerInterfaceWrapper) FipsDeleteApplication(w http.ResponseWriter, 
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3559,7 +3575,7 @@ func (siw *ServerInterfaceWrapper) FipsCreateDocument(w http.ResponseWriter, r *
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3609,7 +3625,7 @@ func (siw *ServerInterfaceWrapper) FipsDeleteDocument(w http.ResponseWriter, r *
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3618,7 +3634,7 @@ func (siw *ServerInterfaceWrapper) FipsDeleteDocument(w http.ResponseWriter, r *
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3714,7 +3730,7 @@ func (siw *ServerInterfaceWrapper) FipsClearDocumentFile(w http.ResponseWriter, 
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3723,7 +3739,7 @@ func (siw *ServerInterfaceWrapper) FipsClearDocumentFile(w http.ResponseWriter, 
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3922,7 +3938,7 @@ func (siw *ServerInterfaceWrapper) FipsGetStatement(w http.ResponseWriter, r *ht
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3957,7 +3973,7 @@ func (siw *ServerInterfaceWrapper) FipsPutStatement(w http.ResponseWriter, r *ht
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -6051,7 +6067,7 @@ func (response FipsCreateApplication504ApplicationProblemPlusJSONResponse) Visit
 }
 
 type FipsDeleteApplicationRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
+	ApplicationID string `json:"applicationId"`
 }
 
 type FipsDeleteApplicationResponseObject interface {
@@ -6818,7 +6834,7 @@ func (response FipsListDocuments504ApplicationProblemPlusJSONResponse) VisitFips
 }
 
 type FipsCreateDocumentRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
+	ApplicationID string `json:"applicationId"`
 	Params        FipsCreateDocumentParams
 	Body          *FipsCreateDocumentJSONRequestBody
 }
@@ -7059,8 +7075,8 @@ func (response FipsCreateDocument504ApplicationProblemPlusJSONResponse) VisitFip
 }
 
 type FipsDeleteDocumentRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	ApplicationID string `json:"applicationId"`
+	DocumentID    string `json:"documentId"`
 }
 
 type FipsDeleteDocumentResponseObject interface {
@@ -7648,8 +7664,8 @@ func (response FipsUpdateDocument504ApplicationProblemPlusJSONResponse) VisitFip
 }
 
 type FipsClearDocumentFileRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	ApplicationID string `json:"applicationId"`
+	DocumentID    string `json:"documentId"`
 }
 
 type FipsClearDocumentFileResponseObject interface {
@@ -8733,7 +8749,7 @@ func (response FipsAddSignature504ApplicationProblemPlusJSONResponse) VisitFipsA
 
 type FipsGetStatementRequestObject struct {
 	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	DocumentID    string        `json:"documentId"`
 }
 
 type FipsGetStatementResponseObject interface {
@@ -8937,7 +8953,7 @@ func (response FipsGetStatement504ApplicationProblemPlusJSONResponse) VisitFipsG
 
 type FipsPutStatementRequestObject struct {
 	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	DocumentID    string        `json:"documentId"`
 	Body          *multipart.Reader
 }
 
@@ -15229,7 +15245,7 @@ func (sh *strictHandler) FipsCreateApplication(w http.ResponseWriter, r *http.Re
 }
 
 // FipsDeleteApplication operation middleware
-func (sh *strictHandler) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID) {
+func (sh *strictHandler) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID string) {
 	var request FipsDeleteApplicationRequestObject
 
 	request.ApplicationID = applicationID
@@ -15340,7 +15356,7 @@ func (sh *strictHandler) FipsListDocuments(w http.ResponseWriter, r *http.Reques
 }
 
 // FipsCreateDocument operation middleware
-func (sh *strictHandler) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, params FipsCreateDocumentParams) {
+func (sh *strictHandler) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID string, params FipsCreateDocumentParams) {
 	var request FipsCreateDocumentRequestObject
 
 	request.ApplicationID = applicationID
@@ -15374,7 +15390,7 @@ func (sh *strictHandler) FipsCreateDocument(w http.ResponseWriter, r *http.Reque
 }
 
 // FipsDeleteDocument operation middleware
-func (sh *strictHandler) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	var request FipsDeleteDocumentRequestObject
 
 	request.ApplicationID = applicationID
@@ -15462,7 +15478,7 @@ func (sh *strictHandler) FipsUpdateDocument(w http.ResponseWriter, r *http.Reque
 }
 
 // FipsClearDocumentFile operation middleware
-func (sh *strictHandler) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	var request FipsClearDocumentFileRequestObject
 
 	request.ApplicationID = applicationID
@@ -15612,7 +15628,7 @@ func (sh *strictHandler) FipsAddSignature(w http.ResponseWriter, r *http.Request
 }
 
 // FipsGetStatement operation middleware
-func (sh *strictHandler) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	var request FipsGetStatementRequestObject
 
 	request.ApplicationID = applicationID
@@ -15639,7 +15655,7 @@ func (sh *strictHandler) FipsGetStatement(w http.ResponseWriter, r *http.Request
 }
 
 // FipsPutStatement operation middleware
-func (sh *strictHandler) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	var request FipsPutStatementRequestObject
 
 	request.ApplicationID = applicationID
@@ -16489,416 +16505,435 @@ func (sh *strictHandler) GetQuotas(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chzHmSCKv0pGeyLYGFc3uhsASQChP0CQlGARFAyAI9tqLStRld2dRnVmqzILYFvLCIme38z+wo7R",
-	"HK/3zJy52jOOsydi45zD0ZhjWrLoiH2C6lfYJzmRX2bWrav6AoIiLWN3ZkRUV+Xlyy+/++XjmseHI84I",
-	"k6K29XFtQLBPQvjnTp+o//hEeCEdScpZbat2RDzOfIEEZR5BckCQh70B8RFm4pyE6BwL1CMSHvVCPkRv",
-	"4xAz2URHhEnEWTBGnOlv0IBK0aw5NfIID0cBqW21Oy2nJrwBGWI185AyOoyGta2WU5PjEalt1SiTpE/C",
-	"2uPHTm1XDXIksYzE9DoP7+6izU67baYS8BriPVhyH0tyjsfXhFmdfslBPR4isxjkBqSPA/Xmtlqo63RZ",
-	"9lHv3H9rSIXYRkLykPiug4o/h+SjiAiZvIHquCdJiFzGGzChu4J4mB92QOF9HBD1OkPk0YiGxEeEyXCM",
-	"BAnPiI8i5qthhvhRQ7/qIB6icyoHlOn9hdgjaERCyv0uOx8QZjfawzQgvnpdvfdRxCVGVCAxIkyuNLss",
-	"exq1/Lpq2aMxxyFkSFkfTuMe97CGffEojgcEPTi8h0ZYDuwJeCHBUi8Eex4ZqX+HRPAo9EgOJWqrZ+3V",
-	"Hh2JVTwaBVTPIVaP93c611sbazdu3ryRW1iPh0Msa1u1KKSNkPRISJhHak7Jig+xJPfokMrpJe/dOb6L",
-	"kt+RvhSo7oe4JxuUyF5jIOUIj2gjxJIE6qWGuTkrW7DBIRcSeZwJGWLKKOtrYHeZHFCBPBwEyOMRU/vG",
-	"fUyZkA6cIHJDF0WMSoFCMjSfYuYjV7pImMsXMUkDRKUCGZGieG7dGnk04qHs1rbDt9o3tuVb7U5r83qr",
-	"NecIkw0f8IB643lgaejXDHS2Mhg1Uj9QItC8zerX3Y/cLhsp4kGZz88VjrjnyW5n7O6jt9Za2+dvdTY2",
-	"O635uyMyHO+oG1hN1SRH55hKdEJ6PCQoVJ+oA6jz0D4b8SCAM1EbWcnh6toSxOv999/fieSAMKlwmpTf",
-	"Gpy+QTlDMDhRi4wEQXVF4q7f2GjlF1G7RXBIQhQSHAzf6qaXuFubCaDHTm2EQzwk0pL/9L7t3a5YX/rK",
-	"NYHu7h0cIbXHkOEAUbjcGo/7VF0D2AOLhickbKL75IyECJu/1Z583mU4pHIwJJJ6iLMtJAjzFZpjgTDS",
-	"Ky1iQ4EQULU0RWhqTo3hoXojs8g9v+bUFFlWNLW2JcOI5I4MP7pHWF8OalvX1x11gvbPtgKOVDurbdX+",
-	"0wetxuZO4we48aOHzcaH3/6Taeri1B41+rxhVpCHpOVcu5zJkAfTkE35AxKndCRKuKwiCOpaJQysrkhN",
-	"NEzoDDofkFDzZz4iBvZUdBmcL/FXtuG3XkjEwA4aklGAPZKbjzPSzHCat7pRq7XmmZsJfxDXUHB1Rvqr",
-	"LjMjRiN1sHKAJRpiNk7o1wgLCagB7G3cRO/JAQmRT0PiSXpGBMIhQbTPFN8snni6mJvX1+HWw6FrKpQe",
-	"O8C4YYFcccztzs0yznCbe9GQMFmF9775fUmkz23jxo31dqe1Vo6zdoLXhLCZ/T92aneU7FEOiF6I++pF",
-	"VD8JuHe6ogCQkUPsNvJCXumOQcCZvdnZBHXPJ8MRl4R543dJyXJ3FFf9KCLolIxB0APeFPA+9XCAjKyG",
-	"6hg9eLB3W8lEGPU595E34NQjK02k+IfiacC41O4EHsJoCt19dML9sb5CY321aCikvVpqvs46GvAo1APw",
-	"SMIFVhdWvR2NhAwJHmq2UkT5jV7n5LrXJo2beN1vrJPWSWPT27jRaPud3hpeP9nwrvtV9yADl4YCTAX+",
-	"dDY2igg0fS8OQKAqF7ZvdNZbaJRIXE3kKk5aTjDqbUUXrrcc5OHRiPjoRMMM5NtwBQ144FsyFARa3FGS",
-	"E0ESi1PUo4yKARFWjAWWHUZMIB5JRz1iBvACdVqt9MTU19cE8qIwVEirlALSZXVvQLxT5Godwd1GrpVl",
-	"XaSAKJJv1aoV/0e9KFQUa8VSrnTfM0kXQKRTSbIMeJejVcd8RL3y22l4g72F6nLWpXp9paB1tdud6631",
-	"0nsJ7y92L9sl9/Kx+lKMOBMEhIpb2H9bK1/qL48zSRjI3xkuvToK+UlAht/+odDqRLJStUmJaVDbqt09",
-	"Ojowh0w0zUGYoYiRRyPiGW0Cpm2axRMhH1K/tlVrtb9ze+0H724c3tzvvH/9u63vrf/Zjfubt9q7dxTk",
-	"jTq50eo4NUklHNsDezm19pRST6UEiK3V1UTGavrkzC5frNpL3Ui+s09qW7WeECNFXVNA/klIerWt2rdW",
-	"U418Vf8qVg/0mBqi0yedko8iREgY8hDUrAQiWRVYyeWBjxiXWqsUEjO/qdZ1C/uHGmwveVJqfZa8ApH0",
-	"OREw4xBLz5BS2CZgpVqvqG198HGtR0mgDkx91CTsrObUhkQI3FegP8NBRBSZVgNxRqxiiYOAnxMfwe8C",
-	"fdCtaeZMZLfmdGs4PKEy7NY+rD3+UOG72q9n1cw+3JdVQXDoDS6ENuutVoo2e+wMB9S3m18Ybaj+rmG/",
-	"uywksYdABRriQCnKWgFX2CkQzAmnuo1cfQouCqhQUhr2BugE+4iyUSQBO3Y56wXUe1nc2EkWZWg0FajA",
-	"sMA8IWkQIMrQKOT9kAjRvODpbKank+xg0WPx7AeXfR524IxoYU0h14RmUqieNU0Rn0pQQZGIToZUKnKn",
-	"5NAuy8B/xdqE4ObngGxEF7cAabcEzl2mtquI7TEWpzvGVDPj1O1pLwYhO3AViPRVBKPiRxGJiN9EB4r/",
-	"Zji0NaqBet8A/T4xHawYQQ8AGgUgh2YMnLNNVkZYsJYrB7lgihJitKp+Eqsfq//s+Y/dEoNV+tZMzKzm",
-	"qsvYsdKdL2zZSCVUJc8UrRgXFMIfZ1DlrpbRvh5UcbXktAVbdAFdBGFyKxXcwAZKpRUdfcfqafp6wc+p",
-	"KImZkiS7rG5lQiTwWKDzAfUGxkqaQaNdvb3GbHSCK6cRKbWdAz+kWsDUKwE2hmXOGHohrLhM5P7a0DJn",
-	"XHMUwAOSHiIVKGL2BPPrmo+XPDyhvk/YJUgzkjAlVw+wkj4SF0JIfMIkxcFFmdNaypzS1S7KnXqZLzJS",
-	"phZpLo1lmZ0P8RjkLp8Dy95SN8tAIwVDqmTb9TjqPSOyYYawP1SHLAeky1IB1gNLMQqwd6rvRUj7A5ln",
-	"gBrkSpPjUSgboxB7knoEnWB2uuIYtTAzaEh6kSA+GKqE0DaplMkaJmf0kmM6JDx6WcHGql7UN7vVzjFt",
-	"GllriYtqJeslWok0K15aLUk/fHUYk5xBARSUwbpBmHybM3IZ11LTNM3qReI6S+wuWlDIMIELXtR2RsaH",
-	"pS8K+L56+fKkR429iDyiQkmAJ5G+hGbfANk9Y5i8o+T5i4H4IliaU4KMaRRUiiV0IP3ZpYBrJ2cYUOpO",
-	"FBJkfaX62jfRMZibIgFaZcD7/dTTmsLAdRADz0VIZBQyA2ZtojlMpKaXQmVweiQyBYyc2jdGAcf+BdG2",
-	"nZ6KGTZZ8aLHEsB3jUQ+vKzTgW2hYSQk8okXgAlNCWf0R8R4RfMAcR0kjGMBdH91IuowwROrzs9Q/C4z",
-	"ggVmY3Qy1vIVlajPScqWDP2/z+VdHjH/cii/YYeJ7W3T/L+LCgcZwn+fS9SDlS56bIzLhv3i1ZH6hCIl",
-	"Bh4gTVrU1g/OqKAnAdEcWMm9IE80Dfj3FDAVtF76Dh2rwc1JgJEnCLQnJlka7/UMzhwc7u3fQYycC9Qj",
-	"F2UKG612/oBoZi/LHFP+u1d3WFmvoObLZ5gGWB0OZ/pwfDIK+FitJR8Zgy1kh0QOuK+vIWZdxlljFJIh",
-	"FSQBfrd2EPJHdIi7tVkHYa7gAR4rQnDM+T0c9sllGx6p0JSi00L79NZFuX9GTDfrRZJzFMCKFz1qyXlD",
-	"f3HZ1qTcTnP+32uGoAKRhDt3RMIz6pEHLDn8SwC59j9DzJPW2EKCvYEa/KJXKwNxs2IUZZa8sNyb+eZS",
-	"GJe6IYT5hHljvdNk/C10SHwqrCqSSsF1xdY8GnqRUnpDgk8JEEc+IszYJMBN71OhjoGyiPjG9zhGMyxd",
-	"2oIxCokgTE5ZKAqqeNl+zdurmSiZx9q9xPcxGxtXgLgE/BhyJgfB2FIIHcxjsAasH1RktUgFWKW7RSOF",
-	"Pj08pMG4tmVigJZCKB0s9RDMF51W53qj3Wm02set1hb8z7dba1smiIgDOqWLyN7/TsaG/F1YNHnkEeIv",
-	"Qedhr43MZ9Nk3qmdUR5gSfyGDaaqbX1gd/3h5aCvgXmIQiyt7GTklpDzIQpIz9rQgE9fE04em1MIXdO4",
-	"roSxvOpNpSBBD4VELVyp4EpBGeBIqSxa5tarGJLhCQmTCE0DKyTwWJvdYGjMbDhjEvu2XbwP2lBHGMgY",
-	"6tKkDvXsjcjG/s28D8mL2QC5Rhoht9DH5vVpq9gyV/EBw5Ec8JD+6KXloyOlY2Dt87FGnZ2DPYiNwAJ1",
-	"aztmJhhyC5mYMu3MPyVj7cjv1i4qzWaEJb0rGwfnL0PNc99dxpW4zy0UAJvBoXzK+DmDOKg8Br3//vuN",
-	"YgTfrNMsBvyZIx2F3CNCXArvLXGenWNDPo0nyKc9sNnKnLxwwWPsZHzkmYkBi0Kipl1c38+s+5SMG+bz",
-	"yxKOpl1dCjA4CAn2xwsB6HGyFDj9u3sHR5mwvpJwI5aNjlQAHoVKEpNUB0JgKUN6Ekn910zHh5oqffux",
-	"U1P40+dVMVlmWohq1+9dE6gXBQFY+vO+qvj/mXwSP49/HT+f/GX8bPJp/EX8In6G4i/j55O/iF90u/Ev",
-	"4mfxb+CVZ/FXkyco/kX8q7LwMRPQvVMSTP2+da5kAALwN9/kl6Q5c7vRaR23NgucOfE++FgSMF+WLWWA",
-	"xQMldPo2jK0kPQDC9pSslGjoiu2B7Kw4oPoajUk+cK2HA0GS+U44DwhmmQn7VEBs5Yxpj/iQZGbEIQEd",
-	"KP12alLtgJuek/rlp1+MR8wDd6PdaW2utaeglg//02F/lHl8SFn/PgQvloPwmkD2tdIgR3WYN260O2vr",
-	"ZQeVjZG8XRoEDagDW8qAiMoKjGkftztbaxfAmOxCqrardaypoE4HceaRqTUW0L05K2Z5ajmiIqflOE1k",
-	"wSbyVMenFSFyO8Q9WTayodbzY7nhxQKt+Jf4Rfx5/HTySfzV5Cfxb1H8m/ir+Gn8Bfqf/yP+Rfwi/l38",
-	"dPJf4i/ip//zy9K5QxD6KmY3bh+Iu9RvEgfuhjRx8Dxc7DLqJwuQ1HS/x+oTHapmLbgfqAtmBssQ3A+T",
-	"GfnJD4mOBSkMtgtErSz+lJHzN5MnOOiMhCdY0qFO2XJ7dCTuUSF37Ge7+itKhHtJDGRmqOnXiqjZEMtW",
-	"q1W2mEtCqQtgkzqFElzKpEKVoFHmV/U3lWQollx/uu0aDkM8ntpLbpIFNnJsYDh9nqeU+Urty4y4hWSI",
-	"fYKGODxFdfd4PzOQu+KoV4k1JPIe4iHtU9ZldXfnvcKbfcL7IR4NIMibMt/85CDKzpQorgYIUSRpQOUY",
-	"DblPAhO0y6Kh2mdu7ppTy81Qc2pvE76XDFtzant23JpTeyBILwr21aAKRDkGkBtkmhmr6RtnOAT6rtah",
-	"wFn8DED83vSz4prUs+y61N+5tU0f14ORX5mVRHwqwVCc0is4v5zEC/klY5tTomO5Tdg1Z0R84wTiPxx6",
-	"VrjI86lR7mCw71O1VBwcZI5PS6kF+VDHyOek/vSQHTTCQuldkmtJBguNMTgkTf1kFJ0EOs6fcRMhjHo8",
-	"hESA4TY4CCFyX6B6/Kv47+O/W0E+8ahP0PkAgygB9o1CEH5CH5m8r8Xd+J/U/0fdWh6YkC83PJXRbqBW",
-	"qm7hprPe+fBxBZxuUw8AU4aG6W+QyUvLLkBCphem1+moOkVnHs3WA384d/0VCT87yM9vYzy9idwX09K8",
-	"OhaJhgQzUcDxX8QvJp9OPo2fx79Nbt3kr2ZexjIhU2swpVRLLfiaAIl5G/xZU3SBEmPgTIiDwk7wx2OB",
-	"XHtT3FejQxcOC3aSv1OVJ2cUytIjsw7oKQp9ySR4Af0/Wcuiyv/GhZT/u7SK1CYLUDq+MbW9Qm07TfGb",
-	"r21XI24m2VC9VEC+v4mfTj6LP4+/VLgVP4+fleu3uGQDd3mYsUWA5K/246DzAQHKLfiQcEZSiwhdDFov",
-	"r06nmnSFPWGjVG+mfValYJrThr1giQKChY4dUR9hGYVkMfVSyDDy1Ot+2W2DGF6N4gMu0lmpQN/bv+eA",
-	"6ATWgZBH/QFyV5MP3IUgKyul6AS11SvI434BUY6VQL2Pw9NahYJzXC2h5Ma+ptPuyHAUYEkWREoUv0CT",
-	"T+Jn8b/HzyefTp5MPomfTv4ifh4/R5MnqXQTv4j/PX6RyDfx07lUMtXS5xHH2Xp5kqmKwDVCHmFPQqkS",
-	"iBhy1ciuKcNgYeVOE9DyS7wDIEpSEUqTYmvxzwEMzwBKXylQAJx+iuLfw6Nfqz/jp/Hn8fPJk/hZ/OXk",
-	"s7ystzFTdV0EYfIxtm6CMa6D3J1U43oPtC31MNEp3JVqZMuLoy+DfDNRrgJ882H0eA7elGvgiY23RATK",
-	"mn8Xl+UsD58nxKXDz8P4cpV7B3l8OIQInAwCTG9DYURF7oBFGAdFQiuCwlwRJ0m0UHTWOM0WJELzRcec",
-	"DEHFfKLzVfy0lOxM/mo22UH1zL/jF/G/TT6Nv5z8OP6P+Ln6Rg0/+WxlOfmzgL5TsEtpymshpBcQNxV+",
-	"zb4dgCqXo+pkcfol9Rwz1EVMHAn6fa3mjYvKhq+CpVSRSyV0P9DRySUkp0cDYqJ8p0HTq5TXjfika5WM",
-	"cKj2aQOBFSYouSpvRmhmFYUTCtr4PNSH+auw5ciKh6Xinv1R4YkumCJ5BktK0CBQeqYcDBfBgmTuneQr",
-	"pWmp0XoQRHBEQoqDCtilr10TSMCbiZA9II/yuNJq+zdwp7fmrZ9skOv4xslNb7OMvlUpQgkkrokpNWhz",
-	"czGHoxbfyzRIOwNUy6BKllLKihxUSe8Fl+BFnMiwmHAuaJGIAF3KL+DfGm7xIv4c2T9Q9mn8fPKXi8m4",
-	"KeIkaytDhQwU52L0jp/N8C84qu1LkC2lsXsamxPoL0fMk8H32CiCdQ3xoz39dacFtlTzV3sOpc8sYP52",
-	"s1evpFjGe0fH2Qtt325mnAHwziFaW2+2W41Oq6XwuvCs3Wl0Nq6XPt9od/JugKpPF3QHqM/NItI/251H",
-	"epDcI5i6CBCtEVU5ZC1By92wiuNf6tCrD3H+GWqEKTNzkeJyZ+HtJVBhqC9RwZTtWnb3j1D94N3do2/d",
-	"WMkszIQ4JpKs4XIOOsGCXF9vEKaE6wIR3d/buyX63//Ou/wHe4Mz7/7Od71dvrd3i/9od3fnBzd3d757",
-	"59Ht2zvv3ur3Pxp8d/+dne/e2d354c69W/3Tjwan9O3N89atW+d3HvX7dzdzPHIsyVwKlCU+euNzT6pc",
-	"MEzJyuUTk7li4TLEYj8KJK2qLfoeswUF0IiEmSIMyQwOoiwJIOOhr+Ni8vs1eYoX2+whfDx3y3aOufs1",
-	"45XiM4+kx40BI2cx20Zu8m8XcYZEpBNs651Hj5CrsNhdcUw1ERdxOSDhORVLKZvvHB8f2KAXCA3Pkmi1",
-	"mnMoYDPAZwT1ed6o0mmVlCQyJWYWDih0LovMwR4rD0LhkBDV1QOy1CNvx0cj7J3iPnklZE5Ui79LkDqz",
-	"QsjAE38gdG4BrpScWdXtAauFCQ3zFBnwteMpQzJmOmTe2BC8meFtrzUe7/Ii7fJ+eRt3Byk4Ijl5Z04k",
-	"3mECs7nIZ9ZSuvuSgyrFyqOjg50hj8pcgYppiWhYQiUqPgCyoz9IKWq7c+PG9eZ69iB5lEvC0scAiioY",
-	"RLyKqAz7a1a+PnxwKy8hqweLycNHRwe7ZkQY5bFTC/AJCWaYEkU0RFSoG+mkBWAkeSQhiWTaEhf/On4R",
-	"fxn/x5Q1JX6B4i+0SQVMKV9NfhL/Tj3/Mn4KlpX/iJ/Gv0N1eOlF/Lv4GYqfq8/gxy/i5yvzKZM+pAxQ",
-	"q87/FqYB7fXKgX6if1TSiTfAYRnTKDc23cdDSL9BlFFJcVAEzz/H/y3+l/gX8T/FP0PxPzfV/5bdt9GA",
-	"s5JAgdqBem5usHCQT/xIX74Ce/ig9u0b9fXNzZWNjZuN9vVGa13BIRGfKtwfFcKRMXmaNVXB8zY5kTys",
-	"Yn/qt5Ir5fshESX73NE/oDphkqq3C46Tdmej1dp0UPxfmyj+h/if4l/Gfxf/LP5rB8X/Gv99E8X/Ev8s",
-	"/m/xL+D5X8f/r4PinzdRuwzUJzSUg3KSfkv9hHyoK0aZT8+oH+Fgai2bN1uNVqcBCmaObldOB8bQivm0",
-	"oXTGfMU9L2deT8e1wV3gdDM+NwD3uMpI87P4r+N/1Khr/kDZp/Hfxv99Mft5FQ7dYT0eeuDnrY7V0EEq",
-	"yYsZ/4zOh/MI8RWTpwIEKB+VSQw6G6iMo41HxIEzd2zNbbjOQkRq0BPuj01NdsZZAzJT1XMxgorQTB1/",
-	"QEVRWot/OfkxhLX8mw1N+z0Ew3wRP41/gxSBQ51Os7Xe7LTa19H/+vP/HXUaazfXVuHP+Jfxv8Y/j/9b",
-	"/L/F/xj/j/j/UDj+3+O/jn8Z/0v8T/Hfweub1+dC3m65CvhvhzwaHemajiV1qM5IiANTaI4IFEYMadcV",
-	"1JMpU9vSTNiqgnVKyDXlRUD5S2rSnFMohT9UlNiDwRdT/Y6ODr4bER3ildrKwD6/uLEsWXkVpPYOqsC0",
-	"YyvxWR0wi6gZ3DwZZ8SwAl+ZIcdlRrAWapf9r0/+T7Y6Hq/6/mqotMcw98z3/Ub8t/E/u0UCura+sdpp",
-	"r9640Wq14Y1arhR2t+t/3Hbarcer6l+dx6t181/9n/+s/rPxGD5c+ZP5t15vqgqg90gfBwvBNIWAsC0S",
-	"EEaQLGeI1zJcJq3LbRSwhP6Zbwq3+B+UMBN/EX8OjsKMB2it1GNfFeZQOWsJ1VWiwj/Efx3/X4qRlUw6",
-	"J55WicNVujKUBtYvgJt6GzXa6QXHQWB+zEPhxg0nrSLXaJfWGM/fpr6Opp5J+Q8GY0G9l0EClmFt0zgA",
-	"bNefx+WxQLdvN/f3m9///ve/X3T8NFudpuL10/ek87jbbeb+sf64tHY8VJIsx4q7UGSy2jdSEiEy5+gD",
-	"XDXXPTxzqvhF/Pny0y2Daaaw+eYm8FYxIh7FAfwikIi8gTqIdqujaFl7o7VySYjp1HQRiHKgHGAZcjYe",
-	"Uq8aKsYNNSdUp+oCJAeSRYTKC5Hg+HwJKL0PZRZDJjhULCb+LBNB9j3kYUEQVJsMuLpkkjuI9hBm4zxs",
-	"rt+4ubnaaVkm8sv456UBK9X2koLIdo51hY+ScMZ2o7XWaG8sImIvxUEXYYsL8Tazz/nneYeVuJLe4edF",
-	"YBDmEx/V7xIfJK97+Bx1OpuNuz9Y2UZMCe666qeu46WgpraiftA58jo0ssAJQ0m9siCCHf2DYkh6jhxY",
-	"1q+XXSYvwJEoGWsXnqcmzVAWy+ZOjzUDRajUkJjCiE6jdb2x1loEI9Qiym58mLBgA5liA445vM3MZ8Fq",
-	"JkpAU4ULWkQttzxpLgcxNH0lkDta/ZACEW/AlbSMdZHXtFJz/oyhOdHikvKBfn1mCKTNPNOL20aunsNF",
-	"Ep9C1wcszW9Kp6Qk8EXWWjUyvF2RQCWoKWl+lLdfZV5Z0IilF59+ljy7Z6ZIHuwd1D6syDA0sJp5TgcJ",
-	"PEuKdjKTWafLRKuN27/kICSpmtNEO0EAaex8pLOC0ICEZDvTzcPm6MgBGXaZFWt0uOAWci2EXMQI8QVy",
-	"NVuBdnqGr6h/J4wF2uL55oTclPFBf75EGnJXtk07vpJxp4cxUjF8RUfJJ5oCutC1UGcRLWnmSdvjwFpW",
-	"Xk7svoCsh+oWviuvS+yrXMIMCfAiMt/ceSrEvwW1GzCAzjnPeTrNwhz9oMjNUZ2OVr5eTfe16FiLirIL",
-	"HfbCUm0pkTwEj105NysXUh0lFAjb9zRbKAv8R2o60UQHOBTWjEeERKTX46Eus5Upm2VeB9J6SkYyzdCn",
-	"DLkhPne3dZkEoKvafYGT+RXFRgHnpwKdh9w2zStojqmfYB5DtS4FCNK21vB5Hxm7OXyjxIdqo6dZibiG",
-	"0jcdfacVjR5xIXFQYbn4JxPD+lX8Rfw8/grI6fP4twjMyP+M2p3NtfUbDor/HWzLCbl10OTH8ZdNFP9z",
-	"/DT+Mn42+f/BL08nnzko/nUTlToL/Yzpdt7uyyy+j5Xo4C/ydV6ofgxHl9GaFv8crjE+X+Qjje+H+Bxu",
-	"oY5qXOS7I/PqlHqIz2sJvuR2kIFkOlMOTZwEOzXIPpx5Rw/1Bsvcw+rnRHZLsnqw0PRLGOt6iVP0pMqL",
-	"Zu5CBj0HNuB7tjsMFT1XupjaSahrqc3+tTxfovpa3U5+Sxf6BlygSudEleujLqfcFk7OZ7HyBvgj1ALI",
-	"w1HI/cgrz16Z5ufqQPSurOAcjFGPm+ZVJ2OEc5aLBlguFtTs9T7bG83WWrPT6rTRYuYMOnpIylT4O8OR",
-	"HGdaceRdUUpB305Du5ROa+RQ5hv7tdL3WKWe66D16w5qO2htcYef5i0mj+YkI/syH51UOBuR+SB7Fyr9",
-	"sIs5BVEqRaNFvJcZqlrwQukf9NLA0//1hh9sIRvYgSafTH4c/1sTxX87+VS9E38J2U46P+SnCXmYfBr/",
-	"W/xi8skWaq/f3Fxvrm3YLxfNNCrcmZQ6LMATDKpWsYWjKji/b+pCnBCFvYo9nNkc47KYGFEZFCN0AXYQ",
-	"xiR5JF3w9yWBngs79UywzlSkglNTo1ZNb5DFcLHzkEswl9WJuakkqVu58s1FIwCQk5xUFS5Ay6iy6oxG",
-	"AgCzFHh6katbjJk83zBijLK+CyK4DDETFFKRXAhyJb5u6B+krmPb9Zj4Kw6YkiTFgYvqAmJnoQPkFhKE",
-	"6HZ62sx1Tdjo2BU9q37PRXWm693qAR1kyp5Mt1PRvUyybb1MQ4trAvkE+wFlRE+bThQS9RkOmsg1zULc",
-	"Lst1odJhbgUVprOO1LqlzvnNNNcyNX5zfVfX2y3btaLLkmmSur4hhgoDcoCV3gIlNpFrvOQu1HfCodC1",
-	"ACR0ssa6iUOZJrNI6QndBAwL06u6su5E57jd2mpvbLVaP1g4WnHZeGLbfmb+gqFyOvER1uelD2fOyjvt",
-	"xVdelc2lT9Uvmoxm1ISdn91lWwou2uftwL6vW8jaUPnZkfjmOisyP8Ai0+2tGI6P6i5lPnmkM9cXptdq",
-	"YRWh92bP6llDnNJRwwp2jRGHCiHadTEn6NT0MEoP2tiaNWmqOTVDloBLekkBcUNtoEC6aTVrrlzeHp39",
-	"ZkGDtNryd+3sCQySVdgnR5mRkyNMVpV0BbSrsw/u2FU+dmoRJOQucC0CLCTyBpj1597jxW9DWdJdEpKb",
-	"IG+20E12xbPYz0EG86e9Y9AY3xrXzelbOxpkNWS7VRUrDbBS06t+PzXSF5w/s3rlOTXJZVlK6U6G02WX",
-	"Wzn4Al4m0zsLJpwFwEWSU3hP56Zk/Ezl8VvLUmsgE7OCva4JNOKC6l4qzHSWM93kWzben7J+YD/IC2Wt",
-	"eQfykfWqLRwhpu0eYp6n2AqxWbkRxA4epvHQNjwFLu5yxNJYUEuE2yoK+L4pPKQTffTMVgbKUsMsGTME",
-	"72XJnMaxIhXTTw3VmvK2adSwJ+RkI/j1AZQiNSWBn/Rjm2Znpvuz7bU8nSwPTbFLIGfEP/gOUbGFXBCr",
-	"tCHphwISheQgacHvc6kUIXlOCEu6L4ACqk4Jwd6IWHG6zIX9mYEU0MwYIOXKwfQPEKun695P/6hrr0HK",
-	"hPYM6pJr39vXnUgzyRTF7vmwHehHL8qEmaQ3eJXWB6ZwLZQW0zSg8xhQWyzRkAuJ2q0W0pg+v3yAOpF0",
-	"/rJD171OdphHRGkw+Q6ydaVwgCKmlDnF0h3F5UaShE7iyG82VyBhFFOmW0Bbn1QJpSsv42ccvEr3SPxZ",
-	"BVmvnXWUZHlDdZkeM6I6dROvk7PKPVE65OSnk8/QjZbVCic/MZZHqGsChjprr3um1UtTv+UpKIlPJj+e",
-	"exZ6y3ah1SdxK+DeqdjVIkRlEvxdAx7IgQdkBdzVkkdJBmsv5MPyiPtDaH9iv0zUKyqQj8eo3mm1bzZa",
-	"7Uarra5OgCUJV6YEm/VGa3PBYHxGiH/nLC1B38PAP01RsyJjFxz6vOsiJrBCROBjxUZBWc3i2PwSaVEY",
-	"7AClnwZoFAQp0gWUnSayhOkG1As5g8CYQtqHbR9hm/k3dZ+cZhitfmvVmotX2512Z6Nz/eYq4MHqjVYu",
-	"OyTbu7iUgFRGUuf1mQeH93ZKA6yT88/AoBoHd5VudxCF/ZnJt0a7AYHGU1+gUVSat+OTgJRm88M8tuwo",
-	"Mq/l46A682U1M/qM7QDmANaVFp3SiJUroqOQvZp8zY6dGuBReUDdEtekPDKojQLFAMAb4aCOVTQctIY8",
-	"PFQMVnL76zrCUD6O6KK4xnBBTE8801lvTCSirMvMNxuFbwqDFrheBxzYWjzcWE68zux6zrFR1l+ohijs",
-	"ysBDky9T4mthxlMMEffM9IU5htgnGXo0P9Cu3Fy6J8sLKv8KjJzPgLV8OflpWlb5KRRv/cp6ilD8fPJX",
-	"8ZeTz5BCLHCC3UftmxuN+Ffx35RilJJOKgJRizudrpSz3tpsb16/2W7NPVs9j9n2jMPlUSjfpay0JpON",
-	"foMe2mILdWtrrXa3hvqEQWDmD6OQClPx14FfO90awuEJNWmo+uFat4a8kA7BQOVhQXIxcmtwE9daHfi/",
-	"a3kxXf+4gICe2Y14Wy+vltuj2EmXVfhl16wNTAyZHw5M0/ASgql+RrapuAN6pWIiYGIyqh3xAX6XUf2v",
-	"ZE1wZC9XCLBq1Aqd0DRQt+k9OdwoC75WkK2CnE88KihnAkpC0CENcIiGEJgkFlYg9frTIozstEyRPKXz",
-	"AyqKV0HJRzwsC32EEEvIdRNpLrDkkTWiXNrCCycJu7Crcix0FzzVSul1x64f9dRpejmsViddeq5lHKB4",
-	"rJKb9tdwI+w9SLWHVoZn6RL0s9hWeorlEboiJVLZmQsbyciKKc350Fn6CloUmSUMRox+FBHzszHqVvvr",
-	"7ClghoOxIMVeumnJYLXNANNh0RUNERrPJn+hlaMXk0/j55MnKP48/s3kJybq4snkp2jyKbAtqPj3ZPKX",
-	"OupB6VDPJj+GIV7Ev42/mPwY+FwyFvzfv9TPf29qBf46fqq+RzrUY/LJ5En8fPLJ5CfNYjTd+s2NG9fn",
-	"ZNCUu+08k84OR1+N6blrVILhSoXQJfeM/rCYaLlQQcXMCBV9GV6dWjtTkkhLoBbundF+yq5YFFaUCQQI",
-	"hiTAkp6ZvtyJMnZOTioUstpsrWu2P+jB4b1KgUatc0ZKnV7YHS05V8RmGrG6HhIfg/Cyktc6Srz9nqRn",
-	"VJaIrAckpNx21wWB1w5PAUHOsUCUGcF9OQ6hhy5jal5BJBez0cAkKuhYCiuXm2UuuaYpZaBkdYzLo9J6",
-	"QCmsuCC69QaVSZtf6I8soGzTCY+kY+1wApFHowAzfIHlPmAeCSWmrBqWs3xtBkZJcZct5Ibi4X1y7qJe",
-	"pKt4mQcHIQEcIfaXjF5nVMEuM+/unHDoWuIn74JR1bSaxPZXPfaOJyMcuLZ2rBlFP81MakvLTs2aGSQz",
-	"r339JJJdVpjxvcB30QgLmW9zpNdec2qFDSdPkuH1Ez1n9t+FTwqL0g/fCwqG+uxIC+sB5vrr9RYfZZdR",
-	"/C27mtxvyRpKnlYOOL3D3M+w19mEPEVA6m/naginv5CPIhyIXMHAa2JBsl9VYMgS24Tupbe6jPrMJcTl",
-	"tf4yOxTzKLB9ryTvgpwTIRGkmixJHiybmCd+J5PP2KjibO8c798r5zlZq0bGvIUFUt+UMBzjCBCzjSQl",
-	"nkU7toN4JEkIroqLwCZxRZTQzEXMNwXR40apuyAkYsSZX87CHoyUtNFutZJBAUsgkrTI26yYZ01ODhK6",
-	"m/jJuCgNLYMfap+HpLdc+F3mcNThWkY2xH1N6Xs8HEYBNtbtkJyHVErTjjyNzspLU9pJNlLivxBvdWvi",
-	"YburH5JLEzL1HKuj6oByOb8JQ1WDMgja+zUk3byIf4vAivbr+Fn8hVJKpls7/RZlTXCmfj3Y3NZaSH+o",
-	"Fj75BCxvrba1vG3eqLC8zXQDOUmsYHLt8rg5594rFJlT7WImbVvoOgEaFS55Dso32+XRGpeoJlTI5HoD",
-	"1UC6S5m/z33aozN8abfTG72QL23I/W+kK630bCvb/Whnd3V/BernZYEPksNttzZbrU6rlTWBzLbCpHWF",
-	"2svVFUpc8vbMqlFFUcyDUie9YqMjXPQQXavioDNrIahhbLII5OK15+W/zyL4aji7DrRXQechxg+ZwoJp",
-	"BK67etZe1a7KVWARYvVjDZM9/7EJNM68YsYsNtn9+tmD/osO+0iE3lvd2vQ22q2b69c7a3Ydi1eTmOOy",
-	"eGc8IiHAdAHD5iiyXmTKJC/L4hLkQZXlQ/1o3VCUCQICBYyWN9GVeafRmEchigQJ0xIV6XlVO6uzFKfM",
-	"C503lNxSyz+8V42eBwFWLENBg4dGHIlAruq00P6tApf+GZp8Gr/I2Ag/hX9B75hP4xdIZ4IpXIqfxb9F",
-	"N1qowNihpUyGtcdPoZUhip9P49xX8TNk7I5PoQnN5/GXpnuOnvqzgjWx09q80d7otC5kTrQHvRheVXvb",
-	"AZQg0MGr0xhVfg4K8vozV98cjAYh6b3VrX1sVvY4azD7GCjm4w+Mwexj+M/jD+1dchOc1ki55DEWVnDB",
-	"yAm7mIsihaEnWI/yEiiywPlXn/o9OqQVtXCTTIqPIi4x6uEhDcblpuIKNc0QhSGRA+4LJAY4hAYlSrCD",
-	"0aA4MAS1iajXo48KobiGc676/JxB4xyn8KDBfTn9cOT3lil6OlOu1+tMWlJRhg4jISguELT4/4aT/X38",
-	"YvLJ5EmZmFTRDuEBo1KggPSkFtGGnMkBqq91bly/oWZLvDjQEhZFLFAHZgJNU4Z9Y76saiR9vQ7HHNsc",
-	"xCg5V/3rNYH4OUOhFjVtqEJIlLpAocIobCQYa+QpoRNBMv4SCqnG1nnmCjN09d72uV/VuaCdRrN0dPqQ",
-	"jgA24T2QI0nOiGJ+VCTnoG2Ebafz4UwpaobJbp/7JtiullnlfS7vqvkzrnmrR0CA3kytKxeLwkNEBeqX",
-	"R6OcVdvQjRZh6j+7qbDvgmlfEInqmdzW4UiOVy5iUzdxUSWXc5g9rPmjpWc7y6mTC7EDKiSmGk5eNKJu",
-	"ed+O9umkG3XskcxE4RQN5ljJxBQq4JBU4EI2NHGJM8xj5eOLRQcuEBJo5zku1+qrIrH+OLH/6zB9XAhp",
-	"jyu09hKn3UJIm1oBLoCyGpUeL6bCV+/tPjkXe5IMy2UpRs6FDpEC595Mc9iiVVTK42iqPfcDk+xakFz+",
-	"dfIEAhy+gt7rP9FaMPQ8jL9UompBLp18dnGX/QiHuB/i0aDi7AFKSmDVIWX6QwihSb4syIfxzyB841O7",
-	"9ufxb9Ry9Gb0Yj/PqG2Tv1pIPm++fM38TAGXzK5no0+5l+jgcG//DoCmRPYm58uifYKnczeixq5esPEo",
-	"l5DgEfyyjQgFTwVhPhriMTohYAhAdXyieO1KeXZAVaE0MF16nJ1pKwQYrRJRNC3n9lKWTMkrqqf5RXdE",
-	"p9XZaLQ6jc7N+eM+rgZhSIdkF0vS52X27x2kj94zbyT1IEV0Yp7RMsOwN6CBHxJWWkUj/dBmten8u4Dg",
-	"3rKsK7/+EuZVlT1NoQtoJAiUh+ingynkdJvomI8aATkjujLKSAD+QPIRK3ZMbrdaN5ezVlpwllfd/uXk",
-	"z7XPBUGxnyc64AvsCZ8vWnEhOYAPFzv645BUkOwCAsiQlLUGS450SVIw5/yK3bnSaebsS51ipW3y/QH1",
-	"BiglahB+SWRZE8L8xoo5GwYm1BeaGmTxaDf50i1Y/1utmyW0PWvkr7bqOzPylxIq5SQJcoqFjQkOEe7z",
-	"8iTs9kI1bAW3NWyNa6XtTCmtWTevrprUgVYDCsCQj005M/1MIl3hWV17yrwQIitxgEY8CCjrz9BnO8vo",
-	"s3AMRzyUt8ZWQjGJP1O/K3TRXhGgweXwtXTYyeQfqr+tf8u1R+NuI8kVt9AV/06m9bokBb61EPGuuAMZ",
-	"ZKi+Drqo/UKZI9rOAHWtdF5vSVDEieBBJMsN9m4UBi4KieDBGfGT6vhSV/ju0X4UEn/aTF+v1nIBqTTO",
-	"rbyMZrycSX/HblKb9RcKRH0jPe5fX4RqBhILB6uCzcP80KdnJY3ZKo7yonGrRi7Wpo4sJs+7PTO8XCYB",
-	"3gQF2ABnLPEJFqVZV2dV/KjwrYKcHlznXusybYqg112L9O6K7Z2UyfhJ7bX6Zf2Tm6WqNTsA1A9XP+cj",
-	"/jI/Lx7wx8720s+SZztmeCWKiUzt8Vkuel2tC1GBMIK09kaAWT/CfYLIo1FIoKkfqu/zcDTgx+SRrK84",
-	"6Hg8Iuq/ihzW8fbJiqP9PJ3rroPc/+w2m82VxVJjR4nvu4rZJQ5s3rNdg7bRRitjONAKY58sU3mjhM22",
-	"ijMrdoVOyXgLtdQdI2eYecRB7WnWm6m/Yp6tGRxKAqFz5S1sLsjavFIXapHvhb517M9cKZTxUWtVvxGm",
-	"C/C2EbZ/VK5ifgWUUuFatw3kmX4t28blZ5DPRZhlkYiyVIUDVEMW1fL+ZVcj2308JPXJkxl0fQVppNP4",
-	"GP9d5pdCwMDMYQpJHNfXbq5fyOeq6M186lbua81GexiAGmSfk1E3y6LGTYg+DJwvaiIHlPXREEtvsEwV",
-	"k1Ixp0QTHJWGtBzbxShdbLp0Z7uy+s5tXmY+3FerzyaQQuoBDgKYoxATvFaW022GP1Cvl1XX7uvSPpmT",
-	"SKXjGwuU87HnlN1Gbk4DqRlYw+hoRCoQZmgBUJ3Y840LrO20WhWhtYZAlxeVOidBoB3RdlyN+8JBLQi7",
-	"hfoiYsrUpG/8ShPtgGYBdMr1eJhGS7rlZaVazc3NBZrCVsRppsc2FzWqY82n0KOsx7weZFlTgkXLuR3m",
-	"7fBztzHPgpCLiXZBynRtKmcTHSndxlazhopNPVOHFNXTLxOA2FzWlS6DiLPCgdYLnrQ02hrLfJQry0dn",
-	"r5RWY8wOfoFA7Ll5lBoE+5GMoGgyeeQFkVD6gObG+c0V1KaMtd/WIjXJ/zoTMv5iee64mCYkORTkR5RV",
-	"aERLVHbQ81XjGPh8yrMVdnKKpYKoSVJImUihBbm9JUtclyTKc9590WPO2cge6/E5G8FShvQkgubyRcUP",
-	"6rujfUXPcUggPFegE+JBM6dMsoaHGRhhu0yYnqD1rJRmH2Kfj6SpPk6JWNlGA0pCRRGphwME8Se6bcMP",
-	"OWXEt2FhXbfZhUQZ/SNIJ44JttBmHOOGNYsfYIEY1+OV9p7xvNKSgmkJNXVjmCbrZkzsQdotbBWcFVnG",
-	"B/Z3ztA5yLkkHObqOOzs7t45Onq4d/Tw7uGdOzXHPrj1/Yf7792/8/3ck8M7331w5+g4fXb7zv29O7fz",
-	"iuDUiAurgzuw9bshSe1t+tGt8T5nZDz11NLa/PPbhFFTedIkeFWmNPJeks+YRbDzkEqLYXnH3eRT1G52",
-	"mp1WIQl9bqwWoFdZFZ+dPN4VHYX/FSw+P4bU7U9MRKAu8Px08hmKfz75cfy7+CmarnxiPYS/jF/E/waP",
-	"jWPxF/Gvllu6V+nq2c25c7LL/htbcQXUk6dpfWjYwIusJet5t1u6+meZui3loyy5jYoWS0r516UIbNTE",
-	"IojQ6TRvNDutzvqSiwhw2eXeVY9pj0KpW8htnoKoMQyi+LmGy1eTz8ADDlW+u92s4XDyEwW8F5MnUAb8",
-	"v1if8nIrLQeWxlZjlK8CFaq7t5vasemuTNVwaLbh/rSXW055KYl3bRkJyrSIanKNs4D7x/jF5BN1SSZP",
-	"IAj1Kw2ep/EXkyeTnyy3igAL+XBoIjAqalgZeGRr2RYUkSmgFW2YKXIt1Sr9zTctV2V3JHkv+oUi8idD",
-	"LnVYocf9EkgdQSH0kPSpsNZPm1MCfFr/klQmTYsaddql5xFWkxWwgkxPV9+n7IeRkCulqDBnGRuW/ZQt",
-	"pSorvmTP+tVkMtA65XRXAagb8u9Kvp48mXwSPwdh2nTiKvX6zcjLzxr8waqoXy5M+vP4mUJBReInP578",
-	"1eT/Hz+Pn5X6KUgYUlnKmI7NT5RAiQdTQTWViEajoIRpFa8AcNjCFViWjF6yM6W8sl1yfdTPAtXn1kFz",
-	"UNbKOGXm/qCW/bnmzC+s9hKRRwVPi+l0aeUlyzId6+lM8o0SscSxdZZShEgkv4TtO1awrlZKilUnKmOE",
-	"ipUwkhIYS8cGvVTYT6lCnVh8CtU3sj2sIP4Nws0mn9mMDBR/kYbQvZgWHuLfOQh++Q1keXwx+S9qDKTk",
-	"YWTi2J5MPku4gS6q99LRSuuNdqex1l7a4V2ZPfIOwYEcVEXR70AbC9ueo8TKVPVdcI7HArn81IXSaBGg",
-	"WlbN4qd5JYmfLqYYZdf73rvTlarNisq2+t6IsJ2DvawXH/u6IgIODjL70kmqU31UzPdordlqrmU7dw2o",
-	"gErFIfbkShMpfa2hjgciN7A092BqPbb0+rLrOLy7izbXN24kLUaSEFS0G1CwbolzKr2BAr1uP7uNXBCA",
-	"wB9IJSxXSMVlRTQcYh2T1mWu7kzk6rtCmTB1CDxdrcMjTfRdk0NEgyhUlHW9s7mCsO8j94zyADp4jXhA",
-	"PUqE6yBXeHykO9bqBBzbcoYIIsVDLN3tdCzKznhwBrWeWZq0BGPbv9wm2uchQeSRJExQzrrMFvQe4rEp",
-	"SrqFaJ/ZHjGcEYHGPEI+hzSQU8bPy6wMeudlN2AQDTFrhAT7+CQgWTKi82UKALoPhg5TuFoo7SUkEkoo",
-	"aYcwDhAU5gebVP5+g23XpNsYIYg8gsQcnbllp0vzc4DSCuKjaNSsbNhScj/v8lBTa70PewSFCpAnOFOc",
-	"fbFi+GnJ94t3DdGYUi4iZFPY8mYrV4NKIR0w0IdKA4LmypSdiodwP3mgHoRYQkl33apA/QuiEwuaWU2P",
-	"V9pMBu6OR6rqGOuWCJAOV4Ih+eCMNN1YR6avtjvtdud6a31Vz7868nuFwJtGSHoExirvZQvTP6yK2bTL",
-	"ozp0xDiF3O81jO2osXcbwo9GnAkda15sxHfh9jhmBt0lJyEBM3qgkEcDHEEJUn3uAyxQyPlQR0WVRYN1",
-	"Gq32cau1Bf/z7dbaVqu1cI8goFVlq1GyjV7AORbporLsTBsgddMUczfz/C3zfCE+Z5jDkVrTsR08+3A3",
-	"M9EcNeOd4+MDo1pAC+N5WLne2czWYt7czNrsl6qXv4PEQNEvy2VMgqFlXGqc/Clq9kIeVTS1qBT4d9CD",
-	"wz2UXAxEATa9sXUKZWdEdReSN7ZOAsxO3aQDSEhMHWvtQlccRIyIR3vUq4ibA6WtjyVp+uRs1cwhVgFX",
-	"GplNLH57LaOraD1gmaJmlXkU1GREzSbESP2HjkQeB5M3Fse/B2bGt+2nhed3j44OSp7uHRwBVk7JBLOo",
-	"un3HdrXyEeNw3XWLZN+QK/cQSwIJpI0D9cW4EBpsCffiCtiirKkoU2vFzCbkzpA8AavLXf166+CtICHs",
-	"UKqrynyFiecl+tMM5mjYIu8h9QXW9ciyydp2mlLGuTD7C8pTzXUGNDaNXSF2C5TDfEnzVuY2UCavZyxI",
-	"GXLCz1lVzRNNaRH1bdReRhrSud1YZCJl85vSN6AxxJSV5jVV6Llq3nPKfH6+hTwcEObjELkgqinxwcdj",
-	"0wmGR6GL6oanpsVRFMdBP4JyXncidZyr+1x4/LzLMqG5SiJR+jPrP9TjgKRsH8EcdYhhVLrh9RYaUhaB",
-	"oT6EfoU8CsWKbp/o6tbyLqpjpIQdBCe2kq+DCKsHK4K6AOpzhcOZBWT+1O/oUfMkxY6yAEWBS6AtCfvm",
-	"q8yj2zBF5sE7egmZJ0d6NZU/TA1xZBYM93ao+8jMzNw3B2drExrjRl37LhnpQzTudMb+Agi9iLRjbycj",
-	"j7RXFFgQyDt101xLb9TgopP2ruKBr2Q6PYKvcDRAAcE6HHjlaxOUUoes3csJCTjrCxvBbC6vurk8p+Vl",
-	"LnF9xIWgJ8EYSJf1K+t4DP29WHmlohdgUF7wSh8VxS4ehWWKgKspkGuzstQF1BFIGcqQkCnTZCBVc5Py",
-	"9LlOqLpKg0B1oxy6q2edVV0kIR+ZrMetZcSJHECSp0uAA/a5a8fNPHuQTLG4+CITnp/ix6sTZWCxU4JM",
-	"7qkRY/LPrBCjFOwqsgHKdynZKEQpLkAliln06SkZpm9vnuWPCcOyPNmsNUvusqQnQddKGaU65kyRFBJC",
-	"gG9GYCkJo9F1QhaOo9Gi0TyTuBl0et2PgS1FIZXjIzWiqYZFcEjCnUgOZskQ1wTaOdhDp0SHOrjqfR7S",
-	"H2Hd9PcWDGKKDJ2SsSlZ1IRjUFPVtsxE6VkqxaD2+DHYCHQsDxiCdIduowUnSgNSZyQxZSSENP/8OtPX",
-	"IIT/8M7RcUI3KDMJIKBPhYTYYjbGjbRzsCe2rAlplzNGPInOOqgOP3dZEsC6otMioEP0rdt7BwCQs3az",
-	"hepEd/EBE2emk6Lu3gwf7R0coW7t0PrQeNitme+7rN6jAVjyRqOAekYUBUJ+yMUIS4ipQ3sSDXjgizyZ",
-	"S+m1cJBZhsE74XQZ9IZKI31MF2ZYVRQygRSzHmdVJcmBlHqcCSrUzOg7R+/dTyy2zS7rsm99C6njV9Pq",
-	"1XbZHRjHXT1ru6k8jRgh/hxcMUzO4JZFG3ScIfxaoujx8ByHvtANr09JuuotpQaMqHdaCZpsMliPZ6Og",
-	"mkhpY0Q4aEhkSD0FM+hvOSJecng+90z4OA4JGkUnAfUsIA4TC5GwULD2IAdR5gURCCHatuggD4fgVsSs",
-	"aEUyxiO0Y6gH2GgFMdnP/Jx1WeGL+k0lGFxfRwGBJioO8mmfSuEgt6kk7Ydazm64K9sordeRZam6pw/I",
-	"xYxoUARkmEF5xUUJlgrASplMzWWuNm5DUqXxASt2q3sPGt3egghMnAl0tD2XAggqjfOo7mYugzUWfPuH",
-	"gjPXQZocItes11XCujbd6+svJBif80YOyVND/zZKjPdUAEaA3Vo00Z9N23khNrDLoEwn7/V0Gontp8lM",
-	"/3ThoroLLR9hyGyPzUx7TQddpGlml1V2zVxpoh2W2srNks2NCckZwYFxYeBIkC2gCyR3jogyIQn27WEB",
-	"i9EUItWGRJc9yNVFE3mtOHEbrrWMEV4dA6g7uq+8lbWVoltyPyEA2TG+9vSuOvC+vaj6Ymh7xzmPAt9Y",
-	"vlDaEl8gd72z6QLt7DL3kMhw3NjpSRK6TkaOsl4Q3ktxCNVn+mSQdclALf7EIZMS+L07x3cz1hZ3ddry",
-	"Yq64UFvJFQrTe5ID0mUpJdbN860UmzWlWpH2Gmx3Dd3j3inx1VoCwdEJ8fhQURgNC8cCI120rUcqJNZl",
-	"zECHghU1kfv2nWO0etbWdjnhIjHg55ZPWEUF1mvCIJDkmmRqsmXxyHAc4D9dVuA/dXVyI5gT4izAi+Ub",
-	"XDMYAy3um8iFPoUN7cN0UR1IRqfdXkECj0WXnRs9CqdmeF2kKDyzaQx6cd6AONpKsNMnLhrwc6UI2vaJ",
-	"vlkbokLH0XeZmXlX+0K2EOMNeFUH3Cs+C21WiRhkUFphaB2sUjQAtiOioeXHK/ouF4Yd4kcNIXFA3tK3",
-	"WxsOhL3+SvXzAFg6jUwJedC1cZxPFzsfUOgbZBCryzRm0awJ3hzNnk+GIy4J88Zd9l5q/NKlh6CPORJ8",
-	"SLRpN53dGvqQmxmh8S5JMBvV21BkdGOjy7wBVvICCYWiUShUV1HLNIB6eKh5uL0+8EARTVvw2lpp1A0I",
-	"8Fizdsi8UcQCjkq9ySMJQLdGu9QT2seUbecng+kx8mkPmILUE2ZIR8fd7jJsFwsQTaZNfUHCnK7puZ8Z",
-	"oLXparuRsfCncmnNqZ2RUJjKBc1WswWWuxFheERrWzVwk0MilNR1glZ9k+3VJ6VZwEfnuN8nIXqwpyUT",
-	"LdZkfOvO1B04oQyHY1RnHO3evg86cCKq7fm1rdrbRJrkLHuXYAWdVssK5yYSQJJHcnUgh+AC1ty4xHD8",
-	"+HGJPz5JKmjm9JHa1gcfOjXj+aht1SCxV0fhgGxoBQPbyk/ivgn9BklGhzasDiDe4UfVYDMn1Wm1FEVV",
-	"2rT6r7T9z4UhHAK8QCBy62bUiHHkkxFhvsL5Usi9Y+aeC7ysYKMEmjwMZ6l/ufCTEvAeZ/ahBKGAns0B",
-	"8z16Rph6HSJXKuFqZONKuB6EQC5IZJJHlAxg8ui0Io/qBvtRq9lqriuSEARG5NZdvQ030mkRRj596JZC",
-	"et+sZjE0hdiMPIxTy8i30Dt37h1YefihueLiISQnalegfWauk4NOxhkNR9EvE4fYZd9Cx98/uFM1mmGe",
-	"XVb++8fJoG91jcVGZ5h2a46e4a2u2mO39hitd7olJvlyhLCGFnOGs/Ehc5DDBMrlOGFoV9OicCliqAVU",
-	"RAIZ76YBBhgVlKZZeuJmCPX7q7xfxZinCojaDaXF7GaB9DhLlO0u50J1jDVxvQSofn9n/552hmiDFurR",
-	"gKzMgrP6Yjk42+WmcE4MeJrrLIqtLwlbs/Jy2EKrrcWYQ+IrSIzPmGkCgGSIez3qbaFD4lOB6sbUYiVM",
-	"sA5JLE7B+GPMLV02oqyvdDX9YKO1pqfQY0AEaKgUTKW3NpHVtXROGOOGCxF/C3SdE6LTvc9Zl+Fej3iQ",
-	"5B6MraEg49DU0sjUOR9qSLxGVgUraCoZaKO1VjVYsrrVIxKeUY88YPgM00BBaSZeqNHpAnztrL3aoyOx",
-	"mjW8zbx1OQtdLpcODHw2kw6DwSspwYqRDJUEThDvTd+7u3QERRB3sovQBRSHRAnQta0PyrOBs6vZQu5O",
-	"EICay4VJegWk8jOFAUAUhJXW3XeweAC/3+aeu2K+6zL4MP3CtpZL8wnST+0TMwAIoDB3EjJv4UHhDlgg",
-	"1N1j+JfvGi+r4s81MIzYQO4tG5SdYltS96O2EwTZFET4K7ub9M/MCmtOzcyaMYzPcoQoML1Lma/Ht38V",
-	"5ik8zs9nf0zmffzYmYNUacoq2Kt4KNGJpuI6qONkDMeX91HumlJnptRYGTTVSBBumANpJqP5+npJUPTH",
-	"ZQVWKMuUVtHlVpozZr2t3y0/yoqCOI8/fIWUScEvc9XAiVPBjLL3C2jVul7HbFp1CyftjuCT9vxPHjBs",
-	"TOTE1x8tQBPv8vCE+j6BCkLrnc35Xxxzvo+ZzXsVmvousKM9Y19MYlU3Wp2F4GCp7cuQefXp+vxPzVTH",
-	"dEh4ZHxdGTVHyNxpZjhC4rkc8TJ3HlwuMKf5Ie7lRmki12aRgNFXpigDlq+k4mYvgmoscpAUZ8CiywIo",
-	"pa+utNvLswAms6UcNcE2eijMkaS16xAozfSh0BkPh8jnRHRZPf5V/Pfx361kQsaN2WRdyTegZhnLdZmQ",
-	"oJiS3nrmrkxzpbIzSV9ZzdiJ3iXjmr7XgHy3uD9+VVdar1tf6tQvauKlC3Sl/aoWsQBNAUOltreBA9yY",
-	"h9VE97gZpWJS8+pq8h7M9gaTp9YC5GmXs15AtYN9vb3AFAd4HHDsH3N+D4e6rsR6p7PIfoyVxFKYK+o5",
-	"i3rq+4QwyyLvNAWtEqhXP878tec/1jQ2IKVpr/C8lNomhaAT4bRclNZD5KlW4dKvV03sv+lcfpGzTNqn",
-	"XOjeXd2EGTdBY8ncm+AspEBClqUkzCd+hqWXI/XbRM7E6NZrZGPfuDtzdQVmXIG3iVwA/5cTEzP4tncb",
-	"pMRRJEtbvAbYIzlB214kn+qYj4xsXFfMAlJYPMy0EQ2zPllpovdYMNYMRoBh74R0mRqB+NsIIxGdDKlU",
-	"onme+2jT3Xprs0pefjDy8TTneeXirp52MXH3a6cTESzO/0bTi69Ptr0iTNWESV+DS5NSV3P1ZSv5eabM",
-	"bK9Il5wk3oGGczm8Uv9vZ0qlvtKLm7ZPqjZ+ZcTsK/7+x2YqYwX+mivie+nMfrbhjemqiDkfJ9aMvU/P",
-	"CLMtl07GpliDT1Bdh4PqPt9dlhjYLOIfj0dE6Fr25jNJhqNAERCGh/b7Y6gCMTVIYqXLjwbBthUTlddm",
-	"BQfSOd/ushMuB7rLpt5LKm20IBaaoWik2IEtRwGB2dqIp2Y8iJIJ79LABo2aX6B60xCqns409N3ON+96",
-	"I618do2vz8Q3LzggwdI/JuPemysxXVkDL5tB7Ph+tj6uTk28ZJFr9WP7zzn2wkMy5Kaab6apkA14zCkd",
-	"1bbCDOG7MhReGQov01CIMh0xFzcSlpawrjQMVqNv67Vwvit94Y/OHjgTzV9KPXDmfmDRcmHLYeZ2lZgN",
-	"m2gvI2JTkSnCG/KoP0Duas+I2MhdFalsPcMkmLuhr1Ywfn3GwHnkwVoCv7Fk4soM+CaZAWeQpJeUR+H+",
-	"LyuUXktpStLQmPZ1vUuxnZdfTeqfkHhcwfV3A4LDrMa/kOgKX12JrlcXaHa0RwDde0sw96IyrPncQSdj",
-	"qRPV1D9S6zhyd/UbjWPI4YZ4tz4+g+TyERYi5b5dlk8M554ksmHrwEBIvf4aerwwzsgK2M+ETt2HLLgx",
-	"NBrgcP/UaoylbMf3j+yNdJvorq4hJMPIk1A3IE1Nxyhh+yu21SzcbPIIGrlALD5nHulC1ZPkZbsXtUIF",
-	"Fh3RlwbqnZCeLsRq8nMhmXQBv2NGByinBUVG/6erf7pssoZTqwL7paR9mMXl6z4AuIQFVwFJrDhWx2wM",
-	"xmAHmYBKiD7HosvcP139UxOYLgjzBVoSdRS8r0jlFams1vL5OQOr/KLU8k1ThSzhgiZuKGJV5M7DzEEY",
-	"jfg5CeFlKXnIoBQQQ3SoO3bqKgBDHJ6uZEi7VpZGOJQO0pdNUXOu71rErHaVfKDezAhLUPS0yxIfhk6J",
-	"0s6QpIvWlKPDFrVA9fXWJhCElTT5qmPjn6HgQmqvTyhASHRtHKjQmGkhltZQ6bTWq4hxwRUzU+UbRoGk",
-	"asOrimw2fKzrXi6uc6kZHgAs3jSN74E5oe2iFMzIec6o9dgpF1btAFfSanuBjeg0nkN7/Ffa5SvTLpeg",
-	"9y+rZ6YK4swQlPQ1dbF0MRNTQTK7SpMGbiWtyiCUo3TWV0w/kplmhaGku7uyK//xxaFkMVhkEfN1i1al",
-	"ISs7+voJHd8R6pK0PjF38u33jo6zl9UEgGh9FHyWIMgUtDm3id6HAk5qzOTraf2w02prqYZK0HgwM5XW",
-	"THUKGCVpV0pl5sMbJutXzaCbfEPdrWQyB1GWVL+BhE8HQTU0M5/OPzMl812P+8TdggJCaIjHXQb9bJSs",
-	"BvV0QIgSkJRWJUJlNfE3ORglWeSOn9Kbrz8iJVmGDorxqyhpHoHOccoujBR249Usa19JudWVAI4MSmZu",
-	"xrnS4E1QhhIhBSEa4TR2XrNYdiUbXsXFvDEMS+H7K3U7JHbEmdLg9/bv6QDJuabLgj0WYVPEQkgeJl1F",
-	"S62NiaK9nIT46JJqxKQG1e/t37uiAVe3cjETXYI214RCnD8E+9zMy1xmY9N1WyMmKpwMzS4rM4OhvBVM",
-	"Doi2vmfrBidlA5QckRS9te3PukxJdMTXE+Zq4dqNQAEEoDBQY8VB7lAxlz5xTQD2IwmSpqnOvTLDwpYn",
-	"QH+E5rU8GUx8ZMSc9yJWtyub2pVN7c2yqc0l0AtLUCPsneI+mSsomfdKc7fKhaNRyP3II74SjxCIfDan",
-	"Qw6IIF2m1fl6ovXv7h85WvU/RGvrzXZLl4yGwu5ykFPpuTYAHEH+aYa56HL4Sd3IpLp3gzClBumu+du2",
-	"Z2dAJBrzKNTVKz3ocap+E9wkysxwIx8YuL0Wsc4cxhVxuqIWM6hFsYaOvcImoOPy89MWJjqQNy6ESex5",
-	"NUlxRxDHUKBViTvV1re2tCelLdW2RnPlXSUZQg/bzEchwil8oTi48dYKCm0jdZKT+iCpn65T1ioozBRl",
-	"e6Ote+lxvgbhL539EGxeZUTTOKuTwozyG16X48o69gdsHYOrX0gVA/EqtC2R5uaO+dSDBgQhJQkpZrLh",
-	"JbXyFindmlbmo0Q00R3sDZCrFNJEVy0t3AdBu0KJbRKdkfAESzrUQWZpCUDQnSHlU1fG1CHvpkV79mJW",
-	"kMeKCoCvPK/HgnVcGZ2XAuyqpOWbkoZZgs4Xuj7WSgAdfauv0O0k4dMkygvkkx5lUx21CrWQtzO3KxI6",
-	"2UagTHp9c/5dyCXTv/7rkEDg6ja8gVoBYCA/Z5kUZXteS9yPBW+Fjl0eDnnZdNvGTVmC+qZfsb4Zi96H",
-	"r/caZCZbpEwMRGpe3Yg3J42jiJUGaSougBCjVQHtRohY7Yc8GoESW66EShxCPxTjuDef6ShiHYyvcBo6",
-	"8mJxmg/qF1aDHWa7TiKYUnQZBBejIRcSbbS2tdcffkt7aalxI0aTXhcu/O6aVmr1jVarpZRgPHZsC2jo",
-	"DwhapHDVVyaWIGnndKab/hlWRmVySetJ+yhwZ5i2eFGgKy9D/LCgrB+QBAgr2wiDGg2OkYxOnCu5/MGH",
-	"TeMfEZE30HIkdAy0LWGaa0293maAhQQy0URaExTolJCRbmQd+joe2zb0gy6ElPnkkVvuPhFipJvKvA1H",
-	"/LLq93yX1wE0YHx1ivrR0QFsRe9qCU19DqE5Ojo4xuL0LmVUDDSF6ixCAeyHO9A1zZK2q7LMVyr1pVP4",
-	"w4hN0+AM3c0S+6OjgypiT+dTemzGTxqtl7c7RvX4+eTT+Pfxi/jL+Kv4+eRJ/Cz+cvLT+Kv4RfwMxb+f",
-	"fBK/iJ/Hv4k/j1/Ev558Onmi/rViS3CxaHhCQqfLKEM4CMAywJlool1L+oHca4pr6H2a1hHQU4LcXkLh",
-	"DgZjQT0cuLMJ4d7BN4MK7h1ckcArEvjHZlXUZGkGSToZG7KyIDWEhp2LE0Q1PIiHIe6bCDvmJ41SgzHC",
-	"vh8SIZIXVpSwqwOt+9BCxNI2nT13ycTtHuzmG0HfYCtXJO6KxP1xkriUpAnd2hiyY4BaIcIkleMFCdzI",
-	"UI7laVyRtJ3QUA6Q0psriVpOYLMtqettpaAzaO8MCnW7TGPPpOt20jjFjyISER/EW8hyyefyqscI9yQJ",
-	"0Tmm4HkBn4yr6dMWPH3rvms6hCty3TNXH0ZLqjWk/R/VFyjEDPFIzlGpLU3+ZtBbu5srkntFcq9IbkJy",
-	"GaLMp2fUj+Ciz6C40AN29WP1H1PEtNKDoN65ZkkPZooYmfiagSJUfEgcoE06/cnm8rmKNrlpJuBJwL1T",
-	"gaKRzv7FssuGmI2RIB5nvkB1D49GuuEcmDVJeEZCB3U2kFDPTFPGFRQxSQPt0FP0FPrSQkumHmU40Kvs",
-	"srpr8vqI7zrIHeFQUhyof+pAcPUv8mikyIXuLkrSHhpAsc8HWJotNtEB1y38de86aNahWUgiCOvFgIkZ",
-	"YtKNtzFjYl3fRli/dQ5tSA200ACfEWSW0mX1zjpwHmEYBZXI8oC0Ye96u1VF698m8lgbV2Y2aLXHimim",
-	"Ab9mqNcEcm1pZxfpYs9QiJz743xjz1b7O7fXfvDuxuHN/c7717/b+t76n924v3mrvXvHNtwcYTlI+21q",
-	"XKsVCfWMlp9DyuyfbbUjqa5ubav2nz5oNTZ3Gj/AjR89bHz47T+ZjuF0ao8afd4wMyuQmByIYsCaRj7J",
-	"NStNfMUKNpIb2NvSRxr+lPVzcOi0ytuLqgHL+4q2HLVROoyGta3rLdim/qOV7IMySfqKh77aZqOGa1W6",
-	"krE4LVQHPyQyHDd2FHLOKxAOr+o3v3ElwtsLbOVtzsjLsKWXaDydxmFYMVkLn6a2n6E9lRxC9/dfhZ7h",
-	"i/TD80wKOXxmydQWWEm1F2xoGz/zns4+t4TLPscnPJLqp7TkjaOpjhygHg0UHUMeH55QRnzTIkmTWKhw",
-	"0aN9yD7CAmF/SJlAQ+iKHgSISpMmJLqsTyRab62Vth2HtR9EYZ/swrbnUFBYAWEypDZXnop0W0obQZkJ",
-	"rCMNuRq0ikzzEfXclTxJzf9a0bc4GXdWt+QMsdSDfqDpZSm1nCaMue3pw4EdpuVRM8tud9rtzvXWevly",
-	"pdlKZqmW3rW/ZnqnDxnOF066OnhVUT+7fcj39v8gCqu/TlIDEC0nBagOt3Il1+levTBNcngUysYoxJ6k",
-	"Hqm2AuwwHIwFEciV5JF0UV1xboOQ2VwddTW9ANOhzmsxtbMcqCBhdFPio1PKfHhTze5oW6c2XjAeDoWS",
-	"wiSPtJzJfP0a8olHBXTa5wwJOqQBDtEQrp1oovuE+LaKWXZLXXaC2an6RP1mwCRxSHu9bZA81VWjpRUW",
-	"15robkhIE+3qsgiVVGxXzXhgYbisvg+j73ImQx68Mh2+ZKFL1ahovcqVVKYAmd8d4GE2t7SARwV5aUfn",
-	"ec2Sk3a0rgxwb5hKFHM+gXezRSveYNnqDyQrsb2QBLinCIwiLBocf3hhV4pyWTwGdQdDajOqd2vxLyc/",
-	"njyZfBb/R/xV/Dz+oltbgGD3eDiMAlwdg3hImEJZpaDrVxFYBwnztLJPHo14qC7PO8f793RIkw3GGihx",
-	"LggJ9scoJOchlRLsnlyQLgsoOxXalkAFCnkkyUoTHWCR8IS0mz3qKcEdUU101ZdbisZSaN/FR/ijiEBj",
-	"LgcxLjX5N4stGov1al005EwOgrHV/+dR5LeJvKsHXEQzt4DSS0ri+RNFXW0gLzeS7/zouO3/2b0ftU7l",
-	"vdP24dG+OBuftu7u3OoEt76zXyFIKjAtqo7fbG92igr5XClSbUbX39RJl0ZwP7j/tilG3KxYWW9YoTrX",
-	"Rqyvds6U+PgB/PVhcSFK91cvNM5wCLn8KfqaQzi4/zYg8kV44Uw2BJtdVau6jJTTEK6OjvsDZPzaWYtT",
-	"O8SS3KNDKudq+8mL2a8aBzyg3njhj83r3zh7wRUzewU5JgmhBMqYYySOovrqms9lYIPxiITATKq1jbuU",
-	"+SLlW8B2tH6APSkUX7FqyCjAissojspDsxJt8u600P6tnBYCZe5ElwHj0/G33ajVWvMwGoSk91a39vEJ",
-	"FuRBGDxe/VYS8r/6MSjUjz9YVfrpePVj+M/jD7s1+Ji4SHNGygRR4Gh2WY6FJWHNLrz30NPUrcDSUF0M",
-	"cGhLGA85o5IrUgX1yrss/+3DHmX+wxSQrnYQaIBfE8hdPeusBup6CxfKoOuVyEFICBoSOeC+QHiEQzmf",
-	"k6qjeCc9sjdYuUlX+Vo1m+wyZlk7AGfhtOHlK15zpT9dsZwiy9kDoooS3cPYb9I225RJblSq+awHpEWx",
-	"+jE/+SHx5Dw3rBakT8iAMl/pLYZZ0GHfEn7KtBKlKyjkbcnqB90VLHl+RzEO/bwusxVcZuhdqFztMnDQ",
-	"G4Ia+Af3395Oyu/rxBk2RsY3Oh4RpXzlm6eAebyyBUaFItZly2tie0NdRGauHgZrvyaQPh9EfWdKl0zB",
-	"M62UtVs316931sqdofbMX4c79D0990JF4ZbVgC6rD4tzyboUjHbF1K4UqCtulipQtjvKtP40n3lpeb6S",
-	"Y70/wNKyhZCokSH7JyA9meQ45jUO23Hepumbj72Q+IRJioPUFNbsMvftO8dILQc+Fi4SA36ueQNkROqw",
-	"eoGGJMw1cDE8ziRhQw0A4685I2GXefPZxz298VcuuJt5KvtVarp6TRjwaSB/kzOc/yjuZKI0K/TMnuz8",
-	"G5lq6WmN5mqbxq4uvaqNE+1WKyPE9nhoamkJU0vLHXL/NpbERfVOq32z0Wo3Wm0lTQZYknDF2HWTEbos",
-	"V48LgqqwRIyjgLM+CbX1F+REbQshPgiLZDiSY7AQoCHBTCDG5YCyvh2paMuYY8Ios1IMuU97lPizbBRd",
-	"NtNIsdJE97m0nu6IBUTodzXBUMCzESkCYXR8fE/38aMS1V34qill4K5s67BDVwsXu3YTUHohK3C4q+5O",
-	"n7jonIenWgANjSCdUCgx22Cybzb9JptLsut8rQYTuwhQmyrpbwa3oRIaRIca9L8SM/9w4/qujC1vDCt8",
-	"f0C9QYYt5cs7YsjtWYor2izH+VwxeRPVddz6ihJPu7X4b+Kn8RfxC8gZ/3X81OaQ22RxFP8ifjH5dPJp",
-	"/Dx+3q3N4qld5iqxG7iqKfT24PAeGkZCohO1PajulmRuKlaWKccxkHIktlZXKeAGkU2922YYZV0FNjDP",
-	"uArarmHUJcQr2XGXZdly0eyyFMPVoHtoZitw3C5b3C3wh8Vxb8G2d/Wu32SWm1voG8Fz9YqW4LkJ2l7x",
-	"3Ct/xRULnc1CM2ztYrx0FNIhWV2woqlUZJz3MgUgrYnn4HBv/w5i5FygHlE8JhfWWhWar+bOlR19abr6",
-	"Skladr3j45CQOeVLxwCw1xU9emUw+kO94ullaqjLVF5vdeZ9Vt9WS8T31TU13q4+PSMse6FPiDwnSqJK",
-	"RFlUtwXyOCNoTHCIcJ/ruBdX8vw7XdZuIR+PbbZjOsy2TfhEkvt4vNJE+/QR1CpWUvjP4ufxr1H8PP5q",
-	"8ufxi8kn8e/ip5O/MDJ3cp/A5gthrX8eP5t8Ej/tMvjkCfz1bPJp/CL+PP1A7QfEaUE8abtWDPEpQfKc",
-	"Qyw++D37RAfnRwxqCdzlIaLMCwGDcNBlI5MrKngooTiBgp8uu8wZ0FlUd9WPW6jjQiEBFLFTBtZou/JM",
-	"1qghjl02z7EJ9EYd1psscSaLfK3SplrArKKh6siuwvivTCnfRCYBEtd8zqCzRmdEREZB0LBhjhC83Qgw",
-	"60e4b/PILc+wITJY4hMsSFonFIcEjbASQrGE9P1HxEcbrTQBVEB2jXrFQULiUNeql/AEtTVh3EKMLxuM",
-	"b2qGvMFkUq/wtdJIu4SqkMH3mD49JdMPsfQGr9kCfqUU/9FWQkmdnfPJGqOjEZllAL6X2CEzNmCTCQxG",
-	"4ESZdiEO29WuTbgCJgrcSRyeYLSFWDnSZYkp1/V4qHfoEybdJjoizE+ylSA9vmcDykFszr+/rZPieYiY",
-	"7pjWZdnmRgvmiB5ZSLzJZNCs8fUSQr2IWfJiQv9eozXySnq8kh5fFZ29C+nxnheFJv2FVrQSr6C6QCiF",
-	"TVyZ3QYp6QJbSmtxEhZm2oArLb2J9rmQ2U+VaKkdSrzXZTowVGyjASWh4hjUwwE6w0FkXv0hh0Yxpj/d",
-	"CfZORYDFoOj7gjU8pKzHi2HHqL4GNQLhIeIKOnI8gml0av/KQoHJtujHcgRZf/WKQ3kvQjlhYXusx+c1",
-	"57gmct1/rxw5VzG638RW74aWpai+LOVcJT4F3/NMEmpfQvWQ+BiaBpVLrg5i5JwIiXo0FHJLVxWFwNxz",
-	"DDQeSlY7aMDPu0xEYaLL07QkEBdEaemUm+4j5xUxG1QuKphaOnjH7vUbQw/NjmZJkvbsruTHq3yBN5iE",
-	"kfRuLknAtCJtk5ZXB1J35652IoOJsZepYA9BRSvIhRHcKilRZ16DREelQCMuYMXGKJnaGKGuaRh50FFY",
-	"EbCyeGjQ5SH7W/2mSBmkkMH7NgVd58XhkHRZmhNmQofKUvEur7BIksb36iglTPFGktRk7xUE1eLNlVR5",
-	"RcmvKHlCyd9jmaYgvJfR5i3xXJ60AwFb/VjnZ87W8s8HPCCldBujHg3A3xMSPIRgTytCQpKaXstiycCo",
-	"rugvOVfjriXq+coWGhlaPkjKFXp8NHaAnvscMS6hD2CX5QNFtxDjDfjAtTGoYx4hRkxzc+iqmTBH3VfQ",
-	"0Dqd8tzjQcDPRZe5GkhuNV2/Azt6WYNACT2kQVKMKZesPPJ75YnKJt92VpqyrcYUSjUG99XbarxlKjPp",
-	"DR8e3605uSfv3T4uPDm4fffVFG/KMiO1/KUzlrMDKFi81ABnzG9yLKho8hFJ5JUmVBa4jIToNCiQBleJ",
-	"0Vfs8RtpdNEUo8De/j/2rqa3bRiG/hUipw5wctgxxTDsq0VPzZrc5gJRZCYRakuBJLfwof99ECnJdpq2",
-	"2LBhwNBjUceWCPGJlMj3blYXBVx/XYGxEMDkV3e6V5MW6txImcvz2cmIRPQgdvh8XpHSFqL34P6MTMth",
-	"TvQ1r19iGaFbRWq/eMLi+DGM+sNsNluDY5UGELCx5sGhhb2pSbSs79KGO+xACg21EVWsmEMh98T3wYdD",
-	"W/TEm5v1cXmvzvnNH0qCcmL1nx2fv5TbHIhsJdZUD4m535D8DcnfEp3xkRXB8eu5DbNJPIvu3+7Rpuwi",
-	"ckdElAzOji6hsRRcBMwwOR8TWwSA5rY3QnoC9vh3dObM0deTXxBbYOvQwRmfsQ9lZljugBj73s1g7Uxr",
-	"Ja7Bic6V+mGP/ChzkdOYpQmYmwllE/FT6qLjWmVj+ycGdBNh+ExJUOqzeCMwbOU7qUN2if47m/Yv4iZ9",
-	"4aXj9Uz38ds48C8J9ldxYaHNpB9pQqMVzZ53SzZwKFurfEc74QaFRfup9fvJ/Mdt2MLij46X+cKaDboC",
-	"GvRWSVcw2Re1dQrpWe0pbTi8Vg4pbvFPBkmXGTGZ7GHh+JNxIX0xWqP0cP9+HutIiz6CCj7MPsOBgivi",
-	"/dKAoLI46jAqNXVF9LT9ifyaClHZ9BRR8UnAef9qCtdA6a0poOe25Nip/15WgkoxS/bdOHlyhjx9Qpun",
-	"s79YLhdDjdjpUN2L7TCDZVbRtgjCdVrurdGmdXO+tQvxJDUaUBMsSxiRztbQxW2re72wEdYEEx1MXfOZ",
-	"dWfacw7eSIPKmiZGjCfUw4hXjj+Xq3+TohLzmh4pHI6LgO/w4Mswd0jiV+H/0tiKJF+QRBhErRxWRU/k",
-	"k8cdyzvoNUTFasXDemR2Erc5YfSrxRLKyQ3ulPPURlxO5tGC4K2ocNoIe1cEcMe6poU+NdupsWqndAE7",
-	"NDsrDlROMlW6iqBFCuH3AbWN5isFr2rlu2ljKqxhAG+uAOG9GF6YFuDUjoL9BmStwlJwqsJYm1Lqy+vl",
-	"CiRar7bhJexzrt00LBnRzOBz53kf2iC9Cyvi2csse/lAbWyiq8Vy8nj7+DMAAP//",
+	"7L17cxzHnSD4VTLaE8HGuLtR3QAIAgz9AYKkhBFBQQS4sq3WshJV2d1pVGe2KrMAtrWMoKi98VzYMfJ6",
+	"Z27mPDN+reN2IzZujyOLY1qy6Ij5BNVfYT/JRf4ys15d1Q8Q1MPG3axFVFfl45e//L0fH9Q8PhxxRpgU",
+	"te0PagOCfRLCP3f6RP3HJ8IL6UhSzmrbtUPiceYLJCjzCJIDgjzsDYiPMBNnJERnWKAekfCoF/Iheh2H",
+	"mMkWOiRMIs6CMeJMf4MGVIpWrVEjD/FwFJDadrvjNGrCG5AhVjMPKaPDaFjbdho1OR6R2naNMkn6JKw9",
+	"etSo7apBDiWWkZhe573bu2ir026bqQS8hngPltzHkpzh8RVhVqdfaqAeD5FZDHID0seBevO6Wqjb6LLs",
+	"o96Z/9qQCnEdCclD4rsNVPw5JO9HRMjkDVTHPUlC5DLehAndFcTD/LADCu/jgKjXGSIPRzQkPiJMhmMk",
+	"SHhKfBQxXw0zxA+b+tUG4iE6o3JAmd5fiD2CRiSk3O+yswFhdqM9TAPiq9fVe+9HXGJEBRIjwuRKq8uy",
+	"p1HLr6uWPRpzHEKGlPXhNO5wD2vYF4/iaEDQ/Xt30AjLgT0BLyRY6oVgzyMj9e+QCB6FHsmhRG31tL3a",
+	"oyOxikejgOo5xOqas7m+ud7JranHwyGWte1aFNJmSHokJMwjtUbJYu9hSe7QIZXTq927dXQbJb8jfR9Q",
+	"3Q9xTzYpkb3mQMoRHtFmiCUJ1EtNc2lWtmFvQy4k8jgTMsSUUdbXcO4yOaACeTgIkMcjpraM+5gyIRtw",
+	"eMgNXRQxKgUKydB8ipmPXOkiYe5dxCQNEJUKWkSK4pF1a+ThiIeyW7sevtbevC5fa3ecrauOM+f0kg0f",
+	"8IB643lgaerXDHS2M8g0Uj9QItC8zerX3ffdLhspukGZz88UerhnyW5n7O7919ac62evdTa2Os783REZ",
+	"jnfU5asmaJKjM0wlOiY9HhIUqk/UAdR5aJ+NeBDAmaiNrOTQdG0JuvXOO+/sRHJAmFToTMovDE7foJwh",
+	"GJyoRUaCoLqiblc3N5z8Imo3CA5JiEKCg+Fr3fT+dmszAfSoURvhEA+JtJQ/vWp7NyvWl75yRaDbeweH",
+	"SO0xZDhAFO61xuM+VdcA9sCi4TEJW+guOSUhwuZvtSefdxkOqRwMiaQe4mwbCcJ8heZYIIz0SovYkNIA",
+	"qlalyEutUWN4qH7MrG/PrzVqihgrSlrblmFEcqeFH94hrC8Hte2r6w11ePbPtoKLVJuqbdf+47tOc2un",
+	"+T3c/MGDVvO9b//FNGFp1B42+7xpVpAHouVXu5zJkAfTQE25AhIndCRKeKuiBepGJWyrrqhMNExIDDob",
+	"kFBzZT4iBuxUdBkcLfFXrsNvvZCIgR00JKMAeyQ3H2ekleEvr3Ujx1nzzKWEP4hr6LY6Hv1Vl5kRo5E6",
+	"UznAEg0xGyeka4SFBKwApjZuobfkgITIpyHxJD0lAuGQINpnilsWDztdzLWr63Dh4dA1AUqPHWDctECu",
+	"OOZ251oZU7jJvWhImKxCed/8viS+l+DsejnO2gm+IoTN7P9Ro3ZLSRzlgOiFuK9eRPXjgHsnKwoAGenD",
+	"biMv2pXuGMSa2ZudTUv3fDIccUmYN36TlCx3RzHU9yOCTsgYxDtgSwHvUw8HyEhoqI7R/ft7N5UkhFGf",
+	"cx95A0490kAi8gYIiy5zN3qd46temzSv4XW/uU6c4+aWt7HZbPud3hpeP97wrvruSgspXqP4HzA5BQ6B",
+	"h3p6dX2PuT/WV26sryINhUxujlpgZx0NeBTqAXgk4carG65ej0ZChgQPNQtqoR0YmNrLGwQkvCJgGBwE",
+	"XZYQAbGdXwpnCDMO1y8lFEaGTH6BteqVCbTe6egrWXrtMsfQVOdQga6djY0ivk5fwwMQ3col+s3OuoNG",
+	"iWzXQq7i2eX0qd5WZOiq00AeHo2Ij441yEGIDlfQgAd+CjgtWCkZjSCJxQnqUUbFgAgrK4NwEEZMIB7J",
+	"hnrEEuB0HCc9b/X1FYG8KAzVHVGaB+myujcg3glytSLiXkeuFZhdpIAokm/VqpWkgXpRqM5hxRLKdN8z",
+	"KSVApFNJIQ14lyONR3xEvXJiYFiRvfSKFtSlen2loNq1OxudTaeUDMD7i5GBdgkZeKS+FCPOBAHx5Qb2",
+	"X9canvrL40wSBpJ+RihYHYX8OCDDb39faJ0lWanapMQ0qG3Xbh8eHphDJr69HChi5OGIeEZlgWlbZvFE",
+	"yAfUr23XnPZf3Vz73psb967td965+rbznfX/sHl360Z795aCvNFZN5xOoyaphGO7b6+2VtFSYq3UDbG9",
+	"uppIcy2fnNrli1VLEprJd/ZJbbvWE2KkiHkKyL8ISa+2XfvWaqr2r+pfxeqBHlNDdPqkU+JThAgJQx6C",
+	"LpdAJKtnKw0g8BHjUquuQmLmt9S6bmD/ngbbS56UWp+l5kC3fE4EzDjE0jOEGLYJWKnWK2rb735Q61ES",
+	"qANTH7UIO601akMiBO4r0J/iICKKvKqBOCNWe8VBwM+Ij+B3gd7t1rQsQGS31ujWcHhMZditvVd79J7C",
+	"d7Vfz+qyfbgvq4Lg0BucC23WHSdFmz12igPq280vjDZUf9e0310UkthDoAINcaBUcq3lK+wUCOaEU72O",
+	"XH0KLgqoUEIh9gboGPuIslEkATt2OesF1HtZ3NhJFmVoNBWowLDABiJpECDK0Cjk/ZAI0Trn6Wylp5Ps",
+	"YNFj8ewHF30eduCMYGLtLVeEZlKonrV/EZ9KUHaRiI6HVCpyp8TeLsvAfyUVGopANtKGW4C0WwLnLlPb",
+	"VcT2CIuTHWMPmnHq9rQXg5AduApE+iqC5fL9iETEb6EDxX8zHNpa7sCQ0ARLQmKkWDFyJQA0CkDszVhR",
+	"Z9vFjLBgzWMN5IK9S4jRqvpJrH6g/rPnP3JLrGLpWzMxs5qrLmMxS3e+sA0lEXBBninaS84p8z/KoMpt",
+	"LaN9OajiaslpG7boAroIwuR2KriBoZVKKzr6DasW6usFP6eiJGZKkuyyupUJkcBjgc4G1BsYU2wGjXb1",
+	"9pqz0QmunEak1EAP/NDoCHolwMawzFlcz4UVF4ncXxpa5sx4DQXwgKSHSAWKmD3B/Lrm4yUPj6nvE3YB",
+	"0owkTMnVA6ykj8RPERKfMElxcF7mtJYyp3S1i3KnXuaLjJSpRZoLY1lm50M8BrnL58Cyt9XNMtBIwZDq",
+	"9HY9DfWeEdkwQ9gfqkOWA9JlqQDrgU0aBdg70fcipP2BzDNADXKlyfEolM1RiD1JPYKOMTtZaRi1MDNo",
+	"SHqRID7YxYTQJrCUyRomZ/SSIzokPHpZwcaqXtQ3u9UeOG2JWXPEebWS9RKtRJoVL62WpB++OoxJzqAA",
+	"Cspg3SBMvs4ZuYhrqWmaZvUi8c8lVhstKGSYwDkvajsj48PSFwV8X718cdKjxl5EHlKhJMDjSF9Cs2+A",
+	"7J6xg95S8vz5QHweLM0pQcYSCyrFEjqQ/uxCwLWTMwwodScKCbIOWX3tW+gIzE2RAK0y4P1+6s5NYeA2",
+	"EAMfSUhkFDIDZm2iuZdITS+FyuBeSWQKGDm1b4wCjv1zom07PRUzbLLiRY8lgO+aiXx4UacD20LDSEjk",
+	"Ey8AE5oSzugPiPG/5gHiNpAwfgzQ/dWJqMMEn686P0Pxu8wIFpiN0fFYy1dUoj4nKVsy9P8ul7d5xPyL",
+	"ofyGHSa2ty3z/51XOMgQ/rtcoh6sdNFjY1w27RevjtQnFCkx8ABp0qK2fnBKBT0OiObASu4FeaJlwL+n",
+	"gKmg9dJ36EgNbk4CjDxBoA3pydJ4r2dw5uDe3v4txMiZQD1yXqaw4bTzB0Qze1nmmPLfvbrDyjohNV8+",
+	"xTTA6nA404fjk1HAx2ot+fAbbCE7JHLAfX0NMesyzpqjkAypIAnwu7WDkD+kQ9ytzToIcwUP8FgRgiPO",
+	"7+CwTy7a8EiFphQdB+3TG+fl/hkx3awXSc5RACte9Kgl5039xUVbk3I7zbmbrxiCCkQS7twhCU+pR+6z",
+	"5PAvAOTa3Q2BVVpjCwn2Bmrw816tDMTNilGUWfLCcm/mmwthXOqGEOYT5o31TpPxt9E94lNhVZFUCq4r",
+	"tubR0IuU0hsSfEKAOPIRYcYmAVEBPhXqGCiLiG88l2M0w9KlLRijkAjC5JSFoqCKl+3XvL2aicd5pN1L",
+	"fB+zsXEFiAvAjyFnchCMLYXQYUMGa8D6QUVWi1SAVbpbNFLo08NDGoxr2ybaaCmE0mFZD8B80XE6V5vt",
+	"TtNpHznONvzft521bROuxAGd0kVk738nY0N+GxZNHnqE+EvQedhrM/PZNJlv1E4pD7AkftOGbdW237W7",
+	"fu9i0NfAPEQhllZ2MnJLyPkQBaRnbWjAp6+IRh6bUwhd0biuhLG86k2lIEEPhUQtXKngSkEZ4EipLFrm",
+	"1qsYkuExCZMwUAMrJPBYm91gaMxszGQSZXe9eB+0oY4wkDHUpQF3/NSNyEYZzrwPyYvZULxmGou30Mfm",
+	"9Wmr2DJX8T7DkRzwkP7gpeWjQ6VjYO3zsUadnYM9HQshULe2Y2aCIbeRiV7TzvwTMtaO/G7tvNJsRljS",
+	"u7IRd/4y1Dz33UVcibvcQgGwGRzKJ4yfMQi7ymPQO++80yzGCs46zWJooTnSUcg9IsSF8N4S59kZNuTT",
+	"eIJ82gObrczJC+c8xk7GR56ZGLAoJGraxfX9zLpPyLhpPr8o4Wja1aUAg4OQYH+8EIAeJUuB07+9d3CY",
+	"iSIsiW5i2ThMBeBRqCQxSXUgBJYypMeR1H/NdHyoqdK3HzVqCn/6vCoEzEwLofP6vSsC9aIgAEt/3lcV",
+	"/6/J4/h5/Gn8fPLD+Nnkw/iz+EX8DMWfx88nfx2/6HbjX8YvJh9OPoyfx7+Hn59OPkbxi8nj+Lfx0/iL",
+	"+Hn8u/jp5K/j55OPu934Z/GL+A/xH+Jnk8fJeNUflAW9meDznZLo73esjyYDVzhG801+Z5rBt5sd58jZ",
+	"KjD4xInhY0nAClq2lAEW95Xs6tvgu5JUBgg2VCJXougr7gkiuGKk6ms0Jvlwux4OBEnmO+Y8IJhlJuxT",
+	"ARGhM6Y95EOSmRGHBFSp9NupSbUfb3pO6pcjUTGKsiRUsnNtCmr5oEUdrEiZx4eU9e9CyGU5CK8IZF8r",
+	"Dc1Uh7m52e6srZcdVDay82Zp1DagDmwpAyIqKzCmfdTubK+dA2OyC6narlbVpkJRG4gzj0ytsYDu+QUf",
+	"7e90rjqd9vpmp122HFGRf3OUJt1gEy+rw9yKELkZ4p4sG9kQ/fnB5/BigeT8On4RfxI/nTyOv5j8KP49",
+	"in8XfxE/jT9D//4/FbWJ/xA/nfyNIhz//nnp3CHIjhWzG+8RRIvqN0kD7oY0gfs8XOwy6icLUOZ0v0fq",
+	"Ex3xZg3B76oLZgbL0O33khn58feJDikpDLYLRK0sapaRs68na2mgUxIeY0mHOr3M7dGRuEOF3LGf7eqv",
+	"KBHu14sPzQx8/VLxPRvw6ThO2WIuCDPPgZTqMEtQMpP9VYKNmV/V31SSoVhy/em2azgM8XhqL7lJFtjI",
+	"kYHh9HmeUOYrJTQz4jaSIfYJGuLwBNXdo/3MQO5KQ71KrFmT9xAPaZ+yLqu7O28V3uwT3g/xaAAR7pT5",
+	"5qcGouxUKQY60juSNKByjIbcJ4EJIWbRUO0zN3etUcvNUGvUXid8Lxm21qjt2XFrjdp9QXpRsK8GVSDK",
+	"8ZHcINM8XU3fPMUhsAm1DgXO4mcA4remnxXXpJ5l16X+zq1t+rjuj/zKbCziUwlm65Tswfnl5G9Irhnb",
+	"hBodWW6CwDkj4lI8/6aTxQI9mE/UcueLfZ+qpeLgIIMFWmYuSKs68D+ng6S40kAjLJQyKbmWq7DQiIdD",
+	"0tJPRtFxoJMXGDdhz6jHQ8huGF4HryekIwhUj38T/1P8sxXkE4/6BJ0NMAg2YLQpZBYkZJbJu1r4jn+u",
+	"/n/UreWBCemGwxMZ7QZqpeoybzXWO+89qoDTTeoBYMqwOf0NcqBp2T1KqP3CZD8dVac5zSP9euD35q6/",
+	"ImlqB/n5bYynN5H7Ylq3UMci0ZBgJgo4Xryd6vJO/nbmnS4TebU+VUr81IKvCJDfr+vkoiJ5ocRYbRMa",
+	"o7ATggywQK69Ke7X2jBQOHMASP5qViKA0ZJLT94656f4xQUzhAWMGslaFrVobJzLonGbVlHsZAEDtQBt",
+	"hnzVJoT19YVMCNX4n8n7VC8VcPgfFI7Fn8Sfx88AwZ6VK+24ZAO3eZgxsIA6o/bTQGcDAgxA8CHhjKRm",
+	"HroYtF7eRpCaByqMJBulxgDaZ1Vaszlt2AuWKCBY6Lga9RGWUUgW05mFDCNPve6X3TaIb9YoPuAinZUK",
+	"9J39Ow0Q5MDkEfKoP0DuavKBuxBkZaVMn6C2egV53C8gypES7/dxeFKrULeOqgWd3NhXdEoiGY4CLMmC",
+	"SIniF2jyOH4W/zZ+Pvlw8mTyWNPB+DmaPEmFpPhF/Nv4RSImxU/nUsnU9DCPOM42NiRJwwjcRuQh9iTU",
+	"ioFoKleN7JpiGBZW7jQBLb/EOwCiJE2jND+5Fv8dgOEZQOkLBQqA049R/Ed49Kn6M34afxI/nzyJn8Wf",
+	"a+E1FRk3ZirSiyBMPv7YTTDGbSB3J9X/3gLdTz1MNBx3pRrZ8lLtyyDfTJSrAN98GD2agzfl9oDEcF0i",
+	"SWVt2ouLhJaHz5MF0+HnYXy5AWAHeXw4hOikDAJMb0NhREVehUWYBoqEVkuFuSKNJAlF0VnjUFyQCM2X",
+	"QHMyBBXzic4X8dNSsjP529lkB9Uz/45fxP86+TD+fPJR/G/xc/WNGn7y8cpyYmwBfadgl9KUr4SQnkPc",
+	"VPg1+3YAqlyMxpTF6ZdUl8xQ5zG4JOj3pRpbzisbvgqWUkUuldB9X0dul5CcHg2IiYCeBk2vUl434pMu",
+	"GzPCodqnDZJWmKDkqrw1opVVFI4pKPXzUB/mr8KWQyselop79keFJ7p2jeQZLClBg0Cpq3IwXAQLkrl3",
+	"kq+UpqVG60GAxSEJKQ4qYJe+dkUgAW8mQvaAPMzjitP2N3Gnt+atH2+Qq3jz+Jq3VUbfqhShBBJXxJQa",
+	"tLXVXkgF0uJ7mQZpZ4A6JFTJUkpZkYMq6b3g5zyPZxwWE84FLRIRoEv5BfxHwy1exJ8g+wfKPo2fT364",
+	"mIybIk6ytjJUyEBxLkbv+NnqBwXvu30JMsk0dk9jcwL95Yh5MvgeG0WwriF+uKe/7jhgkjV/tedQ+swC",
+	"5m83e/VKCom8dXiUvdD27VbGNQHv3ENr66220+w4jsLrwrN2p9nZuFr6fKPdyTslqj5d0DmhPjeLSP9s",
+	"dx7qQXKPYOoiQLRGVOVltgQtd8Mqjn+pQ68+xPlnqBGmzMxFisudhbcXQIWh9kYFU7Zr2d0/RPWDN3cP",
+	"v7W5klmYCf9MJFnD5RroGAtydb1JmBKuC0R0f2/vhuh/96/e5N/bG5x6d3fe9nb53t4N/oPd3Z3vXdvd",
+	"efvWw5s3d9680e+/P3h7/42dt2/t7nx/586N/sn7gxP6+taZc+PG2a2H/f7trRyPHEsylwJliY/e+NyT",
+	"KhcMU7Jy8cRkrli4DLHYjwJJq4q7vsVssQU0ImGmQEUyQwNRlgTX8dDXwT75/ZoczvNt9h58PHfLdo65",
+	"+zXjleIzj6THjQEjZzG7jtzk3y7iDIlIJx/XOw8fIldhsbvSMJVWXARlvc6oWErZfOPo6MBG8kDYfJZE",
+	"q9WcQXGfAT4lqM/zRpWOU1KuyZTfWTjYsnFRZA72WHkQCoeEqK6skKUeeTs+GmHvBPfJKyFzolr8XYLU",
+	"mRVCdqL4htC5BbhScmZVtwesFibezVNkwNf+qwzJmOmQ+drGFc6M2ftKgwwvLnww7963wYSQniSSk2/M",
+	"CS+8l8BsLvKZtZTuvuSgSrHy8PBgZ8ijMlegYloiGpZQiYoPgOzoD1KK2u5sbl5trWcPkke5BDV9DKCo",
+	"gkHEq4gRsb9m5et792/kJWT1YDF5+PDwYNeMCKM8atQCfEyCGaZEEQ0RhXKVjbQ4jiQPJSTYTFvi4k/j",
+	"F/Hn8b9NWVPiFyj+TJtUwJTyxeRH8R/U88/jp2BZ+bf4afwHVIeXXsR/iJ+h+Ln6DH78LH6+Mp8y6UPK",
+	"ALXq/G9gGtBerxzox/pHJZ14AxyWMY1yY9NdPITUJEQZlRQHRfD8Iv77+NfxL+Ofxz9F8S9a6v+V3bfR",
+	"gLOSeIPagXpubrBoIJ/4kb58Bfbwbu3bm/X1ra2VjY1rzfbVprOu4JCITxXujwrhyJg8zZqq4HmTHEse",
+	"VrE/9VvJlfL9kIiSfe7oH1CdMEnV2wXHSbuz4ThbDRT/1xaK/zn+efyr+GfxT+OfNFD83+J/aqH41/FP",
+	"47+PfwnPfxL/fw0U/10LlZK2YxrKQTlJv6F+Qj7UXKPMp6fUj3AwtZata07T6TRBwczR7crpwBhaMZ82",
+	"lM6Yr7jn5czr6bg21AycbsbnBuAeVxlpfhr/JP4XjbrmD5R9Gv9j/N8Xs59X4dAt1uOhB37e6lgNHeuS",
+	"vJjxz+hcQY8QXzF5KkCA8lGZxKAzpco42nhEGnDmDVv5HK6zEJEa9Jj7Y1MZn3HWhKxd9VyMoDg3U8cf",
+	"UFGU1uJfTT6KP42fxf9qI9z+CDE1n8VP498hReBQp9Ny1lsdp30V/e///H+hTnPt2toq/Bn/Kv5v8d/F",
+	"fx//l/hf4v8Z/98Kx/97/JP4V/Gv45/HP4PXt67OhbzdchXwXw95NDrU9S5LanSdkhAHpggfESiMGNKu",
+	"K6i1U6a2pVnCVcX8lJBrSq+A8pfU6zmj0JBgqCixB4MvpvodHh68HREdKZbaysA+v7ixLFl5FaT2DqrA",
+	"tGOrFFodMIuoGdw8HmfEsAJfmSHHZUawFmqX/e/H/w9bHY9XfX81VNpjmHvm+34z/sf4F26RgK6tb6x2",
+	"2qubm47Thjdquark3a7/QbvRdh6tqn91Hq3WzX/1f/6T+s/GI/hw5S/m33q9qSqA3iF9HCwE0xQCwjaq",
+	"QBhBIqEhXstwmbREulHAEvpnvinc4n9Wwkz8WfwJOAozHqC1Uo99VZhD5awlVFeJCv8c/yT+H4qRlUw6",
+	"JyxXicNVujKUTdYvgJv6Omq20wuOg8D8mIfC5mYjrbDXbJeWe8/fpr6O7Z5J+Q8GY0G9l0EClmFt0zgA",
+	"bNefx+WxQDdvtvb3W9/97ne/W3T8tJxOS/H66XvSedTttnL/WH9UWsYfqmyWY8VtKMBZ7RspiRCZc/QB",
+	"rprrDp45Vfwi/mT56ZbBNFP0fWsLeKsYEY/iAH4RtpQ/ajsdRcvaG87KBSFmo6YLZJQD5QDLkLPxkHrV",
+	"UDFuqDmhOlUXIDmQLCJUXogEx+dLQOl9KLMYMsGhmjPxZ5kIsu8hDwuCoBJnwNUlk7yBaA9hNs7D5urm",
+	"ta3VjmOZyK/ivysNWKm2lxREtjOsq5+UhDO2m85as72xiIi9FAddhC0uxNvMPuef5y1W4kp6g58VgUGY",
+	"T3xUv018kLzu4DPU6Ww1b39v5TpiSnDXFVF1jTMFNbUV9YOuH6BDIwucMJTUKwsi2NE/KIak58iBZf1q",
+	"2WXyAhyJkrF24Xlq0gxlsaTw9FgzUIRKDYkpjOg0navNNWcRjFCLKLvxYcKCDWSKvVDm8DYznwWrmSgB",
+	"TRUuaBG13PKkuRzE0PSVQN7Q6ocUiHgDrqRlrAvgplWs82cMLaIWl5QP9OszQyBtHpxe3HXk6jlcJPEJ",
+	"dMTA0vymdEpKAl9krVUjw9sVCVSCmpLmR3n7VeaVBY1YevHpZ8mzO2aK5MHeQe29inxHA6uZ53SQwLOk",
+	"oCkzeX66hLbauP1LDkKSqjkttBMEkJvPRzq5CA1ISK5nOp3YVB85IMMus2KNDhfcRq6FkIsYIb5ArmYr",
+	"0M/Q8BX174SxQF9C35yQmzI+aJCYSEPuynXTD7Fk3OlhjFQMX9FR8ommgC60jdTJSEuaedJORbCWlZcT",
+	"u88h66G6he/KVyX2VS5hhgR4Hplv7jwV4t+C2g0YQOec5zydZmGOflDk5qhORytfrqb7lehYi4qyCx32",
+	"wlJtKZG8Bx67cm5WLqQ2lFAgbOPZbBEx8B+p6UQLHeBQWDMeERKRXo+HugRZpqSYeR1I6wkZybTsAGXI",
+	"DfGZe13XfgC6qt0XOJlfUWwUcH4i0FnIbevCguaY+gnmMVTrUoAgbWsNn/eRsZvDN0p8qDZ6mpWIKyh9",
+	"s6HvtKLRIy4kDiosFz83MaxfxJ/Fz+MvgJw+j3+PwIz8C9TubK2tbzZQ/FuwLSfktoEmH8Wft1D8i/hp",
+	"/Hn8bPJ/2HS9Boo/baHNUnk/Y7qdt/syi+8jJTr4i3ydF6ofwdFltKbFP4drjM8W+Ujj+z18BrdQRzUu",
+	"8t2heXVKPcRntQRfcjvIQDKdKYcmjQQ7Ncjem3lH7+kNlrmH1c+J7JZk9WCh6Zcw1vUSp+hxlRfN3IUM",
+	"eg5swPdsdxgqeq50obnjUNeZm/1reb5E9bW6mfyWLvRrcIEqnRNVro+6nHJbNHI+i5WvgT9CLYA8GIXc",
+	"j7zy7JVpfq4ORO/KCs7BGPW4aex1PEY4Z7loguViQc1e77O90XLWWh2n00aLmTPo6AEpU+FvDUdynGlT",
+	"kndFKQX9ehrapXRaI4cy39ivlb7HKvXcBlq/2kDtBlpb3OGneYvJoznOyL7MR8cVzkZkPsjehUo/7GJO",
+	"QZRK0WgR72WGqha8UPoHvTTw9H+54QfbyAZ2oMnjyUfxv7ZQ/I+TD9U78eeQ7aTzQ36ckIfJh/G/xi8m",
+	"j7dRe/3a1nprbcN+uWimUeHOpNRhAZ5gULWKLRxWwfkdU17imCjsVezh1OYYl8XEiMqgGKGL04MwJslD",
+	"6YK/Lwn0XNipZ4J1piIVGjU1atX0BlkMFzsLuQRzWZ2Ym0qSmp4rf7poBABqJCdVhQvQTquscqWRAMAs",
+	"BZ5e5Or2aybPN4wYo6zvggguQ8wEhVQkF4Jcia9erCtFx2o9to0u8VcaYEqSFAcuqguInYXumNtIEKJb",
+	"DWoz1xVho2NX9Kz6PRfVma4FrAdsIFM9ZbrVjO7zkm15Zpp9XBHIJ9gPKCN62nSikKjPcNBCrmmk4nZZ",
+	"rkOXDnMrqDCddaTWLXXOb6bxmKl/nOtJu952bEePLkumSWoehxgqDMgBVnoLlB9FrvGSu1BtCodC1wKQ",
+	"0FQc6wYXZZrMIqUndIM0LEzb8Mq6E52jtrPd3th2nO8tHK24bDyxbc0zf8FQVZ74COvz0oczZ+Wd9uIr",
+	"r8rm0qfqF01GM+rlzs/usu0WF+2Bd2Df1+11baj87Eh8c50VmR9gkemEVwzHR3WXMp881JnrC9NrtbCK",
+	"0HuzZ/WsKU7oqGkFu+aIQ4UQ7bqYE3Rq+julB21szZo01Ro1Q5aAS3pJcXVDbaB4vGnDa65c3h6d/WZB",
+	"g7Ta8tt29gQGySrsk8PMyMkRJqtKOiba1dkHt+wqHzVqESTkLnAtAiwk8gaY9efe48VvQ1nSXRKSmyBv",
+	"ttBNdsWz2M9BBvOnvWNDzMaJcd2cvrWjQVZDtpNXsdIAKzW96vdTI33B+TOrj2CjJrksSyndyXC67HIr",
+	"B1/Ay2T6isGEswC4SHIK7+nclIyfqTx+a1lqDWRiVrDXFYFGXFDdZ4aZrnumsb9j4/0p6wf2g7xQ5sw7",
+	"kPetV23hCDFt9xDzPMVWiM3KjSB28DCNh7bhKXBxlyOWxoJaItxWUcB3TOEhneijZ7YyUJYaZsmYIXgv",
+	"S+Y0jhWpmH5qqNaUt02jhj2hRjaCXx9AKVJTEvhJr7ppdmY6Y9s+1NPJ8tAwvARyRvyD7xAV28gFsUob",
+	"kr4vIFFIDrQ9yUV1n0ulCMkzQljSmQIUUHVKCPZGxEqjy1zYnxlIAc2MAVKuHEz/ALF6uifA9I+6hBuk",
+	"TGjPoK7c9p193aU1k0xRqP+ne6RDr35RJswkfdOrtD4whWuhtJimAV3ZgNpiiYZcSNR2HKQxfX75AHUi",
+	"6fxlh677wOwwj4jSYPIdZOtK4QBFTClziqU3FJcbSRI2Ekd+q7UCCaOYMt0e2/qkSihdeTVA4+BVukfi",
+	"zyrIeu2soyTLG6rL9JgR1ambeJ2cVe6J0iEnP558jDYdqxVOfmQsj1DXBAx11l73TKuXpn7LU1ASn0w+",
+	"mnsWest2odUncSPg3onY1SJEZRL8bQMeyIEHZAXc1ZJHSQZrL+TD8oj7e9Aaxn6ZqFdUIB+PUb3jtK81",
+	"nXbTaaurE2BJwpUpwWa96WwtGIzPCPFvnaZ19XsY+KcpalZk7IJDD3xdxARWiAh8rNgoKKtZHJtfIi0K",
+	"gx2g9NMAjYIgRbqAspNEljCdknohZxAYU0j7sK01dK09Ilu6h1ArjFa/tWrNxavtTruz0dl0VgEPVjed",
+	"XHZItq9zKQGpjKTO6zP3793ZKQ2wTs4/A4NqHNxVut1BFPZnJt8a7QYEGk99gUZRad6OTwJSms0P89jq",
+	"pci8lo+D6syX1czoM7YDmANYV1p0SiNWroiOQvZq8jU7dmqAR+UBdUtck/LIoDYKFAMAb0QDdayi0UBr",
+	"yMNDxWAlt7+uIwzl44iurWsMF8T0CzRdB8dEIsq6zHyzUfimMGiB63XAga3Fw43lxOvMruccG2X9hWqI",
+	"wq4MPDT5MiW+FmY8xRBxz0xfmGOIfZKhR/MD7crNpXuyvC7zb8DI+QxYy+eTH6fVmZ9CDdgvrKcIxc8n",
+	"fxt/PvkYKcQCJ9hd1L620Yx/E/9DKUYp6aQiELW40+lKOevOVnvr6rW2M/ds9Txm2zMOl0ehfJOy0ppM",
+	"NvoN+ouLbdStrTntbg31CYPAzO9HIRWmcHADfu10awiHx9SkoeqHa90a8kI6BAOVhwXJxcitwU1cczrw",
+	"v2t5MV3/uICAntmNeF0vr5bbo9hJl1X4ZdesDUwMmR8OTEP1EoKpfka24XoD9ErFRMDEZFQ74gP8LqL6",
+	"X8ma4MherhBg1agVOqFpLm/Te3K4URZ8rSBbBTmfeFRQzgSUhKBDGuAQDSEwSSysQOr1p0UY2UmZInlC",
+	"5wdUFK+Cko94WBb6CCGWkOsm0lxgySNrRLmwhRdOEnZhV9Ww0F3wVCul1x27ftRTp+nlsFqddOm5lnGA",
+	"4rFKblqDw42w9yDVHpwMz9KV7GexrfQUyyN0RUqksjMXNpKRFVOa815j6StoUWSWMBgx+n5EzM/GqFvt",
+	"r7OngBkOxoIU+wynJYPVNgNMh0VXNERoPJv8tVaOXkw+jJ9PnqD4k/h3kx+ZqIsnkx+jyYfAtqDi35PJ",
+	"D3XUg9Khnk0+giFexL+PP5t8BHwuGQv+94f6+R9NrcBP46fqe6RDPSaPJ0/i55PHkx+1itF069c2Nq/O",
+	"yaApd9t5Jp0djr4a03PXqATDlQqhS+4Z/WEx0XKhgoqZESraO7w6tXamJJGWQC3cO6P9lF2xKKwoEwgQ",
+	"DEmAJT01PcsTZeyMHFcoZLXZWtdsf9D9e3cqBRq1zhkpdXpht7TkXBGbacTqekh8DMLLSl7rKPH2e5Ke",
+	"Ulkish6QkHLbeRgEXjs8BQQ5wwJRZgT35TiEHrqMqXkFkVzMRgOTqKBjKaxcbpa55JqmlIGS1TEuD0vr",
+	"AaWw4oLoDh5UJi2QoXe0gLJNxzySDWuHE4g8HAWY4XMs9z7zSCgxZdWwnOVrMzBKirtsIzcUD+6SMxf1",
+	"Il3Fyzw4CAngCLG/ZPQ6owp2mXl355hD8xM/eReMqqYNJ7a/6rF3PBnhwLW1Y80o+mlmUltadmrWzCCZ",
+	"ee3rx5HsssKMbwW+i0ZYyHzTJb32WqNW2HDyJBleP9FzZv9d+KSwKP3wraBgqM+OtLAeYK6/Xm/xUXYZ",
+	"xd+yq8n9lqyh5GnlgNM7zP0Me51NyFMEpP71XA3h9BfyfoQDkSsYeEUsSParCgxZYpvQvfRWl1GfuYS4",
+	"vNZfZodiHgW275XkXZAzIiSCVJMlyYNlE/PE72TyGRtVnO2No/075Twna9XImLewQOqbEoZjHAFitpGk",
+	"xLNox24gHkkSgqviPLBJXBElNHMR801B9CgXOkIiRpz55Szs/khJG23HSQYFLIFI0iJvs2KeNTk1kNCd",
+	"1o/HRWloGfxQ+7xHesuF32UORx2uZWRD3NeUvsfDYRRgY90OyVlIpTSt2tPorLw0pZ1kIyX+C/FatyYe",
+	"tLv6IbkwIVPPsTqqDiiX85swVPU5g6C9TyHp5kX8ewRWtE/jZ/FnSimZ7hD1e5Q1wZn69WBzW3OQ/lAt",
+	"fPIYLG9O21retjYrLG8z3UCNJFYwuXZ53Jxz7xWKzKl2MZO2LXSdAI0KlzwH5Wvt8miNC1QTKmRyvYFq",
+	"IN2mzN/nPu3RGb60m+mNXsiXNuT+n6QrrfRsK9v9aGd3dX8F6udlgXeTw207W47TcZysCWS2FSatK9Re",
+	"rq5Q4pK3Z1aNKopiHpQ66RUbHeGih+hKFQedWQtBDWOTRSAXrz0v/30WwVfD2XWgvQo6DzF+yBQWTCNw",
+	"3dXT9qp2Va4CixCrH2iY7PmPTKBx5hUzZrFz8JfPHvRfdNhHIvRe69amt7F2dWPz6rVrV+1CFi8nMcdn",
+	"8cZ4REIA6gKWzVFk3ciUSV6WxiXI/SrTh/rR+qEoEwQkChgtb6Mrc0+jMY9CFAkSpjUq0gOr9lZnSU6Z",
+	"GzpvKbmhln/vTjV+HgRY8QwFDR4aeSQCwarjoP0bBTb9UzT5MH6RMRJ+CP+C5jEfxi+QTgVTyBQ/i3+P",
+	"Nh1U4OzQUybD2+Onirv/BsXPp5Hui/gZMobHp9CF5pP4c9M+R0/9ccGc2HG2NtsbHedc9kR70IvhVbW7",
+	"HUAJEh28Oo1R5eegIK8/c/XVwWgQkt5r3doHZmWPshazD4BkPnrXWMw+gP88es/eJTfBaY2USx5jYQXn",
+	"DJ2wizkvUhiCgvUoL4EiC5x/9anfoUNaUQw3SaV4P+ISox4e0mBcbiuu0NMMURgSOeC+QGKAQ+hQoiQ7",
+	"GA2qA0NUm4h6PfqwEItrWOeqz88YdM5pFB40uS+nH4783jJVT2cK9nqdSU8qytC9SAiKCwQt/n/hZP8Y",
+	"v5g8njwpk5Mq+iHcZ1QKFJCe1DLakDM5QPW1zubVTTVb4saB1rIoYoE6MBNpmnLszfnCqhH19Toa5tjm",
+	"IEbJuepfrwjEzxgKtaxpYxVCovQFCiVGYSPBWCNPCZ0IkvGX0Eg1ts6zV5ihq/e2z/2q1gXtNJylo/OH",
+	"dAiwie+BJElyShTzoyI5B20kbDc6780Uo2bY7Pa5b6LtaplV3uXytpo/45u3igRE6M1Uu3LBKDxEVKB+",
+	"eTjKabUR3agRpgC0m0r7Ltj2BZGonkluHY7keOU8RnUTGFVyOYfZw5o/Wnq2s7w6uRg7oEJiquPkeUPq",
+	"lnfuaKdOutGGPZKZKJyiwRwzmZhCBRySClzIxiYucYZ5rHx0vvDABWIC7TxH5Wp9VSjWnyf2fxm2j3Mh",
+	"7VGF2l7itVsIaVMzwDlQVqPSo8V0+Oq93SVnYk+SYbksxciZ0DFS4N2baQ9btIxKeSBNtet+YLJdC5LL",
+	"f5s8gQiHL+Jn8ReTH2k1GJoexp8rUbUgl04+Pr/PfoRD3A/xaFBx9gAlJbDqmDL9IcTQJF8W5MP4pxC/",
+	"8aFd+/P4d2o5ejN6sZ9k1LbJ3y4kn7devmh+poJLZtez0afcTXRwb2//FoCmRPYmZ8uifYKnczeixq5e",
+	"sHEpl5DgEfxyHREKrgrCfDTEY3RMwBCA6vhY8dqV8vSAqkppYLv0ODvVVgiwWiWiaFrP7aVMmZJXlE/z",
+	"i/6IjtPZaDqdZufa/HEfVYMwpEOyiyXp8zID+A7SR++ZN5KCkCI6Ns9omWXYG9DADwkrLaORfmjT2nQC",
+	"XkBwb1nWlV9/CfOqSp+m0AY0EgTqQ/TTwRRyui10xEfNgJwSXRplJAB/IPuIFVsmtx3n2nLmSgvO8rLb",
+	"v5r8Z+10QVDt54mO+AJ7wieLllxIDuC9xY7+KCQVJLuAADIkZb3BkiNdkhTMOb9ie650mjn7UqdYaZt8",
+	"Z0C9AUqJGsRfElnWhTC/sWLShoEJ9YWmBlk82k2+dAvmf8e5VkLbs1b+arN+Y0YCU0KlGkmGnGJhY4JD",
+	"hPv8Omo76ldhC1G4kquBXFOZ7nha/bCp2u2FKt0KbivdGgdMuzGl2Wadwbq2UgcaEqhTgKxtypnpehLp",
+	"OtCKNlDmhRB/iQM04kFAWX+G0ttZRumFszrkobwxtmKMSQ+a+l3hlPadAKEuPwRLrBuZLEUNde0Fc+35",
+	"udeR5IqlzIV+x1mIwi99UXS9+4WSSrQFAkpe6ZTfkniJY8GDSJab8t0oDFwUEsGDU+InhfOlLv7do/0o",
+	"JP60Ab9erf8CJmlEW3kZnXk5Y/+O3aQ2+C8Uo/q1dMZ/ecGrGUgsHMcK1hDzQ5+elvRsqzjK84a0GolZ",
+	"G0GymDzv9szwf5nceBMvYGOfscTHWJQmZJ1WcarCtwpyenCdlq0ruClSX3ct0rsrtq1SJhkoteTql/VP",
+	"bpaU1uwAUFpc/ZwPBsz8vHgsIDvdSz9Lnu2Y4ZWQJjJlyWd573UhL0QFwggy3psBZv0I9wkiD0chgX5/",
+	"qL7Pw9GAH5GHsr7SQEfjEVH/VVS3jq8frzS0B6hz1W0g9z+5rVZrZbGs2VHiFq/icIlvm/dsQ6HraMPJ",
+	"mBS0KtknyxTlKOGtTnFmxaPQCRlvI0fdMXKKmUcaqD3NbzOlWcyzNYNDSYx0rvKFTRNZm1cFQy3yrdC3",
+	"Pv+ZK4UKP2qt6jfCdG3eNsL2j8pVzC+OUip2646CPNPK5bpxBhrkcxFmWSSiLFXuANWQRbW859nVyHYX",
+	"D0l98mQGXV9BGuk0PsY/y/xSiCWYOUwhv+Pq2rX1c3ljFb2ZT93KvbDZQBADUIPsc5LtZtnauIneh4Hz",
+	"9U7kgLI+GmLpDZYpcFIq5pToiKPSaJcjuxilpU1X9WxXFua5ycsMi/tq9dncUshKwEEAcxTChdfK0r3N",
+	"8Afq9bLC231d9SdzEqlIvLlApR97Ttlt5OY0kJqBNYyORqQCYYYWANU5P39yMbcdx6mIujUEurze1BkJ",
+	"Au2ituNq3BcN5EBELpQeEVNGKH3jV1poB9QJoFOux8M0kNItrzjltLa2FugXWxHCmR7bXNSoDkOfQo+y",
+	"9vN6kGWNDBYt5zaft8PP3cY820IuXNoFKdO1WZ4tdKh0G1voGoo59UyJUlRPv0wAYtNcV7oMgtEKB1ov",
+	"+NjSQGws8wGwLB+4vVJaqDE7+DlitOemWGoQ7EcygnrK5KEXRELpA5ob5zdXUJsyfgBbptTUBdBJkvFn",
+	"y3PHxTQhyaFWP6KsQiNaouiDnq8ax8AbVJ7IsJNTLBVETf5CykQK3cntLVniuiQBoPPuix5zzkb2WI/P",
+	"2QiWMqTHEfSdLyp+UPod7St6jkMCkbsCHRMP+jxl8jg8zMA822XCtAutZ6U0+xD7fCRNYXJKxMp1NKAk",
+	"VBSRejhAEJmiOzp8n1NGfBsw1nVbXcih0T+CdNIwYRjadmMctGbxAywQ43q80rY0nldabTCtrqZuDNNk",
+	"3YyJPcjIha2CGyPL+MAyzxk6AzmXhMNciYed3d1bh4cP9g4f3L5361atYR/c+O6D/bfu3vpu7sm9W2/f",
+	"v3V4lD67eevu3q2beUVwasSF1cEd2PrtkKRGNv3oxnifMzKeemppbf75TcKoKUppcr8qsx15L0l1zCLY",
+	"WUilxbC8S2/yIWq3Oq2OU8hPnxvFBehVVuBnJ493RRfifwWLz0eQ1f3YxArq2s9PJx+j+O8mH8V/iJ+i",
+	"6aIo1nf4q/hF/K/w2Lgcfxn/Zrmle5VOoN2coye77H+wxVhAPXmalo6GDbzIWrKed7ulq3+WKelSPsqS",
+	"26jovqSUf12lwMZTLIIInU5rs9VxOutLLiLAZZd7Vz2mPQpVcCHteQqixjCI4ucaLl9MPgbfOBQA73az",
+	"hsPJjxTwXkyeQIXwv7He5uVWWg4sja3GEl8FKlR3b7a0y9NdmSrv0GrD/Wkvt5zyKhNv2goTlGkR1aQh",
+	"ZwH3L/GLyWN1SSZPIDz1Cw2ep/FnkyeTHy23igAL+WBoYjMqylsZeGTL3BYUkSmgFW2YKXIt1UX9629a",
+	"rkr8SFJi9AtF5E+GXOqwQo/7JZA6hBrpIelTYa2fNt0E+LT+JSlamtY76rRLzyOsJitgBZmerr5P2fcj",
+	"IVdKUWHOMjYs+ylbSlXCfMme9avJZKB1yumGA1BS5LdKvp48mTyOn4MwbZp0lbr6ZqTsZw3+YFXULxcm",
+	"/bv4mUJBReInH03+dvJ/xs/jZ6V+ChKGVJYypiPzEyVQ/cEUV00lotEoKGFaxSsAHLZwBZYloxfsTCkv",
+	"epdcH/WzQPW5JdIaKGtlnDJzv1vL/lxrzK+59hIxSQVPi2mCaeUlyzIb1r2ZZCIlYknDlmBKESKR/BK2",
+	"37CCdbVSUixIURk9VCySkVTHWDpq6KUCgkoV6sTiUyjMkW1vBZFxEIg2+djmaqD4szS47sW08BD/oYHg",
+	"l99B/sdnk79RYyAlDyMT4fZk8nHCDXS9vZeOY1pvtjvNtfbSXu7KvJI3CA7koCq+fgc6XNjOHSVWpqrv",
+	"gjM8FsjlJy5UTYsA1bJqFj/JK0n8ZDHFKLvet96cLmJtVlS21bdGhO0c7GW9+NjXxRJwcJDZl85fnWqx",
+	"Yr5Hay2ntZZt6jWgAooYh9iTKy2k9LWmOh4I18DS3IOp9diq7Muu497tXbS1vrGZdB9JglPRbkDBuiXO",
+	"qPQGCvS6M+115IIABP5AKmG5QiouK6LhEOtotS5zddMiV98VyoQpUeDpQh4eaaG3TXYRDaJQUdb1ztYK",
+	"wr6P3FPKA2juNeIB9SgRbgO5wuMj3cxWp+bYbjREECkeYOleT8ei7JQHp1AGmqXpTDC2/cttoX0eEkQe",
+	"SsIE5azLbK3vIR6beqXbiPaZbR/DGRFozCPkc0gQOWH8rMzKoHdedgMG0RCzZkiwj48DkiUjOpOmAKC7",
+	"YOgwNa2F0l5CIqG6knYI4wBBzX6wSeXvN9h2TSKOEYLIQ0jZ0Tlddro0cwcorSA+ikatyl4uJffzNg81",
+	"tdb7sEdQKA55jDN12xerk59Wgz9/QxGNKeUiQja5LW+2cjWoFNIBA32gNCDou0zZiXgA95MH6kGIJVR7",
+	"110M1L8gbrGgmdX0eKV9ZuDueKSqxLHulgCJciUYkg/OSDORdcx6JkMF5l8d+b1C4E0zJD0CY5W3uYXp",
+	"H1RFc9rlUR06YpxC7neaxnbU3LsJ4UcjzoSOQi/26Dt35xwzg26gk5CAGe1RyMMBjqA6qT73ARYo5Hyo",
+	"o6LKQsA6Tad95Djb8H/fdta2HWfh9kFAq8pWo2QbvYAzLNJFZdmZNkDqfirmbub5W+b5QnzOMIdDtaYj",
+	"O3j24W5mojlqxhtHRwdGtYDuxvOwcr2zlS3TvLWVtdkvVUp/B4mBol+Wy5jUQ8u41Dj5U9TshTys6HdR",
+	"KfDvoPv39lByMRAF2PTG1imUnRHVXUjr2D4OMDtxk+YgITElrrULXXEQMSIe7VGvIm4OlLY+lqTlk9NV",
+	"M4dYBVxpZjax+O21jK6iK4FlippV5lFQkxE1mxAj9R86EnkcTN5YHP/umxlft58Wnt8+PDwoebp3cAhY",
+	"OSUTzKLq9h3b8MpHjMN1192TfUOu3HtYEkgtbR6oL8aFoGFLuBdXwBZlTUWZWitmNlV3huQJWF3u6tdb",
+	"B28FCWGHUl1V5itMPCvRn2YwR8MWeQ+pL7AuVZZN47bTlDLOhdlfUJ6ErnOjsen5CrFboBzmq507mdtA",
+	"mbyasSBlyAk/Y1XlUDSlRdS3UXsZaUhnfWORiZTNb0rfgOYQU1aa8VSh56p5zyjz+dk28nBAmI9D5IKo",
+	"psQHH49NkxgehS6qG56a1k1RHAf9ACp93YrUca7uc+Hxsy7LhOYqiUTpz6z/QI8DkrJ9BHPUIYZR6YZX",
+	"HTSkLAJDfQitDHkUihXdWdHVXeddVMdICTsITmwlXyIRVg9WBHUB1OcKhzMLyPyp39Gj5kmKHWUBigKX",
+	"QFsS9s1XmUc3YYrMgzf0EjJPDvVqKn+YGuLQLBju7VC3mJmZ028OzpYtNMaNuvZdMtKHaNzpXP4FEHoR",
+	"acfeTkYeaq8osCCQd+qm75beqMHFRtrWige+kun0CL7C0QAFBOtw4JUvTVBKHbJ2L8ck4KwvbASzubzq",
+	"5vKclpe5xPURF4IeB2MgXdavrOMx9Pdi5ZWKXoBBecErfVQUu3gUlikCrqZArs3XUhdQRyBlKENCpkz/",
+	"gVTNTSrX55qk6voNAtWNcuiunnZWdfmEfGSyHreWESdyAEmeLgEO2OeuHTfz7H4yxeLii0x4foofr06U",
+	"gcVOCTK5p0aMyT+zQoxSsKvIBijfpWSjEKW4AJUo5tenp2SYvr15lj8mDMvyZLPWLLnLkp4EXStllOqY",
+	"M0VSSAgBvhmBpSSMRlcQWTiORotG80ziZtDpdT8CthSFVI4P1YimThbBIQl3IjmYJUNcEWjnYA+dEB3q",
+	"4Kr3eUh/gHU/4BswiCk/dELGpphRC45BTVXbNhOlZ6kUg9qjR2Aj0LE8YAjSzbuNFpwoDUidkcSUkRAK",
+	"AOTXmb4GIfz3bh0eJXSDMpMAAvpUSIgtc2PcSDsHe2LbmpB2OWPEk+i0g+rwc5clAawrOi0CmkffuLl3",
+	"AAA5bbccVCe6wQ+YODNNFnVjZ/ho7+AQdWv3rA+Nh92a+b7L6j0agCVvNAqoZ0RRIOT3uBhhCTF1aE+i",
+	"AQ98kSdzKb0WDWSWYfBONLoM2kalkT6mQTOsKgqZQIpZj7OqkuRASj3OBBVqZvRXh2/dTSy2rS7rsm99",
+	"C6njV9Pq1XbZLRjHXT1tu6k8jRgh/hxcMUzO4JZFG3SUIfxaoujx8AyHvtC9sE9IuuptpQaMqHdSCZps",
+	"MliPZ6OgWkhpY0Q00JDIkHoKZtD6ckS85PB87pnwcRwSNIqOA+pZQNxLLETCQsHagxqIMi+IQAjRtsUG",
+	"8nAIbkXMilYkYzxCO4Z6gI1WEJMXzc9YlxW+qF9TgsHVdRQQ6K/SQD7tUykayG0pSfuBlrOb7sp1lFby",
+	"yLJU3e4H5GJGNCgCMsygvOKiBEsFYKVMpuYyVxu3IZPS+IAVu9VtCY1ub0EEJs4EOtqeSwEElcZ5VHcz",
+	"l8EaC779fcGZ20CaHCLXrNdVwro23evrLyQYn/NGDslTQ/91lBjvqQCMALu1aKH/MG3nhdjALoMKnrzX",
+	"02kkttUmM63VhYvqLnSDhCGz7TcznTcb6Dz9NLussqHmSgvtsNRWbpZsbkxITgkOjAsDR4JsA10guXNE",
+	"lAlJsG8PC1iMphCpNiS67H6uYprIa8WJ23DNMUZ4dQyg7uiW81bWVopuyf2EAOSG8bWnd7UB79uLqi+G",
+	"tnec8SjwjeULpd3yBXLXO1su0M4uc+8RGY6bOz1JQreRkaOsF4T3UhxC9Zk+GWRdMlCmP3HIpAR+79bR",
+	"7Yy1xV2dtryYKy7UVnIlxPSe5IB0WUqJdV99K8VmTalWpL0C211Dd7h3Qny1lkBwdEw8PlQURsOiYYGR",
+	"LtqWKhUS6wJnoEPBilrIff3WEVo9bWu7nHCRGPAzyyesogLrNWEQSHJNMjXZsnhkOA7wny4r8J+6OrkR",
+	"zAlxFuDF8g2uGYyB7vct5EILw6b2YbqoDiSj026vIIHHosvOjB6FUzO8Ll8Unto0Br04b0Aa2kqw0ycu",
+	"GvAzpQjazoq+WRuiQsfRd5mZeVf7QrYR4014VQfcKz4LHViJGGRQWmFoHaxSNAC2I6Kh5ccr+i4Xhh3i",
+	"h00hcUBe07dbGw6Evf5K9fMAWDqNTAl50NBxnE8XOxtQaClkEKvLNGbRrAneHM2eT4YjLgnzxl32Vmr8",
+	"0kWJoMU5EnxItGk3nd0a+pCbGaH5JkkwG9XbUH50Y6PLvAFW8gIJhaJRKFRXUcs0gHp4qHm4vT7wQBFN",
+	"WwvbWmnUDQjwWLN2yLxRxAKOSr3JIwlAt0a71BPax5Rdz08G02Pk0x4wBaknzJCOjnu9y7BdLEA0mTb1",
+	"BQlzuqYdf2YAZ8vVdiNj4U/l0lqjdkpCYcoVtJyWA5a7EWF4RGvbNXCTQyKU1BWEVn2T7dUnpVnAh2e4",
+	"3ychur+nJRMt1mR8642pO3BMGQ7HqM442r15F3TgRFTb82vbtdeJNMlZ9i7BCjqOY4VzEwkgyUO5OpBD",
+	"cAFrblxiOH70qMQfnyQVtHL6SG373fcaNeP5qG3XILFXR+GAbGgFA9vlT+K+Cf0GSUaHNqwOIN7hB9Vg",
+	"MyfVcRxFUZU2rf4rbWt0YQiHAC8QiNy6TzViHPlkRJivcL4Ucm+YuecCLyvYKIEmD8NZ6l8u/KQEvEeZ",
+	"fShBKKCnc8B8h54Spl6HyJVKuBrZuBKuByGQCxKZ5BElA5g8Oq3Io7rBfuS0nNa6IglBYERu3fDbcCOd",
+	"FmHk0wduKaT3zWoWQ1OIzcjDOLWMfAu9cevOgZWHH5grLh5AcqJ2Bdpn5jo10PE4o+Eo+mXiELvsW+jo",
+	"uwe3qkYzzLPLyn//IBn0ta6x2OgM026toWd4rav22K09QuudbolJvhwhrKHFnOFsfMgc5DCBcjlOGNrV",
+	"sihcihhqARWRQMa7aYABRgWlaZaeuBlC/f4q71cx5qkConZDaZm7WSA9yhJlu8u5UB1jTVwvAKrf3dm/",
+	"o50h2qCFejQgK7PgrL5YDs52uSmcEwOe5jqLYutLwtasvBy20IVrMeaQ+AoS4zNmmgAgGeJej3rb6B7x",
+	"qUB1Y2qxEiZYhyQWJ2D8MeaWLhtR1le6mn6w4azpKfQYEAEaKgVT6a0tZHUtnRPGuOFCxN8GXeeY6HTv",
+	"M9ZluNcjHiS5B2NrKMg4NLU0MnXO9zQkvkJWBStoKRlow1mrGixZ3eohCU+pR+4zfIppoKA0Ey/U6HQB",
+	"vnbaXu3RkVjNGt5m3rqchS6XSwcGPptJh8HglRRnxUiGSgIniPem791tOoLyiDvZRejSikOiBOja9rvl",
+	"2cDZ1WwjdycIQM3lwiS9AlL5mcIAIArCSuvuG1jch99vcs9dMd91GXyYfmG7zqX5BOmn9okZAARQmDsJ",
+	"mbfwoHAHLBDq7hH8y3eNl1Xx5xoYRmwg97YNyk6xLan7UdsJgmwKIvyV3U36Z2aFtUbNzJoxjM9yhCgw",
+	"vUmZr8e3fxXmKTzOz2d/TOZ99KgxB6nSlFWwV/FQomNNxXVQx/EYji/vo9Qqm18BSDUIRBrmoJlJZr66",
+	"XhIP/UFZbRXKMlVVdKWV1oxZb+p3y0+xohbOo/deIVFSoMvcMvDfVPCh7NUCMrWu1zGbTN3ASRMk+KQ9",
+	"/5P7DBvrOPH1RwuQw9s8PKa+T6B40Hpna/4XR5zvY2ZTXoUmvAvsaM+YFpMw1Q2nsxAcLKF9GQqvPl2f",
+	"/6mZ6ogOCY+Mmyuj4QiZO80MM0icliNe5snbhXulyLcf4l5ulBZybQIJ2HtlijJg9ErKcPYiKMQiB0ld",
+	"Biy6LID6+uo2u7089WcyW99R02qjgsIcSUa7jn7S/B5qnPFwiHxORJfV49/E/xT/bCUTLW4sJutKtAEN",
+	"yxity+QDxY/01jN3ZZohlZ1J+spqxkT0JhnX9L0G5LvB/fECVzqhbx9kUohr8f+C9JNP4+eTH0Lt0s90",
+	"ru/n8fPJX8cvut3yNKwXk8fxb03zkd/ZVKxuF/KU/hD/IX42eZyMV/1BxrAT/1onsk0ep8lMX8RP48/Q",
+	"v//P+J/ip7rp9uSHarx//zyVfo/2s0B91Dgf5dLHo2lX6vk1EeEF8tl+VeRzAdIJpljDnhSnMAZwNdEd",
+	"bkapmNS8upq8B7N9jamwswAV3uWsF1AdQrDeXmCKAzwOOPaPOL+DQ105Y73TWWQ/xg5kCeklk5jFJPR9",
+	"QphlkXeaUVSpDKsfZP7a8x9pVhKQ0sReeF7KVJIi2In4Xa4s6CFmEueZt9JqK4nbUIeHUnD3TuU1a9OB",
+	"dTMYXueTIb8izBasHT4NlCikPjub65vrm1ZSVNwwFRRzkKsVydkMkTVffGeEpdpMbbv2H991mls7ze/h",
+	"5g8etJrvffsvyoLycrVXMyu4WSsRQNerTtH/ukuGi1yMpA/PuYjYJVmZQVY0lswlK42F7A2QlCsJ84mf",
+	"EQPLKcTrRObJw5elUi0gE/zJ3ZnLKzDjCrxO5AL4v5xqMU2wR5EsbRYcYI/klDN7kXyqQ4Qy+lRd8T/I",
+	"ePIw0zZXzPpkpYXeYsFYszoBduBj0mVqBOJfRxiJ6HhIpVLn8qxcW3rXna0qHev+yJ/Ssf5sVKSfxn8f",
+	"/yz+dfzz+Jf//jmqw8iPoVLTJ/Hz+LOVc6tGGqqLqUZfOhmMYHH+nzQ5/PL0oEu6W0139TW4MI1mNVdt",
+	"uVJcyRRd7hXJbiOJ/qHhXAHmDhVJ9y/xquWXtM1YtT04o5Jdii9/btZjVhAfciWtL1yWmW2LZrpGaM7j",
+	"j7Xc0qenhNnWZMdjU7rEJ6iug6N1Q/wuS2zOFvGPxiMidGcH85kkw1GgCIjSkc33R1ATZWqQxHCdHw1C",
+	"zysmKq9UDO7UM369y465HOhutHovqTDlQGYAQ9FIsQNbnAXSFLRdW814ECUT3qaBDaE2v0AtsyHUAJ5p",
+	"+76Zb3L35dtWIkkDKsfNIfdJoMXPUrvKxjfErtL4Ul0GZmUH/IyEb/V2pOQhI+PlpEqLAl+dtX1eJFJC",
+	"BP6c7OxfX4H00jB/0fx3x/ezxbh1HvQFS7SrH9h/zjHd3yNDbkqHZzqY2ejqnE5Xbba/5CsXz1dm1gp9",
+	"ObBhqUF0RRi5S1j5oRRoV8uBliLYVwIxi3OX7o1L98YrcG+gTEPoxV0bpX0aKt0ZGbL5pdgC5klcl2aA",
+	"Pzsvxkw0fymtf75qVKDg8/0dmdtV4uxoob2M5kxFptJ8yKP+ALmrPaM5I3dVpCrzDEdG7oaeU2sz/Cr+",
+	"Rfw5NLX/L/G/2WYOf4xfTB5PPpr8UJcUhhYF8b+iyUfxH/XL9qW/iT+H9tY/Op+y99X5D+aRHus8+JMl",
+	"QZeeg6+T52AGuXtJHQtoy7KK1pWUXtkwKUH7umC0uJ7XyUzuvJB4XCFR7AYEh1kj4aU6dqmOfW3VMcDW",
+	"S3XsknDPDmJVWJKh2ynFPK9eZj5voOOx1BUG1D9SRy5yd/UbzSMovgN3u49PoSrQCAuRSpRdlq/owz1J",
+	"ZNMW8INcSP01NOdjnJEVcPUIXXMJyheMoUMUB7qvVmOcOju+f2g5gdtCt3XxRxlGnoSCT2lNIZwhF6bw",
+	"ouYo5CF04IMkSs480oVydcnLdi9qhQosOh8jTbM4Jj1dQd8UVoEqIAtEAGX0WsOD5giYf7n6l8tm2TZq",
+	"VWC/kHxds7h8wS4Al7DgKiCJVTHqmI3Bb9lAJh0G0gax6DL3L1f/0mQUCsJ8gZZEHQXvS1J5SSqrLVf8",
+	"jIEDeVFq+XVT7y3hgu67KGJV5M7DrIEwGvEzEsLLxhHaUJ/RoW61rss3DXF4spIh7doAMMKhbCB92RQ1",
+	"5/quRcxaDJIP1JsZIR2q1XdZ4m7Xuezab5+0P53yydtqZKi+7mwBQVhJs+Y7NnsNKmWlvs+EAoREFzWE",
+	"0tqZ3q9p8buOs15FjAtRAzPNGMMokFRteFWRzaaPdcHyxXV9NcN9gMXXzdJw35zQ9aL2xchZzlD7qFEu",
+	"rNoBLqXV9gIb0RrFPXv8l1aNV2bVWILev6x9IzVMzIyWTF9TF0tXoTOlv7OrNPV7rKRVGS95mM76iulH",
+	"MtOsiMl0d5e+kj+/kMksBossYn7VolVpdOWOvn5ChyKGupeAT8ydfP2tw6PsZTWxilofhfgPEGQK2pzb",
+	"Qu9A5U01ZvL1tH7YcdpaqqESNB7MTIlcU1YMRkn6zFOZ+XDTlGtRM4RERAGUU08nayDKkrKFUK6jgaCM",
+	"rZlPVw8wvY5cj/vE3YbKj2iIx10GjQiVrAaFEEGIElBSoEqEymriX2nBgCwBfveDGg76PKRyMKxt1+Aw",
+	"76G19VbbaXacdqfZ2bhaa9Sgo35tu7a/t3dD9L/7V2/y7+0NTr27O297u3xv7wb/we7uzveu7e68fevh",
+	"zZs7b97o998fvL3/xs7bt3Z3vr9z50b/5P3BCX1968y5cePs1sN+//ZW7dF7S/mgEuDt+Ckd/PKjDpNl",
+	"7JrCMhUUPo/YZzhlY0Y63Hw1y9pX0nd1aalDc1UyN/aMhEllRCXaCkL0RdC35orF/kuZ9TL28WvDSBW+",
+	"v1I3XGLfnCmlfmf/js4xmGtSLdiJETbeHiF5mLSpL7WCJgaA5STXhxdUdDA19H5n/84lDbi8lYuZDhO0",
+	"uSIU4rwK4XaqQeT0Hbwicrfwilgp9bGW+FfLPKZr3wSP6Xz76EyiVWbj1A0PIiYqnDytLiszQ6K8FVIO",
+	"iPZ+ZBtuJEW3lLyUdIuwfYO7TEnUxNcT5ppI2I1A+TA4UyhO2EDuUDHRPnFNrtZDCZK+aWuzMsPCmSe0",
+	"f4bmzTy5T3yUxJz3IlbPS5vmpU3z62XTnMuIFpYUR9g7wX0yVyA075WmeZcLgaOQ+5FHfCUGIhBtbfqn",
+	"HBBBukybU+qJ1WV3/7CBstq67rUCHZHkIGdS4doAcwiVODJMVPeRSgquJ21xmoQpdQ8o7PC6bXYfEInG",
+	"PAp12XcvoIpC+BwJbnJqZ7jxDwzcvhLx1RzGJXG6pBYzqEWxNKO9wiag5uJT2RcmOlBBRwiTpPpq8ucP",
+	"IY6kQKsSd7ZtDGNpT0pbqm295sq7SjJExzj3UYhwCl/oqmO85YJCv3WdsKs+SBoP6ez2CgozRdm+Uuvq",
+	"IubUBBgXblJdyqCaYtZXIIems98DM2MZ/TZxC0lxdfknXizt0iD5DTZIAhUqZGCDpJc1LsyWPn3qQROx",
+	"kJKEKzDZ9JKi14u0X0hLbFMiWugW9gbIVbpxojaXVuCGvAGhJEiJTkl4jCUd6njDtJY3qPFQSUGXuNdZ",
+	"N7rLV+5iVlDqilLerzxt0YJ1XBmomQLssjb916W6QQk6n+v6WINFU+kL1VfoZlJHwZT3EcgnPcqmuuIW",
+	"+plcz9yuSOhcQoEyRYFa8+9CrgTQV38dEghc3oavoYICGMjPWKbyhz2vJe7HgrdCh7EPh7xsuuvGM1yC",
+	"+q7uJqpvxqL34cu9BpnJFiluB0G7lzfi65PRU8RKgzQVF0CI0aqAloFErPZDHo1Any7XhyUOoaehiZUw",
+	"n+mAcp2XoXCaMwLNzPL5HcIq08Ns53gEU4ougzhzNORCog3nug60gN/Sfrhq3IjRpF+dC7+7ph1yfcNx",
+	"HKWP43EDiYD6lPWhxzcotMJVX5nwjaQl66lu3G1YGZXJJa0nLWDBs2JaW0eBbqECoeSCsn5AEiCsXEcY",
+	"NHrw0WTU81zvlHffaxlXjYi8gZYjoeu3bevYWmvp9bYCLCSQiRbSmqBAJ4SMYOcQlgWdqO13Lqq7lPnk",
+	"oVvuyRFipBtDvg5H/LKWgPkhdAfQRP3lbAZ2c7BCDRaweNJQg6a2XYv/Mf5p/JP4X2qNmgVY5mn88/in",
+	"QC/7gMCbm48S6+hoMBbUwwHsJR3bDvDL+OfxP8c/if9H/LP4JxVDQJ/epcK1Dg8PAP76KJYwL8yhjoeH",
+	"B0dYnNymjIqBJqudRciW/XAH2jVbenzZLeXSDnDhbOlexKYZR4ZZZDnU4eFBFYei89kTNuMDTVfDEwaN",
+	"17XzVp0ZgVZ09fj55MP4j/GL+PP4i/j55En8LP588uOkdsjkcfwCqpR/Er+IP4XeTJ/EL1ZstVMdDtHo",
+	"MsoQDgKkKYRooV3Lr4BHaTZhmFSalhTQE4LcXkKWDww5cmdT772Dbwjp1tCpbdfanbX1jdVOe3Vz03Ha",
+	"zfgf41/UliKYeweX1PKSWv65WU01BZtBvY7HhgItSDi1sLIw7VTDg/gb4r4J2mQ+4vA6DoIxwr4fEiGS",
+	"F1aUMK9zCvrQ69CSQZ0oesF08A7s5htCChcRKRenh7D1S5J4SRL/PEliSgIFwn1MGSSOAXVDhEkqxwsS",
+	"xEQBXJomFknhMQ3lAPlYkkoimJMFu8xYLNqOgzBDAx6FYGBol1kwMpnsnTSE9P2IRMQHyRkSwPJp7uox",
+	"wj1JQnSGKXiiwEflanq2DU9fu+vqiAIg7z1z9Ru2thLEh6U97dUXKMQM8UjOMTFYGv4Noc9wfFC/b7vm",
+	"tFtOu9XeuubUGi9pZ1icolt4XRL1S6J+SdQTos4QZT49pX4EpGQGTVfkTqx+oP5jqrFX+mzUO1csccNM",
+	"kTsTXDVQpJAPScNUlgOTq0mkdRX1c9M03OOAeycCRSOdeo9llw0xGyNBPM58geoeHo10r24wJJPwlIQN",
+	"1NlAQj0z/exXUMQkDbQLVVHskOiEYox6lOFAr7LL6q5JqiW+20DuCIeS4kD9U2cBqH+RhyNFLtyVhhou",
+	"bSUHPOFsgKXZYgsd8CBQDEG3/YaedZpJJaK5XgwY9SEhwfh3M0bt9esI67fOBlzYPGKBBviUILOULqt3",
+	"1oG3CcOKqESWy6ykg7WdKm7yOpFH2jI0t8oirIX6aWF9zbKvCOTaHhUu0l0roGEN98f5RBan/Vc31773",
+	"5sa9a/udd66+7Xxn/T9s3t260d69VZ7bonHtovNaFklrUSApTfQ5NMgnuWbWiXdewUZyA3tbd0zDn7J+",
+	"Dg4dx+z2/YhALLGZVA1Yy27OoHBt22mojdJhNKxtX3Vgm/oPJ9kHZZL0FZcuKVx4gb5Lw7UqnfdYnBTa",
+	"nNwjMhw3dxRyzut0Aq/qN//kep20F9jK65yRl2FL5+Qx+cgXK4hr8dYUdDW0p5JD9HGImVz1FGldpMe2",
+	"Z+o3wGeWTG2DiVf7HYeKxCqqx3u69IMlXPY5PuaRVD+l9aYamurIAerRQNEx5PHhMWXEN51CNYmF8jI9",
+	"2ofUMywQ9oeUCTTEY813qDQ5YqLL+kSidWetjHjqtR9EYZ/swrbnUFBYAWEypLZQBRXptpS+gzITWNcl",
+	"cjVoFZnmI+q5hWqq+V9r5YQlGbc2g3RmiKUe9F1NL0up5TRhzG1PHw7sMK2JnVl2u9PubHQ2K+igNFvJ",
+	"LNXSu/aXTO/0IcP5wklXhwsr6me3D0UN/G9Ep46vktQARMtJAarDrVzJEBz9wjTJ4VEom6MQe5J6pNrO",
+	"sMNwMBZEIFeSh9JFdcW5bQXjTKKWuppegOlQJzWZwnUNKN9itF/ioxPKfHhTzd7Q1ldtHmE8HAolhUke",
+	"aTmT+fo15BOPCsqZQJwhQYc0wCEawrUTLXSXEN+WEMxuqcuOMTtRn6jfDJgkDmmvdz1p8E9Ly5uutdDt",
+	"kJAW2tW1Pyqp2K6a8cDCcFmLAoy+y5kMefByVgKIaaxtt51GTUFYHfua0641amtOp/Zeo6aODiwC4Ch8",
+	"Nvlr40GcfBg/nzxB8Sfx7yY/Mn2Qn0x+jCYfovgFuBSfTZ5Mfhg/V7+g+Iv42eQjGOJF/Pv4s8lHKP6d",
+	"em7Ggv/9oX7+R+h+/Cz+NH6qvkfxZ7px8uRJ/HzyePKj1uJ+thJQL1VK5sKpWu7QqzLYzO8N4MI2Nbpw",
+	"EwoS345OU5wl6e1obR8wp2kKxsz5BN7N1pb5GkuH35Ck2vZCMuyeup2KNGpwfPNC9RTttXgMChuGzHxU",
+	"79biX00+mjyZfAzdTJ7Hn3VrC7CcHg+HUYCr41bvEaZQFmFkXkVgQSXM0+YK8nDEQ3V53jjav6PD4GwA",
+	"30AJpEFIsD9GITkLqZRgG+aCdFlA2YnQ1hAqUMgjSVZa6ACLhKvZzF0sUE+pHohqtqG+3FZcgkKjWj7C",
+	"70cEWtA2EONSMzCz2KJBXa/WRUPO5CAYWwvGPJ7yOpG39YCL2BYsoPSSkhyQxNSgNpCXfL21e2P8zgZ7",
+	"c/ckvPOdu443DKLvjfujChkYWMeCloRr7a1O0ZYwVwBWu9B1e3WysNE5Du6+boqYtypW1htWaP21Eeur",
+	"LTMl+b4Lf71XXEij9rCpXmie4hBqUKR4a6B/cPd1wODzsPGZ/Ac2u6pWdRGp0iHcGR0kClj4pfOURu0e",
+	"luQOHVI511CRvJj9qnnAA+qNF/7YvP4nZ+q45GKvICEpoZBAEnMcpKHIvbrmcznXYDwiIXCRakXpNmW+",
+	"SBkW8But2mBPCsVQrAY1CrBiL4qV8tCsRFvrOw7av5FToKA8pugy4Hg6WLsbOc6ah9EgJL3XurUPjrEg",
+	"98Pg0eq3kvyQ1Q/AFvDo3VWlWo9XP4D/PHqvW4OPiYs0S6RMEAWOVpfleFcSA+/Cew88Td0KvAzVxQCH",
+	"tvT5kDMquSJV0Oegy/LfPuhR5j9IAelq34YG+BWB3NXTzmqgrrdwoX2CXokchISgIZED7guERziU81mo",
+	"Ooo30iP76vQyczS17dpAypHYXl3VNayIbGnMaoVRLVXPfoomH8YvMpqXDut8Hj+HHxD8DRpa/Cz+Pdp0",
+	"UPzryePJR/Gn8QsIBP1t/EJpWi/iT+Nn8WeTD5Vy9sv4N0gHk05+pD63vea+iJ8ho82pZ0/jT6DN3Cfx",
+	"UzP1x0vraCnMv1IFLbuMWWYnuIGAu/DyJee8VAMvGWiRge4Bi0CJCmUMaUkBTkSZ5EYznM9IQfYVqx/w",
+	"4+8TT87zh2u14JgMKPOV+mVYHx32LRujTOuCuo5J3qivftD9PpPntxQb1M/rMltHaYb6iMq1RwMHvSHo",
+	"BHJw9/XrSRMSnTPGxsg4qccj6PeWbyEFforKRkAV+mSXLa9Q7g11Kae56iSs/YpA+nwQ9RtTKnEKnmnd",
+	"cu3qxubVa9cqmtTZQ/8qHNNv6bkXKrC+rEJ3Ue2oGhesGsJol1ztUh+8ZGepPmibRE2rg/O5l1ZPKlnW",
+	"OwMsLV8IiRoZksgC0pNJfm9egTK5wkmJCvOxFxKfMElxkJr0Wl3mvn7rCKnlwMfCRWLAzzRzgGxgnXIh",
+	"0JCEuT5WhsmZAgTgKzKes1MSdpk3n3/c0Rt/5ZK7maeyXbSmq1eEAZ8G8p9ydv+fxZ1MbAAKPbMnO/9G",
+	"pkaHtCR8tYlmV1dA1raWtuNkpNgeD01JO2FK2rlD7t/Ekrio3nHa15pOu+m0lTgZYEnCFWOmTkboslxZ",
+	"PAhvwxIxjgLO+iTUxmwQFLVph/ggLeqmv4H6bUgwE4hxOaCsb0cqmmbmWGTKjC5D7tMeJf4sk0uXzbS5",
+	"rLTQXS5tzEHEAiL0u5pgKODZ2CCBMDo6uqPbmVKJ6i581ZIycFeu6wBQVwsXu3YTUHYkK3C4q+5On7jo",
+	"jIcnWgINjSSdUCgx2/6zbzb9FVp/DALVtmsdp7PedLaa4JNnhPi3TjWmaukXjHVqcUl8T9vZcpyO47y3",
+	"pAUmu/Ov1AZjF3Gkt1ZVwiu9LVBXECJ/zYW6FFy/uTGbl/abrw1zfWdAvUGG0eXrtmLIDFuKz9qc2vl8",
+	"NnkT1XVOwooSeLu1+B/ip2Cl/gIs1U9tcQNbxQDFv4Rwog/j5/Hzbm0Wl+4yVwnywKdN2cT79+6gYSQk",
+	"Olbbg1qJSZ6wYo6Z4jbVRvmsL8USZeNLabuG9ZcQr2THXZZl9EVLzlIsXIPugZmtwMO7bHG/yTeLh9+A",
+	"be/qXX+FTNyi1ywu3sOBII1aFAY7YYjH6h6dC7U2ndqyDD8Hpq8Fx9crWoLjJ5fmkuNfOmAuGfhsBp5h",
+	"qufj5KOQDsnqgtWJpWIivJcp5mpNVgf39vZvIUbOBOoRxeFyAdNVSR9q7lwJ4Zem6q+UpP3/7F3dbiO3",
+	"FX6VA9/UBkban6BAIaMo2u46WKCp3bXvMosOPXMkTT0iByTHilAEKIKgN73rkwRFL5Ki7TPIb1TwHJIz",
+	"0upnlayh1JlLSfNDUuTHw3PO951uexc3GnGPFPGCBuxYWb29A+z/dYm3i2ngFtNm7eSd69ndu90e/71b",
+	"pj58NynvUXYX9C3aOTp7LhrScBrELpVEWKDQICbqPDCD4cVzKMTCpNKzNTOr6D5OXAqf2qf46z3Rtn1P",
+	"+0SrCrE4G8Jn5RckTO4OCX9ffrv8Jyy/Xf7n4evlfx/+svz38puHv/ojQVxw5OSmfOSviXHwTSrplq+Y",
+	"f0D5NP9ob3AdJpPMYG5DtZyZuEOwc0U0EIr0TpB5IY0koYwLpaGUuaYpJqpU1p6mbJS2pLzhBpg11pUk",
+	"IIbTzP04gpcZqWRAI+8kud9DyzuEZY+eqdwXyiVAcv/mMbkmna3j8xfPn//iXXLiunoyenmg7Rp7c1S7",
+	"1TVgl5Sw+297okbvEnqK2w3Zbvv3GGY270h9bapqEPJZKUt/UAk5acQkaB2E3SdkDwkrboXBVj1YaIRa",
+	"OHNWWJKY+AIL+PnzlqRsiD/lLknAWKG5goWlb+AFI+gIpDqUbuF1bY6HpyjvPS1XS7TUEAcvL2Ja6MNX",
+	"Kzme361keB6aosndPSrghiZsS828lDwV3FFjJmw+PXJYoD+r/2Slf9qY8n6MlGVd4y6v+O+ic7bjGPfU",
+	"d/KMxzN+RgHBjCPItAQ8dyCJcWXyZFNOIqYy+rezXGnuYYHSZkO4RllEchvpQYwDDYFs9dXrz1kFQmmQ",
+	"XB8yld1Sbh9Iir4OI3E8TA0J9Z2091ZB+eFvy++A2crLf5346GurrXAooPreHhdSuRG7zNiIpEd0t/ZG",
+	"bW/UPhZiX5CyRJ432tOvSgkiQup+/OYcjECc2l2zLVbP3ojaIubxGau0r8k7hM+Usd1bncXL8To1TiVn",
+	"8ppzmJao3d5T5qKCe1E1/tI/Kapq5et63or8zlTCTNdDi9SGP5ZyrNYTxeH0ExLwpC9BudGxi5pew6oY",
+	"Zx+USh70cg6Ddr7rkXOvvw9yUsPeyLHaV0noZ2alanofqeqTqp+e2RvL6bVT/VDkfIZFSaH9nRAaLoJT",
+	"jYWgCmebbeAEJM7RWCC92xFL/lIm9VwQxpP+fAJTNU+laXR0MZStmpYyCDXqUvlSSfMtKTGl/VATN+Dg",
+	"69DXJ4OHvke7LMnw3/X2Y0/w+BFDGLZr80AA4yN5IM0/m9pZtTtKTp7PcaccBeVsnUFGT8i2WYnM/CeL",
+	"rrQGamWoxd5X2ro+SRJYNzlVYncAtimBnbwCpD7gfnNQRqQ/uj5IIDCTUWhMZcvi85lZm8iTH0/RJhIv",
+	"Hw8p6RU/SkiNfd8CqGHe9FZlj+Q9kkckv5SdCj9q3DnNB/A8HNoJwJ79mQm1u0/586mqcCNuCxiXFYWh",
+	"NIoZ5dIGE5JYhdyWD6Nvw6nDX5y7534Sj+dnI6g9lk+j0meu6kVCeF4okMpS0dJUrubhjkCqAd2QhRTf",
+	"hWpAIrHOkchLJm6OXATVYx2T1MeqqtTcpDLjQcq24/pr6tEPdQhswMOyimJgK/TyuhhvZpZ7gvQuXnlQ",
+	"A9PWPUMVFGkrxgcpg3GH395cnCQr31y+uln75urVxeOIh3U3I9f8gynm3Qe4sfhBD7iXxVAJU5qhqjHa",
+	"K0N2v38EBnub9VhWPZO93x6fpNOFEWNte3t7c5HA5asbUBocmBy60+09tBAxJpxctp9OVtRrazHB7eeK",
+	"cGwhQRamv0QhFbWBiJ7t0oWh+CSxW96TD/2Va/Uvh8NhBoYLnICAW63mBjVMVUUVCFtaPdzhAnIhoVKi",
+	"8Bl/KPIpKbSwc2iMliSnYzFv3qvj+eYjHYLiweqJuc93nW1qksfxSeNdTfseyXsk7w86qy4rguP9ZxuW",
+	"/9iK7q/vUYfThRf78CjpFjuagMa54CRmhsnRqhKJA2hmFRLSE7D7z34xR43IVq2E1CobgwZO2cferdDE",
+	"lUJIMfJsCJlRjc4xA0OZ5PMp8qUs409tzpXD3KhkHKS6AkmRc62Vbq/o6IO45rOGRCpPfUSgy5TcWCTw",
+	"U7R/4KF9RNykN+xyr0d9lu+NA8esTXHjJxbqqNISOrQyo3nlvaMxMJg3urQL2glvUWjUv27s9GT0+Tu3",
+	"hfmb1qf5lVa3aBKYodVlbhKWZyPWrMgtF0oLGw7PlTrYLfa9RlIwwx8mW1hYf6WfSL9VUmJu4f7lyKe3",
+	"Jq0F5dYwrxk2FEzi40sdgdRkjUKVSqJ9tBUvguo65cfy0JNFxZ6A8/bRZK5BKccqgVZblW2n9n2xiFqw",
+	"WeLa9Z2nxRC7T2jzfu8vrq+vugWfB93CeDwOQ7iO1fM1gjALmU+1kqoxI47aOXuSiBLEMebqX1SirrvE",
+	"dSPbUnsrWOOGqFZVxT7rhWrO2Xij8m1azbzFuKHwHikB8utiUnIoRsa6umvlR1dzk++wtqnrO4S6ce73",
+	"XOmCqiUh1S8RVWmwSFrlpdhun95BjyEpYC3m2cqwU12oDYP+5uoa0pO3OCmNJZZ2ejLyIwhWiwIHM6Hv",
+	"EgfuWFU00QdqPFC6nJQygQmqiRY1pZMMSll40EpSWcp7h9pKckjBllVpF4OZKrCCDryZBIS1ohswTcCU",
+	"EzL2Z5BXpZsKpizQ56ak8tPL6xvIUdty7B7Ca840tzOutjIbwm8WlvehW6RnYUHKiFEXMTrUVofozdX1",
+	"yZfvvvxfAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
