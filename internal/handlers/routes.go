@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/swaggest/swgui"
 	"github.com/swaggest/swgui/v5emb"
@@ -26,7 +27,14 @@ func NewServer(d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handlers: load contract: %w", err)
 	}
-	specJSON, err := json.Marshal(spec)
+	// /openapi.json is the contract as written (the generated spec
+	// capitalises operation ids: Swagger UI and client generators would show
+	// GetQuotas where /openapi.yaml says getQuotas).
+	written, err := openapi3.NewLoader().LoadFromData(d.SpecYAML)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: load Deps.SpecYAML: %w", err)
+	}
+	specJSON, err := json.Marshal(written)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: encode contract: %w", err)
 	}
