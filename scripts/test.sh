@@ -22,6 +22,7 @@ need_pkg redis-server redis-server
 need_pkg redis-cli redis-tools
 need_pkg npx nodejs npm
 need_pkg chromium chromium   # cmd/gateway's browser test drives /docs headless
+need_pkg curl curl           # cmd/gateway runs the README's "Try it" steps
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go') 2>/dev/null || true)
