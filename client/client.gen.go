@@ -581,7 +581,7 @@ type FIPSApplication struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// CreatedAt When the application was created.
@@ -601,7 +601,7 @@ type FIPSApplication struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 5120931
+	// Example: 3074728
 	ID string `json:"id"`
 
 	// IncomingNumber FIPS's incoming number.
@@ -616,7 +616,7 @@ type FIPSApplication struct {
 
 	// RegistrationNumber The registration number, once FIPS registered the application.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber *string `json:"registrationNumber,omitempty"`
 
 	// Status The status as FIPS names it.
@@ -653,7 +653,7 @@ type FIPSApplicationCreate struct {
 
 	// Category The applicant category's full path, verbatim from `fipsListApplicantCategories`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -691,7 +691,7 @@ type FIPSApplicationUpdate struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -720,7 +720,7 @@ type FIPSDictionaryEntry struct {
 
 	// Name The entry's name; for applicant categories, the full path to send as `category`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Name string `json:"name"`
 }
 
@@ -745,7 +745,7 @@ type FIPSDocument struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 7741203
+	// Example: 3074744
 	ID string `json:"id"`
 
 	// Name The document's name.
@@ -962,7 +962,7 @@ type FIPSSubmissionResult struct {
 
 	// RegistrationNumber The registration number.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber string `json:"registrationNumber"`
 
 	// Status The application's status after submission, as FIPS names it.
@@ -1415,7 +1415,7 @@ type GarantBlocksChangedRequest struct {
 
 	// URLArray Full fragment links of the Garant front end.
 	//
-	// Example: ["https://internet.garant.ru/#/document/12125268/entry/70"]
+	// Example: ["https://internet.garant.ru/#/document/12125270/entry/70"]
 	URLArray []string `json:"urlArray"`
 }
 
@@ -1511,12 +1511,12 @@ type GarantDocumentLink struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The link relative to the Garant web front end.
 	//
-	// Example: /#/document/12125268/entry/70
+	// Example: /#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1542,7 +1542,7 @@ type GarantEdition struct {
 
 	// Topic The edition's id; the current edition's equals the document's.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1593,7 +1593,7 @@ type GarantEntryRef struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1611,7 +1611,7 @@ type GarantFindModifiedRequest struct {
 
 	// Topics Document ids.
 	//
-	// Example: [12125268,10900200]
+	// Example: [12125270,10900200]
 	Topics []int `json:"topics"`
 }
 
@@ -1624,7 +1624,7 @@ type GarantHTMLPage struct {
 
 	// Text The page's HTML. Image and formula links point at the gateway's `/v1/garant/images/{objectId}` and `/v1/garant/formulas`.
 	//
-	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/1084623">
+	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/36576886">
 	Text string `json:"text"`
 }
 
@@ -1645,7 +1645,7 @@ type GarantHyperlinksRequest struct {
 type GarantHyperlinksResult struct {
 	// Text HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
 	//
-	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125268/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
+	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125270/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
 	Text string `json:"text"`
 }
 
@@ -1689,7 +1689,7 @@ type GarantModifiedBlock struct {
 
 	// URL The fragment link, as sent.
 	//
-	// Example: https://internet.garant.ru/#/document/12125268/entry/70
+	// Example: https://internet.garant.ru/#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1710,7 +1710,7 @@ type GarantModifiedTopic struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1781,10 +1781,10 @@ type GarantPrimeNewsRequest struct {
 	// Example: [1008]
 	Categories []int `json:"categories"`
 
-	// FromDate First day, at most one year ago.
+	// FromDate First day, at most one year ago; 10 days before `toDate` when absent.
 	//
 	// Example: 2026-11-10
-	FromDate openapi_types.Date `json:"fromDate"`
+	FromDate *openapi_types.Date `json:"fromDate,omitempty"`
 
 	// Sort 1 by document date, 2 by news creation date (use it for incremental polling).
 	//
@@ -1806,7 +1806,7 @@ type GarantPrimeNewsRequestSort int
 type GarantSearchDocument struct {
 	// AbsoluteURL `url` resolved against the configured Garant front end (https://internet.garant.ru by default).
 	//
-	// Example: https://internet.garant.ru/#/document/12125268
+	// Example: https://internet.garant.ru/#/document/12125270
 	AbsoluteURL string `json:"absoluteUrl"`
 
 	// Name The document's title.
@@ -1816,12 +1816,12 @@ type GarantSearchDocument struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The document's link relative to the Garant web front end, as Garant gives it.
 	//
-	// Example: /#/document/12125268
+	// Example: /#/document/12125270
 	URL string `json:"url"`
 }
 
@@ -1918,7 +1918,7 @@ type GarantSnippetsRequest struct {
 
 	// Topic The document to look in.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -2013,7 +2013,7 @@ type GarantTopicInfo struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// Type Document types (Федеральный закон, Кодекс...).
@@ -2081,7 +2081,7 @@ type Problem struct {
 
 	// Instance The request path of this occurrence.
 	//
-	// Example: /v1/garant/topics/12112604/export/pdf
+	// Example: /v1/garant/topics/12125270/export/pdf
 	Instance *string `json:"instance,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
@@ -2479,36 +2479,46 @@ type FipsListApplicationsParamsKind string
 
 // FipsCreateApplicationParams defines parameters for FipsCreateApplication.
 type FipsCreateApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsCreateDocumentParams defines parameters for FipsCreateDocument.
 type FipsCreateDocumentParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsAddSignatureParams defines parameters for FipsAddSignature.
 type FipsAddSignatureParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsSubmitApplicationParams defines parameters for FipsSubmitApplication.
 type FipsSubmitApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FsspSearchGroupParams defines parameters for FsspSearchGroup.
 type FsspSearchGroupParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2519,8 +2529,10 @@ type FsspSearchGroupParams struct {
 
 // FsspSearchIPParams defines parameters for FsspSearchIP.
 type FsspSearchIPParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2531,8 +2543,10 @@ type FsspSearchIPParams struct {
 
 // FsspSearchLegalParams defines parameters for FsspSearchLegal.
 type FsspSearchLegalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2543,8 +2557,10 @@ type FsspSearchLegalParams struct {
 
 // FsspSearchPhysicalParams defines parameters for FsspSearchPhysical.
 type FsspSearchPhysicalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -3151,7 +3167,7 @@ type ClientInterface interface {
 	// Deletes a draft application and its documents.
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-	FipsDeleteApplication(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsDeleteApplication(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetApplication Get an application
 	//
@@ -3198,7 +3214,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocumentWithBody(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsCreateDocumentWithBody(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsCreateDocument Add a document to an application
 	//
@@ -3211,14 +3227,14 @@ type ClientInterface interface {
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocument(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsCreateDocument(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsDeleteDocument Delete a document
 	//
 	// Removes the document from the application.
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-	FipsDeleteDocument(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsDeleteDocument(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetDocument Get a document
 	//
@@ -3250,7 +3266,7 @@ type ClientInterface interface {
 	// Removes the document's content and its signatures; the document itself stays.
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-	FipsClearDocumentFile(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsClearDocumentFile(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetDocumentFile Download a document's content
 	//
@@ -3310,7 +3326,7 @@ type ClientInterface interface {
 	// The XML of a structured document (a statement), byte for byte as FIPS stores it.
 	//
 	// Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-	FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsPutStatementWithBody Upload a statement's XML
 	//
@@ -3321,7 +3337,7 @@ type ClientInterface interface {
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-	FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// FipsGetPackage The application package to sign
 	//
@@ -3587,7 +3603,7 @@ type ClientInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -3601,7 +3617,7 @@ type ClientInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -3620,8 +3636,8 @@ type ClientInterface interface {
 
 	// GarantPrimeNewsWithBody PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -3633,8 +3649,8 @@ type ClientInterface interface {
 
 	// GarantPrimeNews PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -3907,7 +3923,7 @@ func (c *Client) FipsCreateApplication(ctx context.Context, params *FipsCreateAp
 // Deletes a draft application and its documents.
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-func (c *Client) FipsDeleteApplication(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsDeleteApplication(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsDeleteApplicationRequest(c.Server, applicationID)
 	if err != nil {
 		return nil, err
@@ -4004,7 +4020,7 @@ func (c *Client) FipsListDocuments(ctx context.Context, applicationID Applicatio
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *Client) FipsCreateDocumentWithBody(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsCreateDocumentWithBody(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsCreateDocumentRequestWithBody(c.Server, applicationID, params, contentType, body)
 	if err != nil {
 		return nil, err
@@ -4027,7 +4043,7 @@ func (c *Client) FipsCreateDocumentWithBody(ctx context.Context, applicationID A
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *Client) FipsCreateDocument(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsCreateDocument(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsCreateDocumentRequest(c.Server, applicationID, params, body)
 	if err != nil {
 		return nil, err
@@ -4044,7 +4060,7 @@ func (c *Client) FipsCreateDocument(ctx context.Context, applicationID Applicati
 // Removes the document from the application.
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-func (c *Client) FipsDeleteDocument(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsDeleteDocument(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsDeleteDocumentRequest(c.Server, applicationID, documentID)
 	if err != nil {
 		return nil, err
@@ -4116,7 +4132,7 @@ func (c *Client) FipsUpdateDocument(ctx context.Context, applicationID Applicati
 // Removes the document's content and its signatures; the document itself stays.
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-func (c *Client) FipsClearDocumentFile(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsClearDocumentFile(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsClearDocumentFileRequest(c.Server, applicationID, documentID)
 	if err != nil {
 		return nil, err
@@ -4236,7 +4252,7 @@ func (c *Client) FipsAddSignature(ctx context.Context, applicationID Application
 // The XML of a structured document (a statement), byte for byte as FIPS stores it.
 //
 // Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-func (c *Client) FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsGetStatement(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsGetStatementRequest(c.Server, applicationID, documentID)
 	if err != nil {
 		return nil, err
@@ -4257,7 +4273,7 @@ func (c *Client) FipsGetStatement(ctx context.Context, applicationID Application
 // Takes any type of body and a specified content type.
 //
 // Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-func (c *Client) FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+func (c *Client) FipsPutStatementWithBody(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewFipsPutStatementRequestWithBody(c.Server, applicationID, documentID, contentType, body)
 	if err != nil {
 		return nil, err
@@ -4783,7 +4799,7 @@ func (c *Client) GarantFindModified(ctx context.Context, params *GarantFindModif
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -4807,7 +4823,7 @@ func (c *Client) GarantBlocksChangedWithBody(ctx context.Context, params *Garant
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -4846,8 +4862,8 @@ func (c *Client) GarantPrimeCategories(ctx context.Context, params *GarantPrimeC
 
 // GarantPrimeNewsWithBody PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.
@@ -4869,8 +4885,8 @@ func (c *Client) GarantPrimeNewsWithBody(ctx context.Context, params *GarantPrim
 
 // GarantPrimeNews PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.
@@ -5380,7 +5396,7 @@ func NewFipsCreateApplicationRequestWithBody(server string, params *FipsCreateAp
 }
 
 // NewFipsDeleteApplicationRequest constructs an http.Request for the FipsDeleteApplication method
-func NewFipsDeleteApplicationRequest(server string, applicationID ApplicationID) (*http.Request, error) {
+func NewFipsDeleteApplicationRequest(server string, applicationID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5529,7 +5545,7 @@ func NewFipsListDocumentsRequest(server string, applicationID ApplicationID) (*h
 }
 
 // NewFipsCreateDocumentRequest calls the generic FipsCreateDocument builder with application/json body
-func NewFipsCreateDocumentRequest(server string, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody) (*http.Request, error) {
+func NewFipsCreateDocumentRequest(server string, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
@@ -5540,7 +5556,7 @@ func NewFipsCreateDocumentRequest(server string, applicationID ApplicationID, pa
 }
 
 // NewFipsCreateDocumentRequestWithBody constructs an http.Request for the FipsCreateDocument method, with any body, and a specified content type
-func NewFipsCreateDocumentRequestWithBody(server string, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader) (*http.Request, error) {
+func NewFipsCreateDocumentRequestWithBody(server string, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5591,7 +5607,7 @@ func NewFipsCreateDocumentRequestWithBody(server string, applicationID Applicati
 }
 
 // NewFipsDeleteDocumentRequest constructs an http.Request for the FipsDeleteDocument method
-func NewFipsDeleteDocumentRequest(server string, applicationID ApplicationID, documentID DocumentID) (*http.Request, error) {
+func NewFipsDeleteDocumentRequest(server string, applicationID string, documentID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5727,7 +5743,7 @@ func NewFipsUpdateDocumentRequestWithBody(server string, applicationID Applicati
 }
 
 // NewFipsClearDocumentFileRequest constructs an http.Request for the FipsClearDocumentFile method
-func NewFipsClearDocumentFileRequest(server string, applicationID ApplicationID, documentID DocumentID) (*http.Request, error) {
+func NewFipsClearDocumentFileRequest(server string, applicationID string, documentID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -5962,7 +5978,7 @@ func NewFipsAddSignatureRequestWithBody(server string, applicationID Application
 }
 
 // NewFipsGetStatementRequest constructs an http.Request for the FipsGetStatement method
-func NewFipsGetStatementRequest(server string, applicationID ApplicationID, documentID DocumentID) (*http.Request, error) {
+func NewFipsGetStatementRequest(server string, applicationID ApplicationID, documentID string) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -6003,7 +6019,7 @@ func NewFipsGetStatementRequest(server string, applicationID ApplicationID, docu
 }
 
 // NewFipsPutStatementRequestWithBody constructs an http.Request for the FipsPutStatement method, with any body, and a specified content type
-func NewFipsPutStatementRequestWithBody(server string, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader) (*http.Request, error) {
+func NewFipsPutStatementRequestWithBody(server string, applicationID ApplicationID, documentID string, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	var pathParam0 string
@@ -7710,7 +7726,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-	FipsDeleteApplicationWithResponse(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error)
+	FipsDeleteApplicationWithResponse(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error)
 
 	// FipsGetApplicationWithResponse Get an application
 	//
@@ -7761,7 +7777,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
+	FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
 
 	// FipsCreateDocumentWithResponse Add a document to an application
 	//
@@ -7774,7 +7790,7 @@ type ClientWithResponsesInterface interface {
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-	FipsCreateDocumentWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
+	FipsCreateDocumentWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error)
 
 	// FipsDeleteDocumentWithResponse Delete a document
 	//
@@ -7783,7 +7799,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-	FipsDeleteDocumentWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error)
+	FipsDeleteDocumentWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error)
 
 	// FipsGetDocumentWithResponse Get a document
 	//
@@ -7819,7 +7835,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-	FipsClearDocumentFileWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error)
+	FipsClearDocumentFileWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error)
 
 	// FipsGetDocumentFileWithResponse Download a document's content
 	//
@@ -7885,7 +7901,7 @@ type ClientWithResponsesInterface interface {
 	// Returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-	FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error)
+	FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error)
 
 	// FipsPutStatementWithBodyWithResponse Upload a statement's XML
 	//
@@ -7896,7 +7912,7 @@ type ClientWithResponsesInterface interface {
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-	FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error)
+	FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error)
 
 	// FipsGetPackageWithResponse The application package to sign
 	//
@@ -8180,7 +8196,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -8194,7 +8210,7 @@ type ClientWithResponsesInterface interface {
 	//
 	// Checks fragments (blocks) of "Законодательство России" documents for changes since
 	// `fromDate`. Each URL must be a full fragment link such as
-	// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+	// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 	// are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 	// `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 	// it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -8215,8 +8231,8 @@ type ClientWithResponsesInterface interface {
 
 	// GarantPrimeNewsWithBodyWithResponse PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -8228,8 +8244,8 @@ type ClientWithResponsesInterface interface {
 
 	// GarantPrimeNewsWithResponse PRIME news feed
 	//
-	// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-	// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+	// News in the given categories between `fromDate` (at most one year ago; default 10 days
+	// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 	// интересов" categories intersects them; make two calls to get the union. For incremental
 	// polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 	// Cached.
@@ -14929,7 +14945,7 @@ func (c *ClientWithResponses) FipsCreateApplicationWithResponse(ctx context.Cont
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId} (the `FipsDeleteApplication` operationId).
-func (c *ClientWithResponses) FipsDeleteApplicationWithResponse(ctx context.Context, applicationID ApplicationID, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error) {
+func (c *ClientWithResponses) FipsDeleteApplicationWithResponse(ctx context.Context, applicationID string, reqEditors ...RequestEditorFn) (*FipsDeleteApplicationResponse, error) {
 	rsp, err := c.FipsDeleteApplication(ctx, applicationID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15010,7 +15026,7 @@ func (c *ClientWithResponses) FipsListDocumentsWithResponse(ctx context.Context,
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *ClientWithResponses) FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
+func (c *ClientWithResponses) FipsCreateDocumentWithBodyWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
 	rsp, err := c.FipsCreateDocumentWithBody(ctx, applicationID, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15029,7 +15045,7 @@ func (c *ClientWithResponses) FipsCreateDocumentWithBodyWithResponse(ctx context
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /v1/fips/applications/{applicationId}/documents (the `FipsCreateDocument` operationId).
-func (c *ClientWithResponses) FipsCreateDocumentWithResponse(ctx context.Context, applicationID ApplicationID, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
+func (c *ClientWithResponses) FipsCreateDocumentWithResponse(ctx context.Context, applicationID string, params *FipsCreateDocumentParams, body FipsCreateDocumentJSONRequestBody, reqEditors ...RequestEditorFn) (*FipsCreateDocumentResponse, error) {
 	rsp, err := c.FipsCreateDocument(ctx, applicationID, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15044,7 +15060,7 @@ func (c *ClientWithResponses) FipsCreateDocumentWithResponse(ctx context.Context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId} (the `FipsDeleteDocument` operationId).
-func (c *ClientWithResponses) FipsDeleteDocumentWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error) {
+func (c *ClientWithResponses) FipsDeleteDocumentWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsDeleteDocumentResponse, error) {
 	rsp, err := c.FipsDeleteDocument(ctx, applicationID, documentID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15104,7 +15120,7 @@ func (c *ClientWithResponses) FipsUpdateDocumentWithResponse(ctx context.Context
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file (the `FipsClearDocumentFile` operationId).
-func (c *ClientWithResponses) FipsClearDocumentFileWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error) {
+func (c *ClientWithResponses) FipsClearDocumentFileWithResponse(ctx context.Context, applicationID string, documentID string, reqEditors ...RequestEditorFn) (*FipsClearDocumentFileResponse, error) {
 	rsp, err := c.FipsClearDocumentFile(ctx, applicationID, documentID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15206,7 +15222,7 @@ func (c *ClientWithResponses) FipsAddSignatureWithResponse(ctx context.Context, 
 // Returns a wrapper object for the known response body format(s).
 //
 // Corresponds with GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsGetStatement` operationId).
-func (c *ClientWithResponses) FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error) {
+func (c *ClientWithResponses) FipsGetStatementWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, reqEditors ...RequestEditorFn) (*FipsGetStatementResponse, error) {
 	rsp, err := c.FipsGetStatement(ctx, applicationID, documentID, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15223,7 +15239,7 @@ func (c *ClientWithResponses) FipsGetStatementWithResponse(ctx context.Context, 
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement (the `FipsPutStatement` operationId).
-func (c *ClientWithResponses) FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID DocumentID, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error) {
+func (c *ClientWithResponses) FipsPutStatementWithBodyWithResponse(ctx context.Context, applicationID ApplicationID, documentID string, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*FipsPutStatementResponse, error) {
 	rsp, err := c.FipsPutStatementWithBody(ctx, applicationID, documentID, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
@@ -15663,7 +15679,7 @@ func (c *ClientWithResponses) GarantFindModifiedWithResponse(ctx context.Context
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -15683,7 +15699,7 @@ func (c *ClientWithResponses) GarantBlocksChangedWithBodyWithResponse(ctx contex
 //
 // Checks fragments (blocks) of "Законодательство России" documents for changes since
 // `fromDate`. Each URL must be a full fragment link such as
-// `https://internet.garant.ru/#/document/12112604/entry/1`. Only changed or missing fragments
+// `https://internet.garant.ru/#/document/12125270/entry/1`. Only changed or missing fragments
 // are returned. Consumes the `links_control` monthly quota (`links_control_blocks_changed` once Garant's
 // `/v2/limits` lists the three methods apart). Not cached unless the operator configures a TTL for
 // it (`cache.ttl`); then `Cache-Control` and `Cache-Status`/`Age` work as for other operations.
@@ -15716,8 +15732,8 @@ func (c *ClientWithResponses) GarantPrimeCategoriesWithResponse(ctx context.Cont
 
 // GarantPrimeNewsWithBodyWithResponse PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.
@@ -15735,8 +15751,8 @@ func (c *ClientWithResponses) GarantPrimeNewsWithBodyWithResponse(ctx context.Co
 
 // GarantPrimeNewsWithResponse PRIME news feed
 //
-// News in the given categories between `fromDate` (at most one year ago) and `toDate` (at most
-// 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
+// News in the given categories between `fromDate` (at most one year ago; default 10 days
+// before `toDate`) and `toDate` (at most 10 days after `fromDate`; default today). Mixing a "Вид информации" category with "Сфера
 // интересов" categories intersects them; make two calls to get the union. For incremental
 // polling sort by news creation date (`sort: 2`). An unknown category answers 404. Free.
 // Cached.

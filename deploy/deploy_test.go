@@ -285,7 +285,7 @@ func TestDashboard(t *testing.T) {
 }
 
 func TestExampleConfigsLoad(t *testing.T) {
-	env := map[string]string{"GARANT_TOKEN": "g", "FSSP_TOKEN": "f", "FIPS_KEY": "k", "FIPS_KEY_ALPHA": "a"}
+	env := map[string]string{"GARANT_TOKEN": "g", "FSSP_TOKEN": "f", "FIPS_KEY": "k", "FIPS_KEY_ALPHA": "a", "FIPS_KEY_BETA": "b"}
 	secretDir := t.TempDir()
 	b, err := os.ReadFile("gateway.example.yaml")
 	if err != nil {

@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # test.sh: every check of the project, the same on a laptop and in CI.
 # Installs what it needs on a fresh Debian machine (redis-server, Node for the
-# spec linter, Prometheus for promtool and the scrape test) when it runs as
-# root; otherwise says what is missing.
+# spec linter, Prometheus for promtool and the scrape test, Chromium for the
+# Swagger UI test) when it runs as root; otherwise says what is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 step() { printf '\n== %s\n' "$*"; }
@@ -22,6 +22,8 @@ need_pkg redis-server redis-server
 need_pkg redis-cli redis-tools
 need_pkg npx nodejs npm
 need_pkg promtool prometheus
+need_pkg chromium chromium   # cmd/gateway's browser test drives /docs headless
+need_pkg curl curl           # cmd/gateway runs the README's "Try it" steps
 
 step "gofmt"
 unformatted=$(gofmt -l $(git ls-files '*.go'; git ls-files --others --exclude-standard '*.go') 2>/dev/null || true)

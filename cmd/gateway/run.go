@@ -27,8 +27,13 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	configPath := fs.String("config", getenv("GATEWAY_CONFIG"), "path of the YAML config (none: the demo)")
 	addr := fs.String("addr", getenv("GATEWAY_ADDR"), "listen address (overrides the config's addr)")
 	adminAddr := fs.String("admin-addr", getenv("GATEWAY_ADMIN_ADDR"), "admin listen address: /metrics, pprof (overrides the config's server.admin_addr)")
+	probeURL := fs.String("probe", "", "only GET this URL (e.g. http://127.0.0.1:8080/readyz) and exit 0 on a 2xx answer, 1 otherwise: a container healthcheck")
+	probeTimeout := fs.Duration("probe-timeout", 3*time.Second, "how long -probe waits for the answer")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *probeURL != "" {
+		return probe(ctx, *probeURL, *probeTimeout, stdout)
 	}
 	logs := newLogBuffer(stdout, 200*time.Millisecond)
 	defer logs.Close()

@@ -585,7 +585,7 @@ type FIPSApplication struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// CreatedAt When the application was created.
@@ -605,7 +605,7 @@ type FIPSApplication struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 5120931
+	// Example: 3074728
 	ID string `json:"id"`
 
 	// IncomingNumber FIPS's incoming number.
@@ -620,7 +620,7 @@ type FIPSApplication struct {
 
 	// RegistrationNumber The registration number, once FIPS registered the application.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber *string `json:"registrationNumber,omitempty"`
 
 	// Status The status as FIPS names it.
@@ -657,7 +657,7 @@ type FIPSApplicationCreate struct {
 
 	// Category The applicant category's full path, verbatim from `fipsListApplicantCategories`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -695,7 +695,7 @@ type FIPSApplicationUpdate struct {
 
 	// Category The applicant category's full path.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Category string `json:"category"`
 
 	// Title The application's title.
@@ -724,7 +724,7 @@ type FIPSDictionaryEntry struct {
 
 	// Name The entry's name; for applicant categories, the full path to send as `category`.
 	//
-	// Example: Юридическое лицо\Резидент РФ
+	// Example: Юридическое лицо\Российская организация\Коммерческая организация
 	Name string `json:"name"`
 }
 
@@ -749,7 +749,7 @@ type FIPSDocument struct {
 
 	// ID The FIPS internal id.
 	//
-	// Example: 7741203
+	// Example: 3074744
 	ID string `json:"id"`
 
 	// Name The document's name.
@@ -966,7 +966,7 @@ type FIPSSubmissionResult struct {
 
 	// RegistrationNumber The registration number.
 	//
-	// Example: TMA260537887
+	// Example: TMA260214721
 	RegistrationNumber string `json:"registrationNumber"`
 
 	// Status The application's status after submission, as FIPS names it.
@@ -1419,7 +1419,7 @@ type GarantBlocksChangedRequest struct {
 
 	// URLArray Full fragment links of the Garant front end.
 	//
-	// Example: ["https://internet.garant.ru/#/document/12125268/entry/70"]
+	// Example: ["https://internet.garant.ru/#/document/12125270/entry/70"]
 	URLArray []string `json:"urlArray"`
 }
 
@@ -1515,12 +1515,12 @@ type GarantDocumentLink struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The link relative to the Garant web front end.
 	//
-	// Example: /#/document/12125268/entry/70
+	// Example: /#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1546,7 +1546,7 @@ type GarantEdition struct {
 
 	// Topic The edition's id; the current edition's equals the document's.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1597,7 +1597,7 @@ type GarantEntryRef struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1615,7 +1615,7 @@ type GarantFindModifiedRequest struct {
 
 	// Topics Document ids.
 	//
-	// Example: [12125268,10900200]
+	// Example: [12125270,10900200]
 	Topics []int `json:"topics"`
 }
 
@@ -1628,7 +1628,7 @@ type GarantHTMLPage struct {
 
 	// Text The page's HTML. Image and formula links point at the gateway's `/v1/garant/images/{objectId}` and `/v1/garant/formulas`.
 	//
-	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/1084623">
+	// Example: <p class="s_1">Статья 70. Испытание при приеме на работу</p><img src="/v1/garant/images/36576886">
 	Text string `json:"text"`
 }
 
@@ -1649,7 +1649,7 @@ type GarantHyperlinksRequest struct {
 type GarantHyperlinksResult struct {
 	// Text HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
 	//
-	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125268/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
+	// Example: В соответствии со <a href="https://internet.garant.ru/#/document/12125270/entry/70">статьей 70 Трудового кодекса РФ</a> испытание не устанавливается.
 	Text string `json:"text"`
 }
 
@@ -1693,7 +1693,7 @@ type GarantModifiedBlock struct {
 
 	// URL The fragment link, as sent.
 	//
-	// Example: https://internet.garant.ru/#/document/12125268/entry/70
+	// Example: https://internet.garant.ru/#/document/12125270/entry/70
 	URL string `json:"url"`
 }
 
@@ -1714,7 +1714,7 @@ type GarantModifiedTopic struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -1785,10 +1785,10 @@ type GarantPrimeNewsRequest struct {
 	// Example: [1008]
 	Categories []int `json:"categories"`
 
-	// FromDate First day, at most one year ago.
+	// FromDate First day, at most one year ago; 10 days before `toDate` when absent.
 	//
 	// Example: 2026-11-10
-	FromDate openapi_types.Date `json:"fromDate"`
+	FromDate *openapi_types.Date `json:"fromDate,omitempty"`
 
 	// Sort 1 by document date, 2 by news creation date (use it for incremental polling).
 	//
@@ -1810,7 +1810,7 @@ type GarantPrimeNewsRequestSort int
 type GarantSearchDocument struct {
 	// AbsoluteURL `url` resolved against the configured Garant front end (https://internet.garant.ru by default).
 	//
-	// Example: https://internet.garant.ru/#/document/12125268
+	// Example: https://internet.garant.ru/#/document/12125270
 	AbsoluteURL string `json:"absoluteUrl"`
 
 	// Name The document's title.
@@ -1820,12 +1820,12 @@ type GarantSearchDocument struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// URL The document's link relative to the Garant web front end, as Garant gives it.
 	//
-	// Example: /#/document/12125268
+	// Example: /#/document/12125270
 	URL string `json:"url"`
 }
 
@@ -1922,7 +1922,7 @@ type GarantSnippetsRequest struct {
 
 	// Topic The document to look in.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 }
 
@@ -2017,7 +2017,7 @@ type GarantTopicInfo struct {
 
 	// Topic The document id.
 	//
-	// Example: 12125268
+	// Example: 12125270
 	Topic int `json:"topic"`
 
 	// Type Document types (Федеральный закон, Кодекс...).
@@ -2085,7 +2085,7 @@ type Problem struct {
 
 	// Instance The request path of this occurrence.
 	//
-	// Example: /v1/garant/topics/12112604/export/pdf
+	// Example: /v1/garant/topics/12125270/export/pdf
 	Instance *string `json:"instance,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
@@ -2483,36 +2483,46 @@ type FipsListApplicationsParamsKind string
 
 // FipsCreateApplicationParams defines parameters for FipsCreateApplication.
 type FipsCreateApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsCreateDocumentParams defines parameters for FipsCreateDocument.
 type FipsCreateDocumentParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsAddSignatureParams defines parameters for FipsAddSignature.
 type FipsAddSignatureParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FipsSubmitApplicationParams defines parameters for FipsSubmitApplication.
 type FipsSubmitApplicationParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // FsspSearchGroupParams defines parameters for FsspSearchGroup.
 type FsspSearchGroupParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2523,8 +2533,10 @@ type FsspSearchGroupParams struct {
 
 // FsspSearchIPParams defines parameters for FsspSearchIP.
 type FsspSearchIPParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2535,8 +2547,10 @@ type FsspSearchIPParams struct {
 
 // FsspSearchLegalParams defines parameters for FsspSearchLegal.
 type FsspSearchLegalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -2547,8 +2561,10 @@ type FsspSearchLegalParams struct {
 
 // FsspSearchPhysicalParams defines parameters for FsspSearchPhysical.
 type FsspSearchPhysicalParams struct {
-	// IdempotencyKey A unique key for this logical request (a UUID is a good choice). Retries with the same key
-	// and body replay the first answer for 24 hours without calling the upstream again.
+	// IdempotencyKey A unique key for this logical request (a UUID is a good choice, such as
+	// `5f2b6c1e-8a4d-4e0b-9c57-1d2f3a4b5c6d`). Retries with the same key and body replay the first
+	// answer for 24 hours without calling the upstream again. A key is the caller's for all
+	// operations: the same key on another operation or with another body answers 422.
 	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 
 	// Prefer RFC 7240 preference. `wait=<seconds>` (1 to 60, capped by the server) holds the call until
@@ -3035,7 +3051,7 @@ type ServerInterface interface {
 	FipsCreateApplication(w http.ResponseWriter, r *http.Request, params FipsCreateApplicationParams)
 	// FipsDeleteApplication Delete an application
 	// (DELETE /v1/fips/applications/{applicationId})
-	FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
+	FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID string)
 	// FipsGetApplication Get an application
 	// (GET /v1/fips/applications/{applicationId})
 	FipsGetApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
@@ -3047,10 +3063,10 @@ type ServerInterface interface {
 	FipsListDocuments(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
 	// FipsCreateDocument Add a document to an application
 	// (POST /v1/fips/applications/{applicationId}/documents)
-	FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, params FipsCreateDocumentParams)
+	FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID string, params FipsCreateDocumentParams)
 	// FipsDeleteDocument Delete a document
 	// (DELETE /v1/fips/applications/{applicationId}/documents/{documentId})
-	FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID string, documentID string)
 	// FipsGetDocument Get a document
 	// (GET /v1/fips/applications/{applicationId}/documents/{documentId})
 	FipsGetDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
@@ -3059,7 +3075,7 @@ type ServerInterface interface {
 	FipsUpdateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
 	// FipsClearDocumentFile Clear a document's content
 	// (DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file)
-	FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID string, documentID string)
 	// FipsGetDocumentFile Download a document's content
 	// (GET /v1/fips/applications/{applicationId}/documents/{documentId}/file)
 	FipsGetDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
@@ -3074,10 +3090,10 @@ type ServerInterface interface {
 	FipsAddSignature(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID, params FipsAddSignatureParams)
 	// FipsGetStatement Download a statement's XML
 	// (GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-	FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string)
 	// FipsPutStatement Upload a statement's XML
 	// (PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-	FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID)
+	FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string)
 	// FipsGetPackage The application package to sign
 	// (GET /v1/fips/applications/{applicationId}/package)
 	FipsGetPackage(w http.ResponseWriter, r *http.Request, applicationID ApplicationID)
@@ -3215,7 +3231,7 @@ func (_ Unimplemented) FipsCreateApplication(w http.ResponseWriter, r *http.Requ
 
 // FipsDeleteApplication Delete an application
 // (DELETE /v1/fips/applications/{applicationId})
-func (_ Unimplemented) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID) {
+func (_ Unimplemented) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3239,13 +3255,13 @@ func (_ Unimplemented) FipsListDocuments(w http.ResponseWriter, r *http.Request,
 
 // FipsCreateDocument Add a document to an application
 // (POST /v1/fips/applications/{applicationId}/documents)
-func (_ Unimplemented) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, params FipsCreateDocumentParams) {
+func (_ Unimplemented) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID string, params FipsCreateDocumentParams) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // FipsDeleteDocument Delete a document
 // (DELETE /v1/fips/applications/{applicationId}/documents/{documentId})
-func (_ Unimplemented) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3263,7 +3279,7 @@ func (_ Unimplemented) FipsUpdateDocument(w http.ResponseWriter, r *http.Request
 
 // FipsClearDocumentFile Clear a document's content
 // (DELETE /v1/fips/applications/{applicationId}/documents/{documentId}/file)
-func (_ Unimplemented) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3293,13 +3309,13 @@ func (_ Unimplemented) FipsAddSignature(w http.ResponseWriter, r *http.Request, 
 
 // FipsGetStatement Download a statement's XML
 // (GET /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-func (_ Unimplemented) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
 // FipsPutStatement Upload a statement's XML
 // (PUT /v1/fips/applications/{applicationId}/documents/{documentId}/statement)
-func (_ Unimplemented) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (_ Unimplemented) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -3663,7 +3679,7 @@ func (siw *ServerInterfaceWrapper) FipsDeleteApplication(w http.ResponseWriter, 
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3767,7 +3783,7 @@ func (siw *ServerInterfaceWrapper) FipsCreateDocument(w http.ResponseWriter, r *
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3817,7 +3833,7 @@ func (siw *ServerInterfaceWrapper) FipsDeleteDocument(w http.ResponseWriter, r *
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3826,7 +3842,7 @@ func (siw *ServerInterfaceWrapper) FipsDeleteDocument(w http.ResponseWriter, r *
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3922,7 +3938,7 @@ func (siw *ServerInterfaceWrapper) FipsClearDocumentFile(w http.ResponseWriter, 
 	_ = err
 
 	// ------------- Path parameter "applicationId" -------------
-	var applicationID ApplicationID
+	var applicationID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "applicationId", chi.URLParam(r, "applicationId"), &applicationID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -3931,7 +3947,7 @@ func (siw *ServerInterfaceWrapper) FipsClearDocumentFile(w http.ResponseWriter, 
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -4130,7 +4146,7 @@ func (siw *ServerInterfaceWrapper) FipsGetStatement(w http.ResponseWriter, r *ht
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -4165,7 +4181,7 @@ func (siw *ServerInterfaceWrapper) FipsPutStatement(w http.ResponseWriter, r *ht
 	}
 
 	// ------------- Path parameter "documentId" -------------
-	var documentID DocumentID
+	var documentID string
 
 	err = runtime.BindStyledParameterWithOptions("simple", "documentId", chi.URLParam(r, "documentId"), &documentID, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
 	if err != nil {
@@ -6326,7 +6342,7 @@ func (response FipsCreateApplication504ApplicationProblemPlusJSONResponse) Visit
 }
 
 type FipsDeleteApplicationRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
+	ApplicationID string `json:"applicationId"`
 }
 
 type FipsDeleteApplicationResponseObject interface {
@@ -7093,7 +7109,7 @@ func (response FipsListDocuments504ApplicationProblemPlusJSONResponse) VisitFips
 }
 
 type FipsCreateDocumentRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
+	ApplicationID string `json:"applicationId"`
 	Params        FipsCreateDocumentParams
 	Body          *FipsCreateDocumentJSONRequestBody
 }
@@ -7334,8 +7350,8 @@ func (response FipsCreateDocument504ApplicationProblemPlusJSONResponse) VisitFip
 }
 
 type FipsDeleteDocumentRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	ApplicationID string `json:"applicationId"`
+	DocumentID    string `json:"documentId"`
 }
 
 type FipsDeleteDocumentResponseObject interface {
@@ -7923,8 +7939,8 @@ func (response FipsUpdateDocument504ApplicationProblemPlusJSONResponse) VisitFip
 }
 
 type FipsClearDocumentFileRequestObject struct {
-	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	ApplicationID string `json:"applicationId"`
+	DocumentID    string `json:"documentId"`
 }
 
 type FipsClearDocumentFileResponseObject interface {
@@ -9008,7 +9024,7 @@ func (response FipsAddSignature504ApplicationProblemPlusJSONResponse) VisitFipsA
 
 type FipsGetStatementRequestObject struct {
 	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	DocumentID    string        `json:"documentId"`
 }
 
 type FipsGetStatementResponseObject interface {
@@ -9212,7 +9228,7 @@ func (response FipsGetStatement504ApplicationProblemPlusJSONResponse) VisitFipsG
 
 type FipsPutStatementRequestObject struct {
 	ApplicationID ApplicationID `json:"applicationId"`
-	DocumentID    DocumentID    `json:"documentId"`
+	DocumentID    string        `json:"documentId"`
 	Body          *multipart.Reader
 }
 
@@ -15638,7 +15654,7 @@ func (sh *strictHandler) FipsCreateApplication(w http.ResponseWriter, r *http.Re
 }
 
 // FipsDeleteApplication operation middleware
-func (sh *strictHandler) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID ApplicationID) {
+func (sh *strictHandler) FipsDeleteApplication(w http.ResponseWriter, r *http.Request, applicationID string) {
 	var request FipsDeleteApplicationRequestObject
 
 	request.ApplicationID = applicationID
@@ -15749,7 +15765,7 @@ func (sh *strictHandler) FipsListDocuments(w http.ResponseWriter, r *http.Reques
 }
 
 // FipsCreateDocument operation middleware
-func (sh *strictHandler) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, params FipsCreateDocumentParams) {
+func (sh *strictHandler) FipsCreateDocument(w http.ResponseWriter, r *http.Request, applicationID string, params FipsCreateDocumentParams) {
 	var request FipsCreateDocumentRequestObject
 
 	request.ApplicationID = applicationID
@@ -15783,7 +15799,7 @@ func (sh *strictHandler) FipsCreateDocument(w http.ResponseWriter, r *http.Reque
 }
 
 // FipsDeleteDocument operation middleware
-func (sh *strictHandler) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsDeleteDocument(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	var request FipsDeleteDocumentRequestObject
 
 	request.ApplicationID = applicationID
@@ -15871,7 +15887,7 @@ func (sh *strictHandler) FipsUpdateDocument(w http.ResponseWriter, r *http.Reque
 }
 
 // FipsClearDocumentFile operation middleware
-func (sh *strictHandler) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsClearDocumentFile(w http.ResponseWriter, r *http.Request, applicationID string, documentID string) {
 	var request FipsClearDocumentFileRequestObject
 
 	request.ApplicationID = applicationID
@@ -16021,7 +16037,7 @@ func (sh *strictHandler) FipsAddSignature(w http.ResponseWriter, r *http.Request
 }
 
 // FipsGetStatement operation middleware
-func (sh *strictHandler) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsGetStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	var request FipsGetStatementRequestObject
 
 	request.ApplicationID = applicationID
@@ -16048,7 +16064,7 @@ func (sh *strictHandler) FipsGetStatement(w http.ResponseWriter, r *http.Request
 }
 
 // FipsPutStatement operation middleware
-func (sh *strictHandler) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID DocumentID) {
+func (sh *strictHandler) FipsPutStatement(w http.ResponseWriter, r *http.Request, applicationID ApplicationID, documentID string) {
 	var request FipsPutStatementRequestObject
 
 	request.ApplicationID = applicationID
@@ -16924,454 +16940,472 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chzHnSAKv0pGeyLYGFc3uhsASQChP0DwIlgkBQHgyLZay0pUZXenUZ1ZqswC2NYyQpL325kv7BjN",
-	"8XrOzJmrPeM4eyI2zjkcjzWmJYuO2CeofoV9khP5y8y6dVV3AwQlWsbuzIjoqsrr7379sOHxccgZYVI0",
-	"tj5sjAj2SQT/3BkS9R+fCC+ioaScNbYah8TjzBdIUOYRJEcEedgbER9hJs5IhM6wQAMi4adBxMfoHo4w",
-	"k210SJhEnAUTxJn+Bo2oFO2G0yBP8DgMSGOr2+s4DeGNyBirmceU0XE8bmx1nIachKSx1aBMkiGJGk+f",
-	"Oo1dNcihxDIWs+s8uLuLNnvdrplKwGuID2DJQyzJGZ5cE2Z1+iUHDXiEzGKQG5AhDtSb22qhrtNn+Z8G",
-	"Z/4bYyrENhKSR8R3HVR+HJEPYiJk+gZq4oEkEXIZb8GE7griUXHYEYX3cUDU6wyRJyGNiI8Ik9EECRKd",
-	"Eh/FzFfDjPGTln7VQTxCZ1SOKNP7i7BHUEgiyv0+OxsRZjc6wDQgvnpdvfdBzCVGVCAREiZX2n2Wv41G",
-	"cV2N/NWY6xAyomwIt3Gfe1ifffkqjkYEPTq4j0IsR/YGvIhgqReCPY+E6t8RETyOPFIAicbqaXd1QEOx",
-	"isMwoHoOsXr0YKd3vbOxduPmzRuFhQ14NMaysdWII9qKyIBEhHmk4VSs+ABLcp+OqZxd8t6do7sofY40",
-	"UqCmH+GBbFEiB62RlCEOaSvCkgTqpZbBnJUt2OCYC4k8zoSMMGWUDfVh95kcUYE8HATI4zFT+8ZDTJmQ",
-	"DtwgciMXxYxKgSIyNp9i5iNXukgY5IuZpAGiUh0ZkaJ8b/0GeRLySPYb29Eb3Rvb8o1ur7N5vdNZcIXp",
-	"hvd5QL3JomNp6dfM6WzlICpUDygRaNFm9evuB26fhYp4UObzMwUj7lm62zm7++CNtc722Ru9jc1eZ/Hu",
-	"iIwmOwoD66ma5OgMU4mOyYBHBEXqE3UBTR7Z30IeBHAnaiMrBVhdOwfxevfdd3diOSJMKpgm1ViDszco",
-	"ZwgGJ2qRsSCoqUjc9RsbneIiGrcIjkiEIoKD8Rv9DIn7jbkH9NRphDjCYyIt+c/wbe92zfqyV64JdHdv",
-	"/xCpPUYMB4gCcms4HlKFBrAHFo+PSdRGD8kpiRA2f6s9+bzPcETlaEwk9RBnW0gQ5iswxwJhpFdahoYS",
-	"IaBqaYrQNJwGw2P1Rm6Re37DaSiyrGhqY0tGMSlcGX5yn7ChHDW2rq876gbtn111OFLtrLHV+E/vdVqb",
-	"O63v49YPH7db73/7T2api9N40hrylllB8SQt59rlTEY8mD3ZjD8gcUJDUcFlFUFQaJUysKYiNfE4pTPo",
-	"bEQizZ95SMzZU9FncL/EX9mGZ4OIiJEdNCJhgD1SmI8z0s5xmjf6caez5hnMhD+Iayi4uiP9VZ+ZEeNQ",
-	"XawcYYnGmE1S+hViIQE0gL1N2uhtOSIR8mlEPElPiUA4IogOmeKb5RvPFnPz+jpgPVy6pkLZtcMZt+wh",
-	"11xzt3ezijPc5l48JkzWwb1vnp8T6AvbuHFjvdvrrFXDrJ3gawLY3P6fOo07SvaoPohBhIfqRdQ8Drh3",
-	"sqIOICeH2G0UhbzKHYOAM3+z8wnqnk/GIZeEeZO3SMVydxRX/SAm6IRMQNAD3hTwIfVwgIyshpoYPXq0",
-	"d1vJRBgNOfeRN+LUIyttpPiH4mnAuNTuBB7DaArcfXTM/YlGoYlGLRoJaVFLzddbRyMeR3oAHktAYIWw",
-	"6u04FDIieKzZShnkNwa94+tel7Ru4nW/tU46x61Nb+NGq+v3Bmt4/XjDu+7X4UHuXFrqYGrgp7exUQag",
-	"WbzYB4GqWti+0VvvoDCVuNrIVZy0mmA0u4ouXO84yMNhSHx0rM8M5NtoBY144FsyFARa3FGSE0ESixM0",
-	"oIyKERFWjAWWHcVMIB5LR/3EzMEL1Ot0shtTX18TyIujSAGtUgpInzW9EfFOkKt1BHcbuVaWdZE6RJF+",
-	"q1at+D8axJGiWCuWcmX7nku64ER6tSTLHO/5aNURD6lXjZ2GN1gsVMjZlOr1lZLW1e32rnfWK/ES3l8O",
-	"L7sVePlUfSlCzgQBoeIW9u9p5Uv95XEmCQP5O8elV8OIHwdk/O0fCK1OpCtVm5SYBo2txt3Dw31zyUTT",
-	"HIQZihl5EhLPaBMwbdssngj5mPqNrUan+53ba99/a+Pg5oPeu9ff6Xx3/c9uPNy81d29o07eqJMbnZ7T",
-	"kFTCtT2yyKm1p4x6KiVAbK2upjJW2yendvli1SJ1K/3O/tLYagyECBV1zQ7yTyIyaGw1vrWaaeSr+qlY",
-	"3ddj6hOdvemMfJRPhEQRj0DNSk8krwIruTzwEeNSa5VCYua31bpuYf9AH9tL3pRanyWvQCR9TgTMOMbS",
-	"M6QUtglQqdYrGlvvfdgYUBKoC1MftQk7bTiNMRECD9XRn+IgJopMq4E4I1axxEHAz4iP4LlA7/UbmjkT",
-	"2W84/QaOjqmM+o33G0/fV/Cu9utZNXMI+LIqCI680YXAZr3TycBmj53igPp280uDDdXftex3lwUk9hKo",
-	"QGMcKEVZK+AKOgWCOeFWt5Grb8FFARVKSsPeCB1jH1EWxhKgY5ezQUC9l4WNnXRRhkZTgUoMC8wTkgYB",
-	"ogyFER9GRIj2BW9nM7uddAfLXotnP7js+7AD50QLawq5JjSTQs28aYr4VIIKikR8PKZSkTslh/ZZ7vxX",
-	"rE0IML9wyEZ0cUsn7Vacc5+p7Spie4TFyY4x1cy5dXvby52QHbjuiDQqglHxg5jExG+jfcV/cxzaGtVA",
-	"vW+Bfp+aDlaMoAcHGgcgh+YMnPNNVkZYsJYrB7lgihIiXFWPxOqH6j97/lO3wmCVvTUXMuu56nnsWNnO",
-	"l7ZsZBKqkmfKVowLCuFPc6ByV8toXw2ouFpy2oItugAugjC5lQluYAOl0oqOvmP1NI1e8DgTJTFTkmSf",
-	"Na1MiASeCHQ2ot7IWElzYLSrt9eaD06AchqQMts58EOqBUy9EmBjWBaMoReCissE7q8MLAvGNUcdeECy",
-	"S6QCxczeYHFdi+GSR8fU9wm7BGlGEqbk6hFW0kfqQoiIT5ikOLgoc1rLmFO22mW50yD3RU7K1CLNpbEs",
-	"s/MxnoDc5XNg2VsKs8xpZMeQKdl2PY56z4hsmCHsj9UlyxHps0yA9cBSjALsnWi8iOhwJIsMUB+50uR4",
-	"HMlWGGFPUo+gY8xOVhyjFuYGjcggFsQHQ5UQ2iaVMVnD5IxeckTHhMcvK9hY1Yv6ZrfaOaZNI2sdcVGt",
-	"ZL1CK5FmxedWS7IPXx3EpHdQOgrKYN0gTN7jjFwGWmqaplm9SF1nqd1FCwo5JnBBRO3mZHxY+rIHP1Qv",
-	"X570qKEXkSdUKAnwONZIaPYNJ7tnDJN3lDx/sSO+CJQWlCBjGgWV4hw6kP7sUo5rp2AYUOpOHBFkfaUa",
-	"7dvoCMxNsQCtMuDDYeZpzc7AdRADz0VEZBwxc8zaRHOQSk0vBcrg9EhlChg5s2+EAcf+BcG2m92KGTZd",
-	"8bLXEsB3rVQ+vKzbgW2hcSwk8okXgAlNCWf0h8R4RYsH4jpIGMcC6P7qRtRlgidW3Z+h+H1mBAvMJuh4",
-	"ouUrKtGQk4wtGfr/kMu7PGb+5VB+ww5T29um+X8XFQ5yhP8hl2gAK1322hiXLfvFqyP1KUVKDTxAmrSo",
-	"rX84pYIeB0RzYCX3gjzRNse/pw5TndZL49CRGtzcBBh5gkB7YtKl8cHAwMz+wd6DO4iRM4EG5KJMYaPT",
-	"LV4Qze3lPNdU/O7VXVbeK6j58immAVaXw5m+HJ+EAZ+otRQjY7A92TGRI+5rNMSszzhrhREZU0HSw+83",
-	"9iP+hI5xvzHvIgwK7uOJIgRHnN/H0ZBctuGRCk0peh30gN66KPfPielmvUhyjgJY8bJXLTlv6S8u25pU",
-	"2GnB/3vNEFQgkoBzhyQ6pR55xNLLv4Qj1/5niHnSGltEsDdSg18UtXInblaM4tySl5Z7c99cCuNSGEKY",
-	"T5g30TtNx99CB8SnwqoimRTcVGzNo5EXK6U3IviEAHHkIWHGJgFuep8KdQ2UxcRPNZrUaK/9Yxh5OERi",
-	"hCPtQVNyycSqaE11JshVUKBAlPg6gE1dvfVqUWm8mhM0x4ambSNhRARhcsb2UVLyq07SvL2ai795qh1X",
-	"/AFmE+NkEJcAeWPO5CiYWNqjw4QMPIJdhYq8fqquTGmFcagAc4DHNJg0tkx00blAVYdhPQbDSK/Tu97q",
-	"9lqd7lGnswX/8+3O2pYJT+IAqNki8pSll7NOvwOLJk88QvxzcBDYayv32SwDcRqnlAdYEr9lw7QaW+/Z",
-	"Xb9/OYhhzjxCEZZWKjMSUcT5GAVkYK1zAK7XhFPEk+yErmksUmJeUamnUpBggCKiFq6Ue6X6jHCslCEt",
-	"zetVjMn4mERp7Kc5KyTwRBv0YGjMbKBkGlW3XcYHbQIkDKQXhTTgqkc7FuXSqJYBppHGSzQkUvSZxkV1",
-	"Fi2DgUAHImPwi21UTkarBZjvXY8z7az2JoUvFeLzQZ8ZEBVoRAIfgTTskRUbSWi/KIa8epwN6DA23P+E",
-	"TFYciPBxdZghwKg7i+j5YMm5aJ6+mI8obGUhhUt9bF6fNSOeh8I8YjiWIx7RH760QHmolDKsnWT2vnf2",
-	"9yCYBAvUb+yYmWDILWSC8HT0wwmZ6MiHfuOi4n9OutS7soGD/nnYX+G7y8D0h9yeAiApeOBPGD9jEDhW",
-	"hKB33323VQ55nHeb5QhJc6VhxD0ixKUIKxXexjNsuIJxnfl0AEZuWRCwLniNvVxQQW5igKKIqGmXN5Dk",
-	"1n1CJi3z+WVJk7O+QXUwOIgI9idLHdDTdCnWSQJUh/gPIbBkNjzLYBX1nTyTVqKKAi1NyzWTdhTKeemA",
-	"6jLywW460q3T2nzcev/DrnN9/WllwNvdvf3DXGRmxZJYPsAVZokUgZZUx7JgKSN6HEv911zflZoqe/up",
-	"01AQPeR1YXVmWkhM0O9dE2gQBwE4a4ruxuT/mX6UPE9+nTyf/nny2fTj5PPkRfIZSr5Ink//a/Ki309+",
-	"nnyW/AZe+Sz5cvoJSn6e/LLqQExM/k5FPPy71j+WOxCACPNNcUlaBOq2ep2jzmZJBEodSL7ihpKOSdVS",
-	"Rlg8UnqDbyMRKzI8IPJSCaWpkUXJF6D+KFFDfY0mpBh7OMCBIOl8x5wHBLPchEMqgBHPmfaQj0luRsXk",
-	"lRqbfTszqfahzs5J/erbL4eUFg93o9vrbK51Z06tGMGpIzcp8/iYsuFDiD+tPsJrAtnXKuNU1WXeuNHt",
-	"ra1XXVQ+zPV2ZRw7gA5sKXdEVNZATPeo29tauwDE5BdSt12tJs/E5TogNc2ssQTu7Xlh5zPLETVpSUdZ",
-	"LhI2wcNWGStOcDvCA1k1suEfi8Px4cUSrfiX5EXyq+TZ9KPky+mPk9+i5DfJl8mz5HP0P/9H8vPkRfK7",
-	"5Nn0L5LPk2f/84vKuSOQrmtmN547CJ3VbxIHcEOaVAYeLYeM+pclSGq23yP1iY42tEb49xSCmcFyBPf9",
-	"dEZ+/AOiw3lKg+0CUaviUYycvZ48wUGnJDrGko511p07oKG4T4XcsZ/t6q8oEe4lMZC50cJfKaDmo2Q7",
-	"nU7VYi4JpC4ATeoWKmApl81WAUa5p+pvKslYnHP92bYbOIrwZGYvhUmW2MiROcPZ+zyhzFeKbG7ELSQj",
-	"7BM0xtEJarpHD3IDuSuOepVYWzAfIB7RIWV91nR33i69OSR8GOFwBHH6lPnmkYMoO1VCohogQrGkAZUT",
-	"NOY+CUzcNYvHap+FuRtOozBDw2ncI3wvHbbhNPbsuA2n8UiQQRw8UIOqIyowgMIgs8xYTd86xRHQd7UO",
-	"dZzlz+CI3579rbwm9Vt+Xervwtpmr+tR6NcmlhGfSrD1Z/QK7q8g8UKK0MSmBelwfBM5zxkR3ziB+A+H",
-	"npUQeTE1KlwM9n2qloqD/dz1aSm1JB/qNIeC1J9dsoNCLJQmKLmWZLDQEIMj0ta/hPFxoFM1GDdB3mjA",
-	"I8jlGG+DsQySLwRqJr9M/j75uxXkE4/6BJ2NMIgSYHEp5VGk9JFJrUw2kn9S/x/1G8XDhJTH8YmMdwO1",
-	"UoWFm8567/2nNed0m3pwMFVgmD2DZGxahQApmV6aXmej6iyrRTRbD/z+wvXX5GztIL+4jcnsJgpfzErz",
-	"6lokGhPMRAnGf568mH48/Th5nvw2xbrpX85Fxiohk1XaB4BqqQVfEyAxb4NLcoYuUGIsySlxUNAJIRVY",
-	"INdiivtqdOjSZcFOijhVe3NGoay8MhtDMEOhL5kEL6H/p2tZVvnfuJDyf5fWkdp0ASNtA5Ll9MLL1baz",
-	"LM3F2nY94ObyRdVLJeD7m+TZ9NPkV8kXCraS58ln1fotrtjAXR7lbBEg+av9OOhsRIByCz4mnJHMIkKX",
-	"O62XV6czTbrGnrBRqTfTIatTMM1tw16wRAHBQof/qI+wjCOynHopZBR76nW/CtsgDFuD+IiLbFYq0Hcf",
-	"3HdAdALrQMTj4Qi5q+kH7lInK2ul6BS0wV3kcb8EKEdKoH6Ao5NGjYJzVC+hFMa+pjMnyTgMsCRLAiVK",
-	"XqDpR8lnyb8nz6cfTz+ZfpQ8m/7X5HnyHE0/yaSb5EXy78mLVL5Jni2kkpmWvog4ztfL02RjBM4a8gR7",
-	"EqrNgI/NVSMbF1d6Vu4sAWU11mmwQ9tsksq85kbyMziGz+CUvlRHAef0E5T8Hn76tfozeZb8Knk+/ST5",
-	"LPli+mlR1tuYq7ouAzDFMGk3hRjXQe5OpnG9DdqW+jHVKdyVemAriqMvA3xzQa7m+Baf0dMFcFOtgac2",
-	"3goRKG/+XV6Wszx8kRCXDb8I4qtV7h3k8fEYgqhyADC7DQURNekfFmAcFAutCAqDIk6aK6PorHHjLUmE",
-	"FouOBRmCisVE58vkWSXZmf7lfLKDmrl/Jy+Sf5t+nHwx/VHyH8lz9Y0afvrpyvnkzxL4zpxdRlO+FkJ6",
-	"AXFTwdd87ABQuRxVJw/TL6nnmKEuYuJIwe8rNW9cVDZ8FSyljlwqofuRDjCvIDkDGhATqD17NINaed2I",
-	"T7rcTIgjtU8by60gQclVRTNCO68oHFPQxheBPsxfBy2HVjysFPfsQwUnuuaN5DkoqQCDQOmZcjReBgrS",
-	"uXfSr5SmpUYbQFjDIYkoDmrOLnvtmkAC3kyF7BF5UoSVTte/gXuDNW/9eINcxzeOb3qbVfStThFKT+Ka",
-	"mFGDNjeXczhq8b1Kg7QzQMETqmQppazIUZ30XnIJXsSJDIuJFh4tEjGASzUC/q3hFi+SXyH7B8r/mjyf",
-	"/vlyMm4GOOnaqkAhd4oLIXrHzxdpKDmq7UuQ8Kahexaa09M/HzFPB99jYQzrGuMne/rrXgdsqeav7gJK",
-	"n1vA4u3mUa+i3snbh0d5hLZvt3POAHjnAK2tt7udVq/TUXBd+q3ba/U2rlf+vtHtFd0AdZ8u6Q5Qn5tF",
-	"ZH92e0/0IIWfYOrygWiNqM4hawlaAcNqrv9cl15/iYvvUANMlZmLlJc7D24vgQpDiZAapmzXsvvgEDX3",
-	"39o9/NaNldzCTCxpKskaLuegYyzI9fUWYUq4LhHRB3t7t8Twe995i39/b3TqPdx5x9vle3u3+A93d3e+",
-	"f3N35507T27f3nnr1nD4weidB2/uvHNnd+cHO/dvDU8+GJ3Qe5tnnVu3zu48GQ7vbhZ45ESShRQoT3z0",
-	"xhfeVLVgmJGVyycmC8XC8xCLB3EgaV152LeZrQmBQhLl6mikMziIsjSkjUe+josp7tekml5sswfw8cIt",
-	"2zkW7teMVwnPPJYeNwaMgsVsG7npv13EGRKxzpFu9p48Qa6CYnfFMQVhXMTliERnVJxL2Xzz6GjfBr1A",
-	"DH6eRKvVnEENohE+JWjIi0aVXqeiqpSpErR0iKNzWWQO9lh7EQqGhKgvAJGnHkU7Pgqxd4KH5JWQOVEv",
-	"/p6D1JkVQhKl+AOhc0twpfTO6rAHrBYmNMxTZMDXjqccyZjrkHltQ/Dmhrd9rfF4lxdpV/TL27g7yHUS",
-	"6c07CyLxDtIzWwh8Zi2Vu6+4qEqoPDzc3xnzuMoVqJiWiMcVVKLmAyA7+oOMonZ7N25cb6/nL5LHhTw6",
-	"fQ2gqJrkkxolyjzNy9cHj24VJWT1w3Ly8OHh/q4ZEUZ56jQCfEyCOaZEEY8RFQojnayGjyRPJGTrzFri",
-	"kl8nL5Ivkv+YsaYkL1DyuTapgCnly+mPk9+p379InoFl5T+SZ8nvUBNeepH8LvkMJc/VZ/Dw8+T5ymLK",
-	"pC8pd6h1938L04AOBtWHfqwfKunEG+GoimlUG5se4jHkOSHKqKQ4KB/PPyd/nfxL8vPkn5KfouSf2+p/",
-	"q/AtHHFWESjQ2Fe/GwwWDvKJH2vkK7GH9xrfvtFc39xc2di42epeb3XW1Tmk4lON+6NGODImT7OmuvO8",
-	"TY4lj+rYn3pWgVK+HxFRsc8d/QA1CZNUvV1ynHR7G53OpoOS/9ZGyT8k/5T8Ivm75KfJXzko+dfk79so",
-	"+Zfkp8lfJz+H3/8q+X8dlPysjbpVR31MIzmqJum31CPkQ2k4ynx6Sv0YBzNr2bzZaXV6LVAwC3S7djow",
-	"htbMpw2lc+Yr7/l85vVsXBvcZZM/pA7+oHJSZ6T5afJXyT9q0DV/oPyvyd8m/305+3kdDN1hAx554Oet",
-	"j9XQQSrpizn/jE489AjxFZOnAgQoH1VJDDo/qYqjTULiwJ07tmw6oLMQsRr0mPsTk/nHOGtBcrH6XYRQ",
-	"1Jup6w+oKEtryS+mP4Kwln+zoWm/h2CYz5NnyW+QInCo12t31tu9Tvc6+l//5X9HvdbazbVV+DP5RfKv",
-	"yc+Sv07+t+Qfk/+R/B8Kxv978lfJL5J/Sf4p+Tt4ffP6wpO3W647/HsRj8NDXZazopTYKYlwYGoFEoGi",
-	"mCHtuoKSQFVqW5ZyXFdzUAm5pkIMKH9pWaEzCt0MxooSezD4cqrf4eH+OzHRIV6ZrQzs88sby9KV153U",
-	"3n7dMe3YYopWB8wDag42jyc5MazEV+bIcbkRrIXaZf/ro/+TrU4mq76/GintMSr85vt+K/nb5J/dMgFd",
-	"W99Y7XVXb9zodLrwRjHBq9/3P+w63c7TVfWv3tPVpvmv/s9/Vv/ZeAofrvzJYqzXm6o70PtkiIOlzjQ7",
-	"AWG7XCCMIH3PEK/zcJmstLpRwFL6Z74pYfE/KGEm+Tz5FTgKcx6gtUqPfV2YQ+2sFVRXiQr/kPxV8n8p",
-	"RlYx6YJ4WiUO1+nKUN1ZvwBu6m3U6mYIjoPAPCyewo0bTlYIsNWtLBNfxKahjqaeS/n3RxNBvZcBApZj",
-	"bbMwAGzXX8TlsUC3b7cfPGh/73vf+17Z8dPu9NqK18/iSe9pv98u/KMmGxKKgVZDxV2oE1rvG6mIEFlw",
-	"9QGum+s+njtV8iL51fmnOw+kmdr0m5vAW0VIPIoDeCKQiL2Ruohup6doWXejs3JJgOk0dLWN6kPZxzLi",
-	"bDKmXv2pGDfUglCdOgRILyQPCLUIkcL4Ygkow4cqiyETHIpOE3+eiSD/HvKwIAgKhgZcIZnkDqIDhNmk",
-	"eDbXb9zcXO11LBP5RfKzyoCVentJSWQ7w7pIS0U4Y7fVWWt1N5YRsc/FQZdhi0vxNrPPxfd5h1W4kt7k",
-	"Z+XDIMwnPmreJT5IXvfxGer1Nlt3v7+yjZgS3HXhVl2KTZ2a2op6oLP2dWhkiRNGknpVQQQ7+oFiSHqO",
-	"wrGsX69CJi/AsagYaxd+z0yakSxXPp4daw6IUKlPYgYieq3O9dZaZxmIUIuowvgoZcHmZMo9VBbwNjOf",
-	"PVYzUXo0dbCgRdRqy5PmchBDM1QCuaPVDykQ8UZcSctY1+nNim0X7xj6Sy0vKe/r1+eGQNrMM724beTq",
-	"OVwk8Qk07sDSPFM6JSWBL/LWqtDwdkUClaCmpPmwaL/KvbKkEUsvPvss/e2+mSL9YW+/8X5NhqE5q7n3",
-	"tJ+eZ0XdVWYy63Slb7Vx+5ccRSRTc9poJwggjZ2HOisIjUhEtnMNWWyOjhyRcZ9ZsUaHC24h156Qixgh",
-	"vkCuZivQEdHwFfXvlLFAZ0Pf3JCbMT6oUJVKQ+7KtumoWDHu7DBGKoavaJh+oimgC40ndRbROc08WYcj",
-	"WMvKy4ndF5D1UNOe78rXJfbVLmGOBHgRmW/hPDXi35LaDRhAF9znIp1maY6+X+bmqEnDla9W0/1adKxl",
-	"RdmlLntpqbaSSB6Ax66am1ULqY4SCoRtXZuvSAb+IzWdaKN9HAlrxiNCIjIY8EjXM8vVJzOvA2k9IaHM",
-	"MvQpQ26Ez9xtXSYB6Kp2X+B0fkWxUcD5iUBnEbd9D0uaY+YnWMRQrUsBgrStNXzRR8ZuDt8o8aHe6GlW",
-	"Iq6h7E1H47Si0SEXEgc1lot/MjGsXyafJ8+TL4GcPk9+i8CM/M+o29tcW7/hoOTfwbacklsHTX+UfNFG",
-	"yT8nz5Ivks+m/z948mz6qYOSX7dRpbPQz5luF+2+yuL7VIkO/jJfF4Xqp3B1Oa1p+c8BjfHZMh9peD/A",
-	"Z4CFOqpxme8Ozasz6iE+a6TwUthB7iSzmQpg4qTQqY/s/bk4eqA3WOUeVo9T2S3N6sFC0y9hrOsVTtHj",
-	"Oi+awYUceI5swPd8dxgqe650ebfjSFd3m/+0Ol+iHq1up8+yhb4GCFTrnKhzfUAh0qLbwin4LFZeA3+E",
-	"WgB5HEbcj73q7JVZfq4uRO/KCs7BBA246T92PEG4YLlogeViSc1e77O70e6stXudXhctZ86g4WNSpcLf",
-	"GYdykuumUnRFKQV9OwvtUjqtkUOZb+zXSt9jtXqug9avO6jroLXlHX6at5g8muOc7Mt8dFzjbETmgzwu",
-	"1Pphl3MKokyKRst4L3NUteSF0g/00sDT/9WGH2whG9iBph9Nf5T8Wxslfzv9WL2TfAHZTjo/5CcpeZh+",
-	"nPxb8mL60Rbqrt/cXG+vbdgvl800KuFMRh2W4AkGVOvYwmHdOb9r6kIcEwW9ij2c2hzjqpgYURsUI3QN",
-	"fRDGJHkiXfD3pYGeSzv1TLDOTKSC01Cj1k1vgMVwsbOISzCXNYnBVJJW0lz55oIRHJCT3lQdLEDXr6rq",
-	"jEYCALMUeHqRq7vEmTzfKGaMsqELIriMMBMUUpFcCHIlvnqxqRQdq/XYxtVQc9tVcEtx4KKmgNhZaOK5",
-	"hQQhuiOiNnNdEzY6dkXPqt9zUZPpwsJ6QAeZsiezHXF0O5p8Z7asWK9PsB9QRvS02UQRUZ/hoI1c0+/F",
-	"7bNCIzEd5lZSYXrrSK1b6pzfXH80U0y50Dp3vduxjUf6LJ0mLaAcYagwIEdY6S1Q9BO5xkvuQn0nHAld",
-	"C0BCM3Ks+3BUaTLLlJ7QfdywMO3Ga+tO9I66na3uxlan8/2loxXPG09sOwgtXjAUvyc+wvq+9OUsWHmv",
-	"u/zK67K59K36ZZPRnCq1i7O7bFfIZVv17dv3dRdgGyo/PxLfoLMi8yMscg37yuH4qOlS5pMnOnN9aXqt",
-	"FlYTem/2rH5riRMatqxg1wo5VAjRrosFQaemDVV20cbWrElTw2kYsgRc0ksrtRtqA5XoTbdgg3JFe3T+",
-	"myUN0mrL79jZ0zNIV2F/OcyNnF5huqq0saNdnf3hjl3lU6cRQ0LuEmgRYCGRN8JsuBCPl8eGqqS7NCQ3",
-	"Bd58oZv8iuexn/0c5M96x8aYTVLjurl9a0eDrIZ8w7FypQFWaXrV72dG+pLzZ167Q6chuaxKKd3Jcbr8",
-	"cmsHX8LLZNqfwYTzDnCZ5BQ+0LkpOT9TdfzWeak1kIl5wV7XBAq5oLodDjPNATWpaXZsvD9lw8B+UBTK",
-	"Oosu5APrVVs6QkzbPcQiT7EVYvNyI4gdPMrioW14CiDu+YilsaBWCLd1FPBdU3hIJ/roma0MlKeGeTJm",
-	"CN7LkjkNY2Uqpn81VGvG26ZBw96Qk4/g1xdQCdSUBH7aUm+WnZkG3rZd9myyPPQ1rzg5I/7Bd4iKLeSC",
-	"WKUNST8QkCgkR9qe5KKmz6VShOQZISxtcwEKqLolBHsjYsXpMxf2ZwZSh2bGAClXjmYfQKyersQ/+1DX",
-	"XoOUCe0Z1CXXvvtAN5PNJVOUCvfpVu6Sh9QTVcJM2t69TusDU7gWSstpGtA8DqgtlmjMhUTdTgdpSF9c",
-	"PkDdSDZ/1aXrpjI7zCOiMph8B9m6UjhAMVPKnGLpjuJyoSSRkzry2+0VSBjFlOku3tYnVUHpqsv4GQev",
-	"0j1Sf1ZJ1uvmHSV53lBfpseMqG7dxOsUrHKfKB1y+pPpp+hGx2qF0x8byyPUNQFDnbXXfabVS1O/5Rko",
-	"iZ9Mf7TwLvSW7ULrb+JWwL0TsatFiNok+LvmeCAHHoAVYFdLHhUZrIOIj6sj7g+gz4z9MlWvqEA+nqBm",
-	"r9O92ep0W52uQp0ASxKtzAg2663O5pLB+IwQ/85pVoJ+gIF/mqJmZcYuOLTq10VMYIWIwMeKjYKymoex",
-	"xSXS4ijYAUo/e6BxEGRAF1B2ksoSpu3SIOIMAmNKaR+2oYWutUdkWzckakfx6rdWrbl4tdvr9jZ612+u",
-	"Ahys3ugUskPy7acrCUhtJHVRn3l0cH+nMsA6vf/cGdTD4K7S7fbjaDg3+dZoNyDQeOoLFMaVeTs+CUhl",
-	"Nj/MY8uOIvNaMQ6qt1hWM6PP2Q5ADkBdZdEpDViFIjoK2OvJ1/zYqREOqwPqzoEm1ZFBXRQoBgDeCAf1",
-	"rKLhoDXk4bFisJLbp+sIQ/k4ooviGsMFMW0NTXPECZGIsj4z32yUvikNWuJ6PXBga/Fw43zidW7XC66N",
-	"suFSNURhV+Y8NPkyJb6WZjzlEHHPTF+aY4x9kqNHiwPtqs2le7K6oPIvwcj5GbCWL6Y/ycoqP4PirV9a",
-	"TxFKnk//Mvli+ilSgAVOsIeoe3Ojlfwy+ZtKiFLSSU0ganmns5Vy1jub3c3rN7udhXer5zHbnnO5PI7k",
-	"W5RV1mSy0W/QBl1soX5jrdPtN9CQMAjM/EEcUWEq/jrwtNdvIBwdU5OGqn9c6zeQF9ExGKg8LEghRm4N",
-	"MHGt04P/u1YU0/XDJQT03G7EPb28RmGPYidbVunJrlkbmBhyD/ZN3/cKgqkeI9sX3gG9UjERMDEZ1Y74",
-	"cH6XUf2vYk1wZS9XCLBu1Bqd0PTAt+k9BdioCr5WJ1t3cj7xqKCcCSgJQcc0wBEaQ2CSWFqB1OvPijCy",
-	"kypF8oQuDqgoo4KSj3hUFfoIIZaQ6yayXGDJY2tEubSFl24SdmFX5djTXfJWa6XXHbt+NFC36RWgWt10",
-	"5b1WcYDytUpuOpgDRlg8yLSHTo5n6RL089hWdovVEboiI1L5mUsbycmKGc153zk3CloQmScMxox+EBPz",
-	"2Bh16/119hYww8FEkHI75KxksNpmgOm47IqGCI3Ppv9VK0cvph8nz6efoORXyW+mPzZRF59Mf4KmHwPb",
-	"gop/n0z/XEc9KB3qs+mPYIgXyW+Tz6c/Aj6XjgX/98/17783tQJ/nTxT3yMd6jH9aPpJ8nz60fTH7XI0",
-	"3frNjRvXF2TQVLvtPJPODldfD+kFNKqAcKVC6JJ7Rn9YTrRcqqBiboSavgyvTq2dK0lkJVBLeGe0nyoU",
-	"i6OaMoFwghEJsKSnprV6qoydkeMahawxX+ua7w96dHC/VqBR65yTUqcXdkdLzjWxmUasbkbExyC8rBS1",
-	"jgpvvyfpKZUVIus+iSi3bYxB4LXDUwCQMywQZUZwPx+H0ENXMTWvJJKL+WBgEhV0LIWVy80yz7mmGWWg",
-	"YnWMy8PKekDZWXFBdOsNKtN+ytDiWkDZpmMeS8fa4QQiT8IAM3yB5T5iHokkpqz+LOf52swZpcVdtpAb",
-	"iccPyZmLBrGu4mV+2I8IwAixT3J6nVEF+8y8u3PMoWuJn74LRlXT/BLbp3rsHU/GOHBt7Vgziv41N6kt",
-	"LTsza26Q3Lz29eNY9llpxrcD34Vmw8U2R3rtDadR2nD6Szq8/kXPmf936ZPSovSPbwclQ31+pKX1AIP+",
-	"er3ln/LLKD/Lr6bwLF1Dxa+1A87usPAY9jqfkGcASP3tQg3h7An5IMaBKBQMvCaWJPt1BYYssU3pXobV",
-	"VdRnISGurvWX26FYRIHtexV5F+SMCIkg1eSc5MGyiUXidzr5nI0qzvbm0YP71Twnb9XImbewQOqbCoZj",
-	"HAFivpGkwrNox3YQjyWJwFVxkbNJXREVNHMZ801J9LhR6S6IiAg586tZ2KNQSRvdTicdFKAEIknLvM2K",
-	"edbk5CCh27YfT8rS0HngQ+3zgAzOF36Xuxx1uZaRjfFQU/oBj8ZxgI11OyJnEZXS9H3PorOK0pR2koVK",
-	"/BfijX5DPO729Y/k0oRMPcdqWB9QLhc3YahrUAZBe7+GpJsXyW8RWNF+nXyWfK6UktnWTr9FeROcqV8P",
-	"Nre1DtIfqoVPPwLLW6drLW+bN2osb3PdQE4aK5iiXRE2F+C9ApEF1S7m0ral0AnAqITkhVO+2a2O1rhE",
-	"NaFGJtcbqD+ku5T5D7hPB3SOL+12htFL+dLG3P9GutIq77a23Y92dtf3V6B+URZ4L73cbmez0+l1OnkT",
-	"yHwrTFZXqHu+ukKpS97eWT2oKIq5X+mkV2w0xGUP0bU6Djq3FoIaxiaLQC5ed1H++zyCr4az60B7NXQe",
-	"YvyQKSyYReC6q6fdVe2qXAUWIVY/1Gey5z81gca5V8yY5Sa7Xz170H/R8RCJyHuj35jdRrdzc/16b82u",
-	"Y/lqEgtcFm9OQhLBmS5h2Axj60WmTPKqLC5BHtVZPtRD64aiTBAQKGC0oomuyjuNJjyOUCxIlJWoyO6r",
-	"3lmdpzhVXuiioeSWWv7B/Xrw3A+wYhnqNHhkxJEY5KpeBz24VeLSP0XTj5MXORvhx/Av6B3zcfIC6Uww",
-	"BUvJZ8lv0Y0OKjF2aCmTY+3JM2hliJLnszD3ZfIZMnbHZ9CE5lfJF6Z7jp7605I1sdfZvNHd6HUuZE60",
-	"F70cXNV72+EoQaCDV2chqvoe1Mnrz1yNORiNIjJ4o9/40Kzsad5g9iFQzKfvGYPZh/Cfp+9bXHJTmNZA",
-	"ec5rLK3ggpETdjEXBQpDT7Ae5SVAZIn7r7/1+3RMa2rhppkUH8RcYjTAYxpMqk3FNWqaIQpjIkfcF0iM",
-	"cAQNSpRgB6NBcWAIahPxYECflEJxDedc9fkZg8Y5TumHFvfl7I+hPzhP0dO5cr1eZ9qSijJ0EAtBcYmg",
-	"Jf833OzvkxfTj6afVIlJNe0QHjEqBQrIQGoRbcyZHKHmWu/G9RtqttSLAy1hUcwCdWEm0DRj2DcWy6pG",
-	"0tfrcMy1LQCMinvVT68JxM8YirSoaUMVIqLUBQoVRmEjwUQDTwWdCNLxz6GQamhdZK4wQ9fv7QH36zoX",
-	"dLNolp5OH9IRwCa8B3IkySlRzI+K9B60jbDr9N6fK0XNMdk94L4JtmvkVvmQy7tq/pxr3uoREKA3V+sq",
-	"xKLwCFGBhtXRKKf1NnSjRZj6z24m7Ltg2hdEomYut3UcysnKRWzqJi6qAjnH+ctaPFp2t/OcOoUQO6BC",
-	"Yqbh5EUj6s7v29E+nWyjjr2SuSCcgcECK5mYAQUckRpYyIcmnuMOi1D59GLRgUuEBNp5jqq1+rpIrD9O",
-	"6P8qTB8XAtqjGq29wmm3FNBmVoALgKwGpafLqfD1e3tIzsSeJONqWYqRM6FDpMC5N9cctmwVleo4mnrP",
-	"/cgku5Ykl3+dfgIBDl9C7/Ufay0Yeh4mXyhRtSSXTj+9uMs+xBEeRjgc1dw9nJISWHVImf4QQmjSL0vy",
-	"YfJTCN/42K79efIbtRy9Gb3YX+XUtulfLiWft1++Zn6ugEtu1/PBp9pLtH+w9+AOHE2F7E3Ozgv2KZwu",
-	"3Igau37BxqNcQYJDeLKNCAVPBWE+GuMJOiZgCEBNfKx47Up1dkBdoTQwXXqcnWorBBitUlE0K+f2UpZM",
-	"yWuqp/lld0Sv09todXqt3s3F4z6tP8KIjskulmTIq+zfO0hfvWfeSOtBivjY/EarDMPeiAZ+RFhlFY3s",
-	"Q5vVpvPvAoIH52VdxfVXMK+67GkKXUBjQaA8xDAbTAGn20ZHPGwF5JToyiihAPiB5CNW7pjc7XRuns9a",
-	"aY+zuur2L6b/RftcEBT7+UQHfIE94VfLVlxIL+D95a7+KCI1JLsEADIiVa3B0is9JylYcH/l7lzZNAv2",
-	"pW6x1jb57oh6I5QRNQi/JLKqCWFxY+WcDXMm1BeaGuThaDf90i1Z/zudmxW0PW/kr7fqO3Pyl1Iq5aQJ",
-	"coqFTQiOEB7y6iTs7lI1bAW3NWyNa6XrzCiteTevrprUg1YD6oAhH5tyZvqZxLrCs0J7yrwIIitxgEIe",
-	"BJQN5+izvfPos3ANhzyStyZWQjGJPzPPFbhorwjQ4OrztXTYyeUfqr+tf8u1V+NuI8kVt9AV/45n9bo0",
-	"Bb6zFPGuwYEcMNSjgy5qv1TmiLYzQF0rnddbERRxLHgQy2qDvRtHgYsiInhwSvy0Or7UFb4HdBhHxJ81",
-	"0zfrtVwAKg1zKy+jGZ/PpL9jN6nN+ksFor6WHvevLkI1dxJLB6uCzcM8GNLTisZsNVd50bhVIxdrU0ce",
-	"khdhzxwvl0mAN0EBNsAZS3yMRWXW1WkdPyp9q05OD65zr3WZNkXQm64FenfF9k7KZfxk9lr9sn7k5qlq",
-	"ww4A9cPV42LEX+7x8gF/7HQv+yz9bccMr0Qxkas9Ps9Fr6t1ISoQRpDW3gowG8Z4SBB5EkYEmvqh5gMe",
-	"hSN+RJ7I5oqDjiYhUf9V5LCJt49XHO3n6V13HeT+Z7fdbq8slxobpr7vOmaXOrD5wHYN2kYbnZzhQCuM",
-	"Q3KeyhsVbLZTnlmxK3RCJluoo3CMnGLmEQd1Z1lvrv6K+W3NwFAaCF0ob2FzQdYWlbpQi3w78q1jf+5K",
-	"oYyPWqt6RpguwNtF2P5Ru4rFFVAqhWvdNpDn+rVsG5efAT4XYZYHIsoyFQ5ADVlQK/qXXQ1sD/GYNKef",
-	"zKHrK0gDnYbH5O9yT0oBA3OHKSVxXF+7uX4hn6uiN4upW7WvNR/tYQ7UAPuCjLp5FjVuQvRh4GJREzmi",
-	"bIjGWHqj81QxqRRzKjTBsDKk5cguRulis6U7u7XVd27zKvPhA7X6fAIppB7gIIA5SjHBa1U53Wb4ffV6",
-	"VXXtoS7tk7uJTDq+sUQ5H3tP+W0U5jQnNQdqGA1DUgMwY3sA9Yk937jA2l6nUxNaawh0dVGpMxIE2hFt",
-	"x9WwLxzUgbBbqC8iZkxNGuNX2mgHNAugU67Hoyxa0q0uK9Vpb24u0RS2Jk4zu7aFoFEfaz4DHlU95vUg",
-	"5zUlWLBc2GHeDr9wG4ssCIWYaBekTNemcrbRodJtbDVrqNg0MHVIUTP7Mj0Qm8u60mcQcVa60GbJk5ZF",
-	"W2NZjHJlxejslcpqjPnBLxCIvTCPUh/Bg1jGUDSZPPGCWCh9QHPj4uZKalPO2m9rkZrkf50JmXx+fu64",
-	"nCYkORTkR5TVaETnqOyg56uHMfD5VGcr7BQUS3WiJkkhYyKlFuQWS86BLmmU5yJ80WMu2MgeG/AFG8FS",
-	"RvQ4hubyZcUP6rujB4qe44hAeK5Ax8SDZk65ZA0PMzDC9pkwPUGbeSnN/oh9HkpTfZwSsbKNRpREiiJS",
-	"DwcI4k9024YfcMqIb8PC+m67D4ky+iFIJ44JttBmHOOGNYsfYYEY1+NV9p7xvMqSglkJNYUxTJN1Myb2",
-	"IO0WtgrOijzjA/s7Z+gM5FwSjQt1HHZ2d+8cHj7eO3x89+DOnYZjf7j1vccP3n5453uFXw7uvPPozuFR",
-	"9tvtOw/37twuKoIzIy6tDu7A1u9GJLO36Z9uTR5wRiYzv1paW/z9NmHUVJ40CV61KY18kOYz5gHsLKLS",
-	"QljRcTf9GHXbvXavU0pCXxirBeBVVcVnpwh3ZUfhfwOLz48gdfsjExGoCzw/m36Kkp9Nf5T8LnmGZiuf",
-	"WA/hL5IXyb/Bz8ax+PPkl+dbulfr6tktuHPyy/4bW3EF1JNnWX1o2MCLvCXreb9fufrPcnVbqkc55zZq",
-	"Wiwp5V+XIrBRE8sAQq/XvtHudXrr51xEgKuQe1f9TAcUSt1CbvPMiRrDIEqe63P5cvopeMChyne/nzcc",
-	"Tn+sDu/F9BMoA/4X1qd8vpVWH5aGVmOUrzsq1HRvt7Vj012ZqeHQ7gL+dM+3nOpSEm/ZMhKUaRHV5Brn",
-	"D+4fkxfTjxSSTD+BINQv9fE8Sz6ffjL98flWEWAhH49NBEZNDStzHvlatiVFZObQyjbMDLjO1Sr99Tct",
-	"12V3pHkv+oUy8KdDnuuyIo/7FSd1CIXQIzKkwlo/bU4J8Gn9JK1MmhU16nUr7yOqJytgBZmdrvmAsh/E",
-	"Qq5UgsKCZWxY9lO1lLqs+Io961fTyUDrlLNdBaBuyL8r+Xr6yfSj5DkI06YTV6XXb05eft7gD1ZF/XJp",
-	"0p8lnykQVCR++qPpX07//8nz5LNKPwWJIiorGdOReUQJlHgwFVQziSgMgwqmVUYB4LAlFDgvGb1kZ0p1",
-	"ZbsUfdRjgZoL66A5KG9lnDFzv9fIP244iwurvUTkUcnTYjpdWnnJskzHejrTfKNULHFsnaUMIFLJL2X7",
-	"jhWs65WSctWJ2hihciWMtATGuWODXirsp1KhTi0+peob+R5WEP8G4WbTT21GBko+z0LoXswKD8nvHARP",
-	"fgNZHp9P/0KNgZQ8jEwc2yfTT1NuoIvqvXS00nqr22utdc/t8K7NHnmT4ECO6qLod6CNhW3PUWFlqvsu",
-	"OMMTgVx+4kJptBhALa9m8ZOiksRPllOM8ut9+63ZStVmRVVbfTskbGd/L+/Fx76uiICD/dy+dJLqTB8V",
-	"8z1aa3faa/nOXSMqoFJxhD250kZKX2up64HIDSwNHsysx5ZeP+86Du7uos31jRtpi5E0BBXtBhSsW+KM",
-	"Sm+kjl63n91GLghA4A+kEpYrpOKyIh6PsY5J6zNXdyZyNa5QJkwdAk9X6/BIG71jcohoEEeKsq73NlcQ",
-	"9n3knlIeQAevkAfUo0S4DnKFx0PdsVYn4NiWM0QQKR5j6W5nY1F2yoNTqPXMsqQlGNv+5bbRAx4RRJ5I",
-	"wgTlrM9sQe8xnpiipFuIDpntEcMZEWjCY+RzSAM5Yfysysqgd16FAaN4jFkrItjHxwHJkxGdL1M6oIdg",
-	"6DCFq4XSXiIioYSSdgjjAEFhfrBJFfEbbLsm3cYIQeQJJObozC07XZafA5RWEB/FYbu2YUsFft7lkabW",
-	"eh/2CkoVII9xrjj7csXws5LvF+8aoiGlWkTIp7AVzVauPioFdMBAHysNCJorU3YiHgN+8kD9EGEJJd11",
-	"qwL1L4hOLGlmDT1eZTMZwB2P1NUx1i0RIB2uAkKKwRlZurGOTF/t9rrd3vXO+qqefzX0B6XAm1ZEBgTG",
-	"qu5lC9M/rovZtMujOnTEOIXc77aM7ai1dxvCj0LOhI41Lzfiu3B7HDOD7pKTkoA5PVDIkxGOoQSpvvcR",
-	"FijifKyjoqqiwXqtTveo09mC//l2Z22r01m6RxDQqqrVKNnGYGCEICkNskZsz6KmyYLfgsLVIVIEYGJM",
-	"kikAmHcgd9I24TOsUL+pG64YvG44DfNBkUsW3liCWxoWc6h2dmSnyf+4mx8w/+CenX6BCvPm0dG+UVug",
-	"PfIiiF/vbebrPG9u5v0B56rFv4PESNFGy8FM8qJlimqcIoRo1kWe1DTMqFUmdtCjgz2UIh2icGKDiXU4",
-	"5WdETRcSQ7aOA8xO3LS7SERMjWztnlfcSYTEowPq1cTkgUKogKDtk9NVM4dYBThs5TaxPGWwTLSmrYFl",
-	"uJoNF9uQaBKlZhMiVP+hoShCZvrG8lD5yMx4z35a+v3u4eF+xa97+4cAlTPyxjyOYd+xHbN8xDiQEt1+",
-	"2Tek0D3AkkByamtffTEphR1bprC8crcs2yvL61rps8m+c6RagOrqMAK9dfCEkAh2KBWqMl9B4pkDopg2",
-	"BlAoW5hraVGqLhFH7LFim49DEj0e8TiqS4AGYUTJDuqlLZOT4OGAMB9HRlt0kASSCu8KCigFC4OMEH5q",
-	"fTp0TBAJcCiI7/TZcQxVRwKiVCOsyKtlr8RqoU1hXLkQDwAqpYeDwNRk0xnZRgxU4pw6EYwGAef+yjYU",
-	"rUcYCaXCQvMU5vMzSFdDEUR+6UUbfmkfq8XqxG82lKNSRftOu7PWWSZYoED652NnTvbTIcH6cuG/Io0W",
-	"boLoe8b06kgwgJso5nYj4Hcl6qPRuDXGlFW3/wWGXFmSNGvMYxeVgZS6OXVMCpDgOLeQK0Ltk7dEEXLn",
-	"GT9bcZCrmzw+BhnBRU0q+yyKmUBcA4Fr1gEahGNbQua0CgjpdBmXjwsjtdFO1QX3mVoSGvHAF2p4jISE",
-	"GpbwM7gJqTSPAXEENxijvZrF5RbLTcIuG04j/4quQlhYWpGYll5egqQCFbiT3s6hmbX08y0Y98AMW3r4",
-	"kMv88/ez614gpcVZ6YMoZvaO1JP0urcRZ8HEeIiLp1WdUHHzqHP9QkLcPOXBqA18gBRxw7peY76YhQXc",
-	"SsViafUgqC7FoQkkNo2vIbYVyFax5UMnt1HK5PWchT0nEgFq1wWPgNxJfTSL8br2BRa5TIJzoX9YYwc8",
-	"SiniVkbsXSC4Sr3y8cR0yuJxpNCZlYpHAan/IZQ7vBMrzrP6gAuPn/VZLnVBaWwadx/rccCSYH+COYDs",
-	"gZ/pegeNKYvBkRlBP1ceR2JFt5d1BfE4g662GsXhxlaKiAurByurYuLA85xGfgG5P/U7etQiJttRlkVh",
-	"bWl9YL7K/XQbpsj98KZeQu6XQ72a2gczQxyaBac3+xiY8BxUt1VbDcO1PLtZxTsd22U3KyxiaK4i8tV4",
-	"f3HlLSJj3ShsbmkWWrmNpibjjAwh3WK2JMsSGLmMOmvJCyNPdNgL6AGg0NacYNqckAe+Utr1CD6INUoU",
-	"0vkeK1+ZJpxF3Ni9HJOAs6GwKSpW6410H4BKuaUZciHocWCUYRM4pAPu9PeL9eOX0ooBBYo6cfZTTiMG",
-	"3ZfHUZWlx9Uk1LVpt2AVgBDTHGlL6azpIpPZMdP+I4VW17oMj0BNY/1zV097q7oKTjH1RI/byOl0hQNJ",
-	"fz3HccA+d+24ud8epVMsr0PKVPHK4OPV6ZOw2BltsvCr0SWLv1lNUikicxWaSrJRCkNfgkqUy6Rkt2Sk",
-	"Fot5lsGXTEKG/VoJwyw8T/tKhDxPllJQdqrUuYJoX6tm1ockK4JEIsj/yOmcFVGWuozU0mGWWrtd5DE1",
-	"g9auW4nDfiVvgFwXwEMbQZhqjBBtbOVE6EIP7TcKxbEK5mgDJVbJpUxLxu2qNu4XUva0oG15gNH1ziXA",
-	"LW1aB56Tbt5OSRlqavN5qk+GJGppwUeLUjjgjCwtKqdT1LQ8TldAKwXVOzDwkW0RNisTDGLm1+P2kJ4S",
-	"ho6xd5KGyRbIsbpzxiXyNW8741GxCXRvSclAwWL9KtQqIT8Bqvh6Jwr29F003fXeZknvWFtaGolO582p",
-	"n1vVubBtwIDiRpfbqdZ1F02pxHZtgtG3U8oCWWomIxLMU4B01SFFlkqgg4NwhBfZR18ho7LEqJphlZ/m",
-	"GdfMM83AyrntBWnICjhVzCbDvhzE5NAmB7v2cmtJ7CNRkxlmCUtA/CGJLGE1kreChVRWEEozlSMy0UZK",
-	"pSZU5f7W6J/a3keNW9sWyyZVzPoSJOR5mrDZaW7iCpXypbREOOwKVTH3+23ju8n4bc3FGJMWyOByRGik",
-	"CBHxsJDLd4Kr4dIaaKoZ79tMaT5nYAfJINYx2Ouk1MixHAmC9lN+ANgNZFNDV4H3nm/dqXBQ3VQnqiuW",
-	"DVNdE0XAu1y1toTZqfxnpTvCLGb6GmBqBaGnYJ6IIyonh2rzxq5PcESinViO5pHSawLt7O+hE6JTAlz1",
-	"Po/oD+EmttAtGMQU4z0hE1Patw3SrJoKDJrqnWyDIynDxtOn4EvXOS8QMOHJrGdZI3WAISXNSEwZiaAc",
-	"XnGd2WuQ6n5w5/AoVb8oM4USwP4QEWKLvppwy539PbFlQy12OWPEk+i0h5rwuM/SRM8VbcxQxBjdur23",
-	"Dwdy2m13UJPobrcQChRG3CNE3YVYSWkbtHnvNw5srCmP+g3zfZ81BzQA+3gYBtQzJknAxQMuQiwh9wzt",
-	"WeuzrJYOhYPMMoxIKpw+gx7KWUYMRHDpvvcyjpgwbuqc209yIM0eZ4IKNTP6zuHbD9PIpnaf9dm3voXU",
-	"9atp9Wr77A6M466edt0cgjJC/AWwYhi1gS0LNugopz9rw8yAR2c48kWfqf2fkGzVW4hKFFLvpPZo8kVT",
-	"rMyqJ26j/YgfE9OVX4TE00mDJjDWZFfjiKAwPg6oB++PiRyRWKAxkRH1BGpi5hszjY65Ij5Smv49roBh",
-	"QAOiIEG30eqzMLWFUcCprYKxABiwSRjgDOrHhFgL1f6YMkjoIoxEqOnCq1Ebfn+MfT9yVxy7eioQxAzZ",
-	"G1/vrOvs1lWzaNfe5EEaCiLsNdrAD6W+eEEMxigdROQgD0cQP4xZOVzERImgHaMHQjCWIKbMGT9jfVb6",
-	"onlTaVPX11FAoFuqg3w6pFI4yG27DnIfa4Nxy13ZRllhzvxp6ea9YOBlRN9lQMY5nEURCYl23VCG3Cwu",
-	"xtVRbOB1NMHe6sAADa0z3x4RxDKlp6MDtygcQW0UHmq6OWy2nvtv/0Bw5jpIsx7kmvW6K+0+0zF6mn4J",
-	"CVFmxYgDybOIvm2URulRARcLAWqijf5sNqALYKbPoB8HHww0n9AxXXAo+mpd1HQHlAQ+DOkec3/SNp0Y",
-	"sBwZxHSQC7UdzBNFpLMn6r3ZB9rYboBj5ulKG+2wLCjOLNmgfEROCQ5MrKLSzLaAsJHCPQLTJdi3l/WO",
-	"kSKtLqotZ332qFAAXRTdO2l88FrHRNsJ6yzWmGuVXyWpVBAYQDvH+NEzYuPA+5bSaMTQUssZjwPfhKEA",
-	"wbWICtoeEP8+cw+IjCatHSXGuk7OnmbDHfkggyHUnBt8iWzsJTTdy/lILbXbu3N0Nxf64K7OhkEYFBdq",
-	"K4WK4KnDvc8yVqJdztaaiUUukKuZnre73ltD97l3Qny1lkBwpYXzsaIw+iwcexjZoq1nMXUrgC0dVtRG",
-	"7r07R2j1tKuDZISLxIifWUZnDdawXpPvgCTXPEWTrVyrxtRzaYMkmPH4hhHXKhF06NXuzu3yzKuxEsTd",
-	"PtMLOBtxBOqT9iU3M8hwCrJvlaS7YoHb8HHg6n1W4upNBU4hHARkeUAMrW8QwIAxBKu1kbur/tHSEdQu",
-	"agId63W7K0jgieizM2Pkx1kQoC6RDMp7auGG4XQIibszJC4a8TPEAx/CPYAN6rUhqmDGLFMdt8FfgbJz",
-	"RyCaCyJQ0xZrsvUFHDRK21k4pc7OTr76oEJCWDwz8zu5w8ifQA4vtxBGIyq1b9qE7Srwy23SWDWBhREc",
-	"BTRrjJ5tS5cCVqicJdRExHo3jic5ocPEohTTlHWZgz4zV7OrQ1W3EOMtWLOuh6DEO4TRICJiVDTWoCbE",
-	"z9AApB0Rj60YuKIpcGnYMX7SEhIH5A1Nk7X5TliiLblal4ImXeVHaR8I6lcUq/mcjSi0dTbkoM+MJpbD",
-	"dgu7ez4Zh1wS5k367O3M965tNBFReCZAtgLITWe3sVLIzY3Qeouk9Ag1u9ADZmOjz7wRVoBBIqE4C4oU",
-	"AU3VWiTwWIuOlujBD4rV2X5k1kms6FaAJyKLIlIkHmBZvamuWh26jRnIAtWHmLLt4mQwPUY+HQArl3rC",
-	"HMHvudt9hu1i4USz4KU0VFeY241ixjRu2wE6m24bpQ7G4mdjPOkzqLZ6TAAtlPjmQ3zGcazjcVIcRTE7",
-	"YfyMKYE258ahYwItbDEKOLgfQUUCXxaPEGbpyRSdXorBaROfxyN/xYH9adER3oZ1o6ZLc7fKY6mwr2UW",
-	"4q5sqSsl3glwP6bFSZkLYIbzRjHzgVgxcqZOXPvwTcRophs2nMYpiYSpstnutDvG+sxwSBtbDUjpgKI9",
-	"Ute0XvVNZaIhqaxYd3iGh0MSoUd7Wk3QqkUuD8SZoZjHlOFogpqMo93bD8Gqm1L5Pb+x1bhHpCkkZCkv",
-	"rKDX6VgF2ZhXJXkiV0dyDO4DLVBWBCI+fVqRO5IWwGgXbAKNrffedxomkrax1YAidDpjDPQzS9estVDi",
-	"oSlTkAYpP2nZiOWtD3Om1DSOGdazOoL0nR/Wn6yB7F6no+SGgCtoFzbM1iNCWDXpzaOjfdCMAUighIRP",
-	"QsJ8BU2Vh/ummXvh+ebFdyW2F495nkGpkE1VcQNHuX0ocT+gpwtu4j49JUy9DolYL3P0BtrbdkeV568W",
-	"WJPnZGI4zKBgCvrO4dsPK4/aDKGev8rjLmd01Zy43VBWqn/eiR/l0dju8jIOfoI1xl7CwX9v58F9He2k",
-	"nbpoQAOyMu8q1Bfnuwq73OwqUpOlJmUV9spXcfxm5Rc+fmhHvhzFScNtUlaGmaY3SEZ4MKDeFjogPhWo",
-	"acxsVg4Gy6DE4gQMf0Ys7LOQsmEmJ2501vQUegzgupBEolT+NrJqqrAGI03aiL8FsuUx0SXxlCiKBwPi",
-	"QSHAYGJtLLmgRs0FZ0DhQJ/E10j/YAVtxXs3Omt1g6WrWz0k0Sn1yCOGTzEN1CnNBZ0DCDa+FGJ52l0d",
-	"0FCs5u2yc3G3YMAtlCQC+68tSITBHpp2ssFIRkpSJogPZrH3Lg2hl8ROfhG6D8WYKEG3sfVedVG1/Gq2",
-	"kLsTBK4NYAeRFODOz9VXBCkFVtp038TiETy/zT13xXzXZ/Bh9oXt0J+VZcg+tb+YAUA2grnTEHF7HhTQ",
-	"xB5C0z2Cf/muCcakaktgdrL58Fs2tz0DyLR8amMnCPKVnOCv/G6yP3MrbDgNM2vObzLPBaeO6S3KfD2+",
-	"/as0T+nn4nz2YTrv06fOAqDKKn+BNZBHEh1rXqDzV44ncH1F/9OuqRhvKrZXnaYaCbI2C0eaKwx3fb3C",
-	"LfVhVZ1aynIVanXV2vacWW/rd6uvsqau8NP3XyHxUueXQzUIdqphaXn8AnK2rtcxn5zdwmnXaPiku/iT",
-	"RwwbDwrx9UdLkM27PDqmvk+gEPN6b3PxF0ecP8DMlg8TmkAvsaM9Y71NU343Or2lzsES5JfhBOrT9cWf",
-	"mqmOtC6rGUhOvBaycJs5pqHDK+o5BsSCqOFCXhUWB8gHxkw/woPCLG3k2mIdYHKXGUiBiS9tbDKIoeit",
-	"HKU1MLHoM3AEAcq7gyKLYDLfMUMTdKMfwRxp9UCdDablBqgnz6Mx8jkRfdZMfpn8ffJ3K7nMfKO2rysR",
-	"CVI4jN+gSs5QTEtvPYdLs1yr6s6yV1Zz9p63yKSh8R6A8xb3J68K5fW6NdJnjneTll6iO91XtYglaA5Y",
-	"ZLXdDIIdjHFeTXSfe2lAXdWk5tXV9D2Y7TUmX50lyNcuZ4OA6mik9e4SU+zjScCxf8T5fRzp8p3rvd4y",
-	"+zHau6VAV9R1HnXV+IQwywPv+SlsnUC++mHurz3/qabBAamsPga/V1LjtB9XKtxWi+J6iCJVKxGF9bqJ",
-	"/dddSljmrtMuthfCyytMmYMpGkpeGlOcpRRUKIYlCfOJnxMJqoH+HpFzIb7zNbLBbxxOXaHIHBS5R+Ql",
-	"4Mf5xNAcPO7dBik0jCvw64CEAfZIQZC3iOZTHdGTk72bitlAtRAPM23nw2xIVtrobRZMNIMSYHs8Jn2m",
-	"RiD+NsJIxMdjKiH3o8C9bJzXZp08/ij08SzneuXitJ52OXH6K6cjMSzO/0bTk69Odr4iXPWES6PBVyYF",
-	"rxbaCNXKA7luQoMy3SqkAyySEO5TkTavFq9aQMi6ZNcb53Ji/JV88MdmymMl/lvo1fSVCwvzDYNMN8co",
-	"eHqxFgx0aqLpvH08MTU7fYKaOljYAY9Nn6UGQIsYR5OQCF3/xnwmyTgMFAFieGy/P4JioDODpFbE4mgQ",
-	"il0zUXWLHnCAnfHtPjvmcqS+Z2YvmbTSgVB/huJQsRNblRTyDrSRUc24H6cT3qWBDSk2T6CI9xia38w1",
-	"RN4u9nB/La2Qdo1fnwlyURRFCqV/TMbH11fiurJWXjYD2fH9fJskXcDkKxbZVj+0/1xgzzwgY26yhXK9",
-	"p22sYUGpqbdl5gjjlSHzypB5mYbMFCgv1YhZ2Qmt1nBZD96dr4VzXukjf3T2ypdCg5dSP5yFH1iwXdqy",
-	"mcO+CrNmG+3lRHgqcr2eIh4PR8hdHRgRHrmrIpPd55gsCxj8agXvr89YuYh8WEvlN5aMXJkpXycz5UuQ",
-	"rJeUd4E+nFfovZbRHOvHF3So266I7aJ8bBJThcSTGqlhNyA4ylsclhKN4asr0fgKweZHwygoyeFXBrmv",
-	"SkY2wzvoeCJ1jpr6R2bdR+6ufqN1BBUIIF5wiE+hNEKIhci4d58VyxpwTxLZstUsIatBfw2tiBkUgUNH",
-	"IyJ0CQ1IgJtAP0wO+KlWYyx5O75/aDHWbaO7uhKqjGJPQtmOrLACRqnYsGKqkGrMJ0+g3zCkQ3DmkT6U",
-	"HEtftntRK1THoiMis0DHtAqayS6HpNol/Ko5HaOaVpQFhT9d/dPzptQ4jbpjv5TkHLO4YtkVOC5hj6sE",
-	"JFaca2I2AWO1g0xAKkT3Y9Fn7p+u/qkJ/BeE+QKdE3TUeV+R0itSWm9l4GcMvAaXRU1fN1XLEjY+gCrK",
-	"rI4cepg5CKOQn+naelhKHjGo1MUQHeMhQXyga1yMcXSykiP9WhkLcSQdpA9EF7UAXIyZ1d7SD9SbOWEL",
-	"+uv0WeqD0Vlr2pmTNoOfcdTYki2oud7ZBIKxkuXH9Wx8OZQTyfwNKYWIiC5dBanruU74WYWgXme9jliX",
-	"XElzVcpxHEiqNryqyGrLx7rFyvI6nZrhEZzF66ZRPjI3tF2Wohk5KxjVnjrVwq4d4Era7S6xEZ1GdWCv",
-	"/0p7fWXa64X5wRg/eXwMNKDR6zygt/LVUi9Ntc100rlROdlrChd1wRpTWj+/MVOI3ApvtXE5h9msr5jk",
-	"pDPNi8zJdndlCv/jC83JQ7DIA+brLq1VRvHsaPQUOuQl0r08fGJw9t7bh0d5ZDYxMVoFBjctyEYlBdJt",
-	"o3eh4pkaM/16ViXtdbq2VJkpxGNKE5r+8TAKEuSURDhQunz24Q2TyK1miIiIA2hnkE0GdettiR3I4XUQ",
-	"lA9MS6PxM9srH7ke94m7BbWbdLkh6PSsxD8oZQRymYA8wjqpLK/8v87xOekid/yMHn31QTrpMnSckF9H",
-	"aYsAdIYzdmIEuxuvZlkPlOBcX//h0IBkDjPOSJTWxFFSqSBEA5yGzmsWyq7EzatQodeGoSl4/1o9Jalp",
-	"c640+d0H93VM6UJraslEjLCpWyIkh9bssjbIItXtzydhPrmk4kKZjfe7D+5f0YgrrF3OapiCzTWhAOeb",
-	"YDKci+xVZj9dKDlmosYv0u6zKsscKhrmoGFHiIXIF+pOK0UoOSStMk0lGStps8+UREh8PWGh+LTdCNS8",
-	"AAoEZXcc5I4VcxoS18S0P5EgqZp6/itzjH5FAvVHaPErksnUrUfMfS9jCLwy812Z+V4vM985Cfjl2vhC",
-	"7J2YdkdzZS/zXmWGXbW8FUbcjz3iK4kLgZRpM2vkiAjSZ9qC0EwNDbsPDh1tbThAa+vtbkeXdU+r5eas",
-	"CFzbHA4hizjHj3TPjT4rNt2ISIswpXnpjhTbtnN6QCSa8DiCAqzIC6giKj5Hgpt0pTnO8n1zbl+LpGgu",
-	"44qeXRGYOQSmXGnJorAJW/nqswiXJkpQHUAIk371alIXDyGao0TLUqexrXZuaVNGe+rNn4YkuErYRMe4",
-	"8FGEcHb+UCre+KQFZZ5u34K1KTltN6ATC2so0Azle60Njtl1fg3yZDb7AZjhqoiqccmn5T/lN7w6y5XB",
-	"7g/YYAeoX0roA/Ersn3ZXjrDz6fQGgFHlKSkmsmWl1ZkXKaAcFb/kRLRRnewN0Ku0oFT9biyPCSEPgsl",
-	"9kl0SqJjLOlYh+JlhSZ1cxQoCQv1WXVige4nUUDcGvJZU2fylWdX2WOd1MYwZgd2VVj1dUmmrQDnV4Je",
-	"1nDRUkpAPYrdTtN6TTkEgXwyoGymLWCpYvd2DvtioVOeBMoVUWgvxpVCyYSvH13SE7jCltdQ6wAI5Gcs",
-	"l4hu7+sS8WdJrNER4uMxr1rOtvHMVqCGqxuDacxZFl++WjTJTbZMMSGId73CmNcnmaYMlQZoLoggQoSr",
-	"uvccEavDiMchKNHVSrDEkRRpeI39TMdq65QIBfOcEegIUkytEFaDHudb7yKYUvQZhHCjMRcSbXS2dSAE",
-	"PMs6u6lxY0bTvjAuPHdNO8bmRqfTUUo4njhIBNSnbAg9RkGLFa76yoRXpM3FTnXjUMMKqUyRuJk2MwMP",
-	"jWmtGQfEtmrvM0HZMCDpIaxsIwxqPPh6cjp5oXD4e++3jctHxN5Iy6nQddQ2B2yvtfV62wEWEshIG2lN",
-	"VKATQkLYOYQnQSdM+x00FWM+eeJWe4SECA9hpffgil9W/V/sxduHJq6vzlBweLgPW9G7OoelYAEhOjzc",
-	"P8Li5C5lVIw0BestQyHshzvQw8+Svqvi4lcq/aVzgIOYzdLgHN3NM4PDw/0ZZgD0srHVGBpSAO06G1sN",
-	"xhkpuYeECOt4BV3MKLBZHlBXtbrqlvGomTyffpz8PnmRfJF8mTyffpJ8lnwx/UnyZfIi+Qwlv59+lLxI",
-	"nie/SX6VvEh+Pf14+on614qt88bi8TGJnD6jDOEgAMMGZ6KNdi3nAG6hCbZhF1nuTUBPCHIHKYHcH00E",
-	"9XDgzqeje/vfDCK6t39FQa8o6B+bUVSTpTkk6XhiyMqyxFRTlwtTU2jYujxBVcsD6TTCQxPTCL2zddfg",
-	"YIKw70dEiPSFFSVr69D3IfThsbRRp0heMnG8D7v5RtBH2MoVibwikX+cJDIjiUL3nYZ8JqBWiDBJ5eQr",
-	"IpChoTznp5Fl0nhMIzlCSu2vJYoFgdH2d292Ox2EGfRKB3tAt8rgkMvp7mWRox/EJCY+SOeQt1RM+FY/",
-	"IzyQJEJnmIJjClxWrqZvW/DrGw9d7fUHcj8wpANGS0t+ZH1c1RcowgzxWC6wCFia/s2g13Y3VyT7imRf",
-	"keyUZDNEmU9PqR8Dor9Cig29oFc/VP8xlXxrHSzqnWuWdGGmiJkJbxopQsfHxAHaphPibHanq2ibm+WG",
-	"HgfcOxEoDnW+OJZ9NsZsggTxOPMFano4DHXXSLDqkuiURA7qbSChfjOdV1dQzCQNtD9U0WPoTw190waU",
-	"4UCvss+arsn0JL7rIDfEkaQ4UP/Uof3qX+RJqMiNbiFMskY1QPHPRliaLbbRPg8C3dxaSeLQEUezoFQQ",
-	"14sBCztkGRhnbc7CvL6NsH7rDHoNm9NCI3xKkFlKnzV768C5hGE0VCLLQ7LG3evdjprSMiE4XmjWHHA2",
-	"RCEPgi0UYiGLXmMPh2C/T18SaEQCH2GZ3mc6QW/TyUYwMHdNNwhvugEdq5uFxAdzv2Et87pH5JE2ds1t",
-	"C23hDFE/qxKtJYRrArm2ILuLdIl2aB/A/UmxnXCn+53ba99/a+Pg5oPeu9ff6Xx3/c9uPNy81d29Y9v8",
-	"hliOsi6/GvgbZc4zp9HwmDL7Z1ftSCpa1Nhq/Kf3Oq3Nndb3ceuHj1vvf/tPZmN+AXl5y8ysjsSk2ZQD",
-	"GDU2SK5lg9T3r85GcgMMtiCYvi/KhoVz6HWqmxqrAau7GXcctVE6jseNresd2Kb+o5PugzJJhkooeLUt",
-	"jg0brg0NwOKkVNP/gMho0tpR2LKorD+8qt/8xhX27y6xlXuKMXwN/PklOuln8TpWX9BSuKmkaYjoIlZp",
-	"OaMifY8V6ZvHHoc4wkyueoqvLNOx0zMVFeAzS0K3wMStPaBj29qeD3QxBksk7e/4mMeKCOeKSjmawskR",
-	"GtBA0Uzk8fExZcQ3Tdg0WYcaMgM6hGQ6LBD2x5QJNMYTwxWkyXoTfTYkEq131qoItV77fhwNyS5sewG1",
-	"hhUQJiNqS0dQkW1LqXIoN4F1oiJXH61iCTyknrtSJN/FpzWd2dNx5/WDzxFmPeh7mjZXUuZZIlzYnr4c",
-	"2GFW4Di37G6v2+1d76xXL1eareSWamlr9yumrfqS4X7hpusDpxWltduH8gf+H0ZrhT9AsgY3UU1CUBOw",
-	"eSVH3PQLteRtVvDX0D9L23gcyVYYYU9Sj9TbanYYDiaCCORK8kS6qKnEEQP5+Rw3RQO8ANOxTu4yZfAc",
-	"qNxiLAjERyeU+fCmmt3RFm1tomI8GgslgEoea2me+fo15BOPCsqZQJwhQcc0wBEaA36LNnpIiG8LEua3",
-	"1GfHmJ2oT9Qzc64SR3Qw2Ab5XuE0rSymutZGdyNC2mhXlyOpJZe7asZ9e4bntcrA6LucyYgHr8zSUrHQ",
-	"c9WG6bzKldTmwZnnDjBLm5NdgqOSELijkx3nCX872qIB594yFWAWfALv5ovFvMa07w8km7e7lFi7pwiM",
-	"Iiz6OP7wYv8U5bJwDDochpIAqNlvJL+Y/mj6yfTT5D+SL5Pnyef9xhIUPhVGhcdBZNDin/pQBo2tRhfO",
-	"aTHhH/BoHAe4PqD2gDAF+ggj8yoCWzBhnjbNkCchjxQSvnn04L6Ov7ORgyMlfwYRwf4EReQsolKClZsL",
-	"0mcBZSdCW36oQBGPJVlpo30sUt5i84ixQAOl1SCqibf6ckvRagodCXmIP4gJ9Bp0EONSsxGz2LJrQK/W",
-	"RWPO5CiYWGvNIsp+j8i7esBlzBb2oPSS0uSW1IqhNlAUdMl3fnjU9f/s/g87J/L+Sffg8IE4nZx07u7c",
-	"6gW3vvOgRvJVx7SsreJmd7NXtlYsFHvVZnRJXp3BbDSN/Yf3TP3yds3KBuMau0IjZEO1c6bk3ffgr/fL",
-	"C1GQrl5oneIITEoZGphL2H94r/H+0yX8FhU8dS47g82uqlVdRv52BKijg1QBGL9yFuU0DrAk9+mYyoWm",
-	"kPTF/FetfR5Qb7L0x+b1b5wx5YopvoKEq5RQAmUsMBJHUX2F5sszQs331jpwFtYVogddSgUaTUISAVeq",
-	"V3/uUuaLjAEC/9IKC/akUAzK6kVhgBW7UiyeR2ZL2tPR66AHtwpqERjaRZ8BB9VR5/2401nzMBpFZPBG",
-	"v/HhMRbkURQ8Xf1Wmgiz+iGYEp6+t6o088nqh/Cfp+/3G/AxcZFmsZQJos613WcFXpgG87vw3mNPk8kS",
-	"b0RN0CVNefQxZ1RyRfOgV0KfFb99PKDMf5wdpKv9CPrmrgnkrp72VsFZIFxowaBXIkcRIWhM5Ij7AuEQ",
-	"R3IxS1ZX8WZ2Za+xtpWt8mtVtfLLmGfnAZiF24aXr5jWlUJ3xbvKvGsPiCpKlRhjUEprXyLKJDc63mUp",
-	"cxUVoSybK1Bh+/tjEQYKhRpzafRSvBHkYrH6IT/+AfHkovAArTIckxFlvtLQDDej46HlTJRpdVEXVima",
-	"+dUD3XIx/f2O4mz696bMF36ao2GiagXTXJTeEDQA2X94bzvtPaLz2dgEGZ/9JCRKzSx2lgLPRW1/oBqV",
-	"s8/Or3PujXXtqYUaJ6z9mkD6fhD1nRmtOTueWfWz27m5fr23Vu0Tt3f+dXjF39ZzL1V+8ry63mU1qXIu",
-	"WWuE0a647pWqeMVuM1XRtoaa1RS/Qg1Ray61rO/dEZaWv0REjQrZfQEZyDSHuahbmXzoNCDLfOxFxCdM",
-	"Uhxk1sN2n7n37hwhtRz4WLhIjPiZZjKQ8azzXgQak6jQBiuL1uJnDEGNEOMqOyVRn3mL+dB9vfFXrqKY",
-	"eWq7CusLuibM8elD/iZXOPijQO7UPKDAM3+zi1F7Mc5mFousMH29fWdX15PWhppup5MT6Ac8MtX8hKnm",
-	"5465fxtL4qJmr9O92ep0W52uElwDLEm0Yozl6Qh9VqgICGF8WCLGIf6SRNqkDiKptgsRH+RSMg7lBKwl",
-	"aEwwE4hxOYIoTz1S2a6zwJxTZbEZc58OKPHn2Wv6bK7BZuX/Y+/qdtvIrfCrHPhmZWAk28nutpCxKLJJ",
-	"XATIjxt7sRedIEPPUNLUI3JAcqyoxQKbYtEH6E1v+whBsQsERZtnkN+o4DkkZ0aRFNmx106qS8vzQ3LI",
-	"7xwenvN9PXgqjc9bqETBNV1LkGIHz+claWBwfPyY9FRzA50E7+oZUyTb+5R5m5Afc993AslZmr5NspPc",
-	"G/IEJlKdkq+rnM8eMEyvDh49cZ2+zaGjZjtvNHjkG4E7tKUI3ZjbyMWICdJu+m882k83k3QTeLo1xvL7",
-	"UZ6OGmapTTDLsDzu8gGnHz4ipDSu8fRCZtlXOn/YLIcroUO1I9vWg463Zv+YvZn9e/YOeSd+nr3xPBSe",
-	"cAJm/5y9O399/nr2dvY23lpl1GOR2C0GmnXHZfnd88cwrrSBEzu+SGAZqrftMDQYgUbGlLq/s5Pj5OSm",
-	"R73tqap5buPzQ925zV7iPIUF6Bl6HIumXzAfYrqQxaehe+neNmfyY7H+Gc2nZfK/xW7fp17fZpvfauit",
-	"MPrUogsY/TBtN0Z/c3i0seGrbXjDrN0KY962D2tZ81LlY76zJm20sYZEDhosuz4Odvj80ZOHIPhEw4Bb",
-	"K9dKu15Wo2Lf3eJ2/mhkv1ZQbbZ3eqw4/wBH9BQH7KaymzdRtU8VZOrF1LWLaTGp9XoR83VziQkG7CuX",
-	"u/JP7ep2R5LD/IyLJg6ccDPh1hUMPjh0PLmoFBymnClgQ0nZU4mR7WtisbcLGZv6Uun6Mfu+WhyMzNh0",
-	"uwdP8lfII2+3D3+fvZ39DLO3s/+e/zR7d/7j7D+zN+d/c5uFsAwxno7Z2j/Nfjn/cfYmFnjLX/GvX85f",
-	"z97N/lXfYPuD+wDNU+MVicbslIOZSCwxwcPpIaeak0ogkcmBVJCLVOHEY0UsSldorqUyyIxix48o8aVA",
-	"AwGdxP6zD3cSZDGBSpwKjPT7ljdKzh2mxuJDp88IU/Zj3WZXOTTyRt1k24BVhMz2k22qUzZBqM/RtqCj",
-	"dgUJTl+N1zMxVPK9IkG3Koquz7rFooRuwcSwYkNPHuGNj8/YYoadMM1rsmamOJTMuuHMIInIK57BV7t1",
-	"JbbG6jN7SQTaMEWCJAZ/gT1C2D4IedEiE8d8dIvxllp4o2Drm7Asg/WZoK9n9xRjZtLRDR9CbMIC/7d8",
-	"TvV586+IjyIvS74qlv44hHQb4XRX24/x9BCXSLC+IKFjalxLrrohCofXGP/GFEseixAVT1KpaKgyLkzS",
-	"gyMuslDOh4QXA18ogY58+/p9ormQCgTpc8aiKZW3ZjH2kR+J24ynro03i6jUiFUebADSGwzsbvzZjT97",
-	"XYB9gDwUaVopV9aVC2ABCD8evu/urgnfiLjaV3atVt8LeucLQZuFbEJtpHKSyD14IrVp3mqdXTrkk4NY",
-	"UGKy3odRzpW1YXnKCjhjReUu/ZNE/TEnm3rC0lNdMD2aP4/ENrzMxUDOp71D5y5yr+KPIO0wm2mJryEy",
-	"ju21EuM9H9DFkJ3uuuZU8stAMDbskRjID2k6faFbOvebw7VNjvjn5z4H4cN6ql84ZH1n1Dz+qvFo6+Io",
-	"vMOzHHMLVsKxvwg6imcMdesWu9MRCD7h2sAgV9r0ifkZc8MnDA0PyhpEMJKTWOhKhUhFXjOPSc2h5CqX",
-	"TuBqsiQpKDfresseUx/6vn422Op6tMq99d9u49Rual9uMRzyem1eDAy/Hl3G+9xxQQFPLLAzMuNi9ck+",
-	"xl0HDXETzCXYhgSfkCxzVIkdAZ3K3GgopcaOukhtHXhFymlVpai1b3FvUZ4+xiWQocH+zyIgVlHi9Z5v",
-	"gkpDmeKxqMsiXUbZomrUq2MRCpWs1wew+IpbicSh70tw2M+bjWO7MQAbAxAMwDPR0IuSg0ZkwoPnJTM6",
-	"LlECOW8i8M6dv1Cp8+qAxWQkC74Q/xkM8gIP0+zLMZfYe7BY70l9Wq+uHjoWx/nEPvduiDRs96F0NmEU",
-	"yFVTWU4jtAuZBCENKt3Gop2H3Achu3hD4lOcp7ICwZEOgGOtlw62mZRzHWYSe8BAFoWc6FgkNEjJcvvw",
-	"EHv0sbGNBbiaF4HBrVX3X2aDxTX/rnR9VcW/p3BTxj5DZvZq+7yL0LlRh58fH2xFrV+ePTie++XwwcH1",
-	"ML41jZpt/oWL/5sPsGPxUQ84E1lPMp3rnix58Ht6yCJyFdwCdc5pXmw4BjZm9rOMHxFizJnJ58cHETx7",
-	"cAxSgQWTi1rM31yRxfzgJgoLjPxOavluqcWEXLIhX77P8dsoZNyhMqLAlCMXMAQkq4h/8MQWq4Teo5D9",
-	"nW31N71eLwFNgj7A4ETJieYKRrJAfc6a7wBO+RRSJqCQLHP5kZylI6TgoRjXgBsk/w5K8jTuYb91RZuy",
-	"sNH7zE4UVu21SuQ/con3TRmDjUXYWITNxqsdeUM4/vX2WsTvstRKPDzjyu92HJuLQ1sLGlx7VE8ZpY4T",
-	"3PbbVDMW6KnKEy0GGgj3twOFwA9a09EgU2mluYYOHTk0lc1IZAbZQrd7kGhZqZQnoNlUx2Iy4nQpCTNg",
-	"m1NpsTuwYntON180ShnuUtVXNAhgbPOJJCQWHXdA0qxc3XbFu+FdTFFGvtFwUikByknXwWTEFXds4hYt",
-	"cjGMRSfhr0as0qgwhsJw+Jd+yUyyvQ9zTDw7lWZD11W7zQVd2lmTm4VWh5s/0Pe9RiOAb1h15BFYgC4N",
-	"ajepkXLsZjdXgQvId6i1PGlJriSNcUjTXnr0QVe6afTWgmdDrryMU8oKLjKmfHaDgoxNoeOrXYKTZfIx",
-	"hz9Lwbf7wHExVyI3sVAcNQ6zCBQfVCKjolrFretlfz2ZLlqUkVt/EQzYOC+mQLK5QVEK8+5iwVIltQ6r",
-	"THGcW3rfL3/qETJWmRGfgjb2H0JOInc66cPz7eWDwFEqSW2kruUGVCU0yMqgECK5e5q79WfXrl0h6A/a",
-	"Z9CbkewGBW6ad8SCRigAFwrBhM5/oSnk4j7EKeelU3/BXB4TelcqfpbLSrtz0/1YMAGyQOVAwZFIUkiw",
-	"zuqqRfudXpOQ0bWHXmYBWXGWtYMvOEmW8OfTfUso9P2NPgLj/85orq8RfcFuHOI7nribGz89sM9ZoAZw",
-	"T0xxQjv7MGHWrvsudloFVhGsmPTtYbize+fr7t5ed++3S8bCFcEuiH348ti11LuQBXTB8vlCL5qMi3TI",
-	"uhkfyyWNrJ/XauoqjL4fdNqe2mesbHeY/b6p0fyyDQ7A1B97hYWH/8qRNwqYiAWtMWusUWZb2rfkRvNi",
-	"AB1eaA7Jl7t3E6ffWQ8CK8oRW6pE4fLdrr7rBLQO2lpyU37HNzehgoe1UJgCn3P5hr64bqNNCLPEatfm",
-	"BiGNVt7cRBBycstV2W7Sc/g+eGf1kEXeDxRk+VSF6uuX9iTsC3laqdxM0TqccKa4uleZ0Vb/jy/sFHLP",
-	"nZ/0h0qecB3RvMdyfJYaUlL2O3Ryiksf6DHvOUKIXG6y1/uo+Tc5j/m+FIKnBs7u9F11VFSHnOymh8wt",
-	"rSgdubyihgpANFe3HwusNa7F2rzkEZZX0UfCEBQdwezXj8b4FuRiICOoyakp2FS/L6gs+yBPAHTXecSs",
-	"0H3aVr3X+4Ojo0PgAhOtbFe7TeVtGoceUBGHay7TU5GOlBSy0n3yh9DhU5xhFq1T40UN6+ZeBt0gr+Xd",
-	"2lTZISLJZQtpU1ntU7QL9Z2VHLsQ2wJlbuTGpteFmjYvDkziEaTW38efvnmatEvbTnlpYtt38MLS9v+p",
-	"VBkqinKU3mNFrq3HGThEQ7tdijA+BvUuFJskrWFHvdUFg/7o8Ajired8mGuD9EDxVt+NIBjFMt4dM3Ua",
-	"WSPGiwInelcOulLlw1xEMORyqFiJKcndXGQOY6NY5OLMml4pKCfE5EVupt2xzHgBDTS269wY1kyUi0Dn",
-	"Q1z1Y0iL3E4FnWfc5TfH4vfPjo4h5crkA/sQWnO6OhmTUOC4B99ODW24Tzg+yzpEDGmQiCk8nGRiZXaj",
-	"NbGw2wO/1hoy4ThOLMX9TKjcTr7c/TKJmopYdvqhYc8kJ9OO9JHtL/Ho8AiDjQG0uv47Iqy5uENEcrfR",
-	"1iAv9daLH/4XAAD//w==",
+	"7L17cxzHnSD4VTJ6JoKNcXWjuwEQBBD6AwRJCRZJQQC4sq3WshJV2d1pVGe2KrMAtLWMoKi98VzYMfJ6",
+	"PTc+z4xf47jdiInbo2VxTEsWHTGfoPor7Ce5yF9m1quruhsgSEk272Ytoqsqn7/384Oax4cjzgiTorb5",
+	"QW1AsE9C+Od2n6j/+ER4IR1Jyllts3ZAPM58gQRlHkFyQJCHvQHxEWbilIToFAvUIxJ+6oV8iF7HIWay",
+	"iQ4Ik4izYIw409+gAZWiWXNq5AwPRwGpbbY7LacmvAEZYjXzkDI6jIa1zZZTk+MRqW3WKJOkT8LagwdO",
+	"bUcNciCxjMT0Ovdv7aCNTrttphLwGuI9WHIfS3KKx1eEWZ1+yUE9HiKzGOQGpI8D9eaWWqjrdFn2p96p",
+	"/9qQCrGFhOQh8V0HFR+H5P2ICJm8geq4J0mIXMYbMKG7hHiYH3ZA4X0cEPU6Q+RsREPiI8JkOEaChCfE",
+	"RxHz1TBDfNbQrzqIh+iUygFlen8h9ggakZByv8tOB4TZjfYwDYivXlfvvR9xiREVSIwIk0vNLsveRi2/",
+	"rlr2asx1CBlS1ofbuM09rM++eBWHA4Lu7d9GIywH9ga8kGCpF4I9j4zUv0MieBR6JAcSteWT9nKPjsQy",
+	"Ho0CqucQyyut9dX11U5uTT0eDrGsbdaikDZC0iMhYR6pOSWL3ceS3KZDKqdXu3vz8BZKniOND6juh7gn",
+	"G5TIXmMg5QiPaCPEkgTqpYZBmqVN2NuQC4k8zoQMMWWU9fU5d5kcUIE8HATI4xFTW8Z9TJmQDlweckMX",
+	"RYxKgUIyNJ9i5iNXukgYvIuYpAGiUp0WkaJ4Zd0aORvxUHZrW+Fr7fUt+Vq709q42mrNub1kw3s8oN54",
+	"3rE09GvmdDYzwDRSDygRaN5m9evu+26XjRTdoMznpwo83NNktzN29/5rK62t09c6axud1vzdERmOtxXy",
+	"VRM0ydEpphIdkR4PCQrVJ+oC6jy0v414EMCdqI0s5cB05Rx065133tmO5IAwqcCZlCMMTt+gnCEYnKhF",
+	"RoKguqJuV9fXWvlF1K4THJIQhQQHw9e6Kf52azMP6IFTG+EQD4m0lD9Ftd0bFetLX7ki0K3dvQOk9hgy",
+	"HCAKeK3huE8VGsAeWDQ8ImET3SUnJETY/K325PMuwyGVgyGR1EOcbSJBmK/AHAuEkV5pERpSGkDVqhR5",
+	"qTk1hofqYWZ9u37NqSlirChpbVOGEcndFj67TVhfDmqbV1cddXn2z7Y6F6k2Vdus/ed3W42N7cZ3cON7",
+	"95uN977x19OExamdNfq8YVaQP0TLr3Y4kyEPpg815QpIHNORKOGtihYojErYVl1RmWiYkBh0OiCh5sp8",
+	"RMyxU9FlcLXEX9qCZ72QiIEdNCSjAHskNx9npJnhL691o1ZrxTNICX8Q19BtdT36qy4zI0YjdadygCUa",
+	"YjZOSNcICwlQAUxt3ERvyQEJkU9D4kl6QgTCIUG0zxS3LF52uphrV1cB4eHSNQFKrx3OuGEPueKa251r",
+	"ZUzhBveiIWGyCuR98/yc8F4Cs6vlMGsn+JIANrP/B07tppI4yg+iF+K+ehHVjwLuHS+pA8hIH3YbedGu",
+	"dMcg1sze7GxauuuT4YhLwrzxm6RkuduKob4fEXRMxiDeAVsKeJ96OEBGQkN1jO7d272hJCGM+pz7yBtw",
+	"6hEHicgbICy6zF3rdY6uem3SuIZX/cYqaR01Nry19Ubb7/RW8OrRmnfVd5eaSPEaxf+AyanjEHiop1fo",
+	"e8T9sUa5sUZFGgqZYI5aYGcVDXgU6gF4JAHjFYar16ORkCHBQ82CmmgbBqYWeYOAhFcEDIODoMsSIiA2",
+	"80vhDGHGAf1SQmFkyOQJrFWvTKDVTkejZCnaZa6hoe6hAlw7a2tFeJ1Gwz0Q3col+vXOaguNEtmuiVzF",
+	"s8vpU72tyNDVloM8PBoRHx3pIwchOlxCAx746cFpwUrJaARJLI5RjzIqBkRYWRmEgzBiAvFIOuonlhxO",
+	"p9VK71t9fUUgLwpDhSNK8yBdVvcGxDtGrlZE3C3kWoHZReoQRfKtWrWSNFAvCtU9LFlCme57JqWEE+lU",
+	"UkhzvOcjjYd8RL1yYmBYkUV6RQvqUr2+VFDt2p21znqrlAzA+4uRgXYJGXigvhQjzgQB8eU69l/XGp76",
+	"y+NMEgaSfkYoWB6F/Cggw298V2idJVmp2qTENKht1m4dHOyZSya+RQ4UMXI2Ip5RWWDaplk8EfI+9Wub",
+	"tVb7mzdWvvPm2v61O513rr7d+tbqf1q/u3G9vXNTnbzRWddaHacmqYRru2dRW6toKbFW6obYXF5OpLmm",
+	"T07s8sWyJQmN5Dv7S22z1hNipIh5epB/HZJebbP2V8up2r+sn4rlPT2mPtHpm06JT/FESBjyEHS55ESy",
+	"erbSAAIfMS616iokZn5Tres69vf1sT3nTan1WWoOdMvnRMCMQyw9Q4hhmwCVar2itvnuB7UeJYG6MPVR",
+	"k7CTmlMbEiFwXx39CQ4iosirGogzYrVXHAT8lPgIngv0bremZQEiuzWnW8PhEZVht/Ze7cF7Ct7Vfj2r",
+	"y/YBX5YFwaE3uBDYrLZaKdjsshMcUN9ufmGwofq7hv3usoDEXgIVaIgDpZJrLV9Bp0AwJ9zqFnL1Lbgo",
+	"oEIJhdgboCPsI8pGkQTo2OGsF1DveWFjO1mUodFUoALDAhuIpEGAKEOjkPdDIkTzgrezkd5OsoNFr8Wz",
+	"H1z2fdiBM4KJtbdcEZpJoXrW/kV8KkHZRSI6GlKpyJ0Se7ssc/5LqdBQPGQjbbiFk3ZLzrnL1HYVsT3E",
+	"4njb2INm3Lq97cVOyA5cdUQaFcFy+X5EIuI30Z7ivxkObS13YEhogCUhMVIsGbkSDjQKQOzNWFFn28WM",
+	"sGDNYw5ywd4lxGhZPRLLH6j/7PoP3BKrWPrWTMis5qrnsZilO1/YhpIIuCDPFO0lF5T5H2RA5ZaW0V4O",
+	"qLhactqELboALoIwuZkKbmBopdKKjr5j1UKNXvA4FSUxU5Jkl9WtTIgEHgt0OqDewJhiM2C0o7fXmA1O",
+	"gHIakFIDPfBDoyPolQAbwzJncb0QVFwmcL80sMyZ8Rx14AFJL5EKFDF7g/l1zYdLHh5R3yfsEqQZSZiS",
+	"qwdYSR+JnyIkPmGS4uCizGklZU7pahflTr3MFxkpU4s0l8ayzM6HeAxyl8+BZW8qzDKnkR5DqtPb9Tjq",
+	"PSOyYYawP1SXLAeky1IB1gObNAqwd6zxIqT9gcwzQH3kSpPjUSgboxB7knoEHWF2vOQYtTAzaEh6kSA+",
+	"2MWE0CawlMkaJmf0kkM6JDx6XsHGql7UN7vVHjhtiVlpiYtqJaslWok0Kz63WpJ++OIgJrmDwlFQBusG",
+	"YfJ1zshloKWmaZrVi8Q/l1httKCQYQIXRNR2RsaHpS968H318uVJjxp6ETmjQkmAR5FGQrNvONldYwe9",
+	"qeT5ix3xRaA0pwQZSyyoFOfQgfRnl3Jc2znDgFJ3opAg65DVaN9Eh2BuigRolQHv91N3bnoGroMY+EhC",
+	"IqOQmWPWJpr9RGp6LlAG90oiU8DIqX1jFHDsXxBs2+mtmGGTFS96LQF810jkw8u6HdgWGkZCIp94AZjQ",
+	"lHBGv0eM/zV/IK6DhPFjgO6vbkRdJvh81f0Zit9lRrDAbIyOxlq+ohL1OUnZkqH/d7m8xSPmXw7lN+ww",
+	"sb1tmP/vosJBhvDf5RL1YKWLXhvjsmG/eHGkPqFIiYEHSJMWtfUPJ1TQo4BoDqzkXpAnmub4d9VhqtN6",
+	"bhw6VIObmwAjTxBoQ3qyNN7rGZjZ29+9cxMxcipQj1yUKay12vkLopm9nOea8t+9uMvKOiE1Xz7BNMDq",
+	"cjjTl+OTUcDHai358BtsT3ZI5ID7Gg0x6zLOGqOQDKkgyeF3a3shP6ND3K3NugiDgnt4rAjBIee3cdgn",
+	"l214pEJTik4L3aHXL8r9M2K6WS+SnKMAVrzoVUvOG/qLy7Ym5XaaczdfMQQViCTg3AEJT6hH7rHk8i/h",
+	"yLW7GwKrtMYWEuwN1OAXRa3MiZsVoyiz5IXl3sw3l8K4FIYQ5hPmjfVOk/E30T7xqbCqSCoF1xVb82jo",
+	"RUrpDQk+JkAc+YgwY5OAqACfCnUNlEXETzSaxGiv/WMYeXiExACH2oOm5JKxVdHq6kyQq6BAgSjxdZSc",
+	"unrr1aLS+ETHaIYNTdtGRiERhMkp20dByS87SfP2cibS54F2XPE7mI2Nk0FcAuQNOZODYGxpjw5IMvAI",
+	"dhUqsvqpujKlFUYjBZg9PKTBuLZp4pjOBao64Os+GEY6rc7VRrvTaLUPW61N+L9vtFY2TSAUB0BNF5Gl",
+	"LJ2MdfptWDQ58wjxz8FBYK+NzGfTDMSpnVAeYEn8hg0Iq22+a3f93uUghjnzEIVYWqnMSEQh50MUkJ61",
+	"zgG4XhFOHk/SE7qisUiJeXmlnkpBgh4KiVq4Uu6V6jPAkVKGtDSvVzEkwyMSJgGm5qyQwGNt0IOhMbPR",
+	"mEn83lYRH7QJkDCQXhTSWEe/QbkkiKaHaajxEvWJFF2mcVGdRcNgINCB0Bj8IhsElNJqAeZ71+NMO6u9",
+	"ce5Lhfi812UGRAUakMBHIA17ZMnGLNov8nG1Hmc92o8M9z8m4yUHAopcHdAIMOpOI3o2LHMmmicvZmMX",
+	"G2nw4kIfm9enzYjnoTD3GI7kgIf0e88tUB4opQxrJ5m97+29XR08IlC3tm1mgiE3kQn309EPx2SsIx+6",
+	"tYuK/xnpUu/Khij652F/ue8uA9PvcnsKgKTggT9m/JRBnFoegt55551GMbhy1m0WYzHNlY5C7hEhLkVY",
+	"KfE2nmLDFYzrzKc9MHLLnIB1wWvsZIIKMhMDFIVETbu4gSSz7mMybpjPL0uanPYNqoPBQUiwP17ogB4k",
+	"S7FOEqA6xL8LgSXT0WAGq6jvZJm0ElUUaGlarpm0o1DOSwZUl5GNrdOBda3Gxv3Gex+0naurD0rj627t",
+	"7h1kAkFLlsSyobQwS6gItKQ6lgVLGdKjSOq/Zvqu1FTp2w+cmoLoPq+K4jPTQvaDfu+KQL0oCMBZk3c3",
+	"xv9r8jB+Gn8aP518P34y+TD+LH4WP0Hx5/HTyd/Gz7rd+Jfxs8mHkw/jp/Ef4PHjyccofjZ5GP8ufhx/",
+	"ET+Nfx8/nvxt/HTycbcb/yx+Fv8x/mP8ZPIwGa/6g7JzNfkD2yUB/O9YN1vmXAGwzDf5nWlJqt3otA5b",
+	"GwVJKvFD+YqpSjokZUsZYHFPqR++jZ8syUaBeFEl2ya2GiWmgBalJBb1NRqTfMRkDweCJPMdcR4QzDIT",
+	"9qkAfj5j2gM+JJkZlaygtOH026lJtSt2ek7qlwNRMRC2JNq1c23q1PJxpzrelDKPDynr34Wo2fIjvCKQ",
+	"fa00ulZd5vp6u7OyWnZR2eDcG6WB9wA6sKXMEVFZATHtw3Znc+UCEJNdSNV2tbY9FU3sgPA1tcYCuOcX",
+	"fHhnu3O11WmvrnfaZcsRFSlUh2neFDYhz1any09wI8Q9WTayYUPz8wfgxQLJ+XX8LP4kfjx5GH8x+UH8",
+	"BxT/Pv4ifhx/hv7j3xS1if8YP578nSIc//F56dwhCOkVsxsHIAT86jeJA7ghTe4FDxdDRv3LApQ53e+h",
+	"+kQHLVpb/rsKwcxgGbr9XjIjP/ou0VFBhcF2gKiVsTpGTr+arMVBJyQ8wpIOdYag26MjcZsKuW0/29Ff",
+	"USLcrxYfmhm7/FLhPRuz22q1yhZzSZB5AaBUl1kCkpkEvhJozDxVf1NJhuKc60+3XcNhiMdTe8lNssBG",
+	"Ds0ZTt/nMWW+UqszI24iGWKfoCEOj1HdPbyTGchdctSrxFqmeQ/xkPYp67K6u/1W4c0+4f0QjwaQpECZ",
+	"bx45iLITJbLqYP1I0oDKMRpynwQmCpxFQ7XP3Nw1p5aboebUXid8Nxm25tR27bg1p3ZPkF4U3FGDqiPK",
+	"8ZHcINM8XU3fOMEhsAm1DnWcxc/giN+a/q24JvVbdl3q79zapq/r3sivTKgjPpXgeUjJHtxfTv6G/Kix",
+	"zYnSyQEmjp8zIl6J5193sligB/OJWu5+se9TtVQc7GWgQMvMBWlV527kdJAUVhw0wkKpt5JruQoLDXg4",
+	"JE39yyg6CnT+CeMmch31eAgJKsMtsABCRolA9fg38T/FP1tCPvGoT9DpAINgA2akQnJIQmaZ1BpyLf65",
+	"+v9Rt5Y/TMgYHR7LaCdQK1XIvOGsdt57UHFON6gHB1MGzekzSGOnZXiUUPuFyX46qs5Um0f69cDvzV1/",
+	"Rd7bNvLz2xhPbyL3xbRuoa5FoiHBTBRgvIidCnknfz8Tp8tEXlZq9ADipxZ8RYD8vqXzw4rkhRJjHk9o",
+	"jIJOiBPBArkWU9yvtGGgcOdwIHnUrAQAoyWX3ryNr5jiF5fMEBYwaiRrWdSisXYhi8YtWkWxkwUMtH1M",
+	"FjM9X4AJYXV1IRNCNfxnUnfVSwUY/kcFY/En8efxEwCwJ+VKOy7ZwC0eZgwsoM6o/TjodECAAQg+JJyR",
+	"1MxDFzut57cRpOaBCiPJWqkxgPZZldZsbhv2giUKCBY6NEp9hGUUksV0ZiHDyFOv+2XYBiHqGsQHXKSz",
+	"UoG+dee2A4IcmDxCHvUHyF1OPnAXOllZKdMnoA2uNI/7BUA5VOL9HRwe1yrUrcNqQSc39hWdVUqGowBL",
+	"siBQovgZmjyMn8S/i59OPpw8mjzUdDB+iiaPUiEpfhb/Ln6WiEnx47lUMjU9zCOOs40NSd43AkcWOcOe",
+	"hHI/4H901cjG/ZeclTtNQFmF5R5s9DbTpjTFvBb/BI7hCZzSF+oo4Jx+iOI/wU+fqj/jx/En8dPJo/hJ",
+	"/LkWXlORcW2mIr0IwORDyN0EYlwHudup/vcW6H7qx0TDcZeqgS0v1T4P8M0EuYrjm39GD+bATbk9IDFc",
+	"l0hSWZv24iKh5eHzZMF0+HkQX24A2EYeHw4hwCwDANPbUBBRkRpjAcZBkdBqqTAo4iR5RIrOGhfngkRo",
+	"vgSakyGomE90vogfl5Kdyd/PJjuonvl3/Cz+7eTD+PPJR/G/x0/VN2r4ycdL5xNjC+A7dXYpTflSCOkF",
+	"xE0FX7OxA0DlcjSmLEw/p7pkhrqIwSUBv5dqbLmobPgiWEoVuVRC9z0dfF9Ccno0ICaIffpoepXyuhGf",
+	"dOWfEQ7VPm2cu4IEJVflrRHNrKJwREGpnwf6MH8VtBxY8bBU3LMPFZzo8kOSZ6CkBAwCpa7KwXARKEjm",
+	"3k6+UpqWGq0HIR8HJKQ4qDi79LUrAgl4MxGyB+QsDyuttr+OO70Vb/VojVzF60fXvI0y+lalCCUncUVM",
+	"qUEbG+2FVCAtvpdpkHYGKCVDlSyllBU5qJLeC37Oi3jGYTHh3KNFIgJwKUfAnxpu8Sz+BNk/UPbX+Onk",
+	"+4vJuCngJGsrA4XMKc6F6G0/W8Ci4H23L0EyoIbuaWhOTv98xDwZfJeNIljXEJ/t6q87LTDJmr/acyh9",
+	"ZgHzt5tFvZJaMG8dHGYR2r7dzLgm4J19tLLabLcanVZLwXXht3an0Vm7Wvr7WruTd0pUfbqgc0J9bhaR",
+	"/tnunOlBcj/B1MUD0RpRlZfZErQchlVc/7kuvfoS59+hBpgyMxcpLncW3F4CFYbyKRVM2a5l584Bqu+9",
+	"uXPwV+tLmYWZONtEkjVczkFHWJCrqw3ClHBdIKJ3dnevi/63v/km/87u4MS7u/22t8N3d6/z7+3sbH/n",
+	"2s722zfPbtzYfvN6v//+4O07b2y/fXNn+7vbt6/3j98fHNPXN05b16+f3jzr929t5HjkWJK5FChLfPTG",
+	"595UuWCYkpXLJyZzxcLzEIs7USBpVX3et5itl4FGJMzUGElmcBBlSbgfD30d7JPfr0nDvdhm9+HjuVu2",
+	"c8zdrxmvFJ55JD1uDBg5i9kWcpN/u4gzJCKdP17vnJ0hV0Gxu+SYYjkugspsp1ScS9l84/Bwz0byQH5C",
+	"lkSr1ZxCfaYBPiGoz/NGlU6rpOKWqaC0cPinc1lkDvZYeREKhoSoLo6RpR55Oz4aYe8Y98kLIXOiWvw9",
+	"B6kzK4QEU/E1oXMLcKXkzqqwB6wWJt7NU2TA1/6rDMmY6ZD5ysYVzozZ+1KDDC8vfDDv3rfBhJAHJpKb",
+	"d+aEF+4nZzYX+MxaSndfclGlUHlwsLc95FGZK1AxLRENS6hExQdAdvQHKUVtd9bXrzZXsxfJo1yOob4G",
+	"UFRNYk6FEmWeZuXr/XvX8xKy+mExefjgYG/HjAijPHBqAT4iwQxTooiGiELFUSetbyTJmYRMpmlLXPxp",
+	"/Cz+PP73KWtK/AzFn2mTCphSvpj8IP6j+v3z+DFYVv49fhz/EdXhpWfxH+MnKH6qPoOHn8VPl+ZTJn1J",
+	"mUOtuv/rmAa01ys/9CP9UEkn3gCHZUyj3Nh0Fw8hBwxRRiXFQfF4fhH/Q/zr+Jfxz+Mfo/gXTfX/yvBt",
+	"NOCsJN6gtqd+NxgsHOQTP9LIV2AP79a+sV5f3dhYWlu71mhfbbRW1Tkk4lOF+6NCODImT7OmqvO8QY4k",
+	"D6vYn3pWglK+HxJRss9t/QDVCZNUvV1wnLQ7a63WhoPi/95E8T/HP49/Ff8s/nH8IwfF/xr/UxPFv45/",
+	"HP9D/Ev4/Ufx/+eg+CdNVErajmgoB+Uk/bp6hHwom0eZT0+oH+Fgai0b11qNVqcBCmaObldOB8bQivm0",
+	"oXTGfMU9n8+8no5rQ81sYozUMSRUjquMND+OfxT/iwZd8wfK/hr/NP4fi9nPq2DoJuvx0AM/b3Wsho51",
+	"SV7M+Gd0UqZHiK+YPBUgQPmoTGLQuVtlHG08Ig7cuWOL1wM6CxGpQY+4PzZZkYyzBiReq9/FCOqrM3X9",
+	"ARVFaS3+1eSj+NP4SfxbG+H2J4ip+Sx+HP8eKQKHOp1ma7XZabWvov/9X/8v1GmsXFtZhj/jX8X/Gv8k",
+	"/of4v8X/Ev9b/H8rGP8f8Y/iX8W/jn8e/wxe37g69+TtlqsO//WQR6MDXbK0pMzaCQlxYOooEoHCiCHt",
+	"uoJySWVqW5qOXVWPUQm5pnoOKH9JyaVTCj0lhooSezD4YqrfwcHe2xHRkWKprQzs84sby5KVV53U7l7V",
+	"MW3bQpNWB8wCagY2j8YZMazAV2bIcZkRrIXaZf/74f/DlsfjZd9fDpX2GOZ+832/Ef80/oVbJKArq2vL",
+	"nfby+nqr1YY38slv3a7/Qdtptx4sq391HizXzX/1f/6L+s/aA/hw6a/nY73eVNWB3iZ9HCx0pukJCNtr",
+	"BGEEqY2GeJ2Hy6RV7o0CltA/800Bi/9ZCTPxZ/En4CjMeIBWSj32VWEOlbOWUF0lKvxz/KP4fypGVjLp",
+	"nLBcJQ5X6cpQ+Vq/AG7qLdRopwiOg8A8zJ/C+rqTFklstEsr9uexqa9ju2dS/r3BWFDveYCAZVjbNAwA",
+	"2/XncXks0I0bzTt3mt/+9re/XXT8NFudpuL103jSedDtNnP/qMgUhUKp5VBxC2qoVvtGSiJE5lx9gKvm",
+	"uo1nThU/iz85/3TngTRTt39jA3irGBGP4gCeCNuNAbVbHUXL2mutpUsCTKemK5GUH8oeliFn4yH1qk/F",
+	"uKHmhOpUIUByIVlAqESIBMbnS0ApPpRZDJngUJCb+LNMBNn3kIcFQVBMNeAKySR3EO0hzMb5s7m6fm1j",
+	"udOyTORX8U9KA1aq7SUFke0U6wI2JeGM7UZrpdFeW0TEPhcHXYQtLsTbzD7n3+dNVuJKeoOfFg+DMJ/4",
+	"qH6L+CB53canqNPZaNz6ztIWYkpw10VtdZk6dWpqK+qBrmigQyMLnDCU1CsLItjWDxRD0nPkjmX1ahky",
+	"eQGORMlYO/B7atIMZbEq9PRYM0CESn0SUxDRabSuNlZai0CEWkQZxocJCzYnU2xnM4e3mfnssZqJkqOp",
+	"ggUtopZbnjSXgxiavhLIHa1+SIGIN+BKWsa6hnFaiDx/x9Dla3FJeU+/PjME0ubB6cVtIVfP4SKJj6Gp",
+	"CZbmmdIpKQl8kbVWjQxvVyRQCWpKmh/l7VeZVxY0YunFp58lv902UyQ/7O7V3qvIdzRnNfOe9pLzLKlJ",
+	"y0yen66CrjZu/5KDkKRqThNtBwHk5vORTi5CAxKSrUyzGpvqIwdk2GVWrNHhgpvItSfkIkaIL5Cr2Qq0",
+	"pDR8Rf07YSzQWtI3N+SmjA+qdyXSkLu0ZVpalow7PYyRiuErOko+0RTQhc6fOhnpnGaetNkUrGXp+cTu",
+	"C8h6qG7Pd+nLEvsqlzBDAryIzDd3ngrxb0HtBgygc+5znk6zMEffK3JzVKejpZer6X4pOtaiouxCl72w",
+	"VFtKJPfBY1fOzcqFVEcJBcL2Ds5WawP/kZpONNEeDoU14xEhEen1eKhrvWVqt5nXgbQek5FMyw5QhtwQ",
+	"n7pbuvYD0FXtvsDJ/Ipio4DzY4FOQ267TxY0x9RPMI+hWpcCBGlba/i8j4zdHL5R4kO10dOsRFxB6ZuO",
+	"xmlFo0dcSBxUWC5+bmJYv4g/i5/GXwA5fRr/AYEZ+Reo3dlYWV13UPw7sC0n5NZBk4/iz5so/kX8OP48",
+	"fjL5P2y6noPiT5tovVTez5hu5+2+zOL7QIkO/iJf54XqB3B1Ga1p8c8BjfHpIh9peN/Hp4CFOqpxke8O",
+	"zKtT6iE+rSXwkttB5iTTmXJg4iTQqY/svZk4uq83WOYeVo8T2S3J6sFC0y9hrOslTtGjKi+awYUMeA5s",
+	"wPdsdxgqeq506bujUFe+m/20PF+iGq1uJM/ShX4FEKjSOVHl+oAirXm3hZPzWSx9BfwRagHk/ijkfuSV",
+	"Z69M83N1IXpXVnAOxqjHTW+2ozHCOctFAywXC2r2ep/ttWZrpdlpddpoMXMGHd0nZSr8zeFIjjOdZvKu",
+	"KKWgb6WhXUqnNXIo8439Wul7rFLPddDqVQe1HbSyuMNP8xaTR3OUkX2Zj44qnI3IfJDFhUo/7GJOQZRK",
+	"0WgR72WGqha8UPqBXhp4+l9u+MEmsoEdaPJw8lH82yaKfzr5UL0Tfw7ZTjo/5IcJeZh8GP82fjZ5uIna",
+	"q9c2Vpsra/bLRTONCjiTUocFeIIB1Sq2cFB1zu+Y8hJHREGvYg8nNse4LCZGVAbFCN1fAIQxSc6kC/6+",
+	"JNBzYaeeCdaZilRwamrUqukNsBgudhpyCeayOjGYSpIqo0t/vmAEB+QkN1UFC9ARraxypZEAwCwFnl7k",
+	"6g56Js83jBijrO+CCC5DzASFVCQXglyJr16sK0XHaj22EzLUI3cV3FIcuKguIHYWGpxuIkGI7hapzVxX",
+	"hI2OXdKz6vdcVGe66LIe0EGmesp0tyDdqifbtS4tZOwT7AeUET1tOlFI1Gc4aCLX9MJxuyzXZE2HuRVU",
+	"mM4qUuuWOuc30zvOFJrOtRVebbdsU5YuS6ZJikuHGCoMyAFWegsUREWu8ZK7UG0Kh0LXApDQFx7rHiVl",
+	"mswipSd0jzssTOf3yroTncN2a7O9ttlqfWfhaMXzxhPb7krzFwyNAYiPsL4vfTlzVt5pL77yqmwufat+",
+	"0WQ0o4Lv/Owu2zFz0TaGe/Z93SHZhsrPjsQ36KzI/ACLTDPDYjg+qruU+eRMZ64vTK/VwipC782e1W8N",
+	"cUxHDSvYNUYcKoRo18WcoFPToiu9aGNr1qSp5tQMWQIu6SVV7A21gSr9ppOyQbm8PTr7zYIGabXlt+3s",
+	"yRkkq7C/HGRGTq4wWVXS9NKuzv5w067ygVOLICF3AbQIsJDIG2DWn4vHi2NDWdJdEpKbAG+20E12xbPY",
+	"z14G8qe9Y0PMxolx3dy+taNBVkO2GVux0gArNb3q91MjfcH5M6sVpFOTXJallG5nOF12uZWDL+BlMq3h",
+	"YMJZB7hIcgrv6dyUjJ+pPH7rvNQayMSsYK8rAo24oLpVEDONEzWpqbdsvD9l/cB+kBfKWvMu5H3rVVs4",
+	"QkzbPcQ8T7EVYrNyI4gdPEzjoW14CiDu+YilsaCWCLdVFPAdU3hIJ/roma0MlKWGWTJmCN7zkjkNY0Uq",
+	"pn81VGvK26ZBw96Qk43g1xdQCtSUBH7SbnCanZnm5raV+HSyPPR8Lzk5I/7Bd4iKTeSCWKUNSd8VkCgk",
+	"B9qe5KK6z6VShOQpISxpAQIKqLolBHsjYsnpMhf2ZwZSh2bGAClXDqYfQKye7lIw/VCXcIOUCe0Z1JXb",
+	"vnVHN9rNJFMU6v/pNveSj6gnyoSZpPV9ldYHpnAtlBbTNKCxHlBbLNGQC4narRbSkD6/fIC6kXT+skvX",
+	"DXe2mUdEaTD5NrJ1pXCAIqaUOcXSHcXlRpKETuLIbzaXIGEUU6Y7nFufVAmlK68GaBy8SvdI/FkFWa+d",
+	"dZRkeUN1mR4zorp1E6+Ts8o9Ujrk5IeTj9F6y2qFkx8YyyPUNQFDnbXXPdHqpanf8hiUxEeTj+behd6y",
+	"XWj1TVwPuHcsdrQIUZkEf8scD+TAA7AC7GrJoySDtRfyYXnE/T704LFfJuoVFcjHY1TvtNrXGq12o9VW",
+	"qBNgScKlKcFmtdHaWDAYnxHi3zxJ6+r3MPBPU9SsyNgFRwHVniSzQkTgY8VGQVnNwtj8EmlRGGwDpZ8+",
+	"0CgIUqALKDtOZAnTkqoXcgaBMYW0D9vsQ9faI7KpmzU1w2j5r5atuXi53Wl31jrrrWWAg+X1Vi47JNua",
+	"u5SAVEZS5/WZe/u3t0sDrJP7z5xBNQzuKN1uLwr7M5NvjXYDAo2nvkCjqDRvxycBKc3mh3ls9VJkXsvH",
+	"QXXmy2pm9BnbAcgBqCstOqUBK1dERwF7NfmaHTs1wKPygLpzoEl5ZFAbBYoBgDfCQR2raDhoBXl4qBis",
+	"5PbpKsJQPo7o2rrGcEFMy0fTOHJMJKKsy8w3a4VvCoMWuF4HHNhaPFw7n3id2fWca6Osv1ANUdiVOQ9N",
+	"vkyJr4UZTzFE3DPTF+YYYp9k6NH8QLtyc+muLK/L/Bswcj4B1vL55IdpdebHUAP2C+spQvHTyd/Hn08+",
+	"RgqwwAl2F7WvrTXi38T/WApRSjqpCEQt7nS6Us5qa6O9cfVauzX3bvU8ZtszLpdHoXyTstKaTDb6DVrE",
+	"i03Ura202t0a6hMGgZnfjUIqTOFgB552ujWEwyNq0lD1jyvdGvJCOgQDlYcFycXIrQAmrrQ68L8reTFd",
+	"P1xAQM/sRryul1fL7VFsp8sqPNkxawMTQ+bBnumJX0Iw1WNke+Y7oFcqJgImJqPaER/O7zKq/5WsCa7s",
+	"+QoBVo1aoRPqN5L0nhxslAVfq5OtOjmfeFRQzgSUhKBDGuAQDSEwSSysQOr1p0UY2XGZInlM5wdUFFFB",
+	"yUc8LAt9hBBLyHUTaS6w5JE1olzawgs3Cbuwq3Ls6S54q5XS67ZdP+qp2/RyUK1uuvReyzhA8VolN93d",
+	"ASMsHqTaQyvDs3Ql+1lsK73F8ghdkRKp7MyFjWRkxZTmvOecGwUtiMwSBiNG34+IeWyMutX+OnsLmOFg",
+	"LEixVXRaMlhtM8B0WHRFQ4TGk8nfauXo2eTD+OnkEYo/iX8/+YGJung0+SGafAhsCyr+PZp8X0c9KB3q",
+	"yeQjGOJZ/If4s8lHwOeSseB/v69//5OpFfhp/Fh9j3Sox+Th5FH8dPJw8oNmMZpu9dra+tU5GTTlbjvP",
+	"pLPD1VdDeg6NSiBcqRC65J7RHxYTLRcqqJgZoaK9w4tTa2dKEmkJ1ALeGe2nDMWisKJMIJxgSAIs6Ylp",
+	"O58oY6fkqEIhq83Wumb7g+7t364UaNQ6Z6TU6YXd1JJzRWymEavrIfExCC9Lea2jxNvvSXpCZYnIukdC",
+	"ym2LZxB47fAUAOQUC0SZEdzPxyH00GVMzSuI5GI2GJhEBR1LYeVys8xzrmlKGShZHePyoLQeUHpWXBDd",
+	"wYPKpNc0tP8WULbpiEfSsXY4gcjZKMAMX2C595hHQokpqz7LWb42c0ZJcZdN5Ibi/l1y6qJepKt4mR/2",
+	"QgIwQuyTjF5nVMEuM+9uH3FofuIn74JR1TQGxfapHnvbkxEOXFs71oyif81MakvLTs2aGSQzr339KJJd",
+	"VpjxrcB3oRFzvumSXnvNqRU2nPySDK9/0XNm/134pLAo/eNbQcFQnx1pYT3AoL9eb/Gn7DKKz7KryT1L",
+	"1lDya+WA0zvMPYa9zibkKQBSfytXQzh9Qt6PcCByBQOviAXJflWBIUtsE7qXYnUZ9ZlLiMtr/WV2KOZR",
+	"YPteSd4FOSVCIkg1OSd5sGxinvidTD5jo4qzvXF453Y5z8laNTLmLSyQ+qaE4RhHgJhtJCnxLNqxHcQj",
+	"SUJwVVzkbBJXRAnNXMR8UxA9yoWOkIgRZ345C7s3UtJGu9VKBgUogUjSIm+zYp41OTlI6Jb2R+OiNHQe",
+	"+FD73Ce984XfZS5HXa5lZEPc15S+x8NhFGBj3Q7JaUilND3x0+isvDSlnWQjJf4L8Vq3Ju63u/pHcmlC",
+	"pp5jeVQdUC7nN2Go6nMGQXufQtLNs/gPCKxon8ZP4s+UUjLdIeoPKGuCM/Xrwea20kL6Q7XwyUOwvLXa",
+	"1vK2sV5heZvpBnKSWMEE7fKwOQfvFYjMqXYxk7YthE4ARgUkz53ytXZ5tMYlqgkVMrneQPUh3aLMv8N9",
+	"2qMzfGk3UoxeyJc25P6fpSut9G4r2/1oZ3d1fwXq52WBd5PLbbc2Wq1Oq5U1gcy2wqR1hdrnqyuUuOTt",
+	"nVWDiqKYe6VOesVGR7joIbpSxUFn1kJQw9hkEcjFa8/Lf59F8NVwdh1ot4LOQ4wfMoUF0whcd/mkvaxd",
+	"lcvAIsTyB/pMdv0HJtA484oZs9g5+OWzB/0XHfaRCL3XurXpbaxcXVu/eu3aVbuQxctJzPFZvDEekRAO",
+	"dQHL5iiybmTKJC9L4xLkXpXpQz20fijKBAGJAkbL2+jK3NNozKMQRYKEaY2K9MKqvdVZklPmhs5bSq6r",
+	"5e/frobPvQArnqFOg4dGHolAsOq00J3rBTb9YzT5MH6WMRJ+CP+C5jEfxs+QTgVTwBQ/if+A1luowNmh",
+	"p0yGt8ePFXf/DYqfTgPdF/ETZAyPj6ELzSfx56Z9jp7644I5sdPaWG+vdVoXsifai14Mrqrd7XCUINHB",
+	"q9MQVX4P6uT1Z65GHYwGIem91q19YFb2IGsx+wBI5oN3jcXsA/jPg/csLrkJTGugPOc1FlZwwdAJu5iL",
+	"AoUhKFiP8hwgssD9V9/6bTqkFcVwk1SK9yMuMerhIQ3G5bbiCj3NEIUhkQPuCyQGOIQOJUqyg9GgOjBE",
+	"tYmo16NnhVhcwzqXfX7KoHOOU/ihwX05/ePI752n6ulMwV6vM+lJRRnaj4SguEDQ4v8XbvZP8bPJw8mj",
+	"Mjmpoh/CPUalQAHpSS2jDTmTA1Rf6axfXVezJW4caC2LIhaoCzORpinHXp8vrBpRX6/DMdc2BzBK7lU/",
+	"vSIQP2Uo1LKmjVUIidIXKJQYhY0EYw08JXQiSMY/h0aqoXWevcIMXb23O9yval3QTsNZOjp/SIcAm/ge",
+	"SJIkJ0QxPyqSe9BGwrbTeW+mGDXDZneH+ybarpZZ5V0ub6n5M755q0hAhN5MtSsXjMJDRAXql4ejnFQb",
+	"0Y0aYQpAu6m074JtXxCJ6pnk1uFIjpcuYlQ3gVElyDnMXtb80dK7neXVycXYARUSUx0nLxpSd37njnbq",
+	"pBt17JXMBOEUDOaYycQUKOCQVMBCNjbxHHeYh8oHFwsPXCAm0M5zWK7WV4Vi/WVC/8uwfVwIaA8r1PYS",
+	"r91CQJuaAS4AshqUHiymw1fv7S45FbuSDMtlKUZOhY6RAu/eTHvYomVUygNpql33A5PtWpBc/nXyCCIc",
+	"voifxF9MfqDVYGh6GH+uRNWCXDr5+OI++xEOcT/Eo0HF3cMpKYFVx5TpDyGGJvmyIB/GP4b4jQ/t2p/G",
+	"v1fL0ZvRi/0ko7ZN/n4h+bz5/EXzMxVcMrueDT7lbqK9/d07N+FoSmRvcnpesE/gdO5G1NjVCzYu5RIS",
+	"PIInW4hQcFUQ5qMhHqMjAoYAVMdHitculacHVFVKA9ulx9mJtkKA1SoRRdN6bs9lypS8onyaX/RHdFqd",
+	"tUar0+hcmz/ug+ojDOmQ7GBJ+rzMAL6N9NV75o2kIKSIjsxvtMwy7A1o4IeElZbRSD+0aW06AS8guHde",
+	"1pVffwnzqkqfptAGNBIE6kP008EUcLpNdMhHjYCcEF0aZSQAfiD7iBVbJrdbrWvnM1fa4ywvu/2ryX/V",
+	"ThcE1X4e6YgvsCd8smjJheQC3lvs6g9DUkGyCwAgQ1LWGyy50nOSgjn3V2zPlU4zZ1/qFittk+8MqDdA",
+	"KVGD+Esiy7oQ5jdWTNowZ0J9oalBFo52ki/dgvm/1bpWQtuzVv5qs74zI4EpoVJOkiGnWNiY4BDhPt9C",
+	"7ZZ6KmwhCldyNZBrKtMdTasfNlW7vVClW8FtpVvjgGk7U5pt1hmsayt1oCGBugXI2qacma4nka4DrWgD",
+	"ZV4I8Zc4QCMeBJT1Zyi9nfMovXBXBzyU18dWjDHpQVPPFUxp3wkQ6vJLsMTayWQp6lPXXjDX3p+7hSRX",
+	"LGXu6XdaC1H4cyOKrne/UFKJtkBAySud8lsSL3EkeBDJclO+G4WBi0IieHBC/KRwvtTFv3u0H4XEnzbg",
+	"16v1X4AkDWhLz6Mzn8/Yv203qQ3+C8WofiWd8S8veDVzEgvHsYI1xDzo05OSnm0VV3nRkFYjMWsjSBaS",
+	"52HPDP+XyY038QI29hlLfIRFaULWSRWnKnyrTk4PrtOydQU3RerrrgV6d8m2VcokA6WWXP2yfuRmSWnN",
+	"DgClxdXjfDBg5vHisYDsZDf9LPlt2wyvhDSRKUs+y3uvC3khKhBGkPHeCDDrR7hPEDkbhQT6/aH6HR6O",
+	"BvyQnMn6koMOxyOi/quobh1vHS052gPUueo6yP0vbrPZXFosa3aUuMWrOFzi2+Y921BoC621MiYFrUr2",
+	"yXmKcpTw1lZxZsWj0DEZb6KWwjFygplHHNSe5reZ0izmtxUDQ0mMdK7yhU0TWZlXBUMt8q3Qtz7/mSuF",
+	"Cj9qreoZYbo2bxth+0flKuYXRykVu3VHQZ5p5bJlnIEG+FyEWRaIKEuVOwA1ZEEt73l2NbDdxUNSnzya",
+	"QdeXkAY6DY/xzzJPCrEEM4cp5HdcXbm2eiFvrKI386lbuRc2GwhiDtQA+5xku1m2Nm6i92HgfL0TOaCs",
+	"j4ZYeoPzFDgpFXNKdMRRabTLoV2M0tKmq3q2Kwvz3OBlhsU7avXZ3FLISsBBAHMUwoVXytK9zfB76vWy",
+	"wtt9XfUncxOpSLy+QKUfe0/ZbeTmNCc1A2oYHY1IBcAM7QFU5/z82cXcdlqtiqhbQ6DL602dkiDQLmo7",
+	"roZ94aAWRORC6RExZYTSGL/URNugTgCdcj0epoGUbnnFqVZzY2OBfrEVIZzptc0Fjeow9CnwKGs/rwc5",
+	"r5HBguXc5vN2+LnbmGdbyIVLuyBlujbLs4kOlG5jC11DMaeeKVGK6umXyYHYNNelLoNgtMKF1gs+tjQQ",
+	"G8t8ACzLB24vlRZqzA5+gRjtuSmW+gjuRDKCesrkzAsiofQBzY3zmyuoTRk/gC1TauoC6CTJ+LPzc8fF",
+	"NCHJoVY/oqxCIzpH0Qc9XzWMgTeoPJFhO6dYqhM1+QspEyl0J7dYcg50SQJA5+GLHnPORnZZj8/ZCJYy",
+	"pEcR9J0vKn5Q+h3dUfQchwQidwU6Ih70ecrkcXiYgXm2y4RpF1rPSmn2R+zzkTSFySkRS1toQEmoKCL1",
+	"cIAgMkV3dPgup4z4NmCs6za7kEOjH4J04pgwDG27MQ5as/gBFohxPV5pWxrPK602mFZXUxjDNFk3Y2IP",
+	"MnJhq+DGyDI+sMxzhk5BziXhMFfiYXtn5+bBwf3dg/u39m/erDn2h+vfvn/nrbs3v537Zf/m2/duHhym",
+	"v924eXf35o28Ijg14sLq4DZs/VZIUiOb/un6+A5nZDz1q6W1+d9vEEZNUUqT+1WZ7ch7SapjFsBOQyot",
+	"hOVdepMPUbvZaXZahfz0uVFcAF5lBX6283BXdCH+d7D4fARZ3Q9NrKCu/fx48jGKfzL5KP5j/BhNF0Wx",
+	"vsNfxc/i38LPxuX4y/g351u6V+kE2sk5erLL/kdbjAXUk8dp6WjYwLOsJetpt1u6+ieZki7lo5xzGxXd",
+	"l5Tyr6sU2HiKRQCh02muNzutzuo5FxHgMuTeUT/THoUquJD2PHWixjCI4qf6XL6YfAy+cSgA3u1mDYeT",
+	"H6jDezZ5BBXC/856m8+30vLD0tBqLPFVR4Xq7o2mdnm6S1PlHZptwJ/2+ZZTXmXiTVthgjItopo05OzB",
+	"/Uv8bPJQIcnkEYSnfqGP53H82eTR5AfnW0WAhbw/NLEZFeWtzHlky9wWFJGpQyvaMFPgOlcX9a++abkq",
+	"8SNJidEvFIE/GfJclxV63C85qQOokR6SPhXW+mnTTYBP6ydJ0dK03lGnXXofYTVZASvI9HT1O5R9NxJy",
+	"qRQU5ixjzbKfsqVUJcyX7Fm/mkwGWqecbjgAJUV+p+TryaPJw/gpCNOmSVepq29Gyn7W4A9WRf1yYdKf",
+	"xE8UCCoSP/lo8veT/zN+Gj8p9VOQMKSylDEdmkeUQPUHU1w1lYhGo6CEaRVRADhsAQXOS0Yv2ZlSXvQu",
+	"QR/1WKD63BJpDspaGafM3O/Wso9rzvyaa88Rk1TwtJgmmFZesizTse7NJBMpEUscW4IpBYhE8kvYvmMF",
+	"62qlpFiQojJ6qFgkI6mOce6ooecKCCpVqBOLT6EwR7a9FUTGQSDa5GObq4Hiz9LgumfTwkP8RwfBk99D",
+	"/sdnk79TYyAlDyMT4fZo8nHCDXS9veeOY1pttDuNlfa5vdyVeSVvEBzIQVV8/TZ0uLCdO0qsTFXfBad4",
+	"LJDLj12omhYBqGXVLH6cV5L48WKKUXa9b705XcTarKhsq2+NCNve28168bGviyXgYC+zL52/OtVixXyP",
+	"Vpqt5kq2qdeACihiHGJPLjWR0tca6nogXANLgwdT67FV2c+7jv1bO2hjdW096T6SBKeinYCCdUucUukN",
+	"1NHrzrRbyAUBCPyBVMJyhVRcVkTDIdbRal3m6qZFrsYVyoQpUeDpQh4eaaK3TXYRDaJQUdbVzsYSwr6P",
+	"3BPKA2juNeIB9SgRroNc4fGRbmarU3NsNxoiiBT3sXS30rEoO+HBCZSBZmk6E4xt/3Kb6A4PCSJnkjBB",
+	"OesyW+t7iMemXukmon1m28dwRgQa8wj5HBJEjhk/LbMy6J2XYcAgGmLWCAn28VFAsmREZ9IUDuguGDpM",
+	"TWuhtJeQSKiupB3COEBQsx9sUnn8BtuuScQxQhA5g5QdndNlp0szd4DSCuKjaNSs7OVSgp+3eKiptd6H",
+	"vYJCccgjnKnbvlid/LQa/MUbimhIKRcRssltebOVq49KAR0w0PtKA4K+y5Qdi/uAnzxQP4RYQrV33cVA",
+	"/QviFguaWU2PV9pnBnDHI1UljnW3BEiUK4GQfHBGmomsY9YzGSow//LI7xUCbxoh6REYq7zNLUx/vyqa",
+	"0y6P6tAR4xRyv9UwtqPG7g0IPxpxJnQUerFH34U755gZdAOdhATMaI9CzgY4guqk+t4HWKCQ86GOiioL",
+	"Aes0Wu3DVmsT/u8brZXNVmvh9kFAq8pWo2Qbg4EhgnQ1yCex7YzqJkF+E2paj5AiAGNjkkwAwLwDWZW2",
+	"P59hhfpN3YvF4HXNqZkP8lwy98YC3NKwmAO1s0M7TfbHneyA2Qev2+nnqDBvHB7uGbUFOifPg/jVzka2",
+	"BPTGRtYfcK4y/dtIDBRttBzMpDVapqjGyUOIZl3krKKXRqUysY3u7e+iBOkQhRPrja3DKTsjqruQMrJ5",
+	"FGB27CaNR0Jiymdr97ziTmJEPNqjXkVMHiiECgiaPjlZNnOIZYDDRmYTi1MGy0QrOh5YhqvZcL5DiSZR",
+	"ajYhRuo/dCTykJm8sThU3jMzvm4/Lfx+6+Bgr+TX3b0DgMopeWMWx7Dv2GZaPmIcSInuzOwbUujuY0kg",
+	"bbWxp74YFwKSLVNYXLlblO0V5XWt9Nk04BlSLUB1eRiB3jp4QkgIO5QKVZmvIPHUAVFMGwMoVDTMdLso",
+	"1J2IQnZfsc37IxLeH/AorEqNBmFEyQ7qpU2TreDhgDAfh0ZbdJAEkgrvCgooBQuDXBF+Yn06dEgQCfBI",
+	"EN/psqMICpIERKlGWJFXy16J1ULrwrhyIR4AVEoPB4Ep16ZztY0YqMQ5dSIY9QLO/aUtqGePMBJKhYW+",
+	"Ksznp5DIhkKI/NKLNvzSPlaL1SnhrC8HhWL3rWZrpbVIsECO9M/Gzozsp0OC9eXCf0USLVwH0feU6dWR",
+	"oAc3kc/6RsDvCtRHo3FjiCkr7wwMDLm0Wmnas8cuKgUpdXPqmBQgwXFuIleMtE/eEkXIqmf8dMlBrg67",
+	"vw8ygovqVHZZGDGBuAYC16wDNAgnCdJPtQoI6XQZl/dzIzXRdtkFd5laEhrwwBdqeIyEhPKW8DO4Cak0",
+	"jwFxBDcYo72a+eXmK1HCLmtOLfuKLlCYW1qemBZeXoCkAhW4mdzOgZm18PN1GHffDFt4eJfL7PP30uue",
+	"I6VFaVGEMGL2jtST5Lq3EGfB2HiI86dVnkVx7bB19UJC3CzlwagNvIcUccO6lGO2zIUF3FLFYmH1ICgv",
+	"0qEJJDY9sSG2FchWvhtEK7NRyuTVjIU9IxIBalcFj4DcSX00jfG6KgYWmUyCc6H/qMIOeJhQxM2U2LtA",
+	"cJV65eOxaaLFo1ChMyvUlQJS/z2ohHgzUpxn+Q4XHj/tskzqgtLYNO7e1+OAJcH+BHMA2QM/09UWGlIW",
+	"gSMzhFavPArFku486wricQYNbzWKw40t5REXVg9WVsXEgec5tewCMn/qd/SoeUy2oyyKwtrSesd8lfnp",
+	"BkyR+eENvYTMLwd6NZUPpoY4MAtObvY+MOEZqG4LuhqGa3l2vYx3OrYBb1pyxNBcReTL8f7iyltIhrqH",
+	"2MyiLbR0G3VNxhnpQ7rFdLGWBTByEXXWkhdGznTYC+gBoNBWnGDSt5AHvlLa9Qg+iDVKFNL5HksvTRNO",
+	"I27sXo5IwFlf2BQVq/WGukVAqdxSH3Eh6FFglGETOKQD7vT38/Xj59KKAQXyOnH6U0YjBt2XR2GZpcfV",
+	"JNS1CblgFYAQ0wxpS+isaTCT2jGT1iS5Lti6QI9AdWP9c5dPOsu6Pk4+9USPW8vodLkDSX49x3HAPnfs",
+	"uJnf7iVTLK5DykTxSuHjxemTsNgpbTL3q9El879ZTVIpIjMVmlKyUQhDX4BKFAuopLdkpBaLeZbBF0xC",
+	"hv1aCcMsPEv7CoQ8S5YSUHbK1LmcaF+pZlaHJCuCRELI/8jonCVRlrrA1MJhllq7necxNYNWrluJw34p",
+	"b4BcF8BDG0GYaIwQbWzlRGhQD505cmWzcuZoAyVWyaVMS8bNsg7vF1L2tKBteYDR9c4lwC1sWgeek2ze",
+	"TkkZqmvzeaJPjkjY0IKPFqVwwBlZWFROpqjohpysgJYKqjdh4EPbPWxaJuhFzK/G7T49IQwdYe84CZPN",
+	"kWN154xL5GvedsrDfH/ozoKSgYLF6lWoVUJ+AhT49Y4V7Om7qLurnY2C3rGysDQSnsyaUz+3qnNu24AB",
+	"+Y0utlOt686bUont2gSjb6eQBbLQTEYkmKUA6XpEiiwVQAcHowGeZx99gYzKEqNyhlV8mmVcU880Aysm",
+	"tOekISvglDGbFPsyEJNBmwzs2sutJLH3REVmmCUsAfH7JLSE1UjeChYSWUEozVQOyFgbKZWaUJb7W6F/",
+	"ansfNW5tW0eblDHrS5CQZ2nCZqeZiUtUyufSEuGwS1TFzO83jO8m5bcVF2NMWiCDywGhoSJExMNCLt4k",
+	"roJLa6ApZ7xvMaX5nIIdJIVYx2Cvk1Ajx3IkCNpP+AFgN5BNDV053nu+dSfCQXm/nbCqjjZMdUXkAe9y",
+	"1doCZifyn5XuCLOY6WuAqRSEHoB5IgqpHB+ozRu7PsEhCbcjOZhFSq8ItL23i46JTglw1fs8pN+Dm9hE",
+	"12EQU6b3mIxN0d8mSLNqKjBoqnfSDQ6kHNUePABfus55gYAJT6btzGqJAwwpaUZiykgIhfLy60xfg1T3",
+	"/ZsHh4n6RZkplAD2h5AQWw7WhFtu7+2KTRtqscMZI55EJx1Uh8ddliR6LmljhiLG6PqN3T04kJN2s4Xq",
+	"RDfChVCgUcg9QtRdiKWEtkEH+G5t38aa8rBbM993Wb1HA7CPj0YB9YxJEnBxn4sRlpB7hnat9VmWS4fC",
+	"QWYZRiQVTpdBe+U0IwYiuHRLfBmFTBg3dcbtJzmQZo8zQYWaGX3z4K27SWRTs8u67K/+CqnrV9Pq1XbZ",
+	"TRjHXT5puxkEZYT4c2DFMGoDWxZs0GFGf9aGmR4PT3Hoiy5T+z8m6ao3EZVoRL3jyqPJFk2xMqueuIn2",
+	"Qn5ETMN+MSKeTho0gbEmuxqHBI2io4B68P6QyAGJBBoSGVJPoDpmvjHT6Jgr4iOl6b/OFTD0aEAUJOgO",
+	"W102SmxhFHBqM2csAAZsEgY4g/oxI6yFan9IGSR0EUZCVHfh1bAJv9/Hvh+6S45dPRUIYobsja+2VnV2",
+	"67JZtGtvcj8JBRH2Gm3gh1JfvCACY5QOInKQh0OIH8asGC5iokTQttEDIRhLEFMAjZ+yLit8Ub+mtKmr",
+	"qygg0EjVQT7tUykc5DZdB7n3tcG44S5tobRkZ/a0dF9fMPAyou8yIMMMzqKQjIh23VCG3DQuxtVRbOB1",
+	"NMHe6sAADa0z3x4RxDIlp6MDtygcQWUUHqq7GWy2nvtvfFdw5jpIsx7kmvW6S80u0zF6mn4JCVFm+YgD",
+	"ydOIvi2UROlRARcLAWqiif7TdEAXwEyXQasO3utpPqFjuuBQ9NW6qO72KAl8GNI94v64aZo0YDkwiOkg",
+	"F2o7mCeKSKdP1HvTD7Sx3QDH1NOlJtpmaVCcWbJB+ZCcEByYWEWlmW0CYSO5ewSmS7BvL+ttI0VaXVRb",
+	"zrrsXq40usi7d5L44JWWibYT1lmsMdcqv0pSKSEwgHaO8aOnxMaB9y2l0YihpZZTHgW+CUMBgmsRFbQ9",
+	"IP5d5u4TGY4b20qMdZ2MPc2GO/JeCkOoPjP4EtnYS+jHl/GRWmq3e/PwVib0wV2eDoMwKC7UVnK1whOH",
+	"e5elrES7nK01E4tMIFc9OW93tbOCbnPvmPhqLYHgSgvnQ0Vh9Fk49jDSRVvPYuJWAFs6rKiJ3NdvHqLl",
+	"k7YOkhEuEgN+ahmdNVjDek2+A5Jc8xRNtjJdHBPPpQ2SYMbjOwq5Vomgea92d24VZ16OlCDudplewOmA",
+	"I1CftC+5nkKGk5N9yyTdJQvcho8DV++yAlevK3AawUFAlgfE0PoGAQwYQ7BaE7k76h8NHUHtojrQsU67",
+	"vYQEHosuOzVGfpwGAeriyaC8JxZuGE6HkLjbfeKiAT9FPPAh3APYoF4bogpmzDLVcRv8FSg9dwSiuSAC",
+	"1W2xJltfwEGDpNGFU2j67GTrEiokhMUzM7+TOYzsCWTwchNhNKBS+6ZN2K4Cv8wmjVUTWBjBYUDTnunp",
+	"tnSRYIXKaUJNSKx342icETpMLEo+TVmXOegyczU7OlR1EzHegDXreghKvEMY9UIiBnljDapD/AwNQNoR",
+	"0dCKgUuaAheGHeKzhpA4IK9pmqzNd8ISbcnVuhQ06So/SvtAUL8iX83ndECh47MhB11mNLEMtlvY3fXJ",
+	"cMQlYd64y95Kfe/aRhMShWcCZCuA3GR2GyuF3MwIjTdJQo9QvQ3dYdbWuswbYAUYJBSKs6BQEdBErUUC",
+	"D7XoaIke/KBYnW1VZp3Eim4FeCzSKCJF4gGW1ZvqqtWh25iBNFC9jynbyk8G02Pk0x6wcqknzBD8jrvV",
+	"ZdguFk40DV5KQnWFud0wYkzjth2gteE2UeJgzH82xOMugzqsRwTQQolvPsRnHEU6HifBURSxY8ZPmRJo",
+	"M24cOiTQ3RajgIP7EVQk8GXxEGGWnEze6aUYnDbxeTz0lxzYnxYd4W1YN6q7NHOrPJIK+xpmIe7SprpS",
+	"4h0D92NanJSZAGY4bxQxH4gVI6fqxLUP30SMprphzamdkFCY0prNVrNlrM8Mj2htswYpHVC0R+pq18u+",
+	"qUzUJ6UV6w5Ocb9PQnRvV6sJWrXI5IE4UxTziDIcjlGdcbRz4y5YdRMqv+vXNmuvE2kKCVnKCyvotFpW",
+	"QTbmVUnO5PJADsF9oAXKkkDEBw9KckeSAhjNnE2gtvnue07NRNLWNmtQhE5njIF+ZumatRZK3DdlCpIg",
+	"5bOGjVje/CBjSk3imGE9ywNI3/le9ckayO60WkpuCLiCdmHDbD0ihFWT3jg83APNGIAESkj4ZESYr6Cp",
+	"9HDfMHPPPd+s+K7E9vwxzzIo5bKpSm7gMLMPJe4H9GTOTdymJ4Sp1yER63mO3kB70+6o9PzVAivynEwM",
+	"hxkUTEHfPHjrbulRmyHU8xd53MWMrooTtxtKi/jPOvHDLBrbXV7GwY+xxthLOPhvb9+5raOdtFMX9WhA",
+	"lmZdhfrifFdhl5teRWKy1KSsxF75Io7frPzCxw+dyhejOEm4TcLKMNP0BskQ93rU20T7xKcC1Y2ZzcrB",
+	"YBmUWByD4c+IhV02oqyfyolrrRU9hR4DuC4kkSiVv4msmiqswUiTNuJvgmx5RHRJPCWK4l6PeFAIMBhb",
+	"G0smqFFzwSlQ2Ncn8SXSP1hBU/HetdZK1WDJ6pYPSHhCPXKP4RNMA3VKM0FnH4KNL4VYnrSXe3QklrN2",
+	"2Zm4mzPg5koSgf3XFiTCYA9NetxgJEMlKRPEe9PYe4uOoMvEdnYRukPFkChBt7b5bnlRtexqNpG7HQSu",
+	"DWAHkRTgzs/UVwQpBVZad9/A4h48v8E9d8l812XwYfqFbd6flmVIP7W/mAFANoK5kxBxex4U0MQeQt09",
+	"hH/5rgnGpGpLYHay+fCbNrc9BcikfGptOwiylZzgr+xu0j8zK6w5NTNrxm8yywWnjulNynw9vv2rME/h",
+	"5/x89mEy74MHzhygSit/gTWQhxIdaV6g81eOxnB9ef+TVq38ioNUg0DCZu40MzXhrq6WeKQ+KCtRS1mm",
+	"OK0uWNucMesN/W75LVaUFH7w3gukW+roMlgGcU4V3CyLWkDJVvU6ZlOy6zjpJQ2ftOd/co9h4zwhvv5o",
+	"AYp5i4dH1PcJ1GBe7WzM/+KQ8zuY2cphQtPmBXa0awy3SbbvWquz0DlYWvw8TEB9ujr/UzPVoVZjNe/I",
+	"SNZC5m4zwy90ZEU1s4AwEDXciJdFxO0A3iny7oe4l5uliVxbpwOs7TIFKbDuJd1OehHUu5WDpPwlFl0G",
+	"PiDAdreX5w5MZttoaFpuVCOYIykcqBPBtMgApeR5OEQ+J6LL6vFv4n+Kf7aUSco3Gvuqko4ge8O4DMpE",
+	"DMWv9NYzuDTNsMruLH1lOWPqeZOMaxrvATivc3+8AMon9O+DTKW2Wvy/oMrHp/HTyfehRcxnuqTa5/HT",
+	"yd/Gz7rd8mo3zyYP49+ZHq+/txVvul0oB/PH+I/xk8nDZLzqDzI2ifjXul7Q5GFaM+aL+HH8GfqPf4v/",
+	"KX4MhX6eTb6vxvuPz1MZ+/BO9lAfOBejbPp6NG1LQwtM4n2BvLZfFHldgLSCzdmwL8VJjPtBTXSbe0nI",
+	"YNmk5tXl5D2Y7StMpVsLUOkdznoB1fFWq+0FptjD44Bj/5Dz2zjUBUpXO51F9mPsE5bQvmIis5iIxieE",
+	"WRZ4z89IqlSO5Q8yf+36DzSrCUhpfTX4vZTpJL3IEvG9XNnQQ8wk3jOx1mo7iVNXZ6Hp8M+p8nLagGHd",
+	"CYYX+mTIrwizBWtvT+NwChXoWuur66vrVtJU3DIVNHMnVyuSuxkib74G8ghLtZnaZu0/v9tqbGw3voMb",
+	"37vfbLz3jb8uCwzMtcDJrOBGrUSAXa26Rf+rLlkugjhJO+QLEblXZGcG2dFQ8txkx1nIngG10yRhPvEz",
+	"YmQ5BXmdyDz5eFkq2wIyxZ8dTr1CkRko8jqRl4Af51Ndpgn+KCrBr30yCrBHcsqfRTSf6gCwjL5WV/wT",
+	"ist4mGmzMGZ9stREb7FgrFmlAFP1EekyNQLxtxBGIjoaUgmpQjlRwIYFblTpcPdG/pQO9xejgv04/of4",
+	"Z/Gv45/Hv/yPz1EdRn4IBbc/iZ/Gny1dWPXSp7qY6vXSyWQEi/P/rMnly9OzXtHlarqs0eClaUzLuaZa",
+	"leJOprdWr0iWc8kx8wSg21QkTd7Fi5Z/0m7y1fbqjMr3Svz5S7Nus4J4ketc9tJlodm2cqZbxeTiHrCW",
+	"e3SirulQfzQ2FWx9guo6dN4B/2WXJTZxixiH4xERuhqU+UyS4ShQBEjp6Ob7QyiNOzVIYljPjwaJCRUT",
+	"lTesAnfwKd/qsiMuB+p7ZvaSCmMtSHxhKBopdmJr9EIWjra7qxn3omTCWzSwAfbmCZS0H0IrqJm2+SRa",
+	"5suy7USSBlSOG0Puk0CLr6V2nbWviV3HeakuDbOyPX5Kwrd621LykJHx+aRSCwJfnjdgXshWQgT+kvwA",
+	"X12B9pXj4LL587bvZ3uy6WpJL1kiXv7A/nOOa2GfDLlJTcw0ureBzTmdsdqt8IrvXD7fmdlS5vmODUt9",
+	"RFeEkcuElS9KD+1q+aGlAPalnJiFuVful1fulxfgfkmw7VJdL6XtPivdLRmy+lJsDfMktldmhr84L8tz",
+	"ocFzWRXmq14FDjDfH5PBvhJnTBPtZjRzKjINDUMe9QfIXe4ZzRy5yyJVyWc4WnIYfEGt0PC7+Bfx5/Hj",
+	"yaPJf4v/3fYM/VP8bPJw8tHk+7pzFXTCjH+LJh/Ff9Iv25f+Lv48fhp/MfnBxZTJL8+/MY80WefGny2J",
+	"euXZ+Cp5Np6DHD6nDge057yK3JWUntkwMUH7um+Z2MrrfKayg5B4XCGR7AQEh1kj5St175W695VV9wBa",
+	"X6l7rwj77CBfBSUZup5SzBel95nhHXQ0lrq4gPpH6ohG7o5+o3EIpaMA9/v4BGpajbAQqUTaZfl6VNyT",
+	"RDZsGXJIR9VfU8UYGFTvRYcDInTtM6hcMIZG5hz4glqNcTpt+/6B5RRuE93SJexlGHkS6q2lFbFwhpyY",
+	"8vGa45AzKmweK2ce6UKt2ORluxe1QnUsOp8lTVNJyteaskBQDWWBCKeM3mx41BwB9W+W/+a8udBOrerY",
+	"LyWr2iwuXy8PjkvY4yoAiVVR6piNwa/qIJNOBGmZWHSZ+zfLf2MyNgVhvkDnBB113q9I6StSWm0546cM",
+	"HNyXRU2/auYDS9h4D9pfsCpy6GHmIIxG/FQXRcbGkeuoz+gQ9wniPV2cbIjD46UM6dcGhhEOpYP0gehq",
+	"ZICLEbMWieQD9WZGyIfGiF2WhAvocgM67sB+Nh1TYGvtofpqawMIxlJa2KBjswOhDlzqu00oREh0zVGo",
+	"OZQYU5xMacdOa7WKWBeiHmaaSYZRIKna8LIiqw0f6954i9sS1Az34Cy+apaMe+aGtoraGyOnOUPxA6dc",
+	"2LUDvJJ22wtsRGsk+/b6X1lNXpjV5ML8YIjP7h8BDah1Wnfo9WyZ+0szqaS2kJkBpOlrChd1pUHTEym7",
+	"MdNBxgpvlSGkB+msL5jkJDPNCiJNd/fKvfOXF0WahWCRBcyvurRWGnC6rdFT6OjMUDdh84nB2dffOjjM",
+	"IrMJ39QqMIS8gGxUUCDdJnoHStWqMZOvp1XSTqtta8yaCoqmprRu8KtHQYKckBAHSpdPP1w3FXjUDCER",
+	"UQB9qNLJoOGQrY0IFVgcBHWfk5q2/JTZTt2ux33ibkLRTV0nUkQeFCTWNShBLhNQBaJKKssq/19qjYcs",
+	"gX73gxoO+jykcqDgDi5zH62sNtutRqfV7jQ6a1drTu0EB5HSsO/s7l4X/W9/803+nd3BiXd3+21vh+/u",
+	"Xuff29nZ/s61ne23b57duLH95vV+//3B23fe2H775s72d7dvX+8fvz84pq9vnLauXz+9edbv39qoPXjv",
+	"XG6z5PC2/ZROvvxAzGQZO6ZWUAUHyAP2KU7ZnBE411/Msu4ogb66oNiBQZUMxp6SMCmyqKRlQYhGBI01",
+	"Vyz0vxKDX4WDfmUYrYL3L9VzmJhcZ0q537pzW6dlzLXyFkzXCBsHlZA8hKallQFNic3hfJLv2SVVq0xt",
+	"z9+6c/sVjXiFtYtZMxOwuSIU4HwZwnGxRnUJjl4ROSy9IpZK3cYlLuMyJ/DK18EJPN9kO5OolZlddYeR",
+	"iIkKv1Szy8osoyhvGIVOdyMsRLbDTVJnTclbSXsWKslQSftdpiRy4usJc11b7EagYhzcKdSrdJA7VEy4",
+	"T1yT/nYmQVMwjbCWZhhd84T4L9DimmcHiVuVmPtexBD7ysz6ysz61TKznpNRXa6NdYS9Y9MndKaMad4r",
+	"TcYvlytHIfcjj/hKskQgTdskXDkggnSZtuDUE0PPzp0DB2UNBLofUtJmImPF4drmcwD1VDJ8Vzer67J8",
+	"t7qQNAhTGqZu5baFfA7FkgMi0ZhHIXQuQF5AFVHxORLcZDbPCFbYM+f2pUjE5jJe0bNXBGYGgSkW8LQo",
+	"bMKGXn7BgYWJEtRJEsKkEr+YKgcHEE1ToGWJ0962CbK0KaU91eZnQxJcJWyiI5z7KEQ4PX/osWRiAgRl",
+	"nu57iLUpP+nTpWsQVFCgKcr3pRp8F7HwJodx6Vbec9l4U8j6EkTbdPZ9sHyW0XcTnZGU8Jd/5iXzXtlI",
+	"v8Y2UqBChTx5kASz9ornM536FNqb4ZCShGsw2fCS0uqLNAFJC7lTIproJvYGyFXqeKKpl9Z5h+wLoSRQ",
+	"iU5IeIQlHeqozLRivG5wGBIsdaMFnduke8LlELeCklcUjH/hyaP2WMeV4azpgb3qkPBVqVFRAs4vBL2s",
+	"DaWh9JFqFLuRVMswRZwE8kmPsqnW3oWuO1sZ7IuEzugUKFP6qTkfV3KFnr58dElO4BW2fAUVIIBAfsoy",
+	"9V3sfV0i/iyINTpZYDjkZcvZMs7wEtRwdXNfjTmL4svLRZPMZIuUQITQ51cY89XJqypCpQGaCyKIEKNl",
+	"3T+aiOV+yKMR6PPl+rjEoRRJpJX9TIft6+wYBfOcEejql8+yEVaZH6atcilDMKXoMojmR0MuJFprbenY",
+	"E3iWdmdW40aMJr0dXXjumpbq9bVWq4Uw8vHYQSKgPmX9pWaXuaBQC1d9ZSJakgbBJ7r5v2GFVCZIXE8a",
+	"EoOzyLTHjwLdCAgC9gVl/YAkh7C0hTBYFMDtlDEP5DoAvfte03ifROQNtJx6xP1x0zb4bq409XqbARYS",
+	"yEgTaU1UoGNCRrBziFSDbvb2O2gMzHxy5pY7p4QYHcBKX4crfl5LxPyowr2Q9Ej4fDYLuzlYoT4WsMjS",
+	"UB9NbbMW/zT+cfyj+F9qTs0eWObX+Ofxj4Ge9gGA19cfJNbb0WAsqIcD2Es6th3gl/HP43+OfxT/z/hn",
+	"8Y8qhoBGyeeKYDs42IPz11dxDvPGHOp5cLB3iMXxLcqoGGiy21mErNkPt6F5uKXXr3r+vLJDXDrb2o/Y",
+	"NOPIMIssBzs42JviYEDka5u1vqFfYoDBTsk4IwX3mhCjKgZH53M3bJYHLEGtjrAeDz3jzlZXTqBfYz1+",
+	"Ovkw/lP8LP48/iJ+OnkUP4k/n/wwKSAzeRg/g1L6n8TP4k+hQdkn8bMlW1JXB4g4XUYZwkGANIERTbRj",
+	"2R2wOM1lDI9Lc8cCekyQ20uo+p6hZu5s4r+79zWh/Pp0apu1dmdldW25015eX2+12o34p/Evaueit7t7",
+	"r4jtK2L7l2b01RRsBvU6GhsKtCjd1YTowoRXy0oL0161PJC+Q9w3YbLMRxxex0EwRtj3QyJE8sKS0iV0",
+	"lkcfGoZaMqqzgS+Zjt6G3XxNSOkiEu3i9BS2/oqkviKpf5kkNSWhAuE+pgxS/YC6IcIkleOXRFAT/fXc",
+	"NLVISo9oKAfIx5JUEtGcLNplxuDSbrUQZmjAoxDsI+0yA0ym3EEnDep9PyIR8UHwh5S+fC0E9TPCPUlC",
+	"dIopOOrAhedqergJv75219UBGcAeeoZ0OLaAF0TsJTHD8AUKMUM8knMsJJYHfE3oO1wfFJHcrLXazVa7",
+	"2d641qo5z2kmWZwj2PN6xRReMYVXTCFhCgxR5tMT6kdASl4gT1DkUix/oP5jWhJUurTUO1csccRMkUsT",
+	"2zZQpJQPiWPKH4LF2aRWu4p6umli9lHAvWOBopEu1oBllw0xGyNBPM58geoeHo10w32wo5PwhIQO6qwh",
+	"oX7zSQ9HgVxCEZM00B5oRfFDolPMMepRhgO9yi6ruybNmviug9wRDiXFgfqnzutQ/yJnI0Vu3CVHDZf2",
+	"awSecjrA0myxifZ4ECiGonv3Q2NIzeQS1UAvBnwakGJi3OMZm/7qFsL6rdMBFzazXKABPiHILKXL6p1V",
+	"4I3CsDIqkeVSS+lg7Zaa0rI5OF6qjiDgrI9GPAg20QgLmffTe3gEHpPkJYEGJPARlsl9JhN0Npx0BANz",
+	"VwRaa62guhvQobpZyHox9zuqZI+vE3moLXVza5PC4VA/bXehZZArArm2s4yLdK8ZaDPF/XE+V6rV/uaN",
+	"le+8ubZ/7U7nnatvt761+p/W725cb+/cLE+f0sB/2alTi2ROqSMpzSU7MNgguZY+kmgLdTaSG2Cw1fj0",
+	"fVHWz51Dp2V2+35EIPbcTKoGrGU3Z3Cqttly1EbpMBrWNq+2YJv6j1ayD8ok6Suxo6Tc5yX6mg0brgzG",
+	"wOK40Jxon8hw3NhW2DKvPxG8qt/8s+tQ1F5gK68rxvAl8OcLMtt8hJTVSLScb8onGyI6j1VazqhI331F",
+	"+maxxz4OMZPLnuIrsyo869YUiq7qcibwmSWhm2Cf1z7noeIviuTznq6EYomk/R0f8UgR4UxFN0dTODlA",
+	"PRoomok8PjyijPimF7Em61DAqUf7kEmJBcL+kDKBhnhsuII0KY+iy/pEotXWShmh1mvfi8I+2YFtz6HW",
+	"sALCZEht3RYq0m0pZRFlJrBua+Tqo1UsgY+o5xbqHeef1sqJWDJubQaZzhBmPei7mjaXUuZpIpzbnr4c",
+	"2GFa1T6z7Han3VnrrFfQXGm2klmqpa3tl0xb9SXD/cJNV4eqK0prtw81PvyvR6+eryFZg5soJyGoDti8",
+	"lCFu+oVK8jYt+Gvon6ZtPAplYxRiT1KPVFuDthkOxoII5EpyJl1UV+KILWaeSXBUNMALMB3qzD5Tg9KB",
+	"sknGRkF8dEyZD2+q2R1tY9dGMMbDoVACqOSRluaZr19DPvGooJwJxBkSdEgDHKIh4LdooruE+LYaaHZL",
+	"XXaE2bH6RD0z5ypxSHu9LZDvFU7T0krGK010KySkiXZ0zZ1KcrmjZtyzZ3heuw+MvsOZDHnwfLYcCLyt",
+	"bbZbTk2dsIKTlVa75tRWWh0FKurqwG4D7uQnk781fubJh/HTySMUfxL/fvID09L90eSHaPIhip+B4/nJ",
+	"5NHk+/FT9QTFX8RPJh/BEM/iP8SfTT5C8e/V72Ys+N/v69//BI3cn8Sfxo/V9yj+TPeAnzyKn04eTn7Q",
+	"XNwbW3LU5yrhdOnkM3fpVWmc5rkD7N6WFChgQkGM3da5urPE121tkwHIaZhCTXM+gXezNZ2+wtT7a5KM",
+	"3l5IMN9V2KlIoz6Or1+8qKK9Fo5BC8VQ0QLVu7X4V5OPJo8mH0Pjo6fxZ93aAjwqEaeFx0Ho0QKs+lAG",
+	"tc1aG85pPuvq8XAYBbg6CHufMAX6CCPzKgJ7OWGeNi6RsxEPFRK+cXjnto7ZtNGmAyVBByHB/hiF5DSk",
+	"UoIngAvSZQFlx0LbrqhAIY8kWWqiPSwS7mjT4LFAPaWXIarZj/pyU3EbCr23+Qi/HxHoqu0gxqVmhGax",
+	"RfeJXu3/z97V7bZxs+lbIbQHkYHRj+381UaxSJM4G2zieBMXWWzGyNAzlDSfR6RAcqxqgwBfvy32pAcL",
+	"9GRPi8VeQNBtgbTY5hrkO/rA9yU5M4okS44dpamOgsjzQ3LI9/99noj0Bde9bOTiTefppgdM7+EDFwm8",
+	"uIXCIfmGKB+HMROomurx9tMRfX6D//PdE/noX/fbcT/L/23UHcww2kEFLRhmub35xdZkoOVci93MAqG8",
+	"sfPeOkkH+w8s70Fzxsg6/RkhkdqAd82UuTHVX8D/jiYHYra4uaBxSiVEw4r9b1f/YP9B7ej1AkmdKebA",
+	"XD0Gk22ZUV0G7oCEM4MVzbALP7puCmpPqWaP0n6qz43i+AvLdzUORJbGo4Vvtpd/dnGgtTa8gu48LyFB",
+	"JFY0SGDEvTnmi2tAVHjbbVgLl8XBhy7kvfVGAyZBHc323PZSnqhC84HiQl+LxloZzeRcukFGjZ4yul1I",
+	"OyVM0my1yeOvKh4d5AhUyEF1YotCmLfb2zElPck6X4a1V8dUsa9l9rr1D75rqvUKoiCvX7QY13LUegX/",
+	"vD4Ka3Aziwjq1pQrZta1GfKKEvSdHxFc9zJGMTmhFEkd3GBLq9AXPNXCyDzgWAl59d6XnZQnL4uFjDAF",
+	"gl/umiJR63SrBXkOFQF1C45E9yRjpM90TySK0AGV+nxdbD7FPxWfbHWOov00tZ1aT+uB2mm1EIyO6Sbu",
+	"rKbMa4W/+AM5+3b8ruQKYjXy2/Fb+AOB/4PLOP5l/Cu51Sbj/zn769l/jH8ev4P65f8bvzOu37vxz+Nf",
+	"xr+dfWu8xR/H/0uwBvrse3O748n8ffwLse6l+e3N+CegyPxp/Ma++r+WdhqLNV+px1gexryAG5xA2Ltw",
+	"8VoFr/3StSae1MQPQUUQ74vZyJ5H2iUp18K6qpflk07BZXNKu6JT3O8v1SAzR6g2V+MspOnByletV+L4",
+	"LyzW59VpoAN0zHopT4yjaXVz2u86PZty9HoR3qiabzF/QDJl//t9o6fx97ouw6/NcZTJdD/ZfiicENAg",
+	"Hew/2PUMTNjKyUfEFk+MBkCWWeXXgxTSTJa0GZ5zyJd3nR/2EQHuXMcZxn5NEfw+JE2C95z/Ynne96K3",
+	"b964dfP27RkMn+6jr6I+4Qm+eyEqiGVd18vi6gsu2QmGp63V7trzXevbwvN1DHnvO74f0eFFR2ym7nve",
+	"o9opGMnMU6FJNGMd7fv3q66ixQLwpXH25liyhHGd0qyIgjZDHj24f0jMcOBmFRHVE0PUMtDtjz1RivSZ",
+	"rLABFnVzYsgJpOls0vKUyZDH5yuiRzjxK/dR7HtmkvrjB7qm7PLhIn/O6B5/isPtox1me5a/7PlH+/wz",
+	"WwRgCh6M2eGquwjrjnGnzXa7ZNF3hLSgmsqCakZ9kdyjmkWkvtXevN1obzbam8ZyzahmcsPG/v0TQl4B",
+	"5oSCSqoJF1AJyyRmCMAmxTAXS8AwRXL2zPytzyhXhAvdg3pbfNJkmOqc6NS0AFRfJGknZcm88FPI58af",
+	"NppkX2hXQZLzjCm8FkWKWTxXIaYIJYeHj5BWOtWkHsFdTa2zaGMXa6AjtGPuukkAMFHZtola0Z0ui8hQ",
+	"yBM0dqU12r0MU/NjYY/tpFcYCbMbCDy6reuN9hcNKJjgjCX3T3GnoqENgUszOF/ltdn+ot3earePloxG",
+	"lWe+0niUG8QhTm0WSGBxWgDZFIrf7YFa28h/3CrhdSzrk1G/z3tp3CspuipyNIXmyovHsF5/QJSqX0jo",
+	"pRS966s/X9H7K0kd+4I2jE0e1sb/PX4DKYPfIW3wxgGkOCQUMv4Ris2+Hb8dvw1r88yEkEfGaQFDwSLD",
+	"fv30EennSpNjs74AB+uxAswylPC1ZmdIyoktpxVsYmszsrbHFOnpZxzysqUxGbVayobApXtp3zZhRIR8",
+	"8STWH8uI+AqmfRdnvUIrwm2veWZEh2aKBbVcZnekNCf2Re1CW+tWu7asxVFZpk/C5MARLWFy+EOzNjnW",
+	"2bC1BTHfgigp1U/ClKhqp4VsiYFM+6y1IAS8NmpMdEqI2S6ud/D04eP7hLOhIh1mdGyloH9W95N5dwWn",
+	"/YP1ypUK1fJ4R4eSsXPw3kewYKuqOl9HCf+oQqY4TA1zmKYD1C+WAVi0xhvFgHnlbEdi35xum2PtpqeM",
+	"l+XAMdNDZgxR7wGQugMKFpyREaOS0K7YdbACZLNNEjpSIbed1ZEWcB+Wv7n/FU+x19su/eI9xRO1SOho",
+	"o0kep98AaYTxbn4Yvx3/TMZvx7+ffTd+d/bX8f+P35z9p/Vl/DmFBAKU2X8HjTRvQg63/A3baqAq66fi",
+	"BjNhsCUVi7VjQuvTE0b0UEB3E6TjuwzbnXIOKD17QpKUxxJ2Js1CPrAYB0pIDbA/ZoGR/0Jw0CCkHpk/",
+	"7pCtCCB6SM5POKQ23MhLaAdW6Ib8vHw7yDHzNVfZQlXSOC822+3bR0HNTLW2s7Wk0e1ns1KD2wxgHky7",
+	"+bbr/qN1MO1z1FJg8l1C7deN/mLKCmEJ5lRi51nWcOXV0H3SyCjv5rTrAE6cGnPFbFTTY6pYAeFOJSMD",
+	"agx6qgHo5huWkBvtAi1AQX+huSQgSlOJNEUafiGbKIp3CBfLthFZdK7VCWbGT21/vORMw0CMnNr0Vcpn",
+	"f6uUHP9aKThetmIYp7tSye2GMKtS+AnHrWBcnT7VcW/FmZl1tOJPC2BWpPU/orDl6WDA5iUYHvk4dynH",
+	"YMEsIMngwyURJHcjrAaAs2R7YgJfIwBJAShlZSH3qYIoFhKXKmFcR03yjPHEd38CwkvHtdeA91C9fhdx",
+	"XYQkHNmIQ14mBl0QfeCZW4nVCWfXKFJq5ygA7c++H/9KEBZg/FvNZtILtJRlJbOd7WplMw5inmHtRfIK",
+	"I9drM3ttZl+V6N8DCJc4zqVtK0w5oV6kfrgi2G4vqAiwMMd1Fs6nCtVapse5xvjwe+Kf+vJPpYW0VPJN",
+	"8lgoXb7V2OCYQxWdkGMludolvZRJow3TmGbklGa5vfQvAsgSLd30MY1PVEZVbzLdC2N4mfKOmGxUIPVt",
+	"AEaGH4kwy6xHA3gN4thsLNTK4KC0ltMReNcV1/5fRATDwB7yjjiPgO6aKn28dfZwXdT/ORrinqW12OpL",
+	"x+S3euX8XiGPastL4RZLUijdmCuO3UWkLllCgWRzumEeEM6GTGkCmOQ7CMsOxfxDCooHOEoC0hPDkKtc",
+	"+gBKWoD2CcXIgMlUWDa+4Yyaq1Qvanc7mXrfzfWzka12RvPMW/ft1kbtulnpExaHrDibywnDm72LWJ8t",
+	"G15wwBatnu5n80sXIBzcKTEVQbHEBongCdEsQxXROcCoTLUiA6FgojaAXMSDAa1d5rHOASQ6mdpYAREO",
+	"QAgxfzMSEPpe4XqHd4LNvFSykBeNrLZgb1r/8OXBV/ne46sTsPCKT1IS+7nPkMNu36wN27UCWCsArwCe",
+	"8BL5m+iUIhNOeF6wZOUCPauTKgLubL3C3vT5AYthT2RsqvynpJNmkOMzL4dSbWfBQoMuzmkxJARSN3Kc",
+	"Dc1zt32kYWOHDKxO6Hlc4lgMRgHohUQQLjTQcoe8Wua9Q7howA2RqyAfiZxwBgAODJrzlNfNSPNtZSbi",
+	"PXRElomhCnmEixTN1g/3YUYfGtuYIlfTzCMIVpAaBklnOkiDxRqYB9HgIASlNs8QCaQxk85ScII44aeH",
+	"e7Wg8suTe4cTvxzc27saxMGyUjPDXxqtofwAsxYf9IBTnjQFValqigHzdk8TUxKXAAZRFNWm2RoUYq1m",
+	"P8v4EUqMCTX59HAvIE/uHRIhiREmy2rMW5ekMc91oqB/y3lSs72lCgT3gHbZbD/HuVGAkYRdWh7bSEyB",
+	"dIjmQTVB7heasN7DLv5HM+ovm81mRBRyYRFKjqUYKiZJT2RAtlsAVJATNiIx5SQTNLH1nYzGPQBNwhhX",
+	"h2nAzY+d4sd19/7WJTll3tH7zDIK83ytASBW2c6CMgPIWiOsNcLa8apG3kAcfzxfCwF5ZmqJ+6dMOm/H",
+	"wu9YaWuEBlNOqscUS99R3O5UsYGMoMcmWtAYoCDs/61Q8Pi0BX4QIOXmiilSx5RDmRQQ+ZkArXajSSIl",
+	"chmziCjoPxj2GF6KnCYw5lgY2e3h2B0Kn+vJxQp9IYsrSog9ZviI6hLyuk2QlBuDN2xvtH8XldhRoBU5",
+	"ziUn0rI+kmGPSWZh7I20SHk35PWIfdOjuQJyPuBUhP+pl1RHG7tkAjqplSvatVM1bi5RA7NrUj1V6zD9",
+	"L/h9r1AJwBvmpTw8bNOFhdoq6YUO7e5m0oM3uQlVjiceybkoP1bSVI8eftC5Zhq+NWNJl0nHgBbTjPGE",
+	"SlfdIElCR6Tu2nm8kaXTPiP/Ljjb2CEMDnPOUx1yyYAeNAmIZJ2cJ9g1LJkxvcyvx6NphzKw5y8gHdpP",
+	"sxFBTmtPxgYVfCGnsRRK+VMmGewtteuOP84IIMZ0j42I0uYPXAwDm5104fnq8QHBMZACx4hTSzWROVdE",
+	"5Bo4RNHcU8yeP3N2zQkBe9A8A98M6ETADVW+I+S4Ql5wAYeSn/w1hSEX+yFOGBtY4iSo5dF+dgPJTlOR",
+	"K5s33Q055URkQLrJGUB/ckGMsTrv0H6tFoTQtOPBlxmBLBlNqsEX2CQz+BvwvhkUDu5GF4Fx/09wry8Q",
+	"fYFpHMA7HtubSz/dM8+ZwkZxh49gQ1v9MKRGr7sp1isNYgGZs+mry7DV3rrZ2NxsbN6esRa2y3dK7MP1",
+	"/y5EfAe4rVOOzzU1bTNOo/BrJKwvZgyyeF5t0RLQu57icN88Y+64/e53Qw0mj603AEYu7eUPHvwpBaAv",
+	"QnnI8YwZZQ0c+MK8JdWKZR1SZ5liJLre3o4s9W2xCDQb9OhMJhRb73b5U0dBa0VbhanNeXwTG8pbWFOJ",
+	"UeA5Fx/o0VUrbZQwM7R2oW5ApOHJm9gIXAw/cULDVVoOz711VixZ4OxAjppP5tyorgtbEuaFLM5lqkeg",
+	"HY4ZlUzeyXWvtvPiyGwh+9zJTX8gxTFTAe57wBugsUYScueho1E8cIEe/Z4hBJLLbvbCj5p8k7WY7wrO",
+	"WazJ6daObdoKipCTcXpQ3eKJUoGtKyqxUAQTwAQhh2bqgufQcW1B1xd+JAhBYQpmt3g0xLdIyjsiIAWc",
+	"OAabivd5gnIX5PEC3U4eZJafPrpV781+79mzA8I4FFqZqTbKpPW4Dk2C7SB2uFSNeNyTgotc7aA9BAaf",
+	"ZBSqaC2RNdC/l30ZMIMcDX7FqTJLhGzlRqSNRL6L0S6gRpeib0NsU0jtAc0cX+db7RyvNpKXHECqawd+",
+	"+nI/qnbcnbCBDs3cieNkN3+PhUyAjJcBayXNUmUsTg/66sdtS4ThMcC3Iukwqiw7UBVPWfSHB89IWHvK",
+	"uqnSgL4U1nbsChItacIafSpPAqPEWJbBRm+ITkPItJvygHSZ6Eo6gJLkRsoTK2ODkKf81KhewbEmRKdZ",
+	"qkeNvkhYRkrS2JxzrWm5UC4gKu3Cqe+TOEvNVlBpwmx9c8gfPHl2SGImddoxD8Ezp/LjPnJs9pvkq5FG",
+	"h/uYwbOMQUQBZQqx3X0mEzrLS6MJuXEP3FkrMezDOtEY/BnfeR5db1+PgjIVm9l+oNgTwVC1A95n9Us8",
+	"PHgGwUYvtBruO4JYs3GHAJmig1onHaja0eu/BwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

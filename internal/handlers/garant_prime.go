@@ -28,10 +28,22 @@ func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.G
 	return c.answer(res, true, false), nil
 }
 
+// moscow is the time zone of Garant's calendar days (UTC+3, no DST).
+var moscow = time.FixedZone("MSK", 3*60*60)
+
 // GarantPrimeNews returns PRIME news.
 func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantPrimeNewsRequestObject) (api.GarantPrimeNewsResponseObject, error) {
 	b := request.Body
-	from := b.FromDate.Time
+	var from time.Time
+	switch {
+	case b.FromDate != nil:
+		from = b.FromDate.Time
+	case b.ToDate != nil: // the longest span Garant allows, ending on toDate
+		from = b.ToDate.Time.AddDate(0, 0, -10)
+	default: // Garant's days are Moscow days, and so is its default toDate
+		from = time.Now().In(moscow).AddDate(0, 0, -10)
+		from = time.Date(from.Year(), from.Month(), from.Day(), 0, 0, 0, 0, time.UTC)
+	}
 	switch {
 	case from.Before(time.Now().AddDate(-1, 0, -1)):
 		return nil, apperr.InvalidField("body.fromDate", "must be at most one year ago")

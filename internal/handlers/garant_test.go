@@ -196,6 +196,9 @@ func TestGarantOperations(t *testing.T) {
 			"POST /v2/block-on-control/changed", "application/json", false, true, []string{`"urlArray":`}},
 		{"prime categories", "GET", "/v1/garant/prime/categories", nil, "GET /v2/prime", "application/json", true, false, []string{`"id":1008`}},
 		{"prime news", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "fromDate": from}, "POST /v2/prime/create-news", "application/json", true, false, []string{`"news":`}},
+		// Without fromDate the gateway asks for the 10 days Garant allows (the simulator requires fromDate).
+		{"prime news, last 10 days", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}}, "POST /v2/prime/create-news", "application/json", true, false, []string{`"news":`}},
+		{"prime news, 10 days to toDate", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "toDate": from}, "POST /v2/prime/create-news", "application/json", true, false, []string{`"news":`}},
 		{"court practice", "POST", "/v1/garant/court-practice", map[string]any{"text": "неустойка по договору", "count": 3, "kind": []string{"302"}}, "POST /v2/sutyazhnik-search", "application/json", true, false, []string{`"kind":"302"`}},
 		{"limits", "GET", "/v1/garant/limits", nil, "GET /v2/limits", "application/json", false, false, []string{`"title":"Экспорт"`}},
 	}

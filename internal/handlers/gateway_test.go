@@ -120,6 +120,10 @@ func TestContractAndDocs(t *testing.T) {
 	if doc.OpenAPI != "3.0.3" || doc.Paths["/v1/garant/search"]["post"] == nil {
 		t.Errorf("/openapi.json: openapi %q, %d paths; want 3.0.3 with /v1/garant/search", doc.OpenAPI, len(doc.Paths))
 	}
+	// The JSON is the contract as written: operation ids as in the YAML.
+	if get, _ := doc.Paths["/v1/quotas"]["get"].(map[string]any); get["operationId"] != "getQuotas" {
+		t.Errorf("/openapi.json operationId of GET /v1/quotas = %v, want getQuotas as in api/openapi.yaml", get["operationId"])
+	}
 	res = g.do(t, "GET", "/openapi.yaml", "", nil)
 	body, _ := io.ReadAll(res.Body)
 	if !strings.HasPrefix(string(body), "openapi: 3.0.3") {

@@ -256,3 +256,24 @@ func bearerToken(r *http.Request) string {
 	}
 	return ""
 }
+
+// headAsGet answers HEAD wherever GET is routed and HEAD is not (RFC 9110
+// §9.3.2: the same answer without content): everything inwards sees a GET,
+// so auth, validation, quotas and caching apply exactly as they do to GET.
+// net/http drops the body of a HEAD response itself; the access log, being
+// outside, still records HEAD.
+func headAsGet(mux *chi.Mux) func(http.Handler) http.Handler {
+	return func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == http.MethodHead {
+				path := routingPath(r)
+				if !mux.Match(chi.NewRouteContext(), http.MethodHead, path) && mux.Match(chi.NewRouteContext(), http.MethodGet, path) {
+					get := r.WithContext(r.Context())
+					get.Method = http.MethodGet
+					r = get
+				}
+			}
+			next.ServeHTTP(w, r)
+		})
+	}
+}

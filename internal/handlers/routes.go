@@ -7,6 +7,7 @@ import (
 	"net/http"
 	httppprof "net/http/pprof"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -23,7 +24,7 @@ import (
 // internal/api's ServerInterface) and the Swagger UI assets under /docs/;
 // the admin listener's routes are NewAdmin's, below.
 //
-// A request travels: request id → recover → access log and metrics → chi
+// A request travels: request id → recover → access log and metrics → HEAD served as GET → chi
 // routing → route guard (operation, tenant auth, body limit, contract
 // validation, fair share) → generated strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
@@ -31,7 +32,14 @@ func NewServer(d *Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("handlers: load contract: %w", err)
 	}
-	specJSON, err := json.Marshal(spec)
+	// /openapi.json is the contract as written (the generated spec
+	// capitalises operation ids: Swagger UI and client generators would show
+	// GetQuotas where /openapi.yaml says getQuotas).
+	written, err := openapi3.NewLoader().LoadFromData(d.SpecYAML)
+	if err != nil {
+		return nil, fmt.Errorf("handlers: load Deps.SpecYAML: %w", err)
+	}
+	specJSON, err := json.Marshal(written)
 	if err != nil {
 		return nil, fmt.Errorf("handlers: encode contract: %w", err)
 	}
@@ -49,7 +57,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 	srv := newServer(d, specJSON)
 
 	r := chi.NewRouter()
-	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, index, d.Tenants, d.Fair, r))
+	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), headAsGet(r), routeGuard(d.Log, index, d.Tenants, d.Fair, r))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
