@@ -1343,12 +1343,18 @@ type GarantCachePurgeResult struct {
 	Deleted int `json:"deleted"`
 }
 
-// GarantChangeEvent A change of a document or fragment.
+// GarantChangeEvent A change of a document or fragment. Its day is `date`, or `date_raw` when Garant sent a
+// date that is not YYYY-MM-DD (the event is kept either way).
 type GarantChangeEvent struct {
 	// Date When it happened.
 	//
 	// Example: 2024-09-01
-	Date openapi_types.Date `json:"date"`
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// DateRaw The day as Garant wrote it, when it is not a YYYY-MM-DD date (then `date` is absent).
+	//
+	// Example: 01.09.2024
+	DateRaw *string `json:"date_raw,omitempty"`
 
 	// Type 1 lost force, 2 changed, 3 came into force, 4 a new edition appeared that is not yet in
 	// force, 5 a new edition came into force.
@@ -1381,7 +1387,10 @@ type GarantChangingDocument struct {
 // Example: 301
 type GarantCourtKind string
 
-// GarantCourtPractice Court practice, one item per requested kind.
+// GarantCourtPractice Court practice, one item per kind Garant answered. Garant may send each kind as its own
+// object or, as its document's example does, several kinds in one object with `kind` and
+// `courts` repeated; both come out here as one item per kind. Norms Garant lists once for
+// several kinds are given to each of them.
 type GarantCourtPractice struct {
 	Documents []GarantCourtPracticeKind `json:"documents"`
 }
@@ -1551,7 +1560,9 @@ type GarantHyperlinksRequest struct {
 	// Example: https://internet.garant.ru
 	BaseURL string `json:"baseUrl"`
 
-	// Text Plain text or HTML, up to 20 MB.
+	// Text Plain text or HTML, at most 20 MB (20,971,520 bytes) of UTF-8, as Garant counts (a
+	// Cyrillic letter takes two bytes).
+	//
 	//
 	// Example: В соответствии со статьей 70 Трудового кодекса РФ испытание не устанавливается.
 	Text string `json:"text"`
@@ -1656,17 +1667,28 @@ type GarantNewsList struct {
 	News []GarantNewsItem `json:"news"`
 }
 
-// GarantPeriod A period; either end may be open (absent).
+// GarantPeriod A period; an end Garant leaves out is open. An end Garant sent that is not a DD.MM.YYYY date
+// comes in `from_raw` / `to_raw` as Garant wrote it instead (and is not open).
 type GarantPeriod struct {
 	// From First day (converted from Garant's DD.MM.YYYY).
 	//
 	// Example: 2024-09-01
 	From *openapi_types.Date `json:"from,omitempty"`
 
+	// FromRaw The first day as Garant wrote it, when it is not a DD.MM.YYYY date (then `from` is absent).
+	//
+	// Example: 01.09.2024 г.
+	FromRaw *string `json:"from_raw,omitempty"`
+
 	// To Last day.
 	//
 	// Example: 2025-02-28
 	To *openapi_types.Date `json:"to,omitempty"`
+
+	// ToRaw The last day as Garant wrote it, when it is not a DD.MM.YYYY date (then `to` is absent).
+	//
+	// Example: бессрочно
+	ToRaw *string `json:"to_raw,omitempty"`
 }
 
 // GarantPrimeCategory A PRIME category and its subcategories.
@@ -1768,7 +1790,12 @@ type GarantSearchRequest struct {
 	// Example: 0
 	SortOrder *int `json:"sortOrder,omitempty"`
 
-	// Text What to search for; with `isQuery` an expression in Garant's query language, for example `MorphoName(трудовой кодекс) & Type(Кодекс)`.
+	// Text What to search for; with `isQuery` an expression in Garant's query language, for example
+	// `MorphoName(трудовой кодекс) & Type(Кодекс)`. At most 16 KB (16,384 bytes) of UTF-8, as
+	// Garant counts: a Cyrillic letter takes two bytes, so about 8,000 Cyrillic letters fit
+	// (`maxLength` bounds characters; the byte limit is checked too and answered 400 naming
+	// `body.text`).
+	//
 	//
 	// Example: трудовой кодекс
 	Text string `json:"text"`
@@ -1827,7 +1854,9 @@ type GarantSnippetsRequest struct {
 	// Correspondent A fragment of a document.
 	Correspondent *GarantEntryRef `json:"correspondent,omitempty"`
 
-	// Text The text to find. Mutually exclusive with `correspondent`.
+	// Text The text to find. Mutually exclusive with `correspondent`. At most 16 KB (16,384 bytes)
+	// of UTF-8, like a search text.
+	//
 	//
 	// Example: испытательный срок
 	Text *string `json:"text,omitempty"`
@@ -1845,12 +1874,13 @@ type GarantTopicHTML struct {
 
 // GarantTopicInfo A document's attributes, as Garant gives them. Most are lists because a document can have
 // several (for example several adopting bodies); hierarchical values are joined with `\`.
-// Lists are empty, never absent, when Garant has no value.
+// Lists are empty, never absent, when Garant has no value; the other members are absent
+// when Garant sends none (its document's own example has no `access`).
 type GarantTopicInfo struct {
-	// Access Whether the tenant's Garant account can open the document and on what terms.
+	// Access Whether the tenant's Garant account can open the document and on what terms; absent when Garant does not say.
 	//
 	// Example: ACCESS_IS_FREE
-	Access GarantTopicInfoAccess `json:"access"`
+	Access *GarantTopicInfoAccess `json:"access,omitempty"`
 
 	// Active Periods of validity, as Garant writes them.
 	//
@@ -1938,7 +1968,7 @@ type GarantTopicInfo struct {
 	Type []string `json:"type"`
 }
 
-// GarantTopicInfoAccess Whether the tenant's Garant account can open the document and on what terms.
+// GarantTopicInfoAccess Whether the tenant's Garant account can open the document and on what terms; absent when Garant does not say.
 //
 // Example: ACCESS_IS_FREE
 type GarantTopicInfoAccess string
@@ -1950,6 +1980,11 @@ type GarantUncertainPeriod struct {
 	// Example: 2024-09-01
 	From *openapi_types.Date `json:"from,omitempty"`
 
+	// FromRaw The first day as Garant wrote it, when it is not a DD.MM.YYYY date (then `from` is absent).
+	//
+	// Example: 01.09.2024 г.
+	FromRaw *string `json:"from_raw,omitempty"`
+
 	// Text Garant's explanation.
 	//
 	// Example: Применяется к правоотношениям, возникшим с 1 сентября 2024 г.
@@ -1959,6 +1994,11 @@ type GarantUncertainPeriod struct {
 	//
 	// Example: 2024-12-31
 	To *openapi_types.Date `json:"to,omitempty"`
+
+	// ToRaw The last day as Garant wrote it, when it is not a DD.MM.YYYY date (then `to` is absent).
+	//
+	// Example: 31.12.2024 г.
+	ToRaw *string `json:"to_raw,omitempty"`
 }
 
 // HealthStatus A probe answer.
@@ -2262,9 +2302,10 @@ type Unprocessable = Problem
 
 // FipsListApplicationsParams defines parameters for FipsListApplications.
 type FipsListApplicationsParams struct {
-	// Kind Which applications: `All`, those with unread documents from FIPS (`HasUnreadDoc`), those
-	// with documents not yet registered (`HasUnregisteredDoc`), or those where the account is a
-	// trustee (`Trusted`).
+	// Kind Which applications, in the FIPS document's words: all (`All`, «Все заявки»), with unread
+	// documents (`HasUnreadDoc`, «С непрочитанными документами»), with unregistered documents
+	// (`HasUnregisteredDoc`, «С незарегистрированными документами»), or being signed
+	// (`Trusted`, «На подписании»). The document says no more about what `Trusted` selects.
 	Kind *FipsListApplicationsParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// SortField The application attribute to sort by, as named by FIPS.

@@ -142,7 +142,8 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 		return nil, fmt.Errorf("cache: %w", err)
 	}
 	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
-		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase}, nil
+		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
+		Metrics: um}, nil
 }
 
 // wireFSSP builds the FSSP client and task engine.

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
@@ -27,6 +28,9 @@ type Garant struct {
 	// ProbeTTL is how long the answer of a /v2/limits probe (does the
 	// credential work at all?) is remembered; 0: 5 minutes.
 	ProbeTTL time.Duration
+	// Metrics counts Garant's 403s in the credential metrics and the values
+	// of its answers passed on raw; nil: not counted.
+	Metrics *metrics.Upstream
 
 	probeMu sync.Mutex
 	probes  map[string]probe // credential name → last probe
