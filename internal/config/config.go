@@ -120,8 +120,8 @@ type Cache struct {
 
 // FSSPTasks configures the FSSP task engine.
 type FSSPTasks struct {
-	MaxWait     time.Duration `yaml:"max_wait"`     // cap of ?wait=, default 25s, at most 60s
-	Deadline    time.Duration `yaml:"deadline"`     // overall task deadline, default 10m
+	MaxWait  time.Duration `yaml:"max_wait"` // cap of ?wait=, default 25s, at most 60s
+	Deadline time.Duration `yaml:"deadline"` // overall task deadline, default 10m
 	// GroupLimit is the sub-requests per upstream group request, default 50:
 	// the limit of FSSP's later official text (its /about page, as API
 	// clients quote it); the API document itself (section 7) says 100.
