@@ -120,12 +120,9 @@ type Cache struct {
 
 // FSSPTasks configures the FSSP task engine.
 type FSSPTasks struct {
-	MaxWait  time.Duration `yaml:"max_wait"` // cap of ?wait=, default 25s, at most 60s
-	Deadline time.Duration `yaml:"deadline"` // overall task deadline, default 10m
-	// GroupLimit is the sub-requests per upstream group request, default 50:
-	// the limit of FSSP's later official text (its /about page, as API
-	// clients quote it); the API document itself (section 7) says 100.
-	GroupLimit  int           `yaml:"group_limit"`
+	MaxWait     time.Duration `yaml:"max_wait"`     // cap of ?wait=, default 25s, at most 60s
+	Deadline    time.Duration `yaml:"deadline"`     // overall task deadline, default 10m
+	GroupLimit  int           `yaml:"group_limit"`  // sub-requests per upstream group, default 50 (FSSP's later official limit; its API document says 100)
 	PollInitial time.Duration `yaml:"poll_initial"` // default 3s
 	PollMax     time.Duration `yaml:"poll_max"`     // default 20s
 	// MaxParked caps the HTTP/1.x long polls parked without a goroutine at
