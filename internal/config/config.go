@@ -8,16 +8,11 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"maps"
-	"net/url"
 	"os"
 	"regexp"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
-	"github.com/redis/go-redis/v9"
 	"gopkg.in/yaml.v3"
 )
 
@@ -45,7 +40,7 @@ type Config struct {
 // Redis says where Redis is. Empty URL and Addrs: an embedded in-process
 // server (demo only: nothing is durable).
 type Redis struct {
-	URL     string        `yaml:"url"`   // one node: redis://[:password@]host:6379/0, or ${ENV} / file:/path holding it
+	URL     string        `yaml:"url"`   // one node: redis://host:6379/0
 	Addrs   []string      `yaml:"addrs"` // a Redis Cluster
 	Timeout time.Duration `yaml:"timeout"`
 }
@@ -173,12 +168,6 @@ func Parse(b []byte, getenv func(string) string) (*Config, error) {
 		cr.Secret = s
 		c.Credentials[name] = cr
 	}
-	// A Redis URL may carry its password: it is a secret like the others.
-	u, err := ResolveSecret(c.Redis.URL, getenv)
-	if err != nil {
-		return nil, fmt.Errorf("config: redis.url: %w", err)
-	}
-	c.Redis.URL = u
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -272,11 +261,6 @@ func (c *Config) Validate() error {
 	if c.Redis.URL != "" && len(c.Redis.Addrs) > 0 {
 		bad("redis", "set url (one node) or addrs (cluster), not both")
 	}
-	if c.Redis.URL != "" {
-		if _, err := redis.ParseURL(c.Redis.URL); err != nil {
-			bad("redis.url", "%s", redisURLProblem(c.Redis.URL, err))
-		}
-	}
 	for name, cr := range c.Credentials {
 		f := "credentials." + name
 		if !validName.MatchString(name) || reservedNames[name] {
@@ -323,13 +307,12 @@ func (c *Config) Validate() error {
 			validateLimit(bad, fmt.Sprintf("%s.limits[%d]", f, i), l, true)
 		}
 	}
-	c.validateKeyHashesUnique(bad)
 	for _, u := range []struct {
 		name, url string
 		used      bool
 	}{{Garant, c.Upstreams.Garant.BaseURL, c.Uses(Garant)}, {FSSP, c.Upstreams.FSSP.BaseURL, c.Uses(FSSP)}, {FIPS, c.Upstreams.FIPS.BaseURL, c.Uses(FIPS)}} {
 		if u.used && !strings.HasPrefix(u.url, "http://") && !strings.HasPrefix(u.url, "https://") {
-			bad("upstreams."+u.name+".base_url", "must be an http(s) URL, got %s", redactedURL(u.url))
+			bad("upstreams."+u.name+".base_url", "must be an http(s) URL, got %q", u.url)
 		}
 	}
 	if c.FSSP.MaxParked < -1 {
@@ -347,72 +330,6 @@ func (c *Config) Validate() error {
 		bad("fssp.max_wait", "must be at most 60s")
 	}
 	return errors.Join(errs...)
-}
-
-// validateKeyHashesUnique refuses a key hash listed under two tenants: the
-// key would authenticate as whichever tenant the registry met last, which
-// changes between restarts. The hash itself is not printed.
-func (c *Config) validateKeyHashesUnique(bad func(string, string, ...any)) {
-	first := map[string]string{} // hash → the field that lists it first
-	for _, id := range slices.Sorted(maps.Keys(c.Tenants)) {
-		for i, k := range c.Tenants[id].KeysSHA256 {
-			f := fmt.Sprintf("tenants.%s.keys_sha256[%d]", id, i)
-			prev, seen := first[k]
-			switch {
-			case !seen:
-				first[k] = f
-			case !strings.HasPrefix(prev, "tenants."+id+".keys_sha256["):
-				bad(f, "is the same key hash as %s: one key must identify one tenant", prev)
-			}
-		}
-	}
-}
-
-// PlainHTTPUpstreams lists the upstreams in use whose base URL is plain
-// http:// (their tokens and data cross the network unencrypted), as
-// upstream → base URL with any password redacted.
-func (c *Config) PlainHTTPUpstreams() map[string]string {
-	out := map[string]string{}
-	for name, u := range map[string]string{Garant: c.Upstreams.Garant.BaseURL, FSSP: c.Upstreams.FSSP.BaseURL, FIPS: c.Upstreams.FIPS.BaseURL} {
-		if c.Uses(name) && strings.HasPrefix(strings.ToLower(u), "http://") {
-			out[name] = redactedURL(u)
-		}
-	}
-	return out
-}
-
-// redactedURL quotes a URL for a message with its password replaced, or
-// says only that it does not parse: net/url's reasons may quote part of it.
-func redactedURL(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "a value that is not a URL"
-	}
-	return strconv.Quote(u.Redacted())
-}
-
-// redisURLProblem says why raw is not a Redis URL without quoting the
-// password it may carry.
-func redisURLProblem(raw string, err error) string {
-	const want = "expected redis://[user:password@]host:port[/db] or rediss://…"
-	var uerr *url.Error
-	if errors.As(err, &uerr) {
-		// net/url quotes the whole URL, and its reasons may quote part of
-		// it (an invalid escape): say only that it does not parse.
-		return "is not a valid URL; " + want
-	}
-	msg := strings.TrimPrefix(err.Error(), "redis: ")
-	if u, perr := url.Parse(raw); perr == nil && u.User != nil {
-		for _, s := range []string{u.User.String(), u.User.Username()} {
-			if s != "" {
-				msg = strings.ReplaceAll(msg, s, "xxxxx")
-			}
-		}
-		if p, ok := u.User.Password(); ok && p != "" {
-			msg = strings.ReplaceAll(msg, p, "xxxxx")
-		}
-	}
-	return msg + "; " + want
 }
 
 // Uses reports whether any credential is for upstream.
