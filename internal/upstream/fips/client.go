@@ -77,9 +77,9 @@ const (
 
 // Config configures a Client.
 type Config struct {
-	BaseURL string            // e.g. https://kpsrtz.fips.ru/api/v1
-	Routes  map[string]Route  // operation id → route; missing ones and empty fields: DefaultRoutes
-	Timeout time.Duration     // per call, body streaming included; default 60s
+	BaseURL string           // e.g. https://kpsrtz.fips.ru/api/v1
+	Routes  map[string]Route // operation id → route; missing ones and empty fields: DefaultRoutes
+	Timeout time.Duration    // per call, body streaming included; default 60s
 	// Transport carries the calls, typically metrics.Upstream.Transport("fips", …);
 	// nil: a clone of http.DefaultTransport.
 	Transport http.RoundTripper

@@ -217,4 +217,3 @@ func isMultipart(ct string) bool {
 	mt, _, err := mime.ParseMediaType(ct)
 	return err == nil && mt == "multipart/form-data"
 }
-
