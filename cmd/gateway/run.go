@@ -25,8 +25,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	fs.SetOutput(stderr)
 	configPath := fs.String("config", getenv("GATEWAY_CONFIG"), "path of the YAML config (none: the demo)")
 	addr := fs.String("addr", getenv("GATEWAY_ADDR"), "listen address (overrides the config's addr)")
+	printRoutes := fs.Bool("print-routes", false, "print the effective FIPS route table (defaults and the config's routes) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *printRoutes {
+		cfg := &config.Config{}
+		if *configPath != "" {
+			c, err := config.Load(*configPath, getenv)
+			if err != nil {
+				return err
+			}
+			cfg = c
+		}
+		return printFIPSRoutes(stdout, cfg)
 	}
 	logs := newLogBuffer(stdout, 200*time.Millisecond)
 	defer logs.Close()

@@ -131,7 +131,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c *ac
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.addApplication(c, *in.Type, *in.Category, deref(in.Title), s.now())
-	created(w, appPath(a), a.view(c))
+	created(w, s.appPath(a), a.view(c))
 	return nil
 }
 

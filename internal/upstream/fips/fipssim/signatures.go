@@ -105,7 +105,7 @@ func (s *Server) addSignatures(w http.ResponseWriter, r *http.Request, c *accoun
 		if e != nil {
 			return e
 		}
-		created(w, docPath(a, d)+"/signatures", sig)
+		created(w, s.pathOf("fipsListSignatures", a.id, d.id), sig)
 		return nil
 	}
 	results := make([]itemResult, 0, len(in.Signatures))
