@@ -629,6 +629,13 @@ type FIPSDictionary struct {
 
 // FIPSDictionaryEntry A dictionary entry.
 type FIPSDictionaryEntry struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// Description What it means.
 	//
 	// Example: Российское юридическое лицо
@@ -725,6 +732,13 @@ type FIPSDocumentList struct {
 
 // FIPSDocumentType A common document type.
 type FIPSDocumentType struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// Code The type code, usable as `type`, when it has one.
 	//
 	// Example: TradeMark
@@ -773,6 +787,13 @@ type FIPSSignature struct {
 	//
 	// Example: GOST R 34.10-2012-256
 	Algorithm FIPSSignatureAlgorithm `json:"algorithm"`
+
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
 
 	// CertificateSerial The certificate's serial number, hex.
 	//
@@ -866,6 +887,13 @@ type FIPSSubmission struct {
 
 // FIPSSubmissionResult What FIPS recorded for a submitted application.
 type FIPSSubmissionResult struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// IncomingNumber FIPS's incoming number.
 	//
 	// Example: 2026771234
@@ -886,6 +914,12 @@ type FIPSSubmissionResult struct {
 	// Example: Registered
 	Status string `json:"status"`
 }
+
+// FIPSUpstreamAttributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+// publishes no schema; nothing it sends is dropped). Absent when there are none.
+//
+// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+type FIPSUpstreamAttributes map[string]interface{}
 
 // FSSPAmount One sum.
 type FSSPAmount struct {
