@@ -2060,6 +2060,11 @@ type OpenAPIDocument map[string]interface{}
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Problem struct {
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
 	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
 	//
 	// Example: The monthly Garant export quota of this credential is used up.
@@ -2077,6 +2082,11 @@ type Problem struct {
 	//
 	// Example: /v1/garant/topics/12112604/export/pdf
 	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
 	//
@@ -2112,6 +2122,16 @@ type Problem struct {
 	//
 	// Example: garant
 	Upstream *ProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
 
 	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
 	//
@@ -2661,6 +2681,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
 	if raw, found := object["detail"]; found {
 		err = json.Unmarshal(raw, &a.Detail)
 		if err != nil {
@@ -2691,6 +2719,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'instance': %w", err)
 		}
 		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
 	}
 
 	if raw, found := object["request_id"]; found {
@@ -2749,6 +2785,22 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "upstream")
 	}
 
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
 	if raw, found := object["violated-policies"]; found {
 		err = json.Unmarshal(raw, &a.ViolatedPolicies)
 		if err != nil {
@@ -2776,6 +2828,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
 	if a.Detail != nil {
 		object["detail"], err = json.Marshal(a.Detail)
 		if err != nil {
@@ -2801,6 +2860,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		object["instance"], err = json.Marshal(a.Instance)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
 		}
 	}
 
@@ -2844,6 +2910,20 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		object["upstream"], err = json.Marshal(a.Upstream)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
 		}
 	}
 
@@ -16809,193 +16889,197 @@ var swaggerSpec = []string{
 	"52AvG6tCA6wLQ8ODzL4wVX+mt5j9nqw1mo21bDfLPldQvT+ivl5pEKPp1g30QHwS1ZaUzKzHtSM57zoe",
 	"3N0lm+sbN5K2W0nEPNkNOVg21RnXft8cPbZk3yYeiI4AT1zDcpUGG8hoMKAYedkRHnbr8xCVuVC2GouP",
 	"NYt81iDfsymPPBxFhiettzdXCA0C4p1yGUJXy6EMuc+Z8mrEU74cYhd3zBd0bdiYYlo9otrbTsfi4lSG",
-	"p9D/QKQ5ljC2+8trkH0ZMcIeayYUl6IjnJFnYJANalNvEd4Trm+aFEyRsRyRQAKynQh5VljTFXZehAH9",
-	"0YCKesRoQI9DlqVymN43dUD3wUxlmzkoo/dFTEMhOQx7oCGBZjVodM3hNNj1bXagJRrsMeQRYqKpmy5N",
-	"JwRmpVhARsNGaROzAvy8KyNkeLgPdwVT9YCPaaZhyXINYtI2KBfvpIWQUkxXsxm3eaOjh0dlgA5Ej0dG",
-	"dzR/QUb0I8BPGZoHEZah97B9j/kXxOBO6bQVHK+wwRrgjs/KavtjmyDI3i2AkHwIUlp0ARNpVlvtVqt9",
-	"vbm+ivOvDoPuVHhZPWJdBmMV93eH6R+VRSa75XEMkLIOQe/7dWt1q+/dhiC7oRQKU2Omm9NeuGWcnQE7",
-	"xyUkYE5fMPa4T0dKs8Dee58qEkk5wNi/opjHdr3ZOmo2t+B/vttc22o2l+6bB7SqaDVGPMQFnFGVLirL",
-	"ztC2i43ELG7m+Vvm+VJ8zjKHQ7OmIzd49uFuZqIFCtpbR0cHVimDtv6LoHK9vZktyb+5mfW4nKuHzA5R",
-	"fUO/HJex+dCOcZlx8reI7IU9Lmn0VKoq7ZCHD/ZIghiEw9l0x84hmJ2RVD2IY9k6Dqk48ZKuWBGzEhmG",
-	"TxgOoobM513ul0SHgrrbo5o1Ana6audQqwAr9cwmlsdex+hK2vE4poisMg+CSEbMbEoNzX/4UOVhMHlj",
-	"efh7aGd803069fzu4eFBwdO9g0OAyhmZYB5Vd++4To8BERLQvQZpDIElV94Dqhnku9cPzBfjqQB4R7iX",
-	"V12XZU1F3SfSAmRzJE+A6uIwD9w6OIJYhKXzDaqiY+qsQAWdwxwtW5RdYr6gWJUxW1vCTVPIOJdmf2Fx",
-	"ZQws2EBts3OIUAT9Ot/gopnBBi709YztLUNO5Jkoq/yElJbwwMWmZqQhLEVBVSYePL8pxID6gHJRmIZZ",
-	"Yiow855xEcizLeLTkImARsQDUc2IDwEd2+5ochR5pGp5aloiynAc8iMoanhnZK5zdV8qX551RCYA3Ugk",
-	"IQ+46D3CcUBSdo9gDuh9A6rl9SYZcDECF0cEPXzlKFIr2FLYU8yXAjoZEyPsYKzdSr4aLKwe7C8GAczn",
-	"BoYzC8j8ie/gqHmS4kZZgqIAEqAxZt9+lXl0G6bIPHgLl5B5coirKf1hZohDu2DA2wH2VptbaMRenKvQ",
-	"au1DVfQ8C9aDmPPZAiNLAPQy0o7DTsEeo08bWBDIO1XbcBI3amGxlvZzlGFgZDocITAwGrq8Uq5XvjZB",
-	"KfV1u70cs1CKnnJx+hZ5DebKnJaXQeLqUCrFj8MxkC4XFYAeffxerbxS0QsgKC94pY+mxS45iooUAQ8p",
-	"kOdyDyHYFaLPMpQhIVO25Uyq5iZNOnLdwbGojCJVqxx6q6ftVazpko+/x3ErGXEidyDJ03McB+xz142b",
-	"efYwmWJ58UUnPD+Fj1cnysBiZwSZ3FMrxuSfOSHGKNhlZAOU70KyMRWhugSVmC76kd6SZfoO8xx/TBiW",
-	"48l2rVlylyU9CbiWyijl8YaGpLAIwtgzAktBEBSWNVo6CgpFo0XOBDvo7LqfAFsaRVyPD82ItiYgoxGL",
-	"dka6P0+GuKbIzsEeOWEYJOKZ92XEf0SxEf4tGMTWRDthY1thrQHXYKaqbNmJ0rs0ikHlyROwEWAkFhiC",
-	"fJ12pKgkSgMxd6QpFyyCqiT5daavQaLKgzuHRwnd4MKmOYE+FTHmam9ZB9zOwZ7aciakXSkE8zU5bZMq",
-	"/NwRSfDyCib/GPAnt27vHcCBnLYaTVJl2MwNTJyZ7sIrIJbAR3sHh6RTeeC8jzLqVOz3HVHt8hAsecNh",
-	"yH0rigIhfyDVkGowaJM9TfoyDFSezKX0WtWIXYaFO1XrCOiXqPJ9qrDHrR5FQhHDrMdZVUlLIKW+FIor",
-	"MzP5s8N37icW20ZHdMR3vkPM9ZtpcbUdcQfG8VZPW14qTxPBWLAAViyTs7DlwIYcZQg/ShRdGZ3RKFAd",
-	"YfZ/wtJVbxk1YMj9k9KjyaY8dmU2wKxBjDbGVI0MmI64b84Mej4PmZ9cXiB9mzpAI0aGo+OQ++4gHiQW",
-	"IuVOwdmDaoQLPxyBEIK2xRrxaQQOWSqmrUjWeER2LPVIe4glbcOmvqjeNILB9XWXU1IjAe9xrWrEaxhJ",
-	"+xHK2XVvZZuk5YWyLBU7vIFcLBgeRcgGGZC3jcSwAgbxUnOZh8ZtSB223nPDbrEfr9Xt3RGBiTM5HbTn",
-	"cjiCUuM8qXoZZHDGgu/+UEnh1QiSQ+LZ9UKQIZruEf2VBuNz3sihZWro3yaJ8Z4rgAiwW6sG+fNZOy9E",
-	"dnaE7XPWxWQp12NaEA+v1iNVD9ogw5DZvtOZltM1cpFG0h1R2kl6BaqfJLZyu2SLMRE7ZTS0Lgw6UmwL",
-	"6ALL3aOrbOIuC1gMUohUG1Id8TBXxlHlteLEq7nWtEZ4cw2g7qwAzjhZ2yi6BfgJwec1G6WQ4moN3neI",
-	"ioiB9o4zOQoDa/kCeuUom7fe3vSAdnaE94DpaFzf6WoWebWMHOW8ILKbwhCpzvXJEOeSgY4kiUMmJfB7",
-	"d47uZqwt3uqs5cWiuDJbydU1xD3pPuuIlBJrxcJuIsVmTalOpL0G210j96R/wgKzllBJcsywug3Fs6i5",
-	"w0gX7aoyK02x6iLoULCiBvHevHNEVk9baJdTHlF9eeb4hFNUYL02gIRoiSQTyZaDI5cxZ/hPkj/nbqlq",
-	"bm4Ic0KECnixAgtrFmLMh0GDeNC7t44+TI9UgWS0W60VouhYQYgyKDs0NcNjTbXo1KWw4OL8PquhlWCn",
-	"xzzSl2dGEXQthV0mHeEKcyg6ws68i76QLSJkHV7FZAvDZ6H1OFP9DEgbCK2CVYqHwHbUaOD48Qri8tSw",
-	"A/q4rjQN2RuI3Wg4UA79jernw2FhsqQR8qCT8ThflPmsz6F7mgWsjkDI4lkTvL2avYANhlIz4Y874p3U",
-	"+IWV0iJm0F7JAUPTbjq7M/QRLzNC/W2WQDaptsx62xsbHZGmMRoaRSKDiijTAOjRAfJwhz7wwBBNV/bf",
-	"WWkMBoR0jKwdIjsMsYCrMm/KkYZDd0a71BPao1xs5yeD6SkJeBeYgsYJM6Sj7W13BHWLhRNNpk19Qcre",
-	"bjQS2IA+GaC56aHdyFr4U7m0UqucskjZ+hyNZqMJlrshE3TIK1sVcJNDEpzGsmargc3067HCXPfDM9rr",
-	"sYg83EPJBMWajG+9NoMDx1zQaEyqQpLd2/dBB05Etb2gslV5k2mbmOdwCVbQbjadcG4jATR7rFf7egAu",
-	"YOTGBYbjJ08K/PFJSkgjp49Utt7/oFaxno/KVgXS1zF+CWRDJxi4xq6a9mzQPEgyGNqw2od4hx+VH5u9",
-	"qXazaSiq0abNf63Pw2fKEg4FXiAQuSHhFlIaAjZkIjAwX3hyb9m5Fx5eVrAxAk3+DOepf7nwk4LjPcrs",
-	"wwhCIT9dcMz3+CkT5nWIXCk9Vysbl57rQQTkgo1s6o+RAWwOJSrypGqhnzQbzca6IQlhaEVuMEQry40w",
-	"qcXKp4+8wpPet6tZDkwhNiN/xqll5DvkrTv3Dpw8/MiiuHoEianoCnTPLDrVyPE4o+EY+mUjODviO+To",
-	"vYM7ZaNZ5tkRxb9/lAz6RsdabDC7uFOp4QxvdMweO5UnZL3dKTDJFwOEM7TYO5wPD5mLHCSnXAwTlnY1",
-	"HAgXAoZZQEkkkPVu2sMAo4LRNAtv3A5hfn+V+DUd81Ryom5Dae3NeUd6lCXKbpcLT3VMkbhewqm+t7N/",
-	"D50haNAiXR6ylXnnbL443zm75abnnBjwkOssC60vebZ25cVnCw0Hl2MOia8gMT5TgQSA6Ih2u9zfIg9Y",
-	"wBWpWlOLkzDBOqSpOgHjjzW3dMSQi57R1fDBRnMNp8AxIIg2Mgqm0VsbxOlamIwnpHZlH7ZA1zlmmOp/",
-	"JjqCdrvMhwIH4dgZCjIOTZRGZu75AZ7EN8iqYAUNIwNtNNfKBktWt3rIolPus4eCnlIemlOaCxdmdL4E",
-	"XzttrXb5UK1mDW9zsS5noculKYKBzyUpUjB4JRWjKdGRkcAZkd1ZvLvLh1CzdSe7CKz3OmBGgK5svV+c",
-	"CZ5dTc0Z1mEhmSyDMxkFaguKQVS9nTD0auTf/2f808knNrls8ln8efxF/Pzfv1yxrdsAFoOsFajqvUXV",
-	"Q3h8W/o4wi+gsYTtmvxX8XNb2feryU/i38XPCeTYfAGZeRB8HD81j/OTuOSOtGxFRyRTuR+nJ/zN3HyM",
-	"JaaXkcUgxXuCBWbKI7ieAOf5R2gGDaH/v4e8bmykYT5Gu2RCbI0GaiRDcD1itRfIQE3GI4qFBj0RDY0Y",
-	"UgH7j4v033JR+ylSJUV8KjthmM1Rhb+y15D+mTmqSq1iJ8/Y/+f5ewy4vM1FgOO7v6bmmXqcn8/9mMz7",
-	"5EltAe6kedVglpORJsfIrDB25XgMYJx3xe7auoW2bmDRaZqRIKoyd6SZtPvr6wWx3x8VVUviIlMnCWsn",
-	"NebMehvfLb7KkupWTz54hQTYnF+GooCvqoTnZskIkOR1XMd8knyLJr3t4JPW4k8eCmo9ASzAj5Yg/Xdl",
-	"dMyDgEE5sPX25uIvjqTcp8IlRitkMkvsaM+aUZOQ3I1me6lzcEzlZbiZ+XR98ad2qiM+YHJkXXoZbU7p",
-	"3G1mGF/ioB3KIq8lIBdYDYOIdnOjNIjn0ozAtq1TkAEDX1I+tzuCgkO6n9QfoaojQmhwYlDa6+Y5ndDZ",
-	"uqzIuKy6DXMktRcw0gtlG6haKKMBJPN3RDX+Zfxf439YyUTGW+vQuhHjQJu0BvoiWcjwXtx6BldmmW/R",
-	"naSvrGbMYW+zcQXxGoDvlgzGrwqlcd2I1Kn714aFT9GV1qtaxBI0BeyxaFYEP7+1gpuJ7kk7Ssmk9tXV",
-	"5D2Y7TUmT80lyNOuFN2QYxzBemuJKQ7oOJQ0OJLyHo2w+Ml6u73MfqwxyFGYK+o5j3oiPhEqssA7S0HL",
-	"9IbVjzJ/7QVPkMaGrDAvGp4XUtukqnsiExdrDDhEnmpNIf162cTB687ll7nLpKnVhfDuChPmYAJCyUJM",
-	"qC2lJ0Ouq2YiYEGGpRcD9ZtMz4Xo5jfIxr51OHOFAnNQ4E2ml4D/84mJGXjbuw1S4nCkC/t5h9RnOUHb",
-	"IVLAMbQlIxtDMS7I1PGpQFshFT220iDviHCMDEaB/fKYdYQZgQXbhBI1Oh5wbUTzPPdBC+V6c7NMXn44",
-	"DOgs53nl4i5Ou5y4+7XTiREsLvhW04uvT7a9IkzlhAnR4NKk1NVcCeVSfp6ppNydpku1JKyDRws5vFH/",
-	"b2eqAb9SxE2b2pUbvzJi9hV//2MzlYkp/pqrU33pzH6+4U1g6c6cK5ciY+/xUyYI4xDodjy2NSkCRqoY",
-	"9VqDGJ+OSAxsDvCPxkOmsDGF/UyzwTA0BETQgfv+CIpdzAySWOnyo0FMcclExeWHwU92Jrc74ljqPvY+",
-	"xr2k0kYTXCuCjIaGHbiqGxB/jkY8M+PBKJnwLg9dbKz9Bcp7DaCw71xD3+18S8XX0srn1vjNmfgWxUAk",
-	"UPrHZNx7fSWmK2vgZTOInSDIFnHGDMxLFrlWP3L/XGAvfMAG0pacznQIc3GdOaWj3FaYIXxXhsIrQ+Fl",
-	"GgpJpk/x8kbCwjrrpYbBcvBtfiOc70pf+KOzB84F85dSD2oLP3BgubTlMINdBWbDBtnLiNjQWMpVaY7k",
-	"qNcn3mrXitjEW1WpbD3HJJjD0FcrGH9zxsBF5MFZAr+1ZOLKDPg6mQHnkKSXlEcB/88rlF5LaUrSnZz3",
-	"sKyn7WeXVnzGDEel6biE6++GjEZZjX8p0RW+uhJdrxBofrRHCK24CyD3ojKs/byGHRu7YHPTLLWOE28X",
-	"36gfQao6xLv16Cnk0A+pUin37Yh8/rv0NdN1V+4GMgfwa2hEJKRgGJqssEKBaxsJlYQM/pnVWEvZThAc",
-	"Ooz0GuQulkrS0cjXo2woNqlSkrD9Fdc3GjCbPYZuQ5ByIIXPOlDcJXnZ7cWs8JpyEX1poN4x62K9WZuG",
-	"DDmzS/gdMzpAMS2YZvR/uvqn581JqVXKjv1Sslvs4vLlLeC4lDuuKSBx4liVijEYg2vEBlRCrjxVHeH9",
-	"6eqfehjXjj2azgk65ryvSOUVqSzX8uWZAKv8stTydVOFHOGCPoVkJMrInU9FjVAylGcsgpe1lpGAikeC",
-	"8AE2pcViBwManaxkSDsqS0Ma6RpBZIMmvYhrI+G0q+QD82ZGWILarh2R+DAw8wudIUmrtxlHh6vdQarr",
-	"zU0gCCtpjlnbxT9DXYnUXp9QgIhhCSAoRJnpc5eWimk318uI8ZQrZq7KNxiFmpsNrxqyWQ8olvdcXucy",
-	"MzyEs3jdNL6H9oa2p6Vgwc5yRq0ntWJh1Q1wJa22ltgIpvE8cNd/pV2+Mu3yHPT+ZfXMVEGcG4KSvmYQ",
-	"C2u22EKZ2VXabHcnaZUGoRyms75i+pHMNC8MJd3dlV35jy8OJQvBKguY37RoVRiysoPopzC+I8L014BZ",
-	"nHzzncOjLLLaABDUR8FnCYLMlDbnNci7UKfKjJl8PasftpstlGq4Bo2HCltQzhbhgFGSnrpcZz680RFY",
-	"HFcw28ceyoslk0EGtSvyAwmfNQJF3+x8mH9mOwN4vgyYtwV1ksiAjjsC2vYYWQ3KBoEQpSAprUyEymri",
-	"r3MwSrLInSClN19/REqyDAyKCcooaR6AzmjKLqwUduPVLGvfSLnlBQ8OLUhmMOPMaPA2KMOIkIoxBDiE",
-	"zmsOyq5kw6u4mNeGYRl4f6Vuh8SOOFca/P7+PQyQXGi6nLLHEmprdSgto6TtbKG1MVG0zychPr6kUjip",
-	"QfX7+/euaMAVVi5nokvA5poygPOHYJ+bi8xFNjYsTzsSqsTJ0OiIIjMYyVvBdJ+h9T1bHjkpG2DkiKS2",
-	"r+vy1hFGomMBTpgr+es2AgUQgMJAjZUa8QaGufSYZwOwH2uQNG0R8pU5FrY8AfojNK/lyWDiI2P2vpex",
-	"ul3Z1K5saq+XTW0hgV5aghpS/4T22EJByb5XmLtVLBwNIxmMfBYY8YiAyOdyOnSfKdYRqM5XE61/d/+w",
-	"hqr/A7K23mg1sTI21K/X/ZxKL9EAcAj5pxnmglX/k/KYSRHzOhNGDQIKO9h2rUlDpslYjiIs0ulDK1fz",
-	"m5I2UWaOG/nAnts3ItbZy7giTlfUYg61mK6h41DYBnRcfn7a0kQH8saVsok9ryYp7hDiGKZoVeJOdWW8",
-	"He1JaUu5rdGivGckQ2jVm/koIjQ9X6iBbr21ikN3TExywmqBuZS1EgozQ9lea+teep3fgPCXzv4AbF5F",
-	"RNM6q5NikfpbXpfjyjr2B2wdA9SfShUD8SpynZ8W5o4F3Ic+CxFnCSkWuu4ntfKWqVCbVubjTDXIHer3",
-	"iWcU0kRXLSzcB0G7yohtmpyy6JhqPsAgs7QEIOjOkPKJlTEx5N12os8iZgl5LKkA+Mrzetyxjkuj89ID",
-	"uypp+bqkYRaA84XQx1kJoHFxOQrdThI+baK8IgHrcjHTOGyq5PN2BrtGCpNtFMmk1zcW40Iumf6bR4fk",
-	"BK6w4TXUCgAC5ZnIpCi7+zoHfiyJFRi7PBjIoum2rZuyAPRtW2bEjGXx4etFg8xky5SJgUjNK4x4fdI4",
-	"pqHSAk0JAig1XFXQVYWp1V4kR0NQYouVUE0jaPtiHff2M4wixmB8A9PQeJiqk3xQv3Ia7CDbXJPAlKoj",
-	"ILiYDKTSZKO5jV5/+C1tGWbGHQmetPTw4HfPdoyrbjSbTaME03HNdbqGNoigRSrPfGVjCZKuVafY29Cy",
-	"Mq4TJK0mXbLAnWG7/41CrLwM8cOKi17IkkNY2SYU1GhwjGR04lzJ5fc/aFj/iBr5fZQjoTGi63zTWGvg",
-	"ehshVRrIRIOgJqjICWND7NcdBRiP7foWQrNFLgL22Ct2nyg1xN45b8IVv6z6vdjldQB9Jl+don54eABb",
-	"wV2dQ1NfQGgODw+OqDq5ywVXfaRQ7WUogPtwB5rDOdJ2VZb5SqW+dAr/YCRmaXCG7maJ/eHhQRmx54sp",
-	"PbXjJ/3ki7s6kyp0Bfl9/CL+Mv4KGp88i7+c/HX8VfwifkawI0r8PP5N/Hn8Iv715JPJp+ZfK64ElxgN",
-	"jllU6wguoCtLxHrQeYHsOtIP5B4prqX3aVpHyE8Y8boJhTvojxX3aejNJ4R7B98OKrh3cEUCr0jgH5tV",
-	"EcnSHJJ0PLZkZUlqCH1JlyeIZngQDyPasxF2Ikj6wYZjQoMgYkolL6wYYRcDrXvQQsTRNsyeu2Tidg92",
-	"862gb7CVKxJ3ReL+OElcStIUdnCG7BigVoQJzfV4SQI3tJTj/DRumrQd80j3idGbS4laTmBznberLaOg",
-	"C+hiDQp1q0hjz6TrttM4xQ9HbMQCEG8hyyWfy2seE9rVLCJnlIPnBXwyHtKnLXj6xn3PNkI35LprUR9G",
-	"S6o1pG0uzRckooLIkV6gUjua/O2gt243VyT3iuRekdyE5ArCRcBPeTACRJ9DcaHV7epH5j+2iGmpB8G8",
-	"c82RHioMMbLxNX1DqOSA1YA2YfqTy+XzDG3y0kzA41D6J4qMhpj9S3VHDKgYE8V8KQJFqj4dDrHhHJg1",
-	"WXTKohppbxBlntmmjCtkJDQP0aFn6Cm034WWTF0uaIir7IiqZ/P6oDuoN6SR5jQ0/8RAcPMv9nhoyIW3",
-	"UjPDpT00gGJDQ1DcYoMcyDDE3r1GEoZmHchCEkEYFwMmZohJt97GjIl1fZtQfOusL5VLZVSkT08ZsUvp",
-	"iGp7HTiPsoyCa+J4QNqXeL3VLKP1bzJ9hMaVuX1o3bUSHqT1aJGhXlPEc6WdPYLFnqEQuQzG+caezdaf",
-	"3V77wdsbD27ut9+9/r3m99f//Mb9zVut3Tuu4eaQ6n7abxNhrTJNqOe0/Bxw4f5smR1pg7qVrcp/eL9Z",
-	"39yp/4DWf/So/sF3/2Q2hrNWeVzvybqd2RyJzYGYDlhD4NMSWWniKzZno6U9e1f6CM+fi17uHNrN4vai",
-	"ZsDivqLNmtkoH4wGla3rTdgm/tFM9sGFZj3DQ19ts1HLtUpdyVSdTFUHf8B0NK7vGOBcVCAcXsU3v3Ul",
-	"wltLbOVNKdjLsKWX6K+dxmE4MRmFT1vbz9KeUg7RoxEVehVaoy/TD8+3KeTwmSNT2LsavWADQ2IN1ZNd",
-	"zD53hMs9xy7MUmRK3mDHZ6n7pMtDQ8eILwfHXLDAtkhCEgsVLrq8B9lHVBEaDLhQZADN38OQcG3ThFRH",
-	"9Jgm6821wu7qsPaDUdRju7DtBRQUVsCEjrjLlecq3ZbRRkhmAudIIx4erSHTcsh9byVPUvO/lvQtTsad",
-	"1y05Qyxx0PeRXhZSy1nCmNseXg7sMC2Pmll2q91qta8314uXq+1WMkt19K71NdM7vGS4X7jp8uBVQ/3c",
-	"9iHfO/iDKKz+TZIaONFiUkCqgJUruYb+5oVZkiNHka4PI+pr7rNyK8COoOFYMUU8zR5rj1QN57YAmc3V",
-	"Majph5QPMK/F1s6qQQUJq5uygJxwEcCbZvYa2jrReCFkNFBGCtNyhHKmCPA1EjCfKy6FIlIQxQc8pBEZ",
-	"ANqpBrnPWOCqmGW31BHHVJyYT8xv9pg0jXi3uw2Sp0E1Xlhhca1B7kaMNcgulkUopWK7ZsYDd4bn1fdh",
-	"9F0pdCTDV6bDFyz0XDUqmq9yJaUpQPb3GvAwl1s6BUdT8tIO5nnNk5N2UFeGc6/bShQLPoF3s0UrXmPZ",
-	"6g8kK7G1lAS4ZwiMISx4HH94YVeGcjk4BnWHQmozqXYq8S8mP558Ovks/rf4q/h5/EWnsgTB7spoMApp",
-	"eQziAyYMyBoFHV8lYB1kwkdlnz0eysggz1tH+/cwpMkFY/WNOBdGjAZjErGziGsNdk+pWEeEXJwotCVw",
-	"RSI50mylQQ6oSnhC2s2edI3gTjgSXfPllqGxHNp3ySH9cMSgMVeNCKmR/NvFThuLcbUeGUih++HY6f+L",
-	"KPKbTN/FAZfRzN1B4ZKSeP5EUTcbyMuN7M9+dNQK/vzej5on+t5J68HhvjodnzTv7txqh7f+bL9EkDTH",
-	"tKw6frO12Z5WyBdKkWYzWH8Tky6t4H5w/01bjLhRsrLuoER1rgxFz+xcGPHxffjrg+mFGN3fvFA/pRHk",
-	"8qfgay/h4P6bAMgX4YVz2RBsdtWs6jJSTiNAHYz7A2D82llLrfKAanaPD7heqO0nL2a/qh/IkPvjpT+2",
-	"r3/r7AVXzOwV5JgkhBIoY46R1AzVN2i+kIH1x0MWATMp1zbuchGolG8B20H9gPpaGb7i1JBhSA2XMRxV",
-	"RnYlaPJuN8n+rZwWAmXuVEcA48P4286o2VzzKelHrPtGp/LRMVXsYRQ+Wf1OEvK/+hEo1E/eXzX66Xj1",
-	"I/jPkw86FfiYeQQ5IxeKmeNodESOhSVhzR6898hH6jbF0khV9WnkShgPpOBaGlIF9co7Iv/toy4XwaP0",
-	"ID10EOCBX1PEWz1tr4YGvZUHZdBxJbofMUYGTPdloAgd0kgv5qTmKt5Kr+w1Vm7SVX6jmk12GfOsHQCz",
-	"cNvw8hWvudKfrljONMvZA6JKEt3D2m/SNttcaGlVqsWsB6RFtfqRPP4h8/UiNywK0sesz0Vg9BbLLPig",
-	"5wg/F6hEYQWFvC3Z/IBdwZLndwzjwOdVna3gMkfvIsVqlz0H3BDUwD+4/+Z2Un4fE2fEmFjf6HjIjPKV",
-	"b54C5vHSFhglilhHnF8T2xtgEZmFehis/ZoieD+EB7UZXTI9nlmlrNW8uX69vVbsDHV3/k24Q9/BuZcq",
-	"CndeDeiy+rDULlmXgtGumNqVAnXFzVIFynVHmdWfFjMvlOdLOda7faodW4iYGRmyf0LW1UmOY17jcB3n",
-	"XZq+/diPWMCE5jRMTWGNjvDevHNEzHLgY+UR1ZdnyBsgIxLD6hUZsCjXwMXyOJuEDTUArL/mlEUd4S9m",
-	"H/dw469ccLfzlParRLp6Tdnjw0P+Nmc4/1HgZKI0G/DM3uxijEy19LRGc7lNYxdLr6JxotVsZoTYroxs",
-	"LS1la2l5Axncppp5pNputm7Wm616s2WkyZBqFq1Yu24yQkfk6nFBUBXVREgSStFjEVp/QU5EWwgLQFhk",
-	"g6Eeg4WADBgVigip+1z03EjTtowFJowiK8VABrzLWTDPRtERc40UKw1yX2rn6R6JkCl8FwmGOTwXkaII",
-	"JUdH97CPH9ek6sFXDa1Db2Ubww49FC523Sag9EJW4PBWvZ0e88iZjE5QAI2sIJ1QKDXfYLJvN/06m0uy",
-	"6/xGDSZuEaA2ldLfDGxDJTSIDrXgfyVm/uHG9V0ZW14bVvhun/v9DFvKl3ekkNtzLq7oshwXc8XkTVLF",
-	"uPUVI552KvHfxU/jL+IXkDP+6/ipyyF3yeIk/nn8YvLJ5JP4efy8U5nHUzvCM2I3cFVb6O3hg3tkMFKa",
-	"HJvtQXW3JHPTsLJMOY6+1kO1tbrKATaYbuBuG9Eo6ypwgXnWVdDyLKMuIF7Jjjsiy5anzS7nYrh4dI/s",
-	"bFMctyOWdwv8YXHcW7DtXdz168xycwt9LXgurugcPDcB2yuee+WvuGKh81lohq1djJcOIz5gq0tWNNWG",
-	"jMtupgCkM/EcPNjbv0MEO1OkywyPyYW1loXmm7lzZUdfmq6+UpKWXe/4KGJsQfnSMRzYNxU9emUw+kNF",
-	"8RSZ6gaZiuutzsVn8225RHzfoKn1dvX4KRNZhD5m+owZiSoRZUnVFciTgpExoxGhPYlxL56W+Xc6otUk",
-	"AR27bMd0mG2X8Em0DOh4pUH2+WOoVWyk8J/Gz+Nfk/h5/NXkL+IXk4/j38VPJ39pZe4En8DmC2GtfxE/",
-	"m3wcP+0I+ORT+OvZ5JP4Rfx5+oHZD4jTivnada0Y0BNG9JmEWHzwe/YYBuePBNQSuCsjwoUfAQTRsCOG",
-	"NldUyUhDcQJzflh2WQqgs6TqmR+3SNuDQgJkJE4EWKPdyjNZo5Y4dsQixybQG3NZr7PEmSzyG5U2zQLm",
-	"FQ01V3YVxn9lSvk2MgmQuBZzBswanRMROQrDugtzhODtekhFb0R7Lo/c8QwXIkM1PaaKpXVCacTIkBoh",
-	"lGpI33/MArLRTBNAFWTXmFdqRGkaYa16DU9ICwnjFhHyvMH4tmbIa0wmcYXfKI10SygLGXxH4O0ZmX5A",
-	"td//hi3g/x97V9jjNm60/8pgv7z2C9k5XAoU8KIo2iZ7WKBBtvG2/VAFES2NbXZlUiCpVd3i/nvBGZKS",
-	"HNvJ3mWRIPXHXcsUSZMPZ4Yzz3Nxiv9nmVD6y85Pw5qSTYPnAsB/TnHIQQw4VAJTEDg50wXlYRd8tUlb",
-	"IGSBZ+nCk4K2lCuHuUqh3KLUhkdYoXLFHJaoqlStROXx65hQTmbz+PlrLorXBhQrpuVqKG70mTWiyzgT",
-	"3zIMhj5+XSDkTpyzFxP+fcVo5MV6vFiPz4WzN1QeX5atCeUv8oSU+AnUJaC0sXDlvAxSUoE9irUipYUF",
-	"GXDvpc/hjbZu+FVvWvKFkl7nihND7TVsJRp/YshS1PAo6jY8+k9NQjFBn24lygdbC7s9vPuiPnyQaq0P",
-	"045h8pI4AumfoP3suH1Dr+HS/ulnJSZH0o+nATJ/65lTeX8JclLHbtVaf0qc4//sSP33cpFzydH9HqXe",
-	"A5b1S/2pyPkCK0l3z2chND4EE4OVINGg45ZrBgo7tA7W0li3YFZRSsztBGE8UVZnsNVdrmxrki8ve0og",
-	"bdF76VIH9ZHuRM6GdJ9rmEYcfB3H+t3gYRjROUsy/nYX+/FSL/ANQxj2e/OJAMaOdCxafrF1rM59+hKZ",
-	"QozrAYM9JRVNoaAWilNWIldek0UnnYVGW+pxCEr2MUbiNTVtSYrCHsCO5UOTL0/V3/4zD2VUQkbPxxJ0",
-	"rosTBnPV14SF1KFjpXhfjlgklfE9H1LSK75JSE1jPwGocd1crMoLkl+QPCH5WzUQBdHrgTcfwfPp0E4A",
-	"9uI/XJ953svvtrrGo7gtYC1ruu8xKHaU7BlNSCpS4758XjEwTDz+YufbfZnc8+kCmoDl20RXWOpmnxGe",
-	"VxqUdqQDmKtxougClJ7RF4qYg7rXLSgM4uakqpkOR9YVDFjHJc9rXde6s7kqeJKK07j+mkb0awMCR/BQ",
-	"1omMaVSs3FTr44XKod72XJlyZGMyzrehK/+0b+8pzEw84Hf3N1fZ6D9vX90f/Ofu1c3zkDcNDyPf/SdX",
-	"LA8b8HPxqxp4VNVcCyvtXDeY7JU5MQt8iYLoPilQ1pfC6Mvx+F0GXRgxDo63d/c3Gbx9dQ/agAeTp550",
-	"n3RaqHIjei6nvZMRiWgjNnjar4huC9F7cH1GouXQR+qai3MsI3SrSOUXH7E4/t73+nfz+bwAyyoNIGBl",
-	"dGfRwFbXJFrWV2nDA+6hFApqLaqQMYei3BLfBweH1uiINzfp4/JZnfybL+QEJcfqOwufn/NtGiJbCTnV",
-	"Q2LuC5JfkPzi6IxDVgTHn/ZtmE3iJLq/fkQTvYvAHRFQ0m92tBGNS8FJwAyTizGxhQdoLnsjpCdgD3+H",
-	"zZw4+nryC2ILbC1amHCMfSgzw3IHxNg3nUNhdWtKLMCKvc1Vt0V+lLnIqc+l9pibCGUj8VOsouNcZW36",
-	"JwZ0E777TEmQq0m4ERiW8h3VIfsJ3V94ap8RN+kN58Lrie7jF+PA1yTYvw8LC00i/YgDGq1o3nnvaQ4s",
-	"lq2Rbk8n4QqFQfOH1m2vFv9474+w8KXDZX5n9AptBjt0RpY2Y7IvKusUpWO1p3jg8Fppot3iPuokXWYE",
-	"Z7KHhcNXhoX0J60Ulg4ef1yEPNKst6D8HuY9w4aCzcL90oCgMjuoMMoVVUX0tP2R/JoSUXnqyaLiSMB1",
-	"3zSZayDVWmfQc1uy7dS/LylBRZsl7d0wePj7FlXPhLOmPTy22PpdzmDQoKH6Rq0CQ3dIsYKJn/jf/PAy",
-	"AIp+QAW1KB+4QSM3W1ZN0emFd0b/S+7EOOgN0oJunZUV0hdlWK+zPuS9Ehan9CHnltGdn381NEavatwR",
-	"VO0bzFURRzzr+z2rUBHJhhK7aDKGHnFhL0yK/uli2i+dNBXXoHTUZJQWbOONG/gbZ23EJBAk8SYPwCMY",
-	"E6TR1QhjESZc3ObhM/zfoKimHKoPDHRagREdp7UU///BiK6AHe5WftzKOhSkDrFCynE1ummiNZqWNZ0i",
-	"H6/qm+Xybqj9OxuqtvH6nsMyqaMbBGH3qtwarXRrF3wb6/0EKiCh4maWpiL9tOGYTat6HbjRGeKnttF1",
-	"zXcRe91es1FO2mJG74IncEQVjvgC+XUpqzsqZTFf7YFy5Ti5+wEbl/uxQxQ185+X2lQk5YMkriFqabHK",
-	"eoKm1O+QtkPNEMWu/1lG006iRUcm/fZuCfnVO9xI66g8PL9ahBkEZ0SFs50wD5k/tLGuCcBmej3TRm6k",
-	"ymCDemNEQ2lCM6mqcBiR8vujX5xa8VWRk7V0+9lOV1jD4NiyGQjnxPAiPAMrN+TE7aCspV8KtP045yhX",
-	"P71d3kOJxsm1b4Sx1LarHUuB7Obwx71j+2KF1BZWxJ+Y2BNToHSeq1zRHDTtqpbWryyPG500MfQHWtV7",
-	"P6dkc3QKlp3YbNDAX28zdvyG8BR/kVyFovwMGuG2Hn0H0U1/XLS1k40wtPUcybIyXPv+CrpiW+mKDJUG",
-	"w2XZ2OSYJDCx87Vs7JwIJm1xDUVc6LPGSOVm4QOgvzgPbDqH24pNoRXmKjKAaZOW0mhPiLoT+7ASdUvG",
-	"YcoUc3KH1oldY5Mmi4B/+40YbvgEaU290bbUHT19Pcw/cyHy648aEg2kmDLJ1KbX+RXdf6WYg//JcuV7",
-	"HyBXqH1Eyx9/+C288bMbHDQ+CRKe9+QJpa6CrENdRw6F6YLZEHrugmg8boUCUZFTn36i0eGUKtGIbKF1",
-	"1HvpgDcc2Qh0skiH3jRkXbGQSEKmMsU3khRjxi/upOWDhxJPgBUZIbSB3mjifUFNpMZpaH7W4q/4IciY",
-	"HYDC7d3y6uf3P/83AAD//w==",
+	"p9D/QKQ5ljC2+8trkH0ZMcIeayYUl6IjnJFnYJANalNvEd4Trm+aFEyRsRyRQAKynQh5VtJuzKboFSN0",
+	"mu+frCz9xBynzyLBgpq5c3vALiIJ+5ij+QqCW5kfsWl8xvii+oByUd5ktQhB+6MBFfWI0YAehyxLhDH7",
+	"cOr+7sMybK8Jtxaoc4dRGTQk0EsHbcK5JYLbwSYvWprGHkOaI+bBuuky52J4qWIBGQ0bpT3WCsjHXRkh",
+	"P8Z9OAiZKld8TDP9VJbrX5N2abl4oy8E5GIoySYE522iHh6VwQmQjB4Z1db8BQnbj4B8yNA8iLBKvofd",
+	"hcy/IER4SuWu4HiF/d8AtX1W1noAuxhBcnEBhOQjpNKaEJjns9pqt1rt6831VZx/dRh0p6Lf6hHrMhir",
+	"MNOFRQMOwRElHUccdmFu9FT6LAmpf4KV0tKBwG9XTcSQ9ebaCjYaD1Lui3U62quYAethKxqXf53fsxrp",
+	"Mf1RX/CTOrpHirvowyk+Kov/dqfMMQzNul2979etbbO+dxtCGYdSKExAmm4BfOHGfHYG7M+XENo53dfY",
+	"4z4dKc0CC759qkgk5QAjLIsiS9v1Zuuo2dyC//luc22r2Vy6OyFwhKLVGCEcF3BGVbqorNCAFnRs1+ao",
+	"dU6KyDxfSpqwLPjQrOnIDZ59uJuZaIEa/NbR0YFVfYkvA7YIudbbm9nGB5ubWb/WuTr17BDVN2TY8XKb",
+	"de7EAzNO/haRibPHJe20ShXSHfLwwR5J8JtwOJvu2LldszOSqgfRQlvHIRUnXtJ7LGJW7sUgFcOn1ZD5",
+	"vMv9khhcMCoY/tsI2OmqnUOtAqzUM5tYngg5IrOABKFAkgdBpIZmNqWG5j98qPIwmLyxPPw9tDO+6T6d",
+	"en738PCg4OnewaFtsYgPHiVd8JaXJ4/y3WDB7wX8vyttyS1MzjT/xUQ0q8FEDLunYOX9Ks313jXk1uCA",
+	"FfdsE60pFvZRBS15zUyXr8pDEbAuOAOhV9mWa+pdKUoySjZe2kr0LqT+QPexdvMG2R+FmtdRe7BKDYa/",
+	"AvI6rDUi0piYc0P5Az7Hig626yi0PYimafb7bkftZvNJzf2x3lx7kjWjzLubmR1O251mhOx5coh7x7VO",
+	"DYiQQNkz7JEL4j2gmkEBifqB+WI8lVHiRI3lbUHLClNF7VzSin5zVDkgYMVxU7h18KyyyMGtpujpPSuw",
+	"6cwR56wgJ7spMOSLtbhpCkW9pQW2sLjUDFZAoWEoz1iAIb9gsMp3jGlmCB8X+nrGmJ3hHPJMlJVSQ6ZK",
+	"eOCCvTPiFtZ2oVl15lxqy7DE9mbmPeMikGdbxKchEwGNiAfKhRF4Azq27QblKPJI1YpPqQ5mhAvyI6gS",
+	"emdkrnN1XypfnnVEJqPDyNAhD7joPcJxgBa5RzAHNJMCW831JhlwMQKfYQRNseUoUivYo9tTzJcCWoMT",
+	"I55j8OpKvrwyrB4MmgYBzOcGhjMLyPyJ7+Coee7hRlmCeQASoHVz336VeXQbpsg8eAuXkHlyiKsp/WFm",
+	"iEO7YMDbATYrnFu5x16cK3lsDa5WFxasB0kcsxV7lgDoZQRbh52CPUZOBdIGiLZV28EVN2phsZY2SJVh",
+	"YMR3HCEwMBq6RG2uV742mTgNHnF7OWahFD3lEl8s8hrMlTmzSQaJq0OpFD8Ox0C6XJgNhsjg92rllUrZ",
+	"AEF5GTt9NC1hy1FUpLp6SIE8l8wL0eMQzpmhDAmZsj2cUrtR0vUm124febpyymNORcwdCY5byUiOuQNJ",
+	"np7jOGCfu27czLOHyRTLS6o64fkpfLw6qRUWOyOz5p5aiTX/LJFXVZGXHckGmIsKycZUyPcSVGK6ik56",
+	"S5bpO8xz/DFhWI4n27VmyV2W9CTgWiqjlAfwGpLCIsgLyQgsBVGFWCds6bBCFI0WeefsoLPrfgJsaRRx",
+	"PT40I9oim4xGLNoZ6f48GeKaIjsHe+SEYdSVZ96XEf8RYOMWuQWD2CKDJ2xsSxY24BrMVJUtO1F6l0YH",
+	"rDx5AlYtDG0E06Wv0xYvlUQ/JOaONOWCRQqNptl1pq9B5teDO4dHCd3gwuYNguocMeaK2VmP9s7Bntpy",
+	"Rs9dKQTzNTltkyr83BFJNsAKqhOgCt26vXcAB3LaajRJlWF3RPAZZNp1r4BYAh8ZNaNTeeDc+TLqVOz3",
+	"HVHt8hBM48NhyH0rigIhfyDVkGrwEJE9TfoyDFSezKX0WtWIXYaFO1XrCGhAqvKN37BptB5FQll1KKMV",
+	"awmk1JdCcWVmJn92+M79xAXS6IiO+M53iLl+My2utiPuwDje6mnLyyhXgrFgAaxYJmdhy4ENyZjlbXBo",
+	"V0ZnNApUR5j9n7B01VtGDRhyZzwsseE7i31XZiM2G8Qo3kzVyIDpiPvmzKCJ+pD5yeUF0re5ODRiZDg6",
+	"DrnvDuJBYgxU7hSc6c9ok344AiEEreE14tMIIhyomDYYWjsh2bHUI23Kl/Thm/qietMIBtfXXZJWjQS8",
+	"x7WqEa9hJO1HKGfXvZVtktbryrJUbJkIcrFgeBQhG2RA3nbmw5IyxEstox56i8BOYMNRDLvFBtfWjOOO",
+	"CIzyyemgBYLDEZR6u0jVyyCDswt994dKCq9GkBwSz64XonbRF4borzS4S/L2LC1Tz9k2SbxhXAFEgKdF",
+	"Ncifz3omIFS6I2zjwC5mH7qm7YJ4eLUeqXrQVxyGzDZyz/Rwr5GLdGbviNLW7CtQTijx7tglW4yJ2Cmj",
+	"ofUJ0pFiW0AXWO4eXakgd1nAYpBCpNqQ6oiHubqoKq8VJ3b4taZ1G5lrAHVnBXDGydpG0S3AT8jmcJan",
+	"FFdr8L5DVEQMtHecyVEYWCMn0CtH2bz19qYHtLMjvAdMR+P6TlezyKtl5CjnVpTdFIZIda6TkzgfJ7T4",
+	"STycKYHfu3N0N2Nt8VZnLS8WxZXZSq5QKO5J91lHpJRYKxZ2Eyk2azXP+EO89fYauSf9ExaYtYRKkmOG",
+	"5aIonkXNHUa6aFfmXGmKZUxBh4IVNYj35p0jsnraQhOs8ojqyzPHJ5yiAuu1EVlESySZSLYcHLkUVMN/",
+	"koRUd0tVc3NDmBNCvsAtHFhYsxBjPgwaxINm2Nas55EqkIx2q7VCFB0riPkHZYemHhcsUhidupwwXJzf",
+	"ZzW0Euz0mEf68swogq5Ht0tNJVxhUlJH2Jl30Xu3RYSsw6uYvWT4LPTyZ6qfAWkDoVWwSvEQ2I4aDRw/",
+	"XkFcnhp2QB/XlaYhewOxGw0HyqG/Uf18OCzMPjZCHrQGH+ernJ/1ObQjtIDVEQhZPOttsVezF7DBUGom",
+	"/HFHvJMav7D0YMQM2is5YGjFT2d3hj7iZUaov80SyCbVlllve2OjI9K8YEOjSGRQEWUaAD06QB7u0Ace",
+	"GKLp+mg4K43BgJCOkbVDqJQhFnBV5k050nDozmiXhhb0KBfb+clgekoC3gWmoHHCDOloe9sdQd1i4UST",
+	"aVO3n7K3G42EQNB1AzQ3PbQbWWdOKpdWapVTFilb8KbRbDTBcjdkgg55ZasCcSeQVaqxTuBqYFNne6yw",
+	"eMThGe31WEQe7qFkkpj0naRWm8GBYy5oNCZVIcnu7fugAyei2l5Q2aq8ybTNdHW4BCtoN5tOOLehNZo9",
+	"1qt9PYCgBeTGBYbjJ08KAlySHKtGTh+pbL3/Qa1inVyVrQrUg8CAQJANnWDgOiVr2rNZKCDJYKzQah8C",
+	"iH5Ufmz2ptrNpqGoRps2/7XuLZ8pSzgU+AxA5IYMdsgRCtiQicDAfOHJvWXnXnh4WcHGCDT5M5yn/uXi",
+	"uQqO9yizDyMIhfx0wTHf46dMmNchFKz0XK1sXHquBxGQCzayuXRGBrBJyajIk6qFftJsNBvrhiSEoRW5",
+	"rb8euRFmiVn59JFXeNL7djXLgSkEO+XPOLWMfIe8defegZOHH1kUV48g0xsdR+6ZRScIAko1HEO/bEh0",
+	"R3yHHL13cKdsNMs8O6L494+SQd/oWIsNput3KjWc4Y2O2WOn8oSstzsFJvligHCGFnuH8+Ehc5GD5JSL",
+	"YcLSroYD4ULAMAsoCa2zjmx7GGBUMJpm4Y3bIczvrxK/poMIS07UbSgtZjvvSI+yRNntcuGpjikS10s4",
+	"1fd29u+hMwQNWqTLQ7Yy75zNF+c7Z7fc9JwTAx5ynWWh9SXP1q68+Gyhg+dyzCHxFSTGZyqQABAd0W6X",
+	"+1vkAQu4IlVranESJliHNFUnYPyx5paOGHLRM7oaPthoruEUOAZEpUdGwTR6a4M4XQuzW4XUro7KFug6",
+	"xwxrZ5yJjqDdLvOhYkg4doaCjEMTpZGZe36AJ/ENsipYQcPIQBvNtbLBktWtHrLolPvsoaCnlIfmlObC",
+	"hRmdL8HXTlurXT5Uq1nD21ysy1nocnm/YOBzWb8UDF5JCXZKdGQkcEZkdxbv7vIhFEHeyS4CCygPmBGg",
+	"IfigqLRCdjU1Z1iHhWTSds5kFKgtqK5S9XbC0KuRf/+f8U8nn9hszcln8efxF/Hzf/9yxfZCBFgMslag",
+	"qvcWVQ/h8W3p4wi/gE4ttg35X8XPbansryY/iX8XPyeQtPYFpLpCNH/81DzOT+KypdI6MB2RTOV+nJ7w",
+	"N3MTnJaYXkYWgxTvCRaYKY/gegKc5x+huzrk0vweCiVgZxrzMdolE2JrNFAjGYLrEcsnQUp3Mh5RLDTo",
+	"iWhoxJAK2H9c6syWS4NJkSqpilXZCcNs0jf8lb2G9M/MUVVqFTt5xv4/z99jwOVtLgIc3/01Nc/U4/x8",
+	"7sdk3idPagtwJy1UAGY5GWlyjMwKY1eOxwDGeVfsri0EagtxFp2mGQnigHNHmqljcX29IJnio6LyY1xk",
+	"Co+l8UBls97Gd4uvsqRc3JMPXiEBNueXoSjgqyrhuVkyAiR5HdcxnyTfokmzSPiktfiTh4JaTwAL8KMl",
+	"SP9dGR3zIGBQX2+9vbn4iyMp96lwlQYUMpkldrRnzahJEPlGs73UOTim8jLczHy6vvhTO9URHzA5si69",
+	"jDandO42M4wvcdAOZZHXEpALrIZBRLu5URrEc3l7YNvWKciAgS+pR90dQQUv3U8K+lDVESF0DDIo7XXz",
+	"nE7obKFjZFxW3YY5kmImGOmFsg2UAZXRAKpjdEQ1/mX8X+N/WMmkmljr0LoR40CbtAb6IlnI8F7cegZX",
+	"Zplv0Z2kr6xmzGFvs3EF8RqA75YMxq8KpXHdiNSp+9cmMkzRldarWsQSNAXssWhWBD+/tYKbie5JO0rJ",
+	"pPbV1eQ9mO01Jk/NJcjTrhTdkGMcwXpriSkO6DiUNDiS8h6NsJrQeru9zH6sMchRmCvqOY96Ij4RKrLA",
+	"O0tBy/SG1Y8yf+0FT5DGhqyw0AA8L6S2SZuERCYu1hhwiDzVmkL69bKJg9edyy9zl0mXuAvh3RUmzMEE",
+	"hJKFmFBbSk+G5HHNRMCCDEsvBuo3mZ4L0c1vkI1963DmCgXmoMCbTC8B/+cTEzPwtncbpMThSBc2yA+p",
+	"z3KCtkOkgGNoS0Y2hup2kJTlU4G2Qip6bKVB3hHhGBmMAvvlMesIMwILtgklanQ84NqI5nnugxbK9eZm",
+	"mbz8cBjQWc7zysVdnHY5cfdrpxMjWFzwraYXX59se0WYygkTosGlSamruZrkpfw8U5q8O02XaklYB48W",
+	"cnij/t/OlNd+pYibdoksN35lxOwr/v7HZioTU/w1V/j90pn9fMObwFq4OVcuRcbe46dMEMYh0C2pQRIw",
+	"UsWo1xrE+HREYmBzgH80HjKFnV7sZ5oNhqEhIFi4BL4/guoxM4MkVrr8aBBTXDJRcT1v8JOdye2OOJa6",
+	"j83EcS+ptNEE14ogo6FhB67KCsSfoxHPzHgwSia8y0MXG2t/gXp5A6iUPdfQdzvfo/S1tPK5NX5zJr5F",
+	"MRAJlP4xGfdeX4npyhp42QxiJwiyVdExA/OSRa7Vj9w/F9gLH7CBtDXcMy33XFxnTukotxVmCN+VofDK",
+	"UHiZhkKSafy9vJGwsHFBqWGwHHyb3wjnu9IX/ujsgXPB/KXUg9rCDxxYLm05zGBXgdmwQfYyIjZ0anNl",
+	"zyM56vWJt9q1IjbxVlUqW88xCeYw9NUKxt+cMXAReXCWwG8tmbgyA75OZsA5JOkl5VHA//MKpddSmpK0",
+	"++c9rJNrG0SmJdQxw1FpOi7h+rsho1FW419KdIWvrkTXKwSaH+0RQm/7Asi9qAxrP69hC9Qu2Nw0S63j",
+	"xNvFN+pHkKoO8W49ego59EOqVMp9OyKf/y59zXTdlbuBzAH8Gjp7CSkYhiYrrFDg+rBCJSGDf2Y11lK2",
+	"EwSHDiO9BsEaekpHI1+PsqHYpEpJwvZXXCN2wGz2GNp3QcqBFD7rQHGX5GW3F7PCa8pF9KWBesesiwWc",
+	"bRoy5Mwu4XfM6ADFtGCa0f/p6p+eNyelVik79kvJbrGLy5e3gONS7rimgMSJY1UqxmAMrhEbUAm58lR1",
+	"hPenq3/qYVw7Nj07J+iY874ilVekslzLl2cCrPLLUsvXTRVyhAsaf5KRKCN3PhU1QslQnrEIXtZaRgIq",
+	"HgnCB9jlGYsdDGh0spIh7agsDWmkawSRDbpeI66NhNOukg/MmxlhCcr4dkTiw8DML3SGJL0TZxwdrnYH",
+	"qa43N4EgrKQ5Zm0X/wx1JVJ7fUIBIoYlgKAQZaZxZFoqpt1cLyPGU66YuSrfYBRqbja8ashmPaBY3nN5",
+	"ncvM8BDO4nXT+B7aG9qeloIFO8sZtZ7UioVVN8CVtNpaYiOYxvPAXf+VdvnKtMtz0PuX1TNTBXFuCEr6",
+	"mkEsrNliC2VmV2mz3Z2kVRqEcpjO+orpRzLTvDCUdHdXduU/vjiULASrLGB+06JVYcjKDqIfFoeXEaa/",
+	"Bszi5JvvHB5lkdUGgKA+Cj5LEGSmtDmvQd6FOlVmzOTrWf2w3WyhVMM1aDzUlbS3RThglKRJNdeZD290",
+	"BBbHFYxgTXkoL5ZMBhnUrsgPJHzWCBR9s/Nh/pltAoEV8LegThIZ0HFHQB8sI6tB2SAQohQkpZWJUFlN",
+	"/HUORkkWuROk9Obrj0hJloFBMUEZJc0D0BlN2YWVwm68mmVB+4HyggeHFiQzmHFmNHgblGFESMUYAhxC",
+	"Z9Jn4Uo2vIqLeW0YloH3V+p2SOyIc6XB7+/fwwDJhabLKXssobZWh9IySvo4F1obE0X7fBLi40sqhZMa",
+	"VL+/f++KBlxh5XImugRsrikDOH8I9rm5yFxkY8PytCOhSpwMjY4oMoORvBVM9xla37PlkZOyAUaOSGr7",
+	"ur6EHWEkOhbghLmSv24jUAABKAzUWKmlHZJsAPZjDZKmLUK+MsfClidAf4TmtTwZTHxkzN73Mla3K5va",
+	"lU3t9bKpLSTQS0tQQ+qfQGe1BYKSfa8wd6tYOBpGMhj5LDDiEQGRz+V06D5TrCNQna8mWv/u/mENVf8H",
+	"ZG290WpiZWyoX6/7OZVeogHgEPJPM8wFq/4n5TGTIuZ1JowaBBR2sO16/YZMk7EcRba7G/RGNr8paRNl",
+	"5riRD+y5fSNinb2MK+J0RS3mUIvpGjoOhW1Ax+Xnpy1NdCBvPGny+2qS4g4hjmGKViXuVFfG29GelLaU",
+	"2xotyntGMoTm0pmPIkLT84Ua6NZbqzg0QsUkJ6wWmEtZK6EwM5Tttbbupdf5DQh/6ewPwOZVRDStszop",
+	"Fqm/5XU5rqxjf8DWMUD9qVQxEK8i1/lpYe5YwH3osxBxlpBioet+UitvmQq1aWU+zlSD3KF+n3hGIU10",
+	"1cLCfRC0q7AX8CmLjqnmAwwyS0sAgu4MKZ9YGRND3rERQg4xS8hjSQXAV57X4451XBqdlx7YVUnL1yUN",
+	"swCcL4Q+zkoAjYvLUeh2kvBpE+UVcT2r843Dpko+b2ewa6Qw2UaRTHp9YzEu5JLpv3l0SE7gChteQ60A",
+	"IFCeiUyKsruvc+DHkliBscuDgSyabtu1g58FfduWGTFjWXz4etEgM9kyZWIgUvMKI16fNI5pqLRAU4IA",
+	"Sg1XFXRVYWq1F8nREJTYYiVU0wjavljHvf0Mo4gxGN/ANDQepuokH9SvnAY7yDbXJDCl6ggILiYDqTTZ",
+	"aG6j1x9+S1uGmXFHgictPTz43bMd46obzWbTKMF0XHOdrqENImiRyjNf2ViCpGvVKfY2tKyM6wRJq0mX",
+	"LHBn2O5/oxArL0P8sOKiF7LkEFa2CQU1GhwjGZ04V3L5/Q8a1j+iRn4f5UhojOg63zTWGrjeRkiVBjLR",
+	"IKgJKnLC2BD7dUcBxmO7voXQbJGLgD32it0nSg2xd86bcMUvq34vdnkdQJ/JV6eoHx4ewFZwV+fQ1BcQ",
+	"msPDgyOqTu5ywVUfKVR7GQrgPtyB5nCOtF2VZb5SqS+dwj8YiVkanKG7WWJ/eHhQRuz5YkpP7fhJP/ni",
+	"rs6kCl1Bfh+/iL+Mv4LGJ8/iLyd/HX8Vv4ifEeyIEj+PfxN/Hr+Ifz35ZPKp+deKK8ElRoNjFtU6ggvo",
+	"yhKxHnReILuO9AO5R4pr6X2a1hHyE0a8bkLhDvpjxX0aevMJ4d7Bt4MK7h1ckcArEvjHZlVEsjSHJB2P",
+	"LVlZkhpCX9LlCaIZHsTDiPZshJ0Ikn6w4ZjQIIiYUskLK0bYxUDrHrQQcbQNs+cumbjdg918K+gbbOWK",
+	"xF2RuD9OEpeSNIUdnCE7BqgVYUJzPV6SwA0t5Tg/jZsmbcc80n1i9OZSopYT2Fzn7WrLKOgCuliDQt0q",
+	"0tgz6brtNE7xwxEbsQDEW8hyyefymseEdjWLyBnl4HkBn4yH9GkLnr5x37ON0A257lrUh9GSag1pm0vz",
+	"BYmoIHKkF6jUjiZ/O+it280Vyb0iuVckNyG5gnAR8FMejADR51BcaHW7+pH5jy1iWupBMO9cc6SHCkOM",
+	"bHxN3xAqOWA1oE2Y/uRy+TxDm7w0E/A4lP6JIqMhZv9S3REDKsZEMV+KQJGqT4dDbDgHZk0WnbKoRtob",
+	"RJlntinjChkJzUN06Bl6Cu13oSVTlwsa4io7ourZvD7oDuoNaaQ5Dc0/MRDc/Is9Hhpy4a3UzHBpDw2g",
+	"2NAQFLfYIAcyDLF3r5GEoVkHspBEEMbFgIkZYtKttzFjYl3fJhTfOutL5VIZFenTU0bsUjqi2l4HzqMs",
+	"o+CaOB6Q9iVebzXLaP2bTB+hcWVuH1p3rYQHaT1aZKjXFPFcaWePYLFnKEQug3G+sWez9We3137w9saD",
+	"m/vtd69/r/n99T+/cX/zVmv3jmu4OaS6n/bbRFirTBPqOS0/B1y4P1tmR9qgbmWr8h/eb9Y3d+o/oPUf",
+	"Pap/8N0/mY3hrFUe13uybmc2R2JzIKYD1hD4tERWmviKzdloac/elT7C8+eilzuHdrO4vagZsLivaLNm",
+	"NsoHo0Fl63oTtol/NJN9cKFZz/DQV9ts1HKtUlcyVSdT1cEfMB2N6zsGOBcVCIdX8c1vXYnw1hJbeVMK",
+	"9jJs6SX6a6dxGE5MRuHT1vaztKeUQ/RoRIVehdboy/TD820KOXzmyBT2rkYv2MCQWEP1ZBezzx3hcs+x",
+	"C7MUmZI32PFZ6j7p8tDQMeLLwTEXLLAtkpDEQoWLLu9B9hFVhAYDLhQZQPP3MCRc2zQh1RE9psl6c62w",
+	"uzqs/WAU9dgubHsBBYUVMKEj7nLluUq3ZbQRkpnAOdKIh0dryLQcct9byZPU/K8lfYuTced1S84QSxz0",
+	"faSXhdRyljDmtoeXAztMy6Nmlt1qt1rt68314uVqu5XMUh29a33N9A4vGe4Xbro8eNVQP7d9yPcO/iAK",
+	"q3+TpAZOtJgUkCpg5Uquob95YZbkyFGk68OI+pr7rNwKsCNoOFZMEU+zx9ojVcO5LUBmc3UMavoh5QPM",
+	"a7G1s2pQQcLqpiwgJ1wE8KaZvYa2TjReCBkNlJHCtByhnCkCfI0EzOeKS6GIFETxAQ9pRAaAdqpB7jMW",
+	"uCpm2S11xDEVJ+YT85s9Jk0j3u1ug+RpUI0XVlhca5C7EWMNsotlEUqp2K6Z8cCd4Xn1fRh9VwodyfCV",
+	"6fAFCz1XjYrmq1xJaQqQ/b0GPMzllk7B0ZS8tIN5XvPkpB3UleHc67YSxYJP4N1s0YrXWLb6A8lKbC0l",
+	"Ae4ZAmMICx7HH17YlaFcDo5B3aGQ2kyqnUr8i8mPJ59OPov/Lf4qfh5/0aksQbC7MhqMQloeg/iACQOy",
+	"RkHHVwlYB5nwUdlnj4cyMsjz1tH+PQxpcsFYfSPOhRGjwZhE7CziWoPdUyrWESEXJwptCVyRSI40W2mQ",
+	"A6oSnpB2syddI7gTjkTXfLllaCyH9l1ySD8cMWjMVSNCaiT/drHTxmJcrUcGUuh+OHb6/yKK/CbTd3HA",
+	"ZTRzd1C4pCSeP1HUzQbyciP7sx8dtYI/v/ej5om+d9J6cLivTscnzbs7t9rhrT/bLxEkzTEtq47fbG22",
+	"pxXyhVKk2QzW38SkSyu4H9x/0xYjbpSsrDsoUZ0rQ9EzOxdGfHwf/vpgeiFG9zcv1E9pBLn8KfjaSzi4",
+	"/yYA8kV44Vw2BJtdNau6jJTTCFAH4/4AGL921lKrPKCa3eMDrhdq+8mL2a/qBzLk/njpj+3r3zp7wRUz",
+	"ewU5JgmhBMqYYyQ1Q/UNmi9kYP3xkEXATMq1jbtcBCrlW8B2UD+gvlaGrzg1ZBhSw2UMR5WRXQmavNtN",
+	"sn8rp4VAmTvVEcD4MP62M2o213xK+hHrvtGpfHRMFXsYhU9Wv5OE/K9+BAr1k/dXjX46Xv0I/vPkg04F",
+	"PmYeQc7IhWLmOBodkWNhSVizB+898pG6TbE0UlV9GrkSxgMpuJaGVEG98o7If/uoy0XwKD1IDx0EeODX",
+	"FPFWT9uroUFv5UEZdFyJ7keMkQHTfRkoQoc00os5qbmKt9Ire42Vm3SV36hmk13GPGsHwCzcNrx8xWuu",
+	"9KcrljPNcvaAqJJE97D2m7TNNhdaWpVqMesBaVGtfiSPf8h8vcgNi4L0MetzERi9xTILPug5ws8FKlFY",
+	"QSFvSzY/YFew5PkdwzjweVVnK7jM0btIsdplzwE3BDXwD+6/uZ2U38fEGTEm1jc6HjKjfOWbp4B5vLQF",
+	"Roki1hHn18T2BlhEZqEeBmu/pgjeD+FBbUaXTI9nVilrNW+uX2+vFTtD3Z1/E+7Qd3DupYrCnVcDuqw+",
+	"LLVL1qVgtCumdqVAXXGzVIFy3VFm9afFzAvl+VKO9W6fascWImZGhuyfkHV1kuOY1zhcx3mXpm8/9iMW",
+	"MKE5DVNTWKMjvDfvHBGzHPhYeUT15RnyBsiIxLB6RQYsyjVwsTzOJmFDDQDrrzllUUf4i9nHPdz4Kxfc",
+	"7Tyl/SqRrl5T9vjwkL/NGc5/FDiZKM0GPLM3uxgjUy09rdFcbtPYxdKraJxoNZsZIbYrI1tLS9laWt5A",
+	"BrepZh6ptputm/Vmq95sGWkypJpFK9aum4zQEbl6XBBURTURkoRS9FiE1l+QE9EWwgIQFtlgqMdgISAD",
+	"RoUiQuo+Fz030rQtY4EJo8hKMZAB73IWzLNRdMRcI8VKg9yX2nm6RyJkCt9FgmEOz0WkKELJ0dE97OPH",
+	"Nal68FVD69Bb2cawQw+Fi123CSi9kBU4vFVvp8c8ciajExRAIytIJxRKzTeY7NtNv87mkuw6v1GDiVsE",
+	"qE2l9DcD21AJDaJDLfhfiZl/uHF9V8aW14YVvtvnfj/DlvLlHSnk9pyLK7osx8VcMXmTVDFufcWIp51K",
+	"/Hfx0/iL+AXkjP86fupyyF2yOIl/Hr+YfDL5JH4eP+9U5vHUjvCM2A1c1RZ6e/jgHhmMlCbHZntQ3S3J",
+	"3DSsLFOOo6/1UG2trnKADaYbuNtGNMq6ClxgnnUVtDzLqAuIV7Ljjsiy5Wmzy7kYLh7dIzvbFMftiOXd",
+	"An9YHPcWbHsXd/06s9zcQl8LnosrOgfPTcD2iude+SuuWOh8FpphaxfjpcOID9jqkhVNtSHjspspAOlM",
+	"PAcP9vbvEMHOFOkyw2NyYa1loflm7lzZ0Zemq6+UpGXXOz6KGFtQvnQMB/ZNRY9eGYz+UFE8Raa6Qabi",
+	"eqtz8dl8Wy4R3zdoar1dPX7KRBahj5k+Y0aiSkRZUnUF8qRgZMxoRGhPYtyLp2X+nY5oNUlAxy7bMR1m",
+	"2yV8Ei0DOl5pkH3+GGoVGyn8p/Hz+Nckfh5/NfmL+MXk4/h38dPJX1qZO8EnsPlCWOtfxM8mH8dPOwI+",
+	"+RT+ejb5JH4Rf55+YPYD4rRivnZdKwb0hBF9JiEWH/yePYbB+SMBtQTuyohw4UcAQTTsiKHNFVUy0lCc",
+	"wJwfll2WAugsqXrmxy3y/7F3hb9t60b8Xzn0y+JBdrt2wwAHw7CtzUOAFcnqbPswFRUtnW0uMimQVPy8",
+	"4f3vA+9ISnJtp3mvQYLMH+NIFEWRP94d736/twURCUCrbhVFo2PPe1WjARxzdd/BJuGN/1jP2eJMnXxS",
+	"a9N34BhpqP9kpzT+UyjlJW4SZHHdvzNw1eiRjMi2rscxzZGSt8e1UMtWLGMdedwzYoqMcGIuLHY8ocIg",
+	"NMIbocJR+f6PWMHv3nQFoJaqa/wlGVgnDHPVO/oFfsPAOAWlH5qMHzhDnjFMcg+fFCNjFw6lDF4p/nre",
+	"pl8LV66eOAJ+cor/b5lQusPO+2FNyabBYwHgv6Y4ZC8GHCqBKQicnOmC8rALPtqkJRCywLN04ElBW8qV",
+	"w1ylUG5RasNvWKFyxQRmqKpUrUTl8YuYUE5m8/D6cy6K1wYUK6blqi9u9I01orM4Es8ZBkMfnxYIuRPH",
+	"7MWEf08YjTxZjyfr8bFw9oLK48uyNaH8RR6QEj+AugSUNhauHJdBSiqwe7FWpLSwIAPuvfQJfNTW9W/1",
+	"piUfKOlFrjgx1J7DSqLxO4YsRQ13om7Dpf/WJBQT9Onmory1tbCr3bMv6sMXqRZ6N+0Yzt4RRyD9CNqP",
+	"jts29Bgu7R99U2JyJP14GCDzXY+cyvtzkJM6dqkW+j5xjl/Zgfrv6SDnlKP7EqXeA5Z1U/2hyPkaK0ln",
+	"z0chNF4EZwYrQaJB+y3XDBRu0DpYSGPdlFlFKTF3IwjjibI6g5Xe5Mq2JvnysqME0ha9ly51UB/ZHMjZ",
+	"kO5bDdOIgx/iu74YPAxvdMySjN/uZD+e6gWeMYRhtzYfCGDsSMei5dcrx+rchw+RKcS46DHYU1LRCApq",
+	"oThkJXLlNVl00llotKUeh6BkF2MkXlPTlqQo7AFsXz40+fJU/e3/56GMSsjo+liCznVxwmCuupqwkDq0",
+	"rxTv+xGLpDK+x0NKesSzhNT07gcANc6bk1V5QvITkickv1I9URC96HnzETwfDu0EYK//y/WZx738zUrX",
+	"uBe3BSxkTec9BsWakj2jCUlFatyXbysGhjOPv7jx7b5L7vloCk3A8lWiKyx1s80IzysNSjvSAczVMFF0",
+	"CkqP6YYi5qBudQsKg7g5qWqmzZF1BQPWccnzQte13thcFTxIxWFc/0Bv9EsDAnvwUNaJjGlQrNxUi/2F",
+	"yqHe9liZcmRjMs63oSt/tW/vIcxM/MKfbi5eZYNfrt7f7Pxy/f7iccib+puR7/6DK5b7Dfix+EUN3Klq",
+	"ooWVdqIbTPbKhJgFvkdBdJcUKOtTYfRpe3yRQRdGjJ3t7dPNRQZX729AG/Bg8tCd7l6nhSo3oudy2DsZ",
+	"kIg2YomH/YrothC9B9dnJFoOvaeuuTjGMkKnilR+8RWL4x99r/8wmUwKsKzSAALmRm8sGljpmkTLuipt",
+	"uMUtlEJBrUUVMuZQlCvi++Dg0AId8eYmfVzeq5N/852coORYvbDw+THfpiGylZBT3SfmPiH5CclPjs4w",
+	"ZEVwfL9vw2wSB9H9wx2a6F0E7oiAkn6xo41oXApOAmaYnA6JLTxAc9kbIT0Be/g7LObE0deRXxBbYGvR",
+	"whnH2PsyMyx3QIx9owkUVremxAKs2NpcbVbIlzIXOfW51B5zE6FsJH6KVXScq6xNd0WPbsJ3nykJcnUW",
+	"TgT6pXx7dch+QPc3HtpHxE16wrHweqL7+Nk48JQE+zdhYqFJpB/xhQYzmlfeZxoDi2VrpNvSTjhHYdD8",
+	"qXWrV9N/ffZbWLhpd5pfGz1Hm8EanZGlzZjsi8o6RelY7SluODxXmmi3uK86SYcZwZnsYGH3kWEi/UUr",
+	"haWDu7fTkEeadRaUX8O8ZthQsFk4X+oRVGY7FUa5oqqIjrY/kl9TIioPPVlUHAk475omcw2kWugMOm5L",
+	"tp265yUlqGizpLUbXh7+uULVMeEsaA0PLbZulTMYNGiovlGrwNAdUqzgzA/8b9+8C4Cib1FBLcpbbtDI",
+	"5YpVU3R64LXRP8q1GAa9QVrQrbOyQrpRhvk67kLec2FxRP/k3DI68/OPhsboeY1rgqptg7kq4huPu36P",
+	"K1REsqHEOpqMoUdc2AtnRXd1MeqmThqKc1A6ajJKC7bxxg38g7M2YhIIkniTB+ABjAnS6GqEsQhnXNzm",
+	"4TP8blBUIw7VBwY6rcCIDae1FL/+YsSmgDWu5/69lXUoSB1ijpTjanTTRGs0TWvaRb6e1Rez2XVf+3fc",
+	"V23j+T2BWVJHNwjCblW5Mlrp1k75NNb7CVRAQsXNLE1F+mn9dzat6nTgBnuIH9pG1zWfRWx1e85GOWmL",
+	"Gb0OnsAeVTjiC+THpazuqJTFfLU7ypXD5O5bbFzu3x2iqJn/f6lNRVI+SOIaopYWq6wjaEr9Dmk71AxR",
+	"7PrPMhh2Ei3aM+iX1zPIX33CpbSOysPzV9MwguCMqHC8FuY285s21jUB2FgvxtrIpVQZLFEvjWgoTWgs",
+	"VRU2I1J+v/OTUys+KnKylm47XusKa+htWzYD4ZzoH4RnYOWSnLg1lLX0U4GWH+cc5eqHq9kNlGicXPhG",
+	"GEttO1+zFMh6An/eOrYv5khtYUX8iYk9MQVKJ7nKFY1B085raf3M8rixkSaG/kCreuvHlGyOjYLZRiyX",
+	"aODvlxk7fn14il8kV6EoP4NGuJVH3150028Xbe1kIwwtPUeyrAzXvr+CjtjmuiJDpcFwWDY0Oc4SmNjJ",
+	"QjZ2QgSTtjiHIk70cWOkcuPwD6C/OA9sNIHLik2hOeYqMoBpk6bSYE2IeiO2YSbqlozDlCnm5BqtE+vG",
+	"Jk0WAf/xCzGc8AnSmvqobak3dPV5P//Mhciv32pINJBiyiRTmx7nZ3R3SzEB/8ly5XsfIFeobUTLt29+",
+	"Dx/96AYHjXeChOcdeUKpqyDrUNeRQ2E0ZTaEjrsgGo8roUBU5NSnTzTYnFIlGpEttI56Lx3wgiMbgXYW",
+	"6dCbhqwrFhJJyFSm+EaSYsz4wRtpeeOhxBNgRUYIbaA3mnhdUBOpcXo1P2rxK34JMmY7oHB5PXv10+ef",
+	"/hcAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
