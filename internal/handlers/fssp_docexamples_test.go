@@ -43,7 +43,11 @@ func newFSSPDocServer(t *testing.T, search string, status int) *fsspDocServer {
 	for _, p := range []string{"GET /search/physical", "GET /search/legal", "GET /search/ip", "POST /search/group"} {
 		mux.HandleFunc(p, func(w http.ResponseWriter, r *http.Request) { answer(w, search, status) })
 	}
-	note := func(r *http.Request) { s.mu.Lock(); s.tasks = append(s.tasks, r.URL.Query().Get("task")); s.mu.Unlock() }
+	note := func(r *http.Request) {
+		s.mu.Lock()
+		s.tasks = append(s.tasks, r.URL.Query().Get("task"))
+		s.mu.Unlock()
+	}
 	mux.HandleFunc("GET /status", func(w http.ResponseWriter, r *http.Request) { note(r); answer(w, "response_5_5_status.json", 200) })
 	mux.HandleFunc("GET /result", func(w http.ResponseWriter, r *http.Request) { note(r); answer(w, "response_5_6_result.json", 200) })
 	s.Server = httptest.NewServer(mux)
