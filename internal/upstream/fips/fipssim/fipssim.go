@@ -2,8 +2,12 @@
 // (https://kpsrtz.fips.ru/api/v1) in memory: applications, their documents,
 // file and statement content, the format-logical check (ФЛК), detached GOST
 // signatures, the package to sign and the submission for registration, and the
-// three dictionaries. The official document gives semantics but no paths; the
-// paths are the proposal of REFERENCE.md §3.2 under the prefix /api/v1.
+// three dictionaries. The official document gives semantics but no wire
+// format; by default the routes are the proposal of REFERENCE.md §3.2 under
+// the prefix /api/v1, and Config.Routes serves another table (method, path,
+// content type, part name, signature shape per operation) as the gateway's
+// configuration describes it. Config.DotNetValues answers ids as numbers and
+// timestamps without a zone.
 //
 // Authorization is the raw key in the Authorization header (no "Bearer").
 // State is kept per key; a key sees its own applications and those of the keys

@@ -8,8 +8,12 @@
 // Strictness follows the official documentation: POST methods need
 // Content-Type and Accept of application/json, JSON methods reject any other
 // Accept, bodies with unknown fields or wrong types are a format error (400),
-// and every documented limit is enforced. Set Config.MisspelledKeys to get
-// the misspelled keys of the official examples ("number:", "topic:").
+// and every documented limit is enforced. A token's Denied methods and
+// DeniedTopics answer 403 (no rights for the request; Proxima: a document
+// outside its base). The forms of the official examples are options:
+// Config.MisspelledKeys ("number:", "topic:"), RepeatedPracticeKeys (court
+// practice with "kind" and "courts" repeated in one object) and OmitAccess
+// (topic info without "access").
 //
 // The simulator sits behind simkit.Kit: GET /_sim/calls reports calls by
 // route pattern ("GET /v2/topic/{topic}"), PUT /_sim/faults injects faults and
