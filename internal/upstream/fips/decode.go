@@ -20,12 +20,17 @@ import (
 // moscow is FIPS's time zone: a timestamp without a zone is Moscow time.
 var moscow = time.FixedZone("MSK", 3*60*60)
 
-// object is a JSON object being decoded: its members by lower-cased name,
-// and the names as they came.
+// object is a JSON object being decoded: its members by lower-cased name.
 type object struct {
-	members map[string]json.RawMessage
-	names   map[string]string // lower-cased → as sent
-	used    map[string]bool
+	members map[string]*member
+}
+
+// member is one member of an object: its value, its name as sent, and
+// whether a field took it.
+type member struct {
+	raw  json.RawMessage
+	name string
+	used bool
 }
 
 func readObject(b []byte) (*object, error) {
@@ -33,13 +38,21 @@ func readObject(b []byte) (*object, error) {
 	if err := json.Unmarshal(b, &m); err != nil {
 		return nil, err
 	}
-	o := &object{members: make(map[string]json.RawMessage, len(m)), names: make(map[string]string, len(m)), used: map[string]bool{}}
+	o := &object{members: make(map[string]*member, len(m))}
+	all := make([]member, 0, len(m))
 	for k, v := range m {
 		lk := strings.ToLower(k)
-		if _, dup := o.members[lk]; dup && k != lk {
-			continue // an exact lower-case name wins over another spelling; the other stays in Extra
+		if prev, dup := o.members[lk]; dup {
+			// An exact lower-case name wins over another spelling; the
+			// other one stays in Extra, under its own name.
+			if k == lk {
+				o.members[prev.name] = prev
+			} else {
+				lk = k
+			}
 		}
-		o.members[lk], o.names[lk] = v, k
+		all = append(all, member{raw: v, name: k})
+		o.members[lk] = &all[len(all)-1]
 	}
 	return o, nil
 }
@@ -47,20 +60,24 @@ func readObject(b []byte) (*object, error) {
 // raw returns member name's value (matched case-insensitively), marking it
 // read; nil when absent or null.
 func (o *object) raw(name string) json.RawMessage {
-	v, ok := o.members[strings.ToLower(name)]
+	m, ok := o.members[strings.ToLower(name)]
 	if !ok {
 		return nil
 	}
-	o.used[strings.ToLower(name)] = true
-	if string(bytes.TrimSpace(v)) == "null" {
+	m.used = true
+	if string(bytes.TrimSpace(m.raw)) == "null" {
 		return nil
 	}
-	return v
+	return m.raw
 }
 
 // keep puts member name back among the unread ones: its value could not be
 // read, so Extra keeps it as it came.
-func (o *object) keep(name string) { delete(o.used, strings.ToLower(name)) }
+func (o *object) keep(name string) {
+	if m, ok := o.members[strings.ToLower(name)]; ok {
+		m.used = false
+	}
+}
 
 // str reads a string member; a number or boolean is read as its text.
 func (o *object) str(name string) string {
@@ -83,20 +100,34 @@ func text(v json.RawMessage) (string, bool) {
 	}
 	switch v[0] {
 	case '"':
+		if s, ok := plainString(v); ok {
+			return s, true
+		}
 		var s string
 		return s, json.Unmarshal(v, &s) == nil
 	case '{', '[':
 		return "", false
+	case 't', 'f':
+		return string(v), string(v) == "true" || string(v) == "false"
 	}
 	var n json.Number
 	if json.Unmarshal(v, &n) == nil {
 		return n.String(), true
 	}
-	var b bool
-	if json.Unmarshal(v, &b) == nil {
-		return strconv.FormatBool(b), true
-	}
 	return "", false
+}
+
+// plainString returns the contents of v, a JSON string already checked by
+// the decoder, when it needs no unescaping.
+func plainString(v []byte) (string, bool) {
+	if len(v) < 2 || v[len(v)-1] != '"' {
+		return "", false
+	}
+	in := v[1 : len(v)-1]
+	if bytes.IndexByte(in, '\\') >= 0 || bytes.IndexByte(in, '"') >= 0 {
+		return "", false
+	}
+	return string(in), true
 }
 
 // boolean reads true/false, "true"/"false" or 1/0.
@@ -172,20 +203,24 @@ func (o *object) into(name string, v any) {
 // json.Number); nil when there are none.
 func (o *object) extra() (map[string]any, error) {
 	var out map[string]any
-	for lk, v := range o.members {
-		if o.used[lk] {
+	for _, m := range o.members {
+		if m.used {
 			continue
 		}
-		dec := json.NewDecoder(bytes.NewReader(v))
-		dec.UseNumber()
 		var x any
-		if err := dec.Decode(&x); err != nil {
-			return nil, err
+		if s, ok := plainString(bytes.TrimSpace(m.raw)); ok {
+			x = s
+		} else {
+			dec := json.NewDecoder(bytes.NewReader(m.raw))
+			dec.UseNumber()
+			if err := dec.Decode(&x); err != nil {
+				return nil, err
+			}
 		}
 		if out == nil {
 			out = map[string]any{}
 		}
-		out[o.names[lk]] = x
+		out[m.name] = x
 	}
 	return out, nil
 }

@@ -105,6 +105,12 @@ func TestDecodeLenient(t *testing.T) {
 	if diff := cmp.Diff(want, a, cmp.Comparer(func(x, y time.Time) bool { return x.Equal(y) })); diff != "" {
 		t.Errorf("Unmarshal(%s) mismatch (-want +got):\n%s", in, diff)
 	}
+	for _, in := range []string{`{"Id":"1","id":"2"}`, `{"id":"2","Id":"1"}`} {
+		var d Document
+		if err := json.Unmarshal([]byte(in), &d); err != nil || d.ID != "2" || d.Extra["Id"] != "1" {
+			t.Errorf("Unmarshal(%s) = %+v, %v; want id 2 and Id kept in Extra", in, d, err)
+		}
+	}
 	var s Signature
 	if err := json.Unmarshal([]byte(`{"id":991,"algorithm":"GOST R 34.10-2012-256","signedAt":"2024-01-15T10:00:00","thumbprint":"AB"}`), &s); err != nil {
 		t.Fatal(err)
