@@ -713,6 +713,13 @@ type FIPSDictionary struct {
 
 // FIPSDictionaryEntry A dictionary entry.
 type FIPSDictionaryEntry struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// Description What it means.
 	//
 	// Example: Российское юридическое лицо
@@ -809,6 +816,13 @@ type FIPSDocumentList struct {
 
 // FIPSDocumentType A common document type.
 type FIPSDocumentType struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// Code The type code, usable as `type`, when it has one.
 	//
 	// Example: TradeMark
@@ -857,6 +871,13 @@ type FIPSSignature struct {
 	//
 	// Example: GOST R 34.10-2012-256
 	Algorithm FIPSSignatureAlgorithm `json:"algorithm"`
+
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
 
 	// CertificateSerial The certificate's serial number, hex.
 	//
@@ -950,6 +971,13 @@ type FIPSSubmission struct {
 
 // FIPSSubmissionResult What FIPS recorded for a submitted application.
 type FIPSSubmissionResult struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// IncomingNumber FIPS's incoming number.
 	//
 	// Example: 2026771234
@@ -970,6 +998,12 @@ type FIPSSubmissionResult struct {
 	// Example: Registered
 	Status string `json:"status"`
 }
+
+// FIPSUpstreamAttributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+// publishes no schema; nothing it sends is dropped). Absent when there are none.
+//
+// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+type FIPSUpstreamAttributes map[string]interface{}
 
 // FSSPAmount One sum.
 type FSSPAmount struct {
@@ -1427,12 +1461,18 @@ type GarantCachePurgeResult struct {
 	Deleted int `json:"deleted"`
 }
 
-// GarantChangeEvent A change of a document or fragment.
+// GarantChangeEvent A change of a document or fragment. Its day is `date`, or `date_raw` when Garant sent a
+// date that is not YYYY-MM-DD (the event is kept either way).
 type GarantChangeEvent struct {
 	// Date When it happened.
 	//
 	// Example: 2024-09-01
-	Date openapi_types.Date `json:"date"`
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// DateRaw The day as Garant wrote it, when it is not a YYYY-MM-DD date (then `date` is absent).
+	//
+	// Example: 01.09.2024
+	DateRaw *string `json:"date_raw,omitempty"`
 
 	// Type 1 lost force, 2 changed, 3 came into force, 4 a new edition appeared that is not yet in
 	// force, 5 a new edition came into force.
@@ -1465,7 +1505,10 @@ type GarantChangingDocument struct {
 // Example: 301
 type GarantCourtKind string
 
-// GarantCourtPractice Court practice, one item per requested kind.
+// GarantCourtPractice Court practice, one item per kind Garant answered. Garant may send each kind as its own
+// object or, as its document's example does, several kinds in one object with `kind` and
+// `courts` repeated; both come out here as one item per kind. Norms Garant lists once for
+// several kinds are given to each of them.
 type GarantCourtPractice struct {
 	Documents []GarantCourtPracticeKind `json:"documents"`
 }
@@ -1635,7 +1678,9 @@ type GarantHyperlinksRequest struct {
 	// Example: https://internet.garant.ru
 	BaseURL string `json:"baseUrl"`
 
-	// Text Plain text or HTML, up to 20 MB.
+	// Text Plain text or HTML, at most 20 MB (20,971,520 bytes) of UTF-8, as Garant counts (a
+	// Cyrillic letter takes two bytes).
+	//
 	//
 	// Example: В соответствии со статьей 70 Трудового кодекса РФ испытание не устанавливается.
 	Text string `json:"text"`
@@ -1740,17 +1785,28 @@ type GarantNewsList struct {
 	News []GarantNewsItem `json:"news"`
 }
 
-// GarantPeriod A period; either end may be open (absent).
+// GarantPeriod A period; an end Garant leaves out is open. An end Garant sent that is not a DD.MM.YYYY date
+// comes in `from_raw` / `to_raw` as Garant wrote it instead (and is not open).
 type GarantPeriod struct {
 	// From First day (converted from Garant's DD.MM.YYYY).
 	//
 	// Example: 2024-09-01
 	From *openapi_types.Date `json:"from,omitempty"`
 
+	// FromRaw The first day as Garant wrote it, when it is not a DD.MM.YYYY date (then `from` is absent).
+	//
+	// Example: 01.09.2024 г.
+	FromRaw *string `json:"from_raw,omitempty"`
+
 	// To Last day.
 	//
 	// Example: 2025-02-28
 	To *openapi_types.Date `json:"to,omitempty"`
+
+	// ToRaw The last day as Garant wrote it, when it is not a DD.MM.YYYY date (then `to` is absent).
+	//
+	// Example: бессрочно
+	ToRaw *string `json:"to_raw,omitempty"`
 }
 
 // GarantPrimeCategory A PRIME category and its subcategories.
@@ -1852,7 +1908,12 @@ type GarantSearchRequest struct {
 	// Example: 0
 	SortOrder *int `json:"sortOrder,omitempty"`
 
-	// Text What to search for; with `isQuery` an expression in Garant's query language, for example `MorphoName(трудовой кодекс) & Type(Кодекс)`.
+	// Text What to search for; with `isQuery` an expression in Garant's query language, for example
+	// `MorphoName(трудовой кодекс) & Type(Кодекс)`. At most 16 KB (16,384 bytes) of UTF-8, as
+	// Garant counts: a Cyrillic letter takes two bytes, so about 8,000 Cyrillic letters fit
+	// (`maxLength` bounds characters; the byte limit is checked too and answered 400 naming
+	// `body.text`).
+	//
 	//
 	// Example: трудовой кодекс
 	Text string `json:"text"`
@@ -1911,7 +1972,9 @@ type GarantSnippetsRequest struct {
 	// Correspondent A fragment of a document.
 	Correspondent *GarantEntryRef `json:"correspondent,omitempty"`
 
-	// Text The text to find. Mutually exclusive with `correspondent`.
+	// Text The text to find. Mutually exclusive with `correspondent`. At most 16 KB (16,384 bytes)
+	// of UTF-8, like a search text.
+	//
 	//
 	// Example: испытательный срок
 	Text *string `json:"text,omitempty"`
@@ -1929,12 +1992,13 @@ type GarantTopicHTML struct {
 
 // GarantTopicInfo A document's attributes, as Garant gives them. Most are lists because a document can have
 // several (for example several adopting bodies); hierarchical values are joined with `\`.
-// Lists are empty, never absent, when Garant has no value.
+// Lists are empty, never absent, when Garant has no value; the other members are absent
+// when Garant sends none (its document's own example has no `access`).
 type GarantTopicInfo struct {
-	// Access Whether the tenant's Garant account can open the document and on what terms.
+	// Access Whether the tenant's Garant account can open the document and on what terms; absent when Garant does not say.
 	//
 	// Example: ACCESS_IS_FREE
-	Access GarantTopicInfoAccess `json:"access"`
+	Access *GarantTopicInfoAccess `json:"access,omitempty"`
 
 	// Active Periods of validity, as Garant writes them.
 	//
@@ -2022,7 +2086,7 @@ type GarantTopicInfo struct {
 	Type []string `json:"type"`
 }
 
-// GarantTopicInfoAccess Whether the tenant's Garant account can open the document and on what terms.
+// GarantTopicInfoAccess Whether the tenant's Garant account can open the document and on what terms; absent when Garant does not say.
 //
 // Example: ACCESS_IS_FREE
 type GarantTopicInfoAccess string
@@ -2034,6 +2098,11 @@ type GarantUncertainPeriod struct {
 	// Example: 2024-09-01
 	From *openapi_types.Date `json:"from,omitempty"`
 
+	// FromRaw The first day as Garant wrote it, when it is not a DD.MM.YYYY date (then `from` is absent).
+	//
+	// Example: 01.09.2024 г.
+	FromRaw *string `json:"from_raw,omitempty"`
+
 	// Text Garant's explanation.
 	//
 	// Example: Применяется к правоотношениям, возникшим с 1 сентября 2024 г.
@@ -2043,6 +2112,11 @@ type GarantUncertainPeriod struct {
 	//
 	// Example: 2024-12-31
 	To *openapi_types.Date `json:"to,omitempty"`
+
+	// ToRaw The last day as Garant wrote it, when it is not a DD.MM.YYYY date (then `to` is absent).
+	//
+	// Example: 31.12.2024 г.
+	ToRaw *string `json:"to_raw,omitempty"`
 }
 
 // HealthStatus A probe answer.
@@ -2066,6 +2140,11 @@ type OpenAPIDocument map[string]interface{}
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Problem struct {
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
 	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
 	//
 	// Example: The monthly Garant export quota of this credential is used up.
@@ -2083,6 +2162,11 @@ type Problem struct {
 	//
 	// Example: /v1/garant/topics/12125270/export/pdf
 	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
 	//
@@ -2118,6 +2202,16 @@ type Problem struct {
 	//
 	// Example: garant
 	Upstream *ProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
 
 	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
 	//
@@ -2462,9 +2556,10 @@ type Unprocessable = Problem
 
 // FipsListApplicationsParams defines parameters for FipsListApplications.
 type FipsListApplicationsParams struct {
-	// Kind Which applications: `All`, those with unread documents from FIPS (`HasUnreadDoc`), those
-	// with documents not yet registered (`HasUnregisteredDoc`), or those where the account is a
-	// trustee (`Trusted`).
+	// Kind Which applications, in the FIPS document's words: all (`All`, «Все заявки»), with unread
+	// documents (`HasUnreadDoc`, «С непрочитанными документами»), with unregistered documents
+	// (`HasUnregisteredDoc`, «С незарегистрированными документами»), or being signed
+	// (`Trusted`, «На подписании»). The document says no more about what `Trusted` selects.
 	Kind *FipsListApplicationsParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// SortField The application attribute to sort by, as named by FIPS.
@@ -2820,6 +2915,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
 	if raw, found := object["detail"]; found {
 		err = json.Unmarshal(raw, &a.Detail)
 		if err != nil {
@@ -2850,6 +2953,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'instance': %w", err)
 		}
 		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
 	}
 
 	if raw, found := object["request_id"]; found {
@@ -2908,6 +3019,22 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "upstream")
 	}
 
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
 	if raw, found := object["violated-policies"]; found {
 		err = json.Unmarshal(raw, &a.ViolatedPolicies)
 		if err != nil {
@@ -2935,6 +3062,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
 	if a.Detail != nil {
 		object["detail"], err = json.Marshal(a.Detail)
 		if err != nil {
@@ -2960,6 +3094,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		object["instance"], err = json.Marshal(a.Instance)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
 		}
 	}
 
@@ -3003,6 +3144,20 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		object["upstream"], err = json.Marshal(a.Upstream)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
 		}
 	}
 

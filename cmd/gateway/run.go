@@ -29,8 +29,20 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	adminAddr := fs.String("admin-addr", getenv("GATEWAY_ADMIN_ADDR"), "admin listen address: /metrics, pprof (overrides the config's server.admin_addr)")
 	probeURL := fs.String("probe", "", "only GET this URL (e.g. http://127.0.0.1:8080/readyz) and exit 0 on a 2xx answer, 1 otherwise: a container healthcheck")
 	probeTimeout := fs.Duration("probe-timeout", 3*time.Second, "how long -probe waits for the answer")
+	printRoutes := fs.Bool("print-routes", false, "print the effective FIPS route table (defaults and the config's routes) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if *printRoutes {
+		cfg := &config.Config{}
+		if *configPath != "" {
+			c, err := config.Load(*configPath, getenv)
+			if err != nil {
+				return err
+			}
+			cfg = c
+		}
+		return printFIPSRoutes(stdout, cfg)
 	}
 	if *probeURL != "" {
 		return probe(ctx, *probeURL, *probeTimeout, stdout)

@@ -150,7 +150,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 	}
 	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
 		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
-		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }}, nil
+		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }, Metrics: um}, nil
 }
 
 // wireFSSP builds the FSSP client and task engine.
@@ -185,16 +185,25 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 // cached in Redis) and the idempotency store of its creates.
 func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, log *slog.Logger) (*handlers.FIPS, error) {
 	fc, err := fips.New(fips.Config{
-		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: cfg.Upstreams.FIPS.Routes, Timeout: cfg.Upstreams.FIPS.Timeout,
+		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
 		Transport: um.Transport(config.FIPS, newTransport()),
 		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
 		// A 401 counts the rejection and moves the credential's expiry to now.
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FIPS, c) },
 	})
 	if err != nil {
-		return nil, fmt.Errorf("fips: %w", err)
+		return nil, fmt.Errorf("config: upstreams.%w", err)
 	}
 	return &handlers.FIPS{Client: fc, Idem: idempotency.New(rdb, idempotency.Options{Timeout: 2 * cfg.Redis.Timeout, Log: log})}, nil
+}
+
+// fipsRoutes is the config's FIPS route table as the client takes it.
+func fipsRoutes(cfg *config.Config) map[string]fips.Route {
+	out := make(map[string]fips.Route, len(cfg.Upstreams.FIPS.Routes))
+	for op, r := range cfg.Upstreams.FIPS.Routes {
+		out[op] = fips.Route{Method: r.Method, Path: r.Path, ContentType: r.ContentType, Part: r.Part, Signature: r.Signature}
+	}
+	return out
 }
 
 // newTransport is the HTTP transport of one upstream: keep-alive connections

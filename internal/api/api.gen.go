@@ -717,6 +717,13 @@ type FIPSDictionary struct {
 
 // FIPSDictionaryEntry A dictionary entry.
 type FIPSDictionaryEntry struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// Description What it means.
 	//
 	// Example: Российское юридическое лицо
@@ -813,6 +820,13 @@ type FIPSDocumentList struct {
 
 // FIPSDocumentType A common document type.
 type FIPSDocumentType struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// Code The type code, usable as `type`, when it has one.
 	//
 	// Example: TradeMark
@@ -861,6 +875,13 @@ type FIPSSignature struct {
 	//
 	// Example: GOST R 34.10-2012-256
 	Algorithm FIPSSignatureAlgorithm `json:"algorithm"`
+
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
 
 	// CertificateSerial The certificate's serial number, hex.
 	//
@@ -954,6 +975,13 @@ type FIPSSubmission struct {
 
 // FIPSSubmissionResult What FIPS recorded for a submitted application.
 type FIPSSubmissionResult struct {
+	// Attributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+	// publishes no schema; nothing it sends is dropped). Absent when there are none.
+	//
+	//
+	// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+	Attributes *FIPSUpstreamAttributes `json:"attributes,omitempty"`
+
 	// IncomingNumber FIPS's incoming number.
 	//
 	// Example: 2026771234
@@ -974,6 +1002,12 @@ type FIPSSubmissionResult struct {
 	// Example: Registered
 	Status string `json:"status"`
 }
+
+// FIPSUpstreamAttributes The members of FIPS's answer that the contract does not name, as FIPS sent them (FIPS
+// publishes no schema; nothing it sends is dropped). Absent when there are none.
+//
+// Example: {"thumbprint":"9F3A6C0B12D4E5F6A7B8C9D0E1F2A3B4C5D6E7F8"}
+type FIPSUpstreamAttributes map[string]interface{}
 
 // FSSPAmount One sum.
 type FSSPAmount struct {
@@ -1431,12 +1465,18 @@ type GarantCachePurgeResult struct {
 	Deleted int `json:"deleted"`
 }
 
-// GarantChangeEvent A change of a document or fragment.
+// GarantChangeEvent A change of a document or fragment. Its day is `date`, or `date_raw` when Garant sent a
+// date that is not YYYY-MM-DD (the event is kept either way).
 type GarantChangeEvent struct {
 	// Date When it happened.
 	//
 	// Example: 2024-09-01
-	Date openapi_types.Date `json:"date"`
+	Date *openapi_types.Date `json:"date,omitempty"`
+
+	// DateRaw The day as Garant wrote it, when it is not a YYYY-MM-DD date (then `date` is absent).
+	//
+	// Example: 01.09.2024
+	DateRaw *string `json:"date_raw,omitempty"`
 
 	// Type 1 lost force, 2 changed, 3 came into force, 4 a new edition appeared that is not yet in
 	// force, 5 a new edition came into force.
@@ -1469,7 +1509,10 @@ type GarantChangingDocument struct {
 // Example: 301
 type GarantCourtKind string
 
-// GarantCourtPractice Court practice, one item per requested kind.
+// GarantCourtPractice Court practice, one item per kind Garant answered. Garant may send each kind as its own
+// object or, as its document's example does, several kinds in one object with `kind` and
+// `courts` repeated; both come out here as one item per kind. Norms Garant lists once for
+// several kinds are given to each of them.
 type GarantCourtPractice struct {
 	Documents []GarantCourtPracticeKind `json:"documents"`
 }
@@ -1639,7 +1682,9 @@ type GarantHyperlinksRequest struct {
 	// Example: https://internet.garant.ru
 	BaseURL string `json:"baseUrl"`
 
-	// Text Plain text or HTML, up to 20 MB.
+	// Text Plain text or HTML, at most 20 MB (20,971,520 bytes) of UTF-8, as Garant counts (a
+	// Cyrillic letter takes two bytes).
+	//
 	//
 	// Example: В соответствии со статьей 70 Трудового кодекса РФ испытание не устанавливается.
 	Text string `json:"text"`
@@ -1744,17 +1789,28 @@ type GarantNewsList struct {
 	News []GarantNewsItem `json:"news"`
 }
 
-// GarantPeriod A period; either end may be open (absent).
+// GarantPeriod A period; an end Garant leaves out is open. An end Garant sent that is not a DD.MM.YYYY date
+// comes in `from_raw` / `to_raw` as Garant wrote it instead (and is not open).
 type GarantPeriod struct {
 	// From First day (converted from Garant's DD.MM.YYYY).
 	//
 	// Example: 2024-09-01
 	From *openapi_types.Date `json:"from,omitempty"`
 
+	// FromRaw The first day as Garant wrote it, when it is not a DD.MM.YYYY date (then `from` is absent).
+	//
+	// Example: 01.09.2024 г.
+	FromRaw *string `json:"from_raw,omitempty"`
+
 	// To Last day.
 	//
 	// Example: 2025-02-28
 	To *openapi_types.Date `json:"to,omitempty"`
+
+	// ToRaw The last day as Garant wrote it, when it is not a DD.MM.YYYY date (then `to` is absent).
+	//
+	// Example: бессрочно
+	ToRaw *string `json:"to_raw,omitempty"`
 }
 
 // GarantPrimeCategory A PRIME category and its subcategories.
@@ -1856,7 +1912,12 @@ type GarantSearchRequest struct {
 	// Example: 0
 	SortOrder *int `json:"sortOrder,omitempty"`
 
-	// Text What to search for; with `isQuery` an expression in Garant's query language, for example `MorphoName(трудовой кодекс) & Type(Кодекс)`.
+	// Text What to search for; with `isQuery` an expression in Garant's query language, for example
+	// `MorphoName(трудовой кодекс) & Type(Кодекс)`. At most 16 KB (16,384 bytes) of UTF-8, as
+	// Garant counts: a Cyrillic letter takes two bytes, so about 8,000 Cyrillic letters fit
+	// (`maxLength` bounds characters; the byte limit is checked too and answered 400 naming
+	// `body.text`).
+	//
 	//
 	// Example: трудовой кодекс
 	Text string `json:"text"`
@@ -1915,7 +1976,9 @@ type GarantSnippetsRequest struct {
 	// Correspondent A fragment of a document.
 	Correspondent *GarantEntryRef `json:"correspondent,omitempty"`
 
-	// Text The text to find. Mutually exclusive with `correspondent`.
+	// Text The text to find. Mutually exclusive with `correspondent`. At most 16 KB (16,384 bytes)
+	// of UTF-8, like a search text.
+	//
 	//
 	// Example: испытательный срок
 	Text *string `json:"text,omitempty"`
@@ -1933,12 +1996,13 @@ type GarantTopicHTML struct {
 
 // GarantTopicInfo A document's attributes, as Garant gives them. Most are lists because a document can have
 // several (for example several adopting bodies); hierarchical values are joined with `\`.
-// Lists are empty, never absent, when Garant has no value.
+// Lists are empty, never absent, when Garant has no value; the other members are absent
+// when Garant sends none (its document's own example has no `access`).
 type GarantTopicInfo struct {
-	// Access Whether the tenant's Garant account can open the document and on what terms.
+	// Access Whether the tenant's Garant account can open the document and on what terms; absent when Garant does not say.
 	//
 	// Example: ACCESS_IS_FREE
-	Access GarantTopicInfoAccess `json:"access"`
+	Access *GarantTopicInfoAccess `json:"access,omitempty"`
 
 	// Active Periods of validity, as Garant writes them.
 	//
@@ -2026,7 +2090,7 @@ type GarantTopicInfo struct {
 	Type []string `json:"type"`
 }
 
-// GarantTopicInfoAccess Whether the tenant's Garant account can open the document and on what terms.
+// GarantTopicInfoAccess Whether the tenant's Garant account can open the document and on what terms; absent when Garant does not say.
 //
 // Example: ACCESS_IS_FREE
 type GarantTopicInfoAccess string
@@ -2038,6 +2102,11 @@ type GarantUncertainPeriod struct {
 	// Example: 2024-09-01
 	From *openapi_types.Date `json:"from,omitempty"`
 
+	// FromRaw The first day as Garant wrote it, when it is not a DD.MM.YYYY date (then `from` is absent).
+	//
+	// Example: 01.09.2024 г.
+	FromRaw *string `json:"from_raw,omitempty"`
+
 	// Text Garant's explanation.
 	//
 	// Example: Применяется к правоотношениям, возникшим с 1 сентября 2024 г.
@@ -2047,6 +2116,11 @@ type GarantUncertainPeriod struct {
 	//
 	// Example: 2024-12-31
 	To *openapi_types.Date `json:"to,omitempty"`
+
+	// ToRaw The last day as Garant wrote it, when it is not a DD.MM.YYYY date (then `to` is absent).
+	//
+	// Example: 31.12.2024 г.
+	ToRaw *string `json:"to_raw,omitempty"`
 }
 
 // HealthStatus A probe answer.
@@ -2070,6 +2144,11 @@ type OpenAPIDocument map[string]interface{}
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Problem struct {
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
 	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
 	//
 	// Example: The monthly Garant export quota of this credential is used up.
@@ -2087,6 +2166,11 @@ type Problem struct {
 	//
 	// Example: /v1/garant/topics/12125270/export/pdf
 	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
 
 	// RequestID The request id, as in the `X-Request-ID` response header.
 	//
@@ -2122,6 +2206,16 @@ type Problem struct {
 	//
 	// Example: garant
 	Upstream *ProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
 
 	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
 	//
@@ -2466,9 +2560,10 @@ type Unprocessable = Problem
 
 // FipsListApplicationsParams defines parameters for FipsListApplications.
 type FipsListApplicationsParams struct {
-	// Kind Which applications: `All`, those with unread documents from FIPS (`HasUnreadDoc`), those
-	// with documents not yet registered (`HasUnregisteredDoc`), or those where the account is a
-	// trustee (`Trusted`).
+	// Kind Which applications, in the FIPS document's words: all (`All`, «Все заявки»), with unread
+	// documents (`HasUnreadDoc`, «С непрочитанными документами»), with unregistered documents
+	// (`HasUnregisteredDoc`, «С незарегистрированными документами»), or being signed
+	// (`Trusted`, «На подписании»). The document says no more about what `Trusted` selects.
 	Kind *FipsListApplicationsParamsKind `form:"kind,omitempty" json:"kind,omitempty"`
 
 	// SortField The application attribute to sort by, as named by FIPS.
@@ -2824,6 +2919,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		return err
 	}
 
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
 	if raw, found := object["detail"]; found {
 		err = json.Unmarshal(raw, &a.Detail)
 		if err != nil {
@@ -2854,6 +2957,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 			return fmt.Errorf("error reading 'instance': %w", err)
 		}
 		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
 	}
 
 	if raw, found := object["request_id"]; found {
@@ -2912,6 +3023,22 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "upstream")
 	}
 
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
 	if raw, found := object["violated-policies"]; found {
 		err = json.Unmarshal(raw, &a.ViolatedPolicies)
 		if err != nil {
@@ -2939,6 +3066,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	var err error
 	object := make(map[string]json.RawMessage)
 
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
 	if a.Detail != nil {
 		object["detail"], err = json.Marshal(a.Detail)
 		if err != nil {
@@ -2964,6 +3098,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		object["instance"], err = json.Marshal(a.Instance)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
 		}
 	}
 
@@ -3007,6 +3148,20 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		object["upstream"], err = json.Marshal(a.Upstream)
 		if err != nil {
 			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
 		}
 	}
 
@@ -16940,472 +17095,498 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxzHnSD4VTJ6JoKNcXWjuwEQBBD6AwRJCRZJQQC4sq3WshJV2d1pVGe2KrMAtLWMoKi98VzYMfJ6",
-	"PTc+z4xf47jdiInbo2VxTEsWHTGfoPor7Ce5yF9m1quruhsgSEk272Ytoqsqn7/384Oax4cjzgiTorb5",
-	"QW1AsE9C+Od2n6j/+ER4IR1Jyllts3ZAPM58gQRlHkFyQJCHvQHxEWbilIToFAvUIxJ+6oV8iF7HIWay",
-	"iQ4Ik4izYIw409+gAZWiWXNq5AwPRwGpbbY7LacmvAEZYjXzkDI6jIa1zZZTk+MRqW3WKJOkT8LagwdO",
-	"bUcNciCxjMT0Ovdv7aCNTrttphLwGuI9WHIfS3KKx1eEWZ1+yUE9HiKzGOQGpI8D9eaWWqjrdFn2p96p",
-	"/9qQCrGFhOQh8V0HFR+H5P2ICJm8geq4J0mIXMYbMKG7hHiYH3ZA4X0cEPU6Q+RsREPiI8JkOEaChCfE",
-	"RxHz1TBDfNbQrzqIh+iUygFlen8h9ggakZByv8tOB4TZjfYwDYivXlfvvR9xiREVSIwIk0vNLsveRi2/",
-	"rlr2asx1CBlS1ofbuM09rM++eBWHA4Lu7d9GIywH9ga8kGCpF4I9j4zUv0MieBR6JAcSteWT9nKPjsQy",
-	"Ho0CqucQyyut9dX11U5uTT0eDrGsbdaikDZC0iMhYR6pOSWL3ceS3KZDKqdXu3vz8BZKniOND6juh7gn",
-	"G5TIXmMg5QiPaCPEkgTqpYZBmqVN2NuQC4k8zoQMMWWU9fU5d5kcUIE8HATI4xFTW8Z9TJmQDlweckMX",
-	"RYxKgUIyNJ9i5iNXukgYvIuYpAGiUp0WkaJ4Zd0aORvxUHZrW+Fr7fUt+Vq709q42mrNub1kw3s8oN54",
-	"3rE09GvmdDYzwDRSDygRaN5m9evu+26XjRTdoMznpwo83NNktzN29/5rK62t09c6axud1vzdERmOtxXy",
-	"VRM0ydEpphIdkR4PCQrVJ+oC6jy0v414EMCdqI0s5cB05Rx065133tmO5IAwqcCZlCMMTt+gnCEYnKhF",
-	"RoKguqJuV9fXWvlF1K4THJIQhQQHw9e6Kf52azMP6IFTG+EQD4m0lD9Ftd0bFetLX7ki0K3dvQOk9hgy",
-	"HCAKeK3huE8VGsAeWDQ8ImET3SUnJETY/K325PMuwyGVgyGR1EOcbSJBmK/AHAuEkV5pERpSGkDVqhR5",
-	"qTk1hofqYWZ9u37NqSlirChpbVOGEcndFj67TVhfDmqbV1cddXn2z7Y6F6k2Vdus/ed3W42N7cZ3cON7",
-	"95uN977x19OExamdNfq8YVaQP0TLr3Y4kyEPpg815QpIHNORKOGtihYojErYVl1RmWiYkBh0OiCh5sp8",
-	"RMyxU9FlcLXEX9qCZ72QiIEdNCSjAHskNx9npJnhL691o1ZrxTNICX8Q19BtdT36qy4zI0YjdadygCUa",
-	"YjZOSNcICwlQAUxt3ERvyQEJkU9D4kl6QgTCIUG0zxS3LF52uphrV1cB4eHSNQFKrx3OuGEPueKa251r",
-	"ZUzhBveiIWGyCuR98/yc8F4Cs6vlMGsn+JIANrP/B07tppI4yg+iF+K+ehHVjwLuHS+pA8hIH3YbedGu",
-	"dMcg1sze7GxauuuT4YhLwrzxm6RkuduKob4fEXRMxiDeAVsKeJ96OEBGQkN1jO7d272hJCGM+pz7yBtw",
-	"6hEHicgbICy6zF3rdY6uem3SuIZX/cYqaR01Nry19Ubb7/RW8OrRmnfVd5eaSPEaxf+AyanjEHiop1fo",
-	"e8T9sUa5sUZFGgqZYI5aYGcVDXgU6gF4JAHjFYar16ORkCHBQ82CmmgbBqYWeYOAhFcEDIODoMsSIiA2",
-	"80vhDGHGAf1SQmFkyOQJrFWvTKDVTkejZCnaZa6hoe6hAlw7a2tFeJ1Gwz0Q3col+vXOaguNEtmuiVzF",
-	"s8vpU72tyNDVloM8PBoRHx3pIwchOlxCAx746cFpwUrJaARJLI5RjzIqBkRYWRmEgzBiAvFIOuonlhxO",
-	"p9VK71t9fUUgLwpDhSNK8yBdVvcGxDtGrlZE3C3kWoHZReoQRfKtWrWSNFAvCtU9LFlCme57JqWEE+lU",
-	"UkhzvOcjjYd8RL1yYmBYkUV6RQvqUr2+VFDt2p21znqrlAzA+4uRgXYJGXigvhQjzgQB8eU69l/XGp76",
-	"y+NMEgaSfkYoWB6F/Cggw298V2idJVmp2qTENKht1m4dHOyZSya+RQ4UMXI2Ip5RWWDaplk8EfI+9Wub",
-	"tVb7mzdWvvPm2v61O513rr7d+tbqf1q/u3G9vXNTnbzRWddaHacmqYRru2dRW6toKbFW6obYXF5OpLmm",
-	"T07s8sWyJQmN5Dv7S22z1hNipIh5epB/HZJebbP2V8up2r+sn4rlPT2mPtHpm06JT/FESBjyEHS55ESy",
-	"erbSAAIfMS616iokZn5Tres69vf1sT3nTan1WWoOdMvnRMCMQyw9Q4hhmwCVar2itvnuB7UeJYG6MPVR",
-	"k7CTmlMbEiFwXx39CQ4iosirGogzYrVXHAT8lPgIngv0bremZQEiuzWnW8PhEZVht/Ze7cF7Ct7Vfj2r",
-	"y/YBX5YFwaE3uBDYrLZaKdjsshMcUN9ufmGwofq7hv3usoDEXgIVaIgDpZJrLV9Bp0AwJ9zqFnL1Lbgo",
-	"oEIJhdgboCPsI8pGkQTo2OGsF1DveWFjO1mUodFUoALDAhuIpEGAKEOjkPdDIkTzgrezkd5OsoNFr8Wz",
-	"H1z2fdiBM4KJtbdcEZpJoXrW/kV8KkHZRSI6GlKpyJ0Se7ssc/5LqdBQPGQjbbiFk3ZLzrnL1HYVsT3E",
-	"4njb2INm3Lq97cVOyA5cdUQaFcFy+X5EIuI30Z7ivxkObS13YEhogCUhMVIsGbkSDjQKQOzNWFFn28WM",
-	"sGDNYw5ywd4lxGhZPRLLH6j/7PoP3BKrWPrWTMis5qrnsZilO1/YhpIIuCDPFO0lF5T5H2RA5ZaW0V4O",
-	"qLhactqELboALoIwuZkKbmBopdKKjr5j1UKNXvA4FSUxU5Jkl9WtTIgEHgt0OqDewJhiM2C0o7fXmA1O",
-	"gHIakFIDPfBDoyPolQAbwzJncb0QVFwmcL80sMyZ8Rx14AFJL5EKFDF7g/l1zYdLHh5R3yfsEqQZSZiS",
-	"qwdYSR+JnyIkPmGS4uCizGklZU7pahflTr3MFxkpU4s0l8ayzM6HeAxyl8+BZW8qzDKnkR5DqtPb9Tjq",
-	"PSOyYYawP1SXLAeky1IB1gObNAqwd6zxIqT9gcwzQH3kSpPjUSgboxB7knoEHWF2vOQYtTAzaEh6kSA+",
-	"2MWE0CawlMkaJmf0kkM6JDx6XsHGql7UN7vVHjhtiVlpiYtqJaslWok0Kz63WpJ++OIgJrmDwlFQBusG",
-	"YfJ1zshloKWmaZrVi8Q/l1httKCQYQIXRNR2RsaHpS968H318uVJjxp6ETmjQkmAR5FGQrNvONldYwe9",
-	"qeT5ix3xRaA0pwQZSyyoFOfQgfRnl3Jc2znDgFJ3opAg65DVaN9Eh2BuigRolQHv91N3bnoGroMY+EhC",
-	"IqOQmWPWJpr9RGp6LlAG90oiU8DIqX1jFHDsXxBs2+mtmGGTFS96LQF810jkw8u6HdgWGkZCIp94AZjQ",
-	"lHBGv0eM/zV/IK6DhPFjgO6vbkRdJvh81f0Zit9lRrDAbIyOxlq+ohL1OUnZkqH/d7m8xSPmXw7lN+ww",
-	"sb1tmP/vosJBhvDf5RL1YKWLXhvjsmG/eHGkPqFIiYEHSJMWtfUPJ1TQo4BoDqzkXpAnmub4d9VhqtN6",
-	"bhw6VIObmwAjTxBoQ3qyNN7rGZjZ29+9cxMxcipQj1yUKay12vkLopm9nOea8t+9uMvKOiE1Xz7BNMDq",
-	"cjjTl+OTUcDHai358BtsT3ZI5ID7Gg0x6zLOGqOQDKkgyeF3a3shP6ND3K3NugiDgnt4rAjBIee3cdgn",
-	"l214pEJTik4L3aHXL8r9M2K6WS+SnKMAVrzoVUvOG/qLy7Ym5XaaczdfMQQViCTg3AEJT6hH7rHk8i/h",
-	"yLW7GwKrtMYWEuwN1OAXRa3MiZsVoyiz5IXl3sw3l8K4FIYQ5hPmjfVOk/E30T7xqbCqSCoF1xVb82jo",
-	"RUrpDQk+JkAc+YgwY5OAqACfCnUNlEXETzSaxGiv/WMYeXiExACH2oOm5JKxVdHq6kyQq6BAgSjxdZSc",
-	"unrr1aLS+ETHaIYNTdtGRiERhMkp20dByS87SfP2cibS54F2XPE7mI2Nk0FcAuQNOZODYGxpjw5IMvAI",
-	"dhUqsvqpujKlFUYjBZg9PKTBuLZp4pjOBao64Os+GEY6rc7VRrvTaLUPW61N+L9vtFY2TSAUB0BNF5Gl",
-	"LJ2MdfptWDQ58wjxz8FBYK+NzGfTDMSpnVAeYEn8hg0Iq22+a3f93uUghjnzEIVYWqnMSEQh50MUkJ61",
-	"zgG4XhFOHk/SE7qisUiJeXmlnkpBgh4KiVq4Uu6V6jPAkVKGtDSvVzEkwyMSJgGm5qyQwGNt0IOhMbPR",
-	"mEn83lYRH7QJkDCQXhTSWEe/QbkkiKaHaajxEvWJFF2mcVGdRcNgINCB0Bj8IhsElNJqAeZ71+NMO6u9",
-	"ce5Lhfi812UGRAUakMBHIA17ZMnGLNov8nG1Hmc92o8M9z8m4yUHAopcHdAIMOpOI3o2LHMmmicvZmMX",
-	"G2nw4kIfm9enzYjnoTD3GI7kgIf0e88tUB4opQxrJ5m97+29XR08IlC3tm1mgiE3kQn309EPx2SsIx+6",
-	"tYuK/xnpUu/Khij652F/ue8uA9PvcnsKgKTggT9m/JRBnFoegt55551GMbhy1m0WYzHNlY5C7hEhLkVY",
-	"KfE2nmLDFYzrzKc9MHLLnIB1wWvsZIIKMhMDFIVETbu4gSSz7mMybpjPL0uanPYNqoPBQUiwP17ogB4k",
-	"S7FOEqA6xL8LgSXT0WAGq6jvZJm0ElUUaGlarpm0o1DOSwZUl5GNrdOBda3Gxv3Gex+0naurD0rj627t",
-	"7h1kAkFLlsSyobQwS6gItKQ6lgVLGdKjSOq/Zvqu1FTp2w+cmoLoPq+K4jPTQvaDfu+KQL0oCMBZk3c3",
-	"xv9r8jB+Gn8aP518P34y+TD+LH4WP0Hx5/HTyd/Gz7rd+Jfxs8mHkw/jp/Ef4PHjyccofjZ5GP8ufhx/",
-	"ET+Nfx8/nvxt/HTycbcb/yx+Fv8x/mP8ZPIwGa/6g7JzNfkD2yUB/O9YN1vmXAGwzDf5nWlJqt3otA5b",
-	"GwVJKvFD+YqpSjokZUsZYHFPqR++jZ8syUaBeFEl2ya2GiWmgBalJBb1NRqTfMRkDweCJPMdcR4QzDIT",
-	"9qkAfj5j2gM+JJkZlaygtOH026lJtSt2ek7qlwNRMRC2JNq1c23q1PJxpzrelDKPDynr34Wo2fIjvCKQ",
-	"fa00ulZd5vp6u7OyWnZR2eDcG6WB9wA6sKXMEVFZATHtw3Znc+UCEJNdSNV2tbY9FU3sgPA1tcYCuOcX",
-	"fHhnu3O11WmvrnfaZcsRFSlUh2neFDYhz1any09wI8Q9WTayYUPz8wfgxQLJ+XX8LP4kfjx5GH8x+UH8",
-	"BxT/Pv4ifhx/hv7j3xS1if8YP578nSIc//F56dwhCOkVsxsHIAT86jeJA7ghTe4FDxdDRv3LApQ53e+h",
-	"+kQHLVpb/rsKwcxgGbr9XjIjP/ou0VFBhcF2gKiVsTpGTr+arMVBJyQ8wpIOdYag26MjcZsKuW0/29Ff",
-	"USLcrxYfmhm7/FLhPRuz22q1yhZzSZB5AaBUl1kCkpkEvhJozDxVf1NJhuKc60+3XcNhiMdTe8lNssBG",
-	"Ds0ZTt/nMWW+UqszI24iGWKfoCEOj1HdPbyTGchdctSrxFqmeQ/xkPYp67K6u/1W4c0+4f0QjwaQpECZ",
-	"bx45iLITJbLqYP1I0oDKMRpynwQmCpxFQ7XP3Nw1p5aboebUXid8Nxm25tR27bg1p3ZPkF4U3FGDqiPK",
-	"8ZHcINM8XU3fOMEhsAm1DnWcxc/giN+a/q24JvVbdl3q79zapq/r3sivTKgjPpXgeUjJHtxfTv6G/Kix",
-	"zYnSyQEmjp8zIl6J5193sligB/OJWu5+se9TtVQc7GWgQMvMBWlV527kdJAUVhw0wkKpt5JruQoLDXg4",
-	"JE39yyg6CnT+CeMmch31eAgJKsMtsABCRolA9fg38T/FP1tCPvGoT9DpAINgA2akQnJIQmaZ1BpyLf65",
-	"+v9Rt5Y/TMgYHR7LaCdQK1XIvOGsdt57UHFON6gHB1MGzekzSGOnZXiUUPuFyX46qs5Um0f69cDvzV1/",
-	"Rd7bNvLz2xhPbyL3xbRuoa5FoiHBTBRgvIidCnknfz8Tp8tEXlZq9ADipxZ8RYD8vqXzw4rkhRJjHk9o",
-	"jIJOiBPBArkWU9yvtGGgcOdwIHnUrAQAoyWX3ryNr5jiF5fMEBYwaiRrWdSisXYhi8YtWkWxkwUMtH1M",
-	"FjM9X4AJYXV1IRNCNfxnUnfVSwUY/kcFY/En8efxEwCwJ+VKOy7ZwC0eZgwsoM6o/TjodECAAQg+JJyR",
-	"1MxDFzut57cRpOaBCiPJWqkxgPZZldZsbhv2giUKCBY6NEp9hGUUksV0ZiHDyFOv+2XYBiHqGsQHXKSz",
-	"UoG+dee2A4IcmDxCHvUHyF1OPnAXOllZKdMnoA2uNI/7BUA5VOL9HRwe1yrUrcNqQSc39hWdVUqGowBL",
-	"siBQovgZmjyMn8S/i59OPpw8mjzUdDB+iiaPUiEpfhb/Ln6WiEnx47lUMjU9zCOOs40NSd43AkcWOcOe",
-	"hHI/4H901cjG/ZeclTtNQFmF5R5s9DbTpjTFvBb/BI7hCZzSF+oo4Jx+iOI/wU+fqj/jx/En8dPJo/hJ",
-	"/LkWXlORcW2mIr0IwORDyN0EYlwHudup/vcW6H7qx0TDcZeqgS0v1T4P8M0EuYrjm39GD+bATbk9IDFc",
-	"l0hSWZv24iKh5eHzZMF0+HkQX24A2EYeHw4hwCwDANPbUBBRkRpjAcZBkdBqqTAo4iR5RIrOGhfngkRo",
-	"vgSakyGomE90vogfl5Kdyd/PJjuonvl3/Cz+7eTD+PPJR/G/x0/VN2r4ycdL5xNjC+A7dXYpTflSCOkF",
-	"xE0FX7OxA0DlcjSmLEw/p7pkhrqIwSUBv5dqbLmobPgiWEoVuVRC9z0dfF9Ccno0ICaIffpoepXyuhGf",
-	"dOWfEQ7VPm2cu4IEJVflrRHNrKJwREGpnwf6MH8VtBxY8bBU3LMPFZzo8kOSZ6CkBAwCpa7KwXARKEjm",
-	"3k6+UpqWGq0HIR8HJKQ4qDi79LUrAgl4MxGyB+QsDyuttr+OO70Vb/VojVzF60fXvI0y+lalCCUncUVM",
-	"qUEbG+2FVCAtvpdpkHYGKCVDlSyllBU5qJLeC37Oi3jGYTHh3KNFIgJwKUfAnxpu8Sz+BNk/UPbX+Onk",
-	"+4vJuCngJGsrA4XMKc6F6G0/W8Ci4H23L0EyoIbuaWhOTv98xDwZfJeNIljXEJ/t6q87LTDJmr/acyh9",
-	"ZgHzt5tFvZJaMG8dHGYR2r7dzLgm4J19tLLabLcanVZLwXXht3an0Vm7Wvr7WruTd0pUfbqgc0J9bhaR",
-	"/tnunOlBcj/B1MUD0RpRlZfZErQchlVc/7kuvfoS59+hBpgyMxcpLncW3F4CFYbyKRVM2a5l584Bqu+9",
-	"uXPwV+tLmYWZONtEkjVczkFHWJCrqw3ClHBdIKJ3dnevi/63v/km/87u4MS7u/22t8N3d6/z7+3sbH/n",
-	"2s722zfPbtzYfvN6v//+4O07b2y/fXNn+7vbt6/3j98fHNPXN05b16+f3jzr929t5HjkWJK5FChLfPTG",
-	"595UuWCYkpXLJyZzxcLzEIs7USBpVX3et5itl4FGJMzUGElmcBBlSbgfD30d7JPfr0nDvdhm9+HjuVu2",
-	"c8zdrxmvFJ55JD1uDBg5i9kWcpN/u4gzJCKdP17vnJ0hV0Gxu+SYYjkugspsp1ScS9l84/Bwz0byQH5C",
-	"lkSr1ZxCfaYBPiGoz/NGlU6rpOKWqaC0cPinc1lkDvZYeREKhoSoLo6RpR55Oz4aYe8Y98kLIXOiWvw9",
-	"B6kzK4QEU/E1oXMLcKXkzqqwB6wWJt7NU2TA1/6rDMmY6ZD5ysYVzozZ+1KDDC8vfDDv3rfBhJAHJpKb",
-	"d+aEF+4nZzYX+MxaSndfclGlUHlwsLc95FGZK1AxLRENS6hExQdAdvQHKUVtd9bXrzZXsxfJo1yOob4G",
-	"UFRNYk6FEmWeZuXr/XvX8xKy+mExefjgYG/HjAijPHBqAT4iwQxTooiGiELFUSetbyTJmYRMpmlLXPxp",
-	"/Cz+PP73KWtK/AzFn2mTCphSvpj8IP6j+v3z+DFYVv49fhz/EdXhpWfxH+MnKH6qPoOHn8VPl+ZTJn1J",
-	"mUOtuv/rmAa01ys/9CP9UEkn3gCHZUyj3Nh0Fw8hBwxRRiXFQfF4fhH/Q/zr+Jfxz+Mfo/gXTfX/yvBt",
-	"NOCsJN6gtqd+NxgsHOQTP9LIV2AP79a+sV5f3dhYWlu71mhfbbRW1Tkk4lOF+6NCODImT7OmqvO8QY4k",
-	"D6vYn3pWglK+HxJRss9t/QDVCZNUvV1wnLQ7a63WhoPi/95E8T/HP49/Ff8s/nH8IwfF/xr/UxPFv45/",
-	"HP9D/Ev4/Ufx/+eg+CdNVErajmgoB+Uk/bp6hHwom0eZT0+oH+Fgai0b11qNVqcBCmaObldOB8bQivm0",
-	"oXTGfMU9n8+8no5rQ81sYozUMSRUjquMND+OfxT/iwZd8wfK/hr/NP4fi9nPq2DoJuvx0AM/b3Wsho51",
-	"SV7M+Gd0UqZHiK+YPBUgQPmoTGLQuVtlHG08Ig7cuWOL1wM6CxGpQY+4PzZZkYyzBiReq9/FCOqrM3X9",
-	"ARVFaS3+1eSj+NP4SfxbG+H2J4ip+Sx+HP8eKQKHOp1ma7XZabWvov/9X/8v1GmsXFtZhj/jX8X/Gv8k",
-	"/of4v8X/Ev9b/H8rGP8f8Y/iX8W/jn8e/wxe37g69+TtlqsO//WQR6MDXbK0pMzaCQlxYOooEoHCiCHt",
-	"uoJySWVqW5qOXVWPUQm5pnoOKH9JyaVTCj0lhooSezD4YqrfwcHe2xHRkWKprQzs84sby5KVV53U7l7V",
-	"MW3bQpNWB8wCagY2j8YZMazAV2bIcZkRrIXaZf/74f/DlsfjZd9fDpX2GOZ+832/Ef80/oVbJKArq2vL",
-	"nfby+nqr1YY38slv3a7/Qdtptx4sq391HizXzX/1f/6L+s/aA/hw6a/nY73eVNWB3iZ9HCx0pukJCNtr",
-	"BGEEqY2GeJ2Hy6RV7o0CltA/800Bi/9ZCTPxZ/En4CjMeIBWSj32VWEOlbOWUF0lKvxz/KP4fypGVjLp",
-	"nLBcJQ5X6cpQ+Vq/AG7qLdRopwiOg8A8zJ/C+rqTFklstEsr9uexqa9ju2dS/r3BWFDveYCAZVjbNAwA",
-	"2/XncXks0I0bzTt3mt/+9re/XXT8NFudpuL103jSedDtNnP/qMgUhUKp5VBxC2qoVvtGSiJE5lx9gKvm",
-	"uo1nThU/iz85/3TngTRTt39jA3irGBGP4gCeCNuNAbVbHUXL2mutpUsCTKemK5GUH8oeliFn4yH1qk/F",
-	"uKHmhOpUIUByIVlAqESIBMbnS0ApPpRZDJngUJCb+LNMBNn3kIcFQVBMNeAKySR3EO0hzMb5s7m6fm1j",
-	"udOyTORX8U9KA1aq7SUFke0U6wI2JeGM7UZrpdFeW0TEPhcHXYQtLsTbzD7n3+dNVuJKeoOfFg+DMJ/4",
-	"qH6L+CB53canqNPZaNz6ztIWYkpw10VtdZk6dWpqK+qBrmigQyMLnDCU1CsLItjWDxRD0nPkjmX1ahky",
-	"eQGORMlYO/B7atIMZbEq9PRYM0CESn0SUxDRabSuNlZai0CEWkQZxocJCzYnU2xnM4e3mfnssZqJkqOp",
-	"ggUtopZbnjSXgxiavhLIHa1+SIGIN+BKWsa6hnFaiDx/x9Dla3FJeU+/PjME0ubB6cVtIVfP4SKJj6Gp",
-	"CZbmmdIpKQl8kbVWjQxvVyRQCWpKmh/l7VeZVxY0YunFp58lv902UyQ/7O7V3qvIdzRnNfOe9pLzLKlJ",
-	"y0yen66CrjZu/5KDkKRqThNtBwHk5vORTi5CAxKSrUyzGpvqIwdk2GVWrNHhgpvItSfkIkaIL5Cr2Qq0",
-	"pDR8Rf07YSzQWtI3N+SmjA+qdyXSkLu0ZVpalow7PYyRiuErOko+0RTQhc6fOhnpnGaetNkUrGXp+cTu",
-	"C8h6qG7Pd+nLEvsqlzBDAryIzDd3ngrxb0HtBgygc+5znk6zMEffK3JzVKejpZer6X4pOtaiouxCl72w",
-	"VFtKJPfBY1fOzcqFVEcJBcL2Ds5WawP/kZpONNEeDoU14xEhEen1eKhrvWVqt5nXgbQek5FMyw5QhtwQ",
-	"n7pbuvYD0FXtvsDJ/Ipio4DzY4FOQ267TxY0x9RPMI+hWpcCBGlba/i8j4zdHL5R4kO10dOsRFxB6ZuO",
-	"xmlFo0dcSBxUWC5+bmJYv4g/i5/GXwA5fRr/AYEZ+Reo3dlYWV13UPw7sC0n5NZBk4/iz5so/kX8OP48",
-	"fjL5P2y6noPiT5tovVTez5hu5+2+zOL7QIkO/iJf54XqB3B1Ga1p8c8BjfHpIh9peN/Hp4CFOqpxke8O",
-	"zKtT6iE+rSXwkttB5iTTmXJg4iTQqY/svZk4uq83WOYeVo8T2S3J6sFC0y9hrOslTtGjKi+awYUMeA5s",
-	"wPdsdxgqeq506bujUFe+m/20PF+iGq1uJM/ShX4FEKjSOVHl+oAirXm3hZPzWSx9BfwRagHk/ijkfuSV",
-	"Z69M83N1IXpXVnAOxqjHTW+2ozHCOctFAywXC2r2ep/ttWZrpdlpddpoMXMGHd0nZSr8zeFIjjOdZvKu",
-	"KKWgb6WhXUqnNXIo8439Wul7rFLPddDqVQe1HbSyuMNP8xaTR3OUkX2Zj44qnI3IfJDFhUo/7GJOQZRK",
-	"0WgR72WGqha8UPqBXhp4+l9u+MEmsoEdaPJw8lH82yaKfzr5UL0Tfw7ZTjo/5IcJeZh8GP82fjZ5uIna",
-	"q9c2Vpsra/bLRTONCjiTUocFeIIB1Sq2cFB1zu+Y8hJHREGvYg8nNse4LCZGVAbFCN1fAIQxSc6kC/6+",
-	"JNBzYaeeCdaZilRwamrUqukNsBgudhpyCeayOjGYSpIqo0t/vmAEB+QkN1UFC9ARraxypZEAwCwFnl7k",
-	"6g56Js83jBijrO+CCC5DzASFVCQXglyJr16sK0XHaj22EzLUI3cV3FIcuKguIHYWGpxuIkGI7hapzVxX",
-	"hI2OXdKz6vdcVGe66LIe0EGmesp0tyDdqifbtS4tZOwT7AeUET1tOlFI1Gc4aCLX9MJxuyzXZE2HuRVU",
-	"mM4qUuuWOuc30zvOFJrOtRVebbdsU5YuS6ZJikuHGCoMyAFWegsUREWu8ZK7UG0Kh0LXApDQFx7rHiVl",
-	"mswipSd0jzssTOf3yroTncN2a7O9ttlqfWfhaMXzxhPb7krzFwyNAYiPsL4vfTlzVt5pL77yqmwufat+",
-	"0WQ0o4Lv/Owu2zFz0TaGe/Z93SHZhsrPjsQ36KzI/ACLTDPDYjg+qruU+eRMZ64vTK/VwipC782e1W8N",
-	"cUxHDSvYNUYcKoRo18WcoFPToiu9aGNr1qSp5tQMWQIu6SVV7A21gSr9ppOyQbm8PTr7zYIGabXlt+3s",
-	"yRkkq7C/HGRGTq4wWVXS9NKuzv5w067ygVOLICF3AbQIsJDIG2DWn4vHi2NDWdJdEpKbAG+20E12xbPY",
-	"z14G8qe9Y0PMxolx3dy+taNBVkO2GVux0gArNb3q91MjfcH5M6sVpFOTXJallG5nOF12uZWDL+BlMq3h",
-	"YMJZB7hIcgrv6dyUjJ+pPH7rvNQayMSsYK8rAo24oLpVEDONEzWpqbdsvD9l/cB+kBfKWvMu5H3rVVs4",
-	"QkzbPcQ8T7EVYrNyI4gdPEzjoW14CiDu+YilsaCWCLdVFPAdU3hIJ/roma0MlKWGWTJmCN7zkjkNY0Uq",
-	"pn81VGvK26ZBw96Qk43g1xdQCtSUBH7SbnCanZnm5raV+HSyPPR8Lzk5I/7Bd4iKTeSCWKUNSd8VkCgk",
-	"B9qe5KK6z6VShOQpISxpAQIKqLolBHsjYsnpMhf2ZwZSh2bGAClXDqYfQKye7lIw/VCXcIOUCe0Z1JXb",
-	"vnVHN9rNJFMU6v/pNveSj6gnyoSZpPV9ldYHpnAtlBbTNKCxHlBbLNGQC4narRbSkD6/fIC6kXT+skvX",
-	"DXe2mUdEaTD5NrJ1pXCAIqaUOcXSHcXlRpKETuLIbzaXIGEUU6Y7nFufVAmlK68GaBy8SvdI/FkFWa+d",
-	"dZRkeUN1mR4zorp1E6+Ts8o9Ujrk5IeTj9F6y2qFkx8YyyPUNQFDnbXXPdHqpanf8hiUxEeTj+behd6y",
-	"XWj1TVwPuHcsdrQIUZkEf8scD+TAA7AC7GrJoySDtRfyYXnE/T704LFfJuoVFcjHY1TvtNrXGq12o9VW",
-	"qBNgScKlKcFmtdHaWDAYnxHi3zxJ6+r3MPBPU9SsyNgFRwHVniSzQkTgY8VGQVnNwtj8EmlRGGwDpZ8+",
-	"0CgIUqALKDtOZAnTkqoXcgaBMYW0D9vsQ9faI7KpmzU1w2j5r5atuXi53Wl31jrrrWWAg+X1Vi47JNua",
-	"u5SAVEZS5/WZe/u3t0sDrJP7z5xBNQzuKN1uLwr7M5NvjXYDAo2nvkCjqDRvxycBKc3mh3ls9VJkXsvH",
-	"QXXmy2pm9BnbAcgBqCstOqUBK1dERwF7NfmaHTs1wKPygLpzoEl5ZFAbBYoBgDfCQR2raDhoBXl4qBis",
-	"5PbpKsJQPo7o2rrGcEFMy0fTOHJMJKKsy8w3a4VvCoMWuF4HHNhaPFw7n3id2fWca6Osv1ANUdiVOQ9N",
-	"vkyJr4UZTzFE3DPTF+YYYp9k6NH8QLtyc+muLK/L/Bswcj4B1vL55IdpdebHUAP2C+spQvHTyd/Hn08+",
-	"RgqwwAl2F7WvrTXi38T/WApRSjqpCEQt7nS6Us5qa6O9cfVauzX3bvU8ZtszLpdHoXyTstKaTDb6DVrE",
-	"i03Ura202t0a6hMGgZnfjUIqTOFgB552ujWEwyNq0lD1jyvdGvJCOgQDlYcFycXIrQAmrrQ68L8reTFd",
-	"P1xAQM/sRryul1fL7VFsp8sqPNkxawMTQ+bBnumJX0Iw1WNke+Y7oFcqJgImJqPaER/O7zKq/5WsCa7s",
-	"+QoBVo1aoRPqN5L0nhxslAVfq5OtOjmfeFRQzgSUhKBDGuAQDSEwSSysQOr1p0UY2XGZInlM5wdUFFFB",
-	"yUc8LAt9hBBLyHUTaS6w5JE1olzawgs3Cbuwq3Ls6S54q5XS67ZdP+qp2/RyUK1uuvReyzhA8VolN93d",
-	"ASMsHqTaQyvDs3Ql+1lsK73F8ghdkRKp7MyFjWRkxZTmvOecGwUtiMwSBiNG34+IeWyMutX+OnsLmOFg",
-	"LEixVXRaMlhtM8B0WHRFQ4TGk8nfauXo2eTD+OnkEYo/iX8/+YGJung0+SGafAhsCyr+PZp8X0c9KB3q",
-	"yeQjGOJZ/If4s8lHwOeSseB/v69//5OpFfhp/Fh9j3Sox+Th5FH8dPJw8oNmMZpu9dra+tU5GTTlbjvP",
-	"pLPD1VdDeg6NSiBcqRC65J7RHxYTLRcqqJgZoaK9w4tTa2dKEmkJ1ALeGe2nDMWisKJMIJxgSAIs6Ylp",
-	"O58oY6fkqEIhq83Wumb7g+7t364UaNQ6Z6TU6YXd1JJzRWymEavrIfExCC9Lea2jxNvvSXpCZYnIukdC",
-	"ym2LZxB47fAUAOQUC0SZEdzPxyH00GVMzSuI5GI2GJhEBR1LYeVys8xzrmlKGShZHePyoLQeUHpWXBDd",
-	"wYPKpNc0tP8WULbpiEfSsXY4gcjZKMAMX2C595hHQokpqz7LWb42c0ZJcZdN5Ibi/l1y6qJepKt4mR/2",
-	"QgIwQuyTjF5nVMEuM+9uH3FofuIn74JR1TQGxfapHnvbkxEOXFs71oyif81MakvLTs2aGSQzr339KJJd",
-	"VpjxrcB3oRFzvumSXnvNqRU2nPySDK9/0XNm/134pLAo/eNbQcFQnx1pYT3AoL9eb/Gn7DKKz7KryT1L",
-	"1lDya+WA0zvMPYa9zibkKQBSfytXQzh9Qt6PcCByBQOviAXJflWBIUtsE7qXYnUZ9ZlLiMtr/WV2KOZR",
-	"YPteSd4FOSVCIkg1OSd5sGxinvidTD5jo4qzvXF453Y5z8laNTLmLSyQ+qaE4RhHgJhtJCnxLNqxHcQj",
-	"SUJwVVzkbBJXRAnNXMR8UxA9yoWOkIgRZ345C7s3UtJGu9VKBgUogUjSIm+zYp41OTlI6Jb2R+OiNHQe",
-	"+FD73Ce984XfZS5HXa5lZEPc15S+x8NhFGBj3Q7JaUilND3x0+isvDSlnWQjJf4L8Vq3Ju63u/pHcmlC",
-	"pp5jeVQdUC7nN2Go6nMGQXufQtLNs/gPCKxon8ZP4s+UUjLdIeoPKGuCM/Xrwea20kL6Q7XwyUOwvLXa",
-	"1vK2sV5heZvpBnKSWMEE7fKwOQfvFYjMqXYxk7YthE4ARgUkz53ytXZ5tMYlqgkVMrneQPUh3aLMv8N9",
-	"2qMzfGk3UoxeyJc25P6fpSut9G4r2/1oZ3d1fwXq52WBd5PLbbc2Wq1Oq5U1gcy2wqR1hdrnqyuUuOTt",
-	"nVWDiqKYe6VOesVGR7joIbpSxUFn1kJQw9hkEcjFa8/Lf59F8NVwdh1ot4LOQ4wfMoUF0whcd/mkvaxd",
-	"lcvAIsTyB/pMdv0HJtA484oZs9g5+OWzB/0XHfaRCL3XurXpbaxcXVu/eu3aVbuQxctJzPFZvDEekRAO",
-	"dQHL5iiybmTKJC9L4xLkXpXpQz20fijKBAGJAkbL2+jK3NNozKMQRYKEaY2K9MKqvdVZklPmhs5bSq6r",
-	"5e/frobPvQArnqFOg4dGHolAsOq00J3rBTb9YzT5MH6WMRJ+CP+C5jEfxs+QTgVTwBQ/if+A1luowNmh",
-	"p0yGt8ePFXf/DYqfTgPdF/ETZAyPj6ELzSfx56Z9jp7644I5sdPaWG+vdVoXsifai14Mrqrd7XCUINHB",
-	"q9MQVX4P6uT1Z65GHYwGIem91q19YFb2IGsx+wBI5oN3jcXsA/jPg/csLrkJTGugPOc1FlZwwdAJu5iL",
-	"AoUhKFiP8hwgssD9V9/6bTqkFcVwk1SK9yMuMerhIQ3G5bbiCj3NEIUhkQPuCyQGOIQOJUqyg9GgOjBE",
-	"tYmo16NnhVhcwzqXfX7KoHOOU/ihwX05/ePI752n6ulMwV6vM+lJRRnaj4SguEDQ4v8XbvZP8bPJw8mj",
-	"Mjmpoh/CPUalQAHpSS2jDTmTA1Rf6axfXVezJW4caC2LIhaoCzORpinHXp8vrBpRX6/DMdc2BzBK7lU/",
-	"vSIQP2Uo1LKmjVUIidIXKJQYhY0EYw08JXQiSMY/h0aqoXWevcIMXb23O9yval3QTsNZOjp/SIcAm/ge",
-	"SJIkJ0QxPyqSe9BGwrbTeW+mGDXDZneH+ybarpZZ5V0ub6n5M755q0hAhN5MtSsXjMJDRAXql4ejnFQb",
-	"0Y0aYQpAu6m074JtXxCJ6pnk1uFIjpcuYlQ3gVElyDnMXtb80dK7neXVycXYARUSUx0nLxpSd37njnbq",
-	"pBt17JXMBOEUDOaYycQUKOCQVMBCNjbxHHeYh8oHFwsPXCAm0M5zWK7WV4Vi/WVC/8uwfVwIaA8r1PYS",
-	"r91CQJuaAS4AshqUHiymw1fv7S45FbuSDMtlKUZOhY6RAu/eTHvYomVUygNpql33A5PtWpBc/nXyCCIc",
-	"voifxF9MfqDVYGh6GH+uRNWCXDr5+OI++xEOcT/Eo0HF3cMpKYFVx5TpDyGGJvmyIB/GP4b4jQ/t2p/G",
-	"v1fL0ZvRi/0ko7ZN/n4h+bz5/EXzMxVcMrueDT7lbqK9/d07N+FoSmRvcnpesE/gdO5G1NjVCzYu5RIS",
-	"PIInW4hQcFUQ5qMhHqMjAoYAVMdHitculacHVFVKA9ulx9mJtkKA1SoRRdN6bs9lypS8onyaX/RHdFqd",
-	"tUar0+hcmz/ug+ojDOmQ7GBJ+rzMAL6N9NV75o2kIKSIjsxvtMwy7A1o4IeElZbRSD+0aW06AS8guHde",
-	"1pVffwnzqkqfptAGNBIE6kP008EUcLpNdMhHjYCcEF0aZSQAfiD7iBVbJrdbrWvnM1fa4ywvu/2ryX/V",
-	"ThcE1X4e6YgvsCd8smjJheQC3lvs6g9DUkGyCwAgQ1LWGyy50nOSgjn3V2zPlU4zZ1/qFittk+8MqDdA",
-	"KVGD+Esiy7oQ5jdWTNowZ0J9oalBFo52ki/dgvm/1bpWQtuzVv5qs74zI4EpoVJOkiGnWNiY4BDhPt9C",
-	"7ZZ6KmwhCldyNZBrKtMdTasfNlW7vVClW8FtpVvjgGk7U5pt1hmsayt1oCGBugXI2qacma4nka4DrWgD",
-	"ZV4I8Zc4QCMeBJT1Zyi9nfMovXBXBzyU18dWjDHpQVPPFUxp3wkQ6vJLsMTayWQp6lPXXjDX3p+7hSRX",
-	"LGXu6XdaC1H4cyOKrne/UFKJtkBAySud8lsSL3EkeBDJclO+G4WBi0IieHBC/KRwvtTFv3u0H4XEnzbg",
-	"16v1X4AkDWhLz6Mzn8/Yv203qQ3+C8WofiWd8S8veDVzEgvHsYI1xDzo05OSnm0VV3nRkFYjMWsjSBaS",
-	"52HPDP+XyY038QI29hlLfIRFaULWSRWnKnyrTk4PrtOydQU3RerrrgV6d8m2VcokA6WWXP2yfuRmSWnN",
-	"DgClxdXjfDBg5vHisYDsZDf9LPlt2wyvhDSRKUs+y3uvC3khKhBGkPHeCDDrR7hPEDkbhQT6/aH6HR6O",
-	"BvyQnMn6koMOxyOi/quobh1vHS052gPUueo6yP0vbrPZXFosa3aUuMWrOFzi2+Y921BoC621MiYFrUr2",
-	"yXmKcpTw1lZxZsWj0DEZb6KWwjFygplHHNSe5reZ0izmtxUDQ0mMdK7yhU0TWZlXBUMt8q3Qtz7/mSuF",
-	"Cj9qreoZYbo2bxth+0flKuYXRykVu3VHQZ5p5bJlnIEG+FyEWRaIKEuVOwA1ZEEt73l2NbDdxUNSnzya",
-	"QdeXkAY6DY/xzzJPCrEEM4cp5HdcXbm2eiFvrKI386lbuRc2GwhiDtQA+5xku1m2Nm6i92HgfL0TOaCs",
-	"j4ZYeoPzFDgpFXNKdMRRabTLoV2M0tKmq3q2Kwvz3OBlhsU7avXZ3FLISsBBAHMUwoVXytK9zfB76vWy",
-	"wtt9XfUncxOpSLy+QKUfe0/ZbeTmNCc1A2oYHY1IBcAM7QFU5/z82cXcdlqtiqhbQ6DL602dkiDQLmo7",
-	"roZ94aAWRORC6RExZYTSGL/URNugTgCdcj0epoGUbnnFqVZzY2OBfrEVIZzptc0Fjeow9CnwKGs/rwc5",
-	"r5HBguXc5vN2+LnbmGdbyIVLuyBlujbLs4kOlG5jC11DMaeeKVGK6umXyYHYNNelLoNgtMKF1gs+tjQQ",
-	"G8t8ACzLB24vlRZqzA5+gRjtuSmW+gjuRDKCesrkzAsiofQBzY3zmyuoTRk/gC1TauoC6CTJ+LPzc8fF",
-	"NCHJoVY/oqxCIzpH0Qc9XzWMgTeoPJFhO6dYqhM1+QspEyl0J7dYcg50SQJA5+GLHnPORnZZj8/ZCJYy",
-	"pEcR9J0vKn5Q+h3dUfQchwQidwU6Ih70ecrkcXiYgXm2y4RpF1rPSmn2R+zzkTSFySkRS1toQEmoKCL1",
-	"cIAgMkV3dPgup4z4NmCs6za7kEOjH4J04pgwDG27MQ5as/gBFohxPV5pWxrPK602mFZXUxjDNFk3Y2IP",
-	"MnJhq+DGyDI+sMxzhk5BziXhMFfiYXtn5+bBwf3dg/u39m/erDn2h+vfvn/nrbs3v537Zf/m2/duHhym",
-	"v924eXf35o28Ijg14sLq4DZs/VZIUiOb/un6+A5nZDz1q6W1+d9vEEZNUUqT+1WZ7ch7SapjFsBOQyot",
-	"hOVdepMPUbvZaXZahfz0uVFcAF5lBX6283BXdCH+d7D4fARZ3Q9NrKCu/fx48jGKfzL5KP5j/BhNF0Wx",
-	"vsNfxc/i38LPxuX4y/g351u6V+kE2sk5erLL/kdbjAXUk8dp6WjYwLOsJetpt1u6+ieZki7lo5xzGxXd",
-	"l5Tyr6sU2HiKRQCh02muNzutzuo5FxHgMuTeUT/THoUquJD2PHWixjCI4qf6XL6YfAy+cSgA3u1mDYeT",
-	"H6jDezZ5BBXC/856m8+30vLD0tBqLPFVR4Xq7o2mdnm6S1PlHZptwJ/2+ZZTXmXiTVthgjItopo05OzB",
-	"/Uv8bPJQIcnkEYSnfqGP53H82eTR5AfnW0WAhbw/NLEZFeWtzHlky9wWFJGpQyvaMFPgOlcX9a++abkq",
-	"8SNJidEvFIE/GfJclxV63C85qQOokR6SPhXW+mnTTYBP6ydJ0dK03lGnXXofYTVZASvI9HT1O5R9NxJy",
-	"qRQU5ixjzbKfsqVUJcyX7Fm/mkwGWqecbjgAJUV+p+TryaPJw/gpCNOmSVepq29Gyn7W4A9WRf1yYdKf",
-	"xE8UCCoSP/lo8veT/zN+Gj8p9VOQMKSylDEdmkeUQPUHU1w1lYhGo6CEaRVRADhsAQXOS0Yv2ZlSXvQu",
-	"QR/1WKD63BJpDspaGafM3O/Wso9rzvyaa88Rk1TwtJgmmFZesizTse7NJBMpEUscW4IpBYhE8kvYvmMF",
-	"62qlpFiQojJ6qFgkI6mOce6ooecKCCpVqBOLT6EwR7a9FUTGQSDa5GObq4Hiz9LgumfTwkP8RwfBk99D",
-	"/sdnk79TYyAlDyMT4fZo8nHCDXS9veeOY1pttDuNlfa5vdyVeSVvEBzIQVV8/TZ0uLCdO0qsTFXfBad4",
-	"LJDLj12omhYBqGXVLH6cV5L48WKKUXa9b705XcTarKhsq2+NCNve28168bGviyXgYC+zL52/OtVixXyP",
-	"Vpqt5kq2qdeACihiHGJPLjWR0tca6nogXANLgwdT67FV2c+7jv1bO2hjdW096T6SBKeinYCCdUucUukN",
-	"1NHrzrRbyAUBCPyBVMJyhVRcVkTDIdbRal3m6qZFrsYVyoQpUeDpQh4eaaK3TXYRDaJQUdbVzsYSwr6P",
-	"3BPKA2juNeIB9SgRroNc4fGRbmarU3NsNxoiiBT3sXS30rEoO+HBCZSBZmk6E4xt/3Kb6A4PCSJnkjBB",
-	"OesyW+t7iMemXukmon1m28dwRgQa8wj5HBJEjhk/LbMy6J2XYcAgGmLWCAn28VFAsmREZ9IUDuguGDpM",
-	"TWuhtJeQSKiupB3COEBQsx9sUnn8BtuuScQxQhA5g5QdndNlp0szd4DSCuKjaNSs7OVSgp+3eKiptd6H",
-	"vYJCccgjnKnbvlid/LQa/MUbimhIKRcRssltebOVq49KAR0w0PtKA4K+y5Qdi/uAnzxQP4RYQrV33cVA",
-	"/QviFguaWU2PV9pnBnDHI1UljnW3BEiUK4GQfHBGmomsY9YzGSow//LI7xUCbxoh6REYq7zNLUx/vyqa",
-	"0y6P6tAR4xRyv9UwtqPG7g0IPxpxJnQUerFH34U755gZdAOdhATMaI9CzgY4guqk+t4HWKCQ86GOiioL",
-	"Aes0Wu3DVmsT/u8brZXNVmvh9kFAq8pWo2Qbg4EhgnQ1yCex7YzqJkF+E2paj5AiAGNjkkwAwLwDWZW2",
-	"P59hhfpN3YvF4HXNqZkP8lwy98YC3NKwmAO1s0M7TfbHneyA2Qev2+nnqDBvHB7uGbUFOifPg/jVzka2",
-	"BPTGRtYfcK4y/dtIDBRttBzMpDVapqjGyUOIZl3krKKXRqUysY3u7e+iBOkQhRPrja3DKTsjqruQMrJ5",
-	"FGB27CaNR0Jiymdr97ziTmJEPNqjXkVMHiiECgiaPjlZNnOIZYDDRmYTi1MGy0QrOh5YhqvZcL5DiSZR",
-	"ajYhRuo/dCTykJm8sThU3jMzvm4/Lfx+6+Bgr+TX3b0DgMopeWMWx7Dv2GZaPmIcSInuzOwbUujuY0kg",
-	"bbWxp74YFwKSLVNYXLlblO0V5XWt9Nk04BlSLUB1eRiB3jp4QkgIO5QKVZmvIPHUAVFMGwMoVDTMdLso",
-	"1J2IQnZfsc37IxLeH/AorEqNBmFEyQ7qpU2TreDhgDAfh0ZbdJAEkgrvCgooBQuDXBF+Yn06dEgQCfBI",
-	"EN/psqMICpIERKlGWJFXy16J1ULrwrhyIR4AVEoPB4Ep16ZztY0YqMQ5dSIY9QLO/aUtqGePMBJKhYW+",
-	"Ksznp5DIhkKI/NKLNvzSPlaL1SnhrC8HhWL3rWZrpbVIsECO9M/Gzozsp0OC9eXCf0USLVwH0feU6dWR",
-	"oAc3kc/6RsDvCtRHo3FjiCkr7wwMDLm0Wmnas8cuKgUpdXPqmBQgwXFuIleMtE/eEkXIqmf8dMlBrg67",
-	"vw8ygovqVHZZGDGBuAYC16wDNAgnCdJPtQoI6XQZl/dzIzXRdtkFd5laEhrwwBdqeIyEhPKW8DO4Cak0",
-	"jwFxBDcYo72a+eXmK1HCLmtOLfuKLlCYW1qemBZeXoCkAhW4mdzOgZm18PN1GHffDFt4eJfL7PP30uue",
-	"I6VFaVGEMGL2jtST5Lq3EGfB2HiI86dVnkVx7bB19UJC3CzlwagNvIcUccO6lGO2zIUF3FLFYmH1ICgv",
-	"0qEJJDY9sSG2FchWvhtEK7NRyuTVjIU9IxIBalcFj4DcSX00jfG6KgYWmUyCc6H/qMIOeJhQxM2U2LtA",
-	"cJV65eOxaaLFo1ChMyvUlQJS/z2ohHgzUpxn+Q4XHj/tskzqgtLYNO7e1+OAJcH+BHMA2QM/09UWGlIW",
-	"gSMzhFavPArFku486wricQYNbzWKw40t5REXVg9WVsXEgec5tewCMn/qd/SoeUy2oyyKwtrSesd8lfnp",
-	"BkyR+eENvYTMLwd6NZUPpoY4MAtObvY+MOEZqG4LuhqGa3l2vYx3OrYBb1pyxNBcReTL8f7iyltIhrqH",
-	"2MyiLbR0G3VNxhnpQ7rFdLGWBTByEXXWkhdGznTYC+gBoNBWnGDSt5AHvlLa9Qg+iDVKFNL5HksvTRNO",
-	"I27sXo5IwFlf2BQVq/WGukVAqdxSH3Eh6FFglGETOKQD7vT38/Xj59KKAQXyOnH6U0YjBt2XR2GZpcfV",
-	"JNS1CblgFYAQ0wxpS+isaTCT2jGT1iS5Lti6QI9AdWP9c5dPOsu6Pk4+9USPW8vodLkDSX49x3HAPnfs",
-	"uJnf7iVTLK5DykTxSuHjxemTsNgpbTL3q9El879ZTVIpIjMVmlKyUQhDX4BKFAuopLdkpBaLeZbBF0xC",
-	"hv1aCcMsPEv7CoQ8S5YSUHbK1LmcaF+pZlaHJCuCRELI/8jonCVRlrrA1MJhllq7necxNYNWrluJw34p",
-	"b4BcF8BDG0GYaIwQbWzlRGhQD505cmWzcuZoAyVWyaVMS8bNsg7vF1L2tKBteYDR9c4lwC1sWgeek2ze",
-	"TkkZqmvzeaJPjkjY0IKPFqVwwBlZWFROpqjohpysgJYKqjdh4EPbPWxaJuhFzK/G7T49IQwdYe84CZPN",
-	"kWN154xL5GvedsrDfH/ozoKSgYLF6lWoVUJ+AhT49Y4V7Om7qLurnY2C3rGysDQSnsyaUz+3qnNu24AB",
-	"+Y0utlOt686bUont2gSjb6eQBbLQTEYkmKUA6XpEiiwVQAcHowGeZx99gYzKEqNyhlV8mmVcU880Aysm",
-	"tOekISvglDGbFPsyEJNBmwzs2sutJLH3REVmmCUsAfH7JLSE1UjeChYSWUEozVQOyFgbKZWaUJb7W6F/",
-	"ansfNW5tW0eblDHrS5CQZ2nCZqeZiUtUyufSEuGwS1TFzO83jO8m5bcVF2NMWiCDywGhoSJExMNCLt4k",
-	"roJLa6ApZ7xvMaX5nIIdJIVYx2Cvk1Ajx3IkCNpP+AFgN5BNDV053nu+dSfCQXm/nbCqjjZMdUXkAe9y",
-	"1doCZifyn5XuCLOY6WuAqRSEHoB5IgqpHB+ozRu7PsEhCbcjOZhFSq8ItL23i46JTglw1fs8pN+Dm9hE",
-	"12EQU6b3mIxN0d8mSLNqKjBoqnfSDQ6kHNUePABfus55gYAJT6btzGqJAwwpaUZiykgIhfLy60xfg1T3",
-	"/ZsHh4n6RZkplAD2h5AQWw7WhFtu7+2KTRtqscMZI55EJx1Uh8ddliR6LmljhiLG6PqN3T04kJN2s4Xq",
-	"RDfChVCgUcg9QtRdiKWEtkEH+G5t38aa8rBbM993Wb1HA7CPj0YB9YxJEnBxn4sRlpB7hnat9VmWS4fC",
-	"QWYZRiQVTpdBe+U0IwYiuHRLfBmFTBg3dcbtJzmQZo8zQYWaGX3z4K27SWRTs8u67K/+CqnrV9Pq1XbZ",
-	"TRjHXT5puxkEZYT4c2DFMGoDWxZs0GFGf9aGmR4PT3Hoiy5T+z8m6ao3EZVoRL3jyqPJFk2xMqueuIn2",
-	"Qn5ETMN+MSKeTho0gbEmuxqHBI2io4B68P6QyAGJBBoSGVJPoDpmvjHT6Jgr4iOl6b/OFTD0aEAUJOgO",
-	"W102SmxhFHBqM2csAAZsEgY4g/oxI6yFan9IGSR0EUZCVHfh1bAJv9/Hvh+6S45dPRUIYobsja+2VnV2",
-	"67JZtGtvcj8JBRH2Gm3gh1JfvCACY5QOInKQh0OIH8asGC5iokTQttEDIRhLEFMAjZ+yLit8Ub+mtKmr",
-	"qygg0EjVQT7tUykc5DZdB7n3tcG44S5tobRkZ/a0dF9fMPAyou8yIMMMzqKQjIh23VCG3DQuxtVRbOB1",
-	"NMHe6sAADa0z3x4RxDIlp6MDtygcQWUUHqq7GWy2nvtvfFdw5jpIsx7kmvW6S80u0zF6mn4JCVFm+YgD",
-	"ydOIvi2UROlRARcLAWqiif7TdEAXwEyXQasO3utpPqFjuuBQ9NW6qO72KAl8GNI94v64aZo0YDkwiOkg",
-	"F2o7mCeKSKdP1HvTD7Sx3QDH1NOlJtpmaVCcWbJB+ZCcEByYWEWlmW0CYSO5ewSmS7BvL+ttI0VaXVRb",
-	"zrrsXq40usi7d5L44JWWibYT1lmsMdcqv0pSKSEwgHaO8aOnxMaB9y2l0YihpZZTHgW+CUMBgmsRFbQ9",
-	"IP5d5u4TGY4b20qMdZ2MPc2GO/JeCkOoPjP4EtnYS+jHl/GRWmq3e/PwVib0wV2eDoMwKC7UVnK1whOH",
-	"e5elrES7nK01E4tMIFc9OW93tbOCbnPvmPhqLYHgSgvnQ0Vh9Fk49jDSRVvPYuJWAFs6rKiJ3NdvHqLl",
-	"k7YOkhEuEgN+ahmdNVjDek2+A5Jc8xRNtjJdHBPPpQ2SYMbjOwq5Vomgea92d24VZ16OlCDudplewOmA",
-	"I1CftC+5nkKGk5N9yyTdJQvcho8DV++yAlevK3AawUFAlgfE0PoGAQwYQ7BaE7k76h8NHUHtojrQsU67",
-	"vYQEHosuOzVGfpwGAeriyaC8JxZuGE6HkLjbfeKiAT9FPPAh3APYoF4bogpmzDLVcRv8FSg9dwSiuSAC",
-	"1W2xJltfwEGDpNGFU2j67GTrEiokhMUzM7+TOYzsCWTwchNhNKBS+6ZN2K4Cv8wmjVUTWBjBYUDTnunp",
-	"tnSRYIXKaUJNSKx342icETpMLEo+TVmXOegyczU7OlR1EzHegDXreghKvEMY9UIiBnljDapD/AwNQNoR",
-	"0dCKgUuaAheGHeKzhpA4IK9pmqzNd8ISbcnVuhQ06So/SvtAUL8iX83ndECh47MhB11mNLEMtlvY3fXJ",
-	"cMQlYd64y95Kfe/aRhMShWcCZCuA3GR2GyuF3MwIjTdJQo9QvQ3dYdbWuswbYAUYJBSKs6BQEdBErUUC",
-	"D7XoaIke/KBYnW1VZp3Eim4FeCzSKCJF4gGW1ZvqqtWh25iBNFC9jynbyk8G02Pk0x6wcqknzBD8jrvV",
-	"ZdguFk40DV5KQnWFud0wYkzjth2gteE2UeJgzH82xOMugzqsRwTQQolvPsRnHEU6HifBURSxY8ZPmRJo",
-	"M24cOiTQ3RajgIP7EVQk8GXxEGGWnEze6aUYnDbxeTz0lxzYnxYd4W1YN6q7NHOrPJIK+xpmIe7SprpS",
-	"4h0D92NanJSZAGY4bxQxH4gVI6fqxLUP30SMprphzamdkFCY0prNVrNlrM8Mj2htswYpHVC0R+pq18u+",
-	"qUzUJ6UV6w5Ocb9PQnRvV6sJWrXI5IE4UxTziDIcjlGdcbRz4y5YdRMqv+vXNmuvE2kKCVnKCyvotFpW",
-	"QTbmVUnO5PJADsF9oAXKkkDEBw9KckeSAhjNnE2gtvnue07NRNLWNmtQhE5njIF+ZumatRZK3DdlCpIg",
-	"5bOGjVje/CBjSk3imGE9ywNI3/le9ckayO60WkpuCLiCdmHDbD0ihFWT3jg83APNGIAESkj4ZESYr6Cp",
-	"9HDfMHPPPd+s+K7E9vwxzzIo5bKpSm7gMLMPJe4H9GTOTdymJ4Sp1yER63mO3kB70+6o9PzVAivynEwM",
-	"hxkUTEHfPHjrbulRmyHU8xd53MWMrooTtxtKi/jPOvHDLBrbXV7GwY+xxthLOPhvb9+5raOdtFMX9WhA",
-	"lmZdhfrifFdhl5teRWKy1KSsxF75Io7frPzCxw+dyhejOEm4TcLKMNP0BskQ93rU20T7xKcC1Y2ZzcrB",
-	"YBmUWByD4c+IhV02oqyfyolrrRU9hR4DuC4kkSiVv4msmiqswUiTNuJvgmx5RHRJPCWK4l6PeFAIMBhb",
-	"G0smqFFzwSlQ2Ncn8SXSP1hBU/HetdZK1WDJ6pYPSHhCPXKP4RNMA3VKM0FnH4KNL4VYnrSXe3QklrN2",
-	"2Zm4mzPg5koSgf3XFiTCYA9NetxgJEMlKRPEe9PYe4uOoMvEdnYRukPFkChBt7b5bnlRtexqNpG7HQSu",
-	"DWAHkRTgzs/UVwQpBVZad9/A4h48v8E9d8l812XwYfqFbd6flmVIP7W/mAFANoK5kxBxex4U0MQeQt09",
-	"hH/5rgnGpGpLYHay+fCbNrc9BcikfGptOwiylZzgr+xu0j8zK6w5NTNrxm8yywWnjulNynw9vv2rME/h",
-	"5/x89mEy74MHzhygSit/gTWQhxIdaV6g81eOxnB9ef+TVq38ioNUg0DCZu40MzXhrq6WeKQ+KCtRS1mm",
-	"OK0uWNucMesN/W75LVaUFH7w3gukW+roMlgGcU4V3CyLWkDJVvU6ZlOy6zjpJQ2ftOd/co9h4zwhvv5o",
-	"AYp5i4dH1PcJ1GBe7WzM/+KQ8zuY2cphQtPmBXa0awy3SbbvWquz0DlYWvw8TEB9ujr/UzPVoVZjNe/I",
-	"SNZC5m4zwy90ZEU1s4AwEDXciJdFxO0A3iny7oe4l5uliVxbpwOs7TIFKbDuJd1OehHUu5WDpPwlFl0G",
-	"PiDAdreX5w5MZttoaFpuVCOYIykcqBPBtMgApeR5OEQ+J6LL6vFv4n+Kf7aUSco3Gvuqko4ge8O4DMpE",
-	"DMWv9NYzuDTNsMruLH1lOWPqeZOMaxrvATivc3+8AMon9O+DTKW2Wvy/oMrHp/HTyfehRcxnuqTa5/HT",
-	"yd/Gz7rd8mo3zyYP49+ZHq+/txVvul0oB/PH+I/xk8nDZLzqDzI2ifjXul7Q5GFaM+aL+HH8GfqPf4v/",
-	"KX4MhX6eTb6vxvuPz1MZ+/BO9lAfOBejbPp6NG1LQwtM4n2BvLZfFHldgLSCzdmwL8VJjPtBTXSbe0nI",
-	"YNmk5tXl5D2Y7StMpVsLUOkdznoB1fFWq+0FptjD44Bj/5Dz2zjUBUpXO51F9mPsE5bQvmIis5iIxieE",
-	"WRZ4z89IqlSO5Q8yf+36DzSrCUhpfTX4vZTpJL3IEvG9XNnQQ8wk3jOx1mo7iVNXZ6Hp8M+p8nLagGHd",
-	"CYYX+mTIrwizBWtvT+NwChXoWuur66vrVtJU3DIVNHMnVyuSuxkib74G8ghLtZnaZu0/v9tqbGw3voMb",
-	"37vfbLz3jb8uCwzMtcDJrOBGrUSAXa26Rf+rLlkugjhJO+QLEblXZGcG2dFQ8txkx1nIngG10yRhPvEz",
-	"YmQ5BXmdyDz5eFkq2wIyxZ8dTr1CkRko8jqRl4Af51Ndpgn+KCrBr30yCrBHcsqfRTSf6gCwjL5WV/wT",
-	"ist4mGmzMGZ9stREb7FgrFmlAFP1EekyNQLxtxBGIjoaUgmpQjlRwIYFblTpcPdG/pQO9xejgv04/of4",
-	"Z/Gv45/Hv/yPz1EdRn4IBbc/iZ/Gny1dWPXSp7qY6vXSyWQEi/P/rMnly9OzXtHlarqs0eClaUzLuaZa",
-	"leJOprdWr0iWc8kx8wSg21QkTd7Fi5Z/0m7y1fbqjMr3Svz5S7Nus4J4ketc9tJlodm2cqZbxeTiHrCW",
-	"e3SirulQfzQ2FWx9guo6dN4B/2WXJTZxixiH4xERuhqU+UyS4ShQBEjp6Ob7QyiNOzVIYljPjwaJCRUT",
-	"lTesAnfwKd/qsiMuB+p7ZvaSCmMtSHxhKBopdmJr9EIWjra7qxn3omTCWzSwAfbmCZS0H0IrqJm2+SRa",
-	"5suy7USSBlSOG0Puk0CLr6V2nbWviV3HeakuDbOyPX5Kwrd621LykJHx+aRSCwJfnjdgXshWQgT+kvwA",
-	"X12B9pXj4LL587bvZ3uy6WpJL1kiXv7A/nOOa2GfDLlJTcw0ureBzTmdsdqt8IrvXD7fmdlS5vmODUt9",
-	"RFeEkcuElS9KD+1q+aGlAPalnJiFuVful1fulxfgfkmw7VJdL6XtPivdLRmy+lJsDfMktldmhr84L8tz",
-	"ocFzWRXmq14FDjDfH5PBvhJnTBPtZjRzKjINDUMe9QfIXe4ZzRy5yyJVyWc4WnIYfEGt0PC7+Bfx5/Hj",
-	"yaPJf4v/3fYM/VP8bPJw8tHk+7pzFXTCjH+LJh/Ff9Iv25f+Lv48fhp/MfnBxZTJL8+/MY80WefGny2J",
-	"euXZ+Cp5Np6DHD6nDge057yK3JWUntkwMUH7um+Z2MrrfKayg5B4XCGR7AQEh1kj5St175W695VV9wBa",
-	"X6l7rwj77CBfBSUZup5SzBel95nhHXQ0lrq4gPpH6ohG7o5+o3EIpaMA9/v4BGpajbAQqUTaZfl6VNyT",
-	"RDZsGXJIR9VfU8UYGFTvRYcDInTtM6hcMIZG5hz4glqNcTpt+/6B5RRuE93SJexlGHkS6q2lFbFwhpyY",
-	"8vGa45AzKmweK2ce6UKt2ORluxe1QnUsOp8lTVNJyteaskBQDWWBCKeM3mx41BwB9W+W/+a8udBOrerY",
-	"LyWr2iwuXy8PjkvY4yoAiVVR6piNwa/qIJNOBGmZWHSZ+zfLf2MyNgVhvkDnBB113q9I6StSWm0546cM",
-	"HNyXRU2/auYDS9h4D9pfsCpy6GHmIIxG/FQXRcbGkeuoz+gQ9wniPV2cbIjD46UM6dcGhhEOpYP0gehq",
-	"ZICLEbMWieQD9WZGyIfGiF2WhAvocgM67sB+Nh1TYGvtofpqawMIxlJa2KBjswOhDlzqu00oREh0zVGo",
-	"OZQYU5xMacdOa7WKWBeiHmaaSYZRIKna8LIiqw0f6954i9sS1Az34Cy+apaMe+aGtoraGyOnOUPxA6dc",
-	"2LUDvJJ22wtsRGsk+/b6X1lNXpjV5ML8YIjP7h8BDah1Wnfo9WyZ+0szqaS2kJkBpOlrChd1pUHTEym7",
-	"MdNBxgpvlSGkB+msL5jkJDPNCiJNd/fKvfOXF0WahWCRBcyvurRWGnC6rdFT6OjMUDdh84nB2dffOjjM",
-	"IrMJ39QqMIS8gGxUUCDdJnoHStWqMZOvp1XSTqtta8yaCoqmprRu8KtHQYKckBAHSpdPP1w3FXjUDCER",
-	"UQB9qNLJoOGQrY0IFVgcBHWfk5q2/JTZTt2ux33ibkLRTV0nUkQeFCTWNShBLhNQBaJKKssq/19qjYcs",
-	"gX73gxoO+jykcqDgDi5zH62sNtutRqfV7jQ6a1drTu0EB5HSsO/s7l4X/W9/803+nd3BiXd3+21vh+/u",
-	"Xuff29nZ/s61ne23b57duLH95vV+//3B23fe2H775s72d7dvX+8fvz84pq9vnLauXz+9edbv39qoPXjv",
-	"XG6z5PC2/ZROvvxAzGQZO6ZWUAUHyAP2KU7ZnBE411/Msu4ogb66oNiBQZUMxp6SMCmyqKRlQYhGBI01",
-	"Vyz0vxKDX4WDfmUYrYL3L9VzmJhcZ0q537pzW6dlzLXyFkzXCBsHlZA8hKallQFNic3hfJLv2SVVq0xt",
-	"z9+6c/sVjXiFtYtZMxOwuSIU4HwZwnGxRnUJjl4ROSy9IpZK3cYlLuMyJ/DK18EJPN9kO5OolZlddYeR",
-	"iIkKv1Szy8osoyhvGIVOdyMsRLbDTVJnTclbSXsWKslQSftdpiRy4usJc11b7EagYhzcKdSrdJA7VEy4",
-	"T1yT/nYmQVMwjbCWZhhd84T4L9DimmcHiVuVmPtexBD7ysz6ysz61TKznpNRXa6NdYS9Y9MndKaMad4r",
-	"TcYvlytHIfcjj/hKskQgTdskXDkggnSZtuDUE0PPzp0DB2UNBLofUtJmImPF4drmcwD1VDJ8Vzer67J8",
-	"t7qQNAhTGqZu5baFfA7FkgMi0ZhHIXQuQF5AFVHxORLcZDbPCFbYM+f2pUjE5jJe0bNXBGYGgSkW8LQo",
-	"bMKGXn7BgYWJEtRJEsKkEr+YKgcHEE1ToGWJ0962CbK0KaU91eZnQxJcJWyiI5z7KEQ4PX/osWRiAgRl",
-	"nu57iLUpP+nTpWsQVFCgKcr3pRp8F7HwJodx6Vbec9l4U8j6EkTbdPZ9sHyW0XcTnZGU8Jd/5iXzXtlI",
-	"v8Y2UqBChTx5kASz9ornM536FNqb4ZCShGsw2fCS0uqLNAFJC7lTIproJvYGyFXqeKKpl9Z5h+wLoSRQ",
-	"iU5IeIQlHeqozLRivG5wGBIsdaMFnduke8LlELeCklcUjH/hyaP2WMeV4azpgb3qkPBVqVFRAs4vBL2s",
-	"DaWh9JFqFLuRVMswRZwE8kmPsqnW3oWuO1sZ7IuEzugUKFP6qTkfV3KFnr58dElO4BW2fAUVIIBAfsoy",
-	"9V3sfV0i/iyINTpZYDjkZcvZMs7wEtRwdXNfjTmL4svLRZPMZIuUQITQ51cY89XJqypCpQGaCyKIEKNl",
-	"3T+aiOV+yKMR6PPl+rjEoRRJpJX9TIft6+wYBfOcEejql8+yEVaZH6atcilDMKXoMojmR0MuJFprbenY",
-	"E3iWdmdW40aMJr0dXXjumpbq9bVWq4Uw8vHYQSKgPmX9pWaXuaBQC1d9ZSJakgbBJ7r5v2GFVCZIXE8a",
-	"EoOzyLTHjwLdCAgC9gVl/YAkh7C0hTBYFMDtlDEP5DoAvfte03ifROQNtJx6xP1x0zb4bq409XqbARYS",
-	"yEgTaU1UoGNCRrBziFSDbvb2O2gMzHxy5pY7p4QYHcBKX4crfl5LxPyowr2Q9Ej4fDYLuzlYoT4WsMjS",
-	"UB9NbbMW/zT+cfyj+F9qTs0eWObX+Ofxj4Ge9gGA19cfJNbb0WAsqIcD2Es6th3gl/HP43+OfxT/z/hn",
-	"8Y8qhoBGyeeKYDs42IPz11dxDvPGHOp5cLB3iMXxLcqoGGiy21mErNkPt6F5uKXXr3r+vLJDXDrb2o/Y",
-	"NOPIMIssBzs42JviYEDka5u1vqFfYoDBTsk4IwX3mhCjKgZH53M3bJYHLEGtjrAeDz3jzlZXTqBfYz1+",
-	"Ovkw/lP8LP48/iJ+OnkUP4k/n/wwKSAzeRg/g1L6n8TP4k+hQdkn8bMlW1JXB4g4XUYZwkGANIERTbRj",
-	"2R2wOM1lDI9Lc8cCekyQ20uo+p6hZu5s4r+79zWh/Pp0apu1dmdldW25015eX2+12o34p/Evaueit7t7",
-	"r4jtK2L7l2b01RRsBvU6GhsKtCjd1YTowoRXy0oL0161PJC+Q9w3YbLMRxxex0EwRtj3QyJE8sKS0iV0",
-	"lkcfGoZaMqqzgS+Zjt6G3XxNSOkiEu3i9BS2/oqkviKpf5kkNSWhAuE+pgxS/YC6IcIkleOXRFAT/fXc",
-	"NLVISo9oKAfIx5JUEtGcLNplxuDSbrUQZmjAoxDsI+0yA0ym3EEnDep9PyIR8UHwh5S+fC0E9TPCPUlC",
-	"dIopOOrAhedqergJv75219UBGcAeeoZ0OLaAF0TsJTHD8AUKMUM8knMsJJYHfE3oO1wfFJHcrLXazVa7",
-	"2d641qo5z2kmWZwj2PN6xRReMYVXTCFhCgxR5tMT6kdASl4gT1DkUix/oP5jWhJUurTUO1csccRMkUsT",
-	"2zZQpJQPiWPKH4LF2aRWu4p6umli9lHAvWOBopEu1oBllw0xGyNBPM58geoeHo10w32wo5PwhIQO6qwh",
-	"oX7zSQ9HgVxCEZM00B5oRfFDolPMMepRhgO9yi6ruybNmviug9wRDiXFgfqnzutQ/yJnI0Vu3CVHDZf2",
-	"awSecjrA0myxifZ4ECiGonv3Q2NIzeQS1UAvBnwakGJi3OMZm/7qFsL6rdMBFzazXKABPiHILKXL6p1V",
-	"4I3CsDIqkeVSS+lg7Zaa0rI5OF6qjiDgrI9GPAg20QgLmffTe3gEHpPkJYEGJPARlsl9JhN0Npx0BANz",
-	"VwRaa62guhvQobpZyHox9zuqZI+vE3moLXVza5PC4VA/bXehZZArArm2s4yLdK8ZaDPF/XE+V6rV/uaN",
-	"le+8ubZ/7U7nnatvt761+p/W725cb+/cLE+f0sB/2alTi2ROqSMpzSU7MNgguZY+kmgLdTaSG2Cw1fj0",
-	"fVHWz51Dp2V2+35EIPbcTKoGrGU3Z3Cqttly1EbpMBrWNq+2YJv6j1ayD8ok6Suxo6Tc5yX6mg0brgzG",
-	"wOK40Jxon8hw3NhW2DKvPxG8qt/8s+tQ1F5gK68rxvAl8OcLMtt8hJTVSLScb8onGyI6j1VazqhI331F",
-	"+maxxz4OMZPLnuIrsyo869YUiq7qcibwmSWhm2Cf1z7noeIviuTznq6EYomk/R0f8UgR4UxFN0dTODlA",
-	"PRoomok8PjyijPimF7Em61DAqUf7kEmJBcL+kDKBhnhsuII0KY+iy/pEotXWShmh1mvfi8I+2YFtz6HW",
-	"sALCZEht3RYq0m0pZRFlJrBua+Tqo1UsgY+o5xbqHeef1sqJWDJubQaZzhBmPei7mjaXUuZpIpzbnr4c",
-	"2GFa1T6z7Han3VnrrFfQXGm2klmqpa3tl0xb9SXD/cJNV4eqK0prtw81PvyvR6+eryFZg5soJyGoDti8",
-	"lCFu+oVK8jYt+Gvon6ZtPAplYxRiT1KPVFuDthkOxoII5EpyJl1UV+KILWaeSXBUNMALMB3qzD5Tg9KB",
-	"sknGRkF8dEyZD2+q2R1tY9dGMMbDoVACqOSRluaZr19DPvGooJwJxBkSdEgDHKIh4LdooruE+LYaaHZL",
-	"XXaE2bH6RD0z5ypxSHu9LZDvFU7T0krGK010KySkiXZ0zZ1KcrmjZtyzZ3heuw+MvsOZDHnwfLYcCLyt",
-	"bbZbTk2dsIKTlVa75tRWWh0FKurqwG4D7uQnk781fubJh/HTySMUfxL/fvID09L90eSHaPIhip+B4/nJ",
-	"5NHk+/FT9QTFX8RPJh/BEM/iP8SfTT5C8e/V72Ys+N/v69//BI3cn8Sfxo/V9yj+TPeAnzyKn04eTn7Q",
-	"XNwbW3LU5yrhdOnkM3fpVWmc5rkD7N6WFChgQkGM3da5urPE121tkwHIaZhCTXM+gXezNZ2+wtT7a5KM",
-	"3l5IMN9V2KlIoz6Or1+8qKK9Fo5BC8VQ0QLVu7X4V5OPJo8mH0Pjo6fxZ93aAjwqEaeFx0Ho0QKs+lAG",
-	"tc1aG85pPuvq8XAYBbg6CHufMAX6CCPzKgJ7OWGeNi6RsxEPFRK+cXjnto7ZtNGmAyVBByHB/hiF5DSk",
-	"UoIngAvSZQFlx0LbrqhAIY8kWWqiPSwS7mjT4LFAPaWXIarZj/pyU3EbCr23+Qi/HxHoqu0gxqVmhGax",
-	"RfeJXu3/z97V7bZxs+lbIbQHkYHRj+381UaxSJM4G2zieBMXWWzGyNAzlDSfR6RAcqxqgwBfvy32pAcL",
-	"9GRPi8VeQNBtgbTY5hrkO/rA9yU5M4okS44dpamOgsjzQ3LI9/99noj0Bde9bOTiTefppgdM7+EDFwm8",
-	"uIXCIfmGKB+HMROomurx9tMRfX6D//PdE/noX/fbcT/L/23UHcww2kEFLRhmub35xdZkoOVci93MAqG8",
-	"sfPeOkkH+w8s70Fzxsg6/RkhkdqAd82UuTHVX8D/jiYHYra4uaBxSiVEw4r9b1f/YP9B7ej1AkmdKebA",
-	"XD0Gk22ZUV0G7oCEM4MVzbALP7puCmpPqWaP0n6qz43i+AvLdzUORJbGo4Vvtpd/dnGgtTa8gu48LyFB",
-	"JFY0SGDEvTnmi2tAVHjbbVgLl8XBhy7kvfVGAyZBHc323PZSnqhC84HiQl+LxloZzeRcukFGjZ4yul1I",
-	"OyVM0my1yeOvKh4d5AhUyEF1YotCmLfb2zElPck6X4a1V8dUsa9l9rr1D75rqvUKoiCvX7QY13LUegX/",
-	"vD4Ka3Aziwjq1pQrZta1GfKKEvSdHxFc9zJGMTmhFEkd3GBLq9AXPNXCyDzgWAl59d6XnZQnL4uFjDAF",
-	"gl/umiJR63SrBXkOFQF1C45E9yRjpM90TySK0AGV+nxdbD7FPxWfbHWOov00tZ1aT+uB2mm1EIyO6Sbu",
-	"rKbMa4W/+AM5+3b8ruQKYjXy2/Fb+AOB/4PLOP5l/Cu51Sbj/zn769l/jH8ev4P65f8bvzOu37vxz+Nf",
-	"xr+dfWu8xR/H/0uwBvrse3O748n8ffwLse6l+e3N+CegyPxp/Ma++r+WdhqLNV+px1gexryAG5xA2Ltw",
-	"8VoFr/3StSae1MQPQUUQ74vZyJ5H2iUp18K6qpflk07BZXNKu6JT3O8v1SAzR6g2V+MspOnByletV+L4",
-	"LyzW59VpoAN0zHopT4yjaXVz2u86PZty9HoR3qiabzF/QDJl//t9o6fx97ouw6/NcZTJdD/ZfiicENAg",
-	"Hew/2PUMTNjKyUfEFk+MBkCWWeXXgxTSTJa0GZ5zyJd3nR/2EQHuXMcZxn5NEfw+JE2C95z/Ynne96K3",
-	"b964dfP27RkMn+6jr6I+4Qm+eyEqiGVd18vi6gsu2QmGp63V7trzXevbwvN1DHnvO74f0eFFR2ym7nve",
-	"o9opGMnMU6FJNGMd7fv3q66ixQLwpXH25liyhHGd0qyIgjZDHj24f0jMcOBmFRHVE0PUMtDtjz1RivSZ",
-	"rLABFnVzYsgJpOls0vKUyZDH5yuiRzjxK/dR7HtmkvrjB7qm7PLhIn/O6B5/isPtox1me5a/7PlH+/wz",
-	"WwRgCh6M2eGquwjrjnGnzXa7ZNF3hLSgmsqCakZ9kdyjmkWkvtXevN1obzbam8ZyzahmcsPG/v0TQl4B",
-	"5oSCSqoJF1AJyyRmCMAmxTAXS8AwRXL2zPytzyhXhAvdg3pbfNJkmOqc6NS0AFRfJGknZcm88FPI58af",
-	"NppkX2hXQZLzjCm8FkWKWTxXIaYIJYeHj5BWOtWkHsFdTa2zaGMXa6AjtGPuukkAMFHZtola0Z0ui8hQ",
-	"yBM0dqU12r0MU/NjYY/tpFcYCbMbCDy6reuN9hcNKJjgjCX3T3GnoqENgUszOF/ltdn+ot3earePloxG",
-	"lWe+0niUG8QhTm0WSGBxWgDZFIrf7YFa28h/3CrhdSzrk1G/z3tp3CspuipyNIXmyovHsF5/QJSqX0jo",
-	"pRS966s/X9H7K0kd+4I2jE0e1sb/PX4DKYPfIW3wxgGkOCQUMv4Ris2+Hb8dvw1r88yEkEfGaQFDwSLD",
-	"fv30EennSpNjs74AB+uxAswylPC1ZmdIyoktpxVsYmszsrbHFOnpZxzysqUxGbVayobApXtp3zZhRIR8",
-	"8STWH8uI+AqmfRdnvUIrwm2veWZEh2aKBbVcZnekNCf2Re1CW+tWu7asxVFZpk/C5MARLWFy+EOzNjnW",
-	"2bC1BTHfgigp1U/ClKhqp4VsiYFM+6y1IAS8NmpMdEqI2S6ud/D04eP7hLOhIh1mdGyloH9W95N5dwWn",
-	"/YP1ypUK1fJ4R4eSsXPw3kewYKuqOl9HCf+oQqY4TA1zmKYD1C+WAVi0xhvFgHnlbEdi35xum2PtpqeM",
-	"l+XAMdNDZgxR7wGQugMKFpyREaOS0K7YdbACZLNNEjpSIbed1ZEWcB+Wv7n/FU+x19su/eI9xRO1SOho",
-	"o0kep98AaYTxbn4Yvx3/TMZvx7+ffTd+d/bX8f+P35z9p/Vl/DmFBAKU2X8HjTRvQg63/A3baqAq66fi",
-	"BjNhsCUVi7VjQuvTE0b0UEB3E6TjuwzbnXIOKD17QpKUxxJ2Js1CPrAYB0pIDbA/ZoGR/0Jw0CCkHpk/",
-	"7pCtCCB6SM5POKQ23MhLaAdW6Ib8vHw7yDHzNVfZQlXSOC822+3bR0HNTLW2s7Wk0e1ns1KD2wxgHky7",
-	"+bbr/qN1MO1z1FJg8l1C7deN/mLKCmEJ5lRi51nWcOXV0H3SyCjv5rTrAE6cGnPFbFTTY6pYAeFOJSMD",
-	"agx6qgHo5huWkBvtAi1AQX+huSQgSlOJNEUafiGbKIp3CBfLthFZdK7VCWbGT21/vORMw0CMnNr0Vcpn",
-	"f6uUHP9aKThetmIYp7tSye2GMKtS+AnHrWBcnT7VcW/FmZl1tOJPC2BWpPU/orDl6WDA5iUYHvk4dynH",
-	"YMEsIMngwyURJHcjrAaAs2R7YgJfIwBJAShlZSH3qYIoFhKXKmFcR03yjPHEd38CwkvHtdeA91C9fhdx",
-	"XYQkHNmIQ14mBl0QfeCZW4nVCWfXKFJq5ygA7c++H/9KEBZg/FvNZtILtJRlJbOd7WplMw5inmHtRfIK",
-	"I9drM3ttZl+V6N8DCJc4zqVtK0w5oV6kfrgi2G4vqAiwMMd1Fs6nCtVapse5xvjwe+Kf+vJPpYW0VPJN",
-	"8lgoXb7V2OCYQxWdkGMludolvZRJow3TmGbklGa5vfQvAsgSLd30MY1PVEZVbzLdC2N4mfKOmGxUIPVt",
-	"AEaGH4kwy6xHA3gN4thsLNTK4KC0ltMReNcV1/5fRATDwB7yjjiPgO6aKn28dfZwXdT/ORrinqW12OpL",
-	"x+S3euX8XiGPastL4RZLUijdmCuO3UWkLllCgWRzumEeEM6GTGkCmOQ7CMsOxfxDCooHOEoC0hPDkKtc",
-	"+gBKWoD2CcXIgMlUWDa+4Yyaq1Qvanc7mXrfzfWzka12RvPMW/ft1kbtulnpExaHrDibywnDm72LWJ8t",
-	"G15wwBatnu5n80sXIBzcKTEVQbHEBongCdEsQxXROcCoTLUiA6FgojaAXMSDAa1d5rHOASQ6mdpYAREO",
-	"QAgxfzMSEPpe4XqHd4LNvFSykBeNrLZgb1r/8OXBV/ne46sTsPCKT1IS+7nPkMNu36wN27UCWCsArwCe",
-	"8BL5m+iUIhNOeF6wZOUCPauTKgLubL3C3vT5AYthT2RsqvynpJNmkOMzL4dSbWfBQoMuzmkxJARSN3Kc",
-	"Dc1zt32kYWOHDKxO6Hlc4lgMRgHohUQQLjTQcoe8Wua9Q7howA2RqyAfiZxwBgAODJrzlNfNSPNtZSbi",
-	"PXRElomhCnmEixTN1g/3YUYfGtuYIlfTzCMIVpAaBklnOkiDxRqYB9HgIASlNs8QCaQxk85ScII44aeH",
-	"e7Wg8suTe4cTvxzc27saxMGyUjPDXxqtofwAsxYf9IBTnjQFValqigHzdk8TUxKXAAZRFNWm2RoUYq1m",
-	"P8v4EUqMCTX59HAvIE/uHRIhiREmy2rMW5ekMc91oqB/y3lSs72lCgT3gHbZbD/HuVGAkYRdWh7bSEyB",
-	"dIjmQTVB7heasN7DLv5HM+ovm81mRBRyYRFKjqUYKiZJT2RAtlsAVJATNiIx5SQTNLH1nYzGPQBNwhhX",
-	"h2nAzY+d4sd19/7WJTll3tH7zDIK83ytASBW2c6CMgPIWiOsNcLa8apG3kAcfzxfCwF5ZmqJ+6dMOm/H",
-	"wu9YaWuEBlNOqscUS99R3O5UsYGMoMcmWtAYoCDs/61Q8Pi0BX4QIOXmiilSx5RDmRQQ+ZkArXajSSIl",
-	"chmziCjoPxj2GF6KnCYw5lgY2e3h2B0Kn+vJxQp9IYsrSog9ZviI6hLyuk2QlBuDN2xvtH8XldhRoBU5",
-	"ziUn0rI+kmGPSWZh7I20SHk35PWIfdOjuQJyPuBUhP+pl1RHG7tkAjqplSvatVM1bi5RA7NrUj1V6zD9",
-	"L/h9r1AJwBvmpTw8bNOFhdoq6YUO7e5m0oM3uQlVjiceybkoP1bSVI8eftC5Zhq+NWNJl0nHgBbTjPGE",
-	"SlfdIElCR6Tu2nm8kaXTPiP/Ljjb2CEMDnPOUx1yyYAeNAmIZJ2cJ9g1LJkxvcyvx6NphzKw5y8gHdpP",
-	"sxFBTmtPxgYVfCGnsRRK+VMmGewtteuOP84IIMZ0j42I0uYPXAwDm5104fnq8QHBMZACx4hTSzWROVdE",
-	"5Bo4RNHcU8yeP3N2zQkBe9A8A98M6ETADVW+I+S4Ql5wAYeSn/w1hSEX+yFOGBtY4iSo5dF+dgPJTlOR",
-	"K5s33Q055URkQLrJGUB/ckGMsTrv0H6tFoTQtOPBlxmBLBlNqsEX2CQz+BvwvhkUDu5GF4Fx/09wry8Q",
-	"fYFpHMA7HtubSz/dM8+ZwkZxh49gQ1v9MKRGr7sp1isNYgGZs+mry7DV3rrZ2NxsbN6esRa2y3dK7MP1",
-	"/y5EfAe4rVOOzzU1bTNOo/BrJKwvZgyyeF5t0RLQu57icN88Y+64/e53Qw0mj603AEYu7eUPHvwpBaAv",
-	"QnnI8YwZZQ0c+MK8JdWKZR1SZ5liJLre3o4s9W2xCDQb9OhMJhRb73b5U0dBa0VbhanNeXwTG8pbWFOJ",
-	"UeA5Fx/o0VUrbZQwM7R2oW5ApOHJm9gIXAw/cULDVVoOz711VixZ4OxAjppP5tyorgtbEuaFLM5lqkeg",
-	"HY4ZlUzeyXWvtvPiyGwh+9zJTX8gxTFTAe57wBugsUYScueho1E8cIEe/Z4hBJLLbvbCj5p8k7WY7wrO",
-	"WazJ6daObdoKipCTcXpQ3eKJUoGtKyqxUAQTwAQhh2bqgufQcW1B1xd+JAhBYQpmt3g0xLdIyjsiIAWc",
-	"OAabivd5gnIX5PEC3U4eZJafPrpV781+79mzA8I4FFqZqTbKpPW4Dk2C7SB2uFSNeNyTgotc7aA9BAaf",
-	"ZBSqaC2RNdC/l30ZMIMcDX7FqTJLhGzlRqSNRL6L0S6gRpeib0NsU0jtAc0cX+db7RyvNpKXHECqawd+",
-	"+nI/qnbcnbCBDs3cieNkN3+PhUyAjJcBayXNUmUsTg/66sdtS4ThMcC3Iukwqiw7UBVPWfSHB89IWHvK",
-	"uqnSgL4U1nbsChItacIafSpPAqPEWJbBRm+ITkPItJvygHSZ6Eo6gJLkRsoTK2ODkKf81KhewbEmRKdZ",
-	"qkeNvkhYRkrS2JxzrWm5UC4gKu3Cqe+TOEvNVlBpwmx9c8gfPHl2SGImddoxD8Ezp/LjPnJs9pvkq5FG",
-	"h/uYwbOMQUQBZQqx3X0mEzrLS6MJuXEP3FkrMezDOtEY/BnfeR5db1+PgjIVm9l+oNgTwVC1A95n9Us8",
-	"PHgGwUYvtBruO4JYs3GHAJmig1onHaja0eu/BwAA//8=",
+	"7L17cxzHnSD4VTJ6JoKNcXWjugEQBBD6AwRJCSOSgghwZVmtZSWqsrvTqM5sVWYBbGsZocfeeC48MfJ6",
+	"Pbc+z4xf67jdiInbo2VzTEsWHeFPUP0V9pNc5C8z69VV3Q0QlGSbuzMjoqsqn7/38/2Gz0djzgiTorH9",
+	"fmNIcEAi+OfugKj/BET4ER1Lyllju3FIfM4CgQRlPkFySJCP/SEJEGbijEToDAvUJxJ+6kd8hF7FEWay",
+	"jQ4Jk4izcII409+gIZWi3XAa5CEejUPS2O50Xach/CEZYTXziDI6ikeNbddpyMmYNLYblEkyIFHj0SOn",
+	"sacGOZRYxmJ2nfdu7aGtbqdjphLwGuJ9WPIAS3KGJ1eEWZ1+yUF9HiGzGOSFZIBD9eaOWqjn9Fj+p/5Z",
+	"8MqICrGDhOQRCTwHlR9H5L2YCJm+gZq4L0mEPMZbMKG3gnhUHHZI4X0cEvU6Q+ThmEYkQITJaIIEiU5J",
+	"gGIWqGFG+GFLv+ogHqEzKoeU6f1F2CdoTCLKgx47GxJmN9rHNCSBel29917MJUZUIDEmTK60eyx/G43i",
+	"uhr5qzHXIWRE2QBu4zb3sT778lUcDQm6f+82GmM5tDfgRwRLvRDs+2Ss/h0RwePIJwWQaKyedlb7dCxW",
+	"8XgcUj2HWF1zN9c317uFNfV5NMKysd2II9qKSJ9EhPmk4VQs9h6W5DYdUTm72v2bR7dQ+hxpfEDNIMJ9",
+	"2aJE9ltDKcd4TFsRliRUL7UM0qxsw95GXEjkcyZkhCmjbKDPucfkkArk4zBEPo+Z2jIeYMqEdODykBd5",
+	"KGZUChSRkfkUswB50kPC4F3MJA0Rleq0iBTlK+s1yMMxj2SvsRO90tncka90uu7WVdddcHvphg94SP3J",
+	"omNp6dfM6WzngGmsHlAi0KLN6te997weGyu6QVnAzxR4eGfpbufs7r1X1tyds1e6G1tdd/HuiIwmuwr5",
+	"6gma5OgMU4mOSZ9HBEXqE3UBTR7Z38Y8DOFO1EZWCmC6dg669dZbb+3GckiYVOBMqhEGZ29QzhAMTtQi",
+	"Y0FQU1G3q5sbbnERjesERyRCEcHh6JVehr+9xtwDeuQ0xjjCIyIt5c9Qbf9GzfqyV64IdGv/4BCpPUYM",
+	"h4gCXms4HlCFBrAHFo+OSdRGd8kpiRA2f6s9BbzHcETlcEQk9RFn20gQFigwxwJhpFdahoaMBlC1KkVe",
+	"Gk6D4ZF6mFvfftBwGooYK0ra2JZRTAq3hR/eJmwgh43tq+uOujz7Z0edi1Sbamw3/uM7bmtrt/Ut3PrO",
+	"g3br3W/89SxhcRoPWwPeMisoHqLlV3ucyYiHs4eacQUkTuhYVPBWRQsURqVsq6moTDxKSQw6G5JIc2U+",
+	"JubYqegxuFoSrOzAs35ExNAOGpFxiH1SmI8z0s7xl1d6seuu+QYp4Q/iGbqtrkd/1WNmxHis7lQOsUQj",
+	"zCYp6RpjIQEqgKlN2ugNOSQRCmhEfElPiUA4IogOmOKW5cvOFnPt6jogPFy6JkDZtcMZt+wh11xzp3ut",
+	"iinc4H48IkzWgXxgnp8T3itgdr0aZu0EXxHA5vb/yGncVBJH9UH0IzxQL6Lmccj9kxV1ADnpw26jKNpV",
+	"7hjEmvmbnU9L9wMyGnNJmD95nVQsd1cx1Pdigk7IBMQ7YEshH1Afh8hIaKiJ0f37+zeUJITRgPMA+UNO",
+	"feIgEftDhEWPeRv97vFVv0Na1/B60Fon7nFry9/YbHWCbn8Nrx9v+FcDb6WNFK9R/A+YnDoOgUd6eoW+",
+	"xzyYaJSbaFSkkZAp5qgFdtfRkMeRHoDHEjBeYbh6PR4LGRE80iyojXZhYGqRNwxJdEXAMDgMeywlAmK7",
+	"uBTOEGYc0C8jFEaGTJ/AWvXKBFrvdjVKVqJd7hpa6h5qwLW7sVGG11k0PADRrVqi3+yuu2icynZt5Cme",
+	"XU2fmh1Fhq66DvLxeEwCdKyPHIToaAUNeRhkB6cFKyWjESSxOEF9yqgYEmFlZRAOopgJxGPpqJ9Yejhd",
+	"183uW319RSA/jiKFI0rzID3W9IfEP0GeVkS8HeRZgdlD6hBF+q1atZI0UD+O1D2sWEKZ7XsupYQT6dZS",
+	"SHO85yONR3xM/WpiYFiRRXpFC5pSvb5SUu063Y3upltJBuD95chAp4IMPFJfijFngoD4ch0Hr2oNT/3l",
+	"cyYJA0k/JxSsjiN+HJLRN74ttM6SrlRtUmIaNrYbtw4PD8wlk8AiB4oZeTgmvlFZYNq2WTwR8gENGtsN",
+	"t/O3N9a+9frGvWt3um9dfdP95vp/2Ly7db2zd1OdvNFZN9yu05BUwrXdt6itVbSMWCt1Q2yvrqbSXDsg",
+	"p3b5YtWShFb6nf2lsd3oCzFWxDw7yL+OSL+x3fir1UztX9VPxeqBHlOf6OxNZ8SnfCIkingEulx6Ink9",
+	"W2kAYYAYl1p1FRKzoK3WdR0H9/SxPedNqfVZag50K+BEwIwjLH1DiGGbAJVqvaKx/c77jT4lobow9VGb",
+	"sNOG0xgRIfBAHf0pDmOiyKsaiDNitVcchvyMBAieC/ROr6FlASJ7DafXwNExlVGv8W7j0bsK3tV+favL",
+	"DgBfVgXBkT+8ENisu24GNvvsFIc0sJtfGmyo/q5lv7ssILGXQAUa4VCp5FrLV9ApEMwJt7qDPH0LHgqp",
+	"UEIh9ofoGAeIsnEsATr2OOuH1H9e2NhNF2VoNBWoxLDABiJpGCLK0Djig4gI0b7g7Wxlt5PuYNlr8e0H",
+	"l30fduCcYGLtLVeEZlKombd/kYBKUHaRiI9HVCpyp8TeHsud/0omNJQP2UgbXumkvYpz7jG1XUVsj7A4",
+	"2TX2oDm3bm97uROyA9cdkUZFsFy+F5OYBG10oPhvjkNbyx0YElpgSUiNFCtGroQDjUMQe3NW1Pl2MSMs",
+	"WPOYgzywdwkxXlWPxOr76j/7wSOvwiqWvTUXMuu56nksZtnOl7ahpAIuyDNle8kFZf5HOVC5pWW0LwdU",
+	"PC05bcMWPQAXQZjczgQ3MLRSaUXHwLFqoUYveJyJkpgpSbLHmlYmRAJPBDobUn9oTLE5MNrT22vNBydA",
+	"OQ1ImYEe+KHREfRKgI1hWbC4XggqLhO4vzSwLJjxHHXgIckukQoUM3uDxXUthkseHdMgIOwSpBlJmJKr",
+	"h1hJH6mfIiIBYZLi8KLMaS1jTtlql+VO/dwXOSlTizSXxrLMzkd4AnJXwIFlbyvMMqeRHUOm09v1OOo9",
+	"I7JhhnAwUpcsh6THMgHWB5s0CrF/ovEiooOhLDJAfeRKk+NxJFvjCPuS+gQdY3ay4hi1MDdoRPqxIAHY",
+	"xYTQJrCMyRomZ/SSIzoiPH5ewcaqXjQwu9UeOG2JWXPFRbWS9QqtRJoVn1styT58cRCT3kHpKCiDdYMw",
+	"+Spn5DLQUtM0zepF6p9LrTZaUMgxgQsiaicn48PSlz34gXr58qRHDb2IPKRCSYDHsUZCs2842X1jB72p",
+	"5PmLHfFFoLSgBBlLLKgU59CB9GeXcly7BcOAUnfiiCDrkNVo30ZHYG6KBWiVIR8MMndudgaegxj4SCIi",
+	"44iZY9Ymmnup1PRcoAzulVSmgJEz+8Y45Di4INh2slsxw6YrXvZaQviulcqHl3U7sC00ioVEAfFDMKEp",
+	"4Yx+hxj/a/FAPAcJ48cA3V/diLpM8Pmq+zMUv8eMYIHZBB1PtHxFJRpwkrElQ//vcnmLxyy4HMpv2GFq",
+	"e9sy/++iwkGO8N/lEvVhpcteG+OyZb94caQ+pUipgQdIkxa19Q+nVNDjkGgOrORekCfa5vj31WGq03pu",
+	"HDpSg5ubACNPGGpDero03u8bmDm4t3/nJmLkTKA+uShT2HA7xQuiub2c55qK3724y8o7ITVfPsU0xOpy",
+	"ONOXE5BxyCdqLcXwG2xPdkTkkAcaDTHrMc5a44iMqCDp4fcaBxF/SEe415h3EQYFD/BEEYIjzm/jaEAu",
+	"2/BIhaYUXRfdodcvyv1zYrpZL5KcoxBWvOxVS85b+ovLtiYVdlpwN18xBBWIJODcIYlOqU/us/TyL+HI",
+	"tbsbAqu0xhYR7A/V4BdFrdyJmxWjOLfkpeXe3DeXwrgUhhAWEOZP9E7T8bfRPRJQYVWRTApuKrbm08iP",
+	"ldIbEXxCgDjyMWHGJgFRAQEV6hooi0mQajSp0V77xzDy8RiJIY60B03JJROrojXVmSBPQYECURLoKDl1",
+	"9darRaXxiU7QHBuato2MIyIIkzO2j5KSX3WS5u3VXKTPI+244ncwmxgng7gEyBtxJofhxNIeHZBk4BHs",
+	"KlTk9VN1ZUorjMcKMPt4RMNJY9vEMZ0LVHXA1wMwjHTd7tVWp9tyO0euuw3/8w13bdsEQnEA1GwRecrS",
+	"zVmn34RFk4c+IcE5OAjstZX7bJaBOI1TykMsSdCyAWGN7Xfsrt+9HMQwZx6hCEsrlRmJKOJ8hELSt9Y5",
+	"ANcrwiniSXZCVzQWKTGvqNRTKUjYRxFRC1fKvVJ9hjhWypCW5vUqRmR0TKI0wNScFRJ4og16MDRmNhoz",
+	"jd/bKeODNgESBtKLQhrr6DcolwbR9DGNNF6iAZGixzQuqrNoGQwEOhAZg19sg4AyWi3AfO/5nGlntT8p",
+	"fKkQn/d7zICoQEMSBgikYZ+s2JhF+0UxrtbnrE8HseH+J2Sy4kBAkacDGgFGvVlEz4dlzkXz9MV87GIr",
+	"C15c6mPz+qwZ8TwU5j7DsRzyiH7nuQXKQ6WUYe0ks/e9e7Cvg0cE6jV2zUww5DYy4X46+uGETHTkQ69x",
+	"UfE/J13qXdkQxeA87K/w3WVg+l1uTwGQFDzwJ4yfMYhTK0LQW2+91SoHV867zXIsprnSccR9IsSlCCsV",
+	"3sYzbLiCcZ0FtA9GblkQsC54jd1cUEFuYoCiiKhplzeQ5NZ9QiYt8/llSZOzvkF1MDiMCA4mSx3Qo3Qp",
+	"1kkCVIcEdyGwZDYazGAVDZw8k1aiigItTcs1k3YUyvnpgOoy8rF1OrDObW09aL37fse5uv6oMr7u1v7B",
+	"YS4QtGJJLB9KC7NEikBLqmNZsJQRPY6l/muu70pNlb39yGkoiB7wuig+My1kP+j3rgjUj8MQnDVFd2Py",
+	"v6YfJE+T3yRPp99Nnkw/TD5LniVPUPJ58nT6d8mzXi/5WfJs+uH0w+Rp8jt4/Hj6CUqeTT9Ifp08Tr5I",
+	"nia/TR5P/y55Ov2k10t+nDxLfp/8Pnky/SAdr/6DqnM1+QO7FQH8b1k3W+5cAbDMN8WdaUmq0+q6R+5W",
+	"SZJK/VCBYqqSjkjVUoZY3FfqR2DjJyuyUSBeVMm2qa1GiSmgRSmJRX2NJqQYMdnHoSDpfMechwSz3IQD",
+	"KoCfz5n2kI9IbkYlKyhtOPt2ZlLtip2dkwbVQFQOhK2Idu1emzm1YtypjjelzOcjygZ3IWq2+givCGRf",
+	"q4yuVZe5udnprq1XXVQ+OPdGZeA9gA5sKXdEVNZATOeo091euwDE5BdSt12tbc9EEzsgfM2ssQTuxQUf",
+	"3dntXnW7nfXNbqdqOaImheooy5vCJuTZ6nTFCW5EuC+rRjZsaHH+ALxYIjm/SJ4lnyaPpx8kX0y/l/wO",
+	"Jb9NvkgeJ5+hP/6bojbJ75PH079XhOOPn1fOHYGQXjO7cQBCwK9+kziAG9LkXvBoOWTUvyxBmbP9HqlP",
+	"dNCiteW/oxDMDJaj2++mM/LjbxMdFVQabA+IWhWrY+Ts68laHHRKomMs6UhnCHp9Oha3qZC79rM9/RUl",
+	"wvt68aG5sctfKrznY3Zd161azCVB5gWAUl1mBUjmEvgqoDH3VP1NJRmJc64/23YDRxGezOylMMkSGzky",
+	"Zzh7nyeUBUqtzo24jWSEA4JGODpBTe/oTm4gb8VRrxJrmeZ9xCM6oKzHmt7uG6U3B4QPIjweQpICZYF5",
+	"5CDKTpXIqoP1Y0lDKidoxAMSmihwFo/UPgtzN5xGYYaG03iV8P102IbT2LfjNpzGfUH6cXhHDaqOqMBH",
+	"CoPM8nQ1fesUR8Am1DrUcZY/gyN+Y/a38prUb/l1qb8La5u9rvvjoDahjgRUguchI3twfwX5G/KjJjYn",
+	"SicHmDh+zoh4KZ7/qZPFEj1YTNQK94uDgKql4vAgBwVaZi5Jqzp3o6CDZLDioDEWSr2VXMtVWGjAwxFp",
+	"61/G8XGo808YN5HrqM8jSFAZ7YAFEDJKBGomv0z+OfnxCgqITwOCzoYYBBswI5WSQ1Iyy6TWkBvJT9T/",
+	"R71G8TAhY3R0IuO9UK1UIfOWs95991HNOd2gPhxMFTRnzyCNnVbhUUrtlyb72ag6U20R6dcDv7tw/TV5",
+	"b7soKG5j8rzEwIZWFYlCYdZZ/URdrUQjgpko4UkZwxUBmP7jXLpQJTazSsMJEFC16SsCdIAdnWNWJlGU",
+	"GBN7SqcUhEOsCRbIs9jmfa2NCyW4gQMp3kstEBlNuxJ6bIzGDM+5ZKayhGEkXcuyVpGNC1lFbtE6qp8u",
+	"YKhtbLKcLfoCzBDr60uZIerhP5f+q14qwfB/UzCWfJp8njwBAHtSrfjjig3c4lHOSAMqkdqPg86GBJiI",
+	"4CPCGclMRXS503p+O0NmYqgxtGxUGhTogNVp3ua2YS9YopBgocOr1EdYxhFZTu8WMop99XpQhW0Q5q5B",
+	"fMhFNisV6Jt3bjsgDILZJOLxYIi81fQDb6mTlbV6QQra4I7zeVAClCOlItzB0UmjRmU7qheWCmNf0Zmp",
+	"ZDQOsSRLAiVKnqHpB8mT5NfJ0+mH04+mH2g6mDxF048yQSt5lvw6eZaKWsnjhVQyM18sIo7zDRZp7jgC",
+	"Zxh5iH0JJYPAh+mpkY0LMT0rb5aAshrrP9j5bbZOZZp6I/khHMMTOKUv1FHAOf0DSv4AP/1G/Zk8Tj5N",
+	"nk4/Sp4kn2sBOBM7N+Yq48sATDEM3UshxnOQt5vpkG+A/qh+TLUkb6Ue2IqS8fMA31yQqzm+xWf0aAHc",
+	"VNsUUuP3LBAEebv48mKl5eGL5Mls+EUQX21E2EU+H40gSC0HAC9GqFRQVZOiY4HOQbHQ6rEwaOak+UyK",
+	"VhtX65KEbLEUW5BDqFhMuL5IHleSruk/ziddqJn7d/Is+dX0w+Tz6cfJvydP1Tdq+OknK+cThUsoMHN2",
+	"GV36SojxBURWBaPzMQxA5XI0tzxePKfaZoa6iOEnBb8v1ehzUfnyRbClOpKrBPf7Ogmggmz1aUhMMP3s",
+	"0fRrZX4jgukKRGMcqX3aeHsFCUo2K1pF2nll45iCcWER6MP8ddByaEXMSpHRPlRwossgSZ6DkgowCJXK",
+	"K4ejZaAgnXs3/eqRcznEXa2oD+ErhySiOKw5/+y1KwIJeDMV9ofkYRHe3E6wibv9NX/9eINcxZvH1/yt",
+	"KhpZp5Clp3lFzKhjW1udpVQxrUZUabJ2BiiLQ5VMp5QmOazTIko+24t4+WEx0cKjRSIGkKtG4h8ZjvMs",
+	"+RTZP1D+1+Tp9LvLydoZ8KVrqwKF3CkuxIrdIF+MoxRJYF+CxEaNIbMYkZ7++RhCOvg+G8ewrhF+uK+/",
+	"7rpgXjZ/dRZwi9wCFm83j74VdW3eODzKEwX7djvnZoF37qG19XbHbXVdV8F16bdOt9XduFr5+0anW3Sw",
+	"1H26pKNFfW4Wkf3Z6T7UgxR+gqnLB6I1szqPuSWKBQyruf5zXXr9JS6+Qw0wVeY2Ul7uPLi9BEoOpWBq",
+	"GLtdy96dQ9Q8eH3v8K82V3ILMzHDqTRsOKWDjrEgV9dbhCkBvURE7+zvXxeDt//2df6t/eGpf3f3TX+P",
+	"7+9f59/Z29v91rW93TdvPrxxY/f164PBe8M377y2++bNvd1v796+Pjh5b3hCX906c69fP7v5cDC4tVXg",
+	"sxNJFlKgPPHRG194U9XCZUZWLp+YLBQtz0Ms7sShpHW1ht9gtvYHGpMoVy8lncFBlKWhizwKdOBScb8m",
+	"pfhim70HHy/csp1j4X7NeJXwzGPpc2NIKVjudpCX/ttDnCER61z4ZvfhQ+QpKPZWHFP4x0NQZe6MigpK",
+	"Uq+wvnZ0dGCjkiDXIk+i1WrOoNbUEJ8SNOBF407XrageZqpBLR3K6lwWmYM91l6EgiEh6gt95KlH0Z+A",
+	"xtg/wQPyQsicqBehz0HqzAohWVb8idC5JbhSemd12AOWDxO75ysyEGg/Wo5kXKJjqFpd+NrGWc6NYfxK",
+	"gy4vL5yyGO5ggyshL06k0OMsCLe8l57ZQgA2a6ncfcVF1UF2BSSdKxoC8uayDCkDYqZIh7TmQCX3RNiX",
+	"WdquNq7Z04D4aTkkI9TUhcgqYiR21HdDBbdUguNZICpQEPHxmAQrbbR7LLRXSLtCFdeAoGhGZiIl5DAe",
+	"HY8jyhRobd1a2726517vdG+s39y4dXV38/q1va0b7s3Ore7u2vX1vY0bV29u3rrWqLSpHB4e7I54XOUZ",
+	"VrKDiEcVuF7zAVB//UHG2Drdzc2r7fU8LvC4kLaqIRnsBSbXq0aXNU/zas69+9eLior6YTm15PDwYM+M",
+	"CKM8chohPibhHKuwiEfqzvo8crKSWZI8lJAcN2tUTX6TPEs+T/59xjCWPEPJZ9o6BlaxL6bfS36vfv88",
+	"eQxGsn9PHie/R0146Vny++QJSp6qz+DhZ8nTlcUMQl9S7lDfrbn/65iGtN+vPvRj/VAJif4QR1W8u9pu",
+	"eBePIK0QUUYlxWH5eH6a/FPyi+RnyU+SH6Dkp231v1UkazzkjFSQrAP1uyGCwkEBCWJNv0pc+p3GNzab",
+	"61tbKxsb11qdqy13XZ1DKsXWeMNqZFRjvTZrqjvPG+RY8qhOClHPKlAqCCIiKva5qx+gJmGSqrdLfrRO",
+	"d8N1txyU/Nc2Sv4l+Uny8+THyQ+S7zso+e/JP7dR8ovkB8k/JT+D37+f/H8OSn7YRpXc4ZhGcljNFa+r",
+	"RyiASoyUBfSUBjEOZ9aydc1tud0W6PkF1lc7Hdi1a+bTNu8585X3fD5PSTaujV60uVZShxRROamzlf0g",
+	"+X7yrxp0zR8o/2vyo+R/LOcKqYOhm6zPIx/c/vWhOzr0KX0x567Teb4+IQHwGwFybICqBDedDlglFEzG",
+	"xIE7d2w/BEBnIWI16DEPJibRlnHWglx+9bsYQ8l+pq4/pKIsNCc/n36c/CZ5kvzKBk3+AUKsPkseJ79F",
+	"isChbrftrre7bucq+t//+f9C3dbatbVV+DP5efLfkx8m/5T8l+Rfk39L/m8F4/8j+X7y8+QXyU+SH8Pr",
+	"W1cXnrzdct3hvxrxeHyoq+BWVO47JREOTWlOIlAUM6S9kFCBq0p7zjL860p8Kl3DFGQCHTyt4nVGoU3J",
+	"SFFiHwZfTgM/PDx4MyY6+DAzWYKrZXmbZbryupPaP6g7pl1bu9Sq4nlAzcHm8SQnyZb4yhxRODeCdRR4",
+	"7H9/8P+w1clkNQhWI6XER4XfgiBoJT9KfuqVCeja+sZqt7O6uem6HXijmE/Z6wXvd5yO+2hV/av7aLVp",
+	"/qv/85/UfzYewYcrf70Y6/Wm6g70NhngcKkzzU5A2PY1CCPIljXE6zxcJmucYPTglP6Zb0pY/C9KmEk+",
+	"Sz4Fn2/OmbdWGcBRF/VSO2sF1VWiwr8k30/+p2JkFZMuiPRWGkWdyQKKqesXIOJgB7U6GYLjMDQPi6ew",
+	"uelkdTdbncomEEVsGuh0gbmU/2A4EdR/HiBgOdY2CwPAdoNFXB4LdONG+86d9ttvv/122f/Wdrttxetn",
+	"8aT7qNdrF/5Rk3wMtXeroeIWlOWtd1FVBAwtuPoQ1811G8+dKnmWfHr+6c4DaaYVxNYW8FYxJj7FITwR",
+	"tsEH6rhdRcs6G+7KJQGm09DFbaoP5QDLiLPJiPr1p2K8gQsit+oQIL2QPCDUIkQK44sloAwfqgy3THCo",
+	"8U6CeVaW/HvIx4IgqM8bcoVkkjuI9hFmk+LZXN28trXadS0T+Xnyw8rYo3qTU0lkO8O6JlJFdGun5a61",
+	"OhvLiNjn4qDLsMWleJvZ5+L7vMkqPHqv8bPyYRAWkAA1b5EAJK/b+Ax1u1utW99a2UFMCe66TrKufKhO",
+	"TW1FPdBFMrTZp8QJI0n9qniQXf1AMSQ9R+FY1q9WIZMf4lhUjLUHv2eW5UiWC43PjjUHRKjUJzEDEd2W",
+	"e7W15i4DEWoRVRgfpSzYnEy5Q9IC3mbms8dqJkqPpg4WtIhabXnSXA7CoQZKIHe0+iEFIv6QK2kZ67LY",
+	"WW374h1D47jlJeUD/frciFibWqkXt4M8PYeHJD6BPjlYmmdKp6QkDETeWjU2vF2RQCWoKWl+XLRf5V5Z",
+	"0oilF599lv5220yR/rB/0Hi3JoXWnNXcezpIz7OizDEzqaO6sL7auP1LDiOSqTlttBuGYNnkY22hRUMS",
+	"kZ1c/yObPSaHZNRjVqzRkZ/byLMn5CFGSCCQp9kKdDk1fEX9O2Us0K00MDfkZYwPCsKl0pC3smO6pFaM",
+	"OzuMkYrhKzpOP9EU0INmstpqe04zT9a/DNay8nxi9wVkPdS057vyVYl9tUuYIwFeROZbOE+N+LekdgMG",
+	"0AX3uUinWZqjH5S5OWrS8cqXq+l+JTrWsqLsUpe9tFRbSSTvgeO0mptVC6mOEgqEbUedLwAILjg1nWij",
+	"AxwJa8YjQiLS7/NIlw/MlQM0rwNpPSFjmVWyoAx5ET7zdnQ5Ee2nAvcFTudXFBuFnJ8IdBZx29C0pDlm",
+	"foJFDNW6FCDe3lrDF31k7ObwjRIf6o2eZiXiCsredDROKxo95kLisMZy8RMTjvxF8lnyNPkCyOnT5HcI",
+	"zMg/RZ3u1tr6poOSX4NtOSW3Dpp+nHzeRslPk8fJ58mT6f9hszcdlPymjTYr5f2c6XbR7qssvo+U6BAs",
+	"83VRqH4EV5fTmpb/HNAYny3zkYb3e/gMsFAHly7z3aF5dUY9xGeNFF4KO8idZDZTAUycFDr1kb07F0fv",
+	"6Q1WedjV41R2S5O8sND0K/XztudhR4nTGg9aBp5DG7s/3x2Gyp4rXU3xONLFFOc/rU59qUerG+mzbKFf",
+	"AwSqdU7UuT6g7m/RbeEUfBYrXwN/hFoAeTCOeBD71YlIs/xcXYjelRWcwwnqc9Pu73iCcMFy0QLLxZKa",
+	"vd5nZ6PtrrW7breDljNn0PEDUqXC3xyN5STXvKjoilIK+k4WYad0WiOHssDYr5W+x2r1XAetX3VQx0Fr",
+	"yzv8NG8xURvHOdmXBei4xtmIzAd5XKj1wy7nFESZFI2W8V7mqGrJC6Uf6KWBp//LDT/YRjawA00/mH6c",
+	"/KqNkh9NP1TvJJ9D4ppO9fmHlDxMP0x+lTybfrCNOuvXttbbaxv2y2WTxko4k1GHJXiCAdU6tnBYd85v",
+	"mYolx0RBr2IPpzblvComRtQGxQjdsgKEMUkeSg/8fWm87dJOPROsMxOp4DTUqHXTG2AxXOws4hLMZU1i",
+	"MJWkhWtX/nzBCA7ISW+qDhagyV5VMVQjAYBZCjy9yNNNGU3adxQzRtnAAxFcRpgJClllHsQak0C92FSK",
+	"jtV6bHNtKHHvKbilOPRQU0AIM/TM3UaCEN2AVJu5rggbpLyiZ9XveajJdB1vPaCDTEGe2QZUuvtTvhFi",
+	"Vhs7IDgIKSN62myiiKjPcNhGnmmv5PVYoW+fjhQsqTDddaTWLXUKeK4doaldXuhUvd5xbZ+fHkunSeuV",
+	"RxgKTsghVnoL1NhFnvGSe1DADEdCl4bIoucwqzTDLFOJRLdNxAKapo3ry5B0jzrudmdj23W/tXTA53nD",
+	"um3DrsULhl4TJEBY35e+nAUr73aWX3ldUp2+1aBsMppTFHpxkp1twrpsZ8wD+75uum0zFuYnRBh0VmR+",
+	"iEWuP2Y5KwI1PcoC8lAXMliaXquF1WRAmD2r31rihI5bVrBrjTkUjNGuiwVxu6brW3bRxtasSVPDaRiy",
+	"BFzSTxsjGGoDjR9Mc26DckV7dP6bJQ3Sastv2tnTM0hXYX85zI2cXmG6qrSPql2d/eGmXeUjpxFDbvUS",
+	"aBFiIZE/xGywEI+Xx4aq3Mc0qjkF3nzdo/yK57Gfgxzkz3rHRphNUuO6uX1rR4Pkknx/v3LhCVZpetXv",
+	"Z0b6kvNnXndRpyG5rMrs3c1xuvxyawdfwstkug3ChPMOcJkcId7XKUI5P1N1/NZ5qTWQiXnBXlcEGnNB",
+	"dfcpZnpxalLTdG3aBWWD0H5QFMrcRRfynvWqLR0hpu0eYpGn2AqxebkRxA4eZfHQNjwFEPd8xNJYUCuE",
+	"2zoK+JapQ6XzrfTMVgbKU8M8GTME73nJnIaxMhXTvxqqNeNt06Bhb8jJJ0HoC6gEakrCIO1gOcvOTL98",
+	"251+tu4BCYPKkzPiH3yHqNhGHohV2pD0bQH5WnKo7UkeagZcKkVInhHC0pwJUEDVLSHYGxErTo95sD8z",
+	"kDo0MwZIuXI4+wBi9XTji9mHuqIf5Floz6Au5PfNO7p3cy4fpZQo0YDtSD6mvqgSZkZECDwg9VofmMK1",
+	"UFrOdIFejUBtsUQjLiTquC7SkL64EoS6kWz+qkvXPZx2mU9EZTD5LrJlxnCIYqaUOcXSHcXlxpJETurI",
+	"b7dXIH8FU6ab5lufVAWlqy4waRy8SvdI/VklWa+Td5TkeUN91SYzorp1E69TsMp9pHTI6T9MP0GbrtUK",
+	"p98zlkcoUQOGOmuve6LVS1OK5zEoiR9NP154F3rLdqH1N3E95P6J2NMiRG0tglvmeKAUAQArwK6WPCoS",
+	"ifsRH1VH3N+Dtk72y1S9ogIFeIKaXbdzreV2Wm5HoU6IJYlWZgSb9Za7tWQwPiMkuHmatWroY+CfpsZd",
+	"mbELjkIqTGoUrBAR+FixUVBW8zC2uGJeHIW7QOlnDzQOwwzoQspOUlnCdDnrR5xBYEwp7cP2j9GlF4ls",
+	"6/5f7She/atVay5e7XQ73Y3uprsKcLC66RayQ/Ld3isJSG0kdVGfuX/v9m5lgHV6/7kzqIfBPaXbHcTR",
+	"YG4OtNFuQKDx1RdoHFfm7QQkJJVFFWAeWxAXmdeKcVDdxbKaGX3OdgByAOoqa5BpwCrUQ1LAnoIW2pca",
+	"G6hAHsRwQBMm+OeDCJ95WiYxcAKuG9xjYPaVhsAzLtHbb7/9duvOndaNG7pTGECyegheVEJBvjjDk5Uq",
+	"S8L8cK0hHlfH8J0DM+1uavKJMDinzB6tYS+rj2abm+Z3qdN4wPaijw16TUD2YUXMx1ZbrbexdOHADgoV",
+	"NwTXjIO6Vuty0Bry8UhJG5Lbp+sIQ2lForM1jRWHBIX7mRCJKOsx881G6ZvSoCURoAvefC0rb5xL16it",
+	"GJkDXsoGSxXWhe2Yg9BE3NSsW5r9lgPlfTN9aY4RDkiOKi8ON6w2GivEqip4/ksw9T4BBvv59B+ysueP",
+	"oTDyF9ZfhpKn039MPp9+ghTsgCvwLupc22glv0z+WyUoKRmtJhy3vNPZsk3r7lZn6+q1jrv4UmEes+05",
+	"l8vjSL5OWWWRMRsD6KuXxDbqNdbcTq+BBoRBeOq344gKU5HbgafdXgPh6JiafGb941qvgfyIjsBM52NB",
+	"CpGCa0Ac1twu/N+1orKiHy6hpuR2I17Vy2sU9ih2s2WVnuyZtYGhJffgIMK+pFVJe/AYjc1zB7RrxUrB",
+	"0AanZshUqqCljZTxRJfiBtkBXsUCQj35GesxfT2IR479OQcLthhpwIlwkDDZWWoMAR4WpZ3q73VTSPXE",
+	"0/0uPX2FHorIGEw0O+iYy6FOt+KxRNqOLGZ30kZ3eTRK6a4ShoztGQrhF1cBfTDpqW6cCTvUSDyqZCjn",
+	"Lg1acTcAus9XJbRu1BoLgX4jTfYq4EhVKL469zoICohPBeVMQJ0WOqIhjtAIwtTE0uYEvf6sQis7qTIr",
+	"nNDF4TVlkqCkZXX5FZGF4LyGh1lmuOSxNald2sJLNwm7sKty7Okueau1usyuXT/qq9v0C9itbrryXqs4",
+	"YflaJUcRkXHEMnwq6JJujmnrVhnz+HZ2i9Xx2iIj1vmZSxvJaQ4Z7X3XOTcKWhCZpxrEjL4XE/PYmPjr",
+	"vbf2FjDD4USQci/6rJ642maI6agcmADxOk+mf6dV5WfTD5On049Q8mny2+n3TAzOR9N/QNMPgX1DKc+P",
+	"pt/VMTBKo34y/RiGeJb8Lvls+jHw+3Qs+L/f1b//wRQB/U3yWH2PdODP9IPpR8nT6QfT77XLsZXr1zY2",
+	"ry7Ip6p24vqmuAFcfT2kF9CoAsKVQqlraRpKXqloLFnxoFQpNTdCTf+YF2fkmCtRZbWNS3hndOEqFIuj",
+	"mtqdcIIRCbGkp1DILqean5HjGvW8MV8Hn+8dvH/vdq1gp9Y5J8FSL+ymVh1qInWNXtGMSIBBiFsp6qAV",
+	"sR++pKdUVojuBySi3PaQB8HfDk8BQM4wCClaczkfh9BDVzE1v6SaiPlgYNJWdGSN1U/MMs+5phmlqGJ1",
+	"jMvDyiJd2VlxQXSLICrTZvZUoJgJqKV2zGPpWKusEgDHIWb4Asu9z3wSSUxZ/VnO87yaM0qrJW0jLxIP",
+	"7pIzD/VjXVrP/HAQEYARYp/kFFujC/eYeXf3mEPloCB9F0zspvMwtk/12Lu+jHHo2aLQZhT9a25SWzN6",
+	"ZtbcILl57evHseyx0oxvhIEHnd6LXd302htOo7Th9Jd0eP2LnjP/79InpUXpH98IS26b/EhL60MG/fV6",
+	"yz/ll1F+ll9N4Vm6hopfawec3WHhMex1PiHPAJAGO4Xi4NkT8l6MQ1Go4nlFLEn26yp2WWKb0r0Mq6uo",
+	"z0JCXF2AM7dDsYgC2/cqsnDIGRESQeLROcmDZROLxO908jkbVZzttaM7t6t5Tt66kzN2YoHUNxUMx7iF",
+	"xHxjUYWf2Y7tKP2WROC4usjZpI6pCpq5jBmrJHpUCx0REWPOgmoWdn+spI2O66aDApRAXHGZt1kxz5re",
+	"HCR4JHXYdEkaOg98qH3eI/3zBWPmLkddrmVkIzzQlL7Po1EcYuPriMhZRKXUtoNcrF5RmtIu07ES/4V4",
+	"pdcQDzo9/SO5NCFTz7E6rk8vkIs7tNQ1UoQQzt9ACtaz5HcIrIm/SZ4knymlZLZ93O9Q3hRpGlOA7XHN",
+	"RfpDtfDpB2CBdDvWArm1WWOBnOsUdNLI0RTtirC5AO8ViCyofTKXti2FTgBGJSQvnPK1TnXsziWqCTUy",
+	"ud5A/SHdoiy4wwPap3M8qzcyjF7KszriwZ+lY7Xybmt7genQh/rGKTQoygLvpJfbcbdct+u6eRPIfCtM",
+	"VmWqc74qU2mAhr2zelBRFPOgMmRDsdExLvsLr9Rx0LmVMdQwNnUIMjM7i6ohzCP4aji7DrRfQ+ch4hOZ",
+	"MpNZPLa3etpZ1Y7rVWARYvV9fSb7wSMTdp57xYxZbk3+5bMH/RcdDZCI/Fd6jdltrF3d2Lx67dpVu5Dl",
+	"i4ss8N28NhmTCA51CcvmOLZBBZRJXpXUJ8j9OtOHemj9cZQJAhIFjFa00VUFK6AJjyMUCyg7ayqWZBdW",
+	"H7uQJzlVQQlFS8l1tfx7t+vh8yDEimeo0+CRkUdsPFPXRXeuK4LobG12nI2uq2tigzXk/tGt1jUn53kG",
+	"e5xATdxje5OIhiH1UUgk0FZdGuOMm+/LQVrJD9D0w+RZzvb4IfwLmk19mDxDOt9QwWjyJPkd2nRRSWCA",
+	"HlQ5kSF5rISGX6Lk6Swsf5E8Qcae+Ri6Vn2afG7abempPylZKbvu1mZno+teyExp4Wc5cK2P6YAbAkER",
+	"Xp0F1OrrVRdq3F4aIzEaRqT/Sq/xvlnZo7wh7n2gxI/eMYa49+E/j961KOqlqKJhvX2+ayyt4ILxOXYx",
+	"FwUKQ6ewHuU5QGSJ+6+/9dt0RGsqLqf5Ou/FXGLUxyMaTqpN0DXqn3WqEjnkgUBiiCPoRqQERhgNEBdC",
+	"J0Xc79OHpYBvw5FXA37GoNOWU/qhxQM5++M46J+ntO5cfUGvM+1hRxm6FwtBcYlOJv8v3OwfkmfTD6Yf",
+	"VYlfNb1P7jMqBQpJX2rRb8SZHKLmWnfz6qaaLfUOQTtrFLNQXZgJZ84Egc3FMrDRIPQ6HHNtCwCj4l71",
+	"0yvgEEeRFmFtKEhElBpCoY4tbCScaOCpoBNhOv45FF0NrYvMIGbo+r3d4UFdm5JOFibU1UlqOs7cBJFB",
+	"Ji45JYqnUpHeg7Y9dpzuu3OlszmmwDs8MCGdjdwq73J5S82fC32w+gmEgc7V5gqxPjxCVKBBdbTPab1t",
+	"3mgnJo7Ly5QID1wGgkjUzGVQj8ZysnIRW72JvqtAzlH+shaPlt3tPGdRIZATqJCY6XJ70bjN8/uMtK8o",
+	"26hjr2QuCGdgsMD6JmZAAQJBKmEhHwB7jjssQuWji8WgLhF4auc5qrYW1EW6/WVC/5dhUrkQ0B7VWAMq",
+	"nIFLAW1mXbgAyGpQerScaaB+b3fJmdiXZFQtSzFyJnTgFjgN55rZlq3VUx2fUx8RMDQp1SXJ5b9PP4LA",
+	"iS+SJ8kX0+9p7RqapCafK1G1JJdOP7l4KMAYR3gQ4fGw5u7hlJTAqkP29IcQmpN+WZIPkx9AWMiHdu1P",
+	"k9+q5ejN6MV+mlPbpv+4lHzefv7ODLkyQbldzwefau/Twb39OzfhaCpkb3J2XrBP4XThRtTY9Qs2nuoK",
+	"EjyGJzsIM7Av2MhEgk+JgGBGWxsV7RbeECnZTmPFc9UAAyxJj/kcmv0w5PUjPtKx9avIk1z/czYAXemI",
+	"kuBA10w0A6vZK4Po1aB1BQHBKOtzdqrNK2COS4XhbKHPZaO1m6rh5+k6lgq0Lx2eDbRXcywTaI+SX7er",
+	"43lqKhkGZWdQ1+1utNxuq3ttmb3rO6yJ7cGXsHHJ67ed/EpRkTSI7IvkWWOpansGFyI6IntYkgGvcpDs",
+	"Io3DvnkjLR8r4mPzG63yHPhDGgYRYZVFd7IPbRKsTtcNCe6fVwYprr9CCqkrtkCh/3MsCKDkIBtMURmv",
+	"jY74uBWSU6ILKY0FxFdDriIr98rvuO6185mz7XFWF+n/+fQ/a6ccgtpgH+mIQDAMfbpsgZb0At5d7uqP",
+	"IlLDe0sAICNS1dAxvdJz0vQF91fuqZhNs2Bf6hZrbddvDak/RBl3gvhcIqtaxxY3Vk7xMmdCA6GJah6O",
+	"9tIvvZJ7yHWvVTDpvBeo3u3jzEl3TIl9Zn9WssiE4AjhAd9BHVc9FbZsjSf5DUhd0nUsj2f1SFvYobNU",
+	"XWzBbV1s46DrODMminywgK7E1oX2JeoWoMYD5cyQvlhXjVe0gTI/gvhcHKIxD0PKBnOsF93zWC/grg55",
+	"JK9PrDxqkglnniuY0r41oPnVl2D5iZPLadanrr2knr0/bwdJrhjDwtPvLnH6F0EU3R1jqeQrbUqCAnm6",
+	"QEBFPM2x4GEsq109XhyFHoqI4OEpCdI2G6YtYJ8O4ogEsw6eZr0hAyBJA9rK8xg/zucM2rWb1A6hpWKY",
+	"v5bBGl9ecHPuJJaOc857xQb0tKJJZs1VXjTk2ag+2pqVh+RF2DPHP2oqaZh4EhsbjyU+xqIycfG0jlOV",
+	"vlUnpwfXRRx0vUdF6pueBXpvxTZhyyXNZSZ5/bJ+5OVJacMOAI0I1ONisGju8fKxoux0P/ss/W3XDK+E",
+	"NJFrYjAvukOX/QNZGEF9jFaI2SDGA4LIw3FEoMEqat7h0XjIj8hD2Vxx0NFkTNR/FdVt4p3jFUe78rpX",
+	"PQd5/8lrt9sry+XYj9OwiToOl8Y+8L5tP7aDNtycbUjbBAbkPCV8KnirW55Z8Sh0QibbyFU4Rk4x84mD",
+	"OrP8NlfIyfy2ZmAojaEv1MmxaURri2rmqEW+EQU2JmTuSqEemFqrekaYruTdQdj+UbuKxaWUKsVu3X+U",
+	"5xo/7RivrgE+D7T+DIgoy3RkADVkQa0QmdBjnoa2u3hEmtOP5hD2FaShTgNk8uPcE6+Ndq24cBW9fh01",
+	"O1edtWvrVeECPVaIF9hGGC0IF3CQ4MZ6d81xXbf8vkB9Knus6aUuew8dK44voF8p9tU7OjhajYfAS6WQ",
+	"EGLIiNKkuI6wN0mpaN11lWZD2aDHdEEcQNyZuIW551XKdLq6dm39QgEEirIupuPVgQP5kCgDOgat2/PT",
+	"TueZh7nJY4GBi3WgdHPjEZb+8DyFnyoFugpteFwZ93VkF6P00dlqx53agmU3eJUt/I5afT7bHMxeOAxh",
+	"jlLg/FpVGQwz/IF6vaohwUBXQ8vdRCb8by5RAc3eU34bhTnNSc2BGkbHY1IDMCN7APXZb3920edd162J",
+	"PzesqLoO3xkJQx1VYcfVsC8c5EJsOpRkEjNWS43xWcdvRZE9n0dZSLFXXYnPbW9tLdFHuyaYObu2haBR",
+	"n5AxAx4VtEToQc5rTrFguciQkg6/cBuLrCiFxAEP5GnP5ju30SEUJDANAKCMQN+UbkbN7Mv0QGzC90qP",
+	"QVhm6UKbJbdwlpKAZTEUnBVTGCot5oXBL5CtsDDZWB/BnVjGUGeePPTDWCjNR8sdxc3NFwB6LJMAQnpC",
+	"Uj0cJpuJBsw5vmzxZ1NnRNuJk8/Oz1uX0xglhw4oiLIazfE81WNgvnoIBfdndULQbkEBV/dh8oAyFlQE",
+	"hhTHzoFsaSD1ImzTYy7YyD7r8wUbwVJG9DgGia6sIEMtDHRHARCOiKmmcUx86J6Xy4fyMQMzdlZgo5mP",
+	"s7U/4oCPpWn3QIlY2UFDSiIFcdTHIYJQLF2V49ucMhLYCMme1+5BLpp+CLKNY+KOtI3LKVSUGmKBGNfj",
+	"aQlTY25aGhGSVdV3PVaqRBUIXTezWSpmws9Yuh0zvId9HzqNVfYTg2fzymIqlGaa79jqKz4I33CafEyK",
+	"nBlEYc7QGagcJBqJHbOHwtYDTrTbRxjvk9HAd/f2bh4ePtg/fHDr3s2bDcf+cP3tB3feuHvz7cIv926+",
+	"ef/m4VH2242bd/dv3igq7TMjLq2678LZ3IpIZhDVP12f3OGMTGZ+tdyi+PsNwqgpN2zyOGszl3k/TVt2",
+	"Cj4zKi2UF/3o0w9Rp91td91SrYmFoZMA4lWl23aLsF/22/9XsM59DBUaPjABurqq/+PpJyj54fTj5PfJ",
+	"YzRb6Mk67H+ePEt+BT8bP//Pkl+eb+l+rcNur+CUyy/7v9kCU6BgPc6aAsAGnuWtjk97vcrVP8mVqaoe",
+	"5ZzbqOmrdwNLLeCnQUzLAEK3297UddbOt4gQV2H/nvqZ9inUN4cSBjMnaoy4KHmqz+WL6ScQkAKtHXq9",
+	"vJF3+j11eM+mH0Hvh7+3IR7nW2n1YWloNV6TuqNCTe9GWzuWvZWZUi3tDuBP53zLqa4Y87qtFkOZFrJN",
+	"SYH8wf1r8mz6gUKS6UcQE/6FPp7HyWfTj6bfO98qQizkg5EJiKqpImjjOHIFzEuq1Myhle3NGXAt3S7n",
+	"T8MNUJfElaa36RfKwJ8Oea7LinweVJzUIXS/iMiACmuptqljwDD1k7QcdVbDrdupvI+onqyAHWd2uuYd",
+	"yr4dC7lSCQoLlrFh2U/VUuqKX1TsWb+aTgZ6s5xtJQPlgX6tZPzpR9MPkqcg0Jv2i5Vu2TnlN/LOGbAA",
+	"65dLk/4weaJAUJH46cfTf5z+n8nT5EmlT4lEEZWVjOnIPKIEKrmYstmZyDQehxVMq4wCwGFLKHBeMnrJ",
+	"jq/qCp4p+qjHAjUXln10UN4gPOOSeKeRf9xwFteRfI5AwJJXzLQ3tvKSZZmOdUWnWYWpWOLYcmoZQKSS",
+	"X8r26/Whck2Z2ki9cp2btMBN+7zxcX/2oW+V1orUnFaq/5PvqQiRshCYOv3E5m6h5LMs2PbZrFyT/N5B",
+	"8OS3kA/22fTv1RhIierIRLx+NP0kZVSXFLG33up0W2udr33E3lpHC1x12142De41gkM5rEsH2oWuT7ab",
+	"VYWFse678AxPBPL4iQe1I2PQ4PIKKj8pqpf8ZDmVMr/eN16fbexgVlS11TfGhO0e7OdjVXCgS8bg8CC3",
+	"L53FP9N2zHyP1tpuey3f6HJIBRT2j7AvV9pIabotBT0QlISlISUz67GdSs67jnu39tDW+sZm2pErjaVH",
+	"eyEFy6Y4o9IfqqPX3dp3kAeiI8ATlbBcIcEGEo9GWMdk9pinG/l5GpUpE6ZQi6/LGfmkjd40yZA0jCPF",
+	"k9a7WysIBwHyTikPoeHlmIfUp0R4DvKEz8e6wbvOJLQd2oggUjzA0tvJxqLslIen0BqBZdmXMLb9y2uj",
+	"OzwiiDyUhAnKWY9ZI89IIRuUrd5GdMBsSzXOiEATHqOAA7KdMH5W04nMJO9VI3RWCiBdWfaJOk6fRIwE",
+	"jrpzc8A2Ikm3ONfmKwh7JX5Eyvis44taI0xZff/VKgQdxiPMWhHBAT4OSZ4I67zE0v3dhWWYNhR2LVAC",
+	"T0dl4BBBmx1tEy4sEdwOJq3R0DTyEBIgdYasnS53LoqXChKgeNyubb9WQT5u8UjzY70PCyGlSsbHONdq",
+	"ZbnWNlkDl4v3ANOAXA0l+VThok3U00elcAIkowdKtVV/QSr3AyAfPFQ/RLqAvqcbD6l/QfBwSeVu6PEq",
+	"W8MBavukriuBbnAEaccVEFKMkMrKRegMoFy+H8y/Og76pei3VkT6BMaqzIEh0YhCcERNMxKLXTprupRY",
+	"i0Lsn+giatlA4LdrpmLIuru2onuQBxn31SU8uqs6N9bTXWpsZnZxzyKWE/ydIaMnLe0eqW6wD6f4oC4y",
+	"3J4y1WFoxu3qfbNlbJut/RsQyjjmTOjUpHJ34Av37DMz6NZ9KaGd05iNPBziWEgSGPAdYoEizkc6wrIq",
+	"nLTbcjtHrrsN//MNd23bdZduXAgcoWo1Sgg3hCQy0SFnaiWmkWLTUOBt6KYxRoqOTYxNPYVj8w6k2tvO",
+	"wEbg0G/qLnCW0jsN80FRFim8sYRMYhj5odrZkZ0m/+NefsD8g1ft9AtU7NeOjg6MWo18HpBFiLve3cr3",
+	"W9jayvvMztUgaBeJoSLxVk4wue5W9FDjFCFECwjkYU0Xr1pldxfdv7ePUtqBKJxYf2JduvkZUdODSKTt",
+	"4xCzEy9teRYRI1PrABglA4gx8Wmf+jXxvWCwUEDQDsjpqplDrAIctnKbWJ7AWQK2gLxpYafYG01TWjWb",
+	"EGP1HzoWRchM31geKu+bGV+1n5Z+v3V4eFDx6/7BoensqH94kDbfW15WPSo2oQWfGsgWfW4qfemUUPVf",
+	"nf5mtKOI6KYtuuB/Exda/ipSrnDAiJKmd1eJPb7f0FZCN9dcrHGfBaQPjkZokbZte4k3qlKb0o3XdjC9",
+	"BQlH0PSs626iO3EoaUtrJkZh0qG1gLwWazXZUuemZRv4XNeRMM1OodtCVOYH79gddV33kWP/WHfXHuVN",
+	"NPPuZmaHZZvWjAA/T8ax79iOrQFiHLhGjvVShrx7WBIoW9E6UF9MSnksVoxZ3s60rKBW1UUmKyQ4R00E",
+	"AlYdk6W3Dl5bElm4lVh7kc8cAMgUfGmhpVqpnFUcsQdK0HswJtGDIY+jutIoID4raVe9tG2S3HwcEhbg",
+	"yFiwFJgp7gnvCgrUExYGmZr81Pqf6YggEuKxIIHTY8cx1DkLCRYSYcVJrUBIrGWsKUxcjExtUD4OQ1MF",
+	"VtdqMXqVUkDUiWDUDzkPVnagTxDCSIRUnQE6oyzgZ5DIjiIIGNaLNqKRfWyVpBBiSEpBKW7bXXOXibxy",
+	"FupzVVqcziTRl2vqaNkkE2hIxc+YXh0J+4aGFYRTEG3Op9cZ2atSHM4aQ9pFZSClbk4dkwIkOM5t5Imx",
+	"DnCy/A+q6jB+tuIgT2drPQBx0ENNKnssipnOR8ZSaSewDlDJnTS3K1PTIRPAY1w+KIzURrtVF9xjaklo",
+	"yMNAqOExgiTkCaxUhzQo+g6PAXEEt/YwUE+Lyy0WuIZdNpxG/hVd97iwtCLfLL28BPcEKnAzvZ1DM2vp",
+	"5+sw7j0zbOnhXS7zz9/NrnuBQB5nRZGimNk7gshpe907iLNwYgJmiqdVnXx37ci9eiF5fZ66axRd3s8Y",
+	"WrHMlQXcSlV4aYU2rC7SpQkkDkN+ZmikJlvFZltubqOUyas5Z19O+gXUrovEAxWDBmgW43VVLJw395wL",
+	"/cc1vomjlCJuZ8TeA4LrOcgL8MR0auVxpNCZlcpVAqn/DhRYvhkrzrN6hwufn/VYLuPNQZ7B3Qd6HJCn",
+	"7E8wB5A9sGVfddGIshhiKiLUXQd+JFYcxKMe8wTxOQs81NS0XatvK0XEhdWDw0cxceB5TiO/gNyf+h09",
+	"ahGT7SjLorD2/twxX+V+ugFT5H54TS8h98uhXk3tg5khDs2C05t9AEx4DqrbOvGG4Vqe3azinVqahFcs",
+	"nzY0VxH5ary/uJ4ekZFuVDu3aBut3IYxdjIygCy92WJtS2DkMpYLS14YeajVBVD5wHZRc4Jpc2weBkSY",
+	"9BcSgFhja3RQufKlGT2y6EC7l2MScjYQNrPRGjgi3XmoUm5pjrkQ9Dg0dg8TR6ljIPX3i00hz2UAARQo",
+	"mj+yn3LGDzBz8Diqsk16moR6to4DGIAgXj9H2lI6a/r3ZY6BtOOZzAt3WrES1jpYsAEWjkSP28ip74UD",
+	"SX89x3HAPvfsuLnf7qdTLG8ukKnilcHHizMdwGJnDAeFX43ZoPhbajQQVWFUOYWmkmyUcnqWoBLlAmrZ",
+	"LRmpxWKeZfAl659hv1bCMAvP074SIc+TpRSUnSp1riDa16qZ9fkdiiCRCNIGczpnRdC5LjC5dNS51m4X",
+	"BW+YQWvXrcThoJI3QIok4KGNdk41RkjdSA0fgS6egotlMwsOFAMlVsmlTEvG7XM77+qUPS1oWx5gdL1z",
+	"CXBLO4OA56Sbt1NShpra4ZPqk2MStbTgo0UpHHJGlhaV0ymql5StgFYKqjdh4CPbnHVWJujHLKjHbd1c",
+	"8xj7J2nWQIEcqztnXKJA87YzHp20S02Cl5IMFCzWr0KtEpK9oG+Af6JgT99F01vvbpX0jrWlpZHodN6c",
+	"+rlVnQvbBgwobnS5nWpdd9GUSmzXJhh9O6WUuqVmMiLBPAVI1yNUZKkEOjgcD/EiU/gLZFSWGFUzrPLT",
+	"POOaeaYZWLkOSkEasgJOFbPJsC8HMTm0ycGuvdxaEntf1KTZWsISkmBAIktYjeStYCGVFYTSTOWQTLSR",
+	"UqkJVSUjgnkxZ9TEidj2HKSKWV+ChDxPEzY7zU1coVI+l5YIh12hKuZ+v2HcdBm/rbkYY9ICGVwOCQV3",
+	"B/GxkMv3nq3h0hpoqhnvG0xpPmdgB8kg1jHY66TUyLEcCRKMUn4A2A1kU0NXgfeeb92pcFDdxi+qa88B",
+	"U10RRcC7XLW2hNmp/GelO8IsZgYaYGoFoUdgnogjKieHavPGrk9wRKLdWA7nkdIrAu0e7KMTorOTPPU+",
+	"j+h34Ca20XUYxJTpPyETU/S/DdKsmgoMmuqdbINDKceNR48g+kOnAEKIjy+zLqmN1NeJlDQjMWUkEjq4",
+	"KL/O7DWokHLv5uFRqn5RZurrgP0hIsSWgzeR37sH+2LbBgftccaIL9FpFzXhcY+lWfMr2pgBbr3rN/YP",
+	"4EBOO20XNQmDCiIQWzeOuE+IuguxktI2cJn1Gvds2DuPeg3zfY81+zQE+/h4HFLfmCQBF+9xMcYSIinR",
+	"vrU+y2rpUDjILMOIpMLpMR/7QyKKvdOFXlUcMWFcezkPr+RAmn3OBBVqZvS3h2/cTUMF2z3WY3/1V0hd",
+	"v5pWr7bHbsI43uppx8shKCMkWAArhlEb2LJgg3Lha8a+3ufRGY4C0WNq/yckW/U2ohKNqQ2yqYl1s5Ft",
+	"VmbVE7fRQcSPiTB2qjHxdQa2idE3pSpwRNA4Pg6pD++PiBySGEJxIuoLqFNqzDQ6iJEESGn6r3IFDH0a",
+	"EgUJunFnj41TWxgFnNouGAuAAZvcJc4g3XmMtVAdjCiD/FbCSISaHrwateH3BzgIIm/FsaunAkGUm73x",
+	"dXddlwpYNYv27E3eS6N+hL1GG+Oj1Bc/jMEYpcPeHOTjCFIZMCtHBpmAILRr9MCsMX/ai7/0RfOa0qau",
+	"rttqLA4K6IBK4SCv7TnIe6ANxi1vZQdlJbvzpzVQR6GT5hjRdxmSUQ5nTXd+XVUWeVkIlKfDQsHraPJO",
+	"1IEBGtq4DXtEEH2Xno4OB6BwBLVhrajp5bDZBml849uCM89BmvUgz6wX0nN10KumX0JCXGQxuETyLER2",
+	"B6Vhr1TAxUJIpWij/zAbgggw02PQAYz3+5pP6ChEOBR9tR5qen1KwgCG1LVrTO8nLIcGMR3kQUkg80QR",
+	"6eyJem/2gTa2G+CYeboCFYXTME6zZIPyETklODTBv0oz2wbCRgr3aKsF28t600iRVhfVlrMeu19ojSKK",
+	"7p004G7NNfGhwjqLNeZa5VdJKhUEBtDOhoFkxMaB9y2l0YihpZYzHoeBiTgCgmsRFbQ9IP495t0jMpq0",
+	"dpUY6zk5e5qNH+b9DIZQc240M7LBzNDmN+cjtdRu/+bRrVzog7c6GwZhUFyorRR6haQO9x7LWIl2OVtr",
+	"Jha5mL0s8NFb766h29w/IYFaSyi40sKhYjTWZ+HYw8gWbT2LqVsBbOmwojbyXr15hFZPOzoeSnhIDPmZ",
+	"ZXTWYA3rNalXSHLNUzTZyjWHTj2XNkjCZkCMI65VIoWUxt25U555NYYYnx7TCzgbcgTqk/YlNzPIcAqy",
+	"b5Wku2KB2xbAUlw9LYdlQaepwGkMBwEJZxCUHhgEMGAMcYlt5O2pf5jAHw81gY51O50VJPBEQMUBsMTj",
+	"LN5TN08A5T21cMNwOoTE2x0QDw35GeJhAOEewAb12hBVMGOWqY7b4K9A2bkjEM0FEahpa/zZYi0OGqaN",
+	"rhx1h5FMK/o5+XK2CglNuQQ9v5M7jPwJ5PByG2E0pFL7pk2guQK/3CaNVRNYGMFRSIE2wQ6ybekyYwqV",
+	"s9y+iFjvxvEkJ3SYWJRiSQVdM6bHzNXs6eDqbcR4C9asi8so8Q5h1I+IGBaNNagJ8TM0BGlHxCMrBq5o",
+	"ClwadoQftoTEIXlF02RtvhOWaEuu1qWgSReHU9oHgmJAxfZ0Z0MaEksqw0mPGU0sh+0WdvcDMhpzSZg/",
+	"6bE3Mt+7ttFEROGZANkKIDed3cZKIS83Qut1ktIj1Oyo9XY3NnosK9umOAuKFAFN1Vok8EiLjpbowQ+K",
+	"1dkOqNZJrOhWiCciiyJSJB5gWb2prloduo0ZyDI/BpiyneJkMD1GAe0DK5d6whzB73o7PYbtYuFEs+Cl",
+	"NCpbmNuNYsY0btsB3C2vjVIHY/GzEZ70GJTvPiaAFkp8CyA+4zjW8TgpjqKYnTB+xiB6MXPj0BGBpvkY",
+	"hRzcj6AigS+LRwiz9GSKTi/F4LSJz+dRsOLA/rToCG/DulHTo7lb5bFU2NcyC/FWttWVEv8EuB/T4qTM",
+	"xarDeaOYBUCsGDlTJ659+CY4ONMNG07jlETCVGRuu23XWJ8ZHtPGdgNypKACmtTdLlYDU+ZtQCoLnR6e",
+	"4cGAROj+vlYT0hBRqy05MxTzmDIcTVCTcbR34y5YdVMqvx80thuvEmmqslnKCyvouq5VkI15VZKHcnUo",
+	"R+A+0AJlRSDio0cVyVhpPaB2wSbQ2H7nXadhgqYb2w2oXaqTV0E/s3TNWgslHpiKKWk8+sOWDU7ffj9n",
+	"Sk1D1mE9q0PIh/tO/ckayO66rpIbQq6gXdiIap8IYdWk146ODkAzBiCBkjcBGRMWKGiqPNzXzNwLzzcv",
+	"viuxvXjM8wxKhfTEihs4yu1DifshPV1wE7fpKWHqdchsfJ6jN9DetjuqPH+1wJrEQRPDYQYFU9DfHr5x",
+	"t/KozRDq+Ys87nKKZM2J2w1lTXzmnfhRHo3tLi/j4CdYY+wlHPzbu3du62gn7dRFfRqSlXlXob4431XY",
+	"5WZXkZosNSmrsFe+iOM3K7/w8UcEB5PlKE4abpOyMsw0vUEywv0+9bfRPRJQgZrGzGblYLAMSixOwPBn",
+	"xMIeG1M2yOTEDXdNT6HHAK4L+UJK5W8jq6YKazCytWa3QbY8Jrq+qBJFcb9PfKiqGk6sjSUX1Ki54Awo",
+	"3NMn8RXSP1hBW/HeDXetbrB0dauHJDqlPrnP8CmmoTqluaBzD4KNL4VYnnZW+3QsVvN22bm4WzDgFsqn",
+	"gf3XFk/DYA9Ne9xhJCMlKRPE+7PYe4uOocvUbn4RukPViChBF/IsqipU5lfjWOcILCRX/eSMR4HYhiK1",
+	"TW83DD0H/fHfkh9MPzRFr6afJJ8mnyVP//j5itGMAVyDvI2t6b2GxX34+Qb39Qg/h1a4UCvh2fS7yVPT",
+	"i+yL6feS3ydPEdT++QwqhkFRhOSx+rk4iS06k5XT7bF0KvuwPOFv59aJWWJ6HhkkE3TASKCmPILrCfQ8",
+	"/5o8RskfoCTJH6DepG79qz7WZuuUZCtVWkkkEOCn1UNQ/dPxkCChwmCNqVTdHFjXbAWSbVtNJMO7tLh4",
+	"YzcM87Xz4K/8NWR/5o6q4TTM5Dn30DxPowKX1ykL9Pj2r9I8pZ+L89mH6byPHjkLcCer9whGTx5JdKxZ",
+	"nk7TOZ4AGBfdbFqDDGoOUg0CmdSF08xVAr26XuF4e7+qgDtludLtWdZT3aw39LvVt1hTcP/Ruy+QPKuj",
+	"yxETCOeqYdp5CgIEe12vYz7Bvo4DWw0RPuks/uQ+w8ZHRAL90RKM4RaPjmkQEOhQsN7dWvzFEed3MLO1",
+	"GoVmQUvsaN/Yp9M0/A23u9Q5WJbzPLxOfbq++FMz1ZHW1jWLzCkQQhZuM8cWdQBJPU+EaBc13JhXBf7t",
+	"Ad4pLhZEuF+YpY08WxkJnAoyAykwYqa9wPox1EiXw7RkMhY9Bq4uwHavX2SCTOabTGmeZjRAmCMtF6vz",
+	"3bRkBI1WeDSC+qM91kx+mfxz8uOVXDEPY5hYV0IgJKkYz0iVJKXYst56Dpdm+XLVnWWvrOYsWq+TSUPj",
+	"PQDndR5MlkD5fPJoWhuzkfwvKF70m+Tp9LvQQO0zXcTy8+Tp9O+SZ71edX2xZ9MPkl8bfvZbW2Os14MC",
+	"XL9XrHL6QTpe/Qc500vyC815px9kVbq+SB4nnylG+s/JYyitpsSDz5LHf/w8UyWO7uQP9ZFzMcqmr0fT",
+	"tiyCwlTEKJHXzosir0uQVjCtG/alOInxsqiJbnM/jYysmtS8upq+B7N9jam0uwSV3uOsH1IdVrbeWWKK",
+	"AzwJOQ6OOL+NI12Wer3bXWY/xgxjCe1LJjKPiWh8Qpjlgff8jKROs1p9P/fXfvBIs5qQVFa0hN8rmU7a",
+	"qTPVGqp1Kj3EXOI9F2utUpf6rnWynY5ynSnoqe001mtieGFARvyKMFuwboUs3KhUPM3dXN9c37SSpuKW",
+	"maBZOLlGmdzNEXmLle/HWKrNNLYb//Edt7W12/oWbn3nQbv17jf+uir+sdAgLreCG40KAXa97haDr7tk",
+	"uQzi3OXyFo9ZcDEi95LszCE7Gkqem+w4S5ltoCSkJCwgQU6MrKYgrxJZJB9flsq2hEzxZ4dTL1FkDoq8",
+	"SuQl4Mf5VJdZgj+OK/DrHhmH2CcF5c8iWkB1nFtOX4OeFlAuycdMW78xG5CVNnqDhRPNKgVY5I9Jj6kR",
+	"SLCDMBLx8YhKyIgqiAI2+nGrToe7Pw5mdLi/GBXsB8k/JT9OfpH8JPnZHz9HTRj5A2hx8GnyNPls5cKq",
+	"lz7V5VSvL51MxrC44M+aXH55etZLulxPlzUafGka02qhEWOtuJPrx9gvk+VCDtAiAeg2FfJGrqfgC0Vs",
+	"O9E8e3VO5Xsp/vylWbdZSbwodLv80mWh+bZyphuEFcI7sJZ7dD4yoRB/mxZmDghq6gwBB4LJeiy1iVvE",
+	"OJqMidBFr8xnkozGoSJAupozfH8EJbVnBkkN68XRIP+iZqLqJofg9T7jOz12zOVQfc/MXjJhzAVHKUPx",
+	"WLETW3oako203V3NeBCnE96ioc0jME+gicgI2gfOtc2nQUFflW0nljSkctIa8YCEWnyttOts/InYdZwv",
+	"1aVhVnbAz0j0Rn9XSh4xMjmfVGpB4KvzBiyKTEuJwF+SH+DrK9C+dBxcNn/eDYJ8J05dFOpLlohX37f/",
+	"XOBauEdG3GRgZktO47cLOmO9W+El37l8vjO3idfzHRuW+oiuCCOXCStfVB7a1epDywDsKzkxC3Mv3S8v",
+	"3S8vwP2SYtulul4qmzzXultyZPVLsTUskthemhn+4rwsz4UGz2VVWKx6lTjAYn9MDvsqnDFttJ/TzKnI",
+	"tZCNeDwYIm+1bzRz5K2KTCWf42gpYPAFtULD75KfJp8nj6cfTf9L8u+2S/MfkmfTD6YfT7+rG/JB7+Hk",
+	"V2j6cfIH/bJ96e+Tz5OnyRfT711Mmfzq/BuLSJN1bvzZkqiXno2vk2fjOcjhc+pwQHvOq8hdyeiZDRMT",
+	"dKD7HYqdos5nClgIiSc1EsleSHCUN1K+VPdeqntfW3UPoPWluveSsM8P8lVQkqPrGcV8UXqfGd5BxxOp",
+	"ayiof2SOaOTt6TdaR1AhC3B/gE+hdNcYC5FJpD1WLLvFfUlky1Zbh6xb/TVVjIFBkWJ0NCRCl3iDAg0T",
+	"CSWBgC+o1Rin024QHFpO4bWR7qMlZBT7Ms7nKKImzpETUyVfcxzykAqbrsuZT3pQEjd92e5FrVAdi85n",
+	"ydJU0iq9pvoRFH1ZIsIppzcbHrVAQP2b1b85b8q306g79ktJHjeLK5YFhOMS9rhKQGJVlCZmE/CrOsik",
+	"E0GJLix6zPub1b/xdMKnICwQ6Jygo877JSl9SUrrLWf8jIGD+7Ko6dfNfGAJG+9Dlw9WRw59zByE0Zif",
+	"6drP2DhyHfUZHeEBQbyva7CNcHSykiP92sAwxpF0kD4QXXQNcDFm1iKRfqDezAn50Oqzx9JwAV1VQccd",
+	"2M9mYwpsSUHUXHe3gGCsZPUbujY7EMrdZb7blEJERJdWhdJKqTHFyVWw7LrrdcS6FPUw10wyikNJ1YZX",
+	"FVltBVi3AFzelqBmuA9n8XWzZNw3N7RT1t4YOSsYih851cKuHeCltNtZYiNaI7lnr/+l1eSFWU0uzA9G",
+	"+OGDY6ABja57h17PV/O/NJNKZguZG0CavaZwURdUNK2f8hszjXKs8FYbQnqYzfqCSU4607wg0mx3L907",
+	"f3lRpHkIFnnA/LpLa5UBp7saPXVPah7pUjQBMTj76huHR3lkNuGbWgWGkBeQjUoKpNdGb0FFXjVm+vWs",
+	"Stp1O7aUrikUaUpn6z7GehQkyCmJcKh0+ezDzR7T7eAYQbqVNRRsTSeDaka2BCRUYHEQlLdOS/fyM2Z7",
+	"z+vG29tQW1SXwxSxD3WXdalNkMsEVIGok8ryyv9XWuMhT6Dfeb+BwwGPqBwquIPLvIfW1tsdt9V1O91W",
+	"d+Nqw2mc4jBWGvad/f3rYvD2377Ov7U/PPXv7r7p7/H9/ev8O3t7u9+6trf75s2HN27svn59MHhv+Oad",
+	"13bfvLm3++3d29cHJ+8NT+irW2fu9etnNx8OBre2Go/ePZfbLD283SCjk19+IGa6jD1TK6iGAxQB+wxn",
+	"bM4InJsvZlnQjb2+btqhQZUcxp6RKK0lqaRlQYhGBI01adv5l2Lwy3DQrw2jVfD+lXoOU5PrXCn3m3du",
+	"67SMhVbekukaYeOgEpJH0Ju1NqAptTmcT/J9eElFOTPb8zfv3H5JI15i7XLWzBRsrggFOF+FcFwuxV2B",
+	"o1dEAUuviJVKt3GFy7jKCbz2p+AEXmyynUvUqsyuupFKzESNX6rdY1WWUVQ0jEJDvzEWIt/IJ62zpuSt",
+	"tAsNlWSkpP0eUxI5CfSEheY0diNQMQ7uFOpVOsgbKSY8IJ5Jf3soQVMw/b5W5hhdi4T4L9DiWmQHqVuV",
+	"mPtexhD70sz60sz69TKznpNRXa6NdYz9E9MOda6Mad6rTMavlivHEQ9inwRKskQgTdskXDkkgvSYtuA0",
+	"U0PP3p1DB+UNBLrtU9pNI2fF4drmcwj1VHJ8V/fk67FiU76ItAhTGqbuWLeDAg41y0Mi0YTHETRoQH5I",
+	"FVEJOBLcZDbPCVY4MOf2lUjE5jJe0rOXBGYOgSkX8LQobMKGvvyCA0sTJaiTJIRJJX4xVQ4OIZqmRMtS",
+	"p73thmRpU0Z76s3PhiR4SthEx7jwUYRwdv7QSsrEBAjKfN3eEQtTzL1Qg6CGAs1Qvq/U4LuMhTc9jEu3",
+	"8p7LxptB1lcg2maz3wPLZxV9N9EZaVsB+WdeMu+ljfRP2EYKVKiUJw+SYN5e8Xym04BCFzccUZJyDSZb",
+	"flpafZleJ1khd0pEG93E/hB5Sh1PNfXKOu+QfSGUBCrRKYmOsaQjHZWZVYzXfRwjgqVutKBzm3TruwLi",
+	"1lDymoLxLzx51B7rpDacNTuwlx0Svi41KirA+YWgl7WhtJQ+Uo9iN9JqGaaIk0AB6VM208G81FxoJ4d9",
+	"sdAZnQLlSj+1F+NKodDTV48u6Qm8xJavoQIEEMjPWK6+i72vS8SfJbFGJwuMRrxqOTvGGV6BGp7uYawx",
+	"Z1l8+XLRJDfZMiUQIfT5JcZ8ffKqylBpgOaCCCLEeFW3ySZidRDxeAz6fLU+LnEkRRppZT/TYfs6O0bB",
+	"PGcEmhcWs2yEVeZHWUdgyhBMKXoMovnRiAuJNtwdHXsCz7Im1GrcmNG0haUHzz3TOb654bouwijAEweJ",
+	"kAaUDVbaPeaBQi089ZWJaEn7IJ/ikOos977J+zRI3Ez7LoOzSBjnVagbAUHAvqBsEJL0EFZ2EAaLArid",
+	"cuaBQgegd95tG++TiP2hllOPeTBp2z7m7bW2Xm87xEICGWkjrYkKdELIGHYOkWrQtN9+B/2PWUAeetXO",
+	"KSHGh7DSV+GKn9cSsTiq8CAifRI9n83Cbg5WqI8FLLI00kfT2G4kP0p+kHw/+deG07AHlvs1+UnyA6Cn",
+	"AwDgzc1HqfV2PJwI6uMQ9pKNbQf4WfKT5F+S7yf/M/lx8v2aIaAf9Lki2A4PD+D89VWcw7yxgHoeHh4c",
+	"YXFyizIqhprsdpcha/bDXeiRbun1y54/L+0Ql8627sVslnHkmEWegx0eHsxwMCDyje3GwNAvMcRgp2Sc",
+	"kZJ7TYhxHYOji7kbNssDlqBWR1ifR75xZ6srJ9CvsQk9O/+QPEs+T76AtqRPks+n/5AWkIFmoU+T3yaf",
+	"Js+S30CDsk+TZyu2pK4OEHF6jDLomaoJjGijPcvugMVpLmN4XJY7FtITgrx+StUPDDXz5hP//YM/Ecqv",
+	"T6ex3eh019Y3Vrud1c1N1+20kh8lP22ci97uH7wkti+J7V+a0VdTsDnU63hiKNCydFcTogsTXi0rLU17",
+	"1fJA+o7wwITJsgBxeB2H4QThIIiIEOkLK0qX0FkeA2gYasmozga+ZDp6G3bzJ0JKl5Fol6ensPWXJPUl",
+	"Sf3LJKkZCRUIDzBlkOoH1A0RJqmcfEkENdVfz01Ty6T0mEZyiAIsSS0RLciiPWYMLh3XRZihIY8jsI90",
+	"qgwwuXIH3Syo972YxCQAwR9S+oq1ENTPCPclidAZpuCoAxeep+nhNvz6yl1PB2QAe+gb0uHYAl4QsZfG",
+	"DMMXKMIM8VgusJBYHvAnQt/h+qCI5HbD7bTdTruzdc1tOM9pJlmeI9jzeskUXjKFl0whZQoMURbQUxrE",
+	"QEpeIE9Q5FKsvq/+Y1oS1Lq01DtXLHHETJFLE9s2VKSUj4hjyh+CxdmkVnuKenpZYvZxyP0TgeKxLtaA",
+	"ZY+NMJsgQXzOAoGaPh6PdcN9sKOT6JREDupuIKF+C0gfx6FcQTGTNNQeaEXxI6JTzDHqU4ZDvcoea3om",
+	"zZoEnoO8MY4kxaH6p87rUP8iD8eK3Hgrjhou69cIPOVsiKXZYhsd8DBUDEX37ofGkJrJpaqBXgz4NCDF",
+	"xLjHczb99R2E9VtnQy5sZrlAQ3xKkFlKjzW768AbhWFlVCLLpVaywTqumtKyOTheqo4g5GyAxjwMt9EY",
+	"C1n00/t4DB6T9CWBhiQMEJbpfaYTdLecbAQDc1cE2nDXUNML6UjdLGS9mPsd17LHV4k80pa6hbVJ4XBo",
+	"kLW70DLIFYE821nGQ7rXDLSZ4sGkmCvldv72xtq3Xt+4d+1O962rb7rfXP8Pm3e3rnf2blanT2ngv+zU",
+	"qWUyp9SRVOaSHRpskFxLH2m0hTobyQ0w2Gp8+r4oGxTOoeua3b4XE4g9N5OqARv5zRmcamy7jtooHcWj",
+	"xvZVF7ap/3DTfVAmyf/P3tXtuHFk51cpMBeaCUgOZ0a25BkYgSxLWiH6mUjjOIhaUBe7i2TtdFd1qqqH",
+	"YgQBtrzYvXCABfYmt5sgDyA4FlY2YuUVmm+0qHOq+ociORxp5JG0vJEwze76r/N/vjO0YsccuM8z9DU7",
+	"NrwwGIPqo5niRPeYUZPOFXtbTqpPBK/imx9dhaLtFaZywzKGc+DPb8hsmxFSXiNBOd/BJzsiehKr9JzR",
+	"kr5HlvQtY49DqqgwW5HlK8sQnrE0haWrCGcCn3kSugf2efQ5p5a/WJIvB4iE4omkf077MrdEuIbo1kYK",
+	"Z0ZkwBNLM0kk0z4XLHa1iJGsA4DTgA8hk5JqQuOUC01SOnFcwbiURx2IITPkYm93HqHGsR/kasiuwrRP",
+	"oNYwAiaM4h63hetqWlZZJLUOvNuahLi0liXIjEfhDN5x89fWfCJWtttaQqZrhBkbfYC0eS5lfp0IN6aH",
+	"mwMzrFDta8Pe3tne+WTn0gKaa9xUakP1tHX7V6atuMmwv7DTi0PVLaX10weMj/jDqNXzAZI12In5JIRs",
+	"wG3erBE3fGEheXtd8MfT/zptk7kynUzRyPCILbYGXRE0mWimSWjYYxOSDSuOeDDzWoKjpQFRQnmKmX0O",
+	"g7INsEnORsFicsRFDG/a3ttoY0cjmJAq1VYANTJHaV7E+BqJWcQ1l0ITKYjmKU+oIincb90ldxiLPRpo",
+	"fUqB6FNxZD+xv7l1NVTxwWAf5Ht7p/lcJOPdLrmuGOuSq4i5s5BcXrU9Hvg1PK3dB1q/KoVRMnk7Ww4E",
+	"3rb2tnvtll1he052e9utdmu3t2OPit06sNuAO/nF9PfOzzz9tng5fUaKH4q/TL93Jd2fTf+DTL8lxStw",
+	"PL+YPpv+oXhpfyHFL8WL6XfQxKvip+Ln6Xek+It97tqCf/+Az/8fCrm/KH4sntvvSfEz1oCfPiteTr+Z",
+	"ft9d3Rs7Z6lPBeF05uSzsemL0jjd721g9x5SYOYmzIixVzBXd5n4egVtMnByOg6o6YRP4N06ptN7TL0/",
+	"kGT07ZUE85v2dlrSiMvx4cWLWtrrzzFooRQQLchG0Cr+a/rd9Nn0j1D46GXxc9BagUeV4rSOJAg9KMDa",
+	"D03S2mttwzqdzLoGUqV5QhcHYd9jwh59Qol7lYC9nIkIjUvscSaVvYS/Obx9C2M2fbTpyErQiWI0nhDF",
+	"xoobA54AqVkgEi6ONNquuCZK5oZtdskB1SV39GnwVJOB1csIR/Zjv9yz3IZD7W2Z0X/LGVTVbhMhDTJC",
+	"N9hZ9wmONiSpFGaUTLy96STedIOZ69jgKoYXv1A4pDIhqrTD2Ak0RfVo996Efv2J+MerR+rWv9zpRWmS",
+	"/+tkmC0Q2oEFrWhmubz92c6soeVEid3OAqG8MfPeKUkHd264ugfdBSMbpAtMIq1MDO2UhRXVH8BfD2cH",
+	"Yo+4faFzTBVYw6rz71b/4M6N1sOnKzh15ogDS/kYTHbLjuoscAcU3BmMaIZT+KvzpnbrHjXsFk+5OdGK",
+	"U75Y/6pzIBMeTVb+2L3+0dmB1tzwHWTnlRQSSGKDg7QtubfXfHUOiAxvtwdr4b042OhK2ttokjEF7Gix",
+	"5nadi1hXnA8YF+paNDLaciav0mUJtXzK8nap3JTQSbPTI7e/aGh04CPQgQDWiSkKQd7r7UaUjBQbfB60",
+	"nvSpZl+p5OnW35VZU1tPwAry9MEWE0ZNtp7Af08fBi34mIUEeSsXmtl17QaiwQTLzI8Q3nsUIZmcYYpk",
+	"A9RgV1YhlYIbaWke1FgJRPPbRwMu4kfVQoboAsGdu6BJuHW8swV+Dh1C6RYciRkpxkjKzEjGmtCMKnMy",
+	"L7Zb8Ztqy85PUXRb09prjYzJ9N7WFoLRMdPFk9VVeavSF/9Ept8Wr2qqIEYjvyxewg8E/gaVsXhR/EQu",
+	"9Ujx39Nvpt8VPxavIH75f4tXVvV7VfxYvCh+nn5rtcU/F/9DMAZ6+r393NfJ/KV4QZx6aZ89L36AEpk/",
+	"FM9d1388tdJYrfm5aoz1YSwzuMENhLMLL69Z8FovXXPiWU58E1gEKXUxZ9krkXYJF0Y6VfWsdNI5uGye",
+	"aTd4in/+SGeJvUKtpRxnJU4PUr7eeiL7v2WROSlOAxWgPhtxEVtF0/Fmng49n+UCtV6EN2r6W+wPWEy5",
+	"fH7N8ml8vmHq8GtLFGUyX092G4UTgjJIB3du7JcVmDCVU0yIC56YZFAss1lfD1xIC6ukLdCcA3F61flm",
+	"ighwJyrOMPYLmuD+EB63X1P+q+V5XYve/fSTS59evrygwqff9POIT7iLfa9UCuK0qutZ1eprn7ESDK2t",
+	"2e5a813z20rz9RXyXld8f0WFFxWxhbzv6xE1nsEoZluFJNGEDUyZv99UFR0WQBka5z6OFIuZMJwmlRW0",
+	"G4jwxrVDYocDH+uQ6JEcI5eBbH/MidIkZapRDbCKm5NjQcBN55yWx0wFIjqZEd3Cib9zHcX1s7CoP27Q",
+	"Be2WDxf5Y0b3+Ju43KW1wx7P+s6efLVPvrOVAaaqg7HYXHUVYd3R7rTd69Uk+oFUDlRTO1DNMJXxl9Sw",
+	"kGzs9LYvd3rbnd62lVwTapjadLb/soVANIA5IaCSGiIkRMIyhR4CkEnRzMViEEyxOHtif0sZFZoIaUYQ",
+	"b4stzZqpTrBOzTNApTLmA87iZeanQCy1P212yR1pfARJLhKm8V0kKXbxfISYJpQcHt7CstLckI0Qvuoa",
+	"k4Sb+xgDHaIcc9VPAoCJ6rJNuBVeGbKQjKU6QmFXOaG9pGF6uS3stpv0OVrC3AECjW7nYqf3WQcCJgRj",
+	"8bVjPKkoaIPh0g6ujPLa7n3W6+30eg9PaY2qz/xc7VF+EIc4tUUggdVtAWRTCH53F2otI3+4UcJrW9Z7",
+	"w36/HvFoVGN0TeRoCsmVb27DevoWVqq0otCnYvQ+r/5kRl++STYwL2jTyuRBq/jP4jm4DH4Bt8FzD5Di",
+	"kVBI8WcINvu2eFm8DFrLxIRAhFZpAUHBIcN+de8WSXNtSN+uL8DBllgBdhlq+FqLPSR1x5bnCs6xtR06",
+	"2WMO9SxnHIi6pDFrtTqVDIFL98j1NiNEBGJ1J9aHJUR8AdO+irM+RynCH69lYsSAJpq1W7lKrihlb+yD",
+	"1hsdrUu91mkljsYyvRciB47oFCJHeWnWIsfaG7aWIJZLEDWm+l6IEk3utJIskSmesq0VIeCNZWNyUEPM",
+	"9na9g3s3b18jgo01GTDLYxsB/Yuyn2zfDZz2t+Yr75So1sc7OVSMnYD3PoEFO6+o87WV8EMlMtVl6tjL",
+	"NB+gfjUPwKox3kgGbJeLFYk79nY7H+uQHzNRpwN9ZsbMCqKlBkA2PFCwFIxMGFWEDuW+hxUg2z0S04kO",
+	"hMusDo2E7zD8zf9VteLed1n6VT9Vi0bGdLLZJbf5YygaYbWbPxUvix9J8bL4Zfq74tX0m+L/iufT3ztd",
+	"pryn4ECAMPvfQSLN80DAJ88wrQaisn6oPrATBllSs8j4SmgpPWLEjCVkN4E7fsgw3SkXgNJzXSrCRaTg",
+	"ZNIkEJnDONBSGYD9sQuM9S+kAA5CNkL74x7ZCQGih+TiSIBrw4+8hnbgiG4gTvK3Ax2zu3meKVQ1jvNg",
+	"u9e7/LDdslNt7e2cUuguZ3OuArcdwDKYdru36/yjtTHtY+RSIPKdQezXJ+lqzAphCZZEYudJ0vHh1ZB9",
+	"0kmoGOZ06AFOPBvzwWzU0D7VrIJwp4qRjFqBnhoAunnMYvJJr0IL0JBfaF9pE22owjJFBp6QbSTFe0TI",
+	"06YROXSu8yPMTBy7/HglmIGBWDq1XUYpT581Qo5/agQcnzZiGKd7rpTbD2FRpPBdgUfBqjopNdHonD0z",
+	"a2vF3yyAWeXW/xWJreBZxpY5GG6Vdu6aj8GBWYCToTSXhODcDTEaAO6Sy4lplzEC4BSAUFYWiNJVEEZS",
+	"4VLFTJiwS+4zEZfZn4DwMvDpNaA9NN/fR1wXqYjAasSBqBcGXRF94L5fifMjzj5RpJbOUQHaT78vfiII",
+	"C1D83HKe9Aot5bSU2c32fGkzDmKZYF2S5HO0XK/F7LWY/a5I/3WAcImiXLm0Qi4ILUnq2zOC3d6KjAAD",
+	"c3xm4fJSocYo3s8N2odfI/+0DP/URipXSr5Lbktt6p9aGRx9qHIQCIwk1/tkxJmy3JBHNCHHNMndq7+V",
+	"UCzRlZvu0+hIJ1SPZt29MIZHXAzkbKIC2dgFYGR4SKRdZjPJoBvEsdlcKZXBQ2mdjkfgV+849v9NSDAM",
+	"7KYYyJMK0F3Qtc1bew/XQf0foyBeVmmtjvqpbfI7o7p/r6JHrdNT4S0WcwjdWEqO/UtkQ7GYQpHN+YJ5",
+	"mwg2ZtoQwCTfQ1h2COYfU2A8UKOkTUZyHAidq9KAwivQPqkZyZji0lXjGy+IueJmVbnb09Rrfq4fDW11",
+	"M1om3vq9Wwu162Sl95gcsupuno4Yfjp6E+lzy5kXPLDF1sikyfLQBTAHD2qViiBYYpOE0EK4SFBFdA4Q",
+	"KrnRJJMaJuoMyJU9GNDaVR6ZHECi47mJFWDhAIQQ+5ulgJD3Cu97vBNM5qWKBaJKZHUBe/Pyh88OvqrM",
+	"PX53BBa6eC8pcTn3BXTYn5u1YLtmAGsGUDKAu6JW/E0OapYJTzzfMGTlDXJWZ1kEfLn1BHPTlxssxiOZ",
+	"sLn0n5IBT8DHZzuHUG0vwUKCLs5pNSQEsmHpOBvbdndLS8PmHskcTxiVuMSRzCZt4AuxJEIaKMsdiGaY",
+	"9x4RsgMfhD6CfCJzIhgAODBIztMlb8Yy345mIt7DQCaJHOtAhLhI4WL+cA1m9La2jTl0lSclgmADqSGL",
+	"B/NBGhzWwDKIBg8hqIxtQ8bgxowHp4ITxAnfO7zeajee3P3ycObJwZfX3w3iYJ2p2eGfGq2h3oBdi7dq",
+	"4FjEXUk1112ZsVLu6aJL4gzAIKqgWp6sQSHWbPajtB8hxZhhk/cOr7fJ3S8PiVTEEpPTcsxLZ8QxT1Si",
+	"IH/La1KLtaUGBHdGh2yxnuPVKMBIwiytEttIzoF0CJdBNYHvF5KwXsMu/gc76s+73W5INNbCIpT0lRxr",
+	"pshIJlBstwKoIEdsQiIqSCJp7OI7GY1GAJqENq4BM4CbH3nGj+te6ltnpJSVit5H5lFYpmtlgFjlMgvq",
+	"FUDWHGHNEdaKV9PyBuT419O1EJBnIZe4dsyU13Yc/I6jtpZoMO2pekQx9B3J7V4TG8gSekyiBY4BDML9",
+	"7YhCiU9b4QcBUm6umSYb6HKoFwXE+kyAVrvZJaGWuYpYSDTkH4xHDF/FmiYw5kha2l3CsXsUPp+TixH6",
+	"UlVv1BB77PAR1SUQG85BUk8M3nS50WVfVGFGgdGknytBlKv6SMYjppiDsbfUgothIDZC9nhEcw3F+aCm",
+	"IvylH1ETbu6TGeikrVzToZuqVXOJzuyp4WYu12Hmn3B/3yETgB6WuTxK2KY3JmrnWV7o0J1upkrwJj+h",
+	"xvXEK7kU5cdRmubVww1dKqZhrwmLh0z5CmgRTZiIqfLRDYrEdEI2fDpPKWQZnjLy71KwzT3C4DLngptA",
+	"KAblQeM2UWyQixizhhWzopd92p/Mu5Rtd//aZEBTnkwI1rQui7FBBF8gaKSk1uUtUwzOlt731x9nBBBj",
+	"ZsQmRBv7g5DjtvNOevN88/oA4ciUxDHi1LghKheayNxADVEU9zRz98/eXXtDQB60bWDPgE4EtaHqXwQC",
+	"V6gkXFBDqZz8BY0mF7cRR4xlrnASxPKYcnaZYsdc5tr5TfcDQQWRCRTdFAygP4UkVlhddmm/0itCaLrx",
+	"YGeWICtG46bxBQ7JgvoN+N2CEg7+Q2+B8X/HeNZXsL7ANA6gj9vu49qjL207c6pRXBETONCOP4yp5et+",
+	"ihuNBLE2WXLom8uw09v5tLO93dm+vGAtXJbvHNuHz/9dqfAd4LbOuT4X9LzDOK+EXydmqVwwyKq91qoh",
+	"oFfLEod3bBtLx12efj/U9uy1LQWAiXd7lRcPfuIA9EWoCATeMcusoQa+tL1wo1kyIBss0YyEF3u7oSt9",
+	"Wy0CTbIRXVgJxcW7nf3UkdA60tao1OY1vpkDVUpYcwujQDtvPtCH75ppI4VZwLUrdgMkDW/ezEEQcvye",
+	"FzQ8T8nh61I6q5as7eVAgZxP5cKyrjeWJGyHLMoVNxPgDn1GFVNXcjNq7T14aI+Qa3f20B8o2We6jece",
+	"8AZoZLAIudfQUSjOvKHHvCYIAeVyh73So2Z7chLzVSkEiww53tlzSVvtyuRklR5kt3ijdNvFFdWqULRn",
+	"gAkCAcnUVZ1DX2sLsr5wk8AEhS6Y/appsG8RLgayTSo4cTQ2Vf2VBcq9kack6G7y5Gu7jSVq6gCUlSYj",
+	"qki1E16YAmAWKVxBMJc5QDbswl/s7TrNSR4xQRIaHWGDig9HWM9Wlh0eKPmYp7QZtWBJr8yN5jGDD7k7",
+	"2Z0qZqFPNduEHzFlAsueX+ztkkzJfsJSuPKTjAUi9DPuVOPuxEwA3KKgqbexuREhHhLZCKu3XfI3HJ1y",
+	"KfaJkIFAWsuRzZgu+WeM/PWBxAxKeFtu0tDXKJSOz6jSjGwgKocVAd1zK/hsYqyFwz2XVnwcY4x1+PeP",
+	"FB2HJGVp385baMMolNPsM8gBUzLLvPmuPNaoLr92qq/fv39AmIAAOruwnUzJiDHLL7U7312CaT7uGFI9",
+	"EdFISSFzvYdyLgjyilGIjnYFyqGsf33OIN7SIbXjbSrLdmmxCr09TBOZ76MVE0reK5k60+lA62zLNq63",
+	"nmC99qeAUo/dlSmUvl46FqU5ABfmHjz6/E7YzKQ8YpkJ7NyJr7Vvf4+kiqHIMoNqpDTh2moSJZhvOW4X",
+	"+g3NQB0duy2NZYcS1HMW/ebBfRK07rEh1wZQtYLWnltBYhSNWSel6qhthROWJEDAOnLQkYoPuWiTIZND",
+	"RTMINe9wETve2Q4EF8f2cEqBsT6GJ9xMOqmMWUJqXNbSb2NoPQCyTTQfAjVPSZRwexTg+mHceiBu3L1/",
+	"SCKmDB/YRpCW6ryfYu3UtEu+mBg0pPQZtGUFXQroYYjZX3qoATGgNppAWLXPX32A/0cjCawTjUBPLREF",
+	"wou9i2G7XmLPHj+4YrFkKLIBjms3EIGAJrK8n3A9crrUmCvv2nWCnCh1rPtjOrTiwlc322iQr1NBv/GB",
+	"cJBpbZJRM7JEvua91m2S5onhGVVwww2IjMgV7LJQCMXqyxgMPxlzQVVNE85GSbN0d8Az3YXqCTrcJ6G/",
+	"T51McWE67gcCf2HKwmaX3IzRtNRngfCg1FKVJ7Zx9WgyphN34GUORrsyqcFqINrQNNNlrVwKGomPBKNQ",
+	"bPy21JEcw9v79VQJ4zz7lqNVuwMidNmdvTjVJ2EXdj0QdvSOslMx8UR5p3eJ3Lar6wznyHDKs1NB20Uy",
+	"dsUqk8Qj3G3uIVZdhSznjXEjUKNBnym3qMEDy9MHUHi5gdFzQ/BeOwmEBYIbll7wxehdnDLo4uB30nlk",
+	"aaulJtDxmGvkbxDXTAaUJxCBDG0wK8Xh9YMmysZhanbV/C4+crXvZ2jPzYP74DYpxa9OeaasgOYsqG2s",
+	"ed9u2WPWevj0rwEAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

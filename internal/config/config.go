@@ -99,10 +99,42 @@ type GarantUpstream struct {
 	Proxima      bool   `yaml:"proxima"`       // on-prem: no auth, a subset of methods
 }
 
-// FIPSUpstream adds the route table, since FIPS publishes none.
+// FIPSUpstream adds the route table, since FIPS's document publishes none.
 type FIPSUpstream struct {
 	Upstream `yaml:",inline"`
-	Routes   map[string]string `yaml:"routes"` // operation id → upstream path template
+	Routes   map[string]FIPSRoute `yaml:"routes"` // operation id → route; checked when the FIPS client is built
+}
+
+// FIPSRoute is how one FIPS operation is called: a path template alone (a
+// string) or a mapping of any of method, path, content_type, part (the
+// multipart part name) and signature (json, multipart or raw). Fields left
+// out keep the defaults, which `gateway -print-routes` prints.
+type FIPSRoute struct {
+	Method      string `yaml:"method"`
+	Path        string `yaml:"path"`
+	ContentType string `yaml:"content_type"`
+	Part        string `yaml:"part"`
+	Signature   string `yaml:"signature"`
+}
+
+// UnmarshalYAML reads a path alone or a mapping without unknown fields.
+func (r *FIPSRoute) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*r = FIPSRoute{Path: n.Value}
+		return nil
+	}
+	if n.Kind != yaml.MappingNode {
+		return fmt.Errorf("line %d: a FIPS route is a path or a mapping of method, path, content_type, part, signature", n.Line)
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		switch k := n.Content[i].Value; k {
+		case "method", "path", "content_type", "part", "signature":
+		default:
+			return fmt.Errorf("line %d: field %s not found in a FIPS route (method, path, content_type, part, signature)", n.Content[i].Line, k)
+		}
+	}
+	type plain FIPSRoute
+	return n.Decode((*plain)(r))
 }
 
 // Cache configures the Garant response cache.
@@ -123,7 +155,7 @@ type Cache struct {
 type FSSPTasks struct {
 	MaxWait     time.Duration `yaml:"max_wait"`     // cap of ?wait=, default 25s, at most 60s
 	Deadline    time.Duration `yaml:"deadline"`     // overall task deadline, default 10m
-	GroupLimit  int           `yaml:"group_limit"`  // sub-requests per upstream group, default 50
+	GroupLimit  int           `yaml:"group_limit"`  // sub-requests per upstream group, default 50 (FSSP's later official limit; its API document says 100)
 	PollInitial time.Duration `yaml:"poll_initial"` // default 3s
 	PollMax     time.Duration `yaml:"poll_max"`     // default 20s
 	// MaxParked caps the HTTP/1.x long polls parked without a goroutine at

@@ -101,7 +101,9 @@ func TestValidationSendsNothing(t *testing.T) {
 }
 
 func TestPartialAndFailed(t *testing.T) {
-	v := newEnv(t, simConfig(), nil)
+	cfg := simConfig()
+	cfg.AddressQuirk = true // legal searches without address fail upstream
+	v := newEnv(t, cfg, nil)
 	task := submit(t, v.e, submission(tenantA, fssptasks.KindGroup,
 		physical(77, fsspsim.ManySurname, "ИВАН"), legal(77, "РОГА", nil), ip("0123/21/77/77")))
 	got := waitFinal(t, v.e, tenantA, task.ID)

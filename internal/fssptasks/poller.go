@@ -255,7 +255,8 @@ func (e *Engine) pollPart(ctx context.Context, r *record, p *part, tok tenant.Se
 		case res.Results[i].Err != nil:
 			out.Status = Failed
 			out.Error = &Problem{Kind: apperr.UpstreamFailed.String(), Type: "fssp-search-failed", Upstream: fssp.Upstream,
-				Detail: "FSSP could not run this search: " + res.Results[i].Err.Message}
+				Detail:        "FSSP could not run this search: " + res.Results[i].Err.Message,
+				UpstreamError: map[string]any{"code": res.Results[i].Err.Code, "message": res.Results[i].Err.Message}}
 		default:
 			for _, raw := range res.Results[i].Records {
 				out.Records = append(out.Records, fssp.Normalize(raw))

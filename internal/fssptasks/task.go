@@ -91,6 +91,10 @@ type Problem struct {
 	Type     string `json:"type,omitempty"`
 	Detail   string `json:"detail,omitempty"`
 	Upstream string `json:"upstream,omitempty"`
+	// UpstreamError is the upstream's own error as it sent it (a failed
+	// FSSP search's {code, message}), shown as the problem member
+	// upstream_error.
+	UpstreamError map[string]any `json:"upstream_error,omitempty"`
 }
 
 // Err returns the problem as an *apperr.Error.
@@ -102,7 +106,11 @@ func (p *Problem) Err() *apperr.Error {
 			break
 		}
 	}
-	return &apperr.Error{Kind: k, Type: p.Type, Detail: p.Detail, Upstream: p.Upstream}
+	e := &apperr.Error{Kind: k, Type: p.Type, Detail: p.Detail, Upstream: p.Upstream}
+	if p.UpstreamError != nil {
+		e.Extensions = map[string]any{"upstream_error": p.UpstreamError}
+	}
+	return e
 }
 
 // problemOf keeps the client-safe parts of err (an internal error keeps none).

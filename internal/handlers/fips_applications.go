@@ -133,7 +133,7 @@ func (h fipsHandlers) FipsSubmitApplication(ctx context.Context, request api.Fip
 				return idempotency.Response{}, err
 			}
 			out := api.FIPSSubmissionResult{Status: r.Status, RegistrationNumber: r.RegistrationNumber,
-				RegistrationDate: r.RegistrationDate, IncomingNumber: fipsOptional(r.IncomingNumber)}
+				RegistrationDate: r.RegistrationDate, IncomingNumber: fipsOptional(r.IncomingNumber), Attributes: fipsUpstreamAttrs(r.Extra)}
 			return fipsJSON(http.StatusOK, "", out)
 		})
 }

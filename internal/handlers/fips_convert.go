@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/url"
 	"strings"
 
@@ -58,15 +59,34 @@ func fipsDocument(d fips.Document) api.FIPSDocument {
 
 func fipsSignature(s fips.Signature) api.FIPSSignature {
 	return api.FIPSSignature{ID: s.ID, Algorithm: api.FIPSSignatureAlgorithm(s.Algorithm), Signer: s.Signer,
-		CertificateSerial: s.CertificateSerial, SignedAt: s.SignedAt}
+		CertificateSerial: s.CertificateSerial, SignedAt: s.SignedAt, Attributes: fipsUpstreamAttrs(s.Extra)}
 }
 
+// fipsDictionary is a dictionary of names; an entry's code, which only
+// document types have a member for, stays among its attributes.
 func fipsDictionary(entries []fips.Entry) api.FIPSDictionary {
 	out := api.FIPSDictionary{Items: make([]api.FIPSDictionaryEntry, 0, len(entries))}
 	for _, e := range entries {
-		out.Items = append(out.Items, api.FIPSDictionaryEntry{Name: e.Name, Description: e.Description})
+		extra := e.Extra
+		if e.Code != "" {
+			extra = maps.Clone(extra)
+			if extra == nil {
+				extra = map[string]any{}
+			}
+			extra["code"] = e.Code
+		}
+		out.Items = append(out.Items, api.FIPSDictionaryEntry{Name: e.Name, Description: e.Description, Attributes: fipsUpstreamAttrs(extra)})
 	}
 	return out
+}
+
+// fipsUpstreamAttrs is FIPS's unnamed members; nil when there are none.
+func fipsUpstreamAttrs(m map[string]any) *api.FIPSUpstreamAttributes {
+	if len(m) == 0 {
+		return nil
+	}
+	a := api.FIPSUpstreamAttributes(m)
+	return &a
 }
 
 // fipsItemProblem is the problem of one failed item of a 207: the problem

@@ -45,7 +45,8 @@ func (h fipsHandlers) FipsListDocumentTypes(ctx context.Context, request api.Fip
 	}
 	out := api.FipsListDocumentTypes200JSONResponse{Items: make([]api.FIPSDocumentType, 0, len(entries))}
 	for _, e := range entries {
-		out.Items = append(out.Items, api.FIPSDocumentType{Name: e.Name, Code: fipsOptional(e.Code), Description: e.Description})
+		out.Items = append(out.Items, api.FIPSDocumentType{Name: e.Name, Code: fipsOptional(e.Code), Description: e.Description,
+			Attributes: fipsUpstreamAttrs(e.Extra)})
 	}
 	return out, nil
 }

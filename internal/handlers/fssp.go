@@ -312,5 +312,8 @@ func fsspProblem(p *fssptasks.Problem) *api.Problem {
 		u := api.ProblemUpstream(e.Upstream)
 		out.Upstream = &u
 	}
+	if p.UpstreamError != nil {
+		out.UpstreamError = &p.UpstreamError
+	}
 	return out
 }

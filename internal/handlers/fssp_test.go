@@ -275,10 +275,14 @@ func TestFSSPTenantIsolationAndIdempotency(t *testing.T) {
 }
 
 // TestFSSPPartialResult runs a group whose legal search has no address: the
-// simulator fails it with "Undefined index: address" (status 3 upstream),
-// so the task is partial with that result's problem beside the good one.
+// simulator, reproducing the document's example result, fails it with
+// "Undefined index: address" (status 3 upstream), so the task is partial
+// with that result's problem beside the good one.
 func TestFSSPPartialResult(t *testing.T) {
-	g, _ := fsspGateway(t)
+	cfg := fsspsim.DefaultConfig()
+	cfg.QueueFor, cfg.RunFor = 100*time.Millisecond, 200*time.Millisecond
+	cfg.AddressQuirk = true
+	g, _ := fsspGatewayWith(t, cfg, fsspQuota)
 	body := map[string]any{"requests": []map[string]any{
 		{"type": "legal", "params": map[string]any{"region": 77, "name": fsspsim.ManyLegalName}},
 		{"type": "physical", "params": map[string]any{"region": 77, "lastname": fsspsim.ManySurname, "firstname": "ИВАН"}},

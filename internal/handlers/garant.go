@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
@@ -32,6 +33,9 @@ type Garant struct {
 	// request or limits sync; cmd/gateway passes
 	// metrics.Upstream.CredentialRejectedNow. Nil: nobody is told.
 	OnRejected func(credential string)
+	// Metrics counts Garant's 403s in the credential metrics and the values
+	// of its answers passed on raw; nil: not counted.
+	Metrics *metrics.Upstream
 
 	probeMu sync.Mutex
 	probes  map[string]probe // credential name → last probe

@@ -94,6 +94,8 @@ func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) erro
 			return c.exhausted(ctx, err)
 		case http.StatusUnauthorized:
 			return c.unauthorized(ctx, err)
+		case http.StatusForbidden:
+			return c.denied(err)
 		}
 		return err
 	}

@@ -45,14 +45,20 @@ func docLinks(in []garant.DocLink) []api.GarantDocumentLink {
 	return out
 }
 
-func events(in []garant.Event) []api.GarantChangeEvent {
+// events converts change events; an event whose date is not YYYY-MM-DD
+// keeps the date raw and is counted by unparsed, never dropped.
+func events(in []garant.Event, unparsed func(field string)) []api.GarantChangeEvent {
 	out := make([]api.GarantChangeEvent, 0, len(in))
 	for _, e := range in {
-		t, err := time.Parse(time.DateOnly, e.Date)
-		if err != nil {
-			continue
+		ev := api.GarantChangeEvent{Type: int(e.Type)}
+		if t, err := time.Parse(time.DateOnly, strings.TrimSpace(e.Date)); err == nil {
+			ev.Date = &openapi_types.Date{Time: t}
+		} else {
+			raw := e.Date
+			ev.DateRaw = &raw
+			unparsed("events.date")
 		}
-		out = append(out, api.GarantChangeEvent{Date: openapi_types.Date{Time: t}, Type: int(e.Type)})
+		out = append(out, ev)
 	}
 	return out
 }
@@ -70,26 +76,39 @@ func categories(in []garant.Category) []api.GarantPrimeCategory {
 	return out
 }
 
-// dotDate reads Garant's D.M.YYYY dates; nil when empty or unreadable.
-func dotDate(s string) *openapi_types.Date {
-	t, err := time.Parse("2.1.2006", strings.TrimSpace(s))
-	if err != nil {
-		return nil
+// dotDate reads one end of a period, Garant's D.M.YYYY: the date, or
+// (when s is not empty and cannot be read) s itself as raw, counted by
+// unparsed under field. An empty s is an open end: neither.
+func dotDate(s, field string, unparsed func(string)) (*openapi_types.Date, *string) {
+	v := strings.TrimSpace(s)
+	if v == "" {
+		return nil, nil
 	}
-	return &openapi_types.Date{Time: t}
+	t, err := time.Parse("2.1.2006", v)
+	if err != nil {
+		unparsed(field)
+		return nil, &s
+	}
+	return &openapi_types.Date{Time: t}, nil
 }
 
-func editions(in []garant.Edition) api.GarantEditionList {
+func editions(in []garant.Edition, unparsed func(field string)) api.GarantEditionList {
 	out := api.GarantEditionList{Editions: make([]api.GarantEdition, 0, len(in))}
 	for _, e := range in {
 		ed := api.GarantEdition{Status: api.GarantEditionStatus(e.Status), Topic: int(e.Topic),
 			Activity: make([]api.GarantPeriod, 0, len(e.Activity)), NotSure: make([]api.GarantUncertainPeriod, 0, len(e.NotSure)),
 			ChangingDocuments: make([]api.GarantChangingDocument, 0, len(e.ChangingDocuments))}
 		for _, a := range e.Activity {
-			ed.Activity = append(ed.Activity, api.GarantPeriod{From: dotDate(a.From), To: dotDate(a.To)})
+			var p api.GarantPeriod
+			p.From, p.FromRaw = dotDate(a.From, "activity.from", unparsed)
+			p.To, p.ToRaw = dotDate(a.To, "activity.to", unparsed)
+			ed.Activity = append(ed.Activity, p)
 		}
 		for _, n := range e.NotSure {
-			ed.NotSure = append(ed.NotSure, api.GarantUncertainPeriod{From: dotDate(n.From), To: dotDate(n.To), Text: n.Text})
+			p := api.GarantUncertainPeriod{Text: n.Text}
+			p.From, p.FromRaw = dotDate(n.From, "notSure.from", unparsed)
+			p.To, p.ToRaw = dotDate(n.To, "notSure.to", unparsed)
+			ed.NotSure = append(ed.NotSure, p)
 		}
 		for _, d := range e.ChangingDocuments {
 			cd := api.GarantChangingDocument{Topic: int(d.Topic), Text: d.Text}
@@ -114,8 +133,13 @@ func optString(s garant.String) *string {
 
 func topicInfo(r *garant.TopicInfo) api.GarantTopicInfo {
 	list := func(s garant.Strings) []string { return orEmpty([]string(s)) }
+	var access *api.GarantTopicInfoAccess
+	if r.Access != "" {
+		a := api.GarantTopicInfoAccess(r.Access)
+		access = &a
+	}
 	return api.GarantTopicInfo{
-		Topic: int(r.Topic), Name: r.Name, Access: api.GarantTopicInfoAccess(r.Access),
+		Topic: int(r.Topic), Name: r.Name, Access: access,
 		Type: list(r.Type), Adopted: list(r.Adopted), Class: list(r.Class), Date: list(r.Date),
 		Number: list(r.Number), Category: list(r.Category), Kind: list(r.Kind), Territory: list(r.Territory),
 		Active: list(r.Active), Chdate: list(r.ChDate),

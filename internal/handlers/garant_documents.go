@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
@@ -10,6 +11,9 @@ import (
 
 // GarantSearch searches documents; results carry absolute URLs.
 func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSearchRequestObject) (api.GarantSearchResponseObject, error) {
+	if err := textBytes("body.text", request.Body.Text, garant.MaxSearchText); err != nil {
+		return nil, err
+	}
 	c, err := h.begin(ctx, "garantSearch")
 	if err != nil {
 		return nil, err
@@ -38,12 +42,27 @@ func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSear
 	return c.answer(res, true, false), nil
 }
 
+// textBytes refuses a text longer than limit bytes of UTF-8: Garant counts
+// its text limits in bytes, where the contract's maxLength counts
+// characters (a Cyrillic letter is two bytes).
+func textBytes(field, text string, limit int) error {
+	if len(text) <= limit {
+		return nil
+	}
+	return apperr.InvalidField(field, fmt.Sprintf("must be at most %d bytes of UTF-8 (Garant counts bytes; a Cyrillic letter takes 2), got %d", limit, len(text)))
+}
+
 // GarantSnippets finds the fragments of a document matching a text or
 // citing a fragment.
 func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSnippetsRequestObject) (api.GarantSnippetsResponseObject, error) {
 	b := request.Body
 	if (b.Text == nil) == (b.Correspondent == nil) {
 		return nil, apperr.InvalidField("body.text", "send exactly one of text and correspondent")
+	}
+	if b.Text != nil {
+		if err := textBytes("body.text", *b.Text, garant.MaxSearchText); err != nil {
+			return nil, err
+		}
 	}
 	c, err := h.begin(ctx, "garantSnippets")
 	if err != nil {
@@ -77,6 +96,9 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 
 // GarantFindHyperlinks inserts links into a text (links_control quota).
 func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.GarantFindHyperlinksRequestObject) (api.GarantFindHyperlinksResponseObject, error) {
+	if err := textBytes("body.text", request.Body.Text, garant.MaxHyperlinksText); err != nil {
+		return nil, err
+	}
 	c, err := h.begin(ctx, "garantFindHyperlinks")
 	if err != nil {
 		return nil, err
@@ -125,7 +147,7 @@ func (h garantHandlers) GarantGetTopicEditions(ctx context.Context, request api.
 		if err != nil {
 			return api.GarantEditionList{}, err
 		}
-		return editions(r), nil
+		return editions(r, c.unparsed), nil
 	})
 	if err != nil {
 		return nil, err

@@ -34,7 +34,7 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 		}
 		out := api.GarantModifiedTopics{Topics: make([]api.GarantModifiedTopic, 0, len(r.Topics))}
 		for _, t := range r.Topics {
-			out.Topics = append(out.Topics, api.GarantModifiedTopic{Topic: t.Topic, ModStatus: api.GarantModStatus(t.ModStatus), Events: events(t.Events)})
+			out.Topics = append(out.Topics, api.GarantModifiedTopic{Topic: t.Topic, ModStatus: api.GarantModStatus(t.ModStatus), Events: events(t.Events, c.unparsed)})
 		}
 		return out, nil
 	})
@@ -88,7 +88,7 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 		}
 		out := api.GarantModifiedBlocks{URLArray: make([]api.GarantModifiedBlock, 0, len(r.URLArray))}
 		for _, x := range r.URLArray {
-			out.URLArray = append(out.URLArray, api.GarantModifiedBlock{URL: x.URL, ModStatus: api.GarantModStatus(x.ModStatus), Events: events(x.Events)})
+			out.URLArray = append(out.URLArray, api.GarantModifiedBlock{URL: x.URL, ModStatus: api.GarantModStatus(x.ModStatus), Events: events(x.Events, c.unparsed)})
 		}
 		return out, nil
 	})

@@ -100,12 +100,13 @@ func garantQuota(t testing.TB, rdb redis.UniversalClient) *quota.Engine {
 
 func garantDeps(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *handlers.Garant {
 	t.Helper()
+	um := metrics.NewUpstream(reg)
 	c, err := garant.New(garant.Config{BaseURL: simURL, Timeout: time.Second,
-		Transport: metrics.NewUpstream(reg).Transport("garant", http.DefaultTransport)})
+		Transport: um.Transport("garant", http.DefaultTransport)})
 	must(t, err)
 	store, err := cache.New(rdb, cache.Config{}, reg)
 	must(t, err)
-	return &handlers.Garant{Client: c, Cache: store, RetryBudget: 500 * time.Millisecond}
+	return &handlers.Garant{Client: c, Cache: store, RetryBudget: 500 * time.Millisecond, Metrics: um}
 }
 
 // replica is one more gateway instance on the same Redis and simulator.
@@ -310,7 +311,7 @@ func TestGarantErrors(t *testing.T) {
 		{"401 on one method", nil, keyLimited, "/v1/garant/topics/10103000/export/pdf", 403, "tariff"},
 		{"401 on everything", nil, keyBogus, "/v1/garant/topics/10103000", 502, "upstream credential rejected"},
 		{"404", nil, keyAlpha, "/v1/garant/topics/1", 404, ""},
-		{"403 on a topic", &simkit.Fault{Status: 403}, keyAlpha, "/v1/garant/topics/10108000", 404, ""},
+		{"403 on a topic", &simkit.Fault{Status: 403}, keyAlpha, "/v1/garant/topics/10108000", 403, "lacks the permission"},
 		{"429 persistent", &simkit.Fault{Status: 429}, keyAlpha, "/v1/garant/topics/12125268", 429, ""},
 		{"503", &simkit.Fault{Status: 503}, keyAlpha, "/v1/garant/topics/12125267", 502, ""},
 		{"timeout", &simkit.Fault{Hang: true}, keyAlpha, "/v1/garant/topics/12125270", 504, ""},

@@ -74,6 +74,30 @@ type Upstream struct {
 	// configured expires_at, or the moment an upstream rejected it as
 	// expired or revoked (see CredentialRejectedNow).
 	CredentialExpiry *prometheus.GaugeVec
+	// CredentialDenied counts upstream answers refusing a credential the
+	// permission for a request (Garant's 403), by the upstream's method name.
+	CredentialDenied *prometheus.CounterVec
+	// Unparsed counts values of an upstream answer the gateway could not
+	// parse and passed on raw (a date it cannot read, for example).
+	Unparsed *prometheus.CounterVec
+}
+
+// CredentialDeniedNow records that upstream refused credential the
+// permission for method.
+func (m *Upstream) CredentialDeniedNow(upstream, credential, method string) {
+	if m == nil {
+		return
+	}
+	m.CredentialDenied.WithLabelValues(upstream, credential, method).Inc()
+}
+
+// UnparsedValue records that a value of field in an answer to operation
+// could not be parsed and was passed on raw.
+func (m *Upstream) UnparsedValue(upstream, operation, field string) {
+	if m == nil {
+		return
+	}
+	m.Unparsed.WithLabelValues(upstream, operation, field).Inc()
 }
 
 // AddCredential makes credential's rejection counter exist at 0, so that
@@ -110,8 +134,16 @@ func NewUpstream(reg prometheus.Registerer) *Upstream {
 			Name: "gateway_credential_expiry_timestamp_seconds",
 			Help: "When an upstream credential expires (Unix seconds): configured, or when the upstream rejected it.",
 		}, []string{"credential", "upstream"}),
+		CredentialDenied: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_credential_denied_total",
+			Help: "Upstream answers refusing a configured credential the permission for a method (Garant 403), by upstream, credential and upstream method.",
+		}, []string{"upstream", "credential", "method"}),
+		Unparsed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_unparsed_values_total",
+			Help: "Values of upstream answers that could not be parsed and were passed on raw, by upstream, operation id and field.",
+		}, []string{"upstream", "operation", "field"}),
 	}
-	reg.MustRegister(m.Requests, m.Duration, m.CredentialRejected, m.CredentialExpiry)
+	reg.MustRegister(m.Requests, m.Duration, m.CredentialRejected, m.CredentialExpiry, m.CredentialDenied, m.Unparsed)
 	return m
 }
 

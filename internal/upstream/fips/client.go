@@ -3,10 +3,14 @@
 // statement content, detached GOST signatures, the package to sign, the
 // submission for registration and the three dictionaries.
 //
-// FIPS publishes no path list, so every upstream path comes from a route
-// table (operation id → path template relative to the base URL, see
-// DefaultRoutes) that the config may override. Ids are internal ids or
-// registration numbers and are only ever path-escaped, never parsed.
+// FIPS's document publishes no wire format (its Swagger UI does), so every
+// operation's method, path, content type, multipart part name and
+// signature body shape come from a route table (routes.go: DefaultRoutes,
+// all unverified proposals) that the config may override. Ids are internal
+// ids or registration numbers, read as strings or numbers and only ever
+// path-escaped, never parsed; timestamps are read with or without a zone
+// (Moscow time when none); members the types do not name are kept in Extra.
+// FIPS may answer any method 207 Multi-Status (multistatus.go).
 //
 // Content (document files, statements, the package to sign) streams in both
 // directions and is never held whole in memory or re-encoded: the bytes a
@@ -20,13 +24,16 @@
 package fips
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -68,31 +75,11 @@ const (
 	paramApplication, paramDocument = "applicationId", "documentId"
 )
 
-// DefaultRoutes is the route table of REFERENCE.md §3.2 (and the simulator),
-// relative to a base URL that ends in /api/v1.
-func DefaultRoutes() map[string]string {
-	const app = "/applications/{applicationId}"
-	const doc = app + "/documents/{documentId}"
-	return map[string]string{
-		OpListApplications: "/applications", OpCreateApplication: "/applications",
-		OpGetApplication: app, OpUpdateApplication: app, OpDeleteApplication: app,
-		OpGetPackage: app + "/package", OpSubmitApplication: app + "/package/signature",
-		OpListDocuments: app + "/documents", OpCreateDocument: app + "/documents",
-		OpGetDocument: doc, OpUpdateDocument: doc, OpDeleteDocument: doc,
-		OpGetDocumentFile: doc + "/file", OpPutDocumentFile: doc + "/file", OpClearDocumentFile: doc + "/file",
-		OpGetStatement: doc + "/statement", OpPutStatement: doc + "/statement",
-		OpListSignatures: doc + "/signatures", OpAddSignature: doc + "/signatures",
-		OpListApplicantCategories:    "/dictionaries/applicant-categories",
-		OpListApplicantDocumentTypes: "/dictionaries/applicant-document-types",
-		OpListDocumentTypes:          "/dictionaries/document-types",
-	}
-}
-
 // Config configures a Client.
 type Config struct {
-	BaseURL string            // e.g. https://kpsrtz.fips.ru/api/v1
-	Routes  map[string]string // operation id → path template; missing ones: DefaultRoutes
-	Timeout time.Duration     // per call, body streaming included; default 60s
+	BaseURL string           // e.g. https://kpsrtz.fips.ru/api/v1
+	Routes  map[string]Route // operation id → route; missing ones and empty fields: DefaultRoutes
+	Timeout time.Duration    // per call, body streaming included; default 60s
 	// Transport carries the calls, typically metrics.Upstream.Transport("fips", …);
 	// nil: a clone of http.DefaultTransport.
 	Transport http.RoundTripper
@@ -109,7 +96,7 @@ type Config struct {
 // Client calls FIPS on behalf of a tenant's FIPS credential.
 type Client struct {
 	base     *url.URL
-	routes   map[string]string
+	routes   map[string]Route
 	timeout  time.Duration
 	http     *http.Client
 	rejected func(credential string)
@@ -124,22 +111,9 @@ func New(cfg Config) (*Client, error) {
 	if err != nil || (base.Scheme != "http" && base.Scheme != "https") || base.Host == "" {
 		return nil, fmt.Errorf("fips: base url %q must be an absolute http(s) URL", cfg.BaseURL)
 	}
-	routes := DefaultRoutes()
-	for op, tmpl := range cfg.Routes {
-		if _, ok := routes[op]; !ok {
-			return nil, fmt.Errorf("fips: routes: unknown operation %q", op)
-		}
-		routes[op] = tmpl
-	}
-	for op, tmpl := range routes {
-		if !strings.HasPrefix(tmpl, "/") {
-			return nil, fmt.Errorf("fips: routes.%s: %q must start with /", op, tmpl)
-		}
-		for _, m := range placeholder.FindAllStringSubmatch(tmpl, -1) {
-			if m[1] != paramApplication && m[1] != paramDocument {
-				return nil, fmt.Errorf("fips: routes.%s: unknown parameter {%s}", op, m[1])
-			}
-		}
+	routes, err := ResolveRoutes(cfg.Routes)
+	if err != nil {
+		return nil, fmt.Errorf("fips: %w", err)
 	}
 	rt := cfg.Transport
 	if rt == nil {
@@ -169,7 +143,7 @@ type ids struct{ app, doc string }
 // url builds the upstream URL of op with its parameters path-escaped.
 func (c *Client) url(op string, p ids, query url.Values) (string, error) {
 	var bad error
-	path := placeholder.ReplaceAllStringFunc(c.routes[op], func(m string) string {
+	path := placeholder.ReplaceAllStringFunc(c.routes[op].Path, func(m string) string {
 		v := p.app
 		if m == "{"+paramDocument+"}" {
 			v = p.doc
@@ -189,10 +163,9 @@ func (c *Client) url(op string, p ids, query url.Values) (string, error) {
 	return u, nil
 }
 
-// call is one upstream request.
+// call is one upstream request; its method and path are op's route.
 type call struct {
 	op          string
-	method      string
 	ids         ids
 	query       url.Values
 	body        io.Reader
@@ -209,7 +182,7 @@ func (c *Client) send(ctx context.Context, cred *tenant.Credential, k call) (*ht
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(ctx, c.timeout)
-	req, err := http.NewRequestWithContext(ctx, k.method, u, k.body)
+	req, err := http.NewRequestWithContext(ctx, c.routes[k.op].Method, u, k.body)
 	if err != nil {
 		cancel()
 		return nil, fmt.Errorf("fips: %s: build request: %w", k.op, err)
@@ -247,29 +220,48 @@ func (c *cancelOnClose) Close() error { err := c.ReadCloser.Close(); c.cancel();
 // maxJSONBody bounds a JSON answer (attribute lists, not content).
 const maxJSONBody = 8 << 20
 
-// doJSON sends in (if any) as JSON and decodes a JSON answer into out (if
-// any). It returns the status and the Location header.
+// doJSON sends in (if any) as JSON of the route's content type and decodes
+// a JSON answer into out (if any). A 207 Multi-Status is answered as the
+// one outcome it describes (multiOutcome). It returns the status and the
+// Location header.
 func (c *Client) doJSON(ctx context.Context, cred *tenant.Credential, k call, in, out any) (int, string, error) {
 	if in != nil {
 		b, err := json.Marshal(in)
 		if err != nil {
 			return 0, "", fmt.Errorf("fips: %s: encode body: %w", k.op, err)
 		}
-		k.body, k.contentType = strings.NewReader(string(b)), "application/json"
+		k.body, k.contentType = bytes.NewReader(b), c.routes[k.op].ContentType
 	}
 	res, err := c.send(ctx, cred, k)
 	if err != nil {
 		return 0, "", err
 	}
 	defer res.Body.Close()
-	if out != nil && res.StatusCode != http.StatusNoContent {
-		dec := json.NewDecoder(io.LimitReader(res.Body, maxJSONBody))
+	status, body := res.StatusCode, io.Reader(io.LimitReader(res.Body, maxJSONBody))
+	if status == http.StatusMultiStatus {
+		s, raw, err := c.multiOutcome(cred, k.op, res.Body, isList(out))
+		if err != nil {
+			return 0, "", err
+		}
+		status, body = s, bytes.NewReader(raw)
+	}
+	if out != nil && status != http.StatusNoContent {
+		dec := json.NewDecoder(body)
 		dec.UseNumber()
-		if err := dec.Decode(out); err != nil {
+		if err := dec.Decode(out); err != nil && !(errors.Is(err, io.EOF) && res.StatusCode == http.StatusMultiStatus) {
 			return 0, "", unreadable(k.op, err)
 		}
 	}
-	return res.StatusCode, res.Header.Get("Location"), nil
+	return status, res.Header.Get("Location"), nil
+}
+
+// isList reports whether out points to a slice.
+func isList(out any) bool {
+	if out == nil {
+		return false
+	}
+	t := reflect.TypeOf(out)
+	return t.Kind() == reflect.Pointer && t.Elem().Kind() == reflect.Slice
 }
 
 // Resource is what a FIPS Location names: an operation whose route matched
@@ -293,7 +285,7 @@ func (c *Client) ResolveLocation(location string, ops ...string) (Resource, bool
 	}
 	p = strings.TrimPrefix(p, c.base.EscapedPath())
 	for _, op := range ops {
-		if r, ok := matchRoute(c.routes[op], p); ok {
+		if r, ok := matchRoute(c.routes[op].Path, p); ok {
 			r.Op = op
 			return r, true
 		}
@@ -329,20 +321,7 @@ func matchRoute(tmpl, escapedPath string) (Resource, bool) {
 }
 
 // Routes returns a copy of the effective route table.
-func (c *Client) Routes() map[string]string {
-	out := make(map[string]string, len(c.routes))
-	for k, v := range c.routes {
-		out[k] = v
-	}
-	return out
-}
+func (c *Client) Routes() map[string]Route { return maps.Clone(c.routes) }
 
 // Operations returns every operation id, sorted.
-func Operations() []string {
-	var ops []string
-	for op := range DefaultRoutes() {
-		ops = append(ops, op)
-	}
-	slices.Sort(ops)
-	return ops
-}
+func Operations() []string { return slices.Sorted(maps.Keys(DefaultRoutes())) }

@@ -319,8 +319,8 @@ func TestFIPSClientRouteTable(t *testing.T) {
 		_ = json.NewEncoder(w).Encode(map[string]any{"id": "1", "status": "registered", "registrationNumber": "TMA26/1"})
 	}))
 	t.Cleanup(up.Close)
-	c, err := fips.New(fips.Config{BaseURL: up.URL + "/api/v1", OnRejected: ignoreRejected, Routes: map[string]string{
-		fips.OpSubmitApplication: "/applications/{applicationId}/send",
+	c, err := fips.New(fips.Config{BaseURL: up.URL + "/api/v1", OnRejected: ignoreRejected, Routes: map[string]fips.Route{
+		fips.OpSubmitApplication: {Path: "/applications/{applicationId}/send"},
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -332,7 +332,14 @@ func TestFIPSClientRouteTable(t *testing.T) {
 	if want := "POST /api/v1/applications/TMA26%201/send auth=demo-fips-key"; seen != want {
 		t.Errorf("upstream saw %q, want %q", seen, want)
 	}
-	for _, bad := range []map[string]string{{"fipsNoSuch": "/x"}, {fips.OpGetApplication: "applications"}, {fips.OpGetApplication: "/a/{id}"}} {
+	for _, bad := range []map[string]fips.Route{
+		{"fipsNoSuch": {Path: "/x"}}, {fips.OpGetApplication: {Path: "applications"}}, {fips.OpGetApplication: {Path: "/a/{id}"}},
+		{fips.OpGetApplication: {Method: "FETCH"}}, {fips.OpGetApplication: {ContentType: "application/json"}},
+		{fips.OpUpdateApplication: {ContentType: "text/plain"}}, {fips.OpUpdateApplication: {Part: "file"}},
+		{fips.OpPutDocumentFile: {Signature: "raw"}}, {fips.OpPutDocumentFile: {ContentType: "application/octet-stream", Part: "file"}},
+		{fips.OpAddSignature: {Signature: "base64"}}, {fips.OpAddSignature: {Signature: "raw", Part: "sig"}},
+		{fips.OpAddSignature: {Signature: "multipart", ContentType: "application/json"}}, {fips.OpPutStatement: {ContentType: "not a type/"}},
+	} {
 		if _, err := fips.New(fips.Config{BaseURL: up.URL, Routes: bad, OnRejected: ignoreRejected}); err == nil {
 			t.Errorf("fips.New(routes %v) = nil error, want one", bad)
 		}

@@ -1,6 +1,7 @@
 package fips
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -28,17 +29,17 @@ type Content struct {
 
 // DocumentFile streams a document's content: the bytes to sign.
 func (c *Client) DocumentFile(ctx context.Context, cred *tenant.Credential, appID, docID string) (*Content, error) {
-	return c.download(ctx, cred, call{op: OpGetDocumentFile, method: http.MethodGet, ids: ids{appID, docID}})
+	return c.download(ctx, cred, call{op: OpGetDocumentFile, ids: ids{appID, docID}})
 }
 
 // Statement streams a structured document's XML.
 func (c *Client) Statement(ctx context.Context, cred *tenant.Credential, appID, docID string) (*Content, error) {
-	return c.download(ctx, cred, call{op: OpGetStatement, method: http.MethodGet, ids: ids{appID, docID}})
+	return c.download(ctx, cred, call{op: OpGetStatement, ids: ids{appID, docID}})
 }
 
 // Package streams the application package to sign for submission.
 func (c *Client) Package(ctx context.Context, cred *tenant.Credential, appID string) (*Content, error) {
-	return c.download(ctx, cred, call{op: OpGetPackage, method: http.MethodGet, ids: ids{app: appID}})
+	return c.download(ctx, cred, call{op: OpGetPackage, ids: ids{app: appID}})
 }
 
 func (c *Client) download(ctx context.Context, cred *tenant.Credential, k call) (*Content, error) {
@@ -47,14 +48,20 @@ func (c *Client) download(ctx context.Context, cred *tenant.Credential, k call) 
 	if err != nil {
 		return nil, err
 	}
+	if res.StatusCode == http.StatusMultiStatus {
+		defer res.Body.Close()
+		return nil, c.downloadMultiStatus(cred, k.op, res.Body)
+	}
 	return &Content{
 		Body: res.Body, ContentType: res.Header.Get("Content-Type"), ContentLength: res.ContentLength,
 		ContentEncoding: res.Header.Get("Content-Encoding"), Disposition: res.Header.Get("Content-Disposition"),
 	}, nil
 }
 
-// Upload is content to send as the "file" part of a multipart/form-data
-// request. Body is copied as it is read, never buffered whole.
+// Upload is content to send: by default as the part named by the route
+// (default "file") of a multipart/form-data request, or, when the route's
+// content type is another one, as the whole body. Body is copied as it is
+// read, never buffered whole.
 type Upload struct {
 	Body        io.Reader
 	FileName    string
@@ -74,13 +81,13 @@ type Upload struct {
 // PutDocumentFile replaces an unstructured document's content. It returns the
 // document when FIPS answers with it, nil when FIPS answers 204.
 func (c *Client) PutDocumentFile(ctx context.Context, cred *tenant.Credential, appID, docID string, up Upload) (*Document, error) {
-	return c.upload(ctx, cred, call{op: OpPutDocumentFile, method: http.MethodPut, ids: ids{appID, docID}}, up)
+	return c.upload(ctx, cred, call{op: OpPutDocumentFile, ids: ids{appID, docID}}, up)
 }
 
 // PutStatement replaces a statement's XML; FIPS runs its checks (ФЛК) and
 // answers 400 with one finding per failed check.
 func (c *Client) PutStatement(ctx context.Context, cred *tenant.Credential, appID, docID string, up Upload) (*Document, error) {
-	return c.upload(ctx, cred, call{op: OpPutStatement, method: http.MethodPut, ids: ids{appID, docID}}, up)
+	return c.upload(ctx, cred, call{op: OpPutStatement, ids: ids{appID, docID}}, up)
 }
 
 // errAnswered stops the part copy once FIPS answered.
@@ -96,15 +103,26 @@ var errAnswered = errors.New("fips: upstream answered before the upload ended")
 // be blocked reading a stalled caller: upload does not wait for it unless
 // up.Stop can end that read.
 func (c *Client) upload(ctx context.Context, cred *tenant.Credential, k call, up Upload) (*Document, error) {
+	route := c.routes[k.op]
 	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
 	copied := make(chan error, 1)
-	go func() {
-		err := writePart(mw, up)
-		copied <- err              // before the pipe ends: whoever sees the end sees why
-		_ = pw.CloseWithError(err) // nil: EOF after the closing boundary
-	}()
-	k.body, k.contentType, k.identity = pr, mw.FormDataContentType(), true
+	if isMultipart(route.ContentType) {
+		mw := multipart.NewWriter(pw)
+		go func() {
+			err := writePart(mw, route.Part, up)
+			copied <- err              // before the pipe ends: whoever sees the end sees why
+			_ = pw.CloseWithError(err) // nil: EOF after the closing boundary
+		}()
+		k.contentType = mw.FormDataContentType()
+	} else {
+		go func() {
+			_, err := io.Copy(pw, up.Body)
+			copied <- err
+			_ = pw.CloseWithError(err)
+		}()
+		k.contentType = route.ContentType
+	}
+	k.body, k.identity = pr, true
 	res, err := c.send(ctx, cred, k)
 	_ = pr.CloseWithError(errAnswered) // unblocks the copy if it is writing
 	var copyErr error                  // set when the copy ended before the call: it may be why the call failed
@@ -131,11 +149,20 @@ func (c *Client) upload(ctx context.Context, cred *tenant.Credential, k call, up
 		return nil, err
 	}
 	defer res.Body.Close()
-	if res.StatusCode == http.StatusNoContent {
+	body := io.LimitReader(res.Body, maxJSONBody)
+	status := res.StatusCode
+	if status == http.StatusMultiStatus {
+		s, raw, err := c.multiOutcome(cred, k.op, res.Body, false)
+		if err != nil {
+			return nil, err
+		}
+		status, body = s, bytes.NewReader(raw)
+	}
+	if status == http.StatusNoContent {
 		return nil, nil
 	}
 	var doc Document
-	if err := json.NewDecoder(io.LimitReader(res.Body, maxJSONBody)).Decode(&doc); err != nil {
+	if err := json.NewDecoder(body).Decode(&doc); err != nil {
 		if errors.Is(err, io.EOF) {
 			return nil, nil // 200 without a body
 		}
@@ -144,12 +171,12 @@ func (c *Client) upload(ctx context.Context, cred *tenant.Credential, k call, up
 	return &doc, nil
 }
 
-func writePart(mw *multipart.Writer, up Upload) error {
+func writePart(mw *multipart.Writer, name string, up Upload) error {
 	h := textproto.MIMEHeader{}
 	for k, v := range up.Header {
 		h[textproto.CanonicalMIMEHeaderKey(k)] = v
 	}
-	params := map[string]string{"name": "file"}
+	params := map[string]string{"name": name}
 	if up.FileName != "" {
 		params["filename"] = up.FileName
 	}

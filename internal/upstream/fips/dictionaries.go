@@ -3,7 +3,6 @@ package fips
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -69,7 +68,7 @@ func (c *Client) dictionary(ctx context.Context, cred *tenant.Credential, op str
 		return out, nil
 	}
 	var out []Entry
-	if _, _, err := c.doJSON(ctx, cred, call{op: op, method: http.MethodGet}, nil, &out); err != nil {
+	if _, _, err := c.doJSON(ctx, cred, call{op: op}, nil, &out); err != nil {
 		return nil, err
 	}
 	if out == nil {

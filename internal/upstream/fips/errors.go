@@ -44,6 +44,28 @@ func transportError(ctx context.Context, op string, err error) error {
 		Detail: "FIPS could not be reached", Err: cause}
 }
 
+// StatusError is in the chain of an error answer of FIPS: its status.
+type StatusError struct {
+	Op     string
+	Status int
+}
+
+func (e *StatusError) Error() string { return fmt.Sprintf("fips: %s: status %d", e.Op, e.Status) }
+
+// StatusOf is the HTTP status FIPS answered in err's chain; without one,
+// 504 for a timeout and 502 otherwise (no answer, or one that could not be
+// read).
+func StatusOf(err error) int {
+	var se *StatusError
+	if errors.As(err, &se) {
+		return se.Status
+	}
+	if e, ok := apperr.As(err); ok && e.Kind == apperr.UpstreamTimeout {
+		return http.StatusGatewayTimeout
+	}
+	return http.StatusBadGateway
+}
+
 // Finding is one error FIPS reports, typically a failed format-logical check
 // (ФЛК): Field is FIPS's name for the input (an XML path for statements).
 type Finding struct {
@@ -67,7 +89,7 @@ func (c *Client) statusError(cred *tenant.Credential, op string, res *http.Respo
 	if strings.Contains(res.Header.Get("Content-Type"), "json") {
 		_ = json.NewDecoder(io.LimitReader(res.Body, maxErrorBody)).Decode(&f)
 	}
-	var cause error = fmt.Errorf("fips: %s: status %d", op, res.StatusCode)
+	var cause error = &StatusError{Op: op, Status: res.StatusCode}
 	if res.StatusCode >= 500 && res.StatusCode != http.StatusServiceUnavailable {
 		cause = outcomeUnknown(cause) // 503 says "not now"; other 5xx may come after the work was done
 	}

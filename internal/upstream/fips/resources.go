@@ -5,8 +5,12 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"maps"
+	"mime"
+	"mime/multipart"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"time"
@@ -64,72 +68,121 @@ type Signature struct {
 	Extra             map[string]any `json:"-"`
 }
 
-// Registration is what FIPS answers to a submission.
+// Registration is what FIPS answers to a submission; Extra holds its other
+// members.
 type Registration struct {
-	ID                 string    `json:"id"`
-	Status             string    `json:"status"`
-	RegistrationNumber string    `json:"registrationNumber"`
-	RegistrationDate   time.Time `json:"registrationDate"`
-	IncomingNumber     string    `json:"incomingNumber"`
+	ID                 string         `json:"id"`
+	Status             string         `json:"status"`
+	RegistrationNumber string         `json:"registrationNumber"`
+	RegistrationDate   time.Time      `json:"registrationDate"`
+	IncomingNumber     string         `json:"incomingNumber"`
+	Extra              map[string]any `json:"-"`
 }
 
-// Entry is a dictionary entry; Code is set for document types that have one.
+// Entry is a dictionary entry; Code is set for document types that have
+// one, Extra holds FIPS's other members.
 type Entry struct {
-	Name        string `json:"name"`
-	Code        string `json:"code,omitempty"`
-	Description string `json:"description"`
+	Name        string         `json:"name"`
+	Code        string         `json:"code,omitempty"`
+	Description string         `json:"description"`
+	Extra       map[string]any `json:"-"`
 }
 
-// mapped lists the members each type decodes into fields; the rest go to Extra.
-var (
-	applicationMembers = []string{"id", "registrationNumber", "type", "category", "title", "status",
-		"createdAt", "registrationDate", "incomingNumber", "trusted", "documents"}
-	documentMembers  = []string{"id", "registrationNumber", "type", "typeTitle", "description", "structured", "read", "createdAt"}
-	signatureMembers = []string{"id", "algorithm", "signer", "certificateSerial", "signedAt"}
-)
-
-// decodeExtra decodes raw into v and returns the members not in known.
-func decodeExtra(raw json.RawMessage, v any, known []string) (map[string]any, error) {
-	if err := json.Unmarshal(raw, v); err != nil {
-		return nil, err
-	}
-	var all map[string]any
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.UseNumber()
-	if err := dec.Decode(&all); err != nil {
-		return nil, err
-	}
-	for _, k := range known {
-		delete(all, k)
-	}
-	if len(all) == 0 {
-		return nil, nil
-	}
-	return all, nil
-}
+// The decoders below read FIPS's members leniently (decode.go): ids as
+// strings or numbers, timestamps with or without a zone, names in any case.
 
 func (a *Application) UnmarshalJSON(b []byte) error {
-	type plain Application
-	var p plain
-	extra, err := decodeExtra(b, &p, applicationMembers)
-	*a, a.Extra = Application(p), extra
+	o, err := readObject(b)
+	if err != nil {
+		return err
+	}
+	*a = Application{
+		ID: o.str("id"), RegistrationNumber: o.str("registrationNumber"), Type: o.str("type"),
+		Category: o.str("category"), Title: o.str("title"), Status: o.str("status"),
+		CreatedAt: o.timestamp("createdAt"), RegistrationDate: o.timestamp("registrationDate"),
+		IncomingNumber: o.str("incomingNumber"), Trusted: o.boolean("trusted"),
+	}
+	o.into("documents", &a.Documents)
+	a.Extra, err = o.extra()
 	return err
 }
 
+func (c *DocumentCounts) UnmarshalJSON(b []byte) error {
+	o, err := readObject(b)
+	if err != nil {
+		return err
+	}
+	*c = DocumentCounts{Total: int(o.integer("total")), Unread: int(o.integer("unread")), Unregistered: int(o.integer("unregistered"))}
+	return nil
+}
+
 func (d *Document) UnmarshalJSON(b []byte) error {
-	type plain Document
-	var p plain
-	extra, err := decodeExtra(b, &p, documentMembers)
-	*d, d.Extra = Document(p), extra
+	o, err := readObject(b)
+	if err != nil {
+		return err
+	}
+	*d = Document{
+		ID: o.str("id"), RegistrationNumber: o.str("registrationNumber"), Type: o.str("type"),
+		TypeTitle: o.str("typeTitle"), Description: o.str("description"), Structured: o.boolean("structured"),
+		Read: o.boolean("read"), Size: o.integer("size"), Signatures: int(o.integer("signatures")),
+		CreatedAt: o.timestamp("createdAt"),
+	}
+	// Size and the signature count stay among the attributes as FIPS sent
+	// them: the contract shows only what they imply (hasFile, signed).
+	o.keep("size")
+	o.keep("signatures")
+	d.Extra, err = o.extra()
 	return err
 }
 
 func (s *Signature) UnmarshalJSON(b []byte) error {
-	type plain Signature
-	var p plain
-	extra, err := decodeExtra(b, &p, signatureMembers)
-	*s, s.Extra = Signature(p), extra
+	o, err := readObject(b)
+	if err != nil {
+		return err
+	}
+	*s = Signature{ID: o.str("id"), Algorithm: o.str("algorithm"), Signer: o.str("signer"),
+		CertificateSerial: o.str("certificateSerial")}
+	if t := o.timestamp("signedAt"); t != nil {
+		s.SignedAt = *t
+	}
+	s.Extra, err = o.extra()
 	return err
+}
+
+func (r *Registration) UnmarshalJSON(b []byte) error {
+	o, err := readObject(b)
+	if err != nil {
+		return err
+	}
+	*r = Registration{ID: o.str("id"), Status: o.str("status"), RegistrationNumber: o.str("registrationNumber"),
+		IncomingNumber: o.str("incomingNumber")}
+	if t := o.timestamp("registrationDate"); t != nil {
+		r.RegistrationDate = *t
+	}
+	r.Extra, err = o.extra()
+	return err
+}
+
+func (e *Entry) UnmarshalJSON(b []byte) error {
+	o, err := readObject(b)
+	if err != nil {
+		return err
+	}
+	*e = Entry{Name: o.str("name"), Code: o.str("code"), Description: o.str("description")}
+	e.Extra, err = o.extra()
+	return err
+}
+
+// MarshalJSON writes the entry with its Extra members, so that a cached
+// dictionary keeps them.
+func (e Entry) MarshalJSON() ([]byte, error) {
+	m := make(map[string]any, len(e.Extra)+3)
+	maps.Copy(m, e.Extra)
+	m["name"], m["description"] = e.Name, e.Description
+	if e.Code != "" {
+		m["code"] = e.Code
+	}
+	return json.Marshal(m)
 }
 
 // ApplicationInput is the body of create and update. Attributes are further
@@ -202,14 +255,14 @@ func (c *Client) ListApplications(ctx context.Context, cred *tenant.Credential, 
 		q.Set("sortDescend", strconv.FormatBool(*o.SortDescend))
 	}
 	var out []Application
-	_, _, err := c.doJSON(ctx, cred, call{op: OpListApplications, method: http.MethodGet, query: q}, nil, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpListApplications, query: q}, nil, &out)
 	return out, err
 }
 
 // CreateApplication creates a draft and returns it with FIPS's Location.
 func (c *Client) CreateApplication(ctx context.Context, cred *tenant.Credential, in ApplicationInput) (*Application, string, error) {
 	var out Application
-	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateApplication, method: http.MethodPost}, in, &out)
+	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateApplication}, in, &out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -219,7 +272,7 @@ func (c *Client) CreateApplication(ctx context.Context, cred *tenant.Credential,
 // Application returns one application by internal id or registration number.
 func (c *Client) Application(ctx context.Context, cred *tenant.Credential, appID string) (*Application, error) {
 	var out Application
-	_, _, err := c.doJSON(ctx, cred, call{op: OpGetApplication, method: http.MethodGet, ids: ids{app: appID}}, nil, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpGetApplication, ids: ids{app: appID}}, nil, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -229,7 +282,7 @@ func (c *Client) Application(ctx context.Context, cred *tenant.Credential, appID
 // UpdateApplication replaces an application's editable attributes.
 func (c *Client) UpdateApplication(ctx context.Context, cred *tenant.Credential, appID string, in ApplicationInput) (*Application, error) {
 	var out Application
-	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateApplication, method: http.MethodPut, ids: ids{app: appID}}, in, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateApplication, ids: ids{app: appID}}, in, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -238,21 +291,21 @@ func (c *Client) UpdateApplication(ctx context.Context, cred *tenant.Credential,
 
 // DeleteApplication deletes a draft application.
 func (c *Client) DeleteApplication(ctx context.Context, cred *tenant.Credential, appID string) error {
-	_, _, err := c.doJSON(ctx, cred, call{op: OpDeleteApplication, method: http.MethodDelete, ids: ids{app: appID}}, nil, nil)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpDeleteApplication, ids: ids{app: appID}}, nil, nil)
 	return err
 }
 
 // ListDocuments lists an application's documents.
 func (c *Client) ListDocuments(ctx context.Context, cred *tenant.Credential, appID string) ([]Document, error) {
 	var out []Document
-	_, _, err := c.doJSON(ctx, cred, call{op: OpListDocuments, method: http.MethodGet, ids: ids{app: appID}}, nil, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpListDocuments, ids: ids{app: appID}}, nil, &out)
 	return out, err
 }
 
 // CreateDocument adds an empty document and returns it with FIPS's Location.
 func (c *Client) CreateDocument(ctx context.Context, cred *tenant.Credential, appID string, in DocumentInput) (*Document, string, error) {
 	var out Document
-	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateDocument, method: http.MethodPost, ids: ids{app: appID}}, in, &out)
+	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateDocument, ids: ids{app: appID}}, in, &out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -262,7 +315,7 @@ func (c *Client) CreateDocument(ctx context.Context, cred *tenant.Credential, ap
 // Document returns one document.
 func (c *Client) Document(ctx context.Context, cred *tenant.Credential, appID, docID string) (*Document, error) {
 	var out Document
-	_, _, err := c.doJSON(ctx, cred, call{op: OpGetDocument, method: http.MethodGet, ids: ids{appID, docID}}, nil, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpGetDocument, ids: ids{appID, docID}}, nil, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -272,7 +325,7 @@ func (c *Client) Document(ctx context.Context, cred *tenant.Credential, appID, d
 // UpdateDocument replaces a document's editable attributes.
 func (c *Client) UpdateDocument(ctx context.Context, cred *tenant.Credential, appID, docID string, in DocumentInput) (*Document, error) {
 	var out Document
-	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateDocument, method: http.MethodPut, ids: ids{appID, docID}}, in, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateDocument, ids: ids{appID, docID}}, in, &out)
 	if err != nil {
 		return nil, err
 	}
@@ -281,25 +334,26 @@ func (c *Client) UpdateDocument(ctx context.Context, cred *tenant.Credential, ap
 
 // DeleteDocument removes a document.
 func (c *Client) DeleteDocument(ctx context.Context, cred *tenant.Credential, appID, docID string) error {
-	_, _, err := c.doJSON(ctx, cred, call{op: OpDeleteDocument, method: http.MethodDelete, ids: ids{appID, docID}}, nil, nil)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpDeleteDocument, ids: ids{appID, docID}}, nil, nil)
 	return err
 }
 
 // ClearDocumentFile removes a document's content (and its signatures).
 func (c *Client) ClearDocumentFile(ctx context.Context, cred *tenant.Credential, appID, docID string) error {
-	_, _, err := c.doJSON(ctx, cred, call{op: OpClearDocumentFile, method: http.MethodDelete, ids: ids{appID, docID}}, nil, nil)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpClearDocumentFile, ids: ids{appID, docID}}, nil, nil)
 	return err
 }
 
 // ListSignatures lists the signatures of a document's current content.
 func (c *Client) ListSignatures(ctx context.Context, cred *tenant.Credential, appID, docID string) ([]Signature, error) {
 	var out []Signature
-	_, _, err := c.doJSON(ctx, cred, call{op: OpListSignatures, method: http.MethodGet, ids: ids{appID, docID}}, nil, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpListSignatures, ids: ids{appID, docID}}, nil, &out)
 	return out, err
 }
 
-// SignatureInput is one detached CMS signature; Value is the raw CMS (sent
-// base64-encoded, its bytes unchanged).
+// SignatureInput is one detached CMS signature; Value is the raw CMS, sent
+// as the route's signature shape says (base64 in JSON, a file part, or the
+// bytes alone), its bytes unchanged.
 type SignatureInput struct {
 	Algorithm string `json:"algorithm"`
 	Value     []byte `json:"value"`
@@ -315,57 +369,139 @@ type SignatureResult struct {
 
 // AddSignatures attaches signatures. FIPS answers one signature with 201 and
 // several with 207 and a result per item; both come back as results (one
-// item for 201), with the answer's status.
+// item for 201), with the answer's status. With the raw signature shape
+// each signature is its own request, and several come back as a 207 of
+// their own outcomes.
 func (c *Client) AddSignatures(ctx context.Context, cred *tenant.Credential, appID, docID string, sigs []SignatureInput) (int, []SignatureResult, error) {
-	var raw json.RawMessage
-	k := call{op: OpAddSignature, method: http.MethodPost, ids: ids{appID, docID}}
-	status, _, err := c.doJSON(ctx, cred, k, map[string]any{"signatures": sigs}, &raw)
+	k := call{op: OpAddSignature, ids: ids{appID, docID}}
+	route := c.routes[k.op]
+	if route.Signature == SignatureRaw {
+		return c.addRawSignatures(ctx, cred, k, sigs)
+	}
+	var res *http.Response
+	var err error
+	switch route.Signature {
+	case SignatureMultipart:
+		k.body, k.contentType, err = signatureForm(route, sigs)
+		if err != nil {
+			return 0, nil, err
+		}
+		res, err = c.send(ctx, cred, k)
+	default:
+		b, merr := json.Marshal(map[string]any{"signatures": sigs})
+		if merr != nil {
+			return 0, nil, fmt.Errorf("fips: %s: encode body: %w", k.op, merr)
+		}
+		k.body, k.contentType = bytes.NewReader(b), route.ContentType
+		res, err = c.send(ctx, cred, k)
+	}
 	if err != nil {
 		return 0, nil, err
 	}
-	bad := func(err error) error { return unreadable(k.op, err) }
-	if status != http.StatusMultiStatus {
+	defer res.Body.Close()
+	raw, err := io.ReadAll(io.LimitReader(res.Body, maxJSONBody))
+	if err != nil {
+		return 0, nil, unreadable(k.op, err)
+	}
+	if res.StatusCode != http.StatusMultiStatus {
 		var s Signature
 		if err := json.Unmarshal(raw, &s); err != nil {
-			return 0, nil, bad(err)
+			return 0, nil, unreadable(k.op, err)
 		}
-		return status, []SignatureResult{{Code: status, Signature: &s}}, nil
+		return res.StatusCode, []SignatureResult{{Code: res.StatusCode, Signature: &s}}, nil
 	}
-	var multi struct {
-		Results []struct {
-			Code   int             `json:"code"`
-			Result json.RawMessage `json:"result"`
-		} `json:"results"`
+	items, err := parseMultiStatus(raw)
+	if err != nil {
+		return 0, nil, unreadable(k.op, fmt.Errorf("207 Multi-Status: %w", err))
 	}
-	if err := json.Unmarshal(raw, &multi); err != nil {
-		return 0, nil, bad(err)
-	}
-	out := make([]SignatureResult, 0, len(multi.Results))
-	for _, r := range multi.Results {
+	out := make([]SignatureResult, 0, len(items))
+	for _, r := range items {
 		item := SignatureResult{Code: r.Code}
-		if r.Code >= 200 && r.Code <= 299 {
+		if ok2xx(r.Code) {
 			var s Signature
 			if err := json.Unmarshal(r.Result, &s); err != nil {
-				return 0, nil, bad(err)
+				return 0, nil, unreadable(k.op, err)
 			}
 			item.Signature = &s
 		} else {
-			var f Failure
-			_ = json.Unmarshal(r.Result, &f)
-			item.Error = c.failureError(cred, r.Code, f, "", fmt.Errorf("fips: %s: item status %d", k.op, r.Code))
+			item.Error = c.failureError(cred, r.Code, failureOf(r.Result), "", fmt.Errorf("fips: %s: item status %d", k.op, r.Code))
 		}
 		out = append(out, item)
 	}
-	return status, out, nil
+	return res.StatusCode, out, nil
+}
+
+// addRawSignatures sends each signature as its own request (the raw shape
+// carries one CMS per body). One signature answers as FIPS did; several
+// come back as a 207 of their outcomes, a failed one with its error.
+func (c *Client) addRawSignatures(ctx context.Context, cred *tenant.Credential, k call, sigs []SignatureInput) (int, []SignatureResult, error) {
+	out := make([]SignatureResult, 0, len(sigs))
+	for _, sig := range sigs {
+		k.body, k.contentType = bytes.NewReader(sig.Value), c.routes[k.op].ContentType
+		var s Signature
+		status, _, err := c.doJSON(ctx, cred, k, nil, &s)
+		if len(sigs) == 1 {
+			if err != nil {
+				return 0, nil, err
+			}
+			return status, []SignatureResult{{Code: status, Signature: &s}}, nil
+		}
+		if err != nil {
+			out = append(out, SignatureResult{Code: StatusOf(err), Error: err})
+			continue
+		}
+		out = append(out, SignatureResult{Code: status, Signature: &s})
+	}
+	return http.StatusMultiStatus, out, nil
+}
+
+// signatureForm is the multipart body of signatures: per signature a field
+// "algorithm" and a file part named route.Part with the CMS.
+func signatureForm(route Route, sigs []SignatureInput) (io.Reader, string, error) {
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	for i, s := range sigs {
+		if err := mw.WriteField("algorithm", s.Algorithm); err != nil {
+			return nil, "", err
+		}
+		h := textproto.MIMEHeader{}
+		h.Set("Content-Disposition", mime.FormatMediaType("form-data", map[string]string{
+			"name": route.Part, "filename": fmt.Sprintf("signature-%d.sig", i+1)}))
+		h.Set("Content-Type", "application/pkcs7-signature")
+		p, err := mw.CreatePart(h)
+		if err != nil {
+			return nil, "", err
+		}
+		if _, err := p.Write(s.Value); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := mw.Close(); err != nil {
+		return nil, "", err
+	}
+	return &buf, mw.FormDataContentType(), nil
 }
 
 // Submit sends the application for registration with a detached signature
-// of its package.
+// of its package, in the route's signature shape.
 func (c *Client) Submit(ctx context.Context, cred *tenant.Credential, appID, algorithm string, signature []byte) (*Registration, error) {
 	var out Registration
-	in := map[string]any{"algorithm": algorithm, "signature": signature}
-	_, _, err := c.doJSON(ctx, cred, call{op: OpSubmitApplication, method: http.MethodPost, ids: ids{app: appID}}, in, &out)
-	if err != nil {
+	k := call{op: OpSubmitApplication, ids: ids{app: appID}}
+	route := c.routes[k.op]
+	var in any
+	switch route.Signature {
+	case SignatureMultipart:
+		body, ct, err := signatureForm(route, []SignatureInput{{Algorithm: algorithm, Value: signature}})
+		if err != nil {
+			return nil, fmt.Errorf("fips: %s: encode body: %w", k.op, err)
+		}
+		k.body, k.contentType = body, ct
+	case SignatureRaw:
+		k.body, k.contentType = bytes.NewReader(signature), route.ContentType
+	default:
+		in = map[string]any{"algorithm": algorithm, "signature": signature}
+	}
+	if _, _, err := c.doJSON(ctx, cred, k, in, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil

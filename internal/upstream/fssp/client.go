@@ -122,9 +122,12 @@ func (c *Client) Search(ctx context.Context, token tenant.Secret, q Query) (stri
 // queries) and returns the upstream task id. The token goes in the body.
 func (c *Client) SearchGroup(ctx context.Context, token tenant.Secret, qs []Query) (string, error) {
 	body := struct {
-		Token   string  `json:"token"`
-		Request []Query `json:"request"`
-	}{Token: token.Reveal(), Request: qs}
+		Token   string      `json:"token"`
+		Request []groupItem `json:"request"`
+	}{Token: token.Reveal(), Request: make([]groupItem, 0, len(qs))}
+	for _, q := range qs {
+		body.Request = append(body.Request, groupItem{Type: q.Type, Params: groupParams(q.Params)})
+	}
 	b, err := json.Marshal(body)
 	if err != nil {
 		return "", apperr.Wrap(apperr.Internal, "", fmt.Errorf("fssp: encode group: %w", err))
@@ -139,6 +142,27 @@ func (c *Client) SearchGroup(ctx context.Context, token tenant.Secret, qs []Quer
 		return "", failed("FSSP accepted the search without a task id", nil)
 	}
 	return resp.Task, nil
+}
+
+// groupItem is one sub-request of a group body.
+type groupItem struct {
+	Type   int            `json:"type"`
+	Params map[string]any `json:"params"`
+}
+
+// groupParams writes a query's parameters as the document's group example
+// does: region as a JSON number ("region": 66), the others as strings.
+func groupParams(p Params) map[string]any {
+	out := make(map[string]any, len(p))
+	for k, v := range p {
+		out[k] = v
+		if k == "region" {
+			if n, err := strconv.Atoi(v); err == nil {
+				out[k] = n
+			}
+		}
+	}
+	return out
 }
 
 // Upstream task statuses of /status and /result.

@@ -21,6 +21,7 @@ func start(t *testing.T) (*fsspsim.Server, *fssp.Client) {
 	t.Helper()
 	cfg := fsspsim.DefaultConfig()
 	cfg.QueueFor, cfg.RunFor = 0, 0
+	cfg.AddressQuirk = true // the document's failing legal search without address, for a partial result
 	sim := fsspsim.New(cfg)
 	ts := httptest.NewServer(sim)
 	t.Cleanup(ts.Close)

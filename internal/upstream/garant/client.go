@@ -15,7 +15,11 @@
 //	401       UpstreamFailed "upstream credential rejected" (the caller may
 //	          refine it: a 401 on one method while /v2/limits works means the
 //	          method is not in the tariff)
-//	403, 404  NotFound (Garant answers 403 for documents the token cannot see)
+//	403       Forbidden: the token lacks the permission for the request
+//	          (the document's error table, for every method; on Proxima also
+//	          a document outside the internal-documents base); Extensions
+//	          name the method as "permission"
+//	404       NotFound
 //	423       QuotaExceeded until the 1st of next month (Moscow time)
 //	429       QuotaExceeded, retry after a second
 //	5xx       UpstreamFailed; a timeout is UpstreamTimeout
@@ -167,6 +171,9 @@ func New(cfg Config) (*Client, error) {
 	return c, nil
 }
 
+// Proxima reports whether the client calls Garant Proxima.
+func (c *Client) Proxima() bool { return c.proxima }
+
 // Offers reports whether the upstream offers a method (always, except
 // methods Proxima lacks).
 func (c *Client) Offers(method string) bool { return !c.proxima || c.allowed[method] }
@@ -317,8 +324,15 @@ func (c *Client) statusError(method string, res *http.Response) error {
 		e.Kind, e.Detail = apperr.Invalid, "Garant rejected the request: "+he.Reason
 	case s == http.StatusUnauthorized:
 		e.Kind, e.Detail = apperr.UpstreamFailed, "upstream credential rejected"
-	case s == http.StatusForbidden || s == http.StatusNotFound:
-		e.Kind, e.Detail = apperr.NotFound, "Garant has no such document, or it is not accessible with this credential"
+	case s == http.StatusForbidden:
+		e.Kind, e.Type, e.Title = apperr.Forbidden, "upstream-permission-denied", "Upstream permission denied"
+		e.Detail = "Garant refused " + method + ": the gateway's Garant credential lacks the permission for this request"
+		if c.proxima {
+			e.Detail += " (on Garant Proxima: or the document is outside the internal-documents base)"
+		}
+		e.Extensions = map[string]any{"permission": method}
+	case s == http.StatusNotFound:
+		e.Kind, e.Detail = apperr.NotFound, "Garant has no such document (or, for PRIME news, no such category)"
 	case s == http.StatusRequestEntityTooLarge:
 		e.Kind, e.Detail = apperr.TooLarge, "Garant refused the request as too large"
 	case s == http.StatusLocked:

@@ -18,6 +18,14 @@ const (
 	FormatPDF = "pdf"
 )
 
+// Text limits of the document, in bytes of UTF-8 as Garant counts them:
+// a search (and snippets) text is at most 16 KB, a text to put links into
+// at most 20 MB.
+const (
+	MaxSearchText     = 16 << 10
+	MaxHyperlinksText = 20 << 20
+)
+
 func topicPath(suffix string, topic int) string {
 	return "/v2/topic/" + strconv.Itoa(topic) + suffix
 }

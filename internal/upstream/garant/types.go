@@ -460,18 +460,6 @@ type SutyazhnikRequest struct {
 	Kind  []string `json:"kind"`
 }
 
-// KindPractice is the practice of one kind of court.
-type KindPractice struct {
-	Kind   String    `json:"kind"`
-	Norms  []DocLink `json:"norms"`
-	Courts []DocLink `json:"courts"`
-}
-
-// Practice is the answer of /v2/sutyazhnik-search.
-type Practice struct {
-	Documents []KindPractice `json:"documents"`
-}
-
 // Limit is one quota family of /v2/limits: what is left this month.
 type Limit struct {
 	Title string   `json:"title"`

@@ -235,7 +235,7 @@ func (k *Kit) apply(f *Fault, w http.ResponseWriter, r *http.Request, next http.
 		if body == "" {
 			body = http.StatusText(f.Status)
 		}
-		if strings.HasPrefix(strings.TrimSpace(body), "{") {
+		if b := strings.TrimSpace(body); strings.HasPrefix(b, "{") || strings.HasPrefix(b, "[") {
 			w.Header().Set("Content-Type", "application/json")
 		} else {
 			w.Header().Set("Content-Type", "text/html; charset=utf-8")

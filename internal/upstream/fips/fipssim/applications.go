@@ -13,9 +13,13 @@ import (
 func listKinds() []string { return []string{"All", "HasUnreadDoc", "HasUnregisteredDoc", "Trusted"} }
 
 // sortKeys maps a sortField (matched case-insensitively) to its comparison.
+// CreationDate, RegistrationDate, RegistrationNumber and IncomingNumber are
+// the columns of FIPS's web list (the contract's example is CreationDate).
 func sortKeys() map[string]func(a, b *application) int {
+	created := func(a, b *application) int { return a.created.Compare(b.created) }
 	return map[string]func(a, b *application) int{
-		"created":            func(a, b *application) int { return a.created.Compare(b.created) },
+		"created":            created,
+		"creationdate":       created,
 		"updated":            func(a, b *application) int { return a.updated.Compare(b.updated) },
 		"registrationdate":   func(a, b *application) int { return a.regDate.Compare(b.regDate) },
 		"registrationnumber": func(a, b *application) int { return strings.Compare(a.regNum, b.regNum) },
@@ -62,8 +66,11 @@ func (s *Server) listApplications(w http.ResponseWriter, r *http.Request, c *acc
 			continue
 		}
 		n := a.counts()
+		// «На подписании» (Trusted), as the document names the filter, is
+		// taken here as drafts of other accounts shared with this one (sent
+		// to it to sign); the document says no more.
 		switch {
-		case kind == "Trusted" && own,
+		case kind == "Trusted" && (own || a.status != statusDraft),
 			kind == "HasUnreadDoc" && n.Unread == 0,
 			kind == "HasUnregisteredDoc" && n.Unregistered == 0:
 			continue
@@ -124,7 +131,7 @@ func (s *Server) createApplication(w http.ResponseWriter, r *http.Request, c *ac
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	a := s.addApplication(c, *in.Type, *in.Category, deref(in.Title), s.now())
-	created(w, appPath(a), a.view(c))
+	created(w, s.appPath(a), a.view(c))
 	return nil
 }
 

@@ -8,7 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/google/go-cmp/cmp"
+
+	apispec "github.com/legalgate/legalgate/api"
 )
 
 // newApp creates a TM draft for key and returns its id.
@@ -101,8 +104,16 @@ func TestListApplications(t *testing.T) {
 	if got := list(demoKey, "kind=Trusted"); len(got) != 0 {
 		t.Errorf("owner kind=Trusted = %d items, want 0", len(got))
 	}
-	if got := list(trustee, "kind=Trusted"); len(got) != 5 || !got[0].Trusted || got[0].Owner != `ООО «Ромашка»` {
-		t.Errorf("trustee kind=Trusted = %+v, want the 5 applications of demo-fips-key", got)
+	// «На подписании»: the drafts shared with the trustee, not the registered ones.
+	if got := list(trustee, "kind=Trusted"); len(got) != 3 || !got[0].Trusted || got[0].Owner != `ООО «Ромашка»` ||
+		slices.ContainsFunc(got, func(a applicationView) bool { return a.Status != statusDraft }) {
+		t.Errorf("trustee kind=Trusted = %+v, want the 3 drafts of demo-fips-key", got)
+	}
+	if got := list(trustee, "kind=All"); len(got) != 5 {
+		t.Errorf("trustee kind=All = %d items, want the 5 applications of demo-fips-key", len(got))
+	}
+	if got := list(demoKey, "sortField=CreationDate&sortDescend=true"); got[0].ID != all[4].ID {
+		t.Errorf("sortField=CreationDate desc first = %s, want %s", got[0].ID, all[4].ID)
 	}
 	if got := list(demoKey2, "kind=All"); len(got) != 0 {
 		t.Errorf("demo-fips-key-2 list = %d items, want 0", len(got))
@@ -166,4 +177,21 @@ func TestUpdateAndDeleteApplication(t *testing.T) {
 	reg := "/api/v1/applications/" + list[0].RegistrationNumber
 	call(t, ts, demoKey, "PUT", reg, map[string]string{"title": "x"}, "").want(t, "PUT registered", 409)
 	call(t, ts, demoKey, "DELETE", reg, nil, "").want(t, "DELETE registered", 409)
+}
+
+// TestContractSortFieldExample: the contract's own example of sortField is
+// a field the simulator sorts by.
+func TestContractSortFieldExample(t *testing.T) {
+	spec, err := openapi3.NewLoader().LoadFromData(apispec.YAML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	op := spec.Paths.Find("/v1/fips/applications").Get
+	p := op.Parameters.GetByInAndName("query", "sortField")
+	example, ok := p.Example.(string)
+	if !ok || example == "" {
+		t.Fatalf("sortField example = %v, want a string", p.Example)
+	}
+	_, ts := start(t, testConfig())
+	call(t, ts, demoKey, "GET", "/api/v1/applications?sortField="+url.QueryEscape(example), nil, "").want(t, "GET /applications?sortField="+example, 200)
 }

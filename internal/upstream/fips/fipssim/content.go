@@ -1,6 +1,7 @@
 package fipssim
 
 import (
+	"cmp"
 	"errors"
 	"io"
 	"mime"
@@ -22,9 +23,17 @@ type filePart struct {
 	fileName    string
 }
 
-// readFilePart reads the "file" part of r into memory, refusing more than
-// MaxFileSize bytes with 413 and anything but multipart/form-data with 415.
+// readFilePart reads the content of r into memory, refusing more than
+// MaxFileSize bytes with 413: the part named by the route (default "file")
+// of a multipart/form-data body, or with a route of another content type
+// the whole body of that type; anything else is 415.
 func readFilePart(w http.ResponseWriter, r *http.Request) (filePart, error) {
+	rt := routeOf(r)
+	want := cmp.Or(rt.ContentType, "multipart/form-data")
+	if wt, _, _ := mime.ParseMediaType(want); wt != "multipart/form-data" {
+		return readRawBody(w, r, want)
+	}
+	name := cmp.Or(rt.Part, "file")
 	mt, params, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || mt != "multipart/form-data" {
 		return filePart{}, newError(http.StatusUnsupportedMediaType, "Содержимое передаётся как multipart/form-data")
@@ -43,13 +52,13 @@ func readFilePart(w http.ResponseWriter, r *http.Request) (filePart, error) {
 		var mbe *http.MaxBytesError
 		switch {
 		case errors.Is(err, io.EOF):
-			return filePart{}, errFLK(fieldError{"FLK_REQUIRED", "file", "В запросе нет части multipart с именем file"})
+			return filePart{}, errFLK(fieldError{"FLK_REQUIRED", name, "В запросе нет части multipart с именем " + name})
 		case errors.As(err, &mbe):
 			return filePart{}, tooLarge
 		case err != nil:
 			return filePart{}, newError(http.StatusBadRequest, "Некорректное тело multipart/form-data")
 		}
-		if p.FormName() != "file" {
+		if p.FormName() != name {
 			continue
 		}
 		data, err := io.ReadAll(io.LimitReader(p, MaxFileSize+1))
@@ -61,7 +70,7 @@ func readFilePart(w http.ResponseWriter, r *http.Request) (filePart, error) {
 			return filePart{}, newError(http.StatusBadRequest, "Некорректное тело multipart/form-data")
 		}
 		if len(data) == 0 {
-			return filePart{}, errFLK(fieldError{"FLK_REQUIRED", "file", "Файл пуст"})
+			return filePart{}, errFLK(fieldError{"FLK_REQUIRED", name, "Файл пуст"})
 		}
 		ct := p.Header.Get("Content-Type")
 		if ct == "" {
@@ -69,6 +78,34 @@ func readFilePart(w http.ResponseWriter, r *http.Request) (filePart, error) {
 		}
 		return filePart{data: data, contentType: ct, fileName: p.FileName()}, nil
 	}
+}
+
+// readRawBody reads a body sent alone, of media type want.
+func readRawBody(w http.ResponseWriter, r *http.Request, want string) (filePart, error) {
+	if r.Header.Get("Content-Type") == "" {
+		return filePart{}, newError(http.StatusUnsupportedMediaType, "Не указан тип содержимого: ожидается "+want)
+	}
+	if err := checkContentType(r, want); err != nil {
+		return filePart{}, err
+	}
+	if r.ContentLength > MaxFileSize {
+		return filePart{}, newError(http.StatusRequestEntityTooLarge, "Размер файла превышает 20 МБ")
+	}
+	data, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxFileSize))
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		return filePart{}, newError(http.StatusRequestEntityTooLarge, "Размер файла превышает 20 МБ")
+	case err != nil:
+		return filePart{}, newError(http.StatusBadRequest, "Тело запроса прочитать не удалось")
+	case len(data) == 0:
+		return filePart{}, errFLK(fieldError{"FLK_REQUIRED", "body", "Файл пуст"})
+	}
+	fileName := ""
+	if _, params, err := mime.ParseMediaType(r.Header.Get("Content-Disposition")); err == nil {
+		fileName = params["filename"]
+	}
+	return filePart{data: data, contentType: r.Header.Get("Content-Type"), fileName: fileName}, nil
 }
 
 // writable checks that d may take new content of the given kind.

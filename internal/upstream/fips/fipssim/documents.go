@@ -87,7 +87,7 @@ func (s *Server) createDocument(w http.ResponseWriter, r *http.Request, c *accou
 	}
 	d := s.addDocument(a, t, s.now())
 	in.apply(d)
-	created(w, docPath(a, d), d.view())
+	created(w, s.docPath(a, d), d.view())
 	return nil
 }
 

@@ -2,8 +2,12 @@
 // (https://kpsrtz.fips.ru/api/v1) in memory: applications, their documents,
 // file and statement content, the format-logical check (ФЛК), detached GOST
 // signatures, the package to sign and the submission for registration, and the
-// three dictionaries. The official document gives semantics but no paths; the
-// paths are the proposal of REFERENCE.md §3.2 under the prefix /api/v1.
+// three dictionaries. The official document gives semantics but no wire
+// format; by default the routes are the proposal of REFERENCE.md §3.2 under
+// the prefix /api/v1, and Config.Routes serves another table (method, path,
+// content type, part name, signature shape per operation) as the gateway's
+// configuration describes it. Config.DotNetValues answers ids as numbers and
+// timestamps without a zone.
 //
 // Authorization is the raw key in the Authorization header (no "Bearer").
 // State is kept per key; a key sees its own applications and those of the keys
@@ -22,6 +26,8 @@
 package fipssim
 
 import (
+	"cmp"
+	"context"
 	"math/rand/v2"
 	"net/http"
 	"strings"
@@ -44,6 +50,62 @@ type Config struct {
 	Names map[string]string
 	// SeedApplications maps a key to the number of applications it owns at start.
 	SeedApplications map[string]int
+	// Routes overrides the route of an operation (by the contract's
+	// operation id); empty fields keep DefaultRoutes'. Paths are relative
+	// to Prefix and name {applicationId} and {documentId}, as in the
+	// gateway's configuration. Two operations on one method and path panic.
+	Routes map[string]Route
+	// DotNetValues answers ids as JSON numbers and timestamps without a
+	// zone (Moscow time), as an ASP.NET service writing a local DateTime
+	// does.
+	DotNetValues bool
+}
+
+// Route is how the simulator serves one operation, with the meaning of the
+// gateway's route table: Method and Path; ContentType, the request body it
+// takes (JSON operations: a JSON type, default application/json; uploads:
+// multipart/form-data with the file in part Part, default "file", or any
+// other type for the bytes alone; signatures with the raw shape: the CMS
+// alone, default application/pkcs7-signature); Signature, how signatures
+// come: "json" (default), "multipart" (a field "algorithm" and a file part
+// Part, default "signature", per signature) or "raw" (one CMS per request;
+// the simulator does not parse CMS and records GOST R 34.10-2012-256).
+type Route struct {
+	Method      string
+	Path        string
+	ContentType string
+	Part        string
+	Signature   string
+}
+
+// DefaultRoutes is the simulator's route table: REFERENCE.md §3.2.
+func DefaultRoutes() map[string]Route {
+	const app = "/applications/{applicationId}"
+	const doc = app + "/documents/{documentId}"
+	r := func(m, p string) Route { return Route{Method: m, Path: p} }
+	return map[string]Route{
+		"fipsListApplications": r("GET", "/applications"), "fipsCreateApplication": r("POST", "/applications"),
+		"fipsGetApplication": r("GET", app), "fipsUpdateApplication": r("PUT", app), "fipsDeleteApplication": r("DELETE", app),
+		"fipsGetPackage": r("GET", app+"/package"), "fipsSubmitApplication": r("POST", app+"/package/signature"),
+		"fipsListDocuments": r("GET", app+"/documents"), "fipsCreateDocument": r("POST", app+"/documents"),
+		"fipsGetDocument": r("GET", doc), "fipsUpdateDocument": r("PUT", doc), "fipsDeleteDocument": r("DELETE", doc),
+		"fipsGetDocumentFile": r("GET", doc+"/file"), "fipsPutDocumentFile": r("PUT", doc+"/file"),
+		"fipsClearDocumentFile": r("DELETE", doc+"/file"), "fipsGetStatement": r("GET", doc+"/statement"),
+		"fipsPutStatement": r("PUT", doc+"/statement"), "fipsListSignatures": r("GET", doc+"/signatures"),
+		"fipsAddSignature":               r("POST", doc+"/signatures"),
+		"fipsListApplicantCategories":    r("GET", "/dictionaries/applicant-categories"),
+		"fipsListApplicantDocumentTypes": r("GET", "/dictionaries/applicant-document-types"),
+		"fipsListDocumentTypes":          r("GET", "/dictionaries/document-types"),
+	}
+}
+
+// routeKey carries an operation's Route in its request's context.
+type routeKey struct{}
+
+// routeOf is the Route of the operation r was routed to.
+func routeOf(r *http.Request) Route {
+	rt, _ := r.Context().Value(routeKey{}).(Route)
+	return rt
 }
 
 // DefaultConfig holds the demo credentials: demo-fips-key owns five seeded
@@ -67,6 +129,8 @@ type Server struct {
 	accounts map[string]*account
 	mux      *http.ServeMux
 	handler  http.Handler
+	table    map[string]Route
+	dotNet   bool
 
 	mu sync.Mutex
 	st state
@@ -113,6 +177,17 @@ func New(cfg Config) *Server {
 	for _, key := range cfg.Keys {
 		s.seedApplications(rng, key, cfg.SeedApplications[key])
 	}
+	s.table, s.dotNet = DefaultRoutes(), cfg.DotNetValues
+	for op, o := range cfg.Routes {
+		d, ok := s.table[op]
+		if !ok {
+			panic("fipssim: Config.Routes: unknown operation " + op)
+		}
+		d.Method = cmp.Or(strings.ToUpper(o.Method), d.Method)
+		d.Path = cmp.Or(o.Path, d.Path)
+		d.ContentType, d.Part, d.Signature = o.ContentType, o.Part, o.Signature
+		s.table[op] = d
+	}
 	s.routes()
 	s.handler = s.Kit.Wrap(s.mux)
 	return s
@@ -134,13 +209,20 @@ func (s *Server) now() time.Time { return s.Kit.Clock.Now().In(s.loc) }
 // handlerFunc serves one authorized call; a returned *apiError is written as JSON.
 type handlerFunc func(w http.ResponseWriter, r *http.Request, c *account) error
 
-// route registers h under pattern behind the key check.
-func (s *Server) route(pattern string, h handlerFunc) {
-	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+// route registers h for op at its route, behind the key check. The route's
+// path names its ids {id} and {docId} for the handlers.
+func (s *Server) route(op string, h handlerFunc) {
+	rt := s.table[op]
+	path := strings.NewReplacer("{applicationId}", "{id}", "{documentId}", "{docId}").Replace(rt.Path)
+	s.mux.HandleFunc(rt.Method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.accounts[strings.TrimSpace(r.Header.Get("Authorization"))]
 		if !ok {
 			writeError(w, errUnauthorized())
 			return
+		}
+		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, rt))
+		if s.dotNet {
+			w = &dotNetWriter{ResponseWriter: w}
 		}
 		if err := h(w, r, c); err != nil {
 			writeError(w, err)
@@ -149,28 +231,26 @@ func (s *Server) route(pattern string, h handlerFunc) {
 }
 
 func (s *Server) routes() {
-	const app = Prefix + "/applications/{id}"
-	const doc = app + "/documents/{docId}"
-	s.route("GET "+Prefix+"/applications", s.listApplications)
-	s.route("POST "+Prefix+"/applications", s.createApplication)
-	s.route("GET "+app, s.getApplication)
-	s.route("PUT "+app, s.updateApplication)
-	s.route("DELETE "+app, s.deleteApplication)
-	s.route("GET "+app+"/package", s.getPackage)
-	s.route("POST "+app+"/package/signature", s.submit)
-	s.route("GET "+app+"/documents", s.listDocuments)
-	s.route("POST "+app+"/documents", s.createDocument)
-	s.route("GET "+doc, s.getDocument)
-	s.route("PUT "+doc, s.updateDocument)
-	s.route("DELETE "+doc, s.deleteDocument)
-	s.route("GET "+doc+"/file", s.getFile)
-	s.route("PUT "+doc+"/file", s.putFile)
-	s.route("DELETE "+doc+"/file", s.deleteFile)
-	s.route("GET "+doc+"/statement", s.getStatement)
-	s.route("PUT "+doc+"/statement", s.putStatement)
-	s.route("GET "+doc+"/signatures", s.listSignatures)
-	s.route("POST "+doc+"/signatures", s.addSignatures)
-	s.route("GET "+Prefix+"/dictionaries/applicant-categories", s.applicantCategories)
-	s.route("GET "+Prefix+"/dictionaries/applicant-document-types", s.applicantDocumentTypes)
-	s.route("GET "+Prefix+"/dictionaries/document-types", s.documentTypes)
+	s.route("fipsListApplications", s.listApplications)
+	s.route("fipsCreateApplication", s.createApplication)
+	s.route("fipsGetApplication", s.getApplication)
+	s.route("fipsUpdateApplication", s.updateApplication)
+	s.route("fipsDeleteApplication", s.deleteApplication)
+	s.route("fipsGetPackage", s.getPackage)
+	s.route("fipsSubmitApplication", s.submit)
+	s.route("fipsListDocuments", s.listDocuments)
+	s.route("fipsCreateDocument", s.createDocument)
+	s.route("fipsGetDocument", s.getDocument)
+	s.route("fipsUpdateDocument", s.updateDocument)
+	s.route("fipsDeleteDocument", s.deleteDocument)
+	s.route("fipsGetDocumentFile", s.getFile)
+	s.route("fipsPutDocumentFile", s.putFile)
+	s.route("fipsClearDocumentFile", s.deleteFile)
+	s.route("fipsGetStatement", s.getStatement)
+	s.route("fipsPutStatement", s.putStatement)
+	s.route("fipsListSignatures", s.listSignatures)
+	s.route("fipsAddSignature", s.addSignatures)
+	s.route("fipsListApplicantCategories", s.applicantCategories)
+	s.route("fipsListApplicantDocumentTypes", s.applicantDocumentTypes)
+	s.route("fipsListDocumentTypes", s.documentTypes)
 }

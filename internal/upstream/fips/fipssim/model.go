@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -120,9 +121,18 @@ func errRegisteredDoc() *apiError {
 	return newError(http.StatusConflict, "Зарегистрированный документ изменить нельзя")
 }
 
-func appPath(a *application) string { return Prefix + "/applications/" + a.id }
+// appPath is where an application is read: its Location.
+func (s *Server) appPath(a *application) string { return s.pathOf("fipsGetApplication", a.id, "") }
 
-func docPath(a *application, d *document) string { return appPath(a) + "/documents/" + d.id }
+// docPath is where a document is read: its Location.
+func (s *Server) docPath(a *application, d *document) string {
+	return s.pathOf("fipsGetDocument", a.id, d.id)
+}
+
+// pathOf is op's path with its ids filled in.
+func (s *Server) pathOf(op, appID, docID string) string {
+	return Prefix + strings.NewReplacer("{applicationId}", url.PathEscape(appID), "{documentId}", url.PathEscape(docID)).Replace(s.table[op].Path)
+}
 
 type docCounts struct {
 	Total        int `json:"total"`

@@ -1,7 +1,9 @@
 package fipssim
 
 import (
+	"cmp"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -63,7 +65,12 @@ func (s *Server) addSignatures(w http.ResponseWriter, r *http.Request, c *accoun
 	var in struct {
 		Signatures []signatureInput `json:"signatures"`
 	}
-	if err := decodeJSON(w, r, &in); err != nil {
+	var err error
+	in.Signatures, err = readSignatures(w, r, func() ([]signatureInput, error) {
+		err := decodeJSON(w, r, &in)
+		return in.Signatures, err
+	})
+	if err != nil {
 		return err
 	}
 	if len(in.Signatures) == 0 {
@@ -98,7 +105,7 @@ func (s *Server) addSignatures(w http.ResponseWriter, r *http.Request, c *accoun
 		if e != nil {
 			return e
 		}
-		created(w, docPath(a, d)+"/signatures", sig)
+		created(w, s.pathOf("fipsListSignatures", a.id, d.id), sig)
 		return nil
 	}
 	results := make([]itemResult, 0, len(in.Signatures))
@@ -112,4 +119,56 @@ func (s *Server) addSignatures(w http.ResponseWriter, r *http.Request, c *accoun
 	}
 	writeJSON(w, http.StatusMultiStatus, map[string]any{"results": results})
 	return nil
+}
+
+// rawAlgorithm is what the simulator records for a signature sent raw: it
+// does not parse CMS, where the algorithm would be.
+const rawAlgorithm = "GOST R 34.10-2012-256"
+
+// readSignatures reads the signatures of r in its route's shape: "json"
+// through fromJSON, "multipart" as a field "algorithm" and a file part (the
+// route's Part, default "signature") per signature, "raw" as one CMS body.
+// Values come back base64-encoded, as in JSON.
+func readSignatures(w http.ResponseWriter, r *http.Request, fromJSON func() ([]signatureInput, error)) ([]signatureInput, error) {
+	rt := routeOf(r)
+	switch rt.Signature {
+	case "", "json":
+		return fromJSON()
+	case "raw":
+		p, err := readRawBody(w, r, cmp.Or(rt.ContentType, "application/pkcs7-signature"))
+		if err != nil {
+			return nil, err
+		}
+		return []signatureInput{{Algorithm: rawAlgorithm, Value: base64.StdEncoding.EncodeToString(p.data)}}, nil
+	case "multipart":
+		name := cmp.Or(rt.Part, "signature")
+		if err := checkContentType(r, "multipart/form-data"); err != nil || r.Header.Get("Content-Type") == "" {
+			return nil, newError(http.StatusUnsupportedMediaType, "Подписи передаются как multipart/form-data")
+		}
+		if err := r.ParseMultipartForm(maxJSONBody); err != nil {
+			return nil, newError(http.StatusBadRequest, "Некорректное тело multipart/form-data")
+		}
+		algs, files := r.MultipartForm.Value["algorithm"], r.MultipartForm.File[name]
+		if len(files) == 0 {
+			return nil, errFLK(fieldError{"FLK_REQUIRED", name, "В запросе нет части multipart с именем " + name})
+		}
+		if len(algs) != len(files) {
+			return nil, errFLK(fieldError{"FLK_REQUIRED", "algorithm", "Для каждой подписи укажите алгоритм (algorithm)"})
+		}
+		out := make([]signatureInput, 0, len(files))
+		for i, fh := range files {
+			f, err := fh.Open()
+			if err != nil {
+				return nil, newError(http.StatusBadRequest, "Некорректное тело multipart/form-data")
+			}
+			b, err := io.ReadAll(f)
+			_ = f.Close()
+			if err != nil {
+				return nil, newError(http.StatusBadRequest, "Некорректное тело multipart/form-data")
+			}
+			out = append(out, signatureInput{Algorithm: algs[i], Value: base64.StdEncoding.EncodeToString(b)})
+		}
+		return out, nil
+	}
+	return nil, newError(http.StatusInternalServerError, "unknown signature shape "+rt.Signature)
 }

@@ -118,9 +118,17 @@ func (s *Server) submit(w http.ResponseWriter, r *http.Request, c *account) erro
 		Algorithm string `json:"algorithm"`
 		Signature string `json:"signature"`
 	}
-	if err := decodeJSON(w, r, &in); err != nil {
+	sigs, err := readSignatures(w, r, func() ([]signatureInput, error) {
+		err := decodeJSON(w, r, &in)
+		return []signatureInput{{Algorithm: in.Algorithm, Value: in.Signature}}, err
+	})
+	if err != nil {
 		return err
 	}
+	if len(sigs) != 1 {
+		return errFLK(fieldError{"FLK_REQUIRED", "signature", "Передайте одну подпись пакета"})
+	}
+	in.Algorithm, in.Signature = sigs[0].Algorithm, sigs[0].Value
 	cms, bad := decodeSignature(in.Algorithm, in.Signature)
 	if bad != nil {
 		for i := range bad.Errors {

@@ -27,9 +27,11 @@
 // errors (3) when a sub-request failed. As the doc defines it, progress "k of
 // n" counts the sub-requests processed successfully; /result lists the
 // processed sub-results in request order (a prefix while running). A legal
-// search without address always fails with the sub-result {"code": 0,
-// "message": "Undefined index: address"}, a backend PHP notice seen in real
-// payloads. task_start and task_end are Moscow time. Results expire Retention
+// search works with or without address (the parameter table makes it
+// optional); Config.AddressQuirk makes one without address fail with the
+// sub-result {"code": 0, "message": "Undefined index: address"}, as the
+// document's example result (and real payloads) show. task_start and
+// task_end are Moscow time. Results expire Retention
 // after submission; the error is then 404 "task not found or expired".
 //
 // Data is deterministic in the seed and the query; see ManySurname,
@@ -45,8 +47,7 @@ const (
 	// NoDebtSurname as lastname yields no records.
 	NoDebtSurname = "НЕТДОЛГОВ"
 	// ManyLegalName as (part of) a legal name yields at least ManyRecords
-	// records when an address is given (without an address every legal search
-	// fails, see the package comment).
+	// records (with Config.AddressQuirk, only when an address is given).
 	ManyLegalName = "РОМАШКА"
 	// NoDebtLegalName as (part of) a legal name yields no records.
 	NoDebtLegalName = "НЕТДОЛГОВ"
@@ -58,6 +59,7 @@ const (
 	ManyRecords = 20
 	// DemoToken is the token of DefaultConfig.
 	DemoToken = "demo-fssp-token"
-	// AddressError is the message of the failing legal sub-request.
+	// AddressError is the message of a legal sub-request without address
+	// under Config.AddressQuirk.
 	AddressError = "Undefined index: address"
 )

@@ -156,7 +156,9 @@ func TestUnknownTaskAndExpiry(t *testing.T) {
 }
 
 func TestPartialResultsWithAddressError(t *testing.T) {
-	_, ts := start(t, instant())
+	cfg := instant()
+	cfg.AddressQuirk = true
+	_, ts := start(t, cfg)
 	body := map[string]any{"token": DemoToken, "request": []any{
 		map[string]any{"type": 1, "params": map[string]any{"lastname": "Иванов", "firstname": "Сергей", "region": 66}},
 		map[string]any{"type": 2, "params": map[string]any{"name": "Ромашка", "region": 66}},
@@ -181,6 +183,24 @@ func TestPartialResultsWithAddressError(t *testing.T) {
 	single := submit(t, ts, "GET", "/search/legal", values("token", DemoToken, "region", "66", "name", "Ромашка"), nil)
 	if got := status(t, ts, single); got != (taskStatus{StatusDoneErrors, "0 of 1"}) {
 		t.Errorf("status(legal without address) = %+v, want {3 0 of 1}", got)
+	}
+}
+
+// TestLegalWithoutAddress: address is optional in the parameter table
+// (5.2); without AddressQuirk a legal search without it finds records,
+// alone and in a group.
+func TestLegalWithoutAddress(t *testing.T) {
+	_, ts := start(t, instant())
+	single := submit(t, ts, "GET", "/search/legal", values("token", DemoToken, "region", "66", "name", ManyLegalName), nil)
+	r := result(t, ts, single)
+	if r.Status != StatusDone || len(r.Result) != 1 || len(recordsOf(t, r.Result[0])) < ManyRecords {
+		t.Errorf("result(legal %s without address) = status %d, %+v; want done with >= %d records", ManyLegalName, r.Status, r.Result, ManyRecords)
+	}
+	group := submit(t, ts, "POST", "/search/group", nil, map[string]any{"token": DemoToken, "request": []any{
+		map[string]any{"type": 2, "params": map[string]any{"name": "Ромашка", "region": 66}},
+	}})
+	if got := status(t, ts, group); got != (taskStatus{StatusDone, "1 of 1"}) {
+		t.Errorf("status(group legal without address) = %+v, want {0 1 of 1}", got)
 	}
 }
 

@@ -25,6 +25,11 @@ type Config struct {
 	QueueFor      time.Duration // time a task stays queued (status 2)
 	RunFor        time.Duration // time a task runs (status 1) before it is done
 	Retention     time.Duration // results are kept this long after submission (24 h)
+	// AddressQuirk reproduces the document's example result (5.6): a legal
+	// search without address fails with the sub-result {"code": 0,
+	// "message": "Undefined index: address"}, a backend PHP notice. Off by
+	// default: the parameter table (5.2) makes address optional.
+	AddressQuirk bool
 }
 
 // DefaultConfig returns the documented limits, the demo token and a task that

@@ -84,7 +84,7 @@ func (s *Server) state(t *task, now time.Time) taskState {
 func (s *Server) newTask(now time.Time, queries []query) string {
 	t := &task{submitted: now, subs: make([]sub, len(queries))}
 	for i, q := range queries {
-		recs, err := records(s.cfg.Seed, q)
+		recs, err := records(s.cfg.Seed, q, s.cfg.AddressQuirk)
 		t.subs[i] = sub{query: q, records: recs, err: err}
 	}
 	for id, old := range s.tasks {

@@ -70,6 +70,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, name, family stri
 	if !tariffAllows(tok, name) {
 		return errorf(http.StatusUnauthorized, "token has no access to %s", name)
 	}
+	if err := denied(tok, name, r); err != nil {
+		return err
+	}
 	if err := checkFormat(r, name); err != nil {
 		return err
 	}
@@ -128,6 +131,24 @@ func tariffAllows(tok Token, name string) bool {
 		}
 	}
 	return false
+}
+
+// denied answers 403 for a method the token has no rights for, or a
+// document it may not see.
+func denied(tok Token, name string, r *http.Request) error {
+	for _, m := range tok.Denied {
+		if strings.TrimPrefix(strings.TrimPrefix(m, "/"), "v2/") == name {
+			return errorf(http.StatusForbidden, "no rights for this request: the token lacks the permission for %s", name)
+		}
+	}
+	if v := r.PathValue("topic"); v != "" {
+		for _, t := range tok.DeniedTopics {
+			if strconv.Itoa(t) == v {
+				return errorf(http.StatusForbidden, "no rights for this request: document %d is not available to the token", t)
+			}
+		}
+	}
+	return nil
 }
 
 // checkFormat enforces the only MIME type the API speaks. POST needs both

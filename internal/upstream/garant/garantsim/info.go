@@ -36,7 +36,7 @@ type topicInfo struct {
 	Active       []string `json:"active"`
 	ChDate       []string `json:"chdate"`
 	LastModified string   `json:"last_modified"`
-	Access       string   `json:"access"`
+	Access       string   `json:"access,omitempty"`
 }
 
 func dates(ts []time.Time) []string {
@@ -58,6 +58,9 @@ func (s *Server) topicInfo(w http.ResponseWriter, r *http.Request) error {
 		Date: []string{dotDate(d.date)}, Number: []string{}, RStatus: d.rstatus, Category: d.category,
 		Status: d.status, Kind: d.kinds, Territory: d.territory, Active: []string{}, ChDate: dates(d.chdates),
 		LastModified: dotDate(d.lastMod), Access: d.access,
+	}
+	if s.cfg.OmitAccess {
+		info.Access = ""
 	}
 	if d.number != "" {
 		info.Number = []string{d.number}

@@ -8,8 +8,12 @@
 // Strictness follows the official documentation: POST methods need
 // Content-Type and Accept of application/json, JSON methods reject any other
 // Accept, bodies with unknown fields or wrong types are a format error (400),
-// and every documented limit is enforced. Set Config.MisspelledKeys to get
-// the misspelled keys of the official examples ("number:", "topic:").
+// and every documented limit is enforced. A token's Denied methods and
+// DeniedTopics answer 403 (no rights for the request; Proxima: a document
+// outside its base). The forms of the official examples are options:
+// Config.MisspelledKeys ("number:", "topic:"), RepeatedPracticeKeys (court
+// practice with "kind" and "courts" repeated in one object) and OmitAccess
+// (topic info without "access").
 //
 // The simulator sits behind simkit.Kit: GET /_sim/calls reports calls by
 // route pattern ("GET /v2/topic/{topic}"), PUT /_sim/faults injects faults and
@@ -70,15 +74,30 @@ type Token struct {
 	// Quotas maps a family title or member name to its monthly limit.
 	// A missing family, or Unlimited, means no limit.
 	Quotas map[string]int
+	// Denied lists methods (named as in Methods) the token has no rights
+	// for: they answer 403, "no rights for this request", as the document's
+	// error table says of every method.
+	Denied []string
+	// DeniedTopics lists documents the token may not see: every method with
+	// a {topic} answers 403 for them (Garant Proxima: documents outside the
+	// internal-documents base).
+	DeniedTopics []int
 }
 
 // Config configures a Server.
 type Config struct {
 	Seed           uint64
 	Tokens         map[string]Token
-	MisspelledKeys bool           // answer "number:" and "topic:" as the doc examples do
-	RatePerSecond  int            // per token; default 20
-	Location       *time.Location // quota months; default Europe/Moscow
+	MisspelledKeys bool // answer "number:" and "topic:" as the doc examples do
+	// RepeatedPracticeKeys answers sutyazhnik-search in the form of the
+	// document's example: one object whose norms are followed by "kind" and
+	// "courts" once per kind (repeated keys), instead of one object per kind.
+	RepeatedPracticeKeys bool
+	// OmitAccess leaves "access" out of topic info, as the document's
+	// example does.
+	OmitAccess    bool
+	RatePerSecond int            // per token; default 20
+	Location      *time.Location // quota months; default Europe/Moscow
 }
 
 // DefaultConfig holds the demo tokens with the official doc's monthly limits.

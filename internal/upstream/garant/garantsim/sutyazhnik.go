@@ -1,9 +1,12 @@
 package garantsim
 
 import (
+	"bytes"
 	"cmp"
+	"encoding/json"
 	"net/http"
 	"slices"
+	"strconv"
 )
 
 type sutyazhnikRequest struct {
@@ -92,6 +95,50 @@ func (s *Server) sutyazhnik(w http.ResponseWriter, r *http.Request) error {
 		}
 		out = append(out, res)
 	}
+	if s.cfg.RepeatedPracticeKeys {
+		writeRepeated(w, out, *req.Count)
+		return nil
+	}
 	writeJSON(w, http.StatusOK, map[string]any{"documents": out})
 	return nil
+}
+
+// writeRepeated answers in the form of the document's example: one object,
+// the norms of every kind once (without repeats, at most count), then "kind"
+// and "courts" for each kind in turn: keys repeat, as in
+// {"norms":[…],"kind":"301","courts":[…],"kind":"302","courts":[…]}.
+func writeRepeated(w http.ResponseWriter, kinds []kindResult, count int) {
+	norms := []docLink{}
+	for _, k := range kinds {
+		for _, n := range k.Norms {
+			if len(norms) < count && !slices.Contains(norms, n) {
+				norms = append(norms, n)
+			}
+		}
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	member := func(key string, v any) {
+		b.WriteString(`"` + key + `":`)
+		_ = enc.Encode(v) // links and kinds: cannot fail
+		b.Truncate(b.Len() - 1)
+	}
+	b.WriteString(`{"documents":[`)
+	if len(kinds) > 0 {
+		b.WriteString("{")
+		member("norms", norms)
+		for _, k := range kinds {
+			b.WriteString(",")
+			member("kind", k.Kind)
+			b.WriteString(",")
+			member("courts", k.Courts)
+		}
+		b.WriteString("}")
+	}
+	b.WriteString("]}")
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(b.Bytes())
 }

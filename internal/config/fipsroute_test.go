@@ -1,0 +1,42 @@
+package config
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+func TestFIPSRoutes(t *testing.T) {
+	yaml := validYAML + `
+  fips:
+    base_url: https://kpsrtz.fips.ru/api/v1
+    routes:
+      fipsSubmitApplication: /applications/{applicationId}/send
+      fipsUpdateApplication: {method: PATCH}
+      fipsPutDocumentFile: {path: "/a/{applicationId}/d/{documentId}/content", content_type: multipart/form-data, part: content}
+      fipsAddSignature: {signature: raw, content_type: application/octet-stream}
+`
+	c, err := Parse([]byte(yaml), env(map[string]string{"G_TOKEN": "tok"}))
+	if err != nil {
+		t.Fatalf("Parse = %v", err)
+	}
+	want := map[string]FIPSRoute{
+		"fipsSubmitApplication": {Path: "/applications/{applicationId}/send"},
+		"fipsUpdateApplication": {Method: "PATCH"},
+		"fipsPutDocumentFile":   {Path: "/a/{applicationId}/d/{documentId}/content", ContentType: "multipart/form-data", Part: "content"},
+		"fipsAddSignature":      {Signature: "raw", ContentType: "application/octet-stream"},
+	}
+	if diff := cmp.Diff(want, c.Upstreams.FIPS.Routes); diff != "" {
+		t.Errorf("routes mismatch (-want +got):\n%s", diff)
+	}
+	for _, bad := range []string{
+		"      fipsUpdateApplication: {verb: PATCH}",
+		"      fipsUpdateApplication: [PATCH]",
+	} {
+		_, err := Parse([]byte(validYAML+"\n  fips:\n    routes:\n"+bad+"\n"), env(map[string]string{"G_TOKEN": "tok"}))
+		if err == nil || !strings.Contains(err.Error(), "FIPS route") {
+			t.Errorf("Parse(%s) = %v, want an error about the FIPS route", bad, err)
+		}
+	}
+}
