@@ -19,6 +19,7 @@ import (
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
 
 // Deps is everything the handlers use, built by cmd/gateway.
@@ -42,6 +43,9 @@ type Deps struct {
 	// MaxParked caps the long polls parked at once (0: DefaultMaxParked;
 	// negative: none is parked); the others wait the usual way.
 	MaxParked int
+	// Breakers reports the upstream credentials' circuit breakers, counted
+	// by state in /readyz (an *upstreamguard.Guard); nil: none.
+	Breakers interface{ Breakers() []upstreamguard.Breaker }
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set

@@ -208,7 +208,8 @@ func (c *Client) send(ctx context.Context, cred *tenant.Credential, k call) (*ht
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	// The credential's name travels with the request for the upstream guard.
+	ctx, cancel := context.WithTimeout(tenant.WithCredential(ctx, cred.Name), c.timeout)
 	req, err := http.NewRequestWithContext(ctx, k.method, u, k.body)
 	if err != nil {
 		cancel()
