@@ -1,0 +1,229 @@
+package upstreamguard_test
+
+import (
+	"errors"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/redistest"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
+	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
+)
+
+// arrivals records when each request reached the simulator.
+type arrivals struct {
+	next http.Handler
+	mu   sync.Mutex
+	at   []time.Time
+}
+
+func (a *arrivals) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if !strings.HasPrefix(r.URL.Path, "/_sim/") {
+		a.mu.Lock()
+		a.at = append(a.at, time.Now())
+		a.mu.Unlock()
+	}
+	a.next.ServeHTTP(w, r)
+}
+
+// stats returns the number of requests and the most that arrived within
+// any one second.
+func (a *arrivals) stats() (total, perSecond int) {
+	a.mu.Lock()
+	at := slices.Clone(a.at)
+	a.mu.Unlock()
+	slices.SortFunc(at, func(x, y time.Time) int { return x.Compare(y) })
+	j := 0
+	for i := range at {
+		for at[i].Sub(at[j]) >= time.Second {
+			j++
+		}
+		perSecond = max(perSecond, i-j+1)
+	}
+	return len(at), perSecond
+}
+
+// recordedSim is a simulator behind an arrival recorder, over real HTTP.
+func recordedSim(t *testing.T, cfg garantsim.Config) (*garantsim.Server, *arrivals, string) {
+	t.Helper()
+	sim := garantsim.New(cfg)
+	rec := &arrivals{next: sim}
+	srv := httptest.NewServer(rec)
+	t.Cleanup(srv.Close)
+	return sim, rec, srv.URL
+}
+
+// burst makes n document-info calls at once, spread over the rigs (one per
+// replica), and returns their errors.
+func burst(t *testing.T, rigs []*rig, n int) []error {
+	t.Helper()
+	topics := rigs[0].sim.Topics()
+	if len(topics) < n {
+		t.Fatalf("%d topics, want %d", len(topics), n)
+	}
+	ctx := tenant.WithCredential(redistest.Ctx(t, time.Minute), cred)
+	errs := make([]error, n)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			<-start
+			_, errs[i] = rigs[i%len(rigs)].client.Topic(ctx, tenant.NewSecret(garantsim.DemoToken), topics[i])
+		})
+	}
+	close(start)
+	wg.Wait()
+	return errs
+}
+
+// TestPaceBurst: 100 concurrent calls over two replicas against a Garant
+// that answers 429 past 20 requests in a second: with a long enough wait in
+// line every call succeeds, Garant sees one request per call and never more
+// than 20 in any second.
+func TestPaceBurst(t *testing.T) {
+	rs := redistest.Start(t)
+	sim, rec, url := recordedSim(t, garantsim.DefaultConfig())
+	cfg := upstreamguard.Config{MaxWait: 10 * time.Second}
+	rigs := []*rig{newRigAt(t, rs.Client(t), cfg, sim, url, 30*time.Second), newRigAt(t, rs.Client(t), cfg, sim, url, 30*time.Second)}
+	errs := burst(t, rigs, 100)
+	for i, err := range errs {
+		if err != nil {
+			t.Errorf("call %d = %v, want success", i, err)
+		}
+	}
+	total, perSecond := rec.stats()
+	t.Logf("100 calls on two replicas: Garant saw %d requests, at most %d in one second", total, perSecond)
+	if total != 100 || perSecond > 20 {
+		t.Errorf("Garant saw %d requests, %d in one second; want 100, at most 20 in any second", total, perSecond)
+	}
+}
+
+// TestPaceRefusesPastMaxWait: calls whose turn is further than the longest
+// wait are refused at once with a 429 of the credential's rate and a
+// Retry-After, and never sent.
+func TestPaceRefusesPastMaxWait(t *testing.T) {
+	rs := redistest.Start(t)
+	sim, rec, url := recordedSim(t, garantsim.DefaultConfig())
+	r := newRigAt(t, rs.Client(t), upstreamguard.Config{MaxWait: 300 * time.Millisecond}, sim, url, 30*time.Second)
+	errs := burst(t, []*rig{r}, 60)
+	ok, paced := 0, 0
+	for i, err := range errs {
+		switch e, _ := apperr.As(err); {
+		case err == nil:
+			ok++
+		case errors.Is(err, upstreamguard.ErrPaced) && e.Kind == apperr.QuotaExceeded && e.RetryAfter >= time.Second &&
+			e.Extensions["family"] == "rate" && e.Extensions["scope"] == "credential":
+			paced++
+		default:
+			t.Errorf("call %d = %v, want success or a paced 429 with Retry-After", i, err)
+		}
+	}
+	total, _ := rec.stats()
+	if ok != 20 || paced != 40 || total != 20 {
+		t.Errorf("60 calls: %d succeeded, %d refused, %d sent; want 20, 40, 20", ok, paced, total)
+	}
+}
+
+// TestRetryBudget: Garant allows less than the credential's configured rate
+// (5 a second against 20), so it answers many 429s; the retries share one
+// budget per credential, so Garant sees about one request per call, never
+// more than 20 in a second, and every call ends in success or Garant's 429.
+func TestRetryBudget(t *testing.T) {
+	rs := redistest.Start(t)
+	simCfg := garantsim.DefaultConfig()
+	simCfg.RatePerSecond = 5
+	sim, rec, url := recordedSim(t, simCfg)
+	cfg := upstreamguard.Config{MaxWait: 10 * time.Second}
+	rigs := []*rig{newRigAt(t, rs.Client(t), cfg, sim, url, 30*time.Second), newRigAt(t, rs.Client(t), cfg, sim, url, 30*time.Second)}
+	start := time.Now()
+	errs := burst(t, rigs, 100)
+	took := time.Since(start)
+	ok, limited := 0, 0
+	for i, err := range errs {
+		switch {
+		case err == nil:
+			ok++
+		case apperr.KindOf(err) == apperr.QuotaExceeded && garant.StatusOf(err) == 429:
+			limited++
+		default:
+			t.Errorf("call %d = %v, want success or Garant's 429", i, err)
+		}
+	}
+	total, perSecond := rec.stats()
+	// The budget: 10 % of 20 a second, at most 2 tokens at once.
+	budget := 2 + int(2*took.Seconds()+1)
+	t.Logf("100 calls in %v, Garant allowing 5/s: %d succeeded, %d got its 429; Garant saw %d requests (budget %d), at most %d in one second",
+		took.Round(time.Millisecond), ok, limited, total, budget, perSecond)
+	if total > 100+budget || perSecond > 20 {
+		t.Errorf("Garant saw %d requests, %d in one second; want at most %d, at most 20 in any second", total, perSecond, 100+budget)
+	}
+	if total <= 100 {
+		t.Errorf("Garant saw %d requests: no 429 was retried", total)
+	}
+}
+
+// TestPaceWithoutRedis: when Redis does not answer, requests go unpaced
+// (the pace protects the upstream, it is not a paid quota) and the miss is
+// counted.
+func TestPaceWithoutRedis(t *testing.T) {
+	dead := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1})
+	t.Cleanup(func() { _ = dead.Close() })
+	r := newRig(t, dead, upstreamguard.Config{RedisTimeout: 100 * time.Millisecond}, garantsim.DefaultConfig(), 5*time.Second)
+	ctx := redistest.Ctx(t, 10*time.Second)
+	for range 3 {
+		if err := r.prime(ctx); err != nil {
+			t.Fatalf("a call with Redis down = %v, want it sent unpaced", err)
+		}
+	}
+	for _, mf := range mustGather(t, r.reg) {
+		if mf.GetName() == "gateway_upstream_pacing_errors_total" && mf.GetMetric()[0].GetCounter().GetValue() == 3 {
+			return
+		}
+	}
+	t.Error("gateway_upstream_pacing_errors_total is not 3")
+}
+
+// TestPaceOnEmbeddedRedis: the demo's embedded Redis (miniredis) runs the
+// pacing script: 25 calls at once, 20 at once and 5 a window later.
+func TestPaceOnEmbeddedRedis(t *testing.T) {
+	mr := miniredis.RunT(t)
+	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
+	t.Cleanup(func() { _ = rdb.Close() })
+	var mu sync.Mutex
+	var at []time.Duration
+	start := time.Now()
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		mu.Lock()
+		at = append(at, time.Since(start))
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"categories":[]}`))
+	}))
+	t.Cleanup(up.Close)
+	r := newRigAt(t, rdb, upstreamguard.Config{MaxWait: 5 * time.Second}, nil, up.URL, 5*time.Second)
+	ctx := redistest.Ctx(t, 20*time.Second)
+	var wg sync.WaitGroup
+	for range 25 {
+		wg.Go(func() {
+			if err := r.prime(ctx); err != nil {
+				t.Errorf("prime = %v", err)
+			}
+		})
+	}
+	wg.Wait()
+	slices.Sort(at)
+	if len(at) != 25 || at[19] > 900*time.Millisecond || at[20] < time.Second {
+		t.Errorf("arrivals %v, want 20 at once and 5 after the one-second window", at)
+	}
+}
