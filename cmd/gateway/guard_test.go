@@ -132,6 +132,15 @@ upstreams:
 		}
 	}
 	t.Logf("%d calls: %d answered 200; Garant saw %d requests, at most %d in one second", calls, ok, total, perSecond)
+	if res, err := http.Get(base + "/metrics"); err == nil {
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "gateway_upstream_") && !strings.Contains(l, "_bucket") {
+				t.Log(l)
+			}
+		}
+	}
 	if perSecond > 20 {
 		t.Errorf("Garant saw %d requests in one second, want at most its documented 20", perSecond)
 	}

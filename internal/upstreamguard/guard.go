@@ -14,14 +14,18 @@
 //     neither. Breakers live in each replica.
 //   - Pacing to the credential's rate (requests a second), shared by every
 //     replica through Redis: each request takes a send time in one script
-//     call, so that at most Rate requests are sent in any window of one
-//     second plus Config.Margin (the margin absorbs the variation in the time
-//     requests take to reach the upstream). A request waits in line for its
-//     send time up to Config.MaxWait; when its turn would come later, it
-//     fails at once with an apperr.QuotaExceeded (a 429 problem of the
-//     credential's rate family) carrying Retry-After and ErrPaced. When Redis
-//     fails, requests go unpaced: the pace protects the upstream, it is not a
-//     paid quota.
+//     call, at least (one second + Config.Margin) / Rate after the previous
+//     one, so at most Rate requests leave in any window of one second plus
+//     the margin, evenly spaced (a burst does not open a burst of new
+//     connections, and the margin absorbs the variation in the time requests
+//     take to reach the upstream). The first request to an idle credential
+//     goes at once. A request waits in line for its send time up to
+//     Config.MaxWait; when its turn would come later, it fails at once with
+//     an apperr.QuotaExceeded (a 429 problem of the credential's rate family)
+//     carrying Retry-After and ErrPaced. While Redis does not answer (a call
+//     waits for it at most MaxWait), each replica paces the credential alone
+//     to its whole rate: the upstream is still protected, if less tightly
+//     with several replicas, and calls still flow.
 //   - Retries of upstream 429s, for the upstreams whose 429 means "over the
 //     rate" (Config.RetryTooManyRequests): after a short backoff the request
 //     is sent again, in line like any other, while the credential's retry
@@ -39,7 +43,7 @@
 //
 // Redis keys, under the credential's hash tag (the quota engine's):
 //
-//	{cred:C}:guard:pace    sorted set: the send times (ms) of the credential's last Rate requests
+//	{cred:C}:guard:pace    the last send time given (µs, Redis time)
 //	{cred:C}:guard:retry   hash: the retry budget's tokens and when they were counted
 package upstreamguard
 
@@ -105,10 +109,12 @@ type guarded struct {
 	cb      *gobreaker.TwoStepCircuitBreaker[struct{}]
 	openFor time.Duration
 	opened  *openedAt
+	local   localPace // the pace while Redis does not answer
 }
 
 // New returns a guard for cfg.Credentials, pacing them through rdb (nil:
-// nothing is paced), with its metrics registered on reg when not nil.
+// each replica alone, and no 429 is retried), with its metrics registered
+// on reg when not nil.
 func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Guard, error) {
 	def := func(d *time.Duration, v time.Duration) {
 		if *d <= 0 {
@@ -138,9 +144,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Gua
 	for _, u := range cfg.RetryTooManyRequests {
 		g.retry429[u] = true
 	}
-	if rdb != nil {
-		g.pace = newPacer(rdb, cfg)
-	}
+	g.pace = newPacer(rdb, cfg)
 	for _, c := range cfg.Credentials {
 		switch {
 		case c.Name == "" || c.Upstream == "":

@@ -36,7 +36,7 @@ func newMetrics(g *Guard, reg prometheus.Registerer) (*metrics, error) {
 		}, []string{"upstream", "credential"}),
 		paceErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_pacing_errors_total",
-			Help: "Requests sent unpaced because Redis did not answer the pacing call, by upstream.",
+			Help: "Requests paced by this replica alone because Redis did not answer the pacing call, by upstream.",
 		}, []string{"upstream"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_retries_total",

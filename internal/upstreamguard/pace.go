@@ -4,63 +4,52 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"math/rand/v2"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// paceLua gives one request of a credential its send time: the latest of
-// now, the send time of the Rate-th request before it plus the window, and
-// the last send time given (so send times never go back and any Rate + 1
-// consecutive ones span at least the window). It keeps the last Rate send
-// times. Time is Redis's own (TIME), the same for every replica.
+// paceLua gives one request of a credential its send time: the later of
+// now and the last send time given plus the interval (the window over the
+// rate), so that send times are at least an interval apart and at most
+// Rate fall in any window. Time is Redis's own (TIME), the same for every
+// replica; times are in microseconds.
 //
-// KEYS: the pace set, the retry budget. ARGV: request id, rate, window_ms,
-// max_wait_ms, retry ("1": a retry of a 429, which also takes a token of
+// KEYS: the last send time, the retry budget. ARGV: interval_us,
+// max_wait_us, retry ("1": a retry of a 429, which also takes a token of
 // the budget), the budget's tokens a second, its most tokens.
-// Returns {1, delay_ms} (granted: send after delay_ms), {0, delay_ms} (the
-// turn would come after max_wait_ms; nothing is recorded) or {2, ms} (no
-// retry token for ms more). A request id already granted returns its own
-// turn again, so the script is safe to run twice (go-redis sends a script
-// again when its connection broke after Redis ran it).
+// Returns {1, delay_us} (granted: send after delay_us), {0, delay_us} (the
+// turn would come after max_wait_us; nothing is recorded) or {2, us} (no
+// retry token for us more). Run twice (go-redis sends a script again when
+// its connection broke after Redis ran it), it only hands out one more
+// turn: the credential sends less, never more.
 const paceLua = `
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local prev = redis.call('ZSCORE', KEYS[1], ARGV[1])
-if prev then return {1, math.max(0, tonumber(prev) - now)} end
-local rate, window, maxwait = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
-local slot = now
-local n = redis.call('ZCARD', KEYS[1])
-if n >= rate then
-  local e = redis.call('ZRANGE', KEYS[1], n - rate, n - rate, 'WITHSCORES')
-  slot = math.max(slot, tonumber(e[2]) + window)
-end
-if n > 0 then
-  local e = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
-  slot = math.max(slot, tonumber(e[2]))
-end
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval, maxwait = tonumber(ARGV[1]), tonumber(ARGV[2])
+local slot = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0') + interval)
 local delay = slot - now
 if delay > maxwait then return {0, delay} end
-if ARGV[5] == '1' then
-  local per, most = tonumber(ARGV[6]), tonumber(ARGV[7])
+if ARGV[3] == '1' then
+  local per, most = tonumber(ARGV[4]), tonumber(ARGV[5])
   local b = redis.call('HMGET', KEYS[2], 'tokens', 'at')
   local tokens = most
-  if b[1] and b[2] then tokens = math.min(most, tonumber(b[1]) + (now - tonumber(b[2])) * per / 1000) end
-  if tokens < 1 then return {2, math.ceil((1 - tokens) * 1000 / per)} end
-  redis.call('HSET', KEYS[2], 'tokens', tostring(tokens - 1), 'at', now)
+  if b[1] and b[2] then tokens = math.min(most, tonumber(b[1]) + (now - tonumber(b[2])) * per / 1000000) end
+  if tokens < 1 then return {2, math.ceil((1 - tokens) * 1000000 / per)} end
+  redis.call('HSET', KEYS[2], 'tokens', string.format('%.6f', tokens - 1), 'at', string.format('%.0f', now))
   redis.call('PEXPIRE', KEYS[2], math.ceil(most * 1000 / per) + 1000)
 end
-redis.call('ZADD', KEYS[1], slot, ARGV[1])
-if n + 1 > rate then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, n - rate) end
-redis.call('PEXPIRE', KEYS[1], delay + window + 1000)
+redis.call('SET', KEYS[1], string.format('%.0f', slot), 'PX', math.ceil((delay + interval) / 1000) + 1000)
 return {1, delay}
 `
 
-// pacer hands out send times through Redis.
+// pacer hands out send times: through Redis, for every replica together;
+// while Redis does not answer (or without Redis), from each credential's
+// pace in this replica alone.
 type pacer struct {
-	rdb     redis.UniversalClient
+	rdb     redis.UniversalClient // nil: this replica alone
 	script  *redis.Script
 	window  time.Duration
 	maxWait time.Duration
@@ -69,8 +58,35 @@ type pacer struct {
 }
 
 func newPacer(rdb redis.UniversalClient, cfg Config) *pacer {
+	// Asking for a turn is part of the wait in line: a slow Redis may take
+	// up to the longest wait before the replica paces alone.
 	return &pacer{rdb: rdb, script: redis.NewScript(paceLua), window: time.Second + cfg.Margin,
-		maxWait: cfg.MaxWait, timeout: cfg.RedisTimeout, share: cfg.RetryShare}
+		maxWait: cfg.MaxWait, timeout: max(cfg.RedisTimeout, cfg.MaxWait), share: cfg.RetryShare}
+}
+
+// interval is the least time between two send times of c.
+func (p *pacer) interval(c *guarded) time.Duration {
+	return (p.window + time.Duration(c.Rate) - 1) / time.Duration(c.Rate)
+}
+
+// localPace is a credential's pace in this replica alone.
+type localPace struct {
+	mu   sync.Mutex
+	last time.Time
+}
+
+func (l *localPace) take(interval, maxWait time.Duration) (verdict, time.Duration) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	now, slot := time.Now(), l.last.Add(interval)
+	if slot.Before(now) {
+		slot = now
+	}
+	if d := slot.Sub(now); d > maxWait {
+		return tooLate, d
+	}
+	l.last = slot
+	return granted, slot.Sub(now)
 }
 
 // verdict is the pacer's answer to one request.
@@ -85,26 +101,44 @@ const (
 // take asks for a send time for one request of c (a retry of a 429 when
 // retry) and returns the verdict and the delay: to wait before sending
 // (granted), to the turn (tooLate), or to the next retry token (noBudget).
+// When Redis fails, err says why and the verdict is the replica's own (a
+// retry is refused: its budget is shared).
 func (p *pacer) take(ctx context.Context, c *guarded, retry bool) (verdict, time.Duration, error) {
+	var err error
+	if p.rdb != nil {
+		var v verdict
+		var d time.Duration
+		if v, d, err = p.shared(ctx, c, retry); err == nil {
+			return v, d, nil
+		}
+	}
+	if retry {
+		return noBudget, 0, err
+	}
+	v, d := c.local.take(p.interval(c), p.maxWait)
+	return v, d, err
+}
+
+// shared runs the pacing script for one request of c.
+func (p *pacer) shared(ctx context.Context, c *guarded, retry bool) (verdict, time.Duration, error) {
 	rctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
 	per := p.share * float64(c.Rate)
-	most := max(1, math.Ceil(per))
 	flag := "0"
 	if retry {
 		flag = "1"
 	}
 	tag := "{cred:" + c.Name + "}:guard:"
 	vals, err := p.script.Run(rctx, p.rdb, []string{tag + "pace", tag + "retry"},
-		strconv.FormatUint(rand.Uint64(), 36), c.Rate, p.window.Milliseconds(), p.maxWait.Milliseconds(),
-		flag, strconv.FormatFloat(per, 'f', -1, 64), strconv.FormatFloat(most, 'f', -1, 64)).Int64Slice()
+		p.interval(c).Microseconds(), p.maxWait.Microseconds(), flag,
+		strconv.FormatFloat(per, 'f', -1, 64), strconv.FormatFloat(max(1, math.Ceil(per)), 'f', -1, 64)).Int64Slice()
 	if err != nil {
 		return granted, 0, fmt.Errorf("upstreamguard: pace %s/%s: %w", c.Upstream, c.Name, err)
 	}
 	if len(vals) != 2 || vals[0] < 0 || vals[0] > 2 {
 		return granted, 0, fmt.Errorf("upstreamguard: pace %s/%s: script answered %v", c.Upstream, c.Name, vals)
 	}
-	d := time.Duration(vals[1]) * time.Millisecond
+	d := time.Duration(vals[1]) * time.Microsecond
 	switch vals[0] {
 	case 0:
 		return tooLate, d, nil

@@ -72,7 +72,7 @@ func (t *transport) send(r *http.Request, c *guarded) (res *http.Response, sent 
 // backoff and a turn in line have passed and the budget gave a token; ok
 // false means nothing was sent (the 429 stays the answer).
 func (t *transport) again(ctx context.Context, r *http.Request, c *guarded, attempt int) (res *http.Response, ok bool, err error) {
-	if (r.Body != nil && r.Body != http.NoBody && r.GetBody == nil) || c.Rate <= 0 || t.g.pace == nil {
+	if (r.Body != nil && r.Body != http.NoBody && r.GetBody == nil) || c.Rate <= 0 {
 		return nil, false, nil
 	}
 	// A 429 the pace did not prevent comes from someone else using the
@@ -102,16 +102,16 @@ func (t *transport) again(ctx context.Context, r *http.Request, c *guarded, atte
 }
 
 // wait takes c's next send time and sleeps until it; an error means the
-// request must not be sent. Without Redis the request goes at once.
+// request must not be sent.
 func (g *Guard) wait(ctx context.Context, c *guarded) error {
-	if c.Rate <= 0 || g.pace == nil {
+	if c.Rate <= 0 {
 		return nil
 	}
 	v, d, err := g.pace.take(ctx, c, false)
-	switch {
-	case err != nil:
+	if err != nil {
 		g.m.paceErrors.WithLabelValues(c.Upstream).Inc()
-		return nil
+	}
+	switch {
 	case v == tooLate:
 		g.m.paced(c)
 		return c.pacedErr(d, g.cfg.MaxWait)
