@@ -166,7 +166,9 @@ type UpstreamGuard struct {
 		// with Retry-After at once [2s].
 		MaxWait time.Duration `yaml:"max_wait"`
 		// Margin is added to the one-second window of a rate, for the
-		// variation in the time requests take to reach the upstream [100ms].
+		// variation in the time requests take to reach the upstream (a new
+		// TLS connection, a busy host): Garant's 20 a second are sent as 20
+		// per 1.25 s by default, 16 a second [250ms].
 		Margin time.Duration `yaml:"margin"`
 		// RetryShare is the share of a credential's rate its retries of
 		// Garant's 429s may use, for every replica together [0.1].
@@ -227,7 +229,7 @@ func (g *UpstreamGuard) applyDefaults() {
 		g.Pacing.MaxWait = 2 * time.Second
 	}
 	if g.Pacing.Margin == 0 {
-		g.Pacing.Margin = 100 * time.Millisecond
+		g.Pacing.Margin = 250 * time.Millisecond
 	}
 	if g.Pacing.RetryShare == 0 {
 		g.Pacing.RetryShare = 0.1

@@ -86,7 +86,7 @@ type Config struct {
 	OpenFor              time.Duration // how long an open breaker refuses calls before probing [30s]
 	Probes               int           // calls a half-open breaker lets through; as many successes close it [1]
 	MaxWait              time.Duration // longest wait in line for a send time [2s]
-	Margin               time.Duration // added to the one-second window of a rate [100ms]
+	Margin               time.Duration // added to the one-second window of a rate [250ms]
 	RetryShare           float64       // share of a credential's rate its 429 retries may use [0.1]
 	MaxRetries           int           // retries of one call [3]
 	RedisTimeout         time.Duration // per pacing call [250ms]
@@ -135,7 +135,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Gua
 	}
 	def(&cfg.OpenFor, 30*time.Second)
 	def(&cfg.MaxWait, 2*time.Second)
-	def(&cfg.Margin, 100*time.Millisecond)
+	def(&cfg.Margin, 250*time.Millisecond)
 	def(&cfg.RedisTimeout, 250*time.Millisecond)
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
