@@ -56,7 +56,7 @@ func (c *guarded) openErr(cause error) *apperr.Error {
 	name := display(c.Upstream)
 	return &apperr.Error{Kind: apperr.Unavailable, Upstream: c.Upstream, RetryAfter: retry,
 		Detail: name + " is failing for the credential this tenant uses (timeouts, cut connections or 5xx answers): " +
-			"the gateway does not call it until it recovers; nothing was sent, no quota was spent",
+			"the gateway does not call it until it recovers; nothing was sent",
 		Err: fmt.Errorf("%w: %s credential %s: %w", ErrOpen, c.Upstream, c.Name, cause)}
 }
 

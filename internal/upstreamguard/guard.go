@@ -89,7 +89,7 @@ type Config struct {
 	Margin               time.Duration // added to the one-second window of a rate [250ms]
 	RetryShare           float64       // share of a credential's rate its 429 retries may use [0.1]
 	MaxRetries           int           // retries of one call [3]
-	RedisTimeout         time.Duration // per pacing call [250ms]
+	RedisTimeout         time.Duration // a pacing call may take twice this [250ms]
 	Log                  *slog.Logger  // breaker state changes; nil: none
 }
 

@@ -2,10 +2,12 @@ package upstreamguard
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -55,13 +57,18 @@ type pacer struct {
 	maxWait time.Duration
 	timeout time.Duration
 	share   float64
+	// downUntil (Unix ns): after a failed pacing call, the replica paces
+	// alone for a second without asking Redis, so that a Redis that is down
+	// does not cost every call a failed dial.
+	downUntil atomic.Int64
 }
 
+// localFor is how long the replica paces alone after a failed pacing call.
+const localFor = time.Second
+
 func newPacer(rdb redis.UniversalClient, cfg Config) *pacer {
-	// Asking for a turn is part of the wait in line: a slow Redis may take
-	// up to the longest wait before the replica paces alone.
 	return &pacer{rdb: rdb, script: redis.NewScript(paceLua), window: time.Second + cfg.Margin,
-		maxWait: cfg.MaxWait, timeout: max(cfg.RedisTimeout, cfg.MaxWait), share: cfg.RetryShare}
+		maxWait: cfg.MaxWait, timeout: 2 * cfg.RedisTimeout, share: cfg.RetryShare}
 }
 
 // interval is the least time between two send times of c.
@@ -73,6 +80,16 @@ func (p *pacer) interval(c *guarded) time.Duration {
 type localPace struct {
 	mu   sync.Mutex
 	last time.Time
+}
+
+// observe records a send time Redis gave this replica: pacing alone goes
+// on after it.
+func (l *localPace) observe(slot time.Time) {
+	l.mu.Lock()
+	if slot.After(l.last) {
+		l.last = slot
+	}
+	l.mu.Unlock()
 }
 
 func (l *localPace) take(interval, maxWait time.Duration) (verdict, time.Duration) {
@@ -101,15 +118,23 @@ const (
 // take asks for a send time for one request of c (a retry of a 429 when
 // retry) and returns the verdict and the delay: to wait before sending
 // (granted), to the turn (tooLate), or to the next retry token (noBudget).
-// When Redis fails, err says why and the verdict is the replica's own (a
-// retry is refused: its budget is shared).
+// When Redis fails (or failed less than localFor ago), err says so and the
+// verdict is the replica's own, after the last turn Redis gave it (a retry
+// is refused: its budget is shared).
 func (p *pacer) take(ctx context.Context, c *guarded, retry bool) (verdict, time.Duration, error) {
-	var err error
-	if p.rdb != nil {
+	err := errAlone
+	if p.rdb != nil && time.Now().UnixNano() >= p.downUntil.Load() {
 		var v verdict
 		var d time.Duration
+		start := time.Now()
 		if v, d, err = p.shared(ctx, c, retry); err == nil {
+			if v == granted {
+				c.local.observe(start.Add(d))
+			}
 			return v, d, nil
+		}
+		if ctx.Err() == nil {
+			p.downUntil.Store(time.Now().Add(localFor).UnixNano())
 		}
 	}
 	if retry {
@@ -118,6 +143,9 @@ func (p *pacer) take(ctx context.Context, c *guarded, retry bool) (verdict, time
 	v, d := c.local.take(p.interval(c), p.maxWait)
 	return v, d, err
 }
+
+// errAlone says a request was paced by this replica alone.
+var errAlone = errors.New("upstreamguard: no shared pace (no Redis, or it failed within the last second)")
 
 // shared runs the pacing script for one request of c.
 func (p *pacer) shared(ctx context.Context, c *guarded, retry bool) (verdict, time.Duration, error) {
