@@ -45,7 +45,9 @@ type Deps struct {
 	MaxParked int
 	// Breakers reports the upstream credentials' circuit breakers, counted
 	// by state in /readyz (an *upstreamguard.Guard); nil: none.
-	Breakers interface{ Breakers() []upstreamguard.Breaker }
+	Breakers interface {
+		Breakers() []upstreamguard.Breaker
+	}
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set
