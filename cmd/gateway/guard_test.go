@@ -17,7 +17,9 @@ import (
 
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/redistest"
+	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
 )
 
 // arrivals records when each request (outside /_sim/) reached a handler.
@@ -149,5 +151,76 @@ upstreams:
 	}
 	if ok < 20 {
 		t.Errorf("%d calls succeeded, want at least the 20 a second Garant allows", ok)
+	}
+}
+
+// TestFSSPBreakerThroughRun: with FSSP failing every search, the
+// credential's breaker opens after five; later searches answer a 503 problem
+// with Retry-After at once, FSSP sees none of them, no quota is spent, and
+// /readyz counts the open breaker.
+func TestFSSPBreakerThroughRun(t *testing.T) {
+	rs := redistest.Start(t)
+	sim := fsspsim.New(fsspsim.DefaultConfig())
+	fssp := httptest.NewServer(sim)
+	t.Cleanup(fssp.Close)
+	cfg := fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  fssp-main: {upstream: fssp, secret: demo-fssp-token, limits: [{family: single, period: sliding_hour, limit: 100}]}
+tenants:
+  billing: {keys_sha256: [%s], credentials: {fssp: fssp-main}}
+upstreams:
+  fssp: {base_url: %q}
+`, rs.URL(), config.HashKey("billing-key"), fssp.URL)
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, _ := startGateway(t, []string{"-config", path}, nil)
+	sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/search/", Status: 503})
+	send := func(method, path, body string) (int, http.Header, string) {
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer billing-key")
+		if body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res.StatusCode, res.Header, string(b)
+	}
+	for i := range 10 {
+		status, h, body := send("POST", "/v1/fssp/searches/physical", `{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН"}`)
+		want := 503
+		if i < 5 {
+			want = 502
+		}
+		if status != want || (want == 503 && h.Get("Retry-After") == "") {
+			t.Fatalf("search %d = %d (Retry-After %q), want %d; %s", i, status, h.Get("Retry-After"), want, body)
+		}
+	}
+	if n := sim.Kit.Calls.Total(); n != 5 {
+		t.Errorf("FSSP saw %d calls, want the 5 that opened the breaker", n)
+	}
+	if _, _, body := send("GET", "/v1/quotas", ""); !strings.Contains(body, `"used":0`) || strings.Contains(body, `"used":1`) {
+		t.Errorf("GET /v1/quotas = %s, want nothing used", body)
+	}
+	// The refused searches reserved nothing: only the five that reached FSSP did.
+	_, _, metricsText := send("GET", "/metrics", "")
+	reserved := ""
+	for _, l := range strings.Split(metricsText, "\n") {
+		if strings.HasPrefix(l, "gateway_quota_reserved_total{") && strings.Contains(l, `family="single"`) && strings.Contains(l, `scope="credential"`) {
+			reserved = l[strings.LastIndex(l, " ")+1:]
+		}
+	}
+	if reserved != "5" {
+		t.Errorf("single units reserved for the credential = %q, want 5", reserved)
+	}
+	status, _, body := send("GET", "/readyz", "")
+	if status != 200 || !strings.Contains(body, `{"closed":0,"half_open":0,"open":1,"upstream":"fssp"}`) || strings.Contains(body, "fssp-main") {
+		t.Errorf("GET /readyz = %d %s, want FSSP's one breaker open, no credential name", status, body)
 	}
 }
