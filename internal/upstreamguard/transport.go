@@ -111,8 +111,7 @@ func (g *Guard) wait(ctx context.Context, c *guarded) error {
 	if err != nil {
 		g.m.paceErrors.WithLabelValues(c.Upstream).Inc()
 	}
-	switch {
-	case v == tooLate:
+	if v == tooLate {
 		g.m.paced(c)
 		return c.pacedErr(d, g.cfg.MaxWait)
 	}
