@@ -68,8 +68,11 @@ func TestGarantBurstPacedToItsRate(t *testing.T) {
 	rec := &arrivals{next: sim}
 	garant := httptest.NewServer(rec)
 	t.Cleanup(garant.Close)
+	// A generous Redis timeout: under -race on a busy machine a call may be
+	// slow, and a replica pacing alone (while Redis does not answer) is
+	// internal/upstreamguard's TestPaceWithoutRedis.
 	cfg := fmt.Sprintf(`
-redis: {url: %q}
+redis: {url: %q, timeout: 2s}
 credentials:
   garant-main: {upstream: garant, secret: demo-garant-token, limits: [{family: topic_info, period: month, limit: 1000}]}
 tenants:
