@@ -22,7 +22,9 @@
 //     goes at once. A request waits in line for its send time up to
 //     Config.MaxWait; when its turn would come later, it fails at once with
 //     an apperr.QuotaExceeded (a 429 problem of the credential's rate family)
-//     carrying Retry-After and ErrPaced. While Redis does not answer (a call
+//     carrying Retry-After and ErrPaced. A request that wakes up well after
+//     its turn (the process stalled) takes a new one rather than leave in a
+//     bunch with the other late ones. While Redis does not answer (a call
 //     waits for it at most MaxWait), each replica paces the credential alone
 //     to its whole rate: the upstream is still protected, if less tightly
 //     with several replicas, and calls still flow.
@@ -48,6 +50,7 @@
 package upstreamguard
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -101,6 +104,7 @@ type Guard struct {
 	pace     *pacer
 	cfg      Config
 	m        *metrics
+	sleep    func(ctx context.Context, d time.Duration) bool // waits d unless ctx ends first
 }
 
 // guarded is one credential's breaker and rate.
@@ -140,7 +144,7 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Gua
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	g := &Guard{creds: map[string]*guarded{}, retry429: map[string]bool{}, cfg: cfg}
+	g := &Guard{creds: map[string]*guarded{}, retry429: map[string]bool{}, cfg: cfg, sleep: sleep}
 	for _, u := range cfg.RetryTooManyRequests {
 		g.retry429[u] = true
 	}

@@ -14,6 +14,7 @@ type metrics struct {
 	paceWait   *prometheus.HistogramVec
 	paceRefuse *prometheus.CounterVec
 	paceErrors *prometheus.CounterVec
+	late       *prometheus.CounterVec
 	retries    *prometheus.CounterVec
 	state      *prometheus.Desc
 }
@@ -38,6 +39,10 @@ func newMetrics(g *Guard, reg prometheus.Registerer) (*metrics, error) {
 			Name: "gateway_upstream_pacing_errors_total",
 			Help: "Requests paced by this replica alone because Redis did not answer the pacing call, by upstream.",
 		}, []string{"upstream"}),
+		late: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_upstream_pacing_late_total",
+			Help: "Requests that woke up well after their turn (the process stalled) and took a new one, by upstream.",
+		}, []string{"upstream"}),
 		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "gateway_upstream_retries_total",
 			Help: "Retries of upstream 429 answers, by upstream, credential and outcome (sent, or refused: no budget or no turn in time).",
@@ -49,7 +54,7 @@ func newMetrics(g *Guard, reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		return m, nil
 	}
-	for _, c := range []prometheus.Collector{m.refusals, m.paceWait, m.paceRefuse, m.paceErrors, m.retries, m} {
+	for _, c := range []prometheus.Collector{m.refusals, m.paceWait, m.paceRefuse, m.paceErrors, m.late, m.retries, m} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

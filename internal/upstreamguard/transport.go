@@ -78,7 +78,7 @@ func (t *transport) again(ctx context.Context, r *http.Request, c *guarded, atte
 	// A 429 the pace did not prevent comes from someone else using the
 	// token: do not hit it again at once.
 	backoff := 100 * time.Millisecond << attempt
-	if !sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
+	if !t.g.sleep(ctx, backoff/2+rand.N(backoff/2+1)) {
 		return nil, false, nil
 	}
 	v, d, err := t.g.pace.take(ctx, c, true)
@@ -87,7 +87,7 @@ func (t *transport) again(ctx context.Context, r *http.Request, c *guarded, atte
 		return nil, false, nil
 	}
 	t.g.m.waited(c, d)
-	if !sleep(ctx, d) {
+	if !t.g.sleep(ctx, d) {
 		return nil, false, nil
 	}
 	r2 := r.Clone(ctx)
@@ -102,24 +102,33 @@ func (t *transport) again(ctx context.Context, r *http.Request, c *guarded, atte
 }
 
 // wait takes c's next send time and sleeps until it; an error means the
-// request must not be sent.
+// request must not be sent. A request that wakes up more than half the
+// margin after its turn (the process stalled: CPU throttling, a long pause)
+// takes a new turn, up to twice, rather than leave together with the other
+// late ones.
 func (g *Guard) wait(ctx context.Context, c *guarded) error {
 	if c.Rate <= 0 {
 		return nil
 	}
-	v, d, err := g.pace.take(ctx, c, false)
-	if err != nil {
-		g.m.paceErrors.WithLabelValues(c.Upstream).Inc()
+	for retake := 0; ; retake++ {
+		v, d, err := g.pace.take(ctx, c, false)
+		if err != nil {
+			g.m.paceErrors.WithLabelValues(c.Upstream).Inc()
+		}
+		if v == tooLate {
+			g.m.paced(c)
+			return c.pacedErr(d, g.cfg.MaxWait)
+		}
+		g.m.waited(c, d)
+		due := time.Now().Add(d)
+		if !g.sleep(ctx, d) {
+			return fmt.Errorf("upstreamguard: waiting for a turn under the rate of %s/%s: %w", c.Upstream, c.Name, context.Cause(ctx))
+		}
+		if retake == 2 || time.Since(due) <= g.cfg.Margin/2 {
+			return nil
+		}
+		g.m.late.WithLabelValues(c.Upstream).Inc()
 	}
-	if v == tooLate {
-		g.m.paced(c)
-		return c.pacedErr(d, g.cfg.MaxWait)
-	}
-	g.m.waited(c, d)
-	if !sleep(ctx, d) {
-		return fmt.Errorf("upstreamguard: waiting for a turn under the rate of %s/%s: %w", c.Upstream, c.Name, context.Cause(ctx))
-	}
-	return nil
 }
 
 // pacedErr is the 429 of a request whose turn would come after delay,
