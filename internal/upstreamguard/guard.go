@@ -22,9 +22,11 @@
 //     goes at once. A request waits in line for its send time up to
 //     Config.MaxWait; when its turn would come later, it fails at once with
 //     an apperr.QuotaExceeded (a 429 problem of the credential's rate family)
-//     carrying Retry-After and ErrPaced. A request that wakes up well after
-//     its turn (the process stalled) takes a new one rather than leave in a
-//     bunch with the other late ones. While Redis does not answer (a call
+//     carrying Retry-After and ErrPaced. A request that wakes up more than
+//     half the margin after its turn (the process stalled) takes a new one
+//     rather than leave in a bunch with the other late ones: so at most Rate
+//     requests leave in any second, and the other half of the margin is left
+//     for the way to the upstream. While Redis does not answer (a call
 //     waits for it at most MaxWait), each replica paces the credential alone
 //     to its whole rate: the upstream is still protected, if less tightly
 //     with several replicas, and calls still flow.
