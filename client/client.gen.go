@@ -489,6 +489,42 @@ func (e QuotaUsagePeriod) Valid() bool {
 	}
 }
 
+// Defines values for ReadyStatusStatus.
+const (
+	ReadyStatusOK ReadyStatusStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the ReadyStatusStatus enum.
+func (e ReadyStatusStatus) Valid() bool {
+	switch e {
+	case ReadyStatusOK:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for UpstreamBreakersUpstream.
+const (
+	UpstreamBreakersUpstreamFIPS   UpstreamBreakersUpstream = "fips"
+	UpstreamBreakersUpstreamFSSP   UpstreamBreakersUpstream = "fssp"
+	UpstreamBreakersUpstreamGarant UpstreamBreakersUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the UpstreamBreakersUpstream enum.
+func (e UpstreamBreakersUpstream) Valid() bool {
+	switch e {
+	case UpstreamBreakersUpstreamFIPS:
+		return true
+	case UpstreamBreakersUpstreamFSSP:
+		return true
+	case UpstreamBreakersUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -2429,6 +2465,51 @@ type QuotaUsage struct {
 // Example: month
 type QuotaUsagePeriod string
 
+// ReadyStatus The readiness probe's answer.
+type ReadyStatus struct {
+	// Status Always `ok` on success.
+	//
+	// Example: ok
+	Status ReadyStatusStatus `json:"status"`
+
+	// Upstreams One entry per upstream the gateway has credentials for: how many of their circuit breakers
+	// are in each state. Which credential is which is in the metric
+	// `gateway_upstream_breaker_state` (labels `upstream`, `credential`), not here.
+	Upstreams []UpstreamBreakers `json:"upstreams"`
+}
+
+// ReadyStatusStatus Always `ok` on success.
+//
+// Example: ok
+type ReadyStatusStatus string
+
+// UpstreamBreakers The circuit breakers of one upstream's credentials, counted by state. A breaker opens after
+// consecutive timeouts, cut connections or 5xx answers of its credential; while open, calls answer
+// 503 with `Retry-After` at once (nothing is sent upstream, no quota is spent); after a while it is
+// half-open and lets a probe call through, whose success closes it.
+type UpstreamBreakers struct {
+	// Closed Credentials whose calls go through.
+	//
+	// Example: 1
+	Closed int `json:"closed"`
+
+	// HalfOpen Credentials whose breaker lets a probe call through to test whether the upstream recovered.
+	//
+	// Example: 0
+	HalfOpen int `json:"half_open"`
+
+	// Open Credentials whose calls answer 503 at once.
+	//
+	// Example: 0
+	Open int `json:"open"`
+
+	// Upstream Example: garant
+	Upstream UpstreamBreakersUpstream `json:"upstream"`
+}
+
+// UpstreamBreakersUpstream Example: garant
+type UpstreamBreakersUpstream string
+
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
 
@@ -3283,7 +3364,8 @@ type ClientInterface interface {
 	//
 	// Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
 	// ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-	// affects only its own operations.
+	// affects only its own operations. The answer counts, per upstream, the circuit breakers of
+	// its credentials by state; an open one does not make the gateway unready.
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -3999,7 +4081,8 @@ func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditor
 //
 // Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
 // ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-// affects only its own operations.
+// affects only its own operations. The answer counts, per upstream, the circuit breakers of
+// its credentials by state; an open one does not make the gateway unready.
 //
 // Corresponds with GET /readyz (the `GetReadyz` operationId).
 func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -7836,7 +7919,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
 	// ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-	// affects only its own operations.
+	// affects only its own operations. The answer counts, per upstream, the circuit breakers of
+	// its credentials by state; an open one does not make the gateway unready.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -8702,7 +8786,7 @@ type GetReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
-	JSON200 *HealthStatus
+	JSON200 *ReadyStatus
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
 	ApplicationproblemJSON503 *ServiceUnavailable
 	// Headers503 the parsed response headers for an HTTP 503 response
@@ -8710,7 +8794,7 @@ type GetReadyzResponse struct {
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
-func (r GetReadyzResponse) GetJSON200() *HealthStatus {
+func (r GetReadyzResponse) GetJSON200() *ReadyStatus {
 	return r.JSON200
 }
 
@@ -15031,7 +15115,8 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, re
 //
 // Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
 // ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-// affects only its own operations.
+// affects only its own operations. The answer counts, per upstream, the circuit breakers of
+// its credentials by state; an open one does not make the gateway unready.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16223,7 +16308,7 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 
 	switch {
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
-		var dest HealthStatus
+		var dest ReadyStatus
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}

@@ -109,6 +109,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, Ops: app.ops, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
 		Conns: ln, MaxParked: cfg.FSSP.MaxParked, Fair: app.fair,
+		Breakers: app.guard,
 	})
 	if err != nil {
 		return err

@@ -26,6 +26,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
 
 // app is everything run builds from the config besides the HTTP layer.
@@ -33,6 +34,7 @@ type app struct {
 	ops     *ops.Table
 	tenants *tenant.Registry
 	quota   *quota.Engine
+	guard   *upstreamguard.Guard
 	fssp    *fssptasks.Engine
 	garant  *handlers.Garant
 	fips    *handlers.FIPS
@@ -75,23 +77,27 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		}
 	}
 
-	a := &app{ops: table, tenants: tenants, quota: q}
+	guard, err := wireGuard(cfg, rdb, reg, log)
+	if err != nil {
+		return nil, err
+	}
+	a := &app{ops: table, tenants: tenants, quota: q, guard: guard}
 	if a.fair, err = wireFairness(cfg, rdb, reg, log); err != nil {
 		return nil, err
 	}
 	if cfg.Uses(config.Garant) {
-		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, loc); err != nil {
+		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, loc); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Uses(config.FIPS) {
-		if a.fips, err = wireFIPS(cfg, rdb, reg, upstreamMetrics, log); err != nil {
+		if a.fips, err = wireFIPS(cfg, rdb, reg, upstreamMetrics, guard, log); err != nil {
 			return nil, err
 		}
 	}
 	var tasks *fssptasks.Engine
 	if cfg.Uses(config.FSSP) {
-		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, q, tenants, log); err != nil {
+		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, log); err != nil {
 			return nil, err
 		}
 		a.fssp = tasks
@@ -130,12 +136,36 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	return a, nil
 }
 
+// wireGuard builds the upstream guard: a circuit breaker per credential and
+// pacing to each credential's rate (config.CredentialRate); Garant's 429s
+// (over its per-second rate) are retried within the retry budget. A rate
+// above the documented one is a start-up warning.
+func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (*upstreamguard.Guard, error) {
+	gc := upstreamguard.Config{
+		RetryTooManyRequests: []string{config.Garant},
+		Failures:             cfg.Guard.Breaker.Failures, OpenFor: cfg.Guard.Breaker.OpenFor, Probes: cfg.Guard.Breaker.Probes,
+		MaxWait: cfg.Guard.Pacing.MaxWait, Margin: cfg.Guard.Pacing.Margin, RetryShare: cfg.Guard.Pacing.RetryShare,
+		RedisTimeout: cfg.Redis.Timeout, Log: log,
+	}
+	for name, c := range cfg.Credentials {
+		gc.Credentials = append(gc.Credentials, upstreamguard.Credential{Upstream: c.Upstream, Name: name, Rate: cfg.CredentialRate(name)})
+	}
+	for _, w := range cfg.RateWarnings() {
+		log.Warn("config: " + w)
+	}
+	g, err := upstreamguard.New(rdb, gc, reg)
+	if err != nil {
+		return nil, fmt.Errorf("upstream guard: %w", err)
+	}
+	return g, nil
+}
+
 // wireGarant builds the Garant client, its cache and the handlers' view of them.
-func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, loc *time.Location) (*handlers.Garant, error) {
+func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, loc *time.Location) (*handlers.Garant, error) {
 	garantClient, err := garant.New(garant.Config{
 		BaseURL: cfg.Upstreams.Garant.BaseURL, EditionsPath: cfg.Upstreams.Garant.EditionsPath,
 		Proxima: cfg.Upstreams.Garant.Proxima, Timeout: cfg.Upstreams.Garant.Timeout, Location: loc,
-		Transport: um.Transport(config.Garant, newTransport()),
+		Transport: guard.Transport(config.Garant, um.Transport(config.Garant, newTransport())),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("garant: %w", err)
@@ -148,22 +178,29 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL,
+	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL, Guard: guard,
 		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }, Metrics: um}, nil
 }
 
 // wireFSSP builds the FSSP client and task engine.
-func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger) (*fssptasks.Engine, error) {
+func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger) (*fssptasks.Engine, error) {
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
-		Transport: um.Transport(config.FSSP, newTransport()),
+		Transport: guard.Transport(config.FSSP, um.Transport(config.FSSP, newTransport())),
 		Timeout:   cfg.Upstreams.FSSP.Timeout,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("fssp: %w", err)
 	}
-	return fssptasks.New(rdb, fsspClient, q.Reserve, fssptasks.Config{
+	// A search whose credential's breaker is open fails before it reserves.
+	reserve := func(ctx context.Context, r quota.Request) (*quota.Reservation, error) {
+		if err := guard.Check(r.Upstream, r.Credential); err != nil {
+			return nil, err
+		}
+		return q.Reserve(ctx, r)
+	}
+	return fssptasks.New(rdb, fsspClient, reserve, fssptasks.Config{
 		MaxWait: cfg.FSSP.MaxWait, Deadline: cfg.FSSP.Deadline, PollInitial: cfg.FSSP.PollInitial,
 		PollMax: cfg.FSSP.PollMax, GroupLimit: cfg.FSSP.GroupLimit,
 		// A poller renews its lease during upstream calls too; a lease of
@@ -183,10 +220,10 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 
 // wireFIPS builds the FIPS client (route table from config, dictionaries
 // cached in Redis) and the idempotency store of its creates.
-func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, log *slog.Logger) (*handlers.FIPS, error) {
+func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger) (*handlers.FIPS, error) {
 	fc, err := fips.New(fips.Config{
 		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
-		Transport: um.Transport(config.FIPS, newTransport()),
+		Transport: guard.Transport(config.FIPS, um.Transport(config.FIPS, newTransport())),
 		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
 		// A 401 counts the rejection and moves the credential's expiry to now.
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FIPS, c) },
@@ -258,11 +295,16 @@ func quotaAccounts(cfg *config.Config) []quota.Account {
 	return accounts
 }
 
-// quotaRules lists the credential and tenant limits of the config.
+// quotaRules lists the credential and tenant limits of the config. A
+// credential's rate of period second is its pace, kept by the upstream
+// guard (wireGuard), not a quota.
 func quotaRules(cfg *config.Config) []quota.Rule {
 	var rules []quota.Rule
 	for name, c := range cfg.Credentials {
 		for _, l := range c.Limits {
+			if l.Family == quota.FamilyRate && quota.Period(l.Period) == quota.PeriodSecond {
+				continue
+			}
 			rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Owner: name, Upstream: c.Upstream,
 				Family: l.Family, Period: quota.Period(l.Period), Limit: l.Limit})
 		}

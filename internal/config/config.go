@@ -13,6 +13,7 @@ import (
 	"os"
 	"regexp"
 	"slices"
+	"sort"
 	"strconv"
 	"strings"
 	"time"
@@ -41,6 +42,7 @@ type Config struct {
 	Quota       QuotaOptions          `yaml:"quota"`
 	Server      Server                `yaml:"server"`
 	Fairness    Fairness              `yaml:"fairness"`
+	Guard       UpstreamGuard         `yaml:"upstream_guard"`
 }
 
 // Redis says where Redis is. Empty URL and Addrs: an embedded in-process
@@ -301,6 +303,134 @@ func (c *Config) validateFairness(bad func(string, string, ...any)) {
 	}
 }
 
+// UpstreamGuard configures the protection of the upstreams
+// (internal/upstreamguard): a circuit breaker per credential, and pacing to
+// each credential's rate (its `rate` limit of period `second`, by default
+// the rate its upstream documents: see DocumentedRate).
+type UpstreamGuard struct {
+	Breaker struct {
+		// Failures is how many consecutive timeouts, cut or refused
+		// connections or 5xx answers open a credential's breaker [5].
+		Failures int `yaml:"failures"`
+		// OpenFor is how long an open breaker answers 503 at once before
+		// letting probes through [30s].
+		OpenFor time.Duration `yaml:"open_for"`
+		// Probes is how many calls a half-open breaker lets through; as
+		// many successes close it [1].
+		Probes int `yaml:"probes"`
+	} `yaml:"breaker"`
+	Pacing struct {
+		// MaxWait is the longest a call waits in line for its turn under
+		// the credential's rate; a call whose turn is further away is a 429
+		// with Retry-After at once [2s].
+		MaxWait time.Duration `yaml:"max_wait"`
+		// Margin is added to the one-second window of a rate, for the
+		// variation in the time requests take to reach the upstream (a new
+		// TLS connection, a busy host): Garant's 20 a second are sent as 20
+		// per 1.25 s by default, 16 a second [250ms].
+		Margin time.Duration `yaml:"margin"`
+		// RetryShare is the share of a credential's rate its retries of
+		// Garant's 429s may use, for every replica together [0.1].
+		RetryShare float64 `yaml:"retry_share"`
+	} `yaml:"pacing"`
+}
+
+// DocumentedRate is the rate, in requests a second per credential, that an
+// upstream's documentation allows; 0 when it documents none. Garant Connect
+// v2 answers 429 above 20 requests a second per token; the FSSP and FIPS
+// documents state no per-second rate (FSSP's hourly and daily limits are
+// quota families).
+func DocumentedRate(upstream string) int {
+	if upstream == Garant {
+		return 20
+	}
+	return 0
+}
+
+// CredentialRate is the rate (requests a second) the gateway paces the
+// named credential to: its `rate` limit of period `second` when the config
+// gives one, else DocumentedRate of its upstream; 0: not paced.
+func (c *Config) CredentialRate(name string) int {
+	cr := c.Credentials[name]
+	for _, l := range cr.Limits {
+		if l.Family == "rate" && l.Period == "second" {
+			return int(l.Limit)
+		}
+	}
+	return DocumentedRate(cr.Upstream)
+}
+
+// RateWarnings names the credentials paced faster than their upstream
+// documents: allowed (a contract may grant more), but never silently.
+func (c *Config) RateWarnings() []string {
+	var out []string
+	for name, cr := range c.Credentials {
+		if doc, rate := DocumentedRate(cr.Upstream), c.CredentialRate(name); doc > 0 && rate > doc {
+			out = append(out, fmt.Sprintf("credentials.%s: a rate of %d requests a second is above the %d that %s documents per credential; "+
+				"the upstream may refuse the excess or block the credential", name, rate, doc, cr.Upstream))
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func (g *UpstreamGuard) applyDefaults() {
+	if g.Breaker.Failures == 0 {
+		g.Breaker.Failures = 5
+	}
+	if g.Breaker.OpenFor == 0 {
+		g.Breaker.OpenFor = 30 * time.Second
+	}
+	if g.Breaker.Probes == 0 {
+		g.Breaker.Probes = 1
+	}
+	if g.Pacing.MaxWait == 0 {
+		g.Pacing.MaxWait = 2 * time.Second
+	}
+	if g.Pacing.Margin == 0 {
+		g.Pacing.Margin = 250 * time.Millisecond
+	}
+	if g.Pacing.RetryShare == 0 {
+		g.Pacing.RetryShare = 0.1
+	}
+}
+
+func (c *Config) validateGuard(bad func(field, format string, args ...any)) {
+	g := c.Guard
+	if g.Breaker.Failures < 1 {
+		bad("upstream_guard.breaker.failures", "must be at least 1")
+	}
+	if g.Breaker.OpenFor < time.Second {
+		bad("upstream_guard.breaker.open_for", "must be at least 1s")
+	}
+	if g.Breaker.Probes < 1 {
+		bad("upstream_guard.breaker.probes", "must be at least 1")
+	}
+	if g.Pacing.MaxWait < 0 || g.Pacing.MaxWait > time.Minute {
+		bad("upstream_guard.pacing.max_wait", "must be between 0s and 1m")
+	}
+	if g.Pacing.Margin < 0 || g.Pacing.Margin > time.Second {
+		bad("upstream_guard.pacing.margin", "must be between 0s and 1s")
+	}
+	if g.Pacing.RetryShare <= 0 || g.Pacing.RetryShare > 1 {
+		bad("upstream_guard.pacing.retry_share", "must be above 0 and at most 1")
+	}
+	for name, cr := range c.Credentials {
+		n := 0
+		for i, l := range cr.Limits {
+			if l.Family != "rate" || l.Period != "second" {
+				continue
+			}
+			if n++; n > 1 {
+				bad(fmt.Sprintf("credentials.%s.limits[%d]", name, i), "a credential has at most one rate of period second")
+			}
+			if l.Limit < 1 {
+				bad(fmt.Sprintf("credentials.%s.limits[%d].limit", name, i), "a rate of period second paces the credential's requests: at least 1")
+			}
+		}
+	}
+}
+
 // Load reads, expands and validates the config at path.
 func Load(path string, getenv func(string) string) (*Config, error) {
 	b, err := os.ReadFile(path)
@@ -403,6 +533,7 @@ func (c *Config) applyDefaults() {
 		c.Server.AdminAddr = "127.0.0.1:8081"
 	}
 	c.Fairness.applyDefaults()
+	c.Guard.applyDefaults()
 }
 
 var (
@@ -500,6 +631,7 @@ func (c *Config) Validate() error {
 		bad("fssp.max_wait", "must be at most 60s")
 	}
 	c.validateFairness(bad)
+	c.validateGuard(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 const validYAML = `
@@ -167,5 +168,44 @@ func TestPlainHTTPUpstreams(t *testing.T) {
 	}
 	if got := c.PlainHTTPUpstreams(); len(got) != 0 {
 		t.Errorf("PlainHTTPUpstreams() with https = %v, want none", got)
+	}
+}
+
+// TestUpstreamGuard: the guard's defaults, each credential's pace (the
+// documented rate unless the config gives one) and what is refused.
+func TestUpstreamGuard(t *testing.T) {
+	e := env(map[string]string{"G_TOKEN": "tok"})
+	yaml := strings.Replace(validYAML, "tenants:", `  f: {upstream: fssp, secret: x}
+  slow: {upstream: garant, secret: y, limits: [{family: rate, period: second, limit: 5}]}
+  fast: {upstream: garant, secret: z, limits: [{family: rate, period: second, limit: 50}]}
+tenants:`, 1) + "  fssp: {base_url: \"http://127.0.0.1:2\"}\n"
+	c, err := Parse([]byte(yaml), e)
+	if err != nil {
+		t.Fatalf("Parse() = %v", err)
+	}
+	g := c.Guard
+	if g.Breaker.Failures != 5 || g.Breaker.OpenFor != 30*time.Second || g.Breaker.Probes != 1 ||
+		g.Pacing.MaxWait != 2*time.Second || g.Pacing.Margin != 250*time.Millisecond || g.Pacing.RetryShare != 0.1 {
+		t.Errorf("upstream_guard defaults = %+v", g)
+	}
+	for name, want := range map[string]int{"g": 20, "f": 0, "slow": 5, "fast": 50} {
+		if got := c.CredentialRate(name); got != want {
+			t.Errorf("CredentialRate(%s) = %d, want %d", name, got, want)
+		}
+	}
+	if w := c.RateWarnings(); len(w) != 1 || !strings.Contains(w[0], "credentials.fast") || !strings.Contains(w[0], "20") {
+		t.Errorf("RateWarnings() = %q, want one naming credentials.fast and the documented 20", w)
+	}
+	for _, tc := range []struct{ name, yaml, want string }{
+		{"rate 0", strings.Replace(validYAML, "limit: 30}", "limit: 30}, {family: rate, period: second, limit: 0}", 1), "credentials.g.limits[1].limit"},
+		{"two rates", strings.Replace(validYAML, "limit: 30}", "limit: 30}, {family: rate, period: second, limit: 5}, {family: rate, period: second, limit: 6}", 1), "credentials.g.limits[2]"},
+		{"no failures", validYAML + "\nupstream_guard: {breaker: {failures: -1}}\n", "upstream_guard.breaker.failures"},
+		{"short open", validYAML + "\nupstream_guard: {breaker: {open_for: 10ms}}\n", "upstream_guard.breaker.open_for"},
+		{"long wait", validYAML + "\nupstream_guard: {pacing: {max_wait: 5m}}\n", "upstream_guard.pacing.max_wait"},
+		{"retry share", validYAML + "\nupstream_guard: {pacing: {retry_share: 2}}\n", "upstream_guard.pacing.retry_share"},
+	} {
+		if _, err := Parse([]byte(tc.yaml), e); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(%s) = %v, want an error naming %s", tc.name, err, tc.want)
+		}
 	}
 }

@@ -17,7 +17,8 @@ type DemoUpstreams struct{ Garant, FSSP, FIPS string }
 
 // Demo is the configuration used when none is given: embedded Redis, the
 // in-process simulators at u, and two tenants, alpha and beta, sharing one
-// Garant and one FSSP credential with the official documented limits.
+// Garant and one FSSP credential with the official documented limits (the
+// Garant credential paced to its documented 20 requests a second).
 func Demo(u DemoUpstreams) *Config {
 	c := &Config{
 		Credentials: map[string]Credential{
@@ -25,7 +26,6 @@ func Demo(u DemoUpstreams) *Config {
 				{Family: "export", Period: "month", Limit: 30},
 				{Family: "topic_info", Period: "month", Limit: 300},
 				{Family: "links_control", Period: "month", Limit: 1000},
-				{Family: "rate", Period: "second", Limit: 10}, // a fixed 1 s window: at most 20 in any sliding second
 			}},
 			"fssp-demo": {Upstream: FSSP, Secret: "demo-fssp-token", Limits: []Limit{
 				{Family: "single", Period: "sliding_hour", Limit: 100},

@@ -12,6 +12,7 @@ import (
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
 
 // backoff is the pause after the attempt-th poll: PollInitial × 1.5^attempt,
@@ -170,6 +171,7 @@ func (e *Engine) step(ctx context.Context, r *record, tok tenant.Secret) {
 		return
 	}
 	var pollErr error
+	ctx = tenant.WithCredential(ctx, r.Credential) // for the upstream guard
 	for i := range r.Parts {
 		p := &r.Parts[i]
 		if p.Done {
@@ -192,6 +194,9 @@ func (e *Engine) step(ctx context.Context, r *record, tok tenant.Secret) {
 		r.PollErrors = 0
 	case k == apperr.QuotaExceeded:
 		// Polls are not metered upstream, but back off all the same.
+	case errors.Is(pollErr, upstreamguard.ErrOpen):
+		// Not sent: the credential's breaker is open. Its probes count as
+		// polls; the task's deadline bounds the wait.
 	case k == apperr.Gone:
 		e.finish(r, now, Failed, &Problem{Kind: apperr.UpstreamFailed.String(), Upstream: fssp.Upstream,
 			Detail: "FSSP no longer knows the upstream task"})

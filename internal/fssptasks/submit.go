@@ -111,7 +111,7 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 			header = r.Headers()
 		}
 	}
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), e.cfg.SubmitTimeout)
+	sctx, cancel := context.WithTimeout(tenant.WithCredential(context.WithoutCancel(ctx), s.Credential), e.cfg.SubmitTimeout)
 	defer cancel()
 	now := e.cfg.Now()
 	r := &record{

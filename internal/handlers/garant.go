@@ -23,8 +23,13 @@ type Garant struct {
 	// DocumentBase resolves the relative document links of search results;
 	// "" is https://internet.garant.ru.
 	DocumentBase string
-	// RetryBudget bounds how long a request retries Garant's 429; 0: 3s.
-	RetryBudget time.Duration
+	// Guard fails a call fast, before any quota is reserved, while the
+	// credential's circuit breaker is open (upstreamguard.Guard.Check);
+	// nil: no check (the client's transport may still refuse the call).
+	// Pacing and retries of 429s are the client transport's.
+	Guard interface {
+		Check(upstream, credential string) error
+	}
 	// ProbeTTL is how long the answer of a /v2/limits probe (does the
 	// credential work at all?) is remembered; 0: 5 minutes.
 	ProbeTTL time.Duration

@@ -2,7 +2,6 @@ package handlers
 
 import (
 	"context"
-	"math/rand/v2"
 	"net/http"
 	"time"
 
@@ -44,61 +43,46 @@ func (c *garantCall) reserve(ctx context.Context, op string) (*quota.Reservation
 	return c.q.Reserve(ctx, quota.Request{Tenant: c.tenant.ID, Credential: c.cred.Name, Upstream: garant.Upstream, Operation: op})
 }
 
-// upstream makes one metered upstream call: reserve (the family and the
-// per-second rate in one round trip), call, refund when Garant did not do the
-// work, that is when no success answer arrived (no answer, a timeout before
-// the headers, any 4xx or 5xx). A failure after a 2xx (an answer cut short,
-// too large or malformed, a client gone mid-body) keeps the units: Garant
-// counted the call. A 429 is retried with jittered backoff within
-// RetryBudget; a 423 marks the family spent and syncs /v2/limits; a 401 is
-// told apart as a method missing from the tariff or a rejected credential.
+// upstream makes one metered upstream call: fail fast while the
+// credential's circuit breaker is open (nothing reserved), reserve (the
+// family, and any rate rule, in one round trip), call, refund when Garant
+// did not do the work, that is when no success answer arrived (no answer, a
+// timeout before the headers, a refusal of the upstream guard, any 4xx or
+// 5xx). A failure after a 2xx (an answer cut short, too large or malformed,
+// a client gone mid-body) keeps the units: Garant counted the call. Pacing
+// to the credential's rate and retries of Garant's 429 happen in the
+// client's transport (internal/upstreamguard); a 423 marks the family spent
+// and syncs /v2/limits; a 401 is told apart as a method missing from the
+// tariff or a rejected credential.
 func (c *garantCall) upstream(ctx context.Context, fn func(context.Context) error) error {
-	budget := c.g.RetryBudget
-	if budget <= 0 {
-		budget = 3 * time.Second
-	}
-	deadline := time.Now().Add(budget)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
-	for attempt := 0; ; attempt++ {
-		res, err := c.reserve(ctx, c.op)
-		if err != nil {
+	if c.g.Guard != nil {
+		if err := c.g.Guard.Check(garant.Upstream, c.cred.Name); err != nil {
 			return err
 		}
-		err = fn(ctx)
-		if err == nil {
-			c.rateLimit, c.rateLimitPolicy = res.RateLimit()
-			return nil
-		}
-		if garant.Answered(err) {
-			return err
-		}
-		_ = res.Refund(context.WithoutCancel(ctx))
-		switch garant.StatusOf(err) {
-		case http.StatusTooManyRequests:
-			wait := min(100*time.Millisecond<<attempt, time.Second)
-			wait = wait/2 + rand.N(wait/2+1)
-			if time.Now().Add(wait).After(deadline) {
-				return err
-			}
-			t := time.NewTimer(wait)
-			select {
-			case <-ctx.Done():
-				t.Stop()
-				return err
-			case <-t.C:
-			}
-			continue
-		case http.StatusLocked:
-			return c.exhausted(ctx, err)
-		case http.StatusUnauthorized:
-			return c.unauthorized(ctx, err)
-		case http.StatusForbidden:
-			return c.denied(err)
-		}
+	}
+	ctx = tenant.WithCredential(ctx, c.cred.Name)
+	res, err := c.reserve(ctx, c.op)
+	if err != nil {
 		return err
 	}
+	err = fn(ctx)
+	if err == nil {
+		c.rateLimit, c.rateLimitPolicy = res.RateLimit()
+		return nil
+	}
+	if garant.Answered(err) {
+		return err
+	}
+	_ = res.Refund(context.WithoutCancel(ctx))
+	switch garant.StatusOf(err) {
+	case http.StatusLocked:
+		return c.exhausted(ctx, err)
+	case http.StatusUnauthorized:
+		return c.unauthorized(ctx, err)
+	case http.StatusForbidden:
+		return c.denied(err)
+	}
+	return err
 }
 
 // ttl is how long answers of the call's operation are cached: the
@@ -165,7 +149,7 @@ var linksFamilies = map[string]string{
 // syncLimits reads /v2/limits (through the rate limit) and lowers the quota
 // engine's remaining counts to Garant's.
 func (c *garantCall) syncLimits(ctx context.Context) ([]garant.Limit, error) {
-	ctx = metrics.WithOperation(ctx, "garantGetLimits")
+	ctx = tenant.WithCredential(metrics.WithOperation(ctx, "garantGetLimits"), c.cred.Name)
 	res, err := c.reserve(ctx, "garantGetLimits")
 	if err != nil {
 		return nil, err

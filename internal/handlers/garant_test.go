@@ -31,6 +31,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 	"github.com/legalgate/legalgate/internal/upstream/simkit"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
 
 // Extra tenants of the Garant tests.
@@ -98,15 +99,33 @@ func garantQuota(t testing.TB, rdb redis.UniversalClient) *quota.Engine {
 	return q
 }
 
+// garantDeps wires the Garant client through an upstream guard as the
+// gateway does (pacing to 20 a second, Garant's 429s retried), with a
+// breaker that only opens after many failures and a retry budget of the
+// whole rate: the fault tests here count on every call reaching the
+// simulator (the breaker and the budget have tests of their own).
 func garantDeps(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *handlers.Garant {
 	t.Helper()
+	return garantGuarded(t, rdb, reg, simURL, upstreamguard.Config{Failures: 1000, RetryShare: 1})
+}
+
+// garantGuarded is garantDeps with the guard configured by gc (its
+// credentials and retried upstreams are filled in).
+func garantGuarded(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string, gc upstreamguard.Config) *handlers.Garant {
+	t.Helper()
+	for _, name := range []string{"garant-test", "garant-limited", "garant-bogus"} {
+		gc.Credentials = append(gc.Credentials, upstreamguard.Credential{Upstream: "garant", Name: name, Rate: 20})
+	}
+	gc.RetryTooManyRequests = []string{"garant"}
+	guard, err := upstreamguard.New(rdb, gc, reg)
+	must(t, err)
 	um := metrics.NewUpstream(reg)
 	c, err := garant.New(garant.Config{BaseURL: simURL, Timeout: time.Second,
-		Transport: um.Transport("garant", http.DefaultTransport)})
+		Transport: guard.Transport("garant", um.Transport("garant", http.DefaultTransport))})
 	must(t, err)
 	store, err := cache.New(rdb, cache.Config{}, reg)
 	must(t, err)
-	return &handlers.Garant{Client: c, Cache: store, RetryBudget: 500 * time.Millisecond, Metrics: um}
+	return &handlers.Garant{Client: c, Cache: store, Guard: guard, Metrics: um}
 }
 
 // replica is one more gateway instance on the same Redis and simulator.

@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
 
 // gatewayHandlers implements the gateway's own operations: probes, the
@@ -33,14 +35,35 @@ func (h gatewayHandlers) GetHealthz(ctx context.Context, _ api.GetHealthzRequest
 	return api.GetHealthz200JSONResponse{Status: "ok"}, nil
 }
 
-// GetReadyz answers 200 only while Redis answers.
+// GetReadyz answers 200 only while Redis answers, with the upstream
+// credentials' circuit breakers counted by state per upstream (credential
+// names stay in the metrics: this probe needs no key).
 func (h gatewayHandlers) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (api.GetReadyzResponseObject, error) {
 	ctx, cancel := context.WithTimeout(ctx, time.Second)
 	defer cancel()
 	if err := h.deps.Redis.Ping(ctx).Err(); err != nil {
 		return nil, apperr.Wrap(apperr.Unavailable, "redis is not reachable", err)
 	}
-	return api.GetReadyz200JSONResponse{Status: "ok"}, nil
+	out := api.GetReadyz200JSONResponse{Status: api.ReadyStatusOK, Upstreams: []api.UpstreamBreakers{}}
+	if h.deps.Breakers == nil {
+		return out, nil
+	}
+	for _, b := range h.deps.Breakers.Breakers() {
+		i := slices.IndexFunc(out.Upstreams, func(u api.UpstreamBreakers) bool { return string(u.Upstream) == b.Upstream })
+		if i < 0 {
+			out.Upstreams = append(out.Upstreams, api.UpstreamBreakers{Upstream: api.UpstreamBreakersUpstream(b.Upstream)})
+			i = len(out.Upstreams) - 1
+		}
+		switch u := &out.Upstreams[i]; b.State {
+		case upstreamguard.Open:
+			u.Open++
+		case upstreamguard.HalfOpen:
+			u.HalfOpen++
+		default:
+			u.Closed++
+		}
+	}
+	return out, nil
 }
 
 // GetDocs serves the Swagger UI page (its assets are under /docs/).

@@ -21,6 +21,7 @@ import (
 	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
 
 // Deps is everything the handlers use, built by cmd/gateway.
@@ -48,6 +49,11 @@ type Deps struct {
 	// Fair admits upstream calls and long polls to each tenant's fair share
 	// (caps and rates). Nil: no caps, no rates.
 	Fair *fairshare.Limiter
+	// Breakers reports the upstream credentials' circuit breakers, counted
+	// by state in /readyz (an *upstreamguard.Guard); nil: none.
+	Breakers interface {
+		Breakers() []upstreamguard.Breaker
+	}
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set

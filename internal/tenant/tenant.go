@@ -154,3 +154,18 @@ func FromContext(ctx context.Context) (*Tenant, bool) {
 	t, ok := ctx.Value(ctxKey{}).(*Tenant)
 	return t, ok
 }
+
+type credentialKey struct{}
+
+// WithCredential returns ctx naming the upstream credential (its configured
+// name, never the secret) that calls made with ctx use; the upstream guard
+// (internal/upstreamguard) keys its breakers and pacing on it.
+func WithCredential(ctx context.Context, name string) context.Context {
+	return context.WithValue(ctx, credentialKey{}, name)
+}
+
+// CredentialName returns the credential name in ctx, if any.
+func CredentialName(ctx context.Context) (string, bool) {
+	name, ok := ctx.Value(credentialKey{}).(string)
+	return name, ok && name != ""
+}

@@ -181,7 +181,8 @@ func (c *Client) send(ctx context.Context, cred *tenant.Credential, k call) (*ht
 	if err != nil {
 		return nil, err
 	}
-	ctx, cancel := context.WithTimeout(ctx, c.timeout)
+	// The credential's name travels with the request for the upstream guard.
+	ctx, cancel := context.WithTimeout(tenant.WithCredential(ctx, cred.Name), c.timeout)
 	req, err := http.NewRequestWithContext(ctx, c.routes[k.op].Method, u, k.body)
 	if err != nil {
 		cancel()

@@ -22,11 +22,16 @@ var ErrOutcomeUnknown = errors.New("fips may have carried out the request")
 // outcomeUnknown marks cause as the failure of a call FIPS may have carried out.
 func outcomeUnknown(cause error) error { return fmt.Errorf("%w (%w)", cause, ErrOutcomeUnknown) }
 
-// transportError classifies a failure to get any answer. Only a failure to
+// transportError classifies a failure to get any answer. A refusal of the
+// transport itself (an *apperr.Error: the upstream guard's open breaker or
+// pace) is passed on: nothing was sent. Otherwise only a failure to
 // connect proves that FIPS never saw the request; anything later (a timeout,
 // a reset) leaves the outcome unknown. err never carries the key: it is in a
 // header, not in the URL.
 func transportError(ctx context.Context, op string, err error) error {
+	if e, ok := apperr.As(err); ok { // the transport's own refusal (internal/upstreamguard): nothing was sent
+		return e
+	}
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) { // the caller's body: FIPS never got a complete request
 		return apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", tooBig.Limit)

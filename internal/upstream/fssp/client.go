@@ -394,6 +394,9 @@ func transportError(method, path string, err error) error {
 	if errors.As(err, &ue) {
 		err = ue.Err
 	}
+	if e, ok := apperr.As(err); ok { // the transport's own refusal (internal/upstreamguard): nothing was sent
+		return e
+	}
 	cause := fmt.Errorf("fssp: %s %s: %w", method, path, err)
 	if errors.Is(err, context.DeadlineExceeded) || isTimeout(err) {
 		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream, Detail: "FSSP did not answer in time", Err: cause}

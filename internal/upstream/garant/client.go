@@ -6,8 +6,10 @@
 // numbers or strings, unknown fields ignored) and rewrites the image and
 // formula links of exported HTML to the gateway's own routes (rewrite.go).
 //
-// Every call makes exactly one HTTP request: retries, rate limiting and quota
-// accounting belong to the caller. Every failure is an *apperr.Error with
+// Every call makes one round trip through Config.Transport: retries of
+// 429s, pacing and the circuit breaker belong to that transport
+// (internal/upstreamguard), quota accounting to the caller. A refusal of the
+// transport itself (an *apperr.Error) is returned as it is. Every failure is an *apperr.Error with
 // Upstream "garant"; when Garant answered, an *HTTPError with its status is in
 // the chain (StatusOf reads it):
 //
@@ -276,6 +278,9 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 // transportError maps a failure without an answer; the request URL is
 // dropped from the message.
 func transportError(method string, err error) error {
+	if e, ok := apperr.As(err); ok { // the transport's own refusal (internal/upstreamguard): nothing was sent
+		return e
+	}
 	err = unwrapURL(err)
 	if isTimeout(err) {
 		return &apperr.Error{Kind: apperr.UpstreamTimeout, Upstream: Upstream,
