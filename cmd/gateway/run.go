@@ -83,6 +83,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
 		Conns: ln, MaxParked: cfg.FSSP.MaxParked,
+		Limits: handlers.Limits{
+			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,
+		},
 	})
 	if err != nil {
 		return err
@@ -90,6 +94,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge): a service with many
 	// FSSP long-polls in flight can multiplex them over a few connections.
+	// The header deadline is the server's; the body and write deadlines are
+	// set per request by the handlers (Limits), which know which operations
+	// stream and which wait.
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)

@@ -2240,6 +2240,12 @@ type NotImplemented = Problem
 // members may appear: ignore the ones you do not know.
 type PayloadTooLarge = Problem
 
+// RequestTimeout An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
+// `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
+// `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
+// members may appear: ignore the ones you do not know.
+type RequestTimeout = Problem
+
 // ServiceUnavailable An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
 // `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
@@ -5476,6 +5482,8 @@ type NotImplementedApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
+type RequestTimeoutApplicationProblemPlusJSONResponse Problem
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -5906,6 +5914,22 @@ func (response FipsCreateApplication403ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsCreateApplication408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsCreateApplication408ApplicationProblemPlusJSONResponse) VisitFipsCreateApplicationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -6512,6 +6536,22 @@ func (response FipsUpdateApplication404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type FipsUpdateApplication408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsUpdateApplication408ApplicationProblemPlusJSONResponse) VisitFipsUpdateApplicationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FipsUpdateApplication409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -6914,6 +6954,22 @@ func (response FipsCreateDocument404ApplicationProblemPlusJSONResponse) VisitFip
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsCreateDocument408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsCreateDocument408ApplicationProblemPlusJSONResponse) VisitFipsCreateDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7519,6 +7575,22 @@ func (response FipsUpdateDocument404ApplicationProblemPlusJSONResponse) VisitFip
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsUpdateDocument408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsUpdateDocument408ApplicationProblemPlusJSONResponse) VisitFipsUpdateDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8163,6 +8235,22 @@ func (response FipsPutDocumentFile404ApplicationProblemPlusJSONResponse) VisitFi
 	return err
 }
 
+type FipsPutDocumentFile408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsPutDocumentFile408ApplicationProblemPlusJSONResponse) VisitFipsPutDocumentFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FipsPutDocumentFile409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -8587,6 +8675,22 @@ func (response FipsAddSignature404ApplicationProblemPlusJSONResponse) VisitFipsA
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsAddSignature408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsAddSignature408ApplicationProblemPlusJSONResponse) VisitFipsAddSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9026,6 +9130,22 @@ func (response FipsPutStatement404ApplicationProblemPlusJSONResponse) VisitFipsP
 	return err
 }
 
+type FipsPutStatement408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsPutStatement408ApplicationProblemPlusJSONResponse) VisitFipsPutStatementResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FipsPutStatement409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -9456,6 +9576,22 @@ func (response FipsSubmitApplication404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsSubmitApplication408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsSubmitApplication408ApplicationProblemPlusJSONResponse) VisitFipsSubmitApplicationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10143,6 +10279,22 @@ func (response FsspSearchGroup403ApplicationProblemPlusJSONResponse) VisitFsspSe
 	return err
 }
 
+type FsspSearchGroup408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchGroup408ApplicationProblemPlusJSONResponse) VisitFsspSearchGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FsspSearchGroup409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -10378,6 +10530,22 @@ func (response FsspSearchIP403ApplicationProblemPlusJSONResponse) VisitFsspSearc
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FsspSearchIP408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchIP408ApplicationProblemPlusJSONResponse) VisitFsspSearchIPResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10621,6 +10789,22 @@ func (response FsspSearchLegal403ApplicationProblemPlusJSONResponse) VisitFsspSe
 	return err
 }
 
+type FsspSearchLegal408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchLegal408ApplicationProblemPlusJSONResponse) VisitFsspSearchLegalResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FsspSearchLegal409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -10856,6 +11040,22 @@ func (response FsspSearchPhysical403ApplicationProblemPlusJSONResponse) VisitFss
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FsspSearchPhysical408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchPhysical408ApplicationProblemPlusJSONResponse) VisitFsspSearchPhysicalResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11347,6 +11547,22 @@ func (response GarantCourtPractice403ApplicationProblemPlusJSONResponse) VisitGa
 	return err
 }
 
+type GarantCourtPractice408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantCourtPractice408ApplicationProblemPlusJSONResponse) VisitGarantCourtPracticeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantCourtPractice413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -11786,6 +12002,22 @@ func (response GarantFindHyperlinks403ApplicationProblemPlusJSONResponse) VisitG
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GarantFindHyperlinks408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantFindHyperlinks408ApplicationProblemPlusJSONResponse) VisitGarantFindHyperlinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -12447,6 +12679,22 @@ func (response GarantFindModified404ApplicationProblemPlusJSONResponse) VisitGar
 	return err
 }
 
+type GarantFindModified408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantFindModified408ApplicationProblemPlusJSONResponse) VisitGarantFindModifiedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantFindModified413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -12663,6 +12911,22 @@ func (response GarantBlocksChanged403ApplicationProblemPlusJSONResponse) VisitGa
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GarantBlocksChanged408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantBlocksChanged408ApplicationProblemPlusJSONResponse) VisitGarantBlocksChangedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13074,6 +13338,22 @@ func (response GarantPrimeNews404ApplicationProblemPlusJSONResponse) VisitGarant
 	return err
 }
 
+type GarantPrimeNews408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantPrimeNews408ApplicationProblemPlusJSONResponse) VisitGarantPrimeNewsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantPrimeNews413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -13286,6 +13566,22 @@ func (response GarantSearch403ApplicationProblemPlusJSONResponse) VisitGarantSea
 	return err
 }
 
+type GarantSearch408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantSearch408ApplicationProblemPlusJSONResponse) VisitGarantSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantSearch413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -13494,6 +13790,22 @@ func (response GarantSnippets404ApplicationProblemPlusJSONResponse) VisitGarantS
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GarantSnippets408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantSnippets408ApplicationProblemPlusJSONResponse) VisitGarantSnippetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -16489,416 +16801,424 @@ func (sh *strictHandler) GetQuotas(w http.ResponseWriter, r *http.Request) {
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chzHmSCKv0pGeyLYGFc3uhsASQChP0CQlGARFAyAI9tqLStRld2dRnVmqzILYFvLCIme38z+wo7R",
+	"7P37chzHmSCKv0pGeyLYGHc3qhsASQChP0CQlGARFAyAI9tqLStRld2dRnVmqzILYFvLCIme38z+wo7R",
 	"HK/3zJy52jOOsydi45zD0ZhjWrLoiH2C6lfYJzmRX2bWrav6AoIiLWN3ZkRUV+Xlyy+/++XjmseHI84I",
 	"k6K29XFtQLBPQvjnTp+o//hEeCEdScpZbat2RDzOfIEEZR5BckCQh70B8RFm4pyE6BwL1CMSHvVCPkRv",
-	"4xAz2URHhEnEWTBGnOlv0IBK0aw5NfIID0cBqW21Oy2nJrwBGWI185AyOoyGta2WU5PjEalt1SiTpE/C",
-	"2uPHTm1XDXIksYzE9DoP7+6izU67baYS8BriPVhyH0tyjsfXhFmdfslBPR4isxjkBqSPA/Xmtlqo63RZ",
-	"9lHv3H9rSIXYRkLykPiug4o/h+SjiAiZvIHquCdJiFzGGzChu4J4mB92QOF9HBD1OkPk0YiGxEeEyXCM",
-	"BAnPiI8i5qthhvhRQ7/qIB6icyoHlOn9hdgjaERCyv0uOx8QZjfawzQgvnpdvfdRxCVGVCAxIkyuNLss",
-	"exq1/Lpq2aMxxyFkSFkfTuMe97CGffEojgcEPTi8h0ZYDuwJeCHBUi8Eex4ZqX+HRPAo9EgOJWqrZ+3V",
-	"Hh2JVTwaBVTPIVaP93c611sbazdu3ryRW1iPh0Msa1u1KKSNkPRISJhHak7Jig+xJPfokMrpJe/dOb6L",
-	"kt+RvhSo7oe4JxuUyF5jIOUIj2gjxJIE6qWGuTkrW7DBIRcSeZwJGWLKKOtrYHeZHFCBPBwEyOMRU/vG",
-	"fUyZkA6cIHJDF0WMSoFCMjSfYuYjV7pImMsXMUkDRKUCGZGieG7dGnk04qHs1rbDt9o3tuVb7U5r83qr",
-	"NecIkw0f8IB643lgaejXDHS2Mhg1Uj9QItC8zerX3Y/cLhsp4kGZz88VjrjnyW5n7O6jt9Za2+dvdTY2",
-	"O635uyMyHO+oG1hN1SRH55hKdEJ6PCQoVJ+oA6jz0D4b8SCAM1EbWcnh6toSxOv999/fieSAMKlwmpTf",
-	"Gpy+QTlDMDhRi4wEQXVF4q7f2GjlF1G7RXBIQhQSHAzf6qaXuFubCaDHTm2EQzwk0pL/9L7t3a5YX/rK",
-	"NYHu7h0cIbXHkOEAUbjcGo/7VF0D2AOLhickbKL75IyECJu/1Z583mU4pHIwJJJ6iLMtJAjzFZpjgTDS",
-	"Ky1iQ4EQULU0RWhqTo3hoXojs8g9v+bUFFlWNLW2JcOI5I4MP7pHWF8OalvX1x11gvbPtgKOVDurbdX+",
-	"0wetxuZO4we48aOHzcaH3/6Taeri1B41+rxhVpCHpOVcu5zJkAfTkE35AxKndCRKuKwiCOpaJQysrkhN",
-	"NEzoDDofkFDzZz4iBvZUdBmcL/FXtuG3XkjEwA4aklGAPZKbjzPSzHCat7pRq7XmmZsJfxDXUHB1Rvqr",
-	"LjMjRiN1sHKAJRpiNk7o1wgLCagB7G3cRO/JAQmRT0PiSXpGBMIhQbTPFN8snni6mJvX1+HWw6FrKpQe",
-	"O8C4YYFcccztzs0yznCbe9GQMFmF9775fUmkz23jxo31dqe1Vo6zdoLXhLCZ/T92aneU7FEOiF6I++pF",
-	"VD8JuHe6ogCQkUPsNvJCXumOQcCZvdnZBHXPJ8MRl4R543dJyXJ3FFf9KCLolIxB0APeFPA+9XCAjKyG",
-	"6hg9eLB3W8lEGPU595E34NQjK02k+IfiacC41O4EHsJoCt19dML9sb5CY321aCikvVpqvs46GvAo1APw",
-	"SMIFVhdWvR2NhAwJHmq2UkT5jV7n5LrXJo2beN1vrJPWSWPT27jRaPud3hpeP9nwrvtV9yADl4YCTAX+",
-	"dDY2igg0fS8OQKAqF7ZvdNZbaJRIXE3kKk5aTjDqbUUXrrcc5OHRiPjoRMMM5NtwBQ144FsyFARa3FGS",
-	"E0ESi1PUo4yKARFWjAWWHUZMIB5JRz1iBvACdVqt9MTU19cE8qIwVEirlALSZXVvQLxT5Godwd1GrpVl",
-	"XaSAKJJv1aoV/0e9KFQUa8VSrnTfM0kXQKRTSbIMeJejVcd8RL3y22l4g72F6nLWpXp9paB1tdud6631",
-	"0nsJ7y92L9sl9/Kx+lKMOBMEhIpb2H9bK1/qL48zSRjI3xkuvToK+UlAht/+odDqRLJStUmJaVDbqt09",
-	"Ojowh0w0zUGYoYiRRyPiGW0Cpm2axRMhH1K/tlVrtb9ze+0H724c3tzvvH/9u63vrf/Zjfubt9q7dxTk",
-	"jTq50eo4NUklHNsDezm19pRST6UEiK3V1UTGavrkzC5frNpL3Ui+s09qW7WeECNFXVNA/klIerWt2rdW",
-	"U418Vf8qVg/0mBqi0yedko8iREgY8hDUrAQiWRVYyeWBjxiXWqsUEjO/qdZ1C/uHGmwveVJqfZa8ApH0",
-	"OREw4xBLz5BS2CZgpVqvqG198HGtR0mgDkx91CTsrObUhkQI3FegP8NBRBSZVgNxRqxiiYOAnxMfwe8C",
-	"fdCtaeZMZLfmdGs4PKEy7NY+rD3+UOG72q9n1cw+3JdVQXDoDS6ENuutVoo2e+wMB9S3m18Ybaj+rmG/",
-	"uywksYdABRriQCnKWgFX2CkQzAmnuo1cfQouCqhQUhr2BugE+4iyUSQBO3Y56wXUe1nc2EkWZWg0FajA",
-	"sMA8IWkQIMrQKOT9kAjRvODpbKank+xg0WPx7AeXfR524IxoYU0h14RmUqieNU0Rn0pQQZGIToZUKnKn",
-	"5NAuy8B/xdqE4ObngGxEF7cAabcEzl2mtquI7TEWpzvGVDPj1O1pLwYhO3AViPRVBKPiRxGJiN9EB4r/",
-	"Zji0NaqBet8A/T4xHawYQQ8AGgUgh2YMnLNNVkZYsJYrB7lgihJitKp+Eqsfq//s+Y/dEoNV+tZMzKzm",
-	"qsvYsdKdL2zZSCVUJc8UrRgXFMIfZ1DlrpbRvh5UcbXktAVbdAFdBGFyKxXcwAZKpRUdfcfqafp6wc+p",
-	"KImZkiS7rG5lQiTwWKDzAfUGxkqaQaNdvb3GbHSCK6cRKbWdAz+kWsDUKwE2hmXOGHohrLhM5P7a0DJn",
-	"XHMUwAOSHiIVKGL2BPPrmo+XPDyhvk/YJUgzkjAlVw+wkj4SF0JIfMIkxcFFmdNaypzS1S7KnXqZLzJS",
-	"phZpLo1lmZ0P8RjkLp8Dy95SN8tAIwVDqmTb9TjqPSOyYYawP1SHLAeky1IB1gNLMQqwd6rvRUj7A5ln",
-	"gBrkSpPjUSgboxB7knoEnWB2uuIYtTAzaEh6kSA+GKqE0DaplMkaJmf0kmM6JDx6WcHGql7UN7vVzjFt",
-	"GllriYtqJeslWok0K15aLUk/fHUYk5xBARSUwbpBmHybM3IZ11LTNM3qReI6S+wuWlDIMIELXtR2RsaH",
-	"pS8K+L56+fKkR429iDyiQkmAJ5G+hGbfANk9Y5i8o+T5i4H4IliaU4KMaRRUiiV0IP3ZpYBrJ2cYUOpO",
-	"FBJkfaX62jfRMZibIgFaZcD7/dTTmsLAdRADz0VIZBQyA2ZtojlMpKaXQmVweiQyBYyc2jdGAcf+BdG2",
-	"nZ6KGTZZ8aLHEsB3jUQ+vKzTgW2hYSQk8okXgAlNCWf0R8R4RfMAcR0kjGMBdH91IuowwROrzs9Q/C4z",
-	"ggVmY3Qy1vIVlajPScqWDP2/z+VdHjH/cii/YYeJ7W3T/L+LCgcZwn+fS9SDlS56bIzLhv3i1ZH6hCIl",
-	"Bh4gTVrU1g/OqKAnAdEcWMm9IE80Dfj3FDAVtF76Dh2rwc1JgJEnCLQnJlka7/UMzhwc7u3fQYycC9Qj",
-	"F2UKG612/oBoZi/LHFP+u1d3WFmvoObLZ5gGWB0OZ/pwfDIK+FitJR8Zgy1kh0QOuK+vIWZdxlljFJIh",
-	"FSQBfrd2EPJHdIi7tVkHYa7gAR4rQnDM+T0c9sllGx6p0JSi00L79NZFuX9GTDfrRZJzFMCKFz1qyXlD",
-	"f3HZ1qTcTnP+32uGoAKRhDt3RMIz6pEHLDn8SwC59j9DzJPW2EKCvYEa/KJXKwNxs2IUZZa8sNyb+eZS",
-	"GJe6IYT5hHljvdNk/C10SHwqrCqSSsF1xdY8GnqRUnpDgk8JEEc+IszYJMBN71OhjoGyiPjG9zhGMyxd",
-	"2oIxCokgTE5ZKAqqeNl+zdurmSiZx9q9xPcxGxtXgLgE/BhyJgfB2FIIHcxjsAasH1RktUgFWKW7RSOF",
-	"Pj08pMG4tmVigJZCKB0s9RDMF51W53qj3Wm02set1hb8z7dba1smiIgDOqWLyN7/TsaG/F1YNHnkEeIv",
-	"Qedhr43MZ9Nk3qmdUR5gSfyGDaaqbX1gd/3h5aCvgXmIQiyt7GTklpDzIQpIz9rQgE9fE04em1MIXdO4",
-	"roSxvOpNpSBBD4VELVyp4EpBGeBIqSxa5tarGJLhCQmTCE0DKyTwWJvdYGjMbDhjEvu2XbwP2lBHGMgY",
-	"6tKkDvXsjcjG/s28D8mL2QC5Rhoht9DH5vVpq9gyV/EBw5Ec8JD+6KXloyOlY2Dt87FGnZ2DPYiNwAJ1",
-	"aztmJhhyC5mYMu3MPyVj7cjv1i4qzWaEJb0rGwfnL0PNc99dxpW4zy0UAJvBoXzK+DmDOKg8Br3//vuN",
-	"YgTfrNMsBvyZIx2F3CNCXArvLXGenWNDPo0nyKc9sNnKnLxwwWPsZHzkmYkBi0Kipl1c38+s+5SMG+bz",
-	"yxKOpl1dCjA4CAn2xwsB6HGyFDj9u3sHR5mwvpJwI5aNjlQAHoVKEpNUB0JgKUN6Ekn910zHh5oqffux",
-	"U1P40+dVMVlmWohq1+9dE6gXBQFY+vO+qvj/mXwSP49/HT+f/GX8bPJp/EX8In6G4i/j55O/iF90u/Ev",
-	"4mfxb+CVZ/FXkyco/kX8q7LwMRPQvVMSTP2+da5kAALwN9/kl6Q5c7vRaR23NgucOfE++FgSMF+WLWWA",
-	"xQMldPo2jK0kPQDC9pSslGjoiu2B7Kw4oPoajUk+cK2HA0GS+U44DwhmmQn7VEBs5Yxpj/iQZGbEIQEd",
-	"KP12alLtgJuek/rlp1+MR8wDd6PdaW2utaeglg//02F/lHl8SFn/PgQvloPwmkD2tdIgR3WYN260O2vr",
-	"ZQeVjZG8XRoEDagDW8qAiMoKjGkftztbaxfAmOxCqrardaypoE4HceaRqTUW0L05K2Z5ajmiIqflOE1k",
-	"wSbyVMenFSFyO8Q9WTayodbzY7nhxQKt+Jf4Rfx5/HTySfzV5Cfxb1H8m/ir+Gn8Bfqf/yP+Rfwi/l38",
-	"dPJf4i/ip//zy9K5QxD6KmY3bh+Iu9RvEgfuhjRx8Dxc7DLqJwuQ1HS/x+oTHapmLbgfqAtmBssQ3A+T",
-	"GfnJD4mOBSkMtgtErSz+lJHzN5MnOOiMhCdY0qFO2XJ7dCTuUSF37Ge7+itKhHtJDGRmqOnXiqjZEMtW",
-	"q1W2mEtCqQtgkzqFElzKpEKVoFHmV/U3lWQollx/uu0aDkM8ntpLbpIFNnJsYDh9nqeU+Urty4y4hWSI",
-	"fYKGODxFdfd4PzOQu+KoV4k1JPIe4iHtU9ZldXfnvcKbfcL7IR4NIMibMt/85CDKzpQorgYIUSRpQOUY",
-	"DblPAhO0y6Kh2mdu7ppTy81Qc2pvE76XDFtzant23JpTeyBILwr21aAKRDkGkBtkmhmr6RtnOAT6rtah",
-	"wFn8DED83vSz4prUs+y61N+5tU0f14ORX5mVRHwqwVCc0is4v5zEC/klY5tTomO5Tdg1Z0R84wTiPxx6",
-	"VrjI86lR7mCw71O1VBwcZI5PS6kF+VDHyOek/vSQHTTCQuldkmtJBguNMTgkTf1kFJ0EOs6fcRMhjHo8",
-	"hESA4TY4CCFyX6B6/Kv47+O/W0E+8ahP0PkAgygB9o1CEH5CH5m8r8Xd+J/U/0fdWh6YkC83PJXRbqBW",
-	"qm7hprPe+fBxBZxuUw8AU4aG6W+QyUvLLkBCphem1+moOkVnHs3WA384d/0VCT87yM9vYzy9idwX09K8",
-	"OhaJhgQzUcDxX8QvJp9OPo2fx79Nbt3kr2ZexjIhU2swpVRLLfiaAIl5G/xZU3SBEmPgTIiDwk7wx2OB",
-	"XHtT3FejQxcOC3aSv1OVJ2cUytIjsw7oKQp9ySR4Af0/Wcuiyv/GhZT/u7SK1CYLUDq+MbW9Qm07TfGb",
-	"r21XI24m2VC9VEC+v4mfTj6LP4+/VLgVP4+fleu3uGQDd3mYsUWA5K/246DzAQHKLfiQcEZSiwhdDFov",
-	"r06nmnSFPWGjVG+mfValYJrThr1giQKChY4dUR9hGYVkMfVSyDDy1Ot+2W2DGF6N4gMu0lmpQN/bv+eA",
-	"6ATWgZBH/QFyV5MP3IUgKyul6AS11SvI434BUY6VQL2Pw9NahYJzXC2h5Ma+ptPuyHAUYEkWREoUv0CT",
-	"T+Jn8b/HzyefTp5MPomfTv4ifh4/R5MnqXQTv4j/PX6RyDfx07lUMtXS5xHH2Xp5kqmKwDVCHmFPQqkS",
-	"iBhy1ciuKcNgYeVOE9DyS7wDIEpSEUqTYmvxzwEMzwBKXylQAJx+iuLfw6Nfqz/jp/Hn8fPJk/hZ/OXk",
-	"s7ystzFTdV0EYfIxtm6CMa6D3J1U43oPtC31MNEp3JVqZMuLoy+DfDNRrgJ882H0eA7elGvgiY23RATK",
-	"mn8Xl+UsD58nxKXDz8P4cpV7B3l8OIQInAwCTG9DYURF7oBFGAdFQiuCwlwRJ0m0UHTWOM0WJELzRcec",
-	"DEHFfKLzVfy0lOxM/mo22UH1zL/jF/G/TT6Nv5z8OP6P+Ln6Rg0/+WxlOfmzgL5TsEtpymshpBcQNxV+",
-	"zb4dgCqXo+pkcfol9Rwz1EVMHAn6fa3mjYvKhq+CpVSRSyV0P9DRySUkp0cDYqJ8p0HTq5TXjfika5WM",
-	"cKj2aQOBFSYouSpvRmhmFYUTCtr4PNSH+auw5ciKh6Xinv1R4YkumCJ5BktK0CBQeqYcDBfBgmTuneQr",
-	"pWmp0XoQRHBEQoqDCtilr10TSMCbiZA9II/yuNJq+zdwp7fmrZ9skOv4xslNb7OMvlUpQgkkrokpNWhz",
-	"czGHoxbfyzRIOwNUy6BKllLKihxUSe8Fl+BFnMiwmHAuaJGIAF3KL+DfGm7xIv4c2T9Q9mn8fPKXi8m4",
-	"KeIkaytDhQwU52L0jp/N8C84qu1LkC2lsXsamxPoL0fMk8H32CiCdQ3xoz39dacFtlTzV3sOpc8sYP52",
-	"s1evpFjGe0fH2Qtt325mnAHwziFaW2+2W41Oq6XwuvCs3Wl0Nq6XPt9od/JugKpPF3QHqM/NItI/251H",
-	"epDcI5i6CBCtEVU5ZC1By92wiuNf6tCrD3H+GWqEKTNzkeJyZ+HtJVBhqC9RwZTtWnb3j1D94N3do2/d",
-	"WMkszIQ4JpKs4XIOOsGCXF9vEKaE6wIR3d/buyX63//Ou/wHe4Mz7/7Od71dvrd3i/9od3fnBzd3d757",
-	"59Ht2zvv3ur3Pxp8d/+dne/e2d354c69W/3Tjwan9O3N89atW+d3HvX7dzdzPHIsyVwKlCU+euNzT6pc",
-	"MEzJyuUTk7li4TLEYj8KJK2qLfoeswUF0IiEmSIMyQwOoiwJIOOhr+Ni8vs1eYoX2+whfDx3y3aOufs1",
-	"45XiM4+kx40BI2cx20Zu8m8XcYZEpBNs651Hj5CrsNhdcUw1ERdxOSDhORVLKZvvHB8f2KAXCA3Pkmi1",
-	"mnMoYDPAZwT1ed6o0mmVlCQyJWYWDih0LovMwR4rD0LhkBDV1QOy1CNvx0cj7J3iPnklZE5Ui79LkDqz",
-	"QsjAE38gdG4BrpScWdXtAauFCQ3zFBnwteMpQzJmOmTe2BC8meFtrzUe7/Ii7fJ+eRt3Byk4Ijl5Z04k",
-	"3mECs7nIZ9ZSuvuSgyrFyqOjg50hj8pcgYppiWhYQiUqPgCyoz9IKWq7c+PG9eZ69iB5lEvC0scAiioY",
-	"RLyKqAz7a1a+PnxwKy8hqweLycNHRwe7ZkQY5bFTC/AJCWaYEkU0RFSoG+mkBWAkeSQhiWTaEhf/On4R",
-	"fxn/x5Q1JX6B4i+0SQVMKV9NfhL/Tj3/Mn4KlpX/iJ/Gv0N1eOlF/Lv4GYqfq8/gxy/i5yvzKZM+pAxQ",
-	"q87/FqYB7fXKgX6if1TSiTfAYRnTKDc23cdDSL9BlFFJcVAEzz/H/y3+l/gX8T/FP0PxPzfV/5bdt9GA",
-	"s5JAgdqBem5usHCQT/xIX74Ce/ig9u0b9fXNzZWNjZuN9vVGa13BIRGfKtwfFcKRMXmaNVXB8zY5kTys",
-	"Yn/qt5Ir5fshESX73NE/oDphkqq3C46Tdmej1dp0UPxfmyj+h/if4l/Gfxf/LP5rB8X/Gv99E8X/Ev8s",
-	"/m/xL+D5X8f/r4PinzdRuwzUJzSUg3KSfkv9hHyoK0aZT8+oH+Fgai2bN1uNVqcBCmaObldOB8bQivm0",
-	"oXTGfMU9L2deT8e1wV3gdDM+NwD3uMpI87P4r+N/1Khr/kDZp/Hfxv99Mft5FQ7dYT0eeuDnrY7V0EEq",
-	"yYsZ/4zOh/MI8RWTpwIEKB+VSQw6G6iMo41HxIEzd2zNbbjOQkRq0BPuj01NdsZZAzJT1XMxgorQTB1/",
-	"QEVRWot/OfkxhLX8mw1N+z0Ew3wRP41/gxSBQ51Os7Xe7LTa19H/+vP/HXUaazfXVuHP+Jfxv8Y/j/9b",
-	"/L/F/xj/j/j/UDj+3+O/jn8Z/0v8T/Hfweub1+dC3m65CvhvhzwaHemajiV1qM5IiANTaI4IFEYMadcV",
-	"1JMpU9vSTNiqgnVKyDXlRUD5S2rSnFMohT9UlNiDwRdT/Y6ODr4bER3ildrKwD6/uLEsWXkVpPYOqsC0",
-	"YyvxWR0wi6gZ3DwZZ8SwAl+ZIcdlRrAWapf9r0/+T7Y6Hq/6/mqotMcw98z3/Ub8t/E/u0UCura+sdpp",
-	"r9640Wq14Y1arhR2t+t/3Hbarcer6l+dx6t181/9n/+s/rPxGD5c+ZP5t15vqgqg90gfBwvBNIWAsC0S",
-	"EEaQLGeI1zJcJq3LbRSwhP6Zbwq3+B+UMBN/EX8OjsKMB2it1GNfFeZQOWsJ1VWiwj/Efx3/X4qRlUw6",
-	"J55WicNVujKUBtYvgJt6GzXa6QXHQWB+zEPhxg0nrSLXaJfWGM/fpr6Opp5J+Q8GY0G9l0EClmFt0zgA",
-	"bNefx+WxQLdvN/f3m9///ve/X3T8NFudpuL10/ek87jbbeb+sf64tHY8VJIsx4q7UGSy2jdSEiEy5+gD",
-	"XDXXPTxzqvhF/Pny0y2Daaaw+eYm8FYxIh7FAfwikIi8gTqIdqujaFl7o7VySYjp1HQRiHKgHGAZcjYe",
-	"Uq8aKsYNNSdUp+oCJAeSRYTKC5Hg+HwJKL0PZRZDJjhULCb+LBNB9j3kYUEQVJsMuLpkkjuI9hBm4zxs",
-	"rt+4ubnaaVkm8sv456UBK9X2koLIdo51hY+ScMZ2o7XWaG8sImIvxUEXYYsL8Tazz/nneYeVuJLe4edF",
-	"YBDmEx/V7xIfJK97+Bx1OpuNuz9Y2UZMCe666qeu46WgpraiftA58jo0ssAJQ0m9siCCHf2DYkh6jhxY",
-	"1q+XXSYvwJEoGWsXnqcmzVAWy+ZOjzUDRajUkJjCiE6jdb2x1loEI9Qiym58mLBgA5liA445vM3MZ8Fq",
-	"JkpAU4ULWkQttzxpLgcxNH0lkDta/ZACEW/AlbSMdZHXtFJz/oyhOdHikvKBfn1mCKTNPNOL20aunsNF",
-	"Ep9C1wcszW9Kp6Qk8EXWWjUyvF2RQCWoKWl+lLdfZV5Z0IilF59+ljy7Z6ZIHuwd1D6syDA0sJp5TgcJ",
-	"PEuKdjKTWafLRKuN27/kICSpmtNEO0EAaex8pLOC0ICEZDvTzcPm6MgBGXaZFWt0uOAWci2EXMQI8QVy",
-	"NVuBdnqGr6h/J4wF2uL55oTclPFBf75EGnJXtk07vpJxp4cxUjF8RUfJJ5oCutC1UGcRLWnmSdvjwFpW",
-	"Xk7svoCsh+oWviuvS+yrXMIMCfAiMt/ceSrEvwW1GzCAzjnPeTrNwhz9oMjNUZ2OVr5eTfe16FiLirIL",
-	"HfbCUm0pkTwEj105NysXUh0lFAjb9zRbKAv8R2o60UQHOBTWjEeERKTX46Eus5Upm2VeB9J6SkYyzdCn",
-	"DLkhPne3dZkEoKvafYGT+RXFRgHnpwKdh9w2zStojqmfYB5DtS4FCNK21vB5Hxm7OXyjxIdqo6dZibiG",
-	"0jcdfacVjR5xIXFQYbn4JxPD+lX8Rfw8/grI6fP4twjMyP+M2p3NtfUbDor/HWzLCbl10OTH8ZdNFP9z",
-	"/DT+Mn42+f/BL08nnzko/nUTlToL/Yzpdt7uyyy+j5Xo4C/ydV6ofgxHl9GaFv8crjE+X+Qjje+H+Bxu",
-	"oY5qXOS7I/PqlHqIz2sJvuR2kIFkOlMOTZwEOzXIPpx5Rw/1Bsvcw+rnRHZLsnqw0PRLGOt6iVP0pMqL",
-	"Zu5CBj0HNuB7tjsMFT1XupjaSahrqc3+tTxfovpa3U5+Sxf6BlygSudEleujLqfcFk7OZ7HyBvgj1ALI",
-	"w1HI/cgrz16Z5ufqQPSurOAcjFGPm+ZVJ2OEc5aLBlguFtTs9T7bG83WWrPT6rTRYuYMOnpIylT4O8OR",
-	"HGdaceRdUUpB305Du5ROa+RQ5hv7tdL3WKWe66D16w5qO2htcYef5i0mj+YkI/syH51UOBuR+SB7Fyr9",
-	"sIs5BVEqRaNFvJcZqlrwQukf9NLA0//1hh9sIRvYgSafTH4c/1sTxX87+VS9E38J2U46P+SnCXmYfBr/",
-	"W/xi8skWaq/f3Fxvrm3YLxfNNCrcmZQ6LMATDKpWsYWjKji/b+pCnBCFvYo9nNkc47KYGFEZFCN0AXYQ",
-	"xiR5JF3w9yWBngs79UywzlSkglNTo1ZNb5DFcLHzkEswl9WJuakkqVu58s1FIwCQk5xUFS5Ay6iy6oxG",
-	"AgCzFHh6katbjJk83zBijLK+CyK4DDETFFKRXAhyJb5u6B+krmPb9Zj4Kw6YkiTFgYvqAmJnoQPkFhKE",
-	"6HZ62sx1Tdjo2BU9q37PRXWm693qAR1kyp5Mt1PRvUyybb1MQ4trAvkE+wFlRE+bThQS9RkOmsg1zULc",
-	"Lst1odJhbgUVprOO1LqlzvnNNNcyNX5zfVfX2y3btaLLkmmSur4hhgoDcoCV3gIlNpFrvOQu1HfCodC1",
-	"ACR0ssa6iUOZJrNI6QndBAwL06u6su5E57jd2mpvbLVaP1g4WnHZeGLbfmb+gqFyOvER1uelD2fOyjvt",
-	"xVdelc2lT9Uvmoxm1ISdn91lWwou2uftwL6vW8jaUPnZkfjmOisyP8Ai0+2tGI6P6i5lPnmkM9cXptdq",
-	"YRWh92bP6llDnNJRwwp2jRGHCiHadTEn6NT0MEoP2tiaNWmqOTVDloBLekkBcUNtoEC6aTVrrlzeHp39",
-	"ZkGDtNryd+3sCQySVdgnR5mRkyNMVpV0BbSrsw/u2FU+dmoRJOQucC0CLCTyBpj1597jxW9DWdJdEpKb",
-	"IG+20E12xbPYz0EG86e9Y9AY3xrXzelbOxpkNWS7VRUrDbBS06t+PzXSF5w/s3rlOTXJZVlK6U6G02WX",
-	"Wzn4Al4m0zsLJpwFwEWSU3hP56Zk/Ezl8VvLUmsgE7OCva4JNOKC6l4qzHSWM93kWzben7J+YD/IC2Wt",
-	"eQfykfWqLRwhpu0eYp6n2AqxWbkRxA4epvHQNjwFLu5yxNJYUEuE2yoK+L4pPKQTffTMVgbKUsMsGTME",
-	"72XJnMaxIhXTTw3VmvK2adSwJ+RkI/j1AZQiNSWBn/Rjm2Znpvuz7bU8nSwPTbFLIGfEP/gOUbGFXBCr",
-	"tCHphwISheQgacHvc6kUIXlOCEu6L4ACqk4Jwd6IWHG6zIX9mYEU0MwYIOXKwfQPEKun695P/6hrr0HK",
-	"hPYM6pJr39vXnUgzyRTF7vmwHehHL8qEmaQ3eJXWB6ZwLZQW0zSg8xhQWyzRkAuJ2q0W0pg+v3yAOpF0",
-	"/rJD171OdphHRGkw+Q6ydaVwgCKmlDnF0h3F5UaShE7iyG82VyBhFFOmW0Bbn1QJpSsv42ccvEr3SPxZ",
-	"BVmvnXWUZHlDdZkeM6I6dROvk7PKPVE65OSnk8/QjZbVCic/MZZHqGsChjprr3um1UtTv+UpKIlPJj+e",
-	"exZ6y3ah1SdxK+DeqdjVIkRlEvxdAx7IgQdkBdzVkkdJBmsv5MPyiPtDaH9iv0zUKyqQj8eo3mm1bzZa",
-	"7Uarra5OgCUJV6YEm/VGa3PBYHxGiH/nLC1B38PAP01RsyJjFxz6vOsiJrBCROBjxUZBWc3i2PwSaVEY",
-	"7AClnwZoFAQp0gWUnSayhOkG1As5g8CYQtqHbR9hm/k3dZ+cZhitfmvVmotX2512Z6Nz/eYq4MHqjVYu",
-	"OyTbu7iUgFRGUuf1mQeH93ZKA6yT88/AoBoHd5VudxCF/ZnJt0a7AYHGU1+gUVSat+OTgJRm88M8tuwo",
-	"Mq/l46A682U1M/qM7QDmANaVFp3SiJUroqOQvZp8zY6dGuBReUDdEtekPDKojQLFAMAb4aCOVTQctIY8",
-	"PFQMVnL76zrCUD6O6KK4xnBBTE8801lvTCSirMvMNxuFbwqDFrheBxzYWjzcWE68zux6zrFR1l+ohijs",
-	"ysBDky9T4mthxlMMEffM9IU5htgnGXo0P9Cu3Fy6J8sLKv8KjJzPgLV8OflpWlb5KRRv/cp6ilD8fPJX",
-	"8ZeTz5BCLHCC3UftmxuN+Ffx35RilJJOKgJRizudrpSz3tpsb16/2W7NPVs9j9n2jMPlUSjfpay0JpON",
-	"foMe2mILdWtrrXa3hvqEQWDmD6OQClPx14FfO90awuEJNWmo+uFat4a8kA7BQOVhQXIxcmtwE9daHfi/",
-	"a3kxXf+4gICe2Y14Wy+vltuj2EmXVfhl16wNTAyZHw5M0/ASgql+RrapuAN6pWIiYGIyqh3xAX6XUf2v",
-	"ZE1wZC9XCLBq1Aqd0DRQt+k9OdwoC75WkK2CnE88KihnAkpC0CENcIiGEJgkFlYg9frTIozstEyRPKXz",
-	"AyqKV0HJRzwsC32EEEvIdRNpLrDkkTWiXNrCCycJu7Crcix0FzzVSul1x64f9dRpejmsViddeq5lHKB4",
-	"rJKb9tdwI+w9SLWHVoZn6RL0s9hWeorlEboiJVLZmQsbyciKKc350Fn6CloUmSUMRox+FBHzszHqVvvr",
-	"7ClghoOxIMVeumnJYLXNANNh0RUNERrPJn+hlaMXk0/j55MnKP48/s3kJybq4snkp2jyKbAtqPj3ZPKX",
-	"OupB6VDPJj+GIV7Ev42/mPwY+FwyFvzfv9TPf29qBf46fqq+RzrUY/LJ5En8fPLJ5CfNYjTd+s2NG9fn",
-	"ZNCUu+08k84OR1+N6blrVILhSoXQJfeM/rCYaLlQQcXMCBV9GV6dWjtTkkhLoBbundF+yq5YFFaUCQQI",
-	"hiTAkp6ZvtyJMnZOTioUstpsrWu2P+jB4b1KgUatc0ZKnV7YHS05V8RmGrG6HhIfg/Cyktc6Srz9nqRn",
-	"VJaIrAckpNx21wWB1w5PAUHOsUCUGcF9OQ6hhy5jal5BJBez0cAkKuhYCiuXm2UuuaYpZaBkdYzLo9J6",
-	"QCmsuCC69QaVSZtf6I8soGzTCY+kY+1wApFHowAzfIHlPmAeCSWmrBqWs3xtBkZJcZct5Ibi4X1y7qJe",
-	"pKt4mQcHIQEcIfaXjF5nVMEuM+/unHDoWuIn74JR1bSaxPZXPfaOJyMcuLZ2rBlFP81MakvLTs2aGSQz",
-	"r339JJJdVpjxvcB30QgLmW9zpNdec2qFDSdPkuH1Ez1n9t+FTwqL0g/fCwqG+uxIC+sB5vrr9RYfZZdR",
-	"/C27mtxvyRpKnlYOOL3D3M+w19mEPEVA6m/naginv5CPIhyIXMHAa2JBsl9VYMgS24Tupbe6jPrMJcTl",
-	"tf4yOxTzKLB9ryTvgpwTIRGkmixJHiybmCd+J5PP2KjibO8c798r5zlZq0bGvIUFUt+UMBzjCBCzjSQl",
-	"nkU7toN4JEkIroqLwCZxRZTQzEXMNwXR40apuyAkYsSZX87CHoyUtNFutZJBAUsgkrTI26yYZ01ODhK6",
-	"m/jJuCgNLYMfap+HpLdc+F3mcNThWkY2xH1N6Xs8HEYBNtbtkJyHVErTjjyNzspLU9pJNlLivxBvdWvi",
-	"YburH5JLEzL1HKuj6oByOb8JQ1WDMgja+zUk3byIf4vAivbr+Fn8hVJKpls7/RZlTXCmfj3Y3NZaSH+o",
-	"Fj75BCxvrba1vG3eqLC8zXQDOUmsYHLt8rg5594rFJlT7WImbVvoOgEaFS55Dso32+XRGpeoJlTI5HoD",
-	"1UC6S5m/z33aozN8abfTG72QL23I/W+kK630bCvb/Whnd3V/BernZYEPksNttzZbrU6rlTWBzLbCpHWF",
-	"2svVFUpc8vbMqlFFUcyDUie9YqMjXPQQXavioDNrIahhbLII5OK15+W/zyL4aji7DrRXQechxg+ZwoJp",
-	"BK67etZe1a7KVWARYvVjDZM9/7EJNM68YsYsNtn9+tmD/osO+0iE3lvd2vQ22q2b69c7a3Ydi1eTmOOy",
-	"eGc8IiHAdAHD5iiyXmTKJC/L4hLkQZXlQ/1o3VCUCQICBYyWN9GVeafRmEchigQJ0xIV6XlVO6uzFKfM",
-	"C503lNxSyz+8V42eBwFWLENBg4dGHIlAruq00P6tApf+GZp8Gr/I2Ag/hX9B75hP4xdIZ4IpXIqfxb9F",
-	"N1qowNihpUyGtcdPoZUhip9P49xX8TNk7I5PoQnN5/GXpnuOnvqzgjWx09q80d7otC5kTrQHvRheVXvb",
-	"AZQg0MGr0xhVfg4K8vozV98cjAYh6b3VrX1sVvY4azD7GCjm4w+Mwexj+M/jD+1dchOc1ki55DEWVnDB",
-	"yAm7mIsihaEnWI/yEiiywPlXn/o9OqQVtXCTTIqPIi4x6uEhDcblpuIKNc0QhSGRA+4LJAY4hAYlSrCD",
-	"0aA4MAS1iajXo48KobiGc676/JxB4xyn8KDBfTn9cOT3lil6OlOu1+tMWlJRhg4jISguELT4/4aT/X38",
-	"YvLJ5EmZmFTRDuEBo1KggPSkFtGGnMkBqq91bly/oWZLvDjQEhZFLFAHZgJNU4Z9Y76saiR9vQ7HHNsc",
-	"xCg5V/3rNYH4OUOhFjVtqEJIlLpAocIobCQYa+QpoRNBMv4SCqnG1nnmCjN09d72uV/VuaCdRrN0dPqQ",
-	"jgA24T2QI0nOiGJ+VCTnoG2Ebafz4UwpaobJbp/7JtiullnlfS7vqvkzrnmrR0CA3kytKxeLwkNEBeqX",
-	"R6OcVdvQjRZh6j+7qbDvgmlfEInqmdzW4UiOVy5iUzdxUSWXc5g9rPmjpWc7y6mTC7EDKiSmGk5eNKJu",
-	"ed+O9umkG3XskcxE4RQN5ljJxBQq4JBU4EI2NHGJM8xj5eOLRQcuEBJo5zku1+qrIrH+OLH/6zB9XAhp",
-	"jyu09hKn3UJIm1oBLoCyGpUeL6bCV+/tPjkXe5IMy2UpRs6FDpEC595Mc9iiVVTK42iqPfcDk+xakFz+",
-	"dfIEAhy+gt7rP9FaMPQ8jL9UompBLp18dnGX/QiHuB/i0aDi7AFKSmDVIWX6QwihSb4syIfxzyB841O7",
-	"9ufxb9Ry9Gb0Yj/PqG2Tv1pIPm++fM38TAGXzK5no0+5l+jgcG//DoCmRPYm58uifYKnczeixq5esPEo",
-	"l5DgEfyyjQgFTwVhPhriMTohYAhAdXyieO1KeXZAVaE0MF16nJ1pKwQYrRJRNC3n9lKWTMkrqqf5RXdE",
-	"p9XZaLQ6jc7N+eM+rgZhSIdkF0vS52X27x2kj94zbyT1IEV0Yp7RMsOwN6CBHxJWWkUj/dBmten8u4Dg",
-	"3rKsK7/+EuZVlT1NoQtoJAiUh+ingynkdJvomI8aATkjujLKSAD+QPIRK3ZMbrdaN5ezVlpwllfd/uXk",
-	"z7XPBUGxnyc64AvsCZ8vWnEhOYAPFzv645BUkOwCAsiQlLUGS450SVIw5/yK3bnSaebsS51ipW3y/QH1",
-	"BiglahB+SWRZE8L8xoo5GwYm1BeaGmTxaDf50i1Y/1utmyW0PWvkr7bqOzPylxIq5SQJcoqFjQkOEe7z",
-	"8iTs9kI1bAW3NWyNa6XtTCmtWTevrprUgVYDCsCQj005M/1MIl3hWV17yrwQIitxgEY8CCjrz9BnO8vo",
-	"s3AMRzyUt8ZWQjGJP1O/K3TRXhGgweXwtXTYyeQfqr+tf8u1R+NuI8kVt9AV/06m9bokBb61EPGuuAMZ",
-	"ZKi+Drqo/UKZI9rOAHWtdF5vSVDEieBBJMsN9m4UBi4KieDBGfGT6vhSV/ju0X4UEn/aTF+v1nIBqTTO",
-	"rbyMZrycSX/HblKb9RcKRH0jPe5fX4RqBhILB6uCzcP80KdnJY3ZKo7yonGrRi7Wpo4sJs+7PTO8XCYB",
-	"3gQF2ABnLPEJFqVZV2dV/KjwrYKcHlznXusybYqg112L9O6K7Z2UyfhJ7bX6Zf2Tm6WqNTsA1A9XP+cj",
-	"/jI/Lx7wx8720s+SZztmeCWKiUzt8Vkuel2tC1GBMIK09kaAWT/CfYLIo1FIoKkfqu/zcDTgx+SRrK84",
-	"6Hg8Iuq/ihzW8fbJiqP9PJ3rroPc/+w2m82VxVJjR4nvu4rZJQ5s3rNdg7bRRitjONAKY58sU3mjhM22",
-	"ijMrdoVOyXgLtdQdI2eYecRB7WnWm6m/Yp6tGRxKAqFz5S1sLsjavFIXapHvhb517M9cKZTxUWtVvxGm",
-	"C/C2EbZ/VK5ifgWUUuFatw3kmX4t28blZ5DPRZhlkYiyVIUDVEMW1fL+ZVcj2308JPXJkxl0fQVppNP4",
-	"GP9d5pdCwMDMYQpJHNfXbq5fyOeq6M186lbua81GexiAGmSfk1E3y6LGTYg+DJwvaiIHlPXREEtvsEwV",
-	"k1Ixp0QTHJWGtBzbxShdbLp0Z7uy+s5tXmY+3FerzyaQQuoBDgKYoxATvFaW022GP1Cvl1XX7uvSPpmT",
-	"SKXjGwuU87HnlN1Gbk4DqRlYw+hoRCoQZmgBUJ3Y840LrO20WhWhtYZAlxeVOidBoB3RdlyN+8JBLQi7",
-	"hfoiYsrUpG/8ShPtgGYBdMr1eJhGS7rlZaVazc3NBZrCVsRppsc2FzWqY82n0KOsx7weZFlTgkXLuR3m",
-	"7fBztzHPgpCLiXZBynRtKmcTHSndxlazhopNPVOHFNXTLxOA2FzWlS6DiLPCgdYLnrQ02hrLfJQry0dn",
-	"r5RWY8wOfoFA7Ll5lBoE+5GMoGgyeeQFkVD6gObG+c0V1KaMtd/WIjXJ/zoTMv5iee64mCYkORTkR5RV",
-	"aERLVHbQ81XjGPh8yrMVdnKKpYKoSVJImUihBbm9JUtclyTKc9590WPO2cge6/E5G8FShvQkgubyRcUP",
-	"6rujfUXPcUggPFegE+JBM6dMsoaHGRhhu0yYnqD1rJRmH2Kfj6SpPk6JWNlGA0pCRRGphwME8Se6bcMP",
-	"OWXEt2FhXbfZhUQZ/SNIJ44JttBmHOOGNYsfYIEY1+OV9p7xvNKSgmkJNXVjmCbrZkzsQdotbBWcFVnG",
-	"B/Z3ztA5yLkkHObqOOzs7t45Onq4d/Tw7uGdOzXHPrj1/Yf7792/8/3ck8M7331w5+g4fXb7zv29O7fz",
-	"iuDUiAurgzuw9bshSe1t+tGt8T5nZDz11NLa/PPbhFFTedIkeFWmNPJeks+YRbDzkEqLYXnH3eRT1G52",
-	"mp1WIQl9bqwWoFdZFZ+dPN4VHYX/FSw+P4bU7U9MRKAu8Px08hmKfz75cfy7+CmarnxiPYS/jF/E/waP",
-	"jWPxF/Gvllu6V+nq2c25c7LL/htbcQXUk6dpfWjYwIusJet5t1u6+meZui3loyy5jYoWS0r516UIbNTE",
-	"IojQ6TRvNDutzvqSiwhw2eXeVY9pj0KpW8htnoKoMQyi+LmGy1eTz8ADDlW+u92s4XDyEwW8F5MnUAb8",
-	"v1if8nIrLQeWxlZjlK8CFaq7t5vasemuTNVwaLbh/rSXW055KYl3bRkJyrSIanKNs4D7x/jF5BN1SSZP",
-	"IAj1Kw2ep/EXkyeTnyy3igAL+XBoIjAqalgZeGRr2RYUkSmgFW2YKXIt1Sr9zTctV2V3JHkv+oUi8idD",
-	"LnVYocf9EkgdQSH0kPSpsNZPm1MCfFr/klQmTYsaddql5xFWkxWwgkxPV9+n7IeRkCulqDBnGRuW/ZQt",
-	"pSorvmTP+tVkMtA65XRXAagb8u9Kvp48mXwSPwdh2nTiKvX6zcjLzxr8waqoXy5M+vP4mUJBReInP578",
-	"1eT/Hz+Pn5X6KUgYUlnKmI7NT5RAiQdTQTWViEajoIRpFa8AcNjCFViWjF6yM6W8sl1yfdTPAtXn1kFz",
-	"UNbKOGXm/qCW/bnmzC+s9hKRRwVPi+l0aeUlyzId6+lM8o0SscSxdZZShEgkv4TtO1awrlZKilUnKmOE",
-	"ipUwkhIYS8cGvVTYT6lCnVh8CtU3sj2sIP4Nws0mn9mMDBR/kYbQvZgWHuLfOQh++Q1keXwx+S9qDKTk",
-	"YWTi2J5MPku4gS6q99LRSuuNdqex1l7a4V2ZPfIOwYEcVEXR70AbC9ueo8TKVPVdcI7HArn81IXSaBGg",
-	"WlbN4qd5JYmfLqYYZdf73rvTlarNisq2+t6IsJ2DvawXH/u6IgIODjL70kmqU31UzPdordlqrmU7dw2o",
-	"gErFIfbkShMpfa2hjgciN7A092BqPbb0+rLrOLy7izbXN24kLUaSEFS0G1CwbolzKr2BAr1uP7uNXBCA",
-	"wB9IJSxXSMVlRTQcYh2T1mWu7kzk6rtCmTB1CDxdrcMjTfRdk0NEgyhUlHW9s7mCsO8j94zyADp4jXhA",
-	"PUqE6yBXeHykO9bqBBzbcoYIIsVDLN3tdCzKznhwBrWeWZq0BGPbv9wm2uchQeSRJExQzrrMFvQe4rEp",
-	"SrqFaJ/ZHjGcEYHGPEI+hzSQU8bPy6wMeudlN2AQDTFrhAT7+CQgWTKi82UKALoPhg5TuFoo7SUkEkoo",
-	"aYcwDhAU5gebVP5+g23XpNsYIYg8gsQcnbllp0vzc4DSCuKjaNSsbNhScj/v8lBTa70PewSFCpAnOFOc",
-	"fbFi+GnJ94t3DdGYUi4iZFPY8mYrV4NKIR0w0IdKA4LmypSdiodwP3mgHoRYQkl33apA/QuiEwuaWU2P",
-	"V9pMBu6OR6rqGOuWCJAOV4Ih+eCMNN1YR6avtjvtdud6a31Vz7868nuFwJtGSHoExirvZQvTP6yK2bTL",
-	"ozp0xDiF3O81jO2osXcbwo9GnAkda15sxHfh9jhmBt0lJyEBM3qgkEcDHEEJUn3uAyxQyPlQR0WVRYN1",
-	"Gq32cau1Bf/z7dbaVqu1cI8goFVlq1GyjV7AORbporLsTBsgddMUczfz/C3zfCE+Z5jDkVrTsR08+3A3",
-	"M9EcNeOd4+MDo1pAC+N5WLne2czWYt7czNrsl6qXv4PEQNEvy2VMgqFlXGqc/Clq9kIeVTS1qBT4d9CD",
-	"wz2UXAxEATa9sXUKZWdEdReSN7ZOAsxO3aQDSEhMHWvtQlccRIyIR3vUq4ibA6WtjyVp+uRs1cwhVgFX",
-	"GplNLH57LaOraD1gmaJmlXkU1GREzSbESP2HjkQeB5M3Fse/B2bGt+2nhed3j44OSp7uHRwBVk7JBLOo",
-	"un3HdrXyEeNw3XWLZN+QK/cQSwIJpI0D9cW4EBpsCffiCtiirKkoU2vFzCbkzpA8AavLXf166+CtICHs",
-	"UKqrynyFiecl+tMM5mjYIu8h9QXW9ciyydp2mlLGuTD7C8pTzXUGNDaNXSF2C5TDfEnzVuY2UCavZyxI",
-	"GXLCz1lVzRNNaRH1bdReRhrSud1YZCJl85vSN6AxxJSV5jVV6Llq3nPKfH6+hTwcEObjELkgqinxwcdj",
-	"0wmGR6GL6oanpsVRFMdBP4JyXncidZyr+1x4/LzLMqG5SiJR+jPrP9TjgKRsH8EcdYhhVLrh9RYaUhaB",
-	"oT6EfoU8CsWKbp/o6tbyLqpjpIQdBCe2kq+DCKsHK4K6AOpzhcOZBWT+1O/oUfMkxY6yAEWBS6AtCfvm",
-	"q8yj2zBF5sE7egmZJ0d6NZU/TA1xZBYM93ao+8jMzNw3B2drExrjRl37LhnpQzTudMb+Agi9iLRjbycj",
-	"j7RXFFgQyDt101xLb9TgopP2ruKBr2Q6PYKvcDRAAcE6HHjlaxOUUoes3csJCTjrCxvBbC6vurk8p+Vl",
-	"LnF9xIWgJ8EYSJf1K+t4DP29WHmlohdgUF7wSh8VxS4ehWWKgKspkGuzstQF1BFIGcqQkCnTZCBVc5Py",
-	"9LlOqLpKg0B1oxy6q2edVV0kIR+ZrMetZcSJHECSp0uAA/a5a8fNPHuQTLG4+CITnp/ix6sTZWCxU4JM",
-	"7qkRY/LPrBCjFOwqsgHKdynZKEQpLkAliln06SkZpm9vnuWPCcOyPNmsNUvusqQnQddKGaU65kyRFBJC",
-	"gG9GYCkJo9F1QhaOo9Gi0TyTuBl0et2PgS1FIZXjIzWiqYZFcEjCnUgOZskQ1wTaOdhDp0SHOrjqfR7S",
-	"H2Hd9PcWDGKKDJ2SsSlZ1IRjUFPVtsxE6VkqxaD2+DHYCHQsDxiCdIduowUnSgNSZyQxZSSENP/8OtPX",
-	"IIT/8M7RcUI3KDMJIKBPhYTYYjbGjbRzsCe2rAlplzNGPInOOqgOP3dZEsC6otMioEP0rdt7BwCQs3az",
-	"hepEd/EBE2emk6Lu3gwf7R0coW7t0PrQeNitme+7rN6jAVjyRqOAekYUBUJ+yMUIS4ipQ3sSDXjgizyZ",
-	"S+m1cJBZhsE74XQZ9IZKI31MF2ZYVRQygRSzHmdVJcmBlHqcCSrUzOg7R+/dTyy2zS7rsm99C6njV9Pq",
-	"1XbZHRjHXT1ru6k8jRgh/hxcMUzO4JZFG3ScIfxaoujx8ByHvtANr09JuuotpQaMqHdaCZpsMliPZ6Og",
-	"mkhpY0Q4aEhkSD0FM+hvOSJecng+90z4OA4JGkUnAfUsIA4TC5GwULD2IAdR5gURCCHatuggD4fgVsSs",
-	"aEUyxiO0Y6gH2GgFMdnP/Jx1WeGL+k0lGFxfRwGBJioO8mmfSuEgt6kk7Ydazm64K9sordeRZam6pw/I",
-	"xYxoUARkmEF5xUUJlgrASplMzWWuNm5DUqXxASt2q3sPGt3egghMnAl0tD2XAggqjfOo7mYugzUWfPuH",
-	"gjPXQZocItes11XCujbd6+svJBif80YOyVND/zZKjPdUAEaA3Vo00Z9N23khNrDLoEwn7/V0Gontp8lM",
-	"/3ThoroLLR9hyGyPzUx7TQddpGlml1V2zVxpoh2W2srNks2NCckZwYFxYeBIkC2gCyR3jogyIQn27WEB",
-	"i9EUItWGRJc9yNVFE3mtOHEbrrWMEV4dA6g7uq+8lbWVoltyPyEA2TG+9vSuOvC+vaj6Ymh7xzmPAt9Y",
-	"vlDaEl8gd72z6QLt7DL3kMhw3NjpSRK6TkaOsl4Q3ktxCNVn+mSQdclALf7EIZMS+L07x3cz1hZ3ddry",
-	"Yq64UFvJFQrTe5ID0mUpJdbN860UmzWlWpH2Gmx3Dd3j3inx1VoCwdEJ8fhQURgNC8cCI120rUcqJNZl",
-	"zECHghU1kfv2nWO0etbWdjnhIjHg55ZPWEUF1mvCIJDkmmRqsmXxyHAc4D9dVuA/dXVyI5gT4izAi+Ub",
-	"XDMYAy3um8iFPoUN7cN0UR1IRqfdXkECj0WXnRs9CqdmeF2kKDyzaQx6cd6AONpKsNMnLhrwc6UI2vaJ",
-	"vlkbokLH0XeZmXlX+0K2EOMNeFUH3Cs+C21WiRhkUFphaB2sUjQAtiOioeXHK/ouF4Yd4kcNIXFA3tK3",
-	"WxsOhL3+SvXzAFg6jUwJedC1cZxPFzsfUOgbZBCryzRm0awJ3hzNnk+GIy4J88Zd9l5q/NKlh6CPORJ8",
-	"SLRpN53dGvqQmxmh8S5JMBvV21BkdGOjy7wBVvICCYWiUShUV1HLNIB6eKh5uL0+8EARTVvw2lpp1A0I",
-	"8Fizdsi8UcQCjkq9ySMJQLdGu9QT2seUbecng+kx8mkPmILUE2ZIR8fd7jJsFwsQTaZNfUHCnK7puZ8Z",
-	"oLXparuRsfCncmnNqZ2RUJjKBc1WswWWuxFheERrWzVwk0MilNR1glZ9k+3VJ6VZwEfnuN8nIXqwpyUT",
-	"LdZkfOvO1B04oQyHY1RnHO3evg86cCKq7fm1rdrbRJrkLHuXYAWdVssK5yYSQJJHcnUgh+AC1ty4xHD8",
-	"+HGJPz5JKmjm9JHa1gcfOjXj+aht1SCxV0fhgGxoBQPbyk/ivgn9BklGhzasDiDe4UfVYDMn1Wm1FEVV",
-	"2rT6r7T9z4UhHAK8QCBy62bUiHHkkxFhvsL5Usi9Y+aeC7ysYKMEmjwMZ6l/ufCTEvAeZ/ahBKGAns0B",
-	"8z16Rph6HSJXKuFqZONKuB6EQC5IZJJHlAxg8ui0Io/qBvtRq9lqriuSEARG5NZdvQ030mkRRj596JZC",
-	"et+sZjE0hdiMPIxTy8i30Dt37h1YefihueLiISQnalegfWauk4NOxhkNR9EvE4fYZd9Cx98/uFM1mmGe",
-	"XVb++8fJoG91jcVGZ5h2a46e4a2u2mO39hitd7olJvlyhLCGFnOGs/Ehc5DDBMrlOGFoV9OicCliqAVU",
-	"RAIZ76YBBhgVlKZZeuJmCPX7q7xfxZinCojaDaXF7GaB9DhLlO0u50J1jDVxvQSofn9n/552hmiDFurR",
-	"gKzMgrP6Yjk42+WmcE4MeJrrLIqtLwlbs/Jy2EKrrcWYQ+IrSIzPmGkCgGSIez3qbaFD4lOB6sbUYiVM",
-	"sA5JLE7B+GPMLV02oqyvdDX9YKO1pqfQY0AEaKgUTKW3NpHVtXROGOOGCxF/C3SdE6LTvc9Zl+Fej3iQ",
-	"5B6MraEg49DU0sjUOR9qSLxGVgUraCoZaKO1VjVYsrrVIxKeUY88YPgM00BBaSZeqNHpAnztrL3aoyOx",
-	"mjW8zbx1OQtdLpcODHw2kw6DwSspwYqRDJUEThDvTd+7u3QERRB3sovQBRSHRAnQta0PyrOBs6vZQu5O",
-	"EICay4VJegWk8jOFAUAUhJXW3XeweAC/3+aeu2K+6zL4MP3CtpZL8wnST+0TMwAIoDB3EjJv4UHhDlgg",
-	"1N1j+JfvGi+r4s81MIzYQO4tG5SdYltS96O2EwTZFET4K7ub9M/MCmtOzcyaMYzPcoQoML1Lma/Ht38V",
-	"5ik8zs9nf0zmffzYmYNUacoq2Kt4KNGJpuI6qONkDMeX91HumlJnptRYGTTVSBBumANpJqP5+npJUPTH",
-	"ZQVWKMuUVtHlVpozZr2t3y0/yoqCOI8/fIWUScEvc9XAiVPBjLL3C2jVul7HbFp1CyftjuCT9vxPHjBs",
-	"TOTE1x8tQBPv8vCE+j6BCkLrnc35Xxxzvo+ZzXsVmvousKM9Y19MYlU3Wp2F4GCp7cuQefXp+vxPzVTH",
-	"dEh4ZHxdGTVHyNxpZjhC4rkc8TJ3HlwuMKf5Ie7lRmki12aRgNFXpigDlq+k4mYvgmoscpAUZ8CiywIo",
-	"pa+utNvLswAms6UcNcE2eijMkaS16xAozfSh0BkPh8jnRHRZPf5V/Pfx361kQsaN2WRdyTegZhnLdZmQ",
-	"oJiS3nrmrkxzpbIzSV9ZzdiJ3iXjmr7XgHy3uD9+VVdar1tf6tQvauKlC3Sl/aoWsQBNAUOltreBA9yY",
-	"h9VE97gZpWJS8+pq8h7M9gaTp9YC5GmXs15AtYN9vb3AFAd4HHDsH3N+D4e6rsR6p7PIfoyVxFKYK+o5",
-	"i3rq+4QwyyLvNAWtEqhXP878tec/1jQ2IKVpr/C8lNomhaAT4bRclNZD5KlW4dKvV03sv+lcfpGzTNqn",
-	"XOjeXd2EGTdBY8ncm+AspEBClqUkzCd+hqWXI/XbRM7E6NZrZGPfuDtzdQVmXIG3iVwA/5cTEzP4tncb",
-	"pMRRJEtbvAbYIzlB214kn+qYj4xsXFfMAlJYPMy0EQ2zPllpovdYMNYMRoBh74R0mRqB+NsIIxGdDKlU",
-	"onme+2jT3Xprs0pefjDy8TTneeXirp52MXH3a6cTESzO/0bTi69Ptr0iTNWESV+DS5NSV3P1ZSv5eabM",
-	"bK9Il5wk3oGGczm8Uv9vZ0qlvtKLm7ZPqjZ+ZcTsK/7+x2YqYwX+mivie+nMfrbhjemqiDkfJ9aMvU/P",
-	"CLMtl07GpliDT1Bdh4PqPt9dlhjYLOIfj0dE6Fr25jNJhqNAERCGh/b7Y6gCMTVIYqXLjwbBthUTlddm",
-	"BQfSOd/ushMuB7rLpt5LKm20IBaaoWik2IEtRwGB2dqIp2Y8iJIJ79LABo2aX6B60xCqns409N3ON+96",
-	"I618do2vz8Q3LzggwdI/JuPemysxXVkDL5tB7Ph+tj6uTk28ZJFr9WP7zzn2wkMy5Kaab6apkA14zCkd",
-	"1bbCDOG7MhReGQov01CIMh0xFzcSlpawrjQMVqNv67Vwvit94Y/OHjgTzV9KPXDmfmDRcmHLYeZ2lZgN",
-	"m2gvI2JTkSnCG/KoP0Duas+I2MhdFalsPcMkmLuhr1Ywfn3GwHnkwVoCv7Fk4soM+CaZAWeQpJeUR+H+",
-	"LyuUXktpStLQmPZ1vUuxnZdfTeqfkHhcwfV3A4LDrMa/kOgKX12JrlcXaHa0RwDde0sw96IyrPncQSdj",
-	"qRPV1D9S6zhyd/UbjWPI4YZ4tz4+g+TyERYi5b5dlk8M554ksmHrwEBIvf4aerwwzsgK2M+ETt2HLLgx",
-	"NBrgcP/UaoylbMf3j+yNdJvorq4hJMPIk1A3IE1Nxyhh+yu21SzcbPIIGrlALD5nHulC1ZPkZbsXtUIF",
-	"Fh3RlwbqnZCeLsRq8nMhmXQBv2NGByinBUVG/6erf7pssoZTqwL7paR9mMXl6z4AuIQFVwFJrDhWx2wM",
-	"xmAHmYBKiD7HosvcP139UxOYLgjzBVoSdRS8r0jlFams1vL5OQOr/KLU8k1ThSzhgiZuKGJV5M7DzEEY",
-	"jfg5CeFlKXnIoBQQQ3SoO3bqKgBDHJ6uZEi7VpZGOJQO0pdNUXOu71rErHaVfKDezAhLUPS0yxIfhk6J",
-	"0s6QpIvWlKPDFrVA9fXWJhCElTT5qmPjn6HgQmqvTyhASHRtHKjQmGkhltZQ6bTWq4hxwRUzU+UbRoGk",
-	"asOrimw2fKzrXi6uc6kZHgAs3jSN74E5oe2iFMzIec6o9dgpF1btAFfSanuBjeg0nkN7/Ffa5SvTLpeg",
-	"9y+rZ6YK4swQlPQ1dbF0MRNTQTK7SpMGbiWtyiCUo3TWV0w/kplmhaGku7uyK//xxaFkMVhkEfN1i1al",
-	"ISs7+voJHd8R6pK0PjF38u33jo6zl9UEgGh9FHyWIMgUtDm3id6HAk5qzOTraf2w02prqYZK0HgwM5XW",
-	"THUKGCVpV0pl5sMbJutXzaCbfEPdrWQyB1GWVL+BhE8HQTU0M5/OPzMl812P+8TdggJCaIjHXQb9bJSs",
-	"BvV0QIgSkJRWJUJlNfE3ORglWeSOn9Kbrz8iJVmGDorxqyhpHoHOccoujBR249Usa19JudWVAI4MSmZu",
-	"xrnS4E1QhhIhBSEa4TR2XrNYdiUbXsXFvDEMS+H7K3U7JHbEmdLg9/bv6QDJuabLgj0WYVPEQkgeJl1F",
-	"S62NiaK9nIT46JJqxKQG1e/t37uiAVe3cjETXYI214RCnD8E+9zMy1xmY9N1WyMmKpwMzS4rM4OhvBVM",
-	"Doi2vmfrBidlA5QckRS9te3PukxJdMTXE+Zq4dqNQAEEoDBQY8VB7lAxlz5xTQD2IwmSpqnOvTLDwpYn",
-	"QH+E5rU8GUx8ZMSc9yJWtyub2pVN7c2yqc0l0AtLUCPsneI+mSsomfdKc7fKhaNRyP3II74SjxCIfDan",
-	"Qw6IIF2m1fl6ovXv7h85WvU/RGvrzXZLl4yGwu5ykFPpuTYAHEH+aYa56HL4Sd3IpLp3gzClBumu+du2",
-	"Z2dAJBrzKNTVKz3ocap+E9wkysxwIx8YuL0Wsc4cxhVxuqIWM6hFsYaOvcImoOPy89MWJjqQNy6ESex5",
-	"NUlxRxDHUKBViTvV1re2tCelLdW2RnPlXSUZQg/bzEchwil8oTi48dYKCm0jdZKT+iCpn65T1ioozBRl",
-	"e6Ote+lxvgbhL539EGxeZUTTOKuTwozyG16X48o69gdsHYOrX0gVA/EqtC2R5uaO+dSDBgQhJQkpZrLh",
-	"JbXyFindmlbmo0Q00R3sDZCrFNJEVy0t3AdBu0KJbRKdkfAESzrUQWZpCUDQnSHlU1fG1CHvpkV79mJW",
-	"kMeKCoCvPK/HgnVcGZ2XAuyqpOWbkoZZgs4Xuj7WSgAdfauv0O0k4dMkygvkkx5lUx21CrWQtzO3KxI6",
-	"2UagTHp9c/5dyCXTv/7rkEDg6ja8gVoBYCA/Z5kUZXteS9yPBW+Fjl0eDnnZdNvGTVmC+qZfsb4Zi96H",
-	"r/caZCZbpEwMRGpe3Yg3J42jiJUGaSougBCjVQHtRohY7Yc8GoESW66EShxCPxTjuDef6ShiHYyvcBo6",
-	"8mJxmg/qF1aDHWa7TiKYUnQZBBejIRcSbbS2tdcffkt7aalxI0aTXhcu/O6aVmr1jVarpZRgPHZsC2jo",
-	"DwhapHDVVyaWIGnndKab/hlWRmVySetJ+yhwZ5i2eFGgKy9D/LCgrB+QBAgr2wiDGg2OkYxOnCu5/MGH",
-	"TeMfEZE30HIkdAy0LWGaa0293maAhQQy0URaExTolJCRbmQd+joe2zb0gy6ElPnkkVvuPhFipJvKvA1H",
-	"/LLq93yX1wE0YHx1ivrR0QFsRe9qCU19DqE5Ojo4xuL0LmVUDDSF6ixCAeyHO9A1zZK2q7LMVyr1pVP4",
-	"w4hN0+AM3c0S+6OjgypiT+dTemzGTxqtl7c7RvX4+eTT+Pfxi/jL+Kv4+eRJ/Cz+cvLT+Kv4RfwMxb+f",
-	"fBK/iJ/Hv4k/j1/Ev558Onmi/rViS3CxaHhCQqfLKEM4CMAywJlool1L+oHca4pr6H2a1hHQU4LcXkLh",
-	"DgZjQT0cuLMJ4d7BN4MK7h1ckcArEvjHZlXUZGkGSToZG7KyIDWEhp2LE0Q1PIiHIe6bCDvmJ41SgzHC",
-	"vh8SIZIXVpSwqwOt+9BCxNI2nT13ycTtHuzmG0HfYCtXJO6KxP1xkriUpAnd2hiyY4BaIcIkleMFCdzI",
-	"UI7laVyRtJ3QUA6Q0psriVpOYLMtqettpaAzaO8MCnW7TGPPpOt20jjFjyISER/EW8hyyefyqscI9yQJ",
-	"0Tmm4HkBn4yr6dMWPH3rvms6hCty3TNXH0ZLqjWk/R/VFyjEDPFIzlGpLU3+ZtBbu5srkntFcq9IbkJy",
-	"GaLMp2fUj+Ciz6C40AN29WP1H1PEtNKDoN65ZkkPZooYmfiagSJUfEgcoE06/cnm8rmKNrlpJuBJwL1T",
-	"gaKRzv7FssuGmI2RIB5nvkB1D49GuuEcmDVJeEZCB3U2kFDPTFPGFRQxSQPt0FP0FPrSQkumHmU40Kvs",
-	"srpr8vqI7zrIHeFQUhyof+pAcPUv8mikyIXuLkrSHhpAsc8HWJotNtEB1y38de86aNahWUgiCOvFgIkZ",
-	"YtKNtzFjYl3fRli/dQ5tSA200ACfEWSW0mX1zjpwHmEYBZXI8oC0Ye96u1VF698m8lgbV2Y2aLXHimim",
-	"Ab9mqNcEcm1pZxfpYs9QiJz743xjz1b7O7fXfvDuxuHN/c7717/b+t76n924v3mrvXvHNtwcYTlI+21q",
-	"XKsVCfWMlp9DyuyfbbUjqa5ubav2nz5oNTZ3Gj/AjR89bHz47T+ZjuF0ao8afd4wMyuQmByIYsCaRj7J",
-	"NStNfMUKNpIb2NvSRxr+lPVzcOi0ytuLqgHL+4q2HLVROoyGta3rLdim/qOV7IMySfqKh77aZqOGa1W6",
-	"krE4LVQHPyQyHDd2FHLOKxAOr+o3v3ElwtsLbOVtzsjLsKWXaDydxmFYMVkLn6a2n6E9lRxC9/dfhZ7h",
-	"i/TD80wKOXxmydQWWEm1F2xoGz/zns4+t4TLPscnPJLqp7TkjaOpjhygHg0UHUMeH55QRnzTIkmTWKhw",
-	"0aN9yD7CAmF/SJlAQ+iKHgSISpMmJLqsTyRab62Vth2HtR9EYZ/swrbnUFBYAWEypDZXnop0W0obQZkJ",
-	"rCMNuRq0ikzzEfXclTxJzf9a0bc4GXdWt+QMsdSDfqDpZSm1nCaMue3pw4EdpuVRM8tud9rtzvXWevly",
-	"pdlKZqmW3rW/ZnqnDxnOF066OnhVUT+7fcj39v8gCqu/TlIDEC0nBagOt3Il1+levTBNcngUysYoxJ6k",
-	"Hqm2AuwwHIwFEciV5JF0UV1xboOQ2VwddTW9ANOhzmsxtbMcqCBhdFPio1PKfHhTze5oW6c2XjAeDoWS",
-	"wiSPtJzJfP0a8olHBXTa5wwJOqQBDtEQrp1oovuE+LaKWXZLXXaC2an6RP1mwCRxSHu9bZA81VWjpRUW",
-	"15robkhIE+3qsgiVVGxXzXhgYbisvg+j73ImQx68Mh2+ZKFL1ahovcqVVKYAmd8d4GE2t7SARwV5aUfn",
-	"ec2Sk3a0rgxwb5hKFHM+gXezRSveYNnqDyQrsb2QBLinCIwiLBocf3hhV4pyWTwGdQdDajOqd2vxLyc/",
-	"njyZfBb/R/xV/Dz+oltbgGD3eDiMAlwdg3hImEJZpaDrVxFYBwnztLJPHo14qC7PO8f793RIkw3GGihx",
-	"LggJ9scoJOchlRLsnlyQLgsoOxXalkAFCnkkyUoTHWCR8IS0mz3qKcEdUU101ZdbisZSaN/FR/ijiEBj",
-	"LgcxLjX5N4stGov1al005EwOgrHV/+dR5LeJvKsHXEQzt4DSS0ri+RNFXW0gLzeS7/zouO3/2b0ftU7l",
-	"vdP24dG+OBuftu7u3OoEt76zXyFIKjAtqo7fbG92igr5XClSbUbX39RJl0ZwP7j/tilG3KxYWW9YoTrX",
-	"Rqyvds6U+PgB/PVhcSFK91cvNM5wCLn8KfqaQzi4/zYg8kV44Uw2BJtdVau6jJTTEK6OjvsDZPzaWYtT",
-	"O8SS3KNDKudq+8mL2a8aBzyg3njhj83r3zh7wRUzewU5JgmhBMqYYySOovrqms9lYIPxiITATKq1jbuU",
-	"+SLlW8B2tH6APSkUX7FqyCjAissojspDsxJt8u600P6tnBYCZe5ElwHj0/G33ajVWvMwGoSk91a39vEJ",
-	"FuRBGDxe/VYS8r/6MSjUjz9YVfrpePVj+M/jD7s1+Ji4SHNGygRR4Gh2WY6FJWHNLrz30NPUrcDSUF0M",
-	"cGhLGA85o5IrUgX1yrss/+3DHmX+wxSQrnYQaIBfE8hdPeusBup6CxfKoOuVyEFICBoSOeC+QHiEQzmf",
-	"k6qjeCc9sjdYuUlX+Vo1m+wyZlk7AGfhtOHlK15zpT9dsZwiy9kDoooS3cPYb9I225RJblSq+awHpEWx",
-	"+jE/+SHx5Dw3rBakT8iAMl/pLYZZ0GHfEn7KtBKlKyjkbcnqB90VLHl+RzEO/bwusxVcZuhdqFztMnDQ",
-	"G4Ia+Af3395Oyu/rxBk2RsY3Oh4RpXzlm6eAebyyBUaFItZly2tie0NdRGauHgZrvyaQPh9EfWdKl0zB",
-	"M62UtVs316931sqdofbMX4c79D0990JF4ZbVgC6rD4tzyboUjHbF1K4UqCtulipQtjvKtP40n3lpeb6S",
-	"Y70/wNKyhZCokSH7JyA9meQ45jUO23Hepumbj72Q+IRJioPUFNbsMvftO8dILQc+Fi4SA36ueQNkROqw",
-	"eoGGJMw1cDE8ziRhQw0A4685I2GXefPZxz298VcuuJt5KvtVarp6TRjwaSB/kzOc/yjuZKI0K/TMnuz8",
-	"G5lq6WmN5mqbxq4uvaqNE+1WKyPE9nhoamkJU0vLHXL/NpbERfVOq32z0Wo3Wm0lTQZYknDF2HWTEbos",
-	"V48LgqqwRIyjgLM+CbX1F+REbQshPgiLZDiSY7AQoCHBTCDG5YCyvh2paMuYY8Ios1IMuU97lPizbBRd",
-	"NtNIsdJE97m0nu6IBUTodzXBUMCzESkCYXR8fE/38aMS1V34qill4K5s67BDVwsXu3YTUHohK3C4q+5O",
-	"n7jonIenWgANjSCdUCgx22Cybzb9JptLsut8rQYTuwhQmyrpbwa3oRIaRIca9L8SM/9w4/qujC1vDCt8",
-	"f0C9QYYt5cs7YsjtWYor2izH+VwxeRPVddz6ihJPu7X4b+Kn8RfxC8gZ/3X81OaQ22RxFP8ifjH5dPJp",
-	"/Dx+3q3N4qld5iqxG7iqKfT24PAeGkZCohO1PajulmRuKlaWKccxkHIktlZXKeAGkU2922YYZV0FNjDP",
-	"uArarmHUJcQr2XGXZdly0eyyFMPVoHtoZitw3C5b3C3wh8Vxb8G2d/Wu32SWm1voG8Fz9YqW4LkJ2l7x",
-	"3Ct/xRULnc1CM2ztYrx0FNIhWV2woqlUZJz3MgUgrYnn4HBv/w5i5FygHlE8JhfWWhWar+bOlR19abr6",
-	"Skladr3j45CQOeVLxwCw1xU9emUw+kO94ullaqjLVF5vdeZ9Vt9WS8T31TU13q4+PSMse6FPiDwnSqJK",
-	"RFlUtwXyOCNoTHCIcJ/ruBdX8vw7XdZuIR+PbbZjOsy2TfhEkvt4vNJE+/QR1CpWUvjP4ufxr1H8PP5q",
-	"8ufxi8kn8e/ip5O/MDJ3cp/A5gthrX8eP5t8Ej/tMvjkCfz1bPJp/CL+PP1A7QfEaUE8abtWDPEpQfKc",
-	"Qyw++D37RAfnRwxqCdzlIaLMCwGDcNBlI5MrKngooTiBgp8uu8wZ0FlUd9WPW6jjQiEBFLFTBtZou/JM",
-	"1qghjl02z7EJ9EYd1psscSaLfK3SplrArKKh6siuwvivTCnfRCYBEtd8zqCzRmdEREZB0LBhjhC83Qgw",
-	"60e4b/PILc+wITJY4hMsSFonFIcEjbASQrGE9P1HxEcbrTQBVEB2jXrFQULiUNeql/AEtTVh3EKMLxuM",
-	"b2qGvMFkUq/wtdJIu4SqkMH3mD49JdMPsfQGr9kCfqUU/9FWQkmdnfPJGqOjEZllAL6X2CEzNmCTCQxG",
-	"4ESZdiEO29WuTbgCJgrcSRyeYLSFWDnSZYkp1/V4qHfoEybdJjoizE+ylSA9vmcDykFszr+/rZPieYiY",
-	"7pjWZdnmRgvmiB5ZSLzJZNCs8fUSQr2IWfJiQv9eozXySnq8kh5fFZ29C+nxnheFJv2FVrQSr6C6QCiF",
-	"TVyZ3QYp6QJbSmtxEhZm2oArLb2J9rmQ2U+VaKkdSrzXZTowVGyjASWh4hjUwwE6w0FkXv0hh0Yxpj/d",
-	"CfZORYDFoOj7gjU8pKzHi2HHqL4GNQLhIeIKOnI8gml0av/KQoHJtujHcgRZf/WKQ3kvQjlhYXusx+c1",
-	"57gmct1/rxw5VzG638RW74aWpai+LOVcJT4F3/NMEmpfQvWQ+BiaBpVLrg5i5JwIiXo0FHJLVxWFwNxz",
-	"DDQeSlY7aMDPu0xEYaLL07QkEBdEaemUm+4j5xUxG1QuKphaOnjH7vUbQw/NjmZJkvbsruTHq3yBN5iE",
-	"kfRuLknAtCJtk5ZXB1J35652IoOJsZepYA9BRSvIhRHcKilRZ16DREelQCMuYMXGKJnaGKGuaRh50FFY",
-	"EbCyeGjQ5SH7W/2mSBmkkMH7NgVd58XhkHRZmhNmQofKUvEur7BIksb36iglTPFGktRk7xUE1eLNlVR5",
-	"RcmvKHlCyd9jmaYgvJfR5i3xXJ60AwFb/VjnZ87W8s8HPCCldBujHg3A3xMSPIRgTytCQpKaXstiycCo",
-	"rugvOVfjriXq+coWGhlaPkjKFXp8NHaAnvscMS6hD2CX5QNFtxDjDfjAtTGoYx4hRkxzc+iqmTBH3VfQ",
-	"0Dqd8tzjQcDPRZe5GkhuNV2/Azt6WYNACT2kQVKMKZesPPJ75YnKJt92VpqyrcYUSjUG99XbarxlKjPp",
-	"DR8e3605uSfv3T4uPDm4fffVFG/KMiO1/KUzlrMDKFi81ABnzG9yLKho8hFJ5JUmVBa4jIToNCiQBleJ",
-	"0Vfs8RtpdNEUo8De/j/2rqa3bRiG/hUipw5wctgxxTDsq0VPzZrc5gJRZCYRakuBJLfwof99ECnJdpq2",
-	"2LBhwNBjUceWCPGJlMj3blYXBVx/XYGxEMDkV3e6V5MW6txImcvz2cmIRPQgdvh8XpHSFqL34P6MTMth",
-	"TvQ1r19iGaFbRWq/eMLi+DGM+sNsNluDY5UGELCx5sGhhb2pSbSs79KGO+xACg21EVWsmEMh98T3wYdD",
-	"W/TEm5v1cXmvzvnNH0qCcmL1nx2fv5TbHIhsJdZUD4m535D8DcnfEp3xkRXB8eu5DbNJPIvu3+7Rpuwi",
-	"ckdElAzOji6hsRRcBMwwOR8TWwSA5rY3QnoC9vh3dObM0deTXxBbYOvQwRmfsQ9lZljugBj73s1g7Uxr",
-	"Ja7Bic6V+mGP/ChzkdOYpQmYmwllE/FT6qLjWmVj+ycGdBNh+ExJUOqzeCMwbOU7qUN2if47m/Yv4iZ9",
-	"4aXj9Uz38ds48C8J9ldxYaHNpB9pQqMVzZ53SzZwKFurfEc74QaFRfup9fvJ/Mdt2MLij46X+cKaDboC",
-	"GvRWSVcw2Re1dQrpWe0pbTi8Vg4pbvFPBkmXGTGZ7GHh+JNxIX0xWqP0cP9+HutIiz6CCj7MPsOBgivi",
-	"/dKAoLI46jAqNXVF9LT9ifyaClHZ9BRR8UnAef9qCtdA6a0poOe25Nip/15WgkoxS/bdOHlyhjx9Qpun",
-	"s79YLhdDjdjpUN2L7TCDZVbRtgjCdVrurdGmdXO+tQvxJDUaUBMsSxiRztbQxW2re72wEdYEEx1MXfOZ",
-	"dWfacw7eSIPKmiZGjCfUw4hXjj+Xq3+TohLzmh4pHI6LgO/w4Mswd0jiV+H/0tiKJF+QRBhErRxWRU/k",
-	"k8cdyzvoNUTFasXDemR2Erc5YfSrxRLKyQ3ulPPURlxO5tGC4K2ocNoIe1cEcMe6poU+NdupsWqndAE7",
-	"NDsrDlROMlW6iqBFCuH3AbWN5isFr2rlu2ljKqxhAG+uAOG9GF6YFuDUjoL9BmStwlJwqsJYm1Lqy+vl",
-	"CiRar7bhJexzrt00LBnRzOBz53kf2iC9Cyvi2csse/lAbWyiq8Vy8nj7+DMAAP//",
+	"4xAz2UJHhEnEWTBGnOlv0IBK0ao1auQRHo4CUttqd5xGTXgDMsRq5iFldBgNa1tOoybHI1LbqlEmSZ+E",
+	"tcePG7VdNciRxDIS0+s8vLuLNjvttplKwGuI92DJfSzJOR5fE2Z1+qUG6vEQmcUgNyB9HKg3t9VC3UaX",
+	"ZR/1zv23hlSIbSQkD4nvNlDx55B8FBEhkzdQHfckCZHLeBMmdFcQD/PDDii8jwOiXmeIPBrRkPiIMBmO",
+	"kSDhGfFRxHw1zBA/aupXG4iH6JzKAWV6fyH2CBqRkHK/y84HhNmN9jANiK9eV+99FHGJERVIjAiTK60u",
+	"y55GLb+uWvZozHEIGVLWh9O4xz2sYV88iuMBQQ8O76ERlgN7Al5IsNQLwZ5HRurfIRE8Cj2SQ4na6ll7",
+	"tUdHYhWPRgHVc4jV4/2dznVnY+3GzZs3cgvr8XCIZW2rFoW0GZIeCQnzSK1RsuJDLMk9OqRyesl7d47v",
+	"ouR3pC8Fqvsh7skmJbLXHEg5wiPaDLEkgXqpaW7OyhZscMiFRB5nQoaYMsr6GthdJgdUIA8HAfJ4xNS+",
+	"cR9TJmQDThC5oYsiRqVAIRmaTzHzkStdJMzli5ikAaJSgYxIUTy3bo08GvFQdmvb4VvtG9vyrXbH2bzu",
+	"OHOOMNnwAQ+oN54HlqZ+zUBnK4NRI/UDJQLN26x+3f3I7bKRIh6U+fxc4Yh7nux2xu4+emvN2T5/q7Ox",
+	"2XHm747IcLyjbmA1VZMcnWMq0Qnp8ZCgUH2iDqDOQ/tsxIMAzkRtZCWHq2tLEK/3339/J5IDwqTCaVJ+",
+	"a3D6BuUMweBELTISBNUVibt+Y8PJL6J2i+CQhCgkOBi+1U0vcbc2E0CPG7URDvGQSEv+0/u2d7tifekr",
+	"1wS6u3dwhNQeQ4YDROFyazzuU3UNYA8sGp6QsIXukzMSImz+VnvyeZfhkMrBkEjqIc62kCDMV2iOBcJI",
+	"r7SIDQVCQNXSFKGpNWoMD9UbmUXu+bVGTZFlRVNrWzKMSO7I8KN7hPXloLZ1fb2hTtD+2VbAkWpnta3a",
+	"f/rAaW7uNH+Amz962Gp++O0/maYujdqjZp83zQrykLSca5czGfJgGrIpf0DilI5ECZdVBEFdq4SB1RWp",
+	"iYYJnUHnAxJq/sxHxMCeii6D8yX+yjb81guJGNhBQzIKsEdy83FGWhlO81Y3cpw1z9xM+IO4hoKrM9Jf",
+	"dZkZMRqpg5UDLNEQs3FCv0ZYSEANYG/jFnpPDkiIfBoST9IzIhAOCaJ9pvhm8cTTxdy8vg63Hg5dU6H0",
+	"2AHGTQvkimNud26WcYbb3IuGhMkqvPfN70sifW4bN26stzvOWjnO2gleE8Jm9v+4UbujZI9yQPRC3Fcv",
+	"ovpJwL3TFQWAjBxit5EX8kp3DALO7M3OJqh7PhmOuCTMG79LSpa7o7jqRxFBp2QMgh7wpoD3qYcDZGQ1",
+	"VMfowYO920omwqjPuY+8AaceWWkhxT8UTwPGpXYn8BBGU+juoxPuj/UVGuurRUMh7dVS83XW0YBHoR6A",
+	"RxIusLqw6u1oJGRI8FCzlSLKb/Q6J9e9NmnexOt+c504J81Nb+NGs+13emt4/WTDu+5X3YMMXJoKMBX4",
+	"09nYKCLQ9L04AIGqXNi+0Vl30CiRuFrIVZy0nGDU24ouXHcayMOjEfHRiYYZyLfhChrwwLdkKAi0uKMk",
+	"J4IkFqeoRxkVAyKsGAssO4yYQDySDfWIGcAL1HGc9MTU19cE8qIwVEirlALSZXVvQLxT5Godwd1GrpVl",
+	"XaSAKJJv1aoV/0e9KFQUa8VSrnTfM0kXQKRTSbIMeJejVcd8RL3y22l4g72F6nLWpXp9paB1tdud6856",
+	"6b2E9xe7l+2Se/lYfSlGnAkCQsUt7L+tlS/1l8eZJAzk7wyXXh2F/CQgw2//UGh1Ilmp2qTENKht1e4e",
+	"HR2YQyaa5iDMUMTIoxHxjDYB07bM4omQD6lf26o57e/cXvvBuxuHN/c771//rvO99T+7cX/zVnv3joK8",
+	"USc3nE6jJqmEY3tgL6fWnlLqqZQAsbW6mshYLZ+c2eWLVXupm8l39kltq9YTYqSoawrIPwlJr7ZV+9Zq",
+	"qpGv6l/F6oEeU0N0+qRT8lGECAlDHoKalUAkqwIruTzwEeNSa5VCYua31LpuYf9Qg+0lT0qtz5JXIJI+",
+	"JwJmHGLpGVIK2wSsVOsVta0PPq71KAnUgamPWoSd1Rq1IREC9xXoz3AQEUWm1UCcEatY4iDg58RH8LtA",
+	"H3RrmjkT2a01ujUcnlAZdmsf1h5/qPBd7dezamYf7suqIDj0BhdCm3XHSdFmj53hgPp28wujDdXfNe13",
+	"l4Uk9hCoQEMcKEVZK+AKOwWCOeFUt5GrT8FFARVKSsPeAJ1gH1E2iiRgxy5nvYB6L4sbO8miDI2mAhUY",
+	"FpgnJA0CRBkahbwfEiFaFzydzfR0kh0seiye/eCyz8MOnBEtrCnkmtBMCtWzpiniUwkqKBLRyZBKRe6U",
+	"HNplGfivWJsQ3PwckI3o4hYg7ZbAucvUdhWxPcbidMeYamacuj3txSBkB64Ckb6KYFT8KCIR8VvoQPHf",
+	"DIe2RjVQ75ug3yemgxUj6AFAowDk0IyBc7bJyggL1nLVQC6YooQYraqfxOrH6j97/mO3xGCVvjUTM6u5",
+	"6jJ2rHTnC1s2UglVyTNFK8YFhfDHGVS5q2W0rwdVXC05bcEWXUAXQZjcSgU3sIFSaUVHv2H1NH294OdU",
+	"lMRMSZJdVrcyIRJ4LND5gHoDYyXNoNGu3l5zNjrBldOIlNrOgR9SLWDqlQAbwzJnDL0QVlwmcn9taJkz",
+	"rjUUwAOSHiIVKGL2BPPrmo+XPDyhvk/YJUgzkjAlVw+wkj4SF0JIfMIkxcFFmdNaypzS1S7KnXqZLzJS",
+	"phZpLo1lmZ0P8RjkLp8Dy95SN8tAIwVDqmTb9TTUe0Zkwwxhf6gOWQ5Il6UCrAeWYhRg71Tfi5D2BzLP",
+	"ADXIlSbHo1A2RyH2JPUIOsHsdKVh1MLMoCHpRYL4YKgSQtukUiZrmJzRS47pkPDoZQUbq3pR3+xWO8e0",
+	"aWTNERfVStZLtBJpVry0WpJ++OowJjmDAigog3WDMPk2Z+QyrqWmaZrVi8R1lthdtKCQYQIXvKjtjIwP",
+	"S18U8H318uVJjxp7EXlEhZIATyJ9Cc2+AbJ7xjB5R8nzFwPxRbA0pwQZ0yioFEvoQPqzSwHXTs4woNSd",
+	"KCTI+kr1tW+hYzA3RQK0yoD3+6mnNYWB20AMPBchkVHIDJi1ieYwkZpeCpXB6ZHIFDByat8YBRz7F0Tb",
+	"dnoqZthkxYseSwDfNRP58LJOB7aFhpGQyCdeACY0JZzRHxHjFc0DxG0gYRwLoPurE1GHCZ5YdX6G4neZ",
+	"ESwwG6OTsZavqER9TlK2ZOj/fS7v8oj5l0P5DTtMbG+b5v9dVDjIEP77XKIerHTRY2NcNu0Xr47UJxQp",
+	"MfAAadKitn5wRgU9CYjmwEruBXmiZcC/p4CpoPXSd+hYDW5OAow8QaA9McnSeK9ncObgcG//DmLkXKAe",
+	"uShT2HDa+QOimb0sc0z5717dYWW9gpovn2EaYHU4nOnD8cko4GO1lnxkDLaQHRI54L6+hph1GWfNUUiG",
+	"VJAE+N3aQcgf0SHu1mYdhLmCB3isCMEx5/dw2CeXbXikQlOKjoP26a2Lcv+MmG7WiyTnKIAVL3rUkvOm",
+	"/uKyrUm5neb8v9cMQQUiCXfOGHgvR+SdtvNaiS8M6RlJJb6LEcCbKdjNstHxkoKvmTaRe18J6Au7zkZl",
+	"JVFn+kWC/YAyIozowRkjnr2RXsCFES6OSHhGPfKAJTf0Eg5KBwlAYJpWq0OCvYEa/KL0L3MtzIpRlFny",
+	"wspJ5ptLkS4UGSPMJ8wb650m42+hQ+JTYfXFVFWpK9nDo6EXUYlOQoJPCXAwPiLMGI4glsKnQh0DZRHx",
+	"jYN4jGaYI7WZaRQSQZicMiMV7CVl+zVvr2ZCmR5rHyDfx2xs7oW4BPwYciYHwdiScR1xZbAGTFQKR1NV",
+	"XwFWKdjRSKFPDw9pMK5tmUCtpRBKR7Q9BBtTx+lcb7Y7Tad97Dhb8D/fdta2TKQXB3RKF5GlFp2Mof+7",
+	"sGjyyCPEX4IZw16bmc+meXGjdkZ5gCXxmzbirbb1gd31h5eDvgbmIQqxtAKuES5DzocoID1r6ARh6ppo",
+	"5LE5hdA1jetKYs7bR6gUJOihkKiFEx+BFjnAkdIrNXXSqxiS4QkJkzBaAysk8FjbRmFozGzMaRKguF28",
+	"D9qaShgIgurSpFEP2RuRDdCceR+SF7NRjM00jHGhj83r06bLZa7iA4YjOeAh/dFLC7FHShHE2jFnLW87",
+	"B3sQwIIF6tZ2zEww5BYygX864uKUjHW0Rbd2UY6bkWj1rmywor8MNc99dxlX4j63UABsBq//KePnDILV",
+	"8hj0/vvvN4thlrNOsxiVaY50FHKPCHEpvLfEw3mODfk07jqf9sCwLnOSxQWPsZMJZMhMDFgUEjXt4kaZ",
+	"zLpPybhpPr8sMWraH6kAg4OQYH+8EIAeJ0uB07+7d3CUib0siQlj2RBWBeBRqMRlSXW0CpYypCeR1H/N",
+	"9E6pqdK3HzdqCn/6vCpwzkwLqQf6vWsC9aIgAHdM3qEY/z+TT+Ln8a/j55O/jJ9NPo2/iF/Ez1D8Zfx8",
+	"8hfxi243/kX8LP4NvPIs/mryBMW/iH9VFuNnou53SiLe37cesAxAAP7mm/ySNGduNzvOsbNZ4MyJi8jH",
+	"koCsXbaUARYPlNDp21jDkhwOiK1UslJiRlFsD4RnxQHV12hM8tGFPRwIksx3wnlAMMtM2KcCAmBnTHvE",
+	"hyQzIw4JCPTpt1OTai/p9JzULz/9YtBoHrgb7Y6zudaeglo+RlPHZlLm8SFl/fsQYVoOwmsC2ddKI1HV",
+	"Yd640e6srZcdVDaQ9XZppDqgDmwpAyIqKzCmfdzubK1dAGOyC6nartbGpiJvG4gzj0ytsYDurVmB5VPL",
+	"ERWJR8dpthE24cE6iLAIkdsh7smykQ21nh9wDy8WaMW/xC/iz+Onk0/iryY/iX+L4t/EX8VP4y/Q//wf",
+	"8S/iF/Hv4qeT/xJ/ET/9n1+Wzh2C0Fcxu/HNQXCsfpM04G5Ik6zAw8Uuo36yAElN93usPtHxhNbM/oG6",
+	"YGawDMH9MJmRn/yQ6ICdwmC7QNSAxPs+VU9wcJAh/WbhRVmckfM3k2E00BkJT7CkQ5105/boSNyjQu7Y",
+	"z3b1V5QI95K4y8xg4a8Vi7NBso7jlC3mkvDtAqimTqFE8sgks5WgUeZX9TeVZCiWXH+67RoOQzye2ktu",
+	"kgU2cmxgOH2ep5T5SifMjLiFZIh9goY4PEV193g/M5C70lCvEmsK5j3EQ9qnrMvq7s57hTf7hPdDPBpA",
+	"mD5lvvmpgSg7U3K6GiBEkaQBlWM05D4JTNg1i4Zqn7m5a41aboZao/Y24XvJsLVGbc+OW2vUHgjSi4J9",
+	"NagCUY475AaZ5tRq+uYZDoH4q3UocBY/AxC/N/2suCb1LLsu9XdubdPH9WDkL0/i1GkSn0rwA6TEDA43",
+	"JytD+tDYpgzpUH0TVc8ZEd84UfoPh9gVbvl8UpU7mHJc0fJtQbLUKRA5fSE95AYaYaE0Nsm1DISFxhgc",
+	"kpZ+MopOAp3GwbgJAEc9HkKex3Ab/L+QmCFQPf5V/Pfx360gn3jUJ+h8gEEIActIIcciIZ5M3teCcvxP",
+	"6v+jbi0PTEiHHJ7KaDdQK1VXdLOx3vnwcQWcblMwzuMyNEx/g0RtWnYBEhq+MDFPR9UZWPMIuh74w7nr",
+	"r8jn2kF+fhvj6U3kvpjWA9SxSDQkmIkCjv8ifjH5dPJp/Dz+bXLrJn818zKWiada9ym7ZrDgawJk7W1w",
+	"V07RBUqMaTQhDgo7IdwCC+Tam+K+Gu27cFiwk/ydqjw5o4qWHpmNL5ii0JdMghewHCRrWdRssHEhs8Fd",
+	"WkVqkwUM1AK0ke4V6ulpBud8Pb0acTO5pOqlAvL9Tfx08ln8efylwq34efysXDPGJRu4y8OMFQPUArWf",
+	"BjofEKDcgg8JZyS1pdDFoPXyiniqg1dYIjZKNW7aZ1WqqTlt2AuWKCBY6NAg9RGWUUgWU0yFDCNPve6X",
+	"3TYI0dYoPuAinZUK9L39ew0QncCuEPKoP0DuavKBuxBkZaWInaC2egV53C8gyrGStvdxeFqr0H6OqyWU",
+	"3NjXdFYlGY4CLMmCSIniF2jySfws/vf4+eTTyZPJJ/HTyV/Ez+PnaPIklW7iF/G/xy8S+SZ+OpdKpvr9",
+	"POL4Ehp9kqWMwONCHmFPQpkaiBZz1bSuKcFhAelOU9fyG74D8EvSUEoTomvxzwFGzwCEXyk4ARB/iuLf",
+	"w6Nfqz/jp/Hn8fPJk/hZ/OXks7wguDFT6V0Em/Lx1W6CTm4DuTuprvYe6GnqYaKNuCvVmJiXVV8GM2fi",
+	"YwX45sPo8RykKtfdE9NxiXyUtSovLuhZBj9PwkuHn3cdypX1HeTx4RCirzIIML0NhREVeSMWYRooElpL",
+	"FOaKNJIkG0WEjS9uQQo1X67MCRhUzKdIX8VPS2nS5K9m0yRUz/w7fhH/2+TT+MvJj+P/iJ+rb9Twk89W",
+	"lhNOC+g7BbuUprwWKnsBWVTh1+zbAahyOXpQFqdfUgkyQ126cSTBza/VMHJRqfJV8JsqWqrE9Qc6bL2E",
+	"HvVoQEz49zRoepWSvhG8dBGbEQ7VPm2EuEITJZHlDRCtrIpxQkGPn3cvYP4qVDqygmWpoGh/VHiiK+lI",
+	"nsGSEjQIlIYqB8NFsCCZeyf5SuloarQeBC4ckZDioAJ26WvXBBLwZiKeD8ijPK44bf8G7vTWvPWTDXId",
+	"3zi56W2WEb8qFSqBxDUxpUBtbi7m5NSCf5nuaWeAMipUCVpKzZGDKrm/4Ia8iOMaFhPOBS0SEaBL+QX8",
+	"W8NKXsSfI/sHyj6Nn0/+cjHpOEWcZG1lqJCB4lyM3vGzpR+WoJDJCJBjp1F/GtWTo1mODSSD77GRDt4d",
+	"4kd7+uuOAyZa81d7Do/ILGA+LLL3sqTEyntHx9nbbt9uZRwQ8M4hWltvtZ1mx3EU0heetTvNzsb10ucb",
+	"7U7e9VD16YIuCPW5WUT6Z7vzSA+SewRTFwGiFa0qD7GldrnrV3H8Sx169SHOP0ONMMuqhj4p7mUWUl8C",
+	"/YaSJRXs3K5ld/8I1Q/e3T361o2VzMJMQGYiIBv+2EAnWJDr603ClMxeIL/7e3u3RP/733mX/2BvcObd",
+	"3/mut8v39m7xH+3u7vzg5u7Od+88un17591b/f5Hg+/uv7Pz3Tu7Oz/cuXerf/rR4JS+vXnu3Lp1fudR",
+	"v393M8ddx5LMpV1ZsqU3PvcYy+XNlOZcPqWZK20uQ0n2o0DSqnK17zFbowKNSJip65HM0ECUJeFuPPR1",
+	"FE9+vyb19WKbPYSP527ZzjF3v2a8UnzmkfS4sYvkrHTbyE3+7SLOkIh0zna98+gRchUWuysNU6DGRVwO",
+	"SHhOxVI67DvHxwc2RAcC2bP0W63mHGoiDfAZQX2et9V0nJIqV6Zq0cLhj43LooGwx8qDUDgkhFGpl9Rz",
+	"cqQl71hAI+yd4j55JTRQVEvVS9BBs0LI+BR/IERwAX6WHGjV1QJLiYly8xSN8LUnLENPZnqI3thowpmR",
+	"eq81tPDyggbzgQI2hBCyiURy8o05QYWHCczmIp9ZS+nuSw6qFCuPjg52hjwq800qjiaiYQmVqPgAyI7+",
+	"ICW37c6NG9db69mD5FEun0wfA+i/YGfxKsJE7K9Zyfzwwa28bK0eLCZJHx0d7JoRYZTHjVqAT0gww3wp",
+	"oiGiQt3IRlpwSJJHEvJhpq1/8a/jF/GX8X9MGWniFyj+QltqwELz1eQn8e/U8y/jp2Cw+Y/4afw7VIeX",
+	"XsS/i5+h+Ln6DH78In6+Mp8y6UPKALXq/G9hGtBerxzoJ/pHJbp4AxyWMY1yG9Z9PIRMIkQZlRQHRfD8",
+	"c/zf4n+JfxH/U/wzFP9zS/1v2X0bDTgriVyoHajn5gaLBvKJH+nLV2APH9S+faO+vrm5srFxs9m+3nTW",
+	"FRwS2arC5VIhORkzq1lTFTxvkxPJwyr2p34ruVK+HxJRss8d/QOqEyapervgrGl3Nhxns4Hi/9pC8T/E",
+	"/xT/Mv67+GfxXzdQ/K/x37dQ/C/xz+L/Fv8Cnv91/P82UPzzFmqXgfqEhnJQTtJvqZ+QD3XsKPPpGfUj",
+	"HEytZfOm03Q6TVBNc3S7cjqwsVbMp+2vM+Yr7nk5k346ro02A0ef8fMBuMdVtp+fxX8d/6NGXfMHyj6N",
+	"/zb+74vZ7Ktw6A7r8dADx3N18IiOmklezPiEdGqfR4ivmDwVIED5qExi0IlNZRxtPCINOPOGrfEO11mI",
+	"SA16wv2x6QHAOGtCkq16LkZQgZyp4w+oKEpr8S8nP4Y4m3+zsXK/h+icL+Kn8W+QInCo02k5662O076O",
+	"/tef/++o01y7ubYKf8a/jP81/nn83+L/Lf7H+H/E/4fC8f8e/3X8y/hf4n+K/w5e37w+F/J2y1XAfzvk",
+	"0ehI1xBd0nxGzkiIA1P1kAgURgxpXxoUNypT+NKM36rqiUoCNhnooDYmBZLOKfRlGCoy7cHgiymNR0cH",
+	"342IDkhLTXDgE1jcBpesvAqMewcXguGOrRlpVcssimew+mScEeAKHGmGBJgZwZrMXfa/Pvk/2ep4vOr7",
+	"q6FSSsPcM9/3m/Hfxv/sFknv2vrGaqe9euOG47ThjVquaHu363/cbrSdx6vqX53Hq3XzX/2f/6z+s/EY",
+	"Plz5k/n0Qm+qCtr3SB8HLw/wFDzCdvpAGEE6oaGJyzCvtLy80esSsmq+KRCHf1AyUvxF/Dn4PDP+qrXS",
+	"4IOqiI3KWUuIuZJA/iH+6/j/UvyxZNI5ccNKyq4q0QgVrvUL4HHfRs12ShpwEJgf81C4caORFkNstktL",
+	"5efvYV+HlM9kKAeDsaDeK8MQlmGn0wgCrN6fJ1lggW7fbu3vt77//e9/v+jDajmdlpIvpm9Y53G328r9",
+	"Y/1xaX8EqJZajjJ3oZBqtZunJBJmDl4EuGque3jmVPGL+PPlp1sGDU3x/s1N4OdiRDyKA/hFIBF5A3UQ",
+	"baejqGB7w1m5JKxt1HQNjXKgHGAZcjYeUq8aKsajNickqep2JAeSRYTK25Lg+HypK70PZSZMJjhU5Sb+",
+	"LLNE9j3kYUEQVFQNuLpkkjcQ7SHMxnnYXL9xc3O141j288v456WBOdU2moKYeI51gZSSmM5201lrtjcW",
+	"EeuX4r2LMNSFuKLZ5/zzvMNKHF/v8PMiMAjziY/qd4kPAt09fI46nc3m3R+sbCOmlAVd2VbXqlNQU1tR",
+	"P+gSAzo+tMAmQ0m9sniIHf2D4lZ6jhxY1q+XXSYvwJEoGWsXnqdm1FAWS0NPjzUDRajUkJjCiE7Tud5c",
+	"cxbBCLWIshsfJvzZQKbYZGYO4zPzWbCaiRLQVOGClnyXY4BgCtMsEGKF+kpDaGh9SApEvAFXEjrWVY7T",
+	"UuV5BIDuXItL5wf69ZlxoDZxTy9uG7l6DhdJfAptT7A0vykll5LAF1nz2chIBYo+KhFPaRCjvEEt88qC",
+	"VjW9+PSz5Nk9M0XyYO+g9mFFgqaB1cxDPEjguaRvJGIma1EXUVdQsX/JQUhSvauFdoIA6gfwkR4fDUhI",
+	"tjO9bmyKkxyQYZdZgUgHVG4h14LPRYwQXyBXMyRoNmk4kvp3wpKgaaRvjs9NWSZ0r0zkKHdl2zSrLBl3",
+	"ehgjbMNXdJR8ommnCz09dRLWkkaptHkUrGXl5aT5C0iJqG7hu/K6BMbKJcyQHS8iLc6dp0JwXFBpAnPt",
+	"nPOcpyotLAscFOUAVKejla9Xu34tqtuiQvBCh72wPFxKQQ/Bv1ju9SkXbxtKnBC2K3C2Qhl4u9R0ooUO",
+	"cCis0ZEIiUivx0Nd3yxTr8y8DqT1lIxkWv2AMuSG+Nzd1vUpgK5qZwtO5lcUGwWcnwp0HnLbUrKgc6Ze",
+	"jXnc1jpAIIzd2u7nfWSs/PCNEjyqTbRmJeIaSt9s6DutaPSIC4mDCoPIP5lA3q/iL+Ln8VdATp/Hv0Vg",
+	"9P5n1O5srq3faKD438ESnpDbBpr8OP6yheJ/jp/GX8bPJv8/+OXp5LMGin/dQqWuTT9jaJ63+zL79GMl",
+	"V/iLfJ0Xxx/D0WX0rcU/h2uMzxf5SOP7IT6HW6hDOxf57si8OqVY4vNagi+5HWQgmc6UQ5NGgp0aZB/O",
+	"vKOHeoNlzmz1cyLYJXlPWGj6JYwvoMSFe1Ll8zN3IYOeAxv1Ptt5h4p+Nl3F7iTURexm/1qeUVJ9rW4n",
+	"v6ULfQMuUKUrpcpRU5dTTpZGzsOy8gZ4T9QCyMNRyP3IK8/vmebn6kD0rqzgHIxRj5vWbidjhHM2jybY",
+	"PBa0Ceh9tjdazlqr43TaaDFDCB09JGXK/53hSI4zjWryjjOl2m+nUWpKGzZyKPONWVwpg6xSQ26g9esN",
+	"1G6gtcXdk5q3mEyjk4zsy3x0UuEaReaD7F2o9Bov5sJEqRSNFvG1ZqhqwS2mf9BLg7iErzdYYgvZMBQ0",
+	"+WTy4/jfWij+28mn6p34S8gH00kyP03Iw+TT+N/iF5NPtlB7/ebmemttw365aC5W4c6k1GEBnmBQtYot",
+	"HFXB+X1TVuOEKOxV7OHMpmiXRfCIyhAeodsTgDAmySPpggMyiVld2MtoQoum4ioaNTVq1fQGWQwXOw+5",
+	"BENbnZibSpKCoSvfXDQCADWSk6rCBWioVlYW00gAYLMC1zNydQM+kwkdRoxR1ndBBJchZoJCPpYL8brE",
+	"Vy/WlaJjtR7bE5z4Kw2wM0mKAxfVBYQBQ3/ULSQI0c0mtQ3smrCBvit6Vv2ei+pMFxrWAzaQqRoz3WxI",
+	"d/rJNr1Li7Db+ut62nSikKjPcNBCrmml43ZZrkebDsorqDCddaTWLXVWdKb1nCmunOtKvN52bE+XLkum",
+	"SQoqhxgKNMgBVnoL1DZFrnHbu1A7C4dCl1KQ0Ocd6xYnZZrMIpU7dIs8LEwn98qyHZ3jtrPV3thynB8s",
+	"HFu5bGi0bc40f8FQsp74COvz0oczZ+Wd9uIrr0pp06fqF01GM4rxzk9xsw03F+2CeGDf1w2WbdT/7KQC",
+	"c50VmR9gkemFWMwsQHWXMp880rn9C9NrtbCKLAKzZ/WsKU7pqGkFu+aIQ4EV7fSYEyJrOnylB20M0Zo0",
+	"1Ro1Q5aAS3pJ5XZDbaAyvWnEbK5c3lid/WZBa7Xa8nft7AkMklXYJ0eZkZMjTFaV9My0q7MP7thVPm7U",
+	"IkhZXuBaBFhI5A0w68+9x4vfhrLMwySAOEHebJ2g7IpnsZ+DDOZP+9WGmI0T47o5fWtHgwSNbC+3Yi0G",
+	"Vmp61e+nRvqC22hWJ8lGTXJZlle7k+F02eVWDr6Af8p0loMJZwFwkTwb3tNpNhknVHlA2bLUGsjErOiz",
+	"awKNuKC6rwkzfRc1qak7NjuBsn5gP8gLZc68A/nI+uMWDlnTdg8xz8dshdis3AhiBw/T6G0b2AIXdzli",
+	"aSyoJcJtFQV839Rt0jlLemYrA2WpYZaMGYL3smRO41iRiumnhmpNueI0atgTamTzDfQBlCI1JYGfdCuc",
+	"ZmemN7rtRD5dMQBaxpdAzoh/8B2iYgu5IFZpQ9IPBaQ1yYG2J7mo7nOpFCF5TghL2l6AAqpOCcHeiFhp",
+	"dJkL+zMDKaCZMUDKlYPpHyA+UDccmP5Rl66DBA/tGdQV6763r/v0ZlI/CnUPdZd8yUfUE2XCTNI5v0rr",
+	"A1O4FkqLSSXQlw+oLZZoyIVEbcdBGtPn11BQJ5LOX3bousnMDvOIKA1930G2LBcOUMSUMqdYekNxuZEk",
+	"YSMJAWi1ViD3FVOmG6Rbn1QJpSuvgmgcvEr3SPxZBVmvnXWUZHlDdSEjM6I6dRPpk7PKPVE65OSnk8/Q",
+	"DcdqhZOfGMsjVH4BQ5211z3T6qWpcPMUlMQnkx/PPQu9ZbvQ6pO4FXDvVOxqEeJilQDuGthBIQDAZEBs",
+	"LZaUZOr2Qj4sTx44hKY09stE96IC+XiM6h2nfbPptJtOW92rAEsSrkxJPetNZ3PBvAJGiH/nLG0M0MPA",
+	"XMsDGwPBUUC1m8msEBH4WPFY0GSzCDi//FwUBjvABqblligIUowMKDtNBA3To6kXcgbxNoUMFtvUQ9cx",
+	"JLKluxe1wmj1W6vWlrza7rQ7G53rN1cBSVZvOLlEl2zb71LqUhn3nVd2Hhze2ykNB0/OPwODagTdVYrf",
+	"QRT2ZyYZG9UHpB1PfYFGUWkKkk8CUlrSAOaxJV2ReS0fXtWZL8iZ0WdsBzAHsK60ZpdGrFyZIYXs1bRt",
+	"dkjWAI/K4/SWuCblMUVtFCjuAK6KBupYLaSB1pCHh4r7Sm5/XUcYqu8RTVOMVYOYdpKmKeWYSERZl5lv",
+	"NgrfFAYtsMQOeLe17LixnOyd2fWcY6Osv1B9VtiVgYcmX6ZC2sJcqRiW7pnpC3MMsU8y9Gh+/F65LXVP",
+	"lher/hVYQJ8B3/ly8tO0ZPVTKIz7lXUjofj55K/iLyefIYVY4CG7j9o3N5rxr+K/KcUoJbpUxLcWdzpd",
+	"S2jd2WxvXr/ZduaerZ7HbHvG4fIolO9SVlq1ysbNQft5sYW6tTWn3a2hPmEQ7/nDKKTCVFNuwK+dbg3h",
+	"8ISajFr9cK1bQ15Ih2C98rAguei6NbiJa04H/u9aXobXPy4gvWd2I97Wy6vl9ih20mUVftk1awP7Q+aH",
+	"A9Nvv4Rgqp+R7cffAKVTMRGwPxm9j/gAv8sonliyJjiyl6ujWDVqhcKo30jyjXK4URbTrSBbBTmfeFRQ",
+	"zgSUvqBDGuAQDSFqSSysXer1pzUs2WmZlnlK50dbFK+Cko94OCxZPgRnQtqeSNOaJY+sheXSFl44SdiF",
+	"XVXDQnfBU72YaLtjN4d66qi9HMorNCg99DL2UDxzyU1bebgu9pKkeoeTYWi69v8snpYecXngr0gpWHbm",
+	"wkYygmRKkD5sLH0/Lf7MkhQjRj+KiPnZmIOrPX32FDDDwViQYo/qtFaz2maA6bDoxIbYjmeTv9Bq1YvJ",
+	"p/HzyRMUfx7/ZvITE6/xZPJTNPkUeBoUTHwy+UsdL6G0r2eTH8MQL+Lfxl9MfgxMMBkL/u9f6ue/N6UW",
+	"fx0/Vd8jHSQy+WTyJH4++WTyk1YxDm/95saN63Oydsodfp5J24ejr74GuTtWwuCUfqErFhrlYjG5c6F6",
+	"lJkRKhpivDqFeKaYkZaXLdw7oxqVXbEorKiyCBAMSYAlPTP97hNN7ZycVGhrtdkq2WxP0oPDe5XSjlrn",
+	"jBw/vbA7mgZWRHUambseEh+DZLOSV0lK4gQ8Sc+oLJFnD0hIuW2IDNKwHZ4CgpxjgSgzUv1y7EMPXcbx",
+	"vIK8Lmajgcl/0FEYVmg3y1xyTVOaQsnqGJdHpXWPUlhxQXTPEyqTzszQ0lpA7aoTHsmGteAJRB6NAszw",
+	"BZb7gHkklJiyaljO8tIZGCVFbLaQG4qH98m5i3qRLmVmHhyEBHCE2F8ySp/RE7vMvLtzwqFdjJ+8C+ZY",
+	"0x0U21/12DuejHDg2tK7ZhT9NDOprcw7NWtmkMy89vWTSHZZYcb3At9FIyxkvvmUXnutUStsOHmSDK+f",
+	"6Dmz/y58UliUfvheUDDxZ0daWEkw11+vt/gou4zib9nV5H5L1lDytHLA6R3mfoa9zibkKQJSfztXgjn9",
+	"hXwU4UDkqiZeEwuS/apCSpbYJnQvvdVl1GcuIS4veJjZoZhHge17JRkb5JwIiSBJZUnyYNnEPNk8mXzG",
+	"RhVne+d4/145z8maPDK2LyyQ+qaE4RgXgphtQSnxSdqxG4hHkoTg5LgIbBInRgnNXMS2UxA9bpQ6GkIi",
+	"Rpz55SzswUhJG23HSQYFLIEY1CJvs2KetUc1kNAN4E/GRWloGfxQ+zwkveUC9zKHow7XMrIh7mtK3+Ph",
+	"MAqwMX2H5DykUpoO8mlcV16a0u61kRL/hXirWxMP2139kFyakKnnWB1Vh6LL+Q0uqjrDQbjfryFd50X8",
+	"WwQmtl/Hz+IvlFIy3VPrtyhrnzO9AcAgt+Yg/aFa+OQTMMs5bWuW27xRYZab6UBqJFGGybXL4+ace69Q",
+	"ZFnVu5wiXMyOSnU/8QIFyB3BzXZ5EMgl6hAVArveQDUE71Lm73Of9uhFXXS3U1qwkItuyP1vpIeu9OAr",
+	"OzRpB3t11wvq56WID5KTbzubjtNxnKzxZLb9Ji2u1F6uuFISBmDPrBqPFK09KA0MUAx4hIuOp2tVvHdm",
+	"5QY1jE1Qgfy/9rxs/VmsQg1n14H2KjgExBUiU3oxjfp1V8/aq9oDugrMRax+rGGy5z82wc2ZV8yYxabJ",
+	"Xz9j0X/RYR+J0HurW5veRtu5uX69s2bXsXjtizmekHfGIxICTF/WXjqKrOeaMsnL0soEeVBlUFE/WtcX",
+	"ZYKAnAKj5S1/ZR5xNOZRiCJBwrTaRnqY1Q7yLDkq83zn7S+31PIP71Xj7kGAFbNR0OChkXIiENc6Dtq/",
+	"VWD+P0OTT+MXGdPjp/AvaPfzafwC6dQ0hWjxs/i36IaDCvICdAHKSAzxU2hNieLn0wj5VfwMGXPmU+gb",
+	"9Hn8pWl4pKf+rGCk7DibN9obHedCVkp70IshXbWHH0AJciK8Oo1R5eegIK8/c/W1wmgQkt5b3drHZmWP",
+	"s3a4j4GcPv7A2OE+hv88/tBeNDfBaY2USx5jYQUXjNawi7koUhhig/UoL4EiC5x/9anfo0NaUUo4Se34",
+	"KOISox4e0mBcboGu0P4MURgSOeC+QGKAQ2gbo0RCGA1qK0OUnYh6PfqoEBts2Oqqz88ZtDNqFB40uS+n",
+	"H4783jI1Y2eqC3qdSRcxytBhJATFBYIW/99wsr+PX0w+mTwpk6EqWk08YFQKFJCe1PLbkDM5QPW1zo3r",
+	"N9RsiXMIWvyiiAXqwEzka8rNb8yXco0CodfRMMc2BzFKzlX/ek0gfs5QqOVQGx4REqWFUCjQChsJxhp5",
+	"SuhEkIy/hJ6rsXWeFcQMXb23fe5XdYVopxE0HZ3PpEOSTUgRJG2SM6KYHxXJOWjTY7vR+XCmiDXDErjP",
+	"fRP9V8us8j6Xd9X8mXAAq4FAxODMWoq5+BceIipQvzwC5qzaNG9UDFM+2001ARc8BoJIVM8k2w5Hcrxy",
+	"EVO9icUquZzD7GHNHy0921m+olxYH1AhMdUj9KJRfMu7jLSrKN1owx7JTBRO0WCO8U1MoQIOSQUuZMMh",
+	"lzjDPFY+vlhE4gJhiHae43J7QFX01x8n9n8dRpMLIe1xhUpf4gtcCGlTE8EFUFaj0uPF9Pvqvd0n52JP",
+	"kmG5LMXIudBhWeAznGlIW7SsS3nsTnVAwMBk3xYkl3+dPIG4ia+gl/5PtIoMnSjjL5WoWpBLJ59dPBJg",
+	"hEPcD/FoUHH2ACUlsOowNv0hROYkXxbkw/hnEBXyqV378/g3ajl6M3qxn2fUtslfLSSft16+5UCmokxm",
+	"17PRp9z5dHC4t38HQFMie5PzZdE+wdO5G1FjVy/YOKpLSPAIftlGhIIDhDAfDfEYnRAwBKA6PlG8dqU8",
+	"I6GqchvYNT3OzrQVAixaiSia1pd7KTOn5BXl3Pyil6PjdDaaTqfZuTl/3MfVIAzpkOxiSfq8zHK+g/TR",
+	"e+aNpHqliE7MM1pmNfYGNPBDwkrLeqQf2jQ7nRAYENxblnXl11/CvKrSuSn0Zo0EgXoV/XQwhZxuCx3z",
+	"UTMgZ0SXahkJwB/IhmLFJtdtx7m5nCnTgrO8uvgvJ3+uXTkIqg890XFkYE/4fNESEMkBfLjY0R+HpIJk",
+	"FxBAhqSs7VpypEuSgjnnV+x8lk4zZ1/qFC9muHx/QL0BSikehHwSWdb9Mb/rYhKJARj1hSYVWSTbTb50",
+	"C34Dx7lZQviz7oFqf0BjRkJVQsIaSTqf4m9jgkOE+7w8Zby9UK1ewW2tXuOUaTemNNqsa1nXeOpAMwYF",
+	"YMgep5yZXjGRrmStaAJlXgjRnDhAIx4ElPVnKLudZZRdOIYjHspbYyu+mEykqd8VLml/ChDocvhaIt3I",
+	"ZEuqv61nzLVH424jyRUr0fUJT6aVviRh31mIsldckAwyVN8VXdl/oVQWbYSAKlw6C7kkEONE8CCS5dZ8",
+	"NwoDF4VE8OCM+EkXAKkrmfdoPwqJP23Dr1erwIBUGudWXkZtXs7ev2M3qW3+CwW/vpFe/q8vKjYDiYUD",
+	"ZMEgYn7o07OSpncVR3nRWFkjNGs7SBaT592ei/rHTC6/CUSwEddY4hMsSnPEzsqS+xSzKnyrwKoH12nk",
+	"uuKcovZ1194Id8U2rcrkJ6WWXv2y/snNktyaHQCKqKuf8yGImZ8Xj0BkZ3vpZ8mzHTO8EuJEUoB9tudf",
+	"Fx5DVCCMIEO/GWDWj3CfIPJoFBLopojq+zwcDfgxeSTrKw10PB4R9V9FK+t4+2SloT1EnetuA7n/2W21",
+	"WiuLJfKOEpd6FSdM/OK8ZzsybaMNJ2Ny0KpmnyxTRKSEBztTbaZ4KNEpGW8hR11AcoaZRxqoPc2XM6Vk",
+	"zLM1g0NJZHauUodNTlmbV7VDLfK90LfxAjNXChWJ1FrVb4TpWsJthO0flauYX8ylVCzX/Rp5pmnNtnEW",
+	"GuRzEWZZJKIsVf4A1ZBFtbxn2tXIdh8PSX3yZAbRX0Ea6TQ+xn+X+aUQhzBzmEJWyfW1m+sX8tYqejOf",
+	"9JV7abNBJAagBtnn5P/NssVxkzMAA+frs8gBZX00xNIbLFOQpVQGKtEhR6WRMsd2MUqLm65C2q4sJHSb",
+	"lxke99Xqs+mukAuBgwDmKAQpr5VloJvhD9TrZYXC+7pKUeYkUtH5xgKView5ZbeRm9NAagbWMDoakQqE",
+	"GVoAVGcafeMifTuOUxHrawh0eX2scxIE2oVtx9W4LxrIgThgKJUipoxU+savtNAOqB1Ap1yPh2n4plte",
+	"IctpbW4u0I23InA0Pba5qFEd/D6FHmWd//UgyxohLFrO7ftvh5+7jZeyPeQiuF2QT12beNpCR0orslW7",
+	"oTJVz9RbRfX0ywRaNi13pcsgyq1w2vWCgy6NDccyH3bL8rHkK6VVJ7ODXyBsfG7WpwbBfiQjKA5NHnlB",
+	"JJQmoVl1fnMFhSvjRLA1V00dA523GX+xPOtcTIeSHBoPIMoqdKklilTo+aoREFxJ5bkVOzmVVEHUpFSk",
+	"HKbQGN5eoSXuUhJZOu8y6THnbGSP9ficjWApQ3oSQcv/osoIdezRviL2OCQQEizQCfGg3VUmtcTDDGy7",
+	"XSZMM9Z6VoSzD7HPR9JUWadErGyjASWhIpfUwwGCsBbdnuKHnDLi22izrtvqQlqP/hFEl4aJ4dAGIOPd",
+	"NYsfYIEY1+OV9tjxvNLSiWmpOHVjmKb5ZkzsQZIwbBV8IFmuCGZ9ztA5CMEkHOZKUuzs7t45Onq4d/Tw",
+	"7uGdO7WGfXDr+w/337t/5/u5J4d3vvvgztFx+uz2nft7d27ntcSpERfWFXdg63dDklrq9KNb433OyHjq",
+	"qSXE+ee3CaOmwqZJR6tMwOS9JPsyi2DnIZUWw/L+wMmnqN3qtDpOIWV+bggYoFdZQaKdPN4V/Y//FWxF",
+	"P4ZE809MoKEuZP108hmKfz75cfy7+CmaLuJiHY+/jF/E/waPjb/yF/Gvllu6V+lB2s15ibLL/htbPAZ0",
+	"l6dpHWzYwIusDex5t1u6+meZEjTloyy5jYpWUrex1LJzEoyxCCJ0Oq0brY7TWV9yEQEuu9y76jHtUSjp",
+	"C5nYUxA1JkUUP9dw+WryGTjWoZp5t5s1OU5+ooD3YvIEyp3/F+uqXm6l5cDS2GrM+VWgQnX3dkv7S92V",
+	"qYoTrTbcn/ZyyykvfPGuLXpBmZZfTWZ0FnD/GL+YfKIuyeQJxLZ+pcHzNP5i8mTyk+VWEWAhHw5NYEdF",
+	"OS4Dj2zN3oKWMgW0ovUzRa6lGti/+UbpqoySJNdGv1BE/mTIpQ4r9LhfAqkjKPgekj4V1jRq81iAT+tf",
+	"kgqsaX2mTrv0PMJqsgImkunp6vuU/TAScqUUFeYsY8Oyn7KlVOXwl+xZv5pMBiqpnO6eAFVO/l3J15Mn",
+	"k0/i5yBMm45jpf7CGVUEsq4CMDnqlwuT/jx+plBQkfjJjyd/Nfn/x8/jZ6UeDhKGVJYypmPzEyVQkMJU",
+	"ik0lotEoKGFaxSsAHLZwBZYlo5fshikv0pdcH/WzQPW5Jd0aKGuCnLKBf1DL/lxrzK8R9xIBTQUfjWn3",
+	"aeUlyzIb1kea5DglYknDloxKESKR/BK237CCdbVSUqyRURl6VKzbkRTsWDrk6KWiiUoV6sQcVKgVku3V",
+	"BWF1EMU2+cwmeqD4izQy78W08BD/roHgl99A8sgXk/+ixkBKHkYmPO7J5LOEG+j6gC8dBLXebHeaa+2l",
+	"XeWVSSnvEBzIQVVw/g6067BtSEpMUFXfBed4LJDLT12o8hYBqmXVLH6aV5L46WKKUXa97707XZHbrKhs",
+	"q++NCNs52Mv6/8utVToxdqpfjPkerbWc1lq2Q9mACqjIHGJPrrSQ0tea6ngg5gNLcw+m1mNLzC+7jsO7",
+	"u2hzfeNG0koliWxFuwEF65Y4p9IbKNDrNrvbyAUBCJyFVMJyhVRcVkTDIdahbl3m6g5Mrr4rlAlTNcHT",
+	"tUU80kLfNalJNIhCRVnXO5srCPs+cs8oD6BT2YgH1KNEuA3kCo+PdGdenddjW+sQQaR4iKW7nY5F2RkP",
+	"zqCmNUtzoWBs+5fbQvs8JIg8koQJylmX2cLlQzw29VW3EO0z2wuHMyLQmEfI55Bdcsr4eZmVQe+87AYM",
+	"oiFmzZBgH58EJEtGdBpOAUD3wdBhCnQLpb2ERELBJ+0txgGCBgRgk8rfbzD8miweIwSRR5DvoxPC7HRp",
+	"2g9QWkF8FI1alY1pSu7nXR5qaq33YY+gUMzyBGeK0C9W9D8tbX/x7igaU8pFhGxmXN5s5WpQKaQDBvpQ",
+	"aUDQRJqyU/EQ7icP1IMQSyhdr1syqH9B0GNBM6vp8Uqb5sDd8UhVSWbd+gGy7EowJB/WkaY464D31Xan",
+	"3e5cd9ZX9fyrI79XCNlphqRHYKzynr0w/cOqUFC7PKqDTozHyP1e09iOmnu3IXBpxJnQIezFhoMXbgNk",
+	"ZtDdgBISMKPXC3k0wBFUU9XnPsAChZwPdTxVWRxZp+m0jx1nC/7n287aluMs3AsJaFXZapRsoxdwjkW6",
+	"qCw70wZI3RzG3M08f8s8X4jPGeZwpNZ0bAfPPtzNTDRHzXjn+PjAqBbQqnkeVq53NrNlpTc3szb7pfoC",
+	"7CAxUPTLchmTt2gZlxonf4qavZBHFc07KgX+HfTgcA8lFwNRgE1vbJ1C2RlR3YWckK2TALNTN+l0EhJT",
+	"klv71xUHESPi0R71KiLuQGnrY0laPjlbNXOIVcCVZmYTi99ey+gqWixYpqhZZR4FNRlRswkxUv+hI5HH",
+	"weSNxfHvgZnxbftp4fndo6ODkqd7B0eAlVMywSyqbt+x3bt8xDhcd90K2jfkyj3EkkBeavNAfTEuBBVb",
+	"wr24ArYoayrK1Foxs3m+MyRPwOryOAC9dfBWkBB2KNVVZb7CxPMS/WkGczRskfeQ+gLr6mnZHHA7TSnj",
+	"XJj9BeUZ7DqxGpsGthDYBcphvjq7k7kNlMnrGQtShpzwc1ZVZ0VTWkR9G9KXkYZ0yjgWmRjb/Kb0DWgO",
+	"MWWl6VIVeq6a95wyn59vIQ8HhPk4RC6Iakp88PHYdLzhUeiiuuGpaUEWxXHQj6D42J1IHefqPhceP++y",
+	"TFCvkkiU/sz6D/U4ICnbRzBHHQIclW543UFDyiIw1IfQl5FHoVjRbSJd3ULfRXWMlLCD4MRW8lUbYfVg",
+	"RVAXQH2ucDizgMyf+h09ap6k2FEWoChwCbQlYd98lXl0G6bIPHhHLyHz5EivpvKHqSGOzILh3g51v5yZ",
+	"BQHMwdlKisa4Ude+S0b6EMc7XQhgAYReRNqxt5ORR9orCiwI5J26aSKmN2pwsZH26OKBr2Q6PYKvcDRA",
+	"AcE6kHjlaxOUUoes3csJCTjrCxv7bC6vurk8p+VlLnF9xIWgJ8EYSJf1K+t4DP29WHmlohdgUF7wSh8V",
+	"xS4ehWWKgKspkGuTvdQF1OFJGcqQkCnTLyFVc5NK+7mOr7r4g0B1oxy6q2edVV17IR+2rMetZcSJHECS",
+	"p0uAA/a5a8fNPHuQTLG4+CITnp/ix6sTZWCxU4JM7qkRY/LPrBCjFOwqsgHKdynZKIQwLkAlisn56SkZ",
+	"pm9vnuWPCcOyPNmsNUvusqQnQddKGaU6IE2RFBJC9G9GYCkJo9HlRxaOo9Gi0TyTuBl0et2PgS1FIZXj",
+	"IzWiKbJFcEjCnUgOZskQ1wTaOdhDp0SHOrjqfR7SH2Hd3PgWDGJqF52SsamE1IJjUFPVtsxE6VkqxaD2",
+	"+DHYCHQsDxiCdCdyowUnSgNSZyQxZSSE6gH5daavQXz/4Z2j44RuUGZSR0CfCgmxNXKMG2nnYE9sWRPS",
+	"LmeMeBKddVAdfu6yJLp1RedMQCfsW7f3DgAgZ+2Wg+pENyQCE2emY6TuUg0f7R0coW7t0PrQeNitme+7",
+	"rN6jAVjyRqOAekYUBUJ+yMUIS4ipQ3sSDXjgizyZS+m1aCCzDIN3otFl0OYqjfQx3aZhVVHIBFLMepxV",
+	"lSQHUupxJqhQM6PvHL13P7HYtrqsy771LaSOX02rV9tld2Acd/Ws7abyNGKE+HNwxTA5g1sWbdBxhvBr",
+	"iaLHw3Mc+kI39j4l6aq3lBowot5pJWiyaWQ9no2CaiGljRHRQEMiQ+opmEEfzxHxksPzuWdiy3FI0Cg6",
+	"CahnAXGYWIiEhYK1BzUQZV4QgRCibYsN5OEQ3IqYFa1IxniEdgz1AButICapmp+zLit8Ub+pBIPr6ygg",
+	"0A+mgXzap1I0kNtSkvZDLWc33ZVtlJYBybJU3Z4I5GJGNCgCMsygvOKiBEsFYKVMpuYyVxu3IR3T+IAV",
+	"u9U9Fo1ub0EEJs4EOtqeSwEElcZ5VHczl8EaC779Q8GZ20CaHCLXrNdVwro23evrLyQYn/NGDslTQ/82",
+	"Soz3VABGgN1atNCfTdt5ITawy6A0KO/1dI6J7RvKTJ944aK6C60tYchsL9FMG9EGukhz0C6r7A660kI7",
+	"LLWVmyWbGxOSM4ID48LAkSBbQBdI7hwRZUIS7NvDAhajKUSqDYkue5ArtybyWnHiNlxzjBFeHQOoO7p/",
+	"vpW1laJbcj8hALlhfO3pXW3A+/ai6ouh7R3nPAp8Y/lCaet/gdz1zqYLtLPL3EMiw3FzpydJ6DYycpT1",
+	"gvBeikOoPtMng6xLBjoHJA6ZlMDv3Tm+m7G2uKvTlhdzxYXaSq7+mN6THJAuSymxFCToJVJs1pRqRdpr",
+	"sN01dI97p8RXawkERyfE40NFYTQsGhYY6aJtDVQhsa6OBjoUrKiF3LfvHKPVs7a2ywkXiQE/t3zCKiqw",
+	"XhMGgSTXJFOTLYtHhuMA/+myAv+pq5MbwZwQZwFeLN/gmsEYaOXfQi60XGxqH6aL6kAyOu32ChJ4LLrs",
+	"3OhRODXD69pH4ZnNcdCL8wakoa0EO33iogE/V4qg7QTpm7UhKnQcfZeZmXe1L2QLMd6EV3XAveKz0E6W",
+	"iEEGpRWG1sEqRQNgOyIaWn68ou9yYdghftQUEgfkLX27teFA2OuvVD8PgKVzzJSQBw0ox/lcsvMBhS5H",
+	"BrG6TGMWzZrgzdHs+WQ44pIwb9xl76XGL13RCPq1I8GHRJt209mtoQ+5mRGa75IEs1G9DbVLNza6zBtg",
+	"JS+QUCgahUJ1FbVMA6iHh5qH2+sDDxTRtBW4rZVG3YAAjzVrh7QcRSzgqNSbPJIAdGu0Sz2hfUzZdn4y",
+	"mB4jn/aAKUg9YYZ0dNztLsN2sQDRZNrUFyTM6Ya6q39mAGfTtUC+Z+imlQ90fK5G7QFRF1bdaTlQMAhD",
+	"ekYUlEDUgkUp5q9khTHiLBjDKizVghorwAG7zCdegMG1jBmK7J9Fkug4LmJ4CGxLNtAJ6VmHb6iWZvwM",
+	"MC9VAMf+yjbCXQZP+JmxUiRi3TWBBP2RYQ2ZadprLqp3HLRPb2mempRshWMGETgaBRz7Sspqw3skEATI",
+	"/koL3dIgGpAAiglkBRUsEVdMXFOG0ciwEiM8QuUZSIjbgo4rmpQmegtYRgxnqBs5IeHimlU3TyK/T2Ti",
+	"hnBXGslI6HzAA4L0G8jdcNbcLqsXPjNXTH13wuXAhPdnGZA6X320EeQchDY3xSrECdtTx6prYQlUT22e",
+	"qO2gtAW5POdwUhq2a+onDYLtHKBT9FEaNQlXtrrMbmyoUOOmCyKEuVJ9ekZYFkH0lcQaK9TlhkZCzEde",
+	"wIUO2FUrZzrsWBtNjXsrVcpqjdoZCYUp+NFyWg6YrUeE4RGtbdUgRgRSBKWuvbXqmzzIPimtPHF0jvt9",
+	"EqIHe1os1zJ9JrCkMcUATijD4RjVGUe7t++DAShB6D2/tlV7m0iTtmgZCayg4zhWMzVhMJI8kqsDOYT4",
+	"B30RS7wmjx+XBKMkGTWtnDJe2/rgw0bNuP1qWzVIedchaKAYWanYtuSUuG/yHuB26Lie1QEE+/yoGmzm",
+	"onYcR5GegCvSJazDzyPCcE0BLlDQN3XHecQ48smIMF8R/FLIvWPmngu8rFSvpPk8DGfZPnKxVyXgPc7s",
+	"Q2kBgaKpM8F8TyG7eh3CtirhahTDSrgehMArSWQyp5QAbDJMtRUL1Q32I6fltNYVPwwCo2/q1v1GFNNE",
+	"w9C8h24ppPfNahZDUwhMysM4NQt+C71z596BpbEPDX8TDyFtV/vB7TNznRqKLqfqvaI8Jgi3y76Fjr9/",
+	"cKdqNCM5dln57x8ng77VNeZKnXvdrTX0DG911R67tcdovdMt8UeVI4S1MpoznI0PmYMcJlAuxwlDu1oW",
+	"hUsRQy2gIgzOsFwDDLCoKd5feuJmCPX7q7xfxYC/CojaDaUFImeB9DhLlO0u50J1jDVxvQSofn9n/572",
+	"BGprLurRgKzMgrP6Yjk42+WmcE6s15rrLIqtLwlbs/Jy2EJXvMWYQ+IoSzwvmGkCgGSIez3qbaFD4lOB",
+	"6sbOaNUrMI1KLE7B8mlsjV02oqyvpAz9YMNZ01PoMSD8OSTYG+CTgLSQNTRoWZlxaeXlLZBqT4guhHDO",
+	"ugz3esSTRsYxVrKMN19LI1PnfKgh8RpZFaygpWSgDWetarBkdatHJDyjHnnA8BmmgYLSTLxQo9MF+NpZ",
+	"e7VHR2I1a3Weeety5ulcIilInDaNFIO1NylrjJEMlWxMEO9N37u7dASFRXeyi9BFSYdEaY+1rQ/KKxtl",
+	"V7OF3J0gABsPFybjG5DKz5TMAFEQVlp338HiAfx+m3vuivmuy+DD9AvbBTJNpkk/tU/MACCAwtxJvoiF",
+	"B4U7YIFQd49Doypo/FT8uQZWQZvFsGUzElJsSyri1HaCIJt/C39ld5P+mVlhrVEzs2a8QrO8gApM71Lm",
+	"6/HtX4V5Co/z89kfk3kfP27MQao0XxuMtTyU6ERTcR3RdDKG48s76HdNhUBToa8MmmokiLXNgTSTzn99",
+	"vSQj4OOy0kOUZYoO6UJErRmz3tbvlh9lRamoxx++Qsqk4Je5auDBrGBG2fsFtGpdr2M2rbqFk+Zj8El7",
+	"/icPGDb+IeLrjxagiXd5eEJ9n0BtrfXO5vwvjjnfx8wmfQtNfRfY0Z4xrieB2htOZyE4WGr7MmRefbo+",
+	"/1Mz1TEdEh4ZR29GzREyd5oZjpC47Ue8zJcNlwtsyX6Ie7lRWsi1KVTg8ZApyoDZN6li24ugTpEcJJVJ",
+	"sOiyANpTqCvt9vIsgMlsBVRNsI0eCnMkNR10/J9m+lAfkIdD5HMiuqwe/yr++/jvVjL5EsbAsa7kG1Cz",
+	"jNumTEhQTElvPXNXprlS2Zmkr6xmjKTvknFN32tAvlvcH7+qK63XrS91GhRgkgUKdKX9qhaxAE0Bo5I2",
+	"NkP0h/GNqInucTNKxaTm1dXkPZjtDSZPzs35X5hlJVdYfbYAVdvlrBdQHZSy3l5gZQd4HHDsH3N+D4e6",
+	"Fst6p7MIGIxxxRKmK6I7i+jqa4gwy+L8NOGtksNXP878tec/1qQ5IKWp4vC8lEgnNdkTmbZcAtdD5Ild",
+	"gVasV03sv+nCwSJnmXQyutC9u7oJM26CxpK5N6GxkN4JmcmSMJ/4GUmgHKnfJnImRjuvkft94+7M1RWY",
+	"cQXeJnIB/F9Ouszg295tEC5HkSxtxRxgj+Tkc3uRfKrjpDIidV0xC0j78jDTtjfM+mSlhd5jwVgzGAH2",
+	"wBPSZWoE4m8jjER0MqRSSfR57qMtfuvOZpWY/WDk42nO88qlZD3tYlLy104nIlic/42mF2+8SHxFz6rp",
+	"mb49lybcrubqPFeKAZlyz70iOWskoUU0nCsY3KMi6UsmXrVckDZAqza1ZaTzK7Hgj80wxwpsOVdM+9Jl",
+	"hNlmPqYLkOY8qljLAzoyyDRNOxmbuig+sRFVuo1/lyXmPIv4x+MREbqnhPlMkuEoUASE4aH9/hgKrkwN",
+	"ktgE86NBXHvFROVlkMFddc63uwzCs6BPrt5LKqQ4kHbATOiUrfwCORDaZKhmPIiSCe/SwMZnm1+gUNoQ",
+	"CgzPNCvezrffeyNtinaNr8+gOC8UIcHSPyZT4jdO0LqyPV42X9nx/WwFa508fMmS2urH9p9zrJOHZMhN",
+	"ve1MwzAblZlTcaotkxl6eWWWvDJLXqZZEmVa4S5ukiwtMl9phqxGX+e1MMwrNeOPzvo4E81fSqtozP3A",
+	"ouXCdsrM7SoxUrbQXkYypyJTJjvkUX+A3NWekcyRuypSkXyGATJ3Q1+tPP36TI/zyIO1O35jycSV0fEb",
+	"YHScQcleUowFsrGsLHstJUVJA3Ta14VsxXZe7DU5vULicYWwsBsQHGbtCwtJvPDVlcR7dYFmh6QE0NC7",
+	"BHMvKvqazxvoZCx1Ep76R2qLR+6ufqN5DEmXEMvXx2dQNWKEhUiZdpflKz5wTxLZtAWeIF1Afw3Nmxhn",
+	"ZAWsdULnhEKG3xg6iHC4f2o1xi634/tH9ka6LXRXFweTYeRJKAiS1pzAKJEWVmxmI9xs8gg6NEGeAWce",
+	"6UI5o+Rluxe1QgUWHa2YBiEm+ZQm8R6yxBdwjmZUh3JaUJQP/nT1T5dNRGnUqsB+KSktZnH5gi4ALmHB",
+	"VUASK8XVMRuD6bmBTLAoRNZj0WXun67+qQm6F4T5Ai2JOgreV6TyilRWGwf4OQMfwKLU8k3ToCzhgu6M",
+	"KGJV5M7DrIEwGvFzEsLLUvKQQY0vhuhQ9+nV5T2GODxdyZB2rWONcCgbSF82AgniOvucWaUs+UC9mRGW",
+	"oJpxlyUeE53upV0vSXu8KbeKrVaD6uvOJjJ1A3K5a2a6tIZRhgKERBe9gtKrmd6AaXGkjrNeRYwLjp+Z",
+	"muIwCiRVG15VZLPpY13QdnFVTc3wAGDxpimKD8wJbRelYEbOc7awx41yYdUOcKVdXlS7XGD/OrPp0GLN",
+	"lVL6ypTSJdjEy6qnqV45M04mfU3dR13cyFSUza7SZMZbAa0yUuYonfUVk51kplmxMunurqzYf3zBMlkM",
+	"FlnEfN0SWWlczY6+fkIHoYS6RLVPzJ18+72j4+xltWWYQI0FDynIPwUl0G2h96Ggmxoz+Xparew4bS0M",
+	"UQmKEmam8qIp2AGjJO2LM3WcOs4NkwitZgiJiAKo0ptO1kCUJdWwIAe2gaA6oplPp+SZFhqux33ibkFB",
+	"MTTE4y6D/lZKxIP6WiB7CcjTq5K8sgr8mxwxkyxyx0/pzdcfNpMsQ0fu+FWUNI9A5zhlF0Z4u/FqlrWv",
+	"hOPq4ghHBiUzN+NcKf4mBERJnoIQjXAaO69ZLLsSKa+Cd/7Q+Zy6Jq/UyZFYLWcKkd/bv6eDP+caSgvW",
+	"X4RNORAheZg0Jy61bSZq/XKC5aNLqraTmm+/t3/vyndydSsXMwgmaHNNKMT5Q7AGzrzMZRY9Xf45YqLC",
+	"pdHqsjKjG8rb3KC46QgLkS0/nhRgUOJHUjvbdlHsMiUIEl9PmCupbTcCpSSAwkC1mgZyh4q59Ilrgssf",
+	"SRBQTZH/lRn2vDwB+iM05uXJYOKRMyVqxSI2vitx68qC942w4M2l6wsLXiPsneI+mStfmfdK09nKZapR",
+	"yP3II76SqhBIijbNRQ6IIF2mjQf1xMawu3/U0IaGQ7S23mo7umA9tJWQg5wBgWtzwxFk8mZ4km7GkRTu",
+	"THoLNAlTShcQ5uG27RgcEInGPAp1+VAPOiyr3wQ3uUMzfN0HBm6vRRo0h3ElB15RixnUoljEyF5hE3Vy",
+	"+Sl7CxMdyMAXwuQ6vZo8wSMItijQqsTna6vrW9qT0pZqy6a58q4SKKGDduajEOEUvtCawLiUBYWmtTrv",
+	"S32QdG/QWXwVFGaKsr3RtsT0OF+DzJjOfggWtjKiaTzqSWVM+Q2vcHJli/vjs8UBxShkz4FUFto+bnPT",
+	"6XwKnRFwSElCwZlsekmNw0VK7qYVFSkRLXQHewPkKvU30YxLCy5CQLJQ0p5EZyQ8wZIOdQBdWroRNHVI",
+	"ntUVTXUWgG5rkrvPFVS1onLjK091smAdV0YepgC7KkX6pmSmlqDzha6PtUlAG/LqK3Q7yYE1JQcE8kmP",
+	"sqk2gIUa1tuZ2xUJnX8kUKZQQWv+XciVJXj91yGBwNVteAOVCcBAfs4yWdv2vJa4HwveCh2XPRzysum2",
+	"jS+1BPVNk3V9Mxa9D1/vNchMtkjBHYhCvboRb06KShErDdJUXAAhRqsC2sQQsdoPeTQC3bdcd5U4hD42",
+	"JrrAfKYjpHWigcJpaCOOxWk+YUFYxXeYbZWLYErRZRA4jYZcSLThbOvQBPgtbQCoxo0YTXqUuPC7a/o/",
+	"1jccx1G6Mx43bN96aGoKyqdw1Vcm4CHpQXemO5UaVkZlcknrSc87cJ6YXp5RoCtmQ2y0oKwfkAQIK9sI",
+	"g/YNbpiMKp0rlf3Bhy3jjRGRN9ByJLQ5ta18Wmstvd5WgIUEMtFCWoEU6JSQkW4jF/o61tx2IYXWqZT5",
+	"5JFb7qwRYqSbAb0NR/yyWvt8B9sBdI19dfr90dEBbEXvagkFfw6hOTo6OMbi9C5lVAw0heosQgHshzvQ",
+	"6tGStqty2lea+JvCGA4jNk26M+Q6yyOOjg6qeASdzyCwGR+oqhq+vLU7qsfPJ5/Gv49fxF/GX8XPJ0/i",
+	"Z/GXk5/GX8Uv4mco/v3kk/hF/Dz+Tfx5/CL+9eTTyRP1rxVbA41FwxMSNrpMN20EgwJnooV2LccALqEJ",
+	"tWETaaZLQE8JcnsJYTwYjAX1cODOpp97B98M4rl3cEU5ryjnFeVcyIapqdkMSnYyNtRoQSIKbV0Xp6Nq",
+	"eBBGQ9w30YPMT3pJB2OEfT8kQiQvrCjRWsee96HRjCWJOg/xkmniPdjNN4IswlauKOMVZbyijEtQxpQS",
+	"Ct00HvKMgMghwiSV4wXp4sgQnOVJY5EintBQDpBS7itpYU48tM3+623HQZhB43zQ+ttlZoVMvnQnDd38",
+	"KCIR8UGYhnyhfDK1eoxwT5IQnWMK7iFwHLmarG3B07fuu9olD1S+ZygGjJaUy0ibi6ovUIgZ4pGco/db",
+	"Uv7NINN2N1eU+opSX1Hql6XUDFHm0zPqR0AfZhBq6Eu8+rH6j6lZW+kdUe9csxQLM0XDTMjRQNE3PiQN",
+	"IGk6/8wmU7qKpLlpKuZJwL1TgaKRTr/GssuGmI2RIB5nvkB1D49GugkimGxJeEbCBupsIKGemUahKyhi",
+	"kgbaWanIMPRKhn5fPcpwoFfZZXXXJFYS320gd4RDSXGg/qlD6tW/yKORojK64y1JG7QAoT8fYGm22EIH",
+	"PAh0o2Uld0MnGM15ErFbLwbM5xDdbzypGfPx+jbC+q1zaI1roIUG+Iwgs5Quq3fWgWEJw1+oRJZ1pE2k",
+	"19tOFYt4m8hjbQGa2TTYHiuiflp+WPPhawK5tgC4i3RJcChXz/1xvtms0/7O7bUfvLtxeHO/8/717zrf",
+	"W/+zG/c3b7V379gmsCMsB2kPWI1rtSJ9n9GGdkiZ/bOtdiTV1a1t1f7TB05zc6f5A9z80cPmh9/+k+mw",
+	"1kbtUbPPm2ZmBRKTTVKM4dPIJ7nmwIkfXMFGcgN7W7JKw5+yfg4OHae85a0asLzXrdNQG6XDaFjbuu7A",
+	"NvUfTrIPyiTpK9b7ahvgGmZX6SbH4rRQQ/6QyHDc3FHIOa+MPLyq3/zGFZJvL7CVtzkjL8OWXqIZehpj",
+	"YqVrLbOamoyG9lRyiD4OMZOr0Md+kWaLnsnhh88smdoCU6728A1tM3Le0+n/lnDZ5/iER1L9lJYqamiq",
+	"IweoRwNFx5DHhyeUEd/039IkFkqM9Ggf8riwQNgfUibQEDr1BwGi0iRciS7rE4nWnbXSVviw9oMo7JNd",
+	"2PYcCgorIEyG1BYroCLdllJiUGYC6yRErgatItN8RD13JU9S879W9NJOxp3VwTtDLPWgH2h6WUotpwlj",
+	"bnv6cGCHaTXczLLbnXa7c91ZL1+uNFvJLNXSu/bXTO/0IcP5wklXx/Mq6me3Dwn3/h9EHf3XSWoAouWk",
+	"ANXhVq5kCI5+YZrk8CiUzVGIPUk9Um082GE4GAsikCvJI+miuuLcBiGz6UvqanoBpkOd6mNqnjWghIdR",
+	"aYmPTinz4U01e0NbVrXNg/FwKJQUJnmk5Uzm69eQTzwqKGcCcYYEHdIAh2gI10600H1CfFt9LrulLjvB",
+	"7FR9on4zYJI4pL3eNkie6qrR0sqYay10NySkhXZ1XYpKKrarZjywMFzWTACj73ImQx68MtW/ZKFLFQlx",
+	"XuVKKrOizO8N4GE2S7eARwV5aUenvs2Sk3a0rgxwb5pSIHM+gXezVUO+eSaKP5D8zvZCguOeokuKHmko",
+	"/uFFoimCZ9EftCQMueWo3q3Fv5z8ePJk8ln8H/FX8fP4i25tATrf4+EwCnB1WOYhYQrTlV6vX0VgiyTM",
+	"0zYC8mjEQ3Xn3jnev6ejvGx82kBJgUFIsD9GITkPqZRgZeWCdFlA2anQJggqUMgjSVZa6ACLhJXYJFIs",
+	"UE/J+4hqWq2+3FKkmUJvOD7CH0UEur41EONScw2z2KJpWq/WRUPO5CAYW7PBPEL+NpF39YCLKPQWUHpJ",
+	"SYpDot+rDeTFTfKdHx23/T+79yPnVN47bR8e7Yuz8alzd+dWJ7j1nf0K+VOBaVEt/mZ7s1PU4+cKn2oz",
+	"utyqTl818v7B/bdN7elWxcp6wwqNuzZifbVzpqTOD+CvD4sLadQeNdULzTMcQjGFFH3NIRzcfxsQ+SIs",
+	"dCb3gs2uqlVdRvJuCFdHh0ICMn7tHKlRO8SS3KNDKucaCZIXs181D3hAvfHCH5vXv3Fmhitm9grSbhJC",
+	"CZQxx0gaiuqraz6XgQ3GIxICM6lWUu5S5ouUbwHb0WoF9qRQfMVqL6MAKy6jOCoPzUq0pbzjoP1bOeUF",
+	"yhOKLgPGp0OSu5HjrHkYDULSe6tb+/gEC/IgDB6vfivJglj9GPTwxx+sKrV2vPox/Ofxh90afExcpDkj",
+	"ZYIocLS6LMfCkkhvF9576GnqVmBpqC4GOLQVq4ecUckVqYLy9F2W//ZhjzL/YQpIV/sVNMCvCeSunnVW",
+	"A3W9hQtV7/VK5CAkBA2JHHBfIDzCoZzPSdVRvJMe2RusE6WrfK0KUXYZs4wkgLNw2vDyFa+5UruuONUl",
+	"cao9oMUoUVmMtSht/U6Z5EYTm8+xQMgUqx/zkx8ST85z+mr5+4QMKPOVumN4DB32Lb+gTOteuoRF3nKt",
+	"ftAt55LndxS/0c/rMltCZ4a6hsq1NQMHvSHolHBw/+3tpEmDTkFiY2Q8seMRUTpbvsUOGOMrG6VU6G9d",
+	"trwCtzfUVXzmqm+w9msC6fNB1G9MqaApeKZ1ubZzc/16Z63c9WrP/HU4X9/Tcy9UzG9ZxemyuvU0LlkF",
+	"g9GueOGV3nXFzVK9y/bQmVa75jMvrQZUcqz3B1hathASNTIkRAWkJ5Ns0byiYjJPk4IH5mMvJD5hkuIg",
+	"taC1usx9+84xUsuBj4WLxICfa94AuaU6ZUCgIQlzbX4MjzPp7FBNwXiHzkjYZd589nFPb/yVy/tmnspm",
+	"qJquXhMGfBrI3+Rc8T+KO5no2go9syc7/0amyn1aW7vaFLKrS+Zqm0bbcTJCbI+HppiZMMXM3CH3b2NJ",
+	"XFTvOO2bTafddNpKmgywJOGKMQcnI3RZriAahHBhiRhHAWd9EmqjMciJ2oRCfBAWyXAkx2BYQEOCmUCM",
+	"ywFlfTtS0QQyx/JRZtwYcp/2KPFnmTa6bKZtY6WF7nNp/eoRC4jQ72qCoYBn418Ewuj4+J7u9kglqrvw",
+	"VUvKwF3Z1kGOrhYudu0moIhFVuBwV92dPnHROQ9PtQAaGkE6oVBitp1l32z6TbayZNf5Wu0sdhGgNlXS",
+	"3wxuQyk6iEU16H8lZv6xVdG7stG8ORz0/QH1Bhluli/LiSFvaSlmahM/5zPT5E1U18H1K0qq7dbiv4mf",
+	"xl/ELyD7/tfxU5uNb9PuUfyL+MXk08mn8fP4ebc2ixV3maukdWDGptLeg8N7aBgJiU7U9qC8XpLMqjhg",
+	"ph7KQMqR2FpdpYAbRLb0blthlHVM2OhB45hou4a/l9C8ZMddluXmRWvNUnxag+6hma3AqLtscSfEHxaj",
+	"vgXb3tW7fpM5dW6hbwSr1itaglUnaHvFqq+8I1ec95Vw3gw3vBgLHoV0SFYXrEQrFfXnvUzhTmtQOjjc",
+	"27+DGDkXqEcUa8qF7FalHai5c+ViX5ocv1JKmF3v+DgkZE7Z2TEA7HVFxl6Zp/5Qr3h6mZrqMpXXyZ15",
+	"n9W31YL0fXVNjW+tT88Iy17oEyLPiRLEEgkY1W1hQ84IGhMcItznOjjHlTz/Tpe1HeTjsc3kTIfZtsms",
+	"SHIfj1daaJ8+ghrTSnj/Wfw8/jWKn8dfTf48fjH5JP5d/HTyF0ZUT+4TWJgh9vbP42eTT+KnXQafPIG/",
+	"nk0+jV/En6cfqP2AFC6IJ22TkiE+JUiec8gzAC9rn+jEg4hBeYW7PESUeSFgEA66bGTyYAUPJdRrUPDT",
+	"5bI5AzqL6q76cQt1XKitgCJ2ysD2bVeeyYg1xLHL5rlRgd6ow3qTBdVkka9VSFULmFXsVR3ZVYrCleHm",
+	"irfkBbX5DEUn0s6I9oyCoGlDOCEwvRlg1o9w36bWW1Zj43iwxCdYkLQsLA4JGmElu2IJFQ0eER9tOGlO",
+	"rICEI/VKAwmJQ92aQMIT1Nb0dAsxvmyigam+8gZTV73C10pa7RKqwiHfY/r0lCowxNIbvGYz/ZUKftX3",
+	"b7maMqkjdz41ZHQ0IrOs1PcSY2nGUG1yqsFSnajuLoSmu9ptCzfHBMY3EmcuWJYhDpB0WWJvdj0e6h36",
+	"hEm3hY4I85MELig00LMx9iCk59/f1uUFeIiYbsfXZdnOWQtm2x5ZSLzJ1NOs8fXST72IWdJpQjZfo8n0",
+	"Sla9klXfMPJ8F+oTeF4UmkQiWtEVv4JYA30VNgVodo+tpKFxKYnGSaSc6WgvB2TYQvtcyOynSpDVzjLe",
+	"6zIdKyu20YCSUDEa6uEAneEgMq/+kEMXItMz8QR7pyLAYlD068EaHlLW48VIbPT/sXcFu43bQPRXBrk0",
+	"AWQv0L15URRtd7PIKWnsWx3AjDSyicikQFIxjGL/veAMSUmO7cS7CboIdIwtUyRDPg7Jee+dfyRtR/oQ",
+	"tO8dt63pNaytcPGiXO2ounIajvOv3ji7+XsAlyp2pUr9nPPLL7ZnZD1cUg1py+8vxk32Z+1QPxU5P2Ah",
+	"6V79KITGh+DcYCHIkWp/wJuBwg1aB6U01k1YDZZylTeCMJ4UyjNY6c1c2cakkwPZajJpi1CjkTpY22wO",
+	"5KNI99J4NuLgl9jWd4OHoUXHAtD4vxvCzoFC8RNDGLZz80QA4/13pH9/WDl2jD98000HmmXHsIASpi5g",
+	"QSUsDkWJzGGniE46C7W2VONwBNqeaJKwrGlycrn2ALYvRZyOAIhH77/zUEasOno+kvmZKigMzlVLkwtp",
+	"UfvYia8n0ZKYjW+HlPSKnxJSU9sPAGocN0NUOSD5gOQJya9VxwNGl53dfATP06GdAOzDv0xZPb7L36x0",
+	"hXtxW0ApK7pdMijWlMgaQ0ji7XFdXsaPhnOPv7jx5X5M2/OLCdQBy1dJLzLX9TYjPC80KO3IZHKu+kmw",
+	"E1B6RD9YxPzarW5AYTDcJ8vWtDiyaWXAOmaBl7qq9MbO1YI7aXEY179Qi370QGAPHsoqyVr1+Nt1Ue7n",
+	"bgcK8jHmdtS1Ms6XoQv/tC/vFI0rbvDt7PIs631y/Xm288nN58u3kcHqLka++ieTuLsF+L74oQIeVTHW",
+	"wko71jWmeGVMYguvwRFvMxdlNXDFh+XxXR66MGLsLG+3s8sMrj/PQBvwYHLqSvfspoVYKXHncnh30lNx",
+	"rcUSD+8r4raFFE+Ye5KUSvQeqvfimPAKXUYSteSJHubvvta/jcfjBVi2yQAB90ZvLBpY6Yo86lriOjzg",
+	"FnKhoNKiCGl9KPIVSaDw4VCJjoSLk/kyr9Vpf/NKm6C0sXpnx+fH9jY16c+ExO+uMvqA5AOSDxud/pEV",
+	"wfHzexsW2DiI7l8e0cTdRZDTCCjpJzvaiMa54ExlhslJX+vDAzRT+gjpCdjD32EyJ7XDVg+EdBcbixbO",
+	"+Yy96/PDfhOkfXgxhoXVjclxAVZs7VxtVsiPshg81TnXHnOTNG/UwooMQU6o1qZ9oqPA4avPKg1zdR5u",
+	"BLo0xb3+cV/R/c1d+4a4SW84dryeFFC+Gwf+T4eDWRhYaJIOSmxQb0TzzLujPrCYN0a6La2E9ygMmj8a",
+	"tzqb/HPnl7Dwo91hfmP0PdoM1uiMzG3G+mdEWRW5Y7utuODwWKlj3OKeVJIuM8JmsoWF3VeGgfSXVgpz",
+	"B4+/TkLWatZGUH4O85zhQMFm4X6pI/WZ7dCg5oqoG61vQpQRp7RX7nqKqPgk4FNbNIVrIFWpM2hVQjl2",
+	"at+XrLhizJLmbmg8TYbUfEKbp62/nE5vupbAo669GvfDGKbJa90gCLtV+cpopRs74Vs7H08SG4IIvuwh",
+	"RUZn3SluGtUatvWwxndRrauKz6y3uvnEwRuZgBm9DhHjHvs2ktrj16Vc42hpxQqxO86U/ZTjB6zd3Lcd",
+	"ovuY/z7XpiDPHSQXDFFJi0XWahuleof0DiqGRG2N2Cx63U7uQns6/epmCvOzW1xK64giPT+bhB4EZ0SB",
+	"o7UwD5kHd6wqGugjXY60kUupMliiXhpRUzrJSKoigBb5yD961NaKrxScrKTbjta6wAo68GYzEM6J7oVp",
+	"BlYuKdhfQ15JPxSsLDDkpszV1+vpDHI0Tpa+EJ5ztrlfs2fHegx/bh2vQ/dIZWFB0oNJeDAdqPW76Opm",
+	"evbt7tt/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -32,6 +32,7 @@ type reqInfo struct {
 	// the request to the returned func, called once it is answered.
 	detach   func() func(status int, bytes int64)
 	detached bool
+	body     *timedBody // the request body under its deadlines; nil without one
 }
 
 type infoKey struct{}
@@ -162,7 +163,7 @@ func routePattern(r *http.Request) string {
 // router, before it runs the route, so that auth comes before parameter
 // parsing), names it, checks the tenant's key where the operation needs one,
 // limits the body and validates the request against the contract, in that order.
-func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, mux *chi.Mux) func(http.Handler) http.Handler {
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, mux *chi.Mux) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := chi.NewRouteContext()
@@ -203,8 +204,29 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 			if r.Body != nil && r.Body != http.NoBody {
 				// The server's own writer, so that an over-long body also closes the connection.
 				r.Body = http.MaxBytesReader(info.raw, r.Body, op.maxBody)
-				// Bodies stream through (FIPS uploads): let the reader and writer overlap.
-				_ = http.NewResponseController(w).EnableFullDuplex()
+				switch {
+				case op.streamBody:
+					// The body streams through (FIPS uploads) under its
+					// handler's deadlines: let the reader and writer overlap.
+					// Only here: a handler that never reads its body would
+					// make net/http panic in full duplex.
+					if info.body != nil {
+						info.body.stream = true
+					}
+					_ = http.NewResponseController(w).EnableFullDuplex()
+				case op.body != nil:
+					// A JSON body is held in memory: within the budget.
+					n := r.ContentLength
+					if n < 0 {
+						n = op.maxBody
+					}
+					release, err := budget.acquire(info.tenant, n)
+					if err != nil {
+						writeError(w, r, log, err)
+						return
+					}
+					defer release()
+				}
 			}
 			if err := ops.validate(r, op, rc.URLParams); err != nil {
 				writeError(w, r, log, err)

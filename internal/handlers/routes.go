@@ -18,9 +18,9 @@ import (
 // contract's operations (generated from api/openapi.yaml, listed in
 // internal/api's ServerInterface) and the Swagger UI assets under /docs/.
 //
-// A request travels: request id → recover → access log and metrics → chi
-// routing → route guard (operation, tenant auth, body limit, contract
-// validation) → generated strict handler → the operation's method.
+// A request travels: request id → deadlines → recover → access log and metrics → chi
+// routing → route guard (operation, tenant auth, body limit and budget,
+// contract validation) → generated strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
 	spec, err := api.GetSpec()
 	if err != nil {
@@ -38,7 +38,9 @@ func NewServer(d *Deps) (http.Handler, error) {
 	}
 
 	r := chi.NewRouter()
-	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), routeGuard(d.Log, ops, d.Tenants, r))
+	limits := d.Limits.withDefaults()
+	r.Use(requestID, deadlines(limits), recoverer(d.Log), accessLog(d.Log, d.HTTP),
+		routeGuard(d.Log, ops, d.Tenants, newBodyBudget(limits), r))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

@@ -42,6 +42,9 @@ type Deps struct {
 	// MaxParked caps the long polls parked at once (0: DefaultMaxParked;
 	// negative: none is parked); the others wait the usual way.
 	MaxParked int
+	// Limits bound request bodies and how long a request may take (zero
+	// fields: the defaults).
+	Limits Limits
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set
