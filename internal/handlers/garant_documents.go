@@ -2,6 +2,8 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
@@ -82,7 +84,12 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 		return nil, err
 	}
 	req := garant.HyperlinksRequest{Text: request.Body.Text, BaseURL: request.Body.BaseURL}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantHyperlinksResult, error) {
+	// The contract's request is Garant's (closed, the same members): the
+	// checked body goes on as sent, and the cache key hashes the text in
+	// place, so a 20 MB text is held once decoded and once as sent.
+	req.Encoded, _ = checkedBody(ctx)
+	key := hyperlinksKey{TextSHA256: sha256String(req.Text), BaseURL: req.BaseURL}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, key, func(ctx context.Context) (api.GarantHyperlinksResult, error) {
 		r, err := c.g.Client.FindHyperlinks(ctx, c.cred.Secret, req)
 		if err != nil {
 			return api.GarantHyperlinksResult{}, err
@@ -93,6 +100,25 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 		return nil, err
 	}
 	return c.answer(res, true, true), nil
+}
+
+// hyperlinksKey is what names a hyperlinks answer in the cache.
+type hyperlinksKey struct {
+	TextSHA256 string `json:"textSha256"`
+	BaseURL    string `json:"baseUrl"`
+}
+
+// sha256String is the hex SHA-256 of s, hashed through a small buffer
+// rather than a copy of s.
+func sha256String(s string) string {
+	h := sha256.New()
+	var buf [32 << 10]byte
+	for len(s) > 0 {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // GarantGetTopic returns a document's attributes (topic_info quota).

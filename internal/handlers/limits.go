@@ -77,7 +77,7 @@ func deadlines(l Limits) func(http.Handler) http.Handler {
 				b := &timedBody{body: r.Body, rc: rc, idle: l.BodyIdleTimeout, total: l.BodyTimeout, end: now.Add(l.BodyTimeout), write: l.WriteTimeout}
 				r.Body = b
 				if r.ProtoMajor == 1 {
-					w = &closeUnread{ResponseWriter: w, body: b, rc: rc}
+					w = &closeUnread{ResponseWriter: w, raw: w, body: b, rc: rc}
 				}
 				infoFrom(r.Context()).body = b
 			}
@@ -135,25 +135,42 @@ func (b *timedBody) Read(p []byte) (int, error) {
 func (b *timedBody) Close() error { return b.body.Close() }
 
 // closeUnread closes the connection after an answer that starts before
-// the request body was read to its end. Asking for it (Connection: close)
-// is not enough: net/http still reads up to 256 KB of the body once the
-// handler returns, for as long as the client takes to send it; a read
-// deadline now ends that read at once.
+// the request body was read to its end, rather than letting net/http read
+// the rest of the body (up to 256 KB, for as long as the client takes to
+// send it) to keep the connection.
 type closeUnread struct {
 	http.ResponseWriter
+	raw     http.ResponseWriter // the server's own writer, for http.MaxBytesReader
 	body    *timedBody
 	rc      *http.ResponseController
 	started bool
 }
 
+// lingerProbe is how long start waits for a byte of the unread body.
+const lingerProbe = time.Millisecond
+
 func (c *closeUnread) start() {
-	if !c.started {
-		c.started = true
-		if !c.body.eof.Load() {
-			c.Header().Set("Connection", "close")
-			_ = c.rc.SetReadDeadline(time.Now())
-		}
+	if c.started {
+		return
 	}
+	c.started = true
+	if c.body.eof.Load() {
+		return
+	}
+	c.Header().Set("Connection", "close")
+	if c.body.stream {
+		return // its handler ends its reads itself (fipsCall.upload)
+	}
+	// A client still sending its body must get the answer before the
+	// connection is closed under it (a close with unread bytes resets the
+	// connection, and the reset can overtake the answer). net/http closes
+	// with care (half-close, a pause, close) when a MaxBytesReader passes
+	// its limit: one byte read through a zero limit, if one is there at
+	// once, asks for that. The short deadline also ends at once net/http's
+	// own read of the rest.
+	_ = c.rc.SetReadDeadline(time.Now().Add(lingerProbe))
+	var one [1]byte
+	_, _ = http.MaxBytesReader(c.raw, c.body.body, 0).Read(one[:])
 }
 
 func (c *closeUnread) WriteHeader(code int) {

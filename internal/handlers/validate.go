@@ -167,11 +167,13 @@ func validateBody(r *http.Request, b *jsonBody) error {
 		return apperr.InvalidField("body", "is not valid JSON: "+strings.TrimPrefix(err.Error(), "json: "))
 	}
 	exactIntegers(v)
-	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors(), openapi3.DefaultsSet(func() {})}
+	body := &validatedBody{value: v, raw: raw}
+	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors(),
+		openapi3.DefaultsSet(func() { body.defaulted = true })}
 	if err := media.Schema.Value.VisitJSON(v, opts...); err != nil {
 		return invalid(&openapi3filter.RequestError{RequestBody: b.spec, Reason: "doesn't match schema", Err: err})
 	}
-	r.Body = &validatedBody{value: v}
+	r.Body = body
 	return nil
 }
 
@@ -229,23 +231,45 @@ func exactIntegers(v any) {
 
 // validatedBody is a checked JSON body: the generated handler binds its
 // value (runtime.BindJSONBody asks for ValidatedValue); read as bytes, as
-// the binding's fallback does, it is the value encoded again.
+// the binding's fallback does, it is the body as sent, or the value encoded
+// again when the contract's defaults were filled in.
 type validatedBody struct {
-	value any
-	r     *bytes.Reader
+	value     any
+	raw       []byte // the body as sent
+	defaulted bool   // value has defaults raw lacks
+	r         *bytes.Reader
 }
 
 func (b *validatedBody) ValidatedValue() any { return b.value }
 
 func (b *validatedBody) Read(p []byte) (int, error) {
 	if b.r == nil {
-		raw, err := json.Marshal(b.value)
-		if err != nil {
-			return 0, err
+		raw := b.raw
+		if b.defaulted {
+			var err error
+			if raw, err = json.Marshal(b.value); err != nil {
+				return 0, err
+			}
 		}
 		b.r = bytes.NewReader(raw)
 	}
 	return b.r.Read(p)
+}
+
+// checkedBody returns the JSON body of the request in ctx as its client sent
+// it, once checked against the contract, when it says all the handler's
+// value says (no default was filled in): an operation whose upstream takes
+// the same JSON can send it on as is.
+func checkedBody(ctx context.Context) (json.RawMessage, bool) {
+	x := exchangeFrom(ctx)
+	if x.r == nil {
+		return nil, false
+	}
+	b, ok := x.r.Body.(*validatedBody)
+	if !ok || b.defaulted {
+		return nil, false
+	}
+	return b.raw, true
 }
 
 func (b *validatedBody) Close() error { return nil }

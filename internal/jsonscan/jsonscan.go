@@ -26,11 +26,12 @@ import (
 // Shape is what a JSON value may hold; build one with Object or Array. A
 // nil *Shape allows any value.
 type Shape struct {
-	members map[string]*Shape // an object's declared members
-	names   map[string]string // the declared names, to name a member without a copy of its key
-	closed  bool              // no other member is allowed
-	list    string            // the declared names, for an error
-	longest int               // the longest declared name, in bytes
+	members []*Shape       // an object's declared members, in the order of names
+	names   []string       // their names, sorted
+	index   map[string]int // name → position
+	closed  bool           // no other member is allowed
+	list    string         // the declared names, for an error
+	longest int            // the longest declared name, in bytes
 
 	items    *Shape // an array's items
 	maxItems int    // > 0: at most this many items
@@ -39,15 +40,17 @@ type Shape struct {
 // Object is the shape of an object with these members; a closed object
 // allows no other member.
 func Object(members map[string]*Shape, closed bool) *Shape {
-	s := &Shape{members: members, names: make(map[string]string, len(members)), closed: closed}
-	list := make([]string, 0, len(members))
+	s := &Shape{index: make(map[string]int, len(members)), closed: closed}
 	for n := range members {
-		s.names[n] = n
+		s.names = append(s.names, n)
 		s.longest = max(s.longest, len(n))
-		list = append(list, n)
 	}
-	sort.Strings(list)
-	s.list = strings.Join(list, ", ")
+	sort.Strings(s.names)
+	for i, n := range s.names {
+		s.index[n] = i
+		s.members = append(s.members, members[n])
+	}
+	s.list = strings.Join(s.names, ", ")
 	return s
 }
 
@@ -243,6 +246,7 @@ func (s *scanner) object(sh *Shape, depth int) error {
 		s.pos++
 		return nil
 	}
+	var seen uint64 // declared members met so far (the first 64 of them)
 	for {
 		if !ok {
 			return s.end()
@@ -255,9 +259,19 @@ func (s *scanner) object(sh *Shape, depth int) error {
 		if err != nil {
 			return err
 		}
-		name, member, err := s.member(sh, key)
+		i, member, err := s.member(sh, key)
 		if err != nil {
 			return err
+		}
+		name := ""
+		if i >= 0 {
+			name = sh.names[i]
+			// One value per member: a decoder keeps the last of two, a
+			// parser elsewhere may keep the first.
+			if i < 64 && seen&(1<<i) != 0 {
+				return &Error{Path: []string{name}, Reason: "appears more than once"}
+			}
+			seen |= 1 << (i & 63)
 		}
 		if c, ok = s.skipSpace(); !ok {
 			return s.end()
@@ -292,11 +306,12 @@ func (s *scanner) object(sh *Shape, depth int) error {
 	}
 }
 
-// member looks up a member name (its raw bytes, escapes and all) in sh; a
-// closed shape refuses a name it does not declare.
-func (s *scanner) member(sh *Shape, raw []byte) (name string, member *Shape, err error) {
-	if sh == nil || sh.names == nil {
-		return "", nil, nil // no member is checked below an object of any shape
+// member looks up a member name (its raw bytes, escapes and all) in sh
+// and returns its position (-1 when sh does not declare it); a closed shape
+// refuses a name it does not declare.
+func (s *scanner) member(sh *Shape, raw []byte) (int, *Shape, error) {
+	if sh == nil || sh.index == nil {
+		return -1, nil, nil // no member is checked below an object of any shape
 	}
 	// A name with escapes is unescaped; one longer than any declared name
 	// even when every character is escaped (\uXXXX) cannot be declared.
@@ -307,13 +322,13 @@ func (s *scanner) member(sh *Shape, raw []byte) (name string, member *Shape, err
 			key = []byte(u)
 		}
 	}
-	if n, ok := sh.names[string(key)]; ok {
-		return n, sh.members[n], nil
+	if i, ok := sh.index[string(key)]; ok {
+		return i, sh.members[i], nil
 	}
 	if !sh.closed {
-		return "", nil, nil
+		return -1, nil, nil
 	}
-	return "", nil, &Error{Path: []string{shown(raw)}, Reason: "is not allowed (the members are " + sh.list + ")"}
+	return -1, nil, &Error{Path: []string{shown(raw)}, Reason: "is not allowed (the members are " + sh.list + ")"}
 }
 
 // shown is a member name as an error names it: as sent, cut at 64 bytes.

@@ -226,7 +226,9 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 			Detail: "the configured Garant Proxima server does not offer " + method}
 	}
 	var rd io.Reader
-	if body != nil {
+	if b, ok := body.(json.RawMessage); ok { // already encoded: sent as is
+		rd = bytes.NewReader(b)
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: %s: encode request: %w", method, err))

@@ -42,7 +42,11 @@ func (c *Client) Snippets(ctx context.Context, token tenant.Secret, r SnippetsRe
 // FindHyperlinks runs POST /v2/find-hyperlinks.
 func (c *Client) FindHyperlinks(ctx context.Context, token tenant.Secret, r HyperlinksRequest) (*HyperlinksResult, error) {
 	var out HyperlinksResult
-	if err := c.call(ctx, token, MethodHyperlinks, http.MethodPost, "/v2/find-hyperlinks", r, &out); err != nil {
+	var body any = r
+	if r.Encoded != nil {
+		body = r.Encoded
+	}
+	if err := c.call(ctx, token, MethodHyperlinks, http.MethodPost, "/v2/find-hyperlinks", body, &out); err != nil {
 		return nil, err
 	}
 	return &out, nil
