@@ -18,6 +18,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
 )
 
 // syncBuffer is a bytes.Buffer safe for a server's error log and the test.
@@ -254,5 +255,29 @@ func TestBodyBudget(t *testing.T) {
 	p = readProblem(t, g.do(t, "POST", "/v1/garant/search", keyAlpha, map[string]any{"text": "x", "env": "internet", "colour": "red"}), http.StatusBadRequest)
 	if len(p.Errors) != 1 || p.Errors[0].Field != "body.colour" {
 		t.Errorf("a small search with an undeclared member beside the held bodies = %+v, want body.colour named", p)
+	}
+}
+
+// TestHyperlinksAnswerAsSent: Garant's find-hyperlinks answer of the
+// contract's shape is passed on byte for byte (it is not decoded and
+// encoded again); one with other members is decoded and encoded, keeping
+// only the contract's; one that is not JSON is a 502.
+func TestHyperlinksAnswerAsSent(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	body := map[string]any{"text": "статья 70 Трудового кодекса РФ", "baseUrl": "https://internet.garant.ru"}
+	for _, tc := range []struct {
+		name, answer string
+		status       int
+		want         string
+	}{
+		{"the contract's shape", `{"text": "<a href=\"x\">статья 70</a>"}`, 200, `{"text": "<a href=\"x\">статья 70</a>"}` + "\n"},
+		{"other members", `{"text":"<a>x</a>","links":[1,2]}`, 200, `{"text":"\u003ca\u003ex\u003c/a\u003e"}` + "\n"},
+		{"not JSON", `{"text":`, 502, ""},
+	} {
+		env.sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/v2/find-hyperlinks", Status: 200, Body: tc.answer})
+		status, _, got := env.send(t, "POST", "/v1/garant/hyperlinks", keyAlpha, body, "Cache-Control", "no-cache, no-store")
+		if status != tc.status || (tc.want != "" && string(got) != tc.want) {
+			t.Errorf("%s: hyperlinks = %d %q, want %d %q", tc.name, status, got, tc.status, tc.want)
+		}
 	}
 }

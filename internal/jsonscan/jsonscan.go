@@ -35,6 +35,8 @@ type Shape struct {
 
 	items    *Shape // an array's items
 	maxItems int    // > 0: at most this many items
+
+	str bool // a string
 }
 
 // Object is the shape of an object with these members; a closed object
@@ -53,6 +55,9 @@ func Object(members map[string]*Shape, closed bool) *Shape {
 	s.list = strings.Join(s.names, ", ")
 	return s
 }
+
+// String is the shape of a string.
+func String() *Shape { return &Shape{str: true} }
 
 // Array is the shape of an array of items; maxItems > 0 caps their number.
 func Array(items *Shape, maxItems int) *Shape {
@@ -89,6 +94,11 @@ var ErrEmpty = errors.New("jsonscan: the body is empty")
 // deadline, http.MaxBytesError) is returned as r returned it; a refused
 // document as *Error, as soon as the refused part is read.
 func Read(r io.Reader, size int64, s *Shape, lim Limits) ([]byte, error) {
+	return read(r, size, s, lim, nil)
+}
+
+// read is Read, or Check when have holds the whole document.
+func read(r io.Reader, size int64, s *Shape, lim Limits, have []byte) ([]byte, error) {
 	if lim.MaxDepth <= 0 {
 		lim.MaxDepth = 64
 	}
@@ -96,9 +106,12 @@ func Read(r io.Reader, size int64, s *Shape, lim Limits) ([]byte, error) {
 		lim.MaxValues = 100_000
 	}
 	sc := &scanner{r: r, size: size, lim: lim}
-	if size >= 0 {
+	switch {
+	case have != nil:
+		sc.buf, sc.size = have, int64(len(have))
+	case size >= 0:
 		sc.buf = make([]byte, 0, size)
-	} else {
+	default:
 		sc.buf = make([]byte, 0, 4<<10)
 	}
 	if _, ok := sc.skipSpace(); !ok {
@@ -121,6 +134,12 @@ func Read(r io.Reader, size int64, s *Shape, lim Limits) ([]byte, error) {
 
 // readChunk is the most read from the body at once.
 const readChunk = 64 << 10
+
+// Check checks a document already in memory against s, in place.
+func Check(b []byte, s *Shape, lim Limits) error {
+	_, err := read(strings.NewReader(""), -1, s, lim, b)
+	return err
+}
 
 // scanner walks the document as it arrives; buf holds every byte read.
 type scanner struct {
@@ -214,6 +233,9 @@ func (s *scanner) value(sh *Shape, depth int) error {
 	}
 	if s.values++; s.values > s.lim.MaxValues {
 		return &Error{Reason: fmt.Sprintf("the document has more than %d values", s.lim.MaxValues)}
+	}
+	if sh != nil && sh.str && c != '"' {
+		return &Error{Reason: "must be a string"}
 	}
 	switch {
 	case c == '{':

@@ -100,6 +100,23 @@ func TestReadStopsAtTheRefusedPart(t *testing.T) {
 	}
 }
 
+func TestCheck(t *testing.T) {
+	answer := jsonscan.Object(map[string]*jsonscan.Shape{"text": jsonscan.String()}, true)
+	for doc, want := range map[string]string{
+		`{"text":"a <a href=\"x\">b</a>"}`: "",
+		` {"text" : ""} `:                  "",
+		`{"text":1}`:                       "text: must be a string",
+		`{"text":"a","links":[]}`:          "links: is not allowed",
+		`{"text":"a"`:                      "unexpected end",
+	} {
+		b := []byte(doc)
+		err := jsonscan.Check(b[:len(b):len(b)], answer, jsonscan.Limits{})
+		if (want == "") != (err == nil) || (err != nil && !strings.Contains(err.Error(), want)) {
+			t.Errorf("Check(%s) = %v, want %q", doc, err, want)
+		}
+	}
+}
+
 func TestReadLimits(t *testing.T) {
 	deep := strings.Repeat("[", 100) + strings.Repeat("]", 100)
 	if _, err := jsonscan.Read(strings.NewReader(deep), -1, nil, jsonscan.Limits{MaxDepth: 10}); err == nil || !strings.Contains(err.Error(), "deeper than 10") {
