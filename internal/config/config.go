@@ -144,7 +144,7 @@ type Server struct {
 	// Limits of one request (internal/handlers.Limits). A request body
 	// must arrive within BodyTimeout in all (default 30s) and
 	// BodyIdleTimeout between two reads (default 10s; a streamed FIPS
-	// upload has only its idle deadline); an answer must be written within
+	// upload has neither, only its handler's 30s per chunk); an answer must be written within
 	// WriteTimeout of the request's arrival (default 90s; a long poll adds
 	// its wait). Request bodies held in memory at once total at most
 	// BodyBudgetMiB (default 64), TenantBodyBudgetMiB of them per tenant
