@@ -162,7 +162,8 @@ func routePattern(r *http.Request) string {
 // routeGuard finds the contract operation a request is for (asking the
 // router, before it runs the route, so that auth comes before parameter
 // parsing), names it, checks the tenant's key where the operation needs one,
-// limits the body and validates the request against the contract, in that order.
+// limits the body, takes a JSON body's share of the body budget and
+// validates the request against the contract, in that order.
 func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, mux *chi.Mux) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
