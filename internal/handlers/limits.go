@@ -146,20 +146,24 @@ type closeUnread struct {
 	started bool
 }
 
-// lingerProbe is how long start waits for a byte of the unread body.
+// lingerProbe is how long WriteHeader waits for a byte of the unread body.
 const lingerProbe = time.Millisecond
 
-func (c *closeUnread) start() {
-	if c.started {
+func (c *closeUnread) WriteHeader(code int) {
+	if code < 200 || c.started { // 1xx informational answers, or a second call
+		c.ResponseWriter.WriteHeader(code)
 		return
 	}
 	c.started = true
-	if c.body.eof.Load() {
-		return
+	unread := !c.body.eof.Load()
+	if unread {
+		c.Header().Set("Connection", "close")
 	}
-	c.Header().Set("Connection", "close")
-	if c.body.stream {
-		return // its handler ends its reads itself (fipsCall.upload)
+	// Written first: a final status keeps net/http from sending 100 Continue
+	// when the body is read below.
+	c.ResponseWriter.WriteHeader(code)
+	if !unread || c.body.stream {
+		return // a streamed body's handler ends its reads itself (fipsCall.upload)
 	}
 	// A client still sending its body must get the answer before the
 	// connection is closed under it (a close with unread bytes resets the
@@ -167,21 +171,16 @@ func (c *closeUnread) start() {
 	// with care (half-close, a pause, close) when a MaxBytesReader passes
 	// its limit: one byte read through a zero limit, if one is there at
 	// once, asks for that. The short deadline also ends at once net/http's
-	// own read of the rest.
+	// own read of the rest once the handler returns.
 	_ = c.rc.SetReadDeadline(time.Now().Add(lingerProbe))
 	var one [1]byte
 	_, _ = http.MaxBytesReader(c.raw, c.body.body, 0).Read(one[:])
 }
 
-func (c *closeUnread) WriteHeader(code int) {
-	if code >= 200 { // not for 1xx informational answers
-		c.start()
-	}
-	c.ResponseWriter.WriteHeader(code)
-}
-
 func (c *closeUnread) Write(b []byte) (int, error) {
-	c.start()
+	if !c.started {
+		c.WriteHeader(http.StatusOK)
+	}
 	return c.ResponseWriter.Write(b)
 }
 
