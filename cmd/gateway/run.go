@@ -110,6 +110,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Quota: app.quota, SpecYAML: apispec.YAML, Ops: app.ops, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
 		Conns: ln, MaxParked: cfg.FSSP.MaxParked, Fair: app.fair,
 		Breakers: app.guard,
+		Limits: handlers.Limits{
+			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,
+		},
 	})
 	if err != nil {
 		return err
@@ -117,6 +121,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 
 	// HTTP/1.1 and cleartext HTTP/2 (h2c, prior knowledge): a service with many
 	// FSSP long-polls in flight can multiplex them over a few connections.
+	// The header deadline is the server's; the body and write deadlines are
+	// set per request by the handlers (Limits), which know which operations
+	// stream and which wait.
 	var protocols http.Protocols
 	protocols.SetHTTP1(true)
 	protocols.SetUnencryptedHTTP2(true)

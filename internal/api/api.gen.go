@@ -2615,6 +2615,12 @@ type NotImplemented = Problem
 // members may appear: ignore the ones you do not know.
 type PayloadTooLarge = Problem
 
+// RequestTimeout An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
+// `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
+// `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
+// members may appear: ignore the ones you do not know.
+type RequestTimeout = Problem
+
 // ServiceUnavailable An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
 // `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
@@ -6021,6 +6027,8 @@ type NotImplementedApplicationProblemPlusJSONResponse Problem
 
 type PayloadTooLargeApplicationProblemPlusJSONResponse Problem
 
+type RequestTimeoutApplicationProblemPlusJSONResponse Problem
+
 type ServiceUnavailableResponseHeaders struct {
 	RetryAfter *int
 }
@@ -6433,6 +6441,22 @@ func (response FipsCreateApplication403ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsCreateApplication408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsCreateApplication408ApplicationProblemPlusJSONResponse) VisitFipsCreateApplicationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -7039,6 +7063,22 @@ func (response FipsUpdateApplication404ApplicationProblemPlusJSONResponse) Visit
 	return err
 }
 
+type FipsUpdateApplication408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsUpdateApplication408ApplicationProblemPlusJSONResponse) VisitFipsUpdateApplicationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FipsUpdateApplication409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -7441,6 +7481,22 @@ func (response FipsCreateDocument404ApplicationProblemPlusJSONResponse) VisitFip
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsCreateDocument408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsCreateDocument408ApplicationProblemPlusJSONResponse) VisitFipsCreateDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8046,6 +8102,22 @@ func (response FipsUpdateDocument404ApplicationProblemPlusJSONResponse) VisitFip
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsUpdateDocument408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsUpdateDocument408ApplicationProblemPlusJSONResponse) VisitFipsUpdateDocumentResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -8690,6 +8762,22 @@ func (response FipsPutDocumentFile404ApplicationProblemPlusJSONResponse) VisitFi
 	return err
 }
 
+type FipsPutDocumentFile408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsPutDocumentFile408ApplicationProblemPlusJSONResponse) VisitFipsPutDocumentFileResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FipsPutDocumentFile409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -9114,6 +9202,22 @@ func (response FipsAddSignature404ApplicationProblemPlusJSONResponse) VisitFipsA
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsAddSignature408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsAddSignature408ApplicationProblemPlusJSONResponse) VisitFipsAddSignatureResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -9553,6 +9657,22 @@ func (response FipsPutStatement404ApplicationProblemPlusJSONResponse) VisitFipsP
 	return err
 }
 
+type FipsPutStatement408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsPutStatement408ApplicationProblemPlusJSONResponse) VisitFipsPutStatementResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FipsPutStatement409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -9983,6 +10103,22 @@ func (response FipsSubmitApplication404ApplicationProblemPlusJSONResponse) Visit
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FipsSubmitApplication408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FipsSubmitApplication408ApplicationProblemPlusJSONResponse) VisitFipsSubmitApplicationResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -10670,6 +10806,22 @@ func (response FsspSearchGroup403ApplicationProblemPlusJSONResponse) VisitFsspSe
 	return err
 }
 
+type FsspSearchGroup408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchGroup408ApplicationProblemPlusJSONResponse) VisitFsspSearchGroupResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FsspSearchGroup409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -10905,6 +11057,22 @@ func (response FsspSearchIP403ApplicationProblemPlusJSONResponse) VisitFsspSearc
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FsspSearchIP408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchIP408ApplicationProblemPlusJSONResponse) VisitFsspSearchIPResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11148,6 +11316,22 @@ func (response FsspSearchLegal403ApplicationProblemPlusJSONResponse) VisitFsspSe
 	return err
 }
 
+type FsspSearchLegal408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchLegal408ApplicationProblemPlusJSONResponse) VisitFsspSearchLegalResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type FsspSearchLegal409ApplicationProblemPlusJSONResponse struct {
 	ConflictApplicationProblemPlusJSONResponse
 }
@@ -11383,6 +11567,22 @@ func (response FsspSearchPhysical403ApplicationProblemPlusJSONResponse) VisitFss
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type FsspSearchPhysical408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response FsspSearchPhysical408ApplicationProblemPlusJSONResponse) VisitFsspSearchPhysicalResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -11924,6 +12124,22 @@ func (response GarantCourtPractice403ApplicationProblemPlusJSONResponse) VisitGa
 	return err
 }
 
+type GarantCourtPractice408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantCourtPractice408ApplicationProblemPlusJSONResponse) VisitGarantCourtPracticeResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantCourtPractice413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -12363,6 +12579,22 @@ func (response GarantFindHyperlinks403ApplicationProblemPlusJSONResponse) VisitG
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GarantFindHyperlinks408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantFindHyperlinks408ApplicationProblemPlusJSONResponse) VisitGarantFindHyperlinksResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13024,6 +13256,22 @@ func (response GarantFindModified404ApplicationProblemPlusJSONResponse) VisitGar
 	return err
 }
 
+type GarantFindModified408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantFindModified408ApplicationProblemPlusJSONResponse) VisitGarantFindModifiedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantFindModified413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -13240,6 +13488,22 @@ func (response GarantBlocksChanged403ApplicationProblemPlusJSONResponse) VisitGa
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GarantBlocksChanged408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantBlocksChanged408ApplicationProblemPlusJSONResponse) VisitGarantBlocksChangedResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -13651,6 +13915,22 @@ func (response GarantPrimeNews404ApplicationProblemPlusJSONResponse) VisitGarant
 	return err
 }
 
+type GarantPrimeNews408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantPrimeNews408ApplicationProblemPlusJSONResponse) VisitGarantPrimeNewsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantPrimeNews413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -13863,6 +14143,22 @@ func (response GarantSearch403ApplicationProblemPlusJSONResponse) VisitGarantSea
 	return err
 }
 
+type GarantSearch408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantSearch408ApplicationProblemPlusJSONResponse) VisitGarantSearchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GarantSearch413ApplicationProblemPlusJSONResponse struct {
 	PayloadTooLargeApplicationProblemPlusJSONResponse
 }
@@ -14071,6 +14367,22 @@ func (response GarantSnippets404ApplicationProblemPlusJSONResponse) VisitGarantS
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
 	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type GarantSnippets408ApplicationProblemPlusJSONResponse struct {
+	RequestTimeoutApplicationProblemPlusJSONResponse
+}
+
+func (response GarantSnippets408ApplicationProblemPlusJSONResponse) VisitGarantSnippetsResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(408)
 	_, err := buf.WriteTo(w)
 	return err
 }
@@ -17176,505 +17488,513 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxvHnSj6VbqwWyVwMwABkBRFsvwHRUk216JMi9RxHMNH05xpAB0OuuHpHlKID6v8OHezt5Ja5+Rk",
-	"7+Zmd/Pa1D2nauueqzjRRrFspSqfYPAVzie51b/unhdmAJCiZCXRObtrETPTz9/7+WHN48MRZ4RJUdv8",
-	"sDYg2Cch/HO7T9R/fCK8kI4k5ay2WTsgHme+QIIyjyA5IMjD3oD4CDNxSkJ0igXqEQk/9UI+RK/jEDPZ",
-	"RAeEScRZMEac6W/QgErRrDk18gAPRwGpbbY7LacmvAEZYjXzkDI6jIa1zZZTk+MRqW3WKJOkT8La2ZlT",
-	"21GDHEgsIzG9zru3dtBGp902Uwl4DfEeLLmPJTnF4yvCrE6/5KAeD5FZDHID0seBenNLLdR1uiz7U+/U",
-	"f21IhdhCQvKQ+K6Dio9D8kFEhEzeQHXckyRELuMNmNBdQjzMDzug8D4OiHqdIfJgREPiI8JkOEaChCfE",
-	"RxHz1TBD/KChX3UQD9EplQPK9P5C7BE0IiHlfpedDgizG+1hGhBfva7e+yDiEiMqkBgRJpeaXZa9jVp+",
-	"XbXs1ZjrEDKkrA+3cZt7WJ998SoOBwTdu3sbjbAc2BvwQoKlXgj2PDJS/w6J4FHokRxI1JZP2ss9OhLL",
-	"eDQKqJ5DLK+01lfXVzu5NfV4OMSytlmLQtoISY+EhHmk5pQs9i6W5DYdUjm92t2bh7dQ8hxpfEB1P8Q9",
-	"2aBE9hoDKUd4RBshliRQLzUM0ixtwt6GXEjkcSZkiCmjrK/PucvkgArk4SBAHo+Y2jLuY8qEdODykBu6",
-	"KGJUChSSofkUMx+50kXC4F3EJA0Qleq0iBTFK+vWyIMRD2W3thW+1l7fkq+1O62Nq63WnNtLNrzPA+qN",
-	"5x1LQ79mTmczA0wj9YASgeZtVr/ufuB22UjRDcp8fqrAwz1Ndjtjdx+8ttLaOn2ts7bRac3fHZHheFsh",
-	"XzVBkxydYirREenxkKBQfaIuoM5D+9uIBwHcidrIUg5MV85Bt955553tSA4IkwqcSTnC4PQNyhmCwYla",
-	"ZCQIqivqdnV9rZVfRO06wSEJUUhwMHytm+JvtzbzgM6c2giHeEikpfwpqu3eqFhf+soVgW7t7h8gtceQ",
-	"4QBRwGsNx32q0AD2wKLhEQmb6A45ISHC5m+1J593GQ6pHAyJpB7ibBMJwnwF5lggjPRKi9CQ0gCqVqXI",
-	"S82pMTxUDzPr2/VrTk0RY0VJa5syjEjutvCD24T15aC2eXXVUZdn/2yrc5FqU7XN2n9+r9XY2G58Cze+",
-	"c7/ZeP8bfz1NWJzag0afN8wK8odo+dUOZzLkwfShplwBiWM6EiW8VdEChVEJ26orKhMNExKDTgck1FyZ",
-	"j4g5diq6DK6W+Etb8KwXEjGwg4ZkFGCP5ObjjDQz/OW1btRqrXgGKeEP4hq6ra5Hf9VlZsRopO5UDrBE",
-	"Q8zGCekaYSEBKoCpjZvoLTkgIfJpSDxJT4hAOCSI9pnilsXLThdz7eoqIDxcuiZA6bXDGTfsIVdcc7tz",
-	"rYwp3OBeNCRMVoG8b56fE95LYHa1HGbtBF8TwGb2f+bUbiqJo/wgeiHuqxdR/Sjg3vGSOoCM9GG3kRft",
-	"SncMYs3szc6mpbs+GY64JMwbv0lKlrutGOoHEUHHZAziHbClgPephwNkJDRUx+jevd0bShLCqM+5j7wB",
-	"px5xkIi8AcKiy9y1XufoqtcmjWt41W+sktZRY8NbW2+0/U5vBa8erXlXfXepiRSvUfwPmJw6DoGHenqF",
-	"vkfcH2uUG2tUpKGQCeaoBXZW0YBHoR6ARxIwXmG4ej0aCRkSPNQsqIm2YWBqkTcISHhFwDA4CLosIQJi",
-	"M78UzhBmHNAvJRRGhkyewFr1ygRa7XQ0SpaiXeYaGuoeKsC1s7ZWhNdpNNwH0a1col/vrLbQKJHtmshV",
-	"PLucPtXbigxdbTnIw6MR8dGRPnIQosMlNOCBnx6cFqyUjEaQxOIY9SijYkCElZVBOAgjJhCPpKN+Ysnh",
-	"dFqt9L7V11cE8qIwVDiiNA/SZXVvQLxj5GpFxN1CrhWYXaQOUSTfqlUrSQP1olDdw5IllOm+Z1JKOJFO",
-	"JYU0x3s+0njIR9QrJwaGFVmkV7SgLtXrSwXVrt1Z66y3SskAvL8YGWiXkIEz9aUYcSYIiC/Xsf+61vDU",
-	"Xx5nkjCQ9DNCwfIo5EcBGX7j20LrLMlK1SYlpkFts3br4GDfXDLxLXKgiJEHI+IZlQWmbZrFEyHvU7+2",
-	"WWu1//bGyrfeXLt7ba/zztW3W99c/U/rdzaut3duqpM3Outaq+PUJJVwbfcsamsVLSXWSt0Qm8vLiTTX",
-	"9MmJXb5YtiShkXxnf6lt1npCjBQxTw/yr0PSq23W/mo5VfuX9VOxvK/H1Cc6fdMp8SmeCAlDHoIul5xI",
-	"Vs9WGkDgI8alVl2FxMxvqnVdx/5dfWzPeFNqfZaaA93yOREw4xBLzxBi2CZApVqvqG2+92GtR0mgLkx9",
-	"1CTspObUhkQI3FdHf4KDiCjyqgbijFjtFQcBPyU+gucCvdetaVmAyG7N6dZweERl2K29Xzt7X8G72q9n",
-	"ddk+4MuyIDj0BhcCm9VWKwWbXXaCA+rbzS8MNlR/17DfXRaQ2EugAg1xoFRyreUr6BQI5oRb3UKuvgUX",
-	"BVQooRB7A3SEfUTZKJIAHTuc9QLqPStsbCeLMjSaClRgWGADkTQIEGVoFPJ+SIRoXvB2NtLbSXaw6LV4",
-	"9oPLvg87cEYwsfaWK0IzKVTP2r+ITyUou0hER0MqFblTYm+XZc5/KRUaiodspA23cNJuyTl3mdquIraH",
-	"WBxvG3vQjFu3t73YCdmBq45IoyJYLj+ISET8JtpX/DfDoa3lDgwJDbAkJEaKJSNXwoFGAYi9GSvqbLuY",
-	"ERasecxBLti7hBgtq0di+UP1n13/zC2xiqVvzYTMaq56HotZuvOFbSiJgAvyTNFeckGZ/ywDKre0jPZi",
-	"QMXVktMmbNEFcBGEyc1UcANDK5VWdPQdqxZq9ILHqSiJmZIku6xuZUIk8Fig0wH1BsYUmwGjHb29xmxw",
-	"ApTTgJQa6IEfGh1BrwTYGJY5i+uFoOIygfuFgWXOjOeoAw9IeolUoIjZG8yvaz5c8vCI+j5hlyDNSMKU",
-	"XD3ASvpI/BQh8QmTFAcXZU4rKXNKV7sod+plvshImVqkuTSWZXY+xGOQu3wOLHtTYZY5jfQYUp3ersdR",
-	"7xmRDTOE/aG6ZDkgXZYKsB7YpFGAvWONFyHtD2SeAeojV5ocj0LZGIXYk9Qj6Aiz4yXHqIWZQUPSiwTx",
-	"wS4mhDaBpUzWMDmjlxzSIeHRswo2VvWivtmt9sBpS8xKS1xUK1kt0UqkWfG51ZL0w+cHMckdFI6CMlg3",
-	"CJOvc0YuAy01TdOsXiT+ucRqowWFDBO4IKK2MzI+LH3Rg++rly9PetTQi8gDKpQEeBRpJDT7hpPdNXbQ",
-	"m0qev9gRXwRKc0qQscSCSnEOHUh/dinHtZ0zDCh1JwoJsg5ZjfZNdAjmpkiAVhnwfj9156Zn4DqIgY8k",
-	"JDIKmTlmbaK5m0hNzwTK4F5JZAoYObVvjAKO/QuCbTu9FTNssuJFryWA7xqJfHhZtwPbQsNISOQTLwAT",
-	"mhLO6HeI8b/mD8R1kDB+DND91Y2oywSfr7o/Q/G7zAgWmI3R0VjLV1SiPicpWzL0/w6Xt3jE/Muh/IYd",
-	"Jra3DfP/LiocZAj/HS5RD1a66LUxLhv2i+dH6hOKlBh4gDRpUVv/cEIFPQqI5sBK7gV5ommOf1cdpjqt",
-	"Z8ahQzW4uQkw8gSBNqQnS+O9noGZ/bu7ezcRI6cC9chFmcJaq52/IJrZy3muKf/d87usrBNS8+UTTAOs",
-	"LoczfTk+GQV8rNaSD7/B9mSHRA64r9EQsy7jrDEKyZAKkhx+t7Yf8gd0iLu1WRdhUHAfjxUhOOT8Ng77",
-	"5LINj1RoStFpoT16/aLcPyOmm/UiyTkKYMWLXrXkvKG/uGxrUm6nOXfzFUNQgUgCzh2Q8IR65B5LLv8S",
-	"jly7uyGwSmtsIcHeQA1+UdTKnLhZMYoyS15Y7s18cymMS2EIYT5h3ljvNBl/E90lPhVWFUml4Lpiax4N",
-	"vUgpvSHBxwSIIx8RZmwSEBXgU6GugbKI+IlGkxjttX8MIw+PkBjgUHvQlFwytipaXZ0JchUUKBAlvo6S",
-	"U1dvvVpUGp/oGM2woWnbyCgkgjA5ZfsoKPllJ2neXs5E+pxpxxXfw2xsnAziEiBvyJkcBGNLe3RAkoFH",
-	"sKtQkdVP1ZUprTAaKcDs4SENxrVNE8d0LlDVAV/3wTDSaXWuNtqdRqt92Gptwv98o7WyaQKhOABquogs",
-	"ZelkrNNvw6LJA48Q/xwcBPbayHw2zUCc2gnlAZbEb9iAsNrme3bX718OYpgzD1GIpZXKjEQUcj5EAelZ",
-	"6xyA6xXh5PEkPaErGouUmJdX6qkUJOihkKiFK+VeqT4DHCllSEvzehVDMjwiYRJgas4KCTzWBj0YGjMb",
-	"jZnE720V8UGbAAkD6UUhjXX0G5RLgmh6mIYaL1GfSNFlGhfVWTQMBgIdCI3BL7JBQCmtFmC+dz3OtLPa",
-	"G+e+VIjPe11mQFSgAQl8BNKwR5ZszKL9Ih9X63HWo/3IcP9jMl5yIKDI1QGNAKPuNKJnwzJnonnyYjZ2",
-	"sZEGLy70sXl92ox4Hgpzj+FIDnhIv/PMAuWBUsqwdpLZ+97e39XBIwJ1a9tmJhhyE5lwPx39cEzGOvKh",
-	"W7uo+J+RLvWubIiifx72l/vuMjD9DrenAEgKHvhjxk8ZxKnlIeidd95pFIMrZ91mMRbTXOko5B4R4lKE",
-	"lRJv4yk2XMG4znzaAyO3zAlYF7zGTiaoIDMxQFFI1LSLG0gy6z4m44b5/LKkyWnfoDoYHIQE++OFDugs",
-	"WYp1kgDVIf4dCCyZjgYzWEV9J8uklaiiQEvTcs2kHYVyXjKguoxsbJ0OrGs1Nu433v+w7VxdPSuNr7u1",
-	"u3+QCQQtWRLLhtLCLKEi0JLqWBYsZUiPIqn/mum7UlOlb585NQXRfV4VxWemhewH/d4VgXpREICzJu9u",
-	"jP/X5KP4cfzb+PHku/GjycfxF/HT+BGKn8SPJ38XP+1245/HTycfTz6OH8e/h8cPJ5+h+Onko/g38cP4",
-	"q/hx/Lv44eTv4seTz7rd+Cfx0/jL+Mv40eSjZLzqD8rO1eQPbJcE8L9j3WyZcwXAMt/kd6YlqXaj0zps",
-	"bRQkqcQP5SumKumQlC1lgMU9pX74Nn6yJBsF4kWVbJvYapSYAlqUkljU12hM8hGTPRwIksx3xHlAMMtM",
-	"2KcC+PmMaQ/4kGRmVLKC0obTb6cm1a7Y6TmpXw5ExUDYkmjXzrWpU8vHnep4U8o8PqSsfweiZsuP8IpA",
-	"9rXS6Fp1mevr7c7KatlFZYNzb5QG3gPowJYyR0RlBcS0D9udzZULQEx2IVXb1dr2VDSxA8LX1BoL4J5f",
-	"8OHedudqq9NeXe+0y5YjKlKoDtO8KWxCnq1Ol5/gRoh7smxkw4bm5w/AiwWS88v4afx5/HDyUfzV5Hvx",
-	"71H8u/ir+GH8BfrjvytqE38ZP5z8vSIcf3xSOncIQnrF7MYBCAG/+k3iAG5Ik3vBw8WQUf+yAGVO93uo",
-	"PtFBi9aW/55CMDNYhm6/n8zIj75NdFRQYbAdIGplrI6R05eTtTjohIRHWNKhzhB0e3QkblMht+1nO/or",
-	"SoT7cvGhmbHLLxTeszG7rVarbDGXBJkXAEp1mSUgmUngK4HGzFP1N5VkKM65/nTbNRyGeDy1l9wkC2zk",
-	"0Jzh9H0eU+YrtToz4iaSIfYJGuLwGNXdw73MQO6So14l1jLNe4iHtE9Zl9Xd7bcKb/YJ74d4NIAkBcp8",
-	"88hBlJ0okVUH60eSBlSO0ZD7JDBR4Cwaqn3m5q45tdwMNaf2OuG7ybA1p7Zrx605tXuC9KJgTw2qjijH",
-	"R3KDTPN0NX3jBIfAJtQ61HEWP4Mjfmv6t+Ka1G/Zdam/c2ubvq57I78yoY74VILnISV7cH85+Rvyo8Y2",
-	"J0onB5g4fs6IeCWe/6mTxQI9mE/UcveLfZ+qpeJgPwMFWmYuSKs6dyOng6Sw4qARFkq9lVzLVVhowMMh",
-	"aepfRtFRoPNPGDeR66jHQ0hQGW6BBRAySgSqx7+K/zn+yRLyiUd9gk4HGAQbMCMVkkMSMsuk1pBr8U/V",
-	"/0fdWv4wIWN0eCyjnUCtVCHzhrPaef+s4pxuUA8Opgya02eQxk7L8Cih9guT/XRUnak2j/Trgd+fu/6K",
-	"vLdt5Oe3MX5WYmBDq/JEITfrtH6irlaiIcFMFPCkiOGKAEz+YSZdKBObWanhBAio2vQVATrAls4xK5Io",
-	"SoyJPaFTCsIh1gQL5Fpsc19q40IBbuBA8vdSCURG0y6FHhujMcVzLpmpLGAYSdayqFVk7UJWkVu0iuon",
-	"CxhoG5ssZos+BzPE6upCZohq+M+k/6qXCjD8TwrG4s/jJ/EjALBH5Yo/LtnALR5mjDSgEqn9OOh0QICJ",
-	"CD4knJHUVEQXO61ntzOkJoYKQ8taqUGB9lmV5m1uG/aCJQoIFjq8Sn2EZRSSxfRuIcPIU6/7ZdgGYe4a",
-	"xAdcpLNSgb65d9sBYRDMJiGP+gPkLicfuAudrKzUCxLQBnecx/0CoBwqFWEPh8e1CpXtsFpYyo19RWem",
-	"kuEowJIsCJQofoomH8WP4t/EjycfTz6ZfKTpYPwYTT5JBa34afyb+GkiasUP51LJ1HwxjzjONlgkueMI",
-	"nGHkAfYklAwCH6arRjYuxOSs3GkCyiqs/2Dnt9k6pWnqtfhHcAyP4JS+UkcB5/R9FP8Bfvqt+jN+GH8e",
-	"P558Ej+Kn2gBOBU712Yq44sATD4M3U0gxnWQu53qkG+B/qh+TLQkd6ka2PKS8bMA30yQqzi++Wd0Ngdu",
-	"ym0KifF7Ggj8rF18cbHS8vB58mQ6/DyILzcibCOPD4cQpJYBgOcjVCqoqkjRsUDnoEho9VgYNHOSfCZF",
-	"q42rdUFCNl+KzckhVMwnXF/FD0tJ1+QfZpMuVM/8O34a/3rycfxk8mn8H/Fj9Y0afvLZ0vlE4QIKTJ1d",
-	"Spe+FmJ8AZFVwehsDANQuRzNLYsXz6i2maEuYvhJwO+FGn0uKl8+D7ZURXKV4H5PJwGUkK0eDYgJpp8+",
-	"ml6lzG9EMF2BaIRDtU8bb68gQclmeatIM6tsHFEwLswDfZi/CloOrIhZKjLahwpOdBkkyTNQUgIGgVJ5",
-	"5WC4CBQkc28nX505l0Pc1Yp6EL5yQEKKg4rzT1+7IpCANxNhf0Ae5OGt1fbXcae34q0erZGreP3omrdR",
-	"RiOrFLLkNK+IKXVsY6O9kCqm1YgyTdbOAGVxqJLplNIkB1VaRMFnexEvPywmnHu0SEQAcuVI/GPDcZ7G",
-	"nyP7B8r+Gj+efHcxWTsFvmRtZaCQOcW5WLHtZ4txFCIJ7EuQ2KgxZBojktM/H0NIBt9lowjWNcQPdvXX",
-	"nRaYl81f7TncIrOA+dvNom9JXZu3Dg6zRMG+3cy4WeCdu2hltdluNTqtloLrwm/tTqOzdrX097V2J+9g",
-	"qfp0QUeL+twsIv2z3XmgB8n9BFMXD0RrZlUec0sUcxhWcf3nuvTqS5x/hxpgysxtpLjcWXB7CZQcSsFU",
-	"MHa7lp29A1Tff3Pn4K/WlzILMzHDiTRsOKWDjrAgV1cbhCkBvUBE93Z3r4v+u3/7Jv/W7uDEu7P9trfD",
-	"d3ev8+/s7Gx/69rO9ts3H9y4sf3m9X7/g8Hbe29sv31zZ/vb27ev948/GBzT1zdOW9evn9580O/f2sjx",
-	"2bEkcylQlvjojc+9qXLhMiUrl09M5oqW5yEWe1EgaVWt4beYrf2BRiTM1EtJZnAQZUnoIg99HbiU369J",
-	"Kb7YZu/Cx3O3bOeYu18zXik880h63BhScpa7LeQm/3YRZ0hEOhe+3nnwALkKit0lxxT+cRFUmTulooSS",
-	"VCusbxwe7tuoJMi1yJJotZpTqDU1wCcE9XneuNNplVQPM9WgFg5ldS6LzMEeKy9CwZAQ1YU+stQj709A",
-	"I+wd4z55LmROVIvQ5yB1ZoWQLCv+ROjcAlwpubMq7AHLh4nd8xQZ8LUfLUMyLtExVK4uvLRxljNjGL/W",
-	"oMvLC6fMhzvY4ErIixMJ9Dhzwi3vJmc2F4DNWkp3X3JRVZBdAknnioaAvLk0Q8qAmCnSIa05UMk9IfZk",
-	"mrarjWv2NCB+Wg7IENV1IbKSGIkt9d1AwS2V4HgWiArkh3w0Iv5SE20fCe0V0q5QxTUgKJqRqUgJOYiG",
-	"R6OQMgVaG7dWtq/utK63OzdWb67durq9fv3azsaN1s32rc72yvXVnbUbV2+u37pWK7WpHBzsbw95VOYZ",
-	"VrKDiIYluF7xAVB//UHK2Nqd9fWrzdUsLvAol7aqIRnsBSbXq0KXNU+zas7de9fzior6YTG15OBgf8eM",
-	"CKOcObUAH5FghlVYREN1Zz0eOmnJLEkeSEiOmzaqxr+Nn8ZP4v+YMozFT1H8hbaOgVXsq8n34i/V70/i",
-	"h2Ak+4/4YfwlqsNLT+Mv40cofqw+g4dfxI+X5jMIfUmZQ32/4v6vYxrQXq/80I/0QyUkegMclvHucrvh",
-	"HTyEtEJEGZUUB8Xj+Vn8j/Ev45/HP41/iOKfNdX/lpGs0YAzUkKy9tXvhggKB/nEjzT9KnDp92rfWK+v",
-	"bmwsra1da7SvNlqr6hwSKbbCG1YhoxrrtVlT1XneIEeSh1VSiHpWglK+HxJRss9t/QDVCZNUvV3wo7U7",
-	"a63WhoPi/95E8b/EP41/Ef8k/mH8AwfF/xb/cxPFv4x/GP9j/HP4/Qfx/+eg+EdNVModjmgoB+Vc8bp6",
-	"hHyoxEiZT0+oH+Fgai0b11qNVqcBen6O9VVOB3btivm0zXvGfMU9n89Tko5roxdtrpXUIUVUjqtsZT+M",
-	"fxD/qwZd8wfK/hr/OP4fi7lCqmDoJuvx0AO3f3Xojg59Sl7MuOt0nq9HiA/8RoAc66MywU2nA5YJBeMR",
-	"ceDOHdsPAdBZiEgNesT9sUm0ZZw1IJdf/S5GULKfqesPqCgKzfEvJp/Gv40fxb+2QZN/gBCrL+KH8e+Q",
-	"InCo02m2VpudVvsq+t//9f9CncbKtZVl+DP+Rfxv8Y/if4z/W/yv8b/H/7eC8f8R/yD+RfzL+KfxT+D1",
-	"jatzT95uuerwXw95NDrQVXBLKvedkBAHpjQnESiMGNJeSKjAVaY9pxn+VSU+la5hCjKBDp5U8Tql0KZk",
-	"qCixB4MvpoEfHOy/HREdfJiaLMHVsrjNMll51Unt7lcd07atXWpV8SygZmDzaJyRZAt8ZYYonBnBOgpc",
-	"9r8/+n/Y8ni87PvLoVLiw9xvvu834h/HP3OLBHRldW25015eX2+12vBGPp+y2/U/bDvt1tmy+lfnbLlu",
-	"/qv/81/Uf9bO4MOlv56P9XpTVQd6m/RxsNCZpicgbPsahBFkyxridR4ukzZOMHpwQv/MNwUs/hclzMRf",
-	"xJ+DzzfjzFspDeCoinqpnLWE6ipR4V/iH8T/UzGykknnRHorjaLKZAHF1PULEHGwhRrtFMFxEJiH+VNY",
-	"X3fSupuNdmkTiDw29XW6wEzKvz8YC+o9CxCwDGubhgFgu/48Lo8FunGjubfXfPfdd98t+t+arU5T8fpp",
-	"POmcdbvN3D8qko+h9m45VNyCsrzVLqqSgKE5Vx/gqrlu45lTxU/jz88/3XkgzbSC2NgA3ipGxKM4gCfC",
-	"NvhA7VZH0bL2WmvpkgDTqeniNuWHso9lyNl4SL3qUzHewDmRW1UIkFxIFhAqESKB8fkSUIoPZYZbJjjU",
-	"eCf+LCtL9j3kYUEQ1OcNuEIyyR1Eewizcf5srq5f21jutCwT+UX8o9LYo2qTU0FkO8W6JlJJdGu70Vpp",
-	"tNcWEbHPxUEXYYsL8Tazz/n3eZOVePTe4KfFwyDMJz6q3yI+SF638SnqdDYat761tIWYEtx1nWRd+VCd",
-	"mtqKeqCLZGizT4EThpJ6ZfEg2/qBYkh6jtyxrF4tQyYvwJEoGWsHfk8ty6EsFhqfHmsGiFCpT2IKIjqN",
-	"1tXGSmsRiFCLKMP4MGHB5mSKHZLm8DYznz1WM1FyNFWwoEXUcsuT5nIQDtVXArmj1Q8pEPEGXEnLWJfF",
-	"Tmvb5+8YGsctLinv69dnRsTa1Eq9uC3k6jlcJPEx9MnB0jxTOiUlgS+y1qqR4e2KBCpBTUnzo7z9KvPK",
-	"gkYsvfj0s+S322aK5Ifd/dr7FSm05qxm3tN+cp4lZY6ZSR3VhfXVxu1fchCSVM1pou0gAMsmH2kLLRqQ",
-	"kGxl+h/Z7DE5IMMus2KNjvzcRK49IRcxQnyBXM1WoMup4Svq3wljgW6lvrkhN2V8UBAukYbcpS3TJbVk",
-	"3OlhjFQMX9FR8ommgC40k9VW23OaedL+ZbCWpWcTuy8g66G6Pd+lr0vsq1zCDAnwIjLf3HkqxL8FtRsw",
-	"gM65z3k6zcIcfb/IzVGdjpZerKb7tehYi4qyC132wlJtKZG8C47Tcm5WLqQ6SigQth11tgAguODUdKKJ",
-	"9nEorBmPCIlIr8dDXT4wUw7QvA6k9ZiMZFrJgjLkhvjU3dLlRLSfCtwXOJlfUWwUcH4s0GnIbUPTguaY",
-	"+gnmMVTrUoB4e2sNn/eRsZvDN0p8qDZ6mpWIKyh909E4rWj0iAuJgwrLxU9NOPJX8Rfx4/grIKeP498j",
-	"MCP/DLU7Gyur6w6KfwO25YTcOmjyafykieKfxQ/jJ/Gjyf9hszcdFP+2idZL5f2M6Xbe7sssvmdKdPAX",
-	"+TovVJ/B1WW0psU/BzTGp4t8pOH9Lj4FLNTBpYt8d2BenVIP8WktgZfcDjInmc6UAxMngU59ZO/PxNG7",
-	"eoNlHnb1OJHdkiQvLDT9Svy8zVnYUeC0xoOWgufAxu7PdoehoudKV1M8CnUxxdlPy1NfqtHqRvIsXehL",
-	"gECVzokq1wfU/c27LZycz2LpJfBHqAWQ+6OQ+5FXnog0zc/VhehdWcE5GKMeN+3+jsYI5ywXDbBcLKjZ",
-	"632215qtlWan1WmjxcwZdHSflKnwN4cjOc40L8q7opSCvpVG2Cmd1sihzDf2a6XvsUo910GrVx3UdtDK",
-	"4g4/zVtM1MZRRvZlPjqqcDYi80EWFyr9sIs5BVEqRaNFvJcZqlrwQukHemng6X+x4QebyAZ2oMlHk0/j",
-	"XzdR/OPJx+qd+AkkrulUn+8n5GHycfzr+Onko03UXr22sdpcWbNfLpo0VsCZlDoswBMMqFaxhYOqc37H",
-	"VCw5Igp6FXs4sSnnZTExojIoRuiWFSCMSfJAuuDvS+JtF3bqmWCdqUgFp6ZGrZreAIvhYqchl2AuqxOD",
-	"qSQpXLv05wtGcEBOclNVsABN9sqKoRoJAMxS4OlFrm7KaNK+w4gxyvouiOAyxExQyCpzIdaY+OrFulJ0",
-	"rNZjm2tDiXtXwS3FgYvqAkKYoWfuJhKE6Aak2sx1Rdgg5SU9q37PRXWm63jrAR1kCvJMN6DS3Z+yjRDT",
-	"2tg+wX5AGdHTphOFRH2GgyZyTXslt8tyfft0pGBBhemsIrVuqVPAM+0ITe3yXKfq1XbL9vnpsmSapF55",
-	"iKHghBxgpbdAjV3kGi+5CwXMcCh0aYg0eg6zUjPMIpVIdNtELKBp2qi6DEnnsN3abK9ttlrfWjjg87xh",
-	"3bZh1/wFQ68J4iOs70tfzpyVd9qLr7wqqU7fql80Gc0oCj0/yc42YV20M+a+fV833bYZC7MTIgw6KzI/",
-	"wCLTH7OYFYHqLmU+eaALGSxMr9XCKjIgzJ7Vbw1xTEcNK9g1RhwKxmjXxZy4XdP1Lb1oY2vWpKnm1AxZ",
-	"Ai7pJY0RDLWBxg+mObdBubw9OvvNggZpteW37ezJGSSrsL8cZEZOrjBZVdJH1a7O/nDTrvLMqUWQW70A",
-	"WgRYSOQNMOvPxePFsaEs9zGJak6AN1v3KLviWexnPwP5096xIWbjxLhubt/a0SC5JNvfr1h4gpWaXvX7",
-	"qZG+4PyZ1V3UqUkuyzJ7tzOcLrvcysEX8DKZboMw4awDXCRHiPd0ilDGz1Qev3Veag1kYlaw1xWBRlxQ",
-	"3X2KmV6cmtTUWzbtgrJ+YD/IC2WteRfygfWqLRwhpu0eYp6n2AqxWbkRxA4epvHQNjwFEPd8xNJYUEuE",
-	"2yoK+I6pQ6XzrfTMVgbKUsMsGTME71nJnIaxIhXTvxqqNeVt06Bhb8jJJkHoCygFakoCP+lgOc3OTL98",
-	"251+uu4BCfzSkzPiH3yHqNhELohV2pD0bQH5WnKg7UkuqvtcKkVInhLCkpwJUEDVLSHYGxFLTpe5sD8z",
-	"kDo0MwZIuXIw/QBi9XTji+mHuqIf5Floz6Au5PfNPd27OZOPUkiUqMF2JB9RT5QJM0MiBO6Taq0PTOFa",
-	"KC1mukCvRqC2WKIhFxK1Wy2kIX1+JQh1I+n8ZZeuezhtM4+I0mDybWTLjOEARUwpc4qlO4rLjSQJncSR",
-	"32wuQf4Kpkw3zbc+qRJKV15g0jh4le6R+LMKsl476yjJ8obqqk1mRHXrJl4nZ5X7ROmQk+9PPkPrLasV",
-	"Tr5nLI9QogYMddZe90irl6YUz0NQEj+ZfDr3LvSW7UKrb+J6wL1jsaNFiMpaBLfM8UApAgBWgF0teZQk",
-	"EvdCPiyPuL8LbZ3sl4l6RQXy8RjVO632tUar3Wi1FeoEWJJwaUqwWW20NhYMxmeE+DdP0lYNPQz809S4",
-	"KzJ2wVFAhUmNghUiAh8rNgrKahbG5lfMi8JgGyj99IFGQZACXUDZcSJLmC5nvZAzCIwppH3Y/jG69CKR",
-	"Td3/qxlGy3+1bM3Fy+1Ou7PWWW8tAxwsr7dy2SHZbu+lBKQykjqvz9y7e3u7NMA6uf/MGVTD4I7S7faj",
-	"sD8zB9poNyDQeOoLNIpK83Z8EpDSogowjy2Ii8xr+TioznxZzYw+YzsAOQB1pTXINGDl6iEpYE9AC+1K",
-	"jQ1UIBdiOKAJE/zzfohPXS2TGDgB1w3uMjD7SkPgGZfo3Xfffbext9e4cUN3CgNIVg/Bi0ooyBeneLxU",
-	"ZkmYHa41wKPyGL5zYKbdTUU+EQbnlNmjNeyl9dFsc9PsLnUaD9he9LFBrwnIPiyJ+dhoqvXWFi4c2EaB",
-	"4obgmnFQx2pdDlpBHh4qaUNy+3QVYSitSHS2prHiED93P2MiEWVdZr5ZK3xTGLQgAnTAm69l5bVz6RqV",
-	"FSMzwEtZf6HCurAdcxCaiJuadQuz32KgvGemL8wxxD7JUOX54YblRmOFWGUFz38Fpt5HwGCfTL6flj1/",
-	"CIWRv7L+MhQ/nvxD/GTyGVKwA67AO6h9ba0R/yr+p1JQUjJaRThucafTZZtWWxvtjavX2q35lwrzmG3P",
-	"uFwehfJNykqLjNkYQE+9JDZRt7bSandrqE8YhKd+OwqpMBW5HXja6dYQDo+oyWfWP650a8gL6RDMdB4W",
-	"JBcpuALEYaXVgf+7kldW9MMF1JTMbsTrenm13B7FdrqswpMdszYwtGQe7IfYk7QsaQ8eo5F57oB2rVgp",
-	"GNrg1AyZShS0pJEyHutS3CA7wKtYQKgnP2Vdpq8H8dCxP2dgwRYj9TkRDhImO0uNIcDDorRT/b1uCqme",
-	"uLrfpauv0EUhGYGJZgsdcTnQ6VY8kkjbkcX0TproDg+HCd1VwpCxPUMh/PwqoA8mPdGNM2GHGomHpQzl",
-	"3KVBS+4GQPfZqoRWjVphIdBvJMleORwpC8VX514FQT7xqKCcCajTQoc0wCEaQpiaWNicoNefVmhlx2Vm",
-	"hWM6P7ymSBKUtKwuvySyEJzX8DDNDJc8sia1S1t44SZhF3ZVjj3dBW+1UpfZtutHPXWbXg671U2X3msZ",
-	"Jyxeq+QoJDIKWYpPOV2ylWHaulXGLL6d3mJ5vLZIiXV25sJGMppDSnvfd86NghZEZqkGEaMfRMQ8Nib+",
-	"au+tvQXMcDAWpNiLPq0nrrYZYDosBiZAvM6jyd9pVfnp5OP48eQTFH8e/27yPROD88nk+2jyMbBvKOX5",
-	"yeS7OgZGadSPJp/CEE/j38dfTD4Ffp+MBf/3u/r3P5gioL+NH6rvkQ78mXw0+SR+PPlo8r1mMbZy9dra",
-	"+tU5+VTlTlzPFDeAq6+G9BwalUC4Uih1LU1DyUsVjQUrHhQqpWZGqOgf8/yMHDMlqrS2cQHvjC5chmJR",
-	"WFG7E04wJAGW9AQK2WVU81NyVKGe12br4LO9g/fu3q4U7NQ6ZyRY6oXd1KpDRaSu0SvqIfExCHFLeR20",
-	"JPbDk/SEyhLRfZ+ElNse8iD42+EpAMgpBiFFay7n4xB66DKm5hVUEzEbDEzaio6ssfqJWeY51zSlFJWs",
-	"jnF5UFqkKz0rLohuEURl0syeChQxAbXUjngkHWuVVQLgKMAMX2C595hHQokpqz7LWZ5Xc0ZJtaRN5Ibi",
-	"/h1y6qJepEvrmR/2QwIwQuyTjGJrdOEuM+9uH3GoHOQn74KJ3XQexvapHnvbkxEOXFsU2oyif81MamtG",
-	"T82aGSQzr339KJJdVpjxrcB3odN7vqubXnvNqRU2nPySDK9/0XNm/134pLAo/eNbQcFtkx1pYX3IoL9e",
-	"b/Gn7DKKz7KryT1L1lDya+WA0zvMPYa9zibkKQBSfytXHDx9Qj6IcCByVTyviAXJflXFLktsE7qXYnUZ",
-	"9ZlLiMsLcGZ2KOZRYPteSRYOOSVCIkg8Oid5sGxinvidTD5jo4qzvXG4d7uc52StOxljJxZIfVPCcIxb",
-	"SMw2FpX4me3YjtJvSQiOq4ucTeKYKqGZi5ixCqJHudAREjHizC9nYfdGStpot1rJoAAlEFdc5G1WzLOm",
-	"NwcJHkodNl2Qhs4DH2qfd0nvfMGYmctRl2sZ2RD3NaXv8XAYBdj4OkJyGlIpte0gE6uXl6a0y3SkxH8h",
-	"XuvWxP12V/9ILk3I1HMsj6rTC+T8Di1VjRQhhPO3kIL1NP49Amvib+NH8RdKKZluH/d7lDVFmsYUYHtc",
-	"aSH9oVr45COwQLba1gK5sV5hgZzpFHSSyNEE7fKwOQfvFYjMqX0yk7YthE4ARgUkz53ytXZ57M4lqgkV",
-	"MrneQPUh3aLM3+M+7dEZntUbKUYv5Fkdcv/P0rFaereVvcB06EN14xTq52WB95LLbbc2Wq1Oq5U1gcy2",
-	"wqRVptrnqzKVBGjYO6sGFUUx90tDNhQbHeGiv/BKFQedWRlDDWNThyAzsz2vGsIsgq+Gs+tAuxV0HiI+",
-	"kSkzmcZju8sn7WXtuF4GFiGWP9RnsuufmbDzzCtmzGJr8hfPHvRfdNhHIvRe69amt7FydW396rVrV+1C",
-	"Fi8uMsd388Z4REI41AUsm6PIBhVQJnlZUp8g96pMH+qh9cdRJghIFDBa3kZXFqyAxjwKUSSg7KypWJJe",
-	"WHXsQpbklAUl5C0l19Xy796uhs/9ACueoU6Dh0YesfFMnRbau64IorOx3nbWOi1dExusIfcObzWuORnP",
-	"M9jjBKrjLtsZhzQIqIcCIoG26tIYp9x8XwzSin+IJh/HTzO2x4/hX9Bs6uP4KdL5hgpG40fx79F6CxUE",
-	"BuhBlREZ4odKaPgVih9Pw/JX8SNk7JkPoWvV5/ET025LT/1ZwUrZaW2st9c6rQuZKS38LAau1TEdcEMg",
-	"KMKr04Bafr3qQo3bS2MkRoOQ9F7r1j40KzvLGuI+BEp89p4xxH0I/zl736Kom6CKhvXm+a6xsIILxufY",
-	"xVwUKAydwnqUZwCRBe6/+tZv0yGtqLic5Ot8EHGJUQ8PaTAuN0FXqH/WqUrkgPsCiQEOoRuREhhhNEBc",
-	"CJ0UUa9HHxQCvg1HXvb5KYNOW07hhwb35fSPI793ntK6M/UFvc6khx1l6G4kBMUFOhn/v3Czf4ifTj6a",
-	"fFImflX0PrnHqBQoID2pRb8hZ3KA6iud9avrarbEOwTtrFHEAnVhJpw5FQTW58vARoPQ63DMtc0BjJJ7",
-	"1U+vgEMchVqEtaEgIVFqCIU6trCRYKyBp4ROBMn451B0NbTOM4OYoav3tsf9qjYl7TRMqKOT1HScuQki",
-	"g0xcckIUT6UiuQdte2w7nfdnSmczTIF73DchnbXMKu9weUvNnwl9sPoJhIHO1OZysT48RFSgfnm0z0m1",
-	"bd5oJyaOy02VCBdcBoJIVM9kUA9Hcrx0EVu9ib4rQc5h9rLmj5be7SxnUS6QE6iQmOpye9G4zfP7jLSv",
-	"KN2oY69kJginYDDH+iamQAECQUphIRsAe447zEPl2cViUBcIPLXzHJZbC6oi3f4yof9FmFQuBLSHFdaA",
-	"EmfgQkCbWhcuALIalM4WMw1U7+0OORW7kgzLZSlGToUO3AKn4Uwz26K1esrjc6ojAgYmpbogufzb5BMI",
-	"nPgqfhR/Nfme1q6hSWr8RImqBbl08tnFQwFGOMT9EI8GFXcPp6QEVh2ypz+E0Jzky4J8GP8QwkI+tmt/",
-	"HP9OLUdvRi/284zaNvmHheTz5rN3ZsiUCcrsejb4lHuf9u/u7t2EoymRvcnpecE+gdO5G1FjVy/YeKpL",
-	"SPAInmwhzMC+YCMTCT4hAoIZbW1UtJ17QyRkO4kVz1QD9LEkXeZxaPbDkNsL+VDH1i8jV3L9z+kAdKUj",
-	"SoJ9XTPRDKxmLw2iV4NWFQQEo6zH2Yk2r4A5LhGG04U+k43WbqqCnyfrWCjQvnB4NtBezbFIoD2Kf9Ms",
-	"j+epqGToF51BnVZnrdHqNDrXFtm7vsOK2B58CRuXvHrb8a8VFUmCyL6Kn9YWqrZncCGkQ7KDJenzMgfJ",
-	"NtI47Jk3kvKxIjoyv9Eyz4E3oIEfElZadCf90CbB6nTdgODeeWWQ/PpLpJCqYgsU+j9HggBK9tPBFJVx",
-	"m+iQjxoBOSG6kNJIQHw15CqyYq/8dqt17XzmbHuc5UX6fzH5r9oph6A22Cc6IhAMQ58vWqAluYD3F7v6",
-	"w5BU8N4CAMiQlDV0TK70nDR9zv0Veyqm08zZl7rFStv1OwPqDVDKnSA+l8iy1rH5jRVTvMyZUF9oopqF",
-	"o53kS7fgHmq1rpUw6awXqNrt48xId0yIfWp/VrLImOAQ4T7fQu2Weips2RpX8huQuqTrWB5N65G2sEN7",
-	"obrYgtu62MZB13amTBTZYAFdia0D7UvULUCNB8qZIX2RrhqvaANlXgjxuThAIx4ElPVnWC8657FewF0d",
-	"8FBeH1t51CQTTj1XMKV9a0Dzyy/B8hMnk9OsT117SV17f+4Wklwxhrmn31ng9C+CKLo7xkLJV9qUBAXy",
-	"dIGAkniaI8GDSJa7etwoDFwUEsGDE+InbTZMW8Ae7Uch8acdPPVqQwZAkga0pWcxfpzPGbRtN6kdQgvF",
-	"ML+UwRovLrg5cxILxzlnvWJ9elLSJLPiKi8a8mxUH23NykLyPOyZ4R81lTRMPImNjccSH2FRmrh4UsWp",
-	"Ct+qk9OD6yIOut6jIvV11wK9u2SbsGWS5lKTvH5ZP3KzpLRmB4BGBOpxPlg083jxWFF2spt+lvy2bYZX",
-	"QprINDGYFd2hy/6BLIygPkYjwKwf4T5B5MEoJNBgFdX3eDga8EPyQNaXHHQ4HhH1X0V163jraMnRrrzO",
-	"VddB7n9xm83m0mI59qMkbKKKwyWxD7xn249tobVWxjakbQJ9cp4SPiW8tVWcWfEodEzGm6ilcIycYOYR",
-	"B7Wn+W2mkJP5bcXAUBJDn6uTY9OIVubVzFGLfCv0bUzIzJVCPTC1VvWMMF3Ju42w/aNyFfNLKZWK3br/",
-	"KM80ftoyXl0DfC5o/SkQUZbqyABqyIJaLjKhy1wNbXfwkNQnn8wg7EtIQ50GyPgnmSduE21bceEqevM6",
-	"qrevOivXVsvCBbosFy+wiTCaEy7gIMGN9e6a02q1iu8L1KOyy+pu4rJ30ZHi+AL6lWJPvaODo9V4CLxU",
-	"CgkhhowoTYrrCHuTlIpWWy2l2VDW7zJdEAcQdypuYeZ5FTKdrq5cW71QAIGirPPpeHngQDYkyoCOQevm",
-	"7LTTWeZhbvJYYOB8HSjd3HiIpTc4T+GnUoGuRBselcZ9HdrFKH10utpxu7Jg2Q1eZgvfU6vPZpuD2QsH",
-	"AcxRCJxfKSuDYYbfV6+XNSTo62pomZtIhf/1BSqg2XvKbiM3pzmpGVDD6GhEKgBmaA+gOvvtzy76vNNq",
-	"VcSfG1ZUXofvlASBjqqw42rYFw5qQWw6lGQSU1ZLjfFpx29FkV2Ph2lIsVteia/V3NhYoI92RTBzem1z",
-	"QaM6IWMKPEpoidCDnNecYsFyniElGX7uNuZZUXKJAy7I067Nd26iAyhIYBoAQBmBnindjOrpl8mB2ITv",
-	"pS6DsMzChdYLbuE0JQHLfCg4y6cwlFrMc4NfIFthbrKxPoK9SEZQZ5488IJIKM1Hyx35zc0WALoslQAC",
-	"ekwSPRwmm4oGzDi+bPFnU2dE24njL87PWxfTGCWHDiiIsgrN8TzVY2C+aggF92d5QtB2TgFX92HygFIW",
-	"lAeGBMfOgWxJIPU8bNNjztnILuvxORvBUob0KAKJrqggQy0MtKcACIfEVNM4Ih50z8vkQ3mYgRk7LbBR",
-	"z8bZ2h+xz0fStHugRCxtoQEloYI46uEAQSiWrsrxbU4Z8W2EZNdtdiEXTT8E2cYxcUfaxuXkKkoNsECM",
-	"6/G0hKkxNymNCMmq6rsuK1Si8oWum1kvFDPhpyzZjhnexZ4HncZK+4nBs1llMRVKM813bPUVD4RvOE0+",
-	"InnODKIwZ+gUVA4SDsWW2UNu6z4n2u0jjPfJaODbOzs3Dw7u7x7cv3X35s2aY3+4/u79vbfu3Hw398vd",
-	"m2/fu3lwmP524+ad3Zs38kr71IgLq+7bcDa3QpIaRPVP18d7nJHx1K+WW+R/v0EYNeWGTR5nZeYy7yVp",
-	"y07OZ0alhfK8H33yMWo3O81Oq1BrYm7oJIB4Wem27TzsF/32/x2sc59ChYaPTICurur/cPIZin80+TT+",
-	"Mn6Ipgs9WYf9L+Kn8a/hZ+Pn/3n8q/Mt3at02O3knHLZZf+TLTAFCtbDtCkAbOBp1ur4uNstXf2jTJmq",
-	"8lHOuY2Kvno3sNQCfhLEtAggdDrNdV1n7XyLCHAZ9u+on2mPQn1zKGEwdaLGiIvix/pcvpp8BgEp0Nqh",
-	"280aeSffU4f3dPIJ9H74exvicb6Vlh+WhlbjNak6KlR3bzS1Y9ldmirV0mwD/rTPt5zyijFv2moxlGkh",
-	"25QUyB7cv8ZPJx8pJJl8AjHhX+njeRh/Mflk8r3zrSLAQt4fmoCoiiqCNo4jU8C8oEpNHVrR3pwC18Lt",
-	"cv403ABVSVxJept+oQj8yZDnuqzQ437JSR1A94uQ9KmwlmqbOgYMUz9JylGnNdw67dL7CKvJCthxpqer",
-	"71H27UjIpVJQmLOMNct+ypZSVfyiZM/61WQy0JvldCsZKA/0GyXjTz6ZfBQ/BoHetF8sdcvOKL+Rdc6A",
-	"BVi/XJj0R/EjBYKKxE8+nfzD5P+MH8ePSn1KJAypLGVMh+YRJVDJxZTNTkWm0SgoYVpFFAAOW0CB85LR",
-	"S3Z8lVfwTNBHPRaoPrfso4OyBuEpl8R7tezjmjO/juQzBAIWvGKmvbGVlyzLdKwrOskqTMQSx5ZTSwEi",
-	"kfwStl+tDxVrylRG6hXr3CQFbprnjY/7sw99K7VWJOa0Qv2fbE9FiJSFwNTJZzZ3C8VfpMG2T6flmvhL",
-	"B8GT30E+2BeTv1djICWqIxPx+snks4RRXVLE3mqj3WmstF/6iL2Vtha4qra9aBrcGwQHclCVDrQNXZ9s",
-	"N6sSC2PVd8EpHgvk8mMXakdGoMFlFVR+nFcv+fFiKmV2vW+9Od3YwayobKtvjQjb3t/NxqpgX5eMwcF+",
-	"Zl86i3+q7Zj5Hq00W82VbKPLARVQ2D/EnlxqIqXpNhT0QFASloaUTK3Hdio57zru3tpBG6tr60lHriSW",
-	"Hu0EFCyb4pRKb6COXndr30IuiI4AT1TCcoUEG0g0HGIdk9llrm7k52pUpkyYQi2eLmfkkSZ62yRD0iAK",
-	"FU9a7WwsIez7yD2hPICGlyMeUI8S4TrIFR4f6QbvOpPQdmgjgkhxH0t3Kx2LshMenEBrBJZmX8LY9i+3",
-	"ifZ4SBB5IAkTlLMus0aeoUI2KFu9iWif2ZZqnBGBxjxCPgdkO2b8tKITmUneK0fotBRAsrL0E3WcHgkZ",
-	"8R115+aAbUSSbnGuzVcQ9kq8kBTxWccXNYaYsur+q2UIOoiGmDVCgn18FJAsEdZ5iYX7uwPLMG0o7Fqg",
-	"BJ6OysABgjY72iacWyK4HUxao6Fp5AEkQOoMWTtd5lwULxXER9GoWdl+rYR83OKh5sd6HxZCCpWMj3Cm",
-	"1cpirW3SBi4X7wGmAbkcSrKpwnmbqKuPSuEESEb3lWqr/oJU7vtAPnigfgh1AX1XNx5S/4Lg4YLKXdPj",
-	"lbaGA9T2SFVXAt3gCNKOSyAkHyGVlovQGUCZfD+Yf3nk9wrRb42Q9AiMVZoDQ8IhheCIimYkFrt01nQh",
-	"sRYF2DvWRdTSgcBvV0/EkNXWypLuQe6n3FeX8Ogs69xYV3epsZnZ+T2LSI7xdwaMHje0e6S8wT6c4v2q",
-	"yHB7ylSHoRm3q/vNhrFtNnZvQCjjiDOhU5OK3YEv3LPPzKBb9yWEdkZjNvJggCMhiW/Ad4AFCjkf6gjL",
-	"snDSTqPVPmy1NuF/vtFa2Wy1Fm5cCByhbDVKCDeEJDTRIadqJaaRYt1Q4E3opjFCio6NjU09gWPzDqTa",
-	"287ARuDQb+oucJbSOzXzQV4Wyb2xgExiGPmB2tmhnSb74052wOyD1+30c1TsNw4P941ajTzuk3mIu9rZ",
-	"yPZb2NjI+szO1SBoG4mBIvFWTjC57lb0UOPkIUQLCORBRRevSmV3G927u4sS2oEonFhvbF262RlR3YVI",
-	"pM2jALNjN2l5FhIjU+sAGCUDiBHxaI96FfG9YLBQQND0ycmymUMsAxw2MptYnMBZAjaHvGlhJ98bTVNa",
-	"NZsQI/UfOhJ5yEzeWBwq75kZX7efFn6/dXCwX/Lr7v6B6eyof7ifNN9bXFY9zDehBZ8ayBY9bip96ZRQ",
-	"9V+d/ma0o5Dopi264H8d51r+KlKucMCIkqZ3V4E9fljTVsJWprlY7R7zSQ8cjdAibdP2Eq+VpTYlG6/s",
-	"YHoLEo6g6VmntY72okDShtZMjMKkQ2sBeS3WarKlzk3LNvC5riNhmp1Ct4WwyA/eszvqtFpnjv1jtbVy",
-	"ljXRzLqbqR0WbVpTAvwsGce+Yzu2+ohx4BoZ1ksZcu9iSaBsRWNffTEu5LFYMWZxO9OiglpZF5m0kOAM",
-	"NREIWHlMlt46eG1JaOFWYu1FPnUAIBPwpbmWaoVyVlHI7itB7/6IhPcHPAqrSqOA+KykXfXSpkly83BA",
-	"mI9DY8FSYKa4J7wrKFBPWBhkavIT63+mQ4JIgEeC+E6XHUVQ5ywgWEiEFSe1AiGxlrG6MHExMrFBeTgI",
-	"TBVYXavF6FVKAVEnglEv4Nxf2oI+QQgjEVB1BuiUMp+fQiI7CiFgWC/aiEb2sVWSAoghKQSltJqtldYi",
-	"kVfOXH2uTIvTmST6ck0dLZtkAg2p+CnTqyNBz9CwnHAKos359Doje5WKw2ljSLuoFKTUzaljUoAEx7mJ",
-	"XDHSAU6W/0FVHcZPlxzk6myt+yAOuqhOZZeFEdP5yFgq7QTWASq5k+R2pWo6ZAK4jMv7uZGaaLvsgrtM",
-	"LQkNeOALNTxGkIQ8hpXqkAZF3+ExII7g1h4G6ml+ufkC17DLmlPLvqLrHueWluebhZcX4J5ABW4mt3Ng",
-	"Zi38fB3GvWuGLTy8w2X2+fvpdc8RyKO0KFIYMXtHEDltr3sLcRaMTcBM/rTKk++uHbauXkhen6XuGkWX",
-	"91KGli9zZQG3VBVeWKENyot0aQKJg4CfGhqpyVa+2VYrs1HK5NWMsy8j/QJqV0XigYpBfTSN8boqFs6a",
-	"e86F/qMK38RhQhE3U2LvAsF1HeT6eGw6tfIoVOjMCuUqgdR/Bwos34wU51ne48Ljp12WyXhzkGtw974e",
-	"B+Qp+xPMAWQPbNlXW2hIWQQxFSHqrAI/EksO4mGXuYJ4nPkuqmvartW3pTziwurB4aOYOPA8p5ZdQOZP",
-	"/Y4eNY/JdpRFUVh7f/bMV5mfbsAUmR/e0EvI/HKgV1P5YGqIA7Pg5GbvAxOegeq2TrxhuJZn18t4p5Ym",
-	"4RXLpw3NVUS+HO8vrqeHZKgb1c4s2kZLt2GMnYz0IUtvuljbAhi5iOXCkhdGHmh1AVQ+sF1UnGDSHJsH",
-	"PhEm/YX4INbYGh1ULr0wo0caHWj3ckQCzvrCZjZaA0eoOw+Vyi31EReCHgXG7mHiKHUMpP5+vinkmQwg",
-	"gAJ580f6U8b4AWYOHoVltklXk1DX1nEAAxDE62dIW0JnTf++1DGQdDyTWeFOK1bCWgdzNsDckehxaxn1",
-	"PXcgya/nOA7Y544dN/PbvWSKxc0FMlG8Uvh4fqYDWOyU4SD3qzEb5H9LjAaiLIwqo9CUko1CTs8CVKJY",
-	"QC29JSO1WMyzDL5g/TPs10oYZuFZ2lcg5FmylICyU6bO5UT7SjWzOr9DESQSQtpgRucsCTrXBSYXjjrX",
-	"2u284A0zaOW6lTjsl/IGSJEEPLTRzonGCKkbieHD18VTcL5sZs6BYqDEKrmUacm4eW7nXZWypwVtywOM",
-	"rncuAW5hZxDwnGTzdkrKUF07fBJ9ckTChhZ8tCiFA87IwqJyMkX5ktIV0FJB9SYMfGibs07LBL2I+dW4",
-	"rZtrHmHvOMkayJFjdeeMS+Rr3nbKw+NmoUnwQpKBgsXqVahVQrIX9A3wjhXs6buou6udjYLesbKwNBKe",
-	"zJpTP7eqc27bgAH5jS62U63rzptSie3aBKNvp5BSt9BMRiSYpQDpeoSKLBVABwejAZ5nCn+OjMoSo3KG",
-	"VXyaZVxTzzQDK9ZByUlDVsApYzYp9mUgJoM2Gdi1l1tJYu+JijRbS1gC4vdJaAmrkbwVLCSyglCaqRyQ",
-	"sTZSKjWhrGSEPyvmjJo4Edueg5Qx60uQkGdpwmanmYlLVMpn0hLhsEtUxczvN4ybLuW3FRdjTFogg8sB",
-	"oeDuIB4WcvHesxVcWgNNOeN9iynN5xTsICnEOgZ7nYQaOZYjQYJRwg8Au4FsaujK8d7zrTsRDsrb+IVV",
-	"7TlgqisiD3iXq9YWMDuR/6x0R5jFTF8DzAxB6C7B/vhghtM2BFMtEUIH0V0RL1EYXWbxEEWX0jNR0Y2T",
-	"yXAMwJXTSaxeppTvFOqEAvlNNOCnaIiZdRrTEHk09CIq0VFI8DEJRZfhEFwA0FIHYuqbSOcE56OITuE3",
-	"mkRSDIkMqddlrlnA/cRdZ4a+D4O5qB7gIxKIjKboIDcd211ygHcOSEi0uWohOLcM47rZx/xcaVskOD3m",
-	"MpiaGrdcNyicouUBGV9r5i6cRNo8Gtsj3rbfQuKhKSvWZR5ngniRrqxEh4RHUn0eSaV3M5PBhHiI1h48",
-	"MMCs03RkdsYtdVsBCJvMMeK/frnL1lorxmh9l8hw3NhWE7sIdAaPpL4LqiuSZ6gW45YyCQSsc2nLMCVs",
-	"5gMPQpcNcNBrQD6lonABkQJhE8YKVh45CHnUHzgm7tsgFfICLnTOTll0oHpYwp12MiCvh9Pb7XM7zfwi",
-	"GGq999V6FxneXlvltsBuRARkiSa2pYw9xOMnU8knpfEgi64oe79IXa+5y/kzPH/xsIhOUxJi1QtGSKx8",
-	"XConZiRCAy/ZyzUnOo31Z2DojkIqxweKvBgPMcEhCbcjOZgllF8RaHt/Fx0Tnefqqvd5SL8DPH0TXYdB",
-	"TMOXYzI27WOaYBdRU4FrTL2TnudAylHt7AziCHUyOQSLejLtt11LomaQ0oslpszQwPw609eg1tbdmweH",
-	"CcOgzFRqA94QEmIbi5gcou39XbFpw0x3NPVBJx1Uh8ddltRfWdJmcQgQuX5jdx8O5KTdbKE6YVCLCqK0",
-	"RyH3CFFcXSwlUjIEX3Rrd20CFQ+7NfN9l9V7NABP62gUUM84t4B23eVihCXE5KNd68eU5XYG4SCzDGPc",
-	"EE6XedgbkDQP3BBSWFUUMmGCRDKxQpIDgVf0mQo1M/rbg7fuJEHnzS7rsr/6K6SuX02rV9tlN2Ecd/mk",
-	"7WZEPUaIPwdWjMpnYMuCDcoEQhtPbY+Hpzj0RZep/R+TdNWbih6PqA3XrIiatjHS1vqhJ26ifUXYhPF4",
-	"jIina3mYbC9T9EiJDqPoKKAevD9U9C4SRjQQUPHaGPx1ODzxEWcOep0rYOjRgChI0C2gu2yUeFUo4NRm",
-	"TrwBVc5kwXIGhTNGWJtn/CFlUCmBMBKiuguvhk34/T72/dBdcuzqqUAQL21vfLW1qovOLJtFu/Ym7ybx",
-	"o8Jeo40WdRBlXhCBW0MHUCsmG0JSHGbFGFMTWoq2jUUR4uQFMRWY+SnrssIX9WuKh1xdtXW9HOTTPlWC",
-	"gNtUwtN97XpsuEtbKG3+kD2tvjoKnX7NiL7LgAwzOItCMiI6CIAy5KbBtK5OMABebjIY1YEBGtoIQHtE",
-	"EMednI4OLKNwBJUJEqjuZrDZhvt949uCM9dBWrhDrlkvFHrQ6ROafgkJEfb5MEXJ02SLLZQkUFAQgXVw",
-	"vmii/zQdzA4w02Ug+PJeT2scOp4dDkVfrYvqbo+SwIchdRU000UQy4FBTAe5UFzOPFFEOn2i3pt+oN22",
-	"Bjimni5BbfokIcAs2aB8SE6IYv8g9OFIkE0gbCR3j7buvL2st409wlo1tQ+my+7lmmyJfKBAErq90jKZ",
-	"BsKGHWnMtYJtTi1JCQygnQ0oTImNA+9bSrNtxScs0SmPAt/ErgLBtYgKdkMg/l2Wk1ydjGfGZqLwXgpD",
-	"qD4zLwbZtBhoGJ+JtrHUbvfm4a1MEJ27PB1QZ1BcqK3kuk4loVtdlrISHbxk/WJYZKK/0xB6d7Wzgm5z",
-	"75j4ai2B4OiI6N4DWJ+FYw8jXbSNUUkc1OCVhRU1kfv6zUO0fNLWkbXCRWLATy2js65PWK9J4kWSa56i",
-	"yZbtzpwNebLhdjaXbhRybVxTSGkCZ7aKMy9HEC3aZXoBpwOutQkdlVRPIcPJWVHKbCZLFrhtKUXF1ZPC",
-	"ihZ06gqcRnAQkLoM6U2+QQADxhDh3kTujvqHCSF1UR3oWKfdXkICjwXUrgGRHqeZA7oND5iBE18pDKeD",
-	"Ed3tPnFBD+eBD4GDwAaNtE4VzJhlquM2+CtQeu4IlF+lGNVttVhb9stBg6RlIuiYoUxqwzrZwugKCU3h",
-	"HT2/kzmM7Alk8HITYTSgUkc5mZQlBX6ZTRr/GLAwgsOAAm2CHaTb0gUrFSqnWeIhsX7yo3FG6DBRjfni",
-	"PLr6WJeZq9nRaTqbiPEGrFmXKVPiHcKoFxIxyJv9UR0iMWkA0o6IhlYMXNIUuDDsED9oCIkD8pqmydoR",
-	"JCzRllytS0GTLjOqNA9tmck3OtX6MLbkoMsSzTnBdgu7uz4ZjrgkzBt32VtpFJe29odE4ZkA2QogN5nd",
-	"Rt0iNzNC402S0CNUb6v1dtbWuiwtAKo4CwoVAU0MpEjgoRYdLdGDHxSrs720bbiRolsBHos0HlWReIBl",
-	"9aa6anXoNvoszSHsY8q28pPB9Bj5tAesXOoJMwS/4251GbaLhRNNw2CT/B5hbjeMGNO4bQdobbhNlISq",
-	"5D8b4nGXQSOIIwJoocQ3HyL9jiId2ZngKIrYMeOnDOLgU+ObNs84CKOAi6yBxoEQTJacTD58QjE47Szy",
-	"eOgvObA/LTrC27BuVHdp5lZ5JBX2NcxC3KVNdaXEOwbux7Q4KTNZT3DeKGI+ECtGTtWJa7uKSTNJdcOa",
-	"UzshoTC1/ZutZstaH/CI1jZrkG0LtTSl7pu07JuCoX1SWjL74BT3+yRE93a1mpAkG1htyZmimEeU4XCM",
-	"6oyjnRt3wD+YUPldv7ZZe51IU9/TUl5YQafVsgqycdRJ8kAuD+QQHNFaoCwJaT87K0nrTSrLNXM2gdrm",
-	"e+87NZN+U9usQRVsXQYB9DNL16zfSeK+qb2VZDY9aNg0p80PM1aXJPkJ1rM8gMzq71SfrIHsTqul5IaA",
-	"K2gXNjcHbGhGTXrj8HAfNGMAEiie5pMRYb6CptLDfcPMPfd8s+K7EtvzxzzLZJtLdC+5gcPMPpS4H9CT",
-	"OTdxm56Q1Lz/LEdvoL1pd1R6/mqBFSnoJhrQDAqmoL89eOtO6VGbIdTz53ncxWT7ihO3G0rbwc068cMs",
-	"GttdXsbBj7HG2Es4+He3927ruFkdHoR6NCBLs65CfXG+q7DLTa8icX5pUlbi+Xoex29WfuHjDwn2x4tR",
-	"nCRwM2FlmGl6g2SIez3qbaK7xKcC1Y2ZzcrBYBmUWByD4c+IhV02oqyfyongl1BT6DGA60LmqVL5m8iq",
-	"qcIajGzV8k2QLY+IrlStRFHc6xEP6nMHY2tjyYTHayOaYbY6ycTJ6a9aoyxx8XRZ3s0iEn/OFrIVJLWg",
-	"a0pCDvFx3i4DW/INI56Cxrv6Mp4jTch6TEsAEh43Ffdfa61UjZUsbvmAhCfUI/cYPsE0UPc0E3jv5r2x",
-	"zwK2J+3lHh2J5axleCb1yJmQc6VAwQJtC4FisMgm/VoxkqGS1QnivWn6cYuOoGPidnYRutvikEjwHb5X",
-	"Xm05uxrHOlRhIZlKXqc89MUmFFyvu9tB4Droj/8e/3DysSngOPks/jz+In78xydLRjfX0JW18tXdN7C4",
-	"Bz/f4J4e4RfQ1h3q/jydfDd+bPpqfjX5Xvxl/BhBHbsvoPolFPiJH6qf85PYAmppafguS6ayD4sT/m5m",
-	"zbMFpuehQXNB+4z4aspDuB5fz/Ov8UMU/wHKa/0BaifrNvbqY43zCdNQyrySiSBYXSuoYHxIxkOCBIqG",
-	"GIe0ujmw79lqWpu2MlaKdkmjjNp2EGTrwMJf2WtI/8wcVc2pmckzDqpZnjUFLm9S5uvx7V+FeQo/5+ez",
-	"D5N5z86cObiT1i4GsysPJTrSTFennB6NAYzzISNah/UrDlINAlVBcqeZqWp9dbUkiOTDsmYklGXakKQZ",
-	"vFWz3tDvlt9iRfOYs/efI3VWR5chJhCaXCE2ZCkIEOxVvY7ZBPs69m1lX/ikPf+TewwbLxXx9UcLMIZb",
-	"PDyivk+g285qZ2P+F4ec72Fm6w4LzYIW2NGusZAnJWXWWp2FzsGynGfhderT1fmfmqkOtb1As8iMCiNk",
-	"7jYzbFE7uat5Irjm1XAjXhbEvgN4p7iYH+JebpYmcm2VP3BryBSkwIya9LXsRdDvQw6S8v9YdBk42wDb",
-	"3V6eCTKZbZioeZrRQWGOpPS5zt3Wshk0DePhEASnLqvHv4r/Of7JUqYwlZHWVpUYCrErxjdTJkgptqy3",
-	"nsGlab5cdmfpK8sZm9qbZFzTeA/AeZ374wVQPlsIIanzXIv/FxTi+238ePJdaAb6hS7I/CR+PPm7+Gm3",
-	"W14r8+nko/g3hp/9ztbL7HahmOSXilVOPkrGq/4gY/yJf6k57+SjtOLkV/HD+AvFSP85fghlQpV48EX8",
-	"8I9PUmXmcC97qGfOxSibvh5N29L4DVPdqUBe28+LvC5AWsG4b9iX4iTGz6Mmus29JMq/bFLz6nLyHsz2",
-	"ElPp1gJUeoezXkB1oNxqe4Ep9vE44Ng/5Pw2DnWLhdVOZ5H9GEOQJbSvmMgsJqLxSemgOEfyzslIqjSr",
-	"5Q8zf+36Z5rVBKS0OjP8Xsp0kq7TidZQrlPpIWYS75lYa5W6xHuuE8d1xsZUcWptKbJ+G8MLfTLkV4TZ",
-	"gnVspAFPhUKgrfXV9dV1K2kqbpkKmrmTqxXJ3QyRN9/FZYSl2kxts/af32s1NrYb38KN79xvNt7/xl+X",
-	"xfLnmp1mVnCjViLArlbdov+yS5aLIM4dLm/xiPkXI3KvyM4MsqOh5JnJjrOQ2QbKG0vCfOJnxMhyCvI6",
-	"kXny8aJUtgVkij87nHqFIjNQ5HUiLwE/zqe6TBP8UVSCX3fJKMAeySl/FtF8qiPtMvoa9GeC0n8eZtr+",
-	"jlmfLDXRWywYa1YpwCdwRLpMjUD8LYSRiI6GVEJ2b04UsPGXG1U63L2RP6XD/cWoYD+M/zH+SfzL+Kfx",
-	"z//4BNVh5I+gXc/n8eP4i6ULq176VBdTvV44mYxgcf6fNbl8cXrWK7pcTZc1GrwwjWk511S4UtzJ9Bbu",
-	"FclyLp91ngB0mwp5I9Mf97kitp1olr06o/K9En/+0qzbrCBe5Do3v3BZaLatnOlml7kAE6zlHl1bg1CI",
-	"AE6aDPgE1XWOggPhbF2W2MQtYhyOR0ToAo7mM0mGo0ARIN2ZAL4/hPYQU4MkhvX8aJABUjFRecNe8Hqf",
-	"8q0uO+JyoL5nZi+pMNYCRylD0UixE9tGAdKdtN1dzbgfJRPeooHNZDBPoCHWEFrhzrTNJ2FJX5dtJ5I0",
-	"oHLcGHKfBFp8LbXrrP2J2HWcF+rSMCvb56ckfKu3LSUPGRmfTyq1IPD1eQPmxcYlROAvyQ/w8gq0rxwH",
-	"l82ft30/21VaFzh8wRLx8of2n3NcC3fJkJsc0HTJSQR5Tmesdiu84juXz3dmNqR8tmPDUh/RFWHkMmHl",
-	"i9JDu1p+aCmAfS0nZmHulfvllfvlObhfEmy7VNdLBoUXcLdkyOoLsTXMk9hemRn+4rwsz4QGz2RVmK96",
-	"FTjAfH9MBvtKnDFNtJvRzKnItEPXJYjc5Z7RzJG7LFKVfIajJYfBF9QKDb+LfxY/iR9OPpn8t/g/wGfx",
-	"COKyJx9NPp18VzeXhT768a/R5NP4D/pl+9Lfx0/ix/FXk+9dTJn8+vwb80iTdW782ZKoV56Nl8mz8Qzk",
-	"8Bl1OKA951XkrqT0zIaJCdrXvXvFVl7nMyU0hMTjColkJyA4zBopX6l7r9S9l1bdA2h9pe69Iuyzg3wV",
-	"lGToekoxn5feZ4Z30NFY6ioO6h+pIxq5O/qNxiHU6ALc7+MTKB42wkKkEmmX5Qt/cU8S2bCdQyDvV39N",
-	"TyB3lhGdsyd0kTkoETGWUJQI+IJajXE6bfv+geUUbhPpnpBChpEno2yOIqrjDDkxHV80xyEPqLAJw5x5",
-	"RCf6Ji/bvagVqmPR+SxpmkpScd7UX4KyMwtEOGX0ZsOj5giof7P8N+dNOndqVcd+KenrZnH5woRwXMIe",
-	"VwFIrIpSx2wMflUHmXQiKBKGRZe5f7P8N65O+BSE+QKdE3TUeb8ipa9IabXljJ8ycHBfFjV92cwHlrDx",
-	"HnSsYlXk0MPMQRiN+KnuY4CNI9dRn9Eh7hMoewD1vnF4vJQh/drAMMKhdJA+EF32DXAxYtYikXyg3swI",
-	"+dC2usuScAFd10HHHdjPpmMKbFFDVF9tbQDBWEorSHRsdiAU3Et9twmFCIku7grFnRJjipOpodlprVYR",
-	"60LUw0wzyTAKJFUbXlZkteFj3c52cVuCmuEenMXLZsm4Z25oq6i9MXKaMxSfOeXCrh3glbTbXmAjWiO5",
-	"a6//ldXkuVlNLswPhvjB/SOgAbVOa49ez3amuTSTSmoLmRlAmr6mcFGXdDRtDLMbM03frPBWGUJ6kM76",
-	"nElOMtOsINJ0d6/cO395UaRZCBZZwHzZpbXSgNNtjZ5CR2eGuhSNTwzOvv7WwWEWmU34plaBIeQFZKOC",
-	"Auk20TtQE1iNmXw9rZJ2Wm1bzNeUqjTFu3WPFD0KEuSEhDhQunz64XqX6damjKCQiCiA1pHpZFDNyBah",
-	"hAosju4skxQP5qfMzINcj/vE3YTqprogJ7QCUeKfbl+i5DIBVSCqpLKs8v+11njIEuj3PqzhoM9DKgcK",
-	"7uAy76KV1Wa71ei02p1GZ+1qzamd4CBSGvbe7u510X/3b9/k39odnHh3tt/2dvju7nX+nZ2d7W9d29l+",
-	"++aDGze237ze738weHvvje23b+5sf3v79vX+8QeDY/r6xmnr+vXTmw/6/VsbtbP3z+U2Sw5v20/p5IsP",
-	"xEyWsWNqBVVwgDxgn+KUzRmBc/35LGtPCfTVddMODKpkMPaUhEk1SyUtC0I0ImisuWKh/5UY/Coc9KVh",
-	"tArev1bPYWJynSnlfnPvtk7LmGvlLZiuETYOKiF5qFtNVRlmE5vD+STfB5dUFjS1PX9z7/YrGvEKaxez",
-	"ZiZgc0UowPk6hONiMfASHL0iclh6RSyVuo1LXMZlTuCVPwUn8HyT7UyiVmZ21a1cIiYq/FLNLiuzjKK8",
-	"YRSa046wENlWQkmdNSVvJX1wqCRDJe13mZLIia8nzLXHsRuBinFwp1Cv0kHuUDHhPnFN+tsDCZqC6Ti2",
-	"NMPomifEf4EW1zw7SNyqxNz3IobYV2bWV2bWl8vMek5Gdbk21hH2jk1r75kypnmvNBm/XK4chdyPPOIr",
-	"yRKBNG2TcOWACNJl2oJTTww9O3sHDsoaCHTjqaSfR8aKw7XN5wDqqWT4ru4K2GX5toAhaRCmNEzdM28L",
-	"+RxKkgdEojGPQmgRgbyAKqLicyS4yWyeEaywb87ta5GIzWW8omevCMwMAlMs4GlR2IQNvfiCAwsTJaiT",
-	"JIRJJX4+VQ4OIJqmQMsSp73tx2RpU0p7qs3PhiS4SthERzj3UYhwev7QzMrEBAjKPN1gEgtTzD1Xg6CC",
-	"Ak1Rvq/V4LuIhTc5jEu38p7LxptC1tcg2qaz3wXLZxl9N9EZSVsB+WdeMu+VjfRP2EYKVKiQJw+SYNZe",
-	"8WymU59CHzkcUpJwDSYbXlJafZFeJ2khd0pEE93E3gC5Sh1PNPXSOu+QfWF6/5+Q8AhLOtRRmWnFeN1J",
-	"MiRY6kYLOrdJN9/LIW4FJa8oGP/ck0ftsY4rw1nTA3vVIeFlqVFRAs7PBb2sDaWh9JFqFLuRVMswRZwE",
-	"8kmPsqke6oXmQlsZ7IuEzugUKFP6qTkfV3KFnr5+dElO4BW2vIQKEEAgP2WZ+i72vi4RfxbEGp0sMBzy",
-	"suVsGWd4CWq4uouyxpxF8eXFoklmskVKIELo8yuMeXnyqopQaYDmgggixGhZN+omYrkf8mgE+ny5Pi5x",
-	"KEUSaWU/02H7OjtGwTxnBNon5rNshFXmh2lPYsoQTCm6DKL50ZALidZaWzr2BJ6lbbDVuBGjSRNNF567",
-	"pnd9fa3VaiGMfDx2kAioT1l/qdllLijUwlVfmYiWpBPzCQ6oznLvmbxPg8T1pPMzOIuEcV4FuhEQBOwL",
-	"yvoBSQ5haQthsCiA2yljHsh1AHrv/abxPonIG2g59Yj746btpN5caer1NgMsJJCRJtKaqEDHhIxg5xCp",
-	"pjbk2u+gAzPzyQO33DklxOgAVvo6XPGzWiLmRxXuh6RHwmezWdjNwQr1sYBFlob6aGqbtfjH8Q/jH8T/",
-	"WnNq9sAyv8Y/jX8I9LQPALy+fpZYb0eDsaAeDmAv6dh2gJ/HP43/Jf5B/D/jn8Q/qBgCOlKfK4Lt4GAf",
-	"zl9fxTnMG3Oo58HB/iEWx7coo2KgyW5nEbJmP9yGLu2WXr/q+fPKDnHpbOtuxKYZR4ZZZDnYwcH+FAcD",
-	"Il/brPUN/RIDDHZKxhkpuNeEGFUxODqfu2GzPGAJanWE9XjoGXe2unIC/Rrr0LPzD/HT+En8FbQlfRQ/",
-	"mXw/KSADzUIfx7+LP4+fxr+FBmWfx0+XbEldHSDidBll0DNVExjRRDuW3QGL01zG8Lg0dyygxwS5vYSq",
-	"7xtq5s4m/rv7fyKUX59ObbPW7qysri132svr661WuxH/OP5Z7Vz0dnf/FbF9RWz/0oy+moLNoF5HY0OB",
-	"FqW7mhBdmPBqWWlh2quWB9J3iPsmTJb5iMPrOAjGCPt+SIRIXlhSuoTO8uhDw1BLRnU28CXT0duwmz8R",
-	"UrqIRLs4PYWtvyKpr0jqXyZJTUmoQLiPKYNUP6BuiDBJ5fgFEdREfz03TS2S0iMaygHysSSVRDQni3aZ",
-	"Mbi0Wy2EGRrwKAT7SLvMAJMpd9BJg3o/iEhEfBD8IaUvXwtB/YxwT5IQnWIKjjpw4bmaHm7Cr6/dcXVA",
-	"BrCHniEdji3gBRF7ScwwfIFCzBCP5BwLieUBfyL0Ha4Pikhu1lrtZqvdbG9ca9WcZzSTLM4R7Hm9Ygqv",
-	"mMIrppAwBYYo8+kJ9SMgJc+RJyhyKZY/VP8xLQkqXVrqnSuWOGKmyKWJbRsoUsqHxDHlD8HibFKrXUU9",
-	"3TQx+yjg3rFA0UgXa8Cyy4aYjZEgHme+QHUPj0a64T7Y0Ul4QkIHddaQUL/5pIejQC6hiEka/P/sXd2O",
-	"G8eVfpUC90KcBckhZyRLnkGwkGVJ0UaSJ9I4DuIW1MXuIlmZ7qpOVfVQXEGALQfJhRcIkJu9zS72AQSv",
-	"hcjGWvsK5Bst6pyq/qFIDkcaeSSFN7am2V3/df7Pd9ADbSm+YphiTsmAC5rgKAPRDF2aNYvDFgkzqgyn",
-	"if0n5nXYf7FHmSU34VbLNlfWawSeMh5R46bYIQcySSxDwdr9UBgSmVyhGuBgwKcBKSbOPV6x6V/cJxTf",
-	"Go+k9pnlmozoMSNuKIFo7lwE3qgdK+OGeC61VTbW69ouPZuD5eV2CRIphiSTSbJHMqpN3U8f0Qw8JsVL",
-	"moxYEhNqiv0sOtj5uFW24M7cBU0udXdJM0x4ancWsl7c/mZL2eNNZg7RUnciNiksDo/Lchcog1zQJPSV",
-	"ZUKCtWagzJSMJ/VcqW7vXz/d/d2vLt27cmfni49+3f3txd9cvvvxJ71r1xenT+HhP+vUqXUyp+ySLMwl",
-	"u+9ug5EofRTRFnZtjHSHwaPx4X5xMaytw07XzfYPOYPYc9epbbBRnZy7U429bstOlKd52tj7qAvTxD+6",
-	"xTy4MGxoxY4FcJ9n6Gt2bHhpMAbVR3PFie4xoybtq/a2nFSfCF7FNz+4CkW9NaZy0zKGc+DPr8ls6xFS",
-	"XiNBOd/BJzsiehKr9JzRkr6HlvStYo9Dqqgw25HlK6sQnrE0haWrCGcCn3kSugf2efQ5p5a/WJIvB4iE",
-	"4omkf077MrdEuILo1kIKZ0ZkwBNLM0kk0z4XLHa1iJGsA4DTgA8hk5JqQuOUC01SOnFcwbiURx2IITPk",
-	"Ynd3EaHGsR/kasiuwbRPoNYwAiaM4h63hetyWlZZJJUOvNuahLi0liXIjEfhHN5x/dfGYiJWtNtYQaYr",
-	"hBkb/RJp80LK/CoRrk0PNwdmWKLaV4bd2+ntXNq5vITmGjeVylA9be39zLQVNxn2F3Z6eai6pbR++oDx",
-	"Eb8ftXreQ7IGO7GYhJAm3OatCnHDF5aSt1cFfzz9r9I2mSvTzhSNDI/YcmvQVUGTiWaahIY9MiFpWnHE",
-	"g5lXEhwtDYgSylPM7HMYlC2ATXI2ChaTIy5ieNP23kIbOxrBhFSptgKokTlK8yLG10jMIq65FJpIQTRP",
-	"eUIVSeF+6w65y1js0UCrUwpEn4oj+4n9za2roYoPBvsg39s7zRciGe92yA3FWIdcQ8ydpeTymu3xwK/h",
-	"ae0+0Po1KYySyZvZciDwtrHX67YadoXtOdnt9hqtxm53xx4Vu3VgtwF38vPZn5yfefb19MXsKZl+N/37",
-	"7FtX0v3p7N/J7GsyfQmO5+ezp7M/T1/YX8j0p+nz2TfQxMvpD9MfZ9+Q6d/tc9cW/PfP+Pz/oJD78+n3",
-	"02f2ezL9EWvAz55OX8y+mn3bWd8bu2CpTwXhdObks7bpy9I43e8tYPceUmDuJsyJsVcxV3eV+HoVbTJw",
-	"ctoOqOmET+DdKqbTO0y935Nk9N5agvktezstacTleP/iRS3t9ecYtFAKiBakGTSm/zn7ZvZ09hcofPRi",
-	"+mPQWINHFeK0jiQIPSjA2g9N0thr9GCdTmZdA6nSPKHLg7DvMWGPPqHEvUrAXs5EhMYl9iiTyl7CXx7e",
-	"uY0xmz7adGQl6EQxGk+IYmPFjQFPgNQsEAkXRxptV1wTJXPDtjrkgOqCO/o0eKrJwOplhCP7sV/uWW7D",
-	"ofa2zOgfcgZVtVtESIOM0A123n2Cow1JKoUZJRNvbzqJN91k5gY2uI7hxS8UDqlIiCrsMHYCdVE92r03",
-	"oV9cEr+6dqRu//ZuN0qT/HeTYbZEaAcWtKaZ5Urv4515Q8uJErudBUJ5Y+a9U5IO7t50dQ86S0Y2SJeY",
-	"RBqZGNopCyuqfwl/PZgfiD3i9oX2MVVgDSvPv1v9g7s3Gw+erOHUWSAOrORjMNltO6qzwB1QcGcwohlO",
-	"4c/Om1qNe9Sw2zzl5kQrTvFi9av2gUx4NFn7Y/f6B2cH2nDDt5CdV1BIIIk1DtKy5N5e8/U5IDK83S6s",
-	"hffiYKNraW+jScYUsKPlmtsNLmJdcj5gXKhr0choy5m8Spcl1PIpy9ulclNCJ81Ol9z5pKbRgY9ABwJY",
-	"J6YoBHm3uxtRMlJs8Iug8bhPNftcJU+2/6nImtp+DFaQJ19uM2HUZPsx/O/Jg6ABH7OQIG/lQjO7rp1A",
-	"1JhgkfkRwnsPIySTc0yRNEENdmUVUim4kZbmQY2VQNS/fTjgIn5YLmSILhDcuQuahNvHO9vg59AhlG7B",
-	"kZiRYoykzIxkrAnNqDIn82K7Fb8st+z8FEW3NY29xsiYTO9tbyMYHTMdPFkdlTdKffGvZPb19GVFFcRo",
-	"5BfTF/ADgb9BZZw+n/5ALnfJ9L9mX82+mX4/fQnxy/8zfWlVv5fT76fPpz/Ovrba4t+m/00wBnr2rf3c",
-	"18n8afqcOPXSPns2/Q5KZH43fea6/suplcZyzc9VY6wOY5XBDW4gnF14ecOCN3rphhPPc+JbwCJIoYs5",
-	"y16BtEu4MNKpqmelky7AZfNMu8ZT/POHOkvsFWqs5DhrcXqQ8vX2Y9n/PYvMSXEaqAD12YiL2Cqajjfz",
-	"dOj5LBeo9SK8Ud3fYn/AYsrF8+uWT+PzpqnCr61QlMliPdltFE4IyiAd3L25X1RgwlROMSEueGKSQbHM",
-	"en09cCEtrZK2RHMOxOlV51spIsCdqDjD2C9ogvtDeNx6Rfkvl+dVLXr3o0uXP7pyZUmFT7/p5xGf8Bn2",
-	"vVYpiNOqrmdVq691xkowtLZhuxvNd8NvS83XV8h7VfH9GRVeVMSW8r4vRtR4BqOYbRWSRBM2MEX+fl1V",
-	"dFgARWic+zhSLGbCcJqUVtBOIMKb1w+JHQ58rEOiR3KMXAay/TEnSpOUqVo1wDJuTo4FATedc1oeMxWI",
-	"6GRGdBsn/tZ1FNfP0qL+uEEXtFs+XOQPGd3jH+JyF9YOezyrO3vy1T75zpYGmLIOxnJz1TWEdUe7U6/b",
-	"rUj0A6kcqKZ2oJphKuNPqWEhae50e1fa3V6727OSa0INU1vO9l+0EIgaMCcEVFJDhIRIWKbQQwAyKZq5",
-	"WAyCKRZnT+xvKaNCEyHNCOJtsaV5M9UJ1qlFBqhUxnzAWbzK/BSIlfanrQ65K42PIMlFwjS+iyTFLp6P",
-	"ENOEksPD21hWmhvSDOGrjjFJuLWPMdAhyjHX/CQAmKgq24Tb4dUhC8lYqiMUdpUT2gsaplfbwu64SZ+j",
-	"JcwdINDodi62ux+3IWBCMBZfP8aTioI2GC7t4Ioor1734253p9t9cEprVHXm52qP8oM4xKktAwksbwsg",
-	"m0Lwu7tQGxn5/Y0S3tiy3hn2+8WIR6MKo6sjR1NIrnx9G9aTN7BSpSWFPhWj93n1JzP64k3SxLygLSuT",
-	"B43pf0yfgcvgJ3AbPPMAKR4JhUz/BsFmX09fTF8EjVViQiBCq7SAoOCQYT+/d5ukuTakb9cX4GALrAC7",
-	"DBV8reUekqpjy3MF59jqhU72WEA9ixkHoippzFutTiVD4NI9dL3NCRGBWN+J9X4JEZ/AtK/hrM9RivDH",
-	"a5UYMaCJZq1GrpKrStkb+2XjtY7W5W7jtBJHbZneCZEDR3QKkaO4NBuRY+MN20gQqyWIClN9J0SJOnda",
-	"S5bIFE/Z9poQ8MayMTmoIGZ7u97BvVt3rhPBxpoMmOWxtYD+ZdlPtu8aTvsb85W3SlSr450cKsZOwHuf",
-	"wIKdV9T5xkr4vhKZ8jK17WVaDFC/ngdg3RhvJAO2y+WKxF17u52PdciPmajSgT4zY2YF0UIDIE0PFCwF",
-	"IxNGFaFDue9hBUivS2I60YFwmdWhkfAdhr/5v8pW3PsuS7/sp2zRyJhOtjrkDn8ERSOsdvPX6Yvp92T6",
-	"YvrT7I/Tl7Ovpv87fTb7k9NlinsKDgQIs/8jJNI8CwR88hTTaiAq67vyAzthkCU1i4yvhJbSI0bMWEJ2",
-	"E7jjhwzTnXIBKD03pCJcRApOJk0CkTmMAy2VAdgfu8BY/0IK4CCkGdof98hOCBA9JBdHAlwbfuQVtANH",
-	"dANxkr8d6JjdzfNMoapwnC973e6VB62GnWpjb+eUQncxm3MVuO0AVsG0273d5B9tjGkfIpcCke8MYr8u",
-	"pesxK4QlWBGJnSdJ24dXQ/ZJO6FimNOhBzjxbMwHs1FD+1SzEsKdKkYyagV6agDo5hGLyaVuiRagIb/Q",
-	"vtIi2lCFZYoMPCE9JMV7RMjTphE5dK7zI8xMHLv8eCWYgYFYOtUropRnT2shxz/UAo5PGzGM0z1Xyu2H",
-	"sCxS+DOBR8GqOik10eicPTMba8U/LIBZ6db/GYmt4FnGVjkYbhd27oqPwYFZgJOhMJeE4NwNMRoA7pLL",
-	"iWkVMQLgFIBQVhaIwlUQRlLhUsVMmLBD7jMRF9mfgPAy8Ok1oD3U399HXBepiMBqxIGoFgZdE33gvl+J",
-	"8yPOPlGkks5RAtrPvp3+QBAWYPpjw3nSS7SU01JmN9vzpc04iFWCdUGSz9FyvRGzN2L22yL9NwDCJYpy",
-	"5dIKuSC0IKlvzgh2u2syAgzM8ZmFq0uFGqN4PzdoH36F/NMi/FMbqVwp+Q65I7WpfmplcPShykEgMJJc",
-	"75MRZ8pyQx7RhBzTJHev/l5CsURXbrpPoyOdUD2ad/fCGB5yMZDziQqkuQvAyPCQSLvMZpJBN4hjs7VW",
-	"KoOH0jodj8Cv3nLs/+uQYBjYLTGQJxWgu6Arm7fxHm6C+j9EQbyo0loe9VPb5HdGVf9eSY8ap6fC2yzm",
-	"ELqxkhz7l0hTsZhCkc3FgnmLCDZm2hDAJN9DWHYI5h9TYDxQo6RFRnIcCJ2rwoDCS9A+qRnJmOLSVeMb",
-	"L4m54mZdudvT1Ot+rh8MbXUzWiXe+r3bCLWbZKV3mByy8m6ejhh+NHod6XPbmRc8sMX2yKTJ6tAFMAcP",
-	"KpWKIFhii4TQQrhMUEV0DhAqudEkkxom6gzIpT0Y0NpVHpkcQKLjhYkVYOEAhBD7m6WAkPcK73u8E0zm",
-	"pYoFokxkdQF7i/KHzw6+qsg9fnsEFrp4JylxMfcldNifm41gu2EAGwZQMIDPRKX4mxxULBOeeL5myMpr",
-	"5KzOswj4cvsx5qavNliMRzJhC+k/JQOegI/Pdg6h2l6ChQRdnNN6SAikaek4G9t2dwtLw9YeyRxPGBW4",
-	"xJHMJi3gC7EkQhooyx2Iepj3HhGyDR+EPoJ8InMiGAA4MEjO0wVvxjLfjmYi3sNAJokc60CEuEjhcv5w",
-	"HWb0praNBXSVJwWCYA2pIYsHi0EaHNbAKogGDyGojG1DxuDGjAenghPECd87vNFo1Z589unh3JODT2+8",
-	"HcTBKlOzwz81WkO1AbsWb9TAsYg7kmquOzJjhdzTQZfEGYBBlEG1PNmAQmzY7AdpP0KKMccm7x3eaJHP",
-	"Pj0kUhFLTE7LMS+fEcc8UYmC/C2vSS3XlmoQ3BkdsuV6jlejACMJs7QKbCO5ANIhXAXVBL5fSMJ6Bbv4",
-	"X+yof9HpdEKisRYWoaSv5FgzRUYygWK7JUAFOWITElFBEkljF9/JaDQC0CS0cQ2YAdz8yDN+XPdC3zoj",
-	"paxQ9D4wj8IqXSsDxCqXWVCtALLhCBuOsFG86pY3IMc/n66FgDxLucT1Y6a8tuPgdxy1tUSDaU/VI4qh",
-	"70hu9+rYQJbQYxItcAxgEO5vRxQKfNoSPwiQcnPNNGmiy6FaFBDrMwFa7VaHhFrmKmIh0ZB/MB4xfBVr",
-	"msCYI2lpdwHH7lH4fE4uRuhLVb5RQeyxw0dUl0A0nYOkmhi85XKji76owowCo0k/V4IoV/WRjEdMMQdj",
-	"b6kFF8NANEP2aERzDcX5oKYi/KUfUhNu7ZM56KTtXNOhm6pVc4nO7KnhZiHXYebXuL9vkQlAD6tcHgVs",
-	"02sTtfMsL3ToTjdTBXiTn1DteuKVXIny4yhN/erhhq4U07DXhMVDpnwFtIgmTMRU+egGRWI6IU2fzlMI",
-	"WYanjPybFGxrjzC4zLngJhCKQXnQuEUUG+QixqxhxazoZZ/2J4suZcvdvxYZ0JQnE4I1rYtibBDBFwga",
-	"Kal1ccsUg7Ol9/31xxkBxJgZsQnRxv4g5LjlvJPePF+/PkA4MiVxjDg1bojKhSYyN1BDFMU9zdz9s3fX",
-	"3hCQB20b2DOgE0FtqOoXgcAVKggX1FAqJn9Bo8nFbcQRY5krnASxPKaYXabYMZe5dn7T/UBQQWQCRTcF",
-	"A+hPIYkVVldd2s/1mhCabjzYmSXIitG4bnyBQ7KkfgN+t6SEg//QW2D83zGe9TWsLzCNA+jjjvu48uhT",
-	"286CahRXxQQOtOMPY2r5up9is5Yg1iIrDn19GXa6Ox+1e71278qStXBZvgtsHz7/d63Cd4DbuuD6XNCL",
-	"DuOiEn7tmKVyySDL9hrrhoBeK0oc3rVtrBx3cfr9UFvz17YQACbe7VVcPPiJA9AXoSIQeMcss4Ya+NL2",
-	"wo1myYA0WaIZCS92d0NX+rZcBJpkI7q0EoqLdzv7qSOhdaStVqnNa3xzB6qQsBYWRoF2Xn+gD94200YK",
-	"s4Rrl+wGSBrevLmDIOT4HS9oeJ6SwxeFdFYuWcvLgQI5n8qFZV2vLUnYDlmUK24mwB36jCqmruZm1Nj7",
-	"8oE9Qq7d+UN/oGSf6Raee8AboJHBIuReQ0ehOPOGHvOKIASUyx32Uo+a78lJzNekECwy5HhnzyVttUqT",
-	"k1V6kN3ijdItF1dUqULRmgMmCAQkU5d1Dn2tLcj6wk0CExS6YPbLpsG+RbgYyBYp4cTR2FT2VxQo90ae",
-	"gqC7yZMv7DYWqKkDUFbqjKgk1U54YQqAWaRwBcFc5gBp2oW/2N11mpM8YoIkNDrCBhUfjrCerSw6PFDy",
-	"EU9pPWrBkl6ZG81jBh9yd7LbZcxCn2q2BT9iygSWPb/Y3SWZkv2EpXDlJxkLROhn3C7H3Y6ZALhFQVNv",
-	"Y3MjQjwk0gzLt13yNxydYin2iZCBQFrLkc2YDvkNRv76QGIGJbwtN6npaxRKx2dUaUaaiMphRUD33Ao+",
-	"Wxhr4XDPpRUfxxhjHf7zQ0XHIUlZ2rfzFtowCuU0+wxywJTMMm++K441qsuvnOob9+8fECYggM4ubDtT",
-	"MmLM8kvtzneHYJqPO4ZUT0Q0UlLIXO+hnAuCvGIUoqNdgXIo61+dM4i3dEjteOvKsl1arEJvD9NE5vto",
-	"xYSS90qmznQ60Drbto3r7cdYr/0JoNRjd0UKpa+XjkVpDsCFuQePfnE3rGdSHrHMBHbuxNfat79HUsVQ",
-	"ZJlBNVKacG01iQLMtxi3C/2GZqCOjt2W2rJDCeoFi37r4D4JGvfYkGsDqFpBY8+tIDGKxqydUnXUssIJ",
-	"SxIgYG05aEvFh1y0yJDJoaIZhJq3uYgd72wFgotjezilwFgfwxNuJu1UxiwhFS5r6bcxtBoA2SKaD4Ga",
-	"pyRKuD0KcP0wbj0QNz+7f0gipgwf2EaQluq8n2Lt1LRDPpkYNKT0GbRlBV0K6GGI2V94qAExoDKaQFi1",
-	"z199gP9HIwmsE41ATy0QBcKL3Ythq1pizx4/uGKxZCiyAY5rJxCBgCayvJ9wPXK61Jgr79p1gpwodKz7",
-	"Yzq04sLnt1pokK9SQb/xgXCQaS2SUTOyRL7ivdYtkuaJ4RlVcMMNiIzIFeyyUAjF6ssYDD8Zc0FVdRNO",
-	"s6BZujPgme5A9QQd7pPQ36d2prgwbfcDgb8wZWGrQ27FaFrqs0B4UGqpihNbu3o0GdOJO/AyB6NdkdRg",
-	"NRBtaJrpolYuBY3ER4JRKDZ+R+pIjuHt/WqqhHGefcvRyt0BEbrozl6c8pOwA7seCDt6R9mpmHiivNO9",
-	"TO7Y1XWGc2Q4xdkpoe0iGbtilUniEe629hCrrkSW88a4EajRoM8UW1TjgcXpAyi83MDouSF4r50EwgLB",
-	"DUsv+GL0Lk4ZdHHwO+k8srTVUhPoeMw18jeIayYDyhOIQIY2mJXi8PpBE0XjMDW7an4XH7ra93O059bB",
-	"fXCbFOJXuzhTVkBzFtQW1rxvNewxazx48v8BAAD//w==",
+	"7L17cxvXnSD6VU5hpkrgpAECICmKZOUPipJsjiWZFql1HMOrPuw+AE7YOAfu0yCFeFXlx97J3EpqnM1m",
+	"7uRmZvKa1N2tmrp7FSeaKHasVOUTNL7CfpJb5/c7p1/oBkCKsp1EuzNjEd19nr/3872aJ4cjKZiIVG37",
+	"vdqAUZ+F8M/dPtP/8ZnyQj6KuBS17doh86TwFVFceIxEA0Y86g2YT6hQZywkZ1SRHovgp14oh+QVGlIR",
+	"NckhExGRIpgQKfAbMuCRatacGntIh6OA1bbbnZZTU96ADameecgFH46Hte2WU4smI1bbrnERsT4La48e",
+	"ObU9PchhRKOxml3nvVt7ZKvTbpupFLxGZA+W3KcRO6OTK8qsDl9ySE+GxCyGuAHr00C/uaMX6jpdkf2p",
+	"d+Z/fciV2iEqkiHzXYcUH4fs3TFTUfIGqdNexELiCtmACd0VIsP8sAMO79OA6dcFYQ9HPGQ+YSIKJ0Sx",
+	"8JT5ZCx8PcyQPmzgqw6RITnj0YAL3F9IPUZGLOTS74qzARN2oz3KA+br1/V7745lRAlXRI2YiFaaXZG9",
+	"jVp+XbXs1ZjrUFHIRR9u47b0KJ598SqOBozcv3ebjGg0sDfghYxGuBDqeWyk/x0yJcehx3IgUVs9ba/2",
+	"+Eit0tEo4DiHWl1rba5vrndya+rJcEij2nZtHPJGyHosZMJjNadksfdoxG7zIY9mV7t/8+gWSZ4TxAdS",
+	"90PaixqcRb3GIIpGdMQbIY1YoF9qGKRZ2Ya9DaWKiCeFikLKBRd9POeuiAZcEY8GAfHkWOgt0z7lQkUO",
+	"XB5xQ5eMBY8UCdnQfEqFT9zIJcrg3VhEPCA80qfFIlW8sm6NPRzJMOrWdsKvtzd3oq+3O62tq63WgttL",
+	"NnwgA+5NFh1LA18zp7OdAaaRfsCZIos2i6+777pdMdJ0gwtfnmnwcM+S3c7Z3btfX2vtnH29s7HVaS3e",
+	"HYvCya5GvmqCFklyRnlEjllPhoyE+hN9AXUZ2t9GMgjgTvRGVnJgunYOuvXmm2/ujqMBE5EGZ1aOMDR9",
+	"g0tBYHCmFzlWjNQ1dbu6udHKL6J2ndGQhSRkNBh+vZvib7c294AeObURDemQRZbyp6i2f6NifekrVxS5",
+	"tX9wSPQeQ0EDwgGvEY77XKMB7EGMh8csbJK77JSFhJq/9Z582RU05NFgyCLuESm2iWLC12BOFaEEV1qE",
+	"hpQGcL0qTV5qTk3QoX6YWd++X3NqmhhrSlrbjsIxy90WfXibiX40qG1fXXf05dk/2/pcIr2p2nbtP7/d",
+	"amztNr5JG99+0Gy887W/niUsTu1hoy8bZgX5Q7T8ak+KKJTB7KGmXIGoEz5SJbxV0wKNUQnbqmsqMx4m",
+	"JIacDViIXFmOmDl2rroCrpb5KzvwrBcyNbCDhmwUUI/l5pOCNTP85evdcau15hmkhD+Ya+i2vh78qivM",
+	"iOORvtNoQCMypGKSkK4RVRFABTC1SZO8Hg1YSHweMi/ip0wRGjLC+0Jzy+Jlp4u5dnUdEB4uHQlQeu1w",
+	"xg17yBXX3O5cK2MKN6Q3HjIRVYG8b56fE95LYHa9HGbtBF8SwGb2/8ip3dQSR/lB9ELa1y+S+nEgvZMV",
+	"fQAZ6cNuIy/ale4YxJr5m51PS/d9NhzJiAlv8horWe6uZqjvjhk5YRMQ74AtBbLPPRoQI6GROiX37+/f",
+	"0JIQJX0pfeINJPeYQ9TYGxCqusLd6HWOr3pt1rhG1/3GOmsdN7a8jc1G2+/01uj68YZ31XdXmkTzGs3/",
+	"gMnp41B0iNNr9D2W/gRRboKoyEMVJZijF9hZJwM5DnEAOY4A4zWG69fHIxWFjA6RBTXJLgzMLfIGAQuv",
+	"KBiGBkFXJERAbeeXIgWhQgL6pYTCyJDJE1grrkyR9U4HUbIU7TLX0ND3UAGunY2NIrzOouEBiG7lEv1m",
+	"Z71FRols1ySu5tnl9Kne1mToasshHh2NmE+O8chBiA5XyEAGfnpwKFhpGY2RiKoT0uOCqwFTVlYG4SAc",
+	"C0XkOHL0TyI5nE6rld63/vqKIt44DDWOaM2DdUXdGzDvhLioiLg7xLUCs0v0IarkW71qLWmQ3jjU97Bi",
+	"CWW677mUEk6kU0khzfGejzQeyRH3yomBYUUW6TUtqEf69ZWCatfubHQ2W6VkAN5fjgy0S8jAI/2lGkmh",
+	"GIgv16n/Cmp4+i9PiogJkPQzQsHqKJTHARt+7VsKdZZkpXqTEeVBbbt26/DwwFwy8y1ykLFgD0fMMyoL",
+	"TNs0i2cqesD92nat1f7bG2vffG3j3rU7nTevvtH6xvp/2ry7db29d1OfvNFZN1odpxbxCK7tvkVtVNFS",
+	"Yq3VDbW9uppIc02fndrlq1VLEhrJd/aX2natp9RIE/P0IP86ZL3adu2vVlO1fxWfqtUDHBNPdPamU+JT",
+	"PBEWhjIEXS45kayerTWAwCdCRqi6qogKv6nXdZ369/DYnvOm9PosNQe65UumYMYhjTxDiGGbAJV6vaq2",
+	"/fZ7tR5ngb4w/VGTidOaUxsypWhfH/0pDcZMk1c9kBTMaq80COQZ8wk8V+Ttbg1lARZ1a063RsNjHoXd",
+	"2ju1R+9oeNf79awu2wd8WVWMht7gQmCz3mqlYLMvTmnAfbv5pcGG43cN+91lAYm9BK7IkAZaJUctX0On",
+	"IjAn3OoOcfEWXBJwpYVC6g3IMfUJF6NxBNCxJ0Uv4N7zwsZusihDo7kiBYYFNpCIBwHhgoxC2Q+ZUs0L",
+	"3s5WejvJDpa9Fs9+cNn3YQfOCCbW3nJFIZMi9az9i/k8AmWXqPHxkEea3Gmxtysy57+SCg3FQzbShls4",
+	"abfknLtCb1cT2yOqTnaNPWjOrdvbXu6E7MBVR4SoCJbLd8dszPwmOdD8N8OhreUODAkNsCQkRooVI1fC",
+	"gY4DEHszVtT5djEjLFjzmENcsHcpNVrVj9Tqe/o/+/4jt8Qqlr41FzKruep5LGbpzpe2oSQCLsgzRXvJ",
+	"BWX+RxlQuYUy2hcDKi5KTtuwRRfARTERbaeCGxhaeWRFR9+xaiGiFzxORUkqtCTZFXUrExJFJ4qcDbg3",
+	"MKbYDBjt4fYa88EJUA4BKTXQAz80OgKuBNgYjXIW1wtBxWUC9xcGljkznqMPPGDpJXJFxsLeYH5di+FS",
+	"hsfc95m4BGkmYkLL1QOqpY/ETxEyn4mI0+CizGktZU7papflTr3MFxkpE0WaS2NZZudDOgG5y5fAsrc1",
+	"ZpnTSI8h1entehz9nhHZqCDUH+pLjgasK1IB1gObNAmod4J4EfL+IMozQDxyrcnJcRg1RiH1Iu4xckzF",
+	"yYpj1MLMoCHrjRXzwS6mFJrAUiZrmJzRS474kMnx8wo2VvXivtkteuDQErPWUhfVStZLtJLIrPjcakn6",
+	"4YuDmOQOCkfBBawbhMlXpGCXgZZI05DVq8Q/l1htUFDIMIELImo7I+PD0pc9+L5++fKkR4Rewh5ypSXA",
+	"4zEiodk3nOy+sYPe1PL8xY74IlCaU4KMJRZUinPoQPjZpRzXbs4woNWdcciIdcgi2jfJEZibxgq0ykD2",
+	"+6k7Nz0D1yECfCQhi8ahMMeMJpp7idT0XKAM7pVEpoCRU/vGKJDUvyDYttNbMcMmK172WgL4rpHIh5d1",
+	"O7AtMhyriPjMC8CEpoUz/m1m/K/5A3EdoowfA3R/fSP6MsHnq+/PUPyuMIIFFRNyPEH5ikekL1nKlgz9",
+	"vyujW3Is/Muh/IYdJra3LfP/LiocZAj/XRmRHqx02WsTMmrYL14cqU8oUmLgAdKEojb+cMoVPw4YcmAt",
+	"94I80TTHv68PU5/Wc+PQkR7c3AQYeYIADenJ0mSvZ2Dm4N7+nZtEsDNFeuyiTGGj1c5fEM/s5TzXlP/u",
+	"xV1W1gmJfPmU8oDqy5ECL8dno0BO9Fry4TfUnuyQRQPpIxpS0RVSNEYhG3LFksPv1g5C+ZAPabc27yIM",
+	"Ch7QiSYER1LepmGfXbbhkSukFJ0WucOvX5T7Z8R0s14SSUkCWPGyVx1J2cAvLtualNtpzt18xRBUIJKA",
+	"c8bAezki76yd10p8YchPWSrxXYwAXkuP3SybHJ1T8DXTJnLvCzn6wq6zoV9JaBu+yKgfcMGUET2kEMyz",
+	"GOkFUhnh4pCFp9xj90WCoZdwURiTANFvqFaHjHoDPfhF6V8GLcyKyTiz5KWVk8w3lyJdaDLGhM+EN8Gd",
+	"JuNvk3vM58rqi6mqUteyh8dDb8wjchwyesKAg8kRE8ZwBKEbPlf6GrgYMz9ROxPPCjoxKfHoiKgBDdHN",
+	"qYXHidWj6/pMiKtRVdMR5mMoo8ZP63rkkXFcT8gcQycasEYhU0xEMwaqgiWm7CTN26uZcKxH6F2Ud6iY",
+	"GIxTlwB5QymiQTCxDAKjxgw8gvFLQ39qRNBXplX38UgDZo8OeTCpbZtgs3OBKkblPQDrVafVudpodxqt",
+	"9lGrtQ3/87XW2raJVpMAqOkisnSok3EhvAGLZg89xvxzsHnYayPz2SyXd2qnXAY0Yn7DRu3Vtt+2u37n",
+	"chDDnHlIQhpZ0dmIraGUQxKwnjWhArheUU4eT9ITuoJYpGXxvOWFR4oFPRIyvXDmE9BPB3SsNVake7iK",
+	"IRseszCJAjZnRRSdoNUVhqbChswmQZY7RXxAOy0TIGJqpLHRGAblkkinHuUh4iXps0h1BeKiPouGwUCg",
+	"A6Gxyo5tpFbKUBX4WFxPCowo8Ca5LzXiy15XGBBVZMACn4DK4rEVG1hqv8hzCE+KHu+PjYh2wiYrDkR9",
+	"uRh1CjDqziJ6NnZ2LponL2YDTBtphOlSH5vXZ22956Ew9wUdRwMZ8m8/t9R/qDVnip5Me9+7B/sY4aNI",
+	"t7ZrZoIht4mJycQQlRM2wfCUbu2iIkpGBcBd2ThS/zzsL/fdZWD6XWlPAZAUwiROhDwTEEyYh6A333yz",
+	"UYyAnXebxYBZc6WjUHpMqUsRVkpcwmfUcAXj3/R5DzwRUU4Uu+A1djKRH5mJAYpCpqdd3oqVWfcJmzTM",
+	"55cld846cPXB0CBk1J8sdUCPkqVYTxZQHebfheif2ZA9g1Xcd7JMWosqGrSQliOTdjTKecmA+jKyAZAY",
+	"/dhqbD1ovPNe27m6/qg0CPLW/sFhJlq3ZEkiG+8Ms4SaQEccA45oFIX8eBzhX3MdjHqq9O1HTk1DdF9W",
+	"hVqaaSFFBd+7okhvHATgUcv7hOP/NX0/fhr/Jn46/U78ZPpB/Gn8LH5C4s/ip9O/i591u/HP4mfTD6Yf",
+	"xE/j38Hjx9OPSfxs+n786/hx/Hn8NP5t/Hj6d/HT6cfdbvzj+Fn8+/j38ZPp+8l41R+UnatJ8tgtybJ4",
+	"0/pCM+cKgGW+ye8MJal2o9M6am0VJKnEWehrpqq1rrKlDKi6r9UP3wa5lqQMQVCvlm0Tg5oWU0CN0hKL",
+	"/ppMWD6stUcDxZL5jqUMGBWZCftcAT+fM+2hHLLMjFpW0Kpd+u3MpOgvn52T++VAVIxWLglJ7lybObV8",
+	"cDAGBXPhySEX/bsQ2lx+hFcUsa+VhkDry9zcbHfW1ssuKhtBfaM0OwJAB7aUOSIeVUBM+6jd2V67AMRk",
+	"F1K1XdTLZ0K+HRC+ZtZYAPf8go/u7Hautjrt9c1Ou2w5qiLP7ShNbqMmLt3qdPkJboS0F5WNbNjQ4iQP",
+	"eLFAcn4RP4s/iR9P348/n343/h2Jfxt/Hj+OPyV//HdNbeLfx4+nf68Jxx8/K507BCG9YnbjpYWobHyT",
+	"OYAbkUmQkeFyyIi/LEGZ0/0e6U8wstQ6XN7WCGYGy9Dtd5IZ5fG3GIZuFQbbA6IGnML3uf6FBgcZDmIW",
+	"XuSDgp19NfmOQ05ZeEwjPsQcT7fHR+o2V9Gu/WwPv+JMuV8tJjU3+vwLRYZs1HWr1SpbzCWB7QUgVl9m",
+	"iRyUScEsgcbMU/03j9hQnXP96bZrNAzpZGYvuUmW2MiROcPZ+zzhwtc6d2bEbRKF1GdkSMMTUneP7mQG",
+	"clcc/SqzvgXZIzLkfS66ou7uvl54s89kP6SjAaSZcOGbRw7h4lTLs5huMY54wKMJGUqfBSaOX4yHep+5",
+	"uWtOLTdDzam9wuR+MmzNqe3bcWtO7b5ivXFwRw+qjyjHZHKDzDJ8PX3jlIbAQ/Q69HEWP4Mjfn32t+Ka",
+	"9G/Zdem/c2ubva77I//8lFLfJvN5BI6llCbC5eYkd0h/m9iUN8z9MGkaUjD1UrD/U6eZBWKxmOLl7rcc",
+	"5FDaLsi5mJqT015SWHHIiCqtGEcSJTKqEPBoyJr4y2h8HGB6kZAmMYH0ZAj5R8MdsB1CwpAi9fiX8T/H",
+	"P14hPvO4z8jZgIJIBAaoQu5PQoNFhLp1Lf6J/v+kW8sfJiQED0+i8V6gV6oxfctZ77zzqOKcbnBwGtEy",
+	"aE6fQZUCXoZHCStYmieko2Ii4iK+gAO/s3D9FWmNu8TPb2PyvMTARs7liUJu1lnNRl9tRIaMClXAkyKG",
+	"awIw/Ye5dKFM4BalJhcgoHrTVxRoDzuYQlgkUZwZ43xCpzSEQygRVcS12OZ+pc0SBbiBA8nfSyUQGR29",
+	"FHpsCM4Mz7lkprKESSVZy7L2lI0L2VNu8SqqnyxggNa5qJgM/AIMGOvrSxkwquE/k92tXyrA8D9pGIs/",
+	"iT+LnwCAPSk3GdCSDdySYca8A/qS3o9DzgYMmIiSQyYFS41MfLnTen4LRWqcqDDRbJSaInhfVOns5rZh",
+	"LzQiAaMKo+f0RzQah2w5jV1F4djTr/tl2AZZDAjiA6nSWbki37hz2wFhEAwuoRz3B8RdTT5wlzrZqFJp",
+	"SEAbHHme9AuAcqT1hzs0PKlV6HNH1cJSbuwrmHjMhqOARmxJoCTxMzJ9P34S/zp+Ov1g+uH0faSD8VMy",
+	"/TAVtOJn8a/jZ4moFT9eSCVTw8ci4vgcpo6kbgABHxt7SL0IykWBa9TV0xrPZHKQ7ix1FRVOBXAf2Eyt",
+	"0hIFtfiHcEZP4Ag/1+cEh/g9Ev8BfvqN/jN+HH8SP51+GD+JP0PpOJVJN+aq8ctAUz4FwU3AyXWIu5tq",
+	"n6+D5ql/TPQrd6UaEvNi8/NA5lx4rDi+xWf0aAFQlVsjEpv6LBD4WXP78jKnZfCLhM10+EXoUG5+2CWe",
+	"HA4hQDEDAC9G4tRQVZGeZYHOIWOFurMyaOYkuWyakBsP7pJUbrGImxNSuFpM1T6PH5fStek/zKdrpJ75",
+	"d/ws/tX0g/iz6Ufxf8RP9Td6+OnHK+eTkwsoMHN2KV36Uij1BeRZDaPzMQxA5XLUuixePKdOZ4a6dJNR",
+	"AptfqLnoopLpi+BZVfRYi/z3MTukhKb1eMBMlsXs0fQqtQUjvGFpqhEN9T5tIoYGEy3V5e0pzayacszB",
+	"LLEIL2D+KlA6tMJpqbBpH2o4wfpYkcxASQkYBFpZjgbDZaAgmXs3+eqRczmUX6+oByEzhyzkNKg4//S1",
+	"K4ooeDNREwbsYR7eWm1/k3Z6a9768Qa7SjePr3lbZQS0SpVLTvOKmlHktrbaSylxqICU6cB2BqiXxLXA",
+	"p9WtaFClfxT8xBeJLIDFhAuPlqgxgFw5Ev/IsKNn8SfE/kGyv8ZPp99ZTkpPgS9ZWxkoZE5xIVbs+tkq",
+	"LeegsskIkA6L6DOLLsnVnI+VJIPvixHG2Q/pw338utMCq7X5q72Az2QWsPgssrhdUg3p9cOjLMWwbzcz",
+	"rh145x5ZW2+2W41Oq6WBvvBbu9PobFwt/X2j3ck7dao+XdK5oz83i0j/bHce4iC5n2Dq4oGgwlflwrcU",
+	"M4d+Fdd/rkuvvsTFd4gAc14V1WfFvcwD6kvgAVBdqEIksGvZu3NI6gev7R3+1eZKZmEmwjkRsg2Pdcgx",
+	"VezqeoMJLfcXyO+d/f3rqv/W374mv7k/OPXu7r7h7cn9/evy23t7u9+8trf7xs2HN27svna933938Mad",
+	"V3ffuLm3+63d29f7J+8OTvgrW2et69fPbj7s929t5Tj0JGILaVeWbOHGF15jucya0pzLpzQLJdbzUJI7",
+	"4yDiVeWrXxe2nAwZsTBTgieZwSFcJIGWMvQxzCq/X5OlfrHN3oOPF27ZzrFwv2a8UniW48iTxj6Tsxbu",
+	"EDf5t0ukIGqM5RXqnYcPiauh2F1xTC0pl0DhwjOuSshMtR786tHRgY2hgsyQLP3WqzmD8mUDespIX+Zt",
+	"Rp1WSUE6U2Bs6cBb57JoIOyx8iI0DCll1PJz6ko50pJ3cJAR9U5on70QGqiqJfNz0EGzQkjOVn8iRHAJ",
+	"fpZcaBVqgbXFhCF6mkb46NjL0JNL9FSVayFf2ZDRueGYX2r86OVFhubjL2ycKKT4qQR6nAWRo/eSM1sI",
+	"wGYtpbsvuagqyC6BpHOFZ0AKYJrsZUDMFIWJrAlSC0Uh9aI0TRwNevY0IBQ8GrAhqWPhu5KgjR393UDD",
+	"LY/AE64IV8QP5WjE/JUm2T1W6KZC36xmKRDfLdhM6EY0GA+PRyEXGrS2bq3tXt1rXW93bqzf3Lh1dXfz",
+	"+rW9rRutm+1bnd216+t7Gzeu3ty8da1Waqo5PDzYHcpxmataCxZqPCzB9YoPgPrjBynXa3c2N68217O4",
+	"IMe5DFyEZDBDmLS1ChXZPM0qSPfuX8+rOPqH5RSaw8ODPTMijPLIqQX0mAVzLNFqPNR31pOhk5Zoi9jD",
+	"CPL8Zg258W/iZ/Fn8X/M2NviZyT+FI1uYGz7fPrd+Pf698/ix2B7+4/4cfx7UoeXnsW/j5+Q+Kn+DB5+",
+	"Gj9dWcwg8JIyh/pOxf1fpzzgvV75oR/jQy1BegMalvHucnPkXTqEDEnCBY84DYrH89P4H+NfxD+LfxL/",
+	"gMQ/ber/LSNZo4EUrIRkHejfDRFUDvGZP0b6VeDSb9e+tllf39pa2di41mhfbbTW9TkkIm6FB65CgDUW",
+	"c7OmqvO8wY4jGVZJIfpZCUr5fshUyT538QGpMxFx/XbBd9fubLRaWw6J/3uTxP8S/yT+efzj+Afx9x0S",
+	"/1v8z00S/yL+QfyP8c/g9+/H/59D4h82SSl3OOZhNCjnitf1I+JD5U8ufH7K/TENZtayda3VaHUaYCHI",
+	"sb7K6cBcXjEfmtLnzFfc8/m8M+m4NpzSpo1FGOPEo0mVCe4H8ffjf0XQNX+Q7K/xj+L/sZz7pQqGboqe",
+	"DD2IQ6iOJcJYrOTFjIsQU5Y9xnzgNwrkWJ+UCW6Y2VgmFExGzIE7d2z/DUBnpcZ60GPpT0zOsJCiAWUJ",
+	"9O9qBC0ihL7+gKui0Bz/fPpR/Jv4SfwrG8X5B4j5+jR+HP+WaAJHOp1ma73ZabWvkv/9X/8v0mmsXVtb",
+	"hT/jn8f/Fv8w/sf4v8X/Gv97/H9rGP8f8ffjn8e/iH8S/xhe37q68OTtlqsO/5VQjkeHWHX5nFZMdspC",
+	"Gpg6sUyRcCwIukWhHFyZ3p1WMqiqN6sVEVOzA7T3pKTcGYeeOUNNpj0YfDnd/fDw4I0xw1DJ1BIK7p3l",
+	"TaHJyquOcf/gQme4a6vsWg0/C+IZqD6eZGTgAkeaI0RnRrCeC1f87/f/H7E6maz6/moYupBFn/nN9/1G",
+	"/KP4p26R9K6tb6x22qubm61WG97IJ5V2u/57bafderSq/9V5tFo3/8X//Bf9n41H8OHKXy+mF7ipqtO+",
+	"zfo0eP4DT49H2S5MhBLIJzY08TzMK+3/YdTrhKyabwrE4V+0jBR/Gn8C7uuM63GtNBalKoCnctYSYq4l",
+	"kH+Jvx//T80fSyZdENGuFZWqorbQEwBfgOCJHdJop6SBBoF5mD+FzU0nLR/baJf2MsnjYR9zJuYylIPB",
+	"RHHvhUGIyLDTWQABVu8vkiyoIjduNO/cab711ltvFV2JzVanqeWLWQzrPOp2m7l/VORuQ33pcpC5BaWn",
+	"q71tJYFRC+AioFVz3aZzp4qfxZ+cf7rzgKFpd7K1BfxcjZjHaQBPlG1iQ9qtjqaC7Y3WyiVBrVPD2kDl",
+	"h3JAo1CKyZB71adiHJsLItSqsCO5kCwgVGJLAuOLpa4UH8osyUJJ6GPA/HmWnex7xKOKEahBHUiNZJF0",
+	"CO8RKib5s7m6eW1rtdOy7Ofn8Q9LY6yqzVwFMfGMYkmpkhDfdqO11mhvLCPWn4v3LsNQl+KKZp+L7/Om",
+	"KPE/virPiofBhM98Ur/FfBDobtMz0ulsNW59c2WHCK0sYC1wrO6pT01vRT/AGiNoaiqwyTDiXlloyy4+",
+	"0NwK58gdy/rVMmTyAjpWJWPtwe+pNTuMisX0Z8eaAyI8wpOYgYhOo3W1sdZaBiL0IsowPkz4szmZYhew",
+	"BYzPzGeP1UyUHE0VLKDkez4GCKYwZIEQ9tXXGoKD+lCkCPMGUkvoFOvCp80d8gAAnROXl84P8PW5YcE2",
+	"MxUXt0NcnMMlET2BRlE0Ms+0kstZ4Kus+WxkpAJNH7WIpzWIUd6glnllSasaLj79LPnttpki+WH/oPZO",
+	"RQayOau5l3iQnOc5XVRjYdJyse2EPhX7VzQIWap3NcluEIAdVo5wfDJgIdvJdAezyXfRgA27wgpEGBu7",
+	"TVx7fC4RjPmKuMiQoAew4Uj63wlLgl6+vrk+N2WZUIkvkaPclR3TQ7hk3NlhjLANX/FR8gnSThdaLaON",
+	"+ZxGqbS7H6xl5fmk+QtIiaRuz3flyxIYK5cwR3a8iLS4cJ4KwXFJpQnMtQvuc5GqtLQscFCUA0idj1a+",
+	"WO36S1HdlhWCl7rspeXhUgp6D9y85V6fcvHW0eKEss3as5UXwWGop1NNckBDZY2OTEWE9XoyxLqNmTqM",
+	"5nUgrSdsFKVVQrggbkjP3B2s44JeNXC20GR+TbFJIOWJImehtO1+Czpn6tVYxG2tAwQyEqztftFHxsoP",
+	"32jBo9pEa1airpD0TQdxWtPokVQRDSoMIj8xMdmfx5/GT+PPgZw+jX9HwOj9U9LubK2tbzok/jVYwhNy",
+	"65DpR/FnTRL/NH4cfxY/mf4fNvnVIfFvmmSzVFPIGJoX7b7MPv1IyxX+Ml/nxfFHcHUZfWv5zwGN6dky",
+	"HyG836NngIUYYbvMd4fm1RnFkp7VEnjJ7SBzkulMOTBxEujEI3tnLo7eww2WxQPox4lgl6TBUYX0K/FK",
+	"N+dhR4HTGn9fCp4Dm8Aw33lHin42LGN5HGIVy/lPy5ODqtHqRvIsXehXAIEqXSlVjhoouJx3sjg5D8vK",
+	"V8B7ohfAHoxC6Y+98lStWX6uLwR3ZQXnYEJ60jTDPJ4QmrN5NMDmsaRNAPfZ3mi21pqdVqdNljOE8NED",
+	"Vqb83xyOokmmtVfecaZV+500WFBrw0YOFb4xi2tlUFRqyA5Zv+qQtkPWlndPIm8xMSbHGdlX+OS4wjVK",
+	"zAdZXKj0Gi/nwiSpFE2W8bVmqGrBLYYPcGkQl/DFBktsExuGQqbvTz+Kf9Uk8Y+mH+h34s8gtQ/znb6X",
+	"kIfpB/Gv4mfT97dJe/3a1npzbcN+uWxaXQFnUuqwBE8woFrFFg6rzvlNU/DlmGno1ezh1Gbsl0XwqMoQ",
+	"HoUNXUAYi9jDyAUHZBI6vLSX0YQWzcRVODU9atX0BlgMFzsLZQSGtjozmMqSisErf75gBAfkJDdVBQvQ",
+	"grKsCq2RAMBmBa5n4mLLUpMYH46F4KLvgggehVQoDql1LoRNM1+/WNeKjtV6bOt56C3garjlNHBJXUE0",
+	"NnSU3iaKMWzPizawK8rGW6/grPieS+oCC6jjgA4x9Yxm27Nhb7Rsm9C0KLntWIHTphOFTH9GgyZxTfMx",
+	"tytyXS0xrrGgwnTWiV53hEnymWadpmh8ro/7ertlu2B1RTJNUig+pFCvIxpQrbdAcWPiGre9C8XhaKiw",
+	"skYa60dFqRlmmUIu2FSUKmgpOKqu4tI5are22xvbrdY3lw5PPW+Eum1nt3jB0OSD+YTifeHlLFh5p738",
+	"yqsyC/FW/aLJaE417sWZhrZF8bJ9Yw/s+9iS3iZfzM/tMOisyfyAqkz32GKCB6m7XPjsIZZ6WJpe64VV",
+	"JHOYPevfGuqEjxpWsGuMJNTbQafHgihj0xMxvWhjiEbSVHNqhiwBl/SSjhSG2kDHDdO63qBc3lid/WZJ",
+	"a7Xe8ht29uQMklXYXw4zIydXmKwq6TJsV2d/uGlX+cipjSH7fAm0CKiKiDegor8Qj5fHhrIE0CQGOwHe",
+	"bNmo7IrnsZ+DDOTP+tWGVEwS47q5fWtHgzyZbPfLYmkOUWp6xfdTI33BbTSv965Ti2RUlt68m+F02eVW",
+	"Dr6Ef8r04oQJ5x3gMulOsofZThknVHlA2XmpNZCJedFnVxQZScWxE5QwnWqR1NRbNkmEi35gP8gLZa1F",
+	"F/Ku9cctHbKGdg+1yMdshdis3AhihwzT6G0b2AKIez5iaSyoJcJtFQV805TxwtQxnNnKQFlqmCVjhuA9",
+	"L5lDGCtSMfzVUK0ZVxyChr0hJ5uygRdQCtScBX7S33WWnXGB/VC4GI2jsuIPLPBLT86If/Ad4WqbuCBW",
+	"oSHpWwqyy6IB2pNcUvdlpBWh6IwxkWR4gAKqb4nA3phacbrChf2ZgfShmTFAyo0Gsw8gPhA7jsw+xIKI",
+	"kBWCnkGsg/iNO9jZPJM9U0jrqMF2IjninioTZoZMKdpn1VofmMJRKC3m5UAnU6C2NCJDqSLSbrUIQvri",
+	"chj6RtL5yy4dm2ftCo+p0tD3XWKrtNGAjIVW5jRLdzSXG0UsdJIQgGZzBbJtKIfKDDTxSZVQuvL6nMbB",
+	"q3WPxJ9VkPXaWUdJljdU17UyI+pbN5E+Oavch1qHnH5v+jHZbFmtcPpdY3mEIj5gqLP2uieoXppiRY9B",
+	"Sfxw+tHCu8At24VW38T1QHonag9FiIsVZLhlzg7qMQAkA2CjWFKSMN0L5bA8eeAeNNuyXya6F1fEpxNS",
+	"77Ta1xqtdqPV1ngV0IiFKzNSz3qjtbVkXoFgzL95mjbQ6FFgruWBjYGSJODKZHnBCgmDjzWPBU02C4CL",
+	"qxGOw2AX2MCs3DIOghQiAy5OEkHD9J7rhVJAvE0hg8V29cGylixqYle2Zjhe/atVa0tebXfanY3OZmsV",
+	"gGR1s5VLdEmObRzyUupSGfedV3bu37u9WxoOntx/5gyqAXRPK34H47A/N9fbqD4g7Xj6CzIal6Yg+Sxg",
+	"pZUlYB5bbJiY1/LhVZ3FgpwZfc52AHIA6kpLuCFg5SpGaWBPQIvsR4gNXBEXAjygNRb880FIz1wUWAyc",
+	"gF+HdgXYhCND/YWMyFtvvfVW486dxo0b2L8NIFk/BBcr4yB8nNHJSpmZYX4U2ICOykMDz4GZdjcVqVEU",
+	"PFdmj9bql5aXs32Bs7vEjCQwzOCxQQcQSKQsCQjZaur11pauu9gmgWaV4LdxSMeqZA5ZIx4dalEkkvbp",
+	"OqFQmZIhgTUmHubn7mfCIsJFV5hvNgrfFAYtyAcdcPWjIL1xLkWkshpnBni56C9VtBi2Yw4Cibgp+bc0",
+	"by4G53tm+sIcQ+qzDFVeHMVYblHWiFVWTP6XYAd+Atz3s+n30pLyj6Ho9OfWmUbip9N/iD+bfkw07ICf",
+	"8C5pX9toxL+M/6kUlLQAVxHlW9zpbGGr9dZWe+vqtXZr8aXCPGbbcy5XjsPoNS5Ky7DZ6EFPv6S2Sbe2",
+	"1mp3a6TPBES9fmsccmWqnTvwtNOtERoec5OajT+udWvEC/kQbHgeVSwXY7gGxGGt1YH/u5bXZPDhEjpM",
+	"ZjfqFVxeLbdHtZsuq/Bkz6wNrDCZBwch9SJeln8Ij8nIPHdA9dasFKxwcGqGTCXaW9KDnE6wzDnIDvAq",
+	"VRAkKs9EV+D1EBk69ucMLNharr5kyiHK5JLpMRS4X7Tqit9jq079xMUupC5eoUtCNgL7zQ45ltEAk8Pk",
+	"OCJoZFazO2mSuzIcJnRXC0PGMA1NBvKrgO6k/BTbmcIOEYmHpQzl3JVVS+4GQPf5iqxWjVphPsA3kuyz",
+	"HI6URfjrc6+CIJ95XHEpFNSj4UMe0JAMIYZNLW1rwPWnBW7FSZnN4YQvjr0pkgQtLevLLwk7BM82PEyT",
+	"3CM5tva2S1t44SZhF3ZVjj3dJW/1YorOrt0c6emr9nKor8Gg9NLL2GTxziNJQhaNQ5EiW04LbWU4OvYo",
+	"mcfU0ysuDwNXKSXPzlzYSEatSAnzO8658dPCzzy9YSz4u2NmHhvnQLXf194CFTSYKOaQbHlrminkrrcZ",
+	"UD4shjRApM+T6d+hkv1s+kH8dPohiT+Jfzv9rone+XD6PTL9AHg7VEL9cPodjJ7RuviT6UcwxLP4d/Gn",
+	"049AGEjGgv/7Hfz9D6aG6m/ix/p7giFD0/enH8ZPp+9Pv9ssRmWuX9vYvLogh6vc/euZIg5w9dVokMOx",
+	"EkavtU0sRWrIfKkWsmRlh0Kh2cwIFY17Xpx5ZK64ldaNLuCdUZTLUGwcVpQ+hRMMWUAjfgrV/DJ6+xk7",
+	"rtDda/MV9Pl+xfv3bldKfXqdczI+cWE3kQZWxPgapaMeMp+ChLeSV1BLoka8iJ/yqESuP2Ahl7btP2gF",
+	"dngOAHJGQYJBteZ87AOHLuN4XkFvUfPBwGTDYEyOVV7MMs+5phmNqWR1QkaHpcXI0rOSimFvJh5NLCxx",
+	"RcZCQUG5YzmOHGvP1dLhKKCCXmC594XHwohyUX2W83y25oySqlDbxA3Vg7vszCW9MdYXND8chAxghNkn",
+	"Ga3XKMpdYd7dPZZQIclP3gXjvGkWTe1THHvXi8Y0cG1NbTMK/pqZ1Jbcnpk1M0hmXvv68TjqisKMrwe+",
+	"C8358732cO01p1bYcPJLMjz+gnNm/134pLAo/PH1oODwyY60tLJk0B/XW/wpu4zis+xqcs+SNZT8Wjng",
+	"7A5zj2Gv8wl5CoDc38nVVk+fsHfHNFC5UqZX1JJkv6oymSW2Cd1LsbqM+iwkxOVVSDM7VIsosH2vJH+H",
+	"nTEVEUhZOid5sGxikWyeTD5no5qzvXp053Y5z8mafjKWUKqI/qaE4RiHkppvSSrxUNuxHa38shBcXhc5",
+	"m8SlVUIzl7FxFUSPcqEjZGokhV/Owu6PtLTRbrWSQQFKICK5yNusmGftcg5RMoww4LogDZ0HPvQ+77He",
+	"+cI4M5ejL9cysiHtI6XvyXA4DqhxhITsLORRhIaFTJRfXppCZ+tIi/9Kfb1bUw/aXfyRXZqQiXOsjqoT",
+	"E6LF3W+qOlhC8OdvIHnrWfw7AqbG38RP4k+1UjLbt+93JGunNE0/wDC51iL4oV749H0wT7ba1jy5tVlh",
+	"npzrTnSSmNME7fKwuQDvNYicV/UupwgXsydzH2CsQAFyV3CtXR4SdIk6RIXAjhuoPsFbXPh3pM97/KIO",
+	"2xspLVjKYTuU/p+lv7b04ivbt2G4RXU7G+7npYi3k5tvt7ZarU6rlTWezLffpKW22ucrtZUEhdg7q4Yj",
+	"TWsPSsNENAMe0aIb8koV751bx0MPY9OVIBu0vah2wzxWoYez6yD7FRwCokyJKcSZxoC7q6ftVfSHrwJz",
+	"Uavv4Zns+49MqHvmFTNmsdX8F89Y8C8+7BMVel/v1ma3sXZ1Y/PqtWtX7UKWL4WywCX06mTEQjjU5zWY",
+	"jsY2kIGLSJZlGSp2v8qioh9aHyAXioGgAqPlTX9lARJkIschGSuo2muKr6S3WR0vkaVHZYEQeQPMdb38",
+	"e7ergfcgoJrb6NOQoRFzbIBVp0XuXNfU0tnabDsbnRaWFAcjy/2jW41rTsbbDWY+Req0K/YmIQ8C7pGA",
+	"RUB4sZDHmTTfF6PG4h+Q6Qfxs4xJ8wP4F/QH+yB+RjABUgNw/CT+HdlskYIcAm3DMpJI/FjLIr8k8dNZ",
+	"QP88fkKMmfQxNBr7JP7MdEjDqT8uGD87ra3N9kandSHrp4Wf5WC5Oo4EbgjkT3h1FlDLr1dfqHG1IbpS",
+	"MghZ7+vd2ntmZY+y9r33gEw/etvY996D/zx6x+Kvm6AKwnrzfNdYWMEFY4LsYi4KFIaIURzlOUBkifuv",
+	"vvXbfMgrClYnCUTvjmVESY8OeTApt2xXaJXWkcuigfQVUQMaQo8oLWrCaIC4EMupxr0ef1iIQDfsetWX",
+	"ZwL6nzmFHxrSj2Z/HPm981QmnquG4DqTtoNckHtjpTgt0Mn4/4Wb/UP8bPr+9MMy2ayir8x9wSNFAtaL",
+	"UC4cShENSH2ts3l1U8+WOJ2gPTkZi0BfmImvTqWEzcXSs1FMcB2OubYFgFFyr/j0CjjhSYjyrQ0/CZnW",
+	"bjiUAYaNBBMEnhI6ESTjn0N/RmhdZF0xQ1fv7Y70q1rAtNPQpA5mzWHguwlcg9Rgdso0T+UquQc0abad",
+	"zjtzRbc5FsY70jcxprXMKu/K6JaePxNuYTUbiEudW7EzF18kQ8IV6ZdHGJ1Wm/yN6mJix9xUw3DBE6FY",
+	"ROqZlO7hKJqsXMQFYCL+SpBzmL2sxaOldzvPB5ULHgUqpGYaE180VvT8rih0QaUbdeyVzAXhFAwWGPXU",
+	"DChA8EkpLGSDbs9xh3mofHSxuNclgl3tPEfldoaq6Lq/TOj/IowxFwLaowpTQYmPcSmgTU0PFwBZBKVH",
+	"y9kNqvd2l52p/YgNy2Upwc4UBouBL3KugW7Z4kHlMUHVgQYDk+NdkFz+bfohxGN8Hj+JP59+F1VvaF0b",
+	"f6ZF1YJcOv344hEGIxrSfkhHg4q7h1PSAiuGCeKHEPGTfFmQD+MfQLTJB3btT+Pf6uXgZnCxn2TUtuk/",
+	"LCWfN5+/sUWmblFm1/PBp9ypdXBv/85NOJoS2ZudnRfsEzhduBE9dvWCjQO8hASP4MkOoQLsCzYaktFT",
+	"piCA0pZ5Jbu5N1RCtpP49Ex5Qp9GrCs8Cb2SBHF7oRxiPP8qcSOJ/5wNetc6YsSoj0UczcB69tLAfT1o",
+	"VYVCsNh6UpyieQVsdYkwnC70uQy4dlMV/DxZx1LB/YXDs8H9eo5lgvtJ/OtmeZhQRWlFv+hj6rQ6G41W",
+	"p9G5tsze8Q4rQoboJWw8ktXbjn+lqUgSm/Z5/Ky2VPk/gwshH7I9GrG+LHOt7BLEYc+8kRS7VeNj8xsv",
+	"cyt4Ax74IROlVYDSD21WLuYPB4z2ziuD5NdfIoVUVX/g0JV7rBigZD8dTFMZt0mO5KgRsFOGlZ1GCmK6",
+	"IXlSyAIjarda185n67bHWd6M4OfT/4q+PgLFyj7EQEMwDH2ybMWY5ALeWe7qj0JWwXsLABCFrKxZZnKl",
+	"56TpC+6v2K8ynWbBvvQtXsyw/eaAewOSsi6ICWZRWc/e/K6LOWfmwLivkOJmgWwv+dItOJZarWslHDzr",
+	"P6p2GDlz8i8TTpAap7WgMmE0JLQvd0i7pZ8qW2THjeQNyKXCqpvHs0qmLUPRXqr+t5K2/rdx7bWdGftF",
+	"NkAB68Z1oMGLvgWoSMGlMHRxjNXxNeHgwgshJpgGZCSDgIv+HNNG5zymDbirQxlG1ydWWDXZjTPPNcCh",
+	"Vw4YQvklWGbjZDKw8dTRv+ra+3N3SCQ111h4+p0lTv8iWIQtQpbKBkM7E5Tzw3IGJTE8x0oG46jcD+SO",
+	"w8AlIVMyOGV+0k7EtFzs8f44ZP6s96debeUASEJAW3key8j5PEW7dpPoLVoqbvorGSDyxQVUZ05i6djq",
+	"rMusz09LGpBWXOVFw6yNXoSmriwkL8Kei3pWTVEQE8Nig/VpRI+pKk2zPC1L2dVsrPCtPlYcHOtRYOlK",
+	"zQfqrsUId8V2v8uk+KXGfHwZH7lZOluzA0A3Bv04H72aebx88Ko43U8/S37bNcNr8U4lnRzmB41gBUOQ",
+	"ogmU+mgEVPTHtM8IezgKGXS2JfU7MhwN5BF7GNVXHHI0GTH9X02S63TneMVBJ2DnqusQ97+4zWZzZbmK",
+	"AKMkGqOK/SUhFbJnW7vtkI1WxqqE1oQ+O081ohLG25rpVyfDiJywyTZpaQRkp1R4zCHtWWacqUllflsz",
+	"MJQE9edK/ti8prVF5X/0Il8PfRtqMnelUNpMr1U/YwKLkrcJtX9UrmJxVahSgR0bv8pM96sd4w82wOeC",
+	"vSAFIi5S7RpAjVhQy8U0dIWL0HaXDll9+uEcqr9CEOoQIOMfZ564TbJrZYmr5LXrpN6+6qxdWy8LNOiK",
+	"XKTBNqFkQaCBQ5Q0dr9rTqvVKr6vSI9HXVF3E2e/S461OKCgUSz19DsYra3HI+Df0kgIoWlM62ASQ/5N",
+	"Ci1Zb7W0TsRFvyuwtg8g7kzEw9zzKqReXV27tn6h0ANNWRcT+fKQg2yklQEdg9bN+Umy8wzL0iTWwMD5",
+	"klbYVXpII29wnhpWpdJeiR49Kg0nO7KL0ZrsbOHmdmXttRuyzIp+R68+mxsPBjMaBDBHIZJ/raxohxn+",
+	"QL9e1luhj4XdMjeRagabSxRzs/eU3UZuTnNSc6BG8NGIVQDM0B5AdTren104fKfVqgiIN6yovKTgGQsC",
+	"jMew4yLsK4e0IFgeqkupGXsnYnzaal1TZNeTYRrj7JYXFWw1t7aWaGBeEV2dXttC0KjOEJkBjxJaonCQ",
+	"8xpiLFguMsEkwy/cxnPZX3JpDi5I4q7Nzm6SQ6itYBodQEWEnilRTerpl8lp2dz1la6AUNDCbdcL3uY0",
+	"gYJG+dh0kU+4KDXE5wa/QG7FwtRoPII742gM9fTZQy8YK60zoVCS39x86aArUvEg4Ccs0eBhspkgw4w/",
+	"zRa5NiVT0Pwcf3p+xrucrhlJ6PRCuKjQOc9TCAfmqwZf8KqWpy/t5lR3fR8maynlT3lgSBDwHJiYBG8v",
+	"QkUcc8FG9kVPLtgIjaKQH49B3Cuq1lDWg9zRAERDZgqDHDMP+gtmsrc8KsA6ntYKqWfDd+2P1JejyLS1",
+	"4Eyt7JABZ6GGOO7RgECEFxYY+Zbkgvk28LLrNruQOYcPQfBxTDgTWsecXHGsAVVESBwPxU/E3KQEJKTW",
+	"6u+6olBUy1dYH7ReqMsiz0SyHTO8Sz0POqqV9k2DZ/PKf2qUFsiUbCEZDyRzOE05Ynm2DXKyFOQM9BEW",
+	"DtWO2UNu675k6E1Sxqll1PPdvb2bh4cP9g8f3Lp382bNsT9cf+vBndfv3nwr98u9m2/cv3l4lP524+bd",
+	"/Zs38hr9zIhL6/W7cDa3QpaaUvGn65M7UrDJzK+WleR/v8EEN2WVTdZpZZ617CVJ1k7OFccjC+V59/z0",
+	"A9JudpqdVqEyxsKITADxsip0u3nYL4YD/Hew630E9STeN3G/2L3g8fRjEv9w+lH8+/gxma1ZZeMAfh4/",
+	"i38FP5vwgZ/Fvzzf0r1KP+BezteXXfY/2VpZoH09TpsfwAaeZe2VT7vd0tU/yVTcKh/lnNuo6B94g0Yo",
+	"/SexUcsAQqfT3MSScedbREDLsH9P/8x7HOq4Q8GFmRM15l8SP8Vz+Xz6McS5QAuLbjdrHp5+Vx/es+mH",
+	"0OPi723kyPlWWn5YCK3G31J1VKTu3miiv9pdmSks02wD/rTPt5zy+jav2do2XKAEbgogZA/uX+Nn0/c1",
+	"kkw/hFDzz/F4HsefTj+cfvd8qwioih4MTZxVRUFEGx6SKdRe0LNmDq1oqU6Ba+m2QH8aDoSqxLEkpQ5f",
+	"KAJ/MuS5Liv0pF9yUofQ5SNkfa6sGdumqwHDxCdJ2e20HF2nXXofYTVZASPP7HT1O1x8a6yilVJQWLCM",
+	"Dct+ypZSVaqjZM/4ajIZKNXRbMscKGb0ay3jTz+cvh8/BYHetJksdejOKRaSdeuAeRhfLkz6w/iJBkFN",
+	"4qcfTf9h+n/GT+Mnpd4oFoY8KmVMR+YRZ1B3xpQHT0Wm0SgoYVpFFAAOW0CB85LRS3aZlRcjTdBHP1ak",
+	"vrCCpUOy1uIZf8XbtezjmrO4JOZzxBcW/Gmmx7OVlyzLdKwTO8lkTMQSx1aGSwEikfwStl+tDxUr4FQG",
+	"ABar8iTleJrnDbv7s4+oK7VWJLa2QrWibO9ICMCFeNfpxzYljMSfpjG8z2blmvj3DoEnv4U0s0+nf6/H",
+	"IFpUJyaQ9sPpxwmjuqRAwPVGu9NYa3/lAwHX2ihwVW172ey6VxkNokFVltEudLeyXbtKzI9V3wVndKKI",
+	"K09cKIM5Bg0uq6DKk7x6KU+WUymz6339tdkGFmZFZVt9fcTE7sF+Nsql3FKJlQNm2quZ78las9Vcyzb0",
+	"HHAFDQxC6kUrTaI13YaGHghnopEhJTPrsR1ZzruOe7f2yNb6xmbSeSwJ0Sd7AQfLpjrjkTfQR49d6XeI",
+	"C6IjwBOPYLkqAhvIeDikGOrZFS42LHQRlblQpqyMh8WXPNYkb5gcSx6MQ82T1jtbK4T6PnFPuQygsedI",
+	"BtzjTLkOcZUnR9jIHhMUbSc6plikHtDI3UnH4uJUBqfQAkKkSZ0wtv3LbZI7MmSEPYyYUFyKrrBGnqFG",
+	"NqjAvU14X9jWcVIwRSZyTHwJyHYi5FlFxzWTE1iO0Gn5gWRl6Sf6OD0WCuY7+s7NAdtYJmzljuYriKZl",
+	"XsiK+IyRSY0h5aK6z2wZgg7GQyoaIaM+PQ5YlghjumPh/u7CMky7DbsWKNiHIRs0INBOCG3CuSWCT8Jk",
+	"Sxqaxh5CXiUm3trpMueiealiPhmPmpVt5krIxy0ZIj/GfVgIKRRlPqaZljLLtfBJG9VcvNcZAnI5lGQz",
+	"kPM2URePSuMESEYPtGqr/4IM8QdAPmSgfwixF4CLDZb0vyAmuaBy13C80hZ4gNoeq2qwgI2cIJu5BELy",
+	"sVVpiQpMLMqkEcL8qyO/V4iba4Ssx2Cs0tQaFg45RE5UNF2x2IXJ2IV8XRJQ7wRLvqUDgVOvnogh6621",
+	"Fey17qfcF8uGdFYx5dbFbjw24Tu/ZzWOJvTbA8FPGugeKVXJ8BQfVAWc21PmGMBmfLLuNxrGttnYvwFB",
+	"kCMpFGY8FbsgX7g3oZkBWxQmhHZOAzr2cEDHKmK+Ad8BVSSUcoixmWWBqJ1Gq33Uam3D/3yttbbdai3d",
+	"oBE4QtlqtBBuCEloQkfO9EpMw8i6ocDb0BhkRDQdmxibegLH5h3I4LcdkI3AgW9itztL6Z2a+SAvi+Te",
+	"WEImMYz8UO/syE6T/XEvO2D2wSt2+gUq9qtHRwdGrSae9NkixF3vbGVbR2xtZX1m52qEtEvUQJN4KyeY",
+	"FHoreuhx8hCCAgJ7WNGtrFLZ3SX37+2ThHYQDifWm1iXbnZGUnchTGn7OKDixE1au4XMyNQYHaNlADVi",
+	"Hu9xryIyGAwWGgiaPjtdNXOoVYDDRmYTyxM4S8AWkDcUdvI94JDS6tmUGun/8JHKQ2byxvJQed/M+Ir9",
+	"tPD7rcPDg5Jf9w8OTQdL/OFB0mRweVn1KN9sF3xqIFv0pKkuhpmm+r+YVWe0o5Bh/xnsXVCnudbGmpRr",
+	"HDCipOlRVmCP79XQStjKNFGr3Rc+64GjEVrBbdue6bWyjKlk45WdWm9BHhM0d+u0NsmdcRDxBmomRmHC",
+	"uFtAXou1SLb0uaFsA59jeQrT1BUaR4RFfvC23VGn1Xrk2D/WW2uPsiaaeXczs8OiTWtGgJ8n49h3bGda",
+	"nwgJXCPDerkg7j0aMaiG0TjQX0wKGTBWjFnezrSsoFbWECctezhHTQQCVh6whVsHry0LLdxGFL3IZw4A",
+	"ZAK+PNc6rlAlaxyKB1rQezBi4YOBHIdVFVdAfNbSrn5p2+TOeTRgwqehsWBpMNPcE95VHKgnLAwSQOWp",
+	"9T/zISMsoCPFfKcrjsdQWy1gVEWEak5qBUJmLWN1ZeJiosQG5dEgMDVrsQSM0au0AqJPhJJeIKW/sgMt",
+	"jwglKuD6DMgZF748g/x4EkI0MS7aiEb2sVWSAoghKQSltJqttdYyYVnOQn2uTIvDHBS8XFOey6anQG8t",
+	"eSZwdSzoGRqWE05BtDmfXmdkr1JxOG2AaReVgpS+OX1MGpDgOLeJq0YY4GT5HxTrEfJsxSEu5nk9AHHQ",
+	"JXUedUU4FpjmTCOtncA6QCV3kqywVE2HNAFXyOhBbqQm2S274K7QSyIDGfhKD08J5DZPYKUY0qDpOzwG",
+	"xFHS2sNAPc0vN1+OG3ZZc2rZV7BKc25peb5ZeHkJ7glU4GZyO4dm1sLP12Hce2bYwsO7Mso+fye97gUC",
+	"+TittRSOhb0jCKu2171DpAgmJmAmf1rlaXvXjlpXLySvz1N3jaIreylDy1fPsoBbqgovrdAG5bW/kEDS",
+	"IJBnhkYi2cr3DWtlNspFdDXj7MtIv4DaVZF4oGJwn8xiPBbbollzz7nQf1ThmzhKKOJ2SuxdILiuQ1yf",
+	"TkxHWjkONTqLQolMIPXfhnLQN8ea86zekcqTZ12RyZVziGtw9wGOA/KU/QnmALIHtuyrLTLkYgwxFSHp",
+	"rAM/UisOkWFXuIp5UvguqSNtR/VtJY+4sHpw+GgmDjzPqWUXkPkT38FR85hsR1kWhdH7c8d8lfnpBkyR",
+	"+eFVXELml0NcTeWDmSEOzYKTm30ATHgOqtuq9obhWp5dL+OdKE3CK5ZPG5qriXw53l9cTw/ZEBvyzq0F",
+	"x0u3YYydgvUhv2+2BtwSGLmM5cKSF8EeoroAKh/YLipOMGkCLgOfKZMbw3wQa2zpDx6tfGFGjzQ60O7l",
+	"mAVS9JXNibQGjhD7JJXKLfWRVIofB8buYeIoMQYSv19sCnkuAwigQN78kf6UMX6AmUOOwzLbpIsk1LXl",
+	"IcAABMH8GdKW0FnTijB1DCTN26KscIeKlbLWwZwNMHckOG4to77nDiT59RzHAfvcs+NmfrufTLG8uSBK",
+	"FK8UPl6c6QAWO2M4yP1qzAb53xKjgSoLo8ooNKVko5DwswSVKNZlS2/JSC0W8yyDL1j/DPu1EoZZeJb2",
+	"FQh5liwloOyUqXM50b5SzaxO/tAEiYWQU5jROUuCzrFu5dJR56jdLgreMINWrluLw34pb4D8ScBDG+2c",
+	"aIyQupEYPnysyULz1ThzDhQDJVbJ5QIl4+a5nXdVyh4K2pYHGF3vXALc0s4g4DnJ5u2UXJA6OnwSfXLE",
+	"wgYKPihK0UAKtrSonExRvqR0BbxUUL0JAx/ZPrOzMkFvLPxq3MY+ocfUO0myBnLkWN+5kBHxkbedyfCk",
+	"Weh3vJRkoGGxehV6lZAJBr0KvBMNe3gXdXe9s1XQO9aWlkbC03lz4nOrOue2DRiQ3+hyO0Vdd9GUWmxH",
+	"EwzeTiHfbqmZjEgwTwHCMoeaLBVAhwajAV1kCn+BjMoSo3KGVXyaZVwzz5CBFSuo5KQhK+CUMZsU+zIQ",
+	"k0GbDOzay60ksfdVRQ6uJSwB8/sstITVSN4aFhJZQWnNNBqwCRoptZpQVk/Cnxdzxk2ciG0JwsqY9SVI",
+	"yPM0YbPTzMQlKuVzaYlw2CWqYub3G8ZNl/LbiosxJi2QwaMB4+DuYB5V0fJtdCu4NAJNOeN9XWjN5wzs",
+	"ICnEOgZ7nYQaOZYjQYJRwg8Au4FsInTleO/51p0IB+VNB8OqliAw1RWVB7zLVWsLmJ3If1a6Y8Jipo8A",
+	"M0cQuseoPzmc47QNwVTLlMIguivqKxRGl1k8RNGl9ExV9A4VUTgB4MrpJFYv08p3CnVKg/w2GcgzMqTC",
+	"Oo15SDweemMekeOQ0RMWqq6gIbgAoI0PxNQ3CeYE56OIzuA3nkRSDFkUcq8rXLOAB4m7zgz9AAZzST2g",
+	"xyxQGU3RIW46trviAO8csJChuWopOLcM47rZx+JEalt7OD3mMpiaGbdcNyicouUBGV9r5i6cRNo8ntgj",
+	"3rXfQuKhKUjWFZ4UinljrMnEh0yOI/35ONJ6tzAZTESGZOPhQwPMmKYTZWfc0bcVgLApHCP+48tdsdFa",
+	"M0breywKJ41dPbFLQGfwWOq74FjoPEO1hLSUSRFgnSs7hilRMx94ELpiQINeA/IpNYULWKQINWGsYOWJ",
+	"BqEc9weOifs2SEW8QCrM2SmLDtQPS7jTXgbkcTjcbl/aaRZXyNDrfaDXu8zw9toqtwV2I6YgSzSxLWXs",
+	"IZ48nUk+KY0HWXZF2fsl+nrNXS6e4cWLh0V0mpEQq14wQmLl41I5MSMRGnjJXq450VmsfwSG7nHIo8mh",
+	"Ji/GQ8xoyMLdcTSYJ5RfUWT3YJ+cMMxzdfX7MuTfBp6+Ta7DIKaPzAmbmK40TbCL6KnANabfSc9zEEWj",
+	"2qNHEEeIyeQQLOpFaXfwWhI1Q7ReHFEuDA3MrzN9DQpx3bt5eJQwDC5MjTfgDSFjtl+JySHaPdhX2zbM",
+	"dA+pDzntkDo87oqkOMsKmsUhQOT6jf0DOJDTdrNF6kxAoSqI0h6F0mNMc3W1kkjJEHzRrd2zCVQy7NbM",
+	"911R7/EAPK2jUcA949wC2nVPqhGNICaf7Fs/ZlRuZ1AOMcswxg3ldIVHvQFL88ANIYVVjUOhTJBIJlYo",
+	"kkDgNX3mSs9M/vbw9btJ0HmzK7rir/6K6OvX0+Jqu+ImjOOunrbdjKgnGPMXwIpR+QxsWbAhmUBo46nt",
+	"yfCMhr7qCr3/E5auelvT4xG34ZoVUdM2RtpaP3DiJjnQhE0Zj8eIeVjLw2R7mYpIWnQYjY8D7sH7Q03v",
+	"xsqIBgoKaRuDP4bDM59I4ZBXpAaGHg+YhgRsWN0Vo8SrwgGntnPiDahyJgtWCiicMaJonvGHXEClBCZY",
+	"SOouvBo24fcH1PdDd8Wxq+eKQLy0vfH11jpWpFk1i3btTd5L4keVvUYbLeoQLrxgDG4NDKDWTDaEpDgq",
+	"ijGmJrSU7BqLIsTJK2YKO8sz0RWFL+rXNA+5um6LfjnE532uBQG3qYWnB+h6bLgrOyTtKZE9rb4+Cky/",
+	"FgzvMmDDDM6SkI0YBgFwQdw0mNbFBAPg5SaDUR8YoKGNALRHBHHcyelgYBmHI6hMkCB1N4PNNtzva99S",
+	"UrgOQeGOuGa9UOgB0yeQfqkIIuzzYYqRTJMtdkiSQMFBBMbgfNUk/2k2mB1gpitA8JW9HmocGM8Oh4JX",
+	"65K62+Ms8GFILJFmOhfSaGAQ0yEuVJ4zTzSRTp/o92YfoNvWAMfM0xUoeZ8kBJglG5QP2SnT7B+EPjpW",
+	"bBsIG8vdoy1nby/rDWOPsFZN9MF0xf1c7y6VDxRIQrfXWibTQNmwI8RcK9jm1JKUwADa2YDClNg48L6l",
+	"NLtWfKIROZPjwDexq0BwLaKC3RCIf1fkJFcn45mxmSiyl8IQqc/NiyE2LQba22eibSy12795dCsTROeu",
+	"zgbUGRRXeiu5ZlZJ6FZXpKwEg5esX4yqTPR3GkLvrnfWyG3pnTBfryVQkhwzbGlA8Swcexjpom2MSuKg",
+	"Bq8srKhJ3FduHpHV0zZG1iqXqIE8s4zOuj5hvSaJl0QSeQqSLdtLOhvyZMPtbC7dKJRoXNNIaQJndooz",
+	"r44hWrQrcAFnA4naBEYl1VPIcHJWlDKbyYoFbltnUXP1pOqiBZ26BqcRHASkLkN6k28QwIAxRLg3ibun",
+	"/2FCSF1SBzrWabdXiKITBbVrQKSnaeYAdvcBM3DiK4XhMBjR3e0zF/RwGfgQOAhs0EjrXMOMWaY+boO/",
+	"iqTnTkD51YpR3ZaStTXBHDJIOjGCjhlGSeFYJ1tSXSOhKbyD8zuZw8ieQAYvtwklAx5hlJNJWdLgl9mk",
+	"8Y8BC2M0DDjQJthBui2sZqlROc0SD5n1kx9PMkKHiWrMF+fB6mNdYa5mD9N0tomQDVgzlinT4h2hpBcy",
+	"Ncib/UkdIjF5ANKOGg+tGLiCFLgw7JA+bKiIBuzrSJPREaQs0Y6kXpeGJqxBqjUPtMzk+6eiPkwtOeiK",
+	"RHNOsN3C7r7PhiMZMeFNuuL1NIoLrf0h03imQLYCyE1mt1G3xM2M0HiNJfSI1Nt6vZ2Nja5Iq4NqzkJC",
+	"TUATAylRdIiioyV68INmdba5tw030nQroBOVxqNqEg+wrN/UV60P3UafpTmEfcrFTn4ymJ4Sn/eAlUc4",
+	"YYbgd9ydrqB2sXCiaRhskt+jzO2GYyEQt+0ArS23SZJQlfxnQzrpCugvccwALbT45kOk3/EYIzsTHCVj",
+	"cSLkmYA4+NT4huYZh1ASSJU10DgQgimSk8mHT2gGh84iT4b+igP7Q9ER3oZ1k7rLM7cqx5HGvoZZiLuy",
+	"ra+UeSfA/QSKk1Em6wnOm4yFD8RKsDN94hbibhvWb0VcLJCEZMDUibVuC30sp2CuAnUHbkjLr/q8Jkgb",
+	"0BiIjBeSK0GI6wqfeQGFDFWKK4E/i1y91XJN/VlIPcg470K9NBNlBfNySEXyV3YI7Qr4JQmsTjjCFUUU",
+	"/7YtfJtO015zSb3TInf4dRQLE8IJMA9q6HgUSOpr7bAN77FAMZBcVprkOh7RgAUJzbI3ai1nSEVHoxwV",
+	"xQYuUFN1m4yoMtJAYjsAMmiEm7oRdRNBFKXNxvHY77MoyYVxV5xkJM09A0bwDeJutNbcrqgXPjP0Rn93",
+	"LKNBifUPzJFwtWMoPBfa8oY2SiSR3PS1Ym8wReppJCNpt4gixyw608gUnUm4KTzbNf0Ij2DFgUPV137N",
+	"3bGpG3juUKV4rMkJmBThK0tSKNRPBJHYIInxc6fQgsQKs9VA/NCgqLHCWBXh2FMURROjybhKzSQ1p3bK",
+	"QmUaZDRbzZY1xNERr23XIPEcas5G2Jls1TeFdfustGnD4Rnt91lI7u+jxpzk3VjDgTMjPBxzQcMJqQtJ",
+	"9m7cBVd5At77fm279gqLTB1cK4TACjqtlrUVGZ91xB5Gq4NoCDEZiJYl2R2PHpVkuCdFFps581ht++13",
+	"nJrJRKtt16BaPFYEAVOFZfHWBRvRvilDlyT5PWzYjL/t9zIGyCQPENazOoAiA9+uPlmD2Z1WS9OqQGrC",
+	"r2yaGpiTjcXg1aOjAzASAWmDOoI+GzHha8JaerivmrkXnm9Wk9UabP6Y53kvcjUfSm7gKLMPrfkGmgjP",
+	"vYnbGiEST9fzHL2B9qbdUen56wVWVGMwJNsMClZRzTtKj9oMoZ+/yOMu1p2oOHG7obTh4rwTP8qisd3l",
+	"ZRz8hCLGXsLBv7V75zaGkGOkHOnxgK3Muwr9xfmuwi43vYrED4ykrMQJ/CKO36z8wsevGcdkOYqTxDAn",
+	"Uh0VSG9IFNJej3vb5B7zuSJ1Y3G2KiEYySOqTsAGbjSkrhhx0U9VJnDR6SlwDBBAIQmbHgesSazFRlnb",
+	"qZXatkG2OmZY0V1rZbTXYx7UsQ8m1tyYyRRBe7JhqZhv5eRMOWhcKfF2dkXe46gS1+YOscVUUecz1VGH",
+	"9CRvooQt+RNkxDPQeA8v4wXShGzwQAlAwuOm5v4brbWqsZLFrR6y8JR77L6gp5QH+p7mAu+9fGDC84Dt",
+	"aXu1x0dqNeskmUs9ct6UXFVckMZsTVwKzomkIzIlUajFSEZkb5Z+3OIj6Em6m10E9jMdsgjc6G+Xd8zJ",
+	"rsaxsQWwkExRuzMZ+mobGhPU3d0gcB3yx3+PfzD9wNQynX4cfxJ/Gj/942crxkyF0JU1eNfdV6m6Dz/f",
+	"kB6O8HMC7V//YHo5PjWdaz+ffjf+ffyUQEnHT6EQLNS6ih/rn/OT2FqCaQsFLYCbqezD4oS/nVv+b4np",
+	"ZWjQXPG+0FJ53T0KUcqHef41fkziP0CluT9AGXEoUgsfI84nTENpZV5IzNtAWw3Y4ZLxiGKBpiEmNkPf",
+	"HJi6bWG5bVskLkW7pKFMbTcIsiWR4a/sNaR/Zo6q5tTM5Blf7TwnswaX17jwcXz7V2Gews/5+ezDZN5H",
+	"j5wFuJOW8QYPhAwjcoxMF7OvjycAxvnoKTTn+BUHqQeBAjm508wUeL+6XhJP9V5Z0x4uMu160mT2qllv",
+	"4Lvlt1jRZOnROy+QOuujyxATiNKvEBuyFAQI9jquYz7Bvk59W+QaPmkv/uS+oMZhy3z8aAnGcEuGx9z3",
+	"GXSlWu9sLf7iSMo7VNgS3ApZ0BI72jfOoqS60kars9Q5WJbzPLxOf7q++FMz1RGazpBFZlQYFeVuM8MW",
+	"Md6jmidClIoebiTL8jn2AO80F/ND2svN0iSuLXgJHr4oBSnwKCSdY3tj6IsTDZJOGFR1BfidAdvdXp4J",
+	"iijbdRR5mtFBYY6kCwCWMUDZDDrvyXAIglNX1ONfxv8c/3glU6PNSGvrWgwFQ45xU5YJUpot49YzuDTL",
+	"l8vuLH1lNWNefo1Naoj3AJzXpT9ZAuWzNUGSkue1+H9BTcrfxE+n34F2u59ibfLP4qfTv4ufdbvlZWOf",
+	"Td+Pf2342W9t6dhuF+qq/l6zyun7yXjVH2SMP/EvkPNO30+Lr34eP44/1Yz0n+PHUDFXiwefxo//+Fmq",
+	"zBzdyR7qI+dilA2vB2lbGspkCp0VyGv7RZHXJUgr2NYM+9KcxLg89US3pZckvJRNal5dTd6D2b7CVLp1",
+	"bfEXZlkJJdOfLUHc96ToBRxDTdfbS6zsgE4CSf0jKW/TEJuUrHc6yxyDsR9Z+vyS98zjPYiGWnWlOUp5",
+	"Tv5TpZCtvpf5a99/hBwqYKX1zeH3Ul6VtINPlI1yVQyHmEvz5yK71QWT+BMsvYA5TzPl3dHAZD2fhoX6",
+	"bCivKLMFa8dPQwYLpXRbm+ub65tWQNVMNpVPcydXK1LJOZJyvg/SiEZ6M7Xt2n9+u9XY2m18kza+/aDZ",
+	"eOdrf12WDZNrNJxZwY1aidy7XnWL/lddIF0Gce7K6JYcC/9iRO4l2ZlDdhBKnpvsOEtZe6BAeMSEz/yM",
+	"9FlOQV5hUZ58fFGa3hKiyJ8dTr1EkTko8gqLLgE/zqfxzBL80bgEv+6xUUA9ltMZLaL5HGNVM2oedDiD",
+	"4pkeFWi2p6LPVprkdRFMkFUqcCUcs67QIzB/h1CixsdDHkF+fE4UsBHMW1Wq3/2RP6P6/cVobj+I/zH+",
+	"cfyL+Cfxz/74GanDyO9Dw6tP4qfxpysX1tjwVJfT2L5wMjmGxfl/1uTyK6+evSTn1eQcsecLU7RWc62+",
+	"K6WkTMfvXpGa5xLJF8lNt7mKbmS6Vr9QemAnmmcdz2iKL6WmvzRbuihIJbl+6l+4CDXfMi+wy2wunIWi",
+	"uITBfoxD6H3S3cNnNmLSgeC5rkgs8BYxjiYjprByqvksYsNRoAkQtgSB74+gL8vMIIkZPz8apF5VTFTe",
+	"KRt87Gdypysg/FKGRJi9pDJcC9yyIomFxP4lkGeIVn4948E4mfAWD2wKkXkCneiG0IN6ricgCYL6skxC",
+	"44gHPJo0htJnAUq9peagjT8Rc5DzhTpQzMoO5BkLX+/tRpEMBZucT5i1IPDl+R4WReIlROAvyevwZycH",
+	"v3RTXDZb3/X9bBd4LEj6BQvSq+/Zfy5wZNxjQ2lyttMlJ2HuOQ212onxkl1dPrua20D2+Y6NRnhEV5QR",
+	"55QVS0oP7Wr5oaUA9qWcmIW5l86el86eF+DsSbDtUh09GRRewrmTIatfiIlikaD30jrxF+fTeS40eC5j",
+	"xGKNrcABFnt/MthX4vppkv2MQs+V8fz4Sckwd7VnFHrirqpUk5/j1slh8AWVScPv4p/Gn8WPpx9O/1v8",
+	"H+AheQLB49P3px9Nv4PNoPVPz+JfkelH8R/wZfvS38efxU/jz6ffvZgO+uV5UxaRJutK+bMlUS/9KH8G",
+	"fpTnoKLPqfoByTqv/nclJYM2lk3xPrboVjt5VdFUylERnVQIMnsBo2HWJPpSS3ypJX5ltUSA1pda4kvC",
+	"Pj8SWUNJhq6nFPNFqYtmeAeKbECFCv2P1O1N3D18o3EE9UkA9/v0FGoEjqhSqSDbFfn6ftKLWNSwDYIg",
+	"pxm/5qeQFywY5iMqLJ8C5S8mEdQeA76gV2NcXLu+f2g5hdsk2PpVReHYi8bZ/EtSpxlyYsuXAMdhD7my",
+	"ydBSeAyTmJOX7V70CvWxYK5OmoKTVBsxZdagutQSYVgZddvwqAVy7d+s/s15E+qdWtWxX0pqvllcvv4o",
+	"HJeyx1UAEqvZ1KmYgBfXISZVCmoBUtUV7t+s/o2LyayKCV+Rc4KOPu+XpPQlKa02uMkzAe70y6KmXzWr",
+	"gyVssgeN6UQVOfSocAglI3mG7UqocRs7+jM+pH0GJR2gkhcNT1YypB/tEiMaRg7BA8Hqjli5SVhDRvKB",
+	"fjMj5EN3+q5IghOwZgVGOdjPZiMYbO1SUl9vbRFTgitXgMNMlyb4ZyhEyLCGM9RwS2wwTqZUbqe1XkWs",
+	"CzEWc60rw3EQcb3hVU1WGz7FrtXLmyD0DPfhLL5qBpD75oZ2itqbYGc5+/Ijp1zYtQO8tJpc1GqyxP5R",
+	"kblnoealseWFGVsuzEaG9OGDYyAdtU7rDr+e7Vt1aZaY1IQyN8o1fU2jMBZ8NU1OsxszLSGtzFcZ53qY",
+	"zvqCKVUy07xI13R3L51Jf3mhrlkIVlnA/KoLeaVRsbuIngpDSEOszuMzg7OvvH54lEVmWyQVNGcIsAGR",
+	"qqB3uk3yJlQM12MmX89qsp1W25b6NoVsTWl/7KCEoxDFTllIA5KpstppbXYFNj4WUL51HEBj2XQyKPBk",
+	"S9RCURoH+04lpcXlmTDzENeTPnO3ofYxluuFRkFaasTmRlqcU1AYo0qYy9oMvtSyF1kC/fZ7NRr0Zcij",
+	"gYY7uMx7ZG292W41Oq12p9HZuFpzaqc0GGvF/M7+/nXVf+tvX5Pf3B+cend33/D25P7+dfntvb3db17b",
+	"233j5sMbN3Zfu97vvzt4486ru2/c3Nv91u7t6/2Tdwcn/JWts9b162c3H/b7t7Zqj945l5MuObxdP6WT",
+	"X3y0aLKMPVM+qYID5AH7jKZszsipmy9mWXe0HlBdSu7QoEoGY89YmBT41EK2YgwRAbHmioX+l9Lzy5jV",
+	"P3X+rNHkS/VTJgbeucLxN+7cxpSThTblgqGcUOMOU5EMsX9dlRk4sXCcT2B+eEkFVlNL9zfu3H7phnqJ",
+	"tcvZThOwuaI04HwZMnWxrHoJjl5ROSy9olZKndQlDuoyl/Pan4LLebGBeC5RKzPyYn+osVAVXrBmV5TZ",
+	"YUneDAutI0ZUqWx/sqRinRbTkuZaPGJDrSR0hRbkmY8T5npu2Y1A7T24U6j86RB3qJlwn7kmte9hBAqG",
+	"aWO4MsfEmyfEf4H23Tw7SJy4pgGIWsbs+1IsfWnU/bMw6p6Tv12uRXdEvRPaZwtFU/NeaX2CcnF0FEp/",
+	"7DFfC6QEhHCblxwNmGJdgfaiemJW2rtz6JCsOQKb4CW9hTI2I4kWpkOoTJNh19ihtCvyLUpD1mBC67PY",
+	"v3OH+BJqwgcsIhM5DqFHB/ECrmmRL4mSJtl7TkTFgTm3L0WQNpfxUoR+SWDmEJhiBVWLwia26YuvwbA0",
+	"UYKKU0qZ7OoXU/jhEEJ+CrQsiSywveEsbUppT7Wx25AEV8uo5JjmPgoJTc8fGuuZwAXFhYfNbqky1fRz",
+	"ZRkqKNAM5ftSzcvL2JOTw7h0m/K5LMopZH0JEnE6+z2ws5bRdxNCkvR1iP7Miw++tMj+5VlkgXgVSgeA",
+	"AJm1jjyfodbn0GePhpwlzEZEDS8pib9Mj5q0AD9nqkluUm9AXK38J3aB0vr8kFmitOAakVMWHtOIDzHi",
+	"NK30j81wQ0YjbJCB6V7YPzSH7xUMoKLQ/wvPp7XHOqkM1U0P7GVni69K2Y4ScH4h6GUtNg2txlSj2I2k",
+	"gIgph6WIz3pcyz7YoLKiKdROBvvGCpNcFckU0WouxpVcyawvH12SE3iJLV9BvQkgUJ6JTMkbe1+XiD9L",
+	"Yg0mQgyHsmw5O8ZjX4IaLjaCR8xZFl++WDTJTLZMMUkI636JMV+dnLEiVBqguSCCKDVaVYyG3oCp1X4o",
+	"xyMwA5Sr8RENI5WEg9nPMCUBM380zEvBoO1lPoNIWRvAMG2rzgWBKVVXQKYCGUoVkY3WDgbIwLO0k78e",
+	"dyx40vzUhecudvgn9Y1Wq0Uo8enEISrgPhf9lWZXuKCHK1d/ZcJukmbypzTgmPjfMzmtBonrSfN6cE0p",
+	"4yoLsIETJCMoLvoBSw5hZYdQMESAkytjVch1bnr7nabxdamxN0A59Vj6k6ZZlGquNXG9zYCqCMhIk6AC",
+	"q8gJYyNsgR76mNzh2u+gibzw2UO33BWm1OgQVvoKXPHzGjAWhz4ehKzHwuczddjNwQrxWMCQy0M8mtp2",
+	"Lf5R/IP4+/G/1pyaPbDMr/FP4h8APe0DAG9uPkqMvqPBRHGPBrCXdGw7wM/in8T/En8//p/xj+PvVwwB",
+	"ncTPFWZ3eHgA549XcQ6ryALqeXh4cETVyS0uuBog2e0sQ9bsh7uex0aRpdcvezW9NF98VbjdvbGY5TcZ",
+	"HpNlfIeHBzOMD3hDbbvWN2RPDShYRYUUrODMU2pUxRf5YqZIzfKAk+jVMdGToWd87vrKGbTnrEOL1j/E",
+	"z+LP4s+hC+2T+LPp95JSPNAb9mn82/iT+Fn8G+hH90n8bMXWNMYoFqcruIAWuUiXVJPsWS4JnBGZk2GN",
+	"aTpdwE8YcXsJMzgwRNCdzzP2D/5EGAaeTm271u6srW+sdtqrm5utVrsR/yj+ae3/Z+/7dty4sbxf5UDf",
+	"hdUfJLXUbSdON4IPjmN7/I3t9NjOZDApw0WpKInTJbKGZLWsNQzkz2DmIgsMMDd7O7vYBzCyMcYJNt5X",
+	"kN5owXPIqlJbUqvtdtr26CZOl6pYJIv8nT8853dOBdM3DzYYvcHoDUav5WIm4FsBet2JB6514Zrw65Xx",
+	"mjSztSHbdQ91fc0GPgRYJqDwdpamE2BJorkxxQ1bznKhxJcBlpUN6Et51WcMv7dwNO8IAq+jP68Pwzj0",
+	"DRJvkHiDxKdA4hJ5DbABExKTJhEUgUsr7OQXwuHCyD41FB9H4K7QdggJs3wp9s5pvpH0XqFOuw1MwlDl",
+	"Gp04nUVeogrfxE4Z5/zHnOc8QTMDkyPnySjcZWB9yzWMmcDTRDxnjAlG9/Dqx3diCjZBqdL3iNMIDGoY",
+	"jViEUeMToJkEldsT3DhBdLwjYgE/H5J/7tXanVa70+p8dLlda7ymL2d9QRLmayNLNrJkI0teV5ZIEDIR",
+	"RyLJEYHeoChxKGu2H7t/fAWKpcd17p4LAVOZdCjrw/2GDoHViDc8bSV6031ue+xANy4z47up6h0ayDNi",
+	"y2A2kiMmJ2B4T8nEQL3HsownTlDhGQHXR1w3YOcSGHct4X2Wp3YLcmlFSqfrTlBoTjn+DPpCspR6Gcl6",
+	"7PPceRI3IM6YtoKl7n8pQ8b9H3+UOZSKtxquubIYKIqi8ZBZP8QWHKg0dXIoUc4SwaqjJBsLQ4Q6g+c1",
+	"mKzjj/4r5xUX94HRXeOhMiG138CQHXHwXYlkfeciilTjJaCwEITbVtlYp+1eGaQjTq9wU5AqOYBMpeke",
+	"ZMzY+RiEHsvwNKi4ycCQpwkwW3zP4gU7HzXKFvyau2DgUnsX6nEqRu7LYv6Q/77ZUql6g9v75E48kVMW",
+	"J0ckZXUTUl0uGIhD/aEYqCIRFiNTyWQ+66zd+f+f7v7+15fuXr6988UHv2n/7uJvP7zz0Sedq9cWJ6LR",
+	"4j/rJLR1ctDclCzMyrvnd4NVpLQUkSRubqzyiyGwKNL3EnIwNw87bT/aP+Ycw/H9S12Dterg/J6q7bUb",
+	"bqBilI9qex+0cZj0R7sYh5CWD5y2soCm9QzP0b30XhpowszhsRJWd7nVk+YVt1tOqmKFt9Kd710dq84a",
+	"Q7nhBMM5yOdXFLbz0V/BkCHzwNNeexA9SVQGyeig76GDvlXiccA0k3a75+TKKmZuqkTicJX4ZPCxAKF7",
+	"eIhA5+kjJ18c5Ks+UdEEkAzXWVflDoQrTHwNQjg7hL5IHWZCT426QvLEF7omWEcGrb4YYE4qM8CSkZAG",
+	"RmzipYL1yaMmkgNu4WJ7dxFQU98Pcj3gV3HYJ6A19oBLq0UgzhGmHJazMaHygnAkDzFNrRMJKhO9+BhP",
+	"9fyvtcUgVrRbWwHTFWCmRr8kbF6IzC+D8Nzw6OPgCMsiBpVud3Y6O5d2PlyCudYPpdLVgK2dXxhb6SPj",
+	"98UvvTx63yFtGD6SrCTvRmmmdxDW8EsshhCo427eqoAb3bAU3l5W/Gn1v4xtKte2mWnWs6LHlzuRrkiW",
+	"Tgw3EFv+yMZQd+pIIKGv5Hw6DOilTIwo2dFzhzaQt8q7NngCh0ImeKd7e4M8+uQ7k0qPjFNArcpJm5cJ",
+	"3QYJ7wkjlDSgJBgxEinTMML9bVpwh/MksLhWhxTJLpOH7hH3m59Xy7To9/dRv3d7WixkoN5twXXNeQuu",
+	"EunRUri86t54EObwtO4ibP2qklar9PVcQBhUXNvrtBs1N8Nuney2O7VGbbe945aK+3To7sEz72ezP/vD",
+	"8NnX0+ezb2D6/fQfs+9mX09/wuo1/wqzr2H6Ak/Hn82+mf1l+tz9AtOfp89m32ITL6Y/Tn+afQvTf7jr",
+	"vi3871/o+v9Mn82+mj6b/jB96p6H6U/T76dPZ1/Nvpk+n301+661/pHxgqk+FYfWmcPn3Edfltnqf2+g",
+	"uA/kDMd2wjE19gqlL69SX6+QTwZXTtMzZZ3wCN5bJdV6/1xh70haf2ctff6m29QOUWkW370QWgfZYfmj",
+	"8cqQUgTqUW3677NvZ9/M/orlsZ5Pf4pqa4i2Qgs3PYW6Eum97kGb1vZqHZynkyVeX+lRnrLlcel3uXQ7",
+	"Bhj4WwG981z2yCfFH2VKu737q/u3b1EYawjAHTrFO9WcJRPQfKyFtXjuoAyPZCrkoSGXlzCgVW75VgsO",
+	"mCmEaiAUYAb6zpwDQVLLPbnnhJTAwu4qY3/MOZZsb4BUluSn7+zxwxrqbQwjJe0wnQQ31Uki7Qa316nB",
+	"dfw1YaKoS0WOWOG+cQOY1/B7u3cn7ItL8tdXD/Wt391p90Zp/vvJIFui66PkWtM7c7nz0c5x/8yJir4b",
+	"BTG3E4eBt60O7tzwZS5aS3rWHy3xpNQyOXBDlk7D/xL/enC8I26JuxuaR0yjE61c/372D+7cqD14ssYR",
+	"0gItYqX4w8Fuu16dBYODxj1DQd64Cn9xkdao3WWW3xIjYU90/hQ3Vp9qHqhU9CZrP+xvf+/cRxtp+AYS",
+	"FguEREickyANB/dum68vAUng7bZxLsLhDzW6ltE3nGRcozhabvBdFzIxpeRDwUUmGutZ4yRTsASzlDk5",
+	"5WS70n5IdLaz04bbn8wZgni0YCKJopOyNqK83d7tMRhq3v84qj3uMsM/1+mT7f9TJJJtP0bnyZMvt7m0",
+	"erL9GP958iCq4cM8BpKtQhru5rUVyTkhWCTDxHjfwx7B5DGhCHW0nn0VjZGSwiqHeVhSJ5Lzzz7sC5k8",
+	"LCcyppMT+nIXDMTbRzvbeDxiYqzUQz2xQ805jLgdqsQAy5i2J8ti9yl+VX6y87Mv/aep7dWG1mZmb3ub",
+	"2AC5bdHKaum8VpqZf4PZ19MXFQuSIq2fT5/jD4B/o6U5fTb9ET5sw/Q/Zl/Nvp3+MH2Bsdn/NX3hLMYX",
+	"0x+mz6Y/zb52Rubfp/8JFN89+849Hqqp/jx9Bt4qddeeTr/HQqrfT5/6V//11LZmOefnamhWu7HKT4c7",
+	"ENcu3rwRwRtzdiPAz0iA30TJAoUJ5/2IBUMyCGmVt3DPypRdQIwXZP2cKArXH5osdTuvtlJQraUgoHFg",
+	"th+r7h94z54UFUJ2U5cPhUycfepFuhgNgngWkoxl4peaP91xP1Cl7uL6NSfe6XrdVvnvVtjXsNi89h+K",
+	"BoTFsg7u3Ngv6nRRUqycgA/VmGRYUnW+CiMeWC2tpbfE4I7k6S3umyOi4DvR3sa+XzBA3wdE0njJZ1BO",
+	"z8vG9+4Hlz784PLlJXVgw0c/j2iIz+jda1X+OK3Fe1YVHRtnbDtjaxtpvTGYN/K2NJhDHcWX7eVf0E4m",
+	"+22p7PtiyGwQMJq7VjFvNuV9WzAhzFuYnlWhCMTzD/c0T7i0gqWl87QVyfjGtfvguoMPmxjMUI1JyiBv",
+	"AuV7GRhxPVczsozSU2MJeCjoj0iPuI5k72RBdIsG/sZNG/+eJcAYPtAF46ePJvl95kn5p9jchZPELc/q",
+	"lz15a5+8Z0u/TVm/ZLmX6yrR8ZO7qtNuVzT6vtKe1dR4VtN4pJJPmeUx1HfancvNdqfZ7jjNNWWW6y1/",
+	"ZFC0EMk5ZlQM32QWpMK4W67pYAF1UvKO8QQVUyrhn7rfRpxJA1LZIUb3UkvHvVsnOLUW+a1GKhF9wZNV",
+	"XqtIrnRbbbXgjrIhXiWXKTd0L0GKm7wQj2aAwf37t6j4uLBQj/GplrVpvLVPEdcx6TFXwyCQ4qmq28Tb",
+	"8ZUBj2Gs9CEpu9or7QWGmdUutNt+0OfoQPMLCC26nYvN9kdNDM+QnCfXjmilkqKN/k7XuSKmrNP+qN3e",
+	"abcfnNKJVR35ubqxQifu09CW0S2WuwWpZTHU3m+ojY78z8aKu3GBvT1S+4uh6A0r8nGe8Zth4uiru76e",
+	"vIZza1QC+6n0g0A1cLJ+UNwJdUpe2nKqfFSb/tv0KR5Q/IyHFE8D1UzglIHp3zEi7uvp8+nzqLZKu4hk",
+	"7Gwd1C88Ne/nd2/BKDcWum5+kY+3oE9w01AhOFt+HlM9RgvCxB+jdWKvsiwA3WLEkawqKMedXadSPWjq",
+	"Hvq3HdM9Irn+kdm7pXt8gsO+SqM+R+UjLK9V2kefpYY3arlOr2jtduyXtVdaWh+2a6dVVOam6a3QVKhH",
+	"p9BUik2z0VQ2Z28bxeONKB4VWfxWaCDzQm0tFSTTYsS316Tut076qX6F6Tx4EQ/u3rx9DSQfG+hzJ5rn",
+	"khWWZXa5d8/x67+2OHqjWFzt7+S+5vwEnv4JTth5RdRvfJLvKsiUm6npNtPiwgLrnTesG4hOMOBeudz+",
+	"uON2tz/RHYgjLqs40OV2zJ3+WhgOUA8Ez0pymHCmgQ3UfqBMgE4bEjYxkfRZ47FV+BzF6IW/ylb8/Z6B",
+	"oHxP2aJVCZtsteC2eITFPpxR9Lfp8+kPMH0+/Xn2p+mL2VfT/54+nf3Zm0DFPsXjCswF+BMmCT2NJD7y",
+	"DaUMYejY9+UDbsCoghres6Hw3YgdcrBjhZlbePg/4JTKlUskLrquNAjZ07gyWRrJzPM3GKUtMiG5Caa6",
+	"JUqiBIF67H7cg50YWYsgl4cSD1JCzytMDh50I3nS6T7imPua55keVpE4X3ba7csPGjU31Nrezil19WI0",
+	"56qnuw6sotd333aTW7Vx3W2E27ymeAYBapdG68k4YmpYEWWep2kzhI5jZk0zZXKQs0HgfAnSL0TcMcu6",
+	"zPCSsZ9pDhlzdgCzyP3ziCdwqV0SKBhMuXS3NMBYpqkqlcUr0CEE3wOpTpsi5XnOzg/PuTzylAFacosd",
+	"cfDWKSKwZ9/MhVP/OBdMfdpoaBruuQJ+6MKyKOjPJC0FZyGNmO0Nz/n4aOMb2VTPPh0VXBmy8AtitBRZ",
+	"xledgtwqnPGVgxBPC4InIYVzJsaD65giHXAL+jShRhH/gCcXGKbLI1mcZ8Q9pWmqEi5t3IJ7XCZFQixy",
+	"5fRDxhHaKvP37xNDjtIgqdR1JKtVZ9fkcbgXZuL8MD3kzlQyXMr6BbPvpj8CESxMf6r5KIGSd+a0gO5H",
+	"e76QTp1YpcYXSH6O7vWNUr9R6t8yiXEdOXR6vVz7BE0hgRVI/PryY7e9pvygWKWQo7m6Dq21WnRzS07s",
+	"l6QGKyJijVWazphHLbitjK0+6jR+Oh9W/UhScL3Zh6Hg2glR0WMpHLE097f+QWElTl8Cvct6hyZlZnj8",
+	"KBv78FDIvjqeuwH1XSS0xoug3DTbSYavISKhrbWyOwKX2elECz31htMhXgW5sWM3ZV+dVN3wgql8vM3J",
+	"6CbP4X3U34sSwOVSP/XBwc6weghZ4lHt9Ci8zROBYSkr4TjcBHXNE4YVXBfr8w2QfMyNBeSS3yM6fcxv",
+	"GDMUPFiSpgFDNY6kyXXhrhEla6IyHDKuhfKlHsdL4smEXVddD5h6LYz1vcFWP6JVWnH4dhtdeJO/9RbD",
+	"IS/35unA8IPhq2if294rEShCtod2lK6Or0Dnc79SmAojOrYgxhbiZYoq8ZygUimsgUwZHKh3V5feZ6TL",
+	"13nP5sjSnSzMNUHHCHKtuN8cAmIqMN4fmGMov5lpHskyt9cHIy5KqT47IrAiHfvNASy+4q1E4mLsS3A4",
+	"rJuNYrsRABsBUAiAz2Sl1p/qVzwTATxfMa7mFdJ4j4sIfHL7MaXrr3ZYjIcq5Qvxn0FfpHii6F6OYehB",
+	"g8WcZRrTeuQQUHc4zseu3d3C07C1B5mXCcOCGLqnskkD5UKiQCqLNd8jOR/CvgdSNfGBOETHT1QOkiOn",
+	"Bcd8RVPIZqoh7zGTKDD6Kk3V2EQypkmKl8uHazii1/VtLMBVkRZcjHPkFVnSX8xb4ekXVrFWBDJGbV0b",
+	"KsFD06R/KmJGGvDd+9drjbkrn316/9iVg0+vvxnuxqpQc90/NYFFtQE3F6/VwJFMWooZYVoq44Xe06KT",
+	"jDPgxygjf0W64cnYiNn30n9EiHFMTN69f70Bn316H5QGByanlZgfnpHEPNGIwty0YEktt5bmONAzNuDL",
+	"7ZxgRiFtFGWgFXRPagHLRbyKvQqPjDHB7CUW6P/nev1xq9WKwVAxMmDQ1WpsuIahSrG2csnZAYd8Aj0m",
+	"IVUs8UGonPWGyCNFPq4+t1i4oBcEP817YW+dkVFWGHrv2YnCKlsrQxIvn/5QLcGykQgbibAxvOY9bwjH",
+	"v5ytRRxFS6XEtSOug7XjGYk82jrQ4Cageo9RfD7B7d48XZIDekoQRomBAsL/7UGhYPotKZWQczg33ECd",
+	"jhyqVRmpQBby/m61IDYq1z0eg8EkifGQ061UVAb73FMOuwti+0BMGPKNKY1A6fKOComR6z4R3USy7g9I",
+	"qknPWz7vu3gX05T2YA10cy1B+7KbMB5yzX1BAIcWQg4iWY/5oyHLDVZHxKKW+Jd5yGy8tQ/H2KS2c8MG",
+	"fqjOzAWTuVUj7EKpw+1v6Pu+QSGAb1h15FEwWb0yqJ1nfaf7fnVzXfBZhQHNbU/akiuJjzzSzG89+qAr",
+	"1TR6a8qTAdehBF2PpVwmTIfoBg0Jm0A95BwVSpYVIw7/oiTf2gOOmzmXwkZSc6zPmjRA834uE8qI1typ",
+	"Xu5qd7JoUzb8/mtAn41EOgGqRV5Uw8PAv0iynlbGFLtMc1xbZj9sfxoRsq7ZIZ+Ase4HqcYNfzoZ3PPz",
+	"2weBI9OK+khDExZ0Lg2o3GIRV1L3DPf7z+1dt0NQH3Rt0JuRsAmLc1WfiCTNUAFcWMSqGPwFQy4X/yEO",
+	"Oc985SqM5bHF6DLNj4TKjT833Y8kk6BSrHoqObKhSgVOWV21aT83a7KK+v7Qyxwga86SeecLLpIllTDo",
+	"uSXFMMKDwQMT/k5ora/hfcFhHOA7bvuHK5c+de0sqOtxRU5wQXv5MGZOroch1uey2BqwYtHPT8NOe+eD",
+	"ZqfT7FxeMhc+FXmB7yMkKa9VeRCpbBdsnwtm0WJcVEOxmfCRWtLJsr3aupGjV4sak3dcGyv7Xaz+0NXG",
+	"8W1bKACTcOxVbDz8SSD3GTAZSdpjTli7zoNybxHW8LQPdZ4aDvHF9m7saw+Xk8DSbMiW1pTx8W5nP3QC",
+	"Wg9tc6XygsV3bEEVGtbCEjPYzqt39MGbFtqEMEukdiluENJo5x1bCFKN3/KKkuepOXxRaGfllDWCHihJ",
+	"8ulcOtH1ypqEeyHv5VrYCUqHLmea6yu5Hdb2vnzglpBv9/iiP9Cqy02D1j2SIrCepSrwwUInpTgLjh77",
+	"kiKEyOUXe2lHHX+T15ivKil5z8LRzp5PEWuULidn9JC4pR1lGj6uqFLPo3GMPSGSmPFdFpoMVcswx4w+",
+	"Erqg6Ahmv2wa/VsgZF81oGRYJ2dT+b6iQnxw8hSA7gcPX7jPWBDJ9tFYmRdEJVR75YVrJJ1R0pdW8wkH",
+	"UHcTf7G96y0ndcglpKx3SA1qMRhSQWFVvPBAq0dixOajFhz0qtwakXB8UPiV3SxjFrrM8C38kTItqO78",
+	"xfYuZFp1Uz7CLT/JeCTjMOJm2e9mwiUyUEo2Cj423yPieoJ6XN7tM9Rx6RRTsQ9SRZKwVpCYsS34LUX+",
+	"hkBijjXUnTSZs9cY1u7PmDYc6kQd4lRAf90pPlsUa+Gp4JVTH8cUYx3/34eajWMY8VHXjVsayxnWM+1y",
+	"zDjTKsuC+65Y1mQuv7Sqr9+7dwBcYgCdm9hmplWPcycvjV/fLaDsIL8MmZnI3lArqXKzR3ouKvKaM4yO",
+	"9hXih8wXhiu0Z6fesgFz/Z03lt3UZipNKZhkovJ98mK6GXGGrHed9o3Jtl3jZvsxFcx/gsT99LoiYTMU",
+	"rKfyPgd4hLmHlz6+E8/nbR7yzEZu7LBzEYYq18b93lM6wSrXHMvBslQYZ0kU/MZFv33oNzaDFYncZ5mb",
+	"dqwBvmDSbx7cg6h2lw+EscgYFtX2/AyC1SzhzRHThw2nnPA0RQBrqn5TaTEQsgEDrgaaZRhq3hQy8bKz",
+	"EUkhj9ziVJJifaxIhZ00RyrhKVSkrMNva1k1ALIBRgwQzUfQS4VbCrj9KG49kjc+u3cfelxb0XeNEJaa",
+	"vDui4rWjFnwyseRI6XJsyym6DJnRqIxBcUKNtAaV3kTSmX1h62NFBHKS4DyxHtqpBe1BfLF9MW5UixW6",
+	"5YdbLFGcVDaktm1FMpLYRJZ3U2GG3pYaCx2Odr0iJwsb696YDZy68PnNBjnkqygYPnwkPR1cAzJmhw7k",
+	"K6fXpgGjPLUiYxp3uEWVkaSCmxaGoVhdlaDjJ+M+qGrehVMvMMu0+iIzLSwoYeJ9iMN+amZaSNv0PwD+",
+	"RSkLWy24mZBrqcsjGXi6lS5W7NzWY+mYTfyCVzk67YqkBmeBGMtGmSmKFTO0SEIkGMNq77eV6akx3r1f",
+	"TZWw/mTfSbTy66AKXbzObZzykbiFXz2Srvce2ZmcBFDeaX8It93sesc5CZxi7ZS0fT2V+LKfaRrY+7b2",
+	"iIevZM0LzrghmtFozxSfaE4GFqsPaf5yi70XFmhfew2ER1JYPrpgQCPI+DhltMXx3MnkPYetDk3wxWNh",
+	"SL5hXDP0mUgxAhnb4E6Lo+2HTRSN49DcrIWv+JBeZ45hz82De3hsUqhfzWJNOQXNe1AbNYer7h+RmdqD",
+	"J/8bAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

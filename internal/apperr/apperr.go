@@ -31,6 +31,7 @@ const (
 	Unavailable                  // a dependency (Redis, upstream) is unavailable; retry later
 	UpstreamFailed               // the upstream answered with an error or garbage
 	UpstreamTimeout              // the upstream did not answer in time
+	RequestTimeout               // the client did not send its request in time
 )
 
 var kindNames = [...]string{
@@ -39,6 +40,7 @@ var kindNames = [...]string{
 	Unprocessable: "unprocessable", TooLarge: "too_large", LengthRequired: "length_required", QuotaExceeded: "quota_exceeded",
 	NotImplemented: "not_implemented", Unavailable: "unavailable",
 	UpstreamFailed: "upstream_failed", UpstreamTimeout: "upstream_timeout",
+	RequestTimeout: "request_timeout",
 }
 
 func (k Kind) String() string {

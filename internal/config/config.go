@@ -182,6 +182,21 @@ type Server struct {
 	// listener answers 404 there.
 	AdminAddr string `yaml:"admin_addr"`
 	Pprof     bool   `yaml:"pprof"` // serve net/http/pprof on the admin listener; default off
+
+	// Limits of one request (internal/handlers.Limits). A request body
+	// must arrive within BodyTimeout in all (default 30s) and
+	// BodyIdleTimeout between two reads (default 10s; a streamed FIPS
+	// upload has neither, only its handler's 30s per chunk); an answer must be written within
+	// WriteTimeout of the request's arrival (default 90s; a long poll adds
+	// its wait). Request bodies held in memory at once total at most
+	// BodyBudgetMiB (default 64), TenantBodyBudgetMiB of them per tenant
+	// (default 32): past them 429 (the tenant's share) or 503, with
+	// Retry-After; a body larger than either is 413.
+	BodyTimeout         time.Duration `yaml:"body_timeout"`
+	BodyIdleTimeout     time.Duration `yaml:"body_idle_timeout"`
+	WriteTimeout        time.Duration `yaml:"write_timeout"`
+	BodyBudgetMiB       int           `yaml:"body_budget_mib"`
+	TenantBodyBudgetMiB int           `yaml:"tenant_body_budget_mib"`
 }
 
 // Fairness keeps one tenant from starving the others (internal/fairshare).
@@ -534,6 +549,15 @@ func (c *Config) applyDefaults() {
 	}
 	c.Fairness.applyDefaults()
 	c.Guard.applyDefaults()
+	setDur(&c.Server.BodyTimeout, 30*time.Second)
+	setDur(&c.Server.BodyIdleTimeout, 10*time.Second)
+	setDur(&c.Server.WriteTimeout, 90*time.Second)
+	if c.Server.BodyBudgetMiB == 0 {
+		c.Server.BodyBudgetMiB = 64
+	}
+	if c.Server.TenantBodyBudgetMiB == 0 {
+		c.Server.TenantBodyBudgetMiB = min(32, c.Server.BodyBudgetMiB)
+	}
 }
 
 var (
@@ -632,6 +656,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateFairness(bad)
 	c.validateGuard(bad)
+	c.validateServer(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }
@@ -704,6 +729,43 @@ func redisURLProblem(raw string, err error) string {
 		}
 	}
 	return msg + "; " + want
+}
+
+// validateServer checks the request limits of server.
+func (c *Config) validateServer(bad func(string, string, ...any)) {
+	s := c.Server
+	for _, d := range []struct {
+		field    string
+		v, limit time.Duration
+	}{
+		{"server.read_header_timeout", s.ReadHeaderTimeout, time.Minute},
+		{"server.body_timeout", s.BodyTimeout, 10 * time.Minute},
+		{"server.body_idle_timeout", s.BodyIdleTimeout, 10 * time.Minute},
+		{"server.write_timeout", s.WriteTimeout, 30 * time.Minute},
+	} {
+		if d.v <= 0 || d.v > d.limit {
+			bad(d.field, "must be a positive duration of at most %s, got %s", d.limit, d.v)
+		}
+	}
+	if s.BodyIdleTimeout > s.BodyTimeout {
+		bad("server.body_idle_timeout", "must not be longer than server.body_timeout (%s)", s.BodyTimeout)
+	}
+	// An answer must not be cut off while the upstream is still allowed to
+	// give it.
+	for _, u := range []struct {
+		name string
+		d    time.Duration
+	}{{Garant, c.Upstreams.Garant.Timeout}, {FSSP, c.Upstreams.FSSP.Timeout}, {FIPS, c.Upstreams.FIPS.Timeout}} {
+		if c.Uses(u.name) && s.WriteTimeout <= u.d {
+			bad("server.write_timeout", "must be longer than upstreams.%s.timeout (%s), got %s", u.name, u.d, s.WriteTimeout)
+		}
+	}
+	if s.BodyBudgetMiB < 1 {
+		bad("server.body_budget_mib", "must be a positive size in MiB, got %d", s.BodyBudgetMiB)
+	}
+	if s.TenantBodyBudgetMiB < 1 || s.TenantBodyBudgetMiB > s.BodyBudgetMiB {
+		bad("server.tenant_body_budget_mib", "must be a positive size in MiB of at most server.body_budget_mib (%d), got %d", s.BodyBudgetMiB, s.TenantBodyBudgetMiB)
+	}
 }
 
 // Uses reports whether any credential is for upstream.

@@ -30,6 +30,11 @@ func TestParseValid(t *testing.T) {
 		t.Errorf("Parse(valid) = secret %q addr %q max_wait %v; want the env secret and defaults",
 			c.Credentials["g"].Secret, c.Addr, c.FSSP.MaxWait)
 	}
+	// Request limits: a body that never comes is cut within 30s at most.
+	if s := c.Server; s.BodyTimeout != 30*time.Second || s.BodyIdleTimeout != 10*time.Second || s.WriteTimeout != 90*time.Second ||
+		s.BodyBudgetMiB != 64 || s.TenantBodyBudgetMiB != 32 || s.ReadHeaderTimeout != 10*time.Second {
+		t.Errorf("Parse(valid).Server = %+v, want the documented limits", s)
+	}
 	if HashKey(DemoKeyAlpha) != c.Tenants["alpha"].KeysSHA256[0] {
 		t.Errorf("HashKey(demo-alpha) does not match sha256sum")
 	}
@@ -49,6 +54,11 @@ func TestParseErrorsNameTheField(t *testing.T) {
 		{"reserved credential name", strings.Replace(strings.Replace(validYAML, "  g: {upstream", "  shared: {upstream", 1), "{garant: g}", "{garant: shared}", 1), "credentials.shared", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"slow redis timeout", validYAML + "\nredis: {timeout: 30s}\n", "redis.timeout", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 		{"bad base url", strings.Replace(validYAML, "http://127.0.0.1:1", "ftp://x", 1), "upstreams.garant.base_url", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"negative body timeout", validYAML + "\nserver: {body_timeout: -1s}\n", "server.body_timeout", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"idle longer than the whole body", validYAML + "\nserver: {body_timeout: 5s, body_idle_timeout: 6s}\n", "server.body_idle_timeout", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"write timeout under the upstream's", validYAML + "\nserver: {write_timeout: 20s}\n", "server.write_timeout", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"tenant budget over the whole", validYAML + "\nserver: {body_budget_mib: 16, tenant_body_budget_mib: 32}\n", "server.tenant_body_budget_mib", map[string]string{"G_TOKEN": "s3cr3t-value"}},
+		{"negative budget", validYAML + "\nserver: {body_budget_mib: -1}\n", "server.body_budget_mib", map[string]string{"G_TOKEN": "s3cr3t-value"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

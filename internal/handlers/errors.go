@@ -32,6 +32,7 @@ var kindStatus = map[apperr.Kind]int{
 	apperr.Unavailable:      http.StatusServiceUnavailable,
 	apperr.UpstreamFailed:   http.StatusBadGateway,
 	apperr.UpstreamTimeout:  http.StatusGatewayTimeout,
+	apperr.RequestTimeout:   http.StatusRequestTimeout,
 }
 
 // kindSlug is the default problem type of each kind.
@@ -42,6 +43,7 @@ var kindSlug = map[apperr.Kind]string{
 	apperr.QuotaExceeded: "quota-exceeded", apperr.NotImplemented: "not-implemented",
 	apperr.Unavailable: "unavailable", apperr.UpstreamFailed: "upstream-failed",
 	apperr.UpstreamTimeout: "upstream-timeout",
+	apperr.RequestTimeout:  "request-timeout",
 }
 
 // problem is an RFC 9457 problem document.

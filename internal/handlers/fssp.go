@@ -200,6 +200,7 @@ func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *stri
 	wait = min(wait, h.tasks.MaxWait())
 	hdr.Set("Preference-Applied", "wait="+strconv.Itoa(int(wait/time.Second)))
 	if !current.Status.Final() {
+		awaitDeadline(exchangeFrom(ctx).w, wait, h.deps.Limits)
 		if current, err = h.tasks.Wait(ctx, t.ID, current.ID, wait); err != nil {
 			return api.FSSPTask{}, false, err
 		}

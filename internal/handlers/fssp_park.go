@@ -11,8 +11,9 @@ import (
 
 // fsspParked is the answer of a long poll on a task that is not final yet:
 // on HTTP/1.x the connection is parked (park.go) and answered by the task
-// engine's wake-up, holding no goroutine meanwhile; otherwise the request
-// waits the usual way.
+// engine's wake-up, holding no goroutine meanwhile (taking the connection
+// over clears its deadlines; the answer sets its own); otherwise the request
+// waits the usual way, its write deadline moved past the wait.
 type fsspParked struct {
 	h        fsspHandlers
 	ctx      context.Context
@@ -26,6 +27,7 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 	p, ok := a.h.lot.park(a.ctx, w)
 	if !ok {
 		defer a.release()
+		awaitDeadline(w, a.wait, a.h.deps.Limits)
 		task, err := a.h.tasks.Wait(a.ctx, a.tenantID, a.snapshot.ID, a.wait)
 		if err != nil {
 			return err

@@ -58,13 +58,8 @@ func (c *garantCall) policy(cc *string) cache.Policy {
 // answer to the contract's type T, encoded once exactly as the client
 // receives it; those bytes are what the cache stores and what a hit writes.
 func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) (T, error)) (*cache.Result, error) {
-	fill := func(ctx context.Context) (*cache.Entry, error) {
-		var v T
-		err := c.upstream(ctx, func(ctx context.Context) error {
-			var err error
-			v, err = fetch(ctx)
-			return err
-		})
+	return cachedBytes(ctx, c, cc, topic, req, func(ctx context.Context) ([]byte, error) {
+		v, err := fetch(ctx)
 		if err != nil {
 			return nil, err
 		}
@@ -74,7 +69,25 @@ func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int
 		if err != nil {
 			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode %s: %w", c.op, err))
 		}
-		return &cache.Entry{Body: append(b, '\n'), ContentType: "application/json"}, nil
+		return append(b, '\n'), nil
+	})
+}
+
+// cachedBytes answers a JSON operation whose fetch calls Garant and returns
+// the answer's encoding as the client receives it (a trailing newline
+// included); those bytes are what the cache stores and what a hit writes.
+func cachedBytes(ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) ([]byte, error)) (*cache.Result, error) {
+	fill := func(ctx context.Context) (*cache.Entry, error) {
+		var b []byte
+		err := c.upstream(ctx, func(ctx context.Context) error {
+			var err error
+			b, err = fetch(ctx)
+			return err
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
 	}
 	res, err := c.cached(ctx, cc, topic, req, fill)
 	if err != nil {

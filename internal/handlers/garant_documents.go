@@ -2,10 +2,14 @@ package handlers
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/jsonscan"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
@@ -104,17 +108,58 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 		return nil, err
 	}
 	req := garant.HyperlinksRequest{Text: request.Body.Text, BaseURL: request.Body.BaseURL}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantHyperlinksResult, error) {
-		r, err := c.g.Client.FindHyperlinks(ctx, c.cred.Secret, req)
+	// The contract's request and answer are Garant's (the same members): the
+	// checked body goes on as sent and an answer of the contract's shape
+	// comes back as Garant sent it, and the cache key hashes the text in
+	// place. A 20 MB text is held once decoded and once as sent, and its
+	// answer once.
+	req.Encoded, _ = checkedBody(ctx)
+	key := hyperlinksKey{TextSHA256: sha256String(req.Text), BaseURL: req.BaseURL}
+	res, err := cachedBytes(ctx, c, request.Params.CacheControl, 0, key, func(ctx context.Context) ([]byte, error) {
+		b, err := c.g.Client.FindHyperlinksJSON(ctx, c.cred.Secret, req)
 		if err != nil {
-			return api.GarantHyperlinksResult{}, err
+			return nil, err
 		}
-		return api.GarantHyperlinksResult{Text: r.Text}, nil
+		if jsonscan.Check(b, hyperlinksAnswer, bodyLimits) == nil {
+			return append(b, '\n'), nil
+		}
+		r, err := garant.DecodeHyperlinks(b) // other members, or not JSON: decoded and encoded again
+		if err != nil {
+			return nil, err
+		}
+		out, err := json.Marshal(api.GarantHyperlinksResult{Text: r.Text})
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode garantFindHyperlinks: %w", err))
+		}
+		return append(out, '\n'), nil
 	})
 	if err != nil {
 		return nil, err
 	}
 	return c.answer(res, true, true), nil
+}
+
+// hyperlinksAnswer is the shape of a find-hyperlinks answer passed on as is:
+// the contract's GarantHyperlinksResult.
+var hyperlinksAnswer = jsonscan.Object(map[string]*jsonscan.Shape{"text": jsonscan.String()}, true)
+
+// hyperlinksKey is what names a hyperlinks answer in the cache.
+type hyperlinksKey struct {
+	TextSHA256 string `json:"textSha256"`
+	BaseURL    string `json:"baseUrl"`
+}
+
+// sha256String is the hex SHA-256 of s, hashed through a small buffer
+// rather than a copy of s.
+func sha256String(s string) string {
+	h := sha256.New()
+	var buf [32 << 10]byte
+	for len(s) > 0 {
+		n := copy(buf[:], s)
+		h.Write(buf[:n])
+		s = s[n:]
+	}
+	return hex.EncodeToString(h.Sum(nil))
 }
 
 // GarantGetTopic returns a document's attributes (topic_info quota).

@@ -33,6 +33,7 @@ type reqInfo struct {
 	// the request to the returned func, called once it is answered.
 	detach   func() func(status int, bytes int64)
 	detached bool
+	body     *timedBody // the request body under its deadlines; nil without one
 }
 
 type infoKey struct{}
@@ -162,9 +163,10 @@ func routePattern(r *http.Request) string {
 // routeGuard finds the contract operation a request is for (asking the
 // router, before it runs the route, so that auth comes before parameter
 // parsing), names it, checks the tenant's key where the operation needs one,
-// limits the body, validates the request against the contract and admits it
-// to its upstream's fair share (held until the request is answered), in that order.
-func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, fair *fairshare.Limiter, mux *chi.Mux) func(http.Handler) http.Handler {
+// limits the body, takes a JSON body's share of the body budget, validates
+// the request against the contract and admits it to its upstream's fair
+// share (held until the request is answered), in that order.
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, fair *fairshare.Limiter, mux *chi.Mux) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := chi.NewRouteContext()
@@ -208,6 +210,29 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				// it on, a body left unread by an early answer makes net/http
 				// panic when the connection is reused.
 				r.Body = http.MaxBytesReader(info.raw, r.Body, op.maxBody)
+				switch {
+				case op.streamBody:
+					// The body streams through (FIPS uploads) under its
+					// handler's deadlines: let the reader and writer overlap.
+					// Only here: a handler that never reads its body would
+					// make net/http panic in full duplex.
+					if info.body != nil {
+						info.body.stream = true
+					}
+					_ = http.NewResponseController(w).EnableFullDuplex()
+				case op.body != nil:
+					// A JSON body is held in memory: within the budget.
+					n := r.ContentLength
+					if n < 0 {
+						n = op.maxBody
+					}
+					release, err := budget.acquire(info.tenant, n)
+					if err != nil {
+						writeError(w, r, log, err)
+						return
+					}
+					defer release()
+				}
 			}
 			if err := ops.validate(r, op, rc.URLParams); err != nil {
 				writeError(w, r, log, err)

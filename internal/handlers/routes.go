@@ -24,9 +24,10 @@ import (
 // internal/api's ServerInterface) and the Swagger UI assets under /docs/;
 // the admin listener's routes are NewAdmin's, below.
 //
-// A request travels: request id → recover → access log and metrics → HEAD served as GET → chi
-// routing → route guard (operation, tenant auth, body limit, contract
-// validation, fair share) → generated strict handler → the operation's method.
+// A request travels: request id → deadlines → recover → access log and
+// metrics → HEAD served as GET → chi routing → route guard (operation, tenant
+// auth, body limit and budget, contract validation, fair share) → generated
+// strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
 	spec, err := api.GetSpec()
 	if err != nil {
@@ -57,7 +58,9 @@ func NewServer(d *Deps) (http.Handler, error) {
 	srv := newServer(d, specJSON)
 
 	r := chi.NewRouter()
-	r.Use(requestID, recoverer(d.Log), accessLog(d.Log, d.HTTP), headAsGet(r), routeGuard(d.Log, index, d.Tenants, d.Fair, r))
+	limits := d.Limits.withDefaults()
+	r.Use(requestID, deadlines(limits), recoverer(d.Log), accessLog(d.Log, d.HTTP), headAsGet(r),
+		routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair, r))
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

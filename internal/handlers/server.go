@@ -54,6 +54,9 @@ type Deps struct {
 	Breakers interface {
 		Breakers() []upstreamguard.Breaker
 	}
+	// Limits bound request bodies and how long a request may take (zero
+	// fields: the defaults).
+	Limits Limits
 }
 
 // Server implements api.StrictServerInterface by embedding one handler set

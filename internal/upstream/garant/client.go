@@ -235,7 +235,9 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 			Detail: "the configured Garant Proxima server does not offer " + method}
 	}
 	var rd io.Reader
-	if body != nil {
+	if b, ok := body.(json.RawMessage); ok { // already encoded: sent as is
+		rd = bytes.NewReader(b)
+	} else if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			return nil, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: %s: encode request: %w", method, err))
@@ -390,30 +392,40 @@ func clip(s string) string {
 
 // call sends a JSON request (body may be nil) and decodes a JSON answer.
 func (c *Client) call(ctx context.Context, token tenant.Secret, method, verb, path string, body, out any) error {
-	res, cancel, err := c.send(ctx, token, method, verb, path, nil, body)
+	b, status, err := c.callJSON(ctx, token, method, verb, path, body)
 	if err != nil {
 		return err
+	}
+	if err := json.Unmarshal(b, out); err != nil {
+		return badAnswer(method, status, apperr.UpstreamFailed, "Garant's answer could not be decoded", err)
+	}
+	return nil
+}
+
+// callJSON is call without the decoding: the answer's bytes (with room for
+// one more byte) and status.
+func (c *Client) callJSON(ctx context.Context, token tenant.Secret, method, verb, path string, body any) ([]byte, int, error) {
+	res, cancel, err := c.send(ctx, token, method, verb, path, nil, body)
+	if err != nil {
+		return nil, 0, err
 	}
 	defer cancel()
 	defer res.Body.Close()
 	if ct := res.Header.Get("Content-Type"); ct != "" {
 		if mt, _, _ := mime.ParseMediaType(ct); mt != "application/json" && !strings.HasSuffix(mt, "+json") {
-			return badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant answered with an unexpected content type",
+			return nil, 0, badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant answered with an unexpected content type",
 				fmt.Errorf("content type %q", ct))
 		}
 	}
 	b, err := readBody(res.Body, res.ContentLength, c.maxBody)
 	if err != nil {
-		return readError(method, res.StatusCode, err)
+		return nil, 0, readError(method, res.StatusCode, err)
 	}
 	if int64(len(b)) > c.maxBody {
-		return badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant's answer is too large",
+		return nil, 0, badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant's answer is too large",
 			fmt.Errorf("answer over %d bytes", c.maxBody))
 	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return badAnswer(method, res.StatusCode, apperr.UpstreamFailed, "Garant's answer could not be decoded", err)
-	}
-	return nil
+	return b, res.StatusCode, nil
 }
 
 // readBody reads at most limit+1 bytes of body into a buffer sized by the

@@ -2,6 +2,7 @@ package garant
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -50,11 +51,33 @@ func (c *Client) Snippets(ctx context.Context, token tenant.Secret, r SnippetsRe
 
 // FindHyperlinks runs POST /v2/find-hyperlinks.
 func (c *Client) FindHyperlinks(ctx context.Context, token tenant.Secret, r HyperlinksRequest) (*HyperlinksResult, error) {
-	var out HyperlinksResult
-	if err := c.call(ctx, token, MethodHyperlinks, http.MethodPost, "/v2/find-hyperlinks", r, &out); err != nil {
+	b, err := c.FindHyperlinksJSON(ctx, token, r)
+	if err != nil {
 		return nil, err
 	}
+	return DecodeHyperlinks(b)
+}
+
+// DecodeHyperlinks decodes an answer of FindHyperlinksJSON; a failure is
+// one of an answered call (Garant counted it).
+func DecodeHyperlinks(b []byte) (*HyperlinksResult, error) {
+	var out HyperlinksResult
+	if err := json.Unmarshal(b, &out); err != nil {
+		return nil, badAnswer(MethodHyperlinks, http.StatusOK, apperr.UpstreamFailed, "Garant's answer could not be decoded", err)
+	}
 	return &out, nil
+}
+
+// FindHyperlinksJSON runs POST /v2/find-hyperlinks and returns Garant's
+// answer undecoded (its text may be 20 MB and more), with room for one more
+// byte; the caller checks it.
+func (c *Client) FindHyperlinksJSON(ctx context.Context, token tenant.Secret, r HyperlinksRequest) ([]byte, error) {
+	var body any = r
+	if r.Encoded != nil {
+		body = r.Encoded
+	}
+	b, _, err := c.callJSON(ctx, token, MethodHyperlinks, http.MethodPost, "/v2/find-hyperlinks", body)
+	return b, err
 }
 
 // Download runs GET /v2/topic/{topic}/download[-odt|-pdf] for format rtf,

@@ -251,10 +251,13 @@ type Snippets struct {
 	Snippets []Snippet `json:"snippets"`
 }
 
-// HyperlinksRequest is POST /v2/find-hyperlinks.
+// HyperlinksRequest is POST /v2/find-hyperlinks. Encoded, when set, is the
+// request already encoded as JSON (saying what Text and BaseURL say), sent
+// as is: a 20 MB text is not encoded a second time.
 type HyperlinksRequest struct {
-	Text    string `json:"text"`
-	BaseURL string `json:"baseUrl"`
+	Text    string          `json:"text"`
+	BaseURL string          `json:"baseUrl"`
+	Encoded json.RawMessage `json:"-"`
 }
 
 // HyperlinksResult is the text with links.
