@@ -14,7 +14,7 @@ import (
 // one is fine; renaming or dropping one breaks internal/handlers.
 var operationIDs = []string{
 	// Gateway
-	"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs", "getQuotas",
+	"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs", "getQuotas", "getQuotaUsage",
 	// Garant
 	"garantSearch", "garantSnippets", "garantFindHyperlinks", "garantGetTopic", "garantGetTopicEditions",
 	"garantGetTopicHTML", "garantGetEntryHTML", "garantExportTopic", "garantGetImage", "garantGetFormula",
