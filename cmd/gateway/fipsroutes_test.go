@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"gopkg.in/yaml.v3"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/redistest"

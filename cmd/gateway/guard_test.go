@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -78,6 +79,7 @@ credentials:
   garant-main: {upstream: garant, secret: demo-garant-token, limits: [{family: topic_info, period: month, limit: 1000}]}
 tenants:
   billing: {keys_sha256: [%s], credentials: {garant: garant-main}}
+fairness: {upstream_calls: {per_tenant: -1, per_credential: -1}}   # one tenant's burst, paced only by the guard
 upstreams:
   garant: {base_url: %q}
 `, rs.URL(), config.HashKey("billing-key"), garant.URL)
@@ -185,7 +187,8 @@ upstreams:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base, _ := startGateway(t, []string{"-config", path}, nil)
+	admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	base, _ := startGateway(t, []string{"-config", path, "-admin-addr", admin}, nil)
 	sim.Kit.SetFault(&simkit.Fault{PathPrefix: "/search/", Status: 503})
 	send := func(method, path, body string) (int, http.Header, string) {
 		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
@@ -218,14 +221,20 @@ upstreams:
 		t.Errorf("GET /v1/quotas = %s, want nothing used", body)
 	}
 	// The refused searches reserved nothing: only the five that reached FSSP did.
-	_, _, metricsText := send("GET", "/metrics", "")
-	reserved := ""
-	for _, l := range strings.Split(metricsText, "\n") {
-		if strings.HasPrefix(l, "gateway_quota_reserved_total{") && strings.Contains(l, `family="single"`) && strings.Contains(l, `scope="credential"`) {
-			reserved = l[strings.LastIndex(l, " ")+1:]
+	res, err := http.Get("http://" + admin + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mb, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	total := 0.0
+	for _, l := range strings.Split(string(mb), "\n") {
+		if strings.HasPrefix(l, "gateway_quota_reserved_total{") && strings.Contains(l, `family="single"`) && strings.Contains(l, `credential="fssp-main"`) {
+			v, _ := strconv.ParseFloat(l[strings.LastIndex(l, " ")+1:], 64)
+			total += v
 		}
 	}
-	if reserved != "5" {
+	if reserved := strconv.FormatFloat(total, 'f', -1, 64); reserved != "5" {
 		t.Errorf("single units reserved for the credential = %q, want 5", reserved)
 	}
 	status, _, body := send("GET", "/readyz", "")

@@ -21,6 +21,9 @@ type DemoUpstreams struct{ Garant, FSSP, FIPS string }
 // Garant credential paced to its documented 20 requests a second).
 func Demo(u DemoUpstreams) *Config {
 	c := &Config{
+		// One person trying every FIPS operation in Swagger UI goes faster
+		// than the default per-tenant rate of 10 a second.
+		Fairness: Fairness{Rates: map[string]Rate{FIPS: {PerSecond: 50, Burst: 100}}},
 		Credentials: map[string]Credential{
 			"garant-demo": {Upstream: Garant, Secret: "demo-garant-token", Limits: []Limit{
 				{Family: "export", Period: "month", Limit: 30},
