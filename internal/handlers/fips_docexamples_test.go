@@ -56,8 +56,9 @@ func TestFIPSDocumentedAnswers(t *testing.T) {
 		{"200 by registration number", "GET", fipsApps + "/TMA240000001", nil, 200,
 			[]string{`"id":"123"`, `"registrationNumber":"TMA240000001"`, `"registrationDate":"2024-01-15T10:00:00+03:00"`, `"incomingNumber":"2024000001"`}, ""},
 		{"204 without a body", "DELETE", fipsApps + "/123", nil, 204, nil, ""},
-		{"207 with a failed operation", "PUT", fipsApps + "/123", map[string]any{"category": cat}, 403,
-			[]string{`Нет доступа к заявке`, `"upstream_results":[{"code":403}]`}, ""},
+		// Another account's application answers as a missing one (issue 12).
+		{"207 with a failed operation", "PUT", fipsApps + "/123", map[string]any{"category": cat}, 404,
+			[]string{`"upstream_results"`}, ""},
 		{"401", "GET", fipsApps, nil, 502, []string{`upstream-credential-rejected`}, ""},
 		{"dictionary members kept", "GET", "/v1/fips/dictionaries/document-types", nil, 200,
 			[]string{`"code":"TradeMark"`, `"attributes":{"Template":"tm.xml"}`}, ""},
