@@ -103,7 +103,11 @@ func (c *Client) multiOutcome(cred *tenant.Credential, op string, body io.Reader
 	}
 	codes := make([]map[string]int, 0, len(items))
 	for _, it := range items {
-		codes = append(codes, map[string]int{"code": it.Code})
+		code := it.Code
+		if code == http.StatusForbidden {
+			code = http.StatusNotFound // another account's resource reads as a missing one
+		}
+		codes = append(codes, map[string]int{"code": code})
 	}
 	for i, it := range items {
 		if ok2xx(it.Code) {
