@@ -247,7 +247,6 @@ type fuzzAnswer struct {
 	body      []byte
 	forwarded int64  // upstream calls carrying client input while it was served
 	allocated uint64 // bytes allocated in the process while it was served
-	took      time.Duration
 }
 
 // send writes one HTTP/1.1 request on a new connection, exactly as given
@@ -293,7 +292,7 @@ func (e *fuzzEnv) send(method, target string, hdr []string, body []byte) (*fuzzA
 	if _, err := io.Copy(io.Discard, conn); err != nil {
 		return nil, fmt.Errorf("wait for the server to close: %w", err)
 	}
-	a := &fuzzAnswer{res: res, body: b, took: time.Since(start), forwarded: e.forwarded.Load() - calls}
+	a := &fuzzAnswer{res: res, body: b, forwarded: e.forwarded.Load() - calls}
 	runtime.ReadMemStats(&after)
 	a.allocated = after.TotalAlloc - before.TotalAlloc
 	return a, nil
