@@ -68,7 +68,7 @@ func FuzzGarantAnswer(f *testing.F) {
 		q, err := quota.New(d.Redis, quota.Config{}, nil)
 		must(f, err)
 		d.Quota = q
-		d.Garant = garantDeps(f, d.Redis, d.Registry, up.URL)
+		d.Garant = fuzzGarant(f, d, up.URL)
 	}))
 	env.ids = map[string]string{"topic": "12125268", "entry": "70", "format": "pdf", "objectId": "1084623"}
 	env.gone = env.ids

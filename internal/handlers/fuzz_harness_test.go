@@ -20,13 +20,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
+	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 	"github.com/legalgate/legalgate/internal/upstream/fips/fipssim"
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 )
 
@@ -174,7 +178,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 		{Scope: quota.ScopeCredential, Owner: "fssp-test", Upstream: "fssp", Family: quota.FamilyGroup, Period: quota.PeriodSlidingDay, Limit: 30},
 	}
 	gw := fsspGatewayRules(tb, ssim.URL, rules, func(d *handlers.Deps) {
-		d.Garant = garantDeps(tb, d.Redis, d.Registry, gsim.URL)
+		d.Garant = fuzzGarant(tb, d, gsim.URL)
 		fc, err := fips.New(fips.Config{BaseURL: fsim.URL + fipssim.Prefix, Timeout: 10 * time.Second, Redis: d.Redis,
 			OnRejected: func(string) {}})
 		must(tb, err)
@@ -195,6 +199,18 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 	env.ids["taskId"] = task.ID
 	env.gone["taskId"] = task.ID
 	return env
+}
+
+// fuzzGarant is garantDeps with a Garant timeout that a loaded machine
+// (the race detector, parallel packages) does not run out of: an export
+// takes the simulator a while to make.
+func fuzzGarant(tb testing.TB, d *handlers.Deps, url string) *handlers.Garant {
+	g := garantDeps(tb, d.Redis, d.Registry, url)
+	c, err := garant.New(garant.Config{BaseURL: url, Timeout: 20 * time.Second,
+		Transport: metrics.NewUpstream(prometheus.NewRegistry()).Transport("garant", http.DefaultTransport)})
+	must(tb, err)
+	g.Client = c
+	return g
 }
 
 // serve puts gw's handler on a server of our own, whose error log we read.
@@ -247,7 +263,6 @@ type fuzzAnswer struct {
 	body      []byte
 	forwarded int64  // upstream calls carrying client input while it was served
 	allocated uint64 // bytes allocated in the process while it was served
-	took      time.Duration
 }
 
 // send writes one HTTP/1.1 request on a new connection, exactly as given
@@ -293,7 +308,7 @@ func (e *fuzzEnv) send(method, target string, hdr []string, body []byte) (*fuzzA
 	if _, err := io.Copy(io.Discard, conn); err != nil {
 		return nil, fmt.Errorf("wait for the server to close: %w", err)
 	}
-	a := &fuzzAnswer{res: res, body: b, took: time.Since(start), forwarded: e.forwarded.Load() - calls}
+	a := &fuzzAnswer{res: res, body: b, forwarded: e.forwarded.Load() - calls}
 	runtime.ReadMemStats(&after)
 	a.allocated = after.TotalAlloc - before.TotalAlloc
 	return a, nil

@@ -185,3 +185,50 @@ func FuzzNormalize(f *testing.F) {
 		}
 	})
 }
+
+// FuzzQuery sends any task id and search parameter: FSSP gets them back
+// from the query string of the fixed path, next to the token, which they
+// cannot override.
+func FuzzQuery(f *testing.F) {
+	var mu sync.Mutex
+	var seen []*http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		seen = append(seen, r)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"error","code":404,"exception":"no such task","response":[]}`))
+	}))
+	f.Cleanup(srv.Close)
+	c, err := fssp.New(fssp.Config{BaseURL: srv.URL + "/api/v1.0", Timeout: 10 * time.Second})
+	if err != nil {
+		f.Fatal(err)
+	}
+	tok := tenant.NewSecret(fuzzToken)
+	for _, s := range [][2]string{{"ADAB49B2-F435-49CC-80DF-55F2F57D3057", "ИВАНОВ"}, {"x&token=other", "a&token=b"},
+		{"../result?task=1", "%ZZ"}, {"a#b", "c d+e"}, {"", ""}} {
+		f.Add(s[0], s[1])
+	}
+	f.Fuzz(func(t *testing.T, task, lastname string) {
+		mu.Lock()
+		seen = nil
+		mu.Unlock()
+		_, _ = c.Status(context.Background(), tok, task)
+		_, _ = c.Search(context.Background(), tok, fssp.Query{Type: fssp.TypePhysical,
+			Params: fssp.Params{"region": "77", "lastname": lastname, "firstname": "ИВАН"}})
+		mu.Lock()
+		reqs := seen
+		mu.Unlock()
+		if len(reqs) != 2 {
+			t.Fatalf("Status(%q) and Search(%q) sent %d requests, want 2", task, lastname, len(reqs))
+		}
+		for i, want := range []struct{ path, key, value string }{{"/api/v1.0/status", "task", task}, {"/api/v1.0/search/physical", "lastname", lastname}} {
+			u := reqs[i].URL
+			q := u.Query()
+			if u.EscapedPath() != want.path || q.Get(want.key) != want.value || len(q[want.key]) != 1 ||
+				q.Get("token") != fuzzToken || len(q["token"]) != 1 {
+				t.Fatalf("sent %q, want %s with %s=%q and the token once", u.String(), want.path, want.key, want.value)
+			}
+		}
+	})
+}
