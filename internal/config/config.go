@@ -235,8 +235,8 @@ type TenantFairness struct {
 }
 
 // DefaultRates are the default per-tenant rates of unmetered operations:
-// Garant's half of the 10 a second a credential is usually paced at, so
-// that two tenants cannot starve each other; FIPS publishes no limit.
+// Garant's well under the credential's pace (upstream_guard), so that two
+// tenants cannot starve each other; FIPS publishes no limit.
 func DefaultRates() map[string]Rate {
 	return map[string]Rate{Garant: {PerSecond: 5, Burst: 10}, FIPS: {PerSecond: 10, Burst: 20}}
 }

@@ -97,7 +97,7 @@ type exchangeKey struct{}
 // It also refuses any operation the route guard did not see: an operation
 // never runs without the guard's authentication and validation.
 func withExchange(f api.StrictHandlerFunc, operationID string) api.StrictHandlerFunc {
-	op := lowerFirst(operationID)
+	op := ops.ID(operationID)
 	return func(ctx context.Context, w http.ResponseWriter, r *http.Request, req any) (any, error) {
 		if infoFrom(ctx).operation != op {
 			return nil, apperr.Wrap(apperr.NotFound, "no such route", fmt.Errorf("route guard saw %q, router ran %q", infoFrom(ctx).operation, op))

@@ -67,7 +67,7 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 	}}
 	for path, item := range spec.Paths.Map() {
 		for method, op := range item.Operations() {
-			id := lowerFirst(op.OperationID) // the embedded spec capitalises operation ids
+			id := ops.ID(op.OperationID)
 			rules, ok := table.Get(id)
 			if !ok {
 				return nil, fmt.Errorf("handlers: operation %s is not in the operations table", id)
@@ -366,11 +366,4 @@ func schemaField(prefix string, err error) apperr.FieldError {
 		msg = "a request body is required"
 	}
 	return apperr.FieldError{Field: prefix, Message: msg}
-}
-
-func lowerFirst(s string) string {
-	if s == "" {
-		return s
-	}
-	return strings.ToLower(s[:1]) + s[1:]
 }

@@ -124,7 +124,7 @@ func upstreamList(v any) ([]string, error) {
 }
 
 func parse(method, path string, op *openapi3.Operation, upstreams []string) (*Operation, error) {
-	id := lowerFirst(op.OperationID) // the embedded spec capitalises operation ids
+	id := ID(op.OperationID)
 	where := fmt.Sprintf("%s %s (%s)", method, path, id)
 	raw, ok := op.Extensions["x-gateway"].(map[string]any)
 	if !ok {
@@ -278,7 +278,9 @@ func (t *Table) Of(upstream string) []*Operation {
 	return out
 }
 
-func lowerFirst(s string) string {
+// ID is an operation id as the table names it: the generated code's
+// embedded spec capitalises operation ids, the contract does not.
+func ID(s string) string {
 	if s == "" {
 		return s
 	}
