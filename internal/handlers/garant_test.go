@@ -120,7 +120,7 @@ func garantGuarded(t testing.TB, rdb redis.UniversalClient, reg prometheus.Regis
 	guard, err := upstreamguard.New(rdb, gc, reg)
 	must(t, err)
 	um := metrics.NewUpstream(reg)
-	c, err := garant.New(garant.Config{BaseURL: simURL, Timeout: time.Second,
+	c, err := garant.New(garant.Config{BaseURL: simURL, Timeout: 5 * time.Second, // covers the guard's wait for a pacing turn (up to 2s)
 		Transport: guard.Transport("garant", um.Transport("garant", http.DefaultTransport))})
 	must(t, err)
 	store, err := cache.New(rdb, cache.Config{}, reg)
