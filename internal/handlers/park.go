@@ -178,11 +178,11 @@ func (p *parked) answer(status int, contentType string, body []byte, extra ...st
 
 // answerError writes err as a problem document, logged as writeError does.
 func (p *parked) answerError(err error) (then func()) {
-	prob, e := problemOf(err, p.info.id)
+	prob, e := problemOf(err, p.info)
 	p.info.errKind = e.Kind.String()
 	if prob.Status >= 500 || e.Err != nil {
 		p.lot.log.LogAttrs(context.Background(), slog.LevelWarn, "request failed",
-			slog.String("request_id", p.info.id), slog.String("tenant", p.info.tenant),
+			slog.String("request_id", p.info.id), slog.String("trace_id", p.info.traceID), slog.String("tenant", p.info.tenant),
 			slog.String("operation", p.info.operation), slog.Int("status", prob.Status),
 			slog.String("error", err.Error()))
 	}
