@@ -85,9 +85,10 @@ func enabled(getenv func(string) string) bool {
 		return false
 	}
 	switch strings.ToLower(strings.TrimSpace(getenv("OTEL_TRACES_EXPORTER"))) {
+	case "":
 	case "none":
 		return false
-	case "otlp":
+	default: // otlp, or one New refuses by name
 		return true
 	}
 	return getenv("OTEL_EXPORTER_OTLP_ENDPOINT") != "" || getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") != ""
