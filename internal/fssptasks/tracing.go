@@ -4,8 +4,8 @@ import (
 	"context"
 
 	"github.com/legalgate/legalgate/internal/telemetry"
-	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
 
 // tracedPoll polls one part in an "fssp.poll" span of its own trace, linked

@@ -74,7 +74,7 @@ func New(ctx context.Context, getenv func(string) string, version string) (*Tele
 		return nil, err
 	}
 	return &Telemetry{
-		tp: sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithSampler(sampler), sdktrace.WithResource(res)),
+		tp:   sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithSampler(sampler), sdktrace.WithResource(res)),
 		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
 	}, nil
 }
