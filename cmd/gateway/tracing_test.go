@@ -165,6 +165,7 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	const (
 		missTrace, hitTrace, fsspTrace, fipsTrace, badTrace = "11111111111111111111111111111111", "22222222222222222222222222222222",
 			"33333333333333333333333333333333", "44444444444444444444444444444444", "55555555555555555555555555555555"
+		pollTrace = "66666666666666666666666666666666"
 		callerSpan = "aaaaaaaaaaaaaaaa"
 	)
 
@@ -181,6 +182,16 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		strings.NewReader(`{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН","birthdate":"01.01.1980"}`))
 	if res.StatusCode != 200 || !strings.Contains(string(b), `"succeeded"`) {
 		t.Fatalf("FSSP search with Prefer: wait=20 = %d %s, want 200 and a finished task", res.StatusCode, b)
+	}
+	// A search, then its task's long poll (parked while it waits).
+	res, b = call("POST", "/v1/fssp/searches/physical", pollTrace, callerSpan, jsonHeader,
+		strings.NewReader(`{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН","birthdate":"01.01.1980"}`))
+	var task struct{ ID string }
+	if err := json.Unmarshal(b, &task); err != nil || res.StatusCode != 202 || task.ID == "" {
+		t.Fatalf("FSSP search = %d %s, want 202 with a task", res.StatusCode, b)
+	}
+	if res, b := call("GET", "/v1/fssp/tasks/"+task.ID+"?wait=20", pollTrace, "dddddddddddddddd", nil, nil); res.StatusCode != 200 || !strings.Contains(string(b), `"succeeded"`) {
+		t.Fatalf("FSSP long poll = %d %s, want 200 and a finished task", res.StatusCode, b)
 	}
 	// A FIPS upload: an application, a document, its file.
 	res, b = call("POST", "/v1/fips/applications", fipsTrace, "bbbbbbbbbbbbbbbb", http.Header{"Content-Type": {"application/json"}, "Idempotency-Key": {"trace-app"}},
@@ -276,14 +287,21 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	}
 	server := sub.named("fsspSearchPhysical")
 	var polls, statuses, results int
+	linkedToFirst := false
 	for _, s := range spans {
 		if s.GetName() != "fssp.poll" {
 			continue
 		}
 		polls++
-		if len(s.GetLinks()) != 1 || hex.EncodeToString(s.GetLinks()[0].GetTraceId()) != fsspTrace ||
-			server == nil || !bytes.Equal(s.GetLinks()[0].GetSpanId(), server.GetSpanId()) {
+		var submitter *tracepb.Span
+		if len(s.GetLinks()) == 1 {
+			submitter = spanTree{byTrace[hex.EncodeToString(s.GetLinks()[0].GetTraceId())]}.byID(s.GetLinks()[0].GetSpanId())
+		}
+		if submitter == nil || submitter.GetName() != "fsspSearchPhysical" {
 			t.Errorf("fssp.poll links = %v, want one link to the submitting request's server span", s.GetLinks())
+		}
+		if len(s.GetLinks()) == 1 && bytes.Equal(s.GetLinks()[0].GetSpanId(), server.GetSpanId()) {
+			linkedToFirst = true
 		}
 		poll := spanTree{byTrace[hex.EncodeToString(s.GetTraceId())]}
 		for _, c := range poll.spans {
@@ -295,8 +313,19 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 			}
 		}
 	}
+	if !linkedToFirst {
+		t.Errorf("no fssp.poll span links to the search answered by its Prefer: wait")
+	}
 	if polls == 0 || statuses == 0 || results == 0 {
 		t.Errorf("poller spans: %d fssp.poll, %d fssp.status, %d fssp.result; want each", polls, statuses, results)
+	}
+
+	// The long poll: a server span of its own under the caller's, answered 200.
+	longPoll := checkTree(t, "FSSP long poll", slices.DeleteFunc(slices.Clone(byTrace[pollTrace]), func(s *tracepb.Span) bool {
+		return hex.EncodeToString(s.GetParentSpanId()) == callerSpan || spanTree.under(spanTree{byTrace[pollTrace]}, s, "fsspSearchPhysical")
+	}), "dddddddddddddddd", "fsspGetTask")
+	if s := longPoll.named("fsspGetTask"); s == nil || attr(s, "http.response.status_code") != "200" {
+		t.Errorf("FSSP long poll server span = %v, want one answered 200", s)
 	}
 
 	// FIPS upload: the server span, the streamed upload and the upstream call.

@@ -20,12 +20,19 @@ import (
 // span is named by the contract operation (the method alone for a request
 // outside the contract), never by the URL; its trace id goes into the access
 // log line and problem documents. It runs inside the access log, whose
-// statusWriter gives the status. Installed only when tracing is on.
+// statusWriter gives the status. /healthz and /readyz are not traced.
+// Installed only when tracing is on.
 func traced(tel *telemetry.Telemetry) func(http.Handler) http.Handler {
 	tracer := tel.TracerProvider().Tracer(telemetry.Scope)
 	prop := tel.Propagator()
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" {
+				// Probes every few seconds from every kubelet and load
+				// balancer: not worth a trace each.
+				next.ServeHTTP(w, r)
+				return
+			}
 			ctx := prop.Extract(r.Context(), propagation.HeaderCarrier(r.Header))
 			ctx, span := tracer.Start(ctx, r.Method, trace.WithSpanKind(trace.SpanKindServer))
 			info := infoFrom(ctx)
