@@ -100,13 +100,17 @@ func startReplayGateway(t *testing.T) *replayGateway {
 		}
 		g.fips.ServeHTTP(w, r)
 	})
-	var urls [3]string
-	for i, h := range []http.Handler{g.garant, fsspsim.New(fsspCfg), fips} {
+	urls := map[string]string{}
+	for _, sim := range demoSimulators() {
+		h := map[string]http.Handler{config.Garant: g.garant, config.FSSP: fsspsim.New(fsspCfg), config.FIPS: fips}[sim.upstream]
+		if h == nil {
+			t.Fatalf("the demo's simulator of %s has no stand-in here", sim.upstream)
+		}
 		s := httptest.NewServer(h)
 		t.Cleanup(s.Close)
-		urls[i] = s.URL
+		urls[sim.upstream] = s.URL + sim.basePath
 	}
-	cfg := config.Demo(config.DemoUpstreams{Garant: urls[0], FSSP: urls[1], FIPS: urls[2] + "/api/v1"})
+	cfg := config.Demo(urls)
 	cfg.Redis.URL = g.redis.URL()
 	cfg.Server.BodyTimeout, cfg.Server.BodyIdleTimeout = 2*time.Second, time.Second
 	cfg.Upstreams.Garant.Timeout = 2 * time.Second
