@@ -17,8 +17,10 @@ import (
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
+	"github.com/legalgate/legalgate/internal/park"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -38,13 +40,13 @@ type Deps struct {
 
 	// Upstream operations (nil: the operations answer 501).
 	FIPS   *FIPS
-	Garant *Garant
+	Garant *garantsvc.Service
 	FSSP   *fssptasks.Engine
 
 	// Conns takes back the connections of parked long polls once answered
-	// (park.go). Nil: such connections close once answered.
-	Conns ConnResumer
-	// MaxParked caps the long polls parked at once (0: DefaultMaxParked;
+	// (internal/park). Nil: such connections close once answered.
+	Conns park.Resumer
+	// MaxParked caps the long polls parked at once (0: park.DefaultMax;
 	// negative: none is parked); the others wait the usual way.
 	MaxParked int
 	// Fair admits upstream calls and long polls to each tenant's fair share
@@ -78,7 +80,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 	return &Server{
 		gatewayHandlers: newGatewayHandlers(d, specJSON),
 		garantHandlers:  garantHandlers{deps: d},
-		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: newParkLot(d)},
+		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: park.New(d.Conns, d.MaxParked)},
 		fipsHandlers:    fipsHandlers{deps: d},
 	}
 }
