@@ -105,6 +105,10 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	info.errKind = e.Kind.String()
+	if garantNative(r.Context()) {
+		garantError(w, p, e)
+		return
+	}
 	writeProblem(w, p)
 }
 
