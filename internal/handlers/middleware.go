@@ -160,19 +160,18 @@ func routePattern(r *http.Request) string {
 	return "unmatched"
 }
 
-// routeGuard finds the contract operation a request is for (asking the
-// router, before it runs the route, so that auth comes before parameter
-// parsing), names it, checks the tenant's key where the operation needs one,
+// routeGuard wraps the contract's routes, after chi matched one and before
+// the generated wrapper parses its parameters (so auth comes first): it
+// finds the contract operation of the matched route, names it, checks the tenant's key where the operation needs one,
 // limits the body, takes a JSON body's share of the body budget, validates
 // the request against the contract and admits it to its upstream's fair
 // share (held until the request is answered), in that order.
-func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, fair *fairshare.Limiter, mux *chi.Mux) func(http.Handler) http.Handler {
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, fair *fairshare.Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rc := chi.NewRouteContext()
-			pattern := mux.Find(rc, r.Method, routingPath(r))
-			op, ok := ops.lookup(r.Method, pattern)
-			if !ok { // unknown route, wrong method or a route outside the contract
+			rc := chi.RouteContext(r.Context())
+			op, ok := ops.lookup(r.Method, rc.RoutePattern())
+			if !ok { // not a contract operation (every route the generated code adds is one)
 				next.ServeHTTP(w, r)
 				return
 			}

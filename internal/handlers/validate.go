@@ -51,7 +51,7 @@ type jsonBody struct {
 // operationIndex finds a contract operation by method and chi route pattern
 // (chi patterns and OpenAPI paths share the {param} syntax).
 type operationIndex struct {
-	byRoute map[string]*operation
+	byRoute map[routeKey]*operation
 	opts    *openapi3filter.Options
 }
 
@@ -60,7 +60,7 @@ type operationIndex struct {
 var bodyLimits = jsonscan.Limits{MaxDepth: 32, MaxValues: 100_000}
 
 func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, error) {
-	idx := &operationIndex{byRoute: map[string]*operation{}, opts: &openapi3filter.Options{
+	idx := &operationIndex{byRoute: map[routeKey]*operation{}, opts: &openapi3filter.Options{
 		MultiError:         true,
 		ExcludeRequestBody: true,                                  // checked by validateBody, as it is read
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // the guard authenticated already
@@ -93,14 +93,17 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 				}
 			}
 			o.share = shareClasses[rules.Share]
-			idx.byRoute[method+" "+path] = o
+			idx.byRoute[routeKey{method, path}] = o
 		}
 	}
 	return idx, nil
 }
 
+// routeKey is a route: its method and its chi pattern.
+type routeKey struct{ method, pattern string }
+
 func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {
-	o, ok := x.byRoute[method+" "+pattern]
+	o, ok := x.byRoute[routeKey{method, pattern}]
 	return o, ok
 }
 
