@@ -109,8 +109,8 @@ func (l *parkLot) park(ctx context.Context, w http.ResponseWriter) (_ *parked, o
 	}
 	p.info = infoFrom(ctx)
 	p.finish = func(int, int64) {}
-	if p.info.detach != nil {
-		p.finish = p.info.detach()
+	if f := p.info.detach(); f != nil {
+		p.finish = f
 	}
 	return p, true
 }

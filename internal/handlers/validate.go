@@ -39,6 +39,7 @@ type operation struct {
 	share         fairshare.Class // fair-sharing class (shareClass)
 	body          *jsonBody       // a JSON body, checked and decoded here
 	route         *routers.Route
+	params        *paramCheck // nil: kin-openapi checks every request's parameters
 }
 
 // jsonBody is an operation's JSON request body: its contract and the shape
@@ -79,6 +80,7 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 				streamBody:    rules.StreamBody,
 				route:         &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
+			o.params = compileParams(o.route)
 			if rules.Upstream != ops.Gateway {
 				o.upstream = rules.Upstream
 			}
@@ -108,9 +110,23 @@ func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {
 }
 
 // validate checks r against the contract and returns an Invalid error that
-// names every wrong field. The parameters are checked first; then a JSON
-// body, as it is read (validateBody).
-func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.RouteParams) error {
+// names every wrong field. The parameters are checked first (by the
+// operation's compiled paramCheck when it accepts them, else by
+// kin-openapi); then a JSON body, as it is read (validateBody).
+func (x *operationIndex) validate(r *http.Request, op *operation, urlParams *chi.RouteParams) error {
+	if op.params == nil || !op.params.accept(r, urlParams) {
+		if err := x.validateParams(r, op, urlParams); err != nil {
+			return err
+		}
+	}
+	if op.body != nil {
+		return validateBody(r, op.body)
+	}
+	return nil
+}
+
+// validateParams checks r's parameters with kin-openapi.
+func (x *operationIndex) validateParams(r *http.Request, op *operation, urlParams *chi.RouteParams) error {
 	params := make(map[string]string, len(urlParams.Keys))
 	for i, k := range urlParams.Keys {
 		params[k] = urlParams.Values[i]
@@ -124,9 +140,6 @@ func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.
 	})
 	if err != nil {
 		return invalid(err)
-	}
-	if op.body != nil {
-		return validateBody(r, op.body)
 	}
 	return nil
 }
