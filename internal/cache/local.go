@@ -20,7 +20,7 @@ type local struct {
 
 	mu    sync.RWMutex
 	items map[Key]*list.Element // → element of order
-	order *list.List               // of *localItem, oldest first
+	order *list.List            // of *localItem, oldest first
 	bytes int64
 }
 
