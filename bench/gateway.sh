@@ -28,7 +28,7 @@ cd "$(dirname "$0")/.."
 DUR=${DUR:-10s} REPS=${REPS:-3} CONC=${CONC:-50} C1DUR=${C1DUR:-5s} C1REPS=${C1REPS:-3} WORK=${WORK:-$(mktemp -d)}
 ORIGIN_PORT=${ORIGIN_PORT:-19001} GW_PORT=${GW_PORT:-19005} ADMIN_PORT=${ADMIN_PORT:-19006} REDIS_PORT=${REDIS_PORT:-16380}
 PROXY_PORT=${PROXY_PORT:-19002}
-perf=../shared/perf
+perf=${PERF:-../shared/perf}
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; }
 trap cleanup EXIT
