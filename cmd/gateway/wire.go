@@ -23,6 +23,7 @@ import (
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
+	"github.com/legalgate/legalgate/internal/park"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
@@ -140,7 +141,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 
 // deps is what handlers.NewServer needs: the app, the config's limits and
 // conns, which takes back the connections of answered long polls.
-func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, conns handlers.ConnResumer) *handlers.Deps {
+func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, conns park.Resumer) *handlers.Deps {
 	return &handlers.Deps{
 		Log: log, Tenants: a.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: a.quota, SpecYAML: apispec.YAML, Ops: a.ops, FSSP: a.fssp, Garant: a.garant, FIPS: a.fips,

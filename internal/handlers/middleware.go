@@ -4,10 +4,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/http"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -52,11 +50,11 @@ func infoFrom(ctx context.Context) *reqInfo {
 
 // detach is called by a handler that takes the connection over to answer
 // later (park): the access log then leaves the request to the returned
-// func, to be called once it is answered. Nil when no access log saw the
-// request.
+// func, to be called once it is answered (a no-op when no access log saw
+// the request).
 func (i *reqInfo) detach() func(status int, bytes int64) {
 	if i.logged == nil {
-		return nil
+		return func(int, int64) {}
 	}
 	i.detached = true
 	log, m, start := i.log, i.m, i.start
@@ -115,9 +113,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					log.Error("panic", "request_id", infoFrom(r.Context()).id,
-						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-					writeError(w, r, log, apperr.Wrap(apperr.Internal, "", fmt.Errorf("panic: %v", v)))
+					writeError(w, r, log, recovered(log, infoFrom(r.Context()).id, v))
 				}
 			}()
 			next.ServeHTTP(w, r)
