@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -51,9 +50,6 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	defer logs.Close()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
 
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-
 	var cfg *config.Config
 	if *configPath == "" {
 		demo, stopSims, err := startDemo(log, logs)
@@ -82,18 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if cfg.Server.AdminAddr == cfg.Addr {
 		return fmt.Errorf("config: server.admin_addr: must differ from the public addr %s", cfg.Addr)
 	}
-	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-
-	reg := metrics.NewRegistry()
-	metrics.RegisterRedisPool(reg, rdb)
-	app, err := wire(ctx, cfg, rdb, reg, log)
-	if err != nil {
-		return err
-	}
+	// The listeners first: a port already taken fails before anything starts.
 	rawLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -105,6 +90,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s (server.admin_addr): %w", cfg.Server.AdminAddr, err)
 	}
 	defer adminLn.Close()
+
+	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
+	if err != nil {
+		return err
+	}
+	reg := metrics.NewRegistry()
+	metrics.RegisterRedisPool(reg, rdb)
+	app, err := wire(cfg, rdb, reg, log)
+	if err != nil {
+		closeRedis()
+		return err
+	}
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, Ops: app.ops, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
@@ -116,6 +113,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		},
 	})
 	if err != nil {
+		closeRedis()
 		return err
 	}
 
@@ -150,31 +148,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("admin listening", "addr", adminLn.Addr().String(), "metrics", "http://"+adminLn.Addr().String()+"/metrics",
 		"pprof", cfg.Server.Pprof)
 
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
-	go func() {
-		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- fmt.Errorf("admin: %w", err)
-		}
-	}()
-	defer admin.Close()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	lc := &lifecycle{
+		log: log,
+		// The admin listener drains last: metrics stay scrapable meanwhile.
+		listeners:       []listener{{"public", srv, ln}, {"admin", admin, adminLn}},
+		jobs:            app.jobs,
+		shutdownTimeout: cfg.Server.ShutdownTimeout,
+		after:           []func(){closeRedis},
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	// Metrics stay scrapable during the drain; the admin listener goes last.
-	if err := admin.Shutdown(shutdownCtx); err != nil {
-		_ = admin.Close()
-	}
-	app.stop()
-	return nil
+	return lc.serve(ctx)
 }
 
 // listenLoopback serves h on a free loopback port; stop closes the server

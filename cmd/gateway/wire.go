@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -39,10 +38,13 @@ type app struct {
 	garant  *handlers.Garant
 	fips    *handlers.FIPS
 	fair    *fairshare.Limiter
-	stop    func() // stops background work and waits for it; called after the server drained
+	// jobs is the background work (run by lifecycle.serve, stopped after
+	// the drain).
+	jobs []job
 }
 
-func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*app, error) {
+// wire builds the app from cfg; it starts nothing.
+func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*app, error) {
 	table, err := ops.Contract()
 	if err != nil {
 		return nil, err
@@ -103,18 +105,12 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		a.fssp = tasks
 	}
 
-	bg, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	// The quota engine's subscription to the other replicas' invalidations
 	// (refunds, split changes): while it holds, an exhaustion is answered
 	// from memory until it resets.
-	wg.Go(func() { _ = q.Run(bg) })
+	a.jobs = append(a.jobs, job{"quota invalidations", q.Run})
 	if tasks != nil {
-		wg.Go(func() {
-			if err := tasks.Run(bg); err != nil && bg.Err() == nil {
-				log.Error("fssp task engine stopped", "error", err.Error())
-			}
-		})
+		a.jobs = append(a.jobs, job{"fssp task engine", tasks.Run})
 	}
 	if a.garant != nil {
 		// Garant is the source of truth for its quotas: read /v2/limits of
@@ -127,11 +123,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		}
 		limitsSync := &handlers.GarantLimitsSync{Garant: a.garant, Quota: q, Redis: rdb, Credentials: creds,
 			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
-		wg.Go(func() { limitsSync.Run(bg) })
-	}
-	a.stop = func() {
-		cancel()
-		wg.Wait()
+		a.jobs = append(a.jobs, job{"garant limits sync", func(ctx context.Context) error { limitsSync.Run(ctx); return nil }})
 	}
 	return a, nil
 }
