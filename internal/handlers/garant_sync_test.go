@@ -19,7 +19,7 @@ import (
 // syncers on one Redis make one /v2/limits call per credential per round.
 func TestGarantLimitsSync(t *testing.T) {
 	env := newGarantEnv(t, simConfig(), nil)
-	cred, _ := env.Deps.Tenants.Credential("garant-test")
+	cred, _ := env.Deps.Tenants.Load().Credential("garant-test")
 	const interval = 300 * time.Millisecond
 	syncer := func(q *quota.Engine, g *handlers.Garant) *handlers.GarantLimitsSync {
 		return &handlers.GarantLimitsSync{Garant: g, Quota: q, Redis: env.Deps.Redis,
