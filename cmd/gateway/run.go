@@ -9,6 +9,10 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
 	"slices"
 	"time"
 
@@ -46,6 +50,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *probeURL != "" {
 		return probe(ctx, *probeURL, *probeTimeout, stdout)
 	}
+	// SIGHUP reloads the configuration (reload.go); taken from here on, so
+	// that it never ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logs := newLogBuffer(stdout, 200*time.Millisecond)
 	defer logs.Close()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
@@ -69,11 +78,22 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				"upstream", up, "base_url", cfg.PlainHTTPUpstreams()[up])
 		}
 	}
-	if *addr != "" {
-		cfg.Addr = *addr
+	override := func(c *config.Config) {
+		if *addr != "" {
+			c.Addr = *addr
+		}
+		if *adminAddr != "" {
+			c.Server.AdminAddr = *adminAddr
+		}
 	}
-	if *adminAddr != "" {
-		cfg.Server.AdminAddr = *adminAddr
+	override(cfg)
+	reloadPath := *configPath // "" for the demo
+	if reloadPath != "" {
+		p, err := filepath.Abs(reloadPath)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		reloadPath = p
 	}
 	if cfg.Server.AdminAddr == cfg.Addr {
 		return fmt.Errorf("config: server.admin_addr: must differ from the public addr %s", cfg.Addr)
@@ -148,11 +168,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("admin listening", "addr", adminLn.Addr().String(), "metrics", "http://"+adminLn.Addr().String()+"/metrics",
 		"pprof", cfg.Server.Pprof)
 
+	rl := &reloader{path: reloadPath, getenv: getenv, override: override, apply: app.apply, log: log,
+		metrics: metrics.NewConfigReload(reg), debounce: 100 * time.Millisecond, current: cfg, generation: 1}
+	rl.metrics.Loaded(time.Now(), false)
+
 	lc := &lifecycle{
 		log: log,
 		// The admin listener drains last: metrics stay scrapable meanwhile.
 		listeners:       []listener{{"public", srv, ln}, {"admin", admin, adminLn}},
-		jobs:            app.jobs,
+		jobs:            append(app.jobs, job{"config reload", func(ctx context.Context) error { return rl.run(ctx, hup) }}),
 		shutdownTimeout: cfg.Server.ShutdownTimeout,
 		after:           []func(){closeRedis},
 	}

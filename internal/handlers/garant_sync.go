@@ -42,6 +42,9 @@ type GarantLimitsSync struct {
 	Quota       *quota.Engine
 	Redis       redis.UniversalClient
 	Credentials []*tenant.Credential // the Garant credentials
+	// Current, when set, replaces Credentials: the Garant credentials in
+	// force at each round (a configuration reload changes them).
+	Current func() []*tenant.Credential
 	Log         *slog.Logger         // nil: no logging
 
 	// Interval is the time between rounds, give or take a tenth; 0: 5 minutes.
@@ -72,7 +75,11 @@ func (s *GarantLimitsSync) Run(ctx context.Context) {
 // returned: the next round tries again.
 func (s *GarantLimitsSync) Round(ctx context.Context) int {
 	n := 0
-	for _, cred := range s.Credentials {
+	creds := s.Credentials
+	if s.Current != nil {
+		creds = s.Current()
+	}
+	for _, cred := range creds {
 		if ctx.Err() != nil {
 			return n
 		}
