@@ -177,7 +177,9 @@ func TestRunLeavesNothingBehind(t *testing.T) {
 	defer cancel()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"-addr", addr, "-admin-addr", admin}, func(string) string { return "" }, out, out) }()
+	go func() {
+		done <- run(ctx, []string{"-addr", addr, "-admin-addr", admin}, func(string) string { return "" }, out, out)
+	}()
 	c := &http.Client{Transport: &http.Transport{}, Timeout: 20 * time.Second}
 	defer c.CloseIdleConnections()
 	base := "http://" + addr

@@ -179,6 +179,9 @@ upstreams:
 	if code, _ := get(t, base+"/v1/quotas", "old-key"); code != 401 {
 		t.Errorf("GET /v1/quotas with the old key = %d, want 401", code)
 	}
+	if code, body := get(t, base+"/readyz", ""); code != 200 || !strings.Contains(body, `"config_generation":2`) {
+		t.Errorf("GET /readyz after one reload = %d %s, want 200 with config_generation 2", code, body)
+	}
 	if got := metricValue(t, admin, `gateway_config_reload_total{result="failure"}`); got != "1" {
 		t.Errorf("gateway_config_reload_total{result=failure} = %q, want 1", got)
 	}
@@ -235,4 +238,3 @@ func TestDemoSIGHUP(t *testing.T) {
 		t.Errorf("GET /v1/quotas after SIGHUP = %d, want 200", code)
 	}
 }
-

@@ -12,8 +12,8 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
-	"syscall"
 	"slices"
+	"syscall"
 	"time"
 
 	apispec "github.com/legalgate/legalgate/api"

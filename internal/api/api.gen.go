@@ -304,21 +304,63 @@ func (e HealthStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for NotReadyProblemScope.
+const (
+	NotReadyProblemScopeProblemScopeCredential NotReadyProblemScope = "credential"
+	NotReadyProblemScopeProblemScopeGateway    NotReadyProblemScope = "gateway"
+	NotReadyProblemScopeProblemScopeTenant     NotReadyProblemScope = "tenant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemScope enum.
+func (e NotReadyProblemScope) Valid() bool {
+	switch e {
+	case NotReadyProblemScopeProblemScopeCredential:
+		return true
+	case NotReadyProblemScopeProblemScopeGateway:
+		return true
+	case NotReadyProblemScopeProblemScopeTenant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotReadyProblemUpstream.
+const (
+	NotReadyProblemUpstreamProblemUpstreamFIPS   NotReadyProblemUpstream = "fips"
+	NotReadyProblemUpstreamProblemUpstreamFSSP   NotReadyProblemUpstream = "fssp"
+	NotReadyProblemUpstreamProblemUpstreamGarant NotReadyProblemUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemUpstream enum.
+func (e NotReadyProblemUpstream) Valid() bool {
+	switch e {
+	case NotReadyProblemUpstreamProblemUpstreamFIPS:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamFSSP:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemScope.
 const (
-	ProblemScopeCredential ProblemScope = "credential"
-	ProblemScopeGateway    ProblemScope = "gateway"
-	ProblemScopeTenant     ProblemScope = "tenant"
+	ProblemScopeProblemScopeCredential ProblemScope = "credential"
+	ProblemScopeProblemScopeGateway    ProblemScope = "gateway"
+	ProblemScopeProblemScopeTenant     ProblemScope = "tenant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemScope enum.
 func (e ProblemScope) Valid() bool {
 	switch e {
-	case ProblemScopeCredential:
+	case ProblemScopeProblemScopeCredential:
 		return true
-	case ProblemScopeGateway:
+	case ProblemScopeProblemScopeGateway:
 		return true
-	case ProblemScopeTenant:
+	case ProblemScopeProblemScopeTenant:
 		return true
 	default:
 		return false
@@ -327,19 +369,19 @@ func (e ProblemScope) Valid() bool {
 
 // Defines values for ProblemUpstream.
 const (
-	ProblemUpstreamFIPS   ProblemUpstream = "fips"
-	ProblemUpstreamFSSP   ProblemUpstream = "fssp"
-	ProblemUpstreamGarant ProblemUpstream = "garant"
+	ProblemUpstreamProblemUpstreamFIPS   ProblemUpstream = "fips"
+	ProblemUpstreamProblemUpstreamFSSP   ProblemUpstream = "fssp"
+	ProblemUpstreamProblemUpstreamGarant ProblemUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemUpstream enum.
 func (e ProblemUpstream) Valid() bool {
 	switch e {
-	case ProblemUpstreamFIPS:
+	case ProblemUpstreamProblemUpstreamFIPS:
 		return true
-	case ProblemUpstreamFSSP:
+	case ProblemUpstreamProblemUpstreamFSSP:
 		return true
-	case ProblemUpstreamGarant:
+	case ProblemUpstreamProblemUpstreamGarant:
 		return true
 	default:
 		return false
@@ -487,6 +529,27 @@ func (e QuotaUsagePeriod) Valid() bool {
 	case QuotaUsagePeriodDay:
 		return true
 	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadyCheckStatus.
+const (
+	ReadyCheckDegraded ReadyCheckStatus = "degraded"
+	ReadyCheckFailing  ReadyCheckStatus = "failing"
+	ReadyCheckOK       ReadyCheckStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the ReadyCheckStatus enum.
+func (e ReadyCheckStatus) Valid() bool {
+	switch e {
+	case ReadyCheckDegraded:
+		return true
+	case ReadyCheckFailing:
+		return true
+	case ReadyCheckOK:
 		return true
 	default:
 		return false
@@ -2172,6 +2235,103 @@ type HealthStatus struct {
 // Example: ok
 type HealthStatusStatus string
 
+// NotReadyProblem The problem document of a replica that is not ready.
+type NotReadyProblem struct {
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
+	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
+	//
+	// Example: The monthly Garant export quota of this credential is used up.
+	Detail *string `json:"detail,omitempty"`
+
+	// Errors For validation failures, one item per bad input.
+	Errors []FieldError `json:"errors,omitempty"`
+
+	// Family The quota family (for example `export`, `topic_info`, `links_control`, `rate`, `single`, `group`).
+	//
+	// Example: export
+	Family *string `json:"family,omitempty"`
+
+	// Instance The request path of this occurrence.
+	//
+	// Example: /v1/garant/topics/12125270/export/pdf
+	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
+
+	// RequestID The request id, as in the `X-Request-ID` response header.
+	//
+	// Example: 01JD3ZK5R8M2W6Q0X4V7N9B1CE
+	RequestID *string `json:"request_id,omitempty"`
+
+	// ResetsAt When the exhausted quota has room again.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	ResetsAt *time.Time `json:"resets_at,omitempty"`
+
+	// Scope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+	//
+	// Example: credential
+	Scope *NotReadyProblemScope `json:"scope,omitempty"`
+
+	// Status The HTTP status code of this occurrence.
+	//
+	// Example: 429
+	Status int `json:"status"`
+
+	// Title A short summary of the problem type.
+	//
+	// Example: Quota exceeded
+	Title string `json:"title"`
+
+	// Type A URI reference identifying the problem type (`about:blank` when there is nothing more specific).
+	//
+	// Example: https://legalgate.dev/problems/quota-exceeded
+	Type string `json:"type"`
+
+	// Upstream The upstream involved.
+	//
+	// Example: garant
+	Upstream *NotReadyProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
+
+	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
+	//
+	// Example: ["export"]
+	ViolatedPolicies     []string               `json:"violated-policies,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// NotReadyProblemScope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+//
+// Example: credential
+type NotReadyProblemScope string
+
+// NotReadyProblemUpstream The upstream involved.
+//
+// Example: garant
+type NotReadyProblemUpstream string
+
 // OpenAPIDocument An OpenAPI 3.0.3 document (this contract). Free-form by nature.
 type OpenAPIDocument map[string]interface{}
 
@@ -2469,8 +2629,42 @@ type QuotaUsage struct {
 // Example: month
 type QuotaUsagePeriod string
 
+// ReadyCheck One readiness check.
+type ReadyCheck struct {
+	// Detail What the check saw.
+	//
+	// Example: answered a ping
+	Detail *string `json:"detail,omitempty"`
+
+	// Name `redis`, or an upstream: `garant`, `fssp`, `fips`.
+	//
+	// Example: redis
+	Name string `json:"name"`
+
+	// Status `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+	// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+	//
+	//
+	// Example: ok
+	Status ReadyCheckStatus `json:"status"`
+}
+
+// ReadyCheckStatus `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+//
+// Example: ok
+type ReadyCheckStatus string
+
 // ReadyStatus The readiness probe's answer.
 type ReadyStatus struct {
+	// Checks Every check, Redis first, then one per upstream in use.
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration The configurations loaded since start-up (1, plus one per reload taken into force).
+	//
+	// Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
 	// Status Always `ok` on success.
 	//
 	// Example: ok
@@ -2980,6 +3174,321 @@ type GarantSearchJSONRequestBody = GarantSearchRequest
 
 // GarantSnippetsJSONRequestBody defines body for GarantSnippets for application/json ContentType.
 type GarantSnippetsJSONRequestBody = GarantSnippetsRequest
+
+// Getter for additional properties for NotReadyProblem. Returns the specified
+// element and whether it was found
+func (a NotReadyProblem) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for NotReadyProblem
+func (a *NotReadyProblem) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a *NotReadyProblem) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["checks"]; found {
+		err = json.Unmarshal(raw, &a.Checks)
+		if err != nil {
+			return fmt.Errorf("error reading 'checks': %w", err)
+		}
+		delete(object, "checks")
+	}
+
+	if raw, found := object["config_generation"]; found {
+		err = json.Unmarshal(raw, &a.ConfigGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'config_generation': %w", err)
+		}
+		delete(object, "config_generation")
+	}
+
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
+	if raw, found := object["detail"]; found {
+		err = json.Unmarshal(raw, &a.Detail)
+		if err != nil {
+			return fmt.Errorf("error reading 'detail': %w", err)
+		}
+		delete(object, "detail")
+	}
+
+	if raw, found := object["errors"]; found {
+		err = json.Unmarshal(raw, &a.Errors)
+		if err != nil {
+			return fmt.Errorf("error reading 'errors': %w", err)
+		}
+		delete(object, "errors")
+	}
+
+	if raw, found := object["family"]; found {
+		err = json.Unmarshal(raw, &a.Family)
+		if err != nil {
+			return fmt.Errorf("error reading 'family': %w", err)
+		}
+		delete(object, "family")
+	}
+
+	if raw, found := object["instance"]; found {
+		err = json.Unmarshal(raw, &a.Instance)
+		if err != nil {
+			return fmt.Errorf("error reading 'instance': %w", err)
+		}
+		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestID)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["resets_at"]; found {
+		err = json.Unmarshal(raw, &a.ResetsAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'resets_at': %w", err)
+		}
+		delete(object, "resets_at")
+	}
+
+	if raw, found := object["scope"]; found {
+		err = json.Unmarshal(raw, &a.Scope)
+		if err != nil {
+			return fmt.Errorf("error reading 'scope': %w", err)
+		}
+		delete(object, "scope")
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &a.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+		delete(object, "status")
+	}
+
+	if raw, found := object["title"]; found {
+		err = json.Unmarshal(raw, &a.Title)
+		if err != nil {
+			return fmt.Errorf("error reading 'title': %w", err)
+		}
+		delete(object, "title")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if raw, found := object["upstream"]; found {
+		err = json.Unmarshal(raw, &a.Upstream)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream': %w", err)
+		}
+		delete(object, "upstream")
+	}
+
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
+	if raw, found := object["violated-policies"]; found {
+		err = json.Unmarshal(raw, &a.ViolatedPolicies)
+		if err != nil {
+			return fmt.Errorf("error reading 'violated-policies': %w", err)
+		}
+		delete(object, "violated-policies")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a NotReadyProblem) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Checks != nil {
+		object["checks"], err = json.Marshal(a.Checks)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'checks': %w", err)
+		}
+	}
+
+	object["config_generation"], err = json.Marshal(a.ConfigGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'config_generation': %w", err)
+	}
+
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
+	if a.Detail != nil {
+		object["detail"], err = json.Marshal(a.Detail)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
+		}
+	}
+
+	if a.Errors != nil {
+		object["errors"], err = json.Marshal(a.Errors)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'errors': %w", err)
+		}
+	}
+
+	if a.Family != nil {
+		object["family"], err = json.Marshal(a.Family)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'family': %w", err)
+		}
+	}
+
+	if a.Instance != nil {
+		object["instance"], err = json.Marshal(a.Instance)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+		}
+	}
+
+	if a.RequestID != nil {
+		object["request_id"], err = json.Marshal(a.RequestID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+		}
+	}
+
+	if a.ResetsAt != nil {
+		object["resets_at"], err = json.Marshal(a.ResetsAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'resets_at': %w", err)
+		}
+	}
+
+	if a.Scope != nil {
+		object["scope"], err = json.Marshal(a.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'scope': %w", err)
+		}
+	}
+
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
+	}
+
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	if a.Upstream != nil {
+		object["upstream"], err = json.Marshal(a.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
+		}
+	}
+
+	if a.ViolatedPolicies != nil {
+		object["violated-policies"], err = json.Marshal(a.ViolatedPolicies)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'violated-policies': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // Getter for additional properties for Problem. Returns the specified
 // element and whether it was found
@@ -6177,20 +6686,15 @@ func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 	return err
 }
 
-type GetReadyz503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
-}
+type GetReadyz503ApplicationProblemPlusJSONResponse NotReadyProblem
 
 func (response GetReadyz503ApplicationProblemPlusJSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17488,513 +17992,523 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxvXnSD6VU5hpkrgpAECICmKZOUPipJsjiWZFql1HMOrPuw+AE7YOAfu0yCFeFXlx97J3EpqnM1m",
-	"7uRmZvKa1N2tmrp7FSeaKHasVOUTNL7CfpJb5/c7p1/oBkCKsp1EuzNjEd19nr/3872aJ4cjKZiIVG37",
-	"vdqAUZ+F8M/dPtP/8ZnyQj6KuBS17doh86TwFVFceIxEA0Y86g2YT6hQZywkZ1SRHovgp14oh+QVGlIR",
-	"NckhExGRIpgQKfAbMuCRatacGntIh6OA1bbbnZZTU96ADameecgFH46Hte2WU4smI1bbrnERsT4La48e",
-	"ObU9PchhRKOxml3nvVt7ZKvTbpupFLxGZA+W3KcRO6OTK8qsDl9ySE+GxCyGuAHr00C/uaMX6jpdkf2p",
-	"d+Z/fciV2iEqkiHzXYcUH4fs3TFTUfIGqdNexELiCtmACd0VIsP8sAMO79OA6dcFYQ9HPGQ+YSIKJ0Sx",
-	"8JT5ZCx8PcyQPmzgqw6RITnj0YAL3F9IPUZGLOTS74qzARN2oz3KA+br1/V7745lRAlXRI2YiFaaXZG9",
-	"jVp+XbXs1ZjrUFHIRR9u47b0KJ598SqOBozcv3ebjGg0sDfghYxGuBDqeWyk/x0yJcehx3IgUVs9ba/2",
-	"+Eit0tEo4DiHWl1rba5vrndya+rJcEij2nZtHPJGyHosZMJjNadksfdoxG7zIY9mV7t/8+gWSZ4TxAdS",
-	"90PaixqcRb3GIIpGdMQbIY1YoF9qGKRZ2Ya9DaWKiCeFikLKBRd9POeuiAZcEY8GAfHkWOgt0z7lQkUO",
-	"XB5xQ5eMBY8UCdnQfEqFT9zIJcrg3VhEPCA80qfFIlW8sm6NPRzJMOrWdsKvtzd3oq+3O62tq63WgttL",
-	"NnwgA+5NFh1LA18zp7OdAaaRfsCZIos2i6+777pdMdJ0gwtfnmnwcM+S3c7Z3btfX2vtnH29s7HVaS3e",
-	"HYvCya5GvmqCFklyRnlEjllPhoyE+hN9AXUZ2t9GMgjgTvRGVnJgunYOuvXmm2/ujqMBE5EGZ1aOMDR9",
-	"g0tBYHCmFzlWjNQ1dbu6udHKL6J2ndGQhSRkNBh+vZvib7c294AeObURDemQRZbyp6i2f6NifekrVxS5",
-	"tX9wSPQeQ0EDwgGvEY77XKMB7EGMh8csbJK77JSFhJq/9Z582RU05NFgyCLuESm2iWLC12BOFaEEV1qE",
-	"hpQGcL0qTV5qTk3QoX6YWd++X3NqmhhrSlrbjsIxy90WfXibiX40qG1fXXf05dk/2/pcIr2p2nbtP7/d",
-	"amztNr5JG99+0Gy887W/niUsTu1hoy8bZgX5Q7T8ak+KKJTB7KGmXIGoEz5SJbxV0wKNUQnbqmsqMx4m",
-	"JIacDViIXFmOmDl2rroCrpb5KzvwrBcyNbCDhmwUUI/l5pOCNTP85evdcau15hmkhD+Ya+i2vh78qivM",
-	"iOORvtNoQCMypGKSkK4RVRFABTC1SZO8Hg1YSHweMi/ip0wRGjLC+0Jzy+Jlp4u5dnUdEB4uHQlQeu1w",
-	"xg17yBXX3O5cK2MKN6Q3HjIRVYG8b56fE95LYHa9HGbtBF8SwGb2/8ip3dQSR/lB9ELa1y+S+nEgvZMV",
-	"fQAZ6cNuIy/ale4YxJr5m51PS/d9NhzJiAlv8horWe6uZqjvjhk5YRMQ74AtBbLPPRoQI6GROiX37+/f",
-	"0JIQJX0pfeINJPeYQ9TYGxCqusLd6HWOr3pt1rhG1/3GOmsdN7a8jc1G2+/01uj68YZ31XdXmkTzGs3/",
-	"gMnp41B0iNNr9D2W/gRRboKoyEMVJZijF9hZJwM5DnEAOY4A4zWG69fHIxWFjA6RBTXJLgzMLfIGAQuv",
-	"KBiGBkFXJERAbeeXIgWhQgL6pYTCyJDJE1grrkyR9U4HUbIU7TLX0ND3UAGunY2NIrzOouEBiG7lEv1m",
-	"Z71FRols1ySu5tnl9Kne1mToasshHh2NmE+O8chBiA5XyEAGfnpwKFhpGY2RiKoT0uOCqwFTVlYG4SAc",
-	"C0XkOHL0TyI5nE6rld63/vqKIt44DDWOaM2DdUXdGzDvhLioiLg7xLUCs0v0IarkW71qLWmQ3jjU97Bi",
-	"CWW677mUEk6kU0khzfGejzQeyRH3yomBYUUW6TUtqEf69ZWCatfubHQ2W6VkAN5fjgy0S8jAI/2lGkmh",
-	"GIgv16n/Cmp4+i9PiogJkPQzQsHqKJTHARt+7VsKdZZkpXqTEeVBbbt26/DwwFwy8y1ykLFgD0fMMyoL",
-	"TNs0i2cqesD92nat1f7bG2vffG3j3rU7nTevvtH6xvp/2ry7db29d1OfvNFZN1odpxbxCK7tvkVtVNFS",
-	"Yq3VDbW9uppIc02fndrlq1VLEhrJd/aX2natp9RIE/P0IP86ZL3adu2vVlO1fxWfqtUDHBNPdPamU+JT",
-	"PBEWhjIEXS45kayerTWAwCdCRqi6qogKv6nXdZ369/DYnvOm9PosNQe65UumYMYhjTxDiGGbAJV6vaq2",
-	"/fZ7tR5ngb4w/VGTidOaUxsypWhfH/0pDcZMk1c9kBTMaq80COQZ8wk8V+Ttbg1lARZ1a063RsNjHoXd",
-	"2ju1R+9oeNf79awu2wd8WVWMht7gQmCz3mqlYLMvTmnAfbv5pcGG43cN+91lAYm9BK7IkAZaJUctX0On",
-	"IjAn3OoOcfEWXBJwpYVC6g3IMfUJF6NxBNCxJ0Uv4N7zwsZusihDo7kiBYYFNpCIBwHhgoxC2Q+ZUs0L",
-	"3s5WejvJDpa9Fs9+cNn3YQfOCCbW3nJFIZMi9az9i/k8AmWXqPHxkEea3Gmxtysy57+SCg3FQzbShls4",
-	"abfknLtCb1cT2yOqTnaNPWjOrdvbXu6E7MBVR4SoCJbLd8dszPwmOdD8N8OhreUODAkNsCQkRooVI1fC",
-	"gY4DEHszVtT5djEjLFjzmENcsHcpNVrVj9Tqe/o/+/4jt8Qqlr41FzKruep5LGbpzpe2oSQCLsgzRXvJ",
-	"BWX+RxlQuYUy2hcDKi5KTtuwRRfARTERbaeCGxhaeWRFR9+xaiGiFzxORUkqtCTZFXUrExJFJ4qcDbg3",
-	"MKbYDBjt4fYa88EJUA4BKTXQAz80OgKuBNgYjXIW1wtBxWUC9xcGljkznqMPPGDpJXJFxsLeYH5di+FS",
-	"hsfc95m4BGkmYkLL1QOqpY/ETxEyn4mI0+CizGktZU7papflTr3MFxkpE0WaS2NZZudDOgG5y5fAsrc1",
-	"ZpnTSI8h1entehz9nhHZqCDUH+pLjgasK1IB1gObNAmod4J4EfL+IMozQDxyrcnJcRg1RiH1Iu4xckzF",
-	"yYpj1MLMoCHrjRXzwS6mFJrAUiZrmJzRS474kMnx8wo2VvXivtkteuDQErPWUhfVStZLtJLIrPjcakn6",
-	"4YuDmOQOCkfBBawbhMlXpGCXgZZI05DVq8Q/l1htUFDIMIELImo7I+PD0pc9+L5++fKkR4Rewh5ypSXA",
-	"4zEiodk3nOy+sYPe1PL8xY74IlCaU4KMJRZUinPoQPjZpRzXbs4woNWdcciIdcgi2jfJEZibxgq0ykD2",
-	"+6k7Nz0D1yECfCQhi8ahMMeMJpp7idT0XKAM7pVEpoCRU/vGKJDUvyDYttNbMcMmK172WgL4rpHIh5d1",
-	"O7AtMhyriPjMC8CEpoUz/m1m/K/5A3EdoowfA3R/fSP6MsHnq+/PUPyuMIIFFRNyPEH5ikekL1nKlgz9",
-	"vyujW3Is/Muh/IYdJra3LfP/LiocZAj/XRmRHqx02WsTMmrYL14cqU8oUmLgAdKEojb+cMoVPw4YcmAt",
-	"94I80TTHv68PU5/Wc+PQkR7c3AQYeYIADenJ0mSvZ2Dm4N7+nZtEsDNFeuyiTGGj1c5fEM/s5TzXlP/u",
-	"xV1W1gmJfPmU8oDqy5ECL8dno0BO9Fry4TfUnuyQRQPpIxpS0RVSNEYhG3LFksPv1g5C+ZAPabc27yIM",
-	"Ch7QiSYER1LepmGfXbbhkSukFJ0WucOvX5T7Z8R0s14SSUkCWPGyVx1J2cAvLtualNtpzt18xRBUIJKA",
-	"c8bAezki76yd10p8YchPWSrxXYwAXkuP3SybHJ1T8DXTJnLvCzn6wq6zoV9JaBu+yKgfcMGUET2kEMyz",
-	"GOkFUhnh4pCFp9xj90WCoZdwURiTANFvqFaHjHoDPfhF6V8GLcyKyTiz5KWVk8w3lyJdaDLGhM+EN8Gd",
-	"JuNvk3vM58rqi6mqUteyh8dDb8wjchwyesKAg8kRE8ZwBKEbPlf6GrgYMz9ROxPPCjoxKfHoiKgBDdHN",
-	"qYXHidWj6/pMiKtRVdMR5mMoo8ZP63rkkXFcT8gcQycasEYhU0xEMwaqgiWm7CTN26uZcKxH6F2Ud6iY",
-	"GIxTlwB5QymiQTCxDAKjxgw8gvFLQ39qRNBXplX38UgDZo8OeTCpbZtgs3OBKkblPQDrVafVudpodxqt",
-	"9lGrtQ3/87XW2raJVpMAqOkisnSok3EhvAGLZg89xvxzsHnYayPz2SyXd2qnXAY0Yn7DRu3Vtt+2u37n",
-	"chDDnHlIQhpZ0dmIraGUQxKwnjWhArheUU4eT9ITuoJYpGXxvOWFR4oFPRIyvXDmE9BPB3SsNVake7iK",
-	"IRseszCJAjZnRRSdoNUVhqbChswmQZY7RXxAOy0TIGJqpLHRGAblkkinHuUh4iXps0h1BeKiPouGwUCg",
-	"A6Gxyo5tpFbKUBX4WFxPCowo8Ca5LzXiy15XGBBVZMACn4DK4rEVG1hqv8hzCE+KHu+PjYh2wiYrDkR9",
-	"uRh1CjDqziJ6NnZ2LponL2YDTBtphOlSH5vXZ22956Ew9wUdRwMZ8m8/t9R/qDVnip5Me9+7B/sY4aNI",
-	"t7ZrZoIht4mJycQQlRM2wfCUbu2iIkpGBcBd2ThS/zzsL/fdZWD6XWlPAZAUwiROhDwTEEyYh6A333yz",
-	"UYyAnXebxYBZc6WjUHpMqUsRVkpcwmfUcAXj3/R5DzwRUU4Uu+A1djKRH5mJAYpCpqdd3oqVWfcJmzTM",
-	"55cld846cPXB0CBk1J8sdUCPkqVYTxZQHebfheif2ZA9g1Xcd7JMWosqGrSQliOTdjTKecmA+jKyAZAY",
-	"/dhqbD1ovPNe27m6/qg0CPLW/sFhJlq3ZEkiG+8Ms4SaQEccA45oFIX8eBzhX3MdjHqq9O1HTk1DdF9W",
-	"hVqaaSFFBd+7okhvHATgUcv7hOP/NX0/fhr/Jn46/U78ZPpB/Gn8LH5C4s/ip9O/i591u/HP4mfTD6Yf",
-	"xE/j38Hjx9OPSfxs+n786/hx/Hn8NP5t/Hj6d/HT6cfdbvzj+Fn8+/j38ZPp+8l41R+UnatJ8tgtybJ4",
-	"0/pCM+cKgGW+ye8MJal2o9M6am0VJKnEWehrpqq1rrKlDKi6r9UP3wa5lqQMQVCvlm0Tg5oWU0CN0hKL",
-	"/ppMWD6stUcDxZL5jqUMGBWZCftcAT+fM+2hHLLMjFpW0Kpd+u3MpOgvn52T++VAVIxWLglJ7lybObV8",
-	"cDAGBXPhySEX/bsQ2lx+hFcUsa+VhkDry9zcbHfW1ssuKhtBfaM0OwJAB7aUOSIeVUBM+6jd2V67AMRk",
-	"F1K1XdTLZ0K+HRC+ZtZYAPf8go/u7Hautjrt9c1Ou2w5qiLP7ShNbqMmLt3qdPkJboS0F5WNbNjQ4iQP",
-	"eLFAcn4RP4s/iR9P348/n343/h2Jfxt/Hj+OPyV//HdNbeLfx4+nf68Jxx8/K507BCG9YnbjpYWobHyT",
-	"OYAbkUmQkeFyyIi/LEGZ0/0e6U8wstQ6XN7WCGYGy9Dtd5IZ5fG3GIZuFQbbA6IGnML3uf6FBgcZDmIW",
-	"XuSDgp19NfmOQ05ZeEwjPsQcT7fHR+o2V9Gu/WwPv+JMuV8tJjU3+vwLRYZs1HWr1SpbzCWB7QUgVl9m",
-	"iRyUScEsgcbMU/03j9hQnXP96bZrNAzpZGYvuUmW2MiROcPZ+zzhwtc6d2bEbRKF1GdkSMMTUneP7mQG",
-	"clcc/SqzvgXZIzLkfS66ou7uvl54s89kP6SjAaSZcOGbRw7h4lTLs5huMY54wKMJGUqfBSaOX4yHep+5",
-	"uWtOLTdDzam9wuR+MmzNqe3bcWtO7b5ivXFwRw+qjyjHZHKDzDJ8PX3jlIbAQ/Q69HEWP4Mjfn32t+Ka",
-	"9G/Zdem/c2ubva77I//8lFLfJvN5BI6llCbC5eYkd0h/m9iUN8z9MGkaUjD1UrD/U6eZBWKxmOLl7rcc",
-	"5FDaLsi5mJqT015SWHHIiCqtGEcSJTKqEPBoyJr4y2h8HGB6kZAmMYH0ZAj5R8MdsB1CwpAi9fiX8T/H",
-	"P14hPvO4z8jZgIJIBAaoQu5PQoNFhLp1Lf6J/v+kW8sfJiQED0+i8V6gV6oxfctZ77zzqOKcbnBwGtEy",
-	"aE6fQZUCXoZHCStYmieko2Ii4iK+gAO/s3D9FWmNu8TPb2PyvMTARs7liUJu1lnNRl9tRIaMClXAkyKG",
-	"awIw/Ye5dKFM4BalJhcgoHrTVxRoDzuYQlgkUZwZ43xCpzSEQygRVcS12OZ+pc0SBbiBA8nfSyUQGR29",
-	"FHpsCM4Mz7lkprKESSVZy7L2lI0L2VNu8SqqnyxggNa5qJgM/AIMGOvrSxkwquE/k92tXyrA8D9pGIs/",
-	"iT+LnwCAPSk3GdCSDdySYca8A/qS3o9DzgYMmIiSQyYFS41MfLnTen4LRWqcqDDRbJSaInhfVOns5rZh",
-	"LzQiAaMKo+f0RzQah2w5jV1F4djTr/tl2AZZDAjiA6nSWbki37hz2wFhEAwuoRz3B8RdTT5wlzrZqFJp",
-	"SEAbHHme9AuAcqT1hzs0PKlV6HNH1cJSbuwrmHjMhqOARmxJoCTxMzJ9P34S/zp+Ov1g+uH0faSD8VMy",
-	"/TAVtOJn8a/jZ4moFT9eSCVTw8ci4vgcpo6kbgABHxt7SL0IykWBa9TV0xrPZHKQ7ix1FRVOBXAf2Eyt",
-	"0hIFtfiHcEZP4Ag/1+cEh/g9Ev8BfvqN/jN+HH8SP51+GD+JP0PpOJVJN+aq8ctAUz4FwU3AyXWIu5tq",
-	"n6+D5ql/TPQrd6UaEvNi8/NA5lx4rDi+xWf0aAFQlVsjEpv6LBD4WXP78jKnZfCLhM10+EXoUG5+2CWe",
-	"HA4hQDEDAC9G4tRQVZGeZYHOIWOFurMyaOYkuWyakBsP7pJUbrGImxNSuFpM1T6PH5fStek/zKdrpJ75",
-	"d/ws/tX0g/iz6Ufxf8RP9Td6+OnHK+eTkwsoMHN2KV36Uij1BeRZDaPzMQxA5XLUuixePKdOZ4a6dJNR",
-	"AptfqLnoopLpi+BZVfRYi/z3MTukhKb1eMBMlsXs0fQqtQUjvGFpqhEN9T5tIoYGEy3V5e0pzayacszB",
-	"LLEIL2D+KlA6tMJpqbBpH2o4wfpYkcxASQkYBFpZjgbDZaAgmXs3+eqRczmUX6+oByEzhyzkNKg4//S1",
-	"K4ooeDNREwbsYR7eWm1/k3Z6a9768Qa7SjePr3lbZQS0SpVLTvOKmlHktrbaSylxqICU6cB2BqiXxLXA",
-	"p9WtaFClfxT8xBeJLIDFhAuPlqgxgFw5Ev/IsKNn8SfE/kGyv8ZPp99ZTkpPgS9ZWxkoZE5xIVbs+tkq",
-	"LeegsskIkA6L6DOLLsnVnI+VJIPvixHG2Q/pw338utMCq7X5q72Az2QWsPgssrhdUg3p9cOjLMWwbzcz",
-	"rh145x5ZW2+2W41Oq6WBvvBbu9PobFwt/X2j3ck7dao+XdK5oz83i0j/bHce4iC5n2Dq4oGgwlflwrcU",
-	"M4d+Fdd/rkuvvsTFd4gAc14V1WfFvcwD6kvgAVBdqEIksGvZu3NI6gev7R3+1eZKZmEmwjkRsg2Pdcgx",
-	"VezqeoMJLfcXyO+d/f3rqv/W374mv7k/OPXu7r7h7cn9/evy23t7u9+8trf7xs2HN27svna933938Mad",
-	"V3ffuLm3+63d29f7J+8OTvgrW2et69fPbj7s929t5Tj0JGILaVeWbOHGF15jucya0pzLpzQLJdbzUJI7",
-	"4yDiVeWrXxe2nAwZsTBTgieZwSFcJIGWMvQxzCq/X5OlfrHN3oOPF27ZzrFwv2a8UniW48iTxj6Tsxbu",
-	"EDf5t0ukIGqM5RXqnYcPiauh2F1xTC0pl0DhwjOuSshMtR786tHRgY2hgsyQLP3WqzmD8mUDespIX+Zt",
-	"Rp1WSUE6U2Bs6cBb57JoIOyx8iI0DCll1PJz6ko50pJ3cJAR9U5on70QGqiqJfNz0EGzQkjOVn8iRHAJ",
-	"fpZcaBVqgbXFhCF6mkb46NjL0JNL9FSVayFf2ZDRueGYX2r86OVFhubjL2ycKKT4qQR6nAWRo/eSM1sI",
-	"wGYtpbsvuagqyC6BpHOFZ0AKYJrsZUDMFIWJrAlSC0Uh9aI0TRwNevY0IBQ8GrAhqWPhu5KgjR393UDD",
-	"LY/AE64IV8QP5WjE/JUm2T1W6KZC36xmKRDfLdhM6EY0GA+PRyEXGrS2bq3tXt1rXW93bqzf3Lh1dXfz",
-	"+rW9rRutm+1bnd216+t7Gzeu3ty8da1Waqo5PDzYHcpxmataCxZqPCzB9YoPgPrjBynXa3c2N68217O4",
-	"IMe5DFyEZDBDmLS1ChXZPM0qSPfuX8+rOPqH5RSaw8ODPTMijPLIqQX0mAVzLNFqPNR31pOhk5Zoi9jD",
-	"CPL8Zg258W/iZ/Fn8X/M2NviZyT+FI1uYGz7fPrd+Pf698/ix2B7+4/4cfx7UoeXnsW/j5+Q+Kn+DB5+",
-	"Gj9dWcwg8JIyh/pOxf1fpzzgvV75oR/jQy1BegMalvHucnPkXTqEDEnCBY84DYrH89P4H+NfxD+LfxL/",
-	"gMQ/ber/LSNZo4EUrIRkHejfDRFUDvGZP0b6VeDSb9e+tllf39pa2di41mhfbbTW9TkkIm6FB65CgDUW",
-	"c7OmqvO8wY4jGVZJIfpZCUr5fshUyT538QGpMxFx/XbBd9fubLRaWw6J/3uTxP8S/yT+efzj+Afx9x0S",
-	"/1v8z00S/yL+QfyP8c/g9+/H/59D4h82SSl3OOZhNCjnitf1I+JD5U8ufH7K/TENZtayda3VaHUaYCHI",
-	"sb7K6cBcXjEfmtLnzFfc8/m8M+m4NpzSpo1FGOPEo0mVCe4H8ffjf0XQNX+Q7K/xj+L/sZz7pQqGboqe",
-	"DD2IQ6iOJcJYrOTFjIsQU5Y9xnzgNwrkWJ+UCW6Y2VgmFExGzIE7d2z/DUBnpcZ60GPpT0zOsJCiAWUJ",
-	"9O9qBC0ihL7+gKui0Bz/fPpR/Jv4SfwrG8X5B4j5+jR+HP+WaAJHOp1ma73ZabWvkv/9X/8v0mmsXVtb",
-	"hT/jn8f/Fv8w/sf4v8X/Gv97/H9rGP8f8ffjn8e/iH8S/xhe37q68OTtlqsO/5VQjkeHWHX5nFZMdspC",
-	"Gpg6sUyRcCwIukWhHFyZ3p1WMqiqN6sVEVOzA7T3pKTcGYeeOUNNpj0YfDnd/fDw4I0xw1DJ1BIK7p3l",
-	"TaHJyquOcf/gQme4a6vsWg0/C+IZqD6eZGTgAkeaI0RnRrCeC1f87/f/H7E6maz6/moYupBFn/nN9/1G",
-	"/KP4p26R9K6tb6x22qubm61WG97IJ5V2u/57bafderSq/9V5tFo3/8X//Bf9n41H8OHKXy+mF7ipqtO+",
-	"zfo0eP4DT49H2S5MhBLIJzY08TzMK+3/YdTrhKyabwrE4V+0jBR/Gn8C7uuM63GtNBalKoCnctYSYq4l",
-	"kH+Jvx//T80fSyZdENGuFZWqorbQEwBfgOCJHdJop6SBBoF5mD+FzU0nLR/baJf2MsnjYR9zJuYylIPB",
-	"RHHvhUGIyLDTWQABVu8vkiyoIjduNO/cab711ltvFV2JzVanqeWLWQzrPOp2m7l/VORuQ33pcpC5BaWn",
-	"q71tJYFRC+AioFVz3aZzp4qfxZ+cf7rzgKFpd7K1BfxcjZjHaQBPlG1iQ9qtjqaC7Y3WyiVBrVPD2kDl",
-	"h3JAo1CKyZB71adiHJsLItSqsCO5kCwgVGJLAuOLpa4UH8osyUJJ6GPA/HmWnex7xKOKEahBHUiNZJF0",
-	"CO8RKib5s7m6eW1rtdOy7Ofn8Q9LY6yqzVwFMfGMYkmpkhDfdqO11mhvLCPWn4v3LsNQl+KKZp+L7/Om",
-	"KPE/virPiofBhM98Ur/FfBDobtMz0ulsNW59c2WHCK0sYC1wrO6pT01vRT/AGiNoaiqwyTDiXlloyy4+",
-	"0NwK58gdy/rVMmTyAjpWJWPtwe+pNTuMisX0Z8eaAyI8wpOYgYhOo3W1sdZaBiL0IsowPkz4szmZYhew",
-	"BYzPzGeP1UyUHE0VLKDkez4GCKYwZIEQ9tXXGoKD+lCkCPMGUkvoFOvCp80d8gAAnROXl84P8PW5YcE2",
-	"MxUXt0NcnMMlET2BRlE0Ms+0kstZ4Kus+WxkpAJNH7WIpzWIUd6glnllSasaLj79LPnttpki+WH/oPZO",
-	"RQayOau5l3iQnOc5XVRjYdJyse2EPhX7VzQIWap3NcluEIAdVo5wfDJgIdvJdAezyXfRgA27wgpEGBu7",
-	"TVx7fC4RjPmKuMiQoAew4Uj63wlLgl6+vrk+N2WZUIkvkaPclR3TQ7hk3NlhjLANX/FR8gnSThdaLaON",
-	"+ZxGqbS7H6xl5fmk+QtIiaRuz3flyxIYK5cwR3a8iLS4cJ4KwXFJpQnMtQvuc5GqtLQscFCUA0idj1a+",
-	"WO36S1HdlhWCl7rspeXhUgp6D9y85V6fcvHW0eKEss3as5UXwWGop1NNckBDZY2OTEWE9XoyxLqNmTqM",
-	"5nUgrSdsFKVVQrggbkjP3B2s44JeNXC20GR+TbFJIOWJImehtO1+Czpn6tVYxG2tAwQyEqztftFHxsoP",
-	"32jBo9pEa1airpD0TQdxWtPokVQRDSoMIj8xMdmfx5/GT+PPgZw+jX9HwOj9U9LubK2tbzok/jVYwhNy",
-	"65DpR/FnTRL/NH4cfxY/mf4fNvnVIfFvmmSzVFPIGJoX7b7MPv1IyxX+Ml/nxfFHcHUZfWv5zwGN6dky",
-	"HyG836NngIUYYbvMd4fm1RnFkp7VEnjJ7SBzkulMOTBxEujEI3tnLo7eww2WxQPox4lgl6TBUYX0K/FK",
-	"N+dhR4HTGn9fCp4Dm8Aw33lHin42LGN5HGIVy/lPy5ODqtHqRvIsXehXAIEqXSlVjhoouJx3sjg5D8vK",
-	"V8B7ohfAHoxC6Y+98lStWX6uLwR3ZQXnYEJ60jTDPJ4QmrN5NMDmsaRNAPfZ3mi21pqdVqdNljOE8NED",
-	"Vqb83xyOokmmtVfecaZV+500WFBrw0YOFb4xi2tlUFRqyA5Zv+qQtkPWlndPIm8xMSbHGdlX+OS4wjVK",
-	"zAdZXKj0Gi/nwiSpFE2W8bVmqGrBLYYPcGkQl/DFBktsExuGQqbvTz+Kf9Uk8Y+mH+h34s8gtQ/znb6X",
-	"kIfpB/Gv4mfT97dJe/3a1npzbcN+uWxaXQFnUuqwBE8woFrFFg6rzvlNU/DlmGno1ezh1Gbsl0XwqMoQ",
-	"HoUNXUAYi9jDyAUHZBI6vLSX0YQWzcRVODU9atX0BlgMFzsLZQSGtjozmMqSisErf75gBAfkJDdVBQvQ",
-	"grKsCq2RAMBmBa5n4mLLUpMYH46F4KLvgggehVQoDql1LoRNM1+/WNeKjtV6bOt56C3garjlNHBJXUE0",
-	"NnSU3iaKMWzPizawK8rGW6/grPieS+oCC6jjgA4x9Yxm27Nhb7Rsm9C0KLntWIHTphOFTH9GgyZxTfMx",
-	"tytyXS0xrrGgwnTWiV53hEnymWadpmh8ro/7ertlu2B1RTJNUig+pFCvIxpQrbdAcWPiGre9C8XhaKiw",
-	"skYa60dFqRlmmUIu2FSUKmgpOKqu4tI5are22xvbrdY3lw5PPW+Eum1nt3jB0OSD+YTifeHlLFh5p738",
-	"yqsyC/FW/aLJaE417sWZhrZF8bJ9Yw/s+9iS3iZfzM/tMOisyfyAqkz32GKCB6m7XPjsIZZ6WJpe64VV",
-	"JHOYPevfGuqEjxpWsGuMJNTbQafHgihj0xMxvWhjiEbSVHNqhiwBl/SSjhSG2kDHDdO63qBc3lid/WZJ",
-	"a7Xe8ht29uQMklXYXw4zIydXmKwq6TJsV2d/uGlX+cipjSH7fAm0CKiKiDegor8Qj5fHhrIE0CQGOwHe",
-	"bNmo7IrnsZ+DDOTP+tWGVEwS47q5fWtHgzyZbPfLYmkOUWp6xfdTI33BbTSv965Ti2RUlt68m+F02eVW",
-	"Dr6Ef8r04oQJ5x3gMulOsofZThknVHlA2XmpNZCJedFnVxQZScWxE5QwnWqR1NRbNkmEi35gP8gLZa1F",
-	"F/Ku9cctHbKGdg+1yMdshdis3AhihwzT6G0b2AKIez5iaSyoJcJtFQV805TxwtQxnNnKQFlqmCVjhuA9",
-	"L5lDGCtSMfzVUK0ZVxyChr0hJ5uygRdQCtScBX7S33WWnXGB/VC4GI2jsuIPLPBLT86If/Ad4WqbuCBW",
-	"oSHpWwqyy6IB2pNcUvdlpBWh6IwxkWR4gAKqb4nA3phacbrChf2ZgfShmTFAyo0Gsw8gPhA7jsw+xIKI",
-	"kBWCnkGsg/iNO9jZPJM9U0jrqMF2IjninioTZoZMKdpn1VofmMJRKC3m5UAnU6C2NCJDqSLSbrUIQvri",
-	"chj6RtL5yy4dm2ftCo+p0tD3XWKrtNGAjIVW5jRLdzSXG0UsdJIQgGZzBbJtKIfKDDTxSZVQuvL6nMbB",
-	"q3WPxJ9VkPXaWUdJljdU17UyI+pbN5E+Oavch1qHnH5v+jHZbFmtcPpdY3mEIj5gqLP2uieoXppiRY9B",
-	"Sfxw+tHCu8At24VW38T1QHonag9FiIsVZLhlzg7qMQAkA2CjWFKSMN0L5bA8eeAeNNuyXya6F1fEpxNS",
-	"77Ta1xqtdqPV1ngV0IiFKzNSz3qjtbVkXoFgzL95mjbQ6FFgruWBjYGSJODKZHnBCgmDjzWPBU02C4CL",
-	"qxGOw2AX2MCs3DIOghQiAy5OEkHD9J7rhVJAvE0hg8V29cGylixqYle2Zjhe/atVa0tebXfanY3OZmsV",
-	"gGR1s5VLdEmObRzyUupSGfedV3bu37u9WxoOntx/5gyqAXRPK34H47A/N9fbqD4g7Xj6CzIal6Yg+Sxg",
-	"pZUlYB5bbJiY1/LhVZ3FgpwZfc52AHIA6kpLuCFg5SpGaWBPQIvsR4gNXBEXAjygNRb880FIz1wUWAyc",
-	"gF+HdgXYhCND/YWMyFtvvfVW486dxo0b2L8NIFk/BBcr4yB8nNHJSpmZYX4U2ICOykMDz4GZdjcVqVEU",
-	"PFdmj9bql5aXs32Bs7vEjCQwzOCxQQcQSKQsCQjZaur11pauu9gmgWaV4LdxSMeqZA5ZIx4dalEkkvbp",
-	"OqFQmZIhgTUmHubn7mfCIsJFV5hvNgrfFAYtyAcdcPWjIL1xLkWkshpnBni56C9VtBi2Yw4Cibgp+bc0",
-	"by4G53tm+sIcQ+qzDFVeHMVYblHWiFVWTP6XYAd+Atz3s+n30pLyj6Ho9OfWmUbip9N/iD+bfkw07ICf",
-	"8C5pX9toxL+M/6kUlLQAVxHlW9zpbGGr9dZWe+vqtXZr8aXCPGbbcy5XjsPoNS5Ky7DZ6EFPv6S2Sbe2",
-	"1mp3a6TPBES9fmsccmWqnTvwtNOtERoec5OajT+udWvEC/kQbHgeVSwXY7gGxGGt1YH/u5bXZPDhEjpM",
-	"ZjfqFVxeLbdHtZsuq/Bkz6wNrDCZBwch9SJeln8Ij8nIPHdA9dasFKxwcGqGTCXaW9KDnE6wzDnIDvAq",
-	"VRAkKs9EV+D1EBk69ucMLNharr5kyiHK5JLpMRS4X7Tqit9jq079xMUupC5eoUtCNgL7zQ45ltEAk8Pk",
-	"OCJoZFazO2mSuzIcJnRXC0PGMA1NBvKrgO6k/BTbmcIOEYmHpQzl3JVVS+4GQPf5iqxWjVphPsA3kuyz",
-	"HI6URfjrc6+CIJ95XHEpFNSj4UMe0JAMIYZNLW1rwPWnBW7FSZnN4YQvjr0pkgQtLevLLwk7BM82PEyT",
-	"3CM5tva2S1t44SZhF3ZVjj3dJW/1YorOrt0c6emr9nKor8Gg9NLL2GTxziNJQhaNQ5EiW04LbWU4OvYo",
-	"mcfU0ysuDwNXKSXPzlzYSEatSAnzO8658dPCzzy9YSz4u2NmHhvnQLXf194CFTSYKOaQbHlrminkrrcZ",
-	"UD4shjRApM+T6d+hkv1s+kH8dPohiT+Jfzv9rone+XD6PTL9AHg7VEL9cPodjJ7RuviT6UcwxLP4d/Gn",
-	"049AGEjGgv/7Hfz9D6aG6m/ix/p7giFD0/enH8ZPp+9Pv9ssRmWuX9vYvLogh6vc/euZIg5w9dVokMOx",
-	"EkavtU0sRWrIfKkWsmRlh0Kh2cwIFY17Xpx5ZK64ldaNLuCdUZTLUGwcVpQ+hRMMWUAjfgrV/DJ6+xk7",
-	"rtDda/MV9Pl+xfv3bldKfXqdczI+cWE3kQZWxPgapaMeMp+ChLeSV1BLoka8iJ/yqESuP2Ahl7btP2gF",
-	"dngOAHJGQYJBteZ87AOHLuN4XkFvUfPBwGTDYEyOVV7MMs+5phmNqWR1QkaHpcXI0rOSimFvJh5NLCxx",
-	"RcZCQUG5YzmOHGvP1dLhKKCCXmC594XHwohyUX2W83y25oySqlDbxA3Vg7vszCW9MdYXND8chAxghNkn",
-	"Ga3XKMpdYd7dPZZQIclP3gXjvGkWTe1THHvXi8Y0cG1NbTMK/pqZ1Jbcnpk1M0hmXvv68TjqisKMrwe+",
-	"C8358732cO01p1bYcPJLMjz+gnNm/134pLAo/PH1oODwyY60tLJk0B/XW/wpu4zis+xqcs+SNZT8Wjng",
-	"7A5zj2Gv8wl5CoDc38nVVk+fsHfHNFC5UqZX1JJkv6oymSW2Cd1LsbqM+iwkxOVVSDM7VIsosH2vJH+H",
-	"nTEVEUhZOid5sGxikWyeTD5no5qzvXp053Y5z8mafjKWUKqI/qaE4RiHkppvSSrxUNuxHa38shBcXhc5",
-	"m8SlVUIzl7FxFUSPcqEjZGokhV/Owu6PtLTRbrWSQQFKICK5yNusmGftcg5RMoww4LogDZ0HPvQ+77He",
-	"+cI4M5ejL9cysiHtI6XvyXA4DqhxhITsLORRhIaFTJRfXppCZ+tIi/9Kfb1bUw/aXfyRXZqQiXOsjqoT",
-	"E6LF3W+qOlhC8OdvIHnrWfw7AqbG38RP4k+1UjLbt+93JGunNE0/wDC51iL4oV749H0wT7ba1jy5tVlh",
-	"npzrTnSSmNME7fKwuQDvNYicV/UupwgXsydzH2CsQAFyV3CtXR4SdIk6RIXAjhuoPsFbXPh3pM97/KIO",
-	"2xspLVjKYTuU/p+lv7b04ivbt2G4RXU7G+7npYi3k5tvt7ZarU6rlTWezLffpKW22ucrtZUEhdg7q4Yj",
-	"TWsPSsNENAMe0aIb8koV751bx0MPY9OVIBu0vah2wzxWoYez6yD7FRwCokyJKcSZxoC7q6ftVfSHrwJz",
-	"Uavv4Zns+49MqHvmFTNmsdX8F89Y8C8+7BMVel/v1ma3sXZ1Y/PqtWtX7UKWL4WywCX06mTEQjjU5zWY",
-	"jsY2kIGLSJZlGSp2v8qioh9aHyAXioGgAqPlTX9lARJkIschGSuo2muKr6S3WR0vkaVHZYEQeQPMdb38",
-	"e7ergfcgoJrb6NOQoRFzbIBVp0XuXNfU0tnabDsbnRaWFAcjy/2jW41rTsbbDWY+Req0K/YmIQ8C7pGA",
-	"RUB4sZDHmTTfF6PG4h+Q6Qfxs4xJ8wP4F/QH+yB+RjABUgNw/CT+HdlskYIcAm3DMpJI/FjLIr8k8dNZ",
-	"QP88fkKMmfQxNBr7JP7MdEjDqT8uGD87ra3N9kandSHrp4Wf5WC5Oo4EbgjkT3h1FlDLr1dfqHG1IbpS",
-	"MghZ7+vd2ntmZY+y9r33gEw/etvY996D/zx6x+Kvm6AKwnrzfNdYWMEFY4LsYi4KFIaIURzlOUBkifuv",
-	"vvXbfMgrClYnCUTvjmVESY8OeTApt2xXaJXWkcuigfQVUQMaQo8oLWrCaIC4EMupxr0ef1iIQDfsetWX",
-	"ZwL6nzmFHxrSj2Z/HPm981QmnquG4DqTtoNckHtjpTgt0Mn4/4Wb/UP8bPr+9MMy2ayir8x9wSNFAtaL",
-	"UC4cShENSH2ts3l1U8+WOJ2gPTkZi0BfmImvTqWEzcXSs1FMcB2OubYFgFFyr/j0CjjhSYjyrQ0/CZnW",
-	"bjiUAYaNBBMEnhI6ESTjn0N/RmhdZF0xQ1fv7Y70q1rAtNPQpA5mzWHguwlcg9Rgdso0T+UquQc0abad",
-	"zjtzRbc5FsY70jcxprXMKu/K6JaePxNuYTUbiEudW7EzF18kQ8IV6ZdHGJ1Wm/yN6mJix9xUw3DBE6FY",
-	"ROqZlO7hKJqsXMQFYCL+SpBzmL2sxaOldzvPB5ULHgUqpGYaE180VvT8rih0QaUbdeyVzAXhFAwWGPXU",
-	"DChA8EkpLGSDbs9xh3mofHSxuNclgl3tPEfldoaq6Lq/TOj/IowxFwLaowpTQYmPcSmgTU0PFwBZBKVH",
-	"y9kNqvd2l52p/YgNy2Upwc4UBouBL3KugW7Z4kHlMUHVgQYDk+NdkFz+bfohxGN8Hj+JP59+F1VvaF0b",
-	"f6ZF1YJcOv344hEGIxrSfkhHg4q7h1PSAiuGCeKHEPGTfFmQD+MfQLTJB3btT+Pf6uXgZnCxn2TUtuk/",
-	"LCWfN5+/sUWmblFm1/PBp9ypdXBv/85NOJoS2ZudnRfsEzhduBE9dvWCjQO8hASP4MkOoQLsCzYaktFT",
-	"piCA0pZ5Jbu5N1RCtpP49Ex5Qp9GrCs8Cb2SBHF7oRxiPP8qcSOJ/5wNetc6YsSoj0UczcB69tLAfT1o",
-	"VYVCsNh6UpyieQVsdYkwnC70uQy4dlMV/DxZx1LB/YXDs8H9eo5lgvtJ/OtmeZhQRWlFv+hj6rQ6G41W",
-	"p9G5tsze8Q4rQoboJWw8ktXbjn+lqUgSm/Z5/Ky2VPk/gwshH7I9GrG+LHOt7BLEYc+8kRS7VeNj8xsv",
-	"cyt4Ax74IROlVYDSD21WLuYPB4z2ziuD5NdfIoVUVX/g0JV7rBigZD8dTFMZt0mO5KgRsFOGlZ1GCmK6",
-	"IXlSyAIjarda185n67bHWd6M4OfT/4q+PgLFyj7EQEMwDH2ybMWY5ALeWe7qj0JWwXsLABCFrKxZZnKl",
-	"56TpC+6v2K8ynWbBvvQtXsyw/eaAewOSsi6ICWZRWc/e/K6LOWfmwLivkOJmgWwv+dItOJZarWslHDzr",
-	"P6p2GDlz8i8TTpAap7WgMmE0JLQvd0i7pZ8qW2THjeQNyKXCqpvHs0qmLUPRXqr+t5K2/rdx7bWdGftF",
-	"NkAB68Z1oMGLvgWoSMGlMHRxjNXxNeHgwgshJpgGZCSDgIv+HNNG5zymDbirQxlG1ydWWDXZjTPPNcCh",
-	"Vw4YQvklWGbjZDKw8dTRv+ra+3N3SCQ111h4+p0lTv8iWIQtQpbKBkM7E5Tzw3IGJTE8x0oG46jcD+SO",
-	"w8AlIVMyOGV+0k7EtFzs8f44ZP6s96debeUASEJAW3key8j5PEW7dpPoLVoqbvorGSDyxQVUZ05i6djq",
-	"rMusz09LGpBWXOVFw6yNXoSmriwkL8Kei3pWTVEQE8Nig/VpRI+pKk2zPC1L2dVsrPCtPlYcHOtRYOlK",
-	"zQfqrsUId8V2v8uk+KXGfHwZH7lZOluzA0A3Bv04H72aebx88Ko43U8/S37bNcNr8U4lnRzmB41gBUOQ",
-	"ogmU+mgEVPTHtM8IezgKGXS2JfU7MhwN5BF7GNVXHHI0GTH9X02S63TneMVBJ2DnqusQ97+4zWZzZbmK",
-	"AKMkGqOK/SUhFbJnW7vtkI1WxqqE1oQ+O081ohLG25rpVyfDiJywyTZpaQRkp1R4zCHtWWacqUllflsz",
-	"MJQE9edK/ti8prVF5X/0Il8PfRtqMnelUNpMr1U/YwKLkrcJtX9UrmJxVahSgR0bv8pM96sd4w82wOeC",
-	"vSAFIi5S7RpAjVhQy8U0dIWL0HaXDll9+uEcqr9CEOoQIOMfZ564TbJrZYmr5LXrpN6+6qxdWy8LNOiK",
-	"XKTBNqFkQaCBQ5Q0dr9rTqvVKr6vSI9HXVF3E2e/S461OKCgUSz19DsYra3HI+Df0kgIoWlM62ASQ/5N",
-	"Ci1Zb7W0TsRFvyuwtg8g7kzEw9zzKqReXV27tn6h0ANNWRcT+fKQg2yklQEdg9bN+Umy8wzL0iTWwMD5",
-	"klbYVXpII29wnhpWpdJeiR49Kg0nO7KL0ZrsbOHmdmXttRuyzIp+R68+mxsPBjMaBDBHIZJ/raxohxn+",
-	"QL9e1luhj4XdMjeRagabSxRzs/eU3UZuTnNSc6BG8NGIVQDM0B5AdTren104fKfVqgiIN6yovKTgGQsC",
-	"jMew4yLsK4e0IFgeqkupGXsnYnzaal1TZNeTYRrj7JYXFWw1t7aWaGBeEV2dXttC0KjOEJkBjxJaonCQ",
-	"8xpiLFguMsEkwy/cxnPZX3JpDi5I4q7Nzm6SQ6itYBodQEWEnilRTerpl8lp2dz1la6AUNDCbdcL3uY0",
-	"gYJG+dh0kU+4KDXE5wa/QG7FwtRoPII742gM9fTZQy8YK60zoVCS39x86aArUvEg4Ccs0eBhspkgw4w/",
-	"zRa5NiVT0Pwcf3p+xrucrhlJ6PRCuKjQOc9TCAfmqwZf8KqWpy/t5lR3fR8maynlT3lgSBDwHJiYBG8v",
-	"QkUcc8FG9kVPLtgIjaKQH49B3Cuq1lDWg9zRAERDZgqDHDMP+gtmsrc8KsA6ntYKqWfDd+2P1JejyLS1",
-	"4Eyt7JABZ6GGOO7RgECEFxYY+Zbkgvk28LLrNruQOYcPQfBxTDgTWsecXHGsAVVESBwPxU/E3KQEJKTW",
-	"6u+6olBUy1dYH7ReqMsiz0SyHTO8Sz0POqqV9k2DZ/PKf2qUFsiUbCEZDyRzOE05Ynm2DXKyFOQM9BEW",
-	"DtWO2UNu675k6E1Sxqll1PPdvb2bh4cP9g8f3Lp382bNsT9cf+vBndfv3nwr98u9m2/cv3l4lP524+bd",
-	"/Zs38hr9zIhL6/W7cDa3QpaaUvGn65M7UrDJzK+WleR/v8EEN2WVTdZpZZ617CVJ1k7OFccjC+V59/z0",
-	"A9JudpqdVqEyxsKITADxsip0u3nYL4YD/Hew630E9STeN3G/2L3g8fRjEv9w+lH8+/gxma1ZZeMAfh4/",
-	"i38FP5vwgZ/Fvzzf0r1KP+BezteXXfY/2VpZoH09TpsfwAaeZe2VT7vd0tU/yVTcKh/lnNuo6B94g0Yo",
-	"/SexUcsAQqfT3MSScedbREDLsH9P/8x7HOq4Q8GFmRM15l8SP8Vz+Xz6McS5QAuLbjdrHp5+Vx/es+mH",
-	"0OPi723kyPlWWn5YCK3G31J1VKTu3miiv9pdmSks02wD/rTPt5zy+jav2do2XKAEbgogZA/uX+Nn0/c1",
-	"kkw/hFDzz/F4HsefTj+cfvd8qwioih4MTZxVRUFEGx6SKdRe0LNmDq1oqU6Ba+m2QH8aDoSqxLEkpQ5f",
-	"KAJ/MuS5Liv0pF9yUofQ5SNkfa6sGdumqwHDxCdJ2e20HF2nXXofYTVZASPP7HT1O1x8a6yilVJQWLCM",
-	"Dct+ypZSVaqjZM/4ajIZKNXRbMscKGb0ay3jTz+cvh8/BYHetJksdejOKRaSdeuAeRhfLkz6w/iJBkFN",
-	"4qcfTf9h+n/GT+Mnpd4oFoY8KmVMR+YRZ1B3xpQHT0Wm0SgoYVpFFAAOW0CB85LRS3aZlRcjTdBHP1ak",
-	"vrCCpUOy1uIZf8XbtezjmrO4JOZzxBcW/Gmmx7OVlyzLdKwTO8lkTMQSx1aGSwEikfwStl+tDxUr4FQG",
-	"ABar8iTleJrnDbv7s4+oK7VWJLa2QrWibO9ICMCFeNfpxzYljMSfpjG8z2blmvj3DoEnv4U0s0+nf6/H",
-	"IFpUJyaQ9sPpxwmjuqRAwPVGu9NYa3/lAwHX2ihwVW172ey6VxkNokFVltEudLeyXbtKzI9V3wVndKKI",
-	"K09cKIM5Bg0uq6DKk7x6KU+WUymz6339tdkGFmZFZVt9fcTE7sF+Nsql3FKJlQNm2quZ78las9Vcyzb0",
-	"HHAFDQxC6kUrTaI13YaGHghnopEhJTPrsR1ZzruOe7f2yNb6xmbSeSwJ0Sd7AQfLpjrjkTfQR49d6XeI",
-	"C6IjwBOPYLkqAhvIeDikGOrZFS42LHQRlblQpqyMh8WXPNYkb5gcSx6MQ82T1jtbK4T6PnFPuQygsedI",
-	"BtzjTLkOcZUnR9jIHhMUbSc6plikHtDI3UnH4uJUBqfQAkKkSZ0wtv3LbZI7MmSEPYyYUFyKrrBGnqFG",
-	"NqjAvU14X9jWcVIwRSZyTHwJyHYi5FlFxzWTE1iO0Gn5gWRl6Sf6OD0WCuY7+s7NAdtYJmzljuYriKZl",
-	"XsiK+IyRSY0h5aK6z2wZgg7GQyoaIaM+PQ5YlghjumPh/u7CMky7DbsWKNiHIRs0INBOCG3CuSWCT8Jk",
-	"Sxqaxh5CXiUm3trpMueiealiPhmPmpVt5krIxy0ZIj/GfVgIKRRlPqaZljLLtfBJG9VcvNcZAnI5lGQz",
-	"kPM2URePSuMESEYPtGqr/4IM8QdAPmSgfwixF4CLDZb0vyAmuaBy13C80hZ4gNoeq2qwgI2cIJu5BELy",
-	"sVVpiQpMLMqkEcL8qyO/V4iba4Ssx2Cs0tQaFg45RE5UNF2x2IXJ2IV8XRJQ7wRLvqUDgVOvnogh6621",
-	"Fey17qfcF8uGdFYx5dbFbjw24Tu/ZzWOJvTbA8FPGugeKVXJ8BQfVAWc21PmGMBmfLLuNxrGttnYvwFB",
-	"kCMpFGY8FbsgX7g3oZkBWxQmhHZOAzr2cEDHKmK+Ad8BVSSUcoixmWWBqJ1Gq33Uam3D/3yttbbdai3d",
-	"oBE4QtlqtBBuCEloQkfO9EpMw8i6ocDb0BhkRDQdmxibegLH5h3I4LcdkI3AgW9itztL6Z2a+SAvi+Te",
-	"WEImMYz8UO/syE6T/XEvO2D2wSt2+gUq9qtHRwdGrSae9NkixF3vbGVbR2xtZX1m52qEtEvUQJN4KyeY",
-	"FHoreuhx8hCCAgJ7WNGtrFLZ3SX37+2ThHYQDifWm1iXbnZGUnchTGn7OKDixE1au4XMyNQYHaNlADVi",
-	"Hu9xryIyGAwWGgiaPjtdNXOoVYDDRmYTyxM4S8AWkDcUdvI94JDS6tmUGun/8JHKQ2byxvJQed/M+Ir9",
-	"tPD7rcPDg5Jf9w8OTQdL/OFB0mRweVn1KN9sF3xqIFv0pKkuhpmm+r+YVWe0o5Bh/xnsXVCnudbGmpRr",
-	"HDCipOlRVmCP79XQStjKNFGr3Rc+64GjEVrBbdue6bWyjKlk45WdWm9BHhM0d+u0NsmdcRDxBmomRmHC",
-	"uFtAXou1SLb0uaFsA59jeQrT1BUaR4RFfvC23VGn1Xrk2D/WW2uPsiaaeXczs8OiTWtGgJ8n49h3bGda",
-	"nwgJXCPDerkg7j0aMaiG0TjQX0wKGTBWjFnezrSsoFbWECctezhHTQQCVh6whVsHry0LLdxGFL3IZw4A",
-	"ZAK+PNc6rlAlaxyKB1rQezBi4YOBHIdVFVdAfNbSrn5p2+TOeTRgwqehsWBpMNPcE95VHKgnLAwSQOWp",
-	"9T/zISMsoCPFfKcrjsdQWy1gVEWEak5qBUJmLWN1ZeJiosQG5dEgMDVrsQSM0au0AqJPhJJeIKW/sgMt",
-	"jwglKuD6DMgZF748g/x4EkI0MS7aiEb2sVWSAoghKQSltJqttdYyYVnOQn2uTIvDHBS8XFOey6anQG8t",
-	"eSZwdSzoGRqWE05BtDmfXmdkr1JxOG2AaReVgpS+OX1MGpDgOLeJq0YY4GT5HxTrEfJsxSEu5nk9AHHQ",
-	"JXUedUU4FpjmTCOtncA6QCV3kqywVE2HNAFXyOhBbqQm2S274K7QSyIDGfhKD08J5DZPYKUY0qDpOzwG",
-	"xFHS2sNAPc0vN1+OG3ZZc2rZV7BKc25peb5ZeHkJ7glU4GZyO4dm1sLP12Hce2bYwsO7Mso+fye97gUC",
-	"+TittRSOhb0jCKu2171DpAgmJmAmf1rlaXvXjlpXLySvz1N3jaIreylDy1fPsoBbqgovrdAG5bW/kEDS",
-	"IJBnhkYi2cr3DWtlNspFdDXj7MtIv4DaVZF4oGJwn8xiPBbbollzz7nQf1ThmzhKKOJ2SuxdILiuQ1yf",
-	"TkxHWjkONTqLQolMIPXfhnLQN8ea86zekcqTZ12RyZVziGtw9wGOA/KU/QnmALIHtuyrLTLkYgwxFSHp",
-	"rAM/UisOkWFXuIp5UvguqSNtR/VtJY+4sHpw+GgmDjzPqWUXkPkT38FR85hsR1kWhdH7c8d8lfnpBkyR",
-	"+eFVXELml0NcTeWDmSEOzYKTm30ATHgOqtuq9obhWp5dL+OdKE3CK5ZPG5qriXw53l9cTw/ZEBvyzq0F",
-	"x0u3YYydgvUhv2+2BtwSGLmM5cKSF8EeoroAKh/YLipOMGkCLgOfKZMbw3wQa2zpDx6tfGFGjzQ60O7l",
-	"mAVS9JXNibQGjhD7JJXKLfWRVIofB8buYeIoMQYSv19sCnkuAwigQN78kf6UMX6AmUOOwzLbpIsk1LXl",
-	"IcAABMH8GdKW0FnTijB1DCTN26KscIeKlbLWwZwNMHckOG4to77nDiT59RzHAfvcs+NmfrufTLG8uSBK",
-	"FK8UPl6c6QAWO2M4yP1qzAb53xKjgSoLo8ooNKVko5DwswSVKNZlS2/JSC0W8yyDL1j/DPu1EoZZeJb2",
-	"FQh5liwloOyUqXM50b5SzaxO/tAEiYWQU5jROUuCzrFu5dJR56jdLgreMINWrluLw34pb4D8ScBDG+2c",
-	"aIyQupEYPnysyULz1ThzDhQDJVbJ5QIl4+a5nXdVyh4K2pYHGF3vXALc0s4g4DnJ5u2UXJA6OnwSfXLE",
-	"wgYKPihK0UAKtrSonExRvqR0BbxUUL0JAx/ZPrOzMkFvLPxq3MY+ocfUO0myBnLkWN+5kBHxkbedyfCk",
-	"Weh3vJRkoGGxehV6lZAJBr0KvBMNe3gXdXe9s1XQO9aWlkbC03lz4nOrOue2DRiQ3+hyO0Vdd9GUWmxH",
-	"EwzeTiHfbqmZjEgwTwHCMoeaLBVAhwajAV1kCn+BjMoSo3KGVXyaZVwzz5CBFSuo5KQhK+CUMZsU+zIQ",
-	"k0GbDOzay60ksfdVRQ6uJSwB8/sstITVSN4aFhJZQWnNNBqwCRoptZpQVk/Cnxdzxk2ciG0JwsqY9SVI",
-	"yPM0YbPTzMQlKuVzaYlw2CWqYub3G8ZNl/LbiosxJi2QwaMB4+DuYB5V0fJtdCu4NAJNOeN9XWjN5wzs",
-	"ICnEOgZ7nYQaOZYjQYJRwg8Au4FsInTleO/51p0IB+VNB8OqliAw1RWVB7zLVWsLmJ3If1a6Y8Jipo8A",
-	"M0cQuseoPzmc47QNwVTLlMIguivqKxRGl1k8RNGl9ExV9A4VUTgB4MrpJFYv08p3CnVKg/w2GcgzMqTC",
-	"Oo15SDweemMekeOQ0RMWqq6gIbgAoI0PxNQ3CeYE56OIzuA3nkRSDFkUcq8rXLOAB4m7zgz9AAZzST2g",
-	"xyxQGU3RIW46trviAO8csJChuWopOLcM47rZx+JEalt7OD3mMpiaGbdcNyicouUBGV9r5i6cRNo8ntgj",
-	"3rXfQuKhKUjWFZ4UinljrMnEh0yOI/35ONJ6tzAZTESGZOPhQwPMmKYTZWfc0bcVgLApHCP+48tdsdFa",
-	"M0breywKJ41dPbFLQGfwWOq74FjoPEO1hLSUSRFgnSs7hilRMx94ELpiQINeA/IpNYULWKQINWGsYOWJ",
-	"BqEc9weOifs2SEW8QCrM2SmLDtQPS7jTXgbkcTjcbl/aaRZXyNDrfaDXu8zw9toqtwV2I6YgSzSxLWXs",
-	"IZ48nUk+KY0HWXZF2fsl+nrNXS6e4cWLh0V0mpEQq14wQmLl41I5MSMRGnjJXq450VmsfwSG7nHIo8mh",
-	"Ji/GQ8xoyMLdcTSYJ5RfUWT3YJ+cMMxzdfX7MuTfBp6+Ta7DIKaPzAmbmK40TbCL6KnANabfSc9zEEWj",
-	"2qNHEEeIyeQQLOpFaXfwWhI1Q7ReHFEuDA3MrzN9DQpx3bt5eJQwDC5MjTfgDSFjtl+JySHaPdhX2zbM",
-	"dA+pDzntkDo87oqkOMsKmsUhQOT6jf0DOJDTdrNF6kxAoSqI0h6F0mNMc3W1kkjJEHzRrd2zCVQy7NbM",
-	"911R7/EAPK2jUcA949wC2nVPqhGNICaf7Fs/ZlRuZ1AOMcswxg3ldIVHvQFL88ANIYVVjUOhTJBIJlYo",
-	"kkDgNX3mSs9M/vbw9btJ0HmzK7rir/6K6OvX0+Jqu+ImjOOunrbdjKgnGPMXwIpR+QxsWbAhmUBo46nt",
-	"yfCMhr7qCr3/E5auelvT4xG34ZoVUdM2RtpaP3DiJjnQhE0Zj8eIeVjLw2R7mYpIWnQYjY8D7sH7Q03v",
-	"xsqIBgoKaRuDP4bDM59I4ZBXpAaGHg+YhgRsWN0Vo8SrwgGntnPiDahyJgtWCiicMaJonvGHXEClBCZY",
-	"SOouvBo24fcH1PdDd8Wxq+eKQLy0vfH11jpWpFk1i3btTd5L4keVvUYbLeoQLrxgDG4NDKDWTDaEpDgq",
-	"ijGmJrSU7BqLIsTJK2YKO8sz0RWFL+rXNA+5um6LfjnE532uBQG3qYWnB+h6bLgrOyTtKZE9rb4+Cky/",
-	"FgzvMmDDDM6SkI0YBgFwQdw0mNbFBAPg5SaDUR8YoKGNALRHBHHcyelgYBmHI6hMkCB1N4PNNtzva99S",
-	"UrgOQeGOuGa9UOgB0yeQfqkIIuzzYYqRTJMtdkiSQMFBBMbgfNUk/2k2mB1gpitA8JW9HmocGM8Oh4JX",
-	"65K62+Ms8GFILJFmOhfSaGAQ0yEuVJ4zTzSRTp/o92YfoNvWAMfM0xUoeZ8kBJglG5QP2SnT7B+EPjpW",
-	"bBsIG8vdoy1nby/rDWOPsFZN9MF0xf1c7y6VDxRIQrfXWibTQNmwI8RcK9jm1JKUwADa2YDClNg48L6l",
-	"NLtWfKIROZPjwDexq0BwLaKC3RCIf1fkJFcn45mxmSiyl8IQqc/NiyE2LQba22eibSy12795dCsTROeu",
-	"zgbUGRRXeiu5ZlZJ6FZXpKwEg5esX4yqTPR3GkLvrnfWyG3pnTBfryVQkhwzbGlA8Swcexjpom2MSuKg",
-	"Bq8srKhJ3FduHpHV0zZG1iqXqIE8s4zOuj5hvSaJl0QSeQqSLdtLOhvyZMPtbC7dKJRoXNNIaQJndooz",
-	"r44hWrQrcAFnA4naBEYl1VPIcHJWlDKbyYoFbltnUXP1pOqiBZ26BqcRHASkLkN6k28QwIAxRLg3ibun",
-	"/2FCSF1SBzrWabdXiKITBbVrQKSnaeYAdvcBM3DiK4XhMBjR3e0zF/RwGfgQOAhs0EjrXMOMWaY+boO/",
-	"iqTnTkD51YpR3ZaStTXBHDJIOjGCjhlGSeFYJ1tSXSOhKbyD8zuZw8ieQAYvtwklAx5hlJNJWdLgl9mk",
-	"8Y8BC2M0DDjQJthBui2sZqlROc0SD5n1kx9PMkKHiWrMF+fB6mNdYa5mD9N0tomQDVgzlinT4h2hpBcy",
-	"Ncib/UkdIjF5ANKOGg+tGLiCFLgw7JA+bKiIBuzrSJPREaQs0Y6kXpeGJqxBqjUPtMzk+6eiPkwtOeiK",
-	"RHNOsN3C7r7PhiMZMeFNuuL1NIoLrf0h03imQLYCyE1mt1G3xM2M0HiNJfSI1Nt6vZ2Nja5Iq4NqzkJC",
-	"TUATAylRdIiioyV68INmdba5tw030nQroBOVxqNqEg+wrN/UV60P3UafpTmEfcrFTn4ymJ4Sn/eAlUc4",
-	"YYbgd9ydrqB2sXCiaRhskt+jzO2GYyEQt+0ArS23SZJQlfxnQzrpCugvccwALbT45kOk3/EYIzsTHCVj",
-	"cSLkmYA4+NT4huYZh1ASSJU10DgQgimSk8mHT2gGh84iT4b+igP7Q9ER3oZ1k7rLM7cqx5HGvoZZiLuy",
-	"ra+UeSfA/QSKk1Em6wnOm4yFD8RKsDN94hbibhvWb0VcLJCEZMDUibVuC30sp2CuAnUHbkjLr/q8Jkgb",
-	"0BiIjBeSK0GI6wqfeQGFDFWKK4E/i1y91XJN/VlIPcg470K9NBNlBfNySEXyV3YI7Qr4JQmsTjjCFUUU",
-	"/7YtfJtO015zSb3TInf4dRQLE8IJMA9q6HgUSOpr7bAN77FAMZBcVprkOh7RgAUJzbI3ai1nSEVHoxwV",
-	"xQYuUFN1m4yoMtJAYjsAMmiEm7oRdRNBFKXNxvHY77MoyYVxV5xkJM09A0bwDeJutNbcrqgXPjP0Rn93",
-	"LKNBifUPzJFwtWMoPBfa8oY2SiSR3PS1Ym8wReppJCNpt4gixyw608gUnUm4KTzbNf0Ij2DFgUPV137N",
-	"3bGpG3juUKV4rMkJmBThK0tSKNRPBJHYIInxc6fQgsQKs9VA/NCgqLHCWBXh2FMURROjybhKzSQ1p3bK",
-	"QmUaZDRbzZY1xNERr23XIPEcas5G2Jls1TeFdfustGnD4Rnt91lI7u+jxpzk3VjDgTMjPBxzQcMJqQtJ",
-	"9m7cBVd5At77fm279gqLTB1cK4TACjqtlrUVGZ91xB5Gq4NoCDEZiJYl2R2PHpVkuCdFFps581ht++13",
-	"nJrJRKtt16BaPFYEAVOFZfHWBRvRvilDlyT5PWzYjL/t9zIGyCQPENazOoAiA9+uPlmD2Z1WS9OqQGrC",
-	"r2yaGpiTjcXg1aOjAzASAWmDOoI+GzHha8JaerivmrkXnm9Wk9UabP6Y53kvcjUfSm7gKLMPrfkGmgjP",
-	"vYnbGiEST9fzHL2B9qbdUen56wVWVGMwJNsMClZRzTtKj9oMoZ+/yOMu1p2oOHG7obTh4rwTP8qisd3l",
-	"ZRz8hCLGXsLBv7V75zaGkGOkHOnxgK3Muwr9xfmuwi43vYrED4ykrMQJ/CKO36z8wsevGcdkOYqTxDAn",
-	"Uh0VSG9IFNJej3vb5B7zuSJ1Y3G2KiEYySOqTsAGbjSkrhhx0U9VJnDR6SlwDBBAIQmbHgesSazFRlnb",
-	"qZXatkG2OmZY0V1rZbTXYx7UsQ8m1tyYyRRBe7JhqZhv5eRMOWhcKfF2dkXe46gS1+YOscVUUecz1VGH",
-	"9CRvooQt+RNkxDPQeA8v4wXShGzwQAlAwuOm5v4brbWqsZLFrR6y8JR77L6gp5QH+p7mAu+9fGDC84Dt",
-	"aXu1x0dqNeskmUs9ct6UXFVckMZsTVwKzomkIzIlUajFSEZkb5Z+3OIj6Em6m10E9jMdsgjc6G+Xd8zJ",
-	"rsaxsQWwkExRuzMZ+mobGhPU3d0gcB3yx3+PfzD9wNQynX4cfxJ/Gj/942crxkyF0JU1eNfdV6m6Dz/f",
-	"kB6O8HMC7V//YHo5PjWdaz+ffjf+ffyUQEnHT6EQLNS6ih/rn/OT2FqCaQsFLYCbqezD4oS/nVv+b4np",
-	"ZWjQXPG+0FJ53T0KUcqHef41fkziP0CluT9AGXEoUgsfI84nTENpZV5IzNtAWw3Y4ZLxiGKBpiEmNkPf",
-	"HJi6bWG5bVskLkW7pKFMbTcIsiWR4a/sNaR/Zo6q5tTM5Blf7TwnswaX17jwcXz7V2Gews/5+ezDZN5H",
-	"j5wFuJOW8QYPhAwjcoxMF7OvjycAxvnoKTTn+BUHqQeBAjm508wUeL+6XhJP9V5Z0x4uMu160mT2qllv",
-	"4Lvlt1jRZOnROy+QOuujyxATiNKvEBuyFAQI9jquYz7Bvk59W+QaPmkv/uS+oMZhy3z8aAnGcEuGx9z3",
-	"GXSlWu9sLf7iSMo7VNgS3ApZ0BI72jfOoqS60kars9Q5WJbzPLxOf7q++FMz1RGazpBFZlQYFeVuM8MW",
-	"Md6jmidClIoebiTL8jn2AO80F/ND2svN0iSuLXgJHr4oBSnwKCSdY3tj6IsTDZJOGFR1BfidAdvdXp4J",
-	"iijbdRR5mtFBYY6kCwCWMUDZDDrvyXAIglNX1ONfxv8c/3glU6PNSGvrWgwFQ45xU5YJUpot49YzuDTL",
-	"l8vuLH1lNWNefo1Naoj3AJzXpT9ZAuWzNUGSkue1+H9BTcrfxE+n34F2u59ibfLP4qfTv4ufdbvlZWOf",
-	"Td+Pf2342W9t6dhuF+qq/l6zyun7yXjVH2SMP/EvkPNO30+Lr34eP44/1Yz0n+PHUDFXiwefxo//+Fmq",
-	"zBzdyR7qI+dilA2vB2lbGspkCp0VyGv7RZHXJUgr2NYM+9KcxLg89US3pZckvJRNal5dTd6D2b7CVLp1",
-	"bfEXZlkJJdOfLUHc96ToBRxDTdfbS6zsgE4CSf0jKW/TEJuUrHc6yxyDsR9Z+vyS98zjPYiGWnWlOUp5",
-	"Tv5TpZCtvpf5a99/hBwqYKX1zeH3Ul6VtINPlI1yVQyHmEvz5yK71QWT+BMsvYA5TzPl3dHAZD2fhoX6",
-	"bCivKLMFa8dPQwYLpXRbm+ub65tWQNVMNpVPcydXK1LJOZJyvg/SiEZ6M7Xt2n9+u9XY2m18kza+/aDZ",
-	"eOdrf12WDZNrNJxZwY1aidy7XnWL/lddIF0Gce7K6JYcC/9iRO4l2ZlDdhBKnpvsOEtZe6BAeMSEz/yM",
-	"9FlOQV5hUZ58fFGa3hKiyJ8dTr1EkTko8gqLLgE/zqfxzBL80bgEv+6xUUA9ltMZLaL5HGNVM2oedDiD",
-	"4pkeFWi2p6LPVprkdRFMkFUqcCUcs67QIzB/h1CixsdDHkF+fE4UsBHMW1Wq3/2RP6P6/cVobj+I/zH+",
-	"cfyL+Cfxz/74GanDyO9Dw6tP4qfxpysX1tjwVJfT2L5wMjmGxfl/1uTyK6+evSTn1eQcsecLU7RWc62+",
-	"K6WkTMfvXpGa5xLJF8lNt7mKbmS6Vr9QemAnmmcdz2iKL6WmvzRbuihIJbl+6l+4CDXfMi+wy2wunIWi",
-	"uITBfoxD6H3S3cNnNmLSgeC5rkgs8BYxjiYjprByqvksYsNRoAkQtgSB74+gL8vMIIkZPz8apF5VTFTe",
-	"KRt87Gdypysg/FKGRJi9pDJcC9yyIomFxP4lkGeIVn4948E4mfAWD2wKkXkCneiG0IN6ricgCYL6skxC",
-	"44gHPJo0htJnAUq9peagjT8Rc5DzhTpQzMoO5BkLX+/tRpEMBZucT5i1IPDl+R4WReIlROAvyevwZycH",
-	"v3RTXDZb3/X9bBd4LEj6BQvSq+/Zfy5wZNxjQ2lyttMlJ2HuOQ212onxkl1dPrua20D2+Y6NRnhEV5QR",
-	"55QVS0oP7Wr5oaUA9qWcmIW5l86el86eF+DsSbDtUh09GRRewrmTIatfiIlikaD30jrxF+fTeS40eC5j",
-	"xGKNrcABFnt/MthX4vppkv2MQs+V8fz4Sckwd7VnFHrirqpUk5/j1slh8AWVScPv4p/Gn8WPpx9O/1v8",
-	"H+AheQLB49P3px9Nv4PNoPVPz+JfkelH8R/wZfvS38efxU/jz6ffvZgO+uV5UxaRJutK+bMlUS/9KH8G",
-	"fpTnoKLPqfoByTqv/nclJYM2lk3xPrboVjt5VdFUylERnVQIMnsBo2HWJPpSS3ypJX5ltUSA1pda4kvC",
-	"Pj8SWUNJhq6nFPNFqYtmeAeKbECFCv2P1O1N3D18o3EE9UkA9/v0FGoEjqhSqSDbFfn6ftKLWNSwDYIg",
-	"pxm/5qeQFywY5iMqLJ8C5S8mEdQeA76gV2NcXLu+f2g5hdsk2PpVReHYi8bZ/EtSpxlyYsuXAMdhD7my",
-	"ydBSeAyTmJOX7V70CvWxYK5OmoKTVBsxZdagutQSYVgZddvwqAVy7d+s/s15E+qdWtWxX0pqvllcvv4o",
-	"HJeyx1UAEqvZ1KmYgBfXISZVCmoBUtUV7t+s/o2LyayKCV+Rc4KOPu+XpPQlKa02uMkzAe70y6KmXzWr",
-	"gyVssgeN6UQVOfSocAglI3mG7UqocRs7+jM+pH0GJR2gkhcNT1YypB/tEiMaRg7BA8Hqjli5SVhDRvKB",
-	"fjMj5EN3+q5IghOwZgVGOdjPZiMYbO1SUl9vbRFTgitXgMNMlyb4ZyhEyLCGM9RwS2wwTqZUbqe1XkWs",
-	"CzEWc60rw3EQcb3hVU1WGz7FrtXLmyD0DPfhLL5qBpD75oZ2itqbYGc5+/Ijp1zYtQO8tJpc1GqyxP5R",
-	"kblnoealseWFGVsuzEaG9OGDYyAdtU7rDr+e7Vt1aZaY1IQyN8o1fU2jMBZ8NU1OsxszLSGtzFcZ53qY",
-	"zvqCKVUy07xI13R3L51Jf3mhrlkIVlnA/KoLeaVRsbuIngpDSEOszuMzg7OvvH54lEVmWyQVNGcIsAGR",
-	"qqB3uk3yJlQM12MmX89qsp1W25b6NoVsTWl/7KCEoxDFTllIA5KpstppbXYFNj4WUL51HEBj2XQyKPBk",
-	"S9RCURoH+04lpcXlmTDzENeTPnO3ofYxluuFRkFaasTmRlqcU1AYo0qYy9oMvtSyF1kC/fZ7NRr0Zcij",
-	"gYY7uMx7ZG292W41Oq12p9HZuFpzaqc0GGvF/M7+/nXVf+tvX5Pf3B+cend33/D25P7+dfntvb3db17b",
-	"233j5sMbN3Zfu97vvzt4486ru2/c3Nv91u7t6/2Tdwcn/JWts9b162c3H/b7t7Zqj945l5MuObxdP6WT",
-	"X3y0aLKMPVM+qYID5AH7jKZszsipmy9mWXe0HlBdSu7QoEoGY89YmBT41EK2YgwRAbHmioX+l9Lzy5jV",
-	"P3X+rNHkS/VTJgbeucLxN+7cxpSThTblgqGcUOMOU5EMsX9dlRk4sXCcT2B+eEkFVlNL9zfu3H7phnqJ",
-	"tcvZThOwuaI04HwZMnWxrHoJjl5ROSy9olZKndQlDuoyl/Pan4LLebGBeC5RKzPyYn+osVAVXrBmV5TZ",
-	"YUneDAutI0ZUqWx/sqRinRbTkuZaPGJDrSR0hRbkmY8T5npu2Y1A7T24U6j86RB3qJlwn7kmte9hBAqG",
-	"aWO4MsfEmyfEf4H23Tw7SJy4pgGIWsbs+1IsfWnU/bMw6p6Tv12uRXdEvRPaZwtFU/NeaX2CcnF0FEp/",
-	"7DFfC6QEhHCblxwNmGJdgfaiemJW2rtz6JCsOQKb4CW9hTI2I4kWpkOoTJNh19ihtCvyLUpD1mBC67PY",
-	"v3OH+BJqwgcsIhM5DqFHB/ECrmmRL4mSJtl7TkTFgTm3L0WQNpfxUoR+SWDmEJhiBVWLwia26YuvwbA0",
-	"UYKKU0qZ7OoXU/jhEEJ+CrQsiSywveEsbUppT7Wx25AEV8uo5JjmPgoJTc8fGuuZwAXFhYfNbqky1fRz",
-	"ZRkqKNAM5ftSzcvL2JOTw7h0m/K5LMopZH0JEnE6+z2ws5bRdxNCkvR1iP7Miw++tMj+5VlkgXgVSgeA",
-	"AJm1jjyfodbn0GePhpwlzEZEDS8pib9Mj5q0AD9nqkluUm9AXK38J3aB0vr8kFmitOAakVMWHtOIDzHi",
-	"NK30j81wQ0YjbJCB6V7YPzSH7xUMoKLQ/wvPp7XHOqkM1U0P7GVni69K2Y4ScH4h6GUtNg2txlSj2I2k",
-	"gIgph6WIz3pcyz7YoLKiKdROBvvGCpNcFckU0WouxpVcyawvH12SE3iJLV9BvQkgUJ6JTMkbe1+XiD9L",
-	"Yg0mQgyHsmw5O8ZjX4IaLjaCR8xZFl++WDTJTLZMMUkI636JMV+dnLEiVBqguSCCKDVaVYyG3oCp1X4o",
-	"xyMwA5Sr8RENI5WEg9nPMCUBM380zEvBoO1lPoNIWRvAMG2rzgWBKVVXQKYCGUoVkY3WDgbIwLO0k78e",
-	"dyx40vzUhecudvgn9Y1Wq0Uo8enEISrgPhf9lWZXuKCHK1d/ZcJukmbypzTgmPjfMzmtBonrSfN6cE0p",
-	"4yoLsIETJCMoLvoBSw5hZYdQMESAkytjVch1bnr7nabxdamxN0A59Vj6k6ZZlGquNXG9zYCqCMhIk6AC",
-	"q8gJYyNsgR76mNzh2u+gibzw2UO33BWm1OgQVvoKXPHzGjAWhz4ehKzHwuczddjNwQrxWMCQy0M8mtp2",
-	"Lf5R/IP4+/G/1pyaPbDMr/FP4h8APe0DAG9uPkqMvqPBRHGPBrCXdGw7wM/in8T/En8//p/xj+PvVwwB",
-	"ncTPFWZ3eHgA549XcQ6ryALqeXh4cETVyS0uuBog2e0sQ9bsh7uex0aRpdcvezW9NF98VbjdvbGY5TcZ",
-	"HpNlfIeHBzOMD3hDbbvWN2RPDShYRYUUrODMU2pUxRf5YqZIzfKAk+jVMdGToWd87vrKGbTnrEOL1j/E",
-	"z+LP4s+hC+2T+LPp95JSPNAb9mn82/iT+Fn8G+hH90n8bMXWNMYoFqcruIAWuUiXVJPsWS4JnBGZk2GN",
-	"aTpdwE8YcXsJMzgwRNCdzzP2D/5EGAaeTm271u6srW+sdtqrm5utVrsR/yj+ae3/Z+/7dty4sbxf5UDf",
-	"hdUfJLXUbSdON4IPjmN7/I3t9NjOZDApw0WpKInTJbKGZLWsNQzkz2DmIgsMMDd7O7vYBzCyMcYJNt5X",
-	"kN5owXPIqlJbUqvtdtr26CZOl6pYJIv8nT8853dOBdM3DzYYvcHoDUav5WIm4FsBet2JB6514Zrw65Xx",
-	"mjSztSHbdQ91fc0GPgRYJqDwdpamE2BJorkxxQ1bznKhxJcBlpUN6Et51WcMv7dwNO8IAq+jP68Pwzj0",
-	"DRJvkHiDxKdA4hJ5DbABExKTJhEUgUsr7OQXwuHCyD41FB9H4K7QdggJs3wp9s5pvpH0XqFOuw1MwlDl",
-	"Gp04nUVeogrfxE4Z5/zHnOc8QTMDkyPnySjcZWB9yzWMmcDTRDxnjAlG9/Dqx3diCjZBqdL3iNMIDGoY",
-	"jViEUeMToJkEldsT3DhBdLwjYgE/H5J/7tXanVa70+p8dLlda7ymL2d9QRLmayNLNrJkI0teV5ZIEDIR",
-	"RyLJEYHeoChxKGu2H7t/fAWKpcd17p4LAVOZdCjrw/2GDoHViDc8bSV6031ue+xANy4z47up6h0ayDNi",
-	"y2A2kiMmJ2B4T8nEQL3HsownTlDhGQHXR1w3YOcSGHct4X2Wp3YLcmlFSqfrTlBoTjn+DPpCspR6Gcl6",
-	"7PPceRI3IM6YtoKl7n8pQ8b9H3+UOZSKtxquubIYKIqi8ZBZP8QWHKg0dXIoUc4SwaqjJBsLQ4Q6g+c1",
-	"mKzjj/4r5xUX94HRXeOhMiG138CQHXHwXYlkfeciilTjJaCwEITbVtlYp+1eGaQjTq9wU5AqOYBMpeke",
-	"ZMzY+RiEHsvwNKi4ycCQpwkwW3zP4gU7HzXKFvyau2DgUnsX6nEqRu7LYv6Q/77ZUql6g9v75E48kVMW",
-	"J0ckZXUTUl0uGIhD/aEYqCIRFiNTyWQ+66zd+f+f7v7+15fuXr6988UHv2n/7uJvP7zz0Sedq9cWJ6LR",
-	"4j/rJLR1ctDclCzMyrvnd4NVpLQUkSRubqzyiyGwKNL3EnIwNw87bT/aP+Ycw/H9S12Dterg/J6q7bUb",
-	"bqBilI9qex+0cZj0R7sYh5CWD5y2soCm9QzP0b30XhpowszhsRJWd7nVk+YVt1tOqmKFt9Kd710dq84a",
-	"Q7nhBMM5yOdXFLbz0V/BkCHzwNNeexA9SVQGyeig76GDvlXiccA0k3a75+TKKmZuqkTicJX4ZPCxAKF7",
-	"eIhA5+kjJ18c5Ks+UdEEkAzXWVflDoQrTHwNQjg7hL5IHWZCT426QvLEF7omWEcGrb4YYE4qM8CSkZAG",
-	"RmzipYL1yaMmkgNu4WJ7dxFQU98Pcj3gV3HYJ6A19oBLq0UgzhGmHJazMaHygnAkDzFNrRMJKhO9+BhP",
-	"9fyvtcUgVrRbWwHTFWCmRr8kbF6IzC+D8Nzw6OPgCMsiBpVud3Y6O5d2PlyCudYPpdLVgK2dXxhb6SPj",
-	"98UvvTx63yFtGD6SrCTvRmmmdxDW8EsshhCo427eqoAb3bAU3l5W/Gn1v4xtKte2mWnWs6LHlzuRrkiW",
-	"Tgw3EFv+yMZQd+pIIKGv5Hw6DOilTIwo2dFzhzaQt8q7NngCh0ImeKd7e4M8+uQ7k0qPjFNArcpJm5cJ",
-	"3QYJ7wkjlDSgJBgxEinTMML9bVpwh/MksLhWhxTJLpOH7hH3m59Xy7To9/dRv3d7WixkoN5twXXNeQuu",
-	"EunRUri86t54EObwtO4ibP2qklar9PVcQBhUXNvrtBs1N8Nuney2O7VGbbe945aK+3To7sEz72ezP/vD",
-	"8NnX0+ezb2D6/fQfs+9mX09/wuo1/wqzr2H6Ak/Hn82+mf1l+tz9AtOfp89m32ITL6Y/Tn+afQvTf7jr",
-	"vi3871/o+v9Mn82+mj6b/jB96p6H6U/T76dPZ1/Nvpk+n301+661/pHxgqk+FYfWmcPn3Edfltnqf2+g",
-	"uA/kDMd2wjE19gqlL69SX6+QTwZXTtMzZZ3wCN5bJdV6/1xh70haf2ctff6m29QOUWkW370QWgfZYfmj",
-	"8cqQUgTqUW3677NvZ9/M/orlsZ5Pf4pqa4i2Qgs3PYW6Eum97kGb1vZqHZynkyVeX+lRnrLlcel3uXQ7",
-	"Bhj4WwG981z2yCfFH2VKu737q/u3b1EYawjAHTrFO9WcJRPQfKyFtXjuoAyPZCrkoSGXlzCgVW75VgsO",
-	"mCmEaiAUYAb6zpwDQVLLPbnnhJTAwu4qY3/MOZZsb4BUluSn7+zxwxrqbQwjJe0wnQQ31Uki7Qa316nB",
-	"dfw1YaKoS0WOWOG+cQOY1/B7u3cn7ItL8tdXD/Wt391p90Zp/vvJIFui66PkWtM7c7nz0c5x/8yJir4b",
-	"BTG3E4eBt60O7tzwZS5aS3rWHy3xpNQyOXBDlk7D/xL/enC8I26JuxuaR0yjE61c/372D+7cqD14ssYR",
-	"0gItYqX4w8Fuu16dBYODxj1DQd64Cn9xkdao3WWW3xIjYU90/hQ3Vp9qHqhU9CZrP+xvf+/cRxtp+AYS",
-	"FguEREickyANB/dum68vAUng7bZxLsLhDzW6ltE3nGRcozhabvBdFzIxpeRDwUUmGutZ4yRTsASzlDk5",
-	"5WS70n5IdLaz04bbn8wZgni0YCKJopOyNqK83d7tMRhq3v84qj3uMsM/1+mT7f9TJJJtP0bnyZMvt7m0",
-	"erL9GP958iCq4cM8BpKtQhru5rUVyTkhWCTDxHjfwx7B5DGhCHW0nn0VjZGSwiqHeVhSJ5Lzzz7sC5k8",
-	"LCcyppMT+nIXDMTbRzvbeDxiYqzUQz2xQ805jLgdqsQAy5i2J8ti9yl+VX6y87Mv/aep7dWG1mZmb3ub",
-	"2AC5bdHKaum8VpqZf4PZ19MXFQuSIq2fT5/jD4B/o6U5fTb9ET5sw/Q/Zl/Nvp3+MH2Bsdn/NX3hLMYX",
-	"0x+mz6Y/zb52Rubfp/8JFN89+849Hqqp/jx9Bt4qddeeTr/HQqrfT5/6V//11LZmOefnamhWu7HKT4c7",
-	"ENcu3rwRwRtzdiPAz0iA30TJAoUJ5/2IBUMyCGmVt3DPypRdQIwXZP2cKArXH5osdTuvtlJQraUgoHFg",
-	"th+r7h94z54UFUJ2U5cPhUycfepFuhgNgngWkoxl4peaP91xP1Cl7uL6NSfe6XrdVvnvVtjXsNi89h+K",
-	"BoTFsg7u3Ngv6nRRUqycgA/VmGRYUnW+CiMeWC2tpbfE4I7k6S3umyOi4DvR3sa+XzBA3wdE0njJZ1BO",
-	"z8vG9+4Hlz784PLlJXVgw0c/j2iIz+jda1X+OK3Fe1YVHRtnbDtjaxtpvTGYN/K2NJhDHcWX7eVf0E4m",
-	"+22p7PtiyGwQMJq7VjFvNuV9WzAhzFuYnlWhCMTzD/c0T7i0gqWl87QVyfjGtfvguoMPmxjMUI1JyiBv",
-	"AuV7GRhxPVczsozSU2MJeCjoj0iPuI5k72RBdIsG/sZNG/+eJcAYPtAF46ePJvl95kn5p9jchZPELc/q",
-	"lz15a5+8Z0u/TVm/ZLmX6yrR8ZO7qtNuVzT6vtKe1dR4VtN4pJJPmeUx1HfancvNdqfZ7jjNNWWW6y1/",
-	"ZFC0EMk5ZlQM32QWpMK4W67pYAF1UvKO8QQVUyrhn7rfRpxJA1LZIUb3UkvHvVsnOLUW+a1GKhF9wZNV",
-	"XqtIrnRbbbXgjrIhXiWXKTd0L0GKm7wQj2aAwf37t6j4uLBQj/GplrVpvLVPEdcx6TFXwyCQ4qmq28Tb",
-	"8ZUBj2Gs9CEpu9or7QWGmdUutNt+0OfoQPMLCC26nYvN9kdNDM+QnCfXjmilkqKN/k7XuSKmrNP+qN3e",
-	"abcfnNKJVR35ubqxQifu09CW0S2WuwWpZTHU3m+ojY78z8aKu3GBvT1S+4uh6A0r8nGe8Zth4uiru76e",
-	"vIZza1QC+6n0g0A1cLJ+UNwJdUpe2nKqfFSb/tv0KR5Q/IyHFE8D1UzglIHp3zEi7uvp8+nzqLZKu4hk",
-	"7Gwd1C88Ne/nd2/BKDcWum5+kY+3oE9w01AhOFt+HlM9RgvCxB+jdWKvsiwA3WLEkawqKMedXadSPWjq",
-	"Hvq3HdM9Irn+kdm7pXt8gsO+SqM+R+UjLK9V2kefpYY3arlOr2jtduyXtVdaWh+2a6dVVOam6a3QVKhH",
-	"p9BUik2z0VQ2Z28bxeONKB4VWfxWaCDzQm0tFSTTYsS316Tut076qX6F6Tx4EQ/u3rx9DSQfG+hzJ5rn",
-	"khWWZXa5d8/x67+2OHqjWFzt7+S+5vwEnv4JTth5RdRvfJLvKsiUm6npNtPiwgLrnTesG4hOMOBeudz+",
-	"uON2tz/RHYgjLqs40OV2zJ3+WhgOUA8Ez0pymHCmgQ3UfqBMgE4bEjYxkfRZ47FV+BzF6IW/ylb8/Z6B",
-	"oHxP2aJVCZtsteC2eITFPpxR9Lfp8+kPMH0+/Xn2p+mL2VfT/54+nf3Zm0DFPsXjCswF+BMmCT2NJD7y",
-	"DaUMYejY9+UDbsCoghres6Hw3YgdcrBjhZlbePg/4JTKlUskLrquNAjZ07gyWRrJzPM3GKUtMiG5Caa6",
-	"JUqiBIF67H7cg50YWYsgl4cSD1JCzytMDh50I3nS6T7imPua55keVpE4X3ba7csPGjU31Nrezil19WI0",
-	"56qnuw6sotd333aTW7Vx3W2E27ymeAYBapdG68k4YmpYEWWep2kzhI5jZk0zZXKQs0HgfAnSL0TcMcu6",
-	"zPCSsZ9pDhlzdgCzyP3ziCdwqV0SKBhMuXS3NMBYpqkqlcUr0CEE3wOpTpsi5XnOzg/PuTzylAFacosd",
-	"cfDWKSKwZ9/MhVP/OBdMfdpoaBruuQJ+6MKyKOjPJC0FZyGNmO0Nz/n4aOMb2VTPPh0VXBmy8AtitBRZ",
-	"xledgtwqnPGVgxBPC4InIYVzJsaD65giHXAL+jShRhH/gCcXGKbLI1mcZ8Q9pWmqEi5t3IJ7XCZFQixy",
-	"5fRDxhHaKvP37xNDjtIgqdR1JKtVZ9fkcbgXZuL8MD3kzlQyXMr6BbPvpj8CESxMf6r5KIGSd+a0gO5H",
-	"e76QTp1YpcYXSH6O7vWNUr9R6t8yiXEdOXR6vVz7BE0hgRVI/PryY7e9pvygWKWQo7m6Dq21WnRzS07s",
-	"l6QGKyJijVWazphHLbitjK0+6jR+Oh9W/UhScL3Zh6Hg2glR0WMpHLE097f+QWElTl8Cvct6hyZlZnj8",
-	"KBv78FDIvjqeuwH1XSS0xoug3DTbSYavISKhrbWyOwKX2elECz31htMhXgW5sWM3ZV+dVN3wgql8vM3J",
-	"6CbP4X3U34sSwOVSP/XBwc6weghZ4lHt9Ci8zROBYSkr4TjcBHXNE4YVXBfr8w2QfMyNBeSS3yM6fcxv",
-	"GDMUPFiSpgFDNY6kyXXhrhEla6IyHDKuhfKlHsdL4smEXVddD5h6LYz1vcFWP6JVWnH4dhtdeJO/9RbD",
-	"IS/35unA8IPhq2if294rEShCtod2lK6Or0Dnc79SmAojOrYgxhbiZYoq8ZygUimsgUwZHKh3V5feZ6TL",
-	"13nP5sjSnSzMNUHHCHKtuN8cAmIqMN4fmGMov5lpHskyt9cHIy5KqT47IrAiHfvNASy+4q1E4mLsS3A4",
-	"rJuNYrsRABsBUAiAz2Sl1p/qVzwTATxfMa7mFdJ4j4sIfHL7MaXrr3ZYjIcq5Qvxn0FfpHii6F6OYehB",
-	"g8WcZRrTeuQQUHc4zseu3d3C07C1B5mXCcOCGLqnskkD5UKiQCqLNd8jOR/CvgdSNfGBOETHT1QOkiOn",
-	"Bcd8RVPIZqoh7zGTKDD6Kk3V2EQypkmKl8uHazii1/VtLMBVkRZcjHPkFVnSX8xb4ekXVrFWBDJGbV0b",
-	"KsFD06R/KmJGGvDd+9drjbkrn316/9iVg0+vvxnuxqpQc90/NYFFtQE3F6/VwJFMWooZYVoq44Xe06KT",
-	"jDPgxygjf0W64cnYiNn30n9EiHFMTN69f70Bn316H5QGByanlZgfnpHEPNGIwty0YEktt5bmONAzNuDL",
-	"7ZxgRiFtFGWgFXRPagHLRbyKvQqPjDHB7CUW6P/nev1xq9WKwVAxMmDQ1WpsuIahSrG2csnZAYd8Aj0m",
-	"IVUs8UGonPWGyCNFPq4+t1i4oBcEP817YW+dkVFWGHrv2YnCKlsrQxIvn/5QLcGykQgbibAxvOY9bwjH",
-	"v5ytRRxFS6XEtSOug7XjGYk82jrQ4Cageo9RfD7B7d48XZIDekoQRomBAsL/7UGhYPotKZWQczg33ECd",
-	"jhyqVRmpQBby/m61IDYq1z0eg8EkifGQ061UVAb73FMOuwti+0BMGPKNKY1A6fKOComR6z4R3USy7g9I",
-	"qknPWz7vu3gX05T2YA10cy1B+7KbMB5yzX1BAIcWQg4iWY/5oyHLDVZHxKKW+Jd5yGy8tQ/H2KS2c8MG",
-	"fqjOzAWTuVUj7EKpw+1v6Pu+QSGAb1h15FEwWb0yqJ1nfaf7fnVzXfBZhQHNbU/akiuJjzzSzG89+qAr",
-	"1TR6a8qTAdehBF2PpVwmTIfoBg0Jm0A95BwVSpYVIw7/oiTf2gOOmzmXwkZSc6zPmjRA834uE8qI1typ",
-	"Xu5qd7JoUzb8/mtAn41EOgGqRV5Uw8PAv0iynlbGFLtMc1xbZj9sfxoRsq7ZIZ+Ase4HqcYNfzoZ3PPz",
-	"2weBI9OK+khDExZ0Lg2o3GIRV1L3DPf7z+1dt0NQH3Rt0JuRsAmLc1WfiCTNUAFcWMSqGPwFQy4X/yEO",
-	"Oc985SqM5bHF6DLNj4TKjT833Y8kk6BSrHoqObKhSgVOWV21aT83a7KK+v7Qyxwga86SeecLLpIllTDo",
-	"uSXFMMKDwQMT/k5ora/hfcFhHOA7bvuHK5c+de0sqOtxRU5wQXv5MGZOroch1uey2BqwYtHPT8NOe+eD",
-	"ZqfT7FxeMhc+FXmB7yMkKa9VeRCpbBdsnwtm0WJcVEOxmfCRWtLJsr3aupGjV4sak3dcGyv7Xaz+0NXG",
-	"8W1bKACTcOxVbDz8SSD3GTAZSdpjTli7zoNybxHW8LQPdZ4aDvHF9m7saw+Xk8DSbMiW1pTx8W5nP3QC",
-	"Wg9tc6XygsV3bEEVGtbCEjPYzqt39MGbFtqEMEukdiluENJo5x1bCFKN3/KKkuepOXxRaGfllDWCHihJ",
-	"8ulcOtH1ypqEeyHv5VrYCUqHLmea6yu5Hdb2vnzglpBv9/iiP9Cqy02D1j2SIrCepSrwwUInpTgLjh77",
-	"kiKEyOUXe2lHHX+T15ivKil5z8LRzp5PEWuULidn9JC4pR1lGj6uqFLPo3GMPSGSmPFdFpoMVcswx4w+",
-	"Erqg6Ahmv2wa/VsgZF81oGRYJ2dT+b6iQnxw8hSA7gcPX7jPWBDJ9tFYmRdEJVR75YVrJJ1R0pdW8wkH",
-	"UHcTf7G96y0ndcglpKx3SA1qMRhSQWFVvPBAq0dixOajFhz0qtwakXB8UPiV3SxjFrrM8C38kTItqO78",
-	"xfYuZFp1Uz7CLT/JeCTjMOJm2e9mwiUyUEo2Cj423yPieoJ6XN7tM9Rx6RRTsQ9SRZKwVpCYsS34LUX+",
-	"hkBijjXUnTSZs9cY1u7PmDYc6kQd4lRAf90pPlsUa+Gp4JVTH8cUYx3/34eajWMY8VHXjVsayxnWM+1y",
-	"zDjTKsuC+65Y1mQuv7Sqr9+7dwBcYgCdm9hmplWPcycvjV/fLaDsIL8MmZnI3lArqXKzR3ouKvKaM4yO",
-	"9hXih8wXhiu0Z6fesgFz/Z03lt3UZipNKZhkovJ98mK6GXGGrHed9o3Jtl3jZvsxFcx/gsT99LoiYTMU",
-	"rKfyPgd4hLmHlz6+E8/nbR7yzEZu7LBzEYYq18b93lM6wSrXHMvBslQYZ0kU/MZFv33oNzaDFYncZ5mb",
-	"dqwBvmDSbx7cg6h2lw+EscgYFtX2/AyC1SzhzRHThw2nnPA0RQBrqn5TaTEQsgEDrgaaZRhq3hQy8bKz",
-	"EUkhj9ziVJJifaxIhZ00RyrhKVSkrMNva1k1ALIBRgwQzUfQS4VbCrj9KG49kjc+u3cfelxb0XeNEJaa",
-	"vDui4rWjFnwyseRI6XJsyym6DJnRqIxBcUKNtAaV3kTSmX1h62NFBHKS4DyxHtqpBe1BfLF9MW5UixW6",
-	"5YdbLFGcVDaktm1FMpLYRJZ3U2GG3pYaCx2Odr0iJwsb696YDZy68PnNBjnkqygYPnwkPR1cAzJmhw7k",
-	"K6fXpgGjPLUiYxp3uEWVkaSCmxaGoVhdlaDjJ+M+qGrehVMvMMu0+iIzLSwoYeJ9iMN+amZaSNv0PwD+",
-	"RSkLWy24mZBrqcsjGXi6lS5W7NzWY+mYTfyCVzk67YqkBmeBGMtGmSmKFTO0SEIkGMNq77eV6akx3r1f",
-	"TZWw/mTfSbTy66AKXbzObZzykbiFXz2Srvce2ZmcBFDeaX8It93sesc5CZxi7ZS0fT2V+LKfaRrY+7b2",
-	"iIevZM0LzrghmtFozxSfaE4GFqsPaf5yi70XFmhfew2ER1JYPrpgQCPI+DhltMXx3MnkPYetDk3wxWNh",
-	"SL5hXDP0mUgxAhnb4E6Lo+2HTRSN49DcrIWv+JBeZ45hz82De3hsUqhfzWJNOQXNe1AbNYer7h+RmdqD",
-	"J/8bAAD//w==",
+	"7P37cxzHfSiK/ytdm1RxEc8udhcAQQDlH0CQlBARFASAkWWtDqcx07vbxmz3aroH4EqHVXqcb5xvORXl",
+	"+Dg3uU5ix47rnluVuufSshnTkkVX+S+Y/RfOX3KrP909r53ZBwhKssxzkojYmenn5/18v+bx4YgzwqSo",
+	"bb9fGxDskxD+udsn6j8+EV5IR5JyVtuuHROPM18gQZlHkBwQ5GFvQHyEmbggIbrAAvWIhJ96IR+iV3CI",
+	"mWyiY8Ik4iwYI870N2hApWjWnBp5iIejgNS2252WUxPegAyxmnlIGR1Gw9p2y6nJ8YjUtmuUSdInYe3R",
+	"I6e2pwY5llhGYnqdR3f20Fan3TZTCXgN8R4suY8lucDja8KsTr/koB4PkVkMcgPSx4F6c0ct1HW6LPtT",
+	"78L/9pAKsYOE5CHxXQcVH4fk3YgImbyB6rgnSYhcxhswobuCeJgfdkDhfRwQ9TpD5OGIhsRHhMlwjAQJ",
+	"z4mPIuarYYb4YUO/6iAeogsqB5Tp/YXYI2hEQsr9LrsYEGY32sM0IL56Xb33bsQlRlQgMSJMrjS7LHsb",
+	"tfy6atmrMdchZEhZH27jLvewPvviVZwMCLp/dBeNsBzYG/BCgqVeCPY8MlL/DongUeiRHEjUVs/bqz06",
+	"Eqt4NAqonkOsrrU21zfXO7k19Xg4xLK2XYtC2ghJj4SEeaTmlCz2CEtylw6pnF7t/u2TOyh5jjQ+oLof",
+	"4p5sUCJ7jYGUIzyijRBLEqiXGgZpVrZhb0MuJPI4EzLElFHW1+fcZXJABfJwECCPR0xtGfcxZUI6cHnI",
+	"DV0UMSoFCsnQfIqZj1zpImHwLmKSBohKdVpEiuKVdWvk4YiHslvbCb/d3tyR3253WlvXW605t5ds+JAH",
+	"1BvPO5aGfs2cznYGmEbqASUCzdusft191+2ykaIblPn8QoGHe5Hsdsbu3v32Wmvn4tudja1Oa/7uiAzH",
+	"uwr5qgma5OgCU4lOSY+HBIXqE3UBdR7a30Y8COBO1EZWcmC6tgTdevPNN3cjOSBMKnAm5QiD0zcoZwgG",
+	"J2qRkSCorqjb9c2NVn4RtZsEhyREIcHB8NvdFH+7tZkH9MipjXCIh0Rayp+i2v6tivWlr1wT6M7+4TFS",
+	"ewwZDhAFvNZw3KcKDWAPLBqekrCJ7pFzEiJs/lZ78nmX4ZDKwZBI6iHOtpEgzFdgjgXCSK+0CA0pDaBq",
+	"VYq81Jwaw0P1MLO+fb/m1BQxVpS0ti3DiORuCz+8S1hfDmrb19cddXn2z7Y6F6k2Vduu/Ze3W42t3cZ3",
+	"ceO9B83GO9/682nC4tQeNvq8YVaQP0TLr/Y4kyEPpg815QpInNGRKOGtihYojErYVl1RmWiYkBh0MSCh",
+	"5sp8RMyxU9FlcLXEX9mBZ72QiIEdNCSjAHskNx9npJnhL9/uRq3WmmeQEv4grqHb6nr0V11mRoxG6k7l",
+	"AEs0xGyckK4RFhKgApjauIlelwMSIp+GxJP0nAiEQ4JonyluWbzsdDE3rq8DwsOlawKUXjucccMecsU1",
+	"tzs3ypjCLe5FQ8JkFcj75vmS8F4Cs+vlMGsn+IoANrP/R07ttpI4yg+iF+K+ehHVTwPuna2oA8hIH3Yb",
+	"edGudMcg1sze7Gxauu+T4YhLwrzxa6RkubuKob4bEXRGxiDeAVsKeJ96OEBGQkN1jO7f37+lJCGM+pz7",
+	"yBtw6hEHicgbICy6zN3odU6ve23SuIHX/cY6aZ02tryNzUbb7/TW8Prphnfdd1eaSPEaxf+AyanjEHio",
+	"p1foe8r9sUa5sUZFGgqZYI5aYGcdDXgU6gF4JAHjFYar16ORkCHBQ82CmmgXBqYWeYOAhNcEDIODoMsS",
+	"IiC280vhDGHGAf1SQmFkyOQJrFWvTKD1TkejZCnaZa6hoe6hAlw7GxtFeJ1Gw0MQ3col+s3OeguNEtmu",
+	"iVzFs8vpU72tyND1loM8PBoRH53qIwchOlxBAx746cFpwUrJaARJLM5QjzIqBkRYWRmEgzBiAvFIOuon",
+	"lhxOp9VK71t9fU0gLwpDhSNK8yBdVvcGxDtDrlZE3B3kWoHZReoQRfKtWrWSNFAvCtU9rFhCme57JqWE",
+	"E+lUUkhzvMuRxhM+ol45MTCsyCK9ogV1qV5fKah27c5GZ7NVSgbg/cXIQLuEDDxSX4oRZ4KA+HIT+69o",
+	"DU/95XEmCQNJPyMUrI5CfhqQ4be+J7TOkqxUbVJiGtS2a3eOjw/NJRPfIgeKGHk4Ip5RWWDaplk8EfIB",
+	"9WvbtVb7L2+tffe1jaMbB503r7/R+s76X23e27rZ3rutTt7orButjlOTVMK13beorVW0lFgrdUNsr64m",
+	"0lzTJ+d2+WLVkoRG8p39pbZd6wkxUsQ8Pcg/D0mvtl37s9VU7V/VT8XqoR5Tn+j0TafEp3giJAx5CLpc",
+	"ciJZPVtpAIGPGJdadRUSM7+p1nUT+0f62J7zptT6LDUHuuVzImDGIZaeIcSwTYBKtV5R2377/VqPkkBd",
+	"mPqoSdh5zakNiRC4r47+HAcRUeRVDcQZsdorDgJ+QXwEzwV6u1vTsgCR3ZrTreHwlMqwW3un9ugdBe9q",
+	"v57VZfuAL6uC4NAbXAps1lutFGz22TkOqG83vzDYUP1dw353VUBiL4EKNMSBUsm1lq+gUyCYE251B7n6",
+	"FlwUUKGEQuwN0Cn2EWWjSAJ07HHWC6j3vLCxmyzK0GgqUIFhgQ1E0iBAlKFRyPshEaJ5ydvZSm8n2cGi",
+	"1+LZD676PuzAGcHE2luuCc2kUD1r/yI+laDsIhGdDqlU5E6JvV2WOf+VVGgoHrKRNtzCSbsl59xlaruK",
+	"2J5gcbZr7EEzbt3e9mInZAeuOiKNimC5fDciEfGb6FDx3wyHtpY7MCQ0wJKQGClWjFwJBxoFIPZmrKiz",
+	"7WJGWLDmMQe5YO8SYrSqHonV99V/9v1HbolVLH1rJmRWc9VlLGbpzhe2oSQCLsgzRXvJJWX+RxlQuaNl",
+	"tC8HVFwtOW3DFl0AF0GY3E4FNzC0UmlFR9+xaqFGL3icipKYKUmyy+pWJkQCjwW6GFBvYEyxGTDa09tr",
+	"zAYnQDkNSKmBHvih0RH0SoCNYZmzuF4KKq4SuL80sMyZ8Rx14AFJL5EKFDF7g/l1zYdLHp5S3yfsCqQZ",
+	"SZiSqwdYSR+JnyIkPmGS4uCyzGktZU7pahflTr3MFxkpU4s0V8ayzM6HeAxyl8+BZW8rzDKnkR5DqtPb",
+	"9TjqPSOyYYawP1SXLAeky1IB1gObNAqwd6bxIqT9gcwzQH3kSpPjUSgboxB7knoEnWJ2tuIYtTAzaEh6",
+	"kSA+2MWE0CawlMkaJmf0khM6JDx6XsHGql7UN7vVHjhtiVlrictqJeslWok0K15aLUk/fHEQk9xB4Sgo",
+	"g3WDMPkKZ+Qq0FLTNM3qReKfS6w2WlDIMIFLImo7I+PD0hc9+L56+eqkRw29iDykQkmAp5FGQrNvONl9",
+	"Ywe9reT5yx3xZaA0pwQZSyyoFEvoQPqzKzmu3ZxhQKk7UUiQdchqtG+iEzA3RQK0yoD3+6k7Nz0D10EM",
+	"fCQhkVHIzDFrE81RIjU9FyiDeyWRKWDk1L4xCjj2Lwm27fRWzLDJihe9lgC+ayTy4VXdDmwLDSMhkU+8",
+	"AExoSjij7xHjf80fiOsgYfwYoPurG1GXCT5fdX+G4neZESwwG6PTsZavqER9TlK2ZOj/PS7v8Ij5V0P5",
+	"DTtMbG9b5v9dVjjIEP57XKIerHTRa2NcNuwXL47UJxQpMfAAadKitv7hnAp6GhDNgZXcC/JE0xz/vjpM",
+	"dVrPjUMnanBzE2DkCQJtSE+Wxns9AzOHR/sHtxEjFwL1yGWZwkarnb8gmtnLMteU/+7FXVbWCan58jmm",
+	"AVaXw5m+HJ+MAj5Wa8mH32B7skMiB9zXaIhZl3HWGIVkSAVJDr9bOwz5QzrE3dqsizAoeIjHihCccH4X",
+	"h31y1YZHKjSl6LTQAb15We6fEdPNepHkHAWw4kWvWnLe0F9ctTUpt9Ocu/maIahAJAHnjIH3akTeaTuv",
+	"lfjCkJ6TVOK7HAG8kR67WTY6WVLwNdMmcu8LOfrCrrOhX0lom36RYD+gjAgjenDGiGcx0gu4MMLFMQnP",
+	"qUfuswRDr+CidEwCRL9ptTok2BuowS9L/zJoYVaMosySF1ZOMt9ciXShyBhhPmHeWO80GX8bHRGfCqsv",
+	"pqpKXckeHg29iEp0GhJ8RoCD8RFhxnAEoRs+FeoaKIuIn6idiWdFOzEx8vAIiQEOtZtTCY9jq0fX1Zkg",
+	"V6GqoiPE16GMCj+t65FK47geoxmGTm3AGoVEECanDFQFS0zZSZq3VzPhWI+0d5EfYDY2GCeuAPKGnMlB",
+	"MLYMQkeNGXgE45eC/tSIoK5Mqe7RSAFmDw9pMK5tm2CzpUBVR+U9AOtVp9W53mh3Gq32Sau1Df/zrdba",
+	"tolW4wCo6SKydKiTcSG8AYsmDz1C/CXYPOy1kflsmss7tXPKAyyJ37BRe7Xtt+2u37kaxDBnHqIQSys6",
+	"G7E15HyIAtKzJlQA12vCyeNJekLXNBYpWTxveaFSkKCHQqIWTnwE+ukAR0pj1XRPr2JIhqckTKKAzVkh",
+	"gcfa6gpDY2ZDZpMgy50iPmg7LWEgYiqksdEYBuWSSKcepqHGS9QnUnSZxkV1Fg2DgUAHQmOVjWykVspQ",
+	"BfhYXI8zHVHgjXNfKsTnvS4zICrQgAQ+ApXFIys2sNR+kecQHmc92o+MiHZGxisORH25OuoUYNSdRvRs",
+	"7OxMNE9ezAaYNtII04U+Nq9P23qXoTD3GY7kgIf0veeW+o+V5oy1J9Pe9+7hvo7wEahb2zUzwZDbyMRk",
+	"6hCVMzLW4Snd2mVFlIwKoHdl40j9Zdhf7rurwPR73J4CICmESZwxfsEgmDAPQW+++WajGAE76zaLAbPm",
+	"Skch94gQVyKslLiEL7DhCsa/6dMeeCJkThS75DV2MpEfmYkBikKipl3cipVZ9xkZN8znVyV3Tjtw1cHg",
+	"ICTYHy90QI+SpVhPFlAd4t+D6J/pkD2DVdR3skxaiSoKtDQt10zaUSjnJQOqy8gGQOrox1Zj60Hjnffb",
+	"zvX1R6VBkHf2D48z0bolS2LZeGeYJVQEWlIdcISlDOlpJPVfMx2Maqr07UdOTUF0n1eFWpppIUVFv3dN",
+	"oF4UBOBRy/uE4/81+SB+Gv86fjr5fvxk8mH8WfwsfoLiz+Onk7+On3W78b/FzyYfTj6Mn8a/hcePJ5+g",
+	"+Nnkg/hX8eP4i/hp/Jv48eSv46eTT7rd+Mfxs/h38e/iJ5MPkvGqPyg7V5PksVuSZfGm9YVmzhUAy3yT",
+	"35mWpNqNTuuktVWQpBJnoa+YqtK6ypYywOK+Uj98G+RakjIEQb1Ktk0MakpMATVKSSzqazQm+bDWHg4E",
+	"SeY75TwgmGUm7FMB/HzGtMd8SDIzKllBqXbpt1OTan/59JzULweiYrRySUhy58bUqeWDg3VQMGUeH1LW",
+	"vwehzeVHeE0g+1ppCLS6zM3NdmdtveyishHUt0qzIwB0YEuZI6KyAmLaJ+3O9tolICa7kKrtar18KuTb",
+	"AeFrao0FcM8v+ORgt3O91Wmvb3baZcsRFXluJ2lyGzZx6Vany09wK8Q9WTayYUPzkzzgxQLJ+Xn8LP40",
+	"fjz5IP5i8oP4tyj+TfxF/Dj+DP3hPxS1iX8XP578jSIcf/i8dO4QhPSK2Y2XFqKy9ZvEAdyQJkGGh4sh",
+	"o/5lAcqc7vdEfaIjS63D5W2FYGawDN1+J5mRn36P6NCtwmB7QNSAU/g+Vb/g4DDDQczCi3yQkYuvJ99x",
+	"0DkJT7GkQ53j6fboSNylQu7az/b0V5QI9+vFpGZGn3+pyJCNum61WmWLuSKwvQTEqssskYMyKZgl0Jh5",
+	"qv6mkgzFkutPt13DYYjHU3vJTbLARk7MGU7f5xllvtK5MyNuIxlin6AhDs9Q3T05yAzkrjjqVWJ9C7yH",
+	"eEj7lHVZ3d19vfBmn/B+iEcDSDOhzDePHETZuZJndbpFJGlA5RgNuU8CE8fPoqHaZ27umlPLzVBzaq8Q",
+	"vp8MW3Nq+3bcmlO7L0gvCg7UoOqIckwmN8g0w1fTN85xCDxErUMdZ/EzOOLXp38rrkn9ll2X+ju3tunr",
+	"uj/yl6eU6jaJTyU4llKaCJebk9wh/W1sU9507odJ0+CMiJeC/R87zSwQi/kUL3e/5SCnpe2CnKtTc3La",
+	"SworDhphoRRjybVEhoUGPBySpv5lFJ0GOr2IcZOYgHo8hPyj4Q7YDiFhSKB6/Iv4n+MfryCfeNQn6GKA",
+	"QSQCA1Qh9yehwUxq3boW/0T9f9St5Q8TEoKHZzLaC9RKFaZvOeuddx5VnNMtCk4jXAbN6TOoUkDL8Chh",
+	"BQvzhHRUnYg4jy/ogd+Zu/6KtMZd5Oe3MX5eYmAj5/JEITfrtGajrlaiIcFMFPCkiOGKAEz+biZdKBO4",
+	"WanJBQio2vQ1AdrDjk4hLJIoSoxxPqFTCsIhlAgL5Fpsc7/WZokC3MCB5O+lEoiMjl4KPTYEZ4rnXDFT",
+	"WcCkkqxlUXvKxqXsKXdoFdVPFjDQ1jlZTAZ+AQaM9fWFDBjV8J/J7lYvFWD4HxWMxZ/Gn8dPAMCelJsM",
+	"cMkG7vAwY94BfUntx0EXAwJMRPAh4YykRia62Gk9v4UiNU5UmGg2Sk0RtM+qdHZz27AXLFFAsNDRc+oj",
+	"LKOQLKaxCxlGnnrdL8M2yGLQID7gIp2VCvSdg7sOCINgcAl51B8gdzX5wF3oZGWl0pCANjjyPO4XAOVE",
+	"6Q8HODyrVehzJ9XCUm7sazrxmAxHAZZkQaBE8TM0+SB+Ev8qfjr5cPLR5ANNB+OnaPJRKmjFz+Jfxc8S",
+	"USt+PJdKpoaPecTxOUwdSd0ABD428hB7EspFgWvUVdMaz2RykO40dWUVTgVwH9hMrdISBbX4R3BGT+AI",
+	"v1DnBIf4tyj+Pfz0a/Vn/Dj+NH46+Sh+En+upeNUJt2YqcYvAk35FAQ3ASfXQe5uqn2+Dpqn+jHRr9yV",
+	"akjMi83PA5kz4bHi+Oaf0aM5QFVujUhs6tNA4GfN7YvLnJbBzxM20+HnoUO5+WEXeXw4hADFDAC8GIlT",
+	"QVVFepYFOgdFQuvOwqCZk+SyKUJuPLgLUrn5Im5OSKFiPlX7In5cStcmfzebrqF65t/xs/iXkw/jzycf",
+	"x/8ZP1XfqOEnn6wsJycXUGDq7FK69JVQ6kvIswpGZ2MYgMrVqHVZvHhOnc4MdeUmowQ2v1Rz0WUl0xfB",
+	"s6rosRL57+vskBKa1qMBMVkW00fTq9QWjPCmS1ONcKj2aRMxFJgoqS5vT2lm1ZRTCmaJeXgB81eB0rEV",
+	"TkuFTftQwYmujyV5BkpKwCBQyrIcDBeBgmTu3eSrR87VUH61oh6EzByTkOKg4vzT164JJODNRE0YkId5",
+	"eGu1/U3c6a1566cb5DrePL3hbZUR0CpVLjnNa2JKkdvaai+kxGkFpEwHtjNAvSSqBD6lbslBlf5R8BNf",
+	"JrIAFhPOPVokIgC5ciT+J8OOnsWfIvsHyv4aP518fzEpPQW+ZG1loJA5xblYsetnq7QsQWWTESAdVqPP",
+	"NLokV7McK0kG32cjHWc/xA/39dedFlitzV/tOXwms4D5Z5HF7ZJqSK8fn2Qphn27mXHtwDtHaG292W41",
+	"Oq2WAvrCb+1Oo7NxvfT3jXYn79Sp+nRB54763Cwi/bPdeagHyf0EUxcPRCt8VS58SzFz6Fdx/UtdevUl",
+	"zr9DDTDLqqg+Ke5lFlBfAQ+A6kIVIoFdy97BMaofvrZ3/GebK5mFmQjnRMg2PNZBp1iQ6+sNwpTcXyC/",
+	"B/v7N0X/rb98jX93f3Du3dt9w9vj+/s3+Xt7e7vfvbG3+8bth7du7b52s99/d/DGwau7b9ze2/3e7t2b",
+	"/bN3B2f0la2L1s2bF7cf9vt3tnIceizJXNqVJVt643OvsVxmTWnO1VOauRLrMpTkIAokrSpf/Tqz5WTQ",
+	"iISZEjzJDA6iLAm05KGvw6zy+zVZ6pfb7BF8PHfLdo65+zXjlcIzj6THjX0mZy3cQW7ybxdxhkSkyyvU",
+	"Ow8fIldBsbvimFpSLoLChRdUlJCZaj341ZOTQxtDBZkhWfqtVnMB5csG+JygPs/bjDqtkoJ0psDYwoG3",
+	"zlXRQNhj5UUoGBLCqOVL6ko50pJ3cKAR9s5wn7wQGiiqJfMl6KBZISRniz8SIrgAP0sutAq1wNpiwhA9",
+	"RSN87djL0JMr9FSVayFf25DRmeGYX2n86NVFhubjL2ycKKT4iQR6nDmRo0fJmc0FYLOW0t2XXFQVZJdA",
+	"0lLhGZACmCZ7GRAzRWGkNUEqoSjEnkzTxLVBz54GhILLARmiui58VxK0saO+Gyi4pRI84QJRgfyQj0bE",
+	"X2mi3VOh3VTaN6tYCsR3MzIVuiEH0fB0FFKmQGvrztru9b3WzXbn1vrtjTvXdzdv3tjbutW63b7T2V27",
+	"ub63cev67c07N2qlpprj48PdIY/KXNVKsBDRsATXKz4A6q8/SLleu7O5eb25nsUFHuUycDUkgxnCpK1V",
+	"qMjmaVZBOrp/M6/iqB8WU2iOjw/3zIgwyiOnFuBTEsywRItoqO6sx0MnLdEmyUMJeX7Thtz41/Gz+PP4",
+	"P6fsbfEzFH+mjW5gbPti8oP4d+r3z+PHYHv7z/hx/DtUh5eexb+Ln6D4qfoMHn4WP12ZzyD0JWUO9Z2K",
+	"+7+JaUB7vfJDP9UPlQTpDXBYxrvLzZH38BAyJBFlVFIcFI/np/E/xD+P/y3+SfxDFP+0qf63jGSNBpyR",
+	"EpJ1qH43RFA4yCd+pOlXgUu/XfvWZn19a2tlY+NGo3290VpX55CIuBUeuAoB1ljMzZqqzvMWOZU8rJJC",
+	"1LMSlPL9kIiSfe7qB6hOmKTq7YLvrt3ZaLW2HBT/jyaK/yX+Sfyz+MfxD+O/d1D87/E/N1H88/iH8T/E",
+	"/wa//338/zoo/lETlXKHUxrKQTlXvKkeIR8qf1Lm03PqRziYWsvWjVaj1WmAhSDH+iqnA3N5xXzalD5j",
+	"vuKel/POpOPacEqbNiZ1jBOV4yoT3A/jv4//VYOu+QNlf43/Kf6fi7lfqmDoNuvx0IM4hOpYIh2LlbyY",
+	"cRHqlGWPEB/4jQA51kdlgpvObCwTCsYj4sCdO7b/BqCzEJEa9JT7Y5MzzDhrQFkC9bsYQYsIpq4/oKIo",
+	"NMc/m3wc/zp+Ev/SRnH+HmK+Posfx79BisChTqfZWm92Wu3r6H//t/8DdRprN9ZW4c/4Z/G/xz+K/yH+",
+	"7/G/xv8R/58Kxv9n/Pfxz+Kfxz+Jfwyvb12fe/J2y1WH/0rIo9Gxrrq8pBWTnJMQB6ZOLBEojBjSblEo",
+	"B1emd6eVDKrqzSpFxNTsAO09KSl3QaFnzlCRaQ8GX0x3Pz4+fCMiOlQytYSCe2dxU2iy8qpj3D+81Bnu",
+	"2iq7VsPPgngGqk/HGRm4wJFmCNGZEaznwmX/+4P/i62Ox6u+vxqGLmTRZ37zfb8R/1P8U7dIetfWN1Y7",
+	"7dXNzVarDW/kk0q7Xf/9ttNuPVpV/+o8Wq2b/+r//Ff1n41H8OHKn8+nF3pTVad9l/Rx8PwHnh6PsF2Y",
+	"EEaQT2xo4jLMK+3/YdTrhKyabwrE4V+UjBR/Fn8K7uuM63GtNBalKoCnctYSYq4kkH+J/z7+vxV/LJl0",
+	"TkS7UlSqitpCTwD9AgRP7KBGOyUNOAjMw/wpbG46afnYRru0l0keD/s6Z2ImQzkcjAX1XhiEsAw7nQYQ",
+	"YPX+PMkCC3TrVvPgoPnWW2+9VXQlNludppIvpjGs86jbbeb+UZG7DfWly0HmDpServa2lQRGzYGLAFfN",
+	"dRfPnCp+Fn+6/HTLgKFpd7K1BfxcjIhHcQBPhG1ig9qtjqKC7Y3WyhVBrVPTtYHKD+UQy5Cz8ZB61adi",
+	"HJtzItSqsCO5kCwgVGJLAuPzpa4UH8osyUxw6GNA/FmWnex7yMOCIKhBHXCFZJI7iPYQZuP82VzfvLG1",
+	"2mlZ9vOz+EelMVbVZq6CmHiBdUmpkhDfdqO11mhvLCLWL8V7F2GoC3FFs8/593mblfgfX+UXxcMgzCc+",
+	"qt8hPgh0d/EF6nS2Gne+u7KDmFIWdC1wXd1TnZrainqga4xoU1OBTYaSemWhLbv6geJWeo7csaxfL0Mm",
+	"L8CRKBlrD35PrdmhLBbTnx5rBohQqU9iCiI6jdb1xlprEYhQiyjD+DDhz+Zkil3A5jA+M589VjNRcjRV",
+	"sKAl3+UYIJjCNAuEsK++0hAcrQ9JgYg34EpCx7oufNrcIQ8A0Dlxcen8UL8+MyzYZqbqxe0gV8/hIonP",
+	"oFEUluaZUnIpCXyRNZ+NjFSg6KMS8ZQGMcob1DKvLGhV04tPP0t+u2umSH7YP6y9U5GBbM5q5iUeJue5",
+	"pIsqYiYtV7edUKdi/5KDkKR6VxPtBgHYYflIj48GJCQ7me5gNvlODsiwy6xApGNjt5Frj89FjBBfIFcz",
+	"JOgBbDiS+nfCkqCXr2+uz01ZJlTiS+Qod2XH9BAuGXd6GCNsw1d0lHyiaacLrZa1jXlJo1Ta3Q/WsvJ8",
+	"0vwlpERUt+e78lUJjJVLmCE7XkZanDtPheC4oNIE5to59zlPVVpYFjgsygGoTkcrX652/ZWobosKwQtd",
+	"9sLycCkFPQI3b7nXp1y8dZQ4IWyz9mzlRXAYqulEEx3iUFijIxESkV6Ph7puY6YOo3kdSOsZGcm0Sghl",
+	"yA3xhbuj67horxo4W3Ayv6LYKOD8TKCLkNt2vwWdM/VqzOO21gECGQnWdj/vI2Plh2+U4FFtojUrEddQ",
+	"+qajcVrR6BEXEgcVBpGfmJjsL+LP4qfxF0BOn8a/RWD0/ilqd7bW1jcdFP8KLOEJuXXQ5OP48yaKfxo/",
+	"jj+Pn0z+fzb51UHxr5tos1RTyBia5+2+zD79SMkV/iJf58XxR3B1GX1r8c8BjfHFIh9peD/CF4CFOsJ2",
+	"ke+OzatTiiW+qCXwkttB5iTTmXJg4iTQqY/snZk4eqQ3WBYPoB4ngl2SBoeFpl+JV7o5CzsKnNb4+1Lw",
+	"HNgEhtnOO1T0s+kylqehrmI5+2l5clA1Wt1KnqUL/RogUKUrpcpRAwWX804WJ+dhWfkaeE/UAsiDUcj9",
+	"yCtP1Zrm5+pC9K6s4ByMUY+bZpinY4RzNo8G2DwWtAnofbY3mq21ZqfVaaPFDCF09ICUKf+3hyM5zrT2",
+	"yjvOlGq/kwYLKm3YyKHMN2ZxpQyySg3ZQevXHdR20Nri7knNW0yMyWlG9mU+Oq1wjSLzQRYXKr3Gi7kw",
+	"USpFo0V8rRmqWnCL6Qd6aRCX8OUGS2wjG4aCJh9MPo5/2UTxP00+VO/En0Nqn853+tuEPEw+jH8ZP5t8",
+	"sI3a6ze21ptrG/bLRdPqCjiTUocFeIIB1Sq2cFx1zm+agi+nREGvYg/nNmO/LIJHVIbwCN3QBYQxSR5K",
+	"FxyQSejwwl5GE1o0FVfh1NSoVdMbYDFc7CLkEgxtdWIwlSQVg1e+uWAEB+QkN1UFC9CCsqwKrZEAwGYF",
+	"rmfk6palJjE+jBijrO+CCC5DzASF1DoXwqaJr16sK0XHaj229Tz0FnAV3FIcuKguIBobOkpvI0GIbs+r",
+	"bWDXhI23XtGz6vdcVGe6gLoe0EGmntF0ezbdGy3bJjQtSm47Vuhp04lCoj7DQRO5pvmY22W5rpY6rrGg",
+	"wnTWkVq31EnymWadpmh8ro/7ertlu2B1WTJNUig+xFCvQw6w0luguDFyjdveheJwOBS6skYa64dZqRlm",
+	"kUIuuqkoFtBScFRdxaVz0m5ttze2W63vLhyeumyEum1nN3/B0OSD+Ajr+9KXM2flnfbiK6/KLNS36hdN",
+	"RjOqcc/PNLQtihftG3to39ct6W3yxezcDoPOiswPsMh0jy0meKC6S5lPHupSDwvTa7WwimQOs2f1W0Oc",
+	"0VHDCnaNEYd6O9rpMSfK2PRETC/aGKI1aao5NUOWgEt6SUcKQ22g44ZpXW9QLm+szn6zoLVabfkNO3ty",
+	"Bskq7C/HmZGTK0xWlXQZtquzP9y2q3zk1CLIPl8ALQIsJPIGmPXn4vHi2FCWAJrEYCfAmy0blV3xLPZz",
+	"mIH8ab/aELNxYlw3t2/taJAnk+1+WSzNwUpNr/r91EhfcBvN6r3r1CSXZenNuxlOl11u5eAL+KdML06Y",
+	"cNYBLpLuxHs62ynjhCoPKFuWWgOZmBV9dk2gERdUd4JiplOtJjX1lk0Soawf2A/yQllr3oW8a/1xC4es",
+	"abuHmOdjtkJsVm4EsYOHafS2DWwBxF2OWBoLaolwW0UB3zRlvHTqmJ7ZykBZapglY4bgPS+Z0zBWpGL6",
+	"V0O1plxxGjTsDTnZlA19AaVATUngJ/1dp9kZZbofCmWjSJYVfyCBX3pyRvyD7xAV28gFsUobkr4nILtM",
+	"DrQ9yUV1n0ulCMkLQliS4QEKqLolBHsjYsXpMhf2ZwZSh2bGAClXDqYfQHyg7jgy/VAXRISsEO0Z1HUQ",
+	"v3OgO5tnsmcKaR012I7kI+qJMmFmSITAfVKt9YEpXAulxbwc6GQK1BZLNORConarhTSkzy+HoW4knb/s",
+	"0nXzrF3mEVEa+r6LbJU2HKCIKWVOsXRHcbmRJKGThAA0myuQbYMpVGbAiU+qhNKV1+c0Dl6leyT+rIKs",
+	"1846SrK8obqulRlR3bqJ9MlZ5T5SOuTkbyefoM2W1QonPzCWRyjiA4Y6a697otVLU6zoMSiJH00+nnsX",
+	"est2odU3cTPg3pnY0yLE5Qoy3DFnB/UYAJIBsLVYUpIw3Qv5sDx54AiabdkvE92LCuTjMap3Wu0bjVa7",
+	"0WorvAqwJOHKlNSz3mhtLZhXwAjxb5+nDTR6GJhreWBjIDgKqDBZXrBCROBjxWNBk80C4PxqhFEY7AIb",
+	"mJZboiBIITKg7CwRNEzvuV7IGcTbFDJYbFcfXdaSyKbuytYMo9U/W7W25NV2p93Z6Gy2VgFIVjdbuUSX",
+	"5NiikJZSl8q477yyc//o7m5pOHhy/5kzqAbQPaX4HUZhf2aut1F9QNrx1BdoFJWmIPkkIKWVJWAeW2wY",
+	"mdfy4VWd+YKcGX3GdgByAOpKS7hpwMpVjFLAnoAW2pcaG6hALgR4QGss+OeDEF+4WmAxcAJ+HdxlYBOW",
+	"hvozLtFbb731VuPgoHHrlu7fBpCsHoKLlVAQPi7weKXMzDA7CmyAR+WhgUtgpt1NRWoUBs+V2aO1+qXl",
+	"5Wxf4OwudUYSGGb0sUEHEEikLAkI2Wqq9dYWrrvYRoFileC3cVDHqmQOWkMeHipRRHL7dB1hqExJNIE1",
+	"Jh7i5+5nTCSirMvMNxuFbwqDFuSDDrj6tSC9sZQiUlmNMwO8lPUXKloM2zEHoYm4Kfm3MG8uBud7ZvrC",
+	"HEPskwxVnh/FWG5RVohVVkz+F2AHfgLc9/PJ36Yl5R9D0ekvrDMNxU8nfxd/PvkEKdgBP+E91L6x0Yh/",
+	"Ef9jKSgpAa4iyre40+nCVuutrfbW9Rvt1vxLhXnMtmdcLo9C+RplpWXYbPSgp14S26hbW2u1uzXUJwyi",
+	"Xr8XhVSYaucOPO10awiHp9SkZusf17o15IV0CDY8DwuSizFcA+Kw1urA/13LazL64QI6TGY34hW9vFpu",
+	"j2I3XVbhyZ5ZG1hhMg8OQ+xJWpZ/CI/RyDx3QPVWrBSscHBqhkwl2lvSgxyPdZlzkB3gVSwgSJRfsC7T",
+	"14N46NifM7Bga7n6nAgHCZNLpsYQ4H5Rqqv+XrfqVE9c3YXU1VfoopCMwH6zg065HOjkMB5JpI3MYnon",
+	"TXSPh8OE7iphyBimoclAfhXQnZSe63amsEONxMNShrJ0ZdWSuwHQfb4iq1WjVpgP9BtJ9lkOR8oi/NW5",
+	"V0GQTzwqKGcC6tHQIQ1wiIYQwyYWtjXo9acFbtlZmc3hjM6PvSmSBCUtq8svCTsEzzY8TJPcJY+sve3K",
+	"Fl64SdiFXZVjT3fBW72corNrN4d66qq9HOorMCi99DI2WbxzyVFIZBSyFNlyWmgrw9F1j5JZTD294vIw",
+	"cJFS8uzMhY1k1IqUML/jLI2fFn5m6Q0Ro+9GxDw2zoFqv6+9BcxwMBbEQdny1jhTyF1tM8B0WAxpgEif",
+	"J5O/1kr2s8mH8dPJRyj+NP7N5Acmeuejyd+iyYfA26ES6keT7+voGaWLP5l8DEM8i38bfzb5GISBZCz4",
+	"v9/Xv//e1FD9dfxYfY90yNDkg8lH8dPJB5MfNItRmes3Njavz8nhKnf/eqaIA1x9NRrkcKyE0SttU5ci",
+	"NWS+VAtZsLJDodBsZoSKxj0vzjwyU9xK60YX8M4oymUoFoUVpU/hBEMSYEnPoZpfRm+/IKcVuntttoI+",
+	"2694/+hupdSn1jkj41Mv7LamgRUxvkbpqIfExyDhreQV1JKoEU/ScypL5PpDElJu2/6DVmCHpwAgFxgk",
+	"GK3WLMc+9NBlHM8r6C1iNhiYbBgdk2OVF7PMJdc0pTGVrI5xeVxajCw9Ky6I7s1E5djCEhUoYgIKyp3y",
+	"SDrWnqukw1GAGb7Ecu8zj4QSU1Z9lrN8tuaMkqpQ28gNxYN75MJFvUjXFzQ/HIYEYITYJxmt1yjKXWbe",
+	"3T3lUCHJT94F47xpFo3tUz32ricjHLi2prYZRf+amdSW3J6aNTNIZl77+mkku6ww4+uB70Jz/nyvPb32",
+	"mlMrbDj5JRle/6LnzP678ElhUfrH14OCwyc70sLKkkF/vd7iT9llFJ9lV5N7lqyh5NfKAad3mHsMe51N",
+	"yFMApP5OrrZ6+oS8G+FA5EqZXhMLkv2qymSW2CZ0L8XqMuozlxCXVyHN7FDMo8D2vZL8HXJBhESQsrQk",
+	"ebBsYp5snkw+Y6OKs716cnC3nOdkTT8ZSygWSH1TwnCMQ0nMtiSVeKjt2I5SfkkILq/LnE3i0iqhmYvY",
+	"uAqiR7nQERIx4swvZ2H3R0raaLdayaAAJRCRXORtVsyzdjkHCR5KHXBdkIaWgQ+1zyPSWy6MM3M56nIt",
+	"Ixvivqb0PR4OowAbR0hILkIqpTYsZKL88tKUdraOlPgvxLe7NfGg3dU/kisTMvUcq6PqxAQ5v/tNVQdL",
+	"CP78NSRvPYt/i8DU+Ov4SfyZUkqm+/b9FmXtlKbpBxgm11pIf6gWPvkAzJOttjVPbm1WmCdnuhOdJOY0",
+	"Qbs8bM7BewUiy6re5RThcvZk6gOMFShA7gputMtDgq5Qh6gQ2PUGqk/wDmX+Afdpj17WYXsrpQULOWyH",
+	"3P9G+mtLL76yfZsOt6huZ0P9vBTxdnLz7dZWq9VptbLGk9n2m7TUVnu5UltJUIi9s2o4UrT2sDRMRDHg",
+	"ES66Ia9V8d6ZdTzUMDZdCbJB2/NqN8xiFWo4uw60X8EhIMoUmUKcaQy4u3reXtX+8FVgLmL1fX0m+/4j",
+	"E+qeecWMWWw1/+UzFv0XHfaRCL1vd2vT21i7vrF5/caN63Yhi5dCmeMSenU8IiEc6vMaTEeRDWSgTPKy",
+	"LENB7ldZVNRD6wOkTBAQVGC0vOmvLEACjXkUokhA1V5TfCW9zep4iSw9KguEyBtgbqrlH92tBt7DACtu",
+	"o06Dh0bMsQFWnRY6uKmopbO12XY2Oi1dUhyMLPdP7jRuOBlvN5j5BKrjLtsbhzQIqIcCIoHw6kIeF9x8",
+	"X4wai3+IJh/GzzImzQ/hX9Af7MP4GdIJkAqA4yfxb9FmCxXkEGgblpFE4sdKFvkFip9OA/oX8RNkzKSP",
+	"odHYp/HnpkOanvqTgvGz09rabG90Wpeyflr4WQyWq+NI4IZA/oRXpwG1/HrVhRpXm0ZXjAYh6X27W3vf",
+	"rOxR1r73PpDpR28b+9778J9H71j8dRNU0bDeXO4aCyu4ZEyQXcxlgcIQMaxHeQ4QWeD+q2/9Lh3SioLV",
+	"SQLRuxGXGPXwkAbjcst2hVZpHblEDrgvkBjgEHpEKVETRgPEhVhOEfV69GEhAt2w61WfXzDof+YUfmhw",
+	"X07/OPJ7y1QmnqmG6HUmbQcpQ0eREBQX6GT8/8DN/j5+Nvlg8lGZbFbRV+Y+o1KggPSklguHnMkBqq91",
+	"Nq9vqtkSpxO0J0cRC9SFmfjqVErYnC89G8VEr8Mx1zYHMEruVT+9Bk54FGr51oafhERpNxTKAMNGgrEG",
+	"nhI6ESTjL6E/a2idZ10xQ1fv7YD7VS1g2mloUkdnzenAdxO4BqnB5JwonkpFcg/apNl2Ou/MFN1mWBgP",
+	"uG9iTGuZVd7j8o6aPxNuYTUbiEudWbEzF1/EQ0QF6pdHGJ1Xm/yN6mJix9xUw3DBEyGIRPVMSvdwJMcr",
+	"l3EBmIi/EuQcZi9r/mjp3c7yQeWCR4EKianGxJeNFV3eFaVdUOlGHXslM0E4BYM5Rj0xBQoQfFIKC9mg",
+	"2yXuMA+Vjy4X97pAsKud56TczlAVXfenCf1fhjHmUkB7UmEqKPExLgS0qenhEiCrQenRYnaD6r3dIxdi",
+	"X5JhuSzFyIXQwWLgi5xpoFu0eFB5TFB1oMHA5HgXJJd/n3wE8RhfxE/iLyY/0Ko3tK6NP1eiakEunXxy",
+	"+QiDEQ5xP8SjQcXdwykpgVWHCeoPIeIn+bIgH8Y/hGiTD+3an8a/UcvRm9GL/TSjtk3+biH5vPn8jS0y",
+	"dYsyu54NPuVOrcOj/YPbcDQlsje5WBbsEziduxE1dvWCjQO8hASP4MkOwgzsCzYakuBzIiCA0pZ5Rbu5",
+	"N0RCtpP49Ex5Qh9L0mUeh15JDLm9kA91PP8qciXX/5wOelc6oiTY10UczcBq9tLAfTVoVYVCsNh6nJ1r",
+	"8wrY6hJhOF3ocxlw7aYq+HmyjoWC+wuHZ4P71RyLBPej+FfN8jChitKKftHH1Gl1NhqtTqNzY5G96zus",
+	"CBnCV7Bxyau3Hf9SUZEkNu2L+FltofJ/BhdCOiR7WJI+L3Ot7CKNw555Iyl2K6JT8xstcyt4Axr4IWGl",
+	"VYDSD21Wrs4fDgjuLSuD5NdfIoVUVX+g0JU7EgRQsp8OpqiM20QnfNQIyDnRlZ1GAmK6IXmS8QIjarda",
+	"N5azddvjLG9G8LPJf9O+PgTFyj7SgYZgGPp00YoxyQW8s9jVn4SkgvcWAECGpKxZZnKlS9L0OfdX7FeZ",
+	"TjNnX+oWL2fYfnNAvQFKWRfEBBNZ1rM3v+tizpk5MOoLTXGzQLaXfOkWHEut1o0SDp71H1U7jJwZ+ZcJ",
+	"J0iN00pQGRMcItznO6jdUk+FLbLjSn4Lcql01c3TaSXTlqFoL1T/W3Bb/9u49trOlP0iG6Cg68Z1oMGL",
+	"ugWoSEE5M3Qx0tXxFeGgzAshJhgHaMSDgLL+DNNGZxnTBtzVMQ/lzbEVVk1249RzBXDaKwcMofwSLLNx",
+	"MhnY+tS1f9W19+fuIMkV15h7+p0FTv8yWKRbhCyUDabtTFDOT5czKInhORU8iGS5H8iNwsBFIRE8OCd+",
+	"0k7EtFzs0X4UEn/a+1OvtnIAJGlAW3key8hynqJdu0ntLVoobvprGSDy5QVUZ05i4djqrMusT89LGpBW",
+	"XOVlw6yNXqRNXVlInoc9l/WsmqIgJobFButjiU+xKE2zPC9L2VVsrPCtOlY9uK5HoUtXKj5Qdy1GuCu2",
+	"+10mxS815uuX9SM3S2drdgDoxqAe56NXM48XD15l5/vpZ8lvu2Z4Jd6JpJPD7KARXcEQpGgEpT4aAWb9",
+	"CPcJIg9HIYHOtqh+wMPRgJ+Qh7K+4qCT8Yio/yqSXMc7pyuOdgJ2rrsOcv+r22w2VxarCDBKojGq2F8S",
+	"UsF7trXbDtpoZaxK2prQJ8tUIyphvK2pfnU8lOiMjLdRSyEgOcfMIw5qTzPjTE0q89uagaEkqD9X8sfm",
+	"Na3NK/+jFvl66NtQk5krhdJmaq3qGWG6KHkbYftH5SrmV4UqFdh141ee6X61Y/zBBvhcsBekQERZql0D",
+	"qCELarmYhi5zNbTdw0NSn3w0g+qvIA11GiDjH2eeuE20a2WJ6+i1m6jevu6s3VgvCzToslykwTbCaE6g",
+	"gYMEN3a/G06r1Sq+L1CPyi6ru4mz30WnShwQ0CgWe+odHa2txkPg31JICKFpROlgXIf8mxRatN5qKZ2I",
+	"sn6X6do+gLhTEQ8zz6uQenV97cb6pUIPFGWdT+TLQw6ykVYGdAxaN2cnyc4yLHOTWAMD50ta6a7SQyy9",
+	"wTI1rEqlvRI9elQaTnZiF6M02enCze3K2mu3eJkV/UCtPpsbDwYzHAQwRyGSf62saIcZ/lC9XtZboa8L",
+	"u2VuItUMNhco5mbvKbuN3JzmpGZADaOjEakAmKE9gOp0vG9cOHyn1aoIiDesqLyk4AUJAh2PYcfVsC8c",
+	"1IJgeaguJabsnRrj01briiK7Hg/TGGe3vKhgq7m1tUAD84ro6vTa5oJGdYbIFHiU0BKhB1nWEGPBcp4J",
+	"Jhl+7jaey/6SS3NwQRJ3bXZ2Ex1DbQXT6AAqIvRMiWpUT79MTsvmrq90GYSCFm67XvA2pwkUWOZj01k+",
+	"4aLUEJ8b/BK5FXNTo/URHEQygnr65KEXRELpTFooyW9utnTQZal4ENAzkmjwMNlUkGHGn2aLXJuSKdr8",
+	"HH+2PONdTNeUHDq9IMoqdM5lCuHAfNXgC17V8vSl3Zzqru7DZC2l/CkPDAkCLoGJSfD2PFTUY87ZyD7r",
+	"8TkbwVKG9DQCca+oWkNZD3SgAAiHxBQGOSUe9BfMZG95mIF1PK0VUs+G79ofsc9H0rS1oESs7KABJaGC",
+	"OOrhAEGEly4w8j1OGfFt4GXXbXYhc04/BMHHMeFM2jrm5IpjDbBAjOvxtPipMTcpAQmpteq7LisU1fKF",
+	"rg9aL9Rl4Rcs2Y4Z3sWeBx3VSvumwbNZ5T8VSjPNlGwhGQ8kczhNPiJ5tg1yMmfoAvQREg7FjtlDbus+",
+	"J9qbJIxTy6jnu3t7t4+PH+wfP7hzdPt2zbE/3HzrwcHr926/lfvl6PYb928fn6S/3bp9b//2rbxGPzXi",
+	"wnr9LpzNnZCkplT9083xAWdkPPWrZSX5328RRk1ZZZN1WplnzXtJkrWTc8VRaaE8756ffIjazU6z0ypU",
+	"xpgbkQkgXlaFbjcP+8VwgP8Bdr2PoZ7EBybuV3cveDz5BMU/mnwc/y5+jKZrVtk4gJ/Fz+Jfws8mfODf",
+	"4l8st3Sv0g+4l/P1ZZf9j7ZWFmhfj9PmB7CBZ1l75dNut3T1TzIVt8pHWXIbFf0Db2Gppf8kNmoRQOh0",
+	"mpu6ZNxyiwhwGfbvqZ9pj0Iddyi4MHWixvyL4qf6XL6YfAJxLtDCotvNmocnP1CH92zyEfS4+BsbObLc",
+	"SssPS0Or8bdUHRWqu7ea2l/trkwVlmm2AX/ayy2nvL7Na7a2DWVaAjcFELIH96/xs8kHCkkmH0Go+Rf6",
+	"eB7Hn00+mvxguVUEWMgHQxNnVVEQ0YaHZAq1F/SsqUMrWqpT4Fq4LdAfhwOhKnEsSanTLxSBPxlyqcsK",
+	"Pe6XnNQxdPkISZ8Ka8a26WrAMPWTpOx2Wo6u0y69j7CarICRZ3q6+gFl34uEXCkFhTnL2LDsp2wpVaU6",
+	"SvasX00mA6VaTrfMgWJGv1Iy/uSjyQfxUxDoTZvJUofujGIhWbcOmIf1y4VJfxQ/USCoSPzk48nfTf7/",
+	"8dP4Sak3ioQhlaWM6cQ8ogTqzpjy4KnINBoFJUyriALAYQsosCwZvWKXWXkx0gR91GOB6nMrWDooay2e",
+	"8le8Xcs+rjnzS2I+R3xhwZ9mejxbecmyTMc6sZNMxkQscWxluBQgEskvYfvV+lCxAk5lAGCxKk9Sjqe5",
+	"bNjdNz6irtRakdjaCtWKsr0jIQAX4l0nn9iUMBR/lsbwPpuWa+LfOQie/AbSzD6b/I0aAylRHZlA2o8m",
+	"nySM6ooCAdcb7U5jrf21DwRca2uBq2rbi2bXvUpwIAdVWUa70N3Kdu0qMT9WfRdc4LFALj9zoQxmBBpc",
+	"VkHlZ3n1kp8tplJm1/v6a9MNLMyKyrZ6j8sjgv2x7YSi1PYgeL1X23570dYp709FPhKT1bKQyQem31Pf",
+	"lCoREP7yQFfitVXcst6VBCIpk9czQkuV7cusrmzk6fN5xynvrAK9zdLagT2EUUhGAfVwLgYaang11TZe",
+	"HxG2e7ifDSYqNwjrAg1TXezM92it2WquZfumDqiAPhEh9uRKE90JCWmoI4GoMSwNxZ669ux1L7OOozt7",
+	"aGt9Y3PqEJpoL6BgQBYXVHoDBeG6+f8OckFCB7SlEpYrJJiaouEQ64jaLnN1X0hXU0zKhKne4+kaVx5p",
+	"ojdMKisNolCx/vXO1grCvo/cc8oD6J864gH1KBGug1zh8RFxnS5zdR6obfhHBJHiAZbuTjoWZec8OIdO",
+	"GyzNnYWx7V9uEx3wkCDyUBImKGddZm1pQ0XToND5NqJ9Zjv0cUYEGvMI+RzA4Yzxi4rGdib1spxuplUe",
+	"kpWln6jj9EjIiO+oOzcHbEPGdMd8bSWEoGXihaRINnUAWGOIKatu51tGBwfRELOGgnJ8GpAsr9NZpYX7",
+	"uwfLMF1N7FqgLqKOjMEBgq5N2vSeWyK4fkxSqmEd5CGkr+r8Zjtd5lyUyCKIj6JRs7KbXwmVvsNDLfbo",
+	"fVgIKdS+PsWZzj2LdUpK+wFdvqWcBuRyKMkmeudNz64+KoUTIIA+oKzH1V+QiP8AyAcP1A+hbrng6j5W",
+	"6l8Q+l2wbNT0eKWdBgG1PVLVx0L3y4Kk8RIIyYewpZVAdP5WJlsT5l8d+b1CeGIjJD0CY5VmMJFwSCFA",
+	"paK3jcUunfNeSItGAfbOdGW9dCDwndYTaW+9tbaiW9r7qZCjq7N0VnVms6ubHtm8+vyeRSTH+L0Bo2cN",
+	"7YUq1Xz1KT6oiuu3p0x1nKBxfbvfaRgTcmP/FsSajjgTOrGs2Gz60i0gzQy6E2RCaGf0+SMPBzgSkvgG",
+	"fAdYoJDzoQ6BLYv37TRa7ZNWaxv+51utte1Wa+E+mMARylajdB1DSEIToXOhVmL6ctYNBd6G/isjpOjY",
+	"2LguEjg270ChBNto2sh1+k3dVNBSeqdmPsiLfLk3FhD9DCM/Vjs7sdNkf9zLDph98Iqdfo4l49WTk0Nj",
+	"vUAe98k8xF3vbGU7dGxtZV2TS/Wb2kVioEi8lRNMpQIreqhx8hCiBQTysKIpXKVNYRfdP9pHCe1AFE6s",
+	"N7ae8+yMqO5CNNj2aYDZmZt00AuJkfp0EJKSAcSIeLRHvYoAbLALKSBo+uR81cwhVgEOG5lNLE7gLAGb",
+	"Q960sJNvtacprZpNiJH6Dx2JPGQmbywOlffNjK/YTwu/3zk+Piz5df/w2DQK1T88SHo5Li6rnuR7GoPr",
+	"EmSLHjdF3HRCr/qvTl40SmhIdJsf3SKijnMdpBUpVzhgREnTCq7AHt+vaWNsK9Orrnaf+aQH/lzouLdt",
+	"W9PXyhLTko1XNsS9A+li0EOv09pEB1EgaUMrgEYv1eHNgLwWazXZUuemZRv4XFcBMb1zoT9HWOQHb9sd",
+	"dVotpe7pP9Zba4+ylrBZdzO1w6KaNyXAz5Jx7Du2AbCPGAeukWG9lCH3CEsCRUcah+qLcSHRyIoxi5vz",
+	"FhXUyvoOpdUlZ2jjQMDK4+L01sE5TkILtxJrZ/2FAwCZgC/NdegrFCOLQvZACXoPRiR8MOBRWFXYBsRn",
+	"Je2ql7ZNiqKHA8J8HBpDoQIzxT3hXUGBesLCIM+Wn1s3Px0SRAI8EsR3uuw0ghJ2AcFCIqw4qRUIiTVA",
+	"1oUJP5KJqc/DQWBKA+tKO0avUgqIOhGMegHn/soOdJZCGImAqjNAF5T5/ALKEKAQgrb1oo1oZB9bJSmA",
+	"UJ1C7E+r2VprLRL95szV58q0OJ3qoy/XVEGzWUDQwoxfML06EvQMDcsJpyDaLKfXGdmrVBxO+4zaRaUg",
+	"pW5OHZMCJDjObeSKkY4js/wPaiIxfrHiIFen0z0AcdBFdSq7LIyYzibHUmknsA5QyZ0k+S5V0yEbw2Vc",
+	"PsiN1ES7ZRfcZWpJaMADX6jhMYIU8jGsVEeOKPoOjwFxBLdmR1BP88vNVz2HXdacWvYVXQw7t7Q83yy8",
+	"vAD3BCpwO7mdYzNr4eebMO6RGbbw8B6X2efvpNc9RyCP0pJWYcTsHUH0ur3uHcRZMDZxSfnTKs+OvHHS",
+	"un4peX2WumsUXd5LGVq+SJkF3FJVeGGFNigvsaYJJA4CfmFopCZb+fZsrQXMk04NULsq4BFUDOqjaYzX",
+	"Nc1w1tyzFPqPKlxAJwlF3E6JvQsE13WQ6+OxafzLo1ChMytUIgVS/x5U3b4dKc6zesCFxy+6LJOS6CDX",
+	"4O4DPQ7IU/YnmAPIHrgMrrfQkLIIQldC1FkHfiRWHMTDLnMF8TjzXVTXtF2rbyt5xIXVg19NMXHgeU4t",
+	"u4DMn/odPWoek+0oi6KwdrIdmK8yP92CKTI/vKqXkPnlWK+m8sHUEMdmwcnNPgAmPAPVbfMAw3Atz66X",
+	"8U4tTcIrlk8bmquIfDneX15PD8lQ9z2eWXKPlm7DGDsZ6UMa5XSpvQUwchHLhSUvjDzU6gKofGC7qDjB",
+	"pNc6D3wiTAoS8UGssRVWqFz50oweaRCm3cspCTjrC5t6ag0coW5HVSq31EdcCHoaGLuHCVfVoab6+/mm",
+	"kOcygAAK5M0f6U8Z4weYOXgUltkmXU1CXVuFAwxAkDORIW0JnTUdH1PHQNIjT2aFO61YCWsdzNkAc0ei",
+	"x61l1PfcgSS/LnEcsM89O27mt/vJFIubC2SieKXw8eJMB7DYKcNB7ldjNsj/lhgNRFm0WkahKSUbhbyq",
+	"5d2KmVsyUovFPMvgC9Y/w36thGEWnqV9BUKeJUsJKDtl6lxOtK9UM6tzbBRBIiGkbmZ0zpLYfl0edGFP",
+	"r9Zu58XImEEr163EYb+UN0CaKuChDSpPNEbIkEkMH74ufYPzRU9zDhQDJVbJpUxLxs2lnXdVyp4WtC0P",
+	"MLreUgLcws4g4DnJ5u2UlKG6dvgk+uSIhA0t+GhRCgeckYVF5WSK8iWlK6ClguptGPjEtvOdlgl6EfOr",
+	"cVu3Yz3F3lmSnJEjx+rOGZfI17ztgodnzUJb6YUkAwWL1atQq4SEO2gJ4Z0p2NN3UXfXO1sFvWNtYWkk",
+	"PJ81p35uVefctgED8htdbKda1503pRLbtQlG304hrXGhmYxIMEsB0tUkFVkqgA4ORgM8zxT+AhmVJUbl",
+	"DKv4NMu4pp5pBlaMVslJQ1bAKWM2KfZlICaDNhnYtZdbSWLvi4pUZ0tYAuL3SWgJq5G8FSwksoJQmqkc",
+	"kLE2Uio1oaxshz8rtI+aOBHbeYWUMesrkJBnacJmp5mJS1TK59IS4bBLVMXM77eMmy7ltxUXY0xaIIPL",
+	"AaHg7iAeFnLxbsUVXFoDTTnjfZ0pzecC7CApxDoGe52EGjmWI0EeV8IPALuBbGroyvHe5dadCAflvR3D",
+	"qs4rMNU1kQe8q1VrC5idyH9WuiPMYqavAWaGIJSJmSu/DLDUEmGqTJSUW6iI6XnTWtx14ySBLwr01hap",
+	"wGikV7lgzoYbEp8K1wEbbapKbtuacK6DXEWW4b90VGxMA18vE4Pv8jN3B7k+6YfYJ2AeyiiwgCAYeTT0",
+	"IirRaUjwmdLluURewAXxt5GAjvEhlF7gPUSl6LKMpVEfBNporSEQOj2ysoPcHqYBZX0X1Y/UgrfhKG1k",
+	"YDYosGCfgkBPu1ag6jDO5aJBU+B4/bVaFlZupROkP96xU1XUwp3hrYJBjmeEDqRgCBGz10RlzGwaM5of",
+	"5Ta4LOGpg+BMNYqCPYpZ7pN1bStCsjDNuETsaYm6lLULCBRwdcbGFwbI3YhGqN520CiIRLLkkKgXodoM",
+	"g7ZBuoDQSrF6yCKi2pcecJy5eYg3TkUSUdFlmclwnL+qrGllgLOhe0IdxTYa8As0xMzGfdCwiK+iy3AI",
+	"XjxoeAbZR02kqyfkAwEv4DeaBEMNiQyp12WuWcCDxONuhn4Ag7moHuBTEoiMscdBbjq2u+IATg9ISDRG",
+	"LwR2Vua7afYxv+SErdI+DZJOGtGc3kEZtk5NWg7MhSO2Ml4mliJzUU6iTZ6O7fnvJuSUjwgzdR27zONM",
+	"EC/Spe3okPBIqs8jqfCHmURQRXA3Hj40ZEIYwpuZcUddZQDKJHOMeq9f7jJFi7VT6ojIcNzYVRO7ljyn",
+	"vkmq+0VkpBLGreQhEIjGKztG6MRmPvAQdtkAB70GpKUrCSYgUihGCNkAYMWVg5BH/YFj0mcMxmmeAqmP",
+	"ZdG/wHBK8mQz+KCH09vtczvN/EJDar0P1HoXGd5eW+W2wC5MBCTbJ7bjjL3T4+dTOXyl8V6Lrih7v1lW",
+	"O3+GF6/+FdFpSgOsesEogZWPS/XAjMZn4CV7ueZEp7H+ETiyopDK8bGiPSYChOCQhLuRHMxSuq8JtHu4",
+	"j86ILhfgqvd5SN8DsrONbsIgph3XGRmb5l5NsHuqqcD1rd5Jz3Mg5aj26BHECeuaHBAM7knbiqq2XUui",
+	"4tAQU4gUNwQyv870NahneHT7+CThJpSZUpnAOEJCbNsnk4q5e7gvtm0Y+Z6mPui8g+rwuMuSGlcr2u0F",
+	"AWA3b+0fwoGct5stVCcM2DVkYYxC7hGipHaxkmjBEFzVrR3ZPFQedmvm+y6r90Do0smZnhEcgHYdcTHC",
+	"ElKb0L6NU5DldkThILMMY7wUTpd52BuQtJyGIaSwqihkwgSBZQQmyYHAK/pMhZoZ/eXx6/eSpJJml3XZ",
+	"n/0ZUtevptWr7TItmbmr5203o8oxQvw5sGJMOga2LNigTKKDicTo8fACh77oMrX/MzLOaA1UohG14dgV",
+	"WRE2B8JaN/XETXSoCJswHs0R8XRJJJM0awrLKbliFJ0G1IP3h4reRcLIDQL6ERiHnk53IT7izEGvcAUM",
+	"PRoQBQm673+XjRKvKQWc2s7JPmCqMcUEOIP6QyOsza/+kDIoOKPYPaq78GrYhN8fYN8P3RXHrp4KBPkQ",
+	"9sbXW+u6sNeqWbRrb/IoiQ8X9hptNLiDKPOCCNyWOkFCMdkQcosxK8aQm9BxtGs8BpAHI4ipj88vWJcV",
+	"vqjfUDzk+rqtneggn/apEgTcppKsHujQgoa7soPS1jzZ0zKSDwFBWt9lQIYZnFXqFtFBPpQhNw2Wd3UC",
+	"EfBykwiuDgzQ0Eb42iOCPI3kdHTgKIUjqEyAQnU3g802nPdb3xOcuQ7Skh9yzXqhXo5Oj9L0S0jIoMmH",
+	"IUueJlOBLqsTpCjIxzr5RjTRX00nqwDMdBlIxbzX0xYFna8Ch6Kv1kV1t0dJ4MOQutKkaQCL5cAgpoNc",
+	"KOBpniginT5R700/0GEZBjimnq5A55Ak4ccs2aB8SM6JYv8g9OFIkG0gbCR3j7YriL2sN4y90XottI+1",
+	"y+7nWiCKfCBQkpqx1jKZRMKGFWrMtYJtTmdJCQygnQ0YTomNA+9bSrNrxScs0QWPAt/EpgPBtYgKfgEg",
+	"/l2Wk1ydjOfVZprxXgpDqD4z7w3ZtDeny3LRdJba7d8+uZMJknVXpwNmDYoLtZVcT8AkNLPLUlaigxOt",
+	"3xuLTHZHmiLjrnfW0F3unRFfrSUQHJ0S3RkG67Nw7GGki7YxaEkACkRdwIqayH3l9glaPW/ryHnhIjHg",
+	"F5bR2dAGWK+phYAk1zxFky3bkj8b0mjDaW1K8ijk2niukNIExu0UZ16NIBq8y/QCLgZcaxM66rCeQoaT",
+	"s5KW2URXLHDbcrWKqyfFay3o1BU4jeAgoAIEpC/6BgEMGEMGSxO5e+ofJkTcRXWgY512ewUJPBZQAgxE",
+	"epxmBukmaeDmSWIhYDgdbOzu9okLSjoPfAgMBjZopHWqYMYsUx23wV+B0nNHoBkrxahuK3Lb0ooOGiQN",
+	"bUHHDGVSf9vJdqZQSGjql+n5ncxhZE8gg5fbCKMBlTqK0aQkKvDLbNL4v4GFERwGFGgT7CDdli4KrFA5",
+	"LbYREhsHczrOCB0majlf40wXcewyczV7Og1vGzHegDXrao9KvEMY9UIiBnm3HqpDpDUNQNoR0dCKgSua",
+	"AheGHeKHDSFxQL6tabJ29ApLtCVX61LQpEs5K81Dm23ybai1PowtOeiyRHNOsN3C7r5PhiMuCfPGXfZ6",
+	"ajvV3ryQKDwTIFsB5Caz26h65GZGaLxGEnqE6m213s7GRpelRZYVZ0GhIqCJAwQJPNSioyV68INidfAO",
+	"ZUk4IZhp8Vik8eaKxAMsqzfVVatDt9GlaY5wH1O2k5/MmJd92gNWLvWEGYLfcXe6DNvFwommYe5J/p4w",
+	"txtGjGnctgO0ttwmSkLR8p8N8bjLoE3PKQG0UOKbD5G8p5GO3E5wFEXsjPELlreOG/OMgzAKuMgaaIz5",
+	"PjmZfHiUYnDawu3x0F9xYH9adIS3Yd2o7tLMrfJIKuxrmIW4K9vqSsHcCxZeECdlJqsRzhtFzAdixciF",
+	"OnELcXcN67cirq4zp8mAKbdt3ZLqWM7BXAXqDtyQkl/VeY01bdCWQs14IXkahLgu84kXYMhAx3ol8GeR",
+	"q7darinjDalFGed8qJZmoihhXgqphv7KDsJdBr8kiRMJR7gmkKDv2frh6TTtNRfVOy10QG9qsTAhnADz",
+	"oIZGo4BjX2mHbXiPBIKA5LLSRDf1EQ1IkNAse6PWcqap6GiUo6K6DxaUpt5GIyyMNJDYDoAMGuGmbkTd",
+	"RBDV0mbjNPL7RCa5bu6Kk4ykuGdAkH4DuRutNbfL6oXPDL1R351yOSix/oE5Eq42gvqdoa0Sa6PAEslN",
+	"XatusShQPY1URu0WEuiUyAuFTPKCw03ps11Tj/QRrDhwqOrab7g7NjVLnzsUe48UOQGTInxlSQqGMrQg",
+	"EhskMXEsKbRoYqWzUUH8UKCosMJYFeHYUxTVJkaTUZmaSWpO7ZyEwvQZaraaLWuIwyNa265BYQko3S11",
+	"g8dV39Qn75PS3jfHF7jfJyG6v6815iSvzhoOnCnh4ZQyHI5RnXG0d+seeDoS8N73a9u1V4g05cStEAIr",
+	"6LRa1lZkYlIkeShXB3IIHkyNliXZW48elVSwSGrVNnPmsdr22+84NZNpWtuuQdMNXVgJTBWWxVuju8R9",
+	"U80zSeJ92LAZvdvvZwyQSZ4vrGd1ALVa3qs+WYPZnVZL0aqAK8IvbBoqmJONxeDVk5NDMBJpBwBiHPlk",
+	"RJivCGvp4b5q5p57vllNVmmw+WOe5drIlc4puYGTzD6U5hsoIjzzJu4qhEh8iM9z9Abam3ZHpeevFlhR",
+	"bcWQbDMoWEUV7yg9ajOEev4ij7tYV6bixO2G0r61s078JIvGdpdXcfBjrDH2Cg7+rd2DuzpFREfCoh4N",
+	"yMqsq1BfLHcVdrnpVSTOWE3KSoI8XsTxm5Vf+vgh4qCa4pyQADwu1qdDRRKy4GGmqQ2SIe71qGfzTMdK",
+	"0GsiV5Me11TFBoMT/LSNTMBHl9WNaVorYlooOT4+RBILRbQI8REFnWykkyWAN2Ok1ZMVU/KZTPmOu2yG",
+	"81iXrs78eG3KsbmSKnIbrTUntQECtI1HpMtcxiVUtxm7xiGV2OB0DQ/Q63uYBiYS0rxkD0XLjvZsMpEM",
+	"RmPV8QxJtWoTG6FkgTRQJeuZ04IsuB+pyMS2aB+0iRnZ7jIQXo0JFpXGrDhmOfaeBdGChFZhUscoaE34",
+	"zCg9SovX74Pi2wPQoB4xti0h+SgtNC4UdBS91a7NbZVTcRNd9ryBE8i1zBUMmpA+ZnhHlwHzAL9Bwi1B",
+	"7dTi0hTNONIo8wIpdzZ4poRsHCWlwzZaazMmzdqZc6XR0piat9NwrxrjFgog/j2Lcm1hC1Om4VY2siQJ",
+	"SHrkZAZrKxhoT4cMJB5KM1riVk2G42dQW60kwKbtZBdroqW2UajDqeYtP1saB6rYbHz3xhtrb269df07",
+	"nb9aP9k8at9rHdx4LbMUhQyJtHzPTph3Wc4o1pFQCJ1ptcjFFyvulVx+so6dKQqbUhFthMsTJLAG6KuC",
+	"6mOzGc1RPjzreVjMeXu1R0diNevQnMnpc57PXCMA0JxsGwAMjkQC+a/gKJGhUvkI4r1pXn+HjqAN+252",
+	"EbqF+5BICHl5u7xJYHY1jg0SgoVk6vhe8NAX2xAQWHd3g8B10B/+I/7h5ENTvn3ySfxp/Fn89A+frxiT",
+	"csTULWadU3X3VSzuw8+3uKdH+BmCjve/N+2rn5pm/V9MfhD/Ln6KoIr1Z1D7Hsp7xo/Vz/lJbPnktGuU",
+	"UpbNVPZhccLfzKx4vMD0PESnRIGaoH2mNOi6exJqjRzm+df4MYp/D8V1fw+dU6AuP3ys/b2JgCfwGPQX",
+	"yKHUdlXgrcl4SJCAeFKYICt1c+CWSomMqYub4mDSQ6+2GwTZLhDwV/Ya0j8zR1VzambyTFzFrIAQBS6v",
+	"Uebr8e1fhXkKP+fnsw+TeR9pcjsDd9LOJeAt5KFEp1pA1pVQTscAxvlgWm169SsOUg0Cxepyp5npaXN9",
+	"vSS2+f2yPoWUZToUpoVlqma9pd8tv8WKvpKKjbwwHq2OLkNMIGOuQsTPUhBg2+t6HWXDJ+tdvYl929cD",
+	"PmnP/+Q+wya4gvj6o7X5H93h4Sn1fQKNONc7W/O/OOH8ADPbdURoQWSBHe0bx25S6XCj1VnoHCzLSSWe",
+	"2Z8ca9nzPsPnmAb4NCD60/X5n5qpTrSZW7PIjLlByNxtZtiijs2q5okQUaaGG/Gy3Mo9wDvFxfwQ93Kz",
+	"KGHZ1PhOhFfzGLx/SbP8XgStAOUgaf6FlehMhQnChOD5DBNkMttoXfM0IwHDHEnjI11SSOsM0GyYh0PQ",
+	"TbqsHv8i/uf4xyuZeqlGCltvtYzR1YQUlInTii3rrWdwaZovl91Z+spqxhX0GhnXNN4DcN7k/ngBlM9K",
+	"xkmXl1r8v6AM96/jp5Pvx09MN4gnKP48fjr56/hZt1teKf/Z5IP4V4af/cZWy+92oZT87xSrnHyQjFf9",
+	"QcZQG/9cc97JB2m9+S/ix/FnipH+c/wYmgQo8eCz+PEfPk/l05OD7KEuLIQWKJu+Hk3b0rBDU3S0QF7b",
+	"L4q8LkBawQ5u2JfiJCY8QU10l3tJjH7ZpObV1eQ9mO1rTKVbN+Z/YZaVUDL12QLEfY+zXkB1WPh6e4GV",
+	"HeKxUrpPOL+LQ92Xbb3TWeQYjK3X0ueXvGcW79FoiDDLwvzy/KdKIVt9P/PXvv9Ic6iAlLZ0gd9LeZX2",
+	"/GVaw4lyVUwPMZPmz0R2qwsmsWK6DJLOP57qaKONwTZKwbBQnwz5NWG2YH1uaXhvoXtAa3N9c33TCqiK",
+	"yabyae7kakUqOUNSzrd+HGGpNlPbrv2Xt1uNrd3Gd3HjvQfNxjvf+vOy7LZsbd3MQe7fqpXIvetVt+h/",
+	"3QXSRRDnHpd3eMT8yxG5l2RnBtnRUPLcZMdZyNoDPVEkYT7xM9JnOQV5hcg8+fiyNL0FRJFvHE69RJEZ",
+	"KPIKkVeAH8tpPNMEfxSV4NcRGQXYIzmd0SKaT3VceUbNA88YFLL2MIOEZ+jbt9JEr7NgrFmlAMffKeky",
+	"NQLxdxBGIjodUgm1anKigM022KpS/e6P/CnV709Gc/th/A/xj+Ofxz+J/+0Pn6M6jPwB9Pj8NH4af7Zy",
+	"aY1Nn+piGtuXTiYjWJz/jSaXX3v17CU5rybnGnu+NEVrNVE5ZvrEUjeRCXjJjJIr6jJPbrpLhbyVTPmC",
+	"6YGdaJZ1PKMpvpSa/tRs6awglfgZyPzyRajZlnmmG+sXeruBuKQDcwmFKKmk05ZPbHSzA4GuXZZY4C1i",
+	"nIxHROgq5uYzSYajQBEg3Z4Lvj+BHmlTgyRm/PxokCZZMZHOK0n8A1D6UNMTecF3ugxCpXmImNlLKsO1",
+	"wC3Lkrhl3UsMcoK1lV/NeBglE96hgU33M0+g+a56NMcTkAQsflUmoUjSgMpxY8h9Emipt9QctPFHYg5y",
+	"vlQHilnZIb8g4eu9XSl5yMh4OWHWgsBX53uYFzWbEIE/Ja/DN04OfummuGq2vuv7CKfYoYuDf8mC9Or7",
+	"9p9zHBlHZMhNfYV0yUlKSk5DrXZivGRXV8+uZvbMf75jw1If0TVhxDlhxZLSQ7tefmgpgH0lJ2Zh7qWz",
+	"56Wz5wU4exJsu1JHTwaFF3DuZMjql2KimCfovbRO/Mn5dJ4LDZ7LGDFfYytwgPnenwz2lbh+mmg/o9BT",
+	"YTw/flLez13tGYUeuasi1eRnuHVyGHxJZdLwu/in8efx48lHk/8e/yd4SJ5A8Pjkg8nHk+/HT8D/8gTF",
+	"z+JfosnH8e/1y/alv4k/j5/GX0x+cDkd9KvzpswjTdaV8o0lUS/9KN8AP8pzUNHnVP2AZC2r/11LyaCN",
+	"ZRO0z7CMQiJ28qqiqWolJB5XCDJ7AcFh1iT6Ukt8qSV+bbVEgNaXWuJLwj47EllBSYaupxTzRamLZngH",
+	"CuJADr/6R+r2Ru6efqNxArWEAPf7+BzqeY6wEKkg22X5Wpzck0Q2bLM+SL3XX9NzSL1nROcjCl3qCErV",
+	"jCXUCQS+oFZjXFy7vn9sOYXbRLoNu5Bh5Mkom3+J6jhDTmy6O3Ac8hAyeSFJnzOPdKGjUvKy3Yta4TVh",
+	"c3XSFJykMpBt1IGDYJEwrIy6bXjUHLn2L1b/YtniF06t6tivpIyGWVy+VjAcl7DHVQASq9nUMRuDF9dB",
+	"JlUK6nZi0WXuX6z+hauTWQVhvkBLgo4675ek9CUprTa48QsobXFl1PTrZnWwhI33oLMPqyKHHmZQZoVf",
+	"6NZh2LiNHfUZHeI+QbynC7MOcXi2kiH92i4xwqF0kD4QXYlVV1lj1pCRfKDezAj5CvObXZYEJ+hCKjrK",
+	"wX42HcFg6wyj+nprC5lyednyXHa6NME/QyFCouutQ73FxAbjZMpad1rrVcS6EGMx07oyjAJJ1YZXFVlt",
+	"+Fji5UwQaob7cBZfNwPIfXNDO0XtjZGLnH35kVMu7NoBXlpNLms1WWD/WpE5slDz0tjywowtl2YjQ/zw",
+	"wSmQjlqndUBvZntIXpklJjWhzIxyTV9TKKyLM5uG49mNmfbMVuarjHM9Tmd9wZQqmWlWpGu6u5fOpD+9",
+	"UNcsBIssYH7dhbzSqNhdjZ669BoPdXUenxicfeX145MsMtuCxqA5Q4ANiFQFvdNtojehur8aM/l6WpPt",
+	"tNq2LL/tGanbcOjCXXoUJMg5CXGAMhWRO63NLoMvOTTCFFEATd7TyaDAky0nDUVpHF25MGkDwC+YmQe5",
+	"HveJa9pBQmltaOqlpEbdiAxq3UFhjCphLmsz+ErLXmQJ9Nvv13DQ5yGVAwV3cJlHaG292W41Oq12p9HZ",
+	"uF5zauc4iJRifrC/f1P03/rL1/h39wfn3r3dN7w9vr9/k7+3t7f73Rt7u2/cfnjr1u5rN/v9dwdvHLy6",
+	"+8btvd3v7d692T97d3BGX9m6aN28eXH7Yb9/Z6v26J2lnHTJ4e36KZ388qNFk2XsmfJJFRwgD9gXOGVz",
+	"Rk7dfDHLOlB6QHVBwWODKhmMvSBhUoxXCdmCEI0IGmuuWeh/KT2/jFn9Y+fPCk2+Uj9lYuCdKRx/5+Cu",
+	"TjmZa1MuGMoRNu4wIXmoe01WmYETC8dyAvPDKyqGnFq6v3Nw96Ub6iXWLmY7TcDmmlCA81XI1MUWCCU4",
+	"ek3ksPSaWCl1Upc4qMtczmt/DC7n+QbimUStzMire7lFTFR4wZpdVmaHRXkzLLR5GWEhsr0Ek4p1SkxL",
+	"GuFRSYZKSegyU81bV9jN9sezG4Hae3CnUPnTQe5QMeE+cU1q30MJCoZpOboyw8SbJ8R/gvbdPDtInLim",
+	"WY9YxOz7Uix9adT9Rhh1l+RvV2vRHWHvDPfJXNHUvFdan6BcHB2F3I886PHQRCCE27xkOSCCdJm2F9UT",
+	"s9LewbGDsuYI3QIi6QOWsRlxbWE6hso0GXatuwmnDSJsb9EGYUqf1b12d5DPoW9CQCQa8yiEfjrIC6ii",
+	"RT5Hgptk7xkRFYfm3L4SQdpcxksR+iWBmUFgihVULQqb2KYvvwbDwkQJKk4JYbKrX0zhh2MI+SnQsiSy",
+	"wPZxtLQppT3Vxm5DElwlo6JTnPsoRDg9f2iCaQIXdM8TqjPNdTX9XFmGCgo0Rfm+UvPyIvbk5DCu3Ka8",
+	"lEU5hayvQCJOZz8CO2sZfTchJElfB/kNLz740iL7p2eRBeJVKB0AAmTWOvJ8hlqfQk9MHFKSMBsmG15S",
+	"En+RHjVpAX5KRBPdxt4AuUr5T+wCpfX5IbNEKMFVonMSnmJJhzriNK30rxtXhwRL3SBDp3vpXr85fK9g",
+	"ABWF/l94Pq091nFlqG56YC87W3xdynaUgPMLQS9rsWkoNaYaxW4lBURMOSyBfNKjSvbRzWQrmkLtZLAv",
+	"EjrJVaBMEa3mfFzJlcz66tElOYGX2PI11JsAAvkFy5S8sfd1hfizINboRIjhkJctZ8d47EtQw9X94jTm",
+	"LIovXy6aZCZbpJgkhHW/xJivT85YESoN0FwSQYQYrQqCQ29AxGo/5NEIzADlarzEoRRJOJj9TKck6Mwf",
+	"BfOcEWg7m88gEtYGMEz7rv5/7H1djxvHlfZfKfC9EOcFySFnJEvmwFjIsqRoI8kTzTgOohbUxe4iWZlm",
+	"VaeqeiiuIMAfQXLhAAl8s8FiN5td7MVeCloLlp218hea/2hR51R1N0ckhyONPJLCG8vT7K6uqq56zked",
+	"8xwuCLxSBwIyFchIakMutHcwQAZ+I5EUOhu5+LhM8KJQcQi/hwQq35L6hXa7TSiJ6aRBdMJjLgYbrUCE",
+	"YIfr0D7lwm4wJo1rckgTjon/fZfT6jZxvajSCkdT2h2VJVjACZIRNBeDhBWTsLFDKDgi4JCr4lWYqdx0",
+	"917LnXXpLBqintqT8aTlOqVb2y3sbyuh2gCMtAgasJocMOZKv6oYkztC/1xI6iEXMXsQzj8K0zrdg55e",
+	"h0/8qg6M40MfdxXrM/Vqrg4/OOghTgs4crnCqal1a/mf8q/zP+b/VmvU/IRVruZ/zr8GPB3AAr548VHh",
+	"9E2HE80jmsBYyrZ9A3/J/5z/a/7H/L/zf8n/uKAJKFZ6ojC7vb1dmH/8FCfwihyDnnt7u/tUH1zjgush",
+	"wu7WKrDmH7wcRSw1Hq/XtZrW7os3RdrdycSL8qYiY6qCb29v9wXBB7Kh1q0NHOzpIQWvqJCCHTnM0zpd",
+	"JBf58UKRuu6BJLG9YwIKZuOZu/3kDMpz1qFE69/y5/lf8x+gCu3T/K/T3xdUPFAb9ln+bf4kf55/A/Xo",
+	"nuTPNzynMUaxNALBBZTIRVzSLXLFS0mQjCicnGgs0+kSfsBI2C+Ewa4DwXC5zLix+5YIDJydWrfW2do+",
+	"f2Fzq7N58WK73Wnmf8r/vXYimL6xu8boNUavMXolFzMC3xLQ600ccK0K14hfL43XqJmtDNm2e6DrKzpw",
+	"IcAiJhJup0kyITSOFdO6uGHDWi6Y+DKAsrIefTGv+pTh9yaM5i1B4FX059VhGIa+RuI1Eq+R+ARIXCKv",
+	"JnRAuYCkSQBFwoThZvIj4XBhZJ8Yio8icI8rMyQxNWwh9s5ovoFwXqFOu02oIEOZKXDidOZ5iSp8E1tl",
+	"nPOvM5axGMwMSI6cJaOwlwntG6bImHI4TYRzxhBhtAtXP7gdYrAJSJW+Q5yGZ1CDaMQijBqeIIoKIjNz",
+	"jBvHi463RCzA5wPyz26t3Wm1O63O+5fatcYr+nJWFyR+vtayZC1L1rLkVWWJIFzE/JDHGSDQaxQlFmX1",
+	"5kP7j6tAsfC4zt5zzmMqFRZlXbjf0CKwHLGGo60Eb7rLbQ8t6IZlZnwvkdGBJlmKbBnUBGJExYRoFkkR",
+	"a1KPaJqy2AoqOCNg6pCpBtm6QLS9FrM+zRKzQTJheIKn61ZQKIY5/pT0uaAJ9jIQ9dDlubM4bJAwpcpw",
+	"mtj/xQwZ+3/sQWpRKtxo2ObKYqAgisZDatwQW2RXJomVQ7G0lghUHUXZWBgi2Bk4r4FkHXf0XzmvOL9D",
+	"KN41HkrtU/s1GdJDRlxXAlHfOg8iVTsJyA3xwm2jbKzTtq/00hGml9spSKQYkFQmSZekVJvZGISIpnAa",
+	"VNykyZAlMaGm+J7FC7beb5QtuDV3TpML7W1SDxM+sl8W8ofc900XStXrzOyjO/FYTlmYHB6X1U1QdTmn",
+	"SejrD4UEKxJBMTIZT2azztqdf/xo+5c/vXDn0q2tT9/7WfsX539+8fb7H3auXJ2fiIaL/7ST0FbJQbNT",
+	"Mjcrb8/tBiNRaSkiSezcGOkWg2dRxO/FxWBmHrbabrS/zhiE47uX2gZr1cG5PVXrtht2oHyUjWrd99ow",
+	"TPyjXYyDC8MGVluZQ9N6iufoTnovDDSh+uBICas7zKhJ87LdLcdVsYJb8c53ro5VZ4WhXLeC4Qzk80sK",
+	"29noL2/IoHngaK8diB4nKr1ktNB330LfMvE4oIoKsxlZubKMmRsrkVhcRT4ZeMxDaBcOEfA8fWTli4V8",
+	"2UcqGg+S/jrtycyCcIWJr4EIZ4akzxOLmSSSox4XLHaFrhHWgUGrzweQk0o1ofGIC01GdOKkgnHJozoQ",
+	"A2bI+fb2PKDGvu9masCuwLCPQWvoARNGcU+cw3U5LGtjksoL/JE8CXFqrUiQKY/CIzzVs7/W5oNY0W5t",
+	"CUxXgBkbvYvYPBeZXwThmeHhx4ERlkUMKt3ubHW2LmxdXIC5xg2l0lWPrZ0fGVvxI8P3hS+9OHrfIq0f",
+	"PpCsxG9Haaa3ENbgS8yHEFKH3bxRATe8YSG8vaj44+p/EdtkpkwzVTQyPGKLnUiXBU0mmmkSGvbAhKRu",
+	"1RFPQl/J+bQYECWUjzDZ0XGHNoC3yrk2WEwOuIjhTvv2Bnr00XcmpBppq4AamaE2L2K8jcQs4ppLoYkU",
+	"RPMRT6giI9jfukVuMxZ7FtfqkALRo+LAPmJ/c/NqqOL9/g7o93ZP87kM1Nstck0x1iJXkPRoIVxesW/c",
+	"9XN4UncRtH5FCqNk8mouIAgqrnU77UbNzrBdJ9vtTq1R225v2aViPx24e+DM++n0t+4wfPp5/mz6Bcmf",
+	"5N9Ov5p+nn8P1Wt+T6afk/w5nI4/nX4x/V3+zP5C8h/yp9MvoYnn+Xf599MvSf6tve7agv/+Dq//LX86",
+	"/Sx/mn+TP7bPk/z7/En+ePrZ9Iv82fSz6Vet1Y+M50z1iTi0Th0+Zz76osxW93sDxL0nZziyE46osZcx",
+	"fXmZ+noZfTKwcpqOKeuYR+DeKqnWu+cKe0vS+jsr6fM37Ka2iIqz+PaF0FrI9ssfjFcKlCKkHtTy/5h+",
+	"Of1i+gcoj/Us/z6orSDaCi1cRxJ0JdR77YMmqXVrHZin4yVeX6pRltDFcel3mLA7hlDibiXgnWciQp8U",
+	"e5BKZffuT/Zv3cQwVh+AO7SKd6IYjSdEsbHixsC5g9QsEAkXBxpdXlwTJTPDNlpkl+pCqHpCAapJ35pz",
+	"hKPUsk92rZDiUNhdpvTXGYOS7Q0ipEH56Tp79LAGexuSkRRmmEy8m+o4kXadmWvY4Cr+Gj9R2KUiR6xw",
+	"39gBzGr40fadCf30gvjplQN18xe329EoyX45GaQLdH2QXCt6Zy513t866p85VtG3o0DmduQwcLbV7u3r",
+	"rsxFa0HP+qMFnpRaKgZ2yMJq+Hfhr3tHO2KXuL2heUgVONHK9e9mf/f29dq9RyscIc3RIpaKPxjspu3V",
+	"aTA4KNgzGOQNq/BHF2mN2h1q2E0+4uZY509xY/Wp5q5MeDRZ+WF3+zvnPlpLw9eQsFggJEDijARpWLi3",
+	"23x1CYgCb7sNc+EPf7DRlYy+4SRlCsTRYoPvGhexLiUfCC400WhktJVM3hJME2rllJXtUrkh4dnOVpvc",
+	"+nDGEISjBR0IEJ2YtRFk7fZ2RMlQsf4HQe1hj2r2iUoebf6/IpFs8yE4Tx7d3WTCqMnmQ/jn0b2gBg+z",
+	"kKBs5UIzO6+tQMwIwSIZJoT77kcIk0eEIqmD9eyqaIyk4EZazIOSOoGYffZ+n4v4fjmRIZ6c4Jc7p0m4",
+	"ebi1CccjOoRKPdgTM1SMkREzQxlrQlOqzPGy2H6Kn5Sf7OzsS/dpat3a0JhUdzc3kQ2QmRaurJbKaqWZ",
+	"+TWZfp4/r1iQGGn9LH8GPxD4GyzN/Gn+HbnYJvl/Tj+bfpl/kz+H2Oz/yZ9bi/F5/k3+NP9++rk1Mv+S",
+	"/xfB+O7pV/ZxX031h/wpcVapvfY4fwKFVJ/kj92r/3BiW7Oc8zM1NKvdWOangx0IaxduXovgtTm7FuCn",
+	"JMBvgGQhhQnn/IgFQzLhwkhn4Z6WKTuHGM/L+hlR5K/f12lid15tqaBaSUEA40BvPpS9X7HIHBcVgnZT",
+	"jw25iK196kQ6Hw28eOYCjWXkl5o93bE/YKXu4vpVK97xet1U+e+W2NdkvnntPhQOCIpl7d6+vlPU6cKk",
+	"WDEhLlRjkkJJ1dkqjHBgtbCW3gKDOxAnt7hvjJCC71h7G/p+ThP8PoTHjRd8BuX0vGh8b7934eJ7ly4t",
+	"qAPrP/pZREN8jO9eqfLHSS3e06ro2Dhl2xlaW0vrtcG8lrelwezrKL5oL/+IdjLabwtl36dDaryAUcy2",
+	"CnmzCeubgglh1sJ0rApFIJ57OFIsZsJwmpTO01YgwutX94ntDjysQ6KHcoxSBngTMN9LkxFTMzUjyyg9",
+	"ORYEDgXdEekhU4GIjhdEN3Hgr920ce9ZAIz+A53Tbvpwkt9lnpS/i81dOEns8qx+2eO39vF7tvTblPVL",
+	"Fnu5riAdP7qrOu12RaPvS+VYTbVjNQ1HMv6IGhaS+la7c6nZ7jTbHau5JtQwteGODIoWAjHDjArhm9QQ",
+	"ISHulik8WACdFL1jLAbFFEv4J/a3EaNCEyHNEKJ7saWj3q1jnFrz/FYjGfM+Z/Eyr1UglrqtNlrktjQ+",
+	"XiUTCdN4L0KKnTwfj6YJJfv7N7H4ODekHsJTLWOScGMHI65D1GOu+EEAxVNVtwk3w8sDFpKxVAeo7Cqn",
+	"tBcYppe70G65QZ+hA80tILDots432+83ITxDMBZfPcSVioo2+Dtt54qYsk77/XZ7q92+d0InVnXkZ+rG",
+	"8p3Yx6EtolssdwtQy0KovdtQax35740Vd+0Ce3Ok9qdDHg0r8nGW8ZtC4ujLu74evYJza1QC+4n0A081",
+	"cLx+UNxJ6pi8tGFV+aCW/3P+GA4ofoBDiseeasZzypD8LxAR93n+LH8W1JZpF4EIra0D+oWj5v3kzk0y",
+	"yrQhPTu/wMdb0CfYaagQnC0+j6keo3lh4o7ROqFTWeaAbjHiQFQVlKPOrhOpHjh1993bjugegVj9yOzt",
+	"0j0+hGFfwVGfofLhl9cy7aNPE80atUwll5WyO/Zu7aWW1sV27aSKysw0vRGaCvboBJpKsWnWmsr67G2t",
+	"eLwWxaMii98IDWRWqK2kgqSKj9jmitT9xko/2a8wnXsv4u6dG7euEsHGmvSZFc0zyQqLMrvsu2f49V9Z",
+	"HL1WLK72d7KvGDuGp38CE3ZWEfVrn+TbCjLlZmrazTS/sMBq5w2rBqIjDNhXLrY/btvd7U50B/yQiSoO",
+	"9JgZM6u/FoYDqXuCZykYmTCqCB3IHU+ZQDptEtOJDoTLGg+NhOcwRs//Vbbi7ncMBOV7yhaNjOlko0Vu",
+	"8QdQ7MMaRV/nz/JvSP4s/2H6m/z59LP8f/PH0986E6jYp3BcAbkAv4EkoceBgEe+wJQhCB17Uj5gBwwq",
+	"qGaR8YXvRvSAETOWkLkFh/8DhqlcmQDiomtSES4iBSuTJoFIHX+DlsoAE5KdYKxbIgVIEFIP7Y9dshUC",
+	"axHJxIGAgxTf8wqTgwPdQBx3ug84Zr/mWaaHVSTO3U67feleo2aHWutunVBXL0Zzpnq67cAyen37bde5",
+	"VWvX3Vq4zWqKpxCgdmG0moxDpoYlUeZZkjR96Dhk1jQTKgYZHXjOFy/9fMQdNbRHNSsZ+6liJKXWDqAG",
+	"uH8esJhcaJcEChpSLu0tDaINVViVysAV0kEE7xIhT5oi5XjOzg7PmTh0lAFKMAMdsfDWKSKwp1/MhFN/",
+	"NxNMfdJoaBzumQK+78KiKOiPBS4FayGNqImGZ3x8tPaNrKtnn4wKrgxZ+BExWvA0ZctOQW4WzvjKQYij",
+	"BYGTkMI5E8LBdYiRDrAFXZpQo4h/gJMLCNNlgSjOM8JIKpyqmAkTtsgeE3GREAtcOX2fcQS2yuz9O8iQ",
+	"IxURWOo6ENWqsyvyOOz5mTg7TPe5M5UMl7J+wfSr/DuCBAv59zUXJVDyzpwU0N1ozxbSsRPL1PgCyc/Q",
+	"vb5W6tdK/RsmMa4Bh04UZcolaHJBaIHEry4/ttsryg+MVfI5msvr0BqjeC8z6MR+QWrQIiJWG6nwjHnU",
+	"IrekNtVHrcaP58OyHwgMrtc7ZMiZskKURzQhhzTJ3K2/klCJ05VA79HoQCdUD48eZUMf7nPRl0dzN0h9",
+	"Gwit4SKRdprNJIXXIJHQxkrZHZ7L7GSiBZ96zekQL4Pc0LEboi+Pq254Tlc+3vpkdJ3n8C7q70UJ4HKp",
+	"n/jgYGtYPYQs8ah2chTeZDGHsJSlcOxvInXFYgoVXOfr8w0i2JhpQ4BLvot0+pDfMKYgeKAkTYMM5TgQ",
+	"OlOFu4aXrIlSM5IyxaUr9TheEE/GzarqusfUq36s7wy2uhEt04r9t1vrwuv8rTcYDlm5N08Ghu8NX0b7",
+	"3HReCU8Rsjk0o2R5fAU4n/uVwlQQ0bFBQmghXKSoIs8JKJXcaJJKDQN17urS+wx0+SqLTAYs3fHcXBNw",
+	"jADXiv3NIiCkAsP9njkG85upYoEoc3tdMOK8lOrTIwIr0rFfH8DCK95IJC7GvgCH/bpZK7ZrAbAWAIUA",
+	"+FhUav3JfsUz4cHzJeNqXiKN96iIgCc3H2K6/nKHxXgoEzYX/ynp8wROFO3LIQzda7CQs4xjWo0cgtQt",
+	"jrOxbXe78DRsdEnqZMKwIIaOZDppgFyIJRHSQM33QMyGsHeJkE14IPTR8ROZEcGA04JBvqIuZDPWkHeY",
+	"iRQYfZkkcqwDEeIkhYvlw1UY0av6NubgKk8KLsYZ8oo07s/nrXD0C8tYKzwZozK2DRnDoWncPxExIw74",
+	"zv61WmPmyscf7R+5svvRtdfD3VgVarb7JyawqDZg5+KVGjgUcUtSzXVLpqzQe1p4knEK/Bhl5C9P1jwZ",
+	"azH7TvqPEDGOiMk7+9ca5OOP9olUxILJSSXmxVOSmMcaUZCb5i2pxdbSDAd6SgdssZ3jzSigjcIMtILu",
+	"Sc5huQiXsVfBkTEkmL3AAv0PttcftFqtkGgsRkYo6Sk51kyRoUygtnLJ2UEO2IREVJBE0tgFoTIaDYFH",
+	"Cn1cfWagcEHkBT/Oe2FvnZJRVhh679iJwjJbKwUSL5f+UC3BspYIa4mwNrxmPW8Axz+erYUcRQulxNVD",
+	"pry14xiJHNpa0GDao3pEMT4f4bY7S5dkgR4ThEFigIBwfztQKJh+S0ol4BzONNOkjkcO1aqMWCALeH83",
+	"WiTUMlMRC4mGJInxkOGtWFQG+hxJi90Fsb0nJvT5xphGIFV5R4XEyHYfiW4CUXcHJNWk5w2X9128iypM",
+	"ezCa9DIliHJlN8l4yBRzBQEsWnAxCEQ9ZA+GNNNQHRGKWsJf+j414cYOOcImtZlpOnBDtWYu0aldNdzM",
+	"lTrM/Ay/72sUAvCGZUceBZPVS4PaWdZ32nerm6mCz8oPaGZ74pZcSnzkkGZ26+EHXaqm4VsTFg+Y8iXo",
+	"IpowEVPloxsUiemE1H3OUaFkGT5i5J+kYBtdwmAzZ4KbQCgG9VnjBlGsn4kYM6IVs6qXvdqbzNuUDbf/",
+	"GqRPRzyZEKxFXlTDg8C/QNBISa2LXaYYrC2947c/jghY18yQTYg29gchxw13Ound87PbB4AjVRL7iEPj",
+	"hqhMaCIzA0VcUd3TzO0/u3ftDgF90LaBbwbCJijOVX0iEDhDBXBBEati8Oc0ulzchzhgLHWVqyCWxxSj",
+	"SxU75DLT7tx0JxBUEJlA1VPBgA1VSGKV1WWb9hO9Iquo6w++zAKyYjSedb7AIllQCQOfW1AMwz/oPTD+",
+	"7xjX+greFxjGLrzjlnu4cukj286cuh6XxQQWtJMPY2rluh9ifSaLrUGWLPrZadhqb73X7HSanUsL5sKl",
+	"Is/xffgk5ZUqDwKV7Zztc07PW4zzaig2YzaSCzpZtldbNXL0SlFj8rZtY2m/i9Xvu9o4um0LBWDij72K",
+	"jQc/ceA+I1QEAveYFda280Tat3CjWdIndZZoRsLz7e3Q1R4uJ4Em6ZAurCnj4t1Of+gItA7aZkrleYvv",
+	"yIIqNKy5JWagnZfv6L3XLbQRYRZI7VLcAKThzjuyEIQcv+EVJc9Sc/i00M7KKWt4PVCg5FOZsKLrpTUJ",
+	"+0IWZYqbCUiHHqOKqcuZGda6d+/ZJeTaPbrod5XsMd3AdQ+kCDQyWAXeW+ioFKfe0WNeUIQAudxiL+2o",
+	"o29yGvMVKQSLDDnc6roUsUbpcrJGD4pb3FG64eKKKvU8GkfYEwIBGd9loUlftQxyzPAjgQsKj2B2yqbB",
+	"v0W46MsGKRnW0dlUvq+oEO+dPAWgu8GTT+1nLIhk+2CszAqiEqqd8sIUkM5I4UqruYQDUrcTf7697Swn",
+	"ecAESWh0gA0qPhhiQWFZvHBXyQd8RGejFiz0ysxoHjN4kLuV3SxjFnpUsw34ETMtsO78+fY2SZXsJWwE",
+	"W36SskCEfsTNst/NmAlgoBR05H1srkfI9UTqYXm3y1CHpVNMxQ4RMhCItRzFjGmRn2Pkrw8kZlBD3UqT",
+	"GXuNQu3+lCrNSB2pQ6wK6K5bxWcDYy0cFby06uMYY6zD/39f0XFIRmzUs+MW2jAK9Ux7DDLOlExT774r",
+	"ljWayy+s6mt7e7uECQigsxPbTJWMGLPyUrv13SKYHeSWIdUTEQ2VFDLTXdRzQZFXjEJ0tKsQP6SuMFyh",
+	"PVv1lg6o7e+ssWynNpVJgsEkE5ntoBfTzog1ZJ3rtK91umkb15sPsWD+IyDux9cVCZu+YD2W99mFI8wu",
+	"XPrgdjibt3nAUhPYsZOt82QoM6Xt75FUMVS5ZlAOliZcW0ui4Dcu+u1Cv6EZqEhkP8vMtEMN8DmTfmN3",
+	"jwS1O2zAtQHGsKDWdTNIjKIxa46oOmhY5YQlCQBYU/abUvEBFw0yYHKgaAqh5k0uYic7G4Hg4tAuTikw",
+	"1sfwhJtJcyRjlpCKlLX4bQytBkA2iOYDQPMRiRJulwJsP4xbD8T1j/f2ScSU4X3bCGKpznojLF47apEP",
+	"JwYdKT0GbVlFlwIzGpYxKE6ogdag0ptAWLPPb32oiIBOEpgnGoGdWtAehOfb58NGtVihXX6wxWLJUGUD",
+	"attWIAIBTaRZL+F66GypMVf+aNcpcqKwsfbGdGDVhU9uNNAhX0VB/+ED4ejgGiSlZmhBvnJ6rRtklCWG",
+	"p1TBDjegMqJUsNNCIRSrJ2Nw/KTMBVXNunDqBWbpVp+nugUFJXS4Q0K/n5qp4sI03Q8E/sKUhY0WuRGj",
+	"a6nHAuF5uqUqVuzM1qPJmE7cgpcZOO2KpAZrgWhDR6kuihVTsEh8JBiFau+3pI7kGO7eqaZKGHeybyVa",
+	"+XVAhS5eZzdO+UjYgq8eCNt7h+xUTDwob7Uvklt2dp3jHAVOsXZK2r5Ixq7sZ5J49r6NLvLwlax53hk3",
+	"BDMa7JniE83IwGL1Ac1fZqD33BDc104DYYHgho3OaaIAZFycMtjicO6ks8hiq0UTePGYa5RvENdM+pQn",
+	"EIEMbTCrxeH2gyaKxmFodtb8V7yPr9NHsOfG7h4cmxTqV7NYU1ZBcx7URs3iqv2Hp7p279H/BQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -45,7 +45,7 @@ type GarantLimitsSync struct {
 	// Current, when set, replaces Credentials: the Garant credentials in
 	// force at each round (a configuration reload changes them).
 	Current func() []*tenant.Credential
-	Log         *slog.Logger         // nil: no logging
+	Log     *slog.Logger // nil: no logging
 
 	// Interval is the time between rounds, give or take a tenth; 0: 5 minutes.
 	Interval time.Duration
