@@ -41,9 +41,10 @@ type reloader struct {
 }
 
 // run reloads on each signal from hup and each change of the file until
-// ctx ends. It watches the file's directory, not the file: editors replace
+// ctx ends. It watches the file's directory, not the file (editors replace
 // a file by renaming another over it, and Kubernetes swaps a ConfigMap's
-// files by moving a symbolic link.
+// files by moving a symbolic link), and the directories of the secret files
+// the file names at start-up.
 func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) error {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -53,6 +54,17 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) error {
 			defer w.Close()
 			err = w.Add(filepath.Dir(r.path))
 			events, errs = w.Events, w.Errors
+		}
+		if err == nil {
+			// Secrets mounted apart from the config (a Kubernetes Secret):
+			// their directories too.
+			for _, f := range config.SecretFiles(r.path) {
+				if dir := filepath.Dir(f); dir != filepath.Dir(r.path) {
+					if werr := w.Add(dir); werr != nil {
+						r.log.Warn("secret file's directory not watched: reload with SIGHUP after changing it", "dir", dir, "error", werr.Error())
+					}
+				}
+			}
 		}
 		if err != nil {
 			r.log.Error("config file not watched: reload with SIGHUP", "path", r.path, "error", err.Error())

@@ -238,3 +238,45 @@ func TestDemoSIGHUP(t *testing.T) {
 		t.Errorf("GET /v1/quotas after SIGHUP = %d, want 200", code)
 	}
 }
+
+// TestSecretFileRotation: an upstream token read from a file in another
+// directory (a Kubernetes Secret) is read again when that file changes:
+// calls go out with the new token.
+func TestSecretFileRotation(t *testing.T) {
+	rs := redistest.Start(t)
+	garant := httptest.NewServer(garantsim.New(garantsim.DefaultConfig()))
+	t.Cleanup(garant.Close)
+	secrets := t.TempDir()
+	token := filepath.Join(secrets, "garant-token")
+	if err := os.WriteFile(token, []byte("revoked-token\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	cfg := fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: "file:%s"}
+tenants:
+  t: {keys_sha256: [%s], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: %q}
+`, rs.URL(), token, config.HashKey("k"), garant.URL)
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startGateway(t, []string{"-config", path}, nil)
+	topic := fmt.Sprintf("%s/v1/garant/topics/%d", base, garantsim.TopicCivilCode)
+	if code, _ := get(t, topic, "k"); code == 200 {
+		t.Fatalf("GET a topic with a revoked token = 200, want a failure")
+	}
+	writeRenamed(t, token, "demo-garant-token\n")
+	if !waitLog(logs, `"msg":"config reloaded"`) {
+		t.Fatalf("the secret file's change was not reloaded\n%s", logs)
+	}
+	if code, body := get(t, topic, "k"); code != 200 {
+		t.Errorf("GET a topic after the token file changed = %d %s, want 200", code, body)
+	}
+	if strings.Contains(logs.String(), "demo-garant-token") || strings.Contains(logs.String(), "revoked-token") {
+		t.Errorf("an upstream token reached the log")
+	}
+}
