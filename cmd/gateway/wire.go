@@ -16,6 +16,7 @@ import (
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -35,7 +36,7 @@ type app struct {
 	quota   *quota.Engine
 	guard   *upstreamguard.Guard
 	fssp    *fssptasks.Engine
-	garant  *handlers.Garant
+	garant  *garantsvc.Service
 	fips    *handlers.FIPS
 	fair    *fairshare.Limiter
 	// jobs is the background work (run by lifecycle.serve, stopped after
@@ -88,7 +89,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 		return nil, err
 	}
 	if cfg.Uses(config.Garant) {
-		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, loc); err != nil {
+		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, q, table, loc); err != nil {
 			return nil, err
 		}
 	}
@@ -124,7 +125,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 			}
 			return creds
 		}
-		limitsSync := &handlers.GarantLimitsSync{Garant: a.garant, Quota: q, Redis: rdb, Current: garantCredentials,
+		limitsSync := &garantsvc.LimitsSync{Service: a.garant, Redis: rdb, Current: garantCredentials,
 			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
 		a.jobs = append(a.jobs, job{"garant limits sync", func(ctx context.Context) error { limitsSync.Run(ctx); return nil }})
 	}
@@ -191,8 +192,8 @@ func guardCredentials(cfg *config.Config) []upstreamguard.Credential {
 	return out
 }
 
-// wireGarant builds the Garant client, its cache and the handlers' view of them.
-func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, loc *time.Location) (*handlers.Garant, error) {
+// wireGarant builds the Garant client, its cache and the Garant service.
+func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, table *ops.Table, loc *time.Location) (*garantsvc.Service, error) {
 	garantClient, err := garant.New(garant.Config{
 		BaseURL: cfg.Upstreams.Garant.BaseURL, EditionsPath: cfg.Upstreams.Garant.EditionsPath,
 		Proxima: cfg.Upstreams.Garant.Proxima, Timeout: cfg.Upstreams.Garant.Timeout, Location: loc,
@@ -209,7 +210,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL, Guard: guard,
+	return &garantsvc.Service{Client: garantClient, Quota: q, Cache: garantCache, Ops: table, TTL: cfg.Cache.TTL, Guard: guard,
 		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }, Metrics: um}, nil
 }
