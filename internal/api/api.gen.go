@@ -304,21 +304,63 @@ func (e HealthStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for NotReadyProblemScope.
+const (
+	NotReadyProblemScopeProblemScopeCredential NotReadyProblemScope = "credential"
+	NotReadyProblemScopeProblemScopeGateway    NotReadyProblemScope = "gateway"
+	NotReadyProblemScopeProblemScopeTenant     NotReadyProblemScope = "tenant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemScope enum.
+func (e NotReadyProblemScope) Valid() bool {
+	switch e {
+	case NotReadyProblemScopeProblemScopeCredential:
+		return true
+	case NotReadyProblemScopeProblemScopeGateway:
+		return true
+	case NotReadyProblemScopeProblemScopeTenant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotReadyProblemUpstream.
+const (
+	NotReadyProblemUpstreamProblemUpstreamFIPS   NotReadyProblemUpstream = "fips"
+	NotReadyProblemUpstreamProblemUpstreamFSSP   NotReadyProblemUpstream = "fssp"
+	NotReadyProblemUpstreamProblemUpstreamGarant NotReadyProblemUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemUpstream enum.
+func (e NotReadyProblemUpstream) Valid() bool {
+	switch e {
+	case NotReadyProblemUpstreamProblemUpstreamFIPS:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamFSSP:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemScope.
 const (
-	ProblemScopeCredential ProblemScope = "credential"
-	ProblemScopeGateway    ProblemScope = "gateway"
-	ProblemScopeTenant     ProblemScope = "tenant"
+	ProblemScopeProblemScopeCredential ProblemScope = "credential"
+	ProblemScopeProblemScopeGateway    ProblemScope = "gateway"
+	ProblemScopeProblemScopeTenant     ProblemScope = "tenant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemScope enum.
 func (e ProblemScope) Valid() bool {
 	switch e {
-	case ProblemScopeCredential:
+	case ProblemScopeProblemScopeCredential:
 		return true
-	case ProblemScopeGateway:
+	case ProblemScopeProblemScopeGateway:
 		return true
-	case ProblemScopeTenant:
+	case ProblemScopeProblemScopeTenant:
 		return true
 	default:
 		return false
@@ -327,19 +369,19 @@ func (e ProblemScope) Valid() bool {
 
 // Defines values for ProblemUpstream.
 const (
-	ProblemUpstreamFIPS   ProblemUpstream = "fips"
-	ProblemUpstreamFSSP   ProblemUpstream = "fssp"
-	ProblemUpstreamGarant ProblemUpstream = "garant"
+	ProblemUpstreamProblemUpstreamFIPS   ProblemUpstream = "fips"
+	ProblemUpstreamProblemUpstreamFSSP   ProblemUpstream = "fssp"
+	ProblemUpstreamProblemUpstreamGarant ProblemUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemUpstream enum.
 func (e ProblemUpstream) Valid() bool {
 	switch e {
-	case ProblemUpstreamFIPS:
+	case ProblemUpstreamProblemUpstreamFIPS:
 		return true
-	case ProblemUpstreamFSSP:
+	case ProblemUpstreamProblemUpstreamFSSP:
 		return true
-	case ProblemUpstreamGarant:
+	case ProblemUpstreamProblemUpstreamGarant:
 		return true
 	default:
 		return false
@@ -487,6 +529,27 @@ func (e QuotaUsagePeriod) Valid() bool {
 	case QuotaUsagePeriodDay:
 		return true
 	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadyCheckStatus.
+const (
+	ReadyCheckDegraded ReadyCheckStatus = "degraded"
+	ReadyCheckFailing  ReadyCheckStatus = "failing"
+	ReadyCheckOK       ReadyCheckStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the ReadyCheckStatus enum.
+func (e ReadyCheckStatus) Valid() bool {
+	switch e {
+	case ReadyCheckDegraded:
+		return true
+	case ReadyCheckFailing:
+		return true
+	case ReadyCheckOK:
 		return true
 	default:
 		return false
@@ -2172,6 +2235,110 @@ type HealthStatus struct {
 // Example: ok
 type HealthStatusStatus string
 
+// NotReadyProblem The problem document of a replica that is not ready.
+type NotReadyProblem struct {
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
+	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
+	//
+	// Example: The monthly Garant export quota of this credential is used up.
+	Detail *string `json:"detail,omitempty"`
+
+	// Errors For validation failures, one item per bad input.
+	Errors []FieldError `json:"errors,omitempty"`
+
+	// Family The quota family (for example `export`, `topic_info`, `links_control`, `rate`, `single`, `group`).
+	//
+	// Example: export
+	Family *string `json:"family,omitempty"`
+
+	// Instance The request path of this occurrence.
+	//
+	// Example: /v1/garant/topics/12125270/export/pdf
+	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
+
+	// RequestID The request id, as in the `X-Request-ID` response header.
+	//
+	// Example: 01JD3ZK5R8M2W6Q0X4V7N9B1CE
+	RequestID *string `json:"request_id,omitempty"`
+
+	// ResetsAt When the exhausted quota has room again.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	ResetsAt *time.Time `json:"resets_at,omitempty"`
+
+	// Scope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+	//
+	// Example: credential
+	Scope *NotReadyProblemScope `json:"scope,omitempty"`
+
+	// Status The HTTP status code of this occurrence.
+	//
+	// Example: 429
+	Status int `json:"status"`
+
+	// Title A short summary of the problem type.
+	//
+	// Example: Quota exceeded
+	Title string `json:"title"`
+
+	// TraceID The W3C trace id of this request, present when the gateway traces it (OpenTelemetry on,
+	// and the request sampled); the caller's own when it sent a `traceparent`.
+	//
+	//
+	// Example: 4bf92f3577b34da6a3ce929b0e0e4736
+	TraceID *string `json:"trace_id,omitempty"`
+
+	// Type A URI reference identifying the problem type (`about:blank` when there is nothing more specific).
+	//
+	// Example: https://legalgate.dev/problems/quota-exceeded
+	Type string `json:"type"`
+
+	// Upstream The upstream involved.
+	//
+	// Example: garant
+	Upstream *NotReadyProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
+
+	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
+	//
+	// Example: ["export"]
+	ViolatedPolicies     []string               `json:"violated-policies,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// NotReadyProblemScope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+//
+// Example: credential
+type NotReadyProblemScope string
+
+// NotReadyProblemUpstream The upstream involved.
+//
+// Example: garant
+type NotReadyProblemUpstream string
+
 // OpenAPIDocument An OpenAPI 3.0.3 document (this contract). Free-form by nature.
 type OpenAPIDocument map[string]interface{}
 
@@ -2476,8 +2643,42 @@ type QuotaUsage struct {
 // Example: month
 type QuotaUsagePeriod string
 
+// ReadyCheck One readiness check.
+type ReadyCheck struct {
+	// Detail What the check saw.
+	//
+	// Example: answered a ping
+	Detail *string `json:"detail,omitempty"`
+
+	// Name `redis`, or an upstream: `garant`, `fssp`, `fips`.
+	//
+	// Example: redis
+	Name string `json:"name"`
+
+	// Status `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+	// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+	//
+	//
+	// Example: ok
+	Status ReadyCheckStatus `json:"status"`
+}
+
+// ReadyCheckStatus `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+//
+// Example: ok
+type ReadyCheckStatus string
+
 // ReadyStatus The readiness probe's answer.
 type ReadyStatus struct {
+	// Checks Every check, Redis first, then one per upstream in use.
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration The configurations loaded since start-up (1, plus one per reload taken into force).
+	//
+	// Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
 	// Status Always `ok` on success.
 	//
 	// Example: ok
@@ -2987,6 +3188,336 @@ type GarantSearchJSONRequestBody = GarantSearchRequest
 
 // GarantSnippetsJSONRequestBody defines body for GarantSnippets for application/json ContentType.
 type GarantSnippetsJSONRequestBody = GarantSnippetsRequest
+
+// Getter for additional properties for NotReadyProblem. Returns the specified
+// element and whether it was found
+func (a NotReadyProblem) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for NotReadyProblem
+func (a *NotReadyProblem) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a *NotReadyProblem) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["checks"]; found {
+		err = json.Unmarshal(raw, &a.Checks)
+		if err != nil {
+			return fmt.Errorf("error reading 'checks': %w", err)
+		}
+		delete(object, "checks")
+	}
+
+	if raw, found := object["config_generation"]; found {
+		err = json.Unmarshal(raw, &a.ConfigGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'config_generation': %w", err)
+		}
+		delete(object, "config_generation")
+	}
+
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
+	if raw, found := object["detail"]; found {
+		err = json.Unmarshal(raw, &a.Detail)
+		if err != nil {
+			return fmt.Errorf("error reading 'detail': %w", err)
+		}
+		delete(object, "detail")
+	}
+
+	if raw, found := object["errors"]; found {
+		err = json.Unmarshal(raw, &a.Errors)
+		if err != nil {
+			return fmt.Errorf("error reading 'errors': %w", err)
+		}
+		delete(object, "errors")
+	}
+
+	if raw, found := object["family"]; found {
+		err = json.Unmarshal(raw, &a.Family)
+		if err != nil {
+			return fmt.Errorf("error reading 'family': %w", err)
+		}
+		delete(object, "family")
+	}
+
+	if raw, found := object["instance"]; found {
+		err = json.Unmarshal(raw, &a.Instance)
+		if err != nil {
+			return fmt.Errorf("error reading 'instance': %w", err)
+		}
+		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestID)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["resets_at"]; found {
+		err = json.Unmarshal(raw, &a.ResetsAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'resets_at': %w", err)
+		}
+		delete(object, "resets_at")
+	}
+
+	if raw, found := object["scope"]; found {
+		err = json.Unmarshal(raw, &a.Scope)
+		if err != nil {
+			return fmt.Errorf("error reading 'scope': %w", err)
+		}
+		delete(object, "scope")
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &a.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+		delete(object, "status")
+	}
+
+	if raw, found := object["title"]; found {
+		err = json.Unmarshal(raw, &a.Title)
+		if err != nil {
+			return fmt.Errorf("error reading 'title': %w", err)
+		}
+		delete(object, "title")
+	}
+
+	if raw, found := object["trace_id"]; found {
+		err = json.Unmarshal(raw, &a.TraceID)
+		if err != nil {
+			return fmt.Errorf("error reading 'trace_id': %w", err)
+		}
+		delete(object, "trace_id")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if raw, found := object["upstream"]; found {
+		err = json.Unmarshal(raw, &a.Upstream)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream': %w", err)
+		}
+		delete(object, "upstream")
+	}
+
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
+	if raw, found := object["violated-policies"]; found {
+		err = json.Unmarshal(raw, &a.ViolatedPolicies)
+		if err != nil {
+			return fmt.Errorf("error reading 'violated-policies': %w", err)
+		}
+		delete(object, "violated-policies")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a NotReadyProblem) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Checks != nil {
+		object["checks"], err = json.Marshal(a.Checks)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'checks': %w", err)
+		}
+	}
+
+	object["config_generation"], err = json.Marshal(a.ConfigGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'config_generation': %w", err)
+	}
+
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
+	if a.Detail != nil {
+		object["detail"], err = json.Marshal(a.Detail)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
+		}
+	}
+
+	if a.Errors != nil {
+		object["errors"], err = json.Marshal(a.Errors)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'errors': %w", err)
+		}
+	}
+
+	if a.Family != nil {
+		object["family"], err = json.Marshal(a.Family)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'family': %w", err)
+		}
+	}
+
+	if a.Instance != nil {
+		object["instance"], err = json.Marshal(a.Instance)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+		}
+	}
+
+	if a.RequestID != nil {
+		object["request_id"], err = json.Marshal(a.RequestID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+		}
+	}
+
+	if a.ResetsAt != nil {
+		object["resets_at"], err = json.Marshal(a.ResetsAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'resets_at': %w", err)
+		}
+	}
+
+	if a.Scope != nil {
+		object["scope"], err = json.Marshal(a.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'scope': %w", err)
+		}
+	}
+
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
+	}
+
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	if a.TraceID != nil {
+		object["trace_id"], err = json.Marshal(a.TraceID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'trace_id': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	if a.Upstream != nil {
+		object["upstream"], err = json.Marshal(a.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
+		}
+	}
+
+	if a.ViolatedPolicies != nil {
+		object["violated-policies"], err = json.Marshal(a.ViolatedPolicies)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'violated-policies': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // Getter for additional properties for Problem. Returns the specified
 // element and whether it was found
@@ -6199,20 +6730,15 @@ func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 	return err
 }
 
-type GetReadyz503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
-}
+type GetReadyz503ApplicationProblemPlusJSONResponse NotReadyProblem
 
 func (response GetReadyz503ApplicationProblemPlusJSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17510,531 +18036,542 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxzXfSD6VU5NUsVB3DOYGQAEAZT/AEFSQkRKEAGuImu07IPuMzPH6Dln1KcH4FjLKj32JrnlVOT1",
-	"JndzncSJva67W5W6e2nZimnJoqv8CXq+wn6SW+f3O6df0z0PEJRkm7tJREx3n+fv/Xy/5snhSAomIlXb",
-	"fb82YNRnIfxzv8/0f3ymvJCPIi5Fbbd2zDwpfEUUFx4j0YARj3oD5hMq1AULyQVVpMci+KkXyiF5hYZU",
-	"RE1yzEREpAgmRAr8hgx4pJo1p8Ye0eEoYLXddqfl1JQ3YEOqZx5ywYfjYW235dSiyYjVdmtcRKzPwtrj",
-	"x07tQA9yHNForGbXef/OAdnptNtmKgWvEdmDJfdpxC7o5Joyq8OXHNKTITGLIW7A+jTQb+7phbpOV2R/",
-	"6l343x5ypfaIimTIfNchxcche2/MVJS8Qeq0F7GQuEI2YEJ3jcgwP+yAw/s0YPp1QdijEQ+ZT5iIwglR",
-	"LDxnPhkLXw8zpI8a+KpDZEgueDTgAvcXUo+REQu59LviYsCE3WiP8oD5+nX93ntjGVHCFVEjJqK1Zldk",
-	"b6OWX1ctezXmOlQUctGH27grPYpnX7yKkwEjD+7fJSMaDewNeCGjES6Eeh4b6X+HTMlx6LEcSNTWz9vr",
-	"PT5S63Q0CjjOodY3Wtub25ud3Jp6MhzSqLZbG4e8EbIeC5nwWM0pWex9GrG7fMij2dUe3j65Q5LnBPGB",
-	"1P2Q9qIGZ1GvMYiiER3xRkgjFuiXGgZp1nZhb0OpIuJJoaKQcsFFH8+5K6IBV8SjQUA8ORZ6y7RPuVCR",
-	"A5dH3NAlY8EjRUI2NJ9S4RM3cokyeDcWEQ8Ij/RpsUgVr6xbY49GMoy6tb3w2+3tvejb7U5r53qrteD2",
-	"kg0fyYB7k0XH0sDXzOnsZoBppB9wpsiizeLr7ntuV4w03eDClxcaPNyLZLdzdvfetzdaexff7mztdFqL",
-	"d8eicLKvka+aoEWSXFAekVPWkyEjof5EX0Bdhva3kQwCuBO9kbUcmG6sQLfeeuut/XE0YCLS4MzKEYam",
-	"b3ApCAzO9CLHipG6pm7Xt7da+UXUbjIaspCEjAbDb3dT/O3W5h7QY6c2oiEdsshS/hTVDm9VrC995Zoi",
-	"dw6PjoneYyhoQDjgNcJxn2s0gD2I8fCUhU3yOjtnIaHmb70nX3YFDXk0GLKIe0SKXaKY8DWYU0UowZUW",
-	"oSGlAVyvSpOXmlMTdKgfZtZ36NecmibGmpLWdqNwzHK3RR/dZaIfDWq71zcdfXn2z7Y+l0hvqrZb+4/v",
-	"tBo7+43v0Mb3HjYb737rT2cJi1N71OjLhllB/hAtvzqQIgplMHuoKVcg6oyPVAlv1bRAY1TCtuqayoyH",
-	"CYkhFwMWIleWI2aOnauugKtl/toePOuFTA3soCEbBdRjufmkYM0Mf/l2d9xqbXgGKeEP5hq6ra8Hv+oK",
-	"M+J4pO80GtCIDKmYJKRrRFUEUAFMbdIkb0QDFhKfh8yL+DlThIaM8L7Q3LJ42eliblzfBISHS0cClF47",
-	"nHHDHnLFNbc7N8qYwi3pjYdMRFUg75vnK8J7CcxulsOsneBrAtjM/h87tdta4ig/iF5I+/pFUj8NpHe2",
-	"pg8gI33YbeRFu9Idg1gzf7Pzaemhz4YjGTHhTV5jJcvd1wz1vTEjZ2wC4h2wpUD2uUcDYiQ0UqfkwYPD",
-	"W1oSoqQvpU+8geQec4gaewNCVVe4W73O6XWvzRo36Kbf2GSt08aOt7XdaPud3gbdPN3yrvvuWpNoXqP5",
-	"HzA5fRyKDnF6jb6n0p8gyk0QFXmoogRz9AI7m2QgxyEOIMcRYLzGcP36eKSikNEhsqAm2YeBuUXeIGDh",
-	"NQXD0CDoioQIqN38UqQgVEhAv5RQGBkyeQJrxZUpstnpIEqWol3mGhr6HirAtbO1VYTXWTQ8AtGtXKLf",
-	"7my2yCiR7ZrE1Ty7nD7V25oMXW85xKOjEfPJKR45CNHhGhnIwE8PDgUrLaMxElF1RnpccDVgysrKIByE",
-	"Y6GIHEeO/kkkh9NptdL71l9fU8Qbh6HGEa15sK6oewPmnREXFRF3j7hWYHaJPkSVfKtXrSUN0huH+h7W",
-	"LKFM9z2XUsKJdCoppDne1UjjiRxxr5wYGFZkkV7TgnqkX18rqHbtzlZnu1VKBuD95chAu4QMPNZfqpEU",
-	"ioH4cpP6r6CGp//ypIiYAEk/IxSsj0J5GrDht76rUGdJVqo3GVEe1HZrd46Pj8wlM98iBxkL9mjEPKOy",
-	"wLRNs3imoofcr+3WWu0/v7Xxnde27t+413nr+putv9j8D9uv79xsH9zWJ2901q1Wx6lFPIJre2BRG1W0",
-	"lFhrdUPtrq8n0lzTZ+d2+WrdkoRG8p39pbZb6yk10sQ8Pcg/DVmvtlv7k/VU7V/Hp2r9CMfEE5296ZT4",
-	"FE+EhaEMQZdLTiSrZ2sNIPCJkBGqriqiwm/qdd2k/n08tue8Kb0+S82BbvmSKZhxSCPPEGLYJkClXq+q",
-	"7b7zfq3HWaAvTH/UZOK85tSGTCna10d/ToMx0+RVDyQFs9orDQJ5wXwCzxV5p1tDWYBF3ZrTrdHwlEdh",
-	"t/Zu7fG7Gt71fj2ry/YBX9YVo6E3uBTYbLZaKdgcinMacN9ufmmw4fhdw353VUBiL4ErMqSBVslRy9fQ",
-	"qQjMCbe6R1y8BZcEXGmhkHoDckp9wsVoHAF0HEjRC7j3vLCxnyzK0GiuSIFhgQ0k4kFAuCCjUPZDplTz",
-	"krezk95OsoNlr8WzH1z1fdiBM4KJtbdcU8ikSD1r/2I+j0DZJWp8OuSRJnda7O2KzPmvpUJD8ZCNtOEW",
-	"TtotOeeu0NvVxPaEqrN9Yw+ac+v2tpc7ITtw1REhKoLl8r0xGzO/SY40/81waGu5A0NCAywJiZFizciV",
-	"cKDjAMTejBV1vl3MCAvWPOYQF+xdSo3W9SO1/r7+z6H/2C2xiqVvzYXMaq66isUs3fnSNpREwAV5pmgv",
-	"uaTM/zgDKndQRvtqQMVFyWkXtugCuCgmot1UcANDK4+s6Og7Vi1E9ILHqShJhZYku6JuZUKi6ESRiwH3",
-	"BsYUmwGjA9xeYz44AcohIKUGeuCHRkfAlQAbo1HO4nopqLhK4P7KwDJnxnP0gQcsvUSuyFjYG8yvazFc",
-	"yvCU+z4TVyDNRExouXpAtfSR+ClC5jMRcRpcljltpMwpXe2y3KmX+SIjZaJIc2Usy+x8SCcgd/kSWPau",
-	"xixzGukxpDq9XY+j3zMiGxWE+kN9ydGAdUUqwHpgkyYB9c4QL0LeH0R5BohHrjU5OQ6jxiikXsQ9Rk6p",
-	"OFtzjFqYGTRkvbFiPtjFlEITWMpkDZMzeskJHzI5fl7Bxqpe3De7RQ8cWmI2WuqyWslmiVYSmRWvrJak",
-	"H744iEnuoHAUXMC6QZh8RQp2FWiJNA1ZvUr8c4nVBgWFDBO4JKK2MzI+LH3Zg+/rl69OekToJewRV1oC",
-	"PB0jEpp9w8keGjvobS3PX+6ILwOlOSXIWGJBpVhBB8LPruS49nOGAa3ujENGrEMW0b5JTsDcNFagVQay",
-	"30/duekZuA4R4CMJWTQOhTlmNNHcT6Sm5wJlcK8kMgWMnNo3RoGk/iXBtp3eihk2WfGy1xLAd41EPryq",
-	"24FtkeFYRcRnXgAmNC2c8e8x43/NH4jrEGX8GKD76xvRlwk+X31/huJ3hREsqJiQ0wnKVzwifclStmTo",
-	"/+syuiPHwr8aym/YYWJ72zH/77LCQYbwvy4j0oOVLnttQkYN+8WLI/UJRUoMPECaUNTGH8654qcBQw6s",
-	"5V6QJ5rm+A/1YerTem4cOtGDm5sAI08QoCE9WZrs9QzMHN0/vHebCHahSI9dlilstdr5C+KZvaxyTfnv",
-	"XtxlZZ2QyJfPKQ+ovhwp8HJ8NgrkRK8lH35D7ckOWTSQPqIhFV0hRWMUsiFXLDn8bu0olI/4kHZr8y7C",
-	"oOARnWhCcCLlXRr22VUbHrlCStFpkXv85mW5f0ZMN+slkZQkgBUve9WRlA384qqtSbmd5tzN1wxBBSIJ",
-	"OGcMvFcj8s7aea3EF4b8nKUS3+UI4I302M2yycmKgq+ZNpF7X8jRF3adDf1KQtvwRUb9gAumjOghhWCe",
-	"xUgvkMoIF8csPOceeyASDL2Ci8KYBIh+Q7U6ZNQb6MEvS/8yaGFWTMaZJS+tnGS+uRLpQpMxJnwmvAnu",
-	"NBl/l9xnPldWX0xVlbqWPTweemMekdOQ0TMGHEyOmDCGIwjd8LnS18DFmPmJ2pl4VtCJSYlHR0QNaIhu",
-	"Ti08TqweXddnQlyNqpqOMB9DGTV+Wtcjj4zjekLmGDrRgDUKmWIimjFQFSwxZSdp3l7PhGM9Ru+ivEfF",
-	"xGCcugLIG0oRDYKJZRAYNWbgEYxfGvpTI4K+Mq26j0caMHt0yINJbdcEm60EqhiV9xCsV51W53qj3Wm0",
-	"2iet1i78z7daG7smWk0CoKaLyNKhTsaF8CYsmj3yGPNXYPOw10bms1ku79TOuQxoxPyGjdqr7b5jd/3u",
-	"1SCGOfOQhDSyorMRW0MphyRgPWtCBXC9ppw8nqQndA2xSMviecsLjxQLeiRkeuHMJ6CfDuhYa6xI93AV",
-	"QzY8ZWESBWzOiig6QasrDE2FDZlNgiz3iviAdlomQMTUSGOjMQzKJZFOPcpDxEvSZ5HqCsRFfRYNg4FA",
-	"B0JjlR3bSK2UoSrwsbieFBhR4E1yX2rEl72uMCCqyIAFPgGVxWNrNrDUfpHnEJ4UPd4fGxHtjE3WHIj6",
-	"cjHqFGDUnUX0bOzsXDRPXswGmDbSCNOlPjavz9p6V6EwDwQdRwMZ8u89t9R/rDVnip5Me9/7R4cY4aNI",
-	"t7ZvZoIhd4mJycQQlTM2wfCUbu2yIkpGBcBd2ThSfxX2l/vuKjD9dWlPAZAUwiTOhLwQEEyYh6C33nqr",
-	"UYyAnXebxYBZc6WjUHpMqSsRVkpcwhfUcAXj3/R5DzwRUU4Uu+Q1djKRH5mJAYpCpqdd3oqVWfcZmzTM",
-	"51cld846cPXB0CBk1J8sdUCPk6VYTxZQHea/DtE/syF7Bqu472SZtBZVNGghLUcm7WiU85IB9WVkAyAx",
-	"+rHV2HnYePf9tnN983FpEOSdw6PjTLRuyZJENt4ZZgk1gY44BhzRKAr56TjCv+Y6GPVU6duPnZqG6L6s",
-	"CrU000KKCr53TZHeOAjAo5b3Ccf/a/pB/DT+Zfx0+lfxZ9MP48/jZ/FnJP4ifjr9y/hZtxv/a/xs+uH0",
-	"w/hp/Gt4/GT6CYmfTT+IfxE/ib+Mn8a/ip9M/zJ+Ov2k241/FD+LfxP/Jv5s+kEyXvUHZedqkjz2S7Is",
-	"3rK+0My5AmCZb/I7Q0mq3ei0Tlo7BUkqcRb6mqlqratsKQOqHmj1w7dBriUpQxDUq2XbxKCmxRRQo7TE",
-	"or8mE5YPa+3RQLFkvlMpA0ZFZsI+V8DP50x7LIcsM6OWFbRql347Myn6y2fn5H45EBWjlUtCkjs3Zk4t",
-	"HxyMQcFceHLIRf91CG0uP8JritjXSkOg9WVub7c7G5tlF5WNoL5Vmh0BoANbyhwRjyogpn3S7uxuXAJi",
-	"sgup2i7q5TMh3w4IXzNrLIB7fsEn9/Y711ud9uZ2p122HFWR53aSJrdRE5dudbr8BLdC2ovKRjZsaHGS",
-	"B7xYIDk/jZ/Fn8ZPph/EX06/H/+axL+Kv4yfxJ+T3/2bpjbxb+In07/WhON3X5TOHYKQXjG78dJCVDa+",
-	"yRzAjcgkyMhwOWTEX5agzOl+T/QnGFlqHS7vaAQzg2Xo9rvJjPL0uwxDtwqDHQBRA07h+1z/QoOjDAcx",
-	"Cy/yQcEuvpl8xyHnLDylER9ijqfb4yN1l6to3352gF9xptxvFpOaG33+lSJDNuq61WqVLeaKwPYSEKsv",
-	"s0QOyqRglkBj5qn+m0dsqFZcf7rtGg1DOpnZS26SJTZyYs5w9j7PuPC1zp0ZcZdEIfUZGdLwjNTdk3uZ",
-	"gdw1R7/KrG9B9ogMeZ+Lrqi7+28U3uwz2Q/paABpJlz45pFDuDjX8iymW4wjHvBoQobSZ4GJ4xfjod5n",
-	"bu6aU8vNUHNqrzB5mAxbc2qHdtyaU3ugWG8c3NOD6iPKMZncILMMX0/fOKch8BC9Dn2cxc/giN+Y/a24",
-	"Jv1bdl3679zaZq/rwchfnVLq22Q+j8CxlNJEuNyc5A7pbxOb8oa5HyZNQwqmXgr2v+80s0AsFlO83P2W",
-	"gxxK2wU5F1NzctpLCisOGVGlFeNIokRGFQIeDVkTfxmNTwNMLxLSJCaQngwh/2i4B7ZDSBhSpB7/LP7H",
-	"+EdrxGce9xm5GFAQicAAVcj9SWiwiFC3rsU/1v+fdGv5w4SE4OFZND4I9Eo1pu84m513H1ec0y0OTiNa",
-	"Bs3pM6hSwMvwKGEFS/OEdFRMRFzEF3DgdxeuvyKtcZ/4+W1MnpcY2Mi5PFHIzTqr2eirjciQUaEKeFLE",
-	"cE0Apn87ly6UCdyi1OQCBFRv+poC7WEPUwiLJIozY5xP6JSGcAglooq4Ftvcb7RZogA3cCD5e6kEIqOj",
-	"l0KPDcGZ4TlXzFSWMKkka1nWnrJ1KXvKHV5F9ZMFDNA6FxWTgV+AAWNzcykDRjX8Z7K79UsFGP5vGsbi",
-	"T+Mv4s8AwD4rNxnQkg3ckWHGvAP6kt6PQy4GDJiIkkMmBUuNTHy503p+C0VqnKgw0WyVmiJ4X1Tp7Oa2",
-	"YS80IgGjCqPn9Ec0GodsOY1dReHY06/7ZdgGWQwI4gOp0lm5In9x764DwiAYXEI57g+Iu5584C51slGl",
-	"0pCANjjyPOkXAOVE6w/3aHhWq9DnTqqFpdzY1zDxmA1HAY3YkkBJ4mdk+kH8WfyL+On0w+lH0w+QDsZP",
-	"yfSjVNCKn8W/iJ8lolb8ZCGVTA0fi4jjc5g6kroBBHxs7BH1IigXBa5RV09rPJPJQbqz1FVUOBXAfWAz",
-	"tUpLFNTiv4Mz+gyO8Et9TnCIf0Pi38JPv9R/xk/iT+On04/iz+IvUDpOZdKtuWr8MtCUT0FwE3ByHeLu",
-	"p9rnG6B56h8T/cpdq4bEvNj8PJA5Fx4rjm/xGT1eAFTl1ojEpj4LBH7W3L68zGkZ/CJhMx1+ETqUmx/2",
-	"iSeHQwhQzADAi5E4NVRVpGdZoHPIWKHurAyaOUkumybkxoO7JJVbLOLmhBSuFlO1L+MnpXRt+rfz6Rqp",
-	"Z/4dP4t/Pv0w/mL6cfzv8VP9jR5++snaanJyAQVmzi6lS18Lpb6EPKthdD6GAahcjVqXxYvn1OnMUFdu",
-	"Mkpg8ys1F11WMn0RPKuKHmuR/wFmh5TQtB4PmMmymD2aXqW2YIQ3LE01oqHep03E0GCipbq8PaWZVVNO",
-	"OZglFuEFzF8FSsdWOC0VNu1DDSdYHyuSGSgpAYNAK8vRYLgMFCRz7ydfPXauhvLrFfUgZOaYhZwGFeef",
-	"vnZNEQVvJmrCgD3Kw1ur7W/TTm/D2zzdYtfp9ukNb6eMgFapcslpXlMzitzOTnspJQ4VkDId2M4A9ZK4",
-	"Fvi0uhUNqvSPgp/4MpEFsJhw4dESNQaQK0fifzDs6Fn8KbF/kOyv8dPpXy0npafAl6ytDBQyp7gQK/b9",
-	"bJWWFahsMgKkwyL6zKJLcjWrsZJk8EMxwjj7IX10iF93WmC1Nn+1F/CZzAIWn0UWt0uqIb1xfJKlGPbt",
-	"Zsa1A+/cJxubzXar0Wm1NNAXfmt3Gp2t66W/b7U7eadO1adLOnf052YR6Z/tziMcJPcTTF08EFT4qlz4",
-	"lmLm0K/i+le69OpLXHyHCDCrqqg+K+5lHlBfAQ+A6kIVIoFdy8G9Y1I/eu3g+E+21zILMxHOiZBteKxD",
-	"Tqli1zcbTGi5v0B+7x0e3lT9t//8Nfmdw8G59/r+m96BPDy8Kb93cLD/nRsH+2/efnTr1v5rN/v99wZv",
-	"3nt1/83bB/vf3b97s3/23uCMv7Jz0bp58+L2o37/zk6OQ08itpB2ZckWbnzhNZbLrCnNuXpKs1BiXYWS",
-	"3BsHEa8qX/2GsOVkyIiFmRI8yQwO4SIJtJShj2FW+f2aLPXLbfY+fLxwy3aOhfs145XCsxxHnjT2mZy1",
-	"cI+4yb9dIgVRYyyvUO88ekRcDcXummNqSbkEChdecFVCZqr14FdPTo5sDBVkhmTpt17NBZQvG9BzRvoy",
-	"bzPqtEoK0pkCY0sH3jpXRQNhj5UXoWFIKaOWr6gr5UhL3sFBRtQ7o332QmigqpbMV6CDZoWQnK1+T4jg",
-	"EvwsudAq1AJriwlD9DSN8NGxl6EnV+ipKtdCvrEho3PDMb/W+NGriwzNx1/YOFFI8VMJ9DgLIkfvJ2e2",
-	"EIDNWkp3X3JRVZBdAkkrhWdACmCa7GVAzBSFiawJUgtFIfWiNE0cDXr2NCAUPBqwIalj4buSoI09/d1A",
-	"wy2PwBOuCFfED+VoxPy1Jtk/VeimQt+sZikQ3y3YTOhGNBgPT0chFxq0du5s7F8/aN1sd25t3t66c31/",
-	"++aNg51brdvtO539jZubB1u3rt/evnOjVmqqOT4+2h/KcZmrWgsWajwswfWKD4D64wcp12t3trevNzez",
-	"uCDHuQxchGQwQ5i0tQoV2TzNKkj3H9zMqzj6h+UUmuPjowMzIozy2KkF9JQFcyzRajzUd9aToZOWaIvY",
-	"owjy/GYNufEv42fxF/G/z9jb4mck/hyNbmBs+3L6/fg3+vcv4idge/v3+En8G1KHl57Fv4k/I/FT/Rk8",
-	"/Dx+uraYQeAlZQ713Yr7v0l5wHu98kM/xYdagvQGNCzj3eXmyNfpEDIkCRc84jQoHs+/xH8f/zT+1/jH",
-	"8Q9J/C9N/b9lJGs0kIKVkKwj/bshgsohPvPHSL8KXPqd2re265s7O2tbWzca7euN1qY+h0TErfDAVQiw",
-	"xmJu1lR1nrfYaSTDKilEPytBKd8PmSrZ5z4+IHUmIq7fLvju2p2tVmvHIfF/bZL4n+Ifxz+JfxT/MP6B",
-	"Q+L/Hv9jk8Q/jX8Y/338r/D7D+L/zyHx3zVJKXc45WE0KOeKN/Uj4kPlTy58fs79MQ1m1rJzo9VodRpg",
-	"IcixvsrpwFxeMR+a0ufMV9zzat6ZdFwbTmnTxiKMceLRpMoE98P4B/E/I+iaP0j21/gf4v+xnPulCoZu",
-	"i54MPYhDqI4lwlis5MWMixBTlj3GfOA3CuRYn5QJbpjZWCYUTEbMgTt3bP8NQGelxnrQU+lPTM6wkKIB",
-	"ZQn072oELSKEvv6Aq6LQHP9k+nH8y/iz+Oc2ivO3EPP1efwk/hXRBI50Os3WZrPTal8n//s//1+k09i4",
-	"sbEOf8Y/if97/Hfx38f/Jf7n+N/i/1vD+P+IfxD/JP5p/OP4R/D6zvWFJ2+3XHX4r4RyPDrGqssrWjHZ",
-	"OQtpYOrEMkXCsSDoFoVycGV6d1rJoKrerFZETM0O0N6TknIXHHrmDDWZ9mDw5XT34+OjN8cMQyVTSyi4",
-	"d5Y3hSYrrzrGw6NLneG+rbJrNfwsiGeg+nSSkYELHGmOEJ0ZwXouXPG/P/h/xPpksu7762HoQhZ95jff",
-	"9xvxP8T/4hZJ78bm1nqnvb693Wq14Y18Umm367/fdtqtx+v6X53H63XzX/zPf9L/2XoMH6796WJ6gZuq",
-	"Ou27rE+D5z/w9HiU7cJEKIF8YkMTV2Feaf8Po14nZNV8UyAO/6RlpPjz+FNwX2dcjxulsShVATyVs5YQ",
-	"cy2B/FP8g/h/av5YMumCiHatqFQVtYWeAPgCBE/skUY7JQ00CMzD/Clsbztp+dhGu7SXSR4P+5gzMZeh",
-	"HA0minsvDEJEhp3OAgiwen+RZEEVuXWree9e8+2333676EpstjpNLV/MYljncbfbzP2jIncb6kuXg8wd",
-	"KD1d7W0rCYxaABcBrZrrLp07Vfws/nT16VYBQ9PuZGcH+LkaMY/TAJ4o28SGtFsdTQXbW621K4Jap4a1",
-	"gcoP5YhGoRSTIfeqT8U4NhdEqFVhR3IhWUCoxJYExhdLXSk+lFmShZLQx4D58yw72feIRxUjUIM6kBrJ",
-	"IukQ3iNUTPJnc337xs56p2XZz0/ivyuNsao2cxXExAuKJaVKQnzbjdZGo721jFi/Eu9dhqEuxRXNPhff",
-	"521R4n98VV4UD4MJn/mkfof5INDdpRek09lp3PnO2h4RWlnAWuBY3VOfmt6KfoA1RtDUVGCTYcS9stCW",
-	"fXyguRXOkTuWzetlyOQFdKxKxjqA31NrdhgVi+nPjjUHRHiEJzEDEZ1G63pjo7UMROhFlGF8mPBnczLF",
-	"LmALGJ+Zzx6rmSg5mipYQMl3NQYIpjBkgRD21dcagoP6UKQI8wZSS+gU68KnzR3yAACdE5eXzo/w9blh",
-	"wTYzFRe3R1ycwyURPYNGUTQyz7SSy1ngq6z5bGSkAk0ftYinNYhR3qCWeWVJqxouPv0s+e2umSL54fCo",
-	"9m5FBrI5q7mXeJSc54ouqrEwabnYdkKfiv0rGoQs1buaZD8IwA4rRzg+GbCQ7WW6g9nku2jAhl1hBSKM",
-	"jd0lrj0+lwjGfEVcZEjQA9hwJP3vhCVBL1/fXJ+bskyoxJfIUe7anukhXDLu7DBG2Iav+Cj5BGmnC62W",
-	"0ca8olEq7e4Ha1l7Pmn+ElIiqdvzXfu6BMbKJcyRHS8jLS6cp0JwXFJpAnPtgvtcpCotLQscFeUAUuej",
-	"ta9Wu/5aVLdlheClLntpebiUgt4HN2+516dcvHW0OKFss/Zs5UVwGOrpVJMc0VBZoyNTEWG9ngyxbmOm",
-	"DqN5HUjrGRtFaZUQLogb0gt3D+u4oFcNnC00mV9TbBJIeabIRShtu9+Czpl6NRZxW+sAgYwEa7tf9JGx",
-	"8sM3WvCoNtGalahrJH3TQZzWNHokVUSDCoPIj01M9pfx5/HT+Esgp0/jXxMwev8LaXd2Nja3HRL/Aizh",
-	"Cbl1yPTj+Ismif8lfhJ/EX82/T9s8qtD4l82yXapppAxNC/afZl9+rGWK/xlvs6L44/h6jL61vKfAxrT",
-	"i2U+Qni/Ty8ACzHCdpnvjs2rM4olvagl8JLbQeYk05lyYOIk0IlH9u5cHL2PGyyLB9CPE8EuSYOjCulX",
-	"4pVuzsOOAqc1/r4UPAc2gWG+844U/WxYxvI0xCqW85+WJwdVo9Wt5Fm60G8AAlW6UqocNVBwOe9kcXIe",
-	"lrVvgPdEL4A9HIXSH3vlqVqz/FxfCO7KCs7BhPSkaYZ5OiE0Z/NogM1jSZsA7rO91WxtNDutTpssZwjh",
-	"o4esTPm/PRxFk0xrr7zjTKv2e2mwoNaGjRwqfGMW18qgqNSQHbJ53SFth2ws755E3mJiTE4zsq/wyWmF",
-	"a5SYD7K4UOk1Xs6FSVIpmizja81Q1YJbDB/g0iAu4asNltglNgyFTD+Yfhz/vEnif5h+qN+Jv4DUPsx3",
-	"+puEPEw/jH8eP5t+sEvamzd2NpsbW/bLZdPqCjiTUocleIIB1Sq2cFx1zm+Zgi+nTEOvZg/nNmO/LIJH",
-	"VYbwKGzoAsJYxB5FLjggk9Dhpb2MJrRoJq7CqelRq6Y3wGK42EUoIzC01ZnBVJZUDF77wwUjOCAnuakq",
-	"WIAWlGVVaI0EADYrcD0TF1uWmsT4cCwEF30XRPAopEJxSK1zIWya+frFulZ0rNZjW89DbwFXwy2ngUvq",
-	"CqKxoaP0LlGMYXtetIFdUzbeeg1nxfdcUhdYQB0HdIipZzTbng17o2XbhKZFyW3HCpw2nShk+jMaNIlr",
-	"mo+5XZHraolxjQUVprNJ9LojTJLPNOs0ReNzfdw32y3bBasrkmmSQvEhhXod0YBqvQWKGxPXuO1dKA5H",
-	"Q4WVNdJYPypKzTDLFHLBpqJUQUvBUXUVl85Ju7Xb3tpttb6zdHjqqhHqtp3d4gVDkw/mE4r3hZezYOWd",
-	"9vIrr8osxFv1iyajOdW4F2ca2hbFy/aNPbLvY0t6m3wxP7fDoLMm8wOqMt1jiwkepO5y4bNHWOphaXqt",
-	"F1aRzGH2rH9rqDM+aljBrjGSUG8HnR4LooxNT8T0oo0hGklTzakZsgRc0ks6UhhqAx03TOt6g3J5Y3X2",
-	"myWt1XrLb9rZkzNIVmF/Oc6MnFxhsqqky7Bdnf3htl3lY6c2huzzJdAioCoi3oCK/kI8Xh4byhJAkxjs",
-	"BHizZaOyK57Hfo4ykD/rVxtSMUmM6+b2rR0N8mSy3S+LpTlEqekV30+N9AW30bzeu04tklFZevN+htNl",
-	"l1s5+BL+KdOLEyacd4DLpDvJHmY7ZZxQ5QFlq1JrIBPzos+uKTKSimMnKGE61SKpqbdskggX/cB+kBfK",
-	"Wosu5D3rj1s6ZA3tHmqRj9kKsVm5EcQOGabR2zawBRB3NWJpLKglwm0VBXzLlPHC1DGc2cpAWWqYJWOG",
-	"4D0vmUMYK1Ix/NVQrRlXHIKGvSEnm7KBF1AK1JwFftLfdZadcYH9ULgYjaOy4g8s8EtPzoh/8B3hape4",
-	"IFahIem7CrLLogHak1xS92WkFaHogjGRZHiAAqpvicDemFpzusKF/ZmB9KGZMUDKjQazDyA+EDuOzD7E",
-	"goiQFYKeQayD+Bf3sLN5JnumkNZRg+1EcsQ9VSbMDJlStM+qtT4whaNQWszLgU6mQG1pRIZSRaTdahGE",
-	"9MXlMPSNpPOXXTo2z9oXHlOloe/7xFZpowEZC63MaZbuaC43iljoJCEAzeYaZNtQDpUZaOKTKqF05fU5",
-	"jYNX6x6JP6sg67WzjpIsb6iua2VG1LduIn1yVrmPtA45/ZvpJ2S7ZbXC6feN5RGK+IChztrrPkP10hQr",
-	"egJK4kfTjxfeBW7ZLrT6Jm4G0jtTByhCXK4gwx1zdlCPASAZABvFkpKE6V4oh+XJA/eh2Zb9MtG9uCI+",
-	"nZB6p9W+0Wi1G622xquARixcm5F6NhutnSXzCgRj/u3ztIFGjwJzLQ9sDJQkAVcmywtWSBh8rHksaLJZ",
-	"AFxcjXAcBvvABmbllnEQpBAZcHGWCBqm91wvlALibQoZLLarD5a1ZFETu7I1w/H6n6xbW/J6u9PubHW2",
-	"W+sAJOvbrVyiS3Js45CXUpfKuO+8svPg/t390nDw5P4zZ1ANoAda8Tsah/25ud5G9QFpx9NfkNG4NAXJ",
-	"ZwErrSwB89hiw8S8lg+v6iwW5Mzoc7YDkANQV1rCDQErVzFKA3sCWuQwQmzgirgQ4AGtseCfD0N64aLA",
-	"YuAE/Dq0K8AmHBnqL2RE3n777bcb9+41bt3C/m0AyfohuFgZB+Hjgk7WyswM86PABnRUHhq4Amba3VSk",
-	"RlHwXJk9WqtfWl7O9gXO7hIzksAwg8cGHUAgkbIkIGSnqddbW7ruYpsEmlWC38YhHauSOWSDeHSoRZFI",
-	"2qebhEJlSoYE1ph4mJ+7nwmLCBddYb7ZKnxTGLQgH3TA1Y+C9NZKikhlNc4M8HLRX6poMWzHHAQScVPy",
-	"b2neXAzO98z0hTmG1GcZqrw4irHcoqwRq6yY/M/ADvwZcN8vpn+TlpR/AkWnv7TONBI/nf5t/MX0E6Jh",
-	"B/yEr5P2ja1G/LP4v5WCkhbgKqJ8izudLWy12dpp71y/0W4tvlSYx2x7zuXKcRi9xkVpGTYbPejpl9Qu",
-	"6dY2Wu1ujfSZgKjX745Drky1cweedro1QsNTblKz8ceNbo14IR+CDc+jiuViDDeAOGy0OvB/N/KaDD5c",
-	"QofJ7Ea9gsur5fao9tNlFZ4cmLWBFSbz4CikXsTL8g/hMRmZ5w6o3pqVghUOTs2QqUR7S3qQ0wmWOQfZ",
-	"AV6lCoJE5YXoCrweIkPH/pyBBVvL1ZdMOUSZXDI9hgL3i1Zd8Xts1amfuNiF1MUrdEnIRmC/2SOnMhpg",
-	"cpgcRwSNzGp2J03yugyHCd3VwpAxTEOTgfwqoDspP8d2prBDROJhKUNZubJqyd0A6D5fkdWqUSvMB/hG",
-	"kn2Ww5GyCH997lUQ5DOPKy6Fgno0fMgDGpIhxLCppW0NuP60wK04K7M5nPHFsTdFkqClZX35JWGH4NmG",
-	"h2mSeyTH1t52ZQsv3CTswq7Ksae75K1eTtHZt5sjPX3VXg71NRiUXnoZmyzeeSRJyKJxKFJky2mhrQxH",
-	"xx4l85h6esXlYeAqpeTZmQsbyagVKWF+11kZPy38zNMbxoK/N2bmsXEOVPt97S1QQYOJYg7JlremmULu",
-	"epsB5cNiSANE+nw2/UtUsp9NP4yfTj8i8afxr6bfN9E7H03/hkw/BN4OlVA/mv4VRs9oXfyz6ccwxLP4",
-	"1/Hn049BGEjGgv/7V/j7b00N1V/GT/T3BEOGph9MP4qfTj+Yfr9ZjMrcvLG1fX1BDle5+9czRRzg6qvR",
-	"IIdjJYxea5tYitSQ+VItZMnKDoVCs5kRKhr3vDjzyFxxK60bXcA7oyiXodg4rCh9CicYsoBG/Byq+WX0",
-	"9gt2WqG71+Yr6PP9ig/u362U+vQ652R84sJuIw2siPE1Skc9ZD4FCW8tr6CWRI14ET/nUYlcf8RCLm3b",
-	"f9AK7PAcAOSCggSDas1q7AOHLuN4XkFvUfPBwGTDYEyOVV7MMldc04zGVLI6IaPj0mJk6VlJxbA3E48m",
-	"Fpa4ImOhoKDcqRxHjrXnaulwFFBBL7HcB8JjYUS5qD7LeT5bc0ZJVahd4obq4evswiW9MdYXND8chQxg",
-	"hNknGa3XKMpdYd7dP5VQIclP3gXjvGkWTe1THHvfi8Y0cG1NbTMK/pqZ1Jbcnpk1M0hmXvv66TjqisKM",
-	"bwS+C8358732cO01p1bYcPJLMjz+gnNm/134pLAo/PGNoODwyY60tLJk0B/XW/wpu4zis+xqcs+SNZT8",
-	"Wjng7A5zj2Gv8wl5CoDc38vVVk+fsPfGNFC5UqbX1JJkv6oymSW2Cd1LsbqM+iwkxOVVSDM7VIsosH2v",
-	"JH+HXTAVEUhZWpE8WDaxSDZPJp+zUc3ZXj25d7ec52RNPxlLKFVEf1PCcIxDSc23JJV4qO3YjlZ+WQgu",
-	"r8ucTeLSKqGZy9i4CqJHudARMjWSwi9nYQ9GWtpot1rJoAAlEJFc5G1WzLN2OYcoGUYYcF2QhlaBD73P",
-	"+6y3Whhn5nL05VpGNqR9pPQ9GQ7HATWOkJBdhDyK0LCQifLLS1PobB1p8V+pb3dr6mG7iz+yKxMycY71",
-	"UXViQrS4+01VB0sI/vwlJG89i39NwNT4y/iz+HOtlMz27fs1ydopTdMPMExutAh+qBc+/QDMk622NU/u",
-	"bFeYJ+e6E50k5jRBuzxsLsB7DSKrqt7lFOFy9mTuA4wVKEDuCm60y0OCrlCHqBDYcQPVJ3iHC/+e9HmP",
-	"X9ZheyulBUs5bIfS/4P015ZefGX7Ngy3qG5nw/28FPFOcvPt1k6r1Wm1ssaT+fabtNRWe7VSW0lQiL2z",
-	"ajjStPaoNExEM+ARLbohr1Xx3rl1PPQwNl0JskHbi2o3zGMVeji7DnJYwSEgypSYQpxpDLi7ft5eR3/4",
-	"OjAXtf4+nsmh/9iEumdeMWMWW81/9YwF/+LDPlGh9+1ubXYbG9e3tq/fuHHdLmT5UigLXEKvTkYshEN9",
-	"XoPpaGwDGbiIZFmWoWIPqiwq+qH1AXKhGAgqMFre9FcWIEEmchySsYKqvab4Snqb1fESWXpUFgiRN8Dc",
-	"1Mu/f7caeI8CqrmNPg0ZGjHHBlh1WuTeTU0tnZ3ttrPVaWFJcTCyPDi507jhZLzdYOZTpE674mAS8iDg",
-	"HglYBIQXC3lcSPN9MWos/iGZfhg/y5g0P4R/QX+wD+NnBBMgNQDHn8W/JtstUpBDoG1YRhKJn2hZ5Gck",
-	"fjoL6F/GnxFjJn0CjcY+jb8wHdJw6k8Kxs9Oa2e7vdVpXcr6aeFnOViujiOBGwL5E16dBdTy69UXalxt",
-	"iK6UDELW+3a39r5Z2eOsfe99INOP3zH2vffhP4/ftfjrJqiCsN5c7RoLK7hkTJBdzGWBwhAxiqM8B4gs",
-	"cf/Vt36XD3lFweokgei9sYwo6dEhDybllu0KrdI6clk0kL4iakBD6BGlRU0YDRAXYjnVuNfjjwoR6IZd",
-	"r/vyQkD/M6fwQ0P60eyPI7+3SmXiuWoIrjNpO8gFuT9WitMCnYz/X7jZ38bPph9MPyqTzSr6yjwQPFIk",
-	"YL0I5cKhFNGA1Dc629e39WyJ0wnak5OxCPSFmfjqVErYXiw9G8UE1+GYa1sAGCX3ik+vgROehCjf2vCT",
-	"kGnthkMZYNhIMEHgKaETQTL+CvozQusi64oZunpv96Rf1QKmnYYmdTBrDgPfTeAapAazc6Z5KlfJPaBJ",
-	"s+103p0rus2xMN6TvokxrWVW+bqM7uj5M+EWVrOBuNS5FTtz8UUyJFyRfnmE0Xm1yd+oLiZ2zE01DBc8",
-	"EYpFpJ5J6R6OosnaZVwAJuKvBDmH2ctaPFp6t/N8ULngUaBCaqYx8WVjRVd3RaELKt2oY69kLginYLDA",
-	"qKdmQAGCT0phIRt0u8Id5qHy8eXiXpcIdrXznJTbGaqi6/44of+rMMZcCmhPKkwFJT7GpYA2NT1cAmQR",
-	"lB4vZzeo3tvr7EIdRmxYLksJdqEwWAx8kXMNdMsWDyqPCaoONBiYHO+C5PLfpx9BPMaX8Wfxl9Pvo+oN",
-	"rWvjL7SoWpBLp59cPsJgREPaD+loUHH3cEpaYMUwQfwQIn6SLwvyYfxDiDb50K79afwrvRzcDC7204za",
-	"Nv3bpeTz5vM3tsjULcrsej74lDu1ju4f3rsNR1Mie7OLVcE+gdOFG9FjVy/YOMBLSPAInuwRKsC+YKMh",
-	"GT1nCgIobZlXsp97QyVkO4lPz5Qn9GnEusKT0CtJELcXyiHG868TN5L4z9mgd60jRoz6WMTRDKxnLw3c",
-	"14NWVSgEi60nxTmaV8BWlwjD6UKfy4BrN1XBz5N1LBXcXzg8G9yv51gmuJ/Ev2iWhwlVlFb0iz6mTquz",
-	"1Wh1Gp0by+wd77AiZIhewcYjWb3t+OeaiiSxaV/Gz2pLlf8zuBDyITugEevLMtfKPkEc9swbSbFbNT41",
-	"v/Eyt4I34IEfMlFaBSj90GblYv5wwGhvVRkkv/4SKaSq+gOHrtxjxQAl++lgmsq4TXIiR42AnTOs7DRS",
-	"ENMNyZNCFhhRu9W6sZqt2x5neTOCn0z/M/r6CBQr+wgDDcEw9OmyFWOSC3h3uas/CVkF7y0AQBSysmaZ",
-	"yZWuSNMX3F+xX2U6zYJ96Vu8nGH7rQH3BiRlXRATzKKynr35XRdzzsyBcV8hxc0C2UHypVtwLLVaN0o4",
-	"eNZ/VO0wcubkXyacIDVOa0FlwmhIaF/ukXZLP1W2yI4byVuQS4VVN09nlUxbhqK9VP1vJW39b+Paazsz",
-	"9otsgALWjetAgxd9C1CRgkth6OIYq+NrwsGFF0JMMA3ISAYBF/05po3OKqYNuKtjGUY3J1ZYNdmNM881",
-	"wKFXDhhC+SVYZuNkMrDx1NG/6tr7c/dIJDXXWHj6nSVO/zJYhC1ClsoGQzsTlPPDcgYlMTynSgbjqNwP",
-	"5I7DwCUhUzI4Z37STsS0XOzx/jhk/qz3p15t5QBIQkBbex7LyGqeon27SfQWLRU3/Y0MEPnqAqozJ7F0",
-	"bHXWZdbn5yUNSCuu8rJh1kYvQlNXFpIXYc9lPaumKIiJYbHB+jSip1SVplmel6XsajZW+FYfKw6O9Siw",
-	"dKXmA3XXYoS7ZrvfZVL8UmM+voyP3CydrdkBoBuDfpyPXs08Xj54VZwfpp8lv+2b4bV4p5JODvODRrCC",
-	"IUjRBEp9NAIq+mPaZ4Q9GoUMOtuS+j0ZjgbyhD2K6msOOZmMmP6vJsl1une65qATsHPddYj7n9xms7m2",
-	"XEWAURKNUcX+kpAK2bOt3fbIVitjVUJrQp+tUo2ohPG2ZvrVyTAiZ2yyS1oaAdk5FR5zSHuWGWdqUpnf",
-	"NgwMJUH9uZI/Nq9pY1H5H73IN0LfhprMXSmUNtNr1c+YwKLkbULtH5WrWFwVqlRgx8avMtP9as/4gw3w",
-	"uWAvSIGIi1S7BlAjFtRyMQ1d4SK0vU6HrD79aA7VXyMIdQiQ8Y8yT9wm2beyxHXy2k1Sb193Nm5slgUa",
-	"dEUu0mCXULIg0MAhShq73w2n1WoV31ekx6OuqLuJs98lp1ocUNAolnr6HYzW1uMR8G9pJITQNKZ1MIkh",
-	"/yaFlmy2Wlon4qLfFVjbBxB3JuJh7nkVUq+ub9zYvFTogaasi4l8echBNtLKgI5B6+b8JNl5hmVpEmtg",
-	"4HxJK+wqPaSRN1ilhlWptFeiR49Kw8lO7GK0JjtbuLldWXvtliyzot/Tq8/mxoPBjAYBzFGI5N8oK9ph",
-	"hj/Sr5f1VuhjYbfMTaSawfYSxdzsPWW3kZvTnNQcqBF8NGIVADO0B1CdjvcHFw7fabUqAuINKyovKXjB",
-	"ggDjMey4CPvKIS0IlofqUmrG3okYn7Za1xTZ9WSYxji75UUFW82dnSUamFdEV6fXthA0qjNEZsCjhJYo",
-	"HGRVQ4wFy0UmmGT4hdt4LvtLLs3BBUnctdnZTXIMtRVMowOoiNAzJapJPf0yOS2bu77WFRAKWrjtesHb",
-	"nCZQ0Cgfmy7yCRelhvjc4JfIrViYGo1HcG8cjaGePnvkBWOldSYUSvKbmy8ddEUqHgT8jCUaPEw2E2SY",
-	"8afZItemZAqan+PPV2e8y+makYROL4SLCp1zlUI4MF81+IJXtTx9aT+nuuv7MFlLKX/KA0OCgCtgYhK8",
-	"vQgVccwFGzkUPblgIzSKQn46BnGvqFpDWQ9yTwMQDZkpDHLKPOgvmMne8qgA63haK6SeDd+1P1JfjiLT",
-	"1oIztbZHBpyFGuK4RwMCEV5YYOS7kgvm28DLrtvsQuYcPgTBxzHhTGgdc3LFsQZUESFxPBQ/EXOTEpCQ",
-	"Wqu/64pCUS1fYX3QeqEui7wQyXbM8C71POioVto3DZ7NK/+pUVogU7KFZDyQzOE05Yjl2TbIyVKQC9BH",
-	"WDhUe2YPua37kqE3SRmnllHP9w8Obh8fPzw8fnjn/u3bNcf+cPPth/feeP3227lf7t9+88Ht45P0t1u3",
-	"Xz+8fSuv0c+MuLRevw9ncydkqSkVf7o5uScFm8z8allJ/vdbTHBTVtlknVbmWctekmTt5FxxPLJQnnfP",
-	"Tz8k7Wan2WkVKmMsjMgEEC+rQrefh/1iOMB/Bbvex1BP4gMT94vdC55MPyHx300/jn8TPyGzNatsHMBP",
-	"4mfxz+FnEz7wr/HPVlu6V+kHPMj5+rLL/m+2VhZoX0/S5gewgWdZe+XTbrd09Z9lKm6Vj7LiNir6B96i",
-	"EUr/SWzUMoDQ6TS3sWTcaosIaBn2H+ifeY9DHXcouDBzosb8S+KneC5fTj+BOBdoYdHtZs3D0+/rw3s2",
-	"/Qh6XPy1jRxZbaXlh4XQavwtVUdF6u6tJvqr3bWZwjLNNuBPe7XllNe3ec3WtuECJXBTACF7cP8cP5t+",
-	"oJFk+hGEmn+Jx/Mk/nz60fT7q60ioCp6ODRxVhUFEW14SKZQe0HPmjm0oqU6Ba6l2wL9fjgQqhLHkpQ6",
-	"fKEI/MmQK11W6Em/5KSOoctHyPpcWTO2TVcDholPkrLbaTm6Trv0PsJqsgJGntnp6ve4+O5YRWuloLBg",
-	"GVuW/ZQtpapUR8me8dVkMlCqo9mWOVDM6Bdaxp9+NP0gfgoCvWkzWerQnVMsJOvWAfMwvlyY9O/izzQI",
-	"ahI//Xj6t9P/M34af1bqjWJhyKNSxnRiHnEGdWdMefBUZBqNghKmVUQB4LAFFFiVjF6xy6y8GGmCPvqx",
-	"IvWFFSwdkrUWz/gr3qllH9ecxSUxnyO+sOBPMz2erbxkWaZjndhJJmMilji2MlwKEInkl7D9an2oWAGn",
-	"MgCwWJUnKcfTXDXs7g8+oq7UWpHY2grVirK9IyEAF+Jdp5/YlDASf57G8D6blWvi3zgEnvwK0sw+n/61",
-	"HoNoUZ2YQNqPpp8kjOqKAgE3G+1OY6P9jQ8E3GijwFW17WWz615lNIgGVVlG+9DdynbtKjE/Vn0XXNCJ",
-	"Iq48c6EM5hg0uKyCKs/y6qU8W06lzK73jddmG1iYFZVt9Y0RE/tHh9kol3JLJVYOmGmvZr4nG81WcyPb",
-	"0HPAFTQwCKkXrTWJ1nQbGnognIlGhpTMrMd2ZFl1HffvHJCdza3tpPNYEqJPDgIOlk11wSNvoI8eu9Lv",
-	"ERdER4AnHsFyVQQ2kPFwSDHUsytcbFjoIipzoUxZGQ+LL3msSd40OZY8GIeaJ212dtYI9X3innMZQGPP",
-	"kQy4x5lyHeIqT46wkT0mKNpOdEyxSD2kkbuXjsXFuQzOoQWESJM6YWz7l9sk92TICHsUMaG4FF1hjTxD",
-	"jWxQgXuX8L6wreOkYIpM5Jj4EpDtTMiLio5rJiewHKHT8gPJytJP9HF6LBTMd/SdmwO2sUzYyh3NVxBN",
-	"y7yQFfEZI5MaQ8pFdZ/ZMgQdjIdUNEJGfXoasCwRxnTHwv29Dssw7TbsWqBgH4Zs0IBAOyG0CeeWCD4J",
-	"ky1paBp7BHmVmHhrp8uci+alivlkPGpWtpkrIR93ZIj8GPdhIaRQlPmUZlrKLNfCJ21Uc/leZwjI5VCS",
-	"zUDO20RdPCqNEyAZPdSqrf4LMsQfAvmQgf4hxF4ALjZY0v+CmOSCyl3D8Upb4AFqe6yqwQI2coJs5hII",
-	"ycdWpSUqMLEok0YI86+P/F4hbq4Rsh6DsUpTa1g45BA5UdF0xWIXJmMX8nVJQL0zLPmWDgROvXoihmy2",
-	"Ntaw17qfcl8sG9JZx5RbF7vx2ITv/J7VOJrQ7w0EP2uge6RUJcNTfFgVcG5PmWMAm/HJun/RMLbNxuEt",
-	"CIIcSaEw46nYBfnSvQnNDNiiMCG0cxrQsUcDOlYR8w34DqgioZRDjM0sC0TtNFrtk1ZrF/7nW62N3VZr",
-	"6QaNwBHKVqOFcENIQhM6cqFXYhpG1g0F3oXGICOi6djE2NQTODbvQAa/7YBsBA58E7vdWUrv1MwHeVkk",
-	"98YSMolh5Md6Zyd2muyPB9kBsw9esdMvULFfPTk5Mmo18aTPFiHuZmcn2zpiZyfrM1upEdI+UQNN4q2c",
-	"YFLoreihx8lDCAoI7FFFtzI9U0g9Vok5b20cEHiDcD/ZpkEnh4w0QFsfSKYsEH6ioGewltNOWMCGLNIL",
-	"Fg46grNd7BSs1l8zpSVpELDQeH2scI4dV4gLA49oCP7Vgo9087S30+ltbG1vn25s+vQ63fDYTmfntMVa",
-	"bHN74zrEh0SardZ2a//xnVZjhzZ6776/0Xn8pwuQ+ETPiihcbhvYJw/uH5KE1BIOANabWA949oJI3YWo",
-	"rt3TgIozNzm8kBkVBIOJtMikRszjPe5VBFKDfUcfedNn5+tmDrUOaNvI3Pny/MDS+wXcAGXDfMs8ZEx6",
-	"NqVG+j98pPKInLyxPBI/MDO+Yj8t/H7n+Pio5NfDo2PT8BN/eJj0ZFxetD/J9yYGFySIYj1pirFhYq5K",
-	"wNMokyHDdj3Y6qFOc52gNefTJMNI3qalW0GaeL+GRtVWpudc7YHwWQ/8stA5b9e2mK+VJZglG69sbHsH",
-	"0r6gF16ntU3ujYOIN1CRM/olhikDrbNEDqm8PjcUBeFzrOZheuBCn42wyD7fsTvqtFqPHfvHZmvjcdai",
-	"Ne9uZnZYNAHO6DvzREL7jm3k6xMhgclmJBUuiHufRgyKhzSO9BeTQsKQlfqWN8stK9eW9Q9Kq0TO0aqB",
-	"3pfHt+HWwcnNQgu3EUWn+4UDAJmAL8912isUFRuH4qGWix+OWPhwIMdhVYEa0Da0cqBf2jWphh4NmPBp",
-	"aAx+Gsy0sAHvKg7UExYG+bLy3Lrr+ZARFtCRYr7TFadjKEUXMKo0X4iYsPIzs4bEujJhRFFistOsxZT4",
-	"xYo5Rg3V+po+EUp6gZT+2h50iCKUqIDrMyAXXPjyAsoJkBCCr3HRRpK0j61OGUDITYE/tZqtjdYyUWzO",
-	"QvW3TOnFlB28XFPNzGbzQCsyeSFwdSzoGRqWk+VBElxNDTaiaqn2kPYLtYtKQUrfnD4mDUhwnLvEVSOM",
-	"B7P8D2obCXmx5hAX0+IegvTskjqPuiIcC8wKp5FW5mAdYMFwkiS61KoBWRWukNHD3EhNsl92wV2hl0QG",
-	"MvCVHp4SSAWfwEoxAkTTd3gMiKOkNR+CNp9fbr56Oeyy5tSyr2BR69zS8nyz8PIS3BOowO3kdo7NrIWf",
-	"b8K4982whYevyyj7/N30uhfoL+O0NFU4FvaOIArdXvcekSKYmPii/GmVZzneOGldv5R6M886YOwCspcy",
-	"tHyxMQu4pZaDpfX/oLxUGhJIGgTywtBIJFv5NmutzEa5iK5nfKMZZQFQuypwETQy7pNZjMfaZDRrHVsJ",
-	"/UcVrpyThCLupsTeBYLrOsT16cQ08JXjUKOzKFQUBVL/PaiefXusOc/6Pak8edEVmdRCh7gGdx/iOCBP",
-	"2Z9gDiB7YPq/3iJDLsYQghKSzibwI7XmEBl2hauYJ4XvkjrSdtR21/KIC6sH/5hm4sDznFp2AZk/8R0c",
-	"NY/JdpRlURidZffMV5mfbsEUmR9exSVkfjnG1VQ+mBni2Cw4udmHwITnoLptAmAYruXZ9TLeidIkvGL5",
-	"tKG5msiX4/3lzRohG2L/4rml83jpNoxtWLA+pEPOlsxbAiOXMfRY8iLYI1QXQOUDU0/FCSZqtgx8rTfj",
-	"CD6INbZSCo/WvjIbURpMafdyygIp+sqmkFp7UIhtpUrllvpIKsVPA2MmMmGnGDKK3y+2HD2XvQhQIG8t",
-	"Sn/K2IrAKiTHYZkp10US6tpqGmAvg9yHrFXE0lnTuTH1oyS97qKscIeKlbLG1JzJNHckOG4to77nDiT5",
-	"dYXjgH0e2HEzvz1IpljeXBAlilcKHy/OdACLnTEc5H41ZoP8b4nRQJVFnWUUmlKyUciPWoJKFMvYpbdk",
-	"pBaLeZbBF4ylhv1aCcMsPEv7CoQ8S5YSUHbK1LmcaF+pZlbnyiQmvJzOWRKjj2U+lw7SR+12UayLGbRy",
-	"3Voc9kt5A6SbAh7a4PBEY4RMl8Tw4WMJG5ovXprzNxkosUouFygZN1f2dVYpeyhoWx5gdL2VBLilfWfA",
-	"c5LN2ym5IHX0jyX65IiFDRR8UJSigRRsaVE5maJ8SekKeKmgehsGPrFteWdlgt5Y+NW4jW1VT6l3liRZ",
-	"5MixvnMhI+Ijb7uQ4Vmz0B56KclAw2L1KvQqIXEOWjt4Zxr28C7q7mZnp6B3bCwtjYTn8+bE51Z1zm0b",
-	"MCC/0eV2irruoim12I4mGLydQnriUjMZkWCeAoRVITVZKoAODUYDusgU/gIZlSVG5Qyr+DTLuGaeIQMr",
-	"FpzJSUNWwCljNin2ZSAmgzYZ2LWXW0liH6iKlGVLWALm91loCauRvK1fCAm41kyjAZugkVKrCWXlN/x5",
-	"IXrchNXYDiqsjFlfgYQ8TxM2O81MXKJSPpeWCIddoipmfr9lvJopv624GGPSAhk8GjAO7g7mURUt33W4",
-	"gksj0JQz3jeE1nwuwA6SQqxjsNdJqJFjORLkYyX8ALAbyCZCV473rrbuRDgo79EYVnVQgamuqTzgXa1a",
-	"W8DsRP6z0h0TFjN9BJg5gtB9Rv3J8RwfdwimWqYUxhxeU9+gqMPM4iHoMKVnqqLVqojCCQBXTiexeplW",
-	"vlOoUxrkd8lAXpAhFdbHzkPi8dAb84ichoyesVB1BQ3BBQBdjyAFoUkwhTofdHUBv/Ek8GTIopB7XeGa",
-	"BTxM3HVm6IcwmEvqAT1lgcpoig5x07HdNQd454CFDM1VS8G5ZRg3zT4W553bUs3pMZfB1My45bpB4RQt",
-	"D8j4WjN34STS5unEHvG+/RbyNE39tq7wpFDMG2MJKz5kchzpz8eR1ruFSfgiMiRbjx4ZYMaspig7456+",
-	"rQCETeEY8R9f7oqt1oYxWt9nUThp7OuJXQI6g8dS3wXHuvAZqiWkpUyKAOtc2zNMiZr5wIPQFQMa9BqQ",
-	"fqopXMAiRaiJ+gUrTzQI5bg/cEyYvEEq4gVSYYpTWTClfljCnQ4yII/D4Xb70k6zuKCIXu9Dvd5lhrfX",
-	"VrktsBsxBQEliW0pYw/x5PlMrk5p+MyyK8reL9HXa+5y8QwvXjwsotOMhFj1ghESKx+XyokZidDAS/Zy",
-	"zYnOYv1jMHSPQx5NjjV5MR5iRkMW7o+jwTyh/Joi+0eH5IxhWrCr35ch/x7w9F1yEwYxbXfO2MQ08WmC",
-	"XURPBa4x/U56noMoGtUeP4awS8y9h9haL0qbqdeSqBmi9eKIcmFoYH6d6WtQt+z+7eOThGFwYUriAW8I",
-	"GbPtXUzK1f7Rodq1UbkHSH3IeYfU4XFXJLVs1tAsDgEiN28dHsGBnLebLVJnAup6QVD7KJQeY5qrq7VE",
-	"Sobgi27tvs03k2G3Zr7vinqPB+BpHY0C7hnnFtCu+1KNaAQpDOTQ+jGjcjuDcohZhjFuKKcrPOoNWJo2",
-	"bwgprGocCmWCRDKxQpEEAq/pM1d6ZvLnx2+8nsToN7uiK/7kT4i+fj0trrYrbsM47vp5282IeoIxfwGs",
-	"GJXPwJYFG5KJGzee2p4ML2joq67Q+z9j6ap3NT0ecRvdWhFkbkPKrfUDJ26SI03YlPF4jJiXRrz50jMF",
-	"pLToMBqfBtyD94ea3o2VEQ0U1B03Bn/MHmA+kcIhr0gNDD0eMA0J2N+7K0aJV4UDTu3mxBtQ5UzSsBRQ",
-	"Z2RE0TzjD7mAwhJMsJDUXXg1bMLvD6nvh+5aEq/HFYHwcnvjm61NLOCzbhbt2pu8n4TbKnuNNrjWIVx4",
-	"wRjcGhhvrplsCDmEVBRDck0kLtk3FkVIK1DM1MGWF6IrCl/Ub2gecn3T1khziM/7XAsCblMLTw/R9dhw",
-	"1/ZI2oIje1p9fRSYrS4Y3mXAhhmcJSEbMQwC4IK4aeyxi/kYwMtNwqc+MEBDGwFoj+gkpB7UWUvcQQji",
-	"GpIAi/JhkxG+DiBQ8ChEXIzxdlOz61sbB12Ri5Vcx7+sXAnO0lPa70PwGcb+FPNXFFwMGv+SEFC9Yxsx",
-	"mtw3xPAnV41RchzuszI5htTdDGmysYvf+q6SwnUISqrENYcPRT4wdQaJsYoguyIfcxnJNNFmjyTJMxzk",
-	"eUzMUE3yH2YTGQABugKkeNnrofqEuQywX4RTl9TdHmeBD0NieTzTtZJGA0NlHOJC1UHzRHOc9Il+b/YB",
-	"+qANpM88XYN2B0kyiFmyoV8hO2dalgEJlo4V2wUqzXJAaVsZ2Mt60xhXrIkWHUpd8SDXt03lox6SsP2N",
-	"lskyUTaGCsmQldJzOlZKLYGG2OjIlHI68L4lm/tWFqQRuZDjwDdxy8A9LNUBIyhwsq7IieFOxs1ks5Bk",
-	"L4UhUp+bE0VsSpTTFbnQIUu6D2+f3MlEBLrrs9GBhl4pvZVcI7MkDq0rUr6IkVjWyUdVJvI/TZ9wNzsb",
-	"5K70zpiv1xIoSU4ZtrOgeBaOPYx00TbgJvG2g4sZVtQk7iu3T8j6eRvDhJVL1EBeWK5t/biwXpPATSKJ",
-	"DBLJi+0jno3fsrGDNo9yFEq0FGqkNFFAe8WZ18cQ+toVuICLgUTVCEOs6ilkODmTUJkBaM0Ct62xqUWU",
-	"pOKmBZ26BqcRHASkrUNqm28QwIAxZDc0iXug/2HiYV1SBzrWabfXiKITBXWLQD+hadYIdnYCm3bi+IXh",
-	"kLq6+33mglFBBj5EQQJPN6oH1zBjlqmP2+BvlqwT0OS1lle3ZYRtPTiHDJIunKAwh1FSNNjJltPXSGiK",
-	"LuH8TuYwsieQwctdQsmARxiyZdLVNPhlNpnG62sqGgYcaBPsIN0WVjLVqJxWCAiZdfqfTjISlAnRzBdm",
-	"wspzXWGu5gBTtHaJkA1YM5ao07IqoaQXMjXI+zBIHcJKeQCimxoPrUy7hhS4MOyQPmqoiAbs20iT0aul",
-	"LNGOpF6XhiasP6vVKDQz5XvnonJPLTnoisQMkGC7hd1Dnw1HMmLCm3TFG2lIGrouQqbxTIGgCJCbzG5D",
-	"iImbGaHxGkvoEam39Xo7W1tdkVaG1ZyFhCBdWGsvUXSIcrAlevCDZnW2sbuNndJ0K6ATlQbXahIPsKzf",
-	"1FetD92G0qX5o33KxV5+MpieEp/3gJVHOGGG4Hfcva6gdrFwomlMb5LbpczthmMhELftAK0dt0kSQSv/",
-	"2ZBOugJ6i5wyQAsti/oQtng6xjDVBEfJWJwJeSEgqD+1JKKtySGUBFJlrU0OxJOK5GTykptmcOj58mTo",
-	"rzmwP5SD4W1YN6m7PHOrchxp7GuYhbhru/pKmXcG3E+gbJxNrYHzJmPhA7ES7EKfuIW4u4b1W3kdi2Mh",
-	"GTA1gq0PRh/LOdjeQHeDG9LCOIqIQBvQsomMFxJrQYjrCp95AYXsZIorgT+LXL3Vck3tYcijyHgiQ700",
-	"EzIG80IGEvXX9gjtCvgliRJPOMI1RRT/ni16nE7T3nBJvdMi9/hNFAsTwgkwDzr1eBRI6mtVtw3vsUAx",
-	"kFzWmuQmHtGABQnNsjdqzYBIRUejHBXF5j1QT3eXjKgy0kBiCAEyaISbuhF1E0EUpc3G6djvsyhJ7NFy",
-	"ux1Jc8+AEXyDuFutDbcr6oXPDL3R353KaFBiygTbKlztGIoOhra0pQ15SSQ3fa3YF06RehqWSdotosgp",
-	"iy40MkUXEm4Kz3ZDP8IjWHPgUPW133D3bB4KnjtUqB5rcgL2UfjKkhQKtTNBJDZIYpz2KbQgscJMRRA/",
-	"NChqrDAmUjj2FEXRXmqy7VKbT82pnbNQmeYozVazZa2KdMRruzUoOoD5ZNiVbt03RZX7rLRhx/EF7fdZ",
-	"SB4covqfJBFZK4gzIzycckHDCakLSQ5uvQ5+/wS8D/3abu0VFpkayFYIgRV0Wi1r+DIO+Ig9itYH0RAC",
-	"TBAtS1JVHj8uqW6QFNhs5mx9td133nVqJguxtluDTgFYDQbsLpbFW39yRPumBGGS4PmoYbM9d9/PWFOT",
-	"HFBYz/oACkx8r/pkDWZ3Wi1NqwKpCb+yOXdgGzfmj1dPTo7A4gWkDWpI+mzEhK8Ja+nhvmrmXni+WU1W",
-	"a7D5Y57nisnV+yi5gZPMPrTmG2giPPcm7mqESNx2z3P0Btqbdkel568XWFGJw5BsMyiYeDXvKD1qM4R+",
-	"/iKPu1hzpOLE7YbSZpvzTvwki8Z2l1dx8BOKGHsFB//2/r27GA+PYX+kxwO2Nu8q9BerXYVdbnoViVMb",
-	"SVmJR/tFHL9Z+aWPXzOOyXIUZybv2aMC6Q2JQtrrcW+X3Gc+V6RuzOdWJQSLf0TVGRj0jYbUFSMu+qnK",
-	"BP5GPQWOAQIoJODT04A1ibXYKGsItlLbLshWpwyr+WutjPZ6zIMeBsHE2k4zaS9oHDcsFZPHnJwpB40r",
-	"Ja7brsi7T1Xip90jtpAu6nymMu6QnuXtrbAlf4KMeAYa7+NlvECakI2EKAFIeNzU3H+rtVE1VrK49WMW",
-	"nnOPPRD0nPJA39Nc4L2fj7J4HrA9b6/3+EitZz0+c6lHzjWUq4gM0pith0zB05J0w6YkCrUYyYjszdKP",
-	"O3wE/Wj3s4vAXrZDFkFMwDvl3ZKyq3FsoAQsJFPQ8EKGvtqFphR1dz8IXIf87t/iH04/NHVsp5/En8af",
-	"x09/98WaMVMhdGWt93X3VaoewM+3pIcj/IRA69/fmj6eT03X4i+n349/Ez8lUM7zcygCDHXO4if65/wk",
-	"to5kaj7XAriZyj4sTviruaUfl5hehgbNFe8LLZXX3ZMQpXyY55/jJyT+LVQZ/C2UkIcCxfAx4nzCNJRW",
-	"5oXEJBS01YAdLhmPKBZoGmICTfTNganbFhXctQUCU7RLmgnV9oMgWw4b/speQ/pn5qhqTs1MnnE8z/OY",
-	"a3B5jQsfx7d/FeYp/Jyfzz5M5n382FmAO2kJd/BAyDAip8h0MZX8dAJgnA8FQ3OOX3GQehAojpQ7zUxx",
-	"/+ubJcFh75c1bOIi06opzcyvmvUWvlt+ixUNth6/+wKpsz66DDGBlIMKsSFLQYBgb+I65hPsm9S3Bc7h",
-	"k/biTx4IarzPzMePlmAMd2R4yn2fQUeyzc7O4i9OpLxHhS2/rpAFLbGjQ+MsSiprbbU6S52DZTnPw+v0",
-	"p5uLPzVTnaDpDFlkRoVRUe42M2wRg1eqeSKE3OjhRrIsOeUA8E5zMT+kvdwsTeLaYqfg4YtSkAKPQtI1",
-	"uDeGnkjRIOmCQlVXgBMdsN3t5ZmgiLIdZ5GnGR0U5kg6QGBNBlP3hp0SKFqoBaeuqMc/i/8x/tFapj6f",
-	"kdY2tRgKhhzjpiwTpDRbxq1ncGmWL5fdWfrKesa8/Bqb1BDvAThvSn+yBMpnC5wk5e5r8f+CeqS/jJ9O",
-	"/wpaLX+Odem/iJ9O/zJ+1u2Wlwx+Nv0g/oXhZ7+yZYO7Xaip+xvNKqcfJONVf5Ax/sQ/Rc47/SAtvPtl",
-	"/CT+XDPSf4yfQLVkLR58Hj/53RepMnNyL3uoj53LUTa8HqRtaVyWKXJXIK/tF0VelyCtYFsz7EtzEuPy",
-	"1BPdlV6SvVM2qXl1PXkPZvsGU+nWjcVfmGUllEx/tgRxP5CiF3CMm91sL7GyIzoJJPVPpLxLQ2xQs9np",
-	"LHMMxn5k6fNL3jOP9yAaatWV5ijlivynSiFbfz/z16H/GDlUwEpr28PvpbwKvQmZHjmqXBXDIebS/LnI",
-	"bnXBJP4E60hgAtdMaX80MFnPp2GhPhvKa8pswdrx0/jHQhnl1vbm9ua2FVA1k03l09zJ1YpUco6knO+B",
-	"VSgBt9/4Dm1872Gz8e63/rQstSfXZDqzglu1Erl3s+oW/W+6QLoM4rwuoztyLPzLEbmXZGcO2UEoeW6y",
-	"4yxl7YHi8BETPvMz0mc5BXmFRXny8VVpekuIIn9wOPUSReagyCssugL8WE3jmSX4o3EJft1nowDqnUaz",
-	"iOZzjFXNqHnQ3Q4qgXpUoNmeij5ba5I3RDBBVqnAlXDKukKPwPw9Qokanw55BMn+OVHAhmPvVKl+D0b+",
-	"jOr3R6O5/TD++/hH8U/jH8f/+rsvSB1G/gCanX0aP40/X7u0xoanupzG9pWTyTEszv+DJpffePXsJTmv",
-	"JueIPV+ZorWea/NeKSVlur33itQ8lxW/SG66y1V0K9Ox/IXSAzvRPOt4RlN8KTX9sdnSRUEqyfXS/8pF",
-	"qPmWeYEdhnPhLBTFJQz2YxxC75POLj6zEZMOBM91RWKBt4hxMhkxhWVgzWcRG44CTYCwHQx8fwI9eWYG",
-	"Scz4+dEgj6xiovIu6eBjv5B7XQHhlzIkwuwlleFa4JYVSSwk9q6BpEm08usZj8bJhHd4YFOIzBPoQjhM",
-	"6+NXeQKSIKivyyQ0jnjAo0ljKH0WoNRbag7a+j0xBzlfqQPFrOxIXrDwjd5+FMlQsMlqwqwFga/P97Ao",
-	"Ei8hAn9MXoc/ODn4pZviqtn6vu8TmmIHVlf9igXp9fftPxc4Mu6zoTQJ6OmSkzD3nIZa7cR4ya6unl3N",
-	"bR78fMdGIzyia8qIc8qKJaWHdr380FIA+1pOzMLcS2fPS2fPC3D2JNh2pY6eDAov4dzJkNWvxESxSNB7",
-	"aZ34o/PpPBcaPJcxYrHGVuAAi70/Gewrcf00yWFGoefKeH78pP6Zu94zCj1x11Wqyc9x6+Qw+JLKpOF3",
-	"8b/EX8RPph9N/0v87+Ah+QyCx6cfTD+e/hU2Atc/PYt/TqYfx7/Fl+1Lfx1/ET+Nv5x+/3I66NfnTVlE",
-	"mqwr5Q+WRL30o/wB+FGeg4o+p+oHJGtV/e9aSgZtLJvifWzPrvbyqqKplKMiOqkQZA4CRsOsSfSllvhS",
-	"S/zGaokArS+1xJeEfX4ksoaSDF1PKeaLUhfN8A4U2YAKFfofqdubuAf4RuME6pMA7vfpORQ8HFGlUkG2",
-	"K/L1/aQXsahhux1BTjN+zc8hL1gwzEdUWD4Fyl9MIqg9BnxBr8a4uPZ9/9hyCrdJsI+tisKxF42z+Zek",
-	"TjPkxJYvAY7DHnFlk6Gl8BgmMScv273oFepjwVydNAUnqTZiyqxBdaklwrAy6rbhUQvk2j9b/7NVE+qd",
-	"WtWxX0lqvllcvpgqHJeyx1UAEqvZ1KmYgBfXISZVCmoBUtUV7p+t/5mLyayKCV+RFUFHn/dLUvqSlFYb",
-	"3OSFAHf6VVHTb5rVwRI22YMue6KKHHpUOISSkbzA3ivUuI0d/Rkf0j6Dkg5QyYuGZ2sZ0o92iRENI4fg",
-	"gWB1R6zcJKwhI/lAv5kR8jXmN7siCU7AmhUY5WA/m41gsLVLSX2ztUNMCa5cAQ4zXZrgn6EQIcNSulDD",
-	"LbHBOJm6v53WZhWxLsRYzLWuDMdBxPWG1zVZbfgUW3Avb4LQMzyAs/imGUAemBvaK2pvgl3k7MuPnXJh",
-	"1w7w0mpyWavJEvtHRea+hZqXxpYXZmy5NBsZ0kcPT4F01Dqte/xmtgnXlVliUhPK3CjX9DWNwljw1XRs",
-	"zW7M9Le0Ml9lnOtxOusLplTJTPMiXdPdvXQm/fGFumYhWGUB85su5JVGxe4jeioMIQ2xOo/PDM6+8sbx",
-	"SRaZbZFU0JwhwAZEqoLe6TbJW1AxXI+ZfD2ryXZabVvq2xSyNaX9sR0UjkIUO2chDUimymqntd0V2MVZ",
-	"QPnWcQBdctPJoMCTLVELRWkcbKKVlBaXF8LMQ1xP+szdhdrHWK4Xuh5pqRE7NWlxTkFhjCphLmsz+FrL",
-	"XmQJ9Dvv12jQlyGPBhru4DLvk43NZrvV6LTanUZn63rNqZ3TYKwV83uHhzdV/+0/f01+53Bw7r2+/6Z3",
-	"IA8Pb8rvHRzsf+fGwf6btx/durX/2s1+/73Bm/de3X/z9sH+d/fv3uyfvTc446/sXLRu3ry4/ajfv7NT",
-	"e/zuSk665PD2/ZROfvXRoskyDkz5pAoOkAfsC5qyOSOnbr+YZd3TekB1KbljgyoZjL1gYVLgUwvZijFE",
-	"BMSaaxb6X0rPL2NWf9/5s0aTr9VPmRh45wrHf3HvLqacLLQpFwzlhBp3mIpkiM34qszAiYVjNYH50RUV",
-	"WE0t3X9x7+5LN9RLrF3OdpqAzTWlAefrkKmLZdVLcPSaymHpNbVW6qQucVCXuZw3fh9czosNxHOJWpmR",
-	"F/tDjYWq8II1u6LMDkvyZlhoHTGiSmWbrSUV67SYljTX4hEbaiWhK7Qgz3ycMNdzy24Eau/BnULlT4e4",
-	"Q82E+8w1qX2PIlAwTE/GtTkm3jwh/iO07+bZQeLENQ1A1DJm35di6Uuj7h+EUXdF/na1Ft0R9c5ony0U",
-	"Tc17pfUJysXRUSj9scd8LZASEMJtXnI0YIp1BdqL6olZ6eDesUOy5ghsgpf0FsrYjCRamI6hMk2GXWO7",
-	"1a7I91sNWYMJrc9iM9I94kuoCR+wiEzkOIQeHcQLuKZFviRKmmTvOREVR+bcvhZB2lzGSxH6JYGZQ2CK",
-	"FVQtCpvYpq++BsPSRAkqTillsqtfTOGHYwj5KdCyJLLA9oaztCmlPdXGbkMSXC2jklOa+ygkND1/aKxn",
-	"AhcUFx527qXKVNPPlWWooEAzlO9rNS8vY09ODuPKbcorWZRTyPoaJOJ09vtgZy2j7yaEJOnrEP2BFx98",
-	"aZH947PIAvEqlA4AATJrHXk+Q63Poc8eDTlLmI2IGl5SEn+ZHjVpAX7OVJPcpt6AuFr5T+wCpfX5IbNE",
-	"acE1IucsPKURH2LEaVrpH5vhhoxG2CAD072wf2gO3ysYQEWh/xeeT2uPdVIZqpse2MvOFt+Ush0l4PxC",
-	"0MtabBpajalGsVtJARFTDksRn/W4ln2wQWVFU6i9DPaNFSa5KpIpotVcjCu5kllfP7okJ/ASW76BehNA",
-	"oLwQmZI39r6uEH+WxBpMhBgOZdly9ozHvgQ1XGwEj5izLL58tWiSmWyZYpIQ1v0SY745OWNFqDRAc0kE",
-	"UWq0rhgNvQFT6/1QjkdgBihX4yMaRioJB7OfYUoCZv5omJeCQdvLfAaRsjaAYdpWnQsCU6qugEwFMpQq",
-	"IlutPQyQgWdpJ3897ljwpPmpC89d7PBP6lutVotQ4tOJQ1TAfS76a82ucEEPV67+yoTdJM3kz2nAMfG/",
-	"Z3JaDRLXk+b14JpSxlUWYAMnSEZQXPQDlhzC2h6hYIgAJ1fGqpDr3PTOu03j61Jjb4By6qn0J02zKNXc",
-	"aOJ6mwFVEZCRJkEFVpEzxkbYAj30MbnDtd9BE3nhs0duuStMqdExrPQVuOLnNWAsDn08ClmPhc9n6rCb",
-	"gxXisYAhl4d4NLXdWvwP8Q/jH8T/XHNq9sAyv8Y/jn8I9LQPALy9/Tgx+o4GE8U9GsBe0rHtAP8a/zj+",
-	"p/gH8f+MfxT/oGII6CS+Upjd8fERnD9exQpWkQXU8/j46ISqsztccDVAsttZhqzZD/c9j40iS69f9mr6",
-	"/9n7th43jizNvxLgPohlJFkkq2TJLBgLWZY0mpHkGkkeN8YpKIPMIBlTyYjsiMiiOLYBXwbdD26ggX7Z",
-	"fdvexWKfBa+Flt1r9V/I+gv7SwZxTkReKJLF0sUlqfnQbVUyIzKu536+szVfvCnc7m4mnuc3FR5TZXz3",
-	"7h0+x/iANzT6jbEje3pCwSoqpGALzjyt01V8kZ/OFKkbHnASOzomRlINnc/dbjmD8pxNKNH6t/xZ/tf8",
-	"F6hC+yT/68kfCigeqA37NP9L/kP+LP8R6tH9kD/b8ZjGGMUShIILKJGLdEm3yVXPJYEzInNyrLFMp0v4",
-	"ESPRqGAGh44IRut5xs3Dt4Rh4Oo0+o1ub2//4m6vu3vpUqfTbeX/Pf8fjTOR6ZuHWxq9pdFbGr2RiRkJ",
-	"3xqiN5g7wrUpuUb69cL0GiWzjUm2HR7I+oqOXQiwiImE12mSzAmNY8W0Ll7YsZoLJr6Moaysp76YV/2K",
-	"ye8tmM1bQoE3kZ83J8Mw9S0l3lLiLSU+AyUuKa8mdEy5gKRJIIqECcPN/Feiw4WSfWZSvEiBB1yZCYmp",
-	"YStpb03yDYWzCnU7HUIFmchMgRGnu8xKVMGb6JVxzr/NWMZiUDMgObIORmEfEzoyTJEZ5eBNBD9jhGS0",
-	"D08/vBNhsAlwlZGjOIFHUINoxCKMGloQRQWRmTnFjONZx1vCFmD7APyz3+h0251uu/vB5U4jeElbzuaM",
-	"xK/XlpdsecmWl7wsLxGEi5gf8zgDCvQaWYmlsnr3C/sfV4FipbvOvnPB01QqLJV14X4TS4HllAUOthKs",
-	"6S63PbJENyoz4weJHB5pkqWIlkFNKKZUzIlmQyliTZpDmqYstowKfARMHTMVkN5Fou2zmI1olpgdkgnD",
-	"E/SuW0ahGOb4UzLigiY4ylA0I5fnzuIoIFFKleE0sf/EDBn7L/YotVQq2glsd2UxUGBFswk1boptciiT",
-	"xPKhWFpNBKqOIm8sFBEcDPhrIFnHuf4r/or9A0LxrdlEap/ar8mEHjPihhKKZm8fWKp2HJAb4pnbTtlZ",
-	"t2M/6bkjLC+3S5BIMSapTJI+Sak29RiEIU3BG1S8pMmEJTGhptjP4gO9D4KyB3fmLmhysbNHmlHCp3Zn",
-	"IX/I7W+6kqveYOY+mhNPxZSFxeFxWd0ERZcLmkS+/lBEsCIRFCOT8byeddbp/uPHe//6TxfvXr7d++z9",
-	"f+78Zv9fLt354KPu1WvLE9Hw8L/qJLRNctDskizNyrvnboORKLQUkSR2bYx0h8GjKOJ+cTGurUOv42b7",
-	"24xBOL77qO2wUZ2cu1ONfiewE+XTbNrov9+BaeIfnWIeXBg2ttLKEpjWV+hHd9x7ZaAJ1UcLJazuMqPm",
-	"rSv2tpxWxQpexTffuTpW3Q2mcsMyhnPgzy/IbOvRX16RQfXAwV47Inoaq/Sc0ZK+h5b0rWOPY6qoMLtD",
-	"y1fWIXNjJRJLVxFPBpp5EtoHJwL606eWv1iSL0cIReOJpH9OBzKzRLiCxBcghTMTMuKJpZlkKKcDLljs",
-	"Cl0jWQcErREfQ04q1YTGUy40mdK54wrGJY/qUIyZIfudvWWEGsd+mKkxuwrTPoVawwiYMIp74Byuy2lZ",
-	"HZNUPuBd8iTCpbUsQaZ8GC3gVNd/bSwnYkW/jTVkukKYsdPPkTYvpczPE+Ha9HBzYIZlEYPKsLu9bu9i",
-	"79IKmmvcVCpD9bS1+yvTVtxk2F/Y6dXR+5bS+ukDyEr8dpRmegvJGuzEchJCmnCbdyrEDV9YSd6eF/zx",
-	"9D9P22SmTCtVdGj4kK02Il0RNJlrpklk2CMTkaYVRzwIfSXn09KAYUL5FJMdHXZoALhVzrTBYnLERQxv",
-	"2q8HaNFH25mQaqqtAGpkhtK8iPE1ErMh11wKTaQgmk95QhWZwv3WbXKHsdijuFanFIoBFUe2if3Nrauh",
-	"io9GByDf2zvNlyJQ77XJdcVYm1xF0KOV5PKq/eKhX8Ozmoug96tSGCWTlzMBQVBxo9/tBA27wvac7HW6",
-	"jaCx1+nZo2K3Dsw94PN+cvI75ww/+SZ/evItyX/I/3Ly/ck3+c9QveYP5OQbkj8D7/iTk29Pfp8/tb+Q",
-	"/Jf8ycl30MWz/Kf855PvSP4X+9z1Bf//e3z+t/zJydf5k/zH/LFtT/Kf8x/yxydfn3ybPz35+uT79uYu",
-	"4yVLfSYMrVdOPmubviqz1f0eALv34AwLN2FBjL2C6cvrxNcraJOBk9NySFmnNIF3q6Ba754p7C1J6+9u",
-	"JM/ftJfaUlRcxbcvhNaSbH/8QXmlAClCmmEj/58n3518e/JHKI/1NP85bGzA2gopXA8lyEoo99qGJmn0",
-	"G11Yp9M53kiqaZbQ1XHpd5mwN4ZQ4l4lYJ1nYog2KfYolcre3X+4f/sWhrH6ANyJFbwTxWg8J4rNFDcG",
-	"/A5Ss1AkXBxpNHlxTZTMDNtpk0OqC6bqAQWoJiOrzhGOXMu27FsmxaGwu0zpbzMGJdsDIqRB/ukGu+is",
-	"wdFGZCqFmSRzb6Y6jaXdYOY6driJvcYvFA6pyBErzDd2AnUJf7h3d04/uyj+6eqRuvWbO53hNMn+dT5O",
-	"V8j6wLk2tM5c7n7QW7TPnCro21kgcjtiGDjd6vDODVfmor1iZKPpCktKIxVjO2VhJfzP4a8HiwOxR9y+",
-	"0DqmCoxo5fl3q39450bjwVcbuJCWSBFr2R9MdteO6lUgOCi4MxjkDafwV2dpQeMuNewWn3JzqvGneLHa",
-	"qnUoEz6cb9zYvf7OmY+23PA1JCwWFBJIYo2DBJbc22u+OQdEhrfXgbXwzh/sdCOlbzJPmQJ2tFrhu85F",
-	"rEvOB4wLVTQ6NNpyJq8Jpgm1fMrydqnclNC30+uQ2x/VFEFwLehQAOvErI0w63T2hpRMFBt9GDa+GFDN",
-	"PlXJV7v/pUgk2/0CjCdffb7LhFHz3S/gP189CBvQmEUEeSsXmtl1bYeixgSLZJgI3ns4RDK5wBRJE7Rn",
-	"V0VjKgU30tI8KKkTinrbhyMu4oflQkboOcGdu6BJtHvc2wX3iI6gUg+OxEwUY2TKzETGmtCUKnM6L7Zb",
-	"8Q/llp2ffum2ptFvTIxJdX93F9EAmWnjyWqrrFGqmX8iJ9/kzyoaJEZaP82fwg8E/gZNM3+S/0QudUj+",
-	"v06+Pvku/zF/BrHZ/zd/ZjXGZ/mP+ZP855NvrJL55/x/E4zvPvneNvfVVH/JnxCnldpnj/MfoJDqD/lj",
-	"9+k/nlnXLNf8XBXN6jDW2engBsLZhZe3LHirzm4Z+Cti4DeBs5BChXN2xAIhmXBhpNNwX5UquwQYz/P6",
-	"Givyzx/qNLE3r7GWUW0kIIByoHe/kIN/Y0NzWlQI6k0DNuEitvqpY+l8OvbsmQtUlhFfqu7dsT9gpe7i",
-	"+TXL3vF501Tx79bo12S5eu02CicExbIO79w4KOp0YVKsmBMXqjFPoaRqvQojOKxW1tJboXCH4uwa980p",
-	"QvCdqm/D2C9ogvtDeBw8ZzMol+d55Xvv/YuX3r98eUUdWL/p5xEN8Ql+e6PKH2fVeF9VRcfgFevO0NuW",
-	"W28V5i2/LRVmX0fxeX35V9STUX9byfs+m1DjGYxitlfIm03YyBRICHUN06EqFIF4rvFQsZgJw2lSGk/b",
-	"oYhuXLtP7HCgsY6InsgZchnATcB8L02mTNVqRpZRenImCDgFnYv0mKlQDE9nRLdw4q9dtXHfWUEY/QZd",
-	"0G75cJHfZZyUv4vLXRhJ7PGs7uzpV/v0O1vabcr6JautXFcRjh/NVd1OpyLRj6RyqKbaoZpGUxl/TA2L",
-	"SLPX6V5udbqtTtdKrgk1TO04l0HRQyhqyKgQvkkNERLibplCxwLIpGgdYzEIpljCP7G/TRkVmghpJhDd",
-	"iz0tWrdOMWots1tNZcxHnMXrrFahWGu22mmTO9L4eJVMJEzju0hS7OL5eDRNKLl//xYWH+eGNCNo1TYm",
-	"iXYOMOI6Qjnmqp8EQDxVZZtoN7oyZhGZSXWEwq5yQntBw/R6E9ptN+lzNKC5AwQaXW+/1fmgBeEZgrH4",
-	"2jGeVBS0wd5pB1fElHU7H3Q6vU7nwRmNWNWZn6sZyw/iPk5tFdxieVsAWhZC7d2F2srIf2+ouFsT2JvD",
-	"tT+b8OGkwh/riN8UEkdf3PT11UsYt6YlYT+TfOChBk6XD4o3SROTl3asKB828v+WPwYHxS/gpHjsoWY8",
-	"pgzJ/wwRcd/kT/OnYWOddBGKyOo6IF84aN5P794i00wbMrDrC3i8BXyCXYYKwNlqf0zVjeaZiXOjdSMn",
-	"siwhusWMQ1EVUBaNXWcSPXDpHrqvLcgeodjcZfZ2yR4fwbSv4qzPUfjwx2ud9DGiiWZBI1PJFaXsjf28",
-	"8UJH61KncVZBpbZMb4SkgiM6g6RSXJqtpLL1vW0Fj9cieFR48RshgdSZ2kYiSKr4lO1uCN1vLPeTowrS",
-	"ubciHt69efsaEWymyYhZ1lxLVliV2WW/XcPXf2l29FppcXW88/uKsVNw+uewYOcVUb+1Sb6tRKa8TC17",
-	"mZYXFtjM37BpIDqSAfvJ1frHHXu7nUd3zI+ZqNKBATMzZuXXQnEgTQ/wLAUjc0YVoWN54CETSLdDYjrX",
-	"oXBZ45GR0A5j9PxfZS/ufYdAUH6n7NHImM532uQ2fwTFPqxS9Kf8af4jyZ/mv5z8R/7s5Ov8/+WPT37n",
-	"VKDinoK7AnIB/gOShB6HApp8iylDEDr2Q9nAThhEUM2Gxhe+m9IjRsxMQuYWOP/HDFO5MgHARdelIlwM",
-	"FZxMmoQidfgNWioDSEh2gbFuiRTAQUgzsj/2SS8C1CKSiSMBjhQ/8gqSgyO6oTjNuw90zO7meaaHVTjO",
-	"591O5/KDoGGn2uj3ziirF7M5VzndDmAdvL7d221u1dZ0t2VudUnxFQSoXZxuxuMQqWFNlHmWJC0fOg6Z",
-	"Na2EinFGxx7zxXM/H3FHDR1QzUrEfqoYSanVA6gB7J9HLCYXOyWAgoaUS/tKQLShCqtSGXhCukjB+0TI",
-	"s6ZIOZyz86PnTBw7yAAlmIGBWPLWLSKwT76thVP/VAumPms0NE73XAm+H8KqKOhPBB4FqyFNqRlOztl9",
-	"tLWNbKtnnw0KrgxZ+BVptOBpytZ5QW4VxviKI8TBgoAnpDDOROC4jjDSAa6gSxMKivgH8FxAmC4LReHP",
-	"iIZS4VLFTJioTe4xERcJsYCVM/IZR6Cr1N8/QIQcqYjAUtehqFad3RDH4Z5fifOj6T53ppLhUtYvOPk+",
-	"/4kgwEL+c8NFCZS4M2cl6G6250vScRDrxPiCkp+jeX0r1G+F+jeMY1wHDJ3hMFMuQZMLQgtK/PL8Y6+z",
-	"If/AWCWfo7m+Dq0xig8yg0bs57gGLSJitZEKfczTNrkttak2tRI/+oflKBQYXK8PyIQzZZkoH9KEHNMk",
-	"c6/+m4RKnK4E+oAOj3RC9WTRlQ1jeMjFSC7mbpDmHgBaw0Mi7TKbeQqfQSChnY2yOzyW2dlYC7Z6zekQ",
-	"L0K5YWA3xUieVt3wgq5s3tYzus1zeBfl96IEcHnUz+w46E2qTsiSHjXOToV3WcwhLGUtOfYvkaZiMYUK",
-	"rsvl+YAINmPaEMCS7yOcPuQ3zCgwHihJE5CJnIVCZ6ow1/ASNVFqRlKmuHSlHmcr4sm42VRc9zT1mp/r",
-	"O0Nb3YzWScV+77ay8DZ/6w0mh6y8m2cjhu9PXkT63HVWCQ8Rsjsx02R9fAUYn0eVwlQQ0bFDIughWiWo",
-	"Is4JCJXcaJJKDRN15urS+gxw+SobmgxQuuOluSZgGAGsFfubpYCQCgzve+QYzG+mioWizO11wYjLUqpf",
-	"HRBYkY79+ggsfOKNpMTF3FfQYX9utoLtlgFsGUDBAD4RlVp/clSxTHji+YJxNS+QxrvIIqDl7heYrr/e",
-	"YDGbyIQtpf+UjHgCHkX7cQhD9xIs5CzjnDYDhyBNS8fZzPa7V1gadvokdTxhUgBDD2U6D4AvxJIIaaDm",
-	"eyjqIex9ImQLGkQ+On4uMyIYYFowyFfUBW/GGvKOZiIExkgmiZzpUES4SNFq/nANZvSyto0ldJUnBRZj",
-	"DbwijUfLcSsc/MI61AoPxqiM7UPG4DSNR2cCZsQJ371/vRHUnnzy8f2FJ4cfX3892I1VpmaHf2YAi2oH",
-	"di1eqoNjEbcl1Vy3ZcoKuaeNnoxXgI9RRv7yZIuTsWWz76T9CCnGApu8e/96QD75+D6RilhiclaOeekV",
-	"ccxTlSjITfOa1GptqYaBntIxW63neDUKYKMwA62Ae5JLUC6idehV4DKGBLPnUKD/qx31h+12OyIai5ER",
-	"SgZKzjRTZCITqK1cYnaQIzYnQypIImnsglAZHU4ARwptXCNmoHDB0DN+XPdC33pFSlmh6L1jHoV1ulYK",
-	"IF4u/aFagmXLEbYcYat41S1vQI5/PV0LMYpWcolrx0x5bcchEjlqa4kG056qDynG5yO57dfhkiyhxwRh",
-	"4BjAINzfjigUSL8lpBJgDmeaadJEl0O1KiMWyALc3502ibTM1JBFREOSxGzC8FUsKgNjHkpLuwtgew9M",
-	"6PONMY1AqvKNCoiRHT4C3YSi6Rwk1aTnHZf3XXyLKkx7MJoMMiWIcmU3yWzCFHMFASy14GIcimbEHk1o",
-	"pqE6IhS1hL/0Q2qinQOygCa1m2k6dlO1ai7RqT013CzlOsz8M+7va2QC8IV1Lo8CyeqFidp51ne67043",
-	"UwWelZ9Q7XrilVwLfOQoTf3q4YauFdPwqwmLx0z5EnRDmjARU+WjGxSJ6Zw0fc5RIWQZPmXk36VgO33C",
-	"4DJngptQKAb1WeOAKDbKRIwZ0YpZ0cs+HcyXXcrA3b+AjOiUJ3OCtciLangQ+BcKOlRS6+KWKQZnSx/4",
-	"648zAtQ1M2Fzoo39QchZ4LyT3jxfvz5AOFIlcYw4NW6IyoQmMjNQxBXFPc3c/bN3194QkAdtH/hlAGyC",
-	"4lzVFqHAFSoIFxSxKiZ/QaPJxW3EEWOpq1wFsTymmF2q2DGXmXZ+04NQUEFkAlVPBQM0VCGJFVbXXdpP",
-	"9Yaoom48+DFLkBWjcd34AodkRSUMbLeiGIZv6C0w/u8Yz/oG1heYxiF847ZrXHn0se1nSV2PK2IOB9rx",
-	"hxm1fN1PsVnLYgvImkNfX4Zep/d+q9ttdS+vWAuXirzE9uGTlDeqPAhQtkuuzwW97DAuq6HYitlUrhhk",
-	"2V9j08jRq0WNyTu2j7XjLk6/H2qweG0LAWDu3V7FxYOfOGCfESpCgXfMMms7eCLtV7jRLBmRJks0I9F+",
-	"Zy9ytYfLRaBJOqEra8q4eLdXP3UktI601UrleY1v4UAVEtbSEjPQz4sP9MHrZtpIYVZw7ZLdAEnDm7dw",
-	"EIScveEVJc9TcviskM7KJQu8HCiQ86lMWNb1wpKE/SAbZoqbOXCHAaOKqSuZmTT6nz+wR8j1u3joD5Uc",
-	"MB3guQdQBDo0WAXea+goFKfe0GOeE4SAcrnDXupRi19yEvNVKQQbGnLc67sUsaA0OVmlB9kt3igduLii",
-	"Sj2PYAE9IRSQ8V0WmvRVyyDHDDcJTFDogjkouwb7FuFiJANSIqyjsan8XlEh3ht5CoLuJk8+s9tYAMmO",
-	"QFmpM6KSVDvhhSkAnZHClVZzCQekaRd+v7PnNCd5xARJ6PAIO1R8PMGCwrL44KGSj/iU1qMWLOmVmdE8",
-	"ZtCQu5PdKmMWBlSzHfgRMy2w7vx+Z4+kSg4SNoUrP09ZKCI/41Y57lbMBCBQCjr1NjY3IsR6Is2ofNtl",
-	"qMPRKZbigAgZCqS1HNmMaZN/wchfH0jMoIa65SY1fY1C7f6UKs1IE6FDrAjonlvBZwdjLRwUvLTi4wxj",
-	"rKP3Hio6i8iUTQd23kIbRqGe6YBBxpmSaerNd8WxRnX59FNtv1FInBOa2ssFaGEJh3X3ZlD7DBv3/Rm3",
-	"M7TbQj69eysUCLbv4ZtoykvkpsjyWwfT75YEofqBQlHjrKRRseh4kFyJA2DQVw5vkiM2t2rnFUdb4Z73",
-	"yUdAOgj2XppNXS2AnQOSUjPRgYf0CoqzO5AxdxVf3ZHyT+xGeKAwq1IYrCho/+F0ZsD7h1MA2ohVO8DA",
-	"Wpp8o0pZahQ89JH23ZagygC1GngwZWrKVhc0UVnCNGlGBUGN+jVeHyCNCEIxkPEcbRVWxeHK2RiKBYVv",
-	"HdOEx27VrECPXQ2yeMxQCUAFbQiOaD6cIH4zTtWOHspru6WyM41ISjlY0vEyTrghE6ZYKXih7QN0KZmJ",
-	"eAcUkaK+wgW0JkDxQ8UIja0214x+03L8tnXz4yhYgEYLCGCjBSQqzJVREIpo0dgJb5QF+kFUC8WXBdmD",
-	"SX1Z2b4vQ/Flq9WC/9kXo8NP7t0n9QO6e9xzKcYR+dJHQd3zD9a2cslP1Xblo3UtR1zErWrhp6KDep0m",
-	"3w2YXZ7rBViHd7BU+igqom/eejeWM5FIGtslLv5oydjUH6TxqPKhit8+Ik1lRgGRsQlIGo92zvDtiZkm",
-	"S4bvinfwVVFsVfoMl296lo/WqoAtGUKlfsi6TrGMg3MTPeTxwj6Aa2p9D25W6ET6/1//H0vjeu+PpubD",
-	"VIzrvbl6juv7K8Ow1xwNH+68yTktgZ5rp/R2+XhdFxAJ2ZKi5cCudgvoxqK3Gmrf+skB3k2l6QIU1Slj",
-	"caBZilHDWlZsW+zpDj5be+kzM6f/PhH8qPUc1aiVc14/EY9RWd2ZW/6ZpWp3FxiaQtbsdCavCpXYkaDT",
-	"xlDrZg5vF4DcKGLonQMPOoNwnDUEdf+V5+/UYpX2AVB1pejcVeKpzsa7SJeeQsukE2r4cTUYKlNJBJ5a",
-	"h9SgEJFhp01AAdK1qYRCA8OAGrHaZ2P9471P7hDgldEXYYPZZmGjT1xhv+GUaataougQNr6K+mS/01kQ",
-	"ed2sZzJLYic+h6IJJjhcCi997gRkv9PF1iWsTymhBCC9YudOBq0LnChJB6HY7+y794rVkMrxMBAaYsnQ",
-	"dgEY7wF577393t5776HCRhdwUp2dwIuwoWgu+LdVueFgMu4TZTkpEeyRcbFi+IkP3nvPLw4gGRXNeh1C",
-	"iWZDaTdZqrpbpZRPDuo82jsHmNgJyMVOb/diZ2/3Ymcfp+HWfUR5omuyLl6Y1niVyHv93r1DwgTkjNi1",
-	"a6VKDhmLuRhrd5baBLm4uz1Uz8VwoqSQme6jaRdEI6AGVtIxVB/BymMt5MJgnAlN6JhaEb3uH7I8KZVJ",
-	"gvHTc5kdoOPeKgH2brhogZHW6a7t3F4Fqo8gmMAuMHyuwCgxkswod9X3okOI2uvDow/vRHWokiOWmtDO",
-	"nfT2yURmStvfh1LFGpxLREg1pQnXLA7Kkh7FuF22I3QDRTitJlJbfbu6yxb95uE9EjbusjHXBkBy7UXD",
-	"FSRG0Zi1plQdBYSmKUsSIEwtOWpJxcdcBGTM5FjRFLIrW1zEzlwUhIKLY3s9pMDwdsMTbuaW87CEVAxL",
-	"OiDUGFrN+QmI5mOBpArVmxZonEgcQnHDkvEhU4aPbCcoSehsMOXGpYZ+NDfoOxww6IvFULurqNxVBGUC",
-	"kldlNHALyss7IlSgbAzrRIdwzwqkr2i/sx8F1frc9vgtuekg1EIXaTZIuJ4498GMKx/N6GyXpZJ3b0bH",
-	"Y6bIpzcDjEGp3n2/8aEo1CWnPlUDNq02lSWGp1SBUmuAo6AqZZeFQvYB0FlUKVGlqnstm4Wartsjnuo2",
-	"0DMdHVg2h/eplSouTMv9QOAvzNLdaZObMXpTBywUvjSNVMWJrV09mswsaYEDLzPwUxd5vIZPmTZ0miKX",
-	"gJ/BCO+TH2hs378t9VDO4O2DanawccGslpWXuwNW4+Jz9uKUTaI27Hoo7OidOkXF3POAXucSuW1X16k8",
-	"aGMpzk6JVG05G5LfJPHa7U4foacrzN75nyfgOQITfrFFNbNPcfpAWMgMjJ4bgvfaGd1YKLhhU6ubApFx",
-	"qXngfoJQK50NLW211AQ+POMapRFI5QPqDUl30AcwYLx+0EXROUzNrprfxYeO2S/QnpuH9yBSqFCQW8WZ",
-	"avQ/90EDQcPSVfsfnurGg6/+MwAA//8=",
+	"7P37cxzHfSiK/ytdm1RxEc8udhcvAij/AIKkhIigIAKMLGt1OI2Z3t02ZrtX0z0AVzqs0uN843zLqSjH",
+	"x7nJdRI7dlz33KrUPZeWzZiWLLrKf8Hsv3D+klv96e557cw+QFCSZZ6TRMTOTD8/7+f7NY8PR5wRJkVt",
+	"5/3agGCfhPDPvT5R//GJ8EI6kpSz2k7tmHic+QIJyjyC5IAgD3sD4iPMxAUJ0QUWqEck/NQL+RC9gkPM",
+	"ZBMdEyYRZ8EYcaa/QQMqRbPm1MhDPBwFpLbT7rScmvAGZIjVzEPK6DAa1nZaTk2OR6S2U6NMkj4Ja48e",
+	"ObV9NcixxDIS0+u8d3sfbXfabTOVgNcQ78GS+1iSCzy+Jszq9EsO6vEQmcUgNyB9HKg3d9VCXafLsj/1",
+	"LvxvD6kQu0hIHhLfdVDxcUjejYiQyRuojnuShMhlvAETuiuIh/lhBxTexwFRrzNEHo5oSHxEmAzHSJDw",
+	"nPgoYr4aZogfNvSrDuIhuqByQJneX4g9gkYkpNzvsosBYXajPUwD4qvX1XvvRlxiRAUSI8LkSrPLsrdR",
+	"y6+rlr0acx1ChpT14TbucA/rsy9excmAoPv37qARlgN7A15IsNQLwZ5HRurfIRE8Cj2SA4na6nl7tUdH",
+	"YhWPRgHVc4jVtdbW+tZ6J7emHg+HWNZ2alFIGyHpkZAwj9ScksXew5LcoUMqp1d7cOvkNkqeI40PqO6H",
+	"uCcblMheYyDlCI9oI8SSBOqlhkGalR3Y25ALiTzOhAwxZZT19Tl3mRxQgTwcBMjjEVNbxn1MmZAOXB5y",
+	"QxdFjEqBQjI0n2LmI1e6SBi8i5ikAaJSnRaRonhl3Rp5OOKh7NZ2w2+3t3blt9ud1vZmqzXn9pINH/GA",
+	"euN5x9LQr5nT2ckA00g9oESgeZvVr7vvul02UnSDMp9fKPBwL5Ldztjdu99ea+1efLuzsd1pzd8dkeF4",
+	"TyFfNUGTHF1gKtEp6fGQoFB9oi6gzkP724gHAdyJ2shKDkzXlqBbb7755l4kB4RJBc6kHGFw+gblDMHg",
+	"RC0yEgTVFXXb3Npo5RdRu0FwSEIUEhwMv91N8bdbm3lAj5zaCId4SKSl/CmqHdysWF/6yjWBbh8cHSO1",
+	"x5DhAFHAaw3HfarQAPbAouEpCZvoLjknIcLmb7Unn3cZDqkcDImkHuJsBwnCfAXmWCCM9EqL0JDSAKpW",
+	"pchLzakxPFQPM+s78GtOTRFjRUlrOzKMSO628MM7hPXloLazue6oy7N/ttW5SLWp2k7tv7zdamzvNb6L",
+	"G+89aDbe+dafTxMWp/aw0ecNs4L8IVp+tc+ZDHkwfagpV0DijI5ECW9VtEBhVMK26orKRMOExKCLAQk1",
+	"V+YjYo6dii6DqyX+yi4864VEDOygIRkF2CO5+TgjzQx/+XY3arXWPIOU8AdxDd1W16O/6jIzYjRSdyoH",
+	"WKIhZuOEdI2wkAAVwNTGTfS6HJAQ+TQknqTnRCAcEkT7THHL4mWni7m+uQ4ID5euCVB67XDGDXvIFdfc",
+	"7lwvYwo3uRcNCZNVIO+b50vCewnMrpfDrJ3gKwLYzP4fObVbSuIoP4heiPvqRVQ/Dbh3tqIOICN92G3k",
+	"RbvSHYNYM3uzs2npgU+GIy4J88avkZLl7imG+m5E0BkZg3gHbCngferhABkJDdUxun//4KaShDDqc+4j",
+	"b8CpRxwkIm+AsOgyd6PXOd302qRxHa/7jXXSOm1sextbjbbf6a3h9dMNb9N3V5pI8RrF/4DJqeMQeKin",
+	"V+h7yv2xRrmxRkUaCplgjlpgZx0NeBTqAXgkAeMVhqvXo5GQIcFDzYKaaA8GphZ5g4CE1wQMg4OgyxIi",
+	"IHbyS+EMYcYB/VJCYWTI5AmsVa9MoPVOR6NkKdplrqGh7qECXDsbG0V4nUbDIxDdyiX6rc56C40S2a6J",
+	"XMWzy+lTva3I0GbLQR4ejYiPTvWRgxAdrqABD/z04LRgpWQ0giQWZ6hHGRUDIqysDMJBGDGBeCQd9RNL",
+	"DqfTaqX3rb6+JpAXhaHCEaV5kC6rewPinSFXKyLuLnKtwOwidYgi+VatWkkaqBeF6h5WLKFM9z2TUsKJ",
+	"dCoppDne5UjjCR9Rr5wYGFZkkV7RgrpUr68UVLt2Z6Oz1SolA/D+YmSgXUIGHqkvxYgzQUB8uYH9V7SG",
+	"p/7yOJOEgaSfEQpWRyE/DcjwW98TWmdJVqo2KTENaju128fHR+aSiW+RA0WMPBwRz6gsMG3TLJ4I+YD6",
+	"tZ1aq/2XN9e++9rGveuHnTc332h9Z/2vtu5u32jv31Inb3TWjVbHqUkq4druW9TWKlpKrJW6IXZWVxNp",
+	"rumTc7t8sWpJQiP5zv5S26n1hBgpYp4e5J+HpFfbqf3Zaqr2r+qnYvVIj6lPdPqmU+JTPBEShjwEXS45",
+	"kayerTSAwEeMS626ComZ31TruoH9e/rYnvOm1PosNQe65XMiYMYhlp4hxLBNgEq1XlHbefv9Wo+SQF2Y",
+	"+qhJ2HnNqQ2JELivjv4cBxFR5FUNxBmx2isOAn5BfATPBXq7W9OyAJHdmtOt4fCUyrBbe6f26B0F72q/",
+	"ntVl+4Avq4Lg0BtcCmzWW60UbA7YOQ6obze/MNhQ/V3DfndVQGIvgQo0xIFSybWWr6BTIJgTbnUXufoW",
+	"XBRQoYRC7A3QKfYRZaNIAnTsc9YLqPe8sLGXLMrQaCpQgWGBDUTSIECUoVHI+yERonnJ29lObyfZwaLX",
+	"4tkPrvo+7MAZwcTaW64JzaRQPWv/Ij6VoOwiEZ0OqVTkTom9XZY5/5VUaCgespE23MJJuyXn3GVqu4rY",
+	"nmBxtmfsQTNu3d72YidkB646Io2KYLl8NyIR8ZvoSPHfDIe2ljswJDTAkpAYKVaMXAkHGgUg9masqLPt",
+	"YkZYsOYxB7lg7xJitKoeidX31X8O/EduiVUsfWsmZFZz1WUsZunOF7ahJAIuyDNFe8klZf5HGVC5rWW0",
+	"LwdUXC057cAWXQAXQZjcSQU3MLRSaUVH37FqoUYveJyKkpgpSbLL6lYmRAKPBboYUG9gTLEZMNrX22vM",
+	"BidAOQ1IqYEe+KHREfRKgI1hmbO4XgoqrhK4vzSwzJnxHHXgAUkvkQoUMXuD+XXNh0senlLfJ+wKpBlJ",
+	"mJKrB1hJH4mfIiQ+YZLi4LLMaS1lTulqF+VOvcwXGSlTizRXxrLMzod4DHKXz4Fl7yjMMqeRHkOq09v1",
+	"OOo9I7JhhrA/VJcsB6TLUgHWA5s0CrB3pvEipP2BzDNAfeRKk+NRKBujEHuSegSdYna24hi1MDNoSHqR",
+	"ID7YxYTQJrCUyRomZ/SSEzokPHpewcaqXtQ3u9UeOG2JWWuJy2ol6yVaiTQrXlotST98cRCT3EHhKCiD",
+	"dYMw+Qpn5CrQUtM0zepF4p9LrDZaUMgwgUsiajsj48PSFz34vnr56qRHDb2IPKRCSYCnkUZCs2842QNj",
+	"B72l5PnLHfFloDSnBBlLLKgUS+hA+rMrOa69nGFAqTtRSJB1yGq0b6ITMDdFArTKgPf7qTs3PQPXQQx8",
+	"JCGRUcjMMWsTzb1EanouUAb3SiJTwMipfWMUcOxfEmzb6a2YYZMVL3otAXzXSOTDq7od2BYaRkIin3gB",
+	"mNCUcEbfI8b/mj8Q10HC+DFA91c3oi4TfL7q/gzF7zIjWGA2RqdjLV9RifqcpGzJ0P+7XN7mEfOvhvIb",
+	"dpjY3rbN/7uscJAh/He5RD1Y6aLXxrhs2C9eHKlPKFJi4AHSpEVt/cM5FfQ0IJoDK7kX5ImmOf4DdZjq",
+	"tJ4bh07U4OYmwMgTBNqQniyN93oGZo7uHRzeQoxcCNQjl2UKG612/oJoZi/LXFP+uxd3WVknpObL55gG",
+	"WF0OZ/pyfDIK+FitJR9+g+3JDokccF+jIWZdxlljFJIhFSQ5/G7tKOQP6RB3a7MuwqDgER4rQnDC+R0c",
+	"9slVGx6p0JSi00KH9MZluX9GTDfrRZJzFMCKF71qyXlDf3HV1qTcTnPu5muGoAKRBJwzBt6rEXmn7bxW",
+	"4gtDek5Sie9yBPB6euxm2ehkScHXTJvIvS/k6Au7zoZ+JaFt+kWC/YAyIozowRkjnsVIL+DCCBfHJDyn",
+	"HrnPEgy9govSMQkQ/abV6pBgb6AGvyz9y6CFWTGKMkteWDnJfHMl0oUiY4T5hHljvdNk/B10j/hUWH0x",
+	"VVXqSvbwaOhFVKLTkOAzAhyMjwgzhiMI3fCpUNdAWUT8RO1MPCvaiYmRh0dIDHCo3ZxKeBxbPbquzgS5",
+	"ClUVHSG+DmVU+Gldj1Qax/UYzTB0agPWKCSCMDlloCpYYspO0ry9mgnHeqS9i/wQs7HBOHEFkDfkTA6C",
+	"sWUQOmrMwCMYvxT0p0YEdWVKdY9GCjB7eEiDcW3HBJstBao6Ku8BWK86rc5mo91ptNonrdYO/M+3Wms7",
+	"JlqNA6Cmi8jSoU7GhfAGLJo89Ajxl2DzsNdG5rNpLu/UzikPsCR+w0bt1Xbetrt+52oQw5x5iEIsrehs",
+	"xNaQ8yEKSM+aUAFcrwknjyfpCV3TWKRk8bzlhUpBgh4KiVo48RHopwMcKY1V0z29iiEZnpIwiQI2Z4UE",
+	"HmurKwyNmQ2ZTYIsd4v4oO20hIGIqZDGRmMYlEsinXqYhhovUZ9I0WUaF9VZNAwGAh0IjVU2spFaKUMV",
+	"4GNxPc50RIE3zn2pEJ/3usyAqEADEvgIVBaPrNjAUvtFnkN4nPVoPzIi2hkZrzgQ9eXqqFOAUXca0bOx",
+	"szPRPHkxG2DaSCNMF/rYvD5t612GwtxnOJIDHtL3nlvqP1aaM9aeTHvfe0cHOsJHoG5tz8wEQ+4gE5Op",
+	"Q1TOyFiHp3RrlxVRMiqA3pWNI/WXYX+5764C0+9yewqApBAmccb4BYNgwjwEvfnmm41iBOys2ywGzJor",
+	"HYXcI0JcibBS4hK+wIYrGP+mT3vgiZA5UeyS19jJRH5kJgYoComadnErVmbdZ2TcMJ9fldw57cBVB4OD",
+	"kGB/vNABPUqWYj1ZQHWIfxeif6ZD9gxWUd/JMmklqijQ0rRcM2lHoZyXDKguIxsAqaMfW43tB4133m87",
+	"m+uPSoMgbx8cHWeidUuWxLLxzjBLqAi0pDrgCEsZ0tNI6r9mOhjVVOnbj5yagug+rwq1NNNCiop+75pA",
+	"vSgIwKOW9wnH/2vyQfw0/nX8dPL9+Mnkw/iz+Fn8BMWfx08nfx0/63bjf4ufTT6cfBg/jX8Ljx9PPkHx",
+	"s8kH8a/ix/EX8dP4N/HjyV/HTyefdLvxj+Nn8e/i38VPJh8k41V/UHauJsljryTL4k3rC82cKwCW+Sa/",
+	"My1JtRud1klruyBJJc5CXzFVpXWVLWWAxX2lfvg2yLUkZQiCepVsmxjUlJgCapSSWNTXaEzyYa09HAiS",
+	"zHfKeUAwy0zYpwL4+Yxpj/mQZGZUsoJS7dJvpybV/vLpOalfDkTFaOWSkOTO9alTywcH66Bgyjw+pKx/",
+	"F0Kby4/wmkD2tdIQaHWZW1vtztp62UVlI6hvlmZHAOjAljJHRGUFxLRP2p2dtUtATHYhVdvVevlUyLcD",
+	"wtfUGgvgnl/wyeFeZ7PVaa9vddplyxEVeW4naXIbNnHpVqfLT3AzxD1ZNrJhQ/OTPODFAsn5efws/jR+",
+	"PPkg/mLyg/i3KP5N/EX8OP4M/eE/FLWJfxc/nvyNIhx/+Lx07hCE9IrZjZcWorL1m8QB3JAmQYaHiyGj",
+	"/mUBypzu90R9oiNLrcPlbYVgZrAM3X4nmZGffo/o0K3CYPtA1IBT+D5Vv+DgKMNBzMKLfJCRi68n33HQ",
+	"OQlPsaRDnePp9uhI3KFC7tnP9vVXlAj368WkZkaff6nIkI26brVaZYu5IrC9BMSqyyyRgzIpmCXQmHmq",
+	"/qaSDMWS60+3XcNhiMdTe8lNssBGTswZTt/nGWW+0rkzI+4gGWKfoCEOz1DdPTnMDOSuOOpVYn0LvId4",
+	"SPuUdVnd3Xu98Gaf8H6IRwNIM6HMN48cRNm5kmd1ukUkaUDlGA25TwITx8+iodpnbu6aU8vNUHNqrxB+",
+	"kAxbc2oHdtyaU7svSC8KDtWg6ohyTCY3yDTDV9M3znEIPEStQx1n8TM44tenfyuuSf2WXZf6O7e26eu6",
+	"P/KXp5TqNolPJTiWUpoIl5uT3CH9bWxT3nTuh0nT4IyIl4L9HzvNLBCL+RQvd7/lIKel7YKcq1NzctpL",
+	"CisOGmGhFGPJtUSGhQY8HJKm/mUUnQY6vYhxk5iAejyE/KPhLtgOIWFIoHr8i/if4x+vIJ941CfoYoBB",
+	"JAIDVCH3J6HBTGrduhb/RP1/1K3lDxMSgodnMtoP1EoVpm876513HlWc000KTiNcBs3pM6hSQMvwKGEF",
+	"C/OEdFSdiDiPL+iB35m7/oq0xj3k57cxfl5iYCPn8kQhN+u0ZqOuVqIhwUwU8KSI4YoATP5uJl0oE7hZ",
+	"qckFCKja9DUB2sOuTiEskihKjHE+oVMKwiGUCAvkWmxzv9ZmiQLcwIHk76USiIyOXgo9NgRniudcMVNZ",
+	"wKSSrGVRe8rGpewpt2kV1U8WMNDWOVlMBn4BBoz19YUMGNXwn8nuVi8VYPgfFYzFn8afx08AwJ6Umwxw",
+	"yQZu8zBj3gF9Se3HQRcDAkxE8CHhjKRGJrrYaT2/hSI1TlSYaDZKTRG0z6p0dnPbsBcsUUCw0NFz6iMs",
+	"o5AsprELGUaeet0vwzbIYtAgPuAinZUK9J3DOw4Ig2BwCXnUHyB3NfnAXehkZaXSkIA2OPI87hcA5UTp",
+	"D4c4PKtV6HMn1cJSbuxrOvGYDEcBlmRBoETxMzT5IH4S/yp+Ovlw8tHkA00H46do8lEqaMXP4l/FzxJR",
+	"K348l0qmho95xPE5TB1J3QAEPjbyEHsSykWBa9RV0xrPZHKQ7jR1ZRVOBXAf2Eyt0hIFtfhHcEZP4Ai/",
+	"UOcEh/i3KP49/PRr9Wf8OP40fjr5KH4Sf66l41Qm3Zipxi8CTfkUBDcBJ9dB7l6qfb4Omqf6MdGv3JVq",
+	"SMyLzc8DmTPhseL45p/RozlAVW6NSGzq00DgZ83ti8uclsHPEzbT4eehQ7n5YQ95fDiEAMUMALwYiVNB",
+	"VUV6lgU6B0VC687CoJmT5LIpQm48uAtSufkibk5IoWI+VfsiflxK1yZ/N5uuoXrm3/Gz+JeTD+PPJx/H",
+	"/xk/Vd+o4SefrCwnJxdQYOrsUrr0lVDqS8izCkZnYxiAytWodVm8eE6dzgx15SajBDa/VHPRZSXTF8Gz",
+	"quixEvnv6+yQEprWowExWRbTR9Or1BaM8KZLU41wqPZpEzEUmCipLm9PaWbVlFMKZol5eAHzV4HSsRVO",
+	"S4VN+1DBia6PJXkGSkrAIFDKshwMF4GCZO695KtHztVQfrWiHoTMHJOQ4qDi/NPXrgkk4M1ETRiQh3l4",
+	"a7X9LdzprXnrpxtkE2+dXve2ywholSqXnOY1MaXIbW+3F1LitAJSpgPbGaBeElUCn1K35KBK/yj4iS8T",
+	"WQCLCeceLRIRgFw5Ev+TYUfP4k+R/QNlf42fTr6/mJSeAl+ytjJQyJziXKzY87NVWpagsskIkA6r0Wca",
+	"XZKrWY6VJIMfsJGOsx/ihwf6604LrNbmr/YcPpNZwPyzyOJ2STWk149PshTDvt3MuHbgnXtobb3ZbjU6",
+	"rZYC+sJv7U6js7FZ+vtGu5N36lR9uqBzR31uFpH+2e481IPkfoKpiweiFb4qF76lmDn0q7j+pS69+hLn",
+	"36EGmGVVVJ8U9zILqK+AB0B1oQqRwK5l//AY1Y9e2z/+s62VzMJMhHMiZBse66BTLMjmeoMwJfcXyO/h",
+	"wcEN0X/rL1/j3z0YnHt3997w9vnBwQ3+3v7+3nev7++9cevhzZt7r93o998dvHH46t4bt/b3vrd350b/",
+	"7N3BGX1l+6J148bFrYf9/u3tHIceSzKXdmXJlt743Gssl1lTmnP1lGauxLoMJTmMAkmryle/zmw5GTQi",
+	"YaYETzKDgyhLAi156Oswq/x+TZb65TZ7Dz6eu2U7x9z9mvFK4ZlH0uPGPpOzFu4iN/m3izhDItLlFeqd",
+	"hw+Rq6DYXXFMLSkXQeHCCypKyEy1HvzqycmRjaGCzJAs/VaruYDyZQN8TlCf521GnVZJQTpTYGzhwFvn",
+	"qmgg7LHyIhQMCWHU8iV1pRxpyTs40Ah7Z7hPXggNFNWS+RJ00KwQkrPFHwkRXICfJRdahVpgbTFhiJ6i",
+	"Eb527GXoyRV6qsq1kK9tyOjMcMyvNH706iJD8/EXNk4UUvxEAj3OnMjRe8mZzQVgs5bS3ZdcVBVkl0DS",
+	"UuEZkAKYJnsZEDNFYaQ1QSqhKMSeTNPEtUHPngaEgssBGaK6LnxXErSxq74bKLilEjzhAlGB/JCPRsRf",
+	"aaK9U6HdVNo3q1gKxHczMhW6IQfR8HQUUqZAa/v22t7mfutGu3Nz/dbG7c29rRvX97dvtm61b3f21m6s",
+	"72/c3Ly1dft6rdRUc3x8tDfkUZmrWgkWIhqW4HrFB0D99Qcp12t3trY2m+tZXOBRLgNXQzKYIUzaWoWK",
+	"bJ5mFaR792/kVRz1w2IKzfHx0b4ZEUZ55NQCfEqCGZZoEQ3VnfV46KQl2iR5KCHPb9qQG/86fhZ/Hv/n",
+	"lL0tfobiz7TRDYxtX0x+EP9O/f55/Bhsb/8ZP45/h+rw0rP4d/ETFD9Vn8HDz+KnK/MZhL6kzKG+U3H/",
+	"NzANaK9Xfuin+qGSIL0BDst4d7k58i4eQoYkooxKioPi8fw0/of45/G/xT+Jf4jinzbV/5aRrNGAM1JC",
+	"so7U74YICgf5xI80/Spw6bdr39qqr29vr2xsXG+0NxutdXUOiYhb4YGrEGCNxdysqeo8b5JTycMqKUQ9",
+	"K0Ep3w+JKNnnnn6A6oRJqt4u+O7anY1Wa9tB8f9oovhf4p/EP4t/HP8w/nsHxf8e/3MTxT+Pfxj/Q/xv",
+	"8Pvfx/+vg+IfNVEpdziloRyUc8Ub6hHyofInZT49p36Eg6m1bF9vNVqdBlgIcqyvcjowl1fMp03pM+Yr",
+	"7nk570w6rg2ntGljUsc4UTmuMsH9MP77+F816Jo/UPbX+J/i/7mY+6UKhm6xHg89iEOojiXSsVjJixkX",
+	"oU5Z9gjxgd8IkGN9VCa46czGMqFgPCIO3Llj+28AOgsRqUFPuT82OcOMswaUJVC/ixG0iGDq+gMqikJz",
+	"/LPJx/Gv4yfxL20U5+8h5uuz+HH8G6QIHOp0mq31ZqfV3kT/+7/9H6jTWLu+tgp/xj+L/z3+UfwP8X+P",
+	"/zX+j/j/VDD+P+O/j38W/zz+SfxjeH17c+7J2y1XHf4rIY9Gx7rq8pJWTHJOQhyYOrFEoDBiSLtFoRxc",
+	"md6dVjKoqjerFBFTswO096Sk3AWFnjlDRaY9GHwx3f34+OiNiOhQydQSCu6dxU2hycqrjvHg6FJnuGer",
+	"7FoNPwviGag+HWdk4AJHmiFEZ0awnguX/e8P/i+2Oh6v+v5qGLqQRZ/5zff9RvxP8U/dIuldW99Y7bRX",
+	"t7ZarTa8kU8q7Xb999tOu/VoVf2r82i1bv6r//Nf1X82HsGHK38+n17oTVWd9h3Sx8HzH3h6PMJ2YUIY",
+	"QT6xoYnLMK+0/4dRrxOyar4pEId/UTJS/Fn8KbivM67HtdJYlKoAnspZS4i5kkD+Jf77+P9W/LFk0jkR",
+	"7UpRqSpqCz0B9AsQPLGLGu2UNOAgMA/zp7C15aTlYxvt0l4meTzs65yJmQzlaDAW1HthEMIy7HQaQIDV",
+	"+/MkCyzQzZvNw8PmW2+99VbRldhsdZpKvpjGsM6jbreZ+0dF7jbUly4HmdtQerra21YSGDUHLgJcNdcd",
+	"PHOq+Fn86fLTLQOGpt3J9jbwczEiHsUBPBG2iQ1qtzqKCrY3WitXBLVOTdcGKj+UIyxDzsZD6lWfinFs",
+	"zolQq8KO5EKygFCJLQmMz5e6UnwosyQzwaGPAfFnWXay7yEPC4KgBnXAFZJJ7iDaQ5iN82ezuXV9e7XT",
+	"suznZ/GPSmOsqs1cBTHxAuuSUiUhvu1Ga63R3lhErF+K9y7CUBfiimaf8+/zFivxP77KL4qHQZhPfFS/",
+	"TXwQ6O7gC9TpbDduf3dlFzGlLOha4Lq6pzo1tRX1QNcY0aamApsMJfXKQlv29APFrfQcuWNZ3yxDJi/A",
+	"kSgZax9+T63ZoSwW058eawaIUKlPYgoiOo3WZmOttQhEqEWUYXyY8GdzMsUuYHMYn5nPHquZKDmaKljQ",
+	"ku9yDBBMYZoFQthXX2kIjtaHpEDEG3AloWNdFz5t7pAHAOicuLh0fqRfnxkWbDNT9eJ2kavncJHEZ9Ao",
+	"CkvzTCm5lAS+yJrPRkYqUPRRiXhKgxjlDWqZVxa0qunFp58lv90xUyQ/HBzV3qnIQDZnNfMSj5LzXNJF",
+	"FTGTlqvbTqhTsX/JQUhSvauJ9oIA7LB8pMdHAxKS3Ux3MJt8Jwdk2GVWINKxsTvItcfnIkaIL5CrGRL0",
+	"ADYcSf07YUnQy9c31+emLBMq8SVylLuya3oIl4w7PYwRtuErOko+0bTThVbL2sa8pFEq7e4Ha1l5Pmn+",
+	"ElIiqtvzXfmqBMbKJcyQHS8jLc6dp0JwXFBpAnPtnPucpyotLAscFeUAVKejlS9Xu/5KVLdFheCFLnth",
+	"ebiUgt4DN2+516dcvHWUOCFss/Zs5UVwGKrpRBMd4VBYoyMREpFej4e6bmOmDqN5HUjrGRnJtEoIZcgN",
+	"8YW7q+u4aK8aOFtwMr+i2Cjg/Eygi5Dbdr8FnTP1aszjttYBAhkJ1nY/7yNj5YdvlOBRbaI1KxHXUPqm",
+	"o3Fa0egRFxIHFQaRn5iY7C/iz+Kn8RdATp/Gv0Vg9P4pane219a3HBT/CizhCbl10OTj+PMmin8aP44/",
+	"j59M/n82+dVB8a+baKtUU8gYmuftvsw+/UjJFf4iX+fF8UdwdRl9a/HPAY3xxSIfaXi/hy8AC3WE7SLf",
+	"HZtXpxRLfFFL4CW3g8xJpjPlwMRJoFMf2TszcfSe3mBZPIB6nAh2SRocFpp+JV7p5izsKHBa4+9LwXNg",
+	"ExhmO+9Q0c+my1iehrqK5eyn5clB1Wh1M3mWLvRrgECVrpQqRw0UXM47WZych2Xla+A9UQsgD0Yh9yOv",
+	"PFVrmp+rC9G7soJzMEY9bpphno4Rztk8GmDzWNAmoPfZ3mi21pqdVqeNFjOE0NEDUqb83xqO5DjT2ivv",
+	"OFOq/W4aLKi0YSOHMt+YxZUyyCo1ZAetbzqo7aC1xd2TmreYGJPTjOzLfHRa4RpF5oMsLlR6jRdzYaJU",
+	"ikaL+FozVLXgFtMP9NIgLuHLDZbYQTYMBU0+mHwc/7KJ4n+afKjeiT+H1D6d7/S3CXmYfBj/Mn42+WAH",
+	"tdevb6831zbsl4um1RVwJqUOC/AEA6pVbOG46pzfNAVfTomCXsUezm3GflkEj6gM4RG6oQsIY5I8lC44",
+	"IJPQ4YW9jCa0aCquwqmpUaumN8BiuNhFyCUY2urEYCpJKgavfHPBCA7ISW6qChagBWVZFVojAYDNClzP",
+	"yNUtS01ifBgxRlnfBRFchpgJCql1LoRNE1+9WFeKjtV6bOt56C3gKrilOHBRXUA0NnSU3kGCEN2eV9vA",
+	"rgkbb72iZ9XvuajOdAF1PaCDTD2j6fZsujdatk1oWpTcdqzQ06YThUR9hoMmck3zMbfLcl0tdVxjQYXp",
+	"rCO1bqmT5DPNOk3R+Fwf9/V2y3bB6rJkmqRQfIihXoccYKW3QHFj5Bq3vQvF4XAodGWNNNYPs1IzzCKF",
+	"XHRTUSygpeCouopL56Td2mlv7LRa3104PHXZCHXbzm7+gqHJB/ER1velL2fOyjvtxVdelVmob9Uvmoxm",
+	"VOOen2loWxQv2jf2yL6vW9Lb5IvZuR0GnRWZH2CR6R5bTPBAdZcynzzUpR4WptdqYRXJHGbP6reGOKOj",
+	"hhXsGiMO9Xa002NOlLHpiZhetDFEa9JUc2qGLAGX9JKOFIbaQMcN07reoFzeWJ39ZkFrtdryG3b25AyS",
+	"VdhfjjMjJ1eYrCrpMmxXZ3+4ZVf5yKlFkH2+AFoEWEjkDTDrz8XjxbGhLAE0icFOgDdbNiq74lns5ygD",
+	"+dN+tSFm48S4bm7f2tEgTybb/bJYmoOVml71+6mRvuA2mtV716lJLsvSm/cynC673MrBF/BPmV6cMOGs",
+	"A1wk3Yn3dLZTxglVHlC2LLUGMjEr+uyaQCMuqO4ExUynWk1q6i2bJEJZP7Af5IWy1rwLedf64xYOWdN2",
+	"DzHPx2yF2KzcCGIHD9PobRvYAoi7HLE0FtQS4baKAr5pynjp1DE9s5WBstQwS8YMwXteMqdhrEjF9K+G",
+	"ak254jRo2Btysikb+gJKgZqSwE/6u06zM8p0PxTKRpEsK/5AAr/05Iz4B98hKnaQC2KVNiR9T0B2mRxo",
+	"e5KL6j6XShGSF4SwJMMDFFB1Swj2RsSK02Uu7M8MpA7NjAFSrhxMP4D4QN1xZPqhLogIWSHaM6jrIH7n",
+	"UHc2z2TPFNI6arAdyUfUE2XCzJAIgfukWusDU7gWSot5OdDJFKgtlmjIhUTtVgtpSJ9fDkPdSDp/2aXr",
+	"5ll7zCOiNPR9D9kqbThAEVPKnGLpjuJyI0lCJwkBaDZXINsGU6jMgBOfVAmlK6/PaRy8SvdI/FkFWa+d",
+	"dZRkeUN1XSszorp1E+mTs8p9pHTIyd9OPkFbLasVTn5gLI9QxAcMddZe90Srl6ZY0WNQEj+afDz3LvSW",
+	"7UKrb+JGwL0zsa9FiMsVZLhtzg7qMQAkA2BrsaQkYboX8mF58sA9aLZlv0x0LyqQj8eo3mm1rzda7Uar",
+	"rfAqwJKEK1NSz3qjtb1gXgEjxL91njbQ6GFgruWBjYHgKKDCZHnBChGBjxWPBU02C4DzqxFGYbAHbGBa",
+	"bomCIIXIgLKzRNAwved6IWcQb1PIYLFdfXRZSyKbuitbM4xW/2zV2pJX2512Z6Oz1VoFIFndauUSXZJj",
+	"i0JaSl0q477zys79e3f2SsPBk/vPnEE1gO4rxe8oCvszc72N6gPSjqe+QKOoNAXJJwEprSwB89hiw8i8",
+	"lg+v6swX5MzoM7YDkANQV1rCTQNWrmKUAvYEtNCB1NhABXIhwANaY8E/H4T4wtUCi4ET8OvgLgObsDTU",
+	"n3GJ3nrrrbcah4eNmzd1/zaAZPUQXKyEgvBxgccrZWaG2VFgAzwqDw1cAjPtbipSozB4rswerdUvLS9n",
+	"+wJnd6kzksAwo48NOoBAImVJQMh2U623tnDdxTYKFKsEv42DOlYlc9Aa8vBQiSKS26frCENlSqIJrDHx",
+	"ED93P2MiEWVdZr7ZKHxTGLQgH3TA1a8F6Y2lFJHKapwZ4KWsv1DRYtiOOQhNxE3Jv4V5czE43zPTF+YY",
+	"Yp9kqPL8KMZyi7JCrLJi8r8AO/AT4L6fT/42LSn/GIpOf2GdaSh+Ovm7+PPJJ0jBDvgJ76L29Y1G/Iv4",
+	"H0tBSQlwFVG+xZ1OF7Zab223tzevt1vzLxXmMduecbk8CuVrlJWWYbPRg556Seygbm2t1e7WUJ8wiHr9",
+	"XhRSYaqdO/C0060hHJ5Sk5qtf1zr1pAX0iHY8DwsSC7GcA2Iw1qrA/93La/J6IcL6DCZ3YhX9PJquT2K",
+	"vXRZhSf7Zm1ghck8OAqxJ2lZ/iE8RiPz3AHVW7FSsMLBqRkylWhvSQ9yPNZlzkF2gFexgCBRfsG6TF8P",
+	"4qFjf87Agq3l6nMiHCRMLpkaQ4D7Ramu+nvdqlM9cXUXUldfoYtCMgL7zS465XKgk8N4JJE2MovpnTTR",
+	"XR4OE7qrhCFjmIYmA/lVQHdSeq7bmcIONRIPSxnK0pVVS+4GQPf5iqxWjVphPtBvJNlnORwpi/BX514F",
+	"QT7xqKCcCahHQ4c0wCEaQgybWNjWoNefFrhlZ2U2hzM6P/amSBKUtKwuvyTsEDzb8DBNcpc8sva2K1t4",
+	"4SZhF3ZVjj3dBW/1corOnt0c6qmr9nKor8Cg9NLL2GTxziVHIZFRyFJky2mhrQxH1z1KZjH19IrLw8BF",
+	"SsmzMxc2klErUsL8jrM0flr4maU3RIy+GxHz2DgHqv2+9hYww8FYEAdly1vjTCF3tc0A02ExpAEifZ5M",
+	"/lor2c8mH8ZPJx+h+NP4N5MfmOidjyZ/iyYfAm+HSqgfTb6vo2eULv5k8jEM8Sz+bfzZ5GMQBpKx4P9+",
+	"X//+e1ND9dfxY/U90iFDkw8mH8VPJx9MftAsRmWuX9/Y2pyTw1Xu/vVMEQe4+mo0yOFYCaNX2qYuRWrI",
+	"fKkWsmBlh0Kh2cwIFY17Xpx5ZKa4ldaNLuCdUZTLUCwKK0qfwgmGJMCSnkM1v4zefkFOK3T32mwFfbZf",
+	"8f69O5VSn1rnjIxPvbBbmgZWxPgapaMeEh+DhLeSV1BLokY8Sc+pLJHrj0hIuW37D1qBHZ4CgFxgkGC0",
+	"WrMc+9BDl3E8r6C3iNlgYLJhdEyOVV7MMpdc05TGVLI6xuVxaTGy9Ky4ILo3E5VjC0tUoIgJKCh3yiPp",
+	"WHuukg5HAWb4Esu9zzwSSkxZ9VnO8tmaM0qqQu0gNxQP7pILF/UiXV/Q/HAUEoARYp9ktF6jKHeZeXfv",
+	"lEOFJD95F4zzplk0tk/12HuejHDg2praZhT9a2ZSW3J7atbMIJl57eunkeyywoyvB74Lzfnzvfb02mtO",
+	"rbDh5JdkeP2LnjP778InhUXpH18PCg6f7EgLK0sG/fV6iz9ll1F8ll1N7lmyhpJfKwec3mHuMex1NiFP",
+	"AZD6u7na6ukT8m6EA5ErZXpNLEj2qyqTWWKb0L0Uq8uoz1xCXF6FNLNDMY8C2/dK8nfIBRESQcrSkuTB",
+	"sol5snky+YyNKs726snhnXKekzX9ZCyhWCD1TQnDMQ4lMduSVOKhtmM7SvklIbi8LnM2iUurhGYuYuMq",
+	"iB7lQkdIxIgzv5yF3R8paaPdaiWDApRARHKRt1kxz9rlHCR4KHXAdUEaWgY+1D7vkd5yYZyZy1GXaxnZ",
+	"EPc1pe/xcBgF2DhCQnIRUim1YSET5ZeXprSzdaTEfyG+3a2JB+2u/pFcmZCp51gdVScmyPndb6o6WELw",
+	"568heetZ/FsEpsZfx0/iz5RSMt2377coa6c0TT/AMLnWQvpDtfDJB2CebLWteXJ7q8I8OdOd6CQxpwna",
+	"5WFzDt4rEFlW9S6nCJezJ1MfYKxAAXJXcL1dHhJ0hTpEhcCuN1B9grcp8w+5T3v0sg7bmyktWMhhO+T+",
+	"N9JfW3rxle3bdLhFdTsb6ueliLeTm2+3tlutTquVNZ7Mtt+kpbbay5XaSoJC7J1Vw5GitUelYSKKAY9w",
+	"0Q15rYr3zqzjoYax6UqQDdqeV7thFqtQw9l1oIMKDgFRpsgU4kxjwN3V8/aq9oevAnMRq+/rMznwH5lQ",
+	"98wrZsxiq/kvn7Hov+iwj0Tofbtbm97G2ubG1ub165t2IYuXQpnjEnp1PCIhHOrzGkxHkQ1koEzysixD",
+	"Qe5XWVTUQ+sDpEwQEFRgtLzpryxAAo15FKJIQNVeU3wlvc3qeIksPSoLhMgbYG6o5d+7Uw28RwFW3Ead",
+	"Bg+NmGMDrDotdHhDUUtne6vtbHRauqQ4GFnun9xuXHcy3m4w8wlUx122Pw5pEFAPBUQC4dWFPC64+b4Y",
+	"NRb/EE0+jJ9lTJofwr+gP9iH8TOkEyAVAMdP4t+irRYqyCHQNiwjicSPlSzyCxQ/nQb0L+InyJhJH0Oj",
+	"sU/jz02HND31JwXjZ6e1vdXe6LQuZf208LMYLFfHkcANgfwJr04Davn1qgs1rjaNrhgNQtL7drf2vlnZ",
+	"o6x9730g04/eNva99+E/j96x+OsmqKJhvbncNRZWcMmYILuYywKFIWJYj/IcILLA/Vff+h06pBUFq5ME",
+	"oncjLjHq4SENxuWW7Qqt0jpyiRxwXyAxwCH0iFKiJowGiAuxnCLq9ejDQgS6YderPr9g0P/MKfzQ4L6c",
+	"/nHk95apTDxTDdHrTNoOUobuRUJQXKCT8f8DN/v7+Nnkg8lHZbJZRV+Z+4xKgQLSk1ouHHImB6i+1tna",
+	"3FKzJU4naE+OIhaoCzPx1amUsDVfejaKiV6HY65tDmCU3Kt+eg2c8CjU8q0NPwmJ0m4olAGGjQRjDTwl",
+	"dCJIxl9Cf9bQOs+6Yoau3tsh96tawLTT0KSOzprTge8mcA1Sg8k5UTyViuQetEmz7XTemSm6zbAwHnLf",
+	"xJjWMqu8y+VtNX8m3MJqNhCXOrNiZy6+iIeICtQvjzA6rzb5G9XFxI65qYbhgidCEInqmZTu4UiOVy7j",
+	"AjARfyXIOcxe1vzR0rud5YPKBY8CFRJTjYkvGyu6vCtKu6DSjTr2SmaCcAoGc4x6YgoUIPikFBayQbdL",
+	"3GEeKh9dLu51gWBXO89JuZ2hKrruTxP6vwxjzKWA9qTCVFDiY1wIaFPTwyVAVoPSo8XsBtV7u0suxIEk",
+	"w3JZipELoYPFwBc500C3aPGg8pig6kCDgcnxLkgu/z75COIxvoifxF9MfqBVb2hdG3+uRNWCXDr55PIR",
+	"BiMc4n6IR4OKu4dTUgKrDhPUH0LET/JlQT6MfwjRJh/atT+Nf6OWozejF/tpRm2b/N1C8nnz+RtbZOoW",
+	"ZXY9G3zKnVpH9w4Ob8HRlMje5GJZsE/gdO5G1NjVCzYO8BISPIInuwgzsC/YaEiCz4mAAEpb5hXt5d4Q",
+	"CdlO4tMz5Ql9LEmXeRx6JTHk9kI+1PH8q8iVXP9zOuhd6YiSYF8XcTQDq9lLA/fVoFUVCsFi63F2rs0r",
+	"YKtLhOF0oc9lwLWbquDnyToWCu4vHJ4N7ldzLBLcj+JfNcvDhCpKK/pFH1On1dlotDqNzvVF9q7vsCJk",
+	"CF/BxiWv3nb8S0VFkti0L+JntYXK/xlcCOmQ7GNJ+rzMtbKHNA575o2k2K2ITs1vtMyt4A1o4IeElVYB",
+	"Sj+0Wbk6fzgguLesDJJff4kUUlX9gUJX7kgQQMl+OpiiMm4TnfBRIyDnRFd2GgmI6YbkScYLjKjdal1f",
+	"ztZtj7O8GcHPJv9N+/oQFCv7SAcagmHo00UrxiQX8M5iV38SkgreWwAAGZKyZpnJlS5J0+fcX7FfZTrN",
+	"nH2pW7ycYfvNAfUGKGVdEBNMZFnP3vyuizln5sCoLzTFzQLZfvKlW3AstVrXSzh41n9U7TByZuRfJpwg",
+	"NU4rQWVMcIhwn++idks9FbbIjiv5Tcil0lU3T6eVTFuGor1Q/W/Bbf1v49prO1P2i2yAgq4b14EGL+oW",
+	"oCIF5czQxUhXx1eEgzIvhJhgHKARDwLK+jNMG51lTBtwV8c8lDfGVlg12Y1TzxXAaa8cMITyS7DMxslk",
+	"YOtT1/5V196fu4skV1xj7ul3Fjj9y2CRbhGyUDaYtjNBOT9dzqAkhudU8CCS5X4gNwoDF4VE8OCc+Ek7",
+	"EdNysUf7UUj8ae9PvdrKAZCkAW3leSwjy3mK9uwmtbdoobjpr2WAyJcXUJ05iYVjq7Musz49L2lAWnGV",
+	"lw2zNnqRNnVlIXke9lzWs2qKgpgYFhusjyU+xaI0zfK8LGVXsbHCt+pY9eC6HoUuXan4QN21GOGu2O53",
+	"mRS/1JivX9aP3CydrdkBoBuDepyPXs08Xjx4lZ0fpJ8lv+2Z4ZV4J5JODrODRnQFQ5CiEZT6aASY9SPc",
+	"J4g8HIUEOtui+iEPRwN+Qh7K+oqDTsYjov6rSHId756uONoJ2Nl0HeT+V7fZbK4sVhFglERjVLG/JKSC",
+	"92xrt1200cpYlbQ1oU+WqUZUwnhbU/3qeCjRGRnvoJZCQHKOmUcc1J5mxpmaVOa3NQNDSVB/ruSPzWta",
+	"m1f+Ry3y9dC3oSYzVwqlzdRa1TPCdFHyNsL2j8pVzK8KVSqw68avPNP9atf4gw3wuWAvSIGIslS7BlBD",
+	"FtRyMQ1d5mpou4uHpD75aAbVX0Ea6jRAxj/OPHGbaM/KEpvotRuo3t501q6vlwUadFku0mAHYTQn0MBB",
+	"ghu733Wn1WoV3xeoR2WX1d3E2e+iUyUOCGgUiz31jo7WVuMh8G8pJITQNKJ0MK5D/k0KLVpvtZRORFm/",
+	"y3RtH0DcqYiHmedVSL3aXLu+fqnQA0VZ5xP58pCDbKSVAR2D1s3ZSbKzDMvcJNbAwPmSVrqr9BBLb7BM",
+	"DatSaa9Ejx6VhpOd2MUoTXa6cHO7svbaTV5mRT9Uq8/mxoPBDAcBzFGI5F8rK9phhj9Sr5f1Vujrwm6Z",
+	"m0g1g60FirnZe8puIzenOakZUMPoaEQqAGZoD6A6He8bFw7fabUqAuINKyovKXhBgkDHY9hxNewLB7Ug",
+	"WB6qS4kpe6fG+LTVuqLIrsfDNMbZLS8q2Gpuby/QwLwiujq9trmgUZ0hMgUeJbRE6EGWNcRYsJxngkmG",
+	"n7uN57K/5NIcXJDEXZud3UTHUFvBNDqAigg9U6Ia1dMvk9OyuesrXQahoIXbrhe8zWkCBZb52HSWT7go",
+	"NcTnBr9EbsXc1Gh9BIeRjKCePnnoBZFQOpMWSvKbmy0ddFkqHgT0jCQaPEw2FWSY8afZItemZIo2P8ef",
+	"Lc94F9M1JYdOL4iyCp1zmUI4MF81+IJXtTx9aS+nuqv7MFlLKX/KA0OCgEtgYhK8PQ8V9ZhzNnLAenzO",
+	"RrCUIT2NQNwrqtZQ1gMdKgDCITGFQU6JB/0FM9lbHmZgHU9rhdSz4bv2R+zzkTRtLSgRK7toQEmoII56",
+	"OEAQ4aULjHyPU0Z8G3jZdZtdyJzTD0HwcUw4k7aOObniWAMsEON6PC1+asxNSkBCaq36rssKRbV8oeuD",
+	"1gt1WfgFS7Zjhnex50FHtdK+afBsVvlPhdJMMyVbSMYDyRxOk49Inm2DnMwZugB9hIRDsWv2kNu6z4n2",
+	"Jgnj1DLq+d7+/q3j4wcHxw9u37t1q+bYH2689eDw9bu33sr9cu/WG/dvHZ+kv928dffg1s28Rj814sJ6",
+	"/R6cze2QpKZU/dON8SFnZDz1q2Ul+d9vEkZNWWWTdVqZZ817SZK1k3PFUWmhPO+en3yI2s1Os9MqVMaY",
+	"G5EJIF5WhW4vD/vFcID/AXa9j6GexAcm7ld3L3g8+QTFP5p8HP8ufoyma1bZOICfxc/iX8LPJnzg3+Jf",
+	"LLd0r9IPuJ/z9WWX/Y+2VhZoX4/T5gewgWdZe+XTbrd09U8yFbfKR1lyGxX9A29iqaX/JDZqEUDodJpb",
+	"umTccosIcBn276ufaY9CHXcouDB1osb8i+Kn+ly+mHwCcS7QwqLbzZqHJz9Qh/ds8hH0uPgbGzmy3ErL",
+	"D0tDq/G3VB0Vqrs3m9pf7a5MFZZptgF/2sstp7y+zWu2tg1lWgI3BRCyB/ev8bPJBwpJJh9BqPkX+nge",
+	"x59NPpr8YLlVBFjIB0MTZ1VRENGGh2QKtRf0rKlDK1qqU+BauC3QH4cDoSpxLEmp0y8UgT8ZcqnLCj3u",
+	"l5zUMXT5CEmfCmvGtulqwDD1k6TsdlqOrtMuvY+wmqyAkWd6uvohZd+LhFwpBYU5y9iw7KdsKVWlOkr2",
+	"rF9NJgOlWk63zIFiRr9SMv7ko8kH8VMQ6E2byVKH7oxiIVm3DpiH9cuFSX8UP1EgqEj85OPJ303+//HT",
+	"+EmpN4qEIZWljOnEPKIE6s6Y8uCpyDQaBSVMq4gCwGELKLAsGb1il1l5MdIEfdRjgepzK1g6KGstnvJX",
+	"vF3LPq4580tiPkd8YcGfZno8W3nJskzHOrGTTMZELHFsZbgUIBLJL2H71fpQsQJOZQBgsSpPUo6nuWzY",
+	"3Tc+oq7UWpHY2grVirK9IyEAF+JdJ5/YlDAUf5bG8D6blmvi3zkInvwG0sw+m/yNGgMpUR2ZQNqPJp8k",
+	"jOqKAgHXG+1OY639tQ8EXGtrgatq24tm171KcCAHVVlGe9DdynbtKjE/Vn0XXOCxQC4/c6EMZgQaXFZB",
+	"5Wd59ZKfLaZSZtf7+mvTDSzMisq2epfLewT7Y9sJRantQfB6r7bz9qKtU96finwkJqtlIZMPTL+vvilV",
+	"IiD85YGuxGuruGW9KwlEUiY3M0JLle3LrK5s5Onzeccp76wCvc3S2oE9hFFIRgH1cC4GGmp4NdU2Xh8R",
+	"tnd0kA0mKjcI6wINU13szPdordlqrmX7pg6ogD4RIfbkShPdDglpqCOBqDEsDcWeuvbsdS+zjnu399H2",
+	"+sbW1CE00X5AwYAsLqj0BgrCdfP/XeSChA5oSyUsV0gwNUXDIdYRtV3m6r6QrqaYlAlTvcfTNa480kRv",
+	"mFRWGkShYv3rne0VhH0fueeUB9A/dcQD6lEiXAe5wuMj4jpd5uo8UNvwjwgixQMs3d10LMrOeXAOnTZY",
+	"mjsLY9u/3CY65CFB5KEkTFDOusza0oaKpkGh8x1E+8x26OOMCDTmEfI5gMMZ4xcVje1M6mU53UyrPCQr",
+	"Sz9Rx+mRkBHfUXduDtiGjOmO+dpKCEHLxAtJkWzqALDGEFNW3c63jA4OoiFmDQXl+DQgWV6ns0oL93cX",
+	"lmG6mti1QF1EHRmDAwRdm7TpPbdEcP2YpFTDOshDSF/V+c12usy5KJFFEB9Fo2ZlN78SKn2bh1rs0fuw",
+	"EFKofX2KM517FuuUlPYDunxLOQ3I5VCSTfTOm55dfVQKJ0AAfUBZj6u/IBH/AZAPHqgfQt1ywdV9rNS/",
+	"IPS7YNmo6fFKOw0Canukqo+F7pcFSeMlEJIPYUsrgej8rUy2Jsy/OvJ7hfDERkh6BMYqzWAi4ZBCgEpF",
+	"bxuLXTrnvZAWjQLsnenKeulA4DutJ9LeemttRbe091MhR1dn6azqzGZXNz2yefX5PYtIjvF7A0bPGtoL",
+	"Var56lN8UBXXb0+Z6jhB4/p2v9MwJuTGwU2INR1xJnRiWbHZ9KVbQJoZdCfIhNDO6PNHHg5wJCTxDfgO",
+	"sEAh50MdAlsW79tptNonrdYO/M+3Wms7rdbCfTCBI5StRuk6hpCEJkLnQq3E9OWsGwq8A/1XRkjRsbFx",
+	"XSRwbN6BQgm20bSR6/SbuqmgpfROzXyQF/lybywg+hlGfqx2dmKnyf64nx0w++AVO/0cS8arJydHxnqB",
+	"PO6TeYi73tnOdujY3s66JpfqN7WHxECReCsnmEoFVvRQ4+QhRAsI5GFFUzg1U4g9Uok5b67tI3gDUT/Z",
+	"pkEnB40UQFtXU6b6kv5EQGtmJaedkIAMiVQLZo72t2ebBQpYrb9iKnjiICChca5ZHUg3tkEuDDzCIbix",
+	"C67o9dPedqe3trG1dbq27uNNvOaR7c72aYu0yPrW2iaE4UjFVms7tf/ydquxjRu9d95f6zz68zlIfKJm",
+	"1ShcboLZQ/fvHaCE1CIKANYb20CD7AWhugvBczunAWZnbnJ4ITFCso7ZUiKTGBGP9qhXEa8OZjR15E2f",
+	"nK+aOcQqoG0jc+eL8wNL7+dwAy0b5jsTasakZhNipP5DRyKPyMkbiyPxfTPjK/bTwu+3j4+PSn49ODo2",
+	"fVX1Dw+S1peLi/Yn+RbQ4OkFUazHTc07nf8sEvA0OntIdFck3VGjjnMNtxXnUyTDSN6mc15Bmni/pm3X",
+	"rUxrv9p95pMeuL+hQeGO7eRfK8vjSzZe2T/4NmTXQcvBTmsLHUaBpA2tLxs1XkeDA62zRE5TeXVuWhSE",
+	"z3XRFNNqGNqZhEX2+bbdUafVUtqx/mO9tfYoazicdTdTOyxqxVP6ziyR0L5j+yX7iHFgshlJhTLk3sOS",
+	"QI2WxpH6YlzIy7JS3+LWz0Xl2rI2TWkxzhnGC6D35WGEeusQS0BCC7cS69iGCwcAMgFfmmtoWKjdFoXs",
+	"gZKLH4xI+GDAo7CqDhBoG0o5UC/tmIxODweE+Tg0dlUFZkrYgHcFBeoJC4O0ZH5uoyLokCAS4JEgvtNl",
+	"pxFU/AsIFoovSMKs/EysvbYuTLSWTCyjirWYSsq6MJFRQ5W+pk4Eo17Aub+yC424EEYioOoM0AVlPr+A",
+	"qg0ohBh3vWgjSdrHVqcMILKpwJ9azdZaa5FgQWeu+lum9OrMKH25pmicTZqCjm/8gunVkaBnaFhOlgdJ",
+	"cDk12IiqpdpD2pbVLioFKXVz6pgUIMFx7iBXjHTYneV/UEKK8YsVB7k6+/ABSM8uqlPZZWHEdPI9lkqZ",
+	"g3WABcNJchVTqwYkr7iMywe5kZpor+yCu0wtCQ144As1PEaQcT+GlepAG0Xf4TEgjuDWSgvafH65+SLx",
+	"sMuaU8u+omuH55aW55uFlxfgnkAFbiW3c2xmLfx8A8a9Z4YtPLzLZfb5O+l1z9FforQCWBgxe0cQ7G+v",
+	"exdxFoxNGFf+tMqTSa+ftDYvpd7Msg4YuwDvpQwtX9PNAm6p5WBh/T8or0inCSQOAn5haKQmW/ludq0F",
+	"rLlODVC7Kj4UNDLqo2mM1yXgcNY6thT6jyo8ZicJRdxJib0LBNd1kOvjsemTzKNQoTMrFG4FUv8eFCm/",
+	"FSnOs3rIhccvuiyTwekg1+DuAz0OyFP2J5gDyB54WDZbaEhZBJE+IeqsAz8SKw7iYZe5gnic+S6qa9qu",
+	"td2VPOLC6sENqZg48Dynll1A5k/9jh41j8l2lEVRWPskD81XmZ9uwhSZH17VS8j8cqxXU/lgaohjs+Dk",
+	"Zh8AE56B6rbXgmG4lmfXy3inlibhFcunDc1VRL4c7y9v1gjJULeJnlmhkJZuw9iGGelD1ul0ZcIFMHIR",
+	"Q48lL4w81OoCqHxg6qk4wUTN5oGv9GY9gg9ijS1IQ+XKl2YjSmNW7V5OScBZX9hMXWsPCnX3rlK5pT7i",
+	"QtDTwJiJTHSvjszV38+3HD2XvQhQIG8tSn/K2IrAKsSjsMyU62oS6tqiJWAvgxSTrFXE0lnTIDP1oyQt",
+	"BWVWuNOKlbDG1JzJNHcketxaRn3PHUjy6xLHAfvct+NmfrufTLG4uUAmilcKHy/OdACLnTIc5H41ZoP8",
+	"b4nRQJQF92UUmlKyUUhDW94Lm7klI7VYzLMMvmAsNezXShhm4VnaVyDkWbKUgLJTps7lRPtKNbM6JSkx",
+	"4eV0zpJUCF1NdWHHuNZu54UUmUEr163EYb+UN0BWL+ChjcFPNEZIKEoMH76uFITzNWJz/iYDJVbJpUxL",
+	"xs2lfZ1Vyp4WtC0PMLreUgLcwr4z4DnJ5u2UlKG69o8l+uSIhA0t+GhRCgeckYVF5WSK8iWlK6Clguot",
+	"GPjEdj+elgl6EfOrcVt3rz3F3lmSy5Ijx+rOGZfI17ztgodnzUIX7oUkAwWL1atQq4T8ROig4Z0p2NN3",
+	"UXfXO9sFvWNtYWkkPJ81p35uVefctgED8htdbKda1503pRLbtQlG304hC3ShmYxIMEsB0sU3FVkqgA4O",
+	"RgM8zxT+AhmVJUblDKv4NMu4pp5pBlYM7slJQ1bAKWM2KfZlICaDNhnYtZdbSWLvi4rMcEtYAuL3SWgJ",
+	"q5G8rV9IE3ClmcoBGWsjpVITyqqc+LMiIakJq7GNakgZs74CCXmWJmx2mpm4RKV8Li0RDrtEVcz8ftN4",
+	"NVN+W3ExxqQFMrgcEAruDuJhIRdv7lzBpTXQlDPe15nSfC7ADpJCrGOw10mokWM5EqS9JfwAsBvIpoau",
+	"HO9dbt2JcFDeCjOsalQDU10TecC7WrW2gNmJ/GelO8IsZvoaYGYIQpkQw/LLAEstEaYoR0l1iooQqDet",
+	"xV33mRL4okBvbU0PjEZ6lQumuLgh8alwHbDRpqrkji2h5zrIVWQZ/ktHxT4+8PUyKQsuP3N3keuTfoh9",
+	"AuahjAILCIKRR0MvohKdhgSfKV2eS+QFXBB/BwlosB9CpQreQ1SKLstYGvVBoI3WGgKh0yMru8jtYRpQ",
+	"1ndR/Z5a8I7xk+tAymwMZcE+BXGxdq1A1WGcywXPpsDx+mu1LKzcTCdIf7xtp6ooHTzDWwWDHM+ItEjB",
+	"EAKMr4nKEOM0xDY/yi1wWcJTB8GZahQFexSz3Cfr2laEZGGacYlQ3RJ1KWsXECjg6oyNLwyQuxGNUL3t",
+	"oFEQiWTJIVEvQnEeBl2WdL2llWKxlUVEtS89Pjtz8xCenYokoqIpNZPhOH9VWdPKAGcjHYU6ih004Bdo",
+	"iJkNk6FhEV9Fl+EQvHjQHw6StZpIF5vIx01ewG80iR0bEhlSr8tcs4AHicfdDP0ABnNRPcCnJBAZY4+D",
+	"3HRsd8UBnB6QkGiMXgjsrMx3w+xjfoUOW9R+GiSdNAA8vYMybJ2atByYC0dsZbxMLEXmopxEmzwd2/Pf",
+	"S8gpHxFmymB2mceZIF6kKwHSIeGRVJ9HUuEPM3mziuBuPHxoyIQwhDcz4666ygCUSeYY9V6/3GWKFmun",
+	"1D0iw3FjT03sWvKc+iapbq+RkUoYt5KHQCAar+waoROb+cBD2GUDHPQakMWvJJiASKEYISRPgBVXDkIe",
+	"9QeOyTYyGKd5CmSKlgVLA8MpSSvO4IMeTm+3z+008+syqfU+UOtdZHh7bZXbArswERAwltiOM/ZOj59P",
+	"pTyWhsctuqLs/WZZ7fwZXrz6V0SnKQ2w6gWjBFY+LtUDMxqfgZfs5ZoTncb6R+DIikIqx8eK9pgIEIJD",
+	"Eu5FcjBL6b4m0N7RATojurqCq97nIX0PyM4OugGDmO5lZ2RseqE1we6ppgLXt3onPc+BlKPao0cQVq1L",
+	"mEDsvCdt567aTi2JikNDTCGw3hDI/DrT16D8471bxycJN6HMVBYFxhESYrtkmczVvaMDsWOj7vc19UHn",
+	"HVSHx12WlARb0W4vCAC7cfPgCA7kvN1soTphwK4haWUUco8QJbWLlUQLhuCqbu2eTdvlYbdmvu+yeg+E",
+	"Lp3L6hnBAWjXPS5GWEImGDqwcQqy3I4oHGSWYYyXwukyD3sDklYfMYQUVhWFTJggsIzAJDkQeEWfqVAz",
+	"o788fv1ukoPT7LIu+7M/Q+r61bR6tV2mJTN39bztZlQ5Rog/B1aMScfAlgUblMkLMZEYPR5e4NAXXab2",
+	"f0bGGa2BSjSiNnq9IonEpoxY66aeuImOFGETxqM5Il4a0epzz9ThU3LFKDoNqAfvDxW9i4SRGwS0bzAO",
+	"PZ0dRHzEmYNe4QoYejQgChJCooSDLhslXlMKOLWTk33AVGNqL3AG5ZpGWJtf/SFlUJ9HsXtUd+HVsAm/",
+	"P8C+H7orSTwuFQjSR+yNr7fWdR20VbNo197kvSScXthrtMHzDqLMCyJwW+p8EsVkQ0jFxqwYcm8i7dGe",
+	"8RhA2pAgpp0Av2BdVviifl3xkM11W2rSQT7tUyUIuE0lWT3QoQUNd2UXpZ2MsqdlJB8CgrS+y4AMMzir",
+	"1C2ig3woQ26aW+DqfCvg5SZvXh0YoKGN8LVHdBJiD8pVJu5eDeIKkgCL8mHRUr8OIFDwGErKIn27qVvl",
+	"zbX9LsvFQq/qv6zQCcEQp7jfh+BSHdtXzE8TcDHauJ+EeKsd24jw5L4hRye5ah0FS+E+K5PfUN3NkCYb",
+	"m/yt7wnOXAdpMRa55vChVpJOjdPEWEjInsrHVEueJtKBYq6T4ygI+zrxSjTRX00nKgECdBmI+LzX0+YR",
+	"nasE+9Vw6qK626Mk8GFIXWXUNP/FcmCojINcKN5qniiOkz5R700/0DEmBtKnnq5A15gk2css2dCvkJwT",
+	"JcuABIsjQXaASpMcUNqOMPay3jDGU+uC0Q7jLrufa38p8lFNSVrOWstkkQkbI6nJkJXScwpYSi2Bhtjo",
+	"55RyOvC+JZt7VhbEEl3wKPBNXgJwD0t1wMkBnKzLcmK4k3Ej2yxD3kthCNVn5jwim/LodFkuNNCS7oNb",
+	"J7czEb/u6nT0r6FXQm0l1w8yiTPtspQv6khL68THIpPZk6ZHueudNXSHe2fEV2sJBEenRHcFwvosHHsY",
+	"6aJtQF0STQMhJLCiJnJfuXWCVs/bOg1AuEgM+IXl2jZOA9Zr6mAgyTWD1OTFGH9z8Zk2Ntimo49Crj0B",
+	"CilNlN9ucebVCELbu0wv4GLAtWqkQyjrKWQ4OZNvmYF3xQK3LVWsRJSkcLEFnboCpxEcBFT/gNRV3yCA",
+	"AWPIXmoid1/9w8S7u6gOdKzTbq8ggccCyr+BfoLTrDDdIA98VklgBwynqau71ycuWBx44EOUM/B0o3pQ",
+	"BTNmmeq4Df5myToCNV9peXVbjd2W1XTQIGlmDApzKJPa6062K4lCQlO7Ts/vZA4jewIZvNxBGA2o1CGZ",
+	"Jh1VgV9mk2k+jqKiYUCBNsEO0m3pgtAKldNCKyGxQT2n44wEZUKw8/XtdAHPLjNXs69TMHcQ4w1Ys670",
+	"qWRVhFEvJGKQ91GiOoSN0wBENxENrUy7oilwYdghftgQEgfk25oma6+1sERbcrUuBU26jLdSo7QNKt+C",
+	"XCv32JKDLkvMAAm2W9g98MlwxCVh3rjLXk8Nwdo1GRKFZwIERYDcZHabIoDczAiN10hCj1C9rdbb2djo",
+	"srTAtuIsKATpwnpzkMBDLQdbogc/KFYH71CWxEaCzRmPRRo8r0g8wLJ6U121OnQbKpvmh/cxZbv5yYyt",
+	"3Kc9YOVST5gh+B13t8uwXSycaBqzn+RuCnO7YcSYxm07QGvbbaJE0Mp/NsTjLoMWTacE0ELJoj6EJZ9G",
+	"Ogw9wVEUsTPGL1je1G9sTQ7CKOAia20yvojkZPKSm2Jw2lzv8dBfcWB/Wg6Gt2HdqO7SzK3ySCrsa5iF",
+	"uCs76krBdg3mapCNs6lzcN4oYj4QK0Yu1IlbiLtjWL+V13WNQU0GTKl162NVx3IOtjfQ3eCGlDCuRUSg",
+	"DdrsqRkvJM6DENdlPvECDNUHsF4J/Fnk6q2Wa0q4Q55UJtIgVEszIaEwL2QYYn9lF+Eug1+SLJCEI1wT",
+	"SND3bO34dJr2movqnRY6pDe0WJgQToB50KmjUcCxr1TdNrxHAkFAcllpohv6iAYkSGiWvVFrBtRUdDTK",
+	"UVHdAw3Kku+gERZGGkgMIUAGjXBTN6JuIohqabNxGvl9IpPEPSW325EU9wwI0m8gd6O15nZZvfCZoTfq",
+	"u1MuByWmTLCtwtVGULs1tBWCbUhbIrmpa9XtNQWqp2HXqN1CAp0SeaGQSV5wuCl9tmvqkT6CFQcOVV37",
+	"dXfX5pnpc4dC/5EiJ2Afha8sScFQghhEYoMkJignhRZNrHQmMogfChQVVhgTKRx7iqLaXmqyaVObT82p",
+	"nZNQmB5TzVazZa2KeERrOzUoKqLzRXVzz1Xf1Kbvk9K+R8cXuN8nIbp/oNX/JEnQWkGcKeHhlDIcjlGd",
+	"cbR/8y64bRLwPvBrO7VXiDSl5K0QAivotFrW8GUCbCR5KFcHcgjuWI2WJalojx6VVC9J6hQ3c7a+2s7b",
+	"7zg1k2Vc26lBwxVdVAvsLpbFWw+CxH1TyTVJ4H7YsNncO+9nrKlJjjesZ3UAdXreqz5Zg9mdVkvRqoAr",
+	"wi9sTi3Yxo3549WTkyOweGlvBmIc+WREmK8Ia+nhvmrmnnu+WU1WabD5Y57lp8mVTSq5gZPMPpTmGygi",
+	"PPMm7iiESByiz3P0Btqbdkel568WWFFpx5BsMyiYeBXvKD1qM4R6/iKPu1hTqOLE7YbSnsWzTvwki8Z2",
+	"l1dx8GOsMfYKDv6tvcM7Ot9Fh/WiHg3IyqyrUF8sdxV2uelVJJ5lTcpKIlZexPGblV/6+CF8oprinJAA",
+	"3EfWQUVFEn/hYaapDZIh7vWoZ5Nmx0rQayJXkx7XVEQHgxP8tINM9EqX1Y2dXStiWig5Pj5CEgtFtAjx",
+	"EQWdbKQzP4A3Y6TVkxVT7ptMOcK7bIYnXJctz/x4bcpLu5IqchutNSc1aAK0jUeky1zGJVQ2GrvGu5bY",
+	"4HT9FtDre5gGJqzTvGQPRcuO9mwyYRlGY9XBGUmlchPooWSBNOom62bUgiz4UqnIBOpoh7oJgNnpMhBe",
+	"jT0ZlQbgOGY59p4FMQZXUGFSLy9oTfjMKD1Ki9fvg+LbA9CgHjG2LSH5KC0yLxR0FF3vrk3UlVNBIF32",
+	"vFEgyLXMFQyakAtneEeXAfMAJ0jCLUHt1OLSFM24p1HmBVLubCRQCdm4l5SN22itzZg0a2fOlcVLA4Te",
+	"TmPXaoxbKIBg/izKtYUtSprGjtkwmSS66pGTGaytYKA9Hf+QuFvNaImPOBmOn0FdvZJoobaTXawJ/dpB",
+	"oY4Nm7f8bFkkqGC08d3rb6y9uf3W5nc6f7V+snWvfbd1eP21zFIUMiTS8l07Yd7/OqPySEIhdNrYIhdf",
+	"rLZYcvnJOnanKGxKRbQRLk+QwBqgrwoqz81mNPfysWbPw2LO26s9OhKrWe/sTE6fc+PmmkCA5mRbQGDw",
+	"ihJI5gVHiQyVykcQ703z+tt0BC3497KL0O37h0RC/M7b5Q0is6txbMQTLCRTw/mCh77YgejGursXBK6D",
+	"/vAf8Q8nH5rS/ZNP4k/jz+Knf/h8xZiUI6ZuMetpq7uvYnEffr7JPT3Cz1D8RfwEKr4+m3w/fjr5CMpN",
+	"fzH5Qfy7+CmCCuafQd8DKO0aP1Y/5yexpbNTV5dSls1U9mFxwt/MrHa9wPQ8RKdEgZqgfaY06Lp7EmqN",
+	"HOb51/gxin8PhZV/D11zoCcDfKyd14mAJ/AY9BdICNV2VeCtyXhIkIB4UpiIMXVz4JZKiYypiZziYNI/",
+	"sbYXBNkOIPBX9hrSPzNHVXNqZvJMkMis6BYFLq9R5uvx7V+FeQo/5+ezD5N5H2lyOwN30q414C3koUSn",
+	"WkDWZV1OxwDG+chgbXr1Kw5SDQKFCnOnmelntLleEqj9flmPSsoy3SnTKjlVs97U75bfYkVPUcVGXhiP",
+	"VkeXISaQ/lch4mcpCLDtdb2OsuGT9a7ewL7t6QKftOd/cp9hEylCfP3R2vyPbvPwlPo+gSas653t+V+c",
+	"cH6Ime04I7QgssCODoxjN6lyudHqLHQOluWkEs/sT4617Hmf4XNMA3waEP3p+vxPzVQn2sytWWTG3CBk",
+	"7jYzbFEHmlXzRAiPU8ONeFmi6D7gneJifoh7uVmUsGzquyfCq3kM3j/96JpAvQjaQMpB0vgNK9GZChNR",
+	"CpkAGSbIZLbJvuZpRgKGOZKmV7o+kqlBR04RFBBWukmX1eNfxP8c/3glUyvXSGHrrZYxupqQgjJxWrFl",
+	"vfUMLk3z5bI7S19ZzbiCXiPjmsZ7AM4b3B8vgPJZyTjp8FOL/xeUYP91/HTy/fiJ6QTyBMWfx08nfx0/",
+	"63bLuyQ8m3wQ/8rws9/YTgndLrQR+J1ilZMPkvGqP8gYauOfa847+SDtNfBF/Dj+TDHSf44fQ4MIJR58",
+	"Fj/+w+epfHpymD3UhYXQAmXT16NpWxpDaQrOFshr+0WR1wVIK9jBDftSnMSEJ6iJ7nAvSTgom9S8upq8",
+	"B7N9jal06/r8L8yyEkqmPluAuO9z1guojnFfby+wsiM8Vkr3Ced3cKh78q13Ooscg7H1Wvr8kvfM4j0a",
+	"DRFmWZhfnv9UKWSr72f+OvAfaQ4VkNJ2PvB7Ka/Snr9MW0BRrorpIWbS/JnIbnXBJFZM13TSydRT3Yy0",
+	"MdhGKRgW6pMhvybMFqzPLY1VLnSOaG2tb61vWQFVMdlUPs2dXK1IJWdIyvm2n4VyrHuN7+LGew+ajXe+",
+	"9edlqXrZkqyZgzy4WSuRe9erbtH/ugukiyDOXS5v84j5lyNyL8nODLKjoeS5yY6zkLUH+uFIwnziZ6TP",
+	"cgryCpF58vFlaXoLiCLfOJx6iSIzUOQVIq8AP5bTeKYJ/igqwa97ZBRA7XE5jWg+1XHlGTUPPGNQldvD",
+	"DLK3oWfjShO9zoKxZpUCHH+npMvUCMTfRRiJ6HRIJRTeyYkCNnViu0r1uz/yp1S/PxnN7YfxP8Q/jn8e",
+	"/yT+tz98juow8gfQ3/XT+Gn82cqlNTZ9qotpbF86mYxgcf43mlx+7dWzl+S8mpxr7PnSFK3VROWY6RNL",
+	"3UQm4CUzSq5CzTy56Q4V8mYy5QumB3aiWdbxjKb4Umr6U7Ols4JU4mcg88sXoWZb5hkiw5EcF/r6gbik",
+	"A3MJhSippMuaT2x0swOBrl2WWOAtYpyMR0TokuzmM0mGo0ARIN2aDb4/gf54U4MkZvz8aJDzWTGRzitJ",
+	"/ANQx1HTE3nBd7sMQqV5iJjZSyrDtcAty5K4Zd1HDhKctZVfzXgUJRPepoFN9zNPoPHyMO1VU+UJSAIW",
+	"vyqTUCRpQOW4MeQ+CbTUW2oO2vgjMQc5X6oDxazsiF+Q8PXenpQ8ZGS8nDBrQeCr8z3Mi5pNiMCfktfh",
+	"GycHv3RTXDVb3/N9hFPs0JXOv2RBevV9+885jox7ZMhNsYh0yUlKSk5DrXZivGRXV8+uquntcx8blvqI",
+	"rgkjzgkrlpQe2mb5oaUA9pWcmIW5l86el86eF+DsSbDtSh09GRRewLmTIatfiolinqD30jrxJ+fTeS40",
+	"eC5jxHyNrcAB5nt/MthX4vppooOMQk+F8fz4Sa1Cd7VnFHrkropUk5/h1slh8CWVScPv4p/Gn8ePJx9N",
+	"/nv8n+AheQLB45MPJh9Pvh8/Af/LExQ/i3+JJh/Hv9cv25f+Jv48fhp/MfnB5XTQr86bMo80WVfKN5ZE",
+	"vfSjfAP8KM9BRZ9T9QOStaz+dy0lgzaWTdA+wzIKidjNq4qmqpWQeFwhyOwHBIdZk+hLLfGllvi11RIB",
+	"Wl9qiS8J++xIZAUlGbqeUswXpS6a4R0oiAM5/Oofqdsbufv6jcYJ1BIC3O/jcyhOOsJCpIJsl+VrcXJP",
+	"EtmwnQch9V5/Tc8h9Z4RnY8odKkjKFUzllAnEPiCWo1xce35/rHlFG4T6Z7yQoaRJ6Ns/iWq4ww5senu",
+	"wHHIQ8jkhSR9zjzShfZQyct2L2qF14TN1UlTcJLKQLbrCA6CRcKwMuq24VFz5Nq/WP2LZYtfOLWqY7+S",
+	"MhpmcfnCx3Bcwh5XAUisZlPHbAxeXAeZVCmo24lFl7l/sfoXrk5mFYT5Ai0JOuq8X5LSl6S02uDGL6C0",
+	"xZVR06+b1cESNt6DNkWsihx6mEGZFX6h+6Bh4zZ21Gd0iPsE8Z4uzDrE4dlKhvRru8QIh9JB+kB0JVZd",
+	"ZY1ZQ0bygXozI+QrzG92WRKcoAup6CgH+9l0BIOtM4zq661tZMrlZctz2enSBP8MhQiJLnsN9RYTG4yT",
+	"qdHdaa1XEetCjMVM68owCiRVG15VZLXhY4mXM0GoGe7DWXzdDCD3zQ3tFrU3Ri5y9uVHTrmwawd4aTW5",
+	"rNVkgf1rReaehZqXxpYXZmy5NBsZ4ocPToF01DqtQ3oj2xDzyiwxqQllZpRr+ppCYV2c2XRPz27M9Jq2",
+	"Ml9lnOtxOusLplTJTLMiXdPdvXQm/emFumYhWGQB8+su5JVGxe5p9NSl13ioq/P4xODsK68fn2SR2RY0",
+	"Bs0ZAmxApCronW4TvQnV/dWYydfTmmyn1bZl+W0DTN2GQxfu0qMgQc5JiAOUqYjcaW11GXzJoauniALo",
+	"WJ9OBgWebDlpKErj6MqFSRsAfsHMPMj1uE9c09sSSmtDhzIlNequalDrDgpjVAlzWZvBV1r2Ikug336/",
+	"hoM+D6kcKLiDy7yH1tab7Vaj02p3Gp2NzZpTO8dBpBTzw4ODG6L/1l++xr97MDj37u694e3zg4Mb/L39",
+	"/b3vXt/fe+PWw5s391670e+/O3jj8NW9N27t731v786N/tm7gzP6yvZF68aNi1sP+/3b27VH7yzlpEsO",
+	"b89P6eSXHy2aLGPflE+q4AB5wL7AKZszcurWi1nWodIDqgsKHhtUyWDsBQmTYrxKyBaEaETQWHPNQv9L",
+	"6fllzOofO39WaPKV+ikTA+9M4fg7h3d0yslcm3LBUI6wcYcJyUPdOLPKDJxYOJYTmB9eUTHk1NL9ncM7",
+	"L91QL7F2MdtpAjbXhAKcr0KmLrZAKMHRayKHpdfESqmTusRBXeZyXvtjcDnPNxDPJGplRl7dyy1iosIL",
+	"1uyyMjssypthoc3LCAuRbYyYVKxTYlrSCI9KMlRKQpeZat66wm62P57dCNTegzuFyp8OcoeKCfeJa1L7",
+	"HkpQMEz/1JUZJt48If4TtO/m2UHixDXNesQiZt+XYulLo+43wqi7JH+7WovuCHtnuE/miqbmvdL6BOXi",
+	"6CjkfuRBj4cmAiHc5iXLARGky7S9qJ6YlfYPjx2UNUfoFhBJH7CMzYhrC9MxVKbJsGvdGjltEGF7izYI",
+	"U/qsbhy8i3wOfRMCItGYRyH000FeQBUt8jkS3CR7z4ioODLn9pUI0uYyXorQLwnMDAJTrKBqUdjENn35",
+	"NRgWJkpQcUoIk139Ygo/HEPIT4GWJZEFto+jpU0p7ak2dhuS4CoZFZ3i3Echwun5QxNME7ige55QnWmu",
+	"q+nnyjJUUKApyveVmpcXsScnh3HlNuWlLMopZH0FEnE6+z2ws5bRdxNCkvR1kN/w4oMvLbJ/ehZZIF6F",
+	"0gEgQGatI89nqPUp9MTEISUJs2Gy4SUl8RfpUZMW4P//2PveHjeO9M6vUuC9EMdockjOyLI5MA6yLClK",
+	"JHmikeNF3IK6yC6SlWlW9VZVD8XYBmxvkLzYAFnsmwsOd7m9w+FwLw2fhdU6Z+Ur9HyF+ySHep6q/kOR",
+	"HI408kgKX+xa0+yqrr/P/+f3cKbb5CYdTkhklf/CLrAUnx8yS7QVXA05YWpADZ9ixGmJ9I+FqxWjBgtk",
+	"YLoX1vqt3fcVDGAF0P9rz6f1yzpfGapbLti2ssWbAtux5Di/luvlLTYtq8asvmKfFAAiDg5Lk5iNuJV9",
+	"sJjsiqJQB5Xbl2lMctWkAqLVPvuu1CCzLv+6FCuwvS1voN4EJ1DORAXyxu/XBd6fDW8NJkJMp3LZcA6c",
+	"x37J1YiwXhzenE3vyy97TSof2wRMEsK6tzfmzckZWzyV7tC85AXROt3VjKrhhOndsZJZCmaA5Wq8ocro",
+	"IhzMN8OUBMz8sWdeCgZlZ+sZRNrbAKZl3VUuCHxShwIyFchUakOudg4wQAZ+I0MpdDZ18XGZ4EWh4gh+",
+	"jwhUviXNq51Oh1AS03lAdMJjLsY77VBEoIfryLZyYTcYk8Y1OaEJx8T/kctpdZe4WVRpBdeUdq6yBAs4",
+	"QTKC5mKcsGIRdg4IBUMEOLkqVoVa5aYvHrWdr0tnwwnKqQMZz9tuULq918bxthOqDZCRNkEFVpNjxlzp",
+	"VxVjckfk20WkGXERsyfRcleY1ukRjPQ2bPGrGjDODn08VGzE1KuZOvzkYIS4LGDI5QqXptFv5P+c/z7/",
+	"Xf5fG0HDL1jlaf4v+e+Bno7hAF+79nVh9E0nc82HNIG5lH37Dv6Q/0v+X/Lf5f87/8/571Z0AcVKzxVm",
+	"d3R0COuPW3EOq8gZ1PPo6PAh1ce3uOB6gmS3twlZ8w2vD4csNZ5eb2s1bc0Xbwq3e5CJF/lNhcdUGd/R",
+	"0eELjA94Q6PfGDuypycUrKJCCrbgzNM6XcUX+dlMkbrhASexo2MCCmajz91uOYPynE0o0fpv+fP8X/Of",
+	"oQrt0/xfT/+xgOKB2rDP8j/mP+TP8x+hHt0P+fMdj2mMUSxBKLiAErlIl3Sb3PBcEjgjMifHGst0uoQf",
+	"MxKNCmZw6IhgtJ5n3Dl8SxgGrk6j3+j29vav7va6u9eudTrdVv7P+X9rnItM3znc0ugtjd7S6I1MzEj4",
+	"1hC9wdwRrk3JNdKvl6bXKJltTLLt8EDWV3TsQoBFTCS8TpNkTmgcK6Z18cKO1Vww8WUMZWU99cW86gsm",
+	"v3dhNm8JBd5Eft6cDMPUt5R4S4m3lPgclLikvJrQMeUCkiaBKBImDDfzX4gOF0r2uUnxIgUecGUmJKaG",
+	"raS9Nck3FM4q1O10CBVkIjMFRpzuMitRBW+iV8Y5/zpjGYtBzYDkyDoYhX1M6MgwRWaUgzcR/IwRktE+",
+	"PP3ofoTBJsBVRo7iBB5BDaIRizBqaEEUFURm5gwzjmcdbwlbgO0D8M9+o9Ntd7rt7ocfdBrBK9pyNmck",
+	"fr22vGTLS7a85FV5iSBcxPyExxlQoNfISiyV1btf2v+4ChQr3XX2nSueplJhqawL95tYCiynLHCwlWBN",
+	"d7ntkSW6UZkZP0jk8FiTLEW0DGpCMaViTjQbShFr0hzSNGWxZVTgI2DqhKmA9K4SbZ/FbESzxOyQTBie",
+	"oHfdMgrFMMefkhEXNMFRhqIZuTx3FkcBiVKqDKeJ/SdmyNh/sSeppVLRTmC7K4uBAiuaTahxU2yTQ5kk",
+	"lg/F0moiUHUUeWOhiOBgwF8DyTrO9V/xV+wfEIpvzSZS+9R+TSb0hBE3lFA0e/vAUrXjgNwQz9x2ys66",
+	"HftJzx1hebldgkSKMUllkvRJSrWpxyAMaQreoOIlTSYsiQk1xX4WH+h9GJQ9uDN3RZOrnT3SjBI+tTsL",
+	"+UNuf9OVXPU2Mw/RnHgmpiwsDo/L6iYoulzRJPL1hyKCFYmgGJmM5/Wss073zz/Z++u/uPrgg3u9z9//",
+	"y86v9v/q2v0PP+7euLk8EQ0P/0UnoW2Sg2aXZGlW3pG7DUai0FJEkti1MdIdBo+iiPvFxbi2Dr2Om+2v",
+	"Mwbh+O6jtsNGdXLuTjX6ncBOlE+zaaP/fgemiX90inlwYdjYSitLYFov0I/uuPfKQBOqjxdKWD1gRs1b",
+	"1+1tOauKFbyKb75zday6G0zltmUMl8CfX5LZ1qO/vCKD6oGDvXZE9CxW6TmjJX2PLelbxx7HVFFhdoeW",
+	"r6xD5sZKJJauIp4MNPMktA9OBPSnTy1/sSRfjhCKxhNJ/5wOZGaJcAWJL0AKZyZkxBNLM8lQTgdcsNgV",
+	"ukayDghaIz6GnFSqCY2nXGgypXPHFYxLHtWhGDND9jt7ywg1jv0wU2N2A6Z9BrWGETBhFPfAOVyX07I6",
+	"Jql8wLvkSYRLa1mCTPkwWsCprv/aWE7Ein4ba8h0hTBjp18gbV5KmV8kwrXp4ebADMsiBpVhd3vd3tXe",
+	"tRU017ipVIbqaWv3F6atuMmwv7DTq6P3LaX10weQlfjtKM30FpI12InlJIQ04TbvVIgbvrCSvL0o+OPp",
+	"f5G2yUyZVqro0PAhW21Eui5oMtdMk8iwJyYiTSuOeBD6Ss6npQHDhPIpJjs67NAAcKucaYPF5JiLGN60",
+	"Xw/Qoo+2MyHVVFsB1MgMpXkR42skZkOuuRSaSEE0n/KEKjKF+63b5D5jsUdxrU4pFAMqjm0T+5tbV0MV",
+	"H40OQL63d5ovRaDea5NbirE2uYGgRyvJ5Q37xUO/huc1F0HvN6QwSiavZgKCoOJGv9sJGnaF7TnZ63Qb",
+	"QWOv07NHxW4dmHvA5/309O+dM/z02/zZ6Xck/yH/4+lvT7/Nf4LqNf9ITr8l+XPwjj89/e70H/Jn9heS",
+	"/5w/Pf0NdPE8/1P+0+lvSP5H+9z1Bf//D/j83/Knp9/kT/Mf8+9te5L/lP+Qf3/6zel3+bPTb05/297c",
+	"Zbxkqc+FoXXh5LO26asyW93vAbB7D86wcBMWxNjrmL68Tny9jjYZODkth5R1RhN4twqq9e6Zwt6StP7u",
+	"RvL8HXupLUXFVXz7QmgtyfbHH5RXCpAipBk28v9++pvT707/CcpjPct/ChsbsLZCCtdDCbISyr22oUka",
+	"/UYX1ulsjjeSapoldHVc+gMm7I0hlLhXCVjnmRiiTYo9SaWyd/fPHt67i2GsPgB3YgXvRDEaz4liM8WN",
+	"Ab+D1CwUCRfHGk1eXBMlM8N22uSQ6oKpekABqsnIqnOEI9eyLfuWSXEo7C5T+uuMQcn2gAhpkH+6wS46",
+	"a3C0EZlKYSbJ3JupzmJpt5m5hR1uYq/xC4VDKnLECvONnUBdwh/uPZjTz6+Kv7hxrO7+6n5nOE2yv56P",
+	"0xWyPnCuDa0zH3Q/7C3aZ84U9O0sELkdMQycbnV4/7Yrc9FeMbLRdIUlpZGKsZ2ysBL+F/DXo8WB2CNu",
+	"X2idUAVGtPL8u9U/vH+78ejrDVxIS6SItewPJrtrR3URCA4K7gwGecMp/MVZWtB4QA27y6fcnGn8KV6s",
+	"tmodyoQP5xs3dq+/c+ajLTd8DQmLBYUEkljjIIEl9/aab84BkeHtdWAtvPMHO91I6ZvMU6aAHa1W+G5x",
+	"EeuS8wHjQhWNDo22nMlrgmlCLZ+yvF0qNyX07fQ65N7HNUUQXAs6FMA6MWsjzDqdvSElE8VGH4WNLwdU",
+	"s89U8vXufygSyXa/BOPJ11/sMmHUfPdL+M/Xj8IGNGYRQd7KhWZ2XduhqDHBIhkmgvceD5FMLjBF0gTt",
+	"2VXRmErBjbQ0D0rqhKLe9vGIi/hxuZARek5w565oEu2e9HbBPaIjqNSDIzETxRiZMjORsSY0pcqczYvt",
+	"VvxZuWWXp1+6rWn0GxNjUt3f3UU0QGbaeLLaKmuUaubvyem3+fOKBomR1s/yZ/ADgb9B08yf5n8i1zok",
+	"/x+n35z+Jv8xfw6x2f8nf241xuf5j/nT/KfTb62S+Yf8fxKM7z79rW3uq6n+nD8lTiu1z77Pf4BCqj/k",
+	"37tP/9O5dc1yzS9V0awOY52dDm4gnF14ecuCt+rsloFfEAO/A5yFFCqcsyMWCMmECyOdhntRquwSYDzP",
+	"62usyD9/rNPE3rzGWka1kYAAyoHe/VIO/oYNzVlRIag3DdiEi9jqp46l8+nYs2cuUFlGfKm6d8f+gJW6",
+	"i+c3LXvH501Txb9bo1+T5eq12yicEBTLOrx/+6Co04VJsWJOXKjGPIWSqvUqjOCwWllLb4XCHYrza9x3",
+	"pgjBd6a+DWO/ognuD+Fx8ILNoFyeF5XvvfevXnv/gw9W1IH1m34Z0RCf4rc3qvxxXo33oio6BhesO0Nv",
+	"W269VZi3/LZUmH0dxRf15V9QT0b9bSXv+3xCjWcwitleIW82YSNTICHUNUyHqlAE4rnGQ8ViJgynSWk8",
+	"bYciun3zIbHDgcY6InoiZ8hlADcB8700mTJVqxlZRunJmSDgFHQu0hOmQjE8mxHdxYm/dtXGfWcFYfQb",
+	"dEW75cNFfpdxUv5dXO7CSGKPZ3Vnz77aZ9/Z0m5T1i9ZbeW6gXD8aK7qdjoViX4klUM11Q7VNJrK+BNq",
+	"WESavU73g1an2+p0reSaUMPUjnMZFD2EooaMCuGb1BAhIe6WKXQsgEyK1jEWg2DKpqmZg82ITBkVmghp",
+	"JhDdiz0tWrfOMGots1tNZcxHnMXrrFahWGu22mmT+9L4eJVMJEzju0hS7OL5eDRNKHn48C4WH+eGNCNo",
+	"1TYmiXYOMOI6Qjnmhp8EQDxVZZtoN7o+ZhGZSXWMwq5yQntBw/R6E9o9N+lLNKC5AwQaXW+/1fmwBeEZ",
+	"grH45gmeVBS0wd5pB1fElHU7H3Y6vU7n0TmNWNWZX6oZyw/iIU5tFdxieVsAWhZC7d2F2srI/95Qcbcm",
+	"sDeHa38+4cNJhT/WEb8pJI6+vOnr61cwbk1Lwn4u+cBDDZwtHxRvkiYmL+1YUT5s5P8p/x4cFD+Dk+J7",
+	"DzXjMWVI/geIiPs2f5Y/CxvrpItQRFbXAfnCQfN+9uAumWbakIFdX8DjLeAT7DJUAM5W+2OqbjTPTJwb",
+	"rRs5kWUJ0S1mHIqqgLJo7DqX6IFL99h9bUH2CMXmLrO3S/b4GKZ9A2d9icKHP17rpI8RTTQLGplKritl",
+	"b+wXjZc6Wtc6jfMKKrVleiMkFRzROSSV4tJsJZWt720reLwWwaPCi98ICaTO1DYSQVLFp2x3Q+h+Y7mf",
+	"HFWQzr0V8fDBnXs3iWAzTUbMsuZassKqzC777Rq+/iuzo9dKi6vjnT9UjJ2B0z+HBbusiPqtTfJtJTLl",
+	"ZWrZy7S8sMBm/oZNA9GRDNhPrtY/7tvb7Ty6Y37CRJUODJiZMSu/FooDaXqAZykYmTOqCB3LAw+ZQLod",
+	"EtO5DoXLGo+MhHYYo+f/Kntx7zsEgvI7ZY9GxnS+0yb3+BMo9mGVot/nz/IfSf4s//n07/Lnp9/k/zf/",
+	"/vTvnQpU3FNwV0AuwN9BktD3oYAm32HKEISO/VA2sBMGEVSzofGF76b0mBEzk5C5Bc7/McNUrkwAcNEt",
+	"qQgXQwUnkyahSB1+g5bKABKSXWCsWyIFcBDSjOyPfdKLALWIZOJYgCPFj7yC5OCIbijO8u4DHbO7eZnp",
+	"YRWO80W30/ngUdCwU230e+eU1YvZXKqcbgewDl7f7u02t2prutsyt7qkeAEBalenm/E4RGpYE2WeJUnL",
+	"h45DZk0roWKc0bHHfPHcz0fcUUMHVLMSsZ8qRlJq9QBqAPvnCYvJ1U4JoKAh5dK+EhBtqMKqVAaekC5S",
+	"8D4R8rwpUg7n7PLoORMnDjJACWZgIJa8dYsI7NPvauHUf6oFU583Ghqne6kE3w9hVRT0pwKPgtWQptQM",
+	"J5fsPtraRrbVs88HBVeGLPyCNFrwNGXrvCB3C2N8xRHiYEHAE1IYZyJwXEcY6QBX0KUJBUX8A3guIEyX",
+	"haLwZ0RDqXCpYiZM1CZHTMRFQixg5Yx8xhHoKvX3DxAhRyoisNR1KKpVZzfEcTjyK3F5NN3nzlQyXMr6",
+	"Bae/zf9EEGAh/6nhogRK3JnzEnQ328sl6TiIdWJ8Qckv0by+Feq3Qv0bxjFuAYbOcJgpl6DJBaEFJX51",
+	"/rHX2ZB/YKySz9FcX4fWGMUHmUEj9gtcgxYRsdpIhT7maZvck9pUm1qJH/3DchQKDK7XB2TCmbJMlA9p",
+	"Qk5okrlX/0ZCJU5XAn1Ah8c6oXqy6MqGMTzmYiQXczdIcw8AreEhkXaZzTyFzyCQ0M5G2R0ey+x8rAVb",
+	"veZ0iJeh3DCwO2Ikz6pueEVXNm/rGd3mObyL8ntRArg86ud2HPQmVSdkSY8a56fCuyzmEJaylhz7l0hT",
+	"sZhCBdfl8nxABJsxbQhgyfcRTh/yG2YUGA+UpAnIRM5CoTNVmGt4iZooNSMpU1y6Uo+zFfFk3Gwqrnua",
+	"etPP9Z2hrW5G66Riv3dbWXibv/UGk0NW3s3zEcP3Jy8jfe46q4SHCNmdmGmyPr4CjM+jSmEqiOjYIRH0",
+	"EK0SVBHnBIRKbjRJpYaJOnN1aX0GuHyVDU0GKN3x0lwTMIwA1or9zVJASAWG9z1yDOY3U8VCUeb2umDE",
+	"ZSnVFwcEVqRjvz4CC594IylxMfcVdNifm61gu2UAWwZQMIBPRaXWnxxVLBOeeL5kXM1LpPEusghoufsl",
+	"puuvN1jMJjJhS+k/JSOegEfRfhzC0L0ECznLOKfNwCFI09JxNrP97hWWhp0+SR1PmBTA0EOZzgPgC7Ek",
+	"Qhqo+R6Kegh7nwjZggaRj46fy4wIBpgWDPIVdcGbsYa8o5kIgTGSSSJnOhQRLlK0mj/chBm9qm1jCV3l",
+	"SYHFWAOvSOPRctwKB7+wDrXCgzEqY/uQMThN49G5gBlxwg8e3moEtSeffvJw4cnhJ7deD3ZjlanZ4Z8b",
+	"wKLagV2LV+rgRMRtSTXXbZmyQu5poyfjAvAxyshfnmxxMrZs9p20HyHFWGCTDx7eCsinnzwkUhFLTM7L",
+	"Ma9dEMc8U4mC3DSvSa3WlmoY6Ckds9V6jlejADYKM9AKuCe5BOUiWodeBS5jSDB7AQX6P9pRf9RutyOi",
+	"sRgZoWSg5EwzRSYygdrKJWYHOWZzMqSCJJLGLgiV0eEEcKTQxjViBgoXDD3jx3Uv9K0LUsoKRe8d8yis",
+	"07VSAPFy6Q/VEixbjrDlCFvFq255A3L8y+laiFG0kkvcPGHKazsOkchRW0s0mPZUfUgxPh/Jbb8Ol2QJ",
+	"PSYIA8cABuH+dkShQPotIZUAczjTTJMmuhyqVRmxQBbg/u60SaRlpoYsIhqSJGYThq9iURkY81Ba2l0A",
+	"23tgQp9vjGkEUpVvVECM7PAR6CYUTecgqSY977i87+JbVGHag9FkkClBlCu7SWYTppgrCGCpBRfjUDQj",
+	"9mRCMw3VEaGoJfylH1MT7RyQBTSp3UzTsZuqVXOJTu2p4WYp12HmL3F/XyMTgC+sc3kUSFYvTdQus77T",
+	"Q3e6mSrwrPyEatcTr+Ra4CNHaepXDzd0rZiGX01YPGbKl6Ab0oSJmCof3aBITOek6XOOCiHL8CkjfysF",
+	"2+kTBpc5E9yEQjGozxoHRLFRJmLMiFbMil726WC+7FIG7v4FZESnPJkTrEVeVMODwL9Q0KGSWhe3TDE4",
+	"W/rAX3+cEaCumQmbE23sD0LOAued9Ob5+vUBwpEqiWPEqXFDVCY0kZmBIq4o7mnm7p+9u/aGgDxo+8Av",
+	"A2ATFOeqtggFrlBBuKCIVTH5KxpNLm4jjhlLXeUqiOUxxexSxU64zLTzmx6EggoiE6h6KhigoQpJrLC6",
+	"7tJ+pjdEFXXjwY9ZgqwYjevGFzgkKyphYLsVxTB8Q2+B8X/HeNY3sL7ANA7hG/dc48qjT2w/S+p6XBdz",
+	"ONCOP8yo5et+is1aFltA1hz6+jL0Or33W91uq/vBirVwqchLbB8+SXmjyoMAZbvk+lzRyw7jshqKrZhN",
+	"5YpBlv01No0cvVHUmLxv+1g77uL0+6EGi9e2EADm3u1VXDz4iQP2GaEiFHjHLLO2gyfSfoUbzZIRabJE",
+	"MxLtd/YiV3u4XASapBO6sqaMi3e7+KkjoXWkrVYqz2t8CweqkLCWlpiBfl5+oI9eN9NGCrOCa5fsBkga",
+	"3ryFgyDk7A2vKHmZksPnhXRWLlng5UCBnE9lwrKul5Yk7AfZMFPczIE7DBhVTF3PzKTR/+KRPUKu38VD",
+	"f6jkgOkAzz2AItChwSrwXkNHoTj1hh7zgiAElMsd9lKPWvySk5hvSCHY0JCTXt+liAWlyckqPchu8Ubp",
+	"wMUVVep5BAvoCaGAjO+y0KSvWgY5ZrhJYIJCF8xB2TXYtwgXIxmQEmEdjU3l94oK8d7IUxB0N3nyud3G",
+	"Akh2BMpKnRGVpNoJL0wB6IwUrrSaSzggTbvw+509pznJYyZIQofH2KHi4wkWFJbFBw+VfMKntB61YEmv",
+	"zIzmMYOG3J3sVhmzMKCa7cCPmGmBdef3O3skVXKQsClc+XnKQhH5GbfKcbdiJgCBUtCpt7G5ESHWE2lG",
+	"5dsuQx2OTrEUB0TIUCCt5chmTJv8FUb++kBiBjXULTep6WsUavenVGlGmggdYkVA99wKPjsYa+Gg4KUV",
+	"H2cYYx2991jRWUSmbDqw8xbaMAr1TAcMMs6UTFNvviuONarLZ59q+41C4pzQ1F4uQAtLOKy7N4PaZ9i4",
+	"78+4naHdFvLZg7uhQLB9D99EU14iN0WW3zqYfrckCNUPFIoaZyWNikXHg+RKHACDvn54hxyzuVU7rzva",
+	"Cve8Tz4G0kGw99Js6moB7ByQlJqJDjykV1Cc3YGMuav46o6Uf2I3wgOFWZXCYEVB+w+nMwPeP5wC0Eas",
+	"2gEG1tLkG1XKUqPgoY+177YEVQao1cCDKVNTtrqiicoSpkkzKghq1K/x+gBpRBCKgYznaKuwKg5XzsZQ",
+	"LCh864QmPHarZgV67GqQxWOGSgAqaENwRPPhBPGbcap29FBe2y2VnWlEUsrBko6XccINmTDFSsELbR+g",
+	"S8lMxDugiBT1Fa6gNQGKHypGaGy1uWb0q5bjt607n0TBAjRaQAAbLSBRYa6MglBEi8ZOeKMs0A+iWii+",
+	"KsgeTOqryvZ9FYqvWq0W/M++GB1+evSQ1A/o7knPpRhH5CsfBXXkH6xt5ZKfqu3KR+tajriIW9XCT0UH",
+	"9TpNvhswu7zQC7AO72Cp9FFURN+89W4sZyKRNLZLXPzRkrGpP0jjUeVDFb99RJrKjAIiYxOQNB7tnOPb",
+	"EzNNlgzfFe/gq6LYqvQZLt/0PB+tVQFbMoRK/ZB1nWIZB+cmeszjhX0A19T6Htys0In0/775X5bG9d4f",
+	"Tc1HqRjXe3P1HNf3V4ZhrzkaPtx5k3NaAj3XTum98vG6LiASsiVFy4Fd7RbQjUVvNdS+9ZMDvJtK0wUo",
+	"qjPG4kCzFKOGtazYttjTfXy29tJnZk7/diL4cesFqlEr57x+Ih6jsrozd/0zS9UeLDA0hazZ6UxeFSqx",
+	"I0GnjaHWzRzeLgC5UcTQOwcedAbhOGsI6v4rL96pxSrtA6DqStG5q8RTnY13kS49hZZJJ9Twk2owVKaS",
+	"CDy1DqlBISLDTpuAAqRrUwmFBoYBNWK1z8b686NP7xPgldGXYYPZZmGjT1xhv+GUaataougQNr6O+mS/",
+	"01kQed2sZzJLYic+h6IJJjhcCi997gRkv9PF1iWsTymhBCC9YudOBq0LnChJB6HY7+y794rVkMrxMBAa",
+	"YsnQdgEY7wF577393t5776HCRhdwUp2dwIuwoWgu+LdVueFgMu4TZTkpEeyJcbFi+IkP33vPLw4gGRXN",
+	"eh1CiWZDaTdZqrpbpZRPDuo82jsHmNgJyNVOb/dqZ2/3amcfp+HWfUR5omuyLl6Y1niVyHvr6OiQMAE5",
+	"I3btWqmSQ8ZiLsbanaU2QS7ubg/VczGcKClkpvto2gXRCKiBlXQM1cew8lgLuTAYZ0ITOqZWRK/7hyxP",
+	"SmWSYPz0XGYH6Li3SoC9Gy5aYKR1ums7t1eB6mMIJrALDJ8rMEqMJDPKXfW96BCi9vrw6KP7UR2q5Jil",
+	"JrRzJ719MpGZ0vb3oVSxBucSEVJNacI1i4OypEcxbpftCN1AEU6ridRW367uskW/c3hEwsYDNubaAEiu",
+	"vWi4gsQoGrPWlKrjgNA0ZUkChKklRy2p+JiLgIyZHCuaQnZli4vYmYuCUHBxYq+HFBjebnjCzdxyHpaQ",
+	"imFJB4QaQ6s5PwHRfCyQVKF60wKNE4lDKG5bMj5kyvCR7QQlCZ0Npty41NCP5wZ9hwMGfbEYancVlbuK",
+	"oExA8qqMBm5BeXlHhAqUjWGd6BDuWYH0Fe139qOgWp/bHr8lNx2EWugizQYJ1xPnPphx5aMZne2yVPKO",
+	"ZnQ8Zop8difAGJTq3fcbH4pCXXLqUzVg02pTWWJ4ShUotQY4CqpSdlkoZB8AnUWVElWquteyWajpuj3i",
+	"qW4DPdPRgWVzeJ9aqeLCtNwPBP7CLN2dNrkTozd1wELhS9NIVZzY2tWjycySFjjwMgM/dZHHa/iUaUOn",
+	"KXIJ+BmM8D75gcb2/XtSD+UM3j6oZgcbF8xqWXm5O2A1Lj5nL07ZJGrDrofCjt6pU1TMPQ/oda6Re3Z1",
+	"ncqDNpbi7JRI1ZazIflNEq/d7vQRerrC7J3/eQKeIzDhF1tUM/sUpw+EhczA6LkheK+d0Y2Fghs2tbop",
+	"EBmXmgfuJwi10tnQ0lZLTeDDM65RGoFUPqDekHQHfQADxusHXRSdw9TsqvldfOyY/QLtuXN4BJFChYLc",
+	"Ks5Uo/+FDxoIGpau2v/wVDceff3/AwAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
