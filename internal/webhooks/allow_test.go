@@ -69,7 +69,7 @@ func TestRulePort(t *testing.T) {
 
 func TestAddressAllowed(t *testing.T) {
 	for _, tc := range []struct {
-		ip               string
+		ip              string
 		public, private bool // allowed without and with AllowPrivate
 	}{
 		{"93.184.216.34", true, true},

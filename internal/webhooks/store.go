@@ -17,7 +17,7 @@ const (
 	group     = "deliver"
 )
 
-func deliveryKey(id string) string   { return "{webhooks}:d:" + id }
+func deliveryKey(id string) string  { return "{webhooks}:d:" + id }
 func logKey(tenantID string) string { return "{webhooks}:log:" + tenantID }
 
 // Delivery statuses.
