@@ -108,7 +108,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, Ops: app.ops, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
-		Conns: ln, MaxParked: cfg.FSSP.MaxParked, Fair: app.fair,
+		Webhooks: app.hooks,
+		Conns:    ln, MaxParked: cfg.FSSP.MaxParked, Fair: app.fair,
 		Breakers: app.guard,
 		Limits: handlers.Limits{
 			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,

@@ -27,6 +27,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
 // app is everything run builds from the config besides the HTTP layer.
@@ -39,6 +40,7 @@ type app struct {
 	garant  *handlers.Garant
 	fips    *handlers.FIPS
 	fair    *fairshare.Limiter
+	hooks   *webhooks.Dispatcher
 	stop    func() // stops background work and waits for it; called after the server drained
 }
 
@@ -95,9 +97,10 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 			return nil, err
 		}
 	}
+	a.hooks = wireWebhooks(cfg, rdb, reg, log)
 	var tasks *fssptasks.Engine
 	if cfg.Uses(config.FSSP) {
-		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, log); err != nil {
+		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, fsspCallbacks{a.hooks}, log); err != nil {
 			return nil, err
 		}
 		a.fssp = tasks
@@ -109,6 +112,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	// (refunds, split changes): while it holds, an exhaustion is answered
 	// from memory until it resets.
 	wg.Go(func() { _ = q.Run(bg) })
+	wg.Go(func() { _ = a.hooks.Run(bg) })
 	if tasks != nil {
 		wg.Go(func() {
 			if err := tasks.Run(bg); err != nil && bg.Err() == nil {
@@ -184,7 +188,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 }
 
 // wireFSSP builds the FSSP client and task engine.
-func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger) (*fssptasks.Engine, error) {
+func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants *tenant.Registry, cb fssptasks.Callbacks, log *slog.Logger) (*fssptasks.Engine, error) {
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
 		Transport: guard.Transport(config.FSSP, um.Transport(config.FSSP, newTransport())),
@@ -215,6 +219,7 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 			return c.Secret, true
 		},
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FSSP, c) },
+		Callbacks:  cb,
 	}, reg, log), nil
 }
 

@@ -529,6 +529,30 @@ func (e UpstreamBreakersUpstream) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDead      WebhookDeliveryStatus = "dead"
+	WebhookDelivered WebhookDeliveryStatus = "delivered"
+	WebhookPending   WebhookDeliveryStatus = "pending"
+	WebhookRetrying  WebhookDeliveryStatus = "retrying"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDead:
+		return true
+	case WebhookDelivered:
+		return true
+	case WebhookPending:
+		return true
+	case WebhookRetrying:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -606,6 +630,15 @@ func (e GetQuotaUsageParamsPeriod) Valid() bool {
 		return false
 	}
 }
+
+// CallbackURL Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+// are not followed. See `GET /v1/webhooks/deliveries`.
+//
+// Example: https://hooks.example.com/legalgate
+type CallbackURL = string
 
 // ConfiguredName A tenant id, credential name or quota family, as configured.
 type ConfiguredName = string
@@ -1114,12 +1147,32 @@ type FSSPEnforcementDocument struct {
 
 // FSSPGroupSearch Several searches run as one task.
 type FSSPGroupSearch struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
+
 	// Requests The searches, in the order results will come back.
 	Requests []FSSPQuery `json:"requests"`
 }
 
 // FSSPIPSearch A search for one enforcement proceeding by number.
 type FSSPIPSearch struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
+
 	// Number The proceeding number, `n…n/yy/dd/rr` or `n…n/yy/ddddd-ИП`.
 	//
 	// Example: 12345/21/77001-ИП
@@ -1132,6 +1185,16 @@ type FSSPLegalSearch struct {
 	//
 	// Example: Москва
 	Address *string `json:"address,omitempty"`
+
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
 
 	// Name A fragment of the entity's name.
 	//
@@ -1150,6 +1213,16 @@ type FSSPPhysicalSearch struct {
 	//
 	// Example: 01.02.1980
 	Birthdate *string `json:"birthdate,omitempty"`
+
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
 
 	// Firstname First name.
 	//
@@ -2514,6 +2587,59 @@ type UpstreamBreakers struct {
 // UpstreamBreakersUpstream Example: garant
 type UpstreamBreakersUpstream string
 
+// WebhookDelivery One webhook message and the state of its delivery.
+type WebhookDelivery struct {
+	// Attempts Attempts made so far.
+	//
+	// Example: 1
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id The message id, sent as `webhook-id` on every attempt.
+	//
+	// Example: msg_0123456789abcdef0123456789
+	Id            string     `json:"id"`
+	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
+
+	// LastError Why the last attempt failed.
+	//
+	// Example: the receiver answered 503
+	LastError *string `json:"lastError,omitempty"`
+
+	// LastStatusCode The receiver's HTTP status at the last attempt (absent when it gave none).
+	//
+	// Example: 200
+	LastStatusCode *int `json:"lastStatusCode,omitempty"`
+
+	// NextAttemptAt When the next attempt is due (pending and retrying deliveries).
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+
+	// Status `pending`: queued or being attempted; `retrying`: an attempt failed, the next is at
+	// `nextAttemptAt`; `delivered`: the receiver answered 2xx; `dead`: attempts failed for 24
+	// hours (redeliver to try again).
+	Status WebhookDeliveryStatus `json:"status"`
+
+	// Type The event type, also the payload's `type`.
+	//
+	// Example: fssp.task.finished
+	Type string `json:"type"`
+
+	// Url The callback URL.
+	//
+	// Example: https://hooks.example.com/legalgate
+	Url string `json:"url"`
+}
+
+// WebhookDeliveryStatus `pending`: queued or being attempted; `retrying`: an attempt failed, the next is at
+// `nextAttemptAt`; `delivered`: the receiver answered 2xx; `dead`: attempts failed for 24
+// hours (redeliver to try again).
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+}
+
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
 
@@ -2923,6 +3049,12 @@ type GetQuotaUsageParams struct {
 
 // GetQuotaUsageParamsPeriod defines parameters for GetQuotaUsage.
 type GetQuotaUsageParamsPeriod string
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit At most this many deliveries.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
 
 // FipsCreateApplicationJSONRequestBody defines body for FipsCreateApplication for application/json ContentType.
 type FipsCreateApplicationJSONRequestBody = FIPSApplicationCreate
@@ -3423,6 +3555,12 @@ type ServerInterface interface {
 	// GetQuotaUsage Who spent the quotas, and when they run out
 	// (GET /v1/quotas/usage)
 	GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams)
+	// ListWebhookDeliveries The caller's recent webhook deliveries
+	// (GET /v1/webhooks/deliveries)
+	ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, params ListWebhookDeliveriesParams)
+	// RedeliverWebhook Send a webhook delivery again
+	// (POST /v1/webhooks/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhook(w http.ResponseWriter, r *http.Request, deliveryId string)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -3732,6 +3870,18 @@ func (_ Unimplemented) GetQuotas(w http.ResponseWriter, r *http.Request) {
 // GetQuotaUsage Who spent the quotas, and when they run out
 // (GET /v1/quotas/usage)
 func (_ Unimplemented) GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListWebhookDeliveries The caller's recent webhook deliveries
+// (GET /v1/webhooks/deliveries)
+func (_ Unimplemented) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, params ListWebhookDeliveriesParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RedeliverWebhook Send a webhook delivery again
+// (POST /v1/webhooks/deliveries/{deliveryId}/redeliver)
+func (_ Unimplemented) RedeliverWebhook(w http.ResponseWriter, r *http.Request, deliveryId string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -5714,6 +5864,65 @@ func (siw *ServerInterfaceWrapper) GetQuotaUsage(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// ListWebhookDeliveries operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListWebhookDeliveries(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RedeliverWebhook operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "deliveryId" -------------
+	var deliveryId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deliveryId", chi.URLParam(r, "deliveryId"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "deliveryId", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RedeliverWebhook(w, r, deliveryId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -5847,6 +6056,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/quotas/usage", wrapper.GetQuotaUsage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/webhooks/deliveries", wrapper.ListWebhookDeliveries)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/webhooks/deliveries/{deliveryId}/redeliver", wrapper.RedeliverWebhook)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/garant/search", wrapper.GarantSearch)
@@ -15826,6 +16041,206 @@ func (response GetQuotaUsage503ApplicationProblemPlusJSONResponse) VisitGetQuota
 	return err
 }
 
+type ListWebhookDeliveriesRequestObject struct {
+	Params ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries500ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookRequestObject struct {
+	DeliveryId string `json:"deliveryId"`
+}
+
+type RedeliverWebhookResponseObject interface {
+	VisitRedeliverWebhookResponse(w http.ResponseWriter) error
+}
+
+type RedeliverWebhook202JSONResponse WebhookDelivery
+
+func (response RedeliverWebhook202JSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook400ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook401ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook404ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook500ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook503ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetDocs Interactive API documentation
@@ -15981,6 +16396,12 @@ type StrictServerInterface interface {
 	// GetQuotaUsage Who spent the quotas, and when they run out
 	// (GET /v1/quotas/usage)
 	GetQuotaUsage(ctx context.Context, request GetQuotaUsageRequestObject) (GetQuotaUsageResponseObject, error)
+	// ListWebhookDeliveries The caller's recent webhook deliveries
+	// (GET /v1/webhooks/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RedeliverWebhook Send a webhook delivery again
+	// (POST /v1/webhooks/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhook(ctx context.Context, request RedeliverWebhookRequestObject) (RedeliverWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -17483,518 +17904,590 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, params ListWebhookDeliveriesParams) {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx, request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		if err := validResponse.VisitListWebhookDeliveriesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RedeliverWebhook operation middleware
+func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request, deliveryId string) {
+	var request RedeliverWebhookRequestObject
+
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverWebhook(ctx, request.(RedeliverWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RedeliverWebhookResponseObject); ok {
+		if err := validResponse.VisitRedeliverWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxvXnSD6VU5hpkrgpAECICmKZOUPipJsjiWZFql1HMOrPuw+AE7YOAfu0yCFeFXlx97J3EpqnM1m",
-	"7uRmZvKa1N2tmrp7FSeaKHasVOUTNL7CfpJb5/c7p1/oBkCKsp1EuzNjEd19nr/3872aJ4cjKZiIVG37",
-	"vdqAUZ+F8M/dPtP/8ZnyQj6KuBS17doh86TwFVFceIxEA0Y86g2YT6hQZywkZ1SRHovgp14oh+QVGlIR",
-	"NckhExGRIpgQKfAbMuCRatacGntIh6OA1bbbnZZTU96ADameecgFH46Hte2WU4smI1bbrnERsT4La48e",
-	"ObU9PchhRKOxml3nvVt7ZKvTbpupFLxGZA+W3KcRO6OTK8qsDl9ySE+GxCyGuAHr00C/uaMX6jpdkf2p",
-	"d+Z/fciV2iEqkiHzXYcUH4fs3TFTUfIGqdNexELiCtmACd0VIsP8sAMO79OA6dcFYQ9HPGQ+YSIKJ0Sx",
-	"8JT5ZCx8PcyQPmzgqw6RITnj0YAL3F9IPUZGLOTS74qzARN2oz3KA+br1/V7745lRAlXRI2YiFaaXZG9",
-	"jVp+XbXs1ZjrUFHIRR9u47b0KJ598SqOBozcv3ebjGg0sDfghYxGuBDqeWyk/x0yJcehx3IgUVs9ba/2",
-	"+Eit0tEo4DiHWl1rba5vrndya+rJcEij2nZtHPJGyHosZMJjNadksfdoxG7zIY9mV7t/8+gWSZ4TxAdS",
-	"90PaixqcRb3GIIpGdMQbIY1YoF9qGKRZ2Ya9DaWKiCeFikLKBRd9POeuiAZcEY8GAfHkWOgt0z7lQkUO",
-	"XB5xQ5eMBY8UCdnQfEqFT9zIJcrg3VhEPCA80qfFIlW8sm6NPRzJMOrWdsKvtzd3oq+3O62tq63WgttL",
-	"NnwgA+5NFh1LA18zp7OdAaaRfsCZIos2i6+777pdMdJ0gwtfnmnwcM+S3c7Z3btfX2vtnH29s7HVaS3e",
-	"HYvCya5GvmqCFklyRnlEjllPhoyE+hN9AXUZ2t9GMgjgTvRGVnJgunYOuvXmm2/ujqMBE5EGZ1aOMDR9",
-	"g0tBYHCmFzlWjNQ1dbu6udHKL6J2ndGQhSRkNBh+vZvib7c294AeObURDemQRZbyp6i2f6NifekrVxS5",
-	"tX9wSPQeQ0EDwgGvEY77XKMB7EGMh8csbJK77JSFhJq/9Z582RU05NFgyCLuESm2iWLC12BOFaEEV1qE",
-	"hpQGcL0qTV5qTk3QoX6YWd++X3NqmhhrSlrbjsIxy90WfXibiX40qG1fXXf05dk/2/pcIr2p2nbtP7/d",
-	"amztNr5JG99+0Gy887W/niUsTu1hoy8bZgX5Q7T8ak+KKJTB7KGmXIGoEz5SJbxV0wKNUQnbqmsqMx4m",
-	"JIacDViIXFmOmDl2rroCrpb5KzvwrBcyNbCDhmwUUI/l5pOCNTP85evdcau15hmkhD+Ya+i2vh78qivM",
-	"iOORvtNoQCMypGKSkK4RVRFABTC1SZO8Hg1YSHweMi/ip0wRGjLC+0Jzy+Jlp4u5dnUdEB4uHQlQeu1w",
-	"xg17yBXX3O5cK2MKN6Q3HjIRVYG8b56fE95LYHa9HGbtBF8SwGb2/8ip3dQSR/lB9ELa1y+S+nEgvZMV",
-	"fQAZ6cNuIy/ale4YxJr5m51PS/d9NhzJiAlv8horWe6uZqjvjhk5YRMQ74AtBbLPPRoQI6GROiX37+/f",
-	"0JIQJX0pfeINJPeYQ9TYGxCqusLd6HWOr3pt1rhG1/3GOmsdN7a8jc1G2+/01uj68YZ31XdXmkTzGs3/",
-	"gMnp41B0iNNr9D2W/gRRboKoyEMVJZijF9hZJwM5DnEAOY4A4zWG69fHIxWFjA6RBTXJLgzMLfIGAQuv",
-	"KBiGBkFXJERAbeeXIgWhQgL6pYTCyJDJE1grrkyR9U4HUbIU7TLX0ND3UAGunY2NIrzOouEBiG7lEv1m",
-	"Z71FRols1ySu5tnl9Kne1mToasshHh2NmE+O8chBiA5XyEAGfnpwKFhpGY2RiKoT0uOCqwFTVlYG4SAc",
-	"C0XkOHL0TyI5nE6rld63/vqKIt44DDWOaM2DdUXdGzDvhLioiLg7xLUCs0v0IarkW71qLWmQ3jjU97Bi",
-	"CWW677mUEk6kU0khzfGejzQeyRH3yomBYUUW6TUtqEf69ZWCatfubHQ2W6VkAN5fjgy0S8jAI/2lGkmh",
-	"GIgv16n/Cmp4+i9PiogJkPQzQsHqKJTHARt+7VsKdZZkpXqTEeVBbbt26/DwwFwy8y1ykLFgD0fMMyoL",
-	"TNs0i2cqesD92nat1f7bG2vffG3j3rU7nTevvtH6xvp/2ry7db29d1OfvNFZN1odpxbxCK7tvkVtVNFS",
-	"Yq3VDbW9uppIc02fndrlq1VLEhrJd/aX2natp9RIE/P0IP86ZL3adu2vVlO1fxWfqtUDHBNPdPamU+JT",
-	"PBEWhjIEXS45kayerTWAwCdCRqi6qogKv6nXdZ369/DYnvOm9PosNQe65UumYMYhjTxDiGGbAJV6vaq2",
-	"/fZ7tR5ngb4w/VGTidOaUxsypWhfH/0pDcZMk1c9kBTMaq80COQZ8wk8V+Ttbg1lARZ1a063RsNjHoXd",
-	"2ju1R+9oeNf79awu2wd8WVWMht7gQmCz3mqlYLMvTmnAfbv5pcGG43cN+91lAYm9BK7IkAZaJUctX0On",
-	"IjAn3OoOcfEWXBJwpYVC6g3IMfUJF6NxBNCxJ0Uv4N7zwsZusihDo7kiBYYFNpCIBwHhgoxC2Q+ZUs0L",
-	"3s5WejvJDpa9Fs9+cNn3YQfOCCbW3nJFIZMi9az9i/k8AmWXqPHxkEea3Gmxtysy57+SCg3FQzbShls4",
-	"abfknLtCb1cT2yOqTnaNPWjOrdvbXu6E7MBVR4SoCJbLd8dszPwmOdD8N8OhreUODAkNsCQkRooVI1fC",
-	"gY4DEHszVtT5djEjLFjzmENcsHcpNVrVj9Tqe/o/+/4jt8Qqlr41FzKruep5LGbpzpe2oSQCLsgzRXvJ",
-	"BWX+RxlQuYUy2hcDKi5KTtuwRRfARTERbaeCGxhaeWRFR9+xaiGiFzxORUkqtCTZFXUrExJFJ4qcDbg3",
-	"MKbYDBjt4fYa88EJUA4BKTXQAz80OgKuBNgYjXIW1wtBxWUC9xcGljkznqMPPGDpJXJFxsLeYH5di+FS",
-	"hsfc95m4BGkmYkLL1QOqpY/ETxEyn4mI0+CizGktZU7papflTr3MFxkpE0WaS2NZZudDOgG5y5fAsrc1",
-	"ZpnTSI8h1entehz9nhHZqCDUH+pLjgasK1IB1gObNAmod4J4EfL+IMozQDxyrcnJcRg1RiH1Iu4xckzF",
-	"yYpj1MLMoCHrjRXzwS6mFJrAUiZrmJzRS474kMnx8wo2VvXivtkteuDQErPWUhfVStZLtJLIrPjcakn6",
-	"4YuDmOQOCkfBBawbhMlXpGCXgZZI05DVq8Q/l1htUFDIMIELImo7I+PD0pc9+L5++fKkR4Rewh5ypSXA",
-	"4zEiodk3nOy+sYPe1PL8xY74IlCaU4KMJRZUinPoQPjZpRzXbs4woNWdcciIdcgi2jfJEZibxgq0ykD2",
-	"+6k7Nz0D1yECfCQhi8ahMMeMJpp7idT0XKAM7pVEpoCRU/vGKJDUvyDYttNbMcMmK172WgL4rpHIh5d1",
-	"O7AtMhyriPjMC8CEpoUz/m1m/K/5A3EdoowfA3R/fSP6MsHnq+/PUPyuMIIFFRNyPEH5ikekL1nKlgz9",
-	"vyujW3Is/Muh/IYdJra3LfP/LiocZAj/XRmRHqx02WsTMmrYL14cqU8oUmLgAdKEojb+cMoVPw4YcmAt",
-	"94I80TTHv68PU5/Wc+PQkR7c3AQYeYIADenJ0mSvZ2Dm4N7+nZtEsDNFeuyiTGGj1c5fEM/s5TzXlP/u",
-	"xV1W1gmJfPmU8oDqy5ECL8dno0BO9Fry4TfUnuyQRQPpIxpS0RVSNEYhG3LFksPv1g5C+ZAPabc27yIM",
-	"Ch7QiSYER1LepmGfXbbhkSukFJ0WucOvX5T7Z8R0s14SSUkCWPGyVx1J2cAvLtualNtpzt18xRBUIJKA",
-	"c8bAezki76yd10p8YchPWSrxXYwAXkuP3SybHJ1T8DXTJnLvCzn6wq6zoV9JaBu+yKgfcMGUET2kEMyz",
-	"GOkFUhnh4pCFp9xj90WCoZdwURiTANFvqFaHjHoDPfhF6V8GLcyKyTiz5KWVk8w3lyJdaDLGhM+EN8Gd",
-	"JuNvk3vM58rqi6mqUteyh8dDb8wjchwyesKAg8kRE8ZwBKEbPlf6GrgYMz9ROxPPCjoxKfHoiKgBDdHN",
-	"qYXHidWj6/pMiKtRVdMR5mMoo8ZP63rkkXFcT8gcQycasEYhU0xEMwaqgiWm7CTN26uZcKxH6F2Ud6iY",
-	"GIxTlwB5QymiQTCxDAKjxgw8gvFLQ39qRNBXplX38UgDZo8OeTCpbZtgs3OBKkblPQDrVafVudpodxqt",
-	"9lGrtQ3/87XW2raJVpMAqOkisnSok3EhvAGLZg89xvxzsHnYayPz2SyXd2qnXAY0Yn7DRu3Vtt+2u37n",
-	"chDDnHlIQhpZ0dmIraGUQxKwnjWhArheUU4eT9ITuoJYpGXxvOWFR4oFPRIyvXDmE9BPB3SsNVake7iK",
-	"IRseszCJAjZnRRSdoNUVhqbChswmQZY7RXxAOy0TIGJqpLHRGAblkkinHuUh4iXps0h1BeKiPouGwUCg",
-	"A6Gxyo5tpFbKUBX4WFxPCowo8Ca5LzXiy15XGBBVZMACn4DK4rEVG1hqv8hzCE+KHu+PjYh2wiYrDkR9",
-	"uRh1CjDqziJ6NnZ2LponL2YDTBtphOlSH5vXZ22956Ew9wUdRwMZ8m8/t9R/qDVnip5Me9+7B/sY4aNI",
-	"t7ZrZoIht4mJycQQlRM2wfCUbu2iIkpGBcBd2ThS/zzsL/fdZWD6XWlPAZAUwiROhDwTEEyYh6A333yz",
-	"UYyAnXebxYBZc6WjUHpMqUsRVkpcwmfUcAXj3/R5DzwRUU4Uu+A1djKRH5mJAYpCpqdd3oqVWfcJmzTM",
-	"55cld846cPXB0CBk1J8sdUCPkqVYTxZQHebfheif2ZA9g1Xcd7JMWosqGrSQliOTdjTKecmA+jKyAZAY",
-	"/dhqbD1ovPNe27m6/qg0CPLW/sFhJlq3ZEkiG+8Ms4SaQEccA45oFIX8eBzhX3MdjHqq9O1HTk1DdF9W",
-	"hVqaaSFFBd+7okhvHATgUcv7hOP/NX0/fhr/Jn46/U78ZPpB/Gn8LH5C4s/ip9O/i591u/HP4mfTD6Yf",
-	"xE/j38Hjx9OPSfxs+n786/hx/Hn8NP5t/Hj6d/HT6cfdbvzj+Fn8+/j38ZPp+8l41R+UnatJ8tgtybJ4",
-	"0/pCM+cKgGW+ye8MJal2o9M6am0VJKnEWehrpqq1rrKlDKi6r9UP3wa5lqQMQVCvlm0Tg5oWU0CN0hKL",
-	"/ppMWD6stUcDxZL5jqUMGBWZCftcAT+fM+2hHLLMjFpW0Kpd+u3MpOgvn52T++VAVIxWLglJ7lybObV8",
-	"cDAGBXPhySEX/bsQ2lx+hFcUsa+VhkDry9zcbHfW1ssuKhtBfaM0OwJAB7aUOSIeVUBM+6jd2V67AMRk",
-	"F1K1XdTLZ0K+HRC+ZtZYAPf8go/u7Hautjrt9c1Ou2w5qiLP7ShNbqMmLt3qdPkJboS0F5WNbNjQ4iQP",
-	"eLFAcn4RP4s/iR9P348/n343/h2Jfxt/Hj+OPyV//HdNbeLfx4+nf68Jxx8/K507BCG9YnbjpYWobHyT",
-	"OYAbkUmQkeFyyIi/LEGZ0/0e6U8wstQ6XN7WCGYGy9Dtd5IZ5fG3GIZuFQbbA6IGnML3uf6FBgcZDmIW",
-	"XuSDgp19NfmOQ05ZeEwjPsQcT7fHR+o2V9Gu/WwPv+JMuV8tJjU3+vwLRYZs1HWr1SpbzCWB7QUgVl9m",
-	"iRyUScEsgcbMU/03j9hQnXP96bZrNAzpZGYvuUmW2MiROcPZ+zzhwtc6d2bEbRKF1GdkSMMTUneP7mQG",
-	"clcc/SqzvgXZIzLkfS66ou7uvl54s89kP6SjAaSZcOGbRw7h4lTLs5huMY54wKMJGUqfBSaOX4yHep+5",
-	"uWtOLTdDzam9wuR+MmzNqe3bcWtO7b5ivXFwRw+qjyjHZHKDzDJ8PX3jlIbAQ/Q69HEWP4Mjfn32t+Ka",
-	"9G/Zdem/c2ubva77I//8lFLfJvN5BI6llCbC5eYkd0h/m9iUN8z9MGkaUjD1UrD/U6eZBWKxmOLl7rcc",
-	"5FDaLsi5mJqT015SWHHIiCqtGEcSJTKqEPBoyJr4y2h8HGB6kZAmMYH0ZAj5R8MdsB1CwpAi9fiX8T/H",
-	"P14hPvO4z8jZgIJIBAaoQu5PQoNFhLp1Lf6J/v+kW8sfJiQED0+i8V6gV6oxfctZ77zzqOKcbnBwGtEy",
-	"aE6fQZUCXoZHCStYmieko2Ii4iK+gAO/s3D9FWmNu8TPb2PyvMTARs7liUJu1lnNRl9tRIaMClXAkyKG",
-	"awIw/Ye5dKFM4BalJhcgoHrTVxRoDzuYQlgkUZwZ43xCpzSEQygRVcS12OZ+pc0SBbiBA8nfSyUQGR29",
-	"FHpsCM4Mz7lkprKESSVZy7L2lI0L2VNu8SqqnyxggNa5qJgM/AIMGOvrSxkwquE/k92tXyrA8D9pGIs/",
-	"iT+LnwCAPSk3GdCSDdySYca8A/qS3o9DzgYMmIiSQyYFS41MfLnTen4LRWqcqDDRbJSaInhfVOns5rZh",
-	"LzQiAaMKo+f0RzQah2w5jV1F4djTr/tl2AZZDAjiA6nSWbki37hz2wFhEAwuoRz3B8RdTT5wlzrZqFJp",
-	"SEAbHHme9AuAcqT1hzs0PKlV6HNH1cJSbuwrmHjMhqOARmxJoCTxMzJ9P34S/zp+Ov1g+uH0faSD8VMy",
-	"/TAVtOJn8a/jZ4moFT9eSCVTw8ci4vgcpo6kbgABHxt7SL0IykWBa9TV0xrPZHKQ7ix1FRVOBXAf2Eyt",
-	"0hIFtfiHcEZP4Ag/1+cEh/g9Ev8BfvqN/jN+HH8SP51+GD+JP0PpOJVJN+aq8ctAUz4FwU3AyXWIu5tq",
-	"n6+D5ql/TPQrd6UaEvNi8/NA5lx4rDi+xWf0aAFQlVsjEpv6LBD4WXP78jKnZfCLhM10+EXoUG5+2CWe",
-	"HA4hQDEDAC9G4tRQVZGeZYHOIWOFurMyaOYkuWyakBsP7pJUbrGImxNSuFpM1T6PH5fStek/zKdrpJ75",
-	"d/ws/tX0g/iz6Ufxf8RP9Td6+OnHK+eTkwsoMHN2KV36Uij1BeRZDaPzMQxA5XLUuixePKdOZ4a6dJNR",
-	"AptfqLnoopLpi+BZVfRYi/z3MTukhKb1eMBMlsXs0fQqtQUjvGFpqhEN9T5tIoYGEy3V5e0pzayacszB",
-	"LLEIL2D+KlA6tMJpqbBpH2o4wfpYkcxASQkYBFpZjgbDZaAgmXs3+eqRczmUX6+oByEzhyzkNKg4//S1",
-	"K4ooeDNREwbsYR7eWm1/k3Z6a9768Qa7SjePr3lbZQS0SpVLTvOKmlHktrbaSylxqICU6cB2BqiXxLXA",
-	"p9WtaFClfxT8xBeJLIDFhAuPlqgxgFw5Ev/IsKNn8SfE/kGyv8ZPp99ZTkpPgS9ZWxkoZE5xIVbs+tkq",
-	"LeegsskIkA6L6DOLLsnVnI+VJIPvixHG2Q/pw338utMCq7X5q72Az2QWsPgssrhdUg3p9cOjLMWwbzcz",
-	"rh145x5ZW2+2W41Oq6WBvvBbu9PobFwt/X2j3ck7dao+XdK5oz83i0j/bHce4iC5n2Dq4oGgwlflwrcU",
-	"M4d+Fdd/rkuvvsTFd4gAc14V1WfFvcwD6kvgAVBdqEIksGvZu3NI6gev7R3+1eZKZmEmwjkRsg2Pdcgx",
-	"VezqeoMJLfcXyO+d/f3rqv/W374mv7k/OPXu7r7h7cn9/evy23t7u9+8trf7xs2HN27svna933938Mad",
-	"V3ffuLm3+63d29f7J+8OTvgrW2et69fPbj7s929t5Tj0JGILaVeWbOHGF15jucya0pzLpzQLJdbzUJI7",
-	"4yDiVeWrXxe2nAwZsTBTgieZwSFcJIGWMvQxzCq/X5OlfrHN3oOPF27ZzrFwv2a8UniW48iTxj6Tsxbu",
-	"EDf5t0ukIGqM5RXqnYcPiauh2F1xTC0pl0DhwjOuSshMtR786tHRgY2hgsyQLP3WqzmD8mUDespIX+Zt",
-	"Rp1WSUE6U2Bs6cBb57JoIOyx8iI0DCll1PJz6ko50pJ3cJAR9U5on70QGqiqJfNz0EGzQkjOVn8iRHAJ",
-	"fpZcaBVqgbXFhCF6mkb46NjL0JNL9FSVayFf2ZDRueGYX2r86OVFhubjL2ycKKT4qQR6nAWRo/eSM1sI",
-	"wGYtpbsvuagqyC6BpHOFZ0AKYJrsZUDMFIWJrAlSC0Uh9aI0TRwNevY0IBQ8GrAhqWPhu5KgjR393UDD",
-	"LY/AE64IV8QP5WjE/JUm2T1W6KZC36xmKRDfLdhM6EY0GA+PRyEXGrS2bq3tXt1rXW93bqzf3Lh1dXfz",
-	"+rW9rRutm+1bnd216+t7Gzeu3ty8da1Waqo5PDzYHcpxmataCxZqPCzB9YoPgPrjBynXa3c2N68217O4",
-	"IMe5DFyEZDBDmLS1ChXZPM0qSPfuX8+rOPqH5RSaw8ODPTMijPLIqQX0mAVzLNFqPNR31pOhk5Zoi9jD",
-	"CPL8Zg258W/iZ/Fn8X/M2NviZyT+FI1uYGz7fPrd+Pf698/ix2B7+4/4cfx7UoeXnsW/j5+Q+Kn+DB5+",
-	"Gj9dWcwg8JIyh/pOxf1fpzzgvV75oR/jQy1BegMalvHucnPkXTqEDEnCBY84DYrH89P4H+NfxD+LfxL/",
-	"gMQ/ber/LSNZo4EUrIRkHejfDRFUDvGZP0b6VeDSb9e+tllf39pa2di41mhfbbTW9TkkIm6FB65CgDUW",
-	"c7OmqvO8wY4jGVZJIfpZCUr5fshUyT538QGpMxFx/XbBd9fubLRaWw6J/3uTxP8S/yT+efzj+Afx9x0S",
-	"/1v8z00S/yL+QfyP8c/g9+/H/59D4h82SSl3OOZhNCjnitf1I+JD5U8ufH7K/TENZtayda3VaHUaYCHI",
-	"sb7K6cBcXjEfmtLnzFfc8/m8M+m4NpzSpo1FGOPEo0mVCe4H8ffjf0XQNX+Q7K/xj+L/sZz7pQqGboqe",
-	"DD2IQ6iOJcJYrOTFjIsQU5Y9xnzgNwrkWJ+UCW6Y2VgmFExGzIE7d2z/DUBnpcZ60GPpT0zOsJCiAWUJ",
-	"9O9qBC0ihL7+gKui0Bz/fPpR/Jv4SfwrG8X5B4j5+jR+HP+WaAJHOp1ma73ZabWvkv/9X/8v0mmsXVtb",
-	"hT/jn8f/Fv8w/sf4v8X/Gv97/H9rGP8f8ffjn8e/iH8S/xhe37q68OTtlqsO/5VQjkeHWHX5nFZMdspC",
-	"Gpg6sUyRcCwIukWhHFyZ3p1WMqiqN6sVEVOzA7T3pKTcGYeeOUNNpj0YfDnd/fDw4I0xw1DJ1BIK7p3l",
-	"TaHJyquOcf/gQme4a6vsWg0/C+IZqD6eZGTgAkeaI0RnRrCeC1f87/f/H7E6maz6/moYupBFn/nN9/1G",
-	"/KP4p26R9K6tb6x22qubm61WG97IJ5V2u/57bafderSq/9V5tFo3/8X//Bf9n41H8OHKXy+mF7ipqtO+",
-	"zfo0eP4DT49H2S5MhBLIJzY08TzMK+3/YdTrhKyabwrE4V+0jBR/Gn8C7uuM63GtNBalKoCnctYSYq4l",
-	"kH+Jvx//T80fSyZdENGuFZWqorbQEwBfgOCJHdJop6SBBoF5mD+FzU0nLR/baJf2MsnjYR9zJuYylIPB",
-	"RHHvhUGIyLDTWQABVu8vkiyoIjduNO/cab711ltvFV2JzVanqeWLWQzrPOp2m7l/VORuQ33pcpC5BaWn",
-	"q71tJYFRC+AioFVz3aZzp4qfxZ+cf7rzgKFpd7K1BfxcjZjHaQBPlG1iQ9qtjqaC7Y3WyiVBrVPD2kDl",
-	"h3JAo1CKyZB71adiHJsLItSqsCO5kCwgVGJLAuOLpa4UH8osyUJJ6GPA/HmWnex7xKOKEahBHUiNZJF0",
-	"CO8RKib5s7m6eW1rtdOy7Ofn8Q9LY6yqzVwFMfGMYkmpkhDfdqO11mhvLCPWn4v3LsNQl+KKZp+L7/Om",
-	"KPE/virPiofBhM98Ur/FfBDobtMz0ulsNW59c2WHCK0sYC1wrO6pT01vRT/AGiNoaiqwyTDiXlloyy4+",
-	"0NwK58gdy/rVMmTyAjpWJWPtwe+pNTuMisX0Z8eaAyI8wpOYgYhOo3W1sdZaBiL0IsowPkz4szmZYhew",
-	"BYzPzGeP1UyUHE0VLKDkez4GCKYwZIEQ9tXXGoKD+lCkCPMGUkvoFOvCp80d8gAAnROXl84P8PW5YcE2",
-	"MxUXt0NcnMMlET2BRlE0Ms+0kstZ4Kus+WxkpAJNH7WIpzWIUd6glnllSasaLj79LPnttpki+WH/oPZO",
-	"RQayOau5l3iQnOc5XVRjYdJyse2EPhX7VzQIWap3NcluEIAdVo5wfDJgIdvJdAezyXfRgA27wgpEGBu7",
-	"TVx7fC4RjPmKuMiQoAew4Uj63wlLgl6+vrk+N2WZUIkvkaPclR3TQ7hk3NlhjLANX/FR8gnSThdaLaON",
-	"+ZxGqbS7H6xl5fmk+QtIiaRuz3flyxIYK5cwR3a8iLS4cJ4KwXFJpQnMtQvuc5GqtLQscFCUA0idj1a+",
-	"WO36S1HdlhWCl7rspeXhUgp6D9y85V6fcvHW0eKEss3as5UXwWGop1NNckBDZY2OTEWE9XoyxLqNmTqM",
-	"5nUgrSdsFKVVQrggbkjP3B2s44JeNXC20GR+TbFJIOWJImehtO1+Czpn6tVYxG2tAwQyEqztftFHxsoP",
-	"32jBo9pEa1airpD0TQdxWtPokVQRDSoMIj8xMdmfx5/GT+PPgZw+jX9HwOj9U9LubK2tbzok/jVYwhNy",
-	"65DpR/FnTRL/NH4cfxY/mf4fNvnVIfFvmmSzVFPIGJoX7b7MPv1IyxX+Ml/nxfFHcHUZfWv5zwGN6dky",
-	"HyG836NngIUYYbvMd4fm1RnFkp7VEnjJ7SBzkulMOTBxEujEI3tnLo7eww2WxQPox4lgl6TBUYX0K/FK",
-	"N+dhR4HTGn9fCp4Dm8Aw33lHin42LGN5HGIVy/lPy5ODqtHqRvIsXehXAIEqXSlVjhoouJx3sjg5D8vK",
-	"V8B7ohfAHoxC6Y+98lStWX6uLwR3ZQXnYEJ60jTDPJ4QmrN5NMDmsaRNAPfZ3mi21pqdVqdNljOE8NED",
-	"Vqb83xyOokmmtVfecaZV+500WFBrw0YOFb4xi2tlUFRqyA5Zv+qQtkPWlndPIm8xMSbHGdlX+OS4wjVK",
-	"zAdZXKj0Gi/nwiSpFE2W8bVmqGrBLYYPcGkQl/DFBktsExuGQqbvTz+Kf9Uk8Y+mH+h34s8gtQ/znb6X",
-	"kIfpB/Gv4mfT97dJe/3a1npzbcN+uWxaXQFnUuqwBE8woFrFFg6rzvlNU/DlmGno1ezh1Gbsl0XwqMoQ",
-	"HoUNXUAYi9jDyAUHZBI6vLSX0YQWzcRVODU9atX0BlgMFzsLZQSGtjozmMqSisErf75gBAfkJDdVBQvQ",
-	"grKsCq2RAMBmBa5n4mLLUpMYH46F4KLvgggehVQoDql1LoRNM1+/WNeKjtV6bOt56C3garjlNHBJXUE0",
-	"NnSU3iaKMWzPizawK8rGW6/grPieS+oCC6jjgA4x9Yxm27Nhb7Rsm9C0KLntWIHTphOFTH9GgyZxTfMx",
-	"tytyXS0xrrGgwnTWiV53hEnymWadpmh8ro/7ertlu2B1RTJNUig+pFCvIxpQrbdAcWPiGre9C8XhaKiw",
-	"skYa60dFqRlmmUIu2FSUKmgpOKqu4tI5are22xvbrdY3lw5PPW+Eum1nt3jB0OSD+YTifeHlLFh5p738",
-	"yqsyC/FW/aLJaE417sWZhrZF8bJ9Yw/s+9iS3iZfzM/tMOisyfyAqkz32GKCB6m7XPjsIZZ6WJpe64VV",
-	"JHOYPevfGuqEjxpWsGuMJNTbQafHgihj0xMxvWhjiEbSVHNqhiwBl/SSjhSG2kDHDdO63qBc3lid/WZJ",
-	"a7Xe8ht29uQMklXYXw4zIydXmKwq6TJsV2d/uGlX+cipjSH7fAm0CKiKiDegor8Qj5fHhrIE0CQGOwHe",
-	"bNmo7IrnsZ+DDOTP+tWGVEwS47q5fWtHgzyZbPfLYmkOUWp6xfdTI33BbTSv965Ti2RUlt68m+F02eVW",
-	"Dr6Ef8r04oQJ5x3gMulOsofZThknVHlA2XmpNZCJedFnVxQZScWxE5QwnWqR1NRbNkmEi35gP8gLZa1F",
-	"F/Ku9cctHbKGdg+1yMdshdis3AhihwzT6G0b2AKIez5iaSyoJcJtFQV805TxwtQxnNnKQFlqmCVjhuA9",
-	"L5lDGCtSMfzVUK0ZVxyChr0hJ5uygRdQCtScBX7S33WWnXGB/VC4GI2jsuIPLPBLT86If/Ad4WqbuCBW",
-	"oSHpWwqyy6IB2pNcUvdlpBWh6IwxkWR4gAKqb4nA3phacbrChf2ZgfShmTFAyo0Gsw8gPhA7jsw+xIKI",
-	"kBWCnkGsg/iNO9jZPJM9U0jrqMF2IjninioTZoZMKdpn1VofmMJRKC3m5UAnU6C2NCJDqSLSbrUIQvri",
-	"chj6RtL5yy4dm2ftCo+p0tD3XWKrtNGAjIVW5jRLdzSXG0UsdJIQgGZzBbJtKIfKDDTxSZVQuvL6nMbB",
-	"q3WPxJ9VkPXaWUdJljdU17UyI+pbN5E+Oavch1qHnH5v+jHZbFmtcPpdY3mEIj5gqLP2uieoXppiRY9B",
-	"Sfxw+tHCu8At24VW38T1QHonag9FiIsVZLhlzg7qMQAkA2CjWFKSMN0L5bA8eeAeNNuyXya6F1fEpxNS",
-	"77Ta1xqtdqPV1ngV0IiFKzNSz3qjtbVkXoFgzL95mjbQ6FFgruWBjYGSJODKZHnBCgmDjzWPBU02C4CL",
-	"qxGOw2AX2MCs3DIOghQiAy5OEkHD9J7rhVJAvE0hg8V29cGylixqYle2Zjhe/atVa0tebXfanY3OZmsV",
-	"gGR1s5VLdEmObRzyUupSGfedV3bu37u9WxoOntx/5gyqAXRPK34H47A/N9fbqD4g7Xj6CzIal6Yg+Sxg",
-	"pZUlYB5bbJiY1/LhVZ3FgpwZfc52AHIA6kpLuCFg5SpGaWBPQIvsR4gNXBEXAjygNRb880FIz1wUWAyc",
-	"gF+HdgXYhCND/YWMyFtvvfVW486dxo0b2L8NIFk/BBcr4yB8nNHJSpmZYX4U2ICOykMDz4GZdjcVqVEU",
-	"PFdmj9bql5aXs32Bs7vEjCQwzOCxQQcQSKQsCQjZaur11pauu9gmgWaV4LdxSMeqZA5ZIx4dalEkkvbp",
-	"OqFQmZIhgTUmHubn7mfCIsJFV5hvNgrfFAYtyAcdcPWjIL1xLkWkshpnBni56C9VtBi2Yw4Cibgp+bc0",
-	"by4G53tm+sIcQ+qzDFVeHMVYblHWiFVWTP6XYAd+Atz3s+n30pLyj6Ho9OfWmUbip9N/iD+bfkw07ICf",
-	"8C5pX9toxL+M/6kUlLQAVxHlW9zpbGGr9dZWe+vqtXZr8aXCPGbbcy5XjsPoNS5Ky7DZ6EFPv6S2Sbe2",
-	"1mp3a6TPBES9fmsccmWqnTvwtNOtERoec5OajT+udWvEC/kQbHgeVSwXY7gGxGGt1YH/u5bXZPDhEjpM",
-	"ZjfqFVxeLbdHtZsuq/Bkz6wNrDCZBwch9SJeln8Ij8nIPHdA9dasFKxwcGqGTCXaW9KDnE6wzDnIDvAq",
-	"VRAkKs9EV+D1EBk69ucMLNharr5kyiHK5JLpMRS4X7Tqit9jq079xMUupC5eoUtCNgL7zQ45ltEAk8Pk",
-	"OCJoZFazO2mSuzIcJnRXC0PGMA1NBvKrgO6k/BTbmcIOEYmHpQzl3JVVS+4GQPf5iqxWjVphPsA3kuyz",
-	"HI6URfjrc6+CIJ95XHEpFNSj4UMe0JAMIYZNLW1rwPWnBW7FSZnN4YQvjr0pkgQtLevLLwk7BM82PEyT",
-	"3CM5tva2S1t44SZhF3ZVjj3dJW/1YorOrt0c6emr9nKor8Gg9NLL2GTxziNJQhaNQ5EiW04LbWU4OvYo",
-	"mcfU0ysuDwNXKSXPzlzYSEatSAnzO8658dPCzzy9YSz4u2NmHhvnQLXf194CFTSYKOaQbHlrminkrrcZ",
-	"UD4shjRApM+T6d+hkv1s+kH8dPohiT+Jfzv9rone+XD6PTL9AHg7VEL9cPodjJ7RuviT6UcwxLP4d/Gn",
-	"049AGEjGgv/7Hfz9D6aG6m/ix/p7giFD0/enH8ZPp+9Pv9ssRmWuX9vYvLogh6vc/euZIg5w9dVokMOx",
-	"EkavtU0sRWrIfKkWsmRlh0Kh2cwIFY17Xpx5ZK64ldaNLuCdUZTLUGwcVpQ+hRMMWUAjfgrV/DJ6+xk7",
-	"rtDda/MV9Pl+xfv3bldKfXqdczI+cWE3kQZWxPgapaMeMp+ChLeSV1BLoka8iJ/yqESuP2Ahl7btP2gF",
-	"dngOAHJGQYJBteZ87AOHLuN4XkFvUfPBwGTDYEyOVV7MMs+5phmNqWR1QkaHpcXI0rOSimFvJh5NLCxx",
-	"RcZCQUG5YzmOHGvP1dLhKKCCXmC594XHwohyUX2W83y25oySqlDbxA3Vg7vszCW9MdYXND8chAxghNkn",
-	"Ga3XKMpdYd7dPZZQIclP3gXjvGkWTe1THHvXi8Y0cG1NbTMK/pqZ1Jbcnpk1M0hmXvv68TjqisKMrwe+",
-	"C8358732cO01p1bYcPJLMjz+gnNm/134pLAo/PH1oODwyY60tLJk0B/XW/wpu4zis+xqcs+SNZT8Wjng",
-	"7A5zj2Gv8wl5CoDc38nVVk+fsHfHNFC5UqZX1JJkv6oymSW2Cd1LsbqM+iwkxOVVSDM7VIsosH2vJH+H",
-	"nTEVEUhZOid5sGxikWyeTD5no5qzvXp053Y5z8mafjKWUKqI/qaE4RiHkppvSSrxUNuxHa38shBcXhc5",
-	"m8SlVUIzl7FxFUSPcqEjZGokhV/Owu6PtLTRbrWSQQFKICK5yNusmGftcg5RMoww4LogDZ0HPvQ+77He",
-	"+cI4M5ejL9cysiHtI6XvyXA4DqhxhITsLORRhIaFTJRfXppCZ+tIi/9Kfb1bUw/aXfyRXZqQiXOsjqoT",
-	"E6LF3W+qOlhC8OdvIHnrWfw7AqbG38RP4k+1UjLbt+93JGunNE0/wDC51iL4oV749H0wT7ba1jy5tVlh",
-	"npzrTnSSmNME7fKwuQDvNYicV/UupwgXsydzH2CsQAFyV3CtXR4SdIk6RIXAjhuoPsFbXPh3pM97/KIO",
-	"2xspLVjKYTuU/p+lv7b04ivbt2G4RXU7G+7npYi3k5tvt7ZarU6rlTWezLffpKW22ucrtZUEhdg7q4Yj",
-	"TWsPSsNENAMe0aIb8koV751bx0MPY9OVIBu0vah2wzxWoYez6yD7FRwCokyJKcSZxoC7q6ftVfSHrwJz",
-	"Uavv4Zns+49MqHvmFTNmsdX8F89Y8C8+7BMVel/v1ma3sXZ1Y/PqtWtX7UKWL4WywCX06mTEQjjU5zWY",
-	"jsY2kIGLSJZlGSp2v8qioh9aHyAXioGgAqPlTX9lARJkIschGSuo2muKr6S3WR0vkaVHZYEQeQPMdb38",
-	"e7ergfcgoJrb6NOQoRFzbIBVp0XuXNfU0tnabDsbnRaWFAcjy/2jW41rTsbbDWY+Req0K/YmIQ8C7pGA",
-	"RUB4sZDHmTTfF6PG4h+Q6Qfxs4xJ8wP4F/QH+yB+RjABUgNw/CT+HdlskYIcAm3DMpJI/FjLIr8k8dNZ",
-	"QP88fkKMmfQxNBr7JP7MdEjDqT8uGD87ra3N9kandSHrp4Wf5WC5Oo4EbgjkT3h1FlDLr1dfqHG1IbpS",
-	"MghZ7+vd2ntmZY+y9r33gEw/etvY996D/zx6x+Kvm6AKwnrzfNdYWMEFY4LsYi4KFIaIURzlOUBkifuv",
-	"vvXbfMgrClYnCUTvjmVESY8OeTApt2xXaJXWkcuigfQVUQMaQo8oLWrCaIC4EMupxr0ef1iIQDfsetWX",
-	"ZwL6nzmFHxrSj2Z/HPm981QmnquG4DqTtoNckHtjpTgt0Mn4/4Wb/UP8bPr+9MMy2ayir8x9wSNFAtaL",
-	"UC4cShENSH2ts3l1U8+WOJ2gPTkZi0BfmImvTqWEzcXSs1FMcB2OubYFgFFyr/j0CjjhSYjyrQ0/CZnW",
-	"bjiUAYaNBBMEnhI6ESTjn0N/RmhdZF0xQ1fv7Y70q1rAtNPQpA5mzWHguwlcg9Rgdso0T+UquQc0abad",
-	"zjtzRbc5FsY70jcxprXMKu/K6JaePxNuYTUbiEudW7EzF18kQ8IV6ZdHGJ1Wm/yN6mJix9xUw3DBE6FY",
-	"ROqZlO7hKJqsXMQFYCL+SpBzmL2sxaOldzvPB5ULHgUqpGYaE180VvT8rih0QaUbdeyVzAXhFAwWGPXU",
-	"DChA8EkpLGSDbs9xh3mofHSxuNclgl3tPEfldoaq6Lq/TOj/IowxFwLaowpTQYmPcSmgTU0PFwBZBKVH",
-	"y9kNqvd2l52p/YgNy2Upwc4UBouBL3KugW7Z4kHlMUHVgQYDk+NdkFz+bfohxGN8Hj+JP59+F1VvaF0b",
-	"f6ZF1YJcOv344hEGIxrSfkhHg4q7h1PSAiuGCeKHEPGTfFmQD+MfQLTJB3btT+Pf6uXgZnCxn2TUtuk/",
-	"LCWfN5+/sUWmblFm1/PBp9ypdXBv/85NOJoS2ZudnRfsEzhduBE9dvWCjQO8hASP4MkOoQLsCzYaktFT",
-	"piCA0pZ5Jbu5N1RCtpP49Ex5Qp9GrCs8Cb2SBHF7oRxiPP8qcSOJ/5wNetc6YsSoj0UczcB69tLAfT1o",
-	"VYVCsNh6UpyieQVsdYkwnC70uQy4dlMV/DxZx1LB/YXDs8H9eo5lgvtJ/OtmeZhQRWlFv+hj6rQ6G41W",
-	"p9G5tsze8Q4rQoboJWw8ktXbjn+lqUgSm/Z5/Ky2VPk/gwshH7I9GrG+LHOt7BLEYc+8kRS7VeNj8xsv",
-	"cyt4Ax74IROlVYDSD21WLuYPB4z2ziuD5NdfIoVUVX/g0JV7rBigZD8dTFMZt0mO5KgRsFOGlZ1GCmK6",
-	"IXlSyAIjarda185n67bHWd6M4OfT/4q+PgLFyj7EQEMwDH2ybMWY5ALeWe7qj0JWwXsLABCFrKxZZnKl",
-	"56TpC+6v2K8ynWbBvvQtXsyw/eaAewOSsi6ICWZRWc/e/K6LOWfmwLivkOJmgWwv+dItOJZarWslHDzr",
-	"P6p2GDlz8i8TTpAap7WgMmE0JLQvd0i7pZ8qW2THjeQNyKXCqpvHs0qmLUPRXqr+t5K2/rdx7bWdGftF",
-	"NkAB68Z1oMGLvgWoSMGlMHRxjNXxNeHgwgshJpgGZCSDgIv+HNNG5zymDbirQxlG1ydWWDXZjTPPNcCh",
-	"Vw4YQvklWGbjZDKw8dTRv+ra+3N3SCQ111h4+p0lTv8iWIQtQpbKBkM7E5Tzw3IGJTE8x0oG46jcD+SO",
-	"w8AlIVMyOGV+0k7EtFzs8f44ZP6s96debeUASEJAW3key8j5PEW7dpPoLVoqbvorGSDyxQVUZ05i6djq",
-	"rMusz09LGpBWXOVFw6yNXoSmriwkL8Kei3pWTVEQE8Nig/VpRI+pKk2zPC1L2dVsrPCtPlYcHOtRYOlK",
-	"zQfqrsUId8V2v8uk+KXGfHwZH7lZOluzA0A3Bv04H72aebx88Ko43U8/S37bNcNr8U4lnRzmB41gBUOQ",
-	"ogmU+mgEVPTHtM8IezgKGXS2JfU7MhwN5BF7GNVXHHI0GTH9X02S63TneMVBJ2DnqusQ97+4zWZzZbmK",
-	"AKMkGqOK/SUhFbJnW7vtkI1WxqqE1oQ+O081ohLG25rpVyfDiJywyTZpaQRkp1R4zCHtWWacqUllflsz",
-	"MJQE9edK/ti8prVF5X/0Il8PfRtqMnelUNpMr1U/YwKLkrcJtX9UrmJxVahSgR0bv8pM96sd4w82wOeC",
-	"vSAFIi5S7RpAjVhQy8U0dIWL0HaXDll9+uEcqr9CEOoQIOMfZ564TbJrZYmr5LXrpN6+6qxdWy8LNOiK",
-	"XKTBNqFkQaCBQ5Q0dr9rTqvVKr6vSI9HXVF3E2e/S461OKCgUSz19DsYra3HI+Df0kgIoWlM62ASQ/5N",
-	"Ci1Zb7W0TsRFvyuwtg8g7kzEw9zzKqReXV27tn6h0ANNWRcT+fKQg2yklQEdg9bN+Umy8wzL0iTWwMD5",
-	"klbYVXpII29wnhpWpdJeiR49Kg0nO7KL0ZrsbOHmdmXttRuyzIp+R68+mxsPBjMaBDBHIZJ/raxohxn+",
-	"QL9e1luhj4XdMjeRagabSxRzs/eU3UZuTnNSc6BG8NGIVQDM0B5AdTren104fKfVqgiIN6yovKTgGQsC",
-	"jMew4yLsK4e0IFgeqkupGXsnYnzaal1TZNeTYRrj7JYXFWw1t7aWaGBeEV2dXttC0KjOEJkBjxJaonCQ",
-	"8xpiLFguMsEkwy/cxnPZX3JpDi5I4q7Nzm6SQ6itYBodQEWEnilRTerpl8lp2dz1la6AUNDCbdcL3uY0",
-	"gYJG+dh0kU+4KDXE5wa/QG7FwtRoPII742gM9fTZQy8YK60zoVCS39x86aArUvEg4Ccs0eBhspkgw4w/",
-	"zRa5NiVT0Pwcf3p+xrucrhlJ6PRCuKjQOc9TCAfmqwZf8KqWpy/t5lR3fR8maynlT3lgSBDwHJiYBG8v",
-	"QkUcc8FG9kVPLtgIjaKQH49B3Cuq1lDWg9zRAERDZgqDHDMP+gtmsrc8KsA6ntYKqWfDd+2P1JejyLS1",
-	"4Eyt7JABZ6GGOO7RgECEFxYY+Zbkgvk28LLrNruQOYcPQfBxTDgTWsecXHGsAVVESBwPxU/E3KQEJKTW",
-	"6u+6olBUy1dYH7ReqMsiz0SyHTO8Sz0POqqV9k2DZ/PKf2qUFsiUbCEZDyRzOE05Ynm2DXKyFOQM9BEW",
-	"DtWO2UNu675k6E1Sxqll1PPdvb2bh4cP9g8f3Lp382bNsT9cf+vBndfv3nwr98u9m2/cv3l4lP524+bd",
-	"/Zs38hr9zIhL6/W7cDa3QpaaUvGn65M7UrDJzK+WleR/v8EEN2WVTdZpZZ617CVJ1k7OFccjC+V59/z0",
-	"A9JudpqdVqEyxsKITADxsip0u3nYL4YD/Hew630E9STeN3G/2L3g8fRjEv9w+lH8+/gxma1ZZeMAfh4/",
-	"i38FP5vwgZ/Fvzzf0r1KP+BezteXXfY/2VpZoH09TpsfwAaeZe2VT7vd0tU/yVTcKh/lnNuo6B94g0Yo",
-	"/SexUcsAQqfT3MSScedbREDLsH9P/8x7HOq4Q8GFmRM15l8SP8Vz+Xz6McS5QAuLbjdrHp5+Vx/es+mH",
-	"0OPi723kyPlWWn5YCK3G31J1VKTu3miiv9pdmSks02wD/rTPt5zy+jav2do2XKAEbgogZA/uX+Nn0/c1",
-	"kkw/hFDzz/F4HsefTj+cfvd8qwioih4MTZxVRUFEGx6SKdRe0LNmDq1oqU6Ba+m2QH8aDoSqxLEkpQ5f",
-	"KAJ/MuS5Liv0pF9yUofQ5SNkfa6sGdumqwHDxCdJ2e20HF2nXXofYTVZASPP7HT1O1x8a6yilVJQWLCM",
-	"Dct+ypZSVaqjZM/4ajIZKNXRbMscKGb0ay3jTz+cvh8/BYHetJksdejOKRaSdeuAeRhfLkz6w/iJBkFN",
-	"4qcfTf9h+n/GT+Mnpd4oFoY8KmVMR+YRZ1B3xpQHT0Wm0SgoYVpFFAAOW0CB85LRS3aZlRcjTdBHP1ak",
-	"vrCCpUOy1uIZf8XbtezjmrO4JOZzxBcW/Gmmx7OVlyzLdKwTO8lkTMQSx1aGSwEikfwStl+tDxUr4FQG",
-	"ABar8iTleJrnDbv7s4+oK7VWJLa2QrWibO9ICMCFeNfpxzYljMSfpjG8z2blmvj3DoEnv4U0s0+nf6/H",
-	"IFpUJyaQ9sPpxwmjuqRAwPVGu9NYa3/lAwHX2ihwVW172ey6VxkNokFVltEudLeyXbtKzI9V3wVndKKI",
-	"K09cKIM5Bg0uq6DKk7x6KU+WUymz6339tdkGFmZFZVt9fcTE7sF+Nsql3FKJlQNm2quZ78las9Vcyzb0",
-	"HHAFDQxC6kUrTaI13YaGHghnopEhJTPrsR1ZzruOe7f2yNb6xmbSeSwJ0Sd7AQfLpjrjkTfQR49d6XeI",
-	"C6IjwBOPYLkqAhvIeDikGOrZFS42LHQRlblQpqyMh8WXPNYkb5gcSx6MQ82T1jtbK4T6PnFPuQygsedI",
-	"BtzjTLkOcZUnR9jIHhMUbSc6plikHtDI3UnH4uJUBqfQAkKkSZ0wtv3LbZI7MmSEPYyYUFyKrrBGnqFG",
-	"NqjAvU14X9jWcVIwRSZyTHwJyHYi5FlFxzWTE1iO0Gn5gWRl6Sf6OD0WCuY7+s7NAdtYJmzljuYriKZl",
-	"XsiK+IyRSY0h5aK6z2wZgg7GQyoaIaM+PQ5YlghjumPh/u7CMky7DbsWKNiHIRs0INBOCG3CuSWCT8Jk",
-	"Sxqaxh5CXiUm3trpMueiealiPhmPmpVt5krIxy0ZIj/GfVgIKRRlPqaZljLLtfBJG9VcvNcZAnI5lGQz",
-	"kPM2URePSuMESEYPtGqr/4IM8QdAPmSgfwixF4CLDZb0vyAmuaBy13C80hZ4gNoeq2qwgI2cIJu5BELy",
-	"sVVpiQpMLMqkEcL8qyO/V4iba4Ssx2Cs0tQaFg45RE5UNF2x2IXJ2IV8XRJQ7wRLvqUDgVOvnogh6621",
-	"Fey17qfcF8uGdFYx5dbFbjw24Tu/ZzWOJvTbA8FPGugeKVXJ8BQfVAWc21PmGMBmfLLuNxrGttnYvwFB",
-	"kCMpFGY8FbsgX7g3oZkBWxQmhHZOAzr2cEDHKmK+Ad8BVSSUcoixmWWBqJ1Gq33Uam3D/3yttbbdai3d",
-	"oBE4QtlqtBBuCEloQkfO9EpMw8i6ocDb0BhkRDQdmxibegLH5h3I4LcdkI3AgW9itztL6Z2a+SAvi+Te",
-	"WEImMYz8UO/syE6T/XEvO2D2wSt2+gUq9qtHRwdGrSae9NkixF3vbGVbR2xtZX1m52qEtEvUQJN4KyeY",
-	"FHoreuhx8hCCAgJ7WNGtrFLZ3SX37+2ThHYQDifWm1iXbnZGUnchTGn7OKDixE1au4XMyNQYHaNlADVi",
-	"Hu9xryIyGAwWGgiaPjtdNXOoVYDDRmYTyxM4S8AWkDcUdvI94JDS6tmUGun/8JHKQ2byxvJQed/M+Ir9",
-	"tPD7rcPDg5Jf9w8OTQdL/OFB0mRweVn1KN9sF3xqIFv0pKkuhpmm+r+YVWe0o5Bh/xnsXVCnudbGmpRr",
-	"HDCipOlRVmCP79XQStjKNFGr3Rc+64GjEVrBbdue6bWyjKlk45WdWm9BHhM0d+u0NsmdcRDxBmomRmHC",
-	"uFtAXou1SLb0uaFsA59jeQrT1BUaR4RFfvC23VGn1Xrk2D/WW2uPsiaaeXczs8OiTWtGgJ8n49h3bGda",
-	"nwgJXCPDerkg7j0aMaiG0TjQX0wKGTBWjFnezrSsoFbWECctezhHTQQCVh6whVsHry0LLdxGFL3IZw4A",
-	"ZAK+PNc6rlAlaxyKB1rQezBi4YOBHIdVFVdAfNbSrn5p2+TOeTRgwqehsWBpMNPcE95VHKgnLAwSQOWp",
-	"9T/zISMsoCPFfKcrjsdQWy1gVEWEak5qBUJmLWN1ZeJiosQG5dEgMDVrsQSM0au0AqJPhJJeIKW/sgMt",
-	"jwglKuD6DMgZF748g/x4EkI0MS7aiEb2sVWSAoghKQSltJqttdYyYVnOQn2uTIvDHBS8XFOey6anQG8t",
-	"eSZwdSzoGRqWE05BtDmfXmdkr1JxOG2AaReVgpS+OX1MGpDgOLeJq0YY4GT5HxTrEfJsxSEu5nk9AHHQ",
-	"JXUedUU4FpjmTCOtncA6QCV3kqywVE2HNAFXyOhBbqQm2S274K7QSyIDGfhKD08J5DZPYKUY0qDpOzwG",
-	"xFHS2sNAPc0vN1+OG3ZZc2rZV7BKc25peb5ZeHkJ7glU4GZyO4dm1sLP12Hce2bYwsO7Mso+fye97gUC",
-	"+TittRSOhb0jCKu2171DpAgmJmAmf1rlaXvXjlpXLySvz1N3jaIreylDy1fPsoBbqgovrdAG5bW/kEDS",
-	"IJBnhkYi2cr3DWtlNspFdDXj7MtIv4DaVZF4oGJwn8xiPBbbollzz7nQf1ThmzhKKOJ2SuxdILiuQ1yf",
-	"TkxHWjkONTqLQolMIPXfhnLQN8ea86zekcqTZ12RyZVziGtw9wGOA/KU/QnmALIHtuyrLTLkYgwxFSHp",
-	"rAM/UisOkWFXuIp5UvguqSNtR/VtJY+4sHpw+GgmDjzPqWUXkPkT38FR85hsR1kWhdH7c8d8lfnpBkyR",
-	"+eFVXELml0NcTeWDmSEOzYKTm30ATHgOqtuq9obhWp5dL+OdKE3CK5ZPG5qriXw53l9cTw/ZEBvyzq0F",
-	"x0u3YYydgvUhv2+2BtwSGLmM5cKSF8EeoroAKh/YLipOMGkCLgOfKZMbw3wQa2zpDx6tfGFGjzQ60O7l",
-	"mAVS9JXNibQGjhD7JJXKLfWRVIofB8buYeIoMQYSv19sCnkuAwigQN78kf6UMX6AmUOOwzLbpIsk1LXl",
-	"IcAABMH8GdKW0FnTijB1DCTN26KscIeKlbLWwZwNMHckOG4to77nDiT59RzHAfvcs+NmfrufTLG8uSBK",
-	"FK8UPl6c6QAWO2M4yP1qzAb53xKjgSoLo8ooNKVko5DwswSVKNZlS2/JSC0W8yyDL1j/DPu1EoZZeJb2",
-	"FQh5liwloOyUqXM50b5SzaxO/tAEiYWQU5jROUuCzrFu5dJR56jdLgreMINWrluLw34pb4D8ScBDG+2c",
-	"aIyQupEYPnysyULz1ThzDhQDJVbJ5QIl4+a5nXdVyh4K2pYHGF3vXALc0s4g4DnJ5u2UXJA6OnwSfXLE",
-	"wgYKPihK0UAKtrSonExRvqR0BbxUUL0JAx/ZPrOzMkFvLPxq3MY+ocfUO0myBnLkWN+5kBHxkbedyfCk",
-	"Weh3vJRkoGGxehV6lZAJBr0KvBMNe3gXdXe9s1XQO9aWlkbC03lz4nOrOue2DRiQ3+hyO0Vdd9GUWmxH",
-	"EwzeTiHfbqmZjEgwTwHCMoeaLBVAhwajAV1kCn+BjMoSo3KGVXyaZVwzz5CBFSuo5KQhK+CUMZsU+zIQ",
-	"k0GbDOzay60ksfdVRQ6uJSwB8/sstITVSN4aFhJZQWnNNBqwCRoptZpQVk/Cnxdzxk2ciG0JwsqY9SVI",
-	"yPM0YbPTzMQlKuVzaYlw2CWqYub3G8ZNl/LbiosxJi2QwaMB4+DuYB5V0fJtdCu4NAJNOeN9XWjN5wzs",
-	"ICnEOgZ7nYQaOZYjQYJRwg8Au4FsInTleO/51p0IB+VNB8OqliAw1RWVB7zLVWsLmJ3If1a6Y8Jipo8A",
-	"M0cQuseoPzmc47QNwVTLlMIguivqKxRGl1k8RNGl9ExV9A4VUTgB4MrpJFYv08p3CnVKg/w2GcgzMqTC",
-	"Oo15SDweemMekeOQ0RMWqq6gIbgAoI0PxNQ3CeYE56OIzuA3nkRSDFkUcq8rXLOAB4m7zgz9AAZzST2g",
-	"xyxQGU3RIW46trviAO8csJChuWopOLcM47rZx+JEalt7OD3mMpiaGbdcNyicouUBGV9r5i6cRNo8ntgj",
-	"3rXfQuKhKUjWFZ4UinljrMnEh0yOI/35ONJ6tzAZTESGZOPhQwPMmKYTZWfc0bcVgLApHCP+48tdsdFa",
-	"M0breywKJ41dPbFLQGfwWOq74FjoPEO1hLSUSRFgnSs7hilRMx94ELpiQINeA/IpNYULWKQINWGsYOWJ",
-	"BqEc9weOifs2SEW8QCrM2SmLDtQPS7jTXgbkcTjcbl/aaRZXyNDrfaDXu8zw9toqtwV2I6YgSzSxLWXs",
-	"IZ48nUk+KY0HWXZF2fsl+nrNXS6e4cWLh0V0mpEQq14wQmLl41I5MSMRGnjJXq450VmsfwSG7nHIo8mh",
-	"Ji/GQ8xoyMLdcTSYJ5RfUWT3YJ+cMMxzdfX7MuTfBp6+Ta7DIKaPzAmbmK40TbCL6KnANabfSc9zEEWj",
-	"2qNHEEeIyeQQLOpFaXfwWhI1Q7ReHFEuDA3MrzN9DQpx3bt5eJQwDC5MjTfgDSFjtl+JySHaPdhX2zbM",
-	"dA+pDzntkDo87oqkOMsKmsUhQOT6jf0DOJDTdrNF6kxAoSqI0h6F0mNMc3W1kkjJEHzRrd2zCVQy7NbM",
-	"911R7/EAPK2jUcA949wC2nVPqhGNICaf7Fs/ZlRuZ1AOMcswxg3ldIVHvQFL88ANIYVVjUOhTJBIJlYo",
-	"kkDgNX3mSs9M/vbw9btJ0HmzK7rir/6K6OvX0+Jqu+ImjOOunrbdjKgnGPMXwIpR+QxsWbAhmUBo46nt",
-	"yfCMhr7qCr3/E5auelvT4xG34ZoVUdM2RtpaP3DiJjnQhE0Zj8eIeVjLw2R7mYpIWnQYjY8D7sH7Q03v",
-	"xsqIBgoKaRuDP4bDM59I4ZBXpAaGHg+YhgRsWN0Vo8SrwgGntnPiDahyJgtWCiicMaJonvGHXEClBCZY",
-	"SOouvBo24fcH1PdDd8Wxq+eKQLy0vfH11jpWpFk1i3btTd5L4keVvUYbLeoQLrxgDG4NDKDWTDaEpDgq",
-	"ijGmJrSU7BqLIsTJK2YKO8sz0RWFL+rXNA+5um6LfjnE532uBQG3qYWnB+h6bLgrOyTtKZE9rb4+Cky/",
-	"FgzvMmDDDM6SkI0YBgFwQdw0mNbFBAPg5SaDUR8YoKGNALRHBHHcyelgYBmHI6hMkCB1N4PNNtzva99S",
-	"UrgOQeGOuGa9UOgB0yeQfqkIIuzzYYqRTJMtdkiSQMFBBMbgfNUk/2k2mB1gpitA8JW9HmocGM8Oh4JX",
-	"65K62+Ms8GFILJFmOhfSaGAQ0yEuVJ4zTzSRTp/o92YfoNvWAMfM0xUoeZ8kBJglG5QP2SnT7B+EPjpW",
-	"bBsIG8vdoy1nby/rDWOPsFZN9MF0xf1c7y6VDxRIQrfXWibTQNmwI8RcK9jm1JKUwADa2YDClNg48L6l",
-	"NLtWfKIROZPjwDexq0BwLaKC3RCIf1fkJFcn45mxmSiyl8IQqc/NiyE2LQba22eibSy12795dCsTROeu",
-	"zgbUGRRXeiu5ZlZJ6FZXpKwEg5esX4yqTPR3GkLvrnfWyG3pnTBfryVQkhwzbGlA8Swcexjpom2MSuKg",
-	"Bq8srKhJ3FduHpHV0zZG1iqXqIE8s4zOuj5hvSaJl0QSeQqSLdtLOhvyZMPtbC7dKJRoXNNIaQJndooz",
-	"r44hWrQrcAFnA4naBEYl1VPIcHJWlDKbyYoFbltnUXP1pOqiBZ26BqcRHASkLkN6k28QwIAxRLg3ibun",
-	"/2FCSF1SBzrWabdXiKITBbVrQKSnaeYAdvcBM3DiK4XhMBjR3e0zF/RwGfgQOAhs0EjrXMOMWaY+boO/",
-	"iqTnTkD51YpR3ZaStTXBHDJIOjGCjhlGSeFYJ1tSXSOhKbyD8zuZw8ieQAYvtwklAx5hlJNJWdLgl9mk",
-	"8Y8BC2M0DDjQJthBui2sZqlROc0SD5n1kx9PMkKHiWrMF+fB6mNdYa5mD9N0tomQDVgzlinT4h2hpBcy",
-	"Ncib/UkdIjF5ANKOGg+tGLiCFLgw7JA+bKiIBuzrSJPREaQs0Y6kXpeGJqxBqjUPtMzk+6eiPkwtOeiK",
-	"RHNOsN3C7r7PhiMZMeFNuuL1NIoLrf0h03imQLYCyE1mt1G3xM2M0HiNJfSI1Nt6vZ2Nja5Iq4NqzkJC",
-	"TUATAylRdIiioyV68INmdba5tw030nQroBOVxqNqEg+wrN/UV60P3UafpTmEfcrFTn4ymJ4Sn/eAlUc4",
-	"YYbgd9ydrqB2sXCiaRhskt+jzO2GYyEQt+0ArS23SZJQlfxnQzrpCugvccwALbT45kOk3/EYIzsTHCVj",
-	"cSLkmYA4+NT4huYZh1ASSJU10DgQgimSk8mHT2gGh84iT4b+igP7Q9ER3oZ1k7rLM7cqx5HGvoZZiLuy",
-	"ra+UeSfA/QSKk1Em6wnOm4yFD8RKsDN94hbibhvWb0VcLJCEZMDUibVuC30sp2CuAnUHbkjLr/q8Jkgb",
-	"0BiIjBeSK0GI6wqfeQGFDFWKK4E/i1y91XJN/VlIPcg470K9NBNlBfNySEXyV3YI7Qr4JQmsTjjCFUUU",
-	"/7YtfJtO015zSb3TInf4dRQLE8IJMA9q6HgUSOpr7bAN77FAMZBcVprkOh7RgAUJzbI3ai1nSEVHoxwV",
-	"xQYuUFN1m4yoMtJAYjsAMmiEm7oRdRNBFKXNxvHY77MoyYVxV5xkJM09A0bwDeJutNbcrqgXPjP0Rn93",
-	"LKNBifUPzJFwtWMoPBfa8oY2SiSR3PS1Ym8wReppJCNpt4gixyw608gUnUm4KTzbNf0Ij2DFgUPV137N",
-	"3bGpG3juUKV4rMkJmBThK0tSKNRPBJHYIInxc6fQgsQKs9VA/NCgqLHCWBXh2FMURROjybhKzSQ1p3bK",
-	"QmUaZDRbzZY1xNERr23XIPEcas5G2Jls1TeFdfustGnD4Rnt91lI7u+jxpzk3VjDgTMjPBxzQcMJqQtJ",
-	"9m7cBVd5At77fm279gqLTB1cK4TACjqtlrUVGZ91xB5Gq4NoCDEZiJYl2R2PHpVkuCdFFps581ht++13",
-	"nJrJRKtt16BaPFYEAVOFZfHWBRvRvilDlyT5PWzYjL/t9zIGyCQPENazOoAiA9+uPlmD2Z1WS9OqQGrC",
-	"r2yaGpiTjcXg1aOjAzASAWmDOoI+GzHha8JaerivmrkXnm9Wk9UabP6Y53kvcjUfSm7gKLMPrfkGmgjP",
-	"vYnbGiEST9fzHL2B9qbdUen56wVWVGMwJNsMClZRzTtKj9oMoZ+/yOMu1p2oOHG7obTh4rwTP8qisd3l",
-	"ZRz8hCLGXsLBv7V75zaGkGOkHOnxgK3Muwr9xfmuwi43vYrED4ykrMQJ/CKO36z8wsevGcdkOYqTxDAn",
-	"Uh0VSG9IFNJej3vb5B7zuSJ1Y3G2KiEYySOqTsAGbjSkrhhx0U9VJnDR6SlwDBBAIQmbHgesSazFRlnb",
-	"qZXatkG2OmZY0V1rZbTXYx7UsQ8m1tyYyRRBe7JhqZhv5eRMOWhcKfF2dkXe46gS1+YOscVUUecz1VGH",
-	"9CRvooQt+RNkxDPQeA8v4wXShGzwQAlAwuOm5v4brbWqsZLFrR6y8JR77L6gp5QH+p7mAu+9fGDC84Dt",
-	"aXu1x0dqNeskmUs9ct6UXFVckMZsTVwKzomkIzIlUajFSEZkb5Z+3OIj6Em6m10E9jMdsgjc6G+Xd8zJ",
-	"rsaxsQWwkExRuzMZ+mobGhPU3d0gcB3yx3+PfzD9wNQynX4cfxJ/Gj/942crxkyF0JU1eNfdV6m6Dz/f",
-	"kB6O8HMC7V//YHo5PjWdaz+ffjf+ffyUQEnHT6EQLNS6ih/rn/OT2FqCaQsFLYCbqezD4oS/nVv+b4np",
-	"ZWjQXPG+0FJ53T0KUcqHef41fkziP0CluT9AGXEoUgsfI84nTENpZV5IzNtAWw3Y4ZLxiGKBpiEmNkPf",
-	"HJi6bWG5bVskLkW7pKFMbTcIsiWR4a/sNaR/Zo6q5tTM5Blf7TwnswaX17jwcXz7V2Gews/5+ezDZN5H",
-	"j5wFuJOW8QYPhAwjcoxMF7OvjycAxvnoKTTn+BUHqQeBAjm508wUeL+6XhJP9V5Z0x4uMu160mT2qllv",
-	"4Lvlt1jRZOnROy+QOuujyxATiNKvEBuyFAQI9jquYz7Bvk59W+QaPmkv/uS+oMZhy3z8aAnGcEuGx9z3",
-	"GXSlWu9sLf7iSMo7VNgS3ApZ0BI72jfOoqS60kars9Q5WJbzPLxOf7q++FMz1RGazpBFZlQYFeVuM8MW",
-	"Md6jmidClIoebiTL8jn2AO80F/ND2svN0iSuLXgJHr4oBSnwKCSdY3tj6IsTDZJOGFR1BfidAdvdXp4J",
-	"iijbdRR5mtFBYY6kCwCWMUDZDDrvyXAIglNX1ONfxv8c/3glU6PNSGvrWgwFQ45xU5YJUpot49YzuDTL",
-	"l8vuLH1lNWNefo1Naoj3AJzXpT9ZAuWzNUGSkue1+H9BTcrfxE+n34F2u59ibfLP4qfTv4ufdbvlZWOf",
-	"Td+Pf2342W9t6dhuF+qq/l6zyun7yXjVH2SMP/EvkPNO30+Lr34eP44/1Yz0n+PHUDFXiwefxo//+Fmq",
-	"zBzdyR7qI+dilA2vB2lbGspkCp0VyGv7RZHXJUgr2NYM+9KcxLg89US3pZckvJRNal5dTd6D2b7CVLp1",
-	"bfEXZlkJJdOfLUHc96ToBRxDTdfbS6zsgE4CSf0jKW/TEJuUrHc6yxyDsR9Z+vyS98zjPYiGWnWlOUp5",
-	"Tv5TpZCtvpf5a99/hBwqYKX1zeH3Ul6VtINPlI1yVQyHmEvz5yK71QWT+BMsvYA5TzPl3dHAZD2fhoX6",
-	"bCivKLMFa8dPQwYLpXRbm+ub65tWQNVMNpVPcydXK1LJOZJyvg/SiEZ6M7Xt2n9+u9XY2m18kza+/aDZ",
-	"eOdrf12WDZNrNJxZwY1aidy7XnWL/lddIF0Gce7K6JYcC/9iRO4l2ZlDdhBKnpvsOEtZe6BAeMSEz/yM",
-	"9FlOQV5hUZ58fFGa3hKiyJ8dTr1EkTko8gqLLgE/zqfxzBL80bgEv+6xUUA9ltMZLaL5HGNVM2oedDiD",
-	"4pkeFWi2p6LPVprkdRFMkFUqcCUcs67QIzB/h1CixsdDHkF+fE4UsBHMW1Wq3/2RP6P6/cVobj+I/zH+",
-	"cfyL+Cfxz/74GanDyO9Dw6tP4qfxpysX1tjwVJfT2L5wMjmGxfl/1uTyK6+evSTn1eQcsecLU7RWc62+",
-	"K6WkTMfvXpGa5xLJF8lNt7mKbmS6Vr9QemAnmmcdz2iKL6WmvzRbuihIJbl+6l+4CDXfMi+wy2wunIWi",
-	"uITBfoxD6H3S3cNnNmLSgeC5rkgs8BYxjiYjprByqvksYsNRoAkQtgSB74+gL8vMIIkZPz8apF5VTFTe",
-	"KRt87Gdypysg/FKGRJi9pDJcC9yyIomFxP4lkGeIVn4948E4mfAWD2wKkXkCneiG0IN6ricgCYL6skxC",
-	"44gHPJo0htJnAUq9peagjT8Rc5DzhTpQzMoO5BkLX+/tRpEMBZucT5i1IPDl+R4WReIlROAvyevwZycH",
-	"v3RTXDZb3/X9bBd4LEj6BQvSq+/Zfy5wZNxjQ2lyttMlJ2HuOQ212onxkl1dPrua20D2+Y6NRnhEV5QR",
-	"55QVS0oP7Wr5oaUA9qWcmIW5l86el86eF+DsSbDtUh09GRRewrmTIatfiIlikaD30jrxF+fTeS40eC5j",
-	"xGKNrcABFnt/MthX4vppkv2MQs+V8fz4Sckwd7VnFHrirqpUk5/j1slh8AWVScPv4p/Gn8WPpx9O/1v8",
-	"H+AheQLB49P3px9Nv4PNoPVPz+JfkelH8R/wZfvS38efxU/jz6ffvZgO+uV5UxaRJutK+bMlUS/9KH8G",
-	"fpTnoKLPqfoByTqv/nclJYM2lk3xPrboVjt5VdFUylERnVQIMnsBo2HWJPpSS3ypJX5ltUSA1pda4kvC",
-	"Pj8SWUNJhq6nFPNFqYtmeAeKbECFCv2P1O1N3D18o3EE9UkA9/v0FGoEjqhSqSDbFfn6ftKLWNSwDYIg",
-	"pxm/5qeQFywY5iMqLJ8C5S8mEdQeA76gV2NcXLu+f2g5hdsk2PpVReHYi8bZ/EtSpxlyYsuXAMdhD7my",
-	"ydBSeAyTmJOX7V70CvWxYK5OmoKTVBsxZdagutQSYVgZddvwqAVy7d+s/s15E+qdWtWxX0pqvllcvv4o",
-	"HJeyx1UAEqvZ1KmYgBfXISZVCmoBUtUV7t+s/o2LyayKCV+Rc4KOPu+XpPQlKa02uMkzAe70y6KmXzWr",
-	"gyVssgeN6UQVOfSocAglI3mG7UqocRs7+jM+pH0GJR2gkhcNT1YypB/tEiMaRg7BA8Hqjli5SVhDRvKB",
-	"fjMj5EN3+q5IghOwZgVGOdjPZiMYbO1SUl9vbRFTgitXgMNMlyb4ZyhEyLCGM9RwS2wwTqZUbqe1XkWs",
-	"CzEWc60rw3EQcb3hVU1WGz7FrtXLmyD0DPfhLL5qBpD75oZ2itqbYGc5+/Ijp1zYtQO8tJpc1GqyxP5R",
-	"kblnoealseWFGVsuzEaG9OGDYyAdtU7rDr+e7Vt1aZaY1IQyN8o1fU2jMBZ8NU1OsxszLSGtzFcZ53qY",
-	"zvqCKVUy07xI13R3L51Jf3mhrlkIVlnA/KoLeaVRsbuIngpDSEOszuMzg7OvvH54lEVmWyQVNGcIsAGR",
-	"qqB3uk3yJlQM12MmX89qsp1W25b6NoVsTWl/7KCEoxDFTllIA5KpstppbXYFNj4WUL51HEBj2XQyKPBk",
-	"S9RCURoH+04lpcXlmTDzENeTPnO3ofYxluuFRkFaasTmRlqcU1AYo0qYy9oMvtSyF1kC/fZ7NRr0Zcij",
-	"gYY7uMx7ZG292W41Oq12p9HZuFpzaqc0GGvF/M7+/nXVf+tvX5Pf3B+cend33/D25P7+dfntvb3db17b",
-	"233j5sMbN3Zfu97vvzt4486ru2/c3Nv91u7t6/2Tdwcn/JWts9b162c3H/b7t7Zqj945l5MuObxdP6WT",
-	"X3y0aLKMPVM+qYID5AH7jKZszsipmy9mWXe0HlBdSu7QoEoGY89YmBT41EK2YgwRAbHmioX+l9Lzy5jV",
-	"P3X+rNHkS/VTJgbeucLxN+7cxpSThTblgqGcUOMOU5EMsX9dlRk4sXCcT2B+eEkFVlNL9zfu3H7phnqJ",
-	"tcvZThOwuaI04HwZMnWxrHoJjl5ROSy9olZKndQlDuoyl/Pan4LLebGBeC5RKzPyYn+osVAVXrBmV5TZ",
-	"YUneDAutI0ZUqWx/sqRinRbTkuZaPGJDrSR0hRbkmY8T5npu2Y1A7T24U6j86RB3qJlwn7kmte9hBAqG",
-	"aWO4MsfEmyfEf4H23Tw7SJy4pgGIWsbs+1IsfWnU/bMw6p6Tv12uRXdEvRPaZwtFU/NeaX2CcnF0FEp/",
-	"7DFfC6QEhHCblxwNmGJdgfaiemJW2rtz6JCsOQKb4CW9hTI2I4kWpkOoTJNh19ihtCvyLUpD1mBC67PY",
-	"v3OH+BJqwgcsIhM5DqFHB/ECrmmRL4mSJtl7TkTFgTm3L0WQNpfxUoR+SWDmEJhiBVWLwia26YuvwbA0",
-	"UYKKU0qZ7OoXU/jhEEJ+CrQsiSywveEsbUppT7Wx25AEV8uo5JjmPgoJTc8fGuuZwAXFhYfNbqky1fRz",
-	"ZRkqKNAM5ftSzcvL2JOTw7h0m/K5LMopZH0JEnE6+z2ws5bRdxNCkvR1iP7Miw++tMj+5VlkgXgVSgeA",
-	"AJm1jjyfodbn0GePhpwlzEZEDS8pib9Mj5q0AD9nqkluUm9AXK38J3aB0vr8kFmitOAakVMWHtOIDzHi",
-	"NK30j81wQ0YjbJCB6V7YPzSH7xUMoKLQ/wvPp7XHOqkM1U0P7GVni69K2Y4ScH4h6GUtNg2txlSj2I2k",
-	"gIgph6WIz3pcyz7YoLKiKdROBvvGCpNcFckU0WouxpVcyawvH12SE3iJLV9BvQkgUJ6JTMkbe1+XiD9L",
-	"Yg0mQgyHsmw5O8ZjX4IaLjaCR8xZFl++WDTJTLZMMUkI636JMV+dnLEiVBqguSCCKDVaVYyG3oCp1X4o",
-	"xyMwA5Sr8RENI5WEg9nPMCUBM380zEvBoO1lPoNIWRvAMG2rzgWBKVVXQKYCGUoVkY3WDgbIwLO0k78e",
-	"dyx40vzUhecudvgn9Y1Wq0Uo8enEISrgPhf9lWZXuKCHK1d/ZcJukmbypzTgmPjfMzmtBonrSfN6cE0p",
-	"4yoLsIETJCMoLvoBSw5hZYdQMESAkytjVch1bnr7nabxdamxN0A59Vj6k6ZZlGquNXG9zYCqCMhIk6AC",
-	"q8gJYyNsgR76mNzh2u+gibzw2UO33BWm1OgQVvoKXPHzGjAWhz4ehKzHwuczddjNwQrxWMCQy0M8mtp2",
-	"Lf5R/IP4+/G/1pyaPbDMr/FP4h8APe0DAG9uPkqMvqPBRHGPBrCXdGw7wM/in8T/En8//p/xj+PvVwwB",
-	"ncTPFWZ3eHgA549XcQ6ryALqeXh4cETVyS0uuBog2e0sQ9bsh7uex0aRpdcvezW9NF98VbjdvbGY5TcZ",
-	"HpNlfIeHBzOMD3hDbbvWN2RPDShYRYUUrODMU2pUxRf5YqZIzfKAk+jVMdGToWd87vrKGbTnrEOL1j/E",
-	"z+LP4s+hC+2T+LPp95JSPNAb9mn82/iT+Fn8G+hH90n8bMXWNMYoFqcruIAWuUiXVJPsWS4JnBGZk2GN",
-	"aTpdwE8YcXsJMzgwRNCdzzP2D/5EGAaeTm271u6srW+sdtqrm5utVrsR/yj+ae3/Z+/7dty4sbxf5UDf",
-	"hdUfJLXUbSdON4IPjmN7/I3t9NjOZDApw0WpKInTJbKGZLWsNQzkz2DmIgsMMDd7O7vYBzCyMcYJNt5X",
-	"kN5owXPIqlJbUqvtdtr26CZOl6pYJIv8nT8853dOBdM3DzYYvcHoDUav5WIm4FsBet2JB6514Zrw65Xx",
-	"mjSztSHbdQ91fc0GPgRYJqDwdpamE2BJorkxxQ1bznKhxJcBlpUN6Et51WcMv7dwNO8IAq+jP68Pwzj0",
-	"DRJvkHiDxKdA4hJ5DbABExKTJhEUgUsr7OQXwuHCyD41FB9H4K7QdggJs3wp9s5pvpH0XqFOuw1MwlDl",
-	"Gp04nUVeogrfxE4Z5/zHnOc8QTMDkyPnySjcZWB9yzWMmcDTRDxnjAlG9/Dqx3diCjZBqdL3iNMIDGoY",
-	"jViEUeMToJkEldsT3DhBdLwjYgE/H5J/7tXanVa70+p8dLlda7ymL2d9QRLmayNLNrJkI0teV5ZIEDIR",
-	"RyLJEYHeoChxKGu2H7t/fAWKpcd17p4LAVOZdCjrw/2GDoHViDc8bSV6031ue+xANy4z47up6h0ayDNi",
-	"y2A2kiMmJ2B4T8nEQL3HsownTlDhGQHXR1w3YOcSGHct4X2Wp3YLcmlFSqfrTlBoTjn+DPpCspR6Gcl6",
-	"7PPceRI3IM6YtoKl7n8pQ8b9H3+UOZSKtxquubIYKIqi8ZBZP8QWHKg0dXIoUc4SwaqjJBsLQ4Q6g+c1",
-	"mKzjj/4r5xUX94HRXeOhMiG138CQHXHwXYlkfeciilTjJaCwEITbVtlYp+1eGaQjTq9wU5AqOYBMpeke",
-	"ZMzY+RiEHsvwNKi4ycCQpwkwW3zP4gU7HzXKFvyau2DgUnsX6nEqRu7LYv6Q/77ZUql6g9v75E48kVMW",
-	"J0ckZXUTUl0uGIhD/aEYqCIRFiNTyWQ+66zd+f+f7v7+15fuXr6988UHv2n/7uJvP7zz0Sedq9cWJ6LR",
-	"4j/rJLR1ctDclCzMyrvnd4NVpLQUkSRubqzyiyGwKNL3EnIwNw87bT/aP+Ycw/H9S12Dterg/J6q7bUb",
-	"bqBilI9qex+0cZj0R7sYh5CWD5y2soCm9QzP0b30XhpowszhsRJWd7nVk+YVt1tOqmKFt9Kd710dq84a",
-	"Q7nhBMM5yOdXFLbz0V/BkCHzwNNeexA9SVQGyeig76GDvlXiccA0k3a75+TKKmZuqkTicJX4ZPCxAKF7",
-	"eIhA5+kjJ18c5Ks+UdEEkAzXWVflDoQrTHwNQjg7hL5IHWZCT426QvLEF7omWEcGrb4YYE4qM8CSkZAG",
-	"RmzipYL1yaMmkgNu4WJ7dxFQU98Pcj3gV3HYJ6A19oBLq0UgzhGmHJazMaHygnAkDzFNrRMJKhO9+BhP",
-	"9fyvtcUgVrRbWwHTFWCmRr8kbF6IzC+D8Nzw6OPgCMsiBpVud3Y6O5d2PlyCudYPpdLVgK2dXxhb6SPj",
-	"98UvvTx63yFtGD6SrCTvRmmmdxDW8EsshhCo427eqoAb3bAU3l5W/Gn1v4xtKte2mWnWs6LHlzuRrkiW",
-	"Tgw3EFv+yMZQd+pIIKGv5Hw6DOilTIwo2dFzhzaQt8q7NngCh0ImeKd7e4M8+uQ7k0qPjFNArcpJm5cJ",
-	"3QYJ7wkjlDSgJBgxEinTMML9bVpwh/MksLhWhxTJLpOH7hH3m59Xy7To9/dRv3d7WixkoN5twXXNeQuu",
-	"EunRUri86t54EObwtO4ibP2qklar9PVcQBhUXNvrtBs1N8Nuney2O7VGbbe945aK+3To7sEz72ezP/vD",
-	"8NnX0+ezb2D6/fQfs+9mX09/wuo1/wqzr2H6Ak/Hn82+mf1l+tz9AtOfp89m32ITL6Y/Tn+afQvTf7jr",
-	"vi3871/o+v9Mn82+mj6b/jB96p6H6U/T76dPZ1/Nvpk+n301+661/pHxgqk+FYfWmcPn3Edfltnqf2+g",
-	"uA/kDMd2wjE19gqlL69SX6+QTwZXTtMzZZ3wCN5bJdV6/1xh70haf2ctff6m29QOUWkW370QWgfZYfmj",
-	"8cqQUgTqUW3677NvZ9/M/orlsZ5Pf4pqa4i2Qgs3PYW6Eum97kGb1vZqHZynkyVeX+lRnrLlcel3uXQ7",
-	"Bhj4WwG981z2yCfFH2VKu737q/u3b1EYawjAHTrFO9WcJRPQfKyFtXjuoAyPZCrkoSGXlzCgVW75VgsO",
-	"mCmEaiAUYAb6zpwDQVLLPbnnhJTAwu4qY3/MOZZsb4BUluSn7+zxwxrqbQwjJe0wnQQ31Uki7Qa316nB",
-	"dfw1YaKoS0WOWOG+cQOY1/B7u3cn7ItL8tdXD/Wt391p90Zp/vvJIFui66PkWtM7c7nz0c5x/8yJir4b",
-	"BTG3E4eBt60O7tzwZS5aS3rWHy3xpNQyOXBDlk7D/xL/enC8I26JuxuaR0yjE61c/372D+7cqD14ssYR",
-	"0gItYqX4w8Fuu16dBYODxj1DQd64Cn9xkdao3WWW3xIjYU90/hQ3Vp9qHqhU9CZrP+xvf+/cRxtp+AYS",
-	"FguEREickyANB/dum68vAUng7bZxLsLhDzW6ltE3nGRcozhabvBdFzIxpeRDwUUmGutZ4yRTsASzlDk5",
-	"5WS70n5IdLaz04bbn8wZgni0YCKJopOyNqK83d7tMRhq3v84qj3uMsM/1+mT7f9TJJJtP0bnyZMvt7m0",
-	"erL9GP958iCq4cM8BpKtQhru5rUVyTkhWCTDxHjfwx7B5DGhCHW0nn0VjZGSwiqHeVhSJ5Lzzz7sC5k8",
-	"LCcyppMT+nIXDMTbRzvbeDxiYqzUQz2xQ805jLgdqsQAy5i2J8ti9yl+VX6y87Mv/aep7dWG1mZmb3ub",
-	"2AC5bdHKaum8VpqZf4PZ19MXFQuSIq2fT5/jD4B/o6U5fTb9ET5sw/Q/Zl/Nvp3+MH2Bsdn/NX3hLMYX",
-	"0x+mz6Y/zb52Rubfp/8JFN89+849Hqqp/jx9Bt4qddeeTr/HQqrfT5/6V//11LZmOefnamhWu7HKT4c7",
-	"ENcu3rwRwRtzdiPAz0iA30TJAoUJ5/2IBUMyCGmVt3DPypRdQIwXZP2cKArXH5osdTuvtlJQraUgoHFg",
-	"th+r7h94z54UFUJ2U5cPhUycfepFuhgNgngWkoxl4peaP91xP1Cl7uL6NSfe6XrdVvnvVtjXsNi89h+K",
-	"BoTFsg7u3Ngv6nRRUqycgA/VmGRYUnW+CiMeWC2tpbfE4I7k6S3umyOi4DvR3sa+XzBA3wdE0njJZ1BO",
-	"z8vG9+4Hlz784PLlJXVgw0c/j2iIz+jda1X+OK3Fe1YVHRtnbDtjaxtpvTGYN/K2NJhDHcWX7eVf0E4m",
-	"+22p7PtiyGwQMJq7VjFvNuV9WzAhzFuYnlWhCMTzD/c0T7i0gqWl87QVyfjGtfvguoMPmxjMUI1JyiBv",
-	"AuV7GRhxPVczsozSU2MJeCjoj0iPuI5k72RBdIsG/sZNG/+eJcAYPtAF46ePJvl95kn5p9jchZPELc/q",
-	"lz15a5+8Z0u/TVm/ZLmX6yrR8ZO7qtNuVzT6vtKe1dR4VtN4pJJPmeUx1HfancvNdqfZ7jjNNWWW6y1/",
-	"ZFC0EMk5ZlQM32QWpMK4W67pYAF1UvKO8QQVUyrhn7rfRpxJA1LZIUb3UkvHvVsnOLUW+a1GKhF9wZNV",
-	"XqtIrnRbbbXgjrIhXiWXKTd0L0GKm7wQj2aAwf37t6j4uLBQj/GplrVpvLVPEdcx6TFXwyCQ4qmq28Tb",
-	"8ZUBj2Gs9CEpu9or7QWGmdUutNt+0OfoQPMLCC26nYvN9kdNDM+QnCfXjmilkqKN/k7XuSKmrNP+qN3e",
-	"abcfnNKJVR35ubqxQifu09CW0S2WuwWpZTHU3m+ojY78z8aKu3GBvT1S+4uh6A0r8nGe8Zth4uiru76e",
-	"vIZza1QC+6n0g0A1cLJ+UNwJdUpe2nKqfFSb/tv0KR5Q/IyHFE8D1UzglIHp3zEi7uvp8+nzqLZKu4hk",
-	"7Gwd1C88Ne/nd2/BKDcWum5+kY+3oE9w01AhOFt+HlM9RgvCxB+jdWKvsiwA3WLEkawqKMedXadSPWjq",
-	"Hvq3HdM9Irn+kdm7pXt8gsO+SqM+R+UjLK9V2kefpYY3arlOr2jtduyXtVdaWh+2a6dVVOam6a3QVKhH",
-	"p9BUik2z0VQ2Z28bxeONKB4VWfxWaCDzQm0tFSTTYsS316Tut076qX6F6Tx4EQ/u3rx9DSQfG+hzJ5rn",
-	"khWWZXa5d8/x67+2OHqjWFzt7+S+5vwEnv4JTth5RdRvfJLvKsiUm6npNtPiwgLrnTesG4hOMOBeudz+",
-	"uON2tz/RHYgjLqs40OV2zJ3+WhgOUA8Ez0pymHCmgQ3UfqBMgE4bEjYxkfRZ47FV+BzF6IW/ylb8/Z6B",
-	"oHxP2aJVCZtsteC2eITFPpxR9Lfp8+kPMH0+/Xn2p+mL2VfT/54+nf3Zm0DFPsXjCswF+BMmCT2NJD7y",
-	"DaUMYejY9+UDbsCoghres6Hw3YgdcrBjhZlbePg/4JTKlUskLrquNAjZ07gyWRrJzPM3GKUtMiG5Caa6",
-	"JUqiBIF67H7cg50YWYsgl4cSD1JCzytMDh50I3nS6T7imPua55keVpE4X3ba7csPGjU31Nrezil19WI0",
-	"56qnuw6sotd333aTW7Vx3W2E27ymeAYBapdG68k4YmpYEWWep2kzhI5jZk0zZXKQs0HgfAnSL0TcMcu6",
-	"zPCSsZ9pDhlzdgCzyP3ziCdwqV0SKBhMuXS3NMBYpqkqlcUr0CEE3wOpTpsi5XnOzg/PuTzylAFacosd",
-	"cfDWKSKwZ9/MhVP/OBdMfdpoaBruuQJ+6MKyKOjPJC0FZyGNmO0Nz/n4aOMb2VTPPh0VXBmy8AtitBRZ",
-	"xledgtwqnPGVgxBPC4InIYVzJsaD65giHXAL+jShRhH/gCcXGKbLI1mcZ8Q9pWmqEi5t3IJ7XCZFQixy",
-	"5fRDxhHaKvP37xNDjtIgqdR1JKtVZ9fkcbgXZuL8MD3kzlQyXMr6BbPvpj8CESxMf6r5KIGSd+a0gO5H",
-	"e76QTp1YpcYXSH6O7vWNUr9R6t8yiXEdOXR6vVz7BE0hgRVI/PryY7e9pvygWKWQo7m6Dq21WnRzS07s",
-	"l6QGKyJijVWazphHLbitjK0+6jR+Oh9W/UhScL3Zh6Hg2glR0WMpHLE097f+QWElTl8Cvct6hyZlZnj8",
-	"KBv78FDIvjqeuwH1XSS0xoug3DTbSYavISKhrbWyOwKX2elECz31htMhXgW5sWM3ZV+dVN3wgql8vM3J",
-	"6CbP4X3U34sSwOVSP/XBwc6weghZ4lHt9Ci8zROBYSkr4TjcBHXNE4YVXBfr8w2QfMyNBeSS3yM6fcxv",
-	"GDMUPFiSpgFDNY6kyXXhrhEla6IyHDKuhfKlHsdL4smEXVddD5h6LYz1vcFWP6JVWnH4dhtdeJO/9RbD",
-	"IS/35unA8IPhq2if294rEShCtod2lK6Or0Dnc79SmAojOrYgxhbiZYoq8ZygUimsgUwZHKh3V5feZ6TL",
-	"13nP5sjSnSzMNUHHCHKtuN8cAmIqMN4fmGMov5lpHskyt9cHIy5KqT47IrAiHfvNASy+4q1E4mLsS3A4",
-	"rJuNYrsRABsBUAiAz2Sl1p/qVzwTATxfMa7mFdJ4j4sIfHL7MaXrr3ZYjIcq5Qvxn0FfpHii6F6OYehB",
-	"g8WcZRrTeuQQUHc4zseu3d3C07C1B5mXCcOCGLqnskkD5UKiQCqLNd8jOR/CvgdSNfGBOETHT1QOkiOn",
-	"Bcd8RVPIZqoh7zGTKDD6Kk3V2EQypkmKl8uHazii1/VtLMBVkRZcjHPkFVnSX8xb4ekXVrFWBDJGbV0b",
-	"KsFD06R/KmJGGvDd+9drjbkrn316/9iVg0+vvxnuxqpQc90/NYFFtQE3F6/VwJFMWooZYVoq44Xe06KT",
-	"jDPgxygjf0W64cnYiNn30n9EiHFMTN69f70Bn316H5QGByanlZgfnpHEPNGIwty0YEktt5bmONAzNuDL",
-	"7ZxgRiFtFGWgFXRPagHLRbyKvQqPjDHB7CUW6P/nev1xq9WKwVAxMmDQ1WpsuIahSrG2csnZAYd8Aj0m",
-	"IVUs8UGonPWGyCNFPq4+t1i4oBcEP817YW+dkVFWGHrv2YnCKlsrQxIvn/5QLcGykQgbibAxvOY9bwjH",
-	"v5ytRRxFS6XEtSOug7XjGYk82jrQ4Cageo9RfD7B7d48XZIDekoQRomBAsL/7UGhYPotKZWQczg33ECd",
-	"jhyqVRmpQBby/m61IDYq1z0eg8EkifGQ061UVAb73FMOuwti+0BMGPKNKY1A6fKOComR6z4R3USy7g9I",
-	"qknPWz7vu3gX05T2YA10cy1B+7KbMB5yzX1BAIcWQg4iWY/5oyHLDVZHxKKW+Jd5yGy8tQ/H2KS2c8MG",
-	"fqjOzAWTuVUj7EKpw+1v6Pu+QSGAb1h15FEwWb0yqJ1nfaf7fnVzXfBZhQHNbU/akiuJjzzSzG89+qAr",
-	"1TR6a8qTAdehBF2PpVwmTIfoBg0Jm0A95BwVSpYVIw7/oiTf2gOOmzmXwkZSc6zPmjRA834uE8qI1typ",
-	"Xu5qd7JoUzb8/mtAn41EOgGqRV5Uw8PAv0iynlbGFLtMc1xbZj9sfxoRsq7ZIZ+Ase4HqcYNfzoZ3PPz",
-	"2weBI9OK+khDExZ0Lg2o3GIRV1L3DPf7z+1dt0NQH3Rt0JuRsAmLc1WfiCTNUAFcWMSqGPwFQy4X/yEO",
-	"Oc985SqM5bHF6DLNj4TKjT833Y8kk6BSrHoqObKhSgVOWV21aT83a7KK+v7Qyxwga86SeecLLpIllTDo",
-	"uSXFMMKDwQMT/k5ora/hfcFhHOA7bvuHK5c+de0sqOtxRU5wQXv5MGZOroch1uey2BqwYtHPT8NOe+eD",
-	"ZqfT7FxeMhc+FXmB7yMkKa9VeRCpbBdsnwtm0WJcVEOxmfCRWtLJsr3aupGjV4sak3dcGyv7Xaz+0NXG",
-	"8W1bKACTcOxVbDz8SSD3GTAZSdpjTli7zoNybxHW8LQPdZ4aDvHF9m7saw+Xk8DSbMiW1pTx8W5nP3QC",
-	"Wg9tc6XygsV3bEEVGtbCEjPYzqt39MGbFtqEMEukdiluENJo5x1bCFKN3/KKkuepOXxRaGfllDWCHihJ",
-	"8ulcOtH1ypqEeyHv5VrYCUqHLmea6yu5Hdb2vnzglpBv9/iiP9Cqy02D1j2SIrCepSrwwUInpTgLjh77",
-	"kiKEyOUXe2lHHX+T15ivKil5z8LRzp5PEWuULidn9JC4pR1lGj6uqFLPo3GMPSGSmPFdFpoMVcswx4w+",
-	"Erqg6Ahmv2wa/VsgZF81oGRYJ2dT+b6iQnxw8hSA7gcPX7jPWBDJ9tFYmRdEJVR75YVrJJ1R0pdW8wkH",
-	"UHcTf7G96y0ndcglpKx3SA1qMRhSQWFVvPBAq0dixOajFhz0qtwakXB8UPiV3SxjFrrM8C38kTItqO78",
-	"xfYuZFp1Uz7CLT/JeCTjMOJm2e9mwiUyUEo2Cj423yPieoJ6XN7tM9Rx6RRTsQ9SRZKwVpCYsS34LUX+",
-	"hkBijjXUnTSZs9cY1u7PmDYc6kQd4lRAf90pPlsUa+Gp4JVTH8cUYx3/34eajWMY8VHXjVsayxnWM+1y",
-	"zDjTKsuC+65Y1mQuv7Sqr9+7dwBcYgCdm9hmplWPcycvjV/fLaDsIL8MmZnI3lArqXKzR3ouKvKaM4yO",
-	"9hXih8wXhiu0Z6fesgFz/Z03lt3UZipNKZhkovJ98mK6GXGGrHed9o3Jtl3jZvsxFcx/gsT99LoiYTMU",
-	"rKfyPgd4hLmHlz6+E8/nbR7yzEZu7LBzEYYq18b93lM6wSrXHMvBslQYZ0kU/MZFv33oNzaDFYncZ5mb",
-	"dqwBvmDSbx7cg6h2lw+EscgYFtX2/AyC1SzhzRHThw2nnPA0RQBrqn5TaTEQsgEDrgaaZRhq3hQy8bKz",
-	"EUkhj9ziVJJifaxIhZ00RyrhKVSkrMNva1k1ALIBRgwQzUfQS4VbCrj9KG49kjc+u3cfelxb0XeNEJaa",
-	"vDui4rWjFnwyseRI6XJsyym6DJnRqIxBcUKNtAaV3kTSmX1h62NFBHKS4DyxHtqpBe1BfLF9MW5UixW6",
-	"5YdbLFGcVDaktm1FMpLYRJZ3U2GG3pYaCx2Odr0iJwsb696YDZy68PnNBjnkqygYPnwkPR1cAzJmhw7k",
-	"K6fXpgGjPLUiYxp3uEWVkaSCmxaGoVhdlaDjJ+M+qGrehVMvMMu0+iIzLSwoYeJ9iMN+amZaSNv0PwD+",
-	"RSkLWy24mZBrqcsjGXi6lS5W7NzWY+mYTfyCVzk67YqkBmeBGMtGmSmKFTO0SEIkGMNq77eV6akx3r1f",
-	"TZWw/mTfSbTy66AKXbzObZzykbiFXz2Srvce2ZmcBFDeaX8It93sesc5CZxi7ZS0fT2V+LKfaRrY+7b2",
-	"iIevZM0LzrghmtFozxSfaE4GFqsPaf5yi70XFmhfew2ER1JYPrpgQCPI+DhltMXx3MnkPYetDk3wxWNh",
-	"SL5hXDP0mUgxAhnb4E6Lo+2HTRSN49DcrIWv+JBeZ45hz82De3hsUqhfzWJNOQXNe1AbNYer7h+RmdqD",
-	"J/8bAAD//w==",
+	"7L17cxzXfSD6VU5NUsVB3DOYGQAEAZT/AEFSQkRIEAGuLGu07IPuMzPH6Dln1KcH4FjLKj32xrnlVJT1",
+	"Oje5TmLHjuvurUrdvbRsxrRk0VX+BD1fYT/J1vn9zunXdM8MQFCSbe4mETHdfZ6/9/P9mieHIymYiFRt",
+	"+/3agFGfhfDP3T7T//GZ8kI+irgUte3aEfOk8BVRXHiMRANGPOoNmE+oUOcsJOdUkR6L4KdeKIfkFRpS",
+	"ETXJERMRkSKYECnwGzLgkWrWnBp7SIejgNW2252WU1PegA2pnnnIBR+Oh7XtllOLJiNW265xEbE+C2uP",
+	"Hjm1PT3IUUSjsZpd5707e2Sr026bqRS8RmQPltynETunk2vKrA5fckhPhsQshrgB69NAv7mjF+o6XZH9",
+	"qXfuf3PIldohKpIh812HFB+H7L0xU1HyBqnTXsRC4grZgAndFSLD/LADDu/TgOnXBWEPRzxkPmEiCidE",
+	"sfCM+WQsfD3MkD5s4KsOkSE559GAC9xfSD1GRizk0u+K8wETdqM9ygPm69f1e++NZUQJV0SNmIhWml2R",
+	"vY1afl217NWY61BRyEUfbuOu9CieffEqjgeM3L93l4xoNLA34IWMRrgQ6nlspP8dMiXHocdyIFFbPWuv",
+	"9vhIrdLRKOA4h1pda22ub653cmvqyXBIo9p2bRzyRsh6LGTCYzWnZLH3aMTu8iGPZle7f/v4DkmeE8QH",
+	"UvdD2osanEW9xiCKRnTEGyGNWKBfahikWdmGvQ2liognhYpCygUXfTznrogGXBGPBgHx5FjoLdM+5UJF",
+	"DlwecUOXjAWPFAnZ0HxKhU/cyCXK4N1YRDwgPNKnxSJVvLJujT0cyTDq1nbCb7Y3d6Jvtjutreut1oLb",
+	"SzZ8KAPuTRYdSwNfM6eznQGmkX7AmSKLNouvu++5XTHSdIMLX55r8HDPk93O2d1731xr7Zx/s7Ox1Wkt",
+	"3h2LwsmuRr5qghZJck55RE5YT4aMhPoTfQF1GdrfRjII4E70RlZyYLp2Abr11ltv7Y6jARORBmdWjjA0",
+	"fYNLQWBwphc5VozUNXW7vrnRyi+idpPRkIUkZDQYfrOb4m+3NveAHjm1EQ3pkEWW8qeotn+rYn3pK9cU",
+	"ubN/eET0HkNBA8IBrxGO+1yjAexBjIcnLGyS19kZCwk1f+s9+bIraMijwZBF3CNSbBPFhK/BnCpCCa60",
+	"CA0pDeB6VZq81JyaoEP9MLO+fb/m1DQx1pS0th2FY5a7LfrwLhP9aFDbvr7u6Muzf7b1uUR6U7Xt2n9+",
+	"p9XY2m18mza++6DZePcbfz5LWJzaw0ZfNswK8odo+dWeFFEog9lDTbkCUad8pEp4q6YFGqMStlXXVGY8",
+	"TEgMOR+wELmyHDFz7Fx1BVwt81d24FkvZGpgBw3ZKKAey80nBWtm+Ms3u+NWa80zSAl/MNfQbX09+FVX",
+	"mBHHI32n0YBGZEjFJCFdI6oigApgapMmeSMasJD4PGRexM+YIjRkhPeF5pbFy04Xc+P6OiA8XDoSoPTa",
+	"4Ywb9pArrrnduVHGFG5JbzxkIqoCed88vyC8l8DsejnM2gm+IoDN7P+RU7utJY7yg+iFtK9fJPWTQHqn",
+	"K/oAMtKH3UZetCvdMYg18zc7n5bu+2w4khET3uQ1VrLcXc1Q3xszcsomIN4BWwpkn3s0IEZCI3VK7t/f",
+	"v6UlIUr6UvrEG0juMYeosTcgVHWFu9HrnFz32qxxg677jXXWOmlseRubjbbf6a3R9ZMN77rvrjSJ5jWa",
+	"/wGT08eh6BCn1+h7Iv0JotwEUZGHKkowRy+ws04GchziAHIcAcZrDNevj0cqChkdIgtqkl0YmFvkDQIW",
+	"XlMwDA2CrkiIgNrOL0UKQoUE9EsJhZEhkyewVlyZIuudDqJkKdplrqGh76ECXDsbG0V4nUXDQxDdyiX6",
+	"zc56i4wS2a5JXM2zy+lTva3J0PWWQzw6GjGfnOCRgxAdrpCBDPz04FCw0jIaIxFVp6THBVcDpqysDMJB",
+	"OBaKyHHk6J9EcjidViu9b/31NUW8cRhqHNGaB+uKujdg3ilxURFxd4hrBWaX6ENUybd61VrSIL1xqO9h",
+	"xRLKdN9zKSWcSKeSQprjvRhpPJYj7pUTA8OKLNJrWlCP9OsrBdWu3dnobLZKyQC8vxwZaJeQgUf6SzWS",
+	"QjEQX25S/xXU8PRfnhQREyDpZ4SC1VEoTwI2/MZ3FOosyUr1JiPKg9p27c7R0aG5ZOZb5CBjwR6OmGdU",
+	"Fpi2aRbPVPSA+7XtWqv9l7fWvv3axr0bB523rr/Z+tb6f9p8fetme++2Pnmjs260Ok4t4hFc232L2qii",
+	"pcRaqxtqe3U1keaaPjuzy1erliQ0ku/sL7XtWk+pkSbm6UH+ech6te3an62mav8qPlWrhzgmnujsTafE",
+	"p3giLAxlCLpcciJZPVtrAIFPhIxQdVURFX5Tr+sm9e/hsT3nTen1WWoOdMuXTMGMQxp5hhDDNgEq9XpV",
+	"bfud92s9zgJ9YfqjJhNnNac2ZErRvj76MxqMmSaveiApmNVeaRDIc+YTeK7IO90aygIs6tacbo2GJzwK",
+	"u7V3a4/e1fCu9+tZXbYP+LKqGA29waXAZr3VSsFmX5zRgPt280uDDcfvGva7qwISewlckSENtEqOWr6G",
+	"TkVgTrjVHeLiLbgk4EoLhdQbkBPqEy5G4wigY0+KXsC954WN3WRRhkZzRQoMC2wgEQ8CwgUZhbIfMqWa",
+	"l7ydrfR2kh0sey2e/eCq78MOnBFMrL3lmkImRepZ+xfzeQTKLlHjkyGPNLnTYm9XZM5/JRUaiodspA23",
+	"cNJuyTl3hd6uJrbHVJ3uGnvQnFu3t73cCdmBq44IUREsl++N2Zj5TXKo+W+GQ1vLHRgSGmBJSIwUK0au",
+	"hAMdByD2Zqyo8+1iRliw5jGHuGDvUmq0qh+p1ff1f/b9R26JVSx9ay5kVnPVi1jM0p0vbUNJBFyQZ4r2",
+	"kkvK/I8yoHIHZbQvB1RclJy2YYsugItiItpOBTcwtPLIio6+Y9VCRC94nIqSVGhJsivqViYkik4UOR9w",
+	"b2BMsRkw2sPtNeaDE6AcAlJqoAd+aHQEXAmwMRrlLK6XgoqrBO4vDSxzZjxHH3jA0kvkioyFvcH8uhbD",
+	"pQxPuO8zcQXSTMSElqsHVEsfiZ8iZD4TEafBZZnTWsqc0tUuy516mS8yUiaKNFfGsszOh3QCcpcvgWVv",
+	"a8wyp5EeQ6rT2/U4+j0jslFBqD/UlxwNWFekAqwHNmkSUO8U8SLk/UGUZ4B45FqTk+MwaoxC6kXcY+SE",
+	"itMVx6iFmUFD1hsr5oNdTCk0gaVM1jA5o5cc8yGT4+cVbKzqxX2zW/TAoSVmraUuq5Wsl2glkVnxhdWS",
+	"9MMXBzHJHRSOggtYNwiTr0jBrgItkaYhq1eJfy6x2qCgkGECl0TUdkbGh6Uve/B9/fLVSY8IvYQ95EpL",
+	"gCdjREKzbzjZfWMHva3l+csd8WWgNKcEGUssqBQX0IHwsys5rt2cYUCrO+OQEeuQRbRvkmMwN40VaJWB",
+	"7PdTd256Bq5DBPhIQhaNQ2GOGU009xKp6blAGdwriUwBI6f2jVEgqX9JsG2nt2KGTVa87LUE8F0jkQ+v",
+	"6nZgW2Q4VhHxmReACU0LZ/y7zPhf8wfiOkQZPwbo/vpG9GWCz1ffn6H4XWEECyom5GSC8hWPSF+ylC0Z",
+	"+v+6jO7IsfCvhvIbdpjY3rbM/7uscJAh/K/LiPRgpctem5BRw37x4kh9QpESAw+QJhS18YczrvhJwJAD",
+	"a7kX5ImmOf59fZj6tJ4bh4714OYmwMgTBGhIT5Ymez0DM4f39g9uE8HOFemxyzKFjVY7f0E8s5eLXFP+",
+	"uxd3WVknJPLlM8oDqi9HCrwcn40COdFryYffUHuyQxYNpI9oSEVXSNEYhWzIFUsOv1s7DOVDPqTd2ryL",
+	"MCh4SCeaEBxLeZeGfXbVhkeukFJ0WuSA37ws98+I6Wa9JJKSBLDiZa86krKBX1y1NSm305y7+ZohqEAk",
+	"AeeMgfdqRN5ZO6+V+MKQn7FU4rscAbyRHrtZNjm+oOBrpk3k3hdy9IVdZ0O/ktA2fJFRP+CCKSN6SCGY",
+	"ZzHSC6QywsURC8+4x+6LBEOv4KIwJgGi31CtDhn1Bnrwy9K/DFqYFZNxZslLKyeZb65EutBkjAmfCW+C",
+	"O03G3yb3mM+V1RdTVaWuZQ+Ph96YR+QkZPSUAQeTIyaM4QhCN3yu9DVwMWZ+onYmnhV0YlLi0RFRAxqi",
+	"m1MLjxOrR9f1mRBXo6qmI8zHUEaNn9b1yCPjuJ6QOYZONGCNQqaYiGYMVAVLTNlJmrdXM+FYj9C7KA+o",
+	"mBiMU1cAeUMpokEwsQwCo8YMPILxS0N/akTQV6ZV9/FIA2aPDnkwqW2bYLMLgSpG5T0A61Wn1bneaHca",
+	"rfZxq7UN//ON1tq2iVaTAKjpIrJ0qJNxIbwJi2YPPcb8C7B52Gsj89ksl3dqZ1wGNGJ+w0bt1bbfsbt+",
+	"92oQw5x5SEIaWdHZiK2hlEMSsJ41oQK4XlNOHk/SE7qGWKRl8bzlhUeKBT0SMr1w5hPQTwd0rDVWpHu4",
+	"iiEbnrAwiQI2Z0UUnaDVFYamwobMJkGWO0V8QDstEyBiaqSx0RgG5ZJIpx7lIeIl6bNIdQXioj6LhsFA",
+	"oAOhscqObaRWylAV+FhcTwqMKPAmuS814steVxgQVWTAAp+AyuKxFRtYar/IcwhPih7vj42IdsomKw5E",
+	"fbkYdQow6s4iejZ2di6aJy9mA0wbaYTpUh+b12dtvRehMPcFHUcDGfLvPrfUf6Q1Z4qeTHvfu4f7GOGj",
+	"SLe2a2aCIbeJicnEEJVTNsHwlG7tsiJKRgXAXdk4Uv8i7C/33VVg+uvSngIgKYRJnAp5LiCYMA9Bb731",
+	"VqMYATvvNosBs+ZKR6H0mFJXIqyUuITPqeEKxr/p8x54IqKcKHbJa+xkIj8yEwMUhUxPu7wVK7PuUzZp",
+	"mM+vSu6cdeDqg6FByKg/WeqAHiVLQU8WDYIT6p3ev3d31mXzVhLAaiUcxQRIOIr3hZ6LnQykPCX1o4gK",
+	"n4Y+eQt/UdvENQ8bHGUc+6cWxVVEhyPXSd/R49FoHDJ3JfXMoVkXbTvUnzTJfoQGIxXR0Li2MQ7ERIoZ",
+	"npWQUoYRunp/EK/FHzJF6i6+p5pIBbiPRKBp1qKaEFDiruwksXcmsqwr3PVWC8Q0DAHkikDEikNSm5OW",
+	"/fsQwaDPPuGKgIWTQo5HE8TRkHmaGWm2JMDOg/EsTXLEGHFfuX1MVs/aq3Z1qz4L+BkLOVNuMdjMwiZu",
+	"w/ze9OQwhdaakwsBbK3fWBADiIEfeJqvQ4DYbFSnIbzcd7JynJZm9b5xzyjHOZoqp9ej8TUbI4sBsq3G",
+	"1oPGu++3nevrj0rjZO/sHx5lArpLliSyIfEwS6h5eMQxJo1GUchPxhH+NdcHradK337k1DTR68uqaFwz",
+	"LWQx4XvXFOmNgwCcrvmwgfh/Tj+In8a/ip9Ovxc/mX4YfxY/i5+Q+PP46fSv4mfdbvyv8bPph9MP46fx",
+	"b+Dx4+knJH42/SD+Zfw4/iJ+Gv86fjz9q/jp9JNuN/5R/Cz+bfzb+Mn0g2S86g/KztXkAe1GpaQAkTJz",
+	"rkB7zDf5naGw3W50WsetrYKwnfiTfS13aWpQtpQBVfe1hurbOOiSrDKI+wY0szZXLcmCpq2FWv01mbB8",
+	"5HOPBool851IGTAqMhP2uQKRb860R3LIMjNavE2/nZkUQypm5+R+ORAVA9pLotY7N2ZOLR8/jnHjXHhS",
+	"E6vXIfq9/AivKWJfK42S15e5udnurK2XXVQ2yP5WaQINgA5sKXNEPKqAmPZxu7O9dgmIyS6kartoupnJ",
+	"CnBAPp9ZYwHc8ws+PtjtXG912uubnXbZclRFKuRxmv9ITeqCVfvzE9wKaS8qG9lIKovzgODFAsn5Wfws",
+	"/jR+PP0g/mL6/fg3JP51/EX8OP6M/P7fNbWJfxs/nv61Jhy//7x07hD0uIrZjSMfAvfxTeYAbkQmh0qG",
+	"yyEj/rIEZU73e6w/weBj65N7RyOYGSxDt99NZpQn32EY3VcYbA+IGnAK3+f6FxocZjiIWXiRDwp2/vXk",
+	"Ow45Y+EJjfgQ04DdHh+pu1xFu/azPfwKpIqvFZNaIJx8iciQDcxvtVpli7kisL0ExOrLLJGDMlm6JdCY",
+	"ear/5hEbqguuP912jYYhnczsJTfJEhs5Nmc4e5+nXPhE9rL3uk2ikPqMDGl4Suru8UFmIHfF0a8y636S",
+	"PSJD3ueiK+ru7huFN/tM9kM6GkAmEhe+eeQQLs60PIsZOeOIBzyakKH0WWCkbzEe6n3m5q45tdwMNaf2",
+	"CpP7ybA1p7Zvx605tfuK9cbBgR5UH1GOyeQGmWX4evrGGQ2Bh+h16OMsfgZH/Mbsb8U16d+y69J/59Y2",
+	"e133R/7FKaW+TebzCHyPKU2Ey81J7pAhObFZkZgeZDJ5pGDqpWD/h04zC8RiMcXL3W85yKG0XZBzMXsr",
+	"p72ksOKQEVVKS3wSJTKqEPBoyJr4y2h8EmAGmpAmd4X0ZAiGh+EOmJchp0yRevzz+J/iH60Qn3ncZ+R8",
+	"QEEkAhtlQWNPaLCIULeuxT/W/590a/nDhJzx4Wk03gv0SjWmbznrnXcfVZzTLQ5+RVoGzekzKGTBy/Ao",
+	"YQVL84R0VMxVXcQXcOB3F66/IvN1l/j5bUyelxjY4Mo8UcjNOqvZ6KuNyJBRoQp4UsRwTQCmfzuXLpQJ",
+	"3KLU5AIEVG/6mgLtYQezTIskijPjv0nolIZwiDajirgW29yvtVmiADdwIPl7qQQio6OXQo+N0prhOVfM",
+	"VJYwqSRrWdaesnEpe8odXkX1kwUM0DoXFfPFX4ABY319KQNGNfxnCgDolwow/A8axuJP48/jJwBgT8pN",
+	"BrRkA3dkmDHvgL6k9+OQ8wEDJqLkkEnBUiMTX+60nt9CkRonKkw0G6WmCDDWl89lbhv2QiMSMKowwDKx",
+	"yC+nsasoHHv6db8M2yDRBUF8IFU6K1fkWwd3HRAGweASynF/QNzV5AN3qZONKpWGBLTB1+tJvwAox1p/",
+	"OKDhaa1CnzuuFpZyY1/D3HQ2HAU0YksCJYmfkekH8ZP4l/HT6YfTj6YfIB2Mn5LpR6mgFT+Lfxk/S0St",
+	"+PFCKpkaPhYRx+cwdSSlJQi4YdlD6kVQUQy8566e1jivk4N0Z6mrqHAqgPvAJvOVVrGoxT+EM3oCR/iF",
+	"Pic4xL8h8e/gp1/pP+PH8afx0+lH8ZP4c5SOU5l0Y64avww05bNU3AScXIe4u6n2+QZonvrHRL9yV6oh",
+	"MS82Pw9kzoXHiuNbfEaPFgBVuTUisanPAoGfNbcvL3NaBr9I2EyHX4QO5eaHXeLJ4RBiWDMA8GIkTg1V",
+	"FRl8FugcMlaoOyuDZk6S7qgJuXHyL0nlFou4OSGFq8VU7Yv4cSldm/7tfLpG6pl/x8/iX0w/jD+ffhz/",
+	"R/xUf6OHn36ycjE5uYACM2eX0qWvhFJfQp7VMDofwwBUrkaty+LFc+p0ZqgrNxklsPmlmosuK5m+CJ5V",
+	"RY+1yH8fE4hKaFqPB8wk4sweTa9SWzDCG1YvG9FQ79Pm6mgw0VJd3p7SzKopJxzMEovwAuavAqUjK5yW",
+	"Cpv2oYYTLKEWyQyUlIBBoJXlaDBcBgqSuXeTrx45V0P59Yp6EFV1xEJOg4rzT1+7poiCNxM1YcAe5uGt",
+	"1fY3aae35q2fbLDrdPPkhrdVRkCrVLnkNK+pGUVua6u9lBKHCkiZDmxngHgargU+rW5Fgyr9o+Anvkxk",
+	"ASwmXHi0RI0B5MqR+B8NO3oWf0rsHyT7a/x0+r3lpPQU+JK1lYFC5hQXYsWuny3kcwEqm4wAGdOIPrPo",
+	"klzNxVhJMvi+GGEqxpA+3MevOy2wWpu/2gv4TGYBi88ii9slBbPeODrOUgz7djPj2oF37pG19Wa71ei0",
+	"WhroC7+1O43OxvXS3zfanbxTp+rTJZ07+nOziPTPduchDpL7CaYuHggqfFUufEsxc+hXcf0XuvTqS1x8",
+	"hwgwF1VRfVbcyzygvgIeAAWoKkQCu5a9gyNSP3xt7+jPNlcyCzNB8ImQbXisQ06oYtfXG0xoub9Afg/2",
+	"92+q/tt/+Zr89v7gzHt9901vT+7v35Tf3dvb/faNvd03bz+8dWv3tZv9/nuDNw9e3X3z9t7ud3bv3uyf",
+	"vjc45a9snbdu3jy//bDfv7OV49CTiC2kXVmyhRtfeI3lMmtKc66e0iyUWC9CSQ7GQcSrKpy/IZJ41REL",
+	"M1WakhkcwkUSiytDH8Os8vs1hQwut9l78PHCLds5Fu7XjFcKz3IcedLYZ3LWwh3iprG8RAqixliBo955",
+	"+JC4GordFceUG3MJxNeec1VCZqr14FePjw9tDBUE4Wbpt17NOVS4G9AzRvoybzPqtEpqFpoadEvHZjtX",
+	"RQNhj5UXoWFIKaOWX1BXypGWvIODjKh3SvvshdBAVS2ZX4AOmhVC/r76AyGCS/Cz5EKrUAusLSYM0dM0",
+	"wkfHXoaeXKGnqlwL+dqGjM4Nx/xK40evLjI0H39h40QhC1Ql0OMsiBy9l5zZQgA2ayndfclFVUF2CSRd",
+	"KDwDskTTfEADYqZuUGRNkFooCqkXpZUE0KBnTwNCwaMBG5I61kYsCdrY0d9hikZkslm4In4oRyPmrzTJ",
+	"7olCNxX6ZjVLgfhuwWZCN6LBeHgyCrnQoLV1Z233+l7rZrtza/32xp3ru5s3b+xt3Wrdbt/p7K7dXN/b",
+	"uHX99uadG7VSU83R0eHuUI7LXNVasFDjYQmuV3wA1B8/SLleu7O5eb25nsUFOc4laSMkgxnCZDZWqMjm",
+	"aVZBunf/Zl7F0T8sp9AcHR3umRFhlEdOLaAnLJhjiVbjob6zngydNFcoYg8jSAWdNeTGv4qfxZ/H/zFj",
+	"b4ufkfgzNLqBse2L6ffj3+rfP48fg+3tP+LH8W9JHV56Fv82fkLip/ozePhZ/HRlMYPAS8oc6rsV93+T",
+	"8oD3euWHfoIPtQTpDWhYxrvLzZGv0yEk0RIueMRpUDyen8R/H/8s/tf4x/EPSPyTpv7fMpI1GkjBSkjW",
+	"of7dEEHlEJ/5Y6RfBS79Tu0bm/X1ra2VjY0bjfb1Rmtdn0Mi4lZ44CoEWGMxN2uqOs9b7CSSYZUUop+V",
+	"oJTvh0yV7HMXH5A6ExHXbxd8d+3ORqu15ZD4vzdJ/M/xj+Ofxj+KfxD/nUPif4v/qUnin8U/iP8+/lf4",
+	"/e/i/98h8Q+bpJQ7nPAwGpRzxZv6EfGhOCwXPj/j/pgGM2vZutFqtDoNsBDkWF/ldGAur5gPTelz5ivu",
+	"+WLemXRcG05p08YijHHi0aTKBPeD+O/if0HQNX+Q7K/xP8b/Yzn3SxUM3RY9GXoQh1AdS4SxWMmLGRch",
+	"ZrV7jPkmJVDLsT4pE9ww+bVMKJiMmAN37tgWLYDOSo31oCfSn5i0ciFFAypX6N/VCLqICH39AVdFoTn+",
+	"6fTj+Ffxk/gXNorzdxDz9Vn8OP410QSOdDrN1nqz02pfJ//rv/5fpNNYu7G2Cn/GP43/Lf5h/Pfxf4v/",
+	"Jf73+P/WMP4/4r+Lfxr/LP5x/CN4fev6wpO3W646/FdCOR4dYWHuC1ox2RkLaWBKCTNFwrEg6BaFioEl",
+	"uqbJEn0wDoNFknM2Y/ZRkm5cleljluDY2nOg+CcFC885dGQaagrvwbqWU/uPjg7fHDOMskyNqOAZWt6K",
+	"mqy86gb2Dy91/Lu2hrM1DmSxI4MQJ5OM+Hxl9yHmiO6Zya2/xBX/64P/R6xOJqu+vxqGLpR3yPzm+34j",
+	"/sf4J26R4K+tb6x22qubm61WG97Ip7J2u/77bafderSq/9V5tFo3/8X//Bf9n41H8OHKny+mUripqou6",
+	"y/o0eP67So9H2fZghBJIHTaU+CIsM21MY5T6hJibbwok6Z+1ZBZ/Fn8KTvOMw3OtNALmeUCkIuKocsEl",
+	"3EeLTP8c/138/2qGXrLeBSH4WrOqKtQMfS7wBYj22CGNdkrLaBCYh/kD3Nx00pLIjXZpf5489vcxyWMu",
+	"BzwcTBT3XhhwiQz/n4UtkE38RaIQVeTWrebBQfPtt99+u+j7bLY6TS0QzSJn51G328z9oyLZ/DkADcqt",
+	"l0PbHajEXu1ZLAkCWwBSAa2a6y6dO1X8LP704tNdBIJN95+tLZBd1Ih5nAbwRNmeTqTd6mja295orVwR",
+	"wDs1LJVVfiiHNAqlmAy5V30qxom7IBqvCrGSC8kCQiWiJeixWMJMUanMai6UhLYezJ9nxcq+RzyqGIGS",
+	"7IHU+BlJh/AeoWKSP5vrmze2Vjsty/R+Gv+wNJ6s2qRXEInPKVZYKwlnbjdaa432xjIqzIU4/jJsfCle",
+	"bPa5+D5vixJf66vyvHgYTPjMJ/U7zAfh9S49J53OVuPOt1d2iNCKEZbGx2K3+tT0VvQDLLmDZrUCcw4j",
+	"7pWF8eziA83ocI7csaxfL0MmL6BjVTLWHvyeWu7DqNhbYnasOSDCIzyJGYjoNFrXG2utZSBCL6IM48OE",
+	"tZuTKTbFW8AzzXz2WM1EydFUwQKK6hfjnWD2Q+4JIW59rQ05qPtFijBvILVKQbFNQtrrJA8A0Eh0eXXi",
+	"EF+fGwJts3BxcTvExTlcEtFT6JtGI/PsmqmOo7KmwpERKDR91IKlVnlGeeNh5pUlLYi4+PSz5Le7Zork",
+	"h/3D2rsV2dbmrOZe4mFynhd0x42FSUHGLiz6VOxf0SBkqaLYJLtBADZnOcLxyYCFbCfTLM8mGkYDNuwK",
+	"K0thHPA2ce3xuUQw5iviIkOCltiGI+l/JywJWlv75vrclGVC0aZEBHNXdkxL7ZJxZ4cxIj58xUfJJ0g7",
+	"Xeg8jvb0Cxrg0maXsJaV59MhLiFgkro935UXIGsuJTBWLmGO7HgZaXHhPBWC45LWPzBNL7jPRVrW0rLA",
+	"YVEOIHU+WvlydfqvROtbVghe6rKXlodLKeg9cGmXe7jKxVtHixOK+WlUqK2nBs5RPZ1qkkMaKmtgZSoi",
+	"rNeTIZYxzZQlNa8DaT1loyitiMIFcUN67u5gzRr0IIJjiSbza4pNAilPFTkPpe1+XVBXUw/OIm5rnT2Q",
+	"fWH9FIs+Mh4N+EYLHtXmaLMSdY2kbzqI05pGj6SKaFBhhvmxiT//Iv4sfhp/AeT0afwbAgb+n5B2Z2tt",
+	"fdMh8S/B6p+QW4dMP44/b5L4J/Hj+PP4yfT/sIm+Dol/1SSbpZpCxqi+aPdltvhHWq7wl/k6L44/gqvL",
+	"6FvLfw5oTM+X+Qjh/R49ByzEaOJlvjsyr84olvS8lsBLbgeZk0xnyoGJk0AnHtm7c3H0Hm6wLPZBP04E",
+	"uyTljyqkX4kHvjkPOwqc1vg2U/Ac2GSN+Y5KUvQpYj3HkxDrOc5/Wp4IVY1Wt5Jn6UK/BghU6TaqckpB",
+	"/fG8Q8nJeZNWvgaeIr0A9mAUSn/slaelzfJzfSG4Kys4B5OkliY5mRCas3k0wOaxpE0A99neaLbWmp1W",
+	"p02WM4Tw0QNWpvzfHo6iSabTXd5JqFX7nTQwUmvDRg4VvjHGa2VQVGrIDlm/7pC2Q9aWd8UibzHxNCcZ",
+	"2Vf45KTCDUzMB1lcqPSQL+euJakUTZbxK2eoasEFiA9waRCD8eUGhmwTG3JDph9MP45/0STxP04/1O/E",
+	"n0MaI+Z2/U1CHqYfxr+In00/2Cbt9Rtb6821DfvlsimEBZxJqcMSPMGAahVbOKo657dMcZsTpqFXs4cz",
+	"W52gLFpJVYYrKexvBMJYxB5GLnhMkzDppd2iJoxqJobEqelRq6Y3wGK42HkoIzC01ZnBVJYU0F754wUj",
+	"OCAnuakqWICOrGUVd40EADYrcLMTFzv4miIA4VgILvouiOBRSIXikEboQog48/WLda3oWK2nK2xv8xUH",
+	"7EwRp4FL6goiz6HB+jZRjGG3arSBXVM2tnwFZ8X3XFIX2E8AB3SIqd00260QWwVmu+amNfptAxecNp0o",
+	"ZPozGjSJa3rxuV2Ra/KKMZwFFaazTvS6IywIkOlda3ooRKCEYPFpst5u2aZwXZFMk/RNCCnUJokGVOst",
+	"UOubuCbOwIVCeDRUWEUkjWukotQMs0zRGuyxSxV02BxVV6zpHLdb2+2N7Vbr20uH4l40Gt92d1y8YOh5",
+	"w3xC8b7wchasvNNefuVVWZR4q37RZDSnOP3irErbsXvZNsqH9n3A+yTRZH4ei0FnTeYHVGWaKReTWUjd",
+	"5cJnD7GsxdL0Wi+sInHF7Fn/1lCnfNSwgl1jJKG2EDo9FkRUmxah6UUbQzSSpppTM2QJuKSXNGgx1AYa",
+	"0GgCAhcHKJc3Vme/WdJarbf8pp09OYNkFfaXo8zIyRUmq0qabtvV2R9u21U+cmpjyLRfAi0CqiLiDajo",
+	"L8Tj5bGhLNk1iTdPgDdbIiu74nns5zAD+bN+tSEVk8S4bm7f2tEgJyjbDLZYhkSUml7x/dRIX3AbzWtF",
+	"7dQiGZWlcu9mOF12uZWDL+GfMq1pYcJ5B7hMapfsYWZXxglVHjx3UWoNZGJeuNw1RUZScWyMZltBIKmp",
+	"t2xCDBf9wH6QF8paiy7kPeuPWzrGDu0eapGP2QqxWbkRxA4ZppHqNiYGEPdixNJYUEuE2yoK+JYpWYZp",
+	"cjizlYGy1DBLxgzBe14yhzBWpGL4q6FaM644BA17Q042PQUvoBSoOQv8pN3xLDvjAtsDcTEaR2WFLljg",
+	"z+t9At8RrraJC2IVGpK+oyCTLhqgPckldV9GWhGKzhkTSTYLKKD6lgjsjakVpytc2J8ZSB+aGQOk3Ggw",
+	"+wCiErEBz+xDLP4IGTDoGcSaj986wEb/mUyhYr8Q2E4kR9xTZcLMkClF+6xa6wNTOAqlxRwk6NMC1JZG",
+	"ZChVRNqtFkFIX1z6Q99IOn/ZpWMvuV3hMVUa5r9LbEU6GpCx0MqcZumO5nKjiIVOEgLQbK5AZhHlUIWC",
+	"Jj6pEkpXXovUOHi17pH4swqyXjvrKMnyhuoaXmZEfesm0idnlftI65DTv5l+QjZbViucft9YHqFgERjq",
+	"rL3uCaqXpjDTY1ASP5p+vPAucMt2odU3cTOQ3qnaQxHicsUn7pizg9oTAMkA2CiWlCSH90I5LE+UuAe9",
+	"5+yXie7FFfHphNQ7rfaNRqvdaLU1XgU0YuHKjNSz3mhtLZlDIRjzb5+lzUJ6FJhreUxkoCQJuDIZbbBC",
+	"wuBjzWNBk80C4OLKi+Mw2AU2MCu3jIMghciAi9NE0DCtGHuhFBBvU8jWsY2EsIQni5rYpLAZjlf/bNXa",
+	"klfbnXZno7PZWgUgWd1s5ZJ6kmMbh7yUulQGqueVnfv37u6Wxq8n9585g2oA3dOK3+E47M/NazeqD0g7",
+	"nv6CjMal6VY+C1hpFQ2YxxZWJua1fHhVZ7EgZ0afsx2AHIC60nJ1CFi56lga2BPQIvsRYgNXxIUAD+gU",
+	"B/98ENJzFwUWAyfg16FdATbhyFB/ISPy9ttvv904OGjcuoXtDAGS9UNwsTIOwsc5nayUmRnmR4EN6Kg8",
+	"NPACmGl3U5EGRsFzZfZorX5pKT3bJju7S8y+AsMMHht0O4Gk0ZKAkK2mXm9t6RqTbRJoVgl+G4d0rErm",
+	"kDXi0aEWRSJpn64TClU4GRJYY+Jhfu5+JiwiXHSF+Waj8E1h0IJ80AFXPwrSGxdSRCorj2aAl4v+UgWa",
+	"YTvmIJCIm/KGS/PmYly/Z6YvzDGkPstQ5cVRjOUWZY1YZYXzfw524CfAfT+f/k1aPv8xFNj+wjrTSPx0",
+	"+rfx59NPiIYd8BO+Tto3Nhrxz+N/KAUlLcBVRPkWdzpbxGu9tdXeun6j3Vp8qTCP2facy5XjMHqNi9KS",
+	"czZ60NMvqW3Sra212t0a6TMBUa/fGYdcmcruDjztdGuEhifcpKHjj2vdGvFCPgQbnkcVy8UYrgFxWGt1",
+	"4P+u5TUZfLiEDpPZjXoFl1fL7VHtpssqPNkzawMrTObBYUi9iJflWsJjMjLPHVC9NSsFKxycmiFTifaW",
+	"tOQ3bRlRdoBXqYIgUXkuugKvh8jQsT9nYMHWrfUlUw5RJm9Oj6HA/aJVV/weO9fqJy425XXxCl0SshHY",
+	"b3bIiYwGmM0mxxFBI7Oa3UmTvC7DYUJ3tTBkDNPQUCG/CmjWy8+wuy/sEJF4WMpQLlxFtuRuAHSfr6Bs",
+	"1agV5gN8I0mXy+FIWYS/PvcqCPKZxxWXQkHtHT7kAQ3JEGLY1NK2Blx/WsxXnJbZHE754tibIknQ0rK+",
+	"/JKwQ/Bsw8M0oT+SY2tvu7KFF24SdmFX5djTXfJWL6fo7NrNkZ6+ai+H+hoMSi+9jE0W7zySJGTROBQp",
+	"suW00FaGo2M/lnlMPb3i8jBwlVLy7MyFjWTUipQwv+tcGD8t/MzTG8aCvzdm5rFxDlT7fe0tUEGDiWIO",
+	"yZbyppmi9XqbAeXDYkgDRPo8mf4VKtnPph/GT6cfkfjT+NfT75vonY+mf0OmHwJvh6qvH02/h9EzWhd/",
+	"Mv0YhngW/yb+bPoxCAPJWPB/v4e//87Ui/1V/Fh/TzBkaPrB9KP46fSD6febxajM9Rsbm9cX5HCVu389",
+	"U7ACrr4aDXI4VsLotbaJZVcNmS/VQpasYlEoqpsZoaJJ0Yszj8wVt9Ia2QW8M4pyGYqZrMLZweAEQxbQ",
+	"iJ9B5cKM3n7OTip099p8BX2+XxHSFiukPr3OOcmiuLDbSAMrYnyN0lEPmU9BwlvJK6glUSNexM94VCLX",
+	"H7KQS982/tdagR2eA4CcU5BgUK25GPvAocs4nlfQW9R8MDDZMBiTY5UXs8wLrmlGYypZnZDRUWnhtfSs",
+	"pGLYh4pHEwtLXJGxUFA870SOI8fac7V0OAqooJdY7n3hsTCiXFSf5TyfrTmjpALWNnFD9eB1du6S3hhr",
+	"KZofDkMGMMLsk4zWaxTlrjDv7p5IqAblJ++Ccd70Tqf2KY6960VjGri2frgZBX/NTGrLi8/MmhkkM699",
+	"/WQcdUVhxjcC3yUjqqJ8X0Fce82pFTac/JIMj7/gnNl/Fz4pLAp/fCMoOHyyIy2tLBn0x/UWf8ouo/gs",
+	"u5rcs2QNJb9WDji7w9xj2Ot8Qp4CIPd3cnXk0yfsvTENVK5s6zW1JNmvqsJmiW1C91KsLqM+CwlxecXV",
+	"zA7VIgps3yvJ32HnTEUEUpYuSB4sm1gkmyeTz9mo5myvHh/cLec5WdNPxhJKFdHflDAc41BS8y1JJR5q",
+	"O7ajlV8WgsvrMmeTuLRKaOYyNq6C6FEudIRMjaTwy1nY/ZGWNtqtVjIoQAlEJBd5mxXzrF3OIUqGEQZc",
+	"F6Shi8CH3uc91rtYGGfmcvTlWkY2pH2k9D0ZDscBNY6QkJ2HPIrQsJCJ8stLU+hsHWnxX6lvdmvqQbuL",
+	"P7IrEzJxjtVRdWJCtLjTT1W3Tgj+/BUkbz2Lf0PA1Pir+En8mVZKZnsU/oZk7ZSmwQkYJtdaBD/UC59+",
+	"AObJVtuaJ7c2K8yTc92JThJzmqBdHjYX4L0GkYuq3uUU4XL2ZO4DjBUoQO4KbrTLQ4KuUIeoENhxA9Un",
+	"eIcL/0D6vMcv67C9ldKCpRy2Q+n/UfprSy++slUdhltUt+7hfl6KeCe5+XZrq9XqtFpZ48l8+01aG6x9",
+	"sdpgSVCIvbNqONK09rA0TEQz4BEtuiGvVfHeuXU89DA2XQmyQduLajfMYxV6OLsOsl/BISDKlJiio2kM",
+	"uLt61l5Ff/gqMBe1+j6eyb7/yIS6Z14xYxbb6n/5jAX/4sM+UaH3zW5tdhtr1zc2r9+4cd0uZPlSKAtc",
+	"Qq9ORiyEQ31eg+lobAMZuIhkWZahYverLCr6ofUBcqEYCCowWt70VxYgQSZyHJKxggrFpvhKepvV8RJZ",
+	"elQWCJE3wNzUy8faUeXAexhQzW30acjQiDk2wKrTIgc3NbV0tjbbzkanheXTwchy//hO44aT8XaDmU+R",
+	"Ou2KvUnIg4B7JGAREF4s5HEuzffFqLH4B2T6YfwsY9L8EP4FvdA+jJ8RTIDUABw/iX9DNlukIIdAi7SM",
+	"JBI/1rLIz0n8dBbQv4ifEGMmfQxN1T6NPzfd4HDqTwrGz05ra7O90Wldyvpp4Wc5WK6OI4EbAvkTXp0F",
+	"1PLr1RdqXG2IrpQMQtb7Zrf2vlnZo6x9730g04/eMfa99+E/j961+OsmqIKw3rzYNRZWcMmYILuYywKF",
+	"IWIUR3kOEFni/qtv/S4f8ori3EkC0XtjGVHSo0MeTMot2xVapXXksmggfUXUgIbQD0uLmjAaIC7Ecqpx",
+	"r8cfFiLQDbte9eW5gF5vTuGHhvSj2R9Hfu8iVZjnqiG4zqTFIhfk3lgpTgt0Mv7/4GZ/Fz+bfjD9qEw2",
+	"q+ihc1/wSJGA9SKUC4dSRANSX+tsXt/UsyVOJ2jFTsYi0Bdm4qtTKWFzsfRsFBNch2OubQFglNwrPr0G",
+	"TngSonxrw09CprUbDiWPYSPBBIGnhE4EyfgX0J8RWhdZV8zQ1Xs7kH5Vu5t2GprUwaw5DHw3gWuQGszO",
+	"mOapXCX3gCbNttN5d67oNsfCeCB9E2Nay6zydRnd0fNnwi2sZgNxqXOLfebii2RIuCL98gijs2qTv1Fd",
+	"TOyYm2oYLngiFItIPZPSPRxFk5XLuABMxF8Jcg6zl7V4tPRu5/mgcsGjQIXUTBPmy8aKXtwVhS6odKOO",
+	"vZK5IJyCwQKjnpoBBQg+KYWFbNDtBe4wD5WPLhf3ukSwq53nuNzOUBVd96cJ/V+GMeZSQHtcYSoo8TEu",
+	"BbSp6eESIIug9Gg5u0H13l5n52o/YsNyWUqwc4XBYuCLnGugW7Z4UHlMUHWgwcDkeBckl3+bfgTxGF/E",
+	"T+Ivpt9H1Rva9Mafa1G1IJdOP7l8hMGIhrQf0tGg4u7hlLTAimGC+CFE/CRfFuTD+AcQbfKhXfvT+Nd6",
+	"ObgZXOynGbVt+rdLyefN52/ikalblNn1fPApd2od3ts/uA1HUyJ7s/OLgn0Cpws3oseuXrBxgJeQ4BE8",
+	"2SFUgH3BRkMyesYUBFDaMq9kN/eGSsh2Ep+eKU/o04h1hSehL5Qgbi+UQ4znXyVuJPGfs0HvWkeMGPWx",
+	"iKMZWM9eGrivB62qUAgWW0+KMzSvgK0uEYbThT6XAdduqoKfJ+tYKri/cHg2uF/PsUxwP4l/2SwPE6oo",
+	"regXfUydVmej0eo0OjeW2TveYUXIEL2CjUeyetvxLzQVSWLTvoif1ZYq/2dwIeRDtkcj1pdlrpVdgjjs",
+	"mTeSYrdqfGJ+42VuBW/AAz9korQKUPqhzcrF/OGA0d5FZZD8+kukkKrqDxw6kI8VA5Tsp4NpKuM2ybEc",
+	"NQJ2xrCy00hBTDckTwpZYETtVuvGxWzd9jjL+xj8dPpf0ddHoFjZRxhoCIahT5etGJNcwLvLXf1xyCp4",
+	"bwEAopCVNQZNrvSCNH3B/RV7c6bTLNiXvsXLGbbfGnBvQFLWBTHBLCrrT5zfdTHnzBwY9xVS3CyQ7SVf",
+	"ugXHUqt1o4SDZ/1H1Q4jZ07+ZcIJUuO0FlQmjIaE9uUOabf0U2WL7LiRvAW5VFh182RWybRlKNpL1f9W",
+	"0tb/Nq69tjNjv8gGKGDduA50pNG3ABUpuBSGLo6xOr4mHFx4IcQE04CMZBBw0Z9j2uhcxLQBd3Ukw+jm",
+	"xAqrJrtx5rkGOPTKAUMovwTLbJxMBjaeOvpXXXt/7g6JpOYaC0+/s8TpXwaLsLvIUtlgaGeCcn5YzqAk",
+	"hudEyWAclfuB3HEYuCRkSgZnzE86kZj2kj3eH4fMn/X+1KutHABJCGgrz2MZuZinaNducl5Lmz+EAJEv",
+	"L6A6cxJLx1ZnXWZ9flbSbLXiKi8bZm30IjR1ZSF5EfZc1rNqioKYGBYbrE8jekJVaZrlWVnKrmZjhW/1",
+	"seLgWI8CS1dqPlB3LUa4K7bTXybFLzXm48v4yM3S2ZodALox6Mf56NXM4+WDV8XZfvpZ8tuuGV6Ldyrp",
+	"5DA/aAQrGIIUTaDURyOgoj+mfUbYw1HIoIsvqR/IcDSQx+xhVF9xyPFkxPR/NUmu052TFQedgJ3rrkPc",
+	"/+I2m82V5SoCjJJojCr2l4RUyJ7tRbdDNloZqxJaE/rsItWIShhva6Y3nwwjcsom26SlEZCdUeExh7Rn",
+	"mXGmJpX5bc3AUBLUnyv5Y/Oa1haV/9GLfCP0bajJ3JVCaTO9Vv2MCSxK3ibU/lG5isVVoUoFdmxyKzON",
+	"s3aMP9gAnwv2ghSIuEi1awA1YkEtF9PQFS5C2+t0yOrTj+ZQ/RWCUIcAGf8o88Rtkl0rS1wnr90k9fZ1",
+	"Z+3GelmgQVfkIg22CSULAg0coqSx+91wWq1W8X1FejzqirqbOPtdcqLFAQVNcamn38FobT0eAf+WRkII",
+	"TWNaB5MY8m9SaMl6q6V1Ii76XYG1fQBxZyIe5p5XIfXq+tqN9UuFHmjKupjIl4ccZCOtDOgYtG7OT5Kd",
+	"Z1iWJrEGBs6XtMIO2kMaeYOL1LAqlfZK9OhRaTjZsV2M1mRnCze3K2uv3ZJlVvQDvfpsbjwYzGgQwByF",
+	"SP61sqIdZvhD/XpZb4U+FnbL3ESqGWwuUczN3lN2G7k5zUnNgRrBRyNWATBDewDV6Xh/dOHwnVarIiDe",
+	"sKLykoLnLAgwHsOOi7CvHNKCYHmoLqVm7J2I8WlbeU2RXU+GaYyzW15UsNXc2lqiWXtFdHV6bQtBozpD",
+	"ZAY8SmiJwkEuaoixYLnIBJMMv3Abz2V/yaU5uCCJuzY7u0mOoLaCaXQAFRF6pkQ1qadfJqdlc9dXugJC",
+	"QQu3XS94m9MEChrlY9NFPuGi1BCfG/wSuRULU6PxCA7G0Rjq6bOHXjBWWmdCoSS/ufnSQVek4kHAT1mi",
+	"wcNkM0GGGX+aLXJtSqag+Tn+7OKMdzldM5LQ6YVwUaFzXqQQDsxXDb7gVS1PX9rNqe76PkzWUsqf8sCQ",
+	"IOAFMDEJ3l6Eijjmgo3si55csBEaRSE/GYO4V1StoawHOdAARENmCoOcMA/6C2aytzwqwDqe1gqpZ8N3",
+	"7Y/Ul6PItLXgTK3skAFnoYY47tGAQIQXFhj5juSC+Tbwsus2u5A5hw9B8HFMOBNax5xccawBVURIHA/F",
+	"T8TcpAQkpNbq77qiUFTLV1gftF6oyyLPRbIdM7xLPQ86qpX2TYNn88p/apQWyJRsIRkPJHM4TTliebYN",
+	"crIU5Bz0ERYO1Y7ZQ27rvmToTVLGqWXU8929vdtHRw/2jx7cuXf7ds2xP9x8+8HBG6/ffjv3y73bb96/",
+	"fXSc/nbr9uv7t2/lNfqZEZfW63fhbO6ELDWl4k83JwdSsMnMr5aV5H+/xQQ3ZZVN1mllnrXsJUnWTs4V",
+	"xyML5Xn3/PRD0m52mp1WoTLGwohMAPGyKnS7edgvhgP8d7DrfQz1JD4wcb/YveDx9BMS/3D6cfzb+DGZ",
+	"rVll4wB+Gj+LfwE/m/CBf41/frGle5V+wL2cry+77H+wtbJA+3qcNj+ADTzL2iufdrulq3+SqbhVPsoF",
+	"t1HRP/AWjVD6T2KjlgGETqe5iSXjLraIgJZh/57+mfc41HGHggszJ2rMvyR+iufyxfQTiHOBFhbdbtY8",
+	"PP2+Prxn04+gx8Vf28iRi620/LAQWo2/peqoSN291UR/tbsyU1im2Qb8aV9sOeX1bV6ztW24QAncFEDI",
+	"Hty/xM+mH2gkmX4EoeZf4PE8jj+bfjT9/sVWEVAVPRiaOKuKgog2PCRTqL2gZ80cWtFSnQLX0m2B/jAc",
+	"CFWJY0lKHb5QBP5kyAtdVuhJv+SkjqDLR8j6XFkztk1XA4aJT5Ky22k5uk679D7CarICRp7Z6eoHXHxn",
+	"rKKVUlBYsIwNy37KllJVqqNkz/hqMhko1dFsyxwoZvRLLeNPP5p+ED8Fgd60mSx16M4pFpJ164B5GF8u",
+	"TPrD+IkGQU3ipx9P/3b6f8ZP4yel3igWhjwqZUzH5hFnUHfGlAdPRabRKChhWkUUAA5bQIGLktErdpmV",
+	"FyNN0Ec/VqS+sIKlQ7LW4hl/xTu17OOas7gk5nPEFxb8aabHs5WXLMt0rBM7yWRMxBLHVoZLASKR/BK2",
+	"X60PFSvgVAYAFqvyJOV4mhcNu/ujj6grtVYktrZCtaJs70gIwIV41+knNiWMxJ+lMbzPZuWa+LcOgSe/",
+	"hjSzz6Z/rccgWlQnJpD2o+knCaO6okDA9Ua701hrf+0DAdfaKHBVbXvZ7LpXGQ2iQVWW0S50t7Jdu0rM",
+	"j1XfBed0oogrT10ogzkGDS6roMrTvHopT5dTKbPrfeO12QYWZkVlW31jxMTu4X42yqXcUomVA2baq5nv",
+	"yVqz1VzLNvQccAUNDELqRStNojXdhoYeCGeikSElM+uxHVkuuo57d/bI1vrGZtJ5LAnRJ3sBB8umOueR",
+	"N9BHj13pd4gLoiPAE49guSoCG8h4OKQY6tkVLjYsdBGVuVCmrIyHxZc81iRvmhxLHoxDzZPWO1srhPo+",
+	"cc+4DKCx50gG3ONMuQ5xlSdH2MgeExRtJzqmWKQe0MjdScfi4kwGZ9ACQqRJnTC2/cttkgMZMsIeRkwo",
+	"LkVXWCPPUCMbVODeJrwvbOs4KZgiEzkmvgRkOxXyvKLjmskJLEfotPxAsrL0E32cHgsF8x195+aAbSwT",
+	"tnJH8xVE0zIvZEV8xsikxpByUd1ntgxBB+MhFY2QUZ+eBCxLhDHdsXB/r8MyTLsNuxYo2IchGzQg0E4I",
+	"bcK5JYJPwmRLGprGHkJeJSbe2uky56J5qWI+GY+alW3mSsjHHRkiP8Z9WAgpFGU+oZmWMsu18Ekb1Vy+",
+	"1xkCcjmUZDOQ8zZRF49K4wRIRg+0aqv/ggzxB0A+ZKB/CLEXgIsNlvS/ICa5oHLXcLzSFniA2h6rarCA",
+	"jZwgm7kEQvKxVWmJCkwsyqQRwvyrI79XiJtrhKzHYKzS1BoWDjlETlQ0XbHYhcnYhXxdElDvFEu+pQOB",
+	"U6+eiCHrrbUV7LXup9wXy4Z0VjHl1sVuPDbhO79nNY4m9LsDwU8b6B4pVcnwFB9UBZzbU+YYwGZ8su63",
+	"Gsa22di/BUGQIykUZjwVuyBfujehmQFbFCaEdk4DOvZwQMcqYr4B3wFVJJRyiLGZZYGonUarfdxqbcP/",
+	"fKO1tt1qLd2gEThC2Wq0EG4ISWhCR871SkzDyLqhwNvQGGRENB2bGJt6AsfmHcjgtx2QjcCBb2K3O0vp",
+	"nZr5IC+L5N5YQiYxjPxI7+zYTpP9cS87YPbBK3b6BSr2q8fHh0atJp702SLEXe9sZVtHbG1lfWYXaoS0",
+	"S9RAk3grJ5gUeit66HHyEIICAntY0a2sUtndJffv7ZOEdhAOJ9abWJdudkZSdyFMafskoOLUTVq7hczI",
+	"1Bgdo2UANWIe73GvIjIYDBYaCJo+O1s1c6hVgMNGZhPLEzhLwBaQNxR28j3gkNLq2ZQa6f/wkcpDZvLG",
+	"8lB538z4iv208Pudo6PDkl/3D49MB0v84UHSZHB5WfU432wXfGogW/SkqS6Gmab6v5hVZ7SjkGH/Gexd",
+	"UKe51saalGscMKKk6VFWYI/v19BK2Mo0UavdFz7rgaMRWsFt257ptbKMqWTjlZ1a70AeEzR367Q2ycE4",
+	"iHgDNROjMGHcLSCvxVokW/rcULaBz7E8hWnqCo0jwiI/eMfuqNNqPXLsH+uttUdZE828u5nZYdGmNSPA",
+	"z5Nx7Du2M61PhASukWG9XBD3Ho0YVMNoHOovJoUMGCvGLG9nWlZQK2uIk5Y9nKMmAgErD9jCrYPXloUW",
+	"biOKXuRzBwAyAV+eax1XqJI1DsUDLeg9GLHwwUCOw6qKKyA+a2lXv7Rtcuc8GjDh09BYsDSYae4J7yoO",
+	"1BMWBgmg8sz6n/mQERbQkWK+0xUnY6itFjCqIkI1J7UCIbOWsboycTFRYoPyaBCYmrVYAsboVVoB0SdC",
+	"SS+Q0l/ZgZZHhBIVcH0G5JwLX55DfjwJIZoYF21EI/vYKkkBxJAUglJazdZaa5mwLGehPlemxWEOCl6u",
+	"Kc9l01Ogt5Y8F7g6FvQMDcsJpyDaXEyvM7JXqTicNsC0i0pBSt+cPiYNSHCc28RVIwxwsvwPivUIeb7i",
+	"EBfzvB6AOOiSOo+6IhwLTHOmkdZOYB2gkjtJVliqpkOagCtk9CA3UpPsll1wV+glkYEMfKWHpwRymyew",
+	"Ugxp0PQdHgPiKGntYaCe5pebL8cNu6w5tewrWKU5t7Q83yy8vAT3BCpwO7mdIzNr4eebMO49M2zh4esy",
+	"yj5/N73uBQL5OK21FI6FvSMIq7bXvUOkCCYmYCZ/WuVpezeOW9cvJa/PU3eNoit7KUPLV8+ygFuqCi+t",
+	"0Abltb+QQNIgkOeGRiLZyvcNa2U2ykV0PePsy0i/gNpVkXigYnCfzGI8FtuiWXPPhdB/VOGbOE4o4nZK",
+	"7F0guK5DXJ9OTEdaOQ41OotCiUwg9d+FctC3x5rzrB5I5cnzrsjkyjnENbj7AMcBecr+BHMA2QNb9vUW",
+	"GXIxhpiKkHTWgR+pFYfIsCtcxTwpfJfUkbaj+raSR1xYPTh8NBMHnufUsgvI/Inv4Kh5TLajLIvC6P05",
+	"MF9lfroFU2R+eBWXkPnlCFdT+WBmiCOz4ORmHwATnoPqtqq9YbiWZ9fLeCdKk/CK5dOG5moiX473l9fT",
+	"QzbEhrxza8Hx0m0YY6dgfcjvm60BtwRGLmO5sORFsIeoLoDKB7aLihNMmoDLwGfK5MYwH8QaW/qDRytf",
+	"mtEjjQ60ezlhgRR9ZXMirYEjxD5JpXJLfSSV4ieBsXuYOEqMgcTvF5tCnssAAiiQN3+kP2WMH2DmkOOw",
+	"zDbpIgl1bXkIMABBMH+GtCV01rQiTB0DSfO2KCvcoWKlrHUwZwPMHQmOW8uo77kDSX69wHHAPvfsuJnf",
+	"7idTLG8uiBLFK4WPF2c6gMXOGA5yvxqzQf63xGigysKoMgpNKdkoJPwsQSWKddnSWzJSi8U8y+AL1j/D",
+	"fq2EYRaepX0FQp4lSwkoO2XqXE60r1Qzq5M/NEFiIeQUZnTOkqBzrFu5dNQ5areLgjfMoJXr1uKwX8ob",
+	"IH8S8NBGOycaI6RuJIYPH2uy0Hw1zpwDxUCJVXK5QMm4eWHnXZWyh4K25QFG17uQALe0Mwh4TrJ5OyUX",
+	"pI4On0SfHLGwgYIPilI0kIItLSonU5QvKV0BLxVUb8PAx7bP7KxM0BsLvxq3sU/oCfVOk6yBHDnWdy5k",
+	"RHzkbecyPG0W+h0vJRloWKxehV4lZIJBrwLvVMMe3kXdXe9sFfSOtaWlkfBs3pz43KrOuW0DBuQ3utxO",
+	"UdddNKUW29EEg7dTyLdbaiYjEsxTgLDMoSZLBdChwWhAF5nCXyCjssSonGEVn2YZ18wzZGDFCio5acgK",
+	"OGXMJsW+DMRk0CYDu/ZyK0nsfVWRg2sJS8D8PgstYTWSt4aFRFZQWjONBmyCRkqtJpTVk/DnxZxxEydi",
+	"W4KwMmZ9BRLyPE3Y7DQzcYlK+VxaIhx2iaqY+f2WcdOl/LbiYoxJC2TwaMA4uDuYR1W0fBvdCi6NQFPO",
+	"eN8QWvM5BztICrGOwV4noUaO5UiQYJTwA8BuIJsIXTnee7F1J8JBedPBsKolCEx1TeUB72rV2gJmJ/Kf",
+	"le6YsJjpI8DMEYTuMepPjuY4bUMw1TKlMIjumvoahdFlFg9RdCk9UxW9Q0UUTgC4cjqJ1cu08p1CndIg",
+	"v00G8pwMqbBOYx4Sj4femEfkJGT0lIWqK2gILgBo4wMx9U2COcH5KKJz+I0nkRRDFoXc6wrXLOBB4q4z",
+	"Qz+AwVxSD+gJC1RGU3SIm47trjjAOwcsZGiuWgrOLcO4afaxOJHa1h5Oj7kMpmbGLdcNCqdoeUDG15q5",
+	"CyeRNk8m9oh37beQeGgKknWFJ4Vi3hhrMvEhk+NIfz6OtN4tTAYTkSHZePjQADOm6UTZGXf0bQUgbArH",
+	"iP/4cldstNaM0foei8JJY1dP7BLQGTyW+i44FjrPUC0hLWVSBFjnyo5hStTMBx6ErhjQoNeAfEpN4QIW",
+	"KUJNGCtYeaJBKMf9gWPivg1SES+QCnN2yqID9cMS7rSXAXkcDrfbl3aaxRUy9Hof6PUuM7y9tsptgd2I",
+	"KcgSTWxLGXuIJ89mkk9K40GWXVH2fom+XnOXi2d48eJhEZ1mJMSqF4yQWPm4VE7MSIQGXrKXa060DOvf",
+	"YicDKU9vsYCfsbK8F02Az/ElYsIZEkkPE5EMEvpmiJJCIlHEhqOyMIZd84QMqc+IkqRHl6jrAhUamb8L",
+	"zHw5Ea8qVs7uiPsOIj1VxDXbbXAfWB+GTZhN5GWCoeo/aLU7a+sb1zdvbNETz2e99O9SfxJVkdn1Rdav",
+	"P7tto2CKVg/U8MFVYlYJYatFXSkCucBjHHLZbRmkjdZa1YTIo/dKU96OM4NBM7U0SMz4C3PrqWfzx3lE",
+	"+ra+7UqxQkvZhQv2MH9oFTZ5sMXbKbki/piRuhGoAGhDTfih7A8CKzeBekta0itEJddM4W6T98ZsjJX4",
+	"Txi6ymExzN8hrp3c3SZUFG7KSdfP9Ql2hZvbtLtDXLNm5rvbpPwuOw8fwntUv2KxzswAJonOeleA8wz6",
+	"sON4QLU1gPcpFwW/WSqM2sVrjceuA/5N/QxdmUcQDaU5TIY0P9xLR84TI5gg+Ymavs2lAXzQ1PjMpqs5",
+	"hAYKzTwjOgkk1ZI9JiPkMUIT+mZE1Wmzx4VtFz1rSqiqKanZDxic7t+7Wx7ip5eumub3pieHadDfQgWB",
+	"+2nqGlaETAS5hKBmaeES1N2afAs1wRJcWNqSW+Qai0TQzBSzy3wE3tZxyKPJkR7fhCkxGrJwdxwN5lmG",
+	"rimye7hPThkWW3D1+zLk3wXFcpvchEFMM7NTNjGt0ZpgnNdTQXyGfie9Dn13tUePIJgdK5pAxoIX2UZe",
+	"te1acotkSDmkMxhBPL/O9DWoBnnv9tFxorVwYQqNgoISMmabZplE1t3DfbVtcx32UAQmZx1Sh8ddkVQI",
+	"W0HaAVGKN2/tH8KBnLWbLVJnAqolQqrQKJQeYxr11ErCwCECsFu7Z7N4Zditme+7ot7jAdCw0Sjgnomw",
+	"AAH6nlQjGkFiGNm3wTRRubFbOcQsw1jYldMVHvUGLC1GYqR5WNU4FMqw3EzAaiRBy9BKAld6ZvKXR2+8",
+	"nmQ+NbuiK/7sz4i+fj0trrYrbsM47upZ283YGwRj/gJYMXZHA1sWbEgmG8eEC/VkeE5DX3WF3v8pS1e9",
+	"rfnciNucgYrUHZuoY03wOHGTHGrpWhm3+4h5WFDKpBybsnxafx2NTwLuwftDLXSPldFPFXRzMF5nzMnS",
+	"jEk45BWpgaHHA6YhIdR8OOqKUeLa54BT2zkdG+yJphSDFFC9aUTRR+APuYByPUywkNRdeDVswu8PqO+H",
+	"7opjV88VgaQde+PrrXUsi7ZqFu3am7yXJDEoe402ZcEhXHjBGJg6ZvFoTS+EzGwqiokOJr+B7Bq3FiRr",
+	"KWa6C8hz0RWFL+o3NEu8vm4rTzrE532utVG3qTX4Bxj/0nBXdkja2Ch7Wn19FFgDRDC8y4ANMzhLQjZi",
+	"GInGhZYMbEaHi1luoFCaNHp9YICGNgzdHhHIg8npYHQzhyOozNIjdTeDzTbm/BvfUVK4DkHqTlyzXqg2",
+	"hGwT6ZeKIM0rHysfyTTjD4QPzOLjYIfBDDHVJP9pNqMKYKYrwPoiez0jpUFSFRwKXq1L6m6Ps8CHIbFO",
+	"p2mfS6OBQUyHuFD+1DzRRDp9ot+bfYCxQwY4Zp6uQN+VJCvNLNmgfMjOmNZBwfJAx4ptA2FjuXu0PVXs",
+	"Zb1pjOLWtYaBAF1xP9dAUuWj1ZL8obWWSXdTNvYVMddaV3K2sZTAANrZqPaU2DjwvqU0u1aHpxE5l+PA",
+	"NwkUQHAtooLzCoh/V+TMJ04mPMCmQ8peCkOkPjc5k9jcTKcrciGfltrt3z6+k4nkdldno7oNiiu9lVxH",
+	"xSR+uCtSVoIRtDY4g6pMClKax+Wud9bIXemdMl+vRUuTJwz76lA8C8ceRrpoq/gkUVIgzsOKmsR95fYx",
+	"WT1rY3qHcokayHPL6Gz8DazXVJIgkUSegmTLGPVzcbc25tsmdI9CiR4ejZQmenOnOPPqGFIWugIXcD6Q",
+	"aNLC0Nh6ChlOzpRfZrhfscBti/1qrp6U/rWgU9fgNIKDgPoZRhVDBDBgDGlWTeLu6X+YPAaX1IGOddrt",
+	"FaLoREEBNbAr0TR9DVvMgS8yCdiB4TAi3t3tMxeMwTLwIXod2KAxGXENM2aZ+rgN/iqSnjsB6VcxReq2",
+	"nrktTOmQQdIOGAydYZRUL3eyfT00Eprqbzi/kzmM7Alk8HKbUDLgEYbamrxZDX6ZTZogDWBhjIYBB9oE",
+	"O0i3hSWVNSqnpUpCZoO1TiYZocOE1ucrxGEJzK4wV7OHuaLbRMgGrBlrZWrxjlDSC5ka5H3PpA7pADwA",
+	"aUeNh1YMXEEKXBh2SB82VEQD9k2kyRiNoCzRjqRel4YmLISt9Qt0D+SbeKNRllpy0BWJ+TbBdgu7+z4b",
+	"jmTEhDfpijfSUGJ0OYN2RRTIVgC5yew29YO4mREar7GEHpF6W6+3s7HRFWmJas1Z0AyReOmIokMUHRO7",
+	"mv5Bszp4h4sk5lXTrYBOVJoUoUk8wLJ+U1+1PnQbAp0msmvdfic/GUxPic97wMojnDBD8DvuTldQu1g4",
+	"0TQXI0kyVeZ2w7EQiNt2gNaW2ySJbSb/2ZBOugKaHJ0wQAstvvkQbn4yxvSCBEfJWJwKeS4gGSv1AKGP",
+	"wCGUBFJlvQQO5AGI5GTyMXyawWHEgidDf8WB/aHoCG/Duknd5ZlbleNIY1/DLMRd2dZXyrxT4H4Cxcko",
+	"k3oL503GwgdiJdi5PnELcXcN67ciLlbpQzJgipVb37k+ljPwmYC6Azek5Vd9XhOkDeiRQsYLGf4gxHWF",
+	"z7yAQpkEiiuBP4tcvdVyTRF0yH/LRJCEemkm1Bfm5ZAP66/sENoV8EuS3ZNwhGuKKP5dW309naa95pJ6",
+	"p0UO+E0UCxPCCTAPauh4FEjqa+2wDe+xQDGQXFaa5CYe0YAFCc2yN2rdN0hFR6McFcUuYlDYe5uMqDLS",
+	"QGI7ADJohJu6EXUTQRSlzcbJ2O+zKEnIdFecZCTNPQNG8A3ibrTW3K6oFz4z9EZ/dyKjQYkLCnxicLVj",
+	"qH4a2hq7NlQxkdz0tWKDSkXqaTg9abeIIicsOtfIFJ1LuCk82zX9CI9gxYFD1dd+w92x+YN47lAqf6zJ",
+	"Cfi14CtLUigU8QWR2CCJCbZKoQWJFaZMg/ihQVFjhXFtwbGnKIpWRpP2W8vaxM5YqEyXpmar2bLeIDri",
+	"te0aVD+BwucRtsdc9U119z4r7Rx0dE77fRaS+/uoMSfJn9Zw4MwIDydc0HBC6kKSvVuvg3U4Ae99v7Zd",
+	"e4VFphi7FUJgBZ1Wy9qKTOBUxB5Gq4NoCNZDRMuSFMNHj0rKrCSVfps581ht+513nZpJh65t16BlCZal",
+	"AlOFZfE2DiiifVMLNck0f9iwaefb72e8YEkyOqxndQCVbr5bfbIGszutlqZVgdSEX9lcafBpGovBq8fH",
+	"h2AkAtIGxWx9NmLC14S19HBfNXMvPN+sJqs12PwxzzNf5goPldzAcWYfWvMNNBGeexN3NUIk4RbPc/QG",
+	"2pt2R6XnrxdYURLIkGwzKFhFNe8oPWozhH7+Io+7WPyo4sTthtKuv/NO/DiLxnaXV3HwE4oYewUH//bu",
+	"wV3MY8JwbdLjAVuZdxX6i4tdhV1uehWJMwtJWYmj4UUcv1n5pY9fM47JchQnSaRJpDoqkN6QKKS9Hve2",
+	"yT3mc0XqxuJsVUIwkkdUnYIN3GhIXTHiop+qTBAnoqfAMUAAhUog9CRgTWItNsraTq3Utg2yFfr9fNDK",
+	"aK/HPGimEkysuTGTroj2ZMNSMenXyZly0LhSEnLTFfmwF5XE1+wQW9EbdT5TontIT/MmStiSP0FGPAON",
+	"9/AyXiBNyEawlQAkPG5q7r/RWqsaK1nc6hELz7jH7gt6Rnmg72ku8N7LR8c9D9ietVd7fKRWs06SudQj",
+	"503JlWYHacwWZqfgnEja8lMShVqMZET2ZunHHT6Cxti72UVgU+0hiyCW653ytm3Z1Tg2wA0Wkqmsei5D",
+	"X21Dd5y6uxsErkN+/+/xD6YfmoLa00/iT+PP4qe//3zFmKkQurIG77r7KlX34edb0sMRfkqgB/nvTEPh",
+	"p6Z9+hfT78e/jZ8SqCv8GVQjh4KL8WP9c34SW9A27eOjBXAzlX1YnPDXc2vQLjF94t5XvC+0VF53j0OU",
+	"8mGef4kfk/h3UO70d9DLAiqlw8eI8wnTUFqZFxKTB9FWA3a4ZDyiWKBpiAkQ1DcHpm5b3XTbVipN0S7p",
+	"albbDYJsXX74K3sN6Z+Zo6o5NTP5ko59DS6vceHj+PavwjyFn/Pz2YfJvI8eOQtwJ+0lAR4IGUbkBJku",
+	"lgA5mQAY593yxllecZB6EKjSljvNTJeR6+slPvv3yzrHcZHpGZdWVKma9Ra+W36LFZ3+Hr37AqmzProM",
+	"MYG4gQqxIUtBgGCv4zrmE+yb1LedFuCT9uJP7gtqHLbMx4+WYAx3ZHjCfZ9Ba8T1ztbiL46lPKDC9oFQ",
+	"yIKW2NG+cRYlJf42Wp2lzsGynOfhdfrT9cWfmqmO0XSGLDKjwqgod5sZtohBh9U8EUIl9XAjWZZUuAd4",
+	"p7mYH9JebpYmcW3VZfDwRSlIgUchaV/eG0NztmiQtGOiqivA7wzY7vbyTFBE2dbXyNOMDgpzJK1osJYO",
+	"ymbQ/lWGQxCcuqIe/zz+p/hHK5lCoUZaW9diKBhyjJuyTJDSbBm3nsGlWb5cdmfpK6sZ8/JrbFJDvAfg",
+	"vCn9yRIony1MlfTdqMX/Ewoj/yp+Ov0e9Hz/DBtkfB4/nf5V/KzbLa9d/mz6QfxLw89+beuXd7tQ3Pu3",
+	"mlVOP0jGq/4gY/yJf4acd/pBWgH8i/hx/JlmpP8UP4ay7Vo8+Cx+/PvPU2Xm+CB7qI+cy1E2vB6kbWnA",
+	"kqm2WSCv7RdFXpcgrWBbM+xLcxLj8tQT3ZVeknVZNql5dTV5D2b7GlPp1o3FX5hlJZRMf7YEcd+Tohdw",
+	"jI1bby+xskOMHzyW8i4NsVPWeqezzDEY+5Glzy95zzzeg2gIYbE5SnlB/lOlkK2+n/lr339koh5ZaZMN",
+	"+L2UV6E3IdOsS5WrYjjEXJo/F9mtLpjEn2D9H0y8nekxggYm6/k0LNRnQ3lNmS1YO34aMlio597aXN9c",
+	"37QCqmayqXyaO7lakUrOkZTzzfhGNNKbqW3X/vM7rcbWbuPbtPHdB83Gu9/487KY21y3+8wKbtVK5N71",
+	"qlv0v+4C6TKI87qM7six8C9H5F6SnTlkB6HkucmOs5S1B7pUREz4zM9In+UU5BUW5cnHl6XpLSGK/NHh",
+	"1EsUmYMir7DoCvDjYhrPLMEfjUvw6x4bBdRjOZ3RIprPMVY1o+ZBm02o4OxRgWZ7KvpspUneEMEEWaUC",
+	"V8IJ6wo9AvN3CCVqfDLkERRpyYkCNoJ5q0r1uz/yZ1S/PxnN7Qfx38c/in8W/zj+199/Tuow8gfQdfHT",
+	"+Gn82cqlNTY81eU0ti+dTI5hcf4fNbn82qtnL8l5NTlH7PnSFK3VROWY6xNL3UTGiZ4ZJVfNZJHcdJer",
+	"6FYy5QumB3aiedbxjKb4Umr6U7Oli4JU4mcg88sXoeZb5gW2Os+Fs1AUlzDYj3EIvU9aTPnMRkw6EDzX",
+	"FYkF3iLG8WTEFJbvNp9FbDgKNAHCvlTw/TE0B5sZJDHj50eD1KuKiTBWPfEPQM0/pCfRudzpCgi/lCER",
+	"Zi+pDNcCt6xIYiGxiRbkGaKVX894OE4mvMMDm0JknkA7VP1ogScgCYL6qkxC44gHPJo0htJnAUq9peag",
+	"jT8Qc5DzpTpQzMoO5TkL3+jtRpEMBZtcTJi1IPDV+R4WReIlROBPyevwRycHv3RTXDVb3/V9QlPswKrY",
+	"X7Igvfq+/ecCR8Y9NpQmZztdchLmntNQq50YL9nV1bOruV3Mn+/YaIRHdE0ZcU5ZsaT00K6XH1oKYF/J",
+	"iVmYe+nseenseQHOngTbrtTRk0HhJZw7GbL6pZgoFgl6L60Tf3I+nedCg+cyRizW2AocYLH3J4N9Ja6f",
+	"JtnPKPRcGc+Pn9StdFd7RqEn7qpKNfk5bp0cBl9SmTT8Lv5J/Hn8ePrR9L/F/wEekicQPD79YPrx9Hvx",
+	"E/C/PCHxs/gXZPpx/Dt82b701/Hn8dP4i+n3L6eDfnXelEWkybpS/mhJ1Es/yh+BH+U5qOhzqn5Asi6q",
+	"/11LyaCNZVO8L2g0DpnayauKplKOiuikQpDZCxgNsybRl1riSy3xa6slArS+1BJfEvb5kcgaSjJ0PaWY",
+	"L0pdNMM7UGQDKlTof6Rub+Lu4RuNY6hPArgP9ZN5REZUqVSQ7Yp8fT/pRSxq2C51kNOMX/MzyAsWDPMR",
+	"FZZPgfIXkwhqjwFf0KsxLq5d3z+ynMJtEuw/rqJw7EXjbP4lqdMMObHlS4DjsIdc2WRoKTyGSczJy3Yv",
+	"eoX6WDBXJ03BSaqNmDJrUF1qiTCsjLpteNQCufYvVv/iogn1Tq3q2K8kNd8sLl9/FI5L2eMqAInVbOpU",
+	"TExNZJMqBbUAqeoK9y9W/8LFZFbFhK/IBUFHn/dLUvqSlFYb3OS5AHf6VVHTr5vVwRI22YPuqKKKHHpU",
+	"OISSkTzHnlnUuI0d/Rkf0j6Dkg5QyYuGpysZ0o92iRENI4fggWB1R6zcJKwhI/lAv5kR8jXmN7siCU7A",
+	"mhUY5WA/m41gsLVLSX29tUVMCa5cAQ4zXZrgn6EQIcMazlDDLbHBOJlSuZ3WehWxLsRYzLWuDMdBxPWG",
+	"VzVZbfg0ohczQegZ7sNZfN0MIPfNDe0UtTfBznP25UdOubBrB3hpNbms1WSJ/aMic89CzUtjywsztlya",
+	"jQzpwwcnQDpqndYBv5ltnnhllpjUhDI3yjV9TaMwFnw1nbazGzN9ia3MVxnnepTO+oIpVTLTvEjXdHcv",
+	"nUl/eqGuWQhWWcD8ugt5pVGxu4ieCkNIQ6zO4zODs6+8cXScRWZbJBU0ZwiwAZGqoHe6TfIWVAzXYyZf",
+	"z2qynVbblvo2hWxNaX/s/oKjEMXOWEgDkqmy2mltdgV23xdQvnUcQHfzdDIo8GRL1EJRGgebHyalxeW5",
+	"sF2cXE/6zN2G2sdYrhe61WmpETvsaXEOmwtVCXNZm8FXWvYiS6Dfeb9Gg74MeTTQcAeXeY+srTfbrUan",
+	"1e40OhvXa07tjAZjrZgf7O/fVP23//I1+e39wZn3+u6b3p7c378pv7u3t/vtG3u7b95+eOvW7ms3+/33",
+	"Bm8evLr75u293e/s3r3ZP31vcMpf2Tpv3bx5fvthv39nq/bo3Qs56ZLD2/VTOvnlR4smy9gz5ZMqOEAe",
+	"sM9pyuaMnLr5YpZ1oPWA6lJyRwZVMhh7zsKkwKcWshVjiAiINdcs9L+Unl/GrP6h82eNJl+pnzIx8M4V",
+	"jr91cBdTThbalAuGckKNO0xFMsQmqlVm4MTCcTGB+eEVFVhNLd3fOrj70g31EmuXs50mYHNNacD5KmTq",
+	"Yln1Ehy9pnJYek2tlDqpSxzUZS7ntT8El/NiA/FcolZm5MX+UGOhKrxgza4os8OSvBkWWkeMqFLZ/mRJ",
+	"xTotpiXNtXjEhlpJ6ArTJRQmzPXcshuB2ntwp1D50yGuaZ7rmtS+hxEoGKaN4cocE2+eEP8J2nfz7CBx",
+	"4poGIGoZs+9LsfSlUfePwqh7Qf52tRbdEfVOaZ8tFE3Ne6X1CcrF0VEo/bHHfC2QEhDCbV5yNGCKdQXa",
+	"i+qJWWnv4MghWXMENsFLegtlbEYSLUxHUJkmw66xQ2lX5FuUhqzBhNZnsX/nDvEl1IQPWEQmchxi824v",
+	"4JoW+ZIoaZK950RUHJpz+0oEaXMZL0XolwRmDoEpVlC1KGxim778GgxLEyWoOKWUya5+MYUfjiDkp0DL",
+	"ksgC2xvO0qaU9lQbuw1JcLWMSk5o7qOQ0PT8obGeCVxQXHjY7JYqU00/V5ahggLNUL6v1Ly8jD05OYwr",
+	"tylfyKKcQtZXIBGns98DO2sZfTchJElfh+iPvPjgS4vsn55FFohXoXQACJBZ68jzGWp9Dn32aMhZwmxE",
+	"1PCSkvjL9KhJC/BzpprkNvUGxNXKf2IXKK3PD5klSguuETlj4QmN+BAjTtNK/9gMN2Q0wgYZmO6F/UNz",
+	"+F7BACoK/b/wfFp7rJPKUN30wF52tvi6lO0oAecXgl7WYtP43+x9228bybnnv1LgPphakBQp+SphsPD4",
+	"Fm9sj2J5MkHchrvYXSQralb1VFWL5hoG5hIkDxMgwbxssNjN5hych/NozBkjnskZ519o/UcH9X1VfZFJ",
+	"irJly3b4MmM1+1K37/59v8+aMfNJ7GoBIOLgsDSJ2YBb3QcbVM5pCrVdob5MY5GrJhUQrc7RtFKDzDp9",
+	"cilWYEUt76DdBCdQTkQF8sbv1wnSz5JUg4UQ47GcNZxtF7GfQRohNoJHylmWXt4umVQ+tgyYJKR1ryjm",
+	"3akZO3wq3aF5RQLROl3XjKpoxPT6UMksBTfAbDPeUGV0kQ7mH8OSBKz8sWdeCgZtL+sVRNr7AMZlW3Uu",
+	"CHxSBwIqFchYakPOdbcxQQZ+Kzv52/dmghfNT0P4PcQO/6R5rtvtEkpiOm0RnfCYi+FaJxAh2OE6tE+5",
+	"tJuimfw+TTgW/g9cTasj4mbRvB5CU9qFyhJs4ATFCJqLYcKKRVjbJhQcERDkqngVap2b7j/ouFiXzqIR",
+	"6ql9GU87blC6s9nB8XYSqg2wkQ5BA1aTPcZSbIGuYizuCP1z0ERexOxRODsUpnW6CyO9AVv8ug6Mo1Mf",
+	"dxQbMPV6rg4/ORghLgs4crnCpWlsNfI/59/mf8r/X6PV8AtWuZr/Jf8W+OkQDvCFC08Kp286mmoe0QTm",
+	"Ur7bv+Cv+V/y/5v/Kf/3/P/kf5rzCugkfqw0u93dHVh/3IpjeEWO4J67uzv3qN67zgXXI2S7G8uwNf/g",
+	"5ShiqfH8etWraeW+eFek3d1MvCxvKjKmKvh2d3deEnwgGxpbjaFje3pEwSsqpGCHgnlap/PkIj9aKFI3",
+	"PJAkdnRMDKSKXMzdbjmD9pxNaNH6j/xF/vf8J+hC+yz/+8EfCige6A37PP9b/l3+Iv8e+tF9l79Y85jG",
+	"mMXSCgQX0CIX+ZLukCteSoJkROHkRGNZTpfwPUbCQSEMdhwTDBfLjJs774nAwNVpbDV6G5tnz61v9NYv",
+	"XOh2e+38z/n/bxyLTd/cWfHoFY9e8eilXMzI+BYwvf7UMa5l2TXyr1fm16iZLc2y7fBA11d06FKARUwk",
+	"3E6TZEpoHCumdXHDmrVcsPBlCG1lPffFuuoTZr+3YDbvCQdeRn9eng3D1FeceMWJV5z4GJy45Lya0CHl",
+	"AoomgSkSJgw307fEhwsj+9is+DAH7nNlRiSmhs3lvTXNNxDOK9TrdgkVZCQzBU6c3iwvUQVvYqPMc/48",
+	"YxmLwcyA4sg6GIW9TOjAMEUmlEM0EeKMIbLRLbj60Z0Qk01Aqgwcx2l5BDXIRizSqOEJoqggMjNHuHG8",
+	"6HhPxAJsH4B/bjW6vU631+lduthttF7Tl7O8IPHrtZIlK1mykiWvK0sE4SLm+zzOgAO9QVFiuaxef2z/",
+	"5zpQzA3X2XvOeJ5KheWyLt1vZDmwHLOWg60Eb7qrbQ8t0w3Lyvh+IqM9TbIU0TKoCcSYiinRLJIi1qQZ",
+	"0TRlsRVUECNgap+pFtk4R7S9FrMBzRKzRjJheILRdSsoFMMaf0oGXNAERxmIZujq3FkctkiYUmU4Tew/",
+	"sULG/os9Si2XCtda9nVlM1AQRZMRNW6KHbIjk8TKoVhaSwS6jqJsLAwRHAzEa6BYx4X+K/GKs9uE4l2T",
+	"kdS+tF+TEd1nxA0lEM2NsyBStZOA3BAv3NbKl/W69pNeOsLycrsEiRRDksok2SIp1aaegxDRFKJBxU2a",
+	"jFgSE2qK/Sw+sHGpVb7BnbkzmpzrbpJmmPCx3VmoH3L7m86VqjeYuYfuxCMxZWFxeFx2N0HV5Ywmoe8/",
+	"FBLsSATNyGQ8rVeddXv/8+rmr39+7u7F2xufnf9F91dnf3nhzqWPe1euzS5Ew8N/0kVoy9Sg2SWZWZW3",
+	"66jBSFRaikwSuzZGusPgURRxv7gY1tZho+tm+3nGIB3ffdS+sFGdnKOpxla3ZSfKx9m4sXW+C9PEP7rF",
+	"PLgwbGi1lRkwrScYR3fSe26iCdV7h1pY3WVGTduXLbUc1cUKbsU7P7g+Vr0lpnLDCoZTkM+vKGzr2V/e",
+	"kEHzwMFeOyZ6lKj0ktGyvoeW9S0Sj0OqqDDrkZUri5C5sROJ5auIJwOPeRa6BUEEjKePrXyxLF8OEIrG",
+	"M0l/nfZlZplwBYmvhRzOjMiAJ5ZnkkiO+1yw2DW6RrYOCFoDPoSaVKoJjcdcaDKmUycVjCse1YEYMkPO",
+	"djdnMWoc+06mhuwKTPsIbg0jYMIo7oFzuC6nZW1MUvmAD8mTEJfWigSZ8ig8hFNd/7Uxm4kV720sYNMV",
+	"xowvvY+8eSZnfpkJ16aHmwMzLJsYVIbd2+htnNu4MIfnGjeVylA9b+29Zd6Kmwz7Czs9P3vfclo/fQBZ",
+	"id+P1kzvIVuDnZjNQkgTqHmtwtzwhrns7WXFH0//y7xNZsq0U0UjwyM234l0WdBkqpkmoWGPTEiaVh3x",
+	"IPSVmk/LA6KE8jEWOzrs0BbgVjnXBovJHhcx3Gm/3kKPPvrOhFRjbRVQIzPU5kWMt5GYRVxzKTSRgmg+",
+	"5glVZAz0rTvkDmOxR3GtTikQfSr27CP2N7euhio+GGyDfm9pms9EoN7skOuKsQ65gqBHc9nlFfvFHb+G",
+	"x3UXwduvSGGUTF7PBQRJxY2tXrfVsCtsz8lmt9doNTa7G/ao2K0Ddw/EvJ8d/M4Fww++zJ8ffEXy7/K/",
+	"HXxz8GX+I3Sv+QM5+JLkLyA6/uzgq4Pf58/tLyT/KX928DW84kX+Q/7jwdck/5u97t4F//09Xv9H/uzg",
+	"i/xZ/n3+1D5P8h/z7/KnB18cfJU/P/ji4JvO8iHjGUt9LAytE2eftU2fV9nqfm+BuPfgDIco4ZAaexnL",
+	"lxepr5fRJwMnp+2Qso54BO6tgmp9eK6w96Ssv7eUPn/TErXlqLiK718KrWXZ/viD8UoBUoQ0g0b+Lwdf",
+	"H3x18Edoj/U8/zFoLCHaCi1cRxJ0JdR77YMmaWw1erBOR0u8gVTjLKHz89LvMmEphlDibiXgnWciQp8U",
+	"e5RKZWn3Z/du38I0Vp+AO7KKd6IYjadEsYnixkDcQWoWiISLPY0uL66Jkplhax2yQ3UhVD2gANVkYM05",
+	"wlFq2Se3rJDi0NhdpvTzjEHL9hYR0qD8dIM9HKzB0YZkLIUZJVPvpjpKpN1g5jq+cBl/jV8oHFJRI1a4",
+	"b+wE6hp+tHl3Sj87J35+ZU/d+tWdbjROsl9Ph+kcXR8k15LemYu9SxuH/TNHKvp2FojcjhgGzrbauXPD",
+	"tbnozBnZYDzHk9JIxdBOWVgN/z789eDwQOwRtze096kCJ1p5/t3q79y50XjwZIkQ0gwtYqH4g8mu21Gd",
+	"BIKDAprBJG84hW9dpLUad6lht/iYmyOdP8WN1afaOzLh0XTph93tH5z7aCUN30DBYsEhgSXWJEjLsntL",
+	"5stLQBR4m11YCx/8wZcuZfSNpilTII7mG3zXuYh1KflAcKGJRiOjrWTylmCaUCunrGyXyk0JYzsbXXL7",
+	"45ohCKEFHQgQnVi1EWTd7mZEyUixwUdB43GfavapSp6s/7eikGz9MThPntxfZ8Ko6fpj+N+TB0EDHmYh",
+	"QdnKhWZ2XTuBqAnBohgmhPseRsgmDwlF0gTr2XXRGEvBjbQ8D1rqBKL+7MMBF/HDciFDjJzgzp3RJFzf",
+	"31iH8IgOoVMPjsSMFGNkzMxIxprQlCpztCy2W/GzcstOz750W9PYaoyMSfXW+jqiATLTwZPVUVmjNDO/",
+	"JQdf5i8qFiRmWj/Pn8MPBP4GSzN/lv9ALnRJ/q8HXxx8nX+fv4Dc7P/IX1iL8UX+ff4s//HgS2tk/jX/",
+	"N4L53Qff2Md9N9Wf8mfEWaX22tP8O2ik+l3+1H36j8e2Ncs1P1VDszqMRX46oEA4u3DzSgSvzNmVAD8h",
+	"AX4TJAspTDjnRywQkgkXRjoL96RM2RnAeF7W10SRv/5Qp4mlvMZCQbWUggDGgV5/LPu/YZE5KisE7aY+",
+	"G3ERW/vUiXQ+HnrxzAUay4gvVY/u2B+wU3dx/ZoV73i9aar4dwvsazLbvHYbhROCZlk7d25sF326sChW",
+	"TIlL1Zim0FK13oURAlZze+nNMbgDcXyL++YYIfiOtLdh7Gc0wf0hPG695DMol+dl43vz/LkL5y9enNMH",
+	"1m/6aWRDfILfXqrzx3Et3pPq6Ng6YdsZ3raS1iuDeSVvS4PZ91F82V5+i3Yy2m9zZd9nI2q8gFHMvhXq",
+	"ZhM2MAUSQt3CdKgKRSKeezhSLGbCcJqUztNOIMIb1+4ROxx4WIdEj+QEpQzgJmC9lyZjpmo9I8ssPTkR",
+	"BIKCLkS6z1QgoqMF0S2c+Bs3bdx35jBGv0FntFs+XOQPGSfln4K4CyeJPZ7VnT2atI+m2dJvU/Yvme/l",
+	"uoJw/Oiu6nW7FY1+IJVDNdUO1TQcy/gqNSwkzY1u72K722t3e1ZzTahhas2FDIo3BKKGjArpm9QQISHv",
+	"likMLIBOit4xFoNiii38E/vbmFGhiZBmBNm9+KbD3q0jnFqz/FZjGfMBZ/Eir1UgFrqt1jrkjjQ+XyUT",
+	"CdN4L7IUu3g+H00TSu7du4XNx7khzRCe6hiThGvbmHEdoh5zxU8CIJ6quk24Hl4espBMpNpDZVc5pb3g",
+	"YXqxC+22m/QpOtDcAQKLbuNsu3upDekZgrH42j6eVFS0wd9pB1fklPW6l7rdjW73wTGdWNWZn6obyw/i",
+	"Hk5tHtxiSS0ALQup9o6gVjryPxsq7soF9u5I7c9GPBpV5GMd8ZtC4eiru76evIZza1wy9mPpBx5q4Gj9",
+	"oLiTNLF4ac2q8kEj/9/5UwhQ/ARBiqceasZjypD8r5AR92X+PH8eNBZpF4EIra0D+oWD5v307i0yzrQh",
+	"fbu+gMdbwCfYZagAnM2Px1TDaF6YuDBaL3QqywymW8w4EFUF5bCz61iqBy7dQ/e1Q7pHIJYPmb1fusfH",
+	"MO0rOOtTVD788VqkfQxoolmrkankslKWYu83XuloXeg2jquo1JbpndBUcETH0FQKollpKqvY20rxeCOK",
+	"R0UWvxMaSF2oLaWCpIqP2fqS0P3GSj85qCCdey/izt2bt68RwSaaDJgVzbVihXmVXfbbNXz91xZHb5QX",
+	"V8c7vacYOwKnfwoLdloZ9Suf5PvKZEpialtimt1YYLl4w7KJ6MgG7Cfn2x93LHW7iO6Q7zNR5QN9ZibM",
+	"6q+F4UCaHuBZCkamjCpCh3LbQyaQXpfEdKoD4arGQyPhOczR83+Vb3H3OwSC8jvlG42M6XStQ27zR9Ds",
+	"wxpF3+bP8+9J/jz/6eC3+YuDL/L/zJ8e/M6ZQAWdQrgCagF+C0VCTwMBj3yFJUOQOvZd+YCdMKigmkXG",
+	"N74b0z1GzERC5RYE/4cMS7kyAcBF16UiXEQKTiZNApE6/AYtlQEkJLvA2LdECpAgpBnaH7fIRgioRSQT",
+	"ewICKX7kFSQHx3QDcVR0H/iY3c3TLA+rSJz7vW734oNWw061sbVxTF29mM2p6ul2AIvg9e3ermqrVq67",
+	"lXCra4onkKB2brycjEOkhgVZ5lmStH3qOFTWtBMqhhkdeswXL/18xh01tE81KxH7qWIkpdYOoAawfx6x",
+	"mJzrlgAKGkou7S0tog1V2JXKwBXSQw6+RYQ8bomUwzk7PX7OxL6DDFCCGRiIZW+9IgP74KtaOvUPtWTq",
+	"42ZD43RPleH7IczLgv5E4FGwFtKYmmh0yuGjlW9k1T37eFBwZcrCW+TRgqcpWxQFuVU44yuBEAcLApGQ",
+	"wjkTQuA6xEwHIEFXJtQq8h8gcgFpuiwQRTwjjKTCpYqZMGGH7DIRFwWxgJUz8BVHYKvU799GhBypiMBW",
+	"14Godp1dEsdh16/E6fF0XztTqXAp+xccfJP/QBBgIf+x4bIEStyZ4zJ0N9vTZek4iEVqfMHJT9G9vlLq",
+	"V0r9OyYxrgOGThRlyhVockFowYlfX35sdpeUH5ir5Gs0F/ehNUbxfmbQif2S1KBFRqw2UmGMedwht6U2",
+	"1Uetxo/xYTkIBCbX620y4kxZIcojmpB9mmTu1t9I6MTpWqD3abSnE6pHh0PZMIaHXAzk4doN0twEQGu4",
+	"SKRdZjNN4TMIJLS2VHWHxzI7nmjBp95wOcSrcG4Y2E0xkEd1NzyjK5u3ioyu6hw+RP29aAFcHvVjBw42",
+	"RtUgZMmPGsfnwuss5pCWspAd+5tIU7GYQgfX2fp8iwg2YdoQwJLfQjh9qG+YUBA80JKmRUZyEgidqcJd",
+	"w0vURKkZSZni0rV6nMzJJ+NmWXXd89Rrfq4fDG91M1qkFfu9W+nCq/qtd5gdspI2j8cMz49eRftcd14J",
+	"DxGyPjLjZHF+BTifB5XGVJDRsUZCeEM4T1FFnBNQKrnRJJUaJurc1aX3GeDyVRaZDFC645m1JuAYAawV",
+	"+5vlgFAKDPd75Bisb6aKBaKs7XXJiLNKqk8OCKwox35zDBY+8U5y4mLuc/iwPzcrxXYlAFYCoBAAn4hK",
+	"rz85qHgmPPN8xbyaVyjjPSwi4Mn1x1iuv9hhMRnJhM3k/5QMeAIRRftxSEP3GizULOOclgOHIE3Lx9nE",
+	"vnez8DSsbZHUyYRRAQwdyXTaArkQSyKkgZ7vgainsG8RIdvwQOiz46cyI4IBpgWDekVdyGbsIe94JkJg",
+	"DGSSyIkORIiLFM6XD9dgRq/r25jBV3lSYDHWwCvSeDAbt8LBLyxCrfBgjMrYd8gYgqbx4FjAjDjhu/eu",
+	"N1q1K59cvXfoys7V628Gu7Eq1Ozwjw1gUX2BXYvXesG+iDuSaq47MmWF3tPBSMYJ4GOUmb88WeFkrMTs",
+	"B+k/Qo5xSEzevXe9RT65eo9IRSwzOa7EvHBCEvNIIwpq07wlNd9aqmGgp3TI5ts53owC2CisQCvgnuQM",
+	"lItwEXoVhIyhwOwlFOj/YUf9UafTCYnGZmSEkr6SE80UGckEeiuXmB1kj01JRAVJJI1dEiqj0QhwpNDH",
+	"NWAGGhdEXvDjuhf21gkZZYWh94FFFBbZWimAeLnyh2oLlpVEWEmEleFV97wBO357thZiFM2VEtf2mfLW",
+	"jkMkctzWMg2mPVePKObnI7vdqsMlWUaPBcIgMUBAuL8dUyiQfktIJcAczjTTpIkhh2pXRmyQBbi/ax0S",
+	"apmpiIVEQ5HEZMTwVmwqA2OOpOXdBbC9Byb09cZYRiBVeUcFxMgOH4FuAtF0AZJq0fOaq/suvkUVlj0Y",
+	"TfqZEkS5tptkMmKKuYYAlltwMQxEM2SPRjTT0B0RmlrCX/ohNeHaNjmEJrWeaTp0U7VmLtGpPTXczJQ6",
+	"zPwC9/cNCgH4wqKQR4Fk9cpM7TT7O91zp5upAs/KT6hGnkiSC4GPHKepkx5u6EI1Db+asHjIlG9BF9GE",
+	"iZgqn92gSEynpOlrjgoly/AxI/9LCra2RRgQcya4CYRi0J81bhHFBpmIsSJaMat62av96SyibDn6a5EB",
+	"HfNkSrAXedENDxL/AkEjJbUuqEwxOFt625M/zghQ18yITYk29gchJy0XnfTu+Tr5AONIlcQx4tS4ISoT",
+	"msjMQBNXVPc0c/RnaddSCOiD9h34ZQBsguZc1ScCgStUMC5oYlVM/oxGl4vbiD3GUte5CnJ5TDG7VLF9",
+	"LjPt4qbbgaCCyAS6ngoGaKhCEqusLiLaT/WSqKJuPPgxy5AVo3Hd+QKHZE4nDHxuTjMM/6D3wPi/Yzzr",
+	"S3hfYBo78I3b7uHKpav2PTP6elwWUzjQTj5MqJXrforNWhVbiyw49PVl2OhunG/3eu3exTlr4UqRZ/g+",
+	"fJHyUp0HAcp2Bvmc0bMO46weiu2YjeWcQZbvayybOXql6DF5x75j4biL0++H2jpMtoUCMPVhr4Lw4CcO",
+	"2GeEikAgjVlhbQdPpP0KN5olA9JkiWYkPNvdDF3v4XIRaJKO6NyeMi7f7eSnjozWsbZaqzxv8R06UIWG",
+	"NbPFDLzn1Qf64E0LbeQwc6R2KW6ApSHlHToIQk7e8Y6Sp6k5fFZoZ+WStbweKFDyqUxY0fWamsSE9UdS",
+	"7un1mCV8nx0NTlDVzN3DpHy2njZUb5VVSr2EakN6rW63C7HsC65EGWuOzYhxhbdgeMWqHzXRrsEqJ83Q",
+	"cRmr+ipm1NT92w0HG73HjMbhWisQ1Bg2To1uObDsiNmbzmj8FNYOFKdUgCmFT3TI1WJ+4JjSfChQpKBe",
+	"sWt1EKpi8plbTLt3ER84+iLN0C1Um8OQ/F9W1mhDx2n1on05NZliYSCcW2CtBHotG7qXrX81ixSz87Jr",
+	"wH3eq+UvAnk9ZMC25WAAq+2bzGMTTuFWqENCHoeW/4KXqjLg2nKheiSFUwj9Cs3QRaxa79ajXL6jdJLL",
+	"rgodWOqYWklePLtUm3Owq2YrJL1utdN5r9ut9jp/2/146yszXWQDVVfgLTLMd8ZwskdPmBm85uQ53/pj",
+	"9+/pzfjJutWV4K/5ZVK/yFgG9MBeAnou34qtEIUnFjRWrN2kSmDnGsGB6zrFooqWz2IXbEI2zrYt6QKh",
+	"T8mEi1hOSJM6EvafnDqXhaV66OHEB2zNKlr+90D4jgoFB7WEDyjWVKOTYRZJ3/UL4k7vMhaG/+YZTXhM",
+	"mpZ9V+d6SCka6+HDbm9j8+y58xcuXqL9KGaD8u/ZQeByyxYGgisdCuxX7nfbl2h78ODxxvkns/qCv0z8",
+	"G2+K+I8g/GmLfG6P2dvuwH1M1+5p8guoHKSHWcSU0CHl4pXZhP0EizLFzRQOd59RxdTlzIwaW/cf2BPi",
+	"3nv43O8o2WegZ3AQ1EbRyLRAdfEhDFQMUh8JMy95ikDcuRNeOpoPf8m5FK9IIVhkyP7Glquhb5UxOcMe",
+	"Oe8pmhy65fSqSsOz1iF4qUAAJE7Zidu3dYUifNwWUIUwR2W7fDUEAAkXA9kiZQsaZGnl93yorIiCFRav",
+	"mzz5zKomBdL+ALy5dUu9tGWdd4cpQOWTwvWedRWZyHTOdjeda1nuMUESGu3hCxUfjgzUqsrigztKPuJj",
+	"Wk/rtCxSZkbzmMGD3J3ldpnU2aearcGPTp3kmlD7aZIq2U/YGKTENGWBCP2M2+W42zETANEt6NgHId2I",
+	"EAwTVF5/t4PwgaNTLMU2ETIQaIxytMNNh/wSS6N8pRUTsbPEaw5tKqzpnVKlmRUqgIzDjb9uBcYaJqO6",
+	"XjlSEEUnWIQW/veHik5CMmbjvp230IZRaPjeZ1CSr2Sa+vhmcawxnvDSqb6+u7tDmIAKA7uw7VTJiDEr",
+	"qLQ73x2C5dPuGFI9FdFISSEz7awF8HQqRqF8jBiq92DK2Dm3cC9mQiOX0KYeTbBLm8okQek9ldk2hnnt",
+	"igyUHLvY8kDrdN2+XK8/tv+D0LM9ffC5AtHCSDKh3PVqC3cgx2sLLn10J6wDW+yx1ASiqqjb3yOpYg1y",
+	"Hfrl04Rr5nWD2rhdbRy8Blo22m2pLbtd3VmLfnNnlwSNu2zItQFI1aCx5VaQGEVj1h5TtdciNE1ZkgAD",
+	"a8tBWyo+5KJFhkwOFU2hFq/NRexEYysQXOzbwykFJkMbnnAzbY9lzBJSEaLWwDWGVitEWmBqQdCdRAm3",
+	"RwHID1WiQNz4ZPceiZgyaGshL9VZf4zd/ccd8vHUYKSpX5ptFKBjsc9TkcIHuE+V0QRCqpKHQssojCLB",
+	"OtEIHPkFLlR4tns2bFW7OdvjByQWS4Y+LcD+7wQiEPCKNOsnXI+cs3nClc99c54uUTihdyd0OGSKfHqz",
+	"hRkLVS7oNz4QDi+3Rax6ZJl8Jb1Pt8g4SwxPqQIKN+BTQ6lQGJykL2OIjKXMZZ3XY1zNgmfpzoCnugMd",
+	"t3S4TUJPT+1UcWHa7gcCf2FN51qH3Iwx9tZngfCNTKQqTmyN9GgyoVN34GUGamlR9VmYzRoOAvwMLluf",
+	"Kk9je/9tqSM5gbu3q7WkxqU+WolW7g74GIvPWcIpHwk7sOuBsKMvHAVTz5Q3uhfIbbu6LrMABU5xdkpc",
+	"40jGri96knh447UtBCouYYV9tHIEcQZw+BZbVJOBxekDHOTMwOi5IUjXTgNhgeCGjcGOskzGFXKBegSJ",
+	"OTqLLG+13AQ+POEa5Rt6cAaUJ1CiBe9gVm9z/gW0JNwPMDW7an4XH+Ln9CHec3NnF/JKCvWrXZwpq6C5",
+	"EHOrYfmq/R9PdePBk/8KAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

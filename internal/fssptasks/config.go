@@ -46,6 +46,12 @@ type Config struct {
 	// metrics.Upstream.CredentialRejectedNow [nobody is told].
 	OnRejected func(credential string)
 	Now        func() time.Time // [time.Now]
+	// Callbacks checks submissions' callback URLs and queues the webhook of
+	// their finished tasks [nil: a submission with a callback is refused].
+	Callbacks Callbacks
+	// TaskPath prefixes a task id in a webhook's link to its results
+	// ["/v1/fssp/tasks/"].
+	TaskPath string
 }
 
 func (c Config) withDefaults() Config {
@@ -78,6 +84,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TaskPath == "" {
+		c.TaskPath = "/v1/fssp/tasks/"
 	}
 	return c
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
 // Deps is everything the handlers use, built by cmd/gateway.
@@ -39,6 +40,9 @@ type Deps struct {
 	FIPS   *FIPS
 	Garant *Garant
 	FSSP   *fssptasks.Engine
+	// Webhooks serves the tenants' delivery logs and redeliveries (nil:
+	// those operations answer 501).
+	Webhooks *webhooks.Dispatcher
 
 	// Conns takes back the connections of parked long polls once answered
 	// (park.go). Nil: such connections close once answered.
@@ -66,6 +70,7 @@ type Server struct {
 	garantHandlers
 	fsspHandlers
 	fipsHandlers
+	webhookHandlers
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -76,6 +81,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 		garantHandlers:  garantHandlers{deps: d},
 		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: newParkLot(d)},
 		fipsHandlers:    fipsHandlers{deps: d},
+		webhookHandlers: webhookHandlers{hooks: d.Webhooks},
 	}
 }
 

@@ -146,10 +146,10 @@ func TestDeliveryRefusals(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.waitStatus(t, "gamma", id, StatusDelivered)
-	if r := target.next(t); r.header.Get("webhook-id") != id {
-		t.Errorf("target got webhook-id %s, want %s (nothing else: no redirect followed, no refused address reached)", r.header.Get("webhook-id"), id)
+	if r := target.Next(t); r.Header.Get("webhook-id") != id {
+		t.Errorf("target got webhook-id %s, want %s (nothing else: no redirect followed, no refused address reached)", r.Header.Get("webhook-id"), id)
 	}
-	if n := len(target.got); n != 0 {
+	if n := len(target.Got); n != 0 {
 		t.Errorf("target got %d more requests, want 0", n)
 	}
 }

@@ -23,11 +23,11 @@ func TestRetriesUntilDelivered(t *testing.T) {
 		t.Fatal(err)
 	}
 	for i := range fails + 1 {
-		r := rc.next(t)
-		if got := r.header.Get("webhook-id"); got != id {
+		r := rc.Next(t)
+		if got := r.Header.Get("webhook-id"); got != id {
 			t.Errorf("attempt %d: webhook-id = %s, want %s", i+1, got, id)
 		}
-		if err := verify(alphaSecret, r.header, r.body, time.Now(), time.Minute); err != nil {
+		if err := verify(alphaSecret, r.Header, r.Body, time.Now(), time.Minute); err != nil {
 			t.Errorf("attempt %d: verify = %v", i+1, err)
 		}
 	}
@@ -72,10 +72,10 @@ func TestDeadAndRedeliver(t *testing.T) {
 	}
 	f.waitStatus(t, "alpha", id, StatusDelivered)
 	var last received
-	for len(rc.got) > 0 {
-		last = <-rc.got
+	for len(rc.Got) > 0 {
+		last = <-rc.Got
 	}
-	if got := last.header.Get("webhook-id"); got != id {
+	if got := last.Header.Get("webhook-id"); got != id {
 		t.Errorf("redelivered webhook-id = %s, want %s", got, id)
 	}
 }

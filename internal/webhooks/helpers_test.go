@@ -2,16 +2,8 @@ package webhooks
 
 import (
 	"context"
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
-	"strconv"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -21,90 +13,15 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/redistest"
+	"github.com/legalgate/legalgate/internal/webhooks/webhookstest"
 )
 
-// verify is a reference implementation of the specification's verification
-// of a symmetric signature, written from the spec's text: sign
-// "id.timestamp.body" with the base64-decoded secret after "whsec_", and
-// compare, in constant time, with each "v1," signature of the
-// space-separated header.
-func verify(secret string, h http.Header, body []byte, now time.Time, tolerance time.Duration) error {
-	id, ts, sigs := h.Get("webhook-id"), h.Get("webhook-timestamp"), h.Get("webhook-signature")
-	if id == "" || ts == "" || sigs == "" {
-		return errors.New("missing header")
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil {
-		return errors.New("bad timestamp")
-	}
-	if d := now.Sub(time.Unix(sec, 0)); d > tolerance || d < -tolerance {
-		return errors.New("timestamp out of tolerance")
-	}
-	key, err := base64.StdEncoding.DecodeString(strings.TrimPrefix(secret, "whsec_"))
-	if err != nil {
-		return err
-	}
-	mac := hmac.New(sha256.New, key)
-	mac.Write([]byte(id + "." + ts + "."))
-	mac.Write(body)
-	want := mac.Sum(nil)
-	for _, s := range strings.Split(sigs, " ") {
-		v, sig, ok := strings.Cut(s, ",")
-		if !ok || v != "v1" {
-			continue
-		}
-		got, err := base64.StdEncoding.DecodeString(sig)
-		if err == nil && hmac.Equal(got, want) {
-			return nil
-		}
-	}
-	return errors.New("no matching signature")
-}
+var verify = webhookstest.Verify
 
-// received is one request a receiver saw.
-type received struct {
-	header http.Header
-	body   []byte
-}
+type received = webhookstest.Request
 
-// receiver is a webhook endpoint answering with status(n) for its n-th
-// request (from 1) and reporting every request on got.
-type receiver struct {
-	*httptest.Server
-	got    chan received
-	mu     sync.Mutex
-	n      int
-	status func(n int, w http.ResponseWriter, r *http.Request) int
-}
-
-func newReceiver(t *testing.T, status func(n int, w http.ResponseWriter, r *http.Request) int) *receiver {
-	rc := &receiver{got: make(chan received, 1000), status: status}
-	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		rc.mu.Lock()
-		rc.n++
-		n := rc.n
-		rc.mu.Unlock()
-		rc.got <- received{header: r.Header.Clone(), body: body}
-		code := http.StatusNoContent
-		if rc.status != nil {
-			code = rc.status(n, w, r)
-		}
-		w.WriteHeader(code)
-	}))
-	t.Cleanup(rc.Close)
-	return rc
-}
-
-func (rc *receiver) next(t *testing.T) received {
-	t.Helper()
-	select {
-	case r := <-rc.got:
-		return r
-	case <-time.After(30 * time.Second):
-		t.Fatal("receiver: no request within 30s")
-		return received{}
-	}
+func newReceiver(t *testing.T, status func(n int, w http.ResponseWriter, r *http.Request) int) *webhookstest.Receiver {
+	return webhookstest.NewReceiver(t, status)
 }
 
 const (

@@ -35,7 +35,7 @@ func TestReplicaKilledMidDelivery(t *testing.T) {
 	}
 	seen := map[string]int{}
 	for range blocked {
-		seen[rc.next(t).header.Get("webhook-id")]++
+		seen[rc.Next(t).Header.Get("webhook-id")]++
 	}
 	killA()
 	_ = rdbA.Close()
@@ -43,8 +43,8 @@ func TestReplicaKilledMidDelivery(t *testing.T) {
 	b, _ := start(t, srv.Client(t), cfg)
 	delivered := map[string]bool{}
 	for len(delivered) < total {
-		r := rc.next(t)
-		id := r.header.Get("webhook-id")
+		r := rc.Next(t)
+		id := r.Header.Get("webhook-id")
 		if !ids[id] {
 			t.Fatalf("received webhook-id %s, not one of those queued", id)
 		}
