@@ -25,14 +25,11 @@ func demoCallbacks() []string {
 	return []string{"http://127.0.0.1:*/", "http://localhost:*/", "http://[::1]:*/"}
 }
 
-// DemoUpstreams are the base URLs of the demo's upstreams.
-type DemoUpstreams struct{ Garant, FSSP, FIPS string }
-
 // Demo is the configuration used when none is given: embedded Redis, the
-// in-process simulators at u, and two tenants, alpha and beta, sharing one
+// in-process simulators at baseURLs (upstream name → base URL), and two tenants, alpha and beta, sharing one
 // Garant and one FSSP credential with the official documented limits (the
 // Garant credential paced to its documented 20 requests a second).
-func Demo(u DemoUpstreams) *Config {
+func Demo(baseURLs map[string]string) *Config {
 	c := &Config{
 		// One person trying every FIPS operation in Swagger UI goes faster
 		// than the default per-tenant rate of 10 a second.
@@ -60,11 +57,9 @@ func Demo(u DemoUpstreams) *Config {
 				Credentials: map[string]string{Garant: "garant-demo", FSSP: "fssp-demo", FIPS: "fips-beta"},
 				Webhooks:    &TenantWebhooks{Secrets: []string{DemoWebhookSecretBeta}, Allow: demoCallbacks(), AllowPrivate: true}},
 		},
-		Upstreams: Upstreams{
-			Garant: GarantUpstream{Upstream: Upstream{BaseURL: u.Garant}},
-			FSSP:   Upstream{BaseURL: u.FSSP},
-			FIPS:   FIPSUpstream{Upstream: Upstream{BaseURL: u.FIPS}},
-		},
+	}
+	for name, u := range c.Upstreams.blocks() {
+		u.BaseURL = baseURLs[name]
 	}
 	c.applyDefaults()
 	return c
