@@ -91,8 +91,11 @@ func TestFSSPCallbacks(t *testing.T) {
 	tasks := map[string]bool{}
 	var mu sync.Mutex
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, 8) // a batch job's few connections
 	for i := range n {
+		slots <- struct{}{}
 		wg.Go(func() {
+			defer func() { <-slots }()
 			code, body := postJSON(t, base+"/v1/fssp/searches/ip",
 				fmt.Sprintf(`{"number":"%d/24/77001-ИП","callback_url":%q}`, 10000+i, callback))
 			var task struct{ ID string }
