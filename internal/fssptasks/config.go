@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -52,6 +54,10 @@ type Config struct {
 	// TaskPath prefixes a task id in a webhook's link to its results
 	// ["/v1/fssp/tasks/"].
 	TaskPath string
+	// Tracer traces the poller: an "fssp.poll" span per part and poll,
+	// linked to the submitting request's span, with "fssp.status" and
+	// "fssp.result" under it [nil: no spans].
+	Tracer trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {

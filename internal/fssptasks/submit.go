@@ -8,6 +8,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
@@ -124,7 +125,7 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 	r := &record{
 		Task:   Task{Status: Queued, Progress: Progress{Total: len(queries)}},
 		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests,
-		Parts: make([]part, len(chunks)), Callback: s.Callback,
+		Parts: make([]part, len(chunks)), Trace: telemetry.Traceparent(ctx), Callback: s.Callback,
 	}
 	offset := 0
 	for i, c := range chunks {
