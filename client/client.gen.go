@@ -588,6 +588,30 @@ func (e UpstreamBreakersUpstream) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDead      WebhookDeliveryStatus = "dead"
+	WebhookDelivered WebhookDeliveryStatus = "delivered"
+	WebhookPending   WebhookDeliveryStatus = "pending"
+	WebhookRetrying  WebhookDeliveryStatus = "retrying"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDead:
+		return true
+	case WebhookDelivered:
+		return true
+	case WebhookPending:
+		return true
+	case WebhookRetrying:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -665,6 +689,15 @@ func (e GetQuotaUsageParamsPeriod) Valid() bool {
 		return false
 	}
 }
+
+// CallbackURL Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+// are not followed. See `GET /v1/webhooks/deliveries`.
+//
+// Example: https://hooks.example.com/legalgate
+type CallbackURL = string
 
 // ConfiguredName A tenant id, credential name or quota family, as configured.
 type ConfiguredName = string
@@ -1173,12 +1206,32 @@ type FSSPEnforcementDocument struct {
 
 // FSSPGroupSearch Several searches run as one task.
 type FSSPGroupSearch struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
+
 	// Requests The searches, in the order results will come back.
 	Requests []FSSPQuery `json:"requests"`
 }
 
 // FSSPIPSearch A search for one enforcement proceeding by number.
 type FSSPIPSearch struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
+
 	// Number The proceeding number, `n…n/yy/dd/rr` or `n…n/yy/ddddd-ИП`.
 	//
 	// Example: 12345/21/77001-ИП
@@ -1191,6 +1244,16 @@ type FSSPLegalSearch struct {
 	//
 	// Example: Москва
 	Address *string `json:"address,omitempty"`
+
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
 
 	// Name A fragment of the entity's name.
 	//
@@ -1209,6 +1272,16 @@ type FSSPPhysicalSearch struct {
 	//
 	// Example: 01.02.1980
 	Birthdate *string `json:"birthdate,omitempty"`
+
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
 
 	// Firstname First name.
 	//
@@ -2718,6 +2791,59 @@ type UpstreamBreakers struct {
 // UpstreamBreakersUpstream Example: garant
 type UpstreamBreakersUpstream string
 
+// WebhookDelivery One webhook message and the state of its delivery.
+type WebhookDelivery struct {
+	// Attempts Attempts made so far.
+	//
+	// Example: 1
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id The message id, sent as `webhook-id` on every attempt.
+	//
+	// Example: msg_0123456789abcdef0123456789
+	Id            string     `json:"id"`
+	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
+
+	// LastError Why the last attempt failed.
+	//
+	// Example: the receiver answered 503
+	LastError *string `json:"lastError,omitempty"`
+
+	// LastStatusCode The receiver's HTTP status at the last attempt (absent when it gave none).
+	//
+	// Example: 200
+	LastStatusCode *int `json:"lastStatusCode,omitempty"`
+
+	// NextAttemptAt When the next attempt is due (pending and retrying deliveries).
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+
+	// Status `pending`: queued or being attempted; `retrying`: an attempt failed, the next is at
+	// `nextAttemptAt`; `delivered`: the receiver answered 2xx; `dead`: attempts failed for 24
+	// hours (redeliver to try again).
+	Status WebhookDeliveryStatus `json:"status"`
+
+	// Type The event type, also the payload's `type`.
+	//
+	// Example: fssp.task.finished
+	Type string `json:"type"`
+
+	// Url The callback URL.
+	//
+	// Example: https://hooks.example.com/legalgate
+	Url string `json:"url"`
+}
+
+// WebhookDeliveryStatus `pending`: queued or being attempted; `retrying`: an attempt failed, the next is at
+// `nextAttemptAt`; `delivered`: the receiver answered 2xx; `dead`: attempts failed for 24
+// hours (redeliver to try again).
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+}
+
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
 
@@ -3127,6 +3253,12 @@ type GetQuotaUsageParams struct {
 
 // GetQuotaUsageParamsPeriod defines parameters for GetQuotaUsage.
 type GetQuotaUsageParamsPeriod string
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit At most this many deliveries.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
 
 // FipsCreateApplicationJSONRequestBody defines body for FipsCreateApplication for application/json ContentType.
 type FipsCreateApplicationJSONRequestBody = FIPSApplicationCreate
@@ -4571,6 +4703,27 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
 	GetQuotaUsage(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// ListWebhookDeliveries The caller's recent webhook deliveries
+	//
+	// The tenant's own webhook deliveries, newest first (the gateway keeps the last 1,000 for 7 days
+	// after their last change): each with its status (`pending`, `retrying`, `delivered`, `dead`),
+	// attempts, the receiver's last answer and the next attempt. Deliveries are signed per the
+	// Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`
+	// headers) with the tenant's configured secrets, retried with exponential back-off for 24 hours,
+	// then `dead`. `id` is the `webhook-id` the receiver sees on every attempt.
+	//
+	// Corresponds with GET /v1/webhooks/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveries(ctx context.Context, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// RedeliverWebhook Send a webhook delivery again
+	//
+	// Queues one of the tenant's deliveries for an attempt now, under the same `webhook-id` and
+	// payload, with a new 24-hour retry window (a `dead` delivery comes back to life). A delivery
+	// already `pending` is left as it is.
+	//
+	// Corresponds with POST /v1/webhooks/deliveries/{deliveryId}/redeliver (the `RedeliverWebhook` operationId).
+	RedeliverWebhook(ctx context.Context, deliveryId string, reqEditors ...RequestEditorFn) (*http.Response, error)
 }
 
 // GetDocs Interactive API documentation
@@ -5924,6 +6077,47 @@ func (c *Client) GetQuotas(ctx context.Context, reqEditors ...RequestEditorFn) (
 // Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
 func (c *Client) GetQuotaUsage(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGetQuotaUsageRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListWebhookDeliveries The caller's recent webhook deliveries
+//
+// The tenant's own webhook deliveries, newest first (the gateway keeps the last 1,000 for 7 days
+// after their last change): each with its status (`pending`, `retrying`, `delivered`, `dead`),
+// attempts, the receiver's last answer and the next attempt. Deliveries are signed per the
+// Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`
+// headers) with the tenant's configured secrets, retried with exponential back-off for 24 hours,
+// then `dead`. `id` is the `webhook-id` the receiver sees on every attempt.
+//
+// Corresponds with GET /v1/webhooks/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *Client) ListWebhookDeliveries(ctx context.Context, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListWebhookDeliveriesRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// RedeliverWebhook Send a webhook delivery again
+//
+// Queues one of the tenant's deliveries for an attempt now, under the same `webhook-id` and
+// payload, with a new 24-hour retry window (a `dead` delivery comes back to life). A delivery
+// already `pending` is left as it is.
+//
+// Corresponds with POST /v1/webhooks/deliveries/{deliveryId}/redeliver (the `RedeliverWebhook` operationId).
+func (c *Client) RedeliverWebhook(ctx context.Context, deliveryId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewRedeliverWebhookRequest(c.Server, deliveryId)
 	if err != nil {
 		return nil, err
 	}
@@ -8404,6 +8598,94 @@ func NewGetQuotaUsageRequest(server string, params *GetQuotaUsageParams) (*http.
 	return req, nil
 }
 
+// NewListWebhookDeliveriesRequest constructs an http.Request for the ListWebhookDeliveries method
+func NewListWebhookDeliveriesRequest(server string, params *ListWebhookDeliveriesParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/deliveries")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewRedeliverWebhookRequest constructs an http.Request for the RedeliverWebhook method
+func NewRedeliverWebhookRequest(server string, deliveryId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "deliveryId", deliveryId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/webhooks/deliveries/%s/redeliver", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -9192,6 +9474,31 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/quotas/usage (the `GetQuotaUsage` operationId).
 	GetQuotaUsageWithResponse(ctx context.Context, params *GetQuotaUsageParams, reqEditors ...RequestEditorFn) (*GetQuotaUsageResponse, error)
+
+	// ListWebhookDeliveriesWithResponse The caller's recent webhook deliveries
+	//
+	// The tenant's own webhook deliveries, newest first (the gateway keeps the last 1,000 for 7 days
+	// after their last change): each with its status (`pending`, `retrying`, `delivered`, `dead`),
+	// attempts, the receiver's last answer and the next attempt. Deliveries are signed per the
+	// Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`
+	// headers) with the tenant's configured secrets, retried with exponential back-off for 24 hours,
+	// then `dead`. `id` is the `webhook-id` the receiver sees on every attempt.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/webhooks/deliveries (the `ListWebhookDeliveries` operationId).
+	ListWebhookDeliveriesWithResponse(ctx context.Context, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error)
+
+	// RedeliverWebhookWithResponse Send a webhook delivery again
+	//
+	// Queues one of the tenant's deliveries for an attempt now, under the same `webhook-id` and
+	// payload, with a new 24-hour retry window (a `dead` delivery comes back to life). A delivery
+	// already `pending` is left as it is.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/webhooks/deliveries/{deliveryId}/redeliver (the `RedeliverWebhook` operationId).
+	RedeliverWebhookWithResponse(ctx context.Context, deliveryId string, reqEditors ...RequestEditorFn) (*RedeliverWebhookResponse, error)
 }
 
 type GetDocsResponse struct {
@@ -15751,6 +16058,179 @@ func (r GetQuotaUsageResponse) ContentType() string {
 	return ""
 }
 
+// ListWebhookDeliveriesResponse401Headers the declared response headers of an HTTP 401 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListWebhookDeliveriesResponse503Headers the declared response headers of an HTTP 503 response for ListWebhookDeliveries
+type ListWebhookDeliveriesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListWebhookDeliveriesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *WebhookDeliveryList
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListWebhookDeliveriesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListWebhookDeliveriesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListWebhookDeliveriesResponse) GetJSON200() *WebhookDeliveryList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListWebhookDeliveriesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListWebhookDeliveriesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListWebhookDeliveriesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListWebhookDeliveriesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListWebhookDeliveriesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// RedeliverWebhookResponse401Headers the declared response headers of an HTTP 401 response for RedeliverWebhook
+type RedeliverWebhookResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// RedeliverWebhookResponse503Headers the declared response headers of an HTTP 503 response for RedeliverWebhook
+type RedeliverWebhookResponse503Headers struct {
+	RetryAfter *int
+}
+
+type RedeliverWebhookResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON202 the response for an HTTP 202 `application/json` response
+	JSON202 *WebhookDelivery
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *RedeliverWebhookResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *RedeliverWebhookResponse503Headers
+}
+
+// GetJSON202 returns the response for an HTTP 202 `application/json` response
+func (r RedeliverWebhookResponse) GetJSON202() *WebhookDelivery {
+	return r.JSON202
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r RedeliverWebhookResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r RedeliverWebhookResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r RedeliverWebhookResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r RedeliverWebhookResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r RedeliverWebhookResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r RedeliverWebhookResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r RedeliverWebhookResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r RedeliverWebhookResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r RedeliverWebhookResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetDocsWithResponse Interactive API documentation
 //
 // A Swagger UI page for this contract, served from the binary (no CDN).
@@ -16902,6 +17382,43 @@ func (c *ClientWithResponses) GetQuotaUsageWithResponse(ctx context.Context, par
 		return nil, err
 	}
 	return ParseGetQuotaUsageResponse(rsp)
+}
+
+// ListWebhookDeliveriesWithResponse The caller's recent webhook deliveries
+//
+// The tenant's own webhook deliveries, newest first (the gateway keeps the last 1,000 for 7 days
+// after their last change): each with its status (`pending`, `retrying`, `delivered`, `dead`),
+// attempts, the receiver's last answer and the next attempt. Deliveries are signed per the
+// Standard Webhooks specification (`webhook-id`, `webhook-timestamp`, `webhook-signature`
+// headers) with the tenant's configured secrets, retried with exponential back-off for 24 hours,
+// then `dead`. `id` is the `webhook-id` the receiver sees on every attempt.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/webhooks/deliveries (the `ListWebhookDeliveries` operationId).
+func (c *ClientWithResponses) ListWebhookDeliveriesWithResponse(ctx context.Context, params *ListWebhookDeliveriesParams, reqEditors ...RequestEditorFn) (*ListWebhookDeliveriesResponse, error) {
+	rsp, err := c.ListWebhookDeliveries(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListWebhookDeliveriesResponse(rsp)
+}
+
+// RedeliverWebhookWithResponse Send a webhook delivery again
+//
+// Queues one of the tenant's deliveries for an attempt now, under the same `webhook-id` and
+// payload, with a new 24-hour retry window (a `dead` delivery comes back to life). A delivery
+// already `pending` is left as it is.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/webhooks/deliveries/{deliveryId}/redeliver (the `RedeliverWebhook` operationId).
+func (c *ClientWithResponses) RedeliverWebhookWithResponse(ctx context.Context, deliveryId string, reqEditors ...RequestEditorFn) (*RedeliverWebhookResponse, error) {
+	rsp, err := c.RedeliverWebhook(ctx, deliveryId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseRedeliverWebhookResponse(rsp)
 }
 
 // ParseGetDocsResponse parses an HTTP response from a GetDocsWithResponse call
@@ -24114,6 +24631,167 @@ func ParseGetQuotaUsageResponse(rsp *http.Response) (*GetQuotaUsageResponse, err
 		response.Headers401 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetQuotaUsageResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListWebhookDeliveriesResponse parses an HTTP response from a ListWebhookDeliveriesWithResponse call
+func ParseListWebhookDeliveriesResponse(rsp *http.Response) (*ListWebhookDeliveriesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListWebhookDeliveriesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest WebhookDeliveryList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListWebhookDeliveriesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListWebhookDeliveriesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseRedeliverWebhookResponse parses an HTTP response from a RedeliverWebhookWithResponse call
+func ParseRedeliverWebhookResponse(rsp *http.Response) (*RedeliverWebhookResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &RedeliverWebhookResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 202:
+		var dest WebhookDelivery
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON202 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers RedeliverWebhookResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers RedeliverWebhookResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

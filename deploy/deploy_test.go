@@ -286,7 +286,8 @@ func TestDashboard(t *testing.T) {
 }
 
 func TestExampleConfigsLoad(t *testing.T) {
-	env := map[string]string{"GARANT_TOKEN": "g", "FSSP_TOKEN": "f", "FIPS_KEY": "k", "FIPS_KEY_ALPHA": "a", "FIPS_KEY_BETA": "b"}
+	env := map[string]string{"GARANT_TOKEN": "g", "FSSP_TOKEN": "f", "FIPS_KEY": "k", "FIPS_KEY_ALPHA": "a", "FIPS_KEY_BETA": "b",
+		"BILLING_WEBHOOK_SECRET": "whsec_ZGVtby1iZXRhLXdlYmhvb2stc2VjcmV0"}
 	secretDir := t.TempDir()
 	b, err := os.ReadFile("gateway.example.yaml")
 	if err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
 // app is everything run builds from the config besides the HTTP layer.
@@ -50,6 +51,7 @@ type app struct {
 	// credentials, allocations, credential rates, fair-share caps and rates.
 	// On an error nothing visible to requests changed.
 	apply func(cfg *config.Config, generation uint64) error
+	hooks *webhooks.Dispatcher
 }
 
 // wire builds the app from cfg; it starts nothing.
@@ -102,9 +104,10 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 			return nil, err
 		}
 	}
+	a.hooks = wireWebhooks(cfg, rdb, reg, log)
 	var tasks *fssptasks.Engine
 	if cfg.Uses(config.FSSP) {
-		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, log, tel); err != nil {
+		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, fsspCallbacks{a.hooks}, log, tel); err != nil {
 			return nil, err
 		}
 		a.fssp = tasks
@@ -114,6 +117,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 	// (refunds, split changes): while it holds, an exhaustion is answered
 	// from memory until it resets.
 	a.jobs = append(a.jobs, job{"quota invalidations", q.Run})
+	a.jobs = append(a.jobs, job{"webhook deliveries", a.hooks.Run})
 	if tasks != nil {
 		a.jobs = append(a.jobs, job{"fssp task engine", tasks.Run})
 	}
@@ -146,6 +150,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 			return fmt.Errorf("upstream guard: %w", err)
 		}
 		a.fair.SetConfig(fairConfig(next))
+		a.hooks.SetTenants(next.WebhooksConfig())
 		addCredentialMetrics(upstreamMetrics, reg)
 		tenants.Store(reg)
 		return nil
@@ -160,7 +165,7 @@ func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheu
 		Log: log, Tenants: a.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: a.quota, SpecYAML: apispec.YAML, Ops: a.ops, FSSP: a.fssp, Garant: a.garant, FIPS: a.fips,
 		Conns: conns, MaxParked: cfg.FSSP.MaxParked, Fair: a.fair,
-		Breakers: a.guard, Telemetry: a.tel,
+		Breakers: a.guard, Telemetry: a.tel, Webhooks: a.hooks,
 		Limits: handlers.Limits{
 			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
 			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,
@@ -235,7 +240,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 }
 
 // wireFSSP builds the FSSP client and task engine.
-func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants tenant.Source, log *slog.Logger, tel *telemetry.Telemetry) (*fssptasks.Engine, error) {
+func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants tenant.Source, cb fssptasks.Callbacks, log *slog.Logger, tel *telemetry.Telemetry) (*fssptasks.Engine, error) {
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
 		Transport: upstreamTransport(tel, cfg.Upstreams.FSSP.PropagateTrace, config.FSSP, guard, um),
@@ -266,6 +271,7 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 			return c.Secret, true
 		},
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FSSP, c) },
+		Callbacks:  cb,
 		Tracer:     tel.TracerProvider(),
 	}, reg, log), nil
 }

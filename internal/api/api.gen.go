@@ -592,6 +592,30 @@ func (e UpstreamBreakersUpstream) Valid() bool {
 	}
 }
 
+// Defines values for WebhookDeliveryStatus.
+const (
+	WebhookDead      WebhookDeliveryStatus = "dead"
+	WebhookDelivered WebhookDeliveryStatus = "delivered"
+	WebhookPending   WebhookDeliveryStatus = "pending"
+	WebhookRetrying  WebhookDeliveryStatus = "retrying"
+)
+
+// Valid indicates whether the value is a known member of the WebhookDeliveryStatus enum.
+func (e WebhookDeliveryStatus) Valid() bool {
+	switch e {
+	case WebhookDead:
+		return true
+	case WebhookDelivered:
+		return true
+	case WebhookPending:
+		return true
+	case WebhookRetrying:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FipsListApplicationsParamsKind.
 const (
 	FIPSKindAll                FipsListApplicationsParamsKind = "All"
@@ -669,6 +693,15 @@ func (e GetQuotaUsageParamsPeriod) Valid() bool {
 		return false
 	}
 }
+
+// CallbackURL Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+// are not followed. See `GET /v1/webhooks/deliveries`.
+//
+// Example: https://hooks.example.com/legalgate
+type CallbackURL = string
 
 // ConfiguredName A tenant id, credential name or quota family, as configured.
 type ConfiguredName = string
@@ -1177,12 +1210,32 @@ type FSSPEnforcementDocument struct {
 
 // FSSPGroupSearch Several searches run as one task.
 type FSSPGroupSearch struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
+
 	// Requests The searches, in the order results will come back.
 	Requests []FSSPQuery `json:"requests"`
 }
 
 // FSSPIPSearch A search for one enforcement proceeding by number.
 type FSSPIPSearch struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
+
 	// Number The proceeding number, `n…n/yy/dd/rr` or `n…n/yy/ddddd-ИП`.
 	//
 	// Example: 12345/21/77001-ИП
@@ -1195,6 +1248,16 @@ type FSSPLegalSearch struct {
 	//
 	// Example: Москва
 	Address *string `json:"address,omitempty"`
+
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
 
 	// Name A fragment of the entity's name.
 	//
@@ -1213,6 +1276,16 @@ type FSSPPhysicalSearch struct {
 	//
 	// Example: 01.02.1980
 	Birthdate *string `json:"birthdate,omitempty"`
+
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl *CallbackURL `json:"callback_url,omitempty"`
 
 	// Firstname First name.
 	//
@@ -2722,6 +2795,59 @@ type UpstreamBreakers struct {
 // UpstreamBreakersUpstream Example: garant
 type UpstreamBreakersUpstream string
 
+// WebhookDelivery One webhook message and the state of its delivery.
+type WebhookDelivery struct {
+	// Attempts Attempts made so far.
+	//
+	// Example: 1
+	Attempts  int       `json:"attempts"`
+	CreatedAt time.Time `json:"createdAt"`
+
+	// Id The message id, sent as `webhook-id` on every attempt.
+	//
+	// Example: msg_0123456789abcdef0123456789
+	Id            string     `json:"id"`
+	LastAttemptAt *time.Time `json:"lastAttemptAt,omitempty"`
+
+	// LastError Why the last attempt failed.
+	//
+	// Example: the receiver answered 503
+	LastError *string `json:"lastError,omitempty"`
+
+	// LastStatusCode The receiver's HTTP status at the last attempt (absent when it gave none).
+	//
+	// Example: 200
+	LastStatusCode *int `json:"lastStatusCode,omitempty"`
+
+	// NextAttemptAt When the next attempt is due (pending and retrying deliveries).
+	NextAttemptAt *time.Time `json:"nextAttemptAt,omitempty"`
+
+	// Status `pending`: queued or being attempted; `retrying`: an attempt failed, the next is at
+	// `nextAttemptAt`; `delivered`: the receiver answered 2xx; `dead`: attempts failed for 24
+	// hours (redeliver to try again).
+	Status WebhookDeliveryStatus `json:"status"`
+
+	// Type The event type, also the payload's `type`.
+	//
+	// Example: fssp.task.finished
+	Type string `json:"type"`
+
+	// Url The callback URL.
+	//
+	// Example: https://hooks.example.com/legalgate
+	Url string `json:"url"`
+}
+
+// WebhookDeliveryStatus `pending`: queued or being attempted; `retrying`: an attempt failed, the next is at
+// `nextAttemptAt`; `delivered`: the receiver answered 2xx; `dead`: attempts failed for 24
+// hours (redeliver to try again).
+type WebhookDeliveryStatus string
+
+// WebhookDeliveryList defines model for WebhookDeliveryList.
+type WebhookDeliveryList struct {
+	Deliveries []WebhookDelivery `json:"deliveries"`
+}
+
 // ApplicationID defines model for ApplicationID.
 type ApplicationID = string
 
@@ -3131,6 +3257,12 @@ type GetQuotaUsageParams struct {
 
 // GetQuotaUsageParamsPeriod defines parameters for GetQuotaUsage.
 type GetQuotaUsageParamsPeriod string
+
+// ListWebhookDeliveriesParams defines parameters for ListWebhookDeliveries.
+type ListWebhookDeliveriesParams struct {
+	// Limit At most this many deliveries.
+	Limit *int `form:"limit,omitempty" json:"limit,omitempty"`
+}
 
 // FipsCreateApplicationJSONRequestBody defines body for FipsCreateApplication for application/json ContentType.
 type FipsCreateApplicationJSONRequestBody = FIPSApplicationCreate
@@ -3976,6 +4108,12 @@ type ServerInterface interface {
 	// GetQuotaUsage Who spent the quotas, and when they run out
 	// (GET /v1/quotas/usage)
 	GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams)
+	// ListWebhookDeliveries The caller's recent webhook deliveries
+	// (GET /v1/webhooks/deliveries)
+	ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, params ListWebhookDeliveriesParams)
+	// RedeliverWebhook Send a webhook delivery again
+	// (POST /v1/webhooks/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhook(w http.ResponseWriter, r *http.Request, deliveryId string)
 }
 
 // Unimplemented server implementation that returns http.StatusNotImplemented for each endpoint.
@@ -4285,6 +4423,18 @@ func (_ Unimplemented) GetQuotas(w http.ResponseWriter, r *http.Request) {
 // GetQuotaUsage Who spent the quotas, and when they run out
 // (GET /v1/quotas/usage)
 func (_ Unimplemented) GetQuotaUsage(w http.ResponseWriter, r *http.Request, params GetQuotaUsageParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListWebhookDeliveries The caller's recent webhook deliveries
+// (GET /v1/webhooks/deliveries)
+func (_ Unimplemented) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, params ListWebhookDeliveriesParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// RedeliverWebhook Send a webhook delivery again
+// (POST /v1/webhooks/deliveries/{deliveryId}/redeliver)
+func (_ Unimplemented) RedeliverWebhook(w http.ResponseWriter, r *http.Request, deliveryId string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -6267,6 +6417,65 @@ func (siw *ServerInterfaceWrapper) GetQuotaUsage(w http.ResponseWriter, r *http.
 	handler.ServeHTTP(w, r)
 }
 
+// ListWebhookDeliveries operation middleware
+func (siw *ServerInterfaceWrapper) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// Parameter object where we will unmarshal all parameters from the context
+	var params ListWebhookDeliveriesParams
+
+	// ------------- Optional query parameter "limit" -------------
+
+	err = runtime.BindQueryParameterWithOptions("form", true, false, "limit", r.URL.Query(), &params.Limit, runtime.BindQueryParameterOptions{Type: "integer", Format: ""})
+	if err != nil {
+		var requiredError *runtime.RequiredParameterError
+		if errors.As(err, &requiredError) {
+			siw.ErrorHandlerFunc(w, r, &RequiredParamError{ParamName: "limit"})
+		} else {
+			siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "limit", Err: err})
+		}
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListWebhookDeliveries(w, r, params)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// RedeliverWebhook operation middleware
+func (siw *ServerInterfaceWrapper) RedeliverWebhook(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "deliveryId" -------------
+	var deliveryId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "deliveryId", chi.URLParam(r, "deliveryId"), &deliveryId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "deliveryId", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.RedeliverWebhook(w, r, deliveryId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 type UnescapedCookieParamError struct {
 	ParamName string
 	Err       error
@@ -6400,6 +6609,12 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Get(options.BaseURL+"/v1/quotas/usage", wrapper.GetQuotaUsage)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/webhooks/deliveries", wrapper.ListWebhookDeliveries)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/webhooks/deliveries/{deliveryId}/redeliver", wrapper.RedeliverWebhook)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/garant/search", wrapper.GarantSearch)
@@ -16374,6 +16589,206 @@ func (response GetQuotaUsage503ApplicationProblemPlusJSONResponse) VisitGetQuota
 	return err
 }
 
+type ListWebhookDeliveriesRequestObject struct {
+	Params ListWebhookDeliveriesParams
+}
+
+type ListWebhookDeliveriesResponseObject interface {
+	VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error
+}
+
+type ListWebhookDeliveries200JSONResponse WebhookDeliveryList
+
+func (response ListWebhookDeliveries200JSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries400ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries401ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries500ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListWebhookDeliveries503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListWebhookDeliveries503ApplicationProblemPlusJSONResponse) VisitListWebhookDeliveriesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhookRequestObject struct {
+	DeliveryId string `json:"deliveryId"`
+}
+
+type RedeliverWebhookResponseObject interface {
+	VisitRedeliverWebhookResponse(w http.ResponseWriter) error
+}
+
+type RedeliverWebhook202JSONResponse WebhookDelivery
+
+func (response RedeliverWebhook202JSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(202)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook400ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook401ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook404ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook500ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type RedeliverWebhook503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response RedeliverWebhook503ApplicationProblemPlusJSONResponse) VisitRedeliverWebhookResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 // StrictServerInterface represents all server handlers.
 type StrictServerInterface interface {
 	// GetDocs Interactive API documentation
@@ -16529,6 +16944,12 @@ type StrictServerInterface interface {
 	// GetQuotaUsage Who spent the quotas, and when they run out
 	// (GET /v1/quotas/usage)
 	GetQuotaUsage(ctx context.Context, request GetQuotaUsageRequestObject) (GetQuotaUsageResponseObject, error)
+	// ListWebhookDeliveries The caller's recent webhook deliveries
+	// (GET /v1/webhooks/deliveries)
+	ListWebhookDeliveries(ctx context.Context, request ListWebhookDeliveriesRequestObject) (ListWebhookDeliveriesResponseObject, error)
+	// RedeliverWebhook Send a webhook delivery again
+	// (POST /v1/webhooks/deliveries/{deliveryId}/redeliver)
+	RedeliverWebhook(ctx context.Context, request RedeliverWebhookRequestObject) (RedeliverWebhookResponseObject, error)
 }
 
 type StrictHandlerFunc func(ctx context.Context, w http.ResponseWriter, r *http.Request, request any) (any, error)
@@ -18031,547 +18452,619 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 	}
 }
 
+// ListWebhookDeliveries operation middleware
+func (sh *strictHandler) ListWebhookDeliveries(w http.ResponseWriter, r *http.Request, params ListWebhookDeliveriesParams) {
+	var request ListWebhookDeliveriesRequestObject
+
+	request.Params = params
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListWebhookDeliveries(ctx, request.(ListWebhookDeliveriesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListWebhookDeliveries")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListWebhookDeliveriesResponseObject); ok {
+		if err := validResponse.VisitListWebhookDeliveriesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// RedeliverWebhook operation middleware
+func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request, deliveryId string) {
+	var request RedeliverWebhookRequestObject
+
+	request.DeliveryId = deliveryId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.RedeliverWebhook(ctx, request.(RedeliverWebhookRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "RedeliverWebhook")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(RedeliverWebhookResponseObject); ok {
+		if err := validResponse.VisitRedeliverWebhookResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // Base64 encoded, compressed with deflate, json marshaled OpenAPI spec.
 // Stored as a slice of fixed-width chunks rather than one concatenated
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37cxzHfSiK/ytdm1RxEc8udhcvAij/AIKkhIigIAKMLGt1OI2Z3t02ZrtX0z0AVzqs0uN843zLqSjH",
-	"x7nJdRI7dlz33KrUPZeWzZiWLLrKf8Hsv3D+klv96e557cw+QFCSZZ6TRMTOTD8/7+f7NY8PR5wRJkVt",
-	"5/3agGCfhPDPvT5R//GJ8EI6kpSz2k7tmHic+QIJyjyC5IAgD3sD4iPMxAUJ0QUWqEck/NQL+RC9gkPM",
-	"ZBMdEyYRZ8EYcaa/QQMqRbPm1MhDPBwFpLbT7rScmvAGZIjVzEPK6DAa1nZaTk2OR6S2U6NMkj4Ja48e",
-	"ObV9NcixxDIS0+u8d3sfbXfabTOVgNcQ78GS+1iSCzy+Jszq9EsO6vEQmcUgNyB9HKg3d9VCXafLsj/1",
-	"LvxvD6kQu0hIHhLfdVDxcUjejYiQyRuojnuShMhlvAETuiuIh/lhBxTexwFRrzNEHo5oSHxEmAzHSJDw",
-	"nPgoYr4aZogfNvSrDuIhuqByQJneX4g9gkYkpNzvsosBYXajPUwD4qvX1XvvRlxiRAUSI8LkSrPLsrdR",
-	"y6+rlr0acx1ChpT14TbucA/rsy9excmAoPv37qARlgN7A15IsNQLwZ5HRurfIRE8Cj2SA4na6nl7tUdH",
-	"YhWPRgHVc4jVtdbW+tZ6J7emHg+HWNZ2alFIGyHpkZAwj9ScksXew5LcoUMqp1d7cOvkNkqeI40PqO6H",
-	"uCcblMheYyDlCI9oI8SSBOqlhkGalR3Y25ALiTzOhAwxZZT19Tl3mRxQgTwcBMjjEVNbxn1MmZAOXB5y",
-	"QxdFjEqBQjI0n2LmI1e6SBi8i5ikAaJSnRaRonhl3Rp5OOKh7NZ2w2+3t3blt9ud1vZmqzXn9pINH/GA",
-	"euN5x9LQr5nT2ckA00g9oESgeZvVr7vvul02UnSDMp9fKPBwL5Ldztjdu99ea+1efLuzsd1pzd8dkeF4",
-	"TyFfNUGTHF1gKtEp6fGQoFB9oi6gzkP724gHAdyJ2shKDkzXlqBbb7755l4kB4RJBc6kHGFw+gblDMHg",
-	"RC0yEgTVFXXb3Npo5RdRu0FwSEIUEhwMv91N8bdbm3lAj5zaCId4SKSl/CmqHdysWF/6yjWBbh8cHSO1",
-	"x5DhAFHAaw3HfarQAPbAouEpCZvoLjknIcLmb7Unn3cZDqkcDImkHuJsBwnCfAXmWCCM9EqL0JDSAKpW",
-	"pchLzakxPFQPM+s78GtOTRFjRUlrOzKMSO628MM7hPXloLazue6oy7N/ttW5SLWp2k7tv7zdamzvNb6L",
-	"G+89aDbe+dafTxMWp/aw0ecNs4L8IVp+tc+ZDHkwfagpV0DijI5ECW9VtEBhVMK26orKRMOExKCLAQk1",
-	"V+YjYo6dii6DqyX+yi4864VEDOygIRkF2CO5+TgjzQx/+XY3arXWPIOU8AdxDd1W16O/6jIzYjRSdyoH",
-	"WKIhZuOEdI2wkAAVwNTGTfS6HJAQ+TQknqTnRCAcEkT7THHL4mWni7m+uQ4ID5euCVB67XDGDXvIFdfc",
-	"7lwvYwo3uRcNCZNVIO+b50vCewnMrpfDrJ3gKwLYzP4fObVbSuIoP4heiPvqRVQ/Dbh3tqIOICN92G3k",
-	"RbvSHYNYM3uzs2npgU+GIy4J88avkZLl7imG+m5E0BkZg3gHbCngferhABkJDdUxun//4KaShDDqc+4j",
-	"b8CpRxwkIm+AsOgyd6PXOd302qRxHa/7jXXSOm1sextbjbbf6a3h9dMNb9N3V5pI8RrF/4DJqeMQeKin",
-	"V+h7yv2xRrmxRkUaCplgjlpgZx0NeBTqAXgkAeMVhqvXo5GQIcFDzYKaaA8GphZ5g4CE1wQMg4OgyxIi",
-	"IHbyS+EMYcYB/VJCYWTI5AmsVa9MoPVOR6NkKdplrqGh7qECXDsbG0V4nUbDIxDdyiX6rc56C40S2a6J",
-	"XMWzy+lTva3I0GbLQR4ejYiPTvWRgxAdrqABD/z04LRgpWQ0giQWZ6hHGRUDIqysDMJBGDGBeCQd9RNL",
-	"DqfTaqX3rb6+JpAXhaHCEaV5kC6rewPinSFXKyLuLnKtwOwidYgi+VatWkkaqBeF6h5WLKFM9z2TUsKJ",
-	"dCoppDne5UjjCR9Rr5wYGFZkkV7RgrpUr68UVLt2Z6Oz1SolA/D+YmSgXUIGHqkvxYgzQUB8uYH9V7SG",
-	"p/7yOJOEgaSfEQpWRyE/DcjwW98TWmdJVqo2KTENaju128fHR+aSiW+RA0WMPBwRz6gsMG3TLJ4I+YD6",
-	"tZ1aq/2XN9e++9rGveuHnTc332h9Z/2vtu5u32jv31Inb3TWjVbHqUkq4druW9TWKlpKrJW6IXZWVxNp",
-	"rumTc7t8sWpJQiP5zv5S26n1hBgpYp4e5J+HpFfbqf3Zaqr2r+qnYvVIj6lPdPqmU+JTPBEShjwEXS45",
-	"kayerTSAwEeMS626ComZ31TruoH9e/rYnvOm1PosNQe65XMiYMYhlp4hxLBNgEq1XlHbefv9Wo+SQF2Y",
-	"+qhJ2HnNqQ2JELivjv4cBxFR5FUNxBmx2isOAn5BfATPBXq7W9OyAJHdmtOt4fCUyrBbe6f26B0F72q/",
-	"ntVl+4Avq4Lg0BtcCmzWW60UbA7YOQ6obze/MNhQ/V3DfndVQGIvgQo0xIFSybWWr6BTIJgTbnUXufoW",
-	"XBRQoYRC7A3QKfYRZaNIAnTsc9YLqPe8sLGXLMrQaCpQgWGBDUTSIECUoVHI+yERonnJ29lObyfZwaLX",
-	"4tkPrvo+7MAZwcTaW64JzaRQPWv/Ij6VoOwiEZ0OqVTkTom9XZY5/5VUaCgespE23MJJuyXn3GVqu4rY",
-	"nmBxtmfsQTNu3d72YidkB646Io2KYLl8NyIR8ZvoSPHfDIe2ljswJDTAkpAYKVaMXAkHGgUg9masqLPt",
-	"YkZYsOYxB7lg7xJitKoeidX31X8O/EduiVUsfWsmZFZz1WUsZunOF7ahJAIuyDNFe8klZf5HGVC5rWW0",
-	"LwdUXC057cAWXQAXQZjcSQU3MLRSaUVH37FqoUYveJyKkpgpSbLL6lYmRAKPBboYUG9gTLEZMNrX22vM",
-	"BidAOQ1IqYEe+KHREfRKgI1hmbO4XgoqrhK4vzSwzJnxHHXgAUkvkQoUMXuD+XXNh0senlLfJ+wKpBlJ",
-	"mJKrB1hJH4mfIiQ+YZLi4LLMaS1lTulqF+VOvcwXGSlTizRXxrLMzod4DHKXz4Fl7yjMMqeRHkOq09v1",
-	"OOo9I7JhhrA/VJcsB6TLUgHWA5s0CrB3pvEipP2BzDNAfeRKk+NRKBujEHuSegSdYna24hi1MDNoSHqR",
-	"ID7YxYTQJrCUyRomZ/SSEzokPHpewcaqXtQ3u9UeOG2JWWuJy2ol6yVaiTQrXlotST98cRCT3EHhKCiD",
-	"dYMw+Qpn5CrQUtM0zepF4p9LrDZaUMgwgUsiajsj48PSFz34vnr56qRHDb2IPKRCSYCnkUZCs2842QNj",
-	"B72l5PnLHfFloDSnBBlLLKgUS+hA+rMrOa69nGFAqTtRSJB1yGq0b6ITMDdFArTKgPf7qTs3PQPXQQx8",
-	"JCGRUcjMMWsTzb1EanouUAb3SiJTwMipfWMUcOxfEmzb6a2YYZMVL3otAXzXSOTDq7od2BYaRkIin3gB",
-	"mNCUcEbfI8b/mj8Q10HC+DFA91c3oi4TfL7q/gzF7zIjWGA2RqdjLV9RifqcpGzJ0P+7XN7mEfOvhvIb",
-	"dpjY3rbN/7uscJAh/He5RD1Y6aLXxrhs2C9eHKlPKFJi4AHSpEVt/cM5FfQ0IJoDK7kX5ImmOf4DdZjq",
-	"tJ4bh07U4OYmwMgTBNqQniyN93oGZo7uHRzeQoxcCNQjl2UKG612/oJoZi/LXFP+uxd3WVknpObL55gG",
-	"WF0OZ/pyfDIK+FitJR9+g+3JDokccF+jIWZdxlljFJIhFSQ5/G7tKOQP6RB3a7MuwqDgER4rQnDC+R0c",
-	"9slVGx6p0JSi00KH9MZluX9GTDfrRZJzFMCKF71qyXlDf3HV1qTcTnPu5muGoAKRBJwzBt6rEXmn7bxW",
-	"4gtDek5Sie9yBPB6euxm2ehkScHXTJvIvS/k6Au7zoZ+JaFt+kWC/YAyIozowRkjnsVIL+DCCBfHJDyn",
-	"HrnPEgy9govSMQkQ/abV6pBgb6AGvyz9y6CFWTGKMkteWDnJfHMl0oUiY4T5hHljvdNk/B10j/hUWH0x",
-	"VVXqSvbwaOhFVKLTkOAzAhyMjwgzhiMI3fCpUNdAWUT8RO1MPCvaiYmRh0dIDHCo3ZxKeBxbPbquzgS5",
-	"ClUVHSG+DmVU+Gldj1Qax/UYzTB0agPWKCSCMDlloCpYYspO0ry9mgnHeqS9i/wQs7HBOHEFkDfkTA6C",
-	"sWUQOmrMwCMYvxT0p0YEdWVKdY9GCjB7eEiDcW3HBJstBao6Ku8BWK86rc5mo91ptNonrdYO/M+3Wms7",
-	"JlqNA6Cmi8jSoU7GhfAGLJo89Ajxl2DzsNdG5rNpLu/UzikPsCR+w0bt1Xbetrt+52oQw5x5iEIsrehs",
-	"xNaQ8yEKSM+aUAFcrwknjyfpCV3TWKRk8bzlhUpBgh4KiVo48RHopwMcKY1V0z29iiEZnpIwiQI2Z4UE",
-	"HmurKwyNmQ2ZTYIsd4v4oO20hIGIqZDGRmMYlEsinXqYhhovUZ9I0WUaF9VZNAwGAh0IjVU2spFaKUMV",
-	"4GNxPc50RIE3zn2pEJ/3usyAqEADEvgIVBaPrNjAUvtFnkN4nPVoPzIi2hkZrzgQ9eXqqFOAUXca0bOx",
-	"szPRPHkxG2DaSCNMF/rYvD5t612GwtxnOJIDHtL3nlvqP1aaM9aeTHvfe0cHOsJHoG5tz8wEQ+4gE5Op",
-	"Q1TOyFiHp3RrlxVRMiqA3pWNI/WXYX+5764C0+9yewqApBAmccb4BYNgwjwEvfnmm41iBOys2ywGzJor",
-	"HYXcI0JcibBS4hK+wIYrGP+mT3vgiZA5UeyS19jJRH5kJgYoComadnErVmbdZ2TcMJ9fldw57cBVB4OD",
-	"kGB/vNABPUqWYj1ZQHWIfxeif6ZD9gxWUd/JMmklqijQ0rRcM2lHoZyXDKguIxsAqaMfW43tB4133m87",
-	"m+uPSoMgbx8cHWeidUuWxLLxzjBLqAi0pDrgCEsZ0tNI6r9mOhjVVOnbj5yagug+rwq1NNNCiop+75pA",
-	"vSgIwKOW9wnH/2vyQfw0/nX8dPL9+Mnkw/iz+Fn8BMWfx08nfx0/63bjf4ufTT6cfBg/jX8Ljx9PPkHx",
-	"s8kH8a/ix/EX8dP4N/HjyV/HTyefdLvxj+Nn8e/i38VPJh8k41V/UHauJsljryTL4k3rC82cKwCW+Sa/",
-	"My1JtRud1klruyBJJc5CXzFVpXWVLWWAxX2lfvg2yLUkZQiCepVsmxjUlJgCapSSWNTXaEzyYa09HAiS",
-	"zHfKeUAwy0zYpwL4+Yxpj/mQZGZUsoJS7dJvpybV/vLpOalfDkTFaOWSkOTO9alTywcH66Bgyjw+pKx/",
-	"F0Kby4/wmkD2tdIQaHWZW1vtztp62UVlI6hvlmZHAOjAljJHRGUFxLRP2p2dtUtATHYhVdvVevlUyLcD",
-	"wtfUGgvgnl/wyeFeZ7PVaa9vddplyxEVeW4naXIbNnHpVqfLT3AzxD1ZNrJhQ/OTPODFAsn5efws/jR+",
-	"PPkg/mLyg/i3KP5N/EX8OP4M/eE/FLWJfxc/nvyNIhx/+Lx07hCE9IrZjZcWorL1m8QB3JAmQYaHiyGj",
-	"/mUBypzu90R9oiNLrcPlbYVgZrAM3X4nmZGffo/o0K3CYPtA1IBT+D5Vv+DgKMNBzMKLfJCRi68n33HQ",
-	"OQlPsaRDnePp9uhI3KFC7tnP9vVXlAj368WkZkaff6nIkI26brVaZYu5IrC9BMSqyyyRgzIpmCXQmHmq",
-	"/qaSDMWS60+3XcNhiMdTe8lNssBGTswZTt/nGWW+0rkzI+4gGWKfoCEOz1DdPTnMDOSuOOpVYn0LvId4",
-	"SPuUdVnd3Xu98Gaf8H6IRwNIM6HMN48cRNm5kmd1ukUkaUDlGA25TwITx8+iodpnbu6aU8vNUHNqrxB+",
-	"kAxbc2oHdtyaU7svSC8KDtWg6ohyTCY3yDTDV9M3znEIPEStQx1n8TM44tenfyuuSf2WXZf6O7e26eu6",
-	"P/KXp5TqNolPJTiWUpoIl5uT3CH9bWxT3nTuh0nT4IyIl4L9HzvNLBCL+RQvd7/lIKel7YKcq1NzctpL",
-	"CisOGmGhFGPJtUSGhQY8HJKm/mUUnQY6vYhxk5iAejyE/KPhLtgOIWFIoHr8i/if4x+vIJ941CfoYoBB",
-	"JAIDVCH3J6HBTGrduhb/RP1/1K3lDxMSgodnMtoP1EoVpm876513HlWc000KTiNcBs3pM6hSQMvwKGEF",
-	"C/OEdFSdiDiPL+iB35m7/oq0xj3k57cxfl5iYCPn8kQhN+u0ZqOuVqIhwUwU8KSI4YoATP5uJl0oE7hZ",
-	"qckFCKja9DUB2sOuTiEskihKjHE+oVMKwiGUCAvkWmxzv9ZmiQLcwIHk76USiIyOXgo9NgRniudcMVNZ",
-	"wKSSrGVRe8rGpewpt2kV1U8WMNDWOVlMBn4BBoz19YUMGNXwn8nuVi8VYPgfFYzFn8afx08AwJ6Umwxw",
-	"yQZu8zBj3gF9Se3HQRcDAkxE8CHhjKRGJrrYaT2/hSI1TlSYaDZKTRG0z6p0dnPbsBcsUUCw0NFz6iMs",
-	"o5AsprELGUaeet0vwzbIYtAgPuAinZUK9J3DOw4Ig2BwCXnUHyB3NfnAXehkZaXSkIA2OPI87hcA5UTp",
-	"D4c4PKtV6HMn1cJSbuxrOvGYDEcBlmRBoETxMzT5IH4S/yp+Ovlw8tHkA00H46do8lEqaMXP4l/FzxJR",
-	"K348l0qmho95xPE5TB1J3QAEPjbyEHsSykWBa9RV0xrPZHKQ7jR1ZRVOBXAf2Eyt0hIFtfhHcEZP4Ai/",
-	"UOcEh/i3KP49/PRr9Wf8OP40fjr5KH4Sf66l41Qm3Zipxi8CTfkUBDcBJ9dB7l6qfb4Omqf6MdGv3JVq",
-	"SMyLzc8DmTPhseL45p/RozlAVW6NSGzq00DgZ83ti8uclsHPEzbT4eehQ7n5YQ95fDiEAMUMALwYiVNB",
-	"VUV6lgU6B0VC687CoJmT5LIpQm48uAtSufkibk5IoWI+VfsiflxK1yZ/N5uuoXrm3/Gz+JeTD+PPJx/H",
-	"/xk/Vd+o4SefrCwnJxdQYOrsUrr0lVDqS8izCkZnYxiAytWodVm8eE6dzgx15SajBDa/VHPRZSXTF8Gz",
-	"quixEvnv6+yQEprWowExWRbTR9Or1BaM8KZLU41wqPZpEzEUmCipLm9PaWbVlFMKZol5eAHzV4HSsRVO",
-	"S4VN+1DBia6PJXkGSkrAIFDKshwMF4GCZO695KtHztVQfrWiHoTMHJOQ4qDi/NPXrgkk4M1ETRiQh3l4",
-	"a7X9LdzprXnrpxtkE2+dXve2ywholSqXnOY1MaXIbW+3F1LitAJSpgPbGaBeElUCn1K35KBK/yj4iS8T",
-	"WQCLCeceLRIRgFw5Ev+TYUfP4k+R/QNlf42fTr6/mJSeAl+ytjJQyJziXKzY87NVWpagsskIkA6r0Wca",
-	"XZKrWY6VJIMfsJGOsx/ihwf6604LrNbmr/YcPpNZwPyzyOJ2STWk149PshTDvt3MuHbgnXtobb3ZbjU6",
-	"rZYC+sJv7U6js7FZ+vtGu5N36lR9uqBzR31uFpH+2e481IPkfoKpiweiFb4qF76lmDn0q7j+pS69+hLn",
-	"36EGmGVVVJ8U9zILqK+AB0B1oQqRwK5l//AY1Y9e2z/+s62VzMJMhHMiZBse66BTLMjmeoMwJfcXyO/h",
-	"wcEN0X/rL1/j3z0YnHt3997w9vnBwQ3+3v7+3nev7++9cevhzZt7r93o998dvHH46t4bt/b3vrd350b/",
-	"7N3BGX1l+6J148bFrYf9/u3tHIceSzKXdmXJlt743Gssl1lTmnP1lGauxLoMJTmMAkmryle/zmw5GTQi",
-	"YaYETzKDgyhLAi156Oswq/x+TZb65TZ7Dz6eu2U7x9z9mvFK4ZlH0uPGPpOzFu4iN/m3izhDItLlFeqd",
-	"hw+Rq6DYXXFMLSkXQeHCCypKyEy1HvzqycmRjaGCzJAs/VaruYDyZQN8TlCf521GnVZJQTpTYGzhwFvn",
-	"qmgg7LHyIhQMCWHU8iV1pRxpyTs40Ah7Z7hPXggNFNWS+RJ00KwQkrPFHwkRXICfJRdahVpgbTFhiJ6i",
-	"Eb527GXoyRV6qsq1kK9tyOjMcMyvNH706iJD8/EXNk4UUvxEAj3OnMjRe8mZzQVgs5bS3ZdcVBVkl0DS",
-	"UuEZkAKYJnsZEDNFYaQ1QSqhKMSeTNPEtUHPngaEgssBGaK6LnxXErSxq74bKLilEjzhAlGB/JCPRsRf",
-	"aaK9U6HdVNo3q1gKxHczMhW6IQfR8HQUUqZAa/v22t7mfutGu3Nz/dbG7c29rRvX97dvtm61b3f21m6s",
-	"72/c3Ly1dft6rdRUc3x8tDfkUZmrWgkWIhqW4HrFB0D99Qcp12t3trY2m+tZXOBRLgNXQzKYIUzaWoWK",
-	"bJ5mFaR792/kVRz1w2IKzfHx0b4ZEUZ55NQCfEqCGZZoEQ3VnfV46KQl2iR5KCHPb9qQG/86fhZ/Hv/n",
-	"lL0tfobiz7TRDYxtX0x+EP9O/f55/Bhsb/8ZP45/h+rw0rP4d/ETFD9Vn8HDz+KnK/MZhL6kzKG+U3H/",
-	"NzANaK9Xfuin+qGSIL0BDst4d7k58i4eQoYkooxKioPi8fw0/of45/G/xT+Jf4jinzbV/5aRrNGAM1JC",
-	"so7U74YICgf5xI80/Spw6bdr39qqr29vr2xsXG+0NxutdXUOiYhb4YGrEGCNxdysqeo8b5JTycMqKUQ9",
-	"K0Ep3w+JKNnnnn6A6oRJqt4u+O7anY1Wa9tB8f9oovhf4p/EP4t/HP8w/nsHxf8e/3MTxT+Pfxj/Q/xv",
-	"8Pvfx/+vg+IfNVEpdziloRyUc8Ub6hHyofInZT49p36Eg6m1bF9vNVqdBlgIcqyvcjowl1fMp03pM+Yr",
-	"7nk570w6rg2ntGljUsc4UTmuMsH9MP77+F816Jo/UPbX+J/i/7mY+6UKhm6xHg89iEOojiXSsVjJixkX",
-	"oU5Z9gjxgd8IkGN9VCa46czGMqFgPCIO3Llj+28AOgsRqUFPuT82OcOMswaUJVC/ixG0iGDq+gMqikJz",
-	"/LPJx/Gv4yfxL20U5+8h5uuz+HH8G6QIHOp0mq31ZqfV3kT/+7/9H6jTWLu+tgp/xj+L/z3+UfwP8X+P",
-	"/zX+j/j/VDD+P+O/j38W/zz+SfxjeH17c+7J2y1XHf4rIY9Gx7rq8pJWTHJOQhyYOrFEoDBiSLtFoRxc",
-	"md6dVjKoqjerFBFTswO096Sk3AWFnjlDRaY9GHwx3f34+OiNiOhQydQSCu6dxU2hycqrjvHg6FJnuGer",
-	"7FoNPwviGag+HWdk4AJHmiFEZ0awnguX/e8P/i+2Oh6v+v5qGLqQRZ/5zff9RvxP8U/dIuldW99Y7bRX",
-	"t7ZarTa8kU8q7Xb999tOu/VoVf2r82i1bv6r//Nf1X82HsGHK38+n17oTVWd9h3Sx8HzH3h6PMJ2YUIY",
-	"QT6xoYnLMK+0/4dRrxOyar4pEId/UTJS/Fn8KbivM67HtdJYlKoAnspZS4i5kkD+Jf77+P9W/LFk0jkR",
-	"7UpRqSpqCz0B9AsQPLGLGu2UNOAgMA/zp7C15aTlYxvt0l4meTzs65yJmQzlaDAW1HthEMIy7HQaQIDV",
-	"+/MkCyzQzZvNw8PmW2+99VbRldhsdZpKvpjGsM6jbreZ+0dF7jbUly4HmdtQerra21YSGDUHLgJcNdcd",
-	"PHOq+Fn86fLTLQOGpt3J9jbwczEiHsUBPBG2iQ1qtzqKCrY3WitXBLVOTdcGKj+UIyxDzsZD6lWfinFs",
-	"zolQq8KO5EKygFCJLQmMz5e6UnwosyQzwaGPAfFnWXay7yEPC4KgBnXAFZJJ7iDaQ5iN82ezuXV9e7XT",
-	"suznZ/GPSmOsqs1cBTHxAuuSUiUhvu1Ga63R3lhErF+K9y7CUBfiimaf8+/zFivxP77KL4qHQZhPfFS/",
-	"TXwQ6O7gC9TpbDduf3dlFzGlLOha4Lq6pzo1tRX1QNcY0aamApsMJfXKQlv29APFrfQcuWNZ3yxDJi/A",
-	"kSgZax9+T63ZoSwW058eawaIUKlPYgoiOo3WZmOttQhEqEWUYXyY8GdzMsUuYHMYn5nPHquZKDmaKljQ",
-	"ku9yDBBMYZoFQthXX2kIjtaHpEDEG3AloWNdFz5t7pAHAOicuLh0fqRfnxkWbDNT9eJ2kavncJHEZ9Ao",
-	"CkvzTCm5lAS+yJrPRkYqUPRRiXhKgxjlDWqZVxa0qunFp58lv90xUyQ/HBzV3qnIQDZnNfMSj5LzXNJF",
-	"FTGTlqvbTqhTsX/JQUhSvauJ9oIA7LB8pMdHAxKS3Ux3MJt8Jwdk2GVWINKxsTvItcfnIkaIL5CrGRL0",
-	"ADYcSf07YUnQy9c31+emLBMq8SVylLuya3oIl4w7PYwRtuErOko+0bTThVbL2sa8pFEq7e4Ha1l5Pmn+",
-	"ElIiqtvzXfmqBMbKJcyQHS8jLc6dp0JwXFBpAnPtnPucpyotLAscFeUAVKejlS9Xu/5KVLdFheCFLnth",
-	"ebiUgt4DN2+516dcvHWUOCFss/Zs5UVwGKrpRBMd4VBYoyMREpFej4e6bmOmDqN5HUjrGRnJtEoIZcgN",
-	"8YW7q+u4aK8aOFtwMr+i2Cjg/Eygi5Dbdr8FnTP1aszjttYBAhkJ1nY/7yNj5YdvlOBRbaI1KxHXUPqm",
-	"o3Fa0egRFxIHFQaRn5iY7C/iz+Kn8RdATp/Gv0Vg9P4pane219a3HBT/CizhCbl10OTj+PMmin8aP44/",
-	"j59M/n82+dVB8a+baKtUU8gYmuftvsw+/UjJFf4iX+fF8UdwdRl9a/HPAY3xxSIfaXi/hy8AC3WE7SLf",
-	"HZtXpxRLfFFL4CW3g8xJpjPlwMRJoFMf2TszcfSe3mBZPIB6nAh2SRocFpp+JV7p5izsKHBa4+9LwXNg",
-	"ExhmO+9Q0c+my1iehrqK5eyn5clB1Wh1M3mWLvRrgECVrpQqRw0UXM47WZych2Xla+A9UQsgD0Yh9yOv",
-	"PFVrmp+rC9G7soJzMEY9bpphno4Rztk8GmDzWNAmoPfZ3mi21pqdVqeNFjOE0NEDUqb83xqO5DjT2ivv",
-	"OFOq/W4aLKi0YSOHMt+YxZUyyCo1ZAetbzqo7aC1xd2TmreYGJPTjOzLfHRa4RpF5oMsLlR6jRdzYaJU",
-	"ikaL+FozVLXgFtMP9NIgLuHLDZbYQTYMBU0+mHwc/7KJ4n+afKjeiT+H1D6d7/S3CXmYfBj/Mn42+WAH",
-	"tdevb6831zbsl4um1RVwJqUOC/AEA6pVbOG46pzfNAVfTomCXsUezm3GflkEj6gM4RG6oQsIY5I8lC44",
-	"IJPQ4YW9jCa0aCquwqmpUaumN8BiuNhFyCUY2urEYCpJKgavfHPBCA7ISW6qChagBWVZFVojAYDNClzP",
-	"yNUtS01ifBgxRlnfBRFchpgJCql1LoRNE1+9WFeKjtV6bOt56C3gKrilOHBRXUA0NnSU3kGCEN2eV9vA",
-	"rgkbb72iZ9XvuajOdAF1PaCDTD2j6fZsujdatk1oWpTcdqzQ06YThUR9hoMmck3zMbfLcl0tdVxjQYXp",
-	"rCO1bqmT5DPNOk3R+Fwf9/V2y3bB6rJkmqRQfIihXoccYKW3QHFj5Bq3vQvF4XAodGWNNNYPs1IzzCKF",
-	"XHRTUSygpeCouopL56Td2mlv7LRa3104PHXZCHXbzm7+gqHJB/ER1velL2fOyjvtxVdelVmob9Uvmoxm",
-	"VOOen2loWxQv2jf2yL6vW9Lb5IvZuR0GnRWZH2CR6R5bTPBAdZcynzzUpR4WptdqYRXJHGbP6reGOKOj",
-	"hhXsGiMO9Xa002NOlLHpiZhetDFEa9JUc2qGLAGX9JKOFIbaQMcN07reoFzeWJ39ZkFrtdryG3b25AyS",
-	"VdhfjjMjJ1eYrCrpMmxXZ3+4ZVf5yKlFkH2+AFoEWEjkDTDrz8XjxbGhLAE0icFOgDdbNiq74lns5ygD",
-	"+dN+tSFm48S4bm7f2tEgTybb/bJYmoOVml71+6mRvuA2mtV716lJLsvSm/cynC673MrBF/BPmV6cMOGs",
-	"A1wk3Yn3dLZTxglVHlC2LLUGMjEr+uyaQCMuqO4ExUynWk1q6i2bJEJZP7Af5IWy1rwLedf64xYOWdN2",
-	"DzHPx2yF2KzcCGIHD9PobRvYAoi7HLE0FtQS4baKAr5pynjp1DE9s5WBstQwS8YMwXteMqdhrEjF9K+G",
-	"ak254jRo2Btysikb+gJKgZqSwE/6u06zM8p0PxTKRpEsK/5AAr/05Iz4B98hKnaQC2KVNiR9T0B2mRxo",
-	"e5KL6j6XShGSF4SwJMMDFFB1Swj2RsSK02Uu7M8MpA7NjAFSrhxMP4D4QN1xZPqhLogIWSHaM6jrIH7n",
-	"UHc2z2TPFNI6arAdyUfUE2XCzJAIgfukWusDU7gWSot5OdDJFKgtlmjIhUTtVgtpSJ9fDkPdSDp/2aXr",
-	"5ll7zCOiNPR9D9kqbThAEVPKnGLpjuJyI0lCJwkBaDZXINsGU6jMgBOfVAmlK6/PaRy8SvdI/FkFWa+d",
-	"dZRkeUN1XSszorp1E+mTs8p9pHTIyd9OPkFbLasVTn5gLI9QxAcMddZe90Srl6ZY0WNQEj+afDz3LvSW",
-	"7UKrb+JGwL0zsa9FiMsVZLhtzg7qMQAkA2BrsaQkYboX8mF58sA9aLZlv0x0LyqQj8eo3mm1rzda7Uar",
-	"rfAqwJKEK1NSz3qjtb1gXgEjxL91njbQ6GFgruWBjYHgKKDCZHnBChGBjxWPBU02C4DzqxFGYbAHbGBa",
-	"bomCIIXIgLKzRNAwved6IWcQb1PIYLFdfXRZSyKbuitbM4xW/2zV2pJX2512Z6Oz1VoFIFndauUSXZJj",
-	"i0JaSl0q477zys79e3f2SsPBk/vPnEE1gO4rxe8oCvszc72N6gPSjqe+QKOoNAXJJwEprSwB89hiw8i8",
-	"lg+v6swX5MzoM7YDkANQV1rCTQNWrmKUAvYEtNCB1NhABXIhwANaY8E/H4T4wtUCi4ET8OvgLgObsDTU",
-	"n3GJ3nrrrbcah4eNmzd1/zaAZPUQXKyEgvBxgccrZWaG2VFgAzwqDw1cAjPtbipSozB4rswerdUvLS9n",
-	"+wJnd6kzksAwo48NOoBAImVJQMh2U623tnDdxTYKFKsEv42DOlYlc9Aa8vBQiSKS26frCENlSqIJrDHx",
-	"ED93P2MiEWVdZr7ZKHxTGLQgH3TA1a8F6Y2lFJHKapwZ4KWsv1DRYtiOOQhNxE3Jv4V5czE43zPTF+YY",
-	"Yp9kqPL8KMZyi7JCrLJi8r8AO/AT4L6fT/42LSn/GIpOf2GdaSh+Ovm7+PPJJ0jBDvgJ76L29Y1G/Iv4",
-	"H0tBSQlwFVG+xZ1OF7Zab223tzevt1vzLxXmMduecbk8CuVrlJWWYbPRg556Seygbm2t1e7WUJ8wiHr9",
-	"XhRSYaqdO/C0060hHJ5Sk5qtf1zr1pAX0iHY8DwsSC7GcA2Iw1qrA/93La/J6IcL6DCZ3YhX9PJquT2K",
-	"vXRZhSf7Zm1ghck8OAqxJ2lZ/iE8RiPz3AHVW7FSsMLBqRkylWhvSQ9yPNZlzkF2gFexgCBRfsG6TF8P",
-	"4qFjf87Agq3l6nMiHCRMLpkaQ4D7Ramu+nvdqlM9cXUXUldfoYtCMgL7zS465XKgk8N4JJE2MovpnTTR",
-	"XR4OE7qrhCFjmIYmA/lVQHdSeq7bmcIONRIPSxnK0pVVS+4GQPf5iqxWjVphPtBvJNlnORwpi/BX514F",
-	"QT7xqKCcCahHQ4c0wCEaQgybWNjWoNefFrhlZ2U2hzM6P/amSBKUtKwuvyTsEDzb8DBNcpc8sva2K1t4",
-	"4SZhF3ZVjj3dBW/1corOnt0c6qmr9nKor8Cg9NLL2GTxziVHIZFRyFJky2mhrQxH1z1KZjH19IrLw8BF",
-	"SsmzMxc2klErUsL8jrM0flr4maU3RIy+GxHz2DgHqv2+9hYww8FYEAdly1vjTCF3tc0A02ExpAEifZ5M",
-	"/lor2c8mH8ZPJx+h+NP4N5MfmOidjyZ/iyYfAm+HSqgfTb6vo2eULv5k8jEM8Sz+bfzZ5GMQBpKx4P9+",
-	"X//+e1ND9dfxY/U90iFDkw8mH8VPJx9MftAsRmWuX9/Y2pyTw1Xu/vVMEQe4+mo0yOFYCaNX2qYuRWrI",
-	"fKkWsmBlh0Kh2cwIFY17Xpx5ZKa4ldaNLuCdUZTLUCwKK0qfwgmGJMCSnkM1v4zefkFOK3T32mwFfbZf",
-	"8f69O5VSn1rnjIxPvbBbmgZWxPgapaMeEh+DhLeSV1BLokY8Sc+pLJHrj0hIuW37D1qBHZ4CgFxgkGC0",
-	"WrMc+9BDl3E8r6C3iNlgYLJhdEyOVV7MMpdc05TGVLI6xuVxaTGy9Ky4ILo3E5VjC0tUoIgJKCh3yiPp",
-	"WHuukg5HAWb4Esu9zzwSSkxZ9VnO8tmaM0qqQu0gNxQP7pILF/UiXV/Q/HAUEoARYp9ktF6jKHeZeXfv",
-	"lEOFJD95F4zzplk0tk/12HuejHDg2praZhT9a2ZSW3J7atbMIJl57eunkeyywoyvB74Lzfnzvfb02mtO",
-	"rbDh5JdkeP2LnjP778InhUXpH18PCg6f7EgLK0sG/fV6iz9ll1F8ll1N7lmyhpJfKwec3mHuMex1NiFP",
-	"AZD6u7na6ukT8m6EA5ErZXpNLEj2qyqTWWKb0L0Uq8uoz1xCXF6FNLNDMY8C2/dK8nfIBRESQcrSkuTB",
-	"sol5snky+YyNKs726snhnXKekzX9ZCyhWCD1TQnDMQ4lMduSVOKhtmM7SvklIbi8LnM2iUurhGYuYuMq",
-	"iB7lQkdIxIgzv5yF3R8paaPdaiWDApRARHKRt1kxz9rlHCR4KHXAdUEaWgY+1D7vkd5yYZyZy1GXaxnZ",
-	"EPc1pe/xcBgF2DhCQnIRUim1YSET5ZeXprSzdaTEfyG+3a2JB+2u/pFcmZCp51gdVScmyPndb6o6WELw",
-	"568heetZ/FsEpsZfx0/iz5RSMt2377coa6c0TT/AMLnWQvpDtfDJB2CebLWteXJ7q8I8OdOd6CQxpwna",
-	"5WFzDt4rEFlW9S6nCJezJ1MfYKxAAXJXcL1dHhJ0hTpEhcCuN1B9grcp8w+5T3v0sg7bmyktWMhhO+T+",
-	"N9JfW3rxle3bdLhFdTsb6ueliLeTm2+3tlutTquVNZ7Mtt+kpbbay5XaSoJC7J1Vw5GitUelYSKKAY9w",
-	"0Q15rYr3zqzjoYax6UqQDdqeV7thFqtQw9l1oIMKDgFRpsgU4kxjwN3V8/aq9oevAnMRq+/rMznwH5lQ",
-	"98wrZsxiq/kvn7Hov+iwj0Tofbtbm97G2ubG1ub165t2IYuXQpnjEnp1PCIhHOrzGkxHkQ1koEzysixD",
-	"Qe5XWVTUQ+sDpEwQEFRgtLzpryxAAo15FKJIQNVeU3wlvc3qeIksPSoLhMgbYG6o5d+7Uw28RwFW3Ead",
-	"Bg+NmGMDrDotdHhDUUtne6vtbHRauqQ4GFnun9xuXHcy3m4w8wlUx122Pw5pEFAPBUQC4dWFPC64+b4Y",
-	"NRb/EE0+jJ9lTJofwr+gP9iH8TOkEyAVAMdP4t+irRYqyCHQNiwjicSPlSzyCxQ/nQb0L+InyJhJH0Oj",
-	"sU/jz02HND31JwXjZ6e1vdXe6LQuZf208LMYLFfHkcANgfwJr04Davn1qgs1rjaNrhgNQtL7drf2vlnZ",
-	"o6x9730g04/eNva99+E/j96x+OsmqKJhvbncNRZWcMmYILuYywKFIWJYj/IcILLA/Vff+h06pBUFq5ME",
-	"oncjLjHq4SENxuWW7Qqt0jpyiRxwXyAxwCH0iFKiJowGiAuxnCLq9ejDQgS6YderPr9g0P/MKfzQ4L6c",
-	"/nHk95apTDxTDdHrTNoOUobuRUJQXKCT8f8DN/v7+Nnkg8lHZbJZRV+Z+4xKgQLSk1ouHHImB6i+1tna",
-	"3FKzJU4naE+OIhaoCzPx1amUsDVfejaKiV6HY65tDmCU3Kt+eg2c8CjU8q0NPwmJ0m4olAGGjQRjDTwl",
-	"dCJIxl9Cf9bQOs+6Yoau3tsh96tawLTT0KSOzprTge8mcA1Sg8k5UTyViuQetEmz7XTemSm6zbAwHnLf",
-	"xJjWMqu8y+VtNX8m3MJqNhCXOrNiZy6+iIeICtQvjzA6rzb5G9XFxI65qYbhgidCEInqmZTu4UiOVy7j",
-	"AjARfyXIOcxe1vzR0rud5YPKBY8CFRJTjYkvGyu6vCtKu6DSjTr2SmaCcAoGc4x6YgoUIPikFBayQbdL",
-	"3GEeKh9dLu51gWBXO89JuZ2hKrruTxP6vwxjzKWA9qTCVFDiY1wIaFPTwyVAVoPSo8XsBtV7u0suxIEk",
-	"w3JZipELoYPFwBc500C3aPGg8pig6kCDgcnxLkgu/z75COIxvoifxF9MfqBVb2hdG3+uRNWCXDr55PIR",
-	"BiMc4n6IR4OKu4dTUgKrDhPUH0LET/JlQT6MfwjRJh/atT+Nf6OWozejF/tpRm2b/N1C8nnz+RtbZOoW",
-	"ZXY9G3zKnVpH9w4Ob8HRlMje5GJZsE/gdO5G1NjVCzYO8BISPIInuwgzsC/YaEiCz4mAAEpb5hXt5d4Q",
-	"CdlO4tMz5Ql9LEmXeRx6JTHk9kI+1PH8q8iVXP9zOuhd6YiSYF8XcTQDq9lLA/fVoFUVCsFi63F2rs0r",
-	"YKtLhOF0oc9lwLWbquDnyToWCu4vHJ4N7ldzLBLcj+JfNcvDhCpKK/pFH1On1dlotDqNzvVF9q7vsCJk",
-	"CF/BxiWv3nb8S0VFkti0L+JntYXK/xlcCOmQ7GNJ+rzMtbKHNA575o2k2K2ITs1vtMyt4A1o4IeElVYB",
-	"Sj+0Wbk6fzgguLesDJJff4kUUlX9gUJX7kgQQMl+OpiiMm4TnfBRIyDnRFd2GgmI6YbkScYLjKjdal1f",
-	"ztZtj7O8GcHPJv9N+/oQFCv7SAcagmHo00UrxiQX8M5iV38SkgreWwAAGZKyZpnJlS5J0+fcX7FfZTrN",
-	"nH2pW7ycYfvNAfUGKGVdEBNMZFnP3vyuizln5sCoLzTFzQLZfvKlW3AstVrXSzh41n9U7TByZuRfJpwg",
-	"NU4rQWVMcIhwn++idks9FbbIjiv5Tcil0lU3T6eVTFuGor1Q/W/Bbf1v49prO1P2i2yAgq4b14EGL+oW",
-	"oCIF5czQxUhXx1eEgzIvhJhgHKARDwLK+jNMG51lTBtwV8c8lDfGVlg12Y1TzxXAaa8cMITyS7DMxslk",
-	"YOtT1/5V196fu4skV1xj7ul3Fjj9y2CRbhGyUDaYtjNBOT9dzqAkhudU8CCS5X4gNwoDF4VE8OCc+Ek7",
-	"EdNysUf7UUj8ae9PvdrKAZCkAW3leSwjy3mK9uwmtbdoobjpr2WAyJcXUJ05iYVjq7Musz49L2lAWnGV",
-	"lw2zNnqRNnVlIXke9lzWs2qKgpgYFhusjyU+xaI0zfK8LGVXsbHCt+pY9eC6HoUuXan4QN21GOGu2O53",
-	"mRS/1JivX9aP3CydrdkBoBuDepyPXs08Xjx4lZ0fpJ8lv+2Z4ZV4J5JODrODRnQFQ5CiEZT6aASY9SPc",
-	"J4g8HIUEOtui+iEPRwN+Qh7K+oqDTsYjov6rSHId756uONoJ2Nl0HeT+V7fZbK4sVhFglERjVLG/JKSC",
-	"92xrt1200cpYlbQ1oU+WqUZUwnhbU/3qeCjRGRnvoJZCQHKOmUcc1J5mxpmaVOa3NQNDSVB/ruSPzWta",
-	"m1f+Ry3y9dC3oSYzVwqlzdRa1TPCdFHyNsL2j8pVzK8KVSqw68avPNP9atf4gw3wuWAvSIGIslS7BlBD",
-	"FtRyMQ1d5mpou4uHpD75aAbVX0Ea6jRAxj/OPHGbaM/KEpvotRuo3t501q6vlwUadFku0mAHYTQn0MBB",
-	"ghu733Wn1WoV3xeoR2WX1d3E2e+iUyUOCGgUiz31jo7WVuMh8G8pJITQNKJ0MK5D/k0KLVpvtZRORFm/",
-	"y3RtH0DcqYiHmedVSL3aXLu+fqnQA0VZ5xP58pCDbKSVAR2D1s3ZSbKzDMvcJNbAwPmSVrqr9BBLb7BM",
-	"DatSaa9Ejx6VhpOd2MUoTXa6cHO7svbaTV5mRT9Uq8/mxoPBDAcBzFGI5F8rK9phhj9Sr5f1Vujrwm6Z",
-	"m0g1g60FirnZe8puIzenOakZUMPoaEQqAGZoD6A6He8bFw7fabUqAuINKyovKXhBgkDHY9hxNewLB7Ug",
-	"WB6qS4kpe6fG+LTVuqLIrsfDNMbZLS8q2Gpuby/QwLwiujq9trmgUZ0hMgUeJbRE6EGWNcRYsJxngkmG",
-	"n7uN57K/5NIcXJDEXZud3UTHUFvBNDqAigg9U6Ia1dMvk9OyuesrXQahoIXbrhe8zWkCBZb52HSWT7go",
-	"NcTnBr9EbsXc1Gh9BIeRjKCePnnoBZFQOpMWSvKbmy0ddFkqHgT0jCQaPEw2FWSY8afZItemZIo2P8ef",
-	"Lc94F9M1JYdOL4iyCp1zmUI4MF81+IJXtTx9aS+nuqv7MFlLKX/KA0OCgEtgYhK8PQ8V9ZhzNnLAenzO",
-	"RrCUIT2NQNwrqtZQ1gMdKgDCITGFQU6JB/0FM9lbHmZgHU9rhdSz4bv2R+zzkTRtLSgRK7toQEmoII56",
-	"OEAQ4aULjHyPU0Z8G3jZdZtdyJzTD0HwcUw4k7aOObniWAMsEON6PC1+asxNSkBCaq36rssKRbV8oeuD",
-	"1gt1WfgFS7Zjhnex50FHtdK+afBsVvlPhdJMMyVbSMYDyRxOk49Inm2DnMwZugB9hIRDsWv2kNu6z4n2",
-	"Jgnj1DLq+d7+/q3j4wcHxw9u37t1q+bYH2689eDw9bu33sr9cu/WG/dvHZ+kv928dffg1s28Rj814sJ6",
-	"/R6cze2QpKZU/dON8SFnZDz1q2Ul+d9vEkZNWWWTdVqZZ817SZK1k3PFUWmhPO+en3yI2s1Os9MqVMaY",
-	"G5EJIF5WhW4vD/vFcID/AXa9j6GexAcm7ld3L3g8+QTFP5p8HP8ufoyma1bZOICfxc/iX8LPJnzg3+Jf",
-	"LLd0r9IPuJ/z9WWX/Y+2VhZoX4/T5gewgWdZe+XTbrd09U8yFbfKR1lyGxX9A29iqaX/JDZqEUDodJpb",
-	"umTccosIcBn276ufaY9CHXcouDB1osb8i+Kn+ly+mHwCcS7QwqLbzZqHJz9Qh/ds8hH0uPgbGzmy3ErL",
-	"D0tDq/G3VB0Vqrs3m9pf7a5MFZZptgF/2sstp7y+zWu2tg1lWgI3BRCyB/ev8bPJBwpJJh9BqPkX+nge",
-	"x59NPpr8YLlVBFjIB0MTZ1VRENGGh2QKtRf0rKlDK1qqU+BauC3QH4cDoSpxLEmp0y8UgT8ZcqnLCj3u",
-	"l5zUMXT5CEmfCmvGtulqwDD1k6TsdlqOrtMuvY+wmqyAkWd6uvohZd+LhFwpBYU5y9iw7KdsKVWlOkr2",
-	"rF9NJgOlWk63zIFiRr9SMv7ko8kH8VMQ6E2byVKH7oxiIVm3DpiH9cuFSX8UP1EgqEj85OPJ303+//HT",
-	"+EmpN4qEIZWljOnEPKIE6s6Y8uCpyDQaBSVMq4gCwGELKLAsGb1il1l5MdIEfdRjgepzK1g6KGstnvJX",
-	"vF3LPq4580tiPkd8YcGfZno8W3nJskzHOrGTTMZELHFsZbgUIBLJL2H71fpQsQJOZQBgsSpPUo6nuWzY",
-	"3Tc+oq7UWpHY2grVirK9IyEAF+JdJ5/YlDAUf5bG8D6blmvi3zkInvwG0sw+m/yNGgMpUR2ZQNqPJp8k",
-	"jOqKAgHXG+1OY639tQ8EXGtrgatq24tm171KcCAHVVlGe9DdynbtKjE/Vn0XXOCxQC4/c6EMZgQaXFZB",
-	"5Wd59ZKfLaZSZtf7+mvTDSzMisq2epfLewT7Y9sJRantQfB6r7bz9qKtU96finwkJqtlIZMPTL+vvilV",
-	"IiD85YGuxGuruGW9KwlEUiY3M0JLle3LrK5s5Onzeccp76wCvc3S2oE9hFFIRgH1cC4GGmp4NdU2Xh8R",
-	"tnd0kA0mKjcI6wINU13szPdordlqrmX7pg6ogD4RIfbkShPdDglpqCOBqDEsDcWeuvbsdS+zjnu399H2",
-	"+sbW1CE00X5AwYAsLqj0BgrCdfP/XeSChA5oSyUsV0gwNUXDIdYRtV3m6r6QrqaYlAlTvcfTNa480kRv",
-	"mFRWGkShYv3rne0VhH0fueeUB9A/dcQD6lEiXAe5wuMj4jpd5uo8UNvwjwgixQMs3d10LMrOeXAOnTZY",
-	"mjsLY9u/3CY65CFB5KEkTFDOusza0oaKpkGh8x1E+8x26OOMCDTmEfI5gMMZ4xcVje1M6mU53UyrPCQr",
-	"Sz9Rx+mRkBHfUXduDtiGjOmO+dpKCEHLxAtJkWzqALDGEFNW3c63jA4OoiFmDQXl+DQgWV6ns0oL93cX",
-	"lmG6mti1QF1EHRmDAwRdm7TpPbdEcP2YpFTDOshDSF/V+c12usy5KJFFEB9Fo2ZlN78SKn2bh1rs0fuw",
-	"EFKofX2KM517FuuUlPYDunxLOQ3I5VCSTfTOm55dfVQKJ0AAfUBZj6u/IBH/AZAPHqgfQt1ywdV9rNS/",
-	"IPS7YNmo6fFKOw0Canukqo+F7pcFSeMlEJIPYUsrgej8rUy2Jsy/OvJ7hfDERkh6BMYqzWAi4ZBCgEpF",
-	"bxuLXTrnvZAWjQLsnenKeulA4DutJ9LeemttRbe091MhR1dn6azqzGZXNz2yefX5PYtIjvF7A0bPGtoL",
-	"Var56lN8UBXXb0+Z6jhB4/p2v9MwJuTGwU2INR1xJnRiWbHZ9KVbQJoZdCfIhNDO6PNHHg5wJCTxDfgO",
-	"sEAh50MdAlsW79tptNonrdYO/M+3Wms7rdbCfTCBI5StRuk6hpCEJkLnQq3E9OWsGwq8A/1XRkjRsbFx",
-	"XSRwbN6BQgm20bSR6/SbuqmgpfROzXyQF/lybywg+hlGfqx2dmKnyf64nx0w++AVO/0cS8arJydHxnqB",
-	"PO6TeYi73tnOdujY3s66JpfqN7WHxECReCsnmEoFVvRQ4+QhRAsI5GFFUzg1U4g9Uok5b67tI3gDUT/Z",
-	"pkEnB40UQFtXU6b6kv5EQGtmJaedkIAMiVQLZo72t2ebBQpYrb9iKnjiICChca5ZHUg3tkEuDDzCIbix",
-	"C67o9dPedqe3trG1dbq27uNNvOaR7c72aYu0yPrW2iaE4UjFVms7tf/ydquxjRu9d95f6zz68zlIfKJm",
-	"1ShcboLZQ/fvHaCE1CIKANYb20CD7AWhugvBczunAWZnbnJ4ITFCso7ZUiKTGBGP9qhXEa8OZjR15E2f",
-	"nK+aOcQqoG0jc+eL8wNL7+dwAy0b5jsTasakZhNipP5DRyKPyMkbiyPxfTPjK/bTwu+3j4+PSn49ODo2",
-	"fVX1Dw+S1peLi/Yn+RbQ4OkFUazHTc07nf8sEvA0OntIdFck3VGjjnMNtxXnUyTDSN6mc15Bmni/pm3X",
-	"rUxrv9p95pMeuL+hQeGO7eRfK8vjSzZe2T/4NmTXQcvBTmsLHUaBpA2tLxs1XkeDA62zRE5TeXVuWhSE",
-	"z3XRFNNqGNqZhEX2+bbdUafVUtqx/mO9tfYoazicdTdTOyxqxVP6ziyR0L5j+yX7iHFgshlJhTLk3sOS",
-	"QI2WxpH6YlzIy7JS3+LWz0Xl2rI2TWkxzhnGC6D35WGEeusQS0BCC7cS69iGCwcAMgFfmmtoWKjdFoXs",
-	"gZKLH4xI+GDAo7CqDhBoG0o5UC/tmIxODweE+Tg0dlUFZkrYgHcFBeoJC4O0ZH5uoyLokCAS4JEgvtNl",
-	"pxFU/AsIFoovSMKs/EysvbYuTLSWTCyjirWYSsq6MJFRQ5W+pk4Eo17Aub+yC424EEYioOoM0AVlPr+A",
-	"qg0ohBh3vWgjSdrHVqcMILKpwJ9azdZaa5FgQWeu+lum9OrMKH25pmicTZqCjm/8gunVkaBnaFhOlgdJ",
-	"cDk12IiqpdpD2pbVLioFKXVz6pgUIMFx7iBXjHTYneV/UEKK8YsVB7k6+/ABSM8uqlPZZWHEdPI9lkqZ",
-	"g3WABcNJchVTqwYkr7iMywe5kZpor+yCu0wtCQ144As1PEaQcT+GlepAG0Xf4TEgjuDWSgvafH65+SLx",
-	"sMuaU8u+omuH55aW55uFlxfgnkAFbiW3c2xmLfx8A8a9Z4YtPLzLZfb5O+l1z9FforQCWBgxe0cQ7G+v",
-	"exdxFoxNGFf+tMqTSa+ftDYvpd7Msg4YuwDvpQwtX9PNAm6p5WBh/T8or0inCSQOAn5haKQmW/ludq0F",
-	"rLlODVC7Kj4UNDLqo2mM1yXgcNY6thT6jyo8ZicJRdxJib0LBNd1kOvjsemTzKNQoTMrFG4FUv8eFCm/",
-	"FSnOs3rIhccvuiyTwekg1+DuAz0OyFP2J5gDyB54WDZbaEhZBJE+IeqsAz8SKw7iYZe5gnic+S6qa9qu",
-	"td2VPOLC6sENqZg48Dynll1A5k/9jh41j8l2lEVRWPskD81XmZ9uwhSZH17VS8j8cqxXU/lgaohjs+Dk",
-	"Zh8AE56B6rbXgmG4lmfXy3inlibhFcunDc1VRL4c7y9v1gjJULeJnlmhkJZuw9iGGelD1ul0ZcIFMHIR",
-	"Q48lL4w81OoCqHxg6qk4wUTN5oGv9GY9gg9ijS1IQ+XKl2YjSmNW7V5OScBZX9hMXWsPCnX3rlK5pT7i",
-	"QtDTwJiJTHSvjszV38+3HD2XvQhQIG8tSn/K2IrAKsSjsMyU62oS6tqiJWAvgxSTrFXE0lnTIDP1oyQt",
-	"BWVWuNOKlbDG1JzJNHcketxaRn3PHUjy6xLHAfvct+NmfrufTLG4uUAmilcKHy/OdACLnTIc5H41ZoP8",
-	"b4nRQJQF92UUmlKyUUhDW94Lm7klI7VYzLMMvmAsNezXShhm4VnaVyDkWbKUgLJTps7lRPtKNbM6JSkx",
-	"4eV0zpJUCF1NdWHHuNZu54UUmUEr163EYb+UN0BWL+ChjcFPNEZIKEoMH76uFITzNWJz/iYDJVbJpUxL",
-	"xs2lfZ1Vyp4WtC0PMLreUgLcwr4z4DnJ5u2UlKG69o8l+uSIhA0t+GhRCgeckYVF5WSK8iWlK6Clguot",
-	"GPjEdj+elgl6EfOrcVt3rz3F3lmSy5Ijx+rOGZfI17ztgodnzUIX7oUkAwWL1atQq4T8ROig4Z0p2NN3",
-	"UXfXO9sFvWNtYWkkPJ81p35uVefctgED8htdbKda1503pRLbtQlG304hC3ShmYxIMEsB0sU3FVkqgA4O",
-	"RgM8zxT+AhmVJUblDKv4NMu4pp5pBlYM7slJQ1bAKWM2KfZlICaDNhnYtZdbSWLvi4rMcEtYAuL3SWgJ",
-	"q5G8rV9IE3ClmcoBGWsjpVITyqqc+LMiIakJq7GNakgZs74CCXmWJmx2mpm4RKV8Li0RDrtEVcz8ftN4",
-	"NVN+W3ExxqQFMrgcEAruDuJhIRdv7lzBpTXQlDPe15nSfC7ADpJCrGOw10mokWM5EqS9JfwAsBvIpoau",
-	"HO9dbt2JcFDeCjOsalQDU10TecC7WrW2gNmJ/GelO8IsZvoaYGYIQpkQw/LLAEstEaYoR0l1iooQqDet",
-	"xV33mRL4okBvbU0PjEZ6lQumuLgh8alwHbDRpqrkji2h5zrIVWQZ/ktHxT4+8PUyKQsuP3N3keuTfoh9",
-	"AuahjAILCIKRR0MvohKdhgSfKV2eS+QFXBB/BwlosB9CpQreQ1SKLstYGvVBoI3WGgKh0yMru8jtYRpQ",
-	"1ndR/Z5a8I7xk+tAymwMZcE+BXGxdq1A1WGcywXPpsDx+mu1LKzcTCdIf7xtp6ooHTzDWwWDHM+ItEjB",
-	"EAKMr4nKEOM0xDY/yi1wWcJTB8GZahQFexSz3Cfr2laEZGGacYlQ3RJ1KWsXECjg6oyNLwyQuxGNUL3t",
-	"oFEQiWTJIVEvQnEeBl2WdL2llWKxlUVEtS89Pjtz8xCenYokoqIpNZPhOH9VWdPKAGcjHYU6ih004Bdo",
-	"iJkNk6FhEV9Fl+EQvHjQHw6StZpIF5vIx01ewG80iR0bEhlSr8tcs4AHicfdDP0ABnNRPcCnJBAZY4+D",
-	"3HRsd8UBnB6QkGiMXgjsrMx3w+xjfoUOW9R+GiSdNAA8vYMybJ2atByYC0dsZbxMLEXmopxEmzwd2/Pf",
-	"S8gpHxFmymB2mceZIF6kKwHSIeGRVJ9HUuEPM3mziuBuPHxoyIQwhDcz4666ygCUSeYY9V6/3GWKFmun",
-	"1D0iw3FjT03sWvKc+iapbq+RkUoYt5KHQCAar+waoROb+cBD2GUDHPQakMWvJJiASKEYISRPgBVXDkIe",
-	"9QeOyTYyGKd5CmSKlgVLA8MpSSvO4IMeTm+3z+008+syqfU+UOtdZHh7bZXbArswERAwltiOM/ZOj59P",
-	"pTyWhsctuqLs/WZZ7fwZXrz6V0SnKQ2w6gWjBFY+LtUDMxqfgZfs5ZoTncb6R+DIikIqx8eK9pgIEIJD",
-	"Eu5FcjBL6b4m0N7RATojurqCq97nIX0PyM4OugGDmO5lZ2RseqE1we6ppgLXt3onPc+BlKPao0cQVq1L",
-	"mEDsvCdt567aTi2JikNDTCGw3hDI/DrT16D8471bxycJN6HMVBYFxhESYrtkmczVvaMDsWOj7vc19UHn",
-	"HVSHx12WlARb0W4vCAC7cfPgCA7kvN1soTphwK4haWUUco8QJbWLlUQLhuCqbu2eTdvlYbdmvu+yeg+E",
-	"Lp3L6hnBAWjXPS5GWEImGDqwcQqy3I4oHGSWYYyXwukyD3sDklYfMYQUVhWFTJggsIzAJDkQeEWfqVAz",
-	"o788fv1ukoPT7LIu+7M/Q+r61bR6tV2mJTN39bztZlQ5Rog/B1aMScfAlgUblMkLMZEYPR5e4NAXXab2",
-	"f0bGGa2BSjSiNnq9IonEpoxY66aeuImOFGETxqM5Il4a0epzz9ThU3LFKDoNqAfvDxW9i4SRGwS0bzAO",
-	"PZ0dRHzEmYNe4QoYejQgChJCooSDLhslXlMKOLWTk33AVGNqL3AG5ZpGWJtf/SFlUJ9HsXtUd+HVsAm/",
-	"P8C+H7orSTwuFQjSR+yNr7fWdR20VbNo197kvSScXthrtMHzDqLMCyJwW+p8EsVkQ0jFxqwYcm8i7dGe",
-	"8RhA2pAgpp0Av2BdVviifl3xkM11W2rSQT7tUyUIuE0lWT3QoQUNd2UXpZ2MsqdlJB8CgrS+y4AMMzir",
-	"1C2ig3woQ26aW+DqfCvg5SZvXh0YoKGN8LVHdBJiD8pVJu5eDeIKkgCL8mHRUr8OIFDwGErKIn27qVvl",
-	"zbX9LsvFQq/qv6zQCcEQp7jfh+BSHdtXzE8TcDHauJ+EeKsd24jw5L4hRye5ah0FS+E+K5PfUN3NkCYb",
-	"m/yt7wnOXAdpMRa55vChVpJOjdPEWEjInsrHVEueJtKBYq6T4ygI+zrxSjTRX00nKgECdBmI+LzX0+YR",
-	"nasE+9Vw6qK626Mk8GFIXWXUNP/FcmCojINcKN5qniiOkz5R700/0DEmBtKnnq5A15gk2css2dCvkJwT",
-	"JcuABIsjQXaASpMcUNqOMPay3jDGU+uC0Q7jLrufa38p8lFNSVrOWstkkQkbI6nJkJXScwpYSi2Bhtjo",
-	"55RyOvC+JZt7VhbEEl3wKPBNXgJwD0t1wMkBnKzLcmK4k3Ej2yxD3kthCNVn5jwim/LodFkuNNCS7oNb",
-	"J7czEb/u6nT0r6FXQm0l1w8yiTPtspQv6khL68THIpPZk6ZHueudNXSHe2fEV2sJBEenRHcFwvosHHsY",
-	"6aJtQF0STQMhJLCiJnJfuXWCVs/bOg1AuEgM+IXl2jZOA9Zr6mAgyTWD1OTFGH9z8Zk2Ntimo49Crj0B",
-	"CilNlN9ucebVCELbu0wv4GLAtWqkQyjrKWQ4OZNvmYF3xQK3LVWsRJSkcLEFnboCpxEcBFT/gNRV3yCA",
-	"AWPIXmoid1/9w8S7u6gOdKzTbq8ggccCyr+BfoLTrDDdIA98VklgBwynqau71ycuWBx44EOUM/B0o3pQ",
-	"BTNmmeq4Df5myToCNV9peXVbjd2W1XTQIGlmDApzKJPa6062K4lCQlO7Ts/vZA4jewIZvNxBGA2o1CGZ",
-	"Jh1VgV9mk2k+jqKiYUCBNsEO0m3pgtAKldNCKyGxQT2n44wEZUKw8/XtdAHPLjNXs69TMHcQ4w1Ys670",
-	"qWRVhFEvJGKQ91GiOoSN0wBENxENrUy7oilwYdghftgQEgfk25oma6+1sERbcrUuBU26jLdSo7QNKt+C",
-	"XCv32JKDLkvMAAm2W9g98MlwxCVh3rjLXk8Nwdo1GRKFZwIERYDcZHabIoDczAiN10hCj1C9rdbb2djo",
-	"srTAtuIsKATpwnpzkMBDLQdbogc/KFYH71CWxEaCzRmPRRo8r0g8wLJ6U121OnQbKpvmh/cxZbv5yYyt",
-	"3Kc9YOVST5gh+B13t8uwXSycaBqzn+RuCnO7YcSYxm07QGvbbaJE0Mp/NsTjLoMWTacE0ELJoj6EJZ9G",
-	"Ogw9wVEUsTPGL1je1G9sTQ7CKOAia20yvojkZPKSm2Jw2lzv8dBfcWB/Wg6Gt2HdqO7SzK3ySCrsa5iF",
-	"uCs76krBdg3mapCNs6lzcN4oYj4QK0Yu1IlbiLtjWL+V13WNQU0GTKl162NVx3IOtjfQ3eCGlDCuRUSg",
-	"DdrsqRkvJM6DENdlPvECDNUHsF4J/Fnk6q2Wa0q4Q55UJtIgVEszIaEwL2QYYn9lF+Eug1+SLJCEI1wT",
-	"SND3bO34dJr2movqnRY6pDe0WJgQToB50KmjUcCxr1TdNrxHAkFAcllpohv6iAYkSGiWvVFrBtRUdDTK",
-	"UVHdAw3Kku+gERZGGkgMIUAGjXBTN6JuIohqabNxGvl9IpPEPSW325EU9wwI0m8gd6O15nZZvfCZoTfq",
-	"u1MuByWmTLCtwtVGULs1tBWCbUhbIrmpa9XtNQWqp2HXqN1CAp0SeaGQSV5wuCl9tmvqkT6CFQcOVV37",
-	"dXfX5pnpc4dC/5EiJ2Afha8sScFQghhEYoMkJignhRZNrHQmMogfChQVVhgTKRx7iqLaXmqyaVObT82p",
-	"nZNQmB5TzVazZa2KeERrOzUoKqLzRXVzz1Xf1Kbvk9K+R8cXuN8nIbp/oNX/JEnQWkGcKeHhlDIcjlGd",
-	"cbR/8y64bRLwPvBrO7VXiDSl5K0QAivotFrW8GUCbCR5KFcHcgjuWI2WJalojx6VVC9J6hQ3c7a+2s7b",
-	"7zg1k2Vc26lBwxVdVAvsLpbFWw+CxH1TyTVJ4H7YsNncO+9nrKlJjjesZ3UAdXreqz5Zg9mdVkvRqoAr",
-	"wi9sTi3Yxo3549WTkyOweGlvBmIc+WREmK8Ia+nhvmrmnnu+WU1WabD5Y57lp8mVTSq5gZPMPpTmGygi",
-	"PPMm7iiESByiz3P0Btqbdkel568WWFFpx5BsMyiYeBXvKD1qM4R6/iKPu1hTqOLE7YbSnsWzTvwki8Z2",
-	"l1dx8GOsMfYKDv6tvcM7Ot9Fh/WiHg3IyqyrUF8sdxV2uelVJJ5lTcpKIlZexPGblV/6+CF8oprinJAA",
-	"3EfWQUVFEn/hYaapDZIh7vWoZ5Nmx0rQayJXkx7XVEQHgxP8tINM9EqX1Y2dXStiWig5Pj5CEgtFtAjx",
-	"EQWdbKQzP4A3Y6TVkxVT7ptMOcK7bIYnXJctz/x4bcpLu5IqchutNSc1aAK0jUeky1zGJVQ2GrvGu5bY",
-	"4HT9FtDre5gGJqzTvGQPRcuO9mwyYRlGY9XBGUmlchPooWSBNOom62bUgiz4UqnIBOpoh7oJgNnpMhBe",
-	"jT0ZlQbgOGY59p4FMQZXUGFSLy9oTfjMKD1Ki9fvg+LbA9CgHjG2LSH5KC0yLxR0FF3vrk3UlVNBIF32",
-	"vFEgyLXMFQyakAtneEeXAfMAJ0jCLUHt1OLSFM24p1HmBVLubCRQCdm4l5SN22itzZg0a2fOlcVLA4Te",
-	"TmPXaoxbKIBg/izKtYUtSprGjtkwmSS66pGTGaytYKA9Hf+QuFvNaImPOBmOn0FdvZJoobaTXawJ/dpB",
-	"oY4Nm7f8bFkkqGC08d3rb6y9uf3W5nc6f7V+snWvfbd1eP21zFIUMiTS8l07Yd7/OqPySEIhdNrYIhdf",
-	"rLZYcvnJOnanKGxKRbQRLk+QwBqgrwoqz81mNPfysWbPw2LO26s9OhKrWe/sTE6fc+PmmkCA5mRbQGDw",
-	"ihJI5gVHiQyVykcQ703z+tt0BC3497KL0O37h0RC/M7b5Q0is6txbMQTLCRTw/mCh77YgejGursXBK6D",
-	"/vAf8Q8nH5rS/ZNP4k/jz+Knf/h8xZiUI6ZuMetpq7uvYnEffr7JPT3Cz1D8RfwEKr4+m3w/fjr5CMpN",
-	"fzH5Qfy7+CmCCuafQd8DKO0aP1Y/5yexpbNTV5dSls1U9mFxwt/MrHa9wPQ8RKdEgZqgfaY06Lp7EmqN",
-	"HOb51/gxin8PhZV/D11zoCcDfKyd14mAJ/AY9BdICNV2VeCtyXhIkIB4UpiIMXVz4JZKiYypiZziYNI/",
-	"sbYXBNkOIPBX9hrSPzNHVXNqZvJMkMis6BYFLq9R5uvx7V+FeQo/5+ezD5N5H2lyOwN30q414C3koUSn",
-	"WkDWZV1OxwDG+chgbXr1Kw5SDQKFCnOnmelntLleEqj9flmPSsoy3SnTKjlVs97U75bfYkVPUcVGXhiP",
-	"VkeXISaQ/lch4mcpCLDtdb2OsuGT9a7ewL7t6QKftOd/cp9hEylCfP3R2vyPbvPwlPo+gSas653t+V+c",
-	"cH6Ime04I7QgssCODoxjN6lyudHqLHQOluWkEs/sT4617Hmf4XNMA3waEP3p+vxPzVQn2sytWWTG3CBk",
-	"7jYzbFEHmlXzRAiPU8ONeFmi6D7gneJifoh7uVmUsGzquyfCq3kM3j/96JpAvQjaQMpB0vgNK9GZChNR",
-	"CpkAGSbIZLbJvuZpRgKGOZKmV7o+kqlBR04RFBBWukmX1eNfxP8c/3glUyvXSGHrrZYxupqQgjJxWrFl",
-	"vfUMLk3z5bI7S19ZzbiCXiPjmsZ7AM4b3B8vgPJZyTjp8FOL/xeUYP91/HTy/fiJ6QTyBMWfx08nfx0/",
-	"63bLuyQ8m3wQ/8rws9/YTgndLrQR+J1ilZMPkvGqP8gYauOfa847+SDtNfBF/Dj+TDHSf44fQ4MIJR58",
-	"Fj/+w+epfHpymD3UhYXQAmXT16NpWxpDaQrOFshr+0WR1wVIK9jBDftSnMSEJ6iJ7nAvSTgom9S8upq8",
-	"B7N9jal06/r8L8yyEkqmPluAuO9z1guojnFfby+wsiM8Vkr3Ced3cKh78q13Ooscg7H1Wvr8kvfM4j0a",
-	"DRFmWZhfnv9UKWSr72f+OvAfaQ4VkNJ2PvB7Ka/Snr9MW0BRrorpIWbS/JnIbnXBJFZM13TSydRT3Yy0",
-	"MdhGKRgW6pMhvybMFqzPLY1VLnSOaG2tb61vWQFVMdlUPs2dXK1IJWdIyvm2n4VyrHuN7+LGew+ajXe+",
-	"9edlqXrZkqyZgzy4WSuRe9erbtH/ugukiyDOXS5v84j5lyNyL8nODLKjoeS5yY6zkLUH+uFIwnziZ6TP",
-	"cgryCpF58vFlaXoLiCLfOJx6iSIzUOQVIq8AP5bTeKYJ/igqwa97ZBRA7XE5jWg+1XHlGTUPPGNQldvD",
-	"DLK3oWfjShO9zoKxZpUCHH+npMvUCMTfRRiJ6HRIJRTeyYkCNnViu0r1uz/yp1S/PxnN7YfxP8Q/jn8e",
-	"/yT+tz98juow8gfQ3/XT+Gn82cqlNTZ9qotpbF86mYxgcf43mlx+7dWzl+S8mpxr7PnSFK3VROWY6RNL",
-	"3UQm4CUzSq5CzTy56Q4V8mYy5QumB3aiWdbxjKb4Umr6U7Ols4JU4mcg88sXoWZb5hkiw5EcF/r6gbik",
-	"A3MJhSippMuaT2x0swOBrl2WWOAtYpyMR0TokuzmM0mGo0ARIN2aDb4/gf54U4MkZvz8aJDzWTGRzitJ",
-	"/ANQx1HTE3nBd7sMQqV5iJjZSyrDtcAty5K4Zd1HDhKctZVfzXgUJRPepoFN9zNPoPHyMO1VU+UJSAIW",
-	"vyqTUCRpQOW4MeQ+CbTUW2oO2vgjMQc5X6oDxazsiF+Q8PXenpQ8ZGS8nDBrQeCr8z3Mi5pNiMCfktfh",
-	"GycHv3RTXDVb3/N9hFPs0JXOv2RBevV9+885jox7ZMhNsYh0yUlKSk5DrXZivGRXV8+uquntcx8blvqI",
-	"rgkjzgkrlpQe2mb5oaUA9pWcmIW5l86el86eF+DsSbDtSh09GRRewLmTIatfiolinqD30jrxJ+fTeS40",
-	"eC5jxHyNrcAB5nt/MthX4vppooOMQk+F8fz4Sa1Cd7VnFHrkropUk5/h1slh8CWVScPv4p/Gn8ePJx9N",
-	"/nv8n+AheQLB45MPJh9Pvh8/Af/LExQ/i3+JJh/Hv9cv25f+Jv48fhp/MfnB5XTQr86bMo80WVfKN5ZE",
-	"vfSjfAP8KM9BRZ9T9QOStaz+dy0lgzaWTdA+wzIKidjNq4qmqpWQeFwhyOwHBIdZk+hLLfGllvi11RIB",
-	"Wl9qiS8J++xIZAUlGbqeUswXpS6a4R0oiAM5/Oofqdsbufv6jcYJ1BIC3O/jcyhOOsJCpIJsl+VrcXJP",
-	"EtmwnQch9V5/Tc8h9Z4RnY8odKkjKFUzllAnEPiCWo1xce35/rHlFG4T6Z7yQoaRJ6Ns/iWq4ww5senu",
-	"wHHIQ8jkhSR9zjzShfZQyct2L2qF14TN1UlTcJLKQLbrCA6CRcKwMuq24VFz5Nq/WP2LZYtfOLWqY7+S",
-	"MhpmcfnCx3Bcwh5XAUisZlPHbAxeXAeZVCmo24lFl7l/sfoXrk5mFYT5Ai0JOuq8X5LSl6S02uDGL6C0",
-	"xZVR06+b1cESNt6DNkWsihx6mEGZFX6h+6Bh4zZ21Gd0iPsE8Z4uzDrE4dlKhvRru8QIh9JB+kB0JVZd",
-	"ZY1ZQ0bygXozI+QrzG92WRKcoAup6CgH+9l0BIOtM4zq661tZMrlZctz2enSBP8MhQiJLnsN9RYTG4yT",
-	"qdHdaa1XEetCjMVM68owCiRVG15VZLXhY4mXM0GoGe7DWXzdDCD3zQ3tFrU3Ri5y9uVHTrmwawd4aTW5",
-	"rNVkgf1rReaehZqXxpYXZmy5NBsZ4ocPToF01DqtQ3oj2xDzyiwxqQllZpRr+ppCYV2c2XRPz27M9Jq2",
-	"Ml9lnOtxOusLplTJTLMiXdPdvXQm/emFumYhWGQB8+su5JVGxe5p9NSl13ioq/P4xODsK68fn2SR2RY0",
-	"Bs0ZAmxApCronW4TvQnV/dWYydfTmmyn1bZl+W0DTN2GQxfu0qMgQc5JiAOUqYjcaW11GXzJoauniALo",
-	"WJ9OBgWebDlpKErj6MqFSRsAfsHMPMj1uE9c09sSSmtDhzIlNequalDrDgpjVAlzWZvBV1r2Ikug336/",
-	"hoM+D6kcKLiDy7yH1tab7Vaj02p3Gp2NzZpTO8dBpBTzw4ODG6L/1l++xr97MDj37u694e3zg4Mb/L39",
-	"/b3vXt/fe+PWw5s391670e+/O3jj8NW9N27t731v786N/tm7gzP6yvZF68aNi1sP+/3b27VH7yzlpEsO",
-	"b89P6eSXHy2aLGPflE+q4AB5wL7AKZszcurWi1nWodIDqgsKHhtUyWDsBQmTYrxKyBaEaETQWHPNQv9L",
-	"6fllzOofO39WaPKV+ikTA+9M4fg7h3d0yslcm3LBUI6wcYcJyUPdOLPKDJxYOJYTmB9eUTHk1NL9ncM7",
-	"L91QL7F2MdtpAjbXhAKcr0KmLrZAKMHRayKHpdfESqmTusRBXeZyXvtjcDnPNxDPJGplRl7dyy1iosIL",
-	"1uyyMjssypthoc3LCAuRbYyYVKxTYlrSCI9KMlRKQpeZat66wm62P57dCNTegzuFyp8OcoeKCfeJa1L7",
-	"HkpQMEz/1JUZJt48If4TtO/m2UHixDXNesQiZt+XYulLo+43wqi7JH+7WovuCHtnuE/miqbmvdL6BOXi",
-	"6CjkfuRBj4cmAiHc5iXLARGky7S9qJ6YlfYPjx2UNUfoFhBJH7CMzYhrC9MxVKbJsGvdGjltEGF7izYI",
-	"U/qsbhy8i3wOfRMCItGYRyH000FeQBUt8jkS3CR7z4ioODLn9pUI0uYyXorQLwnMDAJTrKBqUdjENn35",
-	"NRgWJkpQcUoIk139Ygo/HEPIT4GWJZEFto+jpU0p7ak2dhuS4CoZFZ3i3Echwun5QxNME7ige55QnWmu",
-	"q+nnyjJUUKApyveVmpcXsScnh3HlNuWlLMopZH0FEnE6+z2ws5bRdxNCkvR1kN/w4oMvLbJ/ehZZIF6F",
-	"0gEgQGatI89nqPUp9MTEISUJs2Gy4SUl8RfpUZMW4P//2PveHjeO9M6vUuC9EMdockjOyLI5MA6yLClK",
-	"JHmikeNF3IK6yC6SlWlW9VZVD8XYBmxvkLzYAFnsmwsOd7m9w+FwLw2fhdU6Z+Ur9HyF+ySHep6q/kOR",
-	"HI408kgKX+xa0+yqrr/P/+f3cKbb5CYdTkhklf/CLrAUnx8yS7QVXA05YWpADZ9ixGmJ9I+FqxWjBgtk",
-	"YLoX1vqt3fcVDGAF0P9rz6f1yzpfGapbLti2ssWbAtux5Di/luvlLTYtq8asvmKfFAAiDg5Lk5iNuJV9",
-	"sJjsiqJQB5Xbl2lMctWkAqLVPvuu1CCzLv+6FCuwvS1voN4EJ1DORAXyxu/XBd6fDW8NJkJMp3LZcA6c",
-	"x37J1YiwXhzenE3vyy97TSof2wRMEsK6tzfmzckZWzyV7tC85AXROt3VjKrhhOndsZJZCmaA5Wq8ocro",
-	"IhzMN8OUBMz8sWdeCgZlZ+sZRNrbAKZl3VUuCHxShwIyFchUakOudg4wQAZ+I0MpdDZ18XGZ4EWh4gh+",
-	"jwhUviXNq51Oh1AS03lAdMJjLsY77VBEoIfryLZyYTcYk8Y1OaEJx8T/kctpdZe4WVRpBdeUdq6yBAs4",
-	"QTKC5mKcsGIRdg4IBUMEOLkqVoVa5aYvHrWdr0tnwwnKqQMZz9tuULq918bxthOqDZCRNkEFVpNjxlzp",
-	"VxVjckfk20WkGXERsyfRcleY1ukRjPQ2bPGrGjDODn08VGzE1KuZOvzkYIS4LGDI5QqXptFv5P+c/z7/",
-	"Xf5fG0HDL1jlaf4v+e+Bno7hAF+79nVh9E0nc82HNIG5lH37Dv6Q/0v+X/Lf5f87/8/571Z0AcVKzxVm",
-	"d3R0COuPW3EOq8gZ1PPo6PAh1ce3uOB6gmS3twlZ8w2vD4csNZ5eb2s1bc0Xbwq3e5CJF/lNhcdUGd/R",
-	"0eELjA94Q6PfGDuypycUrKJCCrbgzNM6XcUX+dlMkbrhASexo2MCCmajz91uOYPynE0o0fpv+fP8X/Of",
-	"oQrt0/xfT/+xgOKB2rDP8j/mP+TP8x+hHt0P+fMdj2mMUSxBKLiAErlIl3Sb3PBcEjgjMifHGst0uoQf",
-	"MxKNCmZw6IhgtJ5n3Dl8SxgGrk6j3+j29vav7va6u9eudTrdVv7P+X9rnItM3znc0ugtjd7S6I1MzEj4",
-	"1hC9wdwRrk3JNdKvl6bXKJltTLLt8EDWV3TsQoBFTCS8TpNkTmgcK6Z18cKO1Vww8WUMZWU99cW86gsm",
-	"v3dhNm8JBd5Eft6cDMPUt5R4S4m3lPgclLikvJrQMeUCkiaBKBImDDfzX4gOF0r2uUnxIgUecGUmJKaG",
-	"raS9Nck3FM4q1O10CBVkIjMFRpzuMitRBW+iV8Y5/zpjGYtBzYDkyDoYhX1M6MgwRWaUgzcR/IwRktE+",
-	"PP3ofoTBJsBVRo7iBB5BDaIRizBqaEEUFURm5gwzjmcdbwlbgO0D8M9+o9Ntd7rt7ocfdBrBK9pyNmck",
-	"fr22vGTLS7a85FV5iSBcxPyExxlQoNfISiyV1btf2v+4ChQr3XX2nSueplJhqawL95tYCiynLHCwlWBN",
-	"d7ntkSW6UZkZP0jk8FiTLEW0DGpCMaViTjQbShFr0hzSNGWxZVTgI2DqhKmA9K4SbZ/FbESzxOyQTBie",
-	"oHfdMgrFMMefkhEXNMFRhqIZuTx3FkcBiVKqDKeJ/SdmyNh/sSeppVLRTmC7K4uBAiuaTahxU2yTQ5kk",
-	"lg/F0moiUHUUeWOhiOBgwF8DyTrO9V/xV+wfEIpvzSZS+9R+TSb0hBE3lFA0e/vAUrXjgNwQz9x2ys66",
-	"HftJzx1hebldgkSKMUllkvRJSrWpxyAMaQreoOIlTSYsiQk1xX4WH+h9GJQ9uDN3RZOrnT3SjBI+tTsL",
-	"+UNuf9OVXPU2Mw/RnHgmpiwsDo/L6iYoulzRJPL1hyKCFYmgGJmM5/Wss073zz/Z++u/uPrgg3u9z9//",
-	"y86v9v/q2v0PP+7euLk8EQ0P/0UnoW2Sg2aXZGlW3pG7DUai0FJEkti1MdIdBo+iiPvFxbi2Dr2Om+2v",
-	"Mwbh+O6jtsNGdXLuTjX6ncBOlE+zaaP/fgemiX90inlwYdjYSitLYFov0I/uuPfKQBOqjxdKWD1gRs1b",
-	"1+1tOauKFbyKb75zday6G0zltmUMl8CfX5LZ1qO/vCKD6oGDvXZE9CxW6TmjJX2PLelbxx7HVFFhdoeW",
-	"r6xD5sZKJJauIp4MNPMktA9OBPSnTy1/sSRfjhCKxhNJ/5wOZGaJcAWJL0AKZyZkxBNLM8lQTgdcsNgV",
-	"ukayDghaIz6GnFSqCY2nXGgypXPHFYxLHtWhGDND9jt7ywg1jv0wU2N2A6Z9BrWGETBhFPfAOVyX07I6",
-	"Jql8wLvkSYRLa1mCTPkwWsCprv/aWE7Ein4ba8h0hTBjp18gbV5KmV8kwrXp4ebADMsiBpVhd3vd3tXe",
-	"tRU017ipVIbqaWv3F6atuMmwv7DTq6P3LaX10weQlfjtKM30FpI12InlJIQ04TbvVIgbvrCSvL0o+OPp",
-	"f5G2yUyZVqro0PAhW21Eui5oMtdMk8iwJyYiTSuOeBD6Ss6npQHDhPIpJjs67NAAcKucaYPF5JiLGN60",
-	"Xw/Qoo+2MyHVVFsB1MgMpXkR42skZkOuuRSaSEE0n/KEKjKF+63b5D5jsUdxrU4pFAMqjm0T+5tbV0MV",
-	"H40OQL63d5ovRaDea5NbirE2uYGgRyvJ5Q37xUO/huc1F0HvN6QwSiavZgKCoOJGv9sJGnaF7TnZ63Qb",
-	"QWOv07NHxW4dmHvA5/309O+dM/z02/zZ6Xck/yH/4+lvT7/Nf4LqNf9ITr8l+XPwjj89/e70H/Jn9heS",
-	"/5w/Pf0NdPE8/1P+0+lvSP5H+9z1Bf//D/j83/Knp9/kT/Mf8+9te5L/lP+Qf3/6zel3+bPTb05/297c",
-	"Zbxkqc+FoXXh5LO26asyW93vAbB7D86wcBMWxNjrmL68Tny9jjYZODkth5R1RhN4twqq9e6Zwt6StP7u",
-	"RvL8HXupLUXFVXz7QmgtyfbHH5RXCpAipBk28v9++pvT707/CcpjPct/ChsbsLZCCtdDCbISyr22oUka",
-	"/UYX1ulsjjeSapoldHVc+gMm7I0hlLhXCVjnmRiiTYo9SaWyd/fPHt67i2GsPgB3YgXvRDEaz4liM8WN",
-	"Ab+D1CwUCRfHGk1eXBMlM8N22uSQ6oKpekABqsnIqnOEI9eyLfuWSXEo7C5T+uuMQcn2gAhpkH+6wS46",
-	"a3C0EZlKYSbJ3JupzmJpt5m5hR1uYq/xC4VDKnLECvONnUBdwh/uPZjTz6+Kv7hxrO7+6n5nOE2yv56P",
-	"0xWyPnCuDa0zH3Q/7C3aZ84U9O0sELkdMQycbnV4/7Yrc9FeMbLRdIUlpZGKsZ2ysBL+F/DXo8WB2CNu",
-	"X2idUAVGtPL8u9U/vH+78ejrDVxIS6SItewPJrtrR3URCA4K7gwGecMp/MVZWtB4QA27y6fcnGn8KV6s",
-	"tmodyoQP5xs3dq+/c+ajLTd8DQmLBYUEkljjIIEl9/aab84BkeHtdWAtvPMHO91I6ZvMU6aAHa1W+G5x",
-	"EeuS8wHjQhWNDo22nMlrgmlCLZ+yvF0qNyX07fQ65N7HNUUQXAs6FMA6MWsjzDqdvSElE8VGH4WNLwdU",
-	"s89U8vXufygSyXa/BOPJ11/sMmHUfPdL+M/Xj8IGNGYRQd7KhWZ2XduhqDHBIhkmgvceD5FMLjBF0gTt",
-	"2VXRmErBjbQ0D0rqhKLe9vGIi/hxuZARek5w565oEu2e9HbBPaIjqNSDIzETxRiZMjORsSY0pcqczYvt",
-	"VvxZuWWXp1+6rWn0GxNjUt3f3UU0QGbaeLLaKmuUaubvyem3+fOKBomR1s/yZ/ADgb9B08yf5n8i1zok",
-	"/x+n35z+Jv8xfw6x2f8nf241xuf5j/nT/KfTb62S+Yf8fxKM7z79rW3uq6n+nD8lTiu1z77Pf4BCqj/k",
-	"37tP/9O5dc1yzS9V0awOY52dDm4gnF14ecuCt+rsloFfEAO/A5yFFCqcsyMWCMmECyOdhntRquwSYDzP",
-	"62usyD9/rNPE3rzGWka1kYAAyoHe/VIO/oYNzVlRIag3DdiEi9jqp46l8+nYs2cuUFlGfKm6d8f+gJW6",
-	"i+c3LXvH501Txb9bo1+T5eq12yicEBTLOrx/+6Co04VJsWJOXKjGPIWSqvUqjOCwWllLb4XCHYrza9x3",
-	"pgjBd6a+DWO/ognuD+Fx8ILNoFyeF5XvvfevXnv/gw9W1IH1m34Z0RCf4rc3qvxxXo33oio6BhesO0Nv",
-	"W269VZi3/LZUmH0dxRf15V9QT0b9bSXv+3xCjWcwitleIW82YSNTICHUNUyHqlAE4rnGQ8ViJgynSWk8",
-	"bYciun3zIbHDgcY6InoiZ8hlADcB8700mTJVqxlZRunJmSDgFHQu0hOmQjE8mxHdxYm/dtXGfWcFYfQb",
-	"dEW75cNFfpdxUv5dXO7CSGKPZ3Vnz77aZ9/Z0m5T1i9ZbeW6gXD8aK7qdjoViX4klUM11Q7VNJrK+BNq",
-	"WESavU73g1an2+p0reSaUMPUjnMZFD2EooaMCuGb1BAhIe6WKXQsgEyK1jEWg2DKpqmZg82ITBkVmghp",
-	"JhDdiz0tWrfOMGots1tNZcxHnMXrrFahWGu22mmT+9L4eJVMJEzju0hS7OL5eDRNKHn48C4WH+eGNCNo",
-	"1TYmiXYOMOI6Qjnmhp8EQDxVZZtoN7o+ZhGZSXWMwq5yQntBw/R6E9o9N+lLNKC5AwQaXW+/1fmwBeEZ",
-	"grH45gmeVBS0wd5pB1fElHU7H3Y6vU7n0TmNWNWZX6oZyw/iIU5tFdxieVsAWhZC7d2F2srI/95Qcbcm",
-	"sDeHa38+4cNJhT/WEb8pJI6+vOnr61cwbk1Lwn4u+cBDDZwtHxRvkiYmL+1YUT5s5P8p/x4cFD+Dk+J7",
-	"DzXjMWVI/geIiPs2f5Y/CxvrpItQRFbXAfnCQfN+9uAumWbakIFdX8DjLeAT7DJUAM5W+2OqbjTPTJwb",
-	"rRs5kWUJ0S1mHIqqgLJo7DqX6IFL99h9bUH2CMXmLrO3S/b4GKZ9A2d9icKHP17rpI8RTTQLGplKritl",
-	"b+wXjZc6Wtc6jfMKKrVleiMkFRzROSSV4tJsJZWt720reLwWwaPCi98ICaTO1DYSQVLFp2x3Q+h+Y7mf",
-	"HFWQzr0V8fDBnXs3iWAzTUbMsuZassKqzC777Rq+/iuzo9dKi6vjnT9UjJ2B0z+HBbusiPqtTfJtJTLl",
-	"ZWrZy7S8sMBm/oZNA9GRDNhPrtY/7tvb7Ty6Y37CRJUODJiZMSu/FooDaXqAZykYmTOqCB3LAw+ZQLod",
-	"EtO5DoXLGo+MhHYYo+f/Kntx7zsEgvI7ZY9GxnS+0yb3+BMo9mGVot/nz/IfSf4s//n07/Lnp9/k/zf/",
-	"/vTvnQpU3FNwV0AuwN9BktD3oYAm32HKEISO/VA2sBMGEVSzofGF76b0mBEzk5C5Bc7/McNUrkwAcNEt",
-	"qQgXQwUnkyahSB1+g5bKABKSXWCsWyIFcBDSjOyPfdKLALWIZOJYgCPFj7yC5OCIbijO8u4DHbO7eZnp",
-	"YRWO80W30/ngUdCwU230e+eU1YvZXKqcbgewDl7f7u02t2prutsyt7qkeAEBalenm/E4RGpYE2WeJUnL",
-	"h45DZk0roWKc0bHHfPHcz0fcUUMHVLMSsZ8qRlJq9QBqAPvnCYvJ1U4JoKAh5dK+EhBtqMKqVAaekC5S",
-	"8D4R8rwpUg7n7PLoORMnDjJACWZgIJa8dYsI7NPvauHUf6oFU583Ghqne6kE3w9hVRT0pwKPgtWQptQM",
-	"J5fsPtraRrbVs88HBVeGLPyCNFrwNGXrvCB3C2N8xRHiYEHAE1IYZyJwXEcY6QBX0KUJBUX8A3guIEyX",
-	"haLwZ0RDqXCpYiZM1CZHTMRFQixg5Yx8xhHoKvX3DxAhRyoisNR1KKpVZzfEcTjyK3F5NN3nzlQyXMr6",
-	"Bae/zf9EEGAh/6nhogRK3JnzEnQ328sl6TiIdWJ8Qckv0by+Feq3Qv0bxjFuAYbOcJgpl6DJBaEFJX51",
-	"/rHX2ZB/YKySz9FcX4fWGMUHmUEj9gtcgxYRsdpIhT7maZvck9pUm1qJH/3DchQKDK7XB2TCmbJMlA9p",
-	"Qk5okrlX/0ZCJU5XAn1Ah8c6oXqy6MqGMTzmYiQXczdIcw8AreEhkXaZzTyFzyCQ0M5G2R0ey+x8rAVb",
-	"veZ0iJeh3DCwO2Ikz6pueEVXNm/rGd3mObyL8ntRArg86ud2HPQmVSdkSY8a56fCuyzmEJaylhz7l0hT",
-	"sZhCBdfl8nxABJsxbQhgyfcRTh/yG2YUGA+UpAnIRM5CoTNVmGt4iZooNSMpU1y6Uo+zFfFk3Gwqrnua",
-	"etPP9Z2hrW5G66Riv3dbWXibv/UGk0NW3s3zEcP3Jy8jfe46q4SHCNmdmGmyPr4CjM+jSmEqiOjYIRH0",
-	"EK0SVBHnBIRKbjRJpYaJOnN1aX0GuHyVDU0GKN3x0lwTMIwA1or9zVJASAWG9z1yDOY3U8VCUeb2umDE",
-	"ZSnVFwcEVqRjvz4CC594IylxMfcVdNifm61gu2UAWwZQMIBPRaXWnxxVLBOeeL5kXM1LpPEusghoufsl",
-	"puuvN1jMJjJhS+k/JSOegEfRfhzC0L0ECznLOKfNwCFI09JxNrP97hWWhp0+SR1PmBTA0EOZzgPgC7Ek",
-	"Qhqo+R6Kegh7nwjZggaRj46fy4wIBpgWDPIVdcGbsYa8o5kIgTGSSSJnOhQRLlK0mj/chBm9qm1jCV3l",
-	"SYHFWAOvSOPRctwKB7+wDrXCgzEqY/uQMThN49G5gBlxwg8e3moEtSeffvJw4cnhJ7deD3ZjlanZ4Z8b",
-	"wKLagV2LV+rgRMRtSTXXbZmyQu5poyfjAvAxyshfnmxxMrZs9p20HyHFWGCTDx7eCsinnzwkUhFLTM7L",
-	"Ma9dEMc8U4mC3DSvSa3WlmoY6Ckds9V6jlejADYKM9AKuCe5BOUiWodeBS5jSDB7AQX6P9pRf9RutyOi",
-	"sRgZoWSg5EwzRSYygdrKJWYHOWZzMqSCJJLGLgiV0eEEcKTQxjViBgoXDD3jx3Uv9K0LUsoKRe8d8yis",
-	"07VSAPFy6Q/VEixbjrDlCFvFq255A3L8y+laiFG0kkvcPGHKazsOkchRW0s0mPZUfUgxPh/Jbb8Ol2QJ",
-	"PSYIA8cABuH+dkShQPotIZUAczjTTJMmuhyqVRmxQBbg/u60SaRlpoYsIhqSJGYThq9iURkY81Ba2l0A",
-	"23tgQp9vjGkEUpVvVECM7PAR6CYUTecgqSY977i87+JbVGHag9FkkClBlCu7SWYTppgrCGCpBRfjUDQj",
-	"9mRCMw3VEaGoJfylH1MT7RyQBTSp3UzTsZuqVXOJTu2p4WYp12HmL3F/XyMTgC+sc3kUSFYvTdQus77T",
-	"Q3e6mSrwrPyEatcTr+Ra4CNHaepXDzd0rZiGX01YPGbKl6Ab0oSJmCof3aBITOek6XOOCiHL8CkjfysF",
-	"2+kTBpc5E9yEQjGozxoHRLFRJmLMiFbMil726WC+7FIG7v4FZESnPJkTrEVeVMODwL9Q0KGSWhe3TDE4",
-	"W/rAX3+cEaCumQmbE23sD0LOAued9Ob5+vUBwpEqiWPEqXFDVCY0kZmBIq4o7mnm7p+9u/aGgDxo+8Av",
-	"A2ATFOeqtggFrlBBuKCIVTH5KxpNLm4jjhlLXeUqiOUxxexSxU64zLTzmx6EggoiE6h6KhigoQpJrLC6",
-	"7tJ+pjdEFXXjwY9ZgqwYjevGFzgkKyphYLsVxTB8Q2+B8X/HeNY3sL7ANA7hG/dc48qjT2w/S+p6XBdz",
-	"ONCOP8yo5et+is1aFltA1hz6+jL0Or33W91uq/vBirVwqchLbB8+SXmjyoMAZbvk+lzRyw7jshqKrZhN",
-	"5YpBlv01No0cvVHUmLxv+1g77uL0+6EGi9e2EADm3u1VXDz4iQP2GaEiFHjHLLO2gyfSfoUbzZIRabJE",
-	"MxLtd/YiV3u4XASapBO6sqaMi3e7+KkjoXWkrVYqz2t8CweqkLCWlpiBfl5+oI9eN9NGCrOCa5fsBkga",
-	"3ryFgyDk7A2vKHmZksPnhXRWLlng5UCBnE9lwrKul5Yk7AfZMFPczIE7DBhVTF3PzKTR/+KRPUKu38VD",
-	"f6jkgOkAzz2AItChwSrwXkNHoTj1hh7zgiAElMsd9lKPWvySk5hvSCHY0JCTXt+liAWlyckqPchu8Ubp",
-	"wMUVVep5BAvoCaGAjO+y0KSvWgY5ZrhJYIJCF8xB2TXYtwgXIxmQEmEdjU3l94oK8d7IUxB0N3nyud3G",
-	"Akh2BMpKnRGVpNoJL0wB6IwUrrSaSzggTbvw+509pznJYyZIQofH2KHi4wkWFJbFBw+VfMKntB61YEmv",
-	"zIzmMYOG3J3sVhmzMKCa7cCPmGmBdef3O3skVXKQsClc+XnKQhH5GbfKcbdiJgCBUtCpt7G5ESHWE2lG",
-	"5dsuQx2OTrEUB0TIUCCt5chmTJv8FUb++kBiBjXULTep6WsUavenVGlGmggdYkVA99wKPjsYa+Gg4KUV",
-	"H2cYYx2991jRWUSmbDqw8xbaMAr1TAcMMs6UTFNvviuONarLZ59q+41C4pzQ1F4uQAtLOKy7N4PaZ9i4",
-	"78+4naHdFvLZg7uhQLB9D99EU14iN0WW3zqYfrckCNUPFIoaZyWNikXHg+RKHACDvn54hxyzuVU7rzva",
-	"Cve8Tz4G0kGw99Js6moB7ByQlJqJDjykV1Cc3YGMuav46o6Uf2I3wgOFWZXCYEVB+w+nMwPeP5wC0Eas",
-	"2gEG1tLkG1XKUqPgoY+177YEVQao1cCDKVNTtrqiicoSpkkzKghq1K/x+gBpRBCKgYznaKuwKg5XzsZQ",
-	"LCh864QmPHarZgV67GqQxWOGSgAqaENwRPPhBPGbcap29FBe2y2VnWlEUsrBko6XccINmTDFSsELbR+g",
-	"S8lMxDugiBT1Fa6gNQGKHypGaGy1uWb0q5bjt607n0TBAjRaQAAbLSBRYa6MglBEi8ZOeKMs0A+iWii+",
-	"KsgeTOqryvZ9FYqvWq0W/M++GB1+evSQ1A/o7knPpRhH5CsfBXXkH6xt5ZKfqu3KR+tajriIW9XCT0UH",
-	"9TpNvhswu7zQC7AO72Cp9FFURN+89W4sZyKRNLZLXPzRkrGpP0jjUeVDFb99RJrKjAIiYxOQNB7tnOPb",
-	"EzNNlgzfFe/gq6LYqvQZLt/0PB+tVQFbMoRK/ZB1nWIZB+cmeszjhX0A19T6Htys0In0/775X5bG9d4f",
-	"Tc1HqRjXe3P1HNf3V4ZhrzkaPtx5k3NaAj3XTum98vG6LiASsiVFy4Fd7RbQjUVvNdS+9ZMDvJtK0wUo",
-	"qjPG4kCzFKOGtazYttjTfXy29tJnZk7/diL4cesFqlEr57x+Ih6jsrozd/0zS9UeLDA0hazZ6UxeFSqx",
-	"I0GnjaHWzRzeLgC5UcTQOwcedAbhOGsI6v4rL96pxSrtA6DqStG5q8RTnY13kS49hZZJJ9Twk2owVKaS",
-	"CDy1DqlBISLDTpuAAqRrUwmFBoYBNWK1z8b686NP7xPgldGXYYPZZmGjT1xhv+GUaataougQNr6O+mS/",
-	"01kQed2sZzJLYic+h6IJJjhcCi997gRkv9PF1iWsTymhBCC9YudOBq0LnChJB6HY7+y794rVkMrxMBAa",
-	"YsnQdgEY7wF577393t5776HCRhdwUp2dwIuwoWgu+LdVueFgMu4TZTkpEeyJcbFi+IkP33vPLw4gGRXN",
-	"eh1CiWZDaTdZqrpbpZRPDuo82jsHmNgJyNVOb/dqZ2/3amcfp+HWfUR5omuyLl6Y1niVyHvr6OiQMAE5",
-	"I3btWqmSQ8ZiLsbanaU2QS7ubg/VczGcKClkpvto2gXRCKiBlXQM1cew8lgLuTAYZ0ITOqZWRK/7hyxP",
-	"SmWSYPz0XGYH6Li3SoC9Gy5aYKR1ums7t1eB6mMIJrALDJ8rMEqMJDPKXfW96BCi9vrw6KP7UR2q5Jil",
-	"JrRzJ719MpGZ0vb3oVSxBucSEVJNacI1i4OypEcxbpftCN1AEU6ridRW367uskW/c3hEwsYDNubaAEiu",
-	"vWi4gsQoGrPWlKrjgNA0ZUkChKklRy2p+JiLgIyZHCuaQnZli4vYmYuCUHBxYq+HFBjebnjCzdxyHpaQ",
-	"imFJB4QaQ6s5PwHRfCyQVKF60wKNE4lDKG5bMj5kyvCR7QQlCZ0Npty41NCP5wZ9hwMGfbEYancVlbuK",
-	"oExA8qqMBm5BeXlHhAqUjWGd6BDuWYH0Fe139qOgWp/bHr8lNx2EWugizQYJ1xPnPphx5aMZne2yVPKO",
-	"ZnQ8Zop8difAGJTq3fcbH4pCXXLqUzVg02pTWWJ4ShUotQY4CqpSdlkoZB8AnUWVElWquteyWajpuj3i",
-	"qW4DPdPRgWVzeJ9aqeLCtNwPBP7CLN2dNrkTozd1wELhS9NIVZzY2tWjycySFjjwMgM/dZHHa/iUaUOn",
-	"KXIJ+BmM8D75gcb2/XtSD+UM3j6oZgcbF8xqWXm5O2A1Lj5nL07ZJGrDrofCjt6pU1TMPQ/oda6Re3Z1",
-	"ncqDNpbi7JRI1ZazIflNEq/d7vQRerrC7J3/eQKeIzDhF1tUM/sUpw+EhczA6LkheK+d0Y2Fghs2tbop",
-	"EBmXmgfuJwi10tnQ0lZLTeDDM65RGoFUPqDekHQHfQADxusHXRSdw9TsqvldfOyY/QLtuXN4BJFChYLc",
-	"Ks5Uo/+FDxoIGpau2v/wVDceff3/AwAA//8=",
+	"7P19cxzXeSCKf5VTk1RxEPcMZgYAQQDlP0CQlLEiKYgAV5E1WvZB9xnMMXrOGfXpBjjWskov+4vzK6ei",
+	"rNe5m+ts7Nhx3b1VqbuXls2Yliy6yp+g5yvsJ7l1nuecfpvumQEIyoqt3SQiprvP6/P++n7Dk6OxFExE",
+	"qrH9fmPIqM9C+OfuCdP/8ZnyQj6OuBSN7cYh86TwFVFceIxEQ0Y86g2ZT6hQ5ywk51SRAYvgp0EoR+Q1",
+	"GlIRtckhExGRIpgQKfAbMuSRajecBntMR+OANba7vY7TUN6QjaieecQFH8WjxnbHaUSTMWtsN7iI2AkL",
+	"G0+eOI09PchhRKNYza7zwZ09stXrds1UCl4jcgBLPqERO6eTa8qsDl9yyECGxCyGuAE7oYF+c0cv1HX6",
+	"Iv/T4Nz/5ogrtUNUJEPmuw4pPw7ZezFTUfoGadJBxELiCtmCCd0VIsPisEMO79OA6dcFYY/HPGQ+YSIK",
+	"J0Sx8Iz5JBa+HmZEH7fwVYfIkJzzaMgF7i+kHiNjFnLp98X5kAm70QHlAfP16/q992IZUcIVUWMmopV2",
+	"X+Rvo1FcVyN/NeY6VBRycQK3cVd6FM++fBVHQ0YePrhLxjQa2hvwQkYjXAj1PDbW/w6ZknHosQJINFbP",
+	"uqsDPlardDwOOM6hVtc6m+ub673CmgYyHNGosd2IQ94K2YCFTHis4VQs9gGN2F0+4tHsavdvH90h6XOC",
+	"+ECafkgHUYuzaNAaRtGYjnkrpBEL9EstgzQr27C3kVQR8aRQUUi54OIEz7kvoiFXxKNBQDwZC71lekK5",
+	"UJEDl0fc0CWx4JEiIRuZT6nwiRu5RBm8i0XEA8IjfVosUuUr6zfY47EMo35jJ/xmd3Mn+ma319m63uks",
+	"uL10wwcy4N5k0bG08DVzOts5YBrrB5wpsmiz+Lr7ntsXY003uPDluQYP9zzd7ZzdvffNtc7O+Td7G1u9",
+	"zuLdsSic7GrkqydokSTnlEfkmA1kyEioP9EX0JSh/W0sgwDuRG9kpQCmaxegW2+99dZuHA2ZiDQ4s2qE",
+	"odkbXAoCgzO9yFgx0tTU7frmRqe4iMZNRkMWkpDRYPTNfoa//cbcA3riNMY0pCMWWcqfodr+rZr1Za9c",
+	"U+TO/sEh0XsMBQ0IB7xGOD7hGg1gDyIeHbOwTe6zMxYSav7We/JlX9CQR8MRi7hHpNgmiglfgzlVhBJc",
+	"aRkaMhrA9ao0eWk4DUFH+mFufft+w2loYqwpaWM7CmNWuC36+C4TJ9GwsX193dGXZ//s6nOJ9KYa243/",
+	"9E6ntbXb+jZtffdRu/XuN/58lrA4jcetE9kyKygeouVXe1JEoQxmDzXjCkSd8rGq4K2aFmiMStlWU1OZ",
+	"eJSSGHI+ZCFyZTlm5ti56gu4Wuav7MCzQcjU0A4asnFAPVaYTwrWzvGXb/bjTmfNM0gJfzDX0G19PfhV",
+	"X5gR47G+02hIIzKiYpKSrjFVEUAFMLVJm7wRDVlIfB4yL+JnTBEaMsJPhOaW5cvOFnPj+jogPFw6EqDs",
+	"2uGMW/aQa66527tRxRRuSS8eMRHVgbxvnl8Q3itgdr0aZu0EfyCAze3/idO4rSWO6oMYhPREv0iax4H0",
+	"Tlf0AeSkD7uNomhXuWMQa+Zvdj4t3ffZaCwjJrzJ66xiubuaob4XM3LKJiDeAVsK5An3aECMhEaalDx8",
+	"uH9LS0KUnEjpE28oucccomJvSKjqC3dj0Du+7nVZ6wZd91vrrHPc2vI2NltdvzdYo+vHG951311pE81r",
+	"NP8DJqePQ9ERTq/R91j6E0S5CaIiD1WUYo5eYG+dDGUc4gAyjgDjNYbr1+OxikJGR8iC2mQXBuYWeYOA",
+	"hdcUDEODoC9SIqC2i0uRglAhAf0yQmFkyPQJrBVXpsh6r4coWYl2uWto6XuoAdfexkYZXmfR8ABEt2qJ",
+	"frO33iHjVLZrE1fz7Gr61OxqMnS94xCPjsfMJ8d45CBEhytkKAM/OzgUrLSMxkhE1SkZcMHVkCkrK4Nw",
+	"EMZCERlHjv5JpIfT63Sy+9ZfX1PEi8NQ44jWPFhfNL0h806Ji4qIu0NcKzC7RB+iSr/Vq9aSBhnEob6H",
+	"FUsos33PpZRwIr1aCmmO92Kk8UiOuVdNDAwrskivaUEz0q+vlFS7bm+jt9mpJAPw/nJkoFtBBp7oL9VY",
+	"CsVAfLlJ/ddQw9N/eVJETICknxMKVsehPA7Y6BvfUaizpCvVm4woDxrbjTuHhwfmkplvkYPEgj0eM8+o",
+	"LDBt2yyeqegR9xvbjU73P9xa+/brGw9u3Ou9df3Nzl+u/8fN+1s3u3u39ckbnXWj03MaEY/g2h5a1EYV",
+	"LSPWWt1Q26urqTTX9tmZXb5atSShlX5nf2lsNwZKjTUxzw7yz0M2aGw3/mw1U/tX8alaPcAx8URnbzoj",
+	"PuUTYWEoQ9Dl0hPJ69laAwh8ImSEqquKqPDbel03qf8Aj+0lb0qvz1JzoFu+ZApmHNHIM4QYtglQqder",
+	"GtvvvN8YcBboC9MftZk4aziNEVOKnuijP6NBzDR51QNJwaz2SoNAnjOfwHNF3uk3UBZgUb/h9Bs0POZR",
+	"2G+823jyroZ3vV/P6rIngC+ritHQG14KbNY7nQxs9sUZDbhvN7802HD8rmW/uyogsZfAFRnRQKvkqOVr",
+	"6FQE5oRb3SEu3oJLAq60UEi9ITmmPuFiHEcAHXtSDALuvSxs7KaLMjSaK1JiWGADiXgQEC7IOJQnIVOq",
+	"fcnb2cpuJ93Bstfi2Q+u+j7swDnBxNpbrilkUqSZt38xn0eg7BIVH494pMmdFnv7Inf+K5nQUD5kI224",
+	"pZN2K865L/R2NbE9oup019iD5ty6ve3lTsgOXHdEiIpguXwvZjHz2+RA898ch7aWOzAktMCSkBopVoxc",
+	"CQcaByD25qyo8+1iRliw5jGHuGDvUmq8qh+p1ff1f/b9J26FVSx7ay5k1nPVi1jMsp0vbUNJBVyQZ8r2",
+	"kkvK/E9yoHIHZbQvB1RclJy2YYsugItiItrOBDcwtPLIio6+Y9VCRC94nImSVGhJsi+aViYkik4UOR9y",
+	"b2hMsTkw2sPtteaDE6AcAlJmoAd+aHQEXAmwMRoVLK6XgoqrBO4vDSwLZjxHH3jAskvkisTC3mBxXYvh",
+	"UobH3PeZuAJpJmJCy9VDqqWP1E8RMp+JiNPgssxpLWNO2WqX5U6D3Bc5KRNFmitjWWbnIzoBucuXwLK3",
+	"NWaZ08iOIdPp7Xoc/Z4R2agg1B/pS46GrC8yAdYDmzQJqHeKeBHyk2FUZIB45FqTk3EYtcYh9SLuMXJM",
+	"xemKY9TC3KAhG8SK+WAXUwpNYBmTNUzO6CVHfMRk/LKCjVW9uG92ix44tMSsddRltZL1Cq0kMiu+sFqS",
+	"ffjqICa9g9JRcAHrBmHyNSnYVaAl0jRk9Sr1z6VWGxQUckzgkojazcn4sPRlD/5Ev3x10iNCL2GPudIS",
+	"4HGMSGj2DSe7b+ygt7U8f7kjvgyUFpQgY4kFleICOhB+diXHtVswDGh1Jw4ZsQ5ZRPs2OQJzU6xAqwzk",
+	"yUnmzs3OwHWIAB9JyKI4FOaY0UTzIJWaXgqUwb2SyhQwcmbfGAeS+pcE2252K2bYdMXLXksA37VS+fCq",
+	"bge2RUaxiojPvABMaFo4499lxv9aPBDXIcr4MUD31zeiLxN8vvr+DMXvCyNYUDEhxxOUr3hETiTL2JKh",
+	"//dldEfGwr8aym/YYWp72zL/77LCQY7w35cRGcBKl702IaOW/eLVkfqUIqUGHiBNKGrjD2dc8eOAIQfW",
+	"ci/IE21z/Pv6MPVpvTQOHenBzU2AkScI0JCeLk0OBgZmDh7s37tNBDtXZMAuyxQ2Ot3iBfHcXi5yTcXv",
+	"Xt1l5Z2QyJfPKA+ovhwp8HJ8Ng7kRK+lGH5D7cmOWDSUPqIhFX0hRWscshFXLD38fuMglI/5iPYb8y7C",
+	"oOABnWhCcCTlXRqesKs2PHKFlKLXIff4zcty/5yYbtZLIilJACte9qojKVv4xVVbkwo7LbibrxmCCkQS",
+	"cM4YeK9G5J2181qJLwz5GcskvssRwBvZsZtlk6MLCr5m2lTufSVHX9p1PvQrDW3DFxn1Ay6YMqKHFIJ5",
+	"FiO9QCojXByy8Ix77KFIMfQKLgpjEiD6DdXqkFFvqAe/LP3LoYVZMYlzS15aOcl9cyXShSZjTPhMeBPc",
+	"aTr+NnnAfK6svpipKk0te3g89GIekeOQ0VMGHEyOmTCGIwjd8LnS18BFzPxU7Uw9K+jEpMSjY6KGNEQ3",
+	"pxYeJ1aPbuozIa5GVU1HmI+hjBo/reuRR8ZxPSFzDJ1owBqHTDERzRioSpaYqpM0b6/mwrGeoHdR3qNi",
+	"YjBOXQHkjaSIhsHEMgiMGjPwCMYvDf2ZEUFfmVbd47EGzAEd8WDS2DbBZhcCVYzKewTWq16nd73V7bU6",
+	"3aNOZxv+5xudtW0TrSYBULNF5OlQL+dCeBMWzR57jPkXYPOw11bus1ku7zTOuAxoxPyWjdprbL9jd/3u",
+	"1SCGOfOQhDSyorMRW0MpRyRgA2tCBXC9ppwinmQndA2xSMviRcsLjxQLBiRkeuHMJ6CfDmmsNVake7iK",
+	"ERsdszCNAjZnRRSdoNUVhqbChsymQZY7ZXxAOy0TIGJqpLHRGAbl0kinAeUh4iU5YZHqC8RFfRYtg4FA",
+	"B0JjlY1tpFbGUBX4WFxPCowo8CaFLzXiy0FfGBBVZMgCn4DK4rEVG1hqvyhyCE+KAT+JjYh2yiYrDkR9",
+	"uRh1CjDqziJ6PnZ2LpqnL+YDTFtZhOlSH5vXZ229F6EwDwWNo6EM+XdfWuo/1JozRU+mve/dg32M8FGk",
+	"39g1M8GQ28TEZGKIyimbYHhKv3FZESWnAuCubBypfxH2V/juKjD9vrSnAEgKYRKnQp4LCCYsQtBbb73V",
+	"KkfAzrvNcsCsudJxKD2m1JUIKxUu4XNquILxb/p8AJ6IqCCKXfIae7nIj9zEAEUh09Mub8XKrfuUTVrm",
+	"86uSO2cduPpgaBAy6k+WOqAn6VLQk0WD4Jh6pw8f3J112byVBrBaCUcxARKO4idCz8WOh1KekuZhRIVP",
+	"Q5+8hb+obeKahy2OMo79U4viKqKjsetk7+jxaBSHzF3JPHNo1kXbDvUnbbIfocFIRTQ0rm2MAzGRYoZn",
+	"paSUYYSu3h/Ea/HHTJGmi++pNlIB7iMRaJu1qDYElLgrO2nsnYks6wt3vdMBMQ1DALkiELHikMzmpGX/",
+	"E4hg0GefckXAwkkpx6MN4mjIPM2MNFsSYOfBeJY2OWSMuK/dPiKrZ91Vu7pVnwX8jIWcKbccbGZhE7dh",
+	"fm97cpRBa8MphAB21m8siAHEwA88zfsQIDYb1WkIL/edvBynpVm9b9wzynGOpsrZ9Wh8zcfIYoBsp7X1",
+	"qPXu+13n+vqTyjjZO/sHh7mA7ooliXxIPMwSah4ecYxJo1EU8uM4wr/m+qD1VNnbT5yGJnonsi4a10wL",
+	"WUz43jVFBnEQgNO1GDaQ/K/pB8nz5FfJ8+n3kmfTD5PPkhfJM5J8njyf/lXyot9P/jl5Mf1w+mHyPPkN",
+	"PH46/YQkL6YfJL9MniZfJM+TXydPp3+VPJ9+0u8nP0peJL9Nfps8m36Qjlf/QdW5mjyg3aiSFCBS5s4V",
+	"aI/5prgzFLa7rV7nqLNVErZTf7Kv5S5NDaqWMqTqodZQfRsHXZFVBnHfgGbW5qolWdC0tVCrvyYTVox8",
+	"HtBAsXS+YykDRkVuwhOuQOSbM+2hHLHcjBZvs29nJsWQitk5uV8NROWA9oqo9d6NmVMrxo9j3DgXntTE",
+	"6j5Ev1cf4TVF7GuVUfL6Mjc3u7219aqLygfZ36pMoAHQgS3ljohHNRDTPer2ttcuATH5hdRtF003M1kB",
+	"DsjnM2ssgXtxwUf3dnvXO73u+mavW7UcVZMKeZTlP1KTumDV/uIEt0I6iKpGNpLK4jwgeLFEcn6WvEg+",
+	"TZ5OP0i+mH4/+Q1Jfp18kTxNPiO//1dNbZLfJk+nf60Jx+8/r5w7BD2uZnbjyIfAfXyTOYAbkcmhkuFy",
+	"yIi/LEGZs/0e6U8w+Nj65N7RCGYGy9Htd9MZ5fF3GEb3lQbbA6IGnML3uf6FBgc5DmIWXuaDgp1/NfmO",
+	"Q85YeEwjPsI0YHfAx+ouV9Gu/WwPvwKp4ivFpBYIJ18iMuQD8zudTtVirghsLwGx+jIr5KBclm4FNOae",
+	"6r95xEbqguvPtt2gYUgnM3spTLLERo7MGc7e5ykXPpGD/L1ukyikPiMjGp6Spnt0LzeQu+LoV5l1P8kB",
+	"kSE/4aIvmu7uG6U3T5g8Cel4CJlIXPjmkUO4ONPyLGbkxBEPeDQhI+mzwEjfIh7pfRbmbjiNwgwNp/Ea",
+	"k/vpsA2nsW/HbTiNh4oN4uCeHlQfUYHJFAaZZfh6+tYZDYGH6HXo4yx/Bkf8xuxv5TXp3/Lr0n8X1jZ7",
+	"XQ/H/sUppb5N5vMIfI8ZTYTLLUjukCE5sVmRmB5kMnmkYOprwf7fO80sEYvFFK9wv9Ugh9J2Sc7F7K2C",
+	"9pLBikPGVCkt8UmUyKhCwKMha+Mv4/g4wAw0IU3uChnIEAwPox0wL0NOmSLN5OfJPyY/WiE+87jPyPmQ",
+	"gkgENsqSxp7SYBGhbt1Ifqz/P+k3iocJOeOj0yjeC/RKNaZvOeu9d5/UnNMtDn5FWgXN2TMoZMGr8Chl",
+	"BUvzhGxUzFVdxBdw4HcXrr8m83WX+MVtTF6WGNjgyiJRKMw6q9noq43IiFGhSnhSxnBNAKZ/O5cuVAnc",
+	"otLkAgRUb/qaAu1hB7NMyySKM+O/SemUhnCINqOKuBbb3K+0WaIEN3AgxXupBSKjo1dCj43SmuE5V8xU",
+	"ljCppGtZ1p6ycSl7yh1eR/XTBQzROheV88VfgQFjfX0pA0Y9/OcKAOiXSjD83zWMJZ8mnyfPAMCeVZsM",
+	"aMUG7sgwZ94BfUnvxyHnQwZMRMkRk4JlRia+3Gm9vIUiM07UmGg2Kk0RYKyvnsvcNuyFRiRgVGGAZWqR",
+	"X05jV1EYe/p1vwrbINEFQXwoVTYrV+Qv7911QBgEg0so45MhcVfTD9ylTjaqVRpS0AZfryf9EqAcaf3h",
+	"Hg1PGzX63FG9sFQY+xrmprPROKARWxIoSfKCTD9IniW/TJ5PP5x+NP0A6WDynEw/ygSt5EXyy+RFKmol",
+	"TxdSyczwsYg4voSpIy0tQcANyx5TL4KKYuA9d/W0xnmdHqQ7S11FjVMB3Ac2ma+yikUj+SGc0TM4wi/0",
+	"OcEh/g1Jfgc//Ur/mTxNPk2eTz9KniWfo3ScyaQbc9X4ZaCpmKXipuDkOsTdzbTPN0Dz1D+m+pW7Ug+J",
+	"RbH5ZSBzLjzWHN/iM3qyAKiqrRGpTX0WCPy8uX15mdMy+EXCZjb8InSoNj/sEk+ORhDDmgOAVyNxaqiq",
+	"yeCzQOeQWKHurAyaOWm6oybkxsm/JJVbLOIWhBSuFlO1L5KnlXRt+rfz6Rpp5v6dvEh+Mf0w+Xz6cfJv",
+	"yXP9jR5++snKxeTkEgrMnF1Gl/4glPoS8qyG0fkYBqByNWpdHi9eUqczQ125ySiFzS/VXHRZyfRV8Kw6",
+	"eqxF/oeYQFRB0wY8YCYRZ/ZoBrXaghHesHrZmIZ6nzZXR4OJluqK9pR2Xk055mCWWIQXMH8dKB1a4bRS",
+	"2LQPNZxgCbVI5qCkAgwCrSxHw9EyUJDOvZt+9cS5GsqvVzSAqKpDFnIa1Jx/9to1RRS8maoJQ/a4CG+d",
+	"rr9Je4M1b/14g12nm8c3vK0qAlqnyqWneU3NKHJbW92llDhUQKp0YDsDxNNwLfBpdSsa1ukfJT/xZSIL",
+	"YDHhwqMlKgaQq0bifzDs6EXyKbF/kPyvyfPp95aT0jPgS9dWBQq5U1yIFbt+vpDPBahsOgJkTCP6zKJL",
+	"ejUXYyXp4PtijKkYI/p4H7/udcBqbf7qLuAzuQUsPos8blcUzHrj8ChPMezb7ZxrB955QNbW291Oq9fp",
+	"aKAv/dbttXob1yt/3+j2ik6duk+XdO7oz80isj+7vcc4SOEnmLp8IKjw1bnwLcUsoF/N9V/o0usvcfEd",
+	"IsBcVEX1WXkv84D6CngAFKCqEQnsWvbuHZLmwet7h3+2uZJbmAmCT4Vsw2MdckwVu77eYkLL/SXye29/",
+	"/6Y6efs/vC6/vT888+7vvuntyf39m/K7e3u7376xt/vm7ce3bu2+fvPk5L3hm/e+tfvm7b3d7+zevXly",
+	"+t7wlL+2dd65efP89uOTkztbBQ49idhC2pUnW7jxhddYLbNmNOfqKc1CifUilOReHES8rsL5GyKNVx2z",
+	"MFelKZ3BIVyksbgy9DHMqrhfU8jgcpt9AB8v3LKdY+F+zXiV8CzjyJPGPlOwFu4QN4vlJVIQFWMFjmbv",
+	"8WPiaih2VxxTbswlEF97zlUFmanXg791dHRgY6ggCDdPv/VqzqHC3ZCeMXIiizajXqeiZqGpQbd0bLZz",
+	"VTQQ9lh7ERqGlDJq+QV1pQJpKTo4yJh6p/SEvRIaqOol8wvQQbNCyN9X/06I4BL8LL3QOtQCa4sJQ/Q0",
+	"jfDRsZejJ1foqarWQr6yIaNzwzH/oPGjVxcZWoy/sHGikAWqUuhxFkSOPkjPbCEAm7VU7r7iouoguwKS",
+	"LhSeAVmiWT6gATFTNyiyJkgtFIXUi7JKAmjQs6cBoeDRkI1IE2sjVgRt7OjvMEUjMtksXBE/lOMx81fa",
+	"ZPdYoZsKfbOapUB8t2AzoRvRMB4dj0MuNGht3Vnbvb7Xudnt3Vq/vXHn+u7mzRt7W7c6t7t3ertrN9f3",
+	"Nm5dv71550aj0lRzeHiwO5JxlataCxYqHlXges0HQP3xg4zrdXubm9fb63lckHEhSRshGcwQJrOxRkU2",
+	"T/MK0oOHN4sqjv5hOYXm8PBgz4wIozxxGgE9ZsEcS7SKR/rOBjJ0slyhiD2OIBV01pCb/Cp5kXye/NuM",
+	"vS15QZLP0OgGxrYvpt9Pfqt//zx5Cra3f0ueJr8lTXjpRfLb5BlJnuvP4OFnyfOVxQwCLyl3qO/W3P9N",
+	"ygM+GFQf+jE+1BKkN6RhFe+uNkfepyNIoiVc8IjToHw8P0n+PvlZ8s/Jj5MfkOQnbf2/VSRrPJSCVZCs",
+	"A/27IYLKIT7zY6RfJS79TuMbm831ra2VjY0bre71Vmddn0Mq4tZ44GoEWGMxN2uqO89b7DiSYZ0Uop9V",
+	"oJTvh0xV7HMXH5AmExHXb5d8d93eRqez5ZDkv7VJ8j+SHyc/TX6U/CD5O4ck/5L8Y5skP0t+kPx98s/w",
+	"+98l/69Dkh+2SSV3OOZhNKzmijf1I+JDcVgufH7G/ZgGM2vZutFpdXotsBAUWF/tdGAur5kPTelz5ivv",
+	"+WLemWxcG05p08YijHHi0aTOBPeD5O+Sf0LQNX+Q/K/JPyT/czn3Sx0M3RYDGXoQh1AfS4SxWOmLORch",
+	"ZrV7jPkmJVDLsT6pEtww+bVKKJiMmQN37tgWLYDOSsV60GPpT0xauZCiBZUr9O9qDF1EhL7+gKuy0Jz8",
+	"dPpx8qvkWfILG8X5O4j5+ix5mvyaaAJHer12Z73d63Svk//9X/4P0mut3VhbhT+Tnyb/kvww+fvkvyb/",
+	"lPxr8n9qGP+fyd8lP01+lvw4+RG8vnV94cnbLdcd/muhjMeHWJj7glZMdsZCGphSwkyRMBYE3aJQMbBC",
+	"1zRZoo/iMFgkOeczZp+k6cZ1mT5mCY6tPQeKf1qw8JxDR6aRpvAerGs5tf/w8ODNmGGUZWZEBc/Q8lbU",
+	"dOV1N7B/cKnj37U1nK1xII8dOYQ4nuTE5yu7DzFHdM9Nbv0lrvjfH/xfYnUyWfX91TB0obxD7jff91vJ",
+	"PyQ/ccsEf219Y7XXXd3c7HS68EYxlbXf99/vOt3Ok1X9r96T1ab5L/7nP+v/bDyBD1f+fDGVwk3VXdRd",
+	"dkKDl7+r7HiUbQ9GKIHUYUOJL8Iys8Y0RqlPibn5pkSS/oeWzJLPkk/BaZ5zeK5VRsC8DIjURBzVLriC",
+	"+2iR6X8kf5f835qhV6x3QQi+1qzqCjVDnwt8AaI9dkirm9EyGgTmYfEANzedrCRyq1vZn6eI/SeY5DGX",
+	"Ax4MJ4p7rwy4RI7/z8IWyCb+IlGIKnLrVvvevfbbb7/9dtn32e702logmkXO3pN+v134R02y+UsAGpRb",
+	"r4a2O1CJvd6zWBEEtgCkAlo31106d6rkRfLpxae7CASb7j9bWyC7qDHzOA3gibI9nUi309O0t7vRWbki",
+	"gHcaWCqr+lAOaBRKMRlxr/5UjBN3QTReHWKlF5IHhFpES9FjsYSZoVKV1VwoCW09mD/PipV/j3hUMQIl",
+	"2QOp8TOSDuEDQsWkeDbXN29srfY6lun9NPlhZTxZvUmvJBKfU6ywVhHO3G111lrdjWVUmAtx/GXY+FK8",
+	"2Oxz8X3eFhW+1m/J8/JhMOEznzTvMB+E17v0nPR6W607317ZIUIrRlgaH4vd6lPTW9EPsOQOmtVKzDmM",
+	"uFcVxrOLDzSjwzkKx7J+vQqZvIDGqmKsPfg9s9yHUbm3xOxYc0CER3gSMxDRa3Wut9Y6y0CEXkQVxocp",
+	"azcnU26Kt4BnmvnssZqJ0qOpgwUU1S/GO8Hsh9wTQtxOtDbkoO4XKcK8odQqBcU2CVmvkyIAQCPR5dWJ",
+	"A3x9bgi0zcLFxe0QF+dwSURPoW8ajcyza6Y6jsqbCsdGoND0UQuWWuUZF42HuVeWtCDi4rPP0t/uminS",
+	"H/YPGu/WZFubs5p7iQfpeV7QHRcLk4KMXVj0qdi/omHIMkWxTXaDAGzOcozjkyEL2U6uWZ5NNIyGbNQX",
+	"VpbCOOBt4trjc4lgzFfERYYELbENR9L/TlkStLb2zfW5GcuEok2pCOau7JiW2hXjzg5jRHz4io/TT5B2",
+	"utB5HO3pFzTAZc0uYS0rL6dDXELAJE17viuvQNZcSmCsXcIc2fEy0uLCeWoExyWtf2CaXnCfi7SspWWB",
+	"g7IcQJp8vPLl6vR/EK1vWSF4qcteWh6upKAPwKVd7eGqFm8dLU4o5mdRobaeGjhH9XSqTQ5oqKyBlamI",
+	"sMFAhljGNFeW1LwOpPWUjaOsIgoXxA3pubuDNWvQgwiOJZrOryk2CaQ8VeQ8lLb7dUldzTw4i7itdfZA",
+	"9oX1Uyz6yHg04BsteNSbo81K1DWSvekgTmsaPZYqokGNGebHJv78i+Sz5HnyBZDT58lvCBj4f0K6va21",
+	"9U2HJL8Eq39Kbh0y/Tj5vE2SnyRPk8+TZ9P/n030dUjyqzbZrNQUckb1RbuvssU/0XKFv8zXRXH8CVxd",
+	"Tt9a/nNAY3q+zEcI7w/oOWAhRhMv892heXVGsaTnjRReCjvInWQ2UwFMnBQ68cjenYujD3CDVbEP+nEq",
+	"2KUpf1Qh/Uo98O152FHitMa3mYHn0CZrzHdUkrJPEes5HodYz3H+0+pEqHq0upU+yxb6FUCgWrdRnVMK",
+	"6o8XHUpOwZu08hXwFOkFsEfjUPqxV52WNsvP9YXgrqzgHEzSWprkeEJowebRApvHkjYB3Gd3o91Za/c6",
+	"vS5ZzhDCx49YlfJ/ezSOJrlOd0UnoVbtd7LASK0NGzlU+MYYr5VBUashO2T9ukO6Dllb3hWLvMXE0xzn",
+	"ZF/hk+MaNzAxH+RxodZDvpy7lmRSNFnGr5yjqiUXID7ApUEMxpcbGLJNbMgNmX4w/Tj5RZsk/zD9UL+T",
+	"fA5pjJjb9TcpeZh+mPwieTH9YJt0129srbfXNuyXy6YQlnAmow5L8AQDqnVs4bDunN8yxW2OmYZezR7O",
+	"bHWCqmglVRuupLC/EQhjEXscueAxTcOkl3aLmjCqmRgSp6FHrZveAIvhYuehjMDQ1mQGU1laQHvljxeM",
+	"4ICc9KbqYAE6slZV3DUSANiswM1OXOzga4oAhLEQXJy4IIJHIRWKQxqhCyHizNcvNrWiY7WevrC9zVcc",
+	"sDNFnAYuaSqIPIcG69tEMYbdqtEGdk3Z2PIVnBXfc0lTYD8BHNAhpnbTbLdCbBWY75qb1ei3DVxw2myi",
+	"kOnPaNAmrunF5/ZFockrxnCWVJjeOtHrjrAgQK53remhEIESgsWnyXq3Y5vC9UU6Tdo3IaRQmyQaUq23",
+	"QK1v4po4AxcK4dFQYRWRLK6RikozzDJFa7DHLlXQYXNcX7Gmd9TtbHc3tjudby8dinvRaHzb3XHxgqHn",
+	"DfMJxfvCy1mw8l53+ZXXZVHirfplk9Gc4vSLsyptx+5l2ygf2PcB79NEk/l5LAadNZkfUpVrplxOZiFN",
+	"lwufPcayFkvTa72wmsQVs2f9W0ud8nHLCnatsYTaQuj0WBBRbVqEZhdtDNFImhpOw5Al4JJe2qDFUBto",
+	"QKMJCFwcoFzRWJ3/Zklrtd7ym3b29AzSVdhfDnMjp1eYriptum1XZ3+4bVf5xGnEkGm/BFoEVEXEG1Jx",
+	"shCPl8eGqmTXNN48Bd58iaz8iuexn4Mc5M/61UZUTFLjurl9a0eDnKB8M9hyGRJRaXrF9zMjfcltNK8V",
+	"tdOIZFSVyr2b43T55dYOvoR/yrSmhQnnHeAyqV1ygJldOSdUdfDcRak1kIl54XLXFBlLxbExmm0FgaSm",
+	"2bEJMVycBPaDolDWWXQh71l/3NIxdmj3UIt8zFaIzcuNIHbIMItUtzExgLgXI5bGgloh3NZRwLdMyTJM",
+	"k8OZrQyUp4Z5MmYI3suSOYSxMhXDXw3VmnHFIWjYG3Ly6Sl4AZVAzVngp+2OZ9kZF9geiItxHFUVumCB",
+	"P6/3CXxHuNomLohVaEj6joJMumiI9iSXNH0ZaUUoOmdMpNksoIDqWyKwN6ZWnL5wYX9mIH1oZgyQcqPh",
+	"7AOISsQGPLMPsfgjZMCgZxBrPv7lPWz0n8sUKvcLge1Ecsw9VSXMjJhS9ITVa31gCkehtJyDBH1agNrS",
+	"iIykiki30yEI6YtLf+gbyeavunTsJbcrPKYqw/x3ia1IRwMSC63MaZbuaC43jljopCEA7fYKZBZRDlUo",
+	"aOqTqqB01bVIjYNX6x6pP6sk63XzjpI8b6iv4WVG1LduIn0KVrmPtA45/ZvpJ2SzY7XC6feN5REKFoGh",
+	"ztrrnqF6aQozPQUl8aPpxwvvArdsF1p/EzcD6Z2qPRQhLld84o45O6g9AZAMgI1iSUVy+CCUo+pEiQfQ",
+	"e85+mepeXBGfTkiz1+neaHW6rU5X41VAIxauzEg9663O1pI5FIIx//ZZ1ixkQIG5VsdEBkqSgCuT0QYr",
+	"JAw+1jwWNNk8AC6uvBiHwS6wgVm5JQ6CDCIDLk5TQcO0YhyEUkC8TSlbxzYSwhKeLGpjk8J2GK/+2aq1",
+	"Ja92e93eRm+zswpAsrrZKST1pMcWh7ySutQGqheVnYcP7u5Wxq+n9587g3oA3dOK30EcnszNazeqD0g7",
+	"nv6CjOPKdCufBayyigbMYwsrE/NaMbyqt1iQM6PP2Q5ADkBdZbk6BKxCdSwN7Clokf0IsYEr4kKAB3SK",
+	"g38+Cum5iwKLgRPw69C+AJtwZKi/kBF5++23327du9e6dQvbGQIk64fgYmUchI9zOlmpMjPMjwIb0nF1",
+	"aOAFMNPupiYNjILnyuzRWv2yUnq2TXZ+l5h9BYYZPDbodgJJoxUBIVttvd7G0jUmuyTQrBL8Ng7pWZXM",
+	"IWvEoyMtikTSPl0nFKpwMiSwxsTD/ML9TFhEuOgL881G6ZvSoCX5oAeufhSkNy6kiNRWHs0BLxcnSxVo",
+	"hu2Yg0AibsobLs2by3H9npm+NMeI+ixHlRdHMVZblDViVRXO/znYgZ8B9/18+jdZ+fynUGD7C+tMI8nz",
+	"6d8mn08/IRp2wE94n3RvbLSSnyf/vRKUtABXE+Vb3ulsEa/1zlZ36/qNbmfxpcI8ZttzLlfGYfQ6F5Ul",
+	"52z0oKdfUtuk31jrdPsNcsIERL1+Jw65MpXdHXja6zcIDY+5SUPHH9f6DeKFfAQ2PI8qVogxXAPisNbp",
+	"wf9dK2oy+HAJHSa3G/UaLq9R2KPazZZVerJn1gZWmNyDg5B6Ea/KtYTHZGyeO6B6a1YKVjg4NUOmUu0t",
+	"bclv2jKi7ACvUgVBovJc9AVeD5GhY3/OwYKtW+tLphyiTN6cHkOB+0Wrrvg9dq7VT1xsyuviFbokZGOw",
+	"3+yQYxkNMZtNxhFBI7Oa3Umb3JfhKKW7WhgyhmloqFBcBTTr5WfY3Rd2iEg8qmQoF64iW3E3ALovV1C2",
+	"btQa8wG+kabLFXCkKsJfn3sdBPnM44pLoaD2Dh/xgIZkBDFsamlbA64/K+YrTqtsDqd8cexNmSRoaVlf",
+	"fkXYIXi24WGW0B/J2NrbrmzhpZuEXdhVOfZ0l7zVyyk6u3ZzZKCv2iugvgaDykuvYpPlO48kCVkUhyJD",
+	"toIW2slxdOzHMo+pZ1dcHQauMkqen7m0kZxakRHmd50L46eFn3l6Qyz4ezEzj41zoN7va2+BChpMFHNI",
+	"vpQ3zRWt19sMKB+VQxog0ufZ9K9QyX4x/TB5Pv2IJJ8mv55+30TvfDT9GzL9EHg7VH39aPo9jJ7Ruviz",
+	"6ccwxIvkN8ln049BGEjHgv/7Pfz9d6Ze7K+Sp/p7giFD0w+mHyXPpx9Mv98uR2Wu39jYvL4gh6va/euZ",
+	"ghVw9fVoUMCxCkavtU0su2rIfKUWsmQVi1JR3dwINU2KXp15ZK64ldXILuGdUZSrUMxkFc4OBicYsoBG",
+	"/AwqF+b09nN2XKO7N+Yr6PP9ipC2WCP16XXOSRbFhd1GGlgT42uUjmbIfAoS3kpRQa2IGvEifsajCrn+",
+	"gIVc+rbxv9YK7PAcAOScggSDas3F2AcOXcXxvJLeouaDgcmGwZgcq7yYZV5wTTMaU8XqhIwOKwuvZWcl",
+	"FcM+VDyaWFjiisRCQfG8YxlHjrXnaulwHFBBL7Hch8JjYUS5qD/LeT5bc0ZpBaxt4obq0X127pJBjLUU",
+	"zQ8HIQMYYfZJTus1inJfmHd3jyVUg/LTd8E4b3qnU/sUx971opgGrq0fbkbBX3OT2vLiM7PmBsnNa18/",
+	"jqO+KM34RuC7ZExVVOwriGtvOI3ShtNf0uHxF5wz/+/SJ6VF4Y9vBCWHT36kpZUlg/643vJP+WWUn+VX",
+	"U3iWrqHi19oBZ3dYeAx7nU/IMwDk/k6hjnz2hL0X00AVyrZeU0uS/boqbJbYpnQvw+oq6rOQEFdXXM3t",
+	"UC2iwPa9ivwdds5URCBl6YLkwbKJRbJ5OvmcjWrO9q2je3ereU7e9JOzhFJF9DcVDMc4lNR8S1KFh9qO",
+	"7Wjll4Xg8rrM2aQurQqauYyNqyR6VAsdIVNjKfxqFvZwrKWNbqeTDgpQAhHJZd5mxTxrl3OIkmGEAdcl",
+	"aegi8KH3+YANLhbGmbscfbmWkY3oCVL6gQxHcUCNIyRk5yGPIjQs5KL8itIUOlvHWvxX6pv9hnrU7eOP",
+	"7MqETJxjdVyfmBAt7vRT160Tgj9/BclbL5LfEDA1/ip5lnymlZLZHoW/IXk7pWlwAobJtQ7BD/XCpx+A",
+	"ebLTtebJrc0a8+Rcd6KTxpymaFeEzQV4r0Hkoqp3NUW4nD2Z+wBjJQpQuIIb3eqQoCvUIWoEdtxA/Qne",
+	"4cK/J30+4Jd12N7KaMFSDtuR9P8o/bWVF1/bqg7DLepb93C/KEW8k958t7PV6fQ6nbzxZL79JqsN1r1Y",
+	"bbA0KMTeWT0caVp7UBkmohnwmJbdkNfqeO/cOh56GJuuBNmg3UW1G+axCj2cXQfZr+EQEGVKTNHRLAbc",
+	"XT3rrqI/fBWYi1p9H89k339iQt1zr5gxy231v3zGgn/x0QlRoffNfmN2G2vXNzav37hx3S5k+VIoC1xC",
+	"35qMWQiH+rIG03FsAxm4iGRVlqFiD+ssKvqh9QFyoRgIKjBa0fRXFSBBJjIOSaygQrEpvpLdZn28RJ4e",
+	"VQVCFA0wN/XysXZUNfAeBFRzG30aMjRijg2w6nXIvZuaWjpbm11no9fB8ulgZHl4dKd1w8l5u8HMp0iT",
+	"9sXeJORBwD0SsAgILxbyOJfm+3LUWPIDMv0weZEzaX4I/4JeaB8mLwgmQGoATp4lvyGbHVKSQ6BFWk4S",
+	"SZ5qWeTnJHk+C+hfJM+IMZM+haZqnyafm25wOPUnJeNnr7O12d3odS5l/bTwsxws18eRwA2B/AmvzgJq",
+	"9fXqCzWuNkRXSoYhG3yz33jfrOxJ3r73PpDpJ+8Y+9778J8n71r8dVNUQVhvX+waSyu4ZEyQXcxlgcIQ",
+	"MYqjvASILHH/9bd+l494TXHuNIHovVhGlAzoiAeTast2jVZpHbksGkpfETWkIfTD0qImjAaIC7GcKh4M",
+	"+ONSBLph16u+PBfQ680p/dCSfjT749gfXKQK81w1BNeZtljkgjyIleK0RCeT/wdu9nfJi+kH04+qZLOa",
+	"HjoPBY8UCdggQrlwJEU0JM213ub1TT1b6nSCVuwkFoG+MBNfnUkJm4ulZ6OY4Docc20LAKPiXvHpNXDC",
+	"kxDlWxt+EjKt3XAoeQwbCSYIPBV0IkjHv4D+jNC6yLpihq7f2z3p17W76WahST3MmsPAdxO4BqnB7Ixp",
+	"nspVeg9o0uw6vXfnim5zLIz3pG9iTBu5Vd6X0R09fy7cwmo2EJc6t9hnIb5IhoQrclIdYXRWb/I3qouJ",
+	"HXMzDcMFT4RiEWnmUrpH42iychkXgIn4q0DOUf6yFo+W3e08H1QheBSokJppwnzZWNGLu6LQBZVt1LFX",
+	"MheEMzBYYNRTM6AAwSeVsJAPur3AHRah8snl4l6XCHa18xxV2xnqouv+NKH/yzDGXApoj2pMBRU+xqWA",
+	"NjM9XAJkEZSeLGc3qN/bfXau9iM2qpalBDtXGCwGvsi5BrpliwdVxwTVBxoMTY53SXL5l+lHEI/xRfIs",
+	"+WL6fVS9oU1v8rkWVUty6fSTy0cYjGlIT0I6HtbcPZySFlgxTBA/hIif9MuSfJj8AKJNPrRrf578Wi8H",
+	"N4OL/TSntk3/din5vP3yTTxydYtyu54PPtVOrYMH+/duw9FUyN7s/KJgn8Lpwo3osesXbBzgFSR4DE92",
+	"CBVgX7DRkIyeMQUBlLbMK9ktvKFSsp3Gp+fKE/o0Yn3hSegLJYg7COUI4/lXiRtJ/Ods0LvWESNGfSzi",
+	"aAbWs1cG7utB6yoUgsXWk+IMzStgq0uF4WyhL2XAtZuq4efpOpYK7i8dng3u13MsE9xPkl+2q8OEakor",
+	"+mUfU6/T22h1eq3ejWX2jndYEzJEr2DjkazfdvILTUXS2LQvkheNpcr/GVwI+Yjt0YidyCrXyi5BHPbM",
+	"G2mxWxUfm994lVvBG/LAD5morAKUfWizcjF/OGB0cFEZpLj+CimkrvoDhw7ksWKAkifZYJrKuG1yJMet",
+	"gJ0xrOw0VhDTDcmTQpYYUbfTuXExW7c9zuo+Bj+d/hf09REoVvYRBhqCYejTZSvGpBfw7nJXfxSyGt5b",
+	"AoAoZFWNQdMrvSBNX3B/5d6c2TQL9qVv8XKG7beG3BuSjHVBTDCLqvoTF3ddzjkzB8Z9hRQ3D2R76Zdu",
+	"ybHU6dyo4OB5/1G9w8iZk3+ZcoLMOK0FlQmjIaEncod0O/qpskV23EjeglwqrLp5PKtk2jIU3aXqfytp",
+	"638b117XmbFf5AMUsG5cDzrS6FuAihRcCkMXY6yOrwkHF14IMcE0IGMZBFyczDFt9C5i2oC7OpRhdHNi",
+	"hVWT3TjzXAMceuWAIVRfgmU2Ti4DG08d/auuvT93h0RSc42Fp99b4vQvg0XYXWSpbDC0M0E5PyxnUBHD",
+	"c6xkEEfVfiA3DgOXhEzJ4Iz5aScS015ywE/ikPmz3p9mvZUDIAkBbeVlLCMX8xTt2k3Oa2nz7yFA5MsL",
+	"qM6dxNKx1XmX2Qk/q2i2WnOVlw2zNnoRmrrykLwIey7rWTVFQUwMiw3WpxE9pqoyzfKsKmVXs7HSt/pY",
+	"cXCsR4GlKzUfaLoWI9wV2+kvl+KXGfPxZXzk5ulsww4A3Rj042L0au7x8sGr4mw/+yz9bdcMr8U7lXZy",
+	"mB80ghUMQYomUOqjFVBxEtMTRtjjccigiy9p3pPheCiP2OOoueKQo8mY6f9qktykO8crDjoBe9ddh7j/",
+	"2W232yvLVQQYp9EYdewvDamQA9uLbodsdHJWJbQmnLCLVCOqYLydmd58MozIKZtsk45GQHZGhccc0p1l",
+	"xrmaVOa3NQNDaVB/oeSPzWtaW1T+Ry/yjdC3oSZzVwqlzfRa9TMmsCh5l1D7R+0qFleFqhTYscmtzDXO",
+	"2jH+YAN8LtgLMiDiItOuAdSIBbVCTENfuAht9+mINacfzaH6KwShDgEy+VHuidsmu1aWuE5ev0ma3evO",
+	"2o31qkCDvihEGmwTShYEGjhESWP3u+F0Op3y+4oMeNQXTTd19rvkWIsDCpriUk+/g9HaejwC/i2NhBCa",
+	"xrQOJjHk36TQkvVOR+tEXJz0Bdb2AcSdiXiYe16l1KvrazfWLxV6oCnrYiJfHXKQj7QyoGPQuj0/SXae",
+	"YVmaxBoYuFjSCjtoj2jkDS9Sw6pS2qvQo8eV4WRHdjFak50t3Nytrb12S1ZZ0e/p1edz48FgRoMA5ihF",
+	"8q9VFe0wwx/o16t6K5xgYbfcTWSaweYSxdzsPeW3UZjTnNQcqBF8PGY1ADOyB1CfjvdHFw7f63RqAuIN",
+	"K6ouKXjOggDjMey4CPvKIR0IlofqUmrG3okYn7WV1xTZ9WSYxTi71UUFO+2trSWatddEV2fXthA06jNE",
+	"ZsCjgpYoHOSihhgLlotMMOnwC7fxUvaXQpqDC5K4a7Oz2+QQaiuYRgdQEWFgSlSTZvZlelo2d32lLyAU",
+	"tHTbzZK3OUugoFExNl0UEy4qDfGFwS+RW7EwNRqP4F4cxVBPnz32glhpnQmFkuLm5ksHfZGJBwE/ZakG",
+	"D5PNBBnm/Gm2yLUpmYLm5+SzizPe5XTNSEKnF8JFjc55kUI4MF89+IJXtTp9abeguuv7MFlLGX8qAkOK",
+	"gBfAxDR4exEq4pgLNrIvBnLBRmgUhfw4BnGvrFpDWQ9yTwMQDZkpDHLMPOgvmMve8qgA63hWK6SZD9+1",
+	"P1JfjiPT1oIztbJDhpyFGuK4RwMCEV5YYOQ7kgvm28DLvtvuQ+YcPgTBxzHhTGgdcwrFsYZUESFxPBQ/",
+	"EXPTEpCQWqu/64tSUS1fYX3QZqkuizwX6XbM8C71POioVtk3DZ7NK/+pUVogU7KFZDyQzOE05ZgV2TbI",
+	"yVKQc9BHWDhSO2YPha37kqE3SRmnllHPd/f2bh8ePto/fHTnwe3bDcf+cPPtR/feuH/77cIvD26/+fD2",
+	"4VH2263b9/dv3ypq9DMjLq3X78LZ3AlZZkrFn25O7knBJjO/WlZS/P0WE9yUVTZZp7V51nKQJlk7BVcc",
+	"jyyUF93z0w9Jt91r9zqlyhgLIzIBxKuq0O0WYb8cDvDfwK73MdST+MDE/WL3gqfTT0jyw+nHyW+Tp2S2",
+	"ZpWNA/hp8iL5Bfxswgf+Ofn5xZbu1foB9wq+vvyy/7utlQXa19Os+QFs4EXeXvm8369c/bNcxa3qUS64",
+	"jZr+gbdohNJ/Ghu1DCD0eu1NLBl3sUUEtAr79/TPfMChjjsUXJg5UWP+JclzPJcvpp9AnAu0sOj38+bh",
+	"6ff14b2YfgQ9Lv7aRo5cbKXVh4XQavwtdUdFmu6tNvqr3ZWZwjLtLuBP92LLqa5v87qtbcMFSuCmAEL+",
+	"4P4peTH9QCPJ9CMINf8Cj+dp8tn0o+n3L7aKgKro0cjEWdUURLThIblC7SU9a+bQypbqDLiWbgv078OB",
+	"UJc4lqbU4Qtl4E+HvNBlhZ70K07qELp8hOyEK2vGtulqwDDxSVp2OytH1+tW3kdYT1bAyDM7XfMeF9+J",
+	"VbRSCQoLlrFh2U/VUupKdVTsGV9NJwOlOpptmQPFjH6pZfzpR9MPkucg0Js2k5UO3TnFQvJuHTAP48ul",
+	"SX+YPNMgqEn89OPp307//8nz5FmlN4qFIY8qGdORecQZ1J0x5cEzkWk8DiqYVhkFgMOWUOCiZPSKXWbV",
+	"xUhT9NGPFWkurGDpkLy1eMZf8U4j/7jhLC6J+RLxhSV/munxbOUlyzId68ROMxlTscSxleEygEglv5Tt",
+	"1+tD5Qo4tQGA5ao8aTme9kXD7v7oI+oqrRWpra1UrSjfOxICcCHedfqJTQkjyWdZDO+LWbkm+a1D4Mmv",
+	"Ic3ss+lf6zGIFtWJCaT9aPpJyqiuKBBwvdXttda6X/lAwLUuClx12142u+5bjAbRsC7LaBe6W9muXRXm",
+	"x7rvgnM6UcSVpy6UwYxBg8srqPK0qF7K0+VUyvx633h9toGFWVHVVu/L6AGj/sR2QtFqexC8MWhsv7Ns",
+	"65T3ZyIfmclqWcrkA9Pv6W8qlQgIf3mElXhtFbe8dyWFSC6i6zmhpc72ZVZXNfLs+bzrVHdWgd5mWe3A",
+	"AaEkZOOAe7QQAw01vNp6G2+Mmdg92M8HE1UbhLFAw0wXO/M9WWt32mv5vqlDrqBPREi9aKVN7oSMtfSR",
+	"QNQYjQzFnrn2/HVfZB0P7uyRrfWNzZlDaJO9gIMBWZ3zyBtqCMfm/zvEBQkd0JZHsFwVgakpHo0oRtT2",
+	"hYt9IV2kmFwoU73HwxpXHmuTN00qKw/iULP+9d7WCqG+T9wzLgPonzqWAfc4U65DXOXJMXOdvnAxD9Q2",
+	"/GOKReoRjdydbCwuzmRwBp02RJY7C2Pbv9w2uSdDRtjjiAnFpegLa0sbaZoGhc63CT8RtkOfFEyRiYyJ",
+	"LwEcToU8r2lsZ1Ivq+lmVuUhXVn2iT5Oj4WC+Y6+c3PANmQMO+ajlRCClpkXsjLZxACw1ohyUd/Ot4oO",
+	"DuMRFS0N5fQ4YHleh1mlpfu7D8swXU3sWqAuIkbG0IBA1yY0vReWCK4fk5RqWAd7DOmrmN9sp8udixZZ",
+	"FPNJPG7XdvOroNJ3ZIhiD+7DQkip9vUxzXXuWa5TUtYP6PIt5RCQq6Ekn+hdND27eFQaJ0AAfcTFQOq/",
+	"IBH/EZAPGegfQmy54GIfK/0vCP0uWTYaOF5lp0FAbY/V9bHAflmQNF4BIcUQtqwSCOZv5bI1Yf7VsT8o",
+	"hSe2QjZgMFZlBhMLRxwCVGp621jswpz3Ulo0Cah3ipX1soHAd9pMpb31ztoKtrT3MyEHq7P0VjGz2cWm",
+	"RzavvrhnFUcT+t2h4Kct9EJVar54io/q4vrtKXOMEzSub/cvW8aE3Nq/BbGmYykUJpaVm01fugWkmQE7",
+	"QaaEdk6fP/Z4SGMVMd+A75AqEko5whDYqnjfXqvTPep0tuF/vtFZ2+50lu6DCRyhajVa1zGEJDQROud6",
+	"JaYvZ9NQ4G3ovzImmo5NjOsihWPzDhRKsI2mjVyHb2JTQUvpnYb5oCjyFd5YQvQzjPxQ7+zITpP/cS8/",
+	"YP7Ba3b6BZaMbx0dHRjrBfGkzxYh7npvK9+hY2sr75q8UL+pXaKGmsRbOcFUKrCihx6nCCEoILDHNU3h",
+	"9Ewh9Vgt5ry1tkfgDcL9dJsGnRwy1gBtXU256kv4iYLWzFpOO2IBG7FIL1g46G/PNwtUsFp/xVTwpEHA",
+	"QuNcszoQNrYhLgw8piG4sUuu6PXjwVZvsLaxuXm8tu7T63TNY1u9reMO67D1zbXrEIYTabba2G78p3c6",
+	"rS3aGrz7/lrvyZ8vQOIjPSuicLUJZpc8fLBPUlJLOADYYGIDDfIXRJouBM9tHwdUnLrp4YXMCMkYs6VF",
+	"JjVmHh9wryZeHcxo+sjbPjtbNXOoVUDbVu7Ol+cHlt4v4AYoGxY7EyJj0rMpNdb/4WNVROT0jeWR+KGZ",
+	"8TX7aen3O4eHBxW/7h8cmr6q+MOjtPXl8qL9UbEFNHh6QRQbSFPzDvOfVQqeRmcPGXZFwo4aTVpouK05",
+	"nyYZRvI2nfNK0sT7DbRdd3Kt/RoPhc8G4P6GBoXbtpN/oyqPL914bf/gO5BdBy0He51Nci8OIt5Cfdmo",
+	"8RgNDrTOEjmk8vrcUBSEz7Foimk1DO1MwjL7fMfuqNfpaO0Y/1jvrD3JGw7n3c3MDsta8Yy+M08ktO/Y",
+	"fsk+ERKYbE5S4YK4D2jEoEZL60B/MSnlZVmpb3nr57JybVWbpqwY5xzjBdD76jBC3DrEErDQwm1EMbbh",
+	"3AGATMGXFxoalmq3xaF4pOXiR2MWPhrKOKyrAwTahlYO9EvbJqPTowETPg2NXVWDmRY24F3FgXrCwiAt",
+	"WZ7ZqAg+YoQFdKyY7/TFcQwV/wJGleYLERNWfmbWXttUJlorSi2jmrWYSspYmMiooVpf0ydCySCQ0l/Z",
+	"gUZchBIVcH0G5JwLX55D1QYSQow7LtpIkvax1SkDiGwq8adOu7PWWSZY0Fmo/lYpvZgZhZdrisbZpCno",
+	"+CbPBa6OBQNDwwqyPEiCF1ODjahaqT1kbVntojKQ0jenj0kDEhznNnHVGMPuLP+DElJCnq84xMXsw0cg",
+	"PbukyaO+CGOByfc00socrAMsGE6aq5hZNSB5xRUyelQYqU12qy64L/SSyFAGvtLDUwIZ9xNYKQbaaPoO",
+	"jwFxlLRWWtDmi8stFomHXTacRv4VrB1eWFqRb5ZeXoJ7AhW4nd7OoZm19PNNGPeBGbb08L6M8s/fza57",
+	"gf4SZxXAwljYO4Jgf3vdO0SKYGLCuIqnVZ1MeuOoc/1S6s0864CxC8hBxtCKNd0s4FZaDpbW/4PqinRI",
+	"IGkQyHNDI5FsFbvZdZaw5joNQO26+FDQyLhPZjEeS8DRvHXsQug/rvGYHaUUcTsj9i4QXNchrk8npk+y",
+	"jEONzqJUuBVI/XehSPntWHOe1XtSefK8L3IZnA5xDe4+wnFAnrI/wRxA9sDDcr1DRlzEEOkTkt468CO1",
+	"4hAZ9oWrmCeF75Im0nbUdleKiAurBzekZuLA85xGfgG5P/EdHLWIyXaUZVEYfZL3zFe5n27BFLkfvoVL",
+	"yP1yiKupfTAzxKFZcHqzj4AJz0F122vBMFzLs5tVvBOlSXjF8mlDczWRr8b7y5s1QjbCNtFzKxTyym0Y",
+	"27BgJ5B1OluZcAmMXMbQY8mLYI9RXQCVD0w9NSeYqtky8LXejCP4INbYgjQ8WvnSbERZzKrdyzELpDhR",
+	"NlPX2oNC7N5VKbc0x1IpfhwYM5GJ7sXIXPx+seXopexFgAJFa1H2U85WBFYhGYdVplwXSahri5aAvQxS",
+	"TPJWEUtnTYPMzI+SthSM8sIdKlbKGlMLJtPCkeC4jZz6XjiQ9NcLHAfsc8+Om/vtYTrF8uaCKFW8Mvh4",
+	"daYDWOyM4aDwqzEbFH9LjQaqKrgvp9BUko1SGtrFvbC5WzJSi8U8y+BLxlLDfq2EYRaep30lQp4nSyko",
+	"O1XqXEG0r1Uz61OSUhNeQeesSIXAaqpLO8ZRu10UUmQGrV23Fof9St4AWb2AhzYGP9UYIaEoNXz4WCmI",
+	"FmvEFvxNBkqskssFSsbtC/s665Q9FLQtDzC63oUEuKV9Z8Bz0s3bKbkgTfSPpfrkmIUtFHxQlKKBFGxp",
+	"UTmdonpJ2Qp4paB6GwY+st2PZ2WCQSz8etzG7rXH1DtNc1kK5FjfuZAR8ZG3ncvwtF3qwr2UZKBhsX4V",
+	"epWQnwgdNLxTDXt4F013vbdV0jvWlpZGwrN5c+JzqzoXtg0YUNzocjtFXXfRlFpsRxMM3k4pC3SpmYxI",
+	"ME8BwuKbmiyVQIcG4yFdZAp/hYzKEqNqhlV+mmdcM8+QgZWDewrSkBVwqphNhn05iMmhTQ527eXWktiH",
+	"qiYz3BKWgPknLLSE1Uje1i+EBFxrptGQTdBIqdWEqion/rxISG7CamyjGlbFrK9AQp6nCZud5iauUClf",
+	"SkuEw65QFXO/3zJezYzf1lyMMWmBDB4NGQd3B/OoipZv7lzDpRFoqhnvG0JrPudgB8kg1jHY66TUyLEc",
+	"CdLeUn4A2A1kE6GrwHsvtu5UOKhuhRnWNaqBqa6pIuBdrVpbwuxU/rPSHRMWM30EmDmCUC7EsPoywFLL",
+	"lCnKUVGdoiYE6i1rccc+U4qel+itrelByRhXuWSKixsynyvXARttpkpu2xJ6rkNcTZbhv3xc7uMDX18k",
+	"ZcGVp+4OcX12ElKfgXkop8ACglDi8dCLeUSOQ0ZPtS4vI+IFUjF/myhosB9CpQo5IDxSfZGzNOJBkI3O",
+	"GgGh02MrO8QdUB5wceKS5gO94G3jJ8dAynwMZck+BXGxdq1A1WGcywXPZsDxxuuNPKzcyibIfrxjp6op",
+	"HTzHWwWDHM6JtMjAEAKMr6naEOMsxLY4ym1wWcJTh8CZIoqCPUpY7pN3bWtCsjTNuESoboW6lLcLKBJI",
+	"fcbGFwbI3YrHpNl1yDiIVbrkkOkXoTiPgC5LWG9ppVxsZRlR7UuPz87dPIRnZyKJqmlKLaJwUryqvGll",
+	"SPORjkofxTYZynMyosKGyfCwjK+qL2gIXjzoDwfJWm2CxSaKcZPn8BtPY8dGLAq51xeuWcCj1ONuhn4E",
+	"g7mkGdBjFqicscchbja2u+IATg9ZyBCjlwI7K/PdNPtYXKHDFrWfBUknCwDP7qAKW2cmrQbm0hFbGS8X",
+	"S5G7KCfVJo8n9vx3U3Iqx0yYMph94UmhmBdjJUA+YjKO9OdxpPFHmLxZTXA3Hj82ZEIZwpubcUdfZQDK",
+	"pHCMeo8v94WmxeiUesCicNLa1RO7ljxnvkmO7TVyUomQVvJQBETjlR0jdFIzH3gI+2JIg0ELsvi1BBOw",
+	"SGlGCMkTYMWNhqGMT4aOyTYyGIc8BTJFq4KlgeFUpBXn8AGHw+2eSDvN4rpMer2P9HqXGd5eW+22wC7M",
+	"FASMpbbjnL3Tk2czKY+V4XHLrih/v3lWu3iGV6/+ldFpRgOse8EogbWPK/XAnMZn4CV/ueZEq7D+LXY8",
+	"lPL0Fgv4GavKttTU+RxfIiZcKdXkMP3VIKFvhqgoXxVFbDSuClPaNU/IiPqMKEkGdIlqYlAXmPm7IKwv",
+	"p8LVBUDaHXHfMUGIirhmuy3uA1/EsCiziaLYOVInjzrd3tr6xvXNG1v02PPZIPu70l9MVWR2fZH1689u",
+	"2yi3skiOFjxwhZpVQhR/2RaCsqbHOFRQsYL6RmetbkJk4HuVidZHucGghWcWM2s0hMJ6mvmqJTwiJ7aq",
+	"+kq5LljVhQv2uHhoNT438LXZKbkifsxI0yhMALShJvxQbA6BlZu45SU9ZXW6hJnC3SbvxSzG/i/HDENh",
+	"YDHM3yGundzd1hpO8aacbP1cn2BfuIVNo64Ca2a+a/WG8l32Hj+G96h+xWKdmQFMjr31vgDnOGlqYgrj",
+	"AdXWAH5CuSjpHZmyaRcPeohZB/yb+jm6Mo8gGkpzkA5pfniQjVwkRjBB+hNF33V1gC600j+zSdIOoYFC",
+	"M+6YTrQYfU2Z3KwiRmhC346oOm0PuOBqWB1CXVvJWLMfMCg/fHC3OoRXL121ze9tT46yoN6FBgDuZwnT",
+	"WIc4lfJSgpqnhUtQd+vSKev6FheW9tSUucYi+TQ3xewyn0A0RRzyaHKoxzdhiIyGLNyNo+E8y+81RXYP",
+	"9skpwxI/rn5fhvy7IPtuk5swiGmhecompiFnG5xveiqIv9LvZNeh767x5Ank9mAdLUjg8iLbPrKx3Uhv",
+	"kYwoh+wuI6UX15m9BjWIH9w+PEpVGi5MeWvQXkLGbKtGUz5h92BfbdvUrz0UgclZjzThcV+kdSlXkHZA",
+	"FPLNW/sHcCBn3XaHNJkAnREyJ8eh9BjTqKdWUgYOEb79xgNbO0KG/Yb5vi+aA9D8saCCZ7RXEKAfSDWm",
+	"EaQjk30bLBdVO7OUQ8wyjAdNOX3hUW/IshJYRpqHVcWhUIbl5rT2SIKWoZUErvTM5D8cvnE/TQRt90Vf",
+	"/NmfEX39elpcbV+gecBdPeu6OXuiYMxfACvGr2Bgy4INySUnmnDAgQzPaeirvtD7P2WTnOmKR2TMbQpV",
+	"TSajzVu0LjacuE0OtHStTFjNmHlZWoUvPVMMViu34/g44B68P9JCd6yM8qqgh5CJKsEUVc2YhENekxoY",
+	"BjxgGhJCzYejvhinoTsccGq7oICDv8AUAJICagaOKfoA/REXUCRO65yk6cKrYRt+f0R9P3RX0qQQrgjk",
+	"MNobX++sYzHOVbNo197kgzSnS9lrtBlcDuHCC2Jg6pjUqDW9EOqBUFHO+zLpXmTXuK0hd1Ux09NGnou+",
+	"KH3RvKFZ4vV1W+/YIT4/4VobddtavX+E8W0td2WHZO308qdl1G8G1hy8y4CNcjhLQjZmGGnKhZYMbIKb",
+	"i0m/oFCa4i36wAANbZqJPaKjkHpQMzmVfxDENSQBFhVzcyJ8HUCgFLYScRHj7Wa+/bfW9vqikJCzin9Z",
+	"ywdE5B3TkxPIcMAA83KStIKLQfk0zTPSO7ZpSel9g3CbXjWmYnC4z9oMbNJ0c6TJJsh84ztKCtchyKqI",
+	"aw4fCvahDIDEWEWQwltM7Ilkls0NkhRmaHOwOGH2r2qT/zibLQsI0BdgZ5KDgRE5IWEW9otw6pKmO+As",
+	"8GFILHVtOtDTaGiojENcqCBunmiOkz3R780+wEBHA+kzT1egdVmacWyWbOhXyM6YVqjBjEJjxbaBSrMC",
+	"UNq2ZPay3jQePBsHgFFLffGw0INZFUNr09zQtY5JZVY2UB/JkDUVFayAGbUEGmJTcDLK6cD7lmzuWoME",
+	"jci5jAPfJMcB97BUBzztwMn6omALcnKxTDbVXQ4yGCLNuYn3xObdO31RiE+3pHv/9tGdXNqJuzqbgmLo",
+	"ldJbKTQlTpMd+iLjixjubyPJqMqll2Y5uu56b43cld4p8/VatGh8zLA1HcWzcOxhZIu2Wlwa0gm6Cayo",
+	"TdzXbh+R1bMu5qIpl6ihPLdc2wYLwnpNMSYSSWSQSF6MB7KQJGATVGxNlHEo0R2tkdKEmu+UZ16NIb+q",
+	"L3AB50OJ9jmM429mkOEU/I5VXsYVC9y2Xr4WUdLq+RZ0mhqcxnAQUILK6JWIAAaMIYW2Tdw9/Q+TdOWS",
+	"JtCxXre7QhSdKKhBCkYymqUmY5dWCJxIowthOKSu7u4Jc8HsLQMfUm2Apxv7F9cwY5apj9vgb56sExDl",
+	"FVOkaVuC2NrODhmmHfXBahtGaQMQJ98aSyOhKaCK8zu5w8ifQA4vtwklQx5hXoCpiaDBL7fJLClUU9Ew",
+	"4ECbYAfZtrArgUblrNpXyGxk6fEkJ0GZPKBikVWsIt0X5mr2sA7ANhGyBWvGctNaViWUDEKmhsVAGdKE",
+	"3CUegOim4pGVaVeQApeGHdHHLRXRgH0TaTKGTilLtCOp16WhCXtJaGUJHSGFnhHGwkwtOeiL1BadYruF",
+	"3X2fjcYyYsKb9MUbmTcS42NAVQTHJRq6s9ltnhpxcyO0XmcpPSLNrl5vb2OjL7IuD5qzoE0lDSkgio5Q",
+	"Dk6NhPoHzergHS7SAH1wfNKJyjK4NIkHWNZv6qvWh27zNbIiJSeUi53iZMZh6/MBsPIIJ8wR/J670xfU",
+	"LhZONEscSwsIKHO7YSwE4rYdoLPltkkqaBU/G9FJX0CfwGMGaKFlUR9yY45jzIVKcZTE4lTIc1H0NxuH",
+	"h0MoCaTKuzyMQzw9maLkphkc+ow9GforDuwP5WB4G9ZNmi7P3aqMI419LbMQd2VbXyk4UMFnCrJxPn8b",
+	"zpvEwgdiJdi5PnELcXcN67fyOha6RTJg+n3YQB99LGfgAALdDW5IC+MoIgJtQN8bMl6o3gJCXF/4zAso",
+	"lMChuBL4s8zVOx3X9BGBZN1cuFuol2byEmBeSHOn/soOoX0Bv6SpiClHuKaI4t+1DUyyabprLmn2OuQe",
+	"v4liYUo4AeZBp47HgaS+VnW78B4LFAPJZaVNbuIRDVmQ0ix7o9YXhVR0PC5QUWzECb0xtsmYKiMNpIYQ",
+	"IINGuGkaUTcVRFHabB3H/gmL0uxxLbfbkTT3DBjBN4i70Vlz+6JZ+szQG/3dsYyGFf40cPDB1cZQQDy0",
+	"ZeptXHUquelrxR7PijSz3B/S7RBFjll0rpEpOpdwU3i2a/oRHsGKA4eqr/2Gu2OTnfHcodtMrMkJOOng",
+	"K0tSKNTBB5HYIImJDM2gBYkVlsMA8UODosYK46eDY89QFE2mpqRDI2/gO2OhMo0O2512x7q26Jg3thtQ",
+	"2QqLFmCH6VXfNEg5YZXN9w7P6ckJC8nDfVT/00x1awVxZoSHYy5oOCFNIcnerftg6k7Be99vbDdeY5Hp",
+	"Z2KFEFhBr9Oxhi8T5Rmxx9HqMBqBKRTRsiIf+smTihJaabH8dsHW19h+512nYUpdNLYb0PULKzuC3cWy",
+	"eOvGjuiJKSeeVhF53LIlRbbfz7n00kIjsJ7VIRSL+279yRrM7nU6mlYFUhN+ZQs7gIPWmD++dXR0ABYv",
+	"dKkTIYnPxkz4mrBWHu63zNwLzzevyWoNtnjM82yxhdp9FTdwlNuH1nwDTYTn3sRdjRBpVM7LHL2B9rbd",
+	"UeX56wXWlHszJNsMCiZezTsqj9oMoZ+/yuMuF7arOXG7oaxx/rwTP8qjsd3lVRz8hCLGXsHBv7177y4m",
+	"XWJuCRnwgK3Muwr9xcWuwi43u4rUM4ekrMJr8iqO36z80scPMXz1FOeIBRDDYKMkuEqDAD0qkNqQKKSD",
+	"Afds5YaJFvTaxEXS45q2HGBwgp+2iQmh7IumsbOjIoZCyeHhAYmo0kSLMZ9w0MnGmH4IvJkSVE9WTM8J",
+	"NhON1RdzwrGwd0bux2szoUIrmSK30VlzMoMmQNtkzPrCFTKC8noT14R4pDY4LCIGer1xaOK5wEv2UFB2",
+	"tGeTiw00GitGCKbtMky0oZYFstDPfKwLCrIQ0MNVLloUo7pMFOZ2X4DwauzJpDIK1DHLsfesmDG4ggqT",
+	"hRqB1kRPjdKjtXh8HxTfAYAG95ixbalIjrNOJ0pDRzn+y7XVIqKZSMS+eNlQROJa5goGTfD6G97RF8A8",
+	"wAmScktQO1FcmqEZDxBlXiHlzoejVpCNB2nt0o3O2pxJ83bmQm3WLEr1nSyAuiGkhQLIKMujXFfZythZ",
+	"ALONMUhDfJ84ucG6Gga6s0F4acyPGS0NVEqHk6dQ3LUiZLXr5Bdr4o+3SYgByouWn6/NB2X0Nr594821",
+	"t7bevv6Xvf+4frT5oHu/c+/G67mlaGRIpeX7dsKi/3VO+auUQmDu8jIXXy75W3H56Tp2ZihsRkXQCFck",
+	"SGANwKuC8qfzGc2DYsDzy7CYs+7qgI/Vat47O5fTF9y4hU5EoDnZPkQUvKIYwwKOkijUKh8jcjDL6+/w",
+	"sbrLVbSbX4RWaUI6YhEEkb5T3aU4vxrHht3CQnKNBM5l6KttCLFvurtB4Drk9/+a/GD6oekfM/0k+TT5",
+	"LHn++89XjEk5FvoW8562pvstqh7Cz7ekhyP8lCRfJM+g7PiL6feS59OPoOfBF9PvJ79NnhNoo/EZNN+B",
+	"+uLJU/1zcRLbvyFzdWll2UxlH5Yn/PXclgtLTJ/GFSl+IrQG3XSPQtTIYZ5/Sp6S5HdQ3f930LoNGgPB",
+	"x+i8TgU8RSegv0BVArSrAm9NxyOKBcyLlAlb1jcHbqmMyJjC/BkOpk18G7tBkG9DBX/lryH7M3dUDadh",
+	"Jl8yokiDy+tc+Di+/as0T+nn4nz2YTrvEyS3c3Ana50G3kIZRuQYBWSsLXY8ATAuxgOZKJ2ag9SDQLXc",
+	"wmnmmupdX68IFnq/qlEyF7kWyVmptrpZb+G71bdY09has5FXxqP10eWICQQs1Yj4eQoCbHsd11E1fLre",
+	"1ZvUt43F4JPu4k8eCmoiRZiPH60t/uiODI+57zPoBL7e21r8xZGU96iwbc8UCiJL7GjfOHbTUssbnd5S",
+	"52BZTibxzP/kEGXPh4KeUR7Q44Dhp+uLPzVTHaGZG1lkztygosJt5tgiRjvX80SI0dbDjWVVtYI9wDvN",
+	"xfyQDgqzaGHZNBlJhVfzGLx/+OiaIoMYehFHw7T7KNWiM1cmrQHS0XJMUERZ5zS3jTzNSMAwR9p5EYv0",
+	"mUKo7JhAFXutm/RFM/l58o/Jj1ZyBduNFLbe6RijqwkpqBKnNVvGredwaZYvV91Z9spqzhX0Ops0EO8B",
+	"OG9Kf7IEyucl47TNXCP5X9AH5FfJ8+n3kmemHdUzknyePJ/+VfKi369u1fNi+kHyS8PPfm3b9fT70Mvm",
+	"t5pVTj9Ix6v/IGeoTX6GnHf6Qdbw5ovkafKZZqT/mDyFLkVaPPgsefr7zzP59Ohe/lCXFkJLlA2vB2lb",
+	"Filpqp6XyGv3VZHXJUgr2MEN+9KcxIQn6InuSi/Nequa1Ly6mr4Hs32FqXTnxuIvzLJSSqY/W4K470kx",
+	"CDgG5a53l1jZAQYuH0l5l4bYGHa911vmGIyt19Lnr3nPPN6DaAjx+AVKeUH+U6eQrb6f+2vff2LCrVll",
+	"Tzn4vZJXoecv15tWVatiOMRcmj8X2a0umMaKYWFBrOgx01IPjcE2SsGwUJ+N5DVltmB9blmscql9UWdz",
+	"fXN90wqomslm8mnh5BplKjlHUi72ni7VBN9tfZu2vvuo3Xr3G39eFeyfrwueO8j9W40KuXe97hb9r7pA",
+	"ugzi3JfRHRkL/3JE7muyM4fsIJS8NNlxlrL2QFO2iAmf+Tnps5qCvMaiIvn4sjS9JUSRPzqc+hpF5qDI",
+	"ayy6Avy4mMYzS/DHcQV+PWDjABpgRLOI5nOMK8+peeAZg9YQHhVQQgQaB6+0yRsimCCrVOD4O2Z9oUdg",
+	"/g6hRMXHIx5B9beCKGBTJ7bqVL+HY39G9fuT0dx+kPx98qPkZ8mPk3/+/eekCSN/AE3GP02eJ5+tXFpj",
+	"w1NdTmP70slkDIvz/6jJ5VdePfuanNeTc8SeL03RWk1Vjrk+scxNZAJecqMUyqQtkpvuchXdSqd8xfTA",
+	"TjTPOp7TFL+Wmv7UbOmiJJX4Ocj88kWo+ZZ5QdhoHE1KzWVBXMLAXMYhSipt9ekzG93sQKBrX6QWeIsY",
+	"R5MxU9gXxHwWsdE40AQI+4PC90fQpHVmkNSMXxwNcj5rJsK8ktQ/AMWEkZ5E53KnLyBUWoZEmL1kMlwH",
+	"3LIijVvGZqaQ4IxWfj3jQZxOeIcHNt3PPIHu/6OsYVqdJyANWPxDmYTiiAc8mrRG0mcBSr2V5qCNfyfm",
+	"IOdLdaCYlR3Icxa+MdiNIhkKNrmYMGtB4A/ne1gUNZsSgT8lr8MfnRz8tZviqtn6ru8TmmEHttv4kgXp",
+	"1fftPxc4Mh6wkTTFIrIlpykpBQ213onxNbu6enZVT29f+thohEd0TRlxTlmxpPLQrlcfWgZgf5ATszD3",
+	"tbPna2fPK3D2pNh2pY6eHAov4dzJkdUvxUSxSND72jrxJ+fTeSk0eCljxGKNrcQBFnt/cthX4fppk/2c",
+	"Qs+V8fz4acFcd3VgFHrirqpMk5/j1ilg8CWVScPvkp8knydPpx9N/2vyb+AheQbB49MPph9Pv5c8A//L",
+	"M5K8SH5Bph8nv8OX7Ut/nXyePE++mH7/cjroH86bsog0WVfKHy2J+tqP8kfgR3kJKvqSqh+QrIvqf9cy",
+	"Mmhj2RQ/ETSKQ6Z2iqqiqWqlIjqpEWT2AkbDvEn0ay3xay3xK6slArR+rSV+TdjnRyJrKMnR9Yxivip1",
+	"0QzvQEEcyOHX/8jc3sTdwzdaR1BLCHAfCrfziIypUpkg2xfFWpzSi1jUsu1vIfUev+ZnkHovGOYjKix1",
+	"BKVqJhHUCQS+oFdjXFy7vn9oOYXbJnewdXIUxl4U5/MvSZPmyIlNdweOwx5DJi8k6UvhsT70KExftnvR",
+	"K7ymbK5OloKTVgayra9oECwThpVTtw2PWiDX/sXqX1y0+IXTqDv2KymjYRZXLHwMx6XscZWAxGo2TSom",
+	"phi7SZWCup1U9YX7F6t/4WIyq2LCV+SCoKPP+2tS+jUprTe4yXMobXFl1PSrZnWwhE0OoFeeqCOHHhVQ",
+	"ZkWeYzNOatzGjv6Mj+gJI3KAhVlHNDxdyZF+tEuMaRg5BA8EK7FilTVhDRnpB/rNnJCvMb/dF2lwAhZS",
+	"wSgH+9lsBIOtM0ya650tYsrl5ctz2emyBP8chQgZlr2GeoupDcbJ1ejuddbriHUpxmKudWUUBxHXG17V",
+	"ZLXl04hezAShZ3gIZ/FVM4A8NDe0U9beBDsv2JefONXCrh3ga6vJZa0mS+wfFZkHFmq+Nra8MmPLpdnI",
+	"iD5+dAyko9Hr3OM3812Zr8wSk5lQ5ka5Zq9pFMbizJGcsc/EIVTOtTJfbZzrYTbrK6ZU6UzzIl2z3X3t",
+	"TPrTC3XNQ7DKA+ZXXcirjIrdRfTE0msyxOo8PjM4+9obh0d5ZLYFjUFzhgAbEKlKeqfbJm9BdX89Zvr1",
+	"rCbb63RtWX7bhRnbcGDhLhyFKHbGQhr8f+x93Y4bR5bmqwS4F2IZSRbJ0m8VjEXpt9UtyWWVPPa2UlAG",
+	"mUEyupIR6YjIotiyANs9mLnoAabRNztY7M72LhaLvTS8NlrtWatfgfUK+ySDOCcifyiSxZJKKknNi26r",
+	"kpmREZFx/s/5DikhIndal0IBT0poLa2zxABuXP4yAHjycNIAShMgcmHeBkCOhW8fF/VkzCLXYBmgtaFN",
+	"ptUasbUnYN0BMMYiZa7sMzhT2Isyg374tEaTgVTcDO25g495n2ydb7ZbjU6r3Wl0LlysBbVDmmTWML97",
+	"+/ZVPfhPv/yV/PXt4WHv3u6nvWvy9u2r8rfXru3++vK13U9vPLl+ffdXVweDL4ef3v3F7qc3ru3+ZvfO",
+	"1cHBl8MDfuvKuHX16vjGk8Hg5pXas0cnCtLlm7cbF3zy7WeL5tO45uCTFkiA6sEe00LMOT310puZ1l1r",
+	"BywGFNx3pFKi2DFTORivVbI1Y0gISDXn/Olfa8/rnNX3XT5bMjnTOGXu4F2qHH9x9w6WnBzrU55xlBPq",
+	"wmHaSIXdmxe5gXMPx8kU5ienBIZceLq/uHtnHYZaU+1qvtP82JzT9uCchU492wJhDo2e0xUqPac35gap",
+	"5wSo54Wct96HkPPxDuKlTG2ekxd7uWVCL4iCNUMxzw9Lqm5YaPOSUq3LjRFzxDqrpuWN8LhhI2skhMKh",
+	"eSPCbrk/nl8IYO/BNwXkz4BErmt35Er7nhgwMFz/1I0lLt4qI/4b9O9WxUEexHXNevQqbt+1Wrp26n4Q",
+	"Tt0TyrfT9eimtHdAB+xY1dTdNxefYL46mioZZz3o8dAkoIT7umQzZJqFAv1F9dytdO3ufkDK7ghsAZH3",
+	"ASv5jCR6mPYBmaYkrrE1ctEgwvcWbTBh7VlsHLxDYgl9ExJmyERmCvrpkF7CLS+KJdHSFXsvyajYc/t2",
+	"Joq0+xhrFXrNYJYwmFkEVU/CLrfp7WMwrMyUAHFKa1dd/WaAH/Yh5WeGl+WZBb6Po+dNBe9Z7Ox2LCGy",
+	"Oirp0spDitBi/6EJpktcwJ4nHCvNEU2/AsuwgAO9xPnO1L28ij8534xT9ymfyKNcnKwz0IiLt98HP+s8",
+	"/u5SSPK+DuYDBx9ce2T/9jyywLxmoANAgSx7R17PURtz6IlJFWe5sBGm0csh8VfpUVMA8HOmm+QG7Q1J",
+	"ZI3/3C8wF58fKku0VVwNOWSqSw0fYcZpgfSPjasVowYbZGC5F/b6rdD7AgGwAOj/jdfT+m2dLEzVLTZs",
+	"3dniXYHtmHOc3wh5eY9Nw5oxi0nseg4g4uCwNIlZn1vdB5vJLmgKtVOivkxjkasmJRCt5vG0UoHMOnty",
+	"yXdgTS3voN0EJ1CORQnyxn+vU6SfFakGCyFGIzlvOjsuYj+HNCLsF4eUsyq9vF0yKb1sFTBJSOteU8y7",
+	"UzM2eyrdoXlFAtE63dSMqt6Q6c2BklkKboD5Zryhyug8Hcw/hiUJWPljz7wUDNrOViuItPcBjIq+q1wQ",
+	"eKUOBVQqkJHUhlxo7WCCDPxGelLobOTy4zLB80bFEfweEeh8S+oXWq0WoSSmk4DohMdcDDaaoYjADteR",
+	"fcql3WBOGtfkkCYcC//7rqbVEXE979IKoSntQmUJNnCCYgTNxSBh+SZs7BAKjggIcpW8CpXOTQ8fNV2s",
+	"S2e9IeqpXRlPmm5SurnVxPk2E6oNsJEmQQNWkwPGXOtXFWNxR+Sfi0g94iJmT6L5oTCt032Y6S34xK/r",
+	"wDg+9XFPsT5Tr+fq8IuDGeK2gCOXK9ya2nZt+i/TP07/MP1vtaDmN6x0dfqv0z8CPx3AAb506Vnu9E2H",
+	"E817NIG1FGP7Af40/dfpf53+Yfp/pv9l+ocFQ0Cz0hOl2e3v78H+46c4gVfkGO65v7/3gOqDm1xwPUS2",
+	"21mFrfkHd3s9lhrPr9e9mtbui3dF2t3PxMvypiRjyoJvf3/vJcEHsqG2XRs4tqeHFLyiQgo2E8zTOl0k",
+	"F/nxQpG66YEksbNjAhpmY8zdfnIG7Tnr0KL1r9MX03+b/gxdaH+c/tvRP+VQPNAb9vn0z9Pvpy+mP0A/",
+	"uu+nLzY8pjFmsQSh4AJa5CJf0k1yzUtJkIwonJxoLMrpEn7ASNTPhcGeY4LRcplxe+89ERi4O7XtWruz",
+	"df7CZqe9eelSq9VuTP9l+t9rJ2LTt/fWPHrNo9c8eiUXMzK+JUyvO3GMa1V2jfzrlfk1amYrs2w7PdD1",
+	"FR24FGAREwm30ySZEBrHimmd37BhLRcsfBlAW1nPfbGu+pTZ7x1YzXvCgVfRn1dnw7D0NSdec+I1Jz4B",
+	"Jy44ryZ0QLmAoklgioQJw83kLfHh3Mg+MSue5cBdrsyQxNSwhby3ovmGwnmF2q0WoYIMZabAidOe5yUq",
+	"4U10ijznLzOWsRjMDCiOrIJR2MuE9g1TZEw5RBMhzhghG92Gqx/fizDZBKRK33GcwCOoQTZinkYNTxBF",
+	"BZGZOcaN40XHeyIW4PMB+Od2rdVuttrN9pXLrVrwmr6c1QWJ36+1LFnLkrUseV1ZIggXMT/kcQYc6A2K",
+	"Estl9eZT+x/XgWJhuM7ec87zVCosl3XpfkPLgeWIBQ62ErzprrY9skw3Kirju4nsHWiSpYiWQU0oRlRM",
+	"iGY9KWJN6j2apiy2ggpiBEwdMhWQzgWi7bWY9WmWmA2SCcMTjK5bQaEY1vhT0ueCJjjLUNQjV+fO4igg",
+	"UUqV4TSx/8QKGfsv9iS1XCraCOxwRTNQEEXjITVuiU2yJ5PEyqFYWksEuo6ibMwNEZwMxGugWMeF/kvx",
+	"ivM7hOJd46HUvrRfkyE9ZMRNJRT1znkQqdpJQG6IF24bxWDtln2ll46wvdxuQSLFgKQySbZJSrWp5iD0",
+	"aArRoPwmTYYsiQk1+ffMX9C5EhQjuDN3TpMLrS1SjxI+sl8W6ofc900XStVbzDxAd+KxmLKwOTwuupug",
+	"6nJOk8j3H4oIdiSCZmQynlSrzlrtX17f+vWvLty/fLfz+cVPW1+c/7tL965cbV+7Mb8QDQ//aRehrVKD",
+	"ZrdkblXevqMGI1FpyTNJ7N4Y6Q6DR1HE78XFoLIPnZZb7ZcZg3R891I7YK28OEdTte1WYBfKR9motn2x",
+	"BcvEP1r5OrgwbGC1lTkwracYR3fSe2GiCdUHMy2s7jOjJo1dSy3HdbGCW/HOD66PVXuFpdyyguEM5PMr",
+	"Cttq9pc3ZNA8cLDXjokeJyq9ZLSs77FlfcvE44AqKsxmz8qVZcjc2InE8lXEk4HHPAvdhiACxtNHVr5Y",
+	"li/7CEXjmaS/Trsys0y4hMQXIIczQ9LnieWZpCdHXS5Y7BpdI1sHBK0+H0BNKtWExiMuNBnRiZMKxhWP",
+	"6lAMmCHnW1vzGDXOfS9TA3YNln0Mt4YZMGEU98A5XBfLsjYmKb3Ah+RJhFtrRYJMeS+awamu/lqbz8Ty",
+	"cWtL2HSJMeOgD5E3z+XMLzPhyvLw48AKiyYGpWm3O+3Ohc6lBTzXuKWUpup5a/st81b8yPB94Usvzt63",
+	"nNYvH0BW4vejNdN7yNbgS8xnIaQO1LxRYm54w0L29rLij6f/Zd4mM2UaqaI9w3tssRNpV9BkopkmkWFP",
+	"TETqVh3xIPSlmk/LA3oJ5SMsdnTYoQHgVjnXBovJARcx3GnfHqBHH31nQqqRtgqokRlq8yLG20jMelxz",
+	"KTSRgmg+4glVZAT0rZvkHmOxR3EtLykUXSoO7CP2N7evhire7++Afm9pms9FoN5qkpuKsSa5hqBHC9nl",
+	"NfvGPb+HJ3UXwejXpDBKJq/nAoKk4tp2uxXU7A7bc7LVateC2larY4+K/XTg7oGY949H/+CC4UffTJ8f",
+	"fUum30//fPT7o2+mP0H3mn8iR9+Q6QuIjv949O3RP06f21/I9Ofpj0e/gyFeTP8y/enod2T6Z3vdjQX/",
+	"/494/a/TH4++nv44/WH6nX2eTH+afj/97ujro2+nz4++Pvp9c/WQ8ZytPhGG1qmzz8pHX1TZ6n4PQNx7",
+	"cIYZSphRY3exfHmZ+rqLPhk4OQ2HlHXMI3BvGVTrw3OFvSdl/e2V9PnblqgtR8VdfP9SaC3L9scfjFcK",
+	"kCKkHtam/+Pod0ffHv0ztMd6Pv0prK0g2nItXPck6Eqo99oHTVLbrrVhn46XeH2pRllCF+el32fCUgyh",
+	"xN1KwDvPRA99UuxJKpWl3V88uHsH01h9Au7QKt6JYjSeEMXGihsDcQepWSgSLg40ury4Jkpmhm00yR7V",
+	"uVD1gAJUk7415whHqWWf3LZCikNjd5nSLzMGLdsDIqRB+ekmOxuswdlGZCSFGSYT76Y6TqTdYuYmDriK",
+	"v8ZvFE4prxHL3Td2AVUNv7d1f0I/vyB+de1A3fniXqs3SrJfTwbpAl0fJNeK3pnL7SudWf/MsYq+XQUi",
+	"tyOGgbOt9u7dcm0umgtm1h8t8KTUUjGwSxZWw38Ifz2anYg94vaGxiFV4EQrzr/b/b17t2qPnq0QQpqj",
+	"RSwVf7DYTTur00BwUEAzmOQNp/Cti7Sgdp8adoePuDnW+ZPfWH6qsScT3pus/LC7/YNzH62l4RsoWMw5",
+	"JLDEigQJLLu3ZL66BESBt9WCvfDBHxx0JaNvOEmZAnG02OC7yUWsC8kHggtNNNoz2kombwmmCbVyysp2",
+	"qdySMLbTaZG7VyuGIIQWdChAdGLVRpi1Wls9SoaK9T8Oa0+7VLPPVPJs8z/khWSbT8F58uzhJhNGTTaf",
+	"wn+ePQpr8DCLCMpWLjSz+9oMRUUI5sUwEdz3uIdsckYokjpYz66LxkgKbqTledBSJxTVZx/3uYgfFxsZ",
+	"YeQEv9w5TaLNw84mhEd0BJ16cCZmqBgjI2aGMtaEplSZ42Wx/RS/KD7Z2dmX7tPUtmtDY1K9vbmJaIDM",
+	"NPFkNVVWK8zMP5Kjb6YvShYkZlo/nz6HHwj8DZbm9MfpX8ilFpn+z6Ovj343/WH6AnKz/+/0hbUYX0x/",
+	"mP44/enoG2tk/mn6vwjmdx/93j7uu6n+PP2ROKvUXvtu+j00Uv1++p179T+f2NYs9vxMDc3yNJb56YAC",
+	"4ezCzWsRvDZn1wL8lAT4bZAsJDfhnB8xR0gmXBjpLNzTMmXnAON5WV8RRf76Y50mlvJqSwXVSgoCGAd6",
+	"86ns/ob1zHFZIWg3ddmQi9jap06k89HAi2cu0FhGfKlqdMf+gJ268+s3rHjH63VTxr9bYl+T+ea1+1C4",
+	"IGiWtXfv1k7epwuLYsWEuFSNSQotVatdGCFgtbCX3gKDOxQnt7hvjxCC71h7G+Z+ThP8PoTHwUs+g2J7",
+	"Xja+ty5euHTx8uUFfWD9Rz+LbIhP8N0rdf44qcV7Wh0dg1O2nWG0tbReG8xreVsYzL6P4sv28lu0k9F+",
+	"Wyj7Ph9S4wWMYnZUqJtNWN/kSAhVC9OhKuSJeO7hnmIxE4bTpHCeNkMR3brxgNjpwMM6InooxyhlADcB",
+	"6700GTFV6RlZZOnJsSAQFHQh0kOmQtE7XhDdwYW/cdPGvWcBY/Qf6Jx224eb/CHjpPxNEHfuJLHHs/xl",
+	"jyft42m28NsU/UsWe7muIRw/uqvarVZJo+9L5VBNtUM1jUYyvk4Ni0i902pfbrTajVbbaq4JNUxtuJBB",
+	"PkIoKsiokL5JDRES8m6ZwsAC6KToHWMxKKbYwj+xv40YFZoIaYaQ3YsjzXq3jnFqzfNbjWTM+5zFy7xW",
+	"oVjqttpoknvS+HyVTCRM473IUuzm+Xw0TSh58OAONh/nhtQjeKppTBJt7GDGdYR6zDW/CIB4Kus20Wa0",
+	"O2ARGUt1gMquckp7zsP0chfaXbfoM3SguQMEFl3nfKN1pQHpGYKx+MYhnlRUtMHfaSeX55S1W1darU6r",
+	"9eiETqzyys/UjeUn8QCXtghusaAWgJaFVHtHUGsd+W8NFXftAnt3pPbnQ94bluRjFfGbQuHoq7u+nr2G",
+	"c2tUMPYT6QceauB4/SC/k9SxeGnDqvJhbfqfp99BgOJnCFJ856FmPKYMmf4JMuK+mT6fPg9ry7SLUETW",
+	"1gH9wkHzfnb/Dhll2pCu3V/A483hE+w2lADOFsdjymE0L0xcGK0dOZVlDtPNVxyKsoIy6+w6keqBW/fY",
+	"vW1G9wjF6iGz90v3uArLvoarPkPlwx+vZdpHnyaaBbVMJbtKWYp9WHulo3WpVTupolLZpndCU8EZnUBT",
+	"yYlmramsY29rxeONKB4lWfxOaCBVobaSCpIqPmKbK0L3Gyv9ZL+EdO69iHv3b9+9QQQba9JnVjRXihUW",
+	"VXbZd1fw9V9bHL1RXlye7+SBYuwYnP4JbNhZZdSvfZLvK5MpiKlhiWl+Y4HV4g2rJqIjG7CvXGx/3LPU",
+	"7SK6A37IRJkPdJkZM6u/5oYDqXuAZykYmTCqCB3IHQ+ZQNotEtOJDoWrGo+MhOcwR8//VYzi7ncIBMV7",
+	"ihGNjOlko0nu8ifQ7MMaRX+cPp/+QKbPpz8f/f30xdHX0/83/e7oH5wJlNMphCugFuDvoUjou1DAI99i",
+	"yRCkjn1fPGAXDCqoZj3jG9+N6AEjZiyhcguC/wOGpVyZAOCim1IRLnoKTiZNQpE6/AYtlQEkJLvB2LdE",
+	"CpAgpB7ZH7dJJwLUIpKJAwGBFD/zEpKDY7qhOC66D3zMfs2zLA8rSZyH7Vbr8qOgZpda2+6cUFfPV3Om",
+	"erqdwDJ4fftt17VVa9fdWrhVNcVTSFC7MFpNxiFSw5Is8yxJGj51HCprGgkVg4wOPOaLl34+444a2qWa",
+	"FYj9VDGSUmsHUAPYP09YTC60CgAFDSWX9paAaEMVdqUycIW0kYNvEyFPWiLlcM7Ojp8zceggA5RgBiZi",
+	"2Vs7z8A++raSTv2XSjL1SbOhcblnyvD9FBZlQX8i8ChYC2lETW94xuGjtW9k3T37ZFBwRcrCW+TRgqcp",
+	"WxYFuZM740uBEAcLApGQ3DkTQeA6wkwHIEFXJhTk+Q8QuYA0XRaKPJ4R9aTCrYqZMFGT7DMR5wWxgJXT",
+	"9xVHYKtU799BhBypiMBW16Eod51dEcdh3+/E2fF0XztTqnAp+hcc/X76F4IAC9Ofai5LoMCdOSlDd6s9",
+	"W5aOk1imxuec/Azd62ulfq3Uv2MS4yZg6PR6mXIFmlwQmnPi15cfW60V5QfmKvkazeV9aI1RvJsZdGK/",
+	"JDVonhGrjVQYYx41yV2pTflRq/FjfFj2Q4HJ9XqHDDlTVojyHk3IIU0yd+tvJHTidC3Qu7R3oBOqh7Oh",
+	"bJjDYy76crZ2g9S3ANAaLhJpt9lMUngNAgltrFTd4bHMTiZa8Kk3XA7xKpwbJnZb9OVx3Q3P6dLHW0dG",
+	"13UOH6L+nrcALo76iQMHnWE5CFnwo9rJufAmizmkpSxlx/4mUlcsptDBdb4+HxDBxkwbAljy2winD/UN",
+	"YwqCB1rSBGQox6HQmcrdNbxATZSakZQpLl2rx/GCfDJuVlXXPU+94df6wfBWt6JlWrH/dmtdeF2/9Q6z",
+	"Q1bQ5smY4cXhq2ifm84r4SFCNodmlCzPrwDnc7/UmAoyOjZIBCNEixRVxDkBpZIbTVKpYaHOXV14nwEu",
+	"X2U9kwFKdzy31gQcI4C1Yn+zHBBKgeF+jxyD9c1UsVAUtb0uGXFeSfXpAYHl5dhvjsHCK95JTpyvfQEf",
+	"9udmrdiuBcBaAOQC4BNR6vUn+yXPhGeer5hX8wplvLMiAp7cfIrl+ssdFuOhTNhc/k9JnycQUbQvhzR0",
+	"r8FCzTKuaTVwCFK3fJyN7bhbuadhY5ukTiYMc2DonkwnAciFWBIhDfR8D0U1hX2bCNmAByKfHT+RGREM",
+	"MC0Y1CvqXDZjD3nHMxECoy+TRI51KCLcpGixfLgBK3pd38YcvsqTHIuxAl6Rxv35uBUOfmEZaoUHY1TG",
+	"jiFjCJrG/RMBM+KC7z+4WQsqVz65/mDmyt71m28Gu7Es1Oz0TwxgUR7A7sVrDXAo4qakmuumTFmu9zQx",
+	"knEK+BhF5i9P1jgZazH7QfqPkGPMiMn7D24G5JPrD4hUxDKTk0rMS6ckMY81oqA2zVtSi62lCgZ6Sgds",
+	"sZ3jzSiAjcIKtBzuSc5BuYiWoVdByBgKzF5Cgf6PdtYfN5vNiGhsRkYo6So51kyRoUygt3KB2UEO2IT0",
+	"qCCJpLFLQmW0NwQcKfRx9ZmBxgU9L/hx33N765SMstzQ+8AiCstsrRRAvFz5Q7kFy1oirCXC2vCqet6A",
+	"Hb89WwsxihZKiRuHTHlrxyESOW5rmQbTnqv3KObnI7vdrsIlWUaPBcIgMUBAuL8dU8iRfgtIJcAczjTT",
+	"pI4hh3JXRmyQBbi/G00SaZmpHouIhiKJ8ZDhrdhUBubck5Z358D2HpjQ1xtjGYFUxR0lECM7fQS6CUXd",
+	"BUjKRc8bru47fxdVWPZgNOlmShDl2m6S8ZAp5hoCWG7BxSAU9Yg9GdJMQ3dEaGoJf+nH1EQbO2QGTWoz",
+	"03TglmrNXKJTe2q4mSt1mPkUv+8bFALwhmUhjxzJ6pWZ2ln2d3rgTjdTOZ6VX1CFPJEklwIfOU5TJT38",
+	"oEvVNHxrwuIBU74FXY8mTMRU+ewGRWI6IXVfc5QrWYaPGPmtFGxjmzAg5kxwEwrFoD9rHBDF+pmIsSJa",
+	"Mat62avdyTyiDBz9BaRPRzyZEOxFnnfDg8S/UNCeklrnVKYYnC2948kfVwSoa2bIJkQb+4OQ48BFJ717",
+	"vko+wDhSJXGOuDRuiMqEJjIz0MQV1T3NHP1Z2rUUAvqgHQPfDIBN0Jyr/EQocIdyxgVNrPLFn9PocnEf",
+	"4oCx1HWuglwek68uVeyQy0y7uOlOKKggMoGup4IBGqqQxCqry4j2M70iqqibD77MMmTFaFx1vsAhWdAJ",
+	"A59b0AzDP+g9MP7vGM/6Ct4XWMYevOOue7h06bodZ05fj10xgQPt5MOYWrnul1ivVLEFZMmhr25Dp9W5",
+	"2Gi3G+3LC/bClSLP8X34IuWVOg8ClO0c8jmn5x3GeT0UGzEbyQWTLMarrZo5ei3vMXnPjrF03vnp91MN",
+	"Zsk2VwAmPuyVEx78xAH7jFARCqQxK6zt5Im0b+FGs6RP6izRjETnW1uR6z1cbAJN0iFd2FPG5bud/tKR",
+	"0TrWVmmV5y2+mQOVa1hzW8zAOK8+0UdvWmgjh1kgtQtxAywNKW/mIAg5fsc7Sp6l5vB5rp0VWxZ4PVCg",
+	"5FOZsKLrNTWJMesOpTzQmzFL+CE7HpygrJm7h0nxbDVtqNoqq5B6CdWGtINWqwWx7EuuRBlrjs2QcYW3",
+	"YHjFqh8V0a7BKif1yHEZq/oqZtTE/dtNBxu9x4zG0UYQCmoMG6VGBw4su8fsTec0vgprB/JTKsCUwiea",
+	"5Hq+PnBMaT4QKFJQr9i3OghVMfncbab9dj3ed/RF6pHbqAaHKfm/rKzRho7S8kU7ODWZYlEonFtgowB6",
+	"LRq6F61/NespZtdl94D7vFfLXwTyesiAbch+H3bbN5nHJpzC7VCTRDyOLP8FL1VpwpXtQvVICqcQ+h2a",
+	"o4tYtd7tR7F9x+kku64KHVjqiFpJnj+7UptzsKvmKyTtVrnTebvVKvc6f9v9eKs7M1lmA5V34C0yzHfG",
+	"cLJHT5g5vOb0Od/mU/fvye342abVleCvxWVSn2YsA3pgLwE9F6NiK0ThiQWNFWs3qQLYuUJw4LpOsagi",
+	"8Fnsgo1J53zDki4Q+oSMuYjlmNSpI2H/yolzWViqhx5OvM82rKLlfw+F76iQc1BL+IBiTTU6GeaR9H2/",
+	"Ie70rmJh+Hee04THpG7Zd3mtM0rRSA8et9qdrfMXLl66fIV2ezHrF3/PDwIXn2xpILjUocC+5WGrcYU2",
+	"+o+edi4+m9cX/GXi77wp4j+G8CcB+dIes7fdgfuErt2z5BdQOUhnWcSE0AHl4pXZhH0F62WKmwkc7i6j",
+	"iqndzAxr2w8f2RPixp0993tKdhnoGRwEtVG0ZwJQXXwIAxWD1EfCzEueIhB37oQXjubZNzmX4jUpBOsZ",
+	"ctjZdjX0QRGTM+yJ856iyaEDp1eVGp4FM/BSoQBInKITt2/rCkX4+FlAFcIclZ1iaAgAEi76MiBFCxpk",
+	"acX7fKgsj4LlFq9bPPncqiY50n4fvLlVS72wZZ13hylA5ZPC9Z51FZnIdM63tpxrWR4wQRLaO8ABFR8M",
+	"DdSqyvyFe0o+4SNaTeu0LFJmRvOYwYPcneVGkdTZpZptwI9OneSaUPtqkirZTdgIpMQkZaGI/Iobxbwb",
+	"MRMA0S3oyAch3YwQDBNUXn+3g/CBo5NvxQ4RMhRojHK0w02T/B2WRvlKKyZiZ4lXHNpUWNM7pUozK1QA",
+	"GYcbf90KjA1MRnW9cqQgio6xCC366LGi44iM2Khr1y20YRQavncZlOQrmaY+vpkfa4wnHH+q7Ttyl9yQ",
+	"ppa4AE414bDvPk5sr+HD2/6M2xXaz0I+u38nFNiNyONb0pQX0JaRFZWuj5HbEuxlBDyJGhdGjvJNx4Pk",
+	"ekCBB2N37zY5YJNQ1KNdx0yBzrfJVWAdBEcv4squWdLGDrEiTQce8zTIz25Xxty1xHdHyl+xH8IjqQak",
+	"OzHYctn+wwUVoCESnAJw15LuBHX7IiYeFQ5Y55nRB9oPWygngEUfeCOEmuIpq55lCbO2WM5Qo+2KMyRA",
+	"HhGEoivjCQZzAtKnXLkgTL6h8K5DmvDY7ZpVq3CobhYPGHpJ0YPdg0w93htigwtcqp09qVtNC7fKrjQi",
+	"KeWQaoDEOOSGDJlihWcKg0PgbLaybAM8tXkDqnMYboHu0IoRGsfMkuEXDSdgG7evW+utgh0bEACPDUiU",
+	"x3OjIBTRbDQY7rCqXGPXWr7gywrFVznbg0V9Vfp8X4Xiq0ajAf+zN0Z7n+w/INUDunnYcRgsEfnKp4nv",
+	"+wtLn3LV4eXnikvLnuxzETfKnTHzAaqNLP0wEJd6aRQQHT4DpTSGT304wdObsRwLqz7bLc7/aMjYVC+k",
+	"cb/0olJiY0TqyvQDImMTkDTub5zg3UMzSuZM33U344vS/Mv8GYhvdJKXVtqkzplCqcHaskGxz5XLo3nM",
+	"45nvALk7y0dwq8Ism///9f+2PK5zsT8yH6fWziiP5hpeLx+vqFNbcjR8Pdgq57TohFE5pXeLy8uGgFKR",
+	"hhQNhwa6mWNb56NVYI2XLw4AAUuPzmB1HjMXhyqqGDWsYdW22ZHu4bWlRJ+ZCf3tUPCDxktcAzr67znN",
+	"b/lCPIh3+cvc8dcsV7s/I9AUimZnEnnruQDXBqd/DA7ECdyddyxBFUNv7HhUPsQrr7SY8W95maaqvnlK",
+	"usDVlaIT16qwvBqfQzb3FFohnVDDD8vZ4plKIkhlc1BWCiGrNpoETB5dWUoonCezJ2OmvaH/y/1P7hGQ",
+	"ldHTsMbsY2Ftm7jOx70R05oOGKoOYe1ZtE3OOz9qofK6VY9llsROfQ5FHWKUuBVe+9wIyPlW23soPO5h",
+	"oaEEoL3i4E4HrSqcqEkHoTjfOu/uy3dDKifDQGmIJcPgDjTBCchHH53vbH30EXq06QyQvAukeBU2FPWZ",
+	"BEBVfHCIqW87pwg4bjGZHl9x5aOP/OYA1GP+WKdFKNGsJ+1HlqrqvSn0k52qjPbZE0xsBORCq7N5obW1",
+	"eaF1Hpfh9r1PeaIrui4STGOwSOW9ub+/R5iAolq7d41UyR5jMRcD7c5Sk6AUd9RD9UT0hkoKmWnnIAfV",
+	"CLiB1XQM1Qew8+DnLSLqmdBoGGtTTaCxMimVSYIOq4nMdjCz0RoBljZcOmVf63TTDm5JgeoDyLa0Gwyv",
+	"y0HcjCRjyl174mgPyhq24dLH96IqltsBS00oyr5p+3tPqliDK4sIqUY04ZrFQeEKz+ft4CBgGOhSbi2R",
+	"yu7b3Z236bf39klYu88GXBvoImAJDXeQGEVj1hhRdRAQmqYsSYAxNWS/IRUfcBGQAZMDRVOAn2hwETtv",
+	"UBAKLg4teUiB9X+GJ9xMrORhCSn5jXRAqDG0XBQdQHQBWRWaNw2wOJE5hOKWZeM9pgyGF1CT0Fl3xI3D",
+	"zrg6MZhc1S0iFRS6JWBr07xqBaBOS7MBKiiIt0+oQN0Y9on2gM5yKNTofOt8FOR4TRS9oHMoHZRaGCLN",
+	"ugnXQ5dfMebKl3u44G5h5O2P6WDAFPnsdoBJumXa9x8+FLm55MynckWLtaayxPCUKjBqDUgUNKXyGAvy",
+	"WTQp0aSqpnXVczNdN/s81U3gZzrasWIO6amRKi5Mw/1A4C+EMdloktsxppt1WSh87z6p8hNbIT2ajC1r",
+	"gQMvM/DE5kAneaQIpQT8DFkKvjqUxvb+u1L35Bju3inDpxhX7WNFefF1IKyev84STvFI1ISvHgo7+zw2",
+	"NvEyoNO6RO7a3XUmD/pY8rNTtPKwkg3Zb5J463ZjG3tzlIS9S9AbQmoN5Djkn6ji9slPHygLmYHZc0OQ",
+	"rp3TjYWCGzaC0IFlMg67ADyCkIuus57lrZabwIvHXKM2gkFLy70BlQDGAAHsQmroPHc/wNLsrvmv+NgJ",
+	"+xnec3tvH1KpcwO5kZ+p2vZDn1UZ1Cxftf/hqa49evbvAQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -43,6 +43,7 @@ type Config struct {
 	Server      Server                `yaml:"server"`
 	Fairness    Fairness              `yaml:"fairness"`
 	Guard       UpstreamGuard         `yaml:"upstream_guard"`
+	Webhooks    Webhooks              `yaml:"webhooks"`
 }
 
 // Redis says where Redis is. Empty URL and Addrs: an embedded in-process
@@ -70,6 +71,7 @@ type Tenant struct {
 	Admin       bool              `yaml:"admin"`
 	Credentials map[string]string `yaml:"credentials"` // upstream → credential name
 	Limits      []Limit           `yaml:"limits"`
+	Webhooks    *TenantWebhooks   `yaml:"webhooks"` // nil: the tenant may not ask for callbacks
 }
 
 // Limit is one quota rule. For a credential the upstream is the credential's.
@@ -498,6 +500,9 @@ func Parse(b []byte, getenv func(string) string) (*Config, error) {
 		return nil, fmt.Errorf("config: redis.url: %w", err)
 	}
 	c.Redis.URL = u
+	if err := c.resolveWebhookSecrets(getenv); err != nil {
+		return nil, err
+	}
 	c.applyDefaults()
 	if err := c.Validate(); err != nil {
 		return nil, err
@@ -676,6 +681,7 @@ func (c *Config) Validate() error {
 	c.validateFairness(bad)
 	c.validateGuard(bad)
 	c.validateServer(bad)
+	c.validateWebhooks(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

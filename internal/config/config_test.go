@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -216,6 +217,42 @@ tenants:`, 1) + "  fssp: {base_url: \"http://127.0.0.1:2\"}\n"
 	} {
 		if _, err := Parse([]byte(tc.yaml), e); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("Parse(%s) = %v, want an error naming %s", tc.name, err, tc.want)
+		}
+	}
+}
+
+func TestWebhooksConfig(t *testing.T) {
+	base := `
+tenants:
+  a:
+    keys_sha256: ["` + HashKey("k") + `"]
+    webhooks: %s
+`
+	for _, tc := range []struct {
+		block, wantErr string
+	}{
+		{`{secrets: ["whsec_ZGVtby1hbHBoYS13ZWJob29rLXNlY3JldA=="], allow: ["https://hooks.example.com/"]}`, ""},
+		{`{secrets: ["${WH}"], allow: ["https://hooks.example.com/"]}`, ""},
+		{`{secrets: ["whsec_c2hvcnQ="], allow: ["https://hooks.example.com/"]}`, "tenants.a.webhooks.secrets[0]"},
+		{`{secrets: [], allow: ["https://hooks.example.com/"]}`, "tenants.a.webhooks.secrets"},
+		{`{secrets: ["whsec_ZGVtby1hbHBoYS13ZWJob29rLXNlY3JldA=="], allow: []}`, "tenants.a.webhooks.allow"},
+		{`{secrets: ["whsec_ZGVtby1hbHBoYS13ZWJob29rLXNlY3JldA=="], allow: ["hooks.example.com"]}`, "tenants.a.webhooks.allow[0]"},
+	} {
+		getenv := func(string) string { return "whsec_ZGVtby1iZXRhLXdlYmhvb2stc2VjcmV0" }
+		c, err := Parse([]byte(fmt.Sprintf(base, tc.block)), getenv)
+		if tc.wantErr == "" {
+			if err != nil {
+				t.Errorf("Parse(%s) = %v, want nil", tc.block, err)
+			} else if w := c.WebhooksConfig()["a"]; len(w.Keys) != 1 || len(w.Allow) != 1 {
+				t.Errorf("WebhooksConfig(%s) = %+v, want one key and one rule", tc.block, w)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.wantErr+":") {
+			t.Errorf("Parse(%s) = %v, want an error naming %s", tc.block, err, tc.wantErr)
+		}
+		if err != nil && strings.Contains(err.Error(), "c2hvcnQ") {
+			t.Errorf("Parse(%s) error repeats the secret: %v", tc.block, err)
 		}
 	}
 }

@@ -12,6 +12,19 @@ const (
 	DemoKeyBeta  = "demo-beta"
 )
 
+// Webhook signing secrets of the demo tenants: base64 of
+// "demo-alpha-webhook-secret" and "demo-beta-webhook-secret". Demo only.
+const (
+	DemoWebhookSecretAlpha = "whsec_ZGVtby1hbHBoYS13ZWJob29rLXNlY3JldA=="
+	DemoWebhookSecretBeta  = "whsec_ZGVtby1iZXRhLXdlYmhvb2stc2VjcmV0"
+)
+
+// demoCallbacks lets the demo tenants' callbacks reach receivers on this
+// machine, on any port.
+func demoCallbacks() []string {
+	return []string{"http://127.0.0.1:*/", "http://localhost:*/", "http://[::1]:*/"}
+}
+
 // Demo is the configuration used when none is given: embedded Redis, the
 // in-process simulators at baseURLs (upstream name → base URL), and two tenants, alpha and beta, sharing one
 // Garant and one FSSP credential with the official documented limits (the
@@ -38,9 +51,11 @@ func Demo(baseURLs map[string]string) *Config {
 		Tenants: map[string]Tenant{
 			"alpha": {KeysSHA256: []string{HashKey(DemoKeyAlpha)}, Admin: true,
 				Credentials: map[string]string{Garant: "garant-demo", FSSP: "fssp-demo", FIPS: "fips-alpha"},
-				Limits:      []Limit{{Upstream: Garant, Family: "export", Period: "month", Limit: 20}}},
+				Limits:      []Limit{{Upstream: Garant, Family: "export", Period: "month", Limit: 20}},
+				Webhooks:    &TenantWebhooks{Secrets: []string{DemoWebhookSecretAlpha}, Allow: demoCallbacks(), AllowPrivate: true}},
 			"beta": {KeysSHA256: []string{HashKey(DemoKeyBeta)},
-				Credentials: map[string]string{Garant: "garant-demo", FSSP: "fssp-demo", FIPS: "fips-beta"}},
+				Credentials: map[string]string{Garant: "garant-demo", FSSP: "fssp-demo", FIPS: "fips-beta"},
+				Webhooks:    &TenantWebhooks{Secrets: []string{DemoWebhookSecretBeta}, Allow: demoCallbacks(), AllowPrivate: true}},
 		},
 	}
 	for name, u := range c.Upstreams.blocks() {

@@ -48,6 +48,12 @@ type Config struct {
 	// metrics.Upstream.CredentialRejectedNow [nobody is told].
 	OnRejected func(credential string)
 	Now        func() time.Time // [time.Now]
+	// Callbacks checks submissions' callback URLs and queues the webhook of
+	// their finished tasks [nil: a submission with a callback is refused].
+	Callbacks Callbacks
+	// TaskPath prefixes a task id in a webhook's link to its results
+	// ["/v1/fssp/tasks/"].
+	TaskPath string
 	// Tracer traces the poller: an "fssp.poll" span per part and poll,
 	// linked to the submitting request's span, with "fssp.status" and
 	// "fssp.result" under it [nil: no spans].
@@ -84,6 +90,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.Now == nil {
 		c.Now = time.Now
+	}
+	if c.TaskPath == "" {
+		c.TaskPath = "/v1/fssp/tasks/"
 	}
 	return c
 }

@@ -36,7 +36,9 @@ func (e *Engine) drive(ctx context.Context, id string) {
 	log := e.log.With(slog.String("task", id), slog.String("upstream", fssp.Upstream))
 	r, err := e.load(ctx, id)
 	if err != nil || r == nil || r.Task.Status.Final() {
-		if err == nil {
+		// A final task's webhook is queued before the task leaves the active
+		// set; while it cannot be, the task stays there for the next scan.
+		if err == nil && (r == nil || e.notifyFinished(ctx, r) == nil) {
 			e.retire(ctx, id)
 		}
 		e.release(ctx, id)
@@ -94,6 +96,7 @@ func (e *Engine) drive(ctx context.Context, id string) {
 		}
 		if r.Task.Status.Final() {
 			e.m.finished(r)
+			_ = e.notifyFinished(ctx, r) // again, and retired, by the next holder
 			log.InfoContext(ctx, "fssp task finished", slog.String("tenant", r.Tenant), slog.String("status", string(r.Task.Status)),
 				slog.Duration("duration", r.Task.FinishedAt.Sub(r.Task.CreatedAt)))
 			e.release(ctx, id)

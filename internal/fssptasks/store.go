@@ -51,6 +51,7 @@ type record struct {
 	NextPoll   time.Time `json:"nextPoll"`
 	PollErrors int       `json:"pollErrors"`
 	Revision   int64     `json:"revision,omitempty"` // saves so far (Task.Revision)
+	Callback   string    `json:"callback,omitempty"` // webhook URL told when the task is final
 	// Trace is the W3C traceparent of the submitting request's span, which
 	// the poller's spans link to; "" when it was not traced.
 	Trace string `json:"trace,omitempty"`

@@ -21,6 +21,7 @@ type Submission struct {
 	IdempotencyKey string        // optional
 	Kind           string        // KindPhysical, KindLegal, KindIP or KindGroup
 	Requests       []Query       // one for a single search; the group's searches in order
+	Callback       string        // optional webhook URL, told once the task is final (Config.Callbacks)
 }
 
 // Submitted is the outcome of Submit.
@@ -46,8 +47,11 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Submitted, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := e.checkCallback(s); err != nil {
+		return nil, err
+	}
 	var sub *Submitted
-	answer, replayed, err := e.idem.Do(ctx, s.Tenant, s.IdempotencyKey, fingerprint(s.Kind, queries),
+	answer, replayed, err := e.idem.Do(ctx, s.Tenant, s.IdempotencyKey, fingerprint(s.Kind, queries, s.Callback),
 		func(ctx context.Context) (idempotency.Response, error) {
 			var err error
 			if sub, err = e.submit(ctx, s, queries); err != nil {
@@ -67,9 +71,12 @@ func (e *Engine) Submit(ctx context.Context, s Submission) (*Submitted, error) {
 
 // fingerprint identifies a submission's content for its Idempotency-Key:
 // the kind and the validated, trimmed queries.
-func fingerprint(kind string, qs []fssp.Query) string {
+func fingerprint(kind string, qs []fssp.Query, callback string) string {
 	b, _ := json.Marshal(qs)
-	return idempotency.Fingerprint([]byte("fssp"), []byte(kind), b)
+	if callback == "" {
+		return idempotency.Fingerprint([]byte("fssp"), []byte(kind), b)
+	}
+	return idempotency.Fingerprint([]byte("fssp"), []byte(kind), b, []byte(callback))
 }
 
 // submit reserves quota for every upstream call, sends them and stores the
@@ -118,7 +125,7 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 	r := &record{
 		Task:   Task{Status: Queued, Progress: Progress{Total: len(queries)}},
 		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests,
-		Parts: make([]part, len(chunks)), Trace: telemetry.Traceparent(ctx),
+		Parts: make([]part, len(chunks)), Trace: telemetry.Traceparent(ctx), Callback: s.Callback,
 	}
 	offset := 0
 	for i, c := range chunks {

@@ -38,7 +38,7 @@ func (h fsspHandlers) FsspSearchPhysical(ctx context.Context, request api.FsspSe
 	}
 	q := fssptasks.Query{Type: fssptasks.KindPhysical, Params: fssptasks.Params{Region: &b.Region, Lastname: &b.Lastname,
 		Firstname: &b.Firstname, Secondname: b.Secondname, Birthdate: b.Birthdate}}
-	task, waited, err := h.search(ctx, "fsspSearchPhysical", fssptasks.KindPhysical, request.Params.IdempotencyKey, request.Params.Prefer, q)
+	task, waited, err := h.search(ctx, "fsspSearchPhysical", fssptasks.KindPhysical, request.Params.IdempotencyKey, request.Params.Prefer, b.CallbackUrl, q)
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (h fsspHandlers) FsspSearchLegal(ctx context.Context, request api.FsspSearc
 		b = &api.FSSPLegalSearch{}
 	}
 	q := fssptasks.Query{Type: fssptasks.KindLegal, Params: fssptasks.Params{Region: &b.Region, Name: &b.Name, Address: b.Address}}
-	task, waited, err := h.search(ctx, "fsspSearchLegal", fssptasks.KindLegal, request.Params.IdempotencyKey, request.Params.Prefer, q)
+	task, waited, err := h.search(ctx, "fsspSearchLegal", fssptasks.KindLegal, request.Params.IdempotencyKey, request.Params.Prefer, b.CallbackUrl, q)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +72,7 @@ func (h fsspHandlers) FsspSearchIP(ctx context.Context, request api.FsspSearchIP
 		b = &api.FSSPIPSearch{}
 	}
 	q := fssptasks.Query{Type: fssptasks.KindIP, Params: fssptasks.Params{Number: &b.Number}}
-	task, waited, err := h.search(ctx, "fsspSearchIP", fssptasks.KindIP, request.Params.IdempotencyKey, request.Params.Prefer, q)
+	task, waited, err := h.search(ctx, "fsspSearchIP", fssptasks.KindIP, request.Params.IdempotencyKey, request.Params.Prefer, b.CallbackUrl, q)
 	if err != nil {
 		return nil, err
 	}
@@ -85,7 +85,9 @@ func (h fsspHandlers) FsspSearchIP(ctx context.Context, request api.FsspSearchIP
 // FsspSearchGroup starts several searches as one task.
 func (h fsspHandlers) FsspSearchGroup(ctx context.Context, request api.FsspSearchGroupRequestObject) (api.FsspSearchGroupResponseObject, error) {
 	var qs []fssptasks.Query
+	var callback *api.CallbackURL
 	if request.Body != nil {
+		callback = request.Body.CallbackUrl
 		qs = make([]fssptasks.Query, len(request.Body.Requests))
 		for i, q := range request.Body.Requests {
 			p := q.Params
@@ -93,7 +95,7 @@ func (h fsspHandlers) FsspSearchGroup(ctx context.Context, request api.FsspSearc
 				Firstname: p.Firstname, Secondname: p.Secondname, Birthdate: p.Birthdate, Name: p.Name, Address: p.Address, Number: p.Number}}
 		}
 	}
-	task, waited, err := h.search(ctx, "fsspSearchGroup", fssptasks.KindGroup, request.Params.IdempotencyKey, request.Params.Prefer, qs...)
+	task, waited, err := h.search(ctx, "fsspSearchGroup", fssptasks.KindGroup, request.Params.IdempotencyKey, request.Params.Prefer, callback, qs...)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +162,7 @@ func (h fsspHandlers) taskAnswer(tenantID string, task *fssptasks.Task) (api.Fss
 // not final, a Retry-After, so the client can go on polling. Without a wait
 // it is 202, as it is when the wait would pass a long-poll cap. A quota
 // rejection carries the RateLimit fields.
-func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *string, prefer *string, qs ...fssptasks.Query) (task api.FSSPTask, waited bool, err error) {
+func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey, prefer, callback *string, qs ...fssptasks.Query) (task api.FSSPTask, waited bool, err error) {
 	if h.tasks == nil {
 		return api.FSSPTask{}, false, notBuilt(op)
 	}
@@ -171,6 +173,9 @@ func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey *stri
 	s := fssptasks.Submission{Tenant: t.ID, Credential: cred.Name, Token: cred.Secret, Kind: kind, Requests: qs}
 	if idemKey != nil {
 		s.IdempotencyKey = *idemKey
+	}
+	if callback != nil {
+		s.Callback = *callback
 	}
 	hdr := ResponseHeader(ctx)
 	sub, err := h.tasks.Submit(ctx, s)

@@ -20,6 +20,7 @@ import (
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/redistest"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
 // gateway is a test gateway: the real router over real Redis.
@@ -71,6 +72,7 @@ func newGateway(t testing.TB, edit func(*handlers.Deps)) *gateway {
 	d := &handlers.Deps{
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Tenants: tenants, Redis: rdb,
 		Registry: reg, HTTP: metrics.NewHTTP(reg), Quota: q, SpecYAML: apispec.YAML,
+		Webhooks: webhooks.New(rdb, webhooks.Config{}, nil, slog.New(slog.DiscardHandler)),
 	}
 	if edit != nil {
 		edit(d)

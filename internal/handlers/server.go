@@ -25,6 +25,7 @@ import (
 	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
 // Deps is everything the handlers use, built by cmd/gateway.
@@ -42,6 +43,9 @@ type Deps struct {
 	FIPS   *FIPS
 	Garant *garantsvc.Service
 	FSSP   *fssptasks.Engine
+	// Webhooks serves the tenants' delivery logs and redeliveries (nil:
+	// those operations answer 501).
+	Webhooks *webhooks.Dispatcher
 
 	// Conns takes back the connections of parked long polls once answered
 	// (internal/park). Nil: such connections close once answered.
@@ -72,6 +76,7 @@ type Server struct {
 	garantHandlers
 	fsspHandlers
 	fipsHandlers
+	webhookHandlers
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -82,6 +87,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 		garantHandlers:  garantHandlers{deps: d},
 		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: park.New(d.Conns, d.MaxParked)},
 		fipsHandlers:    fipsHandlers{deps: d},
+		webhookHandlers: webhookHandlers{hooks: d.Webhooks},
 	}
 }
 
