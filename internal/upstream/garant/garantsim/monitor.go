@@ -1,6 +1,7 @@
 package garantsim
 
 import (
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -36,6 +37,21 @@ func controlDate(field string, v *string) (time.Time, error) {
 		return time.Time{}, badRequest("%s must not be earlier than 2018-01-01", field)
 	}
 	return t, nil
+}
+
+// Change records a change of the document topic on date (the day in the
+// simulator's location), of event type typ: find-modified and
+// block-on-control/changed report it from then on.
+func (s *Server) Change(topic int, date time.Time, typ int) error {
+	d := s.corpus.byTopic[topic]
+	if d == nil {
+		return fmt.Errorf("garantsim: no document %d", topic)
+	}
+	date = date.In(s.cfg.Location)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d.events = append(d.events, event{date: day(date.Year(), date.Month(), date.Day()), typ: typ})
+	return nil
 }
 
 // eventsBetween lists d's events in [from, to].
@@ -85,6 +101,8 @@ func (s *Server) findModified(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	today := s.today()
+	s.mu.Lock() // Change adds events
+	defer s.mu.Unlock()
 	out := []any{}
 	for _, topic := range *req.Topics {
 		item := modifiedTopic{Topic: topic, ModStatus: modStatusUnknown}
@@ -134,6 +152,8 @@ func (s *Server) blocksChanged(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	today := s.today()
+	s.mu.Lock() // Change adds events
+	defer s.mu.Unlock()
 	out := []blockChange{}
 	for _, u := range *req.URLArray {
 		m := s.blockLink.FindStringSubmatch(u)

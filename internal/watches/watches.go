@@ -1,0 +1,300 @@
+// Package watches keeps the tenants' shared watches of Garant documents and
+// checks them: every round, one replica per Garant credential (a Redis lock)
+// merges the due watches of every tenant of that credential into the fewest
+// find-modified calls (100 documents a call), spends the monitoring family
+// once for everyone through garantsvc (reserved and refunded like any call),
+// and for each changed document purges the cached answers about it, then
+// queues one signed webhook per watcher (garant.document.changed), idempotent
+// per watch, document and change date.
+//
+// Redis keys, all under the credential's hash tag {cred:NAME}:
+//
+//	{cred:NAME}:watches          hash  watch id → the watch (JSON)
+//	{cred:NAME}:watches:checked  hash  watch id → last round that checked it (Unix ms)
+//	{cred:NAME}:watches:told     hash  "id:topic" → latest change date told to the watch
+//	{cred:NAME}:watches:purged   hash  topic → latest change date whose answers were purged
+//	{cred:NAME}:watches:lock     string  the round's lock
+package watches
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strconv"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/garantsvc"
+	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/webhooks"
+)
+
+// EventChanged is the type of the webhook sent when a watched document changed.
+const EventChanged = "garant.document.changed"
+
+// OpFindModified is the contract's operation whose rules (quota family,
+// split) a round's find-modified calls follow.
+const OpFindModified = "garantFindModified"
+
+// Limits of one watch and of a tenant.
+const (
+	MaxTopics    = 100  // documents per watch
+	MaxPerTenant = 1000 // watches per tenant
+)
+
+// Watch is one tenant's watch of Garant documents.
+type Watch struct {
+	ID          string        `json:"id"`
+	Tenant      string        `json:"tenant"`
+	Topics      []int         `json:"topics"`
+	CallbackURL string        `json:"callback_url"`
+	Interval    time.Duration `json:"interval"` // how often its documents are checked
+	Created     time.Time     `json:"created"`
+}
+
+// Hooks queues the deliveries (webhooks.Dispatcher).
+type Hooks interface {
+	Check(tenantID, field, url string) error
+	Enqueue(ctx context.Context, m webhooks.Message) (string, error)
+}
+
+// Manager creates, lists and deletes watches and runs their rounds.
+type Manager struct {
+	Redis  redis.UniversalClient
+	Garant *garantsvc.Service
+	Hooks  Hooks
+	// Tenants is the configuration in force (a reload changes it).
+	Tenants func() *tenant.Registry
+	Log     *slog.Logger // nil: no logging
+
+	// Tick is the time between rounds; 0: 1 minute. A watch is checked in
+	// the first round after its Interval has passed since its last check.
+	Tick time.Duration
+	// MinInterval is the shortest interval a watch may ask for; 0: 1 hour.
+	// DefaultInterval is a watch's interval when it asks for none; 0: 1 day.
+	MinInterval, DefaultInterval time.Duration
+	// RedisTimeout bounds one Redis call; 0: 2 s. CallTimeout bounds one
+	// Garant call; 0: 30 s.
+	RedisTimeout, CallTimeout time.Duration
+	Now                       func() time.Time // nil: time.Now
+}
+
+// Request is a new watch.
+type Request struct {
+	Topics      []int
+	CallbackURL string
+	Interval    time.Duration // 0: DefaultInterval
+}
+
+func (m *Manager) now() time.Time {
+	if m.Now != nil {
+		return m.Now()
+	}
+	return time.Now()
+}
+
+func (m *Manager) log() *slog.Logger {
+	if m.Log == nil {
+		return slog.New(slog.DiscardHandler)
+	}
+	return m.Log
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func (m *Manager) redisCtx(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, orDuration(m.RedisTimeout, 2*time.Second))
+}
+
+func key(credential, suffix string) string {
+	k := "{cred:" + credential + "}:watches"
+	if suffix != "" {
+		k += ":" + suffix
+	}
+	return k
+}
+
+// credential is t's Garant credential, or a 403 when it has none.
+func credential(t *tenant.Tenant) (*tenant.Credential, error) {
+	c, ok := t.Credential("garant")
+	if !ok {
+		return nil, &apperr.Error{Kind: apperr.Forbidden, Detail: "this tenant has no Garant credential"}
+	}
+	return c, nil
+}
+
+// Create validates r and stores a new watch of t. Nothing is spent.
+func (m *Manager) Create(ctx context.Context, t *tenant.Tenant, r Request) (*Watch, error) {
+	cred, err := credential(t)
+	if err != nil {
+		return nil, err
+	}
+	if len(r.Topics) == 0 || len(r.Topics) > MaxTopics {
+		return nil, apperr.InvalidField("body.topics", fmt.Sprintf("1 to %d documents", MaxTopics))
+	}
+	topics := slices.Clone(r.Topics)
+	slices.Sort(topics)
+	topics = slices.Compact(topics)
+	for _, tp := range topics {
+		if tp <= 0 {
+			return nil, apperr.InvalidField("body.topics", "document ids are positive")
+		}
+	}
+	if err := m.Hooks.Check(t.ID, "body.callback_url", r.CallbackURL); err != nil {
+		return nil, err
+	}
+	minI := orDuration(m.MinInterval, time.Hour)
+	interval := orDuration(r.Interval, orDuration(m.DefaultInterval, 24*time.Hour))
+	if interval < minI {
+		return nil, apperr.InvalidField("body.interval", "at least "+minI.String())
+	}
+	var b [12]byte
+	_, _ = rand.Read(b[:])
+	w := &Watch{ID: "wch_" + hex.EncodeToString(b[:]), Tenant: t.ID, Topics: topics, CallbackURL: r.CallbackURL,
+		Interval: interval, Created: m.now().UTC()}
+	list, err := m.List(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) >= MaxPerTenant {
+		return nil, &apperr.Error{Kind: apperr.Conflict, Detail: fmt.Sprintf("a tenant keeps at most %d watches; delete one first", MaxPerTenant)}
+	}
+	body, err := json.Marshal(w)
+	if err != nil {
+		return nil, apperr.Wrap(apperr.Internal, "", err)
+	}
+	rctx, cancel := m.redisCtx(ctx)
+	defer cancel()
+	if err := m.Redis.HSet(rctx, key(cred.Name, ""), w.ID, body).Err(); err != nil {
+		return nil, unavailable(err)
+	}
+	return w, nil
+}
+
+func unavailable(err error) error {
+	return &apperr.Error{Kind: apperr.Unavailable, Detail: "the watch store is unavailable", Err: fmt.Errorf("watches: %w", err)}
+}
+
+// all is every watch of a credential.
+func (m *Manager) all(ctx context.Context, credential string) ([]Watch, error) {
+	rctx, cancel := m.redisCtx(ctx)
+	defer cancel()
+	raw, err := m.Redis.HGetAll(rctx, key(credential, "")).Result()
+	if err != nil {
+		return nil, unavailable(err)
+	}
+	out := make([]Watch, 0, len(raw))
+	for id, v := range raw {
+		var w Watch
+		if err := json.Unmarshal([]byte(v), &w); err != nil {
+			m.log().Warn("watches: unreadable watch", "id", id, "error", err.Error())
+			continue
+		}
+		out = append(out, w)
+	}
+	slices.SortFunc(out, func(a, b Watch) int { return a.Created.Compare(b.Created) })
+	return out, nil
+}
+
+// List is t's own watches, oldest first.
+func (m *Manager) List(ctx context.Context, t *tenant.Tenant) ([]Watch, error) {
+	cred, err := credential(t)
+	if err != nil {
+		return nil, err
+	}
+	all, err := m.all(ctx, cred.Name)
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(w Watch) bool { return w.Tenant != t.ID }), nil
+}
+
+// ErrNotFound is the kind of answer to a watch of another tenant, or none.
+var errNotFound = &apperr.Error{Kind: apperr.NotFound, Detail: "no such watch"}
+
+// Delete deletes t's watch id; another tenant's watch is not found.
+func (m *Manager) Delete(ctx context.Context, t *tenant.Tenant, id string) error {
+	cred, err := credential(t)
+	if err != nil {
+		return err
+	}
+	rctx, cancel := m.redisCtx(ctx)
+	defer cancel()
+	v, err := m.Redis.HGet(rctx, key(cred.Name, ""), id).Result()
+	if errors.Is(err, redis.Nil) {
+		return errNotFound
+	}
+	if err != nil {
+		return unavailable(err)
+	}
+	var w Watch
+	if json.Unmarshal([]byte(v), &w) != nil || w.Tenant != t.ID {
+		return errNotFound
+	}
+	if err := m.Redis.HDel(rctx, key(cred.Name, ""), id).Err(); err != nil {
+		return unavailable(err)
+	}
+	m.Redis.HDel(rctx, key(cred.Name, "checked"), id)
+	return nil
+}
+
+func (m *Manager) tick() time.Duration { return orDuration(m.Tick, time.Minute) }
+
+// Run runs a round every Tick until ctx ends.
+func (m *Manager) Run(ctx context.Context) error {
+	t := time.NewTicker(m.tick())
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+		}
+		m.Round(ctx)
+	}
+}
+
+// Round checks the due watches of every Garant credential whose lock this
+// replica takes, and returns how many credentials it checked. Failures are
+// logged: the next round tries again.
+func (m *Manager) Round(ctx context.Context) int {
+	reg := m.Tenants()
+	n := 0
+	for _, cred := range reg.Credentials() {
+		if cred.Upstream != "garant" || ctx.Err() != nil {
+			continue
+		}
+		if !m.lock(ctx, cred.Name) {
+			continue
+		}
+		if err := m.check(ctx, reg, cred); err != nil {
+			if ctx.Err() == nil {
+				m.log().Warn("garant watches: round failed", "upstream", "garant", "credential", cred.Name, "error", err.Error())
+			}
+			continue
+		}
+		n++
+	}
+	return n
+}
+
+// lock takes the round's lock on a credential; it expires a little before
+// the next round.
+func (m *Manager) lock(ctx context.Context, credential string) bool {
+	rctx, cancel := m.redisCtx(ctx)
+	defer cancel()
+	ok, err := m.Redis.SetNX(rctx, key(credential, "lock"), strconv.FormatInt(m.now().UnixMilli(), 10), m.tick()*8/10).Result()
+	return err == nil && ok
+}
