@@ -2291,6 +2291,50 @@ type GarantUncertainPeriod struct {
 	ToRaw *string `json:"to_raw,omitempty"`
 }
 
+// GarantWatch defines model for GarantWatch.
+type GarantWatch struct {
+	// CallbackUrl Example: https://hooks.example.com/legalgate
+	CallbackUrl string    `json:"callback_url"`
+	CreatedAt   time.Time `json:"created_at"`
+
+	// Id Example: wch_0123456789abcdef01234567
+	Id string `json:"id"`
+
+	// IntervalSeconds Example: 86400
+	IntervalSeconds int `json:"interval_seconds"`
+
+	// Topics Example: [12125268,12125270]
+	Topics []int `json:"topics"`
+}
+
+// GarantWatchList defines model for GarantWatchList.
+type GarantWatchList struct {
+	Watches []GarantWatch `json:"watches"`
+}
+
+// GarantWatchRequest defines model for GarantWatchRequest.
+type GarantWatchRequest struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl CallbackURL `json:"callback_url"`
+
+	// IntervalSeconds How often the documents are checked; by default a day.
+	//
+	// Example: 86400
+	IntervalSeconds *int `json:"interval_seconds,omitempty"`
+
+	// Topics The documents to watch (Garant document ids).
+	//
+	// Example: [12125268,12125270]
+	Topics []int `json:"topics"`
+}
+
 // HealthStatus A probe answer.
 type HealthStatus struct {
 	// Status Always `ok` on success.
@@ -3316,6 +3360,9 @@ type GarantSearchJSONRequestBody = GarantSearchRequest
 
 // GarantSnippetsJSONRequestBody defines body for GarantSnippets for application/json ContentType.
 type GarantSnippetsJSONRequestBody = GarantSnippetsRequest
+
+// CreateGarantWatchJSONRequestBody defines body for CreateGarantWatch for application/json ContentType.
+type CreateGarantWatchJSONRequestBody = GarantWatchRequest
 
 // Getter for additional properties for NotReadyProblem. Returns the specified
 // element and whether it was found
@@ -4681,6 +4728,50 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/garant/topics/{topic}/html (the `GarantGetTopicHTML` operationId).
 	GarantGetTopicHTML(ctx context.Context, topic Topic, params *GarantGetTopicHTMLParams, reqEditors ...RequestEditorFn) (*http.Response, error)
 
+	// ListGarantWatches The caller's watches of Garant documents
+	//
+	// The tenant's own watches, oldest first.
+	//
+	// Corresponds with GET /v1/garant/watches (the `ListGarantWatches` operationId).
+	ListGarantWatches(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGarantWatchWithBody Watch Garant documents for changes
+	//
+	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+	// everyone; the cached answers of a changed document are purged before the watchers are told.
+	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+	// (at least an hour; by default a day). Creating a watch spends nothing.
+	//
+	// Takes any type of body and a specified content type.
+	//
+	// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+	CreateGarantWatchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// CreateGarantWatch Watch Garant documents for changes
+	//
+	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+	// everyone; the cached answers of a changed document are purged before the watchers are told.
+	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+	// (at least an hour; by default a day). Creating a watch spends nothing.
+	//
+	// Takes a body of the `application/json` content type.
+	//
+	// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+	CreateGarantWatch(ctx context.Context, body CreateGarantWatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// DeleteGarantWatch Stop watching
+	//
+	// Deletes one of the tenant's watches; another tenant's watch is not found (404).
+	//
+	// Corresponds with DELETE /v1/garant/watches/{watchId} (the `DeleteGarantWatch` operationId).
+	DeleteGarantWatch(ctx context.Context, watchId string, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// GetQuotas The caller's quota counters
 	//
 	// Every quota counter that applies to the calling tenant: the tenant's own limits and the
@@ -6034,6 +6125,90 @@ func (c *Client) GarantExportTopic(ctx context.Context, topic Topic, format Gara
 // Corresponds with GET /v1/garant/topics/{topic}/html (the `GarantGetTopicHTML` operationId).
 func (c *Client) GarantGetTopicHTML(ctx context.Context, topic Topic, params *GarantGetTopicHTMLParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
 	req, err := NewGarantGetTopicHTMLRequest(c.Server, topic, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// ListGarantWatches The caller's watches of Garant documents
+//
+// The tenant's own watches, oldest first.
+//
+// Corresponds with GET /v1/garant/watches (the `ListGarantWatches` operationId).
+func (c *Client) ListGarantWatches(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListGarantWatchesRequest(c.Server)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGarantWatchWithBody Watch Garant documents for changes
+//
+// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+// everyone; the cached answers of a changed document are purged before the watchers are told.
+// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+// (at least an hour; by default a day). Creating a watch spends nothing.
+//
+// Takes any type of body and a specified content type.
+//
+// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+func (c *Client) CreateGarantWatchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGarantWatchRequestWithBody(c.Server, contentType, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// CreateGarantWatch Watch Garant documents for changes
+//
+// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+// everyone; the cached answers of a changed document are purged before the watchers are told.
+// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+// (at least an hour; by default a day). Creating a watch spends nothing.
+//
+// Takes a body of the `application/json` content type.
+//
+// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+func (c *Client) CreateGarantWatch(ctx context.Context, body CreateGarantWatchJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateGarantWatchRequest(c.Server, body)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// DeleteGarantWatch Stop watching
+//
+// Deletes one of the tenant's watches; another tenant's watch is not found (404).
+//
+// Corresponds with DELETE /v1/garant/watches/{watchId} (the `DeleteGarantWatch` operationId).
+func (c *Client) DeleteGarantWatch(ctx context.Context, watchId string, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewDeleteGarantWatchRequest(c.Server, watchId)
 	if err != nil {
 		return nil, err
 	}
@@ -8469,6 +8644,107 @@ func NewGarantGetTopicHTMLRequest(server string, topic Topic, params *GarantGetT
 	return req, nil
 }
 
+// NewListGarantWatchesRequest constructs an http.Request for the ListGarantWatches method
+func NewListGarantWatchesRequest(server string) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/garant/watches")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
+// NewCreateGarantWatchRequest calls the generic CreateGarantWatch builder with application/json body
+func NewCreateGarantWatchRequest(server string, body CreateGarantWatchJSONRequestBody) (*http.Request, error) {
+	var bodyReader io.Reader
+	buf, err := json.Marshal(body)
+	if err != nil {
+		return nil, err
+	}
+	bodyReader = bytes.NewReader(buf)
+	return NewCreateGarantWatchRequestWithBody(server, "application/json", bodyReader)
+}
+
+// NewCreateGarantWatchRequestWithBody constructs an http.Request for the CreateGarantWatch method, with any body, and a specified content type
+func NewCreateGarantWatchRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/garant/watches")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodPost, queryURL.String(), body)
+	if err != nil {
+		return nil, err
+	}
+
+	req.Header.Add("Content-Type", contentType)
+
+	return req, nil
+}
+
+// NewDeleteGarantWatchRequest constructs an http.Request for the DeleteGarantWatch method
+func NewDeleteGarantWatchRequest(server string, watchId string) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "watchId", watchId, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/v1/garant/watches/%s", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodDelete, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 // NewGetQuotasRequest constructs an http.Request for the GetQuotas method
 func NewGetQuotasRequest(server string) (*http.Request, error) {
 	var err error
@@ -9447,6 +9723,54 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /v1/garant/topics/{topic}/html (the `GarantGetTopicHTML` operationId).
 	GarantGetTopicHTMLWithResponse(ctx context.Context, topic Topic, params *GarantGetTopicHTMLParams, reqEditors ...RequestEditorFn) (*GarantGetTopicHTMLResponse, error)
+
+	// ListGarantWatchesWithResponse The caller's watches of Garant documents
+	//
+	// The tenant's own watches, oldest first.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /v1/garant/watches (the `ListGarantWatches` operationId).
+	ListGarantWatchesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListGarantWatchesResponse, error)
+
+	// CreateGarantWatchWithBodyWithResponse Watch Garant documents for changes
+	//
+	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+	// everyone; the cached answers of a changed document are purged before the watchers are told.
+	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+	// (at least an hour; by default a day). Creating a watch spends nothing.
+	//
+	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+	CreateGarantWatchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGarantWatchResponse, error)
+
+	// CreateGarantWatchWithResponse Watch Garant documents for changes
+	//
+	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+	// everyone; the cached answers of a changed document are purged before the watchers are told.
+	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+	// (at least an hour; by default a day). Creating a watch spends nothing.
+	//
+	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+	CreateGarantWatchWithResponse(ctx context.Context, body CreateGarantWatchJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGarantWatchResponse, error)
+
+	// DeleteGarantWatchWithResponse Stop watching
+	//
+	// Deletes one of the tenant's watches; another tenant's watch is not found (404).
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with DELETE /v1/garant/watches/{watchId} (the `DeleteGarantWatch` operationId).
+	DeleteGarantWatchWithResponse(ctx context.Context, watchId string, reqEditors ...RequestEditorFn) (*DeleteGarantWatchResponse, error)
 
 	// GetQuotasWithResponse The caller's quota counters
 	//
@@ -15892,6 +16216,276 @@ func (r GarantGetTopicHTMLResponse) ContentType() string {
 	return ""
 }
 
+// ListGarantWatchesResponse401Headers the declared response headers of an HTTP 401 response for ListGarantWatches
+type ListGarantWatchesResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// ListGarantWatchesResponse503Headers the declared response headers of an HTTP 503 response for ListGarantWatches
+type ListGarantWatchesResponse503Headers struct {
+	RetryAfter *int
+}
+
+type ListGarantWatchesResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *GarantWatchList
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *ListGarantWatchesResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListGarantWatchesResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListGarantWatchesResponse) GetJSON200() *GarantWatchList {
+	return r.JSON200
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r ListGarantWatchesResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r ListGarantWatchesResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r ListGarantWatchesResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r ListGarantWatchesResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListGarantWatchesResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListGarantWatchesResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListGarantWatchesResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListGarantWatchesResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// CreateGarantWatchResponse401Headers the declared response headers of an HTTP 401 response for CreateGarantWatch
+type CreateGarantWatchResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// CreateGarantWatchResponse503Headers the declared response headers of an HTTP 503 response for CreateGarantWatch
+type CreateGarantWatchResponse503Headers struct {
+	RetryAfter *int
+}
+
+type CreateGarantWatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON201 the response for an HTTP 201 `application/json` response
+	JSON201 *GarantWatch
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
+	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *CreateGarantWatchResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *CreateGarantWatchResponse503Headers
+}
+
+// GetJSON201 returns the response for an HTTP 201 `application/json` response
+func (r CreateGarantWatchResponse) GetJSON201() *GarantWatch {
+	return r.JSON201
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON409() *Conflict {
+	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r CreateGarantWatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r CreateGarantWatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r CreateGarantWatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r CreateGarantWatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// DeleteGarantWatchResponse401Headers the declared response headers of an HTTP 401 response for DeleteGarantWatch
+type DeleteGarantWatchResponse401Headers struct {
+	WWWAuthenticate *string
+}
+
+// DeleteGarantWatchResponse503Headers the declared response headers of an HTTP 503 response for DeleteGarantWatch
+type DeleteGarantWatchResponse503Headers struct {
+	RetryAfter *int
+}
+
+type DeleteGarantWatchResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// ApplicationproblemJSON400 the response for an HTTP 400 `application/problem+json` response
+	ApplicationproblemJSON400 *BadRequest
+	// ApplicationproblemJSON401 the response for an HTTP 401 `application/problem+json` response
+	ApplicationproblemJSON401 *Unauthorized
+	// ApplicationproblemJSON403 the response for an HTTP 403 `application/problem+json` response
+	ApplicationproblemJSON403 *Forbidden
+	// ApplicationproblemJSON404 the response for an HTTP 404 `application/problem+json` response
+	ApplicationproblemJSON404 *NotFound
+	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
+	ApplicationproblemJSON500 *InternalError
+	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
+	ApplicationproblemJSON503 *ServiceUnavailable
+	// Headers401 the parsed response headers for an HTTP 401 response
+	Headers401 *DeleteGarantWatchResponse401Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *DeleteGarantWatchResponse503Headers
+}
+
+// GetApplicationproblemJSON400 returns the response for an HTTP 400 `application/problem+json` response
+func (r DeleteGarantWatchResponse) GetApplicationproblemJSON400() *BadRequest {
+	return r.ApplicationproblemJSON400
+}
+
+// GetApplicationproblemJSON401 returns the response for an HTTP 401 `application/problem+json` response
+func (r DeleteGarantWatchResponse) GetApplicationproblemJSON401() *Unauthorized {
+	return r.ApplicationproblemJSON401
+}
+
+// GetApplicationproblemJSON403 returns the response for an HTTP 403 `application/problem+json` response
+func (r DeleteGarantWatchResponse) GetApplicationproblemJSON403() *Forbidden {
+	return r.ApplicationproblemJSON403
+}
+
+// GetApplicationproblemJSON404 returns the response for an HTTP 404 `application/problem+json` response
+func (r DeleteGarantWatchResponse) GetApplicationproblemJSON404() *NotFound {
+	return r.ApplicationproblemJSON404
+}
+
+// GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
+func (r DeleteGarantWatchResponse) GetApplicationproblemJSON500() *InternalError {
+	return r.ApplicationproblemJSON500
+}
+
+// GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
+func (r DeleteGarantWatchResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+	return r.ApplicationproblemJSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r DeleteGarantWatchResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r DeleteGarantWatchResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r DeleteGarantWatchResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r DeleteGarantWatchResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
 // GetQuotasResponse401Headers the declared response headers of an HTTP 401 response for GetQuotas
 type GetQuotasResponse401Headers struct {
 	WWWAuthenticate *string
@@ -17343,6 +17937,78 @@ func (c *ClientWithResponses) GarantGetTopicHTMLWithResponse(ctx context.Context
 		return nil, err
 	}
 	return ParseGarantGetTopicHTMLResponse(rsp)
+}
+
+// ListGarantWatchesWithResponse The caller's watches of Garant documents
+//
+// The tenant's own watches, oldest first.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /v1/garant/watches (the `ListGarantWatches` operationId).
+func (c *ClientWithResponses) ListGarantWatchesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListGarantWatchesResponse, error) {
+	rsp, err := c.ListGarantWatches(ctx, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListGarantWatchesResponse(rsp)
+}
+
+// CreateGarantWatchWithBodyWithResponse Watch Garant documents for changes
+//
+// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+// everyone; the cached answers of a changed document are purged before the watchers are told.
+// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+// (at least an hour; by default a day). Creating a watch spends nothing.
+//
+// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+func (c *ClientWithResponses) CreateGarantWatchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGarantWatchResponse, error) {
+	rsp, err := c.CreateGarantWatchWithBody(ctx, contentType, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGarantWatchResponse(rsp)
+}
+
+// CreateGarantWatchWithResponse Watch Garant documents for changes
+//
+// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
+// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
+// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
+// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
+// everyone; the cached answers of a changed document are purged before the watchers are told.
+// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
+// (at least an hour; by default a day). Creating a watch spends nothing.
+//
+// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
+//
+// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
+func (c *ClientWithResponses) CreateGarantWatchWithResponse(ctx context.Context, body CreateGarantWatchJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateGarantWatchResponse, error) {
+	rsp, err := c.CreateGarantWatch(ctx, body, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseCreateGarantWatchResponse(rsp)
+}
+
+// DeleteGarantWatchWithResponse Stop watching
+//
+// Deletes one of the tenant's watches; another tenant's watch is not found (404).
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with DELETE /v1/garant/watches/{watchId} (the `DeleteGarantWatch` operationId).
+func (c *ClientWithResponses) DeleteGarantWatchWithResponse(ctx context.Context, watchId string, reqEditors ...RequestEditorFn) (*DeleteGarantWatchResponse, error) {
+	rsp, err := c.DeleteGarantWatch(ctx, watchId, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseDeleteGarantWatchResponse(rsp)
 }
 
 // GetQuotasWithResponse The caller's quota counters
@@ -24477,6 +25143,261 @@ func ParseGarantGetTopicHTMLResponse(rsp *http.Response) (*GarantGetTopicHTMLRes
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GarantGetTopicHTMLResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseListGarantWatchesResponse parses an HTTP response from a ListGarantWatchesWithResponse call
+func ParseListGarantWatchesResponse(rsp *http.Response) (*ListGarantWatchesResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListGarantWatchesResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest GarantWatchList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers ListGarantWatchesResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListGarantWatchesResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseCreateGarantWatchResponse parses an HTTP response from a CreateGarantWatchWithResponse call
+func ParseCreateGarantWatchResponse(rsp *http.Response) (*CreateGarantWatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &CreateGarantWatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
+		var dest GarantWatch
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON201 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 409:
+		var dest Conflict
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers CreateGarantWatchResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers CreateGarantWatchResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseDeleteGarantWatchResponse parses an HTTP response from a DeleteGarantWatchWithResponse call
+func ParseDeleteGarantWatchResponse(rsp *http.Response) (*DeleteGarantWatchResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &DeleteGarantWatchResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case rsp.StatusCode == 204:
+		break // No content-type
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 401:
+		var dest Unauthorized
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON401 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 401:
+		var headers DeleteGarantWatchResponse401Headers
+		if values := rsp.Header.Values("WWW-Authenticate"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "WWW-Authenticate", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.WWWAuthenticate = &value
+		}
+		response.Headers401 = &headers
+	case rsp.StatusCode == 503:
+		var headers DeleteGarantWatchResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {

@@ -30,6 +30,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/watches"
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
@@ -52,6 +53,8 @@ type app struct {
 	// On an error nothing visible to requests changed.
 	apply func(cfg *config.Config, generation uint64) error
 	hooks *webhooks.Dispatcher
+	// watches keeps the tenants' watches of Garant documents (nil without Garant).
+	watches *watches.Manager
 }
 
 // wire builds the app from cfg; it starts nothing.
@@ -136,6 +139,11 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 		limitsSync := &garantsvc.LimitsSync{Service: a.garant, Redis: rdb, Current: garantCredentials,
 			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
 		a.jobs = append(a.jobs, job{"garant limits sync", func(ctx context.Context) error { limitsSync.Run(ctx); return nil }})
+		// Every tenant's watches of a credential, merged into one round a
+		// minute (one replica per credential and round).
+		a.watches = &watches.Manager{Redis: rdb, Garant: a.garant, Hooks: a.hooks, Tenants: tenants.Load, Log: log,
+			RedisTimeout: 2 * cfg.Redis.Timeout, CallTimeout: cfg.Upstreams.Garant.Timeout + 5*time.Second}
+		a.jobs = append(a.jobs, job{"garant watches", a.watches.Run})
 	}
 	a.apply = func(next *config.Config, generation uint64) error {
 		// Everything that can refuse is built before anything is swapped.
@@ -165,7 +173,7 @@ func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheu
 		Log: log, Tenants: a.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: a.quota, SpecYAML: apispec.YAML, Ops: a.ops, FSSP: a.fssp, Garant: a.garant, FIPS: a.fips,
 		Conns: conns, MaxParked: cfg.FSSP.MaxParked, Fair: a.fair,
-		Breakers: a.guard, Telemetry: a.tel, Webhooks: a.hooks,
+		Breakers: a.guard, Telemetry: a.tel, Webhooks: a.hooks, Watches: a.watches,
 		Limits: handlers.Limits{
 			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
 			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,

@@ -2295,6 +2295,50 @@ type GarantUncertainPeriod struct {
 	ToRaw *string `json:"to_raw,omitempty"`
 }
 
+// GarantWatch defines model for GarantWatch.
+type GarantWatch struct {
+	// CallbackUrl Example: https://hooks.example.com/legalgate
+	CallbackUrl string    `json:"callback_url"`
+	CreatedAt   time.Time `json:"created_at"`
+
+	// Id Example: wch_0123456789abcdef01234567
+	Id string `json:"id"`
+
+	// IntervalSeconds Example: 86400
+	IntervalSeconds int `json:"interval_seconds"`
+
+	// Topics Example: [12125268,12125270]
+	Topics []int `json:"topics"`
+}
+
+// GarantWatchList defines model for GarantWatchList.
+type GarantWatchList struct {
+	Watches []GarantWatch `json:"watches"`
+}
+
+// GarantWatchRequest defines model for GarantWatchRequest.
+type GarantWatchRequest struct {
+	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
+	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
+	// the tenant's configured callback prefixes (`tenants.<id>.webhooks.allow`); another answers
+	// `400` naming this field, before anything is sent upstream or any quota is spent. Redirects
+	// are not followed. See `GET /v1/webhooks/deliveries`.
+	//
+	//
+	// Example: https://hooks.example.com/legalgate
+	CallbackUrl CallbackURL `json:"callback_url"`
+
+	// IntervalSeconds How often the documents are checked; by default a day.
+	//
+	// Example: 86400
+	IntervalSeconds *int `json:"interval_seconds,omitempty"`
+
+	// Topics The documents to watch (Garant document ids).
+	//
+	// Example: [12125268,12125270]
+	Topics []int `json:"topics"`
+}
+
 // HealthStatus A probe answer.
 type HealthStatus struct {
 	// Status Always `ok` on success.
@@ -3321,6 +3365,9 @@ type GarantSearchJSONRequestBody = GarantSearchRequest
 // GarantSnippetsJSONRequestBody defines body for GarantSnippets for application/json ContentType.
 type GarantSnippetsJSONRequestBody = GarantSnippetsRequest
 
+// CreateGarantWatchJSONRequestBody defines body for CreateGarantWatch for application/json ContentType.
+type CreateGarantWatchJSONRequestBody = GarantWatchRequest
+
 // Getter for additional properties for NotReadyProblem. Returns the specified
 // element and whether it was found
 func (a NotReadyProblem) Get(fieldName string) (value interface{}, found bool) {
@@ -4102,6 +4149,15 @@ type ServerInterface interface {
 	// GarantGetTopicHTML Document text as HTML
 	// (GET /v1/garant/topics/{topic}/html)
 	GarantGetTopicHTML(w http.ResponseWriter, r *http.Request, topic Topic, params GarantGetTopicHTMLParams)
+	// ListGarantWatches The caller's watches of Garant documents
+	// (GET /v1/garant/watches)
+	ListGarantWatches(w http.ResponseWriter, r *http.Request)
+	// CreateGarantWatch Watch Garant documents for changes
+	// (POST /v1/garant/watches)
+	CreateGarantWatch(w http.ResponseWriter, r *http.Request)
+	// DeleteGarantWatch Stop watching
+	// (DELETE /v1/garant/watches/{watchId})
+	DeleteGarantWatch(w http.ResponseWriter, r *http.Request, watchId string)
 	// GetQuotas The caller's quota counters
 	// (GET /v1/quotas)
 	GetQuotas(w http.ResponseWriter, r *http.Request)
@@ -4411,6 +4467,24 @@ func (_ Unimplemented) GarantExportTopic(w http.ResponseWriter, r *http.Request,
 // GarantGetTopicHTML Document text as HTML
 // (GET /v1/garant/topics/{topic}/html)
 func (_ Unimplemented) GarantGetTopicHTML(w http.ResponseWriter, r *http.Request, topic Topic, params GarantGetTopicHTMLParams) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// ListGarantWatches The caller's watches of Garant documents
+// (GET /v1/garant/watches)
+func (_ Unimplemented) ListGarantWatches(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// CreateGarantWatch Watch Garant documents for changes
+// (POST /v1/garant/watches)
+func (_ Unimplemented) CreateGarantWatch(w http.ResponseWriter, r *http.Request) {
+	w.WriteHeader(http.StatusNotImplemented)
+}
+
+// DeleteGarantWatch Stop watching
+// (DELETE /v1/garant/watches/{watchId})
+func (_ Unimplemented) DeleteGarantWatch(w http.ResponseWriter, r *http.Request, watchId string) {
 	w.WriteHeader(http.StatusNotImplemented)
 }
 
@@ -6318,6 +6392,60 @@ func (siw *ServerInterfaceWrapper) GarantGetTopicHTML(w http.ResponseWriter, r *
 	handler.ServeHTTP(w, r)
 }
 
+// ListGarantWatches operation middleware
+func (siw *ServerInterfaceWrapper) ListGarantWatches(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.ListGarantWatches(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// CreateGarantWatch operation middleware
+func (siw *ServerInterfaceWrapper) CreateGarantWatch(w http.ResponseWriter, r *http.Request) {
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.CreateGarantWatch(w, r)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
+// DeleteGarantWatch operation middleware
+func (siw *ServerInterfaceWrapper) DeleteGarantWatch(w http.ResponseWriter, r *http.Request) {
+
+	var err error
+	_ = err
+
+	// ------------- Path parameter "watchId" -------------
+	var watchId string
+
+	err = runtime.BindStyledParameterWithOptions("simple", "watchId", chi.URLParam(r, "watchId"), &watchId, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationPath, Explode: false, Required: true, Type: "string", Format: "", ValueIsUnescaped: r.URL.RawPath == ""})
+	if err != nil {
+		siw.ErrorHandlerFunc(w, r, &InvalidParamFormatError{ParamName: "watchId", Err: err})
+		return
+	}
+
+	handler := http.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		siw.Handler.DeleteGarantWatch(w, r, watchId)
+	}))
+
+	for _, middleware := range siw.HandlerMiddlewares {
+		handler = middleware(handler)
+	}
+
+	handler.ServeHTTP(w, r)
+}
+
 // GetQuotas operation middleware
 func (siw *ServerInterfaceWrapper) GetQuotas(w http.ResponseWriter, r *http.Request) {
 
@@ -6666,6 +6794,15 @@ func HandlerWithOptions(si ServerInterface, options ChiServerOptions) http.Handl
 	})
 	r.Group(func(r chi.Router) {
 		r.Delete(options.BaseURL+"/v1/garant/cache", wrapper.GarantPurgeCache)
+	})
+	r.Group(func(r chi.Router) {
+		r.Get(options.BaseURL+"/v1/garant/watches", wrapper.ListGarantWatches)
+	})
+	r.Group(func(r chi.Router) {
+		r.Post(options.BaseURL+"/v1/garant/watches", wrapper.CreateGarantWatch)
+	})
+	r.Group(func(r chi.Router) {
+		r.Delete(options.BaseURL+"/v1/garant/watches/{watchId}", wrapper.DeleteGarantWatch)
 	})
 	r.Group(func(r chi.Router) {
 		r.Post(options.BaseURL+"/v1/fssp/searches/physical", wrapper.FsspSearchPhysical)
@@ -16406,6 +16543,339 @@ func (response GarantGetTopicHTML504ApplicationProblemPlusJSONResponse) VisitGar
 	return err
 }
 
+type ListGarantWatchesRequestObject struct {
+}
+
+type ListGarantWatchesResponseObject interface {
+	VisitListGarantWatchesResponse(w http.ResponseWriter) error
+}
+
+type ListGarantWatches200JSONResponse GarantWatchList
+
+func (response ListGarantWatches200JSONResponse) VisitListGarantWatchesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(200)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGarantWatches401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response ListGarantWatches401ApplicationProblemPlusJSONResponse) VisitListGarantWatchesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGarantWatches403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response ListGarantWatches403ApplicationProblemPlusJSONResponse) VisitListGarantWatchesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGarantWatches500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response ListGarantWatches500ApplicationProblemPlusJSONResponse) VisitListGarantWatchesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type ListGarantWatches503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response ListGarantWatches503ApplicationProblemPlusJSONResponse) VisitListGarantWatchesResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatchRequestObject struct {
+	Body *CreateGarantWatchJSONRequestBody
+}
+
+type CreateGarantWatchResponseObject interface {
+	VisitCreateGarantWatchResponse(w http.ResponseWriter) error
+}
+
+type CreateGarantWatch201JSONResponse GarantWatch
+
+func (response CreateGarantWatch201JSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(201)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatch400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGarantWatch400ApplicationProblemPlusJSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatch401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGarantWatch401ApplicationProblemPlusJSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatch403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGarantWatch403ApplicationProblemPlusJSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatch409ApplicationProblemPlusJSONResponse struct {
+	ConflictApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGarantWatch409ApplicationProblemPlusJSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(409)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatch500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGarantWatch500ApplicationProblemPlusJSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type CreateGarantWatch503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response CreateGarantWatch503ApplicationProblemPlusJSONResponse) VisitCreateGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGarantWatchRequestObject struct {
+	WatchId string `json:"watchId"`
+}
+
+type DeleteGarantWatchResponseObject interface {
+	VisitDeleteGarantWatchResponse(w http.ResponseWriter) error
+}
+
+type DeleteGarantWatch204Response struct {
+}
+
+func (response DeleteGarantWatch204Response) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+	w.WriteHeader(204)
+	return nil
+}
+
+type DeleteGarantWatch400ApplicationProblemPlusJSONResponse struct {
+	BadRequestApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGarantWatch400ApplicationProblemPlusJSONResponse) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(400)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGarantWatch401ApplicationProblemPlusJSONResponse struct {
+	UnauthorizedApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGarantWatch401ApplicationProblemPlusJSONResponse) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.WWWAuthenticate != nil {
+		w.Header().Set("WWW-Authenticate", fmt.Sprint(*response.Headers.WWWAuthenticate))
+	}
+	w.WriteHeader(401)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGarantWatch403ApplicationProblemPlusJSONResponse struct {
+	ForbiddenApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGarantWatch403ApplicationProblemPlusJSONResponse) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(403)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGarantWatch404ApplicationProblemPlusJSONResponse struct {
+	NotFoundApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGarantWatch404ApplicationProblemPlusJSONResponse) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(404)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGarantWatch500ApplicationProblemPlusJSONResponse struct {
+	InternalErrorApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGarantWatch500ApplicationProblemPlusJSONResponse) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.WriteHeader(500)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
+type DeleteGarantWatch503ApplicationProblemPlusJSONResponse struct {
+	ServiceUnavailableApplicationProblemPlusJSONResponse
+}
+
+func (response DeleteGarantWatch503ApplicationProblemPlusJSONResponse) VisitDeleteGarantWatchResponse(w http.ResponseWriter) error {
+
+	var buf bytes.Buffer
+	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/problem+json")
+	if response.Headers.RetryAfter != nil {
+		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
+	}
+	w.WriteHeader(503)
+	_, err := buf.WriteTo(w)
+	return err
+}
+
 type GetQuotasRequestObject struct {
 }
 
@@ -16938,6 +17408,15 @@ type StrictServerInterface interface {
 	// GarantGetTopicHTML Document text as HTML
 	// (GET /v1/garant/topics/{topic}/html)
 	GarantGetTopicHTML(ctx context.Context, request GarantGetTopicHTMLRequestObject) (GarantGetTopicHTMLResponseObject, error)
+	// ListGarantWatches The caller's watches of Garant documents
+	// (GET /v1/garant/watches)
+	ListGarantWatches(ctx context.Context, request ListGarantWatchesRequestObject) (ListGarantWatchesResponseObject, error)
+	// CreateGarantWatch Watch Garant documents for changes
+	// (POST /v1/garant/watches)
+	CreateGarantWatch(ctx context.Context, request CreateGarantWatchRequestObject) (CreateGarantWatchResponseObject, error)
+	// DeleteGarantWatch Stop watching
+	// (DELETE /v1/garant/watches/{watchId})
+	DeleteGarantWatch(ctx context.Context, request DeleteGarantWatchRequestObject) (DeleteGarantWatchResponseObject, error)
 	// GetQuotas The caller's quota counters
 	// (GET /v1/quotas)
 	GetQuotas(ctx context.Context, request GetQuotasRequestObject) (GetQuotasResponseObject, error)
@@ -18402,6 +18881,87 @@ func (sh *strictHandler) GarantGetTopicHTML(w http.ResponseWriter, r *http.Reque
 	}
 }
 
+// ListGarantWatches operation middleware
+func (sh *strictHandler) ListGarantWatches(w http.ResponseWriter, r *http.Request) {
+	var request ListGarantWatchesRequestObject
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.ListGarantWatches(ctx, request.(ListGarantWatchesRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "ListGarantWatches")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(ListGarantWatchesResponseObject); ok {
+		if err := validResponse.VisitListGarantWatchesResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// CreateGarantWatch operation middleware
+func (sh *strictHandler) CreateGarantWatch(w http.ResponseWriter, r *http.Request) {
+	var request CreateGarantWatchRequestObject
+
+	var body CreateGarantWatchJSONRequestBody
+	if err := runtime.BindJSONBody(r, &body); err != nil {
+		sh.options.RequestErrorHandlerFunc(w, r, fmt.Errorf("can't decode JSON body: %w", err))
+		return
+	}
+	request.Body = &body
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.CreateGarantWatch(ctx, request.(CreateGarantWatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "CreateGarantWatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(CreateGarantWatchResponseObject); ok {
+		if err := validResponse.VisitCreateGarantWatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
+// DeleteGarantWatch operation middleware
+func (sh *strictHandler) DeleteGarantWatch(w http.ResponseWriter, r *http.Request, watchId string) {
+	var request DeleteGarantWatchRequestObject
+
+	request.WatchId = watchId
+
+	handler := func(ctx context.Context, w http.ResponseWriter, r *http.Request, request interface{}) (interface{}, error) {
+		return sh.ssi.DeleteGarantWatch(ctx, request.(DeleteGarantWatchRequestObject))
+	}
+	for _, middleware := range sh.middlewares {
+		handler = middleware(handler, "DeleteGarantWatch")
+	}
+
+	response, err := handler(r.Context(), w, r, request)
+
+	if err != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, err)
+	} else if validResponse, ok := response.(DeleteGarantWatchResponseObject); ok {
+		if err := validResponse.VisitDeleteGarantWatchResponse(w); err != nil {
+			sh.options.ResponseErrorHandlerFunc(w, r, err)
+		}
+	} else if response != nil {
+		sh.options.ResponseErrorHandlerFunc(w, r, fmt.Errorf("unexpected response type: %T", response))
+	}
+}
+
 // GetQuotas operation middleware
 func (sh *strictHandler) GetQuotas(w http.ResponseWriter, r *http.Request) {
 	var request GetQuotasRequestObject
@@ -18509,562 +19069,574 @@ func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P19cxzXeSCKf5VTk1RxEPcMZgYAQQDlP0CQlLEiKYgAV5E1WvZB9xnMMXrOGfXpBjjWskov+4vzK6ei",
-	"rNe5m+ts7Nhx3b1VqbuXls2Yliy6yp+g5yvsJ7l1nuecfpvumQEIyoqt3SQiprvP6/P++n7Dk6OxFExE",
-	"qrH9fmPIqM9C+OfuCdP/8ZnyQj6OuBSN7cYh86TwFVFceIxEQ0Y86g2ZT6hQ5ywk51SRAYvgp0EoR+Q1",
-	"GlIRtckhExGRIpgQKfAbMuSRajecBntMR+OANba7vY7TUN6QjaieecQFH8WjxnbHaUSTMWtsN7iI2AkL",
-	"G0+eOI09PchhRKNYza7zwZ09stXrds1UCl4jcgBLPqERO6eTa8qsDl9yyECGxCyGuAE7oYF+c0cv1HX6",
-	"Iv/T4Nz/5ogrtUNUJEPmuw4pPw7ZezFTUfoGadJBxELiCtmCCd0VIsPisEMO79OA6dcFYY/HPGQ+YSIK",
-	"J0Sx8Iz5JBa+HmZEH7fwVYfIkJzzaMgF7i+kHiNjFnLp98X5kAm70QHlAfP16/q992IZUcIVUWMmopV2",
-	"X+Rvo1FcVyN/NeY6VBRycQK3cVd6FM++fBVHQ0YePrhLxjQa2hvwQkYjXAj1PDbW/w6ZknHosQJINFbP",
-	"uqsDPlardDwOOM6hVtc6m+ub673CmgYyHNGosd2IQ94K2YCFTHis4VQs9gGN2F0+4tHsavdvH90h6XOC",
-	"+ECafkgHUYuzaNAaRtGYjnkrpBEL9EstgzQr27C3kVQR8aRQUUi54OIEz7kvoiFXxKNBQDwZC71lekK5",
-	"UJEDl0fc0CWx4JEiIRuZT6nwiRu5RBm8i0XEA8IjfVosUuUr6zfY47EMo35jJ/xmd3Mn+ma319m63uks",
-	"uL10wwcy4N5k0bG08DVzOts5YBrrB5wpsmiz+Lr7ntsXY003uPDluQYP9zzd7ZzdvffNtc7O+Td7G1u9",
-	"zuLdsSic7GrkqydokSTnlEfkmA1kyEioP9EX0JSh/W0sgwDuRG9kpQCmaxegW2+99dZuHA2ZiDQ4s2qE",
-	"odkbXAoCgzO9yFgx0tTU7frmRqe4iMZNRkMWkpDRYPTNfoa//cbcA3riNMY0pCMWWcqfodr+rZr1Za9c",
-	"U+TO/sEh0XsMBQ0IB7xGOD7hGg1gDyIeHbOwTe6zMxYSav7We/JlX9CQR8MRi7hHpNgmiglfgzlVhBJc",
-	"aRkaMhrA9ao0eWk4DUFH+mFufft+w2loYqwpaWM7CmNWuC36+C4TJ9GwsX193dGXZ//s6nOJ9KYa243/",
-	"9E6ntbXb+jZtffdRu/XuN/58lrA4jcetE9kyKygeouVXe1JEoQxmDzXjCkSd8rGq4K2aFmiMStlWU1OZ",
-	"eJSSGHI+ZCFyZTlm5ti56gu4Wuav7MCzQcjU0A4asnFAPVaYTwrWzvGXb/bjTmfNM0gJfzDX0G19PfhV",
-	"X5gR47G+02hIIzKiYpKSrjFVEUAFMLVJm7wRDVlIfB4yL+JnTBEaMsJPhOaW5cvOFnPj+jogPFw6EqDs",
-	"2uGMW/aQa66527tRxRRuSS8eMRHVgbxvnl8Q3itgdr0aZu0EfyCAze3/idO4rSWO6oMYhPREv0iax4H0",
-	"Tlf0AeSkD7uNomhXuWMQa+Zvdj4t3ffZaCwjJrzJ66xiubuaob4XM3LKJiDeAVsK5An3aECMhEaalDx8",
-	"uH9LS0KUnEjpE28oucccomJvSKjqC3dj0Du+7nVZ6wZd91vrrHPc2vI2NltdvzdYo+vHG951311pE81r",
-	"NP8DJqePQ9ERTq/R91j6E0S5CaIiD1WUYo5eYG+dDGUc4gAyjgDjNYbr1+OxikJGR8iC2mQXBuYWeYOA",
-	"hdcUDEODoC9SIqC2i0uRglAhAf0yQmFkyPQJrBVXpsh6r4coWYl2uWto6XuoAdfexkYZXmfR8ABEt2qJ",
-	"frO33iHjVLZrE1fz7Gr61OxqMnS94xCPjsfMJ8d45CBEhytkKAM/OzgUrLSMxkhE1SkZcMHVkCkrK4Nw",
-	"EMZCERlHjv5JpIfT63Sy+9ZfX1PEi8NQ44jWPFhfNL0h806Ji4qIu0NcKzC7RB+iSr/Vq9aSBhnEob6H",
-	"FUsos33PpZRwIr1aCmmO92Kk8UiOuVdNDAwrskivaUEz0q+vlFS7bm+jt9mpJAPw/nJkoFtBBp7oL9VY",
-	"CsVAfLlJ/ddQw9N/eVJETICknxMKVsehPA7Y6BvfUaizpCvVm4woDxrbjTuHhwfmkplvkYPEgj0eM8+o",
-	"LDBt2yyeqegR9xvbjU73P9xa+/brGw9u3Ou9df3Nzl+u/8fN+1s3u3u39ckbnXWj03MaEY/g2h5a1EYV",
-	"LSPWWt1Q26urqTTX9tmZXb5atSShlX5nf2lsNwZKjTUxzw7yz0M2aGw3/mw1U/tX8alaPcAx8URnbzoj",
-	"PuUTYWEoQ9Dl0hPJ69laAwh8ImSEqquKqPDbel03qf8Aj+0lb0qvz1JzoFu+ZApmHNHIM4QYtglQqder",
-	"GtvvvN8YcBboC9MftZk4aziNEVOKnuijP6NBzDR51QNJwaz2SoNAnjOfwHNF3uk3UBZgUb/h9Bs0POZR",
-	"2G+823jyroZ3vV/P6rIngC+ritHQG14KbNY7nQxs9sUZDbhvN7802HD8rmW/uyogsZfAFRnRQKvkqOVr",
-	"6FQE5oRb3SEu3oJLAq60UEi9ITmmPuFiHEcAHXtSDALuvSxs7KaLMjSaK1JiWGADiXgQEC7IOJQnIVOq",
-	"fcnb2cpuJ93Bstfi2Q+u+j7swDnBxNpbrilkUqSZt38xn0eg7BIVH494pMmdFnv7Inf+K5nQUD5kI224",
-	"pZN2K865L/R2NbE9oup019iD5ty6ve3lTsgOXHdEiIpguXwvZjHz2+RA898ch7aWOzAktMCSkBopVoxc",
-	"CQcaByD25qyo8+1iRliw5jGHuGDvUmq8qh+p1ff1f/b9J26FVSx7ay5k1nPVi1jMsp0vbUNJBVyQZ8r2",
-	"kkvK/E9yoHIHZbQvB1RclJy2YYsugItiItrOBDcwtPLIio6+Y9VCRC94nImSVGhJsi+aViYkik4UOR9y",
-	"b2hMsTkw2sPtteaDE6AcAlJmoAd+aHQEXAmwMRoVLK6XgoqrBO4vDSwLZjxHH3jAskvkisTC3mBxXYvh",
-	"UobH3PeZuAJpJmJCy9VDqqWP1E8RMp+JiNPgssxpLWNO2WqX5U6D3Bc5KRNFmitjWWbnIzoBucuXwLK3",
-	"NWaZ08iOIdPp7Xoc/Z4R2agg1B/pS46GrC8yAdYDmzQJqHeKeBHyk2FUZIB45FqTk3EYtcYh9SLuMXJM",
-	"xemKY9TC3KAhG8SK+WAXUwpNYBmTNUzO6CVHfMRk/LKCjVW9uG92ix44tMSsddRltZL1Cq0kMiu+sFqS",
-	"ffjqICa9g9JRcAHrBmHyNSnYVaAl0jRk9Sr1z6VWGxQUckzgkojazcn4sPRlD/5Ev3x10iNCL2GPudIS",
-	"4HGMSGj2DSe7b+ygt7U8f7kjvgyUFpQgY4kFleICOhB+diXHtVswDGh1Jw4ZsQ5ZRPs2OQJzU6xAqwzk",
-	"yUnmzs3OwHWIAB9JyKI4FOaY0UTzIJWaXgqUwb2SyhQwcmbfGAeS+pcE2252K2bYdMXLXksA37VS+fCq",
-	"bge2RUaxiojPvABMaFo4499lxv9aPBDXIcr4MUD31zeiLxN8vvr+DMXvCyNYUDEhxxOUr3hETiTL2JKh",
-	"//dldEfGwr8aym/YYWp72zL/77LCQY7w35cRGcBKl702IaOW/eLVkfqUIqUGHiBNKGrjD2dc8eOAIQfW",
-	"ci/IE21z/Pv6MPVpvTQOHenBzU2AkScI0JCeLk0OBgZmDh7s37tNBDtXZMAuyxQ2Ot3iBfHcXi5yTcXv",
-	"Xt1l5Z2QyJfPKA+ovhwp8HJ8Ng7kRK+lGH5D7cmOWDSUPqIhFX0hRWscshFXLD38fuMglI/5iPYb8y7C",
-	"oOABnWhCcCTlXRqesKs2PHKFlKLXIff4zcty/5yYbtZLIilJACte9qojKVv4xVVbkwo7LbibrxmCCkQS",
-	"cM4YeK9G5J2181qJLwz5GcskvssRwBvZsZtlk6MLCr5m2lTufSVHX9p1PvQrDW3DFxn1Ay6YMqKHFIJ5",
-	"FiO9QCojXByy8Ix77KFIMfQKLgpjEiD6DdXqkFFvqAe/LP3LoYVZMYlzS15aOcl9cyXShSZjTPhMeBPc",
-	"aTr+NnnAfK6svpipKk0te3g89GIekeOQ0VMGHEyOmTCGIwjd8LnS18BFzPxU7Uw9K+jEpMSjY6KGNEQ3",
-	"pxYeJ1aPbuozIa5GVU1HmI+hjBo/reuRR8ZxPSFzDJ1owBqHTDERzRioSpaYqpM0b6/mwrGeoHdR3qNi",
-	"YjBOXQHkjaSIhsHEMgiMGjPwCMYvDf2ZEUFfmVbd47EGzAEd8WDS2DbBZhcCVYzKewTWq16nd73V7bU6",
-	"3aNOZxv+5xudtW0TrSYBULNF5OlQL+dCeBMWzR57jPkXYPOw11bus1ku7zTOuAxoxPyWjdprbL9jd/3u",
-	"1SCGOfOQhDSyorMRW0MpRyRgA2tCBXC9ppwinmQndA2xSMviRcsLjxQLBiRkeuHMJ6CfDmmsNVake7iK",
-	"ERsdszCNAjZnRRSdoNUVhqbChsymQZY7ZXxAOy0TIGJqpLHRGAbl0kinAeUh4iU5YZHqC8RFfRYtg4FA",
-	"B0JjlY1tpFbGUBX4WFxPCowo8CaFLzXiy0FfGBBVZMgCn4DK4rEVG1hqvyhyCE+KAT+JjYh2yiYrDkR9",
-	"uRh1CjDqziJ6PnZ2LpqnL+YDTFtZhOlSH5vXZ229F6EwDwWNo6EM+XdfWuo/1JozRU+mve/dg32M8FGk",
-	"39g1M8GQ28TEZGKIyimbYHhKv3FZESWnAuCubBypfxH2V/juKjD9vrSnAEgKYRKnQp4LCCYsQtBbb73V",
-	"KkfAzrvNcsCsudJxKD2m1JUIKxUu4XNquILxb/p8AJ6IqCCKXfIae7nIj9zEAEUh09Mub8XKrfuUTVrm",
-	"86uSO2cduPpgaBAy6k+WOqAn6VLQk0WD4Jh6pw8f3J112byVBrBaCUcxARKO4idCz8WOh1KekuZhRIVP",
-	"Q5+8hb+obeKahy2OMo79U4viKqKjsetk7+jxaBSHzF3JPHNo1kXbDvUnbbIfocFIRTQ0rm2MAzGRYoZn",
-	"paSUYYSu3h/Ea/HHTJGmi++pNlIB7iMRaJu1qDYElLgrO2nsnYks6wt3vdMBMQ1DALkiELHikMzmpGX/",
-	"E4hg0GefckXAwkkpx6MN4mjIPM2MNFsSYOfBeJY2OWSMuK/dPiKrZ91Vu7pVnwX8jIWcKbccbGZhE7dh",
-	"fm97cpRBa8MphAB21m8siAHEwA88zfsQIDYb1WkIL/edvBynpVm9b9wzynGOpsrZ9Wh8zcfIYoBsp7X1",
-	"qPXu+13n+vqTyjjZO/sHh7mA7ooliXxIPMwSah4ecYxJo1EU8uM4wr/m+qD1VNnbT5yGJnonsi4a10wL",
-	"WUz43jVFBnEQgNO1GDaQ/K/pB8nz5FfJ8+n3kmfTD5PPkhfJM5J8njyf/lXyot9P/jl5Mf1w+mHyPPkN",
-	"PH46/YQkL6YfJL9MniZfJM+TXydPp3+VPJ9+0u8nP0peJL9Nfps8m36Qjlf/QdW5mjyg3aiSFCBS5s4V",
-	"aI/5prgzFLa7rV7nqLNVErZTf7Kv5S5NDaqWMqTqodZQfRsHXZFVBnHfgGbW5qolWdC0tVCrvyYTVox8",
-	"HtBAsXS+YykDRkVuwhOuQOSbM+2hHLHcjBZvs29nJsWQitk5uV8NROWA9oqo9d6NmVMrxo9j3DgXntTE",
-	"6j5Ev1cf4TVF7GuVUfL6Mjc3u7219aqLygfZ36pMoAHQgS3ljohHNRDTPer2ttcuATH5hdRtF003M1kB",
-	"DsjnM2ssgXtxwUf3dnvXO73u+mavW7UcVZMKeZTlP1KTumDV/uIEt0I6iKpGNpLK4jwgeLFEcn6WvEg+",
-	"TZ5OP0i+mH4/+Q1Jfp18kTxNPiO//1dNbZLfJk+nf60Jx+8/r5w7BD2uZnbjyIfAfXyTOYAbkcmhkuFy",
-	"yIi/LEGZs/0e6U8w+Nj65N7RCGYGy9Htd9MZ5fF3GEb3lQbbA6IGnML3uf6FBgc5DmIWXuaDgp1/NfmO",
-	"Q85YeEwjPsI0YHfAx+ouV9Gu/WwPvwKp4ivFpBYIJ18iMuQD8zudTtVirghsLwGx+jIr5KBclm4FNOae",
-	"6r95xEbqguvPtt2gYUgnM3spTLLERo7MGc7e5ykXPpGD/L1ukyikPiMjGp6Spnt0LzeQu+LoV5l1P8kB",
-	"kSE/4aIvmu7uG6U3T5g8Cel4CJlIXPjmkUO4ONPyLGbkxBEPeDQhI+mzwEjfIh7pfRbmbjiNwgwNp/Ea",
-	"k/vpsA2nsW/HbTiNh4oN4uCeHlQfUYHJFAaZZfh6+tYZDYGH6HXo4yx/Bkf8xuxv5TXp3/Lr0n8X1jZ7",
-	"XQ/H/sUppb5N5vMIfI8ZTYTLLUjukCE5sVmRmB5kMnmkYOprwf7fO80sEYvFFK9wv9Ugh9J2Sc7F7K2C",
-	"9pLBikPGVCkt8UmUyKhCwKMha+Mv4/g4wAw0IU3uChnIEAwPox0wL0NOmSLN5OfJPyY/WiE+87jPyPmQ",
-	"gkgENsqSxp7SYBGhbt1Ifqz/P+k3iocJOeOj0yjeC/RKNaZvOeu9d5/UnNMtDn5FWgXN2TMoZMGr8Chl",
-	"BUvzhGxUzFVdxBdw4HcXrr8m83WX+MVtTF6WGNjgyiJRKMw6q9noq43IiFGhSnhSxnBNAKZ/O5cuVAnc",
-	"otLkAgRUb/qaAu1hB7NMyySKM+O/SemUhnCINqOKuBbb3K+0WaIEN3AgxXupBSKjo1dCj43SmuE5V8xU",
-	"ljCppGtZ1p6ycSl7yh1eR/XTBQzROheV88VfgQFjfX0pA0Y9/OcKAOiXSjD83zWMJZ8mnyfPAMCeVZsM",
-	"aMUG7sgwZ94BfUnvxyHnQwZMRMkRk4JlRia+3Gm9vIUiM07UmGg2Kk0RYKyvnsvcNuyFRiRgVGGAZWqR",
-	"X05jV1EYe/p1vwrbINEFQXwoVTYrV+Qv7911QBgEg0so45MhcVfTD9ylTjaqVRpS0AZfryf9EqAcaf3h",
-	"Hg1PGzX63FG9sFQY+xrmprPROKARWxIoSfKCTD9IniW/TJ5PP5x+NP0A6WDynEw/ygSt5EXyy+RFKmol",
-	"TxdSyczwsYg4voSpIy0tQcANyx5TL4KKYuA9d/W0xnmdHqQ7S11FjVMB3Ac2ma+yikUj+SGc0TM4wi/0",
-	"OcEh/g1Jfgc//Ur/mTxNPk2eTz9KniWfo3ScyaQbc9X4ZaCpmKXipuDkOsTdzbTPN0Dz1D+m+pW7Ug+J",
-	"RbH5ZSBzLjzWHN/iM3qyAKiqrRGpTX0WCPy8uX15mdMy+EXCZjb8InSoNj/sEk+ORhDDmgOAVyNxaqiq",
-	"yeCzQOeQWKHurAyaOWm6oybkxsm/JJVbLOIWhBSuFlO1L5KnlXRt+rfz6Rpp5v6dvEh+Mf0w+Xz6cfJv",
-	"yXP9jR5++snKxeTkEgrMnF1Gl/4glPoS8qyG0fkYBqByNWpdHi9eUqczQ125ySiFzS/VXHRZyfRV8Kw6",
-	"eqxF/oeYQFRB0wY8YCYRZ/ZoBrXaghHesHrZmIZ6nzZXR4OJluqK9pR2Xk055mCWWIQXMH8dKB1a4bRS",
-	"2LQPNZxgCbVI5qCkAgwCrSxHw9EyUJDOvZt+9cS5GsqvVzSAqKpDFnIa1Jx/9to1RRS8maoJQ/a4CG+d",
-	"rr9Je4M1b/14g12nm8c3vK0qAlqnyqWneU3NKHJbW92llDhUQKp0YDsDxNNwLfBpdSsa1ukfJT/xZSIL",
-	"YDHhwqMlKgaQq0bifzDs6EXyKbF/kPyvyfPp95aT0jPgS9dWBQq5U1yIFbt+vpDPBahsOgJkTCP6zKJL",
-	"ejUXYyXp4PtijKkYI/p4H7/udcBqbf7qLuAzuQUsPos8blcUzHrj8ChPMezb7ZxrB955QNbW291Oq9fp",
-	"aKAv/dbttXob1yt/3+j2ik6duk+XdO7oz80isj+7vcc4SOEnmLp8IKjw1bnwLcUsoF/N9V/o0usvcfEd",
-	"IsBcVEX1WXkv84D6CngAFKCqEQnsWvbuHZLmwet7h3+2uZJbmAmCT4Vsw2MdckwVu77eYkLL/SXye29/",
-	"/6Y6efs/vC6/vT888+7vvuntyf39m/K7e3u7376xt/vm7ce3bu2+fvPk5L3hm/e+tfvm7b3d7+zevXly",
-	"+t7wlL+2dd65efP89uOTkztbBQ49idhC2pUnW7jxhddYLbNmNOfqKc1CifUilOReHES8rsL5GyKNVx2z",
-	"MFelKZ3BIVyksbgy9DHMqrhfU8jgcpt9AB8v3LKdY+F+zXiV8CzjyJPGPlOwFu4QN4vlJVIQFWMFjmbv",
-	"8WPiaih2VxxTbswlEF97zlUFmanXg791dHRgY6ggCDdPv/VqzqHC3ZCeMXIiizajXqeiZqGpQbd0bLZz",
-	"VTQQ9lh7ERqGlDJq+QV1pQJpKTo4yJh6p/SEvRIaqOol8wvQQbNCyN9X/06I4BL8LL3QOtQCa4sJQ/Q0",
-	"jfDRsZejJ1foqarWQr6yIaNzwzH/oPGjVxcZWoy/sHGikAWqUuhxFkSOPkjPbCEAm7VU7r7iouoguwKS",
-	"LhSeAVmiWT6gATFTNyiyJkgtFIXUi7JKAmjQs6cBoeDRkI1IE2sjVgRt7OjvMEUjMtksXBE/lOMx81fa",
-	"ZPdYoZsKfbOapUB8t2AzoRvRMB4dj0MuNGht3Vnbvb7Xudnt3Vq/vXHn+u7mzRt7W7c6t7t3ertrN9f3",
-	"Nm5dv71550aj0lRzeHiwO5JxlataCxYqHlXges0HQP3xg4zrdXubm9fb63lckHEhSRshGcwQJrOxRkU2",
-	"T/MK0oOHN4sqjv5hOYXm8PBgz4wIozxxGgE9ZsEcS7SKR/rOBjJ0slyhiD2OIBV01pCb/Cp5kXye/NuM",
-	"vS15QZLP0OgGxrYvpt9Pfqt//zx5Cra3f0ueJr8lTXjpRfLb5BlJnuvP4OFnyfOVxQwCLyl3qO/W3P9N",
-	"ygM+GFQf+jE+1BKkN6RhFe+uNkfepyNIoiVc8IjToHw8P0n+PvlZ8s/Jj5MfkOQnbf2/VSRrPJSCVZCs",
-	"A/27IYLKIT7zY6RfJS79TuMbm831ra2VjY0bre71Vmddn0Mq4tZ44GoEWGMxN2uqO89b7DiSYZ0Uop9V",
-	"oJTvh0xV7HMXH5AmExHXb5d8d93eRqez5ZDkv7VJ8j+SHyc/TX6U/CD5O4ck/5L8Y5skP0t+kPx98s/w",
-	"+98l/69Dkh+2SSV3OOZhNKzmijf1I+JDcVgufH7G/ZgGM2vZutFpdXotsBAUWF/tdGAur5kPTelz5ivv",
-	"+WLemWxcG05p08YijHHi0aTOBPeD5O+Sf0LQNX+Q/K/JPyT/czn3Sx0M3RYDGXoQh1AfS4SxWOmLORch",
-	"ZrV7jPkmJVDLsT6pEtww+bVKKJiMmQN37tgWLYDOSsV60GPpT0xauZCiBZUr9O9qDF1EhL7+gKuy0Jz8",
-	"dPpx8qvkWfILG8X5O4j5+ix5mvyaaAJHer12Z73d63Svk//9X/4P0mut3VhbhT+Tnyb/kvww+fvkvyb/",
-	"lPxr8n9qGP+fyd8lP01+lvw4+RG8vnV94cnbLdcd/muhjMeHWJj7glZMdsZCGphSwkyRMBYE3aJQMbBC",
-	"1zRZoo/iMFgkOeczZp+k6cZ1mT5mCY6tPQeKf1qw8JxDR6aRpvAerGs5tf/w8ODNmGGUZWZEBc/Q8lbU",
-	"dOV1N7B/cKnj37U1nK1xII8dOYQ4nuTE5yu7DzFHdM9Nbv0lrvjfH/xfYnUyWfX91TB0obxD7jff91vJ",
-	"PyQ/ccsEf219Y7XXXd3c7HS68EYxlbXf99/vOt3Ok1X9r96T1ab5L/7nP+v/bDyBD1f+fDGVwk3VXdRd",
-	"dkKDl7+r7HiUbQ9GKIHUYUOJL8Iys8Y0RqlPibn5pkSS/oeWzJLPkk/BaZ5zeK5VRsC8DIjURBzVLriC",
-	"+2iR6X8kf5f835qhV6x3QQi+1qzqCjVDnwt8AaI9dkirm9EyGgTmYfEANzedrCRyq1vZn6eI/SeY5DGX",
-	"Ax4MJ4p7rwy4RI7/z8IWyCb+IlGIKnLrVvvevfbbb7/9dtn32e702logmkXO3pN+v134R02y+UsAGpRb",
-	"r4a2O1CJvd6zWBEEtgCkAlo31106d6rkRfLpxae7CASb7j9bWyC7qDHzOA3gibI9nUi309O0t7vRWbki",
-	"gHcaWCqr+lAOaBRKMRlxr/5UjBN3QTReHWKlF5IHhFpES9FjsYSZoVKV1VwoCW09mD/PipV/j3hUMQIl",
-	"2QOp8TOSDuEDQsWkeDbXN29srfY6lun9NPlhZTxZvUmvJBKfU6ywVhHO3G111lrdjWVUmAtx/GXY+FK8",
-	"2Oxz8X3eFhW+1m/J8/JhMOEznzTvMB+E17v0nPR6W607317ZIUIrRlgaH4vd6lPTW9EPsOQOmtVKzDmM",
-	"uFcVxrOLDzSjwzkKx7J+vQqZvIDGqmKsPfg9s9yHUbm3xOxYc0CER3gSMxDRa3Wut9Y6y0CEXkQVxocp",
-	"azcnU26Kt4BnmvnssZqJ0qOpgwUU1S/GO8Hsh9wTQtxOtDbkoO4XKcK8odQqBcU2CVmvkyIAQCPR5dWJ",
-	"A3x9bgi0zcLFxe0QF+dwSURPoW8ajcyza6Y6jsqbCsdGoND0UQuWWuUZF42HuVeWtCDi4rPP0t/uminS",
-	"H/YPGu/WZFubs5p7iQfpeV7QHRcLk4KMXVj0qdi/omHIMkWxTXaDAGzOcozjkyEL2U6uWZ5NNIyGbNQX",
-	"VpbCOOBt4trjc4lgzFfERYYELbENR9L/TlkStLb2zfW5GcuEok2pCOau7JiW2hXjzg5jRHz4io/TT5B2",
-	"utB5HO3pFzTAZc0uYS0rL6dDXELAJE17viuvQNZcSmCsXcIc2fEy0uLCeWoExyWtf2CaXnCfi7SspWWB",
-	"g7IcQJp8vPLl6vR/EK1vWSF4qcteWh6upKAPwKVd7eGqFm8dLU4o5mdRobaeGjhH9XSqTQ5oqKyBlamI",
-	"sMFAhljGNFeW1LwOpPWUjaOsIgoXxA3pubuDNWvQgwiOJZrOryk2CaQ8VeQ8lLb7dUldzTw4i7itdfZA",
-	"9oX1Uyz6yHg04BsteNSbo81K1DWSvekgTmsaPZYqokGNGebHJv78i+Sz5HnyBZDT58lvCBj4f0K6va21",
-	"9U2HJL8Eq39Kbh0y/Tj5vE2SnyRPk8+TZ9P/n030dUjyqzbZrNQUckb1RbuvssU/0XKFv8zXRXH8CVxd",
-	"Tt9a/nNAY3q+zEcI7w/oOWAhRhMv892heXVGsaTnjRReCjvInWQ2UwFMnBQ68cjenYujD3CDVbEP+nEq",
-	"2KUpf1Qh/Uo98O152FHitMa3mYHn0CZrzHdUkrJPEes5HodYz3H+0+pEqHq0upU+yxb6FUCgWrdRnVMK",
-	"6o8XHUpOwZu08hXwFOkFsEfjUPqxV52WNsvP9YXgrqzgHEzSWprkeEJowebRApvHkjYB3Gd3o91Za/c6",
-	"vS5ZzhDCx49YlfJ/ezSOJrlOd0UnoVbtd7LASK0NGzlU+MYYr5VBUashO2T9ukO6Dllb3hWLvMXE0xzn",
-	"ZF/hk+MaNzAxH+RxodZDvpy7lmRSNFnGr5yjqiUXID7ApUEMxpcbGLJNbMgNmX4w/Tj5RZsk/zD9UL+T",
-	"fA5pjJjb9TcpeZh+mPwieTH9YJt0129srbfXNuyXy6YQlnAmow5L8AQDqnVs4bDunN8yxW2OmYZezR7O",
-	"bHWCqmglVRuupLC/EQhjEXscueAxTcOkl3aLmjCqmRgSp6FHrZveAIvhYuehjMDQ1mQGU1laQHvljxeM",
-	"4ICc9KbqYAE6slZV3DUSANiswM1OXOzga4oAhLEQXJy4IIJHIRWKQxqhCyHizNcvNrWiY7WevrC9zVcc",
-	"sDNFnAYuaSqIPIcG69tEMYbdqtEGdk3Z2PIVnBXfc0lTYD8BHNAhpnbTbLdCbBWY75qb1ei3DVxw2myi",
-	"kOnPaNAmrunF5/ZFockrxnCWVJjeOtHrjrAgQK53remhEIESgsWnyXq3Y5vC9UU6Tdo3IaRQmyQaUq23",
-	"QK1v4po4AxcK4dFQYRWRLK6RikozzDJFa7DHLlXQYXNcX7Gmd9TtbHc3tjudby8dinvRaHzb3XHxgqHn",
-	"DfMJxfvCy1mw8l53+ZXXZVHirfplk9Gc4vSLsyptx+5l2ygf2PcB79NEk/l5LAadNZkfUpVrplxOZiFN",
-	"lwufPcayFkvTa72wmsQVs2f9W0ud8nHLCnatsYTaQuj0WBBRbVqEZhdtDNFImhpOw5Al4JJe2qDFUBto",
-	"QKMJCFwcoFzRWJ3/Zklrtd7ym3b29AzSVdhfDnMjp1eYriptum1XZ3+4bVf5xGnEkGm/BFoEVEXEG1Jx",
-	"shCPl8eGqmTXNN48Bd58iaz8iuexn4Mc5M/61UZUTFLjurl9a0eDnKB8M9hyGRJRaXrF9zMjfcltNK8V",
-	"tdOIZFSVyr2b43T55dYOvoR/yrSmhQnnHeAyqV1ygJldOSdUdfDcRak1kIl54XLXFBlLxbExmm0FgaSm",
-	"2bEJMVycBPaDolDWWXQh71l/3NIxdmj3UIt8zFaIzcuNIHbIMItUtzExgLgXI5bGgloh3NZRwLdMyTJM",
-	"k8OZrQyUp4Z5MmYI3suSOYSxMhXDXw3VmnHFIWjYG3Ly6Sl4AZVAzVngp+2OZ9kZF9geiItxHFUVumCB",
-	"P6/3CXxHuNomLohVaEj6joJMumiI9iSXNH0ZaUUoOmdMpNksoIDqWyKwN6ZWnL5wYX9mIH1oZgyQcqPh",
-	"7AOISsQGPLMPsfgjZMCgZxBrPv7lPWz0n8sUKvcLge1Ecsw9VSXMjJhS9ITVa31gCkehtJyDBH1agNrS",
-	"iIykiki30yEI6YtLf+gbyeavunTsJbcrPKYqw/x3ia1IRwMSC63MaZbuaC43jljopCEA7fYKZBZRDlUo",
-	"aOqTqqB01bVIjYNX6x6pP6sk63XzjpI8b6iv4WVG1LduIn0KVrmPtA45/ZvpJ2SzY7XC6feN5REKFoGh",
-	"ztrrnqF6aQozPQUl8aPpxwvvArdsF1p/EzcD6Z2qPRQhLld84o45O6g9AZAMgI1iSUVy+CCUo+pEiQfQ",
-	"e85+mepeXBGfTkiz1+neaHW6rU5X41VAIxauzEg9663O1pI5FIIx//ZZ1ixkQIG5VsdEBkqSgCuT0QYr",
-	"JAw+1jwWNNk8AC6uvBiHwS6wgVm5JQ6CDCIDLk5TQcO0YhyEUkC8TSlbxzYSwhKeLGpjk8J2GK/+2aq1",
-	"Ja92e93eRm+zswpAsrrZKST1pMcWh7ySutQGqheVnYcP7u5Wxq+n9587g3oA3dOK30EcnszNazeqD0g7",
-	"nv6CjOPKdCufBayyigbMYwsrE/NaMbyqt1iQM6PP2Q5ADkBdZbk6BKxCdSwN7Clokf0IsYEr4kKAB3SK",
-	"g38+Cum5iwKLgRPw69C+AJtwZKi/kBF5++23327du9e6dQvbGQIk64fgYmUchI9zOlmpMjPMjwIb0nF1",
-	"aOAFMNPupiYNjILnyuzRWv2yUnq2TXZ+l5h9BYYZPDbodgJJoxUBIVttvd7G0jUmuyTQrBL8Ng7pWZXM",
-	"IWvEoyMtikTSPl0nFKpwMiSwxsTD/ML9TFhEuOgL881G6ZvSoCX5oAeufhSkNy6kiNRWHs0BLxcnSxVo",
-	"hu2Yg0AibsobLs2by3H9npm+NMeI+ixHlRdHMVZblDViVRXO/znYgZ8B9/18+jdZ+fynUGD7C+tMI8nz",
-	"6d8mn08/IRp2wE94n3RvbLSSnyf/vRKUtABXE+Vb3ulsEa/1zlZ36/qNbmfxpcI8ZttzLlfGYfQ6F5Ul",
-	"52z0oKdfUtuk31jrdPsNcsIERL1+Jw65MpXdHXja6zcIDY+5SUPHH9f6DeKFfAQ2PI8qVogxXAPisNbp",
-	"wf9dK2oy+HAJHSa3G/UaLq9R2KPazZZVerJn1gZWmNyDg5B6Ea/KtYTHZGyeO6B6a1YKVjg4NUOmUu0t",
-	"bclv2jKi7ACvUgVBovJc9AVeD5GhY3/OwYKtW+tLphyiTN6cHkOB+0Wrrvg9dq7VT1xsyuviFbokZGOw",
-	"3+yQYxkNMZtNxhFBI7Oa3Umb3JfhKKW7WhgyhmloqFBcBTTr5WfY3Rd2iEg8qmQoF64iW3E3ALovV1C2",
-	"btQa8wG+kabLFXCkKsJfn3sdBPnM44pLoaD2Dh/xgIZkBDFsamlbA64/K+YrTqtsDqd8cexNmSRoaVlf",
-	"fkXYIXi24WGW0B/J2NrbrmzhpZuEXdhVOfZ0l7zVyyk6u3ZzZKCv2iugvgaDykuvYpPlO48kCVkUhyJD",
-	"toIW2slxdOzHMo+pZ1dcHQauMkqen7m0kZxakRHmd50L46eFn3l6Qyz4ezEzj41zoN7va2+BChpMFHNI",
-	"vpQ3zRWt19sMKB+VQxog0ufZ9K9QyX4x/TB5Pv2IJJ8mv55+30TvfDT9GzL9EHg7VH39aPo9jJ7Ruviz",
-	"6ccwxIvkN8ln049BGEjHgv/7Pfz9d6Ze7K+Sp/p7giFD0w+mHyXPpx9Mv98uR2Wu39jYvL4gh6va/euZ",
-	"ghVw9fVoUMCxCkavtU0su2rIfKUWsmQVi1JR3dwINU2KXp15ZK64ldXILuGdUZSrUMxkFc4OBicYsoBG",
-	"/AwqF+b09nN2XKO7N+Yr6PP9ipC2WCP16XXOSRbFhd1GGlgT42uUjmbIfAoS3kpRQa2IGvEifsajCrn+",
-	"gIVc+rbxv9YK7PAcAOScggSDas3F2AcOXcXxvJLeouaDgcmGwZgcq7yYZV5wTTMaU8XqhIwOKwuvZWcl",
-	"FcM+VDyaWFjiisRCQfG8YxlHjrXnaulwHFBBL7Hch8JjYUS5qD/LeT5bc0ZpBaxt4obq0X127pJBjLUU",
-	"zQ8HIQMYYfZJTus1inJfmHd3jyVUg/LTd8E4b3qnU/sUx971opgGrq0fbkbBX3OT2vLiM7PmBsnNa18/",
-	"jqO+KM34RuC7ZExVVOwriGtvOI3ShtNf0uHxF5wz/+/SJ6VF4Y9vBCWHT36kpZUlg/643vJP+WWUn+VX",
-	"U3iWrqHi19oBZ3dYeAx7nU/IMwDk/k6hjnz2hL0X00AVyrZeU0uS/boqbJbYpnQvw+oq6rOQEFdXXM3t",
-	"UC2iwPa9ivwdds5URCBl6YLkwbKJRbJ5OvmcjWrO9q2je3ereU7e9JOzhFJF9DcVDMc4lNR8S1KFh9qO",
-	"7Wjll4Xg8rrM2aQurQqauYyNqyR6VAsdIVNjKfxqFvZwrKWNbqeTDgpQAhHJZd5mxTxrl3OIkmGEAdcl",
-	"aegi8KH3+YANLhbGmbscfbmWkY3oCVL6gQxHcUCNIyRk5yGPIjQs5KL8itIUOlvHWvxX6pv9hnrU7eOP",
-	"7MqETJxjdVyfmBAt7vRT160Tgj9/BclbL5LfEDA1/ip5lnymlZLZHoW/IXk7pWlwAobJtQ7BD/XCpx+A",
-	"ebLTtebJrc0a8+Rcd6KTxpymaFeEzQV4r0Hkoqp3NUW4nD2Z+wBjJQpQuIIb3eqQoCvUIWoEdtxA/Qne",
-	"4cK/J30+4Jd12N7KaMFSDtuR9P8o/bWVF1/bqg7DLepb93C/KEW8k958t7PV6fQ6nbzxZL79JqsN1r1Y",
-	"bbA0KMTeWT0caVp7UBkmohnwmJbdkNfqeO/cOh56GJuuBNmg3UW1G+axCj2cXQfZr+EQEGVKTNHRLAbc",
-	"XT3rrqI/fBWYi1p9H89k339iQt1zr5gxy231v3zGgn/x0QlRoffNfmN2G2vXNzav37hx3S5k+VIoC1xC",
-	"35qMWQiH+rIG03FsAxm4iGRVlqFiD+ssKvqh9QFyoRgIKjBa0fRXFSBBJjIOSaygQrEpvpLdZn28RJ4e",
-	"VQVCFA0wN/XysXZUNfAeBFRzG30aMjRijg2w6nXIvZuaWjpbm11no9fB8ulgZHl4dKd1w8l5u8HMp0iT",
-	"9sXeJORBwD0SsAgILxbyOJfm+3LUWPIDMv0weZEzaX4I/4JeaB8mLwgmQGoATp4lvyGbHVKSQ6BFWk4S",
-	"SZ5qWeTnJHk+C+hfJM+IMZM+haZqnyafm25wOPUnJeNnr7O12d3odS5l/bTwsxws18eRwA2B/AmvzgJq",
-	"9fXqCzWuNkRXSoYhG3yz33jfrOxJ3r73PpDpJ+8Y+9778J8n71r8dVNUQVhvX+waSyu4ZEyQXcxlgcIQ",
-	"MYqjvASILHH/9bd+l494TXHuNIHovVhGlAzoiAeTast2jVZpHbksGkpfETWkIfTD0qImjAaIC7GcKh4M",
-	"+ONSBLph16u+PBfQ680p/dCSfjT749gfXKQK81w1BNeZtljkgjyIleK0RCeT/wdu9nfJi+kH04+qZLOa",
-	"HjoPBY8UCdggQrlwJEU0JM213ub1TT1b6nSCVuwkFoG+MBNfnUkJm4ulZ6OY4Docc20LAKPiXvHpNXDC",
-	"kxDlWxt+EjKt3XAoeQwbCSYIPBV0IkjHv4D+jNC6yLpihq7f2z3p17W76WahST3MmsPAdxO4BqnB7Ixp",
-	"nspVeg9o0uw6vXfnim5zLIz3pG9iTBu5Vd6X0R09fy7cwmo2EJc6t9hnIb5IhoQrclIdYXRWb/I3qouJ",
-	"HXMzDcMFT4RiEWnmUrpH42iychkXgIn4q0DOUf6yFo+W3e08H1QheBSokJppwnzZWNGLu6LQBZVt1LFX",
-	"MheEMzBYYNRTM6AAwSeVsJAPur3AHRah8snl4l6XCHa18xxV2xnqouv+NKH/yzDGXApoj2pMBRU+xqWA",
-	"NjM9XAJkEZSeLGc3qN/bfXau9iM2qpalBDtXGCwGvsi5BrpliwdVxwTVBxoMTY53SXL5l+lHEI/xRfIs",
-	"+WL6fVS9oU1v8rkWVUty6fSTy0cYjGlIT0I6HtbcPZySFlgxTBA/hIif9MuSfJj8AKJNPrRrf578Wi8H",
-	"N4OL/TSntk3/din5vP3yTTxydYtyu54PPtVOrYMH+/duw9FUyN7s/KJgn8Lpwo3osesXbBzgFSR4DE92",
-	"CBVgX7DRkIyeMQUBlLbMK9ktvKFSsp3Gp+fKE/o0Yn3hSegLJYg7COUI4/lXiRtJ/Ods0LvWESNGfSzi",
-	"aAbWs1cG7utB6yoUgsXWk+IMzStgq0uF4WyhL2XAtZuq4efpOpYK7i8dng3u13MsE9xPkl+2q8OEakor",
-	"+mUfU6/T22h1eq3ejWX2jndYEzJEr2DjkazfdvILTUXS2LQvkheNpcr/GVwI+Yjt0YidyCrXyi5BHPbM",
-	"G2mxWxUfm994lVvBG/LAD5morAKUfWizcjF/OGB0cFEZpLj+CimkrvoDhw7ksWKAkifZYJrKuG1yJMet",
-	"gJ0xrOw0VhDTDcmTQpYYUbfTuXExW7c9zuo+Bj+d/hf09REoVvYRBhqCYejTZSvGpBfw7nJXfxSyGt5b",
-	"AoAoZFWNQdMrvSBNX3B/5d6c2TQL9qVv8XKG7beG3BuSjHVBTDCLqvoTF3ddzjkzB8Z9hRQ3D2R76Zdu",
-	"ybHU6dyo4OB5/1G9w8iZk3+ZcoLMOK0FlQmjIaEncod0O/qpskV23EjeglwqrLp5PKtk2jIU3aXqfytp",
-	"638b117XmbFf5AMUsG5cDzrS6FuAihRcCkMXY6yOrwkHF14IMcE0IGMZBFyczDFt9C5i2oC7OpRhdHNi",
-	"hVWT3TjzXAMceuWAIVRfgmU2Ti4DG08d/auuvT93h0RSc42Fp99b4vQvg0XYXWSpbDC0M0E5PyxnUBHD",
-	"c6xkEEfVfiA3DgOXhEzJ4Iz5aScS015ywE/ikPmz3p9mvZUDIAkBbeVlLCMX8xTt2k3Oa2nz7yFA5MsL",
-	"qM6dxNKx1XmX2Qk/q2i2WnOVlw2zNnoRmrrykLwIey7rWTVFQUwMiw3WpxE9pqoyzfKsKmVXs7HSt/pY",
-	"cXCsR4GlKzUfaLoWI9wV2+kvl+KXGfPxZXzk5ulsww4A3Rj042L0au7x8sGr4mw/+yz9bdcMr8U7lXZy",
-	"mB80ghUMQYomUOqjFVBxEtMTRtjjccigiy9p3pPheCiP2OOoueKQo8mY6f9qktykO8crDjoBe9ddh7j/",
-	"2W232yvLVQQYp9EYdewvDamQA9uLbodsdHJWJbQmnLCLVCOqYLydmd58MozIKZtsk45GQHZGhccc0p1l",
-	"xrmaVOa3NQNDaVB/oeSPzWtaW1T+Ry/yjdC3oSZzVwqlzfRa9TMmsCh5l1D7R+0qFleFqhTYscmtzDXO",
-	"2jH+YAN8LtgLMiDiItOuAdSIBbVCTENfuAht9+mINacfzaH6KwShDgEy+VHuidsmu1aWuE5ev0ma3evO",
-	"2o31qkCDvihEGmwTShYEGjhESWP3u+F0Op3y+4oMeNQXTTd19rvkWIsDCpriUk+/g9HaejwC/i2NhBCa",
-	"xrQOJjHk36TQkvVOR+tEXJz0Bdb2AcSdiXiYe16l1KvrazfWLxV6oCnrYiJfHXKQj7QyoGPQuj0/SXae",
-	"YVmaxBoYuFjSCjtoj2jkDS9Sw6pS2qvQo8eV4WRHdjFak50t3Nytrb12S1ZZ0e/p1edz48FgRoMA5ihF",
-	"8q9VFe0wwx/o16t6K5xgYbfcTWSaweYSxdzsPeW3UZjTnNQcqBF8PGY1ADOyB1CfjvdHFw7f63RqAuIN",
-	"K6ouKXjOggDjMey4CPvKIR0IlofqUmrG3okYn7WV1xTZ9WSYxTi71UUFO+2trSWatddEV2fXthA06jNE",
-	"ZsCjgpYoHOSihhgLlotMMOnwC7fxUvaXQpqDC5K4a7Oz2+QQaiuYRgdQEWFgSlSTZvZlelo2d32lLyAU",
-	"tHTbzZK3OUugoFExNl0UEy4qDfGFwS+RW7EwNRqP4F4cxVBPnz32glhpnQmFkuLm5ksHfZGJBwE/ZakG",
-	"D5PNBBnm/Gm2yLUpmYLm5+SzizPe5XTNSEKnF8JFjc55kUI4MF89+IJXtTp9abeguuv7MFlLGX8qAkOK",
-	"gBfAxDR4exEq4pgLNrIvBnLBRmgUhfw4BnGvrFpDWQ9yTwMQDZkpDHLMPOgvmMve8qgA63hWK6SZD9+1",
-	"P1JfjiPT1oIztbJDhpyFGuK4RwMCEV5YYOQ7kgvm28DLvtvuQ+YcPgTBxzHhTGgdcwrFsYZUESFxPBQ/",
-	"EXPTEpCQWqu/64tSUS1fYX3QZqkuizwX6XbM8C71POioVtk3DZ7NK/+pUVogU7KFZDyQzOE05ZgV2TbI",
-	"yVKQc9BHWDhSO2YPha37kqE3SRmnllHPd/f2bh8ePto/fHTnwe3bDcf+cPPtR/feuH/77cIvD26/+fD2",
-	"4VH2263b9/dv3ypq9DMjLq3X78LZ3AlZZkrFn25O7knBJjO/WlZS/P0WE9yUVTZZp7V51nKQJlk7BVcc",
-	"jyyUF93z0w9Jt91r9zqlyhgLIzIBxKuq0O0WYb8cDvDfwK73MdST+MDE/WL3gqfTT0jyw+nHyW+Tp2S2",
-	"ZpWNA/hp8iL5Bfxswgf+Ofn5xZbu1foB9wq+vvyy/7utlQXa19Os+QFs4EXeXvm8369c/bNcxa3qUS64",
-	"jZr+gbdohNJ/Ghu1DCD0eu1NLBl3sUUEtAr79/TPfMChjjsUXJg5UWP+JclzPJcvpp9AnAu0sOj38+bh",
-	"6ff14b2YfgQ9Lv7aRo5cbKXVh4XQavwtdUdFmu6tNvqr3ZWZwjLtLuBP92LLqa5v87qtbcMFSuCmAEL+",
-	"4P4peTH9QCPJ9CMINf8Cj+dp8tn0o+n3L7aKgKro0cjEWdUURLThIblC7SU9a+bQypbqDLiWbgv078OB",
-	"UJc4lqbU4Qtl4E+HvNBlhZ70K07qELp8hOyEK2vGtulqwDDxSVp2OytH1+tW3kdYT1bAyDM7XfMeF9+J",
-	"VbRSCQoLlrFh2U/VUupKdVTsGV9NJwOlOpptmQPFjH6pZfzpR9MPkucg0Js2k5UO3TnFQvJuHTAP48ul",
-	"SX+YPNMgqEn89OPp307//8nz5FmlN4qFIY8qGdORecQZ1J0x5cEzkWk8DiqYVhkFgMOWUOCiZPSKXWbV",
-	"xUhT9NGPFWkurGDpkLy1eMZf8U4j/7jhLC6J+RLxhSV/munxbOUlyzId68ROMxlTscSxleEygEglv5Tt",
-	"1+tD5Qo4tQGA5ao8aTme9kXD7v7oI+oqrRWpra1UrSjfOxICcCHedfqJTQkjyWdZDO+LWbkm+a1D4Mmv",
-	"Ic3ss+lf6zGIFtWJCaT9aPpJyqiuKBBwvdXttda6X/lAwLUuClx12142u+5bjAbRsC7LaBe6W9muXRXm",
-	"x7rvgnM6UcSVpy6UwYxBg8srqPK0qF7K0+VUyvx633h9toGFWVHVVu/L6AGj/sR2QtFqexC8MWhsv7Ns",
-	"65T3ZyIfmclqWcrkA9Pv6W8qlQgIf3mElXhtFbe8dyWFSC6i6zmhpc72ZVZXNfLs+bzrVHdWgd5mWe3A",
-	"AaEkZOOAe7QQAw01vNp6G2+Mmdg92M8HE1UbhLFAw0wXO/M9WWt32mv5vqlDrqBPREi9aKVN7oSMtfSR",
-	"QNQYjQzFnrn2/HVfZB0P7uyRrfWNzZlDaJO9gIMBWZ3zyBtqCMfm/zvEBQkd0JZHsFwVgakpHo0oRtT2",
-	"hYt9IV2kmFwoU73HwxpXHmuTN00qKw/iULP+9d7WCqG+T9wzLgPonzqWAfc4U65DXOXJMXOdvnAxD9Q2",
-	"/GOKReoRjdydbCwuzmRwBp02RJY7C2Pbv9w2uSdDRtjjiAnFpegLa0sbaZoGhc63CT8RtkOfFEyRiYyJ",
-	"LwEcToU8r2lsZ1Ivq+lmVuUhXVn2iT5Oj4WC+Y6+c3PANmQMO+ajlRCClpkXsjLZxACw1ohyUd/Ot4oO",
-	"DuMRFS0N5fQ4YHleh1mlpfu7D8swXU3sWqAuIkbG0IBA1yY0vReWCK4fk5RqWAd7DOmrmN9sp8udixZZ",
-	"FPNJPG7XdvOroNJ3ZIhiD+7DQkip9vUxzXXuWa5TUtYP6PIt5RCQq6Ekn+hdND27eFQaJ0AAfcTFQOq/",
-	"IBH/EZAPGegfQmy54GIfK/0vCP0uWTYaOF5lp0FAbY/V9bHAflmQNF4BIcUQtqwSCOZv5bI1Yf7VsT8o",
-	"hSe2QjZgMFZlBhMLRxwCVGp621jswpz3Ulo0Cah3ipX1soHAd9pMpb31ztoKtrT3MyEHq7P0VjGz2cWm",
-	"RzavvrhnFUcT+t2h4Kct9EJVar54io/q4vrtKXOMEzSub/cvW8aE3Nq/BbGmYykUJpaVm01fugWkmQE7",
-	"QaaEdk6fP/Z4SGMVMd+A75AqEko5whDYqnjfXqvTPep0tuF/vtFZ2+50lu6DCRyhajVa1zGEJDQROud6",
-	"JaYvZ9NQ4G3ovzImmo5NjOsihWPzDhRKsI2mjVyHb2JTQUvpnYb5oCjyFd5YQvQzjPxQ7+zITpP/cS8/",
-	"YP7Ba3b6BZaMbx0dHRjrBfGkzxYh7npvK9+hY2sr75q8UL+pXaKGmsRbOcFUKrCihx6nCCEoILDHNU3h",
-	"9Ewh9Vgt5ry1tkfgDcL9dJsGnRwy1gBtXU256kv4iYLWzFpOO2IBG7FIL1g46G/PNwtUsFp/xVTwpEHA",
-	"QuNcszoQNrYhLgw8piG4sUuu6PXjwVZvsLaxuXm8tu7T63TNY1u9reMO67D1zbXrEIYTabba2G78p3c6",
-	"rS3aGrz7/lrvyZ8vQOIjPSuicLUJZpc8fLBPUlJLOADYYGIDDfIXRJouBM9tHwdUnLrp4YXMCMkYs6VF",
-	"JjVmHh9wryZeHcxo+sjbPjtbNXOoVUDbVu7Ol+cHlt4v4AYoGxY7EyJj0rMpNdb/4WNVROT0jeWR+KGZ",
-	"8TX7aen3O4eHBxW/7h8cmr6q+MOjtPXl8qL9UbEFNHh6QRQbSFPzDvOfVQqeRmcPGXZFwo4aTVpouK05",
-	"nyYZRvI2nfNK0sT7DbRdd3Kt/RoPhc8G4P6GBoXbtpN/oyqPL914bf/gO5BdBy0He51Nci8OIt5Cfdmo",
-	"8RgNDrTOEjmk8vrcUBSEz7Foimk1DO1MwjL7fMfuqNfpaO0Y/1jvrD3JGw7n3c3MDsta8Yy+M08ktO/Y",
-	"fsk+ERKYbE5S4YK4D2jEoEZL60B/MSnlZVmpb3nr57JybVWbpqwY5xzjBdD76jBC3DrEErDQwm1EMbbh",
-	"3AGATMGXFxoalmq3xaF4pOXiR2MWPhrKOKyrAwTahlYO9EvbJqPTowETPg2NXVWDmRY24F3FgXrCwiAt",
-	"WZ7ZqAg+YoQFdKyY7/TFcQwV/wJGleYLERNWfmbWXttUJlorSi2jmrWYSspYmMiooVpf0ydCySCQ0l/Z",
-	"gUZchBIVcH0G5JwLX55D1QYSQow7LtpIkvax1SkDiGwq8adOu7PWWSZY0Fmo/lYpvZgZhZdrisbZpCno",
-	"+CbPBa6OBQNDwwqyPEiCF1ODjahaqT1kbVntojKQ0jenj0kDEhznNnHVGMPuLP+DElJCnq84xMXsw0cg",
-	"PbukyaO+CGOByfc00socrAMsGE6aq5hZNSB5xRUyelQYqU12qy64L/SSyFAGvtLDUwIZ9xNYKQbaaPoO",
-	"jwFxlLRWWtDmi8stFomHXTacRv4VrB1eWFqRb5ZeXoJ7AhW4nd7OoZm19PNNGPeBGbb08L6M8s/fza57",
-	"gf4SZxXAwljYO4Jgf3vdO0SKYGLCuIqnVZ1MeuOoc/1S6s0864CxC8hBxtCKNd0s4FZaDpbW/4PqinRI",
-	"IGkQyHNDI5FsFbvZdZaw5joNQO26+FDQyLhPZjEeS8DRvHXsQug/rvGYHaUUcTsj9i4QXNchrk8npk+y",
-	"jEONzqJUuBVI/XehSPntWHOe1XtSefK8L3IZnA5xDe4+wnFAnrI/wRxA9sDDcr1DRlzEEOkTkt468CO1",
-	"4hAZ9oWrmCeF75Im0nbUdleKiAurBzekZuLA85xGfgG5P/EdHLWIyXaUZVEYfZL3zFe5n27BFLkfvoVL",
-	"yP1yiKupfTAzxKFZcHqzj4AJz0F122vBMFzLs5tVvBOlSXjF8mlDczWRr8b7y5s1QjbCNtFzKxTyym0Y",
-	"27BgJ5B1OluZcAmMXMbQY8mLYI9RXQCVD0w9NSeYqtky8LXejCP4INbYgjQ8WvnSbERZzKrdyzELpDhR",
-	"NlPX2oNC7N5VKbc0x1IpfhwYM5GJ7sXIXPx+seXopexFgAJFa1H2U85WBFYhGYdVplwXSahri5aAvQxS",
-	"TPJWEUtnTYPMzI+SthSM8sIdKlbKGlMLJtPCkeC4jZz6XjiQ9NcLHAfsc8+Om/vtYTrF8uaCKFW8Mvh4",
-	"daYDWOyM4aDwqzEbFH9LjQaqKrgvp9BUko1SGtrFvbC5WzJSi8U8y+BLxlLDfq2EYRaep30lQp4nSyko",
-	"O1XqXEG0r1Uz61OSUhNeQeesSIXAaqpLO8ZRu10UUmQGrV23Fof9St4AWb2AhzYGP9UYIaEoNXz4WCmI",
-	"FmvEFvxNBkqskssFSsbtC/s665Q9FLQtDzC63oUEuKV9Z8Bz0s3bKbkgTfSPpfrkmIUtFHxQlKKBFGxp",
-	"UTmdonpJ2Qp4paB6GwY+st2PZ2WCQSz8etzG7rXH1DtNc1kK5FjfuZAR8ZG3ncvwtF3qwr2UZKBhsX4V",
-	"epWQnwgdNLxTDXt4F013vbdV0jvWlpZGwrN5c+JzqzoXtg0YUNzocjtFXXfRlFpsRxMM3k4pC3SpmYxI",
-	"ME8BwuKbmiyVQIcG4yFdZAp/hYzKEqNqhlV+mmdcM8+QgZWDewrSkBVwqphNhn05iMmhTQ527eXWktiH",
-	"qiYz3BKWgPknLLSE1Uje1i+EBFxrptGQTdBIqdWEqion/rxISG7CamyjGlbFrK9AQp6nCZud5iauUClf",
-	"SkuEw65QFXO/3zJezYzf1lyMMWmBDB4NGQd3B/OoipZv7lzDpRFoqhnvG0JrPudgB8kg1jHY66TUyLEc",
-	"CdLeUn4A2A1kE6GrwHsvtu5UOKhuhRnWNaqBqa6pIuBdrVpbwuxU/rPSHRMWM30EmDmCUC7EsPoywFLL",
-	"lCnKUVGdoiYE6i1rccc+U4qel+itrelByRhXuWSKixsynyvXARttpkpu2xJ6rkNcTZbhv3xc7uMDX18k",
-	"ZcGVp+4OcX12ElKfgXkop8ACglDi8dCLeUSOQ0ZPtS4vI+IFUjF/myhosB9CpQo5IDxSfZGzNOJBkI3O",
-	"GgGh02MrO8QdUB5wceKS5gO94G3jJ8dAynwMZck+BXGxdq1A1WGcywXPZsDxxuuNPKzcyibIfrxjp6op",
-	"HTzHWwWDHM6JtMjAEAKMr6naEOMsxLY4ym1wWcJTh8CZIoqCPUpY7pN3bWtCsjTNuESoboW6lLcLKBJI",
-	"fcbGFwbI3YrHpNl1yDiIVbrkkOkXoTiPgC5LWG9ppVxsZRlR7UuPz87dPIRnZyKJqmlKLaJwUryqvGll",
-	"SPORjkofxTYZynMyosKGyfCwjK+qL2gIXjzoDwfJWm2CxSaKcZPn8BtPY8dGLAq51xeuWcCj1ONuhn4E",
-	"g7mkGdBjFqicscchbja2u+IATg9ZyBCjlwI7K/PdNPtYXKHDFrWfBUknCwDP7qAKW2cmrQbm0hFbGS8X",
-	"S5G7KCfVJo8n9vx3U3Iqx0yYMph94UmhmBdjJUA+YjKO9OdxpPFHmLxZTXA3Hj82ZEIZwpubcUdfZQDK",
-	"pHCMeo8v94WmxeiUesCicNLa1RO7ljxnvkmO7TVyUomQVvJQBETjlR0jdFIzH3gI+2JIg0ELsvi1BBOw",
-	"SGlGCMkTYMWNhqGMT4aOyTYyGIc8BTJFq4KlgeFUpBXn8AGHw+2eSDvN4rpMer2P9HqXGd5eW+22wC7M",
-	"FASMpbbjnL3Tk2czKY+V4XHLrih/v3lWu3iGV6/+ldFpRgOse8EogbWPK/XAnMZn4CV/ueZEq7D+LXY8",
-	"lPL0Fgv4GavKttTU+RxfIiZcKdXkMP3VIKFvhqgoXxVFbDSuClPaNU/IiPqMKEkGdIlqYlAXmPm7IKwv",
-	"p8LVBUDaHXHfMUGIirhmuy3uA1/EsCiziaLYOVInjzrd3tr6xvXNG1v02PPZIPu70l9MVWR2fZH1689u",
-	"2yi3skiOFjxwhZpVQhR/2RaCsqbHOFRQsYL6RmetbkJk4HuVidZHucGghWcWM2s0hMJ6mvmqJTwiJ7aq",
-	"+kq5LljVhQv2uHhoNT438LXZKbkifsxI0yhMALShJvxQbA6BlZu45SU9ZXW6hJnC3SbvxSzG/i/HDENh",
-	"YDHM3yGundzd1hpO8aacbP1cn2BfuIVNo64Ca2a+a/WG8l32Hj+G96h+xWKdmQFMjr31vgDnOGlqYgrj",
-	"AdXWAH5CuSjpHZmyaRcPeohZB/yb+jm6Mo8gGkpzkA5pfniQjVwkRjBB+hNF33V1gC600j+zSdIOoYFC",
-	"M+6YTrQYfU2Z3KwiRmhC346oOm0PuOBqWB1CXVvJWLMfMCg/fHC3OoRXL121ze9tT46yoN6FBgDuZwnT",
-	"WIc4lfJSgpqnhUtQd+vSKev6FheW9tSUucYi+TQ3xewyn0A0RRzyaHKoxzdhiIyGLNyNo+E8y+81RXYP",
-	"9skpwxI/rn5fhvy7IPtuk5swiGmhecompiFnG5xveiqIv9LvZNeh767x5Ank9mAdLUjg8iLbPrKx3Uhv",
-	"kYwoh+wuI6UX15m9BjWIH9w+PEpVGi5MeWvQXkLGbKtGUz5h92BfbdvUrz0UgclZjzThcV+kdSlXkHZA",
-	"FPLNW/sHcCBn3XaHNJkAnREyJ8eh9BjTqKdWUgYOEb79xgNbO0KG/Yb5vi+aA9D8saCCZ7RXEKAfSDWm",
-	"EaQjk30bLBdVO7OUQ8wyjAdNOX3hUW/IshJYRpqHVcWhUIbl5rT2SIKWoZUErvTM5D8cvnE/TQRt90Vf",
-	"/NmfEX39elpcbV+gecBdPeu6OXuiYMxfACvGr2Bgy4INySUnmnDAgQzPaeirvtD7P2WTnOmKR2TMbQpV",
-	"TSajzVu0LjacuE0OtHStTFjNmHlZWoUvPVMMViu34/g44B68P9JCd6yM8qqgh5CJKsEUVc2YhENekxoY",
-	"BjxgGhJCzYejvhinoTsccGq7oICDv8AUAJICagaOKfoA/REXUCRO65yk6cKrYRt+f0R9P3RX0qQQrgjk",
-	"MNobX++sYzHOVbNo197kgzSnS9lrtBlcDuHCC2Jg6pjUqDW9EOqBUFHO+zLpXmTXuK0hd1Ux09NGnou+",
-	"KH3RvKFZ4vV1W+/YIT4/4VobddtavX+E8W0td2WHZO308qdl1G8G1hy8y4CNcjhLQjZmGGnKhZYMbIKb",
-	"i0m/oFCa4i36wAANbZqJPaKjkHpQMzmVfxDENSQBFhVzcyJ8HUCgFLYScRHj7Wa+/bfW9vqikJCzin9Z",
-	"ywdE5B3TkxPIcMAA83KStIKLQfk0zTPSO7ZpSel9g3CbXjWmYnC4z9oMbNJ0c6TJJsh84ztKCtchyKqI",
-	"aw4fCvahDIDEWEWQwltM7Ilkls0NkhRmaHOwOGH2r2qT/zibLQsI0BdgZ5KDgRE5IWEW9otw6pKmO+As",
-	"8GFILHVtOtDTaGiojENcqCBunmiOkz3R780+wEBHA+kzT1egdVmacWyWbOhXyM6YVqjBjEJjxbaBSrMC",
-	"UNq2ZPay3jQePBsHgFFLffGw0INZFUNr09zQtY5JZVY2UB/JkDUVFayAGbUEGmJTcDLK6cD7lmzuWoME",
-	"jci5jAPfJMcB97BUBzztwMn6omALcnKxTDbVXQ4yGCLNuYn3xObdO31RiE+3pHv/9tGdXNqJuzqbgmLo",
-	"ldJbKTQlTpMd+iLjixjubyPJqMqll2Y5uu56b43cld4p8/VatGh8zLA1HcWzcOxhZIu2Wlwa0gm6Cayo",
-	"TdzXbh+R1bMu5qIpl6ihPLdc2wYLwnpNMSYSSWSQSF6MB7KQJGATVGxNlHEo0R2tkdKEmu+UZ16NIb+q",
-	"L3AB50OJ9jmM429mkOEU/I5VXsYVC9y2Xr4WUdLq+RZ0mhqcxnAQUILK6JWIAAaMIYW2Tdw9/Q+TdOWS",
-	"JtCxXre7QhSdKKhBCkYymqUmY5dWCJxIowthOKSu7u4Jc8HsLQMfUm2Apxv7F9cwY5apj9vgb56sExDl",
-	"FVOkaVuC2NrODhmmHfXBahtGaQMQJ98aSyOhKaCK8zu5w8ifQA4vtwklQx5hXoCpiaDBL7fJLClUU9Ew",
-	"4ECbYAfZtrArgUblrNpXyGxk6fEkJ0GZPKBikVWsIt0X5mr2sA7ANhGyBWvGctNaViWUDEKmhsVAGdKE",
-	"3CUegOim4pGVaVeQApeGHdHHLRXRgH0TaTKGTilLtCOp16WhCXtJaGUJHSGFnhHGwkwtOeiL1BadYruF",
-	"3X2fjcYyYsKb9MUbmTcS42NAVQTHJRq6s9ltnhpxcyO0XmcpPSLNrl5vb2OjL7IuD5qzoE0lDSkgio5Q",
-	"Dk6NhPoHzergHS7SAH1wfNKJyjK4NIkHWNZv6qvWh27zNbIiJSeUi53iZMZh6/MBsPIIJ8wR/J670xfU",
-	"LhZONEscSwsIKHO7YSwE4rYdoLPltkkqaBU/G9FJX0CfwGMGaKFlUR9yY45jzIVKcZTE4lTIc1H0NxuH",
-	"h0MoCaTKuzyMQzw9maLkphkc+ow9GforDuwP5WB4G9ZNmi7P3aqMI419LbMQd2VbXyk4UMFnCrJxPn8b",
-	"zpvEwgdiJdi5PnELcXcN67fyOha6RTJg+n3YQB99LGfgAALdDW5IC+MoIgJtQN8bMl6o3gJCXF/4zAso",
-	"lMChuBL4s8zVOx3X9BGBZN1cuFuol2byEmBeSHOn/soOoX0Bv6SpiClHuKaI4t+1DUyyabprLmn2OuQe",
-	"v4liYUo4AeZBp47HgaS+VnW78B4LFAPJZaVNbuIRDVmQ0ix7o9YXhVR0PC5QUWzECb0xtsmYKiMNpIYQ",
-	"IINGuGkaUTcVRFHabB3H/gmL0uxxLbfbkTT3DBjBN4i70Vlz+6JZ+szQG/3dsYyGFf40cPDB1cZQQDy0",
-	"ZeptXHUquelrxR7PijSz3B/S7RBFjll0rpEpOpdwU3i2a/oRHsGKA4eqr/2Gu2OTnfHcodtMrMkJOOng",
-	"K0tSKNTBB5HYIImJDM2gBYkVlsMA8UODosYK46eDY89QFE2mpqRDI2/gO2OhMo0O2512x7q26Jg3thtQ",
-	"2QqLFmCH6VXfNEg5YZXN9w7P6ckJC8nDfVT/00x1awVxZoSHYy5oOCFNIcnerftg6k7Be99vbDdeY5Hp",
-	"Z2KFEFhBr9Oxhi8T5Rmxx9HqMBqBKRTRsiIf+smTihJaabH8dsHW19h+512nYUpdNLYb0PULKzuC3cWy",
-	"eOvGjuiJKSeeVhF53LIlRbbfz7n00kIjsJ7VIRSL+279yRrM7nU6mlYFUhN+ZQs7gIPWmD++dXR0ABYv",
-	"dKkTIYnPxkz4mrBWHu63zNwLzzevyWoNtnjM82yxhdp9FTdwlNuH1nwDTYTn3sRdjRBpVM7LHL2B9rbd",
-	"UeX56wXWlHszJNsMCiZezTsqj9oMoZ+/yuMuF7arOXG7oaxx/rwTP8qjsd3lVRz8hCLGXsHBv7177y4m",
-	"XWJuCRnwgK3Muwr9xcWuwi43u4rUM4ekrMJr8iqO36z80scPMXz1FOeIBRDDYKMkuEqDAD0qkNqQKKSD",
-	"Afds5YaJFvTaxEXS45q2HGBwgp+2iQmh7IumsbOjIoZCyeHhAYmo0kSLMZ9w0MnGmH4IvJkSVE9WTM8J",
-	"NhON1RdzwrGwd0bux2szoUIrmSK30VlzMoMmQNtkzPrCFTKC8noT14R4pDY4LCIGer1xaOK5wEv2UFB2",
-	"tGeTiw00GitGCKbtMky0oZYFstDPfKwLCrIQ0MNVLloUo7pMFOZ2X4DwauzJpDIK1DHLsfesmDG4ggqT",
-	"hRqB1kRPjdKjtXh8HxTfAYAG95ixbalIjrNOJ0pDRzn+y7XVIqKZSMS+eNlQROJa5goGTfD6G97RF8A8",
-	"wAmScktQO1FcmqEZDxBlXiHlzoejVpCNB2nt0o3O2pxJ83bmQm3WLEr1nSyAuiGkhQLIKMujXFfZythZ",
-	"ALONMUhDfJ84ucG6Gga6s0F4acyPGS0NVEqHk6dQ3LUiZLXr5Bdr4o+3SYgByouWn6/NB2X0Nr594821",
-	"t7bevv6Xvf+4frT5oHu/c+/G67mlaGRIpeX7dsKi/3VO+auUQmDu8jIXXy75W3H56Tp2ZihsRkXQCFck",
-	"SGANwKuC8qfzGc2DYsDzy7CYs+7qgI/Vat47O5fTF9y4hU5EoDnZPkQUvKIYwwKOkijUKh8jcjDL6+/w",
-	"sbrLVbSbX4RWaUI6YhEEkb5T3aU4vxrHht3CQnKNBM5l6KttCLFvurtB4Drk9/+a/GD6oekfM/0k+TT5",
-	"LHn++89XjEk5FvoW8562pvstqh7Cz7ekhyP8lCRfJM+g7PiL6feS59OPoOfBF9PvJ79NnhNoo/EZNN+B",
-	"+uLJU/1zcRLbvyFzdWll2UxlH5Yn/PXclgtLTJ/GFSl+IrQG3XSPQtTIYZ5/Sp6S5HdQ3f930LoNGgPB",
-	"x+i8TgU8RSegv0BVArSrAm9NxyOKBcyLlAlb1jcHbqmMyJjC/BkOpk18G7tBkG9DBX/lryH7M3dUDadh",
-	"Jl8yokiDy+tc+Di+/as0T+nn4nz2YTrvEyS3c3Ana50G3kIZRuQYBWSsLXY8ATAuxgOZKJ2ag9SDQLXc",
-	"wmnmmupdX68IFnq/qlEyF7kWyVmptrpZb+G71bdY09has5FXxqP10eWICQQs1Yj4eQoCbHsd11E1fLre",
-	"1ZvUt43F4JPu4k8eCmoiRZiPH60t/uiODI+57zPoBL7e21r8xZGU96iwbc8UCiJL7GjfOHbTUssbnd5S",
-	"52BZTibxzP/kEGXPh4KeUR7Q44Dhp+uLPzVTHaGZG1lkztygosJt5tgiRjvX80SI0dbDjWVVtYI9wDvN",
-	"xfyQDgqzaGHZNBlJhVfzGLx/+OiaIoMYehFHw7T7KNWiM1cmrQHS0XJMUERZ5zS3jTzNSMAwR9p5EYv0",
-	"mUKo7JhAFXutm/RFM/l58o/Jj1ZyBduNFLbe6RijqwkpqBKnNVvGredwaZYvV91Z9spqzhX0Ops0EO8B",
-	"OG9Kf7IEyucl47TNXCP5X9AH5FfJ8+n3kmemHdUzknyePJ/+VfKi369u1fNi+kHyS8PPfm3b9fT70Mvm",
-	"t5pVTj9Ix6v/IGeoTX6GnHf6Qdbw5ovkafKZZqT/mDyFLkVaPPgsefr7zzP59Ohe/lCXFkJLlA2vB2lb",
-	"Filpqp6XyGv3VZHXJUgr2MEN+9KcxIQn6InuSi/Nequa1Ly6mr4Hs32FqXTnxuIvzLJSSqY/W4K470kx",
-	"CDgG5a53l1jZAQYuH0l5l4bYGHa911vmGIyt19Lnr3nPPN6DaAjx+AVKeUH+U6eQrb6f+2vff2LCrVll",
-	"Tzn4vZJXoecv15tWVatiOMRcmj8X2a0umMaKYWFBrOgx01IPjcE2SsGwUJ+N5DVltmB9blmscql9UWdz",
-	"fXN90wqomslm8mnh5BplKjlHUi72ni7VBN9tfZu2vvuo3Xr3G39eFeyfrwueO8j9W40KuXe97hb9r7pA",
-	"ugzi3JfRHRkL/3JE7muyM4fsIJS8NNlxlrL2QFO2iAmf+Tnps5qCvMaiIvn4sjS9JUSRPzqc+hpF5qDI",
-	"ayy6Avy4mMYzS/DHcQV+PWDjABpgRLOI5nOMK8+peeAZg9YQHhVQQgQaB6+0yRsimCCrVOD4O2Z9oUdg",
-	"/g6hRMXHIx5B9beCKGBTJ7bqVL+HY39G9fuT0dx+kPx98qPkZ8mPk3/+/eekCSN/AE3GP02eJ5+tXFpj",
-	"w1NdTmP70slkDIvz/6jJ5VdePfuanNeTc8SeL03RWk1Vjrk+scxNZAJecqMUyqQtkpvuchXdSqd8xfTA",
-	"TjTPOp7TFL+Wmv7UbOmiJJX4Ocj88kWo+ZZ5QdhoHE1KzWVBXMLAXMYhSipt9ekzG93sQKBrX6QWeIsY",
-	"R5MxU9gXxHwWsdE40AQI+4PC90fQpHVmkNSMXxwNcj5rJsK8ktQ/AMWEkZ5E53KnLyBUWoZEmL1kMlwH",
-	"3LIijVvGZqaQ4IxWfj3jQZxOeIcHNt3PPIHu/6OsYVqdJyANWPxDmYTiiAc8mrRG0mcBSr2V5qCNfyfm",
-	"IOdLdaCYlR3Icxa+MdiNIhkKNrmYMGtB4A/ne1gUNZsSgT8lr8MfnRz8tZviqtn6ru8TmmEHttv4kgXp",
-	"1fftPxc4Mh6wkTTFIrIlpykpBQ213onxNbu6enZVT29f+thohEd0TRlxTlmxpPLQrlcfWgZgf5ATszD3",
-	"tbPna2fPK3D2pNh2pY6eHAov4dzJkdUvxUSxSND72jrxJ+fTeSk0eCljxGKNrcQBFnt/cthX4fppk/2c",
-	"Qs+V8fz4acFcd3VgFHrirqpMk5/j1ilg8CWVScPvkp8knydPpx9N/2vyb+AheQbB49MPph9Pv5c8A//L",
-	"M5K8SH5Bph8nv8OX7Ut/nXyePE++mH7/cjroH86bsog0WVfKHy2J+tqP8kfgR3kJKvqSqh+QrIvqf9cy",
-	"Mmhj2RQ/ETSKQ6Z2iqqiqWqlIjqpEWT2AkbDvEn0ay3xay3xK6slArR+rSV+TdjnRyJrKMnR9Yxivip1",
-	"0QzvQEEcyOHX/8jc3sTdwzdaR1BLCHAfCrfziIypUpkg2xfFWpzSi1jUsu1vIfUev+ZnkHovGOYjKix1",
-	"BKVqJhHUCQS+oFdjXFy7vn9oOYXbJnewdXIUxl4U5/MvSZPmyIlNdweOwx5DJi8k6UvhsT70KExftnvR",
-	"K7ymbK5OloKTVgayra9oECwThpVTtw2PWiDX/sXqX1y0+IXTqDv2KymjYRZXLHwMx6XscZWAxGo2TSom",
-	"phi7SZWCup1U9YX7F6t/4WIyq2LCV+SCoKPP+2tS+jUprTe4yXMobXFl1PSrZnWwhE0OoFeeqCOHHhVQ",
-	"ZkWeYzNOatzGjv6Mj+gJI3KAhVlHNDxdyZF+tEuMaRg5BA8EK7FilTVhDRnpB/rNnJCvMb/dF2lwAhZS",
-	"wSgH+9lsBIOtM0ya650tYsrl5ctz2emyBP8chQgZlr2GeoupDcbJ1ejuddbriHUpxmKudWUUBxHXG17V",
-	"ZLXl04hezAShZ3gIZ/FVM4A8NDe0U9beBDsv2JefONXCrh3ga6vJZa0mS+wfFZkHFmq+Nra8MmPLpdnI",
-	"iD5+dAyko9Hr3OM3812Zr8wSk5lQ5ka5Zq9pFMbizJGcsc/EIVTOtTJfbZzrYTbrK6ZU6UzzIl2z3X3t",
-	"TPrTC3XNQ7DKA+ZXXcirjIrdRfTE0msyxOo8PjM4+9obh0d5ZLYFjUFzhgAbEKlKeqfbJm9BdX89Zvr1",
-	"rCbb63RtWX7bhRnbcGDhLhyFKHbGQhr8f+x93Y4bR5bmqwS4F2IZSRbJ0m8VjEXpt9UtyWWVPPa2UlAG",
-	"mUEyupIR6YjIotiyANs9mLnoAabRNztY7M72LhaLvTS8NlrtWatfgfUK+ySDOCcifyiSxZJKKknNi26r",
-	"kpmREZFx/s/5DikhIndal0IBT0poLa2zxABuXP4yAHjycNIAShMgcmHeBkCOhW8fF/VkzCLXYBmgtaFN",
-	"ptUasbUnYN0BMMYiZa7sMzhT2Isyg374tEaTgVTcDO25g495n2ydb7ZbjU6r3Wl0LlysBbVDmmTWML97",
-	"+/ZVPfhPv/yV/PXt4WHv3u6nvWvy9u2r8rfXru3++vK13U9vPLl+ffdXVweDL4ef3v3F7qc3ru3+ZvfO",
-	"1cHBl8MDfuvKuHX16vjGk8Hg5pXas0cnCtLlm7cbF3zy7WeL5tO45uCTFkiA6sEe00LMOT310puZ1l1r",
-	"BywGFNx3pFKi2DFTORivVbI1Y0gISDXn/Olfa8/rnNX3XT5bMjnTOGXu4F2qHH9x9w6WnBzrU55xlBPq",
-	"wmHaSIXdmxe5gXMPx8kU5ienBIZceLq/uHtnHYZaU+1qvtP82JzT9uCchU492wJhDo2e0xUqPac35gap",
-	"5wSo54Wct96HkPPxDuKlTG2ekxd7uWVCL4iCNUMxzw9Lqm5YaPOSUq3LjRFzxDqrpuWN8LhhI2skhMKh",
-	"eSPCbrk/nl8IYO/BNwXkz4BErmt35Er7nhgwMFz/1I0lLt4qI/4b9O9WxUEexHXNevQqbt+1Wrp26n4Q",
-	"Tt0TyrfT9eimtHdAB+xY1dTdNxefYL46mioZZz3o8dAkoIT7umQzZJqFAv1F9dytdO3ufkDK7ghsAZH3",
-	"ASv5jCR6mPYBmaYkrrE1ctEgwvcWbTBh7VlsHLxDYgl9ExJmyERmCvrpkF7CLS+KJdHSFXsvyajYc/t2",
-	"Joq0+xhrFXrNYJYwmFkEVU/CLrfp7WMwrMyUAHFKa1dd/WaAH/Yh5WeGl+WZBb6Po+dNBe9Z7Ox2LCGy",
-	"Oirp0spDitBi/6EJpktcwJ4nHCvNEU2/AsuwgAO9xPnO1L28ij8534xT9ymfyKNcnKwz0IiLt98HP+s8",
-	"/u5SSPK+DuYDBx9ce2T/9jyywLxmoANAgSx7R17PURtz6IlJFWe5sBGm0csh8VfpUVMA8HOmm+QG7Q1J",
-	"ZI3/3C8wF58fKku0VVwNOWSqSw0fYcZpgfSPjasVowYbZGC5F/b6rdD7AgGwAOj/jdfT+m2dLEzVLTZs",
-	"3dniXYHtmHOc3wh5eY9Nw5oxi0nseg4g4uCwNIlZn1vdB5vJLmgKtVOivkxjkasmJRCt5vG0UoHMOnty",
-	"yXdgTS3voN0EJ1CORQnyxn+vU6SfFakGCyFGIzlvOjsuYj+HNCLsF4eUsyq9vF0yKb1sFTBJSOteU8y7",
-	"UzM2eyrdoXlFAtE63dSMqt6Q6c2BklkKboD5Zryhyug8Hcw/hiUJWPljz7wUDNrOViuItPcBjIq+q1wQ",
-	"eKUOBVQqkJHUhlxo7WCCDPxGelLobOTy4zLB80bFEfweEeh8S+oXWq0WoSSmk4DohMdcDDaaoYjADteR",
-	"fcql3WBOGtfkkCYcC//7rqbVEXE979IKoSntQmUJNnCCYgTNxSBh+SZs7BAKjggIcpW8CpXOTQ8fNV2s",
-	"S2e9IeqpXRlPmm5SurnVxPk2E6oNsJEmQQNWkwPGXOtXFWNxR+Sfi0g94iJmT6L5oTCt032Y6S34xK/r",
-	"wDg+9XFPsT5Tr+fq8IuDGeK2gCOXK9ya2nZt+i/TP07/MP1vtaDmN6x0dfqv0z8CPx3AAb506Vnu9E2H",
-	"E817NIG1FGP7Af40/dfpf53+Yfp/pv9l+ocFQ0Cz0hOl2e3v78H+46c4gVfkGO65v7/3gOqDm1xwPUS2",
-	"21mFrfkHd3s9lhrPr9e9mtbui3dF2t3PxMvypiRjyoJvf3/vJcEHsqG2XRs4tqeHFLyiQgo2E8zTOl0k",
-	"F/nxQpG66YEksbNjAhpmY8zdfnIG7Tnr0KL1r9MX03+b/gxdaH+c/tvRP+VQPNAb9vn0z9Pvpy+mP0A/",
-	"uu+nLzY8pjFmsQSh4AJa5CJf0k1yzUtJkIwonJxoLMrpEn7ASNTPhcGeY4LRcplxe+89ERi4O7XtWruz",
-	"df7CZqe9eelSq9VuTP9l+t9rJ2LTt/fWPHrNo9c8eiUXMzK+JUyvO3GMa1V2jfzrlfk1amYrs2w7PdD1",
-	"FR24FGAREwm30ySZEBrHimmd37BhLRcsfBlAW1nPfbGu+pTZ7x1YzXvCgVfRn1dnw7D0NSdec+I1Jz4B",
-	"Jy44ryZ0QLmAoklgioQJw83kLfHh3Mg+MSue5cBdrsyQxNSwhby3ovmGwnmF2q0WoYIMZabAidOe5yUq",
-	"4U10ijznLzOWsRjMDCiOrIJR2MuE9g1TZEw5RBMhzhghG92Gqx/fizDZBKRK33GcwCOoQTZinkYNTxBF",
-	"BZGZOcaN40XHeyIW4PMB+Od2rdVuttrN9pXLrVrwmr6c1QWJ36+1LFnLkrUseV1ZIggXMT/kcQYc6A2K",
-	"Estl9eZT+x/XgWJhuM7ec87zVCosl3XpfkPLgeWIBQ62ErzprrY9skw3Kirju4nsHWiSpYiWQU0oRlRM",
-	"iGY9KWJN6j2apiy2ggpiBEwdMhWQzgWi7bWY9WmWmA2SCcMTjK5bQaEY1vhT0ueCJjjLUNQjV+fO4igg",
-	"UUqV4TSx/8QKGfsv9iS1XCraCOxwRTNQEEXjITVuiU2yJ5PEyqFYWksEuo6ibMwNEZwMxGugWMeF/kvx",
-	"ivM7hOJd46HUvrRfkyE9ZMRNJRT1znkQqdpJQG6IF24bxWDtln2ll46wvdxuQSLFgKQySbZJSrWp5iD0",
-	"aArRoPwmTYYsiQk1+ffMX9C5EhQjuDN3TpMLrS1SjxI+sl8W6ofc900XStVbzDxAd+KxmLKwOTwuupug",
-	"6nJOk8j3H4oIdiSCZmQynlSrzlrtX17f+vWvLty/fLfz+cVPW1+c/7tL965cbV+7Mb8QDQ//aRehrVKD",
-	"ZrdkblXevqMGI1FpyTNJ7N4Y6Q6DR1HE78XFoLIPnZZb7ZcZg3R891I7YK28OEdTte1WYBfKR9motn2x",
-	"BcvEP1r5OrgwbGC1lTkwracYR3fSe2GiCdUHMy2s7jOjJo1dSy3HdbGCW/HOD66PVXuFpdyyguEM5PMr",
-	"Cttq9pc3ZNA8cLDXjokeJyq9ZLSs77FlfcvE44AqKsxmz8qVZcjc2InE8lXEk4HHPAvdhiACxtNHVr5Y",
-	"li/7CEXjmaS/Trsys0y4hMQXIIczQ9LnieWZpCdHXS5Y7BpdI1sHBK0+H0BNKtWExiMuNBnRiZMKxhWP",
-	"6lAMmCHnW1vzGDXOfS9TA3YNln0Mt4YZMGEU98A5XBfLsjYmKb3Ah+RJhFtrRYJMeS+awamu/lqbz8Ty",
-	"cWtL2HSJMeOgD5E3z+XMLzPhyvLw48AKiyYGpWm3O+3Ohc6lBTzXuKWUpup5a/st81b8yPB94Usvzt63",
-	"nNYvH0BW4vejNdN7yNbgS8xnIaQO1LxRYm54w0L29rLij6f/Zd4mM2UaqaI9w3tssRNpV9BkopkmkWFP",
-	"TETqVh3xIPSlmk/LA3oJ5SMsdnTYoQHgVjnXBovJARcx3GnfHqBHH31nQqqRtgqokRlq8yLG20jMelxz",
-	"KTSRgmg+4glVZAT0rZvkHmOxR3EtLykUXSoO7CP2N7evhire7++Afm9pms9FoN5qkpuKsSa5hqBHC9nl",
-	"NfvGPb+HJ3UXwejXpDBKJq/nAoKk4tp2uxXU7A7bc7LVateC2larY4+K/XTg7oGY949H/+CC4UffTJ8f",
-	"fUum30//fPT7o2+mP0H3mn8iR9+Q6QuIjv949O3RP06f21/I9Ofpj0e/gyFeTP8y/enod2T6Z3vdjQX/",
-	"/494/a/TH4++nv44/WH6nX2eTH+afj/97ujro2+nz4++Pvp9c/WQ8ZytPhGG1qmzz8pHX1TZ6n4PQNx7",
-	"cIYZSphRY3exfHmZ+rqLPhk4OQ2HlHXMI3BvGVTrw3OFvSdl/e2V9PnblqgtR8VdfP9SaC3L9scfjFcK",
-	"kCKkHtam/+Pod0ffHv0ztMd6Pv0prK0g2nItXPck6Eqo99oHTVLbrrVhn46XeH2pRllCF+el32fCUgyh",
-	"xN1KwDvPRA99UuxJKpWl3V88uHsH01h9Au7QKt6JYjSeEMXGihsDcQepWSgSLg40ury4Jkpmhm00yR7V",
-	"uVD1gAJUk7415whHqWWf3LZCikNjd5nSLzMGLdsDIqRB+ekmOxuswdlGZCSFGSYT76Y6TqTdYuYmDriK",
-	"v8ZvFE4prxHL3Td2AVUNv7d1f0I/vyB+de1A3fniXqs3SrJfTwbpAl0fJNeK3pnL7SudWf/MsYq+XQUi",
-	"tyOGgbOt9u7dcm0umgtm1h8t8KTUUjGwSxZWw38Ifz2anYg94vaGxiFV4EQrzr/b/b17t2qPnq0QQpqj",
-	"RSwVf7DYTTur00BwUEAzmOQNp/Cti7Sgdp8adoePuDnW+ZPfWH6qsScT3pus/LC7/YNzH62l4RsoWMw5",
-	"JLDEigQJLLu3ZL66BESBt9WCvfDBHxx0JaNvOEmZAnG02OC7yUWsC8kHggtNNNoz2kombwmmCbVyysp2",
-	"qdySMLbTaZG7VyuGIIQWdChAdGLVRpi1Wls9SoaK9T8Oa0+7VLPPVPJs8z/khWSbT8F58uzhJhNGTTaf",
-	"wn+ePQpr8DCLCMpWLjSz+9oMRUUI5sUwEdz3uIdsckYokjpYz66LxkgKbqTledBSJxTVZx/3uYgfFxsZ",
-	"YeQEv9w5TaLNw84mhEd0BJ16cCZmqBgjI2aGMtaEplSZ42Wx/RS/KD7Z2dmX7tPUtmtDY1K9vbmJaIDM",
-	"NPFkNVVWK8zMP5Kjb6YvShYkZlo/nz6HHwj8DZbm9MfpX8ilFpn+z6Ovj343/WH6AnKz/+/0hbUYX0x/",
-	"mP44/enoG2tk/mn6vwjmdx/93j7uu6n+PP2ROKvUXvtu+j00Uv1++p179T+f2NYs9vxMDc3yNJb56YAC",
-	"4ezCzWsRvDZn1wL8lAT4bZAsJDfhnB8xR0gmXBjpLNzTMmXnAON5WV8RRf76Y50mlvJqSwXVSgoCGAd6",
-	"86ns/ob1zHFZIWg3ddmQi9jap06k89HAi2cu0FhGfKlqdMf+gJ268+s3rHjH63VTxr9bYl+T+ea1+1C4",
-	"IGiWtXfv1k7epwuLYsWEuFSNSQotVatdGCFgtbCX3gKDOxQnt7hvjxCC71h7G+Z+ThP8PoTHwUs+g2J7",
-	"Xja+ty5euHTx8uUFfWD9Rz+LbIhP8N0rdf44qcV7Wh0dg1O2nWG0tbReG8xreVsYzL6P4sv28lu0k9F+",
-	"Wyj7Ph9S4wWMYnZUqJtNWN/kSAhVC9OhKuSJeO7hnmIxE4bTpHCeNkMR3brxgNjpwMM6InooxyhlADcB",
-	"6700GTFV6RlZZOnJsSAQFHQh0kOmQtE7XhDdwYW/cdPGvWcBY/Qf6Jx224eb/CHjpPxNEHfuJLHHs/xl",
-	"jyft42m28NsU/UsWe7muIRw/uqvarVZJo+9L5VBNtUM1jUYyvk4Ni0i902pfbrTajVbbaq4JNUxtuJBB",
-	"PkIoKsiokL5JDRES8m6ZwsAC6KToHWMxKKbYwj+xv40YFZoIaYaQ3YsjzXq3jnFqzfNbjWTM+5zFy7xW",
-	"oVjqttpoknvS+HyVTCRM473IUuzm+Xw0TSh58OAONh/nhtQjeKppTBJt7GDGdYR6zDW/CIB4Kus20Wa0",
-	"O2ARGUt1gMquckp7zsP0chfaXbfoM3SguQMEFl3nfKN1pQHpGYKx+MYhnlRUtMHfaSeX55S1W1darU6r",
-	"9eiETqzyys/UjeUn8QCXtghusaAWgJaFVHtHUGsd+W8NFXftAnt3pPbnQ94bluRjFfGbQuHoq7u+nr2G",
-	"c2tUMPYT6QceauB4/SC/k9SxeGnDqvJhbfqfp99BgOJnCFJ856FmPKYMmf4JMuK+mT6fPg9ry7SLUETW",
-	"1gH9wkHzfnb/Dhll2pCu3V/A483hE+w2lADOFsdjymE0L0xcGK0dOZVlDtPNVxyKsoIy6+w6keqBW/fY",
-	"vW1G9wjF6iGz90v3uArLvoarPkPlwx+vZdpHnyaaBbVMJbtKWYp9WHulo3WpVTupolLZpndCU8EZnUBT",
-	"yYlmramsY29rxeONKB4lWfxOaCBVobaSCpIqPmKbK0L3Gyv9ZL+EdO69iHv3b9+9QQQba9JnVjRXihUW",
-	"VXbZd1fw9V9bHL1RXlye7+SBYuwYnP4JbNhZZdSvfZLvK5MpiKlhiWl+Y4HV4g2rJqIjG7CvXGx/3LPU",
-	"7SK6A37IRJkPdJkZM6u/5oYDqXuAZykYmTCqCB3IHQ+ZQNotEtOJDoWrGo+MhOcwR8//VYzi7ncIBMV7",
-	"ihGNjOlko0nu8ifQ7MMaRX+cPp/+QKbPpz8f/f30xdHX0/83/e7oH5wJlNMphCugFuDvoUjou1DAI99i",
-	"yRCkjn1fPGAXDCqoZj3jG9+N6AEjZiyhcguC/wOGpVyZAOCim1IRLnoKTiZNQpE6/AYtlQEkJLvB2LdE",
-	"CpAgpB7ZH7dJJwLUIpKJAwGBFD/zEpKDY7qhOC66D3zMfs2zLA8rSZyH7Vbr8qOgZpda2+6cUFfPV3Om",
-	"erqdwDJ4fftt17VVa9fdWrhVNcVTSFC7MFpNxiFSw5Is8yxJGj51HCprGgkVg4wOPOaLl34+444a2qWa",
-	"FYj9VDGSUmsHUAPYP09YTC60CgAFDSWX9paAaEMVdqUycIW0kYNvEyFPWiLlcM7Ojp8zceggA5RgBiZi",
-	"2Vs7z8A++raSTv2XSjL1SbOhcblnyvD9FBZlQX8i8ChYC2lETW94xuGjtW9k3T37ZFBwRcrCW+TRgqcp",
-	"WxYFuZM740uBEAcLApGQ3DkTQeA6wkwHIEFXJhTk+Q8QuYA0XRaKPJ4R9aTCrYqZMFGT7DMR5wWxgJXT",
-	"9xVHYKtU799BhBypiMBW16Eod51dEcdh3+/E2fF0XztTqnAp+hcc/X76F4IAC9Ofai5LoMCdOSlDd6s9",
-	"W5aOk1imxuec/Azd62ulfq3Uv2MS4yZg6PR6mXIFmlwQmnPi15cfW60V5QfmKvkazeV9aI1RvJsZdGK/",
-	"JDVonhGrjVQYYx41yV2pTflRq/FjfFj2Q4HJ9XqHDDlTVojyHk3IIU0yd+tvJHTidC3Qu7R3oBOqh7Oh",
-	"bJjDYy76crZ2g9S3ANAaLhJpt9lMUngNAgltrFTd4bHMTiZa8Kk3XA7xKpwbJnZb9OVx3Q3P6dLHW0dG",
-	"13UOH6L+nrcALo76iQMHnWE5CFnwo9rJufAmizmkpSxlx/4mUlcsptDBdb4+HxDBxkwbAljy2winD/UN",
-	"YwqCB1rSBGQox6HQmcrdNbxATZSakZQpLl2rx/GCfDJuVlXXPU+94df6wfBWt6JlWrH/dmtdeF2/9Q6z",
-	"Q1bQ5smY4cXhq2ifm84r4SFCNodmlCzPrwDnc7/UmAoyOjZIBCNEixRVxDkBpZIbTVKpYaHOXV14nwEu",
-	"X2U9kwFKdzy31gQcI4C1Yn+zHBBKgeF+jxyD9c1UsVAUtb0uGXFeSfXpAYHl5dhvjsHCK95JTpyvfQEf",
-	"9udmrdiuBcBaAOQC4BNR6vUn+yXPhGeer5hX8wplvLMiAp7cfIrl+ssdFuOhTNhc/k9JnycQUbQvhzR0",
-	"r8FCzTKuaTVwCFK3fJyN7bhbuadhY5ukTiYMc2DonkwnAciFWBIhDfR8D0U1hX2bCNmAByKfHT+RGREM",
-	"MC0Y1CvqXDZjD3nHMxECoy+TRI51KCLcpGixfLgBK3pd38YcvsqTHIuxAl6Rxv35uBUOfmEZaoUHY1TG",
-	"jiFjCJrG/RMBM+KC7z+4WQsqVz65/mDmyt71m28Gu7Es1Oz0TwxgUR7A7sVrDXAo4qakmuumTFmu9zQx",
-	"knEK+BhF5i9P1jgZazH7QfqPkGPMiMn7D24G5JPrD4hUxDKTk0rMS6ckMY81oqA2zVtSi62lCgZ6Sgds",
-	"sZ3jzSiAjcIKtBzuSc5BuYiWoVdByBgKzF5Cgf6PdtYfN5vNiGhsRkYo6So51kyRoUygt3KB2UEO2IT0",
-	"qCCJpLFLQmW0NwQcKfRx9ZmBxgU9L/hx33N765SMstzQ+8AiCstsrRRAvFz5Q7kFy1oirCXC2vCqet6A",
-	"Hb89WwsxihZKiRuHTHlrxyESOW5rmQbTnqv3KObnI7vdrsIlWUaPBcIgMUBAuL8dU8iRfgtIJcAczjTT",
-	"pI4hh3JXRmyQBbi/G00SaZmpHouIhiKJ8ZDhrdhUBubck5Z358D2HpjQ1xtjGYFUxR0lECM7fQS6CUXd",
-	"BUjKRc8bru47fxdVWPZgNOlmShDl2m6S8ZAp5hoCWG7BxSAU9Yg9GdJMQ3dEaGoJf+nH1EQbO2QGTWoz",
-	"03TglmrNXKJTe2q4mSt1mPkUv+8bFALwhmUhjxzJ6pWZ2ln2d3rgTjdTOZ6VX1CFPJEklwIfOU5TJT38",
-	"oEvVNHxrwuIBU74FXY8mTMRU+ewGRWI6IXVfc5QrWYaPGPmtFGxjmzAg5kxwEwrFoD9rHBDF+pmIsSJa",
-	"Mat62avdyTyiDBz9BaRPRzyZEOxFnnfDg8S/UNCeklrnVKYYnC2948kfVwSoa2bIJkQb+4OQ48BFJ717",
-	"vko+wDhSJXGOuDRuiMqEJjIz0MQV1T3NHP1Z2rUUAvqgHQPfDIBN0Jyr/EQocIdyxgVNrPLFn9PocnEf",
-	"4oCx1HWuglwek68uVeyQy0y7uOlOKKggMoGup4IBGqqQxCqry4j2M70iqqibD77MMmTFaFx1vsAhWdAJ",
-	"A59b0AzDP+g9MP7vGM/6Ct4XWMYevOOue7h06bodZ05fj10xgQPt5MOYWrnul1ivVLEFZMmhr25Dp9W5",
-	"2Gi3G+3LC/bClSLP8X34IuWVOg8ClO0c8jmn5x3GeT0UGzEbyQWTLMarrZo5ei3vMXnPjrF03vnp91MN",
-	"Zsk2VwAmPuyVEx78xAH7jFARCqQxK6zt5Im0b+FGs6RP6izRjETnW1uR6z1cbAJN0iFd2FPG5bud/tKR",
-	"0TrWVmmV5y2+mQOVa1hzW8zAOK8+0UdvWmgjh1kgtQtxAywNKW/mIAg5fsc7Sp6l5vB5rp0VWxZ4PVCg",
-	"5FOZsKLrNTWJMesOpTzQmzFL+CE7HpygrJm7h0nxbDVtqNoqq5B6CdWGtINWqwWx7EuuRBlrjs2QcYW3",
-	"YHjFqh8V0a7BKif1yHEZq/oqZtTE/dtNBxu9x4zG0UYQCmoMG6VGBw4su8fsTec0vgprB/JTKsCUwiea",
-	"5Hq+PnBMaT4QKFJQr9i3OghVMfncbab9dj3ed/RF6pHbqAaHKfm/rKzRho7S8kU7ODWZYlEonFtgowB6",
-	"LRq6F61/NespZtdl94D7vFfLXwTyesiAbch+H3bbN5nHJpzC7VCTRDyOLP8FL1VpwpXtQvVICqcQ+h2a",
-	"o4tYtd7tR7F9x+kku64KHVjqiFpJnj+7UptzsKvmKyTtVrnTebvVKvc6f9v9eKs7M1lmA5V34C0yzHfG",
-	"cLJHT5g5vOb0Od/mU/fvye342abVleCvxWVSn2YsA3pgLwE9F6NiK0ThiQWNFWs3qQLYuUJw4LpOsagi",
-	"8Fnsgo1J53zDki4Q+oSMuYjlmNSpI2H/yolzWViqhx5OvM82rKLlfw+F76iQc1BL+IBiTTU6GeaR9H2/",
-	"Ie70rmJh+Hee04THpG7Zd3mtM0rRSA8et9qdrfMXLl66fIV2ezHrF3/PDwIXn2xpILjUocC+5WGrcYU2",
-	"+o+edi4+m9cX/GXi77wp4j+G8CcB+dIes7fdgfuErt2z5BdQOUhnWcSE0AHl4pXZhH0F62WKmwkc7i6j",
-	"iqndzAxr2w8f2RPixp0993tKdhnoGRwEtVG0ZwJQXXwIAxWD1EfCzEueIhB37oQXjubZNzmX4jUpBOsZ",
-	"ctjZdjX0QRGTM+yJ856iyaEDp1eVGp4FM/BSoQBInKITt2/rCkX4+FlAFcIclZ1iaAgAEi76MiBFCxpk",
-	"acX7fKgsj4LlFq9bPPncqiY50n4fvLlVS72wZZ13hylA5ZPC9Z51FZnIdM63tpxrWR4wQRLaO8ABFR8M",
-	"DdSqyvyFe0o+4SNaTeu0LFJmRvOYwYPcneVGkdTZpZptwI9OneSaUPtqkirZTdgIpMQkZaGI/Iobxbwb",
-	"MRMA0S3oyAch3YwQDBNUXn+3g/CBo5NvxQ4RMhRojHK0w02T/B2WRvlKKyZiZ4lXHNpUWNM7pUozK1QA",
-	"GYcbf90KjA1MRnW9cqQgio6xCC366LGi44iM2Khr1y20YRQavncZlOQrmaY+vpkfa4wnHH+q7Ttyl9yQ",
-	"ppa4AE414bDvPk5sr+HD2/6M2xXaz0I+u38nFNiNyONb0pQX0JaRFZWuj5HbEuxlBDyJGhdGjvJNx4Pk",
-	"ekCBB2N37zY5YJNQ1KNdx0yBzrfJVWAdBEcv4squWdLGDrEiTQce8zTIz25Xxty1xHdHyl+xH8IjqQak",
-	"OzHYctn+wwUVoCESnAJw15LuBHX7IiYeFQ5Y55nRB9oPWygngEUfeCOEmuIpq55lCbO2WM5Qo+2KMyRA",
-	"HhGEoivjCQZzAtKnXLkgTL6h8K5DmvDY7ZpVq3CobhYPGHpJ0YPdg0w93htigwtcqp09qVtNC7fKrjQi",
-	"KeWQaoDEOOSGDJlihWcKg0PgbLaybAM8tXkDqnMYboHu0IoRGsfMkuEXDSdgG7evW+utgh0bEACPDUiU",
-	"x3OjIBTRbDQY7rCqXGPXWr7gywrFVznbg0V9Vfp8X4Xiq0ajAf+zN0Z7n+w/INUDunnYcRgsEfnKp4nv",
-	"+wtLn3LV4eXnikvLnuxzETfKnTHzAaqNLP0wEJd6aRQQHT4DpTSGT304wdObsRwLqz7bLc7/aMjYVC+k",
-	"cb/0olJiY0TqyvQDImMTkDTub5zg3UMzSuZM33U344vS/Mv8GYhvdJKXVtqkzplCqcHaskGxz5XLo3nM",
-	"45nvALk7y0dwq8Ism///9f+2PK5zsT8yH6fWziiP5hpeLx+vqFNbcjR8Pdgq57TohFE5pXeLy8uGgFKR",
-	"hhQNhwa6mWNb56NVYI2XLw4AAUuPzmB1HjMXhyqqGDWsYdW22ZHu4bWlRJ+ZCf3tUPCDxktcAzr67znN",
-	"b/lCPIh3+cvc8dcsV7s/I9AUimZnEnnruQDXBqd/DA7ECdyddyxBFUNv7HhUPsQrr7SY8W95maaqvnlK",
-	"usDVlaIT16qwvBqfQzb3FFohnVDDD8vZ4plKIkhlc1BWCiGrNpoETB5dWUoonCezJ2OmvaH/y/1P7hGQ",
-	"ldHTsMbsY2Ftm7jOx70R05oOGKoOYe1ZtE3OOz9qofK6VY9llsROfQ5FHWKUuBVe+9wIyPlW23soPO5h",
-	"oaEEoL3i4E4HrSqcqEkHoTjfOu/uy3dDKifDQGmIJcPgDjTBCchHH53vbH30EXq06QyQvAukeBU2FPWZ",
-	"BEBVfHCIqW87pwg4bjGZHl9x5aOP/OYA1GP+WKdFKNGsJ+1HlqrqvSn0k52qjPbZE0xsBORCq7N5obW1",
-	"eaF1Hpfh9r1PeaIrui4STGOwSOW9ub+/R5iAolq7d41UyR5jMRcD7c5Sk6AUd9RD9UT0hkoKmWnnIAfV",
-	"CLiB1XQM1Qew8+DnLSLqmdBoGGtTTaCxMimVSYIOq4nMdjCz0RoBljZcOmVf63TTDm5JgeoDyLa0Gwyv",
-	"y0HcjCRjyl174mgPyhq24dLH96IqltsBS00oyr5p+3tPqliDK4sIqUY04ZrFQeEKz+ft4CBgGOhSbi2R",
-	"yu7b3Z236bf39klYu88GXBvoImAJDXeQGEVj1hhRdRAQmqYsSYAxNWS/IRUfcBGQAZMDRVOAn2hwETtv",
-	"UBAKLg4teUiB9X+GJ9xMrORhCSn5jXRAqDG0XBQdQHQBWRWaNw2wOJE5hOKWZeM9pgyGF1CT0Fl3xI3D",
-	"zrg6MZhc1S0iFRS6JWBr07xqBaBOS7MBKiiIt0+oQN0Y9on2gM5yKNTofOt8FOR4TRS9oHMoHZRaGCLN",
-	"ugnXQ5dfMebKl3u44G5h5O2P6WDAFPnsdoBJumXa9x8+FLm55MynckWLtaayxPCUKjBqDUgUNKXyGAvy",
-	"WTQp0aSqpnXVczNdN/s81U3gZzrasWIO6amRKi5Mw/1A4C+EMdloktsxppt1WSh87z6p8hNbIT2ajC1r",
-	"gQMvM/DE5kAneaQIpQT8DFkKvjqUxvb+u1L35Bju3inDpxhX7WNFefF1IKyev84STvFI1ISvHgo7+zw2",
-	"NvEyoNO6RO7a3XUmD/pY8rNTtPKwkg3Zb5J463ZjG3tzlIS9S9AbQmoN5Djkn6ji9slPHygLmYHZc0OQ",
-	"rp3TjYWCGzaC0IFlMg67ADyCkIuus57lrZabwIvHXKM2gkFLy70BlQDGAAHsQmroPHc/wNLsrvmv+NgJ",
-	"+xnec3tvH1KpcwO5kZ+p2vZDn1UZ1Cxftf/hqa49evbvAQAA//8=",
+	"7P37ciPJeSCKv0oG7IgGrQIIgLcmGfqDfRtxp7uHarJ3LA1mu5JVCSLFQiamMkE2NNsRM6P9Wf6FHJZX",
+	"a5/1kdcXeR1nT8TG2dO6tNWa0bQi/ASFV9gnOZHfl1k3VAEgu2cky7Nre5qoqrx+9+uHjUCOxlIwoVVj",
+	"78PGkNGQxfDPgzNm/hMyFcR8rLkUjb3GMQukCBVRXASM6CEjAQ2GLCRUqEsWk0uqyIBp+GkQyxF5i8ZU",
+	"6DY5ZkITKaIpkQK/IUOuVbvhNdhTOhpHrLHX7XW8hgqGbETNzCMu+Ggyaux1vIaejlljr8GFZmcsbjx7",
+	"5jVum0GONdUTNb/OR/duk91et2unUvAakQNY8hnV7JJObyi7OnzJIwMZE7sY4kfsjEbmzX2zUN/ri/xP",
+	"g8vw6yOu1D5RWsYs9D1SfhyzDyZM6fQN0qQDzWLiC9mCCf01IuPisEMO79OImdcFYU/HPGYhYULHU6JY",
+	"fMFCMhGhGWZEn7bwVY/ImFxyPeQC9xfTgJExi7kM++JyyITb6IDyiIXmdfPeBxOpKeGKqDETeq3dF/nb",
+	"aBTX1chfjb0OpWMuzuA27suA4tmXr+JkyMjjR/fJmOqhu4EgZlTjQmgQsLH5d8yUnMQBK4BEY/2iuz7g",
+	"Y7VOx+OI4xxqfaOzs7mz2SusaSDjEdWNvcYk5q2YDVjMRMAaXsViH1HN7vMR1/OrPbx7co+kzwniA2mG",
+	"MR3oFmd60BpqPaZj3oqpZpF5qWWRZm0P9jaSSpNACqVjygUXZ3jOfaGHXJGARhEJ5ESYLdMzyoXSHlwe",
+	"8WOfTATXisRsZD+lIiS+9omyeDcRmkeEa3NaTKvylfUb7OlYxrrf2I+/3t3Z11/v9jq7253OkttLN3wk",
+	"Ix5Mlx1LC1+zp7OXA6axecCZIss2i6/7H/h9MTZ0g4tQXhrw8C/T3S7Y3Qdf3+jsX369t7Xb6yzfHdPx",
+	"9MAgXz1B05JcUq7JKRvImJHYfGIuoClj99tYRhHcidnIWgFMN65At959992DiR4yoQ04s2qEodkbXAoC",
+	"gzOzyIlipGmo2/bOVqe4iMYtRmMWk5jRaPT1foa//cbCA3rmNcY0piOmHeXPUO3wTs36slduKHLv8OiY",
+	"mD3GgkaEA14jHJ9xgwawBzEZnbK4TR6yCxYTav82ewplX9CY6+GIaR4QKfaIYiI0YE4VoQRXWoaGjAZw",
+	"sypDXhpeQ9CReZhb32HY8BqGGBtK2tjT8YQVbos+vc/EmR429rY3PXN57s+uORdtNtXYa/yH9zqt3YPW",
+	"t2nru0/arfe/9ofzhMVrPG2dyZZdQfEQHb+6LYWOZTR/qBlXIOqcj1UFbzW0wGBUyraahspMRimJIZdD",
+	"FiNXlmNmj52rvoCrZeHaPjwbxEwN3aAxG0c0YIX5pGDtHH/5en/S6WwEFinhD+Zbum2uB7/qCzviZGzu",
+	"VA+pJiMqpinpGlOlASqAqU3b5B09ZDEJecwCzS+YIjRmhJ8Jwy3Ll50t5ub2JiA8XDoSoOza4Yxb7pBr",
+	"rrnbu1nFFO7IYDJiQteBfGifXxHeK2B2sxpm3QS/JYDN7f+Z17hrJI7qgxjE9My8SJqnkQzO18wB5KQP",
+	"t42iaFe5YxBrFm92MS09DNloLDUTwfRtVrHcA8NQP5gwcs6mIN4BW4rkGQ9oRKyERpqUPH58eMdIQpSc",
+	"SRmSYCh5wDyiJsGQUNUX/tagd7oddFnrJt0MW5usc9raDbZ2Wt2wN9igm6dbwXbor7WJ4TWG/wGTM8eh",
+	"6AinN+h7KsMpotwUUZHHSqeYYxbY2yRDOYlxADnRgPEGw83rk7HSMaMjZEFtcgADc4e8UcTiGwqGoVHU",
+	"FykRUHvFpUhBqJCAfhmhsDJk+gTWiitTZLPXQ5SsRLvcNbTMPdSAa29rqwyv82h4BKJbtUS/09vskHEq",
+	"27WJb3h2NX1qdg0Z2u54JKDjMQvJKR45CNHxGhnKKMwODgUrI6Mxoqk6JwMuuBoy5WRlEA7iiVBETrRn",
+	"fhLp4fQ6ney+zdc3FAkmcWxwxGgerC+awZAF58RHRcTfJ74TmH1iDlGl35pVG0mDDCaxuYc1RyizfS+k",
+	"lHAivVoKaY/3aqTxRI55UE0MLCtySG9oQVOb19dKql23t9Xb6VSSAXh/NTLQrSADz8yXaiyFYiC+3KLh",
+	"W6jhmb8CKTQTIOnnhIL1cSxPIzb62ncU6izpSs0mNeVRY69x7/j4yF4yCx1ykIlgT8cssCoLTNu2i2dK",
+	"P+FhY6/R6f67Oxvffnvr0c0HvXe3v9n5481/v/Nw91b39l1z8lZn3er0vIbmGq7tsUNtVNEyYm3UDbW3",
+	"vp5Kc+2QXbjlq3VHElrpd+6Xxl5joNTYEPPsIP8wZoPGXuMP1jO1fx2fqvUjHBNPdP6mM+JTPhEWxzIG",
+	"XS49kbyebTSAKCRCalRdlaYibJt13aLhIzy217wpsz5HzYFuhZIpmHFEdWAJMWwToNKsVzX23vuwMeAs",
+	"MhdmPmozcdHwGiOmFD0zR39Bowkz5NUMJAVz2iuNInnJQgLPFXmv30BZgOl+w+s3aHzKddxvvN949r6B",
+	"d7PfwOmyZ4Av64rROBheC2w2O50MbA7FBY146Da/Mthw/K7lvntTQOIugSsyopFRyVHLN9CpCMwJt7pP",
+	"fLwFn0RcGaGQBkNySkPCxXiiATpuSzGIePC6sHGQLsrSaK5IiWGBDUTzKCJckHEsz2KmVPuat7Ob3U66",
+	"g1WvJXAfvOn7cAPnBBNnb7mhkEmRZt7+xUKuQdklanI64tqQOyP29kXu/NcyoaF8yFba8Esn7Vecc1+Y",
+	"7Rpie0LV+YG1By24dXfbq52QG7juiBAVwXL5wYRNWNgmR4b/5ji0s9yBIaEFloTUSLFm5Uo40EkEYm/O",
+	"irrYLmaFBWce84gP9i6lxuvmkVr/0PznMHzmV1jFsrcWQmY9V72KxSzb+co2lFTABXmmbC+5psz/LAcq",
+	"91BG+3JAxUfJaQ+26AO4KCb0Xia4gaGVayc6hp5TCxG94HEmSlJhJMm+aDqZkCg6VeRyyIOhNcXmwOg2",
+	"bq+1GJwA5RCQMgM98EOrI+BKgI1RXbC4Xgsq3iRwf2lgWTDjeebAI5ZdIldkItwNFte1HC5lfMrDkIk3",
+	"IM1oJoxcPaRG+kj9FDELmdCcRtdlThsZc8pWuyp3GuS+yEmZKNK8MZZldz6iU5C7Qgkse89glj2N7Bgy",
+	"nd6txzPvWZGNCkLDkblkPWR9kQmwAdikSUSDc8SLmJ8NdZEB4pEbTU5OYt0axzTQPGDklIrzNc+qhblB",
+	"YzaYKBaCXUwpNIFlTNYyOauXnPARk5PXFWyc6sVDu1v0wKElZqOjrquVbFZoJdqu+MpqSfbhFwcx6R2U",
+	"joILWDcIk29Jwd4EWiJNQ1avUv9carVBQSHHBK6JqN2cjA9LX/Xgz8zLb056ROgl7ClXRgI8nSAS2n3D",
+	"yR5aO+hdI89f74ivA6UFJchaYkGluIIOhJ+9keM6KBgGjLoziRlxDllE+zY5AXPTRIFWGcmzs8ydm52B",
+	"7xEBPpKY6Uks7DGjieZRKjW9FiiDeyWVKWDkzL4xjiQNrwm23exW7LDpile9lgi+a6Xy4Zu6HdgWGU2U",
+	"JiELIjChGeGMf5dZ/2vxQHyPKOvHAN3f3Ii5TPD5mvuzFL8vrGBBxZScTlG+4pqcSZaxJUv/H0p9T05E",
+	"+GYov2WHqe1t1/6/6woHOcL/UGoygJWuem1C6pb74osj9SlFSg08QJpQ1MYfLrjipxFDDmzkXpAn2vb4",
+	"D81hmtN6bRw6MYPbmwAjTxShIT1dmhwMLMwcPTp8cJcIdqnIgF2XKWx1usUL4rm9XOWait99cZeVd0Ii",
+	"X76gPKLmcqTAywnZOJJTs5Zi+A11JztieihDREMq+kKK1jhmI65Yevj9xlEsn/IR7TcWXYRFwSM6NYTg",
+	"RMr7ND5jb9rwyBVSil6HPOC3rsv9c2K6XS/RUpIIVrzqVWspW/jFm7YmFXZacDffsAQViCTgnDXwvhmR",
+	"d97O6yS+OOYXLJP4rkcAb2bHbpdNTq4o+NppU7n3Czn60q7zoV9paBu+yGgYccGUFT2kECxwGBlEUlnh",
+	"4pjFFzxgj0WKoW/gojAmAaLfUK2OGQ2GZvDr0r8cWtgVk0luySsrJ7lv3oh0YcgYEyETwRR3mo6/Rx6x",
+	"kCunL2aqStPIHgGPgwnX5DRm9JwBB5NjJqzhCEI3Qq7MNXAxYWGqdqaeFXRiUhLQMVFDGqOb0wiPU6dH",
+	"N82ZEN+gqqEjLMRQRoOfzvXItXVcT8kCQycasMYxU0zoOQNVyRJTdZL27fVcONYz9C7KB1RMLcapNwB5",
+	"Iyn0MJo6BoFRYxYewfhloD8zIpgrM6r7ZGwAc0BHPJo29myw2ZVAFaPynoD1qtfpbbe6vVane9Lp7MH/",
+	"fK2zsWej1SQAaraIPB3q5VwI34RFs6cBY+EV2DzstZX7bJ7Le40LLiOqWdhyUXuNvffcrt9/M4hhzzwm",
+	"MdVOdLZiayzliERs4EyoAK43lFfEk+yEbiAWGVm8aHnhWrFoQGJmFs5CAvrpkE6Mxop0D1cxYqNTFqdR",
+	"wPasiKJTtLrC0FS4kNk0yHK/jA9op2UCREyDNC4aw6JcGuk0oDxGvCRnTKu+QFw0Z9GyGAh0ILZW2YmL",
+	"1MoYqgIfix9IgREFwbTwpUF8OegLC6KKDFkUElBZArbmAkvdF0UOEUgx4GcTK6Kds+maB1FfPkadAoz6",
+	"84iej51diObpi/kA01YWYbrSx/b1eVvvVSjMY0Eneihj/t3XlvqPjeZM0ZPp7vvg6BAjfBTpNw7sTDDk",
+	"HrExmRiics6mGJ7Sb1xXRMmpALgrF0caXoX9Fb57E5j+ULpTACSFMIlzIS8FBBMWIejdd99tlSNgF91m",
+	"OWDWXuk4lgFT6o0IKxUu4UtquYL1b4Z8AJ4IXRDFrnmNvVzkR25igKKYmWlXt2Ll1n3Opi37+ZuSO+cd",
+	"uOZgaBQzGk5XOqBn6VLQk0Wj6JQG548f3Z932bybBrA6CUcxARKO4mfCzMVOh1Kek+axpiKkcUjexV/U",
+	"HvHtwxZHGcf9aURxpelo7HvZO2Y8qicx89cyzxyaddG2Q8NpmxxqNBgpTWPr2sY4EBspZnlWSkoZRuia",
+	"/UG8Fn/KFGn6+J5qIxXgIRKBtl2LakNAib+2n8be2ciyvvA3Ox0Q0zAEkCsCESseyWxORvY/gwgGc/Yp",
+	"VwQsnJZyPNogjsYsMMzIsCUBdh6MZ2mTY8aI/9bdE7J+0V13q1sPWcQvWMyZ8svBZg42cRv293YgRxm0",
+	"NrxCCGBn8+aSGEAM/MDTfAgBYvNRnZbw8tDLy3FGmjX7xj2jHOcZqpxdj8HXfIwsBsh2WrtPWu9/2PW2",
+	"N59VxsneOzw6zgV0VyxJ5EPiYZbY8HDNMSaNah3z04nGvxb6oM1U2dvPvIYhemeyLhrXTgtZTPjeDUUG",
+	"kygCp2sxbCD5X7OPkpfJL5KXs+8nL2YfJ58mr5IXJPkseTn7k+RVv5/8Q/Jq9vHs4+Rl8it4/Hz2Q5K8",
+	"mn2U/Dx5nnyevEx+mTyf/UnycvbDfj/5cfIq+XXy6+TF7KN0vPoPqs7V5gEd6EpSgEiZO1egPfab4s5Q",
+	"2O62ep2Tzm5J2E79yaGRuww1qFrKkKrHRkMNXRx0RVYZxH0Dmjmbq5FkQdM2Qq35mkxZMfJ5QCPF0vlO",
+	"pYwYFbkJz7gCkW/BtMdyxHIzOrzNvp2bFEMq5ufkYTUQlQPaK6LWezfnTq0YP45x41wE0hCrhxD9Xn2E",
+	"NxRxr1VGyZvL3Nnp9jY2qy4qH2R/pzKBBkAHtpQ7Iq5rIKZ70u3tbVwDYvILqdsumm7msgI8kM/n1lgC",
+	"9+KCTx4c9LY7ve7mTq9btRxVkwp5kuU/Upu64NT+4gR3YjrQVSNbSWV5HhC8WCI5/5i8Sn6WPJ99lHw+",
+	"+0HyK5L8Mvk8eZ58Sv7lfxpqk/w6eT77U0M4/uWzyrlj0ONqZreOfAjcxzeZB7ihbQ6VjFdDRvxlBcqc",
+	"7ffEfILBx84n955BMDtYjm6/n84oT7/DMLqvNNhtIGrAKcKQm19odJTjIHbhZT4o2OXvJt/xyAWLT6nm",
+	"I0wD9gd8rO5zpQ/cZ7fxK5AqfqeY1BLh5EtEhnxgfqfTqVrMGwLba0CsucwKOSiXpVsBjbmn5m+u2Uhd",
+	"cf3Zths0jul0bi+FSVbYyIk9w/n7POciJHKQv9c9omMaMjKi8Tlp+icPcgP5a555lTn3kxwQGfMzLvqi",
+	"6R+8U3rzjMmzmI6HkInERWgfeYSLCyPPYkbORPOI6ykZyZBFVvoWk5HZZ2HuhtcozNDwGm8xeZgO2/Aa",
+	"h27chtd4rNhgEj0wg5ojKjCZwiDzDN9M37qgMfAQsw5znOXP4Ijfmf+tvCbzW35d5u/C2uav6/E4vDql",
+	"NLfJQq7B95jRRLjcguQOGZJTlxWJ6UE2k0cKpr4S7P+108wSsVhO8Qr3Ww1yKG2X5FzM3ipoLxmseGRM",
+	"lTISn0SJjCoEPBqzNv4ynpxGmIEmpM1dIQMZg+FhtA/mZcgpU6SZ/FPyN8mP10jIAh4ycjmkIBKBjbKk",
+	"sac0WGjUrRvJ35n/T/qN4mFCzvjoXE9uR2alBtN3vc3e+89qzukOB78irYLm7BkUsuBVeJSygpV5QjYq",
+	"5qou4ws48PtL11+T+XpAwuI2pq9LDFxwZZEoFGad12zM1WoyYlSoEp6UMdwQgNmfL6QLVQK3qDS5AAE1",
+	"m76hQHvYxyzTMonizPpvUjplIByizagivsM2/3faLFGCGziQ4r3UApHV0Suhx0VpzfGcN8xUVjCppGtZ",
+	"1Z6ydS17yj1eR/XTBQzROqfL+eJfgAFjc3MlA0Y9/OcKAJiXSjD8Xw2MJT9LPkteAIC9qDYZ0IoN3JNx",
+	"zrwD+pLZj0cuhwyYiJIjJgXLjEx8tdN6fQtFZpyoMdFsVZoiwFhfPZe9bdgL1SRiVGGAZWqRX01jVzqe",
+	"BOb1sArbINEFQXwoVTYrV+SPH9z3QBgEg0ssJ2dD4q+nH/grnayuVRpS0AZfbyDDEqCcGP3hAY3PGzX6",
+	"3Em9sFQY+wbmprPROKKarQiUJHlFZh8lL5KfJy9nH88+mX2EdDB5SWafZIJW8ir5efIqFbWS50upZGb4",
+	"WEYcX8PUkZaWIOCGZU9poKGiGHjPfTOtdV6nB+nPU1dR41QA94FL5qusYtFI/hLO6AUc4efmnOAQ/4wk",
+	"v4GffmH+TJ4nP0tezj5JXiSfoXScyaRbC9X4VaCpmKXip+Dke8Q/yLTPd0DzND+m+pW/Vg+JRbH5dSBz",
+	"ITzWHN/yM3q2BKiqrRGpTX0eCMK8uX11mdMx+GXCZjb8MnSoNj8ckECORhDDmgOAL0biNFBVk8HngM4j",
+	"E4W6s7Jo5qXpjoaQWyf/ilRuuYhbEFK4Wk7VPk+eV9K12Z8vpmukmft38ir56ezj5LPZ95J/Tl6ab8zw",
+	"sx+uXU1OLqHA3NlldOm3QqmvIc8aGF2MYQAqb0aty+PFa+p0dqg3bjJKYfNLNRddVzL9InhWHT02Iv9j",
+	"TCCqoGkDHjGbiDN/NINabcEKb1i9bExjs0+Xq2PAxEh1RXtKO6+mnHIwSyzDC5i/DpSOnXBaKWy6hwZO",
+	"sISaljkoqQCDyCjLejhaBQrSuQ/Sr555b4bymxUNIKrqmMWcRjXnn712QxEFb6ZqwpA9LcJbpxvu0N5g",
+	"I9g83WLbdOf0ZrBbRUDrVLn0NG+oOUVud7e7khKHCkiVDuxmgHgabgQ+o27pYZ3+UfITXyeyABYTLz1a",
+	"oiYActVI/NeWHb1KfkbcHyT/a/Jy9v3VpPQM+NK1VYFC7hSXYsVBmC/kcwUqm44AGdOIPvPokl7N1VhJ",
+	"OvihGGMqxog+PcSvex2wWtu/ukv4TG4By88ij9sVBbPeOT7JUwz3djvn2oF3HpGNzXa30+p1OgboS791",
+	"e63e1nbl71vdXtGpU/fpis4d87ldRPZnt/cUByn8BFOXDwQVvjoXvqOYBfSruf4rXXr9JS6/QwSYq6qo",
+	"ISvvZRFQvwEeAAWoakQCt5bbD45J8+jt28d/sLOWW5gNgk+FbMtjPXJKFdvebDFh5P4S+X1weHhLnX3r",
+	"370tv304vAgeHnwzuC0PD2/J796+ffDtm7cPvnn36Z07B2/fOjv7YPjNB984+Obd2wffObh/6+z8g+E5",
+	"f2v3snPr1uXdp2dn93YLHHqq2VLalSdbuPGl11gts2Y0581TmqUS61UoyYNJpHldhfN3RBqvOmZxrkpT",
+	"OoNHuEhjcWUcYphVcb+2kMH1NvsIPl66ZTfH0v3a8SrhWU50IK19pmAt3Cd+FstLpCBqghU4mr2nT4lv",
+	"oNhf82y5MZ9AfO0lVxVkpl4P/sbJyZGLoYIg3Dz9Nqu5hAp3Q3rByJks2ox6nYqahbYG3cqx2d6booGw",
+	"x9qLMDCklFXLr6grFUhL0cFBxjQ4p2fsC6GBql4yvwIdtCuE/H31r4QIrsDP0gutQy2wttgwxMDQiBAd",
+	"ezl68gY9VdVayO9syOjCcMzfavzom4sMLcZfuDhRyAJVKfR4SyJHH6VnthSA7Voqd19xUXWQXQFJVwrP",
+	"gCzRLB/QgpitG6SdCdIIRTENdFZJAA167jQgFFwP2Yg0sTZiRdDGvvkOUzS0zWbhioSxHI9ZuNYmB6cK",
+	"3VTomzUsBeK7BZsL3dDDyeh0HHNhQGv33sbB9u3OrW7vzubdrXvbBzu3bt7evdO5273XO9i4tXl76872",
+	"3Z17NxuVpprj46ODkZxUuaqNYKEmowpcr/kAqD9+kHG9bm9nZ7u9mccFOSkkaSMkgxnCZjbWqMj2aV5B",
+	"evT4VlHFMT+sptAcHx/dtiPCKM+8RkRPWbTAEq0mI3NnAxl7Wa6QZk81pILOG3KTXySvks+Sf56ztyWv",
+	"SPIpGt3A2Pb57AfJr83vnyXPwfb2z8nz5NekCS+9Sn6dvCDJS/MZPPw0ebm2nEHgJeUO9f2a+79FecQH",
+	"g+pDP8WHRoIMhjSu4t3V5siHdARJtIQLrjmNysfz98lfJf+Y/EPyd8mPSPL3bfO/VSRrPJSCVZCsI/O7",
+	"JYLKIyELJ0i/Slz6vcbXdpqbu7trW1s3W93tVmfTnEMq4tZ44GoEWGsxt2uqO8877FTLuE4KMc8qUCoM",
+	"Y6Yq9nmAD0iTCc3N2yXfXbe31enseiT5L22S/Lfk75KfJD9OfpT8hUeS/578TZsk/5j8KPmr5B/g979I",
+	"/l+PJH/ZJpXc4ZTHeljNFW+ZRySE4rBchPyChxMaza1l92an1em1wEJQYH2104G5vGY+NKUvmK+856t5",
+	"Z7JxXTilSxvTGOPE9bTOBPej5C+Sv0XQtX+Q/K/JXyf/YzX3Sx0M3RUDGQcQh1AfS4SxWOmLORchZrUH",
+	"jIU2JdDIsSGpEtww+bVKKJiOmQd37rkWLYDOSk3MoKcynNq0ciFFCypXmN/VGLqICHP9EVdloTn5yex7",
+	"yS+SF8lPXRTnbyDm69PkefJLYggc6fXanc12r9PdJv/7P/0fpNfauLmxDn8mP0n+e/KXyV8l/zn52+R/",
+	"Jv+ngfH/kfxF8pPkH5O/S34Mr+9uLz15t+W6w38rlpPxMRbmvqIVk12wmEa2lDBTJJ4Igm5RqBhYoWva",
+	"LNEnkzhaJjnnM2afpenGdZk+dgmeqz0Hin9asPCSQ0emkaHwAaxrNbX/+PjomxOGUZaZERU8Q6tbUdOV",
+	"193A4dG1jv/A1XB2xoE8duQQ4nSaE5/f2H2IBaJ7bnLnL/HF//7o/xLr0+l6GK7HsQ/lHXK/hWHYSv46",
+	"+Xu/TPA3NrfWe931nZ1OpwtvFFNZ+/3ww67X7TxbN//qPVtv2v/if/6j+c/WM/hw7Q+XUyncVN1F3Wdn",
+	"NHr9u8qOR7n2YIQSSB22lPgqLDNrTGOV+pSY229KJOm/Gcks+TT5GTjNcw7PjcoImNcBkZqIo9oFV3Af",
+	"IzL9t+Qvkv/bMPSK9S4JwTeaVV2hZuhzgS9AtMc+aXUzWkajyD4sHuDOjpeVRG51K/vzFLH/DJM8FnLA",
+	"o+FU8eALAy6R4//zsAWySbhMFKKK3LnTfvCg/a1vfetbZd9nu9NrG4FoHjl7z/r9duEfNcnmrwFoUG69",
+	"GtruQSX2es9iRRDYEpCKaN1c9+nCqZJXyc+uPt1VINh2/9ndBdlFjVnAaQRPlOvpRLqdnqG93a3O2hsC",
+	"eK+BpbKqD+WI6liK6YgH9adinbhLovHqECu9kDwg1CJaih7LJcwMlaqs5kJJaOvBwkVWrPx7JKCKESjJ",
+	"HkmDn1p6hA8IFdPi2Wzv3Nxd73Uc0/tJ8peV8WT1Jr2SSHxJscJaRThzt9XZaHW3VlFhrsTxV2HjK/Fi",
+	"u8/l93lXVPhavyEvy4fBRMhC0rzHQhBe79NL0uvttu59e22fCKMYYWl8LHZrTs1sxTzAkjtoVisx51jz",
+	"oCqM5wAfGEaHcxSOZXO7CpmCiE5UxVi34ffMch/rcm+J+bEWgAjXeBJzENFrdbZbG51VIMIsogrj45S1",
+	"25MpN8VbwjPtfO5Y7UTp0dTBAorqV+OdYPZD7gkhbmdGG/JQ99OKsGAojUpBsU1C1uukCADQSHR1deII",
+	"X18YAu2ycHFx+8THOXyi6Tn0TaPaPrthq+OovKlwbAUKQx+NYGlUnnHReJh7ZUULIi4++yz97b6dIv3h",
+	"8Kjxfk22tT2rhZd4lJ7nFd1xE2FTkLELizkV95cexixTFNvkIIrA5izHOD4Zspjt55rluURDPWSjvnCy",
+	"FMYB7xHfHZ9PBGOhIj4yJGiJbTmS+XfKkqC1dWivz89YJhRtSkUwf23fttSuGHd+GCviw1d8nH6CtNOH",
+	"zuNoT7+iAS5rdglrWXs9HeIaAiZpuvNd+wJkzZUExtolLJAdryMtLp2nRnBc0foHpukl97lMy1pZFjgq",
+	"ywGkycdrX65O/1vR+lYVgle67JXl4UoK+ghc2tUermrx1jPihGJhFhXq6qmBc9RMp9rkiMbKGViZ0oQN",
+	"BjLGMqa5sqT2dSCt52yss4ooXBA/ppf+PtasQQ8iOJZoOr+h2CSS8lyRy1i67tcldTXz4Czjts7ZA9kX",
+	"zk+x7CPr0YBvjOBRb462K1E3SPamhzhtaPRYKk2jGjPM39n488+TT5OXyedATl8mvyJg4P970u3tbmzu",
+	"eCT5OVj9U3Lrkdn3ks/aJPn75HnyWfJi9v9zib4eSX7RJjuVmkLOqL5s91W2+GdGrghX+boojj+Dq8vp",
+	"W6t/DmhML1f5COH9Eb0ELMRo4lW+O7avzimW9LKRwkthB7mTzGYqgImXQice2fsLcfQRbrAq9sE8TgW7",
+	"NOWPKqRfqQe+vQg7SpzW+jYz8By6ZI3FjkpS9iliPcfTGOs5Ln5anQhVj1Z30mfZQn8HEKjWbVTnlIL6",
+	"40WHklfwJq39DniKzALYk3Esw0lQnZY2z8/NheCunOAcTdNamuR0SmjB5tECm8eKNgHcZ3er3dlo9zq9",
+	"LlnNEMLHT1iV8n93NNbTXKe7opPQqPb7WWCk0YatHCpCa4w3yqCo1ZA9srntka5HNlZ3xSJvsfE0pznZ",
+	"V4TktMYNTOwHeVyo9ZCv5q4lmRRNVvEr56hqyQWID3BpEIPx5QaG7BEXckNmH82+l/y0TZK/nn1s3kk+",
+	"gzRGzO36s5Q8zD5Ofpq8mn20R7qbN3c32xtb7stVUwhLOJNRhxV4ggXVOrZwXHfO79riNqfMQK9hDxeu",
+	"OkFVtJKqDVdS2N8IhDHNnmofPKZpmPTKblEbRjUXQ+I1zKh101tgsVzsMpYaDG1NZjGVpQW0135/wQgO",
+	"yEtvqg4WoCNrVcVdKwGAzQrc7MTHDr62CEA8EYKLMx9EcB1ToTikEfoQIs5C82LTKDpO6+kL19t8zQM7",
+	"k+Y08klTQeQ5NFjfI4ox7FaNNrAbysWWr+Gs+J5PmgL7CeCAHrG1m+a7FWKrwHzX3KxGv2vggtNmE8XM",
+	"fEajNvFtLz6/LwpNXjGGs6TC9DaJWbfGggC53rW2h4IGJQSLT5PNbsc1heuLdJq0b0JMoTaJHlKjt0Ct",
+	"b+LbOAMfCuHRWGEVkSyukYpKM8wqRWuwxy5V0GFzXF+xpnfS7ex1t/Y6nW+vHIp71Wh8191x+YKh5w0L",
+	"CcX7wstZsvJed/WV12VR4q2GZZPRguL0y7MqXcfuVdsoH7n3Ae/TRJPFeSwWnQ2ZH1KVa6ZcTmYhTZ+L",
+	"kD3FshYr02uzsJrEFbtn81tLnfNxywl2rbGE2kLo9FgSUW1bhGYXbQ3RSJoaXsOSJeCSQdqgxVIbaEBj",
+	"CAhcHKBc0Vid/2ZFa7XZ8jfd7OkZpKtwvxznRk6vMF1V2nTbrc79cNet8pnXmECm/QpoEVGlSTCk4mwp",
+	"Hq+ODVXJrmm8eQq8+RJZ+RUvYj9HOcif96uNqJimxnV7+86OBjlB+Waw5TIkotL0iu9nRvqS22hRK2qv",
+	"oaWuSuU+yHG6/HJrB1/BP2Vb08KEiw5wldQuOcDMrpwTqjp47qrUGsjEonC5G4qMpeLYGM21gkBS0+y4",
+	"hBguziL3QVEo6yy7kA+cP27lGDu0e6hlPmYnxOblRhA7ZJxFqruYGEDcqxFLa0GtEG7rKOC7tmQZpsnh",
+	"zE4GylPDPBmzBO91yRzCWJmK4a+Was254hA03A15+fQUvIBKoOYsCtN2x/PsjAtsD8TFeKKrCl2wKFzU",
+	"+wS+I1ztER/EKjQkfUdBJp0eoj3JJ81QaqMI6UvGRJrNAgqouSUCe2NqzesLH/ZnBzKHZscAKVcP5x9A",
+	"VCI24Jl/iMUfIQMGPYNY8/GPH2Cj/1ymULlfCGxHyzEPVJUwM2JK0TNWr/WBKRyF0nIOEvRpAWpLNRlJ",
+	"pUm30yEI6ctLf5gbyeavunTsJXcgAqYqw/wPiKtIRyMyEUaZMyzdM1xurFnspSEA7fYaZBZRDlUoaOqT",
+	"qqB01bVIrYPX6B6pP6sk63XzjpI8b6iv4WVHNLduI30KVrlPjA45+7PZD8lOx2mFsx9YyyMULAJDnbPX",
+	"vUD10hZmeg5K4iez7y29C9yyW2j9TdyKZHCubqMIcb3iE/fs2UHtCYBkAGwUSyqSwwexHFUnSjyC3nPu",
+	"y1T34oqEdEqavU73ZqvTbXW6Bq8iqlm8Nif1bLY6uyvmUAjGwrsXWbOQAQXmWh0TGSlJIq5sRhuskDD4",
+	"2PBY0GTzALi88uIkjg6ADczLLZMoyiAy4uI8FTRsK8ZBLAXE25SydVwjISzhyXQbmxS248n6H6w7W/J6",
+	"t9ftbfV2OusAJOs7nUJST3psk5hXUpfaQPWisvP40f2Dyvj19P5zZ1APoLeN4nc0ic8W5rVb1QekncB8",
+	"QcaTynSrkEWssooGzOMKKxP7WjG8qrdckLOjL9gOQA5AXWW5OgSsQnUsA+wpaJFDjdjAFfEhwAM6xcE/",
+	"n8T00keBxcIJ+HVoX4BNWFvqL6Qm3/rWt77VevCgdecOtjMESDYPwcXKOAgfl3S6VmVmWBwFNqTj6tDA",
+	"K2Cm201NGhgFz5Xdo7P6ZaX0XJvs/C4x+woMM3hs0O0EkkYrAkJ222a9jZVrTHZJZFgl+G080nMqmUc2",
+	"SEBHRhTR0j3dJBSqcDIksNbEw8LC/UyZJlz0hf1mq/RNadCSfNADVz8K0ltXUkRqK4/mgJeLs5UKNMN2",
+	"7EEgEbflDVfmzeW4/sBOX5pjREOWo8rLoxirLcoGsaoK5/8T2IFfAPf9bPZnWfn851Bg+3PnTCPJy9mf",
+	"J5/NfkgM7ICf8CHp3txqJf+U/NdKUDICXE2Ub3mn80W8Nju73d3tm93O8kuFeey2F1yunMT6bS4qS865",
+	"6MHAvKT2SL+x0en2G+SMCYh6/c4k5spWdvfgaa/fIDQ+5TYNHX/c6DdIEPMR2PACqlghxnADiMNGpwf/",
+	"d6OoyeDDFXSY3G7UW7i8RmGP6iBbVunJbbs2sMLkHhzFNNC8KtcSHpOxfe6B6m1YKVjh4NQsmUq1t7Ql",
+	"v23LiLIDvEoVBInKS9EXeD1Exp77OQcLrm5tKJnyiLJ5c2YMBe4Xo7ri99i51jzxsSmvj1fok5iNwX6z",
+	"T06lHmI2m5xogkZmNb+TNnko41FKd40wZA3T0FChuApo1ssvsLsv7BCReFTJUK5cRbbibgB0X6+gbN2o",
+	"NeYDfCNNlyvgSFWEvzn3OggKWcAVl0JB7R0+4hGNyQhi2NTKtgZcf1bMV5xX2RzO+fLYmzJJMNKyufyK",
+	"sEPwbMPDLKFfy4mzt72xhZduEnbhVuW5013xVq+n6By4zZGBueqggPoGDCovvYpNlu9cSxIzPYlFhmwF",
+	"LbST4+jYj2URU8+uuDoMXGWUPD9zaSM5tSIjzO97V8ZPBz+L9IaJ4B9MmH1snQP1fl93C1TQaKqYR/Kl",
+	"vGmuaL3ZZkT5qBzSAJE+L2Z/gkr2q9nHycvZJyT5WfLL2Q9s9M4nsz8js4+Bt0PV109m38foGaOLv5h9",
+	"D4Z4lfwq+XT2PRAG0rHg/34ff/+NrRf7i+S5+Z5gyNDso9knycvZR7MftMtRmZs3t3a2l+RwVbt/A1uw",
+	"Aq6+Hg0KOFbB6I22iWVXLZmv1EJWrGJRKqqbG6GmSdEXZx5ZKG5lNbJLeGcV5SoUs1mF84PBCcYsoppf",
+	"QOXCnN5+yU5rdPfGYgV9sV8R0hZrpD6zzgXJoriwu0gDa2J8rdLRjFlIQcJbKyqoFVEjgeYXXFfI9Ucs",
+	"5jJ0jf+NVuCG5wAglxQkGFRrrsY+cOgqjheU9Ba1GAxsNgzG5DjlxS7zimua05gqViekPq4svJadlVQM",
+	"+1BxPXWwxBWZCAXF807lRHvOnmukw3FEBb3Gch+LgMWaclF/lot8tvaM0gpYe8SP1ZOH7NIngwnWUrQ/",
+	"HMUMYIS5Jzmt1yrKfWHfPTiVUA0qTN8F47ztnU7dUxz7INATGvmufrgdBX/NTerKi8/NmhskN697/XSi",
+	"+6I04ztR6JMxVbrYVxDX3vAapQ2nv6TD4y84Z/7fpU9Ki8If34lKDp/8SCsrSxb9cb3ln/LLKD/Lr6bw",
+	"LF1Dxa+1A87vsPAY9rqYkGcAyMP9Qh357An7YEIjVSjbekOtSPbrqrA5YpvSvQyrq6jPUkJcXXE1t0O1",
+	"jAK79yryd9glU5pAytIVyYNjE8tk83TyBRs1nO0bJw/uV/OcvOknZwmliphvKhiOdSipxZakCg+1G9sz",
+	"yi+LweV1nbNJXVoVNHMVG1dJ9KgWOmKmxlKE1Szs8dhIG91OJx0UoAQiksu8zYl5zi7nESVjjQHXJWno",
+	"KvBh9vmIDa4Wxpm7HHO5jpGN6BlS+oGMR5OIWkdIzC5jrjUaFnJRfkVpCp2tYyP+K/X1fkM96fbxR/bG",
+	"hEycY31cn5igl3f6qevWCcGfv4DkrVfJrwiYGn+RvEg+NUrJfI/CX5G8ndI2OAHD5EaH4Idm4bOPwDzZ",
+	"6Trz5O5OjXlyoTvRS2NOU7QrwuYSvDcgclXVu5oiXM+ezEOAsRIFKFzBzW51SNAb1CFqBHbcQP0J3uMi",
+	"fCBDPuDXddjeyWjBSg7bkQx/L/21lRdf26oOwy3qW/fwsChFvJfefLez2+n0Op288WSx/SarDda9Wm2w",
+	"NCjE3Vk9HBlae1QZJmIY8JiW3ZA36njvwjoeZhiXrgTZoN1ltRsWsQoznFsHOazhEBBlSmzR0SwG3F+/",
+	"6K6jP3wdmIta/xDP5DB8ZkPdc6/YMctt9b98xoJ/8dEZUXHw9X5jfhsb21s72zdvbruFrF4KZYlL6BvT",
+	"MYvhUF/XYDqeuEAGLrSsyjJU7HGdRcU8dD5ALhQDQQVGK5r+qgIkyFROYjJRUKHYFl/JbrM+XiJPj6oC",
+	"IYoGmFtm+Vg7qhp4jyJquI05DRlbMccFWPU65MEtQy293Z2ut9XrYPl0MLI8PrnXuunlvN1g5lOkSfvi",
+	"9jTmUcQDEjENhBcLeVxK+305aiz5EZl9nLzKmTQ/hn9BL7SPk1cEEyANACcvkl+RnQ4pySHQIi0niSTP",
+	"jSzyTyR5OQ/onycviDWTPoemaj9LPrPd4HDqH5aMn73O7k53q9e5lvXTwc9qsFwfRwI3BPInvDoPqNXX",
+	"ay7UutoQXSkZxmzw9X7jQ7uyZ3n73odApp+9Z+17H8J/nr3v8NdPUQVhvX21ayyt4JoxQW4x1wUKS8Qo",
+	"jvIaILLC/dff+n0+4jXFudMEog8mUlMyoCMeTast2zVapXPkMj2UoSJqSGPoh2VETRgNEBdiOdVkMOBP",
+	"SxHoll2vh/JSQK83r/RDS4Z6/sdxOLhKFeaFagiuM22xyAV5NFGK0xKdTP4fuNnfJK9mH80+qZLNanro",
+	"PBZcKxKxgUa5cCSFHpLmRm9ne8fMljqdoBU7mYjIXJiNr86khJ3l0rNVTHAdnr22JYBRca/49AY44UmM",
+	"8q0LP4mZ0W44lDyGjURTBJ4KOhGl419Bf0ZoXWZdsUPX7+2BDOva3XSz0KQeZs1h4LsNXIPUYHbBDE/l",
+	"Kr0HNGl2vd77C0W3BRbGBzK0MaaN3CofSn3PzJ8Lt3CaDcSlLiz2WYgvkjHhipxVRxhd1Jv8repiY8f8",
+	"TMPwwROhmCbNXEr3aKyna9dxAdiIvwrkHOUva/lo2d0u8kEVgkeBCqm5JszXjRW9uisKXVDZRj13JQtB",
+	"OAODJUY9NQcKEHxSCQv5oNsr3GERKp9dL+51hWBXN89JtZ2hLrru3yb0fxnGmGsB7UmNqaDCx7gS0Gam",
+	"h2uALILSs9XsBvV7e8gu1aFmo2pZSrBLhcFi4ItcaKBbtXhQdUxQfaDB0OZ4lySX/z77BOIxPk9eJJ/P",
+	"foCqN7TpTT4zompJLp398PoRBmMa07OYjoc1dw+nZARWDBPEDyHiJ/2yJB8mP4Jok4/d2l8mvzTLwc3g",
+	"Yn+WU9tmf76SfN5+/SYeubpFuV0vBp9qp9bRo8MHd+FoKmRvdnlVsE/hdOlGzNj1C7YO8AoSPIYn+4QK",
+	"sC+4aEhGL5iCAEpX5pUcFN5QKdlO49Nz5QlDqllfBBL6QgniD2I5wnj+deJrif+cD3o3OqJmNMQijnZg",
+	"M3tl4L4ZtK5CIVhsAyku0LwCtrpUGM4W+loGXLepGn6ermOl4P7S4bngfjPHKsH9JPl5uzpMqKa0Ylj2",
+	"MfU6va1Wp9fq3Vxl73iHNSFD9A1sXMv6bSc/NVQkjU37PHnVWKn8n8WFmI/YbarZmaxyrRwQxOHAvpEW",
+	"u1WTU/sbr3IrBEMehTETlVWAsg9dVi7mD0eMDq4qgxTXXyGF1FV/4NCBfKIYoORZNpihMn6bnMhxK2IX",
+	"DCs7jRXEdEPypJAlRtTtdG5ezdbtjrO6j8FPZv8JfX0EipV9goGGYBj62aoVY9ILeH+1qz+JWQ3vLQGA",
+	"jllVY9D0Sq9I05fcX7k3ZzbNkn2ZW7yeYfvdIQ+GJGNdEBPMdFV/4uKuyzln9sB4qJDi5oHsdvqlX3Is",
+	"dTo3Kzh43n9U7zDyFuRfppwgM04bQWXKaEzomdwn3Y55qlyRHV/LO5BLhVU3T+eVTFeGortS/W8lXf1v",
+	"69rrenP2i3yAAtaN60FHGnMLUJGCS2Hp4gSr4xvCwUUQQ0wwjchYRhEXZwtMG72rmDbgro5lrG9NnbBq",
+	"sxvnnhuAQ68cMITqS3DMxstlYOOpo3/Vd/fn7xMtDddYevq9FU7/OliE3UVWygZDOxOU88NyBhUxPKdK",
+	"RhNd7QfyJ3Hkk5gpGV2wMO1EYttLDvjZJGbhvPenWW/lAEhCQFt7HcvI1TxFB26Ti1ra/GsIEPnyAqpz",
+	"J7FybHXeZXbGLyqardZc5XXDrK1ehKauPCQvw57relZtURAbw+KC9ammp1RVplleVKXsGjZW+tYcKw6O",
+	"9SiwdKXhA03fYYS/5jr95VL8MmM+voyP/DydbbgBoBuDeVyMXs09Xj14VVwcZp+lvx3Y4Y14p9JODouD",
+	"RrCCIUjRBEp9tCIqzib0jBH2dBwz6OJLmg9kPB7KE/ZUN9c8cjIdM/NfQ5KbdP90zUMnYG/b94j/H/12",
+	"u722WkWAcRqNUcf+0pAKOXC96PbJVidnVUJrwhm7SjWiCsbbmevNJ2NNztl0j3QMArILKgLmke48M87V",
+	"pLK/bVgYSoP6CyV/XF7TxrLyP2aR78ShCzVZuFIobWbWap4xgUXJu4S6P2pXsbwqVKXAjk1uZa5x1r71",
+	"B1vg88FekAERF5l2DaBGHKgVYhr6wkdoe0hHrDn7ZAHVXyMIdQiQyY9zT/w2OXCyxDZ5+xZpdre9jZub",
+	"VYEGfVGINNgjlCwJNPCIktbud9PrdDrl9xUZcN0XTT919vvk1IgDCpri0sC8g9HaZjwC/i2DhBCaxowO",
+	"JjHk36bQks1Ox+hEXJz1Bdb2AcSdi3hYeF6l1KvtjZub1wo9MJR1OZGvDjnIR1pZ0LFo3V6cJLvIsCxt",
+	"Yg0MXCxphR20R1QHw6vUsKqU9ir06HFlONmJW4zRZOcLN3dra6/dkVVW9Adm9fnceDCY0SiCOUqR/BtV",
+	"RTvs8Efm9areCmdY2C13E5lmsLNCMTd3T/ltFOa0J7UAagQfj1kNwIzcAdSn4/3ehcP3Op2agHjLiqpL",
+	"Cl6yKMJ4DDcuwr7ySAeC5aG6lJqzdyLGZ23lDUX2AxlnMc5+dVHBTnt3d4Vm7TXR1dm1LQWN+gyROfCo",
+	"oCUKB7mqIcaB5TITTDr80m28lv2lkObggyTuu+zsNjmG2gq20QFURBjYEtWkmX2ZnpbLXV/rCwgFLd12",
+	"s+RtzhIoqC7GpotiwkWlIb4w+DVyK5amRuMRPJjoCdTTZ0+DaKKMzoRCSXFzi6WDvsjEg4ifs1SDh8nm",
+	"ggxz/jRX5NqWTEHzc/Lp1RnvarqmltDphXBRo3NepRAOzFcPvuBVrU5fOiio7uY+bNZSxp+KwJAi4BUw",
+	"MQ3eXoaKOOaSjRyKgVyyEap1zE8nIO6VVWso60EeGACiMbOFQU5ZAP0Fc9lbARVgHc9qhTTz4bvuRxrK",
+	"sbZtLThTa/tkyFlsII4HNCIQ4YUFRr4juWChC7zs++0+ZM7hQxB8PBvOhNYxr1Aca0gVERLHQ/ETMTct",
+	"AQmptea7vigV1QoV1gdtluqyyEuRbscO79MggI5qlX3T4Nmi8p8GpQUyJVdIJgDJHE5TjlmRbYOcLAW5",
+	"BH2ExSO1b/dQ2HooGXqTlHVqWfX84Pbtu8fHTw6Pn9x7dPduw3M/3PrWkwfvPLz7rcIvj+5+8/Hd45Ps",
+	"tzt3Hx7evVPU6OdGXFmvP4CzuRezzJSKP92aPpCCTed+dayk+PsdJrgtq2yzTmvzrOUgTbL2Cq44rh2U",
+	"F93zs49Jt91r9zqlyhhLIzIBxKuq0B0UYb8cDvBfwK73Pagn8ZGN+8XuBc9nPyTJX86+l/w6eU7ma1a5",
+	"OICfJK+Sn8LPNnzgH5J/utrSg1o/4O2Cry+/7P/qamWB9vU8a34AG3iVt1e+7PcrV/8iV3GrepQrbqOm",
+	"f+AdqlH6T2OjVgGEXq+9gyXjrraIiFZh/23zMx9wqOMOBRfmTtSaf0nyEs/l89kPIc4FWlj0+3nz8OwH",
+	"5vBezT6BHhd/6iJHrrbS6sNCaLX+lrqjIk3/Thv91f7aXGGZdhfwp3u15VTXt3nb1bbhAiVwWwAhf3B/",
+	"m7yafWSQZPYJhJp/jsfzPPl09snsB1dbRUSVfjKycVY1BRFdeEiuUHtJz5o7tLKlOgOuldsC/etwINQl",
+	"jqUpdfhCGfjTIa90WXEgw4qTOoYuHzE748qZsV26GjBMfJKW3c7K0fW6lfcR15MVMPLMT9d8wMV3Jkqv",
+	"VYLCkmVsOfZTtZS6Uh0Ve8ZX08lAqdbzLXOgmNHPjYw/+2T2UfISBHrbZrLSobugWEjerQPmYXy5NOlf",
+	"Ji8MCBoSP/ve7M9n///kZfKi0hvF4pjrSsZ0Yh9xBnVnbHnwTGQaj6MKplVGAeCwJRS4Khl9wy6z6mKk",
+	"KfqYx4o0l1aw9EjeWjznr3ivkX/c8JaXxHyN+MKSP832eHbykmOZnnNip5mMqVjiucpwGUCkkl/K9uv1",
+	"oXIFnNoAwHJVnrQcT/uqYXe/9xF1ldaK1NZWqlaU7x0JAbgQ7zr7oUsJI8mnWQzvq3m5Jvm1R+DJLyHN",
+	"7NPZn5oxiBHViQ2k/WT2w5RRvaFAwM1Wt9fa6P7OBwJudFHgqtv21bLr3qU6GEK/+lLIUxSd0uD8iXXp",
+	"z0dWDKU8V237ezuQo3VgAWc1R2Y7zTyhulCgfIWOTtnUl8HwSQd6RG7v3Nylp0HIBu7vyu+FZvEFjZ5g",
+	"H2ZVGO3m9mZNX4A0VL9cB2D7pudI+eLYrcXmnDRJEIpe5g+6YsmFk1tyjc6gXLzKSzSXX9E6hXCxbC9u",
+	"7CULW9VCvBgGFy36tn3XxuRU3fy8a0EOdMn2ghYj67Tcz4UXETpHMywApW7n3vbOzc1CXc+N7WUQtjC5",
+	"RBI4XtIsl3HkYanF52L4/KLrVBTuqQoSvsFopId1+YwH0EfP9QescHTUfRdd0qkivjz3oeDuBGxFeVOY",
+	"PC8asuT5asar/HrfeXu+VY5dUdVWH0r9iNFw6nouGYiPoncGjb33Vm3SNEeKobHMyugL098231SaKyDQ",
+	"7gnW/Hb1IvN+3JQyc6G3c+pRnZXdrq5q5Pnzed+r7uEEXRSzKqUDQknMxhEPaCHbAqoFts023hkzcXB0",
+	"mA9brCYsWApmrl+m/Z5stDvtjXyH5iFX0JEmpoFea5N7MWMtcyQQn0q1lQ3nrj1/3VdZx6N7t8nu5tbO",
+	"3CG0ye2IAxlQl9wQAWmkgumY+fvEB1sACAhcw3KVBqP2ZDSiGLvfFz52oPVRNuNC2TphAVbTC1ibfNMm",
+	"zfNoEhslY7O3u0ZoGBL/gssIOjWPZcQDzpTvEV8Fcsx8ry98zDh3rUWZYlo9odrfz8bi4kJGF9DTR2RZ",
+	"+jC2+8tvkwcyZoQ91UwoLkVfOKv9yEhP0FJhj/Az4XqBSsEUmcoJCSWAw7mQlzUtNG2SdzWJzerJpCvL",
+	"PjHHGbBYsNAzd24P2AWnQs/lJvojID2CBTErC2gYatoaUS7qG4dX0cHhZERFy0A5PY1YXqrG/PXS/T2E",
+	"Zdj+SW4tUIEVY/BoRKA/HDr5CksEJ7NNf7fchT2FRHmspOCmy52LUY4UC8lk3K7tG1pBpe/JGBUs3IeD",
+	"kFKV/VOa6xG2Wk+2rPPY9ZtXIiBXQ0m+pETRyeXjURmcAB74hIuBNH9ByY8nQD5kZH6IsbmLjx3zzL8g",
+	"yaRkQ23geNUSrEHtgNV1zMHOfFCeogJCisGyWc0h5Ny5vHCYf30cDkqB0K2YDRiMVZkryeIRh1C4mi5a",
+	"DruwukapAAOJaHCONTyzgSBKo5nqlZudjTUPkC7M1CmsA9VbxxoKPrZXcxU8intWEz2l3x0Kft5Cf3el",
+	"jQ1P8UldBpE7ZY4RyTbIxv/jlpVqW4d3IKp9LIXCFNZyW/trN5u1M2DP2ZTQLugoyp4O6URpFlrwHVJF",
+	"YilHGGxflVnQa3W6J53OHvzP1zobe53Oyh13gSNUrUYqhz8ytrGAl2YltgNw01LgPej0NCaGjk2tkzSF",
+	"Y/sOlGRxLe2tXIdvomrkKL3XsB8URb7CGyuIfpaRH5udnbhp8j/ezg+Yf/CWm36JzfQbJydH1k5KAhmy",
+	"ZYi72dvN9wLa3c0HQVyps90BUUND4p2cYGuiONHDjFOEEBQQ2NOa9pNmppgGrBZz3t24TeANwsN0mxad",
+	"PDI2AO2c2rk6b/iJgibwRk47YREbMW0WLDyM7Mm3JVWw2nDN1gqmUcRi68Z31hZsoUV8GHhMYwiYKQW9",
+	"bJ4OdnuDja2dndONzZBu042A7fZ2TzuswzZ3NrYh4E8bttrYa/yH9zqtXdoavP/hRu/ZHy5B4hMzK6Jw",
+	"tbH3gDx+dEhSUks4ANhg6kKa8hdEmj6E6e6dRlSc++nhxcwKyRgdakQmNWYBH/CgJjMmtda0Q3axbudQ",
+	"64C2rdydr84PHL1fwg1QNiz2QEXGZGZTamz+w8eqiMjpG6sj8WM741vu09Lv946Pjyp+PTw6th2c8Ycn",
+	"aZPd1UX7k2KzeYgpAVFsIG11Tay0oFLwtNbBmGH/Nezd06SF1v6G8xmSYSVv26OzJE182EAvWSfXRLTx",
+	"WIRsAIE20Ap1z4jirh/5nDKTbry2U/k9yOOF5qa9zg55MIk0b6G+bNV4zDsBWueIHFJ5c24oCsLnWJ7J",
+	"NjWHxklxmX2+53bU63SMdox/bHY2nuWNHIvuZm6HZa14Tt9ZJBK6d1xn9pAICUw2J6lwQfxHVDOoBtU6",
+	"Ml9MSxmgTupb3c+yqlxb1RAuK/u7wHgB9L46YBm3DlFLLHZwqylGUV16AJAp+PJC69RSlchJLJ4YufjJ",
+	"mMVPhnIS11UcA23DKAfmpT2bOx7QiImQxtaDY8DMCBvwruJAPWFhUABBXrj4Kz5ihEV0rFjo9cXpBGqL",
+	"Rowqwxc0E05+Zs4z1FQ2LlSnPhjDWmzNdiyBZtVQo6+ZE6FkEEkZru1Dyz9CiYq4OQNyyUUoL6E+DIkh",
+	"mwYXbSVJ99jplBHEUJb4U6fd2eisEpbsLVV/q5RezMHEy7XlKV16JvSWlJcCV8eigaVhBVkeJMGrqcFW",
+	"VK3UHrIG0G5RGUiZmzPHZAAJjnOP+GqMAb6O/0GxOiEv1zziY57zE5CefdLkui/iicAyH1QbZQ7WARYM",
+	"L82KzqwakCbnC6mfFEZqk4OqC+4LsyQylFGozPCUQG2PKawUQ/oMfYfHgDhKOn8QaPPF5RbbUcAuG14j",
+	"/wp2KSgsrcg3Sy+vwD2BCtxNb+fYzlr6+RaM+8gOW3r4UOr88/ez616iv0yyWoPxRLg7grQid937RIpo",
+	"agNGi6dVnbZ+86SzfS31ZpF1wNoF5CBjaMXqkQ5wKy0HK+v/UXXtSySQNIrkpaWRSLaKfTM7K1hzvQag",
+	"dl0kOmhkPCTzGI/FJmneOnYl9B/X+OZPUoq4lxF7Hwiu7xE/pFPbkV1OYoPOolQiGkj9d6Edwt2J4Tzr",
+	"D6QK5GVf5HLFPeJb3H2C44A85X6COYDsgS93u0NGXEwgpjAmvU3gR2rNIzLuCx8dTD5pIm1HbXetiLiw",
+	"egh4MEwceJ7XyC8g9ye+g6MWMdmNsioKY/TDA/tV7qc7MEXuh2/gEnK/HONqah/MDXFsF5ze7BNgwgtQ",
+	"3XV1sQzX8exmFe9EaRJecXza0lxD5Kvx/vpmjZiNsCH9wlqovHIb1jYs2Bnkt8/XQF0BI1cx9DjyIthT",
+	"VBdA5QNTT80Jpmq2jEKjN+MIIYg1rvQV12tfmo0oi453ezllkRRnytUEcPagGPsEVsotzbFUip9G1kxk",
+	"8wgwBwC/X245ei17EaBA0VqU/ZSzFYFVSE7iKlOujyTUd+WRwF4GyWx5q4ijs7YVb+ZHSZuX6rxwh4qV",
+	"Sp3HeZNp4Uhw3EZOfS8cSPrrFY4D9nnbjZv77XE6xermAp0qXhl8fHGmA1jsnOGg8Ks1GxR/S40GqiqM",
+	"OKfQVJKNUsLr1b2wuVuyUovDPMfgS8ZSy36dhGEXnqd9JUKeJ0spKHtV6lxBtK9VM+uTH1MTXkHnrEi6",
+	"wrrNKzvGUbtdFtFiB61dtxGHw0reAPUDAA9dtk+qMULqYmr4CLEmGS1Woy74myyUOCWXC5SM21f2ddYp",
+	"eyhoOx5gdb0rCXAr+86A56Sbd1NyQZroH0v1yTGLWyj4oChFIynYyqJyOkX1krIV8EpB9S4MfOL6rM/L",
+	"BIOJCOtxG/tkn9LgPM2aK5Bjc+dCahIib7uU8Xm71O9/JcnAwGL9KswqIRMaevUE5wb28C6a/mZvt6R3",
+	"bKwsjcQXi+bE5051LmwbMKC40dV2irrusimN2I4mGLydUr75SjNZkWCRAoRlfg1ZKoEOjcZDuswU/gUy",
+	"KkeMqhlW+Wmecc09QwZWDu4pSENOwKliNhn25SAmhzY52HWXW0tiH6uaGhSOsEQsPGOxI6xW8nZ+ISTg",
+	"RjPVQzZFI6VRE6rqKYWLYq65DatxLbFYFbN+AxLyIk3Y7jQ3cYVK+VpaIhx2haqY+/2O9Wpm/LbmYqxJ",
+	"C2RwPWQc3B0soEqv3ka+hksj0FQz3neE0XwuwQ6SQaxnsddLqZHnOBIk2Kb8ALAbyCZCV4H3Xm3dqXBQ",
+	"3XQ3rmuJBVPdUEXAe7NqbQmzU/nPSXdMOMwMEWAWCEK5EMPqywBLLVO2/E9FHZyaEKh3ncUdO9opelmi",
+	"t656ECVjXOWKyXR+zEKufA9stJkqueeKdfoe8Q1Zhv/ycbljGHx9leQoX577+8QP2VlMQwbmoZwCCwhC",
+	"ScDjYMI1OY0ZPTe6vNQkiKRi4R5RcsRgsVEE2ZBa9UXO0ogHQbY6GwSEzoCt7RN/QHnExZlPmo/Mgves",
+	"nxwDKfMxlCX7FMTFurUCVYdxrhc8mwHHO2838rByJ5sg+/Gem6qmSPkCbxUMcrwg0iIDQwgwvqFqQ4yz",
+	"ENviKHfBZQlPPQJniigK9ijhuE/etW0Iyco04xqhuhXqUt4uoEgkzRlbXxggd2syJs2uR8bRRKVLjpl5",
+	"EcqACejnhpXd1splnVYR1b70+OzczUN4diaSqJr290LH0+JV5U0rQ5qPdFTmKPbIUF6SERUuTIbHZXxV",
+	"fUFj8OJBJ0pIC20TLGtTjJu8hN94Gjs2YjrmQV/4dgFPUo+7HfoJDOaTZkRPWaRyxh6P+NnY/poHOD1k",
+	"MUOMXgnsnMx3y+5jeS0g1z5jHiS9LAA8u4MqbJ2btBqYS0fsZLxcLEXuorxUmzyduvM/SMmpHDNhC+72",
+	"RSCFYsEEa47yEZMTbT6faIM/wmboG4K79fSpJRPKEt7cjPvmKiNQJoVn1Xt8uS8MLUan1COm42nrwEzs",
+	"O/Kc+SY5NvLJSSVCOslDERCN1/at0EntfOAh7IshjQYtqBdiJJiIaWUYISRPgBVXD2M5ORt6Nq/RYhzy",
+	"FMhJrwqWBoZTUcAghw84HG73TLpplleAM+t9Yta7yvDu2mq3BXZhpiBgLLUd5+ydgbyYS66uDI9bdUX5",
+	"+82z2uUzfPHqXxmd5jTAuhesElj7uFIPzGl8Fl7yl2tPtArr32WnQynP77CIX7CqvG5DnS/xJWLDlVJN",
+	"DhPtLRKGdoiKQnlas9G4KkzpwD4hIxoyoiQZ0BXqFtp8u4MrJypW1HGzO+KhZ4MQFfHtdls8BL6IYVF2",
+	"E0Wxc6TOavMdb+5W+oup0nbXV1m/+eyui3Iri+RowQNXqF0lRPGXbSEoawaMQ60mJ6hvdTbqJkQGfruy",
+	"pMNJbjBoFpzFzFoNobCeZr4+EtfkzPVvWCtXIKy6cMGeFg+txucGvjY3JVcknDDStAoTAG1sCD+UtURg",
+	"5TZueUVPWZ0uYafw98gHEzbBTlOnDENhYDEs3Ce+m9zfMxpO8aa8bP3cnGBf+IVNo64Ca2ah7/SG8l32",
+	"nj6F96h5xWGdnQFMjr3NvgDnOGkaYgrjAdU2AH5GuSjpHZmy6RYPeohdB/ybhjm6soggWkpzlA5pf3iU",
+	"jVwkRjBB+hNF33V1gK6BRugcBiG4HqGRQjPumE6NGH1D2dysIkYYQt/WVJ23B1xwNawOoa6tme7SKsnj",
+	"R/erQ3ivlIJdmYWMoYGYepxKeSlBzdPCFah7dfpxhgsre2rKXGOZfJqbYn6ZzyCaYhJzPT0249swREZj",
+	"Fh9M9HCR5feGIgdHh+ScYTEx37wvY/5dkH33yC0YxDbrPWdT2/q3Dc43MxXEX5l3suswd9d49gxye7Bi",
+	"HyRwBdo1qm3sNdJbJCPKIbvLSunFdWavQbXzR3ePT1KVhgtbSB+0l5gx1xTWFmo5ODpUey716zaKwOSi",
+	"R5rwuC/SNOQ1pB0QhXzrzuERHMhFt90hTSZAZ4TMyXEsA8YM6qm1lIFDhG+/8chVqZFxv2G/74vmADR/",
+	"LN0SWO0VBOhHUo2phsIH5NAFy+lqZ5byiF2G9aApry8CGgxZVmzPSvOwqkkslGW5Oa1dS9AyjJLAlZmZ",
+	"/Lvjdx6miaDtvuiLP/gDYq7fTIur7Qs0D/jrF10/Z08UjIVLYMX6FSxsObAhueREGw44kPEljUPVF2b/",
+	"52yaM11xTcbcpVDVZDK6vEXnYsOJ2+TISNfKhtWMWZClVYQysGWnjXI7npxGPID3R0boniirvCroVmaj",
+	"SjBF1TAm4ZG3pAGGAY+YgYTY8GHdF+M0dIcDTu0VFHDwF9hSY1JAddIxRR9gOOICylEanZM0fXg1bsPv",
+	"T2gYxv5amhTCFYEcRnfjm51NLPu7bhftu5t8lOZ0KXeNLoPLI1wE0QSYOiY1Gk0vhspDVJTzvmy6Fzmw",
+	"bmvIXVXMds+Sl6IvSl80bxqWuL3pKqt7JORn3Gijftuo908wvq3lr+2TrHFn/rSs+s3AmoN3GbFRDmdJ",
+	"zMYMI025MJKBS3DzMekXFEpbJsocGKChSzNxR3QS0wCqs6fyD4K4gSTAomJujsbXAQRKYSuaiwnebubb",
+	"f3fjdl8UEnLW8S9n+YCIvFN6dgYZDhhgXk6SVnAxKJ+meUZmxy4tKb1vEG7Tq8ZUDA73WZuBTZp+jjS5",
+	"BJmvfUdJ4XsEWRXx7eFDaVCUAZAYKw0pvMXEHi2zbG6QpDBDm4PFCbN/VZv8+/lsWUCAvgA7kxwMrMgJ",
+	"CbOwX4RTnzT9AWdRCENiUX2kN2Oqh5bKeMSHXgX2ieE42RPz3vwDDHS0kD73dA2aJKYZx3bJln7F7IIZ",
+	"hRrMKHSi2B5QaVYAStcA0V3WN60Hz8UBYNRSXzwudHtXxdDaNDd0o2NTmZUL1Ecy5ExFBStgRi2BhrgU",
+	"nIxyevC+I5sHziBBNbmUkyi0yXHAPRzVAU87cLK+KNiCvFwsk0t1l4MMhkhzYeI9cXn3Xl8U4tMd6T68",
+	"e3Ivl3bir8+noFh6pcxWCu3P02SHvsj4Iob7u0gyqnLppVmOrr/Z2yD3ZXDOQrMWIxqfMmyCSfEsPHcY",
+	"2aKdFpeGdIJuAitqE/+tuydk/aKLuWjKJ2ooLx3XdsGCsF5b9o1oiQwSyYv1QBaSBFyCiqu+NI4luqMN",
+	"UtpQ8/3yzOsTyK/qC1zA5VCifQ7j+JsZZHgFv2OVl3HNAbfrzGFElLRPhwOdpgGnMRwEFLuzeiUigAVj",
+	"SKFtE/+2+YdNuvJJE+hYr9tdI4pOFVQ7BiMZzVKTsR80BE6k0YUwHFJX/+CM+WD2llEIqTbA0639ixuY",
+	"scs0x23xN0/WCYjyiinSdM2HXBV5jwynYxZDgjxYbWOdthry8k34DBLaUs04v5c7jPwJ5PByj1Ay5Brz",
+	"AmxNBAN+uU1mSaGGisYRB9oEO8i2hf1PDCpndQVj5iJLT6c5CcrmARXLOWO9+r6wV3Mb6wDsESFbsGYs",
+	"bG9kVULJIGZqWAyUIU3IXeIRiG5qMnIy7RpS4NKwI/q0pTSN2NeRJttSR45oa2nWZaAJu9YYZQkdIYXu",
+	"NNbCTB056IvUFp1iu4Pdw5CNxlIzEUz74p3MG4nxMaAqguMSDd3Z7C5Pjfi5EVpvs5QekWbXrLe3tdUX",
+	"WT8Zw1nQppKGFBBFRygHp0ZC84NhdfAOF2mAPjg+6VRlGVyGxAMsmzfNVZtDd/kaWZGSM8rFfnEy67AN",
+	"+QBYucYJcwS/5+/3BXWLhRPNEsfSAgLK3m48EQJx2w3Q2fXbJBW0ip+N6LQvoCPpKQO0MLJoCLkxpxPM",
+	"hUpxlEzEuZCXouhvtg4Pj1ASSZV3eViHeHoyRcnNMDj0GQcyDtc82B/KwfA2rJs0fZ67VTnRBvtadiH+",
+	"2p65UnCggs8UZON8/jacN5mIEIiVYJfmxB3E3bes38nrWFI7X6QrDfQxx3IBDiDQ3eCGjDCOIiLQBvS9",
+	"IeOF6i0gxPVFyIKIQgkciiuBP8tcvdPxbcciSNbNhbvFZmk2LwHmhTR3Gq7tE9oX8EuaiphyhBuKKP5d",
+	"1yopm6a74ZNmr0Me8FsoFqaEE2AedOrJOJI0NKpuF95jkWIguay1yS08oiGLUprlbtT5opCKjscFKoot",
+	"f6ELzx4ZU2WlgdQQAmTQCjdNK+qmgihKm63TSXjGdJo9buR2N5LhnhEj+Abxtzobfl80S59ZemO+O5V6",
+	"WOFPAwcfXO0EWhXEriGGi6tOJTdzrdhNXpFmrpBbt0MUOWX60iCTvpRwU3i2G+YRHsGaB4dqrv2mv++S",
+	"nfHcoa/VxJATcNLBV46kUOi4ASKxRRIbGZpBCxIrLIcB4ocBRYMV1k8Hx56hKJpMbUmHRt7Ad8FiZVuq",
+	"tjvtjnNt0TFv7DWgshUWLcBe9uuhbcV0xirbfB5f0rMzFpPHh6j+p5nqzgrizQkPp1zQeEqaQpLbdx6C",
+	"qTsF78Owsdd4i2nbOckJIbCCXqfjDF82ylOzp3p9qEdgCkW0rMiHfvasooRW2pajXbD1Nfbee99r2FIX",
+	"jb0G9BfEGrJgd3Es3rmxNT2zjQvSKiJPW66kyN6HOZdeWmgE1rM+hGJx360/WYvZvU7H0KpIGsKvXGEH",
+	"cNBa88c3Tk6OwOKFLnUiJAnZmInQENbKw/2GnXvp+eY1WaPBFo95kS22ULuv4gZOcvswmm9kiPDCm7hv",
+	"ECKNynmdo7fQ3nY7qjx/s8Cacm+WZNtBwcRreEflUdshzPMv8rjLhe1qTtxtKC0Xt/DET/Jo7Hb5Jg5+",
+	"ShFj38DBf+vgwX1MusTcEjLgEVtbdBXmi6tdhVtudhWpZw5JWYXX5Is4frvyax8/xPDVU5wTFkEMg4uS",
+	"4CoNAgyoQGpDdEwHAx64yg1TI+i1iY+kx7cNgMDgBD/tERtC2RdNa2dHRQyFkuPjI6KpMkSLsZBw0MnG",
+	"mH4IvJkSVE/WbHcbNheN1RcLwrGwS0/uxxtzoUJrmSK31dnwMoMmQNt0zPrCF1JDeb2pb0M8UhscFhED",
+	"vd46NPFc4CV3KCg7urPJxQZajRUjBNPGPDba0MgCWehnPtYFBVkI6OEqFy2KUV02CnOvL0B4tfZkUhkF",
+	"6tnluHtWzBpcQYXJQo1Aa6LnVukxWjy+D4rvAECDB8zatpSW46ynkjLQUY7/8l21CD0XidgXrxuKSHzH",
+	"XMGgCV5/yzv6ApgHOEFSbglqJ4pLczTjEaLMF0i58+GoFWTjUVq7dKuzsWDSvJ25UJs1i1J9Lwugbgjp",
+	"oAAyyvIo11WuBn8WwOxiDNIQ32debrCugYHufBBeGvNjR0sDldLh5DkUd60IWe16+cXa+OM9EmOA8rLl",
+	"52vzQRm9rW/f/ObGu7vf2v7j3r/fPNl51H3YeXDz7dxSDDKk0vJDN2HR/7qg/FVKITB3eZWLL5f8rbj8",
+	"dB37cxQ2oyJohCsSJLAG4FVB+dPFjOZRMeD5dVjMRXd9wMdqPe+dXcjpC27cQs8z0JxcxzMKXlGMYQFH",
+	"iY6NyseIHMzz+nt8rO5zpQ/yizAqTUxHTEMQ6XvV/dDzq/Fc2C0sJNey5FLGodqDEPumfxBFvkf+5X8m",
+	"P5p9bDtVzX6Y/Cz5NHn5L5+tWZPyRJhbzHvamv43qHoMP9+RAY7wE5J8nryABgevZt9PXs4+ge4qn89+",
+	"kPw6eUmgYc+n0OYLOhkkz83PxUlcp5jM1WWUZTuVe1ie8JcLm7usMH0aV6T4mTAadNM/iVEjh3n+NnlO",
+	"kt9AH5HfQJNIaEEGH6PzOhXwFJ2C/gJVCdCuCrw1HY8oFrFAKxu2bG4O3FIZkbEtQDIcTNuFNw6iKN/w",
+	"Dv7KX0P2Z+6oGl7DTr5iRJEBl7e5CHF891dpntLPxfncw3TeZ0huF+BO1qQRvIUy1uQUBWSsLXY6BTAu",
+	"xgPZKJ2agzSDQLXcwmnm2ndub1YEC31Y1ZKdi1wz9qxUW92sd/Dd6lusaaFv2MgXxqPN0eWICQQs1Yj4",
+	"eQoCbHsT11E1fLre9Vs0dL0O4JPu8k8eC2ojRViIH20s/+iejE95GDIBX/R2l39xIuUDKlyDRYWCyAo7",
+	"OrSO3bTU8lant9I5OJaTSTyLPzlG2fOxoBeUR/Q0Yvjp5vJP7VQnaOZGFpkzNyhduM0cW8Ro53qeCDHa",
+	"ZrixrKpWcBvwznCxMKaDwixGWLbtjFLh1T4G7x8+uqHIYAJdz/Uw7XNMjejMlU1rgHS0HBMUOuvR6LeR",
+	"p1kJGOZIe7xikT5bCJWdEqhib3STvmgm/5T8TfLjtVzBdiuFbXY61uhqQwqqxGnDlnHrOVya58tVd5a9",
+	"sp5zBb3Npg3EewDOWzKcroDyeck4bWjZSP4XdBz6RfJy9v3khW1894IknyUvZ3+SvOr3q5uCvZp9lPzc",
+	"8rNfusZg/T50zfq1YZWzj9Lx6j/IGWqTf0TOO/soa631efI8+dQw0r9JnkM/NCMefJo8/5fPMvn05EH+",
+	"UFcWQkuUDa8HaVsWKWmrnpfIa/eLIq8rkFawg1v2ZTiJDU8wE92XQZr1VjWpfXU9fQ9m+x2m0p2by7+w",
+	"y0opmflsBeJ+W4pBxDEod7O7wsqOMHD5RMr7NMYW1Ju93irHYG29jj5/xXsW8R5EQ4jHL1DKK/KfOoVs",
+	"/cPcX4fhMxtuzSq7V8LvlbwKPX+5LtiqWhXDIRbS/IXI7nTBNFYMCwtiRY+55p1oDHZRCpaFhmwkbyi7",
+	"Bedzy2KVS43SOjubO5s7TkA1TDaTTwsn1yhTyQWScrHLfakm+EHr27T13Sft1vtf+8OqYP98XfDcQR7e",
+	"aVTIvZt1txj+rgukqyDOQ6nvyYkIr0fkviI7C8gOQslrkx1vJWsPtH/UTIQszEmf1RTkLaaL5OPL0vRW",
+	"EEV+73DqKxRZgCJvMf0G8ONqGs88wR9PKvDrERtH0ABDzyNayDGuPKfmgWcMWkMEVEAJEWhRvtYm74ho",
+	"iqxSgePvlPWFGYGF+4QSNTkdcQ3V3wqigEud2K1T/R6PwznV79+M5vaj5K+SHyf/mPxd8g//8hlpwsgf",
+	"JZ/DFy+TT9eurbHhqa6msX3pZHICiwt/r8nl77x69hU5ryfniD1fmqK1nqocC31imZvIBrzkRimUSVsm",
+	"N93nSt9Jp/yC6YGbaJF1PKcpfiU1/VuzpYuSVBLmIPPLF6EWW+YFYaOxnpaay4K4hIG5jEOUVNrqM2Qu",
+	"utmDQNe+SC3wDjFOpmOmsC+I/Uyz0TgyBAj7g8L3J9CkdW6Q1IxfHA1yPmsmwryS1D8AxYSRnuhLud8X",
+	"ECotYyLsXjIZrgNuWZHGLWMzU0hwRiu/mfFokk54j0cu3c8+OdZUQ4b3Ek9AGrD42zIJTTSPuJ62RjJk",
+	"EUq9leagrX8l5iDvS3Wg2JUdyUsWvzM40FrGgk2vJsw6EPjt+R6WRc2mRODfktfh904O/spN8abZ+kEY",
+	"EpphB7bb+JIF6fUP3T+XODIesZG0xSKyJacpKQUNtd6J8RW7evPsqp7evvaxUY1HdENZcU45saTy0Lar",
+	"Dy0DsN/KiTmY+8rZ85Wz5wtw9qTY9kYdPTkUXsG5kyOrX4qJYpmg95V14t+cT+e10OC1jBHLNbYSB1ju",
+	"/clhX4Xrp00Ocwo9V9bzE6YFc/31gVXoib+uMk1+gVungMHXVCYtv0v+PvkseT77ZPafk38GD8kLCB6f",
+	"fTT73uz7yQvwv7wgyavkp2T2veQ3+LJ76U+Tz5KXyeezH1xPB/3teVOWkSbnSvm9JVFf+VF+D/wor0FF",
+	"X1P1A5J1Vf3vRkYGXSyb4meC6knM1H5RVbRVrZSm0xpB5nbEaJw3iX6lJX6lJf7OaokArV9piV8R9sWR",
+	"yAZKcnQ9o5hflLpoh/egIA7k8Jt/ZG5v4t/GN1onUEsIcB8Kt3NNxlSpTJDti2ItThlopluu/S2k3uPX",
+	"/AJS7wXDfESFpY6gVM1UQ51A4AtmNdbFdRCGx45T+G1yD1sn63gS6Ek+/5I0aY6cuHR34DjsKWTyQpK+",
+	"FAHrQ4/C9GW3F7PCG8rl6mQpOGllINf6ikbRKmFYOXXb8qglcu0frf/RVYtfeI26Y38jZTTs4oqFj+G4",
+	"lDuuEpA4zaZJxdQWY7epUlC3k6q+8P9o/Y98TGZVTISKXBF0zHl/RUq/IqX1Bjd5CaUt3hg1/V2zOjjC",
+	"JgfQK0/UkcOACiizIi+xGSe1bmPPfMZH9IwROcDCrCMan6/lSD/aJcY01h7BA8FKrFhlTThDRvqBeTMn",
+	"5BvMb/dFGpyAhVQwysF9Nh/B4OoMk+ZmZ5fYcnn58lxuuizBP0chYoZlr6HeYmqD8XI1unudzTpiXYqx",
+	"WGhdGU0izc2G1w1ZbYX0/2PvbXvbOLI98a9S4P+FqaBJkZT8JCH4Q5YfxjO2o1jOTXbchrvILpI1alYx",
+	"VdWiOY6BJHNx74u5wB3Mm71Y7N6dXSwW+zLIJhhP7sb3K1BfYT/Jos6p6geKpChbsmyHL2ZiNburq6rr",
+	"PJ/zO4aezgVh3/AZ7MW75gD5zH2h7WnrTbBRyb/8Ipit7PoBVl6T1/WaLLF+NGQe+lOzcracm7PltcXI",
+	"gD572gbWUWk17vMbxa7MZ+aJyV0oC7Nc89ssCSM4s5HH/DOpAuRcr/PNzXPdz996zpwqe9OiTNd8datg",
+	"0i8v1bV4gnXxYL7rSt7MrNgdJE+EXpMK0Xli5mj2zif7j4rE7AGNwXKGBBtQqabszqhOPgd0fztm9vRx",
+	"S7bVaHpYft+FGdtwIHAXjkI0O2SKJqSAiNxqXA0FPCmhtbROEwO4cdnLAODJw0kDKE2AyIVZGwA5Er59",
+	"XNSRMYtcg2WA1oY2mVZrxNaegHUHwBjzlLmiz+BCYS+KDPrx8wpNelJx07fnDj7mQ7KxWW82aq1Gs1Vr",
+	"Xb5SCSqHNEmtYX7/7t0buvcffv0b+du7/cPOg51PO7vy7t0b8ve7uzu/vba78+mtZzdv7vzmRq/3Zf/T",
+	"+7/a+fTW7s7vdu7d6B182T/gd66PGjdujG496/VuX6+8eHKqIF22eTtxzifffrZoNo1dB580RwKUD/aI",
+	"5mLO6alXz2da960dMB9QcN+RSoFiR0xlYLxWydaMISEg1Vzyp3+lPa9yVt93+WzJ5ELjlJmDd6Fy/MX9",
+	"e1hycqJPecpRTqgLh2kjFXZvnucGzjwcp1OYn50RGHLu6f7i/r1VGGpFtcv5TrNjc0nbg3MROvV0C4QZ",
+	"NHpJl6j0kl6bGaSeEaCeFXLeeB9Czic7iBcytVlOXuzllgo9JwpWD8UsPywpu2GhzcuQal1sjJgh1lk1",
+	"LWuExw0bWCMhFA7NGxF2i/3x/EIAew++KSB/BiRyXbsjV9r3zICB4fqnri1w8ZYZ8S/Qv1sWB1kQ1zXr",
+	"0cu4fVdq6cqp+0E4dU8p387WozuknQPaYyeqpu6+mfgEs9XRoZJx2oEeD3UCSrivSzZ9plko0F9UzdxK",
+	"u/f3A1J0R2ALiKwPWMFnJNHDtA/INAVxja2R8wYRvrdojQlrz2Lj4G0SS+ibkDBDxjJV0E+HdBJueVEs",
+	"iZau2HtBRsWe27cLUaTdx1ip0CsGs4DBTCOoehJ2uU1vH4NhaaYEiFNau+rq8wF+2IeUnylelmUW+D6O",
+	"njflvGe+s9uxhMjqqKRNSw8pQvP9hyaYLnEBe55wrDRHNP0SLMMcDnSM812oe3kZf3K2GWfuUz6VRzk/",
+	"WRegEedvfwh+1ln83aWQZH0dzAcOPrjyyP7yPLLAvKagA0CBLHpH3sxRG3PoiUkVZ5mwEabWySDxl+lR",
+	"kwPwc6br5Bbt9Elkjf/MLzATnx8qS7RVXA05ZKpNDR9gxmmO9I+NqxWjBhtkYLkX9vot0fscATAH6P/c",
+	"62n9to7npurmG7bqbPGuwHbMOM7nQl7eY1OzZsx8EruZAYg4OCxNYtblVvfBZrJzmkJtF6gv1VjkqkkB",
+	"RKt+Mq2UILMunlyyHVhRyztoN8EJlCNRgLzx3+sM6WdJqsFCiMFAzprOtovYzyCNCPvFIeUsSy9vl0wK",
+	"L1sGTBLSulcU8+7UjE2fSndoXpNAtB6ua0ZVp8/0ek/JdAhugNlmvKHK6CwdzD+GJQlY+WPPvBQM2s6W",
+	"K4i09wEM8r6rXBB4pQ4FVCqQgdSGXG5sY4IM/EY6Uuh04PLjUsGzRsUR/B4R6HxLqpcbjQahJKbjgOiE",
+	"x1z01uqhiMAO15F9yqXdYE4a1+SQJhwL/7uuptURcTXr0gqhKe1CZQk2cIJiBM1FL2HZJqxtEwqOCAhy",
+	"FbwKpc5Nj5/UXaxLp50+6qltGY/rblK6vlHH+dYTqg2wkTpBA1aTA8Zc61cVY3FH5J+LSDXiImbPotmh",
+	"MK2H+zDTO/CJ39SBcXLq455iXabezNXhFwczxG0BRy5XuDWVrcrkXyZ/nvxp8l8qQcVvWOHq5F8nfwZ+",
+	"2oMDfPXqi8zpO+yPNe/QBNaSj+0H+MvkXyf/efKnyf+a/KfJn+YMAc1KT5Vmt7+/B/uPn+IUXpETuOf+",
+	"/t4jqg9uc8F1H9luaxm25h/c6XTY0Hh+verVtHJfvCvS7mEqjsubgowpCr79/b1jgg9kQ2Wr0nNsT/cp",
+	"eEWFFGwqmKf1cJ5c5CcLReqmB5LEzo4JaJiNMXf7yRm056xCi9Z/n7ya/NvkZ+hC++Pk347+KYPigd6w",
+	"Lyd/nXw/eTX5AfrRfT95teYxjTGLJQgFF9AiF/mSrpNdLyVBMqJwcqIxL6dL+AEjUTcTBnuOCUaLZcbd",
+	"vfdEYODuVLYqzdbG5uX1VnP96tVGo1mb/Mvkv1ZOxabv7q149IpHr3j0Ui5mZHwLmF577BjXsuwa+ddr",
+	"82vUzJZm2XZ6oOsr2nMpwCImEm6nSTImNI4V0zq7Yc1aLlj40oO2sp77Yl31GbPfe7Ca94QDL6M/L8+G",
+	"YekrTrzixCtOfApOnHNeTWiPcgFFk8AUCROGm/Fb4sOZkX1qVjzNgdtcmT6JqWFzeW9J8w2F8wo1Gw1C",
+	"BenLVIETpznLS1TAm2jlec5fpixlMZgZUBxZBqOwlwntGqbIiHKIJkKcMUI2ugVXP34QYbIJSJWu4ziB",
+	"R1CDbMQsjRqeIIoKIlNzghvHi473RCzA5wPwz61Ko1lvNOvN69caleANfTnLCxK/XytZspIlK1nyprJE",
+	"EC5ifsjjFDjQOYoSy2X1+nP7H9eBYm64zt5zyfNUKiyXdel+fcuB5YAFDrYSvOmutj2yTDfKK+Pbiewc",
+	"aJIOES2DmlAMqBgTzTpSxJpUO3Q4ZLEVVBAjYOqQqYC0LhNtr8WsS9PErJFUGJ5gdN0KCsWwxp+SLhc0",
+	"wVmGohq5OncWRwGJhlQZThP7T6yQsf9iz4aWS0VrgR0ubwYKomjUp8YtsU72ZJJYORRLa4lA11GUjZkh",
+	"gpOBeA0U67jQfyFesblNKN416kvtS/s16dNDRtxUQlFtbYJI1U4CckO8cFvLB2s27Cu9dITt5XYLEil6",
+	"ZCiTZIsMqTblHIQOHUI0KLtJkz5LYkJN9j2zF7SuB/kI7sxd0uRyY4NUo4QP7JeF+iH3fYdzpeodZh6h",
+	"O/FETFnYHB7n3U1QdbmkSeT7D0UEOxJBMzIZj8tVZ43mr29u/PY3lx9eu9/6/MqnjS82/+7qg+s3mru3",
+	"Zhei4eE/6yK0ZWrQ7JbMrMrbd9RgJCotWSaJ3Rsj3WHwKIr4vbjolfah1XCr/TJlkI7vXmoHrBQX52iq",
+	"stUI7EL5IB1Utq40YJn4RyNbBxeG9ay2MgOm9Qzj6E56z000ofpgqoXVQ2bUuLZjqeWkLlZwK975wfWx",
+	"ai6xlDtWMFyAfH5NYVvO/vKGDJoHDvbaMdGTRKWXjJb1PbWsb5F47FFFhVnvWLmyCJkbO5FYvop4MvCY",
+	"Z6FbEETAePrAyhfL8mUXoWg8k/TXaVumlgkXkPgC5HCmT7o8sTyTdOSgzQWLXaNrZOuAoNXlPahJpZrQ",
+	"eMCFJgM6dlLBuOJRHYoeM2SzsTGLUePc91LVY7uw7BO4NcyACaO4B87hOl+WtTFJ4QU+JE8i3ForEuSQ",
+	"d6IpnOryr5XZTCwbt7KATRcYMw76GHnzTM58nAmXlocfB1aYNzEoTLvZarYut67O4bnGLaUwVc9bm2+Z",
+	"t+JHhu8LX3p+9r7ltH75ALISvx+tmd5DtgZfYjYLIVWg5rUCc8Mb5rK344o/nv7jvE2mytSGinYM77D5",
+	"TqQdQZOxZppEhj0zEaladcSD0BdqPi0P6CSUD7DY0WGHBoBb5VwbLCYHXMRwp317gB599J0JqQbaKqBG",
+	"pqjNixhvIzHrcM2l0EQKovmAJ1SRAdC3rpMHjMUexbW4pFC0qTiwj9jf3L4aqni3uw36vaVpPhOBeqNO",
+	"bivG6mQXQY/msstd+8Y9v4endRfB6LtSGCWTN3MBQVJxZavZCCp2h+052Wg0K0Flo9GyR8V+OnD3QMz7",
+	"x6N/cMHwo28mL4++JZPvJ389+uPRN5OfoHvNP5Gjb8jkFUTHfzz69ugfJy/tL2Ty8+THoz/AEK8mf5v8",
+	"dPQHMvmrve7Ggv//R7z+75Mfj76e/Dj5YfKdfZ5Mfpp8P/nu6Oujbycvj74++mN9+ZDxjK0+FYbWmbPP",
+	"0kefV9nqfg9A3HtwhilKmFJjd7B8eZH6uoM+GTg5NYeUdcIjcG8RVOvDc4W9J2X9zaX0+buWqC1HxV18",
+	"/1JoLcv2xx+MVwqQIqQaVib/7egPR98e/TO0x3o5+SmsLCHaMi1cdyToSqj32gdNUtmqNGGfTpZ4XakG",
+	"aULn56U/ZMJSDKHE3UrAO89EB31S7NlQKku7v3p0/x6msfoE3L5VvBPFaDwmio0UNwbiDlKzUCRcHGh0",
+	"eXFNlEwNW6uTPaozoeoBBagmXWvOEY5Syz65ZYUUh8bucki/TBm0bA+IkAblp5vsdLAGZxuRgRSmn4y9",
+	"m+okkXaHmds44DL+Gr9ROKWsRixz39gFlDX8zsbDMf38svjN7oG698WDRmeQpL8d94ZzdH2QXEt6Z641",
+	"r7em/TMnKvp2FYjcjhgGzrbae3DHtbmoz5lZdzDHk1IZip5dsrAa/mP468n0ROwRtzfUDqkCJ1p+/t3u",
+	"7z24U3nyYokQ0gwtYqH4g8Wu21mdBYKDAprBJG84hW9dpAWVh9Swe3zAzYnOn+zG4lO1PZnwznjph93t",
+	"H5z7aCUNz6FgMeOQwBJLEiSw7N6S+fISEAXeRgP2wgd/cNCljL7+eMgUiKP5Bt9tLmKdSz4QXGii0Y7R",
+	"VjJ5S3CYUCunrGyXyi0JYzutBrl/o2QIQmhBhwJEJ1ZthGmjsdGhpK9Y9+Ow8rxNNftMJS/W/7+skGz9",
+	"OThPXjxeZ8Ko8fpz+M+LJ2EFHmYRQdnKhWZ2X+uhKAnBrBgmgvuedpBNTglFUgXr2XXRGEjBjbQ8D1rq",
+	"hKL87NMuF/HTfCMjjJzgl7ukSbR+2FqH8IiOoFMPzsT0FWNkwExfxprQIVXmZFlsP8Wv8k92cfal+zSV",
+	"rUrfmKHeWl9HNEBm6niy6iqt5Gbmn8nRN5NXBQsSM61fTl7CDwT+Bktz8uPkb+Rqg0z++9HXR3+Y/DB5",
+	"BbnZ/3vyylqMryY/TH6c/HT0jTUy/zL5HwTzu4/+aB/33VR/nvxInFVqr303+R4aqX4/+c69+p9PbWvm",
+	"e36hhmZxGov8dECBcHbh5pUIXpmzKwF+RgL8LkgWkplwzo+YISQTLox0Fu5ZmbIzgPG8rC+JIn/9qR4m",
+	"lvIqCwXVUgoCGAd6/bls/451zElZIWg3tVmfi9jap06k80HPi2cu0FhGfKlydMf+gJ26s+u3rHjH61VT",
+	"xL9bYF+T2ea1+1C4IGiWtffgznbWpwuLYsWYuFSN8RBaqpa7MELAam4vvTkGdyhOb3HfHSAE34n2Nsz9",
+	"kib4fQiPg2M+g3x7jhvfG1cuX71y7dqcPrD+o19ENsQn+O6lOn+c1uI9q46OwRnbzjDaSlqvDOaVvM0N",
+	"Zt9H8bi9/BbtZLTf5sq+z/vUeAGjmB0V6mYT1jUZEkLZwnSoClkinnu4o1jMhOE0yZ2n9VBEd249InY6",
+	"8LCOiO7LEUoZwE3Aei9NBkyVekbmWXpyJAgEBV2I9JCpUHROFkT3cOHnbtq498xhjP4DXdJu+3CTP2Sc",
+	"lF8EcWdOEns8i1/2ZNI+mWZzv03ev2S+l2sX4fjRXdVsNAoafVcqh2qqHappNJDxTWpYRKqtRvNardGs",
+	"NZpWc02oYWrNhQyyEUJRQkaF9E1qiJCQd8sUBhZAJ0XvGItBMcUW/on9bcCo0ERI04fsXhxp2rt1glNr",
+	"lt9qIGPe5Sxe5LUKxUK31VqdPJDG56ukImEa70WWYjfP56NpQsmjR/ew+Tg3pBrBU3VjkmhtGzOuI9Rj",
+	"dv0iAOKpqNtE69FOj0VkJNUBKrvKKe0ZD9OLXWj33aIv0IHmDhBYdK3NWuN6DdIzBGPxrUM8qahog7/T",
+	"Ti7LKWs2rjcarUbjySmdWMWVX6gby0/iES5tHtxiTi0ALQup9o6gVjryLw0Vd+UCe3ek9ud93ukX5GMZ",
+	"8ZtC4ejru75evIFza5Az9lPpBx5q4GT9ILuTVLF4ac2q8mFl8h8n30GA4mcIUnznoWY8pgyZ/AUy4r6Z",
+	"vJy8DCuLtItQRNbWAf3CQfN+9vAeGaTakLbdX8DjzeAT7DYUAM7mx2OKYTQvTFwYrRk5lWUG081WHIqi",
+	"gjLt7DqV6oFb99S9bUr3CMXyIbP3S/e4AcvexVVfoPLhj9ci7aNLE82CSqqSHaUsxT6uvNbRutqonFZR",
+	"KW3TO6Gp4IxOoalkRLPSVFaxt5XicS6KR0EWvxMaSFmoLaWCDBUfsPUlofuNlX6yW0A6917EvYd3798i",
+	"go006TIrmkvFCvMqu+y7S/j6byyOzpUXF+c7fqQYOwGnfwwbdlEZ9Suf5PvKZHJiqllimt1YYLl4w7KJ",
+	"6MgG7Cvn2x8PLHW7iG6PHzJR5ANtZkbM6q+Z4UCqHuBZCkbGjCpCe3LbQyaQZoPEdKxD4arGIyPhOczR",
+	"83/lo7j7HQJB/p58RCNjOl6rk/v8GTT7sEbRnycvJz+QycvJz0d/P3l19PXk/0y+O/oHZwJldArhCqgF",
+	"+HsoEvouFPDIt1gyBKlj3+cP2AWDCqpZx/jGdwN6wIgZSajcguB/j2EpVyoAuOi2VISLjoKTSZNQDB1+",
+	"g5bKABKS3WDsWyIFSBBSjeyPW6QVAWoRScWBgECKn3kBycEx3VCcFN0HPma/5kWWhxUkzuNmo3HtSVCx",
+	"S61stU6pq2eruVA93U5gEby+/bar2qqV624l3Mqa4hkkqF0eLCfjEKlhQZZ5miQ1nzoOlTW1hIpeSnse",
+	"88VLP59xRw1tU81yxH6qGBlSawdQA9g/z1hMLjdyAAUNJZf2loBoQxV2pTJwhTSRg28RIU9bIuVwzi6O",
+	"nzNx6CADlGAGJmLZWzPLwD76tpRO/bdSMvVps6FxuRfK8P0U5mVBfyLwKFgLaUBNp3/B4aOVb2TVPft0",
+	"UHB5ysJb5NGCD4dsURTkXuaMLwRCHCwIREIy50wEgesIMx2ABF2ZUJDlP0DkAtJ0WSiyeEbUkQq3KmbC",
+	"RHWyz0ScFcQCVk7XVxyBrVK+fxsRcqQiAltdh6LYdXZJHId9vxMXx9N97UyhwiXvX3D0x8nfCAIsTH6q",
+	"uCyBHHfmtAzdrfZiWTpOYpEan3HyC3Svr5T6lVL/jkmM24Ch0+mkyhVockFoxonfXH5sNJaUH5ir5Gs0",
+	"F/ehNUbxdmrQiX1MatAsI1YbqTDGPKiT+1Kb4qNW48f4sOyGApPr9Tbpc6asEOUdmpBDmqTu1t9J6MTp",
+	"WqC3aedAJ1T3p0PZMIenXHTldO0GqW4AoDVcJNJusxkP4TUIJLS2VHWHxzI7nWjBp865HOJ1ODdM7K7o",
+	"ypO6G17ShY+3ioyu6hw+RP09awGcH/VTBw5a/WIQMudHldNz4XUWc0hLWciO/U2kqlhMoYPrbH0+IIKN",
+	"mDYEsOS3EE4f6htGFAQPtKQJSF+OQqFTlblreI6aKDUjQ6a4dK0eR3PyybhZVl33PPWWX+sHw1vdihZp",
+	"xf7brXThVf3WO8wOWU6bp2OGV/qvo32uO6+EhwhZ75tBsji/ApzP3UJjKsjoWCMRjBDNU1QR5wSUSm40",
+	"GUoNC3Xu6tz7DHD5Ku2YFFC645m1JuAYAawV+5vlgFAKDPd75Bisb6aKhSKv7XXJiLNKqs8OCCwrxz4/",
+	"BguveCc5cbb2OXzYn5uVYrsSACsBkAmAT0Sh15/sFjwTnnm+Zl7Na5TxTosIeHL9OZbrL3ZYjPoyYTP5",
+	"PyVdnkBE0b4c0tC9Bgs1y7im5cAhSNXycTay425knoa1LTJ0MqGfAUN35HAcgFyIJRHSQM/3UJRT2LeI",
+	"kDV4IPLZ8WOZEsEA04JBvaLOZDP2kHc8EyEwujJJ5EiHIsJNiubLh1uwojf1bczgqzzJsBhL4BXDuDsb",
+	"t8LBLyxCrfBgjMrYMWQMQdO4eypgRlzww0e3K0Hpyic3H01d2bt5+3ywG4tCzU7/1AAWxQHsXrzRAIci",
+	"rkuqua7LIcv0njpGMs4AHyPP/OXJCidjJWY/SP8RcowpMfnw0e2AfHLzEZGKWGZyWol59Ywk5olGFNSm",
+	"eUtqvrVUwkAf0h6bb+d4Mwpgo7ACLYN7kjNQLqJF6FUQMoYCs2Mo0P+/nfXH9Xo9IhqbkRFK2kqONFOk",
+	"LxPorZxjdpADNiYdKkgiaeySUBnt9AFHCn1cXWagcUHHC37c98zeOiOjLDP0PrCIwiJbawggXq78odiC",
+	"ZSURVhJhZXiVPW/Ajt+6rTWiwP1OcLmJHP/FPRAQmcRZhOF49dI9rg1O/XP3hnNnR/CiRS54N/W3iUd0",
+	"kQ2KHrkOOUxd0n7tlhlPY2GeSZeiYE4qmvv6M72oVouw5jD0uuY9wWLvGK1nwiIrPh+xdl/KA2JkKCK7",
+	"rDbtHDxNVRJhdMulnFkRnxXqV2Nq6BaJYPFPObQO9QGyyI8coLkOf13SoYCG2mhjexhLAOzShB0yNc6p",
+	"obClGcTXMYAwBBqFVDyIyFkTnYu4liP6YClMdWpr4DKW+egh7NGs+v0uHXBIt8OWHaGAKUrBtos+CJ9Z",
+	"B24d7/TI9VbFyDAFRDJXZWQyWlGYkWFkYpWbWxhANJ0+4RouZuPBFLCzqYG+n4WlKLu7rHPAYreDEaRA",
+	"H9LkqesgG4WiSg1JGMVOun2Zqu1C61hsTr5WJ7tQ+AN1SzgPtzcOcWmWAgaPsAKHqLxRRU5+7gqo2vZg",
+	"6rq7r96Rg3VAXu9hfev0aitb165sNhrHQIOuXAt8ZuBpa/FhYafKC2yeB/NdyHjf9RZ0p23MfZGsHXb7",
+	"OKhxAaTkHFrPOX63/hz+4UCGT2qxmbPlY4xze6rjsv/FMhchjYPHrW42NteO6xc4fpmsT4Th9cyJx2UX",
+	"5ajTf9potjY2L1+5eu06bXdi1vV/z/Zdui1Y6LwsoOraFzxu1K7TWvfJ89bmi1m9LI/ba5tzfNywSSOq",
+	"35fmjqe1My6SsvaNHOIOo1v5zIgIMUHn6tm3QDJidMEhgDrvhmXMTHsvipVA4OIAktkqE5bVzxGQBxQH",
+	"cMi4vx0NZp01cg0Fenyk2qpLmOJTpElsSAurXKuTSMtUdVhENBQlj/oMb8UmjjDnjhwwnTeS8hqUx/fB",
+	"sl2p8jsKoKF2+ggsGYqqY25FkKE1h7OUvYsqLDM2mrRTJYhybe6tRqiYa8BlrXMueqGoRuxZn6YaupFD",
+	"E3n4Sz+lJlrbJlPoreuppj23VDLqS1A1DOFmppeHmU/x+56jlQNvWGTfZMixr03c74y5UiKEsjBD2lsI",
+	"NOos+zLp4QddaOjiWxMW95jyLZ87NGEipspnEyuripKqr/HPnJqGDxj5vRRsbcupuangJhSKaaYOWRwQ",
+	"xbqpiBGBSLHfsY6xV9vjWUQZOPoLvIpvT3Wh+zQU2oSCdpTUOqMyxeBsgWTFyCEunVAwH8ZEG/uDkKPA",
+	"ZQP6dJgy+QDjGCqJc8SlcUNUKjSRqbF6vnOvauboz9IuKOOgnYvYvRkAUqEZbvEJZ6fkjAuaxmaLv6TR",
+	"/HIf4oCxoesUC7nzJlvdULFDLlPt8hS3Q0EF+CUUfLo+tYoEUXKkFxHtZ3pJFH83H3yZZciK0SlNAg7J",
+	"nM5z+Nyc5nP+QR/x9H/HeNaXiHbCMvbgHffdw4VLN+04M/ro7YgxHGgnH0ZU2C/ullgtoUYEZMGhL29D",
+	"q9G6Ums2a81rc/bCQf/MiDV6UKClOn1D64gZ5HNJzzqMs3qW12I2kHMmmY9XWdYc2816uj+wYyycd3b6",
+	"/VSDabLNFICxTzPLCA9+cooyFaFAGrPC2k6eSPsWbjRLuqTKEs1ItNnYiNaQDvJNoMmwT+f2cHT1JWe/",
+	"dGS0jrWVWlP7CMvUgco8mjNbOsI4rz/RJ+cttJHDzJHaubgBloaUN3UQhBy940r+hVrDmXaWb1ng9UCB",
+	"kk+lwoquN9QknBNSr8cs4YfsZDCwkufceTDzZ8tp+uXWtLnUS6g2pBk0Gg0w8K86SCDE+DF9xhXegpa/",
+	"VT9Kol1DFIxUI8dlrOqrmFFj9283HfCERjGjcbQWhMLaroOh0YFrTtNh9qZLGl+FHsXslAoIXeATdXIz",
+	"Wx/4/pxnd4iTDcW+1UGoisnnbjPtt+vwrqMvUo3cRtXQYev/srJGGzoYFi/awalJFYtC4cJwa3ljhWz7",
+	"M3jRmGjWUcyuy+4B93Vmlr8I57Ft085BTXa7sNutTfBGamx6L9wO1UnE4wi8oH1GihMubReqR1I4hdDv",
+	"0AxdxKr1bj/y7TtJJ9lxqE/AUgfUSvLs2RL7bDVmM06wq2YrJM1GAzpa8YHVR5oN+JML92cmn7kwrMfU",
+	"OTPR8s6MF9lAxR14iwzznTGc7NETZgavOXvOt/7c/Xt8N36xbnUl+Gs+LMGnKUvnuATzUbH1uPDEgsaK",
+	"tZtUHmUpERykigyxiDnwVaOCjUhrs2ZJFwh9TEZcxHJEqtSRsH/l2LksLNVDz1TeZWtW0fK/h8J3MMs4",
+	"qCV86BpDNToZZpH0Q78h7vQuY2H4d4KPklQt+y6udUopGujeXLflteuzHZf5J1vWd2nfkvsuryzpu2yd",
+	"F/GfQPjjgHxpj9nbdoq+Ty5OJmJCp1nEmNAe5eK12YR9BeukipsxHO42o4qpndT0K1uPn9gT4sadPvd7",
+	"SrYZ6BkcBLVRtGMCUF18ZAMVg6HPPDPHPEUg7twJzxM7pt/kXIq7UgjWMeSwteUwq4I8GmrYM+c9RZND",
+	"Bz7CmQPRB1NwrqEACEpwYshUGTK0S+AdBL3Cz4JhUIjHbudDQwSQcNGVAclbPiJLy9/nU9OyrLPM4nWL",
+	"J59b1STrbNUFb27ZUi9EpNG7wxSgYEuBDJe4mCgync3GhnMtywMmSEI7Bzig4r2+AWwYmb1wT8lnfEDL",
+	"ZVSWRcrUaB5jPJm7s1zLo1Vtqtka/OjUSa4Jta8mQyXbCRuAlBgPWSgiv+JaPu9azAQE0AUd+KQ/NyME",
+	"nweV19/tIDPh6GRbsU2EDAUaoxztcFMnf4dQBB7ZwAXfqSk7tKmwpveQKs2sUAEkSm78dSsw1rD4y/Wm",
+	"lIIoOkLQh+ijp4qOIjJgg7Zdt9CG0dgut80AAkvJ4dDnE2bHGuMJJ59q+47MJdenQ0tcEBlMOOy7z8u0",
+	"1/DhLX/G7QrtZyGfPbwXCuz+6YPcdMhzKPnIikrXN9RtCfYOBZ5EjYsZRtmm40FyPVfBg7Gzd5ccsHEo",
+	"qtGOY6ZA51vkBrAOgqPneZyuOenaNrEiTQe+x0CQnd22jMHqED7nIbtiP4TvXBCQ9thAvgT8wwUVoAEp",
+	"nAJw15L2GHX7PAAa5Q5Y55nRB9oPmysnkIkQeCOEmvwpq56lCbO2WMZQo62SMyRAHhGEoi3jMQZzAtKl",
+	"XLkgTLah8K5DmvDY7ZpVq3Codhr3GHpJ0YPdgcoY3uljQzlcqp09qVpNC7fKrjQiQ8ohtReJsc8N6TPF",
+	"cs8UBofA2WxlGSbKZA1fL2G4xeeN0Dhmlgy/qDkBW7t701pvpV4NAYFmDQGJsvzJKAhFNJ19CXdYVa62",
+	"Yy1f8GWF4quM7cGivip8vq9C8VWtVoP/2RujvU/2H5HyAV0/bDnMw4h85bOP9v2FhU85NKbic/mlRU9C",
+	"/k+xE302QLlxvB8G4lLHRgHR4TO+C2P4VONTPL0ey5Gw6rPd4uyPmoxN+cIw7hZeVCgkikhVmW5AZGwC",
+	"Moy7a6d4d98MkhnTd92E+byy2iJ/BuIbnOal2PSiWHNcnkKhofGiQbGvrMtbf8rjqe8AufKLR3Crwqz2",
+	"//v1/7Q8rnWlOzAfD62dURztNt66eLwcF2LB0fD4C8uc0zxPrXRK7+eXFw0Bpdk1KWouY209S+fLRiu1",
+	"EVm8OADgLjw6hY1/wlwcij+kg9Ws2jY90gO8tpDoUzOmv+8LflA7xjV2req35zS/xQvxTXOKX+aev2a5",
+	"2sMpgeaS8pxJ5K3nvJkNOP1jcCCO4e6sQyCqGHpt22cBYn+gUktH/5bjNFX2zVPSBq6uFB271uDF1fia",
+	"jZmn0ArphBp+WKzOTFUSQemIg45VCBG7Vidg8ujSUkLhPJkdGTPtDf1f73/ygICsjJ6HFWYfCytbJKyg",
+	"9jBgWtMeQ9UhrLyItsim86PmKq9b9UimSezU51BUIUaJW+G1z7WAbDaa3kPhccZzDSUA7RUHdzpoWeFE",
+	"TToIxWZj092X7YZUToaB0hBLhsEdaDoZkI8+2mxtfPQRerTpVOMmF0jxKmwoqlMFNyr/4BBT33JOEXDc",
+	"YvEqvuL6Rx/5zQFo9eyxVoNQggmMoZCq7L3J9ZPtsoz22RNMrAXkcqO1frmxsX65sYnLcPvepTzRJV0X",
+	"CabWm6fy3t7f3yNMAIiN3bvaUMkOYzEXPe3OUp2gFHfUQ/VYdPpKCplq5yAH1Qi4gdV0DNUHsPPg580j",
+	"6qnQaBhrU06gsTJpKJMEHVZjmW5jJZE1AixtuPKlrtbDdTu4JQWqD6C6yW4wvC4DTTaSjCg3eKqjPSgj",
+	"3oJLHz+IytjJB2xoQlH0TdvfO1LFGlxZREg1oAnXLA5yV3g2bwe/BsNY0ousJVLafbu7szb97t4+CSsP",
+	"WY9rA127LKHhDhKjaMxqA6oOAkKHQ5YkwJhqsluTive4CEiPyZ6iQ4B7q3ERO29QEAouDi15SIF4G4Yn",
+	"3Iyt5GEJKfiNdECoMbQIQhRAdMElfYN5UwOLE5lDKO5YNt5hymB4ATUJnbYH3Disuhtjg8lV7TxSQaE7",
+	"mZJpr59XiUNrgcJsgApy4u1myYywT7QDdJalXkebjc0oyPBRKXpBZ1A6KLUwxDBtJ1z3XX7FiCtfXu2C",
+	"u7mRtz+ivR5T5LO7ARbFFWnff/hQZOaSM5+KFeTWmkoTw4dUgVFrQKK4FH0fY0E+iyYlmlTltK5qZqbr",
+	"epcPdR34mY62rZhDeqoNFRem5n4g8BfCBq7Vyd0Y083aLBS+V7ZU2YktkR5NRpa1wIGXKXhiM2DBLFKE",
+	"UgJ+hiwFj8ZCY3v/fak7cgR3bxfhCo2rrreiPP86EFbPXmcJJ38kqsNXD4WdfRYbG3sZ0GpcJfft7jqT",
+	"B30s2dnJW+dZyYbsN0m8dbu2hZn9BWHvEvT6kFoDOQ7ZJyq5fbLTB8pCamD23BCka+d0Y6Hghg0gdGCZ",
+	"jMMKA48g1H7qtGN5q+Um8OIR16iNYNDScm9AAYMxQAC7kBo6z90PsDS7a/4rPnXCfor33N3bh9LFzECu",
+	"ZWeqsvXYZ1UGFctX7X/4UFeevPh/AQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -25,6 +25,7 @@ import (
 	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/watches"
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
@@ -46,6 +47,9 @@ type Deps struct {
 	// Webhooks serves the tenants' delivery logs and redeliveries (nil:
 	// those operations answer 501).
 	Webhooks *webhooks.Dispatcher
+	// Watches keeps the tenants' watches of Garant documents (nil: those
+	// operations answer 501).
+	Watches *watches.Manager
 
 	// Conns takes back the connections of parked long polls once answered
 	// (internal/park). Nil: such connections close once answered.
@@ -77,6 +81,7 @@ type Server struct {
 	fsspHandlers
 	fipsHandlers
 	webhookHandlers
+	watchHandlers
 }
 
 var _ api.StrictServerInterface = (*Server)(nil)
@@ -88,6 +93,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: park.New(d.Conns, d.MaxParked)},
 		fipsHandlers:    fipsHandlers{deps: d},
 		webhookHandlers: webhookHandlers{hooks: d.Webhooks},
+		watchHandlers:   watchHandlers{watches: d.Watches},
 	}
 }
 
