@@ -33,6 +33,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/watches"
 )
 
 // The fuzz targets of this package drive the real router over a real TCP
@@ -184,11 +185,13 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 			OnRejected: func(string) {}})
 		must(tb, err)
 		d.FIPS = &handlers.FIPS{Client: fc, Idem: idempotency.New(d.Redis, idempotency.Options{Log: d.Log})}
+		d.Watches = &watches.Manager{Redis: d.Redis, Garant: d.Garant, Hooks: d.Webhooks, Tenants: d.Tenants.Load}
 	})
 	env.serve(tb, gw)
 
 	// The resources the fuzzers address.
-	env.ids = map[string]string{"topic": "12125268", "entry": "70", "format": "pdf", "objectId": "1084623"}
+	env.ids = map[string]string{"topic": "12125268", "entry": "70", "format": "pdf", "objectId": "1084623",
+		"watchId": "wch_0123456789abcdef01234567"}
 	env.gone = map[string]string{"applicationId": "999999999", "documentId": "999999999"}
 	var app, doc struct{ ID string }
 	env.mustCall(tb, "POST", "/v1/fips/applications", 201, `{"type":"TMApplication","category":"`+jsonEscape(fipsLegalCat)+`","title":"fuzz"}`, &app)

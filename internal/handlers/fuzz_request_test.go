@@ -33,6 +33,8 @@ func fuzzBodies(tb testing.TB) map[string][]string {
 			`{"text":"<p>ст. 81 ТК РФ</p>","baseUrl":"not a url"}`},
 		"garantFindModified": {`{"topics":[12125268,10900200],"modDate":"2024-09-01","needEvents":true}`,
 			`{"topics":[12125268],"modDate":"2017-12-31"}`, `{"topics":[],"modDate":"2024-13-01"}`},
+		"createGarantWatch": {`{"topics":[12125268,10900200],"callback_url":"http://127.0.0.1:9/hook","interval_seconds":3600}`,
+			`{"topics":[],"callback_url":""}`, `{"topics":[0],"callback_url":"http://127.0.0.1:9/hook","interval_seconds":60}`},
 		"garantBlocksChanged": {`{"fromDate":"2024-09-01","urlArray":["https://internet.garant.ru/#/document/12125268/entry/70"],"needEvents":true}`,
 			`{"fromDate":"2024-09-01","urlArray":["https://example.com/#/document/1/entry/x"]}`},
 		"garantPrimeNews": {`{"categories":[1008],"fromDate":"` + today + `","sort":2}`,

@@ -63,4 +63,3 @@ func TestGarantWatchesRoutes(t *testing.T) {
 		t.Errorf("GET watches without a Garant credential = %d %s, want 403", res.StatusCode, read(res))
 	}
 }
-
