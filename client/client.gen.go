@@ -4743,7 +4743,11 @@ type ClientInterface interface {
 	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 	// everyone; the cached answers of a changed document are purged before the watchers are told.
 	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing.
+	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+	// 100) the monthly `links_control` family would run out before its reset, at its present burn
+	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+	// `calls_per_hour`).
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -4758,7 +4762,11 @@ type ClientInterface interface {
 	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 	// everyone; the cached answers of a changed document are purged before the watchers are told.
 	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing.
+	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+	// 100) the monthly `links_control` family would run out before its reset, at its present burn
+	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+	// `calls_per_hour`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -6160,7 +6168,11 @@ func (c *Client) ListGarantWatches(ctx context.Context, reqEditors ...RequestEdi
 // `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 // everyone; the cached answers of a changed document are purged before the watchers are told.
 // Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing.
+// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+// 100) the monthly `links_control` family would run out before its reset, at its present burn
+// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+// `calls_per_hour`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -6185,7 +6197,11 @@ func (c *Client) CreateGarantWatchWithBody(ctx context.Context, contentType stri
 // `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 // everyone; the cached answers of a changed document are purged before the watchers are told.
 // Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing.
+// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+// 100) the monthly `links_control` family would run out before its reset, at its present burn
+// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+// `calls_per_hour`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -9741,7 +9757,11 @@ type ClientWithResponsesInterface interface {
 	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 	// everyone; the cached answers of a changed document are purged before the watchers are told.
 	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing.
+	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+	// 100) the monthly `links_control` family would run out before its reset, at its present burn
+	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+	// `calls_per_hour`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -9756,7 +9776,11 @@ type ClientWithResponsesInterface interface {
 	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 	// everyone; the cached answers of a changed document are purged before the watchers are told.
 	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing.
+	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+	// 100) the monthly `links_control` family would run out before its reset, at its present burn
+	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+	// `calls_per_hour`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -16322,6 +16346,8 @@ type CreateGarantWatchResponse struct {
 	ApplicationproblemJSON403 *Forbidden
 	// ApplicationproblemJSON409 the response for an HTTP 409 `application/problem+json` response
 	ApplicationproblemJSON409 *Conflict
+	// ApplicationproblemJSON422 the response for an HTTP 422 `application/problem+json` response
+	ApplicationproblemJSON422 *Unprocessable
 	// ApplicationproblemJSON500 the response for an HTTP 500 `application/problem+json` response
 	ApplicationproblemJSON500 *InternalError
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
@@ -16355,6 +16381,11 @@ func (r CreateGarantWatchResponse) GetApplicationproblemJSON403() *Forbidden {
 // GetApplicationproblemJSON409 returns the response for an HTTP 409 `application/problem+json` response
 func (r CreateGarantWatchResponse) GetApplicationproblemJSON409() *Conflict {
 	return r.ApplicationproblemJSON409
+}
+
+// GetApplicationproblemJSON422 returns the response for an HTTP 422 `application/problem+json` response
+func (r CreateGarantWatchResponse) GetApplicationproblemJSON422() *Unprocessable {
+	return r.ApplicationproblemJSON422
 }
 
 // GetApplicationproblemJSON500 returns the response for an HTTP 500 `application/problem+json` response
@@ -17962,7 +17993,11 @@ func (c *ClientWithResponses) ListGarantWatchesWithResponse(ctx context.Context,
 // `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 // everyone; the cached answers of a changed document are purged before the watchers are told.
 // Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing.
+// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+// 100) the monthly `links_control` family would run out before its reset, at its present burn
+// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+// `calls_per_hour`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -17983,7 +18018,11 @@ func (c *ClientWithResponses) CreateGarantWatchWithBodyWithResponse(ctx context.
 // `find-modified` calls (100 documents a call) and spends the `links_control` family once for
 // everyone; the cached answers of a changed document are purged before the watchers are told.
 // Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing.
+// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
+// merged schedule (every watch of the credential, each interval's distinct documents in calls of
+// 100) the monthly `links_control` family would run out before its reset, at its present burn
+// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
+// `calls_per_hour`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
@@ -25281,6 +25320,13 @@ func ParseCreateGarantWatchResponse(rsp *http.Response) (*CreateGarantWatchRespo
 			return nil, err
 		}
 		response.ApplicationproblemJSON409 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 422:
+		var dest Unprocessable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.ApplicationproblemJSON422 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
 		var dest InternalError

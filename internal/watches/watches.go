@@ -135,7 +135,9 @@ func credential(t *tenant.Tenant) (*tenant.Credential, error) {
 	return c, nil
 }
 
-// Create validates r and stores a new watch of t. Nothing is spent.
+// Create validates r and stores a new watch of t. Nothing is spent. A watch
+// under whose merged schedule the monitoring family would run out before
+// its reset is refused (Unprocessable, saying when).
 func (m *Manager) Create(ctx context.Context, t *tenant.Tenant, r Request) (*Watch, error) {
 	cred, err := credential(t)
 	if err != nil {
@@ -164,12 +166,21 @@ func (m *Manager) Create(ctx context.Context, t *tenant.Tenant, r Request) (*Wat
 	_, _ = rand.Read(b[:])
 	w := &Watch{ID: "wch_" + hex.EncodeToString(b[:]), Tenant: t.ID, Topics: topics, CallbackURL: r.CallbackURL,
 		Interval: interval, Created: m.now().UTC()}
-	list, err := m.List(ctx, t)
+	all, err := m.all(ctx, cred.Name)
 	if err != nil {
 		return nil, err
 	}
-	if len(list) >= MaxPerTenant {
+	own := 0
+	for _, o := range all {
+		if o.Tenant == t.ID {
+			own++
+		}
+	}
+	if own >= MaxPerTenant {
 		return nil, &apperr.Error{Kind: apperr.Conflict, Detail: fmt.Sprintf("a tenant keeps at most %d watches; delete one first", MaxPerTenant)}
+	}
+	if err := m.checkForecast(ctx, t, cred, append(all, *w)); err != nil {
+		return nil, err
 	}
 	body, err := json.Marshal(w)
 	if err != nil {

@@ -96,7 +96,7 @@ func newEnv(t *testing.T) *env {
 func (e *env) manager(t *testing.T) *watches.Manager {
 	t.Helper()
 	var rules []quota.Rule
-	for fam, limit := range map[string]int64{quota.FamilyTopicInfo: 300, quota.FamilyLinksControl: 1000} {
+	for fam, limit := range map[string]int64{quota.FamilyTopicInfo: 300, quota.FamilyLinksControl: 100000} {
 		rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Upstream: "garant", Family: fam, Period: quota.PeriodMonth, Limit: limit})
 	}
 	q, err := quota.New(e.rdb, quota.Config{Rules: rules}, prometheus.NewRegistry())
@@ -280,5 +280,53 @@ func TestIsolation(t *testing.T) {
 	must(t, m.Delete(ctx, e.tenants["alpha"], w.ID))
 	if err := m.Delete(ctx, e.tenants["alpha"], w.ID); apperr.KindOf(err) != apperr.NotFound {
 		t.Errorf("Delete twice = %v, want NotFound", err)
+	}
+}
+
+// TestCreateRefusedByForecast: a watch whose merged schedule would spend
+// the credential's links_control family before its monthly reset is
+// refused, saying when it would run out; the schedule it joins counts
+// (documents shared with other tenants' watches cost nothing more).
+func TestCreateRefusedByForecast(t *testing.T) {
+	e := newEnv(t)
+	m := e.manager(t)
+	// A limit of 1.5 calls per hour left in the month: one call an hour
+	// lasts, two do not.
+	moscow, err := time.LoadLocation("Europe/Moscow")
+	must(t, err)
+	now := time.Now().In(moscow)
+	reset := time.Date(now.Year(), now.Month()+1, 1, 0, 0, 0, 0, moscow)
+	limit := int64(time.Until(reset).Hours()*1.5) + 1
+	q, err := quota.New(e.rdb, quota.Config{Rules: []quota.Rule{{Scope: quota.ScopeCredential, Upstream: "garant",
+		Family: quota.FamilyLinksControl, Period: quota.PeriodMonth, Limit: limit}}}, prometheus.NewRegistry())
+	must(t, err)
+	m.Garant.Quota = q
+	ctx := context.Background()
+	topics := e.sim.Topics()
+	e.clock.Set(time.Now())
+	for i := range 100 { // 100 documents checked hourly: one call an hour
+		tn := e.tenants[[]string{"alpha", "beta", "gamma"}[i%3]]
+		_, err := m.Create(ctx, tn, watches.Request{Topics: topics[i : i+1], CallbackURL: e.recv.URL + "/", Interval: time.Hour})
+		must(t, err)
+	}
+	// The same documents again, from another tenant: still one call an hour.
+	_, err = m.Create(ctx, e.tenants["gamma"], watches.Request{Topics: topics[:100], CallbackURL: e.recv.URL + "/", Interval: time.Hour})
+	must(t, err)
+	// A 101st document needs a second call an hour.
+	_, err = m.Create(ctx, e.tenants["alpha"], watches.Request{Topics: topics[100:101], CallbackURL: e.recv.URL + "/", Interval: time.Hour})
+	ae, ok := apperr.As(err)
+	if !ok || ae.Kind != apperr.Unprocessable || ae.Extensions["exhausts_at"] == nil || ae.Extensions["family"] != quota.FamilyLinksControl {
+		t.Fatalf("Create(a 101st hourly document) = %v, want Unprocessable saying when links_control runs out", err)
+	}
+	at, err := time.Parse(time.RFC3339, ae.Extensions["exhausts_at"].(string))
+	if err != nil || !at.Before(reset) || !at.After(time.Now()) {
+		t.Errorf("exhausts_at = %v (%v), want between now and the reset %v", ae.Extensions["exhausts_at"], err, reset)
+	}
+	// Daily, it fits.
+	if _, err := m.Create(ctx, e.tenants["alpha"], watches.Request{Topics: topics[100:101], CallbackURL: e.recv.URL + "/", Interval: 24 * time.Hour}); err != nil {
+		t.Errorf("Create(a 101st daily document) = %v, want it stored", err)
+	}
+	if n := e.sim.Kit.Calls.Total(); n != 0 {
+		t.Errorf("simulator calls = %d, want 0 (creating watches spends nothing)", n)
 	}
 }
