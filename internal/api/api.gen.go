@@ -88,6 +88,165 @@ func (e FSSPAmountCurrency) Valid() bool {
 	}
 }
 
+// Defines values for FSSPNativeEnvelopeStatus.
+const (
+	FSSPNativeEnvelopeStatusError   FSSPNativeEnvelopeStatus = "error"
+	FSSPNativeEnvelopeStatusSuccess FSSPNativeEnvelopeStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeEnvelopeStatus enum.
+func (e FSSPNativeEnvelopeStatus) Valid() bool {
+	switch e {
+	case FSSPNativeEnvelopeStatusError:
+		return true
+	case FSSPNativeEnvelopeStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeGroupRequestType.
+const (
+	FSSPNativeGroupRequestTypeN1 FSSPNativeGroupRequestType = 1
+	FSSPNativeGroupRequestTypeN2 FSSPNativeGroupRequestType = 2
+	FSSPNativeGroupRequestTypeN3 FSSPNativeGroupRequestType = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeGroupRequestType enum.
+func (e FSSPNativeGroupRequestType) Valid() bool {
+	switch e {
+	case FSSPNativeGroupRequestTypeN1:
+		return true
+	case FSSPNativeGroupRequestTypeN2:
+		return true
+	case FSSPNativeGroupRequestTypeN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseResultStatus.
+const (
+	FSSPNativeResultResponseResultStatusN0 FSSPNativeResultResponseResultStatus = 0
+	FSSPNativeResultResponseResultStatusN3 FSSPNativeResultResponseResultStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseResultStatus enum.
+func (e FSSPNativeResultResponseResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseResultStatusN0:
+		return true
+	case FSSPNativeResultResponseResultStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseStatus.
+const (
+	FSSPNativeResultResponseStatusN0 FSSPNativeResultResponseStatus = 0
+	FSSPNativeResultResponseStatusN1 FSSPNativeResultResponseStatus = 1
+	FSSPNativeResultResponseStatusN2 FSSPNativeResultResponseStatus = 2
+	FSSPNativeResultResponseStatusN3 FSSPNativeResultResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseStatus enum.
+func (e FSSPNativeResultResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseStatusN0:
+		return true
+	case FSSPNativeResultResponseStatusN1:
+		return true
+	case FSSPNativeResultResponseStatusN2:
+		return true
+	case FSSPNativeResultResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultStatus.
+const (
+	FSSPNativeResultStatusError   FSSPNativeResultStatus = "error"
+	FSSPNativeResultStatusSuccess FSSPNativeResultStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultStatus enum.
+func (e FSSPNativeResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultStatusError:
+		return true
+	case FSSPNativeResultStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusResponseStatus.
+const (
+	FSSPNativeStatusResponseStatusN0 FSSPNativeStatusResponseStatus = 0
+	FSSPNativeStatusResponseStatusN1 FSSPNativeStatusResponseStatus = 1
+	FSSPNativeStatusResponseStatusN2 FSSPNativeStatusResponseStatus = 2
+	FSSPNativeStatusResponseStatusN3 FSSPNativeStatusResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusResponseStatus enum.
+func (e FSSPNativeStatusResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusResponseStatusN0:
+		return true
+	case FSSPNativeStatusResponseStatusN1:
+		return true
+	case FSSPNativeStatusResponseStatusN2:
+		return true
+	case FSSPNativeStatusResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusStatus.
+const (
+	FSSPNativeStatusStatusError   FSSPNativeStatusStatus = "error"
+	FSSPNativeStatusStatusSuccess FSSPNativeStatusStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusStatus enum.
+func (e FSSPNativeStatusStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusStatusError:
+		return true
+	case FSSPNativeStatusStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeSubmittedStatus.
+const (
+	FSSPNativeSubmittedStatusError   FSSPNativeSubmittedStatus = "error"
+	FSSPNativeSubmittedStatusSuccess FSSPNativeSubmittedStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeSubmittedStatus enum.
+func (e FSSPNativeSubmittedStatus) Valid() bool {
+	switch e {
+	case FSSPNativeSubmittedStatusError:
+		return true
+	case FSSPNativeSubmittedStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FSSPQueryType.
 const (
 	FSSPQueryIP       FSSPQueryType = "ip"
@@ -1143,6 +1302,113 @@ type FSSPLegalSearch struct {
 	// Example: 77
 	Region int `json:"region"`
 }
+
+// FSSPNativeEnvelope FSSP's envelope of every answer.
+type FSSPNativeEnvelope struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+
+	// Response The answer; `[]` on an error.
+	Response interface{}              `json:"response"`
+	Status   FSSPNativeEnvelopeStatus `json:"status"`
+}
+
+// FSSPNativeEnvelopeStatus defines model for FSSPNativeEnvelope.Status.
+type FSSPNativeEnvelopeStatus string
+
+// FSSPNativeGroup Example: {"request":[{"params":{"firstname":"Сергей","lastname":"Иванов","region":66},"type":1},{"params":{"number":"6860/12/61/66"},"type":3}],"token":"your-tenant-key"}
+type FSSPNativeGroup struct {
+	Request []struct {
+		// Params The parameters of search 5.1–5.3, strings or numbers.
+		Params map[string]FSSPNativeGroup_Request_Params_AdditionalProperties `json:"params"`
+
+		// Type 1 individual, 2 legal entity, 3 proceeding number
+		Type FSSPNativeGroupRequestType `json:"type"`
+	} `json:"request"`
+
+	// Token The tenant's API key (FSSP: never a GET parameter for a group).
+	Token string `json:"token"`
+}
+
+// FSSPNativeGroupRequestParams0 defines model for FSSPNativeGroup.Request.Params.0.
+type FSSPNativeGroupRequestParams0 = string
+
+// FSSPNativeGroupRequestParams1 defines model for FSSPNativeGroup.Request.Params.1.
+type FSSPNativeGroupRequestParams1 = float32
+
+// FSSPNativeGroup_Request_Params_AdditionalProperties defines model for FSSPNativeGroup.Request.Params.AdditionalProperties.
+type FSSPNativeGroup_Request_Params_AdditionalProperties struct {
+	union json.RawMessage
+}
+
+// FSSPNativeGroupRequestType 1 individual, 2 legal entity, 3 proceeding number
+type FSSPNativeGroupRequestType int
+
+// FSSPNativeResult FSSP's envelope around a task's results.
+type FSSPNativeResult struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Result []struct {
+			// Query The search, as FSSP's parameters (type 1–3, parameters as strings).
+			Query *map[string]interface{} `json:"query,omitempty"`
+
+			// Result FSSP's records (status 0, `FSSPRecordRaw` each) or its error `{code, message}` (status 3).
+			Result interface{}                          `json:"result"`
+			Status FSSPNativeResultResponseResultStatus `json:"status"`
+		} `json:"result"`
+		Status  FSSPNativeResultResponseStatus `json:"status"`
+		TaskEnd *string                        `json:"task_end"`
+
+		// TaskStart YYYY-MM-DD HH:MM:SS, Moscow time
+		TaskStart *string `json:"task_start"`
+	} `json:"response"`
+	Status FSSPNativeResultStatus `json:"status"`
+}
+
+// FSSPNativeResultResponseResultStatus defines model for FSSPNativeResult.Response.Result.Status.
+type FSSPNativeResultResponseResultStatus int
+
+// FSSPNativeResultResponseStatus defines model for FSSPNativeResult.Response.Status.
+type FSSPNativeResultResponseStatus int
+
+// FSSPNativeResultStatus defines model for FSSPNativeResult.Status.
+type FSSPNativeResultStatus string
+
+// FSSPNativeStatus FSSP's envelope around a task's status.
+type FSSPNativeStatus struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		// Progress Example: 1 of 1
+		Progress string                         `json:"progress"`
+		Status   FSSPNativeStatusResponseStatus `json:"status"`
+	} `json:"response"`
+	Status FSSPNativeStatusStatus `json:"status"`
+}
+
+// FSSPNativeStatusResponseStatus defines model for FSSPNativeStatus.Response.Status.
+type FSSPNativeStatusResponseStatus int
+
+// FSSPNativeStatusStatus defines model for FSSPNativeStatus.Status.
+type FSSPNativeStatusStatus string
+
+// FSSPNativeSubmitted FSSP's envelope around a new task's id.
+type FSSPNativeSubmitted struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Task string `json:"task"`
+	} `json:"response"`
+	Status FSSPNativeSubmittedStatus `json:"status"`
+}
+
+// FSSPNativeSubmittedStatus defines model for FSSPNativeSubmitted.Status.
+type FSSPNativeSubmittedStatus string
 
 // FSSPPhysicalSearch A search for proceedings against an individual.
 type FSSPPhysicalSearch struct {
@@ -2526,6 +2792,12 @@ type DocumentID = string
 // Entry defines model for Entry.
 type Entry = int
 
+// FSSPNativeTaskID defines model for FSSPNativeTaskID.
+type FSSPNativeTaskID = string
+
+// FSSPNativeToken defines model for FSSPNativeToken.
+type FSSPNativeToken = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -2552,6 +2824,12 @@ type BadRequest = Problem
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
+
+// FSSPNativeAccepted FSSP's envelope around a new task's id.
+type FSSPNativeAccepted = FSSPNativeSubmitted
+
+// FSSPNativeError FSSP's envelope of every answer.
+type FSSPNativeError = FSSPNativeEnvelope
 
 // FSSPTaskAccepted An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
 // answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
@@ -3266,6 +3544,68 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsFSSPNativeGroupRequestParams0 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams0
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams0() (FSSPNativeGroupRequestParams0, error) {
+	var body FSSPNativeGroupRequestParams0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams0 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams0 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFSSPNativeGroupRequestParams1 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams1
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams1() (FSSPNativeGroupRequestParams1, error) {
+	var body FSSPNativeGroupRequestParams1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams1 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams1 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // ServerInterface represents all server handlers.
@@ -5989,6 +6329,10 @@ type BadGatewayApplicationProblemPlusJSONResponse Problem
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
+
+type FSSPNativeAcceptedJSONResponse FSSPNativeSubmitted
+
+type FSSPNativeErrorJSONResponse FSSPNativeEnvelope
 
 type FSSPTaskAcceptedResponseHeaders struct {
 	Location   string
@@ -17488,513 +17832,533 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L17cxvXnSD6VU5hpkrgpAECICmKZOUPipJsjiWZFql1HMOrPuw+AE7YOAfu0yCFeFXlx97J3EpqnM1m",
-	"7uRmZvKa1N2tmrp7FSeaKHasVOUTNL7CfpJb5/c7p1/oBkCKsp1EuzNjEd19nr/3872aJ4cjKZiIVG37",
-	"vdqAUZ+F8M/dPtP/8ZnyQj6KuBS17doh86TwFVFceIxEA0Y86g2YT6hQZywkZ1SRHovgp14oh+QVGlIR",
-	"NckhExGRIpgQKfAbMuCRatacGntIh6OA1bbbnZZTU96ADameecgFH46Hte2WU4smI1bbrnERsT4La48e",
-	"ObU9PchhRKOxml3nvVt7ZKvTbpupFLxGZA+W3KcRO6OTK8qsDl9ySE+GxCyGuAHr00C/uaMX6jpdkf2p",
-	"d+Z/fciV2iEqkiHzXYcUH4fs3TFTUfIGqdNexELiCtmACd0VIsP8sAMO79OA6dcFYQ9HPGQ+YSIKJ0Sx",
-	"8JT5ZCx8PcyQPmzgqw6RITnj0YAL3F9IPUZGLOTS74qzARN2oz3KA+br1/V7745lRAlXRI2YiFaaXZG9",
-	"jVp+XbXs1ZjrUFHIRR9u47b0KJ598SqOBozcv3ebjGg0sDfghYxGuBDqeWyk/x0yJcehx3IgUVs9ba/2",
-	"+Eit0tEo4DiHWl1rba5vrndya+rJcEij2nZtHPJGyHosZMJjNadksfdoxG7zIY9mV7t/8+gWSZ4TxAdS",
-	"90PaixqcRb3GIIpGdMQbIY1YoF9qGKRZ2Ya9DaWKiCeFikLKBRd9POeuiAZcEY8GAfHkWOgt0z7lQkUO",
-	"XB5xQ5eMBY8UCdnQfEqFT9zIJcrg3VhEPCA80qfFIlW8sm6NPRzJMOrWdsKvtzd3oq+3O62tq63WgttL",
-	"NnwgA+5NFh1LA18zp7OdAaaRfsCZIos2i6+777pdMdJ0gwtfnmnwcM+S3c7Z3btfX2vtnH29s7HVaS3e",
-	"HYvCya5GvmqCFklyRnlEjllPhoyE+hN9AXUZ2t9GMgjgTvRGVnJgunYOuvXmm2/ujqMBE5EGZ1aOMDR9",
-	"g0tBYHCmFzlWjNQ1dbu6udHKL6J2ndGQhSRkNBh+vZvib7c294AeObURDemQRZbyp6i2f6NifekrVxS5",
-	"tX9wSPQeQ0EDwgGvEY77XKMB7EGMh8csbJK77JSFhJq/9Z582RU05NFgyCLuESm2iWLC12BOFaEEV1qE",
-	"hpQGcL0qTV5qTk3QoX6YWd++X3NqmhhrSlrbjsIxy90WfXibiX40qG1fXXf05dk/2/pcIr2p2nbtP7/d",
-	"amztNr5JG99+0Gy887W/niUsTu1hoy8bZgX5Q7T8ak+KKJTB7KGmXIGoEz5SJbxV0wKNUQnbqmsqMx4m",
-	"JIacDViIXFmOmDl2rroCrpb5KzvwrBcyNbCDhmwUUI/l5pOCNTP85evdcau15hmkhD+Ya+i2vh78qivM",
-	"iOORvtNoQCMypGKSkK4RVRFABTC1SZO8Hg1YSHweMi/ip0wRGjLC+0Jzy+Jlp4u5dnUdEB4uHQlQeu1w",
-	"xg17yBXX3O5cK2MKN6Q3HjIRVYG8b56fE95LYHa9HGbtBF8SwGb2/8ip3dQSR/lB9ELa1y+S+nEgvZMV",
-	"fQAZ6cNuIy/ale4YxJr5m51PS/d9NhzJiAlv8horWe6uZqjvjhk5YRMQ74AtBbLPPRoQI6GROiX37+/f",
-	"0JIQJX0pfeINJPeYQ9TYGxCqusLd6HWOr3pt1rhG1/3GOmsdN7a8jc1G2+/01uj68YZ31XdXmkTzGs3/",
-	"gMnp41B0iNNr9D2W/gRRboKoyEMVJZijF9hZJwM5DnEAOY4A4zWG69fHIxWFjA6RBTXJLgzMLfIGAQuv",
-	"KBiGBkFXJERAbeeXIgWhQgL6pYTCyJDJE1grrkyR9U4HUbIU7TLX0ND3UAGunY2NIrzOouEBiG7lEv1m",
-	"Z71FRols1ySu5tnl9Kne1mToasshHh2NmE+O8chBiA5XyEAGfnpwKFhpGY2RiKoT0uOCqwFTVlYG4SAc",
-	"C0XkOHL0TyI5nE6rld63/vqKIt44DDWOaM2DdUXdGzDvhLioiLg7xLUCs0v0IarkW71qLWmQ3jjU97Bi",
-	"CWW677mUEk6kU0khzfGejzQeyRH3yomBYUUW6TUtqEf69ZWCatfubHQ2W6VkAN5fjgy0S8jAI/2lGkmh",
-	"GIgv16n/Cmp4+i9PiogJkPQzQsHqKJTHARt+7VsKdZZkpXqTEeVBbbt26/DwwFwy8y1ykLFgD0fMMyoL",
-	"TNs0i2cqesD92nat1f7bG2vffG3j3rU7nTevvtH6xvp/2ry7db29d1OfvNFZN1odpxbxCK7tvkVtVNFS",
-	"Yq3VDbW9uppIc02fndrlq1VLEhrJd/aX2natp9RIE/P0IP86ZL3adu2vVlO1fxWfqtUDHBNPdPamU+JT",
-	"PBEWhjIEXS45kayerTWAwCdCRqi6qogKv6nXdZ369/DYnvOm9PosNQe65UumYMYhjTxDiGGbAJV6vaq2",
-	"/fZ7tR5ngb4w/VGTidOaUxsypWhfH/0pDcZMk1c9kBTMaq80COQZ8wk8V+Ttbg1lARZ1a063RsNjHoXd",
-	"2ju1R+9oeNf79awu2wd8WVWMht7gQmCz3mqlYLMvTmnAfbv5pcGG43cN+91lAYm9BK7IkAZaJUctX0On",
-	"IjAn3OoOcfEWXBJwpYVC6g3IMfUJF6NxBNCxJ0Uv4N7zwsZusihDo7kiBYYFNpCIBwHhgoxC2Q+ZUs0L",
-	"3s5WejvJDpa9Fs9+cNn3YQfOCCbW3nJFIZMi9az9i/k8AmWXqPHxkEea3Gmxtysy57+SCg3FQzbShls4",
-	"abfknLtCb1cT2yOqTnaNPWjOrdvbXu6E7MBVR4SoCJbLd8dszPwmOdD8N8OhreUODAkNsCQkRooVI1fC",
-	"gY4DEHszVtT5djEjLFjzmENcsHcpNVrVj9Tqe/o/+/4jt8Qqlr41FzKruep5LGbpzpe2oSQCLsgzRXvJ",
-	"BWX+RxlQuYUy2hcDKi5KTtuwRRfARTERbaeCGxhaeWRFR9+xaiGiFzxORUkqtCTZFXUrExJFJ4qcDbg3",
-	"MKbYDBjt4fYa88EJUA4BKTXQAz80OgKuBNgYjXIW1wtBxWUC9xcGljkznqMPPGDpJXJFxsLeYH5di+FS",
-	"hsfc95m4BGkmYkLL1QOqpY/ETxEyn4mI0+CizGktZU7papflTr3MFxkpE0WaS2NZZudDOgG5y5fAsrc1",
-	"ZpnTSI8h1entehz9nhHZqCDUH+pLjgasK1IB1gObNAmod4J4EfL+IMozQDxyrcnJcRg1RiH1Iu4xckzF",
-	"yYpj1MLMoCHrjRXzwS6mFJrAUiZrmJzRS474kMnx8wo2VvXivtkteuDQErPWUhfVStZLtJLIrPjcakn6",
-	"4YuDmOQOCkfBBawbhMlXpGCXgZZI05DVq8Q/l1htUFDIMIELImo7I+PD0pc9+L5++fKkR4Rewh5ypSXA",
-	"4zEiodk3nOy+sYPe1PL8xY74IlCaU4KMJRZUinPoQPjZpRzXbs4woNWdcciIdcgi2jfJEZibxgq0ykD2",
-	"+6k7Nz0D1yECfCQhi8ahMMeMJpp7idT0XKAM7pVEpoCRU/vGKJDUvyDYttNbMcMmK172WgL4rpHIh5d1",
-	"O7AtMhyriPjMC8CEpoUz/m1m/K/5A3EdoowfA3R/fSP6MsHnq+/PUPyuMIIFFRNyPEH5ikekL1nKlgz9",
-	"vyujW3Is/Muh/IYdJra3LfP/LiocZAj/XRmRHqx02WsTMmrYL14cqU8oUmLgAdKEojb+cMoVPw4YcmAt",
-	"94I80TTHv68PU5/Wc+PQkR7c3AQYeYIADenJ0mSvZ2Dm4N7+nZtEsDNFeuyiTGGj1c5fEM/s5TzXlP/u",
-	"xV1W1gmJfPmU8oDqy5ECL8dno0BO9Fry4TfUnuyQRQPpIxpS0RVSNEYhG3LFksPv1g5C+ZAPabc27yIM",
-	"Ch7QiSYER1LepmGfXbbhkSukFJ0WucOvX5T7Z8R0s14SSUkCWPGyVx1J2cAvLtualNtpzt18xRBUIJKA",
-	"c8bAezki76yd10p8YchPWSrxXYwAXkuP3SybHJ1T8DXTJnLvCzn6wq6zoV9JaBu+yKgfcMGUET2kEMyz",
-	"GOkFUhnh4pCFp9xj90WCoZdwURiTANFvqFaHjHoDPfhF6V8GLcyKyTiz5KWVk8w3lyJdaDLGhM+EN8Gd",
-	"JuNvk3vM58rqi6mqUteyh8dDb8wjchwyesKAg8kRE8ZwBKEbPlf6GrgYMz9ROxPPCjoxKfHoiKgBDdHN",
-	"qYXHidWj6/pMiKtRVdMR5mMoo8ZP63rkkXFcT8gcQycasEYhU0xEMwaqgiWm7CTN26uZcKxH6F2Ud6iY",
-	"GIxTlwB5QymiQTCxDAKjxgw8gvFLQ39qRNBXplX38UgDZo8OeTCpbZtgs3OBKkblPQDrVafVudpodxqt",
-	"9lGrtQ3/87XW2raJVpMAqOkisnSok3EhvAGLZg89xvxzsHnYayPz2SyXd2qnXAY0Yn7DRu3Vtt+2u37n",
-	"chDDnHlIQhpZ0dmIraGUQxKwnjWhArheUU4eT9ITuoJYpGXxvOWFR4oFPRIyvXDmE9BPB3SsNVake7iK",
-	"IRseszCJAjZnRRSdoNUVhqbChswmQZY7RXxAOy0TIGJqpLHRGAblkkinHuUh4iXps0h1BeKiPouGwUCg",
-	"A6Gxyo5tpFbKUBX4WFxPCowo8Ca5LzXiy15XGBBVZMACn4DK4rEVG1hqv8hzCE+KHu+PjYh2wiYrDkR9",
-	"uRh1CjDqziJ6NnZ2LponL2YDTBtphOlSH5vXZ22956Ew9wUdRwMZ8m8/t9R/qDVnip5Me9+7B/sY4aNI",
-	"t7ZrZoIht4mJycQQlRM2wfCUbu2iIkpGBcBd2ThS/zzsL/fdZWD6XWlPAZAUwiROhDwTEEyYh6A333yz",
-	"UYyAnXebxYBZc6WjUHpMqUsRVkpcwmfUcAXj3/R5DzwRUU4Uu+A1djKRH5mJAYpCpqdd3oqVWfcJmzTM",
-	"55cld846cPXB0CBk1J8sdUCPkqVYTxZQHebfheif2ZA9g1Xcd7JMWosqGrSQliOTdjTKecmA+jKyAZAY",
-	"/dhqbD1ovPNe27m6/qg0CPLW/sFhJlq3ZEkiG+8Ms4SaQEccA45oFIX8eBzhX3MdjHqq9O1HTk1DdF9W",
-	"hVqaaSFFBd+7okhvHATgUcv7hOP/NX0/fhr/Jn46/U78ZPpB/Gn8LH5C4s/ip9O/i591u/HP4mfTD6Yf",
-	"xE/j38Hjx9OPSfxs+n786/hx/Hn8NP5t/Hj6d/HT6cfdbvzj+Fn8+/j38ZPp+8l41R+UnatJ8tgtybJ4",
-	"0/pCM+cKgGW+ye8MJal2o9M6am0VJKnEWehrpqq1rrKlDKi6r9UP3wa5lqQMQVCvlm0Tg5oWU0CN0hKL",
-	"/ppMWD6stUcDxZL5jqUMGBWZCftcAT+fM+2hHLLMjFpW0Kpd+u3MpOgvn52T++VAVIxWLglJ7lybObV8",
-	"cDAGBXPhySEX/bsQ2lx+hFcUsa+VhkDry9zcbHfW1ssuKhtBfaM0OwJAB7aUOSIeVUBM+6jd2V67AMRk",
-	"F1K1XdTLZ0K+HRC+ZtZYAPf8go/u7Hautjrt9c1Ou2w5qiLP7ShNbqMmLt3qdPkJboS0F5WNbNjQ4iQP",
-	"eLFAcn4RP4s/iR9P348/n343/h2Jfxt/Hj+OPyV//HdNbeLfx4+nf68Jxx8/K507BCG9YnbjpYWobHyT",
-	"OYAbkUmQkeFyyIi/LEGZ0/0e6U8wstQ6XN7WCGYGy9Dtd5IZ5fG3GIZuFQbbA6IGnML3uf6FBgcZDmIW",
-	"XuSDgp19NfmOQ05ZeEwjPsQcT7fHR+o2V9Gu/WwPv+JMuV8tJjU3+vwLRYZs1HWr1SpbzCWB7QUgVl9m",
-	"iRyUScEsgcbMU/03j9hQnXP96bZrNAzpZGYvuUmW2MiROcPZ+zzhwtc6d2bEbRKF1GdkSMMTUneP7mQG",
-	"clcc/SqzvgXZIzLkfS66ou7uvl54s89kP6SjAaSZcOGbRw7h4lTLs5huMY54wKMJGUqfBSaOX4yHep+5",
-	"uWtOLTdDzam9wuR+MmzNqe3bcWtO7b5ivXFwRw+qjyjHZHKDzDJ8PX3jlIbAQ/Q69HEWP4Mjfn32t+Ka",
-	"9G/Zdem/c2ubva77I//8lFLfJvN5BI6llCbC5eYkd0h/m9iUN8z9MGkaUjD1UrD/U6eZBWKxmOLl7rcc",
-	"5FDaLsi5mJqT015SWHHIiCqtGEcSJTKqEPBoyJr4y2h8HGB6kZAmMYH0ZAj5R8MdsB1CwpAi9fiX8T/H",
-	"P14hPvO4z8jZgIJIBAaoQu5PQoNFhLp1Lf6J/v+kW8sfJiQED0+i8V6gV6oxfctZ77zzqOKcbnBwGtEy",
-	"aE6fQZUCXoZHCStYmieko2Ii4iK+gAO/s3D9FWmNu8TPb2PyvMTARs7liUJu1lnNRl9tRIaMClXAkyKG",
-	"awIw/Ye5dKFM4BalJhcgoHrTVxRoDzuYQlgkUZwZ43xCpzSEQygRVcS12OZ+pc0SBbiBA8nfSyUQGR29",
-	"FHpsCM4Mz7lkprKESSVZy7L2lI0L2VNu8SqqnyxggNa5qJgM/AIMGOvrSxkwquE/k92tXyrA8D9pGIs/",
-	"iT+LnwCAPSk3GdCSDdySYca8A/qS3o9DzgYMmIiSQyYFS41MfLnTen4LRWqcqDDRbJSaInhfVOns5rZh",
-	"LzQiAaMKo+f0RzQah2w5jV1F4djTr/tl2AZZDAjiA6nSWbki37hz2wFhEAwuoRz3B8RdTT5wlzrZqFJp",
-	"SEAbHHme9AuAcqT1hzs0PKlV6HNH1cJSbuwrmHjMhqOARmxJoCTxMzJ9P34S/zp+Ov1g+uH0faSD8VMy",
-	"/TAVtOJn8a/jZ4moFT9eSCVTw8ci4vgcpo6kbgABHxt7SL0IykWBa9TV0xrPZHKQ7ix1FRVOBXAf2Eyt",
-	"0hIFtfiHcEZP4Ag/1+cEh/g9Ev8BfvqN/jN+HH8SP51+GD+JP0PpOJVJN+aq8ctAUz4FwU3AyXWIu5tq",
-	"n6+D5ql/TPQrd6UaEvNi8/NA5lx4rDi+xWf0aAFQlVsjEpv6LBD4WXP78jKnZfCLhM10+EXoUG5+2CWe",
-	"HA4hQDEDAC9G4tRQVZGeZYHOIWOFurMyaOYkuWyakBsP7pJUbrGImxNSuFpM1T6PH5fStek/zKdrpJ75",
-	"d/ws/tX0g/iz6Ufxf8RP9Td6+OnHK+eTkwsoMHN2KV36Uij1BeRZDaPzMQxA5XLUuixePKdOZ4a6dJNR",
-	"AptfqLnoopLpi+BZVfRYi/z3MTukhKb1eMBMlsXs0fQqtQUjvGFpqhEN9T5tIoYGEy3V5e0pzayacszB",
-	"LLEIL2D+KlA6tMJpqbBpH2o4wfpYkcxASQkYBFpZjgbDZaAgmXs3+eqRczmUX6+oByEzhyzkNKg4//S1",
-	"K4ooeDNREwbsYR7eWm1/k3Z6a9768Qa7SjePr3lbZQS0SpVLTvOKmlHktrbaSylxqICU6cB2BqiXxLXA",
-	"p9WtaFClfxT8xBeJLIDFhAuPlqgxgFw5Ev/IsKNn8SfE/kGyv8ZPp99ZTkpPgS9ZWxkoZE5xIVbs+tkq",
-	"LeegsskIkA6L6DOLLsnVnI+VJIPvixHG2Q/pw338utMCq7X5q72Az2QWsPgssrhdUg3p9cOjLMWwbzcz",
-	"rh145x5ZW2+2W41Oq6WBvvBbu9PobFwt/X2j3ck7dao+XdK5oz83i0j/bHce4iC5n2Dq4oGgwlflwrcU",
-	"M4d+Fdd/rkuvvsTFd4gAc14V1WfFvcwD6kvgAVBdqEIksGvZu3NI6gev7R3+1eZKZmEmwjkRsg2Pdcgx",
-	"VezqeoMJLfcXyO+d/f3rqv/W374mv7k/OPXu7r7h7cn9/evy23t7u9+8trf7xs2HN27svna933938Mad",
-	"V3ffuLm3+63d29f7J+8OTvgrW2et69fPbj7s929t5Tj0JGILaVeWbOHGF15jucya0pzLpzQLJdbzUJI7",
-	"4yDiVeWrXxe2nAwZsTBTgieZwSFcJIGWMvQxzCq/X5OlfrHN3oOPF27ZzrFwv2a8UniW48iTxj6Tsxbu",
-	"EDf5t0ukIGqM5RXqnYcPiauh2F1xTC0pl0DhwjOuSshMtR786tHRgY2hgsyQLP3WqzmD8mUDespIX+Zt",
-	"Rp1WSUE6U2Bs6cBb57JoIOyx8iI0DCll1PJz6ko50pJ3cJAR9U5on70QGqiqJfNz0EGzQkjOVn8iRHAJ",
-	"fpZcaBVqgbXFhCF6mkb46NjL0JNL9FSVayFf2ZDRueGYX2r86OVFhubjL2ycKKT4qQR6nAWRo/eSM1sI",
-	"wGYtpbsvuagqyC6BpHOFZ0AKYJrsZUDMFIWJrAlSC0Uh9aI0TRwNevY0IBQ8GrAhqWPhu5KgjR393UDD",
-	"LY/AE64IV8QP5WjE/JUm2T1W6KZC36xmKRDfLdhM6EY0GA+PRyEXGrS2bq3tXt1rXW93bqzf3Lh1dXfz",
-	"+rW9rRutm+1bnd216+t7Gzeu3ty8da1Waqo5PDzYHcpxmataCxZqPCzB9YoPgPrjBynXa3c2N68217O4",
-	"IMe5DFyEZDBDmLS1ChXZPM0qSPfuX8+rOPqH5RSaw8ODPTMijPLIqQX0mAVzLNFqPNR31pOhk5Zoi9jD",
-	"CPL8Zg258W/iZ/Fn8X/M2NviZyT+FI1uYGz7fPrd+Pf698/ix2B7+4/4cfx7UoeXnsW/j5+Q+Kn+DB5+",
-	"Gj9dWcwg8JIyh/pOxf1fpzzgvV75oR/jQy1BegMalvHucnPkXTqEDEnCBY84DYrH89P4H+NfxD+LfxL/",
-	"gMQ/ber/LSNZo4EUrIRkHejfDRFUDvGZP0b6VeDSb9e+tllf39pa2di41mhfbbTW9TkkIm6FB65CgDUW",
-	"c7OmqvO8wY4jGVZJIfpZCUr5fshUyT538QGpMxFx/XbBd9fubLRaWw6J/3uTxP8S/yT+efzj+Afx9x0S",
-	"/1v8z00S/yL+QfyP8c/g9+/H/59D4h82SSl3OOZhNCjnitf1I+JD5U8ufH7K/TENZtayda3VaHUaYCHI",
-	"sb7K6cBcXjEfmtLnzFfc8/m8M+m4NpzSpo1FGOPEo0mVCe4H8ffjf0XQNX+Q7K/xj+L/sZz7pQqGboqe",
-	"DD2IQ6iOJcJYrOTFjIsQU5Y9xnzgNwrkWJ+UCW6Y2VgmFExGzIE7d2z/DUBnpcZ60GPpT0zOsJCiAWUJ",
-	"9O9qBC0ihL7+gKui0Bz/fPpR/Jv4SfwrG8X5B4j5+jR+HP+WaAJHOp1ma73ZabWvkv/9X/8v0mmsXVtb",
-	"hT/jn8f/Fv8w/sf4v8X/Gv97/H9rGP8f8ffjn8e/iH8S/xhe37q68OTtlqsO/5VQjkeHWHX5nFZMdspC",
-	"Gpg6sUyRcCwIukWhHFyZ3p1WMqiqN6sVEVOzA7T3pKTcGYeeOUNNpj0YfDnd/fDw4I0xw1DJ1BIK7p3l",
-	"TaHJyquOcf/gQme4a6vsWg0/C+IZqD6eZGTgAkeaI0RnRrCeC1f87/f/H7E6maz6/moYupBFn/nN9/1G",
-	"/KP4p26R9K6tb6x22qubm61WG97IJ5V2u/57bafderSq/9V5tFo3/8X//Bf9n41H8OHKXy+mF7ipqtO+",
-	"zfo0eP4DT49H2S5MhBLIJzY08TzMK+3/YdTrhKyabwrE4V+0jBR/Gn8C7uuM63GtNBalKoCnctYSYq4l",
-	"kH+Jvx//T80fSyZdENGuFZWqorbQEwBfgOCJHdJop6SBBoF5mD+FzU0nLR/baJf2MsnjYR9zJuYylIPB",
-	"RHHvhUGIyLDTWQABVu8vkiyoIjduNO/cab711ltvFV2JzVanqeWLWQzrPOp2m7l/VORuQ33pcpC5BaWn",
-	"q71tJYFRC+AioFVz3aZzp4qfxZ+cf7rzgKFpd7K1BfxcjZjHaQBPlG1iQ9qtjqaC7Y3WyiVBrVPD2kDl",
-	"h3JAo1CKyZB71adiHJsLItSqsCO5kCwgVGJLAuOLpa4UH8osyUJJ6GPA/HmWnex7xKOKEahBHUiNZJF0",
-	"CO8RKib5s7m6eW1rtdOy7Ofn8Q9LY6yqzVwFMfGMYkmpkhDfdqO11mhvLCPWn4v3LsNQl+KKZp+L7/Om",
-	"KPE/virPiofBhM98Ur/FfBDobtMz0ulsNW59c2WHCK0sYC1wrO6pT01vRT/AGiNoaiqwyTDiXlloyy4+",
-	"0NwK58gdy/rVMmTyAjpWJWPtwe+pNTuMisX0Z8eaAyI8wpOYgYhOo3W1sdZaBiL0IsowPkz4szmZYhew",
-	"BYzPzGeP1UyUHE0VLKDkez4GCKYwZIEQ9tXXGoKD+lCkCPMGUkvoFOvCp80d8gAAnROXl84P8PW5YcE2",
-	"MxUXt0NcnMMlET2BRlE0Ms+0kstZ4Kus+WxkpAJNH7WIpzWIUd6glnllSasaLj79LPnttpki+WH/oPZO",
-	"RQayOau5l3iQnOc5XVRjYdJyse2EPhX7VzQIWap3NcluEIAdVo5wfDJgIdvJdAezyXfRgA27wgpEGBu7",
-	"TVx7fC4RjPmKuMiQoAew4Uj63wlLgl6+vrk+N2WZUIkvkaPclR3TQ7hk3NlhjLANX/FR8gnSThdaLaON",
-	"+ZxGqbS7H6xl5fmk+QtIiaRuz3flyxIYK5cwR3a8iLS4cJ4KwXFJpQnMtQvuc5GqtLQscFCUA0idj1a+",
-	"WO36S1HdlhWCl7rspeXhUgp6D9y85V6fcvHW0eKEss3as5UXwWGop1NNckBDZY2OTEWE9XoyxLqNmTqM",
-	"5nUgrSdsFKVVQrggbkjP3B2s44JeNXC20GR+TbFJIOWJImehtO1+Czpn6tVYxG2tAwQyEqztftFHxsoP",
-	"32jBo9pEa1airpD0TQdxWtPokVQRDSoMIj8xMdmfx5/GT+PPgZw+jX9HwOj9U9LubK2tbzok/jVYwhNy",
-	"65DpR/FnTRL/NH4cfxY/mf4fNvnVIfFvmmSzVFPIGJoX7b7MPv1IyxX+Ml/nxfFHcHUZfWv5zwGN6dky",
-	"HyG836NngIUYYbvMd4fm1RnFkp7VEnjJ7SBzkulMOTBxEujEI3tnLo7eww2WxQPox4lgl6TBUYX0K/FK",
-	"N+dhR4HTGn9fCp4Dm8Aw33lHin42LGN5HGIVy/lPy5ODqtHqRvIsXehXAIEqXSlVjhoouJx3sjg5D8vK",
-	"V8B7ohfAHoxC6Y+98lStWX6uLwR3ZQXnYEJ60jTDPJ4QmrN5NMDmsaRNAPfZ3mi21pqdVqdNljOE8NED",
-	"Vqb83xyOokmmtVfecaZV+500WFBrw0YOFb4xi2tlUFRqyA5Zv+qQtkPWlndPIm8xMSbHGdlX+OS4wjVK",
-	"zAdZXKj0Gi/nwiSpFE2W8bVmqGrBLYYPcGkQl/DFBktsExuGQqbvTz+Kf9Uk8Y+mH+h34s8gtQ/znb6X",
-	"kIfpB/Gv4mfT97dJe/3a1npzbcN+uWxaXQFnUuqwBE8woFrFFg6rzvlNU/DlmGno1ezh1Gbsl0XwqMoQ",
-	"HoUNXUAYi9jDyAUHZBI6vLSX0YQWzcRVODU9atX0BlgMFzsLZQSGtjozmMqSisErf75gBAfkJDdVBQvQ",
-	"grKsCq2RAMBmBa5n4mLLUpMYH46F4KLvgggehVQoDql1LoRNM1+/WNeKjtV6bOt56C3garjlNHBJXUE0",
-	"NnSU3iaKMWzPizawK8rGW6/grPieS+oCC6jjgA4x9Yxm27Nhb7Rsm9C0KLntWIHTphOFTH9GgyZxTfMx",
-	"tytyXS0xrrGgwnTWiV53hEnymWadpmh8ro/7ertlu2B1RTJNUig+pFCvIxpQrbdAcWPiGre9C8XhaKiw",
-	"skYa60dFqRlmmUIu2FSUKmgpOKqu4tI5are22xvbrdY3lw5PPW+Eum1nt3jB0OSD+YTifeHlLFh5p738",
-	"yqsyC/FW/aLJaE417sWZhrZF8bJ9Yw/s+9iS3iZfzM/tMOisyfyAqkz32GKCB6m7XPjsIZZ6WJpe64VV",
-	"JHOYPevfGuqEjxpWsGuMJNTbQafHgihj0xMxvWhjiEbSVHNqhiwBl/SSjhSG2kDHDdO63qBc3lid/WZJ",
-	"a7Xe8ht29uQMklXYXw4zIydXmKwq6TJsV2d/uGlX+cipjSH7fAm0CKiKiDegor8Qj5fHhrIE0CQGOwHe",
-	"bNmo7IrnsZ+DDOTP+tWGVEwS47q5fWtHgzyZbPfLYmkOUWp6xfdTI33BbTSv965Ti2RUlt68m+F02eVW",
-	"Dr6Ef8r04oQJ5x3gMulOsofZThknVHlA2XmpNZCJedFnVxQZScWxE5QwnWqR1NRbNkmEi35gP8gLZa1F",
-	"F/Ku9cctHbKGdg+1yMdshdis3AhihwzT6G0b2AKIez5iaSyoJcJtFQV805TxwtQxnNnKQFlqmCVjhuA9",
-	"L5lDGCtSMfzVUK0ZVxyChr0hJ5uygRdQCtScBX7S33WWnXGB/VC4GI2jsuIPLPBLT86If/Ad4WqbuCBW",
-	"oSHpWwqyy6IB2pNcUvdlpBWh6IwxkWR4gAKqb4nA3phacbrChf2ZgfShmTFAyo0Gsw8gPhA7jsw+xIKI",
-	"kBWCnkGsg/iNO9jZPJM9U0jrqMF2IjninioTZoZMKdpn1VofmMJRKC3m5UAnU6C2NCJDqSLSbrUIQvri",
-	"chj6RtL5yy4dm2ftCo+p0tD3XWKrtNGAjIVW5jRLdzSXG0UsdJIQgGZzBbJtKIfKDDTxSZVQuvL6nMbB",
-	"q3WPxJ9VkPXaWUdJljdU17UyI+pbN5E+Oavch1qHnH5v+jHZbFmtcPpdY3mEIj5gqLP2uieoXppiRY9B",
-	"Sfxw+tHCu8At24VW38T1QHonag9FiIsVZLhlzg7qMQAkA2CjWFKSMN0L5bA8eeAeNNuyXya6F1fEpxNS",
-	"77Ta1xqtdqPV1ngV0IiFKzNSz3qjtbVkXoFgzL95mjbQ6FFgruWBjYGSJODKZHnBCgmDjzWPBU02C4CL",
-	"qxGOw2AX2MCs3DIOghQiAy5OEkHD9J7rhVJAvE0hg8V29cGylixqYle2Zjhe/atVa0tebXfanY3OZmsV",
-	"gGR1s5VLdEmObRzyUupSGfedV3bu37u9WxoOntx/5gyqAXRPK34H47A/N9fbqD4g7Xj6CzIal6Yg+Sxg",
-	"pZUlYB5bbJiY1/LhVZ3FgpwZfc52AHIA6kpLuCFg5SpGaWBPQIvsR4gNXBEXAjygNRb880FIz1wUWAyc",
-	"gF+HdgXYhCND/YWMyFtvvfVW486dxo0b2L8NIFk/BBcr4yB8nNHJSpmZYX4U2ICOykMDz4GZdjcVqVEU",
-	"PFdmj9bql5aXs32Bs7vEjCQwzOCxQQcQSKQsCQjZaur11pauu9gmgWaV4LdxSMeqZA5ZIx4dalEkkvbp",
-	"OqFQmZIhgTUmHubn7mfCIsJFV5hvNgrfFAYtyAcdcPWjIL1xLkWkshpnBni56C9VtBi2Yw4Cibgp+bc0",
-	"by4G53tm+sIcQ+qzDFVeHMVYblHWiFVWTP6XYAd+Atz3s+n30pLyj6Ho9OfWmUbip9N/iD+bfkw07ICf",
-	"8C5pX9toxL+M/6kUlLQAVxHlW9zpbGGr9dZWe+vqtXZr8aXCPGbbcy5XjsPoNS5Ky7DZ6EFPv6S2Sbe2",
-	"1mp3a6TPBES9fmsccmWqnTvwtNOtERoec5OajT+udWvEC/kQbHgeVSwXY7gGxGGt1YH/u5bXZPDhEjpM",
-	"ZjfqFVxeLbdHtZsuq/Bkz6wNrDCZBwch9SJeln8Ij8nIPHdA9dasFKxwcGqGTCXaW9KDnE6wzDnIDvAq",
-	"VRAkKs9EV+D1EBk69ucMLNharr5kyiHK5JLpMRS4X7Tqit9jq079xMUupC5eoUtCNgL7zQ45ltEAk8Pk",
-	"OCJoZFazO2mSuzIcJnRXC0PGMA1NBvKrgO6k/BTbmcIOEYmHpQzl3JVVS+4GQPf5iqxWjVphPsA3kuyz",
-	"HI6URfjrc6+CIJ95XHEpFNSj4UMe0JAMIYZNLW1rwPWnBW7FSZnN4YQvjr0pkgQtLevLLwk7BM82PEyT",
-	"3CM5tva2S1t44SZhF3ZVjj3dJW/1YorOrt0c6emr9nKor8Gg9NLL2GTxziNJQhaNQ5EiW04LbWU4OvYo",
-	"mcfU0ysuDwNXKSXPzlzYSEatSAnzO8658dPCzzy9YSz4u2NmHhvnQLXf194CFTSYKOaQbHlrminkrrcZ",
-	"UD4shjRApM+T6d+hkv1s+kH8dPohiT+Jfzv9rone+XD6PTL9AHg7VEL9cPodjJ7RuviT6UcwxLP4d/Gn",
-	"049AGEjGgv/7Hfz9D6aG6m/ix/p7giFD0/enH8ZPp+9Pv9ssRmWuX9vYvLogh6vc/euZIg5w9dVokMOx",
-	"EkavtU0sRWrIfKkWsmRlh0Kh2cwIFY17Xpx5ZK64ldaNLuCdUZTLUGwcVpQ+hRMMWUAjfgrV/DJ6+xk7",
-	"rtDda/MV9Pl+xfv3bldKfXqdczI+cWE3kQZWxPgapaMeMp+ChLeSV1BLoka8iJ/yqESuP2Ahl7btP2gF",
-	"dngOAHJGQYJBteZ87AOHLuN4XkFvUfPBwGTDYEyOVV7MMs+5phmNqWR1QkaHpcXI0rOSimFvJh5NLCxx",
-	"RcZCQUG5YzmOHGvP1dLhKKCCXmC594XHwohyUX2W83y25oySqlDbxA3Vg7vszCW9MdYXND8chAxghNkn",
-	"Ga3XKMpdYd7dPZZQIclP3gXjvGkWTe1THHvXi8Y0cG1NbTMK/pqZ1Jbcnpk1M0hmXvv68TjqisKMrwe+",
-	"C8358732cO01p1bYcPJLMjz+gnNm/134pLAo/PH1oODwyY60tLJk0B/XW/wpu4zis+xqcs+SNZT8Wjng",
-	"7A5zj2Gv8wl5CoDc38nVVk+fsHfHNFC5UqZX1JJkv6oymSW2Cd1LsbqM+iwkxOVVSDM7VIsosH2vJH+H",
-	"nTEVEUhZOid5sGxikWyeTD5no5qzvXp053Y5z8mafjKWUKqI/qaE4RiHkppvSSrxUNuxHa38shBcXhc5",
-	"m8SlVUIzl7FxFUSPcqEjZGokhV/Owu6PtLTRbrWSQQFKICK5yNusmGftcg5RMoww4LogDZ0HPvQ+77He",
-	"+cI4M5ejL9cysiHtI6XvyXA4DqhxhITsLORRhIaFTJRfXppCZ+tIi/9Kfb1bUw/aXfyRXZqQiXOsjqoT",
-	"E6LF3W+qOlhC8OdvIHnrWfw7AqbG38RP4k+1UjLbt+93JGunNE0/wDC51iL4oV749H0wT7ba1jy5tVlh",
-	"npzrTnSSmNME7fKwuQDvNYicV/UupwgXsydzH2CsQAFyV3CtXR4SdIk6RIXAjhuoPsFbXPh3pM97/KIO",
-	"2xspLVjKYTuU/p+lv7b04ivbt2G4RXU7G+7npYi3k5tvt7ZarU6rlTWezLffpKW22ucrtZUEhdg7q4Yj",
-	"TWsPSsNENAMe0aIb8koV751bx0MPY9OVIBu0vah2wzxWoYez6yD7FRwCokyJKcSZxoC7q6ftVfSHrwJz",
-	"Uavv4Zns+49MqHvmFTNmsdX8F89Y8C8+7BMVel/v1ma3sXZ1Y/PqtWtX7UKWL4WywCX06mTEQjjU5zWY",
-	"jsY2kIGLSJZlGSp2v8qioh9aHyAXioGgAqPlTX9lARJkIschGSuo2muKr6S3WR0vkaVHZYEQeQPMdb38",
-	"e7ergfcgoJrb6NOQoRFzbIBVp0XuXNfU0tnabDsbnRaWFAcjy/2jW41rTsbbDWY+Req0K/YmIQ8C7pGA",
-	"RUB4sZDHmTTfF6PG4h+Q6Qfxs4xJ8wP4F/QH+yB+RjABUgNw/CT+HdlskYIcAm3DMpJI/FjLIr8k8dNZ",
-	"QP88fkKMmfQxNBr7JP7MdEjDqT8uGD87ra3N9kandSHrp4Wf5WC5Oo4EbgjkT3h1FlDLr1dfqHG1IbpS",
-	"MghZ7+vd2ntmZY+y9r33gEw/etvY996D/zx6x+Kvm6AKwnrzfNdYWMEFY4LsYi4KFIaIURzlOUBkifuv",
-	"vvXbfMgrClYnCUTvjmVESY8OeTApt2xXaJXWkcuigfQVUQMaQo8oLWrCaIC4EMupxr0ef1iIQDfsetWX",
-	"ZwL6nzmFHxrSj2Z/HPm981QmnquG4DqTtoNckHtjpTgt0Mn4/4Wb/UP8bPr+9MMy2ayir8x9wSNFAtaL",
-	"UC4cShENSH2ts3l1U8+WOJ2gPTkZi0BfmImvTqWEzcXSs1FMcB2OubYFgFFyr/j0CjjhSYjyrQ0/CZnW",
-	"bjiUAYaNBBMEnhI6ESTjn0N/RmhdZF0xQ1fv7Y70q1rAtNPQpA5mzWHguwlcg9Rgdso0T+UquQc0abad",
-	"zjtzRbc5FsY70jcxprXMKu/K6JaePxNuYTUbiEudW7EzF18kQ8IV6ZdHGJ1Wm/yN6mJix9xUw3DBE6FY",
-	"ROqZlO7hKJqsXMQFYCL+SpBzmL2sxaOldzvPB5ULHgUqpGYaE180VvT8rih0QaUbdeyVzAXhFAwWGPXU",
-	"DChA8EkpLGSDbs9xh3mofHSxuNclgl3tPEfldoaq6Lq/TOj/IowxFwLaowpTQYmPcSmgTU0PFwBZBKVH",
-	"y9kNqvd2l52p/YgNy2Upwc4UBouBL3KugW7Z4kHlMUHVgQYDk+NdkFz+bfohxGN8Hj+JP59+F1VvaF0b",
-	"f6ZF1YJcOv344hEGIxrSfkhHg4q7h1PSAiuGCeKHEPGTfFmQD+MfQLTJB3btT+Pf6uXgZnCxn2TUtuk/",
-	"LCWfN5+/sUWmblFm1/PBp9ypdXBv/85NOJoS2ZudnRfsEzhduBE9dvWCjQO8hASP4MkOoQLsCzYaktFT",
-	"piCA0pZ5Jbu5N1RCtpP49Ex5Qp9GrCs8Cb2SBHF7oRxiPP8qcSOJ/5wNetc6YsSoj0UczcB69tLAfT1o",
-	"VYVCsNh6UpyieQVsdYkwnC70uQy4dlMV/DxZx1LB/YXDs8H9eo5lgvtJ/OtmeZhQRWlFv+hj6rQ6G41W",
-	"p9G5tsze8Q4rQoboJWw8ktXbjn+lqUgSm/Z5/Ky2VPk/gwshH7I9GrG+LHOt7BLEYc+8kRS7VeNj8xsv",
-	"cyt4Ax74IROlVYDSD21WLuYPB4z2ziuD5NdfIoVUVX/g0JV7rBigZD8dTFMZt0mO5KgRsFOGlZ1GCmK6",
-	"IXlSyAIjarda185n67bHWd6M4OfT/4q+PgLFyj7EQEMwDH2ybMWY5ALeWe7qj0JWwXsLABCFrKxZZnKl",
-	"56TpC+6v2K8ynWbBvvQtXsyw/eaAewOSsi6ICWZRWc/e/K6LOWfmwLivkOJmgWwv+dItOJZarWslHDzr",
-	"P6p2GDlz8i8TTpAap7WgMmE0JLQvd0i7pZ8qW2THjeQNyKXCqpvHs0qmLUPRXqr+t5K2/rdx7bWdGftF",
-	"NkAB68Z1oMGLvgWoSMGlMHRxjNXxNeHgwgshJpgGZCSDgIv+HNNG5zymDbirQxlG1ydWWDXZjTPPNcCh",
-	"Vw4YQvklWGbjZDKw8dTRv+ra+3N3SCQ111h4+p0lTv8iWIQtQpbKBkM7E5Tzw3IGJTE8x0oG46jcD+SO",
-	"w8AlIVMyOGV+0k7EtFzs8f44ZP6s96debeUASEJAW3key8j5PEW7dpPoLVoqbvorGSDyxQVUZ05i6djq",
-	"rMusz09LGpBWXOVFw6yNXoSmriwkL8Kei3pWTVEQE8Nig/VpRI+pKk2zPC1L2dVsrPCtPlYcHOtRYOlK",
-	"zQfqrsUId8V2v8uk+KXGfHwZH7lZOluzA0A3Bv04H72aebx88Ko43U8/S37bNcNr8U4lnRzmB41gBUOQ",
-	"ogmU+mgEVPTHtM8IezgKGXS2JfU7MhwN5BF7GNVXHHI0GTH9X02S63TneMVBJ2DnqusQ97+4zWZzZbmK",
-	"AKMkGqOK/SUhFbJnW7vtkI1WxqqE1oQ+O081ohLG25rpVyfDiJywyTZpaQRkp1R4zCHtWWacqUllflsz",
-	"MJQE9edK/ti8prVF5X/0Il8PfRtqMnelUNpMr1U/YwKLkrcJtX9UrmJxVahSgR0bv8pM96sd4w82wOeC",
-	"vSAFIi5S7RpAjVhQy8U0dIWL0HaXDll9+uEcqr9CEOoQIOMfZ564TbJrZYmr5LXrpN6+6qxdWy8LNOiK",
-	"XKTBNqFkQaCBQ5Q0dr9rTqvVKr6vSI9HXVF3E2e/S461OKCgUSz19DsYra3HI+Df0kgIoWlM62ASQ/5N",
-	"Ci1Zb7W0TsRFvyuwtg8g7kzEw9zzKqReXV27tn6h0ANNWRcT+fKQg2yklQEdg9bN+Umy8wzL0iTWwMD5",
-	"klbYVXpII29wnhpWpdJeiR49Kg0nO7KL0ZrsbOHmdmXttRuyzIp+R68+mxsPBjMaBDBHIZJ/raxohxn+",
-	"QL9e1luhj4XdMjeRagabSxRzs/eU3UZuTnNSc6BG8NGIVQDM0B5AdTren104fKfVqgiIN6yovKTgGQsC",
-	"jMew4yLsK4e0IFgeqkupGXsnYnzaal1TZNeTYRrj7JYXFWw1t7aWaGBeEV2dXttC0KjOEJkBjxJaonCQ",
-	"8xpiLFguMsEkwy/cxnPZX3JpDi5I4q7Nzm6SQ6itYBodQEWEnilRTerpl8lp2dz1la6AUNDCbdcL3uY0",
-	"gYJG+dh0kU+4KDXE5wa/QG7FwtRoPII742gM9fTZQy8YK60zoVCS39x86aArUvEg4Ccs0eBhspkgw4w/",
-	"zRa5NiVT0Pwcf3p+xrucrhlJ6PRCuKjQOc9TCAfmqwZf8KqWpy/t5lR3fR8maynlT3lgSBDwHJiYBG8v",
-	"QkUcc8FG9kVPLtgIjaKQH49B3Cuq1lDWg9zRAERDZgqDHDMP+gtmsrc8KsA6ntYKqWfDd+2P1JejyLS1",
-	"4Eyt7JABZ6GGOO7RgECEFxYY+Zbkgvk28LLrNruQOYcPQfBxTDgTWsecXHGsAVVESBwPxU/E3KQEJKTW",
-	"6u+6olBUy1dYH7ReqMsiz0SyHTO8Sz0POqqV9k2DZ/PKf2qUFsiUbCEZDyRzOE05Ynm2DXKyFOQM9BEW",
-	"DtWO2UNu675k6E1Sxqll1PPdvb2bh4cP9g8f3Lp382bNsT9cf+vBndfv3nwr98u9m2/cv3l4lP524+bd",
-	"/Zs38hr9zIhL6/W7cDa3QpaaUvGn65M7UrDJzK+WleR/v8EEN2WVTdZpZZ617CVJ1k7OFccjC+V59/z0",
-	"A9JudpqdVqEyxsKITADxsip0u3nYL4YD/Hew630E9STeN3G/2L3g8fRjEv9w+lH8+/gxma1ZZeMAfh4/",
-	"i38FP5vwgZ/Fvzzf0r1KP+BezteXXfY/2VpZoH09TpsfwAaeZe2VT7vd0tU/yVTcKh/lnNuo6B94g0Yo",
-	"/SexUcsAQqfT3MSScedbREDLsH9P/8x7HOq4Q8GFmRM15l8SP8Vz+Xz6McS5QAuLbjdrHp5+Vx/es+mH",
-	"0OPi723kyPlWWn5YCK3G31J1VKTu3miiv9pdmSks02wD/rTPt5zy+jav2do2XKAEbgogZA/uX+Nn0/c1",
-	"kkw/hFDzz/F4HsefTj+cfvd8qwioih4MTZxVRUFEGx6SKdRe0LNmDq1oqU6Ba+m2QH8aDoSqxLEkpQ5f",
-	"KAJ/MuS5Liv0pF9yUofQ5SNkfa6sGdumqwHDxCdJ2e20HF2nXXofYTVZASPP7HT1O1x8a6yilVJQWLCM",
-	"Dct+ypZSVaqjZM/4ajIZKNXRbMscKGb0ay3jTz+cvh8/BYHetJksdejOKRaSdeuAeRhfLkz6w/iJBkFN",
-	"4qcfTf9h+n/GT+Mnpd4oFoY8KmVMR+YRZ1B3xpQHT0Wm0SgoYVpFFAAOW0CB85LRS3aZlRcjTdBHP1ak",
-	"vrCCpUOy1uIZf8XbtezjmrO4JOZzxBcW/Gmmx7OVlyzLdKwTO8lkTMQSx1aGSwEikfwStl+tDxUr4FQG",
-	"ABar8iTleJrnDbv7s4+oK7VWJLa2QrWibO9ICMCFeNfpxzYljMSfpjG8z2blmvj3DoEnv4U0s0+nf6/H",
-	"IFpUJyaQ9sPpxwmjuqRAwPVGu9NYa3/lAwHX2ihwVW172ey6VxkNokFVltEudLeyXbtKzI9V3wVndKKI",
-	"K09cKIM5Bg0uq6DKk7x6KU+WUymz6339tdkGFmZFZVt9fcTE7sF+Nsql3FKJlQNm2quZ78las9Vcyzb0",
-	"HHAFDQxC6kUrTaI13YaGHghnopEhJTPrsR1ZzruOe7f2yNb6xmbSeSwJ0Sd7AQfLpjrjkTfQR49d6XeI",
-	"C6IjwBOPYLkqAhvIeDikGOrZFS42LHQRlblQpqyMh8WXPNYkb5gcSx6MQ82T1jtbK4T6PnFPuQygsedI",
-	"BtzjTLkOcZUnR9jIHhMUbSc6plikHtDI3UnH4uJUBqfQAkKkSZ0wtv3LbZI7MmSEPYyYUFyKrrBGnqFG",
-	"NqjAvU14X9jWcVIwRSZyTHwJyHYi5FlFxzWTE1iO0Gn5gWRl6Sf6OD0WCuY7+s7NAdtYJmzljuYriKZl",
-	"XsiK+IyRSY0h5aK6z2wZgg7GQyoaIaM+PQ5YlghjumPh/u7CMky7DbsWKNiHIRs0INBOCG3CuSWCT8Jk",
-	"Sxqaxh5CXiUm3trpMueiealiPhmPmpVt5krIxy0ZIj/GfVgIKRRlPqaZljLLtfBJG9VcvNcZAnI5lGQz",
-	"kPM2URePSuMESEYPtGqr/4IM8QdAPmSgfwixF4CLDZb0vyAmuaBy13C80hZ4gNoeq2qwgI2cIJu5BELy",
-	"sVVpiQpMLMqkEcL8qyO/V4iba4Ssx2Cs0tQaFg45RE5UNF2x2IXJ2IV8XRJQ7wRLvqUDgVOvnogh6621",
-	"Fey17qfcF8uGdFYx5dbFbjw24Tu/ZzWOJvTbA8FPGugeKVXJ8BQfVAWc21PmGMBmfLLuNxrGttnYvwFB",
-	"kCMpFGY8FbsgX7g3oZkBWxQmhHZOAzr2cEDHKmK+Ad8BVSSUcoixmWWBqJ1Gq33Uam3D/3yttbbdai3d",
-	"oBE4QtlqtBBuCEloQkfO9EpMw8i6ocDb0BhkRDQdmxibegLH5h3I4LcdkI3AgW9itztL6Z2a+SAvi+Te",
-	"WEImMYz8UO/syE6T/XEvO2D2wSt2+gUq9qtHRwdGrSae9NkixF3vbGVbR2xtZX1m52qEtEvUQJN4KyeY",
-	"FHoreuhx8hCCAgJ7WNGtrFLZ3SX37+2ThHYQDifWm1iXbnZGUnchTGn7OKDixE1au4XMyNQYHaNlADVi",
-	"Hu9xryIyGAwWGgiaPjtdNXOoVYDDRmYTyxM4S8AWkDcUdvI94JDS6tmUGun/8JHKQ2byxvJQed/M+Ir9",
-	"tPD7rcPDg5Jf9w8OTQdL/OFB0mRweVn1KN9sF3xqIFv0pKkuhpmm+r+YVWe0o5Bh/xnsXVCnudbGmpRr",
-	"HDCipOlRVmCP79XQStjKNFGr3Rc+64GjEVrBbdue6bWyjKlk45WdWm9BHhM0d+u0NsmdcRDxBmomRmHC",
-	"uFtAXou1SLb0uaFsA59jeQrT1BUaR4RFfvC23VGn1Xrk2D/WW2uPsiaaeXczs8OiTWtGgJ8n49h3bGda",
-	"nwgJXCPDerkg7j0aMaiG0TjQX0wKGTBWjFnezrSsoFbWECctezhHTQQCVh6whVsHry0LLdxGFL3IZw4A",
-	"ZAK+PNc6rlAlaxyKB1rQezBi4YOBHIdVFVdAfNbSrn5p2+TOeTRgwqehsWBpMNPcE95VHKgnLAwSQOWp",
-	"9T/zISMsoCPFfKcrjsdQWy1gVEWEak5qBUJmLWN1ZeJiosQG5dEgMDVrsQSM0au0AqJPhJJeIKW/sgMt",
-	"jwglKuD6DMgZF748g/x4EkI0MS7aiEb2sVWSAoghKQSltJqttdYyYVnOQn2uTIvDHBS8XFOey6anQG8t",
-	"eSZwdSzoGRqWE05BtDmfXmdkr1JxOG2AaReVgpS+OX1MGpDgOLeJq0YY4GT5HxTrEfJsxSEu5nk9AHHQ",
-	"JXUedUU4FpjmTCOtncA6QCV3kqywVE2HNAFXyOhBbqQm2S274K7QSyIDGfhKD08J5DZPYKUY0qDpOzwG",
-	"xFHS2sNAPc0vN1+OG3ZZc2rZV7BKc25peb5ZeHkJ7glU4GZyO4dm1sLP12Hce2bYwsO7Mso+fye97gUC",
-	"+TittRSOhb0jCKu2171DpAgmJmAmf1rlaXvXjlpXLySvz1N3jaIreylDy1fPsoBbqgovrdAG5bW/kEDS",
-	"IJBnhkYi2cr3DWtlNspFdDXj7MtIv4DaVZF4oGJwn8xiPBbbollzz7nQf1ThmzhKKOJ2SuxdILiuQ1yf",
-	"TkxHWjkONTqLQolMIPXfhnLQN8ea86zekcqTZ12RyZVziGtw9wGOA/KU/QnmALIHtuyrLTLkYgwxFSHp",
-	"rAM/UisOkWFXuIp5UvguqSNtR/VtJY+4sHpw+GgmDjzPqWUXkPkT38FR85hsR1kWhdH7c8d8lfnpBkyR",
-	"+eFVXELml0NcTeWDmSEOzYKTm30ATHgOqtuq9obhWp5dL+OdKE3CK5ZPG5qriXw53l9cTw/ZEBvyzq0F",
-	"x0u3YYydgvUhv2+2BtwSGLmM5cKSF8EeoroAKh/YLipOMGkCLgOfKZMbw3wQa2zpDx6tfGFGjzQ60O7l",
-	"mAVS9JXNibQGjhD7JJXKLfWRVIofB8buYeIoMQYSv19sCnkuAwigQN78kf6UMX6AmUOOwzLbpIsk1LXl",
-	"IcAABMH8GdKW0FnTijB1DCTN26KscIeKlbLWwZwNMHckOG4to77nDiT59RzHAfvcs+NmfrufTLG8uSBK",
-	"FK8UPl6c6QAWO2M4yP1qzAb53xKjgSoLo8ooNKVko5DwswSVKNZlS2/JSC0W8yyDL1j/DPu1EoZZeJb2",
-	"FQh5liwloOyUqXM50b5SzaxO/tAEiYWQU5jROUuCzrFu5dJR56jdLgreMINWrluLw34pb4D8ScBDG+2c",
-	"aIyQupEYPnysyULz1ThzDhQDJVbJ5QIl4+a5nXdVyh4K2pYHGF3vXALc0s4g4DnJ5u2UXJA6OnwSfXLE",
-	"wgYKPihK0UAKtrSonExRvqR0BbxUUL0JAx/ZPrOzMkFvLPxq3MY+ocfUO0myBnLkWN+5kBHxkbedyfCk",
-	"Weh3vJRkoGGxehV6lZAJBr0KvBMNe3gXdXe9s1XQO9aWlkbC03lz4nOrOue2DRiQ3+hyO0Vdd9GUWmxH",
-	"EwzeTiHfbqmZjEgwTwHCMoeaLBVAhwajAV1kCn+BjMoSo3KGVXyaZVwzz5CBFSuo5KQhK+CUMZsU+zIQ",
-	"k0GbDOzay60ksfdVRQ6uJSwB8/sstITVSN4aFhJZQWnNNBqwCRoptZpQVk/Cnxdzxk2ciG0JwsqY9SVI",
-	"yPM0YbPTzMQlKuVzaYlw2CWqYub3G8ZNl/LbiosxJi2QwaMB4+DuYB5V0fJtdCu4NAJNOeN9XWjN5wzs",
-	"ICnEOgZ7nYQaOZYjQYJRwg8Au4FsInTleO/51p0IB+VNB8OqliAw1RWVB7zLVWsLmJ3If1a6Y8Jipo8A",
-	"M0cQuseoPzmc47QNwVTLlMIguivqKxRGl1k8RNGl9ExV9A4VUTgB4MrpJFYv08p3CnVKg/w2GcgzMqTC",
-	"Oo15SDweemMekeOQ0RMWqq6gIbgAoI0PxNQ3CeYE56OIzuA3nkRSDFkUcq8rXLOAB4m7zgz9AAZzST2g",
-	"xyxQGU3RIW46trviAO8csJChuWopOLcM47rZx+JEalt7OD3mMpiaGbdcNyicouUBGV9r5i6cRNo8ntgj",
-	"3rXfQuKhKUjWFZ4UinljrMnEh0yOI/35ONJ6tzAZTESGZOPhQwPMmKYTZWfc0bcVgLApHCP+48tdsdFa",
-	"M0breywKJ41dPbFLQGfwWOq74FjoPEO1hLSUSRFgnSs7hilRMx94ELpiQINeA/IpNYULWKQINWGsYOWJ",
-	"BqEc9weOifs2SEW8QCrM2SmLDtQPS7jTXgbkcTjcbl/aaRZXyNDrfaDXu8zw9toqtwV2I6YgSzSxLWXs",
-	"IZ48nUk+KY0HWXZF2fsl+nrNXS6e4cWLh0V0mpEQq14wQmLl41I5MSMRGnjJXq450VmsfwSG7nHIo8mh",
-	"Ji/GQ8xoyMLdcTSYJ5RfUWT3YJ+cMMxzdfX7MuTfBp6+Ta7DIKaPzAmbmK40TbCL6KnANabfSc9zEEWj",
-	"2qNHEEeIyeQQLOpFaXfwWhI1Q7ReHFEuDA3MrzN9DQpx3bt5eJQwDC5MjTfgDSFjtl+JySHaPdhX2zbM",
-	"dA+pDzntkDo87oqkOMsKmsUhQOT6jf0DOJDTdrNF6kxAoSqI0h6F0mNMc3W1kkjJEHzRrd2zCVQy7NbM",
-	"911R7/EAPK2jUcA949wC2nVPqhGNICaf7Fs/ZlRuZ1AOMcswxg3ldIVHvQFL88ANIYVVjUOhTJBIJlYo",
-	"kkDgNX3mSs9M/vbw9btJ0HmzK7rir/6K6OvX0+Jqu+ImjOOunrbdjKgnGPMXwIpR+QxsWbAhmUBo46nt",
-	"yfCMhr7qCr3/E5auelvT4xG34ZoVUdM2RtpaP3DiJjnQhE0Zj8eIeVjLw2R7mYpIWnQYjY8D7sH7Q03v",
-	"xsqIBgoKaRuDP4bDM59I4ZBXpAaGHg+YhgRsWN0Vo8SrwgGntnPiDahyJgtWCiicMaJonvGHXEClBCZY",
-	"SOouvBo24fcH1PdDd8Wxq+eKQLy0vfH11jpWpFk1i3btTd5L4keVvUYbLeoQLrxgDG4NDKDWTDaEpDgq",
-	"ijGmJrSU7BqLIsTJK2YKO8sz0RWFL+rXNA+5um6LfjnE532uBQG3qYWnB+h6bLgrOyTtKZE9rb4+Cky/",
-	"FgzvMmDDDM6SkI0YBgFwQdw0mNbFBAPg5SaDUR8YoKGNALRHBHHcyelgYBmHI6hMkCB1N4PNNtzva99S",
-	"UrgOQeGOuGa9UOgB0yeQfqkIIuzzYYqRTJMtdkiSQMFBBMbgfNUk/2k2mB1gpitA8JW9HmocGM8Oh4JX",
-	"65K62+Ms8GFILJFmOhfSaGAQ0yEuVJ4zTzSRTp/o92YfoNvWAMfM0xUoeZ8kBJglG5QP2SnT7B+EPjpW",
-	"bBsIG8vdoy1nby/rDWOPsFZN9MF0xf1c7y6VDxRIQrfXWibTQNmwI8RcK9jm1JKUwADa2YDClNg48L6l",
-	"NLtWfKIROZPjwDexq0BwLaKC3RCIf1fkJFcn45mxmSiyl8IQqc/NiyE2LQba22eibSy12795dCsTROeu",
-	"zgbUGRRXeiu5ZlZJ6FZXpKwEg5esX4yqTPR3GkLvrnfWyG3pnTBfryVQkhwzbGlA8Swcexjpom2MSuKg",
-	"Bq8srKhJ3FduHpHV0zZG1iqXqIE8s4zOuj5hvSaJl0QSeQqSLdtLOhvyZMPtbC7dKJRoXNNIaQJndooz",
-	"r44hWrQrcAFnA4naBEYl1VPIcHJWlDKbyYoFbltnUXP1pOqiBZ26BqcRHASkLkN6k28QwIAxRLg3ibun",
-	"/2FCSF1SBzrWabdXiKITBbVrQKSnaeYAdvcBM3DiK4XhMBjR3e0zF/RwGfgQOAhs0EjrXMOMWaY+boO/",
-	"iqTnTkD51YpR3ZaStTXBHDJIOjGCjhlGSeFYJ1tSXSOhKbyD8zuZw8ieQAYvtwklAx5hlJNJWdLgl9mk",
-	"8Y8BC2M0DDjQJthBui2sZqlROc0SD5n1kx9PMkKHiWrMF+fB6mNdYa5mD9N0tomQDVgzlinT4h2hpBcy",
-	"Ncib/UkdIjF5ANKOGg+tGLiCFLgw7JA+bKiIBuzrSJPREaQs0Y6kXpeGJqxBqjUPtMzk+6eiPkwtOeiK",
-	"RHNOsN3C7r7PhiMZMeFNuuL1NIoLrf0h03imQLYCyE1mt1G3xM2M0HiNJfSI1Nt6vZ2Nja5Iq4NqzkJC",
-	"TUATAylRdIiioyV68INmdba5tw030nQroBOVxqNqEg+wrN/UV60P3UafpTmEfcrFTn4ymJ4Sn/eAlUc4",
-	"YYbgd9ydrqB2sXCiaRhskt+jzO2GYyEQt+0ArS23SZJQlfxnQzrpCugvccwALbT45kOk3/EYIzsTHCVj",
-	"cSLkmYA4+NT4huYZh1ASSJU10DgQgimSk8mHT2gGh84iT4b+igP7Q9ER3oZ1k7rLM7cqx5HGvoZZiLuy",
-	"ra+UeSfA/QSKk1Em6wnOm4yFD8RKsDN94hbibhvWb0VcLJCEZMDUibVuC30sp2CuAnUHbkjLr/q8Jkgb",
-	"0BiIjBeSK0GI6wqfeQGFDFWKK4E/i1y91XJN/VlIPcg470K9NBNlBfNySEXyV3YI7Qr4JQmsTjjCFUUU",
-	"/7YtfJtO015zSb3TInf4dRQLE8IJMA9q6HgUSOpr7bAN77FAMZBcVprkOh7RgAUJzbI3ai1nSEVHoxwV",
-	"xQYuUFN1m4yoMtJAYjsAMmiEm7oRdRNBFKXNxvHY77MoyYVxV5xkJM09A0bwDeJutNbcrqgXPjP0Rn93",
-	"LKNBifUPzJFwtWMoPBfa8oY2SiSR3PS1Ym8wReppJCNpt4gixyw608gUnUm4KTzbNf0Ij2DFgUPV137N",
-	"3bGpG3juUKV4rMkJmBThK0tSKNRPBJHYIInxc6fQgsQKs9VA/NCgqLHCWBXh2FMURROjybhKzSQ1p3bK",
-	"QmUaZDRbzZY1xNERr23XIPEcas5G2Jls1TeFdfustGnD4Rnt91lI7u+jxpzk3VjDgTMjPBxzQcMJqQtJ",
-	"9m7cBVd5At77fm279gqLTB1cK4TACjqtlrUVGZ91xB5Gq4NoCDEZiJYl2R2PHpVkuCdFFps581ht++13",
-	"nJrJRKtt16BaPFYEAVOFZfHWBRvRvilDlyT5PWzYjL/t9zIGyCQPENazOoAiA9+uPlmD2Z1WS9OqQGrC",
-	"r2yaGpiTjcXg1aOjAzASAWmDOoI+GzHha8JaerivmrkXnm9Wk9UabP6Y53kvcjUfSm7gKLMPrfkGmgjP",
-	"vYnbGiEST9fzHL2B9qbdUen56wVWVGMwJNsMClZRzTtKj9oMoZ+/yOMu1p2oOHG7obTh4rwTP8qisd3l",
-	"ZRz8hCLGXsLBv7V75zaGkGOkHOnxgK3Muwr9xfmuwi43vYrED4ykrMQJ/CKO36z8wsevGcdkOYqTxDAn",
-	"Uh0VSG9IFNJej3vb5B7zuSJ1Y3G2KiEYySOqTsAGbjSkrhhx0U9VJnDR6SlwDBBAIQmbHgesSazFRlnb",
-	"qZXatkG2OmZY0V1rZbTXYx7UsQ8m1tyYyRRBe7JhqZhv5eRMOWhcKfF2dkXe46gS1+YOscVUUecz1VGH",
-	"9CRvooQt+RNkxDPQeA8v4wXShGzwQAlAwuOm5v4brbWqsZLFrR6y8JR77L6gp5QH+p7mAu+9fGDC84Dt",
-	"aXu1x0dqNeskmUs9ct6UXFVckMZsTVwKzomkIzIlUajFSEZkb5Z+3OIj6Em6m10E9jMdsgjc6G+Xd8zJ",
-	"rsaxsQWwkExRuzMZ+mobGhPU3d0gcB3yx3+PfzD9wNQynX4cfxJ/Gj/942crxkyF0JU1eNfdV6m6Dz/f",
-	"kB6O8HMC7V//YHo5PjWdaz+ffjf+ffyUQEnHT6EQLNS6ih/rn/OT2FqCaQsFLYCbqezD4oS/nVv+b4np",
-	"ZWjQXPG+0FJ53T0KUcqHef41fkziP0CluT9AGXEoUgsfI84nTENpZV5IzNtAWw3Y4ZLxiGKBpiEmNkPf",
-	"HJi6bWG5bVskLkW7pKFMbTcIsiWR4a/sNaR/Zo6q5tTM5Blf7TwnswaX17jwcXz7V2Gews/5+ezDZN5H",
-	"j5wFuJOW8QYPhAwjcoxMF7OvjycAxvnoKTTn+BUHqQeBAjm508wUeL+6XhJP9V5Z0x4uMu160mT2qllv",
-	"4Lvlt1jRZOnROy+QOuujyxATiNKvEBuyFAQI9jquYz7Bvk59W+QaPmkv/uS+oMZhy3z8aAnGcEuGx9z3",
-	"GXSlWu9sLf7iSMo7VNgS3ApZ0BI72jfOoqS60kars9Q5WJbzPLxOf7q++FMz1RGazpBFZlQYFeVuM8MW",
-	"Md6jmidClIoebiTL8jn2AO80F/ND2svN0iSuLXgJHr4oBSnwKCSdY3tj6IsTDZJOGFR1BfidAdvdXp4J",
-	"iijbdRR5mtFBYY6kCwCWMUDZDDrvyXAIglNX1ONfxv8c/3glU6PNSGvrWgwFQ45xU5YJUpot49YzuDTL",
-	"l8vuLH1lNWNefo1Naoj3AJzXpT9ZAuWzNUGSkue1+H9BTcrfxE+n34F2u59ibfLP4qfTv4ufdbvlZWOf",
-	"Td+Pf2342W9t6dhuF+qq/l6zyun7yXjVH2SMP/EvkPNO30+Lr34eP44/1Yz0n+PHUDFXiwefxo//+Fmq",
-	"zBzdyR7qI+dilA2vB2lbGspkCp0VyGv7RZHXJUgr2NYM+9KcxLg89US3pZckvJRNal5dTd6D2b7CVLp1",
-	"bfEXZlkJJdOfLUHc96ToBRxDTdfbS6zsgE4CSf0jKW/TEJuUrHc6yxyDsR9Z+vyS98zjPYiGWnWlOUp5",
-	"Tv5TpZCtvpf5a99/hBwqYKX1zeH3Ul6VtINPlI1yVQyHmEvz5yK71QWT+BMsvYA5TzPl3dHAZD2fhoX6",
-	"bCivKLMFa8dPQwYLpXRbm+ub65tWQNVMNpVPcydXK1LJOZJyvg/SiEZ6M7Xt2n9+u9XY2m18kza+/aDZ",
-	"eOdrf12WDZNrNJxZwY1aidy7XnWL/lddIF0Gce7K6JYcC/9iRO4l2ZlDdhBKnpvsOEtZe6BAeMSEz/yM",
-	"9FlOQV5hUZ58fFGa3hKiyJ8dTr1EkTko8gqLLgE/zqfxzBL80bgEv+6xUUA9ltMZLaL5HGNVM2oedDiD",
-	"4pkeFWi2p6LPVprkdRFMkFUqcCUcs67QIzB/h1CixsdDHkF+fE4UsBHMW1Wq3/2RP6P6/cVobj+I/zH+",
-	"cfyL+Cfxz/74GanDyO9Dw6tP4qfxpysX1tjwVJfT2L5wMjmGxfl/1uTyK6+evSTn1eQcsecLU7RWc62+",
-	"K6WkTMfvXpGa5xLJF8lNt7mKbmS6Vr9QemAnmmcdz2iKL6WmvzRbuihIJbl+6l+4CDXfMi+wy2wunIWi",
-	"uITBfoxD6H3S3cNnNmLSgeC5rkgs8BYxjiYjprByqvksYsNRoAkQtgSB74+gL8vMIIkZPz8apF5VTFTe",
-	"KRt87Gdypysg/FKGRJi9pDJcC9yyIomFxP4lkGeIVn4948E4mfAWD2wKkXkCneiG0IN6ricgCYL6skxC",
-	"44gHPJo0htJnAUq9peagjT8Rc5DzhTpQzMoO5BkLX+/tRpEMBZucT5i1IPDl+R4WReIlROAvyevwZycH",
-	"v3RTXDZb3/X9bBd4LEj6BQvSq+/Zfy5wZNxjQ2lyttMlJ2HuOQ212onxkl1dPrua20D2+Y6NRnhEV5QR",
-	"55QVS0oP7Wr5oaUA9qWcmIW5l86el86eF+DsSbDtUh09GRRewrmTIatfiIlikaD30jrxF+fTeS40eC5j",
-	"xGKNrcABFnt/MthX4vppkv2MQs+V8fz4Sckwd7VnFHrirqpUk5/j1slh8AWVScPv4p/Gn8WPpx9O/1v8",
-	"H+AheQLB49P3px9Nv4PNoPVPz+JfkelH8R/wZfvS38efxU/jz6ffvZgO+uV5UxaRJutK+bMlUS/9KH8G",
-	"fpTnoKLPqfoByTqv/nclJYM2lk3xPrboVjt5VdFUylERnVQIMnsBo2HWJPpSS3ypJX5ltUSA1pda4kvC",
-	"Pj8SWUNJhq6nFPNFqYtmeAeKbECFCv2P1O1N3D18o3EE9UkA9/v0FGoEjqhSqSDbFfn6ftKLWNSwDYIg",
-	"pxm/5qeQFywY5iMqLJ8C5S8mEdQeA76gV2NcXLu+f2g5hdsk2PpVReHYi8bZ/EtSpxlyYsuXAMdhD7my",
-	"ydBSeAyTmJOX7V70CvWxYK5OmoKTVBsxZdagutQSYVgZddvwqAVy7d+s/s15E+qdWtWxX0pqvllcvv4o",
-	"HJeyx1UAEqvZ1KmYgBfXISZVCmoBUtUV7t+s/o2LyayKCV+Rc4KOPu+XpPQlKa02uMkzAe70y6KmXzWr",
-	"gyVssgeN6UQVOfSocAglI3mG7UqocRs7+jM+pH0GJR2gkhcNT1YypB/tEiMaRg7BA8Hqjli5SVhDRvKB",
-	"fjMj5EN3+q5IghOwZgVGOdjPZiMYbO1SUl9vbRFTgitXgMNMlyb4ZyhEyLCGM9RwS2wwTqZUbqe1XkWs",
-	"CzEWc60rw3EQcb3hVU1WGz7FrtXLmyD0DPfhLL5qBpD75oZ2itqbYGc5+/Ijp1zYtQO8tJpc1GqyxP5R",
-	"kblnoealseWFGVsuzEaG9OGDYyAdtU7rDr+e7Vt1aZaY1IQyN8o1fU2jMBZ8NU1OsxszLSGtzFcZ53qY",
-	"zvqCKVUy07xI13R3L51Jf3mhrlkIVlnA/KoLeaVRsbuIngpDSEOszuMzg7OvvH54lEVmWyQVNGcIsAGR",
-	"qqB3uk3yJlQM12MmX89qsp1W25b6NoVsTWl/7KCEoxDFTllIA5KpstppbXYFNj4WUL51HEBj2XQyKPBk",
-	"S9RCURoH+04lpcXlmTDzENeTPnO3ofYxluuFRkFaasTmRlqcU1AYo0qYy9oMvtSyF1kC/fZ7NRr0Zcij",
-	"gYY7uMx7ZG292W41Oq12p9HZuFpzaqc0GGvF/M7+/nXVf+tvX5Pf3B+cend33/D25P7+dfntvb3db17b",
-	"233j5sMbN3Zfu97vvzt4486ru2/c3Nv91u7t6/2Tdwcn/JWts9b162c3H/b7t7Zqj945l5MuObxdP6WT",
-	"X3y0aLKMPVM+qYID5AH7jKZszsipmy9mWXe0HlBdSu7QoEoGY89YmBT41EK2YgwRAbHmioX+l9Lzy5jV",
-	"P3X+rNHkS/VTJgbeucLxN+7cxpSThTblgqGcUOMOU5EMsX9dlRk4sXCcT2B+eEkFVlNL9zfu3H7phnqJ",
-	"tcvZThOwuaI04HwZMnWxrHoJjl5ROSy9olZKndQlDuoyl/Pan4LLebGBeC5RKzPyYn+osVAVXrBmV5TZ",
-	"YUneDAutI0ZUqWx/sqRinRbTkuZaPGJDrSR0hRbkmY8T5npu2Y1A7T24U6j86RB3qJlwn7kmte9hBAqG",
-	"aWO4MsfEmyfEf4H23Tw7SJy4pgGIWsbs+1IsfWnU/bMw6p6Tv12uRXdEvRPaZwtFU/NeaX2CcnF0FEp/",
-	"7DFfC6QEhHCblxwNmGJdgfaiemJW2rtz6JCsOQKb4CW9hTI2I4kWpkOoTJNh19ihtCvyLUpD1mBC67PY",
-	"v3OH+BJqwgcsIhM5DqFHB/ECrmmRL4mSJtl7TkTFgTm3L0WQNpfxUoR+SWDmEJhiBVWLwia26YuvwbA0",
-	"UYKKU0qZ7OoXU/jhEEJ+CrQsiSywveEsbUppT7Wx25AEV8uo5JjmPgoJTc8fGuuZwAXFhYfNbqky1fRz",
-	"ZRkqKNAM5ftSzcvL2JOTw7h0m/K5LMopZH0JEnE6+z2ws5bRdxNCkvR1iP7Miw++tMj+5VlkgXgVSgeA",
-	"AJm1jjyfodbn0GePhpwlzEZEDS8pib9Mj5q0AD9nqkluUm9AXK38J3aB0vr8kFmitOAakVMWHtOIDzHi",
-	"NK30j81wQ0YjbJCB6V7YPzSH7xUMoKLQ/wvPp7XHOqkM1U0P7GVni69K2Y4ScH4h6GUtNg2txlSj2I2k",
-	"gIgph6WIz3pcyz7YoLKiKdROBvvGCpNcFckU0WouxpVcyawvH12SE3iJLV9BvQkgUJ6JTMkbe1+XiD9L",
-	"Yg0mQgyHsmw5O8ZjX4IaLjaCR8xZFl++WDTJTLZMMUkI636JMV+dnLEiVBqguSCCKDVaVYyG3oCp1X4o",
-	"xyMwA5Sr8RENI5WEg9nPMCUBM380zEvBoO1lPoNIWRvAMG2rzgWBKVVXQKYCGUoVkY3WDgbIwLO0k78e",
-	"dyx40vzUhecudvgn9Y1Wq0Uo8enEISrgPhf9lWZXuKCHK1d/ZcJukmbypzTgmPjfMzmtBonrSfN6cE0p",
-	"4yoLsIETJCMoLvoBSw5hZYdQMESAkytjVch1bnr7nabxdamxN0A59Vj6k6ZZlGquNXG9zYCqCMhIk6AC",
-	"q8gJYyNsgR76mNzh2u+gibzw2UO33BWm1OgQVvoKXPHzGjAWhz4ehKzHwuczddjNwQrxWMCQy0M8mtp2",
-	"Lf5R/IP4+/G/1pyaPbDMr/FP4h8APe0DAG9uPkqMvqPBRHGPBrCXdGw7wM/in8T/En8//p/xj+PvVwwB",
-	"ncTPFWZ3eHgA549XcQ6ryALqeXh4cETVyS0uuBog2e0sQ9bsh7uex0aRpdcvezW9NF98VbjdvbGY5TcZ",
-	"HpNlfIeHBzOMD3hDbbvWN2RPDShYRYUUrODMU2pUxRf5YqZIzfKAk+jVMdGToWd87vrKGbTnrEOL1j/E",
-	"z+LP4s+hC+2T+LPp95JSPNAb9mn82/iT+Fn8G+hH90n8bMXWNMYoFqcruIAWuUiXVJPsWS4JnBGZk2GN",
-	"aTpdwE8YcXsJMzgwRNCdzzP2D/5EGAaeTm271u6srW+sdtqrm5utVrsR/yj+ae3/Z+/7dty4sbxf5UDf",
-	"hdUfJLXUbSdON4IPjmN7/I3t9NjOZDApw0WpKInTJbKGZLWsNQzkz2DmIgsMMDd7O7vYBzCyMcYJNt5X",
-	"kN5owXPIqlJbUqvtdtr26CZOl6pYJIv8nT8853dOBdM3DzYYvcHoDUav5WIm4FsBet2JB6514Zrw65Xx",
-	"mjSztSHbdQ91fc0GPgRYJqDwdpamE2BJorkxxQ1bznKhxJcBlpUN6Et51WcMv7dwNO8IAq+jP68Pwzj0",
-	"DRJvkHiDxKdA4hJ5DbABExKTJhEUgUsr7OQXwuHCyD41FB9H4K7QdggJs3wp9s5pvpH0XqFOuw1MwlDl",
-	"Gp04nUVeogrfxE4Z5/zHnOc8QTMDkyPnySjcZWB9yzWMmcDTRDxnjAlG9/Dqx3diCjZBqdL3iNMIDGoY",
-	"jViEUeMToJkEldsT3DhBdLwjYgE/H5J/7tXanVa70+p8dLlda7ymL2d9QRLmayNLNrJkI0teV5ZIEDIR",
-	"RyLJEYHeoChxKGu2H7t/fAWKpcd17p4LAVOZdCjrw/2GDoHViDc8bSV6031ue+xANy4z47up6h0ayDNi",
-	"y2A2kiMmJ2B4T8nEQL3HsownTlDhGQHXR1w3YOcSGHct4X2Wp3YLcmlFSqfrTlBoTjn+DPpCspR6Gcl6",
-	"7PPceRI3IM6YtoKl7n8pQ8b9H3+UOZSKtxquubIYKIqi8ZBZP8QWHKg0dXIoUc4SwaqjJBsLQ4Q6g+c1",
-	"mKzjj/4r5xUX94HRXeOhMiG138CQHXHwXYlkfeciilTjJaCwEITbVtlYp+1eGaQjTq9wU5AqOYBMpeke",
-	"ZMzY+RiEHsvwNKi4ycCQpwkwW3zP4gU7HzXKFvyau2DgUnsX6nEqRu7LYv6Q/77ZUql6g9v75E48kVMW",
-	"J0ckZXUTUl0uGIhD/aEYqCIRFiNTyWQ+66zd+f+f7v7+15fuXr6988UHv2n/7uJvP7zz0Sedq9cWJ6LR",
-	"4j/rJLR1ctDclCzMyrvnd4NVpLQUkSRubqzyiyGwKNL3EnIwNw87bT/aP+Ycw/H9S12Dterg/J6q7bUb",
-	"bqBilI9qex+0cZj0R7sYh5CWD5y2soCm9QzP0b30XhpowszhsRJWd7nVk+YVt1tOqmKFt9Kd710dq84a",
-	"Q7nhBMM5yOdXFLbz0V/BkCHzwNNeexA9SVQGyeig76GDvlXiccA0k3a75+TKKmZuqkTicJX4ZPCxAKF7",
-	"eIhA5+kjJ18c5Ks+UdEEkAzXWVflDoQrTHwNQjg7hL5IHWZCT426QvLEF7omWEcGrb4YYE4qM8CSkZAG",
-	"RmzipYL1yaMmkgNu4WJ7dxFQU98Pcj3gV3HYJ6A19oBLq0UgzhGmHJazMaHygnAkDzFNrRMJKhO9+BhP",
-	"9fyvtcUgVrRbWwHTFWCmRr8kbF6IzC+D8Nzw6OPgCMsiBpVud3Y6O5d2PlyCudYPpdLVgK2dXxhb6SPj",
-	"98UvvTx63yFtGD6SrCTvRmmmdxDW8EsshhCo427eqoAb3bAU3l5W/Gn1v4xtKte2mWnWs6LHlzuRrkiW",
-	"Tgw3EFv+yMZQd+pIIKGv5Hw6DOilTIwo2dFzhzaQt8q7NngCh0ImeKd7e4M8+uQ7k0qPjFNArcpJm5cJ",
-	"3QYJ7wkjlDSgJBgxEinTMML9bVpwh/MksLhWhxTJLpOH7hH3m59Xy7To9/dRv3d7WixkoN5twXXNeQuu",
-	"EunRUri86t54EObwtO4ibP2qklar9PVcQBhUXNvrtBs1N8Nuney2O7VGbbe945aK+3To7sEz72ezP/vD",
-	"8NnX0+ezb2D6/fQfs+9mX09/wuo1/wqzr2H6Ak/Hn82+mf1l+tz9AtOfp89m32ITL6Y/Tn+afQvTf7jr",
-	"vi3871/o+v9Mn82+mj6b/jB96p6H6U/T76dPZ1/Nvpk+n301+661/pHxgqk+FYfWmcPn3Edfltnqf2+g",
-	"uA/kDMd2wjE19gqlL69SX6+QTwZXTtMzZZ3wCN5bJdV6/1xh70haf2ctff6m29QOUWkW370QWgfZYfmj",
-	"8cqQUgTqUW3677NvZ9/M/orlsZ5Pf4pqa4i2Qgs3PYW6Eum97kGb1vZqHZynkyVeX+lRnrLlcel3uXQ7",
-	"Bhj4WwG981z2yCfFH2VKu737q/u3b1EYawjAHTrFO9WcJRPQfKyFtXjuoAyPZCrkoSGXlzCgVW75VgsO",
-	"mCmEaiAUYAb6zpwDQVLLPbnnhJTAwu4qY3/MOZZsb4BUluSn7+zxwxrqbQwjJe0wnQQ31Uki7Qa316nB",
-	"dfw1YaKoS0WOWOG+cQOY1/B7u3cn7ItL8tdXD/Wt391p90Zp/vvJIFui66PkWtM7c7nz0c5x/8yJir4b",
-	"BTG3E4eBt60O7tzwZS5aS3rWHy3xpNQyOXBDlk7D/xL/enC8I26JuxuaR0yjE61c/372D+7cqD14ssYR",
-	"0gItYqX4w8Fuu16dBYODxj1DQd64Cn9xkdao3WWW3xIjYU90/hQ3Vp9qHqhU9CZrP+xvf+/cRxtp+AYS",
-	"FguEREickyANB/dum68vAUng7bZxLsLhDzW6ltE3nGRcozhabvBdFzIxpeRDwUUmGutZ4yRTsASzlDk5",
-	"5WS70n5IdLaz04bbn8wZgni0YCKJopOyNqK83d7tMRhq3v84qj3uMsM/1+mT7f9TJJJtP0bnyZMvt7m0",
-	"erL9GP958iCq4cM8BpKtQhru5rUVyTkhWCTDxHjfwx7B5DGhCHW0nn0VjZGSwiqHeVhSJ5Lzzz7sC5k8",
-	"LCcyppMT+nIXDMTbRzvbeDxiYqzUQz2xQ805jLgdqsQAy5i2J8ti9yl+VX6y87Mv/aep7dWG1mZmb3ub",
-	"2AC5bdHKaum8VpqZf4PZ19MXFQuSIq2fT5/jD4B/o6U5fTb9ET5sw/Q/Zl/Nvp3+MH2Bsdn/NX3hLMYX",
-	"0x+mz6Y/zb52Rubfp/8JFN89+849Hqqp/jx9Bt4qddeeTr/HQqrfT5/6V//11LZmOefnamhWu7HKT4c7",
-	"ENcu3rwRwRtzdiPAz0iA30TJAoUJ5/2IBUMyCGmVt3DPypRdQIwXZP2cKArXH5osdTuvtlJQraUgoHFg",
-	"th+r7h94z54UFUJ2U5cPhUycfepFuhgNgngWkoxl4peaP91xP1Cl7uL6NSfe6XrdVvnvVtjXsNi89h+K",
-	"BoTFsg7u3Ngv6nRRUqycgA/VmGRYUnW+CiMeWC2tpbfE4I7k6S3umyOi4DvR3sa+XzBA3wdE0njJZ1BO",
-	"z8vG9+4Hlz784PLlJXVgw0c/j2iIz+jda1X+OK3Fe1YVHRtnbDtjaxtpvTGYN/K2NJhDHcWX7eVf0E4m",
-	"+22p7PtiyGwQMJq7VjFvNuV9WzAhzFuYnlWhCMTzD/c0T7i0gqWl87QVyfjGtfvguoMPmxjMUI1JyiBv",
-	"AuV7GRhxPVczsozSU2MJeCjoj0iPuI5k72RBdIsG/sZNG/+eJcAYPtAF46ePJvl95kn5p9jchZPELc/q",
-	"lz15a5+8Z0u/TVm/ZLmX6yrR8ZO7qtNuVzT6vtKe1dR4VtN4pJJPmeUx1HfancvNdqfZ7jjNNWWW6y1/",
-	"ZFC0EMk5ZlQM32QWpMK4W67pYAF1UvKO8QQVUyrhn7rfRpxJA1LZIUb3UkvHvVsnOLUW+a1GKhF9wZNV",
-	"XqtIrnRbbbXgjrIhXiWXKTd0L0GKm7wQj2aAwf37t6j4uLBQj/GplrVpvLVPEdcx6TFXwyCQ4qmq28Tb",
-	"8ZUBj2Gs9CEpu9or7QWGmdUutNt+0OfoQPMLCC26nYvN9kdNDM+QnCfXjmilkqKN/k7XuSKmrNP+qN3e",
-	"abcfnNKJVR35ubqxQifu09CW0S2WuwWpZTHU3m+ojY78z8aKu3GBvT1S+4uh6A0r8nGe8Zth4uiru76e",
-	"vIZza1QC+6n0g0A1cLJ+UNwJdUpe2nKqfFSb/tv0KR5Q/IyHFE8D1UzglIHp3zEi7uvp8+nzqLZKu4hk",
-	"7Gwd1C88Ne/nd2/BKDcWum5+kY+3oE9w01AhOFt+HlM9RgvCxB+jdWKvsiwA3WLEkawqKMedXadSPWjq",
-	"Hvq3HdM9Irn+kdm7pXt8gsO+SqM+R+UjLK9V2kefpYY3arlOr2jtduyXtVdaWh+2a6dVVOam6a3QVKhH",
-	"p9BUik2z0VQ2Z28bxeONKB4VWfxWaCDzQm0tFSTTYsS316Tut076qX6F6Tx4EQ/u3rx9DSQfG+hzJ5rn",
-	"khWWZXa5d8/x67+2OHqjWFzt7+S+5vwEnv4JTth5RdRvfJLvKsiUm6npNtPiwgLrnTesG4hOMOBeudz+",
-	"uON2tz/RHYgjLqs40OV2zJ3+WhgOUA8Ez0pymHCmgQ3UfqBMgE4bEjYxkfRZ47FV+BzF6IW/ylb8/Z6B",
-	"oHxP2aJVCZtsteC2eITFPpxR9Lfp8+kPMH0+/Xn2p+mL2VfT/54+nf3Zm0DFPsXjCswF+BMmCT2NJD7y",
-	"DaUMYejY9+UDbsCoghres6Hw3YgdcrBjhZlbePg/4JTKlUskLrquNAjZ07gyWRrJzPM3GKUtMiG5Caa6",
-	"JUqiBIF67H7cg50YWYsgl4cSD1JCzytMDh50I3nS6T7imPua55keVpE4X3ba7csPGjU31Nrezil19WI0",
-	"56qnuw6sotd333aTW7Vx3W2E27ymeAYBapdG68k4YmpYEWWep2kzhI5jZk0zZXKQs0HgfAnSL0TcMcu6",
-	"zPCSsZ9pDhlzdgCzyP3ziCdwqV0SKBhMuXS3NMBYpqkqlcUr0CEE3wOpTpsi5XnOzg/PuTzylAFacosd",
-	"cfDWKSKwZ9/MhVP/OBdMfdpoaBruuQJ+6MKyKOjPJC0FZyGNmO0Nz/n4aOMb2VTPPh0VXBmy8AtitBRZ",
-	"xledgtwqnPGVgxBPC4InIYVzJsaD65giHXAL+jShRhH/gCcXGKbLI1mcZ8Q9pWmqEi5t3IJ7XCZFQixy",
-	"5fRDxhHaKvP37xNDjtIgqdR1JKtVZ9fkcbgXZuL8MD3kzlQyXMr6BbPvpj8CESxMf6r5KIGSd+a0gO5H",
-	"e76QTp1YpcYXSH6O7vWNUr9R6t8yiXEdOXR6vVz7BE0hgRVI/PryY7e9pvygWKWQo7m6Dq21WnRzS07s",
-	"l6QGKyJijVWazphHLbitjK0+6jR+Oh9W/UhScL3Zh6Hg2glR0WMpHLE097f+QWElTl8Cvct6hyZlZnj8",
-	"KBv78FDIvjqeuwH1XSS0xoug3DTbSYavISKhrbWyOwKX2elECz31htMhXgW5sWM3ZV+dVN3wgql8vM3J",
-	"6CbP4X3U34sSwOVSP/XBwc6weghZ4lHt9Ci8zROBYSkr4TjcBHXNE4YVXBfr8w2QfMyNBeSS3yM6fcxv",
-	"GDMUPFiSpgFDNY6kyXXhrhEla6IyHDKuhfKlHsdL4smEXVddD5h6LYz1vcFWP6JVWnH4dhtdeJO/9RbD",
-	"IS/35unA8IPhq2if294rEShCtod2lK6Or0Dnc79SmAojOrYgxhbiZYoq8ZygUimsgUwZHKh3V5feZ6TL",
-	"13nP5sjSnSzMNUHHCHKtuN8cAmIqMN4fmGMov5lpHskyt9cHIy5KqT47IrAiHfvNASy+4q1E4mLsS3A4",
-	"rJuNYrsRABsBUAiAz2Sl1p/qVzwTATxfMa7mFdJ4j4sIfHL7MaXrr3ZYjIcq5Qvxn0FfpHii6F6OYehB",
-	"g8WcZRrTeuQQUHc4zseu3d3C07C1B5mXCcOCGLqnskkD5UKiQCqLNd8jOR/CvgdSNfGBOETHT1QOkiOn",
-	"Bcd8RVPIZqoh7zGTKDD6Kk3V2EQypkmKl8uHazii1/VtLMBVkRZcjHPkFVnSX8xb4ekXVrFWBDJGbV0b",
-	"KsFD06R/KmJGGvDd+9drjbkrn316/9iVg0+vvxnuxqpQc90/NYFFtQE3F6/VwJFMWooZYVoq44Xe06KT",
-	"jDPgxygjf0W64cnYiNn30n9EiHFMTN69f70Bn316H5QGByanlZgfnpHEPNGIwty0YEktt5bmONAzNuDL",
-	"7ZxgRiFtFGWgFXRPagHLRbyKvQqPjDHB7CUW6P/nev1xq9WKwVAxMmDQ1WpsuIahSrG2csnZAYd8Aj0m",
-	"IVUs8UGonPWGyCNFPq4+t1i4oBcEP817YW+dkVFWGHrv2YnCKlsrQxIvn/5QLcGykQgbibAxvOY9bwjH",
-	"v5ytRRxFS6XEtSOug7XjGYk82jrQ4Cageo9RfD7B7d48XZIDekoQRomBAsL/7UGhYPotKZWQczg33ECd",
-	"jhyqVRmpQBby/m61IDYq1z0eg8EkifGQ061UVAb73FMOuwti+0BMGPKNKY1A6fKOComR6z4R3USy7g9I",
-	"qknPWz7vu3gX05T2YA10cy1B+7KbMB5yzX1BAIcWQg4iWY/5oyHLDVZHxKKW+Jd5yGy8tQ/H2KS2c8MG",
-	"fqjOzAWTuVUj7EKpw+1v6Pu+QSGAb1h15FEwWb0yqJ1nfaf7fnVzXfBZhQHNbU/akiuJjzzSzG89+qAr",
-	"1TR6a8qTAdehBF2PpVwmTIfoBg0Jm0A95BwVSpYVIw7/oiTf2gOOmzmXwkZSc6zPmjRA834uE8qI1typ",
-	"Xu5qd7JoUzb8/mtAn41EOgGqRV5Uw8PAv0iynlbGFLtMc1xbZj9sfxoRsq7ZIZ+Ase4HqcYNfzoZ3PPz",
-	"2weBI9OK+khDExZ0Lg2o3GIRV1L3DPf7z+1dt0NQH3Rt0JuRsAmLc1WfiCTNUAFcWMSqGPwFQy4X/yEO",
-	"Oc985SqM5bHF6DLNj4TKjT833Y8kk6BSrHoqObKhSgVOWV21aT83a7KK+v7Qyxwga86SeecLLpIllTDo",
-	"uSXFMMKDwQMT/k5ora/hfcFhHOA7bvuHK5c+de0sqOtxRU5wQXv5MGZOroch1uey2BqwYtHPT8NOe+eD",
-	"ZqfT7FxeMhc+FXmB7yMkKa9VeRCpbBdsnwtm0WJcVEOxmfCRWtLJsr3aupGjV4sak3dcGyv7Xaz+0NXG",
-	"8W1bKACTcOxVbDz8SSD3GTAZSdpjTli7zoNybxHW8LQPdZ4aDvHF9m7saw+Xk8DSbMiW1pTx8W5nP3QC",
-	"Wg9tc6XygsV3bEEVGtbCEjPYzqt39MGbFtqEMEukdiluENJo5x1bCFKN3/KKkuepOXxRaGfllDWCHihJ",
-	"8ulcOtH1ypqEeyHv5VrYCUqHLmea6yu5Hdb2vnzglpBv9/iiP9Cqy02D1j2SIrCepSrwwUInpTgLjh77",
-	"kiKEyOUXe2lHHX+T15ivKil5z8LRzp5PEWuULidn9JC4pR1lGj6uqFLPo3GMPSGSmPFdFpoMVcswx4w+",
-	"Erqg6Ahmv2wa/VsgZF81oGRYJ2dT+b6iQnxw8hSA7gcPX7jPWBDJ9tFYmRdEJVR75YVrJJ1R0pdW8wkH",
-	"UHcTf7G96y0ndcglpKx3SA1qMRhSQWFVvPBAq0dixOajFhz0qtwakXB8UPiV3SxjFrrM8C38kTItqO78",
-	"xfYuZFp1Uz7CLT/JeCTjMOJm2e9mwiUyUEo2Cj423yPieoJ6XN7tM9Rx6RRTsQ9SRZKwVpCYsS34LUX+",
-	"hkBijjXUnTSZs9cY1u7PmDYc6kQd4lRAf90pPlsUa+Gp4JVTH8cUYx3/34eajWMY8VHXjVsayxnWM+1y",
-	"zDjTKsuC+65Y1mQuv7Sqr9+7dwBcYgCdm9hmplWPcycvjV/fLaDsIL8MmZnI3lArqXKzR3ouKvKaM4yO",
-	"9hXih8wXhiu0Z6fesgFz/Z03lt3UZipNKZhkovJ98mK6GXGGrHed9o3Jtl3jZvsxFcx/gsT99LoiYTMU",
-	"rKfyPgd4hLmHlz6+E8/nbR7yzEZu7LBzEYYq18b93lM6wSrXHMvBslQYZ0kU/MZFv33oNzaDFYncZ5mb",
-	"dqwBvmDSbx7cg6h2lw+EscgYFtX2/AyC1SzhzRHThw2nnPA0RQBrqn5TaTEQsgEDrgaaZRhq3hQy8bKz",
-	"EUkhj9ziVJJifaxIhZ00RyrhKVSkrMNva1k1ALIBRgwQzUfQS4VbCrj9KG49kjc+u3cfelxb0XeNEJaa",
-	"vDui4rWjFnwyseRI6XJsyym6DJnRqIxBcUKNtAaV3kTSmX1h62NFBHKS4DyxHtqpBe1BfLF9MW5UixW6",
-	"5YdbLFGcVDaktm1FMpLYRJZ3U2GG3pYaCx2Odr0iJwsb696YDZy68PnNBjnkqygYPnwkPR1cAzJmhw7k",
-	"K6fXpgGjPLUiYxp3uEWVkaSCmxaGoVhdlaDjJ+M+qGrehVMvMMu0+iIzLSwoYeJ9iMN+amZaSNv0PwD+",
-	"RSkLWy24mZBrqcsjGXi6lS5W7NzWY+mYTfyCVzk67YqkBmeBGMtGmSmKFTO0SEIkGMNq77eV6akx3r1f",
-	"TZWw/mTfSbTy66AKXbzObZzykbiFXz2Srvce2ZmcBFDeaX8It93sesc5CZxi7ZS0fT2V+LKfaRrY+7b2",
-	"iIevZM0LzrghmtFozxSfaE4GFqsPaf5yi70XFmhfew2ER1JYPrpgQCPI+DhltMXx3MnkPYetDk3wxWNh",
-	"SL5hXDP0mUgxAhnb4E6Lo+2HTRSN49DcrIWv+JBeZ45hz82De3hsUqhfzWJNOQXNe1AbNYer7h+RmdqD",
-	"J/8bAAD//w==",
+	"7P37chzJeSCKv0pG2xFsWNWN7saNAEJ/gCA5Aw/BwRDg6jLNZSWqsrtTqM7sqawC2JpFxFz2Z/kXcni8",
+	"Wvmsj7yWLK3i7InYOHuoCy1qRkNF6AmqX8FPciK/zKzKqq7qCwjOjCTu2h6iqyovX3753S/v1zw+HHFG",
+	"WCRqO+/XBgT7JIR/7vWJ/I9PhBfSUUQ5q+3UjonHmS+QoMwjKBoQ5GFvQHyEmbggIbrAAvVIBD/1Qj5E",
+	"b+AQs6iJjgmLEGfBGHGmvkEDGolmzamRJ3g4Ckhtp91pOTXhDcgQy5mHlNFhPKzttJxaNB6R2k6Nsoj0",
+	"SVi7vHRq+3KQ4whHsZhe54O7+2i7027rqQS8hngPltzHEbnA4xtCr0695KAeD5FeDHID0seBfHNXLtR1",
+	"usz+qXfhf31IhdhFIuIh8V0HFR+H5L2YiCh9A9VxLyIhchlvwITuCuJhftgBhfdxQOTrDJEnIxoSHxEW",
+	"hWMkSHhOfBQzXw4zxE8a6lUH8RBd0GhAmdpfiD2CRiSk3O+yiwFhZqM9TAPiy9fle+/FPMKICiRGhEUr",
+	"zS6zT6OWX1fNPhp9HCIKKevDadzjHlawLx7FyYCghw/uoRGOBuYEvJDgSC0Eex4ZyX+HRPA49EgOJWqr",
+	"5+3VHh2JVTwaBVTNIVbXWlvrW+ud3Jp6PBziqLZTi0PaCEmPhIR5pOaULPYBjsg9OqTR9GoP7pzcRelz",
+	"pO4Dqvsh7kUNSqJeYxBFIzyijRBHJJAvNfSlWdmBvQ25iJDHmYhCTBllfQXnLosGVCAPBwHyeMzklnEf",
+	"UyYiBw4PuaGLYkYjgUIy1J9i5iM3cpHQ9y5mEQ0QjSS0SCSKR9atkScjHkbd2m749fbWbvT1dqe1vdlq",
+	"zTm9dMNHPKDeeB5YGuo1DZ0dC5lG8gElAs3brHrdfc/tspGkG5T5/EKih3uR7nbG7t77+lpr9+LrnY3t",
+	"Tmv+7kgUjvfk5asmaBFHF5hG6JT0eEhQKD+RB1DnofltxIMAzkRuZCWHpmtL0K1vfOMbe3E0ICyS6EzK",
+	"LwzO3qCcIRicyEXGgqC6pG6bWxut/CJqtwgOSYhCgoPh17vZ/e3WZgLo0qmNcIiHJDKUP7tqB7cr1pe9",
+	"ckOguwdHx0juMWQ4QBTutcLjPpXXAPbA4uEpCZvoPjknIcL6b7knn3cZDmk0GJKIeoizHSQI8yWaY4Ew",
+	"UistYkNGA6hclSQvNafG8FA+tNZ34NecmiTGkpLWdqIwJrnTwk/uEdaPBrWdzXVHHp75sy3hEslN1XZq",
+	"//HdVmN7r/Ft3Pju42bj0df+cpqwOLUnjT5v6BXkgWj41T5nUciDaaBmXAGJMzoSJbxV0gJ5o1K2VZdU",
+	"Jh6mJAZdDEiouDIfEQ12KroMjpb4K7vwrBcSMTCDhmQUYI/k5uOMNC3+8vVu3GqtefpSwh/E1XRbHo/6",
+	"qsv0iPFInmk0wBEaYjZOSdcIiwiwApjauInejgYkRD4NiRfRcyIQDgmifSa5ZfGws8Xc3FyHCw+HrghQ",
+	"duwA44YBcsUxtzs3y5jCbe7FQ8KiKpT39fMl8b0EZ9fLcdZM8CUhrLX/S6d2R0oc5YDohbgvX0T104B7",
+	"ZysSAJb0YbaRF+1KdwxizezNzqald4+Pj+5jiT0nWJxVnVyExZlcJEaC4NAzuE/8pjmI92ICC9Hrkh/M",
+	"XNY09lgr4WekQgyKCMOAQHtHB+iMjB19Y+XHKMJnRAAaRXIEQygD3u/PWClMttxSD3wyHPGIMG/8Fik5",
+	"4z0phbwXE7lCkImBlwe8Tz0cIC3WojpGDx8e3JbiI0Z9zn3kDTj1iINELEEsuszd6HVON702adzE635j",
+	"nbROG9vexlaj7Xd6a3j9dMPb9N2VJpIMWgoNIBlIHBJ4qKaXNO+U+2NFp8aKftFQRCm5kQvsrKMBj0M1",
+	"AI8jIJOSLMrX45GIQoKHim830R4MTA3FCwIS3hAwDA6CLkspp9jJL4UzhBkHmpVRVy14p09grWplAq13",
+	"OoqOldIq6xga8hwq7nhnY6N4yaeP9Ajk3XI1aKuz3kKjVCBuIlcKOuVEvd6WtHuz5SAPj0bER6cK5KB5",
+	"hCtowAM/A5ySRqVgq+9YjzIqBkQYBQMkqjBmAvE4cuRPLAVOp9XKzlt+fUMgLw5DSVikuka6rO4NiHeG",
+	"XKW9ubvINVqGiyQQRfqtXLUUz1AvDuU5rBjuku17JnsBiHQq2YoG73L85ISPqFdOBzT/NpRS0qZ6JF9f",
+	"KejD7c5GZ6tVSjvh/cVoZ7uEdl7KL8WIM0FA5ruF/TeUWiz/8jiLCAP1yJKkVkchPw3I8GvfEUrRS1cq",
+	"NxlhGtR2gBCmBNZcDhQz8mREPK3nwbRNvXgiosfUr+3UWu2/vr327bc2Htw87Hxj853WN9f/w9b97Vvt",
+	"/TsS8lrR32h1nFpEIzi2h+ZqK70243BSRxM7q6upCNz0yblZvlg1JKGRfmd+qe3UekKMJAfMAPmXIenV",
+	"dmp/sZrZSlbVU7F6pMZUEJ0+6Yz4FCFCwpCHoACnELGNE1JtCnzEeKT0fRFh5jflum5h/4EC20uelFyf",
+	"oeZAt3xOBMw4xJGnCTFsE7BSrlfUdt59v9ajJJAHJj9qEnZec2pDIgTuS9Cf4yAmkrzKgTgjRuXHQcAv",
+	"iI/guUDvdmtKgCJRt+Z0azg8pVHYrT2qXT6S+C736xkDQB/uy6ri3ldCm/VWK0ObA3aOA+qbzS+MNlR9",
+	"1zDfXReSmEOgAg1x0OPhUJlGJHYKBHPCqe4iV52CiwIqpCSNvQE6xT6ibBRHgB37nPUC6r0sbuyli9I0",
+	"mgpUYFhgOIpoECDK0Cjk/ZAI0bzi6Wxnp5PuYNFj8cwH130eZmBLMDFGqhtCMSlUt42GxKcRWAiQiE+H",
+	"NJLkTuoKXWbBfyUTGopA1tKGW4C0WwLnLqvlpM49bUabce4l5+1xn4BsTZ7IzxUIahlrAAFSCsMzD/Iy",
+	"O8maiD2PCLH4WWRbODYwqzoXLb1Tgd6LSSwVY5A9NcGU69xFbspe5N+ufFmK1FTRzmyyO/IiXQVY6612",
+	"HlyaKqBMFDewe/eRBRi4uVcByx12TgI+ImVQkW/dEJqXEP2ik6HTmycnR8b4jQVy5RbcHbTeaiGX5qkg",
+	"AhuQcFFdft1lemhFEVYctN5qZ9/AXl354xrCWq1JhW/5pXy0jlyQzSQj6PGY+WDu1iZt+XFnW96UkZSA",
+	"lP2iruygYK9rgMHOXXHQRquzutFaW91orYMoYTP9OCT6q2hAuiylpP6KdUOkbrjE/Vj8gOTAc5D1Ahts",
+	"baIjKaFaMqxxCNj7NeaSFa15AcmJA9CmLefMbHO7FqeN1d1BLpjRhRitykdi9X35nwP/0i0xtmdvzaTd",
+	"1XLnMob4bOcLm2ZTFRAk/qIZ9oqmhEsLVe4qLeaLQRVX6RY7sEUX0EUQFu1kqg34b2hklCvfMdYmxYDg",
+	"caZsYSZ1rS6rG60JCTwW6GJAvYH28FhotK+215iNTsCUFCJlfj+QGLUWrVYCgh6Oco6cK2HFdSL3F4aW",
+	"Oe+AIwEekOwQqUAxMyeYX9d8vOThKfV9ZVR6SXlfk+oBlvJ56v4MiU9YRHFwVfFtLRPfstUuKr/1rC8s",
+	"PUwJ/dcm1OmdD/EYGJLPQajdkTdLQyMDQ2b1Mutx5HtaqcEMYX8oDxl4TqbieeDqQgH2ztS9CGl/EOVF",
+	"RAXyG0Lqd2HUGIXYi6hH0ClmZyuONpxYg4akFwsp6oBYpSzrmRiqmZzW3E/okPD4ZUV/Y5ygvt6tcuwr",
+	"A+9aS1xVb18v0dsjveKlFffsw1eHMekZFEBBGawbBMo3OCPXcS0VTVOsXqRu/9SuqQQFiwlc8aK2LS0Y",
+	"lr4o4Pvy5evTrxT2IvKECqkjncbqEup9A2QPtHtlnqA+A8RXwdKcmUA7eJTovriVQH12LeDay5nOjMRr",
+	"4jzUtW+iEzDIxgLsLsphYKJEMhi4DmLgUQhJFIdMg1kZMR+kUtNLoTJ4bVOZAkbOLICjgGP/imjbzk5F",
+	"D5uueNFjCeC7RiofXtfpwLbQMBYR8okXgJFZCmf0u0SHdeQB4jpIaPcoWMfkicjDhFASeX6a4neZFiww",
+	"G6PTsZKvaIT6nGRsSdP/+zy6KxWs66H8mh2m1ult/f+uKhxYhP++UQUXPjbGo4b54tWR+pQipSZQIE1K",
+	"1FY/nFNBTwOiOLCUe0GeaGrwH0hgSmi99B06kYPrkwAzaBAoV1O6NN7raZw5enBweAcxciFQj1yVKWy0",
+	"2vkDotZeljmm/Hev7rDs2AbFl88xDbA8HM7U4fhkFPCxXEs+qg8byA5JNOC+uoaYdRlnjVFIhlSQFPjd",
+	"2lHIn9Ah7tZmHYS+gkd4LAnBCef3cNgn122ap0JRik4LHdJbV+X+lpiu14sizlEAK170qCPOG+qL67a3",
+	"5naai2K5oQkqEEm4c9oFcj0i77QnxEh8YUjPSSbxXY0A3szArpeNTpYUfPW0qdz7SkBf2LUdUZpGzKoX",
+	"CfYDyojQogdnjHjmRnoBF1q4OCbhOfXIQ5be0Gs4KGUqhKBapVaHBHsDOfhV6Z91LfSKUWwteWHlxPrm",
+	"WqQLScYI8wnzxmqn6fg76AHxqTD6Yqaq1KXs4dHQi2mETkOCzwhwMD4iTBuOICLMp0IeA2Ux8VO1MzWl",
+	"Kzc/Rh4eITHAoQoEkMLj2OjRdQkT5MqrKukI8VWEtLyfxjlPIx3aMUYzDJ3KgDUKiSAsmjJQFSwxZZDU",
+	"b69aUZ6Xyv/ODzEb6xsnrgHzhpxFg2BsGIQKRtX4CMYvif2ZEUEemVTd45FEzB4e0mBc29ExrEuhqgr2",
+	"fQzWq06rs9lodxqt9kmrtQP/87XW2o4OguWAqNkibDrUsZxs78CiyROPEH8JNg97bVifTXN5p3ZOeYAj",
+	"4jdMMHBt512z60fXczE0zEMU4siIzlpsDTkfooD0jAlVh1w5+XuSQeiGukVSFs9bXmgkSNBDIZELV84m",
+	"8mSAY6mxKrqnVjEkw1MSpskFGlZI4LGyusLQmJlI/DR2e7d4H5SdljAQMeWlMfFK+sqlAZQ9TEN1L1Gf",
+	"RKLL1F2UsGjoGwh0INRW2dgEgGYMVYAX0vU4UzE33jj3pbz4vJf6UwQakMBHoLJ4ZMXEq5sv8hzC46xH",
+	"+7EW0c7IeMWBYFJXBbMDjrrTF90OyZ95zdMX7bj1Rha4vtDH+vVpW+8yFOYhw3E04CH97ktL/cdSc8ZI",
+	"e9fUeesgQYl43dqengmG3EE61FsFcZ2RsQrg6tauKqJYKoDalQlP95dhf7nvruOm3+dZqCQPVSDRGeMX",
+	"DGKU8xj0jW98o1EMrJ91msU4fH2ko5B7RIhrEVZKgiYusOYKOgLApz3wREQ5UeyKx9ixYqOsiQGLQiKn",
+	"XdyKZa37jIwb+vPrkjunQxwkYHAQEuyPFwLQZboU48kCqkP8+xAfNx3Uqm8V9R2bSUtRRaKWouWKSTvy",
+	"ynnpgPIw7LhqFVTdamw/bjx6v+1srl+WxlbfPTg6tpIASpbE7DQKmCWUBDqiKiQPR1FIT+NI/TXTwSin",
+	"yt6+dGoSo/u8KoJbTwuZb+q9GwL14iAAj1reJ5z878kHyfPk18nzyfeSZ5MPk0+TF8kzlHyWPJ/8TfKi",
+	"203+NXkx+XDyYfI8+S08fjr5BCUvJh8kv0qeJp8nz5PfJE8nf5M8n3zS7SY/Sl4kv0t+lzybfJCOV/1B",
+	"GVx17theSfLWN4wv1IIrIJb+Jr8zJUm1G53WSWu7IEmlzkJfMlWpdZUtZYDFQ6l++CZ2viQTEXIFpGyb",
+	"GtSkmAJqlJRY5NdoTPLR8j0cCJLOd8p5QDCzJuxTAfx8xrTHfEisGaWsIFW77NupSZW/fHpO6pcjUTEJ",
+	"oiTToXNzCmr5nAOVa0CZx4eU9e9DxkQ5CG8IZF4rzayQh7m11e6srZcdlJ2Ycbs06QpQB7ZkgYhGFRjT",
+	"Pml3dtaugDH2Qqq2q/TyqUwSB4SvqTUW0D2/4JPDvc5mq9Ne3+q0y5YjKtJnT7KcWazTXYxOl5/gdoh7",
+	"UdnImg3Nzx2DFwsk52fJi+SXydPJB8nnk+8nv0XJb5LPk6fJp+gP/0tSm+R3ydPJ30rC8YfPSucOQUiv",
+	"mF17aSFvQb1JHLgbkc674+Fil1H9sgBlzvZ7MoY4LjtM5V15wfRgFt1+lM7IT79DVHBjYbB9IGrAKXyf",
+	"yl9wcGRxEL3wIh9k5OKryXccdE7CUxzRoUodd3t0JO5REe2Zz/bVV5QI96vFpGbmZ3yhl8HOS2i1WmWL",
+	"uSa0vQLGysMskYOszO4SbLSeyr9pRIZiyfVn267hMMTjqb3kJllgIycahtPneUaZL3Vua8QdFIXYJ2iI",
+	"wzNUd08OrYHcFUe+SoxvgfcQD2mfsi6ru3tvF97sE94P8WgAiViU+fqRgyg7l/KsSkiKIxrQaIyG3CeB",
+	"znRh8VDuMzd3zanlZqg5tTcIP0iHrTm1AzNuzak9FKQXB4dyUAmiHJPJDTLN8OX0jXMcAg+R65DgLH4G",
+	"IH57+rfimuRv9rrk37m1TR/Xw5G/PKWUp0l8GoFjKaOJcLg5yR2yascmk1ZlR+lEJs6IeC3Y/7HTzAKx",
+	"mE/xcudbjnJK2i7IuSp5Lae9ZLjioBEWUjGOuJLIsFCIh0PSVL+M4tNAJeAxrlN3UI+HkKE33AXbIaTU",
+	"CVRPfp78c/KjFeQTj/oEXQwwiERggCpkx6U0mEVKt64lP5b/H3VreWBCnYHhWRTvB3Kl8qZvO+udR5cV",
+	"cLpNwWmEy7A5ewbFT2jZPUpZwcI8IRtV5TfP4wtq4Edz11+RLb2H/Pw2xi9LDEzkXJ4o5Gad1mzk0UZo",
+	"SDAThXtSvOGSAEz+fiZdKBO4WanJBQio3PQNAdrDrkqyLZIoSrRxPqVTEsMhlAhSFvRtc7/SZokC3gBA",
+	"8udSiURaRy/FHhOCM8VzrpmpLGBSSdeyqD1l40r2lLu0iuqnCxgo61xUrDHwCgwY6+sLGTCq8d8qGiFf",
+	"KuDwf5M4lvwy+Sx5Bgj2rNxkgEs2cJeHlnkH9CW5H6goAExE8CHhjGRGJroYtF7eQpEZJypMNBulpgja",
+	"Z1U6uz5t2AuOUECwUNFz8iMcxSFZTGMXURh78nW/7LZBFoNC8QEX2axUoG8e3nNAGASDS8jj/gC5q+kH",
+	"7kKQjSqVhhS1wZHncb+AKCdSfzjE4VmtQp87qRaWcmPfUKn5ZDgKcEQWREqUvECTD5Jnya+S55MPJx9N",
+	"PlB0MHmOJh9lglbyIvlV8iIVtZKnc6lkZviYRxxfwtSRliNB4GMjT7AXQRU6cI26clrtmUwB6U5TV1bh",
+	"VAD3gcnUKq18Ukt+CDB6BiD8XMIJgPh3KPk9/PRr+WfyNPll8nzyUfIs+UxJx5lMujFTjV8Em/IpCG6K",
+	"Tq6D3L1M+3wbNE/5Y6pfuSvVmJgXm18GM2fiYwX45sPocg5SlVsjUpv6NBL4trl9cZnTMPh5wmY2/Lzr",
+	"UG5+2EMeHw4hQNFCgFcjcapc2NL0LIN0DoqF0p2FvmZOmssmCbn24C5I5eaLuDkhhYr5VO3z5GkpXZv8",
+	"/Wy6hurWv5MXyS8mHyafTT5O/i15Lr+Rw08+WVlOTi5cgSnYZXTpS6HUV5BnJY7OvmGAKtej1tn34iV1",
+	"Oj3UtZuMUtz8Qs1FV5VMXwXPqqLHUuR/qLJDSmhajwZEZ1lMg6ZXqS1o4U1VvBvhUO7TJGJINJFSXd6e",
+	"0rTVlFMKZol59wLmr0KlYyOclgqb5qHEE1V2L+IWlpSgQSCV5WgwXAQL0rn30q8uneuh/HJFPQiZOSYh",
+	"xUEF/LPXbggk4M1UTRiQJ3l8a7X9LdzprXnrpxtkE2+d3vS2ywholSqXQvOGmFLktrfbCylxSgEp04HN",
+	"DFBRjEqBT6pb0aBK/yj4ia8SWQCLCeeCFokYUK78Ev+TZkcvkl8i8weyf02eT763mJSeIV+6tjJUsKA4",
+	"91bs+XYdoyWobDoCpMOq6zN9XdKjWY6VpIMfsJGKsx/iJwfq604LrNb6r/YcPmMtYD4s7LtdUi/s7eMT",
+	"m2KYt5uWawfeeYDW1pvtVqPTakmkL/zW7jQ6G5ulv2+0O3mnTtWnCzp35Od6Edmf7c4TNUjuJ5i6CBCl",
+	"8FW58A3FzF2/iuNf6tCrD3H+GSqEWVZF9UlxL7OQ+hp4ANTfqhAJzFr2D49R/eit/eO/2FqxFqYjnFMh",
+	"W/NYB51iQTbXG4RJub9Afg8PDm6J/rf++i3+7YPBuXd/7x1vnx8c3OLf3d/f+/bN/b137jy5fXvvrVv9",
+	"/nuDdw7f3Hvnzv7ed/bu3eqfvTc4o29sX7Ru3bq486Tfv7ud49DjiMylXTbZUhufe4zlMmtGc66f0syV",
+	"WJehJIdxENGqqvhvM1NOBo1IaBWpSmdwEGVpoCUPfRVmld+vzlK/2mYfwMdzt2zmmLtfPV4pPvM48ri2",
+	"z+SshbvITf/tIs6QrlqF6p0nT3SVpBVHV1tzEZT2vKCihMxU68F26SXIDLHpt1zNBRT4G+Bzgvo8bzPq",
+	"tEpKNuoSfAsH3jrXRQNhj5UHIXFICK2WL6kr5UhL3sGBRtg7w33ySmigqJbMl6CDeoWQnC3+SIjgAvws",
+	"PdCqqwXWFh2G6Eka4SvHnkVPrtFTVa6FfGVDRmeGY36p8aPXFxmaj78wcaKQ4idS7HHmRI4+SGE2F4H1",
+	"Wkp3X3JQVZhdgklLhWdACmCW7KVRTBeFiYwJUgpFIfaiLE1cGfQMNCAUPBqQIaqr0pAlQRu78ruBxFsa",
+	"gSdcICqQH/LRiPgrTbR3KpSbSvlmJUuB+G5GpkI3okE8PB2FlEnU2r67tre537rV7txev7Nxd3Nv69bN",
+	"/e3brTvtu529tVvr+xu3N+9s3b1ZKzXVHB8f7Q15XOaqloKFiIcld73iA6D+6oOM67U7W1ubzXX7LvA4",
+	"l4GrMBnMEDptrUJF1k9tBenBw1t5FUf+sJhCc3x8tK9HhFEunVqAT0kwwxIt4qE8sx4PnaxEW0SeRJDn",
+	"N23ITX6dvEg+S/5tyt6WvEDJp8roBsa2zyffT34nf/8seQq2t39Lnia/Q3V46UXyu+QZSp7Lz+Dhp8nz",
+	"lfkMQh2SBdRHFed/C9OA9nrlQD9VD6UE6Q1wWMa7y82R9/EQMiQRZTSiOCiC5yfJPyY/S/41+XHyA5T8",
+	"pCn/t4xkjQackRKSdSR/10RQOMgnfqzoV4FLv1v72lZ9fXt7ZWPjZqO92WitSzikIm6FB65CgNUWc72m",
+	"KnjeJqcRD6ukEPms5Er5fkhEyT731ANUJyyi8u2C767d2Wi1th2U/NcmSv578uPkp8mPkh8k/+Cg5H8k",
+	"/9xEyc+SHyT/mPwr/P4Pyf/roOSHTVTKHU5pGA3KueIt+Qj5UBuXMp+eUz/GwdRatm+2Gq1OAywEOdZX",
+	"OR2YyyvmU6b0GfMV97ycdyYb14RTmrSxSMU40WhcZYL7QfIPyb8o1NV/IPvX5J+S/7mY+6UKh+6wHg89",
+	"iEOojiVSsVjpi5aLUKUse4T4wG8EyLE+KhPcVGZjmVAwHhEHztwxbX3gOgsRy0FPuT/WOcOMswaUJZC/",
+	"ixF0nmHy+AMqikJz8tPJx8mvk2fJL0wU5+8h5uvT5GnyGyQJHOp0mq31ZqfV3kT//p//D9RprN1cW4U/",
+	"k58m/yP5YfKPyX9J/iX5X8n/KXH8fyb/kPw0+Vny4+RH8Pr25lzImy1XAf+NkMejY1WXfEkrJjknIQ50",
+	"nVgiUBgzpNyiUA6uTO/OKhlU1ZuVioiu2QHae1pS7oJCK66hJNMeDL6Y7n58fPQOtBzJWULBvbO4KTRd",
+	"eRUYD46uBMM9U2XXaPg2iltYfTq2ZOACR5ohRFsjGM+Fy/79g/+LrY7Hq76/GoYuZNFbv/m+30j+KfmJ",
+	"WyS9a+sbq5326tZWq9WGN/JJpd2u/37babcuV+W/Operdf1f9Z//JP+zcQkfrvzlfHqhNlUF7Xukj4OX",
+	"B3gGHmGauyGMIJ9Y08RlmFfWVkir1ylZ1d8UiMN/lzJS8mnyS3BfW67HtdJYlKoAnspZS4i5lED+e/IP",
+	"yf8t+WPJpHMi2qWiUlXUFrpmqBcgeGIXNdoZacBBoB/mobC15WTlYxvt0hZJ+XvYVzkTMxlKoez4tG6t",
+	"i47rFyTkVGkYpQotaiRrWYa33alq5dBtp1h50baFZRXY3y8DdVa/vkR/hXXuIvfdR649UTOv+BrFwZS0",
+	"Nwa4Rwvrq7Bxe63WymZDH/hKeTlLaMGhirUrF3goIu3ITH4KLvtfJc+S39akjpI9sbx+tQwVNzdTObZ9",
+	"6djDGrpY27y52Vptd1Y326ubm5nYu3YpN6BaXdXGPA4bKr++cUaAV5SyrpzJOP9GNnM5OXq/xhl5uweb",
+	"Lx73+0X18FFpzYGsyaFEWU3INprtf//gv2401xzdZhAiJLWyYKkZ2SGVB961LSHRQZ0cGXTQ2jQvyTTT",
+	"ttNx1h7Nvbw6304D6lHlygwPTo9nkU5kqC5xb0dXCMXojTsnGby0ea8vcXKlOZf72D3J5KHPxvQqK2OR",
+	"yuAQWgjgQq3crxq1KXOVzEB71c5thkCnDEcKFhYCq/JbEnXXHPt3LAwar5Qibzgb2sqgK1Bdw6XlIFc+",
+	"egC/P8AXLvScWTEl6FXjCfd9Fe+nmwBduun3ayvlNLW1CMJbZj9Y9CIoXzJT1fVyoLPJY6LKprI40AXq",
+	"cuHblrYvXxYRDkug961vfetbjcPDxu3b6M03dw4Pd46PHXTIhccvkLbkzhm/auvWrNZ6Z4Lkq8HAqlyQ",
+	"8661mvqrfatNE54cf661JVeZY0ufi5RVB5FO+RU+8bR9z+KHzsiFOXjqf7UPXbVBen8e75NvfRXP6Ggw",
+	"FtR7ZWofs8Sf6XME+50/z1yIBbp9u3l42JTktBgf2Gx1mu3tm61ptblz2e02c/+oKMhkScpTCAr9ZKpD",
+	"6EqyHeYoe5nsXZzrHp45lZbQl5xuGd1Sd/nc3gYjnRgRj+IAngjTuxW1Wx3J49sbrZVrUkWdmir4WQ6U",
+	"IxyFnI2H1KuGio5WnJN2UqXypgdiI0LlbUlxfL4pNbsPZQSMCQ7t+4g/y11rv4c8LAiCxjIBl5cs4g6i",
+	"PYTZOA+bza2b26udlrEp/TT5YWniRLXvumD7vcCqTmxJ3l670VprtDcWsdUvZVBbxEq2kKlL73P+ed5h",
+	"JfzpTSmn5ddHmE98VL9LfLDS3sMXqNPZbtz99soukrKcbvCjSvZLqDVLhLyC7SuMqFcWr76nHkj5Qc2R",
+	"A8v6Ztll8gIcl9k39uH3LEQljIodsqbHmoEiNFKQmMKITqO12VhrLYIRo1KZ+QiHqdFNQ6bYMXyOcKTn",
+	"M2DVE6WgqcKFd4zKtQQDBP+2YoGQywGqsKOcHFIN8gYcUaalWKtjW5WNYyGT+5F6fWaunyk3oxa3i1zT",
+	"xU91E4eoBPXshkDQt1XYPvGRlgokfSR9+C8d5b3k1isLusrV4rPP0t/u6SnSHw6Oao+WN3MUAbR83FnM",
+	"dK0d1UtOQsX8FQ1CkjlTmmgvCCC4go/U+GhAQrJrNcU2FTWiARl2mRGIVMLbDnIN+FzECPEFchVDch3k",
+	"Go4k/52yJBfVJVap43MzlgnltVM5yl3ZRS6cWMm408NoCzp8RUfpJ4p2uoizYKwCR5b0NKfG8zqsZeXl",
+	"TPRXkBJR3cB35csSGCuXMEN2vIq0OHeeCsFxQU8IxGDMOc95/o+FZYGjohyA6nS08sW6zL4Uf8yiQvBC",
+	"h72wPFxKQZVJrzyUq1y8BUOjIH6W/mRqpd9IrY5NdIRDYSIJiIgQ6fV4qIqxW8XVja1dktYzMoqy0n+U",
+	"ITfEF+6uKs6oQuUgggqn80uKjQLOzwS6CDnrlxGv0yxUaR63NVFN4DUwATnzPtKhO/CNFDyq4y70SsQN",
+	"lL3pqDstafSIiwgHFV7OH+tEy8+TT5PnyedATp8nv0UQyfIT1O5sr61vOSj5FYS3pOTWQZOPk8+aKPlJ",
+	"8jT5LHk2+f+ZijYOSn7dRFulmoIVPTJv92VBJ5dSrvAX+TovjitvkaVvLf45XGN8schHqQkbbqFKm1vk",
+	"u2P96pRiiS9qKb7kdmBBMpsphyZOip0KZI9m3tEHaoNlQb7ycSrYpbUttMcgCzVtzrodBU6rg/gy9ByY",
+	"rOTZEXmoGDynatOfhqo0/eyn5Rn/1dfqdvosW+hX4AJVxkdVRV+BGycfOeXkwqZWvgIhUXIB5PEo5H7s",
+	"lddfmObn8kDUrozgHIxRjwcBv1DNZHDO5tEAm8eCNgG1z/ZGs7XW7LQ6bbSYIYSOjK8nv/g7w1E0tvr1",
+	"5qPhpGq/m2UASW1Yy6HM107ePlizqzRkB61vOqjtoLXFYw4Vb9GB46eW7Mt8dFoR74j0B/ZdqAwFXSwu",
+	"EWVSNFokgNKiqoVYN/VALQ2Cjb/YCOgdZGLL0eSDycfJL5oo+afJh/Kd5DOo16GKGPxdSh4mHya/SF5M",
+	"PthB7fWb2+vNtQ3z5aK1Mgp3JqMOC/AEjapVbOG4Cs7f0FUcT4nEXskezk0ZrrKwfFEZly90w34pjEXk",
+	"SeRCVGGaD7hw6KDOFyiLTSBPKtMCNLJoLnYR8ggMbXWibypJ24Cs/OmiEQDISU+qChdOtFtqqrWElgDA",
+	"ZgXxpMh9LyYx8XW1qzBmjLK+CyJ4FGImKNTLcMEvRXz5Yl0qOkbr6TIVNwUNw1yJtxQHLqoLSLHENCD+",
+	"DhKEQISAtoHdECaJckXNqt5zUZ2prkhqQAfpIqXTPZdVw2O793/Waci0oVPTZhOFRH6GgyZydUdht8ty",
+	"repVslJBhemsI7nuSFW+sjrw605QESghsGSB1tst09q2y9Jp0u5PIYYifNEAS70FOpYgV4esuFDxGYdC",
+	"lcvLEngwKzXDLFKdEdYJLVQ8j4yqSzN2TtqtnfbGTqv17YVzzpZNOzU9qucvGDr3ER9hdV7qcOasvNNe",
+	"fOVV5ULUqfpFk9GMFjvzy4fYQQHzyKK8tEfm/TQqZ4GEbX2dJZkfYJF2A5/O2kZ1lzKfPFH12xam13Jh",
+	"FRnaes/yt4Y4o6OGEewaIw5FNJXTY07qoBXlQWxDtCJNNaemyRJwSS9tM6epDbTRkwQEDg6uXN5YbX+z",
+	"oLVabvkdM3sKg3QV5pdja+T0CNNVmV/umtWZH+6YVV46tRhKSi1wLQIsIuQNMOvPvceL34ayqi7T4SV2",
+	"LVh7xbPYz5GF+dN+tSFm49S4rk/f2NEg+d1uaV+st8dKTa/q/cxIX3AbpRa4VmnQF4/KahbtWZzOXm7l",
+	"4Av4p3SDfZhwFgAXqWHAe6qEgeWEKs8SWZZaA5mYFYF4Q6ARF1S1d1VYakhNvWUyvynrB+aDvFDWmncg",
+	"aQjkwnkoOkpxno/ZCLG23AhiBw+zlEwT2AIXdzliqS2oM6MQp665FguouQWpDGRTQ5uMaYL3smRO4ViR",
+	"iqlfNdWacsUp1DAn5NgBmeoASpGaksC/Y5Bwmp1RppocUjaKo7KKbiTwSyGnxT/4DlGxg1wQq5Qh6TsC",
+	"SkZEA2VPclHd55FUhKILQliatg0KqDwlBHsjYsXpMhf2pweSQNNjgJQbDaYfQNKPaiM4/VBVOYdUb+UZ",
+	"VMXNv3l4T9U2z1LiC7naNdhOxEfUE2XCjI6urdb6wBSuhNJisv0wFpGitjhCQy4i1G61kML0+TXu5Ilk",
+	"85cduuqIu8c8IkrzWfeQKb2MAxQzqcxJlu5ILjeKSOikIQDN5gqk0GMK5dZw6pMqoXTlRfe1g1fqHqk/",
+	"qyDrtW1Hic0bqovV6hHlqetIn5xV7iOpQ07+bvIJ2moZrXDyfW15hMqcYKgz9rpnSr3UFUifgpL40eTj",
+	"uWehtmwWWn0StwLunYl9JUJcrcraXQ07KLIGmAyIrcSSkgDdXsiH5RnBD6CDrvky1b2oQD4eo3qn1b7Z",
+	"aLUbrba8VwGOSLgyJfWsN1rbCyYLM0L8O+dZV7weBuZaHtgYCI4CKnTpBlghIvAxpDVJTdZGwPklxuMw",
+	"2AM2MC23xEGQYWRA2VkqaOiG0r2QM4i3KaSlm1adqlY9iZqq1XIzjFf/YtXYklfbnXZno7PVWgUkWd1q",
+	"5bLXU7DFIS2lLpXJnHll5+GDe3ulOZ7p+VswqEbQfan4HcVhf2YBJ636gLTjyS/QKC6tK+CTgJRGHsM8",
+	"poMI0q/lw6s68wU5PfqM7QDmANaV1mVWiJUrAyuRPUUtdBCp20AFciHAA/rdwj8fh/jCVQKLxhPw6+Au",
+	"A5twpKk/4xGy8hCgKTNgsnwILlZCQfi4wOOVMjPD7CiwAR6VhwYucTPNbirqHWDwXOk9GqtfVjNa7xHb",
+	"u1RlBsAwo8AGbf2gOkpJQMh2U663tnAx9TYKJKsEv42DOkYlc9Aa8vBQiiIRN0/XdTQ7UQRWm3igIFB2",
+	"PmMSIcq6TH+zUfimMGhBPuiAq18J0htLKSKVJfYt5KWsv1AnEtiOBoQi4rqO98K8uZhx6+npC3MMsU8s",
+	"qjw/irHcoiwvVlmHqJ+DHfgZcN/PJn+X9Yl6Cp1kPjfONJQ8n/x98tnkEyRxB/yE91H75kYj+Xny30pR",
+	"SQpwFVG+xZ1OV6tdb223tzdvtlvzDxXm0duecbg8DqO3KCutrWyiBz35kthB3dpaq92toT5hEPX6nTik",
+	"QrcwcuBpp1tDODylut6S+nGtW0NeSIdgw/OwILkYwzUgDmutDvzftbwmox4uoMNYuxFvqOXVcnsUe9my",
+	"Ck/29drACmM9OAqxF9GyoiLwGI30cwdUb8lKwQoHUNNkKtXezA9DPFa9i0B2gFexgCBRfsG6TB0P4qFj",
+	"frZwwTRo8DkRDhK6QIQcQ4D7Raqu6nvVf18+AWt+l7nqCF0UkhHYb3bRKY8GquIDjyOkjMxieidNdJ+H",
+	"w5TuSmFIG6ahc1h+FTgkqE/Ppe7M1Q7VJR6WMpSl2yWUnA2g7st1TqgatcJ8oN5IS0rk7khZhL+EexUG",
+	"+cSjgnIGaUmCDmmAQzSEGDaxsK1BrT/rWsHOymwOZ3R+7E2RJEhpWR5+SdgheLbhYVa5KuKxsbdd28IL",
+	"Jwm7MKtyDHQXPNWrKTp7ZnOoJ4/ay119iQalh17GJotnHnEUkigOWXbZclpoy+LoqvHgLKaeHXF5GLjI",
+	"KLk9c2EjllqREeZHztL30+DPLL0hZvS9mOjH2jlQ7fc1p4AZDsaCOMjuWYOt7kxymwGmw2JIA0T6PJv8",
+	"jVKyX0w+TJ5PPkLJL5PfTL6vo3c+mvwdmnwIvB3aG3w0+Z6KnpG6+LPJxzDEi+S3yaeTj0EYSMeC//s9",
+	"9fvvdWOEXydP5fdIhQxNPph8lDyffDD5frMYlbl+c2Nrc04OV7n719OV2eDoq69B7o6VMHqpbar+AprM",
+	"l2ohC5ZrK3SPsEao6Mb56swjM8WtrBlM4d5pRbnsisVhRT8DgGBIAkh1laC09PYLclqhu9dmK+iz/YoP",
+	"H9yrlPrkOmeUcVELu6NoYEWMr1Y66iHxMUh4K3kFtSRqxIvoOY1K5PojElLuC2NWpyIdngKCXGCQYJRa",
+	"sxz7UEOXcTyvoLeI2Wigs2FUTI5RXvQyl1zTlMZUsjrGo+PSCsMZrLggquEqjcYGl6hAMRNQJfqUx5Fj",
+	"7LlSOhwFmOErLPch80gYYcqqYTnLZ6thlCbn7yA3FI/vkwsX9WJVNFz/cBQSwBFinlhar1aUu0y/u3fK",
+	"oeypn74LxvkgJNgfy80H2rUt39/zohgHrmmUo0dRv1qTmj46U7Nag1jzmtdP46jLCjO+HfguGmER5Rto",
+	"q7XXnFphw+kv6fDqFzWn/e/CJ4VFqR/fDgoOH3ukhZUlff3Veos/2csoPrNXk3uWrqHk18oBp3eYewx7",
+	"nU3IMwSk/m6uYVL2hLwX40Dk+hPcEAuS/criG5rYpnQvu9Vl1GcuIS5vLWDtUMyjwOa9kvwdckFEhCBl",
+	"aUnyYNjEPNk8nXzGRiVne/Pk8F45z7FNP5YlFAskvylhONqhJGZbkko81GZsRyq/JASX11Vgk7q0Smjm",
+	"IjauguhRLnSo4g1+OQt7OJLSRrvVSgcFLIGI5CJvM2Kescs5SPAwUgHXBWloGfyQ+3xAesuFcVqHIw/X",
+	"MLIh7itK3+PhMA6wdoSE5CKkUaQMC1aUX16aUs7WkRT/hfh6tyYet7vqR3JtQqaaY3VUnZgQzW9pWdWW",
+	"HoI/fw3JWy+S3yIwNf46eZZ8KpWS6Wbcv0W2nVJ38gPD5FoLqQ/lwicfgHmy1Tbmye2tCvPkTHeik8ac",
+	"ptcuj5tz7r1EkWVV73KKcDV7MvUBxwoUIHcEN9vlIUHXqENUCOxqA9UQvEuZf8h92qNXddjezmjBQg7b",
+	"Iff/JP21pQdf2ZNZhVtU96ikfl6KeDc9+XZru9XqtFq28WS2/Sarn9tern5uGhRizqwajyStPSoNE5EM",
+	"eISLbsgbVbx3Zh0POYxJV4Js0Pa82g2zWIUczqwDHVRwCIgyRbq6fhYD7q6et1eVP3wVmItYfV/B5MC/",
+	"1KHu1it6TOF+2YxF/UWHfSRC7+vd2vQ21jY3tjZv3tw0C1m8FMocl9Cb4xEJAagvazAdxSaQgbKIl2UZ",
+	"CvKwyqIiHxofIGWCgKACo+VNf2UBEmjM4xDFAmp56uIr2WlWx0vY9KgsECJvgLkll//gXjXyHgVYchsJ",
+	"DR5qMccEWHVa6PCWpJbO9lbb2ei0VJ8gMLI8PLnbuOlY3m4w8wlUx122Pw5pEFAPBSQCwqsKeVxw/X0x",
+	"aiz5AZp8mLywTJofwr+g6e+HyQukEiAlAifPkt+irRYqyCHQC9iSRJKnUhb5OUqeTyP658kzpM2kT6F7",
+	"8C+Tz3TbYzX1JwXjZ6e1vdXe6LSuZP00+LMYLlfHkcAJgfwJr04javnxygPVrjZ1XTEahKT39W7tfb2y",
+	"S9u+9z6Q6ct3tX3vffjP5SNzf930qihcby53jIUVXDEmyCzmqkihiRhWo7wEiixw/tWnfo8OaUUXmjSB",
+	"6L2YRxj18JAG43LLdoVWaRy5JBpwXyAxwCE0fpWiJowGFxdiOUXc69EnhQh0za5XfX7BoKmxU/ihwf1o",
+	"+seR31um3chMNUStM+0lThl6EAtBcYFOJv8PnOzvkxeTDyYflclmFc0iHzIaCRSQXqTkwiFn0QDV1zpb",
+	"m1tyttTpNCSYCRSzQB6Yjq/OpISt+dKzVkzUOhx9bHMQo+Rc1dMb4IRHoZJvTfhJSKR2Q6G3B2wkGCvk",
+	"KaETQTr+EvqzwtZ51hU9dPXeDrlfVVS1nYUmdVTWnAp814FrkBoMhZ3JEyrSc0irTz+aKbrNsDAecl/H",
+	"mNasVd7n0V05vxVuYTQbiEudWYY/F1/EQ0QF6pdHGJ1Xm/y16qJjx9xMw3DBEyFIhOpWSvdwFI1XruIC",
+	"0BF/JZdzaB/W/NGys53lg8oFjwIVEkU958qxosu7opQLKtuoY45kJgpnaDDHqCemUAGCT0pxwQ66XeIM",
+	"81h5ebW41wWCXc08J+V2hqrouj9P7P8ijDFXQtqTClNBiY9xIaTNTA9XQFmFSpeL2Q2q93afXIiDiAzL",
+	"ZSlGLoQKFgNf5EwD3aLFg8pjgqoDDQY6x7sgufyPyUcQj/F58iz5fPJ9pXo/BXn5MymqFuTSySdXjzAY",
+	"4RD3QzwaVJw9QEkKrCpMUH0IET/plwX5MPkBRJt8aNb+PPmNXI7ajFrsLy21bfL3C8nnzZfvVmfVLbJ2",
+	"PRt9yp1aRw8ODu8AaEpkb3KxLNqneDp3I3Ls6gVrB3gJCR7Bk12oHZ6FdwYEnxMBAZSmzCvay70hUrKd",
+	"xqdb5Ql9HJEu8zg0QGXI7YV8qOL5V5EbcfXP6aB3qSNGBPuqiKMeWM5eGrgvB62qUAgWW4+zc2VeAVtd",
+	"KgxnC30pA67ZVAU/T9exUHB/AXgmuF/OsUhwP0p+1SwPE6ooregXfUydVmej0eo0OjcX2bs6w4qQIXwN",
+	"G4949baTX0gqksamfZ68qC1U/k/fhZAOyT6OSJ+XuVb2kLrDnn4jLXYr4lP9Gy1zK3gDGvhhWd+ZY/tD",
+	"k5Wr8ocDgnvLyiD59ZdIIVXVH6iPIo5iQeBK9rPBJJVxm+iEjxoBOSeqstNIQEw3JE8yXmBE7Vbr5nK2",
+	"bgPO8g5jP538Z+XrQ1Cs7CMVaAiGoV8uWjEmPYBHix39SUgqeG8BAaKQlHXAT490SZo+5/yKTeizaebs",
+	"S57i1Qzb3xhQb4Ay1gUxwSTyBvN2Xcw50wCjvlAU10ay/fRLt+BYarVulnBw239U7TByZuRfppwgM05L",
+	"QWVMcIhwn++idks+FabIjhvx25BLpapunk4rmaYMRXuh+t+Cm/rf2rXXdqbsF3aAgqob14GujfIUoCIF",
+	"5UzTxVhVx5eEgzIvhJhgHKARDwLK+jNMG51lTBtwVsc8jG6NjbCqsxunnkuEU145YAjlh2CYjWNlYCuo",
+	"K/+qa87P3UURl1xjLvQ7C0D/KrdItQhZKBtM2ZmgnJ8qZ1ASw3MqeBBH5X4gNw4DF4VE8OCc+Gk7Ed1H",
+	"vUf7cUj8ae9PvdrKAZikEG3lZSwjy3mK9swmlbdoobjpr2SAyBcXUG1BYuHYattl1qdSMi8WOqg4yquG",
+	"WWu9SJm6bEyed3uu6lnVRUF0DIsJ1scRPsWiNM3yvCxlV7KxwrcSrKajnBxala6UfKDumhvhrpiW1laK",
+	"X2bMVy+rR65NZ2tmAOjGIB/no1etx4sHr7Lzg+yz9Lc9PbwU78Q7WfO8WUEjqoIhSNEISn00Asz6Me4T",
+	"RJ6MQiIExMEf8nA04CfkSVRfcdDJeETkfyVJruPd0xVHOQE7m66D3P/kNpvNlcUqAozSaIwq9peGVPCe",
+	"aWu4izZallVJWRP6ZJlqRCWMtzXVhJqHEToj4x3UkheQnGPmEQe1p5mxVZNK/7amcSgN6s+V/DF5TWvz",
+	"yv/IRb4d+ibUZOZKobSZXKt8RpgqSt5G2PxRuYr5VaFKBXaorJJeHLnTXe0P1sjngr0gQyLKMu0aUA0Z",
+	"VMvFNHSZq7DtPh6S+uSjGVR/BSmsUwiZ/Mh64jbRnpElNtFbt1C9vems3VwvCzToslykwQ7CaE6ggYME",
+	"13a/m06r1Sq+L1CPRl1Wd1Nnv4tOpTggJJpImkFC3Z5NjofAvyUvIYSmEamDcRXyr1No0XqrJXUiyvpd",
+	"pmr7wMWdiniYCa9C6tXm2s31K4UeSMo6n8iXhxzYkVYadSq7lfqLJq9wnVgDA+dLWkUDyvpoiCNvsEwN",
+	"q1Jpr0SPHpWGk52YxUhNdrpwc7uy9tptXmZFP5Srt3PjwWCGgwDmKETyr5UV7dDDH8nXy3or9FVhN+sk",
+	"Ms1ga4Fibuac7G3k5tSQmoE1jI5GpAJhhgYA1el4f3Lh8J1WqyIgXrOi8pKCFyQIVDyGGVfhvnBQC4Ll",
+	"obqUmLJ3qhu/0kR7oFUBRXY9HmYxzm55UcFWc3vbVrV4fBpYypZpO10RXZ0d21zUqM4QmUKPEloi1CDL",
+	"GmIMWs4zwaTDz93GS9lfcmkOLkjirsnObqJjqK2gGx1ARYSeLlGN6tmXKbRM7vpKl0EoaOG06wVvc5ZA",
+	"gaN8bDrLJ1yUGuJzg18ht2JuarQCwWEcxVBPnzzxglhInUkJJfnNzZYOuiwTDwJ6RlINHiabCjK0/Gmm",
+	"yLUumaLMz8mnyzPexXTNiEOnF0RZhc65TCEcmK8afcGrWp6+tJdT3eV56KyljD/lkSG9gEvcxDR4e95V",
+	"VGPO2cgB6/E5G8FRFNLTGMS9omoNZT3QoUQgHBJdGOSUeNBf0Mre8jAD63hWK6Ruh++aH7HPR5Fua0GJ",
+	"WNlFA0pCiXHUwwGCCC9VYOQ7nDLim8DLrtvsQuacegiCj2P61AMdd3LFsQZYIMbVeEr8VDc3LQEJqbXy",
+	"uy4rFNXyhaoPWi/UZeEXLN2OHt7F0LzXLaUD6tms8p9WA35TSMYDyRygyUckz7ZBTuYMXYA+QsKh2NV7",
+	"yG3d50R5k4R2amn1fG9//87x8eOD48d3H9y5U3PMD7e+9fjw7ft3vpX75cGddx7eOT7Jfrt95/7Bndt5",
+	"jX5qxIX1+j2Azd2QZKZU9dOt8SFnZDz1q2El+d9vE0Z1WWWddVqZZ817aZK1k3PF0chged49P/kQtZud",
+	"ZqdVqIwxNyITULysCt1eHveL4QD/Fex6H0M9iQ903K/qXvB08glKfjj5OPld8hRN16wycQA/TV4kv4Cf",
+	"dfjAvyY/X27pXqUfcD/n67OX/d9MrSzQvp5mzQ9gAy9se+Xzbrd09c+silvloyy5jYr+gbdxpKT/NDZq",
+	"EUTodJpbqmTccosIcNnt35c/0x6FOu5QcGEKotr8i5LnCi6fTz6BOBdoYdHt2ubhyfcl8F5MPoIeF39r",
+	"IkeWW2k5sBS2an9LFahQ3b3dVP5qd2WqsEyzDfenvdxyyuvbvGVq21CmJHBdAMEG3L8kLyYfyEsy+QhC",
+	"zT9X4HmafDr5aPL95VYRYBE9Huo4q4qCiCY8xCrUXtCzpoBWtFRnyLVwW6A/DgdCVeJYmlKnXigifzrk",
+	"UocVQi/86VAD6PIRkj4Vxoxt0tWAYaonadntrBxdp116HmE1WQEjz/R09UPKvhOLaKUUFeYsY8Own7Kl",
+	"VJXqKNmzejWdDJTqaLplDhQz+pWU8ScfTT5InoNAr9tMljp0ZxQLsd06YB5WLxcm/WHyTKKgJPGTjyd/",
+	"P/n/J8+TZ6XeKBKGNCplTCf6ESVQd0aXB89EptEoKGFaxSsAHLZwBZYlo9fsMisvRppeH/lYoPrcCpYO",
+	"sq3FU/6Kd2v245ozvyTmS8QXFvxpusezkZcMy3SMEzvNZEzFEsdUhssQIpX8UrZfrQ8VK+BUBgAWq/Kk",
+	"5Xiay4bd/clH1JVaK1JbW6Fakd07EgJwId518olJCUPJp1kM74tpuSb5nYPgyW8gzezTyd/KMZAU1ZEO",
+	"pP1o8knKqK4pEHC90e401tpf+UDAtbYSuKq2vWh23ZsEB9GgKstoD7pbma5dJebHqu+CCzwWyOVnLpTB",
+	"jEGDsxVUfpZXL/nZYiqlvd6335puYKFXVLbVt0eE7R0d2FEu5ZZKVTlgqr2a/h6tNVvNNbuh54AKaGAQ",
+	"Yi9aaSKp6TYk9kA4E440KZlaj+nIsuw6HtzdR9vrG1tp57E0RB/tBxQsm+KCRt5Agl51pd9FLoiOgE80",
+	"guWKCGwg8XCIVahnl7mqYaGrrjJlQpeV8VTxJY800Ts6x5IGcSh50npnewVh30fuOeUBNPYc8YB6lAjX",
+	"Qa7w+Eg1slcJiqYTHREkEo9x5O5mY1F2zoNzaAHBsqROGNv85TbRIQ8JIk8iwgTlrMuMkWcoLxtU4N5B",
+	"tM9M6zjOiEBjHiOfw2U7Y/yiouOazgksv9BZ+YF0ZdknEpweCRnxHXnmGsAmlkm1clfmK4imJV5IivdZ",
+	"RSY1hpiy6j6zZRd0EA8xa4QE+/g0IDYRVumOhfO7D8vQ7TbMWqBgnwrZwAGCdkLKJpxbIvgkdLakpmnk",
+	"CeRVqsRbM50FF8lLBfFRPGpWtpkrIR93eaj4sdqHwZBCUeZTbLWUWayFT9ao5uq9zhQil2OJnYGct4m6",
+	"ClTyToBk9FiqtvIvyBB/DOSDB/KHUPUCcFWDJfkviEkuqNw1NV5pCzy42h6parCgGjlBNnMJhuRjq7IS",
+	"FSqxyEojhPlXR36vEDfXCEmPwFilqTUkHFKInKhoumJul0rGLuTrogB7Z6rkWzYQOPXqqRiy3lpbUb3W",
+	"/Yz7qrIhnVWVcuuqbjwm4Tu/ZxFHY/zdAaNnDeUeKVXJFBQfVwWcGyhTFcCmfbLuNxvattk4uA1BkCPO",
+	"hMp4KnZBvnJvQj2DalGYEtoZDejIkwGORUR8jb4DLFDI+VDFZpYFonYarfZJq7UD//O11tpOq7Vwg0bg",
+	"CGWrkUK4JiShDh25kCvRDSPrmgLvQGOQEZJ0bKxt6ike63cgg990QNYCh3pTdbszlN6p6Q/yskjujQVk",
+	"Es3Ij+XOTsw09o/79oD2gzfM9HNU7DdPTo60Wo087pN5F3e9s223jtjetn1mSzVC2kNiIEm8kRN0Cr0R",
+	"PeQ4eQxRAgJ5UtGtrFLZ3UMPHxyglHYgChDrjY1L154R1V0IU9o5DTA7c9PWbiHRMrWKjpEygBgRj/ao",
+	"VxEZDAYLiQRNn5yv6jnEKuBhw9rE4gTOELA55E0JO/kecIrSytmEGMn/0JHIY2b6xuJY+VDP+Ib5tPD7",
+	"3ePjo5JfD46OdQdL9cPjtMng4rLqSb7ZLvjUQLbocV1dTGWayv+qrDqtHYVE9Z9RvQvqONfaWJJyeQe0",
+	"KKl7lBXY4/s1ZSVsWU3Uag+ZT3rgaIRWcDumZ3qtLGMq3Xhlp9a7kMcEzd06rS10GAcRbSjNRCtMKu4W",
+	"Lq+5tYpsSbgp2QY+V+UpdFNXaBwRFvnBu2ZHnVbr0jF/rLfWLm0Tzayzmdph0aY1JcDPknHMO6YzrY8Y",
+	"B65hsV7KkPsARwSqYTSO5BfjQgaMEWMWtzMtKqiVNcTJyh7OUBOBgJUHbKmtg9eWhAZvI6y8yBcOIGSK",
+	"vjTXOq5QJSsO2WMp6D0ekfDxgMdhVcUVEJ+ltCtf2tG5cx4OCPNxqC1YEs0k94R3BQXqCQuDBFB+bvzP",
+	"dEgQCfBIEN/pstMYaqsFBIsIYclJjUBIjGWsLnRcTJTaoDwcBLpmrSoBo/UqqYBIiGDUCzj3V3ah5RHC",
+	"SARUwgBdUObzC8iPRyFEE6tFa9HIPDZKUgAxJIWglFaztdZaJCzLmavPlWlxKgdFHa4uz2XSU6C3Fr9g",
+	"anUk6GkalhNOQbRZTq/TslepOJw1wDSLylBKnpwEk0QkAOcOcsVIBTgZ/gfFehi/WHGQq/K8HoM46KI6",
+	"jbosjJlKc8aR1E5gHaCSO2lWWKamQ5qAy3j0ODdSE+2VHXCXySWhAQ98IYfHCHKbx7BSFdIg6Ts8hosj",
+	"uLGHgXqaX26+HDfssubU7FdUlebc0vJ8s/DyAtwTqMCd9HSO9ayFn2/BuA/0sIWH93lkP3+UHfccgTzO",
+	"ai2FMTNnBGHV5rh3EWfBWAfM5KFVnrZ386S1eSV5fZa6qxVd3ssYWr56lkHcUlV4YYU2KK/9pQgkDgJ+",
+	"oWmkIlv5vmEta6OURZuWs8+SfuFqV0XigYpBfTR941WxLWybe5a6/qMK38RJShF3MmLvAsF1HeT6eKw7",
+	"0vI4lNeZFUpkAqn/LpSDvhNLzrN6yIXHL7rMypVzkKvv7mM1DshT5ieYA8ge2LI3W2hIWQwxFSHqrAM/",
+	"EisO4mGXuYJ4nPkuqivartS3lfzFhdWDw0cyceB5Ts1egPWnekeNmr/JZpRFr7Dy/hzqr6yfbsMU1g9v",
+	"qiVYvxyr1VQ+mBriWC84PdnHwIRnXHVT1V4zXMOz62W8U0mT8Irh05rmSiJffu+vrqeHZKga8s6sBUdL",
+	"t6GNnYz0Ib9vugbcAjdyEcuFIS+MPFHqAqh8YLuogGDaBJwHPhE6N4b4INaY0h80WvnCjB5ZdKDZyykJ",
+	"OOsLkxNpDByh6pNUKrfUR1wIehpou4eOo1QxkOr7+aaQlzKAwBXImz+ynyzjB5g5eByW2SZdRUJdUx4C",
+	"DEAQzG+RtpTO6laEmWMgbd4W2cKdUqyEsQ7mbIA5kKhxa5b6ngNI+usS4IB97ptxrd8eplMsbi6IUsUr",
+	"w49XZzqAxU4ZDnK/arNB/rfUaCDKwqgshaaUbBQSfhagEsW6bNkpaanF3DzD4AvWP81+jYShF27TvgIh",
+	"t8lSispOmTqXE+0r1czq5A9JkEgIOYWWzlkSdK7qVi4cda6023nBG3rQynVLcdgv5Q2QPwn30EQ7pxoj",
+	"pG6khg9f1WTB+WqcOQeKxhKj5FKmJOPm0s67KmVPCdqGB2hdbykBbmFnEPCcdPNmSspQXTl8Un1yRMKG",
+	"EnyUKIUDzsjConI6RfmSshXQUkH1Dgx8YvrMTssEvZj51Xdb9Qk9xd5ZmjWQI8fyzBmPkK942wUPz5qF",
+	"fscLSQYSF6tXIVcJmWDQq8A7k7inzqLurne2C3rH2sLSSHg+a0713KjOuW3DDchvdLGdKl133pRSbFcm",
+	"GHU6hXy7hWbSIsEsBUiVOZRkqYA6OBgN8DxT+CtkVIYYlTOs4lObcU09UwysWEElJw0ZAaeM2WS3z8IY",
+	"69pYuGsOt5LEPhQVObiGsATE75PQEFYteUtcSGUFITXTaEDGykgp1YSyehL+rJgzquNETEsQUsasr0FC",
+	"nqUJ651aE5eolC+lJQKwS1RF6/fb2k2X8duKg9EmLZDBowGh4O4gHhbR4m10K7i0Qppyxvs2k5rPBdhB",
+	"Mox19O11UmrkGI4ECUYpP4DbDWRTYVeO9y637lQ4KG86GFa1BIGpbog84l2vWlu42an8Z6Q7wszN9BXC",
+	"zBCEHhDsj49nOG1DMNUSIVQQ3Q3xFQqjsxYPUXQZPRMVvUNZFI4BuXI6idHLpPKdYZ2QKL+DBvwCDTEz",
+	"TmMaIo+GXkwjdBoSfEZC0WU4BBcAtPGBmPomUjnB+SiiC/iNppEUQxKF1OsyVy/gcequ00M/hsFcVA/w",
+	"KQmEpSk6yM3Gdlcc4J0DEhJlrloIzw3DuKX3MT+R2tQezsBchlNT45brBgUoGh5g+Vqts3BSafN0bEC8",
+	"Z76FxENdkKzLPM4E8WJVk4kOCY8j+XkcSb2b6QwmxEO08eSJRmaVphPZM+7K0wpA2GSOFv/Vy1220VrT",
+	"RusHJArHjT05sYtAZ/BI5rugqtC5RbUYN5RJIGCdK7uaKWE9H3gQumyAg14D8iklhQtIJBDWYaxg5YkG",
+	"IY/7A0fHfetLhbyAC5WzUxYdKB+WcKd9C+XVcGq7fW6mmV8hQ673sVzvIsObY6vcFtiNiIAs0dS2ZNlD",
+	"PH4+lXxSGg+y6Irs80XyePVZzp/h1YuHxes0JSFWvaCFxMrHpXKiJRFqfLEPV0N0+tZfgqE7Dmk0Ppbk",
+	"RXuICQ5JuBdHg1lC+Q2B9o4O0BlRea6ufJ+H9LvA03fQLRhE95E5I2PdlaYJdhE5FbjG5DsZPAdRNALN",
+	"VojRCT8jbLH5td8b4jRUWSEKbenOiFRxgYbiaFUOutpsNl1wX6m6NXJEKJxkkkV2avBZtiQ8om8RSVMh",
+	"uFFluEMEqxdlLctraSgPksp6hCnThDm/+Ow1qA724M7xScrFKNOF54BhhYSYJio6sWnv6EDsmNjXfUUS",
+	"0XkH1eFxl6UVY1aUrR6gcev2wRFA6bzdbKE6YVA9C0LHRyH3CJGihlhJRXeICOnWHpisLh52a/r7Lqv3",
+	"aADu39EooJ72uAFBfcDFCEeQKIAOjHM1Kjd+CAfpZWiLi3C6zMPegGTJ6Zq6w6rikAkduWIFMEUcuI5k",
+	"GlTImdFfH799P42Eb3ZZl/3FXyCJk3JatdouuwPjuKvnbdeSPxkh/hwE1nqoRjiDy8iKztbu4x4PL3Do",
+	"iy6T+5fIaVa9I5nEiJoY0opQbhO4bUwyauImOpLUVmg3zIh4qsCITkHTZZqkPDOKTwPqwftDSYRjoeUV",
+	"AdW9tRdCxegTH3HmoDe4RIYeDYjEBNVFu8tGqauHwkXbyclcoF/q1FzOoJrHCCubkT+kDMo3EEZCVHfh",
+	"1bAJvz/Gvh+6K45ZPRUIgrjNia+31lWZnFW9aNec5IM0qFWYYzQhrA6izAti8LWoqG7J+UPI1MOsGPiq",
+	"413RnjZzQvC+ILraNL9gXVb4on5TMrbNdVOJzEE+7VMpnbhNKdE9Vv7Qhruyi7JGFza0+hIUKiecEXWW",
+	"ARladxaFZERUZAJlyM0ifF2V9QAChk6rlACDa2jCEg2IILg8hY6KdqMAgsqsDVR3rdtsYhC/9h3Bmesg",
+	"JXEiV68Xqk+onA5Fv0QEYf/52MmIZxkguyjN6qAgl6uMAdFE/2E6wh5wpstAGue9nlKDVJA9AEUdrYvq",
+	"bo+SwIchVd023U4RRwN9MR3kAlXXTySRzp7I96YfKF+yRo6ppytQhz/NUtBL1lc+JOdEyiQgieJYkB0g",
+	"bCR3jqbGvjmsd7SRxJhalWOoyx7mGoqJfPRCGk++1tLpD8LEQqmba6TtnK6UERi4dibKMSM2DrxvKM2e",
+	"kelwhC54HPg6oBYIrrmoYMwE4t9lOXHasdxFJj2G9zIcQvWZyTrI5OpAz30rBMhQu4M7J3etyD53dTrK",
+	"T19xIbeS67CVxpN1WcZKVESVcdZhYYWkZ3H97npnDd3j3hnx5VoCwdEpUX0WsIKFY4CRLdoEzqRec3AV",
+	"w4qayH3jzglaPW+rcF/hIjHgF4bRGX8srFdnFqOIK56iyJZpcG3HYZkYQJPgNwq5svjJS6mjeXaLM6/G",
+	"EMLaZWoBFwOuVBwVKlXPMMPJmXbKDDkrBrlN8UfJ1dNSkAZ16hKdRgAIyKeGnCtfXwCNxhB230TuvvyH",
+	"jmt1UR3oWKfdXkECjwUU1AE9A2fpDKrlENimUwcuDKciJN29PnHBOMADH6IZgQ1qFYJKnNHLlODW91eg",
+	"DO4INHKprdVNfVtTqMxBg7Q9JCi+YZRWs3XsOu/yEupqQGp+xwKGDQHrXu4gjAY0UqFXOo9Kop+1Se20",
+	"AxZGcBhQoE2wg2xbqsSmvMpZ6npIjPP+dGwJHTrUMl8xSJVE6zJ9NPsqd2gHMd6ANavaaVK8Qxj1QiIG",
+	"eV8EqkN4KA1A2hHx0IiBK4oCF4Yd4icNEeGAfF3RZOWdEoZoR1yuS2KTKowq1SFlLso3dVVKOjbkoMtS",
+	"dT697QZ3D3wyHPGIMG/cZW9noWXKBRESec8EyFaAuensJhQYudYIjbdISo9QvS3X29nY6LKsZKnkLCiU",
+	"BDS12iKBh0p0NEQPfpCsznQcNzFQkm4FeCyyIFlJ4gGX5ZvyqCXQTUhcltjYx5Tt5ieD6THyaQ9YeaQm",
+	"tAh+x93tMmwWCxDNYnPTpCOhTzeMGVN32wzQ2nabKI2fyX82xOMug6YXpwSuhRTffAg/PI1VuGl6R1HM",
+	"zhi/YBCcn1kElc3IQRgFXNhWIwfiQlkKmXxMh2RwyoPl8dBfcWB/SnSEt2HdqO5S61R5HMnb19ALcVd2",
+	"5JES7wy4H1PiZGSlYgG8Ucx8IFaMXEiIG4y7p1m/EXFV1SZFBnTxWuNLkWA5BxsaqDtwQlJ+lfAaK9qg",
+	"LJSK8ULGJwhxXeYTL8CQNovVSuDPIldvtVxdFBfyISyPYiiXpkO/YF4K+VH+yi7CXQa/pNHeKUe4IZCg",
+	"3zXVeLNp2msuqnda6JDeUmJhSjgB50ENjUcBx77UDtvwHgkEAcllpYluKRANSJDSLHOixpynqOholKOi",
+	"qqsMFHrdQSMstDSQGhSADGrhpq5F3VQQVdJm4zT2+yRKE3TcFScdSXLPgCD1BnI3Wmtul9ULn2l6I787",
+	"5dGgxCQJNlI42hiq4YWm5qIJXUklN3msqmGZQPUsvBK1W0igUxJdyMsUXXA4KQXbNflIgWDFAaDKY7/p",
+	"7pp8EgV3KJ0cS3ICdk74ypAUDEUdQSTWl0Q73zNsUcRKpdCB+CFRUd4KbeoEsGdXVNk9dRpYZiapObVz",
+	"EgrdtaPZaraMdRCPaG2nBtnwUAg3Uu3ScrYePKKr5+1mazU0hZMvnYo3FCtfhWTXBd6ji7wEu1jgvdFg",
+	"LKg351XjpJFv+LqicZ+Udss4vsD9PgnRwwNlFUgTnoxxxJkSkE4pw+EY1RlH+7fvg2ksvcIHfm2n9gaJ",
+	"dAFiI2jBCjqtlrGH6WCBiDyJVgfREIJhFOkpSau5vCwpLZBWt2zm7JK1nXcfOTWdAljbqUGZflWKBcwx",
+	"Rowxvu8I93X9vzS78knDpFruvG9ZftMETFjP6gCqO3y3GrKaenVaLUmPAy6ZmzD5gWDH11aRN09OjsAQ",
+	"BuQbCjj6ZESYL5lHKXDf1HPPha+trUstPQ/mWW6jXLGNkhM4sfYhtftAMpqZJ3FPXvrUxfgyoNc3uml2",
+	"VAp/ucCKMhiaLelBwRwt+WMpqPUQ8vmrBHex4EcFxM2Gsk6XsyB+Yl9js8vrAPwYqxt7DYD/1t7hPRW7",
+	"r0IUUY8GZGXWUcgvljsKs9zsKFIHvCJlJd73VwF+vfIrg18yx/FiFCcNHk8lV8wUvUFRiHs96u2gB8Sn",
+	"AtW1Vd2ovdotIs7Azq+1wC4bUdbP1ELwjcop1BggZEP2Oz4NSBMZq5Qw9mEjme6A/HhKVCl9qXniXo94",
+	"0EAgGBuTqpWio2zmWmxQiW5OzlylDEglbuYuy7t6RepT3kWmiq3Sa3VZ2iE+y5thYUv+WAkbU9j4QB3G",
+	"K6QJdtRGCULC46aUcDZaa1VjpYtbPSbhOfXIQ4bPMQ3kOc1E3gf5iJCXQdvz9mqPjsSq7QiaST1yHqNc",
+	"OWKQOE0xYgwOmLQVNUZRKEVlgnhvmn7cpSNoBrtnL0I1kh2SCOIX3i1vVWSvxjFBHbAQq5rgBQ99sQMd",
+	"IeruXhC4DvrD/0p+MPlQF5GdfJL8Mvk0ef6Hz1a0KU5hl23Ur7tvYvEQfr7NPTXCTxH03f29bqL5XLcM",
+	"/nzy/eR3yXMEtTQ/hQq8UGQseSp/zk9iijhmvSukkqGnMg+LE/5mZt3FBabnob7mgvaZ1Dzq7kmoNBmY",
+	"51+Spyj5PZT4+z3Ub4fqwPCxuvMp0xB4DDIRJMwoexTYGtPxkCCBpCE6KKbESaur82XXLu3kU9sLArsW",
+	"NfxlH0P2pwWqmlPTk1tO8lnefYkub1Hmq/HNX4V5Cj/n5zMP03kvL505dyernw5eFh5G6FQxXZX2fjoG",
+	"NM6HrSmTlV8BSDkIVCbKQdOqrL+5XhLI9n5ZtyTKrD5JWRWBqllvq3fLT7Giu9Xlo1dInSXoLGIC6REV",
+	"YoNNQYBgr6t1zCbYt7BvqovDJ+35nzxkWDulia8+WoAx3OXhKfV9Au3A1jvb87844fwQM1P7XCgWtMCO",
+	"DrRDLC1rtdHqLAQHw3JehtfJT9fnf6qnOlHmQcUiLRVGRLnTtNiiCrSp5okQHiSHG/GyRJp9uHeSi/kh",
+	"7uVmaSLXVBoFL2aUoRR4TdKWvb0YGhJFg7QFCRZdBr51uO1uL88EWWS3e1U8TeugMEfafkHVj1CyGbQ8",
+	"5OEQBKcuqyc/T/45+dGKVRxPS2vrUgwFY5V2xZYJUpItq61bd2maL5edWfbKqmVCh+ibR2nVq1vcHy9w",
+	"5e1iLGmt+Vryv6EY6K+T55PvQZ/jT1VR+M+S55O/SV50u+X1el9MPkh+pfnZb0zN3m4XCtr+TrLKyQfp",
+	"eNUfWAau5GeK804+yKrefp48TT6VjPSfk6dQqliKB58mT//wWabMnBzaQL10rkbZ1PEo2pbFkOkKcwXy",
+	"2n5V5HUB0gr2Q82+JCfRbl050T3upZlGZZPqV1fT92C2rzCVbt2c/4VeVkrJ5GcLEPd9znoBVTG+6+0F",
+	"VnaExwHH/gnn93CousOsdzqLgEHbjwx9fs17ZvEedQ2l6opzlHJJ/lOlkK2+b/114F8qDhWQ0sLy8Hsp",
+	"r0r78KfKRrkqpoaYSfNnXnajC6YxNqrmhUo2m6qrrwxMxrurWahPhvyG0FswvoosLLJQw7i1tb61vmUE",
+	"VMlkM/k0B7lakUrOkJTzDahGOJKbqe3U/uO7rcb2XuPbuPHdx83Go6/9ZVkaUq7Ds7WC27USuXe96hT9",
+	"r7pAusjFuc+juzxm/tWI3GuyM4PsKCx5abLjLGTtgcrsEWE+8S3ps5yCvEGiPPn4ojS9BUSRP7k79fqK",
+	"zLgib5DoGu7HchrPNMEfxSX36wEZBdgjOZ3RXDSfqnhcS82D1nJQtdTDTJntMeuTlSZ6mwVjxSoFuBJO",
+	"SZfJEYi/izAS8emQRlCYICcKmCjt7SrV7+HIn1L9/mw0tx8k/5j8KPlZ8uPkX//wGarDyB9Ap7FfJs+T",
+	"T1eurLEpqC6msX3hZDKGxfl/0uTyK6+evSbn1eRc3Z4vTNFazfVYr5SSrFbrvSI1z2Xwz5Ob7lER3bba",
+	"hb9SemAmmmUdtzTF11LTn5stnRWkklwj+y9chJptmWeqvW8unAUrcUkFNBIK6QVpWxWfmKhQB4Lnuiy1",
+	"wJuLcTIeEaFK1urPIjIcBZIAqV4s8P0JNMSZGiQ14+dHg/SyionKW5SDj/2C73YZhJjyEDG9l0yGa4Fb",
+	"lqXxnqpxDORSKiu/nPEoTie8SwOTJqWfQAvAITT/nukJSIOgviyTUBzRgEbjxpD7JFBSb6k5aOOPxBzk",
+	"fKEOFL2yI35Bwrd7e1HEQ0bGywmzBgW+PN/DvEi8lAj8OXkd/uTk4Nduiutm63u+b7ffV5Vgv2BBevV9",
+	"8885jowHZMh1Xnq25DTMPaehVjsxXrOr62dXMzv3vhzYcKRAdENocU4YsaQUaJvlQMsQ7EuBmMG5186e",
+	"186eV+DsSW/btTp6rCu8gHPHIqtfiIlinqD32jrxZ+fTealr8FLGiPkaW4EDzPf+WLevxPXTRAeWQk+F",
+	"9vz4aa02d7WnFXrkropMk5/h1snd4Csqk5rfJT9JPkueTj6a/Jfk38BD8gyCxycfTD6efE914ZY/vUh+",
+	"gSYfJ79XL5uX/jb5LHmefD75/tV00C/PmzKPNBlXyp8siXrtR/kT8KO8BBV9SdUPSNay+t+NjAyaWDZB",
+	"+6o3utjNq4q6GpCI8LhCkNkPCA5tk+hrLfG1lviV1RIBW19ria8J++xIZIklFl3PKOarUhf18A4UEoEK",
+	"FfIfmdsbufvqjcYJ1GCBu9/H51AHcYSFyATZLsvXMOReRKKG6cwEOc3qa3oOecGMqHxEoUrEQPmLcQT1",
+	"1YAvyNVoF9ee7x8bTuE2keq5K6Iw9qLYzr9EdWyRE1OiBTgOeUKFSYbmzCMqiTl92exFrlCCReXqZCk4",
+	"aUUVXUoOKmgtEIZlqduaR82Ra/9q9a+WTah3alVgv5bUfL24fI1VAJcw4CogidFs6piNwYvrIJ0qBfUO",
+	"segy969W/8pVyayCMF+gJVFHwvs1KX1NSqsNbvyCgTv9uqjpV83qYAgb70FHQFZFDj3MHITRiF+oPjFY",
+	"u40d+Rkd4j6Bkg5QrQyHZysW6Vd2iREOIwcpgKgKlqo6FTOGjPQD+aYl5Mub3+yyNDhB1axQUQ7ms+kI",
+	"BlOfFdXXW9tIlxnLFeDQ02UJ/haFCImqUw116lIbjGOVA+601quIdSHGYqZ1ZRgHEZUbXpVkteFj1S58",
+	"cROEnOEhwOKrZgB5qE9ot6i9MXKRsy9fOuXCrhngtdXkqlaTBfavFJkHBmteG1tembHlymxkiJ88PgXS",
+	"Ueu0Duktu2HYtVliMhPKzCjX7DV5hVVRW91d1t6Y7sVpZL7KONfjbNZXTKnSmWZFuma7e+1M+vMLdbUx",
+	"WNiI+VUX8kqjYvfU9RQqhDRU1Xl8ou/sG28fn9iX2RSCBc0ZAmxApCronW4TfQOqossx06+nNdlOq23K",
+	"metivbp9gap7qUZBgpyTEAfIqiTbaW11meo4zaBEbRxAR99sMijwZMrwQlEaRzX8Ssun8wum50Gux33i",
+	"7kB9Z1WSGDo0SalRdZWS4pyAwhhVwpxtM/hSy17YBPrd92s46POQRgOJd3CYD9DaerPdanRa7U6js7FZ",
+	"c2rnOIilYn54cHBL9L/112/xbx8Mzr37e+94+/zg4Bb/7v7+3rdv7u+9c+fJ7dt7b93q998bvHP45t47",
+	"d/b3vrN371b/7L3BGX1j+6J169bFnSf9/t3t2uWjpZx0KfD2/IxOfvHRouky9nX5pAoOkEfsC5yxOS2n",
+	"br2aZR1KPaC6lNyxvirWjb0gYVrgUwrZghB1EdStuWGw/7X0/Dpm9Y+dP8tr8qX6KVMD70zh+JuH91TK",
+	"yVybcsFQjrB2h4mIh6pxYJUZOLVwLCcwP7mmAquZpfubh/deu6Fe39rFbKcp2twQEnG+DJm6WFa95I7e",
+	"ELlbekOslDqpSxzUZS7ntT8Gl/N8A/FMolZm5FU9sGImKrxgzS4rs8OivBkW2mOMsBB2D7a0Yp0U09IG",
+	"YjQiQ6kkdJkU5ImvJsz1FTMbgdp7cKZQ+dNB7lAy4T5xdWrfkwgUDN2qcWWGiTdPiP8M7bt5dpA6cXWT",
+	"E7GI2fe1WPraqPsnYdRdkr9dr0V3hL0z3CdzRVP9Xml9gnJxdBRyP/aILwVSBEK4yUuOBkSQLlP2onpq",
+	"Vto/PHaQbY5Qjf7S/kmWzYgrC9MxVKax2LXqwtpl+TasIWkQJvVZ1aN0F/kcasIHJEJjHofQowN5AZW0",
+	"yOdIcJ3sPSOi4kjD7UsRpPVhvBahXxOYGQSmWEHVXGEd2/TF12BYmChBxSkhdHb1qyn8cAwhPwValkYW",
+	"mP53hjZltKfa2K1JgitlVHSKcx+FCP9/7H1fbxtHtudXOeA+mFqQFCnZsSMhWDiO7eu9tqNrOTcXNzTc",
+	"pe4iWaNmVU9VtWRuxkD+DGYeMsAMsg87WOzOzi72YR+NbIxxMhvPV2h9hf0kF3VOVXdTJinKliPbw5fE",
+	"avaf+vs7f+qc36nGH4sH+sAFI2RMBX2Z8Wz6U7QMcxDoBeQ7V/fyMv7kcjDO3Kd8Ko9ytbLOQSOuvn6P",
+	"qpDNwHcfQlLWdbDvOPngyiP79+eRRfA6Rh2ACmTdO/JqjtpEYC1BpgUvhY207bikxF+mRk1FwC+46cB1",
+	"Fo8gcsZ/6ReYyc+PmSXGKa4WDrjeY1aMKeK0Yvqngr+aM0sFMijdi2qkTu33OQJgDtH/a8+nDcM6mRuq",
+	"Ww3YqrLFm0LbMWM5v5btFTw2bWfGzN9iH5UEIp4Oy0DCB8LpPlSgck5RqO3a7ssNJbkaqJFodU7eK1OU",
+	"Wee/XcoRWO2WN9BuwhWoDmWN8ibM1xnunyV3DSVCjMdqVnO2/Yn9jK0RUbF72jnL7pefd5vUPrYMmSSG",
+	"da92zJuTM3Z8VfpF85IbxJjM10PmpizDPM+Mt0xbU4aDhccoJYEyf9yaV5Jj2cvpDCITfADjqnS8kICf",
+	"NH2JmQowVsbCpe42BcjgbxArafKxj4/LpSiLn0b4ewRYdhOal7rdLjBI2KQFJhWJkMO1Tl9GaIebyD3l",
+	"w27KgvkHLBWU+D/wOa1+EzfLAv14NGX8UVlKBZwwGcEIOUx5OQhr28DQEYGHXDWvwlTlps8edPxZl8nj",
+	"EempeyqZdHyjTGezQ+3tpMxYhJEOkAFrYJ/zjMq864SSO6LwHBbKlwl/FM0+CjMm28WW3sQpflUHxsmh",
+	"jzuaD7h+NVdH6By2kIYFHblC09A0thrFH4tviz8U/73RaoQBq10t/lR8i3g6xAV8+fLj0ulbFv92fane",
+	"HV7w5+JPxX8r/lD8n+K/Fn+Y8wqqM36aMLvd3R0cf5qKU3hFTkDP3d2d+8zs3xBSmBHB7sYysBYevBrH",
+	"PLMBr1e1mlbuizdF2t3L5YvypiZj6oJvd3fnBcGHsqGx1Rh62DMjhl5RqSQ/dphnTDZPLoqThSLzzUNJ",
+	"4lrH5UDp2J+5uynnWJ6ziSVa/1Y8L/5a/IRVaJ8Wfz36XUnFg7VhnxV/Kb4rnhffYz2674rna4HTmKJY",
+	"Wn0pJJbIJVwyHbgWpCRKRhJOXjRW6XSp2OcQDUphsONBMFosM27tvCUCg0ansdXobWxevLS+0Vu/fLnb",
+	"7bWLPxb/o3EqmL61s8LoFUavMHopFzMB3wLQ25t44FoWrgm/XhqvSTNbGrJd81DX12zoQ4BlAgpvZ2k6",
+	"AZYkmhtT3rDmLBdKfBliWdmAvpRXfcbwext785Yg8DL68/IwjF1fIfEKiVdIfAokrpDXABsyITFpEkER",
+	"uLTCTn4mHC6N7FND8XEE3hPajiBhls/F3inNty+9V6jX7QKTMFK5RidOb5aXqMY3sVHFOf8y5zlP0MzA",
+	"5MhpMgp3GdjAcg2HTOBpIp4zRgSjW3j1g7sRBZugVBl4xGkFBjWMRizDqPEJ0EyCyu0JbpwgOt4SsYDT",
+	"h+SfW41ur9PtdXrvX+k2Wq/oy1lekITxWsmSlSxZyZJXlSUShEzEgUhyRKDXKEocypr1z93/fAWKucd1",
+	"7p4LAVOZdCjrw/1GDoHVmLc8bSV6031ue+RAN6oy4/dSFe8byDNiy2C2L8dMTsDwWMnEQDNmWcYTJ6jw",
+	"jIDrA65bsHEJjLuW8AHLU7sGubQipdN1Jyg0pxx/BgMhWUqt7Mtm5PPceRK1IMqYtoKl7p+UIeP+xR9l",
+	"DqWitZZ7XVUMFEXR4YhZ38UO7Kg0dXIoUc4SwaqjJBtLQ4Qag+c1mKzjj/5r5xUXt4HRXYcjZUJqv4ER",
+	"O+Dgm9KXzY2LKFKNl4DCQhBua9XLel33ySAdcXiFG4JUySFkKk23IGPGTscgxCzD06DyJgMjnibAbDmf",
+	"5Qc23m9Vb/Br7oKBS91NaEapGLuZxfwhP7/ZXKl6k9v75E48kVMWB0ckVXUTUl0uGIhC/aEIqCIRFiNT",
+	"yWQ666zb+48fbf7rP166d+XOxqfv/VP3Xy7+8+W773/Yu3Z9diIaLf6zTkJbJgfNDcnMrLxdvxusIqWl",
+	"jCRxY2OVXwyBRZHmS8jh1DhsdH1vf5lzDMf3H3UvbNQ75/dUY6vbch0V43zc2Hqvi92kP7plP4S0fOi0",
+	"lRk0rWd4ju6l99xAE2b2j5WwusetnrSvut1yUhUrvJXufOfqWPWW6MpNJxjOQT6/pLCdjv4KhgyZB572",
+	"2oPoSaIySEYHfQ8d9C0Sj0OmmbTrsZMri5i5qRKJw1Xik8HHAoRu4SECnaePnXxxkK8GREUTQDJcZ3sq",
+	"dyBcY+JrEcLZEQxE6jATYjXeE5InvtA1wToyaA3EEHNSmQGWjIU0MGYTLxWsTx41fTnkFi52N2cBNbV9",
+	"J9dDfg27fQJaYwu4tFoE4hxhqm45GxNqHwhH8hDR0DqRoDIRR8d4qqd/bcwGsfK9jQUwXQNmeulnhM0z",
+	"kflFEJ7qHk0O9rAqYlBrdm+jt3Fp4/IczLW+K7WmBmzt/czYSpOM84szPT963yFt6D6SrCRvR2mmtxDW",
+	"cCZmQwg0cTev1cCNbpgLby8q/rT6X8Q2lWvbzjSLrYj5fCfSVcnSieEGIssf2QiaTh0JJPS1nE+HAXHK",
+	"xJiSHT13aAt5q7xrgyewL2SCd7qvt8ijT74zqfTYOAXUqpy0eZnQbZDwWBihpAElwYixSJmGMe5v04G7",
+	"nCeBxbXepb7cY3LfPeJ+8+NqmRaDwTbq925Pi5kM1JsduKE578A1Ij2aC5fX3Bd3whie1l2Eb7+mpNUq",
+	"fTUXEAYVN7Z63VbDjbBbJ5vdXqPV2OxuuKXipg7dPXjm/fToN/4w/OjL4tnRV1B8V/zl6JujL4sfsXrN",
+	"7+DoSyie4+n406Ovjn5bPHO/QPFT8fToa3zF8+KH4sejr6H4i7vu34X//S1d/1vx9OiL4mnxffHEPQ/F",
+	"j8V3xZOjL46+Kp4dfXH0TWf5I+MZQ30qDq0zh8+pSZ+X2ep/b6G4D+QMx3bCMTX2KqUvL1Jfr5JPBldO",
+	"2zNlnfAI3lsn1Xr3XGFvSVp/byl9/pbb1A5RaRTfvhBaB9lh+aPxypBSBJr9RvE/j74++uro91ge61nx",
+	"Y7+xhGgrtXATK9SVSO91D9q0sdXo4TidLPEGSo/zlM2PS7/HpdsxwMDfCuid5zImnxR/lCnt9u4/3L9z",
+	"m8JYQwDuyCneqeYsmYDmh1pYi+cOyvC+TIXcN+TyEga0yi1f68AOM6VQDYQCzMDAmXMgSGq5J7eckBJY",
+	"2F1l7Jc5x5LtLZDKkvz0jT1+WEOtjWCspB2lk+CmOkmk3eT2Br1wGX9NGChqUpkjVrpvXAemNfx4896E",
+	"fXpJ/uO1fX37X+5243Ga/+tkmM3R9VFyLemdudJ7f+O4f+ZERd/1gpjbicPA21Y7d2/6MhedOS0bjOd4",
+	"UhqZHLouS6fhf4Z/PTjeELfE3Q3tA6bRiVatfz/6O3dvNh48XuIIaYYWsVD8YWfXXavOgsFB456hIG9c",
+	"hT+7SGs17jHLb4uxsCc6f8ob60+1d1Qq4snSD/vb3zn30UoavoaExRIhERKnJEjLwb3b5stLQBJ4m10c",
+	"i3D4Qy9dyugbTTKuURzNN/huCJmYSvKh4CITjcXWOMkULMEsZU5OOdmutO8Sne1sdOHOh1OGIB4tmL5E",
+	"0UlZG/28292MGYw0H3zQb3y+xwz/RKeP1/9dmUi2/jk6Tx5/ts6l1ZP1z/F/jx/0G/gwj4Bkq5CGu3Ht",
+	"9OWUECyTYSK872FMMHlMKEITrWdfRWOspLDKYR6W1OnL6WcfDoRMHlYDGdHJCc3cBQPR+sHGOh6PmAgr",
+	"9VBL7EhzDmNuRyoxwDKm7cmy2E3FP1RTdn72pZ+axlZjZG1mttbXiQ2Q2w6trI7OG5WZ+S0cfVk8r1mQ",
+	"FGn9rHiGPwD+jZZm8bT4AS53ofhfR18cfV18XzzH2Oz/Wzx3FuPz4vviafHj0ZfOyPxz8b+B4ruPvnGP",
+	"h2qqPxVPwVul7tqT4jsspPpd8cR/+ventjWrMT9XQ7PejEV+OtyBuHbx5pUIXpmzKwF+RgL8FkoWKE04",
+	"70csGZJBSKu8hXtWpuwMYrwg66dEUbj+0GSp23mNhYJqKQUBjQOz/rna+wWP7UlRIWQ37fGRkImzT71I",
+	"F+NhEM9CkrFM/FLTpzvuB6rUXV6/7sQ7XW/aOv/dAvsaZpvXfqKoQ1gsa+fuze2yThclxcoJ+FCNSYYl",
+	"VaerMOKB1dxaenMM7r48vcV9a0wUfCfa29j2CwZofkAkrRd8BtXwvGh8b7536fJ7V67MqQMbJv08oiE+",
+	"pm8vVfnjtBbvWVV0bJ2x7YxvW0nrlcG8kreVwRzqKL5oL/+MdjLZb3Nl36cjZoOA0dy9FfNmUz6wJRPC",
+	"tIXpWRXKQDz/cKx5wqUVLK2cp52+jG5evw+uOfiwicCM1CFJGeRNoHwvA2Oup2pGVlF66lACHgr6I9ID",
+	"rvsyPlkQ3aaOv3bTxn9nDjCGCbpg/PDRIL/LPCl/F5u7dJK45Vmf2ZO39sl7tvLbVPVL5nu5rhEdP7mr",
+	"et1uTaMfKO1ZTY1nNY3GKvmIWR5Bc6Pbu9Lu9trdntNcU2a5XvNHBuUb+nKKGRXDN5kFqTDulms6WECd",
+	"lLxjPEHFlEr4p+63MWfSgFR2hNG99Kbj3q0TnFqz/FZjlYiB4Mkir1VfLnRbrXXgrrIhXiWXKTd0L0GK",
+	"G7wQj2aAwf37t6n4uLDQjPCpjrVptLZNEdcR6THXQieQ4qmu20Tr0dUhj+BQ6X1SdrVX2ksMM4tdaHd8",
+	"p8/RgeYXEFp0Gxfb3ffbGJ4hOU+uH9BKJUUb/Z2ucWVMWa/7fre70e0+OKUTq97zc3VjhUbcp67No1us",
+	"dgtSy2Kovd9QKx35740Vd+UCe3Ok9qcjEY9q8nGa8Zth4ujLu74ev4Jza1wB+6n0g0A1cLJ+UN4JTUpe",
+	"WnOqfL9R/JfiCR5Q/ISHFE8C1UzglIHizxgR92XxrHjWbyzSLvoycrYO6heemveTe7dhnBsLe258kY+3",
+	"pE9ww1AjOJt/HlM/RgvCxB+j9SKvsswA3bLHfVlXUI47u06letDQPfRfO6Z79OXyR2Zvl+7xIXb7GvX6",
+	"HJWPsLwWaR8DlhreauQ6vaq127GfNV5qaV3uNk6rqEwN0xuhqVCLTqGplJtmpamszt5WisdrUTxqsviN",
+	"0ECmhdpSKkimxZivL0ndb530U4Ma03nwIu7cu3XnOkh+aGDAnWieSlaYl9nlvj3Fr//K4ui1YnG9vZP7",
+	"mvMTePonOGDnFVG/8km+rSBTbaa220yzCwssd96wbCA6wYD75Hz7467b3f5EdygOuKzjwB63h9zpr6Xh",
+	"AM1A8KwkhwlnGthQbQfKBOh1IWET05c+azyyCp+jGL3wV/UWf79nIKi+U73RqoRN1jpwRzzCYh/OKPq2",
+	"eFZ8D8Wz4qejXxfPj74o/l/x5Og33gQq9ykeV2AuwK8xSehJX+IjX1HKEIaOfVc94DqMKqjhsQ2F78Zs",
+	"n4M9VJi5hYf/Q06pXLlE4qIbSoOQscaVydK+zDx/g1HaIhOSG2CqW6IkShBoRu7HLdiIkLUIcrkv8SAl",
+	"tLzG5OBBty9POt1HHHOzeZ7pYTWJ81mv273yoNVwXW1sbZxSVy97c656umvAInp9N7er3KqV624l3KY1",
+	"xTMIULs0Xk7GEVPDgijzPE3bIXQcM2vaKZPDnA0D50uQfiHijlm2xwyvGPuZ5pAxZwcwi9w/j3gCl7oV",
+	"gYLBlEt3SwuMZZqqUlm8Aj1C8C2Q6rQpUp7n7PzwnMsDTxmgJbfYEAdvvTIC++irqXDqH6aCqU8bDU3d",
+	"PVfAD02YFwX9saSl4CykMbPx6JyPj1a+kVX17NNRwVUhCz8jRkuRZXzRKcjt0hlfOwjxtCB4ElI6ZyI8",
+	"uI4o0gG3oE8TapXxD3hygWG6vC/L84woVpqGKuHSRh3Y5TIpE2KRK2cQMo7QVpm+f5sYcpQGSaWu+7Je",
+	"dXZJHofdMBLnh+khd6aW4VLVLzj6pvgBiGCh+LHhowQq3pnTArrv7flCOjVikRpfIvk5utdXSv1KqX/D",
+	"JMYN5NCJ41z7BE0hgZVI/OryY7O7pPygWKWQo7m4Dq21WuzllpzYL0gNVkbEGqs0nTGPO3BHGVt/1Gn8",
+	"dD6sBn1JwfVmG0aCaydERcxSOGBp7m/9hcJKnL4E+h6L903KzOj4UTa24aGQA3U8dwOam0hojRdBuWG2",
+	"kww/Q0RCa0tldwQus9OJFnrqNadDvAxyY8NuyYE6qbrhBVObvNXJ6CrP4V3U38sSwNVSP/XBwcaofghZ",
+	"4VHj9Ci8zhOBYSkL4TjcBE3NE4YVXGfr8y2Q/JAbC8glv0V0+pjfcMhQ8GBJmhaM1GFfmlyX7hpRsSYq",
+	"wyHjWihf6vFwTjyZsMuq6wFTr4e+vjPY6nu0SCsOc7fShVf5W28wHPJqb54ODN8bvYz2ue69EoEiZH1k",
+	"x+ni+Ap0Pg9qhakwomMNInxDNE9RJZ4TVCqFNZApgx317urK+4x0+TqPbY4s3cnMXBN0jCDXivvNISCm",
+	"AuP9gTmG8puZ5n1Z5fb6YMRZKdVnRwRWpmO/PoDFT7yRSFz2fQ4Oh3WzUmxXAmAlAEoB8LGs1fpTg5pn",
+	"IoDnS8bVvEQa73ERgU+uf07p+osdFocjlfKZ+M9gIFI8UXQfxzD0oMFizjL1aTlyCGg6HOeH7r2bpadh",
+	"bQsyLxNGJTF0rLJJC+VCokAqizXf+3I6hH0LpGrjA1GIjp+oHCRHTguO+YqmlM1UQ95jJlFgDFSaqkPT",
+	"lxENUjRfPlzHHr2qb2MGroq05GKcIq/IksFs3gpPv7CItSKQMWrr3qESPDRNBqciZqQO37t/o9GauvLx",
+	"R/ePXdn56Mbr4W6sCzXX/FMTWNRf4MbilV5wIJOOYkaYjsp4qfd06CTjDPgxqshfka54MlZi9p30HxFi",
+	"HBOT9+7faMHHH90HpcGByWkl5uUzkpgnGlGYmxYsqfnW0hQHesaGfL6dE8wopI2iDLSS7knNYLmIFrFX",
+	"4ZExJpi9wAL9H1yrP+h0OhEYKkYGDPa0OjRcw0ilWFu54uyAfT6BmElIFUt8ECpn8Qh5pMjHNeAWCxfE",
+	"QfDTuJf21hkZZaWh946dKCyytTIk8fLpD/USLCuJsJIIK8Nr2vOGcPzz2VrEUTRXSlw/4DpYO56RyKOt",
+	"Aw1uAqrHjOLzCW63pumSHNBTgjBKDBQQ/m8PCiXTb0WphJzDueEGmnTkUK/KSAWykPd3rQORUbmOeQQG",
+	"kyQOR5xupaIy2OZYOewuie0DMWHIN6Y0AqWrO2okRq75RHTTl01/QFJPel7zed/lt5imtAdrYC/XErQv",
+	"uwmHI665Lwjg0ELIYV82I/5oxHKD1RGxqCX+ZR4yG61twzE2qfXcsKHvqjNzwWRu1Qg7U+pw+080v69R",
+	"COAXFh15lExWLw1q51nf6b5f3VyXfFahQ1Pbk7bkQuIjjzTTW48mdKGaRl9NeTLkOpSgi1nKZcJ0iG7Q",
+	"kLAJNEPOUalkWTHm8J+U5GtbwHEz51LYvtQc67MmLdB8kMuEMqI1d6qXu7o3mbUpW37/tWDAxiKdANUi",
+	"L6vhYeBfX7JYK2PKXaY5ri2zHbY/9QhZ1+yIT8BY94NUhy1/Ohnc89PbB4Ej04raSF0TFnQuDajcYhFX",
+	"UvcM9/vP7V23Q1AfdO+gLyNhExbnqj/RlzRCJXBhEauy8xcMuVz8ROxznvnKVRjLY8veZZofCJUbf266",
+	"3ZdMgkqx6qnkyIYqFThlddGm/cQsySrq20Mfc4CsOUumnS+4SOZUwqDn5hTDCA8GD0z4O6G1voT3Bbux",
+	"g9+44x+uXfrIvWdGXY+rcoIL2suHQ+bkeuhicyqLrQULFv30MGx0N95r93rt3pU5Y+FTkWf4PkKS8lKV",
+	"B5HKdsb2uWBmLcZZNRTbCR+rOY2s3tdYNnL0Wllj8q57x8J2l6s/NLV1fNuWCsAkHHuVGw9/Esh9Bkz2",
+	"Je0xJ6xd40G5rwhreDqAJk8Nh+hidzPytYerQWBpNmJza8r4eLez7zoBrYe2qVJ5weI7tqBKDWtmiRl8",
+	"z8s39MHrFtqEMHOkdiVuENJo5x1bCFIdvuEVJc9Tc/i01M6qIWsFPVCS5NO5dKLrpTUJ90Ee51rYCUqH",
+	"Pc4011dzO2psffbALSH/3uOLfkerPW5atO6RFIHFlqrABwudlOIsOHrsC4oQIpdf7JUddfxLXmO+pqTk",
+	"sYWDjS2fItaqXE7O6CFxSzvKtHxcUa2eR+sYe0JfYsZ3VWgyVC3DHDOaJHRB0RHMdvVq9G+BkAPVgoph",
+	"nZxN1ffKCvHByVMCuu88fOqmsSSSHaCxMi2IKqj2ygvXSDqjpC+t5hMOoOkG/mJ301tOap9LSFm8Ty/U",
+	"YjiigsKq/OCOVo/EmE1HLTjoVbk1IuH4oPAru13FLOwxw9fwR8q0oLrzF7ubkGm1l/IxbvlJxvsyCj1u",
+	"V+1uJ1wiA6Vk4+Bj8y0iridoRtXdPkMdl045FNsgVV8S1goSM7YD/0yRvyGQmGMNdSdNpuw1hrX7M6YN",
+	"hyZRhzgV0F93is8axVp4Knjl1MdDirGO/v1DzQ4jGPPxnuu3NJYzrGe6xzHjTKssC+67clmTufzCqr6x",
+	"u7sDXGIAnRvYdqZVzLmTl8av7w5QdpBfhsxMZDzSSqrcbJGei4q85gyjo32F+BHzheFK7dmpt2zIXHun",
+	"jWU3tJlKUwommah8m7yYbkScIetdpwNjsnX3crP+ORXMf4zE/fS5MmEzFKyn8j47eIS5hZc+uBtN523u",
+	"88z2Xd9h4yKMVK6N+z1WOsEq1xzLwbJUGGdJlPzGZbt96De+BisSuWmZGnasAT5j0G/t7EK/cY8PhbHI",
+	"GNZvbPkRBKtZwttjpvdbTjnhaYoA1laDttJiKGQLhlwNNcsw1LwtZOJlZ6svhTxwi1NJivWxIhV20h6r",
+	"hKdQk7IOv61l9QDIFhgxRDQfQ5wKtxRw+1Hcel/e/Hj3PsRcWzFwLyEsNfnemIrXjjvw4cSSI2WP47uc",
+	"osuQGY3KGJQn1EhrUGtNXzqzL2x9rIhAThIcJxajnVrSHkQXuxejVr1YoVt+uMUSxUllQ2rbTl/2Jb4i",
+	"y/dSYUbeljoUOhztekVOljbW7iEbOnXhk1stcsjXUTBMfF96OrgWZMyOHMjXTq9NC8Z5akXGNO5wiyoj",
+	"SQU3LAxDsfZUgo6fjPugqmkXTrPELNMZiMx0sKCEibYhCvupnWkhbdv/APgXpSysdeBWQq6lPd6Xgadb",
+	"6XLFTm09lh6yiV/wKkenXZnU4CwQY9k4M2WxYoYWSYgEY1jt/Y4ysTrEu7frqRLWn+w7iVbNDqrQ5efc",
+	"xqkeiTo4633pWu+RnclJAOWN7mW440bXO85J4JRrp6Lti1Xiy36maWDvW9siHr6KNS8440ZoRqM9U07R",
+	"lAwsVx/S/OUWWy8s0L72GgjvS2H5+IIBjSDj45TRFsdzJ5PHDlsdmuCHD4Uh+YZxzTBgIsUIZHwHd1oc",
+	"bT98Rfly7JobtTCLD+lz5hj23NrZnQP43hl4decWHPQ6XWhGPlN+PRtNjEOVX2GttV+J7FdDrfIsakG0",
+	"boiM0P2TPhitATlfIJcJ1w6mnYbJLEE1y8S6e/161KodbhlSNyEcp7k5QiEU6CiDbYUSHkkoUaFxV0if",
+	"aE45ZV0n9vmk5Z2S+CrL9v1exye2vOLK9QSVDwbYqQsGd6Ez2q762aVpleAHicsDnqoMOVnKzrvhJ/9m",
+	"zLPg7AzqdLTm5YQTSliV3PRl9/9/8Z83t2syykvSsLZQprUAnSNU47Xk2K8cTKUIjNB7YzjVmPHo4edh",
+	"bwIjt6WbUdCY1t3fKdfGT81D94rOUEVrWLs1fGzIpdsTPKEZ1TRk+3wCwjipUo0gJdISgJEVgAvVoB/p",
+	"+MBNLUhqQNs1AI/zSrOgXWKdMxy8Z7/VwBtbDQd/jQeP/y0AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
