@@ -46,9 +46,9 @@ func nativeStatusBody(t *fssptasks.Task) any {
 // nativeSubResult is one element of /result's response.result, in FSSP's
 // members and order.
 type nativeSubResult struct {
-	Status int         `json:"status"`
+	Status int          `json:"status"`
 	Query  nativeSearch `json:"query"`
-	Result any         `json:"result"` // []nativeRecord, or FSSP's {code, message}
+	Result any          `json:"result"` // []nativeRecord, or FSSP's {code, message}
 }
 
 type nativeSearch struct {
