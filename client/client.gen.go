@@ -1313,7 +1313,7 @@ type FSSPNativeEnvelope struct {
 // FSSPNativeEnvelopeStatus defines model for FSSPNativeEnvelope.Status.
 type FSSPNativeEnvelopeStatus string
 
-// FSSPNativeGroup Example: {"request":[{"params":{"firstname":"Сергей","lastname":"Иванов","region":66},"type":1},{"params":{"number":"6860/12/61/66"},"type":3}],"token":"your-tenant-key"}
+// FSSPNativeGroup Example: {"request":[{"params":{"firstname":"Сергей","lastname":"Иванов","region":66},"type":1},{"params":{"number":"6860/12/61/66"},"type":3}],"token":"demo-alpha"}
 type FSSPNativeGroup struct {
 	Request []struct {
 		// Params The parameters of search 5.1–5.3, strings or numbers.

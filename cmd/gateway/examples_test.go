@@ -42,7 +42,9 @@ var notFromExamples = map[string]struct {
 	status int
 	why    string
 }{
-	"fsspGetTask": {http.StatusNotFound, "task ids are made by a search (its Location header); the example id names no task"},
+	"fsspGetTask":      {http.StatusNotFound, "task ids are made by a search (its Location header); the example id names no task"},
+	"compatFsspStatus": {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"compatFsspResult": {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
 }
 
 // exampleUploads are the files a user picks by hand for the multipart

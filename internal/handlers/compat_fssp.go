@@ -79,7 +79,7 @@ func (c compatFSSP) paramsError(w http.ResponseWriter, r *http.Request, detail s
 // search serves GET /search/physical, /search/legal and /search/ip.
 func (c compatFSSP) search(typ int) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead { // HEAD: the same call, as everywhere
 			c.writeNativeError(w, r, http.StatusMethodNotAllowed, apperr.MethodNotAllowed, "method not allowed")
 			return
 		}
@@ -221,7 +221,7 @@ func (c compatFSSP) submit(w http.ResponseWriter, r *http.Request, t *tenant.Ten
 // taskRead serves GET /status and /result of a task of the tenant.
 func (c compatFSSP) taskRead(answer func(*fssptasks.Task) any) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		if r.Method != http.MethodGet {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			c.writeNativeError(w, r, http.StatusMethodNotAllowed, apperr.MethodNotAllowed, "method not allowed")
 			return
 		}
