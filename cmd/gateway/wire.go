@@ -17,6 +17,7 @@ import (
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -36,7 +37,7 @@ type app struct {
 	quota   *quota.Engine
 	guard   *upstreamguard.Guard
 	fssp    *fssptasks.Engine
-	garant  *handlers.Garant
+	garant  *garantsvc.Service
 	fips    *handlers.FIPS
 	fair    *fairshare.Limiter
 	stop    func() // stops background work and waits for it; called after the server drained
@@ -86,7 +87,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		return nil, err
 	}
 	if cfg.Uses(config.Garant) {
-		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, loc); err != nil {
+		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, q, table, loc); err != nil {
 			return nil, err
 		}
 	}
@@ -125,7 +126,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 				creds = append(creds, c)
 			}
 		}
-		limitsSync := &handlers.GarantLimitsSync{Garant: a.garant, Quota: q, Redis: rdb, Credentials: creds,
+		limitsSync := &garantsvc.LimitsSync{Service: a.garant, Redis: rdb, Credentials: creds,
 			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
 		wg.Go(func() { limitsSync.Run(bg) })
 	}
@@ -160,8 +161,8 @@ func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Reg
 	return g, nil
 }
 
-// wireGarant builds the Garant client, its cache and the handlers' view of them.
-func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, loc *time.Location) (*handlers.Garant, error) {
+// wireGarant builds the Garant client, its cache and the Garant service.
+func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, table *ops.Table, loc *time.Location) (*garantsvc.Service, error) {
 	garantClient, err := garant.New(garant.Config{
 		BaseURL: cfg.Upstreams.Garant.BaseURL, EditionsPath: cfg.Upstreams.Garant.EditionsPath,
 		Proxima: cfg.Upstreams.Garant.Proxima, Timeout: cfg.Upstreams.Garant.Timeout, Location: loc,
@@ -178,7 +179,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &handlers.Garant{Client: garantClient, Cache: garantCache, TTL: cfg.Cache.TTL, Guard: guard,
+	return &garantsvc.Service{Client: garantClient, Quota: q, Cache: garantCache, Ops: table, TTL: cfg.Cache.TTL, Guard: guard,
 		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }, Metrics: um}, nil
 }

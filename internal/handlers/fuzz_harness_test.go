@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -204,7 +205,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 // fuzzGarant is garantDeps with a Garant timeout that a loaded machine
 // (the race detector, parallel packages) does not run out of: an export
 // takes the simulator a while to make.
-func fuzzGarant(tb testing.TB, d *handlers.Deps, url string) *handlers.Garant {
+func fuzzGarant(tb testing.TB, d *handlers.Deps, url string) *garantsvc.Service {
 	g := garantDeps(tb, d.Redis, d.Registry, url)
 	c, err := garant.New(garant.Config{BaseURL: url, Timeout: 20 * time.Second,
 		Transport: metrics.NewUpstream(prometheus.NewRegistry()).Transport("garant", http.DefaultTransport)})

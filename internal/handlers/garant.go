@@ -2,71 +2,33 @@ package handlers
 
 import (
 	"context"
-	"sync"
-	"time"
+	"encoding/json"
+	"fmt"
 
-	"github.com/legalgate/legalgate/internal/cache"
-	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
-
-// Garant is what the Garant operations need, built by cmd/gateway.
-type Garant struct {
-	Client *garant.Client
-	Cache  *cache.Store // nil: nothing is cached
-
-	// TTL overrides the contract's cache TTL per operation id; 0 turns caching off.
-	TTL map[string]time.Duration
-	// ShareAcrossCredentials lets tenants of different Garant credentials
-	// share cache entries (by default entries never cross credentials).
-	ShareAcrossCredentials bool
-	// DocumentBase resolves the relative document links of search results;
-	// "" is https://internet.garant.ru.
-	DocumentBase string
-	// Guard fails a call fast, before any quota is reserved, while the
-	// credential's circuit breaker is open (upstreamguard.Guard.Check);
-	// nil: no check (the client's transport may still refuse the call).
-	// Pacing and retries of 429s are the client transport's.
-	Guard interface {
-		Check(upstream, credential string) error
-	}
-	// ProbeTTL is how long the answer of a /v2/limits probe (does the
-	// credential work at all?) is remembered; 0: 5 minutes.
-	ProbeTTL time.Duration
-	// OnRejected is told the name of a credential Garant rejected (a 401
-	// on /v2/limits: not a method missing from the tariff), once per
-	// request or limits sync; cmd/gateway passes
-	// metrics.Upstream.CredentialRejectedNow. Nil: nobody is told.
-	OnRejected func(credential string)
-	// Metrics counts Garant's 403s in the credential metrics and the values
-	// of its answers passed on raw; nil: not counted.
-	Metrics *metrics.Upstream
-
-	probeMu sync.Mutex
-	probes  map[string]probe // credential name → last probe
-}
-
-func (g *Garant) rejected(credential string) {
-	if g.OnRejected != nil {
-		g.OnRejected(credential)
-	}
-}
-
-type probe struct {
-	ok bool
-	at time.Time
-}
 
 // gatewayPrefix is where the gateway serves Garant's images and formulas.
 const gatewayPrefix = "/v1/garant"
 
-// garantHandlers implements the Garant Connect operations of the contract.
+// garantHandlers implements the Garant Connect operations of the contract:
+// each decodes its request, calls the Garant service (internal/garantsvc)
+// and encodes the contract's answer.
 type garantHandlers struct {
 	deps *Deps
 }
 
-// begin starts a call of op: the Garant dependencies, the tenant and its
-// Garant credential.
+// garantCall is one request to a Garant operation: the service's call and
+// the service itself (its client, for the fetch functions).
+type garantCall struct {
+	*garantsvc.Call
+	svc *garantsvc.Service
+}
+
+// begin starts a call of op: the Garant service, the tenant and its Garant
+// credential.
 func (h garantHandlers) begin(ctx context.Context, op string) (*garantCall, error) {
 	g := h.deps.Garant
 	if g == nil || g.Client == nil {
@@ -76,6 +38,54 @@ func (h garantHandlers) begin(ctx context.Context, op string) (*garantCall, erro
 	if err != nil {
 		return nil, err
 	}
-	rules, _ := h.deps.Ops.Get(op)
-	return &garantCall{g: g, q: h.deps.Quota, op: op, rules: rules, tenant: t, cred: c}, nil
+	return &garantCall{Call: g.Begin(op, t, c), svc: g}, nil
+}
+
+// fail returns err after copying a quota rejection's RateLimit fields onto
+// the response.
+func fail(ctx context.Context, err error) error {
+	hdr := ResponseHeader(ctx)
+	for k, v := range garantsvc.RejectionHeader(err) {
+		hdr[k] = v
+	}
+	return err
+}
+
+// cachedJSON answers a JSON operation: fetch calls Garant and converts the
+// answer to the contract's type T, encoded once exactly as the client
+// receives it; those bytes are what the cache stores and what a hit writes.
+func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) (T, error)) (*garantsvc.Answer, error) {
+	return cachedBytes(ctx, c, cc, topic, req, func(ctx context.Context) ([]byte, error) {
+		v, err := fetch(ctx)
+		if err != nil {
+			return nil, err
+		}
+		// As the generated strict responses encode (json.Encoder: HTML
+		// escaped, a trailing newline), in one buffer of the right size.
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode %s: %w", c.Operation(), err))
+		}
+		return append(b, '\n'), nil
+	})
+}
+
+// cachedBytes answers a JSON operation whose fetch calls Garant and returns
+// the answer's encoding as the client receives it (a trailing newline
+// included).
+func cachedBytes(ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) ([]byte, error)) (*garantsvc.Answer, error) {
+	a, err := c.JSON(ctx, deref(cc), garantsvc.Key{Topic: topic, Request: req}, fetch)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return a, nil
+}
+
+// cachedFile answers a binary operation through the service.
+func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req any, fetch func(context.Context) (*garant.File, error)) (*garantsvc.File, error) {
+	f, err := c.File(ctx, deref(cc), garantsvc.Key{Topic: topic, Request: req}, fetch)
+	if err != nil {
+		return nil, fail(ctx, err)
+	}
+	return f, nil
 }

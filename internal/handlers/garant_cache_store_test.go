@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
@@ -118,7 +119,7 @@ func TestGarantLargeFileStreamed(t *testing.T) {
 		must(t, err)
 		store, err := cache.New(d.Redis, cache.Config{MaxEntryBytes: maxEntry}, prometheus.NewRegistry())
 		must(t, err)
-		d.Garant = &handlers.Garant{Client: c, Cache: store}
+		d.Garant = &garantsvc.Service{Client: c, Cache: store}
 	})
 
 	req, err := http.NewRequest("GET", env.URL+"/v1/garant/topics/1/export/pdf", nil)

@@ -28,7 +28,7 @@ func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSear
 		req.Page = *b.Page
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantSearchResult, error) {
-		r, err := c.g.Client.Search(ctx, c.cred.Secret, req)
+		r, err := c.svc.Client.Search(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return api.GarantSearchResult{}, err
 		}
@@ -36,14 +36,14 @@ func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSear
 			Page: int(r.Page), TotalDocs: int(r.TotalDocs), TotalPages: int(r.TotalPages)}
 		for _, d := range r.Documents {
 			out.Documents = append(out.Documents, api.GarantSearchDocument{Topic: int(d.Topic), Name: d.Name, URL: d.URL,
-				AbsoluteURL: garant.AbsoluteURL(c.g.DocumentBase, d.URL)})
+				AbsoluteURL: garant.AbsoluteURL(c.svc.DocumentBase, d.URL)})
 		}
 		return out, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, false), nil
+	return answer(res, true, false), nil
 }
 
 // textBytes refuses a text longer than limit bytes of UTF-8: Garant counts
@@ -77,7 +77,7 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 		req.Correspondent = &garant.EntryRef{Topic: garant.Int(b.Correspondent.Topic), Entry: garant.Int(b.Correspondent.Entry)}
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, b.Topic, req, func(ctx context.Context) (api.GarantSnippetList, error) {
-		r, err := c.g.Client.Snippets(ctx, c.cred.Secret, req)
+		r, err := c.svc.Client.Snippets(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return api.GarantSnippetList{}, err
 		}
@@ -95,7 +95,7 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, false), nil
+	return answer(res, true, false), nil
 }
 
 // GarantFindHyperlinks inserts links into a text (links_control quota).
@@ -116,7 +116,7 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 	req.Encoded, _ = checkedBody(ctx)
 	key := hyperlinksKey{TextSHA256: sha256String(req.Text), BaseURL: req.BaseURL}
 	res, err := cachedBytes(ctx, c, request.Params.CacheControl, 0, key, func(ctx context.Context) ([]byte, error) {
-		b, err := c.g.Client.FindHyperlinksJSON(ctx, c.cred.Secret, req)
+		b, err := c.svc.Client.FindHyperlinksJSON(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return nil, err
 		}
@@ -136,7 +136,7 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, true), nil
+	return answer(res, true, true), nil
 }
 
 // hyperlinksAnswer is the shape of a find-hyperlinks answer passed on as is:
@@ -169,7 +169,7 @@ func (h garantHandlers) GarantGetTopic(ctx context.Context, request api.GarantGe
 		return nil, err
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicInfo, error) {
-		r, err := c.g.Client.Topic(ctx, c.cred.Secret, request.Topic)
+		r, err := c.svc.Client.Topic(ctx, c.Credential.Secret, request.Topic)
 		if err != nil {
 			return api.GarantTopicInfo{}, err
 		}
@@ -178,7 +178,7 @@ func (h garantHandlers) GarantGetTopic(ctx context.Context, request api.GarantGe
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, true), nil
+	return answer(res, true, true), nil
 }
 
 // GarantGetTopicEditions returns a document's editions, newest first.
@@ -188,16 +188,16 @@ func (h garantHandlers) GarantGetTopicEditions(ctx context.Context, request api.
 		return nil, err
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantEditionList, error) {
-		r, err := c.g.Client.Editions(ctx, c.cred.Secret, request.Topic)
+		r, err := c.svc.Client.Editions(ctx, c.Credential.Secret, request.Topic)
 		if err != nil {
 			return api.GarantEditionList{}, err
 		}
-		return editions(r, c.unparsed), nil
+		return editions(r, c.Unparsed), nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, false), nil
+	return answer(res, true, false), nil
 }
 
 // GarantGetTopicHTML returns a document as HTML pages with image and
@@ -208,7 +208,7 @@ func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.Gara
 		return nil, err
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicHTML, error) {
-		r, err := c.g.Client.TopicHTML(ctx, c.cred.Secret, request.Topic)
+		r, err := c.svc.Client.TopicHTML(ctx, c.Credential.Secret, request.Topic)
 		if err != nil {
 			return api.GarantTopicHTML{}, err
 		}
@@ -225,7 +225,7 @@ func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, true), nil
+	return answer(res, true, true), nil
 }
 
 // GarantGetEntryHTML returns one fragment as HTML (export quota).
@@ -236,7 +236,7 @@ func (h garantHandlers) GarantGetEntryHTML(ctx context.Context, request api.Gara
 	}
 	req := [2]int{request.Topic, request.Entry}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, req, func(ctx context.Context) (api.GarantEntryHTML, error) {
-		r, err := c.g.Client.EntryHTML(ctx, c.cred.Secret, request.Topic, request.Entry)
+		r, err := c.svc.Client.EntryHTML(ctx, c.Credential.Secret, request.Topic, request.Entry)
 		if err != nil {
 			return api.GarantEntryHTML{}, err
 		}
@@ -250,5 +250,5 @@ func (h garantHandlers) GarantGetEntryHTML(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, true), nil
+	return answer(res, true, true), nil
 }

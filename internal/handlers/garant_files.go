@@ -15,17 +15,16 @@ func (h garantHandlers) GarantExportTopic(ctx context.Context, request api.Garan
 	}
 	format := string(request.Format)
 	a, err := c.cachedFile(ctx, request.Params.CacheControl, request.Topic, [2]any{request.Topic, format}, func(ctx context.Context) (*garant.File, error) {
-		return c.g.Client.Download(ctx, c.cred.Secret, request.Topic, format)
+		return c.svc.Client.Download(ctx, c.Credential.Secret, request.Topic, format)
 	})
 	if err != nil {
 		return nil, err
 	}
-	res := a.res
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
+	st, age := cacheHeaders(&a.Served)
+	rl, pol := rateHeaders(&a.Served)
 	hdr := api.GarantExportTopic200ResponseHeaders{CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}
-	body, n := a.body, a.n
-	switch mt := mediaType(res.Entry.ContentType); {
+	body, n := a.Body, a.Size
+	switch mt := mediaType(a.ContentType); {
 	case mt == "application/pdf" || (mt != "application/rtf" && mt != "application/vnd.oasis.opendocument.text" && format == garant.FormatPDF):
 		return api.GarantExportTopic200ApplicationpdfResponse{Body: body, ContentLength: n, Headers: hdr}, nil
 	case mt == "application/vnd.oasis.opendocument.text" || (mt != "application/rtf" && format == garant.FormatODT):
@@ -42,17 +41,16 @@ func (h garantHandlers) GarantGetImage(ctx context.Context, request api.GarantGe
 		return nil, err
 	}
 	a, err := c.cachedFile(ctx, request.Params.CacheControl, 0, request.ObjectID, func(ctx context.Context) (*garant.File, error) {
-		return c.g.Client.Image(ctx, c.cred.Secret, request.ObjectID)
+		return c.svc.Client.Image(ctx, c.Credential.Secret, request.ObjectID)
 	})
 	if err != nil {
 		return nil, err
 	}
-	res := a.res
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
+	st, age := cacheHeaders(&a.Served)
+	rl, pol := rateHeaders(&a.Served)
 	hdr := api.GarantGetImage200ResponseHeaders{CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}
-	body, n := a.body, a.n
-	if mediaType(res.Entry.ContentType) == "image/png" {
+	body, n := a.Body, a.Size
+	if mediaType(a.ContentType) == "image/png" {
 		return api.GarantGetImage200ImagepngResponse{Body: body, ContentLength: n, Headers: hdr}, nil
 	}
 	return api.GarantGetImage200ApplicationoctetStreamResponse{Body: body, ContentLength: n, Headers: hdr}, nil
@@ -69,15 +67,14 @@ func (h garantHandlers) GarantGetFormula(ctx context.Context, request api.Garant
 		format = string(*request.Params.Fmt)
 	}
 	a, err := c.cachedFile(ctx, request.Params.CacheControl, 0, [2]string{request.Params.Text, format}, func(ctx context.Context) (*garant.File, error) {
-		return c.g.Client.Formula(ctx, c.cred.Secret, request.Params.Text, format)
+		return c.svc.Client.Formula(ctx, c.Credential.Secret, request.Params.Text, format)
 	})
 	if err != nil {
 		return nil, err
 	}
-	res := a.res
-	st, age := cacheHeaders(res)
-	rl, pol := c.rateHeaders()
-	body, n := a.body, a.n
+	st, age := cacheHeaders(&a.Served)
+	rl, pol := rateHeaders(&a.Served)
+	body, n := a.Body, a.Size
 	return api.GarantGetFormula200ImagepngResponse{Body: body, ContentLength: n, Headers: api.GarantGetFormula200ResponseHeaders{
 		CacheStatus: st, Age: age, RateLimit: rl, RateLimitPolicy: pol}}, nil
 }

@@ -28,20 +28,20 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 	req := garant.FindModifiedRequest{Topics: b.Topics, ModDate: b.ModDate.Format(time.DateOnly), NeedEvents: deref(b.NeedEvents)}
 	cc, cached := c.monitoringCache(ctx)
 	res, err := cachedJSON(ctx, c, cc, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
-		r, err := c.g.Client.FindModified(ctx, c.cred.Secret, req)
+		r, err := c.svc.Client.FindModified(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return api.GarantModifiedTopics{}, err
 		}
 		out := api.GarantModifiedTopics{Topics: make([]api.GarantModifiedTopic, 0, len(r.Topics))}
 		for _, t := range r.Topics {
-			out.Topics = append(out.Topics, api.GarantModifiedTopic{Topic: t.Topic, ModStatus: api.GarantModStatus(t.ModStatus), Events: events(t.Events, c.unparsed)})
+			out.Topics = append(out.Topics, api.GarantModifiedTopic{Topic: t.Topic, ModStatus: api.GarantModStatus(t.ModStatus), Events: events(t.Events, c.Unparsed)})
 		}
 		return out, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, cached, true), nil
+	return answer(res, cached, true), nil
 }
 
 // monitoringCache is whether a monitoring operation is cached (a TTL is
@@ -49,7 +49,7 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 // Cache-Control, read from the request: the contract declares neither for
 // these operations.
 func (c *garantCall) monitoringCache(ctx context.Context) (cc *string, cached bool) {
-	if c.g.Cache == nil || c.ttl() <= 0 {
+	if !c.Cached() {
 		return nil, false
 	}
 	if r := exchangeFrom(ctx).r; r != nil {
@@ -82,20 +82,20 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 	req := garant.BlocksRequest{FromDate: b.FromDate.Format(time.DateOnly), URLArray: b.URLArray, NeedEvents: deref(b.NeedEvents)}
 	cc, cached := c.monitoringCache(ctx)
 	res, err := cachedJSON(ctx, c, cc, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
-		r, err := c.g.Client.BlocksChanged(ctx, c.cred.Secret, req)
+		r, err := c.svc.Client.BlocksChanged(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return api.GarantModifiedBlocks{}, err
 		}
 		out := api.GarantModifiedBlocks{URLArray: make([]api.GarantModifiedBlock, 0, len(r.URLArray))}
 		for _, x := range r.URLArray {
-			out.URLArray = append(out.URLArray, api.GarantModifiedBlock{URL: x.URL, ModStatus: api.GarantModStatus(x.ModStatus), Events: events(x.Events, c.unparsed)})
+			out.URLArray = append(out.URLArray, api.GarantModifiedBlock{URL: x.URL, ModStatus: api.GarantModStatus(x.ModStatus), Events: events(x.Events, c.Unparsed)})
 		}
 		return out, nil
 	})
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, cached, true), nil
+	return answer(res, cached, true), nil
 }
 
 // GarantGetLimits returns Garant's own quota report, never cached, and
@@ -105,16 +105,10 @@ func (h garantHandlers) GarantGetLimits(ctx context.Context, request api.GarantG
 	if err != nil {
 		return nil, err
 	}
-	var limits []garant.Limit
-	err = c.upstream(ctx, func(ctx context.Context) error {
-		var err error
-		limits, err = c.g.Client.Limits(ctx, c.cred.Secret)
-		return err
-	})
+	limits, err := c.Limits(ctx)
 	if err != nil {
 		return nil, fail(ctx, err)
 	}
-	c.applyLimits(ctx, limits)
 	out := api.GarantGetLimits200JSONResponse{Limits: make([]api.GarantLimit, 0, len(limits))}
 	for _, l := range limits {
 		out.Limits = append(out.Limits, api.GarantLimit{Title: l.Title, Value: int(l.Value), Names: orEmpty(l.Names)})
@@ -129,20 +123,12 @@ func (h garantHandlers) GarantPurgeCache(ctx context.Context, request api.Garant
 	if err != nil {
 		return nil, err
 	}
-	if !c.tenant.Admin {
+	if !c.Tenant.Admin {
 		return nil, &apperr.Error{Kind: apperr.Forbidden, Detail: "only admin tenants may purge the Garant cache"}
 	}
-	if c.g.Cache == nil {
-		return api.GarantPurgeCache200JSONResponse{Deleted: 0}, nil
-	}
-	scope := c.cred.Name
-	if c.g.ShareAcrossCredentials {
-		scope = "shared"
-	}
-	op, topic := deref(request.Params.Operation), deref(request.Params.Topic)
-	n, err := c.g.Cache.Purge(ctx, scope, op, topic)
+	n, err := c.Purge(ctx, deref(request.Params.Operation), deref(request.Params.Topic))
 	if err != nil {
-		return nil, &apperr.Error{Kind: apperr.Unavailable, Detail: "the cache store is unavailable; nothing or not everything was deleted", Err: err}
+		return nil, err
 	}
 	return api.GarantPurgeCache200JSONResponse{Deleted: n}, nil
 }

@@ -16,7 +16,7 @@ func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.G
 		return nil, err
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, nil, func(ctx context.Context) (api.GarantPrimeCategoryTree, error) {
-		r, err := c.g.Client.PrimeCategories(ctx, c.cred.Secret)
+		r, err := c.svc.Client.PrimeCategories(ctx, c.Credential.Secret)
 		if err != nil {
 			return api.GarantPrimeCategoryTree{}, err
 		}
@@ -25,7 +25,7 @@ func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.G
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, false), nil
+	return answer(res, true, false), nil
 }
 
 // moscow is the time zone of Garant's calendar days (UTC+3, no DST).
@@ -66,7 +66,7 @@ func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantP
 		req.Sort = &s
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantNewsList, error) {
-		r, err := c.g.Client.PrimeNews(ctx, c.cred.Secret, req)
+		r, err := c.svc.Client.PrimeNews(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return api.GarantNewsList{}, err
 		}
@@ -79,7 +79,7 @@ func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantP
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, false), nil
+	return answer(res, true, false), nil
 }
 
 // GarantCourtPractice runs the "Сутяжник" analysis.
@@ -94,7 +94,7 @@ func (h garantHandlers) GarantCourtPractice(ctx context.Context, request api.Gar
 		req.Kind = append(req.Kind, string(k))
 	}
 	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantCourtPractice, error) {
-		r, err := c.g.Client.CourtPractice(ctx, c.cred.Secret, req)
+		r, err := c.svc.Client.CourtPractice(ctx, c.Credential.Secret, req)
 		if err != nil {
 			return api.GarantCourtPractice{}, err
 		}
@@ -107,5 +107,5 @@ func (h garantHandlers) GarantCourtPractice(ctx context.Context, request api.Gar
 	if err != nil {
 		return nil, err
 	}
-	return c.answer(res, true, false), nil
+	return answer(res, true, false), nil
 }

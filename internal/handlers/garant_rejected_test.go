@@ -51,11 +51,11 @@ func TestGarantCredentialRejectedCounted(t *testing.T) {
 		t.Errorf("garant-limited rejections after a method outside its tariff = %v, want 0", got)
 	}
 	bogus, _ := env.Deps.Tenants.Credential("garant-bogus")
-	if err := env.Deps.Garant.SyncLimits(context.Background(), env.Deps.Quota, bogus); err == nil {
+	if err := env.Deps.Garant.SyncLimits(context.Background(), bogus); err == nil {
 		t.Fatal("SyncLimits(garant-bogus) = nil, want an error")
 	}
 	good, _ := env.Deps.Tenants.Credential("garant-test")
-	if err := env.Deps.Garant.SyncLimits(context.Background(), env.Deps.Quota, good); err != nil {
+	if err := env.Deps.Garant.SyncLimits(context.Background(), good); err != nil {
 		t.Fatalf("SyncLimits(garant-test) = %v, want nil", err)
 	}
 	if got := count("garant-bogus"); got != 4 {

@@ -5,7 +5,7 @@ import (
 	"net/http"
 	"strconv"
 
-	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 )
 
 // jsonAnswer is a 200 JSON answer of a Garant operation whose body is
@@ -22,16 +22,16 @@ type jsonAnswer struct {
 	rateLimitPolicy string
 }
 
-// answer is the JSON answer of res with the headers the operation's
-// contract declares: Cache-Status and Age from the cache when cached is true,
-// the RateLimit fields of this request's reservation when rate is true.
-func (c *garantCall) answer(res *cache.Result, cached, rate bool) jsonAnswer {
-	a := jsonAnswer{body: res.Entry.Body}
+// answer is the JSON answer res with the headers the operation's contract
+// declares: Cache-Status and Age from the cache when cached is true, the
+// RateLimit fields of this request's reservation when rate is true.
+func answer(res *garantsvc.Answer, cached, rate bool) jsonAnswer {
+	a := jsonAnswer{body: res.Body}
 	if cached {
-		a.cacheStatus, a.age, a.withAge = res.Status, res.Age, res.Hit
+		a.cacheStatus, a.age, a.withAge = res.CacheStatus, res.Age, res.Hit
 	}
 	if rate {
-		a.rateLimit, a.rateLimitPolicy = c.rateLimit, c.rateLimitPolicy
+		a.rateLimit, a.rateLimitPolicy = res.RateLimit, res.RateLimitPolicy
 	}
 	return a
 }
@@ -85,25 +85,25 @@ func (a jsonAnswer) VisitGarantCourtPracticeResponse(w http.ResponseWriter) erro
 	return a.write(w)
 }
 
-// cacheHeaders are the Cache-Status and Age of a result (Age only when it
+// cacheHeaders are the Cache-Status and Age of an answer (Age only when it
 // came from the cache).
-func cacheHeaders(res *cache.Result) (status *string, age *int) {
-	if res.Status != "" {
-		status = &res.Status
+func cacheHeaders(s *garantsvc.Served) (status *string, age *int) {
+	if s.CacheStatus != "" {
+		status = &s.CacheStatus
 	}
-	if res.Hit {
-		age = &res.Age
+	if s.Hit {
+		age = &s.Age
 	}
 	return status, age
 }
 
-// rateHeaders are the RateLimit fields of this request's own reservation.
-func (c *garantCall) rateHeaders() (rl, policy *string) {
-	if c.rateLimit != "" {
-		rl = &c.rateLimit
+// rateHeaders are the RateLimit fields of the request's own reservation.
+func rateHeaders(s *garantsvc.Served) (rl, policy *string) {
+	if s.RateLimit != "" {
+		rl = &s.RateLimit
 	}
-	if c.rateLimitPolicy != "" {
-		policy = &c.rateLimitPolicy
+	if s.RateLimitPolicy != "" {
+		policy = &s.RateLimitPolicy
 	}
 	return rl, policy
 }

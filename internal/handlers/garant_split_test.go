@@ -104,7 +104,7 @@ func combinedLimits(t *testing.T, sim http.Handler) http.Handler {
 func (e *splitEnv) sync(t *testing.T) {
 	t.Helper()
 	cred, _ := e.Deps.Tenants.Credential("garant-test")
-	must(t, e.Deps.Garant.SyncLimits(context.Background(), e.Deps.Quota, cred))
+	must(t, e.Deps.Garant.SyncLimits(context.Background(), cred))
 }
 
 // linksRow is one links quota of GET /v1/quotas.
@@ -277,6 +277,7 @@ func splitReplica(t *testing.T, env *splitEnv) *httptest.Server {
 	d.HTTP = metrics.NewHTTP(d.Registry)
 	d.Quota = linksQuota(t, &d, nil)
 	d.Garant = garantDeps(t, d.Redis, d.Registry, env.simURL)
+	d.Garant.Quota = d.Quota
 	h, err := handlers.NewServer(&d)
 	must(t, err)
 	srv := serveChecked(t, h)

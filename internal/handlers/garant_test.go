@@ -24,6 +24,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/config"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -104,14 +105,14 @@ func garantQuota(t testing.TB, rdb redis.UniversalClient) *quota.Engine {
 // breaker that only opens after many failures and a retry budget of the
 // whole rate: the fault tests here count on every call reaching the
 // simulator (the breaker and the budget have tests of their own).
-func garantDeps(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *handlers.Garant {
+func garantDeps(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string) *garantsvc.Service {
 	t.Helper()
 	return garantGuarded(t, rdb, reg, simURL, upstreamguard.Config{Failures: 1000, RetryShare: 1})
 }
 
 // garantGuarded is garantDeps with the guard configured by gc (its
 // credentials and retried upstreams are filled in).
-func garantGuarded(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string, gc upstreamguard.Config) *handlers.Garant {
+func garantGuarded(t testing.TB, rdb redis.UniversalClient, reg prometheus.Registerer, simURL string, gc upstreamguard.Config) *garantsvc.Service {
 	t.Helper()
 	for _, name := range []string{"garant-test", "garant-limited", "garant-bogus"} {
 		gc.Credentials = append(gc.Credentials, upstreamguard.Credential{Upstream: "garant", Name: name, Rate: 20})
@@ -125,7 +126,7 @@ func garantGuarded(t testing.TB, rdb redis.UniversalClient, reg prometheus.Regis
 	must(t, err)
 	store, err := cache.New(rdb, cache.Config{}, reg)
 	must(t, err)
-	return &handlers.Garant{Client: c, Cache: store, Guard: guard, Metrics: um}
+	return &garantsvc.Service{Client: c, Cache: store, Guard: guard, Metrics: um}
 }
 
 // replica is one more gateway instance on the same Redis and simulator.
@@ -136,6 +137,7 @@ func (e *garantEnv) replica(t *testing.T) *httptest.Server {
 	d.HTTP = metrics.NewHTTP(d.Registry)
 	d.Quota = garantQuota(t, d.Redis)
 	d.Garant = garantDeps(t, d.Redis, d.Registry, e.simURL)
+	d.Garant.Quota = d.Quota
 	h, err := handlers.NewServer(&d)
 	must(t, err)
 	srv := serveChecked(t, h)
@@ -583,6 +585,7 @@ func TestGarantLoad(t *testing.T) {
 	missDeps.Registry = metrics.NewRegistry()
 	missDeps.HTTP = metrics.NewHTTP(missDeps.Registry)
 	missDeps.Garant = garantDeps(t, missDeps.Redis, missDeps.Registry, env.simURL)
+	missDeps.Garant.Quota = missDeps.Quota
 	missDeps.Garant.TTL = map[string]time.Duration{"garantGetTopic": time.Millisecond}
 	h, err := handlers.NewServer(&missDeps)
 	must(t, err)

@@ -28,6 +28,7 @@ func guardedEnv(t *testing.T, gc upstreamguard.Config) (*garantEnv, *prometheus.
 	must(t, err)
 	env.Deps.Quota = q
 	env.Deps.Garant = garantGuarded(t, env.Deps.Redis, prometheus.NewRegistry(), env.simURL, gc)
+	env.Deps.Garant.Quota = q
 	env.Deps.Breakers = env.Deps.Garant.Guard.(*upstreamguard.Guard)
 	return env, qreg
 }

@@ -75,6 +75,9 @@ func newGateway(t testing.TB, edit func(*handlers.Deps)) *gateway {
 	if edit != nil {
 		edit(d)
 	}
+	if d.Garant != nil && d.Garant.Quota == nil {
+		d.Garant.Quota = d.Quota // the Garant service meters with the gateway's engine
+	}
 	h, err := handlers.NewServer(d)
 	must(t, err)
 	srv := serveChecked(t, h)

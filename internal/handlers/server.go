@@ -17,6 +17,7 @@ import (
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -37,7 +38,7 @@ type Deps struct {
 
 	// Upstream operations (nil: the operations answer 501).
 	FIPS   *FIPS
-	Garant *Garant
+	Garant *garantsvc.Service
 	FSSP   *fssptasks.Engine
 
 	// Conns takes back the connections of parked long polls once answered
