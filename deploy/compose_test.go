@@ -155,7 +155,7 @@ func loadComposeConfig(t *testing.T, c composeFile) *config.Config {
 func TestComposeConfigIsTheDemo(t *testing.T) {
 	c := readCompose(t)
 	cfg := loadComposeConfig(t, c)
-	demo := config.Demo(config.DemoUpstreams{})
+	demo := config.Demo(nil)
 	if d := cmp.Diff(demo.Credentials, cfg.Credentials); d != "" {
 		t.Errorf("compose credentials differ from the demo's (-demo +compose):\n%s", d)
 	}

@@ -21,7 +21,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strconv"
@@ -29,6 +28,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/legalgate/legalgate/bench/benchproc"
 )
 
 func main() {
@@ -73,24 +74,24 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 		}
 		_ = os.RemoveAll(dir)
 	}()
-	p := &procs{dir: dir}
-	defer p.stopAll()
+	p := &benchproc.Procs{Dir: dir}
+	defer p.StopAll()
 
 	if o.gateway == "" {
 		o.gateway = filepath.Join(dir, "gateway")
-		if err := goBuild(ctx, o.gateway, "./cmd/gateway"); err != nil {
+		if err := benchproc.GoBuild(ctx, o.gateway, "./cmd/gateway"); err != nil {
 			return err
 		}
 	}
-	redisPort, err := freePort()
+	redisPort, err := benchproc.FreePort()
 	if err != nil {
 		return err
 	}
-	rp, err := p.start("redis", o.redis, "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
+	rp, err := p.Start("redis", o.redis, "--port", strconv.Itoa(redisPort), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no")
 	if err != nil {
 		return err
 	}
-	if err := p.waitFor(ctx, rp, func() bool { return dials(fmt.Sprintf("127.0.0.1:%d", redisPort)) }); err != nil {
+	if err := p.WaitFor(ctx, rp, func() bool { return benchproc.Dials(fmt.Sprintf("127.0.0.1:%d", redisPort)) }); err != nil {
 		return err
 	}
 	garantURL, err := startGarant(ctx, p, o)
@@ -129,8 +130,8 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 
 // measure runs bodies at once against a fresh gateway and returns the rest
 // of the table row.
-func measure(ctx context.Context, p *procs, o options, dir string, n, redisPort int, garantURL string, bodies [][]byte) (string, error) {
-	port, err := freePort()
+func measure(ctx context.Context, p *benchproc.Procs, o options, dir string, n, redisPort int, garantURL string, bodies [][]byte) (string, error) {
+	port, err := benchproc.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -146,19 +147,19 @@ tenants:
   bench: {keys_sha256: [%s], credentials: {garant: garant-bench}}
 upstreams:
   garant: {base_url: %q}
-`, port, redisPort, n, sha256hex(key), garantURL)
+`, port, redisPort, n, benchproc.SHA256Hex(key), garantURL)
 	path := filepath.Join(dir, fmt.Sprintf("gateway-%d.yaml", n))
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return "", err
 	}
-	gw, err := p.start(fmt.Sprintf("gateway-%d", n), o.gateway, "-config", path)
+	gw, err := p.Start(fmt.Sprintf("gateway-%d", n), o.gateway, "-config", path)
 	if err != nil {
 		return "", err
 	}
-	defer p.stop(gw)
+	defer p.Stop(gw)
 	base := fmt.Sprintf("http://127.0.0.1:%d", port)
 	client := &http.Client{Timeout: 2 * time.Minute}
-	if err := p.waitFor(ctx, gw, func() bool {
+	if err := p.WaitFor(ctx, gw, func() bool {
 		res, err := client.Get(base + "/healthz")
 		if err == nil {
 			res.Body.Close()
@@ -172,7 +173,7 @@ upstreams:
 		return "", err
 	}
 	time.Sleep(time.Second)
-	idle, err := vmHWM(gw.cmd.Process.Pid)
+	idle, err := hwm(gw)
 	if err != nil {
 		return "", err
 	}
@@ -200,7 +201,7 @@ upstreams:
 	if len(errs) > 0 {
 		return "", errors.Join(errs...)
 	}
-	peak, err := vmHWM(gw.cmd.Process.Pid)
+	peak, err := hwm(gw)
 	if err != nil {
 		return "", err
 	}
@@ -261,8 +262,8 @@ func textBody(n, i int) []byte {
 }
 
 // startGarant starts the Garant upstream of -upstream and returns its base URL.
-func startGarant(ctx context.Context, p *procs, o options) (string, error) {
-	port, err := freePort()
+func startGarant(ctx context.Context, p *benchproc.Procs, o options) (string, error) {
+	port, err := benchproc.FreePort()
 	if err != nil {
 		return "", err
 	}
@@ -282,52 +283,33 @@ func startGarant(ctx context.Context, p *procs, o options) (string, error) {
 			fmt.Fprintf(w, `{"text":"%d bytes read"}`, n)
 		})}
 		go func() { _ = srv.Serve(ln) }()
-		p.onStop = append(p.onStop, func() { _ = srv.Close() })
+		p.OnStop = append(p.OnStop, func() { _ = srv.Close() })
 		return "http://" + addr, nil
 	}
 	if o.sim == "" {
-		o.sim = filepath.Join(p.dir, "upstream-sim")
-		if err := goBuild(ctx, o.sim, "./cmd/upstream-sim"); err != nil {
+		o.sim = filepath.Join(p.Dir, "upstream-sim")
+		if err := benchproc.GoBuild(ctx, o.sim, "./cmd/upstream-sim"); err != nil {
 			return "", err
 		}
 	}
 	others := [2]int{}
 	for i := range others {
-		if others[i], err = freePort(); err != nil {
+		if others[i], err = benchproc.FreePort(); err != nil {
 			return "", err
 		}
 	}
-	sim, err := p.start("upstream-sim", o.sim, "-addr-garant", addr,
+	sim, err := p.Start("upstream-sim", o.sim, "-addr-garant", addr,
 		"-addr-fssp", fmt.Sprintf("127.0.0.1:%d", others[0]), "-addr-fips", fmt.Sprintf("127.0.0.1:%d", others[1]))
 	if err != nil {
 		return "", err
 	}
-	return "http://" + addr, p.waitFor(ctx, sim, func() bool { return dials(addr) })
-}
-
-// vmHWM is the peak resident set of process pid, in bytes.
-func vmHWM(pid int) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb << 10, err
-		}
-	}
-	return 0, errors.New("no VmHWM in /proc/PID/status")
+	return "http://" + addr, p.WaitFor(ctx, sim, func() bool { return benchproc.Dials(addr) })
 }
 
 func mb(n int64) string { return fmt.Sprintf("%.1f MB", float64(n)/1e6) }
 
-// goBuild builds pkg of the enclosing module into out.
-func goBuild(ctx context.Context, out, pkg string) error {
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
-	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build %s (run from the module root): %w", pkg, err)
-	}
-	return nil
+// hwm is the peak resident set of c, in bytes.
+func hwm(c *benchproc.Proc) (int64, error) {
+	m, err := benchproc.ReadMemory(c.Pid())
+	return m.HWM, err
 }

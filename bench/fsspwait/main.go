@@ -21,6 +21,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/legalgate/legalgate/bench/benchproc"
 )
 
 func main() {
@@ -98,13 +100,13 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) (err erro
 	}()
 	if o.gateway == "" {
 		o.gateway = filepath.Join(work, "gateway")
-		if err := goBuild(ctx, o.gateway, "./cmd/gateway"); err != nil {
+		if err := benchproc.GoBuild(ctx, o.gateway, "./cmd/gateway"); err != nil {
 			return err
 		}
 	}
 	if o.sim == "" {
 		o.sim = filepath.Join(work, "upstream-sim")
-		if err := goBuild(ctx, o.sim, "./cmd/upstream-sim"); err != nil {
+		if err := benchproc.GoBuild(ctx, o.sim, "./cmd/upstream-sim"); err != nil {
 			return err
 		}
 	}

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"time"
+
+	"github.com/legalgate/legalgate/bench/benchproc"
 )
 
 // tenantKey is the bench tenant's API key; the config holds only its hash.
@@ -25,8 +27,8 @@ type result struct {
 	conns, dials   int64         // connections that carried the waiters' requests; connections dialed
 	connect        time.Duration // from the first waiter to gateway_fssp_waiters = waiters
 
-	idle, connected, after memory // gateway VmRSS / VmHWM before the waiters, with all connected, after all answered
-	goIdle, goConnected    int    // go_goroutines
+	idle, connected, after benchproc.Memory // gateway VmRSS / VmHWM before the waiters, with all connected, after all answered
+	goIdle, goConnected    int              // go_goroutines
 	// Go runtime's stack and heap in use (go_memstats_*_inuse_bytes): with
 	// all parked, and the largest sampled while the waiters were answered.
 	stackParked, heapParked, stackWake, heapWake int
@@ -45,8 +47,8 @@ type result struct {
 
 // stack is one run's processes and addresses.
 type stack struct {
-	p                *procs
-	gateway          *proc
+	p                *benchproc.Procs
+	gateway          *benchproc.Proc
 	gwURL, simURL    string
 	adminURL         string // the gateway's admin listener (/metrics)
 	tap              *tap
@@ -80,7 +82,7 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 		}
 		upstream[i] = s.tap.searches()[seen:]
 	}
-	if r.idle, err = readMemory(s.gateway.cmd.Process.Pid); err != nil {
+	if r.idle, err = benchproc.ReadMemory(s.gateway.Pid()); err != nil {
 		return nil, err
 	}
 	if r.goIdle, err = s.metric(ctx, "go_goroutines"); err != nil {
@@ -99,7 +101,7 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	r.connect = time.Since(start)
 	r.conns, r.dials = int64(w.connections()), w.dials.Load()
 	fmt.Fprintf(stderr, "fsspwait: %d waiters parked in %v; holding %v\n", waiters, r.connect.Round(time.Millisecond), o.hold)
-	if r.connected, err = readMemory(s.gateway.cmd.Process.Pid); err != nil {
+	if r.connected, err = benchproc.ReadMemory(s.gateway.Pid()); err != nil {
 		return nil, err
 	}
 	if r.goConnected, err = s.metric(ctx, "go_goroutines"); err != nil {
@@ -127,11 +129,11 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	}
 
 	// Release: queue and run time have passed at once.
-	gwCPU0, err := cpuTime(s.gateway.cmd.Process.Pid)
+	gwCPU0, err := benchproc.CPUTime(s.gateway.Pid())
 	if err != nil {
 		return nil, err
 	}
-	selfCPU0 := selfCPU()
+	selfCPU0 := benchproc.SelfCPU()
 	released := time.Now()
 	if err := s.setClock(ctx, frozen.Add(time.Minute)); err != nil {
 		return nil, err
@@ -157,8 +159,8 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	if err != nil {
 		return nil, err
 	}
-	r.clientCPU = selfCPU() - selfCPU0
-	gwCPU1, err := cpuTime(s.gateway.cmd.Process.Pid)
+	r.clientCPU = benchproc.SelfCPU() - selfCPU0
+	gwCPU1, err := benchproc.CPUTime(s.gateway.Pid())
 	if err != nil {
 		return nil, err
 	}
@@ -166,7 +168,7 @@ func measure(ctx context.Context, o options, waiters int, dir string, stderr io.
 	if st, hp, err := s.inuse(ctx); err == nil {
 		r.stackWake, r.heapWake = max(r.stackWake, st), max(r.heapWake, hp)
 	}
-	if r.after, err = readMemory(s.gateway.cmd.Process.Pid); err != nil {
+	if r.after, err = benchproc.ReadMemory(s.gateway.Pid()); err != nil {
 		return nil, err
 	}
 	if r.totalStatus, r.totalResult, err = s.calls(ctx); err != nil {
@@ -226,13 +228,13 @@ func startStack(ctx context.Context, o options, dir string) (*stack, error) {
 	}
 	ctx, cancel := context.WithCancel(ctx)
 	s := &stack{
-		p:      &procs{dir: dir},
+		p:      &benchproc.Procs{Dir: dir},
 		ctl:    &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 8}, Timeout: 10 * time.Second},
 		cancel: cancel,
 	}
 	var ports [6]int // redis, garant, fssp, fips, gateway, gateway admin
 	for i := range ports {
-		p, err := freePort()
+		p, err := benchproc.FreePort()
 		if err != nil {
 			return s, err
 		}
@@ -240,20 +242,20 @@ func startStack(ctx context.Context, o options, dir string) (*stack, error) {
 	}
 	addr := func(port int) string { return "127.0.0.1:" + strconv.Itoa(port) }
 
-	redis, err := s.p.start("redis", o.redis, "--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1",
+	redis, err := s.p.Start("redis", o.redis, "--port", strconv.Itoa(ports[0]), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
 	if err != nil {
 		return s, err
 	}
-	if err := s.p.waitFor(ctx, redis, func() bool { return redisPings(addr(ports[0])) }); err != nil {
+	if err := s.p.WaitFor(ctx, redis, func() bool { return benchproc.RedisPings(addr(ports[0])) }); err != nil {
 		return s, err
 	}
-	sim, err := s.p.start("upstream-sim", o.sim, "-addr-garant", addr(ports[1]), "-addr-fssp", addr(ports[2]), "-addr-fips", addr(ports[3]))
+	sim, err := s.p.Start("upstream-sim", o.sim, "-addr-garant", addr(ports[1]), "-addr-fssp", addr(ports[2]), "-addr-fips", addr(ports[3]))
 	if err != nil {
 		return s, err
 	}
 	s.simURL = "http://" + addr(ports[2])
-	if err := s.p.waitFor(ctx, sim, func() bool { return answers200(s.ctl, s.simURL+"/_sim/clock") }); err != nil {
+	if err := s.p.WaitFor(ctx, sim, func() bool { return benchproc.Answers200(s.ctl, s.simURL+"/_sim/clock") }); err != nil {
 		return s, err
 	}
 
@@ -273,11 +275,11 @@ func startStack(ctx context.Context, o options, dir string) (*stack, error) {
 	if err := os.WriteFile(cfg, []byte(yaml), 0o600); err != nil {
 		return s, err
 	}
-	if s.gateway, err = s.p.start("gateway", o.gateway, "-config", cfg); err != nil {
+	if s.gateway, err = s.p.Start("gateway", o.gateway, "-config", cfg); err != nil {
 		return s, err
 	}
 	s.gwURL, s.adminURL = "http://"+addr(ports[4]), "http://"+addr(ports[5])
-	if err := s.p.waitFor(ctx, s.gateway, func() bool { return answers200(s.ctl, s.gwURL+"/readyz") }); err != nil {
+	if err := s.p.WaitFor(ctx, s.gateway, func() bool { return benchproc.Answers200(s.ctl, s.gwURL+"/readyz") }); err != nil {
 		return s, err
 	}
 	return s, nil
@@ -308,7 +310,7 @@ server: {shutdown_timeout: 2s, admin_addr: %s}
 // stop stops the gateway, the tap and the other processes.
 func (s *stack) stop() {
 	s.cancel()
-	s.p.stopAll()
+	s.p.StopAll()
 	if s.closeTap != nil {
 		s.closeTap()
 	}

@@ -37,10 +37,10 @@ func writeReport(out io.Writer, command, load string, o options, rs []*result) {
 	})
 	row("all waiters parked (gateway_fssp_waiters) after", "", func(r *result) string { return seconds(r.connect) })
 	row("gateway VmRSS: idle → all parked", "≤ 150 MB", func(r *result) string {
-		return mb(r.idle.rss) + " → " + mb(r.connected.rss)
+		return mb(r.idle.RSS) + " → " + mb(r.connected.RSS)
 	})
-	row("gateway VmHWM (peak) after all answered", "≤ 150 MB", func(r *result) string { return mb(r.after.hwm) })
-	row("gateway VmRSS after all answered", "", func(r *result) string { return mb(r.after.rss) })
+	row("gateway VmHWM (peak) after all answered", "≤ 150 MB", func(r *result) string { return mb(r.after.HWM) })
+	row("gateway VmRSS after all answered", "", func(r *result) string { return mb(r.after.RSS) })
 	row("Go stacks / heap in use: all parked → largest sample while answering", "", func(r *result) string {
 		return fmt.Sprintf("%s / %s → %s / %s", mb(int64(r.stackParked)), mb(int64(r.heapParked)), mb(int64(r.stackWake)), mb(int64(r.heapWake)))
 	})

@@ -21,24 +21,37 @@ func startDemo(log *slog.Logger, stdout io.Writer) (*config.Config, func(), erro
 			stop()
 		}
 	}
-	var urls [3]string
-	for i, h := range []http.Handler{
-		garantsim.New(garantsim.DefaultConfig()), fsspsim.New(fsspsim.DefaultConfig()), fipssim.New(fipssim.DefaultConfig()),
-	} {
-		url, stop, err := listenLoopback(h)
+	urls := map[string]string{}
+	for _, sim := range demoSimulators() {
+		url, stop, err := listenLoopback(sim.handler)
 		if err != nil {
 			stopAll()
 			return nil, nil, fmt.Errorf("start simulator: %w", err)
 		}
-		urls[i], stops = url, append(stops, stop)
+		urls[sim.upstream], stops = url+sim.basePath, append(stops, stop)
 	}
-	garantURL, fsspURL, fipsURL := urls[0], urls[1], urls[2]
 	// Keys never go into log lines, not even the demo's public ones: the
 	// banner goes to the terminal.
 	log.Warn("DEMO MODE: no config given; upstreams are in-process simulators and the tenant keys are public demo keys",
-		"garant_sim", garantURL, "fssp_sim", fsspURL, "fips_sim", fipsURL)
+		"simulators", urls)
 	fmt.Fprintf(stdout, "\nlegalgate demo: tenants alpha and beta, keys %q and %q (demo only)\n"+
 		"  try: curl -H 'Authorization: Bearer %s' http://<addr>/v1/quotas\n\n",
 		config.DemoKeyAlpha, config.DemoKeyBeta, config.DemoKeyAlpha)
-	return config.Demo(config.DemoUpstreams{Garant: garantURL, FSSP: fsspURL, FIPS: fipsURL + "/api/v1"}), stopAll, nil
+	return config.Demo(urls), stopAll, nil
+}
+
+// demoSimulator is the simulator of one upstream: its handler, and the path
+// of the API's base URL on it.
+type demoSimulator struct {
+	upstream, basePath string
+	handler            http.Handler
+}
+
+// demoSimulators are the demo's upstreams, one simulator each.
+func demoSimulators() []demoSimulator {
+	return []demoSimulator{
+		{config.Garant, "", garantsim.New(garantsim.DefaultConfig())},
+		{config.FSSP, "", fsspsim.New(fsspsim.DefaultConfig())},
+		{config.FIPS, "/api/v1", fipssim.New(fipssim.DefaultConfig())},
+	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
+	"github.com/legalgate/legalgate/internal/park"
 )
 
 // run builds the gateway from its arguments and environment and serves until
@@ -98,7 +99,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
 	}
-	ln := newResumingListener(rawLn)
+	ln := park.NewListener(rawLn)
 	defer ln.Close()
 	adminLn, err := net.Listen("tcp", cfg.Server.AdminAddr)
 	if err != nil {

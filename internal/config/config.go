@@ -93,6 +93,22 @@ type Upstream struct {
 	Timeout time.Duration `yaml:"timeout"`
 }
 
+// blocks maps each upstream's name to its common settings: the one place
+// of this package that lists the upstreams by name (the contract's
+// x-gateway-upstreams lists the same; TestUpstreamsMatchContract).
+func (u *Upstreams) blocks() map[string]*Upstream {
+	return map[string]*Upstream{Garant: &u.Garant.Upstream, FSSP: &u.FSSP, FIPS: &u.FIPS.Upstream}
+}
+
+// knownUpstream reports whether name is an upstream of the config.
+func knownUpstream(name string) bool {
+	_, ok := (&Upstreams{}).blocks()[name]
+	return ok
+}
+
+// Names lists the upstreams the config knows, sorted.
+func (u *Upstreams) Names() []string { return slices.Sorted(maps.Keys(u.blocks())) }
+
 // GarantUpstream adds Garant's options.
 type GarantUpstream struct {
 	Upstream     `yaml:",inline"`
@@ -523,9 +539,9 @@ func (c *Config) applyDefaults() {
 		c.TimeZone = "Europe/Moscow"
 	}
 	setDur(&c.Redis.Timeout, 250*time.Millisecond)
-	setDur(&c.Upstreams.Garant.Timeout, 30*time.Second)
-	setDur(&c.Upstreams.FSSP.Timeout, 15*time.Second)
-	setDur(&c.Upstreams.FIPS.Timeout, 60*time.Second)
+	for name, u := range c.Upstreams.blocks() {
+		setDur(&u.Timeout, defaultTimeouts[name])
+	}
 	c.Upstreams.FIPS.Fields.defaults()
 	if c.Upstreams.Garant.EditionsPath == "" {
 		c.Upstreams.Garant.EditionsPath = "/v2/redactions/{topic}"
@@ -563,10 +579,12 @@ func (c *Config) applyDefaults() {
 	}
 }
 
+// defaultTimeouts are the upstreams' default timeouts (30 s otherwise).
+var defaultTimeouts = map[string]time.Duration{Garant: 30 * time.Second, FSSP: 15 * time.Second, FIPS: 60 * time.Second}
+
 var (
-	upstreamNames = map[string]bool{Garant: true, FSSP: true, FIPS: true}
-	periods       = map[string]bool{"month": true, "day": true, "hour": true, "sliding_hour": true, "sliding_day": true, "second": true}
-	hexSHA256     = regexp.MustCompile(`^[0-9a-f]{64}$`)
+	periods   = map[string]bool{"month": true, "day": true, "hour": true, "sliding_hour": true, "sliding_day": true, "second": true}
+	hexSHA256 = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	// Names become parts of Redis keys, metric labels and cache scopes.
 	validName = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	// reservedNames would collide with the cache's shared scope.
@@ -596,7 +614,7 @@ func (c *Config) Validate() error {
 		if !validName.MatchString(name) || reservedNames[name] {
 			bad(f, "a credential name is 1 to 64 letters, digits, '_' or '-', and not %q", "shared")
 		}
-		if !upstreamNames[cr.Upstream] {
+		if !knownUpstream(cr.Upstream) {
 			bad(f+".upstream", "must be garant, fssp or fips, got %q", cr.Upstream)
 		}
 		if cr.Secret == "" && !(cr.Upstream == Garant && c.Upstreams.Garant.Proxima) {
@@ -625,7 +643,7 @@ func (c *Config) Validate() error {
 		for up, cred := range t.Credentials {
 			cr, ok := c.Credentials[cred]
 			switch {
-			case !upstreamNames[up]:
+			case !knownUpstream(up):
 				bad(f+".credentials", "unknown upstream %q", up)
 			case !ok:
 				bad(f+".credentials."+up, "unknown credential %q", cred)
@@ -638,12 +656,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	c.validateKeyHashesUnique(bad)
-	for _, u := range []struct {
-		name, url string
-		used      bool
-	}{{Garant, c.Upstreams.Garant.BaseURL, c.Uses(Garant)}, {FSSP, c.Upstreams.FSSP.BaseURL, c.Uses(FSSP)}, {FIPS, c.Upstreams.FIPS.BaseURL, c.Uses(FIPS)}} {
-		if u.used && !strings.HasPrefix(u.url, "http://") && !strings.HasPrefix(u.url, "https://") {
-			bad("upstreams."+u.name+".base_url", "must be an http(s) URL, got %s", redactedURL(u.url))
+	for name, u := range c.Upstreams.blocks() {
+		if c.Uses(name) && !strings.HasPrefix(u.BaseURL, "http://") && !strings.HasPrefix(u.BaseURL, "https://") {
+			bad("upstreams."+name+".base_url", "must be an http(s) URL, got %s", redactedURL(u.BaseURL))
 		}
 	}
 	if c.FSSP.MaxParked < -1 {
@@ -689,8 +704,8 @@ func (c *Config) validateKeyHashesUnique(bad func(string, string, ...any)) {
 // upstream → base URL with any password redacted.
 func (c *Config) PlainHTTPUpstreams() map[string]string {
 	out := map[string]string{}
-	for name, u := range map[string]string{Garant: c.Upstreams.Garant.BaseURL, FSSP: c.Upstreams.FSSP.BaseURL, FIPS: c.Upstreams.FIPS.BaseURL} {
-		if c.Uses(name) && strings.HasPrefix(strings.ToLower(u), "http://") {
+	for name, b := range c.Upstreams.blocks() {
+		if u := b.BaseURL; c.Uses(name) && strings.HasPrefix(strings.ToLower(u), "http://") {
 			if p, err := url.Parse(u); err == nil {
 				out[name] = p.Redacted()
 			} else {
@@ -756,12 +771,9 @@ func (c *Config) validateServer(bad func(string, string, ...any)) {
 	}
 	// An answer must not be cut off while the upstream is still allowed to
 	// give it.
-	for _, u := range []struct {
-		name string
-		d    time.Duration
-	}{{Garant, c.Upstreams.Garant.Timeout}, {FSSP, c.Upstreams.FSSP.Timeout}, {FIPS, c.Upstreams.FIPS.Timeout}} {
-		if c.Uses(u.name) && s.WriteTimeout <= u.d {
-			bad("server.write_timeout", "must be longer than upstreams.%s.timeout (%s), got %s", u.name, u.d, s.WriteTimeout)
+	for name, u := range c.Upstreams.blocks() {
+		if c.Uses(name) && s.WriteTimeout <= u.Timeout {
+			bad("server.write_timeout", "must be longer than upstreams.%s.timeout (%s), got %s", name, u.Timeout, s.WriteTimeout)
 		}
 	}
 	if s.BodyBudgetMiB < 1 {
@@ -783,7 +795,7 @@ func (c *Config) Uses(upstream string) bool {
 }
 
 func validateLimit(bad func(string, string, ...any), field string, l Limit, needUpstream bool) {
-	if needUpstream && !upstreamNames[l.Upstream] {
+	if needUpstream && !knownUpstream(l.Upstream) {
 		bad(field+".upstream", "must be garant, fssp or fips, got %q", l.Upstream)
 	}
 	if l.Family == "" {

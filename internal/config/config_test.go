@@ -88,7 +88,7 @@ func TestSecretFromFile(t *testing.T) {
 }
 
 func TestDemoIsValid(t *testing.T) {
-	d := Demo(DemoUpstreams{Garant: "http://127.0.0.1:1", FSSP: "http://127.0.0.1:2", FIPS: "http://127.0.0.1:3/api/v1"})
+	d := Demo(map[string]string{Garant: "http://127.0.0.1:1", FSSP: "http://127.0.0.1:2", FIPS: "http://127.0.0.1:3/api/v1"})
 	if err := d.Validate(); err != nil {
 		t.Errorf("Demo().Validate() = %v", err)
 	}

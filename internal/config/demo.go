@@ -12,14 +12,11 @@ const (
 	DemoKeyBeta  = "demo-beta"
 )
 
-// DemoUpstreams are the base URLs of the demo's upstreams.
-type DemoUpstreams struct{ Garant, FSSP, FIPS string }
-
 // Demo is the configuration used when none is given: embedded Redis, the
-// in-process simulators at u, and two tenants, alpha and beta, sharing one
+// in-process simulators at baseURLs (upstream name → base URL), and two tenants, alpha and beta, sharing one
 // Garant and one FSSP credential with the official documented limits (the
 // Garant credential paced to its documented 20 requests a second).
-func Demo(u DemoUpstreams) *Config {
+func Demo(baseURLs map[string]string) *Config {
 	c := &Config{
 		// One person trying every FIPS operation in Swagger UI goes faster
 		// than the default per-tenant rate of 10 a second.
@@ -45,11 +42,9 @@ func Demo(u DemoUpstreams) *Config {
 			"beta": {KeysSHA256: []string{HashKey(DemoKeyBeta)},
 				Credentials: map[string]string{Garant: "garant-demo", FSSP: "fssp-demo", FIPS: "fips-beta"}},
 		},
-		Upstreams: Upstreams{
-			Garant: GarantUpstream{Upstream: Upstream{BaseURL: u.Garant}},
-			FSSP:   Upstream{BaseURL: u.FSSP},
-			FIPS:   FIPSUpstream{Upstream: Upstream{BaseURL: u.FIPS}},
-		},
+	}
+	for name, u := range c.Upstreams.blocks() {
+		u.BaseURL = baseURLs[name]
 	}
 	c.applyDefaults()
 	return c

@@ -62,8 +62,9 @@ func (c *Call) scope() string {
 	return c.Credential.Name
 }
 
-// fetch answers through the cache (or straight from fill without one).
-func (c *Call) fetch(ctx context.Context, cacheControl string, key Key, fill cache.FillFunc) (*cache.Result, error) {
+// fetch answers op's entry through the cache (or straight from fill without
+// one); serveStale says which failures an expired entry may stand in for.
+func (c *Call) fetch(ctx context.Context, cacheControl, op string, key Key, fill cache.FillFunc, serveStale func(error) bool) (*cache.Result, error) {
 	if c.svc.Cache == nil {
 		e, err := fill(ctx)
 		if err != nil {
@@ -71,14 +72,14 @@ func (c *Call) fetch(ctx context.Context, cacheControl string, key Key, fill cac
 		}
 		return &cache.Result{Entry: e, Filled: true}, nil
 	}
-	k, err := cache.NewKey(c.scope(), c.op, key.Topic, key.Request)
+	k, err := cache.NewKey(c.scope(), op, key.Topic, key.Request)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, "", err)
 	}
 	if c.rules != nil && c.rules.CacheScope == ops.ScopeTenant {
 		k.Owner = c.Tenant.ID
 	}
-	return c.svc.Cache.Fetch(ctx, k, c.policy(cacheControl), fill, staleOK)
+	return c.svc.Cache.Fetch(ctx, k, c.policy(cacheControl), fill, serveStale)
 }
 
 // policy is the operation's cache policy under the client's Cache-Control
@@ -100,17 +101,34 @@ func (c *Call) served(res *cache.Result) Served {
 	return s
 }
 
+// rawSuffix marks the cache entries that hold Garant's answers as it sent
+// them, beside the entries of a route's own encoding.
+const rawSuffix = ".garant"
+
 // JSON answers a JSON operation under the client's Cache-Control ("" for
-// none): fetch calls Garant and returns the answer's encoding as the client
-// receives it; those bytes are what the cache stores and what a hit
-// serves. Coalesced requests share one fill; an expired entry stands in for
-// a failure the cache may hide (quota, upstream failures).
-func (c *Call) JSON(ctx context.Context, cacheControl string, key Key, fetch func(context.Context) ([]byte, error)) (*Answer, error) {
-	fill := func(ctx context.Context) (*cache.Entry, error) {
+// none). fetch calls Garant and returns its answer as Garant sent it;
+// convert turns those bytes into the route's encoding as the client
+// receives it, and fails when the answer cannot be read (nothing unreadable
+// is cached). With asSent the answer is Garant's own bytes (convert, when
+// not nil, only checks a fresh answer).
+//
+// Two entries answer a request, under the same key: Garant's bytes, shared
+// by every route that asks Garant the same thing (so an answer one route
+// paid for is a hit on another), and, with a convert, the route's encoding,
+// so that a hit serves stored bytes without converting. A miss of the
+// route's entry that finds Garant's bytes converts them and spends nothing.
+// Coalesced requests share one fill; an expired entry of the route stands
+// in for a failure the cache may hide (quota, upstream failures).
+func (c *Call) JSON(ctx context.Context, cacheControl string, key Key, fetch func(context.Context) ([]byte, error), convert func([]byte) ([]byte, error), asSent bool) (*Answer, error) {
+	var converted []byte // the route's encoding made by this request's own Garant call
+	raw := func(ctx context.Context) (*cache.Entry, error) {
 		var b []byte
 		err := c.Do(ctx, func(ctx context.Context) error {
 			var err error
-			b, err = fetch(ctx)
+			if b, err = fetch(ctx); err != nil || convert == nil {
+				return err
+			}
+			converted, err = convert(b)
 			return err
 		})
 		if err != nil {
@@ -118,7 +136,28 @@ func (c *Call) JSON(ctx context.Context, cacheControl string, key Key, fetch fun
 		}
 		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
 	}
-	res, err := c.fetch(ctx, cacheControl, key, fill)
+	if asSent || convert == nil {
+		res, err := c.fetch(ctx, cacheControl, c.op+rawSuffix, key, raw, staleOK)
+		if err != nil {
+			return nil, err
+		}
+		return &Answer{Served: c.served(res), Body: res.Entry.Body}, nil
+	}
+	fill := func(ctx context.Context) (*cache.Entry, error) {
+		// Not stale: a stale answer of Garant's would be stored as fresh.
+		res, err := c.fetch(ctx, cacheControl, c.op+rawSuffix, key, raw, nil)
+		if err != nil {
+			return nil, err
+		}
+		b := converted
+		if b == nil { // Garant's bytes came from the cache or a peer's fill
+			if b, err = convert(res.Entry.Body); err != nil {
+				return nil, err
+			}
+		}
+		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
+	}
+	res, err := c.fetch(ctx, cacheControl, c.op, key, fill, staleOK)
 	if err != nil {
 		return nil, err
 	}
@@ -167,7 +206,7 @@ func (c *Call) File(ctx context.Context, cacheControl string, key Key, fetch fun
 		})
 		return e, err
 	}
-	res, err := c.fetch(ctx, cacheControl, key, fill)
+	res, err := c.fetch(ctx, cacheControl, c.op, key, fill, staleOK)
 	if err != nil {
 		return nil, err
 	}
@@ -203,14 +242,20 @@ func (c *Call) streamFile(ctx context.Context, bypassed bool, fetch func(context
 }
 
 // Purge deletes cached answers of the call's credential scope: of op (""
-// for every operation) and topic (0 for every topic). It returns how many
-// it deleted; nothing is cached without a cache. An error is an
+// for every operation) and topic (0 for every topic), both Garant's bytes
+// and their encodings. It returns how many answers of op it deleted (with
+// op "", how many entries); nothing is cached without a cache. An error is an
 // apperr.Unavailable: the cache store did not answer.
 func (c *Call) Purge(ctx context.Context, op string, topic int) (int, error) {
 	if c.svc.Cache == nil {
 		return 0, nil
 	}
 	n, err := c.svc.Cache.Purge(ctx, c.scope(), op, topic)
+	if err == nil && op != "" {
+		var raw int
+		raw, err = c.svc.Cache.Purge(ctx, c.scope(), op+rawSuffix, topic)
+		n = max(n, raw) // an answer is held twice: as Garant sent it and as /v1 encodes it
+	}
 	if err != nil {
 		return 0, &apperr.Error{Kind: apperr.Unavailable, Detail: "the cache store is unavailable; nothing or not everything was deleted", Err: err}
 	}

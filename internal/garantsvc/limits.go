@@ -33,19 +33,30 @@ var linksFamilies = map[string]string{
 }
 
 // Limits answers /v2/limits for the call (metered like any call, never
-// cached) and lowers the quota engine's counts to Garant's.
-func (c *Call) Limits(ctx context.Context) ([]garant.Limit, error) {
-	var limits []garant.Limit
+// cached) and lowers the quota engine's counts to Garant's: the limits, and
+// Garant's answer as it sent it.
+func (c *Call) Limits(ctx context.Context) ([]garant.Limit, []byte, error) {
+	var (
+		limits []garant.Limit
+		raw    []byte
+	)
 	err := c.Do(ctx, func(ctx context.Context) error {
 		var err error
-		limits, err = c.svc.Client.Limits(ctx, c.Credential.Secret)
-		return err
+		if raw, err = c.svc.Client.JSON(ctx, c.Credential.Secret, garant.LimitsCall()); err != nil {
+			return err
+		}
+		l, err := garant.Decode[[]garant.Limit](garant.MethodLimits, raw)
+		if err != nil {
+			return err
+		}
+		limits = *l
+		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	c.svc.applyLimits(ctx, c.Credential, limits)
-	return limits, nil
+	return limits, raw, nil
 }
 
 // SyncLimits reads Garant's /v2/limits with cred, through the quota

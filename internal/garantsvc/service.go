@@ -296,3 +296,15 @@ func (c *Call) denied(upstreamErr error) error {
 func (c *Call) Unparsed(field string) {
 	c.svc.Metrics.UnparsedValue(garant.Upstream, c.op, field)
 }
+
+// RateRejection reports whether err refuses a call for the per-second rate
+// (the quota engine's rate family, or the upstream guard's pacing), not a
+// spent family.
+func RateRejection(err error) bool {
+	e, ok := apperr.As(err)
+	if !ok || e.Kind != apperr.QuotaExceeded {
+		return false
+	}
+	fam, _ := e.Extensions["family"].(string)
+	return fam == quota.FamilyRate
+}

@@ -1,6 +1,7 @@
 package garantsvc_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"net/http/httptest"
@@ -131,25 +132,24 @@ func TestLimitsSync(t *testing.T) {
 }
 
 // TestCallJSON: a miss spends one unit and calls Garant once; the same
-// request again, from another replica, is a hit that spends nothing.
+// request again, from another replica, is a hit that spends nothing, and so
+// is the same request from a route that converts Garant's answer (its own
+// entry is filled from Garant's cached bytes).
 func TestCallJSON(t *testing.T) {
 	e := newEnv(t)
 	a, b := e.service(t), e.service(t)
 	topic := garantsim.TopicCivilCode
-	get := func(s *garantsvc.Service) *garantsvc.Answer {
+	upper := func(b []byte) ([]byte, error) { return bytes.ToUpper(b), nil }
+	get := func(s *garantsvc.Service, convert func([]byte) ([]byte, error)) *garantsvc.Answer {
 		c := s.Begin("garantGetTopic", e.alpha, e.cred)
 		ans, err := c.JSON(context.Background(), "", garantsvc.Key{Topic: topic, Request: topic}, func(ctx context.Context) ([]byte, error) {
-			r, err := s.Client.Topic(ctx, e.cred.Secret, topic)
-			if err != nil {
-				return nil, err
-			}
-			return []byte(r.Name + "\n"), nil
-		})
+			return s.Client.JSON(ctx, e.cred.Secret, garant.TopicCall(topic))
+		}, convert, convert == nil)
 		must(t, err)
 		return ans
 	}
-	miss := get(a)
-	hit := get(b)
+	miss := get(a, nil)
+	hit := get(b, nil)
 	if miss.Hit || !hit.Hit {
 		t.Errorf("Hit of the miss, the hit = %v, %v; want false, true", miss.Hit, hit.Hit)
 	}
@@ -159,11 +159,18 @@ func TestCallJSON(t *testing.T) {
 	if miss.RateLimit == "" || hit.RateLimit != "" {
 		t.Errorf("RateLimit of the miss, the hit = %q, %q; want a field, none", miss.RateLimit, hit.RateLimit)
 	}
+	converted := get(b, upper)
+	if want := bytes.ToUpper(miss.Body); !bytes.Equal(converted.Body, want) || converted.RateLimit != "" {
+		t.Errorf("converted answer = %q (RateLimit %q), want %q and no RateLimit", converted.Body, converted.RateLimit, want)
+	}
+	if again := get(a, upper); !again.Hit {
+		t.Errorf("converted answer again: Hit = false, want true")
+	}
 	if got := e.sim.Kit.Calls.Get("GET /v2/topic/{topic}"); got != 1 {
 		t.Errorf("Garant calls = %d, want 1", got)
 	}
 	if n, _ := remaining(t, a, quota.FamilyTopicInfo); n != 299 {
-		t.Errorf("topic_info remaining = %d, want 299 (the hit spends nothing)", n)
+		t.Errorf("topic_info remaining = %d, want 299 (the hits spend nothing)", n)
 	}
 }
 

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"runtime/debug"
 	"strconv"
 	"time"
 
@@ -92,12 +95,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	info := infoFrom(r.Context())
 	p, e := problemOf(err, info.id)
 	status := p.Status
-	if status >= 500 || e.Err != nil {
-		log.LogAttrs(r.Context(), slog.LevelWarn, "request failed",
-			slog.String("request_id", info.id), slog.String("tenant", info.tenant),
-			slog.String("operation", info.operation), slog.Int("status", status),
-			slog.String("error", err.Error()))
-	}
+	logFailure(r.Context(), log, info, status, e, err)
 	h := w.Header()
 	if e.Kind == apperr.Unauthenticated {
 		h.Set("WWW-Authenticate", `Bearer realm="legalgate"`)
@@ -106,7 +104,31 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
 	info.errKind = e.Kind.String()
+	if garantNative(r.Context()) {
+		garantError(w, p, e)
+		return
+	}
 	writeProblem(w, p)
+}
+
+// logFailure logs a request answered with a problem of status for err
+// (its apperr form e) when the failure is the gateway's or an upstream's:
+// a 5xx, or an error with an underlying cause. A client's own mistake is
+// not logged beyond the access log.
+func logFailure(ctx context.Context, log *slog.Logger, info *reqInfo, status int, e *apperr.Error, err error) {
+	if status >= 500 || e.Err != nil {
+		log.LogAttrs(ctx, slog.LevelWarn, "request failed",
+			slog.String("request_id", info.id), slog.String("tenant", info.tenant),
+			slog.String("operation", info.operation), slog.Int("status", status),
+			slog.String("error", err.Error()))
+	}
+}
+
+// recovered logs a panic (v) of the request with id, with its stack, and
+// returns the error it is answered with.
+func recovered(log *slog.Logger, id string, v any) error {
+	log.Error("panic", "request_id", id, "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+	return apperr.Wrap(apperr.Internal, "", fmt.Errorf("panic: %v", v))
 }
 
 // problemOf builds the problem document of err for the request with id

@@ -12,6 +12,7 @@ import (
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/park"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
@@ -23,7 +24,7 @@ type fsspHandlers struct {
 	deps   *Deps
 	tasks  *fssptasks.Engine
 	bodies *fsspBodyCache // one encoding per task state, shared by its waiters
-	lot    *parkLot       // parked long polls
+	lot    *park.Lot      // parked long polls
 }
 
 // fsspTaskPath is the gateway path of a task, the Location of a 202.

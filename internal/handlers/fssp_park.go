@@ -2,17 +2,20 @@ package handlers
 
 import (
 	"context"
+	"encoding/json"
+	"log/slog"
 	"net/http"
 	"strconv"
 	"time"
 
 	"github.com/legalgate/legalgate/internal/fssptasks"
+	"github.com/legalgate/legalgate/internal/park"
 )
 
 // fsspParked is the answer of a long poll on a task that is not final yet:
-// on HTTP/1.x the connection is parked (park.go) and answered by the task
-// engine's wake-up, holding no goroutine meanwhile (taking the connection
-// over clears its deadlines; the answer sets its own); otherwise the request
+// when internal/park takes its connection over, the task engine's wake-up
+// answers it, holding no goroutine meanwhile (taking the connection over
+// clears its deadlines; the answer sets its own); otherwise the request
 // waits the usual way, its write deadline moved past the wait.
 type fsspParked struct {
 	h        fsspHandlers
@@ -24,7 +27,8 @@ type fsspParked struct {
 }
 
 func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
-	p, ok := a.h.lot.park(a.ctx, w)
+	info := infoFrom(a.ctx)
+	p, ok := a.h.lot.Park(w, exchangeFrom(a.ctx).r, info.detach)
 	if !ok {
 		defer a.release()
 		awaitDeadline(w, a.wait, a.h.deps.Limits)
@@ -38,25 +42,48 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 		}
 		return answer.VisitFsspGetTaskResponse(w)
 	}
-	snapshot, h, tenantID, release := a.snapshot, a.h, a.tenantID, a.release
+	snapshot, h, tenantID, release, log := a.snapshot, a.h, a.tenantID, a.release, a.h.deps.Log
 	a.h.tasks.Notify(a.ctx, a.tenantID, a.snapshot.ID, a.wait, func(t *fssptasks.Task, err error) (then func()) {
 		release()
-		return p.guard(func() func() {
-			switch {
-			case err != nil:
-				return p.answerError(err)
-			case t == nil: // released: the gateway is shutting down
-				t = snapshot
+		// The engine's goroutine answers, outside every middleware: a panic
+		// is recovered and logged here as the recover middleware would.
+		defer func() {
+			if v := recover(); v != nil {
+				then = answerParkedError(p, log, info, recovered(log, info.id, v))
 			}
-			body, err := h.bodies.get(tenantID, t)
-			if err != nil {
-				return p.answerError(err)
-			}
-			if t.Status.Final() {
-				return p.answer(http.StatusOK, "application/json", body.body)
-			}
-			return p.answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
-		})
+		}()
+		switch {
+		case err != nil:
+			return answerParkedError(p, log, info, err)
+		case t == nil: // released: the gateway is shutting down
+			t = snapshot
+		}
+		body, err := h.bodies.get(tenantID, t)
+		if err != nil {
+			return answerParkedError(p, log, info, err)
+		}
+		if t.Status.Final() {
+			return p.Answer(http.StatusOK, "application/json", body.body)
+		}
+		return p.Answer(http.StatusOK, "application/json", body.body, "Retry-After", strconv.Itoa(h.retryAfter()))
 	})
 	return nil
+}
+
+// answerParkedError answers err on a parked request as writeError answers
+// one the server still holds.
+func answerParkedError(p *park.Conn, log *slog.Logger, info *reqInfo, err error) (then func()) {
+	prob, e := problemOf(err, info.id)
+	info.errKind = e.Kind.String()
+	logFailure(context.Background(), log, info, prob.Status, e, err)
+	b, mErr := json.Marshal(prob)
+	if mErr != nil {
+		b = []byte(`{"title":"Internal Server Error","status":500}`)
+		prob.Status = http.StatusInternalServerError
+	}
+	var extra []string
+	if e.RetryAfter > 0 {
+		extra = []string{"Retry-After", strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))}
+	}
+	return p.Answer(prob.Status, "application/problem+json", b, extra...)
 }

@@ -51,30 +51,34 @@ func fail(ctx context.Context, err error) error {
 	return err
 }
 
-// cachedJSON answers a JSON operation: fetch calls Garant and converts the
-// answer to the contract's type T, encoded once exactly as the client
-// receives it; those bytes are what the cache stores and what a hit writes.
-func cachedJSON[T any](ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) (T, error)) (*garantsvc.Answer, error) {
-	return cachedBytes(ctx, c, cc, topic, req, func(ctx context.Context) ([]byte, error) {
-		v, err := fetch(ctx)
+// cachedJSON answers a JSON operation: req asks Garant, convert turns its
+// answer (decoded into an N) into the contract's T, encoded once exactly as
+// the client receives it; those bytes are what the cache stores and what a
+// hit writes (Garant's own bytes are cached beside them, for the other
+// routes that ask the same).
+func cachedJSON[N, T any](ctx context.Context, c *garantCall, cc *string, topic int, key any, req garant.Request, convert func(*N) T) (*garantsvc.Answer, error) {
+	return cachedBytes(ctx, c, cc, topic, key, req, func(b []byte) ([]byte, error) {
+		n, err := garant.Decode[N](req.Method, b)
 		if err != nil {
 			return nil, err
 		}
 		// As the generated strict responses encode (json.Encoder: HTML
 		// escaped, a trailing newline), in one buffer of the right size.
-		b, err := json.Marshal(v)
+		out, err := json.Marshal(convert(n))
 		if err != nil {
 			return nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: encode %s: %w", c.Operation(), err))
 		}
-		return append(b, '\n'), nil
+		return append(out, '\n'), nil
 	})
 }
 
-// cachedBytes answers a JSON operation whose fetch calls Garant and returns
-// the answer's encoding as the client receives it (a trailing newline
-// included).
-func cachedBytes(ctx context.Context, c *garantCall, cc *string, topic int, req any, fetch func(context.Context) ([]byte, error)) (*garantsvc.Answer, error) {
-	a, err := c.JSON(ctx, deref(cc), garantsvc.Key{Topic: topic, Request: req}, fetch)
+// cachedBytes answers a JSON operation: req asks Garant, convert turns its
+// answer into the contract's encoding as the client receives it (a
+// trailing newline included). A request in Garant's shape (garant_compat.go)
+// gets Garant's answer as Garant sent it.
+func cachedBytes(ctx context.Context, c *garantCall, cc *string, topic int, key any, req garant.Request, convert func([]byte) ([]byte, error)) (*garantsvc.Answer, error) {
+	fetch := func(ctx context.Context) ([]byte, error) { return c.svc.Client.JSON(ctx, c.Credential.Secret, req) }
+	a, err := c.JSON(ctx, deref(cc), garantsvc.Key{Topic: topic, Request: key}, fetch, convert, garantNative(ctx))
 	if err != nil {
 		return nil, fail(ctx, err)
 	}

@@ -27,18 +27,14 @@ func (h garantHandlers) GarantSearch(ctx context.Context, request api.GarantSear
 	if b.Page != nil {
 		req.Page = *b.Page
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantSearchResult, error) {
-		r, err := c.svc.Client.Search(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return api.GarantSearchResult{}, err
-		}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, garant.SearchCall(req), func(r *garant.SearchResult) api.GarantSearchResult {
 		out := api.GarantSearchResult{Documents: make([]api.GarantSearchDocument, 0, len(r.Documents)),
 			Page: int(r.Page), TotalDocs: int(r.TotalDocs), TotalPages: int(r.TotalPages)}
 		for _, d := range r.Documents {
 			out.Documents = append(out.Documents, api.GarantSearchDocument{Topic: int(d.Topic), Name: d.Name, URL: d.URL,
 				AbsoluteURL: garant.AbsoluteURL(c.svc.DocumentBase, d.URL)})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err
@@ -76,11 +72,7 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 	if b.Correspondent != nil {
 		req.Correspondent = &garant.EntryRef{Topic: garant.Int(b.Correspondent.Topic), Entry: garant.Int(b.Correspondent.Entry)}
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, b.Topic, req, func(ctx context.Context) (api.GarantSnippetList, error) {
-		r, err := c.svc.Client.Snippets(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return api.GarantSnippetList{}, err
-		}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, b.Topic, req, garant.SnippetsCall(req), func(r *garant.Snippets) api.GarantSnippetList {
 		out := api.GarantSnippetList{Snippets: make([]api.GarantSnippet, 0, len(r.Snippets))}
 		for _, s := range r.Snippets {
 			sn := api.GarantSnippet{Entry: int(s.Entry), Ancestors: ancestors(s.Ancestors)}
@@ -90,7 +82,7 @@ func (h garantHandlers) GarantSnippets(ctx context.Context, request api.GarantSn
 			}
 			out.Snippets = append(out.Snippets, sn)
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err
@@ -115,11 +107,7 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 	// answer once.
 	req.Encoded, _ = checkedBody(ctx)
 	key := hyperlinksKey{TextSHA256: sha256String(req.Text), BaseURL: req.BaseURL}
-	res, err := cachedBytes(ctx, c, request.Params.CacheControl, 0, key, func(ctx context.Context) ([]byte, error) {
-		b, err := c.svc.Client.FindHyperlinksJSON(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return nil, err
-		}
+	res, err := cachedBytes(ctx, c, request.Params.CacheControl, 0, key, garant.HyperlinksCall(req), func(b []byte) ([]byte, error) {
 		if jsonscan.Check(b, hyperlinksAnswer, bodyLimits) == nil {
 			return append(b, '\n'), nil
 		}
@@ -168,13 +156,7 @@ func (h garantHandlers) GarantGetTopic(ctx context.Context, request api.GarantGe
 	if err != nil {
 		return nil, err
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicInfo, error) {
-		r, err := c.svc.Client.Topic(ctx, c.Credential.Secret, request.Topic)
-		if err != nil {
-			return api.GarantTopicInfo{}, err
-		}
-		return topicInfo(r), nil
-	})
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, garant.TopicCall(request.Topic), topicInfo)
 	if err != nil {
 		return nil, err
 	}
@@ -187,12 +169,8 @@ func (h garantHandlers) GarantGetTopicEditions(ctx context.Context, request api.
 	if err != nil {
 		return nil, err
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantEditionList, error) {
-		r, err := c.svc.Client.Editions(ctx, c.Credential.Secret, request.Topic)
-		if err != nil {
-			return api.GarantEditionList{}, err
-		}
-		return editions(r, c.Unparsed), nil
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, c.svc.Client.EditionsCall(request.Topic), func(r *[]garant.Edition) api.GarantEditionList {
+		return editions(*r, c.Unparsed)
 	})
 	if err != nil {
 		return nil, err
@@ -207,11 +185,7 @@ func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.Gara
 	if err != nil {
 		return nil, err
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, func(ctx context.Context) (api.GarantTopicHTML, error) {
-		r, err := c.svc.Client.TopicHTML(ctx, c.Credential.Secret, request.Topic)
-		if err != nil {
-			return api.GarantTopicHTML{}, err
-		}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, request.Topic, garant.TopicHTMLCall(request.Topic), func(r *garant.TopicHTML) api.GarantTopicHTML {
 		out := api.GarantTopicHTML{Items: make([]api.GarantHTMLPage, 0, len(r.Items))}
 		for i, p := range r.Items {
 			n := p.Number
@@ -220,7 +194,7 @@ func (h garantHandlers) GarantGetTopicHTML(ctx context.Context, request api.Gara
 			}
 			out.Items = append(out.Items, api.GarantHTMLPage{Number: n, Text: garant.RewriteHTML(p.Text, gatewayPrefix)})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err
@@ -235,17 +209,13 @@ func (h garantHandlers) GarantGetEntryHTML(ctx context.Context, request api.Gara
 		return nil, err
 	}
 	req := [2]int{request.Topic, request.Entry}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, req, func(ctx context.Context) (api.GarantEntryHTML, error) {
-		r, err := c.svc.Client.EntryHTML(ctx, c.Credential.Secret, request.Topic, request.Entry)
-		if err != nil {
-			return api.GarantEntryHTML{}, err
-		}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, request.Topic, req, garant.EntryHTMLCall(request.Topic, request.Entry), func(r *garant.EntryHTML) api.GarantEntryHTML {
 		out := api.GarantEntryHTML{Entry: int(r.Entry), Title: r.Title, Text: garant.RewriteHTML(r.Text, gatewayPrefix),
 			Ancestors: ancestors(r.Ancestors), Respondents: make([]api.GarantEntryRef, 0, len(r.Respondents))}
 		for _, x := range r.Respondents {
 			out.Respondents = append(out.Respondents, api.GarantEntryRef{Topic: int(x.Topic), Entry: int(x.Entry)})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err

@@ -27,16 +27,12 @@ func (h garantHandlers) GarantFindModified(ctx context.Context, request api.Gara
 	}
 	req := garant.FindModifiedRequest{Topics: b.Topics, ModDate: b.ModDate.Format(time.DateOnly), NeedEvents: deref(b.NeedEvents)}
 	cc, cached := c.monitoringCache(ctx)
-	res, err := cachedJSON(ctx, c, cc, 0, req, func(ctx context.Context) (api.GarantModifiedTopics, error) {
-		r, err := c.svc.Client.FindModified(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return api.GarantModifiedTopics{}, err
-		}
+	res, err := cachedJSON(ctx, c, cc, 0, req, garant.FindModifiedCall(req), func(r *garant.ModifiedTopics) api.GarantModifiedTopics {
 		out := api.GarantModifiedTopics{Topics: make([]api.GarantModifiedTopic, 0, len(r.Topics))}
 		for _, t := range r.Topics {
 			out.Topics = append(out.Topics, api.GarantModifiedTopic{Topic: t.Topic, ModStatus: api.GarantModStatus(t.ModStatus), Events: events(t.Events, c.Unparsed)})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err
@@ -81,16 +77,12 @@ func (h garantHandlers) GarantBlocksChanged(ctx context.Context, request api.Gar
 	}
 	req := garant.BlocksRequest{FromDate: b.FromDate.Format(time.DateOnly), URLArray: b.URLArray, NeedEvents: deref(b.NeedEvents)}
 	cc, cached := c.monitoringCache(ctx)
-	res, err := cachedJSON(ctx, c, cc, 0, req, func(ctx context.Context) (api.GarantModifiedBlocks, error) {
-		r, err := c.svc.Client.BlocksChanged(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return api.GarantModifiedBlocks{}, err
-		}
+	res, err := cachedJSON(ctx, c, cc, 0, req, garant.BlocksChangedCall(req), func(r *garant.ModifiedBlocks) api.GarantModifiedBlocks {
 		out := api.GarantModifiedBlocks{URLArray: make([]api.GarantModifiedBlock, 0, len(r.URLArray))}
 		for _, x := range r.URLArray {
 			out.URLArray = append(out.URLArray, api.GarantModifiedBlock{URL: x.URL, ModStatus: api.GarantModStatus(x.ModStatus), Events: events(x.Events, c.Unparsed)})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err
@@ -105,9 +97,12 @@ func (h garantHandlers) GarantGetLimits(ctx context.Context, request api.GarantG
 	if err != nil {
 		return nil, err
 	}
-	limits, err := c.Limits(ctx)
+	limits, raw, err := c.Limits(ctx)
 	if err != nil {
 		return nil, fail(ctx, err)
+	}
+	if garantNative(ctx) {
+		return jsonAnswer{body: raw}, nil
 	}
 	out := api.GarantGetLimits200JSONResponse{Limits: make([]api.GarantLimit, 0, len(limits))}
 	for _, l := range limits {

@@ -15,12 +15,8 @@ func (h garantHandlers) GarantPrimeCategories(ctx context.Context, request api.G
 	if err != nil {
 		return nil, err
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, nil, func(ctx context.Context) (api.GarantPrimeCategoryTree, error) {
-		r, err := c.svc.Client.PrimeCategories(ctx, c.Credential.Secret)
-		if err != nil {
-			return api.GarantPrimeCategoryTree{}, err
-		}
-		return api.GarantPrimeCategoryTree{Categories: categories(r.Categories)}, nil
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, nil, garant.PrimeCategoriesCall(), func(r *garant.Categories) api.GarantPrimeCategoryTree {
+		return api.GarantPrimeCategoryTree{Categories: categories(r.Categories)}
 	})
 	if err != nil {
 		return nil, err
@@ -65,16 +61,12 @@ func (h garantHandlers) GarantPrimeNews(ctx context.Context, request api.GarantP
 		s := int(*b.Sort)
 		req.Sort = &s
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantNewsList, error) {
-		r, err := c.svc.Client.PrimeNews(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return api.GarantNewsList{}, err
-		}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, garant.PrimeNewsCall(req), func(r *garant.News) api.GarantNewsList {
 		out := api.GarantNewsList{News: make([]api.GarantNewsItem, 0, len(r.News))}
 		for _, n := range r.News {
 			out.News = append(out.News, api.GarantNewsItem{Name: n.Name, Document: docLink(n.Document), Paragraphs: orEmpty([]string(n.Paragraphs))})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err
@@ -93,16 +85,12 @@ func (h garantHandlers) GarantCourtPractice(ctx context.Context, request api.Gar
 	for _, k := range b.Kind {
 		req.Kind = append(req.Kind, string(k))
 	}
-	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, func(ctx context.Context) (api.GarantCourtPractice, error) {
-		r, err := c.svc.Client.CourtPractice(ctx, c.Credential.Secret, req)
-		if err != nil {
-			return api.GarantCourtPractice{}, err
-		}
+	res, err := cachedJSON(ctx, c, request.Params.CacheControl, 0, req, garant.CourtPracticeCall(req), func(r *garant.Practice) api.GarantCourtPractice {
 		out := api.GarantCourtPractice{Documents: make([]api.GarantCourtPracticeKind, 0, len(r.Documents))}
 		for _, d := range r.Documents {
 			out.Documents = append(out.Documents, api.GarantCourtPracticeKind{Kind: api.GarantCourtKind(d.Kind), Norms: docLinks(d.Norms), Courts: docLinks(d.Courts)})
 		}
-		return out, nil
+		return out
 	})
 	if err != nil {
 		return nil, err

@@ -81,6 +81,7 @@ func (a jsonAnswer) VisitGarantBlocksChangedResponse(w http.ResponseWriter) erro
 func (a jsonAnswer) VisitGarantPrimeCategoriesResponse(w http.ResponseWriter) error {
 	return a.write(w)
 }
+func (a jsonAnswer) VisitGarantGetLimitsResponse(w http.ResponseWriter) error { return a.write(w) }
 func (a jsonAnswer) VisitGarantCourtPracticeResponse(w http.ResponseWriter) error {
 	return a.write(w)
 }

@@ -4,11 +4,9 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
-	"fmt"
 	"log/slog"
 	"net/http"
 	"regexp"
-	"runtime/debug"
 	"strings"
 	"time"
 
@@ -72,9 +70,7 @@ func recoverer(log *slog.Logger) func(http.Handler) http.Handler {
 					if v == http.ErrAbortHandler {
 						panic(v)
 					}
-					log.Error("panic", "request_id", infoFrom(r.Context()).id,
-						"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
-					writeError(w, r, log, apperr.Wrap(apperr.Internal, "", fmt.Errorf("panic: %v", v)))
+					writeError(w, r, log, recovered(log, infoFrom(r.Context()).id, v))
 				}
 			}()
 			next.ServeHTTP(w, r)

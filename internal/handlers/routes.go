@@ -21,8 +21,9 @@ import (
 
 // NewServer returns the gateway's HTTP handler. Every route is here: the
 // contract's operations (generated from api/openapi.yaml, listed in
-// internal/api's ServerInterface), the upstreams' own shapes under /compat/
-// (described in the contract, routed by hand) and the Swagger UI assets under /docs/;
+// internal/api's ServerInterface), the Swagger UI assets under /docs/,
+// Garant Connect's own routes under /compat/garant (garantCompatRoutes) and
+// FSSP's own under /compat/fssp (described in the contract, routed by hand);
 // the admin listener's routes are NewAdmin's, below.
 //
 // A request travels: request id → deadlines → recover → access log and
@@ -114,7 +115,33 @@ func NewServer(d *Deps) (http.Handler, error) {
 			writeError(w, r, d.Log, paramError(err))
 		},
 	})
-	return r, nil
+	return garantCompat(r, garantCompatRoutes()), nil
+}
+
+// garantCompatRoutes are Garant Connect's own routes, served under
+// GarantCompatPrefix (garant_compat.go), and the path of the /v1 operation
+// that serves each.
+func garantCompatRoutes() map[string]string {
+	return map[string]string{
+		"POST /v2/search":                          "/v1/garant/search",
+		"POST /v2/snippets":                        "/v1/garant/snippets",
+		"POST /v2/find-hyperlinks":                 "/v1/garant/hyperlinks",
+		"GET /v2/topic/{topic}":                    "/v1/garant/topics/{topic}",
+		"GET /v2/topic/{topic}/download":           "/v1/garant/topics/{topic}/export/rtf",
+		"GET /v2/topic/{topic}/download-odt":       "/v1/garant/topics/{topic}/export/odt",
+		"GET /v2/topic/{topic}/download-pdf":       "/v1/garant/topics/{topic}/export/pdf",
+		"GET /v2/topic/{topic}/html":               "/v1/garant/topics/{topic}/html",
+		"GET /v2/topic/{topic}/entry/{entry}/html": "/v1/garant/topics/{topic}/entries/{entry}/html",
+		"GET /v2/image/{object_id}":                "/v1/garant/images/{object_id}",
+		"GET /v2/formula":                          "/v1/garant/formulas",
+		"GET /v2/redactions/{topic}":               "/v1/garant/topics/{topic}/editions",
+		"POST /v2/find-modified":                   "/v1/garant/monitoring/documents",
+		"POST /v2/block-on-control/changed":        "/v1/garant/monitoring/fragments",
+		"GET /v2/prime":                            "/v1/garant/prime/categories",
+		"POST /v2/prime/create-news":               "/v1/garant/prime/news",
+		"POST /v2/sutyazhnik-search":               "/v1/garant/court-practice",
+		"GET /v2/limits":                           "/v1/garant/limits",
+	}
 }
 
 // NewAdmin returns the handler of the admin listener (server.admin_addr),

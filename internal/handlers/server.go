@@ -20,6 +20,7 @@ import (
 	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
+	"github.com/legalgate/legalgate/internal/park"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
@@ -42,9 +43,9 @@ type Deps struct {
 	FSSP   *fssptasks.Engine
 
 	// Conns takes back the connections of parked long polls once answered
-	// (park.go). Nil: such connections close once answered.
-	Conns ConnResumer
-	// MaxParked caps the long polls parked at once (0: DefaultMaxParked;
+	// (internal/park). Nil: such connections close once answered.
+	Conns park.Resumer
+	// MaxParked caps the long polls parked at once (0: park.DefaultMax;
 	// negative: none is parked); the others wait the usual way.
 	MaxParked int
 	// Fair admits upstream calls and long polls to each tenant's fair share
@@ -75,7 +76,7 @@ func newServer(d *Deps, specJSON []byte) *Server {
 	return &Server{
 		gatewayHandlers: newGatewayHandlers(d, specJSON),
 		garantHandlers:  garantHandlers{deps: d},
-		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: newParkLot(d)},
+		fsspHandlers:    fsspHandlers{deps: d, tasks: d.FSSP, bodies: newFSSPBodyCache(), lot: park.New(d.Conns, d.MaxParked)},
 		fipsHandlers:    fipsHandlers{deps: d},
 	}
 }

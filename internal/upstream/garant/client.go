@@ -390,20 +390,8 @@ func clip(s string) string {
 	return s
 }
 
-// call sends a JSON request (body may be nil) and decodes a JSON answer.
-func (c *Client) call(ctx context.Context, token tenant.Secret, method, verb, path string, body, out any) error {
-	b, status, err := c.callJSON(ctx, token, method, verb, path, body)
-	if err != nil {
-		return err
-	}
-	if err := json.Unmarshal(b, out); err != nil {
-		return badAnswer(method, status, apperr.UpstreamFailed, "Garant's answer could not be decoded", err)
-	}
-	return nil
-}
-
-// callJSON is call without the decoding: the answer's bytes (with room for
-// one more byte) and status.
+// callJSON sends a JSON request (body may be nil) and returns the answer's
+// bytes (with room for one more byte) and status.
 func (c *Client) callJSON(ctx context.Context, token tenant.Secret, method, verb, path string, body any) ([]byte, int, error) {
 	res, cancel, err := c.send(ctx, token, method, verb, path, nil, body)
 	if err != nil {

@@ -1,4 +1,4 @@
-package main
+package park
 
 import (
 	"errors"
@@ -6,11 +6,11 @@ import (
 	"sync"
 )
 
-// resumingListener is a listener that also hands the server the
-// connections a handler took over and gives back (Resume): a parked long
-// poll, once answered, goes on as a keep-alive connection. One goroutine
+// Listener is a listener that also hands the server the connections a
+// Lot took over and gives back (Resume): a parked request, once answered,
+// goes on as a keep-alive connection. One goroutine
 // accepts from the inner listener; it ends when the listener is closed.
-type resumingListener struct {
+type Listener struct {
 	net.Listener
 	accepted chan net.Conn
 	resumed  chan net.Conn
@@ -25,8 +25,10 @@ type resumingListener struct {
 // and handing each over must not wait for the server's accept loop.
 const resumeBacklog = 4096
 
-func newResumingListener(inner net.Listener) *resumingListener {
-	l := &resumingListener{
+// NewListener wraps inner; the server serves the result, and the Lot
+// gives connections back to it.
+func NewListener(inner net.Listener) *Listener {
+	l := &Listener{
 		Listener: inner,
 		accepted: make(chan net.Conn),
 		resumed:  make(chan net.Conn, resumeBacklog),
@@ -37,7 +39,7 @@ func newResumingListener(inner net.Listener) *resumingListener {
 	return l
 }
 
-func (l *resumingListener) pump() {
+func (l *Listener) pump() {
 	for {
 		c, err := l.Listener.Accept()
 		if err != nil {
@@ -61,7 +63,7 @@ func (l *resumingListener) pump() {
 }
 
 // Accept returns the next new or resumed connection.
-func (l *resumingListener) Accept() (net.Conn, error) {
+func (l *Listener) Accept() (net.Conn, error) {
 	select {
 	case <-l.done:
 		return nil, net.ErrClosed
@@ -81,7 +83,7 @@ func (l *resumingListener) Accept() (net.Conn, error) {
 
 // Resume hands c to the server as if just accepted; false once the
 // listener is closed (the caller then closes c).
-func (l *resumingListener) Resume(c net.Conn) bool {
+func (l *Listener) Resume(c net.Conn) bool {
 	select {
 	case <-l.done:
 		return false
@@ -101,7 +103,7 @@ func (l *resumingListener) Resume(c net.Conn) bool {
 }
 
 // drain closes the given-back connections nobody accepted.
-func (l *resumingListener) drain() {
+func (l *Listener) drain() {
 	for {
 		select {
 		case c := <-l.resumed:
@@ -114,7 +116,7 @@ func (l *resumingListener) drain() {
 
 // Accepting reports whether the listener still hands connections to the
 // server: an answer on a connection to be given back says so.
-func (l *resumingListener) Accepting() bool {
+func (l *Listener) Accepting() bool {
 	select {
 	case <-l.done:
 		return false
@@ -124,7 +126,7 @@ func (l *resumingListener) Accepting() bool {
 }
 
 // Close stops accepting and waits for the accepting goroutine to end.
-func (l *resumingListener) Close() error {
+func (l *Listener) Close() error {
 	err := net.ErrClosed
 	l.close.Do(func() {
 		close(l.done)
