@@ -2495,6 +2495,13 @@ type Problem struct {
 	// Example: Quota exceeded
 	Title string `json:"title"`
 
+	// TraceID The W3C trace id of this request, present when the gateway traces it (OpenTelemetry on,
+	// and the request sampled); the caller's own when it sent a `traceparent`.
+	//
+	//
+	// Example: 4bf92f3577b34da6a3ce929b0e0e4736
+	TraceID *string `json:"trace_id,omitempty"`
+
 	// Type A URI reference identifying the problem type (`about:blank` when there is nothing more specific).
 	//
 	// Example: https://legalgate.dev/problems/quota-exceeded
@@ -3368,6 +3375,14 @@ func (a *Problem) UnmarshalJSON(b []byte) error {
 		delete(object, "title")
 	}
 
+	if raw, found := object["trace_id"]; found {
+		err = json.Unmarshal(raw, &a.TraceID)
+		if err != nil {
+			return fmt.Errorf("error reading 'trace_id': %w", err)
+		}
+		delete(object, "trace_id")
+	}
+
 	if raw, found := object["type"]; found {
 		err = json.Unmarshal(raw, &a.Type)
 		if err != nil {
@@ -3498,6 +3513,13 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 	object["title"], err = json.Marshal(a.Title)
 	if err != nil {
 		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	if a.TraceID != nil {
+		object["trace_id"], err = json.Marshal(a.TraceID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'trace_id': %w", err)
+		}
 	}
 
 	object["type"], err = json.Marshal(a.Type)

@@ -18,6 +18,7 @@ import (
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/park"
+	"github.com/legalgate/legalgate/internal/telemetry"
 )
 
 // run builds the gateway from its arguments and environment and serves until
@@ -89,9 +90,18 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	defer closeRedis()
 
+	// Tracing from the OTEL_* variables; off (nil) when none asks for it.
+	// Shut down last: it exports the spans of the drain and of background work.
+	tel, err := telemetry.New(ctx, getenv, "")
+	if err != nil {
+		return err
+	}
+	defer shutdownTelemetry(tel, log)
+	log.Info("tracing", "enabled", tel.Enabled())
+
 	reg := metrics.NewRegistry()
 	metrics.RegisterRedisPool(reg, rdb)
-	app, err := wire(ctx, cfg, rdb, reg, log)
+	app, err := wire(ctx, cfg, rdb, reg, log, tel)
 	if err != nil {
 		return err
 	}
@@ -110,7 +120,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
 		Quota: app.quota, SpecYAML: apispec.YAML, Ops: app.ops, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
 		Conns: ln, MaxParked: cfg.FSSP.MaxParked, Fair: app.fair,
-		Breakers: app.guard,
+		Breakers: app.guard, Telemetry: tel,
 		Limits: handlers.Limits{
 			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
 			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,
@@ -176,6 +186,15 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	app.stop()
 	return nil
+}
+
+// shutdownTelemetry exports the spans still buffered, for up to 5 s.
+func shutdownTelemetry(tel *telemetry.Telemetry, log *slog.Logger) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := tel.Shutdown(ctx); err != nil {
+		log.Warn("tracing: export of the last spans failed", "error", err.Error())
+	}
 }
 
 // listenLoopback serves h on a free loopback port; stop closes the server

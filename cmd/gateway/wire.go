@@ -23,6 +23,7 @@ import (
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
@@ -43,7 +44,7 @@ type app struct {
 	stop    func() // stops background work and waits for it; called after the server drained
 }
 
-func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger) (*app, error) {
+func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, tel *telemetry.Telemetry) (*app, error) {
 	table, err := ops.Contract()
 	if err != nil {
 		return nil, err
@@ -87,18 +88,18 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		return nil, err
 	}
 	if cfg.Uses(config.Garant) {
-		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, q, table, loc); err != nil {
+		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, q, table, loc, tel); err != nil {
 			return nil, err
 		}
 	}
 	if cfg.Uses(config.FIPS) {
-		if a.fips, err = wireFIPS(cfg, rdb, reg, upstreamMetrics, guard, log); err != nil {
+		if a.fips, err = wireFIPS(cfg, rdb, reg, upstreamMetrics, guard, log, tel); err != nil {
 			return nil, err
 		}
 	}
 	var tasks *fssptasks.Engine
 	if cfg.Uses(config.FSSP) {
-		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, log); err != nil {
+		if tasks, err = wireFSSP(cfg, rdb, reg, upstreamMetrics, guard, q, tenants, log, tel); err != nil {
 			return nil, err
 		}
 		a.fssp = tasks
@@ -162,11 +163,11 @@ func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Reg
 }
 
 // wireGarant builds the Garant client, its cache and the Garant service.
-func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, table *ops.Table, loc *time.Location) (*garantsvc.Service, error) {
+func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, table *ops.Table, loc *time.Location, tel *telemetry.Telemetry) (*garantsvc.Service, error) {
 	garantClient, err := garant.New(garant.Config{
 		BaseURL: cfg.Upstreams.Garant.BaseURL, EditionsPath: cfg.Upstreams.Garant.EditionsPath,
 		Proxima: cfg.Upstreams.Garant.Proxima, Timeout: cfg.Upstreams.Garant.Timeout, Location: loc,
-		Transport: guard.Transport(config.Garant, um.Transport(config.Garant, newTransport())),
+		Transport: upstreamTransport(tel, cfg.Upstreams.Garant.PropagateTrace, config.Garant, guard, um),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("garant: %w", err)
@@ -185,10 +186,10 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 }
 
 // wireFSSP builds the FSSP client and task engine.
-func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger) (*fssptasks.Engine, error) {
+func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger, tel *telemetry.Telemetry) (*fssptasks.Engine, error) {
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
-		Transport: guard.Transport(config.FSSP, um.Transport(config.FSSP, newTransport())),
+		Transport: upstreamTransport(tel, cfg.Upstreams.FSSP.PropagateTrace, config.FSSP, guard, um),
 		Timeout:   cfg.Upstreams.FSSP.Timeout,
 	})
 	if err != nil {
@@ -216,15 +217,21 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 			return c.Secret, true
 		},
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FSSP, c) },
+		Tracer:     tel.TracerProvider(),
 	}, reg, log), nil
 }
 
 // wireFIPS builds the FIPS client (route table from config, dictionaries
 // cached in Redis) and the idempotency store of its creates.
-func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger) (*handlers.FIPS, error) {
+func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger, tel *telemetry.Telemetry) (*handlers.FIPS, error) {
 	fc, err := fips.New(fips.Config{
+<<<<<<< HEAD
 		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Fields: fipsFields(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
 		Transport: guard.Transport(config.FIPS, um.Transport(config.FIPS, newTransport())),
+=======
+		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
+		Transport: upstreamTransport(tel, cfg.Upstreams.FIPS.PropagateTrace, config.FIPS, guard, um),
+>>>>>>> main
 		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
 		// A 401 counts the rejection and moves the credential's expiry to now.
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FIPS, c) },
@@ -244,6 +251,7 @@ func fipsRoutes(cfg *config.Config) map[string]fips.Route {
 	return out
 }
 
+<<<<<<< HEAD
 // fipsFields is the config's FIPS field table as the client takes it.
 func fipsFields(cfg *config.Config) fips.Fields {
 	f := cfg.Upstreams.FIPS.Fields
@@ -253,6 +261,13 @@ func fipsFields(cfg *config.Config) fips.Fields {
 		SignatureList: f.Signatures.List, SignatureAlgorithm: f.Signatures.Algorithm, SignatureValue: f.Signatures.Value,
 		SubmissionAlgorithm: f.Submission.Algorithm, SubmissionSignature: f.Submission.Signature,
 	}
+=======
+// upstreamTransport is the transport of upstream's client: an HTTP client
+// span per call when tracing is on (propagating the trace when the config
+// says so), then the upstream guard, the upstream metrics and the connections.
+func upstreamTransport(tel *telemetry.Telemetry, propagate bool, upstream string, guard *upstreamguard.Guard, um *metrics.Upstream) http.RoundTripper {
+	return tel.Transport(upstream, propagate, guard.Transport(upstream, um.Transport(upstream, newTransport())))
+>>>>>>> main
 }
 
 // newTransport is the HTTP transport of one upstream: keep-alive connections

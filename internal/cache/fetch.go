@@ -8,13 +8,25 @@ import (
 	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/telemetry"
 )
 
 // Fetch answers k under p: from the cache, or by calling fill at most once
 // per key at a time across every process sharing the Redis. When fill fails
 // and serveStale(err) is true, an expired entry within the grace period is
-// served instead of the error.
+// served instead of the error. A traced request shows it as a "cache.fetch"
+// span, with "cache.lookup", "cache.fill" and "cache.stale" under it (tracing.go).
 func (s *Store) Fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serveStale func(error) bool) (*Result, error) {
+	ctx, span := telemetry.Start(ctx, "cache.fetch")
+	if !span.IsRecording() {
+		return s.fetch(ctx, k, p, fill, serveStale)
+	}
+	res, err := s.fetch(ctx, k, p, fill, serveStale)
+	endFetch(span, k, res, err)
+	return res, err
+}
+
+func (s *Store) fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serveStale func(error) bool) (*Result, error) {
 	op := k.Operation
 	if p.TTL <= 0 {
 		s.m.result(s.cfg.Upstream, op, "bypass")
@@ -87,6 +99,9 @@ func (s *Store) staleInstead(ctx context.Context, op, rkey string, cached *Entry
 	if serveStale == nil || !serveStale(err) {
 		return nil, err
 	}
+	ctx, span := telemetry.Start(ctx, "cache.stale")
+	defer span.End()
+	telemetry.Fail(span, err)
 	if !looked {
 		cached, _ = s.get(ctx, rkey)
 	}
@@ -261,6 +276,11 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 // goroutine of its own under singleflight, where a panic would end the
 // process (and leave the fill lock held until it expires).
 func (s *Store) run(ctx context.Context, op string, fill FillFunc) (e *Entry, err error) {
+	ctx, span := telemetry.Start(ctx, "cache.fill")
+	defer func() {
+		telemetry.Fail(span, err)
+		span.End()
+	}()
 	defer func() {
 		if v := recover(); v != nil {
 			e, err = nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("cache: fill of %s panicked: %v\n%s", op, v, debug.Stack()))

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/telemetry"
 )
 
 // The Redis side of the store. An entry and its fill lock share a hash tag
@@ -28,6 +30,8 @@ func (s *Store) redisErr(cmd string, err error) error {
 
 // get reads the entry under rkey; (nil, nil) when absent.
 func (s *Store) get(ctx context.Context, rkey string) (*Entry, error) {
+	ctx, span := telemetry.Start(ctx, "cache.lookup")
+	defer span.End()
 	rctx, cancel := s.rctx(ctx)
 	defer cancel()
 	b, err := s.rdb.Get(rctx, rkey).Bytes()
@@ -63,6 +67,8 @@ return {v, 0}`)
 // getOrLock reads k and, unless the entry is fresh, takes its fill lock, in
 // one round trip. token is "" when the lock is held by another fill.
 func (s *Store) getOrLock(ctx context.Context, k Key, rkey string, now time.Time) (e *Entry, token string, err error) {
+	ctx, span := telemetry.Start(ctx, "cache.lookup")
+	defer span.End()
 	token = newToken()
 	rctx, cancel := s.rctx(ctx)
 	defer cancel()

@@ -91,6 +91,10 @@ type Upstreams struct {
 type Upstream struct {
 	BaseURL string        `yaml:"base_url"`
 	Timeout time.Duration `yaml:"timeout"`
+	// PropagateTrace sends the W3C traceparent, tracestate and baggage of a
+	// traced request to the upstream (off by default: the government APIs
+	// need not learn the callers' trace ids). Only with tracing on.
+	PropagateTrace bool `yaml:"propagate_trace"`
 }
 
 // blocks maps each upstream's name to its common settings: the one place

@@ -4,6 +4,8 @@ import (
 	"context"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -46,6 +48,10 @@ type Config struct {
 	// metrics.Upstream.CredentialRejectedNow [nobody is told].
 	OnRejected func(credential string)
 	Now        func() time.Time // [time.Now]
+	// Tracer traces the poller: an "fssp.poll" span per part and poll,
+	// linked to the submitting request's span, with "fssp.status" and
+	// "fssp.result" under it [nil: no spans].
+	Tracer trace.TracerProvider
 }
 
 func (c Config) withDefaults() Config {

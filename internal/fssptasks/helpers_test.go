@@ -40,7 +40,7 @@ func tokens(string) (tenant.Secret, bool) { return token, true }
 
 // env is one test's Redis, simulator and engine.
 type env struct {
-	t      *testing.T
+	t      testing.TB
 	rdb    *redis.Client
 	sim    *fsspsim.Server
 	url    string
@@ -67,7 +67,7 @@ func simConfig() fsspsim.Config {
 }
 
 // newEnv starts Redis, the simulator (behind wrap, if any) and one engine.
-func newEnv(t *testing.T, simCfg fsspsim.Config, wrap func(http.Handler) http.Handler) *env {
+func newEnv(t testing.TB, simCfg fsspsim.Config, wrap func(http.Handler) http.Handler) *env {
 	t.Helper()
 	srv := redistest.Start(t)
 	sim := fsspsim.New(simCfg)
@@ -125,7 +125,7 @@ func submission(tenantID, kind string, qs ...fssptasks.Query) fssptasks.Submissi
 }
 
 // submit submits s on e and fails the test on error.
-func submit(t *testing.T, e *fssptasks.Engine, s fssptasks.Submission) *fssptasks.Task {
+func submit(t testing.TB, e *fssptasks.Engine, s fssptasks.Submission) *fssptasks.Task {
 	t.Helper()
 	sub, err := e.Submit(context.Background(), s)
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
@@ -177,7 +178,7 @@ func (e *Engine) step(ctx context.Context, r *record, tok tenant.Secret) {
 		if p.Done {
 			continue
 		}
-		if err := e.pollPart(ctx, r, p, tok); err != nil {
+		if err := e.tracedPoll(ctx, r, p, tok); err != nil {
 			pollErr = err
 			break
 		}
@@ -232,7 +233,10 @@ func (e *Engine) step(ctx context.Context, r *record, tok tenant.Secret) {
 // pollPart reads one upstream task's status and, once it is done, its result.
 func (e *Engine) pollPart(ctx context.Context, r *record, p *part, tok tenant.Secret) error {
 	e.m.polls.WithLabelValues("status").Inc()
-	st, err := e.client.Status(ctx, tok, p.Upstream)
+	sctx, span := telemetry.Start(ctx, "fssp.status")
+	st, err := e.client.Status(sctx, tok, p.Upstream)
+	telemetry.Fail(span, err)
+	span.End()
 	if err != nil {
 		e.noteRejected(r.Credential, err)
 		return err
@@ -245,7 +249,10 @@ func (e *Engine) pollPart(ctx context.Context, r *record, p *part, tok tenant.Se
 		return nil
 	}
 	e.m.polls.WithLabelValues("result").Inc()
-	res, err := e.client.Result(ctx, tok, p.Upstream)
+	rctx, span := telemetry.Start(ctx, "fssp.result")
+	res, err := e.client.Result(rctx, tok, p.Upstream)
+	telemetry.Fail(span, err)
+	span.End()
 	if err != nil {
 		e.noteRejected(r.Credential, err)
 		return err

@@ -51,6 +51,9 @@ type record struct {
 	NextPoll   time.Time `json:"nextPoll"`
 	PollErrors int       `json:"pollErrors"`
 	Revision   int64     `json:"revision,omitempty"` // saves so far (Task.Revision)
+	// Trace is the W3C traceparent of the submitting request's span, which
+	// the poller's spans link to; "" when it was not traced.
+	Trace string `json:"trace,omitempty"`
 }
 
 // part is one upstream task: the searches [Offset, Offset+Count).

@@ -8,6 +8,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
@@ -117,7 +118,7 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 	r := &record{
 		Task:   Task{Status: Queued, Progress: Progress{Total: len(queries)}},
 		Tenant: s.Tenant, Credential: s.Credential, Kind: s.Kind, Requests: s.Requests,
-		Parts: make([]part, len(chunks)),
+		Parts: make([]part, len(chunks)), Trace: telemetry.Traceparent(ctx),
 	}
 	offset := 0
 	for i, c := range chunks {

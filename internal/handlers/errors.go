@@ -57,6 +57,7 @@ type problem struct {
 	Detail    string              `json:"detail,omitempty"`
 	Instance  string              `json:"instance"`
 	RequestID string              `json:"request_id"`
+	TraceID   string              `json:"trace_id,omitempty"`
 	Upstream  string              `json:"upstream,omitempty"`
 	Errors    []apperr.FieldError `json:"errors,omitempty"`
 	ext       map[string]any
@@ -93,7 +94,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 		err = apperr.Errorf(apperr.TooLarge, "the request body is larger than %d bytes", maxErr.Limit)
 	}
 	info := infoFrom(r.Context())
-	p, e := problemOf(err, info.id)
+	p, e := problemOf(err, info)
 	status := p.Status
 	logFailure(r.Context(), log, info, status, e, err)
 	h := w.Header()
@@ -118,7 +119,7 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 func logFailure(ctx context.Context, log *slog.Logger, info *reqInfo, status int, e *apperr.Error, err error) {
 	if status >= 500 || e.Err != nil {
 		log.LogAttrs(ctx, slog.LevelWarn, "request failed",
-			slog.String("request_id", info.id), slog.String("tenant", info.tenant),
+			slog.String("request_id", info.id), slog.String("trace_id", info.traceID), slog.String("tenant", info.tenant),
 			slog.String("operation", info.operation), slog.Int("status", status),
 			slog.String("error", err.Error()))
 	}
@@ -131,11 +132,12 @@ func recovered(log *slog.Logger, id string, v any) error {
 	return apperr.Wrap(apperr.Internal, "", fmt.Errorf("panic: %v", v))
 }
 
-// problemOf builds the problem document of err for the request with id
-// requestID, and returns the *apperr.Error it was built from (an Internal
+// problemOf builds the problem document of err for the request of info
+// (its request id, and its trace id when traced), and returns the
+// *apperr.Error it was built from (an Internal
 // one when err has none). Every error becomes a problem here, including the
 // failed items of a 207.
-func problemOf(err error, requestID string) (problem, *apperr.Error) {
+func problemOf(err error, info *reqInfo) (problem, *apperr.Error) {
 	e, ok := apperr.As(err)
 	if !ok {
 		e = &apperr.Error{Kind: apperr.Internal, Err: err}
@@ -146,8 +148,9 @@ func problemOf(err error, requestID string) (problem, *apperr.Error) {
 		Title:     http.StatusText(status),
 		Status:    status,
 		Detail:    e.Detail,
-		RequestID: requestID,
-		Instance:  "urn:legalgate:request:" + requestID,
+		RequestID: info.id,
+		TraceID:   info.traceID,
+		Instance:  "urn:legalgate:request:" + info.id,
 		Upstream:  e.Upstream,
 		Errors:    e.Fields,
 		ext:       e.Extensions,

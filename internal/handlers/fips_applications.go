@@ -116,7 +116,7 @@ func (h fipsHandlers) FipsGetPackage(ctx context.Context, request api.FipsGetPac
 	if err != nil {
 		return nil, err
 	}
-	return c.stream(content, "application/xml"), nil
+	return c.stream(ctx, content, "application/xml"), nil
 }
 
 // FipsSubmitApplication sends the application with the detached signature of its package.

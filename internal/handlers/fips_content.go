@@ -17,7 +17,7 @@ func (h fipsHandlers) FipsGetDocumentFile(ctx context.Context, request api.FipsG
 	if err != nil {
 		return nil, err
 	}
-	return c.stream(content, "application/octet-stream"), nil
+	return c.stream(ctx, content, "application/octet-stream"), nil
 }
 
 // FipsPutDocumentFile streams the "file" part to FIPS as the document's content.
@@ -60,7 +60,7 @@ func (h fipsHandlers) FipsGetStatement(ctx context.Context, request api.FipsGetS
 	if err != nil {
 		return nil, err
 	}
-	return c.stream(content, "application/xml"), nil
+	return c.stream(ctx, content, "application/xml"), nil
 }
 
 // FipsPutStatement streams a statement's XML to FIPS; its checks (ФЛК) come

@@ -92,7 +92,7 @@ func fipsUpstreamAttrs(m map[string]any) *api.FIPSUpstreamAttributes {
 // fipsItemProblem is the problem of one failed item of a 207: the problem
 // errors.go makes of its error, in the contract's type.
 func fipsItemProblem(ctx context.Context, err error) (*api.Problem, error) {
-	p, _ := problemOf(err, infoFrom(ctx).id)
+	p, _ := problemOf(err, infoFrom(ctx))
 	b, err := json.Marshal(p)
 	if err != nil {
 		return nil, apperr.Wrap(apperr.Internal, "", err)

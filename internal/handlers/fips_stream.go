@@ -9,9 +9,15 @@ import (
 	"net/textproto"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 )
 
@@ -27,9 +33,11 @@ func (c fipsCall) streamIdle() time.Duration {
 	return defaultStreamIdle
 }
 
-// stream answers content as it arrives from FIPS.
-func (c fipsCall) stream(content *fips.Content, defaultType string) fipsStream {
-	return fipsStream{content: content, defaultType: defaultType, idle: c.streamIdle()}
+// stream answers content as it arrives from FIPS, in a "fips.download"
+// span when the request is traced.
+func (c fipsCall) stream(ctx context.Context, content *fips.Content, defaultType string) fipsStream {
+	_, span := telemetry.Start(ctx, "fips.download")
+	return fipsStream{content: content, defaultType: defaultType, idle: c.streamIdle(), span: span}
 }
 
 // fipsStream passes FIPS content through: its type, length, encoding and
@@ -39,10 +47,13 @@ type fipsStream struct {
 	content     *fips.Content
 	defaultType string
 	idle        time.Duration
+	span        trace.Span // ended once written; records only when traced
 }
 
 func (x fipsStream) write(w http.ResponseWriter) error {
 	defer x.content.Body.Close()
+	var sent int64
+	defer func() { endStreamSpan(x.span, sent, recover()) }()
 	h := w.Header()
 	ct := x.content.ContentType
 	if ct == "" {
@@ -67,7 +78,9 @@ func (x fipsStream) write(w http.ResponseWriter) error {
 		n, err := x.content.Body.Read(buf)
 		if n > 0 {
 			_ = rc.SetWriteDeadline(time.Now().Add(x.idle))
-			if _, werr := w.Write(buf[:n]); werr != nil {
+			m, werr := w.Write(buf[:n])
+			sent += int64(m)
+			if werr != nil {
 				err = werr
 			}
 		}
@@ -102,14 +115,22 @@ func (c fipsCall) upload(ctx context.Context, mr *multipart.Reader, put func(fip
 	}
 	body := newIdleBody(exchangeFrom(ctx).w, c.streamIdle())
 	body.extend()
+	_, span := telemetry.Start(ctx, "fips.upload")
 	up, err := fipsFilePart(mr)
 	if err == nil {
 		up.Body, up.Stop = body.reader(up.Body), body.stop
 		var d *fips.Document
-		if d, err = put(up); err == nil {
+		d, err = put(up)
+		if span.IsRecording() {
+			span.SetAttributes(attribute.Int64("legalgate.fips.bytes", body.read.Load()))
+		}
+		if err == nil {
+			span.End()
 			return d, nil
 		}
 	}
+	telemetry.Fail(span, err)
+	span.End()
 	body.stop()
 	ResponseHeader(ctx).Set("Connection", "close")
 	return nil, err
@@ -123,6 +144,7 @@ type idleBody struct {
 
 	mu      sync.Mutex
 	stopped bool
+	read    atomic.Int64 // bytes of the part read so far
 }
 
 func newIdleBody(w http.ResponseWriter, idle time.Duration) *idleBody {
@@ -168,7 +190,24 @@ func (x idleReader) Read(p []byte) (int, error) {
 	if !x.b.extend() {
 		return 0, errUploadStopped
 	}
-	return x.r.Read(p)
+	n, err := x.r.Read(p)
+	x.b.read.Add(int64(n))
+	return n, err
+}
+
+// endStreamSpan ends a download's span with the bytes sent; a download cut
+// off (a panic with http.ErrAbortHandler) fails it and goes on panicking.
+func endStreamSpan(span trace.Span, sent int64, panicked any) {
+	if span.IsRecording() {
+		span.SetAttributes(attribute.Int64("legalgate.fips.bytes", sent))
+		if panicked != nil {
+			span.SetStatus(codes.Error, "download cut off")
+		}
+	}
+	span.End()
+	if panicked != nil {
+		panic(panicked)
+	}
 }
 
 // fipsFilePart finds the part named "file" and returns it to stream on. Raw

@@ -73,7 +73,7 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 // answerParkedError answers err on a parked request as writeError answers
 // one the server still holds.
 func answerParkedError(p *park.Conn, log *slog.Logger, info *reqInfo, err error) (then func()) {
-	prob, e := problemOf(err, info.id)
+	prob, e := problemOf(err, info)
 	info.errKind = e.Kind.String()
 	logFailure(context.Background(), log, info, prob.Status, e, err)
 	b, mErr := json.Marshal(prob)

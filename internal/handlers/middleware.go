@@ -23,6 +23,7 @@ import (
 type reqInfo struct {
 	raw       http.ResponseWriter // the server's own writer, for http.MaxBytesReader
 	id        string
+	traceID   string // the request's trace id when it is traced (tracing.go)
 	tenant    string
 	operation string
 	errKind   string
@@ -146,6 +147,9 @@ func logRequest(ctx context.Context, log *slog.Logger, m *metrics.HTTP, info *re
 	if info.errKind != "" {
 		attrs = append(attrs, slog.String("error_kind", info.errKind))
 	}
+	if info.traceID != "" {
+		attrs = append(attrs, slog.String("trace_id", info.traceID))
+	}
 	log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
@@ -187,7 +191,7 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				return
 			}
 			if op.authenticated {
-				t, ok := tenants.Authenticate(bearerToken(r))
+				t, ok := authenticate(ctx, tenants, r)
 				if !ok {
 					writeError(w, r, log, apperr.New(apperr.Unauthenticated,
 						"send a tenant API key as 'Authorization: Bearer <key>'"))

@@ -27,7 +27,7 @@ import (
 // the admin listener's routes are NewAdmin's, below.
 //
 // A request travels: request id → deadlines → recover → access log and
-// metrics → HEAD served as GET → chi routing → route guard (operation, tenant
+// metrics → trace span (when tracing is on) → HEAD served as GET → chi routing → route guard (operation, tenant
 // auth, body limit and budget, contract validation, fair share) → generated
 // strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
@@ -75,8 +75,11 @@ func NewServer(d *Deps) (http.Handler, error) {
 
 	r := chi.NewRouter()
 	limits := d.Limits.withDefaults()
-	r.Use(requestID, deadlines(limits), recoverer(d.Log), accessLog(d.Log, d.HTTP), headAsGet(r),
-		routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair, r))
+	mws := []func(http.Handler) http.Handler{requestID, deadlines(limits), recoverer(d.Log), accessLog(d.Log, d.HTTP)}
+	if d.Telemetry.Enabled() {
+		mws = append(mws, traced(d.Telemetry))
+	}
+	r.Use(append(mws, headAsGet(r), routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair, r))...)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})

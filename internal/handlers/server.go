@@ -22,6 +22,7 @@ import (
 	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/park"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
 )
@@ -56,6 +57,9 @@ type Deps struct {
 	Breakers interface {
 		Breakers() []upstreamguard.Breaker
 	}
+	// Telemetry traces requests (a server span each, tracing.go); nil: off,
+	// and no tracing middleware is installed.
+	Telemetry *telemetry.Telemetry
 	// Limits bound request bodies and how long a request may take (zero
 	// fields: the defaults).
 	Limits Limits

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/telemetry"
 )
 
 // Reservation is the units one upstream call holds. It is committed unless
@@ -43,7 +44,18 @@ type outcome struct {
 // whose cause is a *Rejection; an unreachable Redis is kind Unavailable
 // unless the family fails open. A rejection by per-second rules alone waits
 // for the next second (up to Config.RateWait, within ctx) and tries again.
+// A traced request shows it as a "quota.reserve" span (tracing.go).
 func (e *Engine) Reserve(ctx context.Context, r Request) (*Reservation, error) {
+	ctx, span := telemetry.Start(ctx, "quota.reserve")
+	if !span.IsRecording() {
+		return e.reserve(ctx, r)
+	}
+	res, err := e.reserve(ctx, r)
+	endReserve(span, r, res, err)
+	return res, err
+}
+
+func (e *Engine) reserve(ctx context.Context, r Request) (*Reservation, error) {
 	now := e.now()
 	p, err := e.plan(r, now)
 	if err != nil {
@@ -249,11 +261,22 @@ func (e *Engine) unavailable(p *plan, err error) (*Reservation, error) {
 
 // Refund gives the reserved units back; call it when the upstream did not
 // do the work. It is idempotent, and a no-op for the zero Reservation. The
-// per-second rate is not refunded: the upstream saw the call.
+// per-second rate is not refunded: the upstream saw the call. A traced
+// request shows it as a "quota.refund" span.
 func (r *Reservation) Refund(ctx context.Context) error {
 	if r == nil || r.e == nil {
 		return nil
 	}
+	ctx, span := telemetry.Start(ctx, "quota.refund")
+	if !span.IsRecording() {
+		return r.refund(ctx)
+	}
+	err := r.refund(ctx)
+	endRefund(span, r, err)
+	return err
+}
+
+func (r *Reservation) refund(ctx context.Context) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.refunded {

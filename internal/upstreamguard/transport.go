@@ -9,7 +9,10 @@ import (
 	"net/http"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 )
 
@@ -42,19 +45,23 @@ func (t *transport) RoundTrip(r *http.Request) (*http.Response, error) {
 		t.g.m.refused(c)
 		return nil, c.openErr(err)
 	}
-	res, sent, err := t.send(r, c)
+	res, sent, retries, err := t.send(r, c)
 	done(outcome(r.Context(), res, err, sent))
+	if span := trace.SpanFromContext(r.Context()); span.IsRecording() {
+		// The HTTP client span around this transport (telemetry.Transport).
+		span.SetAttributes(telemetry.KeyCredential.String(c.Name), telemetry.KeyRetries.Int(retries))
+	}
 	return res, err
 }
 
 // send waits for r's turn, sends it, and sends it again while the upstream
 // answers 429 and the retry budget allows. sent reports that r left the
-// gateway.
-func (t *transport) send(r *http.Request, c *guarded) (res *http.Response, sent bool, err error) {
+// gateway, retries how many times it was sent again.
+func (t *transport) send(r *http.Request, c *guarded) (res *http.Response, sent bool, retries int, err error) {
 	ctx := r.Context()
 	if err := t.g.wait(ctx, c); err != nil {
 		closeBody(r)
-		return nil, false, err
+		return nil, false, 0, err
 	}
 	res, err = t.next.RoundTrip(r)
 	for attempt := 0; t.retry && err == nil && res.StatusCode == http.StatusTooManyRequests && attempt < t.g.cfg.MaxRetries; attempt++ {
@@ -64,8 +71,9 @@ func (t *transport) send(r *http.Request, c *guarded) (res *http.Response, sent 
 			break
 		}
 		res, err = again, err2
+		retries++
 	}
-	return res, true, err
+	return res, true, retries, err
 }
 
 // again sends r once more after a 429, when the request can be replayed, a
