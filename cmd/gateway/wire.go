@@ -225,13 +225,8 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 // cached in Redis) and the idempotency store of its creates.
 func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger, tel *telemetry.Telemetry) (*handlers.FIPS, error) {
 	fc, err := fips.New(fips.Config{
-<<<<<<< HEAD
 		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Fields: fipsFields(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
-		Transport: guard.Transport(config.FIPS, um.Transport(config.FIPS, newTransport())),
-=======
-		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
 		Transport: upstreamTransport(tel, cfg.Upstreams.FIPS.PropagateTrace, config.FIPS, guard, um),
->>>>>>> main
 		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
 		// A 401 counts the rejection and moves the credential's expiry to now.
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FIPS, c) },
@@ -251,7 +246,6 @@ func fipsRoutes(cfg *config.Config) map[string]fips.Route {
 	return out
 }
 
-<<<<<<< HEAD
 // fipsFields is the config's FIPS field table as the client takes it.
 func fipsFields(cfg *config.Config) fips.Fields {
 	f := cfg.Upstreams.FIPS.Fields
@@ -261,13 +255,13 @@ func fipsFields(cfg *config.Config) fips.Fields {
 		SignatureList: f.Signatures.List, SignatureAlgorithm: f.Signatures.Algorithm, SignatureValue: f.Signatures.Value,
 		SubmissionAlgorithm: f.Submission.Algorithm, SubmissionSignature: f.Submission.Signature,
 	}
-=======
+}
+
 // upstreamTransport is the transport of upstream's client: an HTTP client
 // span per call when tracing is on (propagating the trace when the config
 // says so), then the upstream guard, the upstream metrics and the connections.
 func upstreamTransport(tel *telemetry.Telemetry, propagate bool, upstream string, guard *upstreamguard.Guard, um *metrics.Upstream) http.RoundTripper {
 	return tel.Transport(upstream, propagate, guard.Transport(upstream, um.Transport(upstream, newTransport())))
->>>>>>> main
 }
 
 // newTransport is the HTTP transport of one upstream: keep-alive connections
