@@ -13,7 +13,6 @@ import (
 	"slices"
 	"time"
 
-	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -116,16 +115,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s (server.admin_addr): %w", cfg.Server.AdminAddr, err)
 	}
 	defer adminLn.Close()
-	h, err := handlers.NewServer(&handlers.Deps{
-		Log: log, Tenants: app.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
-		Quota: app.quota, SpecYAML: apispec.YAML, Ops: app.ops, FSSP: app.fssp, Garant: app.garant, FIPS: app.fips,
-		Conns: ln, MaxParked: cfg.FSSP.MaxParked, Fair: app.fair,
-		Breakers: app.guard, Telemetry: tel,
-		Limits: handlers.Limits{
-			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
-			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,
-		},
-	})
+	h, err := handlers.NewServer(app.deps(cfg, rdb, reg, log, ln))
 	if err != nil {
 		return err
 	}

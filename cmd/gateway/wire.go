@@ -13,6 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
 
+	apispec "github.com/legalgate/legalgate/api"
 	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fairshare"
@@ -22,6 +23,7 @@ import (
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
+	"github.com/legalgate/legalgate/internal/park"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -41,6 +43,7 @@ type app struct {
 	garant  *garantsvc.Service
 	fips    *handlers.FIPS
 	fair    *fairshare.Limiter
+	tel     *telemetry.Telemetry
 	stop    func() // stops background work and waits for it; called after the server drained
 }
 
@@ -83,7 +86,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 	if err != nil {
 		return nil, err
 	}
-	a := &app{ops: table, tenants: tenants, quota: q, guard: guard}
+	a := &app{ops: table, tenants: tenants, quota: q, guard: guard, tel: tel}
 	if a.fair, err = wireFairness(cfg, rdb, reg, log); err != nil {
 		return nil, err
 	}
@@ -136,6 +139,21 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		wg.Wait()
 	}
 	return a, nil
+}
+
+// deps is what handlers.NewServer needs: the app, the config's limits and
+// conns, which takes back the connections of answered long polls.
+func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, conns park.Resumer) *handlers.Deps {
+	return &handlers.Deps{
+		Log: log, Tenants: a.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
+		Quota: a.quota, SpecYAML: apispec.YAML, Ops: a.ops, FSSP: a.fssp, Garant: a.garant, FIPS: a.fips,
+		Conns: conns, MaxParked: cfg.FSSP.MaxParked, Fair: a.fair,
+		Breakers: a.guard, Telemetry: a.tel,
+		Limits: handlers.Limits{
+			BodyTimeout: cfg.Server.BodyTimeout, BodyIdleTimeout: cfg.Server.BodyIdleTimeout, WriteTimeout: cfg.Server.WriteTimeout,
+			BodyBudget: int64(cfg.Server.BodyBudgetMiB) << 20, TenantBodyBudget: int64(cfg.Server.TenantBodyBudgetMiB) << 20,
+		},
+	}
 }
 
 // wireGuard builds the upstream guard: a circuit breaker per credential and

@@ -172,7 +172,7 @@ type Key struct {
 	Scope, Operation string
 	Topic            int
 	Owner            string // a tenant id: letters, digits, '_' and '-'
-	hash             string
+	hash             [16]byte
 }
 
 // NewKey hashes request, a typed value whose JSON encoding is canonical
@@ -190,7 +190,9 @@ func NewKey(scope, operation string, topic int, request any) (Key, error) {
 		}
 		h.Sum(sum[:0])
 	}
-	return Key{Scope: scope, Operation: operation, Topic: topic, hash: hex.EncodeToString(sum[:16])}, nil
+	k := Key{Scope: scope, Operation: operation, Topic: topic}
+	copy(k.hash[:], sum[:])
+	return k, nil
 }
 
 // appendSimpleJSON appends what json.Encoder writes for the simple requests
@@ -239,23 +241,41 @@ func plainJSON(s string) bool {
 	return true
 }
 
-// key is k's Redis key (and L1 key):
+// key is k's Redis key:
 // PREFIX SCOPE:OPERATION:TOPIC:[t.OWNER:]{HASH}. The hash is a hash tag: an
 // entry and its fill lock live in one cluster slot.
 func (s *Store) key(k Key) string {
-	return s.cfg.Prefix + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":" + ownerPart(k.Owner) + "{" + k.hash + "}"
+	return s.redisKey("", k)
 }
 
 func (s *Store) lockKey(k Key) string {
-	return s.cfg.Prefix + "lock:" + k.Scope + ":" + k.Operation + ":" + strconv.Itoa(k.Topic) + ":" + ownerPart(k.Owner) + "{" + k.hash + "}"
+	return s.redisKey("lock:", k)
 }
 
-// ownerPart is the key segment of a private entry's owner ("" when shared).
-func ownerPart(owner string) string {
-	if owner == "" {
-		return ""
+// redisKey is PREFIX KIND SCOPE:OPERATION:TOPIC:[t.OWNER:]{HASH}, built in one allocation.
+func (s *Store) redisKey(kind string, k Key) string {
+	var b strings.Builder
+	b.Grow(len(s.cfg.Prefix) + len(kind) + len(k.Scope) + len(k.Operation) + len(k.Owner) + 2*len(k.hash) + 32)
+	b.WriteString(s.cfg.Prefix)
+	b.WriteString(kind)
+	b.WriteString(k.Scope)
+	b.WriteByte(':')
+	b.WriteString(k.Operation)
+	b.WriteByte(':')
+	var num [20]byte
+	b.Write(strconv.AppendInt(num[:0], int64(k.Topic), 10))
+	b.WriteByte(':')
+	if k.Owner != "" {
+		b.WriteString("t.")
+		b.WriteString(k.Owner)
+		b.WriteByte(':')
 	}
-	return "t." + owner + ":"
+	b.WriteByte('{')
+	var hx [2 * len(Key{}.hash)]byte
+	hex.Encode(hx[:], k.hash[:])
+	b.Write(hx[:])
+	b.WriteByte('}')
+	return b.String()
 }
 
 // Policy is what one request allows: the operation's TTL (0: not cached) and

@@ -36,6 +36,14 @@ func (s *Store) fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serve
 		}
 		return &Result{Entry: e, Filled: true}, nil
 	}
+	now := s.cfg.Now()
+	if !p.NoCache {
+		if e := s.l1.get(k, now); e != nil {
+			s.m.result(s.cfg.Upstream, op, "hit")
+			s.m.localHits.WithLabelValues(s.cfg.Upstream, op).Inc()
+			return s.hit(e, StatusHit, now), nil
+		}
+	}
 	rkey := s.key(k)
 	if p.NoCache {
 		s.m.result(s.cfg.Upstream, op, "bypass")
@@ -54,12 +62,6 @@ func (s *Store) fetch(ctx context.Context, k Key, p Policy, fill FillFunc, serve
 			res.Status = StatusBypass
 		}
 		return res, nil
-	}
-	now := s.cfg.Now()
-	if e := s.l1.get(rkey, now); e != nil {
-		s.m.result(s.cfg.Upstream, op, "hit")
-		s.m.localHits.WithLabelValues(s.cfg.Upstream, op).Inc()
-		return s.hit(e, StatusHit, now), nil
 	}
 	var cached *Entry
 	looked := false

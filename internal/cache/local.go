@@ -19,13 +19,12 @@ type local struct {
 	maxBytes   int64
 
 	mu    sync.RWMutex
-	items map[string]*list.Element // Redis key → element of order
-	order *list.List               // of *localItem, oldest first
+	items map[Key]*list.Element // → element of order
+	order *list.List            // of *localItem, oldest first
 	bytes int64
 }
 
 type localItem struct {
-	rkey   string
 	key    Key
 	entry  *Entry
 	until  time.Time // min(kept + ttl, entry.Expires)
@@ -38,16 +37,16 @@ func newLocal(ttl time.Duration, maxEntries int, maxBytes int64) *local {
 		return nil
 	}
 	return &local{ttl: ttl, maxEntries: maxEntries, maxBytes: maxBytes,
-		items: make(map[string]*list.Element), order: list.New()}
+		items: make(map[Key]*list.Element), order: list.New()}
 }
 
-// get returns the entry stored under rkey while it is fresh.
-func (l *local) get(rkey string, now time.Time) *Entry {
+// get returns the entry stored under k while it is fresh.
+func (l *local) get(k Key, now time.Time) *Entry {
 	if l == nil {
 		return nil
 	}
 	l.mu.RLock()
-	el, ok := l.items[rkey]
+	el, ok := l.items[k]
 	var it *localItem
 	if ok {
 		it = el.Value.(*localItem)
@@ -59,7 +58,8 @@ func (l *local) get(rkey string, now time.Time) *Entry {
 	return it.entry
 }
 
-// put keeps e, a fresh entry, under rkey, and reports whether it did.
+// put keeps e, a fresh entry, under k (whose Redis key is rkey), and
+// reports whether it did.
 // Entries over a quarter of the byte budget are not kept: one large file
 // must not push out everything else.
 func (l *local) put(rkey string, k Key, e *Entry, now time.Time) bool {
@@ -74,16 +74,16 @@ func (l *local) put(rkey string, k Key, e *Entry, now time.Time) bool {
 	if e.Expires.Before(until) {
 		until = e.Expires
 	}
-	it := &localItem{rkey: rkey, key: k, entry: e, until: until, weight: w}
+	it := &localItem{key: k, entry: e, until: until, weight: w}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if el, ok := l.items[rkey]; ok {
+	if el, ok := l.items[k]; ok {
 		l.removeLocked(el)
 	}
 	for l.order.Len() >= l.maxEntries || l.bytes+w > l.maxBytes {
 		l.removeLocked(l.order.Front())
 	}
-	l.items[rkey] = l.order.PushBack(it)
+	l.items[k] = l.order.PushBack(it)
 	l.bytes += w
 	return true
 }
@@ -108,6 +108,6 @@ func (l *local) purge(scope, operation string, topic int) {
 
 func (l *local) removeLocked(el *list.Element) {
 	it := l.order.Remove(el).(*localItem)
-	delete(l.items, it.rkey)
+	delete(l.items, it.key)
 	l.bytes -= it.weight
 }

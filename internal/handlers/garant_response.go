@@ -38,12 +38,18 @@ func answer(res *garantsvc.Answer, cached, rate bool) jsonAnswer {
 
 func (a jsonAnswer) write(w http.ResponseWriter) error {
 	h := w.Header()
-	h["Content-Type"] = []string{"application/json"}
+	// The fixed fields' values share one allocation; each slice is capped
+	// at its one value, so an Add elsewhere cannot write into the next.
+	v := new([3]string)
+	v[0] = "application/json"
+	h["Content-Type"] = v[0:1:1]
 	if a.withAge {
-		h["Age"] = []string{strconv.Itoa(a.age)}
+		v[1] = strconv.Itoa(a.age)
+		h["Age"] = v[1:2:2]
 	}
 	if a.cacheStatus != "" {
-		h["Cache-Status"] = []string{a.cacheStatus}
+		v[2] = a.cacheStatus
+		h["Cache-Status"] = v[2:3:3]
 	}
 	if a.rateLimit != "" {
 		h.Set("RateLimit", a.rateLimit)

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"log/slog"
 	"net/http"
-	"regexp"
 	"strings"
 	"time"
 
@@ -19,7 +18,9 @@ import (
 )
 
 // reqInfo is what the outer middleware learns about a request as it travels
-// inwards; the access log and metrics read it on the way out.
+// inwards; the access log and metrics read it on the way out. It is one
+// allocation per request: the access log's writer, the exchange and the
+// X-Request-Id value live in it.
 type reqInfo struct {
 	raw       http.ResponseWriter // the server's own writer, for http.MaxBytesReader
 	id        string
@@ -27,12 +28,19 @@ type reqInfo struct {
 	tenant    string
 	operation string
 	errKind   string
-	// detach, set by the access log, is called by a handler that takes the
-	// connection over to answer later (park): the access log then leaves
-	// the request to the returned func, called once it is answered.
-	detach   func() func(status int, bytes int64)
-	detached bool
-	body     *timedBody // the request body under its deadlines; nil without one
+	detached  bool
+	// spanEnd ends the request's server span (tracing.go) when a parked
+	// request is answered; nil when the request is not traced.
+	spanEnd func(route string, status int)
+	body    *timedBody // the request body under its deadlines; nil without one
+	x       exchange   // the strict handler's writer and request (withExchange)
+	idValue [1]string  // the X-Request-Id header's value
+	sw      statusWriter
+	// Set by the access log, for detach.
+	log    *slog.Logger
+	m      *metrics.HTTP
+	logged *http.Request // the request as the access log saw it
+	start  time.Time
 }
 
 type infoKey struct{}
@@ -44,22 +52,63 @@ func infoFrom(ctx context.Context) *reqInfo {
 	return &reqInfo{id: "unknown", operation: "unknown"}
 }
 
-var validRequestID = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+// detach is called by a handler that takes the connection over to answer
+// later (park): the access log then leaves the request to the returned
+// func, to be called once it is answered (a no-op when no access log saw
+// the request).
+func (i *reqInfo) detach() func(status int, bytes int64) {
+	if i.logged == nil {
+		return func(int, int64) {}
+	}
+	i.detached = true
+	log, m, start := i.log, i.m, i.start
+	method, route := i.logged.Method, routePattern(i.logged)
+	// The server's writer (and with it the connection's buffers) is not
+	// kept for as long as the request is parked.
+	i.raw, i.x, i.sw.ResponseWriter, i.logged = nil, exchange{}, nil, nil
+	return func(status int, bytes int64) {
+		logRequest(context.Background(), log, m, i, method, route, status, bytes, time.Since(start))
+		if i.spanEnd != nil {
+			i.spanEnd(route, status)
+		}
+	}
+}
+
+// requestIDHeader is X-Request-ID as net/http keys it (canonical).
+const requestIDHeader = "X-Request-Id"
 
 // requestID gives every request an id (the caller's X-Request-ID when it is
 // sane) and echoes it in the response.
 func requestID(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get("X-Request-ID")
-		if !validRequestID.MatchString(id) {
+		var id string
+		if v := r.Header[requestIDHeader]; len(v) > 0 && saneRequestID(v[0]) {
+			id = v[0]
+		} else {
 			var b [12]byte
 			_, _ = rand.Read(b[:])
 			id = hex.EncodeToString(b[:])
 		}
-		w.Header().Set("X-Request-ID", id)
 		info := &reqInfo{raw: w, id: id, operation: "unknown"}
+		info.idValue[0] = id
+		w.Header()[requestIDHeader] = info.idValue[:]
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), infoKey{}, info)))
 	})
+}
+
+// saneRequestID reports whether a caller's request id may be echoed and
+// logged: 8 to 64 of A-Z, a-z, 0-9, '.', '_' and '-'.
+func saneRequestID(id string) bool {
+	if len(id) < 8 || len(id) > 64 {
+		return false
+	}
+	for i := 0; i < len(id); i++ {
+		c := id[i]
+		if !('a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' || c == '.' || c == '_' || c == '-') {
+			return false
+		}
+	}
+	return true
 }
 
 // recoverer turns a panic into a 500 problem and a log line with the stack.
@@ -110,19 +159,10 @@ func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
 func accessLog(log *slog.Logger, m *metrics.HTTP) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			sw := &statusWriter{ResponseWriter: w}
 			info := infoFrom(r.Context())
-			info.detach = func() func(int, int64) {
-				info.detached = true
-				// The server's writer (and with it the connection's buffers)
-				// is not kept for as long as the request is parked.
-				info.raw, info.detach = nil, nil
-				method, route := r.Method, routePattern(r)
-				return func(status int, bytes int64) {
-					logRequest(context.Background(), log, m, info, method, route, status, bytes, time.Since(start))
-				}
-			}
+			info.log, info.m, info.logged, info.start = log, m, r, time.Now()
+			sw := &info.sw
+			sw.ResponseWriter = w
 			next.ServeHTTP(sw, r)
 			if info.detached {
 				return
@@ -130,7 +170,7 @@ func accessLog(log *slog.Logger, m *metrics.HTTP) func(http.Handler) http.Handle
 			if sw.status == 0 {
 				sw.status = http.StatusOK
 			}
-			logRequest(r.Context(), log, m, info, r.Method, routePattern(r), sw.status, sw.bytes, time.Since(start))
+			logRequest(r.Context(), log, m, info, r.Method, routePattern(r), sw.status, sw.bytes, time.Since(info.start))
 		})
 	}
 }
@@ -160,19 +200,18 @@ func routePattern(r *http.Request) string {
 	return "unmatched"
 }
 
-// routeGuard finds the contract operation a request is for (asking the
-// router, before it runs the route, so that auth comes before parameter
-// parsing), names it, checks the tenant's key where the operation needs one,
+// routeGuard wraps the contract's routes, after chi matched one and before
+// the generated wrapper parses its parameters (so auth comes first): it
+// finds the contract operation of the matched route, names it, checks the tenant's key where the operation needs one,
 // limits the body, takes a JSON body's share of the body budget, validates
 // the request against the contract and admits it to its upstream's fair
 // share (held until the request is answered), in that order.
-func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, fair *fairshare.Limiter, mux *chi.Mux) func(http.Handler) http.Handler {
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, fair *fairshare.Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			rc := chi.NewRouteContext()
-			pattern := mux.Find(rc, r.Method, routingPath(r))
-			op, ok := ops.lookup(r.Method, pattern)
-			if !ok { // unknown route, wrong method or a route outside the contract
+			rc := chi.RouteContext(r.Context())
+			op, ok := ops.lookup(r.Method, rc.RoutePattern())
+			if !ok { // not a contract operation (every route the generated code adds is one)
 				next.ServeHTTP(w, r)
 				return
 			}
@@ -245,7 +284,7 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 					defer release()
 				}
 			}
-			if err := ops.validate(r, op, rc.URLParams); err != nil {
+			if err := ops.validate(r, op, &rc.URLParams); err != nil {
 				writeError(w, r, log, err)
 				return
 			}

@@ -28,8 +28,8 @@ import (
 //
 // A request travels: request id → deadlines → recover → access log and
 // metrics → trace span (when tracing is on) → HEAD served as GET → chi routing → route guard (operation, tenant
-// auth, body limit and budget, contract validation, fair share) → generated
-// strict handler → the operation's method.
+// auth, body limit and budget, contract validation, fair share), on the
+// contract's routes only → generated strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
 	spec, err := api.GetSpec()
 	if err != nil {
@@ -79,7 +79,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 	if d.Telemetry.Enabled() {
 		mws = append(mws, traced(d.Telemetry))
 	}
-	r.Use(append(mws, headAsGet(r), routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair, r))...)
+	r.Use(append(mws, headAsGet(r))...)
 	r.NotFound(func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, r, d.Log, apperr.Errorf(apperr.NotFound, "no route %s %s", r.Method, r.URL.Path))
 	})
@@ -112,8 +112,11 @@ func NewServer(d *Deps) (http.Handler, error) {
 			writeError(w, r, d.Log, err)
 		},
 	})
+	// The route guard runs once chi has matched the route (one routing per
+	// request) and before the generated wrapper parses a parameter, so auth
+	// still comes first.
 	api.HandlerWithOptions(strict, api.ChiServerOptions{
-		BaseRouter: r,
+		BaseRouter: r.With(routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair)),
 		ErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, r, d.Log, paramError(err))
 		},

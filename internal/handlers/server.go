@@ -97,8 +97,6 @@ type exchange struct {
 	r *http.Request
 }
 
-type exchangeKey struct{}
-
 // withExchange is a strict middleware that makes the raw exchange available.
 // It also refuses any operation the route guard did not see: an operation
 // never runs without the guard's authentication and validation.
@@ -108,13 +106,15 @@ func withExchange(f api.StrictHandlerFunc, operationID string) api.StrictHandler
 		if infoFrom(ctx).operation != op {
 			return nil, apperr.Wrap(apperr.NotFound, "no such route", fmt.Errorf("route guard saw %q, router ran %q", infoFrom(ctx).operation, op))
 		}
-		return f(context.WithValue(ctx, exchangeKey{}, exchange{w: w, r: r}), w, r, req)
+		infoFrom(ctx).x = exchange{w: w, r: r}
+		return f(ctx, w, r, req)
 	}
 }
 
+// exchangeFrom returns the writer and request of the request in ctx, as the
+// strict handler got them (zero outside one).
 func exchangeFrom(ctx context.Context) exchange {
-	x, _ := ctx.Value(exchangeKey{}).(exchange)
-	return x
+	return infoFrom(ctx).x
 }
 
 // ResponseHeader returns the response header map of the request in ctx, so a

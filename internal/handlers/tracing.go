@@ -40,16 +40,8 @@ func traced(tel *telemetry.Telemetry) func(http.Handler) http.Handler {
 				info.traceID = sc.TraceID().String()
 			}
 			method := r.Method
-			if detach := info.detach; detach != nil {
-				// A parked request is answered later: its span ends then.
-				info.detach = func() func(int, int64) {
-					done, route := detach(), routePattern(r)
-					return func(status int, bytes int64) {
-						done(status, bytes)
-						endServerSpan(span, info, method, route, status)
-					}
-				}
-			}
+			// A parked request is answered later: its span ends then.
+			info.spanEnd = func(route string, status int) { endServerSpan(span, info, method, route, status) }
 			answered := false
 			defer func() {
 				if info.detached {

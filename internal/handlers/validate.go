@@ -40,6 +40,7 @@ type operation struct {
 	native        bool            // the upstream's own shapes: its handler authenticates and validates
 	body          *jsonBody       // a JSON body, checked and decoded here
 	route         *routers.Route
+	params        *paramCheck // nil: kin-openapi checks every request's parameters
 }
 
 // jsonBody is an operation's JSON request body: its contract and the shape
@@ -52,7 +53,7 @@ type jsonBody struct {
 // operationIndex finds a contract operation by method and chi route pattern
 // (chi patterns and OpenAPI paths share the {param} syntax).
 type operationIndex struct {
-	byRoute map[string]*operation
+	byRoute map[routeKey]*operation
 	opts    *openapi3filter.Options
 }
 
@@ -61,7 +62,7 @@ type operationIndex struct {
 var bodyLimits = jsonscan.Limits{MaxDepth: 32, MaxValues: 100_000}
 
 func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, error) {
-	idx := &operationIndex{byRoute: map[string]*operation{}, opts: &openapi3filter.Options{
+	idx := &operationIndex{byRoute: map[routeKey]*operation{}, opts: &openapi3filter.Options{
 		MultiError:         true,
 		ExcludeRequestBody: true,                                  // checked by validateBody, as it is read
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // the guard authenticated already
@@ -81,6 +82,7 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 				native:        rules.Native,
 				route:         &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
+			o.params = compileParams(o.route)
 			if rules.Upstream != ops.Gateway {
 				o.upstream = rules.Upstream
 			}
@@ -95,21 +97,38 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 				}
 			}
 			o.share = shareClasses[rules.Share]
-			idx.byRoute[method+" "+path] = o
+			idx.byRoute[routeKey{method, path}] = o
 		}
 	}
 	return idx, nil
 }
 
+// routeKey is a route: its method and its chi pattern.
+type routeKey struct{ method, pattern string }
+
 func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {
-	o, ok := x.byRoute[method+" "+pattern]
+	o, ok := x.byRoute[routeKey{method, pattern}]
 	return o, ok
 }
 
 // validate checks r against the contract and returns an Invalid error that
-// names every wrong field. The parameters are checked first; then a JSON
-// body, as it is read (validateBody).
-func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.RouteParams) error {
+// names every wrong field. The parameters are checked first (by the
+// operation's compiled paramCheck when it accepts them, else by
+// kin-openapi); then a JSON body, as it is read (validateBody).
+func (x *operationIndex) validate(r *http.Request, op *operation, urlParams *chi.RouteParams) error {
+	if op.params == nil || !op.params.accept(r, urlParams) {
+		if err := x.validateParams(r, op, urlParams); err != nil {
+			return err
+		}
+	}
+	if op.body != nil {
+		return validateBody(r, op.body)
+	}
+	return nil
+}
+
+// validateParams checks r's parameters with kin-openapi.
+func (x *operationIndex) validateParams(r *http.Request, op *operation, urlParams *chi.RouteParams) error {
 	params := make(map[string]string, len(urlParams.Keys))
 	for i, k := range urlParams.Keys {
 		params[k] = urlParams.Values[i]
@@ -123,9 +142,6 @@ func (x *operationIndex) validate(r *http.Request, op *operation, urlParams chi.
 	})
 	if err != nil {
 		return invalid(err)
-	}
-	if op.body != nil {
-		return validateBody(r, op.body)
 	}
 	return nil
 }
