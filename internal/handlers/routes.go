@@ -90,20 +90,6 @@ func NewServer(d *Deps) (http.Handler, error) {
 	// Swagger UI's assets (the page itself is the contract's GET /docs).
 	r.Get("/docs/*", srv.docs.ServeHTTP)
 
-	// FSSP's own API v1.0 (compat_fssp.go): described in the contract (tag
-	// compat-fssp, x-gateway native) but routed here, not by the generated
-	// server, since its key is a query parameter or in a group's body and its
-	// errors keep FSSP's envelope. Any method reaches the handlers, which
-	// answer FSSP's 405; other paths under the prefix FSSP's 404.
-	fsspNative := compatFSSP{deps: d, tasks: d.FSSP}
-	r.HandleFunc(compatFSSPBase+"/search/physical", fsspNative.search(fsspTypePhysical))
-	r.HandleFunc(compatFSSPBase+"/search/legal", fsspNative.search(fsspTypeLegal))
-	r.HandleFunc(compatFSSPBase+"/search/ip", fsspNative.search(fsspTypeIP))
-	r.HandleFunc(compatFSSPBase+"/search/group", fsspNative.searchGroup)
-	r.HandleFunc(compatFSSPBase+"/status", fsspNative.taskRead(nativeStatusBody))
-	r.HandleFunc(compatFSSPBase+"/result", fsspNative.taskRead(nativeResultBody))
-	r.HandleFunc(compatFSSPBase+"/*", fsspNative.unknown)
-
 	strict := api.NewStrictHandlerWithOptions(srv, []api.StrictMiddlewareFunc{withExchange}, api.StrictHTTPServerOptions{
 		RequestErrorHandlerFunc: func(w http.ResponseWriter, r *http.Request, err error) {
 			writeError(w, r, d.Log, apperr.Wrap(apperr.Invalid, "the request body or parameters could not be decoded", err))
@@ -112,6 +98,20 @@ func NewServer(d *Deps) (http.Handler, error) {
 			writeError(w, r, d.Log, err)
 		},
 	})
+	// FSSP's own API v1.0 (compat_fssp.go): described in the contract (tag
+	// compat-fssp, x-gateway native) but routed here, not by the generated
+	// server, since its key is a query parameter or in a group's body and its
+	// errors keep FSSP's envelope. Any method reaches the handlers, which
+	// answer FSSP's 405; other paths under the prefix FSSP's 404.
+	fsspNative := compatFSSP{deps: d, tasks: d.FSSP}
+	guarded := r.With(routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair))
+	guarded.HandleFunc(compatFSSPBase+"/search/physical", fsspNative.search(fsspTypePhysical))
+	guarded.HandleFunc(compatFSSPBase+"/search/legal", fsspNative.search(fsspTypeLegal))
+	guarded.HandleFunc(compatFSSPBase+"/search/ip", fsspNative.search(fsspTypeIP))
+	guarded.HandleFunc(compatFSSPBase+"/search/group", fsspNative.searchGroup)
+	guarded.HandleFunc(compatFSSPBase+"/status", fsspNative.taskRead(nativeStatusBody))
+	guarded.HandleFunc(compatFSSPBase+"/result", fsspNative.taskRead(nativeResultBody))
+	guarded.HandleFunc(compatFSSPBase+"/*", fsspNative.unknown)
 	// The route guard runs once chi has matched the route (one routing per
 	// request) and before the generated wrapper parses a parameter, so auth
 	// still comes first.
