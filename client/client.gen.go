@@ -459,21 +459,63 @@ func (e HealthStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for NotReadyProblemScope.
+const (
+	NotReadyProblemScopeProblemScopeCredential NotReadyProblemScope = "credential"
+	NotReadyProblemScopeProblemScopeGateway    NotReadyProblemScope = "gateway"
+	NotReadyProblemScopeProblemScopeTenant     NotReadyProblemScope = "tenant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemScope enum.
+func (e NotReadyProblemScope) Valid() bool {
+	switch e {
+	case NotReadyProblemScopeProblemScopeCredential:
+		return true
+	case NotReadyProblemScopeProblemScopeGateway:
+		return true
+	case NotReadyProblemScopeProblemScopeTenant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotReadyProblemUpstream.
+const (
+	NotReadyProblemUpstreamProblemUpstreamFIPS   NotReadyProblemUpstream = "fips"
+	NotReadyProblemUpstreamProblemUpstreamFSSP   NotReadyProblemUpstream = "fssp"
+	NotReadyProblemUpstreamProblemUpstreamGarant NotReadyProblemUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemUpstream enum.
+func (e NotReadyProblemUpstream) Valid() bool {
+	switch e {
+	case NotReadyProblemUpstreamProblemUpstreamFIPS:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamFSSP:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemScope.
 const (
-	ProblemScopeCredential ProblemScope = "credential"
-	ProblemScopeGateway    ProblemScope = "gateway"
-	ProblemScopeTenant     ProblemScope = "tenant"
+	ProblemScopeProblemScopeCredential ProblemScope = "credential"
+	ProblemScopeProblemScopeGateway    ProblemScope = "gateway"
+	ProblemScopeProblemScopeTenant     ProblemScope = "tenant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemScope enum.
 func (e ProblemScope) Valid() bool {
 	switch e {
-	case ProblemScopeCredential:
+	case ProblemScopeProblemScopeCredential:
 		return true
-	case ProblemScopeGateway:
+	case ProblemScopeProblemScopeGateway:
 		return true
-	case ProblemScopeTenant:
+	case ProblemScopeProblemScopeTenant:
 		return true
 	default:
 		return false
@@ -482,19 +524,19 @@ func (e ProblemScope) Valid() bool {
 
 // Defines values for ProblemUpstream.
 const (
-	ProblemUpstreamFIPS   ProblemUpstream = "fips"
-	ProblemUpstreamFSSP   ProblemUpstream = "fssp"
-	ProblemUpstreamGarant ProblemUpstream = "garant"
+	ProblemUpstreamProblemUpstreamFIPS   ProblemUpstream = "fips"
+	ProblemUpstreamProblemUpstreamFSSP   ProblemUpstream = "fssp"
+	ProblemUpstreamProblemUpstreamGarant ProblemUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemUpstream enum.
 func (e ProblemUpstream) Valid() bool {
 	switch e {
-	case ProblemUpstreamFIPS:
+	case ProblemUpstreamProblemUpstreamFIPS:
 		return true
-	case ProblemUpstreamFSSP:
+	case ProblemUpstreamProblemUpstreamFSSP:
 		return true
-	case ProblemUpstreamGarant:
+	case ProblemUpstreamProblemUpstreamGarant:
 		return true
 	default:
 		return false
@@ -642,6 +684,27 @@ func (e QuotaUsagePeriod) Valid() bool {
 	case QuotaUsagePeriodDay:
 		return true
 	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadyCheckStatus.
+const (
+	ReadyCheckDegraded ReadyCheckStatus = "degraded"
+	ReadyCheckFailing  ReadyCheckStatus = "failing"
+	ReadyCheckOK       ReadyCheckStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the ReadyCheckStatus enum.
+func (e ReadyCheckStatus) Valid() bool {
+	switch e {
+	case ReadyCheckDegraded:
+		return true
+	case ReadyCheckFailing:
+		return true
+	case ReadyCheckOK:
 		return true
 	default:
 		return false
@@ -2434,6 +2497,110 @@ type HealthStatus struct {
 // Example: ok
 type HealthStatusStatus string
 
+// NotReadyProblem The problem document of a replica that is not ready.
+type NotReadyProblem struct {
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
+	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
+	//
+	// Example: The monthly Garant export quota of this credential is used up.
+	Detail *string `json:"detail,omitempty"`
+
+	// Errors For validation failures, one item per bad input.
+	Errors []FieldError `json:"errors,omitempty"`
+
+	// Family The quota family (for example `export`, `topic_info`, `links_control`, `rate`, `single`, `group`).
+	//
+	// Example: export
+	Family *string `json:"family,omitempty"`
+
+	// Instance The request path of this occurrence.
+	//
+	// Example: /v1/garant/topics/12125270/export/pdf
+	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
+
+	// RequestID The request id, as in the `X-Request-ID` response header.
+	//
+	// Example: 01JD3ZK5R8M2W6Q0X4V7N9B1CE
+	RequestID *string `json:"request_id,omitempty"`
+
+	// ResetsAt When the exhausted quota has room again.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	ResetsAt *time.Time `json:"resets_at,omitempty"`
+
+	// Scope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+	//
+	// Example: credential
+	Scope *NotReadyProblemScope `json:"scope,omitempty"`
+
+	// Status The HTTP status code of this occurrence.
+	//
+	// Example: 429
+	Status int `json:"status"`
+
+	// Title A short summary of the problem type.
+	//
+	// Example: Quota exceeded
+	Title string `json:"title"`
+
+	// TraceID The W3C trace id of this request, present when the gateway traces it (OpenTelemetry on,
+	// and the request sampled); the caller's own when it sent a `traceparent`.
+	//
+	//
+	// Example: 4bf92f3577b34da6a3ce929b0e0e4736
+	TraceID *string `json:"trace_id,omitempty"`
+
+	// Type A URI reference identifying the problem type (`about:blank` when there is nothing more specific).
+	//
+	// Example: https://legalgate.dev/problems/quota-exceeded
+	Type string `json:"type"`
+
+	// Upstream The upstream involved.
+	//
+	// Example: garant
+	Upstream *NotReadyProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
+
+	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
+	//
+	// Example: ["export"]
+	ViolatedPolicies     []string               `json:"violated-policies,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// NotReadyProblemScope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+//
+// Example: credential
+type NotReadyProblemScope string
+
+// NotReadyProblemUpstream The upstream involved.
+//
+// Example: garant
+type NotReadyProblemUpstream string
+
 // OpenAPIDocument An OpenAPI 3.0.3 document (this contract). Free-form by nature.
 type OpenAPIDocument map[string]interface{}
 
@@ -2738,8 +2905,42 @@ type QuotaUsage struct {
 // Example: month
 type QuotaUsagePeriod string
 
+// ReadyCheck One readiness check.
+type ReadyCheck struct {
+	// Detail What the check saw.
+	//
+	// Example: answered a ping
+	Detail *string `json:"detail,omitempty"`
+
+	// Name `redis`, or an upstream: `garant`, `fssp`, `fips`.
+	//
+	// Example: redis
+	Name string `json:"name"`
+
+	// Status `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+	// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+	//
+	//
+	// Example: ok
+	Status ReadyCheckStatus `json:"status"`
+}
+
+// ReadyCheckStatus `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+//
+// Example: ok
+type ReadyCheckStatus string
+
 // ReadyStatus The readiness probe's answer.
 type ReadyStatus struct {
+	// Checks Every check, Redis first, then one per upstream in use.
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration The configurations loaded since start-up (1, plus one per reload taken into force).
+	//
+	// Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
 	// Status Always `ok` on success.
 	//
 	// Example: ok
@@ -3262,6 +3463,336 @@ type GarantSearchJSONRequestBody = GarantSearchRequest
 // GarantSnippetsJSONRequestBody defines body for GarantSnippets for application/json ContentType.
 type GarantSnippetsJSONRequestBody = GarantSnippetsRequest
 
+// Getter for additional properties for NotReadyProblem. Returns the specified
+// element and whether it was found
+func (a NotReadyProblem) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for NotReadyProblem
+func (a *NotReadyProblem) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a *NotReadyProblem) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["checks"]; found {
+		err = json.Unmarshal(raw, &a.Checks)
+		if err != nil {
+			return fmt.Errorf("error reading 'checks': %w", err)
+		}
+		delete(object, "checks")
+	}
+
+	if raw, found := object["config_generation"]; found {
+		err = json.Unmarshal(raw, &a.ConfigGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'config_generation': %w", err)
+		}
+		delete(object, "config_generation")
+	}
+
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
+	if raw, found := object["detail"]; found {
+		err = json.Unmarshal(raw, &a.Detail)
+		if err != nil {
+			return fmt.Errorf("error reading 'detail': %w", err)
+		}
+		delete(object, "detail")
+	}
+
+	if raw, found := object["errors"]; found {
+		err = json.Unmarshal(raw, &a.Errors)
+		if err != nil {
+			return fmt.Errorf("error reading 'errors': %w", err)
+		}
+		delete(object, "errors")
+	}
+
+	if raw, found := object["family"]; found {
+		err = json.Unmarshal(raw, &a.Family)
+		if err != nil {
+			return fmt.Errorf("error reading 'family': %w", err)
+		}
+		delete(object, "family")
+	}
+
+	if raw, found := object["instance"]; found {
+		err = json.Unmarshal(raw, &a.Instance)
+		if err != nil {
+			return fmt.Errorf("error reading 'instance': %w", err)
+		}
+		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestID)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["resets_at"]; found {
+		err = json.Unmarshal(raw, &a.ResetsAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'resets_at': %w", err)
+		}
+		delete(object, "resets_at")
+	}
+
+	if raw, found := object["scope"]; found {
+		err = json.Unmarshal(raw, &a.Scope)
+		if err != nil {
+			return fmt.Errorf("error reading 'scope': %w", err)
+		}
+		delete(object, "scope")
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &a.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+		delete(object, "status")
+	}
+
+	if raw, found := object["title"]; found {
+		err = json.Unmarshal(raw, &a.Title)
+		if err != nil {
+			return fmt.Errorf("error reading 'title': %w", err)
+		}
+		delete(object, "title")
+	}
+
+	if raw, found := object["trace_id"]; found {
+		err = json.Unmarshal(raw, &a.TraceID)
+		if err != nil {
+			return fmt.Errorf("error reading 'trace_id': %w", err)
+		}
+		delete(object, "trace_id")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if raw, found := object["upstream"]; found {
+		err = json.Unmarshal(raw, &a.Upstream)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream': %w", err)
+		}
+		delete(object, "upstream")
+	}
+
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
+	if raw, found := object["violated-policies"]; found {
+		err = json.Unmarshal(raw, &a.ViolatedPolicies)
+		if err != nil {
+			return fmt.Errorf("error reading 'violated-policies': %w", err)
+		}
+		delete(object, "violated-policies")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a NotReadyProblem) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Checks != nil {
+		object["checks"], err = json.Marshal(a.Checks)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'checks': %w", err)
+		}
+	}
+
+	object["config_generation"], err = json.Marshal(a.ConfigGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'config_generation': %w", err)
+	}
+
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
+	if a.Detail != nil {
+		object["detail"], err = json.Marshal(a.Detail)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
+		}
+	}
+
+	if a.Errors != nil {
+		object["errors"], err = json.Marshal(a.Errors)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'errors': %w", err)
+		}
+	}
+
+	if a.Family != nil {
+		object["family"], err = json.Marshal(a.Family)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'family': %w", err)
+		}
+	}
+
+	if a.Instance != nil {
+		object["instance"], err = json.Marshal(a.Instance)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+		}
+	}
+
+	if a.RequestID != nil {
+		object["request_id"], err = json.Marshal(a.RequestID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+		}
+	}
+
+	if a.ResetsAt != nil {
+		object["resets_at"], err = json.Marshal(a.ResetsAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'resets_at': %w", err)
+		}
+	}
+
+	if a.Scope != nil {
+		object["scope"], err = json.Marshal(a.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'scope': %w", err)
+		}
+	}
+
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
+	}
+
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	if a.TraceID != nil {
+		object["trace_id"], err = json.Marshal(a.TraceID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'trace_id': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	if a.Upstream != nil {
+		object["upstream"], err = json.Marshal(a.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
+		}
+	}
+
+	if a.ViolatedPolicies != nil {
+		object["violated-policies"], err = json.Marshal(a.ViolatedPolicies)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'violated-policies': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
+
 // Getter for additional properties for Problem. Returns the specified
 // element and whether it was found
 func (a Problem) Get(fieldName string) (value interface{}, found bool) {
@@ -3730,10 +4261,15 @@ type ClientInterface interface {
 
 	// GetReadyz Readiness probe
 	//
-	// Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
-	// ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-	// affects only its own operations. The answer counts, per upstream, the circuit breakers of
-	// its credentials by state; an open one does not make the gateway unready.
+	// Tells whether this replica can serve traffic, and why not. `checks` lists each check: `redis`
+	// (quotas, cache and FSSP tasks need it: a ping within a second) and one per upstream the
+	// gateway has credentials for (its credentials' circuit breakers). Answers 503, a problem of type
+	// `not-ready` whose `detail` names what failed and whose `checks` member lists every check,
+	// when Redis does not answer. An upstream whose breakers are open is `degraded`, not failing:
+	// only its own operations answer 503, every replica sees the same upstream, and taking the
+	// replica out of service would stop the others. `config_generation` counts the configurations
+	// loaded since start-up (1, plus one per reload taken into force). `/healthz` is the liveness
+	// probe: it checks nothing.
 	//
 	// Corresponds with GET /readyz (the `GetReadyz` operationId).
 	GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -4447,10 +4983,15 @@ func (c *Client) GetOpenAPIYAML(ctx context.Context, reqEditors ...RequestEditor
 
 // GetReadyz Readiness probe
 //
-// Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
-// ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-// affects only its own operations. The answer counts, per upstream, the circuit breakers of
-// its credentials by state; an open one does not make the gateway unready.
+// Tells whether this replica can serve traffic, and why not. `checks` lists each check: `redis`
+// (quotas, cache and FSSP tasks need it: a ping within a second) and one per upstream the
+// gateway has credentials for (its credentials' circuit breakers). Answers 503, a problem of type
+// `not-ready` whose `detail` names what failed and whose `checks` member lists every check,
+// when Redis does not answer. An upstream whose breakers are open is `degraded`, not failing:
+// only its own operations answer 503, every replica sees the same upstream, and taking the
+// replica out of service would stop the others. `config_generation` counts the configurations
+// loaded since start-up (1, plus one per reload taken into force). `/healthz` is the liveness
+// probe: it checks nothing.
 //
 // Corresponds with GET /readyz (the `GetReadyz` operationId).
 func (c *Client) GetReadyz(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -8285,10 +8826,15 @@ type ClientWithResponsesInterface interface {
 
 	// GetReadyzWithResponse Readiness probe
 	//
-	// Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
-	// ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-	// affects only its own operations. The answer counts, per upstream, the circuit breakers of
-	// its credentials by state; an open one does not make the gateway unready.
+	// Tells whether this replica can serve traffic, and why not. `checks` lists each check: `redis`
+	// (quotas, cache and FSSP tasks need it: a ping within a second) and one per upstream the
+	// gateway has credentials for (its credentials' circuit breakers). Answers 503, a problem of type
+	// `not-ready` whose `detail` names what failed and whose `checks` member lists every check,
+	// when Redis does not answer. An upstream whose breakers are open is `degraded`, not failing:
+	// only its own operations answer 503, every replica sees the same upstream, and taking the
+	// replica out of service would stop the others. `config_generation` counts the configurations
+	// loaded since start-up (1, plus one per reload taken into force). `/healthz` is the liveness
+	// probe: it checks nothing.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -9145,20 +9691,13 @@ func (r GetOpenAPIYAMLResponse) ContentType() string {
 	return ""
 }
 
-// GetReadyzResponse503Headers the declared response headers of an HTTP 503 response for GetReadyz
-type GetReadyzResponse503Headers struct {
-	RetryAfter *int
-}
-
 type GetReadyzResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
 	// JSON200 the response for an HTTP 200 `application/json` response
 	JSON200 *ReadyStatus
 	// ApplicationproblemJSON503 the response for an HTTP 503 `application/problem+json` response
-	ApplicationproblemJSON503 *ServiceUnavailable
-	// Headers503 the parsed response headers for an HTTP 503 response
-	Headers503 *GetReadyzResponse503Headers
+	ApplicationproblemJSON503 *NotReadyProblem
 }
 
 // GetJSON200 returns the response for an HTTP 200 `application/json` response
@@ -9167,7 +9706,7 @@ func (r GetReadyzResponse) GetJSON200() *ReadyStatus {
 }
 
 // GetApplicationproblemJSON503 returns the response for an HTTP 503 `application/problem+json` response
-func (r GetReadyzResponse) GetApplicationproblemJSON503() *ServiceUnavailable {
+func (r GetReadyzResponse) GetApplicationproblemJSON503() *NotReadyProblem {
 	return r.ApplicationproblemJSON503
 }
 
@@ -15614,10 +16153,15 @@ func (c *ClientWithResponses) GetOpenAPIYAMLWithResponse(ctx context.Context, re
 
 // GetReadyzWithResponse Readiness probe
 //
-// Answers 200 when the gateway can serve traffic: Redis (quotas, cache, FSSP tasks) answers a
-// ping. Answers 503 when Redis is unreachable. Upstreams are not checked: one being down
-// affects only its own operations. The answer counts, per upstream, the circuit breakers of
-// its credentials by state; an open one does not make the gateway unready.
+// Tells whether this replica can serve traffic, and why not. `checks` lists each check: `redis`
+// (quotas, cache and FSSP tasks need it: a ping within a second) and one per upstream the
+// gateway has credentials for (its credentials' circuit breakers). Answers 503, a problem of type
+// `not-ready` whose `detail` names what failed and whose `checks` member lists every check,
+// when Redis does not answer. An upstream whose breakers are open is `degraded`, not failing:
+// only its own operations answer 503, every replica sees the same upstream, and taking the
+// replica out of service would stop the others. `config_generation` counts the configurations
+// loaded since start-up (1, plus one per reload taken into force). `/healthz` is the liveness
+// probe: it checks nothing.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -16816,25 +17360,12 @@ func ParseGetReadyzResponse(rsp *http.Response) (*GetReadyzResponse, error) {
 		response.JSON200 = &dest
 
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
-		var dest ServiceUnavailable
+		var dest NotReadyProblem
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
 			return nil, err
 		}
 		response.ApplicationproblemJSON503 = &dest
 
-	}
-
-	switch {
-	case rsp.StatusCode == 503:
-		var headers GetReadyzResponse503Headers
-		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
-			var value int
-			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: ""}); err != nil {
-				return nil, err
-			}
-			headers.RetryAfter = &value
-		}
-		response.Headers503 = &headers
 	}
 
 	return response, nil

@@ -132,6 +132,7 @@ func TestPrometheus(t *testing.T) {
 		"QuotaRunsOutBeforeReset": "legalgate_quota:exhaustion_timestamp_seconds",
 		"CredentialExpiresSoon":   "gateway_credential_expiry_timestamp_seconds",
 		"CredentialRejected":      "gateway_credential_rejected_total",
+		"ConfigReloadRefused":     "gateway_config_reload_total",
 	} {
 		if !strings.Contains(alerts[alert], metric) {
 			t.Errorf("alert %s = %q, want an expression over %s", alert, alerts[alert], metric)

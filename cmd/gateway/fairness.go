@@ -14,6 +14,11 @@ import (
 // section (defaults applied): -1 (off) becomes fairshare's 0 (no cap), and a
 // tenant's own caps and rates replace the defaults one by one.
 func wireFairness(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (*fairshare.Limiter, error) {
+	return fairshare.New(rdb, fairConfig(cfg), reg, log)
+}
+
+// fairConfig is the fair-share limiter's config from cfg.
+func fairConfig(cfg *config.Config) fairshare.Config {
 	f := cfg.Fairness
 	def := fairshare.Limits{
 		LongPolls: capOf(f.LongPolls.PerTenant), UpstreamCalls: capOf(f.UpstreamCalls.PerTenant), Rates: ratesOf(f.Rates, nil),
@@ -32,7 +37,7 @@ func wireFairness(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.
 		}
 		fc.Tenants[id] = own
 	}
-	return fairshare.New(rdb, fc, reg, log)
+	return fc
 }
 
 func capOf(n int) int { return max(n, 0) }

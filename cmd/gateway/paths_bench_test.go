@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,14 +71,12 @@ upstreams:
 	if err != nil {
 		tb.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	reg := metrics.NewRegistry()
-	app, err := wire(ctx, cfg, rdb, reg, log, nil)
+	app, err := wire(cfg, rdb, reg, log, nil)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	tb.Cleanup(func() { cancel(); app.stop() })
 	h, err := handlers.NewServer(app.deps(cfg, rdb, reg, log, nil))
 	if err != nil {
 		tb.Fatal(err)

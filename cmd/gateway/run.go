@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -10,7 +9,11 @@ import (
 	"maps"
 	"net"
 	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
 	"slices"
+	"syscall"
 	"time"
 
 	"github.com/legalgate/legalgate/internal/config"
@@ -48,12 +51,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	if *probeURL != "" {
 		return probe(ctx, *probeURL, *probeTimeout, stdout)
 	}
+	// SIGHUP reloads the configuration (reload.go); taken from here on, so
+	// that it never ends the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
 	logs := newLogBuffer(stdout, 200*time.Millisecond)
 	defer logs.Close()
 	log := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))
-
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
 
 	var cfg *config.Config
 	if *configPath == "" {
@@ -74,36 +79,27 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 				"upstream", up, "base_url", cfg.PlainHTTPUpstreams()[up])
 		}
 	}
-	if *addr != "" {
-		cfg.Addr = *addr
+	override := func(c *config.Config) {
+		if *addr != "" {
+			c.Addr = *addr
+		}
+		if *adminAddr != "" {
+			c.Server.AdminAddr = *adminAddr
+		}
 	}
-	if *adminAddr != "" {
-		cfg.Server.AdminAddr = *adminAddr
+	override(cfg)
+	reloadPath := *configPath // "" for the demo
+	if reloadPath != "" {
+		p, err := filepath.Abs(reloadPath)
+		if err != nil {
+			return fmt.Errorf("config: %w", err)
+		}
+		reloadPath = p
 	}
 	if cfg.Server.AdminAddr == cfg.Addr {
 		return fmt.Errorf("config: server.admin_addr: must differ from the public addr %s", cfg.Addr)
 	}
-	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
-	if err != nil {
-		return err
-	}
-	defer closeRedis()
-
-	// Tracing from the OTEL_* variables; off (nil) when none asks for it.
-	// Shut down last: it exports the spans of the drain and of background work.
-	tel, err := telemetry.New(ctx, getenv, "")
-	if err != nil {
-		return err
-	}
-	defer shutdownTelemetry(tel, log)
-	log.Info("tracing", "enabled", tel.Enabled())
-
-	reg := metrics.NewRegistry()
-	metrics.RegisterRedisPool(reg, rdb)
-	app, err := wire(ctx, cfg, rdb, reg, log, tel)
-	if err != nil {
-		return err
-	}
+	// The listeners first: a port already taken fails before anything starts.
 	rawLn, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.Addr, err)
@@ -115,8 +111,30 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return fmt.Errorf("listen on %s (server.admin_addr): %w", cfg.Server.AdminAddr, err)
 	}
 	defer adminLn.Close()
+
+	rdb, closeRedis, err := openRedis(ctx, cfg.Redis, log)
+	if err != nil {
+		return err
+	}
+	// Tracing from the OTEL_* variables; off (nil) when none asks for it.
+	// Shut down last: it exports the spans of the drain and of background work.
+	tel, err := telemetry.New(ctx, getenv, "")
+	if err != nil {
+		closeRedis()
+		return err
+	}
+	closeAll := func() { closeRedis(); shutdownTelemetry(tel, log) }
+	log.Info("tracing", "enabled", tel.Enabled())
+	reg := metrics.NewRegistry()
+	metrics.RegisterRedisPool(reg, rdb)
+	app, err := wire(cfg, rdb, reg, log, tel)
+	if err != nil {
+		closeAll()
+		return err
+	}
 	h, err := handlers.NewServer(app.deps(cfg, rdb, reg, log, ln))
 	if err != nil {
+		closeAll()
 		return err
 	}
 
@@ -151,31 +169,19 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	log.Info("admin listening", "addr", adminLn.Addr().String(), "metrics", "http://"+adminLn.Addr().String()+"/metrics",
 		"pprof", cfg.Server.Pprof)
 
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(ln) }()
-	go func() {
-		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
-			serveErr <- fmt.Errorf("admin: %w", err)
-		}
-	}()
-	defer admin.Close()
-	select {
-	case err := <-serveErr:
-		return fmt.Errorf("serve: %w", err)
-	case <-ctx.Done():
+	rl := &reloader{path: reloadPath, getenv: getenv, override: override, apply: app.apply, log: log,
+		metrics: metrics.NewConfigReload(reg), debounce: 100 * time.Millisecond, current: cfg, generation: 1}
+	rl.metrics.Loaded(time.Now(), false)
+
+	lc := &lifecycle{
+		log: log,
+		// The admin listener drains last: metrics stay scrapable meanwhile.
+		listeners:       []listener{{"public", srv, ln}, {"admin", admin, adminLn}},
+		jobs:            append(app.jobs, job{"config reload", func(ctx context.Context) error { return rl.run(ctx, hup) }}),
+		shutdownTimeout: cfg.Server.ShutdownTimeout,
+		after:           []func(){closeAll},
 	}
-	log.Info("shutting down: draining in-flight requests", "timeout", cfg.Server.ShutdownTimeout.String())
-	shutdownCtx, cancelShutdown := context.WithTimeout(context.Background(), cfg.Server.ShutdownTimeout)
-	defer cancelShutdown()
-	if err := srv.Shutdown(shutdownCtx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	// Metrics stay scrapable during the drain; the admin listener goes last.
-	if err := admin.Shutdown(shutdownCtx); err != nil {
-		_ = admin.Close()
-	}
-	app.stop()
-	return nil
+	return lc.serve(ctx)
 }
 
 // shutdownTelemetry exports the spans still buffered, for up to 5 s.

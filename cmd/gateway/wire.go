@@ -7,7 +7,6 @@ import (
 	"net"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -36,7 +35,7 @@ import (
 // app is everything run builds from the config besides the HTTP layer.
 type app struct {
 	ops     *ops.Table
-	tenants *tenant.Registry
+	tenants *tenant.Live // the tenants, keys and credentials in force
 	quota   *quota.Engine
 	guard   *upstreamguard.Guard
 	fssp    *fssptasks.Engine
@@ -44,18 +43,26 @@ type app struct {
 	fips    *handlers.FIPS
 	fair    *fairshare.Limiter
 	tel     *telemetry.Telemetry
-	stop    func() // stops background work and waits for it; called after the server drained
+	// jobs is the background work (run by lifecycle.serve, stopped after
+	// the drain).
+	jobs []job
+	// apply takes a reloaded configuration into force: tenants, keys,
+	// credentials, allocations, credential rates, fair-share caps and rates.
+	// On an error nothing visible to requests changed.
+	apply func(cfg *config.Config, generation uint64) error
 }
 
-func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, tel *telemetry.Telemetry) (*app, error) {
+// wire builds the app from cfg; it starts nothing.
+func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, tel *telemetry.Telemetry) (*app, error) {
 	table, err := ops.Contract()
 	if err != nil {
 		return nil, err
 	}
-	tenants, err := buildTenants(cfg)
+	reg0, err := buildTenants(cfg, 1)
 	if err != nil {
 		return nil, err
 	}
+	tenants := tenant.NewLive(reg0)
 	loc, err := time.LoadLocation(cfg.TimeZone)
 	if err != nil {
 		return nil, fmt.Errorf("config: time_zone: %w", err)
@@ -75,12 +82,7 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		return nil, fmt.Errorf("quota: %w", err)
 	}
 	upstreamMetrics := metrics.NewUpstream(reg)
-	for _, c := range tenants.Credentials() {
-		upstreamMetrics.AddCredential(c.Upstream, c.Name)
-		if !c.ExpiresAt.IsZero() {
-			upstreamMetrics.CredentialExpiry.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
-		}
-	}
+	addCredentialMetrics(upstreamMetrics, reg0)
 
 	guard, err := wireGuard(cfg, rdb, reg, log)
 	if err != nil {
@@ -108,35 +110,45 @@ func wire(ctx context.Context, cfg *config.Config, rdb redis.UniversalClient, re
 		a.fssp = tasks
 	}
 
-	bg, cancel := context.WithCancel(ctx)
-	var wg sync.WaitGroup
 	// The quota engine's subscription to the other replicas' invalidations
 	// (refunds, split changes): while it holds, an exhaustion is answered
 	// from memory until it resets.
-	wg.Go(func() { _ = q.Run(bg) })
+	a.jobs = append(a.jobs, job{"quota invalidations", q.Run})
 	if tasks != nil {
-		wg.Go(func() {
-			if err := tasks.Run(bg); err != nil && bg.Err() == nil {
-				log.Error("fssp task engine stopped", "error", err.Error())
-			}
-		})
+		a.jobs = append(a.jobs, job{"fssp task engine", tasks.Run})
 	}
 	if a.garant != nil {
 		// Garant is the source of truth for its quotas: read /v2/limits of
 		// every credential every few minutes (one replica per round).
-		var creds []*tenant.Credential
-		for _, c := range tenants.Credentials() {
-			if c.Upstream == config.Garant {
-				creds = append(creds, c)
+		garantCredentials := func() []*tenant.Credential {
+			var creds []*tenant.Credential
+			for _, c := range tenants.Load().Credentials() {
+				if c.Upstream == config.Garant {
+					creds = append(creds, c)
+				}
 			}
+			return creds
 		}
-		limitsSync := &garantsvc.LimitsSync{Service: a.garant, Redis: rdb, Credentials: creds,
+		limitsSync := &garantsvc.LimitsSync{Service: a.garant, Redis: rdb, Current: garantCredentials,
 			Log: log, Timeout: cfg.Upstreams.Garant.Timeout + 5*time.Second, RedisTimeout: 2 * cfg.Redis.Timeout}
-		wg.Go(func() { limitsSync.Run(bg) })
+		a.jobs = append(a.jobs, job{"garant limits sync", func(ctx context.Context) error { limitsSync.Run(ctx); return nil }})
 	}
-	a.stop = func() {
-		cancel()
-		wg.Wait()
+	a.apply = func(next *config.Config, generation uint64) error {
+		// Everything that can refuse is built before anything is swapped.
+		reg, err := buildTenants(next, generation)
+		if err != nil {
+			return err
+		}
+		if err := q.SetRules(quotaRules(next), quotaAccounts(next)); err != nil {
+			return fmt.Errorf("quota: %w", err)
+		}
+		if err := guard.SetCredentials(guardCredentials(next)); err != nil {
+			return fmt.Errorf("upstream guard: %w", err)
+		}
+		a.fair.SetConfig(fairConfig(next))
+		addCredentialMetrics(upstreamMetrics, reg)
+		tenants.Store(reg)
+		return nil
 	}
 	return a, nil
 }
@@ -156,19 +168,28 @@ func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheu
 	}
 }
 
+// addCredentialMetrics makes the credential series of reg exist, with their
+// expiry where known.
+func addCredentialMetrics(um *metrics.Upstream, reg *tenant.Registry) {
+	for _, c := range reg.Credentials() {
+		um.AddCredential(c.Upstream, c.Name)
+		if !c.ExpiresAt.IsZero() {
+			um.CredentialExpiry.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
+		}
+	}
+}
+
 // wireGuard builds the upstream guard: a circuit breaker per credential and
 // pacing to each credential's rate (config.CredentialRate); Garant's 429s
 // (over its per-second rate) are retried within the retry budget. A rate
 // above the documented one is a start-up warning.
 func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (*upstreamguard.Guard, error) {
 	gc := upstreamguard.Config{
+		Credentials:          guardCredentials(cfg),
 		RetryTooManyRequests: []string{config.Garant},
 		Failures:             cfg.Guard.Breaker.Failures, OpenFor: cfg.Guard.Breaker.OpenFor, Probes: cfg.Guard.Breaker.Probes,
 		MaxWait: cfg.Guard.Pacing.MaxWait, Margin: cfg.Guard.Pacing.Margin, RetryShare: cfg.Guard.Pacing.RetryShare,
 		RedisTimeout: cfg.Redis.Timeout, Log: log,
-	}
-	for name, c := range cfg.Credentials {
-		gc.Credentials = append(gc.Credentials, upstreamguard.Credential{Upstream: c.Upstream, Name: name, Rate: cfg.CredentialRate(name)})
 	}
 	for _, w := range cfg.RateWarnings() {
 		log.Warn("config: " + w)
@@ -178,6 +199,16 @@ func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Reg
 		return nil, fmt.Errorf("upstream guard: %w", err)
 	}
 	return g, nil
+}
+
+// guardCredentials lists the credentials the upstream guard guards, each
+// paced to its rate.
+func guardCredentials(cfg *config.Config) []upstreamguard.Credential {
+	var out []upstreamguard.Credential
+	for name, c := range cfg.Credentials {
+		out = append(out, upstreamguard.Credential{Upstream: c.Upstream, Name: name, Rate: cfg.CredentialRate(name)})
+	}
+	return out
 }
 
 // wireGarant builds the Garant client, its cache and the Garant service.
@@ -204,7 +235,7 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 }
 
 // wireFSSP builds the FSSP client and task engine.
-func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants *tenant.Registry, log *slog.Logger, tel *telemetry.Telemetry) (*fssptasks.Engine, error) {
+func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, q *quota.Engine, tenants tenant.Source, log *slog.Logger, tel *telemetry.Telemetry) (*fssptasks.Engine, error) {
 	fsspClient, err := fssp.New(fssp.Config{
 		BaseURL:   cfg.Upstreams.FSSP.BaseURL,
 		Transport: upstreamTransport(tel, cfg.Upstreams.FSSP.PropagateTrace, config.FSSP, guard, um),
@@ -228,7 +259,7 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 		LeaseTTL:    2*cfg.Upstreams.FSSP.Timeout + 5*time.Second,
 		Idempotency: idempotency.New(rdb, idempotency.Options{Prefix: "fssp:idem", Timeout: 2 * cfg.Redis.Timeout, Log: log}),
 		Tokens: func(name string) (tenant.Secret, bool) {
-			c, ok := tenants.Credential(name)
+			c, ok := tenants.Load().Credential(name)
 			if !ok {
 				return tenant.Secret{}, false
 			}
@@ -297,9 +328,11 @@ func newTransport() *http.Transport {
 	}
 }
 
-// buildTenants turns the config's credentials and tenants into the registry.
-func buildTenants(cfg *config.Config) (*tenant.Registry, error) {
+// buildTenants turns the config's credentials and tenants into the registry
+// of that generation.
+func buildTenants(cfg *config.Config, generation uint64) (*tenant.Registry, error) {
 	reg := tenant.NewRegistry()
+	reg.Generation = generation
 	for name, c := range cfg.Credentials {
 		cred := &tenant.Credential{Name: name, Upstream: c.Upstream, Secret: tenant.NewSecret(c.Secret)}
 		if c.ExpiresAt != nil {

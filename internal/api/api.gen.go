@@ -463,21 +463,63 @@ func (e HealthStatusStatus) Valid() bool {
 	}
 }
 
+// Defines values for NotReadyProblemScope.
+const (
+	NotReadyProblemScopeProblemScopeCredential NotReadyProblemScope = "credential"
+	NotReadyProblemScopeProblemScopeGateway    NotReadyProblemScope = "gateway"
+	NotReadyProblemScopeProblemScopeTenant     NotReadyProblemScope = "tenant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemScope enum.
+func (e NotReadyProblemScope) Valid() bool {
+	switch e {
+	case NotReadyProblemScopeProblemScopeCredential:
+		return true
+	case NotReadyProblemScopeProblemScopeGateway:
+		return true
+	case NotReadyProblemScopeProblemScopeTenant:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for NotReadyProblemUpstream.
+const (
+	NotReadyProblemUpstreamProblemUpstreamFIPS   NotReadyProblemUpstream = "fips"
+	NotReadyProblemUpstreamProblemUpstreamFSSP   NotReadyProblemUpstream = "fssp"
+	NotReadyProblemUpstreamProblemUpstreamGarant NotReadyProblemUpstream = "garant"
+)
+
+// Valid indicates whether the value is a known member of the NotReadyProblemUpstream enum.
+func (e NotReadyProblemUpstream) Valid() bool {
+	switch e {
+	case NotReadyProblemUpstreamProblemUpstreamFIPS:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamFSSP:
+		return true
+	case NotReadyProblemUpstreamProblemUpstreamGarant:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for ProblemScope.
 const (
-	ProblemScopeCredential ProblemScope = "credential"
-	ProblemScopeGateway    ProblemScope = "gateway"
-	ProblemScopeTenant     ProblemScope = "tenant"
+	ProblemScopeProblemScopeCredential ProblemScope = "credential"
+	ProblemScopeProblemScopeGateway    ProblemScope = "gateway"
+	ProblemScopeProblemScopeTenant     ProblemScope = "tenant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemScope enum.
 func (e ProblemScope) Valid() bool {
 	switch e {
-	case ProblemScopeCredential:
+	case ProblemScopeProblemScopeCredential:
 		return true
-	case ProblemScopeGateway:
+	case ProblemScopeProblemScopeGateway:
 		return true
-	case ProblemScopeTenant:
+	case ProblemScopeProblemScopeTenant:
 		return true
 	default:
 		return false
@@ -486,19 +528,19 @@ func (e ProblemScope) Valid() bool {
 
 // Defines values for ProblemUpstream.
 const (
-	ProblemUpstreamFIPS   ProblemUpstream = "fips"
-	ProblemUpstreamFSSP   ProblemUpstream = "fssp"
-	ProblemUpstreamGarant ProblemUpstream = "garant"
+	ProblemUpstreamProblemUpstreamFIPS   ProblemUpstream = "fips"
+	ProblemUpstreamProblemUpstreamFSSP   ProblemUpstream = "fssp"
+	ProblemUpstreamProblemUpstreamGarant ProblemUpstream = "garant"
 )
 
 // Valid indicates whether the value is a known member of the ProblemUpstream enum.
 func (e ProblemUpstream) Valid() bool {
 	switch e {
-	case ProblemUpstreamFIPS:
+	case ProblemUpstreamProblemUpstreamFIPS:
 		return true
-	case ProblemUpstreamFSSP:
+	case ProblemUpstreamProblemUpstreamFSSP:
 		return true
-	case ProblemUpstreamGarant:
+	case ProblemUpstreamProblemUpstreamGarant:
 		return true
 	default:
 		return false
@@ -646,6 +688,27 @@ func (e QuotaUsagePeriod) Valid() bool {
 	case QuotaUsagePeriodDay:
 		return true
 	case QuotaUsagePeriodMonth:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for ReadyCheckStatus.
+const (
+	ReadyCheckDegraded ReadyCheckStatus = "degraded"
+	ReadyCheckFailing  ReadyCheckStatus = "failing"
+	ReadyCheckOK       ReadyCheckStatus = "ok"
+)
+
+// Valid indicates whether the value is a known member of the ReadyCheckStatus enum.
+func (e ReadyCheckStatus) Valid() bool {
+	switch e {
+	case ReadyCheckDegraded:
+		return true
+	case ReadyCheckFailing:
+		return true
+	case ReadyCheckOK:
 		return true
 	default:
 		return false
@@ -2438,6 +2501,110 @@ type HealthStatus struct {
 // Example: ok
 type HealthStatusStatus string
 
+// NotReadyProblem The problem document of a replica that is not ready.
+type NotReadyProblem struct {
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
+	// Credential The gateway's upstream credential concerned, by its configured name (never its secret).
+	//
+	// Example: garant-main
+	Credential *string `json:"credential,omitempty"`
+
+	// Detail A human-readable explanation of this occurrence. Never contains secrets or internal error text.
+	//
+	// Example: The monthly Garant export quota of this credential is used up.
+	Detail *string `json:"detail,omitempty"`
+
+	// Errors For validation failures, one item per bad input.
+	Errors []FieldError `json:"errors,omitempty"`
+
+	// Family The quota family (for example `export`, `topic_info`, `links_control`, `rate`, `single`, `group`).
+	//
+	// Example: export
+	Family *string `json:"family,omitempty"`
+
+	// Instance The request path of this occurrence.
+	//
+	// Example: /v1/garant/topics/12125270/export/pdf
+	Instance *string `json:"instance,omitempty"`
+
+	// Permission The upstream method the credential lacks the permission for (Garant's 403), named as Garant's `/v2/limits` names methods.
+	//
+	// Example: sutyazhnik-search
+	Permission *string `json:"permission,omitempty"`
+
+	// RequestID The request id, as in the `X-Request-ID` response header.
+	//
+	// Example: 01JD3ZK5R8M2W6Q0X4V7N9B1CE
+	RequestID *string `json:"request_id,omitempty"`
+
+	// ResetsAt When the exhausted quota has room again.
+	//
+	// Example: 2026-12-01T00:00:00+03:00
+	ResetsAt *time.Time `json:"resets_at,omitempty"`
+
+	// Scope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+	//
+	// Example: credential
+	Scope *NotReadyProblemScope `json:"scope,omitempty"`
+
+	// Status The HTTP status code of this occurrence.
+	//
+	// Example: 429
+	Status int `json:"status"`
+
+	// Title A short summary of the problem type.
+	//
+	// Example: Quota exceeded
+	Title string `json:"title"`
+
+	// TraceID The W3C trace id of this request, present when the gateway traces it (OpenTelemetry on,
+	// and the request sampled); the caller's own when it sent a `traceparent`.
+	//
+	//
+	// Example: 4bf92f3577b34da6a3ce929b0e0e4736
+	TraceID *string `json:"trace_id,omitempty"`
+
+	// Type A URI reference identifying the problem type (`about:blank` when there is nothing more specific).
+	//
+	// Example: https://legalgate.dev/problems/quota-exceeded
+	Type string `json:"type"`
+
+	// Upstream The upstream involved.
+	//
+	// Example: garant
+	Upstream *NotReadyProblemUpstream `json:"upstream,omitempty"`
+
+	// UpstreamError The upstream's own error for this item as it sent it, where it has one (an FSSP search's `code` and `message`).
+	//
+	// Example: {"code":0,"message":"Undefined index: address"}
+	UpstreamError *map[string]interface{} `json:"upstream_error,omitempty"`
+
+	// UpstreamResults For a FIPS 207 Multi-Status answer, the HTTP code of every operation FIPS reported, in its order.
+	//
+	// Example: [{"code":200},{"code":403}]
+	UpstreamResults *[]map[string]interface{} `json:"upstream_results,omitempty"`
+
+	// ViolatedPolicies The quota policies that had no room, named as in `RateLimit-Policy`.
+	//
+	// Example: ["export"]
+	ViolatedPolicies     []string               `json:"violated-policies,omitempty"`
+	AdditionalProperties map[string]interface{} `json:"-"`
+}
+
+// NotReadyProblemScope Whose quota or limit was reached (gateway: a cap every tenant of this gateway shares).
+//
+// Example: credential
+type NotReadyProblemScope string
+
+// NotReadyProblemUpstream The upstream involved.
+//
+// Example: garant
+type NotReadyProblemUpstream string
+
 // OpenAPIDocument An OpenAPI 3.0.3 document (this contract). Free-form by nature.
 type OpenAPIDocument map[string]interface{}
 
@@ -2742,8 +2909,42 @@ type QuotaUsage struct {
 // Example: month
 type QuotaUsagePeriod string
 
+// ReadyCheck One readiness check.
+type ReadyCheck struct {
+	// Detail What the check saw.
+	//
+	// Example: answered a ping
+	Detail *string `json:"detail,omitempty"`
+
+	// Name `redis`, or an upstream: `garant`, `fssp`, `fips`.
+	//
+	// Example: redis
+	Name string `json:"name"`
+
+	// Status `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+	// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+	//
+	//
+	// Example: ok
+	Status ReadyCheckStatus `json:"status"`
+}
+
+// ReadyCheckStatus `ok`; `degraded` (an upstream with a circuit breaker not closed: some or all of its
+// operations answer 503 at once); `failing` (Redis: the replica is not ready).
+//
+// Example: ok
+type ReadyCheckStatus string
+
 // ReadyStatus The readiness probe's answer.
 type ReadyStatus struct {
+	// Checks Every check, Redis first, then one per upstream in use.
+	Checks []ReadyCheck `json:"checks"`
+
+	// ConfigGeneration The configurations loaded since start-up (1, plus one per reload taken into force).
+	//
+	// Example: 1
+	ConfigGeneration int64 `json:"config_generation"`
+
 	// Status Always `ok` on success.
 	//
 	// Example: ok
@@ -3265,6 +3466,336 @@ type GarantSearchJSONRequestBody = GarantSearchRequest
 
 // GarantSnippetsJSONRequestBody defines body for GarantSnippets for application/json ContentType.
 type GarantSnippetsJSONRequestBody = GarantSnippetsRequest
+
+// Getter for additional properties for NotReadyProblem. Returns the specified
+// element and whether it was found
+func (a NotReadyProblem) Get(fieldName string) (value interface{}, found bool) {
+	if a.AdditionalProperties != nil {
+		value, found = a.AdditionalProperties[fieldName]
+	}
+	return
+}
+
+// Setter for additional properties for NotReadyProblem
+func (a *NotReadyProblem) Set(fieldName string, value interface{}) {
+	if a.AdditionalProperties == nil {
+		a.AdditionalProperties = make(map[string]interface{})
+	}
+	a.AdditionalProperties[fieldName] = value
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a *NotReadyProblem) UnmarshalJSON(b []byte) error {
+	object := make(map[string]json.RawMessage)
+	err := json.Unmarshal(b, &object)
+	if err != nil {
+		return err
+	}
+
+	if raw, found := object["checks"]; found {
+		err = json.Unmarshal(raw, &a.Checks)
+		if err != nil {
+			return fmt.Errorf("error reading 'checks': %w", err)
+		}
+		delete(object, "checks")
+	}
+
+	if raw, found := object["config_generation"]; found {
+		err = json.Unmarshal(raw, &a.ConfigGeneration)
+		if err != nil {
+			return fmt.Errorf("error reading 'config_generation': %w", err)
+		}
+		delete(object, "config_generation")
+	}
+
+	if raw, found := object["credential"]; found {
+		err = json.Unmarshal(raw, &a.Credential)
+		if err != nil {
+			return fmt.Errorf("error reading 'credential': %w", err)
+		}
+		delete(object, "credential")
+	}
+
+	if raw, found := object["detail"]; found {
+		err = json.Unmarshal(raw, &a.Detail)
+		if err != nil {
+			return fmt.Errorf("error reading 'detail': %w", err)
+		}
+		delete(object, "detail")
+	}
+
+	if raw, found := object["errors"]; found {
+		err = json.Unmarshal(raw, &a.Errors)
+		if err != nil {
+			return fmt.Errorf("error reading 'errors': %w", err)
+		}
+		delete(object, "errors")
+	}
+
+	if raw, found := object["family"]; found {
+		err = json.Unmarshal(raw, &a.Family)
+		if err != nil {
+			return fmt.Errorf("error reading 'family': %w", err)
+		}
+		delete(object, "family")
+	}
+
+	if raw, found := object["instance"]; found {
+		err = json.Unmarshal(raw, &a.Instance)
+		if err != nil {
+			return fmt.Errorf("error reading 'instance': %w", err)
+		}
+		delete(object, "instance")
+	}
+
+	if raw, found := object["permission"]; found {
+		err = json.Unmarshal(raw, &a.Permission)
+		if err != nil {
+			return fmt.Errorf("error reading 'permission': %w", err)
+		}
+		delete(object, "permission")
+	}
+
+	if raw, found := object["request_id"]; found {
+		err = json.Unmarshal(raw, &a.RequestID)
+		if err != nil {
+			return fmt.Errorf("error reading 'request_id': %w", err)
+		}
+		delete(object, "request_id")
+	}
+
+	if raw, found := object["resets_at"]; found {
+		err = json.Unmarshal(raw, &a.ResetsAt)
+		if err != nil {
+			return fmt.Errorf("error reading 'resets_at': %w", err)
+		}
+		delete(object, "resets_at")
+	}
+
+	if raw, found := object["scope"]; found {
+		err = json.Unmarshal(raw, &a.Scope)
+		if err != nil {
+			return fmt.Errorf("error reading 'scope': %w", err)
+		}
+		delete(object, "scope")
+	}
+
+	if raw, found := object["status"]; found {
+		err = json.Unmarshal(raw, &a.Status)
+		if err != nil {
+			return fmt.Errorf("error reading 'status': %w", err)
+		}
+		delete(object, "status")
+	}
+
+	if raw, found := object["title"]; found {
+		err = json.Unmarshal(raw, &a.Title)
+		if err != nil {
+			return fmt.Errorf("error reading 'title': %w", err)
+		}
+		delete(object, "title")
+	}
+
+	if raw, found := object["trace_id"]; found {
+		err = json.Unmarshal(raw, &a.TraceID)
+		if err != nil {
+			return fmt.Errorf("error reading 'trace_id': %w", err)
+		}
+		delete(object, "trace_id")
+	}
+
+	if raw, found := object["type"]; found {
+		err = json.Unmarshal(raw, &a.Type)
+		if err != nil {
+			return fmt.Errorf("error reading 'type': %w", err)
+		}
+		delete(object, "type")
+	}
+
+	if raw, found := object["upstream"]; found {
+		err = json.Unmarshal(raw, &a.Upstream)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream': %w", err)
+		}
+		delete(object, "upstream")
+	}
+
+	if raw, found := object["upstream_error"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamError)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_error': %w", err)
+		}
+		delete(object, "upstream_error")
+	}
+
+	if raw, found := object["upstream_results"]; found {
+		err = json.Unmarshal(raw, &a.UpstreamResults)
+		if err != nil {
+			return fmt.Errorf("error reading 'upstream_results': %w", err)
+		}
+		delete(object, "upstream_results")
+	}
+
+	if raw, found := object["violated-policies"]; found {
+		err = json.Unmarshal(raw, &a.ViolatedPolicies)
+		if err != nil {
+			return fmt.Errorf("error reading 'violated-policies': %w", err)
+		}
+		delete(object, "violated-policies")
+	}
+
+	if len(object) != 0 {
+		a.AdditionalProperties = make(map[string]interface{})
+		for fieldName, fieldBuf := range object {
+			var fieldVal interface{}
+			err := json.Unmarshal(fieldBuf, &fieldVal)
+			if err != nil {
+				return fmt.Errorf("error unmarshaling field %s: %w", fieldName, err)
+			}
+			a.AdditionalProperties[fieldName] = fieldVal
+		}
+	}
+	return nil
+}
+
+// Override default JSON handling for NotReadyProblem to handle AdditionalProperties
+func (a NotReadyProblem) MarshalJSON() ([]byte, error) {
+	var err error
+	object := make(map[string]json.RawMessage)
+
+	if a.Checks != nil {
+		object["checks"], err = json.Marshal(a.Checks)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'checks': %w", err)
+		}
+	}
+
+	object["config_generation"], err = json.Marshal(a.ConfigGeneration)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'config_generation': %w", err)
+	}
+
+	if a.Credential != nil {
+		object["credential"], err = json.Marshal(a.Credential)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'credential': %w", err)
+		}
+	}
+
+	if a.Detail != nil {
+		object["detail"], err = json.Marshal(a.Detail)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'detail': %w", err)
+		}
+	}
+
+	if a.Errors != nil {
+		object["errors"], err = json.Marshal(a.Errors)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'errors': %w", err)
+		}
+	}
+
+	if a.Family != nil {
+		object["family"], err = json.Marshal(a.Family)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'family': %w", err)
+		}
+	}
+
+	if a.Instance != nil {
+		object["instance"], err = json.Marshal(a.Instance)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'instance': %w", err)
+		}
+	}
+
+	if a.Permission != nil {
+		object["permission"], err = json.Marshal(a.Permission)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'permission': %w", err)
+		}
+	}
+
+	if a.RequestID != nil {
+		object["request_id"], err = json.Marshal(a.RequestID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'request_id': %w", err)
+		}
+	}
+
+	if a.ResetsAt != nil {
+		object["resets_at"], err = json.Marshal(a.ResetsAt)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'resets_at': %w", err)
+		}
+	}
+
+	if a.Scope != nil {
+		object["scope"], err = json.Marshal(a.Scope)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'scope': %w", err)
+		}
+	}
+
+	object["status"], err = json.Marshal(a.Status)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'status': %w", err)
+	}
+
+	object["title"], err = json.Marshal(a.Title)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'title': %w", err)
+	}
+
+	if a.TraceID != nil {
+		object["trace_id"], err = json.Marshal(a.TraceID)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'trace_id': %w", err)
+		}
+	}
+
+	object["type"], err = json.Marshal(a.Type)
+	if err != nil {
+		return nil, fmt.Errorf("error marshaling 'type': %w", err)
+	}
+
+	if a.Upstream != nil {
+		object["upstream"], err = json.Marshal(a.Upstream)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream': %w", err)
+		}
+	}
+
+	if a.UpstreamError != nil {
+		object["upstream_error"], err = json.Marshal(a.UpstreamError)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_error': %w", err)
+		}
+	}
+
+	if a.UpstreamResults != nil {
+		object["upstream_results"], err = json.Marshal(a.UpstreamResults)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'upstream_results': %w", err)
+		}
+	}
+
+	if a.ViolatedPolicies != nil {
+		object["violated-policies"], err = json.Marshal(a.ViolatedPolicies)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling 'violated-policies': %w", err)
+		}
+	}
+
+	for fieldName, field := range a.AdditionalProperties {
+		object[fieldName], err = json.Marshal(field)
+		if err != nil {
+			return nil, fmt.Errorf("error marshaling '%s': %w", fieldName, err)
+		}
+	}
+	return json.Marshal(object)
+}
 
 // Getter for additional properties for Problem. Returns the specified
 // element and whether it was found
@@ -6543,20 +7074,15 @@ func (response GetReadyz200JSONResponse) VisitGetReadyzResponse(w http.ResponseW
 	return err
 }
 
-type GetReadyz503ApplicationProblemPlusJSONResponse struct {
-	ServiceUnavailableApplicationProblemPlusJSONResponse
-}
+type GetReadyz503ApplicationProblemPlusJSONResponse NotReadyProblem
 
 func (response GetReadyz503ApplicationProblemPlusJSONResponse) VisitGetReadyzResponse(w http.ResponseWriter) error {
 
 	var buf bytes.Buffer
-	if err := json.NewEncoder(&buf).Encode(response.Body); err != nil {
+	if err := json.NewEncoder(&buf).Encode(response); err != nil {
 		return err
 	}
 	w.Header().Set("Content-Type", "application/problem+json")
-	if response.Headers.RetryAfter != nil {
-		w.Header().Set("Retry-After", fmt.Sprint(*response.Headers.RetryAfter))
-	}
 	w.WriteHeader(503)
 	_, err := buf.WriteTo(w)
 	return err
@@ -17854,551 +18380,562 @@ func (sh *strictHandler) GetQuotaUsage(w http.ResponseWriter, r *http.Request, p
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37chzJeSCKv0pG2xFsWNWN7saNAEJ/gCA5Aw/BwRDgjqVpLitRld2dQnVmT2UVwNYsIuayP9u/kMPj",
-	"1cpnfeS1ZGkVZ0/ExtlDXWhRMxoqQk9Q/Qp+khP5ZWZVVnVVX0BwZiTRlkR0VeX9y+9++aDm8eGIM8Ii",
-	"Udv5oDYg2Cch/LnXJ/IfnwgvpKOIclbbqR0TjzNfIEGZR1A0IMjD3oD4CDNxQUJ0gQXqkQge9UI+RG/g",
-	"ELOoiY4JixBnwRhxptqgAY1Es+bUyBM8HAWkttPutJya8AZkiOXIQ8roMB7WdlpOLRqPSG2nRllE+iSs",
-	"XV46tX3ZyXGEo1hMz/PB3X203Wm39VACPkO8B1Pu44hc4PENoWenPnJQj4dITwa5AenjQH65KyfqOl1m",
-	"P+pd+N8cUiF2kYh4SHzXQcXXIXk/JiJKv0B13ItIiFzGGzCgu4J4mO92QOF7HBD5OUPkyYiGxEeEReEY",
-	"CRKeEx/FzJfdDPGThvrUQTxEFzQaUKbWF2KPoBEJKfe77GJAmFloD9OA+PJz+d37MY8wogKJEWHRSrPL",
-	"7NOo5edVs49GH4eIQsr6cBr3uIfV3heP4mRA0MMH99AIRwNzAl5IcKQmgj2PjOTfIRE8Dj2SA4na6nl7",
-	"tUdHYhWPRgFVY4jVtdbW+tZ6JzenHg+HOKrt1OKQNkLSIyFhHqk5JZN9gCNyjw5pND3bgzsnd1H6Hqn7",
-	"gOp+iHtRg5Ko1xhE0QiPaCPEEQnkRw19aVZ2YG1DLiLkcSaiEFNGWV/tc5dFAyqQh4MAeTxmcsm4jykT",
-	"kQOHh9zQRTGjkUAhGeqmmPnIjVwk9L2LWUQDRCO5WyQSxSPr1siTEQ+jbm03/GZ7azf6ZrvT2t5steac",
-	"XrrgIx5QbzxvWxrqM707OxYwjeQLSgSat1j1ufu+22UjiTco8/mFBA/3Il3tjNW9/8211u7FNzsb253W",
-	"/NWRKBzvyctXjdAiji4wjdAp6fGQoFA2kQdQ56F5NuJBAGciF7KSA9O1JfDWu+++uxdHA8IiCc6k/MLg",
-	"7AvKGYLOiZxkLAiqS+y2ubXRyk+idovgkIQoJDgYfrOb3d9ubeYGXTq1EQ7xkEQG82dX7eB2xfyyT24I",
-	"dPfg6BjJNYYMB4jCvVZw3KfyGsAaWDw8JWET3SfnJERY/5Zr8nmX4ZBGgyGJqIc420GCMF+CORYIIzXT",
-	"IjRkOIDKWUn0UnNqDA/lS2t+B37NqUlkLDFpbScKY5I7LfzkHmH9aFDb2Vx35OGZn225L5FcVG2n9h/f",
-	"azW29xrfxo3vPm42Hn3jz6cRi1N70ujzhp5BfhMNvdrnLAp5ML2pGVVA4oyORAltlbhA3qiUbNUllomH",
-	"KYpBFwMSKqrMR0RvOxVdBkdL/JVdeNcLiRiYTkMyCrBHcuNxRpoWfflmN2611jx9KeEHcTXelsejWnWZ",
-	"7jEeyTONBjhCQ8zGKeoaYREBVABRGzfR29GAhMinIfEiek4EwiFBtM8ktSwedjaZm5vrcOHh0BUCyo4d",
-	"9rhhNrnimNudm2VE4Tb34iFhURXI+/r9kvBeArPr5TBrBviKANZa/6VTuyM5jvKN6IW4Lz9E9dOAe2cr",
-	"cgMs7sMsI8/ala4Y2JrZi52NS+8eHx/dxxJ6TrA4qzq5CIszOUmMBMGhZ2Cf+PnDabX/8vbat9/aeHDz",
-	"sPPu5jutv1r/D1v3t2+19++Y83o/JjBfPX3Z78zZTwOZNWF+Riq4pYgwDHC2d3SAzsjY0RdbNkYRPiMC",
-	"oC2SPRh8GvB+v7ggnwx5AwejAa5aAMxhuRUc+GQ44hFh3vgtUgIhe5KHeT8mcuLAUQMnEPA+9XCANFOM",
-	"6hg9fHhwWzKfGPU595E34NQjDhKxPCDRZe5Gr3O66bVJ4yZe9xvrpHXa2PY2thptv9Nbw+unG96m7640",
-	"kSTvkuUAvkJCoMBDNbzEmKfcHyssN1bYj4YiSpGVnGBnHQ14HKoOeBwBkpVIVX4ej0QUEjxUVL+J9qBj",
-	"avBlEJDwhoBucBB0WYp3xU5+KpwhzDhgvAw3a7Y9fQNzVTMTaL3TUViwFNNZx9CQ51CBITobG0UUMX2k",
-	"R8AtlwtRW531Fhql7HQTuZJNKicJ9bbE/JstB3l4NCI+OlVbDnJLuIIGPPCzjVO8rGSL9Q3tUUbFgAgj",
-	"ngA/FsZMIB5HjnzE0s3ptFrZecvWNwTy4jCUaEkKe6TL6t6AeGfIVbKfu4tcI6O4SG6iSNvKWUvmDvXi",
-	"UJ7DiqFN2bpnEifYkU4lUdLbuxw1OuEj6pWjB039DZ6VmK0eyc9XCtJ0u7PR2WqVYl74fjHM2y7BvJey",
-	"pRhxJghwjLew/4YSquUvj7OIMBCuLD5sdRTy04AMv/EdocTEdKZykRGmQW0H8GOKns3lQDEjT0bE01Ii",
-	"DNvUkyciekz9edhbaDXBRqvj1CIawbE9NFdbScUZfZQSnthZXU0Z6KZPzs30xapBCY20nXlS26n1hBhJ",
-	"+plt5J+HpFfbqf3ZaqZpWVVvxeqR6lPt6PRJZ8inuCMkDHkI4nO6I7ZqQwpdgY8Yj5S2QESY+U05r1vY",
-	"f6C27SVPSs7PYHPAWz4nAkYc4sjTiBiWCVAp5ytqO+99UOtREsgDk42ahJ3XnNqQCIH7cuvPcRATiV5l",
-	"R5wRozDAQcAviI/gvUDvdWuK/SJRt+Z0azg8pVHYrT2qXT6S8C7X6xn1QR/uy6qi/VcCm/VWKwObA3aO",
-	"A+qbxS8MNlS1a5h21wUk5hCoQEMc9Hg4VIoVCZ0CwZhwqrvIVafgooAKyYdjb4BOsY8oG8URQMc+Z72A",
-	"ei8LG3vppDSOpgIVCBaonSIaBIgyNAp5PyRCNK94OtvZ6aQrWPRYPNPgus/DdGwxJkbFdUMoIoXqtsqR",
-	"+DQC/QIS8emQRhLdSUmjy6z9X8mYhuIma27DLey0W7LPXVbLMaN7Wgk349xLztvjPgHOnDyRzdUW1DLS",
-	"AAyk5JFnHuRldpI1EXseEWLxs8iWcGz2rOpcNO9PBXo/JrEUq4H31AhTznMXuSl5kb9d+bHktKnCndlg",
-	"d+RFuspmrbfa+e3SWAFlrLjZu/ceWRsDN/cq23KHnZOAj0jZrsivbghNS4j+0MnA6c2TkyOjOscCuXIJ",
-	"7g5ab7WQS/NYEIEGSbioLlt3me5aYYQVB6232lkbWKsrH64hrKWdlPmWLeWrdeQCbyYJQY/HzAdluVaI",
-	"y8adbXlTRpIDUtqPutKigravAeo+d8VBG63O6kZrbXWjtQ6shE3045DoVtGAdFmKSf0V64ZIyXKJ+7H4",
-	"AcmO5wDrBTbQ2kRHkkO1eFhjTrDXa5QtK1ryApQTByCLW6ad2cp6zU4bnb2DXFDCCzFala/E6gfynwP/",
-	"0i1R1WdfzcTd1XznMmr8bOULK3ZTERA4/qIS94qKiEsLVO4qKebLARVXyRY7sEQXwEUQFu1kog1Yf2hk",
-	"hCvfMboqRYDgdSZsYSZlrS6rG6kJCTwW6GJAvYG2D1lgtK+W15gNTkCUFCBlVkPgGLUUrWYCjB6Ocmag",
-	"K0HFdQL3lwaWOduCIzc8INkhUoFiZk4wP6/5cMnDU+r7Stf0kvy+RtUDLPnz1HgaEp+wiOLgquzbWsa+",
-	"ZbNdlH/rWS0sOUwx/dfG1OmVD/EYCJLPgandkTdL70a2DZnWy8zHkd9poQYzhP2hPGSgOZmI54GhDAXY",
-	"O1P3IqT9QZRnEdWW3xBSvgujxijEXkQ9gk4xO1txtOLE6jQkvVhIVgfYKqWXz9hQTeS05H5Ch4THL8v6",
-	"G+UE9fVqlVuAUg+vtcRV5fb1Erk90jNeWnDPGr46iEnPoLAVlMG8gaF8gzNyHddS4TRF6kXqNJDqNRWj",
-	"YBGBK17UtiUFw9QX3fi+/Pj65CsFvYg8oULKSKexuoR63bCzB9o4M49Rn7HFV4HSnJpAm4cU6764lkA1",
-	"u5bt2supzgzHa7xE1LVvohNQyMYC9C7KjmB8TLI9cB3EwNAQkigOmd5mpcR8kHJNLwXKYPNNeQroOdMA",
-	"jgKO/SuCbTs7Fd1tOuNFjyWAdo2UP7yu04FloWEsIuQTLwAls2TO6HeJdgrJb4jrIKGNq6AdkyciDxMc",
-	"UeT5aYzfZZqxwGyMTseKv6IR6nOSkSWN/+/z6K4UsK4H82tymGqnt/X/XZU5sBD/fSMKLnxsjEcN0+LV",
-	"ofoUI6UqUEBNitVWD86poKcBURRY8r3ATzT19h/IzZS79dJ36ER2rk8C1KBBoExN6dR4r6dh5ujBweEd",
-	"xMiFQD1yVaKw0WrnD4haa1nmmPLtXt1h2Z4Rii6fYxpgeTicqcPxySjgYzmXvE8gNjs7JNGA++oaYtZl",
-	"nDVGIRlSQdLN79aOQv6EDnG3Nusg9BU8wmOJCE44v4fDPrlu1TwVClN0WuiQ3roq9bfYdD1fFHGOApjx",
-	"okcdcd5QLa5b35pbac4H5oZGqIAk4c5pE8j1sLzTlhDD8YUhPScZx3c1BHgz23Y9bXSyJOOrh0353ley",
-	"9YVV2/6oqb+t+pBgP6CMCM16cMaIZ26kF3ChmYtjEp5Tjzxk6Q29hoNSqkJwyVVidUiwN5CdXxX/WddC",
-	"zxjF1pQXFk6sNtfCXUg0RphPmDdWK03730EPiE+FkRczUaUueQ+Phl5MI3QaEnxGgILxEWFacQT+ZD4V",
-	"8hgoi4mfip2pKl2Z+THy8AiJAQ6VI4BkHsdGjq7LPUGuvKoSjxBf+VfL+2mM8zTSrh1jNEPRqRRYo5AI",
-	"wqIpBVVBE1O2k/rrVctH9FLZ3/khZmN948Q1QN6Qs2gQjA2BUK6sGh5B+SWhP1MiyCOTons8koDZw0Ma",
-	"jGs72gN2KVBVrsKPQXvVaXU2G+1Oo9U+abV24D/faK3taBdaDoCaTcLGQx3LyPYOTJo88QjxlyDzsNaG",
-	"1Wyayju1c8oDHBG/YVyJazvvmVU/up6Lofc8RCGODOus2daQ8yEKSM+oULUnlpO/J9kO3VC3SPLiec0L",
-	"jQQJeigkcuLK2ESeDHAsJVaF99QshmR4SsI0NEHvFRJ4rLSu0DVmxo8/9fzeLd4HpaclDFhMeWmMv5K+",
-	"cqn7ZQ/TUN1L1CeR6DJ1F+VeNPQNBDwQaq1sbNxHM4IqwArpepwpnxtvnGspLz7vpfYUgQYk8BGILB5Z",
-	"Md7upkWeQnic9Wg/1izaGRmvOOCK6ipXeIBRd/qi2w79M695+qHt9d7I3N4Xaqw/n9b1LoNhHjIcRwMe",
-	"0u++NNd/LCVnjLR1TZ239h2UgNet7emRoMsdpB3FlRPXGRkrB65u7aosiiUCqFUZ53Z/GfKXa3cdN/0+",
-	"zzwoeagcic4Yv2Dg4ZyHoHfffbdRdMufdZpFL359pKOQe0SIa2FWSpwmLrCmCtoDwKc9sEREOVbsisfY",
-	"sXyjrIEBikIih11ci2XN+4yMG7r5dfGd0y4OcmNwEBLsjxfaoMt0KsaSBViH+PfBP27aqVXfKuo7NpGW",
-	"rIoELYXLFZF25JXz0g7lYdhe2colu9XYftx49EHb2Vy/LPXMvntwdGyFEJRMidlBGDBKKBF0RJVLHo6i",
-	"kJ7Gkfo108Aoh8q+vnRqEqL7vMr/Ww8LcXPquxsC9eIgAIta3iac/O/Jh8nz5FfJ88nfJM8mHyWfJS+S",
-	"Zyj5PHk++evkRbeb/GvyYvLR5KPkefIbeP108ilKXkw+TH6ZPE2+SJ4nv06eTv46eT75tNtNfpi8SH6b",
-	"/DZ5Nvkw7a+6Qdm+6sizvZLQr3eNLdTaVwAs3Sa/MsVJtRud1klru8BJpcZCXxJVKXWVTWWAxUMpfvjG",
-	"874kjhEiDSRvmyrUJJsCYpTkWGRrNCZ5X/seDgRJxzvlPCCYWQP2qQB6PmPYYz4k1oiSV5CiXdZ2alBl",
-	"L58ek/rlQFQMoSiJk+jcnNq1fMSCilSgzONDyvr3Id6ifAtvCGQ+K43LkIe5tdXurK2XHZQd1nG7NGQL",
-	"QAeWZG0RjSogpn3S7uysXQFi7IlULVfJ5VNxKA4wX1NzLIB7fsInh3udzVanvb7VaZdNR1QE355kEbdY",
-	"B8sYmS4/wO0Q96KynjUZmh95Bh8WUM5PkxfJL5Knkw+TLybfS36Dkl8nXyRPk8/Q7/+XxDbJb5Onk7+V",
-	"iOP3n5eOHQKTXjG6ttJC3IL6kjhwNyIdtcfDxS6jerIAZs7WezIGPy7bTeU9ecF0ZxbefpSOyE+/Q5Rz",
-	"Y6GzfUBqQCl8n8onODiyKIieeJEOMnLx9aQ7Djon4SmO6FAFnrs9OhL3qIj2TLN91YoS4X69iNTM+Iwv",
-	"9TLYcQmtVqtsMtcEtleAWHmYJXyQFRdeAo3WW/mbRmQolpx/tuwaDkM8nlpLbpAFFnKi93D6PM8o86XM",
-	"bfW4g6IQ+wQNcXiG6u7JodWRu+LIT4mxLfAe4iHtU9ZldXfv7cKXfcL7IR4NIBCLMl+/chBl55KfVQFJ",
-	"cUQDGo3RkPsk0JEuLB7KdebGrjm13Ag1p/YG4QdptzWndmD6rTm1h4L04uBQdiq3KEdkcp1ME3w5fOMc",
-	"h0BD5DzkdhabwRa/Pf2sOCf5zJ6X/J2b2/RxPRz5y2NKeZrEpxEYljKcCIeb49whJnds4nBVdJQOZOKM",
-	"iNeM/R86ziwgi/kYL3e+5SCnuO0Cn6uC13LSSwYrDhphIQXjiCuODAsFeDgkTfVkFJ8GKgCPcR26g3o8",
-	"hAi94S7oDiGkTqB68rPkn5MfriCfeNQn6GKAgSUCBVQhOi7FwSxSsnUt+ZH8f9St5TcTshQMz6J4P5Az",
-	"lTd921nvPLqs2KfbFIxGuAyas3eQOoWW3aOUFCxME7JeVXT0PLqgOn40d/4VsdZ7yM8vY/yyyMB4zuWR",
-	"Qm7UaclGHm2EhgQzUbgnxRsuEcDk72fihTKGm5WqXACBykXfECA97Kog2yKKokQr51M8JSEcXIkgZEHf",
-	"NvdrrZYowA1sSP5cKoFIy+il0GNccKZozjUTlQVUKulcFtWnbFxJn3KXVmH9dAIDpZ2LihkKXoECY319",
-	"IQVGNfxbKSfkRwUY/m8SxpJfJJ8nzwDAnpWrDHDJAu7y0FLvgLwk1wOJBoCICD4knJFMyUQX262X11Bk",
-	"yokKFc1GqSqC9lmVzK5PG9aCIxQQLJT3nGyEozgki0nsIgpjT37ul902iGJQID7gIhuVCvRXh/ccYAZB",
-	"4RLyuD9A7mrawF1oZ6NKoSEFbTDkedwvAMqJlB8OcXhWq5DnTqqZpVzfN1RoPhmOAhyRBYESJS/Q5MPk",
-	"WfLL5Pnko8nHkw8VHkyeo8nHGaOVvEh+mbxIWa3k6VwsmSk+5iHHl1B1pMlMENjYyBPsRZDDDkyjrhxW",
-	"WybTjXSnsSurMCqA+cBEapXmTaklP4A9egZb+IXcJ9jEv0PJ7+DRr+TP5Gnyi+T55OPkWfK54o4znnRj",
-	"phi/CDTlQxDcFJxcB7l7mfT5Nkie8mEqX7kr1ZCYZ5tfBjJnwmPF9s3fo8s5QFWujUh16tNA4Nvq9sV5",
-	"TkPg5zGbWffzrkO5+mEPeXw4BAdFCwBeDcepYmFLw7MM0DkoFkp2FvqaOWksm0Tk2oK7IJabz+LmmBQq",
-	"5mO1L5KnpXht8vez8RqqW38nL5KfTz5KPp98kvxb8ly2kd1PPl1Zjk8uXIGpvcvw0leCqa/Az0oYnX3D",
-	"AFSuR6yz78VLynS6q2tXGaWw+aWqi67Kmb4KmlWFjyXL/1BFh5TgtB4NiI6ymN6aXqW0oJk3lS9vhEO5",
-	"ThOIIcFEcnV5fUrTFlNOKagl5t0LGL8KlI4Nc1rKbJqXEk5U0r6IW1BSAgaBFJajwXARKEjH3ktbXTrX",
-	"g/nljHrgMnNMQoqDiv3PPrshkIAvUzFhQJ4UE7f5W7jTW/PWTzfIJt46veltlyHQKlEu3c0bYkqQ295u",
-	"LyTEKQGkTAY2I0BGMSoZPiluRYMq+aNgJ76KZwFMJpy7tUjEAHLll/ifNDl6kfwCmR/Ifpo8n/zNYlx6",
-	"Bnzp3MpAwdrFubdiz7fzGC2BZdMeIBxWXZ/p65IezXKkJO38gI2Un/0QPzlQrTst0FrrX+05dMaawPy9",
-	"sO92Sb6wt49PbIxhvm5aph345gFaW2+2W41OqyWBvvCs3Wl0NjZLn2+0O3mjTlXTBY07srmeRPaz3Xmi",
-	"Osk9gqGLG6IEvioTvsGYuetXcfxLHXr1Ic4/QwUwy4qoPimuZRZQXwMNgPxbFSyBmcv+4TGqH721f/xn",
-	"WyvWxLSHc8pkaxrroFMsyOZ6gzDJ9xfQ7+HBwS3R/9ZfvsW/fTA49+7vvePt84ODW/y7+/t73765v/fO",
-	"nSe3b++9davff3/wzuGbe+/c2d/7zt69W/2z9wdn9I3ti9atWxd3nvT7d7dzFHockbm4y0ZbauFzj7Gc",
-	"Z81wzvVjmrkc6zKY5DAOIlqVU/9tZtLJoBEJrSRV6QgOoix1tOShr9ys8uvVUepXW+wDaDx3yWaMuevV",
-	"/ZXCM48jj2v9TE5buIvc9G8XcYZ01ipU7zx5orMkrTg625qLILXnBRUlaKZaDrZTL0FkiI2/5WwuIMHf",
-	"AJ8T1Od5nVGnVZKyUafgW9jx1rkuHAhrrDwICUNCaLF8SVkph1ryBg40wt4Z7pNXggNFNWe+BB7UM4Tg",
-	"bPEHggQXoGfpgVZdLdC2aDdET+IIXxn2LHxyjZaqcinka+syOtMd8yv1H70+z9C8/4XxE4UQP5FCjzPH",
-	"c/RBumdzAVjPpXT1JQdVBdklkLSUewaEAGbBXhrEdFKYyKggJVMUYi/KwsSVQs/sBriCRwMyRHWVGrLE",
-	"aWNXthtIuKURWMIFogL5IR+NiL/SRHunQpmplG1WkhTw72ZkynUjGsTD01FImQSt7btre5v7rVvtzu31",
-	"Oxt3N/e2bt3c377dutO+29lbu7W+v3F7887W3Zu1UlXN8fHR3pDHZaZqyViIeFhy1ysaAPZXDTKq1+5s",
-	"bW021+27wONcBK6CZFBD6LC1ChFZv7UFpAcPb+VFHPlgMYHm+PhoX/cIvVw6tQCfkmCGJlrEQ3lmPR46",
-	"WYq2iDyJIM5vWpGb/Cp5kXye/NuUvi15gZLPlNINlG1fTL6X/FY+/zx5Crq3f0ueJr9FdfjoRfLb5BlK",
-	"nstm8PKz5PnKfAKhDsna1EcV538L04D2euWbfqpeSg7SG+CwjHaXqyPv4yFESCLKaERxUNyeHyf/mPw0",
-	"+dfkR8n3UfLjpvxvGcoaDTgjJSjrSD7XSFA4yCd+rPBXgUq/V/vGVn19e3tlY+Nmo73ZaK3LfUhZ3AoL",
-	"XAUDqzXmek5V+3mbnEY8rOJC5LuSK+X7IREl69xTL1CdsIjKrwu2u3Zno9XadlDyX5so+e/Jj5KfJD9M",
-	"vp/8g4OS/5H8cxMlP02+n/xj8q/w/B+S/9dByQ+aqJQ6nNIwGpRTxVvyFfIhNy5lPj2nfoyDqbls32w1",
-	"Wp0GaAhypK9yOFCXV4ynVOkzxiuueTnrTNavcac0YWOR8nGi0bhKBff95B+Sf1Ggq38g+2nyT8n/XMz8",
-	"UgVDd1iPhx74IVT7EilfrPRDy0SoQpY9QnygNwL4WB+VMW4qsrGMKRiPiANn7piiQHCdhYhlp6fcH+uY",
-	"YcZZA9ISyOdiBHVrmDz+gIoi05z8ZPJJ8qvkWfJz48X5O/D5+ix5mvwaSQSHOp1ma73ZabU30b//5/8D",
-	"dRprN9dW4Wfyk+R/JD9I/jH5L8m/JP8r+T8ljP/P5B+SnyQ/TX6U/BA+396cu/NmyVWb/0bI49Gxyku+",
-	"pBaTnJMQBzpPLBEojBlSZlFIB1cmd2eZDKryzUpBROfsAOk9TSl3QaGQ11CiaQ86X0x2Pz4+egdKjuQ0",
-	"oWDeWVwVms68ahsPjq60h3smy66R8G0Qt6D6dGzxwAWKNIOJtnowlguX/fuH/xdbHY9XfX81DF2Ioree",
-	"+b7fSP4p+bFbRL1r6xurnfbq1lar1YYv8kGl3a7/Qdtpty5X5V+dy9W6/lf985/kPxuX0HDlz+fjC7Wo",
-	"qt2+R/o4ePkNz7ZHmNJwCCOIJ9Y4cRnilRUl0uJ1ilZ1mwJy+O+SR0o+S34B5mvL9LhW6otS5cBTOWoJ",
-	"MpccyH9P/iH5vyV9LBl0jke7FFSqktpC1Qz1AThP7KJGO0MNOAj0y/wubG05WfrYRru0wFL+HvZVzMRM",
-	"glJIOz4tW+uk4/oDuXMqNYwShRZVkrUsxdvuVLZyqLZTzLxo68KyDOwflG11lr++RH6Fee4i971Hrj1Q",
-	"My/4GsHBpLQ3CrhHC8ursHB7rtbMZu8+0JXydJZQgkMla1cm8FBE2pCZ/ARM9r9MniW/qUkZJXtjWf1q",
-	"GShubqZ8bPvSsbs1eLG2eXOztdrurG62Vzc3M7Z37VIuQFXAsstUXVZQrZy2OP9FNmg5Jvqgxhl5uwfr",
-	"Lp70B0XJ8FFpuoGsOqKEVo3DNprtf//wv2401xxdnxCcI7WcYEkY2fmU+9y1Lf7QQZ0cBnTQ2jQZyYTS",
-	"ttNx1h7Nvbc61E5v1KPKmRnym57MIrXJUF2C3Y5ODorRG3dOsv3Smr2+BMeV5lzCY5cjk4c+G8irFIxF",
-	"BINDqB6AC2lyv26IpsxKMgPsVSW3Gbyc0hmpvbAAWGXekqC75tjPsTBgvFIKvOHs3Va6XIHqel9aDnLl",
-	"qwfw/AG+cKHczIrJPq9qTrgfKFc/Xf/n0k3br62Uo9PWIgBvafxg0ouAfMlIVdfLgaImj4nKmMriQOem",
-	"y3luW4K+/FhEOCzZvW9961vfahweNm7fRm++uXN4uHN87KBDLjx+gbQSd07/VUu3RrXmO3NLvh60q8r6",
-	"OO9aq6G/3rfa1N/JkeZaW1KVOWr0uUBZdRDpkF/jE08r9yx+6IxcmIOn/tf70FUFpA/m0T751dfxjI4G",
-	"Y0G9VybxMYv9mT5HUN358zSFWKDbt5uHh02JTouugc1Wp9nevtmalpg7l91uM/dHRS4mi0meAlAoJVPt",
-	"PVcS6DBHzsvY7uJY9/DMoTRzvuRwy4iVusDn9jbo58SIeBQH8EaYsq2o3epIGt/eaK1ckxTq1FSuz/JN",
-	"OcJRyNl4SL3qXdGOinMiTqqk3fRAbECovC0pjM/Xomb3oQyBMcGhch/xZ1lq7e+QhwVBUFMm4PKSRdxB",
-	"tIcwG+f3ZnPr5vZqp2XUST9JflAaM1Ftti6ofS+wShFbErLXbrTWGu2NRdT0S+nSFlGQLaTl0uucf553",
-	"WAl9elPyafn5EeYTH9XvEh8UtPfwBep0tht3v72yiyQvp2v7qGz9cteaJUxeQe0VRtQrc1XfUy8k/6DG",
-	"yG3L+mbZZfICHJepNvbheeadEkbF4ljTfc0AERqpnZiCiE6jtdlYay0CEaNSnvkIh6m+Te9MsdT4HOZI",
-	"j2e2VQ+Ubk0VLLxjRK4lCCCYthUJhDAOEIUdZd+QYpA34IgyzcVaxdqqdBwLaduP1Oczw/xMphk1uV3k",
-	"mgJ+qr44OCSodzcEgpKtwjaHjzRXIPEj6cO/dJQ3kFufLGglV5PPmqXP7ukh0gcHR7VHy6s5ihu0vMtZ",
-	"zHSaHVVGTu6K+RUNQpLZUZpoLwjAr4KPVP9oQEKya9XDNsk0ogEZdplhiFSs2w5yzfa5iBHiC+QqguQ6",
-	"yDUUSf6dkiQX1SVUqeNzM5IJmbVTPspd2UUunFhJv9PdaOU5tKKjtInCnS7iLBgrn5Eljcyp3rwOc1l5",
-	"Oe38FbhEVDf7u/JVMYyVU5jBO16FW5w7TgXjuKARBNwv5pznPNPHwrzAUZEPQHU6WvlyrWVfiSlmUSZ4",
-	"ocNemB8uxaBKpVfuxVXO3oKiURA/i3wyadJvpFrHJjrCoTBOBEREiPR6PFR52K286kbXLlHrGRlFWdY/",
-	"ypAb4gt3V+VlVF5y4DyF0/ElxkYB52cCXYSc9cuQ12nmpTSP2hqHJrAaGF+ceY201w60kYxHtcuFnom4",
-	"gbIvHXWnJY4ecRHhoMLA+SMdY/lF8lnyPPkC0Onz5DcInFh+jNqd7bX1LQclvwTPlhTdOmjySfJ5EyU/",
-	"Tp4mnyfPJv8/k8zGQcmvmmirVFKwHEfmrb7M3+RS8hX+Iq3z7LiyFlny1uLN4Rrji0UapSpsuIUqYm6R",
-	"dsf60ynBEl/UUnjJrcDayWykHJg4KXSqLXs0844+UAss8++Vr1PGLk1roS0GmZdpc9btKFBa7b+XgefA",
-	"BCTPdsZDRb85lZb+NFRZ6We/LQ/2r75Wt9N32US/Bheo0jWqyvEKzDh5pykn5zG18jXwhpITII9HIfdj",
-	"rzz1wjQ9lweiVmUY52CMejwI+IWqI4NzOo8G6DwW1AmodbY3mq21ZqfVaaPFFCF0ZGw9+cnfGY6isVWq",
-	"N+8IJ0X73Sz4R0rDmg9lvjby9kGbXSUhO2h900FtB60t7m6oaIv2GT+1eF/mo9MKV0ekG9h3odILdDGX",
-	"RJRx0WgR30kLqxbc3NQLNTXwM/5ynZ93kHErR5MPJ58kP2+i5J8mH8lvks8hVYfKX/B3KXqYfJT8PHkx",
-	"+XAHtddvbq831zZMy0XTZBTuTIYdFqAJGlSryMJx1T6/qxM4nhIJvZI8nJsMXGUe+aLSJV/oWv2SGYvI",
-	"k8gFh8I0FHBhr0EdKlDmm0CeVEYEaGDRVOwi5BEo2upE31SSVgBZ+eMFI9ggJz2pKlg40WapqaoSmgMA",
-	"nRW4kiL3/ZjExNeJrsKYMcr6LrDgUYiZoJAqwwW7FPHlh3Up6Bipp8uUyxTUCnMl3FIcuKguILoS04D4",
-	"O0gQAh4CWgd2Q5j4yRU1qvrORXWmCiKpDh2k85NOl1tWtY7tsv9ZkSFTgU4Nmw0UEtkMB03k6mLCbpfl",
-	"qtSrOKWCCNNZR3LekUp6ZRXf10WgIhBCYMoCrbdbpqptl6XDpIWfQgz596IBlnILFCtBrnZZcSHZMw6F",
-	"ypSXxe5gVqqGWSQxI8wTqqd4HhlVZ2XsnLRbO+2NnVbr2wuHmy0bcWrKU8+fMBTtIz7C6rzU4cyZeae9",
-	"+MyrMoWoU/WLKqMZ1XXmZw6xnQLmoUV5aY/M96lXzgKx2vo6SzQ/wCItBD4dsI3qLmU+eaJSty2Mr+XE",
-	"KoKz9Zrls4Y4o6OGYewaIw75M5XRY07UoOXlQWxFtEJNNaem0RJQSS+tMKexDVTQkwgEDg6uXF5ZbbdZ",
-	"UFstl/yOGT3dg3QW5smx1XN6hOmszJO7ZnbmwR0zy0unFkM2qQWuRYBFhLwBZv2593jx21CW0GXavcRO",
-	"A2vPeBb5ObIgf9quNsRsnCrX9ekbPRrEvdvV7Iup9lip6lV9nynpC2ajVAPXKnX64lFZuqI9i9LZ063s",
-	"fAH7lK6tDwPO2sBF0hfwnspeYBmhygNElsXWgCZmeSDeEGjEBVWVXRWUGlRTb5mgb8r6gWmQZ8pa8w4k",
-	"dYFcOARFeynOszEbJtbmG4Ht4GEWjWkcW+DiLocstQZ1phfi1DXXbAE1tyDlgWxsaKMxjfBeFs0pGCti",
-	"MfVUY60pU5wCDXNCju2QqQ6gFKgpCfw7BginyRllqr4hZaM4KkvmRgK/dOc0+wftEBU7yAW2SimSviMg",
-	"W0Q0UPokF9V9HklBKLoghKUR2yCAylNCsDYiVpwuc2F9uiO5aboP4HKjwfQLiPdRFQSnX6oE5xDlrSyD",
-	"Kq/5Xx3eU2nNs2j4Qph2DZYT8RH1RBkzo71rq6U+UIUrprQYZz+MRaSwLY7QkIsItVstpCB9fno7eSLZ",
-	"+GWHrorh7jGPiNJQ1j1ksi7jAMVMCnOSpDuSyo0iEjqpC0CzuQLR85hCpjWc2qRKMF15vn1t4JWyR2rP",
-	"KvB6bdtQYtOG6jy1ukd56trTJ6eV+1jKkJO/m3yKtlpGKpx8T2seISknKOqMvu6ZEi918tGnICR+PPlk",
-	"7lmoJZuJVp/ErYB7Z2JfsRBXS7B2V+8d5FcDSAbAVmxJiYNuL+TD8mDgB1A817RMZS8qkI/HqN5ptW82",
-	"Wu1Gqy3vVYAjEq5McT3rjdb2gnHCjBD/znlWEK+HgbiWOzYGgqOACp21AWaICDSGiCYpydoAOD+7eBwG",
-	"e0AGpvmWOAgyiAwoO0sZDV1LuhdyBv42hYh0U6VTpaknUVNVWW6G8eqfrRpd8mq70+5sdLZaqwAkq1ut",
-	"XOB6um1xSEuxS2UcZ17Yefjg3l5peGd6/tYeVAPovhT8juKwPzN3kxZ9gNvxZAs0iktTCvgkIKWexzCO",
-	"KR6C9Gd596rOfEZO9z5jOQA5AHWlKZkVYOUywEpgT0ELHUTqNlCBXHDwgFK38OfjEF+4imHRcAJ2Hdxl",
-	"oBOONPZnPEJWHALUYwZIli/BxEooMB8XeLxSpmaY7QU2wKNy18AlbqZZTUWqAwyWK71Go/XL0kXrNWJ7",
-	"lSrDAChm1LZBRT9IjFLiELLdlPOtLZxHvY0CSSrBbuOgjhHJHLSGPDyUrEjEzdt17c1OFILVKh7IBZSd",
-	"z5hEiLIu0202Cm0KnRb4gw6Y+hUjvbGUIFKZXd8CXsr6CxUhgeXojVBIXKfwXpg2F4NtPT18YYwh9omF",
-	"led7MZZrlOXFKisO9TPQAz8D6vv55O+yElFPoYjMF8aYhpLnk79PPp98iiTsgJ3wPmrf3GgkP0v+Wyko",
-	"SQauwsu3uNLpRLXrre329ubNdmv+ocI4etkzDpfHYfQWZaVplY33oCc/EjuoW1trtbs11CcMvF6/E4dU",
-	"6OpFDrztdGsIh6dUp1pSD9e6NeSFdAg6PA8LkvMxXAPksNbqwP+u5SUZ9XIBGcZajXhDTa+WW6PYy6ZV",
-	"eLOv5wZaGOvFUYi9iJblE4HXaKTfOyB6S1IKWjjYNY2mUunNPBjisSpbBLwDfIoFOInyC9Zl6ngQDx3z",
-	"2IIFU5vB50Q4SOjcELIPAeYXKbqq9qr0vnwD2vwuc9URuigkI9Df7KJTHg1UsgceR0gpmcX0SproPg+H",
-	"Kd6VzJBWTEPRsPwscEhQn55L2ZmrFapLPCwlKEtXSig5GwDdlyuaUNVrhfpAfZFmk8jdkTIPf7nvVRDk",
-	"E48KyhmEJQk6pAEO0RB82MTCugY1/6xgBTsr0zmc0fm+N0WUILllefglbodg2YaXWdKqiMdG33ZtEy+c",
-	"JKzCzMoxu7vgqV5N0Nkzi0M9edRe7upLMCg99DIyWTzziKOQRHHIssuWk0JbFkVXNQdnEfXsiMvdwEWG",
-	"ye2RCwuxxIoMMT9ylr6fBn5myQ0xo+/HRL/WxoFqu685BcxwMBbEQXa5GmwVZpLLDDAdFl0awNPn2eSv",
-	"lZD9YvJR8nzyMUp+kfx68j3tvfPx5O/Q5COg7VDZ4OPJ3yjvGSmLP5t8Al28SH6TfDb5BJiBtC/4379R",
-	"z3+nayL8Knkq2yPlMjT5cPJx8nzy4eR7zaJX5vrNja3NOTFc5eZfTydlg6Ovvga5O1ZC6KW0qUoLaDRf",
-	"KoUsmKmtUDjC6qGiEOerU4/MZLeyOjCFe6cF5bIrFocVpQxgB0MSQKir3EpLbr8gpxWye222gD7brvjw",
-	"wb1Krk/Oc0YGFzWxOwoHVvj4aqGjHhIfA4e3khdQS7xGvIie06iErz8iIeW+MGp1KtLuKQDIBQYORok1",
-	"y5EP1XUZxfMKcouYDQY6Gkb55BjhRU9zyTlNSUwls2M8Oi5NLpztFRdE1Vql0djAEhUoZgISRJ/yOHKM",
-	"Pldyh6MAM3yF6T5kHgkjTFn1Xs6y2eo9SoPzd5Abisf3yYWLerHKF64fHIUEYISYN5bUqwXlLtPf7p1y",
-	"yHjqp9+Ccj4ICfbHcvGBNm3L7/e8KMaBa2rk6F7UU2tQU0JnalSrE2tc8/lpHHVZYcS3A99FIyyifO1s",
-	"NfeaUyssOH2Sdq+eqDHtvwtNCpNSD98OCgYfu6eFhSV9/dV8i4/saRTf2bPJvUvnUPK0ssPpFeZew1pn",
-	"I/IMAKm/m6uVlL0h78c4ELnSBDfEgmi/MvmGRrYp3studRn2mYuIy6sKWCsU8zCw+a4kfodcEBEhCFla",
-	"Ej0YMjGPN08Hn7FQSdnePDm8V05zbNWPpQnFAsk2JQRHG5TEbE1SiYXa9O1I4ZeEYPK6yt6kJq0SnLmI",
-	"jqvAepQzHSp5g19Owh6OJLfRbrXSTgFKwCO5SNsMm2f0cg4SPIyUw3WBG1oGPuQ6H5Decm6c1uHIwzWE",
-	"bIj7CtP3eDiMA6wNISG5CGkUKcWC5eWX56aUsXUk2X8hvtmticftrnpIro3JVGOsjqoDE6L51SyrKtKD",
-	"8+evIHjrRfIbBKrGXyXPks+kUDJdh/s3yNZT6iJ+oJhcayHVUE588iGoJ1tto57c3qpQT840Jzqpz2l6",
-	"7fKwOefeSxBZVvQuxwhX0ydTH2CsgAFyR3CzXe4SdI0yRAXDrhZQvYN3KfMPuU979KoG29sZLljIYDvk",
-	"/h+lvbb04CvLMSt3i+rylNTPcxHvpSffbm23Wp1Wy1aezNbfZKlz28ulzk2dQsyZVcORxLVHpW4ikgCP",
-	"cNEMeaOK9s7M4yG7MeFKEA3anpe7YRapkN2ZeaCDCgoBXqZIJ9bPfMDd1fP2qrKHrwJxEasfqD058C+1",
-	"q7v1ie5TuF81YVG/6LCPROh9s1ubXsba5sbW5s2bm2Yii6dCmWMSenM8IiFs6ssqTEexcWSgLOJlUYaC",
-	"PKzSqMiXxgZImSDAqEBvedVfmYMEGvM4RLGAXJ46+Up2mtX+EjY+KnOEyCtgbsnpP7hXDbxHAZbURu4G",
-	"DzWbYxysOi10eEtiS2d7q+1sdFqqRBAoWR6e3G3cdCxrN6j5BKrjLtsfhzQIqIcCEgHiVYk8LrhuX/Qa",
-	"S76PJh8lLyyV5kfwF9T7/Sh5gVQApATg5FnyG7TVQgU+BMoAW5xI8lTyIj9DyfNpQP8ieYa0mvQpFA7+",
-	"RfK5rnishv60oPzstLa32hud1pW0nwZ+FoPlaj8SOCHgP+HTaUAtP155oNrUpq4rRoOQ9L7ZrX2gZ3Zp",
-	"6/c+ADR9+Z7W730A/1w+MvfXTa+KgvXmcsdYmMEVfYLMZK4KFBqJYdXLS4DIAudffer36JBWFKBJA4je",
-	"j3mEUQ8PaTAu12xXSJXGkEuiAfcFEgMcQs1XyWpCb3BxwZdTxL0efVLwQNfketXnFwzqGTuFBw3uR9MP",
-	"R35vmUojM8UQNc+0jDhl6EEsBMUFPJn8P3Cyv0teTD6cfFzGm1XUiXzIaCRQQHqR4guHnEUDVF/rbG1u",
-	"ydFSo9OQYCZQzAJ5YNq/OuMStuZzz1owUfNw9LHNAYySc1Vvb4ARHoWKvzXuJyGR0g2Fsh6wkGCsgKcE",
-	"TwRp/0vIzwpa52lXdNfVazvkflVS1XbmmtRRUXPK8V07rkFoMCR2Jk+oSM8hzT79aCbrNkPDeMh97WNa",
-	"s2Z5n0d35fiWu4WRbMAvdWYG/px/EQ8RFahf7mF0Xq3y16KL9h1zMwnDBUuEIBGqWyHdw1E0XrmKCUB7",
-	"/JVczqF9WPN7y852lg0q5zwKWEgU5Zwr+4oub4pSJqhsoY45kpkgnIHBHKWemAIFcD4phQXb6XaJM8xD",
-	"5eXV/F4XcHY145yU6xmqvOv+NKH/y1DGXAloTypUBSU2xoWANlM9XAFkFShdLqY3qF7bfXIhDiIyLOel",
-	"GLkQylkMbJEzFXSLJg8q9wmqdjQY6BjvAufyPyYfgz/GF8mz5IvJ95To/RT45c8lq1rgSyefXt3DYIRD",
-	"3A/xaFBx9rBLkmFVboKqIXj8pC0L/GHyffA2+cjM/XnyazkdtRg12V9YYtvk7xfiz5svX6jOyltkrXo2",
-	"+JQbtY4eHBzega0p4b3JxbJgn8Lp3IXIvqsnrA3gJSh4BG92IXd45t4ZEHxOBDhQmjSvaC/3hUjRduqf",
-	"bqUn9HFEuszjUPuUIbcX8qHy519FbsTVn9NO71JGjAj2VRJH3bEcvdRxX3ZalaEQNLYeZ+dKvQK6upQZ",
-	"zib6Ugpcs6gKep7OYyHn/sLmGed+OcYizv0o+WWz3E2oIrWiX7QxdVqdjUar0+jcXGTt6gwrXIbwNSw8",
-	"4tXLTn4usUjqm/ZF8qK2UPo/fRdCOiT7OCJ9XmZa2UPqDnv6izTZrYhP9TNaZlbwBjTww7K6M8d2QxOV",
-	"q+KHA4J7y/Ig+fmXcCFV2R+ojyKOYkHgSvazziSWcZvohI8aATknKrPTSIBPNwRPMl4gRO1W6+Zyum6z",
-	"neXFxX4y+c/K1ocgWdnHytEQFEO/WDRjTHoAjxY7+pOQVNDeAgBEISkrfp8e6ZI4fc75FevPZ8PMWZc8",
-	"xasptt8dUG+AMtIFPsEk8gbzVl2MOdMbRn2hMK4NZPtpS7dgWGq1bpZQcNt+VG0wcmbEX6aUIFNOS0Zl",
-	"THCIcJ/vonZLvhUmyY4b8dsQS6Wybp5OC5kmDUV7ofzfgpv839q013am9Be2g4LKG9eBgo3yFCAjBeVM",
-	"48VYZceXiIMyLwSfYBygEQ8CyvozVBudZVQbcFbHPIxujQ2zqqMbp95LgFNWOSAI5YdgiI1jRWCrXVf2",
-	"Vdecn7uLIi6pxtzd7yyw+1e5RapEyELRYErPBOn8VDqDEh+eU8GDOCq3A7lxGLgoJIIH58RPy4noEuo9",
-	"2o9D4k9bf+rVWg6AJAVoKy+jGVnOUrRnFqmsRQv5TX8tHUS+PIdqaycW9q22TWZ9KjnzYqKDiqO8qpu1",
-	"louUqsuG5Hm356qWVZ0URPuwGGd9HOFTLErDLM/LQnYlGSu0ldtqKsrJrlXqSkkH6q65Ee6KqWZthfhl",
-	"ynz1sXrl2ni2ZjqAagzydd571Xq9uPMqOz/ImqXP9nT3kr0T72TF82Y5jagMhsBFI0j10Qgw68e4TxB5",
-	"MgqJEOAHf8jD0YCfkCdRfcVBJ+MRkf9KlFzHu6crjjICdjZdB7n/yW02myuLZQQYpd4YVeQvdangPVPW",
-	"cBdttCytktIm9Mky2YhKCG9rqv40DyN0RsY7qCUvIDnHzCMOak8TYysnlX62pmEoderPpfwxcU1r89L/",
-	"yEm+HfrG1WTmTCG1mZyrfEeYSkreRtj8qJzF/KxQpQw7ZFZJL45c6a62B2vgc0FfkAERZZl0DaCGDKjl",
-	"fBq6zFXQdh8PSX3y8Qysv4IU1CmATH5ovXGbaM/wEpvorVuo3t501m6ulzkadFnO02AHYTTH0cBBgmu9",
-	"302n1WoVvxeoR6Muq7upsd9Fp5IdEBJMJM4goS7PJvtDYN+SlxBc04iUwbhy+dchtGi91ZIyEWX9LlO5",
-	"feDiTnk8zNyvQujV5trN9Su5HkjMOh/Jl7sc2J5WGnQqq5X6iwavcB1YAx3nU1pFA8r6aIgjb7BMDqtS",
-	"bq9Ejh6VupOdmMlISXY6cXO7MvfabV6mRT+Us7dj40FhhoMAxih48q+VJe3Q3R/Jz8tqK/RVYjfrJDLJ",
-	"YGuBZG7mnOxl5MbUOzUDahgdjUgFwAzNBlSH4/3RucN3Wq0Kh3hNispTCl6QIFD+GKZfBfvCQS1wlofs",
-	"UmJK36lu/EoT7YFUBRjZ9XiY+Ti75UkFW83tbVvU4vFpYAlbpux0hXd1dmxzQaM6QmQKPEpwiVCdLKuI",
-	"MWA5TwWTdj93GS+lf8mFObjAibsmOruJjiG3gi50ABkRejpFNapnLdPdMrHrK10GrqCF064XrM1ZAAWO",
-	"8r7pLB9wUaqIz3V+hdiKuaHRagsO4yiGfPrkiRfEQspMiinJL242d9BlGXsQ0DOSSvAw2JSToWVPM0mu",
-	"dcoUpX5OPlue8C4ma0YcKr0gyipkzmUS4cB41eALVtXy8KW9nOguz0NHLWX0KQ8M6QVc4iamztvzrqLq",
-	"c85CDliPz1kIjqKQnsbA7hVFa0jrgQ4lAOGQ6MQgp8SD+oJW9JaHGWjHs1whddt91zzEPh9FuqwFJWJl",
-	"Fw0oCSXEUQ8HCDy8VIKR73DKiG8cL7tuswuRc+olMD6OqVMPeNzJJccaYIEYV/0p9lPd3DQFJITWynZd",
-	"Vkiq5QuVH7ReyMvCL1i6HN29i6F4r1uKB9S7Wek/rQL8JpGMB5w57CYfkTzZBj6ZM3QB8ggJh2JXryG3",
-	"dJ8TZU0S2qilxfO9/f07x8ePD44f331w507NMQ9ufevx4dv373wr9+TBnXce3jk+yZ7dvnP/4M7tvEQ/",
-	"1ePCcv0e7M3dkGSqVPXo1viQMzKeempISf75bcKoTquso04r46x5Lw2ydnKmOBoZKM+b5ycfoXaz0+y0",
-	"Cpkx5npkAoiXZaHby8N+0R3gv4Je7xPIJ/Gh9vtV1QueTj5FyQ8mnyS/TZ6i6ZxVxg/gJ8mL5OfwWLsP",
-	"/Gvys+Wm7lXaAfdztj572v/N5MoC6etpVvwAFvDC1lc+73ZLZ//MyrhV3suSy6ioH3gbR4r7T32jFgGE",
-	"Tqe5pVLGLTeJAJfd/n35mPYo5HGHhAtTO6rVvyh5rvbli8mn4OcCJSy6XVs9PPme3LwXk4+hxsXfGs+R",
-	"5WZavlkKWrW9pWqrUN293VT2andlKrFMsw33p73cdMrz27xlcttQpjhwnQDB3rh/SV5MPpSXZPIxuJp/",
-	"obbnafLZ5OPJ95abRYBF9Hio/awqEiIa9xArUXtBzpratKKmOgOuhcsC/WEYEKoCx9KQOvVBEfjTLpc6",
-	"rBBq4U+7GkCVj5D0qTBqbBOuBgRTvUnTbmfp6Drt0vMIq9EKKHmmh6sfUvadWEQrpaAwZxobhvyUTaUq",
-	"VUfJmtWn6WAgVEfTJXMgmdEvJY8/+XjyYfIcGHpdZrLUoDsjWYht1gH1sPq4MOgPkmcSBCWKn3wy+fvJ",
-	"/z95njwrtUaRMKRRKWE60a8ogbwzOj14xjKNRkEJ0SpeAaCwhSuwLBq9ZpNZeTLS9PrI1wLV52awdJCt",
-	"LZ6yV7xXs1/XnPkpMV/Cv7BgT9M1ng2/ZEimY4zYaSRjypY4JjNcBhAp55eS/Wp5qJgBp9IBsJiVJ03H",
-	"01zW7e6P3qOuVFuR6toK2Yrs2pHggAv+rpNPTUgYSj7LfHhfTPM1yW8dBG9+DWFmn03+VvaBJKuOtCPt",
-	"x5NPU0J1TY6A6412p7HW/to7Aq61FcNVtexFo+veJDiIBlVRRntQ3cpU7SpRP1a1Cy7wWCCXn7mQBjMG",
-	"Cc4WUPlZXrzkZ4uJlPZ8335ruoCFnlHZUt8eEbZ3dGB7uZRrKlXmgKnyaro9Wmu2mmt2Qc8BFVDAIMRe",
-	"tNJEUtJtSOgBdyYcaVQyNR9TkWXZeTy4u4+21ze20spjqYs+2g8oaDbFBY28gdx6VZV+F7nAOgI80Qim",
-	"KyLQgcTDIVaunl3mqoKFrrrKlAmdVsZTyZc80kTv6BhLGsShpEnrne0VhH0fueeUB1DYc8QD6lEiXAe5",
-	"wuMjVcheBSiaSnREkEg8xpG7m/VF2TkPzqEEBMuCOqFv88ttokMeEkSeRIQJylmXGSXPUF42yMC9g2if",
-	"mdJxnBGBxjxGPofLdsb4RUXFNR0TWH6hs/QD6cyyJnI7PRIy4jvyzPUGG18mVcpdqa/Am5Z4ISneZ+WZ",
-	"1BhiyqrrzJZd0EE8xKwREuzj04DYSFiFOxbO7z5MQ5fbMHOBhH3KZQMHCMoJKZ1wbopgk9DRkhqnkScQ",
-	"V6kCb81w1r5IWiqIj+JRs7LMXAn6uMtDRY/VOgyEFJIyn2KrpMxiJXyyQjVXr3WmALkcSuwI5LxO1FVb",
-	"Je8EcEaPpWgrf0GE+GNAHzyQD0JVC8BVBZbkX+CTXBC5a6q/0hJ4cLU9UlVgQRVygmjmEgjJ+1ZlKSpU",
-	"YJEVRgjjr478XsFvrhGSHoG+SkNrSDik4DlRUXTF3C4VjF2I10UB9s5UyresIzDq1VM2ZL21tqJqrfsZ",
-	"9VVpQzqrKuTWVdV4TMB3fs0ijsb4uwNGzxrKPFIqkqldfFzlcG52mSoHNm2Tdf+qoXWbjYPb4AQ54kyo",
-	"iKdiFeQr1ybUI6gShSminVGAjjwZ4FhExNfgO8AChZwPlW9mmSNqp9Fqn7RaO/Cfb7TWdlqthQs0AkUo",
-	"m41kwjUiCbXryIWciS4YWdcYeAcKg4yQxGNjrVNP4Vh/AxH8pgKyZjjUl6rancH0Tk03yPMiuS8W4Ek0",
-	"IT+WKzsxw9gP9+0O7RdvmOHniNhvnpwcabEaedwn8y7uemfbLh2xvW3bzJYqhLSHxECieMMn6BB6w3rI",
-	"fvIQohgE8qSiWpkcKcQeqbw5767tI/gCUT9dpr5ODhpJgDY2ECstkGoioGaw5NNOSECGJJITZo4yBNtV",
-	"7ATM1l/RqSVxEJBQW30Mc64qriAXOh7hEOyrBRvp+mlvu9Nb29jaOl1b9/EmXvPIdmf7tEVaZH1rbRP8",
-	"QyJJVms7tf/4XquxjRu9Rx+sdS7/fM4lPpGjqitcrhvYQw8fHKAU1SIKANYbGwu4fUCo7oJX185pgNmZ",
-	"m25eSLQIopyJJMskRsSjPepVOFKDfkduedMn56t6DLEK17Zhnfni9MDg+znUQPGG+ZJ5ijDJ0YQYyX/o",
-	"SOQvcvrF4pf4oR7xDdO08Pzu8fFRydODo2Nd8FM9eJzWZFyctT/J1yYGEySwYj2uk7GpwFyRgqcWJkOi",
-	"yvWoUg91nKsELSmfRBma89Yl3QrcxAc1pVRtWTXnag+ZT3pgl4XKeTumxHytLMAsXXhlYdu7EPYFtfA6",
-	"rS10GAcRbShBTsuXyk0ZcJ1BcgrLy31TrCA0V9k8dA1cqLMRFsnne2ZFnVbr0jE/1ltrl7ZGa9bZTK2w",
-	"qAKckndmsYTmG1PI10eMA5G1OBXKkPsARwSShzSOZItxIWDIcH2Lq+UW5WvL6gdlWSJnSNWA78v929TS",
-	"wchNQgO3EVZG9wsHADIFX5qrtFdIKhaH7LHkix+PSPh4wOOwKkENSBtSOJAf7ehQQw8HhPk41Ao/CWaS",
-	"2YBvBQXsCRODeFl+bsz1dEgQCfBIEN/pstMYUtEFBAtJFyLCDP9MjCKxLrQbUZSq7CRp0Sl+VcYcLYZK",
-	"eU3uCEa9gHN/ZRcqRCGMREDlHqALynx+AekEUAjO12rSmpM0r41MGYDLTYE+tZqttdYiXmzOXPG3TOhV",
-	"ITvqcHU2MxPNA6XI+AVTsyNBT+OwHC8PnOByYrBmVUulh6xeqJlUBlLy5OQ2SUCC7dxBrhgpfzBD/yC3",
-	"EeMXKw5yVVjcY+CeXVSnUZeFMVNR4TiSwhzMAzQYThpEl2k1IKrCZTx6nOupifbKDrjL5JTQgAe+kN1j",
-	"BKHgY5ip8gCR+B1ew8UR3KgPQZrPTzefvRxWWXNq9icqqXVuanm6Wfh4AeoJWOBOejrHetTC41vQ7wPd",
-	"beHlfR7Z7x9lxz1Hfomz1FRhzMwZgRe6Oe5dxFkw1v5F+d0qj3K8edLavJJ4M0s7oPUCvJcRtHyyMQO4",
-	"pZqDheX/oDxVmkKQOAj4hcaRCm3ly6y1rIVSFm1atlFLWICrXeW4CBIZ9dH0jVe5ybCtHVvq+o8qTDkn",
-	"KUbcyZC9CwjXdZDr47Eu4MvjUF5nVsgoCqj+u5A9+04sKc/qIRcev+gyK7TQQa6+u49VP8BPmUcwBqA9",
-	"UP1vttCQshhcUELUWQd6JFYcxMMucwXxOPNdVFe4XUm7K/mLC7MH+5gk4kDznJo9Aeun+kb1mr/JppdF",
-	"r7Aylh3qVtaj2zCE9eBNNQXrybGaTeWLqS6O9YTTk30MRHjGVTdFADTBNTS7XkY7FTcJnxg6rXGuRPLl",
-	"9/7qao2QDFX94pmp82jpMrRumJE+hENOp8xb4EYuougx6IWRJ0pcAJEPVD0VO5iK2TzwpdysevCBrTGZ",
-	"Umi08qXpiDJnSrOWUxJw1hcmhNTog0JVVqqUb6mPuBD0NNBqIu12qlxGVfv5mqOX0hfBFchri7JHlq4I",
-	"tEI8DstUua5Coa7JpgH6Moh9sLUiBs/qyo2ZHSWtdRfZzJ0SrIRRpuZUprktUf3WLPE9tyHp0yW2A9a5",
-	"b/q1nj1Mh1hcXRClglcGH69OdQCTnVIc5J5qtUH+Wao0EGVeZ5ZAU4o2CvFRC2CJYhq77JQ012JuniHw",
-	"BWWpJr+Gw9ATt3FfAZHbaCkFZadMnMux9pViZnWsTKrCy8mcJT76Ks3nwk76Srqd5+uiO62ct2SH/VLa",
-	"AOGmcA+Nc3gqMUKkS6r48FUKG5xPXpqzN2koMUIuZYozbi5t66wS9hSjbWiAlvWWYuAWtp0BzUkXb4ak",
-	"DNWVfSyVJ0ckbCjGR7FSOOCMLMwqp0OUTymbAS1lVO9AxyemLO80T9CLmV99t1VZ1VPsnaVBFjl0LM+c",
-	"8Qj5irZd8PCsWSgPvRBnIGGxehZylhA4B6UdvDMJe+os6u56Z7sgd6wtzI2E57PGVO+N6JxbNtyA/EIX",
-	"W6mSdecNKdl2pYJRp1MIT1xoJM0SzBKAVFZIiZYKoIOD0QDPU4W/QkJlkFE5wSq+tQnX1DtFwIoJZ3Lc",
-	"kGFwyohNdvssiLGujQW75nArUexDURGybBBLQPw+CQ1i1Zy3sQspBC4l02hAxkpJKcWEsvQb/iwXPard",
-	"akwFFVJGrK+BQ54lCeuVWgOXiJQvJSXCZpeIitbz29qqmdHbioPRKi3gwaMBoWDuIB4W0eJVhyuotAKa",
-	"csL7NpOSzwXoQTKIdfTtdVJs5BiKBPFYKT2A2w1oU0FXjvYuN++UOSiv0RhWVVCBoW6IPOBdr1hbuNkp",
-	"/2e4O8LMzfQVwMxghB4Q7I+PZ9i4Q1DVEiGUz+EN8TXyOrQmD06HGT4TFaVWWRSOAbhyMomRy6TwnUGd",
-	"kCC/gwb8Ag0xMzZ2GiKPhl5MI3QaEnxGQtFlOAQTAFQ9ghCEJlIh1Hmnqwt4RlPHkyGJQup1masn8Dg1",
-	"1+muH0NnLqoH+JQEwpIUHeRmfbsrDtDOAQmJUlctBOeGYNzS65gfd25SNWfbXAZTU/2WywaFXTQ0wLK1",
-	"WmfhpNzm6dhs8Z5pC3GaOn9bl3mcCeLFKoUVHRIeR7J5HEm5m+mAL8RDtPHkiQZmFdUU2SPuytMKgNlk",
-	"jmb/1cddttFa00rrByQKx409ObCLQGbwSGa7oCovvIW1GDeYSSAgnSu7mihhPR5YELpsgINeA8JPJYYL",
-	"SCQQ1l6/oOWJBiGP+wNHu8nrS4W8gAsV4lTmTClfllCnfQvkVXdquX1uhpmfUETO97Gc7yLdm2OrXBbo",
-	"jYgAh5JUt2TpQzx+PhWrU+o+s+iM7PNF8nj1Wc4f4dWzh8XrNMUhVn2gmcTK16V8osURanixD1fv6PSt",
-	"vwRFdxzSaHws0Yu2EBMcknAvjgazmPIbAu0dHaAzosKCXfk9D+l3gabvoFvQiS67c0bGuohPE/Qicigw",
-	"jclvsv0cRNEIJFshRif8jLDFxtd2b/DTUFmYKFTxOyNSxAUciqNV2elqs9l0wXyl0vzIHiHPlImt2alB",
-	"s2xKeETfIhKngi+oSggADr9elFV4r6WuPEgK6xGmTCPm/OSzzyCZ2oM7xycpFaNM5+kDghUSYmrO6Diw",
-	"vaMDsWNchfcVSkTnHVSH112WJthZUbp62I1btw+OYJfO280WqhMGycbA034Uco8QyWqIlZR1B4+Qbu2B",
-	"CYLjYbem23dZvUcDMP+ORgH1tMUNEOoDLkY4grgKdGCMq1G58kM4SE9Da1yE02Ue9gYki+XX2B1mFYdM",
-	"aM8Vy4Ep4kB1JNGgQo6M/vL47ftp4ECzy7rsz/4MSZiUw6rZdtkd6MddPW+7Fv/JCPHnALCWQzXAGVhG",
-	"ljO7Nh/3eHiBQ190mVy/BE4z6x1JJEbUuNxWeL4bP3ejklEDN9GRxLZCm2FGxMvc8Hzu6axWkp8ZxacB",
-	"9eD7oUTCsdD8ioBk6NoKoUIaiI84c9AbXAJDjwZEQoIqOt5lo9TUQ+Gi7eR4LpAvdSQzZ5D8ZISVzsgf",
-	"UgbZLggjIaq78GnYhOePse+H7krqREgFAp93c+LrrXWVVWhVT9o1J/kg9QEW5hiNx6+DKPOCGGwtygle",
-	"Uv4QAhsxK/oJa/dgtKfVnBDrIIhOzs0vWJcVWtRvSsK2uW4StznIp30quRO3KTm6x8oe2nBXdlFWF8Te",
-	"rb7cChVCz4g6y4AMrTuLQjIiyjOBMuRmDtGuChIBBkNHocoNg2to3BLNFp2E2IPkb6mNSoG4hCS4RXlf",
-	"zkh9DiBQMHNElMXqdDNd8Ltr+12Wc+BcVb8MswsW3FPc74NHnHJIKgbVCDgYpZFM/VLlio0ba3reEFiQ",
-	"HrVy3aNwnpURO6juWqjJOFR+4zuCM9dBin1Grt58yDyi4nkUMhYRhHzkHUEjnkX/7KI0ooeCkKGiRUQT",
-	"/Yfp6Aq4AF0GogXv9ZRMpwIsYL0KTl1Ud3uUBD50qXL26VKaOBpoLOMgF0iUfiMpTvZGfjf9QhnGNaRP",
-	"vV2BGgxphIqessZfITknksECthrHguwAliY5oDT1FcxhvaM1PkZvrKxcXfYwV0xO5F0x0liCtZYOfRHG",
-	"sUuhISM65AS/DFsCDjEumxnmdOB7gzb3DIOKI3TB48DXztRAPQzWAc0sULIuy8kGjmX7MqFRvJfBEKrP",
-	"DNRCJk7L6bKcP5NB3Qd3Tu5aboru6rTLosZXQi4lV10tdY7rsowuKvcwY3nEwgpHyGI63PXOGrrHvTPi",
-	"y7kEgqNTompsYLUXjtmMbNLGCyh1AQC7N8yoidw37pyg1fO28l0WLhIDfmGotjEuw3x1VDmKuCKQCr2Y",
-	"4ua2U5lxaDTBnaOQK/WlvJTaNWm3OPJqDP64XaYmcDHgSl5Tfl/1DDKcnJ6qTCu1YoDbJP6ULEqaBtSA",
-	"Tl2C0wg2AmLpId7O1xdAgzGEXDSRuy//0E66LqoDHuu02ytI4LGAZEogNOEslEWVmwJFe2qNhu4UdnX3",
-	"+sQFTQcPfHDNBJqu5SEqYUZPU263vr82WkegXpCiZ93kNjZJ6hw0SEuDghQfRmkmY8fO8S8voc4EpcZ3",
-	"rM2wd8C6lzsIowGNlB+ZjqGT4GctMgsikFg0DCjgJlhBtiyVXlVe5SxtQUiMJ8Lp2OKgtN9oPluUSofX",
-	"Zfpo9lXc2A5ivAFzVnnzJK+KMOqFRAzyhhVUB19XGgDrJuKh4WlXFAYudDvETxoiwgH5psLJytQmDNKO",
-	"uJyXhCaVFFfKdkr3lS/oqzQO2KCDLkt1E+ltN7B74JPhiEeEeeMuezvzk1P2lJDIeyaAUQTITUc3fs3I",
-	"tXpovEVSfITqbTnfzsZGl2XpaiVlQSFwF0YFjQQeKj7YID14IEmdqTZvHLok3grwWGQevxLFAyzLL+VR",
-	"y003/n1ZUGsfU7abHwyGx8inPSDlkRrQQvgdd7fLsJks7GjmaJwGnAl9umHMmLrbpoPWtttEKaOVbzbE",
-	"4y6DgienBK6F5EV98KU8jZXvbHpHUczOGL9gEGmQqTeVAsxBGAVc2CowB5xcWbozec5NEjhljvN46K84",
-	"sD7FB8PXMG9Ud6l1qjyO5O1r6Im4KzvySIl3BtSPKd7YjveB/UYx8wFZMXIhd9xA3D1N+g2/rjJ2KTSg",
-	"Excbw5DclnNQCILsBickmXHFIgJuUOpWRXgh2heYuC7ziRdgCJnGaibws0jVWy1XJ0SG4A7LPBrKqWk/",
-	"NhgXwqKwv7KLcJfBk9R1PaUINwQS9LsmE3M2THvNRfVOCx3SW4otTBEnwDzI1PEo4NiXom4bviOBIMC5",
-	"rDTRLbVFAxKkOMucqNFNKiw6GuWwqKooBEl+d9AIC80NpNoRQIOaualrVjdlRBW32TiN/T6J0mgjybeb",
-	"niT1DAhSXyB3o7Xmdlm90EzjG9nulEeDEv0qKHzhaGPIhBiafJvGDyfl3OSxqmJ1AtUzX1HUbiGBTkl0",
-	"IS9TdMHhpNTerslXagtWHNhUeew33V0THKP2HdJmxxKdgNIWWhmUgiGhJ7DE+pJoT4IMWhSyUuGTwH5I",
-	"UJS3QuttYduzK6qUuDoEMNP51JzaOQmFrtjSbDVbRtWJR7S2U4NMCCrITZXKyymu8IiunrebrdXQJM2+",
-	"dCq+UKR8FQKdF/iOLvIRrGKB70aDsaDenE+NxUl+4ets1n1SWinl+AL3+yREDw+UiiON3jKaHmeKQTql",
-	"DIdjVGcc7d++D3q+9Aof+LWd2hsk0smnDaMFM+i0Wka5pz0fIvIkWh1EQ/DsUainJEbo8rIkrUSa2bSZ",
-	"U7LWdt575NR0+GdtpwYlGlQaHtAtGTbGGPIj3Ne5H9PI2icNE2a784Glxk6Db2E+qwPI7PHd6p3V2KvT",
-	"akl8HHBJ3IQJdgSjhFbxvHlycgRaPUDfkLzTJyPCfEk8Sjf3TT323P21pXUppee3eZYNLJdopeQETqx1",
-	"SOk+kIRm5knck5c+tZe+zNbrG900KyrdfznBihQomizpTkG3Lulj6VbrLuT7V7ndxWQvFTtuFpRVOZ21",
-	"4yf2NTarvI6NH2N1Y69h47+1d3hPBSIof0vUowFZmXUUssVyR2Gmmx1F6k2gUFmJK8Gr2H498ytvvySO",
-	"48UwzlTAuYeZwjcoCnGvR70d9ID4VKC6NhEYsVfbeMQZGC20FNhlI8r6mVgIhl45hOoDmGzIfIBPA9JE",
-	"RisljLLbcKY7wD+eElVGQUqeuNcjHhSPCMZGP2zFGykDgGYbVNSek1NXKQVSic28y/J2a5EayHeRyWCs",
-	"5FqdkniIz/I6ZViSP1bMxhQ0PlCH8Qpxgu2CUgKQ8LopOZyN1lpVX+nkVo9JeE498pDhc0wDeU4zgfdB",
-	"3r3lZcD2vL3aoyOxalu1ZmKPnPkrl4oaOE6TiBqDNSktQ45RFEpWmSDem8Yfd+kICgHv2ZNQRYSHJAJn",
-	"jPfKy1TZs3GMhwpMxMokecFDX+xANZC6uxcEroN+/7+S708+0gmEJ58mv0g+S57//vMVrYpT0GVbKOru",
-	"m1g8hMe3uad6+AmCmsu/0wVUn+ty0V9Mvpf8NnmOII/qZ5B9GRLMJU/l4/wgJoFnZiKQQoYeyrwsDvjr",
-	"mTk3Fxieh/qaC9pnUvKouyehkmRgnH9JnqLkd5De8XeQux8yQ0NjdedToiHwGHgiiP5R+ijQNab9IUEC",
-	"iUO0h0+JxVlnZsyuXVrFqbYXBHYecvhlH0P209qqmlPTg1sW/1muChJc3qLMV/2bX4VxCo/z45mX6biX",
-	"l86cu5PlzgcrCw8jdKqIrorhPx0DGOd98JTKyq/YSNkJZKXK7aZVVWFzvcQr74OySlmUWTWyspQIVaPe",
-	"Vt+Wn2JFZbPLR68QO8uts5AJxHpUsA02BgGEva7mMRth38K+ySwPTdrzmzxkWFvYia8aLUAY7vLwlPo+",
-	"gVJw653t+S1OOD/EzOS9F4oELbCiA20QS1OabbQ6C+2DITkvQ+tk0/X5TfVQJ0o9qEikJcKIKHeaFllU",
-	"XkPVNBF8nWR3I14WFbQP905SMT/EvdwoTeSaLLNgxYwykAKrSVquuRdDMapokJafwaLLwFEAbrvbyxNB",
-	"FtmlfhVN0zIojJGW3lDJMHTCIXKKIFukZJy6rJ78LPnn5IcrVmJEza2tSzYUlFXaFFvGSEmyrJZu3aVp",
-	"ulx2Ztknq5YKHVyJHqUZz25xf7zAlbczy6R1BmrJ/4ZEsL9Knk/+Bmpcf6YKAnyePJ/8dfKi2y3P1fxi",
-	"8mHyS03Pfm3yNXe7kMz4t5JUTj5M+6tuYCm4kp8qyjv5MMt4/EXyNPlMEtJ/Tp5CmmrJHnyWPP3955kw",
-	"c3Job+qlczXMpo5H4bbMIU5nFyyg1/arQq8LoFbQH2ryJSmJNuvKge5xLw2bKhtUf7qafgejfY2xdOvm",
-	"/BZ6Wikmk80WQO77nPUCqhyW19sLzOwIjwOO/RPO7+FQVQZa73QW2QatPzL4+TXtmUV71DWUoivOYcol",
-	"6U+VQLb6gfXrwL9UFCogpUUF4HkprVIWE6s4kSgXxVQXM3H+zMtuZMHUx0Yl8FCRc1M1FZSCyVh3NQn1",
-	"yZDfEHoJxlaR+XgW8le3tta31rcMgyqJbMaf5nauVsSSMzjlfPGxQu69vca3ceO7j5uNR9/487KYqlx1",
-	"b2sGt2slfO961Sn6X3eGdJGLc59Hd3nM/KshuddoZwbaUVDy0mjHWUjbA1n5I8J84lvcZzkGeYNEefTx",
-	"ZUl6C7Aif3R36vUVmXFF3iDRNdyP5SSeaYQ/ikvu1wMyCiDRbDR90Xyq/HEtMQ/KCkIKVg8zpbbHrE9W",
-	"muhtFowVqRRgSjglXSZ7IP4uwkjEp0MaQZaFHCtgXM63q0S/hyN/SvT7k5Hcvp/8Y/LD5KfJj5J//f3n",
-	"qA49fwhV5n6RPE8+W7myxKZ2dTGJ7UtHkzFMzv+jRpdfe/HsNTqvRufq9nxpgtZqrr5+JZdkldnvFbF5",
-	"Lh3BPL7pHhXRbatU/CvFB2agWdpxS1J8zTX9qenSWYEr8S3I/PJZqNmaeaZKO+fcWbBil5RDI6EQXpCW",
-	"1PGJ8Qp1wHmuy1INvLkYJ+MRESr/rm4WkeEokAhI1eGB9idQDGmqk1SNn+8NYuUqBiovTw829gu+22Xg",
-	"YspDxPRaMh6uBWZZlvp7qqJBEBiqtPxyxKM4HfAuDUyYlH4D5R+HWWGCKktA6gT1VamE4ogGNBo3htwn",
-	"geJ6S9VBG38g6iDnSzWg6Jkd8QsSvt3biyIeMjJejpk1IPDV2R7meeKlSOBPyerwR8cHvzZTXDdZ3/N9",
-	"hLPbodLafsmM9OoH5s85howHZMh1kH025dTNPSehVhsxXpOr6ydXM6s2v9y24Uht0Q2h2Tlh2JLSTdss",
-	"37QMwL6SHTMw99rY89rY8wqMPeltu1ZDj3WFFzDuWGj1S1FRzGP0Xmsn/uRsOi91DV5KGTFfYitQgPnW",
-	"H+v2lZh+mujAEuip0JYfP0085672tECP3FWRSfIzzDq5G3xFYVLTu+THyefJ08nHk/+S/BtYSJ6B8/jk",
-	"w8knk79RFdjloxfJz9Hkk+R36mPz0d8mnyfPky8m37uaDPrVWVPmoSZjSvmjRVGv7Sh/BHaUl8CiLyn6",
-	"AcpaVv67kaFB48smaF/VxRe7eVFRZwMSER5XMDL7AcGhrRJ9LSW+lhK/tlIiQOtrKfE1Yp/tiSyhxMLr",
-	"GcZ8VeKi7t6BRCKQoUL+kZm9kbuvvmicQA4WuPt9fA5JHUdYiIyR7bJ8DkPuRSRqmDJTENOsWtNziAtm",
-	"RMUjCpUiBtJfjCPIrwZ0Qc5Gm7j2fP/YUAq3iVQBYRGFsRfFdvwlqmMLnZgULUBxyBMqTDA0Zx5RQczp",
-	"x2YtcoZyW1SsThaCk2ZU0ankIIPWAm5YlritadQcvvYvVv9i2YB6p1a17dcSmq8nl08YC9slzHYVgMRI",
-	"NnXMxmDFdZAOlYJ8h1h0mfsXq3/hqmBWQZgv0JKgI/f7NSp9jUqrFW78goE5/bqw6ddN62AQG+9BeUNW",
-	"hQ49zByE0YhfqKI3WJuNHdmMDnGfQEoHyFaGw7MVC/UrvcQIh5GD1IaoDJYqOxUzioy0gfzSYvLlzW92",
-	"WeqcoHJWKC8H02zag8HkZ0X19dY20mnGcgk49HBZgL+FIUKi0gVDnrpUB+NYuY07rfUqZF3wsZipXRnG",
-	"QUTlglclWm34WNU+X1wFIUd4CHvxdVOAPNQntFuU3hi5yOmXL51yZtd08FprclWtyQLrV4LMAwM1r5Ut",
-	"r0zZcmUyMsRPHp8C6qh1Wof0ll397No0MZkKZaaXa/aZvMIqqa0ulWsvTBcWNTxfpZ/rcTbqK8ZU6Uiz",
-	"PF2z1b02Jv3pubraECxswPy6M3mlXrF76noK5UIaquw8PtF39o23j0/sy2wSwYLkDA42wFIV5E63id6F",
-	"rOiyz7T1tCTbabVNOnOdrFeXL1B5L1UvSJBzEuIAWZlkO62tLlPlsxmkqI0DKE+cDQYJnkwaXkhK46jq",
-	"ZWn6dH7B9DjI9bhP3B3I76xSEkO5Kck1qhJZkp0TkBijipmzdQZfadoLG0G/90ENB30e0mgg4Q4O8wFa",
-	"W2+2W41Oq91pdDY2a07tHAexFMwPDw5uif63/vIt/u2Dwbl3f+8db58fHNzi393f3/v2zf29d+48uX17",
-	"761b/f77g3cO39x7587+3nf27t3qn70/OKNvbF+0bt26uPOk37+7Xbt8tJSRLt28PT/Dk1++t2g6jX2d",
-	"PqmCAuQB+wJnZE7zqVuvZlqHUg6oTiV3rK+KdWMvSJgm+JRMtiBEXQR1a24Y6H/NPb/2Wf1Dp8/ymnyl",
-	"dspUwTuTOf6rw3sq5GSuTrmgKEdYm8NExENVBbFKDZxqOJZjmJ9cU4LVTNP9V4f3XpuhXt/axXSnKdjc",
-	"EBJwvgqeuphWveSO3hC5W3pDrJQaqUsM1GUm57U/BJPzfAXxTKRWpuRVNbBiJiqsYM0uK9PDorwaFspj",
-	"jLAQdkG5NGOdZNPSAmI0IkMpJHSZZOSJrwbM1RUzC4Hce3CmkPnTQe5QEuE+cXVo35MIBAxdd/L/Y+97",
-	"e9w40ju/SoH3QqTR5HD+yLJnsDjIsqQokeSJRo4XcQvqGnaRrEyzqreqekaMbcD2BsmLDZDF3osLDne5",
-	"vcPhcC8Nn4XVOmflK/R8hXySQz1PVXU3RXI40sgjafli15pmV3X9ff4/v6ezxMTbJMR/gvbdJjsITlxX",
-	"5ESvYvZdi6Vro+47YdQ9J3+7WItuTgdHdMTOFE3de3PxCeaLo7mSaTFgqRVICQjhPi/ZjJlmsUB7UTuY",
-	"lW7cO4hI3RyBhf5C/aSazUiihekAkGlq7BpLysaiWVNWsS4TVp/Fgqt7JJWACZ8xQ6ayUFCjgwwybmlR",
-	"KomWLtl7SUTFvlu3SxGk3WasReg1gVlCYGYRVP0VdrFNPz8Gw8pECRCntHbZ1a8H+OEAQn5maFmILPD1",
-	"7zxtqmjPYmO3IwmJlVHJIW00UoRW6w/FA13gguZigNWJqXZo+g1YhgUU6AXKd6nm5VXsyWExLtymfC6L",
-	"cnWyLkEirr7+AKuQzaHvLoQk1HUw7zj44Noi+6dnkQXiNQMdAAJk3TryaobalEMtQao4C8xGmO4gQOKv",
-	"UqOmAuDnTPfITToYk8Qq/8EuMBefHzJLtBVcDTlm6pAaPsGI0wrpHwv+KkYNFsjAdC+skdq47wsYwAKg",
-	"/9eeT+uXdbowVLdasHVlizcFtmPOcX4t18tbbLpWjVl8xT4OACIODkuTlA25lX2wQOWColB7tdtXaExy",
-	"1aQGotU7+640ILMu/7qEFVjfljdQb4ITKE9EDfLG79cF3p8Vbw0mQkwmct5w9pzHfs7VSLDYPd6cVe/L",
-	"z3tNah9bBUwSwrrXN+bNyRmbPZXu0LzkBdE6d/WQmQ5lmBep8YYqo0M4mG+GKQmY+WPPvBQMyl42M4i0",
-	"twFMqtLxXBD4pI4FZCqQidSGXO3vYYAM/EYGUuhi4uLjCsFD8dMEfk8IlN0k7av9fp9QktJpRHTGUy5G",
-	"nV4sEtDDdWJbubCbUDD/mGYcE/+HLqfVXeJ2KNAPrintXGUZFnCCZATNxShjYRE6e4SCIQKcXDWrQqNy",
-	"0+ePes7XpYvBGOXUQ5lOe25Qurfdw/H2MqoNkJEeQQVWkyPGcizzrlJM7kh8OyiUL1L2JJnvCtM6P4CR",
-	"3oYtflUDxtmhj/uKDZl6NVOHnxyMEJcFDLlc4dK0dlvlP5e/K39b/rdW1PILVnta/kv5O6CnIzjA1659",
-	"FYy+ofi3nUvVt+/g9+W/lP+1/G35f8r/Uv52QRdYZ/w8YXYHB/uw/rgV57CKnEE9Dw72H1J9dIsLrsdI",
-	"drdWIWu+4fXBgOXG0+t1raa1+eJN4XYPCvEiv6nxmDrjOzjYf4HxAW9o7bZGjuzpMQWrqJCCzTjztM4X",
-	"8UV+NlOkbnjASezomBhKNXA+d7vlDMpztqFE67+Vz8t/LX+CKrRPy389/ccAxQO1YZ+Vfyi/L5+XP0A9",
-	"uu/L5x2PaYxRLFEsuIASuUiXdI/c8FwSOCMyJ8caq3S6jB8xkgwDM9h3RDBZzjPu7L8lDANXp7Xb2tza",
-	"3rm6sbW5ce1av7/ZLf+5/O+tc5HpO/trGr2m0WsavZKJGQnfEqJ3OHWEa1VyjfTrpek1SmYrk2w7PJD1",
-	"FR25EGCREgmv0yybEpqmimkdXuhYzQUTX0ZQVtZTX8yrvmDyexdm85ZQ4FXk59XJMEx9TYnXlHhNic9B",
-	"iSvKqwkdUS4gaRKIImHCcDP9mehwULLPTYpnKfAhV2ZMUmrYQtrbkHxj4axCm/0+oYKMZaHAiLM5z0pU",
-	"w5vYquKcf1WwgqWgZkByZBOMwj4mdGiYIieUgzcR/IwJktFdePqL+wkGmwBXGTqKE3kENYhGDGHU0IIo",
-	"KogszBlmHM863hK2ANsH4J+7rf5mr7/Z2/zwg34rekVbzuqMxK/Xmpesecmal7wqLxGEi5Qf87QACvQa",
-	"WYmlsnrjC/sfV4FiobvOvnPF01QqLJV14X5jS4HlhEUOthKs6S63PbFEN6ky4w8zOTjSpMgRLYOaWEyo",
-	"mBLNBlKkmrQHNM9ZahkV+AiYOmYqIltXibbPUjakRWY6pBCGZ+hdt4xCMczxp2TIBc1wlLFoJy7PnaVJ",
-	"RJKcKsNpZv+JGTL2X+xJbqlU0olsd1UxUGBFJ2Nq3BR7ZF9mmeVDqbSaCFQdRd4YFBEcDPhrIFnHuf5r",
-	"/oqdPULxrZOx1D61X5MxPWbEDSUW7a0dYKnacUBuiGdunaqzzb79pOeOsLzcLkEmxYjkMst2SU61acYg",
-	"DGgO3qDwkiZjlqWEmrCf4QNbH0ZVD+7MXdHkan+btJOMT+zOQv6Q2998IVe9zcxDNCeeiSkLi8PTqroJ",
-	"ii5XNEl8/aGEYEUiKEYm02kz66y/+ecfb//1X1x98MG9rc/e/8v+L3f+6tr9Dz/avHFzfiIaHv6LTkJb",
-	"JQfNLsncrLwDdxuMRKElRJLYtTHSHQaPooj7xcWosQ5bfTfbXxUMwvHdR22Hrfrk3J1q7fYjO1E+KSat",
-	"3ff7ME38ox/mwYVhIyutzIFpvUA/uuPeCwNNqD6aKWH1gBk17V63t+WsKlbwKr75ztWx2lxhKrctY7gE",
-	"/vySzLYZ/eUVGVQPHOy1I6JnsUrPGS3pe2xJ3zL2OKKKCrMxsHxlGTI3ViKxdBXxZKCZJ6G74ERAf/rE",
-	"8hdL8uUQoWg8kfTP6aEsLBGuIfFFSOHMmAx5ZmkmGcjJIRcsdYWukawDgtaQjyAnlWpC0wkXmkzo1HEF",
-	"45JHdSxGzJCd/vY8Qo1j3y/UiN2AaZ9BrWEETBjFPXAO19W0rI5Jah/wLnmS4NJaliBzPkhmcKqbv7bm",
-	"E7HQb2sJma4RZuz0c6TNcynzi0S4MT3cHJhhVcSgNuzNrc2tq1vXFtBc46ZSG6qnrZs/M23FTYb9hZ1e",
-	"HL1vKa2fPoCspG9Haaa3kKzBTswnIaQNt7lTI274wkLy9qLgj6f/RdomC2W6uaIDwwdssRHpuqDZVDNN",
-	"EsOemIS0rTjiQehrOZ+WBgwyyieY7OiwQyPArXKmDZaSIy5SeNN+PUKLPtrOhFQTbQVQIwuU5kWKr5GU",
-	"DbjmUmgiBdF8wjOqyATut+6R+4ylHsW1PqVYHFJxZJvY39y6Gqr4cLgH8r2903wuAvV2j9xSjPXIDQQ9",
-	"Wkgub9gv7vs1PK+5CHq/IYVRMns1ExAEFbd2N/tRy66wPSfb/c1W1Nrub9mjYrcOzD3g8356+vfOGX76",
-	"Tfns9FtSfl/+4fQ3p9+UP0L1mn8kp9+Q8jl4x5+efnv6D+Uz+wspfyqfnv4aunhe/rH88fTXpPyDfe76",
-	"gv//B3z+b+XT06/Lp+UP5Xe2PSl/LL8vvzv9+vTb8tnp16e/6a3uMp6z1OfC0Lpw8tnY9EWZre73CNi9",
-	"B2eYuQkzYux1TF9eJr5eR5sMnJyuQ8o6owm8WwfVevdMYW9JWv/mSvL8HXupLUXFVXz7QmgtyfbHH5RX",
-	"CpAipB23yv9x+uvTb0//CcpjPSt/jFsrsLYgheuBBFkJ5V7b0GSt3dYmrNPZHG8o1aTI6OK49AdM2BtD",
-	"KHGvErDOMzFAmxR7kktl7+6fPbx3F8NYfQDu2AremWI0nRLFThQ3BvwOUrNYZFwcaTR5cU2ULAzr9Mg+",
-	"1YGpekABqsnQqnOEI9eyLXctk+JQ2F3m9FcFg5LtERHSIP90g5111uBoEzKRwoyzqTdTncXSbjNzCztc",
-	"xV7jFwqHFHLEgvnGTqAp4Q+2H0zpZ1fFX9w4Und/eb8/mGTFX09H+QJZHzjXitaZDzY/3Jq1z5wp6NtZ",
-	"IHI7Yhg43Wr//m1X5qK3YGTDyQJLSisXIztlYSX8z+GvR7MDsUfcvtA9pgqMaNX5d6u/f/9269FXK7iQ",
-	"5kgRS9kfTHbDjuoiEBwU3BkM8oZT+LOztKj1gBp2l0+4OdP4E16st+ruy4wPpis3dq+/c+ajNTd8DQmL",
-	"gUICSWxwkMiSe3vNV+eAyPC2+7AW3vmDna6k9I2nOVPAjhYrfLe4SHXF+YBxoYpGB0ZbzuQ1wTyjlk9Z",
-	"3i6VmxL6drb65N5HDUUQXAs6FsA6MWsjLvr97QElY8WGv4hbXxxSzT5V2Vcb/yEkkm18AcaTrz7fYMKo",
-	"6cYX8J+vHsUtaMwSgryVC83suvZi0WCCIRkmgfceD5BMzjBF0gbt2VXRmEjBjbQ0D0rqxKLZ9vGQi/Rx",
-	"tZAJek5w565okmwcb22Ae0QnUKkHR2LGijEyYWYsU01oTpU5mxfbrfizassuT790W9PabY2NyfXuxgai",
-	"ATLTw5PVU0WrUjN/R06/KZ/XNEiMtH5WPoMfCPwNmmb5tPwjudYn5f88/fr01+UP5XOIzf6/5XOrMT4v",
-	"fyiflj+efmOVzN+X/4tgfPfpb2xzX031p/IpcVqpffZd+T0UUv2+/M59+p/OrWtWa36pimZ9GMvsdHAD",
-	"4ezCy2sWvFZn1wz8ghj4HeAsJKhwzo4YEJIJF0Y6DfeiVNk5wHie1zdYkX/+WOeZvXmtpYxqJQEBlAO9",
-	"8YU8/Bs2MGdFhaDedMjGXKRWP3UsnU9Gnj1zgcoy4ks1vTv2B6zUHZ7ftOwdn7dNHf9uiX5N5qvXbqNw",
-	"QlAsa//+7b1QpwuTYsWUuFCNaQ4lVZtVGMFhtbCW3gKFOxbn17jvTBCC70x9G8Z+RRPcH8LT6AWbQbU8",
-	"Lyrf2+9fvfb+Bx8sqAPrN/0yoiE+wW+vVPnjvBrvRVV0jC5Yd4be1tx6rTCv+W2lMPs6ii/qyz+jnoz6",
-	"20Le99mYGs9gFLO9Qt5sxoYmICE0NUyHqhAC8VzjgWIpE4bTrDKe9mKR3L75kNjhQGOdED2WJ8hlADcB",
-	"8700mTDVqBlZRenJE0HAKehcpMdMxWJwNiO6ixN/7aqN+84Cwug36Ip2y4eL/C7jpPxJXO5gJLHHs76z",
-	"Z1/ts+9sZbep6pcstnLdQDh+NFdt9vs1iX4olUM11Q7VNJnI9GNqWELaW/3ND7r9zW5/00quGTVMdZzL",
-	"IPQQiwYyKoRvUkOEhLhbptCxADIpWsdYCoIplvDP7G8TRoUmQpoxRPdiT7PWrTOMWvPsVhOZ8iFn6TKr",
-	"VSyWmq06PXJfGh+vUoiMaXwXSYpdPB+PpgklDx/exeLj3JB2Aq16xmRJZw8jrhOUY274SQDEU122STaS",
-	"6yOWkBOpjlDYVU5oDzRMLzeh3XOTvkQDmjtAoNFt7XT7H3YhPEMwlt48xpOKgjbYO+3gQkzZZv/Dfn+r",
-	"3390TiNWfeaXasbyg3iIU1sEt1jdFoCWhVB7d6HWMvKfGiru2gT25nDtz8Z8MK7xxybiN4XE0Zc3fX31",
-	"CsatSUXYzyUfeKiBs+WD8CZpY/JSx4rycav8z+V34KD4CZwU33moGY8pQ8rfQ0TcN+Wz8lncWiZdxCKx",
-	"ug7IFw6a99MHd8mk0IYc2vUFPN4An2CXoQZwttgfU3ejeWbi3GibiRNZ5hDdMONY1AWUWWPXuUQPXLrH",
-	"7mszskcsVneZvV2yx0cw7Rs460sUPvzxWiZ9DGmmWdQqVHZdKXtjP2+91NG61m+dV1BpLNMbIangiM4h",
-	"qYRLs5ZU1r63teDxWgSPGi9+IySQJlNbSQTJFZ+wjRWh+43lfnJYQzr3VsT9B3fu3SSCnWgyZJY1N5IV",
-	"FmV22W838PVfmR29VlpcH+/0oWLsDJz+KSzYZUXUr22SbyuRqS5T116m+YUFVvM3rBqIjmTAfnKx/nHf",
-	"3m7n0R3xYybqdOCQmRNm5degOJC2B3iWgpEpo4rQkdzzkAlks09SOtWxcFnjiZHQDmP0/F9VL+59h0BQ",
-	"fafq0ciUTjs9co8/gWIfVin6Xfms/IGUz8qfTv+ufH76dfn/yu9O/96pQOGegrsCcgH+DpKEvosFNPkW",
-	"U4YgdOz7qoGdMIigmg2ML3w3oUeMmBMJmVvg/B8xTOUqBAAX3ZKKcDFQcDJpFovc4TdoqQwgIdkFxrol",
-	"UgAHIe3E/rhLthJALSKFOBLgSPEjryE5OKIbi7O8+0DH7G5eZnpYjeN8vtnvf/Aoatmptna3zimrh9lc",
-	"qpxuB7AMXt/u7Tq3am26WzO3pqR4AQFqVyer8ThEalgSZV5kWdeHjkNmTTejYlTQkcd88dzPR9xRQw+p",
-	"ZhViP1WM5NTqAdQA9s8TlpKr/QpAQUPKpX0lItpQhVWpDDwhm0jBd4mQ502Rcjhnl0fPmTh2kAFKMAMD",
-	"seRtM0Rgn37bCKf+YyOY+rzR0DjdSyX4fgiLoqA/EXgUrIY0oWYwvmT30do2sq6efT4ouCpk4Wek0YLn",
-	"OVvmBbkbjPE1R4iDBQFPSDDOJOC4TjDSAa6gSxOKQvwDeC4gTJfFIvgzkoFUuFQpEybpkQMm0pAQC1g5",
-	"Q59xBLpK8/09RMiRiggsdR2LetXZFXEcDvxKXB5N97kztQyXqn7B6W/KPxIEWCh/bLkogQp35rwE3c32",
-	"ckk6DmKZGB8o+SWa19dC/Vqof8M4xi3A0BkMCuUSNLkgNFDiV+cf2/0V+QfGKvkczeV1aI1R/LAwaMR+",
-	"gWvQEBGrjVToY570yD2pTb2plfjRPyyHscDger1Hxpwpy0T5gGbkmGaFe/VvJFTidCXQD+ngSGdUj2dd",
-	"2TCGx1wM5WzuBmlvA6A1PCTSLrOZ5vAZBBLqrJTd4bHMzsdasNVrTod4GcoNA7sjhvKs6oZXdG3z1p7R",
-	"dZ7Duyi/hxLA1VE/t+Nga1x3Qlb0qHV+KrzBUg5hKUvJsX+JtBVLKVRwnS/PR0SwE6YNASz5XYTTh/yG",
-	"EwqMB0rSRGQsT2KhCxXMNbxCTZSakZwpLl2px5MF8WTcrCque5p608/1naGtbkbLpGK/d2tZeJ2/9QaT",
-	"Q1bdzfMRw/fHLyN9bjirhIcI2RibSbY8vgKMz8NaYSqI6OiQBHpIFgmqiHMCQiU3muRSw0SdubqyPgNc",
-	"vioGpgCU7nRurgkYRgBrxf5mKSCkAsP7HjkG85upYrGocntdMOK8lOqLAwIL6divj8DCJ95IShzmvoAO",
-	"+3OzFmzXDGDNAAID+ETUav3JYc0y4YnnS8bVvEQa7yyLgJYbX2C6/nKDxclYZmwu/adkyDPwKNqPQxi6",
-	"l2AhZxnntBo4BGlbOs5ObL/bwdLQ2SW54wnjAAw9kPk0Ar6QSiKkgZrvsWiGsO8SIbvQIPHR8VNZEMEA",
-	"04JBvqIOvBlryDuaiRAYQ5ll8kTHIsFFShbzh5swo1e1bcyhqzwLWIwN8Io8Hc7HrXDwC8tQKzwYozK2",
-	"D5mC0zQdnguYESf84OGtVtR48snHD2ee7H986/VgN9aZmh3+uQEs6h3YtXilDo5F2pNUc92TOQtyTw89",
-	"GReAj1FF/vJsjZOxZrPvpP0IKcYMm3zw8FZEPvn4IZGKWGJyXo557YI45plKFOSmeU1qsbbUwEDP6Ygt",
-	"1nO8GgWwUZiBFuCe5ByUi2QZehW4jCHB7AUU6P9oR/2LXq+XEI3FyAglh0qeaKbIWGZQW7nC7CBHbEoG",
-	"VJBM0tQFoTI6GAOOFNq4hsxA4YKBZ/y47kHfuiClLCh675hHYZmulQOIl0t/qJdgWXOENUdYK15NyxuQ",
-	"459P10KMooVc4uYxU17bcYhEjtpaosG0p+oDivH5SG53m3BJltBjgjBwDGAQ7m9HFALSbwWpBJjDhWaa",
-	"tNHlUK/KiAWyAPe30yOJloUasIRoSJI4GTN8FYvKwJgH0tLuAGzvgQl9vjGmEUhVvVEDMbLDR6CbWLSd",
-	"g6Se9Nxxed/hW1Rh2oPR5LBQgihXdpOcjJliriCApRZcjGLRTtiTMS00VEeEopbwl35MTdLZIzNoUhuF",
-	"piM3VavmEp3bU8PNXK7DzF/i/r5GJgBfWObyCEhWL03ULrO+00N3upkKeFZ+Qo3riVdyKfCRozTNq4cb",
-	"ulRMw69mLB0x5UvQDWjGREqVj25QJKVT0vY5R0HIMnzCyN9KwTq7hMFlLgQ3sVAM6rOmEVFsWIgUM6IV",
-	"s6KXfXo4nXcpI3f/IjKkE55NCdYiD9XwIPAvFnSgpNbhlikGZ0vv+euPMwLUNTNmU6KN/UHIk8h5J715",
-	"vnl9gHDkSuIYcWrcEFUITWRhoIgrinuauftn7669ISAP2j7wywDYBMW56i1igSsUCBcUsQqTv6LR5OI2",
-	"4oix3FWuglgeE2aXK3bMZaGd33QvFlQQmUHVU8EADVVIYoXVZZf2U70iqqgbD37MEmTFaNo0vsAhWVAJ",
-	"A9stKIbhG3oLjP87xbO+gvUFprEP37jnGtcefWz7mVPX47qYwoF2/OGEWr7up9huZLFFZMmhby7DVn/r",
-	"/e7mZnfzgwVr4VKR59g+fJLySpUHAcp2zvW5oucdxnk1FLspm8gFg6z6a60aOXoj1Ji8b/tYOu5w+v1Q",
-	"o9lrGwSAqXd7hYsHP3HAPiNUxALvmGXWdvBE2q9wo1k2JG2WaUaSnf524moPV4tAs3xMF9aUcfFuFz91",
-	"JLSOtDVK5XmNb+ZABQlrbokZ6OflB/rodTNtpDALuHbFboCk4c2bOQhCnrzhFSUvU3L4LEhn1ZJFXg4U",
-	"yPlUISzremlJwn6QDQrFzRS4wyGjiqnrhRm3dj9/ZI+Q63f20O8rech0hOceQBHowGAVeK+ho1Cce0OP",
-	"eUEQAsrlDnulR81+yUnMN6QQbGDI8dauSxGLKpOTVXqQ3eKN0pGLK6rV84hm0BNiARnfVaFJX7UMcsxw",
-	"k8AEhS6YvaprsG8RLoYyIhXCOhqbqu+FCvHeyBMIups8+cxuYwCSHYKy0mREFal2wgtTADojhSut5hIO",
-	"SNsu/E5/22lO8ogJktHBEXao+GiMBYVl+OC+kk/4hDajFizplYXRPGXQkLuT3a1iFg6pZh34ETMtsO78",
-	"Tn+b5EoeZmwCV36as1gkfsbdatzdlAlAoBR04m1sbkSI9UTaSfW2y1CHoxOWYo8IGQuktRzZjOmRv8LI",
-	"Xx9IzKCGuuUmDX2NQu3+nCrNSBuhQ6wI6J5bwaeDsRYOCl5a8fEEY6yT9x4repKQCZsc2nkLbRiFeqaH",
-	"DDLOlMxzb74LxxrV5bNPtf1GkDjHNLeXC9DCMg7r7s2g9hk23vVn3M7Qbgv59MHdWCDYvodvojmvkJsS",
-	"y28dTL9bEoTqBwpFjbOSJmHR8SC5EgfAoK/v3yFHbGrVzuuOtsI93yUfAekg2HtlNnW1ADp7JKdmrCMP",
-	"6RWFs3soU+4qvroj5Z/YjfBAYValMFhR0P7D6cyA9w+nALQRq3aAgbUy+Sa1stQoeOgj7butQJUBajXy",
-	"YMrUVK2uaKKKjGnSTgJBTXYbvD5CGhHF4lCmU7RVWBWHK2djCAsK3zqmGU/dqlmBHrs6LNIRQyUAFbQB",
-	"OKL5YIz4zThVO3oor+2Wys40ITnlYEnHyzjmhoyZYpXghbYP0KVkIdIOKCKhvsIVtCZA8UPFCE2tNtdO",
-	"ftl1/LZ75+MkmoFGiwhgo0UkCebKJIpFMmvshDeqAv0gqsXiy0D2YFJf1rbvy1h82e124X/2xWT/k4OH",
-	"pHlAN463XIpxQr70UVAH/sHSVi75qd6uerSs5ZCLtFsv/BQ6aNZp8t2A2eWFXoB1eAdLrY9QEX311hup",
-	"PBGZpKld4vBHV6am+SBPh7UP1fz2CWkrM4yITE1E8nTYOce3x2aSzRm+K97BF0Wx1ekzXL7JeT7aqAI2",
-	"Zwi1+iHLOsUyDs5N9JinM/sArqnlPbhZoRPp37/+35bGbb0/nJhf5GLU7M3Vc1zeXxWGveRo+HDnVc5p",
-	"BfTcOKX3qsfLuoBIyK4UXQd2tRGgG0NvDdS+5ZMDvJta0xkoqjPG4kCzFKOGda3YNtvTfXy29NIXZkr/",
-	"diz4UfcFqtEo57x8Ih6jsr4zd/0zS9UezDA0hazZ6UxeFaqwI0GnTaHWzRTeDoDcKGLozp4HnUE4zgaC",
-	"uv/Ki3dqtkr7IVB1pejUVeKpz8a7SOeeQsukM2r4cT0YqlBZAp5ah9SgEJGh0yOgAOnGVGKhgWFAjVjt",
-	"s7H+/OCT+wR4ZfJF3GK2WdzaJa6w32DCtFUtUXSIW18lu2Sn358Red2sT2SRpU58jkUbTHC4FF767ERk",
-	"p7+JrStYn0pCiUB6xc6dDNoUOFGSjmKx099x74XVkMrxMBAaUsnQdgEY7xF5772dre333kOFjc7gpDo7",
-	"gRdhY9Ge8W+rasPBZLxLlOWkRLAnxsWK4Sc+fO89vziAZBSabfUJJZoNpN1kqZpulUo+2WvyaO8cYKIT",
-	"kav9rY2r/e2Nq/0dnIZb9yHlmW7IunhhuqNFIu+tg4N9wgTkjNi16+ZKDhhLuRhpd5Z6BLm4uz1UT8Vg",
-	"rKSQhd5F0y6IRkANrKRjqD6ClcdayMFgXAhN6IhaEb3pH7I8KZdZhvHTU1nsoePeKgH2brhogaHW+Ybt",
-	"3F4Fqo8gmMAuMHwuYJQYSU4od9X3kn2I2tuFR7+4nzShSo5YbmI7d7K1Q8ayUNr+PpAq1eBcIkKqCc24",
-	"ZmlUlfQI43bZjtANFOG0mkhj9e3qzlv0O/sHJG49YCOuDYDk2ouGK0iMoinrTqg6igjNc5ZlQJi6ctiV",
-	"io+4iMiIyZGiOWRXdrlInbkoigUXx/Z6SIHh7YZn3Ewt52EZqRmWdESoMbSe8xMRzUcCSRWqN13QOJE4",
-	"xOK2JeMDpgwf2k5QktDF4YQblxr60dSg7/CQQV8shdpdoXJXCMoEJK/aaOAWVJd3SKhA2RjWiQ7gngWk",
-	"r2Snv5NE9frc9vjNuekg1EIXeXGYcT127oMTrnw0o7NdVkrewQkdjZgin96JMAalfvf9xsciqEtOfaoH",
-	"bFptqsgMz6kCpdYAR0FVyi4LhewDoLOoUqJK1fRatoOarntDnuse0DOd7Fk2h/epmysuTNf9QOAvzNLt",
-	"9MidFL2phywWvjSNVOHENq4ezU4saYEDLwvwU4c8XsMnTBs6yZFLwM9ghPfJDzS179+TeiBP4O29enaw",
-	"ccGslpVXuwNW4/A5e3GqJkkPdj0WdvROnaJi6nnAVv8auWdX16k8aGMJZ6dCqracDclvlnnttrOL0NM1",
-	"Zu/8z2PwHIEJP2xRw+wTTh8IC4WB0XND8F47oxuLBTdsYnVTIDIuNQ/cTxBqpYuBpa2WmsCHT7hGaQRS",
-	"+YB6Q9Id9AEMGK8fdBE6h6nZVfO7+Ngx+xnac2f/YAHBd8LK9f075Hiz1yftxGluG/l4qi1V+RLKC3/J",
-	"8y9HShY5KC86KJkb+MGk41XEQqRWG068fAakmuZ8w3a/kUS1eC6NFtaG6QSYkEdg9+6EYD1Bacg+QctH",
-	"u8Ewne0jcn546MrQI3fXocWus9UyNQV7GyUwqSsabqFVfq+73cVtFcQtEhPHLJM5wBCGydvlR5f+gOXe",
-	"v+8tyEnH8QnLlGwbpmPR//ev/9P2Xo1HOU7qzxbwNLDBQNl2Zy4Bq0TlUw0sMAE7gWYo4jjqUanqY3ul",
-	"24k3Em7YvzOmtNuax7aL3kgmnQjuovvYiAl7J1iKO6pwyY6YlYQsV6lWkDiJxS4d2jIYCphHjOWzCzdP",
-	"FLEDgAi2YLjpBlrX2v3cB7NELXgxalny13r01f8PAAD//w==",
+	"7P17k+PGeTCKf5UuJlVLxiAH5Nx2Zsp/zN6kiXZXo53ZKLa476IHaJLtAbspNDCztN6t0uX9xfmVU1Fe",
+	"xznJcRI7dlznPVWp8571ZeO1ZK2r/AnAr5BPcqqf7gYaIEByZkey4iixvUMAfX/6uV/ea/h8POGMsFg0",
+	"dt9rjAgOSAR/7g+J/Ccgwo/oJKacNXYbR8TnLBBIUOYTFI8I8rE/IgHCTJyTCJ1jgQYkhkeDiI/RazjC",
+	"LO6gI8JixFk4RZypNmhEY9FpOA3yBI8nIWnsdnuu0xD+iIyxHHlMGR0n48au6zTi6YQ0dhuUxWRIosbT",
+	"p07jpuzkKMZxIubn+eDOTbTT63b1UAI+Q3wAUx7imJzj6TWhZ6c+ctCAR0hPBnkhGeJQfrknJ+o5fWY/",
+	"GpwHXx9TIfaQiHlEAs9B5dcReTchIs6+QE08iEmEPMbbMKDXQjwqdjui8D0OifycIfJkQiMSIMLiaIoE",
+	"ic5IgBIWyG7G+ElbfeogHqFzGo8oU+uLsE/QhESUB312PiLMLHSAaUgC+bn87t2ExxhRgcSEsLjV6TP7",
+	"NBrFeTXso9HHIeKIsiGcxl3uY7X35aM4HhH08MFdNMHxyJyAHxEcq4lg3ycT+XdEBE8inxRAorF21l0b",
+	"0IlYw5NJSNUYYm3d3d7Y3ugV5jTg0RjHjd1GEtF2RAYkIswnDadisg9wTO7SMY3nZ3tw+/gOyt4jdR9Q",
+	"M4jwIG5TEg/aozie4AltRzgmofyorS9NaxfWNuYiRj5nIo4wZZQN1T73WTyiAvk4DJHPEyaXjIeYMhE7",
+	"cHjIizyUMBoLFJGxbopZgLzYQ0Lfu4TFNEQ0lrtFYlE+sn6DPJnwKO439qKvd7f34q93e+7OlusuOb1s",
+	"wYc8pP502ba01Wd6d3YtYJrIF5QItGyx6nPvXa/PJhJvUBbwcwke3nm22gWre/fr6+7e+dd7mzs9d/nq",
+	"SBxN9+Xlq0doMUfnmMbohAx4RFAkm8gDaPLIPJvwMIQzkQtpFcB0/QJ46+23395P4hFhsQRnUn1hcP4F",
+	"5QxB50ROMhEENSV229redIuTaNwgOCIRiggOx1/v5/e331i4QU+dxgRHeExig/nzq3Zwq2Z++SfXBLpz",
+	"cHiE5BojhkNE4V4rOB5SeQ1gDSwZn5Cog+6TMxIhrH/LNQW8z3BE49GYxNRHnO0iQVggwRwLhJGaaRka",
+	"chxA5awkemk4DYbH8qU1v4Og4TQkMpaYtLEbRwkpnBZ+cpewYTxq7G5tOPLwzM+u3JdYLqqx2/hv77jt",
+	"nf32N3H724877Udf++N5xOI0nrSHvK1nUNxEQ69uchZHPJzf1JwqIHFKJ6KCtkpcIG9URraaEssk4wzF",
+	"oPMRiRRV5hOit52KPoOjJUFrD94NIiJGptOITELsk8J4nJGORV++3k9cd93XlxJ+EE/jbXk8qlWf6R6T",
+	"iTzTeIRjNMZsmqGuCRYxQAUQtWkHvRmPSIQCGhE/pmdEIBwRRIdMUsvyYeeTub61ARceDl0hoPzYYY/b",
+	"ZpNrjrnbu15FFG5xPxkTFteBfKDfXxDeK2B2oxpmzQC/J4C11v/UadyWHEf1RgwiPJQfouZJyP3TltwA",
+	"i/swyyiydpUrBrZm8WIX49I7R0eH97GEnmMsTutOLsbiVE4SI0Fw5BvYJ0HxcNzun95a/+Ybmw+u3+u9",
+	"vfWW++cbf7Z9f+dG9+Ztc17vJgTmq6cv+104+3kgsybMT0kNtxQThgHO9g8P0CmZOvpiy8YoxqdEALTF",
+	"sgeDT0M+HJYXFJAxb+NwMsJ1C4A5XGwFBwEZT3hMmD99g1RAyL7kYd5NiJw4cNTACYR8SH0cIs0UoyZG",
+	"Dx8e3JLMJ0ZDzgPkjzj1iYNEIg9I9Jm3OeidbPld0r6ON4L2BnFP2jv+5na7G/QG63jjZNPfCrxWB0ny",
+	"LlkO4CskBAo8VsNLjHnCg6nCclOF/Wgk4gxZyQn2NtCIJ5HqgCcxIFmJVOXnyUTEEcFjRfU7aB86pgZf",
+	"hiGJrgnoBodhn2V4V+wWp8IZwowDxstxs2bbszcwVzUzgTZ6PYUFKzGddQxteQ41GKK3uVlGEfNHegjc",
+	"crUQtd3bcNEkY6c7yJNsUjVJaHYl5t9yHeTjyYQE6ERtOcgtUQuNeBjkG6d4WckW6xs6oIyKERFGPAF+",
+	"LEqYQDyJHfmIZZvTc938vGXrawL5SRRJtCSFPdJnTX9E/FPkKdnP20OekVE8JDdRZG3lrCVzhwZJJM+h",
+	"ZWhTvu6FxAl2pFdLlPT2XowaHfMJ9avRg6b+Bs9KzNaM5eetkjTd7W32tt1KzAvfr4Z5uxWY96lsKSac",
+	"CQIc4w0cvKaEavnL5ywmDIQriw9bm0T8JCTjr31LKDExm6lcZIxp2NgF/JihZ3M5UMLIkwnxtZQIw3b0",
+	"5ImIH9NgGfYWWk2w6facRkxjOLaH5morqTinj1LCE7traxkD3QnImZm+WDMooZ21M08au42BEBNJP/ON",
+	"/OOIDBq7jT9ayzUta+qtWDtUfaodnT/pHPmUd4REEY9AfM52xFZtSKErDBDjsdIWiBizoCPndQMHD9S2",
+	"veJJyfkZbA54K+BEwIhjHPsaEcMyASrlfEVj9533GgNKQnlgslGHsLOG0xgTIfBQbv0ZDhMi0avsiDNi",
+	"FAY4DPk5CRC8F+idfkOxXyTuN5x+A0cnNI76jUeNp48kvMv1+kZ9MIT7sqZo/6XAZsN1c7A5YGc4pIFZ",
+	"/MpgQ1W7tml3VUBiDoEKNMbhgEdjpViR0CkQjAmnuoc8dQoeCqmQfDj2R+gEB4iySRIDdNzkbBBS/1Vh",
+	"Yz+blMbRVKASwQK1U0zDEFGGJhEfRkSIziVPZyc/nWwFqx6Lbxpc9XmYji3GxKi4rglFpFDTVjmSgMag",
+	"X0AiORnTWKI7KWn0mbX/rZxpKG+y5ja80k57FfvcZ40CM7qvlXALzr3ivH0eEODMyRPZXG1BIycNwEBK",
+	"HnnhQT7NT7IhEt8nQqx+FvkSjsye1Z2L5v2pQO8mJJFiNfCeGmHKee4hLyMv8rcnP5acNlW4Mx/strxI",
+	"l9msDbdb3C6NFVDOipu9e+eRtTFwcy+zLbfZGQn5hFTtivzqmtC0hOgPnRycXj8+PjSqcyyQJ5fg7aIN",
+	"10UeLWJBBBok4aGmbN1numuFEVoO2nC7eRtYqycfriOspZ2M+ZYt5asN5AFvJgnBgCcsAGW5VojLxr0d",
+	"eVMmkgNS2o+m0qKCtq8N6j6v5aBNt7e26a6vbbobwErYRD+JiG4Vj0ifZZg0aFk3REqWF7gfqx+Q7HgJ",
+	"sJ5jA60ddCg5VIuHNeYEe71G2dLSkhegnCQEWdwy7SxW1mt22ujsHeSBEl6IyZp8Jdbek/8cBE+9ClV9",
+	"/tVC3F3Pd15EjZ+vfGXFbiYCAsdfVuJeUhHx1AKVO0qK+WJAxVOyxS4s0QNwEYTFu7loA9YfGhvhKnCM",
+	"rkoRIHidC1uYSVmrz5pGakICTwU6H1F/pO1DFhjdVMtrLwYnIEoKkHKrIXCMWopWMwFGD8cFM9CloOIq",
+	"gfsLA8uCbcGRGx6S/BCpQAkzJ1ic13K45NEJDQKla3pFfl+j6hGW/HlmPI1IQFhMcXhZ9m09Z9/y2a7K",
+	"vw2sFpYcppj+K2Pq9MrHeAoEKeDA1O7Km6V3I9+GXOtl5uPI77RQgxnCwVgeMtCcXMTzwVCGQuyfqnsR",
+	"0eEoLrKIasuvCSnfRXF7EmE/pj5BJ5idthytOLE6jcggEZLVAbZK6eVzNlQTOS25H9Mx4cmrsv5GOUED",
+	"vVrlFqDUw+uuuKzcvlEht8d6xhcW3POGnx/EZGdQ2grKYN7AUL7GGbmKa6lwmiL1InMayPSailGwiMAl",
+	"L2rXkoJh6qtu/FB+fHXylYJeRJ5QIWWkk0RdQr1u2NkDbZxZxqgv2OLLQGlBTaDNQ4p1X11LoJpdyXbt",
+	"F1RnhuM1XiLq2nfQMShkEwF6F2VHMD4m+R54DmJgaIhInERMb7NSYj7IuKZXAmWw+WY8BfScawAnIcfB",
+	"JcG2m5+K7jab8arHEkK7dsYfXtXpwLLQOBExCogfgpJZMmf020Q7hRQ3xHOQ0MZV0I7JE5GHCY4o8vw0",
+	"xu8zzVhgNkUnU8Vf0RgNOcnJksb/93l8RwpYV4P5NTnMtNM7+v8uyxxYiP++EQVXPjbG47Zp8fmh+gwj",
+	"ZSpQQE2K1VYPzqigJyFRFFjyvcBPdPT2H8jNlLv1ynfoWHauTwLUoGGoTE3Z1PhgoGHm8MHBvduIkXOB",
+	"BuSyRGHT7RYPiFprucgxFdt9fodle0YounyGaYjl4XCmDicgk5BP5VyKPoHY7OyYxCMeqGuIWZ9x1p5E",
+	"ZEwFyTa/3ziM+BM6xv3GooPQV/AQTyUiOOb8Lo6G5KpV81QoTNFz0T1647LU32LT9XxRzDkKYcarHnXM",
+	"eVu1uGp9a2GlBR+YaxqhApKEO6dNIFfD8s5bQgzHF0X0jOQc3+UQ4PV82/W00fEFGV89bMb3fi5bX1q1",
+	"7Y+a+duqDwkOQsqI0KwHZ4z45kb6IReauTgi0Rn1yUOW3dArOCilKgSXXCVWRwT7I9n5ZfGfdS30jFFi",
+	"TXll4cRqcyXchURjhAWE+VO10qz/XfSABFQYeTEXVZqS9/Bp5Cc0RicRwacEKBifEKYVR+BPFlAhj4Gy",
+	"hASZ2Jmp0pWZHyMfT5AY4Ug5AkjmcWrk6KbcE+TJqyrxCAmUf7W8n8Y4T2Pt2jFFCxSdSoE1iYggLJ5T",
+	"UJU0MVU7qb9es3xEnyr7O7+H2VTfOHEFkDfmLB6FU0MglCurhkdQfknoz5UI8sik6J5MJGAO8JiG08au",
+	"9oC9EKgqV+HHoL3qub2tdrfXdrvHrrsL//mau76rXWg5AGo+CRsP9Swj21swafLEJyS4AJmHtbatZvNU",
+	"3mmcUR7imARt40rc2H3HrPrR1VwMvecRinBsWGfNtkacj1FIBkaFqj2xnOI9yXfomrpFkhcval5oLEg4",
+	"QBGRE1fGJvJkhBMpsSq8p2YxJuMTEmWhCXqvkMBTpXWFrjEzfvyZ5/de+T4oPS1hwGLKS2P8lfSVy9wv",
+	"B5hG6l6iIYlFn6m7KPeirW8g4IFIa2UT4z6aE1QBVkjP50z53PjTQkt58fkgs6cINCJhgEBk8UnLeLub",
+	"FkUK4XM2oMNEs2inZNpywBXVU67wAKPe/EW3HfoXXvPsQ9vrvZ27va/UWH8+r+u9CIZ5yHASj3hEv/3K",
+	"XP+RlJwx0tY1dd7ad1ACXr+xr0eCLneRdhRXTlynZKocuPqNy7IolgigVmWc24OLkL9Cu6u46fd57kHJ",
+	"I+VIdMr4OQMP5yIEvf322+2yW/6i0yx78esjnUTcJ0JcCbNS4TRxjjVV0B4AAR2AJSIusGKXPMae5Rtl",
+	"DQxQFBE57OpaLGvep2Ta1s2viu+cd3GQG4PDiOBgutIGPc2mYixZgHVIcB/84+adWvWtooFjE2nJqkjQ",
+	"UrhcEWlHXjk/61Aehu2VrVyy3fbO4/aj97rO1sbTSs/sOweHR1YIQcWUmB2EAaNEEkHHVLnk4TiO6EkS",
+	"q18LDYxyqPzrp05DQvSQ1/l/62Ehbk59d02gQRKGYFEr2oTT/z17P32R/jJ9MftO+nz2QfpJ+jJ9jtJP",
+	"0xezv0hf9vvpv6QvZx/MPkhfpL+G189mH6P05ez99Bfps/Sz9EX6q/TZ7C/SF7OP+/30B+nL9Dfpb9Ln",
+	"s/ez/uobVO2rjjzbrwj9etvYQq19BcDSbYorU5xUt91zj92dEieVGQsDSVSl1FU1lREWD6X4ERjP+4o4",
+	"Rog0kLxtplCTbAqIUZJjka3RlBR97Qc4FCQb74TzkGBmDTikAuj5gmGP+JhYI0peQYp2edu5QZW9fH5M",
+	"GlQDUTmEoiJOond9bteKEQsqUoEyn48pG96HeIvqLbwmkPmsMi5DHub2dre3vlF1UHZYx63KkC0AHViS",
+	"tUU0roGY7nG3t7t+CYixJ1K3XCWXz8WhOMB8zc2xBO7FCR/f2+9tub3uxnavWzUdURN8e5xH3GIdLGNk",
+	"uuIAtyI8iKt61mRoeeQZfFhCOT9JX6Y/T5/N3k8/m303/TVKf5V+lj5LP0G/+zeJbdLfpM9mfykRx+8+",
+	"rRw7Aia9ZnRtpYW4BfUlceBuxDpqj0erXUb1ZAXMnK/3eAp+XLabyjvygunOLLz9KBuRn3yLKOfGUmc3",
+	"AakBpQgCKp/g8NCiIHriZTrIyPmXk+446IxEJzimYxV47g3oRNylIt43zW6qVpQI78tFpBbGZ3yhl8GO",
+	"S3Bdt2oyVwS2l4BYeZgVfJAVF14BjdZb+ZvGZCwuOP982Q0cRXg6t5bCICss5Fjv4fx5nlIWSJnb6nEX",
+	"xREOCBrj6BQ1veN7Vkdey5GfEmNb4APEIzqkrM+a3v6bpS+HhA8jPBlBIBZlgX7lIMrOJD+rApKSmIY0",
+	"nqIxD0ioI11YMpbrLIzdcBqFERpO4zXCD7JuG07jwPTbcBoPBRkk4T3ZqdyiApEpdDJP8OXw7TMcAQ2R",
+	"85DbWW4GW/zm/LPynOQze17yd2Fu88f1cBJcHFPK0yQBjcGwlONEONwC5w4xuVMTh6uio3QgE2dEfMXY",
+	"/2fHmSVksRzjFc63GuQUt13ic1XwWkF6yWHFQRMspGAcc8WRYaEAD0eko55MkpNQBeAxrkN30IBHEKE3",
+	"3gPdIYTUCdRMf5r+Y/qDFgqITwOCzkcYWCJQQJWi4zIczGIlWzfSH8r/R/1GcTMhS8H4NE5uhnKm8qbv",
+	"OBu9R09r9ukWBaMRroLm/B2kTqFV9ygjBSvThLxXFR29jC6ojh8tnX9NrPU+CorLmL4qMjCec0WkUBh1",
+	"XrKRRxujMcFMlO5J+YZLBDD764V4oYrhZpUqF0CgctHXBEgPeyrItoyiKNHK+QxPSQgHVyIIWdC3zftS",
+	"qyVKcAMbUjyXWiDSMnol9BgXnDmac8VEZQWVSjaXVfUpm5fSp9yhdVg/m8BIaeficoaCz0GBsbGxkgKj",
+	"Hv6tlBPyoxIM/72EsfTn6afpcwCw59UqA1yxgDs8stQ7IC/J9UCiASAigo8JZyRXMtHVduvVNRS5cqJG",
+	"RbNZqYqgQ1Yns+vThrXgGIUEC+U9JxvhOInIahK7iKPEl58HVbcNohgUiI+4yEelAv35vbsOMIOgcIl4",
+	"Mhwhby1r4K20s3Gt0JCBNhjyfB6UAOVYyg/3cHTaqJHnjuuZpULf11RoPhlPQhyTFYESpS/R7P30efqL",
+	"9MXsg9mHs/cVHkxfoNmHOaOVvkx/kb7MWK302VIsmSs+liHHV1B1ZMlMENjYyBPsx5DDDkyjnhxWWyaz",
+	"jfTmsSurMSqA+cBEalXmTWmk34c9eg5b+JncJ9jEv0Lpb+HRL+XP9Fn68/TF7MP0efqp4o5znnRzoRi/",
+	"CjQVQxC8DJw8B3n7ufT5Jkie8mEmX3mtekgsss2vApkL4bFm+5bv0dMlQFWtjch06vNAENjq9tV5TkPg",
+	"lzGbeffLrkO1+mEf+Xw8BgdFCwA+H45TxcJWhmcZoHNQIpTsLPQ1c7JYNonItQV3RSy3nMUtMClULMdq",
+	"n6XPKvHa7K8X4zXUtP5OX6Y/m32Qfjr7KP339IVsI7uffdy6GJ9cugJze5fjpd8Lpr4EPythdPENA1C5",
+	"GrHOvhevKNPprq5cZZTB5heqLrosZ/p50Kw6fCxZ/ocqOqQCpw1oSHSUxfzWDGqlBc28qXx5ExzJdZpA",
+	"DAkmkqsr6lM6tphyQkEtsexewPh1oHRkmNNKZtO8lHCikvbF3IKSCjAIpbAcj8arQEE29n7W6qlzNZhf",
+	"zmgALjNHJKI4rNn//LNrAgn4MhMTRuRJOXFbsI17g3V/42STbOHtk+v+ThUCrRPlst28JuYEuZ2d7kpC",
+	"nBJAqmRgMwJkFKOS4ZPiVjyqkz9KduLLeBbAZKKlW4tEAiBXfYn/QZOjl+nPkfmB7Kfpi9l3VuPSc+DL",
+	"5lYFCtYuLr0V+4Gdx+gCWDbrAcJh1fWZvy7Z0VyMlGSdH7CJ8rMf4ycHqnXPBa21/tVdQmesCSzfC/tu",
+	"V+QLe/Po2MYY5uuOZdqBbx6g9Y1O1233XFcCfelZt9fubW5VPt/s9opGnbqmKxp3ZHM9ifxnt/dEdVJ4",
+	"BEOXN0QJfHUmfIMxC9ev5vgvdOj1h7j8DBXAXFREDUh5LYuA+gpoAOTfqmEJzFxu3jtCzcM3bh790XbL",
+	"mpj2cM6YbE1jHXSCBdnaaBMm+f4S+r13cHBDDL/xp2/wbx6Mzvz7+2/5N/nBwQ3+7Zs39795/eb+W7ef",
+	"3Lq1/8aN4fDd0Vv3Xt9/6/bN/W/t370xPH13dEpf2zl3b9w4v/1kOLyzU6DQ05gsxV022lILX3qM1Txr",
+	"jnOuHtMs5VgvgknuJWFM63Lqv8lMOhk0IZGVpCobwUGUZY6WPAqUm1VxvTpK/XKLfQCNly7ZjLF0vbq/",
+	"SnjmSexzrZ8paAv3kJf97SHOkM5ahZq9J090lqSWo7OteQhSe55TUYFm6uVgO/USRIbY+FvO5hwS/I3w",
+	"GUFDXtQZ9dyKlI06Bd/KjrfOVeFAWGPtQUgYEkKL5ReUlQqopWjgQBPsn+Ih+VxwoKjnzC+AB/UMIThb",
+	"/CdBgivQs+xA664WaFu0G6IvcUSgDHsWPrlCS1W1FPKldRld6I75e/UfvTrP0KL/hfEThRA/kUGPs8Rz",
+	"9EG2Z0sBWM+lcvUVB1UH2RWQdCH3DAgBzIO9NIjppDCxUUFKpijCfpyHiSuFntkNcAWPR2SMmio1ZIXT",
+	"xp5sN5JwS2OwhAtEBQoiPpmQoNVB+ydCmamUbVaSFPDvZmTOdSMeJeOTSUSZBK2dO+v7WzfdG93erY3b",
+	"m3e29rdvXL+5c8u93b3T21+/sXFz89bW7e071xuVqpqjo8P9MU+qTNWSsRDJuOKu1zQA7K8a5FSv29ve",
+	"3ups2HeBJ4UIXAXJoIbQYWs1IrJ+awtIDx7eKIo48sFqAs3R0eFN3SP08tRphPiEhAs00SIZyzMb8MjJ",
+	"U7TF5EkMcX7zitz0l+nL9NP03+f0belLlH6ilG6gbPts9t30N/L5p+kz0L39e/os/Q1qwkcv09+kz1H6",
+	"QjaDl5+kL1rLCYQ6JGtTH9Wc/w1MQzoYVG/6iXopOUh/hKMq2l2tjryPxxAhiSijMcVheXt+lP5d+pP0",
+	"X9Ifpt9D6Y868r9VKGsy4oxUoKxD+VwjQeGggASJwl8lKv1O42vbzY2dndbm5vV2d6vtbsh9yFjcGgtc",
+	"DQOrNeZ6TnX7eYucxDyq40Lku4orFQQRERXr3FcvUJOwmMqvS7a7bm/TdXcclP5tB6X/lP4w/XH6g/R7",
+	"6d84KP3X9B87KP1J+r3079J/ged/k/6/Dkq/30GV1OGERvGomirekK9QALlxKQvoGQ0SHM7NZee623Z7",
+	"bdAQFEhf7XCgLq8ZT6nSF4xXXvPFrDN5v8ad0oSNxcrHicbTOhXc99K/Sf9Zga7+geyn6T+k/2s180sd",
+	"DN1mAx754IdQ70ukfLGyDy0ToQpZ9gkJgN4I4GMDVMW4qcjGKqZgOiEOnLljigLBdRYikZ2e8GCqY4YZ",
+	"Z21ISyCfiwnUrWHy+EMqykxz+uPZR+kv0+fpz4wX52/B5+uT9Fn6KyQRHOr1Ou5Gp+d2t9B//I//A/Xa",
+	"69fX1+Bn+uP0X9Pvp3+X/s/0n9N/S/9PCeP/K/2b9MfpT9Ifpj+Az3e2lu68WXLd5r8W8WRypPKSX1CL",
+	"Sc5IhEOdJ5YIFCUMKbMopIOrkrvzTAZ1+WalIKJzdoD0nqWUO6dQyGss0bQPna8mux8dHb4FJUcKmlAw",
+	"76yuCs1mXreNB4eX2sN9k2XXSPg2iFtQfTK1eOASRVrARFs9GMuFx/7j/f+LrU2na0GwFkUeRNFbz4Ig",
+	"aKf/kP7IK6Pe9Y3NtV53bXvbdbvwRTGotN8P3us6Xffpmvyr93Stqf9V//x3+c/mU2jY+uPl+EItqm63",
+	"75IhDl99w/PtEaY0HMII4ok1TrwI8cqLEmnxOkOruk0JOfyT5JHST9Kfg/naMj2uV/qi1Dnw1I5agcwl",
+	"B/JP6d+k/7ekjxWDLvFol4JKXVJbqJqhPgDniT3U7uaoAYehflnche1tJ08f2+5WFlgq3sOhiplYSFBK",
+	"acfnZWuddFx/IHdOpYZRotCqSjLXUrztzWUrh2o75cyLti4sz8D+XtVW5/nrK+RXmOce8t555NkDdYqC",
+	"rxEcTEp7o4B7tLK8Cgu352rNbPHuA12pTmcJJThUsnZlAo9ErA2Z6Y/BZP+L9Hn664aUUfI3ltWvkYPi",
+	"1lbGx3afOna3Bi82tq5vuWvd3tpWd21rK2d715/KBagKWHaZqqc1VKugLS5+kQ9ajYnea3BG3hzAussn",
+	"/V5ZMnxUmW4gr44ooVXjsM1O9z/e/9vNzrqj6xOCc6SWEywJIz+fap+7rsUfOqhXwIAOWp8nI7lQ2nV6",
+	"zvqjpfdWh9rpjXpUOzNDfrOTWaU2GWpKsNvVyUExeu32cb5fWrM3lODY6iwlPHY5Mnnoi4G8TsFYRjA4",
+	"guoBuJQm98uGaKqsJAvAXlVyW8DLKZ2R2gsLgFXmLQm66479HAsDxq1K4I0W77bS5QrU1PviOsiTrx7A",
+	"8wf43INyMy2TfV7VnPDeU65+uv7PUy9rv96qRqfuKgBvafxg0quAfMVIddfLgaImj4nKmMqSUOemK3hu",
+	"W4K+/FjEOKrYvW984xvfaN+71751C73++u69e7tHRw66x4XPz5FW4i7pv27p1qjWfBduyZeDdtVZH5dd",
+	"azX0l/tWm/o7BdLc6EqqskSNvhQo6w4iG/JLfOJZ5Z7VD52Rc3PwNPhyH7qqgPTeMtonv/oyntHhaCqo",
+	"/7lJfMxif+bPEVR3wTJNIRbo1q3OvXsdiU7LroEdt9fp7lx35yXm3tN+v1P4oyYXk8UkzwEolJKp956r",
+	"CHRYIuflbHd5rLt44VCaOb/gcBcRK3WBz50d0M+JCfEpDuGNMGVbUdftSRrf3XRbVySFOg2V67N6Uw5x",
+	"HHE2HVO/fle0o+KSiJM6aTc7EBsQam9LBuPLtaj5fahCYExwqNxHgkWWWvs75GNBENSUCbm8ZDF3EB0g",
+	"zKbFvdnavr6z1nONOunH6fcrYybqzdYlte85ViliK0L2um13vd3dXEVNfyFd2ioKspW0XHqdy8/zNqug",
+	"T69LPq04P8ICEqDmHRKAgvYuPke93k77zjdbe0jycrq2j8rWL3etU8HkldReUUz9Klf1ffVC8g9qjMK2",
+	"bGxVXSY/xEmVauMmPM+9U6K4XBxrvq8FIEJjtRNzENFru1vtdXcViJhU8syHOMr0bXpnyqXGlzBHejyz",
+	"rXqgbGvqYOEtI3JdgACCaVuRQAjjAFHYUfYNKQb5I44o01ysVaytTsexkrb9UH2+MMzPZJpRk9tDning",
+	"p+qLg0OCendNICjZKmxz+ERzBRI/kiH8SydFA7n1yYpWcjX5vFn27K4eIntwcNh4dHE1R3mDLu5yljCd",
+	"ZkeVkZO7Yn7Fo4jkdpQO2g9D8KvgE9U/GpGI7Fn1sE0yjXhExn1mGCIV67aLPLN9HmKEBAJ5iiB5DvIM",
+	"RZJ/ZyTJQ00JVer4vJxkQmbtjI/yWnvIgxOr6He+G608h1Z0kjVRuNNDnIVT5TNyQSNzpjdvwlxar6ad",
+	"vwSXiJpmf1u/L4axdgoLeMfLcItLx6lhHFc0goD7xZLzXGb6WJkXOCzzAahJJ60v1lr2ezHFrMoEr3TY",
+	"K/PDlRhUqfSqvbiq2VtQNAoS5JFPJk36tUzr2EGHOBLGiYCIGJHBgEcqD7uVV93o2iVqPSWTOM/6Rxny",
+	"Inzu7am8jMpLDpyncDa+xNgo5PxUoPOIs2EV8jrJvZSWUVvj0ARWA+OLs6yR9tqBNpLxqHe50DMR11D+",
+	"paPutMTREy5iHNYYOH+oYyw/Sz9JX6SfATp9kf4agRPLj1C3t7O+se2g9Bfg2ZKhWwfNPko/7aD0R+mz",
+	"9NP0+ez/Z5LZOCj9ZQdtV0oKluPIstVX+Zs8lXxFsErrIjuurEWWvLV6c7jG+HyVRpkKG26hiphbpd2R",
+	"/nROsMTnjQxeCiuwdjIfqQAmTgadasseLbyjD9QCq/x75euMscvSWmiLQe5l2ll0O0qUVvvv5eA5MgHJ",
+	"i53xUNlvTqWlP4lUVvrFb6uD/euv1a3sXT7RL8EFqnWNqnO8AjNO0WnKKXhMtb4E3lByAuTxJOJB4len",
+	"Xpin5/JA1KoM4xxO0YCHIT9XdWRwQefRBp3HijoBtc7uZsdd7/TcXhetpgihE2PrKU7+9ngST61SvUVH",
+	"OCna7+XBP1Ia1nwoC7SRdwja7DoJ2UEbWw7qOmh9dXdDRVu0z/iJxfuyAJ3UuDoi3cC+C7VeoKu5JKKc",
+	"i0ar+E5aWLXk5qZeqKmBn/EX6/y8i4xbOZq9P/so/VkHpf8w+0B+k34KqTpU/oK/ytDD7IP0Z+nL2fu7",
+	"qLtxfWejs75pWq6aJqN0Z3LssAJN0KBaRxaO6vb5bZ3A8YRI6JXk4cxk4KryyBe1LvlC1+qXzFhMnsQe",
+	"OBRmoYArew3qUIEq3wTypDYiQAOLpmLnEY9B0dYk+qaSrAJI6w8XjGCDnOyk6mDhWJul5qpKaA4AdFbg",
+	"Soq8dxOSkEAnuooSxigbesCCxxFmgkKqDA/sUiSQHzaloGOknj5TLlNQK8yTcEtx6KGmgOhKTEMS7CJB",
+	"CHgIaB3YNWHiJ1tqVPWdh5pMFURSHTpI5yedL7esah3bZf/zIkOmAp0aNh8oIrIZDjvI08WEvT4rVKlX",
+	"cUolEaa3geS8Y5X0yiq+r4tAxSCEwJQF2ui6pqptn2XDZIWfIgz59+IRlnILFCtBnnZZ8SDZM46EypSX",
+	"x+5gVqmGWSUxI8wTqqf4PpnUZ2XsHXfd3e7mrut+c+Vws4tGnJry1MsnDEX7SICwOi91OEtm3uuuPvO6",
+	"TCHqVIOyymhBdZ3lmUNsp4BlaFFe2kPzfeaVs0Kstr7OEs2PsMgKgc8HbKOmR1lAnqjUbSvjazmxmuBs",
+	"vWb5rC1O6aRtGLv2hEP+TGX0WBI1aHl5EFsRrVBTw2lotARU0s8qzGlsAxX0JAKBg4MrV1RW221W1FbL",
+	"Jb9lRs/2IJuFeXJk9ZwdYTYr8+SOmZ15cNvM8qnTSCCb1ArXIsQiRv4Is+HSe7z6bahK6DLvXmKngbVn",
+	"vIj8HFqQP29XG2M2zZTr+vSNHg3i3u1q9uVUe6xS9aq+z5X0JbNRpoFzK52+eFyVrmjfonT2dGs7X8E+",
+	"pWvrw4CLNnCV9AV8oLIXWEao6gCRi2JrQBOLPBCvCTThgqrKrgpKDappuibom7JhaBoUmTJ32YFkLpAr",
+	"h6BoL8VlNmbDxNp8I7AdPMqjMY1jC1zciyFLrUFd6IU4d801W0DNLch4IBsb2mhMI7xXRXMKxspYTD3V",
+	"WGvOFKdAw5yQYztkqgOoBGpKwuC2AcJ5ckaZqm9I2SSJq5K5kTCo3DnN/kE7RMUu8oCtUoqkbwnIFhGP",
+	"lD7JQ82Ax1IQis8JYVnENgig8pQQrI2IltNnHqxPdyQ3TfcBXG48mn8B8T6qguD8S5XgHKK8lWVQ5TX/",
+	"83t3VVrzPBq+FKbdgOXEfEJ9UcXMaO/aeqkPVOGKKS3H2Y8TEStsi2M05iJGXddFCtKXp7eTJ5KPX3Xo",
+	"qhjuPvOJqAxl3Ucm6zIOUcKkMCdJuiOp3CQmkZO5AHQ6LYiexxQyreHMJlWB6arz7WsDr5Q9MntWidfr",
+	"2oYSmzbU56nVPcpT154+Ba3ch1KGnP3V7GO07RqpcPZdrXmEpJygqDP6uudKvNTJR5+BkPjh7KOlZ6GW",
+	"bCZafxI3Qu6fipuKhbhcgrU7eu8gvxpAMgC2YksqHHQHER9XBwM/gOK5pmUme1GBAjxFzZ7bvd52u223",
+	"K+9ViGMStea4no22u7NinDAjJLh9lhfEG2AgrtWOjaHgKKRCZ22AGSICjSGiSUqyNgAuzy6eROE+kIF5",
+	"viUJwxwiQ8pOM0ZD15IeRJyBv00pIt1U6VRp6kncUVWWO1Gy9kdrRpe81u11e5u9bXcNgGRt2y0Ermfb",
+	"lkS0ErvUxnEWhZ2HD+7uV4Z3Zudv7UE9gN6Ugt9hEg0X5m7Sog9wO75sgSZJZUqBgISk0vMYxjHFQ5D+",
+	"rOhe1VvOyOneFywHIAegrjIlswKsQgZYCewZaKGDWN0GKpAHDh5Q6hb+fBzhc08xLBpOwK6D+wx0wrHG",
+	"/ozHyIpDgHrMAMnyJZhYCQXm4xxPW1VqhsVeYCM8qXYNvMDNNKupSXWAwXKl12i0fnm6aL1GbK9SZRgA",
+	"xYzaNqjoB4lRKhxCdjpyvo2V86h3UShJJdhtHNQzIpmD1pGPx5IVibl5u6G92YlCsFrFA7mA8vOZkhhR",
+	"1me6zWapTanTEn/QA1O/YqQ3LySI1GbXt4CXsuFKRUhgOXojFBLXKbxXps3lYFtfD18aY4wDYmHl5V6M",
+	"1RplebGqikP9FPTAz4H6fjr7q7xE1DMoIvOZMaah9MXsr9NPZx8jCTtgJ7yPutc32+lP07+vBCXJwNV4",
+	"+ZZXOp+odsPd6e5sXe+6yw8VxtHLXnC4PIniNyirTKtsvAd9+ZHYRf3GutvtN9CQMPB6/VYSUaGrFznw",
+	"ttdvIBydUJ1qST1c7zeQH9Ex6PB8LEjBx3AdkMO624P/XS9KMurlCjKMtRrxmppeo7BGsZ9Pq/Tmpp4b",
+	"aGGsF4cR9mNalU8EXqOJfu+A6C1JKWjhYNc0msqkN/NgjKeqbBHwDvApFuAkys9Zn6njQTxyzGMLFkxt",
+	"hoAT4SChc0PIPgSYX6Toqtqr0vvyDWjz+8xTR+ihiExAf7OHTng8UskeeBIjpWQW8yvpoPs8Gmd4VzJD",
+	"WjENRcOKs8ARQUN6JmVnrlaoLvG4kqBcuFJCxdkA6L5a0YS6XmvUB+qLLJtE4Y5UefjLfa+DoID4VFDO",
+	"ICxJ0DENcYTG4MMmVtY1qPnnBSvYaZXO4ZQu970powTJLcvDr3A7BMs2vMyTVsU8Mfq2K5t46SRhFWZW",
+	"jtndFU/1coLOvlkcGsij9gtXX4JB5aFXkcnymcccRSROIpZftoIU6loUXdUcXETU8yOudgMXOSa3Ry4t",
+	"xBIrcsT8yLnw/TTws0huSBh9NyH6tTYO1Nt9zSlghsOpIA6yy9VgqzCTXGaI6bjs0gCePs9nf6GE7Jez",
+	"D9IXsw9R+vP0V7Pvau+dD2d/hWYfAG2HygYfzr6jvGekLP589hF08TL9dfrJ7CNgBrK+4H+/o57/VtdE",
+	"+GX6TLZHymVo9v7sw/TF7P3Zdztlr8yN65vbW0tiuKrNv75OygZHX38NCnesgtBLaVOVFtBovlIKWTFT",
+	"W6lwhNVDTSHOz089spDdyuvAlO6dFpSrrlgS1ZQygB2MSAihrnIrLbn9nJzUyO6NxQL6Yrviwwd3a7k+",
+	"Oc8FGVzUxG4rHFjj46uFjmZEAgwcXqsooFZ4jfgxPaNxBV9/SCLKA2HU6lRk3VMAkHMMHIwSay5GPlTX",
+	"VRTPL8ktYjEY6GgY5ZNjhBc9zQvOaU5iqpgd4/FRZXLhfK+4IKrWKo2nBpaoQAkTkCD6hCexY/S5kjuc",
+	"hJjhS0z3IfNJFGPK6vdykc1W71EWnL+LvEg8vk/OPTRIVL5w/eAwIgAjxLyxpF4tKPeZ/nb/hEPG0yD7",
+	"FpTzYURwMJWLD7VpW36/78cJDj1TI0f3op5ag5oSOnOjWp1Y45rPT5K4z0ojvhkGHppgERdrZ6u5N5xG",
+	"acHZk6x79USNaf9dalKalHr4Zlgy+Ng9rSws6euv5lt+ZE+j/M6eTeFdNoeKp7Udzq+w8BrWuhiR5wBI",
+	"g71CraT8DXk3waEolCa4JlZE+7XJNzSyzfBefqursM9SRFxdVcBaoViGgc13FfE75JyIGEHI0gXRgyET",
+	"y3jzbPAFC5WU7fXje3eraY6t+rE0oVgg2aaC4GiDklisSaqwUJu+HSn8kghMXpfZm8ykVYEzV9FxlViP",
+	"aqZDJW8IqknYw4nkNrqum3UKUAIeyWXaZtg8o5dzkOBRrByuS9zQReBDrvMBGVzMjdM6HHm4hpCN8VBh",
+	"+gGPxkmItSEkIucRjWOlWLC8/IrclDK2TiT7L8TX+w3xuNtXD8mVMZlqjLVJfWBCvLyaZV1FenD+/CUE",
+	"b71Mf41A1fjL9Hn6iRRK5utw/xrZekpdxA8Uk+suUg3lxGfvg3rS7Rr15M52jXpyoTnRyXxOs2tXhM0l",
+	"916CyEVF72qMcDl9Mg0AxkoYoHAE17vVLkFXKEPUMOxqAfU7eIey4B4P6IBe1mB7K8cFKxlsxzz4g7TX",
+	"Vh58bTlm5W5RX56SBkUu4p3s5Lvujuv2XNdWnizW3+Spc7sXS52bOYWYM6uHI4lrDyvdRCQBnuCyGfJa",
+	"He1dmMdDdmPClSAatLssd8MiUiG7M/NABzUUArxMkU6sn/uAe2tn3TVlD18D4iLW3lN7chA81a7u1ie6",
+	"T+H9vgmL+kXHQyQi/+v9xvwy1rc2t7euX98yE1k9FcoSk9Dr0wmJYFNfVWE6SYwjA2Uxr4oyFORhnUZF",
+	"vjQ2QMoEAUYFeiuq/qocJNCUJxFKBOTy1MlX8tOs95ew8VGVI0RRAXNDTv/B3XrgPQyxpDZyN3ik2Rzj",
+	"YNVz0b0bEls6O9tdZ7PnqhJBoGR5eHynfd2xrN2g5hOoifvs5jSiYUh9FJIYEK9K5HHOdfuy11j6PTT7",
+	"IH1pqTQ/gL+g3u8H6UukAiAlAKfP01+jbReV+BAoA2xxIukzyYv8FKUv5gH9s/Q50mrSZ1A4+Ofpp7ri",
+	"sRr645Lys+fubHc3e+6ltJ8GflaD5Xo/Ejgh4D/h03lArT5eeaDa1KauK0ajiAy+3m+8p2f21NbvvQdo",
+	"+uk7Wr/3Hvzz9JG5v152VRSsdy52jKUZXNInyEzmskChkRhWvbwCiKxw/vWnfpeOaU0BmiyA6N2ExxgN",
+	"8JiG02rNdo1UaQy5JB7xQCAxwhHUfJWsJvQGFxd8OUUyGNAnJQ90Ta7XAn7OoJ6xU3rQ5kE8/3ASDC5S",
+	"aWShGKLmmZURpww9SISguIQn0/8HTva36cvZ+7MPq3izmjqRDxmNBQrJIFZ84ZizeISa673trW05WmZ0",
+	"GhPMBEpYKA9M+1fnXML2cu5ZCyZqHo4+tiWAUXGu6u01MMKjSPG3xv0kIlK6oVDWAxYSThXwVOCJMOv/",
+	"AvKzgtZl2hXddf3a7vGgLqlqN3dN6qmoOeX4rh3XIDQYEjuTJ1Rk55Bln360kHVboGG8xwPtY9qwZnmf",
+	"x3fk+Ja7hZFswC91YQb+gn8RjxAVaFjtYXRWr/LXoov2HfNyCcMDS4QgMWpaId3jSTxtXcYEoD3+Ki7n",
+	"2D6s5b3lZ7vIBlVwHgUsJMpyzqV9RS9uilImqHyhjjmShSCcg8ESpZ6YAwVwPqmEBdvp9gJnWITKp5fz",
+	"e13B2dWMc1ytZ6jzrvuvCf1fhDLmUkB7XKMqqLAxrgS0uerhEiCrQOnpanqD+rXdJ+fiICbjal6KkXOh",
+	"nMXAFrlQQbdq8qBqn6B6R4ORjvEucS7/OvsQ/DE+S5+nn82+q0TvZ8AvfypZ1RJfOvv48h4GExzhYYQn",
+	"o5qzh12SDKtyE1QNweMna1niD9PvgbfJB2buL9JfyemoxajJ/twS22Z/vRJ/3nn1QnVW3iJr1YvBp9qo",
+	"dfjg4N5t2JoK3pucXxTsMzhduhDZd/2EtQG8AgVP4M0e5A7P3TtDgs+IAAdKk+YV7Re+EBnazvzTrfSE",
+	"AY5Jn/kcap8y5A0iPlb+/GvIi7n6c97pXcqIMcGBSuKoO5ajVzruy07rMhSCxtbn7EypV0BXlzHD+URf",
+	"SYFrFlVDz7N5rOTcX9o849wvx1jFuR+lv+hUuwnVpFYMyjamntvbbLu9du/6KmtXZ1jjMoSvYOExr192",
+	"+jOJRTLftM/Sl42V0v/puxDRMbmJYzLkVaaVfaTusK+/yJLdiuREP6NVZgV/RMMgqqo7c2Q3NFG5Kn44",
+	"JHhwUR6kOP8KLqQu+wMNUMxRIghcyWHemcQyXgcd80k7JGdEZXaaCPDphuBJxkuEqOu61y+m6zbbWV1c",
+	"7Mez/6FsfQiSlX2oHA1BMfTzVTPGZAfwaLWjP45IDe0tAUAckari99mRXhCnLzm/cv35fJgl65KneDnF",
+	"9tsj6o9QTrrAJ5jE/mjZqssxZ3rDaCAUxrWB7GbW0isZllz3egUFt+1H9QYjZ0H8ZUYJcuW0ZFSmBEcI",
+	"D/ke6rryrTBJdryY34JYKpV182ReyDRpKLor5f8W3OT/1qa9rjOnv7AdFFTeuB4UbJSnABkpKGcaLyYq",
+	"O75EHJT5EfgE4xBNeBhSNlyg2uhdRLUBZ3XEo/jG1DCrOrpx7r0EOGWVA4JQfQiG2DhWBLbadWVf9cz5",
+	"eXso5pJqLN393gq7f5lbpEqErBQNpvRMkM5PpTOo8OE5ETxM4mo7kJdEoYciInh4RoKsnIguoT6gwyQi",
+	"wbz1p1mv5QBIUoDWehXNyMUsRftmkcpatJLf9JfSQeSLc6i2dmJl32rbZDakkjMvJzqoOcrLullruUip",
+	"umxIXnZ7LmtZ1UlBtA+LcdbHMT7BojLM8qwqZFeSsVJbua2mopzsWqWulHSg6Zkb4bVMNWsrxC9X5quP",
+	"1SvPxrMN0wFUY5Cvi96r1uvVnVfZ2UHeLHu2r7uX7J14Ky+et8hpRGUwBC4aQaqPdojZMMFDgsiTSUSE",
+	"AD/4ezyajPgxeRI3Ww46nk6I/Fei5CbeO2k5ygjY2/Ic5P13r9PptFbLCDDJvDHqyF/mUsEHpqzhHtp0",
+	"La2S0iYMyUWyEVUQXneu/jSPYnRKprvIlReQnGHmEwd154mxlZNKP1vXMJQ59RdS/pi4pvVl6X/kJN+M",
+	"AuNqsnCmkNpMzlW+I0wlJe8ibH7UzmJ5VqhKhh0yq2QXR650T9uDNfB5oC/IgYiyXLoGUEMG1Ao+DX3m",
+	"KWi7j8ekOftwAdZvIQV1CiDTH1hvvA7aN7zEFnrjBmp2t5z16xtVjgZ9VvA02EUYLXE0cJDgWu933XFd",
+	"t/y9QAMa91nTy4z9HjqR7ICQYCJxBol0eTbZHwL7lryE4JpGpAzGlcu/DqFFG64rZSLKhn2mcvvAxZ3z",
+	"eFi4X6XQq6316xuXcj2QmHU5kq92ObA9rTTo1FYrDVYNXuE6sAY6Lqa0ikeUDdEYx/7oIjmsKrm9Cjl6",
+	"UulOdmwmIyXZ+cTN3drca7d4lRb9npy9HRsPCjMchjBGyZN/vSpph+7+UH5eVVthqBK7WSeRSwbbKyRz",
+	"M+dkL6Mwpt6pBVDD6GRCagBmbDagPhzvD84dvue6NQ7xmhRVpxQ8J2Go/DFMvwr2hYNccJaH7FJiTt+p",
+	"bnyrg/ZBqgKM7Pk8yn2cveqkgm5nZ8cWtXhyElrClik7XeNdnR/bUtCojxCZA48KXCJUJxdVxBiwXKaC",
+	"ybpfuoxX0r8Uwhw84MQ9E53dQUeQW0EXOoCMCAOdoho185bZbpnY9VafgSto6bSbJWtzHkCB46JvOisG",
+	"XFQq4gudXyK2YmlotNqCe0mcQD598sQPEyFlJsWUFBe3mDvos5w9COkpySR4GGzOydCyp5kk1zplilI/",
+	"p59cnPCuJmvGHCq9IMpqZM6LJMKB8erBF6yq1eFL+wXRXZ6HjlrK6VMRGLILeIGbmDlvL7uKqs8lCzlg",
+	"A75kITiOI3qSALtXFq0hrQe6JwEIR0QnBjkhPtQXtKK3fMxAO57nCmna7rvmIQ74JNZlLSgRrT00oiSS",
+	"EEd9HCLw8FIJRr7FKSOBcbzse50+RM6pl8D4OKZOPeBxp5Aca4QFYlz1p9hPdXOzFJAQWivb9VkpqVYg",
+	"VH7QZikvCz9n2XJ09x6G4r1eJR5Q7xal/7QK8JtEMj5w5rCbfEKKZBv4ZM7QOcgjJBqLPb2GwtIDTpQ1",
+	"SWijlhbP92/evH109Pjg6PGdB7dvNxzz4MY3Ht978/7tbxSePLj91sPbR8f5s1u37x/cvlWU6Od6XFmu",
+	"34e9uRORXJWqHt2Y3uOMTOeeGlJSfH6LMKrTKuuo09o4az7IgqydgimOxgbKi+b52Qeo2+l1em4pM8ZS",
+	"j0wA8aosdPtF2C+7A/wt6PU+gnwS72u/X1W94NnsY5R+f/ZR+pv0GZrPWWX8AH6cvkx/Bo+1+8C/pD+9",
+	"2NT9WjvgzYKtz57235tcWSB9PcuLH8ACXtr6yhf9fuXsn1sZt6p7ueAyauoH3sKx4v4z36hVAKHX62yr",
+	"lHEXm0SIq27/TfmYDijkcYeEC3M7qtW/KH2h9uWz2cfg5wIlLPp9Wz08+67cvJezD6HGxV8az5GLzbR6",
+	"sxS0antL3Vahpnero+zVXmsusUynC/ene7HpVOe3ecPktqFMceA6AYK9cf+cvpy9Ly/J7ENwNf9Mbc+z",
+	"9JPZh7PvXmwWIRbx47H2s6pJiGjcQ6xE7SU5a27TyprqHLhWLgv0n8OAUBc4loXUqQ/KwJ91eaHDiqAW",
+	"/ryrAVT5iMiQCqPGNuFqQDDVmyztdp6OrtetPI+oHq2Akmd+uOY9yr6ViLhVCQpLprFpyE/VVOpSdVSs",
+	"WX2aDQZCdTxfMgeSGf1C8vizD2fvpy+AoddlJisNuguShdhmHVAPq49Lg34/fS5BUKL42Uezv579/9MX",
+	"6fNKaxSJIhpXEqZj/YoSyDuj04PnLNNkElYQrfIVAApbugIXRaNXbDKrTkaaXR/5WqDm0gyWDrK1xXP2",
+	"inca9uuGszwl5iv4F5bsabrGs+GXDMl0jBE7i2TM2BLHZIbLASLj/DKyXy8PlTPg1DoAlrPyZOl4Ohd1",
+	"u/uD96ir1FZkurZStiK7diQ44IK/6+xjExKG0k9yH96X83xN+hsHwZtfQZjZJ7O/lH0gyaoj7Uj74ezj",
+	"jFBdkSPgRrvba693v/SOgOtdxXDVLXvV6LrXCQ7jUV2U0T5UtzJVuyrUj3XtwnM8Fcjjpx6kwUxAgrMF",
+	"VH5aFC/56WoipT3fN9+YL2ChZ1S11Ps8fkBwMDWVUKTYHoZvDhq776xaOuW9Oc9HoqNaVlL5wPA3ZZtK",
+	"IQLcXx6rTLwmi5ttXckgkrJ4y2Ja6nRfenZVPc/vzyOnurIK1DbLcwcOEEYRmYTUxwUfaMjh1ZHLeHNC",
+	"2P7hge1MVK0QVgka5qrY6fZoveN21u26qSMqoE5EhP241UF3IkLackvAawzHGmPPHbt93BeZx4M7N9HO",
+	"xub23CZ00M2QggJZnNPYH0kIV8X/95AHHDpcWxrDdEUMqqZkPMbKo7bPPFUX0lMYkzKhs/f4KseVTzro",
+	"LR3KSsMkkqR/o7fTQjgIkHdGeQj1Uyc8pD4lwnOQJ3w+IZ7TZ56KAzUF/4ggsXiMY28v74uyMx6eQaUN",
+	"lsfOQt/ml9dB93hEEHkSEyYoZ31mdGljidMg0fkuokNmKvRxRgSa8gQFHMDhlPHzmsJ2OvSyGm/mWR6y",
+	"meVN5Hb6JGIkcOSZ6w02LmOqYr7SEoLTMvEjUkabygGsPcaU1ZfzrcKDo2SMWVtCOT4JiU3rVFRp6fzu",
+	"wzR0VRMzF8iLqDxjcIigapNSvRemCKYfHZSqSQd5AuGrKr7ZDGfti2RZBAlQMunUVvOrwNJ3eKTYHrUO",
+	"AyGl3Ncn2Krcs1qlpLwe0OVLyilAroYSO9C7qHr21FbJOwEM6GPKBlz+gkD8x4A+eCgfRKrkgqfqWMm/",
+	"wPW7pNloqP4qKw3C1fZJXR0LVS8LgsYrIKTowpZnAlHxW1a0Joy/NgkGJffEdkQGBPqqjGAi0ZiCg0pN",
+	"bRtzu1TMeyksGoXYP1WZ9fKOwHbazLi9DXe9pUraBzmTo7Kz9NZUZLOnih6ZuPrimkUST/G3R4yetpUV",
+	"qlLyVbv4uM6v3+wyVX6C2vTt/Xlbq5DbB7fA13TCmVCBZeVi05cuAalHUJUgM0S7oM4feTLCiYhJoMF3",
+	"hAWKOB8rF9gqf99e2+0eu+4u/Odr7vqu665cBxMoQtVspKyjEUmkPXTO5Ux0Xc6mxsC7UH9lgiQem2rT",
+	"RQbH+htIlGAKTWu+Tn2pigoaTO80dIMiy1f4YgXWTxPyI7myYzOM/fCm3aH94jUz/BJNxuvHx4dae4F8",
+	"HpBlF3ejt2NX6NjZsU2TF6o3tY/ESKJ4wyfoTAWG9ZD9FCFEMQjkSU1RODlShH1Se3PeXr+J4AtEg2yZ",
+	"+jo5aCIB2piarOxLqomA0sySTzsmIRmTWE6YOcrebhcLFDDboKUzeOIwJJE2rhkZSBW2QR50PMERmLFL",
+	"puiNk8FOb7C+ub19sr4R4C287pOd3s6JS1yysb2+BW44sSSrjd3Gf3vHbe/g9uDRe+u9p3+85BIfy1HV",
+	"Fa5Wweyjhw8OUIZqEQUAG0yNo4F9QKjpgfPc7kmI2amXbV5ENJOsfLYkyyQmxKcD6tf4q4MaTW55JyBn",
+	"a3oMsQbXtm2d+er0wOD7JdRA8YbFyoSKMMnRhJjIf+hEFC9y9sXql/ihHvE107T0/M7R0WHF04PDI11X",
+	"VT14nJW+XJ21Py6WgAZLL7BiA65z3qn4Z5GBp5bZI6KqIqmKGk1cKLgtKZ9EGZrz1pXzStzEew2lu3at",
+	"0n6NhywgAzB/Q4HCXVPJv1EVx5ctvLZ+8B2IroOSgz13G91Lwpi2lbysxXjlDQ64ziA5heXlvilWEJqr",
+	"pCm61DCUM4nK5PMds6Ke60rpWP3YcNef2orDRWczt8KyVDwn7yxiCc03pl5ygBgHImtxKpQh7wGOCeRo",
+	"aR/KFtNSXJbh+lbXfq7K11aVacqTcS5QXgC+r3YjVEsHXwISGbiNsfJtOHcAIDPwpYWChqXcbUnEHku+",
+	"+PGERI9HPInq8gCBtCGFA/nRro7o9HFIWIAjrVeVYCaZDfhWUMCeMDEIS+ZnxiuCjgkiIZ4IEjh9dpJA",
+	"xr+QYCHpQkyY4Z+J0dc2hfbWijPNqCQtOpOySkykxVApr8kdwWgQch609qAQF8JIhFTuATqnLODnkLUB",
+	"ReDjriatOUnz2siUIXg2leiT23HX3VWcBZ2l4m+V0Ksio9Th6qRxJmgKKr7xc6ZmR8KBxmEFXh44wYuJ",
+	"wZpVrZQe8rKsZlI5SMmTk9skAQm2cxd5YqLc7gz9gxRSjJ+3HOSp6MPHwD17qEnjPosSpoLvcSyFOZgH",
+	"aDCcLFYx12pA8IrHePy40FMH7VcdcJ/JKaERDwMhu8cIIu6nMFPlaCPxO7yGiyO40dKCNF+cbjFJPKyy",
+	"4TTsT1Tu8MLUinSz9PEK1BOwwO3sdI70qKXHN6DfB7rb0sv7PLbfP8qPe4n8kuQZwKKEmTMCZ39z3HuI",
+	"s3Cq3biKu1UdTHr92N26lHizSDug9QJ8kBO0Yk43A7iVmoOV5f+wOiOdQpA4DPm5xpEKbRWr2bkraHOd",
+	"BlztOv9QkMhogOZvvEoBh23t2IWu/6TGYnacYcTdHNl7gHA9B3kBnuo6yTyJ5HVmpcStgOq/DUnKbyeS",
+	"8qzd48Ln531mRXA6yNN397HqB/gp8wjGALQHFpYtF40pS8DTJ0K9DaBHouUgHvWZJ4jPWeChpsLtStpt",
+	"FS8uzB7MkJKIA81zGvYErJ/qG9Vr8SabXla9wsomeU+3sh7dgiGsB6+rKVhPjtRsal/MdXGkJ5yd7GMg",
+	"wguuuqm1oAmuodnNKtqpuEn4xNBpjXMlkq++95dXa0RkrMpEL8xQSCuXoXXDjAwh6nQ+M+EKN3IVRY9B",
+	"L4w8UeICiHyg6qnZwUzM5mEg5WbVQwBsjUlIQ+PWF6Yjyn1WzVpOSMjZUJhIXaMPilT1rkq+pTnhQtCT",
+	"UKuJtHev8sxV7Zdrjl5JXwRXoKgtyh9ZuiLQCvEkqlLlegqFeiZpCejLIMTE1ooYPKsLZOZ2lKykYGwz",
+	"d0qwEkaZWlCZFrZE9duwxPfChmRPL7AdsM6bpl/r2cNsiNXVBXEmeOXw8fmpDmCyc4qDwlOtNig+y5QG",
+	"osq5zxJoKtFGKQzt4lZY65Q012JuniHwJWWpJr+Gw9ATt3FfCZHbaCkDZadKnCuw9rViZn1IUqbCK8ic",
+	"FaEQKpvqyoZxJd0ucynSndbOW7LDQSVtgKheuIfGBz+TGCGgKFN8BCpTEC7miC3YmzSUGCGXMsUZdy5s",
+	"66wT9hSjbWiAlvUuxMCtbDsDmpMt3gxJGWoq+1gmT05I1FaMj2KlcMgZWZlVzoaonlI+A1rJqN6Gjo9N",
+	"9eN5nmCQsKD+bqvqtSfYP81iWQroWJ454zEKFG0759Fpp1SFeyXOQMJi/SzkLCE+ESpo+KcS9tRZNL2N",
+	"3k5J7lhfmRuJzhaNqd4b0bmwbLgBxYWutlIl6y4bUrLtSgWjTqcUBbrSSJolWCQAqeSbEi2VQAeHkxFe",
+	"pgr/HAmVQUbVBKv81iZcc+8UASs79xS4IcPgVBGb/PZZEGNdGwt2zeHWotiHoiYy3CCWkARDEhnEqjlv",
+	"YxdSCFxKpvGITJWSUooJVVlOgkWekFS71ZhCNaSKWF8Bh7xIEtYrtQauEClfSUqEza4QFa3nt7RVM6e3",
+	"NQejVVrAg8cjQsHcQXws4tWLO9dQaQU01YT3TSYln3PQg+QQ6+jb62TYyDEUCcLeMnoAtxvQpoKuAu29",
+	"2Lwz5qC6FGZUV6gGhromioB3tWJt6WZn/J/h7ggzNzNQALOAEbJcDKsPAzS1ROikHBXZKWpcoN42GndV",
+	"Z0rg8xK+NTk9MJqoWa4Y4uJFJKDCc0BHm4uSuyaFnucgT6Jl+JdOynV8oPVFQhY8furtIS8gwwgHBNRD",
+	"lgALFwQjn0Z+QmN0EhF8KmV5HiM/5IIEu0hAgf0IMlXwAaKx6DNL06g2Am266wiYTp+09pA3wDSkbOih",
+	"5gM54V1tJ1eOlLYPZUk/BX6xZq6A1aGfyznP5sDx5hsNG1Zu5QPkD++YoWpSBy+wVkEnRws8LXIwBAfj",
+	"a6LWxTh3sS32chtMlvDWQbCn6oqCPooZ6mObtiUiWRlnXMJVt0JcsvUCAoVc7rG2hcHlbicT1Ow6aBIm",
+	"IptyROSHkJyHQZUllW+pVU62sgqr9oX7Z1snD+7ZOUsiaopSsziaFo/KVq2MsO3pKORW7KIRP0djzIyb",
+	"DI3K91X0GY7Aigf14SBYq4NUsomi3+Q5PKOZ79iYxBH1+8zTE3icWdx114+hMw81Q3xCQmEpexzk5X17",
+	"LQfu9IhERN3olcDO8Hw39DqWZ+gwSe3nQdLJHcDzM6i6rXODVgNzaYsNj2f5UlgH5WTS5MnU7P9+hk75",
+	"hDCdBrPPfM4E8ROVCZCOCU9i2TyJ5f1hOm5WItzNJ080mhAa8Voj7smjDEGYZI4W79XHfSZxsTJKPSBx",
+	"NG3vy4E9g55z2yRV5TUsroRxw3kIBKxxa08znViPBxbCPhvhcNCGKH7JwYQkFpIQQvAEaHHjUcST4cjR",
+	"0Ub6ximaApGiVc7SQHAqwoqt+6C6U8sdcjPM8rxMcr6P5XxX6d4cW+2yQC9MBDiMZbpjS9/p87O5kMdK",
+	"97hVZ2Sfr01ql4/w+Yt/5es0JwHWfaCFwNrXlXKgJfFpeLEPV+/o/K1/CoasJKLx9EjiHu0BQnBEov0k",
+	"Hi0Suq8JtH94gE6Jyq7gye95RL8NaGcX3YBOdPWyUzLVtdA6oPeUQ4HpW36T7+cojieguRJicsxPCVtt",
+	"fO3XAn5YKpkdhWKoknI2PUCwOF6Tna51Oh0PzNMqW5rsEdL1mRDF3QY0y6eEJ/QNIhEu+HqrvCrg0O/H",
+	"ppxYY7eRueqhMabg7a+xdnHy+WeQk/LB7aPjjMRRptOdAjWLCDGlu3Q47f7hgdg1oQA3FUpEZz3UhNd9",
+	"luUpaylbHOzGjVsHh7BLZ92Oi5qEAQ8BkTSTiPuESFFCtDLRHDy++o0HJpaYR/2Gbt9nzQFwgirA1tfc",
+	"DCDUB1xMcAzhaejAOE/E1cpN4SA9Da1RFU6f+dgfkTwlisbuMKskYkJ7pllcXMyB6kiiQYUcGf3p0Zv3",
+	"s8CgTp/12R/9EZIwKYdVs+0zxS56a2ddz5IvGSHBEgDWeiYNcAaWkRWsot1DBjw6x1Eg+kyuXwJnLsrQ",
+	"GE2ocamviWwxcSxG5aoG7qBDiW2FNrNOiJ+72Qbc18kBJbMzSU5C6sP3Y4mEE6GZGQE1JbSVUYUskQBx",
+	"5qDXuASGAQ2JhISISI6lzyaZKZfCRdstMGSgP9IJITiDHFITrHTCwZgySBokeRDU9ODTqAPPH+MgiLxW",
+	"5iRMBYKYFnPiG+6GSs62piftmZN8kPn4C3OMxqPfQZT5YQK2VBXkIil/BPHhmJXjALT7P9rXZgyIZRJE",
+	"1zjg56zPSi2a1yVh29ow+S8dFNAhldyJ15Hs3mPl79D2WnsoL69k75Zmxwhw9+osQzK27qyUAYnyPKIM",
+	"eXnAg6eCwIDB0MH8csPgGhq3Y7NFxxH2IYdmZoNWIC4hCW5R0Vc7Vp8DCJTMmDFliTrd3Nbz9vrNPis4",
+	"aK+pX4YTBg+NEzwcgsercjgsB80JOBhlccj8zuWKjZt6dt4QOJQdtXLNpXCetRF5qOlZqMk4TH/tW4Iz",
+	"z0GKt0ae3nxI4KTi9RQyFjGEdBUdvWOeR/eBtkBF7FGQQFQ0mOigP5uPnoIL0Gcgd/DBQOlsVAAVrFfB",
+	"qYea3oCSMIAuVepTXZEYxyONZRzkAYnSbyTFyd/I7+ZfKMcXDelzb1tQyiaLQNNT1vgrImdEMljAVuNE",
+	"kF3A0qQAlKZMjTmst7RG19iFlBW7zx4WanKKoqtVFiu07urQNmEcNxUaMqJDQSrMsSXgEOOSnWNOB743",
+	"aHPfMKg4Ruc8CQMdLAHUw2AdsLwAJeuzgmzgWLZtE/rIBzkMoebCQExk4jCdPiv4KxrUfXD7+I7lhuyt",
+	"zbska3wl5FIKRSoz59c+y+micv80ngVYWOFGecyWt9FbR3e5f0oCOZdQcHRCVKkirPbCMZuRT9p4+WUu",
+	"PuDXAjPqIO+128do7ayrYhOEh8SInxuqbZxHYL46OQeKuSKQCr1ojXTBadQ4LJsY+UnElXlCXkrterhX",
+	"HnktAX/7PlMTOB9xJa8pv85mDhlOQQ9dpXVuGeA2+ZMli5JlUzag05TgNIGNgJQkEE8b6AugwRhCqjrI",
+	"uyn/0E74HmoCHut1uy0k8FRATjoQmnAeqqaq9oEhLfM2ge4UdvX2h8QDNQgPA3C9Bpqu5SEqYUZPU263",
+	"vr82Wkege5CiZ9OkiDe5Ph00yiosgxQfxVlCeMculSIvoU6op8Z3rM2wd8C6l7sIoxGNlZ+ojpGV4Gct",
+	"Mg8Sklg0CingJlhBviyVpVpe5Tz7S0SMp9HJ1OKgtF94MemeyiraZ/pobqq40F3EeBvmrNKPSl4VYTSI",
+	"iBgVDaeoCb7sNATWTSRjw9O2FAYudTvGT9oixiH5usLJypQuDNKOuZyXhCaVW1zKdkoxVqyLrjQO2KCD",
+	"Pst0E9ltN7B7EJDxhMeE+dM+ezPXTit7aUTkPRPAKALkZqObuAXkWT203yAZPkLNrpxvb3Ozz/Ks35Ky",
+	"oAi4C2NiQgKPFR9skB48kKQOvqEsc9gERTieityjX6J4gGX5pTxquenGfzcPWh9iyvaKg2kFfkAHQMpj",
+	"NaCF8HveXp9hM1nY0TyQIAsoFfp0o4QxdbdNB+6O10EZo1VsNsbTPoO6UScEroXkRQPwlT5JlG98dkdR",
+	"wk4ZP2dF+4NWgDkIo5ALWwWmDSTZzhQ5N0nglA3B51HQcmB9ig+Gr2HeqOlR61R5Esvb19YT8Vq78khB",
+	"oQ46dOCN7Xg+2G+UsACQFSPncscNxN3VpN/w6yrxoUIDOv+7MfzKbTkDhSDIbnBCkhlXLCLgBqWLVYQX",
+	"ovmBieuzgPghhpQIWM0Efpapuut6Oq88BG9Z7g+RnJr2U4VxIewRB609hPsMnmShKRlFuCaQoN82Ce3z",
+	"YbrrHmr2XHSP3lBsYYY4AeZBpk4mIceBFHW78B0JBQHOpdVBN9QWjUiY4SxzokY3qbDoZFLAoqowG+RK",
+	"30UTLDQ3kGlHAA1q5qapWd2MEVXcZvskCYYkzqIJJd9uepLUMyRIfYG8TXfd67NmqZnGN7LdCY9HFfpV",
+	"UPjC0SaQUDYyaYuNn13GucljVTU/BWrmvuCo6yKBTkh8Li9TfM7hpNTerstXagtaDmyqPPbr3p4JflP7",
+	"DtUHEolOQGkLrQxKwZAXGVhifUm0p1AOLQpZqfBoYD8kKMpbofW2sO35FVVKXB3im+t8Gk7jjERCF77q",
+	"uB3XqDrxhDZ2G5DpRAWxqoqjBcUVntC1s27HXYtM7YGnTs0XipSvQSKDFb6jq3wEq1jhu8loKqi/5FNj",
+	"jpJfBLoowJBUFpw6OsfDIYnQwwOl4siiM42mx5ljkE4ow9EUNRlHN2/dBz1fdoUPgsZu4zUS6xz+htGC",
+	"GfRc1yj3tGdTTJ7Ea6N4DHZwhXoqYgCfPq1IG5MliO4UlKyN3XceOQ0d3t3YbUClG5XNDHRLho0xppsY",
+	"D3UK3Sxy/knbhNHvvmepsbPgepjP2ggSJH27fmc19uq5rsTHIZfETZhgZjBKaBXP68fHh6DVU2YkxDgK",
+	"yISwQBKPys19XY+9dH9taV1K6cVtXmQgK+SrqjiBY2sdUroPJaFZeBJ35aXPLNGvsvX6RnfMiir3X06w",
+	"JsWRJku6U9CtS/pYudW6C/n+89zucjKnmh03C8qLRS/a8WP7GptVXsXGT7G6sVew8d/Yv3dXBRopf2o0",
+	"oCFpLToK2eJiR2Gmmx9FZtJXqKzCVejz2H4980tvP/it1GOcYxKC3c5YBqnIHF98zBS2QXGEBwPqm2jl",
+	"qWRmO8hTqMfTqehBqQaPdpF2G+qzprYlKGFTMV7KHiQk0iIkQBTkzokKuQH+AyMlgrV0nnUy54HQZwtc",
+	"EFS+eOvhtTnzeCsXVjfddSdX2gK0TSekzzzGY0gpNfW0WTPTM6rEOaC7GGAaan9a/ZHZFMUfm72x/GG0",
+	"VK68YrIU8drDRvI7ubuTbd9VzDoYsamwPKSUJ4P2PNrtM2DQtc4cVXo+OXo65pwF0UplENNy8zpIhvhU",
+	"C3Z9Zr4H4X4AoEF9ovV3IuaTPLu/kNBR9nnwTIR0POd902ev6n6DPENcQWkLQYiadvQZEA8w9GTUEkRr",
+	"xRLO4YwH6sp8jpjbdsGqQBsPsnx9m+76gkFtXXohH2HumfVO7jTYYNxAAURR2FeuK3JTq3HaMwxh5tb2",
+	"1LE660oY6M47nmR2bt1bZpzPuuOnkNCwwk2r69iT1T53uyhSTnnLpm/no4LUUZvfvP7W+ts739j6896f",
+	"bRxvP+jed+9df8OairwMmURw3wxYNHwvSPmSYQgVr7fKwZfTXFYcfjaPvTkMm2MRpWgsIiTQeKijgpR/",
+	"iwnNg6KT36uQmLPu2oBOxJptgV5I6Qum6kL1DZAOTe0NDJZfAlHUYAyKIynWEsQH87T+Dp2Iu1TE+/Yk",
+	"pNgW4TGJwXHqnerKnPZsHONqBhOxkmef8ygQu+BW2vT2w9Bz0O/+Lf3e7ANdM2H2cfrz9JP0xe8+bWm1",
+	"ecLkKdrWxKb3OhYP4fEt7qsefozSz9LnkGr35ew76YvZh5Dn+7PZd9PfpC8QpI7/BApOQE7d9Jl8XBzE",
+	"5CzPzXl9lg1lXpYH/NXCNOMrDM8jdEIkqAk6ZCSQQx5HSusA4/xz+gylv4WM1r+FckVQDAMaKwN9xuAJ",
+	"PAX5BSJxle4YaGvWHxIkJH4stKtehXeITkad38GscGVjPwzt0ivwyz6G/Ke1VQ2noQe3vHMWuRVJcHmD",
+	"skD1b36Vxik9Lo5nXmbjPlXodsHdycsFgUWURzE6UQyyyqdzMgUwLrpkK/VyULORshPIEFnYTauQ1NZG",
+	"hYf8e1XFQSmzyoLm6YnqRr2lvq0+xZpirpKMfG40Wm6dhUwg7rKGxbcxCJDtDTWPqu6z+a7dwIEppgNN",
+	"usubPGRYe8OQQDVaX97oDo9OaBAQqH670dtZ3uKY83uYmVI/QjEiK6zoQBuvs/Sim25vpX0wJCfneBY3",
+	"OVK850OGzzAN8UlIVNON5U31UMdKla9IpKVuEHHhNC2yqDz86mki+CXK7ia8KkL3Jtw7ScWCCA8Ko0hm",
+	"WSfWz5hX/RosnOrVNYEGCdTfjEdZxT0sWWcqtCsvhGBYRJDFebUgr6NomuaAYYys2phKTKWT/5ETBJmb",
+	"pWzSZ830p+k/pj9oWUmKNRe24bpasazdJqrYaUmW1dKtuzRPl6vOLP9kzTJ3gdvfo4zbu8GD6QpX3uaM",
+	"s9JKjfR/Q+77X6YvZt9Jn+sSLM9R+mn6YvYX6ct+v7o8xcvZ++kvND37lSlR0e9D/YbfSFI5ez/rr76B",
+	"pYxOf6Io7+z9vMjDZ+mz9BNJSP8xfQaVOSR78En67Hef5vzp8T17U1dmQkuYTR2Pwm2586rO9FtCr93P",
+	"C72ugFpB16/Jl6Qk2gVDDnSX+1mkR9Wg+tO17DsY7UuMpd3ry1voaWWYTDZbAbnf5GwQUhVcsNFdYWaH",
+	"eCqF7mPO7+JIFUPc6PVW2Qat6zX4+Svas4j2qGuIMLNh/uL0p04gW3vP+nUQPFUUKiSVdZTgeSWtUtZN",
+	"qx6jqBbFVBcLcf7Cy25kwcwfTiXTUlHsc2WklDLYeGJoEhqQMb8m9BKMXTH3xy6V7HC3N7Y3tg2DKols",
+	"zp8Wdq5RxpILOOVivdVSHtz99jdx+9uPO+1HX/vjqhhJOxeutZEHtxoVfO9G3SkGX3aGdJWLc5/Hd3jC",
+	"gsshua/QzgK0o6DkldGOs5K2BwoRxYQFJLC4z2oM8hqJi+jji5L0VmBF/uDu1FdXZMEVeY3EV3A/Libx",
+	"zCP8SVJxvx6QSQhJ3+P5ixZQ5TtviXlgGYN06D5mEDYPxTJbHfQmC6eKVAow/J2QPpM9kGAPYSSSkzGN",
+	"IeNRgRUw4SE7daLfw0kwJ/r9l5Hcvpf+XfqD9CfpD9N/+d2nqAk9vw+FdX+evkg/aV1aYlO7uprE9oWj",
+	"yQQmF/xBo8svvXj2FTqvR+fq9nxhgtZaJnIstInlZiLt8GL1UkgNtIxvuktFfCsb8nPGB2agRdpxS1L8",
+	"imv6r6ZLZyWuJLAg84tnoRZr5hki40k8LRVUBHZJOR8TCl5SWXm7gBgPbgccXfss08Cbi3E8nRChcuHr",
+	"ZjEZT0KJgFRNPGh/DIUJ5zrJ1PjF3iCutWYgFTuT2QcggabCJ/E53+szcAfnEWJ6LTkP54JZlmW+2aqA",
+	"HwRxKy2/HPEwyQa8Q0MT0qjfQMXrcV4kqM4SkDks/r5UQklMQxpP22MekFBxvZXqoM3/JOog5ws1oOiZ",
+	"HfJzEr052I9jHjEyvRgza0Dg92d7WOY1myGB/0pWhz84PvgrM8VVk/X9IEA4vx0qxfwXzEivvWf+XGLI",
+	"eEDGXCfEyKechaQUJNR6I8ZX5OrqyVU9vn3lbcOx2qJrQrNzwrAllZu2Vb1pOYD9XnbMwNxXxp6vjD2f",
+	"g7Enu21XauixrvAKxh0LrX4hKopljN5X2on/cjadV7oGr6SMWC6xlSjAcuuPdfsqTD8ddGAJ9FRoy0+Q",
+	"JYn01gZaoEfemsgl+QVmncINvqQwqeld+qP00/TZ7MPZ/0z/HSwkz8F5fPb+7KPZd9LnYH95jtKX6c/Q",
+	"7KP0t+pj89Ffpp+mL9LPZt+9nAz6+7OmLENNxpTyB4uivrKj/AHYUV4Bi76i6Aco66Ly37UcDRpfNkGH",
+	"DMdJRMReUVTUmbtEjKc1jMzNkODIVol+JSV+JSV+aaVEgNavpMSvEPtiT2QJJRZezzHm5yUu6u4dSPoD",
+	"Mfzyj9zsjbyb6ov2MeRLgrs/xGeQgHWChcgZ2T4r5hvlfkzitin5CKH3qjU9g9B7RlQ8olDpnCBVzTSG",
+	"XIhAF+RstIlrPwiODKXwOkgV8xdxlPhxYsdfoia20IkJdweKQ55AJC8E6XPmkz7U5co+NmuRM7wmTKxO",
+	"HoKTZT8y5V5wGK7ihmWJ25pGLeFr/2TtTy6a/MJp1G37laTR0JMrJneG7RJmu0pAYiSbJmZTsOI6SIdK",
+	"QW5SLPrM+5O1P/FUMKsgLBDogqAj9/srVPoVKq1XuPFzSG1xZdj0y6Z1MIiND6A+FKtDhz5mkGaFn6sC",
+	"dFibjR3ZjI7xkCA+UMlnxzg6bVmoX+klJjiKHaQ2RGWbVZnkmFFkZA3klxaTL29+p88y5wSVSEV5OZhm",
+	"8x4MJpcyam64O0inBLTTc5nh8gB/C0NERKX2hpySmQ7GsfKQ99yNOmRd8rFYqF0ZJ+H/x9739rZxpHl+",
+	"lQLvhamgSZGUHScSBgf572jGdhTL2eQmNNwldpGsUbOqU1UtmpMYSDKL3RezwA7mXtzicLc3dzgc7mWQ",
+	"SzCe7MX7FaivsJ9kUc9TVd1NkxRly5Ht8MVMrGZ3dVV1Pf+f5/cYbhe8adlqI6GGns0FYd/wEezF6+YA",
+	"+ch9oZ1Z602wccW//CSar+z6AdZekxf1mqywfjRk7vtTs3a2vDJnywuLkRF9/OgQWEet07rLr5U7kZ6b",
+	"J6ZwoSzNci1usySMANSubX15Ya7Jt9f5Fua5HhRvfcWcKrxpWaZrsbp1MOnnl+paPsG6fDBfdyVvblbs",
+	"LpInQq9Jheg8CXM0e/uDgwdlYvagzWA5Q4INqFQzdmfcJB9DBwM7Znj6eUu202r71gO+8yi2GkHgLhyF",
+	"aHbMFE1JCfW507raFfCkhHaqOk8N4MaFlwHAk4fMBlCaCJELQ6sDORbuPSTuyYTFrqkowIdDazirNWI7",
+	"O8C6A2CMRcpc2WdwobAXZQb96ec1mg6k4mZozx18zPtk63Kz3Wp0Wu1Oo3Pl3VpUO6Zpbg3zu3t71/Tg",
+	"P/3q1/I3e8Pj3r3dD3vX5d7eNfm769d3f/Pe9d0Pbz6+cWP319cGg8+GH9795e6HN6/v/nb3zrXB0WfD",
+	"I377/XHr2rXxzceDwa33a08enilIFzZvNyn45E+fLRqmcd3BJy2QANWDPaaFmHN66tVXM6271g5YDCh4",
+	"4EilRLFjpgIYr1WyNWNICEg1l/zpX2vP65zVN10+WzK50DhlcPAuVY4/uXsHS05O9SnPOMoJdeEwbaTC",
+	"jqWL3MDBw3E2hfnxOYEhF57uT+7eWYeh1lS7mu80HJtL2h6ci9CpZ1sgzKHRS7pCpZf0xtwg9ZwA9byQ",
+	"89abEHI+3UG8lKnNc/Jiv7pc6AVRsGZXzPPDkqobFlrZZFTrcvPHgFhn1bTQ7I8bNrJGQlc4NG9E2C33",
+	"APQLAew9+KaA/BmReGSF8IDFrrTvsQEDw/WI3Vji4q0y4p+hf7cqDkIQ1zUk0qu4fddq6dqp+1Y4dc8o",
+	"387Xo5vR3hEdsFNVU3ffXHyC+epopmSS96DHQ5OAEu7rks2QadYV6C+qB7fS9bsHESm7I7AFROh1VvIZ",
+	"SfQwHQAyTUlcY/vnokGE75/aYMLas9gceYckEvompMyQicwV9NMhvZRbXpRIoqUr9l6SUbHv9u1CFGn3",
+	"MdYq9JrBLGEwswiqnoRdbtNPj8GwMlMCxCmtXXX1qwF+OICUnxleFjILfK9Kz5sK3rPY2e1YQmx1VHJI",
+	"Kw8pQov9h0afLnEBe55wrDRHNP0KLMMCDvQc57tQ9/Iq/uSwGefuUz6TR7k4WRegERdvv48dA+fwd5dC",
+	"Evo6mLccfHDtkf35eWSBec1AB4ACWfaOvJyjNuHQ95MqzoKwEabRC5D4q/SoKQD4OdNNcpP2hiS2xn/w",
+	"C8zF54fKEm0VV0OOmTqkho8w47RA+sfm3IpRgw0ysNwL+xlX6H2BAFgA9P/K62n9tk4WpuoWG7bubPG6",
+	"wHbMOc6vhLy8x6ZhzZjFJHYjAIg4OCxNEtbnVvfBZrILmkLtlKgv11jkqkkJRKt5Oq1UILMunlzCDqyp",
+	"5TW0m+AEyrEoQd7473WO9LMi1WAhxGgk501nx0Xs55BGjP3ikHJWpZeflkxKL1sFTBLSutcU8/rUjM2e",
+	"SndoXpBAtM5c73KmQ8v0RWa8ocrokA7mH8OSBKz8sWdeCgZtZ6sVRNr7AEZF31UuCLxSdwVUKpCR1IZc",
+	"ae1gggz8RnpS6Hzk8uNywUOj4hh+jwl0viX1K61Wi1CS0ElEdMoTLgYbza6IwQ7XsX3Kpd1gThrX5Jim",
+	"HAv/+66m1RFxPXRphdCUdqGyFBs4QTGC5mKQsrAJGzuEgiMCglwlr0Klc9OnD5su1qXz3hD11EOZTJpu",
+	"Urq51cT5NlOqDbCRJkEDVpMjxlzrV5VgcUfsn4tJPeYiYY/j+aEwrbMDmOlt+MQv68A4PfVxX7E+Uy/n",
+	"6vCLgxnitoAjlyvcmtp2bfpP0z9N/zj977Wo5jesdHX6z9M/AT8dwAG+evVJcPqGRv12LcXYfoA/T/95",
+	"+t+mf5z+3+l/nf5xwRDQrPRMaXYHB/uw//gpzuAVOYV7HhzsP6D66BYXXA+R7XZWYWv+wd1ej2XG8+t1",
+	"r6a1++J1kXb3c/G8vCnJmLLgOzjYf07wgWyobdcGju3pIQWvqJCCzQTztM4WyUV+ulCkbnogSezsmICG",
+	"2Rhzt5+cQXvOOrRo/dfps+m/TH+ELrTfT//l5B8CFA/0hn06/cv02+mz6XfQj+7b6bMNj2mMWSxRV3AB",
+	"LXKRL+kmue6lJEhGFE5ONBbldCk/YiTuB2Gw75hgvFxm7O2/IQIDd6e2XWt3ti5f2ey0N69ebbXajek/",
+	"Tf9H7Uxsem9/zaPXPHrNo1dyMSPjW8L0DieOca3KrpF/vTC/Rs1sZZZtpwe6vqIDlwIsEiLhdpqmE0KT",
+	"RDGtww0b1nLBwpcBtJX13Bfrqs+Z/d6B1bwhHHgV/Xl1NgxLX3PiNSdec+IzcOKC82pCB5QLKJoEpkiY",
+	"MNxMfiI+HIzsM7PiWQ58yJUZkoQatpD3VjTfrnBeoXarRaggQ5krcOK053mJSngTnSLP+bOc5SwBMwOK",
+	"I6tgFPYyoX3DFBlTDtFEiDPGyEa34eov7sWYbAJSpe84TuQR1CAbMaRRwxNEUUFkbk5x43jR8YaIBfh8",
+	"AP65XWu1m612s/3+e61a9JK+nNUFid+vtSxZy5K1LHlZWSIIFwk/5kkOHOgVihLLZfXm5/Y/rgPFwnCd",
+	"veeS56lUWC7r0v2GlgPLEYscbCV4011te2yZblxUxh+msnekSZ4hWgY1XTGiYkI060mRaFLv0SxjiRVU",
+	"ECNg6pipiHSuEG2vJaxP89RskFwYnmJ03QoKxbDGn5I+FzTFWXZFPXZ17iyJIxJnVBlOU/tPrJCx/2KP",
+	"M8ul4o3IDlc0AwVRNB5S45bYJPsyTa0cSqS1RKDrKMrGYIjgZCBeA8U6LvRfildc3iEU7xoPpfal/ZoM",
+	"6TEjbipdUe9cBpGqnQTkhnjhtlEM1m7ZV3rpCNvL7RakUgxIJtN0m2RUm2oOQo9mEA0KN2kyZGlCqAnf",
+	"M7yg835UjODO3CVNrrS2SD1O+ch+Wagfct83WyhVbzPzAN2Jp2LKwubwpOhugqrLJU1i338oJtiRCJqR",
+	"yWRSrTprtX91Y+s3v75y/727nY/f/bD1yeW/uXrv/Wvt6zfnF6Lh4T/vIrRVatDslsytyjtw1GAkKi0h",
+	"k8TujZHuMHgURfxeXAwq+9BpudV+ljNIx3cvtQPWyotzNFXbbkV2oXyUj2rb77ZgmfhHK6yDC8MGVluZ",
+	"A9N6jnF0J70XJppQfTTTwuo+M2rS2LXUcloXK7gV73zr+li1V1jKbSsYLkA+v6CwrWZ/eUMGzQMHe+2Y",
+	"6Gmi0ktGy/oeWda3TDwOqKLCbPasXFmGzI2dSCxfRTwZeMyz0G0IImA8fWTli2X5so9QNJ5J+uv0UOaW",
+	"CZeQ+CLkcGZI+jy1PJP05OiQC5a4RtfI1gFBq88HUJNKNaHJiAtNRnTipIJxxaO6KwbMkMutrXmMGue+",
+	"n6sBuw7LPoVbwwyYMIp74Byui2VZG5OUXuBD8iTGrbUiQWa8F8/gVFd/rc1nYmHc2hI2XWLMOOinyJvn",
+	"cubnmXBlefhxYIVFE4PStNuddudK5+oCnmvcUkpT9by1/RPzVvzI8H3hSy/O3rec1i8fQFaSN6M10xvI",
+	"1uBLzGchpA7UvFFibnjDQvb2vOKPp/953iZzZRqZoj3De2yxE2lX0HSimSaxYY9NTOpWHfEg9KWaT8sD",
+	"einlIyx2dNihEeBWOdcGS8gRFwncad8eoUcffWdCqpG2CqiROWrzIsHbSMJ6XHMpNJGCaD7iKVVkBPSt",
+	"m+QeY4lHcS0vqSsOqTiyj9jf3L4aqni/vwP6vaVpPheBeqtJbinGmuQ6gh4tZJfX7Rv3/R6e1V0Eo1+X",
+	"wiiZvpwLCJKKa9vtVlSzO2zPyVarXYtqW62OPSr204G7B2Le35/8nQuGn3w1fXryNZl+O/3LyR9Ovpr+",
+	"AN1r/oGcfEWmzyA6/v3J1yd/P31qfyHTH6ffn/wehng2/ev0h5Pfk+lf7HU3Fvz/3+P1f51+f/Ll9Pvp",
+	"d9Nv7PNk+sP02+k3J1+efD19evLlyR+aq4eM52z1mTC0zp19Vj76ospW93sE4t6DM8xQwowau4vly8vU",
+	"1130ycDJaTikrFMegXvLoFpvnyvsDSnrb6+kz+9ZorYcFXfxzUuhtSzbH38wXilAipB6tzb9nye/P/n6",
+	"5B+hPdbT6Q/d2gqiLWjhuidBV0K91z5o0tp2rQ37dLrE60s1ylO6OC/9PhOWYggl7lYC3nkmeuiTYo8z",
+	"qSzt/vLB3TuYxuoTcIdW8U4Vo8mEKDZW3BiIO0jNuiLl4kijy4tromRu2EaT7FMdhKoHFKCa9K05RzhK",
+	"LfvkthVSHBq7y4x+ljNo2R4RIQ3KTzfZ2WANzjYmIynMMJ14N9VpIu02M7dwwFX8NX6jcEqhRiy4b+wC",
+	"qhp+b+v+hH58Rfz6+pG688m9Vm+U5r+ZDLIFuj5IrhW9M++13+/M+mdOVfTtKhC5HTEMnG21f++2a3PR",
+	"XDCz/miBJ6WWiYFdsrAa/qfw18PZidgjbm9oHFMFTrTi/Lvd3793u/bwyQohpDlaxFLxB4vdtLM6DwQH",
+	"BTSDSd5wCn9ykRbV7lPD7vARN6c6f8KN5aca+zLlvcnKD7vb3zr30VoavoKCxcAhgSVWJEhk2b0l89Ul",
+	"IAq8rRbshQ/+4KArGX3DScYUiKPFBt8tLhJdSD4QXGii0Z7RVjJ5SzBLqZVTVrZL5ZaEsZ1Oi9y9VjEE",
+	"IbSguwJEJ1ZtdPNWa6tHyVCx/i+6tc8PqWYfqfTJ5n8IhWSbn4Pz5Mmnm0wYNdn8HP7z5GG3Bg+zmKBs",
+	"5UIzu6/NrqgIwVAME8N9j3rIJmeEIqmD9ey6aIyk4EZangctdbqi+uyjPhfJo2IjY4yc4Je7pEm8edzZ",
+	"hPCIjqFTD87EDBVjZMTMUCaa0Iwqc7ostp/il8Unuzj70n2a2nZtaEymtzc3EQ2QmSaerKbKa4WZ+Sdy",
+	"8tX0WcmCxEzrp9On8AOBv8HSnH4//Su52iLT/3Xy5cnvp99Nn0Fu9v+bPrMW47Ppd9Pvpz+cfGWNzD9P",
+	"/zfB/O6TP9jHfTfVH6ffE2eV2mvfTL+FRqrfTr9xr/7HM9uaxZ5fqKFZnsYyPx1QIJxduHktgtfm7FqA",
+	"n5MA3wPJQoIJ5/yIASGZcGGks3DPy5SdA4znZX1FFPnrj3SWWsqrLRVUKykIYBzozc/l4W9Zz5yWFYJ2",
+	"0yEbcpFY+9SJdD4aePHMBRrLiC9Vje7YH7BTd7h+04p3vF43Zfy7JfY1mW9euw+FC4JmWfv3bu+EPl1Y",
+	"FCsmxKVqTDJoqVrtwggBq4W99BYY3F1xdot7b4QQfKfa2zD3S5rg9yE8iZ7zGRTb87zxvfXulavvvvfe",
+	"gj6w/qNfRDbEB/julTp/nNXiPa+OjtE5284w2lparw3mtbwtDGbfR/F5e/kntJPRflso+z4eUuMFjGJ2",
+	"VKibTVnfBCSEqoXpUBVCIp57uKdYwoThNC2cp82uiG/ffEDsdOBhHRM9lGOUMoCbgPVemoyYqvSMLLL0",
+	"5FgQCAq6EOkxU13RO10Q3cGFv3LTxr1nAWP0H+iSdtuHm/w246T8LIg7OEns8Sx/2dNJ+3SaLfw2Rf+S",
+	"xV6u6wjHj+6qdqtV0uj7UjlUU+1QTeORTG5Qw2JS77Ta7zVa7UarbTXXlBqmNlzIIIzQFRVkVEjfpIYI",
+	"CXm3TGFgAXRS9I6xBBRTbOGf2t9GjApNhDRDyO7FkWa9W6c4teb5rUYy4X3OkmVeq65Y6rbaaJJ70vh8",
+	"lVykTOO9yFLs5vl8NE0oefDgDjYf54bUY3iqaUwab+xgxnWMesx1vwiAeCrrNvFmvDtgMRlLdYTKrnJK",
+	"e+BherkL7a5b9AU60NwBAouuc7nRer8B6RmCseTmMZ5UVLTB32knF3LK2q33W61Oq/XwjE6s8sov1I3l",
+	"J/EAl7YIbrGgFoCWhVR7R1BrHfnnhoq7doG9PlL74yHvDUvysYr4TaFw9MVdX09ewrk1Khj7mfQDDzVw",
+	"un4Q7iR1LF7asKp8tzb9L9NvIEDxIwQpvvFQMx5Thkz/DBlxX02fTp92a8u0i66Ira0D+oWD5v3o/h0y",
+	"yrUhh3Z/AY83wCfYbSgBnC2Ox5TDaF6YuDBaO3YqyxymG1bcFWUFZdbZdSbVA7fukXvbjO7RFauHzN4s",
+	"3eMaLPs6rvoClQ9/vJZpH32aahbVcpXuKmUp9tPaCx2tq63aWRWVyja9FpoKzugMmkogmrWmso69rRWP",
+	"V6J4lGTxa6GBVIXaSipIpviIba4I3W+s9JP9EtK59yLu39+7e5MINtakz6xorhQrLKrssu+u4Ou/tDh6",
+	"pby4PN/JA8XYKTj9E9iwi8qoX/sk31QmUxBTwxLT/MYCq8UbVk1ERzZgX7nY/rhnqdtFdAf8mIkyHzhk",
+	"Zsys/hoMB1L3AM9SMDJhVBE6kDseMoG0WyShE90Vrmo8NhKewxw9/1cxirvfIRAU7ylGNDKhk40mucsf",
+	"Q7MPaxT9afp0+h2ZPp3+ePK302cnX07///Sbk79zJlCgUwhXQC3A30KR0DddAY98jSVDkDr2bfGAXTCo",
+	"oJr1jG98N6JHjJixhMotCP4PGJZy5QKAi25JRbjoKTiZNO2KzOE3aKkMICHZDca+JVKABCH12P64TTox",
+	"oBaRXBwJCKT4mZeQHBzT7YrTovvAx+zXvMjysJLE+bTdar33MKrZpda2O2fU1cNqLlRPtxNYBq9vv+26",
+	"tmrtulsLt6qmeA4JaldGq8k4RGpYkmWep2nDp45DZU0jpWKQ04HHfPHSz2fcUUMPqWYFYj9VjGTU2gHU",
+	"APbPY5aQK60CQEFDyaW9JSLaUIVdqQxcIW3k4NtEyLOWSDmcs4vj50wcO8gAJZiBiVj21g4Z2CdfV9Kp",
+	"/1pJpj5rNjQu90IZvp/CoizoDwQeBWshjajpDS84fLT2jay7Z58NCq5IWfgJebTgWcaWRUHuBGd8KRDi",
+	"YEEgEhKcMzEErmPMdAASdGVCUch/gMgFpOmyrgjxjLgnFW5VwoSJm+SAiSQUxAJWTt9XHIGtUr1/BxFy",
+	"pCICW113Rbnr7Io4Dgd+Jy6Op/vamVKFS9G/4OQP078SBFiY/lBzWQIF7sxZGbpb7cWydJzEMjU+cPIL",
+	"dK+vlfq1Uv+aSYxbgKHT6+XKFWhyQWjgxC8vP7ZaK8oPzFXyNZrL+9Aao/hhbtCJ/ZzUoCEjVhupMMY8",
+	"apK7Upvyo1bjx/iw7HcFJtfrHTLkTFkhyns0Jcc0zd2tv5XQidO1QD+kvSOdUj2cDWXDHB5x0ZeztRuk",
+	"vgWA1nCRSLvNZpLBaxBIaGOl6g6PZXY20YJPveJyiBfh3DCxPdGXp3U3vKRLH28dGV3XObyN+ntoAVwc",
+	"9TMHDjrDchCy4Ee1s3PhTZZwSEtZyo79TaSuWEKhg+t8fT4igo2ZNgSw5LcRTh/qG8YUBA+0pInIUI67",
+	"QucquGt4gZooNSMZU1y6Vo/jBflk3KyqrnueetOv9a3hrW5Fy7Ri/+3WuvC6fus1ZoesoM2zMcN3hy+i",
+	"fW46r4SHCNkcmlG6PL8CnM/9UmMqyOjYIDGMEC9SVBHnBJRKbjTJpIaFOnd14X0GuHyV90wOKN3J3FoT",
+	"cIwA1or9zXJAKAWG+z1yDNY3U8W6oqjtdcmI80qqzw8ILJRjvzoGC694LTlxWPsCPuzPzVqxXQuAtQAI",
+	"AuADUer1J/slz4Rnni+YV/MCZbyzIgKe3Pwcy/WXOyzGQ5myufyfkj5PIaJoXw5p6F6DhZplXNNq4BCk",
+	"bvk4G9txt4KnYWObZE4mDAMwdE9mkwjkQiKJkAZ6vndFNYV9mwjZgAdinx0/kTkRDDAtGNQr6iCbsYe8",
+	"45kIgdGXaSrHuiti3KR4sXy4CSt6Wd/GHL7K04DFWAGvyJL+fNwKB7+wDLXCgzEqY8eQCQRNk/6ZgBlx",
+	"wfcf3KpFlSsf3Hgwc2X/xq1Xg91YFmp2+mcGsCgPYPfipQY4FklTUs11U2Ys6D1NjGScAz5GkfnL0zVO",
+	"xlrMvpX+I+QYM2Ly/oNbEfngxgMiFbHM5KwS8+o5ScxTjSioTfOW1GJrqYKBntEBW2zneDMKYKOwAi3A",
+	"Pck5KBfxMvQqCBlDgdlzKND/0c76F81mMyYam5ERSg6VHGumyFCm0Fu5wOwgR2xCelSQVNLEJaEy2hsC",
+	"jhT6uPrMQOOCnhf8uO/B3jonoywYem9ZRGGZrZUBiJcrfyi3YFlLhLVEWBteVc8bsOOfztZCjKKFUuLm",
+	"MVPe2nGIRI7bWqbBtOfqPYr5+chut6twSZbRY4EwSAwQEO5vxxQC0m8BqQSYw7lmmtQx5FDuyogNsgD3",
+	"d6NJYi1z1WMx0VAkMR4yvBWbysCce9Ly7gBs74EJfb0xlhFIVdxRAjGy00egm66ouwBJueh5w9V9h3dR",
+	"hWUPRpPDXAmiXNtNMh4yxVxDAMstuBh0RT1mj4c019AdEZpawl/6ETXxxg6ZQZPazDUduKVaM5fozJ4a",
+	"buZKHWY+xO/7CoUAvGFZyCMgWb0wU7vI/k4P3OlmKuBZ+QVVyBNJcinwkeM0VdLDD7pUTcO3piwZMOVb",
+	"0PVoykRClc9uUCShE1L3NUdByTJ8xMjvpGAb24QBMeeCm65QDPqzJhFRrJ+LBCuiFbOql716OJlHlJGj",
+	"v4j06YinE4K9yEM3PEj86wraU1LrQGWKwdnSO578cUWAumaGbEK0sT8IOY5cdNK756vkA4wjUxLniEvj",
+	"hqhcaCJzA01cUd3TzNGfpV1LIaAP2jHwzQDYBM25yk90Be5QYFzQxCos/pJGl4v7EEeMZa5zFeTymLC6",
+	"TLFjLnPt4qY7XUEFkSl0PRUM0FCFJFZZXUa0H+kVUUXdfPBlliErRpOq8wUOyYJOGPjcgmYY/kHvgfF/",
+	"J3jWV/C+wDL24R133cOlSzfsOHP6euyKCRxoJx/G1Mp1v8R6pYotIksOfXUbOq3Ou412u9F+b8FeuFLk",
+	"Ob4PX6S8UudBgLKdQz6X9LzDOK+HYiNhI7lgksV4tVUzR6+HHpP37BhL5x1Ov59qNEu2QQGY+LBXIDz4",
+	"iQP2GaGiK5DGrLC2kyfSvoUbzdI+qbNUMxJfbm3FrvdwsQk0zYZ0YU8Zl+92/ktHRutYW6VVnrf4Zg5U",
+	"0LDmtpiBcV58og9ftdBGDrNAahfiBlgaUt7MQRBy/Jp3lLxIzeHjoJ0VWxZ5PVCg5FO5sKLrhTUJ+0LW",
+	"yxU3E5AOh4wqpnZzM6xtf/rQHiE37uyh31fykOkIzz2AItCewS7w3kJHpTjzjh7znCIEnMsd9sKOmn2T",
+	"05ivSyFYz5DjzrYrEYsKl5M1elDcIkXpyOUVlfp5RDPoCV0BFd9Fo0nftQxqzPAjgQsKQzA7xdDg3yJc",
+	"9GVECoR1dDYV7wsd4r2TJzB0t3jysf2MAUi2D8ZKVRAVrNopL0wB6IwUrrWaKzggdbvxl1tbznKSR0yQ",
+	"lPaOcEDFB0NsKCzDC/eVfMxHtJq1YFmvzI3mCYMHuTvZjSJn4ZBqtgE/YqUF9p2/3NoimZKHKRsByU8y",
+	"1hWxX3GjmHcjYQIQKAUdeR+bmxFiPZF6XNztKtTh6ISt2CFCdgXyWo5ixjTJ32Dmr08kZtBD3UqTir1G",
+	"oXd/RpVmpI7QIVYFdNet4rOBuRYOCl5a9XGMOdbxO48UHcdkxEaHdt1CG0ahn+khg4ozJbPMu+/CsUZz",
+	"+fRTbd8RNM4hzSxxAVpYymHfvRvUXsOHt/0Ztyu0n4V8dP9OVyDYvodvohkvkJtiK28dTL/bEoTqBw5F",
+	"jfOSxmHT8SC5FgcgoHf398gRm1izc9fxVqDzbXINWAfB0Qu3qesFsLFDMmqGOvKQXlE4u4cy4a7jqztS",
+	"/or9EB4ozJoUBjsK2n84mxnw/uEUgDVizQ5wsBYu37jUlhoVD32k/bAFqDJArUYeTJma4qlLmqg8ZZrU",
+	"48BQ4+2KrI+QR0RdcSiTCfoqrInDlfMxhA2Fdx3TlCdu16xCj0Md5smAoRGABloPAtG8N0T8ZlyqnT20",
+	"13ZbZVcak4xy8KQjMQ65IUOmWKF4oe8DbCmZi2QDDJHQX+ESehOg+aFihCbWmqvHnzScvG3s3YijGWi0",
+	"iAA2WkTi4K6Mo66IZ52dcEfRoB9Uta74IrA9WNQXpc/3RVd80Wg04H/2xnj/g4MHpHpAN487rsQ4Jl/4",
+	"LKgDf2HpU674qfxccWnZk30ukka58VMYoNqnyQ8DbpfnRgHR4QMspTFCR/TVn95M5FikkiZ2i8MfDZmY",
+	"6oUs6ZdeVIrbx6SuTD8iMjERyZL+xhnePTSjdM70XfMOviiLrcyfgfhGZ3lppQvYnCmU+ocsGxTbOLgw",
+	"0SOezHwHCE0tH8GtCoNI//bl/7E8rvNuf2R+kYlBdTTXz3H5eEUa9pKj4dOdVzmnBdBz5ZTeLS4vGwIy",
+	"IRtSNBzY1WaAbgyjVVD7li8O8G5Kj85AUZ0yFweapRg1rGHVttmR7uG1pUSfmwn93VDwo8ZzXKPSznn5",
+	"QjxGZfnL3PHXLFe7PyPQFIpmZzN5U6jAjgSbNoFeNxO4OwByo4qhN3Y86AzCcVYQ1P1bnqep2S7th8DV",
+	"laIT14mnvBofIp17Cq2QTqnhx+VkqFylMURqHVKDQkSGjSYBA0hXltIVGgQG9IjVvhrrVwcf3CMgK+PP",
+	"uzVmH+vWtolr7NcbMW1NS1QdurUn8Ta53GrNqLxu1WOZp4lTn7uiDi443AqvfW5E5HKrjU8XsD6FhhKB",
+	"9oqDOx20qnCiJh11xeXWZXdf2A2pnAwDpSGRDH0XgPEekXfeudzZeucdNNjoDE6q8xN4FbYr6jPxbVV8",
+	"cHAZbxNlJSkR7LFxuWL4ivffecdvDiAZhcc6LUKJZj1pP7JU1bBKoZ/sVGW0Dw4wsRGRK63O5pXW1uaV",
+	"1mVchtv3PuWprui6SDCNwSKV99bBwT5hAmpG7N41MiV7jCVcDLQ7S02CUtxRD9UT0RsqKWSut9G1C6oR",
+	"cAOr6Riqj2DnsRdycBjnQhM6oFZFr8aHrEzKZJpi/vRE5jsYuLdGgKUNly3Q1zrbtINbUqD6CJIJ7AbD",
+	"6wJGiZFkTLnrvhfvQ9beNlz6xb24ClVyxDLTtWsnnctkKHOl7e89qRINwSUipBrRlGuWREVLjzBvV+0I",
+	"w0ATTmuJVHbf7u68Td/bPyDd2n024NoASK4lNNxBYhRNWGNE1VFEaJaxNAXG1JD9hlR8wEVEBkwOFM2g",
+	"urLBReLcRVFXcHFsyUMKTG83POVmYiUPS0nJsaQjQo2h5ZqfiGg+EMiq0LxpgMWJzKErbls23mPK8L4d",
+	"BDUJnR+OuHGlodcmBmOHhwzGYgn07gqdu0JSJiB5lWYDVFAQb59Qgbox7BPtAZ0FpK/4cutyHJX7c9vj",
+	"N4fSQamFIbL8MOV66MIHY658NqPzXRZG3sGYDgZMkY/2IsxBKdO+//BdEcwlZz6VEzatNZWnhmdUgVFr",
+	"QKKgKWW3hUL1AfBZNCnRpKpGLevBTNfNPs90E/iZjnesmEN6amSKC9NwPxD4C6t0N5pkL8Fo6iHrCt+a",
+	"RqpwYiukR9OxZS1w4GUOcepQx2v4iGlDRxlKCfgZnPC++IEm9v67UvfkGO7eKVcHG5fMakV58XXAaxxe",
+	"ZwmneCRuwlfvCjt7Z05RMfEyoNO6Su7a3XUmD/pYwtkpkKqtZEP2m6beut3YRujpkrB38echRI7AhR8+",
+	"UcXtE04fKAu5gdlzQ5CundONdQU3bGRtU2AyrjQPwk+QaqXznuWtlpvAi8dcozYCpXzAvaHoDsYAAYzk",
+	"B0OEwWFpdtf8V3zkhP0M79nbP1jA8J2ysru/R47bzRapx85y28yGE225yhfQXvgLnn0xUDLPwHjRwcjc",
+	"xBfGG95EzEVireHY62fAqmnGN+3wm3FUyufS6GGtuE5ACHkEdh9OCN4T1IbsFfR81CsC0/k+IheHh6EM",
+	"PXK0Dk9sO18tUxPwt1ECi7qkgQqt8bvrvi5+VkHcJjFxzFKZAQxhWLzdfgzp91jm4/vegxxvODlhhZJ9",
+	"humuaP3bl/95a6cko5wk9WcLZBr4YKBtu3OXgFeiiKkGERiDn0AzVHEc9yhM9aEl6XrsnYSb9u+UKe0+",
+	"zSM7RHMg440IaNG9bMCEpQmW4BdVuGVHzGpCVqoUO0icxmK3Dn0ZDBXMI8ay2Y2bp4rYCUAGW3DcNAKv",
+	"q21/6pNZohrcGNUs+6s9fPLvAQAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -812,3 +812,34 @@ func validateLimit(bad func(string, string, ...any), field string, l Limit, need
 		bad(field+".limit", "must not be negative")
 	}
 }
+
+// SecretFiles lists the files the config at path takes secrets from
+// (file:/path values), for a watcher to see them change. An unreadable or
+// undecodable file lists none: Load reports it.
+func SecretFiles(path string) []string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var raw struct {
+		Redis       struct{ URL string } `yaml:"redis"`
+		Credentials map[string]struct {
+			Secret string `yaml:"secret"`
+		} `yaml:"credentials"`
+	}
+	if yaml.Unmarshal(b, &raw) != nil {
+		return nil
+	}
+	values := []string{raw.Redis.URL}
+	for _, c := range raw.Credentials {
+		values = append(values, c.Secret)
+	}
+	var out []string
+	for _, v := range values {
+		if f, ok := strings.CutPrefix(v, "file:"); ok {
+			out = append(out, f)
+		}
+	}
+	slices.Sort(out)
+	return slices.Compact(out)
+}

@@ -80,7 +80,7 @@ type Request struct {
 
 // Limiter admits requests. It is safe for concurrent use.
 type Limiter struct {
-	cfg     Config
+	cfg     atomic.Pointer[Config] // the caps and rates in force; SetConfig swaps them
 	timeout time.Duration
 	rdb     redis.UniversalClient // nil: rates count in process only
 	rates   *redis_rate.Limiter
@@ -104,7 +104,8 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer, log *
 	if log == nil {
 		return nil, errors.New("fairshare: nil logger")
 	}
-	l := &Limiter{cfg: cfg, timeout: cfg.Timeout, rdb: rdb, log: log}
+	l := &Limiter{timeout: cfg.Timeout, rdb: rdb, log: log}
+	l.cfg.Store(&cfg)
 	if l.timeout <= 0 {
 		l.timeout = 250 * time.Millisecond
 	}
@@ -118,6 +119,11 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer, log *
 	return l, nil
 }
 
+// SetConfig replaces the caps and rates (a configuration reload; Timeout is
+// kept). Requests admitted before keep their slots: a lowered cap refuses
+// new requests until enough of them are answered.
+func (l *Limiter) SetConfig(cfg Config) { l.cfg.Store(&cfg) }
+
 func noop() {}
 
 // Admit lets r in, or returns why not. release must be called once r is
@@ -127,14 +133,15 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (release func(), err err
 	if l == nil || r.Class == None {
 		return noop, nil
 	}
-	lim := l.limits(r.Tenant)
+	cfg := l.cfg.Load()
+	lim := cfg.limits(r.Tenant)
 	if r.Class == LongPoll {
 		mine := counter(&l.tenantPolls, r.Tenant)
-		return l.hold(r, mine, lim.LongPolls, LimitLongPollsPerTenant, &l.polls, l.cfg.LongPolls, LimitLongPollsGlobal)
+		return l.hold(r, mine, lim.LongPolls, LimitLongPollsPerTenant, &l.polls, cfg.LongPolls, LimitLongPollsGlobal)
 	}
 	mine := counter(&l.tenantCalls, callKey{r.Tenant, r.Credential})
 	all := counter(&l.credCalls, r.Credential)
-	release, err = l.hold(r, mine, lim.UpstreamCalls, LimitCallsPerTenant, all, l.cfg.CredentialCalls, LimitCallsPerCredential)
+	release, err = l.hold(r, mine, lim.UpstreamCalls, LimitCallsPerTenant, all, cfg.CredentialCalls, LimitCallsPerCredential)
 	if err != nil || r.Class != FreeCall {
 		return release, err
 	}
@@ -145,11 +152,11 @@ func (l *Limiter) Admit(ctx context.Context, r Request) (release func(), err err
 	return release, nil
 }
 
-func (l *Limiter) limits(tenant string) Limits {
-	if lim, ok := l.cfg.Tenants[tenant]; ok {
+func (c *Config) limits(tenant string) Limits {
+	if lim, ok := c.Tenants[tenant]; ok {
 		return lim
 	}
-	return l.cfg.Default
+	return c.Default
 }
 
 // counter returns the counter of key in m, adding it on first use. Keys are

@@ -234,3 +234,21 @@ func TestMetricsLint(t *testing.T) {
 		t.Errorf("promlint = %v, %v", problems, err)
 	}
 }
+
+// TestSetConfig: a reload lowers a cap below what is held: the requests
+// admitted keep their slots, new ones are refused until enough are
+// answered; raising it admits again at once.
+func TestSetConfig(t *testing.T) {
+	l, _ := newLimiter(t, nil, fairshare.Config{Default: fairshare.Limits{UpstreamCalls: 3}})
+	call := fairshare.Request{Class: fairshare.Call, Tenant: "alpha", Upstream: "garant", Credential: "g1"}
+	first := admit(t, l, call)
+	admit(t, l, call)
+	l.SetConfig(fairshare.Config{Default: fairshare.Limits{UpstreamCalls: 1}})
+	_, err := l.Admit(context.Background(), call)
+	refused(t, err, apperr.QuotaExceeded, fairshare.LimitCallsPerTenant)
+	first()
+	_, err = l.Admit(context.Background(), call)
+	refused(t, err, apperr.QuotaExceeded, fairshare.LimitCallsPerTenant) // one still held, the cap is 1
+	l.SetConfig(fairshare.Config{Default: fairshare.Limits{UpstreamCalls: 2}})
+	admit(t, l, call)
+}

@@ -21,7 +21,10 @@ type LimitsSync struct {
 	Service     *Service
 	Redis       redis.UniversalClient
 	Credentials []*tenant.Credential // the Garant credentials
-	Log         *slog.Logger         // nil: no logging
+	// Current, when set, replaces Credentials: the Garant credentials in
+	// force at each round (a configuration reload changes them).
+	Current func() []*tenant.Credential
+	Log     *slog.Logger // nil: no logging
 
 	// Interval is the time between rounds, give or take a tenth; 0: 5 minutes.
 	Interval time.Duration
@@ -51,7 +54,11 @@ func (s *LimitsSync) Run(ctx context.Context) {
 // returned: the next round tries again.
 func (s *LimitsSync) Round(ctx context.Context) int {
 	n := 0
-	for _, cred := range s.Credentials {
+	creds := s.Credentials
+	if s.Current != nil {
+		creds = s.Current()
+	}
+	for _, cred := range creds {
 		if ctx.Err() != nil {
 			return n
 		}

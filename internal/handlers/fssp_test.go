@@ -71,7 +71,7 @@ func fsspGatewayRules(t testing.TB, baseURL string, rules []quota.Rule, edits ..
 		d.FSSP = fssptasks.New(d.Redis, client, d.Quota.Reserve, fssptasks.Config{
 			PollInitial: 50 * time.Millisecond, PollMax: 100 * time.Millisecond, ScanInterval: 50 * time.Millisecond,
 			Tokens: func(name string) (tenant.Secret, bool) {
-				c, ok := d.Tenants.Credential(name)
+				c, ok := d.Tenants.Load().Credential(name)
 				if !ok {
 					return tenant.Secret{}, false
 				}

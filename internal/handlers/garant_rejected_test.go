@@ -50,11 +50,11 @@ func TestGarantCredentialRejectedCounted(t *testing.T) {
 	if got := count("garant-limited"); got != 0 {
 		t.Errorf("garant-limited rejections after a method outside its tariff = %v, want 0", got)
 	}
-	bogus, _ := env.Deps.Tenants.Credential("garant-bogus")
+	bogus, _ := env.Deps.Tenants.Load().Credential("garant-bogus")
 	if err := env.Deps.Garant.SyncLimits(context.Background(), bogus); err == nil {
 		t.Fatal("SyncLimits(garant-bogus) = nil, want an error")
 	}
-	good, _ := env.Deps.Tenants.Credential("garant-test")
+	good, _ := env.Deps.Tenants.Load().Credential("garant-test")
 	if err := env.Deps.Garant.SyncLimits(context.Background(), good); err != nil {
 		t.Fatalf("SyncLimits(garant-test) = %v, want nil", err)
 	}

@@ -103,7 +103,7 @@ func combinedLimits(t *testing.T, sim http.Handler) http.Handler {
 
 func (e *splitEnv) sync(t *testing.T) {
 	t.Helper()
-	cred, _ := e.Deps.Tenants.Credential("garant-test")
+	cred, _ := e.Deps.Tenants.Load().Credential("garant-test")
 	must(t, e.Deps.Garant.SyncLimits(context.Background(), cred))
 }
 

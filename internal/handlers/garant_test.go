@@ -64,16 +64,17 @@ func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Dep
 	t.Cleanup(ss.Close)
 	env := &garantEnv{sim: sim, simURL: ss.URL}
 	env.gateway = newGateway(t, func(d *handlers.Deps) {
+		reg := d.Tenants.Load()
 		for _, c := range []*tenant.Credential{
 			{Name: "garant-limited", Upstream: "garant", Secret: tenant.NewSecret(garantsim.DemoLimitedToken)},
 			{Name: "garant-bogus", Upstream: "garant", Secret: tenant.NewSecret("not-a-garant-token")},
 		} {
-			d.Tenants.AddCredential(c)
+			reg.AddCredential(c)
 		}
 		for key, cred := range map[string]string{keyGarantBeta: "garant-test", keyLimited: "garant-limited", keyBogus: "garant-bogus"} {
-			c, _ := d.Tenants.Credential(cred)
+			c, _ := reg.Credential(cred)
 			id := strings.TrimPrefix(key, "test-key-")
-			must(t, d.Tenants.AddTenant(&tenant.Tenant{ID: id, Credentials: map[string]*tenant.Credential{"garant": c}}, []string{config.HashKey(key)}))
+			must(t, reg.AddTenant(&tenant.Tenant{ID: id, Credentials: map[string]*tenant.Credential{"garant": c}}, []string{config.HashKey(key)}))
 		}
 		d.Quota = garantQuota(t, d.Redis)
 		d.Garant = garantDeps(t, d.Redis, d.Registry, ss.URL)

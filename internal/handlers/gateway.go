@@ -35,26 +35,55 @@ func (h gatewayHandlers) GetHealthz(ctx context.Context, _ api.GetHealthzRequest
 	return api.GetHealthz200JSONResponse{Status: "ok"}, nil
 }
 
-// GetReadyz answers 200 only while Redis answers, with the upstream
-// credentials' circuit breakers counted by state per upstream (credential
-// names stay in the metrics: this probe needs no key).
+// GetReadyz tells whether this replica can serve traffic and why not: Redis
+// answers a ping (else 503, a not-ready problem listing every check), and
+// each upstream's credentials' circuit breakers, counted by state (an open
+// one degrades only its upstream's operations: the replica stays ready).
+// Credential names stay in the metrics: this probe needs no key.
 func (h gatewayHandlers) GetReadyz(ctx context.Context, _ api.GetReadyzRequestObject) (api.GetReadyzResponseObject, error) {
-	ctx, cancel := context.WithTimeout(ctx, time.Second)
-	defer cancel()
-	if err := h.deps.Redis.Ping(ctx).Err(); err != nil {
-		return nil, apperr.Wrap(apperr.Unavailable, "redis is not reachable", err)
+	generation := int64(h.deps.Tenants.Load().Generation)
+	checks := []api.ReadyCheck{{Name: "redis", Status: api.ReadyCheckOK, Detail: new("answered a ping")}}
+	pctx, cancel := context.WithTimeout(ctx, time.Second)
+	err := h.deps.Redis.Ping(pctx).Err()
+	cancel()
+	if err != nil {
+		checks[0].Status, checks[0].Detail = api.ReadyCheckFailing, new("no answer to a ping within 1s")
 	}
-	out := api.GetReadyz200JSONResponse{Status: api.ReadyStatusOK, Upstreams: []api.UpstreamBreakers{}}
-	if h.deps.Breakers == nil {
-		return out, nil
-	}
-	for _, b := range h.deps.Breakers.Breakers() {
-		i := slices.IndexFunc(out.Upstreams, func(u api.UpstreamBreakers) bool { return string(u.Upstream) == b.Upstream })
-		if i < 0 {
-			out.Upstreams = append(out.Upstreams, api.UpstreamBreakers{Upstream: api.UpstreamBreakersUpstream(b.Upstream)})
-			i = len(out.Upstreams) - 1
+	upstreams := breakerCounts(h.deps.Breakers)
+	for _, u := range upstreams {
+		c := api.ReadyCheck{Name: string(u.Upstream), Status: api.ReadyCheckOK}
+		all := u.Closed + u.HalfOpen + u.Open
+		if u.Closed < all {
+			c.Status = api.ReadyCheckDegraded
 		}
-		switch u := &out.Upstreams[i]; b.State {
+		c.Detail = new(fmt.Sprintf("%d of %d circuit breakers closed, %d half-open, %d open", u.Closed, all, u.HalfOpen, u.Open))
+		checks = append(checks, c)
+	}
+	if err != nil {
+		return nil, &apperr.Error{Kind: apperr.Unavailable, Type: "not-ready", Title: "Not ready",
+			Detail:     "not ready: redis: no answer to a ping within 1s",
+			Extensions: map[string]any{"checks": checks, "config_generation": generation},
+			Err:        fmt.Errorf("readyz: redis: %w", err)}
+	}
+	return api.GetReadyz200JSONResponse{Status: api.ReadyStatusOK, ConfigGeneration: generation,
+		Checks: checks, Upstreams: upstreams}, nil
+}
+
+// breakerCounts counts the circuit breakers of each upstream by state.
+func breakerCounts(b interface {
+	Breakers() []upstreamguard.Breaker
+}) []api.UpstreamBreakers {
+	out := []api.UpstreamBreakers{}
+	if b == nil {
+		return out
+	}
+	for _, b := range b.Breakers() {
+		i := slices.IndexFunc(out, func(u api.UpstreamBreakers) bool { return string(u.Upstream) == b.Upstream })
+		if i < 0 {
+			out = append(out, api.UpstreamBreakers{Upstream: api.UpstreamBreakersUpstream(b.Upstream)})
+			i = len(out) - 1
+		}
+		switch u := &out[i]; b.State {
 		case upstreamguard.Open:
 			u.Open++
 		case upstreamguard.HalfOpen:
@@ -63,7 +92,7 @@ func (h gatewayHandlers) GetReadyz(ctx context.Context, _ api.GetReadyzRequestOb
 			u.Closed++
 		}
 	}
-	return out, nil
+	return out
 }
 
 // GetDocs serves the Swagger UI page (its assets are under /docs/).

@@ -25,10 +25,26 @@ func TestProbes(t *testing.T) {
 			t.Errorf("GET %s = %d %s, want 200 ok", path, res.StatusCode, body)
 		}
 	}
+	var ready struct {
+		ConfigGeneration int64 `json:"config_generation"`
+		Checks           []struct{ Name, Status string }
+	}
+	if err := json.NewDecoder(g.do(t, "GET", "/readyz", "", nil).Body).Decode(&ready); err != nil ||
+		ready.ConfigGeneration != 0 || len(ready.Checks) == 0 || ready.Checks[0].Name != "redis" || ready.Checks[0].Status != "ok" {
+		t.Errorf("GET /readyz = %+v, %v; want config_generation 0 (a registry built by hand) and the redis check ok first", ready, err)
+	}
 	g.Redis.Stop()
-	p := readProblem(t, g.do(t, "GET", "/readyz", "", nil), http.StatusServiceUnavailable)
-	if !strings.Contains(p.Detail, "redis") {
-		t.Errorf("readyz detail = %q, want it to name redis", p.Detail)
+	res := g.do(t, "GET", "/readyz", "", nil)
+	raw, _ := io.ReadAll(res.Body)
+	var notReady struct {
+		Type   string
+		Detail string
+		Checks []struct{ Name, Status string }
+	}
+	if err := json.Unmarshal(raw, &notReady); err != nil || res.StatusCode != http.StatusServiceUnavailable ||
+		!strings.HasSuffix(notReady.Type, "/not-ready") || !strings.Contains(notReady.Detail, "redis") ||
+		len(notReady.Checks) == 0 || notReady.Checks[0].Status != "failing" {
+		t.Errorf("GET /readyz with Redis down = %d %s, want 503 not-ready naming redis, its check failing", res.StatusCode, raw)
 	}
 	if res := g.do(t, "GET", "/healthz", "", nil); res.StatusCode != 200 {
 		t.Errorf("GET /healthz with Redis down = %d, want 200 (liveness does not depend on Redis)", res.StatusCode)

@@ -94,8 +94,13 @@ func TestGarantBreakerSpendsNoQuota(t *testing.T) {
 	var ready struct {
 		Status    string           `json:"status"`
 		Upstreams []map[string]any `json:"upstreams"`
+		Checks    []struct{ Name, Status, Detail string }
 	}
 	must(t, json.NewDecoder(res.Body).Decode(&ready))
+	if len(ready.Checks) != 2 || ready.Checks[1].Name != "garant" || ready.Checks[1].Status != "degraded" ||
+		ready.Checks[1].Detail != "2 of 3 circuit breakers closed, 0 half-open, 1 open" {
+		t.Errorf("GET /readyz checks = %+v, want redis, then garant degraded with 2 of 3 closed", ready.Checks)
+	}
 	want := []map[string]any{{"upstream": "garant", "closed": 2.0, "half_open": 0.0, "open": 1.0}}
 	if res.StatusCode != 200 || ready.Status != "ok" || !cmp.Equal(ready.Upstreams, want) {
 		t.Errorf("GET /readyz = %d %+v, want 200 ok with %v", res.StatusCode, ready, want)

@@ -206,7 +206,7 @@ func routePattern(r *http.Request) string {
 // limits the body, takes a JSON body's share of the body budget, validates
 // the request against the contract and admits it to its upstream's fair
 // share (held until the request is answered), in that order.
-func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry, budget *bodyBudget, fair *fairshare.Limiter) func(http.Handler) http.Handler {
+func routeGuard(log *slog.Logger, ops *operationIndex, tenants tenant.Source, budget *bodyBudget, fair *fairshare.Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			rc := chi.RouteContext(r.Context())
@@ -230,7 +230,7 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants *tenant.Registry,
 				return
 			}
 			if op.authenticated {
-				t, ok := authenticate(ctx, tenants, r)
+				t, ok := authenticate(ctx, tenants.Load(), r)
 				if !ok {
 					writeError(w, r, log, apperr.New(apperr.Unauthenticated,
 						"send a tenant API key as 'Authorization: Bearer <key>'"))

@@ -37,7 +37,7 @@ func (h gatewayHandlers) GetQuotaUsage(ctx context.Context, req api.GetQuotaUsag
 	var creds []string
 	if t.Admin {
 		usage, err = h.deps.Quota.AllUsage(ctx)
-		for _, c := range h.deps.Tenants.Credentials() {
+		for _, c := range t.Registry().Credentials() {
 			creds = append(creds, c.Name)
 		}
 	} else {
@@ -59,7 +59,7 @@ func (h gatewayHandlers) GetQuotaUsage(ctx context.Context, req api.GetQuotaUsag
 		return nil, quotaStoreErr(err)
 	}
 
-	uses := usedCredentials(h.deps.Tenants, tenantID)
+	uses := usedCredentials(t.Registry(), tenantID)
 	out := api.GetQuotaUsage200JSONResponse{
 		Period: api.QuotaUsagePeriod(ledger.Period), Start: ledger.Start, End: ledger.End,
 		Spending: make([]api.QuotaSpending, 0, len(ledger.Rows)), Quotas: []api.Quota{},

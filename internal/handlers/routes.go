@@ -67,7 +67,7 @@ func NewServer(d *Deps) (http.Handler, error) {
 		}
 	}
 	index, err := newOperationIndex(spec, d.Ops)
-	d.HTTP.AddSeries(requestSeries(index, d.Tenants))
+	d.HTTP.AddSeries(requestSeries(index, d.Tenants.Load()))
 	if err != nil {
 		return nil, err
 	}

@@ -30,7 +30,7 @@ import (
 // Deps is everything the handlers use, built by cmd/gateway.
 type Deps struct {
 	Log      *slog.Logger
-	Tenants  *tenant.Registry
+	Tenants  tenant.Source         // the tenants in force (a *tenant.Registry, or a *tenant.Live that reloads swap)
 	Redis    redis.UniversalClient // readiness
 	Registry *prometheus.Registry  // the gateway's metrics; served by NewAdmin on the admin listener, never by NewServer
 	HTTP     *metrics.HTTP

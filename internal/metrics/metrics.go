@@ -214,3 +214,39 @@ func (p *poolCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.IdleConns), "idle")
 	ch <- prometheus.MustNewConstMetric(poolTotal, prometheus.GaugeValue, float64(s.TotalConns-s.IdleConns), "in_use")
 }
+
+// ConfigReload counts configuration reloads.
+type ConfigReload struct {
+	total *prometheus.CounterVec
+	last  prometheus.Gauge
+}
+
+// NewConfigReload registers the reload metrics on reg, the results at 0.
+func NewConfigReload(reg prometheus.Registerer) *ConfigReload {
+	m := &ConfigReload{
+		total: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "gateway_config_reload_total",
+			Help: "Configuration reloads (SIGHUP or a change of the file), by result: success, or failure (the configuration in force kept serving).",
+		}, []string{"result"}),
+		last: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "gateway_config_last_reload_timestamp_seconds",
+			Help: "When the configuration in force was loaded (start-up or the last successful reload), Unix seconds.",
+		}),
+	}
+	reg.MustRegister(m.total, m.last)
+	m.total.WithLabelValues("success")
+	m.total.WithLabelValues("failure")
+	return m
+}
+
+// Loaded records a configuration taken into force at t; reloaded is false
+// for the one loaded at start-up.
+func (m *ConfigReload) Loaded(t time.Time, reloaded bool) {
+	if reloaded {
+		m.total.WithLabelValues("success").Inc()
+	}
+	m.last.Set(float64(t.UnixNano()) / 1e9)
+}
+
+// Refused counts a reload refused.
+func (m *ConfigReload) Refused() { m.total.WithLabelValues("failure").Inc() }

@@ -88,7 +88,7 @@ func (e *Engine) SyncRemaining(ctx context.Context, credential, upstream, family
 	now := e.now()
 	start, end := PeriodMonth.window(now, e.loc)
 	counter, floor := syncKey(credential, upstream, family, start), ""
-	for _, s := range e.rules[famKey{upstream, family}] {
+	for _, s := range e.limits.Load().rules[famKey{upstream, family}] {
 		if s.scope != ScopeCredential || s.period != PeriodMonth {
 			continue
 		}
@@ -152,7 +152,7 @@ func (e *Engine) Usage(ctx context.Context, tenant string, credentials map[strin
 func (e *Engine) AllUsage(ctx context.Context) ([]Usage, error) {
 	now := e.now()
 	var out []Usage
-	for _, g := range e.groups {
+	for _, g := range e.limits.Load().groups {
 		rows, err := e.usage(ctx, g.tenants, g.credential, g.upstream, now)
 		if err != nil {
 			return nil, err
@@ -172,8 +172,9 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 	if err := validName("credential", credential); err != nil || credential == "" {
 		return nil, badName("usage", upstream)
 	}
+	ls := e.limits.Load()
 	var families []string
-	for k := range e.rules {
+	for k := range ls.rules {
 		if k.upstream == upstream {
 			families = append(families, k.family)
 		}
@@ -182,9 +183,9 @@ func (e *Engine) usage(ctx context.Context, tenants []string, credential, upstre
 	var checks []check
 	req := Request{Credential: credential, Upstream: upstream}
 	for _, f := range families {
-		checks = e.appendChecks(checks, req, f, 0, now, always, always) // no tenant: the credential's rules
+		checks = e.appendChecks(checks, ls, req, f, 0, now, always, always) // no tenant: the credential's rules
 		for _, t := range tenants {
-			for _, c := range e.appendChecks(nil, Request{Tenant: t, Credential: credential, Upstream: upstream}, f, 0, now, always, always) {
+			for _, c := range e.appendChecks(nil, ls, Request{Tenant: t, Credential: credential, Upstream: upstream}, f, 0, now, always, always) {
 				if c.rule.Scope == ScopeTenant {
 					checks = append(checks, c)
 				}

@@ -86,6 +86,14 @@ func (c *exhaustedCache) invalidate(keys []localKey) {
 	}
 }
 
+// invalidateAll drops every entry.
+func (c *exhaustedCache) invalidateAll() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	clear(c.m)
+}
+
 // setLive records whether the invalidation subscription is confirmed. On a
 // loss, invalidations may have been missed: every entry is cut to the cap.
 func (c *exhaustedCache) setLive(live bool, now time.Time) {

@@ -72,7 +72,7 @@ func (m *metrics) reject(r Request, family string, scope Scope, units int64) {
 // upstream.
 func (m *metrics) precreate(e *Engine) {
 	now := e.now()
-	for _, a := range e.accounts {
+	for _, a := range e.limits.Load().accounts {
 		if a.Tenant == "" {
 			continue
 		}
@@ -102,7 +102,7 @@ func (m *metrics) precreate(e *Engine) {
 			m.unavailable.WithLabelValues(a.Upstream, p.family)
 		}
 	}
-	for _, g := range e.groups {
+	for _, g := range e.limits.Load().groups {
 		m.usageErrors.WithLabelValues(g.upstream)
 	}
 }
@@ -230,7 +230,7 @@ func (c *usageCollector) read() []prometheus.Metric {
 	now := e.now()
 	seen := map[[5]string]bool{}
 	ms := []prometheus.Metric{}
-	for _, g := range e.groups {
+	for _, g := range e.limits.Load().groups {
 		rows, err := e.usage(ctx, g.tenants, g.credential, g.upstream, now)
 		if err != nil {
 			e.m.usageErrors.WithLabelValues(g.upstream).Inc()

@@ -32,6 +32,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -148,15 +149,13 @@ type Engine struct {
 	cacheMax time.Duration
 	usageTTL time.Duration
 	families map[string]map[string]Cost
-	rules    map[famKey][]slot
-	accounts []Account
+	limits   atomic.Pointer[limitSet] // the rules in force; SetRules swaps them
 	failOpen map[string]bool
 	splits   splits
 	channel  string
 	ping     time.Duration // how long the subscription may be silent before a PING
 	local    *exhaustedCache
 	ledger   *ledgerQueue
-	groups   []usageGroup // whose quotas the gauges and AllUsage read
 	m        *metrics
 	s        scripts
 }
@@ -199,20 +198,41 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 	if e.families == nil {
 		e.families = FamiliesOf(contract)
 	}
-	rules, err := indexRules(cfg.Rules)
-	if err != nil {
-		return nil, err
-	}
 	splitList := cfg.Splits
 	if splitList == nil {
 		splitList = SplitsOf(contract)
 	}
+	var err error
 	if e.splits, err = indexSplits(splitList, cfg.Splits != nil, e.families); err != nil {
 		return nil, err
 	}
-	e.splits.inherit(rules)
-	e.rules = rules
-	for _, a := range cfg.Accounts {
+	ls, err := e.newLimitSet(cfg.Rules, cfg.Accounts)
+	if err != nil {
+		return nil, err
+	}
+	e.limits.Store(ls)
+	e.ledger = newLedgerQueue()
+	if e.m, err = newMetrics(e, reg); err != nil {
+		return nil, err
+	}
+	return e, nil
+}
+
+// limitSet is one configuration's rules and accounts, never changed once
+// built.
+type limitSet struct {
+	rules    map[famKey][]slot
+	accounts []Account
+	groups   []usageGroup // whose quotas the gauges and AllUsage read
+}
+
+func (e *Engine) newLimitSet(rules []Rule, accounts []Account) (*limitSet, error) {
+	idx, err := indexRules(rules)
+	if err != nil {
+		return nil, err
+	}
+	e.splits.inherit(idx)
+	for _, a := range accounts {
 		for kind, n := range map[string]string{"tenant": a.Tenant, "credential": a.Credential, "upstream": a.Upstream} {
 			if err := validName(kind, n); err != nil {
 				return nil, err
@@ -222,13 +242,24 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Eng
 			return nil, fmt.Errorf("quota: account %+v: credential and upstream are required", a)
 		}
 	}
-	e.accounts = cfg.Accounts
-	e.groups = usageGroups(e.accounts, e.rules)
-	e.ledger = newLedgerQueue()
-	if e.m, err = newMetrics(e, reg); err != nil {
-		return nil, err
+	return &limitSet{rules: idx, accounts: accounts, groups: usageGroups(accounts, idx)}, nil
+}
+
+// SetRules replaces the rules and accounts (a configuration reload): checks
+// planned from then on count against the new limits; counters in Redis are
+// kept, so a limit lowered below what was spent refuses at once. Exhaustions
+// remembered in memory are forgotten, since a raised limit may end them.
+func (e *Engine) SetRules(rules []Rule, accounts []Account) error {
+	ls, err := e.newLimitSet(rules, accounts)
+	if err != nil {
+		return err
 	}
-	return e, nil
+	e.limits.Store(ls)
+	e.local.invalidateAll()
+	if e.m != nil {
+		e.m.precreate(e)
+	}
+	return nil
 }
 
 // orDefault maps 0 to def and a negative duration to 0.

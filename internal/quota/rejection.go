@@ -86,7 +86,7 @@ func (e *Engine) rejectErr(rej *Rejection, now time.Time) error {
 // markPeriod is the period a 423 spends a family for: the longest calendar
 // period of the family's credential rules, else the month.
 func (e *Engine) markPeriod(upstream, family string) Period {
-	for _, s := range e.rules[famKey{upstream, family}] {
+	for _, s := range e.limits.Load().rules[famKey{upstream, family}] {
 		if s.scope == ScopeCredential && (s.period == PeriodMonth || s.period == PeriodDay || s.period == PeriodHour) {
 			return s.period // slots are sorted longest first
 		}
@@ -102,7 +102,7 @@ func (e *Engine) markRejection(credential, upstream, family string, until time.T
 	start, end := period.window(now, e.loc)
 	rej := &Rejection{Policies: []string{name}, Scope: ScopeCredential, owner: credential,
 		Upstream: upstream, Family: family, ResetsAt: until, policy: name, width: end.Sub(start)}
-	for _, s := range e.rules[famKey{upstream, family}] {
+	for _, s := range e.limits.Load().rules[famKey{upstream, family}] {
 		if s.scope == ScopeCredential && s.period == period {
 			if r, ok := s.resolve(credential); ok {
 				rej.limit = r.Limit

@@ -204,7 +204,8 @@ func (p *plan) familyIn(split bool) string {
 // plan resolves the rules of r; nil means the operation is unmetered.
 func (e *Engine) plan(r Request, now time.Time) (*plan, error) {
 	cost, metered := e.families[r.Upstream][r.Operation]
-	rate := e.rules[famKey{r.Upstream, FamilyRate}]
+	ls := e.limits.Load() // one rule set for the whole plan
+	rate := ls.rules[famKey{r.Upstream, FamilyRate}]
 	if !metered && len(rate) == 0 {
 		return nil, nil
 	}
@@ -223,25 +224,25 @@ func (e *Engine) plan(r Request, now time.Time) (*plan, error) {
 		p.own = e.splits.ops[r.Upstream][r.Operation]
 		if p.own == "" {
 			p.marks = []mark{{markKey(r.Credential, r.Upstream, cost.Family), cost.Family, always}}
-			p.checks = e.appendChecks(p.checks, r, cost.Family, cost.Units, now, always, always)
+			p.checks = e.appendChecks(p.checks, ls, r, cost.Family, cost.Units, now, always, always)
 		} else {
 			p.split = splitKey(r.Credential, r.Upstream, cost.Family)
 			p.marks = []mark{
 				{markKey(r.Credential, r.Upstream, cost.Family), cost.Family, whileCombined},
 				{markKey(r.Credential, r.Upstream, p.own), p.own, whileSplit},
 			}
-			p.checks = e.appendChecks(p.checks, r, cost.Family, cost.Units, now, whileCombined, always)
-			p.checks = e.appendChecks(p.checks, r, p.own, cost.Units, now, whileSplit, whileSplit)
+			p.checks = e.appendChecks(p.checks, ls, r, cost.Family, cost.Units, now, whileCombined, always)
+			p.checks = e.appendChecks(p.checks, ls, r, p.own, cost.Units, now, whileSplit, whileSplit)
 		}
 	}
-	p.checks = e.appendChecks(p.checks, r, FamilyRate, 1, now, always, always)
+	p.checks = e.appendChecks(p.checks, ls, r, FamilyRate, 1, now, always, always)
 	return p, nil
 }
 
 // appendChecks appends the checks of family's rules that apply to r: the
 // credential's rules in variant cred, the tenant's in variant ten.
-func (e *Engine) appendChecks(dst []check, r Request, family string, units int64, now time.Time, cred, ten variant) []check {
-	slots := e.rules[famKey{r.Upstream, family}]
+func (e *Engine) appendChecks(dst []check, ls *limitSet, r Request, family string, units int64, now time.Time, cred, ten variant) []check {
+	slots := ls.rules[famKey{r.Upstream, family}]
 	for i := range slots {
 		s := &slots[i]
 		owner, in := r.Credential, cred

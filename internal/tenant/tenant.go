@@ -12,6 +12,7 @@ import (
 	"errors"
 	"slices"
 	"sort"
+	"sync/atomic"
 	"time"
 )
 
@@ -50,7 +51,12 @@ type Tenant struct {
 	Admin       bool
 	Credentials map[string]*Credential // upstream → credential
 	keyHashes   [][]byte
+	registry    *Registry
 }
+
+// Registry returns the registry the tenant was authenticated by: the one
+// configuration a request sees from its start to its end.
+func (t *Tenant) Registry() *Registry { return t.registry }
 
 // Credential returns the tenant's credential for an upstream.
 func (t *Tenant) Credential(upstream string) (*Credential, bool) {
@@ -67,11 +73,42 @@ func (t *Tenant) CredentialNames() map[string]string {
 	return m
 }
 
-// Registry holds every tenant and credential.
+// Registry holds every tenant and credential of one configuration. It is
+// built once (NewRegistry, AddCredential, AddTenant) and then only read: a
+// new configuration is a new Registry, swapped in whole by Live.
 type Registry struct {
+	// Generation counts the configurations loaded since start-up (1: the
+	// first).
+	Generation  uint64
 	tenants     []*Tenant
 	credentials map[string]*Credential
 }
+
+// Load returns r itself: a fixed registry is its own Source.
+func (r *Registry) Load() *Registry { return r }
+
+// Source gives the registry in force. A request loads it once, at its start.
+type Source interface {
+	Load() *Registry
+}
+
+// Live is the registry in force while the configuration may be reloaded:
+// Store swaps a new one in whole, and requests that loaded the old one keep
+// it to their end. It is safe for concurrent use.
+type Live struct{ p atomic.Pointer[Registry] }
+
+// NewLive returns a Live holding r.
+func NewLive(r *Registry) *Live {
+	l := &Live{}
+	l.p.Store(r)
+	return l
+}
+
+// Load returns the registry in force.
+func (l *Live) Load() *Registry { return l.p.Load() }
+
+// Store makes r the registry in force.
+func (l *Live) Store(r *Registry) { l.p.Store(r) }
 
 // NewRegistry returns an empty registry.
 func NewRegistry() *Registry { return &Registry{credentials: map[string]*Credential{}} }
@@ -111,6 +148,7 @@ func (r *Registry) AddTenant(t *Tenant, keyHashesHex []string) error {
 		}
 		t.keyHashes = append(t.keyHashes, b)
 	}
+	t.registry = r
 	r.tenants = append(r.tenants, t)
 	return nil
 }

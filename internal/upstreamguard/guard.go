@@ -58,6 +58,7 @@ import (
 	"log/slog"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -101,7 +102,7 @@ type Config struct {
 // Guard guards the upstream calls of a fixed set of credentials. It is safe
 // for concurrent use.
 type Guard struct {
-	creds    map[string]*guarded // by credential name
+	creds    atomic.Pointer[map[string]*guarded] // by credential name; SetCredentials swaps it
 	retry429 map[string]bool
 	pace     *pacer
 	cfg      Config
@@ -146,23 +147,14 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Gua
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
 	}
-	g := &Guard{creds: map[string]*guarded{}, retry429: map[string]bool{}, cfg: cfg, sleep: sleep}
+	g := &Guard{retry429: map[string]bool{}, cfg: cfg, sleep: sleep}
 	for _, u := range cfg.RetryTooManyRequests {
 		g.retry429[u] = true
 	}
 	g.pace = newPacer(rdb, cfg)
-	for _, c := range cfg.Credentials {
-		switch {
-		case c.Name == "" || c.Upstream == "":
-			return nil, fmt.Errorf("upstreamguard: credential %+v: name and upstream are required", c)
-		case strings.ContainsAny(c.Name, "{}"):
-			return nil, fmt.Errorf("upstreamguard: credential %q: braces would break its Redis hash tag", c.Name)
-		case g.creds[c.Name] != nil:
-			return nil, fmt.Errorf("upstreamguard: credential %q listed twice", c.Name)
-		case c.Rate < 0:
-			return nil, fmt.Errorf("upstreamguard: credential %q: negative rate %d", c.Name, c.Rate)
-		}
-		g.creds[c.Name] = g.newGuarded(c)
+	g.creds.Store(&map[string]*guarded{})
+	if err := g.SetCredentials(cfg.Credentials); err != nil {
+		return nil, err
 	}
 	var err error
 	if g.m, err = newMetrics(g, reg); err != nil {
@@ -171,12 +163,39 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Gua
 	return g, nil
 }
 
+// SetCredentials replaces the guarded credentials (a configuration reload).
+// A credential kept with the same upstream and rate keeps its breaker; a new
+// one, or one whose upstream or rate changed, starts closed.
+func (g *Guard) SetCredentials(creds []Credential) error {
+	old := *g.creds.Load()
+	next := make(map[string]*guarded, len(creds))
+	for _, c := range creds {
+		switch {
+		case c.Name == "" || c.Upstream == "":
+			return fmt.Errorf("upstreamguard: credential %+v: name and upstream are required", c)
+		case strings.ContainsAny(c.Name, "{}"):
+			return fmt.Errorf("upstreamguard: credential %q: braces would break its Redis hash tag", c.Name)
+		case next[c.Name] != nil:
+			return fmt.Errorf("upstreamguard: credential %q listed twice", c.Name)
+		case c.Rate < 0:
+			return fmt.Errorf("upstreamguard: credential %q: negative rate %d", c.Name, c.Rate)
+		}
+		if o := old[c.Name]; o != nil && o.Credential == c {
+			next[c.Name] = o
+			continue
+		}
+		next[c.Name] = g.newGuarded(c)
+	}
+	g.creds.Store(&next)
+	return nil
+}
+
 // lookup returns the guarded credential name of upstream, or nil.
 func (g *Guard) lookup(upstream, name string) *guarded {
 	if g == nil {
 		return nil
 	}
-	if c := g.creds[name]; c != nil && c.Upstream == upstream {
+	if c := (*g.creds.Load())[name]; c != nil && c.Upstream == upstream {
 		return c
 	}
 	return nil
@@ -222,8 +241,9 @@ func (g *Guard) Breakers() []Breaker {
 	if g == nil {
 		return nil
 	}
-	out := make([]Breaker, 0, len(g.creds))
-	for _, c := range g.creds {
+	creds := *g.creds.Load()
+	out := make([]Breaker, 0, len(creds))
+	for _, c := range creds {
 		out = append(out, Breaker{Upstream: c.Upstream, Credential: c.Name, State: stateName(c.cb.State())})
 	}
 	slices.SortFunc(out, func(a, b Breaker) int {

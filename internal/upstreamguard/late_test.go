@@ -27,7 +27,7 @@ func TestLateWakeUpTakesANewTurn(t *testing.T) {
 		}
 		return sleep(ctx, d)
 	}
-	c := g.creds["g"]
+	c := (*g.creds.Load())["g"]
 	ctx := redistest.Ctx(t, 10*time.Second)
 	if err := g.wait(ctx, c); err != nil {
 		t.Fatalf("wait = %v", err)

@@ -75,7 +75,7 @@ func (m *metrics) waited(c *guarded, d time.Duration) {
 func (m *metrics) Describe(ch chan<- *prometheus.Desc) { ch <- m.state }
 
 func (m *metrics) Collect(ch chan<- prometheus.Metric) {
-	for _, c := range m.g.creds {
+	for _, c := range *m.g.creds.Load() {
 		ch <- prometheus.MustNewConstMetric(m.state, prometheus.GaugeValue, float64(c.cb.State()), c.Upstream, c.Name)
 	}
 }
