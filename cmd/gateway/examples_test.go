@@ -44,6 +44,8 @@ var notFromExamples = map[string]struct {
 }{
 	"fsspGetTask":      {http.StatusNotFound, "task ids are made by a search (its Location header); the example id names no task"},
 	"redeliverWebhook": {http.StatusNotFound, "delivery ids are made by a callback (GET /v1/webhooks/deliveries lists them); the example id names no delivery"},
+	"compatFsspStatus": {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"compatFsspResult": {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
 }
 
 // exampleUploads are the files a user picks by hand for the multipart

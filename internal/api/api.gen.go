@@ -88,6 +88,165 @@ func (e FSSPAmountCurrency) Valid() bool {
 	}
 }
 
+// Defines values for FSSPNativeEnvelopeStatus.
+const (
+	FSSPNativeEnvelopeStatusError   FSSPNativeEnvelopeStatus = "error"
+	FSSPNativeEnvelopeStatusSuccess FSSPNativeEnvelopeStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeEnvelopeStatus enum.
+func (e FSSPNativeEnvelopeStatus) Valid() bool {
+	switch e {
+	case FSSPNativeEnvelopeStatusError:
+		return true
+	case FSSPNativeEnvelopeStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeGroupRequestType.
+const (
+	FSSPNativeGroupRequestTypeN1 FSSPNativeGroupRequestType = 1
+	FSSPNativeGroupRequestTypeN2 FSSPNativeGroupRequestType = 2
+	FSSPNativeGroupRequestTypeN3 FSSPNativeGroupRequestType = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeGroupRequestType enum.
+func (e FSSPNativeGroupRequestType) Valid() bool {
+	switch e {
+	case FSSPNativeGroupRequestTypeN1:
+		return true
+	case FSSPNativeGroupRequestTypeN2:
+		return true
+	case FSSPNativeGroupRequestTypeN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseResultStatus.
+const (
+	FSSPNativeResultResponseResultStatusN0 FSSPNativeResultResponseResultStatus = 0
+	FSSPNativeResultResponseResultStatusN3 FSSPNativeResultResponseResultStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseResultStatus enum.
+func (e FSSPNativeResultResponseResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseResultStatusN0:
+		return true
+	case FSSPNativeResultResponseResultStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseStatus.
+const (
+	FSSPNativeResultResponseStatusN0 FSSPNativeResultResponseStatus = 0
+	FSSPNativeResultResponseStatusN1 FSSPNativeResultResponseStatus = 1
+	FSSPNativeResultResponseStatusN2 FSSPNativeResultResponseStatus = 2
+	FSSPNativeResultResponseStatusN3 FSSPNativeResultResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseStatus enum.
+func (e FSSPNativeResultResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseStatusN0:
+		return true
+	case FSSPNativeResultResponseStatusN1:
+		return true
+	case FSSPNativeResultResponseStatusN2:
+		return true
+	case FSSPNativeResultResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultStatus.
+const (
+	FSSPNativeResultStatusError   FSSPNativeResultStatus = "error"
+	FSSPNativeResultStatusSuccess FSSPNativeResultStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultStatus enum.
+func (e FSSPNativeResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultStatusError:
+		return true
+	case FSSPNativeResultStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusResponseStatus.
+const (
+	FSSPNativeStatusResponseStatusN0 FSSPNativeStatusResponseStatus = 0
+	FSSPNativeStatusResponseStatusN1 FSSPNativeStatusResponseStatus = 1
+	FSSPNativeStatusResponseStatusN2 FSSPNativeStatusResponseStatus = 2
+	FSSPNativeStatusResponseStatusN3 FSSPNativeStatusResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusResponseStatus enum.
+func (e FSSPNativeStatusResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusResponseStatusN0:
+		return true
+	case FSSPNativeStatusResponseStatusN1:
+		return true
+	case FSSPNativeStatusResponseStatusN2:
+		return true
+	case FSSPNativeStatusResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusStatus.
+const (
+	FSSPNativeStatusStatusError   FSSPNativeStatusStatus = "error"
+	FSSPNativeStatusStatusSuccess FSSPNativeStatusStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusStatus enum.
+func (e FSSPNativeStatusStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusStatusError:
+		return true
+	case FSSPNativeStatusStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeSubmittedStatus.
+const (
+	FSSPNativeSubmittedStatusError   FSSPNativeSubmittedStatus = "error"
+	FSSPNativeSubmittedStatusSuccess FSSPNativeSubmittedStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeSubmittedStatus enum.
+func (e FSSPNativeSubmittedStatus) Valid() bool {
+	switch e {
+	case FSSPNativeSubmittedStatusError:
+		return true
+	case FSSPNativeSubmittedStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FSSPQueryType.
 const (
 	FSSPQueryIP       FSSPQueryType = "ip"
@@ -1269,6 +1428,113 @@ type FSSPLegalSearch struct {
 	// Example: 77
 	Region int `json:"region"`
 }
+
+// FSSPNativeEnvelope FSSP's envelope of every answer.
+type FSSPNativeEnvelope struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+
+	// Response The answer; `[]` on an error.
+	Response interface{}              `json:"response"`
+	Status   FSSPNativeEnvelopeStatus `json:"status"`
+}
+
+// FSSPNativeEnvelopeStatus defines model for FSSPNativeEnvelope.Status.
+type FSSPNativeEnvelopeStatus string
+
+// FSSPNativeGroup Example: {"request":[{"params":{"firstname":"Сергей","lastname":"Иванов","region":66},"type":1},{"params":{"number":"6860/12/61/66"},"type":3}],"token":"demo-alpha"}
+type FSSPNativeGroup struct {
+	Request []struct {
+		// Params The parameters of search 5.1–5.3, strings or numbers.
+		Params map[string]FSSPNativeGroup_Request_Params_AdditionalProperties `json:"params"`
+
+		// Type 1 individual, 2 legal entity, 3 proceeding number
+		Type FSSPNativeGroupRequestType `json:"type"`
+	} `json:"request"`
+
+	// Token The tenant's API key (FSSP: never a GET parameter for a group).
+	Token string `json:"token"`
+}
+
+// FSSPNativeGroupRequestParams0 defines model for FSSPNativeGroup.Request.Params.0.
+type FSSPNativeGroupRequestParams0 = string
+
+// FSSPNativeGroupRequestParams1 defines model for FSSPNativeGroup.Request.Params.1.
+type FSSPNativeGroupRequestParams1 = float32
+
+// FSSPNativeGroup_Request_Params_AdditionalProperties defines model for FSSPNativeGroup.Request.Params.AdditionalProperties.
+type FSSPNativeGroup_Request_Params_AdditionalProperties struct {
+	union json.RawMessage
+}
+
+// FSSPNativeGroupRequestType 1 individual, 2 legal entity, 3 proceeding number
+type FSSPNativeGroupRequestType int
+
+// FSSPNativeResult FSSP's envelope around a task's results.
+type FSSPNativeResult struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Result []struct {
+			// Query The search, as FSSP's parameters (type 1–3, parameters as strings).
+			Query *map[string]interface{} `json:"query,omitempty"`
+
+			// Result FSSP's records (status 0, `FSSPRecordRaw` each) or its error `{code, message}` (status 3).
+			Result interface{}                          `json:"result"`
+			Status FSSPNativeResultResponseResultStatus `json:"status"`
+		} `json:"result"`
+		Status  FSSPNativeResultResponseStatus `json:"status"`
+		TaskEnd *string                        `json:"task_end"`
+
+		// TaskStart YYYY-MM-DD HH:MM:SS, Moscow time
+		TaskStart *string `json:"task_start"`
+	} `json:"response"`
+	Status FSSPNativeResultStatus `json:"status"`
+}
+
+// FSSPNativeResultResponseResultStatus defines model for FSSPNativeResult.Response.Result.Status.
+type FSSPNativeResultResponseResultStatus int
+
+// FSSPNativeResultResponseStatus defines model for FSSPNativeResult.Response.Status.
+type FSSPNativeResultResponseStatus int
+
+// FSSPNativeResultStatus defines model for FSSPNativeResult.Status.
+type FSSPNativeResultStatus string
+
+// FSSPNativeStatus FSSP's envelope around a task's status.
+type FSSPNativeStatus struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		// Progress Example: 1 of 1
+		Progress string                         `json:"progress"`
+		Status   FSSPNativeStatusResponseStatus `json:"status"`
+	} `json:"response"`
+	Status FSSPNativeStatusStatus `json:"status"`
+}
+
+// FSSPNativeStatusResponseStatus defines model for FSSPNativeStatus.Response.Status.
+type FSSPNativeStatusResponseStatus int
+
+// FSSPNativeStatusStatus defines model for FSSPNativeStatus.Status.
+type FSSPNativeStatusStatus string
+
+// FSSPNativeSubmitted FSSP's envelope around a new task's id.
+type FSSPNativeSubmitted struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Task string `json:"task"`
+	} `json:"response"`
+	Status FSSPNativeSubmittedStatus `json:"status"`
+}
+
+// FSSPNativeSubmittedStatus defines model for FSSPNativeSubmitted.Status.
+type FSSPNativeSubmittedStatus string
 
 // FSSPPhysicalSearch A search for proceedings against an individual.
 type FSSPPhysicalSearch struct {
@@ -2860,6 +3126,12 @@ type DocumentID = string
 // Entry defines model for Entry.
 type Entry = int
 
+// FSSPNativeTaskID defines model for FSSPNativeTaskID.
+type FSSPNativeTaskID = string
+
+// FSSPNativeToken defines model for FSSPNativeToken.
+type FSSPNativeToken = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -2886,6 +3158,12 @@ type BadRequest = Problem
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
+
+// FSSPNativeAccepted FSSP's envelope around a new task's id.
+type FSSPNativeAccepted = FSSPNativeSubmitted
+
+// FSSPNativeError FSSP's envelope of every answer.
+type FSSPNativeError = FSSPNativeEnvelope
 
 // FSSPTaskAccepted An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
 // answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
@@ -3951,6 +4229,68 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsFSSPNativeGroupRequestParams0 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams0
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams0() (FSSPNativeGroupRequestParams0, error) {
+	var body FSSPNativeGroupRequestParams0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams0 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams0 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFSSPNativeGroupRequestParams1 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams1
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams1() (FSSPNativeGroupRequestParams1, error) {
+	var body FSSPNativeGroupRequestParams1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams1 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams1 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // ServerInterface represents all server handlers.
@@ -6757,6 +7097,10 @@ type BadGatewayApplicationProblemPlusJSONResponse Problem
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
+
+type FSSPNativeAcceptedJSONResponse FSSPNativeSubmitted
+
+type FSSPNativeErrorJSONResponse FSSPNativeEnvelope
 
 type FSSPTaskAcceptedResponseHeaders struct {
 	Location   string
@@ -18509,562 +18853,582 @@ func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P19cxzXeSCKf5VTk1RxEPcMZgYAQQDlP0CQlLEiKYgAV5E1WvZB9xnMMXrOGfXpBjjWskov+4vzK6ei",
-	"rNe5m+ts7Nhx3b1VqbuXls2Yliy6yp+g5yvsJ7l1nuecfpvumQEIyoqt3SQiprvP6/P++n7Dk6OxFExE",
-	"qrH9fmPIqM9C+OfuCdP/8ZnyQj6OuBSN7cYh86TwFVFceIxEQ0Y86g2ZT6hQ5ywk51SRAYvgp0EoR+Q1",
-	"GlIRtckhExGRIpgQKfAbMuSRajecBntMR+OANba7vY7TUN6QjaieecQFH8WjxnbHaUSTMWtsN7iI2AkL",
-	"G0+eOI09PchhRKNYza7zwZ09stXrds1UCl4jcgBLPqERO6eTa8qsDl9yyECGxCyGuAE7oYF+c0cv1HX6",
-	"Iv/T4Nz/5ogrtUNUJEPmuw4pPw7ZezFTUfoGadJBxELiCtmCCd0VIsPisEMO79OA6dcFYY/HPGQ+YSIK",
-	"J0Sx8Iz5JBa+HmZEH7fwVYfIkJzzaMgF7i+kHiNjFnLp98X5kAm70QHlAfP16/q992IZUcIVUWMmopV2",
-	"X+Rvo1FcVyN/NeY6VBRycQK3cVd6FM++fBVHQ0YePrhLxjQa2hvwQkYjXAj1PDbW/w6ZknHosQJINFbP",
-	"uqsDPlardDwOOM6hVtc6m+ub673CmgYyHNGosd2IQ94K2YCFTHis4VQs9gGN2F0+4tHsavdvH90h6XOC",
-	"+ECafkgHUYuzaNAaRtGYjnkrpBEL9EstgzQr27C3kVQR8aRQUUi54OIEz7kvoiFXxKNBQDwZC71lekK5",
-	"UJEDl0fc0CWx4JEiIRuZT6nwiRu5RBm8i0XEA8IjfVosUuUr6zfY47EMo35jJ/xmd3Mn+ma319m63uks",
-	"uL10wwcy4N5k0bG08DVzOts5YBrrB5wpsmiz+Lr7ntsXY003uPDluQYP9zzd7ZzdvffNtc7O+Td7G1u9",
-	"zuLdsSic7GrkqydokSTnlEfkmA1kyEioP9EX0JSh/W0sgwDuRG9kpQCmaxegW2+99dZuHA2ZiDQ4s2qE",
-	"odkbXAoCgzO9yFgx0tTU7frmRqe4iMZNRkMWkpDRYPTNfoa//cbcA3riNMY0pCMWWcqfodr+rZr1Za9c",
-	"U+TO/sEh0XsMBQ0IB7xGOD7hGg1gDyIeHbOwTe6zMxYSav7We/JlX9CQR8MRi7hHpNgmiglfgzlVhBJc",
-	"aRkaMhrA9ao0eWk4DUFH+mFufft+w2loYqwpaWM7CmNWuC36+C4TJ9GwsX193dGXZ//s6nOJ9KYa243/",
-	"9E6ntbXb+jZtffdRu/XuN/58lrA4jcetE9kyKygeouVXe1JEoQxmDzXjCkSd8rGq4K2aFmiMStlWU1OZ",
-	"eJSSGHI+ZCFyZTlm5ti56gu4Wuav7MCzQcjU0A4asnFAPVaYTwrWzvGXb/bjTmfNM0gJfzDX0G19PfhV",
-	"X5gR47G+02hIIzKiYpKSrjFVEUAFMLVJm7wRDVlIfB4yL+JnTBEaMsJPhOaW5cvOFnPj+jogPFw6EqDs",
-	"2uGMW/aQa66527tRxRRuSS8eMRHVgbxvnl8Q3itgdr0aZu0EfyCAze3/idO4rSWO6oMYhPREv0iax4H0",
-	"Tlf0AeSkD7uNomhXuWMQa+Zvdj4t3ffZaCwjJrzJ66xiubuaob4XM3LKJiDeAVsK5An3aECMhEaalDx8",
-	"uH9LS0KUnEjpE28oucccomJvSKjqC3dj0Du+7nVZ6wZd91vrrHPc2vI2NltdvzdYo+vHG951311pE81r",
-	"NP8DJqePQ9ERTq/R91j6E0S5CaIiD1WUYo5eYG+dDGUc4gAyjgDjNYbr1+OxikJGR8iC2mQXBuYWeYOA",
-	"hdcUDEODoC9SIqC2i0uRglAhAf0yQmFkyPQJrBVXpsh6r4coWYl2uWto6XuoAdfexkYZXmfR8ABEt2qJ",
-	"frO33iHjVLZrE1fz7Gr61OxqMnS94xCPjsfMJ8d45CBEhytkKAM/OzgUrLSMxkhE1SkZcMHVkCkrK4Nw",
-	"EMZCERlHjv5JpIfT63Sy+9ZfX1PEi8NQ44jWPFhfNL0h806Ji4qIu0NcKzC7RB+iSr/Vq9aSBhnEob6H",
-	"FUsos33PpZRwIr1aCmmO92Kk8UiOuVdNDAwrskivaUEz0q+vlFS7bm+jt9mpJAPw/nJkoFtBBp7oL9VY",
-	"CsVAfLlJ/ddQw9N/eVJETICknxMKVsehPA7Y6BvfUaizpCvVm4woDxrbjTuHhwfmkplvkYPEgj0eM8+o",
-	"LDBt2yyeqegR9xvbjU73P9xa+/brGw9u3Ou9df3Nzl+u/8fN+1s3u3u39ckbnXWj03MaEY/g2h5a1EYV",
-	"LSPWWt1Q26urqTTX9tmZXb5atSShlX5nf2lsNwZKjTUxzw7yz0M2aGw3/mw1U/tX8alaPcAx8URnbzoj",
-	"PuUTYWEoQ9Dl0hPJ69laAwh8ImSEqquKqPDbel03qf8Aj+0lb0qvz1JzoFu+ZApmHNHIM4QYtglQqder",
-	"GtvvvN8YcBboC9MftZk4aziNEVOKnuijP6NBzDR51QNJwaz2SoNAnjOfwHNF3uk3UBZgUb/h9Bs0POZR",
-	"2G+823jyroZ3vV/P6rIngC+ritHQG14KbNY7nQxs9sUZDbhvN7802HD8rmW/uyogsZfAFRnRQKvkqOVr",
-	"6FQE5oRb3SEu3oJLAq60UEi9ITmmPuFiHEcAHXtSDALuvSxs7KaLMjSaK1JiWGADiXgQEC7IOJQnIVOq",
-	"fcnb2cpuJ93Bstfi2Q+u+j7swDnBxNpbrilkUqSZt38xn0eg7BIVH494pMmdFnv7Inf+K5nQUD5kI224",
-	"pZN2K865L/R2NbE9oup019iD5ty6ve3lTsgOXHdEiIpguXwvZjHz2+RA898ch7aWOzAktMCSkBopVoxc",
-	"CQcaByD25qyo8+1iRliw5jGHuGDvUmq8qh+p1ff1f/b9J26FVSx7ay5k1nPVi1jMsp0vbUNJBVyQZ8r2",
-	"kkvK/E9yoHIHZbQvB1RclJy2YYsugItiItrOBDcwtPLIio6+Y9VCRC94nImSVGhJsi+aViYkik4UOR9y",
-	"b2hMsTkw2sPtteaDE6AcAlJmoAd+aHQEXAmwMRoVLK6XgoqrBO4vDSwLZjxHH3jAskvkisTC3mBxXYvh",
-	"UobH3PeZuAJpJmJCy9VDqqWP1E8RMp+JiNPgssxpLWNO2WqX5U6D3Bc5KRNFmitjWWbnIzoBucuXwLK3",
-	"NWaZ08iOIdPp7Xoc/Z4R2agg1B/pS46GrC8yAdYDmzQJqHeKeBHyk2FUZIB45FqTk3EYtcYh9SLuMXJM",
-	"xemKY9TC3KAhG8SK+WAXUwpNYBmTNUzO6CVHfMRk/LKCjVW9uG92ix44tMSsddRltZL1Cq0kMiu+sFqS",
-	"ffjqICa9g9JRcAHrBmHyNSnYVaAl0jRk9Sr1z6VWGxQUckzgkojazcn4sPRlD/5Ev3x10iNCL2GPudIS",
-	"4HGMSGj2DSe7b+ygt7U8f7kjvgyUFpQgY4kFleICOhB+diXHtVswDGh1Jw4ZsQ5ZRPs2OQJzU6xAqwzk",
-	"yUnmzs3OwHWIAB9JyKI4FOaY0UTzIJWaXgqUwb2SyhQwcmbfGAeS+pcE2252K2bYdMXLXksA37VS+fCq",
-	"bge2RUaxiojPvABMaFo4499lxv9aPBDXIcr4MUD31zeiLxN8vvr+DMXvCyNYUDEhxxOUr3hETiTL2JKh",
-	"//dldEfGwr8aym/YYWp72zL/77LCQY7w35cRGcBKl702IaOW/eLVkfqUIqUGHiBNKGrjD2dc8eOAIQfW",
-	"ci/IE21z/Pv6MPVpvTQOHenBzU2AkScI0JCeLk0OBgZmDh7s37tNBDtXZMAuyxQ2Ot3iBfHcXi5yTcXv",
-	"Xt1l5Z2QyJfPKA+ovhwp8HJ8Ng7kRK+lGH5D7cmOWDSUPqIhFX0hRWscshFXLD38fuMglI/5iPYb8y7C",
-	"oOABnWhCcCTlXRqesKs2PHKFlKLXIff4zcty/5yYbtZLIilJACte9qojKVv4xVVbkwo7LbibrxmCCkQS",
-	"cM4YeK9G5J2181qJLwz5GcskvssRwBvZsZtlk6MLCr5m2lTufSVHX9p1PvQrDW3DFxn1Ay6YMqKHFIJ5",
-	"FiO9QCojXByy8Ix77KFIMfQKLgpjEiD6DdXqkFFvqAe/LP3LoYVZMYlzS15aOcl9cyXShSZjTPhMeBPc",
-	"aTr+NnnAfK6svpipKk0te3g89GIekeOQ0VMGHEyOmTCGIwjd8LnS18BFzPxU7Uw9K+jEpMSjY6KGNEQ3",
-	"pxYeJ1aPbuozIa5GVU1HmI+hjBo/reuRR8ZxPSFzDJ1owBqHTDERzRioSpaYqpM0b6/mwrGeoHdR3qNi",
-	"YjBOXQHkjaSIhsHEMgiMGjPwCMYvDf2ZEUFfmVbd47EGzAEd8WDS2DbBZhcCVYzKewTWq16nd73V7bU6",
-	"3aNOZxv+5xudtW0TrSYBULNF5OlQL+dCeBMWzR57jPkXYPOw11bus1ku7zTOuAxoxPyWjdprbL9jd/3u",
-	"1SCGOfOQhDSyorMRW0MpRyRgA2tCBXC9ppwinmQndA2xSMviRcsLjxQLBiRkeuHMJ6CfDmmsNVake7iK",
-	"ERsdszCNAjZnRRSdoNUVhqbChsymQZY7ZXxAOy0TIGJqpLHRGAbl0kinAeUh4iU5YZHqC8RFfRYtg4FA",
-	"B0JjlY1tpFbGUBX4WFxPCowo8CaFLzXiy0FfGBBVZMgCn4DK4rEVG1hqvyhyCE+KAT+JjYh2yiYrDkR9",
-	"uRh1CjDqziJ6PnZ2LpqnL+YDTFtZhOlSH5vXZ229F6EwDwWNo6EM+XdfWuo/1JozRU+mve/dg32M8FGk",
-	"39g1M8GQ28TEZGKIyimbYHhKv3FZESWnAuCubBypfxH2V/juKjD9vrSnAEgKYRKnQp4LCCYsQtBbb73V",
-	"KkfAzrvNcsCsudJxKD2m1JUIKxUu4XNquILxb/p8AJ6IqCCKXfIae7nIj9zEAEUh09Mub8XKrfuUTVrm",
-	"86uSO2cduPpgaBAy6k+WOqAn6VLQk0WD4Jh6pw8f3J112byVBrBaCUcxARKO4idCz8WOh1KekuZhRIVP",
-	"Q5+8hb+obeKahy2OMo79U4viKqKjsetk7+jxaBSHzF3JPHNo1kXbDvUnbbIfocFIRTQ0rm2MAzGRYoZn",
-	"paSUYYSu3h/Ea/HHTJGmi++pNlIB7iMRaJu1qDYElLgrO2nsnYks6wt3vdMBMQ1DALkiELHikMzmpGX/",
-	"E4hg0GefckXAwkkpx6MN4mjIPM2MNFsSYOfBeJY2OWSMuK/dPiKrZ91Vu7pVnwX8jIWcKbccbGZhE7dh",
-	"fm97cpRBa8MphAB21m8siAHEwA88zfsQIDYb1WkIL/edvBynpVm9b9wzynGOpsrZ9Wh8zcfIYoBsp7X1",
-	"qPXu+13n+vqTyjjZO/sHh7mA7ooliXxIPMwSah4ecYxJo1EU8uM4wr/m+qD1VNnbT5yGJnonsi4a10wL",
-	"WUz43jVFBnEQgNO1GDaQ/K/pB8nz5FfJ8+n3kmfTD5PPkhfJM5J8njyf/lXyot9P/jl5Mf1w+mHyPPkN",
-	"PH46/YQkL6YfJL9MniZfJM+TXydPp3+VPJ9+0u8nP0peJL9Nfps8m36Qjlf/QdW5mjyg3aiSFCBS5s4V",
-	"aI/5prgzFLa7rV7nqLNVErZTf7Kv5S5NDaqWMqTqodZQfRsHXZFVBnHfgGbW5qolWdC0tVCrvyYTVox8",
-	"HtBAsXS+YykDRkVuwhOuQOSbM+2hHLHcjBZvs29nJsWQitk5uV8NROWA9oqo9d6NmVMrxo9j3DgXntTE",
-	"6j5Ev1cf4TVF7GuVUfL6Mjc3u7219aqLygfZ36pMoAHQgS3ljohHNRDTPer2ttcuATH5hdRtF003M1kB",
-	"DsjnM2ssgXtxwUf3dnvXO73u+mavW7UcVZMKeZTlP1KTumDV/uIEt0I6iKpGNpLK4jwgeLFEcn6WvEg+",
-	"TZ5OP0i+mH4/+Q1Jfp18kTxNPiO//1dNbZLfJk+nf60Jx+8/r5w7BD2uZnbjyIfAfXyTOYAbkcmhkuFy",
-	"yIi/LEGZs/0e6U8w+Nj65N7RCGYGy9Htd9MZ5fF3GEb3lQbbA6IGnML3uf6FBgc5DmIWXuaDgp1/NfmO",
-	"Q85YeEwjPsI0YHfAx+ouV9Gu/WwPvwKp4ivFpBYIJ18iMuQD8zudTtVirghsLwGx+jIr5KBclm4FNOae",
-	"6r95xEbqguvPtt2gYUgnM3spTLLERo7MGc7e5ykXPpGD/L1ukyikPiMjGp6Spnt0LzeQu+LoV5l1P8kB",
-	"kSE/4aIvmu7uG6U3T5g8Cel4CJlIXPjmkUO4ONPyLGbkxBEPeDQhI+mzwEjfIh7pfRbmbjiNwgwNp/Ea",
-	"k/vpsA2nsW/HbTiNh4oN4uCeHlQfUYHJFAaZZfh6+tYZDYGH6HXo4yx/Bkf8xuxv5TXp3/Lr0n8X1jZ7",
-	"XQ/H/sUppb5N5vMIfI8ZTYTLLUjukCE5sVmRmB5kMnmkYOprwf7fO80sEYvFFK9wv9Ugh9J2Sc7F7K2C",
-	"9pLBikPGVCkt8UmUyKhCwKMha+Mv4/g4wAw0IU3uChnIEAwPox0wL0NOmSLN5OfJPyY/WiE+87jPyPmQ",
-	"gkgENsqSxp7SYBGhbt1Ifqz/P+k3iocJOeOj0yjeC/RKNaZvOeu9d5/UnNMtDn5FWgXN2TMoZMGr8Chl",
-	"BUvzhGxUzFVdxBdw4HcXrr8m83WX+MVtTF6WGNjgyiJRKMw6q9noq43IiFGhSnhSxnBNAKZ/O5cuVAnc",
-	"otLkAgRUb/qaAu1hB7NMyySKM+O/SemUhnCINqOKuBbb3K+0WaIEN3AgxXupBSKjo1dCj43SmuE5V8xU",
-	"ljCppGtZ1p6ycSl7yh1eR/XTBQzROheV88VfgQFjfX0pA0Y9/OcKAOiXSjD83zWMJZ8mnyfPAMCeVZsM",
-	"aMUG7sgwZ94BfUnvxyHnQwZMRMkRk4JlRia+3Gm9vIUiM07UmGg2Kk0RYKyvnsvcNuyFRiRgVGGAZWqR",
-	"X05jV1EYe/p1vwrbINEFQXwoVTYrV+Qv7911QBgEg0so45MhcVfTD9ylTjaqVRpS0AZfryf9EqAcaf3h",
-	"Hg1PGzX63FG9sFQY+xrmprPROKARWxIoSfKCTD9IniW/TJ5PP5x+NP0A6WDynEw/ygSt5EXyy+RFKmol",
-	"TxdSyczwsYg4voSpIy0tQcANyx5TL4KKYuA9d/W0xnmdHqQ7S11FjVMB3Ac2ma+yikUj+SGc0TM4wi/0",
-	"OcEh/g1Jfgc//Ur/mTxNPk2eTz9KniWfo3ScyaQbc9X4ZaCpmKXipuDkOsTdzbTPN0Dz1D+m+pW7Ug+J",
-	"RbH5ZSBzLjzWHN/iM3qyAKiqrRGpTX0WCPy8uX15mdMy+EXCZjb8InSoNj/sEk+ORhDDmgOAVyNxaqiq",
-	"yeCzQOeQWKHurAyaOWm6oybkxsm/JJVbLOIWhBSuFlO1L5KnlXRt+rfz6Rpp5v6dvEh+Mf0w+Xz6cfJv",
-	"yXP9jR5++snKxeTkEgrMnF1Gl/4glPoS8qyG0fkYBqByNWpdHi9eUqczQ125ySiFzS/VXHRZyfRV8Kw6",
-	"eqxF/oeYQFRB0wY8YCYRZ/ZoBrXaghHesHrZmIZ6nzZXR4OJluqK9pR2Xk055mCWWIQXMH8dKB1a4bRS",
-	"2LQPNZxgCbVI5qCkAgwCrSxHw9EyUJDOvZt+9cS5GsqvVzSAqKpDFnIa1Jx/9to1RRS8maoJQ/a4CG+d",
-	"rr9Je4M1b/14g12nm8c3vK0qAlqnyqWneU3NKHJbW92llDhUQKp0YDsDxNNwLfBpdSsa1ukfJT/xZSIL",
-	"YDHhwqMlKgaQq0bifzDs6EXyKbF/kPyvyfPp95aT0jPgS9dWBQq5U1yIFbt+vpDPBahsOgJkTCP6zKJL",
-	"ejUXYyXp4PtijKkYI/p4H7/udcBqbf7qLuAzuQUsPos8blcUzHrj8ChPMezb7ZxrB955QNbW291Oq9fp",
-	"aKAv/dbttXob1yt/3+j2ik6duk+XdO7oz80isj+7vcc4SOEnmLp8IKjw1bnwLcUsoF/N9V/o0usvcfEd",
-	"IsBcVEX1WXkv84D6CngAFKCqEQnsWvbuHZLmwet7h3+2uZJbmAmCT4Vsw2MdckwVu77eYkLL/SXye29/",
-	"/6Y6efs/vC6/vT888+7vvuntyf39m/K7e3u7376xt/vm7ce3bu2+fvPk5L3hm/e+tfvm7b3d7+zevXly",
-	"+t7wlL+2dd65efP89uOTkztbBQ49idhC2pUnW7jxhddYLbNmNOfqKc1CifUilOReHES8rsL5GyKNVx2z",
-	"MFelKZ3BIVyksbgy9DHMqrhfU8jgcpt9AB8v3LKdY+F+zXiV8CzjyJPGPlOwFu4QN4vlJVIQFWMFjmbv",
-	"8WPiaih2VxxTbswlEF97zlUFmanXg791dHRgY6ggCDdPv/VqzqHC3ZCeMXIiizajXqeiZqGpQbd0bLZz",
-	"VTQQ9lh7ERqGlDJq+QV1pQJpKTo4yJh6p/SEvRIaqOol8wvQQbNCyN9X/06I4BL8LL3QOtQCa4sJQ/Q0",
-	"jfDRsZejJ1foqarWQr6yIaNzwzH/oPGjVxcZWoy/sHGikAWqUuhxFkSOPkjPbCEAm7VU7r7iouoguwKS",
-	"LhSeAVmiWT6gATFTNyiyJkgtFIXUi7JKAmjQs6cBoeDRkI1IE2sjVgRt7OjvMEUjMtksXBE/lOMx81fa",
-	"ZPdYoZsKfbOapUB8t2AzoRvRMB4dj0MuNGht3Vnbvb7Xudnt3Vq/vXHn+u7mzRt7W7c6t7t3ertrN9f3",
-	"Nm5dv71550aj0lRzeHiwO5JxlataCxYqHlXges0HQP3xg4zrdXubm9fb63lckHEhSRshGcwQJrOxRkU2",
-	"T/MK0oOHN4sqjv5hOYXm8PBgz4wIozxxGgE9ZsEcS7SKR/rOBjJ0slyhiD2OIBV01pCb/Cp5kXye/NuM",
-	"vS15QZLP0OgGxrYvpt9Pfqt//zx5Cra3f0ueJr8lTXjpRfLb5BlJnuvP4OFnyfOVxQwCLyl3qO/W3P9N",
-	"ygM+GFQf+jE+1BKkN6RhFe+uNkfepyNIoiVc8IjToHw8P0n+PvlZ8s/Jj5MfkOQnbf2/VSRrPJSCVZCs",
-	"A/27IYLKIT7zY6RfJS79TuMbm831ra2VjY0bre71Vmddn0Mq4tZ44GoEWGMxN2uqO89b7DiSYZ0Uop9V",
-	"oJTvh0xV7HMXH5AmExHXb5d8d93eRqez5ZDkv7VJ8j+SHyc/TX6U/CD5O4ck/5L8Y5skP0t+kPx98s/w",
-	"+98l/69Dkh+2SSV3OOZhNKzmijf1I+JDcVgufH7G/ZgGM2vZutFpdXotsBAUWF/tdGAur5kPTelz5ivv",
-	"+WLemWxcG05p08YijHHi0aTOBPeD5O+Sf0LQNX+Q/K/JPyT/czn3Sx0M3RYDGXoQh1AfS4SxWOmLORch",
-	"ZrV7jPkmJVDLsT6pEtww+bVKKJiMmQN37tgWLYDOSsV60GPpT0xauZCiBZUr9O9qDF1EhL7+gKuy0Jz8",
-	"dPpx8qvkWfILG8X5O4j5+ix5mvyaaAJHer12Z73d63Svk//9X/4P0mut3VhbhT+Tnyb/kvww+fvkvyb/",
-	"lPxr8n9qGP+fyd8lP01+lvw4+RG8vnV94cnbLdcd/muhjMeHWJj7glZMdsZCGphSwkyRMBYE3aJQMbBC",
-	"1zRZoo/iMFgkOeczZp+k6cZ1mT5mCY6tPQeKf1qw8JxDR6aRpvAerGs5tf/w8ODNmGGUZWZEBc/Q8lbU",
-	"dOV1N7B/cKnj37U1nK1xII8dOYQ4nuTE5yu7DzFHdM9Nbv0lrvjfH/xfYnUyWfX91TB0obxD7jff91vJ",
-	"PyQ/ccsEf219Y7XXXd3c7HS68EYxlbXf99/vOt3Ok1X9r96T1ab5L/7nP+v/bDyBD1f+fDGVwk3VXdRd",
-	"dkKDl7+r7HiUbQ9GKIHUYUOJL8Iys8Y0RqlPibn5pkSS/oeWzJLPkk/BaZ5zeK5VRsC8DIjURBzVLriC",
-	"+2iR6X8kf5f835qhV6x3QQi+1qzqCjVDnwt8AaI9dkirm9EyGgTmYfEANzedrCRyq1vZn6eI/SeY5DGX",
-	"Ax4MJ4p7rwy4RI7/z8IWyCb+IlGIKnLrVvvevfbbb7/9dtn32e702logmkXO3pN+v134R02y+UsAGpRb",
-	"r4a2O1CJvd6zWBEEtgCkAlo31106d6rkRfLpxae7CASb7j9bWyC7qDHzOA3gibI9nUi309O0t7vRWbki",
-	"gHcaWCqr+lAOaBRKMRlxr/5UjBN3QTReHWKlF5IHhFpES9FjsYSZoVKV1VwoCW09mD/PipV/j3hUMQIl",
-	"2QOp8TOSDuEDQsWkeDbXN29srfY6lun9NPlhZTxZvUmvJBKfU6ywVhHO3G111lrdjWVUmAtx/GXY+FK8",
-	"2Oxz8X3eFhW+1m/J8/JhMOEznzTvMB+E17v0nPR6W607317ZIUIrRlgaH4vd6lPTW9EPsOQOmtVKzDmM",
-	"uFcVxrOLDzSjwzkKx7J+vQqZvIDGqmKsPfg9s9yHUbm3xOxYc0CER3gSMxDRa3Wut9Y6y0CEXkQVxocp",
-	"azcnU26Kt4BnmvnssZqJ0qOpgwUU1S/GO8Hsh9wTQtxOtDbkoO4XKcK8odQqBcU2CVmvkyIAQCPR5dWJ",
-	"A3x9bgi0zcLFxe0QF+dwSURPoW8ajcyza6Y6jsqbCsdGoND0UQuWWuUZF42HuVeWtCDi4rPP0t/uminS",
-	"H/YPGu/WZFubs5p7iQfpeV7QHRcLk4KMXVj0qdi/omHIMkWxTXaDAGzOcozjkyEL2U6uWZ5NNIyGbNQX",
-	"VpbCOOBt4trjc4lgzFfERYYELbENR9L/TlkStLb2zfW5GcuEok2pCOau7JiW2hXjzg5jRHz4io/TT5B2",
-	"utB5HO3pFzTAZc0uYS0rL6dDXELAJE17viuvQNZcSmCsXcIc2fEy0uLCeWoExyWtf2CaXnCfi7SspWWB",
-	"g7IcQJp8vPLl6vR/EK1vWSF4qcteWh6upKAPwKVd7eGqFm8dLU4o5mdRobaeGjhH9XSqTQ5oqKyBlamI",
-	"sMFAhljGNFeW1LwOpPWUjaOsIgoXxA3pubuDNWvQgwiOJZrOryk2CaQ8VeQ8lLb7dUldzTw4i7itdfZA",
-	"9oX1Uyz6yHg04BsteNSbo81K1DWSvekgTmsaPZYqokGNGebHJv78i+Sz5HnyBZDT58lvCBj4f0K6va21",
-	"9U2HJL8Eq39Kbh0y/Tj5vE2SnyRPk8+TZ9P/n030dUjyqzbZrNQUckb1RbuvssU/0XKFv8zXRXH8CVxd",
-	"Tt9a/nNAY3q+zEcI7w/oOWAhRhMv892heXVGsaTnjRReCjvInWQ2UwFMnBQ68cjenYujD3CDVbEP+nEq",
-	"2KUpf1Qh/Uo98O152FHitMa3mYHn0CZrzHdUkrJPEes5HodYz3H+0+pEqHq0upU+yxb6FUCgWrdRnVMK",
-	"6o8XHUpOwZu08hXwFOkFsEfjUPqxV52WNsvP9YXgrqzgHEzSWprkeEJowebRApvHkjYB3Gd3o91Za/c6",
-	"vS5ZzhDCx49YlfJ/ezSOJrlOd0UnoVbtd7LASK0NGzlU+MYYr5VBUashO2T9ukO6Dllb3hWLvMXE0xzn",
-	"ZF/hk+MaNzAxH+RxodZDvpy7lmRSNFnGr5yjqiUXID7ApUEMxpcbGLJNbMgNmX4w/Tj5RZsk/zD9UL+T",
-	"fA5pjJjb9TcpeZh+mPwieTH9YJt0129srbfXNuyXy6YQlnAmow5L8AQDqnVs4bDunN8yxW2OmYZezR7O",
-	"bHWCqmglVRuupLC/EQhjEXscueAxTcOkl3aLmjCqmRgSp6FHrZveAIvhYuehjMDQ1mQGU1laQHvljxeM",
-	"4ICc9KbqYAE6slZV3DUSANiswM1OXOzga4oAhLEQXJy4IIJHIRWKQxqhCyHizNcvNrWiY7WevrC9zVcc",
-	"sDNFnAYuaSqIPIcG69tEMYbdqtEGdk3Z2PIVnBXfc0lTYD8BHNAhpnbTbLdCbBWY75qb1ei3DVxw2myi",
-	"kOnPaNAmrunF5/ZFockrxnCWVJjeOtHrjrAgQK53remhEIESgsWnyXq3Y5vC9UU6Tdo3IaRQmyQaUq23",
-	"QK1v4po4AxcK4dFQYRWRLK6RikozzDJFa7DHLlXQYXNcX7Gmd9TtbHc3tjudby8dinvRaHzb3XHxgqHn",
-	"DfMJxfvCy1mw8l53+ZXXZVHirfplk9Gc4vSLsyptx+5l2ygf2PcB79NEk/l5LAadNZkfUpVrplxOZiFN",
-	"lwufPcayFkvTa72wmsQVs2f9W0ud8nHLCnatsYTaQuj0WBBRbVqEZhdtDNFImhpOw5Al4JJe2qDFUBto",
-	"QKMJCFwcoFzRWJ3/Zklrtd7ym3b29AzSVdhfDnMjp1eYriptum1XZ3+4bVf5xGnEkGm/BFoEVEXEG1Jx",
-	"shCPl8eGqmTXNN48Bd58iaz8iuexn4Mc5M/61UZUTFLjurl9a0eDnKB8M9hyGRJRaXrF9zMjfcltNK8V",
-	"tdOIZFSVyr2b43T55dYOvoR/yrSmhQnnHeAyqV1ygJldOSdUdfDcRak1kIl54XLXFBlLxbExmm0FgaSm",
-	"2bEJMVycBPaDolDWWXQh71l/3NIxdmj3UIt8zFaIzcuNIHbIMItUtzExgLgXI5bGgloh3NZRwLdMyTJM",
-	"k8OZrQyUp4Z5MmYI3suSOYSxMhXDXw3VmnHFIWjYG3Ly6Sl4AZVAzVngp+2OZ9kZF9geiItxHFUVumCB",
-	"P6/3CXxHuNomLohVaEj6joJMumiI9iSXNH0ZaUUoOmdMpNksoIDqWyKwN6ZWnL5wYX9mIH1oZgyQcqPh",
-	"7AOISsQGPLMPsfgjZMCgZxBrPv7lPWz0n8sUKvcLge1Ecsw9VSXMjJhS9ITVa31gCkehtJyDBH1agNrS",
-	"iIykiki30yEI6YtLf+gbyeavunTsJbcrPKYqw/x3ia1IRwMSC63MaZbuaC43jljopCEA7fYKZBZRDlUo",
-	"aOqTqqB01bVIjYNX6x6pP6sk63XzjpI8b6iv4WVG1LduIn0KVrmPtA45/ZvpJ2SzY7XC6feN5REKFoGh",
-	"ztrrnqF6aQozPQUl8aPpxwvvArdsF1p/EzcD6Z2qPRQhLld84o45O6g9AZAMgI1iSUVy+CCUo+pEiQfQ",
-	"e85+mepeXBGfTkiz1+neaHW6rU5X41VAIxauzEg9663O1pI5FIIx//ZZ1ixkQIG5VsdEBkqSgCuT0QYr",
-	"JAw+1jwWNNk8AC6uvBiHwS6wgVm5JQ6CDCIDLk5TQcO0YhyEUkC8TSlbxzYSwhKeLGpjk8J2GK/+2aq1",
-	"Ja92e93eRm+zswpAsrrZKST1pMcWh7ySutQGqheVnYcP7u5Wxq+n9587g3oA3dOK30EcnszNazeqD0g7",
-	"nv6CjOPKdCufBayyigbMYwsrE/NaMbyqt1iQM6PP2Q5ADkBdZbk6BKxCdSwN7Clokf0IsYEr4kKAB3SK",
-	"g38+Cum5iwKLgRPw69C+AJtwZKi/kBF5++23327du9e6dQvbGQIk64fgYmUchI9zOlmpMjPMjwIb0nF1",
-	"aOAFMNPupiYNjILnyuzRWv2yUnq2TXZ+l5h9BYYZPDbodgJJoxUBIVttvd7G0jUmuyTQrBL8Ng7pWZXM",
-	"IWvEoyMtikTSPl0nFKpwMiSwxsTD/ML9TFhEuOgL881G6ZvSoCX5oAeufhSkNy6kiNRWHs0BLxcnSxVo",
-	"hu2Yg0AibsobLs2by3H9npm+NMeI+ixHlRdHMVZblDViVRXO/znYgZ8B9/18+jdZ+fynUGD7C+tMI8nz",
-	"6d8mn08/IRp2wE94n3RvbLSSnyf/vRKUtABXE+Vb3ulsEa/1zlZ36/qNbmfxpcI8ZttzLlfGYfQ6F5Ul",
-	"52z0oKdfUtuk31jrdPsNcsIERL1+Jw65MpXdHXja6zcIDY+5SUPHH9f6DeKFfAQ2PI8qVogxXAPisNbp",
-	"wf9dK2oy+HAJHSa3G/UaLq9R2KPazZZVerJn1gZWmNyDg5B6Ea/KtYTHZGyeO6B6a1YKVjg4NUOmUu0t",
-	"bclv2jKi7ACvUgVBovJc9AVeD5GhY3/OwYKtW+tLphyiTN6cHkOB+0Wrrvg9dq7VT1xsyuviFbokZGOw",
-	"3+yQYxkNMZtNxhFBI7Oa3Umb3JfhKKW7WhgyhmloqFBcBTTr5WfY3Rd2iEg8qmQoF64iW3E3ALovV1C2",
-	"btQa8wG+kabLFXCkKsJfn3sdBPnM44pLoaD2Dh/xgIZkBDFsamlbA64/K+YrTqtsDqd8cexNmSRoaVlf",
-	"fkXYIXi24WGW0B/J2NrbrmzhpZuEXdhVOfZ0l7zVyyk6u3ZzZKCv2iugvgaDykuvYpPlO48kCVkUhyJD",
-	"toIW2slxdOzHMo+pZ1dcHQauMkqen7m0kZxakRHmd50L46eFn3l6Qyz4ezEzj41zoN7va2+BChpMFHNI",
-	"vpQ3zRWt19sMKB+VQxog0ufZ9K9QyX4x/TB5Pv2IJJ8mv55+30TvfDT9GzL9EHg7VH39aPo9jJ7Ruviz",
-	"6ccwxIvkN8ln049BGEjHgv/7Pfz9d6Ze7K+Sp/p7giFD0w+mHyXPpx9Mv98uR2Wu39jYvL4gh6va/euZ",
-	"ghVw9fVoUMCxCkavtU0su2rIfKUWsmQVi1JR3dwINU2KXp15ZK64ldXILuGdUZSrUMxkFc4OBicYsoBG",
-	"/AwqF+b09nN2XKO7N+Yr6PP9ipC2WCP16XXOSRbFhd1GGlgT42uUjmbIfAoS3kpRQa2IGvEifsajCrn+",
-	"gIVc+rbxv9YK7PAcAOScggSDas3F2AcOXcXxvJLeouaDgcmGwZgcq7yYZV5wTTMaU8XqhIwOKwuvZWcl",
-	"FcM+VDyaWFjiisRCQfG8YxlHjrXnaulwHFBBL7Hch8JjYUS5qD/LeT5bc0ZpBaxt4obq0X127pJBjLUU",
-	"zQ8HIQMYYfZJTus1inJfmHd3jyVUg/LTd8E4b3qnU/sUx971opgGrq0fbkbBX3OT2vLiM7PmBsnNa18/",
-	"jqO+KM34RuC7ZExVVOwriGtvOI3ShtNf0uHxF5wz/+/SJ6VF4Y9vBCWHT36kpZUlg/643vJP+WWUn+VX",
-	"U3iWrqHi19oBZ3dYeAx7nU/IMwDk/k6hjnz2hL0X00AVyrZeU0uS/boqbJbYpnQvw+oq6rOQEFdXXM3t",
-	"UC2iwPa9ivwdds5URCBl6YLkwbKJRbJ5OvmcjWrO9q2je3ereU7e9JOzhFJF9DcVDMc4lNR8S1KFh9qO",
-	"7Wjll4Xg8rrM2aQurQqauYyNqyR6VAsdIVNjKfxqFvZwrKWNbqeTDgpQAhHJZd5mxTxrl3OIkmGEAdcl",
-	"aegi8KH3+YANLhbGmbscfbmWkY3oCVL6gQxHcUCNIyRk5yGPIjQs5KL8itIUOlvHWvxX6pv9hnrU7eOP",
-	"7MqETJxjdVyfmBAt7vRT160Tgj9/BclbL5LfEDA1/ip5lnymlZLZHoW/IXk7pWlwAobJtQ7BD/XCpx+A",
-	"ebLTtebJrc0a8+Rcd6KTxpymaFeEzQV4r0Hkoqp3NUW4nD2Z+wBjJQpQuIIb3eqQoCvUIWoEdtxA/Qne",
-	"4cK/J30+4Jd12N7KaMFSDtuR9P8o/bWVF1/bqg7DLepb93C/KEW8k958t7PV6fQ6nbzxZL79JqsN1r1Y",
-	"bbA0KMTeWT0caVp7UBkmohnwmJbdkNfqeO/cOh56GJuuBNmg3UW1G+axCj2cXQfZr+EQEGVKTNHRLAbc",
-	"XT3rrqI/fBWYi1p9H89k339iQt1zr5gxy231v3zGgn/x0QlRoffNfmN2G2vXNzav37hx3S5k+VIoC1xC",
-	"35qMWQiH+rIG03FsAxm4iGRVlqFiD+ssKvqh9QFyoRgIKjBa0fRXFSBBJjIOSaygQrEpvpLdZn28RJ4e",
-	"VQVCFA0wN/XysXZUNfAeBFRzG30aMjRijg2w6nXIvZuaWjpbm11no9fB8ulgZHl4dKd1w8l5u8HMp0iT",
-	"9sXeJORBwD0SsAgILxbyOJfm+3LUWPIDMv0weZEzaX4I/4JeaB8mLwgmQGoATp4lvyGbHVKSQ6BFWk4S",
-	"SZ5qWeTnJHk+C+hfJM+IMZM+haZqnyafm25wOPUnJeNnr7O12d3odS5l/bTwsxws18eRwA2B/AmvzgJq",
-	"9fXqCzWuNkRXSoYhG3yz33jfrOxJ3r73PpDpJ+8Y+9778J8n71r8dVNUQVhvX+waSyu4ZEyQXcxlgcIQ",
-	"MYqjvASILHH/9bd+l494TXHuNIHovVhGlAzoiAeTast2jVZpHbksGkpfETWkIfTD0qImjAaIC7GcKh4M",
-	"+ONSBLph16u+PBfQ680p/dCSfjT749gfXKQK81w1BNeZtljkgjyIleK0RCeT/wdu9nfJi+kH04+qZLOa",
-	"HjoPBY8UCdggQrlwJEU0JM213ub1TT1b6nSCVuwkFoG+MBNfnUkJm4ulZ6OY4Docc20LAKPiXvHpNXDC",
-	"kxDlWxt+EjKt3XAoeQwbCSYIPBV0IkjHv4D+jNC6yLpihq7f2z3p17W76WahST3MmsPAdxO4BqnB7Ixp",
-	"nspVeg9o0uw6vXfnim5zLIz3pG9iTBu5Vd6X0R09fy7cwmo2EJc6t9hnIb5IhoQrclIdYXRWb/I3qouJ",
-	"HXMzDcMFT4RiEWnmUrpH42iychkXgIn4q0DOUf6yFo+W3e08H1QheBSokJppwnzZWNGLu6LQBZVt1LFX",
-	"MheEMzBYYNRTM6AAwSeVsJAPur3AHRah8snl4l6XCHa18xxV2xnqouv+NKH/yzDGXApoj2pMBRU+xqWA",
-	"NjM9XAJkEZSeLGc3qN/bfXau9iM2qpalBDtXGCwGvsi5BrpliwdVxwTVBxoMTY53SXL5l+lHEI/xRfIs",
-	"+WL6fVS9oU1v8rkWVUty6fSTy0cYjGlIT0I6HtbcPZySFlgxTBA/hIif9MuSfJj8AKJNPrRrf578Wi8H",
-	"N4OL/TSntk3/din5vP3yTTxydYtyu54PPtVOrYMH+/duw9FUyN7s/KJgn8Lpwo3osesXbBzgFSR4DE92",
-	"CBVgX7DRkIyeMQUBlLbMK9ktvKFSsp3Gp+fKE/o0Yn3hSegLJYg7COUI4/lXiRtJ/Ods0LvWESNGfSzi",
-	"aAbWs1cG7utB6yoUgsXWk+IMzStgq0uF4WyhL2XAtZuq4efpOpYK7i8dng3u13MsE9xPkl+2q8OEakor",
-	"+mUfU6/T22h1eq3ejWX2jndYEzJEr2DjkazfdvILTUXS2LQvkheNpcr/GVwI+Yjt0YidyCrXyi5BHPbM",
-	"G2mxWxUfm994lVvBG/LAD5morAKUfWizcjF/OGB0cFEZpLj+CimkrvoDhw7ksWKAkifZYJrKuG1yJMet",
-	"gJ0xrOw0VhDTDcmTQpYYUbfTuXExW7c9zuo+Bj+d/hf09REoVvYRBhqCYejTZSvGpBfw7nJXfxSyGt5b",
-	"AoAoZFWNQdMrvSBNX3B/5d6c2TQL9qVv8XKG7beG3BuSjHVBTDCLqvoTF3ddzjkzB8Z9hRQ3D2R76Zdu",
-	"ybHU6dyo4OB5/1G9w8iZk3+ZcoLMOK0FlQmjIaEncod0O/qpskV23EjeglwqrLp5PKtk2jIU3aXqfytp",
-	"638b117XmbFf5AMUsG5cDzrS6FuAihRcCkMXY6yOrwkHF14IMcE0IGMZBFyczDFt9C5i2oC7OpRhdHNi",
-	"hVWT3TjzXAMceuWAIVRfgmU2Ti4DG08d/auuvT93h0RSc42Fp99b4vQvg0XYXWSpbDC0M0E5PyxnUBHD",
-	"c6xkEEfVfiA3DgOXhEzJ4Iz5aScS015ywE/ikPmz3p9mvZUDIAkBbeVlLCMX8xTt2k3Oa2nz7yFA5MsL",
-	"qM6dxNKx1XmX2Qk/q2i2WnOVlw2zNnoRmrrykLwIey7rWTVFQUwMiw3WpxE9pqoyzfKsKmVXs7HSt/pY",
-	"cXCsR4GlKzUfaLoWI9wV2+kvl+KXGfPxZXzk5ulsww4A3Rj042L0au7x8sGr4mw/+yz9bdcMr8U7lXZy",
-	"mB80ghUMQYomUOqjFVBxEtMTRtjjccigiy9p3pPheCiP2OOoueKQo8mY6f9qktykO8crDjoBe9ddh7j/",
-	"2W232yvLVQQYp9EYdewvDamQA9uLbodsdHJWJbQmnLCLVCOqYLydmd58MozIKZtsk45GQHZGhccc0p1l",
-	"xrmaVOa3NQNDaVB/oeSPzWtaW1T+Ry/yjdC3oSZzVwqlzfRa9TMmsCh5l1D7R+0qFleFqhTYscmtzDXO",
-	"2jH+YAN8LtgLMiDiItOuAdSIBbVCTENfuAht9+mINacfzaH6KwShDgEy+VHuidsmu1aWuE5ev0ma3evO",
-	"2o31qkCDvihEGmwTShYEGjhESWP3u+F0Op3y+4oMeNQXTTd19rvkWIsDCpriUk+/g9HaejwC/i2NhBCa",
-	"xrQOJjHk36TQkvVOR+tEXJz0Bdb2AcSdiXiYe16l1KvrazfWLxV6oCnrYiJfHXKQj7QyoGPQuj0/SXae",
-	"YVmaxBoYuFjSCjtoj2jkDS9Sw6pS2qvQo8eV4WRHdjFak50t3Nytrb12S1ZZ0e/p1edz48FgRoMA5ihF",
-	"8q9VFe0wwx/o16t6K5xgYbfcTWSaweYSxdzsPeW3UZjTnNQcqBF8PGY1ADOyB1CfjvdHFw7f63RqAuIN",
-	"K6ouKXjOggDjMey4CPvKIR0IlofqUmrG3okYn7WV1xTZ9WSYxTi71UUFO+2trSWatddEV2fXthA06jNE",
-	"ZsCjgpYoHOSihhgLlotMMOnwC7fxUvaXQpqDC5K4a7Oz2+QQaiuYRgdQEWFgSlSTZvZlelo2d32lLyAU",
-	"tHTbzZK3OUugoFExNl0UEy4qDfGFwS+RW7EwNRqP4F4cxVBPnz32glhpnQmFkuLm5ksHfZGJBwE/ZakG",
-	"D5PNBBnm/Gm2yLUpmYLm5+SzizPe5XTNSEKnF8JFjc55kUI4MF89+IJXtTp9abeguuv7MFlLGX8qAkOK",
-	"gBfAxDR4exEq4pgLNrIvBnLBRmgUhfw4BnGvrFpDWQ9yTwMQDZkpDHLMPOgvmMve8qgA63hWK6SZD9+1",
-	"P1JfjiPT1oIztbJDhpyFGuK4RwMCEV5YYOQ7kgvm28DLvtvuQ+YcPgTBxzHhTGgdcwrFsYZUESFxPBQ/",
-	"EXPTEpCQWqu/64tSUS1fYX3QZqkuizwX6XbM8C71POioVtk3DZ7NK/+pUVogU7KFZDyQzOE05ZgV2TbI",
-	"yVKQc9BHWDhSO2YPha37kqE3SRmnllHPd/f2bh8ePto/fHTnwe3bDcf+cPPtR/feuH/77cIvD26/+fD2",
-	"4VH2263b9/dv3ypq9DMjLq3X78LZ3AlZZkrFn25O7knBJjO/WlZS/P0WE9yUVTZZp7V51nKQJlk7BVcc",
-	"jyyUF93z0w9Jt91r9zqlyhgLIzIBxKuq0O0WYb8cDvDfwK73MdST+MDE/WL3gqfTT0jyw+nHyW+Tp2S2",
-	"ZpWNA/hp8iL5Bfxswgf+Ofn5xZbu1foB9wq+vvyy/7utlQXa19Os+QFs4EXeXvm8369c/bNcxa3qUS64",
-	"jZr+gbdohNJ/Ghu1DCD0eu1NLBl3sUUEtAr79/TPfMChjjsUXJg5UWP+JclzPJcvpp9AnAu0sOj38+bh",
-	"6ff14b2YfgQ9Lv7aRo5cbKXVh4XQavwtdUdFmu6tNvqr3ZWZwjLtLuBP92LLqa5v87qtbcMFSuCmAEL+",
-	"4P4peTH9QCPJ9CMINf8Cj+dp8tn0o+n3L7aKgKro0cjEWdUURLThIblC7SU9a+bQypbqDLiWbgv078OB",
-	"UJc4lqbU4Qtl4E+HvNBlhZ70K07qELp8hOyEK2vGtulqwDDxSVp2OytH1+tW3kdYT1bAyDM7XfMeF9+J",
-	"VbRSCQoLlrFh2U/VUupKdVTsGV9NJwOlOpptmQPFjH6pZfzpR9MPkucg0Js2k5UO3TnFQvJuHTAP48ul",
-	"SX+YPNMgqEn89OPp307//8nz5FmlN4qFIY8qGdORecQZ1J0x5cEzkWk8DiqYVhkFgMOWUOCiZPSKXWbV",
-	"xUhT9NGPFWkurGDpkLy1eMZf8U4j/7jhLC6J+RLxhSV/munxbOUlyzId68ROMxlTscSxleEygEglv5Tt",
-	"1+tD5Qo4tQGA5ao8aTme9kXD7v7oI+oqrRWpra1UrSjfOxICcCHedfqJTQkjyWdZDO+LWbkm+a1D4Mmv",
-	"Ic3ss+lf6zGIFtWJCaT9aPpJyqiuKBBwvdXttda6X/lAwLUuClx12142u+5bjAbRsC7LaBe6W9muXRXm",
-	"x7rvgnM6UcSVpy6UwYxBg8srqPK0qF7K0+VUyvx633h9toGFWVHVVu/L6AGj/sR2QtFqexC8MWhsv7Ns",
-	"65T3ZyIfmclqWcrkA9Pv6W8qlQgIf3mElXhtFbe8dyWFSC6i6zmhpc72ZVZXNfLs+bzrVHdWgd5mWe3A",
-	"AaEkZOOAe7QQAw01vNp6G2+Mmdg92M8HE1UbhLFAw0wXO/M9WWt32mv5vqlDrqBPREi9aKVN7oSMtfSR",
-	"QNQYjQzFnrn2/HVfZB0P7uyRrfWNzZlDaJO9gIMBWZ3zyBtqCMfm/zvEBQkd0JZHsFwVgakpHo0oRtT2",
-	"hYt9IV2kmFwoU73HwxpXHmuTN00qKw/iULP+9d7WCqG+T9wzLgPonzqWAfc4U65DXOXJMXOdvnAxD9Q2",
-	"/GOKReoRjdydbCwuzmRwBp02RJY7C2Pbv9w2uSdDRtjjiAnFpegLa0sbaZoGhc63CT8RtkOfFEyRiYyJ",
-	"LwEcToU8r2lsZ1Ivq+lmVuUhXVn2iT5Oj4WC+Y6+c3PANmQMO+ajlRCClpkXsjLZxACw1ohyUd/Ot4oO",
-	"DuMRFS0N5fQ4YHleh1mlpfu7D8swXU3sWqAuIkbG0IBA1yY0vReWCK4fk5RqWAd7DOmrmN9sp8udixZZ",
-	"FPNJPG7XdvOroNJ3ZIhiD+7DQkip9vUxzXXuWa5TUtYP6PIt5RCQq6Ekn+hdND27eFQaJ0AAfcTFQOq/",
-	"IBH/EZAPGegfQmy54GIfK/0vCP0uWTYaOF5lp0FAbY/V9bHAflmQNF4BIcUQtqwSCOZv5bI1Yf7VsT8o",
-	"hSe2QjZgMFZlBhMLRxwCVGp621jswpz3Ulo0Cah3ipX1soHAd9pMpb31ztoKtrT3MyEHq7P0VjGz2cWm",
-	"RzavvrhnFUcT+t2h4Kct9EJVar54io/q4vrtKXOMEzSub/cvW8aE3Nq/BbGmYykUJpaVm01fugWkmQE7",
-	"QaaEdk6fP/Z4SGMVMd+A75AqEko5whDYqnjfXqvTPep0tuF/vtFZ2+50lu6DCRyhajVa1zGEJDQROud6",
-	"JaYvZ9NQ4G3ovzImmo5NjOsihWPzDhRKsI2mjVyHb2JTQUvpnYb5oCjyFd5YQvQzjPxQ7+zITpP/cS8/",
-	"YP7Ba3b6BZaMbx0dHRjrBfGkzxYh7npvK9+hY2sr75q8UL+pXaKGmsRbOcFUKrCihx6nCCEoILDHNU3h",
-	"9Ewh9Vgt5ry1tkfgDcL9dJsGnRwy1gBtXU256kv4iYLWzFpOO2IBG7FIL1g46G/PNwtUsFp/xVTwpEHA",
-	"QuNcszoQNrYhLgw8piG4sUuu6PXjwVZvsLaxuXm8tu7T63TNY1u9reMO67D1zbXrEIYTabba2G78p3c6",
-	"rS3aGrz7/lrvyZ8vQOIjPSuicLUJZpc8fLBPUlJLOADYYGIDDfIXRJouBM9tHwdUnLrp4YXMCMkYs6VF",
-	"JjVmHh9wryZeHcxo+sjbPjtbNXOoVUDbVu7Ol+cHlt4v4AYoGxY7EyJj0rMpNdb/4WNVROT0jeWR+KGZ",
-	"8TX7aen3O4eHBxW/7h8cmr6q+MOjtPXl8qL9UbEFNHh6QRQbSFPzDvOfVQqeRmcPGXZFwo4aTVpouK05",
-	"nyYZRvI2nfNK0sT7DbRdd3Kt/RoPhc8G4P6GBoXbtpN/oyqPL914bf/gO5BdBy0He51Nci8OIt5Cfdmo",
-	"8RgNDrTOEjmk8vrcUBSEz7Foimk1DO1MwjL7fMfuqNfpaO0Y/1jvrD3JGw7n3c3MDsta8Yy+M08ktO/Y",
-	"fsk+ERKYbE5S4YK4D2jEoEZL60B/MSnlZVmpb3nr57JybVWbpqwY5xzjBdD76jBC3DrEErDQwm1EMbbh",
-	"3AGATMGXFxoalmq3xaF4pOXiR2MWPhrKOKyrAwTahlYO9EvbJqPTowETPg2NXVWDmRY24F3FgXrCwiAt",
-	"WZ7ZqAg+YoQFdKyY7/TFcQwV/wJGleYLERNWfmbWXttUJlorSi2jmrWYSspYmMiooVpf0ydCySCQ0l/Z",
-	"gUZchBIVcH0G5JwLX55D1QYSQow7LtpIkvax1SkDiGwq8adOu7PWWSZY0Fmo/lYpvZgZhZdrisbZpCno",
-	"+CbPBa6OBQNDwwqyPEiCF1ODjahaqT1kbVntojKQ0jenj0kDEhznNnHVGMPuLP+DElJCnq84xMXsw0cg",
-	"PbukyaO+CGOByfc00socrAMsGE6aq5hZNSB5xRUyelQYqU12qy64L/SSyFAGvtLDUwIZ9xNYKQbaaPoO",
-	"jwFxlLRWWtDmi8stFomHXTacRv4VrB1eWFqRb5ZeXoJ7AhW4nd7OoZm19PNNGPeBGbb08L6M8s/fza57",
-	"gf4SZxXAwljYO4Jgf3vdO0SKYGLCuIqnVZ1MeuOoc/1S6s0864CxC8hBxtCKNd0s4FZaDpbW/4PqinRI",
-	"IGkQyHNDI5FsFbvZdZaw5joNQO26+FDQyLhPZjEeS8DRvHXsQug/rvGYHaUUcTsj9i4QXNchrk8npk+y",
-	"jEONzqJUuBVI/XehSPntWHOe1XtSefK8L3IZnA5xDe4+wnFAnrI/wRxA9sDDcr1DRlzEEOkTkt468CO1",
-	"4hAZ9oWrmCeF75Im0nbUdleKiAurBzekZuLA85xGfgG5P/EdHLWIyXaUZVEYfZL3zFe5n27BFLkfvoVL",
-	"yP1yiKupfTAzxKFZcHqzj4AJz0F122vBMFzLs5tVvBOlSXjF8mlDczWRr8b7y5s1QjbCNtFzKxTyym0Y",
-	"27BgJ5B1OluZcAmMXMbQY8mLYI9RXQCVD0w9NSeYqtky8LXejCP4INbYgjQ8WvnSbERZzKrdyzELpDhR",
-	"NlPX2oNC7N5VKbc0x1IpfhwYM5GJ7sXIXPx+seXopexFgAJFa1H2U85WBFYhGYdVplwXSahri5aAvQxS",
-	"TPJWEUtnTYPMzI+SthSM8sIdKlbKGlMLJtPCkeC4jZz6XjiQ9NcLHAfsc8+Om/vtYTrF8uaCKFW8Mvh4",
-	"daYDWOyM4aDwqzEbFH9LjQaqKrgvp9BUko1SGtrFvbC5WzJSi8U8y+BLxlLDfq2EYRaep30lQp4nSyko",
-	"O1XqXEG0r1Uz61OSUhNeQeesSIXAaqpLO8ZRu10UUmQGrV23Fof9St4AWb2AhzYGP9UYIaEoNXz4WCmI",
-	"FmvEFvxNBkqskssFSsbtC/s665Q9FLQtDzC63oUEuKV9Z8Bz0s3bKbkgTfSPpfrkmIUtFHxQlKKBFGxp",
-	"UTmdonpJ2Qp4paB6GwY+st2PZ2WCQSz8etzG7rXH1DtNc1kK5FjfuZAR8ZG3ncvwtF3qwr2UZKBhsX4V",
-	"epWQnwgdNLxTDXt4F013vbdV0jvWlpZGwrN5c+JzqzoXtg0YUNzocjtFXXfRlFpsRxMM3k4pC3SpmYxI",
-	"ME8BwuKbmiyVQIcG4yFdZAp/hYzKEqNqhlV+mmdcM8+QgZWDewrSkBVwqphNhn05iMmhTQ527eXWktiH",
-	"qiYz3BKWgPknLLSE1Uje1i+EBFxrptGQTdBIqdWEqion/rxISG7CamyjGlbFrK9AQp6nCZud5iauUClf",
-	"SkuEw65QFXO/3zJezYzf1lyMMWmBDB4NGQd3B/OoipZv7lzDpRFoqhnvG0JrPudgB8kg1jHY66TUyLEc",
-	"CdLeUn4A2A1kE6GrwHsvtu5UOKhuhRnWNaqBqa6pIuBdrVpbwuxU/rPSHRMWM30EmDmCUC7EsPoywFLL",
-	"lCnKUVGdoiYE6i1rccc+U4qel+itrelByRhXuWSKixsynyvXARttpkpu2xJ6rkNcTZbhv3xc7uMDX18k",
-	"ZcGVp+4OcX12ElKfgXkop8ACglDi8dCLeUSOQ0ZPtS4vI+IFUjF/myhosB9CpQo5IDxSfZGzNOJBkI3O",
-	"GgGh02MrO8QdUB5wceKS5gO94G3jJ8dAynwMZck+BXGxdq1A1WGcywXPZsDxxuuNPKzcyibIfrxjp6op",
-	"HTzHWwWDHM6JtMjAEAKMr6naEOMsxLY4ym1wWcJTh8CZIoqCPUpY7pN3bWtCsjTNuESoboW6lLcLKBJI",
-	"fcbGFwbI3YrHpNl1yDiIVbrkkOkXoTiPgC5LWG9ppVxsZRlR7UuPz87dPIRnZyKJqmlKLaJwUryqvGll",
-	"SPORjkofxTYZynMyosKGyfCwjK+qL2gIXjzoDwfJWm2CxSaKcZPn8BtPY8dGLAq51xeuWcCj1ONuhn4E",
-	"g7mkGdBjFqicscchbja2u+IATg9ZyBCjlwI7K/PdNPtYXKHDFrWfBUknCwDP7qAKW2cmrQbm0hFbGS8X",
-	"S5G7KCfVJo8n9vx3U3Iqx0yYMph94UmhmBdjJUA+YjKO9OdxpPFHmLxZTXA3Hj82ZEIZwpubcUdfZQDK",
-	"pHCMeo8v94WmxeiUesCicNLa1RO7ljxnvkmO7TVyUomQVvJQBETjlR0jdFIzH3gI+2JIg0ELsvi1BBOw",
-	"SGlGCMkTYMWNhqGMT4aOyTYyGIc8BTJFq4KlgeFUpBXn8AGHw+2eSDvN4rpMer2P9HqXGd5eW+22wC7M",
-	"FASMpbbjnL3Tk2czKY+V4XHLrih/v3lWu3iGV6/+ldFpRgOse8EogbWPK/XAnMZn4CV/ueZEq7D+LXY8",
-	"lPL0Fgv4GavKttTU+RxfIiZcKdXkMP3VIKFvhqgoXxVFbDSuClPaNU/IiPqMKEkGdIlqYlAXmPm7IKwv",
-	"p8LVBUDaHXHfMUGIirhmuy3uA1/EsCiziaLYOVInjzrd3tr6xvXNG1v02PPZIPu70l9MVWR2fZH1689u",
-	"2yi3skiOFjxwhZpVQhR/2RaCsqbHOFRQsYL6RmetbkJk4HuVidZHucGghWcWM2s0hMJ6mvmqJTwiJ7aq",
-	"+kq5LljVhQv2uHhoNT438LXZKbkifsxI0yhMALShJvxQbA6BlZu45SU9ZXW6hJnC3SbvxSzG/i/HDENh",
-	"YDHM3yGundzd1hpO8aacbP1cn2BfuIVNo64Ca2a+a/WG8l32Hj+G96h+xWKdmQFMjr31vgDnOGlqYgrj",
-	"AdXWAH5CuSjpHZmyaRcPeohZB/yb+jm6Mo8gGkpzkA5pfniQjVwkRjBB+hNF33V1gC600j+zSdIOoYFC",
-	"M+6YTrQYfU2Z3KwiRmhC346oOm0PuOBqWB1CXVvJWLMfMCg/fHC3OoRXL121ze9tT46yoN6FBgDuZwnT",
-	"WIc4lfJSgpqnhUtQd+vSKev6FheW9tSUucYi+TQ3xewyn0A0RRzyaHKoxzdhiIyGLNyNo+E8y+81RXYP",
-	"9skpwxI/rn5fhvy7IPtuk5swiGmhecompiFnG5xveiqIv9LvZNeh767x5Ank9mAdLUjg8iLbPrKx3Uhv",
-	"kYwoh+wuI6UX15m9BjWIH9w+PEpVGi5MeWvQXkLGbKtGUz5h92BfbdvUrz0UgclZjzThcV+kdSlXkHZA",
-	"FPLNW/sHcCBn3XaHNJkAnREyJ8eh9BjTqKdWUgYOEb79xgNbO0KG/Yb5vi+aA9D8saCCZ7RXEKAfSDWm",
-	"EaQjk30bLBdVO7OUQ8wyjAdNOX3hUW/IshJYRpqHVcWhUIbl5rT2SIKWoZUErvTM5D8cvnE/TQRt90Vf",
-	"/NmfEX39elpcbV+gecBdPeu6OXuiYMxfACvGr2Bgy4INySUnmnDAgQzPaeirvtD7P2WTnOmKR2TMbQpV",
-	"TSajzVu0LjacuE0OtHStTFjNmHlZWoUvPVMMViu34/g44B68P9JCd6yM8qqgh5CJKsEUVc2YhENekxoY",
-	"BjxgGhJCzYejvhinoTsccGq7oICDv8AUAJICagaOKfoA/REXUCRO65yk6cKrYRt+f0R9P3RX0qQQrgjk",
-	"MNobX++sYzHOVbNo197kgzSnS9lrtBlcDuHCC2Jg6pjUqDW9EOqBUFHO+zLpXmTXuK0hd1Ux09NGnou+",
-	"KH3RvKFZ4vV1W+/YIT4/4VobddtavX+E8W0td2WHZO308qdl1G8G1hy8y4CNcjhLQjZmGGnKhZYMbIKb",
-	"i0m/oFCa4i36wAANbZqJPaKjkHpQMzmVfxDENSQBFhVzcyJ8HUCgFLYScRHj7Wa+/bfW9vqikJCzin9Z",
-	"ywdE5B3TkxPIcMAA83KStIKLQfk0zTPSO7ZpSel9g3CbXjWmYnC4z9oMbNJ0c6TJJsh84ztKCtchyKqI",
-	"aw4fCvahDIDEWEWQwltM7Ilkls0NkhRmaHOwOGH2r2qT/zibLQsI0BdgZ5KDgRE5IWEW9otw6pKmO+As",
-	"8GFILHVtOtDTaGiojENcqCBunmiOkz3R780+wEBHA+kzT1egdVmacWyWbOhXyM6YVqjBjEJjxbaBSrMC",
-	"UNq2ZPay3jQePBsHgFFLffGw0INZFUNr09zQtY5JZVY2UB/JkDUVFayAGbUEGmJTcDLK6cD7lmzuWoME",
-	"jci5jAPfJMcB97BUBzztwMn6omALcnKxTDbVXQ4yGCLNuYn3xObdO31RiE+3pHv/9tGdXNqJuzqbgmLo",
-	"ldJbKTQlTpMd+iLjixjubyPJqMqll2Y5uu56b43cld4p8/VatGh8zLA1HcWzcOxhZIu2Wlwa0gm6Cayo",
-	"TdzXbh+R1bMu5qIpl6ihPLdc2wYLwnpNMSYSSWSQSF6MB7KQJGATVGxNlHEo0R2tkdKEmu+UZ16NIb+q",
-	"L3AB50OJ9jmM429mkOEU/I5VXsYVC9y2Xr4WUdLq+RZ0mhqcxnAQUILK6JWIAAaMIYW2Tdw9/Q+TdOWS",
-	"JtCxXre7QhSdKKhBCkYymqUmY5dWCJxIowthOKSu7u4Jc8HsLQMfUm2Apxv7F9cwY5apj9vgb56sExDl",
-	"FVOkaVuC2NrODhmmHfXBahtGaQMQJ98aSyOhKaCK8zu5w8ifQA4vtwklQx5hXoCpiaDBL7fJLClUU9Ew",
-	"4ECbYAfZtrArgUblrNpXyGxk6fEkJ0GZPKBikVWsIt0X5mr2sA7ANhGyBWvGctNaViWUDEKmhsVAGdKE",
-	"3CUegOim4pGVaVeQApeGHdHHLRXRgH0TaTKGTilLtCOp16WhCXtJaGUJHSGFnhHGwkwtOeiL1BadYruF",
-	"3X2fjcYyYsKb9MUbmTcS42NAVQTHJRq6s9ltnhpxcyO0XmcpPSLNrl5vb2OjL7IuD5qzoE0lDSkgio5Q",
-	"Dk6NhPoHzergHS7SAH1wfNKJyjK4NIkHWNZv6qvWh27zNbIiJSeUi53iZMZh6/MBsPIIJ8wR/J670xfU",
-	"LhZONEscSwsIKHO7YSwE4rYdoLPltkkqaBU/G9FJX0CfwGMGaKFlUR9yY45jzIVKcZTE4lTIc1H0NxuH",
-	"h0MoCaTKuzyMQzw9maLkphkc+ow9GforDuwP5WB4G9ZNmi7P3aqMI419LbMQd2VbXyk4UMFnCrJxPn8b",
-	"zpvEwgdiJdi5PnELcXcN67fyOha6RTJg+n3YQB99LGfgAALdDW5IC+MoIgJtQN8bMl6o3gJCXF/4zAso",
-	"lMChuBL4s8zVOx3X9BGBZN1cuFuol2byEmBeSHOn/soOoX0Bv6SpiClHuKaI4t+1DUyyabprLmn2OuQe",
-	"v4liYUo4AeZBp47HgaS+VnW78B4LFAPJZaVNbuIRDVmQ0ix7o9YXhVR0PC5QUWzECb0xtsmYKiMNpIYQ",
-	"IINGuGkaUTcVRFHabB3H/gmL0uxxLbfbkTT3DBjBN4i70Vlz+6JZ+szQG/3dsYyGFf40cPDB1cZQQDy0",
-	"ZeptXHUquelrxR7PijSz3B/S7RBFjll0rpEpOpdwU3i2a/oRHsGKA4eqr/2Gu2OTnfHcodtMrMkJOOng",
-	"K0tSKNTBB5HYIImJDM2gBYkVlsMA8UODosYK46eDY89QFE2mpqRDI2/gO2OhMo0O2512x7q26Jg3thtQ",
-	"2QqLFmCH6VXfNEg5YZXN9w7P6ckJC8nDfVT/00x1awVxZoSHYy5oOCFNIcnerftg6k7Be99vbDdeY5Hp",
-	"Z2KFEFhBr9Oxhi8T5Rmxx9HqMBqBKRTRsiIf+smTihJaabH8dsHW19h+512nYUpdNLYb0PULKzuC3cWy",
-	"eOvGjuiJKSeeVhF53LIlRbbfz7n00kIjsJ7VIRSL+279yRrM7nU6mlYFUhN+ZQs7gIPWmD++dXR0ABYv",
-	"dKkTIYnPxkz4mrBWHu63zNwLzzevyWoNtnjM82yxhdp9FTdwlNuH1nwDTYTn3sRdjRBpVM7LHL2B9rbd",
-	"UeX56wXWlHszJNsMCiZezTsqj9oMoZ+/yuMuF7arOXG7oaxx/rwTP8qjsd3lVRz8hCLGXsHBv7177y4m",
-	"XWJuCRnwgK3Muwr9xcWuwi43u4rUM4ekrMJr8iqO36z80scPMXz1FOeIBRDDYKMkuEqDAD0qkNqQKKSD",
-	"Afds5YaJFvTaxEXS45q2HGBwgp+2iQmh7IumsbOjIoZCyeHhAYmo0kSLMZ9w0MnGmH4IvJkSVE9WTM8J",
-	"NhON1RdzwrGwd0bux2szoUIrmSK30VlzMoMmQNtkzPrCFTKC8noT14R4pDY4LCIGer1xaOK5wEv2UFB2",
-	"tGeTiw00GitGCKbtMky0oZYFstDPfKwLCrIQ0MNVLloUo7pMFOZ2X4DwauzJpDIK1DHLsfesmDG4ggqT",
-	"hRqB1kRPjdKjtXh8HxTfAYAG95ixbalIjrNOJ0pDRzn+y7XVIqKZSMS+eNlQROJa5goGTfD6G97RF8A8",
-	"wAmScktQO1FcmqEZDxBlXiHlzoejVpCNB2nt0o3O2pxJ83bmQm3WLEr1nSyAuiGkhQLIKMujXFfZythZ",
-	"ALONMUhDfJ84ucG6Gga6s0F4acyPGS0NVEqHk6dQ3LUiZLXr5Bdr4o+3SYgByouWn6/NB2X0Nr594821",
-	"t7bevv6Xvf+4frT5oHu/c+/G67mlaGRIpeX7dsKi/3VO+auUQmDu8jIXXy75W3H56Tp2ZihsRkXQCFck",
-	"SGANwKuC8qfzGc2DYsDzy7CYs+7qgI/Vat47O5fTF9y4hU5EoDnZPkQUvKIYwwKOkijUKh8jcjDL6+/w",
-	"sbrLVbSbX4RWaUI6YhEEkb5T3aU4vxrHht3CQnKNBM5l6KttCLFvurtB4Drk9/+a/GD6oekfM/0k+TT5",
-	"LHn++89XjEk5FvoW8562pvstqh7Cz7ekhyP8lCRfJM+g7PiL6feS59OPoOfBF9PvJ79NnhNoo/EZNN+B",
-	"+uLJU/1zcRLbvyFzdWll2UxlH5Yn/PXclgtLTJ/GFSl+IrQG3XSPQtTIYZ5/Sp6S5HdQ3f930LoNGgPB",
-	"x+i8TgU8RSegv0BVArSrAm9NxyOKBcyLlAlb1jcHbqmMyJjC/BkOpk18G7tBkG9DBX/lryH7M3dUDadh",
-	"Jl8yokiDy+tc+Di+/as0T+nn4nz2YTrvEyS3c3Ana50G3kIZRuQYBWSsLXY8ATAuxgOZKJ2ag9SDQLXc",
-	"wmnmmupdX68IFnq/qlEyF7kWyVmptrpZb+G71bdY09has5FXxqP10eWICQQs1Yj4eQoCbHsd11E1fLre",
-	"1ZvUt43F4JPu4k8eCmoiRZiPH60t/uiODI+57zPoBL7e21r8xZGU96iwbc8UCiJL7GjfOHbTUssbnd5S",
-	"52BZTibxzP/kEGXPh4KeUR7Q44Dhp+uLPzVTHaGZG1lkztygosJt5tgiRjvX80SI0dbDjWVVtYI9wDvN",
-	"xfyQDgqzaGHZNBlJhVfzGLx/+OiaIoMYehFHw7T7KNWiM1cmrQHS0XJMUERZ5zS3jTzNSMAwR9p5EYv0",
-	"mUKo7JhAFXutm/RFM/l58o/Jj1ZyBduNFLbe6RijqwkpqBKnNVvGredwaZYvV91Z9spqzhX0Ops0EO8B",
-	"OG9Kf7IEyucl47TNXCP5X9AH5FfJ8+n3kmemHdUzknyePJ/+VfKi369u1fNi+kHyS8PPfm3b9fT70Mvm",
-	"t5pVTj9Ix6v/IGeoTX6GnHf6Qdbw5ovkafKZZqT/mDyFLkVaPPgsefr7zzP59Ohe/lCXFkJLlA2vB2lb",
-	"Filpqp6XyGv3VZHXJUgr2MEN+9KcxIQn6InuSi/Nequa1Ly6mr4Hs32FqXTnxuIvzLJSSqY/W4K470kx",
-	"CDgG5a53l1jZAQYuH0l5l4bYGHa911vmGIyt19Lnr3nPPN6DaAjx+AVKeUH+U6eQrb6f+2vff2LCrVll",
-	"Tzn4vZJXoecv15tWVatiOMRcmj8X2a0umMaKYWFBrOgx01IPjcE2SsGwUJ+N5DVltmB9blmscql9UWdz",
-	"fXN90wqomslm8mnh5BplKjlHUi72ni7VBN9tfZu2vvuo3Xr3G39eFeyfrwueO8j9W40KuXe97hb9r7pA",
-	"ugzi3JfRHRkL/3JE7muyM4fsIJS8NNlxlrL2QFO2iAmf+Tnps5qCvMaiIvn4sjS9JUSRPzqc+hpF5qDI",
-	"ayy6Avy4mMYzS/DHcQV+PWDjABpgRLOI5nOMK8+peeAZg9YQHhVQQgQaB6+0yRsimCCrVOD4O2Z9oUdg",
-	"/g6hRMXHIx5B9beCKGBTJ7bqVL+HY39G9fuT0dx+kPx98qPkZ8mPk3/+/eekCSN/AE3GP02eJ5+tXFpj",
-	"w1NdTmP70slkDIvz/6jJ5VdePfuanNeTc8SeL03RWk1Vjrk+scxNZAJecqMUyqQtkpvuchXdSqd8xfTA",
-	"TjTPOp7TFL+Wmv7UbOmiJJX4Ocj88kWo+ZZ5QdhoHE1KzWVBXMLAXMYhSipt9ekzG93sQKBrX6QWeIsY",
-	"R5MxU9gXxHwWsdE40AQI+4PC90fQpHVmkNSMXxwNcj5rJsK8ktQ/AMWEkZ5E53KnLyBUWoZEmL1kMlwH",
-	"3LIijVvGZqaQ4IxWfj3jQZxOeIcHNt3PPIHu/6OsYVqdJyANWPxDmYTiiAc8mrRG0mcBSr2V5qCNfyfm",
-	"IOdLdaCYlR3Icxa+MdiNIhkKNrmYMGtB4A/ne1gUNZsSgT8lr8MfnRz8tZviqtn6ru8TmmEHttv4kgXp",
-	"1fftPxc4Mh6wkTTFIrIlpykpBQ213onxNbu6enZVT29f+thohEd0TRlxTlmxpPLQrlcfWgZgf5ATszD3",
-	"tbPna2fPK3D2pNh2pY6eHAov4dzJkdUvxUSxSND72jrxJ+fTeSk0eCljxGKNrcQBFnt/cthX4fppk/2c",
-	"Qs+V8fz4acFcd3VgFHrirqpMk5/j1ilg8CWVScPvkp8knydPpx9N/2vyb+AheQbB49MPph9Pv5c8A//L",
-	"M5K8SH5Bph8nv8OX7Ut/nXyePE++mH7/cjroH86bsog0WVfKHy2J+tqP8kfgR3kJKvqSqh+QrIvqf9cy",
-	"Mmhj2RQ/ETSKQ6Z2iqqiqWqlIjqpEWT2AkbDvEn0ay3xay3xK6slArR+rSV+TdjnRyJrKMnR9Yxivip1",
-	"0QzvQEEcyOHX/8jc3sTdwzdaR1BLCHAfCrfziIypUpkg2xfFWpzSi1jUsu1vIfUev+ZnkHovGOYjKix1",
-	"BKVqJhHUCQS+oFdjXFy7vn9oOYXbJnewdXIUxl4U5/MvSZPmyIlNdweOwx5DJi8k6UvhsT70KExftnvR",
-	"K7ymbK5OloKTVgayra9oECwThpVTtw2PWiDX/sXqX1y0+IXTqDv2KymjYRZXLHwMx6XscZWAxGo2TSom",
-	"phi7SZWCup1U9YX7F6t/4WIyq2LCV+SCoKPP+2tS+jUprTe4yXMobXFl1PSrZnWwhE0OoFeeqCOHHhVQ",
-	"ZkWeYzNOatzGjv6Mj+gJI3KAhVlHNDxdyZF+tEuMaRg5BA8EK7FilTVhDRnpB/rNnJCvMb/dF2lwAhZS",
-	"wSgH+9lsBIOtM0ya650tYsrl5ctz2emyBP8chQgZlr2GeoupDcbJ1ejuddbriHUpxmKudWUUBxHXG17V",
-	"ZLXl04hezAShZ3gIZ/FVM4A8NDe0U9beBDsv2JefONXCrh3ga6vJZa0mS+wfFZkHFmq+Nra8MmPLpdnI",
-	"iD5+dAyko9Hr3OM3812Zr8wSk5lQ5ka5Zq9pFMbizJGcsc/EIVTOtTJfbZzrYTbrK6ZU6UzzIl2z3X3t",
-	"TPrTC3XNQ7DKA+ZXXcirjIrdRfTE0msyxOo8PjM4+9obh0d5ZLYFjUFzhgAbEKlKeqfbJm9BdX89Zvr1",
-	"rCbb63RtWX7bhRnbcGDhLhyFKHbGQhr8f+x93Y4bR5bmqwS4F2IZSRbJ0m8VjEXpt9UtyWWVPPa2UlAG",
-	"mUEyupIR6YjIotiyANs9mLnoAabRNztY7M72LhaLvTS8NlrtWatfgfUK+ySDOCcifyiSxZJKKknNi26r",
-	"kpmREZFx/s/5DikhIndal0IBT0poLa2zxABuXP4yAHjycNIAShMgcmHeBkCOhW8fF/VkzCLXYBmgtaFN",
-	"ptUasbUnYN0BMMYiZa7sMzhT2Isyg374tEaTgVTcDO25g495n2ydb7ZbjU6r3Wl0LlysBbVDmmTWML97",
-	"+/ZVPfhPv/yV/PXt4WHv3u6nvWvy9u2r8rfXru3++vK13U9vPLl+ffdXVweDL4ef3v3F7qc3ru3+ZvfO",
-	"1cHBl8MDfuvKuHX16vjGk8Hg5pXas0cnCtLlm7cbF3zy7WeL5tO45uCTFkiA6sEe00LMOT310puZ1l1r",
-	"BywGFNx3pFKi2DFTORivVbI1Y0gISDXn/Olfa8/rnNX3XT5bMjnTOGXu4F2qHH9x9w6WnBzrU55xlBPq",
-	"wmHaSIXdmxe5gXMPx8kU5ienBIZceLq/uHtnHYZaU+1qvtP82JzT9uCchU492wJhDo2e0xUqPac35gap",
-	"5wSo54Wct96HkPPxDuKlTG2ekxd7uWVCL4iCNUMxzw9Lqm5YaPOSUq3LjRFzxDqrpuWN8LhhI2skhMKh",
-	"eSPCbrk/nl8IYO/BNwXkz4BErmt35Er7nhgwMFz/1I0lLt4qI/4b9O9WxUEexHXNevQqbt+1Wrp26n4Q",
-	"Tt0TyrfT9eimtHdAB+xY1dTdNxefYL46mioZZz3o8dAkoIT7umQzZJqFAv1F9dytdO3ufkDK7ghsAZH3",
-	"ASv5jCR6mPYBmaYkrrE1ctEgwvcWbTBh7VlsHLxDYgl9ExJmyERmCvrpkF7CLS+KJdHSFXsvyajYc/t2",
-	"Joq0+xhrFXrNYJYwmFkEVU/CLrfp7WMwrMyUAHFKa1dd/WaAH/Yh5WeGl+WZBb6Po+dNBe9Z7Ox2LCGy",
-	"Oirp0spDitBi/6EJpktcwJ4nHCvNEU2/AsuwgAO9xPnO1L28ij8534xT9ymfyKNcnKwz0IiLt98HP+s8",
-	"/u5SSPK+DuYDBx9ce2T/9jyywLxmoANAgSx7R17PURtz6IlJFWe5sBGm0csh8VfpUVMA8HOmm+QG7Q1J",
-	"ZI3/3C8wF58fKku0VVwNOWSqSw0fYcZpgfSPjasVowYbZGC5F/b6rdD7AgGwAOj/jdfT+m2dLEzVLTZs",
-	"3dniXYHtmHOc3wh5eY9Nw5oxi0nseg4g4uCwNIlZn1vdB5vJLmgKtVOivkxjkasmJRCt5vG0UoHMOnty",
-	"yXdgTS3voN0EJ1CORQnyxn+vU6SfFakGCyFGIzlvOjsuYj+HNCLsF4eUsyq9vF0yKb1sFTBJSOteU8y7",
-	"UzM2eyrdoXlFAtE63dSMqt6Q6c2BklkKboD5Zryhyug8Hcw/hiUJWPljz7wUDNrOViuItPcBjIq+q1wQ",
-	"eKUOBVQqkJHUhlxo7WCCDPxGelLobOTy4zLB80bFEfweEeh8S+oXWq0WoSSmk4DohMdcDDaaoYjADteR",
-	"fcql3WBOGtfkkCYcC//7rqbVEXE979IKoSntQmUJNnCCYgTNxSBh+SZs7BAKjggIcpW8CpXOTQ8fNV2s",
-	"S2e9IeqpXRlPmm5SurnVxPk2E6oNsJEmQQNWkwPGXOtXFWNxR+Sfi0g94iJmT6L5oTCt032Y6S34xK/r",
-	"wDg+9XFPsT5Tr+fq8IuDGeK2gCOXK9ya2nZt+i/TP07/MP1vtaDmN6x0dfqv0z8CPx3AAb506Vnu9E2H",
-	"E817NIG1FGP7Af40/dfpf53+Yfp/pv9l+ocFQ0Cz0hOl2e3v78H+46c4gVfkGO65v7/3gOqDm1xwPUS2",
-	"21mFrfkHd3s9lhrPr9e9mtbui3dF2t3PxMvypiRjyoJvf3/vJcEHsqG2XRs4tqeHFLyiQgo2E8zTOl0k",
-	"F/nxQpG66YEksbNjAhpmY8zdfnIG7Tnr0KL1r9MX03+b/gxdaH+c/tvRP+VQPNAb9vn0z9Pvpy+mP0A/",
-	"uu+nLzY8pjFmsQSh4AJa5CJf0k1yzUtJkIwonJxoLMrpEn7ASNTPhcGeY4LRcplxe+89ERi4O7XtWruz",
-	"df7CZqe9eelSq9VuTP9l+t9rJ2LTt/fWPHrNo9c8eiUXMzK+JUyvO3GMa1V2jfzrlfk1amYrs2w7PdD1",
-	"FR24FGAREwm30ySZEBrHimmd37BhLRcsfBlAW1nPfbGu+pTZ7x1YzXvCgVfRn1dnw7D0NSdec+I1Jz4B",
-	"Jy44ryZ0QLmAoklgioQJw83kLfHh3Mg+MSue5cBdrsyQxNSwhby3ovmGwnmF2q0WoYIMZabAidOe5yUq",
-	"4U10ijznLzOWsRjMDCiOrIJR2MuE9g1TZEw5RBMhzhghG92Gqx/fizDZBKRK33GcwCOoQTZinkYNTxBF",
-	"BZGZOcaN40XHeyIW4PMB+Od2rdVuttrN9pXLrVrwmr6c1QWJ36+1LFnLkrUseV1ZIggXMT/kcQYc6A2K",
-	"Estl9eZT+x/XgWJhuM7ec87zVCosl3XpfkPLgeWIBQ62ErzprrY9skw3Kirju4nsHWiSpYiWQU0oRlRM",
-	"iGY9KWJN6j2apiy2ggpiBEwdMhWQzgWi7bWY9WmWmA2SCcMTjK5bQaEY1vhT0ueCJjjLUNQjV+fO4igg",
-	"UUqV4TSx/8QKGfsv9iS1XCraCOxwRTNQEEXjITVuiU2yJ5PEyqFYWksEuo6ibMwNEZwMxGugWMeF/kvx",
-	"ivM7hOJd46HUvrRfkyE9ZMRNJRT1znkQqdpJQG6IF24bxWDtln2ll46wvdxuQSLFgKQySbZJSrWp5iD0",
-	"aArRoPwmTYYsiQk1+ffMX9C5EhQjuDN3TpMLrS1SjxI+sl8W6ofc900XStVbzDxAd+KxmLKwOTwuupug",
-	"6nJOk8j3H4oIdiSCZmQynlSrzlrtX17f+vWvLty/fLfz+cVPW1+c/7tL965cbV+7Mb8QDQ//aRehrVKD",
-	"ZrdkblXevqMGI1FpyTNJ7N4Y6Q6DR1HE78XFoLIPnZZb7ZcZg3R891I7YK28OEdTte1WYBfKR9motn2x",
-	"BcvEP1r5OrgwbGC1lTkwracYR3fSe2GiCdUHMy2s7jOjJo1dSy3HdbGCW/HOD66PVXuFpdyyguEM5PMr",
-	"Cttq9pc3ZNA8cLDXjokeJyq9ZLSs77FlfcvE44AqKsxmz8qVZcjc2InE8lXEk4HHPAvdhiACxtNHVr5Y",
-	"li/7CEXjmaS/Trsys0y4hMQXIIczQ9LnieWZpCdHXS5Y7BpdI1sHBK0+H0BNKtWExiMuNBnRiZMKxhWP",
-	"6lAMmCHnW1vzGDXOfS9TA3YNln0Mt4YZMGEU98A5XBfLsjYmKb3Ah+RJhFtrRYJMeS+awamu/lqbz8Ty",
-	"cWtL2HSJMeOgD5E3z+XMLzPhyvLw48AKiyYGpWm3O+3Ohc6lBTzXuKWUpup5a/st81b8yPB94Usvzt63",
-	"nNYvH0BW4vejNdN7yNbgS8xnIaQO1LxRYm54w0L29rLij6f/Zd4mM2UaqaI9w3tssRNpV9BkopkmkWFP",
-	"TETqVh3xIPSlmk/LA3oJ5SMsdnTYoQHgVjnXBovJARcx3GnfHqBHH31nQqqRtgqokRlq8yLG20jMelxz",
-	"KTSRgmg+4glVZAT0rZvkHmOxR3EtLykUXSoO7CP2N7evhire7++Afm9pms9FoN5qkpuKsSa5hqBHC9nl",
-	"NfvGPb+HJ3UXwejXpDBKJq/nAoKk4tp2uxXU7A7bc7LVateC2larY4+K/XTg7oGY949H/+CC4UffTJ8f",
-	"fUum30//fPT7o2+mP0H3mn8iR9+Q6QuIjv949O3RP06f21/I9Ofpj0e/gyFeTP8y/enod2T6Z3vdjQX/",
-	"/494/a/TH4++nv44/WH6nX2eTH+afj/97ujro2+nz4++Pvp9c/WQ8ZytPhGG1qmzz8pHX1TZ6n4PQNx7",
-	"cIYZSphRY3exfHmZ+rqLPhk4OQ2HlHXMI3BvGVTrw3OFvSdl/e2V9PnblqgtR8VdfP9SaC3L9scfjFcK",
-	"kCKkHtam/+Pod0ffHv0ztMd6Pv0prK0g2nItXPck6Eqo99oHTVLbrrVhn46XeH2pRllCF+el32fCUgyh",
-	"xN1KwDvPRA99UuxJKpWl3V88uHsH01h9Au7QKt6JYjSeEMXGihsDcQepWSgSLg40ury4Jkpmhm00yR7V",
-	"uVD1gAJUk7415whHqWWf3LZCikNjd5nSLzMGLdsDIqRB+ekmOxuswdlGZCSFGSYT76Y6TqTdYuYmDriK",
-	"v8ZvFE4prxHL3Td2AVUNv7d1f0I/vyB+de1A3fniXqs3SrJfTwbpAl0fJNeK3pnL7SudWf/MsYq+XQUi",
-	"tyOGgbOt9u7dcm0umgtm1h8t8KTUUjGwSxZWw38Ifz2anYg94vaGxiFV4EQrzr/b/b17t2qPnq0QQpqj",
-	"RSwVf7DYTTur00BwUEAzmOQNp/Cti7Sgdp8adoePuDnW+ZPfWH6qsScT3pus/LC7/YNzH62l4RsoWMw5",
-	"JLDEigQJLLu3ZL66BESBt9WCvfDBHxx0JaNvOEmZAnG02OC7yUWsC8kHggtNNNoz2kombwmmCbVyysp2",
-	"qdySMLbTaZG7VyuGIIQWdChAdGLVRpi1Wls9SoaK9T8Oa0+7VLPPVPJs8z/khWSbT8F58uzhJhNGTTaf",
-	"wn+ePQpr8DCLCMpWLjSz+9oMRUUI5sUwEdz3uIdsckYokjpYz66LxkgKbqTledBSJxTVZx/3uYgfFxsZ",
-	"YeQEv9w5TaLNw84mhEd0BJ16cCZmqBgjI2aGMtaEplSZ42Wx/RS/KD7Z2dmX7tPUtmtDY1K9vbmJaIDM",
-	"NPFkNVVWK8zMP5Kjb6YvShYkZlo/nz6HHwj8DZbm9MfpX8ilFpn+z6Ovj343/WH6AnKz/+/0hbUYX0x/",
-	"mP44/enoG2tk/mn6vwjmdx/93j7uu6n+PP2ROKvUXvtu+j00Uv1++p179T+f2NYs9vxMDc3yNJb56YAC",
-	"4ezCzWsRvDZn1wL8lAT4bZAsJDfhnB8xR0gmXBjpLNzTMmXnAON5WV8RRf76Y50mlvJqSwXVSgoCGAd6",
-	"86ns/ob1zHFZIWg3ddmQi9jap06k89HAi2cu0FhGfKlqdMf+gJ268+s3rHjH63VTxr9bYl+T+ea1+1C4",
-	"IGiWtXfv1k7epwuLYsWEuFSNSQotVatdGCFgtbCX3gKDOxQnt7hvjxCC71h7G+Z+ThP8PoTHwUs+g2J7",
-	"Xja+ty5euHTx8uUFfWD9Rz+LbIhP8N0rdf44qcV7Wh0dg1O2nWG0tbReG8xreVsYzL6P4sv28lu0k9F+",
-	"Wyj7Ph9S4wWMYnZUqJtNWN/kSAhVC9OhKuSJeO7hnmIxE4bTpHCeNkMR3brxgNjpwMM6InooxyhlADcB",
-	"6700GTFV6RlZZOnJsSAQFHQh0kOmQtE7XhDdwYW/cdPGvWcBY/Qf6Jx224eb/CHjpPxNEHfuJLHHs/xl",
-	"jyft42m28NsU/UsWe7muIRw/uqvarVZJo+9L5VBNtUM1jUYyvk4Ni0i902pfbrTajVbbaq4JNUxtuJBB",
-	"PkIoKsiokL5JDRES8m6ZwsAC6KToHWMxKKbYwj+xv40YFZoIaYaQ3YsjzXq3jnFqzfNbjWTM+5zFy7xW",
-	"oVjqttpoknvS+HyVTCRM473IUuzm+Xw0TSh58OAONh/nhtQjeKppTBJt7GDGdYR6zDW/CIB4Kus20Wa0",
-	"O2ARGUt1gMquckp7zsP0chfaXbfoM3SguQMEFl3nfKN1pQHpGYKx+MYhnlRUtMHfaSeX55S1W1darU6r",
-	"9eiETqzyys/UjeUn8QCXtghusaAWgJaFVHtHUGsd+W8NFXftAnt3pPbnQ94bluRjFfGbQuHoq7u+nr2G",
-	"c2tUMPYT6QceauB4/SC/k9SxeGnDqvJhbfqfp99BgOJnCFJ856FmPKYMmf4JMuK+mT6fPg9ry7SLUETW",
-	"1gH9wkHzfnb/Dhll2pCu3V/A483hE+w2lADOFsdjymE0L0xcGK0dOZVlDtPNVxyKsoIy6+w6keqBW/fY",
-	"vW1G9wjF6iGz90v3uArLvoarPkPlwx+vZdpHnyaaBbVMJbtKWYp9WHulo3WpVTupolLZpndCU8EZnUBT",
-	"yYlmramsY29rxeONKB4lWfxOaCBVobaSCpIqPmKbK0L3Gyv9ZL+EdO69iHv3b9+9QQQba9JnVjRXihUW",
-	"VXbZd1fw9V9bHL1RXlye7+SBYuwYnP4JbNhZZdSvfZLvK5MpiKlhiWl+Y4HV4g2rJqIjG7CvXGx/3LPU",
-	"7SK6A37IRJkPdJkZM6u/5oYDqXuAZykYmTCqCB3IHQ+ZQNotEtOJDoWrGo+MhOcwR8//VYzi7ncIBMV7",
-	"ihGNjOlko0nu8ifQ7MMaRX+cPp/+QKbPpz8f/f30xdHX0/83/e7oH5wJlNMphCugFuDvoUjou1DAI99i",
-	"yRCkjn1fPGAXDCqoZj3jG9+N6AEjZiyhcguC/wOGpVyZAOCim1IRLnoKTiZNQpE6/AYtlQEkJLvB2LdE",
-	"CpAgpB7ZH7dJJwLUIpKJAwGBFD/zEpKDY7qhOC66D3zMfs2zLA8rSZyH7Vbr8qOgZpda2+6cUFfPV3Om",
-	"erqdwDJ4fftt17VVa9fdWrhVNcVTSFC7MFpNxiFSw5Is8yxJGj51HCprGgkVg4wOPOaLl34+444a2qWa",
-	"FYj9VDGSUmsHUAPYP09YTC60CgAFDSWX9paAaEMVdqUycIW0kYNvEyFPWiLlcM7Ojp8zceggA5RgBiZi",
-	"2Vs7z8A++raSTv2XSjL1SbOhcblnyvD9FBZlQX8i8ChYC2lETW94xuGjtW9k3T37ZFBwRcrCW+TRgqcp",
-	"WxYFuZM740uBEAcLApGQ3DkTQeA6wkwHIEFXJhTk+Q8QuYA0XRaKPJ4R9aTCrYqZMFGT7DMR5wWxgJXT",
-	"9xVHYKtU799BhBypiMBW16Eod51dEcdh3+/E2fF0XztTqnAp+hcc/X76F4IAC9Ofai5LoMCdOSlDd6s9",
-	"W5aOk1imxuec/Azd62ulfq3Uv2MS4yZg6PR6mXIFmlwQmnPi15cfW60V5QfmKvkazeV9aI1RvJsZdGK/",
-	"JDVonhGrjVQYYx41yV2pTflRq/FjfFj2Q4HJ9XqHDDlTVojyHk3IIU0yd+tvJHTidC3Qu7R3oBOqh7Oh",
-	"bJjDYy76crZ2g9S3ANAaLhJpt9lMUngNAgltrFTd4bHMTiZa8Kk3XA7xKpwbJnZb9OVx3Q3P6dLHW0dG",
-	"13UOH6L+nrcALo76iQMHnWE5CFnwo9rJufAmizmkpSxlx/4mUlcsptDBdb4+HxDBxkwbAljy2winD/UN",
-	"YwqCB1rSBGQox6HQmcrdNbxATZSakZQpLl2rx/GCfDJuVlXXPU+94df6wfBWt6JlWrH/dmtdeF2/9Q6z",
-	"Q1bQ5smY4cXhq2ifm84r4SFCNodmlCzPrwDnc7/UmAoyOjZIBCNEixRVxDkBpZIbTVKpYaHOXV14nwEu",
-	"X2U9kwFKdzy31gQcI4C1Yn+zHBBKgeF+jxyD9c1UsVAUtb0uGXFeSfXpAYHl5dhvjsHCK95JTpyvfQEf",
-	"9udmrdiuBcBaAOQC4BNR6vUn+yXPhGeer5hX8wplvLMiAp7cfIrl+ssdFuOhTNhc/k9JnycQUbQvhzR0",
-	"r8FCzTKuaTVwCFK3fJyN7bhbuadhY5ukTiYMc2DonkwnAciFWBIhDfR8D0U1hX2bCNmAByKfHT+RGREM",
-	"MC0Y1CvqXDZjD3nHMxECoy+TRI51KCLcpGixfLgBK3pd38YcvsqTHIuxAl6Rxv35uBUOfmEZaoUHY1TG",
-	"jiFjCJrG/RMBM+KC7z+4WQsqVz65/mDmyt71m28Gu7Es1Oz0TwxgUR7A7sVrDXAo4qakmuumTFmu9zQx",
-	"knEK+BhF5i9P1jgZazH7QfqPkGPMiMn7D24G5JPrD4hUxDKTk0rMS6ckMY81oqA2zVtSi62lCgZ6Sgds",
-	"sZ3jzSiAjcIKtBzuSc5BuYiWoVdByBgKzF5Cgf6PdtYfN5vNiGhsRkYo6So51kyRoUygt3KB2UEO2IT0",
-	"qCCJpLFLQmW0NwQcKfRx9ZmBxgU9L/hx33N765SMstzQ+8AiCstsrRRAvFz5Q7kFy1oirCXC2vCqet6A",
-	"Hb89WwsxihZKiRuHTHlrxyESOW5rmQbTnqv3KObnI7vdrsIlWUaPBcIgMUBAuL8dU8iRfgtIJcAczjTT",
-	"pI4hh3JXRmyQBbi/G00SaZmpHouIhiKJ8ZDhrdhUBubck5Z358D2HpjQ1xtjGYFUxR0lECM7fQS6CUXd",
-	"BUjKRc8bru47fxdVWPZgNOlmShDl2m6S8ZAp5hoCWG7BxSAU9Yg9GdJMQ3dEaGoJf+nH1EQbO2QGTWoz",
-	"03TglmrNXKJTe2q4mSt1mPkUv+8bFALwhmUhjxzJ6pWZ2ln2d3rgTjdTOZ6VX1CFPJEklwIfOU5TJT38",
-	"oEvVNHxrwuIBU74FXY8mTMRU+ewGRWI6IXVfc5QrWYaPGPmtFGxjmzAg5kxwEwrFoD9rHBDF+pmIsSJa",
-	"Mat62avdyTyiDBz9BaRPRzyZEOxFnnfDg8S/UNCeklrnVKYYnC2948kfVwSoa2bIJkQb+4OQ48BFJ717",
-	"vko+wDhSJXGOuDRuiMqEJjIz0MQV1T3NHP1Z2rUUAvqgHQPfDIBN0Jyr/EQocIdyxgVNrPLFn9PocnEf",
-	"4oCx1HWuglwek68uVeyQy0y7uOlOKKggMoGup4IBGqqQxCqry4j2M70iqqibD77MMmTFaFx1vsAhWdAJ",
-	"A59b0AzDP+g9MP7vGM/6Ct4XWMYevOOue7h06bodZ05fj10xgQPt5MOYWrnul1ivVLEFZMmhr25Dp9W5",
-	"2Gi3G+3LC/bClSLP8X34IuWVOg8ClO0c8jmn5x3GeT0UGzEbyQWTLMarrZo5ei3vMXnPjrF03vnp91MN",
-	"Zsk2VwAmPuyVEx78xAH7jFARCqQxK6zt5Im0b+FGs6RP6izRjETnW1uR6z1cbAJN0iFd2FPG5bud/tKR",
-	"0TrWVmmV5y2+mQOVa1hzW8zAOK8+0UdvWmgjh1kgtQtxAywNKW/mIAg5fsc7Sp6l5vB5rp0VWxZ4PVCg",
-	"5FOZsKLrNTWJMesOpTzQmzFL+CE7HpygrJm7h0nxbDVtqNoqq5B6CdWGtINWqwWx7EuuRBlrjs2QcYW3",
-	"YHjFqh8V0a7BKif1yHEZq/oqZtTE/dtNBxu9x4zG0UYQCmoMG6VGBw4su8fsTec0vgprB/JTKsCUwiea",
-	"5Hq+PnBMaT4QKFJQr9i3OghVMfncbab9dj3ed/RF6pHbqAaHKfm/rKzRho7S8kU7ODWZYlEonFtgowB6",
-	"LRq6F61/NespZtdl94D7vFfLXwTyesiAbch+H3bbN5nHJpzC7VCTRDyOLP8FL1VpwpXtQvVICqcQ+h2a",
-	"o4tYtd7tR7F9x+kku64KHVjqiFpJnj+7UptzsKvmKyTtVrnTebvVKvc6f9v9eKs7M1lmA5V34C0yzHfG",
-	"cLJHT5g5vOb0Od/mU/fvye342abVleCvxWVSn2YsA3pgLwE9F6NiK0ThiQWNFWs3qQLYuUJw4LpOsagi",
-	"8Fnsgo1J53zDki4Q+oSMuYjlmNSpI2H/yolzWViqhx5OvM82rKLlfw+F76iQc1BL+IBiTTU6GeaR9H2/",
-	"Ie70rmJh+Hee04THpG7Zd3mtM0rRSA8et9qdrfMXLl66fIV2ezHrF3/PDwIXn2xpILjUocC+5WGrcYU2",
-	"+o+edi4+m9cX/GXi77wp4j+G8CcB+dIes7fdgfuErt2z5BdQOUhnWcSE0AHl4pXZhH0F62WKmwkc7i6j",
-	"iqndzAxr2w8f2RPixp0993tKdhnoGRwEtVG0ZwJQXXwIAxWD1EfCzEueIhB37oQXjubZNzmX4jUpBOsZ",
-	"ctjZdjX0QRGTM+yJ856iyaEDp1eVGp4FM/BSoQBInKITt2/rCkX4+FlAFcIclZ1iaAgAEi76MiBFCxpk",
-	"acX7fKgsj4LlFq9bPPncqiY50n4fvLlVS72wZZ13hylA5ZPC9Z51FZnIdM63tpxrWR4wQRLaO8ABFR8M",
-	"DdSqyvyFe0o+4SNaTeu0LFJmRvOYwYPcneVGkdTZpZptwI9OneSaUPtqkirZTdgIpMQkZaGI/Iobxbwb",
-	"MRMA0S3oyAch3YwQDBNUXn+3g/CBo5NvxQ4RMhRojHK0w02T/B2WRvlKKyZiZ4lXHNpUWNM7pUozK1QA",
-	"GYcbf90KjA1MRnW9cqQgio6xCC366LGi44iM2Khr1y20YRQavncZlOQrmaY+vpkfa4wnHH+q7Ttyl9yQ",
-	"ppa4AE414bDvPk5sr+HD2/6M2xXaz0I+u38nFNiNyONb0pQX0JaRFZWuj5HbEuxlBDyJGhdGjvJNx4Pk",
-	"ekCBB2N37zY5YJNQ1KNdx0yBzrfJVWAdBEcv4squWdLGDrEiTQce8zTIz25Xxty1xHdHyl+xH8IjqQak",
-	"OzHYctn+wwUVoCESnAJw15LuBHX7IiYeFQ5Y55nRB9oPWygngEUfeCOEmuIpq55lCbO2WM5Qo+2KMyRA",
-	"HhGEoivjCQZzAtKnXLkgTL6h8K5DmvDY7ZpVq3CobhYPGHpJ0YPdg0w93htigwtcqp09qVtNC7fKrjQi",
-	"KeWQaoDEOOSGDJlihWcKg0PgbLaybAM8tXkDqnMYboHu0IoRGsfMkuEXDSdgG7evW+utgh0bEACPDUiU",
-	"x3OjIBTRbDQY7rCqXGPXWr7gywrFVznbg0V9Vfp8X4Xiq0ajAf+zN0Z7n+w/INUDunnYcRgsEfnKp4nv",
-	"+wtLn3LV4eXnikvLnuxzETfKnTHzAaqNLP0wEJd6aRQQHT4DpTSGT304wdObsRwLqz7bLc7/aMjYVC+k",
-	"cb/0olJiY0TqyvQDImMTkDTub5zg3UMzSuZM33U344vS/Mv8GYhvdJKXVtqkzplCqcHaskGxz5XLo3nM",
-	"45nvALk7y0dwq8Ism///9f+2PK5zsT8yH6fWziiP5hpeLx+vqFNbcjR8Pdgq57TohFE5pXeLy8uGgFKR",
-	"hhQNhwa6mWNb56NVYI2XLw4AAUuPzmB1HjMXhyqqGDWsYdW22ZHu4bWlRJ+ZCf3tUPCDxktcAzr67znN",
-	"b/lCPIh3+cvc8dcsV7s/I9AUimZnEnnruQDXBqd/DA7ECdyddyxBFUNv7HhUPsQrr7SY8W95maaqvnlK",
-	"usDVlaIT16qwvBqfQzb3FFohnVDDD8vZ4plKIkhlc1BWCiGrNpoETB5dWUoonCezJ2OmvaH/y/1P7hGQ",
-	"ldHTsMbsY2Ftm7jOx70R05oOGKoOYe1ZtE3OOz9qofK6VY9llsROfQ5FHWKUuBVe+9wIyPlW23soPO5h",
-	"oaEEoL3i4E4HrSqcqEkHoTjfOu/uy3dDKifDQGmIJcPgDjTBCchHH53vbH30EXq06QyQvAukeBU2FPWZ",
-	"BEBVfHCIqW87pwg4bjGZHl9x5aOP/OYA1GP+WKdFKNGsJ+1HlqrqvSn0k52qjPbZE0xsBORCq7N5obW1",
-	"eaF1Hpfh9r1PeaIrui4STGOwSOW9ub+/R5iAolq7d41UyR5jMRcD7c5Sk6AUd9RD9UT0hkoKmWnnIAfV",
-	"CLiB1XQM1Qew8+DnLSLqmdBoGGtTTaCxMimVSYIOq4nMdjCz0RoBljZcOmVf63TTDm5JgeoDyLa0Gwyv",
-	"y0HcjCRjyl174mgPyhq24dLH96IqltsBS00oyr5p+3tPqliDK4sIqUY04ZrFQeEKz+ft4CBgGOhSbi2R",
-	"yu7b3Z236bf39klYu88GXBvoImAJDXeQGEVj1hhRdRAQmqYsSYAxNWS/IRUfcBGQAZMDRVOAn2hwETtv",
-	"UBAKLg4teUiB9X+GJ9xMrORhCSn5jXRAqDG0XBQdQHQBWRWaNw2wOJE5hOKWZeM9pgyGF1CT0Fl3xI3D",
-	"zrg6MZhc1S0iFRS6JWBr07xqBaBOS7MBKiiIt0+oQN0Y9on2gM5yKNTofOt8FOR4TRS9oHMoHZRaGCLN",
-	"ugnXQ5dfMebKl3u44G5h5O2P6WDAFPnsdoBJumXa9x8+FLm55MynckWLtaayxPCUKjBqDUgUNKXyGAvy",
-	"WTQp0aSqpnXVczNdN/s81U3gZzrasWIO6amRKi5Mw/1A4C+EMdloktsxppt1WSh87z6p8hNbIT2ajC1r",
-	"gQMvM/DE5kAneaQIpQT8DFkKvjqUxvb+u1L35Bju3inDpxhX7WNFefF1IKyev84STvFI1ISvHgo7+zw2",
-	"NvEyoNO6RO7a3XUmD/pY8rNTtPKwkg3Zb5J463ZjG3tzlIS9S9AbQmoN5Djkn6ji9slPHygLmYHZc0OQ",
-	"rp3TjYWCGzaC0IFlMg67ADyCkIuus57lrZabwIvHXKM2gkFLy70BlQDGAAHsQmroPHc/wNLsrvmv+NgJ",
-	"+xnec3tvH1KpcwO5kZ+p2vZDn1UZ1Cxftf/hqa49evbvAQAA//8=",
+	"7L17kxvHfSj6VbqQVBEoD7AD7Iu7W/5j+ZL2iKRW3OVRbIGH05hpAO0ddEPTM7uEdVglyefGueVUlOs4",
+	"N7lO4sSO655blbrn0g/GtGTRVf4Eg6+QT3Krf9090zOYAbBLSlEcJ7a5mOnp569/78cHDZ9PppwRFovG",
+	"/geNMcEBieDPwxGR/wRE+BGdxpSzxn7jhPicBQIJynyC4jFBPvbHJECYiQsSoQss0JDE8GgY8Ql6A0eY",
+	"xR10QliMOAtniDP1DRrTWHQaToM8wZNpSBr73Z7rNIQ/JhMsR55QRifJpLHvOo14NiWN/QZlMRmRqPH0",
+	"qdO4KTs5iXGciMV5PrhzE+31ul09lIBmiA9hyiMckws8uyb07FQjBw15hPRkkBeSEQ5lywM5Uc/pM/vR",
+	"8CL4+oQKcYBEzCMSeA4qv47I+wkRcdYCNfEwJhHyGG/DgF4L8ajY7ZhCexwS2Zwh8mRKIxIgwuJohgSJ",
+	"zkmAEhbIbib4SVs1dRCP0AWNx5Sp9UXYJ2hKIsqDPrsYE2YWOsQ0JIFsLtu9n/AYIyqQmBIWtzp9Zp9G",
+	"ozivhn00+jhEHFE2gtO4y32s9r58FKdjgh4+uIumOB6bE/AjgmM1Eez7ZCr/jojgSeSTAkg0Ns67G0M6",
+	"FRt4Og2pGkNsbLq7W7tbvcKchjya4Lix30gi2o7IkESE+aThVEz2AY7JXTqh8eJsj26f3kHZe6TuA2oG",
+	"ER7GbUriYXscx1M8pe0IxySUjdr60rT2YW0TLmLkcybiCFNG2Ujtc5/FYyqQj8MQ+Txhcsl4hCkTsQOH",
+	"h7zIQwmjsUARmehPMQuQF3tI6HuXsJiGiMZyt0gsykfWb5AnUx7F/cZB9PXu7kH89W7P3dtx3RWnly34",
+	"mIfUn63alrZqpndn3wKmqXxBiUCrFquae+97fTaVeIOygF9I8PAustUuWd37X990Dy6+3tve67mrV0fi",
+	"aHYoL189Qos5usA0RgMy5BFBkfxEHkCTR+bZlIchnIlcSKsAppuXwFvvvvvuYRKPCYslOJPqC4PzFpQz",
+	"BJ0TOclEENSU2G1nd9stTqJxg+CIRCgiOJx8vZ/f335j6QY9dRpTHOEJiQ3mz6/a0a2a+eVNrgl05+j4",
+	"BMk1RgyHiMK9VnA8ovIawBpYMhmQqIPuk3MSIax/yzUFvM9wROPxhMTUR5ztI0FYIMEcC4SRmmkZGnIc",
+	"QOWsJHppOA2GJ/KlNb+joOE0JDKWmLSxH0cJKZwWfnKXsFE8buzvbDny8MzPrtyXWC6qsd/4b++57b3D",
+	"9jdx+9uPO+1HX/vjRcTiNJ60R7ytZ1DcREOvbnIWRzxc3NScKiBxRqeigrZKXCBvVEa2mhLLJJMMxaCL",
+	"MYkUVeZToredij6DoyVB6wDeDSMixqbTiExD7JPCeJyRjkVfvt5PXHfT15cSfhBP4215POqrPtM9JlN5",
+	"pvEYx2iC2SxDXVMsYoAKIGqzDno7HpMIBTQifkzPiUA4IoiOmKSW5cPOJ3N9ZwsuPBy6QkD5scMet80m",
+	"1xxzt3e9iijc4n4yISyuA/lAv78kvFfA7FY1zJoB/p0A1lr/U6dxW3Ic1RsxjPBINkTNQcj9s5bcAIv7",
+	"MMsosnaVKwa2Zvlil+PSOycnx/exhJ5TLM7qTi7G4kxOEiNBcOQb2CdB8XDc7n+5tfnNt7YfXL/Xe3fn",
+	"HfdPtv7r7v29G92bt815vZ8QmK+evux36ewXgcyaMD8jNdxSTBgGODs8PkJnZOboiy0/RjE+IwKgLZY9",
+	"GHwa8tGovKCATHgbh9MxrlsAzOFyKzgKyGTKY8L82VukAkIOJQ/zfkLkxIGjBk4g5CPq4xBpphg1MXr4",
+	"8OiWZD4xGnEeIH/MqU8cJBJ5QKLPvO1hb7Djd0n7Ot4K2lvEHbT3/O3ddjfoDTfx1mDb3wm8VgdJ8i5Z",
+	"DuArJAQKPFHDS4w54MFMYbmZwn40EnGGrOQEe1tozJNIdcCTGJCsRKqyeTIVcUTwRFH9DjqEjqnBl2FI",
+	"omsCusFh2GcZ3hX7xalwhjDjgPFy3KzZ9uwNzFXNTKCtXk9hwUpMZx1DW55DDYbobW+XUcTikR4Dt1wt",
+	"RO32tlw0zdjpDvIkm1RNEppdifl3XAf5eDolARqoLQe5JWqhMQ+DfOMULyvZYn1Dh5RRMSbCiCfAj0UJ",
+	"E4gnsSMfsWxzeq6bn7f8+ppAfhJFEi1JYY/0WdMfE/8MeUr28w6QZ2QUD8lNFNm3ctaSuUPDJJLn0DK0",
+	"KV/3UuIEO9KrJUp6ey9HjU75lPrV6EFTf4NnJWZrxrJ5qyRNd3vbvV23EvNC+/Uwb7cC8z6VX4opZ4IA",
+	"x3gDB28ooVr+8jmLCQPhyuLDNqYRH4Rk8rVvCSUmZjOVi4wxDRv7gB8z9GwuB0oYeTIlvpYSYdiOnjwR",
+	"8WMarMLeQqsJtt2e04hpDMf20FxtJRXn9FFKeGJ/YyNjoDsBOTfTFxsGJbSz78yTxn5jKMRU0s98I/84",
+	"IsPGfuOPNnJNy4Z6KzaOVZ9qRxdPOkc+5R0hUcQjEJ+zHbFVG1LoCgPEeKy0BSLGLOjIed3AwQO1ba94",
+	"UnJ+BpsD3go4ETDiBMe+RsSwTIBKOV/R2H/vg8aQklAemPyoQ9h5w2lMiBB4JLf+HIcJkehVdsQZMQoD",
+	"HIb8ggQI3gv0Xr+h2C8S9xtOv4GjAY2jfuNR4+kjCe9yvb5RH4zgvmwo2n8lsNly3Rxsjtg5DmlgFr82",
+	"2FD1Xdt897qAxBwCFWiCwyGPJkqxIqFTIBgTTvUAeeoUPBRSIflw7I/RAAeIsmkSA3Tc5GwYUv9VYeMw",
+	"m5TG0VSgEsECtVNMwxBRhqYRH0VEiM4VT2cvP51sBesei28+eN3nYTq2GBOj4romFJFCTVvlSAIag34B",
+	"iWQwobFEd1LS6DNr/1s501DeZM1teKWd9ir2uc8aBWb0UCvhlpx7xXn7PCDAmZMn8nO1BY2cNAADKXnk",
+	"pQf5ND/Jhkh8nwix/lnkSzgxe1Z3Lpr3pwK9n5BEitXAe2qEKed5gLyMvMjfnmwsOW2qcGc+2G15ka6y",
+	"WVtut7hdGiugnBU3e/feI2tj4OZeZVtus3MS8imp2hXZ6prQtITohk4OTm+enh4b1TkWyJNL8PbRlusi",
+	"jxaxIAINkvBQU37dZ7prhRFaDtpyu/k3sFZPPtxEWEs7GfMtv5SvtpAHvJkkBEOesACU5VohLj/u7cmb",
+	"MpUckNJ+NJUWFbR9bVD3eS0Hbbu9jW13c2Pb3QJWwib6SUT0V/GY9FmGSYOWdUOkZHmJ+7H+AcmOVwDr",
+	"BTbQ2kHHkkO1eFhjTrDXa5QtLS15AcpJQpDFLdPOcmW9ZqeNzt5BHijhhZhuyFdi4wP5z1Hw1KtQ1eet",
+	"luLuer7zMmr8fOVrK3YzERA4/rIS94qKiKcWqNxRUsyXAyqeki32YYkegIsgLN7PRRuw/tDYCFeBY3RV",
+	"igDB61zYwkzKWn3WNFITEngm0MWY+mNtH7LA6KZaXns5OAFRUoCUWw2BY9RStJoJMHo4LpiBrgQVrxO4",
+	"vzSwLNgWHLnhIckPkQqUMHOCxXmthkseDWgQKF3TK/L7GlWPseTPM+NpRALCYorDq7Jvmzn7ls92Xf5t",
+	"aH1hyWGK6X9tTJ1e+QTPgCAFHJjafXmz9G7k25Brvcx8HNlOCzWYIRxM5CEDzclFPB8MZSjE/pm6FxEd",
+	"jeMii6i2/JqQ8l0Ut6cR9mPqEzTA7KzlaMWJ1WlEhomQrA6wVUovn7Ohmshpyf2UTghPXpX1N8oJGujV",
+	"KrcApR7edMVV5fatCrk91jO+tOCef/jFQUx2BqWtoAzmDQzlG5yR13EtFU5TpF5kTgOZXlMxChYRuOJF",
+	"7VpSMEx93Y0fycavT75S0IvIEyqkjDRI1CXU64adPdLGmVWM+pItvgqUFtQE2jykWPf1tQTqs9eyXYcF",
+	"1ZnheI2XiLr2HXQKCtlEgN5F2RGMj0m+B56DGBgaIhInEdPbrJSYDzKu6ZVAGWy+GU8BPecawGnIcXBF",
+	"sO3mp6K7zWa87rGE8F074w9f1+nAstAkETEKiB+CklkyZ/TbRDuFFDfEc5DQxlXQjskTkYcJjijy/DTG",
+	"7zPNWGA2Q4OZ4q9ojEac5GRJ4//7PL4jBazXg/k1Ocy003v6/67KHFiI/74RBdc+Nsbjtvnii0P1GUbK",
+	"VKCAmhSrrR6cU0EHIVEUWPK9wE909PYfyc2Uu/XKd+hUdq5PAtSgYahMTdnU+HCoYeb4wdG924iRC4GG",
+	"5KpEYdvtFg+IWmu5zDEVv/viDsv2jFB0+RzTEMvD4UwdTkCmIZ/JuRR9ArHZ2QmJxzxQ1xCzPuOsPY3I",
+	"hAqSbX6/cRzxJ3SC+41lB6Gv4DGeSURwyvldHI3I61bNU6EwRc9F9+iNq1J/i03X80Ux5yiEGa971DHn",
+	"bfXF69a3FlZa8IG5phEqIEm4c9oE8npY3kVLiOH4ooiek5zjuxoCvJ5vu542Or0k46uHzfjeL2TrS6u2",
+	"/VEzf1vVkOAgpIwIzXpwxohvbqQfcqGZixMSnVOfPGTZDX0NB6VUheCSq8TqiGB/LDu/Kv6zroWeMUqs",
+	"Ka8tnFjfvBbuQqIxwgLC/Jlaadb/PnpAAiqMvJiLKk3Je/g08hMao0FE8BkBCsanhGnFEfiTBVTIY6As",
+	"IUEmdmaqdGXmx8jHUyTGOFKOAJJ5nBk5uin3BHnyqko8QgLlXy3vpzHO01i7dszQEkWnUmBNIyIIixcU",
+	"VCVNTNVO6tYblo/oU2V/5/cwm+kbJ14D5E04i8fhzBAI5cqq4RGUXxL6cyWCPDIpuidTCZhDPKHhrLGv",
+	"PWAvBarKVfgxaK96bm+n3e213e6p6+7Df77mbu5rF1oOgJpPwsZDPcvI9g5MmjzxCQkuQeZhrW3rs0Uq",
+	"7zTOKQ9xTIK2cSVu7L9nVv3o9VwMvecRinBsWGfNtkacT1BIhkaFqj2xnOI9yXfomrpFkhcval5oLEg4",
+	"RBGRE1fGJvJkjBMpsSq8p2YxIZMBibLQBL1XSOCZ0rpC15gZP/7M8/ugfB+UnpYwYDHlpTH+SvrKZe6X",
+	"Q0wjdS/RiMSiz9RdlHvR1jcQ8ECktbKJcR/NCaoAK6Tnc6Z8bvxZ4Ut58fkws6cINCZhgEBk8UnLeLub",
+	"L4oUwudsSEeJZtHOyKzlgCuqp1zhAUa9xYtuO/QvveZZQ9vrvZ27va/1sW6+qOu9DIZ5yHASj3lEv/3K",
+	"XP+JlJwx0tY1dd7ad1ACXr9xqEeCLveRdhRXTlxnZKYcuPqNq7IolgigVmWc24PLkL/Cd6/jpt/nuQcl",
+	"j5Qj0RnjFww8nIsQ9O6777bLbvnLTrPsxa+PdBpxnwjxWpiVCqeJC6ypgvYACOgQLBFxgRW74jH2LN8o",
+	"a2CAoojIYdfXYlnzPiOztv78dfGdiy4OcmNwGBEczNbaoKfZVJQlC4fhAPtnDx/cXTTZvJt51RsORxAG",
+	"HI6gIybHIoMx52eoeRJjFuAoQO+qJ2Ifefplmyoex/yUrLiI8WTqOXkb2R+Ok4h4rdwyp9S6SreDg1kH",
+	"HcVKYSRiHGnnD+UppX0pjfewQaVEhQ3I9YFHI31CBGp6qp3oKCxAA4UEOnouogMuV17rIPNO1b6XfeZt",
+	"uS6wacpJlgoEPl0OynVOkvcfgY+P3PuMKsItnJUCzzrAjkbEl8RIkiVl8lceXx10Qgjy3rh9ijbOuxtm",
+	"dhsBCek5iSgRXtkd08CmWoZ+3vH5JIfWhlNwknW3rq/wklWuUWo374ML5aLfs0a8NHBsPk5ys3Ldas2K",
+	"j3MkVs6PR95X23Ffee277b3H7UcfdJ2draeVzvt3jo5PrCiTiikxO04HRokkDY+p8trEcRzRQRKrX0tt",
+	"0HKovPVTpyGR3ojXhQjoYSG0UrW7JtAwCUMwuhbdBtL/Nf8wfZH+Mn0x/276fP5R+mn6Mn2O0s/SF/M/",
+	"TV/2++k/pS/nH80/Sl+kv4bXz+afoPTl/MP0F+mz9PP0Rfqr9Nn8T9MX80/6/fSH6cv0N+lv0ufzD7P+",
+	"6j+o2lcdnHgYV6ICdSmtfQXco78prkwx2912zz1190rMdmZPDiTfJbFB1VTGWDyUEmpggjMqQl0hGAWu",
+	"mdG5Sk4WJG3J1Mqv0YwUwzGGOBQkG2/AeUgwswYcUQEs35JhT/iEWCOae5t/uzCocqlYHJMG1UBUjrKp",
+	"CKXpXV/YtWJQiwpmocznElndh5Cc6i28JpBpVhm6Iw9zd7fb29yqOig78udWZVQfgA4sydoiGtdATPe0",
+	"29vfvALE2BOpW65S3SyEKjnAny/MsQTuxQmf3jvs7bi97tZur1s1HVETn32aB2VjHU9lxP7iALciPIyr",
+	"etacyurgRGhYQjk/SV+mP0+fzT9MP59/L/01Sn+Vfp4+Sz9Fv/sXiW3S36TP5n8mEcfvPqscOwI5rmZ0",
+	"bciH0BbVkjhwN2Id2Mmj9S6jerIGZs7XezoDVz/bk+k9ecF0ZxbefpSNyAffIsr/tdTZTUBqQCmCgMon",
+	"ODy2KIieeJkOMnLx1aQ7Djon0QDHdKJyE3hDOhV3qYgPzWc31VfAVXyliNQK5uRLvAx26IrrulWTeU1g",
+	"ewWIlYdZwQdZqQMqoNF6K3/TmEzEJeefL7uBowjPFtZSGGSNhZzqPVw8zzPKAsSH9rnuozjCAUETHJ2h",
+	"pnd6z+rIazmyKTHmJz5EPKIjyvqs6R2+XWo5InwU4ekYYvUoC/QrB1F2LvlZFbOWxDSk8QxNeEBCzX2z",
+	"ZCLXWRi74TQKIzScxhuEH2XdNpzGkem34TQeCjJMwnuyU7lFBSJT6GSR4Mvh2+c4Ahoi5yG3s/wZbPHb",
+	"i8/Kc5LP7HnJ34W5LR7Xw2lweUwpT5MENAbbY44T4XALnDuEbc9MqLYKoNOxbpwR8QfG/j86ziwhi9UY",
+	"r3C+1SCnuO0Sn6viGwvSSw4rDppiISTHxxVHhoUCPByRjnoyTQahitFkXEd3oSGPQPEwOQD1MkRdCtRM",
+	"f5r+XfrDFgqITwOCLsYYWCLQUZYk9gwHs1jJ1o30R/L/Ub9R3ExIZDE5i5OboZypvOl7zlbv0dOafbpF",
+	"wa6Iq6A5fwfZdWjVPcpIwdo0Ie9VBdCvoguq40cr518Tjn+IguIyZq+KDIxzZREpFEZdlGzk0cZoQjAT",
+	"pXtSvuESAcz/YileqGK4WaXKBRCoXPQ1AdLDgYrDLqMoSrT9JsNTEsLB2wyiWvRt877SaokS3MCGFM+l",
+	"Foi0jF4JPcZLa4HmvGaisoZKJZvLuvqU7SvpU+7QOqyfTWCstHNxOYnFF6DA2NpaS4FRD/9WVhLZqATD",
+	"fyNhLP15+ln6HADsebXKAFcs4A6PLPUOyEtyPZCLAoiI4BPCGcmVTHS93Xp1DUWunKhR0WxXqiJAWV89",
+	"lj5tWAuOUUiwUA6WmUZ+PYldxFHiy+ZB1W2DQBcF4mMu8lGpQH9y764DzCAoXCKejMbI28g+8Nba2bhW",
+	"aMhAG2y9Pg9KgHIq5Yd7ODpr1Mhzp/XMUqHvayp7A5lMQxyTNYESpS/R/MP0efqL9MX8o/nH8w8VHkxf",
+	"oPnHOaOVvkx/kb7MWK302UosmSs+ViHHV1B1ZPluEJhhyRPsx5DmEKznnhxWG6+zjfQWsSurMSqA+cAE",
+	"81Wm1mmkP4A9eg5b+LncJ9jEP0fpb+HRL+XP9Fn68/TF/OP0efqZ4o5znnR7qRi/DjQVo1S8DJw8B3mH",
+	"ufT5Nkie8mEmX3mtekgsss2vAplL4bFm+1bv0dMVQFWtjch06otAENjq9vV5TkPgVzGbeferrkO1+uEQ",
+	"+XwyAR9WCwC+GI5ThUtXRvAZoHNQIpTsLPQ1c7JwR4nItZF/TSy3msUtMClUrMZqn6fPKvHa/C+W4zXU",
+	"tP5OX6Y/m3+Ufjb/Tvqv6Qv5jex+/knrcnxy6Qos7F2Ol/5dMPUV+FkJo8tvGIDK6xHr7HvxijKd7uq1",
+	"q4wy2PxS1UVX5Uy/CJpVh48ly/9QBRBV4LQhDYkOxFncmmGttKCZN5VScYojuU4TqyPBRHJ1RX1KxxZT",
+	"BhTUEqvuBYxfB0onhjmtZDbNSwknKq9jzC0oqQCDUArL8XiyDhRkYx9mXz11Xg/mlzMaglfVCYkoDmv2",
+	"P292TSABLTMxYUyelHP7Bbu4N9z0twbbZAfvDq77e1UItE6Uy3bzmlgQ5Pb2umsJcUoAqZKBzQjgT0Ml",
+	"wyfFrXhcJ3+U7MRX8SyAyUQrtxaJBECu+hL/rSZHL9OfI/MD2U/TF/Pvrsel58CXza0KFKxdXHkrDgM7",
+	"1dUlsGzWA0RMq+uzeF2yo7kcKck6P2JTFYoxwU+O1Nc9F7TW+ld3BZ2xJrB6L+y7XZFS7u2TUxtjmNYd",
+	"y7QDbR6gza1O1233XFcCfelZt9fube9UPt/u9opGnbpP1zTuyM/1JPKf3d4T1UnhEQxd3hAl8NWZ8A3G",
+	"LFy/muO/1KHXH+LqM1QAc1kRNSDltSwD6tdAAyBFWw1LYOZy894Jah6/dfPkj3Zb1sS0E3zGZGsa66AB",
+	"FmRnq02Y5PtL6Pfe0dENMfrGf3mLf/NofO7fP3zHv8mPjm7wb9+8efjN6zcP37n95Natw7dujEbvj9+5",
+	"9+bhO7dvHn7r8O6N0dn74zP6xt6Fe+PGxe0no9GdvQKFnsVkJe6y0ZZa+MpjrOZZc5zz+jHNSo71Mpjk",
+	"XhLGtK7swtss81edksjKY5aN4CDKMl9cHgXKzaq4Xp3I4GqLfQAfr1yyGWPlenV/lfDMk9jnWj9T0BYe",
+	"IC/35UWcIZ3YDDV7T57oRFotRyfk8xD4115QUYFm6uVgOzsXOOHa+FvO5gJyQI7xOUEjXtQZ9dyKrJ46",
+	"S+PavtnO68KBsMbag5AwJIQWyy8pKxVQS9HAgabYP8Mj8oXgQFHPmV8CD+oZQvy++A+CBNegZ9mB1l0t",
+	"0LZoN0Rf4ohAGfYsfPIaLVXVUshX1mV0qTvmv6v/6OvzDC36Xxg/UYgCFRn0OCs8Rx9ke7YSgPVcKldf",
+	"cVB1kF0BSZdyz4Ao0TweUIOYzhsUGxWkZIoi7Md5JgGl0DO7Aa7g8ZhMUFNlD61w2jiQ36kQjVhHs1CB",
+	"gohPpyRoddDhQCgzlbLNSpIC/t2MLLhuxONkMphGlEnQ2ruzebhz073R7d3aur19Z+dw98b1m3u33Nvd",
+	"O73DzRtbN7dv7dzevXO9UamqOTk5PpzwpMpULRkLkUwq7nrNB4D91Qc51ev2dnd3Olv2XeBJIUhbQTKo",
+	"IXRkY42IrN/aAtKDhzeKIo58sJ5Ac3JyfFP3CL08dRohHpBwiSZaJBN5ZkMeOXmsUEyexBAKuqjITX+Z",
+	"vkw/S/91Qd+WvkTpp0rpBsq2z+ffS38jn3+WPgPd27+mz9LfoCY0epn+Jn2O0hfyM3j5afqitZpAqEOy",
+	"NvVRzfnfwDSkw2H1pg/US8lB+mMcVdHuanXkfTyBIFpEGY0pDsvb84/pX6c/Sf8p/VH6fZT+Y0f+twpl",
+	"TceckQqUdSyfayQoHBSQIFH4q0Sl32t8bbe5tbfX2t6+3u7utN0tuQ8Zi1tjgathYLXGXM+pbj9vkUHM",
+	"ozouRL6ruFJBEBFRsc5D9QI1CYupbF2y3XV7266756D0rzoo/fv0R+mP0x+m30//0kHpP6d/10HpT9Lv",
+	"p3+d/hM8/8v0/3NQ+oMOqqQOAxrF42qqeEO+QgGkT6YsoOc0SHC4MJe9627b7bVBQ1AgfbXDgbq8Zjyl",
+	"Sl8yXnnNl7PO5P0ad0oTNhYrHycaz+pUcN9P/zL9BwW6+geyn6Z/m/7P9cwvdTB0mw155IMfQr0vkfLF",
+	"yhpaJkIV1e4TEuiQQMnHBqiKcVPBr1VMwWxKHDhzx9SNgussRCI7HfBgpsPKGWdtyFwhn4splDZi8vhD",
+	"KspMc/rj+XfSX6bP058ZL87fgs/Xp+mz9FdIIjjU63XcrU7P7e6gf/sf/yfqtTevb27Az/TH6T+nP0j/",
+	"Ov0/0n9I/yX9vySM/8/0L9Mfpz9Jf5T+EJrv7azcebPkus1/I+LJ9ESlrr+kFpOckwiHOpUwEShKGFJm",
+	"UcgYWCFr6ijRx0kUruKc7YjZp1m4cV2kj56CY3LPgeCfJSy8oFAmbiIxvA/zWk/sPzk5fgcK2hSUqGAZ",
+	"Wl+Lms287gSOjq+0/Ycmh7NRDti3w7oQg5nFPr+282BLWHdrcGMv8di/ffh/s43ZbCMINqLIg/QO1rMg",
+	"CNrp36b/6JUR/ubW9kavu7G767pdaFEMZe33gw+6Ttd9uiH/6j3daOp/1T//Xf6z/RQ+bP3xaiylFlV3",
+	"UHfJCIevflb59ghTsxBhBKHDGhNfhmTm1bK0UJ8hc/1NCSX9veTM0k/Tn4PR3DJ4blZ6wLwKiNR4HNVO",
+	"uIL6SJbp79O/TP8fSdAr5rvCBV9KVnWJmqESjGoA3h4HqN3NcRkOQ/2yuIG7u06eErndrSwaVrz9IxXk",
+	"sZQCllLpLyoDdCJ93UDunEp3pGS3dbV6rqUpPFjIwA8VpMrZRG3lXV5V4IOqrc5rMlQI3DDPA+S998iz",
+	"B+oUJXUj6ZgyDUZj+GhtARsWbs/Vmtny3QdCWJ2iFcrKqAIEymYfiVhbXtMfg4/BL9Ln6a8bUqjK31hm",
+	"ykYOijs7GePdferY3RqU2ti5vuNudHsbO92NnZ2cT998KhegqrrZpdeeLqq3M6NkRueKLfJBq5HYBw3O",
+	"yNtDWHf5pD8oi7KPKlNo5BU/JbRq9Lfd6f7bh3+13dl0dM1N8ObUgo0lEuXnU+0k2LUYWgf1CsjTQZuL",
+	"FCiXortOz9l8tPLe6thAvVGPamdmiH52MuvU20NNCXb7OuEtRm/cPs33S6siRxIcW52VNMsusScPfTmQ",
+	"12lEywgGR1ARA5dSP3/VEE2VWWcJ2KvqhEs4SKXkUnthAbDKJidBd9Oxn2NhwLhVCbzR8t1WymeBmnpf",
+	"XAd58tUDeP4AX3hQQqllKiqoOireB8o3Ude0eupl32+2qtGpuw7AWypKmPQ6IF8xUt31cqBQz2OisgCz",
+	"JNT5Fguu5pZmQjaG/DOLu/eNb3zjG+1799q3bqE339y/d2//5MRB97jw+QXSWucV/dct3RrVmu/SLflq",
+	"0K46c+mqa62G/mrfalNTqkCaG11JVVbo/VcCZd1BZEN+hU88q0a1/qEzcmEOngZf7UNXVb0+WEX7ZKuv",
+	"4hkdj2eC+l+YsMgs9mfxHEHXGKxSbWKBbt3q3LvXkei07MvYcXud7t51d1HY7j3t9zuFP2qSR72C4Gjx",
+	"1wuwDZWV6j0FK4I6VoiIOcdeHusuXjqU5usvOdxlJFJd73ZvD3SRYkp8ikN4I0wVY9R1e5I96G67rdck",
+	"wDoNlfq2elOOcRxxNptQv35XtFPmiuiaOkE5OxAbEGovWnY9VmuM86tUhfuY4FDIkgTLrNJ2O+RjQRCU",
+	"WAq5vJ8xdxAdIsxmxb3Z2b2+t9FzjRLrx+kPKuND6k30JRX3BVYZkyvCE7ttd7Pd3V7HJHEpDd46arm1",
+	"dGt6navP8zarIG1vShavOD/CAhKg5h0SgDL6Lr5Avd5e+843WwdIsoG61JUqXiF3rVPBH5aUbVFM/Sq3",
+	"/EP1QrIeaozCtmztVF0mP8RJlVbkJjzPPXGiuFwrbrGvJSBCY7UTCxDRa7s77U13HYiYVrLbxzjKVHV6",
+	"Z8qV91fwVXo8s616oGxr6mDhHSOtXYJ2ghlfUU8IWQEp2lG2HClB+WOOKNMMsFW7sE49spZ54Fg1XxrS",
+	"aLLqqMkdIM/Us1Tl9sH5Qr27prNdCtv0P9UMhcSPZAT/0mnRGcBqsqZHgJp8/ln27K4eIntwdNx4dHkN",
+	"SXmDLu9elzCdUkhVVZS7Yn7F44jkhp8OOgxD8CHhU9U/GpOIHFjl4U3ikHhMJn1meCkV17ePPLN9HmKE",
+	"BAJ5iiB5DvIMRZJ/ZyTJQ00JVer4vJxkQhLWjAXzWgfIgxOr6HexG62yh6/oNPtE4U4PcRbOlH/MJQ3q",
+	"mcq9CXNpvZpN4AoMJmqa/W19AbzmWgxj7RSW8I5X4RZXjlPDOK5pzQdXkxXnucpqsjYvcFzmA1CTTltf",
+	"ro3u38WKsy4TvNZhr80PV2JQpQ2s9lirZm9BRylIkEd5mfzI1zKFZQcd40gYhwkiYkSGQx6psgRWmQGj",
+	"ppeo9YxM4zzDIWXIi/CFd6ByUCqPQHAUw9n4EmOjkPMzgS4izkZVyGuQe2StorbGeQsMDsbvaNVH2kMJ",
+	"vpGMR717iZ6JuIbylo660xJHT7mIcVhjVv2Rjif9PP00fZF+Duj0RfprBA47/4i6vb3NrV0Hpb8AL54M",
+	"3Tpo/p30sw5K/zF9ln6WPp//byZxj4PSX3bQbqWkYDnJrFp9lW/NU8lXBOt8XWTHlaHJkrfW/xyuMb5Y",
+	"56NM+w23UEUHrvPdiW66IFjii0YGL4UVWDuZj1QAEyeDTrVlj5be0QdqgVW+zPJ1xthlKTy0sSH3qO0s",
+	"ux0lSqt9FXPwHJvg6+WOh6jsI6jysw8ilZ99+dvqxAb11+pW9i6f6FfgAtW6gdU5mYEFqOgg5hS8w1pf",
+	"Ac8vOQHyeBrxIPGr00ws0nN5IGpVhnEOZ1lufDSYIVzQebRB57GmTkCts7vdcTc7PbfXRespQujUmImK",
+	"k789mcYzq3J10elPivYHeaCTlIY1H8oCbR8egSK8TkJ20NaOg7oO2lzftVLRFu0fP7B4XxagQY1bJ9If",
+	"2Heh1uN1PfdLlHPRaB0/UQurllz61As1NfCp/nIdvfeRcaFH8w/n30l/1kHp384/km3SzyAticrV8OcZ",
+	"eph/lP4sfTn/cB91t67vbXU2t82X66YEKd2ZHDusQRM0qNaRhZO6fX5XJ6scEAm9kjycm2xjVdEHojb8",
+	"QKh6pcCMxeRJ7IEHZBb2uLabow6LqHJrIE9qox80sGgqdhHxGBRtTaJvKskK4rR+f8EINsjJTqoOFk61",
+	"RWuhgobmAEBnBW6zyHs/IQkJdFKvKGGMspEHLHgcYSYopAXxwKRFAtmwKQUdI/X0mfK2gtJ5noRbikMP",
+	"NQVEkmIakmAfCULAuUDrwK4JEyvaUqOqdh5qMlUfTHXoIJ2LdbH6uCr9bSq0FGtumYKMath8oIjIz3DY",
+	"QZ6ure31GVXF6SE1nY7JKokwvS0k5x2rBF+6kBoWZ6YmWgxCiComg7a6riny3GfZMFkdtAhDrsF4jKXc",
+	"ArV7kKe9XTxIbI0jobIC5nFKmFWqYdZJQgnzhGJCvk+m9Rkoe6ddd7+7ve+631w7tO6y0bWmWvvqCUMN",
+	"SxIgrM5LHc6Kmfe668+8LiuKOtWgrDJaUmxqdZYU259gFVqUl/bYtM8cetaIS9fXWaL5MRZZXfzF4HTU",
+	"9CgLyBOVpm5tfC0nVhOIrtcsn7XFGZ22DWPXnnLIFaqMHisiJC0HEWIrohVqajgNjZaASvpZwUWNbaCg",
+	"pEQgcHBw5YrKavubNbXVcsnvmNGzPchmYZ6cWD1nR5jNyjy5Y2ZnHtw2s3zqNBLInLXGtQixiJE/xmy0",
+	"8h6vfxuqktcseqbYKW/tGS8jP8cW5C/a1SaYzTLluj59o0eDGH8DxFVpBVml6lW1z5X0JbNRpoFzK/3F",
+	"eFyVmunQonT2dGs7X8M+JadvBly2geukauBDlanBMkJVB8NcFlsDmljmvHhNoCkXVBU6NqXdFKppuibA",
+	"nbJRaD4oMmXuqgPJvCfXjpnRDo6rbMyGibX5RmA7eJRHnhqfGLi4l0OWWoO61IFx4ZprtoCaW5DxQDY2",
+	"tNGYRniviuYUjJWxmHqqsdaCKU6Bhjkhx/blVAdQCdSUhMFtA4SL5IwyVe6TsmkSVyWuI2GwrJYhfIeo",
+	"2EcesFVKkfQtAZkx4rHSJ3moGfBYCkLxBSEsi04HAVSeEoK1EdFy+syD9emO5KbpPoDLjceLLyDKSBXU",
+	"XHypkrlDRLuyDKoc7n9y765K4Z5H/pfr/8FyYj6lvqhiZrRjbr3UB6pwxZSWcwpA3UXAtjhGEy5i1HVd",
+	"pCB9dSo/eSL5+FWHrmpDHzKfiMqw3UNkMkzjECVMCnOSpDuSyk1jEjmZC0Cn04JMAZhCVjmc2aQqMF11",
+	"bQFt4JWyR2bPKvF6XdtQYtOG+py8ukd56trTp6CV+1jKkPM/n3+Cdl0jFc6/pzWPkIAUFHVGX/dciZc6",
+	"0eozEBI/nn9n5VmoJZuJ1p/EjZD7Z+KmYiGulkzujt47yCUHkAyArdiSCt/eYcQn1YHPD6CWtPkyk72o",
+	"QAGeoWbP7V5vu92225X3KsQxiVoLXM9W291bMyaaERLcPs+L/w0xENdqn8hQcBRSoTNUwAwRgY8hGEpK",
+	"sjYArs6knkThIZCBRb4lCcMcIkPKzjJGQ5dWH0acgb9NKfreFAZVKflJ3FFFxztRsvFHG0aXvNHtdXvb",
+	"vV13A4BkY9ctBOln25ZEtBK71AaeFoWdhw/uHlbGo2bnb+1BPYDelILfcRKNluap0qIPcDu+/AJNk8r0",
+	"CQEJSaXTMoxjCqUg3azoXtVbzcjp3pcsByAHoK4y/bQCrEK2WwnsGWiho1jdBiqQBw4eUPkZ/nwc4QtP",
+	"MSwaTsCug/sMdMKxxv6Mx8gKYYDy5ADJ8iWYWAkF5uMCz1pVaoblXmBjPK12DbzEzTSrqUnrgMFypddo",
+	"tH55amy9RmyvUmVTAMWM2jaoXghJYCocQvY6cr6NtXPGd1EoSSXYbRzUMyKZgzaRjyeSFYm5ebulHeGJ",
+	"QrBaxQN5j/LzmZEYUdZn+pvt0jelTkv8QQ9M/YqR3r6UIFJbScACXspGaxVcgeXojVBIXKcrX5s2l+N0",
+	"fT18aYwJDoiFlVd7MVZrlOXFqiqE9VPQAz8H6vvZ/M/zcljPoGDO58aYhtIX879IP5t/giTsgJ3wPupe",
+	"326nP03/phKUJANX4+VbXuliUt4td6+7t3O9664+VBhHL3vJ4fIkit+irDKFtPEe9GUjsY/6jU2322+g",
+	"EWHg9fqtJKJCV2py4G2v30A4GlCdVko93Ow3kB/RCejwfCxIwcdwE5DDptuD/90sSjLq5RoyjLUa8Yaa",
+	"XqOwRnGYT6v05qaeG2hhrBfHEfZjWpU7BV6jqX7vgOgtSSlo4WDXNJrKpDfzYKLLrCveAZpiAU6i/IL1",
+	"mToexCPHPLZgwdShCDgRDhI6D4bsQ4D5RYqu6ntg8j35BrT5feapI/RQRKagvzlAAx6PVXYKnsRIKZnF",
+	"4ko66D6PJhnelcyQVkxDgbTiLHBE0IieS9mZqxWqSzypJCiXrgpRcTYAuq9WIKKu1xr1gWqRpb8o3JEq",
+	"D3+573UQFBCfCsoZRDQJOqEhjtAEfNjE2roGNf+8OAc7q9I5nNHVvjdllCC5ZXn4FW6HYNmGl3mCrpgn",
+	"Rt/22iZeOklYhZmVY3Z3zVO9mqBzaBaHhvKo/cLVl2BQeehVZLJ85jFHEYmTiOWXrSCFuhZFV/UVlxH1",
+	"/Iir3cBFjsntkUsLscSKHDE/ci59Pw38LJMbEkbfT4h+rY0D9XZfcwqY4XAmiIPs0jzYKkIllxliOim7",
+	"NICnz/P5nyoh++X8o/TF/GOU/jz91fx72nvn4/mfo/lHQNuhisPH8+8q7xkpiz+ffwe6eJn+Ov10/h1g",
+	"BrK+4H+/q57/Vtd/+GX6TH6PlMvQ/MP5x+mL+Yfz73XKXplb17d3d1bEcFWbf32dgA6Ovv4aFO5YBaGX",
+	"0qYqo6DRfKUUsmZWulKRDKuHmqKjX5x6ZCm7lde8Kd07LShXXTEdVbjYGexgREKIkpVbacntF2RQI7s3",
+	"lgvoy+2KELZYw/XJeS5J/qImdlvhwBofXy10NCMSYODwWkUBtcJrxI/pOY0r+PpjElEeCKNWpyLrngKA",
+	"XGDgYJRYcznyobquonh+SW4Ry8FAR8MonxwjvOhpXnJOCxJTxewYj08qEynne8UFUXVlaTwzsEQFSpiA",
+	"ZNgDnsSO0edK7nAaYoavMN2HzCdRjCmr38tlNlu9R1lc/z7yIvH4Prnw0DBRudH1g+OIAIwQ88aSerWg",
+	"3Ge67eGAQ3bXIGsLyvkwIjiYycWH2rQt2x/6cYJDz9QD0r2op9agplzQwqhWJ9a4pvkgifusNOLbYeCh",
+	"KRZxsU64mnvDaZQWnD3JuldP1Jj236VPSpNSD98OSwYfu6e1hSV9/dV8y4/saZTf2bMpvMvmUPG0tsPF",
+	"FRZew1qXI/IcAGlwUKgLlb8h7yc4FIUyDNfEmmi/Nm+HRrYZ3stvdRX2WYmIqysoWCsUqzCwaVcRv0Mu",
+	"iIgRhCxdEj0YMrGKN88GX7JQSdnePL13t5rm2KofSxOKBZLfVBAcbVASyzVJFRZq07cjhV8SgcnrKnuT",
+	"mbQqcOY6Oq4S61HNdKi8D0E1CXs4ldxG13WzTgFKwCO5TNsMm2f0cg4SPIqVw3WJG7oMfMh1PiDDy7lx",
+	"WocjD9cQsgkeKUw/5NEkCbE2hETkIqJxrBQLlpdfkZtSxtapZP+F+Hq/IR53++oheW1MphpjY1ofmBCv",
+	"rtxZV30fnD9/CcFbL9NfI1A1/jJ9nn4qhZLFmuO/RraeUhcsBMXkpovUh3Li8w9BPel2jXpyb7dGPbnU",
+	"nOhkPqfZtSvC5op7L0HksqJ3NUa4mj6ZBgBjJQxQOILr3WqXoNcoQ9Qw7GoB9Tt4h7LgHg/okF7VYHsr",
+	"xwVrGWwnPPi9tNdWHnxt6WnlblFfipMGRS7ivezku+6e6/Zc11aeLNff5Ll+u5fL9Zs5hZgzq4cjiWuP",
+	"K91EJAGe4rIZ8lod7V2ax0N2Y8KVIBq0uyp3wzJSIbsz80BHNRQCvEyRLiKQ+4B7G+fdDWUP3wDiIjY+",
+	"UHtyFDzVru5WE92n8P69CYv6RScjJCL/6/3G4jI2d7Z3d65f3zETWT8VygqT0JuzKYlgU19VYTpNjCMD",
+	"ZTGvijIU5GGdRkW+NDZAygQBRgV6K6r+qhwk0IwnEUoEpAHVyVfy06z3l7DxUZUjRFEBc0NOX+WOqgbe",
+	"4xBLaiN3g0eazTEOVj0X3bshsaWzt9t1tnuuKocESpaHp3fa1x3L2g1qPoGauM9uziIahtRHIYkB8apE",
+	"Hhdcf1/2Gku/j+YfpS8tleZH8BfUNv4ofYlUAKQE4PR5+mu066ISHwIljy1OJH0meZGfovTFIqB/nj5H",
+	"Wk36DIok/zz9TFd3VkN/UlJ+9ty93e52z72S9tPAz3qwXO9HAicE/Cc0XQTU6uOVB6pNbeq6YjSOyPDr",
+	"/cYHemZPbf3eB4Cmn76n9XsfwD9PH5n762VXRcF653LHWJrBFX2CzGSuChQaiWHVyyuAyBrnX3/qd+mE",
+	"1hTbyQKI3k94jNEQT2g4q9Zs10iVxpBL4jEPBBJjHEF9W8lqQm9wccGXUyTDIX1S8kDX5Hoj4BcMajc7",
+	"pQdtHsSLD6fB8DJVVZaKIWqeWcl0ytCDRAiKS3gy/X/hZH+bvpx/OP+4ijerqYn5kNFYoJAMY8UXTjiL",
+	"x6i52dvd2ZWjZUanCcFMoISF8sC0f3XOJeyu5p61YKLm4ehjWwEYFeeq3l4DIzyKFH9r3E8iIqUbCiVM",
+	"YCHhTAFPBZ4Is/4vIT8raF2lXdFd16/tHg/q8rF2c9eknoqaU47v2nENQoMhJzR5QkV2Dlni6kdLWbcl",
+	"GsZ7PNA+pg1rlvd5fEeOb7lbGMkG/FKXJu8v+BfxCFGBRtUeRuf1Kn8tumjfMS+XMDywRAgSo6YV0j2Z",
+	"xrPWVUwA2uOv4nJO7MNa3Vt+tstsUAXnUcBCoiznXNlX9PKmKGWCyhfqmCNZCsI5GKxQ6okFUADnk0pY",
+	"sJ1uL3GGRah8ejW/1zWcXc04p9V6hjrvuv+c0P9lKGOuBLSnNaqCChvjWkCbqx6uALIKlJ6upzeoX9t9",
+	"ciGOYjKp5qUYuRDKWQxskUsVdOsmD6r2Cap3NBjrGO8S5/LP84/BH+Pz9Hn6+fx7SvR+BvzyZ5JVLfGl",
+	"80+u7mEwxREeRXg6rjl72CXJsCo3QfUhePxkX5b4w/T74G3ykZn7i/RXcjpqMWqyP7fEtvlfrMWfd169",
+	"KJ+Vt8ha9XLwqTZqHT84uncbtqaC9yYXlwX7DE5XLkT2XT9hbQCvQMFTeHMAacdz986Q4HMiwIHSpHlF",
+	"h4UWIkPbmX+6lZ4wwDHpM59DnVeGvGHEJ8qffwN5MVd/Ljq9SxkxJjhQSRx1x3L0Ssd92WldhkLQ2Pqc",
+	"nSv1CujqMmY4n+grKXDNomroeTaPtZz7S5tnnPvlGOs496P0F51qN6Ga1IpB2cbUc3vbbbfX7l1fZ+3q",
+	"DGtchvBrWHjM65ed/kxikcw37fP0ZWOt9H/6LkR0Qm7imIx4lWnlEKk77OsWWbJbkQz0M1plVvDHNAyi",
+	"qpI1J/aHJipXxQ+HBA8vy4MU51/BhdRlf6ABijlKBIErOco7k1jG66BTPm2H5JyozE5TAT7dEDzJeIkQ",
+	"dV33+uV03WY7q+uS/Xj+P5StD0Gyso+VoyEohn6+bsaY7AAerXf0pxGpob0lAIgjUlXoPzvSS+L0FedX",
+	"rrWfD7NiXfIUr6bYfndM/THKSRf4BJPYH69adTnmTG8YDYTCuDaQ3cy+9EqGJde9XkHBbftRvcHIWRJ/",
+	"mVGCXDktGZUZwRHCI36Auq58K0ySHS/mtyCWSmXdHCwKmSYNRXet/N+Cm/zf2rTXdRb0F7aDgsob14MK",
+	"k/IUICMF5UzjxURlx5eIgzI/Ap9gHKIpD0PKRktUG73LqDbgrE54FN+YGWZVRzcuvJcAp6xyQBCqD8EQ",
+	"G8eKwFa7ruyrnjk/7wDFXFKNlbvfW2P3r3KLVHWRtaLBlJ4J0vmpdAYVPjwDwcMkrrYDeUkUeigigofn",
+	"JMgqkehy8UM6SiISLFp/mvVaDoAkBWitV9GMXM5SdGgWuaxE5X8EB5Evz6Ha2om1fattk9mISs68nOig",
+	"5iiv6mat5SKl6rIhedXtuaplVScF0T4sxlkfx3iARWWY5XlVyK4kY6Vv5baaYnSya5W6UtKBpmduhNcy",
+	"lbutEL9cma8aq1eejWcbpgOoxiBfF71XrdfrO6+y86P8s+zZoe5esnfinbzu3jKnEZXBELhoBKk+2iFm",
+	"owSPCCJPphERAvzg7/FoOuan5EncbDnodDYl8l+Jkpv4YNBylBGwt+M5yPvvXqfTaa2XEWCaeWPUkb/M",
+	"pYIPTUXEA7TtWlolpU0YkctkI6ogvO5CrW0exeiMzPaRKy8gOcfMJw7qLhJjKyeVfrapYShz6i+k/DFx",
+	"TZur0v/ISb4dBcbVZOlMIbWZnKt8R5hKSt5F2PyoncXqrFCVDDtkVskujlzpgbYHa+DzQF+QAxFluXQN",
+	"oIYMqBV8GvrMU9B2H09Ic/7xEqzfQgrqFECmP7TeeB10aHiJHfTWDdTs7jib17eqHA36rOBpsI8wWuFo",
+	"4CDBtd7vuuO6brm9QEMa91nTy4z9HhpIdkBIMJE4g0S6spvsD4F9S15CcE0jUgbjyuVfh9CiLdeVMhFl",
+	"oz5TuX3g4i54PCzdr1Lo1c7m9a0ruR5IzLoayVe7HNieVhp0agudBusGr3AdWAMdF1NaxWPKRmiCY398",
+	"mRxWldxehRw9rXQnOzWTkZLsYuLmbm3utVu8Sot+T87ejo0HhRkOQxij5Mm/WZW0Q3d/LJtX1VYYqcRu",
+	"1knkksHuGsnczDnZyyiMqXdqCdQwOp2SGoCZmA2oD8f7vXOH77lujUO8JkXVKQUvSBgqfwzTr4J94SAX",
+	"nOUhu5RY0HeqG9/qoEOQqgAjez6Pch9nrzqpoNvZ27NFLZ4MQkvYMhWra7yr82NbCRr1ESIL4FGBS4Tq",
+	"5LKKGAOWq1QwWfcrl/FK+pdCmIMHnLhnorM76ARyK+hCB5ARYahTVKNm/mW2WyZ2vdVn4ApaOu1mydqc",
+	"B1DguOibzooBF5WK+ELnV4itWBkarbbgXhInkE+fPPHDREiZSTElxcUt5w76LGcPQnpGMgkeBltwMrTs",
+	"aSbJtU6ZotTP6aeXJ7zryZoxh0oviLIamfMyiXBgvHrwBatqdfjSYUF0l+eho5Zy+lQEhuwCXuImZs7b",
+	"q66i6nPFQo7YkK9YCI7jiA4SYPfKojWk9UD3JADhiOjEIAPiQ31BK3rLxwy043mukKbtvmse4oBPY13W",
+	"ghLROkBjSiIJcdTHIQIPL5Vg5FucMhIYx8u+1+lD5Jx6CYyPY0rcAx53CsmxxlggxlV/iv1UNzdLAQmh",
+	"tfK7Pisl1QqEyg/aLOVl4RcsW47u3sNQ99erxAPq3bL0n1btfpNIxgfOHHaTT0mRbAOfzBm6AHmERBNx",
+	"oNdQWHrAibImCW3U0uL54c2bt09OHh+dPL7z4PbthmMe3PjG43tv37/9jcKTB7ffeXj75DR/duv2/aPb",
+	"t4oS/UKPa8v1h7A3dyKSq1LVoxuze5yR2cJTQ0qKz28RRnVaZR11WhtnzYdZkLVTMMXR2EB50Tw//wh1",
+	"O71Ozy1lxljpkQkgXpWF7rAI+2V3gL8Cvd53IJ/Eh9rvV1UveDb/BKU/mH8n/U36DC3mrDJ+AD9OX6Y/",
+	"g8fafeCf0p9ebup+rR3wZsHWZ0/7b0yuLJC+nuXFD2ABL2195Yt+v3L2z62MW9W9XHIZNfUDb+FYcf+Z",
+	"b9Q6gNDrdXZVyrjLTSLEVbf/pnxMhxTyuEPChYUd1epflL5Q+/L5/BPwc4ESFv2+rR6ef09u3sv5x1Dj",
+	"4s+M58jlZlq9WQpatb2lbqtQ07vVUfZqr7WQWKbThfvTvdx0qvPbvGVy21CmOHCdAMHeuH9IX84/lJdk",
+	"/jG4mn+utudZ+un84/n3LjeLEIv48UT7WdUkRDTuIVai9pKctbBpZU11DlxrlwX6j2FAqAscy0LqVIMy",
+	"8GddXuqwIiijv+hqAFU+IjKiwqixTbgaEEz1Jku7naej63UrzyOqRyug5FkcrnmPsm8lIm5VgsKKaWwb",
+	"8lM1lbpUHRVrVk2zwUCojhdL5kAyo19IHn/+8fzD9AUw9LrMZKVBd0myENusA+ph1bg06A/S5xIEJYqf",
+	"f2f+F/P/PX2RPq+0RpEoonElYTrVryiBvDM6PXjOMk2nYQXRKl8BoLClK3BZNPqaTWbVyUiz6yNfC9Rc",
+	"mcHSQba2eMFe8V7Dft1wVqfEfAX/wpI9Tdd4NvySIZmOMWJnkYwZW+KYzHA5QGScX0b26+WhcgacWgfA",
+	"claeLB1P57Jud7/3HnWV2opM11bKVmTXjgQHXPB3nX9iQsJQ+mnuw/tyka9Jf+MgePMrCDP7dP5nsg8k",
+	"WXWkHWk/nn+SEarX5Ai41e722pvdr7wj4GZXMVx1y143uu5NgsN4XBdldAjVrUzVrgr1Y9134QWeCeTx",
+	"Mw/SYCYgwdkCKj8ripf8bD2R0p7v228tFrDQM6pa6n0ePyA4mJlKKFJsD8O3h43999YtnfLBgucj0VEt",
+	"a6l8YPib8ptKIQLcXx6rTLwmi5ttXckgkrJ4x2Ja6nRfenZVPS/uzyOnurIK1DbLcwcOEUYRmYbUxwUf",
+	"aMjh1ZHLeHtK2OHxke1MVK0QVgkaFqrY6e/RZsftbNp1U8dUQJ2ICPtxq4PuRIS05ZaA1xiONcZeOHb7",
+	"uC8zjwd3bqK9re3dhU3ooJshBQWyuKCxP5YQror/HyAPOHS4tjSG6YoYVE3JZIKVR22feaoupKcwJmVC",
+	"Z+/xVY4rn3TQOzqUlYZJJEn/Vm+vhXAQIO+c8hDqp055SH1KhOcgT/h8SjynzzwVB2oK/hFBYvEYx95B",
+	"3hdl5zw8h0obLI+dhb7NL6+D7vGIIPIkJkxQzvrM6NImEqdBovN9REfMVOjjjAg04wkKOIDDGeMXNYXt",
+	"dOhlNd7MszxkM8s/kdvpk4iRwJFnrjfYuIypivlKSwhOy8SPSBltKgew9gRTVl/OtwoPjpMJZm0J5XgQ",
+	"EpvWqajS0vndh2noqiZmLpAXUXnG4BBB1Salei9MEUw/OihVkw7yBMJXVXyzGc7aF8myCBKgZNqpreZX",
+	"gaXv8EixPWodBkJKua8H2Krcs16lpLwe0NVLyilAroYSO9C7qHr21FbJOwEM6GPKhlz+gkD8x4A+eCgf",
+	"RKrkgqfqWMm/wPW7pNloqP4qKw3C1fZJXR0LVS8LgsYrIKTowpZnAlHxW1a0Joy/MQ2GJffEdkSGBPqq",
+	"jGAi0YSCg0pNbRtzu1TMeyksGoXYP1OZ9fKOwHbazLi9LXezpUraBzmTo7Kz9DZUZLOnih6ZuPrimkUS",
+	"z/C3x4yetZUVqlLyVbv4uM6v3+wyVX6C2vTt/Ulbq5DbR7fA13TKmVCBZeVi01cuAalHUJUgM0S7pM4f",
+	"eTLGiYhJoMF3jAWKOJ8oF9gqf99e2+2euu4+/Odr7ua+665dBxMoQtVspKyjEUmkPXQu5Ex0Xc6mxsD7",
+	"UH9liiQem2nTRQbHug0kSjCFpjVfp1qqooIG0zsN/UGR5Su0WIP104T8RK7s1AxjP7xpd2i/eMMMv0KT",
+	"8ebp6bHWXiCfB2TVxd3q7dkVOvb2bNPkpepNHSIxlije8Ak6U4FhPWQ/RQhRDAJ5UlMUTo4UYZ/U3px3",
+	"N28iaIFokC1TXycHTSVAG1OTlX1JfSKgNLPk005JSCYklhNmjrK328UCBcw2aOkMnjgMSaSNa0YGUoVt",
+	"kAcdT3EEZuySKXprMNzrDTe3d3cHm1sB3sGbPtnr7Q1c4pKt3c0dcMOJJVlt7Df+23tuew+3h48+2Ow9",
+	"/eMVl/hUjqqucLUK5hA9fHCEMlSLKADYcGYcDewDQk0PnOf2ByFmZ162eRHRTLLy2ZIsk5gSnw6pX+Ov",
+	"Dmo0ueWdgJxv6DHEBlzbtnXm69MDg+9XUAPFGxYrEyrCJEcTYir/oVNRvMhZi/Uv8UM94hvm09LzOycn",
+	"xxVPj45PdF1V9eBxVvpyfdb+tFgCGiy9wIoNuc55p+KfRQaeWmaPiKqKpCpqNHGh4LakfBJlaM5bV84r",
+	"cRMfNJTu2rVK+zUesoAMwfwNBQr3TSX/RlUcX7bw2vrBdyC6DkoO9txddC8JY9pW8rIW45U3OOA6g+QU",
+	"lpf7plhB+FwlTdGlhqGcSVQmn++ZFfVcV0rH6seWu/nUVhwuO5uFFZal4gV5ZxlLaNqYeskBYhyIrMWp",
+	"UIa8BzgmkKOlfSy/mJXisgzXt772c12+tqpMU56Mc4nyAvB9tRuhWjr4EpDIwG2MlW/DhQMAmYEvLRQ0",
+	"LOVuSyL2WPLFj6ckejzmSVSXBwikDSkcyEb7OqLTxyFhAY60XlWCmWQ2oK2ggD1hYhCWzM+NVwSdEERC",
+	"PBUkcPpskEDGv5BgIelCTJjhn4nR1zaF9taKM82oJC06k7JKTKTFUCmvyR3BaBhyHrQOoBAXwkiEVO4B",
+	"uqAs4BeQtQFF4OOuJq05SfPayJQheDaV6JPbcTfddZwFnZXib5XQqyKj1OHqpHEmaAoqvvELpmZHwqHG",
+	"YQVeHjjBy4nBmlWtlB7ysqxmUjlIyZOT2yQBCbZzH3liqtzuDP2DFFKMX7Qc5Know8fAPXuoSeM+ixKm",
+	"gu9xLIU5mAdoMJwsVjHXakDwisd4/LjQUwcdVh1wn8kpoTEPAyG7xwgi7mcwU+VoI/E7vIaLI7jR0oI0",
+	"X5xuMUk8rLLhNOwmKnd4YWpFullqvAb1BCxwOzudEz1q6fEN6PeB7rb08j6P7feP8uNeIb8keQawKGHm",
+	"jMDZ3xz3AeIsnGk3ruJuVQeTXj91d64k3izTDmi9AB/mBK2Y080AbqXmYG35P6zOSKcQJA5DfqFxpEJb",
+	"xWp27hraXKcBV7vOPxQkMhqgxRuvUsBhWzt2qes/rbGYnWYYcT9H9h4gXM9BXoBnuk4yTyJ5nVkpcSug",
+	"+m9DkvLbiaQ8G/e48PlFn1kRnA7y9N19rPoBfso8gjEA7YGFZcdFE8oS8PSJUG8L6JFoOYhHfeYJ4nMW",
+	"eKipcLuSdlvFiwuzBzOkJOJA85yGPQHrp2qjei3eZNPLuldY2STv6a+sR7dgCOvBm2oK1pMTNZvaFwtd",
+	"nOgJZyf7GIjwkqtuai1ogmtodrOKdipuEpoYOq1xrkTy1ff+6mqNiExUmeilGQpp5TK0bpiREUSdLmYm",
+	"XONGrqPoMeiFkSdKXACRD1Q9NTuYidk8DKTcrHoIgK0xCWlo3PrSdES5z6pZy4CEnI2EidQ1+qBIVe+q",
+	"5FuaUy4EHYRaTaS9e5Vnrvp+tebolfRFcAWK2qL8kaUrAq0QT6IqVa6nUKhnkpaAvgxCTGytiMGzukBm",
+	"bkfJSgrGNnOnBCthlKkFlWlhS1S/DUt8L2xI9vQS2wHrvGn6tZ49zIZYX10QZ4JXDh9fnOoAJrugOCg8",
+	"1WqD4rNMaSCqnPssgaYSbZTC0C5vhbVOSXMt5uYZAl9SlmryazgMPXEb95UQuY2WMlB2qsS5AmtfK2bW",
+	"hyRlKryCzFkRCqGyqa5tGFfS7SqXIt1p7bwlOxxU0gaI6oV7aHzwM4kRAooyxUegMgXhYo7Ygr1JQ4kR",
+	"cilTnHHn0rbOOmFPMdqGBmhZ71IM3Nq2M6A52eLNkJShprKPZfLklERtxfgoVgqHnJG1WeVsiOop5TOg",
+	"lYzqbej41FQ/XuQJhgkL6u+2ql47wP5ZFstSQMfyzBmPUaBo2wWPzjqlKtxrcQYSFutnIWcJ8YlQQcM/",
+	"k7CnzqLpbfX2SnLH5trcSHS+bEz13ojOhWXDDSgudL2VKll31ZCSbVcqGHU6pSjQtUbSLMEyAUgl35Ro",
+	"qQQ6OJyO8SpV+BdIqAwyqiZY5bc24Vp4pwhY2bmnwA0ZBqeK2OS3z4IY69pYsGsOtxbFPhQ1keEGsYQk",
+	"GJHIIFbNeRu7kELgUjKNx2SmlJRSTKjKchIs84Sk2q3GFKohVcT6NXDIyyRhvVJr4AqR8pWkRNjsClHR",
+	"en5LWzVzeltzMFqlBTx4PCYUzB3ExyJev7hzDZVWQFNNeN9mUvK5AD1IDrGOvr1Oho0cQ5Eg7C2jB3C7",
+	"AW0q6CrQ3svNO2MOqkthRnWFamCoa6IIeK9XrC3d7Iz/M9wdYeZmBgpgljBCloth9WGAppYInZSjIjtF",
+	"jQvUu0bjrupMCXxRwrcmpwdGUzXLNUNcvIgEVHgO6GhzUXLfpNDzHORJtAz/0mm5jg98fZmQBY+feQfI",
+	"C8gowgEB9ZAlwMIFwcinkZ/QGA0igs+kLM9j5IdckGAfCSiwH0GmCj5ENBZ9Zmka1UagbXcTAdPpk9YB",
+	"8oaYhpSNPNR8ICe8r+3kypHS9qEs6afAL9bMFbA69HM159kcON5+q2HDyq18gPzhHTNUTergJdYq6ORk",
+	"iadFDobgYHxN1LoY5y62xV5ug8kS3joI9lRdUdBHMUN9bNO2RCRr44wruOpWiEu2XkCgkMs91rYwuNzt",
+	"ZIqaXQdNw0RkU46IbAjJeRhUWVL5llrlZCvrsGpfun+2dfLgnp2zJKKmKDWLo1nxqGzVyhjbno5CbsU+",
+	"GvMLNMHMuMnQqHxfRZ/hCKx4UB8OgrU6SCWbKPpNXsAzmvmOTUgcUb/PPD2Bx5nFXXf9GDrzUDPEAxIK",
+	"S9njIC/v22s5cKfHJCLqRq8Fdobnu6HXsTpDh0lqvwiSTu4Anp9B1W1dGLQamEtbbHg8y5fCOignkyYH",
+	"M7P/hxk65VPCdBrMPvM5E8RPVCZAOiE8ieXnSSzvD9NxsxLhbj95otGE0IjXGvFAHmUIwiRztHivGveZ",
+	"xMXKKPWAxNGsfSgH9gx6zm2TVJXXsLgSxg3nIRCwxq0DzXRiPR5YCPtsjMNhG6L4JQcTklhIQgjBE6DF",
+	"jccRT0ZjR0cb6RunaApEilY5SwPBqQgrtu6D6k4td8TNMKvzMsn5PpbzXad7c2y1ywK9MBHgMJbpji19",
+	"p8/PF0IeK93j1p2Rfb42qV09whcv/pWv04IEWNdAC4G1ryvlQEvi0/BiH67e0apb/y4ZjDk/u0VCek6q",
+	"oi0ldr5QjZB2V8okORX+qi9hoLuoSF8Vx2QyrXJTOtRv0AQHBAmOhniNbGKQF5gEh8CsryfC1TlAmhXR",
+	"wNFOiAJ5erltGgBdVG5RehFFtnMiRo/dbm9za3tn9/oeHvgBGea/K+3FWMR61ZeZv/zstvFyK7PkSoMH",
+	"plA9S/DiL+tCFK/pEwoZVAyjvu1u1g2oCPjNykDrU6szKOGZ+8xqCaEwn6adtYTGaGSyqrfKecGqDpyR",
+	"J8VNq7G5ga3NDEkFChKCmlpgAqCNJOKHZHMKWKn2W17TUlYnS+ghvH30fkISVf9lQJQrDEyGBAfIM4N7",
+	"+1LCKZ6Uk8+fyh3sM6+waCWrwJxJ4Bm5oXyWvSdPoB2WTcyt0yOAyrG31WdgHEdNiUyhP8DaEsBHmLKS",
+	"3JELm2byIIfoecDfOLDwyjKEqDHNcdalfvAg77mIjGCA7BFWtutqB10opX9ugqQdhEOh1LhTPJNs9DWh",
+	"Y7OKN0Ii+k6MxVlnSBkV42oX6tpMxpL8gEL54YO71S68cuqio593fD7JnXpXKgBokAdMqzzEGZeXIVQb",
+	"F66B3Y1Jpyzrm7uwtqWmTDVW8afWEIvTfAreFElE49mJ7F+7IRIckegwicfLNL/XBDo8PkJnRKX48WR7",
+	"HtFvA++7j25AJ7qE5hmZ6YKcHTC+yaHA/0q2yY9Dnh2YT4SYnvIzwtYbXztXgjOwyqhKoSK3FN+aHmwi",
+	"jjdkpxudTscDHymVslP2CDljTZz8fgM+y6eEp/QtIncVAo5Uci+IKvNjU9Oysd/IQAtNMIWQMy06FCef",
+	"N4PEyA9un5xmchZlOuc2iFQRIaZ+pM7pcHh8JPZNPNpNxZej8x5qwus+y5JlthRCg924cevoGHbpvNtx",
+	"UZMwEGQhnHMacZ8QiQ9EK+MqwO2433hgElrwqN/Q3/dZcwjqCJXlwdciNXD1D7iY4hhipNGR8eCLqy1s",
+	"wkF6GtqsJ5w+87E/JnleLi1iwKySiAnNB1iqhJiD6CMlFyrkyOi/nLx9P4tO7fRZn/3RHyEJk3JYNds+",
+	"UzoLb+O861lKTkZIsAKAtbFDA5yBZWRFTGofxSGPLnAUiD6T65fAmevTaIym1MR11YRXmmBKY/dTA3fQ",
+	"sWT5hfb1mRI/j/UIuK8z1EqJe5oMQupD+4mUBBKhJWoBhY20q4uKm5XUkjnoDS6BYUhDIiEhksxB3GfT",
+	"zJ+IwkXbL2gFwIihsxJxBokMp1gZJoMJZZC5TgrCqOlB06gDzx/jIIi8VhapQgWCwEpz4lvulsoQuqEn",
+	"7ZmTfJAFmglzjCaszEGU+WECnIaKtJTiZwRJSjArB6PpGDR0qG3pEFAriC60wy9Yn5W+aF6XdHpnyyRh",
+	"dlBAR1SKyF7Hc5D3WDndtb3WAcpr/Nm7pXUCBFRM6ixDMrHuLIrIlCj3V8oku2Ki7jwViQxSrs4oIzcM",
+	"rqGJfTFbdBphHxI5Z0yZAnEJSXCLigFDsWoOIFDypYkpS9Tp5g4H727e7LNClNCG+mXUMeAmOMCjEYRd",
+	"KK/3cuS2gINRTHMW/CRXbGKlsvMGjjs7ahUfQuE8a8PCUdOzUJOJ2vnatwRnnoMU/USe3nzIIqgYE4WM",
+	"RQxxxcVoo5jnIebA3qmwcQpqMBWSLDrovy6G8MIF6DNQfvHhUPPBEMUL61Vw6qGmN6QkDKBLlX9bl8XH",
+	"8VhjGQd5QKL0G0lx8jey3eIL5X2pIX3hbQvqqWVh0HrKGn9F5JxIKR90OzgRZB+wNCkApamVZg7rHW1W",
+	"NM4JypWqzx4WCkOLor9vFrC66er4amGiBxQaMvqrgmoyx5aAQ0xcUI45HWhv0Oah0ZLgGF3wJAx0xB5Q",
+	"D4N1wPwPlKzPCgoqx3KwMvH3fJjDEGouzQaATDIAp88KTvMGdR/dPr1jxcJ4G4txMRpfCbmUQqXkLAKj",
+	"z3K6qGIQjHsbFlbMax447G31NtFd7p+RQM5F8usDourlYbUXjtmMfNJGtMz8TEFgghl1kPfG7VO0cd5V",
+	"AXLCQ2LMLwzVNh6MMF+dIQrFXBFIhV60WbQQuWCiZkyilmnElY1cXkrt/35QHnkjgaCvPlMTuBhzpTRU",
+	"wQXNHDKcgjG0yvTZMsBtkvhLFiVL6W9ApynBaQobAXmxtLCrLoAGY4jr7SDvpvxDR4J5qAl4rNfttpDA",
+	"MwGJUUFzh/N4aVU6Frw5MpdH6E5hV+9wRDzQxfMwgPgfoOlaKUclzOhpyu3W99dG6wjkC0EEapo6JSbh",
+	"tIPGWZl/UCVHcVaVxLHrdclLqLO6qvEdazPsHbDu5T7CaExjFaygEzVI8LMWmUeqSiwahRRwE6wgX5Yq",
+	"lSCvcp6CLCLG3XUwszgoHZxUzPyqUlv3mT6amyo5wT5ivA1zVjmwJa+KMBpGRIyL3juoCQFVNATWTSQT",
+	"w9O2FAYudTvBT9oixiH5usLJyp9LGKQdczkvCU2qwIWU4JR1plDIQqu9sUEHfZYpyLPbbmD3KCCTKY8J",
+	"82d99nZuIlVOOyC/gjVVad/z0U3wHPKsHtpvkQwfoWZXzre3vd1neekJSVmUoifzc0ACTxQfnGku5QNJ",
+	"6qANZVnUAFhj8UzkYWUSxQMsy5byqOWmmyCSPHPKCFN2UBxMW5EDOgRSHqsBLYTf8w76DJvJwo7m0WxZ",
+	"VgOhTzdKGFN323Tg7nkdlDFaxc8meNZnULxwQOBaSF40gICdQaICtLI7ihJ2xvgFKxrBtRXGQRiFXNh2",
+	"GG2lz3amyLlJAqcM2T6PgpYD61N8MLSGeaOmR61T5Uksb19bT8Rr7csjBasuGHKBN7aDymG/UcICQFaM",
+	"XMgdNxB3V5N+w6+r7LsKDegiJMb7SG7LOVilQHaDE5LMuGIRATcog6AivJBSBpi4PguIH2LIy4PVTOBn",
+	"maq7rqeLm0AEseWDF8mp6WAJGBdi73HQOkC4z+BJFh+ZUYRrAgn6bVNVJR+mu+mhZs9F9+gNxRZmiBNg",
+	"HmTqZBpyHEhRtwvtSCgIcC6tDrqhtmhMwgxnmRM1BjKFRafTAhZV1UGhYMc+mmKhuYFMOwJoUDM3Tc3q",
+	"Zoyo4jbbgyQYkTgLaZd8u+lJUs+QINUCedvuptdnzdJnGt/I7wY8HlcY+cDqCEebQFbzyOTON87eGecm",
+	"j1UVnhaomQckoa6LBBqQ+EJepviCw0mpvd2Ur9QWtBzYVHns170DE4Gt9h1K4CQSnYDlEL4yKAVDcn5g",
+	"ifUl0e6qObQoZKVydAD7IUFR3gptPIRtz6+o0uPqPBMNW+t4TiKhqy923I5r7G14Shv7DUi3pTIpqLLX",
+	"BcUVntKN827H3YhMAZynTk0LRco3IJvOGu3oOo1gFWu0m45ngvormhpdvmwR6Mo0I1JZ9fDkAo9GJEIP",
+	"j5SKI0sRYDQ9zgKDNKAMRzPUZBzdvHUf9HzZFT4KGvuNN0isC8kYRgtm0HNdo9zT7rUxeRJvjOMJ6KAV",
+	"6qkIRH/6tCJ3WValoFNQsjb233vkNHSOkcZ+A8qtqZSaoFsybIzxH4jxSOdxz9K3PGmbXC77H1i21CzD",
+	"C8xnYwxZ+r5dv7Mae/VcV+LjkEviJkxGDbCMaxXPm6enx6DVU74MiHEUkClhgSQelZv7ph575f7a0rqU",
+	"0ovbvEwJXkiaWHECp9Y6pHQfSkKz9CTuykufuUO9ytbrG90xK6rcfznBmjx7mizpTkG3Lulj5VbrLuT7",
+	"L3K7yxkFa3bcLCjL07d0x0/ta2xW+To2fobVjX0NG/+Nw3t3VbSrCupBQxqS1rKjkF9c7ijMdPOjyEyi",
+	"CpVVmKu+iO3XM7/y9oPzZD3GOSUhOI8Y9xQqMu9LHzOFbVAc4eGQ+iZlxkwysx3kKdTj6XoooFSDR/tI",
+	"+672WVPbEpSwqRgvZQ8SEmkREiAKcudUxX0C/4GREsFautgHWXCD67MlfnCqaIn18NqCj1YrF1a33U0n",
+	"V9oCtM2mpM88xmPIazjztG9NpmdU2dtAd6EtyWpfoJHZFMUfm72xnDK1VK5cM7M6JdrNU/I7uc+t7WSk",
+	"mHXwpKLCctNV7nTa/XW/z4BB1zpzVOl+6+jpmHMWRCuVQUzLfbxAMsRnWrDrM9MehPshgAb1idbfiZhP",
+	"8xIzQkJH2fHOM2k64gUX0D57VR9Q5BniCkpbcLfQtKPPgHiAoSejliBaK5ZwAWc8UFfmC8Tcth9wBdp4",
+	"kCWN3XY3lwxq69ILSXFz9+D3cs/1BuMGCiCUz75yXZGbWo3nuGEIM9/qp47VWVfCQHfR+zFzttK9ZR5i",
+	"WXf8DLLqVvgKdx17strxex9FyjN81fTtpIiQv3D7m9ff2Xx37xs7f9L7r1unuw+6991719+ypiIvQyYR",
+	"3DcDFg3fS/KOZRhCBY2vc/DlXMsVh5/N42ABw+ZYRCkaiwgJNB7qqCDv7HJC86Doaf4qJOa8uzGkU7Fh",
+	"W6CXUvqCqbpQAgqkQ1MACoPlVzkPgTEojqRYSxAfLtL6O3Qq7lIRH9qTkGJbhCckBu/d96rLQ9uzcYy/",
+	"M0zEquBwwaNA7ENsQ9M7DEPPQb/7l/T784904Z75J+nP00/TF7/7rKXV5gmTp2hbE5vem1g8hMe3uK96",
+	"+DFKP0+fQ773l/Pvpi/mH0Oxic/n30t/k75AUL/kU6h6BInd02fycXEQUzgjN+f1WTaUeVke8FdLa12s",
+	"MXzm0CXoiJFADnkaKa0DjPMP6TOU/hbKKvwWauZBRSb4WBnoMwZP4BnIL5AOQumOgbZm/SFBQuLHQvuL",
+	"V3iH6IoI+R3Mqic3DsPQrv8Fv+xjyH9aW9VwGnrwNV25JLi8RVmg+je/SuOUHhfHMy+zcZ8qdLvk7uQ1",
+	"68AiyqMYDRSDrJK6DWYAxkVHLO0eVbORshNIU1zYTaua4c5WhZfWB1UVqimzalPnOfLqRr2l2lafYk1F",
+	"cUlGvjAaLbfOQibgKVbD4tsYBMj2lppHVffZfDdu4MBUdINPuqs/eciw9oYhgfpoc/VHd3g0oEFAoAT7",
+	"Vm9v9RennN/DzNSbE4oRWWNFR9p4neW43nZ7a+2DITk5x7P8kxPFez5k+BzTEA9Coj7dWv2pHupUqfIV",
+	"ibTUDSIunKZFFpWbeT1NBOd42d2UV6WJuAn3TlKxIMLDwiiSWdbVXTLmVb8GC6d6dU2gYQJFoONxVvYV",
+	"S9aZCh1PAnGAFhFkcV6yzusomqY5YBgjK3mpsiPqDLRkgKB8gJRN+qyZ/jT9u/SHLStTvubCtlxXK5a1",
+	"20QVOy3Jslq6dZcW6XLVmeVNNixzF7j9Pcq4vRs8mK1x5W3OOKvv10j/FxRg+WX6Yv7d9LmuA/YcpZ+l",
+	"L+Z/mr7s96trJL2cf5j+QtOzX5k6Sf0+FBH6jSSV8w+z/uo/sJTR6U8U5Z1/mFca+jx9ln4qCenfpc+g",
+	"PJRkDz5Nn/3us5w/Pb1nb+raTGgJs6njUbgtd1HV6eZL6LX7RaHXNVAr6Po1+ZKURLtgyIHucj8LN6wa",
+	"VDfdyNrBaF9hLO1eX/2FnlaGyeRnayD3m5wNQ6q8obe6a8zsWHmMn3J+F0eqIu9Wr7fONmhdr8HPf6A9",
+	"y2iPuoYQCFHAlJekP3UC2cYH1q+j4Kn2cyeVxfzgeSWtUtZNqyiwqBbFVBdLcf7Sy25kwcwfTmV0VKlU",
+	"FmoZKmWw8cTQJDQgE35N6CUYu2Luj12qG+Xubu1u7RoGVRLZnD8t7FyjjCWXcMrFot+lZOyH7W/i9rcf",
+	"d9qPvvbHVVEWdkJ2ayOPbjUq+N6tulMMvuoM6ToX5z6P7/CEBVdDcn9AO0vQjoKSV0Y7zlraHqiGFxMW",
+	"kMDiPqsxyBskLqKPL0vSW4MV+b27U3+4IkuuyBskfg3343ISzyLCnyYV9+sBmYZQeSRevGgBVb7zlpgH",
+	"ljGoyeFjBrlboGJzq4PeZuFMkUoBhr8B6TPZAwkOEEYiGUxoDGn3CqyACQ/ZqxP9Hk6DBdHvP43k9v30",
+	"r9Mfpj9Jf5T+0+8+Q03o+UOo7v7z9EX6aevKEpva1fUkti8dTSYwueD3Gl1+5cWzP6DzenSubs+XJmht",
+	"ZCLHUptYbibSDi9WL4X8dKv4prtUxLeyIb9gfGAGWqYdtyTFP3BN/9l06azElQQWZH75LNRyzTxDZDKN",
+	"Z6WqvsAuKedjQsFLKquxGhDjwe2Ao2ufZRp4czFOZ1MiVEEW/VlMJtNQIiBVmBW+P4XquAudZGr8Ym8Q",
+	"11ozkIqdyewDkMVZ4ZP4gh/0GbiD8wgxvZach3PBLMsy32xVRRaCuJWWX454nGQD3qGhCWnUb05iHEMU",
+	"+wpLQOaw+P+z9+29bSTZfl+lwPxhymg+JdtjCYtAlh9Xu7ZHY3nubNY03CV2kaxVs4pTVS2a6zEwj4u7",
+	"AfYCd7P5IxdBcu8mCIL8OZmMs97ZjPcrtL7C/SRBnVPVD5qkKFu2bA//2B2r2V1dVV3nfc7vnJdLKDE8",
+	"5mZSG8qIxaj1znQHXXpP3EHBWw2guJntyTFTH/e2jZFKsMnplFl/BM4v9nBS1mzGBH5KUYcPTg9ehSnO",
+	"WqxvRxGhOXVgn5O3rEg3nvh/nhDIuMeG0gFi5FPOSlJKFur8IMZKXJ29uJrPb19726jBLbqgnTqnvVoy",
+	"c9Muz960/ICdy475M7cK9qyCPW8g2JNR25kGegokvERwp8BW34qL4iRFb+Wd+MnFdF6LDF7LGXGyxTYl",
+	"AU6O/hSob0bop052CwY91y7yE2VIxWGj5wx6EjZ0bskvCOuUKPgVjUkn79J/Sf+Sfnv89fF/SP8vREie",
+	"QfL48ZfH3xz/Nn0G8ZdnJH2R/m9y/E36V7zZ3/Tv07+kz9Mfj3/3ajbo+UVTTmJNPpTywbKoVRzlA4ij",
+	"vAYXfU3TD1jWae2/Czkb9LlsmvcFNYlieqtsKjrkLm3oZI4isxMzqoou0ZWVuLIS31krEU7rykpcMfbF",
+	"mcj2lBT4es4x35S56IYPAPQHavjtP/KwNwl38I7afcBLAtoHxHxuyIhqnSuyHVHGG5Vdw0zN9x2G0nt8",
+	"mh9B6b1gWI+oEc4JoGomBrAQQS7Y2bgQ13YU7XtJEdbJTexZbVTSNUmx/pJUaYGd+HJ3kDjsMVTyQpG+",
+	"FF3WgeaQ2c1+LXaGF7Sv1clLcDL0I99zjMbxMmlYBXPbyagT9NqLjYunBb8IKvO2/UxgNNzkyuDOsF3a",
+	"b9fUIfGWTZWKiUPBd6VSgE1KdUeEFxsXQyxm1UxEmpzy6Nj9XrHSFSud73CTY4C2ODNu+q55HTxjkz1o",
+	"UijmscMuFQCzIsfYBZW6sHFgH+ND2mdE9hB8dkjV4VqB9aNfYkSVCQhuCKLNIpKc8I6M7AF7Z0HJt5Rf",
+	"74gsOQGBVDDLwT/2cgaDx1Im1Y3mVeIgAYvwXP51eYF/gUMohtDegCmZ+WCCAg55u7kxj1lP5Vgs9K4M",
+	"k9hwu+CGZau1iBp6OheEfcOnsBfvmgPkU/eFtqatN8HGJf/y02C2susHWHlNXtVrssT60ZC550/Nytny",
+	"xpwtryxGhvTxowNgHZV28w6/VmyHfWaemNyFsjDLNb/NkjACUBv5kn8mUYAO7HW+uXmu+/lb3zCnyt60",
+	"KNM1X90qmPTTS3UtnmBdPJjvupI3Myt2G8kTodekQnSeiDmavfXx/v0iMXvQZrCcIcEGVKopuzOsk8+g",
+	"g4EdM3v6ZUu23Wz51gO+/TW2GkHgLhyFaHbEFI1JAfW53bzSEfCkhJ7eOokN4MZlLwOAJw+ZDaA0ASIX",
+	"Zq0O5Fj4vn1hV0YsdJ2tAT4c+pNarRF7qgLWHQBjzFPmij6Dc4W9KDLoB08qNO5Lxc3Anjv4mPfI+ka9",
+	"1ay1m612rX3pciWoHNE4sYb5nd3da7r/737+C/mr3cFR9+72J90dubt7Tf5mZ2f7Vx/tbH9y4/H169u/",
+	"uNbvfz745M7fbH9yY2f719u3r/UPPx8c8ltXx81r18Y3Hvf7N69Wnj48VZAu27ztKOeTbz9bNJvGjoNP",
+	"miMBygd7THMx5/TUK29mWnesHTAfUHDfkUqBYsdMZWC8VsnWjCEhINVc8Kd/pT2vclbfd/lsyeRc45SZ",
+	"g3ehcvzLO7ex5OREn/KUo5xQFw7TRipsmz3PDZx5OE6nMD8+IzDk3NP9yzu3V2GoFdUu5zvNjs0FbQ/O",
+	"eejU0y0QZtDoBV2i0gt6bWaQekaAelbIef19CDmf7CBeyNRmOXmxX10i9JwoWL0jZvlhSdkNC61sRlTr",
+	"YvPHDLHOqmlZsz9u2NAaCR3h0LwRYbfYA9AvBLD34JsC8mdAQtcuPXSlfY8NGBiuR+zaAhdvmRH/BP27",
+	"ZXGQBXFdQyK9jNt3pZaunLofhFP3lPLtbD26I9o9pH12omrq7puJTzBbHR0pGSVd6PFQJ6CE+7pkM2Ca",
+	"dQT6i6qZW2nnzn5Aiu4IbAGR9Tor+Iwkepj2AZmmIK6x/XPeIML3T60xYe1ZbI68RSIJfRNiZshEJgr6",
+	"6ZBuzC0viiTR0hV7L8io2HP7di6KtPsYKxV6xWAWMJhpBFVPwi636e1jMCzNlABxSmtXXf1mgB/2IeVn",
+	"ipdlmQW+V6XnTTnvme/sdiwhtDoqOaClhxSh+f5Do0+XuIA9TzhWmiOafgmWYQ4Heonznat7eRl/crYZ",
+	"Z+5TPpVHOT9Z56AR52+/hx0DZ/B3l0KS9XUwHzj44Moj+9PzyALzmoIOAAWy6B15PUdtxKHvJ1WcZcJG",
+	"mFo3g8RfpkdNDsDPma6TG7Q7IKE1/jO/wEx8fqgs0VZxNeSIqQNq+BAzTnOkf2zOrRg12CADy72wn3GJ",
+	"3ucIgDlA/2+8ntZv62Ruqm6+YavOFu8KbMeM4/xGyMt7bGrWjJlPYtczABEHh6VJxHrc6j7YTHZOU6it",
+	"AvUlGotcNSmAaNVPppUSZNb5k0u2AytqeQftJjiBciwKkDf+e50h/SxJNVgIMRzKWdPZchH7GaQRYr84",
+	"pJxl6eXtkknhZcuASUJa94pi3p2aselT6Q7NKxKI1iPXu5zprGX6PDPeUGV0lg7mH8OSBKz8sWdeCgZt",
+	"Z8sVRNr7AIZ531UuCLxSdwRUKpCh1IZcam5hggz8RrpS6GTo8uMSwbNGxSH8HhLofEuql5rNJqEkopOA",
+	"6JhHXPTX6h0Rgh2uQ/uUS7vBnDSuyRGNORb+91xNqyPiatalFUJT2oXKYmzgBMUImot+zLJNWNsiFBwR",
+	"EOQqeBVKnZsePKy7WJdOugPUUw9kNKm7Sen6eh3nW4+pNsBG6gQNWE0OGXOtX1WExR2hfy4k1ZCLiD0O",
+	"Z4fCtB7tw0xvwSd+XQfGyamPe4r1mHo9V4dfHMwQtwUcuVzh1lQ2K+k/pX9If5/+10pQ8RtWuJr+c/oH",
+	"4Kd9OMBXrjzNnL5Zo367lnxsP8Af039O/0v6+/R/pf85/f2cIaBZ6anS7Pb392D/8VOcwityAvfc39+7",
+	"T/XhTS64HiDbbS/D1vyD290uGxnPr1e9mlbui3dF2t1LxMvypiBjioJvf3/vJcEHsqGyWek7tqcHFLyi",
+	"Qgo2FczTejRPLvKThSJ10wNJYmfHBDTMxpi7/eQM2nNWoUXrX9MX6V/SH6EL7bP0L8f/kEHxQG/Y5+mf",
+	"0u/SF+n30I/uu/TFmsc0xiyWoCO4gBa5yJd0nex4KQmSEYWTE415OV3MDxkJe5kw2HNMMFwsM3b33hOB",
+	"gbtT2ay02usblxrtVuPKlWazVUv/Kf2XyqnY9O7eikevePSKRy/lYkbGt4DpHUwc41qWXSP/emV+jZrZ",
+	"0izbTg90fUX7LgVYRETC7TSOJ4RGkWJaZzesWcsFC1/60FbWc1+sqz5j9nsbVvOecOBl9Ofl2TAsfcWJ",
+	"V5x4xYlPwYlzzqsJ7VMuoGgSmCJhwnAzeUt8ODOyT82KpznwAVdmQCJq2FzeW9J8O8J5hVrNJqGCDGSi",
+	"wInTmuUlKuBNtPM8588TlrAIzAwojiyDUdjLhPYMU2RMOUQTIc4YIhvdhKs/uxtisglIlZ7jOIFHUINs",
+	"xCyNGp4gigoiE3OCG8eLjvdELMDnA/DPzUqzVW+26q2rHzUrwWv6cpYXJH6/VrJkJUtWsuR1ZYkgXET8",
+	"iEcJcKA3KEosl9WNJ/Y/rgPF3HCdveeC56lUWC7r0v0GlgPLIQscbCV4011te2iZbphXxh/EsnuoSTJC",
+	"tAxqOmJIxYRo1pUi0qTapaMRi6ygghgBU0dMBaR9iWh7LWI9msRmjSTC8Bij61ZQKIY1/pT0uKAxzrIj",
+	"qqGrc2dRGJBwRJXhNLb/xAoZ+y/2eGS5VLgW2OHyZqAgisYDatwS62RPxrGVQ5G0lgh0HUXZmBkiOBmI",
+	"10Cxjgv9F+IVG1uE4l3jgdS+tF+TAT1ixE2lI6rtDRCp2klAbogXbmv5YK2mfaWXjrC93G5BLEWfjGQc",
+	"b5IR1aacg9ClI4gGZTdpMmBxRKjJvmf2gvbVIB/BnbkLmlxqrpNqGPOh/bJQP+S+72iuVL3FzH10J56I",
+	"KQubw6O8uwmqLhc0CX3/oZBgRyJoRiajSbnqrNn6+fX1X/3i0r2P7rQ/u/xJ85cbf3vl7tVrrZ0bswvR",
+	"8PCfdRHaMjVodktmVuXtO2owEpWWLJPE7o2R7jB4FEX8Xlz0S/vQbrrVfp4wSMd3L7UDVoqLczRV2WwG",
+	"dqF8mAwrm5ebsEz8o5mtgwvD+lZbmQHTeoZxdCe95yaaUH041cLqHjNqUtu21HJSFyu4Fe/84PpYtZZY",
+	"yi0rGM5BPr+isC1nf3lDBs0DB3vtmOhJotJLRsv6HlnWt0g89qmiwjS6Vq4sQubGTiSWryKeDDzmWegm",
+	"BBEwnj608sWyfNlDKBrPJP11eiATy4QLSHwBcjgzID0eW55JunJ4wAWLXKNrZOuAoNXjfahJpZrQaMiF",
+	"JkM6cVLBuOJR3RF9ZshGc30Wo8a57yWqz3Zg2Sdwa5gBE0ZxD5zDdb4sa2OSwgt8SJ6EuLVWJMgR74ZT",
+	"ONXlXyuzmVg2bmUBmy4wZhz0AfLmmZz5ZSZcWh5+HFhh3sSgMO1Wu9W+1L4yh+cat5TCVD1vbb1l3oof",
+	"Gb4vfOn52fuW0/rlA8hK9H60ZnoP2Rp8idkshFSBmtcKzA1vmMveXlb88fS/zNtkokxtpGjX8C6b70Ta",
+	"FjSeaKZJaNhjE5KqVUc8CH2h5tPygG5M+RCLHR12aAC4Vc61wSJyyEUEd9q3B+jRR9+ZkGqorQJqZILa",
+	"vIjwNhKxLtdcCk2kIJoPeUwVGQJ96zq5y1jkUVyLS+qIAyoO7SP2N7evhire622Bfm9pms9EoF6vk5uK",
+	"sTrZQdCjuexyx75xz+/had1FMPqOFEbJ+PVcQJBUXNlsNYOK3WF7TtabrUpQWW+27VGxnw7cPRDzfnb8",
+	"9y4YfvxV+vz4a5J+l/7p+HfHX6U/QPeafyDHX5H0BUTHnx1/ffzb9Ln9haQ/ps+Ov4EhXqR/Tn84/oak",
+	"f7LX3Vjw/7/F639Nnx1/mT5Lv0+/tc+T9If0u/Tb4y+Pv06fH395/Lv68iHjGVt9KgytM2efpY8+r7LV",
+	"/R6AuPfgDFOUMKXGbmP58iL1dRt9MnByag4p64RH4N4iqNaH5wp7T8r6W0vp87uWqC1HxV18/1JoLcv2",
+	"xx+MVwqQIqTaqaT/7fib46+P/xHaYz1Pf+hUlhBtmRauuxJ0JdR77YMmrmxWWrBPJ0u8nlTDJKbz89Lv",
+	"MWEphlDibiXgnWeiiz4p9ngklaXdv7l/5zamsfoE3IFVvGPFaDQhio0VNwbiDlKzjoi5ONTo8uKaKJkY",
+	"tlYne1RnQtUDClBNetacIxylln1y0wopDo3d5Yh+njBo2R4QIQ3KTzfZ6WANzjYkQynMIJ54N9VJIu0W",
+	"MzdxwGX8NX6jcEpZjVjmvrELKGv43fV7E/rZJfGLnUN1+5d3m91hnPxq0h/N0fVBci3pnfmodbU97Z85",
+	"UdG3q0DkdsQwcLbV3t1brs1Ffc7MesM5npTKSPTtkoXV8B/AXw+nJ2KPuL2hdkQVONHy8+92f+/urcrD",
+	"p0uEkGZoEQvFHyy2YWd1FggOCmgGk7zhFL51kRZU7lHDbvMhNyc6f7Ibi0/V9mTMu5OlH3a3f3Duo5U0",
+	"fAMFixmHBJZYkiCBZfeWzJeXgCjw1puwFz74g4MuZfQNJiOmQBzNN/huchHpXPKB4EITjXaNtpLJW4Kj",
+	"mFo5ZWW7VG5JGNtpN8mdayVDEEILuiNAdGLVRidpNte7lAwU6/2sU3lyQDX7VMVPG/8mKyRrPAHnydMH",
+	"DSaMmjSewH+ePuxU4GEWEpStXGhm97XeESUhmBXDhHDfoy6yySmhSKpgPbsuGkMpuJGW50FLnY4oP/uo",
+	"x0X0KN/IECMn+OUuaBI2jtoNCI/oEDr14EzMQDFGhswMZKQJHVFlTpbF9lP8Tf7Jzs++dJ+mslkZGDPS",
+	"m40GogEyU8eTVVdJJTcz/0COv0pfFCxIzLR+nj6HHwj8DZZm+iz9M7nSJOl/P/7y+Jv0+/QF5Gb/n/SF",
+	"tRhfpN+nz9Ifjr+yRuYf0/9BML/7+Hf2cd9N9cf0GXFWqb32bfodNFL9Lv3WvfofT21r5nt+roZmcRqL",
+	"/HRAgXB24eaVCF6ZsysBfkYCfBckC8lMOOdHzBCSCRdGOgv3rEzZGcB4XtaXRJG//kiPYkt5lYWCaikF",
+	"AYwD3XgiD37NuuakrBC0mw7YgIvI2qdOpPNh34tnLtBYRnypcnTH/oCdurPrN6x4x+tVU8S/W2Bfk9nm",
+	"tftQuCBolrV399ZW1qcLi2LFhLhUjckIWqqWuzBCwGpuL705BndHnN7i3h0iBN+J9jbM/YIm+H0Ij4KX",
+	"fAb59rxsfK9fvnTl8kcfzekD6z/6eWRDfIzvXqrzx2kt3rPq6Bicse0Mo62k9cpgXsnb3GD2fRRftpff",
+	"op2M9ttc2ffZgBovYBSzo0LdbMx6JkNCKFuYDlUhS8RzD3cVi5gwnMa587TeEeGtG/eJnQ48rEOiB3KM",
+	"UgZwE7DeS5MhU6WekXmWnhwLAkFBFyI9YqojuicLotu48Ddu2rj3zGGM/gNd0G77cJM/ZJyUnwRxZ04S",
+	"ezyLX/Zk0j6ZZnO/Td6/ZL6Xawfh+NFd1Wo2Cxp9TyqHaqodqmk4lNF1alhIqu1m66Nas1VrtqzmGlPD",
+	"1JoLGWQjdEQJGRXSN6khQkLeLVMYWACdFL1jLALFFFv4x/a3IaNCEyHNALJ7caRp79YJTq1ZfquhjHiP",
+	"s2iR16ojFrqt1urkrjQ+XyURMdN4L7IUu3k+H00TSu7fv43Nx7kh1RCeqhsTh2tbmHEdoh6z4xcBEE9F",
+	"3SZshNt9FpKxVIeo7CqntGc8TC92od1xiz5HB5o7QGDRtTdqzas1SM8QjEU3jvCkoqIN/k47uSynrNW8",
+	"2my2m82Hp3RiFVd+rm4sP4n7uLR5cIs5tQC0LKTaO4Ja6cg/NVTclQvs3ZHanw14d1CQj2XEbwqFo6/u",
+	"+nr6Gs6tYc7YT6UfeKiBk/WD7E5SxeKlNavKdyrpf0q/hQDFjxCk+NZDzXhMGZL+ETLivkqfp887lUXa",
+	"RUeE1tYB/cJB83567zYZJtqQA7u/gMebwSfYbSgAnM2PxxTDaF6YuDBaK3Qqywymm624I4oKyrSz61Sq",
+	"B27dI/e2Kd2jI5YPmb1fusc1WPYOrvoclQ9/vBZpHz0aaxZUEhVvK2Up9kHllY7WlWbltIpKaZveCU0F",
+	"Z3QKTSUjmpWmsoq9rRSPN6J4FGTxO6GBlIXaUirISPEhaywJ3W+s9JO9AtK59yLu3du9c4MINtakx6xo",
+	"LhUrzKvssu8u4eu/tjh6o7y4ON/JfcXYCTj9E9iw88qoX/kk31cmkxNTzRLT7MYCy8Ublk1ERzZgXznf",
+	"/rhrqdtFdPv8iIkiHzhgZsys/poZDqTqAZ6lYGTCqCK0L7c8ZAJpNUlEJ7ojXNV4aCQ8hzl6/q98FHe/",
+	"QyDI35OPaGREJ2t1coc/hmYf1ij6Q/o8/Z6kz9Mfj/8ufXH8Zfr/0m+P/96ZQBmdQrgCagH+DoqEvu0I",
+	"eORrLBmC1LHv8gfsgkEF1axrfOO7IT1kxIwlVG5B8L/PsJQrEQBcdFMqwkVXwcmkcUeMHH6DlsoAEpLd",
+	"YOxbIgVIEFIN7Y+bpB0CahFJxKGAQIqfeQHJwTHdjjgpug98zH7N8ywPK0icB61m86OHQcUutbLZPqWu",
+	"nq3mXPV0O4FF8Pr2265qq1auu5VwK2uKZ5Cgdmm4nIxDpIYFWeZJHNd86jhU1tRiKvoJ7XvMFy/9fMYd",
+	"NfSAapYj9lPFyIhaO4AawP55zCJyqZkDKGgoubS3BEQbqrArlYErpIUcfJMIedoSKYdzdn78nIkjBxmg",
+	"BDMwEcveWlkG9vHXpXTqP5eSqU+bDY3LPVeG76cwLwv6Y4FHwVpIQ2q6g3MOH618I6vu2aeDgstTFt4i",
+	"jxZ8NGKLoiC3M2d8IRDiYEEgEpI5Z0IIXIeY6QAk6MqEgiz/ASIXkKbLOiKLZ4RdqXCrIiZMWCf7TERZ",
+	"QSxg5fR8xRHYKuX7txAhRyoisNV1RxS7zi6J47Dvd+L8eLqvnSlUuOT9C45/l/6ZIMBC+kPFZQnkuDOn",
+	"ZehutefL0nESi9T4jJOfo3t9pdSvlPp3TGLcBAydbjdRrkCTC0IzTvz68mO9uaT8wFwlX6O5uA+tMYof",
+	"JAad2C9JDZplxGojFcaYh3VyR2pTfNRq/Bgflr2OwOR6vUUGnCkrRHmXxuSIxom79dcSOnG6FugHtHuo",
+	"Y6oH06FsmMMjLnpyunaDVNcB0BouEmm32UxG8BoEElpbqrrDY5mdTrTgU2+4HOJVODdMbFf05EndDS/o",
+	"wsdbRUZXdQ4fov6etQDOj/qpAwftQTEImfOjyum5cINFHNJSFrJjfxOpKhZR6OA6W58PiGBjpg0BLPlN",
+	"hNOH+oYxBcEDLWkCMpDjjtCJytw1PEdNlJqREVNculaP4zn5ZNwsq657nnrDr/WD4a1uRYu0Yv/tVrrw",
+	"qn7rHWaHLKfN0zHDy4NX0T4bzivhIUIaAzOMF+dXgPO5V2hMBRkdaySEEcJ5iirinIBSyY0mI6lhoc5d",
+	"nXufAS5fJV2TAEp3NLPWBBwjgLVif7McEEqB4X6PHIP1zVSxjshre10y4qyS6rMDAsvKsd8cg4VXvJOc",
+	"OFv7HD7sz81KsV0JgJUAyATAx6LQ60/2Cp4JzzxfMa/mFcp4p0UEPNl4guX6ix0W44GM2Uz+T0mPxxBR",
+	"tC+HNHSvwULNMq5pOXAIUrV8nI3tuOuZp2Ftk4ycTBhkwNBdOZoEIBciSYQ00PO9I8op7JtEyBo8EPrs",
+	"+IlMiGCAacGgXlFnshl7yDueiRAYPRnHcqw7IsRNCufLhxuwotf1bczgqzzOsBhL4BWjqDcbt8LBLyxC",
+	"rfBgjMrYMWQEQdOodypgRlzwvfs3K0HpysfX709d2bt+881gNxaFmp3+qQEsigPYvXitAY5EVJdUc12X",
+	"I5bpPXWMZJwBPkae+cvjFU7GSsx+kP4j5BhTYvLe/ZsB+fj6fSIVsczktBLzyhlJzBONKKhN85bUfGup",
+	"hIE+on02387xZhTARmEFWgb3JGegXISL0KsgZAwFZi+hQP9bO+uf1ev1kGhsRkYoOVByrJkiAxlDb+Uc",
+	"s4McsgnpUkFiSSOXhMpodwA4Uujj6jEDjQu6XvDjvmf21hkZZZmh94FFFBbZWiMA8XLlD8UWLCuJsJII",
+	"K8Or7HkDdvz2bC3EKJorJW4cMeWtHYdI5LitZRpMe67epZifj+x2swyXZBk9FgiDxAAB4f52TCFD+s0h",
+	"lQBzONFMkyqGHIpdGbFBFuD+rtVJqGWiuiwkGookxgOGt2JTGZhzV1renQHbe2BCX2+MZQRS5XcUQIzs",
+	"9BHopiOqLkBSLHpec3Xf2buowrIHo8lBogRRru0mGQ+YYq4hgOUWXPQ7ohqyxwOaaOiOCE0t4S/9iJpw",
+	"bYtMoUk1Ek37bqnWzCV6ZE8NNzOlDjOf4Pd9g0IA3rAo5JEhWb0yUzvP/k733elmKsOz8gsqkSeS5ELg",
+	"I8dpyqSHH3ShmoZvjVnUZ8q3oOvSmImIKp/doEhEJ6Tqa44yJcvwISO/kYKtbRIGxJwIbjpCMejPGgVE",
+	"sV4iIqyIVsyqXvbqwWQWUQaO/gLSo0MeTwj2Is+64UHiX0fQrpJaZ1SmGJwtveXJH1cEqGtmwCZEG/uD",
+	"kOPARSe9e75MPsA4RkriHHFp3BCVCE1kYqCJK6p7mjn6s7RrKQT0QTsGvhkAm6A5V/GJjsAdyhgXNLHK",
+	"Fn9Bo8vFfYhDxkaucxXk8phsdSPFjrhMtIubbnUEFUTG0PVUMEBDFZJYZXUR0X6ql0QVdfPBl1mGrBiN",
+	"ys4XOCRzOmHgc3OaYfgHvQfG/x3hWV/C+wLL2IN33HEPFy5dt+PM6OuxLSZwoJ18GFMr1/0Sq6UqtoAs",
+	"OPTlbWg325drrVat9dGcvXClyDN8H75IeanOgwBlO4N8LuhZh3FWD8VaxIZyziTz8SrLZo7uZD0m79ox",
+	"Fs47O/1+qsE02WYKwMSHvTLCg584YJ8RKjoCacwKazt5Iu1buNEs7pEqizUj4UZzPXS9h/NNoPFoQOf2",
+	"lHH5bme/dGS0jrWVWuV5i2/qQGUa1swWMzDOq0/04ZsW2shh5kjtXNwAS0PKmzoIQo7f8Y6S56k5fJZp",
+	"Z/mWBV4PFCj5VCKs6HpNTWLMDgZSHupGxGJ+xE4GJyhq5u5hkj9bThsqt8rKpV5MtSGtoNlsQiz7iitR",
+	"xppjM2Bc4S0YXrHqR0m0a7DKSTV0XMaqvooZNXH/dtPBRu8Ro1G4FnQENYYNR0YHDiy7y+xNFzS+CmsH",
+	"slMqwJTCJ+rkerY+cExp3hcoUlCv2Lc6CFUR+cxtpv12Xd5z9EWqoduoGocp+b+srNGGDkfFi3ZwahLF",
+	"wo5wboG1HOg1b+iet/7VrKuYXZfdA+7zXi1/EcjrIQO2Jns92G3fZB6bcAq3Q3US8ii0/Be8VIUJl7YL",
+	"1SMpnELod2iGLmLVercf+fadpJNsuyp0YKlDaiV59uxSbc7BrpqtkLSaxU7nrWaz2Ov8bffjLe/MZJEN",
+	"VNyBt8gw3xnDyR49YWbwmrPnfI0n7t+T3ehpw+pK8Nf8MqlPEpYAPbCXgJ7zUbEVovDEgsaKtZtUDuxc",
+	"IjhwXY+wqCLwWeyCjUl7o2ZJFwh9QsZcRHJMqtSRsH/lxLksLNVDDyfeY2tW0fK/d4TvqJBxUEv4gGJN",
+	"NToZZpH0Pb8h7vQuY2H4d17QhEekatl3ca1TStFQ9x81W+31jUuXr3x0lR50I9bL/54dBM4/2cJAcKFD",
+	"gX3Lg2btKq31Hj5pX346qy/4y8TfflPEfwLhTwLyuT1mb7sD9yldu+fJL6BykE6ziAmhfcrFK7MJ+wrW",
+	"TRQ3EzjcB4wqprYTM6hsPnhoT4gbd/rc7yl5wEDP4CCojaJdE4Dq4kMYqBiMfCTMvOQpAnHnTnjuaJ5+",
+	"k3Mp7kghWNeQo/amq6EP8picYY+d9xRNDh04varQ8CyYgpfqCIDEyTtx+7auUISPnwVUIcxR2cqHhgAg",
+	"4aInA5K3oEGWlr/Ph8qyKFhm8brFk8+sapIh7ffAm1u21HNb1nl3mAJUPilc71lXkYlMZ6O57lzL8pAJ",
+	"EtPuIQ6oeH9goFZVZi/cU/IxH9JyWqdlkTIxmkcMHuTuLNfypM4Dqtka/OjUSa4Jta8mIyUPYjYEKTEZ",
+	"sY4I/Ypr+bxrERMA0S3o0Ach3YwQDBNUXn+3g/CBo5NtxRYRsiPQGOVoh5s6+VssjfKVVkxEzhIvObSp",
+	"sKb3iCrNrFABZBxu/HUrMNYwGdX1ypGCKDrGIrTw4iNFxyEZsuGBXbfQhlFo+H7AoCRfydHIxzezY43x",
+	"hJNPtX1H5pIb0JElLoBTjTnsu48T22v48KY/43aF9rOQT+/d7gjsRuTxLemI59CWoRWVro+R2xLsZQQ8",
+	"iRoXRg6zTceD5HpAgQdje2+XHLJJR1TDbcdMgc43yTVgHQRHz+PKrlnS2haxIk0HHvM0yM7ugYy4a4nv",
+	"jpS/Yj+ER1INyMHEYMtl+w8XVICGSHAKwF1LDiao2+cx8TB3wDrPjD7UfthcOQEs+sAbIdTkT1n1LImZ",
+	"tcUyhhpulpwhAfKIoCMOZDTBYE5AepQrF4TJNhTedURjHrlds2oVDnWQRH2GXlL0YHchU493B9jgApdq",
+	"Z0+qVtPCrbIrDcmIckg1QGIccEMGTLHcM4XBIXA2W1m2Bp7arAHVBQy3QHdoxQiNImbJ8Jc1J2Bru9et",
+	"9VbCjg0IgMcGJMziuWHQEeF0NBjusKpcbdtavuDL6ogvMrYHi/qi8Pm+6IgvarUa/M/eGO59vH+flA9o",
+	"46jtMFhC8oVPE9/3FxY+5arDi8/llxY92eMiqhU7Y2YDlBtZ+mEgLvXSKCA6fAZKYQyf+nCKpxuRHAur",
+	"Ptstzv6oyciUL4yiXuFFhcTGkFSV6QVERiYgo6i3dop3D8wwnjF9192Mz0vzL/JnIL7haV5aapM6YwqF",
+	"BmuLBsU+Vy6P5hGPpr4D5O4sHsGtCrNs/vXL/2l5XPtyb2h+NrJ2RnE01/B68Xh5ndqCo+HrwZY5p3kn",
+	"jNIpvZNfXjQElIrUpKg5NNBGhm2djVaCNV68OAAELDw6hdV5wlwcqqhi1LCaVdumR7qL1xYSfWIm9DcD",
+	"wQ9rL3GNHav67TnNb/FCPIh38cvc9tcsV7s3JdAUimZnEnnrOQfXBqd/BA7ECdyddSxBFUOvbXlUPsQr",
+	"L7WY8W95mabKvnlKDoCrK0UnrlVhcTU+h2zmKbRCOqaGHxWzxRMVh5DK5qCsFEJWrdUJmDy6tJSOcJ7M",
+	"royY9ob+z/c/vktAVoZPOhVmH+tUNonrfNwdMq1pn6Hq0Kk8DTfJhvOj5iqvW/VYJnHk1OeOqEKMErfC",
+	"a59rAdlotryHwuMe5hpKANorDu500LLCiZp00BEbzQ13X7YbUjkZBkpDJBkGd6AJTkAuXtxor1+8iB5t",
+	"OgUk7wIpXoXtiOpUAqDKPzjE1DedUwQct5hMj6+4evGi3xyAesweazcJJZp1pf3IUpW9N7l+slWW0T57",
+	"gom1gFxqthuXmuuNS80NXIbb9x7lsS7pukgwtf48lffm/v4eYQKKau3e1UZKdhmLuOhrd5bqBKW4ox6q",
+	"J6I7UFLIRDsHOahGwA2spmOoPoSdBz9vHlFPhEbDWJtyAo2VSSMZx+iwmshkCzMbrRFgacOlU/a0HjXs",
+	"4JYUqD6EbEu7wfC6DMTNSDKm3LUnDvegrGETLv3sbljGcjtkI9MRRd+0/b0rVaTBlUWEVEMac82iIHeF",
+	"Z/N2cBAwDHQpt5ZIafft7s7a9N29fdKp3GN9rg10EbCEhjtIjKIRqw2pOgwIHY1YHANjqsleTSre5yIg",
+	"fSb7io4AfqLGReS8QUFHcHFkyUMKrP8zPOZmYiUPi0nBb6QDQo2hxaLoAKILyKrQvKmBxYnMoSNuWTbe",
+	"ZcpgeAE1CZ0cDLlx2BnXJgaTqw7ySAWFbgnY2jSrWgGo08JsgApy4u0RKlA3hn2iXaCzDAo13GhuhEGG",
+	"10TRCzqD0kGphSFGyUHM9cDlV4y58uUeLribG3n7Y9rvM0U+3Q0wSbdI+/7Dd0RmLjnzqVjRYq2pJDZ8",
+	"RBUYtQYkCppSWYwF+SyalGhSldO6qpmZrus9PtJ14Gc63LJiDumpNlJcmJr7gcBfCGOyVie7EaabHbCO",
+	"8L37pMpObIn0aDy2rAUOvEzAE5sBnWSRIpQS8DNkKfjqUBrZ++9I3ZVjuHurCJ9iXLWPFeX514GwevY6",
+	"Szj5I2EdvnpH2NlnsbGJlwHt5hVyx+6uM3nQx5KdnbyVh5VsyH7j2Fu3a5vYm6Mg7F2C3gBSayDHIftE",
+	"JbdPdvpAWUgMzJ4bgnTtnG6sI7hhQwgdWCbjsAvAIwi56DrpWt5quQm8eMw1aiMYtLTcG1AJYAwQwC6k",
+	"hs5z9wMsze6a/4qPnLCf4j27e/tzGL5TVrb3dslRq94k1dBZbo3RYKItV/kiZn0af8FHX/SVTCBO2NCZ",
+	"kdnAF4Zr3kSEoIJl004/A1ZNR7xhh2+EQSHhXaNPteQ6ASHkW9T4fIvMe4LakL2Cno9qSWA630fgEhVh",
+	"KEMPHa3DE5sumA0ubZDIsKgLGqjQGr/b7uviZxXEbRITRyyWI8BpzhZvtx9zHrts5BMgvc849CFTK5Ts",
+	"M0x3RPNfv/yP61sFGeUkqT9bINPAB8NU7i4Br0SedJaJwBD8BJqhiuO4R26qDyxJV0PvJGzYv2OmtPs0",
+	"j+wQ9b4M1wKgRfeyPhOWJiCoq46swLRXD5nVhKxUyXeQOI3Fbh36MhgqmIeMjaY3bpYqYicAKf6Z46aW",
+	"8brK5gOf7RtU4MagYtlf5eHT/x8AAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,
