@@ -84,6 +84,165 @@ func (e FSSPAmountCurrency) Valid() bool {
 	}
 }
 
+// Defines values for FSSPNativeEnvelopeStatus.
+const (
+	FSSPNativeEnvelopeStatusError   FSSPNativeEnvelopeStatus = "error"
+	FSSPNativeEnvelopeStatusSuccess FSSPNativeEnvelopeStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeEnvelopeStatus enum.
+func (e FSSPNativeEnvelopeStatus) Valid() bool {
+	switch e {
+	case FSSPNativeEnvelopeStatusError:
+		return true
+	case FSSPNativeEnvelopeStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeGroupRequestType.
+const (
+	FSSPNativeGroupRequestTypeN1 FSSPNativeGroupRequestType = 1
+	FSSPNativeGroupRequestTypeN2 FSSPNativeGroupRequestType = 2
+	FSSPNativeGroupRequestTypeN3 FSSPNativeGroupRequestType = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeGroupRequestType enum.
+func (e FSSPNativeGroupRequestType) Valid() bool {
+	switch e {
+	case FSSPNativeGroupRequestTypeN1:
+		return true
+	case FSSPNativeGroupRequestTypeN2:
+		return true
+	case FSSPNativeGroupRequestTypeN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseResultStatus.
+const (
+	FSSPNativeResultResponseResultStatusN0 FSSPNativeResultResponseResultStatus = 0
+	FSSPNativeResultResponseResultStatusN3 FSSPNativeResultResponseResultStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseResultStatus enum.
+func (e FSSPNativeResultResponseResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseResultStatusN0:
+		return true
+	case FSSPNativeResultResponseResultStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseStatus.
+const (
+	FSSPNativeResultResponseStatusN0 FSSPNativeResultResponseStatus = 0
+	FSSPNativeResultResponseStatusN1 FSSPNativeResultResponseStatus = 1
+	FSSPNativeResultResponseStatusN2 FSSPNativeResultResponseStatus = 2
+	FSSPNativeResultResponseStatusN3 FSSPNativeResultResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseStatus enum.
+func (e FSSPNativeResultResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseStatusN0:
+		return true
+	case FSSPNativeResultResponseStatusN1:
+		return true
+	case FSSPNativeResultResponseStatusN2:
+		return true
+	case FSSPNativeResultResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultStatus.
+const (
+	FSSPNativeResultStatusError   FSSPNativeResultStatus = "error"
+	FSSPNativeResultStatusSuccess FSSPNativeResultStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultStatus enum.
+func (e FSSPNativeResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultStatusError:
+		return true
+	case FSSPNativeResultStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusResponseStatus.
+const (
+	FSSPNativeStatusResponseStatusN0 FSSPNativeStatusResponseStatus = 0
+	FSSPNativeStatusResponseStatusN1 FSSPNativeStatusResponseStatus = 1
+	FSSPNativeStatusResponseStatusN2 FSSPNativeStatusResponseStatus = 2
+	FSSPNativeStatusResponseStatusN3 FSSPNativeStatusResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusResponseStatus enum.
+func (e FSSPNativeStatusResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusResponseStatusN0:
+		return true
+	case FSSPNativeStatusResponseStatusN1:
+		return true
+	case FSSPNativeStatusResponseStatusN2:
+		return true
+	case FSSPNativeStatusResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusStatus.
+const (
+	FSSPNativeStatusStatusError   FSSPNativeStatusStatus = "error"
+	FSSPNativeStatusStatusSuccess FSSPNativeStatusStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusStatus enum.
+func (e FSSPNativeStatusStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusStatusError:
+		return true
+	case FSSPNativeStatusStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeSubmittedStatus.
+const (
+	FSSPNativeSubmittedStatusError   FSSPNativeSubmittedStatus = "error"
+	FSSPNativeSubmittedStatusSuccess FSSPNativeSubmittedStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeSubmittedStatus enum.
+func (e FSSPNativeSubmittedStatus) Valid() bool {
+	switch e {
+	case FSSPNativeSubmittedStatusError:
+		return true
+	case FSSPNativeSubmittedStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FSSPQueryType.
 const (
 	FSSPQueryIP       FSSPQueryType = "ip"
@@ -1265,6 +1424,113 @@ type FSSPLegalSearch struct {
 	// Example: 77
 	Region int `json:"region"`
 }
+
+// FSSPNativeEnvelope FSSP's envelope of every answer.
+type FSSPNativeEnvelope struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+
+	// Response The answer; `[]` on an error.
+	Response interface{}              `json:"response"`
+	Status   FSSPNativeEnvelopeStatus `json:"status"`
+}
+
+// FSSPNativeEnvelopeStatus defines model for FSSPNativeEnvelope.Status.
+type FSSPNativeEnvelopeStatus string
+
+// FSSPNativeGroup Example: {"request":[{"params":{"firstname":"Сергей","lastname":"Иванов","region":66},"type":1},{"params":{"number":"6860/12/61/66"},"type":3}],"token":"demo-alpha"}
+type FSSPNativeGroup struct {
+	Request []struct {
+		// Params The parameters of search 5.1–5.3, strings or numbers.
+		Params map[string]FSSPNativeGroup_Request_Params_AdditionalProperties `json:"params"`
+
+		// Type 1 individual, 2 legal entity, 3 proceeding number
+		Type FSSPNativeGroupRequestType `json:"type"`
+	} `json:"request"`
+
+	// Token The tenant's API key (FSSP: never a GET parameter for a group).
+	Token string `json:"token"`
+}
+
+// FSSPNativeGroupRequestParams0 defines model for FSSPNativeGroup.Request.Params.0.
+type FSSPNativeGroupRequestParams0 = string
+
+// FSSPNativeGroupRequestParams1 defines model for FSSPNativeGroup.Request.Params.1.
+type FSSPNativeGroupRequestParams1 = float32
+
+// FSSPNativeGroup_Request_Params_AdditionalProperties defines model for FSSPNativeGroup.Request.Params.AdditionalProperties.
+type FSSPNativeGroup_Request_Params_AdditionalProperties struct {
+	union json.RawMessage
+}
+
+// FSSPNativeGroupRequestType 1 individual, 2 legal entity, 3 proceeding number
+type FSSPNativeGroupRequestType int
+
+// FSSPNativeResult FSSP's envelope around a task's results.
+type FSSPNativeResult struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Result []struct {
+			// Query The search, as FSSP's parameters (type 1–3, parameters as strings).
+			Query *map[string]interface{} `json:"query,omitempty"`
+
+			// Result FSSP's records (status 0, `FSSPRecordRaw` each) or its error `{code, message}` (status 3).
+			Result interface{}                          `json:"result"`
+			Status FSSPNativeResultResponseResultStatus `json:"status"`
+		} `json:"result"`
+		Status  FSSPNativeResultResponseStatus `json:"status"`
+		TaskEnd *string                        `json:"task_end"`
+
+		// TaskStart YYYY-MM-DD HH:MM:SS, Moscow time
+		TaskStart *string `json:"task_start"`
+	} `json:"response"`
+	Status FSSPNativeResultStatus `json:"status"`
+}
+
+// FSSPNativeResultResponseResultStatus defines model for FSSPNativeResult.Response.Result.Status.
+type FSSPNativeResultResponseResultStatus int
+
+// FSSPNativeResultResponseStatus defines model for FSSPNativeResult.Response.Status.
+type FSSPNativeResultResponseStatus int
+
+// FSSPNativeResultStatus defines model for FSSPNativeResult.Status.
+type FSSPNativeResultStatus string
+
+// FSSPNativeStatus FSSP's envelope around a task's status.
+type FSSPNativeStatus struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		// Progress Example: 1 of 1
+		Progress string                         `json:"progress"`
+		Status   FSSPNativeStatusResponseStatus `json:"status"`
+	} `json:"response"`
+	Status FSSPNativeStatusStatus `json:"status"`
+}
+
+// FSSPNativeStatusResponseStatus defines model for FSSPNativeStatus.Response.Status.
+type FSSPNativeStatusResponseStatus int
+
+// FSSPNativeStatusStatus defines model for FSSPNativeStatus.Status.
+type FSSPNativeStatusStatus string
+
+// FSSPNativeSubmitted FSSP's envelope around a new task's id.
+type FSSPNativeSubmitted struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Task string `json:"task"`
+	} `json:"response"`
+	Status FSSPNativeSubmittedStatus `json:"status"`
+}
+
+// FSSPNativeSubmittedStatus defines model for FSSPNativeSubmitted.Status.
+type FSSPNativeSubmittedStatus string
 
 // FSSPPhysicalSearch A search for proceedings against an individual.
 type FSSPPhysicalSearch struct {
@@ -2900,6 +3166,12 @@ type DocumentID = string
 // Entry defines model for Entry.
 type Entry = int
 
+// FSSPNativeTaskID defines model for FSSPNativeTaskID.
+type FSSPNativeTaskID = string
+
+// FSSPNativeToken defines model for FSSPNativeToken.
+type FSSPNativeToken = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -2926,6 +3198,12 @@ type BadRequest = Problem
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
+
+// FSSPNativeAccepted FSSP's envelope around a new task's id.
+type FSSPNativeAccepted = FSSPNativeSubmitted
+
+// FSSPNativeError FSSP's envelope of every answer.
+type FSSPNativeError = FSSPNativeEnvelope
 
 // FSSPTaskAccepted An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
 // answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
@@ -3994,6 +4272,68 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsFSSPNativeGroupRequestParams0 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams0
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams0() (FSSPNativeGroupRequestParams0, error) {
+	var body FSSPNativeGroupRequestParams0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams0 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams0 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFSSPNativeGroupRequestParams1 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams1
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams1() (FSSPNativeGroupRequestParams1, error) {
+	var body FSSPNativeGroupRequestParams1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams1 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams1 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // RequestEditorFn is the function signature for the RequestEditor callback function

@@ -43,8 +43,10 @@ var notFromExamples = map[string]struct {
 	why    string
 }{
 	"fsspGetTask":       {http.StatusNotFound, "task ids are made by a search (its Location header); the example id names no task"},
-	"deleteGarantWatch": {http.StatusNotFound, "watch ids are made by POST /v1/garant/watches; the example id names no watch"},
 	"redeliverWebhook":  {http.StatusNotFound, "delivery ids are made by a callback (GET /v1/webhooks/deliveries lists them); the example id names no delivery"},
+	"compatFsspStatus":  {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"compatFsspResult":  {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"deleteGarantWatch": {http.StatusNotFound, "watch ids are made by POST /v1/garant/watches; the example id names no watch"},
 }
 
 // exampleUploads are the files a user picks by hand for the multipart

@@ -38,10 +38,18 @@ const fipsRouteTable = `
       fipsSubmitApplication: {method: PUT, path: "/Applications/{applicationId}/Send", signature: raw}
 `
 
+// fipsFieldTable renames request body members as a FIPS other than the
+// defaults might name them.
+const fipsFieldTable = `
+      application: {category: applicantCategory, title: name}
+      document: {type_title: documentTypeName}
+      signatures: {list: items, algorithm: alg, value: cms}
+`
+
 // TestFIPSRoutesFromConfig: a FIPS route table given only in the config
 // file works end to end, through run(), against a simulator serving the
 // same table (and writing ids as numbers and times without a zone, as an
-// ASP.NET service may).
+// ASP.NET service may), and so does a field table renaming body members.
 func TestFIPSRoutesFromConfig(t *testing.T) {
 	rs := redistest.Start(t)
 	// The simulator is configured from the same YAML.
@@ -49,6 +57,7 @@ func TestFIPSRoutesFromConfig(t *testing.T) {
 		Upstreams struct {
 			FIPS struct {
 				Routes map[string]config.FIPSRoute `yaml:"routes"`
+				Fields config.FIPSFields           `yaml:"fields"`
 			} `yaml:"fips"`
 		} `yaml:"upstreams"`
 	}
@@ -61,10 +70,14 @@ func TestFIPSRoutesFromConfig(t *testing.T) {
 	simCfg := fipssim.DefaultConfig()
 	simCfg.DotNetValues = true
 	simCfg.Routes = map[string]fipssim.Route{}
-	must(yaml.Unmarshal([]byte("upstreams:\n  fips:\n    routes:"+fipsRouteTable), &parsed))
+	must(yaml.Unmarshal([]byte("upstreams:\n  fips:\n    routes:"+fipsRouteTable+"    fields:"+fipsFieldTable), &parsed))
 	for op, r := range parsed.Upstreams.FIPS.Routes {
 		simCfg.Routes[op] = fipssim.Route{Method: r.Method, Path: r.Path, ContentType: r.ContentType, Part: r.Part, Signature: r.Signature}
 	}
+	f := parsed.Upstreams.FIPS.Fields
+	simCfg.Fields = fipssim.Fields{ApplicationCategory: f.Application.Category, ApplicationTitle: f.Application.Title,
+		DocumentTypeTitle: f.Document.TypeTitle, SignatureList: f.Signatures.List, SignatureAlgorithm: f.Signatures.Algorithm,
+		SignatureValue: f.Signatures.Value}
 	sim := fipssim.New(simCfg)
 	up := httptest.NewServer(sim)
 	t.Cleanup(up.Close)
@@ -80,7 +93,7 @@ tenants:
 upstreams:
   fips:
     base_url: %q
-    routes:%s`, rs.URL(), config.HashKey("legal-key"), up.URL+"/api/v1", fipsRouteTable)
+    routes:%s    fields:%s`, rs.URL(), config.HashKey("legal-key"), up.URL+"/api/v1", fipsRouteTable, fipsFieldTable)
 	path := filepath.Join(t.TempDir(), "gateway.yaml")
 	must(os.WriteFile(path, []byte(cfg), 0o600))
 
@@ -99,6 +112,11 @@ upstreams:
 	} {
 		if rows[op] != want {
 			t.Errorf("-print-routes row %s = %q, want %q", op, rows[op], want)
+		}
+	}
+	for _, want := range []string{"application.category  applicantCategory  config", "document.type         type               default"} {
+		if !strings.Contains(printed.String(), want) {
+			t.Errorf("-print-routes does not print the field row %q:\n%s", want, printed.String())
 		}
 	}
 	if !strings.Contains(printed.String(), "https://kpsrtz.fips.ru/api/swagger") {

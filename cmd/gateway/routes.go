@@ -16,7 +16,8 @@ const fipsSwaggerWords = "«Для получения актуальной ин�
 
 // printFIPSRoutes writes the effective FIPS route table of cfg: every
 // operation's method, path, content type, part name and signature shape,
-// and whether the config sets it or it is the (unverified) default.
+// and whether the config sets it or it is the (unverified) default; then
+// the member names of the JSON request bodies.
 func printFIPSRoutes(w io.Writer, cfg *config.Config) error {
 	routes, err := fips.ResolveRoutes(fipsRoutes(cfg))
 	if err != nil {
@@ -43,6 +44,26 @@ func printFIPSRoutes(w io.Writer, cfg *config.Config) error {
 			source = "config"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", op, r.Method, r.Path, dash(r.ContentType), dash(r.Part), dash(r.Signature), source)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	fields, err := fips.ResolveFields(fipsFields(cfg))
+	if err != nil {
+		return fmt.Errorf("config: upstreams.fips.%w", err)
+	}
+	defaults := map[string]string{}
+	for _, f := range fips.DefaultFields().FieldTable() {
+		defaults[f[0]] = f[1]
+	}
+	fmt.Fprintf(w, "\n# FIPS request body member names (upstreams.fips.fields), equally unverified\n")
+	fmt.Fprintln(tw, "FIELD\tNAME\tSOURCE")
+	for _, f := range fields.FieldTable() {
+		source := "default"
+		if f[1] != defaults[f[0]] {
+			source = "config"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", f[0], f[1], source)
 	}
 	return tw.Flush()
 }

@@ -288,7 +288,7 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 // cached in Redis) and the idempotency store of its creates.
 func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger, tel *telemetry.Telemetry) (*handlers.FIPS, error) {
 	fc, err := fips.New(fips.Config{
-		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
+		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Fields: fipsFields(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
 		Transport: upstreamTransport(tel, cfg.Upstreams.FIPS.PropagateTrace, config.FIPS, guard, um),
 		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
 		// A 401 counts the rejection and moves the credential's expiry to now.
@@ -307,6 +307,17 @@ func fipsRoutes(cfg *config.Config) map[string]fips.Route {
 		out[op] = fips.Route{Method: r.Method, Path: r.Path, ContentType: r.ContentType, Part: r.Part, Signature: r.Signature}
 	}
 	return out
+}
+
+// fipsFields is the config's FIPS field table as the client takes it.
+func fipsFields(cfg *config.Config) fips.Fields {
+	f := cfg.Upstreams.FIPS.Fields
+	return fips.Fields{
+		ApplicationType: f.Application.Type, ApplicationCategory: f.Application.Category, ApplicationTitle: f.Application.Title,
+		DocumentType: f.Document.Type, DocumentTypeTitle: f.Document.TypeTitle, DocumentDescription: f.Document.Description,
+		SignatureList: f.Signatures.List, SignatureAlgorithm: f.Signatures.Algorithm, SignatureValue: f.Signatures.Value,
+		SubmissionAlgorithm: f.Submission.Algorithm, SubmissionSignature: f.Submission.Signature,
+	}
 }
 
 // upstreamTransport is the transport of upstream's client: an HTTP client

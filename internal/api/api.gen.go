@@ -88,6 +88,165 @@ func (e FSSPAmountCurrency) Valid() bool {
 	}
 }
 
+// Defines values for FSSPNativeEnvelopeStatus.
+const (
+	FSSPNativeEnvelopeStatusError   FSSPNativeEnvelopeStatus = "error"
+	FSSPNativeEnvelopeStatusSuccess FSSPNativeEnvelopeStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeEnvelopeStatus enum.
+func (e FSSPNativeEnvelopeStatus) Valid() bool {
+	switch e {
+	case FSSPNativeEnvelopeStatusError:
+		return true
+	case FSSPNativeEnvelopeStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeGroupRequestType.
+const (
+	FSSPNativeGroupRequestTypeN1 FSSPNativeGroupRequestType = 1
+	FSSPNativeGroupRequestTypeN2 FSSPNativeGroupRequestType = 2
+	FSSPNativeGroupRequestTypeN3 FSSPNativeGroupRequestType = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeGroupRequestType enum.
+func (e FSSPNativeGroupRequestType) Valid() bool {
+	switch e {
+	case FSSPNativeGroupRequestTypeN1:
+		return true
+	case FSSPNativeGroupRequestTypeN2:
+		return true
+	case FSSPNativeGroupRequestTypeN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseResultStatus.
+const (
+	FSSPNativeResultResponseResultStatusN0 FSSPNativeResultResponseResultStatus = 0
+	FSSPNativeResultResponseResultStatusN3 FSSPNativeResultResponseResultStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseResultStatus enum.
+func (e FSSPNativeResultResponseResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseResultStatusN0:
+		return true
+	case FSSPNativeResultResponseResultStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultResponseStatus.
+const (
+	FSSPNativeResultResponseStatusN0 FSSPNativeResultResponseStatus = 0
+	FSSPNativeResultResponseStatusN1 FSSPNativeResultResponseStatus = 1
+	FSSPNativeResultResponseStatusN2 FSSPNativeResultResponseStatus = 2
+	FSSPNativeResultResponseStatusN3 FSSPNativeResultResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultResponseStatus enum.
+func (e FSSPNativeResultResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultResponseStatusN0:
+		return true
+	case FSSPNativeResultResponseStatusN1:
+		return true
+	case FSSPNativeResultResponseStatusN2:
+		return true
+	case FSSPNativeResultResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeResultStatus.
+const (
+	FSSPNativeResultStatusError   FSSPNativeResultStatus = "error"
+	FSSPNativeResultStatusSuccess FSSPNativeResultStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeResultStatus enum.
+func (e FSSPNativeResultStatus) Valid() bool {
+	switch e {
+	case FSSPNativeResultStatusError:
+		return true
+	case FSSPNativeResultStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusResponseStatus.
+const (
+	FSSPNativeStatusResponseStatusN0 FSSPNativeStatusResponseStatus = 0
+	FSSPNativeStatusResponseStatusN1 FSSPNativeStatusResponseStatus = 1
+	FSSPNativeStatusResponseStatusN2 FSSPNativeStatusResponseStatus = 2
+	FSSPNativeStatusResponseStatusN3 FSSPNativeStatusResponseStatus = 3
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusResponseStatus enum.
+func (e FSSPNativeStatusResponseStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusResponseStatusN0:
+		return true
+	case FSSPNativeStatusResponseStatusN1:
+		return true
+	case FSSPNativeStatusResponseStatusN2:
+		return true
+	case FSSPNativeStatusResponseStatusN3:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeStatusStatus.
+const (
+	FSSPNativeStatusStatusError   FSSPNativeStatusStatus = "error"
+	FSSPNativeStatusStatusSuccess FSSPNativeStatusStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeStatusStatus enum.
+func (e FSSPNativeStatusStatus) Valid() bool {
+	switch e {
+	case FSSPNativeStatusStatusError:
+		return true
+	case FSSPNativeStatusStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for FSSPNativeSubmittedStatus.
+const (
+	FSSPNativeSubmittedStatusError   FSSPNativeSubmittedStatus = "error"
+	FSSPNativeSubmittedStatusSuccess FSSPNativeSubmittedStatus = "success"
+)
+
+// Valid indicates whether the value is a known member of the FSSPNativeSubmittedStatus enum.
+func (e FSSPNativeSubmittedStatus) Valid() bool {
+	switch e {
+	case FSSPNativeSubmittedStatusError:
+		return true
+	case FSSPNativeSubmittedStatusSuccess:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for FSSPQueryType.
 const (
 	FSSPQueryIP       FSSPQueryType = "ip"
@@ -1269,6 +1428,113 @@ type FSSPLegalSearch struct {
 	// Example: 77
 	Region int `json:"region"`
 }
+
+// FSSPNativeEnvelope FSSP's envelope of every answer.
+type FSSPNativeEnvelope struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+
+	// Response The answer; `[]` on an error.
+	Response interface{}              `json:"response"`
+	Status   FSSPNativeEnvelopeStatus `json:"status"`
+}
+
+// FSSPNativeEnvelopeStatus defines model for FSSPNativeEnvelope.Status.
+type FSSPNativeEnvelopeStatus string
+
+// FSSPNativeGroup Example: {"request":[{"params":{"firstname":"Сергей","lastname":"Иванов","region":66},"type":1},{"params":{"number":"6860/12/61/66"},"type":3}],"token":"demo-alpha"}
+type FSSPNativeGroup struct {
+	Request []struct {
+		// Params The parameters of search 5.1–5.3, strings or numbers.
+		Params map[string]FSSPNativeGroup_Request_Params_AdditionalProperties `json:"params"`
+
+		// Type 1 individual, 2 legal entity, 3 proceeding number
+		Type FSSPNativeGroupRequestType `json:"type"`
+	} `json:"request"`
+
+	// Token The tenant's API key (FSSP: never a GET parameter for a group).
+	Token string `json:"token"`
+}
+
+// FSSPNativeGroupRequestParams0 defines model for FSSPNativeGroup.Request.Params.0.
+type FSSPNativeGroupRequestParams0 = string
+
+// FSSPNativeGroupRequestParams1 defines model for FSSPNativeGroup.Request.Params.1.
+type FSSPNativeGroupRequestParams1 = float32
+
+// FSSPNativeGroup_Request_Params_AdditionalProperties defines model for FSSPNativeGroup.Request.Params.AdditionalProperties.
+type FSSPNativeGroup_Request_Params_AdditionalProperties struct {
+	union json.RawMessage
+}
+
+// FSSPNativeGroupRequestType 1 individual, 2 legal entity, 3 proceeding number
+type FSSPNativeGroupRequestType int
+
+// FSSPNativeResult FSSP's envelope around a task's results.
+type FSSPNativeResult struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Result []struct {
+			// Query The search, as FSSP's parameters (type 1–3, parameters as strings).
+			Query *map[string]interface{} `json:"query,omitempty"`
+
+			// Result FSSP's records (status 0, `FSSPRecordRaw` each) or its error `{code, message}` (status 3).
+			Result interface{}                          `json:"result"`
+			Status FSSPNativeResultResponseResultStatus `json:"status"`
+		} `json:"result"`
+		Status  FSSPNativeResultResponseStatus `json:"status"`
+		TaskEnd *string                        `json:"task_end"`
+
+		// TaskStart YYYY-MM-DD HH:MM:SS, Moscow time
+		TaskStart *string `json:"task_start"`
+	} `json:"response"`
+	Status FSSPNativeResultStatus `json:"status"`
+}
+
+// FSSPNativeResultResponseResultStatus defines model for FSSPNativeResult.Response.Result.Status.
+type FSSPNativeResultResponseResultStatus int
+
+// FSSPNativeResultResponseStatus defines model for FSSPNativeResult.Response.Status.
+type FSSPNativeResultResponseStatus int
+
+// FSSPNativeResultStatus defines model for FSSPNativeResult.Status.
+type FSSPNativeResultStatus string
+
+// FSSPNativeStatus FSSP's envelope around a task's status.
+type FSSPNativeStatus struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		// Progress Example: 1 of 1
+		Progress string                         `json:"progress"`
+		Status   FSSPNativeStatusResponseStatus `json:"status"`
+	} `json:"response"`
+	Status FSSPNativeStatusStatus `json:"status"`
+}
+
+// FSSPNativeStatusResponseStatus defines model for FSSPNativeStatus.Response.Status.
+type FSSPNativeStatusResponseStatus int
+
+// FSSPNativeStatusStatus defines model for FSSPNativeStatus.Status.
+type FSSPNativeStatusStatus string
+
+// FSSPNativeSubmitted FSSP's envelope around a new task's id.
+type FSSPNativeSubmitted struct {
+	// Code 0 on success; the HTTP status on an error
+	Code      int    `json:"code"`
+	Exception string `json:"exception"`
+	Response  struct {
+		Task string `json:"task"`
+	} `json:"response"`
+	Status FSSPNativeSubmittedStatus `json:"status"`
+}
+
+// FSSPNativeSubmittedStatus defines model for FSSPNativeSubmitted.Status.
+type FSSPNativeSubmittedStatus string
 
 // FSSPPhysicalSearch A search for proceedings against an individual.
 type FSSPPhysicalSearch struct {
@@ -2904,6 +3170,12 @@ type DocumentID = string
 // Entry defines model for Entry.
 type Entry = int
 
+// FSSPNativeTaskID defines model for FSSPNativeTaskID.
+type FSSPNativeTaskID = string
+
+// FSSPNativeToken defines model for FSSPNativeToken.
+type FSSPNativeToken = string
+
 // IdempotencyKey defines model for IdempotencyKey.
 type IdempotencyKey = string
 
@@ -2930,6 +3202,12 @@ type BadRequest = Problem
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
+
+// FSSPNativeAccepted FSSP's envelope around a new task's id.
+type FSSPNativeAccepted = FSSPNativeSubmitted
+
+// FSSPNativeError FSSP's envelope of every answer.
+type FSSPNativeError = FSSPNativeEnvelope
 
 // FSSPTaskAccepted An FSSP search task. `queued` and `running` are transient; `succeeded` (all searches
 // answered), `partial` (some failed: see each result's `error`) and `failed` (none answered, or
@@ -3998,6 +4276,68 @@ func (a Problem) MarshalJSON() ([]byte, error) {
 		}
 	}
 	return json.Marshal(object)
+}
+
+// AsFSSPNativeGroupRequestParams0 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams0
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams0() (FSSPNativeGroupRequestParams0, error) {
+	var body FSSPNativeGroupRequestParams0
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams0 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams0 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams0
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams0(v FSSPNativeGroupRequestParams0) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+// AsFSSPNativeGroupRequestParams1 returns the union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as a FSSPNativeGroupRequestParams1
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) AsFSSPNativeGroupRequestParams1() (FSSPNativeGroupRequestParams1, error) {
+	var body FSSPNativeGroupRequestParams1
+	err := json.Unmarshal(t.union, &body)
+	return body, err
+}
+
+// FromFSSPNativeGroupRequestParams1 overwrites any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties as the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) FromFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	t.union = b
+	return err
+}
+
+// MergeFSSPNativeGroupRequestParams1 performs a merge with any union data inside the FSSPNativeGroup_Request_Params_AdditionalProperties, using the provided FSSPNativeGroupRequestParams1
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) MergeFSSPNativeGroupRequestParams1(v FSSPNativeGroupRequestParams1) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+
+	merged, err := runtime.JSONMerge(t.union, b)
+	t.union = merged
+	return err
+}
+
+func (t FSSPNativeGroup_Request_Params_AdditionalProperties) MarshalJSON() ([]byte, error) {
+	b, err := t.union.MarshalJSON()
+	return b, err
+}
+
+func (t *FSSPNativeGroup_Request_Params_AdditionalProperties) UnmarshalJSON(b []byte) error {
+	err := t.union.UnmarshalJSON(b)
+	return err
 }
 
 // ServerInterface represents all server handlers.
@@ -6894,6 +7234,10 @@ type BadGatewayApplicationProblemPlusJSONResponse Problem
 type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
+
+type FSSPNativeAcceptedJSONResponse FSSPNativeSubmitted
+
+type FSSPNativeErrorJSONResponse FSSPNativeEnvelope
 
 type FSSPTaskAcceptedResponseHeaders struct {
 	Location   string
@@ -19085,576 +19429,596 @@ func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37ciPJeSCKv0oG7IgGrQIIgLcmGfqDfRtxp7uHarJ3LA1mu5JVCSLFQiamMkE2NNsRM6P9Wf6FHJZX",
-	"a5/1kdcXeR1nT8TG2dO6tNWa0bQi/ASFV9gnOZHfl1k3VAEgu2cky7Nre5qoqrx+9+uHjUCOxlIwoVVj",
-	"78PGkNGQxfDPgzNm/hMyFcR8rLkUjb3GMQukCBVRXASM6CEjAQ2GLCRUqEsWk0uqyIBp+GkQyxF5i8ZU",
-	"6DY5ZkITKaIpkQK/IUOuVbvhNdhTOhpHrLHX7XW8hgqGbETNzCMu+Ggyaux1vIaejlljr8GFZmcsbjx7",
-	"5jVum0GONdUTNb/OR/duk91et2unUvAakQNY8hnV7JJObyi7OnzJIwMZE7sY4kfsjEbmzX2zUN/ri/xP",
-	"g8vw6yOu1D5RWsYs9D1SfhyzDyZM6fQN0qQDzWLiC9mCCf01IuPisEMO79OImdcFYU/HPGYhYULHU6JY",
-	"fMFCMhGhGWZEn7bwVY/ImFxyPeQC9xfTgJExi7kM++JyyITb6IDyiIXmdfPeBxOpKeGKqDETeq3dF/nb",
-	"aBTX1chfjb0OpWMuzuA27suA4tmXr+JkyMjjR/fJmOqhu4EgZlTjQmgQsLH5d8yUnMQBK4BEY/2iuz7g",
-	"Y7VOx+OI4xxqfaOzs7mz2SusaSDjEdWNvcYk5q2YDVjMRMAaXsViH1HN7vMR1/OrPbx7co+kzwniA2mG",
-	"MR3oFmd60BpqPaZj3oqpZpF5qWWRZm0P9jaSSpNACqVjygUXZ3jOfaGHXJGARhEJ5ESYLdMzyoXSHlwe",
-	"8WOfTATXisRsZD+lIiS+9omyeDcRmkeEa3NaTKvylfUb7OlYxrrf2I+/3t3Z11/v9jq7253OkttLN3wk",
-	"Ix5Mlx1LC1+zp7OXA6axecCZIss2i6/7H/h9MTZ0g4tQXhrw8C/T3S7Y3Qdf3+jsX369t7Xb6yzfHdPx",
-	"9MAgXz1B05JcUq7JKRvImJHYfGIuoClj99tYRhHcidnIWgFMN65At959992DiR4yoQ04s2qEodkbXAoC",
-	"gzOzyIlipGmo2/bOVqe4iMYtRmMWk5jRaPT1foa//cbCA3rmNcY0piOmHeXPUO3wTs36slduKHLv8OiY",
-	"mD3GgkaEA14jHJ9xgwawBzEZnbK4TR6yCxYTav82ewplX9CY6+GIaR4QKfaIYiI0YE4VoQRXWoaGjAZw",
-	"sypDXhpeQ9CReZhb32HY8BqGGBtK2tjT8YQVbos+vc/EmR429rY3PXN57s+uORdtNtXYa/yH9zqt3YPW",
-	"t2nru0/arfe/9ofzhMVrPG2dyZZdQfEQHb+6LYWOZTR/qBlXIOqcj1UFbzW0wGBUyraahspMRimJIZdD",
-	"FiNXlmNmj52rvoCrZeHaPjwbxEwN3aAxG0c0YIX5pGDtHH/5en/S6WwEFinhD+Zbum2uB7/qCzviZGzu",
-	"VA+pJiMqpinpGlOlASqAqU3b5B09ZDEJecwCzS+YIjRmhJ8Jwy3Ll50t5ub2JiA8XDoSoOza4Yxb7pBr",
-	"rrnbu1nFFO7IYDJiQteBfGifXxHeK2B2sxpm3QS/JYDN7f+Z17hrJI7qgxjE9My8SJqnkQzO18wB5KQP",
-	"t42iaFe5YxBrFm92MS09DNloLDUTwfRtVrHcA8NQP5gwcs6mIN4BW4rkGQ9oRKyERpqUPH58eMdIQpSc",
-	"SRmSYCh5wDyiJsGQUNUX/tagd7oddFnrJt0MW5usc9raDbZ2Wt2wN9igm6dbwXbor7WJ4TWG/wGTM8eh",
-	"6AinN+h7KsMpotwUUZHHSqeYYxbY2yRDOYlxADnRgPEGw83rk7HSMaMjZEFtcgADc4e8UcTiGwqGoVHU",
-	"FykRUHvFpUhBqJCAfhmhsDJk+gTWiitTZLPXQ5SsRLvcNbTMPdSAa29rqwyv82h4BKJbtUS/09vskHEq",
-	"27WJb3h2NX1qdg0Z2u54JKDjMQvJKR45CNHxGhnKKMwODgUrI6Mxoqk6JwMuuBoy5WRlEA7iiVBETrRn",
-	"fhLp4fQ6ney+zdc3FAkmcWxwxGgerC+awZAF58RHRcTfJ74TmH1iDlGl35pVG0mDDCaxuYc1RyizfS+k",
-	"lHAivVoKaY/3aqTxRI55UE0MLCtySG9oQVOb19dKql23t9Xb6VSSAXh/NTLQrSADz8yXaiyFYiC+3KLh",
-	"W6jhmb8CKTQTIOnnhIL1cSxPIzb62ncU6izpSs0mNeVRY69x7/j4yF4yCx1ykIlgT8cssCoLTNu2i2dK",
-	"P+FhY6/R6f67Oxvffnvr0c0HvXe3v9n5481/v/Nw91b39l1z8lZn3er0vIbmGq7tsUNtVNEyYm3UDbW3",
-	"vp5Kc+2QXbjlq3VHElrpd+6Xxl5joNTYEPPsIP8wZoPGXuMP1jO1fx2fqvUjHBNPdP6mM+JTPhEWxzIG",
-	"XS49kbyebTSAKCRCalRdlaYibJt13aLhIzy217wpsz5HzYFuhZIpmHFEdWAJMWwToNKsVzX23vuwMeAs",
-	"MhdmPmozcdHwGiOmFD0zR39Bowkz5NUMJAVz2iuNInnJQgLPFXmv30BZgOl+w+s3aHzKddxvvN949r6B",
-	"d7PfwOmyZ4Av64rROBheC2w2O50MbA7FBY146Da/Mthw/K7lvntTQOIugSsyopFRyVHLN9CpCMwJt7pP",
-	"fLwFn0RcGaGQBkNySkPCxXiiATpuSzGIePC6sHGQLsrSaK5IiWGBDUTzKCJckHEsz2KmVPuat7Ob3U66",
-	"g1WvJXAfvOn7cAPnBBNnb7mhkEmRZt7+xUKuQdklanI64tqQOyP29kXu/NcyoaF8yFba8Esn7Vecc1+Y",
-	"7Rpie0LV+YG1By24dXfbq52QG7juiBAVwXL5wYRNWNgmR4b/5ji0s9yBIaEFloTUSLFm5Uo40EkEYm/O",
-	"irrYLmaFBWce84gP9i6lxuvmkVr/0PznMHzmV1jFsrcWQmY9V72KxSzb+co2lFTABXmmbC+5psz/LAcq",
-	"91BG+3JAxUfJaQ+26AO4KCb0Xia4gaGVayc6hp5TCxG94HEmSlJhJMm+aDqZkCg6VeRyyIOhNcXmwOg2",
-	"bq+1GJwA5RCQMgM98EOrI+BKgI1RXbC4Xgsq3iRwf2lgWTDjeebAI5ZdIldkItwNFte1HC5lfMrDkIk3",
-	"IM1oJoxcPaRG+kj9FDELmdCcRtdlThsZc8pWuyp3GuS+yEmZKNK8MZZldz6iU5C7Qgkse89glj2N7Bgy",
-	"nd6txzPvWZGNCkLDkblkPWR9kQmwAdikSUSDc8SLmJ8NdZEB4pEbTU5OYt0axzTQPGDklIrzNc+qhblB",
-	"YzaYKBaCXUwpNIFlTNYyOauXnPARk5PXFWyc6sVDu1v0wKElZqOjrquVbFZoJdqu+MpqSfbhFwcx6R2U",
-	"joILWDcIk29Jwd4EWiJNQ1avUv9carVBQSHHBK6JqN2cjA9LX/Xgz8zLb056ROgl7ClXRgI8nSAS2n3D",
-	"yR5aO+hdI89f74ivA6UFJchaYkGluIIOhJ+9keM6KBgGjLoziRlxDllE+zY5AXPTRIFWGcmzs8ydm52B",
-	"7xEBPpKY6Uks7DGjieZRKjW9FiiDeyWVKWDkzL4xjiQNrwm23exW7LDpile9lgi+a6Xy4Zu6HdgWGU2U",
-	"JiELIjChGeGMf5dZ/2vxQHyPKOvHAN3f3Ii5TPD5mvuzFL8vrGBBxZScTlG+4pqcSZaxJUv/H0p9T05E",
-	"+GYov2WHqe1t1/6/6woHOcL/UGoygJWuem1C6pb74osj9SlFSg08QJpQ1MYfLrjipxFDDmzkXpAn2vb4",
-	"D81hmtN6bRw6MYPbmwAjTxShIT1dmhwMLMwcPTp8cJcIdqnIgF2XKWx1usUL4rm9XOWait99cZeVd0Ii",
-	"X76gPKLmcqTAywnZOJJTs5Zi+A11JztieihDREMq+kKK1jhmI65Yevj9xlEsn/IR7TcWXYRFwSM6NYTg",
-	"RMr7ND5jb9rwyBVSil6HPOC3rsv9c2K6XS/RUpIIVrzqVWspW/jFm7YmFXZacDffsAQViCTgnDXwvhmR",
-	"d97O6yS+OOYXLJP4rkcAb2bHbpdNTq4o+NppU7n3Czn60q7zoV9paBu+yGgYccGUFT2kECxwGBlEUlnh",
-	"4pjFFzxgj0WKoW/gojAmAaLfUK2OGQ2GZvDr0r8cWtgVk0luySsrJ7lv3oh0YcgYEyETwRR3mo6/Rx6x",
-	"kCunL2aqStPIHgGPgwnX5DRm9JwBB5NjJqzhCEI3Qq7MNXAxYWGqdqaeFXRiUhLQMVFDGqOb0wiPU6dH",
-	"N82ZEN+gqqEjLMRQRoOfzvXItXVcT8kCQycasMYxU0zoOQNVyRJTdZL27fVcONYz9C7KB1RMLcapNwB5",
-	"Iyn0MJo6BoFRYxYewfhloD8zIpgrM6r7ZGwAc0BHPJo29myw2ZVAFaPynoD1qtfpbbe6vVane9Lp7MH/",
-	"fK2zsWej1SQAaraIPB3q5VwI34RFs6cBY+EV2DzstZX7bJ7Le40LLiOqWdhyUXuNvffcrt9/M4hhzzwm",
-	"MdVOdLZiayzliERs4EyoAK43lFfEk+yEbiAWGVm8aHnhWrFoQGJmFs5CAvrpkE6Mxop0D1cxYqNTFqdR",
-	"wPasiKJTtLrC0FS4kNk0yHK/jA9op2UCREyDNC4aw6JcGuk0oDxGvCRnTKu+QFw0Z9GyGAh0ILZW2YmL",
-	"1MoYqgIfix9IgREFwbTwpUF8OegLC6KKDFkUElBZArbmAkvdF0UOEUgx4GcTK6Kds+maB1FfPkadAoz6",
-	"84iej51diObpi/kA01YWYbrSx/b1eVvvVSjMY0Eneihj/t3XlvqPjeZM0ZPp7vvg6BAjfBTpNw7sTDDk",
-	"HrExmRiics6mGJ7Sb1xXRMmpALgrF0caXoX9Fb57E5j+ULpTACSFMIlzIS8FBBMWIejdd99tlSNgF91m",
-	"OWDWXuk4lgFT6o0IKxUu4UtquYL1b4Z8AJ4IXRDFrnmNvVzkR25igKKYmWlXt2Ll1n3Opi37+ZuSO+cd",
-	"uOZgaBQzGk5XOqBn6VLQk0Wj6JQG548f3Z932bybBrA6CUcxARKO4mfCzMVOh1Kek+axpiKkcUjexV/U",
-	"HvHtwxZHGcf9aURxpelo7HvZO2Y8qicx89cyzxyaddG2Q8NpmxxqNBgpTWPr2sY4EBspZnlWSkoZRuia",
-	"/UG8Fn/KFGn6+J5qIxXgIRKBtl2LakNAib+2n8be2ciyvvA3Ox0Q0zAEkCsCESseyWxORvY/gwgGc/Yp",
-	"VwQsnJZyPNogjsYsMMzIsCUBdh6MZ2mTY8aI/9bdE7J+0V13q1sPWcQvWMyZ8svBZg42cRv293YgRxm0",
-	"NrxCCGBn8+aSGEAM/MDTfAgBYvNRnZbw8tDLy3FGmjX7xj2jHOcZqpxdj8HXfIwsBsh2WrtPWu9/2PW2",
-	"N59VxsneOzw6zgV0VyxJ5EPiYZbY8HDNMSaNah3z04nGvxb6oM1U2dvPvIYhemeyLhrXTgtZTPjeDUUG",
-	"kygCp2sxbCD5X7OPkpfJL5KXs+8nL2YfJ58mr5IXJPkseTn7k+RVv5/8Q/Jq9vHs4+Rl8it4/Hz2Q5K8",
-	"mn2U/Dx5nnyevEx+mTyf/UnycvbDfj/5cfIq+XXy6+TF7KN0vPoPqs7V5gEd6EpSgEiZO1egPfab4s5Q",
-	"2O62ep2Tzm5J2E79yaGRuww1qFrKkKrHRkMNXRx0RVYZxH0Dmjmbq5FkQdM2Qq35mkxZMfJ5QCPF0vlO",
-	"pYwYFbkJz7gCkW/BtMdyxHIzOrzNvp2bFEMq5ufkYTUQlQPaK6LWezfnTq0YP45x41wE0hCrhxD9Xn2E",
-	"NxRxr1VGyZvL3Nnp9jY2qy4qH2R/pzKBBkAHtpQ7Iq5rIKZ70u3tbVwDYvILqdsumm7msgI8kM/n1lgC",
-	"9+KCTx4c9LY7ve7mTq9btRxVkwp5kuU/Upu64NT+4gR3YjrQVSNbSWV5HhC8WCI5/5i8Sn6WPJ99lHw+",
-	"+0HyK5L8Mvk8eZ58Sv7lfxpqk/w6eT77U0M4/uWzyrlj0ONqZreOfAjcxzeZB7ihbQ6VjFdDRvxlBcqc",
-	"7ffEfILBx84n955BMDtYjm6/n84oT7/DMLqvNNhtIGrAKcKQm19odJTjIHbhZT4o2OXvJt/xyAWLT6nm",
-	"I0wD9gd8rO5zpQ/cZ7fxK5AqfqeY1BLh5EtEhnxgfqfTqVrMGwLba0CsucwKOSiXpVsBjbmn5m+u2Uhd",
-	"cf3Zths0jul0bi+FSVbYyIk9w/n7POciJHKQv9c9omMaMjKi8Tlp+icPcgP5a555lTn3kxwQGfMzLvqi",
-	"6R+8U3rzjMmzmI6HkInERWgfeYSLCyPPYkbORPOI6ykZyZBFVvoWk5HZZ2HuhtcozNDwGm8xeZgO2/Aa",
-	"h27chtd4rNhgEj0wg5ojKjCZwiDzDN9M37qgMfAQsw5znOXP4Ijfmf+tvCbzW35d5u/C2uav6/E4vDql",
-	"NLfJQq7B95jRRLjcguQOGZJTlxWJ6UE2k0cKpr4S7P+108wSsVhO8Qr3Ww1yKG2X5FzM3ipoLxmseGRM",
-	"lTISn0SJjCoEPBqzNv4ynpxGmIEmpM1dIQMZg+FhtA/mZcgpU6SZ/FPyN8mP10jIAh4ycjmkIBKBjbKk",
-	"sac0WGjUrRvJ35n/T/qN4mFCzvjoXE9uR2alBtN3vc3e+89qzukOB78irYLm7BkUsuBVeJSygpV5QjYq",
-	"5qou4ws48PtL11+T+XpAwuI2pq9LDFxwZZEoFGad12zM1WoyYlSoEp6UMdwQgNmfL6QLVQK3qDS5AAE1",
-	"m76hQHvYxyzTMonizPpvUjplIByizagivsM2/3faLFGCGziQ4r3UApHV0Suhx0VpzfGcN8xUVjCppGtZ",
-	"1Z6ydS17yj1eR/XTBQzROqfL+eJfgAFjc3MlA0Y9/OcKAJiXSjD8Xw2MJT9LPkteAIC9qDYZ0IoN3JNx",
-	"zrwD+pLZj0cuhwyYiJIjJgXLjEx8tdN6fQtFZpyoMdFsVZoiwFhfPZe9bdgL1SRiVGGAZWqRX01jVzqe",
-	"BOb1sArbINEFQXwoVTYrV+SPH9z3QBgEg0ssJ2dD4q+nH/grnayuVRpS0AZfbyDDEqCcGP3hAY3PGzX6",
-	"3Em9sFQY+wbmprPROKKarQiUJHlFZh8lL5KfJy9nH88+mX2EdDB5SWafZIJW8ir5efIqFbWS50upZGb4",
-	"WEYcX8PUkZaWIOCGZU9poKGiGHjPfTOtdV6nB+nPU1dR41QA94FL5qusYtFI/hLO6AUc4efmnOAQ/4wk",
-	"v4GffmH+TJ4nP0tezj5JXiSfoXScyaRbC9X4VaCpmKXip+Dke8Q/yLTPd0DzND+m+pW/Vg+JRbH5dSBz",
-	"ITzWHN/yM3q2BKiqrRGpTX0eCMK8uX11mdMx+GXCZjb8MnSoNj8ckECORhDDmgOAL0biNFBVk8HngM4j",
-	"E4W6s7Jo5qXpjoaQWyf/ilRuuYhbEFK4Wk7VPk+eV9K12Z8vpmukmft38ir56ezj5LPZ95J/Tl6ab8zw",
-	"sx+uXU1OLqHA3NlldOm3QqmvIc8aGF2MYQAqb0aty+PFa+p0dqg3bjJKYfNLNRddVzL9InhWHT02Iv9j",
-	"TCCqoGkDHjGbiDN/NINabcEKb1i9bExjs0+Xq2PAxEh1RXtKO6+mnHIwSyzDC5i/DpSOnXBaKWy6hwZO",
-	"sISaljkoqQCDyCjLejhaBQrSuQ/Sr555b4bymxUNIKrqmMWcRjXnn712QxEFb6ZqwpA9LcJbpxvu0N5g",
-	"I9g83WLbdOf0ZrBbRUDrVLn0NG+oOUVud7e7khKHCkiVDuxmgHgabgQ+o27pYZ3+UfITXyeyABYTLz1a",
-	"oiYActVI/NeWHb1KfkbcHyT/a/Jy9v3VpPQM+NK1VYFC7hSXYsVBmC/kcwUqm44AGdOIPvPokl7N1VhJ",
-	"OvihGGMqxog+PcSvex2wWtu/ukv4TG4By88ij9sVBbPeOT7JUwz3djvn2oF3HpGNzXa30+p1OgboS791",
-	"e63e1nbl71vdXtGpU/fpis4d87ldRPZnt/cUByn8BFOXDwQVvjoXvqOYBfSruf4rXXr9JS6/QwSYq6qo",
-	"ISvvZRFQvwEeAAWoakQCt5bbD45J8+jt28d/sLOWW5gNgk+FbMtjPXJKFdvebDFh5P4S+X1weHhLnX3r",
-	"370tv304vAgeHnwzuC0PD2/J796+ffDtm7cPvnn36Z07B2/fOjv7YPjNB984+Obd2wffObh/6+z8g+E5",
-	"f2v3snPr1uXdp2dn93YLHHqq2VLalSdbuPGl11gts2Y0581TmqUS61UoyYNJpHldhfN3RBqvOmZxrkpT",
-	"OoNHuEhjcWUcYphVcb+2kMH1NvsIPl66ZTfH0v3a8SrhWU50IK19pmAt3Cd+FstLpCBqghU4mr2nT4lv",
-	"oNhf82y5MZ9AfO0lVxVkpl4P/sbJyZGLoYIg3Dz9Nqu5hAp3Q3rByJks2ox6nYqahbYG3cqx2d6booGw",
-	"x9qLMDCklFXLr6grFUhL0cFBxjQ4p2fsC6GBql4yvwIdtCuE/H31r4QIrsDP0gutQy2wttgwxMDQiBAd",
-	"ezl68gY9VdVayO9syOjCcMzfavzom4sMLcZfuDhRyAJVKfR4SyJHH6VnthSA7Voqd19xUXWQXQFJVwrP",
-	"gCzRLB/QgpitG6SdCdIIRTENdFZJAA167jQgFFwP2Yg0sTZiRdDGvvkOUzS0zWbhioSxHI9ZuNYmB6cK",
-	"3VTomzUsBeK7BZsL3dDDyeh0HHNhQGv33sbB9u3OrW7vzubdrXvbBzu3bt7evdO5273XO9i4tXl76872",
-	"3Z17NxuVpprj46ODkZxUuaqNYKEmowpcr/kAqD9+kHG9bm9nZ7u9mccFOSkkaSMkgxnCZjbWqMj2aV5B",
-	"evT4VlHFMT+sptAcHx/dtiPCKM+8RkRPWbTAEq0mI3NnAxl7Wa6QZk81pILOG3KTXySvks+Sf56ztyWv",
-	"SPIpGt3A2Pb57AfJr83vnyXPwfb2z8nz5NekCS+9Sn6dvCDJS/MZPPw0ebm2nEHgJeUO9f2a+79FecQH",
-	"g+pDP8WHRoIMhjSu4t3V5siHdARJtIQLrjmNysfz98lfJf+Y/EPyd8mPSPL3bfO/VSRrPJSCVZCsI/O7",
-	"JYLKIyELJ0i/Slz6vcbXdpqbu7trW1s3W93tVmfTnEMq4tZ44GoEWGsxt2uqO8877FTLuE4KMc8qUCoM",
-	"Y6Yq9nmAD0iTCc3N2yXfXbe31enseiT5L22S/Lfk75KfJD9OfpT8hUeS/578TZsk/5j8KPmr5B/g979I",
-	"/l+PJH/ZJpXc4ZTHeljNFW+ZRySE4rBchPyChxMaza1l92an1em1wEJQYH2104G5vGY+NKUvmK+856t5",
-	"Z7JxXTilSxvTGOPE9bTOBPej5C+Sv0XQtX+Q/K/JXyf/YzX3Sx0M3RUDGQcQh1AfS4SxWOmLORchZrUH",
-	"jIU2JdDIsSGpEtww+bVKKJiOmQd37rkWLYDOSk3MoKcynNq0ciFFCypXmN/VGLqICHP9EVdloTn5yex7",
-	"yS+SF8lPXRTnbyDm69PkefJLYggc6fXanc12r9PdJv/7P/0fpNfauLmxDn8mP0n+e/KXyV8l/zn52+R/",
-	"Jv+ngfH/kfxF8pPkH5O/S34Mr+9uLz15t+W6w38rlpPxMRbmvqIVk12wmEa2lDBTJJ4Igm5RqBhYoWva",
-	"LNEnkzhaJjnnM2afpenGdZk+dgmeqz0Hin9asPCSQ0emkaHwAaxrNbX/+PjomxOGUZaZERU8Q6tbUdOV",
-	"193A4dG1jv/A1XB2xoE8duQQ4nSaE5/f2H2IBaJ7bnLnL/HF//7o/xLr0+l6GK7HsQ/lHXK/hWHYSv46",
-	"+Xu/TPA3NrfWe931nZ1OpwtvFFNZ+/3ww67X7TxbN//qPVtv2v/if/6j+c/WM/hw7Q+XUyncVN1F3Wdn",
-	"NHr9u8qOR7n2YIQSSB22lPgqLDNrTGOV+pSY229KJOm/Gcks+TT5GTjNcw7PjcoImNcBkZqIo9oFV3Af",
-	"IzL9t+Qvkv/bMPSK9S4JwTeaVV2hZuhzgS9AtMc+aXUzWkajyD4sHuDOjpeVRG51K/vzFLH/DJM8FnLA",
-	"o+FU8eALAy6R4//zsAWySbhMFKKK3LnTfvCg/a1vfetbZd9nu9NrG4FoHjl7z/r9duEfNcnmrwFoUG69",
-	"GtruQSX2es9iRRDYEpCKaN1c9+nCqZJXyc+uPt1VINh2/9ndBdlFjVnAaQRPlOvpRLqdnqG93a3O2hsC",
-	"eK+BpbKqD+WI6liK6YgH9adinbhLovHqECu9kDwg1CJaih7LJcwMlaqs5kJJaOvBwkVWrPx7JKCKESjJ",
-	"HkmDn1p6hA8IFdPi2Wzv3Nxd73Uc0/tJ8peV8WT1Jr2SSHxJscJaRThzt9XZaHW3VlFhrsTxV2HjK/Fi",
-	"u8/l93lXVPhavyEvy4fBRMhC0rzHQhBe79NL0uvttu59e22fCKMYYWl8LHZrTs1sxTzAkjtoVisx51jz",
-	"oCqM5wAfGEaHcxSOZXO7CpmCiE5UxVi34ffMch/rcm+J+bEWgAjXeBJzENFrdbZbG51VIMIsogrj45S1",
-	"25MpN8VbwjPtfO5Y7UTp0dTBAorqV+OdYPZD7gkhbmdGG/JQ99OKsGAojUpBsU1C1uukCADQSHR1deII",
-	"X18YAu2ycHFx+8THOXyi6Tn0TaPaPrthq+OovKlwbAUKQx+NYGlUnnHReJh7ZUULIi4++yz97b6dIv3h",
-	"8Kjxfk22tT2rhZd4lJ7nFd1xE2FTkLELizkV95cexixTFNvkIIrA5izHOD4Zspjt55rluURDPWSjvnCy",
-	"FMYB7xHfHZ9PBGOhIj4yJGiJbTmS+XfKkqC1dWivz89YJhRtSkUwf23fttSuGHd+GCviw1d8nH6CtNOH",
-	"zuNoT7+iAS5rdglrWXs9HeIaAiZpuvNd+wJkzZUExtolLJAdryMtLp2nRnBc0foHpukl97lMy1pZFjgq",
-	"ywGkycdrX65O/1vR+lYVgle67JXl4UoK+ghc2tUermrx1jPihGJhFhXq6qmBc9RMp9rkiMbKGViZ0oQN",
-	"BjLGMqa5sqT2dSCt52yss4ooXBA/ppf+PtasQQ8iOJZoOr+h2CSS8lyRy1i67tcldTXz4Czjts7ZA9kX",
-	"zk+x7CPr0YBvjOBRb462K1E3SPamhzhtaPRYKk2jGjPM39n488+TT5OXyedATl8mvyJg4P970u3tbmzu",
-	"eCT5OVj9U3Lrkdn3ks/aJPn75HnyWfJi9v9zib4eSX7RJjuVmkLOqL5s91W2+GdGrghX+boojj+Dq8vp",
-	"W6t/DmhML1f5COH9Eb0ELMRo4lW+O7avzimW9LKRwkthB7mTzGYqgImXQice2fsLcfQRbrAq9sE8TgW7",
-	"NOWPKqRfqQe+vQg7SpzW+jYz8By6ZI3FjkpS9iliPcfTGOs5Ln5anQhVj1Z30mfZQn8HEKjWbVTnlIL6",
-	"40WHklfwJq39DniKzALYk3Esw0lQnZY2z8/NheCunOAcTdNamuR0SmjB5tECm8eKNgHcZ3er3dlo9zq9",
-	"LlnNEMLHT1iV8n93NNbTXKe7opPQqPb7WWCk0YatHCpCa4w3yqCo1ZA9srntka5HNlZ3xSJvsfE0pznZ",
-	"V4TktMYNTOwHeVyo9ZCv5q4lmRRNVvEr56hqyQWID3BpEIPx5QaG7BEXckNmH82+l/y0TZK/nn1s3kk+",
-	"gzRGzO36s5Q8zD5Ofpq8mn20R7qbN3c32xtb7stVUwhLOJNRhxV4ggXVOrZwXHfO79riNqfMQK9hDxeu",
-	"OkFVtJKqDVdS2N8IhDHNnmofPKZpmPTKblEbRjUXQ+I1zKh101tgsVzsMpYaDG1NZjGVpQW0135/wQgO",
-	"yEtvqg4WoCNrVcVdKwGAzQrc7MTHDr62CEA8EYKLMx9EcB1ToTikEfoQIs5C82LTKDpO6+kL19t8zQM7",
-	"k+Y08klTQeQ5NFjfI4ox7FaNNrAbysWWr+Gs+J5PmgL7CeCAHrG1m+a7FWKrwHzX3KxGv2vggtNmE8XM",
-	"fEajNvFtLz6/LwpNXjGGs6TC9DaJWbfGggC53rW2h4IGJQSLT5PNbsc1heuLdJq0b0JMoTaJHlKjt0Ct",
-	"b+LbOAMfCuHRWGEVkSyukYpKM8wqRWuwxy5V0GFzXF+xpnfS7ex1t/Y6nW+vHIp71Wh8191x+YKh5w0L",
-	"CcX7wstZsvJed/WV12VR4q2GZZPRguL0y7MqXcfuVdsoH7n3Ae/TRJPFeSwWnQ2ZH1KVa6ZcTmYhTZ+L",
-	"kD3FshYr02uzsJrEFbtn81tLnfNxywl2rbGE2kLo9FgSUW1bhGYXbQ3RSJoaXsOSJeCSQdqgxVIbaEBj",
-	"CAhcHKBc0Vid/2ZFa7XZ8jfd7OkZpKtwvxznRk6vMF1V2nTbrc79cNet8pnXmECm/QpoEVGlSTCk4mwp",
-	"Hq+ODVXJrmm8eQq8+RJZ+RUvYj9HOcif96uNqJimxnV7+86OBjlB+Waw5TIkotL0iu9nRvqS22hRK2qv",
-	"oaWuSuU+yHG6/HJrB1/BP2Vb08KEiw5wldQuOcDMrpwTqjp47qrUGsjEonC5G4qMpeLYGM21gkBS0+y4",
-	"hBguziL3QVEo6yy7kA+cP27lGDu0e6hlPmYnxOblRhA7ZJxFqruYGEDcqxFLa0GtEG7rKOC7tmQZpsnh",
-	"zE4GylPDPBmzBO91yRzCWJmK4a+Was254hA03A15+fQUvIBKoOYsCtN2x/PsjAtsD8TFeKKrCl2wKFzU",
-	"+wS+I1ztER/EKjQkfUdBJp0eoj3JJ81QaqMI6UvGRJrNAgqouSUCe2NqzesLH/ZnBzKHZscAKVcP5x9A",
-	"VCI24Jl/iMUfIQMGPYNY8/GPH2Cj/1ymULlfCGxHyzEPVJUwM2JK0TNWr/WBKRyF0nIOEvRpAWpLNRlJ",
-	"pUm30yEI6ctLf5gbyeavunTsJXcgAqYqw/wPiKtIRyMyEUaZMyzdM1xurFnspSEA7fYaZBZRDlUoaOqT",
-	"qqB01bVIrYPX6B6pP6sk63XzjpI8b6iv4WVHNLduI30KVrlPjA45+7PZD8lOx2mFsx9YyyMULAJDnbPX",
-	"vUD10hZmeg5K4iez7y29C9yyW2j9TdyKZHCubqMIcb3iE/fs2UHtCYBkAGwUSyqSwwexHFUnSjyC3nPu",
-	"y1T34oqEdEqavU73ZqvTbXW6Bq8iqlm8Nif1bLY6uyvmUAjGwrsXWbOQAQXmWh0TGSlJIq5sRhuskDD4",
-	"2PBY0GTzALi88uIkjg6ADczLLZMoyiAy4uI8FTRsK8ZBLAXE25SydVwjISzhyXQbmxS248n6H6w7W/J6",
-	"t9ftbfV2OusAJOs7nUJST3psk5hXUpfaQPWisvP40f2Dyvj19P5zZ1APoLeN4nc0ic8W5rVb1QekncB8",
-	"QcaTynSrkEWssooGzOMKKxP7WjG8qrdckLOjL9gOQA5AXWW5OgSsQnUsA+wpaJFDjdjAFfEhwAM6xcE/",
-	"n8T00keBxcIJ+HVoX4BNWFvqL6Qm3/rWt77VevCgdecOtjMESDYPwcXKOAgfl3S6VmVmWBwFNqTj6tDA",
-	"K2Cm201NGhgFz5Xdo7P6ZaX0XJvs/C4x+woMM3hs0O0EkkYrAkJ222a9jZVrTHZJZFgl+G080nMqmUc2",
-	"SEBHRhTR0j3dJBSqcDIksNbEw8LC/UyZJlz0hf1mq/RNadCSfNADVz8K0ltXUkRqK4/mgJeLs5UKNMN2",
-	"7EEgEbflDVfmzeW4/sBOX5pjREOWo8rLoxirLcoGsaoK5/8T2IFfAPf9bPZnWfn851Bg+3PnTCPJy9mf",
-	"J5/NfkgM7ICf8CHp3txqJf+U/NdKUDICXE2Ub3mn80W8Nju73d3tm93O8kuFeey2F1yunMT6bS4qS865",
-	"6MHAvKT2SL+x0en2G+SMCYh6/c4k5spWdvfgaa/fIDQ+5TYNHX/c6DdIEPMR2PACqlghxnADiMNGpwf/",
-	"d6OoyeDDFXSY3G7UW7i8RmGP6iBbVunJbbs2sMLkHhzFNNC8KtcSHpOxfe6B6m1YKVjh4NQsmUq1t7Ql",
-	"v23LiLIDvEoVBInKS9EXeD1Exp77OQcLrm5tKJnyiLJ5c2YMBe4Xo7ri99i51jzxsSmvj1fok5iNwX6z",
-	"T06lHmI2m5xogkZmNb+TNnko41FKd40wZA3T0FChuApo1ssvsLsv7BCReFTJUK5cRbbibgB0X6+gbN2o",
-	"NeYDfCNNlyvgSFWEvzn3OggKWcAVl0JB7R0+4hGNyQhi2NTKtgZcf1bMV5xX2RzO+fLYmzJJMNKyufyK",
-	"sEPwbMPDLKFfy4mzt72xhZduEnbhVuW5013xVq+n6By4zZGBueqggPoGDCovvYpNlu9cSxIzPYlFhmwF",
-	"LbST4+jYj2URU8+uuDoMXGWUPD9zaSM5tSIjzO97V8ZPBz+L9IaJ4B9MmH1snQP1fl93C1TQaKqYR/Kl",
-	"vGmuaL3ZZkT5qBzSAJE+L2Z/gkr2q9nHycvZJyT5WfLL2Q9s9M4nsz8js4+Bt0PV109m38foGaOLv5h9",
-	"D4Z4lfwq+XT2PRAG0rHg/34ff/+NrRf7i+S5+Z5gyNDso9knycvZR7MftMtRmZs3t3a2l+RwVbt/A1uw",
-	"Aq6+Hg0KOFbB6I22iWVXLZmv1EJWrGJRKqqbG6GmSdEXZx5ZKG5lNbJLeGcV5SoUs1mF84PBCcYsoppf",
-	"QOXCnN5+yU5rdPfGYgV9sV8R0hZrpD6zzgXJoriwu0gDa2J8rdLRjFlIQcJbKyqoFVEjgeYXXFfI9Ucs",
-	"5jJ0jf+NVuCG5wAglxQkGFRrrsY+cOgqjheU9Ba1GAxsNgzG5DjlxS7zimua05gqViekPq4svJadlVQM",
-	"+1BxPXWwxBWZCAXF807lRHvOnmukw3FEBb3Gch+LgMWaclF/lot8tvaM0gpYe8SP1ZOH7NIngwnWUrQ/",
-	"HMUMYIS5Jzmt1yrKfWHfPTiVUA0qTN8F47ztnU7dUxz7INATGvmufrgdBX/NTerKi8/NmhskN697/XSi",
-	"+6I04ztR6JMxVbrYVxDX3vAapQ2nv6TD4y84Z/7fpU9Ki8If34lKDp/8SCsrSxb9cb3ln/LLKD/Lr6bw",
-	"LF1Dxa+1A87vsPAY9rqYkGcAyMP9Qh357An7YEIjVSjbekOtSPbrqrA5YpvSvQyrq6jPUkJcXXE1t0O1",
-	"jAK79yryd9glU5pAytIVyYNjE8tk83TyBRs1nO0bJw/uV/OcvOknZwmliphvKhiOdSipxZakCg+1G9sz",
-	"yi+LweV1nbNJXVoVNHMVG1dJ9KgWOmKmxlKE1Szs8dhIG91OJx0UoAQiksu8zYl5zi7nESVjjQHXJWno",
-	"KvBh9vmIDa4Wxpm7HHO5jpGN6BlS+oGMR5OIWkdIzC5jrjUaFnJRfkVpCp2tYyP+K/X1fkM96fbxR/bG",
-	"hEycY31cn5igl3f6qevWCcGfv4DkrVfJrwiYGn+RvEg+NUrJfI/CX5G8ndI2OAHD5EaH4Idm4bOPwDzZ",
-	"6Trz5O5OjXlyoTvRS2NOU7QrwuYSvDcgclXVu5oiXM+ezEOAsRIFKFzBzW51SNAb1CFqBHbcQP0J3uMi",
-	"fCBDPuDXddjeyWjBSg7bkQx/L/21lRdf26oOwy3qW/fwsChFvJfefLez2+n0Op288WSx/SarDda9Wm2w",
-	"NCjE3Vk9HBlae1QZJmIY8JiW3ZA36njvwjoeZhiXrgTZoN1ltRsWsQoznFsHOazhEBBlSmzR0SwG3F+/",
-	"6K6jP3wdmIta/xDP5DB8ZkPdc6/YMctt9b98xoJ/8dEZUXHw9X5jfhsb21s72zdvbruFrF4KZYlL6BvT",
-	"MYvhUF/XYDqeuEAGLrSsyjJU7HGdRcU8dD5ALhQDQQVGK5r+qgIkyFROYjJRUKHYFl/JbrM+XiJPj6oC",
-	"IYoGmFtm+Vg7qhp4jyJquI05DRlbMccFWPU65MEtQy293Z2ut9XrYPl0MLI8PrnXuunlvN1g5lOkSfvi",
-	"9jTmUcQDEjENhBcLeVxK+305aiz5EZl9nLzKmTQ/hn9BL7SPk1cEEyANACcvkl+RnQ4pySHQIi0niSTP",
-	"jSzyTyR5OQ/onycviDWTPoemaj9LPrPd4HDqH5aMn73O7k53q9e5lvXTwc9qsFwfRwI3BPInvDoPqNXX",
-	"ay7UutoQXSkZxmzw9X7jQ7uyZ3n73odApp+9Z+17H8J/nr3v8NdPUQVhvX21ayyt4JoxQW4x1wUKS8Qo",
-	"jvIaILLC/dff+n0+4jXFudMEog8mUlMyoCMeTast2zVapXPkMj2UoSJqSGPoh2VETRgNEBdiOdVkMOBP",
-	"SxHoll2vh/JSQK83r/RDS4Z6/sdxOLhKFeaFagiuM22xyAV5NFGK0xKdTP4fuNnfJK9mH80+qZLNanro",
-	"PBZcKxKxgUa5cCSFHpLmRm9ne8fMljqdoBU7mYjIXJiNr86khJ3l0rNVTHAdnr22JYBRca/49AY44UmM",
-	"8q0LP4mZ0W44lDyGjURTBJ4KOhGl419Bf0ZoXWZdsUPX7+2BDOva3XSz0KQeZs1h4LsNXIPUYHbBDE/l",
-	"Kr0HNGl2vd77C0W3BRbGBzK0MaaN3CofSn3PzJ8Lt3CaDcSlLiz2WYgvkjHhipxVRxhd1Jv8repiY8f8",
-	"TMPwwROhmCbNXEr3aKyna9dxAdiIvwrkHOUva/lo2d0u8kEVgkeBCqm5JszXjRW9uisKXVDZRj13JQtB",
-	"OAODJUY9NQcKEHxSCQv5oNsr3GERKp9dL+51hWBXN89JtZ2hLrru3yb0fxnGmGsB7UmNqaDCx7gS0Gam",
-	"h2uALILSs9XsBvV7e8gu1aFmo2pZSrBLhcFi4ItcaKBbtXhQdUxQfaDB0OZ4lySX/z77BOIxPk9eJJ/P",
-	"foCqN7TpTT4zompJLp398PoRBmMa07OYjoc1dw+nZARWDBPEDyHiJ/2yJB8mP4Jok4/d2l8mvzTLwc3g",
-	"Yn+WU9tmf76SfN5+/SYeubpFuV0vBp9qp9bRo8MHd+FoKmRvdnlVsE/hdOlGzNj1C7YO8AoSPIYn+4QK",
-	"sC+4aEhGL5iCAEpX5pUcFN5QKdlO49Nz5QlDqllfBBL6QgniD2I5wnj+deJrif+cD3o3OqJmNMQijnZg",
-	"M3tl4L4ZtK5CIVhsAyku0LwCtrpUGM4W+loGXLepGn6ermOl4P7S4bngfjPHKsH9JPl5uzpMqKa0Ylj2",
-	"MfU6va1Wp9fq3Vxl73iHNSFD9A1sXMv6bSc/NVQkjU37PHnVWKn8n8WFmI/YbarZmaxyrRwQxOHAvpEW",
-	"u1WTU/sbr3IrBEMehTETlVWAsg9dVi7mD0eMDq4qgxTXXyGF1FV/4NCBfKIYoORZNpihMn6bnMhxK2IX",
-	"DCs7jRXEdEPypJAlRtTtdG5ezdbtjrO6j8FPZv8JfX0EipV9goGGYBj62aoVY9ILeH+1qz+JWQ3vLQGA",
-	"jllVY9D0Sq9I05fcX7k3ZzbNkn2ZW7yeYfvdIQ+GJGNdEBPMdFV/4uKuyzln9sB4qJDi5oHsdvqlX3Is",
-	"dTo3Kzh43n9U7zDyFuRfppwgM04bQWXKaEzomdwn3Y55qlyRHV/LO5BLhVU3T+eVTFeGortS/W8lXf1v",
-	"69rrenP2i3yAAtaN60FHGnMLUJGCS2Hp4gSr4xvCwUUQQ0wwjchYRhEXZwtMG72rmDbgro5lrG9NnbBq",
-	"sxvnnhuAQ68cMITqS3DMxstlYOOpo3/Vd/fn7xMtDddYevq9FU7/OliE3UVWygZDOxOU88NyBhUxPKdK",
-	"RhNd7QfyJ3Hkk5gpGV2wMO1EYttLDvjZJGbhvPenWW/lAEhCQFt7HcvI1TxFB26Ti1ra/GsIEPnyAqpz",
-	"J7FybHXeZXbGLyqardZc5XXDrK1ehKauPCQvw57relZtURAbw+KC9ammp1RVplleVKXsGjZW+tYcKw6O",
-	"9SiwdKXhA03fYYS/5jr95VL8MmM+voyP/DydbbgBoBuDeVyMXs09Xj14VVwcZp+lvx3Y4Y14p9JODouD",
-	"RrCCIUjRBEp9tCIqzib0jBH2dBwz6OJLmg9kPB7KE/ZUN9c8cjIdM/NfQ5KbdP90zUMnYG/b94j/H/12",
-	"u722WkWAcRqNUcf+0pAKOXC96PbJVidnVUJrwhm7SjWiCsbbmevNJ2NNztl0j3QMArILKgLmke48M87V",
-	"pLK/bVgYSoP6CyV/XF7TxrLyP2aR78ShCzVZuFIobWbWap4xgUXJu4S6P2pXsbwqVKXAjk1uZa5x1r71",
-	"B1vg88FekAERF5l2DaBGHKgVYhr6wkdoe0hHrDn7ZAHVXyMIdQiQyY9zT/w2OXCyxDZ5+xZpdre9jZub",
-	"VYEGfVGINNgjlCwJNPCIktbud9PrdDrl9xUZcN0XTT919vvk1IgDCpri0sC8g9HaZjwC/i2DhBCaxowO",
-	"JjHk36bQks1Ox+hEXJz1Bdb2AcSdi3hYeF6l1KvtjZub1wo9MJR1OZGvDjnIR1pZ0LFo3V6cJLvIsCxt",
-	"Yg0MXCxphR20R1QHw6vUsKqU9ir06HFlONmJW4zRZOcLN3dra6/dkVVW9Adm9fnceDCY0SiCOUqR/BtV",
-	"RTvs8Efm9areCmdY2C13E5lmsLNCMTd3T/ltFOa0J7UAagQfj1kNwIzcAdSn4/3ehcP3Op2agHjLiqpL",
-	"Cl6yKMJ4DDcuwr7ySAeC5aG6lJqzdyLGZ23lDUX2AxlnMc5+dVHBTnt3d4Vm7TXR1dm1LQWN+gyROfCo",
-	"oCUKB7mqIcaB5TITTDr80m28lv2lkObggyTuu+zsNjmG2gq20QFURBjYEtWkmX2ZnpbLXV/rCwgFLd12",
-	"s+RtzhIoqC7GpotiwkWlIb4w+DVyK5amRuMRPJjoCdTTZ0+DaKKMzoRCSXFzi6WDvsjEg4ifs1SDh8nm",
-	"ggxz/jRX5NqWTEHzc/Lp1RnvarqmltDphXBRo3NepRAOzFcPvuBVrU5fOiio7uY+bNZSxp+KwJAi4BUw",
-	"MQ3eXoaKOOaSjRyKgVyyEap1zE8nIO6VVWso60EeGACiMbOFQU5ZAP0Fc9lbARVgHc9qhTTz4bvuRxrK",
-	"sbZtLThTa/tkyFlsII4HNCIQ4YUFRr4juWChC7zs++0+ZM7hQxB8PBvOhNYxr1Aca0gVERLHQ/ETMTct",
-	"AQmptea7vigV1QoV1gdtluqyyEuRbscO79MggI5qlX3T4Nmi8p8GpQUyJVdIJgDJHE5TjlmRbYOcLAW5",
-	"BH2ExSO1b/dQ2HooGXqTlHVqWfX84Pbtu8fHTw6Pn9x7dPduw3M/3PrWkwfvPLz7rcIvj+5+8/Hd45Ps",
-	"tzt3Hx7evVPU6OdGXFmvP4CzuRezzJSKP92aPpCCTed+dayk+PsdJrgtq2yzTmvzrOUgTbL2Cq44rh2U",
-	"F93zs49Jt91r9zqlyhhLIzIBxKuq0B0UYb8cDvBfwK73Pagn8ZGN+8XuBc9nPyTJX86+l/w6eU7ma1a5",
-	"OICfJK+Sn8LPNnzgH5J/utrSg1o/4O2Cry+/7P/qamWB9vU8a34AG3iVt1e+7PcrV/8iV3GrepQrbqOm",
-	"f+AdqlH6T2OjVgGEXq+9gyXjrraIiFZh/23zMx9wqOMOBRfmTtSaf0nyEs/l89kPIc4FWlj0+3nz8OwH",
-	"5vBezT6BHhd/6iJHrrbS6sNCaLX+lrqjIk3/Thv91f7aXGGZdhfwp3u15VTXt3nb1bbhAiVwWwAhf3B/",
-	"m7yafWSQZPYJhJp/jsfzPPl09snsB1dbRUSVfjKycVY1BRFdeEiuUHtJz5o7tLKlOgOuldsC/etwINQl",
-	"jqUpdfhCGfjTIa90WXEgw4qTOoYuHzE748qZsV26GjBMfJKW3c7K0fW6lfcR15MVMPLMT9d8wMV3Jkqv",
-	"VYLCkmVsOfZTtZS6Uh0Ve8ZX08lAqdbzLXOgmNHPjYw/+2T2UfISBHrbZrLSobugWEjerQPmYXy5NOlf",
-	"Ji8MCBoSP/ve7M9n///kZfKi0hvF4pjrSsZ0Yh9xBnVnbHnwTGQaj6MKplVGAeCwJRS4Khl9wy6z6mKk",
-	"KfqYx4o0l1aw9EjeWjznr3ivkX/c8JaXxHyN+MKSP832eHbykmOZnnNip5mMqVjiucpwGUCkkl/K9uv1",
-	"oXIFnNoAwHJVnrQcT/uqYXe/9xF1ldaK1NZWqlaU7x0JAbgQ7zr7oUsJI8mnWQzvq3m5Jvm1R+DJLyHN",
-	"7NPZn5oxiBHViQ2k/WT2w5RRvaFAwM1Wt9fa6P7OBwJudFHgqtv21bLr3qU6GEK/+lLIUxSd0uD8iXXp",
-	"z0dWDKU8V237ezuQo3VgAWc1R2Y7zTyhulCgfIWOTtnUl8HwSQd6RG7v3Nylp0HIBu7vyu+FZvEFjZ5g",
-	"H2ZVGO3m9mZNX4A0VL9cB2D7pudI+eLYrcXmnDRJEIpe5g+6YsmFk1tyjc6gXLzKSzSXX9E6hXCxbC9u",
-	"7CULW9VCvBgGFy36tn3XxuRU3fy8a0EOdMn2ghYj67Tcz4UXETpHMywApW7n3vbOzc1CXc+N7WUQtjC5",
-	"RBI4XtIsl3HkYanF52L4/KLrVBTuqQoSvsFopId1+YwH0EfP9QescHTUfRdd0qkivjz3oeDuBGxFeVOY",
-	"PC8asuT5asar/HrfeXu+VY5dUdVWH0r9iNFw6nouGYiPoncGjb33Vm3SNEeKobHMyugL098231SaKyDQ",
-	"7gnW/Hb1IvN+3JQyc6G3c+pRnZXdrq5q5Pnzed+r7uEEXRSzKqUDQknMxhEPaCHbAqoFts023hkzcXB0",
-	"mA9brCYsWApmrl+m/Z5stDvtjXyH5iFX0JEmpoFea5N7MWMtcyQQn0q1lQ3nrj1/3VdZx6N7t8nu5tbO",
-	"3CG0ye2IAxlQl9wQAWmkgumY+fvEB1sACAhcw3KVBqP2ZDSiGLvfFz52oPVRNuNC2TphAVbTC1ibfNMm",
-	"zfNoEhslY7O3u0ZoGBL/gssIOjWPZcQDzpTvEV8Fcsx8ry98zDh3rUWZYlo9odrfz8bi4kJGF9DTR2RZ",
-	"+jC2+8tvkwcyZoQ91UwoLkVfOKv9yEhP0FJhj/Az4XqBSsEUmcoJCSWAw7mQlzUtNG2SdzWJzerJpCvL",
-	"PjHHGbBYsNAzd24P2AWnQs/lJvojID2CBTErC2gYatoaUS7qG4dX0cHhZERFy0A5PY1YXqrG/PXS/T2E",
-	"Zdj+SW4tUIEVY/BoRKA/HDr5CksEJ7NNf7fchT2FRHmspOCmy52LUY4UC8lk3K7tG1pBpe/JGBUs3IeD",
-	"kFKV/VOa6xG2Wk+2rPPY9ZtXIiBXQ0m+pETRyeXjURmcAB74hIuBNH9ByY8nQD5kZH6IsbmLjx3zzL8g",
-	"yaRkQ23geNUSrEHtgNV1zMHOfFCeogJCisGyWc0h5Ny5vHCYf30cDkqB0K2YDRiMVZkryeIRh1C4mi5a",
-	"DruwukapAAOJaHCONTyzgSBKo5nqlZudjTUPkC7M1CmsA9VbxxoKPrZXcxU8intWEz2l3x0Kft5Cf3el",
-	"jQ1P8UldBpE7ZY4RyTbIxv/jlpVqW4d3IKp9LIXCFNZyW/trN5u1M2DP2ZTQLugoyp4O6URpFlrwHVJF",
-	"YilHGGxflVnQa3W6J53OHvzP1zobe53Oyh13gSNUrUYqhz8ytrGAl2YltgNw01LgPej0NCaGjk2tkzSF",
-	"Y/sOlGRxLe2tXIdvomrkKL3XsB8URb7CGyuIfpaRH5udnbhp8j/ezg+Yf/CWm36JzfQbJydH1k5KAhmy",
-	"ZYi72dvN9wLa3c0HQVyps90BUUND4p2cYGuiONHDjFOEEBQQ2NOa9pNmppgGrBZz3t24TeANwsN0mxad",
-	"PDI2AO2c2rk6b/iJgibwRk47YREbMW0WLDyM7Mm3JVWw2nDN1gqmUcRi68Z31hZsoUV8GHhMYwiYKQW9",
-	"bJ4OdnuDja2dndONzZBu042A7fZ2TzuswzZ3NrYh4E8bttrYa/yH9zqtXdoavP/hRu/ZHy5B4hMzK6Jw",
-	"tbH3gDx+dEhSUks4ANhg6kKa8hdEmj6E6e6dRlSc++nhxcwKyRgdakQmNWYBH/CgJjMmtda0Q3axbudQ",
-	"64C2rdydr84PHL1fwg1QNiz2QEXGZGZTamz+w8eqiMjpG6sj8WM741vu09Lv946Pjyp+PTw6th2c8Ycn",
-	"aZPd1UX7k2KzeYgpAVFsIG11Tay0oFLwtNbBmGH/Nezd06SF1v6G8xmSYSVv26OzJE182EAvWSfXRLTx",
-	"WIRsAIE20Ap1z4jirh/5nDKTbry2U/k9yOOF5qa9zg55MIk0b6G+bNV4zDsBWueIHFJ5c24oCsLnWJ7J",
-	"NjWHxklxmX2+53bU63SMdox/bHY2nuWNHIvuZm6HZa14Tt9ZJBK6d1xn9pAICUw2J6lwQfxHVDOoBtU6",
-	"Ml9MSxmgTupb3c+yqlxb1RAuK/u7wHgB9L46YBm3DlFLLHZwqylGUV16AJAp+PJC69RSlchJLJ4YufjJ",
-	"mMVPhnIS11UcA23DKAfmpT2bOx7QiImQxtaDY8DMCBvwruJAPWFhUABBXrj4Kz5ihEV0rFjo9cXpBGqL",
-	"Rowqwxc0E05+Zs4z1FQ2LlSnPhjDWmzNdiyBZtVQo6+ZE6FkEEkZru1Dyz9CiYq4OQNyyUUoL6E+DIkh",
-	"mwYXbSVJ99jplBHEUJb4U6fd2eisEpbsLVV/q5RezMHEy7XlKV16JvSWlJcCV8eigaVhBVkeJMGrqcFW",
-	"VK3UHrIG0G5RGUiZmzPHZAAJjnOP+GqMAb6O/0GxOiEv1zziY57zE5CefdLkui/iicAyH1QbZQ7WARYM",
-	"L82KzqwakCbnC6mfFEZqk4OqC+4LsyQylFGozPCUQG2PKawUQ/oMfYfHgDhKOn8QaPPF5RbbUcAuG14j",
-	"/wp2KSgsrcg3Sy+vwD2BCtxNb+fYzlr6+RaM+8gOW3r4UOr88/ez616iv0yyWoPxRLg7grQid937RIpo",
-	"agNGi6dVnbZ+86SzfS31ZpF1wNoF5CBjaMXqkQ5wKy0HK+v/UXXtSySQNIrkpaWRSLaKfTM7K1hzvQag",
-	"dl0kOmhkPCTzGI/FJmneOnYl9B/X+OZPUoq4lxF7Hwiu7xE/pFPbkV1OYoPOolQiGkj9d6Edwt2J4Tzr",
-	"D6QK5GVf5HLFPeJb3H2C44A85X6COYDsgS93u0NGXEwgpjAmvU3gR2rNIzLuCx8dTD5pIm1HbXetiLiw",
-	"egh4MEwceJ7XyC8g9ye+g6MWMdmNsioKY/TDA/tV7qc7MEXuh2/gEnK/HONqah/MDXFsF5ze7BNgwgtQ",
-	"3XV1sQzX8exmFe9EaRJecXza0lxD5Kvx/vpmjZiNsCH9wlqovHIb1jYs2Bnkt8/XQF0BI1cx9DjyIthT",
-	"VBdA5QNTT80Jpmq2jEKjN+MIIYg1rvQV12tfmo0oi453ezllkRRnytUEcPagGPsEVsotzbFUip9G1kxk",
-	"8wgwBwC/X245ei17EaBA0VqU/ZSzFYFVSE7iKlOujyTUd+WRwF4GyWx5q4ijs7YVb+ZHSZuX6rxwh4qV",
-	"Sp3HeZNp4Uhw3EZOfS8cSPrrFY4D9nnbjZv77XE6xermAp0qXhl8fHGmA1jsnOGg8Ks1GxR/S40GqiqM",
-	"OKfQVJKNUsLr1b2wuVuyUovDPMfgS8ZSy36dhGEXnqd9JUKeJ0spKHtV6lxBtK9VM+uTH1MTXkHnrEi6",
-	"wrrNKzvGUbtdFtFiB61dtxGHw0reAPUDAA9dtk+qMULqYmr4CLEmGS1Woy74myyUOCWXC5SM21f2ddYp",
-	"eyhoOx5gdb0rCXAr+86A56Sbd1NyQZroH0v1yTGLWyj4oChFIynYyqJyOkX1krIV8EpB9S4MfOL6rM/L",
-	"BIOJCOtxG/tkn9LgPM2aK5Bjc+dCahIib7uU8Xm71O9/JcnAwGL9KswqIRMaevUE5wb28C6a/mZvt6R3",
-	"bKwsjcQXi+bE5051LmwbMKC40dV2irrusimN2I4mGLydUr75SjNZkWCRAoRlfg1ZKoEOjcZDuswU/gUy",
-	"KkeMqhlW+Wmecc09QwZWDu4pSENOwKliNhn25SAmhzY52HWXW0tiH6uaGhSOsEQsPGOxI6xW8nZ+ISTg",
-	"RjPVQzZFI6VRE6rqKYWLYq65DatxLbFYFbN+AxLyIk3Y7jQ3cYVK+VpaIhx2haqY+/2O9Wpm/LbmYqxJ",
-	"C2RwPWQc3B0soEqv3ka+hksj0FQz3neE0XwuwQ6SQaxnsddLqZHnOBIk2Kb8ALAbyCZCV4H3Xm3dqXBQ",
-	"3XQ3rmuJBVPdUEXAe7NqbQmzU/nPSXdMOMwMEWAWCEK5EMPqywBLLVO2/E9FHZyaEKh3ncUdO9opelmi",
-	"t656ECVjXOWKyXR+zEKufA9stJkqueeKdfoe8Q1Zhv/ycbljGHx9leQoX577+8QP2VlMQwbmoZwCCwhC",
-	"ScDjYMI1OY0ZPTe6vNQkiKRi4R5RcsRgsVEE2ZBa9UXO0ogHQbY6GwSEzoCt7RN/QHnExZlPmo/Mgves",
-	"nxwDKfMxlCX7FMTFurUCVYdxrhc8mwHHO2838rByJ5sg+/Gem6qmSPkCbxUMcrwg0iIDQwgwvqFqQ4yz",
-	"ENviKHfBZQlPPQJniigK9ijhuE/etW0Iyco04xqhuhXqUt4uoEgkzRlbXxggd2syJs2uR8bRRKVLjpl5",
-	"EcqACejnhpXd1splnVYR1b70+OzczUN4diaSqJr290LH0+JV5U0rQ5qPdFTmKPbIUF6SERUuTIbHZXxV",
-	"fUFj8OJBJ0pIC20TLGtTjJu8hN94Gjs2YjrmQV/4dgFPUo+7HfoJDOaTZkRPWaRyxh6P+NnY/poHOD1k",
-	"MUOMXgnsnMx3y+5jeS0g1z5jHiS9LAA8u4MqbJ2btBqYS0fsZLxcLEXuorxUmzyduvM/SMmpHDNhC+72",
-	"RSCFYsEEa47yEZMTbT6faIM/wmboG4K79fSpJRPKEt7cjPvmKiNQJoVn1Xt8uS8MLUan1COm42nrwEzs",
-	"O/Kc+SY5NvLJSSVCOslDERCN1/at0EntfOAh7IshjQYtqBdiJJiIaWUYISRPgBVXD2M5ORt6Nq/RYhzy",
-	"FMhJrwqWBoZTUcAghw84HG73TLpplleAM+t9Yta7yvDu2mq3BXZhpiBgLLUd5+ydgbyYS66uDI9bdUX5",
-	"+82z2uUzfPHqXxmd5jTAuhesElj7uFIPzGl8Fl7yl2tPtArr32WnQynP77CIX7CqvG5DnS/xJWLDlVJN",
-	"DhPtLRKGdoiKQnlas9G4KkzpwD4hIxoyoiQZ0BXqFtp8u4MrJypW1HGzO+KhZ4MQFfHtdls8BL6IYVF2",
-	"E0Wxc6TOavMdb+5W+oup0nbXV1m/+eyui3Iri+RowQNXqF0lRPGXbSEoawaMQ60mJ6hvdTbqJkQGfruy",
-	"pMNJbjBoFpzFzFoNobCeZr4+EtfkzPVvWCtXIKy6cMGeFg+txucGvjY3JVcknDDStAoTAG1sCD+UtURg",
-	"5TZueUVPWZ0uYafw98gHEzbBTlOnDENhYDEs3Ce+m9zfMxpO8aa8bP3cnGBf+IVNo64Ca2ah7/SG8l32",
-	"nj6F96h5xWGdnQFMjr3NvgDnOGkaYgrjAdU2AH5GuSjpHZmy6RYPeohdB/ybhjm6soggWkpzlA5pf3iU",
-	"jVwkRjBB+hNF33V1gK6BRugcBiG4HqGRQjPumE6NGH1D2dysIkYYQt/WVJ23B1xwNawOoa6tme7SKsnj",
-	"R/erQ3ivlIJdmYWMoYGYepxKeSlBzdPCFah7dfpxhgsre2rKXGOZfJqbYn6ZzyCaYhJzPT0249swREZj",
-	"Fh9M9HCR5feGIgdHh+ScYTEx37wvY/5dkH33yC0YxDbrPWdT2/q3Dc43MxXEX5l3suswd9d49gxye7Bi",
-	"HyRwBdo1qm3sNdJbJCPKIbvLSunFdWavQbXzR3ePT1KVhgtbSB+0l5gx1xTWFmo5ODpUey716zaKwOSi",
-	"R5rwuC/SNOQ1pB0QhXzrzuERHMhFt90hTSZAZ4TMyXEsA8YM6qm1lIFDhG+/8chVqZFxv2G/74vmADR/",
-	"LN0SWO0VBOhHUo2phsIH5NAFy+lqZ5byiF2G9aApry8CGgxZVmzPSvOwqkkslGW5Oa1dS9AyjJLAlZmZ",
-	"/Lvjdx6miaDtvuiLP/gDYq7fTIur7Qs0D/jrF10/Z08UjIVLYMX6FSxsObAhueREGw44kPEljUPVF2b/",
-	"52yaM11xTcbcpVDVZDK6vEXnYsOJ2+TISNfKhtWMWZClVYQysGWnjXI7npxGPID3R0boniirvCroVmaj",
-	"SjBF1TAm4ZG3pAGGAY+YgYTY8GHdF+M0dIcDTu0VFHDwF9hSY1JAddIxRR9gOOICylEanZM0fXg1bsPv",
-	"T2gYxv5amhTCFYEcRnfjm51NLPu7bhftu5t8lOZ0KXeNLoPLI1wE0QSYOiY1Gk0vhspDVJTzvmy6Fzmw",
-	"bmvIXVXMds+Sl6IvSl80bxqWuL3pKqt7JORn3Gijftuo908wvq3lr+2TrHFn/rSs+s3AmoN3GbFRDmdJ",
-	"zMYMI025MJKBS3DzMekXFEpbJsocGKChSzNxR3QS0wCqs6fyD4K4gSTAomJujsbXAQRKYSuaiwnebubb",
-	"f3fjdl8UEnLW8S9n+YCIvFN6dgYZDhhgXk6SVnAxKJ+meUZmxy4tKb1vEG7Tq8ZUDA73WZuBTZp+jjS5",
-	"BJmvfUdJ4XsEWRXx7eFDaVCUAZAYKw0pvMXEHi2zbG6QpDBDm4PFCbN/VZv8+/lsWUCAvgA7kxwMrMgJ",
-	"CbOwX4RTnzT9AWdRCENiUX2kN2Oqh5bKeMSHXgX2ieE42RPz3vwDDHS0kD73dA2aJKYZx3bJln7F7IIZ",
-	"hRrMKHSi2B5QaVYAStcA0V3WN60Hz8UBYNRSXzwudHtXxdDaNDd0o2NTmZUL1Ecy5ExFBStgRi2BhrgU",
-	"nIxyevC+I5sHziBBNbmUkyi0yXHAPRzVAU87cLK+KNiCvFwsk0t1l4MMhkhzYeI9cXn3Xl8U4tMd6T68",
-	"e3Ivl3bir8+noFh6pcxWCu3P02SHvsj4Iob7u0gyqnLppVmOrr/Z2yD3ZXDOQrMWIxqfMmyCSfEsPHcY",
-	"2aKdFpeGdIJuAitqE/+tuydk/aKLuWjKJ2ooLx3XdsGCsF5b9o1oiQwSyYv1QBaSBFyCiqu+NI4luqMN",
-	"UtpQ8/3yzOsTyK/qC1zA5VCifQ7j+JsZZHgFv2OVl3HNAbfrzGFElLRPhwOdpgGnMRwEFLuzeiUigAVj",
-	"SKFtE/+2+YdNuvJJE+hYr9tdI4pOFVQ7BiMZzVKTsR80BE6k0YUwHFJX/+CM+WD2llEIqTbA0639ixuY",
-	"scs0x23xN0/WCYjyiinSdM2HXBV5jwynYxZDgjxYbWOdthry8k34DBLaUs04v5c7jPwJ5PByj1Ay5Brz",
-	"AmxNBAN+uU1mSaGGisYRB9oEO8i2hf1PDCpndQVj5iJLT6c5CcrmARXLOWO9+r6wV3Mb6wDsESFbsGYs",
-	"bG9kVULJIGZqWAyUIU3IXeIRiG5qMnIy7RpS4NKwI/q0pTSN2NeRJttSR45oa2nWZaAJu9YYZQkdIYXu",
-	"NNbCTB056IvUFp1iu4Pdw5CNxlIzEUz74p3MG4nxMaAqguMSDd3Z7C5Pjfi5EVpvs5QekWbXrLe3tdUX",
-	"WT8Zw1nQppKGFBBFRygHp0ZC84NhdfAOF2mAPjg+6VRlGVyGxAMsmzfNVZtDd/kaWZGSM8rFfnEy67AN",
-	"+QBYucYJcwS/5+/3BXWLhRPNEsfSAgLK3m48EQJx2w3Q2fXbJBW0ip+N6LQvoCPpKQO0MLJoCLkxpxPM",
-	"hUpxlEzEuZCXouhvtg4Pj1ASSZV3eViHeHoyRcnNMDj0GQcyDtc82B/KwfA2rJs0fZ67VTnRBvtadiH+",
-	"2p65UnCggs8UZON8/jacN5mIEIiVYJfmxB3E3bes38nrWFI7X6QrDfQxx3IBDiDQ3eCGjDCOIiLQBvS9",
-	"IeOF6i0gxPVFyIKIQgkciiuBP8tcvdPxbcciSNbNhbvFZmk2LwHmhTR3Gq7tE9oX8EuaiphyhBuKKP5d",
-	"1yopm6a74ZNmr0Me8FsoFqaEE2AedOrJOJI0NKpuF95jkWIguay1yS08oiGLUprlbtT5opCKjscFKoot",
-	"f6ELzx4ZU2WlgdQQAmTQCjdNK+qmgihKm63TSXjGdJo9buR2N5LhnhEj+Abxtzobfl80S59ZemO+O5V6",
-	"WOFPAwcfXO0EWhXEriGGi6tOJTdzrdhNXpFmrpBbt0MUOWX60iCTvpRwU3i2G+YRHsGaB4dqrv2mv++S",
-	"nfHcoa/VxJATcNLBV46kUOi4ASKxRRIbGZpBCxIrLIcB4ocBRYMV1k8Hx56hKJpMbUmHRt7Ad8FiZVuq",
-	"tjvtjnNt0TFv7DWgshUWLcBe9uuhbcV0xirbfB5f0rMzFpPHh6j+p5nqzgrizQkPp1zQeEqaQpLbdx6C",
-	"qTsF78Owsdd4i2nbOckJIbCCXqfjDF82ylOzp3p9qEdgCkW0rMiHfvasooRW2pajXbD1Nfbee99r2FIX",
-	"jb0G9BfEGrJgd3Es3rmxNT2zjQvSKiJPW66kyN6HOZdeWmgE1rM+hGJx360/WYvZvU7H0KpIGsKvXGEH",
-	"cNBa88c3Tk6OwOKFLnUiJAnZmInQENbKw/2GnXvp+eY1WaPBFo95kS22ULuv4gZOcvswmm9kiPDCm7hv",
-	"ECKNynmdo7fQ3nY7qjx/s8Cacm+WZNtBwcRreEflUdshzPMv8rjLhe1qTtxtKC0Xt/DET/Jo7Hb5Jg5+",
-	"ShFj38DBf+vgwX1MusTcEjLgEVtbdBXmi6tdhVtudhWpZw5JWYXX5Is4frvyax8/xPDVU5wTFkEMg4uS",
-	"4CoNAgyoQGpDdEwHAx64yg1TI+i1iY+kx7cNgMDgBD/tERtC2RdNa2dHRQyFkuPjI6KpMkSLsZBw0MnG",
-	"mH4IvJkSVE/WbHcbNheN1RcLwrGwS0/uxxtzoUJrmSK31dnwMoMmQNt0zPrCF1JDeb2pb0M8UhscFhED",
-	"vd46NPFc4CV3KCg7urPJxQZajRUjBNPGPDba0MgCWehnPtYFBVkI6OEqFy2KUV02CnOvL0B4tfZkUhkF",
-	"6tnluHtWzBpcQYXJQo1Aa6LnVukxWjy+D4rvAECDB8zatpSW46ynkjLQUY7/8l21CD0XidgXrxuKSHzH",
-	"XMGgCV5/yzv6ApgHOEFSbglqJ4pLczTjEaLMF0i58+GoFWTjUVq7dKuzsWDSvJ25UJs1i1J9Lwugbgjp",
-	"oAAyyvIo11WuBn8WwOxiDNIQ32debrCugYHufBBeGvNjR0sDldLh5DkUd60IWe16+cXa+OM9EmOA8rLl",
-	"52vzQRm9rW/f/ObGu7vf2v7j3r/fPNl51H3YeXDz7dxSDDKk0vJDN2HR/7qg/FVKITB3eZWLL5f8rbj8",
-	"dB37cxQ2oyJohCsSJLAG4FVB+dPFjOZRMeD5dVjMRXd9wMdqPe+dXcjpC27cQs8z0JxcxzMKXlGMYQFH",
-	"iY6NyseIHMzz+nt8rO5zpQ/yizAqTUxHTEMQ6XvV/dDzq/Fc2C0sJNey5FLGodqDEPumfxBFvkf+5X8m",
-	"P5p9bDtVzX6Y/Cz5NHn5L5+tWZPyRJhbzHvamv43qHoMP9+RAY7wE5J8nryABgevZt9PXs4+ge4qn89+",
-	"kPw6eUmgYc+n0OYLOhkkz83PxUlcp5jM1WWUZTuVe1ie8JcLm7usMH0aV6T4mTAadNM/iVEjh3n+NnlO",
-	"kt9AH5HfQJNIaEEGH6PzOhXwFJ2C/gJVCdCuCrw1HY8oFrFAKxu2bG4O3FIZkbEtQDIcTNuFNw6iKN/w",
-	"Dv7KX0P2Z+6oGl7DTr5iRJEBl7e5CHF891dpntLPxfncw3TeZ0huF+BO1qQRvIUy1uQUBWSsLXY6BTAu",
-	"xgPZKJ2agzSDQLXcwmnm2ndub1YEC31Y1ZKdi1wz9qxUW92sd/Dd6lusaaFv2MgXxqPN0eWICQQs1Yj4",
-	"eQoCbHsT11E1fLre9Vs0dL0O4JPu8k8eC2ojRViIH20s/+iejE95GDIBX/R2l39xIuUDKlyDRYWCyAo7",
-	"OrSO3bTU8lant9I5OJaTSTyLPzlG2fOxoBeUR/Q0Yvjp5vJP7VQnaOZGFpkzNyhduM0cW8Ro53qeCDHa",
-	"ZrixrKpWcBvwznCxMKaDwixGWLbtjFLh1T4G7x8+uqHIYAJdz/Uw7XNMjejMlU1rgHS0HBMUOuvR6LeR",
-	"p1kJGOZIe7xikT5bCJWdEqhib3STvmgm/5T8TfLjtVzBdiuFbXY61uhqQwqqxGnDlnHrOVya58tVd5a9",
-	"sp5zBb3Npg3EewDOWzKcroDyeck4bWjZSP4XdBz6RfJy9v3khW1894IknyUvZ3+SvOr3q5uCvZp9lPzc",
-	"8rNfusZg/T50zfq1YZWzj9Lx6j/IGWqTf0TOO/soa631efI8+dQw0r9JnkM/NCMefJo8/5fPMvn05EH+",
-	"UFcWQkuUDa8HaVsWKWmrnpfIa/eLIq8rkFawg1v2ZTiJDU8wE92XQZr1VjWpfXU9fQ9m+x2m0p2by7+w",
-	"y0opmflsBeJ+W4pBxDEod7O7wsqOMHD5RMr7NMYW1Ju93irHYG29jj5/xXsW8R5EQ4jHL1DKK/KfOoVs",
-	"/cPcX4fhMxtuzSq7V8LvlbwKPX+5LtiqWhXDIRbS/IXI7nTBNFYMCwtiRY+55p1oDHZRCpaFhmwkbyi7",
-	"Bedzy2KVS43SOjubO5s7TkA1TDaTTwsn1yhTyQWScrHLfakm+EHr27T13Sft1vtf+8OqYP98XfDcQR7e",
-	"aVTIvZt1txj+rgukqyDOQ6nvyYkIr0fkviI7C8gOQslrkx1vJWsPtH/UTIQszEmf1RTkLaaL5OPL0vRW",
-	"EEV+73DqKxRZgCJvMf0G8ONqGs88wR9PKvDrERtH0ABDzyNayDGuPKfmgWcMWkMEVEAJEWhRvtYm74ho",
-	"iqxSgePvlPWFGYGF+4QSNTkdcQ3V3wqigEud2K1T/R6PwznV79+M5vaj5K+SHyf/mPxd8g//8hlpwsgf",
-	"JZ/DFy+TT9eurbHhqa6msX3pZHICiwt/r8nl77x69hU5ryfniD1fmqK1nqocC31imZvIBrzkRimUSVsm",
-	"N93nSt9Jp/yC6YGbaJF1PKcpfiU1/VuzpYuSVBLmIPPLF6EWW+YFYaOxnpaay4K4hIG5jEOUVNrqM2Qu",
-	"utmDQNe+SC3wDjFOpmOmsC+I/Uyz0TgyBAj7g8L3J9CkdW6Q1IxfHA1yPmsmwryS1D8AxYSRnuhLud8X",
-	"ECotYyLsXjIZrgNuWZHGLWMzU0hwRiu/mfFokk54j0cu3c8+OdZUQ4b3Ek9AGrD42zIJTTSPuJ62RjJk",
-	"EUq9leagrX8l5iDvS3Wg2JUdyUsWvzM40FrGgk2vJsw6EPjt+R6WRc2mRODfktfh904O/spN8abZ+kEY",
-	"EpphB7bb+JIF6fUP3T+XODIesZG0xSKyJacpKQUNtd6J8RW7evPsqp7evvaxUY1HdENZcU45saTy0Lar",
-	"Dy0DsN/KiTmY+8rZ85Wz5wtw9qTY9kYdPTkUXsG5kyOrX4qJYpmg95V14t+cT+e10OC1jBHLNbYSB1ju",
-	"/clhX4Xrp00Ocwo9V9bzE6YFc/31gVXoib+uMk1+gVungMHXVCYtv0v+PvkseT77ZPafk38GD8kLCB6f",
-	"fTT73uz7yQvwv7wgyavkp2T2veQ3+LJ76U+Tz5KXyeezH1xPB/3teVOWkSbnSvm9JVFf+VF+D/wor0FF",
-	"X1P1A5J1Vf3vRkYGXSyb4meC6knM1H5RVbRVrZSm0xpB5nbEaJw3iX6lJX6lJf7OaokArV9piV8R9sWR",
-	"yAZKcnQ9o5hflLpoh/egIA7k8Jt/ZG5v4t/GN1onUEsIcB8Kt3NNxlSpTJDti2ItThlopluu/S2k3uPX",
-	"/AJS7wXDfESFpY6gVM1UQ51A4AtmNdbFdRCGx45T+G1yD1sn63gS6Ek+/5I0aY6cuHR34DjsKWTyQpK+",
-	"FAHrQ4/C9GW3F7PCG8rl6mQpOGllINf6ikbRKmFYOXXb8qglcu0frf/RVYtfeI26Y38jZTTs4oqFj+G4",
-	"lDuuEpA4zaZJxdQWY7epUlC3k6q+8P9o/Y98TGZVTISKXBF0zHl/RUq/IqX1Bjd5CaUt3hg1/V2zOjjC",
-	"JgfQK0/UkcOACiizIi+xGSe1bmPPfMZH9IwROcDCrCMan6/lSD/aJcY01h7BA8FKrFhlTThDRvqBeTMn",
-	"5BvMb/dFGpyAhVQwysF9Nh/B4OoMk+ZmZ5fYcnn58lxuuizBP0chYoZlr6HeYmqD8XI1unudzTpiXYqx",
-	"WGhdGU0izc2G1w1ZbYX0/2PvbXvbSK498a9S4P+FqUGTalLyk4TgD/kxTmyPxvLcyWbacBfZRbKiZhWn",
-	"qlo04xiYmVzc+yIXuEHe7MVi9252sVjsy8FsBnHmbuZ+Beor7CdZ1DlV/UCRFGVLlj3hi2SsZnd1VXWd",
-	"53N+x9CzuSDsGz6FvXjfHCCfui+0O2u9CTau+JdfBfOVXT/A2mvypl6TFdaPhswTf2rWzpYLc7a8sRgZ",
-	"0hfPO8A6au3wEb9V7sp8bp6YwoWyNMu1uM2SMIIzG3nCP5MpQM71Ot/CPNeD4q0XzKnyNy3LdC1Wtw4m",
-	"/e2lupZPsC4fzPddyZubFbuH5InQa1IhOk/CHM3e//jgaZmYPaAxWM6QYAMq1YzdGTfJZ4Dub8fMnz5p",
-	"ybbDlofl912YsQ0HAnfhKESzI6ZoSkqIyO3weiTgSQmtpXWWGsCNy18GAE8eThpAaQJELszbAMix8O3j",
-	"4q5MWOwaLAO0NrTJtFojtvYErDsAxlikzJV9BpcKe1Fm0J+/rNG0LxU3A3vu4GM+IVvbzVbYaIetdqN9",
-	"9VotqB3RNLOG+aMHD27p/n/42c/lLx8MjrqP9z7p3pYPHtySv759e++XN27vfXL3xZ07ez+/1e9/Mfjk",
-	"0U/3Prl7e+9Xew9v9Q+/GBzy+zfH4a1b47sv+v17N2uvnp0pSJdv3l5S8Ml3ny2aT+O2g09aIAGqB3tM",
-	"CzHn9NTrFzOtR9YOWAwoeOBIpUSxY6ZyMF6rZGvGkBCQaq7407/Wntc5qx+6fLZkcqlxytzBu1Q5/sWj",
-	"h1hycqpPecZRTqgLh2kjFXZvXuQGzj0cZ1OYX5wTGHLh6f7Fo4frMNSaalfznebH5oq2B+cydOrZFghz",
-	"aPSKrlDpFb0xN0g9J0A9L+S89SGEnE93EC9lavOcvNjLLRN6QRSsGYl5flhSdcNCm5cR1brcGDFHrLNq",
-	"Wt4Ijxs2tEZCJByaNyLslvvj+YUA9h58U0D+DEjsunbHrrTvhQEDw/VP3Vji4q0y4r9B/25VHORBXNes",
-	"R6/i9l2rpWun7o/CqXtG+Xa+Ht0R7R7SPjtVNXX3zcUnmK+OjpRMsi70eGgSUMJ9XbIZMM0igf6ieu5W",
-	"uv3oICBldwS2gMj7gJV8RhI9TAeATFMS19gauWgQ4XuLNpiw9iw2Dt4liYS+CSkzZCIzBf10SDfllhcl",
-	"kmjpir2XZFTsu327FEXafYy1Cr1mMEsYzCyCqidhl9v07jEYVmZKgDiltauuvhjghwNI+ZnhZXlmge/j",
-	"6HlTwXsWO7sdS4itjko6tPKQIrTYf2iC6RIXsOcJx0pzRNOvwDIs4EAnON+lupdX8Sfnm3HuPuUzeZSL",
-	"k3UJGnHx9ifgZ53H310KSd7XwfzIwQfXHtm/PY8sMK8Z6ABQIMvekbdz1CYcemJSxVkubIRpdHNI/FV6",
-	"1BQA/JzpJrlLuwMSW+M/9wvMxeeHyhJtFVdDjpjqUMOHmHFaIP1j42rFqMEGGVjuhb1+K/S+QAAsAPq/",
-	"8Hpav62Tham6xYatO1u8L7Adc47zhZCX99g0rBmzmMTu5AAiDg5Lk4T1uNV9sJnsgqZQuyXqyzQWuWpS",
-	"AtFqnk4rFcisyyeXfAfW1PIe2k1wAuVYlCBv/Pc6R/pZkWqwEGI4lPOms+si9nNII8Z+cUg5q9LLuyWT",
-	"0stWAZOEtO41xbw/NWOzp9IdmjckEK1Hm5pR1R0wvdlXMhuBG2C+GW+oMjpPB/OPYUkCVv7YMy8Fg7az",
-	"1Qoi7X0Aw6LvKhcEXqkjAZUKZCi1IVfDXUyQgd9IVwqdDV1+XCZ43qg4ht9jAp1vSf1qGIaEkoROAqJT",
-	"nnDR32hGIgY7XMf2KZd2gzlpXJMjmnIs/O+5mlZHxPW8SyuEprQLlaXYwAmKETQX/ZTlm7CxSyg4IiDI",
-	"VfIqVDo3ff6s6WJdOusOUE/tyGTSdJPSza0mzreZUm2AjTQJGrCaHDLmWr+qBIs7Yv9cTOoxFwl7Ec8P",
-	"hWk9OoCZ3odP/LYOjNNTH/cV6zH1dq4OvziYIW4LOHK5wq2p7dSm/zL9w/T30/9SC2p+w0pXp/86/QPw",
-	"0z4c4OvXX+VO39FgonmXprCWYmw/wB+n/zr9z9PfT//X9D9Nf79gCGhWeqY0u4ODfdh//BRn8Iqcwj0P",
-	"DvafUn14jwuuB8h226uwNf/gXrfLRsbz63WvprX74n2Rdk8ycVLelGRMWfAdHOyfEHwgG2o7tb5je3pA",
-	"wSsqpGAzwTytR4vkIj9dKFI3PZAkdnZMQMNsjLnbT86gPWcdWrT++/SH6b9N/wpdaL+b/tvxP+VQPNAb",
-	"9vX0z9Nvpz9M/wT96L6d/rDhMY0xiyWIBBfQIhf5km6S215KgmRE4eREY1FOl/JDRuJeLgz2HROMl8uM",
-	"B/sfiMDA3ant1Frtre2rm+3W5vXrYdhqTP9l+l9rZ2LTD/bXPHrNo9c8eiUXMzK+JUyvM3GMa1V2jfzr",
-	"jfk1amYrs2w7PdD1Fe27FGCREAm30zSdEJokimmd37BhLRcsfOlDW1nPfbGu+pzZ70NYzQfCgVfRn1dn",
-	"w7D0NSdec+I1Jz4DJy44rya0T7mAoklgioQJw83kHfHh3Mg+Myue5cAdrsyAJNSwhby3ovlGwnmFWmFI",
-	"qCADmSlw4rTmeYlKeBPtIs/5i4xlLAEzA4ojq2AU9jKhPcMUGVMO0USIM8bIRnfg6k8ex5hsAlKl5zhO",
-	"4BHUIBsxT6OGJ4iigsjMnOLG8aLjAxEL8PkA/HOnFraaYavZunkjrAVv6ctZXZD4/VrLkrUsWcuSt5Ul",
-	"gnCR8COeZMCBLlCUWC6rN1/a/7gOFAvDdfaeK56nUmG5rEv3G1gOLIcscLCV4E13te2xZbpxURnfSWX3",
-	"UJNshGgZ1ERiSMWEaNaVItGk3qWjEUusoIIYAVNHTAWkfZVoey1hPZqlZoNkwvAUo+tWUCiGNf6U9Lig",
-	"Kc4yEvXY1bmzJA5IPKLKcJraf2KFjP0XezGyXCreCOxwRTNQEEXjATVuiU2yL9PUyqFEWksEuo6ibMwN",
-	"EZwMxGugWMeF/kvxiu1dQvGu8UBqX9qvyYAeMeKmEol6extEqnYSkBvihdtGMVgrtK/00hG2l9stSKXo",
-	"k5FM0x0yotpUcxC6dATRoPwmTQYsTQg1+ffMX9C+GRQjuDN3RZOr4Rapxykf2i8L9UPu+44WStX7zDxF",
-	"d+KpmLKwOTwpupug6nJFk9j3H4oJdiSCZmQymVSrzsLWz+5s/fLnV5/ceNT+7Non4S+2/+7645u3Wrfv",
-	"zi9Ew8N/3kVoq9Sg2S2ZW5V34KjBSFRa8kwSuzdGusPgURTxe3HRr+xDO3Sr/SJjkI7vXmoHrJUX52iq",
-	"thMGdqF8mA1rO9dCWCb+Eebr4MKwvtVW5sC0nmMc3UnvhYkmVB/OtLB6woyaNPYstZzWxQpuxTt/dH2s",
-	"Wiss5b4VDJcgn99Q2Fazv7whg+aBg712TPQ0Ueklo2V9zy3rWyYe+1RRYTa7Vq4sQ+bGTiSWryKeDDzm",
-	"WegOBBEwnj608sWyfNlDKBrPJP112pGZZcIlJL4AOZwZkB5PLc8kXTnscMES1+ga2TogaPV4H2pSqSY0",
-	"GXKhyZBOnFQwrnhUR6LPDNkOt+Yxapz7fqb67DYs+xRuDTNgwijugXO4LpZlbUxSeoEPyZMYt9aKBDni",
-	"3XgGp7r6a20+E8vHrS1h0yXGjIN+jrx5Lmc+yYQry8OPAyssmhiUpt1qt9pX29cX8FzjllKaquetrXfM",
-	"W/Ejw/eFL704e99yWr98AFlJPozWTB8gW4MvMZ+FkDpQ80aJueENC9nbScUfT/9J3iYzZRojRbuGd9li",
-	"J9KeoOlEM01iw16YmNStOuJB6Es1n5YHdFPKh1js6LBDA8Ctcq4NlpBDLhK40749QI8++s6EVENtFVAj",
-	"M9TmRYK3kYR1ueZSaCIF0XzIU6rIEOhbN8ljxhKP4lpeUiQ6VBzaR+xvbl8NVbzX2wX93tI0n4tAvdUk",
-	"9xRjTXIbQY8Wssvb9o37fg/P6i6C0W9LYZRM384FBEnFtZ1WGNTsDttzshW2akFtK2zbo2I/Hbh7IOb9",
-	"3fE/uGD48VfT18dfk+m30z8f/+74q+n30L3mn8jxV2T6A0THvzv++vgfp6/tL2T61+l3x7+FIX6Y/mX6",
-	"/fFvyfTP9robC/7/H/H6v0+/O/5y+t30T9Nv7PNk+v302+k3x18efz19ffzl8e+aq4eM52z1mTC0zp19",
-	"Vj76ospW93sA4t6DM8xQwowau4fly8vU1z30ycDJaTikrFMegXvLoFo/PlfYB1LW31pJn39gidpyVNzF",
-	"Dy+F1rJsf/zBeKUAKULqUW36345/e/z18T9De6zX0++j2gqiLdfCdVeCroR6r33QpLWdWgv26XSJ15Nq",
-	"mKV0cV76EyYsxRBK3K0EvPNMdNEnxV6MpLK0+9Onjx5iGqtPwB1YxTtVjCYTothYcWMg7iA1i0TKxaFG",
-	"lxfXRMnMsI0m2ac6F6oeUIBq0rPmHOEoteyTO1ZIcWjsLkf0i4xBy/aACGlQfrrJzgZrcLYxGUphBunE",
-	"u6lOE2n3mbmHA67ir/EbhVPKa8Ry941dQFXD7249mdDProqf3z5UD3/xOOwO0+yXk/5oga4PkmtF78yN",
-	"1s32rH/mVEXfrgKR2xHDwNlW+4/vuzYXzQUz6w0XeFJqI9G3SxZWw/8c/no2OxF7xO0NjSOqwIlWnH+3",
-	"+/uP79eevVohhDRHi1gq/mCxm3ZW54HgoIBmMMkbTuE7F2lB7Qk17CEfcnOq8ye/sfxUY1+mvDtZ+WF3",
-	"+4/OfbSWhhdQsJhzSGCJFQkSWHZvyXx1CYgCbyuEvfDBHxx0JaNvMBkxBeJoscF3j4tEF5IPBBeaaLRr",
-	"tJVM3hIcpdTKKSvbpXJLwthOOySPblUMQQgt6EiA6MSqjSgLw60uJQPFej+Jai87VLNPVfpq8//LC8k2",
-	"X4Lz5NXnm0wYNdl8Cf959SyqwcMsJihbudDM7mszEhUhmBfDxHDf8y6yyRmhSOpgPbsuGkMpuJGW50FL",
-	"nUhUn33e4yJ5XmxkjJET/HJXNIk3j9qbEB7RMXTqwZmYgWKMDJkZyEQTOqLKnC6L7af4afHJLs++dJ+m",
-	"tlMbGDPSO5ubiAbITBNPVlNltcLM/AM5/mr6Q8mCxEzr19PX8AOBv8HSnH43/Qu5HpLpfz/+8vi30z9N",
-	"f4Dc7P89/cFajD9M/zT9bvr98VfWyPzj9H8QzO8+/p193HdT/ev0O+KsUnvtm+m30Ej12+k37tX/fGZb",
-	"s9jzSzU0y9NY5qcDCoSzCzevRfDanF0L8HMS4A9AspDchHN+xBwhmXBhpLNwz8uUnQOM52V9RRT568/1",
-	"KLWUV1sqqFZSEMA40JsvZedXrGtOywpBu6nDBlwk1j51Ip0P+148c4HGMuJLVaM79gfs1J1fv2vFO16v",
-	"mzL+3RL7msw3r92HwgVBs6z9x/d38z5dWBQrJsSlakxG0FK12oURAlYLe+ktMLgjcXaL+8EQIfhOtbdh",
-	"7lc0we9DeBKc8BkU23PS+N66dvX6tRs3FvSB9R/9MrIhPsZ3r9T546wW73l1dAzO2XaG0dbSem0wr+Vt",
-	"YTD7Poon7eV3aCej/bZQ9n02oMYLGMXsqFA3m7KeyZEQqhamQ1XIE/Hcw13FEiYMp2nhPG1GIr5/9ymx",
-	"04GHdUz0QI5RygBuAtZ7aTJkqtIzssjSk2NBICjoQqRHTEWie7ogeogLv3DTxr1nAWP0H+iKdtuHm/xj",
-	"xkn5myDu3Elij2f5y55O2qfTbOG3KfqXLPZy3UY4fnRXtcKwpNH3pHKoptqhmsZDmdyhhsWk3g5bNxph",
-	"qxG2rOaaUsPUhgsZ5CNEooKMCumb1BAhIe+WKQwsgE6K3jGWgGKKLfxT+9uQUaGJkGYA2b040qx36xSn",
-	"1jy/1VAmvMdZssxrFYmlbquNJnksjc9XyUTKNN6LLMVuns9H04SSp08fYvNxbkg9hqeaxqTxxi5mXMeo",
-	"x9z2iwCIp7JuE2/Ge30Wk7FUh6jsKqe05zxML3ehPXKLvkQHmjtAYNG1txvhzQakZwjGkrtHeFJR0QZ/",
-	"p51cnlPWCm+GYTsMn53RiVVe+aW6sfwknuLSFsEtFtQC0LKQau8Iaq0j/62h4q5dYO+P1P5swLuDknys",
-	"In5TKBx9c9fXq7dwbg0Lxn4m/cBDDZyuH+R3kjoWL21YVT6qTf/j9BsIUPwVghTfeKgZjylDpn+EjLiv",
-	"pq+nr6PaMu0iErG1dUC/cNC8nz55SIaZNqRj9xfweHP4BLsNJYCzxfGYchjNCxMXRmvFTmWZw3TzFUei",
-	"rKDMOrvOpHrg1j13b5vRPSKxesjsw9I9bsGyb+OqL1H58MdrmfbRo6lmQS1T6Z5SlmI/r73R0boe1s6q",
-	"qFS26b3QVHBGZ9BUcqJZayrr2Nta8bgQxaMki98LDaQq1FZSQUaKD9nmitD9xko/2SshnXsv4v6TB4/u",
-	"EsHGmvSYFc2VYoVFlV323RV8/bcWRxfKi8vznTxVjJ2C0z+BDbusjPq1T/JDZTIFMTUsMc1vLLBavGHV",
-	"RHRkA/aVi+2Px5a6XUS3z4+YKPOBDjNjZvXX3HAgdQ/wLAUjE0YVoX256yETSCskCZ3oSLiq8dhIeA5z",
-	"9PxfxSjufodAULynGNHIhE42muQRfwHNPqxR9Ifp6+mfyPT19K/Hfz/94fjL6f+ZfnP8D84EyukUwhVQ",
-	"C/D3UCT0TSTgka+xZAhSx74tHrALBhVUs67xje+G9JARM5ZQuQXB/z7DUq5MAHDRPakIF10FJ5OmkRg5",
-	"/AYtlQEkJLvB2LdECpAgpB7bH3dIOwbUIpKJQwGBFD/zEpKDY7qROC26D3zMfs3LLA8rSZzPW2F441lQ",
-	"s0ut7bTPqKvnq7lUPd1OYBm8vv2269qqtetuLdyqmuI5JKhdHa4m4xCpYUmWeZamDZ86DpU1jZSKfkb7",
-	"HvPFSz+fcUcN7VDNCsR+qhgZUWsHUAPYPy9YQq6GBYCChpJLe0tAtKEKu1IZuEJayMF3iJBnLZFyOGeX",
-	"x8+ZOHKQAUowAxOx7K2VZ2Aff11Jp/5LJZn6rNnQuNxLZfh+CouyoD8WeBSshTSkpju45PDR2jey7p59",
-	"Nii4ImXhHfJowUcjtiwK8jB3xpcCIQ4WBCIhuXMmhsB1jJkOQIKuTCjI8x8gcgFpuiwSeTwj7kqFW5Uw",
-	"YeImOWAiyQtiASun5yuOwFap3r+LCDlSEYGtriNR7jq7Io7Dgd+Jy+PpvnamVOFS9C84/t30LwQBFqbf",
-	"11yWQIE7c1aG7lZ7uSwdJ7FMjc85+SW619dK/Vqpf88kxj3A0Ol2M+UKNLkgNOfEby8/tsIV5QfmKvka",
-	"zeV9aI1RvJMZdGKfkBo0z4jVRiqMMQ+b5JHUpvyo1fgxPix7kcDker1LBpwpK0R5l6bkiKaZu/VXEjpx",
-	"uhboHdo91CnVg9lQNszhORc9OVu7QepbAGgNF4m022wmI3gNAgltrFTd4bHMziZa8KkLLod4E84NE3sg",
-	"evK07oZXdOnjrSOj6zqHH6P+nrcALo76mQMH7UE5CFnwo9rZufAmSzikpSxlx/4mUlcsodDBdb4+HxDB",
-	"xkwbAljyOwinD/UNYwqCB1rSBGQgx5HQmcrdNbxATZSakRFTXLpWj+MF+WTcrKque55616/1R8Nb3YqW",
-	"acX+26114XX91nvMDllBm2djhtcGb6J9bjqvhIcI2RyYYbo8vwKcz71SYyrI6NggMYwQL1JUEecElEpu",
-	"NBlJDQt17urC+wxw+SrrmgxQupO5tSbgGAGsFfub5YBQCgz3e+QYrG+mikWiqO11yYjzSqrPDwgsL8e+",
-	"OAYLr3gvOXG+9gV82J+btWK7FgBrAZALgI9Fqdef7JU8E555vmFezRuU8c6KCHhy8yWW6y93WIwHMmVz",
-	"+T8lPZ5CRNG+HNLQvQYLNcu4ptXAIUjd8nE2tuNu5Z6GjR0ycjJhkANDd+VoEoBcSCQR0kDP90hUU9h3",
-	"iJANeCD22fETmRHBANOCQb2izmUz9pB3PBMhMHoyTeVYRyLGTYoXy4e7sKK39W3M4as8zbEYK+AVo6Q3",
-	"H7fCwS8sQ63wYIzK2DFkAkHTpHcmYEZc8JOn92pB5crHd57OXNm/c+9isBvLQs1O/8wAFuUB7F681QBH",
-	"ImlKqrluyhHL9Z4mRjLOAR+jyPzl6RonYy1mf5T+I+QYM2LyydN7Afn4zlMiFbHM5KwS8/o5ScxTjSio",
-	"TfOW1GJrqYKBPqJ9ttjO8WYUwEZhBVoO9yTnoFzEy9CrIGQMBWYnUKD/fzvrnzSbzZhobEZGKOkoOdZM",
-	"kYFMobdygdlBDtmEdKkgqaSJS0JltDsAHCn0cfWYgcYFXS/4cd9ze+ucjLLc0PuRRRSW2VojAPFy5Q/l",
-	"FixribCWCGvDq+p5A3b8zm2tMQXud4rLTRT4L+6BgMg0ySMMJ6uXHnJtcOqfuTdcODuCFy1zwbupv0s8",
-	"ostsUPTUdchh6or2a7fMeBYL81y6FAULUtHc15/rRbVahDWHodc17wuWeMdoMxcWefH5mHUGUh4SIyMR",
-	"22V1aPfweabSGKNbLuXMivi8UL+eUEN3SAyLf86hdagPkMV+5ADNdfjrio4ENNRGG9vDWAJglybsiKlJ",
-	"QQ2lLc0hvk4AhCHQKKTiQUTOmuhcJI0C0QdLYeozWwOXscxHj2CP5tXv9+iQQ7odtuyIBExRCrZb9kH4",
-	"zDpw63inR6G3KkZGGSCSuSojk9OKwowMI1Or3NzFAKLpDgjXcDEfD6aAnU0N9P0sLUXZ3WXdQ5a4HYwh",
-	"BfqIps9dB9k4EnVqSMoodtIdyEztllrHYnPyjSa5DYU/ULeE83B74xCX8gmQTCRMYbvWSDi8Ncstkixl",
-	"pI7TwDvd1ytDukGg1M/RroVrw0W3Ch/rvpvsRaIVhhswiNcKF3ymsczShKgMmpn7zXa9EJkJCLSt1WRk",
-	"/xSGdDIlIqGoYYHdb8V6mfZ5MdvtNtF0kndY52Zm9HrMXgxopo1+To097vAO/MMRkH4+Yuq53et4bg9Y",
-	"2GxW4q21t6plKijW4ZHvbG622tebYTNstnZuhmG4CXj1fawKnj0jtZ0b17bD8ATU0rUbgc+nPCuCASzq",
-	"TNmUrYsQWUvF1fveuO/M7czfqC35ZYpR+EYnAaRLgDAX0ObPyZbNl/APB+h8WjvTQgSeEFK7M92t/S+W",
-	"sQhpHBRxfTvc3jipy+H4VUZwKuSxFwQ8qbqDx93B87DV3tq+eu36jZu0001Yz/8930/stmCpo7iEYGxf",
-	"8HnYuEkbvWcv29uv5vUNPWkbby+IJ8Amjan+UBppntWmu0zKOjByhDuMLvxzIyLEX11o09wF8Y+RHIe2",
-	"6jxJlp0z7T1WVmaBOwlIZqdKWNYWQvAjUNLA+eX+djSYdzEpdAvop5Jpq5piOlWZJrH5L6xyo0liLTPV",
-	"ZbEV8zoS4wHDW7FhJsy5K4dMF027vLbqsZSwRFqq4o4SQKudPoJ4RqLumFsZ0GnDYVrl76IKS7qNBsWE",
-	"WL3E5YUxUGMsKxkwmnDRj0SufnApsGF/oYxs7JIZpNzNTNO+W6pV2kCts8rQXI8aM5/g971AixLesMyW",
-	"zFF635i43xvTsEIIVWGGtLcU1NV5Uaqkhx90qVMB35qypM+Ub6/dpSkTCVU+c1tZtZ/UPZ5C7kA2fMjI",
-	"r6VgGzvOpMgEN5GwOq46YkkAyrJIEO1JsV+xrrFXO5N5RBk4+gu8nm5PdanTNxQ1RYJ2ldQ6pzLF4GyB",
-	"ZMUoLS6dUDDVJkQb+4OQY2dQ5KlHVfIBxjFSEueIS+PG6vHaKvLWpHGubM0c/VnaBcMHLCGRuDcDGC00",
-	"Hi4/4WzCgnFBg9588Vc0mrruQxwyNnJdeaFOweSrGyl2xGWmXU7obiSoAB+Qgk83oFaRIEqO9TKi/VSv",
-	"2DHBzQdfZhmyYnRGk4BDsqDLHz63oNGff9BHl/3fCZ71FSLLsIx9eMcj93Dp0h07zpyehXtiAgfayYcx",
-	"FfaLuyXWKwgdAVly6Kvb0A7b1xqtVqN1Y8FeOJilOXFdD8C0Uld1aNMxh3yu6HmHcV5/+EbChnLBJIvx",
-	"aqsacbfz/vmP7RhL552ffj/VYJZscwVg4lP6csKDn5yiTEUkkMassLaTJ9K+hRvN0h6ps1QzEm+HW96m",
-	"LjaBpqMBXdgv09XynP/SkdE61lZpA+6jWTMHKvcez22fCeO8+USfXbTQRg6zQGoX4gZYGlLezEEQcvye",
-	"K/mXag3n2lmxZYHXAwVKPueDektNwjl89WbCUn7ETgdeq0QpnLe4eLZaElFtA1xIvZRqQ1pBGIZg4F93",
-	"8EuIp2QGjCu8BS1/q35URLuGiCOpx47LoOPNqIn7t5sOeJ3jhNEk3ggiYW3X4cjowDUC6jJ70xWNr0Lv",
-	"bX5KBYSJ8IkmuZOvD/yszos+wslG4sDqIFQl5DO3mfbbdXnP0Repx26jGugc939ZWaMNHY7KF+3g1GSK",
-	"xZFwIc+NoolFvv05lGtCNOsqZtdl94B736XlL8J5xzu0e9iQvR7sdnsbPL86gAbJwu1Qk8Q8icHjPGCk",
-	"POHKdqF6JIVTCP0OzdFFrFrv9qPYvtN0kj2HsAUsdUitJM+frbDPdjifcYJdNV8haYUhdA/jQ6uPtEL4",
-	"kwv3Zy6fuTCsz9QFM9HqzkyW2UDlHXiHDPO9MZzs0RNmDq85f863+dL9e/IgebVpdSX4azEExCcZyxa4",
-	"BItRsc278MSCxgqGTvKIVoXgIC1nhAXjga/QFWxM2tsNS7pA6BMy5iKRY1KnjoT9KyfOZWGpHvrT8h7b",
-	"sIqW/z0SvltczkEt4UOHHqrRyTCPpJ/4DXGndxULw78TfJSkbtl3ea0zStFQ9xe6LW/cnO+4LD7Zqr5L",
-	"+5bCd3ltRd9l+6KI/xTCnwTkC3vM3rVT9ENycTKREDrLIiaE9ikXb8wm7CtYN1PcTOBwdxhVTO1lZlDb",
-	"+fyZPSFu3Nlzv69kh4GewUFQG0W7JgDVxUc2UDEY+Sw/c8JTBOLOnfAiiWb2Tc6leFsKwbqGHLV3HD5Y",
-	"UESeDXvhvKdocujAR5ML0P9gBjo3EgD3CU4MmSlDRnYJvIsAY/hZMOQMse/dYmiIGxIuejIgRXtNZGnF",
-	"+3waYB7LzS1et3jymVVN8i5iPfDmVi31UvQfvTtMAeK4FMhwiYuiItPZDreca1keMkFS2j3EARXvDwzg",
-	"8Mj8hftKvuBDWi1ZsyxSZkbzBGP33J3lRhGt6lDNMEbt1EmuCbWvJiMlOykbgpSYjFgkYr/iRjHvRsIE",
-	"JCsIOvQJlm5GCPQPKq+/28GTVsPqu0TISKAxytEON03ydwj74FEkXKIDNVWHNhXW9B5RpZkVKoD6yY2/",
-	"bgXGBhbauT6gUhBFxwiwEX/0XNFxTIZs2LHrFtowmtjldhjAjSk5GvnczfxYYzzh9FNt35G75AZ0ZIkL",
-	"IoMph333ObD2Gj6848+4XaH9LOTTJw8jgZ1WPXY/HfECtj+2otL1aHVbgn1agSdR42KGcb7peJBcf1vw",
-	"YOztPyCHbBKJerznmCnQ+Q65BayD4OhFzqxrBLuxS6xI04Hv5xDkZ7cjE7A6hM8vya/YD+G7RASkMzGQ",
-	"mwL/cEEFaPYKpwDctaQzQd2+CIDGhQPWeWb0ofbDFsoJZH0E3gihpnjKqmdZyqwtljPUeKfiDAmQRwSR",
-	"6MhkgsGcgPQoVy4Ik28ovOuIpjxxu2bVKhyqkyV9hl5S9GB3oQqJdwfYvA+XamdP6lbTwq2yK43JiHJI",
-	"o0ZiHHBDBkyxwjOFwSFwNltZhklJeXPdKxhu8Tk6NEmYJcNfNJyAbTy4Y623Sl+MgEBjjIDEea4qpIPM",
-	"ZrrCHVaVa+xZyxd8WZH4Tc72YFG/KX2+30TiN41GA/5nb4z3Pz54SqoHdPOo7fAlY/Ibn+l14C8sfcoh",
-	"X5WfKy4texJyrcpd//MBqk36/TAQlzoxCogOn11fGsOndZ/h6c1EjoVVn+0W5380ZGKqF0ZJr/SiUtFW",
-	"TOrK9AIiExOQUdLbOMO7B2aYzpm+69zMF5Uwl/kzEN/wLC/FBiPl+u7qFErNo5cNij18XY3Ac57MfAeo",
-	"S1g+glsVVhD83y//p+Vx7Wu9ofnJyNoZ5dHu4a3LxyswOJYcDY91sco5LXICK6f0UXF52RBQBt+QouHS",
-	"zjbz1Ml8tErLluWLA7Dz0qMzfQhOmYvrmAAJZA2rts2O9BivLSX6zEzorweCHzZOcI3bVvXbd5rf8oX4",
-	"BkXlL/PQX7Nc7cmMQHMJkM4k8tZz0TgInP4JOBAncHfejRFVDL2x6zMusRdTpX2mf8tJmqr65inpAFdX",
-	"ik5cG/byanx9zNxTaIV0Sg0/KlfCZiqNIW/RwfQqhOPdaBIweXRlKZFwnsyuTJj2hv7PDj5+TEBWxi+j",
-	"GrOPRbUdEtVQexgyrWmfoeoQ1V7FO2Tb+VELldet2iUrgvociTrEKHErvPa5EZDtsOU9FB7TvdBQAtBe",
-	"cXCng1YVTtSkg0hsh9vuvnw3pHIyDJSGRDIM7kCDz4B89NF2e+ujj9CjTWeaZLlAildhI1GfKW5SxQeH",
-	"mPqOc4qA4xYLhfEVNz/6yG8OwNjnj7VDQgmmPUZCqqr3ptBPdqsy2mdPMLERkKthe/NquLV5NdzGZbh9",
-	"71Ge6oquiwTT6C9See8dHOwTJgAwyO5dA1LzWMJFX7uz1CQoxR31UD0R3YGSQmbaOchBNQJuYDUdQ/Uh",
-	"7Dz4eYuIeiY0GsbaVBNorEwayTRFh9VEZrtYtWWNAEsbrlSsp/Vo0w5uSYHqQ6gksxsMr8sBqo0kY8oN",
-	"nup4H0q2d+DSTx7HVZzqQzYykSj7pu3vXakSDa4sIqQa0pRrlgSFKzyft4O6g2Es6cXWEqnsvt3deZv+",
-	"YP+ARLUnrM+1gQ5pltBwB4lRNGGNIVWHAaGjEUtTYEwN2WtIxftcBKTPZF/REUDrNbhInDcoiAQXR5Y8",
-	"pEBsE8NTbiZW8rCUlPxGOiDUGFoGfAoguuAS7MG8aYDFicwhEvctG+8yZTC8gJqEzjpDbhwu4K2JweSq",
-	"ThGpoNAJTsmsPygq8qGNQ2k2QAUF8fbyZEbYJ9oFOsvT3OPtcDsOcixail7QOZQOSi0MMco6KdcDl18x",
-	"5sqXsrvgbmHkHYxpv88U+fRBgAWIZdr3Hz4SubnkzKdytb61prLU8BFVYNQakCiuHMLHWJDPokmJJlU1",
-	"rauem+m62eMj3QR+puNdK+aQnhojxYVpuB8I/IUQjRtN8iDBdLMOi4TvSy5VfmIrpEfTsWUtcOBlBp7Y",
-	"HMQxjxShlICfIUvBI9/QxN7/SOquHMPdu2VoSOOQDKwoL74OhNXz11nCKR6Jm/DVI2Fnn8fGJl4GtMPr",
-	"5JHdXWfyoI8lPztFm0Ir2ZD9pqm3bjd2sIqiJOxdgt4AUmsgxyH/RBW3T376QFnIDMyeG4J07ZxuLBLc",
-	"sCGEDiyTcbhs4BGEOluddS1vtdwEXjzmGrURDFpa7g2IazAGCGAXUkPnufsBlmZ3zX/F507Yz/CeB/sH",
-	"UCaaG8iN/EzVdj73WZVBzfJV+x8+0rVnr/5fAAAA//8=",
+	"7L17kxvJfSD4VTJgRxAIFdAF9IvdHfqj2SRneofk9LCbO5YGXFaiKgGkupCJqazqJjTLiJnRnrUXcnh8",
+	"WvnWJ69lS6u4vYiN26MeXFEzGipCn6DwFfxJLvKXmVVZhSoA3eTIY69tSWxUZeXzl7/346OGzydTzgiL",
+	"RWP/o8aY4IBE8OfhiMh/AiL8iE5jylljv3FKfM4CgQRlPkHxmCAf+2MSIMzEJYnQJRZoSGJ4NIz4BL2F",
+	"I8ziDjolLEachTPEmfoGjWksOg2nQZ7iyTQkjf1uz3Uawh+TCZYjTyijk2TS2HedRjybksZ+g7KYjEjU",
+	"ePbMaRzJTk5jHCdicZ4P7x6hvV63q4cS0AzxIUx5hGNyiWc3hJ6dauSgIY+QngzyQjLCoWx5ICfqOX1m",
+	"PxpeBt+cUCEOkIh5RALPQeXXEfkwISLOWqAmHsYkQh7jbRjQayEeFbsdU2iPQyKbM0SeTmlEAkRYHM2Q",
+	"INEFCVDCAtnNBD9tq6YO4hG6pPGYMrW+CPsETUlEedBnl2PCzEKHmIYkkM1luw8THmNEBRJTwuJWp8/s",
+	"02gU59Wwj0Yfh4gjykZwGve4j9Xel4/ibEzQo4f30BTHY3MCfkRwrCaCfZ9M5d8RETyJfFIAicbGRXdj",
+	"SKdiA0+nIVVjiI1Nd3drd6tXmNOQRxMcN/YbSUTbERmSiDCfNJyKyT7EMblHJzRenO3xnbO7KHuP1H1A",
+	"zSDCw7hNSTxsj+N4iqe0HeGYhLJRW1+a1j6sbcJFjHzORBxhyigbqX3us3hMBfJxGCKfJ0wuGY8wZSJ2",
+	"4PCQF3koYTQWKCIT/SlmAfJiDwl97xIW0xDRWO4WiUX5yPoN8nTKo7jfOIi+2d09iL/Z7bl7O6674vSy",
+	"BZ/wkPqzVdvSVs307uxbwDSVLygRaNViVXPvQ6/PphJvUBbwSwke3mW22iWr+/Cbm+7B5Td723s9d/Xq",
+	"SBzNDuXlq0doMUeXmMZoQIY8IiiSn8gDaPLIPJvyMIQzkQtpFcB08wp46/333z9M4jFhsQRnUn1hcN6C",
+	"coagcyInmQiCmhK77exuu8VJNG4RHJEIRQSHk2/28/vbbyzdoGdOY4ojPCGxwfz5VTu+XTO/vMkNge4e",
+	"n5wiucaI4RBRuNcKjkdUXgNYA0smAxJ10ANyQSKE9W+5poD3GY5oPJ6QmPqIs30kCAskmGOBMFIzLUND",
+	"jgOonJVELw2nwfBEvrTmdxw0nIZExhKTNvbjKCGF08JP7xE2iseN/Z0tRx6e+dmV+xLLRTX2G//uA7e9",
+	"d9j+Nm5/90mn/fgbf7qIWJzG0/aIt/UMipto6NURZ3HEw8VNzakCEud0Kipoq8QF8kZlZKspsUwyyVAM",
+	"uhyTSFFlPiV626noMzhaErQO4N0wImJsOo3INMQ+KYzHGelY9OWb/cR1N319KeEH8TTelsejvuoz3WMy",
+	"lWcaj3GMJpjNMtQ1xSIGqACiNuugd+MxiVBAI+LH9IIIhCOC6IhJalk+7HwyN3e24MLDoSsElB877HHb",
+	"bHLNMXd7N6uIwm3uJxPC4jqQD/T7K8J7BcxuVcOsGeCfCGCt9T9zGnckx1G9EcMIj2RD1ByE3D9vyQ2w",
+	"uA+zjCJrV7liYGuWL3Y5Lr17enryAEvoOcPivO7kYizO5SQxEgRHvoF9EhQPx+3+m9ub335n++HN+733",
+	"d95z/2zr3+4+2LvVPbpjzuvDhMB89fRlv0tnvwhk1oT5OanhlmLCMMDZ4ckxOiczR19s+TGK8TkRAG2x",
+	"7MHg05CPRuUFBWTC2zicjnHdAmAOV1vBcUAmUx4T5s/eIRUQcih5mA8TIicOHDVwAiEfUR+HSDPFqInR",
+	"o0fHtyXzidGI8wD5Y0594iCRyAMSfeZtD3uDHb9L2jfxVtDeIu6gvedv77a7QW+4ibcG2/5O4LU6SJJ3",
+	"yXIAXyEhUOCJGl5izAEPZgrLzRT2o5GIM2QlJ9jbQmOeRKoDnsSAZCVSlc2TqYgjgieK6nfQIXRMDb4M",
+	"QxLdENANDsM+y/Cu2C9OhTOEGQeMl+NmzbZnb2CuamYCbfV6CgtWYjrrGNryHGowRG97u4wiFo/0BLjl",
+	"aiFqt7flomnGTneQJ9mkapLQ7ErMv+M6yMfTKQnQQG05yC1RC415GOQbp3hZyRbrGzqkjIoxEUY8AX4s",
+	"SphAPIkd+Yhlm9Nz3fy85dc3BPKTKJJoSQp7pM+a/pj458hTsp93gDwjo3hIbqLIvpWzlswdGiaRPIeW",
+	"oU35upcSJ9iRXi1R0tt7NWp0xqfUr0YPmvobPCsxWzOWzVslabrb2+7tupWYF9qvh3m7FZj3mfxSTDkT",
+	"BDjGWzh4SwnV8pfPWUwYCFcWH7YxjfggJJNvfEcoMTGbqVxkjGnY2Af8mKFnczlQwsjTKfG1lAjDdvTk",
+	"iYif0GAV9hZaTbDt9pxGTGM4tkfmaiupOKePUsIT+xsbGQPdCciFmb7YMCihnX1nnjT2G0MhppJ+5hv5",
+	"pxEZNvYbf7KRa1o21FuxcaL6VDu6eNI58invCIkiHoH4nO2IrdqQQlcYIMZjpS0QMWZBR87rFg4eqm17",
+	"zZOS8zPYHPBWwImAESc49jUihmUCVMr5isb+Bx81hpSE8sDkRx3CLhpOY0KEwCO59Rc4TIhEr7IjzohR",
+	"GOAw5JckQPBeoA/6DcV+kbjfcPoNHA1oHPUbjxvPHkt4l+v1jfpgBPdlQ9H+a4HNluvmYHPMLnBIA7P4",
+	"tcGGqu/a5rs3BSTmEKhAExwOeTRRihUJnQLBmHCqB8hTp+ChkArJh2N/jAY4QJRNkxig44izYUj914WN",
+	"w2xSGkdTgUoEC9ROMQ1DRBmaRnwUESE61zydvfx0shWseyy++eBNn4fp2GJMjIrrhlBECjVtlSMJaAz6",
+	"BSSSwYTGEt1JSaPPrP1v5UxDeZM1t+GVdtqr2Oc+axSY0UOthFty7hXn7fOAAGdOnsrP1RY0ctIADKTk",
+	"kZce5LP8JBsi8X0ixPpnkS/h1OxZ3blo3p8K9GFCEilWA++pEaac5wHyMvIif3uyseS0qcKd+WB35EW6",
+	"zmZtud3idmmsgHJW3OzdB4+tjYGbe51tucMuSMinpGpXZKsbQtMSohs6OTi9fXZ2YlTnWCBPLsHbR1uu",
+	"izxaxIIINEjCQ035dZ/prhVGaDloy+3m38BaPflwE2Et7WTMt/xSvtpCHvBmkhAMecICUJZrhbj8uLcn",
+	"b8pUckBK+9FUWlTQ9rVB3ee1HLTt9ja23c2NbXcLWAmb6CcR0V/FY9JnGSYNWtYNkZLlFe7H+gckO14B",
+	"rJfYQGsHnUgO1eJhjTnBXq9RtrS05AUoJwlBFrdMO8uV9ZqdNjp7B3mghBdiuiFfiY2P5D/HwTOvQlWf",
+	"t1qKu+v5zquo8fOVr63YzURA4PjLStxrKiKeWaByV0kxfxxQ8ZRssQ9L9ABcBGHxfi7agPWHxka4Chyj",
+	"q1IECF7nwhZmUtbqs6aRmpDAM4Eux9Qfa/uQBUZHannt5eAEREkBUm41BI5RS9FqJsDo4bhgBroWVLxJ",
+	"4P6jgWXBtuDIDQ9JfohUoISZEyzOazVc8mhAg0Dpml6T39eoeowlf54ZTyMSEBZTHF6XfdvM2bd8tuvy",
+	"b0PrC0sOU0z/G2Pq9MoneAYEKeDA1O7Lm6V3I9+GXOtl5uPIdlqowQzhYCIPGWhOLuL5YChDIfbP1b2I",
+	"6GgcF1lEteU3hJTvorg9jbAfU5+gAWbnLUcrTqxOIzJMhGR1gK1SevmcDdVETkvuZ3RCePK6rL9RTtBA",
+	"r1a5BSj18KYrriu3b1XI7bGe8ZUF9/zDrw5isjMobQVlMG9gKN/ijLyJa6lwmiL1InMayPSailGwiMA1",
+	"L2rXkoJh6utu/Eg2fnPylYJeRJ5SIWWkQaIuoV437OyxNs6sYtSXbPF1oLSgJtDmIcW6r68lUJ+9ke06",
+	"LKjODMdrvETUte+gM1DIJgL0LsqOYHxM8j3wHMTA0BCROImY3malxHyYcU2vBcpg8814Cug51wBOQ46D",
+	"a4JtNz8V3W0243WPJYTv2hl/+KZOB5aFJomIUUD8EJTMkjmj3yXaKaS4IZ6DhDaugnZMnog8THBEkeen",
+	"MX6facYCsxkazBR/RWM04iQnSxr/P+DxXSlgvRnMr8lhpp3e0/93XebAQvwPjCi49rExHrfNF18dqs8w",
+	"UqYCBdSkWG314IIKOgiJosCS7wV+oqO3/1huptyt175DZ7JzfRKgBg1DZWrKpsaHQw0zJw+P799BjFwK",
+	"NCTXJQrbbrd4QNRay1WOqfjdV3dYtmeEossXmIZYHg5n6nACMg35TM6l6BOIzc5OSDzmgbqGmPUZZ+1p",
+	"RCZUkGzz+42TiD+lE9xvLDsIfQVP8EwigjPO7+FoRN60ap4KhSl6LrpPb12X+ltsup4vijlHIcx43aOO",
+	"OW+rL960vrWw0oIPzA2NUAFJwp3TJpA3w/IuWkIMxxdF9ILkHN/1EODNfNv1tNHZFRlfPWzG934lW19a",
+	"te2PmvnbqoYEByFlRGjWgzNGfHMj/ZALzVyckuiC+uQRy27oGzgopSoEl1wlVkcE+2PZ+XXxn3Ut9IxR",
+	"Yk15beHE+uaNcBcSjREWEObP1Eqz/vfRQxJQYeTFXFRpSt7Dp5Gf0BgNIoLPCVAwPiVMK47AnyygQh4D",
+	"ZQkJMrEzU6UrMz9GPp4iMcaRcgSQzOPMyNFNuSfIk1dV4hESKP9qeT+NcZ7G2rVjhpYoOpUCaxoRQVi8",
+	"oKAqaWKqdlK33rB8RJ8p+zu/j9lM3zjxBiBvwlk8DmeGQChXVg2PoPyS0J8rEeSRSdE9mUrAHOIJDWeN",
+	"fe0BeyVQVa7CT0B71XN7O+1ur+12z1x3H/7zDXdzX7vQcgDUfBI2HupZRrb3YNLkqU9IcAUyD2ttW58t",
+	"UnmncUF5iGMStI0rcWP/A7Pqx2/mYug9j1CEY8M6a7Y14nyCQjI0KlTtieUU70m+QzfULZK8eFHzQmNB",
+	"wiGKiJy4MjaRp2OcSIlV4T01iwmZDEiUhSbovUICz5TWFbrGzPjxZ57fB+X7oPS0hAGLKS+N8VfSVy5z",
+	"vxxiGql7iUYkFn2m7qLci7a+gYAHIq2VTYz7aE5QBVghPZ8z5XPjzwpfyovPh5k9RaAxCQMEIotPWsbb",
+	"3XxRpBA+Z0M6SjSLdk5mLQdcUT3lCg8w6i1edNuhf+k1zxraXu/t3O19rY9180Vd71UwzCOGk3jMI/rd",
+	"1+b6T6XkjJG2rqnz1r6DEvD6jUM9EnS5j7SjuHLiOicz5cDVb1yXRbFEALUq49weXIX8Fb57Ezf9Ac89",
+	"KHmkHInOGb9k4OFchKD333+/XXbLX3aaZS9+faTTiPtEiDfCrFQ4TVxiTRW0B0BAh2CJiAus2DWPsWf5",
+	"RlkDAxRFRA67vhbLmvc5mbX152+K71x0cZAbg8OI4GC21gY9y6aiLFk4DAfYP3/08N6iyeb9zKvecDiC",
+	"MOBwBB0xORYZjDk/R83TGLMARwF6Xz0R+8jTL9tU8Tjmp2TFRYwnU8/J28j+cJxExGvlljml1lW6HRzM",
+	"Oug4VgojEeNIO38oTyntS2m8hw0qJSpsQK4PPBrpUyJQ01PtREdhARooJNDRcxEdcLnyWgeZd6r2vewz",
+	"b8t1gU1TTrJUIPDpclCuc5K8/wh8fOTeZ1QRbuGsFHjWAXY0Ir4kRpIsKZO/8vjqoFNCkPfWnTO0cdHd",
+	"MLPbCEhIL0hEifDK7pgGNtUy9POOzyc5tDacgpOsu3VzhZesco1Su/kAXCgX/Z414qWBY/NxkpuV61Zr",
+	"VnycI7FyfjzyvtqO+8pr323vPWk//qjr7Gw9q3Tev3t8cmpFmVRMidlxOjBKJGl4TJXXJo7jiA6SWP1a",
+	"aoOWQ+WtnzkNifRGvC5EQA8LoZWq3Q2BhkkYgtG16DaQ/o/5x+nL9Nfpy/n30xfzT9LP01fpC5R+kb6c",
+	"/3n6qt9P/yF9Nf9k/kn6Mv0tvH4+/wylr+Yfp79Kn6dfpi/T36TP53+evpx/1u+nP05fpb9Lf5e+mH+c",
+	"9Vf/QdW+6uDEw7gSFahLae0r4B79TXFlitnutnvumbtXYrYze3Ig+S6JDaqmMsbikZRQAxOcURHqCsEo",
+	"cM2MzlVysiBpS6ZWfo1mpBiOMcShINl4A85Dgpk14IgKYPmWDHvKJ8Qa0dzb/NuFQZVLxeKYNKgGonKU",
+	"TUUoTe/mwq4Vg1pUMAtlPpfI6gGE5FRv4Q2BTLPK0B15mLu73d7mVtVB2ZE/tyuj+gB0YEnWFtG4BmK6",
+	"Z93e/uY1IMaeSN1ylepmIVTJAf58YY4lcC9O+Oz+YW/H7XW3dnvdqumImvjsszwoG+t4KiP2Fwe4HeFh",
+	"XNWz5lRWBydCwxLK+Vn6Kv1l+nz+cfrl/Afpb1H6m/TL9Hn6OfrDf5fYJv1d+nz+HyXi+MMXlWNHIMfV",
+	"jK4N+RDaoloSB+5GrAM7ebTeZVRP1sDM+XrPZuDqZ3syfSAvmO7MwtuPsxH54DtE+b+WOjsCpAaUIgio",
+	"fILDE4uC6ImX6SAjl19PuuOgCxINcEwnKjeBN6RTcY+K+NB8dqS+Aq7ia0WkVjAnf8TLYIeuuK5bNZk3",
+	"BLbXgFh5mBV8kJU6oAIarbfyN43JRFxx/vmyGziK8GxhLYVB1ljImd7DxfM8pyxAfGif6z6KIxwQNMHR",
+	"OWp6Z/etjryWI5sSY37iQ8QjOqKsz5re4bulliPCRxGejiFWj7JAv3IQZReSn1Uxa0lMQxrP0IQHJNTc",
+	"N0smcp2FsRtOozBCw2m8Rfhx1m3DaRybfhtO45EgwyS8LzuVW1QgMoVOFgm+HL59gSOgIXIecjvLn8EW",
+	"v7v4rDwn+cyel/xdmNvicT2aBlfHlPI0SUBjsD3mOBEOt8C5Q9j2zIRqqwA6HevGGRH/ytj/c8eZJWSx",
+	"GuMVzrca5BS3XeJzVXxjQXrJYcVBUyyE5Pi44siwUICHI9JRT6bJIFQxmozr6C405BEoHiYHoF6GqEuB",
+	"munP079Nf9xCAfFpQNDlGANLBDrKksSe4WAWK9m6kf5E/j/qN4qbCYksJudxchTKmcqbvuds9R4/q9mn",
+	"2xTsirgKmvN3kF2HVt2jjBSsTRPyXlUA/Sq6oDp+vHL+NeH4hygoLmP2usjAOFcWkUJh1EXJRh5tjCYE",
+	"M1G6J+UbLhHA/C+X4oUqhptVqlwAgcpF3xAgPRyoOOwyiqJE228yPCUhHLzNIKpF3zbva62WKMENbEjx",
+	"XGqBSMvoldBjvLQWaM4bJiprqFSyuayrT9m+lj7lLq3D+tkExko7F5eTWHwFCoytrbUUGPXwb2UlkY1K",
+	"MPyfJYylv0y/SF8AgL2oVhngigXc5ZGl3gF5Sa4HclEAERF8QjgjuZKJrrdbr6+hyJUTNSqa7UpVBCjr",
+	"q8fSpw1rwTEKCRbKwTLTyK8nsYs4SnzZPKi6bRDookB8zEU+KhXoz+7fc4AZBIVLxJPRGHkb2QfeWjsb",
+	"1woNGWiDrdfnQQlQzqT8cB9H540aee6snlkq9H1DZW8gk2mIY7ImUKL0FZp/nL5If5W+nH8y/3T+scKD",
+	"6Us0/zRntNJX6a/SVxmrlT5fiSVzxccq5Pgaqo4s3w0CMyx5iv0Y0hyC9dyTw2rjdbaR3iJ2ZTVGBTAf",
+	"mGC+ytQ6jfRHsEcvYAu/lPsEm/gXKP09PPq1/Jk+T3+Zvpx/mr5Iv1Dccc6Tbi8V49eBpmKUipeBk+cg",
+	"7zCXPt8FyVM+zOQrr1UPiUW2+XUgcyk81mzf6j16tgKoqrURmU59EQgCW92+Ps9pCPwqZjPvftV1qFY/",
+	"HCKfTybgw2oBwFfDcapw6coIPgN0DkqEkp2FvmZOFu4oEbk28q+J5VazuAUmhYrVWO3L9HklXpv/5XK8",
+	"hprW3+mr9BfzT9Iv5t9L/2f6Un4ju59/1roan1y6Agt7l+OlfxJMfQ1+VsLo8hsGoPJmxDr7XrymTKe7",
+	"euMqoww2/6jqoutypl8FzarDx5Llf6QCiCpw2pCGRAfiLG7NsFZa0MybSqk4xZFcp4nVkWAiubqiPqVj",
+	"iykDCmqJVfcCxq8DpVPDnFYym+alhBOV1zHmFpRUgEEoheV4PFkHCrKxD7OvnjlvBvPLGQ3Bq+qURBSH",
+	"NfufN7shkICWmZgwJk/Luf2CXdwbbvpbg22yg3cHN/29KgRaJ8plu3lDLAhye3vdtYQ4JYBUycBmBPCn",
+	"oZLhk+JWPK6TP0p24ut4FsBkopVbi0QCIFd9if9Gk6NX6S+R+YHsp+nL+ffX49Jz4MvmVgUK1i6uvBWH",
+	"gZ3q6gpYNusBIqbV9Vm8LtnRXI2UZJ0fs6kKxZjgp8fq654LWmv9q7uCzlgTWL0X9t2uSCn37umZjTFM",
+	"645l2oE2D9HmVqfrtnuuK4G+9Kzba/e2dyqfb3d7RaNO3adrGnfk53oS+c9u76nqpPAIhi5viBL46kz4",
+	"BmMWrl/N8V/p0OsPcfUZKoC5qogakPJalgH1G6ABkKKthiUwczm6f4qaJ+8cnf7JbsuamHaCz5hsTWMd",
+	"NMCC7Gy1CZN8fwn93j8+viVG3/o37/BvH48v/AeH7/lH/Pj4Fv/u0dHht28eHb535+nt24fv3BqNPhy/",
+	"d//tw/fuHB1+5/DerdH5h+Nz+tbepXvr1uWdp6PR3b0ChZ7FZCXustGWWvjKY6zmWXOc8+YxzUqO9SqY",
+	"5H4SxrSu7MK7LPNXnZLIymOWjeAgyjJfXB4Fys2quF6dyOB6i30IH69cshlj5Xp1f5XwzJPY51o/U9AW",
+	"HiAv9+VFnCGd2Aw1e0+f6kRaLUcn5PMQ+NdeUlGBZurlYDs7Fzjh2vhbzuYSckCO8QVBI17UGfXciqye",
+	"Okvj2r7ZzpvCgbDG2oOQMCSEFsuvKCsVUEvRwIGm2D/HI/KV4EBRz5lfAQ/qGUL8vvhnggTXoGfZgdZd",
+	"LdC2aDdEX+KIQBn2LHzyBi1V1VLI19ZldKk75j+p/+ib8wwt+l8YP1GIAhUZ9DgrPEcfZnu2EoD1XCpX",
+	"X3FQdZBdAUlXcs+AKNE8HlCDmM4bFBsVpGSKIuzHeSYBpdAzuwGu4PGYTFBTZQ+tcNo4kN+pEI1YR7NQ",
+	"gYKIT6ckaHXQ4UAoM5WyzUqSAv7djCy4bsTjZDKYRpRJ0Nq7u3m4c+Te6vZub93ZvrtzuHvr5tHebfdO",
+	"927vcPPW1tH27Z07u3dvNipVNaenJ4cTnlSZqiVjIZJJxV2v+QCwv/ogp3rd3u7uTmfLvgs8KQRpK0gG",
+	"NYSObKwRkfVbW0B6+OhWUcSRD9YTaE5PT450j9DLM6cR4gEJl2iiRTKRZzbkkZPHCsXkaQyhoIuK3PTX",
+	"6av0i/R/Lujb0lco/Vwp3UDZ9uX8B+nv5PMv0uege/uf6fP0d6gJjV6lv0tfoPSl/Axefp6+bK0mEOqQ",
+	"rE19XHP+tzAN6XBYvekD9VJykP4YR1W0u1od+QBPIIgWUUZjisPy9vx9+tfpz9J/SH+S/hClf9+R/61C",
+	"WdMxZ6QCZZ3I5xoJCgcFJEgU/ipR6Q8a39htbu3ttba3b7a7O213S+5DxuLWWOBqGFitMddzqtvP22QQ",
+	"86iOC5HvKq5UEEREVKzzUL1ATcJiKluXbHfd3rbr7jko/U8dlP6X9CfpT9Mfpz9M/8pB6X9N/7aD0p+l",
+	"P0z/Ov0HeP5X6f/noPRHHVRJHQY0isfVVPGWfIUCSJ9MWUAvaJDgcGEuezfdtttrg4agQPpqhwN1ec14",
+	"SpW+ZLzymq9mncn7Ne6UJmwsVj5ONJ7VqeB+mP5V+ncKdPUPZD9N/yb9b+uZX+pg6A4b8sgHP4R6XyLl",
+	"i5U1tEyEKqrdJyTQIYGSjw1QFeOmgl+rmILZlDhw5o6pGwXXWYhEdjrgwUyHlTPO2pC5Qj4XUyhtxOTx",
+	"h1SUmeb0p/Pvpb9OX6S/MF6cvwefr8/T5+lvkERwqNfruFudntvdQf/4H/5P1Gtv3tzcgJ/pT9P/mv4o",
+	"/ev0/0j/Lv3v6f8lYfy/pX+V/jT9WfqT9MfQfG9n5c6bJddt/lsRT6anKnX9FbWY5IJEONSphIlAUcKQ",
+	"MotCxsAKWVNHiT5JonAV52xHzD7Lwo3rIn30FByTew4E/yxh4SWFMnETieF9mNd6Yv/p6cl7UNCmoEQF",
+	"y9D6WtRs5nUncHxyre0/NDmcjXLAvh3WhRjMLPb5jZ0HW8K6W4Mbe4nH/vHj/5ttzGYbQbARRR6kd7Ce",
+	"BUHQTv8m/XuvjPA3t7Y3et2N3V3X7UKLYihrvx981HW67rMN+Vfv2UZT/6v++ffyn+1n8GHrT1djKbWo",
+	"uoO6R0Y4fP2zyrdHmJqFCCMIHdaY+CokM6+WpYX6DJnrb0oo6b9Iziz9PP0lGM0tg+dmpQfM64BIjcdR",
+	"7YQrqI9kmf5L+lfp/yMJesV8V7jgS8mqLlEzVIJRDcDb4wC1uzkuw2GoXxY3cHfXyVMit7uVRcOKt3+k",
+	"gjyWUsBSKv1FZYBOpK8byJ1T6Y6U7LauVs+1NIUHCxn4oYJUOZuorbzLqwp8VLXVeU2GCoEb5nmAvA8e",
+	"e/ZAnaKkbiQdU6bBaAwfry1gw8LtuVozW777QAirU7RCWRlVgEDZ7CMRa8tr+lPwMfhV+iL9bUMKVfkb",
+	"y0zZyEFxZydjvLvPHLtbg1IbOzd33I1ub2Onu7Gzk/Ppm8/kAlRVN7v02rNF9XZmlMzoXLFFPmg1Evuo",
+	"wRl5dwjrLp/0R2VR9nFlCo284qeEVo3+tjvdf/z4P213Nh1dcxO8ObVgY4lE+flUOwl2LYbWQb0C8nTQ",
+	"5iIFyqXortNzNh+vvLc6NlBv1OPamRmin53MOvX2UFOC3b5OeIvRW3fO8v3SqsiRBMdWZyXNskvsyUNf",
+	"DuR1GtEygsERVMTApdTPXzdEU2XWWQL2qjrhEg5SKbnUXlgArLLJSdDddOznWBgwblUCb7R8t5XyWaCm",
+	"3hfXQZ589RCeP8SXHpRQapmKCqqOiveR8k3UNa2eedn3m61qdOquA/CWihImvQ7IV4xUd70cKNTzhKgs",
+	"wCwJdb7Fgqu5pZmQjSH/zOLufetb3/pW+/799u3b6O239+/f3z89ddB9Lnx+ibTWeUX/dUu3RrXmu3RL",
+	"vh60q85cuupaq6G/3rfa1JQqkOZGV1KVFXr/lUBZdxDZkF/jE8+qUa1/6IxcmoOnwdf70FVVr49W0T7Z",
+	"6ut4RifjmaD+VyYsMov9WTxH0DUGq1SbWKDbtzv373ckOi37MnbcXqe7d9NdFLZ7z/r9TuGPmuRRryE4",
+	"Wvz1AmxDZaV6T8GKoI4VImLOsZfHuoeXDqX5+isOdxWJVNe73dsDXaSYEp/iEN4IU8UYdd2eZA+6227r",
+	"DQmwTkOlvq3elBMcR5zNJtSv3xXtlLkiuqZOUM4OxAaE2ouWXY/VGuP8KlXhPiY4FLIkwTKrtN0O+VgQ",
+	"BCWWQi7vZ8wdRIcIs1lxb3Z2b+5t9FyjxPpp+qPK+JB6E31JxX2JVcbkivDEbtvdbHe31zFJXEmDt45a",
+	"bi3dml7n6vO8wypI29uSxSvOj7CABKh5lwSgjL6HL1Gvt9e+++3WAZJsoC51pYpXyF3rVPCHJWVbFFO/",
+	"yi3/UL2QrIcao7AtWztVl8kPcVKlFTmC57knThSXa8Ut9rUERGisdmIBInptd6e96a4DEdNKdvsER5mq",
+	"Tu9MufL+Cr5Kj2e2VQ+UbU0dLLxnpLUr0E4w4yvqCSErIEU7ypYjJSh/zBFlmgG2ahfWqUfWMg+cqOZL",
+	"QxpNVh01uQPkmXqWqtw+OF+odzd0tkthm/6nmqGQ+JGM4F86LToDWE3W9AhQk88/y57d00NkD45PGo+v",
+	"riEpb9DV3esSplMKqaqKclfMr3gckdzw00GHYQg+JHyq+kdjEpEDqzy8SRwSj8mkzwwvpeL69pFnts9D",
+	"jJBAIE8RJM9BnqFI8u+MJHmoKaFKHZ+Xk0xIwpqxYF7rAHlwYhX9LnajVfbwFZ1mnyjc6SHOwpnyj7mi",
+	"QT1TuTdhLq3Xswlcg8FETbO/ra+A11yLYaydwhLe8Trc4spxahjHNa354Gqy4jxXWU3W5gVOynwAatJp",
+	"649ro/snseKsywSvddhr88OVGFRpA6s91qrZW9BRChLkUV4mP/KNTGHZQSc4EsZhgogYkeGQR6osgVVm",
+	"wKjpJWo9J9M4z3BIGfIifOkdqByUyiMQHMVwNr7E2Cjk/Fygy4izURXyGuQeWauorXHeAoOD8Tta9ZH2",
+	"UIJvJONR716iZyJuoLylo+60xNFTLmIc1phVf6LjSb9MP09fpl8COn2Z/haBw87fo25vb3Nr10Hpr8CL",
+	"J0O3Dpp/L/2ig9K/T5+nX6Qv5v+bSdzjoPTXHbRbKSlYTjKrVl/lW/NM8hXBOl8X2XFlaLLkrfU/h2uM",
+	"L9f5KNN+wy1U0YHrfHeqmy4IlviykcFLYQXWTuYjFcDEyaBTbdnjpXf0oVpglS+zfJ0xdlkKD21syD1q",
+	"O8tuR4nSal/FHDzHJvh6ueMhKvsIqvzsg0jlZ1/+tjqxQf21up29yyf6NbhAtW5gdU5mYAEqOog5Be+w",
+	"1tfA80tOgDyZRjxI/Oo0E4v0XB6IWpVhnMNZlhsfDWYIF3QebdB5rKkTUOvsbnfczU7P7XXReooQOjVm",
+	"ouLk70ym8cyqXF10+pOi/UEe6CSlYc2HskDbh0egCK+TkB20teOgroM213etVLRF+8cPLN6XBWhQ49aJ",
+	"9Af2Xaj1eF3P/RLlXDRax0/Uwqollz71Qk0NfKr/uI7e+8i40KP5x/Pvpb/ooPRv5p/INukXkJZE5Wr4",
+	"iww9zD9Jf5G+mn+8j7pbN/e2Opvb5st1U4KU7kyOHdagCRpU68jCad0+v6+TVQ6IhF5JHi5MtrGq6ANR",
+	"G34gVL1SYMZi8jT2wAMyC3tc281Rh0VUuTWQp7XRDxpYNBW7jHgMirYm0TeVZAVxWv9ywQg2yMlOqg4W",
+	"zrRFa6GChuYAQGcFbrPI+zAhCQl0Uq8oYYyykQcseBxhJiikBfHApEUC2bApBR0j9fSZ8raC0nmehFuK",
+	"Qw81BUSSYhqSYB8JQsC5QOvAbggTK9pSo6p2HmoyVR9MdeggnYt1sfq4Kv1tKrQUa26Zgoxq2HygiMjP",
+	"cNhBnq6t7fUZVcXpITWdjskqiTC9LSTnHasEX7qQGhbnpiZaDEKIKiaDtrquKfLcZ9kwWR20CEOuwXiM",
+	"pdwCtXuQp71dPEhsjSOhsgLmcUqYVaph1klCCfOEYkK+T6b1GSh7Z113v7u977rfXju07qrRtaZa++oJ",
+	"Qw1LEiCszksdzoqZ97rrz7wuK4o61aCsMlpSbGp1lhTbn2AVWpSX9sS0zxx61ohL19dZovkxFlld/MXg",
+	"dNT0KAvIU5Wmbm18LSdWE4iu1yyftcU5nbYNY9eecsgVqoweKyIkLQcRYiuiFWpqOA2NloBK+lnBRY1t",
+	"oKCkRCBwcHDlispq+5s1tdVyye+Z0bM9yGZhnpxaPWdHmM3KPLlrZmce3DGzfOY0Esictca1CLGIkT/G",
+	"bLTyHq9/G6qS1yx6ptgpb+0ZLyM/JxbkL9rVJpjNMuW6Pn2jR4MYfwPEVWkFWaXqVbXPlfQls1GmgXMr",
+	"/cV4XJWa6dCidPZ0aztfwz4lp28GXLaB66Rq4EOVqcEyQlUHw1wVWwOaWOa8eEOgKRdUFTo2pd0Uqmm6",
+	"JsCdslFoPigyZe6qA8m8J9eOmdEOjqtszIaJtflGYDt4lEeeGp8YuLhXQ5Zag7rUgXHhmmu2gJpbkPFA",
+	"Nja00ZhGeK+L5hSMlbGYeqqx1oIpToGGOSHH9uVUB1AJ1JSEwR0DhIvkjDJV7pOyaRJXJa4jYbCsliF8",
+	"h6jYRx6wVUqR9B0BmTHisdIneagZ8FgKQvElISyLTgcBVJ4SgrUR0XL6zIP16Y7kpuk+gMuNx4svIMpI",
+	"FdRcfKmSuUNEu7IMqhzuf3b/nkrhnkf+l+v/wXJiPqW+qGJmtGNuvdQHqnDFlJZzCkDdRcC2OEYTLmLU",
+	"dV2kIH11Kj95Ivn4VYeuakMfMp+IyrDdQ2QyTOMQJUwKc5KkO5LKTWMSOZkLQKfTgkwBmEJWOZzZpCow",
+	"XXVtAW3glbJHZs8q8Xpd21Bi04b6nLy6R3nq2tOnoJX7VMqQ87+Yf4Z2XSMVzn+gNY+QgBQUdUZf90KJ",
+	"lzrR6nMQEj+df2/lWaglm4nWn8StkPvn4kixENdLJndX7x3kkgNIBsBWbEmFb+8w4pPqwOeHUEvafJnJ",
+	"XlSgAM9Qs+d2b7bdbtvtynsV4phErQWuZ6vt7q0ZE80ICe5c5MX/hhiIa7VPZCg4CqnQGSpghojAxxAM",
+	"JSVZGwBXZ1JPovAQyMAi35KEYQ6RIWXnGaOhS6sPI87A36YUfW8Kg6qU/CTuqKLjnSjZ+JMNo0ve6Pa6",
+	"ve3errsBQLKx6xaC9LNtSyJaiV1qA0+Lws6jh/cOK+NRs/O39qAeQI+k4HeSRKOleaq06APcji+/QNOk",
+	"Mn1CQEJS6bQM45hCKUg3K7pX9VYzcrr3JcsByAGoq0w/rQCrkO1WAnsGWug4VreBCuSBgwdUfoY/n0T4",
+	"0lMMi4YTsOvgPgOdcKyxP+MxskIYoDw5QLJ8CSZWQoH5uMSzVpWaYbkX2BhPq10Dr3AzzWpq0jpgsFzp",
+	"NRqtX54aW68R26tU2RRAMaO2DaoXQhKYCoeQvY6cb2PtnPFdFEpSCXYbB/WMSOagTeTjiWRFYm7ebmlH",
+	"eKIQrFbxQN6j/HxmJEaU9Zn+Zrv0TanTEn/QA1O/YqS3rySI1FYSsICXstFaBVdgOXojFBLX6crXps3l",
+	"OF1fD18aY4IDYmHl1V6M1RplebGqCmH9HPTAL4D6fjH/i7wc1nMomPOlMaah9OX8L9Mv5p8hCTtgJ3yA",
+	"uje32+nP0/9cCUqSgavx8i2vdDEp75a7193budl1Vx8qjKOXveRweRLF71BWmULaeA/6spHYR/3Gptvt",
+	"N9CIMPB6/U4SUaErNTnwttdvIBwNqE4rpR5u9hvIj+gEdHg+FqTgY7gJyGHT7cH/bhYlGfVyDRnGWo14",
+	"S02vUVijOMynVXpzpOcGWhjrxUmE/ZhW5U6B12iq3zsgektSClo42DWNpjLpzTyY6DLrineApliAkyi/",
+	"ZH2mjgfxyDGPLVgwdSgCToSDhM6DIfsQYH6Roqv6Hph8T74BbX6feeoIPRSRKehvDtCAx2OVnYInMVJK",
+	"ZrG4kg56wKNJhnclM6QV01AgrTgLHBE0ohdSduZqheoSTyoJypWrQlScDYDu6xWIqOu1Rn2gWmTpLwp3",
+	"pMrDX+57HQQFxKeCcgYRTYJOaIgjNAEfNrG2rkHNPy/Owc6rdA7ndLXvTRklSG5ZHn6F2yFYtuFlnqAr",
+	"5onRt72xiZdOElZhZuWY3V3zVK8n6ByaxaGhPGq/cPUlGFQeehWZLJ95zFFE4iRi+WUrSKGuRdFVfcVl",
+	"RD0/4mo3cJFjcnvk0kIssSJHzI+dK99PAz/L5IaE0Q8Tol9r40C93decAmY4nAniILs0D7aKUMllhphO",
+	"yi4N4OnzYv7nSsh+Nf8kfTn/FKW/TH8z/4H23vl0/hdo/gnQdqji8On8+8p7RsriL+bfgy5epb9NP59/",
+	"D5iBrC/43++r57/X9R9+nT6X3yPlMjT/eP5p+nL+8fwHnbJX5tbN7d2dFTFc1eZfXyegg6OvvwaFO1ZB",
+	"6KW0qcooaDRfKYWsmZWuVCTD6qGm6OhXpx5Zym7lNW9K904LylVXTEcVLnYGOxiREKJk5VZacvslGdTI",
+	"7o3lAvpyuyKELdZwfXKeS5K/qIndUTiwxsdXCx3NiAQYOLxWUUCt8BrxY3pB4wq+/oRElAfCqNWpyLqn",
+	"ACCXGDgYJdZcjXyorqsonl+SW8RyMNDRMMonxwgveppXnNOCxFQxO8bj08pEyvlecUFUXVkazwwsUYES",
+	"JiAZ9oAnsWP0uZI7nIaY4WtM9xHzSRRjyur3cpnNVu9RFte/j7xIPHlALj00TFRudP3gJCIAI8S8saRe",
+	"LSj3mW57OOCQ3TXI2oJyPowIDmZy8aE2bcv2h36c4NAz9YB0L+qpNagpF7QwqtWJNa5pPkjiPiuN+G4Y",
+	"eGiKRVysE67m3nAapQVnT7Lu1RM1pv136ZPSpNTDd8OSwcfuaW1hSV9/Nd/yI3sa5Xf2bArvsjlUPK3t",
+	"cHGFhdew1uWIPAdAGhwU6kLlb8iHCQ5FoQzDDbEm2q/N26GRbYb38ltdhX1WIuLqCgrWCsUqDGzaVcTv",
+	"kEsiYgQhS1dED4ZMrOLNs8GXLFRStrfP7t+rpjm26sfShGKB5DcVBEcblMRyTVKFhdr07Ujhl0Rg8rrO",
+	"3mQmrQqcuY6Oq8R6VDMdKu9DUE3CHk0lt9F13axTgBLwSC7TNsPmGb2cgwSPYuVwXeKGrgIfcp0PyfBq",
+	"bpzW4cjDNYRsgkcK0w95NElCrA0hEbmMaBwrxYLl5VfkppSxdSrZfyG+2W+IJ92+ekjeGJOpxtiY1gcm",
+	"xKsrd9ZV3wfnz19D8Nar9LcIVI2/Tl+kn0uhZLHm+G+RrafUBQtBMbnpIvWhnPj8Y1BPul2jntzbrVFP",
+	"LjUnOpnPaXbtirC54t5LELmq6F2NEa6nT6YBwFgJAxSO4Ga32iXoDcoQNQy7WkD9Dt6lLLjPAzqk1zXY",
+	"3s5xwVoG2wkP/kXaaysPvrb0tHK3qC/FSYMiF/FBdvJdd891e65rK0+W62/yXL/dq+X6zZxCzJnVw5HE",
+	"tSeVbiKSAE9x2Qx5o472Ls3jIbsx4UoQDdpdlbthGamQ3Zl5oOMaCgFepkgXEch9wL2Ni+6GsodvAHER",
+	"Gx+pPTkOnmlXd6uJ7lN4/9SERf2ikxESkf/NfmNxGZs727s7N2/umImsnwplhUno7dmURLCpr6swnSbG",
+	"kYGymFdFGQryqE6jIl8aGyBlggCjAr0VVX9VDhJoxpMIJQLSgOrkK/lp1vtL2PioyhGiqIC5JaevckdV",
+	"A+9JiCW1kbvBI83mGAernovu35LY0tnb7TrbPVeVQwIly6Ozu+2bjmXtBjWfQE3cZ0eziIYh9VFIYkC8",
+	"KpHHJdffl73G0h+i+SfpK0ul+Qn8BbWNP0lfIRUAKQE4fZH+Fu26qMSHQMljixNJn0te5OcofbkI6F+m",
+	"L5BWkz6HIsm/TL/Q1Z3V0J+VlJ89d2+3u91zr6X9NPCzHizX+5HACQH/CU0XAbX6eOWBalObuq4YjSMy",
+	"/Ga/8ZGe2TNbv/cRoOlnH2j93kfwz7PH5v562VVRsN652jGWZnBNnyAzmesChUZiWPXyGiCyxvnXn/o9",
+	"OqE1xXayAKIPEx5jNMQTGs6qNds1UqUx5JJ4zAOBxBhHUN9WsprQG1xc8OUUyXBIn5Y80DW53gj4JYPa",
+	"zU7pQZsH8eLDaTC8SlWVpWKImmdWMp0y9DARguISnkz/XzjZ36ev5h/PP63izWpqYj5iNBYoJMNY8YUT",
+	"zuIxam72dnd25WiZ0WlCMBMoYaE8MO1fnXMJu6u5Zy2YqHk4+thWAEbFuaq3N8AIjyLF3xr3k4hI6YZC",
+	"CRNYSDhTwFOBJ8Ks/yvIzwpaV2lXdNf1a7vPg7p8rN3cNamnouaU47t2XIPQYMgJTZ5SkZ1Dlrj68VLW",
+	"bYmG8T4PtI9pw5rlAx7fleNb7hZGsgG/1KXJ+wv+RTxCVKBRtYfRRb3KX4su2nfMyyUMDywRgsSoaYV0",
+	"T6bxrHUdE4D2+Ku4nBP7sFb3lp/tMhtUwXkUsJAoyznX9hW9uilKmaDyhTrmSJaCcA4GK5R6YgEUwPmk",
+	"EhZsp9srnGERKp9dz+91DWdXM85ZtZ6hzrvuf03o/2MoY64FtGc1qoIKG+NaQJurHq4BsgqUnq2nN6hf",
+	"2wNyKY5jMqnmpRi5FMpZDGyRSxV06yYPqvYJqnc0GOsY7xLn8l/nn4I/xpfpi/TL+Q+U6P0c+OUvJKta",
+	"4kvnn13fw2CKIzyK8HRcc/awS5JhVW6C6kPw+Mm+LPGH6Q/B2+QTM/eX6W/kdNRi1GR/aYlt879ciz/v",
+	"vH5RPitvkbXq5eBTbdQ6eXh8/w5sTQXvTS6vCvYZnK5ciOy7fsLaAF6Bgqfw5gDSjufunSHBF0SAA6VJ",
+	"84oOCy1EhrYz/3QrPWGAY9JnPoc6rwx5w4hPlD//BvJirv5cdHqXMmJMcKCSOOqO5eiVjvuy07oMhaCx",
+	"9Tm7UOoV0NVlzHA+0ddS4JpF1dDzbB5rOfeXNs8498sx1nHuR+mvOtVuQjWpFYOyjann9rbbbq/du7nO",
+	"2tUZ1rgM4Tew8JjXLzv9hcQimW/al+mrxlrp//RdiOiEHOGYjHiVaeUQqTvs6xZZsluRDPQzWmVW8Mc0",
+	"DKKqkjWn9ocmKlfFD4cED6/KgxTnX8GF1GV/oAGKOUoEgSs5yjuTWMbroDM+bYfkgqjMTlMBPt0QPMl4",
+	"iRB1Xffm1XTdZjur65L9dP4flK0PQbKyT5WjISiGfrluxpjsAB6vd/RnEamhvSUAiCNSVeg/O9Ir4vQV",
+	"51eutZ8Ps2Jd8hSvp9h+f0z9McpJF/gEk9gfr1p1OeZMbxgNhMK4NpAdZV96JcOS696soOC2/ajeYOQs",
+	"ib/MKEGunJaMyozgCOERP0BdV74VJsmOF/PbEEulsm4OFoVMk4aiu1b+b8FN/m9t2us6C/oL20FB5Y3r",
+	"QYVJeQqQkYJypvFiorLjS8RBmR+BTzAO0ZSHIWWjJaqN3lVUG3BWpzyKb80Ms6qjGxfeS4BTVjkgCNWH",
+	"YIiNY0Vgq11X9lXPnJ93gGIuqcbK3e+tsfvXuUWqusha0WBKzwTp/FQ6gwofnoHgYRJX24G8JAo9FBHB",
+	"wwsSZJVIdLn4IR0lEQkWrT/Nei0HQJICtNbraEauZik6NItcVqLyn4ODyB/PodraibV9q22T2YhKzryc",
+	"6KDmKK/rZq3lIqXqsiF51e25rmVVJwXRPizGWR/HeIBFZZjlRVXIriRjpW/ltppidLJrlbpS0oGmZ26E",
+	"1zKVu60Qv1yZrxqrV56NZxumA6jGIF8XvVet1+s7r7KL4/yz7Nmh7l6yd+K9vO7eMqcRlcEQuGgEqT7a",
+	"IWajBI8IIk+nEREC/ODv82g65mfkadxsOehsNiXyX4mSm/hg0HKUEbC34znI+/dep9NprZcRYJp5Y9SR",
+	"v8ylgg9NRcQDtO1aWiWlTRiRq2QjqiC87kKtbR7F6JzM9pErLyC5wMwnDuouEmMrJ5V+tqlhKHPqL6T8",
+	"MXFNm6vS/8hJvhsFxtVk6UwhtZmcq3xHmEpK3kXY/KidxeqsUJUMO2RWyS6OXOmBtgdr4PNAX5ADEWW5",
+	"dA2ghgyoFXwa+sxT0PYAT0hz/ukSrN9CCuoUQKY/tt54HXRoeIkd9M4t1OzuOJs3t6ocDfqs4GmwjzBa",
+	"4WjgIMG13u+m47puub1AQxr3WdPLjP0eGkh2QEgwkTiDRLqym+wPgX1LXkJwTSNSBuPK5V+H0KIt15Uy",
+	"EWWjPlO5feDiLng8LN2vUujVzubNrWu5HkjMuhrJV7sc2J5WGnRqC50G6wavcB1YAx0XU1rFY8pGaIJj",
+	"f3yVHFaV3F6FHD2tdCc7M5ORkuxi4uZube6127xKi35fzt6OjQeFGQ5DGKPkyb9ZlbRDd38im1fVVhip",
+	"xG7WSeSSwe4aydzMOdnLKIypd2oJ1DA6nZIagJmYDagPx/sX5w7fc90ah3hNiqpTCl6SMFT+GKZfBfvC",
+	"QS44y0N2KbGg71Q3vtVBhyBVAUb2fB7lPs5edVJBt7O3Z4taPBmElrBlKlbXeFfnx7YSNOojRBbAowKX",
+	"CNXJVRUxBixXqWCy7lcu47X0L4UwBw84cc9EZ3fQKeRW0IUOICPCUKeoRs38y2y3TOx6q8/AFbR02s2S",
+	"tTkPoMBx0TedFQMuKhXxhc6vEVuxMjRabcH9JE4gnz556oeJkDKTYkqKi1vOHfRZzh6E9JxkEjwMtuBk",
+	"aNnTTJJrnTJFqZ/Tz69OeNeTNWMOlV4QZTUy51US4cB49eALVtXq8KXDguguz0NHLeX0qQgM2QW8wk3M",
+	"nLdXXUXV54qFHLMhX7EQHMcRHSTA7pVFa0jrge5LAMIR0YlBBsSH+oJW9JaPGWjH81whTdt91zzEAZ/G",
+	"uqwFJaJ1gMaURBLiqI9DBB5eKsHIdzhlJDCOl32v04fIOfUSGB/HlLgHPO4UkmONsUCMq/4U+6lubpYC",
+	"EkJr5Xd9VkqqFQiVH7RZysvCL1m2HN29h6Hur1eJB9S7Zek/rdr9JpGMD5w57CafkiLZBj6ZM3QJ8giJ",
+	"JuJAr6Gw9IATZU0S2qilxfPDo6M7p6dPjk+f3H14507DMQ9ufevJ/Xcf3PlW4cnDO+89unN6lj+7fefB",
+	"8Z3bRYl+oce15fpD2Ju7EclVqerRrdl9zshs4akhJcXntwmjOq2yjjqtjbPmwyzI2imY4mhsoLxonp9/",
+	"grqdXqfnljJjrPTIBBCvykJ3WIT9sjvAfwK93vcgn8TH2u9XVS94Pv8MpT+afy/9XfocLeasMn4AP01f",
+	"pb+Ax9p94B/Sn19t6n6tHfCoYOuzp/2fTa4skL6e58UPYAGvbH3ly36/cvYvrIxb1b1ccRk19QNv41hx",
+	"/5lv1DqA0Ot1dlXKuKtNIsRVt/9IPqZDCnncIeHCwo5q9S9KX6p9+XL+Gfi5QAmLft9WD89/IDfv1fxT",
+	"qHHxH43nyNVmWr1ZClq1vaVuq1DTu91R9mqvtZBYptOF+9O92nSq89u8Y3LbUKY4cJ0Awd64v0tfzT+W",
+	"l2T+Kbiaf6m253n6+fzT+Q+uNosQi/jJRPtZ1SRENO4hVqL2kpy1sGllTXUOXGuXBfrnYUCoCxzLQupU",
+	"gzLwZ11e6bAiKKO/6GoAVT4iMqLCqLFNuBoQTPUmS7udp6PrdSvPI6pHK6DkWRyueZ+y7yQiblWCwopp",
+	"bBvyUzWVulQdFWtWTbPBQKiOF0vmQDKjX0kef/7p/OP0JTD0usxkpUF3SbIQ26wD6mHVuDToj9IXEgQl",
+	"ip9/b/6X8/89fZm+qLRGkSiicSVhOtOvKIG8Mzo9eM4yTadhBdEqXwGgsKUrcFU0+oZNZtXJSLPrI18L",
+	"1FyZwdJBtrZ4wV7xQcN+3XBWp8R8Df/Ckj1N13g2/JIhmY4xYmeRjBlb4pjMcDlAZJxfRvbr5aFyBpxa",
+	"B8ByVp4sHU/nqm53/+I96iq1FZmurZStyK4dCQ644O86/8yEhKH089yH99UiX5P+zkHw5jcQZvb5/D/K",
+	"PpBk1ZF2pP10/llGqN6QI+BWu9trb3a/9o6Am13FcNUt+2rRde/j2B9DvfqSy1MYDrB//kSb9Bc9K8ac",
+	"n4uOft7x+WQDSMCoZst0pZknOC4kKF+jolM+9KU/fuJCjcid3Zt7eOAHZGh+V37PYhJd4PCJqsMsCr3d",
+	"3NmqqQuQueqX8wDs3HQMKl/uu7VcnZMFCULSS3ujK6Zc2LkVx2gUysWjvFTq8itqpxRcrFqL6XvFxNbV",
+	"EC+HwWWTPtJttU9O1ckvmhb4MC7pXpTGSBstDyz3IoQXcIYGoMzs3NvZvblVyOu5ubMKwpYGl3AE24ua",
+	"5TSONCiV+FwOn191norCOVVBwtsEh/G4Lp7xEOromfqAFYaOuu/CSzwTyOPnHiTcTUBXZKvC+HlRkcXP",
+	"11Ne2fN9953FUjl6RlVLfcDjhwQHM1NzSUJ8GL47bOx/sG6RpgVUDIVl1r6+MPyR/KZSXQGOdk9Uzm+T",
+	"L9K242aYmbJ4xxKP6rTsenZVPS/uz2OnuoYTVFHMs5QOEUYRmYbUx4VoC8gW2JHLeHdK2OHJse22WI1Y",
+	"VCqYhXqZ+nu02XE7m3aF5jEVUJEmwn7c6qC7ESFtuSXgn4pjzRsuHLt93FeZx8O7R2hva3t3YRM66Cik",
+	"gAbEJZVIgEuuYDYl3gHyQBcADAKNYboiBqV2Mplg5bvfZ56qQOsp3owyofOE+Sqbnk866D0dNE/DJJJC",
+	"xlZvr4VwECDvgvIQKjVPeUh9SoTnIE/4fEo8p888FXFuSosSQWLxBMfeQd4XZRc8vICaPiyP0oe+zS+v",
+	"g+7ziCDyNCZMUM76zGjtJ5J7gpIK+4iOmKkFyhkRaMYTFHAAh3PGL2tKaOog72oUm+eTyWaWfyK30ycR",
+	"I4Ejz1xvsHFOhZrLTWWPgPAI4kekzKApV9P2BFNWXzi8Cg+OkwlmbQnleBASm6tW8eul83sA09D1k8xc",
+	"IAOr8sHDIYL6cMrIV5giGJl1+LumLuQpBMqrTApmOGtfpHAkSICSaae2bmgFlr7LIyVgqXUYCCll2R9g",
+	"q0bYejXZ8spj1y9eqQC5GkrslBJFI5entkreCaCBTygbcvkLUn48AfTBQ/kgUsVdPFUxT/4FQSYlHWpD",
+	"9VfNwcqr7ZO6ijmqMh+kp6iAkKKzbJ5zSFFuKy4cxt+YBsOSI3Q7IkMCfVXGSpJoQsEVrqaKlrldKrtG",
+	"KQEDCrF/rnJ45h2Bl0Yzkyu33M2WA5cuyMUplQeqt6FyKHiqvJrJ4FFcs0jiGf7umNHztrJ3V+rY1C4+",
+	"qYsgMrtMlUeydrLx/qytudr28W3wap9yJlQIa7ms/bWLzeoRVM3ZDNEuqShKno5xImISaPAdY4EizifK",
+	"2b4qsqDXdrtnrrsP//mGu7nvumtX3AWKUDUbLsz94ZH2BbyUM9EVgJsaA+9Dpacpknhspo2kGRzrNpCS",
+	"xZS013ydaqlEI4PpnYb+oMjyFVqswfppQn4qV3ZmhrEfHtkd2i/eMsOv0Jm+fXZ2ovWkyOcBWXVxt3p7",
+	"di2gvT3bCeJKle0OkRhLFG/4BJ0TxbAesp8ihCgGgTytKT8pR4qwT2pvzvubRwhaIBpky9TXyUFTCdDG",
+	"qG3leVOfCCgCL/m0MxKSCYnlhJmjPHvssqQCZhu0dK5gHIYk0mZ8o21RJbSQBx1PcQQOMyWnl63BcK83",
+	"3Nze3R1sbgV4B2/6ZK+3N3CJS7Z2N3fA4S+WZLWx3/h3H7jtPdwePv5os/fsT1dc4jM5qrrC1creQ/To",
+	"4THKUC2iAGDDmXFpsg8INT1w090fhJide9nmRUQzyco7VLJMYkp8OqR+TWRMpq3pBORiQ48hNuDatq0z",
+	"X58eGHy/ghoo3rBYA1URJjmaEFP5D52K4kXOWqx/iR/pEd8yn5ae3z09Pal4enxyqis4qwdPsiK767P2",
+	"Z8Vi8+BTAqzYkOvsmirTgsjAU2sHI6Lqr6naPU1cKO0vKZ9EGZrz1jU6S9zERw1lJXOtIqKNRywgQ3C0",
+	"gVKo+5IVN/XIF4SZbOG1lcrvQhwvFDftubvofhLGtK3kZS3Gq7gTwHUGySksL/dNsYLwuUrPpIuaQ+Gk",
+	"qEw+PzAr6rmulI7Vjy1385mt5Fh2NgsrLEvFC/LOMpbQtDGV2QPEOBBZi1OhDHkPcUwgG1T7RH4xK0WA",
+	"Gq5vfTvLunxtVUG4PO3vEuUF4Ptqh2W1dPBaIpGB2xgrL6pLBwAyA19aKJ1ayhKZROyJ5IufTEn0ZMyT",
+	"qC7jGEgbUjiQjfZ17LiPQ8ICHGkLjgQzyWxAW0EBe8LEIAECvzD+V3RCEAnxVJDA6bNBArlFQ4KFpAsx",
+	"YYZ/JsYy1BTaLzTObDCStOic7SoFmhZDpbwmdwSjYch50DqAkn8IIxFSuQfokrKAX0J+GBRBNI2atOYk",
+	"zWsjU4bgQ1miT27H3XTXcUt2Voq/VUKvisFUh6vTU5rwTKgtyS+Zmh0JhxqHFXh54ASvJgZrVrVSesgL",
+	"QJtJ5SAlT05ukwQk2M595ImpcvA19A+S1TF+2XKQp+KcnwD37KEmjfssSphK84FjKczBPECD4WRR0blW",
+	"A8LkPMbjJ4WeOuiw6oD7TE4JjXkYCNk9RpDbYwYzVS59Er/Da7g4ght7EEjzxekWy1HAKhtOw26iqhQU",
+	"plakm6XGa1BPwAJ3stM51aOWHt+Cfh/qbksvH/DYfv84P+4V8kuS5xqMEmbOCMKKzHEfIM7CmXYYLe5W",
+	"ddj6zTN351rizTLtgNYL8GFO0IrZIw3gVmoO1pb/w+rclwpB4jDklxpHKrRVrJvprqHNdRpwtes80UEi",
+	"owFavPEq2SS2tWNXuv7TGtv8WYYR93Nk7wHC9RzkBXimK7LzJJLXmZVSRAOq/y6UQ7iTSMqzcZ8Ln1/2",
+	"mRUr7iBP390nqh/gp8wjGAPQHthyd1w0oSwBn8II9baAHomWg3jUZ54yMHmoqXC7knZbxYsLsweHB0nE",
+	"geY5DXsC1k/VRvVavMmml3WvsPJ+uK+/sh7dhiGsB2+rKVhPTtVsal8sdHGqJ5yd7BMgwkuuuqnqogmu",
+	"odnNKtqpuEloYui0xrkSyVff++urNSIyUQXpl+ZCpZXL0LphRkYQ376YA3WNG7mOosegF0aeKnEBRD5Q",
+	"9dTsYCZm8zCQcrPqIQC2xqS+onHrj6Yjyr3jzVoGJORsJExOAKMPilSdwEq+pTnlQtBBqNVEOo5AxQCo",
+	"71drjl5LXwRXoKgtyh9ZuiLQCvEkqlLlegqFeiY9EujLIJjN1ooYPKtL8eZ2lKx4aWwzd0qwEpnx2FaZ",
+	"FrZE9duwxPfChmRPr7AdsM4j06/17FE2xPrqgjgTvHL4+OpUBzDZBcVB4alWGxSfZUoDUeVGbAk0lWij",
+	"FPB6dSusdUqaazE3zxD4krJUk1/DYeiJ27ivhMhttJSBslMlzhVY+1oxsz74MVPhFWTOiqArlbd5bcO4",
+	"km5XebToTmvnLdnhoJI2QP4AuIcm2ieTGCF0MVN8BConGS5moy7YmzSUGCGXMsUZd65s66wT9hSjbWiA",
+	"lvWuxMCtbTsDmpMt3gxJGWoq+1gmT05J1FaMj2KlcMgZWZtVzoaonlI+A1rJqN6Bjs9MnfVFnmCYsKD+",
+	"bqs62QPsn2dRcwV0LM+c8RgFirZd8ui8U6r3vxZnIGGxfhZylhAJDbV6/HMJe+osmt5Wb68kd2yuzY1E",
+	"F8vGVO+N6FxYNtyA4kLXW6mSdVcNKdl2pYJRp1OKN19rJM0SLBOAVJpfiZZKoIPD6RivUoV/hYTKIKNq",
+	"glV+axOuhXeKgJWdewrckGFwqohNfvssiLGujQW75nBrUewjUZODwiCWkAQjEhnEqjlvYxdSCFxKpvGY",
+	"zJSSUooJVfmUgmU+11S71ZiSWKSKWL8BDnmZJKxXag1cIVK+lpQIm10hKlrPb2urZk5vaw5Gq7SAB4/H",
+	"hIK5g/hYxOuXka+h0gpoqgnvu0xKPpegB8kh1tG318mwkWMoEgTYZvQAbjegTQVdBdp7tXlnzEF10d2o",
+	"riQWDHVDFAHvzYq1pZud8X+GuyPM3MxAAcwSRshyMaw+DNDUEqHT/1TkwalxgXrfaNxVRTuBL0v41mQP",
+	"wmiqZrlmMJ0XkYAKzwEdbS5K7ptknZ6DPImW4V86LVcMg6+vEhzl8XPvAHkBGUU4IKAesgRYuCAY+TTy",
+	"ExqjQUTwuZTleYz8kAsS7CPBJwQmG4YQDRmLPrM0jWoj0La7iYDp9EnrAHlDTEPKRh5qPpQT3td2cuVI",
+	"aftQlvRT4Bdr5gpYHfq5nvNsDhzvvtOwYeV2PkD+8K4ZqiZJ+RJrFXRyusTTIgdDcDC+IWpdjHMX22Iv",
+	"d8BkCW8dBHuqrijoo5ihPrZpWyKStXHGNVx1K8QlWy8gUMjlHmtbGFzudjJFza6DpmEisilHRDaENGAM",
+	"6rmpzG6tclqndVi1P7p/tnXy4J6dsySipvw9i6NZ8ahs1coY256OQm7FPhrzSzTBzLjJ0Kh8X0Wf4Qis",
+	"eFCJEsJCO0iltSn6TV7CM5r5jk1IHFG/zzw9gSeZxV13/QQ681AzxAMSCkvZ4yAv79trOXCnxyQi6kav",
+	"BXaG57ul17E6F5Apn7EIkk7uAJ6fQdVtXRi0GphLW2x4PMuXwjooJ5MmBzOz/4cZOuVTwnTC3T7zORPE",
+	"T1TOUTohPInl50ks7w/TEfoS4W4/farRhNCI1xrxQB5lCMIkc7R4rxr3mcTFyij1kMTRrH0oB/YMes5t",
+	"k1QV8rG4EsYN5yEQsMatA810Yj0eWAj7bIzDYRvyhUgOJiSxkIQQgidAixuPI56Mxo6Oa9Q3TtEUiEmv",
+	"cpYGglORwMC6D6o7tdwRN8OszgAn5/tEzned7s2x1S4L9MJEgMNYpju29J0+v1gIrq50j1t3Rvb52qR2",
+	"9QhfvfhXvk4LEmBdAy0E1r6ulAMtiU/Di324ekerbv37ZDDm/Pw2CekFqYrrltj5UjVC2l0pk+RUoL2+",
+	"hIHuoiJRXhyTybTKTelQv0ETHBAkOBriNfIW6ni7wysHKlbkcdMrooGjnRAF8vRy2zQAuqjcovQiimzn",
+	"RIxq4x1v7lXai7GI9aqvMn/52R3j5VZmyZUGD0yhepbgxV/WhShe0ycUcjUZRn3b3awbUBHwo8qUDmdW",
+	"Z1AsOPeZ1RJCYT5NOz8SjdHI1G9olTMQVh04I0+Lm1ZjcwNbmxmSChQkBDW1wARAG0nED2ktFbBS7be8",
+	"pqWsTpbQQ3j76MOEJKrS1IAoVxiYDAkOkGcG9/alhFM8KSefP5U72GdeYdFKVoE5k8AzckP5LHtPn0I7",
+	"LJuYW6dHAJVjb6vPwDiOmhKZQn+AtSWAjzBlJbkjFzbN5EEO0fOAv3Fg4ZVlCFFjmpOsS/3gYd5zERnB",
+	"ANkjrGzX1Q66Ehqhchi44DoIh0Kpcad4JtnoG0LHZhVvhET0nRiL886QMirG1S7UtTnTTVglevTwXrUL",
+	"75VCsCujkJVroAo9zri8DKHauHAN7F4dfpzfhbUtNWWqsYo/tYZYnOYz8KZIIhrPTmX/2g2R4IhEh0k8",
+	"Xqb5vSHQ4ckxOicqmZgn2/OIfhd43310CzrRxXrPyUyX/u2A8U0OBf5Xsk1+HPLswHwixPSMnxO23vja",
+	"uRKcgVXuZgohwlJ8a3qwiTjekJ1udDodD3ykVHJg2SNkpzYZOfYb8Fk+JTyl7xC5qxBwpNIIQlSZH5vq",
+	"uY39RgZaaIIphJxp0aE4+bwZpGB/eOf0LJOzKNPZ/UGkiggxlWp19pjDk2Oxb+LRjhRfji56qAmv+yyL",
+	"jW4phAa7cev28Qns0kW346ImYSDIQjjnNOI+IRIfiFbGVYDbcb/x0KTO4VG/ob/vs+YQ1BEqn4yvRWrg",
+	"6h9yMcUxZGNAx8aDL662sAkH6Wlos55w+szH/pjkGQC1iAGzSiImNB9gqRJiDqKPlFyokCOjf3P67oMs",
+	"OrXTZ332J3+CJEzKYdVs+0zpLLyNi65nKTkZIcEKANbGDg1wBpaRFTGpfRSHPLrEUSD6TK5fAmeuT6Mx",
+	"mlIT11UTXmmCKY3dTw3cQSeS5Rfa12dK/DzWI+C+zoUtJe5pMgipD+0nUhJIhJaoBZRQ064uKm5WUkvm",
+	"oLe4BIYhDYmEhEgyB3GfTTN/IgoXbb+gFQAjhs5/xhmkTJ1iZZgMJpRBjkwpCKOmB02jDjx/goMg8lpZ",
+	"pAoVCAIrzYlvuVsqF/GGnrRnTvJhFmgmzDGasDIHUeaHCXAaKtJSip8RpEPCrByMpmPQ0KG2pUNArSC6",
+	"pBe/ZH1W+qJ5U9LpnS2T7t1BAR1RKSJ7Hc9B3hPldNf2WgcoryZq75bWCRBQMamzDMnEurMoIlOi3F8p",
+	"k+yKibrzVCQySLk6d5XcMLiGJvbFbNFZhH1IGZ8xZQrEJSTBLSoGDMWqOYBAyZcmpixRp5s7HLy/edRn",
+	"hSihDfXLqGPATXCARyMIu1Be7+XIbQEHo5jmLPhJrtjESmXnDRx3dtQqPoTCedaGhaOmZ6EmE7Xzje8I",
+	"zjwHKfqJPL35kK9UMSYKGYsY4oqL0UYxz0PMgb1TYeMU1GAqJFl00L9dDOGFC9BnoPziw6HmgyGKF9ar",
+	"4NRDTW9ISRhAlyrTv8I3UxyPNZZxkAckSr+RFCd/I9stvlDelxrSF962oHJjFgatp6zxV0QuiJTyQbeD",
+	"E0H2AUuTAlCaqozmsN7TZkXjnKBcqfrsUaEEvSj6+2YBq5uujq8WJnpAoSGjvyqoJnNsCTjExAXlmNOB",
+	"9gZtHhotCY7RJU/CQEfsAfUwWAfM/0DJ+qygoHIsBysTf8+HOQyh5tJsAMgkA3D6rOA0b1D38Z2zu1Ys",
+	"jLexGBej8ZWQSynUZM8iMPosp4sqBsG4t2FhxbzmgcPeVm8T3eP+OQnkXCS/PiCqMidWe+GYzcgnbUTL",
+	"zM8UBCaYUQd5b905QxsXXRUgJzwkxvzSUG3jwQjz1bnoUMwVgVToRZtFC5ELJmrGpISaRlzZyOWl1P7v",
+	"B+WRNxII+uozNYHLMVdKQxVc0MwhwykYQ6tMny0D3KZciGRRsuIhBnSaEpymsBGQgU8Lu+oCaDCGuN4O",
+	"8o7kHzoSzENNwGO9breFBJ4JSMEMmjucx0urItXgzZG5PEJ3Crt6hyPigS6ehwHE/wBN10o5KmFGT1Nu",
+	"t76/NlpHIF8IIlDTVEQyqe0dNJ5NSQRR+6BKjuKs/pFjVwaUl1Dnj1bjO9Zm2Dtg3ct9hNGYxipYQSdq",
+	"kOBnLTKPVJVYNAop4CZYQb4sVZRFXuU82WFEjLvrYGZxUDo4qZhjWiXR7zN9NEcqOcE+YrwNc1bZ9iWv",
+	"ijAaRkSMi947qAkBVTQE1k0kE8PTthQGLnU7wU/bIsYh+abCyTr/kkHaMZfzktCkSulICU5ZZwolc7Ta",
+	"Gxt00GeZgjy77QZ2jwMymfKYMH/WZ+/mJlLltAPyK1hTlfY9H90EzyHP6qH9DsnwEWp25Xx729t9lhe5",
+	"kZRFKXoyPwck8ETxwZnmUj6QpA7aUJZFDYA1Fs9EHlYmUTzAsmwpj1puugkiyTOnjDBlB8XBtBU5oEMg",
+	"5bEa0EL4Pe+gz7CZLOxoHs2WZTUQ+nSjhDF1t00H7p7XQRmjVfxsgmd9BmVSBwSuheRFAwjYGSQqQCu7",
+	"oyhh54xfsqIRXFthHIRRyIVth9FW+mxnipybJHDKkO3zKGg5sD7FB0NrmDdqetQ6VZ7E8va19US81r48",
+	"UrDqgiEXeGM7qBz2GyUsAGTFyKXccQNx9zTpN/y6yvNtZw7LvI/ktlyAVQpkNzghyYwrFhFwgzIIKsIL",
+	"KWWAieuzgPghhrw8WM0Efpapuut6uowSRBBbPniRnJoOloBxIfYeB60DhPsMnmTxkRlFuCGQoN819Zvy",
+	"YbqbHmr2XHSf3lJsYYY4AeZBpk6mIceBFHW70I6EggDn0uqgW2qLxiTMcJY5UWMgU1h0Oi1gUVWHGEoD",
+	"7aMpFpobyLQjgAY1c9PUrG7GiCpusz1IghGJs5B2ybebniT1DAlSLZC37W56fdYsfabxjfxuwONxhZEP",
+	"rI5wtAnUT4hMlQ7j7J1xbvJYVYl7gZpWdrmuiwQakPhSXqb4ksNJqb3dlK/UFrQc2FR57De9AxOBrfYd",
+	"im0lEp2A5RC+MigFQxkQYIn1JdHuqjm0KGSlcnQA+yFBUd4KbTyEbc+vqNLj6jwTDVvreEEioeu8dtyO",
+	"a+xteEob+w1It6UyKagC+wXFFZ7SjYtux92ITKmtZ05NC0XKNyCbzhrt6DqNYBVrtJuOZ4L6K5oaXb5s",
+	"EegaWCNSWV/19BKPRiRCj46ViiNLEWA0Pc4CgzSgDEcz1GQcHd1+AHq+7AofB439xlsk1iWrDKMFM+i5",
+	"rlHuaffamDyNN8bxBHTQCvVUBKI/e1aRuyyrh9IpKFkb+x88dho6x0hjvwGFHVXyXtAtGTbG+A/EeKQr",
+	"RmTpW562TS6X/Y8sW2qW4QXmszGGLH3frd9Zjb16rivxccglcRMmowZYxrWK5+2zsxPQ6ilfBsQ4CsiU",
+	"sEASj8rNfVuPvXJ/bWldSunFbV6mBC8kTaw4gTNrHVK6DyWhWXoS9+Slz9yhXmfr9Y3umBVV7r+cYE2e",
+	"PU2WdKegW5f0sXKrdRfy/Ve53eWMgjU7bhaU5elbuuNn9jU2q3wTGz/D6sa+gY3/1uH9eyraVQX1oCEN",
+	"SWvZUcgvrnYUZrr5UWQmUYXKKsxVX8X265lfe/vBebIe45yREJxHjHsKFZn3pY+ZwjYojvBwSH2TMmMm",
+	"mdkO8hTq8XTlJVCqwaN9pH1X+6ypbQlK2FSMl7IHCYm0CAkQBblzquI+gf/ASIlgLV1WiCy4wfXZEj84",
+	"VR7JenhjwUerlQur2+6mkyttAdpmU9JnHuMx5DWcedq3JtMzquxtoLvQlmS1L9DIbIrij83eWE6ZWipX",
+	"rplZRSTt5in5ndzn1nYyUsw6eFJRYbnpKnc67f6632fAoGudOap0v3X0dMw5C6KVyiCm5T5eIBnicy3Y",
+	"9ZlpD8L9EECD+kTr70TMp3kxKyGho+x455k0HfGCC2ifva4PKPIMcQWlLbhbaNrRZ0A8wNCTUUsQrRVL",
+	"uIAzHqor8xVibtsPuAJtPMySxm67m0sGtXXphaS4uXvwB7nneoNxAwUQymdfua7ITa3Gc9wwhJlv9TPH",
+	"6qwrYaC76P2YOVvp3jIPsaw7fg5ZdSt8hbuOPVnt+L2PIuUZvmr6dlJEyF+4/e2b722+v/etnT/r/dut",
+	"s92H3Qfu/ZvvWFORlyGTCB6YAYuG7yV5xzIMoYLG1zn4cq7lisPP5nGwgGFzLKIUjUWEBBoPdVSQd3Y5",
+	"oXlY9DR/HRJz0d0Y0qnYsC3QSyl9wVRdKDYH0qEpNYfB8quch8AYFEdSrCWIDxdp/V06FfeoiA/tSUix",
+	"LcITEoP37gfVhejt2TjG3xkmYtWKueRRIPYhtqHpHYah56A//Pf0h/NPdImw+WfpL9PP05d/+KKl1eYJ",
+	"k6doWxOb3ttYPILHt7mvevgpSr9MX0BliVfz76cv559CWZsv5z9If5e+RFAp6XOorwYlJNLn8nFxEFOi",
+	"Jzfn9Vk2lHlZHvA3S6vqrDF85tAl6IiRQA55FimtA4zzd+lzlP4eCrj8HqpzQu03+FgZ6DMGT+AZyC+Q",
+	"DkLpjoG2Zv0hQULix0L7i1d4h+jaK/kdzOq0Nw7D0K40CL/sY8h/WlvVcBp68DVduSS4vENZoPo3v0rj",
+	"lB4XxzMvs3GfKXS75O7k1THBIsqjGA0Ug6ySug1mAMZFRyztHlWzkbITSFNc2E2rburOVoWX1kdVtfAp",
+	"s6rg5zny6ka9rdpWn6KutaAHHnAeEswazyQZ+cpotNw6C5mAp1gNi29jECDbW2oeVd1n8924hQNTZAI+",
+	"6a7+5BHD2huGBOqjzdUf3eXRgAYBYfBFb2/1F2ec38fMVLYUihFZY0XH2nid5bjedntr7YMhOTnHs/yT",
+	"U8V7PmL4AtMQD0KiPt1a/ake6kyp8hWJtNQNIi6cpkUWlZt5PU0E53jZ3ZRXpYk4gnsnqVgQ4WFhFMks",
+	"6zpSGfOqX4OFU726IdAwgXLz8TgrMI0l60yFjieBOECLCLI4L47pdRRN0xwwjJEV11XZEXUGWjJAUD5A",
+	"yiZ91kx/nv5t+uOWlSlfc2FbrqsVy9ptooqdlmRZLd26S4t0uerM8iYblrkL3P4eZ9zeLR7M1rjyNmec",
+	"VRJtpP8DSj39On05/376QlccfIHSL9KX8z9PX/X71dXYXs0/Tn+l6dlvTEW2fh/Klf1Oksr5x1l/9R9Y",
+	"yuj0Z4ryzj/Oa5p9mT5PP5eE9G/T51CITrIHn6fP//BFzp+e3bc3dW0mtITZ1PEo3Ja7qOp08yX02v2q",
+	"0OsaqBV0/Zp8SUqiXTDkQPe4n4UbVg2qm25k7WC0rzGWdm+u/kJPK8Nk8rM1kPsRZ8OQKm/ore4aMztR",
+	"HuNnnN/Dkar9vdXrrbMNWtdr8PO/0p5ltEddQwiEKGDKK9KfOoFs4yPr13HwTPu5k8qyofC8klYp66ZV",
+	"flxUi2Kqi6U4f+llN7Jg5g+nMjqqVCoLVVOVMth4YmgSGpAJvyH0EoxdMffHLlWoc3e3drd2DYMqiWzO",
+	"nxZ2rlHGkks45Qll5md3IRn7YfvbuP3dJ53242/8aVWUhZ2Q3drI49uNCr53q+4Ug687Q7rOxXnA47s8",
+	"YcH1kNy/op0laEdByWujHWctbQ/U3YwJC0hgcZ/VGOQtEhfRxx9L0luDFfkXd6f+9YosuSJvkfgN3I+r",
+	"STyLCH+aVNyvh2QaQuWRePGiBVT5zltiHljGoCaHjxnkboHa8K0OepeFM0UqBRj+BqTPZA8kOEAYiWQw",
+	"oTGk3SuwAiY8ZK9O9Hs0DRZEv/9lJLcfpn+d/jj9WfqT9B/+8AVqQs8fp1/CFy/Tz1vXltj+f/a+dTeO",
+	"JEvvVQLlHyo2sq6kbiQGBkVJvdqR1GxRvT2ezoYyWBlVFcOsiOqMSJZq1QL6stg1MAvsevzDC8PeXRuG",
+	"4Z/t9sir6XH3vELxFfZJjDgnIjKzWDdKpCip68dMi1mZkRGRce7nfAd3dTWL7Y2zyQwmF7/X7PKtN8/W",
+	"7Hw+O0fqeWOGVsObHAtjYnmYyCa8FEYp4dMt05vuc6Vv+1deMD9wL1rkHS9Yimut6efmSxdTWklcOJlv",
+	"XoVa7JkXhA2GejzV1RfUJUw+ZhyypHyP1Zi5DO4AEl1D4T3wjjAej4dMYUMW+5hmg2FiGBA2ZoXnH0N3",
+	"3FODeDd+eTSoa53zIqyd8fEBQHFGfqJHcicUkA4uUyLsWnIdrglhWeFzs7GLLBRxo5ffvHE/8y+8yxNX",
+	"0mh/OdBUQxX7kkiAT1i8LJdQpnnC9bg2kDFLUOud6Q66+o64g4I3GkCxM9uXI5Z+1N3VWqaCjc+mzLoj",
+	"cHmxh2VZs54J/JyiDu+dHrwOU5y3WN+NY0Jz6sA+J29YkW48c/9cEsh4xAbSAmLkU/YlKSULdX4QYy2u",
+	"zl9czee3r71tVOMWXVFWnVNOLZm5addmb1p+wC5lx9yZWwd71sGeCwj2eGo710BPgYRXCO4U2OobcVEs",
+	"U/TW3omfXUzntcjgtZwRyy22KQmwPPpToL4ZoZ86uVcw6LmykZ/YIxVHja416EnUULklvyCsU6LgVzQm",
+	"rbyb/NPkj5PvTr45+Q+T/wsRkheQPH7y1cm3J38zeQHxlxdk8tPkf5OTbyd/wpvdTf9+8sfJy8mPJ799",
+	"NRv08qIpy1iTC6W8tyxqHUd5D+Ior8FFX9P0A5Z1VvvvSs4GXS6b4j1BdZYytVM2FS1yl9J0PEeR2UsY",
+	"TYsu0bWVuLYS31orEU7r2kpcM/bFmcjmlBT4es4xL8pctMMHAPoDNfzmH3nYm0R7eEftMeAlAe0DYj7X",
+	"ZEiVyhXZUJTxRmVHM11zfYeh9B6f5sdQei8Y1iMqhHMCqJqxBixEkAtmNjbEtRvHB05SRHVyF3tW6zTr",
+	"6KxYf0mqtMBOXLk7SBz2FCp5oUhfig4LoTmkv9mtxczwinK1OnkJjkc/cj3HaJKskoZVMLetjFqi137Q",
+	"+OCs4BdBZd62nwuMhp1cGdwZtku57Zo6JM6yqVIxtij4tlQKsEmpCkX0QeODCItZFROxImc8Oma/16x0",
+	"zUrnO9zkCKAtzo2bvm1eB8fYZBeaFIp57LBDBcCsyBF2QaU2bByYx/iA9hiRXQSfHdD0aKPA+tEvMaSp",
+	"DghuCKLNIpKccI4M/4C5s6DkG8qvh8InJyCQCmY5uMdOZzA4LGVS3WreJBYSsAjP5V6XF/gXOETKENob",
+	"MCW9DyYo4JC3m1vzmPVUjsVC78ogSzQ3C24YtlqLqaZnc0GYN3wCe/G2OUA+sV9oZ9p6E2xU8i8/D2Yr",
+	"u26AtdfkVb0mK6wfDZlH7tSsnS0X5mx5ZTEyoE+fHALrqLSbD/itYjvsc/PE5C6UhVmu+W2GhBGAWstT",
+	"/pksBXRgp/PNzXM9yN96wZzKv2lRpmu+unUw6eeX6lo8wap4MN92JW9mVuwukidCr8kU0XliZmn2w48O",
+	"HheJ2YE2g+UMCTagUk3ZnVGdfAodDMyY/unTlmy72XKtB1z7a2w1gsBdOApR7JilNCEF1Od283oo4EkJ",
+	"Pb1VlmjAjfMvA4AnB5kNoDQBIhf6VgdyJFzfvqgjYxbZztYAHw79SY3WiD1VAesOgDHmKXNFn8Glwl4U",
+	"GfRnzyo06cmU6745d/AxH5HNrXqrWWs3W+1a++q1SlA5pklmDPMH9+7dUr1/9+e/lL++1z/uPNz9uLMn",
+	"7927Jf9yb2/31zf2dj++8/T27d1f3ur1vuh//ODPdj++s7f7m937t3pHX/SP+Ic3R81bt0Z3nvZ6d29W",
+	"nn9+piCd37zdOOeTbz5b1E9jz8InzZEA5YM9ormYs3rq9YuZ1gNjB8wHFDywpFKg2BFLPRivUbIVY0gI",
+	"SDVX3Olfa8/rnNV3XT4bMrnUOKV38C5Ujn/14D6WnCz1KU85ygm14TClZYpts+e5gb2H42wK89NzAkPO",
+	"Pd2/enB/HYZaU+1qvlN/bK4oc3AuQ6eeboEwg0avqBKVXlEbM4PUMwLUs0LOm+9CyHm5g3ghU5vl5MV+",
+	"dZlQc6Jg9VDM8sOSshsWWtkMqVLF5o8esc6oab7ZH9dsYIyEUFg0b0TYLfYAdAsB7D34poD8GZDItkuP",
+	"bGnfUw0Ghu0Ru7HAxVtmxD9D/25ZHPggrm1IpFZx+67V0rVT971w6p5Rvp2vR3dIO0e0x5aqpva+mfgE",
+	"s9XRYSrjrAM9HuoElHBXl6z7TLFQoL+o6t1Kew8OAlJ0R2ALCN/rrOAzkuhhOgBkmoK4xvbPeYMI1z+1",
+	"xoSxZ7E58g6JJfRNSJgmY5ml0E+HdBJueFEsiZK22HtBRsW+3bdLUaTtx1ir0GsGs4DBTCOoOhK2uU1v",
+	"HoNhZaYEiFNK2erqiwF+OICUnyle5jMLXK9Kx5ty3jPf2W1ZQmR0VHJISw+lhOb7D40+beIC9jzhWGmO",
+	"aPolWIY5HOgU57tU9/Iq/mS/GefuUz6TRzk/WZegEedvf4QdA2fwd5tC4vs66PccfHDtkf35eWSBeU1B",
+	"B4ACWfSOvJ6jNubQ95OmnHlhI3St4yHxV+lRkwPwc6bq5A7t9ElkjH/vF5iJzw+VJcoorpocs/SQaj7A",
+	"jNMc6R+bc6eMamyQgeVe2M+4RO9zBMAcoP8Lr6d12zqem6qbb9i6s8XbAtsx4zhfCHk5j03NmDHzSey2",
+	"BxCxcFiKxKzLje6DzWTnNIXaKVBfprDIVZECiFZ9Oa2UILMun1z8Dqyp5S20m+AEypEoQN6473WO9LMi",
+	"1WAhxGAgZ01nx0bsZ5BGhP3ikHJWpZc3SyaFl60CJglp3WuKeXtqxqZPpT00r0ggSg1t73KmfMv0eWa8",
+	"pqlWPh3MPYYlCVj5Y868FAzazpYriJTzAQzyvqtcEHilCgVUKpCBVJpcbe5gggz8RjpSqGxg8+MywX2j",
+	"4gh+jwh0viXVq81mk1AS03FAVMJjLnob9VBEYIeryDxl024wJ40rckwTjoX/XVvTaom46ru0QmhK2VBZ",
+	"gg2coBhBcdFLmN+EjR1CwREBQa6CV6HUuemzz+s21qWyTh/11EMZj+t2Uqq+Wcf51hOqNLCROkEDVpEj",
+	"xmzr1zTG4o7IPReRasRFzJ5Gs0NhSg0PYKYfwid+XQfG8tTH/ZR1Wfp6rg63OJghbgs4cnmKW1PZrkz+",
+	"YfK7yd9P/mslqLgNK1yd/OPkd8BPe3CAr19/7p2+vlG/WUs+thvgnyf/OPkvk7+f/K/Jf578/ZwhoFnp",
+	"mdLsDg72Yf/xU5zBK7KEex4c7D+m6uguF1z1ke22V2Fr7sHdTocNtePX615Na/fF2yLtHmXitLwpyJii",
+	"4Ds42D8l+EA2VLYrPcv2VJ+CV1RIwaaCeUoN58lFvlwoUjs9kCRmdkxAw2yMuZtPzqA9ZxVatP5p8tPk",
+	"j5MfoQvti8kfT/7WQ/FAb9iXk3+ZfD/5afJ76Ef3/eSnDYdpjFksQSi4gBa5yJdUnew5KQmSEYWTFY15",
+	"OV3CjxiJul4Y7FsmGC2WGff23xGBgbtT2a602ptbVxvtVuP69WazVZv8w+SfKmdi0/f21zx6zaPXPHol",
+	"FzMyvgVM73BsGdeq7Br51yvza9TMVmbZZnqg66e0Z1OARUwk3E6TZExoHKdMKX/DhrFcsPClB21lHffF",
+	"uupzZr/3YTXvCAdeRX9enQ3D0teceM2J15z4DJw457yK0B7lAoomgSkSJjTX4zfEh72RfWZWPM2BD3mq",
+	"+ySmms3lvSXNNxTWK9RqNgkVpC+zFJw4rVleogLeRDvPc/4iYxmLwcyA4sgyGIW5TGhXs5SMKIdoIsQZ",
+	"I2Sj23D1Fw8jTDYBqdK1HCdwCGqQjejTqOEJklJBZKaXuHGc6HhHxAJ8PgD/3K40W/Vmq966eaNZCV7T",
+	"l7O6IHH7tZYla1myliWvK0sE4SLmxzzOgANdoCgxXFY1npn/2A4Uc8N15p4rjqdSYbisTffrGw4sByyw",
+	"sJXgTbe17ZFhulFeGX+YyM6RItkQ0TKoDsWAijFRrCNFrEi1Q4dDFhtBBTEClh6zNCDtq0SZazHr0izR",
+	"GyQTmicYXTeCImVY409Jlwua4CxDUY1snTuLo4BEQ5pqThPzT6yQMf9iT4eGS0UbgRkubwYKomjUp9ou",
+	"sU72ZZIYORRLY4lA11GUjd4QwclAvAaKdWzovxCv2NohFO8a9aVypf2K9OkxI3Yqoai2t0CkKisBuSZO",
+	"uG3kg7Wa5pVOOsL2crMFiRQ9MpRJsk2GVOlyDkKHDiEa5G9SpM+SmFDtv6d/QftmkI9gz9wVRa42N0k1",
+	"SvjAfFmoH7LfdzhXqn7I9GN0Jy7FlIXN4XHe3QRVlyuKRK7/UESwIxE0I5PxuFx11mz9+e3NX//y6qMb",
+	"D9qfXvu4+autv7j+8Oat1t6d2YVoePjPuwhtlRo0syUzq/IOLDVoiUqLzyQxe6OlPQwORRG/Fxe90j60",
+	"m3a1X2QM0vHtS82AleLiLE1VtpuBWSgfZIPK9rUmLBP/aPp1cKFZz2grM2BazzGObqX33EQTqo6mWlg9",
+	"Yjod13YNtSzrYgW34p3vXR+r1gpL+dAIhkuQz68obMvZX86QQfPAwl5bJrpMVDrJaFjfE8P6FonHHk2p",
+	"0I2OkSuLkLmxE4nhq4gnA485FroNQQSMpw+MfDEsX3YRisYxSXedHsrMMOECEl+AHE73SZcnhmeSjhwc",
+	"csFi2+ga2TogaHV5D2pSqSI0HnChyICOrVTQtnhUhaLHNNlqbs5i1Dj3/SztsT1Y9hJuDTNgQqfcAedw",
+	"lS/L2Jik8AIXkicRbq0RCXLIO9EUTnX518psJubHrSxg0wXGjIN+hrx5Jmc+zYRLy8OPAyvMmxgUpt1q",
+	"t9pX29fn8Fxtl1KYquOtrTfMW/Ejw/eFLz0/e99wWrd8AFmJ343WTO8gW4MvMZuFkCpQ80aBueENc9nb",
+	"acUfT/9p3iazVNeGKe1o3mHznUi7giZjxRSJNHuqI1I16ogDoS/UfBoe0EkoH2Cxo8UODQC3yro2WEyO",
+	"uIjhTvP2AD366DsTMh0oo4BqmaE2L2K8jcSswxWXQhEpiOIDntCUDIC+VZ08ZCx2KK7FJYXikIoj84j5",
+	"ze6rpinvdndAvzc0zWciUG/Wyd2UsTrZQ9Cjuexyz7xx3+3hWd1FMPqeFDqVyeu5gCCpuLLdagYVs8Pm",
+	"nGw2W5Wgstlsm6NiPh24eyDm/eLkr20w/OTrycuTb8jk+8m/nPz25OvJD9C95m/Jyddk8hNEx1+cfHPy",
+	"N5OX5hcy+XHy4uRbGOKnyR8mP5x8Syb/Yq7bseD//wav/2ny4uSryYvJ7yffmefJ5IfJ95PvTr46+Wby",
+	"8uSrk9/WVw8Zz9jqM2FonTv7LH30eZWt9vcAxL0DZ5iihCk1dhfLlxepr7vok4GTU7NIWUsegXuLoFrv",
+	"nyvsHSnrb62kz98zRG04Ku7iu5dCa1i2O/5gvFKAFCHVsDL5byffnnxz8nfQHuvl5IewsoJo81q46kjQ",
+	"lVDvNQ/qpLJdacE+LZd4XZkOsoTOz0t/xIShGEKJvZWAd56JDvqk2NOhTA3t/tnjB/cxjdUl4PaN4p2k",
+	"jMZjkrJRyrWGuINULBQJF0cKXV5ckVRmmm3UyT5VXqg6QAGqSNeYc4Sj1DJPbhshxaGxuxzSLzIGLdsD",
+	"IqRG+WknOx2swdlGZCCF7idj56ZaJtI+ZPouDriKv8ZtFE7J14h5941ZQFnD72w+GtNPr4pf7h2l93/1",
+	"sNkZJNmvx73hHF0fJNeK3pkbrZvtaf/MUkXfrAKR2xHDwNpW+w8/tG0u6nNm1h3M8aRUhqJnliyMhv8Z",
+	"/PX59ETMETc31I5pCk60/Pzb3d9/+GHl8+crhJBmaBELxR8stmFmdR4IDinQDCZ5wyl84yItqDyimt3n",
+	"A66XOn/8jcWnavsy4Z3xyg/b298799FaGl5AwaLnkMASSxIkMOzekPnqEhAF3mYT9sIFf3DQlYy+/njI",
+	"UhBH8w2+u1zEKpd8ILjQRKMdrYxkcpbgMKFGThnZLlO7JIzttJvkwa2SIQihBRUKEJ1YtRFmzeZmh5J+",
+	"yrq/CCvPDqlin6TJ88a/8YVkjWfgPHn+WYMJnY4bz+A/zz8PK/AwiwjKVi4UM/taD0VJCPpimAjue9JB",
+	"NjklFEkVrGfbRWMgBdfS8DxoqROK8rNPulzET/KNjDBygl/uiiJR47jdgPCIiqBTD85E91PGyIDpvowV",
+	"oUOa6uWy2HyKP8s/2eXZl/bTVLYrfa2HarvRQDRAput4suppVsnNzN+Rk68nPxUsSMy0fjl5CT8Q+Bss",
+	"zcmLyR/I9SaZ/PeTr06+nfx+8hPkZv+fyU/GYvxp8vvJi8kPJ18bI/OfJ/+DYH73yW/N466b6o+TF8Ra",
+	"pebad5PvoZHq95Pv7Kv/7sy2Zr7nl2poFqexyE8HFAhnF25ei+C1ObsW4OckwO+BZCHehLN+RI+QTLjQ",
+	"0lq452XKzgDGc7K+JIrc9SdqmBjKqywUVCspCGAcqMYzefgb1tHLskLQbjpkfS5iY59akc4HPSeeuUBj",
+	"GfGlytEd8wN26vbX7xjxjteruoh/t8C+JrPNa/uhcEHQLGv/4Yc7vk8XFsWKMbGpGuMhtFQtd2GEgNXc",
+	"XnpzDO5QnN3ivjdACL6l9jbM/Yoi+H0Ij4NTPoN8e04b35vXrl6/duPGnD6w7qNfRjbER/julTp/nNXi",
+	"Pa+OjsE5284w2lparw3mtbzNDWbXR/G0vfwG7WS03+bKvk/7VDsBkzIzKtTNJqyrPRJC2cK0qAo+Ec8+",
+	"3ElZzITmNMmdp/VQRB/eeUzMdOBhFRHVlyOUMoCbgPVeigxYWuoZmWfpyZEgEBS0IdJjloais1wQ3ceF",
+	"X7hpY98zhzG6D3RF2e3DTX6fcVJ+FsTtnSTmeBa/7HLSXk6zud8m718y38u1h3D86K5qNZsFjb4rU4tq",
+	"qiyqaTSQ8W2qWUSq7WbrRq3ZqjVbRnNNqGbphg0Z+BFCUUJGhfRNqomQkHfLUgwsgE6K3jEWg2KKLfwT",
+	"89uAUaGIkLoP2b040rR3a4lTa5bfaiBj3uUsXuS1CsVCt9VGnTyU2uWrZCJhCu9FlmI2z+WjKULJ48f3",
+	"sfk416QawVN1rZNoYwczriPUY/bcIgDiqajbRI1ot8ciMpLpESq7qVXaPQ9Ti11oD+yiL9GBZg8QWHTt",
+	"rVrzZg3SMwRj8Z1jPKmoaIO/00zO55S1mjebzXaz+fkZnVjFlV+qG8tN4jEubR7cYk4tAC0LqfaWoNY6",
+	"8s8NFXftAnt7pPanfd7pF+RjGfGbQuHoq7u+nr+Gc2uQM/Yz6QcOamC5fuDvJFUsXtowqnxYmfynyXcQ",
+	"oPgRghTfOagZhylDJv8MGXFfT15OXoaVRdpFKCJj64B+YaF5P3l0nwwypcmh2V/A4/XwCWYbCgBn8+Mx",
+	"xTCaEyY2jNaKrMoyg+n6FYeiqKBMO7vOpHrg1j2xb5vSPUKxesjs3dI9bsGy93DVl6h8uOO1SPvo0kSx",
+	"oJKlyW6aGor9rPJKR+t6s3JWRaW0TW+FpoIzOoOm4olmramsY29rxeNCFI+CLH4rNJCyUFtJBRmmfMAa",
+	"K0L3ayP9ZLeAdO68iPuP7j24QwQbKdJlRjSXihXmVXaZd5fw9V9bHF0oLy7Od/w4ZWwJTv8YNuyyMurX",
+	"Psl3lcnkxFQzxDS7scBq8YZVE9GRDZhXzrc/HhrqthHdHj9mosgHDpkeMaO/esOBVB3AsxSMjBlNCe3J",
+	"HQeZQFpNEtOxCoWtGo+0hOcwR8/9lY9i77cIBPl78hG1jOl4o04e8KfQ7MMYRb+bvJz8nkxeTn48+avJ",
+	"TydfTf7f5LuTv7YmkKdTCFdALcBfQZHQd6GAR77BkiFIHfs+f8AsGFRQxTraNb4b0CNG9EhC5RYE/3sM",
+	"S7kyAcBFd2VKuOikcDJpEoqhxW9QMtWAhGQ2GPuWSAEShFQj8+M2aUeAWkQycSQgkOJmXkBysEw3FMui",
+	"+8DHzNe8zPKwgsT5rNVs3vg8qJilVrbbZ9TV/WouVU83E1gEr2++7bq2au26Wwu3sqZ4DglqVweryThE",
+	"aliQZZ4lSc2ljkNlTS2hopfRnsN8cdLPZdxRTQ+pYjliP00ZGVJjB1AN2D9PWUyuNnMABQUll+aWgChN",
+	"U+xKpeEKaSEH3yZCnrVEyuKcXR4/Z+LYQgakgmmYiGFvLZ+BffJNKZ36D6Vk6rNmQ+NyL5XhuynMy4L+",
+	"SOBRMBbSgOpO/5LDR2vfyLp79tmg4PKUhTfIowUfDtmiKMh974wvBEIsLAhEQrxzJoLAdYSZDkCCtkwo",
+	"8PkPELmANF0WCh/PiDoyxa2KmdBRnRwwEfuCWMDK6bqKI7BVyvfvIEKOTInAVtehKHadXRHH4cDtxOXx",
+	"dFc7U6hwyfsXnPx28geCAAuTHyo2SyDHnTkrQ7ervVyWjpNYpMZ7Tn6J7vW1Ur9W6t8yiXEXMHQ6nSy1",
+	"BZpcEOo58evLj83mivIDc5VcjebiPrRap/ww0+jEPiU1qM+IVVqmGGMe1MkDqXTxUaPxY3xYdkOByfVq",
+	"h/Q5S40Q5R2akGOaZPbW30joxGlboB/SzpFKqOpPh7JhDk+46Mrp2g1S3QRAa7hIpNlmPR7CaxBIaGOl",
+	"6g6HZXY20YJPXXA5xKtwbpjYPdGVy7obXlGFj7eOjK7rHN5H/d23AM6P+pkDB+1+MQiZ86PK2blwg8Uc",
+	"0lIWsmN3E6mmLKbQwXW2Ph8QwUZMaQJY8tsIpw/1DSMKggda0gSkL0ehUFnq3TU8R02UipEhS7m0rR5H",
+	"c/LJuF5VXXc89Y5b63vDW+2KFmnF7tutdeF1/dZbzA5ZTptnY4bX+q+ifTasV8JBhDT6epAszq8A53O3",
+	"0JgKMjo2SAQjRPMUVcQ5AaWSa0WGUsFCrbs69z4DXH6adXQGKN3xzFoTcIwA1or5zXBAKAWG+x1yDNY3",
+	"05SFIq/ttcmIs0qqzw8IzJdjXxyDhVe8lZzYr30OH3bnZq3YrgXAWgB4AfCRKPT6k92CZ8Ixz1fMq3mF",
+	"Mt5pEQFPNp5huf5ih8WoLxM2k/9T0uUJRBTNyyEN3WmwULOMa1oNHIJUDR9nIzPupvc0bGyToZUJfQ8M",
+	"3ZHDcQByIZZESA0930NRTmHfJkLW4IHIZcePZUYEA0wLBvWKystm7CFveSZCYHRlksiRCkWEmxTNlw93",
+	"YEWv69uYwVd54rEYS+AVw7g7G7fCwi8sQq1wYIypNmPIGIKmcfdMwIy44EeP71aC0pWPbj+eurJ/++7F",
+	"YDcWhZqZ/pkBLIoDmL14rQGORVyXVHFVl0Pm9Z46RjLOAR8jz/zlyRonYy1m30v/EXKMKTH56PHdgHx0",
+	"+zGRKTHM5KwS8/o5ScylRhTUpjlLar61VMJAH9Iem2/nODMKYKOwAs3DPckZKBfRIvQqCBlDgdkpFOh/",
+	"a2b9i3q9HhGFzcgIJYepHCmWkr5MoLdyjtlBjtiYdKggiaSxTUJltNMHHCn0cXWZhsYFHSf4cd+9vXVO",
+	"Rpk39N6ziMIiW2sIIF62/KHYgmUtEdYSYW14lT1vwI7fuK01osD9lrjcRI7/Yh8IiExiH2E4Xb10nyuN",
+	"U//UvuHC2RG8aJEL3k79TeIRXWaDose2Qw5Lryi3dsOMp7Ewz6VLUTAnFc1+/ZleVKNFGHMYel3znmCx",
+	"c4zWvbDwxecjdtiX8ohoGYrILOuQdo6eZGkSYXTLppwZEe8L9asx1XSbRLD4Jxxah7oAWeRGDtBch7+u",
+	"qFBAQ220sR2MJQB2KcKOWTrOqaGwpR7i6xRAGAKNQioeROSMic5FXMsRfbAUpjq1NXAZy3zUEPZoVv1+",
+	"lw44pNthy45QwBSlYDtFH4TLrAO3jnN65HprysgwA0QyW2WkPa2kmJGhZWKUmzsYQNSdPuEKLvrxYArY",
+	"2VRD38/CUlKzu6xzxGK7gxGkQB/T5IntIBuFoko1SRjFTrp9maU7hdax2Jx8o072oPAH6pZwHnZvLOKS",
+	"nwDJRMxSbNcaCou3ZrhFnCWMVHEaeKf9ekVINwiUujmatXClueiU4WPtd5PdULSazQ0YxGmFcz7TSGZJ",
+	"TNIMmpm7zba9EJkOCLStVWRo/hSaHGapCEVKNQvMfqesmymXF7PVbhNFx77DOtdTo1cj9rRPM6XVE6rN",
+	"cYd34B+WgNSTIUufmL2OZvaAhc1mBd5aea1appxiLR75dqPRal+vN+vNemv7ZrPZbABefQ+rgqfPSGX7",
+	"xrWtZvMU1NK1G4HLpzwrggEs6kzZlK2LEFkLxdXb3rjvzO3MX6kt+WWKUfhGpwGkC4AwF9Dmz8qWxjP4",
+	"hwV0XtbONBeBp4TUzlR3a/eLYSxCagtFXN1qbm2c1uVw/DIjWAp57AQBj8vu4FGn/6TZam9uXb12/cZN",
+	"etiJWdf9PdtPbLdgoaO4gGBsXvBZs3aT1rqfP2tvPZ/VN/S0bbw1J54AmzSi6l1ppHlWm+4yKetAyyHu",
+	"MLrwz42IEH91rk1zB8Q/RnIs2qr1JBl2zpTzWBmZBe4kIJntMmEZWwjBj0BJA+eX/dvSoO9ikusW0E8l",
+	"U0Y1xXSqIk1i819Y5UadREpmaYdFRsyrUIz6DG/Fhpkw544cMJU37XLaqsNSwhJpmeZ3FABazfQRxDMU",
+	"VcvcioBOGxbTyr+LpljSrRUoJsToJTYvjIEaY1hJn9GYi14ovPrBpcCG/bkysrFDppByG5miPbtUo7SB",
+	"WmeUoZkeNaY/xu97gRYlvGGRLelRel+ZuN8a07BECGVhhrS3ENTVelHKpIcfdKFTAd+asLjHUtdeu0MT",
+	"JmKauszt1Kj9pOrwFLwDWfMBI38pBdvYtiZFJrgOhdFx02MWB6AsixjRnlL2G9bR5urheBZRBpb+Aqen",
+	"m1Nd6PQNRU2hoJ1UKuWpLGVwtkCyYpQWl04omGpjorT5QciRNSh86lGZfIBxDFOJc8SlcW30eGUUeWPS",
+	"WFe2Ypb+DO2C4QOWkIjtmwGMFhoPF5+wNmHOuKBBr1/8FYWmrv0QR4wNbVdeqFPQfnXDlB1zmSmbE7oT",
+	"CirAB5TCp+tTo0iQVI7UIqL9RK3YMcHOB19mGHLK6JQmAYdkTpc/fG5Ooz/3oIsuu79jPOsrRJZhGfvw",
+	"jgf24cKl22acGT0Ld8UYDrSVDyMqzBe3S6yWEDoCsuDQl7eh3Wxfq7VatdaNOXthYZZmxHUdANNKXdWh",
+	"TccM8rmiZh3GWf3hazEbyDmTzMerrGrE7fn++Q/NGAvn7U+/m2owTbZeARi7lD5PePCTVZSpCAXSmBHW",
+	"ZvJEmrdwrVjSJVWWKEaireams6nzTaDJsE/n9su0tTznv3RktJa1ldqAu2jW1IHy3uOZ7TNhnFef6OcX",
+	"LbSRw8yR2rm4AZaGlDd1EIQcveVK/qVaw147y7cscHqgQMlnfVCvqUlYh69qxCzhx2w58FopSmG9xfmz",
+	"5ZKIchvgXOolVGnSCprNJhj41y38EuIp6T7jKd6Clr9RP0qiXUHEkVQjy2XQ8abTsf23nQ54naOY0Tja",
+	"CEJhbNfBUKvANgLqMHPTFYWvQu+tP6UCwkT4RJ3c9usDP6v1og9xsqE4MDoITWPyqd1M8+06vGvpi1Qj",
+	"u1E1dI67v4ysUZoOhsWLZnCqs5RFobAhz428iYXffg/lGhPFOikz6zJ7wJ3v0vAXYb3jh7RzVJPdLux2",
+	"ews8vyqABsnC7lCdRDyOwOPcZ6Q44dJ2oXokhVUI3Q7N0EWMWm/3I9++ZTrJrkXYApY6oEaS+2dL7LPd",
+	"nM04wa6arZC0mk3oHsYHRh9pNeFPLuyfXj5zoVmPpRfMRMs7M15kAxV34A0yzLfGcDJHT+gZvOb8OV/j",
+	"mf33+F78vGF0JfhrPgTExxnL5rgE81GxzbtwxILGCoZOfESrRHCQljPEgvHAVegKNiLtrZohXSD0MRlx",
+	"EcsRqVJLwu6VY+uyMFQP/Wl5l20YRcv9HgrXLc5zUEP40KGHKnQyzCLpR25D7OldxcJw7wQfJaka9l1c",
+	"65RSNFC9uW7LGzdnOy7zT7aq79K8JfddXlvRd9m+KOJfQvjjgHxhjtmbdoq+Sy5OJmJCp1nEmNAe5eKV",
+	"2YR5BetkKddjONyHjKYs3c10v7L92efmhNhxp8/9fioPGegZHAS1TmlHB6C6uMgGKgZDl+WnT3mKQNzZ",
+	"E54n0Uy/yboU96QQrKPJcXvb4oMFeeRZs6fWe4omhwpcNDkH/Q+moHNDAXCf4MSQWarJ0CyBdxBgDD8L",
+	"hpwh9r2TDw1xQ8JFVwYkb6+JLC1/n0sD9LFcb/HaxZNPjWriu4h1wZtbttQL0X/07rAUEMelQIZLbBQV",
+	"mc5Wc9O6luUREyShnSMcMOW9vgYcHulfuJ/Kp3xAyyVrhkXKTCseY+ye27Ncy6NVh1QxjFFbdZIrQs2r",
+	"yTCVhwkbgJQYD1koIrfiWj7vWswEJCsIOnAJlnZGCPQPKq+728KTlsPqO0TIUKAxytEO13XyFwj74FAk",
+	"bKID1WWHNhXG9B7SVDEjVAD1k2t33QiMDSy0s31ApSApHSHARvTBk5SOIjJgg0OzbqE0o7FZ7iEDuLFU",
+	"Docud9Mfa4wnLD/V5h3eJdenQ0NcEBlMOOy7y4E11/DhbXfGzQrNZyGfPLofCuy06rD76ZDnsP2REZW2",
+	"R6vdEuzTCjyJahszjPym40Gy/W3Bg7G7f48csXEoqtGuZaZA59vkFrAOgqPnObO2EezGDjEiTQWun0Pg",
+	"z+6hjMHqEC6/xF8xH8J1iQjI4VhDbgr8wwYVoNkrnAJw15LDMer2eQA0yh2w1jOjjpQbNldOIOsjcEYI",
+	"1flTRj3LEmZsMc9Qo+2SMyRAHhGE4lDGYwzmBKRLeWqDMH5D4V3HNOGx3TWjVuFQh1ncY+glRQ92B6qQ",
+	"eKePzftwqWb2pGo0Ldwqs9KIDCmHNGokxj7XpM9SlnumMDgEzmYjyzApyTfXvYLhFpejQ+OYGTL8Vc0K",
+	"2Nq928Z6K/XFCAg0xghI5HNVIR1kOtMV7jCqXG3XWL7gywrFl57twaK+LHy+L0PxZa1Wg/+ZG6P9jw4e",
+	"k/IBbRy3Lb5kRL50mV4H7sLCpyzyVfG5/NKiJyHXqtj13w9QbtLvhoG41KlRQHS47PrCGC6t+wxPN2I5",
+	"EkZ9Nlvs/6jJWJcvDONu4UWFoq2IVFPdDYiMdUCGcXfjDO/u60EyY/q2czOfV8Jc5M9AfIOzvBQbjBTr",
+	"u8tTKDSPXjQo9vC1NQJPeDz1HaAuYfEIdlVYQfCvX/1Pw+Pa17oD/YuhsTOKo93FWxePl2NwLDgaDuti",
+	"lXOa5wSWTumD/PKiIaAMviZFzaadNXzqpB+t1LJl8eIA7Lzw6FQfgiVzsR0TIIGsZtS26ZEe4rWFRJ/p",
+	"Mf3LvuBHtVNcY8+ofvtW81u8ENegqPhl7rtrhqs9mhJoNgHSmkTOes4bB4HTPwYH4hju9t0YUcVQGzsu",
+	"4xJ7MZXaZ7q3nKapsm+ekkPg6mlKx7YNe3E1rj5m5ik0Qjqhmh8XK2GzNIkgb9HC9KYIx7tRJ2DyqNJS",
+	"QmE9mR0ZM+UM/T8/+OghAVkZPQsrzDwWVrZJWEHtYcCUoj2GqkNYeR5tky3rR81VXrtqm6wI6nMoqhCj",
+	"xK1w2udGQLaaLeehcJjuuYYSgPaKg1sdtKxwoiYdhGKruWXv87shUyvDQGmIJcPgDjT4DMgHH2y1Nz/4",
+	"AD3adKpJlg2kOBU2FNWp4qY0/+AQU9+2ThFw3GKhML7i5gcfuM0BGHv/WLtJKMG0x1DItOy9yfWTnbKM",
+	"dtkTTGwE5Gqz3bja3GxcbW7hMuy+dylPVEnXRYKp9eapvHcPDvYJEwAYZPauBql5LOaip+xZqhOU4pZ6",
+	"qBqLTj+VQmbKOshBNQJuYDQdTdUR7Dz4efOIeiYUGsZKlxNojEwayiRBh9VYZjtYtWWMAEMbtlSsq9Sw",
+	"YQY3pEDVEVSSmQ2G13mAai3JiHKNpzrah5Ltbbj0i4dRGaf6iA11KIq+afN7R6axAlcWETId0IQrFge5",
+	"K9zP20LdwTCG9CJjiZR23+zurE2/t39Awsoj1uNKQ4c0Q2i4g0SnNGa1AU2PAkKHQ5YkwJhqsluTKe9x",
+	"EZAek72UDgFar8ZFbL1BQSi4ODbkIQVim2iecD02koclpOA3UgGhWtMi4FMA0QWbYA/mTQ0sTmQOofjQ",
+	"sPEOSzWGF1CTUNnhgGuLC3hrrDG56jCPVFDoBJfKrNfPK/KhjUNhNkAFOfF2fTIj7BPtAJ35NPdoq7kV",
+	"BR6LlqIXdAalg1ILQwyzw4Srvs2vGPHUlbLb4G5u5B2MaK/HUvLJvQALEIu07z58KLy5ZM2nYrW+saay",
+	"RPMhTcGo1SBRbDmEi7Egn0WTEk2qclpX1Zvpqt7lQ1UHfqaiHSPmkJ5qw5QLXbM/EPgLIRo36uRejOlm",
+	"hywUri+5TP2JLZEeTUaGtcCBlxl4Yj2Io48UoZSAnyFLwSHf0Njc/0CqjhzB3TtFaEhtkQyMKM+/DoTV",
+	"/esM4eSPRHX46qEws/exsbGTAe3mdfLA7K41edDH4s9O3qbQSDZkv0nirNuNbayiKAh7m6DXh9QayHHw",
+	"n6jk9vGnD5SFTMPsuSZI19bpxkLBNRtA6MAwGYvLBh5BqLNVWcfwVsNN4MUjrlAbwaCl4d6AuAZjgAC2",
+	"ITV0ntsfYGlm19xXfGKF/RTvubd/MIfhW2Vld/8eOW7Vm6QaWcutMeyPleEqX0Ku/pd8+GUvlRnECRvK",
+	"G5kNfGG04UxECCoYNm31M2DVdMgbZvhGFBSKeRX6VEuuExBCrqrH5Vt47wlqQ+YKej6qJYFpfR+BTVSE",
+	"oTQ9srQOT2zbYDa4tEEiw6KuKKBCY/zu2q+Ln1UQu0lMHLNEDqEHjV+82X7MeeywoUuAdD7jyIVMjVAy",
+	"zzAViua/fvUfN3cKMspKUne2QKaBD4alubsEvBJ50pkXgRH4CRRDFcdyj9xU7xuSrkbOSdgwfycsVfbT",
+	"PDFD1Hsy2giAFu3LekwYmoCgbnpsBKa5esSMJmSkSr6DxGosZuvQl8FQwTxibDi9cbNUETMBKF/2jpua",
+	"53WV7c9ctm9QgRuDimF/lc+f//8AAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -123,10 +123,12 @@ type GarantUpstream struct {
 	Proxima      bool   `yaml:"proxima"`       // on-prem: no auth, a subset of methods
 }
 
-// FIPSUpstream adds the route table, since FIPS's document publishes none.
+// FIPSUpstream adds the route table and the request bodies' member names,
+// since FIPS's document publishes neither.
 type FIPSUpstream struct {
 	Upstream `yaml:",inline"`
 	Routes   map[string]FIPSRoute `yaml:"routes"` // operation id → route; checked when the FIPS client is built
+	Fields   FIPSFields           `yaml:"fields"` // request body member names; defaults filled, checked at load
 }
 
 // FIPSRoute is how one FIPS operation is called: a path template alone (a
@@ -549,6 +551,7 @@ func (c *Config) applyDefaults() {
 	for name, u := range c.Upstreams.blocks() {
 		setDur(&u.Timeout, defaultTimeouts[name])
 	}
+	c.Upstreams.FIPS.Fields.defaults()
 	if c.Upstreams.Garant.EditionsPath == "" {
 		c.Upstreams.Garant.EditionsPath = "/v2/redactions/{topic}"
 	}
@@ -678,6 +681,7 @@ func (c *Config) Validate() error {
 	if c.FSSP.MaxWait > 60*time.Second {
 		bad("fssp.max_wait", "must be at most 60s")
 	}
+	c.Upstreams.FIPS.Fields.validate(bad)
 	c.validateFairness(bad)
 	c.validateGuard(bad)
 	c.validateServer(bad)

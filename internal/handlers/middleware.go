@@ -218,6 +218,17 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants tenant.Source, bu
 			info := infoFrom(r.Context())
 			info.operation = op.id
 			ctx := metrics.WithOperation(r.Context(), op.id)
+			if op.native {
+				// The upstream's own shapes (compat_*.go): the key is where the
+				// upstream takes it and errors keep its shapes, so the handler
+				// authenticates and validates (a body over its limit fails as
+				// it is read); only the limit is the guard's.
+				if r.Body != nil && r.Body != http.NoBody {
+					r.Body = http.MaxBytesReader(info.raw, r.Body, op.maxBody)
+				}
+				next.ServeHTTP(w, r.WithContext(ctx))
+				return
+			}
 			if op.authenticated {
 				t, ok := authenticate(ctx, tenants.Load(), r)
 				if !ok {

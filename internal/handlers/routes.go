@@ -21,8 +21,9 @@ import (
 
 // NewServer returns the gateway's HTTP handler. Every route is here: the
 // contract's operations (generated from api/openapi.yaml, listed in
-// internal/api's ServerInterface), the Swagger UI assets under /docs/ and
-// Garant Connect's own routes under /compat/garant (garantCompatRoutes);
+// internal/api's ServerInterface), the Swagger UI assets under /docs/,
+// Garant Connect's own routes under /compat/garant (garantCompatRoutes) and
+// FSSP's own under /compat/fssp (described in the contract, routed by hand);
 // the admin listener's routes are NewAdmin's, below.
 //
 // A request travels: request id → deadlines → recover → access log and
@@ -46,6 +47,20 @@ func NewServer(d *Deps) (http.Handler, error) {
 		return nil, fmt.Errorf("handlers: encode contract: %w", err)
 	}
 	spec.Servers = nil // validate paths as they arrive, whatever host serves them
+	// The generated spec leaves out the operations routed by hand (/compat/...,
+	// the generator's exclude-tags): the guard takes them from the contract as written.
+	for path, item := range written.Paths.Map() {
+		for method, op := range item.Operations() {
+			gen := spec.Paths.Value(path)
+			if gen == nil {
+				gen = &openapi3.PathItem{}
+				spec.Paths.Set(path, gen)
+			}
+			if gen.GetOperation(method) == nil {
+				gen.SetOperation(method, op)
+			}
+		}
+	}
 	if d.Ops == nil {
 		if d.Ops, err = ops.Contract(); err != nil {
 			return nil, err
@@ -83,6 +98,20 @@ func NewServer(d *Deps) (http.Handler, error) {
 			writeError(w, r, d.Log, err)
 		},
 	})
+	// FSSP's own API v1.0 (compat_fssp.go): described in the contract (tag
+	// compat-fssp, x-gateway native) but routed here, not by the generated
+	// server, since its key is a query parameter or in a group's body and its
+	// errors keep FSSP's envelope. Any method reaches the handlers, which
+	// answer FSSP's 405; other paths under the prefix FSSP's 404.
+	fsspNative := compatFSSP{deps: d, tasks: d.FSSP}
+	guarded := r.With(routeGuard(d.Log, index, d.Tenants, newBodyBudget(limits), d.Fair))
+	guarded.HandleFunc(compatFSSPBase+"/search/physical", fsspNative.search(fsspTypePhysical))
+	guarded.HandleFunc(compatFSSPBase+"/search/legal", fsspNative.search(fsspTypeLegal))
+	guarded.HandleFunc(compatFSSPBase+"/search/ip", fsspNative.search(fsspTypeIP))
+	guarded.HandleFunc(compatFSSPBase+"/search/group", fsspNative.searchGroup)
+	guarded.HandleFunc(compatFSSPBase+"/status", fsspNative.taskRead(nativeStatusBody))
+	guarded.HandleFunc(compatFSSPBase+"/result", fsspNative.taskRead(nativeResultBody))
+	guarded.HandleFunc(compatFSSPBase+"/*", fsspNative.unknown)
 	// The route guard runs once chi has matched the route (one routing per
 	// request) and before the generated wrapper parses a parameter, so auth
 	// still comes first.

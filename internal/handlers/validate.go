@@ -37,6 +37,7 @@ type operation struct {
 	maxBody       int64
 	streamBody    bool            // multipart or binary: validated by the handler, never buffered here
 	share         fairshare.Class // fair-sharing class (shareClass)
+	native        bool            // the upstream's own shapes: its handler authenticates and validates
 	body          *jsonBody       // a JSON body, checked and decoded here
 	route         *routers.Route
 	params        *paramCheck // nil: kin-openapi checks every request's parameters
@@ -78,6 +79,7 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 				authenticated: rules.Authenticated,
 				maxBody:       rules.MaxBody,
 				streamBody:    rules.StreamBody,
+				native:        rules.Native,
 				route:         &routers.Route{Spec: spec, Path: path, PathItem: item, Method: method, Operation: op},
 			}
 			o.params = compileParams(o.route)

@@ -15,6 +15,9 @@
 //	  max_body: 20MiB             # the largest request body (default 1MiB)
 //	  share: long_poll            # fair-sharing class: call (a metered upstream call), free_call
 //	                              # (unmetered), long_poll or none; default call or free_call
+//	  native: true                # the upstream's own shapes (/compat/...): routed by hand, not by the
+//	                              # generated server; its handler authenticates (the key is where the
+//	                              # upstream takes it) and validates, answering in the upstream's shapes
 //
 // A request body of any type but JSON is streamed (never buffered by the
 // guard). The contract's top-level `x-gateway-upstreams` lists the upstreams.
@@ -57,6 +60,11 @@ type Operation struct {
 	MaxBody       int64
 	StreamBody    bool   // the body is not JSON: streamed, validated by its handler
 	Share         string // fair-sharing class: one of the Share* constants
+	// Native operations answer in their upstream's own shapes (/compat/...):
+	// the generated server leaves them out (exclude-tags), the guard only
+	// names them and limits their body, their handler authenticates and
+	// validates.
+	Native bool
 }
 
 // Fair-sharing classes (internal/fairshare).
@@ -151,6 +159,11 @@ func parse(method, path string, op *openapi3.Operation, upstreams []string) (*Op
 			err = parseCache(o, v)
 		case "max_body":
 			o.MaxBody, err = ParseSize(fmt.Sprint(v))
+		case "native":
+			o.Native, ok = v.(bool)
+			if !ok {
+				err = fmt.Errorf("native: %v is not true or false", v)
+			}
 		case "share":
 			o.Share, _ = v.(string)
 			if !slices.Contains([]string{ShareNone, ShareLongPoll, ShareCall, ShareFreeCall}, o.Share) {

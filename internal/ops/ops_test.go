@@ -54,6 +54,14 @@ func TestContractTable(t *testing.T) {
 				tc.id, o, tc.upstream, tc.family, tc.ttl, tc.scope, tc.maxBody, tc.stream)
 		}
 	}
+	for _, o := range table.All() {
+		if native := strings.HasPrefix(o.Path, "/compat/"); o.Native != native {
+			t.Errorf("Get(%s).Native = %v, want %v (the upstream's own shapes are exactly /compat/...)", o.ID, o.Native, native)
+		}
+	}
+	if o, ok := table.Get("compatFsspSearchGroup"); !ok || o.Family != "group" || o.Upstream != "fssp" || o.Share != ops.ShareNone {
+		t.Errorf("Get(compatFsspSearchGroup) = %+v, want fssp's group family as fsspSearchGroup", o)
+	}
 	if got := strings.Join(table.Upstreams(), ","); got != "garant,fssp,fips" {
 		t.Errorf("Upstreams() = %s, want garant,fssp,fips", got)
 	}
@@ -70,6 +78,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"bad ttl", "      x-gateway: {upstream: alpha, cache: {ttl: soon}}\n", "cache.ttl"},
 		{"bad scope", "      x-gateway: {upstream: alpha, cache: {ttl: 1h, scope: world}}\n", "cache.scope"},
 		{"gateway quota", "      x-gateway: {upstream: gateway, quota: f}\n", "no quota or cache"},
+		{"native not a bool", "      x-gateway: {upstream: alpha, native: yes please}\n", "native"},
 	} {
 		spec, err := openapi3.NewLoader().LoadFromData([]byte(head + tc.ext))
 		if err != nil {

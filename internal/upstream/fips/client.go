@@ -6,7 +6,9 @@
 // FIPS's document publishes no wire format (its Swagger UI does), so every
 // operation's method, path, content type, multipart part name and
 // signature body shape come from a route table (routes.go: DefaultRoutes,
-// all unverified proposals) that the config may override. Ids are internal
+// all unverified proposals), and the member names of its JSON request
+// bodies from a field table (fields.go: DefaultFields), both of which the
+// config may override. Ids are internal
 // ids or registration numbers, read as strings or numbers and only ever
 // path-escaped, never parsed; timestamps are read with or without a zone
 // (Moscow time when none); members the types do not name are kept in Extra.
@@ -79,6 +81,7 @@ const (
 type Config struct {
 	BaseURL string           // e.g. https://kpsrtz.fips.ru/api/v1
 	Routes  map[string]Route // operation id → route; missing ones and empty fields: DefaultRoutes
+	Fields  Fields           // request body member names; empty ones: DefaultFields
 	Timeout time.Duration    // per call, body streaming included; default 60s
 	// Transport carries the calls, typically metrics.Upstream.Transport("fips", …);
 	// nil: a clone of http.DefaultTransport.
@@ -97,6 +100,7 @@ type Config struct {
 type Client struct {
 	base     *url.URL
 	routes   map[string]Route
+	fields   Fields
 	timeout  time.Duration
 	http     *http.Client
 	rejected func(credential string)
@@ -115,6 +119,10 @@ func New(cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("fips: %w", err)
 	}
+	fields, err := ResolveFields(cfg.Fields)
+	if err != nil {
+		return nil, fmt.Errorf("fips: %w", err)
+	}
 	rt := cfg.Transport
 	if rt == nil {
 		rt = http.DefaultTransport.(*http.Transport).Clone()
@@ -127,7 +135,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("fips: OnRejected is required: a rejected key must show in the credential metrics")
 	}
 	return &Client{
-		base: base, routes: routes, timeout: timeout, rejected: cfg.OnRejected,
+		base: base, routes: routes, fields: fields, timeout: timeout, rejected: cfg.OnRejected,
 		// No client-wide timeout: each call's context carries one that also
 		// covers streaming its body.
 		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -323,6 +331,9 @@ func matchRoute(tmpl, escapedPath string) (Resource, bool) {
 
 // Routes returns a copy of the effective route table.
 func (c *Client) Routes() map[string]Route { return maps.Clone(c.routes) }
+
+// Fields returns the effective request body member names.
+func (c *Client) Fields() Fields { return c.fields }
 
 // Operations returns every operation id, sorted.
 func Operations() []string { return slices.Sorted(maps.Keys(DefaultRoutes())) }

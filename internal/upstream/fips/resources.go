@@ -194,19 +194,20 @@ type ApplicationInput struct {
 	Attributes map[string]any
 }
 
-func (in ApplicationInput) MarshalJSON() ([]byte, error) {
+// body is the JSON object FIPS takes, with the member names of f.
+func (in ApplicationInput) body(f Fields) map[string]any {
 	m := maps.Clone(in.Attributes)
 	if m == nil {
 		m = map[string]any{}
 	}
 	if in.Type != "" {
-		m["type"] = in.Type
+		m[f.ApplicationType] = in.Type
 	}
-	m["category"] = in.Category
+	m[f.ApplicationCategory] = in.Category
 	if in.Title != nil {
-		m["title"] = *in.Title
+		m[f.ApplicationTitle] = *in.Title
 	}
-	return json.Marshal(m)
+	return m
 }
 
 // DocumentInput is the body of document create (Type or TypeTitle) and
@@ -218,21 +219,22 @@ type DocumentInput struct {
 	Attributes  map[string]any
 }
 
-func (in DocumentInput) MarshalJSON() ([]byte, error) {
+// body is the JSON object FIPS takes, with the member names of f.
+func (in DocumentInput) body(f Fields) map[string]any {
 	m := maps.Clone(in.Attributes)
 	if m == nil {
 		m = map[string]any{}
 	}
 	if in.Type != "" {
-		m["type"] = in.Type
+		m[f.DocumentType] = in.Type
 	}
 	if in.TypeTitle != "" {
-		m["TypeTitle"] = in.TypeTitle // FIPS's spelling
+		m[f.DocumentTypeTitle] = in.TypeTitle // FIPS's spelling by default
 	}
 	if in.Description != nil {
-		m["description"] = *in.Description
+		m[f.DocumentDescription] = *in.Description
 	}
-	return json.Marshal(m)
+	return m
 }
 
 // ListOptions filter and sort the application list; empty fields are not sent.
@@ -262,7 +264,7 @@ func (c *Client) ListApplications(ctx context.Context, cred *tenant.Credential, 
 // CreateApplication creates a draft and returns it with FIPS's Location.
 func (c *Client) CreateApplication(ctx context.Context, cred *tenant.Credential, in ApplicationInput) (*Application, string, error) {
 	var out Application
-	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateApplication}, in, &out)
+	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateApplication}, in.body(c.fields), &out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -282,7 +284,7 @@ func (c *Client) Application(ctx context.Context, cred *tenant.Credential, appID
 // UpdateApplication replaces an application's editable attributes.
 func (c *Client) UpdateApplication(ctx context.Context, cred *tenant.Credential, appID string, in ApplicationInput) (*Application, error) {
 	var out Application
-	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateApplication, ids: ids{app: appID}}, in, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateApplication, ids: ids{app: appID}}, in.body(c.fields), &out)
 	if err != nil {
 		return nil, err
 	}
@@ -305,7 +307,7 @@ func (c *Client) ListDocuments(ctx context.Context, cred *tenant.Credential, app
 // CreateDocument adds an empty document and returns it with FIPS's Location.
 func (c *Client) CreateDocument(ctx context.Context, cred *tenant.Credential, appID string, in DocumentInput) (*Document, string, error) {
 	var out Document
-	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateDocument, ids: ids{app: appID}}, in, &out)
+	_, loc, err := c.doJSON(ctx, cred, call{op: OpCreateDocument, ids: ids{app: appID}}, in.body(c.fields), &out)
 	if err != nil {
 		return nil, "", err
 	}
@@ -325,7 +327,7 @@ func (c *Client) Document(ctx context.Context, cred *tenant.Credential, appID, d
 // UpdateDocument replaces a document's editable attributes.
 func (c *Client) UpdateDocument(ctx context.Context, cred *tenant.Credential, appID, docID string, in DocumentInput) (*Document, error) {
 	var out Document
-	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateDocument, ids: ids{appID, docID}}, in, &out)
+	_, _, err := c.doJSON(ctx, cred, call{op: OpUpdateDocument, ids: ids{appID, docID}}, in.body(c.fields), &out)
 	if err != nil {
 		return nil, err
 	}
@@ -355,8 +357,8 @@ func (c *Client) ListSignatures(ctx context.Context, cred *tenant.Credential, ap
 // as the route's signature shape says (base64 in JSON, a file part, or the
 // bytes alone), its bytes unchanged.
 type SignatureInput struct {
-	Algorithm string `json:"algorithm"`
-	Value     []byte `json:"value"`
+	Algorithm string
+	Value     []byte
 }
 
 // SignatureResult is the outcome of one signature of a batch. Error is set
@@ -382,13 +384,17 @@ func (c *Client) AddSignatures(ctx context.Context, cred *tenant.Credential, app
 	var err error
 	switch route.Signature {
 	case SignatureMultipart:
-		k.body, k.contentType, err = signatureForm(route, sigs)
+		k.body, k.contentType, err = signatureForm(route, c.fields.SignatureAlgorithm, sigs)
 		if err != nil {
 			return 0, nil, err
 		}
 		res, err = c.send(ctx, cred, k)
 	default:
-		b, merr := json.Marshal(map[string]any{"signatures": sigs})
+		items := make([]map[string]any, len(sigs))
+		for i, s := range sigs {
+			items[i] = map[string]any{c.fields.SignatureAlgorithm: s.Algorithm, c.fields.SignatureValue: s.Value}
+		}
+		b, merr := json.Marshal(map[string]any{c.fields.SignatureList: items})
 		if merr != nil {
 			return 0, nil, fmt.Errorf("fips: %s: encode body: %w", k.op, merr)
 		}
@@ -456,12 +462,12 @@ func (c *Client) addRawSignatures(ctx context.Context, cred *tenant.Credential, 
 }
 
 // signatureForm is the multipart body of signatures: per signature a field
-// "algorithm" and a file part named route.Part with the CMS.
-func signatureForm(route Route, sigs []SignatureInput) (io.Reader, string, error) {
+// named algorithm and a file part named route.Part with the CMS.
+func signatureForm(route Route, algorithm string, sigs []SignatureInput) (io.Reader, string, error) {
 	var buf bytes.Buffer
 	mw := multipart.NewWriter(&buf)
 	for i, s := range sigs {
-		if err := mw.WriteField("algorithm", s.Algorithm); err != nil {
+		if err := mw.WriteField(algorithm, s.Algorithm); err != nil {
 			return nil, "", err
 		}
 		h := textproto.MIMEHeader{}
@@ -491,7 +497,7 @@ func (c *Client) Submit(ctx context.Context, cred *tenant.Credential, appID, alg
 	var in any
 	switch route.Signature {
 	case SignatureMultipart:
-		body, ct, err := signatureForm(route, []SignatureInput{{Algorithm: algorithm, Value: signature}})
+		body, ct, err := signatureForm(route, c.fields.SubmissionAlgorithm, []SignatureInput{{Algorithm: algorithm, Value: signature}})
 		if err != nil {
 			return nil, fmt.Errorf("fips: %s: encode body: %w", k.op, err)
 		}
@@ -499,7 +505,7 @@ func (c *Client) Submit(ctx context.Context, cred *tenant.Credential, appID, alg
 	case SignatureRaw:
 		k.body, k.contentType = bytes.NewReader(signature), route.ContentType
 	default:
-		in = map[string]any{"algorithm": algorithm, "signature": signature}
+		in = map[string]any{c.fields.SubmissionAlgorithm: algorithm, c.fields.SubmissionSignature: signature}
 	}
 	if _, _, err := c.doJSON(ctx, cred, k, in, &out); err != nil {
 		return nil, err

@@ -6,7 +6,8 @@
 // format; by default the routes are the proposal of REFERENCE.md §3.2 under
 // the prefix /api/v1, and Config.Routes serves another table (method, path,
 // content type, part name, signature shape per operation) as the gateway's
-// configuration describes it. Config.DotNetValues answers ids as numbers and
+// configuration describes it, and Config.Fields renames the members of its
+// JSON request bodies as the gateway's field table does. Config.DotNetValues answers ids as numbers and
 // timestamps without a zone.
 //
 // Authorization is the raw key in the Authorization header (no "Bearer").
@@ -59,6 +60,9 @@ type Config struct {
 	// zone (Moscow time), as an ASP.NET service writing a local DateTime
 	// does.
 	DotNetValues bool
+	// Fields renames the members of the JSON request bodies, as the
+	// gateway's upstreams.fips.fields does.
+	Fields Fields
 }
 
 // Route is how the simulator serves one operation, with the meaning of the
@@ -130,6 +134,7 @@ type Server struct {
 	mux      *http.ServeMux
 	handler  http.Handler
 	table    map[string]Route
+	renames  map[string]renaming
 	dotNet   bool
 
 	mu sync.Mutex
@@ -177,7 +182,7 @@ func New(cfg Config) *Server {
 	for _, key := range cfg.Keys {
 		s.seedApplications(rng, key, cfg.SeedApplications[key])
 	}
-	s.table, s.dotNet = DefaultRoutes(), cfg.DotNetValues
+	s.table, s.dotNet, s.renames = DefaultRoutes(), cfg.DotNetValues, renamings(cfg.Fields)
 	for op, o := range cfg.Routes {
 		d, ok := s.table[op]
 		if !ok {
@@ -212,7 +217,7 @@ type handlerFunc func(w http.ResponseWriter, r *http.Request, c *account) error
 // route registers h for op at its route, behind the key check. The route's
 // path names its ids {id} and {docId} for the handlers.
 func (s *Server) route(op string, h handlerFunc) {
-	rt := s.table[op]
+	rt, rn := s.table[op], s.renames[op]
 	path := strings.NewReplacer("{applicationId}", "{id}", "{documentId}", "{docId}").Replace(rt.Path)
 	s.mux.HandleFunc(rt.Method+" "+Prefix+path, func(w http.ResponseWriter, r *http.Request) {
 		c, ok := s.accounts[strings.TrimSpace(r.Header.Get("Authorization"))]
@@ -220,7 +225,7 @@ func (s *Server) route(op string, h handlerFunc) {
 			writeError(w, errUnauthorized())
 			return
 		}
-		r = r.WithContext(context.WithValue(r.Context(), routeKey{}, rt))
+		r = r.WithContext(withRenaming(context.WithValue(r.Context(), routeKey{}, rt), rn))
 		if s.dotNet {
 			w = &dotNetWriter{ResponseWriter: w}
 		}

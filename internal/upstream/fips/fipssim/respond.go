@@ -74,8 +74,11 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if err := checkContentType(r, cmp.Or(routeOf(r).ContentType, "application/json")); err != nil {
 		return err
 	}
-	body := http.MaxBytesReader(w, r.Body, maxJSONBody)
-	if err := json.NewDecoder(body).Decode(v); err != nil {
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxJSONBody))
+	if err == nil {
+		err = json.NewDecoder(renamingOf(r).reader(raw)).Decode(v)
+	}
+	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return newError(http.StatusRequestEntityTooLarge, "Слишком большой запрос")

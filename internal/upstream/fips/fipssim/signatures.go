@@ -148,12 +148,13 @@ func readSignatures(w http.ResponseWriter, r *http.Request, fromJSON func() ([]s
 		if err := r.ParseMultipartForm(maxJSONBody); err != nil {
 			return nil, newError(http.StatusBadRequest, "Некорректное тело multipart/form-data")
 		}
-		algs, files := r.MultipartForm.Value["algorithm"], r.MultipartForm.File[name]
+		algField := renamingOf(r).algorithmField()
+		algs, files := r.MultipartForm.Value[algField], r.MultipartForm.File[name]
 		if len(files) == 0 {
 			return nil, errFLK(fieldError{"FLK_REQUIRED", name, "В запросе нет части multipart с именем " + name})
 		}
 		if len(algs) != len(files) {
-			return nil, errFLK(fieldError{"FLK_REQUIRED", "algorithm", "Для каждой подписи укажите алгоритм (algorithm)"})
+			return nil, errFLK(fieldError{"FLK_REQUIRED", algField, "Для каждой подписи укажите алгоритм (" + algField + ")"})
 		}
 		out := make([]signatureInput, 0, len(files))
 		for i, fh := range files {
