@@ -22,6 +22,7 @@ var operationIDs = []string{
 	"garantGetTopicHTML", "garantGetEntryHTML", "garantExportTopic", "garantGetImage", "garantGetFormula",
 	"garantFindModified", "garantBlocksChanged", "garantPrimeCategories", "garantPrimeNews",
 	"garantCourtPractice", "garantGetLimits", "garantPurgeCache",
+	"createGarantWatch", "listGarantWatches", "deleteGarantWatch",
 	// FSSP
 	"fsspSearchPhysical", "fsspSearchLegal", "fsspSearchIP", "fsspSearchGroup", "fsspGetTask",
 	// FIPS

@@ -39,10 +39,10 @@ func CallsPerHour(ws []Watch) float64 {
 // it apart) runs out before its reset: its units left over the family's
 // present burn rate plus the schedule's calls.
 func (m *Manager) checkForecast(ctx context.Context, t *tenant.Tenant, cred *tenant.Credential, ws []Watch) error {
-	q := m.Garant.Quota
-	if q == nil {
-		return nil
+	if m.Garant == nil || m.Garant.Quota == nil {
+		return nil // nothing is metered
 	}
+	q := m.Garant.Quota
 	rows, err := q.Usage(ctx, t.ID, map[string]string{garant.Upstream: cred.Name})
 	if err != nil {
 		return err
