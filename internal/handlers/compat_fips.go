@@ -80,12 +80,14 @@ func (c compatFIPS) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	release, err := admitCall(r.Context(), c.deps.Fair, c.operation(r))
-	if err != nil {
-		c.fail(w, r, err)
-		return
+	if op, ok := c.index.lookup(r.Method, compatFIPSBase+"/*"); ok {
+		release, err := admitCall(r.Context(), c.deps.Fair, op)
+		if err != nil {
+			c.fail(w, r, err)
+			return
+		}
+		defer release()
 	}
-	defer release()
 	f := fips.Forward{Op: m.Op, EscapedPath: path, RawQuery: r.URL.RawQuery, Header: r.Header, Length: r.ContentLength}
 	if key := strings.TrimSpace(r.Header.Get("Idempotency-Key")); key != "" && compatCreates[m.Op] {
 		c.idempotent(w, r, cred, key, m, f)
@@ -114,12 +116,6 @@ func (c compatFIPS) serve(w http.ResponseWriter, r *http.Request) {
 
 func (c compatFIPS) streamIdle() time.Duration {
 	return fipsCall{FIPS: c.deps.FIPS}.streamIdle()
-}
-
-// operation is the contract's entry of the catch-all for r's method.
-func (c compatFIPS) operation(r *http.Request) *operation {
-	o, _ := c.index.lookup(r.Method, compatFIPSBase+"/*")
-	return o
 }
 
 // compatCreates are the operations an Idempotency-Key guards, as in /v1/fips.

@@ -257,3 +257,17 @@ func TestCompatFIPSStreaming(t *testing.T) {
 		}
 	}
 }
+
+// TestCompatFIPSRevokedKey: FIPS's 401 for the tenant's FIPS key comes as
+// FIPS sent it and is reported as a rejected credential.
+func TestCompatFIPSRevokedKey(t *testing.T) {
+	_, g := startCompatFIPS(t, nil)
+	a := g.native(t, fipsKeyRevoked, "GET", "/applications", nil, "")
+	want := g.direct(t, "GET", "/applications", nil, "")
+	if a.status != 401 || want.status != 200 {
+		t.Fatalf("GET /applications with a revoked FIPS key = %d %s, want 401", a.status, a.body)
+	}
+	if got := fipsCounter(t, g.reg, "gateway_credential_rejected_total", map[string]string{"upstream": "fips", "credential": "fips-revoked"}); got != 1 {
+		t.Errorf("gateway_credential_rejected_total{fips,fips-revoked} = %v, want 1", got)
+	}
+}
