@@ -271,3 +271,30 @@ func TestCompatFIPSRevokedKey(t *testing.T) {
 		t.Errorf("gateway_credential_rejected_total{fips,fips-revoked} = %v, want 1", got)
 	}
 }
+
+// TestCompatFIPSOutcomeUnknown: FIPS cutting the connection of a create is
+// a 502 in FIPS's error shape naming the request id; its Idempotency-Key
+// then never runs the create again (409), and FIPS saw one create.
+func TestCompatFIPSOutcomeUnknown(t *testing.T) {
+	var creates atomic.Int64
+	_, g := startFIPSWith(t, fipsOptions{wrapSim: func(next http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.Method == "POST" && r.URL.Path == fipssim.Prefix+"/applications" {
+				creates.Add(1)
+				_, _ = io.Copy(io.Discard, r.Body)
+				panic(http.ErrAbortHandler) // the request arrived; no answer comes back
+			}
+			next.ServeHTTP(w, r)
+		})
+	}})
+	body := `{"type":"TMApplication","category":` + mustJSON(fipsLegalCat) + `}`
+	first := g.native(t, fipsKeyAlpha, "POST", "/applications", strings.NewReader(body), "application/json", "Idempotency-Key", "cut-1")
+	var failure struct{ Message string }
+	if err := json.Unmarshal(first.body, &failure); err != nil || first.status != 502 || !strings.Contains(failure.Message, "request id "+first.header.Get("X-Request-ID")) {
+		t.Errorf("a create FIPS cut off = %d %s, want 502 {\"message\"} naming the request id %q", first.status, first.body, first.header.Get("X-Request-ID"))
+	}
+	again := g.native(t, fipsKeyAlpha, "POST", "/applications", strings.NewReader(body), "application/json", "Idempotency-Key", "cut-1")
+	if again.status != 409 || creates.Load() != 1 {
+		t.Errorf("the retry = %d %s after %d FIPS creates, want 409 and 1 create", again.status, again.body, creates.Load())
+	}
+}
