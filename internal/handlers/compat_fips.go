@@ -274,7 +274,7 @@ func (c compatFIPS) idempotent(w http.ResponseWriter, r *http.Request, cred *ten
 		c.fail(w, r, err)
 		return
 	}
-	fipsReplayable{r: rec, replayed: replayed}.write(w)
+	_ = fipsReplayable{r: rec, replayed: replayed}.write(w)
 }
 
 // maxJSONAnswer bounds an answer recorded for replay.

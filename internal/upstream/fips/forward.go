@@ -16,8 +16,8 @@ import (
 // own API takes: method and escapedPath (relative to the base URL, e.g.
 // /applications/12/documents) matched against every route, in operation id
 // order, a route with more literal segments first (/applications/{id}/package
-// before a route whose {id} would take "package"). The ids in the path are
-// returned unescaped.
+// before a route whose {id} would take "package"). An id "." or ".." matches
+// no route. The ids in the path are returned unescaped.
 func (c *Client) Match(method, escapedPath string) (Resource, bool) {
 	var best Resource
 	bestLiterals := -1
@@ -27,6 +27,9 @@ func (c *Client) Match(method, escapedPath string) (Resource, bool) {
 			continue
 		}
 		r, ok := matchRoute(rt.Path, escapedPath)
+		if ok && (dotSegment(r.ApplicationID) || dotSegment(r.DocumentID)) {
+			continue // never a way out of the route table's paths
+		}
 		if n := strings.Count(rt.Path, "/") - strings.Count(rt.Path, "{"); ok && n > bestLiterals {
 			r.Op = op
 			best, bestLiterals = r, n
@@ -34,6 +37,8 @@ func (c *Client) Match(method, escapedPath string) (Resource, bool) {
 	}
 	return best, bestLiterals >= 0
 }
+
+func dotSegment(id string) bool { return id == "." || id == ".." }
 
 // Forward is a request for FIPS's own API passed through as it came.
 type Forward struct {

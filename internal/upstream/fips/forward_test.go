@@ -35,6 +35,8 @@ func TestMatch(t *testing.T) {
 		{"GET", "/dictionaries/document-types", fips.Resource{Op: fips.OpListDocumentTypes}, true},
 		{"GET", "/applications/12/unknown", fips.Resource{}, false},
 		{"GET", "/applications//documents", fips.Resource{}, false},
+		{"GET", "/applications/%2E%2E", fips.Resource{}, false},
+		{"GET", "/applications/../documents/1", fips.Resource{}, false},
 	} {
 		got, ok := c.Match(tc.method, tc.path)
 		if got != tc.want || ok != tc.ok {
