@@ -34,8 +34,6 @@ var operationIDs = []string{
 	// FSSP's own shapes
 	"compatFsspSearchPhysical", "compatFsspSearchLegal", "compatFsspSearchIP", "compatFsspSearchGroup",
 	"compatFsspStatus", "compatFsspResult",
-	// Webhooks
-	"listWebhookDeliveries", "redeliverWebhook",
 	// FIPS's own shapes: one catch-all per method over the configured route table
 	"compatFipsGet", "compatFipsPost", "compatFipsPut", "compatFipsPatch", "compatFipsDelete",
 }
