@@ -35,12 +35,14 @@ var operationIDs = []string{
 	// FSSP's own shapes
 	"compatFsspSearchPhysical", "compatFsspSearchLegal", "compatFsspSearchIP", "compatFsspSearchGroup",
 	"compatFsspStatus", "compatFsspResult",
+	// FIPS's own shapes: one catch-all per method over the configured route table
+	"compatFipsGet", "compatFipsPost", "compatFipsPut", "compatFipsPatch", "compatFipsDelete",
 }
 
 // publicOperations are the only operations that need no API key.
 var publicOperations = []string{"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs"}
 
-var tags = []string{"Gateway", "Garant", "FSSP", "FIPS", "compat-fssp"}
+var tags = []string{"Gateway", "Garant", "FSSP", "FIPS", "compat-fssp", "compat-fips"}
 
 // native reports whether op answers in its upstream's own shapes
 // (x-gateway native: true): its errors are the upstream's, not problems,

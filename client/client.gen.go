@@ -1156,6 +1156,16 @@ type FIPSFileUpload struct {
 	File openapi_types.File `json:"file"`
 }
 
+// FIPSNativeFailure FIPS's error body.
+type FIPSNativeFailure struct {
+	Errors *[]struct {
+		Code    *string `json:"code,omitempty"`
+		Field   *string `json:"field,omitempty"`
+		Message *string `json:"message,omitempty"`
+	} `json:"errors,omitempty"`
+	Message string `json:"message"`
+}
+
 // FIPSSignature A signature attached to a document.
 type FIPSSignature struct {
 	// Algorithm The GOST signature algorithm.
@@ -3166,6 +3176,9 @@ type DocumentID = string
 // Entry defines model for Entry.
 type Entry = int
 
+// FIPSNativeIdempotencyKey defines model for FIPSNativeIdempotencyKey.
+type FIPSNativeIdempotencyKey = string
+
 // FSSPNativeTaskID defines model for FSSPNativeTaskID.
 type FSSPNativeTaskID = string
 
@@ -3198,6 +3211,12 @@ type BadRequest = Problem
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
+
+// FIPSNativeError FIPS's error body.
+type FIPSNativeError = FIPSNativeFailure
+
+// FIPSNativeSuccess defines model for FIPSNativeSuccess.
+type FIPSNativeSuccess = interface{}
 
 // FSSPNativeAccepted FSSP's envelope around a new task's id.
 type FSSPNativeAccepted = FSSPNativeSubmitted

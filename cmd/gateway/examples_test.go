@@ -46,6 +46,11 @@ var notFromExamples = map[string]struct {
 	"redeliverWebhook":  {http.StatusNotFound, "delivery ids are made by a callback (GET /v1/webhooks/deliveries lists them); the example id names no delivery"},
 	"compatFsspStatus":  {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
 	"compatFsspResult":  {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"compatFipsGet":     {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
+	"compatFipsPost":    {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
+	"compatFipsPut":     {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
+	"compatFipsPatch":   {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
+	"compatFipsDelete":  {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
 	"deleteGarantWatch": {http.StatusNotFound, "watch ids are made by POST /v1/garant/watches; the example id names no watch"},
 }
 

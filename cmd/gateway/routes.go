@@ -30,6 +30,7 @@ func printFIPSRoutes(w io.Writer, cfg *config.Config) error {
 	fmt.Fprintf(w, "# FIPS Registrator routes, relative to %s\n", base)
 	fmt.Fprintf(w, "# source default: a proposal the FIPS document does not confirm; it says: %s\n", fipsSwaggerWords)
 	fmt.Fprintf(w, "# source config: set in upstreams.fips.routes (fields it leaves out keep the default)\n")
+	fmt.Fprintf(w, "# the gateway serves the same methods and paths under /compat/fips, FIPS's own API with a tenant key\n")
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "OPERATION\tMETHOD\tPATH\tCONTENT-TYPE\tPART\tSIGNATURE\tSOURCE")
 	dash := func(s string) string {

@@ -280,6 +280,18 @@ func TestDemo(t *testing.T) {
 	if err != nil || apps.JSON200 == nil || len(apps.JSON200.Applications) == 0 {
 		t.Errorf("GET /v1/fips/applications = %v, %v; want the demo applicant's applications", status(apps), err)
 	}
+	// README's /compat/fips step: FIPS's own list, the key raw in Authorization.
+	req, _ := http.NewRequestWithContext(ctx, "GET", base+"/compat/fips/applications", nil)
+	req.Header.Set("Authorization", config.DemoKeyAlpha)
+	if res, err := http.DefaultClient.Do(req); err != nil || res.StatusCode != 200 {
+		t.Errorf("GET /compat/fips/applications as demo-alpha = %v, %v; want 200", res, err)
+	} else {
+		var native []map[string]any
+		if err := json.NewDecoder(res.Body).Decode(&native); err != nil || len(native) == 0 {
+			t.Errorf("GET /compat/fips/applications = %v, %v; want FIPS's own list of the demo applicant's applications", native, err)
+		}
+		res.Body.Close()
+	}
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline) && !strings.Contains(logs.String(), "DEMO MODE"); {
 		time.Sleep(20 * time.Millisecond)
 	}

@@ -56,6 +56,7 @@ type fipsOptions struct {
 	streamIdle time.Duration                   // handlers.FIPS.StreamIdle
 	idemLock   time.Duration                   // idempotency.Options.LockTTL
 	fair       *fairshare.Config               // handlers.Deps.Fair, when set
+	log        io.Writer                       // the gateway's log; default discarded
 }
 
 // newFIPSGateway builds the real router over real Redis with a FIPS client
@@ -85,7 +86,11 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := slog.New(slog.NewJSONHandler(io.Discard, nil))
+	logTo := io.Writer(io.Discard)
+	if o.log != nil {
+		logTo = o.log
+	}
+	log := slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	var fair *fairshare.Limiter
 	if o.fair != nil {
 		if fair, err = fairshare.New(rdb, *o.fair, reg, log); err != nil {

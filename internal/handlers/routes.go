@@ -23,7 +23,8 @@ import (
 // contract's operations (generated from api/openapi.yaml, listed in
 // internal/api's ServerInterface), the Swagger UI assets under /docs/,
 // Garant Connect's own routes under /compat/garant (garantCompatRoutes) and
-// FSSP's own under /compat/fssp (described in the contract, routed by hand);
+// FSSP's own under /compat/fssp and FIPS's under /compat/fips (described in
+// the contract, routed by hand);
 // the admin listener's routes are NewAdmin's, below.
 //
 // A request travels: request id → deadlines → recover → access log and
@@ -112,6 +113,10 @@ func NewServer(d *Deps) (http.Handler, error) {
 	guarded.HandleFunc(compatFSSPBase+"/status", fsspNative.taskRead(nativeStatusBody))
 	guarded.HandleFunc(compatFSSPBase+"/result", fsspNative.taskRead(nativeResultBody))
 	guarded.HandleFunc(compatFSSPBase+"/*", fsspNative.unknown)
+	// FIPS's own API (compat_fips.go): one catch-all matched against the
+	// configured route table (upstreams.fips.routes), described in the
+	// contract (tag compat-fips) per method.
+	guarded.HandleFunc(compatFIPSBase+"/*", compatFIPS{deps: d, index: index}.serve)
 	// The route guard runs once chi has matched the route (one routing per
 	// request) and before the generated wrapper parses a parameter, so auth
 	// still comes first.
