@@ -553,7 +553,9 @@ func TestGarantCacheFailsOpen(t *testing.T) {
 	if status != 200 {
 		t.Fatalf("prime categories without Redis = %d %s", status, body)
 	}
-	if d := time.Since(start); d > 2*time.Second {
+	// Bounded, not hung: a loaded machine takes seconds, a wait for Redis
+	// would take the client's whole timeout and more.
+	if d := time.Since(start); d > 10*time.Second {
 		t.Errorf("took %v without Redis", d)
 	}
 }
