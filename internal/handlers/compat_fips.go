@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"log/slog"
 	"net/http"
 	"strconv"
 	"strings"
@@ -289,17 +288,7 @@ var errPassedOn = errors.New("handlers: FIPS refused the create")
 // as writeError logs them.
 func (c compatFIPS) fail(w http.ResponseWriter, r *http.Request, err error) {
 	info := infoFrom(r.Context())
-	e, ok := apperr.As(err)
-	if !ok {
-		e = &apperr.Error{Kind: apperr.Internal, Err: err}
-	}
-	status := StatusOf(e)
-	if status >= 500 || e.Err != nil {
-		c.deps.Log.LogAttrs(r.Context(), slog.LevelWarn, "request failed",
-			slog.String("request_id", info.id), slog.String("tenant", info.tenant),
-			slog.String("operation", info.operation), slog.Int("status", status),
-			slog.String("error", err.Error()))
-	}
+	e, status := nativeFailure(r, c.deps.Log, err)
 	if e.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}

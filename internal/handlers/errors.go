@@ -112,6 +112,22 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	writeProblem(w, p)
 }
 
+// nativeFailure is what an upstream-shaped answer (the /compat routes)
+// needs of err: its apperr form (Internal when it has none) and the status
+// errors.go gives its kind. It logs the failure as writeError does and
+// records the kind for the access log.
+func nativeFailure(r *http.Request, log *slog.Logger, err error) (*apperr.Error, int) {
+	info := infoFrom(r.Context())
+	e, ok := apperr.As(err)
+	if !ok {
+		e = &apperr.Error{Kind: apperr.Internal, Err: err}
+	}
+	status := StatusOf(e)
+	logFailure(r.Context(), log, info, status, e, err)
+	info.errKind = e.Kind.String()
+	return e, status
+}
+
 // logFailure logs a request answered with a problem of status for err
 // (its apperr form e) when the failure is the gateway's or an upstream's:
 // a 5xx, or an error with an underlying cause. A client's own mistake is
