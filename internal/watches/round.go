@@ -41,21 +41,22 @@ func isDue(w Watch, last, now time.Time) bool {
 }
 
 // due is the watches of all whose slot has come since their last check (or
-// since they were created).
-func (m *Manager) due(ctx context.Context, cred string, all []Watch, now time.Time) ([]Watch, error) {
+// since they were created), and each one's last check or creation.
+func (m *Manager) due(ctx context.Context, cred string, all []Watch, now time.Time) ([]Watch, map[string]time.Time, error) {
 	rctx, cancel := m.redisCtx(ctx)
 	defer cancel()
 	checked, err := m.Redis.HGetAll(rctx, key(cred, "checked")).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, nil, unavailable(err)
 	}
-	return slices.DeleteFunc(slices.Clone(all), func(w Watch) bool {
-		last := w.Created
+	last := map[string]time.Time{}
+	for _, w := range all {
+		last[w.ID] = w.Created
 		if ms, err := strconv.ParseInt(checked[w.ID], 10, 64); err == nil {
-			last = time.UnixMilli(ms)
+			last[w.ID] = time.UnixMilli(ms)
 		}
-		return !isDue(w, last, now)
-	}), nil
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(w Watch) bool { return !isDue(w, last[w.ID], now) }), last, nil
 }
 
 // loc is the time zone of change dates (the quota engine's).
@@ -88,7 +89,7 @@ func (m *Manager) check(ctx context.Context, reg *tenant.Registry, cred *tenant.
 	if err := m.sweep(ctx, cred.Name, all); err != nil {
 		return err
 	}
-	due, err := m.due(ctx, cred.Name, all, now)
+	due, last, err := m.due(ctx, cred.Name, all, now)
 	if err != nil || len(due) == 0 {
 		return err
 	}
@@ -119,7 +120,7 @@ func (m *Manager) check(ctx context.Context, reg *tenant.Registry, cred *tenant.
 	if err != nil {
 		return err
 	}
-	frags, err := m.checkFragments(ctx, payer, cred, due, st)
+	frags, err := m.checkFragments(ctx, payer, cred, due, last)
 	if err != nil {
 		return err
 	}
@@ -221,8 +222,9 @@ func latest(events []garant.Event, from string) string {
 	return d
 }
 
-// fragmentSince is the first day a watch's check of fragment f covers: its
-// creation day, or the day after the last change it was told of.
+// fragmentSince is the first day of a change watch w is to be told of
+// about fragment f: its creation day, or the day after the last change it
+// was told of.
 func (m *Manager) fragmentSince(w Watch, f Fragment, st state) string {
 	s := m.day(w.Created)
 	if d, err := time.Parse(time.DateOnly, st.told[toldField(w.ID, f)]); err == nil {
@@ -235,16 +237,20 @@ func (m *Manager) fragmentSince(w Watch, f Fragment, st state) string {
 // document's events in the call's window (none when Garant sent none).
 type blockChange struct {
 	events []garant.Event
+	from   string // the call's fromDate
 }
 
 // checkFragments asks block-on-control/changed about the due watches'
-// fragments, 100 links a call, each since the earliest day one of its due
-// watchers has yet to hear about, and returns the changed fragments.
-func (m *Manager) checkFragments(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, due []Watch, st state) (map[Fragment]blockChange, error) {
+// fragments, 100 links a call, and returns the changed fragments. Garant
+// answers whether a fragment changed since a day, so each link is asked
+// about since the day its due watchers were last checked (or created):
+// watches of one interval share that day, hence their calls.
+func (m *Manager) checkFragments(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, due []Watch, last map[string]time.Time) (map[Fragment]blockChange, error) {
 	since := map[string]string{} // link → day
 	for _, w := range due {
+		s := max(m.day(w.Created), m.day(last[w.ID]))
 		for _, f := range w.fragments() {
-			link, s := f.Link(m.DocumentBase), m.fragmentSince(w, f, st)
+			link := f.Link(m.DocumentBase)
 			if cur, ok := since[link]; !ok || s < cur {
 				since[link] = s
 			}
@@ -258,7 +264,7 @@ func (m *Manager) checkFragments(ctx context.Context, payer *tenant.Tenant, cred
 	changed := map[Fragment]blockChange{}
 	today := m.day(m.now())
 	for chunk := range slices.Chunk(links, perCall) {
-		from := today // a watch told today covers from tomorrow: ask from today
+		from := today
 		for _, l := range chunk {
 			from = min(from, since[l])
 		}
@@ -297,16 +303,22 @@ func (m *Manager) blocksChanged(ctx context.Context, payer *tenant.Tenant, cred 
 			m.log().Warn("garant watches: block-on-control answered a link not asked about", "upstream", "garant", "credential", cred.Name)
 			continue
 		}
-		out[f] = blockChange{events: b.Events}
+		out[f] = blockChange{events: b.Events, from: from}
 	}
 	return nil
 }
 
-// fragmentDate is the date of fragment f's change for watch w, "" when the
-// change Garant reported is one w was already told of (every event is
-// before the first day w's check covers). Without events, today.
+// fragmentDate is the date of fragment f's change for watch w: the latest
+// of its document's events from fragmentSince on (Garant names no date of
+// the fragment's own change), "" when there is none (a change w was told
+// of, reported again while the call's window still covers its day).
+// Without events, today, unless w was told of a change on a day the
+// call's window covers (then "").
 func (m *Manager) fragmentDate(w Watch, f Fragment, c blockChange, st state) string {
 	if len(c.events) == 0 {
+		if st.told[toldField(w.ID, f)] >= c.from {
+			return ""
+		}
 		return m.day(m.now())
 	}
 	return latest(c.events, m.fragmentSince(w, f, st))
