@@ -78,10 +78,11 @@ func (m *Manager) checkForecast(ctx context.Context, t *tenant.Tenant, cred *ten
 		if rate <= 0 {
 			continue
 		}
-		at := now.Add(time.Duration(float64(u.Remaining) / rate * float64(time.Hour)))
-		if !at.Before(u.ResetsAt) {
+		hours := float64(u.Remaining) / rate // compared before it is a Duration, which overflows at 292 years
+		if hours >= u.ResetsAt.Sub(now).Hours() {
 			continue
 		}
+		at := now.Add(time.Duration(hours * float64(time.Hour)))
 		at = at.Truncate(time.Second).In(u.ResetsAt.Location())
 		return &apperr.Error{Kind: apperr.Unprocessable, Type: "watch-schedule-exhausts-quota", Title: "Watch schedule exhausts the quota",
 			Detail: fmt.Sprintf("with this watch the checks of every watch of this Garant credential cost %.2f %s calls an hour; "+

@@ -216,6 +216,16 @@ func TestForecastCountsFragments(t *testing.T) {
 		CallbackURL: e.recv.URL + "/", Interval: 24 * time.Hour}); err != nil {
 		t.Errorf("Create(a daily fragment) = %v, want it stored", err)
 	}
+	// A family far larger than the schedule needs (its run-out time past
+	// what a time.Duration holds) is no refusal.
+	big, err := quota.New(e.rdb, quota.Config{Rules: []quota.Rule{{Scope: quota.ScopeCredential, Upstream: "garant",
+		Family: quota.FamilyLinksControl, Period: quota.PeriodMonth, Limit: 100_000_000}}}, prometheus.NewRegistry())
+	must(t, err)
+	m.Garant.Quota = big
+	if _, err := m.Create(ctx, e.tenants["gamma"], watches.Request{Fragments: []string{link(garantsim.TopicLabourCode, 2)},
+		CallbackURL: e.recv.URL + "/", Interval: time.Hour}); err != nil {
+		t.Errorf("Create(an hourly fragment, 100,000,000 units left) = %v, want it stored", err)
+	}
 	docs, frags := watches.CallsPerHour([]watches.Watch{
 		{Topics: []int{1, 2}, Fragments: []string{"a", "b"}, Interval: time.Hour},
 		{Topics: []int{2}, Fragments: []string{"b", "c"}, Interval: time.Hour},
