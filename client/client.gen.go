@@ -3158,7 +3158,7 @@ type WebhookDelivery struct {
 	// hours (redeliver to try again).
 	Status WebhookDeliveryStatus `json:"status"`
 
-	// Type The event type, also the payload's `type`.
+	// Type The event type (`fssp.task.finished`, `garant.document.changed` or `garant.fragment.changed`), also the payload's `type`.
 	//
 	// Example: fssp.task.finished
 	Type string `json:"type"`
