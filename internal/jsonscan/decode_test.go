@@ -68,8 +68,8 @@ func TestDecodeInPlace(t *testing.T) {
 	long := strings.Repeat("Статья 70 ТК РФ. ", jsonscan.InPlaceMin/16)
 	for _, tt := range []struct {
 		name, text string // text as sent, inside the quotes
-		want           string
-		rewrote        bool
+		want       string
+		rewrote    bool
 	}{
 		{"no escapes", long, long, false},
 		{"escapes", strings.ReplaceAll(long, ". ", `.\n\"x\"\u0422`), strings.ReplaceAll(long, ". ", ".\n\"x\"Т"), true},
