@@ -3,6 +3,7 @@ package jsonscan
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"reflect"
 	"strconv"
 	"unicode"
@@ -99,16 +100,8 @@ func (d *decoder) value() any {
 		}
 		for {
 			d.space()
-			d.pos++ // "
-			start := d.pos
-			d.skipString()
-			key := d.b[start-1 : d.pos] // quoted
-			var k string
-			if bytes.IndexByte(key, '\\') < 0 && utf8.Valid(key) {
-				k = string(key[1 : len(key)-1])
-			} else {
-				_ = json.Unmarshal(key, &k)
-			}
+			d.pos++                 // the name's opening quote
+			k := d.str(math.MaxInt) // a copy, whatever its length
 			d.space()
 			d.pos++ // :
 			m[k] = d.value()
@@ -137,7 +130,7 @@ func (d *decoder) value() any {
 		}
 	case '"':
 		d.pos++
-		return d.str()
+		return d.str(d.inPlace)
 	case 't':
 		d.pos += 4
 		return true
@@ -176,27 +169,30 @@ func (d *decoder) skipString() {
 	}
 }
 
-// str decodes a string whose opening quote is consumed.
-func (d *decoder) str() string {
+// str decodes a string whose opening quote is consumed, in place in the
+// buffer when it is at least inPlace bytes long.
+func (d *decoder) str(inPlace int) string {
 	start := d.pos
 	d.skipString()
 	quoted := d.b[start-1 : d.pos]
 	s := quoted[1 : len(quoted)-1]
-	escaped := bytes.IndexByte(s, '\\') >= 0
 	switch {
-	case len(s) < d.inPlace || len(s) == 0 || !utf8.Valid(s):
-		// Short, or with bytes that are not UTF-8, each of which decodes
-		// to U+FFFD (three bytes: it would not fit in place).
-		if !escaped && utf8.Valid(s) {
-			return string(s)
-		}
+	case !utf8.Valid(s):
+		// Each byte that is not UTF-8 decodes to U+FFFD, three bytes: it
+		// would not fit in place. Rare: encoding/json decodes it.
 		var out string
 		_ = json.Unmarshal(quoted, &out)
 		return out
-	case !escaped:
+	case len(s) < inPlace || len(s) == 0:
+		if bytes.IndexByte(s, '\\') < 0 {
+			return string(s)
+		}
+		s = bytes.Clone(s) // a copy, decoded in place
+	case bytes.IndexByte(s, '\\') < 0:
 		return unsafe.String(&s[0], len(s))
+	default:
+		d.rewrote = true
 	}
-	d.rewrote = true
 	return unsafe.String(&s[0], unescape(s))
 }
 
