@@ -182,17 +182,26 @@ func (m *Manager) checkDocuments(ctx context.Context, payer *tenant.Tenant, cred
 	return changed, nil
 }
 
+// metered runs one call of op through garantsvc (payer's fair share and
+// quota, refunds, the 423 and 401 rules) within the call timeout.
+func metered[T any](ctx context.Context, m *Manager, op string, payer *tenant.Tenant, cred *tenant.Credential, call func(context.Context) (T, error)) (T, error) {
+	ctx, cancel := context.WithTimeout(ctx, orDuration(m.CallTimeout, 30*time.Second))
+	defer cancel()
+	var res T
+	err := m.Garant.Begin(op, payer, cred).Do(ctx, func(ctx context.Context) error {
+		var err error
+		res, err = call(ctx)
+		return err
+	})
+	return res, err
+}
+
 // findModified asks Garant which of topics changed since the day from,
 // metered through garantsvc, and adds topic → latest change date to out.
 func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, topics []int, from string, out map[int]string) error {
 	req := garant.FindModifiedRequest{Topics: topics, ModDate: from, NeedEvents: true}
-	cctx, cancel := context.WithTimeout(ctx, orDuration(m.CallTimeout, 30*time.Second))
-	defer cancel()
-	var res *garant.ModifiedTopics
-	err := m.Garant.Begin(OpFindModified, payer, cred).Do(cctx, func(ctx context.Context) error {
-		var err error
-		res, err = m.Garant.Client.FindModified(ctx, cred.Secret, req)
-		return err
+	res, err := metered(ctx, m, OpFindModified, payer, cred, func(ctx context.Context) (*garant.ModifiedTopics, error) {
+		return m.Garant.Client.FindModified(ctx, cred.Secret, req)
 	})
 	if err != nil {
 		return fmt.Errorf("find-modified of %d documents: %w", len(topics), err)
@@ -279,13 +288,8 @@ func (m *Manager) checkFragments(ctx context.Context, payer *tenant.Tenant, cred
 // metered through garantsvc, and adds the changed ones to out.
 func (m *Manager) blocksChanged(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, links []string, from string, out map[Fragment]blockChange) error {
 	req := garant.BlocksRequest{FromDate: from, URLArray: links, NeedEvents: true}
-	cctx, cancel := context.WithTimeout(ctx, orDuration(m.CallTimeout, 30*time.Second))
-	defer cancel()
-	var res *garant.ModifiedBlocks
-	err := m.Garant.Begin(OpBlocksChanged, payer, cred).Do(cctx, func(ctx context.Context) error {
-		var err error
-		res, err = m.Garant.Client.BlocksChanged(ctx, cred.Secret, req)
-		return err
+	res, err := metered(ctx, m, OpBlocksChanged, payer, cred, func(ctx context.Context) (*garant.ModifiedBlocks, error) {
+		return m.Garant.Client.BlocksChanged(ctx, cred.Secret, req)
 	})
 	if err != nil {
 		return fmt.Errorf("block-on-control of %d fragments: %w", len(links), err)
