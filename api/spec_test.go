@@ -32,6 +32,12 @@ var operationIDs = []string{
 	"fipsGetDocumentFile", "fipsPutDocumentFile", "fipsClearDocumentFile", "fipsGetStatement",
 	"fipsPutStatement", "fipsListSignatures", "fipsAddSignature", "fipsListApplicantCategories",
 	"fipsListApplicantDocumentTypes", "fipsListDocumentTypes",
+	// Garant's own shapes: one per route of internal/handlers' garantCompatRoutes
+	"compatGarantSearch", "compatGarantSnippets", "compatGarantFindHyperlinks", "compatGarantGetTopic",
+	"compatGarantDownloadRTF", "compatGarantDownloadODT", "compatGarantDownloadPDF", "compatGarantGetTopicHTML",
+	"compatGarantGetEntryHTML", "compatGarantGetImage", "compatGarantGetFormula", "compatGarantGetRedactions",
+	"compatGarantFindModified", "compatGarantBlocksChanged", "compatGarantPrimeCategories", "compatGarantPrimeNews",
+	"compatGarantSutyazhnikSearch", "compatGarantGetLimits",
 	// FSSP's own shapes
 	"compatFsspSearchPhysical", "compatFsspSearchLegal", "compatFsspSearchIP", "compatFsspSearchGroup",
 	"compatFsspStatus", "compatFsspResult",
@@ -42,7 +48,7 @@ var operationIDs = []string{
 // publicOperations are the only operations that need no API key.
 var publicOperations = []string{"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs"}
 
-var tags = []string{"Gateway", "Garant", "FSSP", "FIPS", "compat-fssp", "compat-fips"}
+var tags = []string{"Gateway", "Garant", "FSSP", "FIPS", "compat-garant", "compat-fssp", "compat-fips"}
 
 // native reports whether op answers in its upstream's own shapes
 // (x-gateway native: true): its errors are the upstream's, not problems,

@@ -388,6 +388,147 @@ func (e GarantModStatus) Valid() bool {
 	}
 }
 
+// Defines values for GarantNativeCourtPracticeDocumentsKind.
+const (
+	N301 GarantNativeCourtPracticeDocumentsKind = "301"
+	N302 GarantNativeCourtPracticeDocumentsKind = "302"
+	N303 GarantNativeCourtPracticeDocumentsKind = "303"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeCourtPracticeDocumentsKind enum.
+func (e GarantNativeCourtPracticeDocumentsKind) Valid() bool {
+	switch e {
+	case N301:
+		return true
+	case N302:
+		return true
+	case N303:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeEditionsStatus.
+const (
+	RsActual          GarantNativeEditionsStatus = "rs_Actual"
+	RsActualAbolished GarantNativeEditionsStatus = "rs_ActualAbolished"
+	RsActualPreactive GarantNativeEditionsStatus = "rs_ActualPreactive"
+	RsNew             GarantNativeEditionsStatus = "rs_New"
+	RsNewAbolished    GarantNativeEditionsStatus = "rs_NewAbolished"
+	RsNewPreactive    GarantNativeEditionsStatus = "rs_NewPreactive"
+	RsOld             GarantNativeEditionsStatus = "rs_Old"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeEditionsStatus enum.
+func (e GarantNativeEditionsStatus) Valid() bool {
+	switch e {
+	case RsActual:
+		return true
+	case RsActualAbolished:
+		return true
+	case RsActualPreactive:
+		return true
+	case RsNew:
+		return true
+	case RsNewAbolished:
+		return true
+	case RsNewPreactive:
+		return true
+	case RsOld:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeEventType.
+const (
+	GarantNativeEventTypeN1 GarantNativeEventType = 1
+	GarantNativeEventTypeN2 GarantNativeEventType = 2
+	GarantNativeEventTypeN3 GarantNativeEventType = 3
+	GarantNativeEventTypeN4 GarantNativeEventType = 4
+	GarantNativeEventTypeN5 GarantNativeEventType = 5
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeEventType enum.
+func (e GarantNativeEventType) Valid() bool {
+	switch e {
+	case GarantNativeEventTypeN1:
+		return true
+	case GarantNativeEventTypeN2:
+		return true
+	case GarantNativeEventTypeN3:
+		return true
+	case GarantNativeEventTypeN4:
+		return true
+	case GarantNativeEventTypeN5:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeModifiedBlocksUrlArrayModStatus.
+const (
+	GarantNativeModifiedBlocksUrlArrayModStatusN1 GarantNativeModifiedBlocksUrlArrayModStatus = 1
+	GarantNativeModifiedBlocksUrlArrayModStatusN2 GarantNativeModifiedBlocksUrlArrayModStatus = 2
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeModifiedBlocksUrlArrayModStatus enum.
+func (e GarantNativeModifiedBlocksUrlArrayModStatus) Valid() bool {
+	switch e {
+	case GarantNativeModifiedBlocksUrlArrayModStatusN1:
+		return true
+	case GarantNativeModifiedBlocksUrlArrayModStatusN2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeModifiedTopicsTopicsModStatus.
+const (
+	GarantNativeModifiedTopicsTopicsModStatusN1 GarantNativeModifiedTopicsTopicsModStatus = 1
+	GarantNativeModifiedTopicsTopicsModStatusN2 GarantNativeModifiedTopicsTopicsModStatus = 2
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeModifiedTopicsTopicsModStatus enum.
+func (e GarantNativeModifiedTopicsTopicsModStatus) Valid() bool {
+	switch e {
+	case GarantNativeModifiedTopicsTopicsModStatusN1:
+		return true
+	case GarantNativeModifiedTopicsTopicsModStatusN2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeTopicInfoAccess.
+const (
+	ACCESSBYMONEY   GarantNativeTopicInfoAccess = "ACCESS_BY_MONEY"
+	ACCESSBYREQUEST GarantNativeTopicInfoAccess = "ACCESS_BY_REQUEST"
+	ACCESSDENIED    GarantNativeTopicInfoAccess = "ACCESS_DENIED"
+	ACCESSISFREE    GarantNativeTopicInfoAccess = "ACCESS_IS_FREE"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeTopicInfoAccess enum.
+func (e GarantNativeTopicInfoAccess) Valid() bool {
+	switch e {
+	case ACCESSBYMONEY:
+		return true
+	case ACCESSBYREQUEST:
+		return true
+	case ACCESSDENIED:
+		return true
+	case ACCESSISFREE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GarantPrimeNewsRequestSort.
 const (
 	GarantPrimeSortByDocumentDate GarantPrimeNewsRequestSort = 1
@@ -2216,6 +2357,349 @@ type GarantModifiedTopics struct {
 	Topics []GarantModifiedTopic `json:"topics"`
 }
 
+// GarantNativeAncestor A heading of the table of contents containing a fragment (Part, then Section, Chapter…).
+type GarantNativeAncestor struct {
+	// Entry The heading's block number.
+	//
+	// Example: 1000
+	Entry int `json:"entry"`
+
+	// Title The heading's text; may be empty.
+	//
+	// Example: Статья 2. Основные принципы
+	Title string `json:"title"`
+}
+
+// GarantNativeCourtPractice Per court kind asked for, the matching decisions (most relevant first) and the norms they cite most.
+type GarantNativeCourtPractice struct {
+	Documents []struct {
+		Courts *[]GarantNativeDocLink `json:"courts,omitempty"`
+
+		// Kind 301 courts of general jurisdiction, 302 arbitration courts, 303 criminal cases.
+		Kind  GarantNativeCourtPracticeDocumentsKind `json:"kind"`
+		Norms *[]GarantNativeDocLink                 `json:"norms,omitempty"`
+	} `json:"documents"`
+}
+
+// GarantNativeCourtPracticeDocumentsKind 301 courts of general jurisdiction, 302 arbitration courts, 303 criminal cases.
+type GarantNativeCourtPracticeDocumentsKind string
+
+// GarantNativeDocLink A document (or fragment) as Garant links it.
+type GarantNativeDocLink struct {
+	// Name The document's name.
+	//
+	// Example: Трудовой кодекс Российской Федерации от 30 декабря 2001 г. N 197-ФЗ (ТК РФ)
+	Name string `json:"name"`
+
+	// Topic Garant's document id (usable in the other methods).
+	//
+	// Example: 12125270
+	Topic int `json:"topic"`
+
+	// Url Relative to the Garant front end (prefix `https://d.garant.ru` or your server).
+	//
+	// Example: /#/document/12125270
+	Url string `json:"url"`
+}
+
+// GarantNativeEditions The document's editions, newest first (a bare array, as Garant sends it).
+type GarantNativeEditions = []struct {
+	// Activity When the edition was in force; empty when it never was.
+	Activity *[]struct {
+		// From DD.MM.YYYY
+		//
+		// Example: 04.07.2020
+		From *string `json:"from,omitempty"`
+
+		// To DD.MM.YYYY
+		To *string `json:"to,omitempty"`
+	} `json:"activity,omitempty"`
+	ChangingDocuments *[]struct {
+		// Entry The block that makes the change.
+		//
+		// Example: 1
+		Entry *int `json:"entry,omitempty"`
+
+		// Text Example: N 1-ФКЗ от 14.03.2020
+		Text *string `json:"text,omitempty"`
+
+		// Topic Example: 73742836
+		Topic int `json:"topic"`
+	} `json:"changingDocuments,omitempty"`
+
+	// NotSure Periods of legal uncertainty.
+	NotSure *[]struct {
+		From *string `json:"from,omitempty"`
+		Text *string `json:"text,omitempty"`
+		To   *string `json:"to,omitempty"`
+	} `json:"notSure,omitempty"`
+
+	// Status The edition's status: future (`rs_New…`), current (`rs_Actual…`) or old (`rs_Old`).
+	Status GarantNativeEditionsStatus `json:"status"`
+
+	// Topic The edition's id; the current edition's is the document's.
+	//
+	// Example: 10103000
+	Topic int `json:"topic"`
+}
+
+// GarantNativeEditionsStatus The edition's status: future (`rs_New…`), current (`rs_Actual…`) or old (`rs_Old`).
+type GarantNativeEditionsStatus string
+
+// GarantNativeEntryHTML One fragment as HTML.
+type GarantNativeEntryHTML struct {
+	Ancestors *[]GarantNativeAncestor `json:"ancestors,omitempty"`
+
+	// Entry Example: 1000
+	Entry int `json:"entry"`
+
+	// Respondents The fragments this one links to, by document id (at most 100).
+	Respondents *[]struct {
+		// Entry Example: 1000
+		Entry int `json:"entry"`
+
+		// Topic Example: 12345678
+		Topic int `json:"topic"`
+	} `json:"respondents,omitempty"`
+
+	// Text The fragment's HTML.
+	Text string `json:"text"`
+
+	// Title The document's name.
+	Title *string `json:"title,omitempty"`
+}
+
+// GarantNativeError Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeError struct {
+	// Error What went wrong (never an internal cause or a key).
+	//
+	// Example: Garant has no such document (or, for PRIME news, no such category)
+	Error string `json:"error"`
+}
+
+// GarantNativeEvent A change of the document: 1 repealed, 2 changed, 3 entered into force, 4 a new edition not yet in force, 5 a new edition entered into force.
+type GarantNativeEvent struct {
+	// Date Example: 2013-06-15
+	Date openapi_types.Date `json:"date"`
+
+	// Type Example: 5
+	Type GarantNativeEventType `json:"type"`
+}
+
+// GarantNativeEventType Example: 5
+type GarantNativeEventType int
+
+// GarantNativeHyperlinks The text sent, as HTML with links to `baseUrl` + `/#/document/{topic}` (and `/entry/{sub}` for a fragment).
+type GarantNativeHyperlinks struct {
+	// Text Example: Настоящий Закон в соответствии с <a href="https://internet.garant.ru/#/document/71848756">Федеральным законом</a>…
+	Text string `json:"text"`
+}
+
+// GarantNativeLimits What is left this month of each quota family (a bare array, as Garant sends it).
+type GarantNativeLimits = []struct {
+	// Names The URL suffixes of the family's methods.
+	//
+	// Example: ["topic/download","topic/html","entry/html","topic/download-odt","topic/download-pdf","image","formula"]
+	Names []string `json:"names"`
+
+	// Title The family's name.
+	//
+	// Example: Экспорт
+	Title string `json:"title"`
+
+	// Value Calls left this month.
+	//
+	// Example: 25000
+	Value int `json:"value"`
+}
+
+// GarantNativeModifiedBlocks The fragment links asked about that changed (`modStatus` 1) or that Garant does not find (2).
+type GarantNativeModifiedBlocks struct {
+	UrlArray []struct {
+		// Events Events of the whole document.
+		Events *[]GarantNativeEvent `json:"events,omitempty"`
+
+		// ModStatus Example: 1
+		ModStatus GarantNativeModifiedBlocksUrlArrayModStatus `json:"modStatus"`
+
+		// Url The link as sent (absent in Garant's document's example).
+		Url *string `json:"url,omitempty"`
+	} `json:"urlArray"`
+}
+
+// GarantNativeModifiedBlocksUrlArrayModStatus Example: 1
+type GarantNativeModifiedBlocksUrlArrayModStatus int
+
+// GarantNativeModifiedTopics The documents asked about that changed (`modStatus` 1) or that Garant does not find (2).
+type GarantNativeModifiedTopics struct {
+	Topics []struct {
+		Events *[]GarantNativeEvent `json:"events,omitempty"`
+
+		// ModStatus Example: 1
+		ModStatus GarantNativeModifiedTopicsTopicsModStatus `json:"modStatus"`
+
+		// Topic The document (Garant's document example spells the key `topic:`).
+		//
+		// Example: 77682742
+		Topic *int `json:"topic,omitempty"`
+	} `json:"topics"`
+}
+
+// GarantNativeModifiedTopicsTopicsModStatus Example: 1
+type GarantNativeModifiedTopicsTopicsModStatus int
+
+// GarantNativePrimeCategories defines model for GarantNativePrimeCategories.
+type GarantNativePrimeCategories struct {
+	Categories []GarantNativePrimeCategory `json:"categories"`
+}
+
+// GarantNativePrimeCategory A PRIME category; top-level ones may have no `id`.
+type GarantNativePrimeCategory struct {
+	Children *[]GarantNativePrimeCategory `json:"children,omitempty"`
+
+	// Id The id to use in `/v2/prime/create-news`.
+	//
+	// Example: 1008
+	Id *int `json:"id,omitempty"`
+
+	// Text Example: Вид информации
+	Text string `json:"text"`
+}
+
+// GarantNativePrimeNews The news found; an empty `news` when none.
+type GarantNativePrimeNews struct {
+	News []struct {
+		// Document A document (or fragment) as Garant links it.
+		Document GarantNativeDocLink `json:"document"`
+
+		// Name Example: Городские округа с внутригородским делением
+		Name       string    `json:"name"`
+		Paragraphs *[]string `json:"paragraphs,omitempty"`
+	} `json:"news"`
+}
+
+// GarantNativeSearchResult One page of search results (50 documents a page); an empty `documents` when nothing matched.
+type GarantNativeSearchResult struct {
+	Documents []GarantNativeDocLink `json:"documents"`
+
+	// Page The page asked for, from 1.
+	//
+	// Example: 1
+	Page int `json:"page"`
+
+	// TotalDocs Documents found in all.
+	//
+	// Example: 859105
+	TotalDocs int `json:"totalDocs"`
+
+	// TotalPages Pages of 50.
+	//
+	// Example: 17183
+	TotalPages int `json:"totalPages"`
+}
+
+// GarantNativeSnippets The fragments of the document that match, in text order.
+type GarantNativeSnippets struct {
+	Snippets []struct {
+		Ancestors []GarantNativeAncestor `json:"ancestors"`
+
+		// Entry The block holding the occurrences.
+		//
+		// Example: 1000
+		Entry int `json:"entry"`
+
+		// Relevance From 0 to 1, as a string (`"0.99"`); absent when asked by `correspondent`.
+		//
+		// Example: 0.99
+		Relevance *string `json:"relevance,omitempty"`
+	} `json:"snippets"`
+}
+
+// GarantNativeTopicHTML The document as HTML pages. Garant's document spells the page number's key `number:` in its
+// example; clients reading either spelling read both.
+type GarantNativeTopicHTML struct {
+	Items []struct {
+		// Number The page number, from 1.
+		//
+		// Example: 1
+		Number *int `json:"number,omitempty"`
+
+		// Text The page's HTML; image and formula links are Garant's (`/document/image?…`, `/document/formula?…`).
+		Text string `json:"text"`
+	} `json:"items"`
+}
+
+// GarantNativeTopicInfo A document's attributes (the values are those of Garant's extended search card). Lists are
+// arrays of strings; `rdate`, `rcode`, `rstatus`, `status`, `last_modified` and `access` are strings.
+type GarantNativeTopicInfo struct {
+	// Access Availability on ivo.garant.ru.
+	Access *GarantNativeTopicInfoAccess `json:"access,omitempty"`
+
+	// Active Periods in force.
+	Active *[]string `json:"active,omitempty"`
+
+	// Adopted The authorities that adopted it.
+	Adopted *[]string `json:"adopted,omitempty"`
+
+	// Category Significance.
+	//
+	// Example: ["Общие"]
+	Category *[]string `json:"category,omitempty"`
+
+	// Chdate Dates of changes.
+	Chdate *[]string `json:"chdate,omitempty"`
+
+	// Class Subjects.
+	Class *[]string `json:"class,omitempty"`
+
+	// Date Dates (D.M.YYYY).
+	//
+	// Example: ["30.12.2001"]
+	Date *[]string `json:"date,omitempty"`
+
+	// Kind Kind of information.
+	Kind *[]string `json:"kind,omitempty"`
+
+	// LastModified Date of the last technical change.
+	LastModified *string `json:"last_modified,omitempty"`
+
+	// Name Example: Трудовой кодекс Российской Федерации от 30 декабря 2001 г. N 197-ФЗ (ТК РФ)
+	Name string `json:"name"`
+
+	// Number Example: ["197-ФЗ"]
+	Number *[]string `json:"number,omitempty"`
+
+	// Rcode Registration number.
+	Rcode *string `json:"rcode,omitempty"`
+
+	// Rdate Registration date.
+	Rdate *string `json:"rdate,omitempty"`
+
+	// Rstatus Registration status.
+	//
+	// Example: Иные
+	Rstatus *string `json:"rstatus,omitempty"`
+
+	// Status In force, repealed or not yet in force.
+	//
+	// Example: Действующие
+	Status *string `json:"status,omitempty"`
+
+	// Territory Example: ["Российская Федерация"]
+	Territory *[]string `json:"territory,omitempty"`
+
+	// Topic Example: 12125270
+	Topic int `json:"topic"`
+
+	// Type Document types.
+	//
+	// Example: ["Кодекс"]
+	Type *[]string `json:"type,omitempty"`
+}
+
+// GarantNativeTopicInfoAccess Availability on ivo.garant.ru.
+type GarantNativeTopicInfoAccess string
+
 // GarantNewsItem One news item about a document.
 type GarantNewsItem struct {
 	// Document A link to a Garant document or fragment.
@@ -3247,6 +3731,27 @@ type FSSPTaskFinished = FSSPTask
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Forbidden = Problem
+
+// GarantNativeBadRequest Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeBadRequest = GarantNativeError
+
+// GarantNativeFailure Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeFailure = GarantNativeError
+
+// GarantNativeForbidden Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeForbidden = GarantNativeError
+
+// GarantNativeLocked Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeLocked = GarantNativeError
+
+// GarantNativeNotFound Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeNotFound = GarantNativeError
+
+// GarantNativeTooManyRequests Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeTooManyRequests = GarantNativeError
+
+// GarantNativeUnauthorized Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeUnauthorized = GarantNativeError
 
 // GatewayTimeout An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
 // `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
@@ -7289,6 +7794,77 @@ type FSSPTaskFinishedJSONResponse struct {
 }
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
+
+type GarantNativeBadRequestResponseHeaders struct {
+	XRequestID *string
+}
+type GarantNativeBadRequestJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeBadRequestResponseHeaders
+}
+
+type GarantNativeFailureResponseHeaders struct {
+	RetryAfter *int
+	XRequestID *string
+}
+type GarantNativeFailureJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeFailureResponseHeaders
+}
+
+type GarantNativeForbiddenResponseHeaders struct {
+	XRequestID *string
+}
+type GarantNativeForbiddenJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeForbiddenResponseHeaders
+}
+
+type GarantNativeLockedResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
+}
+type GarantNativeLockedJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeLockedResponseHeaders
+}
+
+type GarantNativeNotFoundResponseHeaders struct {
+	XRequestID *string
+}
+type GarantNativeNotFoundJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeNotFoundResponseHeaders
+}
+
+type GarantNativeTooManyRequestsResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
+}
+type GarantNativeTooManyRequestsJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeTooManyRequestsResponseHeaders
+}
+
+type GarantNativeUnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+type GarantNativeUnauthorizedJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeUnauthorizedResponseHeaders
+}
 
 type GatewayTimeoutApplicationProblemPlusJSONResponse Problem
 
@@ -19457,607 +20033,654 @@ func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7P37kuTGeSiIv0pG2RFT9ROqGlV9m+4O/dFzI/twZtic7jm0xJozyAayqlKNyiwige4p8XQESZ2fdTbk",
-	"ML2yvPbKV8mKPRvh2LOjy1gjUhxF+AlQr+An2cgvM4EECqhLz1CmvXuOzOkCEnn98rtfPmr4fDzhjLBY",
-	"NPY/aowIDkgEfx4OifwnIMKP6CSmnDX2GyfE5ywQSFDmExSPCPKxPyIBwkxckghdYoEGJIZHg4iP0Vs4",
-	"wizuoBPCYsRZOEWcqW/QiMai03Aa5BkeT0LS2O/2XKch/BEZYznymDI6TsaNfddpxNMJaew3KIvJkESN",
-	"qyuncVt2chLjOBHz83x07zba63W7eigBzRAfwJSHOCaXeHpD6NmpRg4a8AjpySAvJEMcypYHcqKe02f2",
-	"o8Fl8M0xFeIAiZhHJPAcVH4dkQ8TIuKsBWriQUwi5DHehgG9FuJRsdsRhfY4JLI5Q+TZhEYkQITF0RQJ",
-	"El2QACUskN2M8bO2auogHqFLGo8oU+uLsE/QhESUB312OSLMLHSAaUgC2Vy2+zDhMUZUIDEhLG51+sw+",
-	"jUZxXg37aPRxiDiibAincZ/7WO19+ShORwQ9fnQfTXA8MifgRwTHaiLY98lE/h0RwZPIJwWQaGxcdDcG",
-	"dCI28GQSUjWG2Nh0d7d2t3qFOQ14NMZxY7+RRLQdkQGJCPNJw6mY7CMck/t0TOP52R7dPb2HsvdI3QfU",
-	"DCI8iNuUxIP2KI4neELbEY5JKBu19aVp7cPaxlzEyOdMxBGmjLKh2uc+i0dUIB+HIfJ5wuSS8RBTJmIH",
-	"Dg95kYcSRmOBIjLWn2IWIC/2kND3LmExDRGN5W6RWJSPrN8gzyY8ivuNg+ib3d2D+Jvdnru347pLTi9b",
-	"8DEPqT9dti1t1Uzvzr4FTBP5ghKBli1WNfc+9PpsIvEGZQG/lODhXWarXbC6D7+56R5cfrO3vddzl6+O",
-	"xNH0UF6+eoQWc3SJaYzOyIBHBEXyE3kATR6ZZxMehnAmciGtAphuroG33n///cMkHhEWS3Am1RcG5y0o",
-	"Zwg6J3KSiSCoKbHbzu62W5xE4xbBEYlQRHA4/mY/v7/9xsINunIaExzhMYkN5s+v2tGdmvnlTW4IdO/o",
-	"+ATJNUYMh4jCvVZwPKTyGsAaWDI+I1EHPSQXJEJY/5ZrCnif4YjGozGJqY8420eCsECCORYIIzXTMjTk",
-	"OIDKWUn00nAaDI/lS2t+R0HDaUhkLDFpYz+OElI4LfzsPmHDeNTY39ly5OGZn125L7FcVGO/8V8+cNt7",
-	"h+1v4/Z3n3baT77xh/OIxWk8aw95W8+guImGXt3mLI54OL+pOVVA4pxORAVtlbhA3qiMbDUllknGGYpB",
-	"lyMSKarMJ0RvOxV9BkdLgtYBvBtERIxMpxGZhNgnhfE4Ix2Lvnyzn7jupq8vJfwgnsbb8njUV32me0wm",
-	"8kzjEY7RGLNphromWMQAFUDUph30bjwiEQpoRPyYXhCBcEQQHTJJLcuHnU/m5s4WXHg4dIWA8mOHPW6b",
-	"Ta455m7vZhVRuMP9ZExYXAfygX6/JrxXwOxWNcyaAf6NANZa/5XTuCs5juqNGER4KBui5lnI/fOW3ACL",
-	"+zDLKLJ2lSsGtmbxYhfjUnkQD7GEnqOAjCc8JsyfvkMqJv4uk5AKbAdqWtjByebrIEGHDMdJRISDRHIm",
-	"+TvKmSbrAo8lWQCeTpGweET6DB6fk6nZgd4WGiEgfVFE5V1KJNvrE7i9EkbsezeV16bpZXOP24/0430k",
-	"d8LTPFklrFsrbssl18BIb3u7CtrvnZwcq507xeK8DuZjLM7l8WIkCI58gzVIUARrt/uf7mx++53tRzcf",
-	"9N7fec/9o63/vPtw71b39l0z+Q8TAiet5y77XXjuCyfMz0kNnxkThuGGHh4fyVNxNEqUH6MYnxMBZxDL",
-	"HgwlCvlwWF5QQMa8jcPJCNctAOaw3gqWgeih5P4+TBQ4DYBHp0JOj/o4zECvidHjx0d3JIxhNOQ8QP6I",
-	"U59IkJUHJPrM2x70znb8LmnfxFtBe4u4Z+09f3u33Q16g028dbbt7wReq4MkYySZNQPOKINmCa1nPJhq",
-	"OFV0g0YiztC8nKAEdp5EqgMJ6ZI8SXIkmycTEUcEjxW/1EGH0DE1lCYMSXRDQDc4DPsso1hivzgVzhBm",
-	"HGhFTtW0wJO9gbmqmQm01eu9oXtTRK7zR3oMcka1+Lnb23LRJBNEOsiTDGY1MW12Jc3ccR3k48mEBOhM",
-	"bTlIfFELjXgY5BunpAApUOgbOqCMihERRrADTjZKmJDox5GPWLY5PdfNz1t+fUMgP4kiidClmEz6rOmP",
-	"iH+OPCU1ewfIM9Kdh+QmiuxbOWvJFqNBEslzaBmqnq97IVmHHenVknO9vevR8VM+oX41etB8k8H4ErM1",
-	"Y9m8VdJDdHvbvV23kmZB+9VoVreCZl3JL8WEM0GA176Fg7eUOkL+8jmTZED+adGojUnEz0Iy/sZ3hBKw",
-	"s5nKRcaYho19wI8ZejaXAyWMPJsQX8vXMGxHT56I+CkNlmFvoRUs227PacQ0hmN7bK620ifknIWUjcX+",
-	"xkYmenQCcmGmLzYMSmhn35knjf3GQIiJ5DzyjfzDiAwa+40/2Mh1VBvqrdg4Vn2qHZ0/6Rz5lHeERBGP",
-	"QPGQ7YitFJLiahggxmOlZxExZkFHzusWDh6pbXvNk5LzM9gc8FbAiYARxzj2NSKGZQJUyvmKxv4HHzUG",
-	"lITywORHHcIuGk5jTITAQ7n1FzhMiESvsiPOiFG14DDklyRA8F6gD/oNxbiSuN9w+g0cndE46jeeNK6e",
-	"SHiX6/WN4mUI92VD0f5rgc2W6+Zgc8QucEgDs/iVwYaq79rmuzcFJOYQqEBjHA54NFYqKQmdAsGYcKoH",
-	"yFOn4KGQCinBYH+EznCAKJskMUDHbc4GIfVfFzYOyywmFahEsEBhF9MwRJShScSHERGic83T2ctPJ1vB",
-	"qsfimw/e9HmYji3GxCgHbwhFpFDTVtaSgMagmVFseyzRnRQN+sza/1bONMzx8Yrb8Eo77VXsc581CnLH",
-	"XQkYCw694rDzOwtaDqy5VsOzIqzo62ESj3hEv6sYHk0aV97qfIb3MA2TiFRtumx0QyB+adCi0TRoEVcA",
-	"kQSec8vdVMqYLXdL6xFyNXpEBonAoUDNLbeLMLqMOBsq/hu+Mys0bKLsXL7aQowD29pnEU9i4qCt7qaD",
-	"tnp7LeBAE5vOSLkMNbfd3sa2u7mx7W45khkx3GZ2l4OWPC+9MlhVn4kRnpC5oztJfJ8IscLhZVsut9Bu",
-	"wP2YxG1Dwj6q0kafUYZBcqhQu9Wehj6HZs91HdRzuwZuLUZMWwHg7HEMOnJPtt2S/9ltOSDoqIvu9Jle",
-	"oAYjofj7aSy5M/us4xEZm33K5K1DraFfD8p9HhAQ28kz+blaYiPnfkBGkmLgQlx1lSOrhtDntfodyJZw",
-	"YtBCHerR4i0V6MOEJCRQsG54AjnPA+RlHJT87cnGco+pYg/ywa6BEtRmbbnd4nZpwodyadPs3QdPrI0B",
-	"KL/OttxlFyTkk2rccHJybG4QIrqhk2PMt09Pj41dDQvkySV4+2jLdZFHi4QegXpZeKgpv+4z3bUiei2J",
-	"CLr5N7BWrw5xnJwcK8ThgfgheZ0BT1gAljRtLfMAg0hiMJEwrVSjTWViAVNAG2wBXstBFjYBbrmEb/RX",
-	"oOixEIx1Q06xOF/jfqx+QLLjJcB6iQ20dtCxFMIs7GBsjfZ6jSa2pZULQFWTEBR1lt13sSVPS4zGoOcg",
-	"Dyx0Qkw25Cux8ZH85yi48irseHmrhexJvWi1jo0vX/nKVp9MywFCbdnCc00t5ZUFKveUoP77ARVPic/7",
-	"sEQPwEUi+f1cegfTMI2N/iBwjCJb8VjwOtcnYIZ4EvdZ0ygGkMBTgS5H1B9pRaUFRrfV8tqLwQn4LgVI",
-	"uUsBCEVaUaRmArIMjgs24mtBxZsE7t8bWBYMj47c8JDkh0gFSpg5weK8lsMlj85oECh16muKtBpVj7AU",
-	"QTPPiogEhMUUh9eVUDZzCSWf7aoiysD6wlI1KLn2jckteuVjPAWCFHCQ2/blzdK7kW9Drtg185GcmpHb",
-	"MUM4GMtDBpqTazF8sKKjEPvn6l5EdDiKi1KQ2vIbAvk8ieL2JMJ+TH2CzjA7bzlaN2h1Cly7ZHWArVJG",
-	"u1zS0kROK6dO6Zjw5HWlW6N/o4FerfIZUpaTTVdcVzW1VaGaivWM19ZN5R9+dRCTnUFpKyiDeQND+RZn",
-	"5E1cS4XTFKkXmUdRprpXjIJFBK55UbuWogemvurGD2XjN6dCUNCLyDMqYhKgs0RdQr1u2Nkjbbldxqgv",
-	"2OLrQGlBE6Ztx4p1X10Rpj57I9t1WNAOG47XuJCpa99Bp2BzSASoFpWpzIie+R54DmJgS4tInERMb7PS",
-	"0z/KuKbXAmVQlWQ8BfScK7knIcfBNcG2m5+K7jab8arHEsJ37Yw/fFOnA8tC40TEKCB+CHYUyZzR7xLt",
-	"MVbcEM9BQntegAJYnog8TPBSk+enMX6facYCsyloASR/RWM05CQnSxr/P+TxPSlgvRnMr8lhZoDZ0//v",
-	"usyBhfgfGlFw5WNjPG6bL746VJ9hpEzLD6hJsdrqwQUV9CwkigJLvhf4iY7e/iO5mXK3XvsOncrO9UmA",
-	"pj8MlXIxmxofDDTMHD86enAXMXIp0IBclyhsu93iAVFrLescU/G7r+6wbLcpRZcvMA2xPBzO1OEEZBLy",
-	"qXIYsbkvbHZ2TOIRD9Q1xKzPOGtPIjKmgmSb328cR/wZHeN+Y9FB6Ct4jKcSEZxyfh9HQ/KmrU9UKEzR",
-	"c9EDeuu61N9i0/V8Ucw5CmHGqx51zHlbffGmTQqFlRYc5G5ohApIEu6ctvK9GZZ33thnOL4oohck5/iu",
-	"hwBv5tuup41O12R89bAZ3/uVbH1p1bazemZFUA0JDkLKiNCsB2eM+OZG+iEXmrk4IdEF9cljlt3QN3BQ",
-	"SlUI/vpKrI4I9key8+viP+ta6BmjxJryysKJ9c0b4S4kGiMsIMyfqpVm/e+jRySgwsiLuajSlLyHTyM/",
-	"oTE6iwg+J0DB+IQwrTgCZ9OACnkMlCUkyMTOTJWuPFkw8vEEiRGOlK+LZB6nRo5uyj1BnryqEo+QQAVf",
-	"yPtp/E9orL2XpmiBolMpsCYREYTFcwqqkiamaid16w3LgfxKuZjwB5hN9Y0TbwDyxpzFo3BqCITyc9fw",
-	"CMovCf25EkEemRTdk4kEzAEe03Da2Nfu8WuBqoojeAraq57b22l3e223e+q6+/C/b7ib+9q/ngOg5pOw",
-	"8VDPsiO/B5Mmz3xCgjXIPKy1bX02T+WdxgXlIY5J0DZxBo39D8yqn7yZi6H3PEIRjg3rrNnWiPMxCsnA",
-	"qFC1s6FTvCf5Dt1Qt0jy4kXNC40FCQcoInLiythEno1wIiVWhffULMZkfEaiLG5J7xUSeKq0rtA1ZibI",
-	"JwsLOSjfB6WnJQxYTHlpjEuevnKZb/YA00jdSzQksegzdRflXrT1DQQ8EGmtbGJ8y3OCKsDQ7vmcKbcy",
-	"f1r4Ul58PsjsKQKNSBggrLxkWyYUxnxRpBA+ZwM6TDSLdk6mLQf81D0VJwMw6s1fdDvaZ+E1zxraITHt",
-	"PCZmpY9183ld7zoY5jHD2vz/2lz/iXIy0Na1OVeDfqPgaLCPdBSJ8lM8J1Plo9hvXJdFsUQAtSoT+RKs",
-	"Q/4K372Jm/6Q507C4PmAEnbO+CWD8IciBL3//vvtcszOotMsh/joI51E3CdCvBFmpcIv6BJrqqCdBQI6",
-	"AEtEXGDFrnmMPcv9zxoYoCgictjVtVjWvM/JtK0/f1N857wXj9wYHEYEB9OVNugqm4qyZOEwPMP++eNH",
-	"9+dNNu9nITeGwxGEAYcj6JDJscjZiPNz1DyJMQtwFKD31ROxjzz9sk0Vj2N+SlZcxHg88Zy8TRad4LVy",
-	"y5xS6yrdDg6mHXQUK4WRiHGk/ZuUM6B2FzYO8gaVEhVTJNcHTrv0GRGo6al2oqOwAA0UEujouYgOeBV6",
-	"rYPMAVu7F/eZt+W6Xu6ZQwUCt0UH5TonyfsPwY1N7n1GFeEWTktRqR1gRyPiS2IkyZIy+Sunxg46IQR5",
-	"b909RRsX3Q0zu42AhPSCRJQIr+xxbGBTLUM/7/h8nENrwyn4gbtbN5c4givvP7WbD8FLeN61XyNeGjg2",
-	"Hye5WblutWbFxzkSK+fHI++rHdWjQnrc9t7T9pOPus7O1lVlZM+9o+MTKwStYkrMDuKDUSJJw2OqHJNx",
-	"HEf0LInVr2WuZod56yunIZHekNfFD+lhIe5atbsh0CAJQzC6Ft0G0v85+zh9mf4qfTn7fvpi9kn6efoq",
-	"fYHSL9KXsz9OX/X76T+kr2afzD5JX6a/gdfPZ5+h9NXs4/SX6fP0y/Rl+uv0+eyP05ezz/r99Mfpq/S3",
-	"6W/TF7OPs/7qP6jaVx25fBhXogJ1Ka19BdyjvymuTDHb3XbPPXX3Ssx2Zk8OJN8lsUHVVEZYPJYSamAi",
-	"tyri4HPXLqNzlZwsSNqSqZVfoykpxmoNcChINt4Z5yHBzBpwSAWwfAuGPeFjYo1o7m3+7dygyqVifkwa",
-	"VANROQSvIs6ud3Nu14oRbyrSjTKfS2T1EOL1qrfwhkCmWWVcnzzM3d1ub3Or6qDssMA7lSG/ADqwJGuL",
-	"aFwDMd3Tbm9/8xoQY0+kbrlKdTMXx+ioKLbyHEvgXpzw6YPD3o7b627t9rpV0xE1yRtO84wNxjvRiP3F",
-	"Ae5EeBBX9aw5leWRy9CwhHJ+mr5Kf5E+n32cfjn7QfoblP46/TJ9nn6O/uWfJLZJf5s+n/13iTj+5YvK",
-	"sSOQ42pG14Z8iN5SLYkDdyPWUd88Wu0yqicrYOZ8vadTcPWzPZk+kBdMd2bh7SfZiPzsO0S5eJc6uw1I",
-	"DShFEFD5BIfHFgXREy/TQUYuv550x0EXJDrDMR2rxCXegE7EfSriQ/PZbfUVcBVfKyK1hDn5PV4GOzrL",
-	"dd2qybwhsL0GxMrDrOCDrLwiFdBovZW/aUzGYs3558tu4CjC07m1FAZZYSGneg/nz/OcsgDxgX2u+yiO",
-	"cEDQGEfnqOmdPrA68lqObEqM+YkPEI/okLI+a3qH75ZaDgkfRngygnBUyoIsgpqyC8nPqrDMJKYhjado",
-	"zAMSau6bJWO5zsLYDadRGKHhNN4i/CjrtuE0jky/DafxWJBBEj6QncotKhCZQifzBF8O377AEdAQOQ+5",
-	"neXPYIvfnX9WnpN8Zs9L/i7Mbf64Hk+C9TGlPE0S0BhsjzlOhMMtcO4QizE1eRxUjKgO5+SMiP+Psf/3",
-	"jjNLyGI5xiucbzXIKW67xOeqEN6C9JLDioMmWAjJ8XHFkakopank7TvqySQ5C1UYMuM6gBENeASKh/EB",
-	"qJchsFigZvqz9K/TH7dQQHwaEHQ5wsASgY6yJLFnOJjFSrZupH8n/z/qN4qbCVluxudxcjuUM5U3fc/Z",
-	"6j25qtmnOxTsirgKmvN3kHqLVt2jjBSsTBPyXlV2jWV0QXX8ZOn8a3J1HKKguIzp6yID41xZRAqFUecl",
-	"GwwhZGOCmSjdk/INlwhg9qcL8UIVw80qVS6AQOWibwiQHg5UqoEyiqJE228yPCUhXAXmCeSZ2+Z9rdUS",
-	"JbiBDSmeSy0QaRm9EnqMl9YczXnDRGUFlUo2l1X1KdvX0qfco3VYP5vASGnn4nKGm69AgbG1tZICox7+",
-	"rZRFslEJhv9Swlj6i/SL9AUA2ItqlQGuWMA9HlnqHZCXVEzn5YgAERF8TDgjuZKJrrZbr6+hyJUTNSqa",
-	"7UpVBCjrq8fKYiexQDhGIcFCOVhmGvnVJHYRR4kvmwdVtw0CXRSIj7jIR6UC/dGD+w4wg6BwiXgyHCFv",
-	"I/vAW2ln41qhIQNtsPX6PCgByqmUHx7g6LxRI8+d1jNLhb5vqAQlZDwJcUxWBEqUvkKzj9MX6S/Tl7NP",
-	"Zp/OPlZ4MH2JZp/mjFb6Kv1l+ipjtdLnS7FkrvhYhhxfQ9WRJcNCYIYlz7AfQw5UsJ57clhtvM420pvH",
-	"rqzGqADmAxPMV5l3q5H+CPboBWzhl3KfYBP/BKW/g0e/kj/T5+kv0pezT9MX6ReKO8550u2FYvwq0FSM",
-	"UvEycPIc5B3m0ue7IHnKh5l85bXqIbHINr8OZC6Ex5rtW75HV0uAqlobkenU54EgsNXtq/OchsAvYzbz",
-	"7pddh2r1wyHy+XgMPqwWAHw1HKcKl66M4DNA56BEKNlZ6GvmZOGOEpFrI/+KWG45i1tgUqhYjtW+TJ9X",
-	"4rXZny7Ga6hp/Z2+Sn8++yT9Yva99J/Tl/Ib2f3ss9Z6fHLpCsztXY6X/k0w9TX4WQmji28YgMqbEevs",
-	"e/GaMp3u6o2rjDLY/L2qi67LmX4VNKsOH0uW/7EKIKrAaQMaEh2IM781g1ppQTNvKk/KBEdynSZWR4KJ",
-	"5OqK+pSOLabU5gwpwhKMXwdKxeQvdVZNld7B+AUVl2cyT1lXodjAoOE5TKMTVVW8yXLffLTK+RRv0pKv",
-	"7Z0xDes258Rw7pWcuHkpL5HKiBtz6wpV3JFwyCF/8SpXJBv7MPvqynkzZFHOaAAuZyckojisAc682Q2B",
-	"BLTMZKgReVbO7Rns4t5g09862yY7ePfspr9XRV3q5NxsN2+IOSl3b6+7koSrpLMqBYEZAZyNqOSGpSwa",
-	"j+qEs5IR/TpuFzCZaOnWIpEAyFVjuL/StPpV+gtkfiD7afpy9v3VRJgc+LK5VYGCtYtLb8VhYKe6W4ME",
-	"ZT1AOLm6PvPXJc+zuxadzTo/YhMVpzLGz47U1z0XVPr6V3cJEbYmsHwv7LtdkVLy3ZNTG2OY1h3L7gVt",
-	"HqHNrU7XbfdcVwJ96Vm31+5t71Q+3+72ihavuk9XtHzJz/Uk8p/d3jPVSeERDF3eECUN1/k3GIxZuH41",
-	"x7/Wodcf4vIzVACzrvwekPJaFgH1G6ABkKKxhl8yc7n94AQ1j9+5ffIHuy1rYjpCIJNANAPioDMsyM5W",
-	"mzBJrEvo98HR0S0x/NZ/eod/+2h04T88fM+/zY+ObvHv3r59+O2btw/fu/vszp3Dd24Nhx+O3nvw9uF7",
-	"d28ffufw/q3h+Yejc/rW3qV769bl3WfD4b29AvsyjclS3GWjLbXwpcdYzdDnOOfNY5ql7Pw6mORBEsa0",
-	"rmDNuyxz5p2QyMpjmI3gIMoyR2UeBcoHrbheneXheot9BB8vXbIZY+l6dX+V8MyT2OdaeVVQpR4gL3d0",
-	"RpwhnfUNNXvPnuksYy1HJ+T0EDgfX1JRgWbqlQR26jLwULbxt5zNJeSAHeELgoa8qFDruRVZfXWW1pUd",
-	"1503hQNhjbUHkaWwv4YgWUAtResPmmD/HA/JV4IDRT1nvgYe1DNUKQ7/nSDBFehZdqB1VwtUUdpH05c4",
-	"IlBWTwufvEEzXrUU8rX1p13oq/pv6lz75txmi84pxokWQmTzihbOErfaR9meLQVgPZfK1VccVB1kV0DS",
-	"Wr4rEEKbB0tqENNJlWKjn5VMUYT9OE+zoLSdcylQUVNlD67waDmQ36n4lViH+lCBgohPJiRoddDhmVA2",
-	"PGW4liQFnN8ZmfNriUfJ+GwSUSZBa+/e5uHObfdWt3dn6+72vZ3D3Vs3b+/dce927/UON29t3d6+s3N3",
-	"997NRqUe6+Tk+HDMkyo7vmQsRDKuuOs1HwD2Vx/kVK/b293d6WzZd4EnhQh2BcmghtBhnzUisn5rC0iP",
-	"Ht8qijjywWoCzcnJ8W3dI/Ry5TRCfEbCBWp6kYzlmQ145OSBVDF5FkOc7LyWO/1V+ir9Iv3nOWVk+gql",
-	"nyuNJGgiv5z9IP2tfP5F+hwUk/+cPk9/i5rQ6FX62/QFSl/Kz+Dl5+nL1nICoQ7J2tQnNed/C9OQDgbV",
-	"m36mXkoO0h/hqIp2V+tqH+KxLl3DaExxWN6ev0//Iv1p+g/p36U/ROnfd+T/VaGsyYgzUoGyjuVzjQSF",
-	"gwISJAp/laj0B41v7Da39vZa29s3292dtrsl9yFjcWvMkzUMrDYn6DnV7ecdchbzqI4Lke8qrlQQRDqj",
-	"dEmYVC9Qk7CYytYlw2a3t+26ew5K/7yD0r9J/y79Sfrj9Ifpnzko/cf0rzso/Wn6w/Qv0n+A53+W/t8O",
-	"Sn/UQZXU4YxG8aiaKt6Sr1AA6dMpC+gFDRIczs1l76bbdntt0BAUSF/tcGBLqBlP2RkWjFde83qmq7xf",
-	"42tqYupi5QBG42mdCu6H6Z+lf6tAV/9A9tP0r9L/sZptqg6G7rIBj3xw0qh3tFKOallDy36qQv59QgId",
-	"Lyn52ABVMW4qMriKKZhOiANn7piKe3CdhUhkp2c8mOqYe8ZZG9J6yOdiAkXhmDz+kIoy05z+ZPa99Ffp",
-	"i/TnxsX1d+AQ93n6PP01kggO9Xodd6vTc7s76F//2/+Geu3Nm5sb8DP9SfqP6Y/Sv0j/1/Rv039K/3cJ",
-	"4/8j/bP0J+lP079LfwzN93aW7rxZct3mvxXxZHKiSlesqcUkFyTCoc6zTASKEoaUzRjSKVbImjqE9mkS",
-	"hcs4Zzuc+CqLxa4Lg9JTcExiPhD8s2yOlxQKbI4lhvdhXquJ/Scnx+9BQauCEhXMZqtrUbOZ153A0fG1",
-	"tv/QJLg2ygH7dlgX4mxqsc9v7DzYAtbdGtzYSzz2rx//H2xjOt0Igo0o8iD3hfUsCIJ2+lfp33tlhL+5",
-	"tb3R627s7rpuF1oU43z7/eCjrtN1rzbkX72rjab+V/3zX+U/21fwYesPl2Mptai6g7pPhjh8/bPKt0eY",
-	"aq8II4ir1ph4HZKZ1xnUQn2GzPU3JZT0N5IzSz9PfwEeBZY1eLPSPeh1QKTGHat2whXUR7JMf5P+Wfp/",
-	"SoJeMd8l8QlSsqrLYg2VoFQDcIU5QO1ujstwGOqXxQ3c3XXyfNHtbmW5xeLtH6oImIUUsFRnYF4ZoKsM",
-	"6AZy51QuKCW7rarVcy1N4cFceQKoIFdOtWor7/KSCx9VbXVesKJC4IZ5HiDvgyeePVCnKKkbScfUsDAa",
-	"wycrC9iwcHuu1swW7z4Qwur8tVBWSlVnUA4NkYi15TX9CThg/DJ9kf6mIYWq/I1lpmzkoLizkzHe3SvH",
-	"7tag1MbOzR13o9vb2Olu7OzkfPrmlVyAqupol168mldvZ0bJGpeEfNBqJPZRgzPy7gDWXT7pj8qi7JPK",
-	"/CJ5rWQJrRr9bXe6//rxn293Nh1drRhcXbVgY4lEZd+GMkh1LYbWQb0C8nTQ5jwFyqXortNzNp8svbc6",
-	"cFJv1JMVvC7i1ettoqYEu32dDRijt+6e5vulVZFDCY6tzlKaZZfYlIe+GMjrNKJlBIMjKBeCS3mxv26I",
-	"psqsswDsVXXSBRykUnKpvbAAWKXak6C76djPsTBg3KoE3mjxbivls0BNvS+ugzz56hE8f4QvPSih1jLl",
-	"JpQXkveRctzUzjtXXvb9ZqsanbqrALylooRJrwLyFSPVXS8Hqhg9JSpFMktCnYyy4IdvaSZkY0jOM797",
-	"3/rWt77VfvCgfecOevvt/QcP9k9OHPSAC59fIq11XtJ/3dKtUa35LtySrwftqjOXLrvWauiv9602NeUK",
-	"pLnRlVRlid5/KVDWHUQ25Nf4xLNSXasfOiOX5uBp8PU+dFXybJn/IrT6Op7R8WgqqP+VCYvMYn/mzxF0",
-	"jcEy1SYW6M6dzoMHHYlOy76MHbfX6e7ddOeF7d5Vv98p/FGTWes1BEeLv56DbSg7Ve8pWBHxskREzDn2",
-	"8lj38cKhNF+/5nDrSKS63vXeHugixYT4FIfwRpgq5qjr9iR70N12W29IgHUaKi9w9aYc4zjibDqmfv2u",
-	"aKfMJaFHdYJydiA2INRetOx6LNcY51epCvcxwaGQLQkWWaXtdsjHgiCoPxVyeT9j7iA6QJhNi3uzs3tz",
-	"b6PnGiXWT9IfVQbP1JvoSyruS6zSSVfEbnbb7ma7u72KSWItDd4qarmVdGt6ncvP8y6rIG1vSxavOD/C",
-	"AhKg5j0SgDL6Pr5Evd5e+963WwdIsoG6Dpiq7CF3rVPBH5aUbVFM/aqYhUP1QrIeaozCtmztVF0mP8RJ",
-	"lVbkNjzPPXGiuFxIb76vBSBCY7UTcxDRa7s77U13FYiYVLLbxzjKVHV6Z4pl4JfyVXo8s616oGxr6mDh",
-	"PSOtrUE7wYyvqCfE84AU7ShbjpSg/BFHlGkG2CrsWKceWck8cKyaL4z3NCmH1OQOkGeKfcb4nAjlfKHe",
-	"3dCpQIVt+p9ohkLiRzKEf+mk6AxgNVnRI0BNPv8se3ZfD5E9ODpuPFlfQ1LeoPXd6xKm8y2pkpNyV8yv",
-	"eBSR3PDTQYdhCD4kfKL6RyMSEcWwChJdkMhkVYlHZNxnhpdSQY/7yDPb5yFGSCCQpwiS5yDPUCT5d0aS",
-	"PNSUUKWOz8tJJmSozVgwr3WAPDixin7nu9Eqe/iKTrJPFO70EGfhVPnHrGlQz1TuTZhL6/VsAtdgMFHT",
-	"7G/rK+A1V2IYa6ewgHe8Dre4dJwaxnFFaz64miw5z2VWk5V5geMyH4CadNL6/dro/k2sOKsywSsd9sr8",
-	"cCUGVdrAao+1avYWdJSCBHmUl0kefSNTWHbQMY6EcZggIkZkMOCRqtlg1WAwanqJWs/JJM7TP1KGvAhf",
-	"egcqQafyCARHMZyNLzE2Cjk/F6rYfRXyOss9spZRW+O8BQYH43e07CPtoQTfSMaj3r1Ez0TcQHlLR91p",
-	"iaMnXMQ4rDGr/p0Otv0y/Tx9mX4J6PRl+hsEDjt/j7q9vc2tXQelvwQvngzdOmj2vfSLDkr/Pn2efpG+",
-	"mP3/TVYjB6W/6qDdSknBcpJZtvoq35oryVcEq3xdZMeVocmSt1b/HK4xvlzlo0z7DbdQRQeu8t2Jbjon",
-	"WOLLRgYvhRVYO5mPVAATJ4NOtWVPFt7RR2qBVb7M8nXG2GX5TbSxIfeo7Sy6HSVKq30Vc/Acmcj0xY6H",
-	"qOwjqJLXn0Uqef3it9VZH+qv1Z3sXT7Rr8EFqnUDq3MyAwtQ0UHMKXiHtb4Gnl9yAuTpJOJB4lfn4Jin",
-	"5/JA1KoM4xxOs8IB6GyKcEHn0Qadx4o6AbXO7nbH3ez03F4XraYIoRNjJipO/u54Ek+tst5Fpz8p2h/k",
-	"gU5SGtZ8KAu0fXgIivA6CdlBWzsO6jpoc3XXSkVbtH/8mcX7sgCd1bh1Iv2BfRdqPV5Xc79EOReNVvET",
-	"tbBqyaVPvVBTA5/q36+j9z4yLvRo9vHse+nPOyj9q9knsk36BeRsUYks/iRDD7NP0p+nr2Yf76Pu1s29",
-	"rc7mtvly1XwppTuTY4cVaIIG1TqycFK3z+/rTJ5nREKvJA8XJhVbVfSBqA0/EKqYKzBjMXkWe+ABmYU9",
-	"ruzmqMMiqtwayLPa6AcNLJqKXUY8BkVbk+ibSrJqQa3/uGAEG+RkJ1UHC6faojVXXkRzAKCzArdZ5H2Y",
-	"kIQEOuNZlDBG2dADFjyOMBMUcqZ4YNIigWzYlIKOkXr6THlbQV1BT8ItxaGHmgIiSTENSbCPBCHgXKB1",
-	"YDeEiRVtqVFVOw81mSqepjp0kE5UO1+aXdVFN+VrigXJTLVKNWw+UETkZzjsIE8XHvf6jKrK/ZC3T8dk",
-	"lUSY3haS845V9jNdZQ6Lc1MwLgYhRFXaQVtd11TA7rNsmKxIXIQhEWM8wlJugQwvyNPeLh5k/caRUCkT",
-	"8zglzCrVMKtk6IR5QqUl3yeT+vScvdOuu9/d3nfdb68cWrdudK0pZb98wlDgkwQIq/NSh7Nk5r3u6jOv",
-	"y4qiTjUoq4wWVOJaniXF9idYhhblpT027TOHnhXi0vV1lmh+hAUyOz0fnI6aHmUBeaZy+K2Mr+XEagLR",
-	"9Zrls7Y4p5O2YezaEw6JVJXRY0mEpOUgQmxFtEJNDaeh0RJQST+rRqmxDVTblAgEDg6uXFFZbX+zorZa",
-	"Lvk9M3q2B9kszJMTq+fsCLNZmSf3zOzMg7tmlldOI4G0YitcixCLGPkjzIZL7/Hqt6Eqec28Z4qdD9ie",
-	"8SLyc2xB/rxdbYzZNFOu69M3ejSI8TdAXJVzkVWqXlX7XElfMhtlGji30l+Mx1WpmQ4tSmdPt7bzFexT",
-	"cvpmwEUbuEqqBj5QmRosI1R1MMy62BrQxCLnxRsCTbigqgq0qXunUE3TNQHulA1D80GRKXOXHUjmPbly",
-	"zIx2cFxmYzZMrM03AtvBozzy1PjEwMVdD1lqDepCB8a5a67ZAmpuQcYD2djQRmMa4b0umlMwVsZi6qnG",
-	"WnOmOAUa5oQc25dTHUAlUFMSBncNEM6TM8pULVTKJklcldVPJ6+rK/QI3yEq9pEHbJVSJH1HQGaMeKT0",
-	"SR5qBjyWglB8SQjLotNBAJWnhGBtRLScPvNgfbojuWm6D+By49H8C4gyUtVG51+qTPcQ0a4sgyrB/R89",
-	"uK/y2+eR/+XiiLCcmE+oL6qYGSv9XrXUB6pwxZSWcwpAUUrAtjhGYy5i1HVdpCB9eZ5DeSLOwqx+qnD2",
-	"IfOJqAzbPUQm/TYOUcKkMCdJuiOp3CQmkZO5AHQ6LcgUgClklcOZTaoC01UXXtAGXil7ZPasEq/XtQ0l",
-	"Nm2oT1ise5Snrj19Clq5T6UMOfuT2Wdo1zVS4ewHWvMI2VlBUWf0dS+UeKmz0D4HIfHT2feWnoVasplo",
-	"/UncCrl/Lm4rFuJ6yeTu6b2DXHIAyQDYii2p8O0dRHxcHfj8CAptmy8z2YsKFOApavbc7s222227XXmv",
-	"QhyTqDXH9Wy13b0VY6IZIcHdi7wy4gADca32iQwFRyEVOkMFzBAR+BiCoaQkawPg8jTzSRQeAhmY51uS",
-	"MMwhMqTsPGM0dN35QcQZ+NuUou9N1VRVr4DEHVWRvRMlG3+wYXTJG91et7fd23U3AEg2dt1CkH62bUlE",
-	"K7FLbeBpUdh5/Oj+YWU8anb+1h7UA+htKfgdJ9FwYZ4qLfoAt+PLL9AkqUyfEJCQVDotwzimigzSzYru",
-	"Vb3ljJzufcFyAHIA6ipzcyvAKqQClsCegRY6itVtoAJ54OABZbHhz6cRvvQUw6LhBOw6uM9AJxxr7M94",
-	"jKwQBqjdDpAsX4KJlVBgPi7xtFWlZljsBTbCk2rXwDVupllNTVoHDJYrvUaj9cvzhus1YnuVKpsCKGbU",
-	"tkFpR0gCU+EQsteR822snFC/i0JJKsFu46CeEckctIl8PJasSMzN2y3tCE8UgtUqHsh7lJ/PlMSIsj7T",
-	"32yXvil1WuIPemDqV4z09lqCSG2ZBQt4KRuuVI0GlqM3QiFxnct9ZdpcjtP19fClMcY4IBZWXu7FWK1R",
-	"lherqkrYz0AP/AKo7xezP8lrhT2HakJfGmMaSl/O/jT9YvYZkrADdsKHqHtzu53+LP3LSlCSDFyNl295",
-	"pfNJebfcve7ezs2uu/xQYRy97AWHy5MofoeyyvzaxnvQl43EPuo3Nt1uv4GGhIHX63eSiApdxsqBt71+",
-	"A+HojOq0UurhZr+B/IiOQYfnY0EKPoabgBw23R78d7MoyaiXK8gw1mrEW2p6jcIaxWE+rdKb23puoIWx",
-	"XhxH2I9pVe4UeI0m+r0DorckpaCFg13TaCqT3syDsa5Br3gHaIoFOInyS9Zn6ngQjxzz2IIFU6Qj4EQ4",
-	"SOg8GLIPAeYXKbqq74HJ9+Qb0Ob3maeO0EMRmYD+5gCd8XikslPwJEZKySzmV9JBD3k0zvCuZIa0Yhqq",
-	"xxVngSOChvRCys5crVBd4nElQVm7ZEbF2QDovl71jLpea9QHqkWW/qJwR6o8/OW+10FQQHwqKGcQ0STo",
-	"mIY4QmPwYRMr6xrU/PPKJey8SudwTpf73pRRguSW5eFXuB2CZRte5gm6Yp4Yfdsbm3jpJGEVZlaO2d0V",
-	"T/V6gs6hWRwayKP2C1dfgkHloVeRyfKZxxxFJE4ill+2ghTqWhRdFZ9cRNTzI652Axc5JrdHLi3EEity",
-	"xPzEWft+GvhZJDckjH6YEP1aGwfq7b7mFDDD4VQQB9l1i7BVoUsuM8R0XHZpAE+fF7M/VkL2q9kn6cvZ",
-	"pyj9Rfrr2Q+0986nsz9Bs0+AtkOJi09n31feM1IWfzH7HnTxKv1N+vnse8AMZH3Bf7+vnv9OF8f4Vfpc",
-	"fo+Uy9Ds49mn6cvZx7MfdMpemVs3t3d3lsRwVZt/fZ2ADo6+/hoU7lgFoZfSpiqjoNF8pRSyYla6UgUR",
-	"q4eaiqxfnXpkIbuVFwQq3TstKFddMR1VON8Z7GBEQoiSlVtpye2X5KxGdm8sFtAX2xUhbLGG65PzXJD8",
-	"RU3srsKBNT6+WuhoRiTAwOG1igJqhdeIH9MLGlfw9cckojwQRq1ORdY9BQC5xMDBKLFmPfKhuq6ieH5J",
-	"bhGLwUBHwyifHCO86GmuOac5ialidozHJ5WJlPO94oKoors0nhpYogIlTEAy7DOexI7R50rucBJihq8x",
-	"3cfMJ1GMKavfy0U2W71HWVz/PvIi8fQhufTQIFG50fWD44gAjBDzxpJ6taDcZ7rt4RmH7K5B1haU82FE",
-	"cDCViw+1aVu2P/TjBIeeKZake1FPrUFNLaW5Ua1OrHFN87Mk7rPSiO+GgYcmWMTFIupq7g2nUVpw9iTr",
-	"Xj1RY9p/lz4pTUo9fDcsGXzsnlYWlvT1V/MtP7KnUX5nz6bwLptDxdPaDudXWHgNa12MyHMApMFBoWhW",
-	"/oZ8mOBQFMow3BArov3avB0a2WZ4L7/VVdhnKSKurqBgrVAsw8CmXUX8DrkkIkYQsrQmejBkYhlvng2+",
-	"YKGSsr19+uB+Nc2xVT+WJhQLJL+pIDjaoCQWa5IqLNSmb0cKvyQCk9d19iYzaVXgzFV0XCXWo5rpUHkf",
-	"gmoS9ngiuY2u62adApSAR3KZthk2z+jlHCR4FCuH6xI3tA58yHU+IoP13Ditw5GHawjZGA8Vph/waJyE",
-	"WBtCInIZ0ThWigXLy6/ITSlj60Sy/0J8s98QT7t99ZC8MSZTjbExqQ9MiJeXNa1hhH8Kzp+/guCtV+lv",
-	"EKgaf5W+SD+XQsl8QfbfIFtPqas5gmJy00XqQznx2cegnnS7Rj25t1ujnlxoTnQyn9Ps2hVhc8m9lyCy",
-	"ruhdjRGup0+mAcBYCQMUjuBmt9ol6A3KEDUMu1pA/Q7eoyx4wAM6oNc12N7JccFKBtsxD/5D2msrD762",
-	"Lrdyt6ivU0qDIhfxQXbyXXfPdXuuaytPFutv8ly/3fVy/WZOIebM6uFI4trjSjcRSYAnuGyGvFFHexfm",
-	"8ZDdmHAliAbtLsvdsIhUyO7MPNBRDYUAL1OkiwjkPuDexkV3Q9nDN4C4iI2P1J4cBVfa1d1qovsU3r81",
-	"YVG/6HiIROR/s9+YX8bmzvbuzs2bO2Yiq6dCWWISens6IRFs6usqTCeJcWSgLOZVUYaCPK7TqMiXxgZI",
-	"mSDAqEBvRdVflYMEmvIkQomANKA6+Up+mvX+EjY+qnKEKCpgbsnpq9xR1cB7HGJJbeRu8EizOcbBquei",
-	"B7cktnT2drvOds9V5ZBAyfL49F77pmNZu0HNJ1AT99ntaUTDkPooJDEgXpXI45Lr78teY+kP0eyT9JWl",
-	"0vwE/oLCz5+kr5AKgJQAnL5If4N2XVTiQ6AetMWJpM8lL/IzlL6cB/Qv0xdIq0mfQwXpX6Rf6NLXaujP",
-	"SsrPnru3293uudfSfhr4WQ2W6/1I4ISA/4Sm84BafbzyQLWpTV1XjEYRGXyz3/hIz+zK1u99BGj66gOt",
-	"3/sI/rl6Yu6vl10VBeud9Y6xNINr+gSZyVwXKDQSw6qX1wCRFc6//tTv0zGtKbaTBRB9mPAYowEe03Ba",
-	"rdmukSqNIZfEIx4IJEY4gvq2ktWE3uDigi+nSAYD+qzkga7J9UbALxkUtnZKD9o8iOcfToLBOlVVFooh",
-	"ap5ZPXnK0KNECIpLeDL9v+Bkf5e+mn08+7SKN6upifmY0VigkAxixReOOYtHqLnZ293ZlaNlRqcxwUyg",
-	"hIXywLR/dc4l7C7nnrVgoubh6GNbAhgV56re3gAjPIoUf2vcTyIipRsKJUxgIeFUAU8Fngiz/teQnxW0",
-	"LtOu6K7r1/aAB3X5WLu5a1JPRc0px3ftuAahwZATmjyjIjuHLHH1k4Ws2wIN4wMeaB/ThjXLhzy+J8e3",
-	"3C2MZAN+qQuT9xf8i3iEqEDDag+ji3qVvxZdtO+Yl0sYHlgiBIlR0wrpHk/iaes6JgDt8VdVK90+rOW9",
-	"5We7yAZVcB4FLCTKcs61fUXXN0UpE1S+UMccyUIQzsFgiVJPzIECOJ9UwoLtdLvGGRah8up6fq8rOLua",
-	"cU6r9Qx13nX/74T+34cy5lpAe1qjKqiwMa4EtLnq4Rogq0DpajW9Qf3aHpJLcRSTcTUvxcilUM5iYItc",
-	"qKBbNXlQtU9QvaPBSMd4lziXf5x9Cv4YX6Yv0i9nP1Ci93Pgl7+QrGqJL519dn0PgwmO8DDCk1HN2cMu",
-	"SYZVuQmqD8HjJ/uyxB+mPwRvk0/M3F+mv5bTUYtRk/2FJbbN/nQl/rzz+kX5rLxF1qoXg0+1Uev40dGD",
-	"u7A1Fbw3uVwX7DM4XboQ2Xf9hLUBvAIFT+DNAaQdz907Q4IviAAHSpPmFR0WWogMbWf+6VZ6wgDHpM98",
-	"DnVeGfIGER8rf/4N5MVc/Tnv9C5lxJjgQCVx1B3L0Ssd92WndRkKQWPrc3ah1Cugq8uY4Xyir6XANYuq",
-	"oefZPFZy7i9tnnHul2Os4tyP0l92qt2EalIrBmUbU8/tbbfdXrt3c5W1qzOscRnCb2DhMa9fdvpziUUy",
-	"37Qv01eNldL/6bsQ0TG5jWMy5FWmlUOk7rCvW2TJbkVypp/RKrOCP6JhEFWVrDmxPzRRuSp+OCR4sC4P",
-	"Upx/BRdSl/2BBijmKBEEruQw70xiGa+DTvmkHZILojI7TQT4dEPwJOMlQtR13Zvr6brNdlbXJfvJ7L8p",
-	"Wx+CZGWfKkdDUAz9YtWMMdkBPFnt6E8jUkN7SwAQR6Sq0H92pGvi9CXnV661nw+zZF3yFK+n2H5/RP0R",
-	"ykkX+AST2B8tW3U55kxvGA2Ewrg2kN3OvvRKhiXXvVlBwW37Ub3ByFkQf5lRglw5LRmVKcERwkN+gLqu",
-	"fCtMkh0v5ncglkpl3TybFzJNGoruSvm/BTf5v7Vpr+vM6S9sBwWVN64HFSblKUBGCsqZxouJyo4vEQdl",
-	"fgQ+wThEEx6GlA0XqDZ666g24KxOeBTfmhpmVUc3zr2XAKesckAQqg/BEBvHisBWu67sq545P+8AxVxS",
-	"jaW731th969zi1R1kZWiwZSeCdL5qXQGFT48Z4KHSVxtB/KSKPRQRAQPL0iQVSLR5eIHdJhEJJi3/jTr",
-	"tRwASQrQWq+jGVnPUnRoFrmoROW/BweR359DtbUTK/tW2yazIZWceTnRQc1RXtfNWstFStVlQ/Ky23Nd",
-	"y6pOCqJ9WIyzPo7xGRaVYZYXVSG7koyVvpXbaorRya5V6kpJB5qeuRFey1TutkL8cmW+aqxeeTaebZgO",
-	"oBqDfF30XrVer+68yi6O8s+yZ4e6e8neiffyunuLnEZUBkPgohGk+miHmA0TPCSIPJtERAjwg3/Ao8mI",
-	"n5JncbPloNPphMh/JUpu4oOzlqOMgL0dz0Hef/U6nU5rtYwAk8wbo478ZS4VfGAqIh6gbdfSKiltwpCs",
-	"k42ogvC6c7W2eRSjczLdR668gOQCM584qDtPjK2cVPrZpoahzKm/kPLHxDVtLkv/Iyf5bhQYV5OFM4XU",
-	"ZnKu8h1hKil5F2Hzo3YWy7NCVTLskFkluzhypQfaHqyBzwN9QQ5ElOXSNYAaMqBW8GnoM09B20M8Js3Z",
-	"pwuwfgspqFMAmf7YeuN10KHhJXbQO7dQs7vjbN7cqnI06LOCp8E+wmiJo4GDBNd6v5uO67rl9gINaNxn",
-	"TS8z9nvoTLIDQoKJxBkk0pXdZH8I7FvyEoJrGpEyGFcu/zqEFm25rpSJKBv2mcrtAxd3zuNh4X6VQq92",
-	"Nm9uXcv1QGLW5Ui+2uXA9rTSoFNb6DRYNXiF68Aa6LiY0ioeUTZEYxz7o3VyWFVyexVy9KTSnezUTEZK",
-	"svOJm7u1udfu8Cot+gM5ezs2HhRmOAxhjJIn/2ZV0g7d/bFsXlVbYagSu1knkUsGuyskczPnZC+jMKbe",
-	"qQVQw+hkQmoAZmw2oD4c7z+cO3zPdWsc4jUpqk4peEnCUPljmH4V7AsHueAsD9mlxJy+U934VgcdglQF",
-	"GNnzeZT7OHvVSQXdzt6eLWrx5Cy0hC1TsbrGuzo/tqWgUR8hMgceFbhEqE7WVcQYsFymgsm6X7qM19K/",
-	"FMIcPODEPROd3UEnkFtBFzqAjAgDnaIaNfMvs90yseutPgNX0NJpN0vW5jyAAsdF33RWDLioVMQXOr9G",
-	"bMXS0Gi1BQ+SOIF8+uSZHyZCykyKKSkubjF30Gc5exDSc5JJ8DDYnJOhZU8zSa51yhSlfk4/X5/wriZr",
-	"xhwqvSDKamTOdRLhwHj14AtW1erwpcOC6C7PQ0ct5fSpCAzZBVzjJmbO28uuoupzyUKO2IAvWQiO44ie",
-	"JcDulUVrSOuBHkgAwhHRiUHOiA/1Ba3oLR8z0I7nuUKatvuueYgDPol1WQtKROsAjSiJJMRRH4cIPLxU",
-	"gpHvcMpIYBwv+16nD5Fz6iUwPo4pcQ943CkkxxphgRhX/Sn2U93cLAUkhNbK7/qslFQrECo/aLOUl4Vf",
-	"smw5unsPQ91frxIPqHeL0n9atftNIhkfOHPYTT4hRbINfDJn6BLkERKNxYFeQ2HpASfKmiS0UUuL54e3",
-	"b989OXl6dPL03qO7dxuOeXDrW08fvPvw7rcKTx7dfe/x3ZPT/Nmduw+P7t4pSvRzPa4s1x/C3tyLSK5K",
-	"VY9uTR9wRqZzTw0pKT6/QxjVaZV11GltnDUfZEHWTsEUR2MD5UXz/OwT1O30Oj23lBljqUcmgHhVFrrD",
-	"IuyX3QH+HPR634N8Eh9rv19VveD57DOU/mj2vfS36XM0n7PK+AH8JH2V/hwea/eBf0h/tt7U/Vo74O2C",
-	"rc+e9l+aXFkgfT3Pix/AAl7Z+sqX/X7l7F9YGbeqe1lzGTX1A+/gWHH/mW/UKoDQ63V2Vcq49SYR4qrb",
-	"f1s+pgMKedwh4cLcjmr1L0pfqn35cvYZ+LlACYt+31YPz34gN+/V7FOocfHfjefIejOt3iwFrdreUrdV",
-	"qOnd6Sh7tdeaSyzT6cL96a43ner8Nu+Y3DaUKQ5cJ0CwN+5v01ezj+UlmX0KruZfqu15nn4++3T2g/Vm",
-	"EWIRPx1rP6uahIjGPcRK1F6Ss+Y2raypzoFr5bJA/z4MCHWBY1lInWpQBv6sy7UOK4Iy+vOuBlDlIyJD",
-	"Kowa24SrAcFUb7K023k6ul638jyierQCSp754ZoPKPtOIuJWJSgsmca2IT9VU6lL1VGxZtU0GwyE6ni+",
-	"ZA4kM/ql5PFnn84+Tl8CQ6/LTFYadBckC7HNOqAeVo1Lg/4ofSFBUKL42fdmfzr7X9KX6YtKaxSJIhpX",
-	"EqZT/YoSyDuj04PnLNNkElYQrfIVAApbugLrotE3bDKrTkaaXR/5WqDm0gyWDrK1xXP2ig8a9uuGszwl",
-	"5mv4F5bsabrGs+GXDMl0jBE7i2TM2BLHZIbLASLj/DKyXy8PlTPg1DoAlrPyZOl4Ouu63f2H96ir1FZk",
-	"urZStiK7diQ44IK/6+wzExKG0s9zH95X83xN+lsHwZtfQ5jZ57P/LvtAklVH2pH209lnGaF6Q46AW+1u",
-	"r73Z/do7Am52FcNVt+z1ouvex7E/gnr1JZenMDzD/vlTbdKf96wYcX4uOvp5x+fjDSABw5ot05VmnuK4",
-	"kKB8hYpO+dCX/uipCzUid3Zv7uEzPyAD87vyexaT6AKHT1UdZlHo7ebOVk1dgMxVv5wHYOemY1D5Yt+t",
-	"xeqcLEgQkl7aG10x5cLOLTlGo1AuHuWlUpevqZ1ScLFsLabvJRNbVUO8GAYXTfq2bqt9cqpOft60wAdx",
-	"SfeiNEbaaHlguRchPIczNABlZufezu7NrUJez82dZRC2MLiEI9he1CyncaRBqcTnYvj8qvNUFM6pChLe",
-	"JjiMR3XxjIdQR8/UB6wwdNR9F17iqUAeP/cg4W4CuiJbFcbPi4osfr6a8sqe77vvzJfK0TOqWupDHj8i",
-	"OJiamksS4sPw3UFj/4NVizTNoWIoLLPy9YXhb8tvKtUV4Gj3VOX8NvkibTtuhpkpi3cs8ahOy65nV9Xz",
-	"/P48caprOEEVxTxL6QBhFJFJSH1ciLaAbIEduYx3J4QdHh/ZbovViEWlgpmrl6m/R5sdt7NpV2geUQEV",
-	"aSLsx60OuhcR0pZbAv6pONa84dyx28e9zjwe3buN9ra2d+c2oYNuhxTQgLikEglwyRVMJ8Q7QB7oAoBB",
-	"oDFMV8Sg1E7GY6x89/vMUxVoPcWbUSZ0njBfZdPzSQe9p4PmaZhEUsjY6u21EA4C5F1QHkKl5gkPqU+J",
-	"8BzkCZ9PiOf0macizk1pUSJILJ7i2DvI+6LsgocXUNOH5VH60Lf55XXQAx4RRJ7FhAnKWZ8Zrf1Yck9Q",
-	"UmEf0SEztUA5IwJNeYICDuBwzvhlTQlNHeRdjWLzfDLZzPJP5Hb6JGIkcOSZ6w02zqlQc7mp7BEQHkH8",
-	"iJQZNOVq2h5jyuoLh1fhwVEyxqwtoRyfhcTmqlX8eun8HsI0dP0kMxfIwKp88HCIoD6cMvIVpghGZh3+",
-	"rqkLeQaB8iqTghnO2hcpHAkSoGTSqa0bWoGl7/FICVhqHQZCSln2z7BVI2y1mmx55bHrF69UgFwNJXZK",
-	"iaKRy1NbJe8E0MCnlA24/AUpP54C+uChfBCp4i6eqpgn/4Igk5IOtaH6q+Zg5dX2SV3FHFWZD9JTVEBI",
-	"0Vk2zzmkKLcVFw7jb0yCQckRuh2RAYG+KmMlSTSm4ApXU0XL3C6VXaOUgAGF2D9XOTzzjsBLo5nJlVvu",
-	"ZsuBSxfk4pTKA9XbUDkUPFVezWTwKK5ZJPEUf3fE6Hlb2bsrdWxqF5/WRRCZXabKI1k72Xh/1NZcbfvo",
-	"Dni1TzgTKoS1XNb+2sVm9Qiq5myGaBdUFCXPRjgRMQk0+I6wQBHnY+VsXxVZ0Gu73VPX3Yf/fcPd3Hfd",
-	"lSvuAkWomg0X5v7wSPsCXsqZ6ArATY2B96HS0wRJPDbVRtIMjnUbSMliStprvk61VKKRwfROQ39QZPkK",
-	"LVZg/TQhP5ErOzXD2A9v2x3aL94ywy/Rmb59enqs9aTI5wFZdnG3ent2LaC9PdsJYq3KdodIjCSKN3yC",
-	"zoliWA/ZTxFCFINAntWUn5QjRdgntTfn/c3bCFogGmTL1NfJQRMJ0MaobeV5U58IKAIv+bRTEpIxieWE",
-	"maM8e+yypAJmG7R0rmAchiTSZnyjbVEltJAHHU9wBA4zJaeXrbPBXm+wub27e7a5FeAdvOmTvd7emUtc",
-	"srW7uQMOf7Ekq439xn/5wG3v4fbgyUebvas/XHKJT+Wo6gpXK3sP0eNHRyhDtYgCgA2mxqXJPiDU9MBN",
-	"d/8sxOzcyzYvIppJVt6hkmUSE+LTAfVrImMybU0nIBcbegyxAde2bZ356vTA4Psl1EDxhsUaqIowydGE",
-	"mMh/6EQUL3LWYvVL/FiP+Jb5tPT83snJccXTo+MTXcFZPXiaFdldnbU/LRabB58SYMUGXGfXVJkWRAae",
-	"WjsYEVV/TdXuaeJCaX9J+STK0Jy3rtFZ4iY+aigrmWsVEW08ZgEZgKMNlELdl6y4qUc+J8xkC6+tVH4P",
-	"4nihuGnP3UUPkjCmbSUvazFexZ0ArjNITmF5uW+KFYTPVXomXdQcCidFZfL5gVlRz3WldKx+bLmbV7aS",
-	"Y9HZzK2wLBXPyTuLWELTxlRmDxDjQGQtToUy5D3CMYFsUO1j+cW0FAFquL7V7Syr8rVVBeHytL8LlBeA",
-	"76sdltXSwWuJRAZuY6y8qC4dAMgMfGmhdGopS2QSsaeSL346IdHTEU+iuoxjIG1I4UA22tex4z4OCQtw",
-	"pC04EswkswFtBQXsCRODBAj8wvhf0TFBJMQTQQKnz84SyC0aEiwkXYgJM/wzMZahptB+oXFmg5GkReds",
-	"VynQtBgq5TW5IxgNQs6D1gGU/EMYiZDKPUCXlAX8EvLDoAiiadSkNSdpXhuZMgQfyhJ9cjvupruKW7Kz",
-	"VPytEnpVDKY6XJ2e0oRnQm1JfsnU7Eg40DiswMsDJ7ieGKxZ1UrpIS8AbSaVg5Q8OblNEpBgO/eRJybK",
-	"wdfQP0hWx/hly0GeinN+Ctyzh5o07rMoYSrNB46lMAfzAA2Gk0VF51oNCJPzGI+fFnrqoMOqA+4zOSU0",
-	"4mEgZPcYQW6PKcxUufRJ/A6v4eIIbuxBIM0Xp1ssRwGrbDgNu4mqUlCYWpFulhqvQD0BC9zNTudEj1p6",
-	"fAv6faS7Lb18yGP7/ZP8uJfIL0meazBKmDkjCCsyx32AOAun2mG0uFvVYes3T92da4k3i7QDWi/ABzlB",
-	"K2aPNIBbqTlYWf4Pq3NfKgSJw5Bfahyp0Faxbqa7gjbXacDVrvNEB4mMBmj+xqtkk9jWjq11/Sc1tvnT",
-	"DCPu58jeA4TrOcgL8FRXZOdJJK8zK6WIBlT/XSiHcDeRlGfjARc+v+wzK1bcQZ6+u09VP8BPmUcwBqA9",
-	"sOXuuGhMWQI+hRHqbQE9Ei0H8ajPPGVg8lBT4XYl7baKFxdmDw4PkogDzXMa9gSsn6qN6rV4k00vq15h",
-	"5f3wQH9lPboDQ1gP3lZTsJ6cqNnUvpjr4kRPODvZp0CEF1x1U9VFE1xDs5tVtFNxk9DE0GmNcyWSr773",
-	"11drRGSsCtIvzIVKK5ehdcOMDCG+fT4H6go3chVFj0EvjDxT4gKIfKDqqdnBTMzmYSDlZtVDAGyNSX1F",
-	"49bvTUeUe8ebtZyRkLOhMDkBjD4oUnUCK/mW5oQLQc9CrSbScQQqBkB9v1xz9Fr6IrgCRW1R/sjSFYFW",
-	"iCdRlSrXUyjUM+mRQF8GwWy2VsTgWV2KN7ejZMVLY5u5U4KVyIzHtsq0sCWq34Ylvhc2JHu6xnbAOm+b",
-	"fq1nj7MhVlcXxJnglcPHV6c6gMnOKQ4KT7XaoPgsUxqIKjdiS6CpRBulgNf1rbDWKWmuxdw8Q+BLylJN",
-	"fg2HoSdu474SIrfRUgbKTpU4V2Dta8XM+uDHTIVXkDkrgq5U3uaVDeNKul3m0aI7rZ23ZIeDStoA+QPg",
-	"Hppon0xihNDFTPERqJxkuJiNumBv0lBihFzKFGfcWdvWWSfsKUbb0AAt663FwK1sOwOaky3eDEkZair7",
-	"WCZPTkjUVoyPYqVwyBlZmVXOhqieUj4DWsmo3oWOT02d9XmeYJCwoP5uqzrZZ9g/z6LmCuhYnjnjMQoU",
-	"bbvk0XmnVO9/Jc5AwmL9LOQsIRIaavX45xL21Fk0va3eXknu2FyZG4kuFo2p3hvRubBsuAHFha62UiXr",
-	"LhtSsu1KBaNOpxRvvtJImiVYJACpNL8SLZVAB4eTEV6mCv8KCZVBRtUEq/zWJlxz7xQBKzv3FLghw+BU",
-	"EZv89lkQY10bC3bN4dai2MeiJgeFQSwhCYYkMohVc97GLqQQuJRM4xGZKiWlFBOq8ikFi3yuqXarMSWx",
-	"SBWxfgMc8iJJWK/UGrhCpHwtKRE2u0JUtJ7f0VbNnN7WHIxWaQEPHo8IBXMH8bGIVy8jX0OlFdBUE953",
-	"mZR8LkEPkkOso2+vk2Ejx1AkCLDN6AHcbkCbCroKtHe9eWfMQXXR3aiuJBYMdUMUAe/NirWlm53xf4a7",
-	"I8zczEABzAJGyHIxrD4M0NQSodP/VOTBqXGBet9o3FVFO4EvS/jWZA/CaKJmuWIwnReRgArPAR1tLkru",
-	"m2SdnoM8iZbhXzopVwyDr9cJjvL4uXeAvIAMIxwQUA9ZAixcEIx8GvkJjdFZRPC5lOV5jPyQCxLsI8HH",
-	"BCYbhhANGYs+szSNaiPQtruJgOn0SesAeQNMQ8qGHmo+khPe13Zy5Uhp+1CW9FPgF2vmClgd+rme82wO",
-	"HO++07Bh5U4+QP7wnhmqJkn5AmsVdHKywNMiB0NwML4hal2McxfbYi93wWQJbx0Ee6quKOijmKE+tmlb",
-	"IpKVccY1XHUrxCVbLyBQyOUea1sYXO52MkHNroMmYSKyKUdENoQ0YAzquanMbq1yWqdVWLXfu3+2dfLg",
-	"np2zJKKm/D2Lo2nxqGzVygjbno5CbsU+GvFLNMbMuMnQqHxfRZ/hCKx4UIkSwkI7SKW1KfpNXsIzmvmO",
-	"jUkcUb/PPD2Bp5nFXXf9FDrzUDPEZyQUlrLHQV7et9dy4E6PSETUjV4J7AzPd0uvY3kuIFM+Yx4kndwB",
-	"PD+Dqts6N2g1MJe22PB4li+FdVBOJk2eTc3+H2bolE8I0wl3+8znTBA/UTlH6ZjwJJafJ7G8P0xH6EuE",
-	"u/3smUYTQiNea8QDeZQhCJPM0eK9atxnEhcro9QjEkfT9qEc2DPoObdNUlXIx+JKGDech0DAGrcONNOJ",
-	"9XhgIeyzEQ4HbcgXIjmYkMRCEkIIngAtbjyKeDIcOTquUd84RVMgJr3KWRoITkUCA+s+qO7UcofcDLM8",
-	"A5yc71M531W6N8dWuyzQCxMBDmOZ7tjSd/r8Yi64utI9btUZ2edrk9rlI3z14l/5Os1JgHUNtBBY+7pS",
-	"DrQkPg0v9uHqHa269e+TsxHn53dISC9IVVy3xM6XqhHS7kqZJKcC7fUlDHQXFYny4piMJ1VuSof6DRrj",
-	"gCDB0QCvkLdQx9sdrh2oWJHHTa+IBo52QhTI08tt0wDoonKL0ososp1jMayNd7y5V2kvxiLWq15n/vKz",
-	"u8bLrcySKw0emEL1LMGLv6wLUbymTyjkajKM+ra7WTegIuC3K1M6nFqdQbHg3GdWSwiF+TTt/Eg0RkNT",
-	"v6FVzkBYdeCMPCtuWo3NDWxtZkgqUJAQ1NQCEwBtJBE/pLVUwEq13/KKlrI6WUIP4e2jDxOSqEpTZ0S5",
-	"wsBkSHCAPDO4ty8lnOJJOfn8qdzBPvMKi1ayCsyZBJ6RG8pn2Xv2DNph2cTcOj0CqBx7W30GxnHUlMgU",
-	"+gOsLQF8iCkryR25sGkmD3KIngf8jQMLryxCiBrTHGdd6geP8p6LyAgGyB5hZbuudtCV0AiVw8AF10E4",
-	"FEqNO8FTyUbfEDo2q3gjJKLvxFicdwaUUTGqdqGuzZluwirR40f3q1141wrBroxCVq6BKvQ44/IyhGrj",
-	"whWwe3X4cX4XVrbUlKnGMv7UGmJ+mlfgTZFENJ6eyP61GyLBEYkOk3i0SPN7Q6DD4yN0TlQyMU+25xH9",
-	"LvC+++gWdKKL9Z6TqS792wHjmxwK/K9km/w45NmB+YROxDtkutro2rUSPGZV5mZwlb1k6mJH+LI0N0/H",
-	"oaCmBxuM4w054Ean0/HAf0olDpbjqYYmXcd+o9BPPm88oXK6V4p/OeXnhK0395OTY2vusezAnp0Qk6rZ",
-	"QV7tfHLw2fykriBUSiVAhHg4PzZ1fxv7jexSoDGmECynhZ7i5PNmkDz+0d2T00xCpEzXJQBhMCLE1NjV",
-	"eW8Oj4/Evomku60kCnTRQ0143WdZVHdLnRjsxq07R8ewSxfdjouahIEIDoGok4j7hEhMJloZPwTH3288",
-	"Mkl/eNRv6O/7rDkARYrKhONrZQDII4+4mOAY8kigI+N7GFfbBoWD9DS0QVI4feZjf0Ty3IVaOIJZJRET",
-	"moOxlCAxB6FNylxUyJHRfzp592EWV9vpsz77gz9AEtLksGq2faa0Ld7GRdez1LOMkGDJ1dNmGg1w5hYi",
-	"K9ZTe1cOeHSJo0D0mVy/BM5cE0hjNKEmIq0mMNSEgRqLpRq4g46lsCK0l9KE+HmUSsB9ncUbRwRNkrOQ",
-	"+tB+LGWYRGhdgIDib9pJR0X8SjrPHPQWl8AwoCGRkBBJtibus0nmCUXhou0X9BlgftGZ2ziDZK8TrEyq",
-	"wZgyyO4pRXjU9KBp1IHnT3EQRF4ri7GhAkFIqDnxLXdLZVHe0JP2zEk+ykLkhDlGExDnIMr8MAEeScWI",
-	"SsE5gkROmJXD6HT0HDrUXgAQCiyILkbGL1mflb5o3pQcxs6WSVTvoIAOqRTuvY7nIO+pchdse60DlNdB",
-	"tXdLazMIKMfUWYZkbN1ZFJEJUY67lElGy8QLeiqGGuRznXVLbhhcQxO1Y7boNMI+JLvP2EkF4hKS4BYV",
-	"Q51i1RxAoOQFFFOWqNPNXSXe37zdZ4X4pg31yyiSwMHxDA+HEDCi/PXLMecCDkax+1nYllyxifLKzhtk",
-	"heyoVWQLhfOsDWhHTc9CTSbe6BvfEZx5DlKUH3l68yHTqmKpFDIWMUREF+OkYp4HxwNjqgLeKSjwVDC1",
-	"6KD/PB98DBegz0BtxwcDzcFD/DGsV8Gph5regJIwgC5VjQKFbyY4Hmks4yAPSJR+IylO/ka2m3+h/EY1",
-	"pM+9bUHNySyAW09Z46+IXBAc6rB/nAiyD1iaFIDS1JM0h/WeNogatwrlBNZnjwvF80XRUzkLtd10dWS4",
-	"MHEPCg0ZzVtBqZpjS8AhJqIpx5wOtDdo89Dod3CMLnkSBjrWEKiHwTrguACUrM8KqjXHcg0zmQP4IIch",
-	"1FyYxwCZNAZOnxXc/Q3qPrp7es+K4vE25iN6NL4ScimFavJZ7Eif5XRRRU8YxzwsrGjdPOTZ2+ptovvc",
-	"PyeBnIuUNM6IqimK1V44ZjPySRuhOPOQBVEPZtRB3lt3T9HGRVeF9gkPiRG/NFTb+F7CfHUWPRRzRSAV",
-	"etEG3ULMhYn3McmsJhFX1n15KbXn/kF55I0EwtX6TE3gcsSVulOFRTRzyHAKZtwqo23LALcpdCJZlKzs",
-	"iQGdpgSnCWwE5A7UYrq6ABqMISK5g7zb8g8dw+ahJuCxXrfbQgJPBSSPBp0jziO9VXlt8EPJnDWhO4Vd",
-	"vcMh8cCKwMMAIpeApmt1IpUwo6cpt1vfXxutI5CMBBGoaWo5maT8DhpNJySCfAOgBI/irHKTY9c0lJdQ",
-	"Z75W4zvWZtg7YN3LfYTRiMYqzEKnmJDgZy0yj7GVWDQKKeAmWEG+LFVORl7lPE1jRIyj7tnU4qB0WFUx",
-	"O7ZK/99n+mhuq7QK+4jxNsxZ1QmQvCrCaBARMSr6HaEmhILREFg3kYwNT9tSGLjU7Rg/a4sYh+SbCifr",
-	"zFEGacdczktCkyoCJGVPZVcqFPvRCnts0EGfZar97LYb2D0KyHjCY8L8aZ+9mxt3lbsRSN5gB1Z2g3x0",
-	"E/aHPKuH9jtkmkt9XTnf3vZ2n+XleSRlUSqqzEMDCTxWfHCmc5UPJKmDNpRl8Q5gR8ZTkQfESRQPsCxb",
-	"yqOWm27CX/KcL0NM2UFxMG3/DugASHmsBrQQfs876DNsJgs7msfhZfkYhD7dKGFM3W3TgbvndVDGaBU/",
-	"G+Npn0GB1zMC10LyogGEGp0lKrQsu6MoYeeMX7Ki+V7bjxyEUciFbUHS/gXZzhQ5N0nglAne51HQcmB9",
-	"ig+G1jBv1PSodao8ieXta+uJeK19eaRgjwYTNPDGdjg87DdKWADIipFLueMG4u5r0m/4dZWh3M55lvlN",
-	"yW25AHsayG5wQpIZVywi4AZlylSEF5LhABPXZwHxQwwZhbCaCfwsU3XX9XQBKIh9trwHIzk1HeYB40LW",
-	"ABy0DhDuM3iSRXZmFOGGQIJ+11Seyofpbnqo2XPRA3pLsYUZ4gSYB5k6mYQcB1LU7UI7EgoCnEurg26p",
-	"LRqRMMNZ5kSNaU9h0cmkgEVVBWUoarSPJlhobiDTjgAa1MxNU7O6GSOquM32WRIMSZwF40u+3fQkqWdI",
-	"kGqBvG130+uzZukzjW/kd2c8HlWYJ8FeCkebQOWHyNQXMW7qGecmj1UV5xeoaeXF67pIoDMSX8rLFF9y",
-	"OCm1t5vyldqClgObKo/9pndgYsfVvkOZsESiE7B5wlcGpWAoYAIssb4k2tE2hxaFrFR2EWA/JCjKW6HN",
-	"nrDt+RVVGmidIaNh60svSCR0hdqO23GNpRBPaGO/AYnCVA6IESgQC2q1/19j/6Mrp1FQZuEJ3bjodtyN",
-	"yBQOq22hyPsG5AZaoR1dpRGsbIV2k9FUUH9JU2OZkC0CXdFrSCqrxZ5c4uGQROjxkVJ7ZAkPjPbHmWOa",
-	"zijD0RQ1GUe37zwE3V92rY+Cxn7jLRLrAlyG+YIZ9FzXKPy0s3BMnsUbo3gMGnWFjirC6q+uKjKxZdVd",
-	"OgWVcWP/gydOQ2dMaew3oEylSkUM+ibD2mTaUjzU9S+yZDTP2iYzzf5HlmU4y1cD89kYQc7B79bvrMZo",
-	"PdeVODrkkuAJkx8E7Pxa7fP26ekxaPqUZwZiHAVkQlggCUrl5r6tx166v7YELyX34jYvUukXUkBWnMCp",
-	"tQ4p8YeS+Cw8ifsSEWTOXa+z9fqWd8yKKvdfTrAma6AmVbpTsBRImlm51boL+f6r3O5yfsSaHTcLyrIO",
-	"LtzxU/sam1W+iY2fYnVj38DGf+vwwX0Vu6tClNCAhqS16CjkF+sdhZlufhSZgVehsgrj21ex/Xrm195+",
-	"cAWtxzinJARXGONsQ0XmS+pjprANiiM8GFDfJACZSga3gzyFejxdRwoUbfBoH2lP3D5ravuCEkAVM6Zs",
-	"REIiLUICREEWnagoVuBJMFJiWUsXSSJzTn19tsCrTxV7sh7emPM4a+UC7La76eSKXIC26YT0mcd4DFka",
-	"p572FMp0jyoXHegztF1c7Qs0MpuieGazN5aLqZbUlaNpVt9JO61KHij3ILZdphQDD35hVFhOx8o5UDvz",
-	"7vcZMO1aj44qnYkdPR1zzoJoRTOIbrnHGkiL+FwLe31m2oPAPwDQoD7ROj0R80lemktI6Ci7EXom6Ug8",
-	"59DaZ6/r0Yo8Q1xBkQvOI5p29BkQDzD+ZNQSxG3FJs7hjEfqynyFmNv2aq5AG4+yFLjb7uaCQW39eiHF",
-	"b+7s/EHuh99g3EABBCbaV64rcvOr8YM3DGHmKX7lWJ11JQx05305M9cx3Vvm75Z1x88hR3CF53PXsSer",
-	"3dj3UaT83JdN307xCNkYt799873N9/e+tfNHvf+8dbr7qPvQfXDzHWsq8jJkUsJDM2DRjL8gi1qGIVQI",
-	"/CoHX84cXXH42TwO5jBsjkWU8rGIkEALoo4KsuguJjSPin7zr0NiLrpKQLKt0gspfcF8XSidBxKjKZyH",
-	"wRqsXKHAQBRHUtQliA/maf09OhH3qYgP7UlIUS7CYxKDL/IH1WX17dk4xnsbJmJVvrnkUSD2IVKj6R2G",
-	"oeegf/mn9IezT3TBs9ln6S/Sz9OX//JFS6vSEyZP0bYwNr23sXgMj+9wX/XwE5R+mb6AOhmvZt9PX84+",
-	"hSI9X85+kP42fYmg7tPnUC0OCmKkz+Xj4iCm4FBu4uuzbCjzsjzgrxfWCFph+Mw9TdAhI4Ec8jRSmggY",
-	"52/T5yj9HZSj+R3UGoVKdvCxMtpnDJ7AU5BfILmF0icDbc36Q4KExI+F9n6v8BjRlWTyO5hVnW8chqFd",
-	"NxF+2ceQ/7S2quE09OArOqZJcHmHskD1b36Vxik9Lo5nXmbjXil0u+Du5LU+wUrKoxidKQZZpag7mwIY",
-	"F93KtLNXzUbKTiDpcmE3rSqwO1sVPmcfVVX2p8yq6Z9n/Ksb9Y5qW32KunKEHviM85Bg1riSZOQro9Fy",
-	"6yxkAn5vNSy+jUGAbG+peVR1n8134xYOTMkM+KS7/JPHDGsPGRKojzaXf3SPR2c0CAiDL3p7y7845fwB",
-	"ZqZOp1CMyAorOtIG7Sxj97bbW2kfDMnJOZ7Fn5wo3vMxwxeYhvgsJOrTreWf6qFOlXpfkUhL3SDiwmla",
-	"ZFE5zdfTRHD1l91NeFXSi9tw7yQVCyI8KIwimWVdFStjXvVrsHqqVzcEGiRQPD8eZeWysWSdqdDRMRDV",
-	"aBFBFuelPr2OommaA4YxslLBKtejzqdLzhAUQ5CySZ8105+lf53+uGXl/ddc2JbramWzdqWoYqclWVZL",
-	"t+7SPF2uOrO8yYZlAgNXwCcZt3eLB9MVrrzNGWd1URvp/4TCVb9KX86+n77Q9RNfoPSL9OXsj9NX/X51",
-	"bblXs4/TX2p69mtTX67fh+Jrv5WkcvZx1l/9B5aCOv2poryzj/MKbV+mz9PPJSH96/Q5lNWT7MHn6fN/",
-	"+SLnT08f2Ju6MhNawmzqeBRuyx1udfL8EnrtflXodQXUCvp/Tb4kJdFuGXKg+9zPgierBtVNN/4f9r6+",
-	"t40kze+rFJgApiZNiqTlNwmLQJZfTre2R2N5bjY7bbhL7CJZq2ZVT1dRNNdjYF4OdwH2gNtsEORwSPY2",
-	"hyDIn5PJOuudzcwC+QTUV7hPEtTzVFV3U3yTLVm2h3/sjtXsrq6qruf9eX6Pvw/e9hZz6cb1xU/YaXlO",
-	"Zh5bgrnvSNFJOOZ2bzSXmNke5r8/kvIezbCT+Uartcw2WF+v488r2TNP9iAZQllHiVOeUv7MMsjWnxX+",
-	"2o2f26x9NrUJKlyfKqsw4llopq6mm2I4xFyeP5fYnS3oc+QQnxKBYU70gEVnsMvOsCI0Zn15SdkluFhj",
-	"nqM90W+vcW3j2sY1p6AaIZvrp6Wdq0xyyTmacp8L92fzBLT8du3ntPbLJ/Xa43/zr6fVjBTh5QsbuXur",
-	"MkXv3Zj1FeO3XSFdhnAeSH1HDkT8akxuxXbmsB08Ja/NdoKlvD3QRVQzEbO4oH1O5yB3mS6zjzdl6S2h",
-	"irx3NLUikTkkcpfpM6CP01k8Jxl+OphCXw9ZmkAfFX2S0GKO+fQFMw8iY9BhpE0FINFAp/u1OvlQJCMU",
-	"lQoCfwcsFGYEFm8RStTgoM81gAiWVAFXMnJjlun3cRqfMP1+NJbbb8b/afyP438e/3b8u//3J1KFkb8Y",
-	"fw9PvBx/t/bKFhvu6nIW2xtnkwOYXPxes8u33jxbsfPZ7Byp540ZWuve5JgbE8vDRDbhpTBKCW1vkd50",
-	"jyt9y7/ynPmBe9E873jBUlxpTT82X7qY0Eriwsl88yrUfM+8IKyf6tFEj2JQlzAhmXHIkvIdY2PmsroD",
-	"SHQNhffAO8J4NEqZwvYy9jHN+mliGBC2mYXnH0Gv3xODeDd+eTSodZ3xIqyn8fEBwKRGfqKHcisUkCIu",
-	"MyLsWnIdrgFhWeHztbEnLhR2o5ffvHFv4F94hyeuzNH+sq+phsr2BZEAn7B4US6hgeYJ16NaX8YsQa13",
-	"qjvoyjviDgreaADFzmxPDln2YWdba5kJNjqdMuuOwMXFHhZlzXom8GOKOrx3evAqTHHWYn07jgnNqQO7",
-	"trxhRXr9mfvngkDGQ9aXFiQjn7IvSSlZqLODGCtxdfbiaja/fe1toxq36JKy6pxyasnUTbs6fdPyA3Yh",
-	"O+bO3CrYswr2nEOwx1PbmQZ6CiS8RHCnwFbfiItikaK38k786GI6r0UGr+WMWGyxTUiAxdGfAvVNCf3U",
-	"yW7BoOfKRn5ij7scrXesQU+idZVb8nPCOiUKfkVj0sq78T+N/zT+5vir4/8w/j8QIXkByePHXxx/ffy3",
-	"4xcQf3lBxj+M/xc5/nr8Z7zZ3fTvx38avxx/f/yrV7NBLy6asog1uVDKe8uiVnGU9yCO8hpc9DVNP2BZ",
-	"p7X/LuVs0OWyKd4VVA8yprbKpqJF81KajmYoMjsJo1nRJbqyEldW4ltrJcJpXVmJK8Y+PxPZnJICX885",
-	"5nmZi3b4AICAoIbf/CMPe5NoB++oPQIMJaB9wP/nmqRUqVyRDUUZg1S2NdM110UZSu/xaX4EpfeCYT2i",
-	"QogngKoZacBHBLlgZmNDXNtxvO8kRVQnd7ADt84GbT0o1l+SKi2wE1fuDhKHPYVKXijSl6LNQmh16W92",
-	"azEzvKRcrU5eguMRkVwHNZoky6RhFcxtK6MW6LUfANrRqcAvgsqsbT8TGA07uTLgM2yXcts1cUicZVOl",
-	"YmQx/W2pFOCVUhWK6IP1DyIsZlVMxIqc8uiY/V6x0hUrne1wk0OAtjgzbvq2eR0cY5MdaLkoZrHDNhUA",
-	"syKH2NOV2rBxYB7jfdplRHYQkLZPs8O1AutHv0RKMx0Q3BBEoEV0OeEcGf4Bc2dByTeUXw+FT05AIBXM",
-	"cnCPncxgcPjKpLrRuEEsTGARnsu9Li/wL3CIjCHcN+BMeh9MUMAmbzU2ZjHriRyLud6V/iDR3Cx43bDV",
-	"Wkw1PZ0LwrzhY9iLt80B8rH9QluT1ptgw5J/+XkwXdl1A6y8Jq/qNVli/WjIPHSnZuVsOTdnyyuLkT59",
-	"+uQAWEel1bjPbxabe5+ZJyZ3oczNcs1vMySMoNRanvDPDDJADHY638w81/38refMqfyb5mW65qtbBZN+",
-	"fKmuxROsigfzbVfypmbFbiN5IvSazBCdJ2aWZu9+uP+oSMwOyBksZ0iwAZVqwu6M6uQT6GpgxvRPn7Rk",
-	"W42ma0fgmnlj+xEE7sJRiGJHLKMJKSBBtxrXQgFPSuhQrgaJBtw4/zIAeHIw2gBKEyByoW9/IIfCdSGM",
-	"2jJmke3TDZDi0G3VaI3YIRaw7gAYY5YyV/QZXCjsRZFBf/qsQpOuzLjumXMHH/MhubxRbzZqrUazVWtd",
-	"uVoJKkc0GRjD/P7u7k3V/Xd/+VP5893eUfvB9kftHbm7e1P+cmdn++fXd7Y/uv301q3tn97sdj/rfXT/",
-	"L7Y/ur2z/Yvteze7h5/1DvndG8PGzZvD20+73Ts3Ks8fnypI5zdvO8755JvPFvXT2LHwSTMkQPlgD2ku",
-	"5qyeeu18pnXf2AGzAQX3LakUKHbIMg/Ga5RsxRgSAlLNJXf6V9rzKmf1XZfPhkwuNE7pHbxzleOf3b+H",
-	"JScLfcoTjnJCbThMaZlhE/BZbmDv4Tidwvz0jMCQc0/3z+7fW4WhVlS7nO/UH5tLyhyci9CpJ1sgTKHR",
-	"S6pEpZfU2tQg9ZQA9bSQ8+V3IeS82EE8l6lNc/JiD7uBUDOiYPVQTPPDkrIbFtrbpFSpYkNIj1hn1DTf",
-	"AJBr1jdGQigsmjci7Bb7ArqFAPYefFNA/gxIZJu/R7a076kGA8P2jV2b4+ItM+IfoX+3LA58ENc2KVLL",
-	"uH1XaunKqfteOHVPKd/O1qOb0vYh7bKFqqm9byo+wXR1NM1kPGhDj4c6ASXc1SXrHlMsFOgvqnq30s79",
-	"/YAU3RHYAsL3Pyv4jCR6mPYBmaYgrrEldN4gwvVUrTFh7FlsmLxFYgl9ExKmyUgOMuinQ9oJN7wolkRJ",
-	"W+w9J6Niz+7bhSjS9mOsVOgVg5nDYCYRVB0J29ymN4/BsDRTAsQppWx19fkAP+xDys8EL/OZBa5/peNN",
-	"Oe+Z7ey2LCEyOio5oKWHMkLz/YfmnzZxAXuecKw0RzT9EizDDA50gvNdqHt5GX+y34wz9ymfyqOcn6wL",
-	"0Ijztz/EjoFT+LtNIfF9HfR7Dj648sj++DyywLwmoANAgSx6R17PURtz6AVKM868sBG61vaQ+Mv0qMkB",
-	"+DlTdXKbtnskMsa/9wtMxeeHyhJlFFdNjlh2QDXvY8ZpjvSPDbszRjU2yMByL+xxXKL3GQJgBtD/udfT",
-	"um0dzUzVzTds1dnibYHtmHKcz4W8nMemZsyY2SR2ywOIWDgsRWLW4Ub3wWayM5pCbRWob6CwyFWRAohW",
-	"fTGtlCCzLp5c/A6sqOUttJvgBMqhKEDeuO91hvSzJNVgIUS/L6dNZ8tG7KeQRoT94pBylqWXN0smhZct",
-	"AyYJad0rinl7asYmT6U9NK9IIEqltnc5U75l+iwzXtNMK58O5h7DkgSs/DFnXgoGbWfLFUTK+QD6ed9V",
-	"Lgi8UoUCKhVIXypNrjS2MEEGfiNtKdSgb/PjBoL7RsUR/B4R6HxLqlcajQahJKajgKiEx1x01+qhiMAO",
-	"V5F5yqbdYE4aV+SIJhwL/zu2ptUScdV3aYXQlLKhsgQbOEExguKimzC/CWtbhIIjAoJcBa9CqXPTp4/r",
-	"NtalBu0e6qkHMh7V7aRU/XId51tPqNLARuoEDVhFDhmzrV+zGIs7IvdcRKoRFzF7Gk0PhSmV7sNM78In",
-	"fl0HxuLUx72MdVj2eq4OtziYIW4LOHJ5hltT2ayM/2H8m/Gvx/+1ElTchhWujn87/g3w0y4c4GvXnnun",
-	"r2/Ub9aSj+0G+N34t+P/Mv71+H+O/3H86xlDQLPSU6XZ7e/vwf7jpziFV2QB99zf33tE1eEdLrjqIdtt",
-	"LcPW3IPb7TZLtePXq15NK/fF2yLtHg7ESXlTkDFFwbe/v3dC8IFsqGxWupbtqR4Fr6iQgk0E85RKZ8lF",
-	"vlgoUjs9kCRmdkxAw2yMuZtPzqA9ZxVatP55/MP4T+PvoQvti/Gfjv/OQ/FAb9iX4z+Mvx3/MP499KP7",
-	"dvzDmsM0xiyWIBRcQItc5EuqTnaclATJiMLJisa8nC7hh4xEHS8M9iwTjObLjN29d0Rg4O5UNivN1uWN",
-	"K+ut5vq1a41Gszb+h/E/VU7Fpnf3Vjx6xaNXPHopFzMyvjlM72BkGdey7Br51yvza9TMlmbZZnqg62e0",
-	"a1OARUwk3E6TZERoHGdMKX/DmrFcsPClC21lHffFuuozZr/3YDXvCAdeRn9eng3D0leceMWJV5z4FJw4",
-	"57yK0C7lAoomgSkSJjTXozfEh72RfWpWPMmBD3imeySmms3kvSXNNxTWK9RsNAgVpCcHGThxmtO8RAW8",
-	"iVae5/zZgA1YDGYGFEeWwSjMZUI7mmVkSDlEEyHOGCEb3YSrP3kQYbIJSJWO5TiBQ1CDbESfRg1PkIwK",
-	"Igd6gRvHiY53RCzA5wPwz81Ko1lvNOvNG9cbleA1fTnLCxK3XytZspIlK1nyurJEEC5ifsTjAXCgcxQl",
-	"hsuq9WfmP7YDxcxwnbnnkuOpVBgua9P9eoYDyz4LLGwleNNtbXtkmG6UV8YfJLJ9qMggRbQMqkPRp2JE",
-	"FGtLEStSbdM0ZbERVBAjYNkRywLSukKUuRazDh0keo0MhOYJRteNoMgY1vhT0uGCJjjLUFQjW+fO4igg",
-	"UUozzWli/okVMuZf7GlquFS0Fpjh8magIIqGPartEutkTyaJkUOxNJYIdB1F2egNEZwMxGugWMeG/gvx",
-	"io0tQvGuYU8qV9qvSI8eMWKnEopqawNEqrISkGvihNtaPlizYV7ppCNsLzdbkEjRJalMkk2SUqXLOQht",
-	"mkI0yN+kSI8lMaHaf0//gtaNIB/BnrlLilxpXCbVKOF982Whfsh+33SmVL3L9CN0Jy7ElIXN4XHe3QRV",
-	"l0uKRK7/UESwIxE0I5PxqFx11mj+5a3LP//plYfX77c+ufpR42cbf3XtwY2bzZ3b0wvR8PCfdRHaMjVo",
-	"ZkumVuXtW2rQEpUWn0li9kZLexgciiJ+Ly66pX1oNexqPxswSMe3LzUDVoqLszRV2WwEZqG8P+hXNq82",
-	"YJn4R8OvgwvNukZbmQLTeoZxdCu9ZyaaUHU40cLqIdPZqLZtqGVRFyu4Fe987/pYNZdYyl0jGC5APr+i",
-	"sC1nfzlDBs0DC3ttmegiUekko2F9TwzrmyceuzSjQq+3jVyZh8yNnUgMX0U8GXjMsdBNCCJgPL1v5Ith",
-	"+bKDUDSOSbrr9EAODBMuIPEFyOF0j3R4Yngmacv+ARcsto2uka0DglaHd6EmlSpC4z4XivTpyEoFbYtH",
-	"VSi6TJONxuVpjBrnvjfIumwHlr2AW8MMmNAZd8A5XOXLMjYmKbzAheRJhFtrRIJMeTuawKku/1qZzsT8",
-	"uJU5bLrAmHHQT5E3T+XMJ5lwaXn4cWCFeRODwrSbrWbrSuvaDJ6r7VIKU3W8tfmGeSt+ZPi+8KVnZ+8b",
-	"TuuWDyAr8bvRmukdZGvwJaazEFIFal4rMDe8YSZ7O6n44+k/ydvkINO1NKNtzdtsthNpW9BkpJgikWZP",
-	"dUSqRh1xIPSFmk/DA9oJ5X0sdrTYoQHgVlnXBovJIRcx3GneHqBHH31nQmZ9ZRRQLQeozYsYbyMxa3PF",
-	"pVBECqJ4nyc0I32gb1UnDxiLHYprcUmhOKDi0DxifrP7qmnGO50t0O8NTfOpCNSX6+ROxlid7CDo0Ux2",
-	"uWPeuOf28LTuIhh9RwqdyeT1XECQVFzZbDaCitlhc04uN5qVoHK50TJHxXw6cPdAzPvF8d/YYPjxl+OX",
-	"x1+R8bfjPxz/6vjL8XfQvebvyPGXZPwDRMdfHH91/Lfjl+YXMv5+/OL4axjih/Efx98df03GfzDX7Vjw",
-	"/3+L1/88fnH8xfjF+Pfjb8zzZPzd+NvxN8dfHH81fnn8xfGv6suHjKds9akwtM6cfZY++qzKVvt7AOLe",
-	"gTNMUMKEGruN5cvz1Ndt9MnAyalZpKwFj8C9RVCt988V9o6U9TeX0ud3DVEbjoq7+O6l0BqW7Y4/GK8U",
-	"IEVINayM/9vx18dfHf89tMd6Of4urCwh2rwWrtoSdCXUe82DOqlsVpqwT4slXkdm/UFCZ+elP2TCUAyh",
-	"xN5KwDvPRBt9UuxpKjNDu3/x6P49TGN1Cbg9o3gnGaPxiGRsmHGtIe4gFQtFwsWhQpcXVySTA83W6mSP",
-	"Ki9UHaAAVaRjzDnCUWqZJzeNkOLQ2F2m9LMBg5btARFSo/y0k50M1uBsI9KXQveSkXNTLRJpd5m+gwMu",
-	"469xG4VT8jVi3n1jFlDW8NuXH47oJ1fET3cOs3s/e9Bo95PBz0fddIauD5JrSe/M9eaN1qR/ZqGib1aB",
-	"yO2IYWBtq70Hd22bi/qMmXX6MzwplVR0zZKF0fA/hb8eT07EHHFzQ+2IZuBEy8+/3f29B3crj58vEUKa",
-	"okXMFX+w2HUzq7NAcMiAZjDJG07hGxdpQeUh1ewe73O90Pnjbyw+VduTCW+Pln7Y3v7euY9W0vAcChY9",
-	"hwSWWJIggWH3hsyXl4Ao8C43YC9c8AcHXcro641SloE4mm3w3eEiVrnkA8GFJhpta2Ukk7ME04QaOWVk",
-	"u8zskjC202qQ+zdLhiCEFlQoQHRi1UY4aDQutynpZazzk7Dy7IAq9nGWPF//V76QbP0ZOE+ef7rOhM5G",
-	"68/gP88fhxV4mEUEZSsXipl9rYeiJAR9MUwE9z1pI5ucEIqkCtaz7aLRl4JraXgetNQJRfnZJx0u4if5",
-	"RkYYOcEvd0mRaP2otQ7hERVBpx6cie5ljJE+0z0ZK0JTmunFsth8ir/IP9nF2Zf201Q2Kz2tU7W5vo5o",
-	"gEzX8WTVs0ElNzN/Q46/HP9QsCAx0/rl+CX8QOBvsDTHL8Z/JNcaZPzPx18cfz3+/fgHyM3+3+MfjMX4",
-	"w/j34xfj746/NEbm78b/nWB+9/GvzOOum+r34xfEWqXm2jfjb6GR6rfjb+yr//7Utma+5xdqaBanMc9P",
-	"BxQIZxduXonglTm7EuBnJMB3QbIQb8JZP6JHSCZcaGkt3LMyZacA4zlZXxJF7voTlSaG8ipzBdVSCgIY",
-	"B2r9mTz4BWvrRVkhaDcdsB4XsbFPrUjn/a4Tz1ygsYz4UuXojvkBO3X767eNeMfrVV3Ev5tjX5Pp5rX9",
-	"ULggaJa19+Dulu/ThUWxYkRsqsYohZaq5S6MELCa2UtvhsEditNb3Lt9hOBbaG/D3C8pgt+H8Dg44TPI",
-	"t+ek8X356pVrV69fn9EH1n30i8iG+BDfvVTnj9NavGfV0TE4Y9sZRltJ65XBvJK3ucHs+iietJffoJ2M",
-	"9ttM2fdJj2onYDJmRoW62YR1tEdCKFuYFlXBJ+LZh9sZi5nQnCa587Qeiuju7UfETAceVhFRPTlEKQO4",
-	"CVjvpUifZaWekXmWnhwKAkFBGyI9Ylko2osF0T1c+LmbNvY9Mxij+0CXlN0+3OT3GSflR0Hc3klijmfx",
-	"yy4m7cU0m/tt8v4ls71cOwjHj+6qZqNR0Og7MrOopsqimkZ9Gd+imkWk2mo0r9cazVqjaTTXhGqWrdmQ",
-	"gR8hFCVkVEjfpJoICXm3LMPAAuik6B1jMSim2MI/Mb/1GRWKCKl7kN2LI016txY4tab5rfoy5h3O4nle",
-	"q1DMdVut1ckDqV2+ykAkTOG9yFLM5rl8NEUoefToHjYf55pUI3iqrnUSrW1hxnWEesyOWwRAPBV1m2g9",
-	"2u6yiAxldojKbmaVds/D1HwX2n276At0oNkDBBZda6PWuFGD9AzBWHz7CE8qKtrg7zST8zllzcaNRqPV",
-	"aDw+pROruPILdWO5STzCpc2CW8ypBaBlIdXeEtRKR/6xoeKuXGBvj9T+pMfbvYJ8LCN+UygcfXXX1/PX",
-	"cG71c8Z+Kv3AQQ0s1g/8naSKxUtrRpUPK+P/PP4GAhTfQ5DiGwc14zBlyPh3kBH35fjl+GVYmaddhCIy",
-	"tg7oFxaa9+OH90h/oDQ5MPsLeLwePsFsQwHgbHY8phhGc8LEhtGakVVZpjBdv+JQFBWUSWfXqVQP3Lon",
-	"9m0Tukcolg+ZvVu6x01Y9g6u+gKVD3e85mkfHZooFlQGWbKdZYZiP6280tG61qicVlEpbdNboangjE6h",
-	"qXiiWWkqq9jbSvE4F8WjIIvfCg2kLNSWUkHSjPfZ+pLQ/dpIP9kpIJ07L+Lew937t4lgQ0U6zIjmUrHC",
-	"rMou8+4Svv5ri6Nz5cXF+Y4eZYwtwOkfwYZdVEb9yif5rjKZnJhqhpimNxZYLt6wbCI6sgHzytn2xwND",
-	"3Tai2+VHTBT5wAHTQ2b0V284kKoDeJaCkRGjGaFdueUgE0izQWI6UqGwVeORlvAc5ui5v/JR7P0WgSB/",
-	"Tz6iljEdrdXJff4Umn0Yo+g345fj35Pxy/H3x389/uH4i/H/HX9z/DfWBPJ0CuEKqAX4aygS+iYU8MhX",
-	"WDIEqWPf5g+YBYMKqlhbu8Z3fXrIiB5KqNyC4H+XYSnXQABw0R2ZES7aGZxMmoQitfgNSmYakJDMBmPf",
-	"EilAgpBqZH7cJK0IUIvIQBwKCKS4mReQHCzTDcWi6D7wMfM1L7I8rCBxPm02GtcfBxWz1Mpm65S6ul/N",
-	"herpZgLz4PXNt13VVq1cdyvhVtYUzyBB7Up/ORmHSA1zsswHSVJzqeNQWVNLqOgOaNdhvjjp5zLuqKYH",
-	"VLEcsZ9mjKTU2AFUA/bPUxaTK40cQEFByaW5JSBK0wy7Umm4QprIwTeJkKctkbI4ZxfHz5k4spABmWAa",
-	"JmLYW9NnYB9/VUqn/mMpmfq02dC43Atl+G4Ks7KgPxR4FIyF1Ke63bvg8NHKN7Lqnn06KLg8ZeEN8mjB",
-	"05TNi4Lc8874QiDEwoJAJMQ7ZyIIXEeY6QAkaMuEAp//AJELSNNlofDxjKgtM9yqmAkd1ck+E7EviAWs",
-	"nI6rOAJbpXz/FiLkyIwIbHUdimLX2SVxHPbdTlwcT3e1M4UKl7x/wfGvxn8kCLAw/q5iswRy3JnTMnS7",
-	"2otl6TiJeWq85+QX6F5fKfUrpf4tkxh3AEOn3R5ktkCTC0I9J359+XG5saT8wFwlV6M5vw+t1hk/GGh0",
-	"Yp+QGtRnxCotM4wx9+vkvlS6+KjR+DE+LDuhwOR6tUV6nGVGiPI2TcgRTQb21l9I6MRpW6Af0PahSqjq",
-	"TYayYQ5PuOjIydoNUr0MgNZwkUizzXqUwmsQSGhtqeoOh2V2OtGCT51zOcSrcG6Y2K7oyEXdDS+pwsdb",
-	"RUZXdQ7vo/7uWwDnR/3UgYNWrxiEzPlR5fRceJ3FHNJS5rJjdxOpZiym0MF1uj4fEMGGTGkCWPKbCKcP",
-	"9Q1DCoIHWtIEpCeHoVCDzLtreI6aKBUjKcu4tK0ehzPyybheVl13PPW2W+t7w1vtiuZpxe7brXThVf3W",
-	"W8wOWU6bp2OGV3uvon2uW6+EgwhZ7+l+Mj+/ApzPnUJjKsjoWCMRjBDNUlQR5wSUSq4VSaWChVp3de59",
-	"Brj8bNDWA0DpjqfWmoBjBLBWzG+GA0IpMNzvkGOwvplmLBR5ba9NRpxWUn12QGC+HPv8GCy84q3kxH7t",
-	"M/iwOzcrxXYlAFYCwAuAD0Wh15/sFDwTjnm+Yl7NK5TxTooIeHL9GZbrz3dYDHsyYVP5PyUdnkBE0bwc",
-	"0tCdBgs1y7im5cAhSNXwcTY04172noa1TZJamdDzwNBtmY4CkAuxJEJq6PkeinIK+yYRsgYPRC47fiQH",
-	"RDDAtGBQr6i8bMYe8pZnIgRGRyaJHKpQRLhJ0Wz5cBtW9Lq+jSl8lScei7EEXpHGnem4FRZ+YR5qhQNj",
-	"zLQZQ8YQNI07pwJmxAU/fHSnEpSufHjr0cSVvVt3zge7sSjUzPRPDWBRHMDsxWsNcCTiuqSKq7pMmdd7",
-	"6hjJOAN8jDzzlycrnIyVmH0v/UfIMSbE5MNHdwLy4a1HRGbEMJPTSsxrZyQxFxpRUJvmLKnZ1lIJAz2l",
-	"XTbbznFmFMBGYQWah3uSU1AuonnoVRAyhgKzEyjQ/9bM+if1ej0iCpuREUoOMjlULCM9mUBv5Ryzgxyy",
-	"EWlTQRJJY5uEymi7BzhS6OPqMA2NC9pO8OO+e3vrjIwyb+i9ZxGFebZWCiBetvyh2IJlJRFWEmFleJU9",
-	"b8CO37itNaTA/Ra43ESO/2IfCIhMYh9hOFm9dI8rjVP/xL7h3NkRvGieC95O/U3iEV1kg6JHtkMOyy4p",
-	"t3bDjCexMM+kS1EwIxXNfv2pXlSjRRhzGHpd865gsXOM1r2w8MXnQ3bQk/KQaBmKyCzrgLYPnwyyJMLo",
-	"lk05MyLeF+pXY6rpJolg8U84tA51AbLIjRyguQ5/XVKhgIbaaGM7GEsA7FKEHbFslFNDYUs9xNcJgDAE",
-	"GoVUPIjIGROdi7iWI/pgKUx1YmvgMpb5qBT2aFr9fof2OaTbYcuOUMAUpWBbRR+Ey6wDt45zeuR6a8ZI",
-	"OgBEMltlpD2tZJiRoWVilJvbGEDU7R7hCi768WAK2NlUQ9/PwlIys7usfchiu4MRpEAf0eSJ7SAbhaJK",
-	"NUkYxU66PTnItgqtY7E5+Vqd7EDhD9Qt4Tzs3ljEJT8BMhAxy7Bdaygs3prhFvEgYaSK08A77dcrQrpB",
-	"oNTN0ayFK81Fuwwfa7+b7ISi2WiswSBOK5zxmYZykMQkG0Azc7fZthci0wGBtrWKpOZPocnBIBOhyKhm",
-	"gdnvjHUGyuXFbLRaRNGR77DO9cTo1Yg97dGB0uoJ1ea4wzvwD0tA6knKsidmr6OpPWBhs1mBt1Zeq5Yp",
-	"p1iLR765vt5sXas36o16c/NGo9FYB7z6LlYFT56Ryub1qxuNxgmopavXA5dPeVoEA1jUqbIpm+chsuaK",
-	"q7e9cd+p25m/UlvyixSj8I1OAkgXAGHOoc2flS3rz+AfFtB5UTvTXASeEFJbE92t3S+GsQipLRRxdaOx",
-	"sXZSl8Pxy4xgIeSxEwQ8LruDh+3ek0azdXnjytVr12/Qg3bMOu7v6X5iuwVzHcUFBGPzgk8btRu01nn8",
-	"rLXxfFrf0JO28caMeAJs0pCqd6WR5mltuoukrH0tU9xhdOGfGREh/upMm+Y2iH+M5Fi0VetJMuycKeex",
-	"MjIL3ElAMptlwjK2EIIfgZIGzi/7t6VB38Uk1y2gn8pAGdUU06mKNInNf2GVa3USKTnI2iwyYl6FYthj",
-	"eCs2zIQ5t2Wfqbxpl9NWHZYSlkjLLL+jANBqpo8gnqGoWuZWBHRas5hW/l00w5JurUAxIUYvsXlhDNQY",
-	"w0p6jMZcdEPh1Q8uBTbsz5WRtS0ygZS7PlC0a5dqlDZQ64wyNNWjxvRH+H3P0aKEN8yzJT1K7ysT91tj",
-	"GpYIoSzMkPbmgrpaL0qZ9PCDznUq4FsTFndZ5tprt2nCREwzl7mdGbWfVB2egncga95n5JdSsLVNa1IM",
-	"BNehMDpudsTiAJRlESPaU8Z+wdraXD0YTSPKwNJf4PR0c6oLnb6hqCkUtJ1JpTyVZQzOFkhWjNLi0gkF",
-	"U21ElDY/CDm0BoVPPSqTDzCONJM4R1wa10aPV0aRNyaNdWUrZunP0C4YPmAJidi+GcBoofFw8QlrE+aM",
-	"Cxr0+sVfUmjq2g9xyFhqu/JCnYL2q0szdsTlQNmc0K1QUAE+oAw+XY8aRYJkcqjmEe3HasmOCXY++DLD",
-	"kDNGJzQJOCQzuvzhczMa/bkHXXTZ/R3jWV8isgzL2IN33LcPFy7dMuNM6Vm4LUZwoK18GFJhvrhdYrWE",
-	"0BGQOYe+vA2tRutqrdmsNa/P2AsLszQlrusAmJbqqg5tOqaQzyU17TBO6w9fi1lfzphkPl5lWSNux/fP",
-	"f2DGmDtvf/rdVINJsvUKwMil9HnCg5+sokxFKJDGjLA2kyfSvIVrxZIOqbJEMRJtNC47mzrfBJqkPTqz",
-	"X6at5Tn7pSOjtayt1AbcRbMmDpT3Hk9tnwnjvPpEH5+30EYOM0Nq5+IGWBpS3sRBEHL4liv5F2oNe+0s",
-	"37LA6YECJZ/1Qb2mJmEdvmo9Zgk/YouB10pRCustzp8tl0SU2wDnUi+hSpNm0Gg0wMC/ZuGXEE9J9xjP",
-	"8Ba0/I36URLtCiKOpBpZLoOON52N7L/tdMDrHMWMxtFaEApju/ZTrQLbCKjNzE2XFL4Kvbf+lAoIE+ET",
-	"dXLLrw/8rNaLnuJkQ7FvdBCaxeQTu5nm27V5x9IXqUZ2o2roHHd/GVmjNO2nxYtmcKoHGYtCYUOea3kT",
-	"C7/9Hso1Joq1M2bWZfaAO9+l4S/CescPaPuwJjsd2O3WBnh+VQANkoXdoTqJeByBx7nHSHHCpe1C9UgK",
-	"qxC6HZqiixi13u5Hvn2LdJJti7AFLLVPjST3z5bYZ6sxnXGCXTVdIWk2GtA9jPeNPtJswJ9c2D+9fOZC",
-	"sy7LzpmJlndmNM8GKu7AG2SYb43hZI6e0FN4zdlzvvVn9t+j3fj5utGV4K/ZEBAfDdhghkswHxXbvAtH",
-	"LGisYOjER7RKBAdpOSkWjAeuQlewIWlt1AzpAqGPyJCLWA5JlVoSdq8cWZeFoXroT8s7bM0oWu73ULhu",
-	"cZ6DGsKHDj1UoZNhGkk/dBtiT+8yFoZ7J/goSdWw7+JaJ5SivurOdFtevzHdcZl/smV9l+Ytue/y6pK+",
-	"y9Z5Ef8Cwh8F5DNzzN60U/RdcnEyERM6ySJGhHYpF6/MJswrWHuQcT2Cw33AaMay7YHuVTY/fWxOiB13",
-	"8tzvZfKAgZ7BQVDrjLZ1AKqLi2ygYpC6LD99wlME4s6e8DyJZvJN1qW4I4VgbU2OWpsWHyzII8+aPbXe",
-	"UzQ5VOCiyTnofzABnRsKgPsEJ4YcZJqkZgm8jQBj+Fkw5Ayx7618aIgbEi46MiB5e01kafn7XBqgj+V6",
-	"i9cunnxiVBPfRawD3tyypV6I/qN3h2WAOC4FMlxio6jIdDYal61rWR4yQRLaPsQBM97tacDhkf6Fe5l8",
-	"yvu0XLJmWKQcaMVjjN1ze5ZrebTqgCqGMWqrTnJFqHk1STN5kLA+SIlRykIRuRXX8nnXYiYgWUHQvkuw",
-	"tDNCoH9Qed3dFp60HFbfIkKGAo1Rjna4rpO/QtgHhyJhEx2oLju0qTCmd0ozxYxQAdRPrt11IzDWsNDO",
-	"9gGVgmR0iAAb0QdPMjqMSJ/1D8y6hdKMxma5BwzgxjKZpi530x9rjCcsPtXmHd4l16OpIS6IDCYc9t3l",
-	"wJpr+PCmO+NmheazkI8f3gsFdlp12P005Tlsf2REpe3RarcE+7QCT6Laxgwjv+l4kGx/W/BgbO/tkkM2",
-	"CkU12rbMFOh8k9wE1kFw9Dxn1jaCXdsiRqSpwPVzCPzZPZAxWB3C5Zf4K+ZDuC4RATkYachNgX/YoAI0",
-	"e4VTAO5acjBC3T4PgEa5A9Z6ZtShcsPmyglkfQTOCKE6f8qoZ4OEGVvMM9Ros+QMCZBHBKE4kPEIgzkB",
-	"6VCe2SCM31B41xFNeGx3zahVONTBIO4y9JKiB7sNVUi83cPmfbhUM3tSNZoWbpVZaURSyiGNGomxxzXp",
-	"sYzlnikMDoGz2cgyTEryzXUvYbjF5ejQOGaGDH9WswK2tnvLWG+lvhgBgcYYAYl8riqkg0xmusIdRpWr",
-	"bRvLF3xZofjcsz1Y1OeFz/d5KD6v1WrwP3NjtPfh/iNSPqDrRy2LLxmRz12m1767MPcpi3xVfC6/NO9J",
-	"yLUqdv33A5Sb9LthIC51YhQQHS67vjCGS+s+xdPrsRwKoz6bLfZ/1GSsyxfSuFN4UaFoKyLVTHcCImMd",
-	"kDTurJ3i3T3dT6ZM33Zu5rNKmIv8GYivf5qXYoORYn13eQqF5tHzBsUevrZG4AmPJ74D1CXMH8GuCisI",
-	"/uWL/2F4XOtqp69/kho7ozjaHbx1/ng5Bseco+GwLpY5p3lOYOmU3s8vzxsCyuBrUtRs2tm6T530o5Va",
-	"tsxfHICdFx6d6EOwYC62YwIkkNWM2jY50gO8NpfoB3pEf9kT/LB2gmvsGNVvz2p+8xfiGhQVv8w9d81w",
-	"tYcTAs0mQFqTyFnPeeMgcPrH4EAcwd2+GyOqGGpty2VcYi+mUvtM95aTNFX2zVNyAFw9y+jItmEvrsbV",
-	"x0w9hUZIJ1Tzo2Il7CBLIshbtDC9GcLxrtUJmDyqtJRQWE9mW8ZMOUP/L/c/fEBAVkbPwgozj4WVTRJW",
-	"UHvoM6Vol6HqEFaeR5tkw/pRc5XXrtomK4L6HIoqxChxK5z2uRaQjUbTeSgcpnuuoQSgveLgVgctK5yo",
-	"SQeh2Ghs2Pv8bsjMyjBQGmLJMLgDDT4D8sEHG63LH3yAHm060STLBlKcChuK6kRxU5Z/cIipb1qnCDhu",
-	"sVAYX3Hjgw/c5gCMvX+s1SCUYNpjKGRW9t7k+slWWUa77Akm1gJypdFav9K4vH6lsYHLsPveoTxRJV0X",
-	"CabWnaXy3tnf3yNMAGCQ2bsapOaxmIuusmepTlCKW+qhaiTavUwKOVDWQQ6qEXADo+loqg5h58HPm0fU",
-	"B0KhYax0OYHGyKRUJgk6rEZysIVVW8YIMLRhS8U6SqXrZnBDClQdQiWZ2WB4nQeo1pIMKdd4qqM9KNne",
-	"hEs/eRCVcaoPWapDUfRNm9/bMosVuLKIkFmfJlyxOMhd4X7eFuoOhjGkFxlLpLT7Znenbfru3j4JKw9Z",
-	"lysNHdIMoeEOEp3RmNX6NDsMCE1TliTAmGqyU5MZ73IRkC6T3YymAK1X4yK23qAgFFwcGfKQArFNNE+4",
-	"HhnJwxJS8BupgFCtaRHwKYDogk2wB/OmBhYnModQ3DVsvM0yjeEF1CTU4KDPtcUFvDnSmFx1kEcqKHSC",
-	"y+Sg28sr8qGNQ2E2QAU58XZ8MiPsE20Dnfk092ijsREFHouWohd0CqWDUgtDpIODhKueza8Y8syVstvg",
-	"bm7k7Q9pt8sy8vFugAWIRdp3Hz4U3lyy5lOxWt9YU4NE85RmYNRqkCi2HMLFWJDPokmJJlU5ravqzXRV",
-	"7/BU1YGfqWjLiDmkp1qacaFr9gcCfyFE41qd7MaYbnbAQuH6ksvMn9gS6dFkaFgLHHg5AE+sB3H0kSKU",
-	"EvAzZCk45Bsam/vvS9WWQ7h7qwgNqS2SgRHl+deBsLp/nSGc/JGoDl89FGb2PjY2cjKg1bhG7pvdtSYP",
-	"+lj82cnbFBrJhuw3SZx1u7aJVRQFYW8T9HqQWgM5Dv4Tldw+/vSBsjDQMHuuCdK1dbqxUHDN+hA6MEzG",
-	"4rKBRxDqbNWgbXir4Sbw4iFXqI1g0NJwb0BcgzFAANuQGjrP7Q+wNLNr7is+scJ+gvfs7u3PYPhWWdne",
-	"2yVHzXqDVCNrua2nvZEyXOVzyNX/nKefdzM5gDjhuvJG5jq+MFpzJiIEFQybtvoZsGqa8nUz/HoUFIp5",
-	"FfpUS64TEEKuqsflW3jvCWpD5gp6PqolgWl9H4FNVIShND20tA5PbNpgNri0QSLDoi4poEJj/G7br4uf",
-	"VRC7SUwcsUSm0IPGL95sP+Y8tlnqEiCdzzhyIVMjlMwzTIWi8S9f/MfLWwUZZSWpO1sg08AHw7LcXQJe",
-	"iTzpzIvACPwEiqGKY7lHbqr3DElXI+ckXDd/JyxT9tM8MUPUuzJaC4AW7cu6TBiagKBudmQEprl6yIwm",
-	"ZKRKvoPEaixm69CXwVDBPGQsndy4aaqImcAMmWjPZUEu2jNaOmckP2Y8VQtPl5UBs49X1fvlDlOV6V9a",
-	"hjuwBzgiBwziWoW+rnO8deZh6yE1bzFbOP/AmsnlB1YOxSbqTRkdkrI7L7IeIVu+5nuwGvXJyCFv3BRi",
-	"9FYPpgeJUcRfS6psFvR8KL1yTNmGDXXPQszT3ANoPbZOBdAS13syrQAuw3kTJE1o28U1Q1G0CU54JVUO",
-	"+DPhibTnyVgRVadPWFXCGEAZwwTsNT8QRZf5RkAoie7Jtt1yKM1yx2nK+YuCojccCb5aUG7ygEhQkC0B",
-	"qk7gT1+Dz2/MoGg3Zv1Uaibao9pP2QiwGjxvNfRvXlgqXvS53p2BoglujZEjIMA8O8O9QIkCSkcojI3n",
-	"TLpKQKzBp4xhZxT+pdmJOUaT7CQUk/xkKiPgqQIcA+/BrfnjWdn81KX9BxXgGEEF7n/8/P8HAAD//w==",
+	"7L2NkyPHdSf4r2TAjhggVEAX0N/dobjo+aLa5Ayb0z1LScTsVHZVAkh1IROsLHQPxJ0Iktpb+0IK0yfL",
+	"J5/WlizZ4b2IjbsbURprxI9xxP4F1f+C/pKLfJlZlVWoAgo9PRTt212Z06iPrPx4+fJ9/N57HzR8Pp5w",
+	"RlgsGnsfNEYEBySCPw+GRP4TEOFHdBJTzhp7jWPicxYIJCjzCYpHBPnYH5EAYSYuSIQusEADEsOlQcTH",
+	"6A0cYRZ30DFhMeIsnCHO1DtoRGPRaTgN8gSPJyFp7HV7rtMQ/oiMsfzymDI6no4be67TiGcT0thrUBaT",
+	"IYkaT586jVuykeMYx1Mx388Hd2+h3V63qz8l4DHEB9DlIY7JBZ7dELp36iEHDXiEdGeQF5IhDuWT+7Kj",
+	"ntNn9qXBRfDNMRViH4mYRyTwHFS8HZH3p0TE6ROoiQcxiZDHeBs+6LUQj/LNjig8j0MiH2eIPJnQiASI",
+	"sDiaIUGicxKgKQtkM2P8pK0edRCP0AWNR5Sp8UXYJ2hCIsqDPrsYEWYGOsA0JIF8XD73/pTHGFGBxISw",
+	"uNXpM3s1Gvl+Neyl0csh4oiyIazGW9zHau6LS3EyIujhg7fQBMcjswJ+RHCsOoJ9n0zk3xERfBr5JEcS",
+	"jbXz7tqATsQankxCqr4h1tbd7Y3tjV6uTwMejXHc2GtMI9qOyIBEhPmk4ZR09gGOyVt0TOP53h7eObmL",
+	"0vtI7QfUDCI8iNuUxIP2KI4neELbEY5JKB9q603T2oOxjbmIkc+ZiCNMGWVDNc99Fo+oQD4OQ+TzKZND",
+	"xkNMmYgdWDzkRR6aMhoLFJGxfhWzAHmxh4Ted1MW0xDRWM4WiUVxyfoN8mTCo7jf2I++2d3ej7/Z7bm7",
+	"W667ZPXSAR/xkPqzZdPSVo/p2dmziGkib1Ai0LLBqse9970+m0i+QVnALyR5eBfpaBeM7v1vrrv7F9/s",
+	"be723OWjI3E0O5Cbr5qhxRxdYBqjUzLgEUGRfEUuQJNH5tqEhyGsiRxIK0em6yvwrXffffdgGo8IiyU5",
+	"k/INg7MnKGcIGieyk1NBUFNyt63tTTfficZNgiMSoYjgcPzNfrZ/+40lE/TtB4pXHd4u741mZTcEooGj",
+	"uX4YkuiGQPyCIe/bbd1A+/C2h4Dh0BgJyfIxOschDRBnZB8Wnchb8EhE5GLCjKJJxE9DMs6Px+3+2e31",
+	"7765+WDnXu/drXfcb2/8h+37uze7t+4sHM9TpzHBER6T2JxkGeuoGqHFXW4IdPfw6BjJNYsYDhEFPqX2",
+	"5ZDKbQ1rwqbjUxJ10H1yTiKE9W+5RgHvMxzReDQmMfURZ3tyLgI5cCwQRqqnRerOeBqVvZLssuE0GB7L",
+	"m1b/DoOG05ArIk+Gxl4cTUmO+vCTtwgbxqPG3taGI4nR/OzKeYnloBp7jf/4ntvePWh/F7e//7jTfvSN",
+	"P51nlE7jSXvI27oH+Uk05+8tzuKIh/OTmp1ySJzRiSiRFSRvk3SUHsNNyTWn45RlSjKJlJTBJ0RPOxV9",
+	"BktLgtY+3BtERIxMoxGZhNgnue9xRjrWefnN/tR1133NZOAH8fQ5JJdHvdVnusXpRK5pPMIxGmM2S1nx",
+	"BIsYqAIO6VkHvR2PSIQCGhE/pudEIBwRRIdMnv7Fxc46s7O1AQwMFl0x1GzZYY7bZpIrlrnb2yk75G5z",
+	"fzomrHJTB/r+ivReQrMb5TRrPvBHIlhr/E+dxh0pQZVPxCDCQ/kgap6G3D9ryQmwpCkzjLyoWjpiENMW",
+	"D3bx2SAX4j6W1HMYkPGEx4T5szdJScffZpJSQYxCTYs7OGl/HSTokOF4GhHhIDE9lfIq5UyLKQKPU8au",
+	"juR4RPoMLp+RmZmB3gYaITjKo4jKvTSVYrxPYPdKGrH33Uxum6aX9j1uP9CX95CcCU/LmKW0bo24LYdc",
+	"QSO9zc0yar97fHykZu4Ei7Mqmo+xOJPLi5EgOPIN1yDBCgcPdP79KYGV1n2X7S5c94Ud5mekQm6OCcOw",
+	"Qw+ODuWqOJolypdRjM+IgDWIZQvmJAr5cFgcUEDGvI3DyQhXDQD6sNoIlpHogZRm358qchqAzkGF7B71",
+	"cZiSXhOjhw8Pb0saw2jIeYD8Eac+kSQrF0j0mbc56J1u+V3S3sEbQXuDuKftXX9zu90NeoN1vHG66W8F",
+	"XquDpKAnhU9DziilZkmtpzyYaTpV5waNRJyyedlBSex8GqkGJKXL40keR/Lx6UTEEcFjJf910AE0TEVe",
+	"HpLN4DDss/TEEnv5rnCGMONwVmSnmlbg0jvQV9UzgTZ6vWvaN3nmOr+kR6A3lavT270NF01SxaqDPCkw",
+	"lx+mza48M7dcB/l4MiEBOlVTDhps1EIjHgbZxCmtRipIeocOKKNiRIRRVEEyj6ZMSPYDAihLJ6fnutl6",
+	"y7dvCORPo0gydKn2kz5r+iPinyFPWQG8feQZbdVDchJF+q7stRTz0WAayXVomVM9G/fCYx1mpFd5nOvp",
+	"Xe0cP+ET6pezBy03GY4vOVszlo+3CnaVbm+zt+2WnlnwfL0zq1tyZj2Vb4oJZ4KArH0TB28o84r85XMm",
+	"jwH5p3VGrWlp/xvfE8pgkPZUDjLGNGzsAX9M2bPZHGjKyJMJ8bW9AD7b0Z0nIn5Mg6VqgzYYbbo9pxHT",
+	"GJbtodnayj6SSRZS1xd7a2upKtUJyLnpvlgzLKGdvmeuNPYaAyEmUvLIJvJPIzJo7DX+ZC2zua2pu2Lt",
+	"SLWpZnR+pTPmU5wREkU8AkNKOiO2kUuq32GAGI+V3UjEmAUd2a+bONBa2yuulKUhKr4VcCLgi2Mc+5oR",
+	"wzCBKmV/RWPvvQ8aA0pCuWDypQ5h5w2nMSZC4KGc+nMcTolkr7IhzogxHeEw5BckQHBfoPf6DSW4krjf",
+	"cPoNHJ3SOOo3HjWePpL0LsfrG0PSEPbLmjr7r0Q2G66bkc0hU7qtbqY22VD1Xtu8d11EYhaBCjTG4YBH",
+	"Y2Vik9QplB4Oq7qPPLUKHgqpkBoM9kfoFAeIssk0Buq4xdkgpP6r0sZBUcSkAhUOLDBAxjQMEWVoEvFh",
+	"RIToXHF1drPVSUdQd1l888J1r4dp2BJMjLHzhlCHFGraxmcSUG0XAbE9luxOqgZ9Zs1/KxMa5uR4JW14",
+	"hZn2Sua5zxo5veOOJIwFi16y2NmeBSsH1lKrkVkRVufrwTQe8Yh+Xwk8+misPdVZD+9iGk4jUjbp8iFt",
+	"k1Js0VgatIoLFikKMueGu66MMRvuhrYjZG6BiAymAocCNTfcLsLoIuJsqORveM+M0IiJsnF5awMxDmJr",
+	"n0V8GhMHbXTXHbTR222BBDq1zxmpl6Hmpttb23TX1zbdDUcKI0baTPdy0JLrpUcGo+ozMcITMrd0x1Pf",
+	"J0LUWLx0yuUU2g9wPyZx2xxhH5RZ108pw6A5lJjdKldDr0Oz57oO6rldQ7eWIKa9GrD2OAabvyef3ZD/",
+	"2W45oOioje70mR6gJiOh5PtZLKUze63jERmbeUr1rQPtcViNyn0eEFDbyRP5uhpiI5N+QEeSauBCXvU0",
+	"Y1YNoder/h5Ih3Bs2EIV69HqLRXo/SmZkkDRupEJZD/3kZdKUPK3Jx+Wc0yVeJB97AosQU3WhtvNT5c+",
+	"+FCmbZq5e++RNTFA5VeZljvsnIR8Us4bjo+PzA5CRD/oZBzzWycnR8ZPiAXy5BC8PbThusij+YMegXlZ",
+	"eKgp3+4z3bQ69FqSEXSzd2CsXhXjOD4+UozDA/VDyjoDPmUBeAa1988DDiIPg4mkaWUabSqXEbg22uDb",
+	"8FoOsrgJSMsFfqPfAkOPxWCsHXKCxdkK+6P+AsmGlxDrBTbU2kFHUgmzuIPxndrjNZbYljYuwKk6DcFQ",
+	"Z/mxF3smtcZoHJQO8sDjKMRkTd4Sax/Ifw6Dp16JXzJ7aqF4Uq1areKzzEZe24uVWjlAqS16rK5opXxq",
+	"kcpdpah/NaTiKfV5D4boAblIJr+Xae/G86TtB4FjDNlKxoLbmT0BM8SncZ81jWEACTwT6GJE/ZE2VFpk",
+	"dEsNr72YnEDuUoSUQSRAKdKGItUT0GVwnPN5X4kqrpO4vzKyzDlSHTnhIckWkQo0ZWYF8/1aTpc8OqVB",
+	"oMypr6jSalY9wlIFTZEiEQkIiykOr6qhrGcaStbbuirKwHrDMjUovfba9BY98jGewYEUcNDb9uTO0rOR",
+	"TUNm2DX9kZKa0dsxQzgYy0WGMyezYviACkAh9s/UvojocBTntSA15TcE8vk0ituTCPsx9Qk6xeys5Wjb",
+	"oNUoSO1S1AGxSjntMk1LH3KqUSUu1LKAlJCJkk+03SImT+I9NJ6KGEZ8ShAZT+JZ/cWwe6RErZJlyfRo",
+	"TYgXYNZRQ5b6jFJRgNPwCKX+bweN1UGAGeq6bmoqFA7C6OjB4b07gL+gXAoqHIWyETmxnCMeBi0nnVS9",
+	"dTGbxSO5d6livvJhEEv25V/pikmZf8N155ioDRSomhf9+JoFSoAJsefJ6IDXdezUWoMTw8pjzs+y6Wpu",
+	"uDugi0sOLy/iaEhQc6O73nJyljgNvmpuSiUoU/Vyophj1ldvNPCBjEk84gHiTG00sA5wJhvqqn2QQ3c5",
+	"4CKfMnyOaYhPQyKfCGigNyQoYpShmI4JqJ9SalxH8+KkvL4xfw4WGP6iFbRwN0+d61v7Gjz+Na3+kiPB",
+	"XguzbzTazXBLWEC9nk0pmWy463va8yEVhSJH3JerfhTxJ3SM5ZZNTf18GgsaqGPTeO7b6e5Gp1iQ1mvb",
+	"fm9x/+wahb6aHHDMWTwKZ1oBGuAxDWcpehE18yYcdb7M8aTeemsPKRSZQOuu02eZ84QpsUdurXW5RUPK",
+	"zpRlYcwZjbmUeSQTdRFWfTFnUOamFSMcGUv1uNNnsANQme7S1MJgFBvDNiNPYg3abO3LzQp81ki58jjT",
+	"WNq5HWmjGRfux/RBG/LXzjB/tV7Wj8/Lfl89K7jP47tSW77a8V3CaVNiaPJI4YHhjESMXAgnfcrHMRny",
+	"aNa65kN+YYeWdqbzevb6Cef3MJvpJ8RXvekjHJO9bBP3XCMIAZAO9ItU/bc5cW5bDjCNsr1JYwfMK/Kw",
+	"BkSX5byiRMjDcRBK5qsABeX7NwdR/Z+bkZ6ThwxrCz+54oasdB/cyPkO9pAGuirowRmZKdjBjWvejve5",
+	"6QpY/nkEbkhboksdnWeMX6Cmt6ibWVMaJFHcsO+++267CAxetBZFHPErLyWM6YSOCZ++qtvPABPyUqeG",
+	"lK274qo++40Sn32se7yy0z578fWp0qlyWi6Ag6X9Dc7IddgrlLFH2UBFGjqSYpoUF7OsY1e0YHQtDzh0",
+	"ve7ED+XD1+dbVWo9Ik+oiKWCOlUnpx43zOyhFoyXeTAWTPFVqDQHEdCgWsXj6iME1GvXMl0HOdiMcQWY",
+	"WCG17TvoBMBYUwGYC4UhND65bA48BzEAGUYknkZMT7MCMD1IzcmvRMpwCKTGVmg5Q/9MQo6DK5JtN1sV",
+	"3Wza47rLEsJ77dRwfl2rA8NSNqSA+CEAzGKBBP0+0Yp5fkI8BwkNSQdkjFwRuZgQjiTXT2uffZaZbcA9",
+	"qsQfNJTnlmFN2jBWQ5ZegfNrGTYVX3f1/7uq1dRi/PeNj6z2sjEet80br4/VpxwplQqANTnaNCQvnFNB",
+	"T0OiTJNUaPGio6f/UE6mnK1X3kMnsnG9EgCBCkOl16Zd44OBpplMp0ADctVDYdPt5heIWmNZZZny772+",
+	"xbLjSdS5nFnLtJktIJOQzxSS3jZLYzOz2owD2xCzPuOsPYnImAqSTn6/oW03/caihdBb8AjPJCM44fwt",
+	"HA3JdcPyqFCcoueie/TmVU9/y3+h+5tZPWsvdcx5W71x3Vir3EhzkUM3NEMFJtlRKhO8cz0i7zwK0kh8",
+	"UUTPSSbxXY0B7mTTrruNTlYUfPVnU7n3tUx9YdR2VHJqm1MPEhyElBGhRQ/OGPHNjvRDLrRwcUyic+pL",
+	"7dLs0GtYKGVChMBs5W+MCPZHsvGr8j9rW+geI8sEX185sd65FulCsjHCAsL8mRpp2v4eekACKlIjZqqq",
+	"gF3ap5E/pTE6jQg+I3CC8Qlh2qMOLoaACrkMlE1JkPrjUt1YQfwx8vFEmV4gCEAKjzOjVjflnCBPblXJ",
+	"R0igouzl/jTAfBq3alhhlGd/EhFByuyjV7OMKOx9XeNXXcozRmx9QChTtKZHMARL6s/8BXLJhJTEJ5Iw",
+	"lc27safjoFciVRUw/hjc+j23t9Xu9tpu98R19+B/33DX93QgNQdCzTph86GeBbB9BzpNnviEBCsc8zDW",
+	"tvXa/CnvNM4pD3FMgrYJKG/svWdG/eh6Noae8whMjFp01mJrxPkYhWRgsCXajujk90k2QzeEbR6yXNI0",
+	"FiQc6EhnhcIjT0Z4KjVWxfdUL8ZkfEqiNEGFnisk8EzBUaBpzEw2hzT+f7+4HxSAhTAQMeWmMbFKesul",
+	"QauWSXRIYtFnai/KuWjrHQh8INJwlakJus0OVAFeT8/nTMXb+LPcm3Lj80Hq3RRoRMIAYRU+2DI5D8wb",
+	"Re8NG9DhVItoZ2TWciCA11MJEYBGvX/ztldJlTWtpnXYy7Eyn2rY4ZwRtd+oZUXtN64qolgqgBqVMU0G",
+	"qxx/ufeuY6ff51n0JEDC0ZSdMX7BIC78mm2wakknEfeJENcirJQETFxgfSpoFHVABwDRinOi2BWXsWfF",
+	"RVkfBiqKiPxsfSuW1e8zMmvr169L7pwPb5ATg8OI4GBWa4Kepl1RED8chqfYP3v44K15LNu7aS4CI+EI",
+	"wkDCEXTI5LfI6YjzM9Q8jjELcBSgd9UVsYc8fbNNlYxjfkpRXMR4PPGc7Jk0bNtrZZBFZdZVth0czDro",
+	"MFYGI+VDhoGqKCmNJjC+L8NKiUq2IMcH0Yz0CRGo6annREdxARooJtDRfREdCLfyWvtpZKqOu+wzb8N1",
+	"vQzHQgWCeC6nEiqUnoqwC2eF9EMdEEcj4svDSB5LCgutor066JgQ5L1x5wStnXfXTO/WAhLScxJRIrxi",
+	"KKahTTUMfb3j83FGrQ0nFyDrbuwsiZBVYVFqNu9D+OR8zLNmvDRwbDlOSrNy3DZ2wZFcOVseuV/tdAcq",
+	"14Hb3n3cfvRB19naeFqa8uDu4dGxlZujpEvMzm4CX4nkGR5TFbGJ4ziip9NY/VoWg3OQPf3UaRjn88Kk",
+	"KpBgSz13Q6DBNAwBjZrHUyf/z+WHyYvkt8mLyz9Pnl9+lHyWvEyeo+Tz5MXlf0le9vvJPyQvLz+6/Ch5",
+	"kfwebj+7/AQlLy8/TH6TPEu+TF4kv0ueXf6X5MXlJ/1+8rPkZfJF8kXy/PLDtL3qF8rmVaeoOohLWYHa",
+	"lNa8Au/R7+RHpoTtbrvnnri7BWE7BdoGUu6S3KCsKyMsHkoNNTApLUoSnmUxLxkIiHHQtKVQK99GM5JP",
+	"YjHAoSDp9045Dwlm1geHVIDIt+Czx3xMrC+afZu9O/dRhTWf/yYNyomomJukJAFJb2du1vKpQFQKEMp8",
+	"LpnVfUhkUj6FNwQyj5UmPJGLub3d7a1vlC2UnS/ldmluJyAdGJI1RTSuoJjuSbe3t34FirE7UjVcZbqZ",
+	"S/DiqPQexT4WyD3f4ZN7B70tt9fd2O51y7ojKrL0nWSp+UzYllH78x+4HeFBXNayllSWp3SCBwss51fJ",
+	"y+TT5Nnlh8mXlz9Mfo+S3yVfJs+Sz9D/+O+S2yRfJM8u/0Iyjv/xeem3I9DjKr6uEc6Q1kI9SRzYG7FO",
+	"78WjeptRXanBmbPxnswgBsoO8XhPbjDdmMW3H6Vf5KffIyr2tdDYLWBqcFIECnmKwyPrBNEdL56DjFx8",
+	"Pc8dB52T6BTHdKwyVHoDOhFvUREfmNduqbdAqvhaHVJLhJOvcDPYaStc1y3rzDWR7RUoVi5miRxkJZAs",
+	"oUbrrvxNYzIWK/Y/G3YDRxGezY0l95EaAznRczi/nmeUBYgP7HXdQ3GEA4LGODpDTe/kntWQ13Lko8S4",
+	"n/gA8YgOKeuzpnfwduHJIeHDCE9GkKeHsiBNLUXZuZRnVb6aaUxDGs/QmAck1NI3m47lOHPfbjiN3Bca",
+	"TuMNwg/TZhtO49C023AaDwUZTMN7slE5RblDJtfI/IEvP98+xxGcIbIfcjqLr8EUvz1/rdgnec3ul/yd",
+	"69v8cj2cBKtzSrmaJKAx+B4zngiLm5PcIUh9ZhLcKcCjznPDGRH/U7D/t84zC8xiOcfLrW85ySlpuyDn",
+	"qtxGOe0loxUHTbCAyAWuJDKVvmEmZfuOujKZnoYqPxPjOrMLGgCidkTG+2BehoxLAjWTf0r+a/KzFgqI",
+	"TwOCLkYYRCKwURY09pQHs1jp1o3k5/L/o34jP5mQznR8Fk9vhbKncqfvOhu9R08r5uk2Bb8iLqPm7B7k",
+	"WKZl+yg9CmqfCVmrKu3gsnNBNfxoaf8rkhgeoCA/jNmrMgMDrswzhdxX5zUbDLk1xgQzUdgnxR0uGcDl",
+	"Xy7kC2UCNys1uQADlYO+IUB72Fc52IosihLtv0n5lKRwBTkWyDO7zftamyUKdAMTkl+XSiLSOnop9aRB",
+	"RcUz55oPlRomlbQvde0pm1eyp9ylVVw/7cBIWefiYurP12DA2NioZcCopn8rl6t8qEDDP5U0lnyafJ48",
+	"BwJ7Xm4ywCUDuMsjy7wD+pJKdnMxInCICD4mnJHMyETrzdarWygy40SFiWaz1BQBxvryb6VJZbBAOEYh",
+	"wUIBLFOLfD2NXcTR1JePB2W7DTIAKBIfcZF9lQr07XtvOSAMgsEl4tPhCHlr6QterZmNK5WGlLTB1+vz",
+	"oEAoJ1J/uIejs0aFPndSLSzl2r6hMjeS8STEMalJlCh5iS4/TJ4nv0leXH50+fHlh4oPJi/Q5ceZoJW8",
+	"TH6TvExFreTZUi6ZGT6WMcdXMHWkWYIRuGHJE+zHUOwCvOee/Kx2XqcT6c1zV1bhVAD3gQlzKk1I3Eh+",
+	"AnP0HKbwSzlPMIk/Qsm/wqXfyp/Js+TT5MXlx8nz5HMlHWcy6eZCNb4ONeXD972UnDwHeQeZ9vk2aJ7y",
+	"Yqpfea1qSsyLza9CmQvpsWL6ls/R0yVEVW6NSG3q80QQ2Ob2+jKnOeCXCZtZ88u2Q7n54QD5fDwGDKtF",
+	"AK9H4lR5pEpTmxiic9BUKN1Z6G3mpHlgJCPXTv6aXG65iJsTUqhYztW+TJ6V8rXLv1zM11DT+jt5mfz6",
+	"8qPk88sfJP+SvJDvyOYvP2mtJicXtsDc3GV86Y/Cqa8gz0oaXbzDgFSuR62z98Ur6nS6qWs3GaW0+ZWa",
+	"i64qmb6OM6uKH0uR/6EKICrhaQMaEh2IMz81g0ptQQtvKoHkBEdynCZWR5KJlOry9pSOraZUJlPM0xJ8",
+	"v4qU5jKilHo1Vd47gwvKD8+k5LW2Qv4Bw4bnOI3O4FtyJ00K+kGd9cnvpCVv2zNjHqyanGMjuZdK4uam",
+	"3ESqVEjMrS1UskfCIYfCLnW2SPrtg/Stp871HIuyRwOAnB2TiOKwgjizx24IJODJVIcakSfFogfBNu4N",
+	"1v2N002yhbdPd/zdstOlSs9NZ/OGmNNyd3e7tTRcpZ2VGQjMFwBsRKU0LHXReFSlnBWc6FeBXUBnoqVT",
+	"i8QUSK6cw/2tPqtfJp8i8wPZV5MXl39eT4XJiC/tWxkpWLO4dFccBHYGrBWOoLQFyLOlts/8dskKkKx0",
+	"zqaNH7KJilMZ4yeH6u2eCyZ9/au75BC2OrB8Luy9XZJr/+3jE5tjmKc7lt8LnnmA1jc6Xbfdc11J9IVr",
+	"3V67t7lVen2z28t7vKperen5kq/rTmQ/u70nqpHcJfh0cUKUNlyFbzAcM7f9KpZ/pUWvXsTla6gIZlX9",
+	"PSDFsSwi6ms4AyB3fYW8ZPpy694xah69eev4T7ZbVsd0hECqgWgBxIGMT1sbbcLkYV1gv/cOD2+K4Xf+",
+	"7E3+3cPRuX//4B3/Fj88vMm/f+vWwXd3bh28c+fJ7dsHb94cDt8fvXPvWwfv3Ll18L2Dt24Oz94fndE3",
+	"di/cmzcv7jwZDu/u5sSXWUyW8i6bbamBL13GcoE+4znXz2mWivOrcJJ70zCmVZVJ32YpmHdCIivBe/oF",
+	"B1GWApV5FCgMWn68OsvD1Qb7AF5eOmTzjaXj1e2V0jOfxj7XxqucKXUfeRnQGXGGdDps1Ow9eaLTL7cc",
+	"XanAQwA+vqCihM1UGwnsnM6AULb5t+yNyqI4wucEDXneoNZzS8qdOCZXTU3gunNdPBDGWLkQaW2vKyiS",
+	"OdaS9/6gCfbP8JC8Fh4oqiXzFfig7qHK/f5vhAnWOM/SBa3aWmCK0hhNX/IIlQXLLhhxjW68ci3ka4un",
+	"XYhV/aOCa68PNpsHpxgQLYTIZqX+nCWw2gfpnC0lYN2X0tGXLFQVZZdQ0krYFQihzYIlNYnppEqxsc9K",
+	"oSjCfpylWVDWzrnaEKipyqqUIFqyFIyqlG0gEBUoiPhkQoJWBx2cCuXDU45reaQA+J2ROVxLPJqOTycR",
+	"ZZK0du+uH2zdcm92e7c37mze3TrYvrlza/e2e6d7t3ewfnPj1ubtrTvbd3capXas4+OjgzGflvnxpWAh",
+	"puOSvV7xAnD/ab7mbq/b297e6mzYe4FPcxHsipLBDKHDPitUZH3XVpAePLyZV3HkhXoKzfHx0S3dIrTy",
+	"1GmE+JSEC8z0YjqWazbgkZMFUsXkSQxxsvNW7uS3ycvk8+Rf5oyRyUuUfKYskmCJ/PLyh8kX8vrnyTMw",
+	"TP5L8iz5AjXhoZfJF8lzlLyQr8HNz5IXreUHhFoka1IfVaz/TUxDOhiUT/qpuiklSH+Eo7Kzu9xWex+P",
+	"dU1PRmOKw+L0/CL5m+RXyT8kP09+jJJfdOT/lbGsyYgzUsKyjuR1zQSFgwISTBX/KpzS7zW+sd3c2N1t",
+	"bW7utLtbbXdDzkMq4la4JysEWO1O0H2qms/b5DTmUZUUIu+VbKkgiHSpnYIyqW6gJmExlU8XHJvd3qbr",
+	"7joo+esOSv4u+Xnyy+RnyY+Tv3JQ8o/Jf+2g5FfJj5O/Sf4Brv9V8v86KPlJB5WeDqc0ikflp+JNeQsF",
+	"UFeKsoCe02CKw7m+7O64bbfXBgtB7uir/Bz4Eiq+p/wMC75XHPNqrqusXYM1NTF1sQKA0XhWZYL7cfJX",
+	"yd8r0tU/kH01+dvkv9XzTVXR0B024JEPII1qoJUCqqUPWv5TFfLvExLoeEkpxwaoTHBTkcFlQsFsQhxY",
+	"c8eUIoftLMSU6szwOuaecdaGtB7yuphAtWwmlz+koig0J7+8/EHy2+R58msDcf1XAMR9ljxLfockg0O9",
+	"Xsfd6PTc7hb6w3/+P1Cvvb6zvgY/k18m/5j8JPmb5H9P/j7578n/KWn8vyV/lfwy+VXy8+Rn8Pju1tKZ",
+	"N0Oumvw3Ij6dHKuafitaMck5iXCoC9AQgaIpQ8pnDOkUS3RNHUL7eBqFyyRnO5z4aRqLXRUGpbvgmMR8",
+	"oPin2RwvaBgiUKRli7Jf9dT+4+Ojd6DSb86ICm6z+lbUtOdVK3B4dKXpPzCVf4xxwN4d1oY4nVni87Wt",
+	"B1sgulsfN/4Sj/3hw39ma7PZWhCsRZEHuS+sa0EQtJO/TX7hFRn++sbmWq+7tr3tul14Ih/n2+8HH3Sd",
+	"rvt0Tf7Ve7rW1P+qf/6T/GfzKbzY+tPlXEoNqmqh3iJDHL76WmXTI1SGEREjjCCuWnPiVY7MrAC7VupT",
+	"Zq7fKbCkv5OSWfJZ8ikgCixv8HopPOhVSKQCjlXZ4ZLTR4pMf5f8VfJ/yQO9pL9L4hOkZlVV3gdK5KoH",
+	"AAqzj9rdjJfhMNQ38xO4ve1khXTa3dI69PndP1QRMAtPwEIBtnljgC6/ph+QM6dyQSndra5Vz7Ushftz",
+	"ddugtHYx1aptvMtq0X1QNtVZJb8ShRv6uY+89x559oc6eU3daDqmuJ+xGD6qrWDDwO2+Wj1bPPtwEJbn",
+	"r4V6u6psnQI0RCLWntfklwDA+E3yPPl9QypV2R3LTdnISHFrKxW8u08du1nDUhtbO1vuWre3ttVd29rK",
+	"5PT1p3IAqty9XZP+6bx5O3VKVkASso+WM7EPGpyRtwcw7uJKf1BUZR+V5hdJi+iAqUGzv81O9w8f/vVm",
+	"Z91Bqj2AumrFxlKJitiGIkl1LYHWQb0c83TQ+vwJlGnRXafnrD9aum914KSeqEc1UBd6ZT6orHxyQ6QJ",
+	"hZqS7PZ0NmCM3rhzks2XNkUOJTm2OkvPrKwapFr0xUReZREtMhgcQR1FXMiL/XVjNGVunQVk/z4Icwsk",
+	"SGXkUnNhEbBKtSdJd92xr2NhyLhVSrzR4tlWxmeBmnpeXAd58tYDuP4AX3hQW7pl6vApFJL3gQJuavDO",
+	"Uy99f71Vzk7dOgRvmSih03VIvuRLVdvLgfKuj4lKkcymoU5GmcPhW5YJ+TAk55mfve985zvfad+71759",
+	"G33rW3v37u0dHzvoHhc+v0Da6ryk/aqhW1+1+rtwSr4eZ1eVu3TZtlaf/nrvalNsO3c0N7ryVFli919K",
+	"lFULkX7ya7ziaQ3j+ovOyIVZeBp8vRdd1YJehl+Ep76Oa3Q0mgnqvzZlkVniz/w6gq0xWGbaxALdvt25",
+	"d68j2WkRy9hxe53u7o47r2z3nvb7ndwfFZm1XkFxtOTrOdqGerzVSMGSiJclKmImsRe/9RZe+Ckt16/4",
+	"uVU0UtTsopij3V2wRYoJ8SkO4Y5Q1auwQF23J8WD7qbbuiYF1mmovMDlk3KE44iz2Zj61bOiQZlLQo+q",
+	"FOV0QWxCqNxo6fZYbjHOtlIZ72OCh1TujGCRV9p+DvlYEASFeUMu92fMHUQHCLNZfm62tnd213quMWL9",
+	"MvlJafBMtYu+YOK+wCqddEnsZrftrre7m3VcEitZ8OqY5WrZ1vQ4l6/nHVZytH1Linj5/hEWkAA175IA",
+	"jNFv4QvU6+227363tY+kGKgLJKvKHnLWOiXyYcHYFsXUL4tZOFA3pOihvpGblo2tss3kh3haZhW5Bdcz",
+	"JE4UFyuMz7e1gERorGZijiJ6bXerve7WoYhJqbh9ZFVZ1DOT+8hyG5j+nplW/aF0aqpo4R2jra1wdoIb",
+	"X52eEM8DWrSjfDlSg/JHHFGmBWCr4n2VeaSWe+BIPb4w3tOkHFKd20ee+oaHYnxGhAJfqHs3dCpQYbv+",
+	"J1qgkPyRDOFfOsmDAaxHaiICVOez19Jrb+lPpBcOjxqPVreQFCdodXjdlOl8S6oWv5wV8yseRSRz/HTQ",
+	"QRgChoRPVPtoRCKiBFZBonMSmawq8YiM+8zIUirocQ95Zvo8xAgJBPLUgeQ5yDMnkvw7PZI81JRUpZbP",
+	"y45MyFCbimBeax95sGIl7c43o0328BadpK8o3ukhzsKZwses6FBPTe5N6Evr1XwCVxAwUdPMb+s1yJq1",
+	"BMbKLiyQHa8iLS79ToXgWNObD1CTJeu5zGtSWxY4KsoBqEknra/WR/dH8eLUFYJrLXZtebiUgyprYDli",
+	"rVy8BRulIEEW5WWSR99IDZYddIQjYQATRMSIDAY8UjUbrBoMxkwvWesZmcRZ+kfKkBfhC29fJehUiEAA",
+	"iuH0+5Jjo5DzM6FK7Jcxr9MMkbXstDXgLXA4GNzRspc0QgnekYJHNbxE90TcQNmTjtrTkkdPuIhxWOFW",
+	"/bkOtv0y+Sx5kXwJ7PRF8nsEgJ1foG5vd31j20HJbwDFk7JbB13+IPm8g5JfJM+Sz5Pnl/+ryWrkoOS3",
+	"HbRdqilYIJlloy/D1jyVckVQ5+28OK4cTZa+Vf912Mb4os5LqfUbdqGKDqzz3rF+dE6xxBeNlF5yI7Bm",
+	"MvtSjkyclDrVlD1auEcfqAGWYZnl7VSwS/ObaGdDhqjtLNodhZNWYxUz8hyZyPTFwENUxAiq5PWnkUpe",
+	"v/huedaH6m11O72XdfRrsIEqYWBVIDPwAOUBYk4OHdb6GiC/ZAfI40nEg6lfnoNj/jyXC6JGZQTncJYW",
+	"DkCnM4RzNo822Dxq2gTUOLubHXe903N7XVTPEEInxk2U7/yd8SSeaXV+HvQnVfv9LNBJasNaDmWB9g8P",
+	"wRBepSE7aGPLQV0HrdeHVqqzRePjTy3ZlwXotALWifQL9l6oRLzWg1+iTIpGdXCiFlctQPrUDdU1wFR/",
+	"tUDvPWQg9Ojyw8sfJL/uoORvLz+SzySfQ84WlcjiRyl7uPwo+XXy8vLDPdTd2Nnd6Kxvmjfr5ksp7JmM",
+	"O9Q4EzSpVh0Lx1Xz/K7O5HlKJPXK4+HcpGIriz4QleEHQhVzBWEsJk9iDxCQadhjbZijDosogzWQJ5XR",
+	"D5pY9Cl2EfEYDG1NoncqSasFtf79khFMkJOuVBUtnGiP1lx5ES0BgM0KYLPIe39KpiTQGc+iKWOUDT0Q",
+	"weMIM0EhZ4oHLi0SyAebUtExWk+fKbQV1BX0JN1SHHqoKSCSFNOQBHtIEALgAm0DuyFMrGhLfVU956Em",
+	"U8XTVIMO0olq50uzq7ropnxNviCZqVapPpt9KCLyNRx2kKcLj3t9RoUy2sTASCEmq6DC9DaQ7Hessp/p",
+	"KnNYnJmCcTEoIarSDtrouqYCdp+ln0mLxEUYEjHGIyz1FsjwgjyNdvEg6zeOhEqZmMUpYVZqhqmToRP6",
+	"CZWWfJ9MqtNz9k667l53c891v1s7tG7V6FpTyn55h6HAJwkQVuulFmdJz3vd+j2vyoqiVjUomowWVOJa",
+	"niXFxhMsY4ty0x6Z51NAT424dL2dJZsfYYHMTM8Hp6OmR1lAnqgcfrX5texYRSC6HrO81hZndNI2gl17",
+	"wiGRqnJ6LImQtAAixDZEK9bUcBqaLcEp6afVKDW3gWqbkoHAwsGWyxur7XdqWqvlkN8xX0/nIO2FuXJs",
+	"tZwuYdorc+Wu6Z25cMf08qnTmEJasRrbIsQiRv4Is+HSfVx/N5Qlr5lHptj5gO0eLzp+jizKn/erjTGb",
+	"pcZ1vfrGjgYx/oaIy3IuslLTq3o+M9IX3EapBc4txYvxuCw104F10tndrWy8hn9Kdt98cNEE1knVwAcq",
+	"U4PlhCoPhlmVWwObWARevCHQhAuqqkCbuneK1TRdE+BO2TA0L+SFMnfZgqToydoxMxrguMzHbIRYW24E",
+	"sYNHWeSpwcTAxl2NWWoL6kIA49w212IBNbsglYFsbmizMc3wXpXNKRorcjF1VXOtOVecIg2zQo6N5VQL",
+	"UErUlITBHUOE88cZZaoWKmWTaVyW1U8nr6sq9AjvISr2kAdilTIkfU9AZox4pOxJHmoGPJaKUHxBCEuj",
+	"00EBlauEYGxEtJw+82B8uiE5aboNkHLj0fwNiDJS1Ubnb6pM9xDRrjyDKsH9t++9pfLbZ5H/xeKIMJyY",
+	"T6gvyoQZK/1eudYHpnAllBZzCkBRSuC2OEZjLmLUdV2kKH15nkO5Is7CrH6qcPYB84koDds9QCb9Ng7R",
+	"lEllTh7pjjzlJjGJnBQC0Om0IFMAppBVDqc+qRJOV154QTt4pe6R+rMKsl7XdpTYZ0N1wmLdolx1jfTJ",
+	"WeU+ljrk5Y8uP0HbrtEKL3+oLY+QnRUMdcZe91yplzoL7TNQEj++/MHStVBDNh2tXombIffPxC0lQlwt",
+	"mdxdPXeQSw4oGQhbiSUl2N5BxMflgc8PoNC2eTPVvahAAZ6hZs/t7rTdbtvtyn0V4phErTmpZ6Pt7taM",
+	"iWaEBHfOs8qIAwyHazkmMhQchVToDBXQQ0TgZQiGkpqsTYDL08xPo/AAjoF5uWUahhlFhpSdpYKGrjs/",
+	"iDgDvE0h+t5UTVX1CkjcURXZO9F07U/WjC15rdvr9jZ72+4aEMnatpsL0k+nbRrRUu5SGXiaV3YePnjr",
+	"oDQeNV1/aw6qCfSWVPyOptFwYZ4qrfqAtOPLN9BkWpo+ISAhKQUtw3dMFRmkH8vDq3rLBTnd+oLhAOUA",
+	"1ZXm5laElUsFLIk9JS10GKvdQAXyAOABZbHhz8cRvvCUwKLpBPw6uM/AJhxr7s94jKwQBqjdDpQsb4KL",
+	"lVAQPi7wrFVmZliMAhvhSTk0cIWdaUZTkdYBg+dKj9FY/bK84XqM2B6lyqYAhhk1bVDaEZLAlABCdjuy",
+	"v43aCfW7KJRHJfhtHNQzKpmD1pGPx1IUibm5u6GB8EQxWG3igbxH2frMSIwo6zP9zmbhnUKjBfmgB65+",
+	"JUhvrqSIVJZZsIiXsmGtajQwHD0RionrXO61z+ZinK6vP1/4xhgHxOLKy1GM5RZlubHKqoT9E9iBn8Pp",
+	"+/nlj7JaYc+gmtCXxpmGkheXf5l8fvkJkrQDfsL7qLuz2U7+KflpKSlJAa4C5Vsc6XxS3g13t7u7tdN1",
+	"ly8qfEcPe8Hi8mkUv0lZaX5tgx705UNiD/Ub626330BDwgD1+r1pRIUuY+XA3V6/gXB0SnVaKXVxvd9A",
+	"fkTHYMPzsSA5jOE6MId1twf/Xc9rMupmDR3GGo14Q3WvkRujOMi6VbhzS/cNrDDWjaMI+zEty50Ct9FE",
+	"33dA9ZZHKVjhYNY0m0q1N3NhrGvQK9kBHsUCQKL8gvWZWh7EI8dctmjBFOkIOBEOEjoPhmxDgPtFqq7q",
+	"fRDyPXkHrPl95qkl9FBEJmC/2UenPB6p7BR8GiNlZBbzI+mg+zwap3xXCkPaMA3V4/K9wBFBQ3oudWeu",
+	"Rqg28bj0QFm5ZEbJ2gDpvlr1jKpWK8wH6ok0/UVuj5Qh/OW8V1FQQHwqKGcQ0STomIY4QmPAsInatgbV",
+	"/6xyCTsrszmc0eXYmyJLkNKyXPwS2CF4tuFmlqAr5lNjb7u2jhdWEkZheuWY2a25qldTdA7M4NBALrWf",
+	"2/qSDEoXveyYLK55zFFE4mnEss2W00Jd60RXxScXHerZEpfDwEXGye0vFwZiqRUZY37krLw/Df0s0hum",
+	"jL4/Jfq2dg5U+33NKmCGw5kgDrLrFmGrQpccZojpuAhpAKTP88v/opTsl5cfJS8uP0bJp8nvLn+o0Tsf",
+	"X/4IXX4EZzuUuPj48s8Vekbq4s8vfwBNvEx+n3x2+QMQBtK24L9/rq7/qy6O8dvkmXwfKcjQ5YeXHycv",
+	"Lj+8/GGniMrc2Nnc3loSw1Xu/vV1AjpY+uptkNtjJQe91DZVGQXN5ku1kJpZ6QoVRKwWKiqyvj7zyEJx",
+	"KysIVNh3WlEu22I6qnC+MZjBiIQQJSun0tLbL8hphe7eWKygL/YrQthihdQn+7kg+Yvq2B3FAyswvlrp",
+	"aEYkwCDhtfIKaglqxI/pOY1L5PojElEeCGNWpyJtngKBXGCQYJRas9rxoZouO/H8gt4iFpOBjoZRmByj",
+	"vOhurtinOY2ppHeMx8eliZSzueKCqKK7NJ4ZWqICTZmAZNinfBo7xp4rpcNJiBm+QncfMp9EMaasei4X",
+	"+Wz1HKVx/XvIi8Tj++TCQ4Opyo2uLxxFBGiEmDuW1qsV5T7Tzx6ccsjuGqTPgnE+jAgOZnLwoXZty+cP",
+	"/HiKQ88US9KtqKvWR00tpbmvWo1Y3zWPn07jPit88e0w8NAEizhfRF31veE0CgNOr6TNqyvqm/bfhVcK",
+	"nVIX3w4LDh+7pdrKkt7+qr/FS3Y3ivfs3uTupX0ouVrZ4PwIc7dhrIsZeUaANNjPFc3K7pD3pzgUuTIM",
+	"N0RNtl+Zt0Mz25TvZbu6jPssZcTlFRSsEYplHNg8VxK/Qy6IiBGELK3IHswxsUw2Tz++YKDyZPvWyb23",
+	"ys8c2/RjWUKxQPKdkgNHO5TEYktSiYfatO1I5ZdE4PK6ytykLq0SnlnHxlUQPcqFDpX3ISg/wh5OpLTR",
+	"dd20UaASQCQXzzYj5hm7nIMEj2IFuC5IQ6vQhxznAzJYDcZpLY5cXHOQjfFQcfoBj8bTEGtHSEQuIhrH",
+	"yrBgofzy0pRytk6k+C/EN/sN8bjbVxfJtQmZ6htrk+rAhHh5WdMKQfhXAP78LQRvvUx+j8DU+NvkefKZ",
+	"VErmC7L/Htl2Sl3NEQyT6y5SL8qOX34I5km3a8yTu9sV5smF7kQnxZym2y5Pm0v2vSSRVVXvco5wNXsy",
+	"DYDGChwgtwQ73XJI0DXqEBUCuxpA9QzepSy4xwM6oFd12N7OeEEth+2YB/8u/bWlC19Zl1vBLarrlNIg",
+	"L0W8l65819113Z7r2saTxfabLNdvd7VcvykoxKxZNR1JXntUChORB/AEF92QN6rO3oV5PGQzJlwJokG7",
+	"y3I3LDoqZHOmH+iw4oQAlCnSRQQyDLi3dt5dU/7wNThcxNoHak4Og6ca6m49otsU3h/7YFG/6HiIROR/",
+	"s9+YH8b61ub21s7OlulI/VQoS1xC35pNSAST+qoG08nUABkoi3lZlKEgD6ssKvKm8QFSJggIKtBa3vRX",
+	"BpBAMz6N0FRAGlCdfCVbzWq8hM2PyoAQeQPMTdl9lTuqnHiPQixPGzkbPNJijgFY9Vx076bkls7udtfZ",
+	"7LmqHBIYWR6e3G3vOJa3G8x8AjVxn92aRTQMqY9CEgPjVYk8Lrh+v4gaS36MLj9KXlomzY/gLyj8/FHy",
+	"EqkASEnAyfPk92jbRQU5BOpBW5JI8kzKIv+EkhfzhP5l8hxpM+kzqCD9afK5Ln2tPv1JwfjZc3e3u5s9",
+	"90rWT0M/9Wi5GkcCKwTyJzw6T6jlyysXVLva1HbFaBSRwTf7jQ90z57a9r0PgE0/fU/b9z6Af54+MvvX",
+	"S7eKovXOastY6MEVMUGmM1clCs3EsGrlFUikxvpXr/pbdEwriu2kAUTvT3mM0QCPaTgrt2xXaJXGkUvi",
+	"EQ8EEiMcQX1bKWpCa7BxAcsppoMBfVJAoOvjei3gFwwKWzuFC20exPMXJ8FglaoqC9UQ1c+0njxl6MFU",
+	"CIoLfDL5v2Fl/zV5efnh5cdlsllFTcyHjMYChWQQK7lwzFk8Qs313vbWtvxa6nQaE8wEmrJQLpjGV2dS",
+	"wvZy6VkrJqofjl62JYRRsq7q7g1wwqNIybcGfhIRqd1QKGECAwlninhK+ESYtr+C/qyodZl1RTddPbZ7",
+	"PKjKx9rNoEk9FTWngO8auAahwZATmjyhIl2HNHH1o4Wi2wIL4z0eaIxpw+rlfR7fld+34BZGswFc6sLk",
+	"/Tl8EY8QFWhYjjA6rzb5a9VFY8e8TMPwwBMhSIyaVkj3eBLPWldxAWjEX1mtdHuxlreWre0iH1QOPApc",
+	"SBT1nCtjRVd3RSkXVDZQxyzJQhLOyGCJUU/MkQKAT0ppwQbdrrCGeap8ejXcaw2wq/nOSbmdoQpd9/9P",
+	"6v8qjDFXItqTClNBiY+xFtFmpocrkKwipaf17AbVY1NJnxfFbeiAhywk7lQlqtQlrkV5sAZqHkF4ByBz",
+	"j4kGEN5SwR5/+PCfWytZ+HQfbgh0KndqWZ4QBZ9ZKaIja1VKm/uA3DvV+2EBgKHXQcnPLz/SKbi+vPxh",
+	"qv8nX4KF9l8vf3htcRxqfZaAFY9IpFFLGm54pgrPqsCjMY59qJiZ4ZKaoKBGJCTnoFXTSMQqPl++kIK+",
+	"ZsinMQFttlMT3FeFjVuBwtWQb3N/GdAtPwnrbteAn/igAsC67vZs8Kp+Xl5fXw2/Om/DNCi66xtoGTBu",
+	"efGEKwAj8/1YdDo1LahPy7JeaL32qgCiklzYX7GjBDWTXyU/AwW3tQLIKNUqrIMJNacCeKSpGAd+Oq1M",
+	"tl4Nh/SgHH6UWcWak4gM6BPkGSkwyMQ/iFoEs5nKW9paDlSqUSRGnac65c10oalGF6Oq9GAXqMJ4mx3E",
+	"LNc2amJ0CrkyJL3bJjRdDTjOizJ1AUxpAL7BLdmIpX1kRRDTWOtSF1gs+NQg4uMSt0KauTQfnLLRcbc7",
+	"PbfnllPfkoZqZHyshZ2qGMqCk1mdxzpeQyUcLg3YWOgQyObhPurK/fiz5Kc6x9eGzvHlLtyVmXt9fXuj",
+	"t7O+VVMQrFOLZimMiw90GrCpQVkp8WEJXcyPRs9GxfJfYY1Xw3RpEFZTw7P+8OE/ey0nBdo0MwAV3JHM",
+	"hIeBuv52GHi2SeGrRUmtAgmtgySii1FEbtddLxU2F6OI6tBajk/WRNLUw86sLJbUwr0slb4XAluKyr6C",
+	"rGhhIuZOAbSCmlbo+iImX7978wwEsg1ube9cg1u/4Oy9MnCmc3UIihGsauoii23umizLEzukkpCqJWbV",
+	"Nc57ayMymAocqkQMA0zDaUTgnKUxijlfkM2kJOXBBVFxomyImrrkHUPK7gVyPNRBiBBGZ6SYR1PLDCMs",
+	"EOOq6Ikt5SoH5NGDw3t3pPQhZRD9lI9jMuTRbHnt+GI9oIr5XB4ybDOjPdRVEV6hsvVaEalEDpwEC4NS",
+	"53GxxRDU+VY6lYHCNuCju952t2pWCDHBtnblRGfD2bTN0Jt1qz8siW1Vs5x5CRf4BwXABTU/tbyFUtr2",
+	"tL/PQ99AXonPT6fb94zrT0xPn3o6N06qMVW7HS3N5++TZyoI5fKTy/9NZar9aRaT+ukiJ+HVXITb3Z2N",
+	"ne3NFGZQGhn7hRUZm7xMvsi7Af/w4T+/qkdPrVOV+8ZkOCl6nAzkx/b1vZqGsMAv+PDBW6nDL60dYRxt",
+	"WsGr5wgcxePQnB3mR10XodMAeIjeZ9MQvx6n4TU5Cm/hMJxbtlzbvc06wlR9P+AimWoV94Pe+8qYBqEY",
+	"edNu00uNyB7qgjwM99P4KiJM/soANXutmk6Lelb+OyniTRLhxYiHebzjyuJePUt+XY/h0jgq7blCTZWq",
+	"QZ5Hc7aULB66RrXarJsrm8hq+G/y1FPPD/AaCafEcVBFNn98QqjjzmnOG9IM+EtMSKjDOs7IDHnQ3J7X",
+	"KpTd2NrpbddI5PIKZFLTlXIU0TG5pYTErNCobRPP3Vt5fez2Z0s7bX1slY7PygRSJQ0b+XcfxXzSDsk5",
+	"CaXWJsB7AgnGGEceDbySoOkRDYNI1bK+7nFXp3qlgZTfpCpAGfLWzntrE9nUmkpz2ZbSvVf0JO3Us1Yl",
+	"P05eJL9F4Pj5z/JoTL4wtufrEYdg0PfJRQWzkX1XSI99qJYKNkoPRpQlOyyxyesGK5hH3SogFU4MY/G3",
+	"pumvYW5eJr/VabGfo+Rl8hlY+H+TPIN47E+TLy9/cPkxeNF+U3j8C2XA/xwSegO6tqLIHB5GeDLKj22J",
+	"QFSeuj2dgpW5BMztsmVV1Vur8Io2TFuniNTpgVFz07VPGHisZa99ejMlgBhcf+ADLM+werUUHUuddJNS",
+	"CHqKHbd8lLXh4zzG4W2+CKxvZa3HYZgP/Njc7bqble0e4WGZ2A+X5UJsugXkWndnvUb+VzO5ej7sQeQ+",
+	"vJRiGJ1MyHIjWsFaYAzzsT8CEKAGKusk/nlKENYnqrwnr9+iWOVhGPEwMCBM7iubrV/M/FtphAQ/d5nn",
+	"/K6kPRfi60BRxLouFWp6/Ybb2d3tNzy5wZSUqopQAeWezpDn8yizbxbiCeS7tQ1v2byuzG/SVVtGQSC0",
+	"lpuTc6KYMX9IehWdeancFsisKJAbQoln6teep0x6os/0lOwjP6RAopHGk+hkdNCcKlaBA0hZVJZJKCW2",
+	"Kq39jxKrsl8ZzYgjkk1d08uMLfDC//KHD//Zc5B1Wb8NN1qvgI5eSCtq7moRyiEb8EVIgBsC4TiO6Ok0",
+	"JkKlGgTNXI08hsQGfJBNAXkSq3q6+kDzcRS0OugtyDWFI9Jn0GVgYLoy3D7yIp0I0Yt8Hqg/lFNF/pn9",
+	"FWIRPx5r5UxH/GCoyq5qW5jKdGUFLlXx9vmRnmMa4lMa0niGOEP0nGfGM9vRdXDr1p3j48eHx4/vPrhz",
+	"p+GYCze/8/je2/fvfCd35cGddx7eOT7Jrt2+c//wzu1SH5Z2flV6HUuTaSy1/uCAT0rTZErKxtN4xCOo",
+	"FqQODv20BnbU/4pfqUUc0yGjA+pLjlcwlSU/T34NBs/nqxm0/IqKobdxrI5uK/5xhVZDXEYXuvDOio0t",
+	"6mDzdke58VtzyZk63V6n57rd1eajHB31pk5iRpmyzhdziCxtNrfJygdjpA+oXhATf8Soj0MLDVBZ/Orr",
+	"C/zJDhZradLw6pUWBphYGaZnSIUBpGXAxvlipUFFrK71eqCLasy/XAUFyL2uHporFAYQx9JyXxWNHqbe",
+	"JeOqggCEgu+p8J2fJM/lol5+nHx6+YPLv9SsoMx7RKKIxrzg4n2vMUcczy4/mSOOy09WNJeXeIirQVvl",
+	"WWTTUGJ5u+ghSH6W0fcqXVsExFpwxJMLcRiTcbnWCfYEyA2pzJaL4vFXsxIUUwBWwwJHuqRTgTr+ETxi",
+	"f558mTyX9KgAt8/A8/V58mwuDE2u/FUTiuUNCRVWFymBqaygWmGYkAilbxbX+MeQXO4j0/cXye9kd9Rg",
+	"VGc/taI0L/+yVjhe5xXIpWjnyI16MfmU57DJXOU17E01NEZDp69ob9H5rkok2QncUbaTLJtrSPC5lBqg",
+	"wIQKLEYHuSdEqlan6aitauSSAfeZz8cK1OBJdUOl715DXszVn/M5rhFlIpb6DziRdcPy66V5usuRhaog",
+	"OSRo8Dk7V9HUoO6kUnjW0VfK12AGVWGMSPtRK5d3YfJMLm/5jTq5vOVxXhcyCZXUg2JKmZ7b22y7vXZv",
+	"pxZ0gVePPMTXMPCYVw87+bXkImkqyi+Tl/Wwn3ovrGbgBz2KxgKJ6WnmRlhs1Z8TlrMXTREeBYkICR6s",
+	"GnJ0TR6AYdbYfbD9o5PUkTGM+HSSc2UUDqJlvoGSWCzd4XK3+i8v/7OSTZQT4WOVVxQgHp/WLRCZLsCj",
+	"ekt/EpGKs7dAAHFESrwHV/ZfvQbPVbqKV8tj8e6I+iML5QUpgEnsj5aNuohx0BNGA6E4rk1kmS/QK+SR",
+	"cd2dkhPcThdTnR/GWVBuJT0JslwUUlCZERwhPOT7qOvKu8LU1PRifhtKJyj75ul8TKmpOtd16/BIwaM4",
+	"l8mn68yFK9vQTlUmuievwSqAZ86oM6gJGxeKMCDK/AhSAOMQTTjYDRdEMvdWiWSGtTrmUXxzZoRVXcxk",
+	"7r4kOJWEBw6E8kUwh41jFVxSs67SKXlm/bx9FHN5aiyd/V6N2b/KLlLuqFrFH5R7Bap3K0teCez4VPBw",
+	"GpenffGmUeihiAgenpMA4SGWko/CYXM2oMNpRIKSsJZqJBtQkiK01qsEQq+WGObADFIlh6kV5fS1zAf3",
+	"1eVPtmaidiplG7w3pFIyL9Y1qxW1VD+rshXH5OQoednuuWoiJW0P17FiBgKEY3yKRWlVlfMycKQ8xgrv",
+	"ymlVjasoUBWiIs+Bpmd2hKfBRyQXFJnm7lAPq1v58A7TgJwkuJ1PVmvdrp+rlp0fZq+l1w5081K8E++Y",
+	"QpGLc8SpguUgRSOo7NcOMRtO8ZAg8mQSESEg7fU9Hk1G/IQ8iZstB53MJkT+K1lyE++fthyV86e35TnI",
+	"+09ep9Np1SsAlnm+q46/1CvFB8a1v49yrn1lTZiPoVqcXm7u4HWLX5YHGDojsz3kotQt6qDu/GFslaDV",
+	"19Y1Dc0b7+wyBuvLqn3KTr4dBcZbt7Cn4KqWfZX3CAsoG8rOYvOjshfLi8CWCuwAM043jhzpvk7/pInP",
+	"A3tBRkQ2bhFIDRlSy6Uw6zNPUdt9PCbNy48XcP0WUlSnCNK2Dra8DjowssQWevMmana3nPWdjbK8Yn2W",
+	"Syy2hzBaklfMQYJru9+O47pu8XmBBjTus6aX5vby0KkUB4QkE8kzSCRUSJVsD0E6G7kJIRMlkToYVxm+",
+	"dcUctOG6UieibNhnqpQnbNy5BGcL56tQaWFrfWfjSpnGJGddzuRXRewsAdwswo9ynUcfGs5XsM1helZV",
+	"owvS3grQHd0ZqcmW5F9YEbJzL81KkI5YoXY08iDX9noZtLMmcsdaiUwz2F4Ju1MB2tEztYBqFDijnGDS",
+	"tAzV1Tf+3WW/7q2O0PkWv0AXJAxVtIVpV9G+cDR2B4rJijl7p9rxrQ46UPgdyZELqJ3yGuJuZ3fXVrX4",
+	"9DS0lC3tFLwanCdHGtUJ4efIQ9SEbNXgAJosrwFbZHBpr2J/yaHXFL7bM8WYOugYSqk9wX4czlQBNPkQ",
+	"CHjN7M10tkypqlafAQ6ksNrNQnKpLF86jvOpqFk+v3qpIT7X+BVSqS+thKSm4N40nuIwnCHyxA+nQupM",
+	"SigpANAWSgd9lokHIT0jqQYPH5vLKWr50y4/Tp5bFRKV+Tn5bPWDt56uGXMUcn6GKKvQOVepe1kZea1W",
+	"YwEoLod1gvXII+NqQNSWU0Oaq/lVoVurg7bmVWuo4ofuSQLCEdF1AE+JCqO1ijX4mIF1PCsN2LSz9ZqL",
+	"AB6SW/KUB5SI1j4aURJJigNUiAUX+x6njAQmz2rf6/RZCgxTwGZHZ9xQ1jEnVwtXh/BCe/u5jCu64jtU",
+	"0pHv9Vmhhm4gwMKPmoUyjPyCpcPRzRtAWWsVFFlW7V9uaaYOJVM30gfJHGaTT0j+2AY5mTN0AfoIicYi",
+	"j0EthgoJ7dS6ZlBaxg/mWqyt1x/A3NyNSGZKVZduzu5xRmZzV81Rkr9+mzBKVELJZcg4PkhrKjk5VxyN",
+	"DZXn3fOXH6FuB6BWvdXAIZVouoM87RfhAH8Ndr0fQPm4D3UE7/Pky+RLBVn5yeUPki+SZ2g+ENfgAH6Z",
+	"vEx+DZc1fOAfkn9aETVX6Qe8lfP12d3+qRUA/NvsXNADeGnbK1/0+6W9f54PIy5p5fWA/+oRQq/X2VYV",
+	"oh9dA1bwlrxMB5RESKgEeHMzqs2/KHmh5uXLy08A5/LR5ceXP+r3bfOwSjP38vJjOXGXf2GQI6v1tHyy",
+	"FLVqf0vVVKGmZ5CK3uuHKooSrKI9cX+fRlt9DJmldRa+Z8lnlx9f/nC1XixBNr5rMVzLKBYU9Ky5SSta",
+	"qjPiWgCE/LfoQKjC3qewN/VAkfivFUR5HOOYoGgeSqllBXUH6jTn5m+9191YAWxpUK5i/nPNe5R9byri",
+	"VikpLOnGpjl+VoFuloxZPZp+TKV3LFDMT+WhkzxPfiNlfBVxBwL9p3CavFwF51l064B5uBREejVwZ+Fr",
+	"+hYlUGYyIgWRaTIJSw6t1woKvR6XWR3UKGouLVjvINtaPOevKEBNneUV8K8LjqqfzeQlc2Q6xomdFi5J",
+	"xRLHFILOCCKV/NJjv1ofKha8rAQAFotwptU3O6vC7v7dI+pKrRVWhE+uOKm1938BAFzAu15+YipAoOSz",
+	"DMP7cl6uSb5wENz5HcT8fnb5FxAILEV1pIG0H19+kh5U1wQE3Gh3e+317tceCLjeVQJX1bBXizV/F8f+",
+	"qCxRQRieYv/ssXbpzyMrRpyfiY6+3vH5eA2OgGHFlKmI++AxBjrKzXA7puPSdxSmL/v0hT967Jokbbv4",
+	"1A/IwPwufZ/FJDrH4WNBfM4CkWttZ2tjQV64/LO67NfWjmNY+WLs1mJzTpoKCGrc2xNd0uXczC1ZRmNQ",
+	"zi/lhTKXr2idUnSxbCym7SUdq2shXkyDizp9Sz+rMTllKz/vWuCDuGB7URYj7bTct+BFCM/xDE1Aqdu5",
+	"t7W9s5Er47++tYzCFuaS5wim1yRIscWLQi7hxfT5usvS5dapjBK+RXAYj6rKlxygScRPiXYNlzg6qt4L",
+	"L/BMII+feUiKv1OwFdmmMH6WN2Txs3rGK7u/b7/ZeFSR3LNsqPd5/IDgYHYU8dNQhdrgMHx70Nh7bzEB",
+	"mxeeOnOsWFJj/e0Ln78l3yk1VwDQ7rHKkG7Kw9t+3JQzUxZvWepRlZVd966s5fn5eVQKhlEjz8gbKhRG",
+	"ZBJSH+eiLaA4eEcO4+0JYQdHhzZssZyxqMqPBcJhSL+P1jtuZ91KRQROd5+zOMJ+3OqguxEhbTklgE/F",
+	"sZYN55bdXu5V+vHg7i20u7G5PTcJHXRLh8yLCyqZAJdSwWxCvH3kgS0ABASqSjCIGIza0/EYK+x+n3kB",
+	"iTENPSWbUWZyrKbpEzroHZ03T+fhbG70dlsIBwHyzikP5ZnTnvCQ+pSomGufT4jn9JmncsXpYOuICBKL",
+	"xzj29u2cnuc8PIeqECwrygVtm19eB93jEVHR4YJy1mfGaj+W0tNkQnC0h+iQca3tQaahGZ+igAM5nDF+",
+	"UeqZS2s6lbPYLCFp2rPsFTmdPokYCSAFrZ5gA06VLMKkG4XwCOJHpCigKahpe4wpK5NK1MKUVtuYjjFr",
+	"SyqHHPKWVK2iawvrdx+6oStwmL4IKBxj0qCqhKzg5Mt1EZzMutqVPl3IE6iLpZIpms9Z8yKVI0ECNJ2U",
+	"itrwpRIufZdHSsFS4zAUosLnINxwQiJ0igNE2WRaH6Jwl5IwUPloK0r3yGttcUYnbWXhxGEbqoiSSG1H",
+	"qXoBIZdTST6rpO3k8tRUyT0BZ+BjygYcchFQdiYeA/vgIWQs0CkMBGXDEP6CIJOCDbWh2iuXYOXW9ivM",
+	"g5ESq1Q1uhIKyYNlsxKj6uS2ykDB99dUgkkbCN2OyIBAW6WxkiQaU4DClXcv3V0qPWah3hoKsX+mU4mk",
+	"DQFKI0sIt+GutxzYdEGmTqmyr701VTLNg9vlKTgbYhrP8PdHjJ61lb+71MamZvFxVQSRmWWqEMkaZON9",
+	"u62l2vbhbUC1TzgTKoS1gI5quN0/u73+3Tc3H+zc67279Y777Y3/sH1/92b31p0laGX9hcPbOp22YrSL",
+	"6hc8GeGpiEmgyXeEBYo4HyuwfVlkQa/tdk9cdw/+9w13fc+dCzSo1M/gRCjrDRdm//BIYwEvMGR/8Uck",
+	"QE3NgfcQRj6eIMnHZtpJmtKxfgYqMBKRQyCrJ5VqZDi909Av5EW+3BM1RD99kB/LkZ2Yz9gXb9kN2jfe",
+	"MJ9fYjP91snJkbaTIp8HZNnG3ejtWkrG5u6uDYJYqezRARIjyeKNnKAzNhjRQ7aTpxAlIJAnPiEBWO7m",
+	"DSER9knlznl3/RaCJxAN0mHq7eSgiSRo49S2EoWrV6Rsg5pSTjshIRmTWHaYOQrZE1vbUkBvg5ZO6I/D",
+	"EBIS8QuWWlvgMxh50PAERwCYKYBeNk4Hu73B+ub29un6RoC38LpPdnu7py5xycb2+hYA/mJ5rDb2Gv/x",
+	"Pbe9i9uDRx+s957+6ZJNfCK/qrZwubH3AD18cIhSVosoENhgZiBN9gKhpgcw3b3TELMzL528iGghWaFD",
+	"pcgkJsSnA+pXRMak1ppOQM7X9DfEGmzbtrXm9c8Dw++XnAZKNtReEL2j1cEkvybERP5DJyK/kdMn6m/i",
+	"h/qLb5hXC9fvHh8flVw9PDqGTWw6/DjNQl9ftLcHbDAlIIoNuC6mrzItiJQ8tXUwgnA3ybYBm4IZkr3U",
+	"aC158kEyJCV5j4kQeEgK0sQHDeUlk7q8egBKtgZkAEAbygLyZE+K4hERolEWMZwOXKNny4U6jORMoZ67",
+	"je5Nw5i2lb6s1XgVdwK8zjA5xeXlvClREF5X1VilsK1yhmUJ6jLjhhlRz3Wldqx+bLjrT20jx6K1WZom",
+	"ek7fWSQSmmeUajrCAWIcDllLUqEMeQ9wrFKat4/kG7NCBKiR+ur7WerKtUU7jfK/mCTaC4wXwO/LActq",
+	"6IBaIpGh2xgrFNWFAwSZki8VprxeSVH4acQeS7n48YREj0d8GlUVGAZtQyoH8qE9HTvu45CwAEfag+Po",
+	"dGPwrKDAPaFjkACBnxv8FR0TREI8ESRw+ux0GiMM+R6EPBdiwoz8TIxnqCk0LjROfTA+ZDMH44TKP6/V",
+	"UMhdB+kDByHnQWu/z1RfRUgh2d0FZQG/UMUoIoimUZ3WkqS5bXTKEDCUhfPJ7bjrbh1YsrNU/S1TelUM",
+	"plpcXY3ehGdCfjd+wVTvSDjQPCwny4MkuJoarEXVUu3h3dTDazqVkZRcOTlNkpBgOveQJyYK4GvOP0g5",
+	"z/hFy0GeinN+DNKzh5o07rNoylSaDxxLZQ76ARYMJ42KzqwaECbnMR4/zrXUQQdlC9xnskuQsVLI5jGC",
+	"3B4z6KmC9En+Drdh4whu/EGgzee7q4lAH5IwyobTsB9pQI2qXNfy52bh4RqnJ3CBO+nqHOuvFi7fhHYf",
+	"6GYLN+/z2L7/KFvuJfrLNCstHk2ZWSMIKzLLvY84C2caMJqfrfKw9Z0Td+tK6s0i64C2C/BBdqDli8Ub",
+	"wi21HNTW/8PyUveKQeIw5BeaRyq2lWt23a1hzXUasLWrkOigkdEAze94VVse29axlbb/pMI3f5JyxL2M",
+	"2XvAcD0HeQGeQSlDTx4KcjuzQo0hYPXf54w46M5Unjxr97jw+UWfWbHiDvL03n2s2gF5ylyCbzTTZHZb",
+	"LhpTBrkueYR6G3AeiZaDeNRnnnIweaipeLvSdlv5jQu9B8CDPMThzHMadgesn+oZ1Wp+J5tW6m5hhX64",
+	"p9+yLt2GT1gXvqW6YF05Vr2pvDHXxLHucLqyj+EQXrDVTek1feCaM7tZdnYqaRIeScteKJ4rmXz5vr+6",
+	"WSMiY1XSuGrjAX+ipcPQtmFGhhDfXij5uV1rR9Yx9Bj2wsgTpS6AygemnooZTNVsHgZSb1YtBCDWmNRX",
+	"NG59ZTaiDB1vxnJKQs6GwuQEMPagSF6w3QgWF2pOuBD0NNRmIh1HoGIA1PvLLUevZC+CLZC3FmWXLFsR",
+	"WIX4NCoz5XqKhZqKUcpeBsFstlXE8FmsqhlnfhR4TWqLsS3cKcVKpM5j22SamxLVbsNS33MTkl5dYTpg",
+	"nLdMu9a1h+kn6psL4lTxyujj9ZkOoLNzhoPcVW02yF9LjQaiDEZsKTSlbKMQ8Lq6F9ZaJS21mJ1nDviC",
+	"sVQfv0bC0B23eV+BkdtsKSVlp0ydy4n2lWpmdfBjasLL6ZwlQVdwv75jXGm3yxAtutHKfktxOCg9GyB/",
+	"AOxDE+2TaowQupgaPgKVkwxbjCwdrZYrNZUYJZcyJRl3VvZ1Vil7StA2Z4DW9VYS4Gr7zuDMSQdvPkkZ",
+	"air/WKpPTkjUVoKPEqVwyBmpLSqnnyjvUtYDWiqo3oGGTzR0tUQmGExZUL23h/ScMHSK/bM0ai7HjuWa",
+	"Mx6jQJ1tFzw6ywdH15QMJC1W9wIKbKrSGuBek7Sn1qLpbfR2C3rHem1pJDpf9E1136jOuWHDDsgPtN5I",
+	"la677JNSbFcmGLU6hXjzWl/SIsEiBUhV8JJsqUA6OJyM8DJT+Gs8qAwzKj+winftg2vunjrAiuCenDRk",
+	"BJyywybbfRbFWNvGol2zuJUs9qGoLB+jiDkkwZBEhrFqydv4hRQDl5ppPCIzZaSUakJZPqVgEeaaaliN",
+	"StmWsePrlpAXacJ6pNaHS1TKV9ISYbJLVEXr+m3t1czO24qF0SYtU/mXgruD+FgUcuZf4ZRWRFN+8L7N",
+	"pOZzAXaQjGIdvXudlBs55kSCANv0PIDdDWxTUVfu7F2t36lwUF6PPaqqKgKfuiHyhHe9am1hZ6fyn5Hu",
+	"CDM7M1AEs0AQsiCG5YsBlloidPqfkjw4FRCod43FHd5DAl8U+K3JHoTRRPWyZjCdF5GACs8BG22mSu6Z",
+	"ZJ2egzzJluFfOilk62zA26sER3n8zNtHXkCGEQ4ImIcsBRY2CEY+jfwpjdFpRPAZUTny/ZALEuwhwceq",
+	"fHUYQjRkLPrMsjSqiUCb7joCodMnrX3kDTANKRt6qPlAdnhP+8kVkNLGUBbsU4CLNX0Frg7tXA08mxHH",
+	"2282bFq5nX0gu3jXfKoiSfkCbxU0crwAaZGRIQCMb4hKiHEGsZ2rtBrNFDE6COZUbVGwRzFz+tiubclI",
+	"avOMK0B1S9Ql2y4gUMhxkPrCYHO3pxPU7DpoEk5F2uWIyAchDRizyn23immd6ohqXzk+21p5gGdnIoko",
+	"Z0iQnCe/VLZpZYRtpKOQU7GHRvwCjTEzMBkaFfer6DMcgRcPqlBDWGgHqbQ2edzkBVyjKXZsTOKI+n3m",
+	"6Q48Tj3uuunH0JiHmiE+JaGwjD0O8rK2vZYDe3pEIqJ2dC2yMzLfTT2O5bmA1AqXkaSTAcCzNSjbrXMf",
+	"LSfmwhQbGc/CUlgL5aTa5OnMzP9Byk75hDCdcLfPfM4E8acq5ygdEz6N5evTWO4fpiP0JcPdfPJEswmh",
+	"Ga/1xX25lCEok8zR6r16uM8kL1ZOqQckjmbtA/lhz7DnzDdJdfXjTCph3EgeAoFo3NrXQifW3wMPYZ+N",
+	"cDhoQ74QKcGERJWBhOAJsOLGo4hPhyNHxzXqHafOFIhJLwNLw4FTksDA2g+qOTXcITefWZ4BTvb3sexv",
+	"nebNslUOC+zCRABgLLUdW/ZOn5/PBVeXwuPq9sheX/uoXf6F16/+FbfTnAZY9YBWAitvl+qBlsan6cVe",
+	"XD2jZbv+XXI64vzsNgnpOSmL65bc+UI9hDRcKdXkVKC93oSBbqIkUV4ck/GkDKZ0oO+gMQ4IEhwNcI28",
+	"hTre7mDlQMWSPG56RDRwNAhRIE8Pt00DOBcVLEoPIi92jsWwMt5xZ7fUX4xFrEe9Sv/la3cMyq0oks+y",
+	"ul66l4DiL9pClKzpEwq5moygvumuV31QHeC3SlM6nFiNQb3FDDOrNYRcf5p2fiQao6Gp39AqZiAsW3BG",
+	"nuQnrcLnBr4280kqUDAlqKkVJiDaSDJ+SGupiJVq3HJNT1mVLqE/4e2h96dkquppnRIFhYHOkGAfeebj",
+	"3p7UcPIr5WT9p3IG+8zLDVrpKtBnEnhGbyiuZe/JE3gOy0fMrtNfAJNjb6PPwDmOmpKZQnvAtSWBDzFl",
+	"Bb0jUzZN50EP0f2Av3EwXyCxlCFqTnOUNqkvPMhazjMj+EB6CSvfdTlAV1IjVNUHCK6DcCi4roE6k2L0",
+	"DaFjs/I7QjL6TozFWWdAGRWjcgh1Zc50E1aJHj54qxzCu1IIdmkUsoIGqtDjVMpLGarNC2tw9/Lw42wv",
+	"1PbUFE+NZfKp9Yn5bj4FNMU0ovHsWLavYYgERyQ6mMajRZbfGwIdHB2iM6KSiXkHqkjm90H23UM3oRHI",
+	"2bzun5EZ/KGoAIai8FfymWw55NqB+4ROxJtkVu/rGloJiFmVuRmgshdMbewIXxT65uk4FNT0YIJxvCY/",
+	"uNbpdDzAT6nEwfJ76kGTrmOvkWsn6zeeUNndp0p+OeFnhK3W9+PjI6vvsWzA7p0Qk7LeQV7trHPw2nyn",
+	"nkKolEqACPFwPhCifindFGiMKQTLaaUn3/nsMUge/+DO8UmqIVKm6xKAMhgRgh5MhaCY6bw3B0eHYs9E",
+	"0t1SGgU676Em3O6zNKq7pVYMZuPm7cMjmKXzbsdFTcJABYdA1EnEfUIkJxOtVB6C5e9nVRt51G/o9/us",
+	"OQBDisqE42tjAOgjD7iY4BjySKBDgz2My32DwkG6G9ohKZw+87E/IlnuQq0cQa+mERNagrGMIDEHpU3q",
+	"XFTIL6M/O377fhpX2+mzPvuTP0GS0uRnVW/7TFlbvLXzrmeZZxkhwZKtp900muDMLkRWrKdGVw54dIGj",
+	"QPSZHL8kzswSSGM0oSYirSIw1ISBGo+l+nAHHUllRWiU0oT4WZRKwH2dxRtHBE2mpyH14fmx1GGmQtsC",
+	"BBR/0yAdFfErz3nmoDe4JIYBDYmkhEiKNXGfTVIkFIWNtpezZ4D7RWdu4wySvU6wcqkGY8ogu6dU4VHT",
+	"g0ejDlx/jIMg8lppjA0VCEJCzYpvuBsqi/Ka7rRnVvJBGiInzDKagDgHUeaHU1X1G2JEpeIcQSInzIph",
+	"dDp6Dh1oFACEAguii5HxC9ZnhTeaO1LC2NowieodFNAhlcq91/Ec5D1WcMG219pXuKALqn2zZra0NYOA",
+	"cUytZUjG1p5VhUxjVapPClomXtBTMdSgn+usW3LCYBuaqB0zRScR9iHZfSpOKhKXlAS7KB/qFKvHgQQK",
+	"KKCYsqla3Qwq8e76rT7LxTetqV/GkAQAx1M8HELAiMLrF2POBSyMEvfTsC05YhPlla436ArpUqvIFgrr",
+	"WRnQjpqexZpMvNE3vic48xykTn7k6cmHTKtKpFLMWMQQEZ2Pk4p5FhwPgqkKeKdgwFPB1KKD/sN88DFs",
+	"gD4Dsx0fDLQED/HHMF5Fpx5qegNKwgCaVDUKFL+Z4HikuYyDPDii9B154mR35HPzNxRuVFP63N0W1JxM",
+	"A7h1lzX/isg5waEO+8dTQfaAS5McUZp6kmax3tEOUQOrUCCwPjMqv/Hd5ZDKaajtuqsjw4WJe1BsyFje",
+	"ckbVjFsCDzERTRnndOB5wzYPjH0Hx+iCT8NAxxrC6WG4DgAX4CTrs5xpzbGgYSZzAB9kNISaC/MYIJPG",
+	"wOmzHNzfsO7DOyd3rSgeb20+okfzKyGHYsLpVYdM7EifZeeiip4wwDwsrGjdLOTZ2+ito7e4f0YC2Rep",
+	"aZwSVVMUq7lwzGRknTZKcYqQBVUPetRB3ht3TtDaeVeF9gkPiRG/MKe2wV6qku8qix6KuTogFXvRDt1c",
+	"zIWJ9zHJrCYRV959uSk1cn+/+OW1KYSr9ZnqwMWIK3OnCotoZpTh5Ny4ZU7bliFuU+hEiihp2RNDOk1J",
+	"ThOYCMgdqNV0tQE0GUNEcgd5t+QfOobNQ03gY71ut4UEnglIHg02R5xFel9ggTQOJQVrQnOKu3oHQ+KB",
+	"F4GHAUQuwZmuzYlU0ozuppxuvX9tto5AMxJEoKap5WSS8jtoNJuQCPINgBE8itPKTY5d01BuQp35Wn3f",
+	"sSbDngFrX+4hjEY0VmEWOsWEJD9rkFmMreSiUUiBN8EIsmGpcjJyK2dpGiNigLqnM0uC0mFV+ezYKv1/",
+	"//9j7+1/5DjOO/F/pTDfL8BZXc/rLt92YRyWpChvRFIr7ipyrBbYNdM1M+3tqWp31exwTBGQ5SA+wAGS",
+	"8+FwQXJJnCA4HHDAQaeYZ1qKZMB/Qe+/kL/kUM9TVd09O29L7nJJan6wxe3prvd63p/Pw83W3EZYhW3C",
+	"RQ3GjHUCtKxKKOmlTA7KcUekCqlgUQyimxwNrUy7gRR4qtkhfVyTisbsB0iTDXKUJdpK6HHp04RFgLTu",
+	"iX6lUrEfY7Cnlhz43Jn23W23Z3cvZMNEKMa7E59/kDt3MdwING/wA6PfIO/dpv2RoNBC7X02ybW+lh5v",
+	"++pVn+fleTRnQROVi9Agkg5RDnY2V/1Aszp4J+Iu3wH8yHQi84Q4TeLhLOs39VbrRbfpLznmS59GfKfc",
+	"mfF/h1EPWLnCDgsEvx3s+JzawcKK5nl4Do9Bmt1NR5zj3bYNNG8GdeIErfJnQzrxORR47TC4FloWDSHV",
+	"qDPC1DJ3R8mIH3Ex5mX3vfEfeYSSWMiiB8nEF7iVKUtumsGhC74r0nDDg/mhHAxvw7hJNYgKuypGSt++",
+	"mhlIsLGttxT80eCCBtm4mA4P601GPARixdlYr7g9cfcM67fyOiKUFzHPXNyUXpZj8KeB7gY7pIVxFBGB",
+	"NqArExkvgOGAEOfzkHVjCohCFEcCf05z9WYzMAWgIPe5ED2Y6qGZNA/oF1ADaLixQ6jP4YnL7HQc4Yok",
+	"MvqZrTyVd9PaDEi13ST3o1soFjrCCWcedOpREgsaalW3Be+xWDKQXDbq5BYu0YDFjmbZHbWuPaSiSVKi",
+	"olhBGYoabZOESiMNOOsIkEEj3FSNqOsEUZQ2a51R2GfKJeNrud22pLlnzAi+QYKrzc3A59Wpzwy90d91",
+	"hBrMcE+CvxS2dgSVH1JbX8SGqTvJTW8rFueXpFrAxWs1iSQdpsb6MqmxgJ3Ctd3UP+ESbHiwqHrbbwQ7",
+	"Nncc1x3KhI00OQGfJ3xlSQqFAiYgEptLYgJt89OCxArRRUD80EdR3wrj9oRlz68oWqANQkalaC89Zqk0",
+	"FWrrzXrTegppElW2KwAUhhgQAzAglsxq71S2nzz1KiVjFk2ixnGr3myktnDY3DeQvTcAG2iF96JVXoKZ",
+	"rfBeMpjIqLvkVeuZKLxhoISO241OLLpHNcFrBvioYTDS573fi3hYy6/hwtcKyOyzXxLpcBTTeT9HQ9pn",
+	"jSdoCn4UhU/nvYgi4bxfkzSCoLL5PzaQXde00DXvxZSFFOMMGk8AgWnuaAxW0bxf88JPs38/BXo050UY",
+	"xLKxlF5qhGLM9Z0929s1EaozfpGEvdW+ABGs8QT+87QxUMN4te8Kb4amRl2fzax/fDCm/T5LyUd7aMhz",
+	"EB7WnumdUgM6EafphFS5ILfvPABrtmNUe2Flu/IeU6aknFUnYATtZtOasE34u2KPlR0rOhXoDKCIp09n",
+	"YAu6ekX1khOksv3Jp17FYABVtitQeBXBtcGCaoV1Z/+nfVPRxcErPa5ZrKXtJ4VYB4fABONpDABF82fz",
+	"V9bw6HazqaWOWGgRTlrEG4hcMYbMHx4e7oPtGmONCBckZAnjoRaRZi7uD03fS9e3aJP6icQYu3yZFzmp",
+	"SqCmM3bgsDCPSBIaa3Fq4U7c06zNhSu+zNIbvlW3M5q5/nqAc3AwjfBlGgXfl5YCZy61aUL/fpHLPY34",
+	"OWfF7YQcjubCFT8sXmM7y/NY+AnFG3sOC/9nu/fvYTY6Jt2RXhSzjUVbob8421bY4eZb4UIWkJTNcCdf",
+	"xPKbkb/w8kNw83yKc8hiCO6y4WORdNHRXcqR2hCV0l4v6lpIm4lW2eokQNITmMpoYDqGR9vExJb7vGo8",
+	"ZmhSQfUCvZ5SEy3GQhKBdSXBvGyQsilBQ8OGKfvFToWp+nxBnCqWLys8vHIqhnIjN8lcbW56uWsCTtsk",
+	"YT4PuFCAOzoJTOybs6YjuiJY6EykB64LvGQXBbVAuzaFoGlje8LQaVexzIRha6k+j4kvBgGiSgqRjpEs",
+	"hNFjuKsJT9/2OaihxjNEZobHe2Y4dp8lM64TMEbkMZhg/6BHxnzhc/s+mLB6cDSiLjNWaqlEkhebk/p0",
+	"TAfGBhZGR50K0fb5y8Zok8AyV3BNQDiU4R0+B+YB7kzHLcGAhIrPKZrxEK/MBVLuYpz+DLLx0IE6X21u",
+	"Lui06DEqgVbn4fuf5JklFS7sKYBU2+KVa8k8oMBmdlgVx+U+PPUKjbX0GWidjk52wZCmNRfB6ZoTR4B6",
+	"PSOWv+UVB2sSM7ZJipkby4ZfBC0FfNGrP77x4ebHN//s2o/af7p1eP1h60Hz/o33C0PRl8HpvQ9sh+XA",
+	"lAW4gI5CIKjDKhs/jYU+Y/PdOHZOUdiciqA5vUyQwK6HWwW40IsZzcNyJsjLsJjjFqr8xTiLhZy+FJBR",
+	"KgYJNhBbCpJCfAMG94HLU6UjqRgjonea19+NEnkvkmq3OAivktCUDpmC6PpPnsyst1scjWfzEWAghVpO",
+	"Y5GGchtyj6rBbhwHHvnj/8p+ffJzU8Lv5K+yr7Kvs+d//GbDOIdGXO9i0WdeDX5I5Ufw+I7oYgv/RLJv",
+	"s2dQ+eW7k19mz0++gLJT3578Kvu37DmBSmZfQ/1DKPGSfakflzuxJbRyp7XPXVf2x+kOf7ew6tUK3buA",
+	"Sxn1OQt1l4cp2tagn7/PviTZH6DA0h+gei7UZoSPMQzFCXiSTkB/AbgW9JAAb3XtEcli1lXS5HPMiIEy",
+	"tZHyO2hMcZByExcrgcJfxW3I/ywsVcWrmM5XDLXUx+X9iIfYvv1rqp+px+X+7I+u36dIbhfcnbx6Lfj9",
+	"RapIBwVkBF3sTOAYlwMlTfjinIXUjQCMeGk1C3WNr23NiKI8VYlNDyXiRD81BlyHYTmv1zv47uxdNLVQ",
+	"TMcdIWJGeeWpZiMXxqP10hWICURyzhHxixQE2PYWjmNW8268jVs0tEVg4JPW8k8+4tTEfLEQP9pc/tFd",
+	"kXaiMGQcvmjfXP7FoRD3KbeVZyUKIivMaM+EaDgM+qvN9krrYFlOLvEs/uQAZc+POD2mUUw7McNPt5Z/",
+	"aro6RIcVssiCuUGq0m4W2CKmgczniZC8optLxCwYl9tw7zQXC1PaK/WihWVT580Jr+Zn8OPjT1ck6Y3i",
+	"GJHtbQF4qkXnSJp8L8jTLTBBrvLitUEdeZqRgKEPV/wa0UsNQjTrECjvoXUTn1ezf8n+LvvbjUIlCyOF",
+	"bTWbxn1igoNmidOaLePUC3fpNF+etWf5K42CUxeCWz910t4tEU5WuPJFydhV+q1k/xtKsf02e37yy+yZ",
+	"qQj6jGTfZM9P/iL7zvdnV0v87uTz7F8NP/udrZjo+1BO8N80qzz53LU3/4OCyyX7Z+S8J5/nNQe/zb7M",
+	"vtaM9O+yL6FQpBYPvs6+/OM3uXx6eL+4qCsLoVOUDbcHaVseQm7KQUyR19ZFkdcVSCt4tAz70pzEBBrp",
+	"ju6JrksHntWpebXh3oPeXmMq3byx/AszLEfJ9GcrEPfbgvfiCLMVtlorjGwfMzoOhbhHU6zNv9Vur7IM",
+	"xtZr6fOa9yziPXgNIVGpRCnPyH/mKWSNJ4W/9sDtVwlZzGaW9YXnM3kV+vCVzJWN2aoYNrGQ5i+87FYX",
+	"dFGfiLiKUEenqhqjMdjGGxkWGrKhuCLNFKz3PM86mKog2by+dX3ruhVQNZPN5dPSylWmqeQCSXkYcftn",
+	"61SxhN3aj2ntZ4/qtU//w/8/KwuqWDChsJB7dyoz5N6tebsYvu4C6SoX54FQd8WIhy9G5NZkZwHZwVPy",
+	"0mTHW8naA3VxFeMhCwvS52wK8h5TZfLxqjS9FUSRt+5Ora/IgivyHlPncD/OpvGcJvjJaMb9esiSGCoD",
+	"qdMXLYwwQ6Sg5oFnDGrmdCkHbCWIS9qokw94PEFWKcHx12E+1y2wcIdQIkedYaQAFrMkCtgkqJvzVL+P",
+	"kvCU6ve90dx+nf3X7G+zf87+IfvNH78hVWj58+xb+OJ59vXGC2tsuKqraWyvnEyOYHDhW00uX3v1bE3O",
+	"55NzvD2vTNFqOJVjoU8sdxOZgJdCKyX8yGVy071IqjuuywumB7ajRdbxgqa4lpq+b7Z0PiWVhIWT+epF",
+	"qMWWeU7YMFGTqarbIC5hiD2LIErK1UAOmc1T8CDQ1efOAm8vxuEkYRILJpnPFBsmsSZAWDgZvj+E6tWn",
+	"GnFm/HJrkL09pyPMEHP+AUBZR3qixmLH55D0IFLCzVxyGa4JblnuMhCwyjNAFaCVX/e4P3Id3o1im7hr",
+	"fjlQVAFWwxJPgAtYvCyT0EhFcaQmtaEIWYxS70xz0NU3xBzkvVIHihnZvhiz9IPerlIi5WxyNmHWHoHL",
+	"8z0si5p1ROD75HV46+TgtZvivNn6bhgSmt8OrEP0igXpxhP7zyWOjIdsKAzsSz5kl5JS0lDnOzHW7Or8",
+	"2dV8evvSy0YVLtEVacQ5acWSmYt2bfai5QfsUlbMnrm1s2ft7LkAZ4+7befq6Clc4RWcOwWy+kpMFMsE",
+	"vbV14nvn03mpa/BSxojlGtsUB1ju/SncvhmunzrZKyj0kTSen9AhiQeNnlHoSdCQuSa/wK1TusEvqEwa",
+	"fpf9Y/ZN9uXJFyf/Ofu/4CF5BsHjJ5+f/OLkl9kz8L88I9l32f8hJ7/I/oAv25f+U/ZN9jz79uRXL6aD",
+	"Xp43ZRlpsq6Ut5ZErf0ob4Ef5SWo6EuqfkCyzqr/XcnJoI1lk1GfUzVKmdwpq4oGn04qOpkjyNyOGU2L",
+	"JtG1lrjWEl9bLRFO61pLXBP2xZHI+pQU6HpOMS9KXTTNewBtBTn8+h+525sEt/GN2iGggsHdh4oWkSIJ",
+	"lTIXZH1eRtUVXcVUzdYFh9R7/Do6htR7zjAfUSJoGUDVTBQgfgJf0KMxLq7dMDywnCKok7tYU16lo64a",
+	"FfMvSZUWyIlNdweOwx5DJi8k6QveZT4Ub3Uv27noEV6RNlcnT8FxGF+2JiCN41XCsArqtuFRS+TadwC/",
+	"60zgF15l3rKfC4yGGVwZwhyWS9rlmjokVrOpUj4xVSpMqhQg8FLp8+CdxjsBJrNKxkNJznh09HqvSema",
+	"lM43uBnwrnOjpq+b1cESNtGDIqJ8HjnsUg4wK2KMVYqpcRt7+jPApCOihxDLQ5oebRRIP9olEpoqj+CC",
+	"IKYy4iVya8hwH+g3C0K+vvl1n7vgBARSwSgH+9npCAaLGE6qW82bxABfFuG5bHd5gn+BQqQMAewBOdXZ",
+	"YLwC2n67uTWPWE/FWCy0rgxHsYr0hAH2rxZSRc9mgtA9fARr8boZQD4yO7Qzrb1xNi7Zl596s4Vd28Da",
+	"avKiVpMV5o+KzEN7atbGlgsztrwwGxnSx486QDoq7eb96FaxXP25WWJyE8rCKNf8NX2FEWZdiVP2mVEK",
+	"GNhW5psb53qQ93rBlMr1tCjSNZ/d2pn0/Qt1LZ5gWTyYr7uQNzMqdhevJ0KviRTReUJm7ux7HxwcFi+z",
+	"hSYHzRkCbECkmtI7gzr5GOp06Dbd16c12XazZQts2PL0WFAHgbuwFSLZMUtpTArY5u3mdZ/DlwJq7stR",
+	"rAA3znUGAE8WGB5AaTxELnQFPcSY27qaQVeELDCV5wEkH+oHa6kRax4D1h0AY8wT5oo2g0uFvSgS6E+e",
+	"VGjcF2mkBvrcwWY+JJtb9Vaz1m622rX21WsVr3JM45FWzO/v7d2S/T/7k/fFj/cGx90Hux92b4u9vVvi",
+	"Z7dv7/74xu3dD999fOfO7vu3+v2fDj68/8PdD9+9vfuT3Xu3+kc/HRxF790cN2/dGr/7uN+/e7Py9NMz",
+	"Oenc4u2GOZ189dGibhi3DXzSHA5QPthjmrM5I6dev5hh3dd6wHxAwQNzVQo3dsxSB8arhWzJGF4EvDVX",
+	"7OlfS8/rmNU3nT/ra3Kpfkpn4F0oHP/o/j1MOVlqU54ylBNq3GFSiRTL2s8zAzsLx9kE5sfnBIacW7p/",
+	"dP/e2g21vrWr2U7dsbki9cG5DJl6ugTCjDt6RZZu6RW5MdNJPcNBPcvlvPkmuJyXG4gXErVZRl6syjji",
+	"co4XrO7zWXZYUjbDQsGmhEpZLHHqEOu0mOZKWkaKDbWS4HOD5o0Iu8VKl3YigL0HewrInx4JhpoJ91lg",
+	"UvseK1AwTCXkjQUm3jIh/h7ad8vswDlxTdktuYrZdy2Wro26b4VR94z87XwtugntHtE+Wyqamvdm4hPM",
+	"FkeTVISjLtR4qBMQwm1eshowyXyO9qKqMyvdvn/gkaI5AktAuIp+BZuRQAvTASDTFNg1FjnPC0TYKsE1",
+	"xrU+iyXAd0gooG5CzBSZiFEK9XRIN440LQoFkcIkey+IqNg363YpgrTZjLUIvSYwCwjMNIKqvcImtunV",
+	"YzCsTJQAcUpKk119McAPBxDyM0XLXGSBrchqaVNOe+Ybuw1JCLSMSjq09FFKaL7+UM7WBC5gzZMIM80R",
+	"Tb8EyzCHAp2ifJdqXl7FnuwW49xtymeyKOcn6xIk4rz3h1gDcwZ9NyEkrq6DesvBB9cW2e+fRRaI1xR0",
+	"AAiQRevIyxlqwwhKi9I0Yo7ZcFXrOkj8VWrU5AD8EZN18i7tDkiglX9nF5iJzw+ZJVILroocs7RDVTTE",
+	"iNMc6R9L0KeMKiyQgeleWLW7dN/nMIA5QP8Xnk9rl3UyN1Q3X7B1ZYvXBbZjxnG+kOtlLTY1rcbMv2J3",
+	"HICIgcOSJGS9SMs+WEx2TlGoncLtG0lMcpWkAKJVX35XSpBZl39d3Aqsb8trqDfBCRRjXoC8sft1jvdn",
+	"xVuDiRDDoZg1nB3jsZ9xNQKsF4c3Z9X78mqvSaGzVcAkIax7fWNen5yx6VNpDs0LXhApE1PynclGPxWj",
+	"BMwAs9V4RVMlXTiY/QxTEjDzR595wRmUnS1nEElrAxjmdVcjTqBL6XPIVCBDIRW52tzBABn4jXQFl6Oh",
+	"iY8b8cgVKg7g94BA5VtSvdpsNgklIZ14RMZRGPH+Rt3nAejhMtBfmbAbjEmLJDmmcYSJ/z2T02oucdVV",
+	"aQXXlDSushgLOEEygox4P2ZuETZ2CAVDBDi5ClaFUuWmTz6tG1+XHHUHKKd2RDipm0HJ+mYdx1uPqVRA",
+	"RuoEFVhJjhgzpV/TEJM7AvtdQKpBxEP2OJjtCpMyOYCRvgdb/LIGjOWhj/sp67H05UwddnIwQlwWMORG",
+	"KS5NZbuS/U326+yvs7+veBW7YIWn2T9kvwZ62ocDfP36U2f0TQYTGXVpDHPJ27YN/Cb7h+y/Z3+d/c/s",
+	"b7O/ntMEFCs9U5jdwcE+rD9uxRmsIkuo58HB/iGVR3cjHskBkt32KmTNfrjb7bJEWXq9rtW0Nl+8Ltzu",
+	"4Yif5jcFHlNkfAcH+6cYH/CGynalb8ieHFCwinLB2ZQzT8pkHl+MljNFaoYHnESPjnEomI0+d73lDMpz",
+	"VqFE6x+y77Jvsm+hCu2z7JuTv3RQPFAb9nn2u+yr7Lvst1CP7qvsuw2LaYxRLJ7PIw4lcpEuyTq5bbkk",
+	"cEZkToY15ul0cXTESNBzzGDfEMFgMc/Y239DGAauTmW70mpvbl1ttFuN69ebzVYt+5vsHytnItN7+2sa",
+	"vabRaxq9kokZCd8CoteZGMK1KrlG+vXC9Bols5VJth4eyPop7ZsQYB4SAa/TOJ4QGoYpk9K9sKE1F0x8",
+	"6UNZWUt9Ma/6nMnvPZjNG0KBV5GfVyfDMPU1JV5T4jUlPgMlzimvJLRPIw5Jk0AUCeMqUpNXRIedkn1m",
+	"UjxNgTtRqgYkpIrNpb0lydfnxirUajYJ5WQgRikYcVqzrEQFvIl2Huf80xEbsRDUDEiOLINR6MeE9hRL",
+	"yZhG4E0EP2OAZHQbnv7gQYDBJsBVeobieBZBDaIRXRg1fEFSyokYqSVmHMs63hC2ANsH4J/blWar3mzV",
+	"WzdvNCveS9pyVmckdr3WvGTNS9a85GV5CScRD6PjKBwBBbpAVqKprGw80f8xFSjmuuv0O1csTaVcU1kT",
+	"7jfQFFgMmWdgK8GabnLbA010gzwzvhOL7pEkowTRMqjy+ZDyCZGsK3goSbVLk4SFmlGBj4Clxyz1SPsq",
+	"kfpZyHp0FKsNMuIqitG7rhlFyjDHn5JexGmMo/R5NTB57iwMPBIkNFURjfU/MUNG/4s9TjSVCjY83Vxe",
+	"DBRY0XhAlZlineyLONZ8KBRaE4Gqo8gbnSKCgwF/DSTrGNd/wV+xtUMovjUeCGlT+yUZ0GNGzFB8Xm1v",
+	"AUuVhgNGiljmtpE31mrqLi13hOWN9BLEgvdJIuJ4myRUqnIMQpcm4A1yL0kyYHFIqHL76Tpo3/TyFsyZ",
+	"uyLJ1eYmqQZxNNQ7C/lDZn+TuVz1PaYO0Zy4FFMWFicK8+omKLpckSSw9YcCghWJoBiZCCflrLNm60/u",
+	"bP74/asPb9xvf3ztw+aPtv70+oObt1q3352diIaH/7yT0FbJQdNLMjMr78DcBiVQaHGRJHptlDCHwaIo",
+	"4n5FvF9ah3bTzPanIwbh+KZT3WClODlzpyrbTU9PNBqOhpXta02YJv7RdPOIuGJ9La3MgGk9Rz+64d5z",
+	"A02oPJoqYfWQqXRS29W3ZVkVK3gV33zr6li1VpjKe5oxXAJ/fkFmW47+sooMqgcG9toQ0WWs0nJGTfoe",
+	"adK3iD32aUq5anQ1X1mEzI2VSDRdRTwZ+MyS0G1wIqA/faj5iyb5oodQNJZI2ue0I0aaCBeQ+DykcGpA",
+	"elGsaSbpimEn4iw0ha6RrAOCVi/qQ04qlYSGw4hLMqQTwxWUSR6VPu8zRbaam7MINY59f5T22W2Y9hJq",
+	"DSNgXKWRBc6JZD4trWOSQgfWJU8CXFrNEkQSdYMpnOryr5XZRMy1W1lApguEGRv9BGnzTMp8mgiXpoeb",
+	"AzPMixgUht1qt9pX29fn0FxlplIYqqWtrVdMW3GTYX9hp+dH72tKa6cPICvhm1Ga6Q0ka7ATs0kIqcJt",
+	"3igQN3xhLnk7Lfjj6T9N28QoVbUkpV0Vddl8I9Iup/FEMkkCxR6rgFS1OGJB6As5n5oGdGMaDTHZ0WCH",
+	"eoBbZUwbLCRHEQ/hTd27hxZ9tJ1xkQ6lFkCVGKE0z0N8jYSsG8lIcEkEJzIaRjFNyRDut6yTB4yFFsW1",
+	"OCWfdyg/0p/o38y6KppGvd4OyPf6TkczEag36+Ruylid3EbQo7nk8rbucd+u4VnNRdD6bcFVKuKXMwFB",
+	"UHFlu9X0KnqF9TnZbLYqXmWz2dZHRW8dmHvA5/3s5C+MM/zk59nzky9I9lX2u5Nfnfw8+xqq1/wlOfk5",
+	"yb4D7/izky9Ofpk917+Q7Nvs2ckvoInvst9nX5/8gmS/089NW/D/v8Tnf8ienXyePct+m32pvyfZ19lX",
+	"2Zcnn598kT0/+fzkV/XVXcYzlvpMGFrnTj5Lmz4vs9X87gG7t+AMUzdhSozdxfTlReLrLtpk4OTUDFLW",
+	"kk/g3SKo1ttnCntD0vpbK8nze/pSa4qKq/jmhdBqkm2PPyivFCBFSNWvZP908ouTL07+CspjPc++9isr",
+	"sDYnhcuuAFkJ5V79oYor25UWrNNyjtcT6XAU0/lx6Q8Z1zeGUGJeJWCdZ7yLNin2OBGpvrs/PLx/D8NY",
+	"bQDuQAveccpoOCEpG6eRUuB3EJL5PI74kUSTVyRJKkaKbdTJPpWOqVpAASpJT6tzJEKupb/c1kwqgsLu",
+	"IqE/HTEo2e4RLhTyTzPYaWcNjjYgQ8HVIJ5YM9UylvYeU3exwVXsNXahcEguR8yZb/QEyhJ+d/PhhH58",
+	"lb9/+yi996MHze4wHv140k/myPrAuVa0ztxo3WxP22eWCvp6FojcjhgGRrfaf/CeKXNRnzOy3nCOJaWS",
+	"8L6eMtcS/ifw16fTA9FHXL9QO6YpGNHy829Wf//Be5VPn67gQpohRSxkfzDZhh7VeSA4pHBnMMgbTuEr",
+	"Z2le5SFV7F40jNRS4497sfhVbV/EUXey8sfm9bfOfLTmhheQsOgoJJDEEgfxNLnX13x1DogMb7MJa2Gd",
+	"P9joSkrfYJKwFNjRfIXvbsRDmXM+YFyootGukpozWU0wianmU5q3i9RMCX077Sa5f6ukCIJrQfocWCdm",
+	"bfijZnOzS8kgZb0f+JUnHSrZR2n8tPH/uUSyxhMwnjz9pMG4SieNJ/Cfp5/6FfiYBQR5a8Ql0+ta93mJ",
+	"CbpkmADee9RFMjnFFEkVtGdTRWMoeKSEpnlQUsfn5W8f9SIePsoXMkDPCe7cFUmCxnG7Ae4RGUClHhyJ",
+	"GqSMkSFTAxFKQhOaquW8WG/FD/Mtuzz90mxNZbsyUCqR240GogEyVceTVU9HlVzN/DU5+Xn2XUGDxEjr",
+	"59lz+IHA36BpZs+y35PrTZL988nnJ7/Ifpt9B7HZ/5p9pzXG77LfZs+yr09+rpXM32T/QjC+++RX+nNb",
+	"TfXb7BkxWql+9mX2FRRS/Sr70nT9V2fWNfM1v1RFsziMRXY6uIFwduHlNQteq7NrBn5ODHwPOAtxKpyx",
+	"IzqEZBJxJYyGe16q7AxgPMvrS6zIPn8kk1jfvMpCRrWSgADKgWw8EZ2fsK5aFhWCelOHDSIeav3UsPRo",
+	"2LfsOeKoLCO+VNm7o3/ASt3u+buavePzqiri3y3Qr8ls9dpsFE4IimXtP3hvx9XpwqRYPiEmVGOSQEnV",
+	"chVGcFjNraU3R+H2+dk17r0hQvAt1bdh7Fckwf0hUeidshnky3Na+d68dvX6tRs35tSBtZt+GdEQH2Df",
+	"K1X+OKvGe14VHb1z1p2htTW3XivMa36bK8y2juJpffkV6smov83lfR8PqLIMJmW6VcibjVlPOSSEsoZp",
+	"UBVcIJ75uJuykHEV0Tg3ntZ9Hrz37iHRw4GPZUDkQIyRywBuAuZ7STJkaalmZB6lJ8acgFPQuEiPWerz",
+	"7nJGdA8nfuGqjelnDmG0G3RFmuXDRX6bcVK+F5fbGUn08Szu7PKrvfzO5nabvH7JfCvXbYTjR3NVq9ks",
+	"SPQ9kRpUU2lQTYOhCO9QxQJSbTdbN2rNVq3Z0pJrTBVLN4zLwLXg8xIyKoRvUkW4gLhblqJjAWRStI6x",
+	"EARTLOEf69+GjHJJuFADiO7FlqatW0uMWrPsVkMRRr2IhYusVj5faLbaqJMHQtl4lRGPmcR3kaToxbPx",
+	"aJJQcnh4D4uPR4pUA/iqrlQcbOxgxHWAcsxtOwmAeCrKNkEj2O2zgIxFeoTCbmqEdkfD5GIT2n0z6Us0",
+	"oJkDBBpde6vWvFmD8AzOWPjuMZ5UFLTB3qkH52LKWs2bzWa72fz0jEas4swv1YxlB3GIU5sHt5jfFoCW",
+	"hVB7c6HWMvL3DRV3bQJ7fbj2x4OoOyjwxzLiN4XE0Rc3fT19CePWMCfsZ5IPLNTAcvnAvUmqmLy0oUV5",
+	"v5L9t+xLcFB8C06KLy3UjMWUIdlvICLu59nz7LlfWSRd+DzQug7IFwaa96OH98hwJBXp6PUFPF4Hn6CX",
+	"oQBwNt8fU3SjWWZi3GitwIgsM4ium7HPiwLKtLHrTKIHLt0j09uU7OHz1V1mb5bscQumfRtnfYnChz1e",
+	"i6SPHo0l8yqjNN5NU31jP6m80NG63qycVVApLdNrIangiM4gqbhLs5ZU1r63teBxIYJHgRe/FhJImamt",
+	"JIIkaTRkjRWh+5XmfqJXQDq3VsT9h3v33yWcjSXpMc2aS8kK8zK7dN8lfP2XZkcXSouL450cpowtwemf",
+	"wIJdVkT92ib5phKZ/DLV9GWaXVhgNX/DqoHoSAZ0l/P1jwf6dhuPbj86ZrxIBzpMjZmWX53iQKoW4Flw",
+	"RiaMpoT2xY6FTCCtJgnpRPrcZI0HSsB3GKNn/8pbMe8bBIK8n7xFJUI62aiT+9FjKPahlaJfZ8+z35Ls",
+	"efbtyZ9n3518nv1b9uXJXxgVyN1TcFdALsCfQ5LQlz6HT77AlCEIHfsq/0BPGERQybrKFr4b0iNG1FhA",
+	"5hY4//sMU7lGHICL7oqURLybwsmksc8Tg98gRaoACUkvMNYtERw4CKkG+sdt0g4AtYiM+BEHR4odeQHJ",
+	"wRBdny/z7gMd07t5melhBY7zSavZvPGpV9FTrWy3zyiru9lcqpyuB7AIXl/v7Tq3am26WzO3sqR4DgFq",
+	"V4er8ThEalgQZT6K45oNHYfMmlpMeX9E+xbzxXI/G3FHFe1QyXLEfpoyklCtB1AF2D+PWUiuNnMABQkp",
+	"l/oVj0hFU6xKpeAJaSEF3yZcnDVFyuCcXR49Z/zYQAaknCkYiCZvLReBffJFKZz696Vg6rNGQ+N0L5Xg",
+	"2yHMi4L+gONR0BrSkKru4JLdR2vbyLp69tmg4PKQhVdIo3mUJGyRF+SeM8YXHCEGFgQ8Ic44E4DjOsBI",
+	"B7iCJk3Ic/EP4LmAMF3mc+fPCLoixaUKGVdBnRwwHrqEWMDK6dmMI9BVyu/vIEKOSAnHUtc+L1adXRHH",
+	"4cCuxOXRdJs7U8hwyesXnPwq+z1BgIXs64qJEshxZ85K0M1sL5ek4yAWifGOkl+ieX0t1K+F+teMY9wF",
+	"DJ1ud5SaBM2IE+oo8cvzj83mivwDY5VsjubiOrRKpVFnpNCIfYprUBcRK5VI0cc8rJP7Qqrip1riR/+w",
+	"6Pkcg+vlDhlELNVMNOrSmBzTeGRe/YmASpymBHqHdo9kTOVg2pUNY3gU8Z6Yzt0g1U0AtIaHROhlVpME",
+	"ukEgoY2VsjssltnZWAt+dcHpEC9CuWFge7wnllU3vCILm7f2jK7zHN5G+d2VAM6P+pkdB+1B0QmZ06PK",
+	"2alwg4URhKUsJMf2JVJNWUihgutsed4jnI2ZVASw5LcRTh/yG8YUGA+UpPHIQIx9LkepM9dEOWqikIwk",
+	"LI2EKfU4nhNPFqlVxXVLU9+1c31raKuZ0SKp2O7dWhZe52+9xuSQ5XfzbMTw2uBFpM+GsUpYiJDGQA3j",
+	"xfEVYHzuFQpTQUTHBgmghWCeoIo4JyBURkqSREiYqDFX59ZngMtPR101ApTucGauCRhGAGtF/6YpIKQC",
+	"w/sWOQbzm2nKfJ7n9ppgxFkp1ecHBObSsS+OwEIXryUldnOfQ4ftuVkLtmsGsGYAjgF8wAu1/kSvYJmw",
+	"xPMF42peII13mkXAl40nmK6/2GAxHoiYzaT/lPSiGDyKunMIQ7cSLOQs45xWA4cgVU3H2Vi3u+ksDRvb",
+	"JDE8YeCAobsimXjAF0JBuFBQ893n5RD2bcJFDT4IbHT8RIwIZ4BpwSBfUTrejDXkDc1ECIyeiGMxlj4P",
+	"cJGC+fzhXZjRy9o2ZtDVKHZYjCXwiiTszcatMPALi1ArLBhjqnQbIgSnadg7EzAjTvjh4d2KV3rywZ3D",
+	"qSf7d+5eDHZjkanp4Z8ZwKLYgF6Ll2rgmId1QWUk6yJhTu6poyfjHPAx8sjfKF7jZKzZ7FtpP0KKMcUm",
+	"Hx7e9cgHdw6JSIkmJmflmNfPiWMuVaIgN81qUvO1pRIGekL7bL6eY9UogI3CDDQH9yRmoFwEi9CrwGUM",
+	"CWanUKD/ox71D+r1ekAkFiMjlHRSMZYsJQMRQ23lHLODHLEJ6VJOYkFDE4TKaHcAOFJo4+oxBYULupbx",
+	"47o7feuclDKn6L1lHoVFulYCIF4m/aFYgmXNEdYcYa14lS1vQI5fua41pkD9lpjceI7/Yj7wiIhD52E4",
+	"nb10L5IKh/6x6eHCyRF0tMgEb4b+KvGILrNA0aGpkMPSK9LOXRPjaSzMc6lS5M0JRTO7P9OKqqUIrQ5D",
+	"reuoz1loDaN1xyxc8vmYdQZCHBElfB7oaXVo9+jRKI0D9G6ZkDPN4l2ifjWkim6TACb/KILSodZBFtiW",
+	"PVTX4a8r0udQUBt1bAtjCYBdkrBjlk7y21BYUgfxdQogDIFGIRQPPHJaRY94WMsRfTAVpjq1NPAY03xk",
+	"Ams0K3+/R4cRhNthyQ6fwxAFZztFG4SNrAOzjjV65HJrykgyAkQyk2Wk3F1JMSJDiVgLN++iA1F1BySS",
+	"8NC1B0PAyqYK6n4WppLq1WXdIxaaFQwgBPqYxo9MBdnA51WqSMwoVtIdiFG6Uygdi8XJN+rkNiT+QN4S",
+	"jsOsjUFccgMgIx6yFMu1+tzgrWlqEY5iRqo4DHzT7F4R0g0cpXaMei6RVBHvluFjzb6Jns9bzeYGNGKl",
+	"wjnbNBajOCTpCIqZ28U2tRCZ8giUrZUk0X9yRTqjlPs8pYp5er1T1htJGxez1W4TSSeuwnqkplqvBuzx",
+	"gI6kko+o0scd+sA/zAWSjxKWPtJrHcysAQuLzQq0tfJSuUz5jTV45NuNRqt9vd6sN+ut7ZvNZrMBePV9",
+	"zAqePiOV7RvXtprNU1BL1254Np7yrAgGMKkzRVO2LoJlLWRXr3vhvjOXM3+hsuSXyUZhj04DSBcAYS6g",
+	"zJ/hLY0n8A8D6LysnGnOAk8xqZ2p6tb2F01YuFAGiri61dzaOC3LYftlQrAU8tgygigsm4PH3cGjZqu9",
+	"uXX12vUbN2mnG7Ke/Xu2ndgswUJDcQHBWHfwSbN2k9Z6nz5pbz2dVTf0tG68NcefAIs0pvJNKaR5Vp3u",
+	"Mm/WgRIJrjCa8M/tEiH+6lyd5l1g/+jJMWirxpKkyTmT1mKleRaYk+DKbJcvltaFEPwIhDQwfpm/zR10",
+	"VUxy2QLqqYykFk0xnKp4J7H4L8xyo04CKUZplwWazUufjwcMX8WCmTDmrhgymRftstKqxVLCFGmR5m8U",
+	"AFr18BHE0+dVQ9yKgE4bBtPK9UVTTOlWEgQTouUSExfGQIzRpGTAaBjxvs+d+BEJjgX7c2FkY4dMIeU2",
+	"RpL2zVS10AZinRaGZlrUmPoQ9/cCNUroYZEu6VB6X/hyvzaqYekilJkZ3r2FoK7GilK+erihC40K2GvM",
+	"wj5LbXntLo0ZD2lqI7dTLfaTqsVTcAZkFQ0Z+ZngbGPbqBQjHimfaxk3PWahB8IyDxHtKWU/YV2ln3Ym",
+	"sy6lZ+6fZ+V0faoLlb4hqcnntJsKKd0tSxmcLeCs6KXFqRMKqtqESKV/4GJsFAoXelS+PkA4klTgGHFq",
+	"kdJyvNSCvFZpjClbMnP/9N0FxQc0IR6angGMFgoPF78wOmFOuKBAr5v8FYmqrtmII8YSU5UX8hSUm12S",
+	"suNIjKSJCd3xOeVgA0ph6wZUCxIkFWO56NJ+JFesmGDGg51pgpwyOiVJwCGZU+UPv5tT6M9+aL3L9u8Q",
+	"z/oKnmWYxj70cd98XHh0R7czo2bhLp/AgTb8YUy53nEzxWoJocMjCw59eRnazfa1WqtVa92YsxYGZmmG",
+	"X9cCMK1UVR3KdMy4PlfkrMM4qz58LWRDMWeQeXuVVZW4265+/gPdxsJxu9Nvh+pNX1snAExsSJ+7ePCT",
+	"EZQp9zneMc2s9eCJ0L1ESrK4R6oslowEW81Nq1Pni0DjZEDn1ss0uTznP3UktIa0lcqAW2/W1IFy1uOZ",
+	"5TOhnRcf6KcXzbSRwszh2jm7AZKGN2/qIHAxfs2F/EvVhp10li+ZZ+VAjpzP2KBeUpIwBl/ZCFkcHbPl",
+	"wGslL4WxFuffllMiymWAc64XU6lIy2s2m6DgXzfwS4inpAYsSvEV1Py1+FFi7RI8jqQaGCqDhjeVTsy/",
+	"zXDA6hyEjIbBhudzrbsOEyU9Uwioy/RLVyR2hdZbd0o5uInwizq54+YHdlZjRU9wsD4/0DIITUPysVlM",
+	"vXfdqGfuF6kGZqFqaBy3f2leIxUdJsWHunGqRikLfG5cnht5EQu3/A7KNSSSdVOm56XXILK2S01fuLGO",
+	"d2j3qCZ6PVjt9hZYfqUHBZK5WaE6CaIwAIvzgJHigEvLheKR4EYgtCs0QxbRYr1Zj3z5lskkuwZhC0jq",
+	"kGpO7r4tkc92czbhBL1qtkDSajahelg01PJIqwl/Rtz86fhzxBXrs/SCiWh5ZSaLdKDiCrxCgvnaKE76",
+	"6HE1g9acP+VrPDH/nuyFTxtaVoK/5kNAfDhiozkmwbxVLPPO7WVBZQVdJ86jVbpwEJaTYMK4ZzN0ORuT",
+	"9lZNX1246BMyjngoxqRKzRW2XU6MyULfeqhPG/XYhha07O8+t9XiHAXVFx8q9FCJRoZZV/qhXRBzelfR",
+	"MGyfYKMkVU2+i3OdEoqGsj/XbHnj5mzDZb5lq9oudS+57fLairbL9kVd/iUXf+KRn+pj9qqNom+SiZPx",
+	"kNBpEjEhtE8j/sJkQnfBuqM0UhM43B1GU5bujtSgsv3Jp/qEmHanz/1+KjoM5IwIGLVKaVd5ILpYzwYK",
+	"BomN8lOnLEXA7swJz4NopnsyJsXbgnPWVeS4vW3wwbzc86zYY2M9RZVDetabnIP+e1PQuT4HuE8wYohR",
+	"qkiipxB1EWAMtwVdzuD73smbBr8hiXhPeCQvr4kkLe/PhgE6X67TeM3kycdaNHFVxHpgzS1r6gXvP1p3",
+	"WAqI44IjwSXGi4pEZ6u5aUzL4ohxEtPuETaYRv2BAhwe4TrcT8XjaEjLKWuaRIqRklGIvvvInOVa7q3q",
+	"UMnQR23EyUgSqrsmSSo6MRsCl5gkzOeBnXEtH3ctZByCFTgd2gBLMyIE+geR175t4EnLbvUdwoXPURmN",
+	"UA9XdfKnCPtgUSRMoANVZYM25Vr1TmgqmWYqgPoZKftcM4wNTLQzdUAFJykdI8BG8M6jlI4DMmTDjp43",
+	"l4rRUE+3wwBuLBVJYmM33bFGf8LyU637cCa5AU305QLPYBzButsYWP0MP962Z1zPUG8L+ejhPZ9jpVWL",
+	"3U+TKIftDzSrNDVazZJgnVagSVQZn2HgFh0PkqlvCxaM3f09csQmPq8Gu4aYwj3fJreAdBBsPY+ZNYVg",
+	"N3aIZmnSs/UcPHd2OyIErYPb+BL3RG+ErRLhkc5EQWwK/MM4FaDYK5wCMNeSzgRl+9wBGuQGWGOZkUfS",
+	"NpsLJxD14VklhKr8Ky2ejWKmdTFHUIPtkjHEQxrh+bwjwgk6czzSo1FqnDBuQaGvYxpHoVk1LVZhU51R",
+	"2GdoJUULdheykKLuAIv34VT16ElVS1q4VHqmAUloBGHUeBkHkSIDlrLcMoXOITA2a16GQUmuuO4VdLfY",
+	"GB0ahkxfwx/VDIOt7d3R2lupLoZHoDCGRwIXqwrhINORrvCGFuVqu1rzBVuWzz9zZA8m9Vlh+z7z+We1",
+	"Wg3+p18M9j84OCTlA9o4bht8yYB8ZiO9DuyDhV8Z5Kvid/mjRV9CrFWx6r9roFyk3zYDfqlTrQDrsNH1",
+	"hTZsWPcZvm6EYsy1+KyX2P1RE6EqP0jCXqGjQtJWQKqp6nlEhMojSdjbOEPfAzWMZwzfVG6O5qUwF+kz",
+	"XL7hWTrFAiPF/O7yEArFoxc1ijV8TY7Aoyic2gfIS1jcgpkVZhD8++f/Q9O49rXeUP0g0XpGsbW7+Ori",
+	"9nIMjgVHw2JdrHJO85jA0im9nz9e1ASkwdcEr5mws4YLnXStlUq2LJ4cgJ0XPp2qQ7BkLKZiAgSQ1bTY",
+	"Nt3SA3y28NKP1IT+bMCjo9opqnFbi377RvJbPBFboKi4M/fsM03VyhyJ8gLnAc05kkTRfomPkAAp36PO",
+	"BEQiVqxmpD+kHXHMNNF8OMUtTXSl0besap5XJYLWQrBOTuBtV+oR5Re5sWPDObHQU6k2p+3l9IX1CAoy",
+	"nQK3NaDcVEXH7J3AjUlLIjkDz6X1kuuAkg4wnTSlE1MlvrjYgPg45454Pk9ZDL0WUo9GaRxAWKVBEU4R",
+	"LXijTkAjk6XF8LkxtHZFyKS1Q/zJwQcPCLDy4IlfYfozv7JN/AoKN0MmJe0zlGz8ytNgm2wZM28ukZt1",
+	"M7GUIN37vAouVFxMKxxveGSr2bIGFAs5nwtQHgjX2LgRkcvyMAr6ns+3mlvmPbcaIjUHEmSaUDD0PUH9",
+	"UY+8885We/Odd9DgTqdqeBk/j5WwfV6dyr1K8yMDLv9tY7MBuzLmMWMXN995xy4OoOy7z9pNQglGZfpc",
+	"pGXjUi4+7ZRFCBvcwfiGR642242rzc3G1eYWTsOse49GsSyJ4nifa/15Evndg4N9wjjgGem1q0HkIAsj",
+	"3pfmLNUJChnm/lE54d1BKrgYSWO/B8kNiJUWxBSVR7DyYIbOHf4jLlFvl6oc36NPeyLiGO1pEzHawaQy",
+	"raPgbQLJtidl0tCN67tA5REkuukFhu4cfrYSZEwjhac62IeM8m149IMHQRlG+4glyudF07n+vSvSUIKl",
+	"jXCRDmkcSRZ6uaXejdsg8UEz+uoFWlEqrb5e3VmLvrd/QPzKQ9aPpIICbvqi4QoSldKQ1YY0PfIITRIW",
+	"x0DaaqJXE2nUj7hH+kz0U5oA8l8t4qExVnk+j/ixvh6ahPKQjFQUR2qiGSOLScGsJT1ClaJFPCoPnB8m",
+	"/h+0rxooxEgcfP6e5jJdlir0fqCgI0edYaQMbOGticLYr07uSKFQqC4Vo/4gBwyAKhOF0cAtyC9vz8Va",
+	"wjrRLtwzF4UfbDW3As9B5VI00s646SBzQxPJqBNHcmDCP8ZRajPtje8510EPxrTfZyn5aM/D/Mji3bcb",
+	"73OnzRntrggmoJW9UayihKagcyvD4WC9rAsI6SxqvKjxlaPOqs6KIOu9KJF1oGcy2NFcGO9TLUkjrmrm",
+	"BwJ/IYLkRp3shRgN12E+t2XTRepObOnq0XisSQsceDECQ7HDmHSOLOQS8DMEUVhgHhrq9+8L2RVjeHun",
+	"iFypDNCCljTy3QGvv+tOX5z8k6AOu+5zPXrnuptYHtBuXif39eoajQxNQO7s5FUUNWdD8hvHVvne2MYk",
+	"j4K4YOIHBxD5AyEYbotKVil3+kDcGCkYfaScVIC+R59Hig3Bs6GJjIGNA4MlpAHLUVfTVk1NoONxJFGe",
+	"QZ+qpt4ACAdtAAM2Hj+07ZsfYGp61ewuPjLMfor27O0fzCH4RtzZ3d8jx616k1QDo1g2ksFEaqryGaQS",
+	"fBYln/VTMQI3ZkM6HbiBHQYbVoMFn4cm00Z8BFJNk6ihm28EXiHXWKLJt2TZASZkk45sOIgz7qCJUT9B",
+	"w0y1xDCNacYzcZTQlKJH5q7DF9vG1w4Wd+DIMKkrEm6hFjN3ze7itnJiFonxYxaLBErkuMnr5ceQzC5L",
+	"bHymNWkH1qOrmZL+hkmfN//98/+yuVPgUYaT2rMFPA1MRCzN5UswmuQxcY4FBmDGkAxFHEM9ckvCQF/p",
+	"amBtmA39d8xSabbmkW6i3hfBhgd30XTWZ1zfCfA5p8eaYeqnR0xLQpqr5CtIjMSilw5NLQwFzCPGkumF",
+	"myWK6AHM4YnmXBb4ojmjpXNG8mMWJXLp6TI8YP7xqjqz4VEiU/UzQ3BH5gAHpMPA7VYoO7vAmKg/NgZc",
+	"3YtewsUHVg8uP7BizLdRbkrpmJStjYExWJnsOlciVotPmg859agQQmDkYNqJtSD+UlxluyDnQ2aYJcrG",
+	"q6kGBgGf5uqgMShbEUAJnO/pqAd4DOeNkySmXet29XlRJzhlNJU5HtGUodScJ61FVK08YUQJrQClDOPD",
+	"N1xDFC36Wx6hJLgnumbJIXPMHqcZ5y/wisZ6vPDVgnCT+2u8Am/xUHQCc/8GbL9Wg4K9kA0ToRjvTmrv",
+	"swlASTjaqu+/7rCUW+lC0XsjSWNcGs1HgIE5coZrgRwFhA6fax3PqnQVjxiFT2rFTgv8K5MTfYymyYnP",
+	"p+nJTEIQJRJgFpxhoOaOZ2X7E5uV4FWAYngVeP/Tp/8vAAD//w==",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

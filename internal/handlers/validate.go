@@ -74,6 +74,9 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 			if !ok {
 				return nil, fmt.Errorf("handlers: operation %s is not in the operations table", id)
 			}
+			if rules.ServedBy != "" {
+				continue // rewritten to its ServedBy's route before routing (garant_compat.go)
+			}
 			o := &operation{
 				id:            id,
 				authenticated: rules.Authenticated,
