@@ -41,8 +41,14 @@ var operationIDs = []string{
 	// FSSP's own shapes
 	"compatFsspSearchPhysical", "compatFsspSearchLegal", "compatFsspSearchIP", "compatFsspSearchGroup",
 	"compatFsspStatus", "compatFsspResult",
-	// FIPS's own shapes: one catch-all per method over the configured route table
-	"compatFipsGet", "compatFipsPost", "compatFipsPut", "compatFipsPatch", "compatFipsDelete",
+	// FIPS's own shapes: one per operation of the default route table
+	"compatFipsListApplications", "compatFipsCreateApplication", "compatFipsGetApplication",
+	"compatFipsUpdateApplication", "compatFipsDeleteApplication", "compatFipsGetPackage",
+	"compatFipsSubmitApplication", "compatFipsListDocuments", "compatFipsCreateDocument",
+	"compatFipsGetDocument", "compatFipsUpdateDocument", "compatFipsDeleteDocument",
+	"compatFipsGetDocumentFile", "compatFipsPutDocumentFile", "compatFipsClearDocumentFile",
+	"compatFipsGetStatement", "compatFipsPutStatement", "compatFipsListSignatures", "compatFipsAddSignature",
+	"compatFipsListApplicantCategories", "compatFipsListApplicantDocumentTypes", "compatFipsListDocumentTypes",
 }
 
 // publicOperations are the only operations that need no API key.

@@ -3696,11 +3696,17 @@ type BadRequest = Problem
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
 
+// FIPSNativeCreated FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeCreated = interface{}
+
 // FIPSNativeError FIPS's error body.
 type FIPSNativeError = FIPSNativeFailure
 
-// FIPSNativeSuccess defines model for FIPSNativeSuccess.
-type FIPSNativeSuccess = interface{}
+// FIPSNativeMultiStatus FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeMultiStatus = interface{}
+
+// FIPSNativeOK FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeOK = interface{}
 
 // FSSPNativeAccepted FSSP's envelope around a new task's id.
 type FSSPNativeAccepted = FSSPNativeSubmitted

@@ -42,16 +42,16 @@ var notFromExamples = map[string]struct {
 	status int
 	why    string
 }{
-	"fsspGetTask":       {http.StatusNotFound, "task ids are made by a search (its Location header); the example id names no task"},
-	"redeliverWebhook":  {http.StatusNotFound, "delivery ids are made by a callback (GET /v1/webhooks/deliveries lists them); the example id names no delivery"},
-	"compatFsspStatus":  {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
-	"compatFsspResult":  {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
-	"compatFipsGet":     {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
-	"compatFipsPost":    {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
-	"compatFipsPut":     {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
-	"compatFipsPatch":   {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
-	"compatFipsDelete":  {http.StatusNotFound, "the catch-all's path is FIPS's own after /compat/fips; the literal /compat/fips/* names no route of the table (internal/handlers/compat_fips_test.go calls the routes)"},
-	"deleteGarantWatch": {http.StatusNotFound, "watch ids are made by POST /v1/garant/watches; the example id names no watch"},
+	"fsspGetTask":                 {http.StatusNotFound, "task ids are made by a search (its Location header); the example id names no task"},
+	"redeliverWebhook":            {http.StatusNotFound, "delivery ids are made by a callback (GET /v1/webhooks/deliveries lists them); the example id names no delivery"},
+	"compatFsspStatus":            {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"compatFsspResult":            {http.StatusNotFound, "task ids are made by a search (its response.task); the example id names no task"},
+	"compatFipsDeleteApplication": {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
+	"compatFipsDeleteDocument":    {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
+	"compatFipsClearDocumentFile": {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
+	"compatFipsSubmitApplication": {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
+	"compatFipsAddSignature":      {http.StatusMultiStatus, "FIPS answers adding signatures 207 Multi-Status, one result per signature (fipsAddSignature answers its outcome)"},
+	"deleteGarantWatch":           {http.StatusNotFound, "watch ids are made by POST /v1/garant/watches; the example id names no watch"},
 }
 
 // exampleUploads are the files a user picks by hand for the multipart
@@ -59,10 +59,13 @@ var notFromExamples = map[string]struct {
 var exampleUploads = map[string]struct{ name, contentType string }{
 	"fipsPutDocumentFile": {"payment.pdf", "application/pdf"},
 	"fipsPutStatement":    {"statement.xml", "application/xml"},
+	// FIPS's own shapes take the same files.
+	"compatFipsPutDocumentFile": {"payment.pdf", "application/pdf"},
+	"compatFipsPutStatement":    {"statement.xml", "application/xml"},
 }
 
 func exampleUploadBody(op string) []byte {
-	if op == "fipsPutStatement" {
+	if op == "fipsPutStatement" || op == "compatFipsPutStatement" {
 		return fipssim.SampleStatement("TradeMark", "ООО «Ромашка»", "ВЕКТОР")
 	}
 	return []byte("%PDF-1.4\n1 0 obj << /Title (payment) >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n")

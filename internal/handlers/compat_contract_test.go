@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -33,14 +34,19 @@ type compatCall struct {
 // response schema, by kin-openapi; any other body by its content type).
 func (c compatCall) answer(t *testing.T, router routers.Router, client *http.Client, base string) []byte {
 	t.Helper()
-	var rd io.Reader
-	if c.body != "" {
-		rd = strings.NewReader(c.body)
+	if c.body == "" {
+		return c.answerWith(t, router, client, base, nil, "")
 	}
+	return c.answerWith(t, router, client, base, strings.NewReader(c.body), "application/json")
+}
+
+// answerWith is answer with a body of another type (a multipart upload).
+func (c compatCall) answerWith(t *testing.T, router routers.Router, client *http.Client, base string, rd io.Reader, contentType string) []byte {
+	t.Helper()
 	req, err := http.NewRequest(c.method, base+c.path, rd)
 	must(t, err)
-	if c.body != "" {
-		req.Header.Set("Content-Type", "application/json")
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
 	}
 	if c.key != "" {
 		req.Header.Set("Authorization", c.key)
@@ -71,8 +77,8 @@ func compatContractErr(router routers.Router, op string, req *http.Request, stat
 		return fmt.Errorf("the request resolves to %s", route.Operation.OperationID)
 	}
 	ct, _, _ := mime.ParseMediaType(header.Get("Content-Type"))
-	json := ct == "application/json" || strings.HasSuffix(ct, "+json")
-	if resp := route.Operation.Responses.Status(status); !json && resp != nil && resp.Value != nil && len(resp.Value.Content) > 0 && resp.Value.Content.Get(ct) == nil {
+	isJSON := ct == "application/json" || strings.HasSuffix(ct, "+json")
+	if resp := route.Operation.Responses.Status(status); !isJSON && resp != nil && resp.Value != nil && len(resp.Value.Content) > 0 && resp.Value.Content.Get(ct) == nil {
 		return fmt.Errorf("content type %q is not documented for %d", ct, status)
 	}
 	in := &openapi3filter.ResponseValidationInput{
@@ -82,7 +88,7 @@ func compatContractErr(router routers.Router, op string, req *http.Request, stat
 		Options: &openapi3filter.Options{
 			IncludeResponseStatus: true,
 			MultiError:            true,
-			ExcludeResponseBody:   !json, // files: status, headers and content type only
+			ExcludeResponseBody:   !isJSON, // files: status, headers and content type only
 		},
 	}
 	in.SetBodyBytes(body)
@@ -90,7 +96,7 @@ func compatContractErr(router routers.Router, op string, req *http.Request, stat
 }
 
 // TestCompatAnswersMatchContract calls every route of Garant's and FSSP's
-// own shapes (and FIPS's) through the real router, over real Redis, with
+// own shapes (and FIPS's reads and a client's workflow) through the real router, over real Redis, with
 // the simulators behind it over real HTTP, and validates each answer (its
 // successes and its documented errors) against the contract's operation.
 func TestCompatAnswersMatchContract(t *testing.T) {
@@ -139,6 +145,8 @@ func TestCompatAnswersMatchContract(t *testing.T) {
 		compatCall{"compatGarantGetTopic", "GET", fmt.Sprintf("/compat/garant/v2/topic/%d", garantsim.TopicCivilCode), "Bearer " + keyAlpha, "", 423}.answer(t, router, env.Client(), env.URL)
 	})
 
+	t.Run("fips", func(t *testing.T) { compatFIPSAnswers(t, router) })
+
 	t.Run("fssp", func(t *testing.T) {
 		n := newNativeFSSP(t, fsspQuota)
 		key := keyAlpha
@@ -162,6 +170,43 @@ func TestCompatAnswersMatchContract(t *testing.T) {
 			compatCall{"compatFssp" + op, "GET", compatFSSP + "/" + strings.ToLower(op) + "?token=" + key + "&task=" + id, "", "", 200}.answer(t, router, n.g.Client(), n.g.URL)
 		}
 	})
+}
+
+// compatFIPSAnswers is the FIPS part of TestCompatAnswersMatchContract: a
+// client written for FIPS creates an application and a document, uploads,
+// reads and removes its file, and is refused.
+func compatFIPSAnswers(t *testing.T, router routers.Router) {
+	_, g := startCompatFIPS(t, io.Discard)
+	key := fipsKeyAlpha
+	call := func(op, method, path string, want int, body string) []byte {
+		t.Helper()
+		return compatCall{op, method, compatFIPS + path, key, body, want}.answer(t, router, g.Client(), g.URL)
+	}
+	call("compatFipsListApplications", "GET", "/applications", 200, "")
+	call("compatFipsListDocumentTypes", "GET", "/dictionaries/document-types", 200, "")
+	call("compatFipsListApplicantCategories", "GET", "/dictionaries/applicant-categories", 200, "")
+	created := g.native(t, key, "POST", "/applications", strings.NewReader(`{"type":"TMApplication","category":`+mustJSON(fipsLegalCat)+`}`), "application/json").want(t, "POST /applications", 201)
+	appPath := strings.TrimPrefix(created.header.Get("Location"), compatFIPS)
+	must(t, compatContractErr(router, "compatFipsCreateApplication", httptest.NewRequest("POST", compatFIPS+"/applications", nil), created.status, created.header, created.body))
+	call("compatFipsGetApplication", "GET", appPath, 200, "")
+	call("compatFipsListDocuments", "GET", appPath+"/documents", 200, "")
+	call("compatFipsCreateDocument", "POST", appPath+"/documents", 201, `{"type":"PowerOfAttorney"}`)
+	docs := g.native(t, key, "GET", appPath+"/documents", nil, "").want(t, "GET documents", 200)
+	var list []struct{ ID string }
+	must(t, json.Unmarshal(docs.body, &list))
+	if len(list) == 0 {
+		t.Fatalf("GET %s/documents = %s, want the document just created", appPath, docs.body)
+	}
+	docPath := appPath + "/documents/" + list[len(list)-1].ID
+	body, ct := fipsMultipart(t, "poa.pdf", "application/pdf", []byte("%PDF-1.7 a power of attorney"))
+	compatCall{"compatFipsPutDocumentFile", "PUT", compatFIPS + docPath + "/file", key, "", 200}.answerWith(t, router, g.Client(), g.URL, body, ct)
+	call("compatFipsGetDocument", "GET", docPath, 200, "")
+	call("compatFipsGetDocumentFile", "GET", docPath+"/file", 200, "")
+	call("compatFipsListSignatures", "GET", docPath+"/signatures", 200, "")
+	call("compatFipsClearDocumentFile", "DELETE", docPath+"/file", 204, "")
+	call("compatFipsDeleteDocument", "DELETE", docPath, 204, "")
+	call("compatFipsGetDocument", "GET", docPath, 404, "")
+	compatCall{"compatFipsListApplications", "GET", compatFIPS + "/applications", "not-a-tenant-key", "", 401}.answer(t, router, g.Client(), g.URL)
 }
 
 // TestCompatContractCheckCatchesDrift: the check above refuses a body of
