@@ -120,23 +120,22 @@ func TestSwaggerUITryItOut(t *testing.T) {
 	if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: config.DemoKeyAlpha}); err != nil {
 		t.Fatalf("type the key: %v", err)
 	}
+	click("apply the key", ".auth-btn-wrapper button.authorize")
 	// FSSP's and FIPS's own shapes take the key where those upstreams take
 	// theirs (schemes fsspToken, the query's token, and fipsKey, the raw
-	// Authorization header): the same demo key in their fields.
+	// Authorization header): the same demo key, each scheme applied in its
+	// own form of the dialog.
 	for _, scheme := range []string{"fsspToken", "fipsKey"} {
-		step("focus the "+scheme+" field", `(() => {
-			const e = Array.from(document.querySelectorAll('.auth-container input#api_key_value')).find(e => {
-				let n = e;
-				while (n && !n.querySelector('h4')) n = n.parentElement;
-				return n && n.querySelector('h4').textContent.includes('`+scheme+`');
-			});
-			return e ? (e.focus(), 'ok') : '';
-		})()`)
+		form := `Array.from(document.querySelectorAll('.auth-container')).find(c => {
+			const h = c.querySelector('h4');
+			return h && h.textContent.includes('` + scheme + `');
+		})`
+		step("focus the "+scheme+" field", "(c => { const e = c && c.querySelector('input'); return e ? (e.focus(), 'ok') : ''; })("+form+")")
 		if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: config.DemoKeyAlpha}); err != nil {
 			t.Fatalf("type the key for %s: %v", scheme, err)
 		}
+		step("apply the "+scheme+" key", "(c => { const b = c && c.querySelector('button.authorize'); return b ? (b.click(), 'ok') : ''; })("+form+")")
 	}
-	click("apply the keys", ".auth-btn-wrapper button.authorize")
 	click("close the dialog", ".auth-btn-wrapper button.btn-done")
 
 	click("open GET /v1/quotas", quotas+" .opblock-summary-control")

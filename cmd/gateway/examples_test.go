@@ -50,7 +50,6 @@ var notFromExamples = map[string]struct {
 	"compatFipsDeleteDocument":    {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
 	"compatFipsClearDocumentFile": {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
 	"compatFipsSubmitApplication": {http.StatusNotFound, "the example names no object, so that trying it out destroys or submits nothing (the /v1 operation's example does it to a seeded object of its own)"},
-	"compatFipsAddSignature":      {http.StatusMultiStatus, "FIPS answers adding signatures 207 Multi-Status, one result per signature (fipsAddSignature answers its outcome)"},
 	"deleteGarantWatch":           {http.StatusNotFound, "watch ids are made by POST /v1/garant/watches; the example id names no watch"},
 }
 
@@ -102,7 +101,7 @@ func TestContractExamples(t *testing.T) {
 // check makes the call (and, for a GET, the same call as HEAD) and reports
 // an unexpected answer.
 func (c exampleCall) check(t *testing.T, base string) {
-	status, body, err := c.do(base, c.method)
+	status, body, err := c.retried(base, c.method)
 	if err != nil {
 		t.Errorf("%s (%s %s): %v", c.op, c.method, c.path, err)
 		return
@@ -113,10 +112,22 @@ func (c exampleCall) check(t *testing.T, base string) {
 	if c.method != http.MethodGet {
 		return
 	}
-	head, body, err := c.do(base, http.MethodHead)
+	head, body, err := c.retried(base, http.MethodHead)
 	if err != nil || head != status || len(body) != 0 {
 		t.Errorf("HEAD %s = %d with %d bytes (%v), want GET's %d without a body", c.path, head, len(body), err, status)
 	}
+}
+
+// retried is do, sent again (as a person would) while the demo's fair
+// share of Garant answers 429: the examples call Garant's unmetered
+// operations faster than a tenant's 5 a second (fairness.rates.garant).
+func (c exampleCall) retried(base, method string) (int, []byte, error) {
+	status, body, err := c.do(base, method)
+	for i := 0; err == nil && status == http.StatusTooManyRequests && c.want != status && i < 5; i++ {
+		time.Sleep(time.Second)
+		status, body, err = c.do(base, method)
+	}
+	return status, body, err
 }
 
 func (c exampleCall) reason() string {

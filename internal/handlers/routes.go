@@ -130,7 +130,12 @@ func NewServer(d *Deps) (http.Handler, error) {
 			guarded.MethodFunc(rt.Method, compatFIPSBase+rt.Path, fipsNative.serve)
 		}
 	}
-	guarded.HandleFunc(compatFIPSBase+"/*", fipsNative.serve)
+	// Every method but HEAD, which headAsGet then serves as GET wherever the
+	// table has a GET.
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace} {
+		guarded.MethodFunc(m, compatFIPSBase+"/*", fipsNative.serve)
+	}
 	// The route guard runs once chi has matched the route (one routing per
 	// request) and before the generated wrapper parses a parameter, so auth
 	// still comes first.
