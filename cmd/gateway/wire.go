@@ -101,6 +101,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 		if a.garant, err = wireGarant(cfg, rdb, reg, upstreamMetrics, guard, q, table, loc, tel); err != nil {
 			return nil, err
 		}
+		a.garant.Fair = a.fair
 	}
 	if cfg.Uses(config.FIPS) {
 		if a.fips, err = wireFIPS(cfg, rdb, reg, upstreamMetrics, guard, log, tel); err != nil {

@@ -239,7 +239,8 @@ type LongPollCaps struct {
 	Global    int `yaml:"global"`     // default 20000
 }
 
-// UpstreamCallCaps caps the Garant and FIPS requests in flight on one credential.
+// UpstreamCallCaps caps the Garant and FIPS calls in flight on one credential
+// (cache hits call nothing).
 type UpstreamCallCaps struct {
 	PerTenant     int `yaml:"per_tenant"`     // one tenant's; default 16
 	PerCredential int `yaml:"per_credential"` // every tenant's together; default 64

@@ -36,6 +36,8 @@ import (
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/legalgate/legalgate/internal/ops"
 )
 
 // Class says which limits a request counts against.
@@ -48,6 +50,19 @@ const (
 	Call                  // an upstream call a quota family meters
 	FreeCall              // an upstream call no quota family meters
 )
+
+// ClassOf is the class of an operation's fair-sharing rule (ops.Operation.Share).
+func ClassOf(share string) Class {
+	switch share {
+	case ops.ShareLongPoll:
+		return LongPoll
+	case ops.ShareCall:
+		return Call
+	case ops.ShareFreeCall:
+		return FreeCall
+	}
+	return None
+}
 
 // Rate is a per-tenant rate: PerSecond on average, Burst at once.
 type Rate struct {

@@ -27,6 +27,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/cache"
+	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -56,6 +57,11 @@ type Service struct {
 	Guard interface {
 		Check(upstream, credential string) error
 	}
+	// Fair admits each call that reaches Garant to its tenant's and its
+	// credential's fair share (fairshare.Call or FreeCall, the operation's
+	// rule), for as long as Do runs it; answers served from the cache, and
+	// requests waiting for another's fill, take no share. Nil: no limit.
+	Fair *fairshare.Limiter
 	// ProbeTTL is how long the answer of a /v2/limits probe (does the
 	// credential work at all?) is remembered; 0: 5 minutes.
 	ProbeTTL time.Duration
@@ -140,7 +146,8 @@ func (c *Call) reserve(ctx context.Context, op string) (*quota.Reservation, erro
 }
 
 // Do makes one metered upstream call: fail fast while the credential's
-// circuit breaker is open (nothing reserved), reserve (the family, and any
+// circuit breaker is open (nothing reserved), take the tenant's fair share
+// (held until fn returns: a streamed body is read after), reserve (the family, and any
 // rate rule, in one round trip), call, refund when Garant did not do the
 // work, that is when no success answer arrived (no answer, a timeout
 // before the headers, a refusal of the upstream guard, any 4xx or 5xx). A
@@ -156,6 +163,11 @@ func (c *Call) Do(ctx context.Context, fn func(context.Context) error) error {
 			return err
 		}
 	}
+	release, err := c.admit(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	ctx = tenant.WithCredential(ctx, c.Credential.Name)
 	res, err := c.reserve(ctx, c.op)
 	if err != nil {
@@ -179,6 +191,17 @@ func (c *Call) Do(ctx context.Context, fn func(context.Context) error) error {
 		return c.denied(err)
 	}
 	return err
+}
+
+// admit takes the call's fair share, before any quota is reserved (a
+// refusal spends nothing). A call without a tenant (a background job of the
+// gateway's own) takes none.
+func (c *Call) admit(ctx context.Context) (release func(), err error) {
+	if c.svc.Fair == nil || c.Tenant == nil || c.rules == nil {
+		return func() {}, nil
+	}
+	return c.svc.Fair.Admit(ctx, fairshare.Request{Class: fairshare.ClassOf(c.rules.Share),
+		Tenant: c.Tenant.ID, Upstream: garant.Upstream, Credential: c.Credential.Name})
 }
 
 // TTL is how long answers of the call's operation are cached: the config's

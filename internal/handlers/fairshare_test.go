@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -23,12 +24,16 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 )
 
-// withFair gives the gateway a fair-share limiter configured by cfg.
+// withFair gives the gateway (and its Garant service, which admits its own
+// calls) a fair-share limiter configured by cfg.
 func withFair(t *testing.T, cfg fairshare.Config) func(*handlers.Deps) {
 	return func(d *handlers.Deps) {
 		l, err := fairshare.New(d.Redis, cfg, d.Registry, d.Log)
 		must(t, err)
 		d.Fair = l
+		if d.Garant != nil {
+			d.Garant.Fair = l
+		}
 	}
 }
 
@@ -273,6 +278,31 @@ func TestFairUpstreamCallCaps(t *testing.T) {
 	}
 	if status, _, body := g.sendNoFatal(keyAlpha, "налоговый кодекс 4"); status != http.StatusOK {
 		t.Errorf("alpha's call after its calls finished = %d %s, want 200", status, body)
+	}
+}
+
+// TestFairCapsCountCallsNotHits: the cap on a tenant's upstream calls counts
+// the calls that reach Garant, not the requests its cache answers: with its
+// one call held upstream, alpha's cached topic is still served, while a
+// second call is refused.
+func TestFairCapsCountCallsNotHits(t *testing.T) {
+	g := newGatedGarant(t, fairshare.Config{Default: fairshare.Limits{UpstreamCalls: 1}})
+	const topic = "/v1/garant/topics/10103000"
+	if status, _, body := g.send(t, "GET", topic, keyAlpha, nil); status != http.StatusOK {
+		t.Fatalf("alpha's first topic call = %d %s, want 200", status, body)
+	}
+	held := g.search(t, keyAlpha, "налоговый кодекс")
+	g.awaitEntered(t)
+	status, h, body := g.send(t, "GET", topic, keyAlpha, nil)
+	if status != http.StatusOK || !strings.Contains(h.Get("Cache-Status"), "hit") {
+		t.Errorf("alpha's cached topic while its one call is held = %d (Cache-Status %q) %s; want a 200 hit",
+			status, h.Get("Cache-Status"), body)
+	}
+	status, h, body = g.sendNoFatal(keyAlpha, "налоговый кодекс 2")
+	wantRefusal(t, "alpha's second call", status, h, body, http.StatusTooManyRequests, fairshare.TypeConcurrency, fairshare.LimitCallsPerTenant)
+	close(g.open)
+	if s := <-held; s != http.StatusOK {
+		t.Errorf("the held search = %d, want 200", s)
 	}
 }
 

@@ -15,6 +15,7 @@ import (
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
 
 // reqInfo is what the outer middleware learns about a request as it travels
@@ -205,7 +206,8 @@ func routePattern(r *http.Request) string {
 // finds the contract operation of the matched route, names it, checks the tenant's key where the operation needs one,
 // limits the body, takes a JSON body's share of the body budget, validates
 // the request against the contract and admits it to its upstream's fair
-// share (held until the request is answered), in that order.
+// share (held until the request is answered; Garant's service admits its
+// own calls), in that order.
 func routeGuard(log *slog.Logger, ops *operationIndex, tenants tenant.Source, budget *bodyBudget, fair *fairshare.Limiter) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -288,7 +290,9 @@ func routeGuard(log *slog.Logger, ops *operationIndex, tenants tenant.Source, bu
 				writeError(w, r, log, err)
 				return
 			}
-			if op.share == fairshare.Call || op.share == fairshare.FreeCall {
+			// Garant's service admits its own calls where they reach Garant
+			// (garantsvc.Service.Fair): a cache hit takes no share.
+			if (op.share == fairshare.Call || op.share == fairshare.FreeCall) && op.upstream != garant.Upstream {
 				release, err := admitCall(r.Context(), fair, op)
 				if err != nil {
 					writeError(w, r, log, err)

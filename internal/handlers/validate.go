@@ -23,12 +23,6 @@ import (
 	"github.com/legalgate/legalgate/internal/ops"
 )
 
-// shareClasses maps the contract's fair-sharing classes to fairshare's.
-var shareClasses = map[string]fairshare.Class{
-	ops.ShareNone: fairshare.None, ops.ShareLongPoll: fairshare.LongPoll,
-	ops.ShareCall: fairshare.Call, ops.ShareFreeCall: fairshare.FreeCall,
-}
-
 // operation is one contract operation as the guard needs it.
 type operation struct {
 	id            string
@@ -36,7 +30,7 @@ type operation struct {
 	authenticated bool
 	maxBody       int64
 	streamBody    bool            // multipart or binary: validated by the handler, never buffered here
-	share         fairshare.Class // fair-sharing class (shareClass)
+	share         fairshare.Class // fair-sharing class
 	native        bool            // the upstream's own shapes: its handler authenticates and validates
 	body          *jsonBody       // a JSON body, checked and decoded here
 	route         *routers.Route
@@ -100,7 +94,7 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 					o.body = &jsonBody{spec: rb.Value, shape: shapeOf(mt.Schema, map[*openapi3.Schema]bool{})}
 				}
 			}
-			o.share = shareClasses[rules.Share]
+			o.share = fairshare.ClassOf(rules.Share)
 			idx.byRoute[routeKey{method, path}] = o
 			idx.byID[id] = o
 		}
