@@ -3057,6 +3057,9 @@ type GarantWatch struct {
 	CallbackUrl string    `json:"callback_url"`
 	CreatedAt   time.Time `json:"created_at"`
 
+	// Fragments Example: ["https://internet.garant.ru/#/document/12125270/entry/81"]
+	Fragments []string `json:"fragments"`
+
 	// Id Example: wch_0123456789abcdef01234567
 	Id string `json:"id"`
 
@@ -3072,7 +3075,7 @@ type GarantWatchList struct {
 	Watches []GarantWatch `json:"watches"`
 }
 
-// GarantWatchRequest defines model for GarantWatchRequest.
+// GarantWatchRequest What to watch (`topics`, `fragments` or both, at least one) and where to tell.
 type GarantWatchRequest struct {
 	// CallbackUrl Where the gateway sends a signed webhook (Standard Webhooks: `webhook-id`,
 	// `webhook-timestamp`, `webhook-signature`) when the result is ready. It must start with one of
@@ -3084,7 +3087,19 @@ type GarantWatchRequest struct {
 	// Example: https://hooks.example.com/legalgate
 	CallbackUrl CallbackURL `json:"callback_url"`
 
-	// IntervalSeconds How often the documents are checked; by default a day.
+	// Fragments The fragments to watch: links to a fragment of a "Законодательство России" document as
+	// Garant's front end writes them, `https://internet.garant.ru/#/document/{topic}/entry/{entry}`
+	// (the search, snippets and hyperlink operations answer such links). The gateway stores and
+	// sends them in that form.
+	//
+	//
+	// Example: ["https://internet.garant.ru/#/document/12125270/entry/81"]
+	Fragments *[]string `json:"fragments,omitempty"`
+
+	// IntervalSeconds How often the documents are checked; by default a day. At least the gateway's
+	// `watches.min_interval` (an hour unless configured): a shorter one answers 400 naming this
+	// field.
+	//
 	//
 	// Example: 86400
 	IntervalSeconds *int `json:"interval_seconds,omitempty"`
@@ -3092,7 +3107,7 @@ type GarantWatchRequest struct {
 	// Topics The documents to watch (Garant document ids).
 	//
 	// Example: [12125268,12125270]
-	Topics []int `json:"topics"`
+	Topics *[]int `json:"topics,omitempty"`
 }
 
 // HealthStatus A probe answer.
@@ -3627,7 +3642,7 @@ type WebhookDelivery struct {
 	// hours (redeliver to try again).
 	Status WebhookDeliveryStatus `json:"status"`
 
-	// Type The event type, also the payload's `type`.
+	// Type The event type (`fssp.task.finished`, `garant.document.changed` or `garant.fragment.changed`), also the payload's `type`.
 	//
 	// Example: fssp.task.finished
 	Type string `json:"type"`
@@ -5605,38 +5620,48 @@ type ClientInterface interface {
 	// Corresponds with GET /v1/garant/watches (the `ListGarantWatches` operationId).
 	ListGarantWatches(ctx context.Context, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateGarantWatchWithBody Watch Garant documents for changes
+	// CreateGarantWatchWithBody Watch Garant documents or fragments for changes
 	//
-	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-	// everyone; the cached answers of a changed document are purged before the watchers are told.
-	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-	// 100) the monthly `links_control` family would run out before its reset, at its present burn
-	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-	// `calls_per_hour`).
+	// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+	// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+	// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+	// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+	// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+	// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+	// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+	// and spends the `links_control` family once for everyone; the cached answers of a changed
+	// document (for a fragment: of the document containing it) are purged before the watchers are
+	// told. Each watch is told a change once. A watch's documents are checked every
+	// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+	// by default a day), on a schedule shared by every watch of the credential with that interval.
+	// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+	// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+	// monthly `links_control` family would run out before its reset, at its present burn rate, is
+	// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
 	CreateGarantWatchWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
-	// CreateGarantWatch Watch Garant documents for changes
+	// CreateGarantWatch Watch Garant documents or fragments for changes
 	//
-	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-	// everyone; the cached answers of a changed document are purged before the watchers are told.
-	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-	// 100) the monthly `links_control` family would run out before its reset, at its present burn
-	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-	// `calls_per_hour`).
+	// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+	// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+	// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+	// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+	// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+	// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+	// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+	// and spends the `links_control` family once for everyone; the cached answers of a changed
+	// document (for a fragment: of the document containing it) are purged before the watchers are
+	// told. Each watch is told a change once. A watch's documents are checked every
+	// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+	// by default a day), on a schedule shared by every watch of the credential with that interval.
+	// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+	// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+	// monthly `links_control` family would run out before its reset, at its present burn rate, is
+	// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -7030,19 +7055,24 @@ func (c *Client) ListGarantWatches(ctx context.Context, reqEditors ...RequestEdi
 	return c.Client.Do(req)
 }
 
-// CreateGarantWatchWithBody Watch Garant documents for changes
+// CreateGarantWatchWithBody Watch Garant documents or fragments for changes
 //
-// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-// everyone; the cached answers of a changed document are purged before the watchers are told.
-// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-// 100) the monthly `links_control` family would run out before its reset, at its present burn
-// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-// `calls_per_hour`).
+// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+// and spends the `links_control` family once for everyone; the cached answers of a changed
+// document (for a fragment: of the document containing it) are purged before the watchers are
+// told. Each watch is told a change once. A watch's documents are checked every
+// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+// by default a day), on a schedule shared by every watch of the credential with that interval.
+// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+// monthly `links_control` family would run out before its reset, at its present burn rate, is
+// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 //
 // Takes any type of body and a specified content type.
 //
@@ -7059,19 +7089,24 @@ func (c *Client) CreateGarantWatchWithBody(ctx context.Context, contentType stri
 	return c.Client.Do(req)
 }
 
-// CreateGarantWatch Watch Garant documents for changes
+// CreateGarantWatch Watch Garant documents or fragments for changes
 //
-// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-// everyone; the cached answers of a changed document are purged before the watchers are told.
-// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-// 100) the monthly `links_control` family would run out before its reset, at its present burn
-// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-// `calls_per_hour`).
+// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+// and spends the `links_control` family once for everyone; the cached answers of a changed
+// document (for a fragment: of the document containing it) are purged before the watchers are
+// told. Each watch is told a change once. A watch's documents are checked every
+// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+// by default a day), on a schedule shared by every watch of the credential with that interval.
+// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+// monthly `links_control` family would run out before its reset, at its present burn rate, is
+// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 //
 // Takes a body of the `application/json` content type.
 //
@@ -10619,38 +10654,48 @@ type ClientWithResponsesInterface interface {
 	// Corresponds with GET /v1/garant/watches (the `ListGarantWatches` operationId).
 	ListGarantWatchesWithResponse(ctx context.Context, reqEditors ...RequestEditorFn) (*ListGarantWatchesResponse, error)
 
-	// CreateGarantWatchWithBodyWithResponse Watch Garant documents for changes
+	// CreateGarantWatchWithBodyWithResponse Watch Garant documents or fragments for changes
 	//
-	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-	// everyone; the cached answers of a changed document are purged before the watchers are told.
-	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-	// 100) the monthly `links_control` family would run out before its reset, at its present burn
-	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-	// `calls_per_hour`).
+	// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+	// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+	// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+	// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+	// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+	// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+	// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+	// and spends the `links_control` family once for everyone; the cached answers of a changed
+	// document (for a fragment: of the document containing it) are purged before the watchers are
+	// told. Each watch is told a change once. A watch's documents are checked every
+	// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+	// by default a day), on a schedule shared by every watch of the credential with that interval.
+	// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+	// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+	// monthly `links_control` family would run out before its reset, at its present burn rate, is
+	// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /v1/garant/watches (the `CreateGarantWatch` operationId).
 	CreateGarantWatchWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateGarantWatchResponse, error)
 
-	// CreateGarantWatchWithResponse Watch Garant documents for changes
+	// CreateGarantWatchWithResponse Watch Garant documents or fragments for changes
 	//
-	// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-	// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-	// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-	// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-	// everyone; the cached answers of a changed document are purged before the watchers are told.
-	// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-	// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-	// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-	// 100) the monthly `links_control` family would run out before its reset, at its present burn
-	// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-	// `calls_per_hour`).
+	// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+	// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+	// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+	// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+	// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+	// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+	// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+	// and spends the `links_control` family once for everyone; the cached answers of a changed
+	// document (for a fragment: of the document containing it) are purged before the watchers are
+	// told. Each watch is told a change once. A watch's documents are checked every
+	// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+	// by default a day), on a schedule shared by every watch of the credential with that interval.
+	// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+	// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+	// monthly `links_control` family would run out before its reset, at its present burn rate, is
+	// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -18855,19 +18900,24 @@ func (c *ClientWithResponses) ListGarantWatchesWithResponse(ctx context.Context,
 	return ParseListGarantWatchesResponse(rsp)
 }
 
-// CreateGarantWatchWithBodyWithResponse Watch Garant documents for changes
+// CreateGarantWatchWithBodyWithResponse Watch Garant documents or fragments for changes
 //
-// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-// everyone; the cached answers of a changed document are purged before the watchers are told.
-// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-// 100) the monthly `links_control` family would run out before its reset, at its present burn
-// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-// `calls_per_hour`).
+// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+// and spends the `links_control` family once for everyone; the cached answers of a changed
+// document (for a fragment: of the document containing it) are purged before the watchers are
+// told. Each watch is told a change once. A watch's documents are checked every
+// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+// by default a day), on a schedule shared by every watch of the credential with that interval.
+// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+// monthly `links_control` family would run out before its reset, at its present burn rate, is
+// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -18880,19 +18930,24 @@ func (c *ClientWithResponses) CreateGarantWatchWithBodyWithResponse(ctx context.
 	return ParseCreateGarantWatchResponse(rsp)
 }
 
-// CreateGarantWatchWithResponse Watch Garant documents for changes
+// CreateGarantWatchWithResponse Watch Garant documents or fragments for changes
 //
-// Watches up to 100 documents and sends a signed `garant.document.changed` webhook to
-// `callback_url` when one of them changes (data: `watch_id`, `topic`, `changed`, the change's
-// date). The gateway merges every tenant's watches of the same Garant credential into the fewest
-// `find-modified` calls (100 documents a call) and spends the `links_control` family once for
-// everyone; the cached answers of a changed document are purged before the watchers are told.
-// Each watch is told a change once. A watch's documents are checked every `interval_seconds`
-// (at least an hour; by default a day). Creating a watch spends nothing. A watch under whose
-// merged schedule (every watch of the credential, each interval's distinct documents in calls of
-// 100) the monthly `links_control` family would run out before its reset, at its present burn
-// rate, is refused with 422 saying when it would run out (`exhausts_at`, `resets_at`,
-// `calls_per_hour`).
+// Watches up to 100 documents (`topics`) and up to 100 fragments (`fragments`, links such as
+// `https://internet.garant.ru/#/document/12125270/entry/81`), at least one of either, and sends
+// a signed webhook to `callback_url` when one of them changes: `garant.document.changed` (data:
+// `watch_id`, `topic`, `changed`, the change's date) for a document, `garant.fragment.changed`
+// (data: `watch_id`, `url`, `topic`, `entry`, `changed`) for a fragment. The gateway merges
+// every tenant's watches of the same Garant credential into the fewest calls, `find-modified`
+// for documents and `block-on-control/changed` for fragments (100 documents or links a call),
+// and spends the `links_control` family once for everyone; the cached answers of a changed
+// document (for a fragment: of the document containing it) are purged before the watchers are
+// told. Each watch is told a change once. A watch's documents are checked every
+// `interval_seconds` (at least the gateway's `watches.min_interval`, an hour unless configured;
+// by default a day), on a schedule shared by every watch of the credential with that interval.
+// Creating a watch spends nothing. A watch under whose merged schedule (every watch of the
+// credential, each interval's distinct documents and distinct fragments in calls of 100) the
+// monthly `links_control` family would run out before its reset, at its present burn rate, is
+// refused with 422 saying when it would run out (`exhausts_at`, `resets_at`, `calls_per_hour`).
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

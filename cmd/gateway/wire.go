@@ -143,6 +143,8 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 		// Every tenant's watches of a credential, merged into one round a
 		// minute (one replica per credential and round).
 		a.watches = &watches.Manager{Redis: rdb, Garant: a.garant, Hooks: a.hooks, Tenants: tenants.Load, Log: log,
+			Tick: cfg.Watches.Tick, MinInterval: cfg.Watches.MinInterval, DefaultInterval: cfg.Watches.DefaultInterval,
+			DocumentBase: cfg.Upstreams.Garant.DocumentBase,
 			RedisTimeout: 2 * cfg.Redis.Timeout, CallTimeout: cfg.Upstreams.Garant.Timeout + 5*time.Second}
 		a.jobs = append(a.jobs, job{"garant watches", a.watches.Run})
 	}

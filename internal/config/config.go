@@ -44,6 +44,7 @@ type Config struct {
 	Fairness    Fairness              `yaml:"fairness"`
 	Guard       UpstreamGuard         `yaml:"upstream_guard"`
 	Webhooks    Webhooks              `yaml:"webhooks"`
+	Watches     Watches               `yaml:"watches"`
 }
 
 // Redis says where Redis is. Empty URL and Addrs: an embedded in-process
@@ -687,6 +688,7 @@ func (c *Config) Validate() error {
 	c.validateGuard(bad)
 	c.validateServer(bad)
 	c.validateWebhooks(bad)
+	c.validateWatches(bad)
 	slices.SortFunc(errs, func(a, b error) int { return strings.Compare(a.Error(), b.Error()) })
 	return errors.Join(errs...)
 }

@@ -256,3 +256,24 @@ tenants:
 		}
 	}
 }
+
+func TestWatchesConfig(t *testing.T) {
+	e := env(map[string]string{"G_TOKEN": "tok"})
+	c, err := Parse([]byte(validYAML+"\nwatches: {tick: 30s, min_interval: 10m, default_interval: 6h}\n"), e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := c.Watches, (Watches{Tick: 30 * time.Second, MinInterval: 10 * time.Minute, DefaultInterval: 6 * time.Hour}); got != want {
+		t.Errorf("Watches = %+v, want %+v", got, want)
+	}
+	for _, tc := range []struct{ block, want string }{
+		{"{tick: 10ms}", "watches.tick"},
+		{"{min_interval: 500ms}", "watches.min_interval"},
+		{"{min_interval: 2h, default_interval: 1h}", "watches.default_interval"},
+		{"{every: 1m}", "every"},
+	} {
+		if _, err := Parse([]byte(validYAML+"\nwatches: "+tc.block+"\n"), e); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Parse(watches: %s) = %v, want an error naming %s", tc.block, err, tc.want)
+		}
+	}
+}

@@ -35,6 +35,27 @@ type Webhooks struct {
 	Workers     int           `yaml:"workers"`      // attempts at once per replica [16]
 }
 
+// Watches tunes the rounds of Garant watches (internal/watches); zero
+// values take the defaults in brackets.
+type Watches struct {
+	Tick            time.Duration `yaml:"tick"`             // time between rounds [1m]
+	MinInterval     time.Duration `yaml:"min_interval"`     // shortest interval a watch may ask for [1h]
+	DefaultInterval time.Duration `yaml:"default_interval"` // a watch's interval when it asks for none [24h]
+}
+
+func (c *Config) validateWatches(bad func(string, string, ...any)) {
+	w := c.Watches
+	if w.Tick < 0 || w.Tick > 0 && w.Tick < 100*time.Millisecond {
+		bad("watches.tick", "must be at least 100ms")
+	}
+	if w.MinInterval < 0 || w.MinInterval > 0 && w.MinInterval < time.Second {
+		bad("watches.min_interval", "must be at least 1s")
+	}
+	if w.DefaultInterval < 0 || w.DefaultInterval > 0 && w.DefaultInterval < max(w.MinInterval, time.Second) {
+		bad("watches.default_interval", "must be at least watches.min_interval")
+	}
+}
+
 func (c *Config) resolveWebhookSecrets(getenv func(string) string) error {
 	for id, t := range c.Tenants {
 		if t.Webhooks == nil {

@@ -470,7 +470,7 @@ func TestFSSPQuotaExceeded(t *testing.T) {
 // once their engines and servers stopped: the FSSP token is in none.
 func TestFSSPTokenNeverLogged(t *testing.T) {
 	const fsspToken = "demo-fssp-token"
-	var logs []*bytes.Buffer
+	var logs []*syncBuffer
 	// The failures each gateway must have logged (with their errors).
 	wantLogged := [][]string{{"fssp submission failed", "fssp poll failed"}, {"fssp submission failed"}}
 	// Registered first, so it runs last: after the engines and servers stop.

@@ -23,7 +23,13 @@ func (h watchHandlers) CreateGarantWatch(ctx context.Context, req api.CreateGara
 	if err != nil {
 		return nil, err
 	}
-	r := watches.Request{Topics: req.Body.Topics, CallbackURL: req.Body.CallbackUrl}
+	r := watches.Request{CallbackURL: req.Body.CallbackUrl}
+	if req.Body.Topics != nil {
+		r.Topics = *req.Body.Topics
+	}
+	if req.Body.Fragments != nil {
+		r.Fragments = *req.Body.Fragments
+	}
 	if req.Body.IntervalSeconds != nil {
 		r.Interval = time.Duration(*req.Body.IntervalSeconds) * time.Second
 	}
@@ -70,6 +76,13 @@ func (h watchHandlers) DeleteGarantWatch(ctx context.Context, req api.DeleteGara
 }
 
 func garantWatch(w watches.Watch) api.GarantWatch {
-	return api.GarantWatch{Id: w.ID, Topics: w.Topics, CallbackUrl: w.CallbackURL,
+	topics, fragments := w.Topics, w.Fragments
+	if topics == nil {
+		topics = []int{}
+	}
+	if fragments == nil {
+		fragments = []string{}
+	}
+	return api.GarantWatch{Id: w.ID, Topics: topics, Fragments: fragments, CallbackUrl: w.CallbackURL,
 		IntervalSeconds: int(w.Interval / time.Second), CreatedAt: w.Created}
 }

@@ -5,6 +5,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -39,13 +40,35 @@ func TestGarantWatchesRoutes(t *testing.T) {
 	if body := read(res); res.StatusCode != 400 || !strings.Contains(body, `interval_seconds`) {
 		t.Errorf("POST a watch every minute = %d %s, want 400 naming interval_seconds", res.StatusCode, body)
 	}
-	res = g.do(t, "POST", "/v1/garant/watches", keyAlpha, map[string]any{"topics": []int{12125270, 12125268}, "callback_url": "http://127.0.0.1:9/hook"})
-	var w struct {
-		ID       string `json:"id"`
-		Interval int    `json:"interval_seconds"`
+	for _, c := range []struct {
+		body  map[string]any
+		field string
+	}{
+		{map[string]any{"callback_url": "http://127.0.0.1:9/hook"}, `"field":"body.topics"`},
+		{map[string]any{"fragments": []string{"https://internet.garant.ru/#/document/12125270"}, "callback_url": "http://127.0.0.1:9/hook"}, `"field":"body.fragments[0]"`},
+		{map[string]any{"fragments": slices.Repeat([]string{"https://internet.garant.ru/#/document/12125270/entry/1"}, 101),
+			"callback_url": "http://127.0.0.1:9/hook"}, `"field":"body.fragments"`},
+	} {
+		res = g.do(t, "POST", "/v1/garant/watches", keyAlpha, c.body)
+		if body := read(res); res.StatusCode != 400 || !strings.Contains(body, c.field) {
+			t.Errorf("POST a watch %.80v = %d %s, want 400 naming %s", c.body, res.StatusCode, body, c.field)
+		}
 	}
-	if body := read(res); res.StatusCode != 201 || json.Unmarshal([]byte(body), &w) != nil || w.ID == "" || w.Interval != 86400 {
-		t.Fatalf("POST a watch = %d %s, want 201 with an id and a day's interval", res.StatusCode, body)
+	res = g.do(t, "POST", "/v1/garant/watches", keyAlpha, map[string]any{"topics": []int{12125270, 12125268},
+		"fragments": []string{"http://internet.garant.ru/#/document/12125270/entry/81/"}, "callback_url": "http://127.0.0.1:9/hook"})
+	var w struct {
+		ID        string   `json:"id"`
+		Interval  int      `json:"interval_seconds"`
+		Fragments []string `json:"fragments"`
+	}
+	if body := read(res); res.StatusCode != 201 || json.Unmarshal([]byte(body), &w) != nil || w.ID == "" || w.Interval != 86400 ||
+		len(w.Fragments) != 1 || w.Fragments[0] != "https://internet.garant.ru/#/document/12125270/entry/81" {
+		t.Fatalf("POST a watch = %d %s, want 201 with an id, a day's interval and the fragment's link as Garant reads it", res.StatusCode, body)
+	}
+	res = g.do(t, "POST", "/v1/garant/watches", keyAlpha, map[string]any{"fragments": []string{"https://internet.garant.ru/#/document/12125270/entry/1"},
+		"callback_url": "http://127.0.0.1:9/hook"})
+	if body := read(res); res.StatusCode != 201 || !strings.Contains(body, `"topics":[]`) {
+		t.Errorf("POST a watch of a fragment = %d %s, want 201 with no topics", res.StatusCode, body)
 	}
 	if body := read(g.do(t, "GET", "/v1/garant/watches", keyOther, nil)); strings.Contains(body, w.ID) {
 		t.Errorf("GET watches as other = %s, shows alpha's watch", body)

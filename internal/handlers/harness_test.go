@@ -28,7 +28,7 @@ type gateway struct {
 	*httptest.Server
 	Deps  *handlers.Deps
 	Redis *redistest.Server
-	Logs  *bytes.Buffer
+	Logs  *syncBuffer // written by the server's goroutines while a test reads it
 }
 
 // Tenant keys of the test gateway.
@@ -68,7 +68,7 @@ func newGateway(t testing.TB, edit func(*handlers.Deps)) *gateway {
 		{Scope: quota.ScopeCredential, Owner: "garant-test", Upstream: "garant", Family: "export", Period: quota.PeriodMonth, Limit: 30},
 	}}, reg)
 	must(t, err)
-	logs := &bytes.Buffer{}
+	logs := &syncBuffer{}
 	d := &handlers.Deps{
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Tenants: tenants, Redis: rdb,
 		Registry: reg, HTTP: metrics.NewHTTP(reg), Quota: q, SpecYAML: apispec.YAML,

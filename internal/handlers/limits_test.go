@@ -35,6 +35,9 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
+// Bytes is a copy of what was written so far.
+func (s *syncBuffer) Bytes() []byte { return []byte(s.String()) }
+
 // rawExchange is one HTTP/1.1 request written by hand on its own
 // connection: the answer, how long it took, and whether the server then
 // closed the connection.

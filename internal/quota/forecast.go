@@ -50,8 +50,11 @@ func forecast(u *Usage, now time.Time) Forecast {
 	case u.Remaining <= 0:
 		f.Exhaustion = Spent
 	case calendar && u.Used > 0 && basis > 0:
-		at := now.Add(time.Duration(float64(u.Remaining) / float64(u.Used) * float64(basis)))
-		if at.Before(u.ResetsAt) {
+		// Compared as floats: a large remainder over a small use is more
+		// than a time.Duration holds.
+		left := float64(u.Remaining) / float64(u.Used) * float64(basis)
+		if left < float64(u.ResetsAt.Sub(now)) {
+			at := now.Add(time.Duration(left))
 			f.Exhaustion, f.ExhaustsAt = BeforeReset, at.Truncate(time.Second).In(u.ResetsAt.Location())
 		}
 	}

@@ -34,6 +34,10 @@ func TestForecast(t *testing.T) {
 		name: "early in the month, a flood", u: month(20, 30), now: day(1),
 		want: Forecast{BurnRate: 20 / 67.2, Exhaustion: BeforeReset, ExhaustsAt: feb.Add(57*time.Hour + 36*time.Minute)},
 	}, {
+		// 6 of 100,000,000: a thousand years at this pace, more than a Duration holds.
+		name: "a huge limit barely used", u: month(6, 100_000_000), now: day(14),
+		want: Forecast{BurnRate: 6.0 / (14 * 24), Exhaustion: NotBeforeReset},
+	}, {
 		name: "nothing used", u: month(0, 30), now: day(20),
 		want: Forecast{Exhaustion: NotBeforeReset},
 	}, {

@@ -12,7 +12,9 @@ import (
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
-// perCall is how many documents one find-modified call checks.
+// perCall is how many documents one find-modified call checks, and how
+// many fragment links one block-on-control/changed call checks (Garant's
+// document: "no more than 100 documents per call" for monitoring).
 const perCall = 100
 
 // Change is the data of a garant.document.changed webhook.
@@ -22,35 +24,72 @@ type Change struct {
 	Changed string `json:"changed"` // the change's date, YYYY-MM-DD
 }
 
-// due is the watches of cred whose interval has passed since their last
-// check (or since they were created).
-func (m *Manager) due(ctx context.Context, cred string, now time.Time) ([]Watch, error) {
-	all, err := m.all(ctx, cred)
-	if err != nil || len(all) == 0 {
-		return nil, err
-	}
+// FragmentChange is the data of a garant.fragment.changed webhook.
+type FragmentChange struct {
+	Watch   string `json:"watch_id"`
+	URL     string `json:"url"` // the fragment's link, as the watch lists it
+	Topic   int    `json:"topic"`
+	Entry   int    `json:"entry"`
+	Changed string `json:"changed"` // the change's date, YYYY-MM-DD
+}
+
+// isDue reports whether a multiple of w's interval since the Unix epoch
+// lies in (last, now]: watches of one interval share one schedule.
+func isDue(w Watch, last, now time.Time) bool {
+	iv := max(w.Interval.Milliseconds(), 1)
+	return now.UnixMilli()/iv > last.UnixMilli()/iv
+}
+
+// due is the watches of all whose slot has come since their last check (or
+// since they were created), and each one's last check or creation.
+func (m *Manager) due(ctx context.Context, cred string, all []Watch, now time.Time) ([]Watch, map[string]time.Time, error) {
 	rctx, cancel := m.redisCtx(ctx)
 	defer cancel()
 	checked, err := m.Redis.HGetAll(rctx, key(cred, "checked")).Result()
 	if err != nil {
-		return nil, unavailable(err)
+		return nil, nil, unavailable(err)
 	}
-	// A watch is due a little early rather than a tick late.
-	slack := m.tick() / 2
-	return slices.DeleteFunc(all, func(w Watch) bool {
-		last := w.Created
+	last := map[string]time.Time{}
+	for _, w := range all {
+		last[w.ID] = w.Created
 		if ms, err := strconv.ParseInt(checked[w.ID], 10, 64); err == nil {
-			last = time.UnixMilli(ms)
+			last[w.ID] = time.UnixMilli(ms)
 		}
-		return now.Before(last.Add(w.Interval - slack))
-	}), nil
+	}
+	return slices.DeleteFunc(slices.Clone(all), func(w Watch) bool { return !isDue(w, last[w.ID], now) }), last, nil
 }
 
-// check runs one round of cred: the due watches' documents, merged and
-// checked 100 a call, then purges and deliveries for what changed.
+// loc is the time zone of change dates (the quota engine's).
+func (m *Manager) loc() *time.Location {
+	if m.Garant != nil && m.Garant.Quota != nil {
+		return m.Garant.Quota.Location()
+	}
+	return time.UTC
+}
+
+// day is t's date in loc, not before 2018-01-01 (Garant's floor).
+func (m *Manager) day(t time.Time) string {
+	return max(t.In(m.loc()).Format(time.DateOnly), "2018-01-01")
+}
+
+// state is what a round reads of the told and purged hashes.
+type state struct {
+	told, purged map[string]string
+}
+
+// check runs one round of cred: the due watches' documents and fragments,
+// merged and checked 100 a call, then purges and deliveries for what
+// changed; the state of deleted watches is swept first.
 func (m *Manager) check(ctx context.Context, reg *tenant.Registry, cred *tenant.Credential) error {
 	now := m.now()
-	due, err := m.due(ctx, cred.Name, now)
+	all, err := m.all(ctx, cred.Name)
+	if err != nil {
+		return err
+	}
+	if err := m.sweep(ctx, cred.Name, all); err != nil {
+		return err
+	}
+	due, last, err := m.due(ctx, cred.Name, all, now)
 	if err != nil || len(due) == 0 {
 		return err
 	}
@@ -73,35 +112,19 @@ func (m *Manager) check(ctx context.Context, reg *tenant.Registry, cred *tenant.
 	if payer == nil {
 		return nil
 	}
-	// Each document is checked since the earliest creation of its due watchers.
-	since := map[int]time.Time{}
-	for _, w := range due {
-		for _, tp := range w.Topics {
-			if s, ok := since[tp]; !ok || w.Created.Before(s) {
-				since[tp] = w.Created
-			}
-		}
+	st, err := m.readState(ctx, cred.Name)
+	if err != nil {
+		return err
 	}
-	topics := make([]int, 0, len(since))
-	for tp := range since {
-		topics = append(topics, tp)
+	docs, err := m.checkDocuments(ctx, payer, cred, due)
+	if err != nil {
+		return err
 	}
-	slices.Sort(topics)
-	changed := map[int]string{} // topic → latest change date
-	for chunk := range slices.Chunk(topics, perCall) {
-		from := since[chunk[0]]
-		for _, tp := range chunk {
-			from = minTime(from, since[tp])
-		}
-		got, err := m.findModified(ctx, payer, cred, chunk, from)
-		if err != nil {
-			return err
-		}
-		for tp, d := range got {
-			changed[tp] = d
-		}
+	frags, err := m.checkFragments(ctx, payer, cred, due, last)
+	if err != nil {
+		return err
 	}
-	if err := m.tell(ctx, payer, cred, due, changed); err != nil {
+	if err := m.tell(ctx, payer, cred, due, docs, frags, st); err != nil {
 		return err
 	}
 	rctx, cancel := m.redisCtx(ctx)
@@ -116,25 +139,53 @@ func (m *Manager) check(ctx context.Context, reg *tenant.Registry, cred *tenant.
 	return nil
 }
 
-func minTime(a, b time.Time) time.Time {
-	if b.Before(a) {
-		return b
+func (m *Manager) readState(ctx context.Context, cred string) (state, error) {
+	rctx, cancel := m.redisCtx(ctx)
+	defer cancel()
+	pipe := m.Redis.Pipeline()
+	told := pipe.HGetAll(rctx, key(cred, "told"))
+	purged := pipe.HGetAll(rctx, key(cred, "purged"))
+	if _, err := pipe.Exec(rctx); err != nil {
+		return state{}, unavailable(err)
 	}
-	return a
+	return state{told: told.Val(), purged: purged.Val()}, nil
 }
 
-// findModified asks Garant which of topics changed since the day of from,
-// metered through garantsvc, and returns topic → latest change date.
-func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, topics []int, from time.Time) (map[int]string, error) {
-	loc := time.UTC
-	if m.Garant.Quota != nil {
-		loc = m.Garant.Quota.Location()
+// checkDocuments asks find-modified about the due watches' documents, 100 a
+// call, each since the earliest creation of its due watchers, and returns
+// topic → latest change date.
+func (m *Manager) checkDocuments(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, due []Watch) (map[int]string, error) {
+	since := map[int]string{}
+	for _, w := range due {
+		created := m.day(w.Created)
+		for _, tp := range w.Topics {
+			if s, ok := since[tp]; !ok || created < s {
+				since[tp] = created
+			}
+		}
 	}
-	day := from.In(loc)
-	if floor := time.Date(2018, 1, 1, 0, 0, 0, 0, loc); day.Before(floor) {
-		day = floor
+	topics := make([]int, 0, len(since))
+	for tp := range since {
+		topics = append(topics, tp)
 	}
-	req := garant.FindModifiedRequest{Topics: topics, ModDate: day.Format(time.DateOnly), NeedEvents: true}
+	slices.Sort(topics)
+	changed := map[int]string{}
+	for chunk := range slices.Chunk(topics, perCall) {
+		from := since[chunk[0]]
+		for _, tp := range chunk {
+			from = min(from, since[tp])
+		}
+		if err := m.findModified(ctx, payer, cred, chunk, from, changed); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+// findModified asks Garant which of topics changed since the day from,
+// metered through garantsvc, and adds topic → latest change date to out.
+func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, topics []int, from string, out map[int]string) error {
+	req := garant.FindModifiedRequest{Topics: topics, ModDate: from, NeedEvents: true}
 	cctx, cancel := context.WithTimeout(ctx, orDuration(m.CallTimeout, 30*time.Second))
 	defer cancel()
 	var res *garant.ModifiedTopics
@@ -144,43 +195,181 @@ func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("find-modified of %d documents: %w", len(topics), err)
+		return fmt.Errorf("find-modified of %d documents: %w", len(topics), err)
 	}
-	out := map[int]string{}
-	today := m.now().In(loc).Format(time.DateOnly)
+	today := m.day(m.now())
 	for _, t := range res.Topics {
 		if t.ModStatus != 1 { // 2: no such document; not a change
 			continue
 		}
-		d := ""
-		for _, e := range t.Events {
-			if _, err := time.Parse(time.DateOnly, e.Date); err == nil && e.Date > d {
-				d = e.Date
-			}
-		}
+		d := latest(t.Events, "")
 		if d == "" {
 			d = today
 		}
 		out[t.Topic] = d
 	}
-	return out, nil
+	return nil
+}
+
+// latest is the latest valid date of events on or after from.
+func latest(events []garant.Event, from string) string {
+	d := ""
+	for _, e := range events {
+		if _, err := time.Parse(time.DateOnly, e.Date); err == nil && e.Date >= from && e.Date > d {
+			d = e.Date
+		}
+	}
+	return d
+}
+
+// fragmentSince is the first day of a change watch w is to be told of
+// about fragment f: its creation day, or the day after the last change it
+// was told of.
+func (m *Manager) fragmentSince(w Watch, f Fragment, st state) string {
+	s := m.day(w.Created)
+	if d, err := time.Parse(time.DateOnly, st.told[toldField(w.ID, f)]); err == nil {
+		s = max(s, d.AddDate(0, 0, 1).Format(time.DateOnly))
+	}
+	return s
+}
+
+// blockChange is a fragment Garant reported changed: the dates of its
+// document's events in the call's window (none when Garant sent none).
+type blockChange struct {
+	events []garant.Event
+	from   string // the call's fromDate
+}
+
+// checkFragments asks block-on-control/changed about the due watches'
+// fragments, 100 links a call, and returns the changed fragments. Garant
+// answers whether a fragment changed since a day, so each link is asked
+// about since the day its due watchers were last checked (or created):
+// watches of one interval share that day, hence their calls.
+func (m *Manager) checkFragments(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, due []Watch, last map[string]time.Time) (map[Fragment]blockChange, error) {
+	since := map[string]string{} // link → day
+	for _, w := range due {
+		s := max(m.day(w.Created), m.day(last[w.ID]))
+		for _, f := range w.fragments() {
+			link := f.Link(m.DocumentBase)
+			if cur, ok := since[link]; !ok || s < cur {
+				since[link] = s
+			}
+		}
+	}
+	links := make([]string, 0, len(since))
+	for l := range since {
+		links = append(links, l)
+	}
+	slices.Sort(links)
+	changed := map[Fragment]blockChange{}
+	today := m.day(m.now())
+	for chunk := range slices.Chunk(links, perCall) {
+		from := today
+		for _, l := range chunk {
+			from = min(from, since[l])
+		}
+		if err := m.blocksChanged(ctx, payer, cred, chunk, from, changed); err != nil {
+			return nil, err
+		}
+	}
+	return changed, nil
+}
+
+// blocksChanged asks Garant which of links changed since the day from,
+// metered through garantsvc, and adds the changed ones to out.
+func (m *Manager) blocksChanged(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, links []string, from string, out map[Fragment]blockChange) error {
+	req := garant.BlocksRequest{FromDate: from, URLArray: links, NeedEvents: true}
+	cctx, cancel := context.WithTimeout(ctx, orDuration(m.CallTimeout, 30*time.Second))
+	defer cancel()
+	var res *garant.ModifiedBlocks
+	err := m.Garant.Begin(OpBlocksChanged, payer, cred).Do(cctx, func(ctx context.Context) error {
+		var err error
+		res, err = m.Garant.Client.BlocksChanged(ctx, cred.Secret, req)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("block-on-control of %d fragments: %w", len(links), err)
+	}
+	for _, b := range res.URLArray {
+		if b.ModStatus != 1 { // 2: no such fragment; not a change
+			continue
+		}
+		link := b.URL
+		if link == "" && len(links) == 1 { // the document's example omits url
+			link = links[0]
+		}
+		f, err := ParseFragment(link)
+		if err != nil || !slices.Contains(links, f.Link(m.DocumentBase)) {
+			m.log().Warn("garant watches: block-on-control answered a link not asked about", "upstream", "garant", "credential", cred.Name)
+			continue
+		}
+		out[f] = blockChange{events: b.Events, from: from}
+	}
+	return nil
+}
+
+// fragmentDate is the date of fragment f's change for watch w: the latest
+// of its document's events from fragmentSince on (Garant names no date of
+// the fragment's own change), "" when there is none (a change w was told
+// of, reported again while the call's window still covers its day).
+// Without events, today, unless w was told of a change on a day the
+// call's window covers (then "").
+func (m *Manager) fragmentDate(w Watch, f Fragment, c blockChange, st state) string {
+	if len(c.events) == 0 {
+		if st.told[toldField(w.ID, f)] >= c.from {
+			return ""
+		}
+		return m.day(m.now())
+	}
+	return latest(c.events, m.fragmentSince(w, f, st))
 }
 
 // tell purges the cached answers of each changed document (once per
 // change) and queues one delivery per watcher (once per watch and change).
-func (m *Manager) tell(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, due []Watch, changed map[int]string) error {
-	if len(changed) == 0 {
+func (m *Manager) tell(ctx context.Context, payer *tenant.Tenant, cred *tenant.Credential, due []Watch,
+	docs map[int]string, frags map[Fragment]blockChange, st state) error {
+	if len(docs) == 0 && len(frags) == 0 {
 		return nil
 	}
-	rctx, cancel := m.redisCtx(ctx)
-	purged, err := m.Redis.HGetAll(rctx, key(cred.Name, "purged")).Result()
-	cancel()
-	if err != nil {
-		return unavailable(err)
+	// What each due watch is told, and the documents to purge first.
+	type note struct {
+		w     Watch
+		field string
+		typ   string
+		data  any
+		date  string
+	}
+	var notes []note
+	purge := map[int]string{}
+	for tp, d := range docs {
+		purge[tp] = d
+	}
+	for _, w := range due {
+		created := m.day(w.Created)
+		for _, tp := range w.Topics {
+			d, ok := docs[tp]
+			if !ok || d < created {
+				continue
+			}
+			notes = append(notes, note{w, toldField(w.ID, topic(tp)), EventChanged, Change{Watch: w.ID, Topic: tp, Changed: d}, d})
+		}
+		for _, f := range w.fragments() {
+			c, ok := frags[f]
+			if !ok {
+				continue
+			}
+			d := m.fragmentDate(w, f, c, st)
+			if d == "" || d < created {
+				continue
+			}
+			purge[f.Topic] = max(purge[f.Topic], d)
+			notes = append(notes, note{w, toldField(w.ID, f), EventFragmentChanged,
+				FragmentChange{Watch: w.ID, URL: f.Link(m.DocumentBase), Topic: f.Topic, Entry: f.Entry, Changed: d}, d})
+		}
 	}
 	call := m.Garant.Begin(OpFindModified, payer, cred)
-	for tp, d := range changed {
-		if purged[strconv.Itoa(tp)] >= d {
+	for tp, d := range purge {
+		if st.purged[strconv.Itoa(tp)] >= d {
 			continue
 		}
 		if _, err := call.Purge(ctx, "", tp); err != nil {
@@ -193,32 +382,21 @@ func (m *Manager) tell(ctx context.Context, payer *tenant.Tenant, cred *tenant.C
 			return unavailable(err)
 		}
 	}
-	rctx, cancel = m.redisCtx(ctx)
-	told, err := m.Redis.HGetAll(rctx, key(cred.Name, "told")).Result()
-	cancel()
-	if err != nil {
-		return unavailable(err)
-	}
-	for _, w := range due {
-		created := w.Created.Format(time.DateOnly)
-		for _, tp := range w.Topics {
-			d, ok := changed[tp]
-			f := w.ID + ":" + strconv.Itoa(tp)
-			if !ok || d < created || told[f] >= d {
-				continue
-			}
-			_, err := m.Hooks.Enqueue(ctx, webhooks.Message{Tenant: w.Tenant, URL: w.CallbackURL, Type: EventChanged,
-				Data: Change{Watch: w.ID, Topic: tp, Changed: d}, Key: EventChanged + ":" + f + ":" + d})
-			if err != nil {
-				m.log().Warn("garant watches: delivery not queued", "tenant", w.Tenant, "watch", w.ID, "error", err.Error())
-				continue
-			}
-			rctx, cancel := m.redisCtx(ctx)
-			err = m.Redis.HSet(rctx, key(cred.Name, "told"), f, d).Err()
-			cancel()
-			if err != nil {
-				return unavailable(err)
-			}
+	for _, n := range notes {
+		if st.told[n.field] >= n.date {
+			continue
+		}
+		_, err := m.Hooks.Enqueue(ctx, webhooks.Message{Tenant: n.w.Tenant, URL: n.w.CallbackURL, Type: n.typ,
+			Data: n.data, Key: n.typ + ":" + n.field + ":" + n.date})
+		if err != nil {
+			m.log().Warn("garant watches: delivery not queued", "tenant", n.w.Tenant, "watch", n.w.ID, "error", err.Error())
+			continue
+		}
+		rctx, cancel := m.redisCtx(ctx)
+		err = m.Redis.HSet(rctx, key(cred.Name, "told"), n.field, n.date).Err()
+		cancel()
+		if err != nil {
+			return unavailable(err)
 		}
 	}
 	return nil

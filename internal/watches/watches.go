@@ -1,19 +1,32 @@
 // Package watches keeps the tenants' shared watches of Garant documents and
-// checks them: every round, one replica per Garant credential (a Redis lock)
-// merges the due watches of every tenant of that credential into the fewest
-// find-modified calls (100 documents a call), spends the monitoring family
-// once for everyone through garantsvc (reserved and refunded like any call),
-// and for each changed document purges the cached answers about it, then
-// queues one signed webhook per watcher (garant.document.changed), idempotent
-// per watch, document and change date.
+// of fragments of documents, and checks them: every round, one replica per
+// Garant credential (a Redis lock) merges the due watches of every tenant of
+// that credential into the fewest find-modified calls (documents) and
+// block-on-control/changed calls (fragment links), 100 a call, spends the
+// monitoring family once for everyone through garantsvc (reserved and
+// refunded like any call), and for each changed document (for a fragment:
+// the document containing it) purges the cached answers about it, then
+// queues one signed webhook per watcher (garant.document.changed,
+// garant.fragment.changed), idempotent per watch, item and change date.
+//
+// Watches with the same interval share one schedule: a watch falls due in
+// the first round after a multiple of its interval since the Unix epoch
+// has passed since its last check (or its creation), so every watch of an
+// interval is checked in the same round whoever created it and when.
 //
 // Redis keys, all under the credential's hash tag {cred:NAME}:
 //
 //	{cred:NAME}:watches          hash  watch id → the watch (JSON)
 //	{cred:NAME}:watches:checked  hash  watch id → last round that checked it (Unix ms)
-//	{cred:NAME}:watches:told     hash  "id:topic" → latest change date told to the watch
+//	{cred:NAME}:watches:told     hash  "id:topic" or "id:topic:entry" → latest change date told to the watch
 //	{cred:NAME}:watches:purged   hash  topic → latest change date whose answers were purged
 //	{cred:NAME}:watches:lock     string  the round's lock
+//
+// The last three are bounded by the first: a field names a watch that
+// exists (checked, told) or a document that a watch names (purged). Delete
+// removes the fields of the watch it deletes, and every round removes any
+// other field that names no watch or no watched document (a watch deleted
+// while a round was telling it).
 package watches
 
 import (
@@ -36,24 +49,32 @@ import (
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
-// EventChanged is the type of the webhook sent when a watched document changed.
-const EventChanged = "garant.document.changed"
+// Types of the webhooks sent when a watched document or fragment changed.
+const (
+	EventChanged         = "garant.document.changed"
+	EventFragmentChanged = "garant.fragment.changed"
+)
 
-// OpFindModified is the contract's operation whose rules (quota family,
-// split) a round's find-modified calls follow.
-const OpFindModified = "garantFindModified"
+// The contract's operations whose rules (quota family, split) a round's
+// calls follow.
+const (
+	OpFindModified  = "garantFindModified"
+	OpBlocksChanged = "garantBlocksChanged"
+)
 
 // Limits of one watch and of a tenant.
 const (
 	MaxTopics    = 100  // documents per watch
+	MaxFragments = 100  // fragments per watch
 	MaxPerTenant = 1000 // watches per tenant
 )
 
-// Watch is one tenant's watch of Garant documents.
+// Watch is one tenant's watch of Garant documents and fragments.
 type Watch struct {
 	ID          string        `json:"id"`
 	Tenant      string        `json:"tenant"`
 	Topics      []int         `json:"topics"`
+	Fragments   []string      `json:"fragments,omitempty"` // links in canonical form (Fragment.Link)
 	CallbackURL string        `json:"callback_url"`
 	Interval    time.Duration `json:"interval"` // how often its documents are checked
 	Created     time.Time     `json:"created"`
@@ -83,12 +104,17 @@ type Manager struct {
 	// RedisTimeout bounds one Redis call; 0: 2 s. CallTimeout bounds one
 	// Garant call; 0: 30 s.
 	RedisTimeout, CallTimeout time.Duration
-	Now                       func() time.Time // nil: time.Now
+	// DocumentBase is the Garant front end whose fragment links Garant
+	// reads (the links sent are DocumentBase + "/#/document/T/entry/E");
+	// "": garant.DefaultDocumentBase.
+	DocumentBase string
+	Now          func() time.Time // nil: time.Now
 }
 
 // Request is a new watch.
 type Request struct {
 	Topics      []int
+	Fragments   []string // fragment links
 	CallbackURL string
 	Interval    time.Duration // 0: DefaultInterval
 }
@@ -143,8 +169,14 @@ func (m *Manager) Create(ctx context.Context, t *tenant.Tenant, r Request) (*Wat
 	if err != nil {
 		return nil, err
 	}
-	if len(r.Topics) == 0 || len(r.Topics) > MaxTopics {
-		return nil, apperr.InvalidField("body.topics", fmt.Sprintf("1 to %d documents", MaxTopics))
+	if len(r.Topics) == 0 && len(r.Fragments) == 0 {
+		return nil, apperr.InvalidField("body.topics", "watch at least one document (topics) or fragment (fragments)")
+	}
+	if len(r.Topics) > MaxTopics {
+		return nil, apperr.InvalidField("body.topics", fmt.Sprintf("at most %d documents", MaxTopics))
+	}
+	if len(r.Fragments) > MaxFragments {
+		return nil, apperr.InvalidField("body.fragments", fmt.Sprintf("at most %d fragments", MaxFragments))
 	}
 	topics := slices.Clone(r.Topics)
 	slices.Sort(topics)
@@ -154,18 +186,28 @@ func (m *Manager) Create(ctx context.Context, t *tenant.Tenant, r Request) (*Wat
 			return nil, apperr.InvalidField("body.topics", "document ids are positive")
 		}
 	}
+	fragments := make([]string, 0, len(r.Fragments))
+	for i, link := range r.Fragments {
+		f, err := ParseFragment(link)
+		if err != nil {
+			return nil, apperr.InvalidField(fmt.Sprintf("body.fragments[%d]", i), err.Error())
+		}
+		fragments = append(fragments, f.Link(m.DocumentBase))
+	}
+	slices.Sort(fragments)
+	fragments = slices.Compact(fragments)
 	if err := m.Hooks.Check(t.ID, "body.callback_url", r.CallbackURL); err != nil {
 		return nil, err
 	}
 	minI := orDuration(m.MinInterval, time.Hour)
-	interval := orDuration(r.Interval, orDuration(m.DefaultInterval, 24*time.Hour))
+	interval := orDuration(r.Interval, max(orDuration(m.DefaultInterval, 24*time.Hour), minI))
 	if interval < minI {
-		return nil, apperr.InvalidField("body.interval", "at least "+minI.String())
+		return nil, apperr.InvalidField("body.interval_seconds", fmt.Sprintf("at least %d", int64(minI/time.Second)))
 	}
 	var b [12]byte
 	_, _ = rand.Read(b[:])
-	w := &Watch{ID: "wch_" + hex.EncodeToString(b[:]), Tenant: t.ID, Topics: topics, CallbackURL: r.CallbackURL,
-		Interval: interval, Created: m.now().UTC()}
+	w := &Watch{ID: "wch_" + hex.EncodeToString(b[:]), Tenant: t.ID, Topics: topics, Fragments: fragments,
+		CallbackURL: r.CallbackURL, Interval: interval, Created: m.now().UTC()}
 	all, err := m.all(ctx, cred.Name)
 	if err != nil {
 		return nil, err
@@ -257,7 +299,23 @@ func (m *Manager) Delete(ctx context.Context, t *tenant.Tenant, id string) error
 	if err := m.Redis.HDel(rctx, key(cred.Name, ""), id).Err(); err != nil {
 		return unavailable(err)
 	}
+	// Its state goes with it; what fails here goes in the next round's sweep.
 	m.Redis.HDel(rctx, key(cred.Name, "checked"), id)
+	if told := toldFields(w); len(told) > 0 {
+		m.Redis.HDel(rctx, key(cred.Name, "told"), told...)
+	}
+	if rest, err := m.all(ctx, cred.Name); err == nil {
+		watched := watchedTopics(rest)
+		var gone []string
+		for tp := range watchedTopics([]Watch{w}) {
+			if !watched[tp] {
+				gone = append(gone, strconv.Itoa(tp))
+			}
+		}
+		if len(gone) > 0 {
+			m.Redis.HDel(rctx, key(cred.Name, "purged"), gone...)
+		}
+	}
 	return nil
 }
 

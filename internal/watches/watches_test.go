@@ -238,7 +238,7 @@ func TestCreateRefusals(t *testing.T) {
 		field string
 	}{
 		{watches.Request{Topics: []int{garantsim.TopicLabourCode}, CallbackURL: "https://evil.example/hook"}, "body.callback_url"},
-		{watches.Request{Topics: []int{garantsim.TopicLabourCode}, CallbackURL: e.recv.URL + "/", Interval: time.Minute}, "body.interval"},
+		{watches.Request{Topics: []int{garantsim.TopicLabourCode}, CallbackURL: e.recv.URL + "/", Interval: time.Minute}, "body.interval_seconds"},
 		{watches.Request{CallbackURL: e.recv.URL + "/"}, "body.topics"},
 	} {
 		_, err := m.Create(ctx, alpha, c.req)

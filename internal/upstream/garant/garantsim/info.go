@@ -59,6 +59,16 @@ func (s *Server) topicInfo(w http.ResponseWriter, r *http.Request) error {
 		Status: d.status, Kind: d.kinds, Territory: d.territory, Active: []string{}, ChDate: dates(d.chdates),
 		LastModified: dotDate(d.lastMod), Access: d.access,
 	}
+	s.mu.Lock() // Change adds change dates
+	latest := d.lastMod
+	for _, t := range s.changed[d.topic] {
+		info.ChDate = append(info.ChDate, dotDate(t))
+		if t.After(latest) {
+			latest = t
+		}
+	}
+	s.mu.Unlock()
+	info.LastModified = dotDate(latest)
 	if s.cfg.OmitAccess {
 		info.Access = ""
 	}

@@ -8,6 +8,10 @@ import (
 )
 
 const (
+	// maxControlTopics is the documented limit of one monitoring call: "no
+	// more than 100 documents per call". The document states it once for
+	// monitoring; the simulator applies it to block-on-control's fragment
+	// links as well.
 	maxControlTopics = 100
 	modStatusChanged = 1
 	modStatusUnknown = 2
@@ -41,17 +45,57 @@ func controlDate(field string, v *string) (time.Time, error) {
 
 // Change records a change of the document topic on date (the day in the
 // simulator's location), of event type typ: find-modified and
-// block-on-control/changed report it from then on.
+// block-on-control/changed (for a link to the whole document) report it
+// from then on, and topic info shows the date in chdate and last_modified.
 func (s *Server) Change(topic int, date time.Time, typ int) error {
 	d := s.corpus.byTopic[topic]
 	if d == nil {
 		return fmt.Errorf("garantsim: no document %d", topic)
 	}
 	date = date.In(s.cfg.Location)
+	on := day(date.Year(), date.Month(), date.Day())
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	d.events = append(d.events, event{date: day(date.Year(), date.Month(), date.Day()), typ: typ})
+	d.events = append(d.events, event{date: on, typ: typ})
+	s.changed[topic] = append(s.changed[topic], on)
 	return nil
+}
+
+// ChangeFragment records that the text of fragment entry of document
+// topic changed on date, in a new edition of the document: Change(topic,
+// date, 2) and, from then on, block-on-control/changed reports the
+// fragment's links (and those of the blocks containing it) as changed.
+func (s *Server) ChangeFragment(topic, entry int, date time.Time) error {
+	d := s.corpus.byTopic[topic]
+	if d == nil {
+		return fmt.Errorf("garantsim: no document %d", topic)
+	}
+	e := d.byEntry[entry]
+	if e == nil {
+		return fmt.Errorf("garantsim: document %d has no entry %d", topic, entry)
+	}
+	if err := s.Change(topic, date, 2); err != nil {
+		return err
+	}
+	date = date.In(s.cfg.Location)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e.changed = append(e.changed, day(date.Year(), date.Month(), date.Day()))
+	return nil
+}
+
+// Entries returns the fragment (entry) numbers of document topic, in
+// document order; none for an unknown document.
+func (s *Server) Entries(topic int) []int {
+	d := s.corpus.byTopic[topic]
+	if d == nil {
+		return nil
+	}
+	out := make([]int, 0, len(d.entries))
+	for _, e := range d.entries {
+		out = append(out, e.number)
+	}
+	return out
 }
 
 // eventsBetween lists d's events in [from, to].
@@ -146,6 +190,9 @@ func (s *Server) blocksChanged(w http.ResponseWriter, r *http.Request) error {
 	}
 	if req.URLArray == nil {
 		return badRequest("urlArray is required")
+	}
+	if len(*req.URLArray) > maxControlTopics {
+		return badRequest("at most %d links per call, got %d", maxControlTopics, len(*req.URLArray))
 	}
 	from, err := controlDate("fromDate", req.FromDate)
 	if err != nil {

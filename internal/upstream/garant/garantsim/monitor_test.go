@@ -81,6 +81,83 @@ func TestBlocksOnControl(t *testing.T) {
 	}
 }
 
+// ChangeFragment: a changed fragment (and the block containing it) is
+// reported from its date, a sibling is not, the document's change shows in
+// find-modified and topic info; more than 100 links are refused.
+func TestChangeFragment(t *testing.T) {
+	t.Parallel()
+	sim, ts := newTest(t)
+	today := sim.today()
+	entries := sim.Entries(TopicLabourCode)
+	if len(entries) < 3 {
+		t.Fatalf("Entries(labour code) = %v, want several", entries)
+	}
+	var leaf, sibling int
+	for _, n := range entries {
+		e := sim.corpus.byTopic[TopicLabourCode].byEntry[n]
+		if len(e.children) == 0 && e.parent != nil {
+			if leaf == 0 {
+				leaf = n
+			} else if sibling == 0 && sim.corpus.byTopic[TopicLabourCode].byEntry[leaf].parent == e.parent {
+				sibling = n
+			}
+		}
+	}
+	if leaf == 0 || sibling == 0 {
+		t.Fatalf("no two sibling leaves among %v", entries)
+	}
+	parent := sim.corpus.byTopic[TopicLabourCode].byEntry[leaf].parent.number
+	link := func(n int) string {
+		return "https://internet.garant.ru/#/document/" + itoa(TopicLabourCode) + "/entry/" + itoa(n)
+	}
+	from := today.Format(time.DateOnly)
+	ask := func() []string {
+		t.Helper()
+		r := call(t, ts, "POST", "/v2/block-on-control/changed", DemoToken,
+			map[string]any{"fromDate": from, "urlArray": []string{link(leaf), link(sibling), link(parent)}, "needEvents": true})
+		got := decode[struct{ URLArray []blockChange }](t, r)
+		var urls []string
+		for _, b := range got.URLArray {
+			if b.ModStatus != 1 || len(b.Events) == 0 || b.Events[len(b.Events)-1].Date != from {
+				t.Errorf("block %+v, want modStatus 1 with today's event", b)
+			}
+			urls = append(urls, b.URL)
+		}
+		return urls
+	}
+	if got := ask(); len(got) != 0 {
+		t.Fatalf("block-on-control before the change = %v, want nothing", got)
+	}
+	if err := sim.ChangeFragment(TopicLabourCode, leaf, fixedNow); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([]string{link(leaf), link(parent)}, ask()); diff != "" {
+		t.Errorf("block-on-control after ChangeFragment (-want +got):\n%s", diff)
+	}
+	fm := decode[struct{ Topics []modifiedTopic }](t, call(t, ts, "POST", "/v2/find-modified", DemoToken,
+		map[string]any{"topics": []int{TopicLabourCode}, "modDate": from}))
+	if len(fm.Topics) != 1 || fm.Topics[0].ModStatus != 1 {
+		t.Errorf("find-modified after ChangeFragment = %+v, want the document changed", fm.Topics)
+	}
+	info := decode[struct {
+		ChDate       []string `json:"chdate"`
+		LastModified string   `json:"last_modified"`
+	}](t, call(t, ts, "GET", "/v2/topic/"+itoa(TopicLabourCode), DemoToken, nil))
+	if want := dotDate(today); info.LastModified != want || !slices.Contains(info.ChDate, want) {
+		t.Errorf("topic info after the change = %+v, want last_modified and a chdate %s", info, want)
+	}
+	if err := sim.ChangeFragment(TopicLabourCode, 99999999, fixedNow); err == nil {
+		t.Error("ChangeFragment(no such entry) = nil, want an error")
+	}
+	many := make([]string, 101)
+	for i := range many {
+		many[i] = link(leaf)
+	}
+	if r := call(t, ts, "POST", "/v2/block-on-control/changed", DemoToken, map[string]any{"fromDate": from, "urlArray": many}); r.status != 400 {
+		t.Errorf("block-on-control(101 links) = %d, want 400", r.status)
+	}
+}
+
 func TestPrime(t *testing.T) {
 	t.Parallel()
 	sim, ts := newTest(t)

@@ -136,9 +136,10 @@ type Server struct {
 	// blockLink parses the fragment links of block-on-control/changed.
 	blockLink *regexp.Regexp
 
-	mu    sync.Mutex
-	usage map[string]map[string]*usage // token → family title → use this month
-	hits  map[string][]time.Time       // token → accepted request times
+	mu      sync.Mutex
+	changed map[int][]time.Time          // topic → days of changes recorded by Change
+	usage   map[string]map[string]*usage // token → family title → use this month
+	hits    map[string][]time.Time       // token → accepted request times
 }
 
 // New builds a simulator from cfg.
@@ -154,12 +155,13 @@ func New(cfg Config) *Server {
 		cfg.Location = loc
 	}
 	s := &Server{
-		Kit:    simkit.NewKit(cfg.Seed),
-		cfg:    cfg,
-		corpus: buildCorpus(cfg.Seed),
-		mux:    http.NewServeMux(),
-		usage:  map[string]map[string]*usage{},
-		hits:   map[string][]time.Time{},
+		Kit:     simkit.NewKit(cfg.Seed),
+		cfg:     cfg,
+		corpus:  buildCorpus(cfg.Seed),
+		mux:     http.NewServeMux(),
+		usage:   map[string]map[string]*usage{},
+		changed: map[int][]time.Time{},
+		hits:    map[string][]time.Time{},
 
 		blockLink: regexp.MustCompile(`^https?://[^/#]+/?#/document/(\d+)(?:/entry/(\d+))?/?$`),
 	}
