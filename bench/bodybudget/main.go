@@ -44,7 +44,7 @@ func main() {
 type options struct {
 	gateway, sim, redis, upstream string
 	textMB, parallel              int
-	keep                          bool
+	keep, newlines                bool
 }
 
 func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
@@ -57,6 +57,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	fs.IntVar(&o.textMB, "text-mb", 18, "size of the large bodies, in MB (at most 20)")
 	fs.IntVar(&o.parallel, "parallel", 8, "large texts sent at once by one tenant")
 	fs.BoolVar(&o.keep, "keep", false, "keep the work directory (binaries, configs, logs)")
+	fs.BoolVar(&o.newlines, "newlines", false, "end each sentence of the texts with a newline (sent as the escape \\n, which the gateway decodes)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -102,7 +103,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) (err error) {
 	padded, paddedNoText := paddedBodies()
 	texts := make([][]byte, o.parallel+1)
 	for i := range texts {
-		texts[i] = textBody(o.textMB*1_000_000, i)
+		texts[i] = textBody(o.textMB*1_000_000, i, o.newlines)
 	}
 	scenarios := []struct {
 		name   string
@@ -169,7 +170,7 @@ upstreams:
 		return "", err
 	}
 	// Warm up with a small valid body, then let the process settle.
-	if _, _, err := post(client, base, key, textBody(1000, 99)); err != nil {
+	if _, _, err := post(client, base, key, textBody(1000, 99, false)); err != nil {
 		return "", err
 	}
 	time.Sleep(time.Second)
@@ -248,9 +249,13 @@ func paddedBodies() (withText, withoutText []byte) {
 }
 
 // textBody is a hyperlinks body of about n bytes of Russian legal text,
-// made distinct by i (so that no two share a cache entry or a fill).
-func textBody(n, i int) []byte {
-	const sentence = "В соответствии со статьей 70 Трудового кодекса РФ испытание не устанавливается. "
+// made distinct by i (so that no two share a cache entry or a fill), its
+// sentences ending with a newline (JSON's escape \n) when newlines is set.
+func textBody(n, i int, newlines bool) []byte {
+	sentence := "В соответствии со статьей 70 Трудового кодекса РФ испытание не устанавливается. "
+	if newlines {
+		sentence = sentence[:len(sentence)-1] + `\n`
+	}
 	b := make([]byte, 0, n+96)
 	b = append(b, `{"baseUrl":"https://internet.garant.ru","text":"`...)
 	b = strconv.AppendInt(b, int64(i), 10)

@@ -100,12 +100,11 @@ func (h garantHandlers) GarantFindHyperlinks(ctx context.Context, request api.Ga
 		return nil, err
 	}
 	req := garant.HyperlinksRequest{Text: request.Body.Text, BaseURL: request.Body.BaseURL}
-	// The contract's request and answer are Garant's (the same members): the
-	// checked body goes on as sent and an answer of the contract's shape
-	// comes back as Garant sent it, and the cache key hashes the text in
-	// place. A 20 MB text is held once decoded and once as sent, and its
-	// answer once.
-	req.Encoded, _ = checkedBody(ctx)
+	// A 20 MB text is held once: the bound text is a view of the body's
+	// buffer (decoded there in place, see validateBody), the cache key
+	// hashes it through a small buffer and the client encodes it in chunks
+	// as it sends it. The contract's answer is Garant's: one of its shape is
+	// passed on as Garant sent it, so the answer is held once too.
 	key := hyperlinksKey{TextSHA256: sha256String(req.Text), BaseURL: req.BaseURL}
 	res, err := cachedBytes(ctx, c, request.Params.CacheControl, 0, key, garant.HyperlinksCall(req), func(b []byte) ([]byte, error) {
 		if jsonscan.Check(b, hyperlinksAnswer, bodyLimits) == nil {

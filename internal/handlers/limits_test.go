@@ -3,6 +3,7 @@ package handlers_test
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -282,5 +285,87 @@ func TestHyperlinksAnswerAsSent(t *testing.T) {
 		if status != tc.status || (tc.want != "" && string(got) != tc.want) {
 			t.Errorf("%s: hyperlinks = %d %q, want %d %q", tc.name, status, got, tc.status, tc.want)
 		}
+	}
+}
+
+// escapedText is n bytes or more of text whose JSON form has every kind of
+// escape (quotes, a backslash, control characters, <, > and & as
+// encoding/json escapes them, U+2028, a character outside the BMP) and no
+// citation the simulator would link.
+func escapedText(n int) string {
+	const unit = "Строка с \"кавычками\", <b>разметкой</b> & табуляцией\tи \\ чертой,\u2028смайлик 😀 и перевод строки\n"
+	return strings.Repeat(unit, n/len(unit)+1)
+}
+
+// TestHyperlinksTextRoundTrip: a long text with escapes (decoded in place
+// over the body's buffer, then encoded again as it is sent) reaches Garant
+// as the client wrote it: the simulator, finding nothing to link, answers
+// it unchanged.
+func TestHyperlinksTextRoundTrip(t *testing.T) {
+	env := newGarantEnv(t, simConfig(), nil)
+	text := escapedText(256 << 10)
+	status, _, got := env.send(t, "POST", "/v1/garant/hyperlinks", keyAlpha,
+		map[string]any{"text": text, "baseUrl": "https://internet.garant.ru"}, "Cache-Control", "no-cache, no-store")
+	var answer struct{ Text string }
+	if status != 200 || json.Unmarshal(got, &answer) != nil || answer.Text != text {
+		t.Fatalf("hyperlinks of %d bytes with escapes = %d, text of %d bytes (equal %v), want 200 and the text unchanged",
+			len(text), status, len(answer.Text), answer.Text == text)
+	}
+}
+
+// TestHyperlinksTextHeldOnce: a large text costs its body's buffer and
+// nothing of its size besides: it is decoded in place, hashed through a
+// small buffer and encoded in chunks as it is sent (Content-Length set).
+// Garant is a stub that reads the request and answers a few bytes.
+func TestHyperlinksTextHeldOnce(t *testing.T) {
+	var got struct {
+		sync.Mutex
+		length, read int64
+	}
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v2/limits" {
+			_, _ = io.WriteString(w, "[]")
+			return
+		}
+		n, _ := io.Copy(io.Discard, r.Body)
+		got.Lock()
+		got.length, got.read = r.ContentLength, n
+		got.Unlock()
+		_, _ = io.WriteString(w, `{"text":"ok"}`)
+	}))
+	t.Cleanup(stub.Close)
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		d.Garant = garantDeps(t, d.Redis, prometheus.NewRegistry(), stub.URL) // beside the simulator's
+	})
+	// Warm up: the first call loads what the process keeps (the contract's table).
+	if status, _, b := env.send(t, "POST", "/v1/garant/hyperlinks", keyAlpha, map[string]any{"text": "x", "baseUrl": "https://x.ru"}); status != 200 {
+		t.Fatalf("a small hyperlinks call = %d %s", status, b)
+	}
+	doc, err := json.Marshal(map[string]any{"text": escapedText(4 << 20), "baseUrl": "https://internet.garant.ru"})
+	must(t, err)
+	req, err := http.NewRequest("POST", env.URL+"/v1/garant/hyperlinks", bytes.NewReader(doc))
+	must(t, err)
+	req.Header.Set("Authorization", "Bearer "+keyAlpha)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Cache-Control", "no-cache, no-store")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	res, err := env.Client().Do(req)
+	must(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	runtime.ReadMemStats(&after)
+	if res.StatusCode != 200 {
+		t.Fatalf("hyperlinks of %d bytes = %d %s, want 200", len(doc), res.StatusCode, b)
+	}
+	got.Lock()
+	defer got.Unlock()
+	if got.length <= 0 || got.read != got.length {
+		t.Errorf("Garant got Content-Length %d and %d bytes, want the length announced and sent", got.length, got.read)
+	}
+	// Before, the text was held twice: the body as sent and its decoded copy.
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(len(doc))*3/2 {
+		t.Errorf("a hyperlinks body of %d MB allocated %d MB, want its buffer and little else", len(doc)>>20, grew>>20)
 	}
 }

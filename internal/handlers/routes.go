@@ -8,6 +8,7 @@ import (
 	"net/http"
 	httppprof "net/http/pprof"
 	"slices"
+	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/go-chi/chi/v5"
@@ -34,35 +35,9 @@ import (
 // auth, body limit and budget, contract validation, fair share), on the
 // contract's routes only → generated strict handler → the operation's method.
 func NewServer(d *Deps) (http.Handler, error) {
-	spec, err := api.GetSpec()
+	spec, specJSON, err := loadContract(d.SpecYAML)
 	if err != nil {
-		return nil, fmt.Errorf("handlers: load contract: %w", err)
-	}
-	// /openapi.json is the contract as written (the generated spec
-	// capitalises operation ids: Swagger UI and client generators would show
-	// GetQuotas where /openapi.yaml says getQuotas).
-	written, err := openapi3.NewLoader().LoadFromData(d.SpecYAML)
-	if err != nil {
-		return nil, fmt.Errorf("handlers: load Deps.SpecYAML: %w", err)
-	}
-	specJSON, err := json.Marshal(written)
-	if err != nil {
-		return nil, fmt.Errorf("handlers: encode contract: %w", err)
-	}
-	spec.Servers = nil // validate paths as they arrive, whatever host serves them
-	// The generated spec leaves out the operations routed by hand (/compat/...,
-	// the generator's exclude-tags): the guard takes them from the contract as written.
-	for path, item := range written.Paths.Map() {
-		for method, op := range item.Operations() {
-			gen := spec.Paths.Value(path)
-			if gen == nil {
-				gen = &openapi3.PathItem{}
-				spec.Paths.Set(path, gen)
-			}
-			if gen.GetOperation(method) == nil {
-				gen.SetOperation(method, op)
-			}
-		}
+		return nil, err
 	}
 	if d.Ops == nil {
 		if d.Ops, err = ops.Contract(); err != nil {
@@ -217,4 +192,56 @@ func newDocsHandler() http.Handler {
 		BasePath:    "/docs/",
 		SettingsUI:  map[string]string{"persistAuthorization": "true"},
 	})("legalgate API", "/openapi.json", "/docs/")
+}
+
+// contracts holds the contracts loadContract loaded, by their YAML text (a
+// process serves one; tests build many servers of it).
+var contracts sync.Map
+
+type loadedContract struct {
+	spec *openapi3.T
+	json []byte
+}
+
+// loadContract returns the generated spec with the operations routed by hand
+// added from specYAML (the contract as written), and specYAML as JSON. Both
+// are shared by every server of the same specYAML: read, never written.
+func loadContract(specYAML []byte) (*openapi3.T, []byte, error) {
+	if c, ok := contracts.Load(string(specYAML)); ok {
+		lc := c.(*loadedContract)
+		return lc.spec, lc.json, nil
+	}
+	spec, err := api.GetSpec()
+	if err != nil {
+		return nil, nil, fmt.Errorf("handlers: load contract: %w", err)
+	}
+	// /openapi.json is the contract as written (the generated spec
+	// capitalises operation ids: Swagger UI and client generators would show
+	// GetQuotas where /openapi.yaml says getQuotas).
+	written, err := openapi3.NewLoader().LoadFromData(specYAML)
+	if err != nil {
+		return nil, nil, fmt.Errorf("handlers: load Deps.SpecYAML: %w", err)
+	}
+	specJSON, err := json.Marshal(written)
+	if err != nil {
+		return nil, nil, fmt.Errorf("handlers: encode contract: %w", err)
+	}
+	spec.Servers = nil // validate paths as they arrive, whatever host serves them
+	// The generated spec leaves out the operations routed by hand (/compat/...,
+	// the generator's exclude-tags): the guard takes them from the contract as written.
+	for path, item := range written.Paths.Map() {
+		for method, op := range item.Operations() {
+			gen := spec.Paths.Value(path)
+			if gen == nil {
+				gen = &openapi3.PathItem{}
+				spec.Paths.Set(path, gen)
+			}
+			if gen.GetOperation(method) == nil {
+				gen.SetOperation(method, op)
+			}
+		}
+	}
+	c, _ := contracts.LoadOrStore(string(specYAML), &loadedContract{spec: spec, json: specJSON})
+	lc := c.(*loadedContract)
+	return lc.spec, lc.json, nil
 }

@@ -166,7 +166,8 @@ func (x *operationIndex) validateParams(r *http.Request, op *operation, urlParam
 // shape while it is read (jsonscan: an undeclared member, an array over
 // its maxItems or a document too deep or too large is refused there, before
 // the rest is read and before anything is decoded), then its values. The
-// body is decoded once; the generated handler binds the decoded value
+// body is decoded once (jsonscan.Decode: long strings in place, sharing the
+// buffer); the generated handler binds the decoded value
 // (runtime.BindJSONBody), so the handler sees exactly what was checked,
 // defaults included.
 func validateBody(r *http.Request, b *jsonBody) error {
@@ -196,12 +197,14 @@ func validateBody(r *http.Request, b *jsonBody) error {
 	case err != nil:
 		return readError(err)
 	}
-	var v any
-	if err := json.Unmarshal(raw, &v); err != nil {
+	// Decoded once, its long strings in place: a 20 MB text is a view of
+	// the buffer, not a second copy.
+	v, rewrote, err := jsonscan.Decode(raw)
+	if err != nil {
 		return apperr.InvalidField("body", "is not valid JSON: "+strings.TrimPrefix(err.Error(), "json: "))
 	}
 	exactIntegers(v)
-	body := &validatedBody{value: v, raw: raw}
+	body := &validatedBody{value: v, raw: raw, rewrote: rewrote}
 	opts := []openapi3.SchemaValidationOption{openapi3.VisitAsRequest(), openapi3.MultiErrors(),
 		openapi3.DefaultsSet(func() { body.defaulted = true })}
 	if err := media.Schema.Value.VisitJSON(v, opts...); err != nil {
@@ -266,11 +269,13 @@ func exactIntegers(v any) {
 // validatedBody is a checked JSON body: the generated handler binds its
 // value (runtime.BindJSONBody asks for ValidatedValue); read as bytes, as
 // the binding's fallback does, it is the body as sent, or the value encoded
-// again when the contract's defaults were filled in.
+// again when the contract's defaults were filled in or a string was decoded
+// over the body's bytes.
 type validatedBody struct {
 	value     any
-	raw       []byte // the body as sent
+	raw       []byte // the body as sent, unless rewrote; value's long strings share it
 	defaulted bool   // value has defaults raw lacks
+	rewrote   bool   // raw holds decoded strings, no longer the body as sent
 	r         *bytes.Reader
 }
 
@@ -279,7 +284,7 @@ func (b *validatedBody) ValidatedValue() any { return b.value }
 func (b *validatedBody) Read(p []byte) (int, error) {
 	if b.r == nil {
 		raw := b.raw
-		if b.defaulted {
+		if b.defaulted || b.rewrote {
 			var err error
 			if raw, err = json.Marshal(b.value); err != nil {
 				return 0, err
@@ -288,22 +293,6 @@ func (b *validatedBody) Read(p []byte) (int, error) {
 		b.r = bytes.NewReader(raw)
 	}
 	return b.r.Read(p)
-}
-
-// checkedBody returns the JSON body of the request in ctx as its client sent
-// it, once checked against the contract, when it says all the handler's
-// value says (no default was filled in): an operation whose upstream takes
-// the same JSON can send it on as is.
-func checkedBody(ctx context.Context) (json.RawMessage, bool) {
-	x := exchangeFrom(ctx)
-	if x.r == nil {
-		return nil, false
-	}
-	b, ok := x.r.Body.(*validatedBody)
-	if !ok || b.defaulted {
-		return nil, false
-	}
-	return b.raw, true
 }
 
 func (b *validatedBody) Close() error { return nil }

@@ -8,7 +8,8 @@
 // It checks only what decoding would make expensive; the full check of the
 // values (types, formats, ranges, syntax details such as control characters
 // in strings) is left to the decoder and the schema validator that run on
-// the buffer afterwards.
+// the buffer afterwards. Decode is that decoder: json.Unmarshal's value,
+// with long strings decoded in place in the buffer rather than copied.
 package jsonscan
 
 import (

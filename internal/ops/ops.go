@@ -31,6 +31,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -318,11 +319,15 @@ func ID(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-// Contract loads the table of the gateway's own contract (api/openapi.yaml).
-func Contract() (*Table, error) {
+// Contract is the table of the gateway's own contract (api/openapi.yaml),
+// loaded once per process and shared: a Table and its Operations are read,
+// never written.
+func Contract() (*Table, error) { return contract() }
+
+var contract = sync.OnceValues(func() (*Table, error) {
 	spec, err := openapi3.NewLoader().LoadFromData(apispec.YAML)
 	if err != nil {
 		return nil, fmt.Errorf("ops: load contract: %w", err)
 	}
 	return Load(spec)
-}
+})

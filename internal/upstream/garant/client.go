@@ -235,14 +235,19 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 			Detail: "the configured Garant Proxima server does not offer " + method}
 	}
 	var rd io.Reader
-	if b, ok := body.(json.RawMessage); ok { // already encoded: sent as is
+	st, isStream := body.(streamed) // encoded as it is sent
+	switch b := body.(type) {
+	case nil:
+	case json.RawMessage: // already encoded: sent as is
 		rd = bytes.NewReader(b)
-	} else if body != nil {
-		b, err := json.Marshal(body)
+	case streamed:
+		rd = b.stream()
+	default:
+		enc, err := json.Marshal(body)
 		if err != nil {
 			return nil, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: %s: encode request: %w", method, err))
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(enc)
 	}
 	u := c.base + c.path(path)
 	if len(query) > 0 {
@@ -256,6 +261,10 @@ func (c *Client) send(ctx context.Context, token tenant.Secret, method, verb, pa
 	if err != nil {
 		cancel()
 		return nil, nil, apperr.Wrap(apperr.Internal, "", fmt.Errorf("garant: %s: build request: %w", method, err))
+	}
+	if isStream {
+		req.ContentLength = st.stream().size()
+		req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(st.stream()), nil }
 	}
 	req.Header.Set("Accept", "application/json")
 	if body != nil {

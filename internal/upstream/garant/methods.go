@@ -57,9 +57,6 @@ func SearchCall(r SearchRequest) Request {
 	return Request{MethodSearch, http.MethodPost, "/v2/search", r}
 }
 func HyperlinksCall(r HyperlinksRequest) Request {
-	if r.Encoded != nil {
-		return Request{MethodHyperlinks, http.MethodPost, "/v2/find-hyperlinks", r.Encoded}
-	}
 	return Request{MethodHyperlinks, http.MethodPost, "/v2/find-hyperlinks", r}
 }
 func SnippetsCall(r SnippetsRequest) Request {

@@ -251,13 +251,11 @@ type Snippets struct {
 	Snippets []Snippet `json:"snippets"`
 }
 
-// HyperlinksRequest is POST /v2/find-hyperlinks. Encoded, when set, is the
-// request already encoded as JSON (saying what Text and BaseURL say), sent
-// as is: a 20 MB text is not encoded a second time.
+// HyperlinksRequest is POST /v2/find-hyperlinks. It is encoded as it is
+// sent, in chunks (stream.go): a 20 MB text is never copied whole.
 type HyperlinksRequest struct {
-	Text    string          `json:"text"`
-	BaseURL string          `json:"baseUrl"`
-	Encoded json.RawMessage `json:"-"`
+	Text    string `json:"text"`
+	BaseURL string `json:"baseUrl"`
 }
 
 // HyperlinksResult is the text with links.
