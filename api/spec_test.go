@@ -32,17 +32,29 @@ var operationIDs = []string{
 	"fipsGetDocumentFile", "fipsPutDocumentFile", "fipsClearDocumentFile", "fipsGetStatement",
 	"fipsPutStatement", "fipsListSignatures", "fipsAddSignature", "fipsListApplicantCategories",
 	"fipsListApplicantDocumentTypes", "fipsListDocumentTypes",
+	// Garant's own shapes: one per route of internal/handlers' garantCompatRoutes
+	"compatGarantSearch", "compatGarantSnippets", "compatGarantFindHyperlinks", "compatGarantGetTopic",
+	"compatGarantDownloadRTF", "compatGarantDownloadODT", "compatGarantDownloadPDF", "compatGarantGetTopicHTML",
+	"compatGarantGetEntryHTML", "compatGarantGetImage", "compatGarantGetFormula", "compatGarantGetRedactions",
+	"compatGarantFindModified", "compatGarantBlocksChanged", "compatGarantPrimeCategories", "compatGarantPrimeNews",
+	"compatGarantSutyazhnikSearch", "compatGarantGetLimits",
 	// FSSP's own shapes
 	"compatFsspSearchPhysical", "compatFsspSearchLegal", "compatFsspSearchIP", "compatFsspSearchGroup",
 	"compatFsspStatus", "compatFsspResult",
-	// FIPS's own shapes: one catch-all per method over the configured route table
-	"compatFipsGet", "compatFipsPost", "compatFipsPut", "compatFipsPatch", "compatFipsDelete",
+	// FIPS's own shapes: one per operation of the default route table
+	"compatFipsListApplications", "compatFipsCreateApplication", "compatFipsGetApplication",
+	"compatFipsUpdateApplication", "compatFipsDeleteApplication", "compatFipsGetPackage",
+	"compatFipsSubmitApplication", "compatFipsListDocuments", "compatFipsCreateDocument",
+	"compatFipsGetDocument", "compatFipsUpdateDocument", "compatFipsDeleteDocument",
+	"compatFipsGetDocumentFile", "compatFipsPutDocumentFile", "compatFipsClearDocumentFile",
+	"compatFipsGetStatement", "compatFipsPutStatement", "compatFipsListSignatures", "compatFipsAddSignature",
+	"compatFipsListApplicantCategories", "compatFipsListApplicantDocumentTypes", "compatFipsListDocumentTypes",
 }
 
 // publicOperations are the only operations that need no API key.
 var publicOperations = []string{"getHealthz", "getReadyz", "getOpenAPIJSON", "getOpenAPIYAML", "getDocs"}
 
-var tags = []string{"Gateway", "Garant", "FSSP", "FIPS", "compat-fssp", "compat-fips"}
+var tags = []string{"Gateway", "Garant", "FSSP", "FIPS", "compat-garant", "compat-fssp", "compat-fips"}
 
 // native reports whether op answers in its upstream's own shapes
 // (x-gateway native: true): its errors are the upstream's, not problems,

@@ -384,6 +384,147 @@ func (e GarantModStatus) Valid() bool {
 	}
 }
 
+// Defines values for GarantNativeCourtPracticeDocumentsKind.
+const (
+	N301 GarantNativeCourtPracticeDocumentsKind = "301"
+	N302 GarantNativeCourtPracticeDocumentsKind = "302"
+	N303 GarantNativeCourtPracticeDocumentsKind = "303"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeCourtPracticeDocumentsKind enum.
+func (e GarantNativeCourtPracticeDocumentsKind) Valid() bool {
+	switch e {
+	case N301:
+		return true
+	case N302:
+		return true
+	case N303:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeEditionsStatus.
+const (
+	RsActual          GarantNativeEditionsStatus = "rs_Actual"
+	RsActualAbolished GarantNativeEditionsStatus = "rs_ActualAbolished"
+	RsActualPreactive GarantNativeEditionsStatus = "rs_ActualPreactive"
+	RsNew             GarantNativeEditionsStatus = "rs_New"
+	RsNewAbolished    GarantNativeEditionsStatus = "rs_NewAbolished"
+	RsNewPreactive    GarantNativeEditionsStatus = "rs_NewPreactive"
+	RsOld             GarantNativeEditionsStatus = "rs_Old"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeEditionsStatus enum.
+func (e GarantNativeEditionsStatus) Valid() bool {
+	switch e {
+	case RsActual:
+		return true
+	case RsActualAbolished:
+		return true
+	case RsActualPreactive:
+		return true
+	case RsNew:
+		return true
+	case RsNewAbolished:
+		return true
+	case RsNewPreactive:
+		return true
+	case RsOld:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeEventType.
+const (
+	GarantNativeEventTypeN1 GarantNativeEventType = 1
+	GarantNativeEventTypeN2 GarantNativeEventType = 2
+	GarantNativeEventTypeN3 GarantNativeEventType = 3
+	GarantNativeEventTypeN4 GarantNativeEventType = 4
+	GarantNativeEventTypeN5 GarantNativeEventType = 5
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeEventType enum.
+func (e GarantNativeEventType) Valid() bool {
+	switch e {
+	case GarantNativeEventTypeN1:
+		return true
+	case GarantNativeEventTypeN2:
+		return true
+	case GarantNativeEventTypeN3:
+		return true
+	case GarantNativeEventTypeN4:
+		return true
+	case GarantNativeEventTypeN5:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeModifiedBlocksUrlArrayModStatus.
+const (
+	GarantNativeModifiedBlocksUrlArrayModStatusN1 GarantNativeModifiedBlocksUrlArrayModStatus = 1
+	GarantNativeModifiedBlocksUrlArrayModStatusN2 GarantNativeModifiedBlocksUrlArrayModStatus = 2
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeModifiedBlocksUrlArrayModStatus enum.
+func (e GarantNativeModifiedBlocksUrlArrayModStatus) Valid() bool {
+	switch e {
+	case GarantNativeModifiedBlocksUrlArrayModStatusN1:
+		return true
+	case GarantNativeModifiedBlocksUrlArrayModStatusN2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeModifiedTopicsTopicsModStatus.
+const (
+	GarantNativeModifiedTopicsTopicsModStatusN1 GarantNativeModifiedTopicsTopicsModStatus = 1
+	GarantNativeModifiedTopicsTopicsModStatusN2 GarantNativeModifiedTopicsTopicsModStatus = 2
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeModifiedTopicsTopicsModStatus enum.
+func (e GarantNativeModifiedTopicsTopicsModStatus) Valid() bool {
+	switch e {
+	case GarantNativeModifiedTopicsTopicsModStatusN1:
+		return true
+	case GarantNativeModifiedTopicsTopicsModStatusN2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeTopicInfoAccess.
+const (
+	ACCESSBYMONEY   GarantNativeTopicInfoAccess = "ACCESS_BY_MONEY"
+	ACCESSBYREQUEST GarantNativeTopicInfoAccess = "ACCESS_BY_REQUEST"
+	ACCESSDENIED    GarantNativeTopicInfoAccess = "ACCESS_DENIED"
+	ACCESSISFREE    GarantNativeTopicInfoAccess = "ACCESS_IS_FREE"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeTopicInfoAccess enum.
+func (e GarantNativeTopicInfoAccess) Valid() bool {
+	switch e {
+	case ACCESSBYMONEY:
+		return true
+	case ACCESSBYREQUEST:
+		return true
+	case ACCESSDENIED:
+		return true
+	case ACCESSISFREE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GarantPrimeNewsRequestSort.
 const (
 	GarantPrimeSortByDocumentDate GarantPrimeNewsRequestSort = 1
@@ -2212,6 +2353,349 @@ type GarantModifiedTopics struct {
 	Topics []GarantModifiedTopic `json:"topics"`
 }
 
+// GarantNativeAncestor A heading of the table of contents containing a fragment (Part, then Section, Chapter…).
+type GarantNativeAncestor struct {
+	// Entry The heading's block number.
+	//
+	// Example: 1000
+	Entry int `json:"entry"`
+
+	// Title The heading's text; may be empty.
+	//
+	// Example: Статья 2. Основные принципы
+	Title string `json:"title"`
+}
+
+// GarantNativeCourtPractice Per court kind asked for, the matching decisions (most relevant first) and the norms they cite most.
+type GarantNativeCourtPractice struct {
+	Documents []struct {
+		Courts *[]GarantNativeDocLink `json:"courts,omitempty"`
+
+		// Kind 301 courts of general jurisdiction, 302 arbitration courts, 303 criminal cases.
+		Kind  GarantNativeCourtPracticeDocumentsKind `json:"kind"`
+		Norms *[]GarantNativeDocLink                 `json:"norms,omitempty"`
+	} `json:"documents"`
+}
+
+// GarantNativeCourtPracticeDocumentsKind 301 courts of general jurisdiction, 302 arbitration courts, 303 criminal cases.
+type GarantNativeCourtPracticeDocumentsKind string
+
+// GarantNativeDocLink A document (or fragment) as Garant links it.
+type GarantNativeDocLink struct {
+	// Name The document's name.
+	//
+	// Example: Трудовой кодекс Российской Федерации от 30 декабря 2001 г. N 197-ФЗ (ТК РФ)
+	Name string `json:"name"`
+
+	// Topic Garant's document id (usable in the other methods).
+	//
+	// Example: 12125270
+	Topic int `json:"topic"`
+
+	// Url Relative to the Garant front end (prefix `https://d.garant.ru` or your server).
+	//
+	// Example: /#/document/12125270
+	Url string `json:"url"`
+}
+
+// GarantNativeEditions The document's editions, newest first (a bare array, as Garant sends it).
+type GarantNativeEditions = []struct {
+	// Activity When the edition was in force; empty when it never was.
+	Activity *[]struct {
+		// From DD.MM.YYYY
+		//
+		// Example: 04.07.2020
+		From *string `json:"from,omitempty"`
+
+		// To DD.MM.YYYY
+		To *string `json:"to,omitempty"`
+	} `json:"activity,omitempty"`
+	ChangingDocuments *[]struct {
+		// Entry The block that makes the change.
+		//
+		// Example: 1
+		Entry *int `json:"entry,omitempty"`
+
+		// Text Example: N 1-ФКЗ от 14.03.2020
+		Text *string `json:"text,omitempty"`
+
+		// Topic Example: 73742836
+		Topic int `json:"topic"`
+	} `json:"changingDocuments,omitempty"`
+
+	// NotSure Periods of legal uncertainty.
+	NotSure *[]struct {
+		From *string `json:"from,omitempty"`
+		Text *string `json:"text,omitempty"`
+		To   *string `json:"to,omitempty"`
+	} `json:"notSure,omitempty"`
+
+	// Status The edition's status: future (`rs_New…`), current (`rs_Actual…`) or old (`rs_Old`).
+	Status GarantNativeEditionsStatus `json:"status"`
+
+	// Topic The edition's id; the current edition's is the document's.
+	//
+	// Example: 10103000
+	Topic int `json:"topic"`
+}
+
+// GarantNativeEditionsStatus The edition's status: future (`rs_New…`), current (`rs_Actual…`) or old (`rs_Old`).
+type GarantNativeEditionsStatus string
+
+// GarantNativeEntryHTML One fragment as HTML.
+type GarantNativeEntryHTML struct {
+	Ancestors *[]GarantNativeAncestor `json:"ancestors,omitempty"`
+
+	// Entry Example: 1000
+	Entry int `json:"entry"`
+
+	// Respondents The fragments this one links to, by document id (at most 100).
+	Respondents *[]struct {
+		// Entry Example: 1000
+		Entry int `json:"entry"`
+
+		// Topic Example: 12345678
+		Topic int `json:"topic"`
+	} `json:"respondents,omitempty"`
+
+	// Text The fragment's HTML.
+	Text string `json:"text"`
+
+	// Title The document's name.
+	Title *string `json:"title,omitempty"`
+}
+
+// GarantNativeError Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeError struct {
+	// Error What went wrong (never an internal cause or a key).
+	//
+	// Example: Garant has no such document (or, for PRIME news, no such category)
+	Error string `json:"error"`
+}
+
+// GarantNativeEvent A change of the document: 1 repealed, 2 changed, 3 entered into force, 4 a new edition not yet in force, 5 a new edition entered into force.
+type GarantNativeEvent struct {
+	// Date Example: 2013-06-15
+	Date openapi_types.Date `json:"date"`
+
+	// Type Example: 5
+	Type GarantNativeEventType `json:"type"`
+}
+
+// GarantNativeEventType Example: 5
+type GarantNativeEventType int
+
+// GarantNativeHyperlinks The text sent, as HTML with links to `baseUrl` + `/#/document/{topic}` (and `/entry/{sub}` for a fragment).
+type GarantNativeHyperlinks struct {
+	// Text Example: Настоящий Закон в соответствии с <a href="https://internet.garant.ru/#/document/71848756">Федеральным законом</a>…
+	Text string `json:"text"`
+}
+
+// GarantNativeLimits What is left this month of each quota family (a bare array, as Garant sends it).
+type GarantNativeLimits = []struct {
+	// Names The URL suffixes of the family's methods.
+	//
+	// Example: ["topic/download","topic/html","entry/html","topic/download-odt","topic/download-pdf","image","formula"]
+	Names []string `json:"names"`
+
+	// Title The family's name.
+	//
+	// Example: Экспорт
+	Title string `json:"title"`
+
+	// Value Calls left this month.
+	//
+	// Example: 25000
+	Value int `json:"value"`
+}
+
+// GarantNativeModifiedBlocks The fragment links asked about that changed (`modStatus` 1) or that Garant does not find (2).
+type GarantNativeModifiedBlocks struct {
+	UrlArray []struct {
+		// Events Events of the whole document.
+		Events *[]GarantNativeEvent `json:"events,omitempty"`
+
+		// ModStatus Example: 1
+		ModStatus GarantNativeModifiedBlocksUrlArrayModStatus `json:"modStatus"`
+
+		// Url The link as sent (absent in Garant's document's example).
+		Url *string `json:"url,omitempty"`
+	} `json:"urlArray"`
+}
+
+// GarantNativeModifiedBlocksUrlArrayModStatus Example: 1
+type GarantNativeModifiedBlocksUrlArrayModStatus int
+
+// GarantNativeModifiedTopics The documents asked about that changed (`modStatus` 1) or that Garant does not find (2).
+type GarantNativeModifiedTopics struct {
+	Topics []struct {
+		Events *[]GarantNativeEvent `json:"events,omitempty"`
+
+		// ModStatus Example: 1
+		ModStatus GarantNativeModifiedTopicsTopicsModStatus `json:"modStatus"`
+
+		// Topic The document (Garant's document example spells the key `topic:`).
+		//
+		// Example: 77682742
+		Topic *int `json:"topic,omitempty"`
+	} `json:"topics"`
+}
+
+// GarantNativeModifiedTopicsTopicsModStatus Example: 1
+type GarantNativeModifiedTopicsTopicsModStatus int
+
+// GarantNativePrimeCategories defines model for GarantNativePrimeCategories.
+type GarantNativePrimeCategories struct {
+	Categories []GarantNativePrimeCategory `json:"categories"`
+}
+
+// GarantNativePrimeCategory A PRIME category; top-level ones may have no `id`.
+type GarantNativePrimeCategory struct {
+	Children *[]GarantNativePrimeCategory `json:"children,omitempty"`
+
+	// Id The id to use in `/v2/prime/create-news`.
+	//
+	// Example: 1008
+	Id *int `json:"id,omitempty"`
+
+	// Text Example: Вид информации
+	Text string `json:"text"`
+}
+
+// GarantNativePrimeNews The news found; an empty `news` when none.
+type GarantNativePrimeNews struct {
+	News []struct {
+		// Document A document (or fragment) as Garant links it.
+		Document GarantNativeDocLink `json:"document"`
+
+		// Name Example: Городские округа с внутригородским делением
+		Name       string    `json:"name"`
+		Paragraphs *[]string `json:"paragraphs,omitempty"`
+	} `json:"news"`
+}
+
+// GarantNativeSearchResult One page of search results (50 documents a page); an empty `documents` when nothing matched.
+type GarantNativeSearchResult struct {
+	Documents []GarantNativeDocLink `json:"documents"`
+
+	// Page The page asked for, from 1.
+	//
+	// Example: 1
+	Page int `json:"page"`
+
+	// TotalDocs Documents found in all.
+	//
+	// Example: 859105
+	TotalDocs int `json:"totalDocs"`
+
+	// TotalPages Pages of 50.
+	//
+	// Example: 17183
+	TotalPages int `json:"totalPages"`
+}
+
+// GarantNativeSnippets The fragments of the document that match, in text order.
+type GarantNativeSnippets struct {
+	Snippets []struct {
+		Ancestors []GarantNativeAncestor `json:"ancestors"`
+
+		// Entry The block holding the occurrences.
+		//
+		// Example: 1000
+		Entry int `json:"entry"`
+
+		// Relevance From 0 to 1, as a string (`"0.99"`); absent when asked by `correspondent`.
+		//
+		// Example: 0.99
+		Relevance *string `json:"relevance,omitempty"`
+	} `json:"snippets"`
+}
+
+// GarantNativeTopicHTML The document as HTML pages. Garant's document spells the page number's key `number:` in its
+// example; clients reading either spelling read both.
+type GarantNativeTopicHTML struct {
+	Items []struct {
+		// Number The page number, from 1.
+		//
+		// Example: 1
+		Number *int `json:"number,omitempty"`
+
+		// Text The page's HTML; image and formula links are Garant's (`/document/image?…`, `/document/formula?…`).
+		Text string `json:"text"`
+	} `json:"items"`
+}
+
+// GarantNativeTopicInfo A document's attributes (the values are those of Garant's extended search card). Lists are
+// arrays of strings; `rdate`, `rcode`, `rstatus`, `status`, `last_modified` and `access` are strings.
+type GarantNativeTopicInfo struct {
+	// Access Availability on ivo.garant.ru.
+	Access *GarantNativeTopicInfoAccess `json:"access,omitempty"`
+
+	// Active Periods in force.
+	Active *[]string `json:"active,omitempty"`
+
+	// Adopted The authorities that adopted it.
+	Adopted *[]string `json:"adopted,omitempty"`
+
+	// Category Significance.
+	//
+	// Example: ["Общие"]
+	Category *[]string `json:"category,omitempty"`
+
+	// Chdate Dates of changes.
+	Chdate *[]string `json:"chdate,omitempty"`
+
+	// Class Subjects.
+	Class *[]string `json:"class,omitempty"`
+
+	// Date Dates (D.M.YYYY).
+	//
+	// Example: ["30.12.2001"]
+	Date *[]string `json:"date,omitempty"`
+
+	// Kind Kind of information.
+	Kind *[]string `json:"kind,omitempty"`
+
+	// LastModified Date of the last technical change.
+	LastModified *string `json:"last_modified,omitempty"`
+
+	// Name Example: Трудовой кодекс Российской Федерации от 30 декабря 2001 г. N 197-ФЗ (ТК РФ)
+	Name string `json:"name"`
+
+	// Number Example: ["197-ФЗ"]
+	Number *[]string `json:"number,omitempty"`
+
+	// Rcode Registration number.
+	Rcode *string `json:"rcode,omitempty"`
+
+	// Rdate Registration date.
+	Rdate *string `json:"rdate,omitempty"`
+
+	// Rstatus Registration status.
+	//
+	// Example: Иные
+	Rstatus *string `json:"rstatus,omitempty"`
+
+	// Status In force, repealed or not yet in force.
+	//
+	// Example: Действующие
+	Status *string `json:"status,omitempty"`
+
+	// Territory Example: ["Российская Федерация"]
+	Territory *[]string `json:"territory,omitempty"`
+
+	// Topic Example: 12125270
+	Topic int `json:"topic"`
+
+	// Type Document types.
+	//
+	// Example: ["Кодекс"]
+	Type *[]string `json:"type,omitempty"`
+}
+
+// GarantNativeTopicInfoAccess Availability on ivo.garant.ru.
+type GarantNativeTopicInfoAccess string
+
 // GarantNewsItem One news item about a document.
 type GarantNewsItem struct {
 	// Document A link to a Garant document or fragment.
@@ -3227,11 +3711,17 @@ type BadRequest = Problem
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
 
+// FIPSNativeCreated FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeCreated = interface{}
+
 // FIPSNativeError FIPS's error body.
 type FIPSNativeError = FIPSNativeFailure
 
-// FIPSNativeSuccess defines model for FIPSNativeSuccess.
-type FIPSNativeSuccess = interface{}
+// FIPSNativeMultiStatus FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeMultiStatus = interface{}
+
+// FIPSNativeOK FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeOK = interface{}
 
 // FSSPNativeAccepted FSSP's envelope around a new task's id.
 type FSSPNativeAccepted = FSSPNativeSubmitted
@@ -3258,6 +3748,27 @@ type FSSPTaskFinished = FSSPTask
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Forbidden = Problem
+
+// GarantNativeBadRequest Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeBadRequest = GarantNativeError
+
+// GarantNativeFailure Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeFailure = GarantNativeError
+
+// GarantNativeForbidden Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeForbidden = GarantNativeError
+
+// GarantNativeLocked Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeLocked = GarantNativeError
+
+// GarantNativeNotFound Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeNotFound = GarantNativeError
+
+// GarantNativeTooManyRequests Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeTooManyRequests = GarantNativeError
+
+// GarantNativeUnauthorized Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeUnauthorized = GarantNativeError
 
 // GatewayTimeout An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
 // `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,

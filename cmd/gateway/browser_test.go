@@ -19,9 +19,11 @@ import (
 
 // TestSwaggerUITryItOut drives /docs in headless Chromium (Debian's chromium
 // package; scripts/test.sh installs it) as a person would: Authorize with a
-// demo key, then "Try it out" → "Execute" on /v1/quotas and on a Garant
-// operation with the contract's example values, reading the status the page
-// shows. Every request the page makes must go to the gateway itself.
+// demo key (for the bearer scheme and for FSSP's and FIPS's own), then
+// "Try it out" → "Execute" on /v1/quotas, on a Garant operation and on one
+// operation of each upstream's own shapes (/compat/garant, /compat/fssp,
+// /compat/fips) with the contract's example values, reading the status the
+// page shows. Every request the page makes must go to the gateway itself.
 func TestSwaggerUITryItOut(t *testing.T) {
 	browser := ""
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -119,6 +121,21 @@ func TestSwaggerUITryItOut(t *testing.T) {
 		t.Fatalf("type the key: %v", err)
 	}
 	click("apply the key", ".auth-btn-wrapper button.authorize")
+	// FSSP's and FIPS's own shapes take the key where those upstreams take
+	// theirs (schemes fsspToken, the query's token, and fipsKey, the raw
+	// Authorization header): the same demo key, each scheme applied in its
+	// own form of the dialog.
+	for _, scheme := range []string{"fsspToken", "fipsKey"} {
+		form := `Array.from(document.querySelectorAll('.auth-container')).find(c => {
+			const h = c.querySelector('h4');
+			return h && h.textContent.includes('` + scheme + `');
+		})`
+		step("focus the "+scheme+" field", "(c => { const e = c && c.querySelector('input'); return e ? (e.focus(), 'ok') : ''; })("+form+")")
+		if _, err := chromedp.Call(ctx, input.InsertText, input.InsertTextParams{Text: config.DemoKeyAlpha}); err != nil {
+			t.Fatalf("type the key for %s: %v", scheme, err)
+		}
+		step("apply the "+scheme+" key", "(c => { const b = c && c.querySelector('button.authorize'); return b ? (b.click(), 'ok') : ''; })("+form+")")
+	}
 	click("close the dialog", ".auth-btn-wrapper button.btn-done")
 
 	click("open GET /v1/quotas", quotas+" .opblock-summary-control")
@@ -144,6 +161,27 @@ func TestSwaggerUITryItOut(t *testing.T) {
 	}
 	if want := base + "/v1/garant/topics/12125270"; topicURL != want {
 		t.Errorf("the page requested %q, want %q", topicURL, want)
+	}
+
+	// The upstreams' own shapes, one operation of each, with the contract's
+	// examples: Garant's (the bearer key), FSSP's (the key in the query's
+	// token) and FIPS's (the key raw in Authorization).
+	for _, c := range []struct{ sel, name, url string }{
+		{"#operations-compat-garant-compatGarantGetTopic", "GET /compat/garant/v2/topic/{topic}", base + "/compat/garant/v2/topic/12125270"},
+		{"#operations-compat-fssp-compatFsspSearchIP", "GET /compat/fssp/api/v1.0/search/ip", base + "/compat/fssp/api/v1.0/search/ip?token=demo-alpha&number=6860%2F12%2F61%2F66"},
+		{"#operations-compat-fips-compatFipsListApplications", "GET /compat/fips/applications", base + "/compat/fips/applications"},
+	} {
+		click("open "+c.name, c.sel+" .opblock-summary-control")
+		click("try out "+c.name, c.sel+" .try-out__btn")
+		click("execute "+c.name, c.sel+" .execute")
+		got := text("read the status of "+c.name, c.sel+status)
+		u := text("read the request URL of "+c.name, c.sel+" .request-url pre")
+		if got != "200" {
+			t.Errorf(`"Try it out" on %s shows status %q (request URL %q), want 200`, c.name, got, u)
+		}
+		if u != c.url {
+			t.Errorf("the page requested %q for %s, want %q", u, c.name, c.url)
+		}
 	}
 
 	all := snapshot(&mu, &requests)

@@ -388,6 +388,147 @@ func (e GarantModStatus) Valid() bool {
 	}
 }
 
+// Defines values for GarantNativeCourtPracticeDocumentsKind.
+const (
+	N301 GarantNativeCourtPracticeDocumentsKind = "301"
+	N302 GarantNativeCourtPracticeDocumentsKind = "302"
+	N303 GarantNativeCourtPracticeDocumentsKind = "303"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeCourtPracticeDocumentsKind enum.
+func (e GarantNativeCourtPracticeDocumentsKind) Valid() bool {
+	switch e {
+	case N301:
+		return true
+	case N302:
+		return true
+	case N303:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeEditionsStatus.
+const (
+	RsActual          GarantNativeEditionsStatus = "rs_Actual"
+	RsActualAbolished GarantNativeEditionsStatus = "rs_ActualAbolished"
+	RsActualPreactive GarantNativeEditionsStatus = "rs_ActualPreactive"
+	RsNew             GarantNativeEditionsStatus = "rs_New"
+	RsNewAbolished    GarantNativeEditionsStatus = "rs_NewAbolished"
+	RsNewPreactive    GarantNativeEditionsStatus = "rs_NewPreactive"
+	RsOld             GarantNativeEditionsStatus = "rs_Old"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeEditionsStatus enum.
+func (e GarantNativeEditionsStatus) Valid() bool {
+	switch e {
+	case RsActual:
+		return true
+	case RsActualAbolished:
+		return true
+	case RsActualPreactive:
+		return true
+	case RsNew:
+		return true
+	case RsNewAbolished:
+		return true
+	case RsNewPreactive:
+		return true
+	case RsOld:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeEventType.
+const (
+	GarantNativeEventTypeN1 GarantNativeEventType = 1
+	GarantNativeEventTypeN2 GarantNativeEventType = 2
+	GarantNativeEventTypeN3 GarantNativeEventType = 3
+	GarantNativeEventTypeN4 GarantNativeEventType = 4
+	GarantNativeEventTypeN5 GarantNativeEventType = 5
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeEventType enum.
+func (e GarantNativeEventType) Valid() bool {
+	switch e {
+	case GarantNativeEventTypeN1:
+		return true
+	case GarantNativeEventTypeN2:
+		return true
+	case GarantNativeEventTypeN3:
+		return true
+	case GarantNativeEventTypeN4:
+		return true
+	case GarantNativeEventTypeN5:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeModifiedBlocksUrlArrayModStatus.
+const (
+	GarantNativeModifiedBlocksUrlArrayModStatusN1 GarantNativeModifiedBlocksUrlArrayModStatus = 1
+	GarantNativeModifiedBlocksUrlArrayModStatusN2 GarantNativeModifiedBlocksUrlArrayModStatus = 2
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeModifiedBlocksUrlArrayModStatus enum.
+func (e GarantNativeModifiedBlocksUrlArrayModStatus) Valid() bool {
+	switch e {
+	case GarantNativeModifiedBlocksUrlArrayModStatusN1:
+		return true
+	case GarantNativeModifiedBlocksUrlArrayModStatusN2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeModifiedTopicsTopicsModStatus.
+const (
+	GarantNativeModifiedTopicsTopicsModStatusN1 GarantNativeModifiedTopicsTopicsModStatus = 1
+	GarantNativeModifiedTopicsTopicsModStatusN2 GarantNativeModifiedTopicsTopicsModStatus = 2
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeModifiedTopicsTopicsModStatus enum.
+func (e GarantNativeModifiedTopicsTopicsModStatus) Valid() bool {
+	switch e {
+	case GarantNativeModifiedTopicsTopicsModStatusN1:
+		return true
+	case GarantNativeModifiedTopicsTopicsModStatusN2:
+		return true
+	default:
+		return false
+	}
+}
+
+// Defines values for GarantNativeTopicInfoAccess.
+const (
+	ACCESSBYMONEY   GarantNativeTopicInfoAccess = "ACCESS_BY_MONEY"
+	ACCESSBYREQUEST GarantNativeTopicInfoAccess = "ACCESS_BY_REQUEST"
+	ACCESSDENIED    GarantNativeTopicInfoAccess = "ACCESS_DENIED"
+	ACCESSISFREE    GarantNativeTopicInfoAccess = "ACCESS_IS_FREE"
+)
+
+// Valid indicates whether the value is a known member of the GarantNativeTopicInfoAccess enum.
+func (e GarantNativeTopicInfoAccess) Valid() bool {
+	switch e {
+	case ACCESSBYMONEY:
+		return true
+	case ACCESSBYREQUEST:
+		return true
+	case ACCESSDENIED:
+		return true
+	case ACCESSISFREE:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for GarantPrimeNewsRequestSort.
 const (
 	GarantPrimeSortByDocumentDate GarantPrimeNewsRequestSort = 1
@@ -2216,6 +2357,349 @@ type GarantModifiedTopics struct {
 	Topics []GarantModifiedTopic `json:"topics"`
 }
 
+// GarantNativeAncestor A heading of the table of contents containing a fragment (Part, then Section, Chapter…).
+type GarantNativeAncestor struct {
+	// Entry The heading's block number.
+	//
+	// Example: 1000
+	Entry int `json:"entry"`
+
+	// Title The heading's text; may be empty.
+	//
+	// Example: Статья 2. Основные принципы
+	Title string `json:"title"`
+}
+
+// GarantNativeCourtPractice Per court kind asked for, the matching decisions (most relevant first) and the norms they cite most.
+type GarantNativeCourtPractice struct {
+	Documents []struct {
+		Courts *[]GarantNativeDocLink `json:"courts,omitempty"`
+
+		// Kind 301 courts of general jurisdiction, 302 arbitration courts, 303 criminal cases.
+		Kind  GarantNativeCourtPracticeDocumentsKind `json:"kind"`
+		Norms *[]GarantNativeDocLink                 `json:"norms,omitempty"`
+	} `json:"documents"`
+}
+
+// GarantNativeCourtPracticeDocumentsKind 301 courts of general jurisdiction, 302 arbitration courts, 303 criminal cases.
+type GarantNativeCourtPracticeDocumentsKind string
+
+// GarantNativeDocLink A document (or fragment) as Garant links it.
+type GarantNativeDocLink struct {
+	// Name The document's name.
+	//
+	// Example: Трудовой кодекс Российской Федерации от 30 декабря 2001 г. N 197-ФЗ (ТК РФ)
+	Name string `json:"name"`
+
+	// Topic Garant's document id (usable in the other methods).
+	//
+	// Example: 12125270
+	Topic int `json:"topic"`
+
+	// Url Relative to the Garant front end (prefix `https://d.garant.ru` or your server).
+	//
+	// Example: /#/document/12125270
+	Url string `json:"url"`
+}
+
+// GarantNativeEditions The document's editions, newest first (a bare array, as Garant sends it).
+type GarantNativeEditions = []struct {
+	// Activity When the edition was in force; empty when it never was.
+	Activity *[]struct {
+		// From DD.MM.YYYY
+		//
+		// Example: 04.07.2020
+		From *string `json:"from,omitempty"`
+
+		// To DD.MM.YYYY
+		To *string `json:"to,omitempty"`
+	} `json:"activity,omitempty"`
+	ChangingDocuments *[]struct {
+		// Entry The block that makes the change.
+		//
+		// Example: 1
+		Entry *int `json:"entry,omitempty"`
+
+		// Text Example: N 1-ФКЗ от 14.03.2020
+		Text *string `json:"text,omitempty"`
+
+		// Topic Example: 73742836
+		Topic int `json:"topic"`
+	} `json:"changingDocuments,omitempty"`
+
+	// NotSure Periods of legal uncertainty.
+	NotSure *[]struct {
+		From *string `json:"from,omitempty"`
+		Text *string `json:"text,omitempty"`
+		To   *string `json:"to,omitempty"`
+	} `json:"notSure,omitempty"`
+
+	// Status The edition's status: future (`rs_New…`), current (`rs_Actual…`) or old (`rs_Old`).
+	Status GarantNativeEditionsStatus `json:"status"`
+
+	// Topic The edition's id; the current edition's is the document's.
+	//
+	// Example: 10103000
+	Topic int `json:"topic"`
+}
+
+// GarantNativeEditionsStatus The edition's status: future (`rs_New…`), current (`rs_Actual…`) or old (`rs_Old`).
+type GarantNativeEditionsStatus string
+
+// GarantNativeEntryHTML One fragment as HTML.
+type GarantNativeEntryHTML struct {
+	Ancestors *[]GarantNativeAncestor `json:"ancestors,omitempty"`
+
+	// Entry Example: 1000
+	Entry int `json:"entry"`
+
+	// Respondents The fragments this one links to, by document id (at most 100).
+	Respondents *[]struct {
+		// Entry Example: 1000
+		Entry int `json:"entry"`
+
+		// Topic Example: 12345678
+		Topic int `json:"topic"`
+	} `json:"respondents,omitempty"`
+
+	// Text The fragment's HTML.
+	Text string `json:"text"`
+
+	// Title The document's name.
+	Title *string `json:"title,omitempty"`
+}
+
+// GarantNativeError Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeError struct {
+	// Error What went wrong (never an internal cause or a key).
+	//
+	// Example: Garant has no such document (or, for PRIME news, no such category)
+	Error string `json:"error"`
+}
+
+// GarantNativeEvent A change of the document: 1 repealed, 2 changed, 3 entered into force, 4 a new edition not yet in force, 5 a new edition entered into force.
+type GarantNativeEvent struct {
+	// Date Example: 2013-06-15
+	Date openapi_types.Date `json:"date"`
+
+	// Type Example: 5
+	Type GarantNativeEventType `json:"type"`
+}
+
+// GarantNativeEventType Example: 5
+type GarantNativeEventType int
+
+// GarantNativeHyperlinks The text sent, as HTML with links to `baseUrl` + `/#/document/{topic}` (and `/entry/{sub}` for a fragment).
+type GarantNativeHyperlinks struct {
+	// Text Example: Настоящий Закон в соответствии с <a href="https://internet.garant.ru/#/document/71848756">Федеральным законом</a>…
+	Text string `json:"text"`
+}
+
+// GarantNativeLimits What is left this month of each quota family (a bare array, as Garant sends it).
+type GarantNativeLimits = []struct {
+	// Names The URL suffixes of the family's methods.
+	//
+	// Example: ["topic/download","topic/html","entry/html","topic/download-odt","topic/download-pdf","image","formula"]
+	Names []string `json:"names"`
+
+	// Title The family's name.
+	//
+	// Example: Экспорт
+	Title string `json:"title"`
+
+	// Value Calls left this month.
+	//
+	// Example: 25000
+	Value int `json:"value"`
+}
+
+// GarantNativeModifiedBlocks The fragment links asked about that changed (`modStatus` 1) or that Garant does not find (2).
+type GarantNativeModifiedBlocks struct {
+	UrlArray []struct {
+		// Events Events of the whole document.
+		Events *[]GarantNativeEvent `json:"events,omitempty"`
+
+		// ModStatus Example: 1
+		ModStatus GarantNativeModifiedBlocksUrlArrayModStatus `json:"modStatus"`
+
+		// Url The link as sent (absent in Garant's document's example).
+		Url *string `json:"url,omitempty"`
+	} `json:"urlArray"`
+}
+
+// GarantNativeModifiedBlocksUrlArrayModStatus Example: 1
+type GarantNativeModifiedBlocksUrlArrayModStatus int
+
+// GarantNativeModifiedTopics The documents asked about that changed (`modStatus` 1) or that Garant does not find (2).
+type GarantNativeModifiedTopics struct {
+	Topics []struct {
+		Events *[]GarantNativeEvent `json:"events,omitempty"`
+
+		// ModStatus Example: 1
+		ModStatus GarantNativeModifiedTopicsTopicsModStatus `json:"modStatus"`
+
+		// Topic The document (Garant's document example spells the key `topic:`).
+		//
+		// Example: 77682742
+		Topic *int `json:"topic,omitempty"`
+	} `json:"topics"`
+}
+
+// GarantNativeModifiedTopicsTopicsModStatus Example: 1
+type GarantNativeModifiedTopicsTopicsModStatus int
+
+// GarantNativePrimeCategories defines model for GarantNativePrimeCategories.
+type GarantNativePrimeCategories struct {
+	Categories []GarantNativePrimeCategory `json:"categories"`
+}
+
+// GarantNativePrimeCategory A PRIME category; top-level ones may have no `id`.
+type GarantNativePrimeCategory struct {
+	Children *[]GarantNativePrimeCategory `json:"children,omitempty"`
+
+	// Id The id to use in `/v2/prime/create-news`.
+	//
+	// Example: 1008
+	Id *int `json:"id,omitempty"`
+
+	// Text Example: Вид информации
+	Text string `json:"text"`
+}
+
+// GarantNativePrimeNews The news found; an empty `news` when none.
+type GarantNativePrimeNews struct {
+	News []struct {
+		// Document A document (or fragment) as Garant links it.
+		Document GarantNativeDocLink `json:"document"`
+
+		// Name Example: Городские округа с внутригородским делением
+		Name       string    `json:"name"`
+		Paragraphs *[]string `json:"paragraphs,omitempty"`
+	} `json:"news"`
+}
+
+// GarantNativeSearchResult One page of search results (50 documents a page); an empty `documents` when nothing matched.
+type GarantNativeSearchResult struct {
+	Documents []GarantNativeDocLink `json:"documents"`
+
+	// Page The page asked for, from 1.
+	//
+	// Example: 1
+	Page int `json:"page"`
+
+	// TotalDocs Documents found in all.
+	//
+	// Example: 859105
+	TotalDocs int `json:"totalDocs"`
+
+	// TotalPages Pages of 50.
+	//
+	// Example: 17183
+	TotalPages int `json:"totalPages"`
+}
+
+// GarantNativeSnippets The fragments of the document that match, in text order.
+type GarantNativeSnippets struct {
+	Snippets []struct {
+		Ancestors []GarantNativeAncestor `json:"ancestors"`
+
+		// Entry The block holding the occurrences.
+		//
+		// Example: 1000
+		Entry int `json:"entry"`
+
+		// Relevance From 0 to 1, as a string (`"0.99"`); absent when asked by `correspondent`.
+		//
+		// Example: 0.99
+		Relevance *string `json:"relevance,omitempty"`
+	} `json:"snippets"`
+}
+
+// GarantNativeTopicHTML The document as HTML pages. Garant's document spells the page number's key `number:` in its
+// example; clients reading either spelling read both.
+type GarantNativeTopicHTML struct {
+	Items []struct {
+		// Number The page number, from 1.
+		//
+		// Example: 1
+		Number *int `json:"number,omitempty"`
+
+		// Text The page's HTML; image and formula links are Garant's (`/document/image?…`, `/document/formula?…`).
+		Text string `json:"text"`
+	} `json:"items"`
+}
+
+// GarantNativeTopicInfo A document's attributes (the values are those of Garant's extended search card). Lists are
+// arrays of strings; `rdate`, `rcode`, `rstatus`, `status`, `last_modified` and `access` are strings.
+type GarantNativeTopicInfo struct {
+	// Access Availability on ivo.garant.ru.
+	Access *GarantNativeTopicInfoAccess `json:"access,omitempty"`
+
+	// Active Periods in force.
+	Active *[]string `json:"active,omitempty"`
+
+	// Adopted The authorities that adopted it.
+	Adopted *[]string `json:"adopted,omitempty"`
+
+	// Category Significance.
+	//
+	// Example: ["Общие"]
+	Category *[]string `json:"category,omitempty"`
+
+	// Chdate Dates of changes.
+	Chdate *[]string `json:"chdate,omitempty"`
+
+	// Class Subjects.
+	Class *[]string `json:"class,omitempty"`
+
+	// Date Dates (D.M.YYYY).
+	//
+	// Example: ["30.12.2001"]
+	Date *[]string `json:"date,omitempty"`
+
+	// Kind Kind of information.
+	Kind *[]string `json:"kind,omitempty"`
+
+	// LastModified Date of the last technical change.
+	LastModified *string `json:"last_modified,omitempty"`
+
+	// Name Example: Трудовой кодекс Российской Федерации от 30 декабря 2001 г. N 197-ФЗ (ТК РФ)
+	Name string `json:"name"`
+
+	// Number Example: ["197-ФЗ"]
+	Number *[]string `json:"number,omitempty"`
+
+	// Rcode Registration number.
+	Rcode *string `json:"rcode,omitempty"`
+
+	// Rdate Registration date.
+	Rdate *string `json:"rdate,omitempty"`
+
+	// Rstatus Registration status.
+	//
+	// Example: Иные
+	Rstatus *string `json:"rstatus,omitempty"`
+
+	// Status In force, repealed or not yet in force.
+	//
+	// Example: Действующие
+	Status *string `json:"status,omitempty"`
+
+	// Territory Example: ["Российская Федерация"]
+	Territory *[]string `json:"territory,omitempty"`
+
+	// Topic Example: 12125270
+	Topic int `json:"topic"`
+
+	// Type Document types.
+	//
+	// Example: ["Кодекс"]
+	Type *[]string `json:"type,omitempty"`
+}
+
+// GarantNativeTopicInfoAccess Availability on ivo.garant.ru.
+type GarantNativeTopicInfoAccess string
+
 // GarantNewsItem One news item about a document.
 type GarantNewsItem struct {
 	// Document A link to a Garant document or fragment.
@@ -3231,11 +3715,17 @@ type BadRequest = Problem
 // members may appear: ignore the ones you do not know.
 type Conflict = Problem
 
+// FIPSNativeCreated FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeCreated = interface{}
+
 // FIPSNativeError FIPS's error body.
 type FIPSNativeError = FIPSNativeFailure
 
-// FIPSNativeSuccess defines model for FIPSNativeSuccess.
-type FIPSNativeSuccess = interface{}
+// FIPSNativeMultiStatus FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeMultiStatus = interface{}
+
+// FIPSNativeOK FIPS's own JSON (FIPS publishes its shapes only in its own Swagger UI).
+type FIPSNativeOK = interface{}
 
 // FSSPNativeAccepted FSSP's envelope around a new task's id.
 type FSSPNativeAccepted = FSSPNativeSubmitted
@@ -3262,6 +3752,27 @@ type FSSPTaskFinished = FSSPTask
 // `family` and `resets_at`; failures involving an upstream add `upstream`. More extension
 // members may appear: ignore the ones you do not know.
 type Forbidden = Problem
+
+// GarantNativeBadRequest Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeBadRequest = GarantNativeError
+
+// GarantNativeFailure Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeFailure = GarantNativeError
+
+// GarantNativeForbidden Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeForbidden = GarantNativeError
+
+// GarantNativeLocked Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeLocked = GarantNativeError
+
+// GarantNativeNotFound Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeNotFound = GarantNativeError
+
+// GarantNativeTooManyRequests Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeTooManyRequests = GarantNativeError
+
+// GarantNativeUnauthorized Garant's error body, with the gateway's refusals and failures in it too.
+type GarantNativeUnauthorized = GarantNativeError
 
 // GatewayTimeout An RFC 9457 problem document. Clients switch on `type`; `title` is its constant summary and
 // `detail` explains this occurrence. Quota failures (429) add `violated-policies`, `scope`,
@@ -7269,14 +7780,30 @@ type BadRequestApplicationProblemPlusJSONResponse Problem
 
 type ConflictApplicationProblemPlusJSONResponse Problem
 
+type FIPSNativeCreatedResponseHeaders struct {
+	Location *string
+}
+type FIPSNativeCreatedJSONResponse struct {
+	Body interface{}
+
+	Headers FIPSNativeCreatedResponseHeaders
+}
+
 type FIPSNativeErrorJSONResponse FIPSNativeFailure
 
-type FIPSNativeSuccessJSONResponse interface{}
-type FIPSNativeSuccessApplicationoctetStreamResponse struct {
+type FIPSNativeFileAsteriskResponse struct {
 	Body io.Reader
 
+	ContentType   string
 	ContentLength int64
 }
+
+type FIPSNativeMultiStatusJSONResponse interface{}
+
+type FIPSNativeNoContentResponse struct {
+}
+
+type FIPSNativeOKJSONResponse interface{}
 
 type FSSPNativeAcceptedJSONResponse FSSPNativeSubmitted
 
@@ -7304,6 +7831,77 @@ type FSSPTaskFinishedJSONResponse struct {
 }
 
 type ForbiddenApplicationProblemPlusJSONResponse Problem
+
+type GarantNativeBadRequestResponseHeaders struct {
+	XRequestID *string
+}
+type GarantNativeBadRequestJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeBadRequestResponseHeaders
+}
+
+type GarantNativeFailureResponseHeaders struct {
+	RetryAfter *int
+	XRequestID *string
+}
+type GarantNativeFailureJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeFailureResponseHeaders
+}
+
+type GarantNativeForbiddenResponseHeaders struct {
+	XRequestID *string
+}
+type GarantNativeForbiddenJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeForbiddenResponseHeaders
+}
+
+type GarantNativeLockedResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
+}
+type GarantNativeLockedJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeLockedResponseHeaders
+}
+
+type GarantNativeNotFoundResponseHeaders struct {
+	XRequestID *string
+}
+type GarantNativeNotFoundJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeNotFoundResponseHeaders
+}
+
+type GarantNativeTooManyRequestsResponseHeaders struct {
+	RateLimit       *string
+	RateLimitPolicy *string
+	RetryAfter      *int
+	XRequestID      *string
+}
+type GarantNativeTooManyRequestsJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeTooManyRequestsResponseHeaders
+}
+
+type GarantNativeUnauthorizedResponseHeaders struct {
+	WWWAuthenticate *string
+	XRequestID      *string
+}
+type GarantNativeUnauthorizedJSONResponse struct {
+	Body GarantNativeError
+
+	Headers GarantNativeUnauthorizedResponseHeaders
+}
 
 type GatewayTimeoutApplicationProblemPlusJSONResponse Problem
 
@@ -19472,614 +20070,665 @@ func (sh *strictHandler) RedeliverWebhook(w http.ResponseWriter, r *http.Request
 // const string: with thousands of chunks the chained `+` fold is several
 // times slower for the Go compiler than parsing a slice literal.
 var swaggerSpec = []string{
-	"7L37kxtHeiD4r2TAjiBwLqAB9IvdHfND8yVxJVItdnPlGYHLyq5KADldyIQqC93EaBkhafbWezEOyzfr",
-	"vfV514/xOm4vYuPu6JnhDkcacSL8F1T/C/uXXOT3ZVZlFaoAdJMay76Hd8RGVWV+mfnl93582gjkZCoF",
-	"E4lq7H/aGDMashj+eThi+j8hU0HMpwmXorHfOGaBFKEiiouAkWTMSECDMQsJFeqCxeSCKjJkCfw0jOWE",
-	"vENjKpIOOWYiIVJEcyIFfkPGPFGdhtdgz+hkGrHGfq/f9RoqGLMJ1TNPuOCT2aSx3/UayXzKGvsNLhI2",
-	"YnHj+XOvcVsPcpzQZKYW4Xx07zbZ6/d6ZioFrxE5BJBHNGEXdH5DGejwJY8MZUwMMMSP2IhG+s0DDajv",
-	"DYT70/Ai/N6EK3VAVCJjFvoeKT+O2SczppLsDdKkw4TFxBeyDRP6LSLj4rBjDu/TiOnXBWHPpjxmIWEi",
-	"iedEsfichWQmQj3MhD5r46sekTG54MmYC1xfTANGpizmMhyIizETdqFDyiMW6tf1e5/MZEIJV0RNmUha",
-	"nYFwT6NRhKvhHo05DpXEXIzgNN6XAcW9Lx/FyZiRx4/eJ1OajO0JBDGjCQJCg4BN9b9jpuQsDlgBJRob",
-	"572NIZ+qDTqdRhznUBub3d2t3a1+AaahjCc0aew3ZjFvx2zIYiYC1vAqgH1EE/Y+n/BkEdr7d0/ukew5",
-	"wftAmmFMh0mbs2TYHifJlE55O6YJi/RLbXNpWvuwtolUCQmkUElMueBihPs8EMmYKxLQKCKBnAm9ZDqi",
-	"XKjEg8MjfuyTmeCJIjGbmE+pCImf+ESZezcTCY8IT/RusUSVj2zQYM+mMk4GjYP4e73dg+R7vX53b6fb",
-	"XXF62YKPZMSD+aptaeNrZnf2HWSa6gecKbJqsfi6/4k/EFNNN7gI5YVGD/8iW+2S1X3yvc3uwcX3+tt7",
-	"/e7q1bEknh/qy1dP0BJJLihPyCkbypiRWH+iD6ApY/vbVEYRnIleSKuApptXoFsfffTR4SwZM5FodGbV",
-	"F4bmb3ApCAzONJAzxUhTU7ed3e1uEYjGLUZjFpOY0WjyvUF+fweNpRv03GtMaUwnLLGUP79q9+/UwJe/",
-	"ckORe/ePjoleYyxoRDjca8TjEdfXANYgZpNTFnfIQ3bOYkLN33pNoRwIGvNkPGEJD4gU+0QxEWo0p4pQ",
-	"gpCWsSGnAVxDpclLw2sIOtEPHfjuhw2voYmxpqSN/SSescJp0WfvMzFKxo39nS1PH579s6f3JdGLauw3",
-	"/tXH3fbeYfsHtP2jp532kz/4/UXC4jWetUeybSAobqLlV7elSGIZLW5qzhWIOuNTVcFbNS3QNypjW01N",
-	"ZWaTjMSQizGLkSvLKTPbztVAwNGysHUAz4YxU2M7aMymEQ1YYT4pWMfhL98bzLrdzcBcSviD+YZu6+PB",
-	"rwbCjDib6jNNxjQhEyrmGemaUpUAVgBTm3fIB8mYxSTkMQsSfs4UoTEjfCQ0tywfdg7MzZ0tuPBw6EiA",
-	"8mOHPW7bTa455l7/ZhVTuCOD2YSJpA7lQ/P8ivhegbNb1ThrJ/hHQlhn/c+9xl0tcVRvxDCmI/0iaZ5G",
-	"Mjhr6Q1wpA+7jKJoV7liEGuWL3Y5LdUH8ZBq7LkfsslUJkwE8/dYBeAfCI2pIHaQpkMdvAxejyg+EjSZ",
-	"xUx5RM1OtXzHpTBsXdGJZgsg0yELS8ZsIODnMza3O9DfImMCrC+Oub5LMy32Bgxur8YR997N9bVp+hns",
-	"SfuR+Xmf6J3wjUxWievOitt6yTU40t/ersL2e8fHR7hzJ1Sd1eF8QtWZPl5KFKNxYKkGC4to3e39izub",
-	"P3hv+9HNB/2Pdj7s/uHWv9x9uHerd/uuBf6TGYOTNrDrcZee+1KA5RmrkTMTJijc0MOj+/pUPEMS9cck",
-	"oWdMwRkkegTLiSI5GpUXFLKJbNNoOqZ1CwAYrraCVSh6qKW/T2aITkOQ0bnS4PGARhnqNSl5/Pj+HY1j",
-	"lIykDEkwljxgGmX1AamB8LeH/dOdoMfaN+lW2N5i3dP2XrC92+6F/eEm3TrdDnZCv9UhWjDSwppFZ5Jh",
-	"s8bWUxnODZ4i3+CxSjIyrwHUyC5nMQ6gMV2zJ82O9OuzqUpiRicoL3XIIQzMLaeJIhbfUDAMjaKByDiW",
-	"2i+CIgWhQgKvyLmaUXiyJwArQqbIVr//lu5NkbguHukR6BnV6uduf6tLppki0iG+FjCrmWmzp3nmTtcj",
-	"AZ1OWUhOcctB44tbZCyjMN841AK0QmFu6JALrsZMWcUOJNl4JpQmP57+SWSb0+928/PWX99QJJjFsSbo",
-	"Wk1mA9EMxiw4Iz5qzf4B8a125xO9iSr7VkOtxWIynMX6HFqWq+frXsrWYUf6tezcbO/V+PiJnPKgmjwY",
-	"uclSfE3Zmol+vVWyQ/T62/3dbiXPgvfX41m9Cp71XH+pplIoBrL2LRq+g+YI/VcghWYD+p8Oj9qYxvI0",
-	"YpM/+KFCBTuDVC8yoTxq7AN9zMizvRxkJtizKQuMfg3TdgzwTCVPebiKeitjYNnu9r1GwhM4tsf2aqM9",
-	"IZcstG6s9jc2MtWjE7JzC77asCShnX1nf2nsN4ZKTbXkkW/k78ds2Nhv/N5GbqPawKdq4wjHxB1dPOmc",
-	"+JR3hMWxjMHwkO2IaxTS6moUEiETtLOohIqwo+G6RcNHuG1veFIaPkvNgW6FkimYcUKTwBBiWCZgpYZX",
-	"NfY//rQx5CzSB6Y/6jBx3vAaE6YUHemtP6fRjGnyqgeSgllTC40iecFCAs8V+XjQQMGVJYOGN2jQ+JQn",
-	"8aDxpPH8icZ3vd7AGl5GcF82kPdfC222ut0cbe6Lcxrx0C5+bbTh+F3bfve2kMQeAldkQqOhjCdoktLY",
-	"qQjMCad6QHw8BZ9EXGkNhgZjckpDwsV0lgB23JZiGPHgTXHjsCxickVKDAsMdgmPIsIFmcZyFDOlOtc8",
-	"nb38dLIVrHssgf3gbZ+HHdgRTKxx8IZCJkWarrGWhTwBywyK7Ykmd1o1GAhn/1u50LAgx6O04Zd22q/Y",
-	"54FoFPSOuxoxlhx6xWHndxasHNRIrVZmJRT56+EsGcuY/wgFHsMa197qHMJ7lEezmFVtun7phiLywpJF",
-	"a2kwKq4CJgky51Z3E40xW90tY0fIzegxG84UjRRpbnV7hJKLWIoRyt/wnV2hFRP14PrRFhESxNaBiOUs",
-	"YR7Z6m16ZKu/1wIJdObyGa2XkeZ2t7+x3d3c2O5ueVoYsdJmdpfDlj4vszJY1UCoMZ2yhaM7ngUBU2qN",
-	"w8u2XG+h+4IMEpa0LQv7tMoafcoFBc2hwuxWexrmHJr9btcj/W7P4q0jiBkvAJw9TcBG7ut3t/T/7LY8",
-	"UHTwonsDYRZo0EihfD9PtHTmnnUyZhO7T5m+dWgs9FfD8kCGDNR29kx/jkts5NIP6EhaDVxKq57nxKqh",
-	"zHmtfweyJRxbslBHeox6yxX5ZMZmLERctzKBhvOA+JkEpf/29ct6jzmKB/lk1yAJuFlb3V5xuwzjI7m2",
-	"affu4yfOxgCWX2db7opzFslpNW04Pj6yN4gw86KXU8x3T06OrF+NKuLrJfj7ZKvbJT4vMnoC5mXlk6b+",
-	"eiDM0Mj0WpoQ9PJvYK1+HeE4Pj5CwuGD+qFlnaGciRA8acZb5gMF0cxgqnEaTaNNdLGAK6ANvgC/5RGH",
-	"moC0XKI35isw9DgExrkhJ1SdXeF+rH9AeuAVyHpBLbZ2yJFWwhzqYH2N7nqtJbZljAvAVWcRGOocv+9y",
-	"T57RGK1DzyM+eOiUmm7oR2rjU/2f++Fzv8KPl7+1VDypV62u4uPLV7621yezcoBSW/bwXNNK+dxBlXuo",
-	"qP9uUMVH9XkflugDumgiv59r7+Aa5om1H4SeNWSjjAWPc3sCFUTOkoFoWsMAUXSuyMWYB2NjqHTQ6DYu",
-	"r70cnUDuQkTKQwpAKTKGIoQEdBmaFHzE18KKt4ncvzO0LDgePb3hEcsPkSsyE/YEi3CtxksZn/IwRHPq",
-	"G6q0hlSPqVZBs8iKmIVMJJxG19VQNnMNJYd2XRVl6HzhmBpQr31reotZ+YTOgSGFEvS2fX2zzG7k25Ab",
-	"di08WlKzejsVhIYTfcjAc3IrRgBedBLR4AzvRcxH46SoBeGW31AkkLM4aU9jGiQ8YOSUirOWZ2yDzqAg",
-	"tWtRB8QqdNrlmpZhcsY4dcInTM7eVLu19jcemtVizBB6Tja76rqmqa0K01RiIL6ybSr/8NvDmOwMSlvB",
-	"BcANAuU7UrC3cS2RpiGrV1lEUWa6R0HBYQLXvKg9x9ADoK+78SP98tszISD2EvaMq4SF5HSGl9CsG3b2",
-	"vvHcrhLUl2zxdbC0YAkzvmMU3dc3hOFnb2W7DgvWYSvx2hAyvPYdcgI+h5kC0yK6yqzqme+B7xEBvrSY",
-	"JbNYmG1GO/2jTGp6I1QGU0kmU8DIuZF7GkkaXhNte/mpmGEziNc9lgi+a2fy4ds6HVgWmcxUQkIWROBH",
-	"0cIZ/xEzEWPFDfE9okzkBRiA9Ynow4QoNX1+huIPhBEsqJiDFUDLVzwhI8lytmTo/0OZ3NMK1tuh/IYd",
-	"Zg6YPfP/XVc4cAj/Q6sKrn1sQiZt+8W3R+ozipRZ+YE0oaiNP5xzxU8jhhxYy70gT3TM9t/Xm6l3643v",
-	"0Ike3JwEWPqjCI2LGWhyODQ4c/To/oO7RLALRYbsukxhu9srHhB31nKVYyp+9+0dlhs2hXz5nPKI6sOR",
-	"Ag8nZNNIzjFgxJW+qN3ZCUvGMsRrSMVASNGexmzCFcs2f9A4iuUzPqGDxrKDMFfwiM41ITiR8n0aj9jb",
-	"9j5xhZSi3yUP+K3rcn9HTDfwkkRKEgHE6x51ImUbv3jbLoXCSgsBcjcMQQUiCXfOePnejsi76OyzEl8c",
-	"83OWS3zXI4A38203YJOTKwq+ZtpM7v1Wtr60ajdYPfMi4IuMhhEXTBnRQwrBAnsjg0gqI1wcs/icB+yx",
-	"yG7oWzgoNBVCvD6q1TGjwVgPfl3651wLAzGZOSCvrZw437wV6UKTMSZCJoI5rjQbf588YiFXVl/MVZWm",
-	"lj0CHgcznpDTmNEzBhxMTpkwhiMINg250sfAxYyFmdqZmdIxkoWSgE6JGtMYY1208Di3enRT7wnx9VXV",
-	"dISFmHyh76eNP+GJiV6akyWGTjRgTWOmmEgWDFQlS0zVTpq3N5wA8ucYYiIfUDE3N069BcybSJGMo7ll",
-	"EBjnbvARjF8a+3Mjgj4yrbrPphoxh3TCo3lj34THXwlVMY/gKViv+t3+TrvXb3d7J93uPvzfH3Q39018",
-	"vQREzYFw6VDf8SN/CECzZwFj4RXYPKy17Xy2yOW9xjmXEU1Y2LZ5Bo39j+2qn7ydi2H2PCYxTazobMTW",
-	"WMoJidjQmlBNsKFXvCf5Dt3AW6Rl8aLlhSeKRUMSMw04OpvYszGdaY0V6R5CMWGTUxZneUtmr4iic7S6",
-	"wtBU2CSfLC3koHwf0E7LBIiY+tLYkDxz5bLY7CHlMd5LMmKJGgi8i3ov2uYGAh2IjVV2ZmPLc4aqwNHu",
-	"B1JgWFkwL3ypL74cZv4URcYsCgnFKNmWTYWxXxQ5RCDFkI9mRkQ7Y/OWB3HqPubJAI76ixfdzfZZes2z",
-	"F92UmHaeE7PWx+b1RVvvVSjMY0GN+/+Npf5jDDIw3rWFUINBoxBosE9MFgnGKZ6xOcYoDhrXFVEcFQBX",
-	"ZTNfwquwv8J3b+OmP5R5kDBEPpCZOBPyQkD6QxGDPvroo3Y5Z2fZaZZTfMyRTmMZMKXeirBSERd0QQ1X",
-	"MMECIR+CJyIpiGLXPMa+E/7nTAxYFDM97fpWLAfuMzZvm8/flty5GMWjN4ZGMaPhfK0Nep6Bgp4sGkWn",
-	"NDh7/Oj9RZfNR1nKjZVwFBMg4Sg+EnoudjqW8ow0jxMqQhqH5CP8Re0T3zxsc5Rx7J9aFFcJnUx9L38n",
-	"y07wW7lnDs26aNuh4bxD7idoMFIJjU18EwYDmnBhGyBvSSnDnCK9Pgja5c+YIk0f31MdpAI8RCLQMbCo",
-	"DkQV+q2DLADbhBcPhL/V7fp5ZA5XBMIWPZLbnLTsP4IwNr33GVeEWzgvZaV2QByNWaCZkWZL6PLHoMYO",
-	"OWaM+O/cPSEb570NC91GyCJ+zmLOlF+OOLa4icswv3cCOcmxteEV4sC7WzdXBIJj9B/u5kOIEl4M7TeE",
-	"l4eeK8dpaVavG9eMcpynqXJ+PPq+ulk9mNLTbe89bT/5tOftbD2vzOy5d//o2ElBqwBJuEl8MEuseXjC",
-	"MTCZJknMT2cJ/rUq1Owwf/u519BEbyTr8ofMtJB3je/dUGQ4iyJwuhbDBtL/+/Kz9FX6y/TV5R+lLy8/",
-	"T79KX6cvSfp1+ury36avB4P0b9LXl59ffp6+Sn8Nj19cfknS15efpb9IX6TfpK/SX6UvLv9t+uryy8Eg",
-	"/Yv0dfqb9Dfpy8vPsvHqP6jaV5O5fJhUkgK8lM6+Au0x3xRXhsJ2r93vnnT3SsJ25k8OtdylqUEVKGOq",
-	"HmsNNbSZWxV58Hlol7W5akkWNG0t1OqvyZwVc7WGNFIsm+9UyohR4Uw44gpEviXTHssJc2a09zb/dmFS",
-	"DKlYnJOH1UhUTsGryLPr31zYtWLGG2a6cRFITaweQr5e9RbeUMS+VpnXpw9zd7fX39yqOig3LfBOZcov",
-	"oA4sydkintRgTO+k19/fvAbGuIDULRdNNwt5jB5msZVhLKF7EeCTB4f9nW6/t7Xb71WBo2qKN5zkFRts",
-	"dKJV+4sT3InpMKka2UgqqzOX4cUSyfnb9HX68/TF5WfpN5c/SX9N0l+l36Qv0q/IP/w3TW3S36QvLv+d",
-	"Jhz/8HXl3DHocTWzG0c+ZG/hm8yDu5GYrG8Zr3cZ8Zc1KHO+3pM5hPq5kUwf6wtmBnPo9pNsRnn6Q4Yh",
-	"3qXBbgNRA04Rhlz/QqMjh4MYwMt8ULCL7ybf8cg5i09pwidYuMQf8ql6n6vk0H52G78CqeI7xaRWCCe/",
-	"w8vgZmd1u90qYN4S2l4DY/VhVshBTl2RCmx0nuq/ecIm6orw58tu0Dim84W1FCZZYyEnZg8Xz/OMi5DI",
-	"oXuu+ySJacjIhMZnpOmfPHAG8luefpVZ95McEhnzERcD0fQPPyi9OWJyFNPpGNJRuQizDGouzrU8i2mZ",
-	"s4RHPJmTiQxZZKRvMZvodRbmbniNwgwNr/EOk/ezYRte474dt+E1His2nEUP9KB6iwpMpjDIIsPX07fP",
-	"aQw8RMOht7P8GWzxB4u/lWHSv7lw6b8LsC0e1+NpeHVKqU+ThTwB32NOE+FwC5I75GLMbR0HzBE16ZxS",
-	"MPX/C/b/1GlmiVispniF861GOZS2S3IupvAWtJccVzwypUppiU+iRIZZSnMt23fwl+nsNMI0ZCFNAiMZ",
-	"yhgMD5MDMC9DYrEizfTv0v+U/kWLhCzgISMXYwoiEdgoSxp7RoNFgrp1I/0r/f+TQaO4mVDlZnKWzG5H",
-	"GlJ90/e8rf6T5zX7dIeDX5FWYXP+DEpv8ap7lLGCtXlCPipW11jFF3DgJyvhr6nVcUjC4jLmb0oMbHBl",
-	"kSgUZl3UbCikkE0YFap0T8o3XBOAyz9ZSheqBG5RaXIBAqoXfUOB9nCApQbKJIoz47/J6JTGcEzMU8S3",
-	"t83/TpslSngDG1I8l1okMjp6JfbYKK0FnvOWmcoaJpUMlnXtKdvXsqfc43VUPwNgjNa5pFzh5lswYGxt",
-	"rWXAqMd/p2SRfqmEw/9R41j68/Tr9CUg2MtqkwGtWMA9GTvmHdCXMKfzYsyAiSg5YVKw3MjE19utN7dQ",
-	"5MaJGhPNdqUpAoz11XNluZNUEZqQiFGFAZaZRX49jV0l8SzQr4dVtw0SXRDFx1Lls3JF/vDB+x4Ig2Bw",
-	"ieVsNCb+RvaBv9bOJrVKQ4ba4OsNZFhClBOtPzyg8VmjRp87qReWCmPfwAIlbDKNaMLWREqSviaXn6Uv",
-	"01+kry4/v/zi8jOkg+krcvlFLmilr9NfpK8zUSt9sZJK5oaPVcTxDUwdWTEsAm5Y9owGCdRABe+5r6c1",
-	"zutsI/1F6ipqnArgPrDJfJV1txrpn8EevYQt/EbvE2ziH5P0t/DTL/Wf6Yv05+mryy/Sl+nXKB3nMun2",
-	"UjV+HWwqZqn4GTr5HvEPc+3zA9A89Y+ZfuW36jGxKDa/CWYuxcea7Vu9R89XIFW1NSKzqS8iQeia29eX",
-	"OS2DXyVs5sOvug7V5odDEsjJBGJYHQT4diROTJeuzOCzSOeRmULdWZlr5mXpjpqQGyf/mlRutYhbEFK4",
-	"Wk3VvklfVNK1yz9ZTtdI0/l3+jr9+8vP068vf5z+9/SV/kYPf/ll62pycukKLOxdTpf+USj1NeRZjaPL",
-	"bxigyttR69x78YY6nRnqrZuMMtz8nZqLriuZfhs8q44ea5H/MSYQVdC0IY+YScRZ3JphrbZghDeskzKl",
-	"sV6nzdXRaKKluqI9peOqKbU1Q4q4BPPXoVKx+EudVxPLO9i4oOLybOUp5yoUX7BkeIHSmEJVFU+y2jef",
-	"rnM+xZu04mt3Z+yLdZtzbCX3SkncPtSXCCviJtK5QhV3JBpJqF+8zhXJ5j7MvnruvR22qCEaQsjZMYs5",
-	"jWqQM3/thiIK3sx0qDF7Vq7tGe7S/nAz2DrdZjt09/RmsFfFXer03Gw3b6gFLXdvr7eWhovaWZWBwM4A",
-	"wUZcS8NaF03GdcpZyYl+nbALACZeubVEzQDlqincnxte/Tr9ObF/EPfX9NXlH62nwuTIl8FWhQrOLq68",
-	"FYehW+ruCiwoGwHSyfH6LF6XvM7ulfhsNvh9McU8lQl9dh+/7nfBpG/+6q1gwg4Aq/fCvdsVJSU/OD5x",
-	"KYZ9u+P4veCdR2Rzq9Prtvvdrkb60m+9fru/vVP5+3avX/R41X26pudLf26AyP/s9Z/hIIWfYOryhqA2",
-	"XBffYClm4frVHP+VDr3+EFefISLMVfX3kJXXsgyp3wIPgBKNNfKSheX2g2PSPHrv9vHv7bYcwEyGQKaB",
-	"GAHEI6dUsZ2tNhOaWZfI74P792+p0ff/xXvyB/fH58HDww+D2/L+/VvyR7dvH/7g5u3DD+8+u3Pn8L1b",
-	"o9En4w8fvHv44d3bhz88fP/W6OyT8Rl/Z++ie+vWxd1no9G9vYL4Mk/YStrlki1c+MpjrBboc5rz9inN",
-	"SnH+KpTkwSxKeF3Dmg9EFsw7ZbFTxzCbwSNcZIHKMg4xBq24XlPl4XqLfQQfr1yynWPles14lfgsZ0kg",
-	"jfGqYEo9IH4e6EykIKbqG2n2nz0zVcZaninI6RMIPr7gqoLM1BsJ3NJlEKHs0m8NzQXUgB3Tc0ZGsmhQ",
-	"63crqvqaKq1rB657b4sGwhprDyIrYX8NRbJAWoreHzKlwRkdsW+FBqp6yfwKdNBAiCUO/4kQwTX4WXag",
-	"dVcLTFEmRjPQNCJEr6dDT96iG69aC/nOxtMujVX9Rw2ufXths8XgFBtECymyeUcLb0VY7aNsz1YisIGl",
-	"cvUVB1WH2RWYdKXYFUihzZMlDYqZokqJtc9qoSimQZKXWUBr50IJVNLE6sEVES0H+jvMX0lMqg9XJIzl",
-	"dMrCVoccnir04aHjWrMUCH4XbCGuJRnPJqfTmAuNWnv3Ng93bndv9fp3tu5u39s53L118/bene7d3r3+",
-	"4eatrdvbd3bu7t672ai0Yx0fHx1O5KzKj68FCzWbVNz1mg+A+uMHOdfr9Xd3dzpb7l2Qs0IGO2IymCFM",
-	"2meNimyeugrSo8e3iiqO/mE9heb4+Oi2GRFGee41InrKoiVmejWb6DMbytjLE6kS9iyBPNlFK3f6y/R1",
-	"+nX63xeMkelrkn6FFkmwRH5z+ZP0N/r3r9MXYJj87+mL9DekCS+9Tn+TviTpK/0ZPPwqfdVazSDwkJxN",
-	"fVJz/rcoj/hwWL3pp/hQS5DBmMZVvLvaVvuQTkzrGsETTqPy9vx1+h/Sv03/Jv2r9Kck/euO/n9VJGs6",
-	"loJVkKwj/bshgsojIQtnSL9KXPrjxh/sNrf29lrb2zfbvZ12d0vvQybi1rgnawRY404wMNXt5x12msi4",
-	"TgrRzyquVBjGpqJ0SZnEB6TJRML12yXHZq+/3e3ueST99x2S/uf0r9KfpX+R/jT9U4+k/yX9Tx2S/m36",
-	"0/Q/pH8Dv/9p+v94JP2zDqnkDqc8TsbVXPGWfkRCKJ/ORcjPeTij0QIseze77W6/DRaCAuurnQ58CTXz",
-	"oZ9hyXzlNV/NdZWPa2NNbU5dggFgPJnXmeB+mv5p+peIuuYP4v6a/nn6X9fzTdXh0F0xlHEAQRr1gVYY",
-	"qJa96PhPMeU/YCw0+ZJajg1JleCGmcFVQsF8yjw4c8923IPrrNRMD3oqw7nJuRdStKGsh/5dTaEpnNDH",
-	"H3FVFprTn13+OP1l+jL9exvi+lsIiPsqfZH+imgCR/r9Tner0+/2dsj/+Df/G+m3N29ubsCf6c/S/5L+",
-	"Wfof0v81/cv0v6X/u8bx/5r+afqz9G/Tv0r/Al7f21m583bJdZv/Tixn02NsXXFFKyY7ZzGNTJ1lpkg8",
-	"EwR9xlBOsULXNCm0T2dxtEpydtOJn2e52HVpUAYEzxbmA8U/q+Z4waHB5kRT+ADgWk/tPz4++hAaWhWM",
-	"qOA2W9+KmkFedwL3j661/Ye2wLU1Dri3w7kQp3NHfH5r5yGWiO7O5NZf4ov/8dn/ITbm840w3IhjH2pf",
-	"OL+FYdhO/zz9a79M8De3tjf6vY3d3W63B28U83wHg/DTntfrPt/Q/+o/32ia/+J//rX+z/Zz+LD1+6up",
-	"FC6q7qDeZyMavflZ5dujbLdXQgnkVRtKfBWWmfcZNEp9RszNNyWS9J+1ZJZ+lf4cIgocb/BmZXjQm6BI",
-	"TThWLcAV3EeLTP85/dP0/9QMvQLeFfkJWrOqq2INnaDwBQiFOSDtXk7LaBSZh8UN3N318nrR7V5lu8Xi",
-	"7R9hBsxSDljqM7BoDDBdBswLeuewFhTqbuta9bqOpfBgoT0BdJArl1p1jXd5y4VPq7Y6b1hRoXADnAfE",
-	"//iJ707UKWrqVtOxPSysxfDJ2go2LNyF1YFs+e4DI6yuXwttpbA7AwY0xCoxntf0ZxCA8Yv0Zfrrhlaq",
-	"8ieOm7KRo+LOTiZ495577rCWpDZ2bu50N3r9jZ3exs5OLqdvPtcLwK6ObuvF54vm7cwpWROSkE9aTcQ+",
-	"bUjBPhjCussn/WlZlX1SWV8k75WssdWQv+1O73989u+3O5ue6VYMoa5GsXFUonJsQxmleo5A65F+gXh6",
-	"ZHORA+VadM/re5tPVt5bkzhpNurJGlEXyfr9NklTo92+qQZMyTt3T/L9MqbIkUbHVmclz3JbbOpDX47k",
-	"dRbRMoGhMbQLoaW62N81QlPl1lmC9tiddIkEiUYu3AsHgbHUnkbdTc/9nSqLxq1K5I2X7zYanxVpmn3p",
-	"esTXjx7B74/ohQ8t1Fq23QRGIfmfYuCmCd557mffb7aqyWl3HYR3TJQA9DooXzFT3fXyoIvRU4YlksUs",
-	"MsUoC3H4jmVCvwzFeRZ37/vf//732w8etO/cIe++u//gwf7xsUceSBXIC2KszivGr1u6M6sD79It+W7w",
-	"rjp36aprjVN/t2+17SlXYM2NnuYqK+z+K5Gy7iCyKb/DJ5616lr/0AW7sAfPw+/2oWPLs1Xxi/DWd/GM",
-	"jsZzxYNvTVkUjvizeI5gawxXmTapInfudB486GhyWo5l7HT7nd7eze6ist1/Phh0Cv+oqaz1BoqjI18v",
-	"4Da0naqPFKzIeFmhIuYSe3mu9+nSqYxcf8XprqKRmn7Xe3tgi1RTFnAawRNlu5iTXrevxYPedrf1lhRY",
-	"r4F1gas35YgmsRTzCQ/qd8UEZa5IPapTlLMDcRGh9qJl12O1xTi/SlW0TygJjWxZuMwr7b5HAqoYgf5T",
-	"kdT3M5Ee4UNCxby4Nzu7N/c2+l1rxPpZ+meVyTP1LvqSifuCYjnpitzNXru72e5tr+OSuJIFbx2z3Fq2",
-	"NbPO1ed5V1Swtne1iFeEj4mQhaR5j4VgjH6fXpB+f6997wetA6LFQNMHDDt76F3rVMiHJWNbnPCgKmfh",
-	"EB9o0QPnKGzL1k7VZQoiOquyityG3/NInDgpN9JbHGsJivAEd2IBI/rt7k57s7sORkwrxe0jGmemOrMz",
-	"xTbwK+UqM5/dVjNRtjV1uPCh1dauwDvBjY/cE/J5QIv20JejNahgLAkXRgB2GjvWmUfWcg8c4etL8z1t",
-	"ySEE7oD4ttlnQs+YwuALfHbDlAJVrut/agQKTR/ZCP7Lp8VgAOeVNSMCEPj8s+y3980U2Q/3jxpPrm4h",
-	"KW/Q1cPrZsLUW8KWk3pX7F/JOGa546dDDqMIYkjkFMcnYxYzFFgVi89ZbKuqJGM2GQgrS2HS4z7x7fb5",
-	"RDAWKuIjQ/I94luOpP+dsSSfNDVW4fH5OcuECrWZCOa3DogPJ1Yx7uIwxmQPX/Fp9gnSTp9IEc0xPuaK",
-	"DvXM5N4EWFpv5hO4hoBJmnZ/W9+CrLmWwFgLwhLZ8TrS4sp5agTHNb35EGqy4jxXeU3WlgWOynIAafJp",
-	"63fro/tH8eKsKwSvddhry8OVFBStgdURa9XiLdgoFQvzLC9bPPpGZrDskCMaKxswwVRC2HAoY+zZ4PRg",
-	"sGZ6TVrP2DTJyz9yQfyYXvgHWKATIwIhUIxm82uKTSIpzxQ2u68iXqd5RNYqbmuDt8DhYOOOVn1kIpTg",
-	"Gy141IeXGEjUDZK/6eGd1jR6KlVCoxq36l+ZZNtv0q/SV+k3QE5fpb8mELDz16TX39vc2vVI+guI4snI",
-	"rUcuf5x+3SHpX6cv0q/Tl5f/s61q5JH0lx2yW6kpOEEyq1ZfFVvzXMsV4TpfF8VxdDQ5+tb6n8M1phfr",
-	"fJRZv+EWYnbgOt8dm1cXFEt60cjwpbACZyfzmQpo4mXYiVv2ZOkdfYQLrIpl1o8zwS6rb2KcDXlEbWfZ",
-	"7ShxWhOrmKPn2GamLw88JOUYQSxefxpj8frlT6urPtRfqzvZsxzQ78AFqg0DqwsyAw9QMUDMK0SHtb4D",
-	"kV8aAPZ0GstwFlTX4Fjk5/pAcFVWcI7mWeMAcjontGDzaIPNY02bAK6zt93pbnb63X6PrGcI4VPrJioC",
-	"f3cyTeZOW+9i0J9W7Q/yRCetDRs5VITGPzwCQ3idhuyRrR2P9DyyuX5oJfIWEx9/6si+IiSnNWGdxHzg",
-	"3oXaiNf1wi9JLkWTdeJEHapaCunDBwgaxFT/bgO994kNoSeXn13+OP37Dkn//PJz/U76NdRswUIWf5yR",
-	"h8vP079PX19+tk96Wzf3tjqb2/bLdeullO5MTh3W4AkGVevYwnHdPn9kKnmeMo29mj2c21JsVdkHqjb9",
-	"QGEzVxDGEvYs8SECMkt7XDvM0aRFVIU1sGe12Q8GWQwXu4hlAoa2JjM3lWXdglr/fNEINsjLTqoOF06M",
-	"R2uhvYiRAMBmBWGzxP9kxmYsNBXP4pkQXIx8EMGTmArFoWaKDy4tFuoXm1rRsVrPQGC0FfQV9DXechr5",
-	"pKkgk5TyiIX7RDEGwQXGBnZD2VzRFs6K7/mkKbB5Gg7oEVOodrE1O/ZFt+1rig3JbLdKnDafKGb6Mxp1",
-	"iG8aj/sDwbFzP9TtMzlZJRWmv0U03AlWPzNd5qg6sw3jElBCsNMO2ep1bQfsgcimyZrExRQKMSZjqvUW",
-	"qPBCfBPt4kPVbxorLJmY5ylRUWmGWadCJ8AJnZaCgE3ry3P2T3rd/d72frf7g7VT666aXWtb2a8GGBp8",
-	"spBQPC88nBWQ93vrQ15XFQVPNSybjJZ04lpdJcWNJ1hFFvWlPbLvZwE9a+Slm+usyfyYKmJ3ejE5nTR9",
-	"LkL2DGv4rU2vNWA1iehmzfq3tjrj07YV7NpTCYVU0emxIkPSCRBhriEaSVPDaxiyBFwyyLpRGmoD3TY1",
-	"AYGDgytXNFa736xprdZL/tDOnu1BBoX95dgZOTvCDCr7yz0Lnf3hroXyudeYQVmxNa5FRFVCgjEVo5X3",
-	"eP3bUFW8ZjEyxa0H7EK8jP0cOZi/6FebUDHPjOvm9K0dDXL8LRJX1VwUlaZXfD830pfcRpkFrlsZLyaT",
-	"qtJMhw6nc8GtHXwN/5QG3064bAPXKdUgh1ipwXFCVSfDXJVaA5lYFrx4Q5GpVBy7QNu+d0hqml2b4M7F",
-	"KLIfFIWy7qoDyaIn186ZMQGOq3zMVoh15UYQO2ScZ57amBi4uFcjlsaCujSAceGaG7GA21uQyUAuNXTJ",
-	"mCF4b0rmEMfKVAx/NVRrwRWHqGFPyHNjOfEAKpGasyi8a5FwkZ1xgb1QuZjOkqqqfqZ4XV2jR/iOcLVP",
-	"fBCr0JD0QwWVMZIx2pN80gxlohWh5IIxkWWngwKqT4nA2phqeQPhw/rMQHrTzBgg5SbjxQeQZYTdRhcf",
-	"YqV7yGhHzyAWuP/DB+9jffs887/cHBGWk8gpD1SVMOOU36vW+sAUjkJpuaYANKUEaksTMpEqIb1ulyCm",
-	"r65zqE/EW1rVDxtnH4qAqcq03UNiy2/TiMyEVuY0S/c0l5smLPayEIBOpwWVAiiHqnI080lVULrqxgvG",
-	"wat1j8yfVZL1eq6jxOUN9QWLzYj61E2kT8Eq94XWIS//+PJLstu1WuHlT4zlEaqzgqHO2uteonppqtC+",
-	"ACXxi8sfrzwLXLIFtP4kbkUyOFO3UYS4XjG5e2bvoJYcYDIgNoolFbG9w1hOqhOfH0GjbftlpntxRUI6",
-	"J81+t3ez3e21uz19ryKasLi1IPVstbt7a+ZEC8bCu+d5Z8QhBeZaHRMZKUkirkyFCoCQMPgYkqG0Jusi",
-	"4Ooy87M4OgQ2sCi3zKIox8iIi7NM0DB954exFBBvU8q+t11TsV8BSzrYkb0TzzZ+b8Pakjd6/V5/u7/b",
-	"3QAk2djtFpL0s22bxbySutQmnhaVnceP3j+szEfNzt/Zg3oEva0Vv6NZPFpap8qoPiDtBPoLMp1Vlk8I",
-	"WcQqg5ZhHttFhpjXiuFV/dWCnBl9yXIAcwDrKmtzI2IVSgFrZM9Qi9xP8DZwRXwI8IC22PDPpzG98FFg",
-	"MXgCfh06EGATTgz1FzIhTgoD9G4HTNYPwcXKOAgfF3TeqjIzLI8CG9NpdWjgFW6mXU1NWQcKniuzRmv1",
-	"y+uGmzVSd5VYTQEMM7ht0NoRisBUBITsdTS8jbUL6vdIpFkl+G080rcqmUc2SUAnWhRJpH26ZQLhGRJY",
-	"Y+KBukf5+cxZQrgYCPPNdumb0qAl+aAPrn4UpLevpIjUtllwkJeL0VrdaGA5ZiOQiJta7mvz5nKebmCm",
-	"L80xoSFzqPLqKMZqi7K+WFVdwv4O7MAvgft+ffnHea+wF9BN6BvrTCPpq8s/Sb++/JJo3AE/4UPSu7nd",
-	"Tv8u/Y+VqKQFuJoo3/JKF4vybnX3ens7N3vd1YcK85hlLzlcOYuT97iorK9towcD/ZLaJ4PGZrc3aJAR",
-	"ExD1+sNZzJVpY+XB0/6gQWh8yk1ZKfxxc9AgQcwnYMMLqGKFGMNNIA6b3T7872ZRk8GHa+gwzmrUOwhe",
-	"o7BGdZiDVXpy28AGVhjnwVFMg4RX1U6Bx2RqnnugemtWClY42DVDpjLtzf4wMT3oUXaAV6mCIFF5IQYC",
-	"j4fI2LM/O7hgm3SEkimPKFMHQ4+hwP2iVVf8HoR8Xz8Ba/5A+HiEPonZFOw3B+RUJmOsTiFnCUEjs1pc",
-	"SYc8lPEko7taGDKGaegeV4SCxoyM+LnWnSWuEC/xpJKhXLllRsXZAOq+WfeMulFrzAf4Rlb+onBHqiL8",
-	"9b7XYVDIAq64FJDRpPiERzQmE4hhU2vbGhD+vHOJOKuyOZzx1bE3ZZKgpWV9+BVhh+DZhod5ga5Ezqy9",
-	"7a0BXjpJWIWFyrO7u+apXk/RObSLI0N91EHh6ms0qDz0KjZZPvNEkpgls1jkl62ghXYdjo7NJ5cx9fyI",
-	"q8PAVU7J3ZlLC3HUipwwP/GufD8t/izTG2aCfzJj5rFxDtT7fe0pUEGjuWIecfsWUadDl15mRPmkHNIA",
-	"kT4vL/8tKtmvLz9PX11+QdKfp7+6/ImJ3vni8o/J5efA26HFxReXf4TRM1oXf3n5Yxjidfrr9KvLH4Mw",
-	"kI0F//tH+PtvTXOMX6Yv9PcEQ4YuP7v8In11+dnlTzrlqMytm9u7OytyuKrdv4EpQAdHX38NCnesgtFr",
-	"bRPbKBgyX6mFrFmVrtRBxBmhpiPrt2ceWSpu5Q2BSvfOKMpVV8xkFS4OBjsYswiyZPVWOnr7BTut0d0b",
-	"yxX05X5FSFuskfo0nEuKvyBgd5EG1sT4GqWjGbOQgoTXKiqoFVEjQcLPeVIh1x+xmMtQWbM6V9nwHBDk",
-	"goIEg2rN1dgHDl3F8YKS3qKWo4HJhsGYHKu8GDCvCNOCxlQBnZDJcWUh5XyvpGLYdJcnc4tLXJGZUFAM",
-	"+1TOEs/ac7V0OI2ooNcA97EIWJxQLur3cpnP1uxRlte/T/xYPX3ILnwynGFtdPPDUcwAR5h94mi9RlEe",
-	"CPPu4amE6q5h9i4Y56OY0XCuFx8Z17Z+/zBIZjTybbMkMwr+6kxqeyktzOoM4sxrXz+dJQNRmvGDKPTJ",
-	"lKqk2EQdYW94jdKCs1+y4fEXnNP9d+mTElD44wdRyeHjjrS2smSuP8Jb/skFo/zMhabwLIOh4tfaARdX",
-	"WHgMa11OyHME5OFBoWlW/oR9MqORKrRhuKHWJPu1dTsMsc3oXn6rq6jPSkJc3UHBWaFaRYHtexX5O+yC",
-	"qYRAytIVyYNlE6tk82zyJQvVnO3dkwfvV/Mc1/TjWEKpIvqbCoZjHEpquSWpwkNtx/a08sticHldZ28y",
-	"l1YFzVzHxlUSPaqFDqz7EFazsMdTLW30ut1sUMASiEgu8zYr5lm7nEeUjBMMuC5JQ1fBD73OR2x4tTBO",
-	"53D04VpGNqEjpPRDGU9mETWOkJhdxDxJ0LDgRPkVpSl0tk61+K/U9wYN9bQ3wB/ZWxMycY6NaX1iQrK6",
-	"rWmNIPy3EPz5S0jeep3+moCp8Zfpy/QrrZQsNmT/NXHtlKabIxgmN7sEP9SAX34G5sluz5on93ZrzJNL",
-	"3YleFnOaXbsibq649xpFrqp6V1OE69mTeQg4VqIAhSO42asOCXqLOkSNwI4LqN/Be1yED2TIh/y6Dts7",
-	"OS1Yy2E7keE/S39t5cHX9uXGcIv6PqU8LEoRH2cn3+vudbv9btc1niy33+S1fntXq/WbBYXYM6vHI01r",
-	"jyrDRDQDntKyG/JGHe9dWsdDD2PTlSAbtLeqdsMyVqGHs3CQ+zUcAqJMiWkikMeA+xvnvQ30h28Ac1Eb",
-	"n+Ke3A+fm1B35xUzpvL/sRkL/sUnI6Li4HuDxuIyNne2d3du3tyxgKxfCmWFS+jd+ZTFsKlvajCdzmwg",
-	"AxeJrMoyVOxxnUVFP7Q+QC4UA0EFRiua/qoCJMhczmIyU1AG1BRfyU+zPl7CpUdVgRBFA8wtDT7WjqpG",
-	"3qOIam6jd0PGRsyxAVb9LnlwS1NLb2+35233u9gOCYwsj0/utW96jrcbzHyKNOlA3J7HPIp4QCKWAOHF",
-	"Qh4X0nxfjhpLf0ouP09fOybNz+Ff0Pj58/Q1wQRIjcDpy/TXZLdLSnII9IN2JJH0hZZF/o6krxYR/Zv0",
-	"JTFm0hfQQfrn6dem9TVO/WXJ+Nnv7u32tvvda1k/Lf6sh8v1cSRwQiB/wquLiFp9vPpAjasNrysl45gN",
-	"vzdofGoge+7a9z4FMv38Y2Pf+xT+8/yJvb9+dlUQ1ztXO8YSBNeMCbLAXBcpDBGjOMoboMga519/6u/z",
-	"Ca9ptpMlEH0ykwklQzrh0bzasl2jVVpHLkvGMlREjWkM/W21qAmjwcWFWE41Gw75s1IEumHXG6G8ENDY",
-	"2iv90JZhsvjjNBxepavKUjUE4cz6yXNBHs2U4rREJ9P/C072t+nry88uv6iSzWp6Yj4WPFEkYsME5cKJ",
-	"FMmYNDf7uzu7erbM6TRhVCgyE5E+MBNfnUsJu6ulZ6OYIByeObYViFFxrvj0BjjhSYzyrQ0/iZnWbji0",
-	"MIGFRHNEngo6EWXjX0F/RmxdZV0xQ9ev7YEM6+qx9vLQpD5mzWHguwlcg9RgqAnNnnGVnUNWuPrJUtFt",
-	"iYXxgQxNjGnDgfKhTO7p+Z1wC6vZQFzq0uL9hfgiGROuyKg6wui83uRvVBcTO+bnGoYPngjFEtJ0Uron",
-	"02Teuo4LwET8VfVKdw9r9Wj52S7zQRWCR4EKqbKec+1Y0au7otAFlS/Us0eyFIVzNFhh1FMLqADBJ5W4",
-	"4AbdXuEMi1j5/Hpxr2sEu9p5TqrtDHXRdf/fxP7fhTHmWkh7UmMqqPAxroW0uenhGiiLqPR8PbtB/doe",
-	"sgt1P2GTallKsAuFwWLgi1xqoFu3eFB1TFB9oMHY5HiXJJf/cvkFxGN8k75Mv7n8CareL0Be/lqLqiW5",
-	"9PLL60cYTGlMRzGdjmvOHnZJC6wYJogfQsRP9mVJPkx/CtEmn1vYX6W/0uDgYhDYnztq2+WfrCWfd968",
-	"KZ9Tt8hZ9XL0qXZqHT26/+AubE2F7M0uror2GZ6uXIgeux5g4wCvIMFTeHIAZcfz8M6I0XOmIIDSlnkl",
-	"h4U3VEa2s/h0pzxhSBM2EIGEPq+C+MNYTjCef4P4icR/Lga9ax0xYTTEIo5mYD17ZeC+HrSuQiFYbAMp",
-	"ztG8Ara6TBjOAX0jA65dVA0/z+BYK7i/tHk2uF/PsU5wP0l/0akOE6oprRiWfUz9bn+73e23+zfXWTue",
-	"YU3IEH0LC09k/bLTv9dUJItN+yZ93Vir/J+5CzGfsNs0YSNZ5Vo5JHiHA/NGVuxWzU7Nb7zKrRCMeRTG",
-	"VS1rjt0PbVYu5g9HjA6vKoMU4a+QQuqqP/CQJJLMFIMrOcoH01TG75ATOW1H7JxhZaepgphuSJ4UssSI",
-	"et3uzavZuu12Vvcl+9nlv0FfH4FiZV9goCEYhn6+bsWY7ACerHf0JzGr4b0lBEhiVtXoPzvSK9L0FedX",
-	"7rWfT7NiXfoUr2fY/mjMgzHJWRfEBLMkGK9adTnnzGwYDxVSXBfJbmdf+iXHUrd7s4KDu/6jeoeRtyT/",
-	"MuMEuXFaCypzRmNCR/KA9Lr6qbJFdvxE3oFcKqy6ebqoZNoyFL216n8raet/G9dez1uwX7gBClg3rg8d",
-	"JvUpQEUKLoWhizOsjq8JBxdBDDHBNCJTGUVcjJaYNvpXMW3AWR3LOLk1t8KqyW5ceK4RDr1ywBCqD8Ey",
-	"G8/JwMZdR/+qb8/PPyCJ1Fxj5e7319j969wi7C6yVjYY2pmgnB+WM6iI4TlVMpol1X4gfxZHPomZktE5",
-	"C7NOJKZd/JCPZjELF70/zXorB2ASIlrrTSwjV/MUHdpFLmtR+U8hQOR3F1Dt7MTasdWuy2zEtWReLnRQ",
-	"c5TXDbM2ehGaulxMXnV7rutZNUVBTAyLDdanCT2lqjLN8rwqZVezsdK3elttMzo9NJau1Hyg6dsb4bds",
-	"524nxS835uPL+Mh36WzDDgDdGPTjYvSq83j94FVxfj//LPvt0AyvxTv1Yd53b1nQCFYwBCmaQKmPdkTF",
-	"aEZHjLBn05gpBXHwD2Q8HcsT9ixptjxyMp8y/V9Nkpv04LTloROwv+N7xP/XfqfTaa1XEWCaRWPUsb8s",
-	"pEIObUfEA7LddaxKaE0YsatUI6pgvN2FXtsyTsgZm++Trr6A7JyKgHmkt8iMnZpU5rdNg0NZUH+h5I/N",
-	"a9pcVf5HA/lBHNpQk6WQQmkzDat+xgQWJe8Rav+ohWJ1VahKgR0qq2QXR6/0wPiDDfL5YC/IkYiLXLsG",
-	"VCMW1QoxDQPhI7Y9pBPWvPxiCdVvEcQ6RMj0L5wnfoccWllih7x3izR7O97mza2qQIOBKEQa7BNKVgQa",
-	"eERJY/e76XW73fL7igx5MhBNP3P2++RUiwNKo4mmGSw2nd30eAT8W/oSQmga0zqYxJB/k0JLtrpdrRNx",
-	"MRoIrO0DF3ch4mHpfpVSr3Y2b25dK/RAU9bVRL465MCNtDKoU9voNFw3eUWaxBoYuFjSKhlzMSITmgTj",
-	"q9SwqpT2KvToaWU42YkFRmuyi4Wbe7W11+7IKiv6Aw29mxsPBjMaRTBHKZJ/s6pohxn+SL9e1VthhIXd",
-	"nJPINYPdNYq52XNyl1GY0+zUEqwRfDplNQgzsRtQn473zy4cvt/t1gTEG1ZUXVLwgkURxmPYcRH3lUe6",
-	"ECwP1aXUgr0Tb3yrQw5BqwKK7AcyzmOc/eqigt3O3p6rasnZaeQoW7ZjdU10dX5sK1GjPkNkAT0qaInC",
-	"Qa5qiLFoucoEkw2/chlvZH8ppDn4IIn7Nju7Q46htoJpdAAVEYamRDVp5l9mu2Vz11sDAaGgpdNulrzN",
-	"eQIFTYqx6aKYcFFpiC8Mfo3cipWp0bgFD2bJDOrps2dBNFNaZ0KhpLi45dLBQOTiQcTPWKbBw2QLQYaO",
-	"P80WuTYlU9D8nH51dca7nq6ZSOj0Qrio0TmvUggH5qtHX/CqVqcvHRZUd30eJmsp509FZMgu4BVuYha8",
-	"veoq4pgrFnJfDOWKhdAkifnpDMS9smoNZT3IA41ANGamMMgpC6C/oJO9FVAB1vG8VkjTDd+1P9JQThPT",
-	"1oIz1TogY85ijXE8oBGBCC8sMPJDyQULbeDlwO8MIHMOH4Lg49kW90DHvUJxrDFVREgcD8VPvLlZCUhI",
-	"rdXfDUSpqFaosD5os1SXRV6IbDlmeJ9C31+/kg7gs2XlP53e/baQTACSOeymnLIi2wY5WQpyAfoIiyfq",
-	"wKyhsPRQMvQmKePUMur54e3bd4+Pn94/fnrv0d27Dc/+cOv7Tx988PDu9wu/PLr74eO7xyf5b3fuPrx/",
-	"905Ro18YcW29/hD25l7MclMq/nRr/kAKNl/41bKS4u93mOCmrLLJOq3Ns5bDLMnaK7jieGKxvOiev/yc",
-	"9Dr9Tr9bqoyxMiITULyqCt1hEffL4QD/Hux6P4Z6Ep+ZuF/sXvDi8kuS/tnlj9PfpC/IYs0qGwfws/R1",
-	"+vfwswkf+Jv0764GelDrB7xd8PW5YP9HWysLtK8XefMDWMBr1175ajCohP6lU3GrepQrLqOmf+AdmqD0",
-	"n8VGrYMI/X5nF0vGXQ2IiFbd/tv6Zz7kUMcdCi4s7Kgx/5L0Fe7LN5dfQpwLtLAYDFzz8OVP9Oa9vvwC",
-	"elz8Oxs5cjVIqzcLsdX4W+q2ijT9Ox30V/uthcIynR7cn97VwKmub/OerW3DBUrgpgCCu3F/mb6+/Exf",
-	"kssvINT8G9yeF+lXl19c/uRqUERUJU8nJs6qpiCiDQ9xCrWX9KyFTStbqnPkWrst0D8NB0Jd4liWUocv",
-	"lJE/G/JKhxVDG/3FUAPo8hGzEVfWjG3T1YBh4pOs7HZejq7fqzyPuJ6sgJFncbrmAy5+OFNJqxIVVoCx",
-	"bdlPFSh1pToq1oyvZpOBUp0stsyBYka/0DL+5ReXn6WvQKA3bSYrHbpLioW4bh0wD+PLpUn/LH2pUVCT",
-	"+MsfX/7J5f+SvkpfVnqjWBzzpJIxnZhHnEHdGVMePBeZptOogmmVrwBw2NIVuCoZfcsus+pipNn10Y8V",
-	"aa6sYOkR11q84K/4uOE+bnirS2K+QXxhyZ9mejxbecmyTM86sbNMxkws8WxluBwhMskvY/v1+lC5Ak5t",
-	"AGC5Kk9Wjqdz1bC7f/YRdZXWiszWVqpW5PaOhABciHe9/NKmhJH0qzyG9/WiXJP+xiPw5FeQZvbV5b/T",
-	"YxAtqhMTSPvF5ZcZo3pLgYBb7V6/vdn7zgcCbvZQ4Kpb9tWy6z6iSTCGfvWlkKcoOqXB2VPj0l+MrBhL",
-	"eaY65vdOICcbwAJGNVtmOs08pUmhQPnSjk6Zva4AwTVLpN+8onyKAYX5ui+C8dMuNKjc2b25R0+DkA3t",
-	"35XtqDRw5zR6ik2gi2u4ubNV05QgyxMoFyHYuenZFS0PHFtuS8oyFDUFzjfYK554BfiFI1yBT9ayXcSp",
-	"C7TbX9FMhgi6al127BWAXddUjZ5hmIQ00UytoJO/3UBoE3IqkzGEfEWMYtwdNsIzAoskCYuiqvDC4l1b",
-	"tie3zbsm9qhwQ5amVxno901eMpSHLNZjGVxRyW+4NZ2syxn6cNjILUeD9Ii/3q01edXFtGp/IJp5/x6P",
-	"WOcE7O7YZoUTvakUS2uhn5moWWDSwFsdcpLXkiAqkTFTWE4ZjYGg54IHjYKzaFIyi78dslNIlu+utJmX",
-	"iogs0KgKGrPoQZPDpGRiRMOo8c0fOFF0hAJrJIcWhwv1NwbCN/esM+HiqZ3dJ00qyBiKNIiIKeWE87X2",
-	"CSVqLOOEYYXlrKVi5v8HT/dAQOeZ0p4bMplFdvR3dm9urS6dm6yXvJVd6HKZVB6WWuguJ8FXqgOzIu7Z",
-	"oQRVpOxdRqNkXJcZfAgdKe0eV7gM676LLuhcEV+e+VC6egZWV9eoLM+KJmF5tp4Z2IX3g/cWm04ZiKqW",
-	"+lAmjxgN57Z7mSbZUfTBsLH/8brtzhaEGmjRtDb/gelv628qDX+A40+xer6tvOpGRGQyDhfJjmNoqPNX",
-	"GeiqRl7cnydedTc06Eea1/vVdD1m04gHtJC3BHU3O3oZH0yZODy67wYAV3NGLKq00HnWfE82O93Optvr",
-	"fMyBDiQxDZJWh9yLGWvrLYFIb5oYLWvh2N3jvgocj+7dJntb27sLm9AhtyMOF15dcH3dpZav51PmHxAf",
-	"rGogavMEwFUJuIdmkwnFLJiB8LGXs49aDhfKVNwLsC5lwDrkQ1N+gkczzVWaW/29FqFhSPxzLiPoeT6V",
-	"EQ84A6lBBXLKfG8gfKzdYJv0MsUS9ZQm/kE+FhfnMjqH7lgir3cBY9u//A55IGNG2LOECcWlGAjr/5po",
-	"PQSak+wTPhK2q64UTJG5nJFQAjqcCXlR04zWlEuoJqZ5ZaYMsvwTvZ2BZpShp8/cbLAN84bu5U307EGi",
-	"EQtiVlZ1kMG2J5SL+hb8VXRwPJtQ0dZYTk8j5uqnWAmidH4PAQzTiczCArWMkdfTiECnRXSXF0CEcA1T",
-	"SMLwEfYMSk5gTRI7nbMvXJGZYiGZTTu1HXgrqPQ9GaOpAtdhMaTUr+KUOt321utumPfwu34bWETkaixx",
-	"i7MU3cU+bpW+E8Czn3IxlPovENmeAvmQkf4hxjZJPvae1P+CdK2SN6KB41WrY/pqB6yu9xT2uIRCLxUY",
-	"Ugw7z6t3oaThyHww/8Y0HJZSCtoxGzIYqzLrmMUTDkGlNf3o7O3COjWlUiYkosEZVsPNB4J4p2YmlG91",
-	"N1seXLowN0xgRbX+BlYj8bFRoa2FU1yzmiVz+qOx4GdtFMIrrdW4i0/rcvHsLnOM7Tfhav4fto1a1r5/",
-	"B/JDplIoTAYvxRlev22zmQG7N2eEdklvXvZsTGcqYaFB3zFVJJZygmkrVTk6/Xa3d9Lt7sP//UF3c7/b",
-	"Xbt3NXCEKmiksvdHxiaq9kJDYnppNw0F3oeeaVOi6djchBtkeJzpPGMaM1WI5cc3Ube3lN5rmA+KIl/h",
-	"jTVEP8PIj/XKTuw07o+33QHdB+/Y6Vd4H949OTkyHgcSyJCturhb/T23q9benqtHXKlH5CGqNJmcYKoL",
-	"WdFDj1PEEBQQ2LOaRq56ppgGrPbmfLR5m8AbhIfZMs118shUI7QND3E0NvxEyzakqeW0ExaxCUs0wMLD",
-	"GDm3wa8CaMOWqbpNo4jFJiDG2i2xGR3xYeApjSH0rBQ+tnU63OsPN7d3d083t0K6QzcDttffO+2yLtva",
-	"3dyB0NlEs9XGfuNffdxt79H28Mmnm/3nv7/iEp/oWfEKV7tNDsnjR/dJRmoJBwQbzm1woHtApOlDwPv+",
-	"aUTFmZ9tXsyMkIxx1lpkUlMW8CEPanLMMrtnJ2TnG2YOtQHXtu2c+fr8wNL7FdwAZcNiN2FkTHo2pab6",
-	"P3yqihc5e2P9S/zYzPiO/bT0+73j46OKX+8fHZte6PjD06xd9fqivbtgG50FothQmjq1WLNEZehp7Owx",
-	"w06G2AWrSQXRUOZtrn1NMozkbbrdlqSJTxvob+467Xgbj0XIhhCyBk2F97Uobjv7Lygz2cJre/7fg4x4",
-	"aBPc7+6SB7Mo4W3Ul40ajxlcQOsskUMqn1m78HMsdKaFbS6wBVlcZp8f2xX1u12tHeMfW93N5645Y9nZ",
-	"LKywrBUv6DvLREL7DqqmYxoSIYHJOpIKF8R/RBMGddXaR/qLeSmX2kp965v315Vrq1or5gW0lxgvgN5X",
-	"h/7j0iH+j8UWbxOK8YgXnmMwRj+R04S4VG91FounWi5+OmXx07GcxXW1+0Db0MqBfmnfVGEIaMRESGPj",
-	"C9VopoUNeFdxoJ4AGJQSkec2kpFPGGERnSoWegNxOktyezfVgoeVn5n1sTaVibBOMm+mZi2m+wEWEzRq",
-	"qNbX9I5QMoykDFsH0DyTUKIirveAXHARyguotERiyEtDoI0kaR9bnTICy2qJP3U73c3uOgH+3kr1t0rp",
-	"xWxmPFxT6NUmOoMJW14IhI5FQ0PDCrI8SIJXU4ONqFqpPeSt1C1QOUrpk9PbpBEJtnOf+GqKofKW/0HZ",
-	"RyEvWh7xsWLAU5CefdLkyUDEM4EFc2iilTmAAywYXlZfILdqQMKpL2TytDBShxxWHfBAaJDIWEah0sNT",
-	"AlVy5gApBsdq+g6P4eIoaT2roM0XwS02doFVNryG+wr2+yiAVuSbpZfX4J5ABe5mp3NsZi39fAvGfWSG",
-	"LT18KBP3+ZP8uFfoL7O8amc8E/aMIEHPHvcBkSKam9Dr4m5VF4C4edLduZZ6s8w6YOwCcui6b9w6rBZx",
-	"Ky0Ha+v/UXUVWSSQNIrkhaGRSLaKHWi7a1hzvQZc7bqcDtDIeEgWbzyWbaWudexK139aE+VyklHE/ZzY",
-	"+0BwfY/4IZ2D09LXTEFfZ1Eqtg6k/kfQWOTuTHOejQdSBfJiIJyqCx7xzd19iuOAPGV/gjmA7EFUxE6X",
-	"TLiYQXRuTPpbwI9UyyMyHggffVg+aSJtR223Vby4AD2EDmkmDjzPa7gAOH/iOzhq8SbbUda9whhH9MB8",
-	"5fx0B6ZwfngXQXB+OUZoah8sDHFsAM5O9ikw4SVX3fZHMgzX8uxmFe9EaRJesXza0FxN5Kvv/fXNGjHT",
-	"SKv/WFZVmFcuw9iGBRtBpYjFasJr3Mh1DD2WvAj2DNUFUPnA1FOzg5maLaNQ6804QghijS0ix5PW78xG",
-	"lOeZ2LWcskiKkbLVNaw9KMaOm5VyS3MqleKnkTETmYwczKbB71dbjt7IXgRXoGgtyn9ybEVgFZKzuMqU",
-	"6yMJ9W2hMbCXQVqoaxWxdNY0tc79KFkb4MQV7lCxUpmb2DWZFrYEx2046nthQ7Jfr7AdsM7bdlznt8fZ",
-	"FOubC5JM8crx49szHQCwC4aDwq/GbFD8LTMaqKqAfEehqSQbpdTxq3thnVMyUou9eZbBl4ylhv1aCcMA",
-	"7tK+EiF3yVKGyl6VOlcQ7WvVzPo04syEV9A5K9IXsQL62o5x1G5XhWSZQWvh1uJwWMkbIN4K7qHNm8s0",
-	"RkgCzgwfIVb3o8W67gV/k8ESq+RygZJx58q+zjplDwVtywOMrnclAW5t3xnwnGzxdkouSBP9Y5k+OWVx",
-	"GwUfFKVoJAVbW1TOpqgGKYeAVwqqd2HgExMEXiETDGcirL/b2HH+lAZnWf5pgRzrMxcyISHytgsZnxXL",
-	"DKwpGWhcrIdCQwk1BaDrVXCmcQ/Poulv9fdKesfm2tJIfL5sTnxuVefCsuEGFBe63kpR1101pRbb0QSD",
-	"p1Oq3LDWTEYkWKYAYcFsTZZKqEOj6ZiuMoV/i4zKEqNqhlV+6jKuhWfIwMrBPQVpyAo4Vcwmv30OxjjX",
-	"xsFde7i1JPaxqqnmYglLxMIRiy1hNZK39QshAdeaaTJmczRSajWhqjJZuCx7gZuwGttcjlUx67cgIS/T",
-	"hM1KnYkrVMo30hJhsytURef3O8armfPbmoMxJi2QwZMx4+DuYAFVyLnehEsj0lQz3g+E1nwuwA6SY6xn",
-	"bq+XUSPPciRIVc/4AdxuIJuIXQXeezW4M+Ggun11XNdcDqa6oYqI93bV2tLNzuQ/K90xYW9miAizRBBy",
-	"QgyrDwMstRBSq1+qqChVEwL1kbW4Y29IRS9K9NbW4aJkilCumZbqxyzkyvfARpurkvu27C1ExSs1hf/y",
-	"abn3Hnx9lTRDX575B8QP2SimIQsx1jjjinBBKAl4HMx4Qk5jRs+0Li8TEkRSsXCfKDlhAGwUQV5xogZi",
-	"MVB8u7tJQOgMWOuA+EPKIy5GPmk+0gDvGz85BlK6MZQl+xTExVpYgarDONcLns2R44P3Gi6u3MknyH+8",
-	"Z6eqKfe/xFsFgxwvibTI0RACjG+o2hDjPMS2OMpdcFnCU4/AnuIVBXuUsNzHdW1rQrI2zbhGqG6FuuTa",
-	"BRSJpN5j4wuDy92eTUmz55FpNFMZyDHTL0JBPQGdEbFGYqtcIG0dUe13Hp/tnDyEZ+ciiaomSJDUUDwq",
-	"17Qypm6ko9JbsU/G8oJMqLBhMjwu31c1EDQGLx70dIUE6w7BAlHFuMkL+I1nsWMTlsQ8GAjfAPA087ib",
-	"oZ/CYD5pRvSURcox9njEz8f2Wx7c6TGLGd7otdDOyny3zDpWV9WyjWgWUdLLA8DzM6i6rQuTViNzaYut",
-	"jOfEUjgH5WXa5Onc7v9hRk7llAlTunogAikUC2ZYvZdPmJwl+vNZou+PMLUuNMHdfvYsy/ZAwuvMeKCP",
-	"MgJlUnhGvceXB0LTYnRKPWJJPG8f6ol9S55z3yTHlliOVCKklTwUAdG4dWCETmrmAw/hQIxpNGxD5R0t",
-	"wUSQSmSSJ8CKm4xjORuNPZMhbG4c8hSo7lAVLA0Mp6IUiHMfcDhc7kjaaVbXUtTwPtXwrjO8PbbaZWEq",
-	"moKAscx27Ng7A3m+UKagMjxuXYjc83VZ7eoZvn31r3ydFjTAuheMElj7uFIPdDQ+gy/u4Zodrbr1H7HT",
-	"sZRnd1jEz1lVhQRNnS/wJWLClTJNDktWmEsYmiEqSk4mCZtMq8KUDs0TMqEhI0qSIV2jAqhJGD28Qspv",
-	"XQCkXREPPROEqIhvltvmIfBFDIsyiyiKnRM1qk3evblX6S+mKjGrvgr8+rO7NsqtLJKjBQ9coQZKiOIv",
-	"20JQ1gwYh6pnVlDf7m7WTYgM/HZlcZQTZzBou53HzBoNoQBP0600xhMysp1QWuVanlUHLtiz4qbV+NzA",
-	"12an5IqEM0aaRmECpI014YcCsYis3MQtr+kpq9MlzBT+PvlkxmbYs+2UYSgMAMPCA+Lbyf19reEUT8rL",
-	"4ed6BwfCLywadRWAmYW+1RvKZ9l/9gzeo/oVe+vMDGBy7G8NBDjHSVMTUxgPqLZG8BHloqR35MqmBR70",
-	"EAMH/JuGDl1ZRhANpTnKhjQ/PMpHLhIjmCD7iaLvujpAV2Mj9OCzIbiahHcSqs46Qy64GrMQcjswsTZL",
-	"4TJVlzBewTzMKufahy2P0EihVXhK51oqv6FMqlfxgi1OWml5rGtmYLM0yeNH71dHBF+pNkJlhj5GGmIq",
-	"fiY0ZvTZJa1rMIvqdPz8aq3t+CkzoVXirjPFIpjPIThjFvNkfqzHN1GNjMYsPpwl42WG5BuKHB7dJ2cM",
-	"q/z5+n0Z8x+BKL1PbsEgpov2GZubntwd8OXpqSCcS7+TH4c+O/DG8Kl6j83Xm91EakIALpZUh8jbC4F0",
-	"IqYXJdh8k9ZCmj5sME029IQbnU7Hh3AsrOit58MXbR2d/UZhnBxuOuUa3OcoDp3IMyauBvvx8ZEDe6IH",
-	"cKFTaloFHRS8z4GDzxaBeg6ZV1iZFNLrgsQ25G7sN7JLQSaUQ+6d0aGKwOevQVeHR3ePTzKFkwtTbwB0",
-	"y5gx2/zaFKQ6PLqv9m1i3m1UUMh5nzTh8UBk6eAtPDHYjVt37h/BLp33Ol3SZAI0eshrncYyYEwTRtXK",
-	"xCs4/kHjka3GJeNBw3w/EM0h2GWwRFVgbAug3jySakoTKPBC7ttQxqTa1ag8YsAw/k3lDURAgzHLi4oa",
-	"XQugmsVCGYHIsakkEnRArcJxpWcm/+L4g4dZmm5nIAbi936PaEzT0yK0A4HGG3/jvOc71l7BWLji6hmv",
-	"j0E4ewsLhRgwymco4wsah2og9Po1cuaGRZ6QKbcJbjV5pjar1DpAceIOOdK6jzJBT1MW5EkvoQxMeX0a",
-	"MzKdnUY8gPcnWiWaKWNaUNCV0cT8YAKxFhuER96RGhmGPGIaE2ItJSUDMc0CqzhctP2CeQS8OabUhBRQ",
-	"hXlK0UMbTriAsrtMAHWAV+MO/P6UhmHst7KUHa4IZJjmtRS2sLz5hgHatyf5KMu4U/YYbX6dR7gIohmI",
-	"XJhyqvXwGCqsUVHOyjPJeOTQBBVAZrFipkugvBADUfqieVMLLDtbtoOER0I+4onyiN/RPP4pcvO23zog",
-	"eYNid7eMcYSBrQ3PMmIT586SmE0ZxgFzoeU2m37oY0o2qPumHJ7eMLiGNgnIbtFJTAPoQpFJp4jiGpPg",
-	"FhUzpxJ8HVCgFFSUcDHD080jLz7avD0QhXSpDfzL2qUgXvKUjkaQf4Lh/+UUdgUHg9pDlgWmV2yTxrLz",
-	"BtUjO2pMlOFwnrX58aTpO6TJpi/9wQ+VFL5HkPMT32w+lEBGkQqJsUogwbqYdpXIPNce5FzMn+dgD8Tc",
-	"bNUh/3IxlxkuwECAFVAOh0YhgHRmWC/iqa/lRs6iEIbE5iFIb6Y0GRsq4xEfWJR5ojlO/kS/t/gAw1AN",
-	"pi88bUEz2Cwf3IBs6FfMzhmNTBUBOlNsH6g0KyClbfRqD+tD41+1URoYUzYQ1oJgXYGFwOcsc3ezaxLN",
-	"lU2jQDJkDXkFG21OLYGG2ASpnHJ68L4lm4fWXEQTciFnUWhSFwsVXCAOAjjZQBQsdZ4TaWYLEchhjkOk",
-	"ubQsArFVEbyBKGQPWNJ9/+7JPScpyN9YTBAy9ErppdjsfATIpqIMRM4XMRnDxvlR5ST/5hnU/lZ/k7wv",
-	"gzOtaqCmccqw2S/FvfDsZuRAWx07C7gFzREg6hD/nbsnZOO8h5mCyidqLC8s17ahnACvKW9JEokMEsmL",
-	"8Q8XUjhs+pCtMjeNJQYL6EtpEgEOyjNvzCD7bSAQgIuxROspZlk0c8zwCl7hKh9wyyK37UCkRZSsH5FF",
-	"naZGpylsBBT1NFo/XgCDxpDg3CH+bf0PkxLnkybQsX6v1yKKzhVUdQcTJs0Tx7HvPYS1ZLGfMBxSV/9w",
-	"xHxwSsgohEQo4OnGOsk1zhgw9Xab++uSdQKakWKKNMsFqby8GhXa1OMka6nmuc1G9SU0Jelxfs/ZDHcH",
-	"nHu5TygZ8wSzNkzFCo1+ziLzlF1NReOIA22CFeTLwj5P+irnBbxiZuN+T+eOBGWytIpl67Evx0CYo7mN",
-	"VRr2iZBtgBkbeGhZFWqMMTUuhjGRJmSW8QhENzWbWJm2hRS4NOyEPmurhEbse0iTTa0rS7QTqeHS2ITd",
-	"ubTuiW6qQhcuY/+nlhwMROYpyG67xd37IZtMZcJEMB+ID3JfMUYvgeYNbmV0Q+Sz2yxC4jsjtN9j81zr",
-	"62l4+9vbA5H3zdKcBS1eWcAHUXSCcnBmwtU/aFYH73CRpU+AW5rOVZ5fp0k84LJ+Ux+13nSbTZOXkBlR",
-	"Lg6Kkxl3esiHwMoTnNAh+H3/YCCoBRZ2NE/ry8o7KHO68UwIvNt2gO6e3yGZoFX8bELnAwGdl08ZXAst",
-	"i4aQuXQ6w0y17I6SmTgT8kIUowGMO8ojlERSuQ4pE66Q7UxRctMMDj36gYzDlgfrQzkY3ga4SdPnzqnK",
-	"WaJvX9sA4rf29ZGCexs82iAbu9n1sN9kJkIgVoJd6B23GPe+Yf1WXsfWAW6VtiwMS2/LObjnQHeDE9LC",
-	"OIqIQBvQM4qMF2rrgBA3ECELIgoFiihCAn+WuXq369vKbDzx3GDEWINmskZgXihCQMPWAaEDAb9kiaIZ",
-	"R7ihiOI/si3h8ml6mz5p9rvkAb+FYmFGOAHnQaeeTSNJQ63q9uA9FikGkkurQ27hFo1ZlNEse6LWU4hU",
-	"dDotUFFsbQ7dxvbJ1NS4G4jMOgJk0Ag3TSPqZoIoSpvt01k4YkmW26/ldjuS5p4RI/gG8be7m/5ANEuf",
-	"GXqjvzuVybjC2wnuVzjaGbRkiW3jHxv1nklu+lhpGHGhz9Wp5NfrEkVOWXKhL1NyIeGkcG839SPcgpYH",
-	"m6qP/aZ/YFPRcd+hf99MkxNwocJXlqRQ6CwEIrG5JCZuN8cWJFZYrATED42K+lYYLypse35F0aBtCm40",
-	"XHvpOYuVaR3d6Xa61vFIp7yx34C6Y1hSYgwGxIJZ7X9q7H/63GsUjFl0yjfOe53uRmw7+tW+gex9A0oN",
-	"rfEeX+clWNka703Hc8WDFa9aR4d+IzSt9kasso3z8QUdjVhMHt9Hs0dWP8Faf7wFoemUCxrPSVNIcvvO",
-	"Q7D9Zdf6ftjYb7zDEtMZzwpfAEG/27UGPxN7nLBnycY4mYBFHclRRZb+8+cVhd2ytkudgsm4sf/xE69h",
-	"CrA09hvQPxZrhIO9yYo2mbWUjkxjmqy2zbO2LXSz/6njaM7K3wA8G2MoYfij+p01FK3f7WoaHUnN8JQt",
-	"NwJhA8bs8+7JyRFY+jDQgwhJQjZlItQMpXJz3zVzr9xfV4PXmntxm5eZ9AsVJStO4MRZh9b4I818lp7E",
-	"+5oQZLFib7L15pZ37Ioq918DWFOE0LAqMyh4CjTPrNxqM4R+/m1ud7ncYs2O2wVlHrClO37iXmO7yrex",
-	"8XOKN/YtbPz3Dx+8j6nAmPFEhjxirWVHob+42lFYcPOjyPzFSMoqnG/fxvYbyK+9/RBZWk9xTlgEkTU2",
-	"doerLDQ1oAKpDUliOhzywNYTmWsBt0N8JD2+afAGhjb4aZ+YwN6BaBr/AiqgKIyhj0hposVYSDjoolNM",
-	"igWZhBJUy1qmexlbiBEciCVBgtiFzfnxxkIAWytXYLe7m15uyAVsm0/ZQPhCJlD0ce6bwKPM9oil7cCe",
-	"YdzsuC/wkt0UlJnt3jgRq0ZTx7jVrPGaiYHVMlAekOxGYKEAD2FmXDkxzBhraGKD9wcChHZjRyeVscme",
-	"Acees2LG0AyqWx4AB9oiPTPK3kDY90HhHwJq8IAZm55K5DTvmac0dpSjEn1bwyRZiI8diDcNkCW+Za5g",
-	"yIVYFMM7BgKYBzh/Mm4J6jaKiQs04xFemW+RcrtB0hVk41FWUXe7u7lkUte+XqgYnMdOf5yH9TeEtFgA",
-	"eY7uleup3P1qw+qtQJgFnj/3nMF6Ggd6i6GhWSSaGS0Ln8uGk2dQcrgikLrnucCaqPh9EmPY/Crw3YqR",
-	"UNxx+wc3P9z8aO/7O3/Y/5dbJ7uPeg+7D26+54CiL0OmJTy0Exbd+EuKsmUUAjPq1zn4ciHqisPP4DhY",
-	"oLA5FUHjY5EggRUEjwqK8i5nNI+KYfhvwmLOe6gguV7ppZy+4L4u9LQEjdF2tKTgDcbIKnAQJbFWdRmR",
-	"w0Vef49P1ftcJYcuEFqVi+mEJRDa/PGnlW2DXWg8GwwOgDgtqS5kHKp9SPxo+odR5HvkH/5b+tPLz00n",
-	"wssv05+nX6Wv/uHrljGlz4Q+RdfD2PTfpeox/HxHBjjCz0j6TfoSGti8vvyj9NXlF9A965vLn6S/SV8R",
-	"aMj2FbRxhE416Qv9c3ES2wksd/ENRDaVfVie8FdLm3etMX0W7ab4SLBQT3kSoyUC5vnL9AVJfwu9H34L",
-	"TYChxSR8jE77TMBTdA76C9TKQHsy8NZsPKJYxIJEmWD6iogR0+Ipv4PGcAH5DpHb0BT+co8h/9PZqobX",
-	"MJOvGeem0eU9LkIc3/5Vmqf0c3E++zCb9zmS2yV3J2/CC15SGSfkFAVkrHh3Ogc0LoaVmWCvmo3Ug0AN",
-	"58JuOo0mdrYqYs4WGsppULgg+ldj7soKCNbNegffrT5F00nFTHwqZcSoaDzXbORb49F66xxiAnFvNSK+",
-	"S0GAbW8hHFXDZ/Bu3KKhbSEDn/RWf/JYUBMhw0L8aHP1R/dkfMrDkAn4or+3+osTKR9QYRvoKhRE1ljR",
-	"fePQzgqAb3f7a+2DZTm5xLP8k2OUPR8Lek55RE8jhp9urf7UTHWC5n1kkY65QSWF03TYIsbg1/NEyBzQ",
-	"w01lVQ2N23DvNBcLYzoszKKFZdOuLhNezWPweuKjG4oMZ1GEZcVtH3uqRWeuTLINJEk6TFAkeQ9ev4M8",
-	"zUjAMEfWwxtLR5ryvOwUWtaAbjIQzfTv0v+U/kXLaSNgpLD/l7133ZEjufLDXyVQ/z/A6nHWlc1bNwSj",
-	"SQ4prkhOD5uzI2uSYEZXRlWFOiuilBHVxRKHwGi0WBnQAruWYXixtnflhWH4kzGeHVrUzA4F7BNkv8I+",
-	"iRHnRERmVtetyW42yakP0rCzMjMuGed+zu9sNpvW2WxTKWap00Ys49ILtHRcLs/6ZvktjUIIDFIBH3lt",
-	"77qMJyuQfFEz9g2LK9n/ho5y32Qvjn6TPbeNTZ+T7LvsxdFfZi/DcHbTx5dHX2T/ZOXZH1zjxzCEroj/",
-	"bETl0Rf+ffMfKDios39EyXv0Rd468fvsq+xbI0j/S/YV9Ewy6sG32Vf/8l2unz68V9zUlZXQKc6Gnwd5",
-	"W55wa7H4p9hr66zY6wqsFfz/VnwZSWLTMsxAd2XH12LOGtTe2vD3wWhvMZduXl3+hJ2W52TmsRWY+w0p",
-	"ugnH3O7N1goz28X894dS3qVpj6EUaa+yDdbX6/jzWvYskj1IhlAlUuKUJ5Q/8wyyxtPCX3fiZzZrn83s",
-	"TgzXZ8oqjHhqlRsbs00xfMVCnr+Q2J0t6HPkEO4ScWaONWdGZ7DLzrAiNGYDeUHZJbhYY56jPdUIs3ll",
-	"88rmFaegGiGb66elnatMc8kFmnK5I9sUUv1O7We09svH9dqjf/P/z6oZKaLVFzbyzs3KDL13c95XjN92",
-	"hXQVwrkv9S05EvGrMbk121nAdvCUvDbbCVby9kB7X81EzOKC9jmbg9xmusw+3pSlt4Iq8t7R1JpEFpDI",
-	"baZPgT5OZvEcZ/jD0Qz6esCGCbRl0ccJLeaYT18w8yAyBtWSHSoA2AbqHTfq5CORTFBUKgj87bNQmDew",
-	"eJtQokb7A64Bk7CkCriSkWvzTL9PhvEx0+8HY7n9LvtP2d9l/5j9ffb7f/mOVOHNX0A/3K+zF9m3G69s",
-	"seGurmaxvXE2OYLJxe81u3zrzbM1O5/PzpF63pih5bs5L46J5WEim/BSeEsJvG+Z3nSXK33TD3nG/MAN",
-	"tMg7XrAU11rTD82XLqa0krhwMt+8CrXYMy8IGwz1ZKrlMahLmJDMOGRJ+Qa0MXNZ3QEkuobCe+AdYTyc",
-	"DJnCbjX2Mc0Gw8QwIOxaC88/hNbBx17i3fjlt0Gt65yBsJ7GxwcA4hr5iR7L7VBAirhMibBrKbRQh7Cs",
-	"8Pna2GIXCrvRy29G3B35AW/xxJU52l/2NNVQ2b4kEuATFs/LJTTSPOF6UhvImCWo9c50B116R9xBwRsN",
-	"oNiZ7coxSz/q7mgtU8EmJ1Nm3RE4v9jDsqxZzwR+SFGH904PXocpTlus78QxoTl1YBOYN6xIN566fy4J",
-	"ZDxgA2lBMvIp+5KUkoU6P4ixFlenL67m89vX3jaqcYsuKKvOKaeWzNy0y7M3LT9g57Jj7sytgz3rYM8Z",
-	"BHs8tZ1qoKdAwisEdwps9Y24KJYpemvvxA8upvNaZPBazojlFtuUBFge/SlQ34zQT53cKRj0XNnIT+xh",
-	"nKNG1xr0JGqo3JJfENYpUfArGpNW3mX/kH2XfXX05dF/yP4vREieQ/L40RdHvz76TfYc4i/PSfYy+z/k",
-	"6NfZn/Bmd9O/z77LXmTfH/321WzQ84umLGNNLpTy3rKodRzlPYijvAYXfU3TD1jWSe2/CzkbdLlsivcE",
-	"1aOUqe2yqWjRvJSmkzmKzI2E0bToEl1biWsr8a21EuG0rq3ENWNfnIlsTkmBr+cc86zMRfv6AICAoIbf",
-	"/CMPe5PoBt5RewgYSkD70E6AazKkSuWKbCjKGKSyo5muuabMUHqPT/NDKL0XDOsRFUI8AVTNRAM+IsgF",
-	"Mxsb4tqJ4z0nKaI6uYUNvXU66uhRsf6SVGmBnbhyd5A47AlU8kKRvhQdFkLnTH+zW4uZ4QXlanXyEhyP",
-	"iOQastEkWSUNq2BuWxm1RK/9ANCOTgR+EVTmbfupwGjYyZUBn2G7lNuuqUPiLJsqFROI4gbElkoBXilV",
-	"oYg+aHwQYTGrYiJW5IRHx+z3mpWuWel8h5scA7TFqXHTt83r4Bib7EIHRzGPHXaoAJgVOcYWsdSGjQPz",
-	"GB/QHiOyi4C0A5oebBRYP/olhjTVAcENQQRaRJcTzpHhHzB3FpR8Q/n1UPjkBARSwSwH99jxDAaHr0yq",
-	"m81rxMIEFuG53HB5gX+BQ6QM4b4BZ9L7YIICNnm7uTmPWU/lWCz0rgxGieZmwQ3DVmsx1fRkLggzwiew",
-	"F2+bA+QT+4W2p603wcYl//KzYLay616w9pq8qtdkhfWjIfPAnZq1s+XMnC2vLEYG9MnjfWAdlXbzHr9e",
-	"7BV+ap6Y3IWyMMs1v82QMIJSa3nMPzNKATHY6Xxz81z38lHPmFP5kRZluuarWweTfniprsUTrIoH821X",
-	"8mZmxe4geSL0mkwRnSdmlmZvf7T3sEjMDsgZLGdIsAGVasrujOrkU+hqYN7pnz5uybabLdeOwPUGx/Yj",
-	"CNyFbyGKHbKUJqSABN1uXgkFPCmh4bkaJRpw4/xgAPDkYLQBlCZA5ELf/kCOhWtqGHVkzCLb9hsgxaF5",
-	"q9EaseEsYN0BMMY8Za7oMzhX2Isig/7saYUmPZly3TfnDj7mA3Jxs95q1trNVrvWvnS5ElQOaTIyhvm9",
-	"O3euq96/+7OfyJ/d6R927u983Lkh79y5Ln9548bOz67e2Pn4wyc3b+785Hqv94v+x/d+vPPxhzd2fr5z",
-	"93rv4Bf9A3772rh5/fr4wye93q1rlWePThSk85u3E+d88s1ni/pp3LDwSXMkQPlgj2ku5qyeeuVspnXP",
-	"2AHzAQX3LKkUKHbMUg/Ga5RsxRgSAlLNBXf619rzOmf1XZfPhkzONU7pHbwLleOf3ruLJSdLfcpTjnJC",
-	"bThMaZliT/F5bmDv4TiZwvzklMCQc0/3T+/dXYeh1lS7mu/UH5sLyhyc89Cpp1sgzKDRC6pEpRfUxswg",
-	"9YwA9ayQ88V3IeS83EG8kKnNcvJiD7uRUHOiYPVQzPLDkrIbFtrbDKlSxYaQHrHOqGm+ASDXbGCMhFBY",
-	"NG9E2C32BXQLAew9+KaA/BmQyPaSj2xp3xMNBobtG7uxwMVbZsQ/QP9uWRz4IK5tUqRWcfuu1dK1U/e9",
-	"cOqeUL6drkd3SDsHtMeWqqb2vpn4BLPV0WEq41EHejzUCSjhri5Z95lioUB/UdW7lW7c2wtI0R2BLSB8",
-	"/7OCz0iih2kPkGkK4hpbQucNIlxP1RoTxp7FhsnbJJbQNyFhmkzkKIV+OqSTcMOLYkmUtMXeCzIqdu2+",
-	"nYsibT/GWoVeM5gFDGYaQdWRsM1tevMYDCszJUCcUspWV58N8MMepPxM8TKfWeD6VzrelPOe+c5uyxIi",
-	"o6OSfVp6KCU0339o/mkTF7DnCcdKc0TTL8EyzOFAxzjfubqXV/En+804dZ/yiTzK+ck6B404H/0Bdgyc",
-	"wd9tConv66Dfc/DBtUf2h+eRBeY1BR0ACmTRO/J6jtqYQy9QmnLmhY3QtY6HxF+lR00OwM+ZqpMPaadP",
-	"ImP8e7/ATHx+qCxRRnHV5JCl+1TzAWac5kj/2LA7ZVRjgwws98IexyV6nyMA5gD9n3k9rdvWydxU3XzD",
-	"1p0t3hbYjhnH+UzIy3lsasaMmU9iNz2AiIXDUiRmXW50H2wmO6cp1HaB+kYKi1wVKYBo1ZfTSgky6/zJ",
-	"xe/AmlreQrsJTqAciwLkjftep0g/K1INFkIMBnLWdLZtxH4GaUTYLw4pZ1V6ebNkUhhsFTBJSOteU8zb",
-	"UzM2fSrtoXlFAlFqaHuXM+Vbps8z4zVNtfLpYO4xLEnAyh9z5qVg0Ha2XEGknA9gkPdd5YLAkCoUUKlA",
-	"BlJpcqm5jQky8BvpSKFGA5sfNxLcNyqO4PeIQOdbUr3UbDYJJTGdBEQlPOait1EPRQR2uIrMUzbtBnPS",
-	"uCKHNOFY+N+1Na2WiKu+SyuEppQNlSXYwAmKERQXvYT5TdjYJhQcERDkKngVSp2bPntUt7EuNer0UU/d",
-	"l/Gkbiel6hfrON96QpUGNlInaMAqcsCYbf2axljcEbnnIlKNuIjZk2h2KEyp4R7M9DZ84td1YCxPfdxN",
-	"WZelr+fqcIuDGeK2gCOXp7g1la1K9rfZ77K/yf5bJai4DStczf4++x3w0x4c4CtXnnmnr2/Ub9aSv9u9",
-	"4PfZ32f/Nfub7H9lf5f9zZxXQLPSE6XZ7e3twv7jpziBV2QJ99zb231I1cEtLrjqI9ttr8LW3IM7nQ4b",
-	"asev172a1u6Lt0XaPRiJ4/KmIGOKgm9vb/eY4APZUNmq9CzbU30KXlEhBZsK5ik1nCcX+XKhSO30QJKY",
-	"2TEBDbMx5m4+OYP2nFVo0fqn7GX2XfY9dKF9nn139Fceigd6w77I/pB9nb3MvoF+dF9nLzccpjFmsQSh",
-	"4AJa5CJfUnVyw0lJkIwonKxozMvpEn7ASNT1wmDXMsFoscy4s/uOCAzcncpWpdW+uHmp0W41rlxpNlu1",
-	"7G+zf6iciE3f2V3z6DWPXvPolVzMyPgWML39iWVcq7Jr5F+vzK9RM1uZZZvpga6f0p5NARYxkXA7TZIJ",
-	"oXGcMqX8DRvGcsHClx60lXXcF+uqT5n93oXVvCMceBX9eXU2DEtfc+I1J15z4hNw4pzzKkJ7lAsomgSm",
-	"SJjQXE/eEB/2RvaJWfE0B97nqe6TmGo2l/eWNN9QWK9Qq9kkVJC+HKXgxGnN8hIV8CbaeZ7zL0ZsxGIw",
-	"M6A4sgxGYS4T2tUsJWPKIZoIccYI2egWXP3R/QiTTUCqdC3HCRyCGmQj+jRqeIKkVBA50kvcOE50vCNi",
-	"AT4fgH9uVZqterNVb1272qwEr+nLWV2QuP1ay5K1LFnLkteVJYJwEfNDHo+AA52hKDFcVjWemv/YDhRz",
-	"w3XmnguOp1JhuKxN9+sbDiwHLLCwleBNt7XtkWG6UV4Zv5/IzoEioyGiZVAdigEVE6JYR4pYkWqHDocs",
-	"NoIKYgQsPWRpQNqXiDLXYtalo0RvkJHQPMHouhEUKcMaf0q6XNAEZxmKamTr3FkcBSQa0lRzmph/YoWM",
-	"+Rd7MjRcKtoIzOvyZqAgisZ9qu0S62RXJomRQ7E0lgh0HUXZ6A0RnAzEa6BYx4b+C/GKzW1C8a5xXypX",
-	"2q9Inx4yYqcSimp7E0SqshKQa+KE20b+slbTDOmkI2wvN1uQSNEjQ5kkW2RIlS7nIHToEKJB/iZF+iyJ",
-	"CdX+e/oB2teC/A32zF1Q5FLzIqlGCR+YLwv1Q/b7DudK1dtMP0R34lJMWdgcHufdTVB1uaBI5PoPRQQ7",
-	"EkEzMhlPylVnzdaf3bz4s59cenD1XvvTyx83f7r551fuX7veuvHh7EI0PPynXYS2Sg2a2ZKZVXl7lhq0",
-	"RKXFZ5KYvdHSHgaHoojfi4teaR/aTbvaX4wYpOPbQc0LK8XFWZqqbDUDs1A+GA0qW5ebsEz8o+nXwYVm",
-	"PaOtzIBpPcU4upXecxNNqDqYamH1gOl0Utsx1LKsixXcine+d32sWiss5bYRDOcgn19R2Jazv5whg+aB",
-	"hb22THSZqHSS0bC+x4b1LRKPPZpSoRsdI1cWIXNjJxLDVxFPBh5zLHQLgggYTx8Y+WJYvuwiFI1jku46",
-	"3Zcjw4QLSHwBcjjdJ12eGJ5JOnKwzwWLbaNrZOuAoNXlPahJpYrQeMCFIgM6sVJB2+JRFYoe02SzeXEW",
-	"o8a5747SHrsBy17CrWEGTOiUO+AcrvJlGRuTFAZwIXkS4dYakSCHvBNN4VSXf63MZmL+vZUFbLrAmPGl",
-	"nyFvnsmZjzPh0vLw48AK8yYGhWm32q32pfaVOTxX26UUpup4a+sN81b8yPB94UvPz943nNYtH0BW4nej",
-	"NdM7yNbgS8xmIaQK1LxRYG54w1z2dlzxx9N/nLfJUaprw5R2NO+w+U6kHUGTiWKKRJo90RGpGnXEgdAX",
-	"aj4ND+gklA+w2NFihwaAW2VdGywmB1zEcKcZPUCPPvrOhEwHyiigWo5Qmxcx3kZi1uGKS6GIFETxAU9o",
-	"SgZA36pO7jMWOxTX4pJCsU/FgXnE/Gb3VdOUd7vboN8bmuYzEagv1smtlLE6uYGgR3PZ5Q0z4q7bw5O6",
-	"i+DtN6TQqUxezwUEScWVrVYzqJgdNufkYrNVCSoXm21zVMynA3cPxLyfH/2lDYYf/Sp7cfQlyb7O/nD0",
-	"26NfZd9C95q/Ike/ItlLiI4/P/ry6DfZC/MLyb7Pnh/9Gl7xMvtj9u3Rr0n2B3Pdvgv+/zd4/U/Z86Mv",
-	"sufZN9lX5nmSfZt9nX119MXRl9mLoy+OfltfPWQ8Y6tPhKF16uyz9NHnVbba3wMQ9w6cYYoSptTYHSxf",
-	"XqS+7qBPBk5OzSJlLXkE7i2Car1/rrB3pKy/tZI+f8cQteGouIvvXgqtYdnu+IPxSgFShFTDSvbfj359",
-	"9OXRX0N7rBfZt2FlBdHmtXDVkaArod5rHtRJZavSgn1aLvG6Mh2MEjo/L/0BE4ZiCCX2VgLeeSY66JNi",
-	"T4YyNbT744f37mIaq0vA7RvFO0kZjSckZeOUaw1xB6lYKBIuDhS6vLgiqRxptlEnu1R5oeoABagiXWPO",
-	"EY5Syzy5ZYQUh8buckh/MWLQsj0gQmqUn3ay08EanG1EBlLofjJxbqplIu0207fwhav4a9xG4ZR8jZh3",
-	"35gFlDX8zsUHE/rpJfGTGwfp3Z/eb3YGyehnk95wjq4PkmtF78zV1rX2tH9mqaJvVoHI7YhhYG2r3fu3",
-	"bZuL+pyZdQdzPCmVoeiZJQuj4X8Gfz2anog54uaG2iFNwYmWn3+7+7v3b1cePVshhDRDi1go/mCxDTOr",
-	"00BwSIFmMMkbTuEbF2lB5QHV7C4fcL3U+eNvLD5V25UJ70xWftje/t65j9bS8AwKFj2HBJZYkiCBYfeG",
-	"zFeXgCjwLjZhL1zwB1+6ktHXnwxZCuJovsF3i4tY5ZIPBBeaaLSjlZFMzhIcJtTIKSPbZWqXhLGddpPc",
-	"u14yBCG0oEIBohOrNsJRs3mxQ0k/Zd0fhZWn+1SxT9LkWeP/84VkjafgPHn2WYMJnU4aT+E/zx6FFXiY",
-	"RQRlKxeKmX2th6IkBH0xTAT3Pe4gm5wSiqQK1rPtojGQgmtpeB601AlF+dnHXS7ix/lGRhg5wS93QZGo",
-	"cdhuQHhERdCpB2ei+yljZMB0X8aK0CFN9XJZbD7Fj/NPdn72pf00la1KX+uh2mo0EA2Q6TqerHo6quRm",
-	"5u/I0a+ylwULEjOtX2Qv4AcCf4OlmT3P/kiuNEn2j0dfHP06+yZ7CbnZ/5S9NBbjy+yb7Hn27dGvjJH5",
-	"++x/EMzvPvqtedx1U/0+e06sVWqufZV9DY1Uv86+skP/9YltzXzPz9XQLE5jkZ8OKBDOLty8FsFrc3Yt",
-	"wE9JgN8ByUK8CWf9iB4hmXChpbVwT8uUnQGM52R9SRS564/VMDGUV1koqFZSEMA4UI2ncv/nrKOXZYWg",
-	"3bTP+lzExj61Ip0Pek48c4HGMuJLlaM75gfs1O2vf2jEO16v6iL+3QL7msw2r+2HwgVBs6zd+7e3fZ8u",
-	"LIoVE2JTNSZDaKla7sIIAau5vfTmGNyhOLnFfWeAEHxL7W2Y+wVF8PsQHgfHfAb59hw3vi9evnTl8tWr",
-	"c/rAuo9+HtkQH+HYK3X+OKnFe1odHYNTtp3hbWtpvTaY1/I2N5hdH8Xj9vIbtJPRfpsr+z7tU+0ETMrM",
-	"W6FuNmFd7ZEQyhamRVXwiXj24U7KYiY0p0nuPK2HIrr94UNipgMPq4iovhyjlAHcBKz3UmTA0lLPyDxL",
-	"T44FgaCgDZEesjQUneWC6C4u/MxNGzvOHMboPtAFZbcPN/l9xkn5QRC3d5KY41n8sstJeznN5n6bvH/J",
-	"fC/XDYTjR3dVq9ksaPRdmVpUU2VRTaOBjG9SzSJSbTdbV2vNVq3ZMpprQjVLN2zIwL8hFCVkVEjfpJoI",
-	"CXm3LMXAAuik6B1jMSim2MI/Mb8NGBWKCKn7kN2Lb5r2bi1xas3yWw1kzLucxYu8VqFY6LbaqJP7Urt8",
-	"lZFImMJ7kaWYzXP5aIpQ8vDhXWw+zjWpRvBUXesk2tjGjOsI9ZgbbhEA8VTUbaJGtNNjERnL9ACV3dQq",
-	"7Z6HqcUutHt20efoQLMHCCy69matea0G6RmCsfjDQzypqGiDv9NMzueUtZrXms12s/nohE6s4srP1Y3l",
-	"JvEQlzYPbjGnFoCWhVR7S1BrHfmHhoq7doG9PVL70z7v9AvysYz4TaFw9NVdX89ew7k1yBn7ifQDBzWw",
-	"XD/wd5IqFi9tGFU+rGT/OfsKAhTfQ5DiKwc14zBlSPZ7yIj7VfYiexFWFmkXoYiMrQP6hYXm/eTBXTIY",
-	"KU32zf4CHq+HTzDbUAA4mx+PKYbRnDCxYbRWZFWWGUzXrzgURQVl2tl1ItUDt+6xHW1K9wjF6iGzd0v3",
-	"uA7LvoGrPkflwx2vRdpHlyaKBZVRmuykqaHYzyqvdLSuNCsnVVRK2/RWaCo4oxNoKp5o1prKOva2VjzO",
-	"RPEoyOK3QgMpC7WVVJBhygessSJ0vzbST3YLSOfOi7j74M69D4lgY0W6zIjmUrHCvMouM3YJX/+1xdGZ",
-	"8uLifCcPU8aW4PRPYMPOK6N+7ZN8V5lMTkw1Q0yzGwusFm9YNREd2YAZcr79cd9Qt43o9vghE0U+sM/0",
-	"mBn91RsOpOoAnqVgZMJoSmhPbjvIBNJqkphOVChs1XikJTyHOXrur/wt9n6LQJCPk79Ry5hONurkHn8C",
-	"zT6MUfS77EX2DcleZN8f/UX28uiL7J+zr47+0ppAnk4hXAG1AH8BRUJfhQIe+RJLhiB17Ov8AbNgUEEV",
-	"62jX+G5ADxjRYwmVWxD87zEs5RoJAC66JVPCRSeFk0mTUAwtfoOSqQYkJLPB2LdECpAgpBqZH7dIOwLU",
-	"IjISBwICKW7mBSQHy3RDsSy6D3zMfM3zLA8rSJzPWs3m1UdBxSy1stU+oa7uV3OuerqZwCJ4ffNt17VV",
-	"a9fdWriVNcVTSFC7NFhNxiFSw4Is81GS1FzqOFTW1BIqeiPac5gvTvq5jDuq6T5VLEfspykjQ2rsAKoB",
-	"++cJi8mlZg6goKDk0twSEKVpil2pNFwhLeTgW0TIk5ZIWZyz8+PnTBxayIBUMA0TMeyt5TOwj74spVP/",
-	"sZRMfdJsaFzuuTJ8N4V5WdAfCTwKxkIaUN3pn3P4aO0bWXfPPhkUXJ6y8AZ5tODDIVsUBbnrnfGFQIiF",
-	"BYFIiHfORBC4jjDTAUjQlgkFPv8BIheQpstC4eMZUUemuFUxEzqqkz0mYl8QC1g5XVdxBLZK+f5tRMiR",
-	"KRHY6joUxa6zK+I47LmdOD+e7mpnChUuef+Co99mfyQIsJB9W7FZAjnuzEkZul3t+bJ0nMQiNd5z8nN0",
-	"r6+V+rVS/5ZJjFuAodPpjFJboMkFoZ4Tv778uNhcUX5grpKr0Vzch1brlO+PNDqxj0kN6jNilZYpxpgH",
-	"dXJPKl181Gj8GB+W3VBgcr3aJn3OUiNEeYcm5JAmI3vrzyV04rQt0Pdp50AlVPWnQ9kwh8dcdOV07Qap",
-	"XgRAa7hIpNlmPRnCMAgktLFSdYfDMjuZaMGnzrgc4lU4N0zsjujKZd0NL6jCx1tHRtd1Du+j/u5bAOdH",
-	"/cSBg3a/GITM+VHl5Fy4wWIOaSkL2bG7iVRTFlPo4Dpbnw+IYGOmNAEs+S2E04f6hjEFwQMtaQLSl+NQ",
-	"qFHq3TU8R02UipEhS7m0rR7Hc/LJuF5VXXc89UO31veGt9oVLdKK3bdb68Lr+q23mB2ynDZPxgwv919F",
-	"+2xYr4SDCGn09SBZnF8BzuduoTEVZHRskAjeEM1TVBHnBJRKrhUZSgULte7q3PsMcPnpqKNHgNIdz6w1",
-	"AccIYK2Y3wwHhFJguN8hx2B9M01ZKPLaXpuMOKuk+vSAwHw59tkxWBjireTEfu1z+LA7N2vFdi0A1gLA",
-	"C4CPRKHXn+wWPBOOeb5iXs0rlPFOiwh4svEUy/UXOyzGfZmwmfyfki5PIKJoBoc0dKfBQs0yrmk1cAhS",
-	"NXycjc17L3pPw8YWGVqZ0PfA0B05nAQgF2JJhNTQ8z0U5RT2LSJkDR6IXHb8RI6IYIBpwaBeUXnZjD3k",
-	"Lc9ECIyuTBI5VqGIcJOi+fLhQ1jR6/o2ZvBVnngsxhJ4xTDuzsatsPALi1ArHBhjqs07ZAxB07h7ImBG",
-	"XPCDh7cqQenKRzcfTl3ZvXnrbLAbi0LNTP/EABbFF5i9eK0XHIq4Lqniqi6HzOs9dYxknAI+Rp75y5M1",
-	"TsZazL6X/iPkGFNi8sHDWwH56OZDIlNimMlJJeaVU5KYS40oqE1zltR8a6mEgT6kPTbfznFmFMBGYQWa",
-	"h3uSM1AuokXoVRAyhgKzYyjQ/9bM+kf1ej0iCpuREUr2UzlWLCV9mUBv5RyzgxywCelQQRJJY5uEymin",
-	"DzhS6OPqMg2NCzpO8OO+e3vrlIwyb+i9ZxGFRbbWEEC8bPlDsQXLWiKsJcLa8Cp73oAdv3Fba0yB+y1x",
-	"uYkc/8U+EBCZxD7CcLx66S5XGqf+qR3hzNkRDLTIBW+n/ibxiM6zQdFD2yGHpReUW7thxtNYmKfSpSiY",
-	"k4pmv/5ML2oVFQ5ly1nyWwpZa5H/dxRYVeM1q+ivtqKNgFBNEkZt4Y3sEsxCQ0vdmOgqFJQo3oNMBLbf",
-	"lxKS4CKzofu0c/B4lCYRxtXsG4xy4SACtpyHt+6lnq+ir8ZU061QRPBJHnNoaOrCdpG7LUAnAvx1Qdku",
-	"39iVI2805wbxPk33dChwFFIaxEy5OBY6zAuDuhH8+8DT4MA8AbZMhYIdsnSSM4XCyfJIZ8dw0hBvFTIS",
-	"MTAJBUABibpcxDUPbxQKM4H8hEDmIPj3a1LUbAlnw2+lublwVsqnS6bOBQ+DbQShgI9rbN7ZaAhdOuCQ",
-	"vGgboMBCpWDbRYeOS1MEH5mdSR49wD5b+Q5uTWs/4LehXBg1lesNzIYfAR6crfHSnlOlNnygZRJbiAn4",
-	"gXBFzDU/AZgy9pXV0HW1sIOpOUWsc8BiXE8oIiCXQ5o8tg18sYAMyaGsqUeOZQ64eOweiwLfPd46q/JO",
-	"htuhyDv+Yk/5jQBTcAyzjkcJIxa1fX+CE7JrsvtUODIWH49q4kauh+IGlH5B5Ro+Z7+nxdzym0BGImap",
-	"bdhrAff8DKrHBw5FEdQPQuVuVLOfXGkuOnrqaPrL+SHkwta2ya5hZRv4bmcuzDlxYzlKYpKOoMu9Owe2",
-	"SSbTwKwgZmX+FJrsj1JBUqpZQLgKRcq6I+USpjbbbaLoxLfe53rq7dWIPenTkdLqMdWG+GEM9wfM/fGQ",
-	"pY/N941m9gaGT8AKMrfyWjVuOT+1OPVbjUarfaXerDfrra1rzWazAX0MelgtXgCBeUWsi6stI+CmiaCy",
-	"dfXyZrN5DMrr8tXAPX9ShAzYnBNl67bOQiVaqA697Y0hT9wu/5Xa3p+nmgbf6DhAeUm0FdCHzqCnpGXy",
-	"jafwD4sevqx3bq71HFMFtqdaqbtfjNwSUlvc6+pmc3PjuOGA7y9zl6X42k7u8bgcexh3+o+brfbFzUuX",
-	"r1y9Rvc7Meu6v2cHJewWLIxKFOCyzQCfNWvXaK376Gl789msJrXHHTGbc4JXsEljqt6Vrq0ndSCcJ5nt",
-	"aTnEHcZ40akREYL9zjWgPwRVA8OGFtrXui0Nb2fKuUeNIATfJZDMVpmwjOGNSFugd4BOYf+2NOhb5uRq",
-	"DDTvGSmmSBVz94o0iZ2mYZUbdRIpOUo7LDKqgwrFuM/wVuzOCnPuyAFTeYc4ZxQ41Q/r8YFp2TsKaMBm",
-	"+ogYG4qq5XRF9LANq936sWiK+AFa5cqOTUJkoBoZVtJnNOaiFwqv0nApwK4pKDgb22QKlrkxUrRnl2r0",
-	"Q9AgjYI1033L9Mf4fc/QfQEjLHJceEjoVybut8YPUSKEsjBD2luIIGxddmXSww+60IOFoyYs7rHU9XLv",
-	"0ISJmKauTCA1xgqpOvAObwNpPmDkl1KwjS1rsIwE10btViw9ZHFAjAIuYoQWS9nPWUebq/uTWUQZWPoL",
-	"nO5vTnWhrTxU0IWCdlKplKeylMHZAsmKKQG4dELBkp0Qpc0PQo6t7eLz3MrkA4xjmEqcIy6Na2MbKGMc",
-	"GOvJxk0Us/RnaBdsLDC6RGxHBuRj6HJdfOKYcwC6QfvFX1DoUbAf4oCxoW0BDUUx2q9umLJDLkfKJiBv",
-	"G9MdHI4pfLo+NYoESeVYLSLaT9SK7TnsfHAww5BTRqc0CTgkc1pK4nNzukq6B10qg/s7xrO+QhoDLGMX",
-	"xrhnHy5cumneM6NB5o6YwIG28mFMhfnidonVEhxMQBYc+vI2tJvty7VWq9a6OmcvLKbXjCQCh/a1Ugt/",
-	"6Akzg3wuqFmHsTxHFNC1mA3knEnm76usatHd8C6O++YdC+ftT7+bajBNtl4BmLj8UU946PBARZmKUCCN",
-	"GWFtJk+kGYVrxZIuqbJEMRJtNi86Qz3fBJoM+3Ruc1ZbOHb6S0dGa1lbqee8C51OHSgfqpjZqxXe8+oT",
-	"fXTWQhs5zBypnYsbYGlIeVMHQcjxW67kn6tp7LWzfMsCpwcKlHzWr/WamoR18atGzBJ+yJaj/JVCYjY+",
-	"kD9brr8p95zOpV5ClSatoNlsgoF/xWJ9IXiX7jOe4i1o+Rv1oyTaFYS3STWyXAadeTqd2H/b6UAwIYoZ",
-	"jSPwgWvNBkOtAtt1qsPMTRcUDoXebX9KBcQk8Yk6uenXB25lGx0Z4mRDsWd0EJrG5FO7mebbdXjX0hep",
-	"RnajahiOcH8ZWaM0HQyLF83LqR6lLAqFja9v5B1T/PbnnmeiWCdlZl1mD7jzhxr+IqxDeZ92Dmqy24Xd",
-	"bm+CC1sF0I1b2B2qk4jHETjY+4wUJ1zaLlSPpLAKoduhGbqIUevtfuTbt0wn2bFwbsBSB9RIcv9siX22",
-	"m7MZJ9hVsxWSVrMJrer4wOgjrSb8yYX908tnLjTrsfSMmWh5ZyaLbKDiDrxBhvnWGE7m6Ak9g9ecPudr",
-	"PLX/ntyJnzWMrgR/zccb+XjERnNcgvlbMbYoHLGgsYJRGh83LBEc5IANEZ0gcOXggo1Je7MG0SdgdmTM",
-	"RSzHpEotCbshJ9ZlYagemiHzLtswipb7PRSuNaHnoIbwoR0UVehkmEXSD9yG2NO7ioXhxgQfJaka9l1c",
-	"65RSNFC9uW7Lq9dmOy7zT7aq79KMkvsuL6/ou2yfFfEvIfxJQH5hjtmbdoq+Sy5OJmJCp1nEhNAe5eKV",
-	"2YQZgnVGKdcTONz7jKYs3RnpfmXrs0fmhNj3Tp/73VTuM9AzOAhqndKODkB1cWEOVAyGLqVUH/MUgbiz",
-	"JzzP2JoeyboUb0ghWEeTw/aWBaML8ri7Zk+s9xRNDhW44HneYSKYwmkOBWDLghNDjlJNhmYJvINodvhZ",
-	"MMIOuQHb+ashiEi46MqA5L1ckaXl47mcU59O6i1eu3jyqVFNfMu6Lnhzy5Z6IWCO3h2WAry9FDaZw4Zm",
-	"kelsNi9a17I8YIIktHOAL0x5r68B9En6AXdT+YQPaLk+0rBIOdKKx5iqwO1ZruWhq32qGAS+nTrJFaFm",
-	"aDJM5X7CBiAlJkMWisituJbPuxYzAb2uBB24bF47I+wqASqvu9smD5VzB7aJkKFAY5SjHa7r5M8RY8RB",
-	"ltg8EKrLDm0qjOk9pKliRqgAxCzX7roRGBuYlmGbzkpBUjpGNJfog8cpHUdkwAb7Zt1CaUZjs9x9Bth2",
-	"qRwOXaKwP9YYT1h+qs0Y3iXXp0NDXBAZTDjsu0u4Ntfw4S13xs0KzWchnzy4Gwps6+uC53TI87h5BFlO",
-	"2BDYbgk2BQaeRLWNGUZ+0/Eg2WbK4MHY2b1DDtgkFNVoxzJToPMtch1YB8G35wnatuvwxjYxIk0FrnlI",
-	"4M/uvozB6hAu/8ZfMR/CtSQJyP5EY+qO+YcNKkBnYTgF4K4l+xPU7fMAaJQ7YK1nRh0o99pcOYEEk6CQ",
-	"luKfMurZKGHGFvMMNdoqOUMC5BFBKPZlPMFgTkC6lKc2COM3FMY6pAmP7a4ZtQpftT+Kewy9pOjB7kDJ",
-	"G+/0sVMkLtXMnlSNpoVbZVYakSHlkLOPxNjnmvRZynLPFAaHwNlsZNkGeGp9J+cLGG6xKUmExjEzZPjT",
-	"mhWwtTs3jfVWasISEOjCEpDIJ0ZHQSii6bRquMOocrUdY/mCLysUn3u2B4v6vPD5Pg/F57VaDf5nbox2",
-	"P9p7SMoHtHHYtmCmEfncJcrtuQsLn7Iwa8Xn8kuLnoRctpzbF15wi4v4x8Uf4DUQlzr2FhAdrpSj8A5X",
-	"Q3CCpxuxHAujPpst9n/UZKzLF4ZxtzBQoUIwItVUdwMiYx2QYdzdOMHYfT1IZkzftgnn8+rli/wZiG9w",
-	"kkExw6cIJlCeQqFT+aKXYsNoW5DymMdT3wGKYBa/wa4Ky1X+9Yv/aXhc+3J3oH80NHZG8W238NbF78sB",
-	"XxYcDQessso5zVtKlk7pvfzyolfMz8n0byv1B1q8OEDWLzw61fRiyVxsew7ISqsZtW36Tffx2kKiH+kJ",
-	"/WVf8IPaMa5xw6h+u1bzW7wQ1w2r+GXuumuGqz2YEmg239OaRM56zrtUgdM/BgfiBO72rT9RxVAb2y4j",
-	"FRt/lXq1ulGO01TZN0/JPnD1NKUT2/O/uBpXjDXzFBohnVDND4tl16M0iSAX0mJCp4j9vFEnYPKo0lJC",
-	"YT2ZHRkz5Qz9P9v76D4BWRk9DSvMPBZWtkhYQe1hwJSiPYaqQ1h5Fm2RTetHzVVeu2qbAAnqcyiqEKPE",
-	"rXDa50ZANpst56FwDQRyDSUA7RVfbnXQqWRV0KSDUGw2N6fStCEqDDIMlIZYMgzuQDfZgHzwwWb74gcf",
-	"oEebTnVks4EUp8KGojpVSZfmHxxi6lvWKQKOW6xKxyGuffCB2xzomeAfazcJJZgDGQqZlr03uX6yXZbR",
-	"LnuCiY2AXGq2G5eaFxuXmpu4DLvvXcoTVdJ1kWBqvXkq7629vV3CBKBTmb2rQZ4ei7noKXuW6gSluKUe",
-	"qiai00+lkCNlHeSgGgE3MJqOpuoAdh78vHlEfSQUGsY26dmbXkYmDWWSoMNqIkfbWCJojABDG7YusavU",
-	"sGFebkiBqgMoWzQbDMN5NHQtyZhyjac62gV8gC249KP7URkU/YANNSbAO9+0+b0j01iBK4sImQ5owhWL",
-	"g9wV7udtcRXhNYb0ImOJlHbf7O6sTb+zu0fCygPW40pDOz5DaLiDRKc0ZrUBTQ8CQodDliTAmGqyW5Mp",
-	"73ERkB6TvZQOAcexxkVsvUFBKLg4NOQhBdZ3aJ5wPTGShyWk4DdSAaFa0yK6WADRBVtTAeZNDSxOZA6h",
-	"uG3YeIelGsMLqEmo0f6AawtCeX2iMblqP49UUGg7mMpRr5/DP0DPkMJsgApy4u36ZEbYJ9oBOvNlANFm",
-	"czMKPPAxRS/oDEoHpRZeMRztJ1z1bX7FmKcON8EGd3Mjb29Mez2Wkk/uBFjtWqR99+FD4c0laz4VoSGM",
-	"NTVKNB/SFIxaDRIFTSkfY0E+iyYlmlTltK6qN9NVvcuHqg78TEXbRswhPdWGKRe6Zn8g8BfigW7UyZ0Y",
-	"0832WShcE3yZ+hNbIj2ajA1rgQMvR+CJ9YihPlKEUgJ+hiwFB7NEY3P/Pak6cgx3bxdxSLWFzTCiPP86",
-	"EFb3wxnCyR+J6vDVQ2Fm72NjEycD2s0r5J7ZXWvyoI/Fn528J6aRbMh+k8RZtxtb2OSyIOxtgl4fUmsg",
-	"x8F/opLbx58+UBZGGmbPNUG6tk43Fgqu2QBCB4bJWBBA8AhCUbcadQxvNdwEBh5zhdoIBi0N9wZ4P3gH",
-	"CGAbUkPnuf0BlmZ2zX3Fx1bYT/GeO7t7cxi+VVZ2du+Qw1a9SaqRtdwaw/5EGa7yORQAfM6Hn/dSOYI4",
-	"YUN5I7OBA0YbzkSEoIJh01Y/A1ZNh7xhXt+IgkLluEKfasl1AkLI9Xp1+Rbee4LakLmCno9qSWBa30dg",
-	"ExXhVZoeWFqHJ7ZsMBtc2iCRYVEXFFChMX537NfFzyqI3SQmDlkih9DwyC/ebD/mPHbY0CVAOp9x5EKm",
-	"RiiZZ5gKRfNfv/iPF7cLMspKUne2QKaBD4alubsEvBJ50pkXgRH4CRRDFcdyj9xU7xuSrkbOSdgwfycs",
-	"VfbTPDavqPdktBEALdrBekwYmoCgbnpoBKa5esAmUO9ik5VgB4nVWMzWoS+DoYJ5wNhweuNmqSJmAnNk",
-	"oj2XBbloz2jpnJH8mPGhWnq6rAyYf7yq3i93MFSp/qVluCN7gCOyzyCuVSh/XOCtMw9bD6kZxWzh4gNr",
-	"JpcfWDkWW6g3pXRMyu68yHqE0FOUN/w16pORQ964KcTorR5M9xOjiL+WVNkq6PmuyguYsg0b6r7tZ0Bz",
-	"D6D12DoVQEtc7/G0ArgM502QYUI7zFeJFW2CY15JlaNLTXki7XkyVkTV6RNWlbgAJVyYgL3hX0TRZb4Z",
-	"EEqiu7Jjt5yrArDGjPMXBUVvOBJ8taDcBIXq0Vy2BKg6gT99Az6/MYOiOzEbDKVmojOp/YRNABjE81ZD",
-	"/2bAUo2oz/XujhRNcGuMHAEB5tkZ7gVKFFA6QmFsPGfSVQJiDT5lDDuj8K/MTswxmmYnoZjmJzMZAR8q",
-	"AM3wHtyaP56Vrc9c2n9QAY4RVOD+R8/+XwAAAP//",
+	"7L2Nk+PIdSf4r2TQjmhyBbJA1ndVKC6qv0blme6p6arekTTsbWQBSTJVYCYHCVY1NdsRM6O99V5I4fHJ",
+	"8smntSVLdngvYuPuWiO11ZqPdsT+Bah/QX/JRb7MBBIgQILV1aOxb21JXcRHIj9evnwfv/feBw2fjyec",
+	"ERaLxt4HjRHBAYngz4Mhkf8ERPgRncSUs8Ze45j4nAUCCcp8guIRQT72RyRAmIkLEqELLNCAxHBpEPEx",
+	"egNHmMUddExYjDgLZ4gz9Q4a0Vh0Gk6DPMHjSUgae92e6zSEPyJjLL88poyOp+PGnus04tmENPYalMVk",
+	"SKLG06dO45Zs5DjG8VTM9/PB3Vtot9ft6k8JeAzxAXR5iGNygWc3hO6deshBAx4h3RnkhWSIQ/nkvuyo",
+	"5/SZfWlwEXxzTIXYRyLmEQk8BxVvR+T9KRFx+gRq4kFMIuQx3oYPei3Eo3yzIwrP45DIxxkiTyY0IgEi",
+	"LI5mSJDonARoygLZzBg/aatHHcQjdEHjEWVqfBH2CZqQiPKgzy5GhJmBDjANSSAfl8+9P+UxRlQgMSEs",
+	"bnX6zF6NRr5fDXtp9HKIOKJsCKvxFvexmvviUpyMCHr44C00wfHIrIAfERyrjmDfJxP5d0QEn0Y+yZFE",
+	"Y+28uzagE7GGJ5OQqm+ItXV3e2N7o5fr04BHYxw39hrTiLYjMiARYT5pOCWdfYBj8hYd03i+t4d3Tu6i",
+	"9D5S+wE1gwgP4jYl8aA9iuMJntB2hGMSyofaetO09mBsYy5i5HMm4ghTRtlQzXOfxSMqkI/DEPl8yuSQ",
+	"8RBTJmIHFg95kYemjMYCRWSsX8UsQF7sIaH33ZTFNEQ0lrNFYlFcsn6DPJnwKO439qNvdrf34292e+7u",
+	"lusuWb10wEc8pP5s2bS01WN6dvYsYprIG5QItGyw6nHvfa/PJpJvUBbwC0ke3kU62gWje/+b6+7+xTd7",
+	"m7s9d/noSBzNDuTmq2ZoMUcXmMbolAx4RFAkX5EL0OSRuTbhYQhrIgfSypHp+gp869133z2YxiPCYknO",
+	"pHzD4OwJyhmCxons5FQQ1JTcbWt70813onGT4IhEKCI4HH+zn+3ffmPJBH37geJVh7fLe6NZ2Q2BaOBo",
+	"rh+GJLohEL9gyPt2WzfQPrztIWA4NEZCsnyMznFIA8QZ2YdFJ/IWPBIRuZgwo2gS8dOQjPPjcbt/dnv9",
+	"u29uPti513t36x332xv/fvv+7s3urTsLx/PUaUxwhMckNidZxjqqRmhxlxsC3T08OkZyzSKGQ0SBT6l9",
+	"OaRyW8OasOn4lEQddJ+ckwhh/VuuUcD7DEc0Ho1JTH3E2Z6ci0AOHAuEkeppkboznkZlryS7bDgNhsfy",
+	"ptW/w6DhNOSKyJOhsRdHU5KjPvzkLcKG8aixt7XhSGI0P7tyXmI5qMZe4z+857Z3D9rfxe3vP+60H33j",
+	"T+cZpdN40h7ytu5BfhLN+XuLszji4fykZqccEmd0IkpkBcnbJB2lx3BTcs3pOGWZkkwiJWXwCdHTTkWf",
+	"wdKSoLUP9wYRESPTaEQmIfZJ7nuckY51Xn6zP3XddV8zGfhBPH0OyeVRb/WZbnE6kWsaj3CMxpjNUlY8",
+	"wSIGqoBDetZBb8cjEqGARsSP6TkRCEcE0SGTp39xsbPO7GxtAAODRVcMNVt2mOO2meSKZe72dsoOudvc",
+	"n44Jq9zUgb6/Ir2X0OxGOc2aD/yRCNYa/1OncUdKUOUTMYjwUD6Imqch989acgIsacoMIy+qlo4YxLTF",
+	"g118NsiFuI8l9RwGZDzhMWH+7E1S0vG3maRUEKNQ0+IOTtpfBwk6ZDieRkQ4SExPpbxKOdNiisDjlLGr",
+	"IzkekT6Dy2dkZmagt4FGCI7yKKJyL02lGO8T2L2SRux9N5PbpumlfY/bD/TlPSRnwtMyZimtWyNuyyFX",
+	"0Ehvc7OM2u8eHx+pmTvB4qyK5mMszuTyYiQIjnzDNUiwwsEDnX9/SmCldd9luwvXfWGH+RmpkJtjwjDs",
+	"0IOjQ7kqjmaJ8mUU4zMiYA1i2YI5iUI+HBYHFJAxb+NwMsJVA4A+rDaCZSR6IKXZ96eKnAagc1Ahu0d9",
+	"HKak18To4cPD25LGMBpyHiB/xKlPJMnKBRJ95m0Oeqdbfpe0d/BG0N4g7ml719/cbneD3mAdb5xu+luB",
+	"1+ogKehJ4dOQM0qpWVLrKQ9mmk7VuUEjEadsXnZQEjufRqoBSenyeJLHkXx8OhFxRPBYyX8ddAANU5GX",
+	"h2QzOAz7LD2xxF6+K5whzDicFdmpphW49A70VfVMoI1e75r2TZ65zi/pEehN5er0dm/DRZNUseogTwrM",
+	"5YdpsyvPzC3XQT6eTEiATtWUgwYbtdCIh0E2cUqrkQqS3qEDyqgYEWEUVZDMoykTkv2AAMrSyem5brbe",
+	"8u0bAvnTKJIMXar9pM+a/oj4Z8hTVgBvH3lGW/WQnESRvit7LcV8NJhGch1a5lTPxr3wWIcZ6VUe53p6",
+	"VzvHT/iE+uXsQctNhuNLztaM5eOtgl2l29vsbbulZxY8X+/M6pacWU/lm2LCmSAga9/EwRvKvCJ/+ZzJ",
+	"Y0D+aZ1Ra1ra/8b3hDIYpD2Vg4wxDRt7wB9T9mw2B5oy8mRCfG0vgM92dOeJiB/TYKnaoA1Gm27PacQ0",
+	"hmV7aLa2so9kkoXU9cXe2lqqSnUCcm66L9YMS2in75krjb3GQIiJlDyyifzTiAwae40/Wctsbmvqrlg7",
+	"Um2qGZ1f6Yz5FGeERBGPwJCSzoht5JLqdxggxmNlNxIxZkFH9usmDrTW9oorZWmIim8FnAj44hjHvmbE",
+	"MEygStlf0dh774PGgJJQLph8qUPYecNpjIkQeCin/hyHUyLZq2yIM2JMRzgM+QUJENwX6L1+QwmuJO43",
+	"nH4DR6c0jvqNR42njyS9y/H6xpA0hP2yps7+K5HNhutmZHPIlG6rm6lNNlS91zbvXReRmEWgAo1xOODR",
+	"WJnYJHUKpYfDqu4jT62Ch0IqpAaD/RE6xQGibDKNgTpucTYIqf+qtHFQFDGpQIUDCwyQMQ1DRBmaRHwY",
+	"ESE6V1yd3Wx10hHUXRbfvHDd62EatgQTY+y8IdQhhZq28ZkEVNtFQGyPJbuTqkGfWfPfyoSGOTleSRte",
+	"Yaa9knnus0ZO77ilLLMLlt0sdzZF+ZHLtrRh6M+O376PmqBdTqanoTrTpcAqRngij3cWzmRv5CX5/PEF",
+	"Hg5JhB4etjplk2o1raW2mKdqkAPNnM5ieURrnRZMUPFIGZYs38Zia7WxTptFclBELiK5DMwY34EacAym",
+	"aa9gsbZulVitN92rWa3z6uEduX9rLJK1JzPWCsYorJULo1rIOZOUczCNRzyi31dyqZZgau+IrId3MQ2n",
+	"EVmyjOr0MgYhe9UoqAYb7rqymW24G9rck3lvIjKYChwK1Nxwuwiji4izoVKT4D0zQiPNy8blrQ3EOGgX",
+	"fRbxqaScje66gzZ6uy1QFKa2OCDVZ9TcdHtrm+762qa74UiZ0SgFKcsNWpKQ9chgVH0GVD63w+5StR7W",
+	"yv27tX+X31EpVZxShkFPKzFylhCuanJ+IuXOMDdlSwVfV46rBwNPcpbcxSfj0Gt18uO4Nw1jmvnfvtbc",
+	"ouduI+hvW3VYzUgqN4NMIb8llTOpRM/QmMQjHrQcED0iIqZhjCYkQjSWzCQ3Eff5rWzs+S7cBrM3DMno",
+	"K4yDkFRo4+03v/ZzCE2rUSxhtTnrxoH2763GrHweEDCSkSfyddWZRqZrgEUCi7PFksHTTDRoiKnvEyFW",
+	"YGXpEI7NIVy177QxiQr0/pRMSaBYlpHAZT/3kZfqK/K3Jx+Wk0iDwnxdgbOrydpwu/np0mImymw7Zu7e",
+	"e2RNDDCrq0zLHXZOQj4pZ/HHx0eGESKiH3Qy+eRbJydHxiuPBfLkELw9tOG6yKN5sRqBM0d4qCnf7jPd",
+	"tBIxW5Kfd7N3YKxeFf8/Pj5S/N8DZV9qFgM+ZQH44bWv3YODQIpeE0nRyhHRVA5acCS2wZPotRxkHQqg",
+	"mxaODf0WmFWtc8IcCMfHRydYnK2wP+ovkGx4CbFeYEOtHXTEw9A2ihikgj1e4/doaVOe4YorSVbaPmPg",
+	"AA7ywL8vxGRN3hJrH8h/DoOnXgkKIHtqoTJQbchYBSGQjby2zzi1KYIJqegfvqJP4KlFKneVWeyrIRVP",
+	"Gav2YIgekItk8XuZrcz4ebW1LnCM20hpNHA7s95hhvg07rOmMcMhgWcCXYyoP9JuAYuM9InaXkxOoOUo",
+	"QsoASWCC0GZZ1ROwHOA4hzC5ElVcJ3F/ZWSZgy04csJDki0iFWjKzArm+7WcLnl0SoNAOS9e0YCkWfUI",
+	"g4RkcFkRCQiLKQ6vag9Yz+wBWW/rGgQG1huWYU9Zka7NSqBHPsYzOJACDlaSPbmz9Gxk05C5UUx/pChm",
+	"rGSYIRyM5SLDmZPZDH3A4KAQ+2dqX0R0OIrzNgc15TeknjCN4vYkwn5MfYJOMTtrOdoSbzUKypcUdUCs",
+	"Ui7yzK6hDznVqBIXatkbS8hEySfaShiTJ/EeGk9FDCM+JYiMJ/Gs/mLYPVKiVsmyZFYrTYgXYERVQ5Zq",
+	"qdI0gdPwCKVoEweN1UGAGeq6bqpgCAdhdPTg8N4dQDtRLgUVjkLZiJxYzhEPpbJhJlVvXcxm8UjuXaqY",
+	"r3wYxJJ9+Ve6YlI633DdOSZqw3Kq5kU/vmZBgGBC7Hkyqvx1HTu11uDEsPKY87Nsupob7g5YviSHlxdx",
+	"NCSoudFdbzk5u7eGOjY3XdfW2HOimGPWV2808DgqzU9qgrDRwBbHmWyoq/ZBDkvpACBlyvA5piE+DYl8",
+	"IqCB3pBg16AMxXRMwIogpcZ1NC9Oyusb8+dggeEvWkEL5fbUub61r8HjX9PqLzkS7LUw+0ZjSw23hAXU",
+	"6wka/4a7vqf9jFJRKHLEfbnqRxF/QsdYbtnUQMCnsaCBOjYNTqad7m50igVpvbbt9xb3z65R6KvJAcec",
+	"xaNwphWgAR7TcJZihVEzb4lT58scT+qtt/aQwmwKtO46fZa5KpkSe+TWWpdbNKTsTID5bcwZjbmUeSQT",
+	"dRFWfTFnUAaKECMcGb/QuNNnsANQme7S1MJgFBs3EiNPYg2Rbu3LzQp81ki58jjTyPW5HWljhxfux/RB",
+	"G2DbzhC2tV7Wj8/Lfl89K7jP47tSW77a8V3CaVNiaPJIWSThjESMXAgnfcrHMRnyaNa65kN+YYeWdqbz",
+	"evb6Cef3MJvpJ8RXvekjHJO9bBP3XCMIAWwV9ItU/bc5cW5bDjCNsr1JYwfMK/KwBvyk5SqmRMjDcRBK",
+	"5qvgO+X7NwcI/5+bkZ6ThwxrRw254oas9ALdyLmA9pCGlSugzxmZKZDPjWvejve56Qo4cHgElndbokth",
+	"BWeMX6Cmt6ibWVMaklTcsO+++267CMNftBZF1P4rLyWM6YSOCZ++qpPdwIDyUqcGcK674qoImY0ShEys",
+	"e7wyRCZ78fWp0qlyWi6Ag6X9Dc7IddgrlLFH2UBFGqiVIggVF7OsY1e0YHQtvAl0ve7ED+XD14dkUGo9",
+	"Ik+oiKWCOlUnpx43zOyhFoyXeTAWTPFVqDQHyNEQdsXj6uNx1GvXMl0HOZCacQWYyDy17TsIvLV4KgDh",
+	"pBC7BlqQzYHnIAaQ3ojE04jpaVZwwQepOfmVSBkOgdTYCi1nWLtJyHFwRbLtZquim017XHdZQnivnRrO",
+	"r2t1YFjKhhQQPwQ4ZyyQoN8nWjHPT4jnIKEDQACHJldELiYE/8n109pnn2VmG3COKvEHDeW5ZViTNozV",
+	"kKVX4Pxahk3F1139f1e1mlqM/77xkdVeNsbjtnnj9bH6lCOlUgGwJkebhuSFcyroaUiUaZIKLV509PQf",
+	"ysmUs/XKe+hENq5XAgCHYaj02rRrfDDQNJPpFGhArnoobLrd/AJRayyrLFP+vde3WHb0ljqXM2uZNrMF",
+	"ZBLymYpbsc3S2MysNuPANsSszzhrTyIypoKkk99vaNtNv7FoIfQWPMIzyQhOOH8LR0Ny3SBYKhSn6Lno",
+	"Hr151dPf8l/o/mZWz9pLHXPeVm9cN7IxN9JcnN4NzVCBSXaUygTvXI/IO485NhJfFNFzkkl8V2OAO9m0",
+	"626jkxUFX/3ZVO59LVNfGLWdAyC1zakHCQ5CyojQogdnjPhmR/ohF1q4OCbROfWldml26DUslDIhQhoE",
+	"5W+MCPZHsvGr8j9rW+geI8sEX185sd65FulCsjHCAsL8mRpp2v4eekACKlIjZqqqKGwejfwpjdFpRPAZ",
+	"gROMTwjTHnVwMQRUyGWgbEqC1B+X6sYqoAYjH0+U6QVCbhSUTevCTTknyJNbVfIREqicFnJ/mjAYGrdq",
+	"WGGUZ38SEUHK7KNXs4yoSJe6xq+6lGeM2PqAUKZoTY9gCJbUn/kL5JIJKYlPJGEqm3djT2cdWIlUVXqG",
+	"x+DW77m9rXa313a7J667B//5hru+p9MWcCDUrBM2H+pZcPZ3oNPkiU9IsMIxD2NtW6/Nn/JO45zyEMck",
+	"aJv0DY2998yoH13PxtBzHoGJUYvOWmyNOB+jkAwMtkTbEZ38Pslm6IawzUOWS5rGgoQDnVdAofDIkxGe",
+	"So1V8T3VizEZn5IoTQej5woJPFNwFGgaM5M7Jc22sV/cDwrAQhiImHLTmMhAveXSEHHLJDoksegztRfl",
+	"XLT1DgQ+EGm4ytSEuGcHqgCvp+dzpqLb/FnuTbnx+SD1bgo0ImGAsArWbZkMI+aNoveGDehwqkW0MzJr",
+	"ORAu76n0I0Cj3r9626ukyppW0zrs5ViZTzXscM6I2m/UsqL2G1cVUSwVQI3KmCaDVY6/3HvXsdPv8yxW",
+	"GZD9aMrOGL9gkIXhmm2wakknEfeJENcirJSEJ11gfSroWJuADgCiFedEsSsuY8+KQrQ+DFQUEfnZ+lYs",
+	"q99nZNbWr1+X3DkfTCQnBocRwcGs1gQ9TbuiIH44DE+xf/bwwVvzWLZ308wfRsIRhIGEI+iQyW+R0xHn",
+	"Z6h5HGMW4ChA76orYg95+mabKhnH/JSiuIjxeOI52TNpkgSvlUEWNeAfbDs4mHXQYawMRsqHDANVMYka",
+	"TWB8X4aVEpXaRI4PYofpEyJQ01PPiY7iAjRQTKCj+yI6EIjgtfbTOHAdNdBn3obrehmOhQoE0ZNOJVQo",
+	"PRVhF84Kyb46II5GxJeHkTyWFBZaxVZ20DEhyHvjzglaO++umd6tBSSk5ySiRHjFwGdDm2oY+nrH5+OM",
+	"WhtOLhzd3dhZEo+ughDVbN6HYOX5DAOa8dLAseU4Kc3KcdvYBUdy5Wx55H61k4uozCJue/dx+9EHXWdr",
+	"42lpgpG7h0fHViacki4xO5cQfCWSZ3hMVXw0juOInk5j9WtZKNVB9vRTp2GczwtTGEE6O/XcDYEG0zAE",
+	"NGoeT538P5cfJi+S3yYvLv88eX75UfJZ8jJ5jpLPkxeX/zl52e8nf5+8vPzo8qPkRfJ7uP3s8hOUvLz8",
+	"MPlN8iz5MnmR/C55dvmfkxeXn/T7yc+Sl8kXyRfJ88sP0/aqXyibVx1ydxCXsgK1Ka15Bd6j38mPTAnb",
+	"3XbPPXF3C8J2CrQNpNwluUFZV0ZYPJQaamASyIjyiBu1zTIQEOOgaUuhVr6NZiSfMmaAQ0HS751yHhLM",
+	"rA8OqQCRb8Fnj/mYWF80+zZ7d+6jCms+/00alBNRMRNQSbqf3s7crOUT76iEO5T5XDKr+5A2qDJoyTxW",
+	"ml5ILub2dre3vlG2UHZ2otulmdSAdGBI1hTRuIJiuifd3t76FSjG7kjVcJXpZi6dkqOS6RT7WCD3fIdP",
+	"7h30ttxed2O71y3rjqjIiXmSJcI0QVtG7c9/4HaEB3FZy1pSWZ5ADR4ssJxfJS+TT5Nnlx8mX17+MPk9",
+	"Sn6XfJk8Sz5D/+O/S26TfJE8u/wvknH8j89Lvx2BHlfxdY1whiQy6kniwN6IdTI9HtXbjOpKDc6cjfdk",
+	"BjFQdojHe3KD6cYsvv0o/SI//R5RkeaFxlT8NZwUgUKe4vDIOkF0x4vnICMXX89zx0HnJDrFMR2rfLDe",
+	"gE7EW1TEB+a1W+otkCq+VofUEuHkK9wMdpIY13XLOnNNZHsFipWLWSIHWYHvJdRo3ZW/aUzGYsX+Z8Nu",
+	"4CjCs7mx5D5SYyAneg7n1/OMsgDxgb2ueyiOcEDQGEdnqOmd3LMa8lqOfJQY9xMfIB7RIWV91vQO3i48",
+	"OSR8GOHJCLJiURakidwoO5fyrMoONY1pSOMZGvOAhFr6ZtOxHGfu2w2nkftCw2m8Qfhh2mzDaRyadhtO",
+	"46Egg2l4TzYqpyh3yOQamT/w5efb5ziCM0T2Q05n8TWY4rfnrxX7JK/Z/ZK/c32bX66Hk2B1TilXkwQ0",
+	"Bt9jxhNhcXOSO+QamJl0kgrwqLNKcUbE/xTs/7XzzAKzWM7xcutbTnJK2i7IuSqTWE57yWjFQRMsIHKB",
+	"6zQBQhEejkgHFeL4Gdd5lNAAELUjMt4H8zLkNxOomfxj8l+Tn7VQQHwaEHQxwiASgY2yoLGnPJjFSrdu",
+	"JD+X/4/6jfxkQvLg8Vk8vRXKnsqdvuts9B49rZin2xT8iriMmrN7kNGclu2j9CiofSZkraokn8vOBdXw",
+	"o6X9r0gZeoCC/DBmr8oMDLgyzxRyX53XbDBk9hgTzERhnxR3uGQAl3+xkC+UCdys1OQCDFQO+oYA7WFf",
+	"ZTwssihKtP8m5VOSwhXkWCDP7Dbva22WKNANTEh+XSqJSOvopdSTBhUVz5xrPlRqmFTSvtS1p2xeyZ5i",
+	"Ut5UJyEGs4m23L9uA8bGRi0DRjX9W5mT5UMFGv6ppLHk0+Tz5DkQ2PNykwEuGcBdHlnmHdCXVM6iixGB",
+	"Q0TwMeGMZEYmWm+2Xt1CkRknKkw0m6WmCDDWV2TZ0vmI5FhwjEKChQJYphb5ehq7iKOpLx8PynYbZABQ",
+	"JD7iIvsqFejb995yQBgEg0vEp8MR8tbSF7xaMxtXKg0paYOv1+dBgVBOpP5wD0dnjQp97qRaWMq1fUPl",
+	"SSXjSYhjUpMoUfISXX6YPE9+k7y4/Ojy48sPFR9MXqDLjzNBK3mZ/CZ5mYpaybOlXDIzfCxjjq9g6khz",
+	"ciNww5In2I+htAx4zz35We28TifSm+eurMKpAO4DE+ZUmv67kfwE5ug5TOGXcp5gEn+Ekn+BS7+VP5Nn",
+	"yafJi8uPk+fJ50o6zmTSzYVqfB1qyofveyk5eQ7yDjLt823QPOXFVL/yWtWUmBebX4UyF9JjxfQtn6On",
+	"S4iq3BqR2tTniSCwze31ZU5zwC8TNrPml22HcvPDAfL5eAwYVosAXo/EqfJIlaY2MUTnoKlQurPQ28xJ",
+	"88BIRq6d/DW53HIRNyekULGcq32ZPCvla5d/sZivoab1d/Iy+fXlR8nnlz9I/jl5Id+RzV9+0lpNTi5s",
+	"gbm5y/jSH4VTX0GelTS6eIcBqVyPWmfvi1fU6XRT124ySmnzKzUXXVUyfR1nVhU/liL/QxVAVMLTBjQk",
+	"OhBnfmoGldqCFt5UHtAJjuQ4TayOJBMp1eXtKR1bTalMppmnJfh+FSnNZUQp9WqqvHcGF5QfnkmAbW2F",
+	"/AOGDc9xGp0vu+ROmtv1gzrrk99JS962Z8Y8WDU5x0ZyL5XEzU25iVRhHsjeawtYhT0SDjmUUaqzRdJv",
+	"H6RvPXWu51iUPRoA5OyYRBSHFcSZPXZDIAFPpjrUiDwplhgJtnFvsO5vnG6SLbx9uuPvlp0uVXpuOps3",
+	"xJyWu7vbraXhKu2szEBgvgBgIyqlYamLxqMq5azgRL8K7AI6Ey2dWiSmQHLlHO5v9Fn9MvkUmR/Ivpq8",
+	"uPzzeipMRnxp38pIwZrFpbviILAzYK1wBKUtQJ4ttX3mt0tW7melczZt/JBNVJzKGD85VG/3XDDp61/d",
+	"JYew1YHlc2Hv7ZLKFm8fn9gcwzzdsfxe8MwDtL7R6brtnutKoi9c6/bavc2t0uub3V7e41X1ak3Pl3xd",
+	"dyL72e09UY3kLsGnixNiJV4vcY4YjpnbfhXLv9KiVy/i8jVUBLOq/h6Q4lgWEfU1nAFQKaJCXjJ9uXXv",
+	"GDWP3rx1/CfbLatjOkIg1UC0AOJAxqetjTZh8rAusN97h4c3xfA7f/Ym/+7h6Ny/f/COf4sfHt7k3791",
+	"6+C7O7cO3rnz5PbtgzdvDofvj965962Dd+7cOvjewVs3h2fvj87oG7sX7s2bF3eeDId3d3PiyywmS3mX",
+	"zbbUwJcuY7lAn/Gc6+c0S8X5VThJIQ95sUxaLnt3Vk4h/YKDKEuByjwKFAYtP16d5eFqg30ALy8dsvnG",
+	"0vHq9krpmU9jn2vjVc6Uuo+8DOiMOEM6HTZq9p480emXW46uC+IhAB9fUFHCZqqNBHZOZ0Ao2/xb9kZl",
+	"URzhc4KGPG9Q67klxYUck6umJnDduS4eCGOsXIi0kt4VFMkca8l7f9AE+2d4SF4LDxTVkvkKfFD3UGV+",
+	"/1fCBGucZ+mCVm0tMEVpjKYveYTKgmWXZ7lGN165FvK1xdMuxKr+UcG11webzYNTDIgWQmSzwprOEljt",
+	"g3TOlhKw7kvp6EsWqoqySyhpJewKhNBmwZKaxEzpHWOflUJRhP04S7OgrJ1zlSFUYYo+K0G0ZCkYVeHo",
+	"QCAqUBDxyYQErQ46OBXKh6cc1/JIAfA7I3O4lng0HZ9OIsokae3eXT/YuuXe7PZub9zZvLt1sH1z59bu",
+	"bfdO927vYP3mxq3N21t3tu/uNErtWMfHRwdjPi3z40vBQkzHJXu94gXg/tN8hetet7e9vdXZsPcCn+Yi",
+	"2BUlgxlCh31WqMj6rq0gPXh4M6/iyAv1FJrj46NbukVo5anTCPEpCReY6cV0LNdswCMnC6SKyZMY4mTn",
+	"rdzJb5OXyefJP88ZI5OXKPlMWSTBEvnl5Q+TL+T1z5NnYJj85+RZ8gVqwkMvky+S5yh5IV+Dm58lL1rL",
+	"Dwi1SNakPqpY/5uYhnQwKJ/0U3VTSpD+CEdlZ3e5rfY+HusKuozGFIfF6flF8tfJr5K/T36e/Bglv+jI",
+	"/5axrMmIM1LCso7kdc0EhYMCEkwV/yqc0u81vrHd3NjdbW1u7rS7W213Q85DKuJWuCcrBFjtTtB9qprP",
+	"2+Q05lGVFCLvlWypIIiIKBnngbqBmoTFVD5dcGx2e5uuu+ug5K86KPnb5OfJL5OfJT9O/tJByT8k/7WD",
+	"kl8lP07+Ovl7uP6Xyf/roOQnHVR6OpzSKB6Vn4o35S0UQBU3ygJ6ToMpDuf6srvjtt1eGywEuaOv8nPg",
+	"S6j4nvIzLPheccyrua6ydg3W1MTUxQoARuNZlQnux8lfJn+nSFf/QPbV5G+S/1bPN1VFQ3fYgEc+gDSq",
+	"gVYKqJY+aPlPVci/T0ig4yWlHBugMsFNRQaXCQVQRCuAsnO68D9sZyGmVGeG1zH3jLM2pPWQ18UEatMz",
+	"ufwhFUWhOfnl5Q+S3ybPk18biOu/ACDus+RZ8jskGRzq9TruRqfndrfQH/7T/4F67fWd9TX4mfwy+Yfk",
+	"J8lfJ/978nfJf0/+T0nj/y35y+SXya+Snyc/g8d3t5bOvBly1eS/EfHp5FhV0FzRiknOSYRDXYCGCBRN",
+	"GVI+Y0inWKJr6hDax9MoXCY52+HET9NY7KowKN0FxyTmA8U/zeZ4QcMQgSItW5T9qqf2Hx8fvQN1tXNG",
+	"VHCb1beipj2vWoHDoytN/4Gp/GOMA/busDbE6cwSn69tPdgC0d36uPGXeOwPH/4TW5vN1oJgLYpURTrr",
+	"WhAE7eRvkl94RYa/vrG51uuubW+7bheeyMf59vvBB12n6z5dk3/1nq419b/qn/8o/9l8Ci+2/nQ5l1KD",
+	"qlqot8gQh6++Vtn0CJVhRMQII4ir1px4lSMTDSI8NPjTHDPX7xRY0t9KySz5LPkUEAWWN3i9FB70KiRS",
+	"Aceq7HDJ6SNFpr9N/jL5v+SBXtLfJfEJUrOqKu8DBanVAwCF2UftbsbLcBjqm/kJ3N52skI67bIK2sXd",
+	"P1QRMAtPwEIBtnljgC6/ph+QM6dyQSndra5Vz7UshftzddugkH0x1aptvMtq0X1QNtVZJb8ShRv6uY+8",
+	"9x559oc6eU3daDqmuJ+xGD6qrWDDwO2+Wj1bPPtwEJbnr4Xq1qpsnQI0RCLWntfklwDA+E3yPPl9QypV",
+	"2R3LTdnISHFrKxW8u08du1nDUhtbO1vuWre3ttVd29rK5PT1p3IAUPxvrxGQMW/jcDLCoDgUzNupU7IC",
+	"kpB9tJyJfdDgjLw9gHEXV/qDoir7qDS/SFpEB0wNmv1tdrp/+PCvNjvrDlLtAdRVKzaWSlTENhRJqmsJ",
+	"tA7q5Zing9bnT6BMi+46PWf90dJ9qwMn9UQ9qoG60CvzQWXlkxsiTSjUlGS3p7MBY/TGnZNsvrQpcijJ",
+	"sdVZemZl1SDVoi8m8iqLaJHB4AjqKOJCXuyvG6Mpc+ssIPv3QZhbIEEqI5eaC4uAVao9Sbrrjn0dC0PG",
+	"rVLijRbPtjI+C9TU8+I6yJO3HsD1B/jCg0ruLVOHT6GQvA8UcFODd5566fvrrXJ26tYheMtECZ2uQ/Il",
+	"X6raXg6Ud31MVIpkNg11MsocDt+yTMiHITnP/Ox95zvf+U773r327dvoW9/au3dv7/jYQfe48PkF0lbn",
+	"Je1XDd36qtXfhVPy9Ti7qtyly7a1+vTXe1eb0va5o7nRlafKErv/UqKsWoj0k1/jFU9rGNdfdEYuzMLT",
+	"4Ou96KoW9DL8Ijz1dVyjo9FMUP+1KYvMEn/m1xFsjcEy0yYW6Pbtzr17HclOi1jGjtvrdHd33Hllu/e0",
+	"3+/k/qjIrPUKiqMlX8/RNtTjrUYKlkS8LFERM4m9+K238MJPabl+xc+topGiZhfFHO3ugi1STIhPcQh3",
+	"hKpehQXquj0pHnQ33dY1KbBOQ+UFLp+UIxxHnM3G1K+eFQ3KXBJ6VKUopwtiE0LlRku3x3KLcbaVyngf",
+	"EzykcmcEi7zS9nPIx4IgKMwbcrk/Y+4gOkCYzfJzs7W9s7vWc40R65fJT0qDZ6pd9AUT9wVW6aRLYje7",
+	"bXe93d2s45JYyYJXxyxXy7amx7l8Pe+wkqPtW1LEy/ePsIAEqHmXBGCMfgtfoF5vt333u619JMVAXSBZ",
+	"VfaQs9YpkQ8LxrYopn5ZzMKBuiFFD/WN3LRsbJVtJj/E0zKryC24niFxorhYYXy+rQUkQmM1E3MU0Wu7",
+	"W+11tw5FTErF7SOryqKemdxHltvA9PfMtOoPpVNTRQvvGG1thbMT3Pjq9IR4HtCiHeXLkRqUP+KIMi0A",
+	"WxXvq8wjtdwDR+rxhfGeJuWQ6tw+8tQ3PBTjMyIU+ELdu6FTgQrb9T/RAoXkj2QI/9JJHgxgPVITEaA6",
+	"n72WXntLfyK9cHjUeLS6haQ4QavD66ZM51tStfjlrJhf8SgimeOngw7CEDAkfKLaRyMSESWwChKdk8hk",
+	"VYlHZNxnRpZSQY97yDPT5yFGSCCQpw4kz0GeOZHk3+mR5KGmpCq1fF52ZEKG2lQE81r7yIMVK2l3vhlt",
+	"soe36CR9RfFOD3EWzhQ+ZkWHempyb0JfWq/mE7iCgImaZn5br0HWrCUwVnZhgex4FWlx6XcqBMea3nyA",
+	"mixZz2Vek9qywFFRDkBNOml9tT66P4oXp64QXGuxa8vDpRxUWQPLEWvl4i3YKAUJsigvkzz6Rmqw7KAj",
+	"HAkDmCAiRmQw4JGq2WDVYDBmeslaz8gkztI/Uoa8CF94+ypBp0IEAlAMp9+XHBuFnJ8JVWK/jHmdZois",
+	"ZaetAW+Bw8Hgjpa9pBFK8I4UPKrhJbon4gbKnnTUnpY8esJFjMMKt+rPdbDtl8lnyYvkS2CnL5LfIwDs",
+	"/AJ1e7vrG9sOSn4DKJ6U3Tro8gfJ5x2U/CJ5lnyePL/8X01WIwclv+2g7VJNwQLJLBt9GbbmqZQrgjpv",
+	"58Vx5Wiy9K36r8M2xhd1Xkqt37ALVXRgnfeO9aNziiW+aKT0khuBNZPZl3Jk4qTUqabs0cI9+kANsAzL",
+	"LG+ngl2a30Q7GzJEbWfR7iictBqrmJHnyESmLwYeoiJGUCWvP41U8vrFd8uzPlRvq9vpvayjX4MNVAkD",
+	"qwKZgQcoDxBzcuiw1tcA+SU7QB5PIh5M/fIcHPPnuVwQNSojOIeztHAAOp0hnLN5tMHmUdMmoMbZ3ey4",
+	"652e2+uieoYQOjFuonzn74wn8Uyr8/OgP6na72eBTlIb1nIoC7R/eAiG8CoN2UEbWw7qOmi9PrRSnS0a",
+	"H39qyb4sQKcVsE6kX7D3QiXitR78EmVSNKqDE7W4agHSp26orgGm+qsFeu8hA6FHlx9e/iD5dQclf3P5",
+	"kXwm+RxytqhEFj9K2cPlR8mvk5eXH+6h7sbO7kZnfdO8WTdfSmHPZNyhxpmgSbXqWDiumud3dSbPUyKp",
+	"Vx4P5yYVW1n0gagMPxCqmCsIYzF5EnuAgEzDHmvDHHVYRBmsgTypjH7QxKJPsYuIx2BoaxK9U0laLaj1",
+	"b5eMYIKcdKWqaOFEe7TmyotoCQBsVgCbRd77UzIlgc54Fk0Zo2zogQgeR5gJCjlTPHBpkUA+2JSKjtF6",
+	"+kyhraCuoCfpluLQQ00BkaSYhiTYQ4IQABdoG9gNYWJFW+qr6jkPNZkqnqYadJBOVDtfml3VRTfla/IF",
+	"yUy1SvXZ7EMRka/hsIM8XXjc6zMqlNEmBkYKMVkFFaa3gWS/Y5X9TFeZw+LMFIyLQQlRlXbQRtc1FbD7",
+	"LP1MWiQuwpCIMR5hqbdAhhfkabSLB1m/cSRUysQsTgmzUjNMnQyd0E+otOT7ZFKdnrN30nX3upt7rvvd",
+	"2qF1q0bXmlL2yzsMBT5JgLBaL7U4S3re69bveVVWFLWqQdFktKAS1/IsKTaeYBlblJv2yDyfAnpqxKXr",
+	"7SzZ/AgLZGZ6PjgdNT3KAvJE5fCrza9lxyoC0fWY5bW2OKOTthHs2hMOiVSV02NJhKQFECG2IVqxpobT",
+	"0GwJTkk/rUapuQ1U25QMBBYOtlzeWG2/U9NaLYf8jvl6OgdpL8yVY6vldAnTXpkrd03vzIU7ppdPncYU",
+	"0orV2BYhFjHyR5gNl+7j+ruhLHnNPDLFzgds93jR8XNkUf68X22M2Sw1ruvVN3Y0iPE3RFyWc5GVml7V",
+	"85mRvuA2Si1wbilejMdlqZkOrJPO7m5l4zX8U7L75oOLJrBOqgY+UJkaLCdUeTDMqtwa2MQi8OINgSZc",
+	"UFUF2tS9U6ym6ZoAd8qGoXkhL5S5yxYkRU/WjpnRAMdlPmYjxNpyI4gdPMoiTw0mBjbuasxSW1AXAhjn",
+	"trkWC6jZBakMZHNDm41phveqbE7RWJGLqauaa8254hRpmBVybCynWoBSoqYkDO4YIpw/zihTtVApm0zj",
+	"sqx+OnldVaFHeA9RsYc8EKuUIel7AjJjxCNlT/JQM+CxVITiC0JYGp0OCqhcJQRjI6Ll9JkH49MNyUnT",
+	"bYCUG4/mb0CUkao2On9TZbqHiHblGVQJ7r997y2V3z6L/C8WR4ThxHxCfVEmzFjp98q1PjCFK6G0mFMA",
+	"ilICt8UxGnMRo67rIkXpy/McyhVxFmb1U4WzD5hPRGnY7gEy6bdxiKZMKnPySHfkKTeJSeSkEIBOpwWZ",
+	"AjCFrHI49UmVcLrywgvawSt1j9SfVZD1urajxD4bqhMW6xblqmukT84q97HUIS9/dPkJ2naNVnj5Q215",
+	"hOysYKgz9rrnSr3UWWifgZL48eUPlq6FGrLpaPVK3Ay5fyZuKRHiasnk7uq5g1xyQMlA2EosKcH2DiI+",
+	"Lg98fgCFts2bqe5FBQrwDDV7bnen7XbbblfuqxDHJGrNST0bbXe3Zkw0IyS4c55VRhxgOFzLMZGh4Cik",
+	"QmeogB4iAi9DMJTUZG0CXJ5mfhqFB3AMzMst0zDMKDKk7CwVNHTd+UHEGeBtCtH3pmqqqldA4o6qyN6J",
+	"pmt/smZsyWvdXre32dt214BI1rbdXJB+Om3TiJZyl8rA07yy8/DBWwel8ajp+ltzUE2gt6TidzSNhgvz",
+	"VGnVB6QdX76BJtPS9AkBCUkpaBm+Y6rIIP1YHl7VWy7I6dYXDAcoB6iuNDe3IqxcKmBJ7ClpocNY7QYq",
+	"kAcADyiLDX8+jvCFpwQWTSfg18F9BjbhWHN/xmNkhTBA7XagZHkTXKyEgvBxgWetMjPDYhTYCE/KoYEr",
+	"7Ewzmoq0Dhg8V3qMxuqX5Q3XY8T2KFU2BTDMqGmD0o6QBKYEELLbkf1t1E6o30WhPCrBb+OgnlHJHLSO",
+	"fDyWokjMzd0NDYQnisFqEw/kPcrWZ0ZiRFmf6Xc2C+8UGi3IBz1w9StBenMlRaSyzIJFvJQNa1WjgeHo",
+	"iVBMXOdyr302F+N0ff35wjfGOCAWV16OYiy3KMuNVVYl7B/BDvwcTt/PL3+U1Qp7BtWEvjTONJS8uPyL",
+	"5PPLT5CkHfAT3kfdnc128o/JT0tJSQpwFSjf4kjnk/JuuLvd3a2drrt8UeE7etgLFpdPo/hNykrzaxv0",
+	"oC8fEnuo31h3u/0GGhIGqNfvTSMqdBkrB+72+g2Eo1Oq00qpi+v9BvIjOgYbno8FyWEM14E5rLs9+N/1",
+	"vCajbtbQYazRiDdU9xq5MYqDrFuFO7d038AKY904irAf07LcKXAbTfR9B1RveZSCFQ5mTbOpVHszF8a6",
+	"Br2SHeBRLAAkyi9Yn6nlQTxyzGWLFkyRjoAT4SCh82DINgS4X6Tqqt4HId+Td8Ca32eeWkIPRWQC9pt9",
+	"dMrjkcpOwacxUkZmMT+SDrrPo3HKd6UwpA3TUD0u3wscETSk51J35mqEahOPSw+UlUtmlKwNkO6rVc+o",
+	"arXCfKCeSNNf5PZIGcJfznsVBQXEp4JyBhFNgo5piCM0BgybqG1rUP3PKpewszKbwxldjr0psgQpLcvF",
+	"L4EdgmcbbmYJumI+Nfa2a+t4YSVhFKZXjpndmqt6NUXnwAwODeRS+7mtL8mgdNHLjsnimsccRSSeRizb",
+	"bDkt1LVOdFV8ctGhni1xOQxcZJzc/nJhIJZakTHmR87K+9PQzyK9Ycro+1Oib2vnQLXf16wCZjicCeIg",
+	"u24Rtip0yWGGmI6LkAZA+jy//M9KyX55+VHy4vJjlHya/O7yhxq98/Hlj9DlR3C2Q4mLjy//XKFnpC7+",
+	"/PIH0MTL5PfJZ5c/AGEgbQv+98/V9X/RxTF+mzyT7yMFGbr88PLj5MXlh5c/7BRRmRs7m9tbS2K4yt2/",
+	"vk5AB0tfvQ1ye6zkoJfapiqjoNl8qRZSMytdoYKI1UJFRdbXZx5ZKG5lBYEK+04rymVbTEcVzjcGMxiR",
+	"EKJk5VRaevsFOa3Q3RuLFfTFfkUIW6yQ+mQ/FyR/UR27o3hgBcZXKx3NiAQYJLxWXkEtQY34MT2ncYlc",
+	"f0QiygNhzOpUpM1TIJALDBKMUmtWOz5U02Unnl/QW8RiMtDRMAqTY5QX3c0V+zSnMZX0jvH4uDSRcjZX",
+	"XBBVdJfGM0NLVKApE5AM+5RPY8fYc6V0OAkxw1fo7kPmkyjGlFXP5SKfrZ6jNK5/D3mReHyfXHhoMFW5",
+	"0fWFo4gAjRBzx9J6taLcZ/rZg1MO2V2D9FkwzocRwcFMDj7Urm35/IEfT3HomWJJuhV11fqoqaU091Wr",
+	"Eeu75vHTadxnhS++HQYemmAR54uoq743nEZhwOmVtHl1RX3T/rvwSqFT6uLbYcHhY7dUW1nS21/1t3jJ",
+	"7kbxnt2b3L20DyVXKxucH2HuNox1MSPPCJAG+7miWdkd8v4UhyJXhuGGqMn2K/N2aGab8r1sV5dxn6WM",
+	"uLyCgjVCsYwDm+dK4nfIBRExgpClFdmDOSaWyebpxxcMVJ5s3zq591b5mWObfixLKBZIvlNy4GiHklhs",
+	"SSrxUJu2Han8kghcXleZm9SlVcIz69i4CqJHudCh8j4E5UfYw4mUNrqumzYKVAKI5OLZZsQ8Y5dzkOBR",
+	"rADXBWloFfqQ43xABqvBOK3FkYtrDrIxHipOP+DReBpi7QiJyEVE41gZFiyUX16aUs7WiRT/hfhmvyEe",
+	"d/vqIrk2IVN9Y21SHZgQLy9rWiEI/wrAn7+F4K2Xye8RmBp/mzxPPpNKyXxB9t8j206pqzmCYXLdRepF",
+	"2fHLD8E86XaNeXJ3u8I8udCd6KSY03Tb5Wlzyb6XJLKq6l3OEa5mT6YB0FiBA+SWYKdbDgm6Rh2iQmBX",
+	"A6iewbuUBfd4QAf0qg7b2xkvqOWwHfPg36S/tnThK+tyK7hFdZ1SGuSliPfSle+6u67bc13beLLYfpPl",
+	"+u2ulus3BYWYNaumI8lrj0phIvIAnuCiG/JG1dm7MI+HbMaEK0E0aHdZ7oZFR4VszvQDHVacEIAyRbqI",
+	"QIYB99bOu2vKH74Gh4tY+0DNyWHwVEPdrUd0m8L7Yx8s6hcdD5GI/G/2G/PDWN/a3N7a2dkyHamfCmWJ",
+	"S+hbswmJYFJf1WA6mRogA2UxL4syFORhlUVF3jQ+QMoEAUEFWsub/soAEmjGpxGaCkgDqpOvZKtZjZew",
+	"+VEZECJvgLkpu69yR5UT71GI5WkjZ4NHWswxAKuei+7dlNzS2d3uOps9V5VDAiPLw5O77R3H8naDmU+g",
+	"Ju6zW7OIhiH1UUhiYLwqkccF1+8XUWPJj9HlR8lLy6T5EfwFhZ8/Sl4iFQApCTh5nvwebbuoIIdAPWhL",
+	"EkmeSVnkH1HyYp7Qv0yeI20mfQYVpD9NPtelr9WnPykYP3vu7nZ3s+deyfpp6KceLVfjSGCFQP6ER+cJ",
+	"tXx55YJqV5varhiNIjL4Zr/xge7ZU9u+9wGw6afvafveB/DP00dm/3rpVlG03lltGQs9uCImyHTmqkSh",
+	"mRhWrbwCidRY/+pVf4uOaUWxnTSA6P0pjzEa4DENZ+WW7Qqt0jhySTzigUBihCOobytFTWgNNi5gOcV0",
+	"MKBPCgh0fVyvBfyCQWFrp3ChzYN4/uIkGKxSVWWhGqL6mdaTpww9mApBcYFPJv83rOy/JC8vP7z8uEw2",
+	"q6iJ+ZDRWKCQDGIlF445i0eoud7b3tqWX0udTmOCmUBTFsoF0/jqTErYXi49a8VE9cPRy7aEMErWVd29",
+	"AU54FCn51sBPIiK1GwolTGAg4UwRTwmfCNP2V9CfFbUus67opqvHdo8HVflYuxk0qaei5hTwXQPXIDQY",
+	"ckKTJ1Sk65Amrn60UHRbYGG8xwONMW1YvbzP47vy+xbcwmg2gEtdmLw/hy/iEaICDcsRRufVJn+tumjs",
+	"mJdpGB54IgSJUdMK6R5P4lnrKi4Ajfgrq5VuL9by1rK1XeSDyoFHgQuJop5zZazo6q4o5YLKBuqYJVlI",
+	"whkZLDHqiTlSAPBJKS3YoNsV1jBPlU+vhnutAXY13zkptzNUoev+/0n9X4Ux5kpEe1JhKijxMdYi2sz0",
+	"cAWSVaT0tJ7doHpsKunzorgNHfCQhcSdqkSVusS1KA/WQM0jCO8AZO4x0QDCWyrY4w8f/lNrJQuf7sMN",
+	"gU7lTi3LE6LgMytFdGStSmlzH5B7p3o/LAAw9Doo+fnlRzoF15eXP0z1/+RLsND+y+UPry2OQ63PErDi",
+	"EYk0aknDDc9U4VkVeDTGsQ8VMzNcUhMU1IiE5By0ahqJWMXnyxdS0NcM+TQmoM12aoL7qrBxK1C4GvJt",
+	"7i8DuuUnYd3tGvATH1QAWNfdng1e1c/L6+ur4VfnbZgGRXd9Ay0Dxi0vnnAFYGS+H4tOp6YF9WlZ1gut",
+	"114VQFSSC/srdpSgZvKr5Geg4LZWABmlWoV1MKHmVACPNBXjwE+nlcnWq+GQHpTDjzKrWHMSkQF9gjwj",
+	"BQaZ+AdRi2A2U3lLW8uBSjWKxKjzVKe8mS401ehiVJUe7AJVGG+zg5jl2kZNjE4hV4akd9uEpqsBx3lR",
+	"pi6AKQ3AN7glG7G0j6wIYhprXeoCiwWfGkR8XOJWSDOX5oNTNjrudqfn9txy6lvSUI2Mj7WwUxVDWXAy",
+	"q/NYx2uohMOlARsLHQLZPNxHXbkff5b8VOf42tA5vtyFuzJzr69vb/R21rdqCoJ1atEshXHxgU4DNjUo",
+	"KyU+LKGL+dHo2ahY/ius8WqYLg3Camp41h8+/Cev5aRAm2YGoII7kpnwMFDX3w4DzzYpfLUoqVUgoXWQ",
+	"RHQxisjtuuulwuZiFFEdWsvxyZpImnrYmZXFklq4l6XS90JgS1HZV5AVLUzE3CmAVlDTCl1fxOTrd2+e",
+	"gUC2wa3tnWtw6xecvVcGznSuDkExglVNXWSxzV2TZXlih1QSUrXErLrGeW9tRAZTgUOViGGAaTiNCJyz",
+	"NEYx5wuymZSkPLggKk6UDVFTl7xjSNm9QI6HOggRwuiMFPNoaplhhAViXBU9saVc5YA8enB4746UPqQM",
+	"op/ycUyGPJotrx1frAdUMZ/LQ4ZtZrSHuirCK1S2XisilciBk2BhUOo8LrYYgjrfSqcyUNgGfHTX2+5W",
+	"zQohJtjWrpzobDibthl6s271hyWxrWqWMy/hAv+gALig5qeWt1BK257293noG8gr8fnpdPuecf2J6elT",
+	"T+fGSTWmarejpfn8XfJMBaFcfnL5v6lMtT/NYlI/XeQkvJqLcLu7s7GzvZnCDEojY7+wImOTl8kXeTfg",
+	"Hz78p1f16Kl1qnLfmAwnRY+TgfzYvr5X0xAW+AUfPngrdfiltSOMo00rePUcgaN4HJqzw/yo6yJ0GgAP",
+	"0ftsGuLX4zS8JkfhLRyGc8uWa7u3WUeYqu8HXCRTreJ+0HtfGdMgFCNv2m16qRHZQ12Qh+F+Gl9FhMlf",
+	"GaBmr1XTaVHPyn8nRbxJIrwY8TCPd1xZ3Ktnya/rMVwaR6U9V6ipUjXI82jOlpLFQ9eoVpt1c2UTWQ3/",
+	"TZ566vkBXiPhlDgOqsjmj08Iddw5zXlDmgF/iQkJdVjHGZkhD5rb81qFshtbO73tGolcXoFMarpSjiI6",
+	"JreUkJgVGrVt4rl7K6+P3f5saaetj63S8VmZQKqkYSP/7qOYT9ohOSeh1NoEeE8gwRjjyKOBVxI0PaJh",
+	"EKla1tc97upUrzSQ8ptUBShD3tp5b20im1pTaS7bUrr3ip6knXrWquTHyYvktwgcP/9JHo3JF8b2fD3i",
+	"EAz6PrmoYDay7wrpsQ/VUsFG6cGIsmSHJTZ53WAF86hbBaTCiWEs/tY0/RXMzcvktzot9nOUvEw+Awv/",
+	"b5JnEI/9afLl5Q8uPwYv2m8Kj3+hDPifQ0JvQNdWFJnDwwhPRvmxLRGIylO3p1OwMpeAuV22rKp6axVe",
+	"0YZp6xSROj0wam669gkDj7XstU9vpgQQg+sPfIDlGVavlqJjqZNuUgpBT7Hjlo+yNnycxzi8zReB9a2s",
+	"9TgM84Efm7tdd7Oy3SM8LBP74bJciE23gFzr7qzXyP9qJlfPhz2I3IeXUgyjkwlZbkQrWAuMYT72RwAC",
+	"1EBlncQ/TwnC+kSV9+T1WxSrPAwjHgYGhMl9ZbP1i5l/K42Q4Ocu85zflbTnQnwdKIpY16VCTa/fcDu7",
+	"u/2GJzeYklJVESqg3NMZ8nweZfbNQjyBfLe24S2b15X5TbpqyygIhNZyc3JOFDPmD0mvojMvldsCmRUF",
+	"ckMo8Uz92vOUSU/0mZ6SfeSHFEg00ngSnYwOmlPFKnAAKYvKMgmlxFaltf9RYlX2K6MZcUSyqWt6mbEF",
+	"Xvhf/vDhP3kOsi7rt+FG6xXQ0QtpRc1dLUI5ZAO+CAlwQyAcxxE9ncZEqFSDoJmrkceQ2IAPsikgT2JV",
+	"T1cfaD6OglYHvQW5pnBE+gy6DAxMV4bbR16kEyF6kc8D9Ydyqsg/s79CLOLHY62c6YgfDFXZVW0LU5mu",
+	"rMClKt4+P9JzTEN8SkMazxBniJ7zzHhmO7oObt26c3z8+PD48d0Hd+40HHPh5nce33v7/p3v5K48uPPO",
+	"wzvHJ9m123fuH965XerD0s6vSq9jaTKNpdYfHPBJaZpMSdl4Go94BNWC1MGhn9bAjvpf8Su1iGM6ZHRA",
+	"fcnxCqay5OfJr8Hg+Xw1g5ZfUTH0No7V0W3FP67QaojL6EIX3lmxsUUdbN7uKDd+ay45U6fb6/Rct7va",
+	"fJSjo97UScwoU9b5Yg6Rpc3mNln5YIz0AdULYuKPGPVxaKEBKotffX2BP9nBYi1NGl690sIAEyvD9Ayp",
+	"MIC0DNg4X6w0qIjVtV4PdFGN+ZeroAC519VDc4XCAOJYWu6rotHD1LtkXFUQgFDwPRW+85PkuVzUy4+T",
+	"Ty9/cPkXmhWUeY9IFNGYF1y87zXmiOPZ5SdzxHH5yYrm8hIPcTVoqzyLbBpKLG8XPQTJzzL6XqVri4BY",
+	"C454ciEOYzIu1zrBngC5IZXZclE8/mpWgmIKwGpY4EiXdCpQxz+AR+zPky+T55IeFeD2GXi+Pk+ezYWh",
+	"yZW/akKxvCGhwuoiJTCVFVQrDBMSofTN4hr/GJLLfWT6/iL5neyOGozq7KdWlOblX9QKx+u8ArkU7Ry5",
+	"US8mn/IcNpmrvIa9qYbGaOj0Fe0tOt9ViSQ7gTvKdpJlcw0JPpdSAxSYUIHF6CD3hEjV6jQdtVWNXDLg",
+	"PvP5WIEaPKluqPTda8iLufpzPsc1okzEUv8BJ7JuWH69NE93ObJQFSSHBA0+Z+cqmhrUnVQKzzr6Svka",
+	"zKAqjBFpP2rl8i5MnsnlLb9RJ5e3PM7rQiahknpQTCnTc3ubbbfX7u3Ugi7w6pGH+BoGHvPqYSe/llwk",
+	"TUX5ZfKyHvZT74XVDPygR9FYIDE9zdwIi636c8Jy9qIpwqMgESHBg1VDjq7JAzDMGrsPtn90kjoyhhGf",
+	"TnKujMJBtMw3UBKLpTtc7lb/5eV/UrKJciJ8rPKKAsTj07oFItMFeFRv6U8iUnH2FgggjkiJ9+DK/qvX",
+	"4LlKV/FqeSzeHVF/ZKG8IAUwif3RslEXMQ56wmggFMe1iSzzBXqFPDKuu1NygtvpYqrzwzgLyq2kJ0GW",
+	"i0IKKjOCI4SHfB91XXlXmJqaXsxvQ+kEZd88nY8pNVXnum4dHil4FOcy+XSduXBlG9qpykT35DVYBfDM",
+	"GXUGNWHjQhEGRJkfQQpgHKIJB7vhgkjm3iqRzLBWxzyKb86MsKqLmczdlwSnkvDAgVC+COawcayCS2rW",
+	"VTolz6yft49iLk+NpbPfqzH7V9lFyh1Vq/iDcq9A9W5lySuBHZ8KHk7j8rQv3jQKPRQRwcNzEiA8xFLy",
+	"UThszgZ0OI1IUBLWUo1kA0pShNZ6lUDo1RLDHJhBquQwtaKcvpb54L66/MnWTNROpWyD94ZUSubFuma1",
+	"opbqZ1W24picHCUv2z1XTaSk7eE6VsxAgHCMT7EorapyXgaOlMdY4V05rapxFQWqQlTkOdD0zI7wNPiI",
+	"5IIi09wd6mF1Kx/eYRqQkwS388lqrdv1c9Wy88PstfTagW5einfiHVMocnGOOFWwHKRoBJX92iFmwyke",
+	"EkSeTCIiBKS9vsejyYifkCdxs+Wgk9mEyH8lS27i/dOWo3L+9LY8B3n/0et0Oq16BcAyz3fV8Zd6pfjA",
+	"uPb3Uc61r6wJ8zFUi9PLzR28bvHL8gBDZ2S2h1yUukUd1J0/jK0StPrauqaheeOdXcZgfVm1T9nJt6PA",
+	"eOsW9hRc1bKv8h5hAWVD2VlsflT2YnkR2FKBHWDG6caRI93X6Z808XlgL8iIyMYtAqkhQ2q5FGZ95ilq",
+	"u4/HpHn58QKu30KK6hRB2tbBltdBB0aW2EJv3kTN7pazvrNRllesz3KJxfYQRkvyijlIcG3323Fc1y0+",
+	"L9CAxn3W9NLcXh46leKAkGQieQaJhAqpku0hSGcjNyFkoiRSB+Mqw7eumIM2XFfqRJQN+0yV8oSNO5fg",
+	"bOF8FSotbK3vbFwp05jkrMuZ/KqInSWAm0X4Ua7z6EPD+Qq2OUzPqmp0QdpbAbqjOyM12ZL8CytCdu6l",
+	"WQnSESvUjkYe5NpeL4N21kTuWCuRaQbbK2F3KkA7eqYWUI0CZ5QTTJqWobr6xr+57Ne91RE63+IX6IKE",
+	"oYq2MO0q2heOxu5AMVkxZ+9UO77VQQcKvyM5cgG1U15D3O3s7tqqFp+ehpaypZ2CV4Pz5EijOiH8HHmI",
+	"mpCtGhxAk+U1YIsMLu1V7C859JrCd3umGFMHHUMptSfYj8OZKoAmHwIBr5m9mc6WKVXV6jPAgRRWu1lI",
+	"LpXlS8dxPhU1y+dXLzXE5xq/Qir1pZWQ1BTcm8ZTHIYzRJ744VRInUkJJQUA2kLpoM8y8SCkZyTV4OFj",
+	"czlFLX/a5cfJc6tCojI/J5+tfvDW0zVjjkLOzxBlFTrnKnUvKyOv1WosAMXlsE6wHnlkXA2I2nJqSHM1",
+	"vyp0a3XQ1rxqDVX80D1JQDgiug7gKVFhtFaxBh8zsI5npQGbdrZecxHAQ3JLnvKAEtHaRyNKIklxgAqx",
+	"4GLf45SRwORZ7XudPkuBYQrY7OiMG8o65uRq4eoQXmhvP5dxRVd8h0o68r0+K9TQDQRY+FGzUIaRX7B0",
+	"OLp5AyhrrYIiy6r9yy3N1KFk6kb6IJnDbPIJyR/bICdzhi5AHyHRWOQxqMVQIaGdWtcMSsv4wVyLtfX6",
+	"A5ibuxHJTKnq0s3ZPc7IbO6qOUry128TRolKKLkMGccHaU0lJ+eKo7Gh8rx7/vIj1O0A1Kq3GjikEk13",
+	"kKf9Ihzgr8Cu9wMoH/ehjuB9nnyZfKkgKz+5/EHyRfIMzQfiGhzAL5OXya/hsoYP/H3yjyui5ir9gLdy",
+	"vj672z+1AoB/m50LegAvbXvli36/tPfP82HEJa28HvBfPULo9TrbqkL0o2vACt6Sl+mAkggJlQBvbka1",
+	"+RclL9S8fHn5CeBcPrr8+PJH/b5tHlZp5l5efiwn7vK/GOTIaj0tnyxFrdrfUjVVqOkZpKL3+qGKogSr",
+	"aE/c36XRVh9DZmmdhe9Z8tnlx5c/XK0XS5CN71oM1zKKBQU9a27SipbqjLgWACH/NToQqrD3KexNPVAk",
+	"/msFUR7HOCYomodSallB3YE6zbn5W+91N1YAWxqUq5j/XPMeZd+birhVSgpLurFpjp9VoJslY1aPph9T",
+	"6R0LFPNTeegkz5PfSBlfRdyBQP8pnCYvV8F5Ft06YB4uBZFeDdxZ+Jq+RQmUmYxIQWSaTMKSQ+u1gkKv",
+	"x2VWBzWKmksL1jvIthbP+SsKUFNneQX864Kj6mczeckcmY5xYqeFS1KxxDGFoDOCSCW/9Niv1oeKBS8r",
+	"AYDFIpxp9c3OqrC7f/OIulJrhRXhkytOau39XwAAF/Cul5+YChAo+SzD8L6cl2uSLxwEd34HMb+fXf4X",
+	"CASWojrSQNqPLz9JD6prAgJutLu99nr3aw8EXO8qgatq2KvFmr+LY39UlqggDE+xf/ZYu/TnkRUjzs9E",
+	"R1/v+Hy8BkfAsGLKVMR98BgDHeVmuB3TccXO0Pa6Atj/Slnud1aUTxWgMBv3hT967JoMcbv41A/IwPwu",
+	"6zx07hyHjwXxOQvyY9jZ2liQlK4wXjWQrR3HjGgxcGyxLSnNQyQ5cDbBTn7FS7qfW8Il9GQs23maulB2",
+	"+xXNZIpAl43LtL2kY1c1VSvPMHwENZWZGqIP0wmE/LqnPB4B5CskWOHuVF5tLbBwFBMVmL54ry2ak1v6",
+	"WY09yu2QhQkWde/3sqxmuFB+sb+ikt+w44aNy/mGsJBblgbpZFmJF+9anVItX0XJ6zMIMzWYFuOcgNkd",
+	"mfRuSE4qVpV0lZ9ZZe2DEbc66CRLRohEzCMC7/eZMgaCngseNAzOonHBLH49bCdXG8tdajNfkkayjMfM",
+	"e9D4IC6YGJVhVPvm9y0UHcJwNKIDQ8O5BI595ul91hlT9th8HdLfoRHUZGMhEcKC87X2EEZixKOYRODB",
+	"UQsjLP8/eLr7bEBJGBTmXLPJFNnR29re2XDdZVCYuF6thnRDpxbVrOpjq6zsYwULXqns4xLcs8UJyljZ",
+	"twgO41FVIaADNIn4qZnjEpdh1XvhBZ4J5PEzD0lFcgpWV9uozM/yJmF+Vs8MbPf37TcbjyrS5JYN9T6P",
+	"HxAczI4ifhqqoDUchm8PGnvvLWaR5oWnzpxQIwm+/vkDn78l3yk1/AGNP1a1BtREfpBDRKQyDmXxlmVo",
+	"qPJX6d6VtTw/P49KYWVq5BkhA1+PyCSkPs7FLUGZ/Y4cxtsTwg6ODm0AcPnJqGqoFgiHIf0+Wu+4nXUr",
+	"qRfAV3zO4gj7cauD7kaEtOWUANIbx1rLmlt2e7lX6ceDu7fQ7sbm9twkdNAtnXxCXFC53bmUr2cT4u0j",
+	"D6xqIGpTVcxExOAemo7HWEXB9JkXkBjT0FNaDmUmW3GaiKSD3tEZKHVG2+ZGb7eFcBAg75zyUApN7QkP",
+	"qU+Jyl7g8wnxnD7zVNZFnbYgIoLE4jGOvX07O+45D8+hvgrLyttB2+aX10H3eERUngVBOesz4/8aSz1k",
+	"MiE42kN0yLi2m0DOrhmfooADOZwxflHq406ro5Uz0yy1b9qz7BU5nb48KANI5qwn2MC8JYswiXsh0Ij4",
+	"ESmqOuqAbY8xZWUitlqY0ro10zFmbUnlUI3B0k9VnHph/e5DN3QtG9MXASWYTEJhldoY3OW5LgJcQ9eN",
+	"0+cIeQIV5lRaUvM5a16oQFNBAjSdlCqt8KUSLn2XR8pUocZhKEQFokLg7oRE6BQHiLLJtD7Y5648eFVm",
+	"54oiWPJaW5zRSVv5CnDYhnq8JFLbUQqiQMjlVJLPz2q7iz01VXJPwJn9mLIBh6weUmR7DOyDh5D7QycD",
+	"EZQNQ/gLwrUK3oiGaq9cHZNb268wtEdKL1B1HUsoJA87z4r1KknDkvng+2sqVasdUtCOyIBAW6VRxyQa",
+	"UwCVlncv3V0q0WyhciEKsX+mk/KkDQHeKUutuOGutxzYdEFmmFAFlHtrqvigB7fLk9k2xDSe4e+PGD1r",
+	"KyG81FqtZvFxVSyemWWqsP0aruZ9u63VsvbhbYgPmXAmVDB4AWfYcLt/dnv9u29uPti513t36x332xv/",
+	"fvv+7s3urTtLcP/6C4e3dWJ6xWgXVQJ5MsJTEZNAk+8ICxRxPlZhK2UxOr222z1x3T34zzfc9T13LmSn",
+	"0tIBJ0JZb7gw+4dHGlV7gSGPkj8iAWpqDiylbB9PkORjMw03SOk41XlGOCIih+VXTyrd3nB6p6FfyIt8",
+	"uSdqiH76ID+WIzsxn7Ev3rIbtG+8YT6/xPvwrZOTI+1xQD4PyLKNu9HbtXSJzd1dW49YqYDYgVJpUjlB",
+	"5z4xoodsJ08hSkAgT3xCArCBz5ufIuyTyp3z7votBE8gGqTD1NvJQRNJ0AYeYmls6hUp26CmlNNOSEjG",
+	"JJYdZo7CyMXWthTQ26ClS2PgMITUXvyCpXZL+AxGHjQ8wRFAzwrwsY3TwW5vsL65vX26vhHgLbzuk93e",
+	"7qlLXLKxvb4F0NlYHquNvcZ/eM9t7+L24NEH672nf7pkE5/Ir6otXO42OUAPHxyilNUiCgQ2mBlwoL1A",
+	"qOkB4H3vNMTszEsnLyJaSFY4aykyiQnx6YD6FTFmqd2zE5DzNf0NsQbbtm2tef3zwPD7JaeBkg21P1Hv",
+	"aHUwya8JMZH/0InIb+T0ifqb+KH+4hvm1cL1u8fHRyVXD4+OYRObDj9O6znUF+3tARt0FohiA4heoiZn",
+	"iUjJU9vZIwgclWwbUF6YIdlLbUKSJx+kFVOS95gIgYekIE180FD+Ztdp6Aeg+HFABgBZoywgT/akKB4R",
+	"IRplsffpwDUOvVyow0jOFOq52+jeNIxpW+nLWo1XEVzA6wyTU1w+tXap11VdYylsq+x7WarHzIxhRtRz",
+	"Xakdqx8b7vpT25yxaG2WJlyf03cWiYTmGaWajnCAGIdD1pJUKEPeAxyr4gDtI/nGrBBLbaS++ub9unJt",
+	"0ZWiPJkmHf0C4wXw+3Lovxo64P9IZOg2xgqPeOFYBmPlJ9KFKuetOafTiD2WcvHjCYkej/g0qirVDdqG",
+	"VA7kQ3s6C4OPQ8ICHGlfqKMT98GzggL3hI5BKhF+bpCMdEwQCfFEkMDps9NpnNm7sRQ8jPxMjI+1KTTC",
+	"Ok69mT7UBQDjhKrkoNVQyAIJiTgHIedBa7/PVF9FSCFt5AVlAb9QZV0iiEtTndaSpLltdMoQLKuF88nt",
+	"uOtuHYC/s1T9LVN6VTSzWlwVfpUGOoMJm18w1TsSDjQPy8nyIAmupgZrUbVUe3g3xUqYTmUkJVdOTpMk",
+	"JJjOPeSJiYLKm/MPijcwftFykKcyBjwG6dlDTRr3WTRlKmEOjqUyB/0AC4aT5hfIrBoQcOoxHj/OtdRB",
+	"B2UL3GeyS5D7VcjmMYIsOTPoqQLHSv4Ot2HjCG48q6DN57uriUAfkjDKhtOwH2lAtbdc1/LnZuHhGqcn",
+	"cIE76eoc668WLt+Edh/oZgs37/PYvv8oW+4l+ss0K9IfTZlZIwjQM8u9jzgLZxp6nZ+t8gQQOyfu1pXU",
+	"m0XWAW0X4APbfSNVFSO0GcIttRzU1v9Bd6pikDgM+YXmkYpt5Zpdd2tYc50GbO2qmA7QyGiA5ne8JBfQ",
+	"hzPr2Erbf1KBcjlJOeJexuw9YLieg7wAz8Bp6clDQW5nVqjWBaz++5wRB92ZypNn7R4XPr/oMyvrgoM8",
+	"vXcfq3ZAnjKX4BvNNC3klovGlEHWWB6h3gacR6LlIB71mad8WB5qKt6utN1WfuNC7wE6JA9xOPOcht0B",
+	"66d6RrWa38mmlbpbWOGI7um3rEu34RPWhW+pLlhXjlVvKm/MNXGsO5yu7GM4hBdsdVPEUB+45sxulp2d",
+	"SpqER9ICMornSiZfvu+vbtaIyFgVB6/aeMCfaOkwtG2YkSFkiigUz92utSPrGHoMe2HkiVIXQOUDU0/F",
+	"DKZqNg8DqTerFgIQa0wSORq3vjIbURZnYsZySkLOhsJk1zD2oAjc/qxUbmlOuBD0NNRmIh2Ro6Jp1PvL",
+	"LUevZC+CLZC3FmWXLFsRWIX4NCoz5XqKhZraa8peBmGhtlXE8Fms6oJnfhR4TWqLsS3cKcVKpG5i22Sa",
+	"mxLVbsNS33MTkl5dYTpgnLdMu9a1h+kn6psL4lTxyujj9ZkOoLNzhoPcVW02yF9LjQaiDJBvKTSlbKMQ",
+	"Or66F9ZaJS21mJ1nDviCsVQfv0bC0B23eV+BkdtsKSVlp0ydy4n2lWpmdRhxasLL6Zwl4Ytwv75jXGm3",
+	"yyBZutHKfktxOCg9GwBvBfvQxM2lGiMEAaeGj0Bl98MWI0tHq+VKTSVGyaVMScadlX2dVcqeErTNGaB1",
+	"vZUEuNq+Mzhz0sGbT1KGmso/luqTExK1leCjRCkcckZqi8rpJ8q7lPWAlgqqd6DhEw0CL5EJBlMWVO/t",
+	"IT0nDJ1i/yyNP82xY7nmjMcoUGfbBY/O8mkGakoGkharewGlalWRGnCvSdpTa9H0Nnq7Bb1jvbY0Ep0v",
+	"+qa6b1Tn3LBhB+QHWm+kStdd9kkptisTjFqdQuaGWl/SIsEiBUjVwpNsqUA6OJyM8DJT+Gs8qAwzKj+w",
+	"inftg2vunjrAiuCenDRkBJyywybbfRbFWNvGol2zuJUs9qGoLMSkiDkkwZBEhrFqydv4hRQDl5ppPCIz",
+	"ZaSUakJZZrJgUfQC1bAalfwwY8fXLSEv0oT1SK0Pl6iUr6QlwmSXqIrW9dvaq5mdtxULo01apoY2BXcH",
+	"8bEoVJ+4wimtiKb84H2bSc3nAuwgGcU6evc6KTdyzIkEoerpeQC7G9imoq7c2btav1PhoKz/5frwSfqp",
+	"GyJPeNer1hZ2dir/GemOMLMzA0UwCwQhC2JYvhhgqQVIrXyoJKNUBQTqXWNxh/eQwBcFfmvycGE0Ub2s",
+	"GZbqRSSgwnPARpupknsm7S2g4oWYwL90Ush724C3Vwkz9PiZt4+8gAwjHJBAYY3TUxE2CEY+jfwpjdFp",
+	"RPAZUdUm/JALEuwhwceqEHwYQlxxLPpsHii+6a4jEDp90tpH3gDTkLKhh5oPZIf3tJ9cASltDGXBPgW4",
+	"WNNX4OrQztXAsxlxvP1mw6aV29kHsot3zacq0v0v8FZBI8cLkBYZGQLA+IaohBhnENu5msXRTBGjg2BO",
+	"1RYFexQzp4/t2paMpDbPuAJUt0Rdsu0CAoUcB6kvDDZ3ezpBza6DJuFUpF2OiHwQEuoxq3B+q5ggrY6o",
+	"9pXjs62VB3h2JpKIcoYEQQ35pbJNKyNsIx2FnIo9NOIXaIyZgcnQqLhfRZ/hCLx4UM8dAqw7SCWIyuMm",
+	"L+AaTbFjYxJH1O8zT3fgcepx100/hsY81AzxKQmFZexxkJe17bUc2NMjEhG1o2uRnZH5bupxLM+qpVa4",
+	"jCSdDACerUHZbp37aDkxF6bYyHgWlsJaKCfVJk9nZv4PUnbKJ4Tp1NV95nMmiD9V2XvpmPBpLF+fxnL/",
+	"MJ3rQjLczSdP0mgPxXitL+7LpQxBmWSOVu/Vw30mebFySj0gcTRrH8gPe4Y9Z75JquuIZ1IJ40byEAhE",
+	"49a+Fjqx/h54CPtshMNBGzLvSAkmJKqgKgRPgBU3HkV8Ohw5OkJY7zh1pkB2hzKwNBw4JalArP2gmlPD",
+	"HXLzmeW5FGV/H8v+1mneLFvlsFQomgDAWGo7tuydPj+fS1NQCo+r2yN7fe2jdvkXXr/6V9xOcxpg1QNa",
+	"Cay8XaoHWhqfphd7cfWMlu36d8npiPOz2ySk56QsQ4LkzhfqIaThSqkmp1JW6E0Y6CZKUk7GMRlPymBK",
+	"B/oOGuOAIMHRANfIAKoDRg9WCPmtAkCaEdHA0SBEgTw93DYN4FxUsCg9iLzYORbDyuDdnd1SfzEWsR71",
+	"Kv2Xr90xKLeiSD7LKuTpXgKKv2gLUbKmTyhkPTOC+qa7XvVBdYDfKk2OcmI1BpVLM8ys1hBy/WnamcZo",
+	"jIamEkqrmMuzbMEZeZKftAqfG/jazCepQMGUoKZWmIBoI8n4IUGsIlaqccs1PWVVuoT+hLeH3p+SqapM",
+	"d0oUFAY6Q4J95JmPe3tSw8mvlJP1n8oZ7DMvN2ilq0CfSeAZvaG4lr0nT+A5LB8xu05/AUyOvY0+A+c4",
+	"akpmCu0B15YEPsSUFfSOTNk0nQc9RPcD/sbBfKnRUoaoOc1R2qS+8CBrOc+M4APpJax81+UAXUmN5Nwk",
+	"NkFNUBU7MRZnnQFlVIxIALEdKrA2DeHSWZcUXkHfTDPnmpstB+FQcF2ceCal8htCh3rlN9j8R0stj1XF",
+	"DEyUJnr44K1yRPBKuRFKI/QV0lCF4qdCY8qfbdZa47AoD8fPtlZtx0/xEFom7lqfmO/mUwBnTCMaz45l",
+	"+xrVSHBEooNpPFpkSL4h0MHRITojKsufd6Cq134fROk9dBMagWTq6/4ZmcEfigpgKArOJZ/JlkOuHXhj",
+	"6ES8SWb1vq6RmgDAVSnVAXl7wRSfiPBFoW+eDmtBTQ8mGMdr8oNrnU7HAziWyugtv6ceNHl09hq5drJ+",
+	"4wmV3X2qxKETfkbYan0/Pj6y+h7LBuzeCTEp6x0kvM86B6/Nd+opRF6pzKQQXucDIeqX0k2BxphC7J3W",
+	"ofKdzx6Dqg4P7hyfpAonZTrfAOiWESHowVQIiplOSHVwdCj2TGDeLaWgoPMeasLtPkvDwVtqxWA2bt4+",
+	"PIJZOu92XNQkDDR6iGudRNwnRDJG0UrFK1j+flZOlUf9hn6/z5oDsMuoFFW+ti2AevOAiwmOIcELOjRQ",
+	"xrjc1SgcpLuh/ZvC6TMf+yOSJRXVuhb0ahoxoQUiy6YSc9ABpQpHhfwy+rPjt++nYbqdPuuzP/kTJClN",
+	"flb1ts+U8cZbO+96lrWXERIs2Xra66MJzuzCXCIGhfIZ8OgCR4HoMzl+SZyZYZHGaEJNgFtFnKmJKjUO",
+	"UPXhDjqSuo/QoKcJ8bOgl4D7Or0+jgiaTE9D6sPzY6kSTYU2LQioyqgxPyqAWIoNzEFvcEkMAxoSSQmR",
+	"lJLiPpukwCoKG20vZx4Bb45ONcEZZGGeYOWhDcaUQdpdwoA7wKNRB64/xkEQea00ZIcKBBGmWS6FDZXe",
+	"fE132jMr+SCNuBNmGU18nYMo88OpKscPIadSD48gwxpmxag8HYyHDjSoACKLBdFVAvkF67PCG80dKbBs",
+	"bZgKEg4K6JDGwkFeR57xj9Vp3vZa+wpmdEG1q9fMljaOELC1qbUMydjas6rCcKxqaEq5zYQfeiokG9R9",
+	"nQ5PThhsQxMEZKboJMI+VKFIpVNF4pKSYBflI6di9TiQQAFUFFM2VaubIS/eXb/VZ7lwqTX1y9ilAC95",
+	"iodDiD9R8P9iCLuAhVHaQxoFJkdsgsbS9QbVI11qFShDYT0r4+NR07NYkwlf+sb3BGeeg9TJjzw9+ZAC",
+	"WYlUihmLGAKs82FXMc9i7UHOVfHzFOyBKjZbdNC/n49lhg3QZ2AF5IOBVgggnBnGq+jUk3IjJWEATari",
+	"IYrfTHA80lzGQR4cUfqOPHGyO/K5+RsKhqopfe5uC4rBpvHgusuaf0XknOBQZxHAU0H2gEuTHFGaQq9m",
+	"sd7R/lWD0lCYsj4zFgTjCswBn9PI3XVXB5oLE0ah2JAx5OVstBm3BB5iAqQyzunA84ZtHhhzEY7RBZ+G",
+	"gQ5dzGVwARwEnGR9lrPUORbSzCQi4IOMhlBzYVoEZLIiOH2Wix4wrPvwzsldKyjIW5sPENL8SsihmOh8",
+	"1aH/j73375HjOO/E30phvl+AM7qen7v8tQvjsCRFeiOSWnFXkWO1wK6Zrplpb09Vu6tmh2OKgCwH8QEO",
+	"kJwPhwuSS+IEweGAAw46xTzTUiQDfgW9byGv5FDPU1XdPTszO0vucilq/rDF7emu3/X8fj6PTUXxec4X",
+	"MRnDxvlRWUj+zTOog83OBrkveoda1UBNo8uw2C/FtfDsYuSDtjq2C7gFzRFG1CDBvXcPSPOojZmCMiBy",
+	"KCaWa9tQThivgbckSiCDRPJi/MOlFA6bPmRR5pJUYLCAvpQmEWB7tufmGLLffI4DmAwFWk8xy6Kanwyv",
+	"5BWe5wOu2cNtKxBpEcXVI7JHp6qPUwILAaCeRuvHC2COMSQ4N0hwW//DpMQFpAp0rNNu14ikUwmo7mDC",
+	"pHni+IRKYsJaXOwnNIfUNdgZsACcEiIOIREKeLqxTkb6zJhh6uU297dI1gloRpJJUp0FpPJyNCq0qafK",
+	"lVTzisVG9SU0kPTYv1dYjOIKFO7lFqFkGCnM2jCIFfr4FSaZp+xqKprGEdAmmEE+LazzpK9yDuCVMhv3",
+	"250WJCiTpVWGrce6HD43W3MbURq2CBd1GDMW8NCyKmCMMTkshzGRKmSWRTGIbnI8sjJtDSnwTLMj+qQu",
+	"FY3ZD5AmG6wrS7SV0OPSpwmrc2ndE91UpSpcxv5PLTnwufMUuNtuz+5uyEaJUIz3pj5/P/cVY/QSaN7g",
+	"VkY3RN67zSIkQaGF+ntsmmt9bT3eztWrPs/rZmnOghYvF/BBJB2hHOxMuPqBZnXwTsRd+gS4pelU5vl1",
+	"msTDWdZv6q3Wi26zaXIImQGN+Ha5M+NOD6M+sHKFHRYIfifY9jm1g4UVzdP6HLyDNLubjjnHu20baN0M",
+	"GsQJWuXPRnTqc6i83GVwLbQsGkLmUneMmWrujpIxP+RiwsvRAMYd5RFKYiGLDikTruBWpiy5aQaHHv2e",
+	"SMOaB/NDORjehnGTahAVdlWMlb59dTOQoLaltxTc2+DRBtm4mF0P603GPARixdlEr7g9cfcN67fyOpYO",
+	"KKK0uTAsvSxH4J4D3Q12SAvjKCICbUDPKDJewNYBIc7nIevFFACKKI4E/pzl6q1WYJHZIuUVgxFTPTST",
+	"NQL9AggBDWvbhPocnrhEUccRrkgio5/ZknB5N+2NgFQ7LfIguoVioSOccOZBpx4nsaChVnXb8B6LJQPJ",
+	"pdYgt3CJhix2NMvuqPUUIhVNkhIVxdLmUG1siyQG487nzjoCZNAIN1Uj6jpBFKXNenccDphyuf1abrct",
+	"ae4ZM4JvkOBqayPweXXmM0Nv9HddoYZzvJ3gfoWtHUNJltQW/rFR705y09tKwzjiel8LSH7tFpGky9RE",
+	"XyY1EbBTuLYb+idcgpoHi6q3/UawbVPRcd2hft9YkxNwocJXlqRQqCwEIrG5JCZuNz8tSKwQrATED30U",
+	"9a0wXlRY9vyKokHbAG5UivbSI5ZKUzq60Wq0rOORJlFlqwK4YwgpMQQDYsmsVjS6VLaePvMW/9x8Wvhr",
+	"N3x2xtebxdp+L/dh86n956t0X2ql2Y8AyeA8mpLRAHHb5Hk1qFVgAzp3pvYS2jvEwNaX+SyfyJwGwggO",
+	"I9Xk37bGVb1UAX7Fb+xUAWbg1O+Wvi1l0qRJ1DxqN1rN1BaiXPgGSqVNQMha4b1olZfgQq7wXjKcyqh3",
+	"yqvWP1d4wwBqHXWa3Vj0DuuC1w38V9M4eBa93494WM+5x9LXCpU+5r8k0tE4pot+jkb6/DxFD8bjaPaW",
+	"5i+iJrPo1ySNRmzpj02UMutaV1j0YspC2jMnHUFzF71pELsW/ZoXEpz/+wnorwUvwiBOG0vppWYoJlyz",
+	"mrO9XRehOuMXSdhf7YsS7nBzqEbxat8V3gxNzdMBm1tPf39CBwOWkg930f7sgGysGd47ob12I07TKaly",
+	"QW7feQhOGCdf7YaVrco9pkyJUqsFwwg6rZb1vJgkEMWeKDtW9IXROXApz57NQdh09e8aJd9dZevjT7yK",
+	"QcKqbFWgkDcWawDDvyVszm1FB6ZCmAMZe1K3iGNbTwsRPw6HDMbTHAKW7M8Wr6wRLTutlhaWY6E1D2lx",
+	"nyB+y9jff3hwsAcuF4y4I1yQkCWMh1qyn7u4PzR9n7q+RVPqTyRGmubLvMy3WoL2nbMDB4V5RJLQWGsB",
+	"S3fivpbIXNDuqyy9EbcadkZz118PcAEarNEZTKPgstXKy9ylNk3o3y9yuWdxbxesuJ2QC0VYuuIHxWts",
+	"Z3keCz+leGPPYeH/bOfBfcRkwNRTokXE2rKt0F+cbSvscPOtcIE7SMrmREFcxPKbkb/08kOI/2KKc8Bi",
+	"CHG0QZSRdDkCPcqR2hCV0n4/6llgpynhQjVIgKQnMJU2weMBj7aIybDwedU4etESiFoxOuulJlqMhSQC",
+	"o2CC6ASgHFKC9rGaKSPJTgRr+3xJtDaWwyw8vHIikriWWxKvtja83KMGp22aMJ8HXChA350GJgLUOYEQ",
+	"YxQMyybeCdcFXrKLgsYLuzaF1AFjMsUEAlcB0yQjaGU0zwwphsKiJQXifSNZSCbBoG+TpLHlc7CeGIcm",
+	"mZsk4pnh2H2WzHj8wIaWRyKD2Y4eGqubz+37YHntw9GIesw4V6QSSV68VOrTMRseHlgwKXUiUcHnr5qp",
+	"QALLXMGjBkGBhnf4HJgHeOEdtwS7J+rrJ2jGI7wyF0i5i9kqc8jGIwdtfrW1saTToqOzBN2eJ7F8nOdX",
+	"VbiwpwASzotXri3zOBib32RVHJcB9MwrNNbWZ6B9MkbfhQSb1lwcs2tOHAL2+5yMlrZXHKxJT9oiKeYv",
+	"nTb8InQvoOxe/fGNDzY+uvln137U+dPNg+uP2g9bD268VxiKvgzOXPPQdliOp1qCjukoBEKbrLLxsxUB",
+	"5my+G8f2CQqbUxH0ApUJEpijcasAHX05o3lUzod6FRZz1J5rqVrM6UtxRKXiwmC6s6WFKYTlYIgreOpV",
+	"OpaKMSL6J3n93SiR9yOpdoqD8CoJTemIKcgx+fjp3PrtxdF4NisHBlKoDTgRaSi3IAOvGuzEceCRP/6v",
+	"7NfHPzclYY//Kvsy+yp78ceva8anOeZ6F4uhHtXgh1R+CI/viB628E8k+yZ7DpXEvj3+Zfbi+HMoY/jN",
+	"8a+yf8teEKiM+RXU04WSYdkX+nG5E1uSMY+18Lnryv442+HvllZRXKF7F3YsowFnoe7yIEWTMPTz99kX",
+	"JPsDFOH5A1Rjh1q/8DFGTzkBT9Ip6C8AWoSOPeCtrj0iWcx6Spqspjmhe6bWXn4HjQUZEs/iYmVp+Ku4",
+	"DfmfhaWqeBXT+YoBx/q4vBfxENu3f830M/O43J/90fX7DMntkruTV0OHcBWRKtJFARmhR7tTOMbl+F4T",
+	"dbtgIXUjAKZfWs1CxZ9rm3OCf09U9tRDiTjRT43fwSG5Lur1Dr47fxdNSSvTcVeImFFeeabZyIXxaL10",
+	"BWICAcgLRPwiBQG2vYnjmNe8G2/zFg1tLS/4pH36Jx9yakIVWYgfbZz+0V2RdqMwZBy+6Nw8/YsDIR5Q",
+	"biuZSxREVpjRrokscpUYrrY6K62DZTm5xLP8k32UPT/k9IhGMe3GDD/dPP1T09UB+lmRRRbMDVKVdrPA",
+	"FjEZajFPhBQu3Vwi5oEZ3YZ7p7lYmNJ+qRctLJu6oU54dTZ4Yn+6Ikl/HMdY34E9oT0VT6FqGURcwm2H",
+	"bPUCE+QqL4YeNJCnGQkY+rDkQyKGr8FJZ12oHQa6ic+r2b9kf5f9ba1Qz8VIYZutlvH6mZi2eeK0Zss4",
+	"9cJdOsmX5+1Z/kqzEIsAMdmfOGnvlginK1z5omTsKsdXsv8NpT1/m704/mX23FSYfk6yr7MXx3+Rfev7",
+	"86vvfnv8Wfavhp/9zlbg9X0oT/tvmlUef+baW/xBwVOY/TNy3uPP8hq232RfZF9pRvp32RdQvE6LB19l",
+	"X/zx61w+PXhQXNSVhdAZyobbg7Qtz3wwRVFmyGv7osjrCqQVHLGGfWlOYuLjdEf3Rc8lxc/r1LzadO9B",
+	"b28wlW7dOP0LMyxHyfRnKxD324L34wiTbDbbK4xsDxORDoS4T9MBQy7SWWUZjK3X0uc171nGe/AaQrpe",
+	"iVKekf8sUsjmxAZUQhazuWXi4flcXoWhJ0rmysZ8VQybWErzl152qwu6YGXEHUbArxNV8tEYbMPkDAsN",
+	"2UhckWYKNugjT5aZqUjcur55ffO6FVA1k83l09LKVWap5BJJuVwac6ZkyE79x7T+s8eN+if/4f+fl7xX",
+	"LBtSWMjdO5U5cu/mol0M33SBdJWL81Cou2LMw5cjcmuys4Ts4Cl5ZbLjrWTtgTrrivGQhQXpcz4FucdU",
+	"mXy8Lk1vBVHkrbtT6yuy5IrcY+oc7sfZNJ6TBD8Zz7lfj1gSQ30sdfKihREmNhXUPPCMQdp6j3JAGIO4",
+	"pFqDvM/jKbJKCY6/LvO5boGF24QSOe6OIgXgsCVRwObu3Vyk+n2YhCdUv++N5vbr7L9mf5v9c/YP2W/+",
+	"+DWpQsufQWHyL7MX2Ve1l9bYcFVX09heO5kcw+DCt5pcvvHq2ZqcLybneHtem6JViqpeLCXlbiIT8FJo",
+	"pYSieprcdD+S6o7r8oLpge1omXW8oCmupabvmy2dz0glYeFkvn4RarllnhM2StR0pvY8iEuYGcIiiJJy",
+	"lcBDZtNrPAh09bmzwNuLcTBNmMSyYeYzxUZJrAkQlg+H7w+ghvuJRpwZv9wagA4s6AgTG51/AGoNID1R",
+	"E7Htc8jVESnhZi65DNcCtyx3iTNY6xwQNtDKr3vcG7sO70axzTc3v+zbZIhTPAEuYPGyTEJjFcWRmtZH",
+	"ImQxSr1zzUFXvyPmIO+1OlDMyPbEhKXv93eUEiln07MJs/YIXJ7v4bSoWUcEvk9eh7dODl67Kc6bre+E",
+	"IaH57cBqXK9ZkJ7NMlzoyHjERsKgFeVDdikpJQ11sRNjza7On10tprevvGxU4RJdkUacczmacxft2vxF",
+	"yw/YpayYPXNrZ8/a2XMBzh53287V0VO4wis4dwpk9bWYKE4T9NbWie+dT+eVrsErGSNO19hmOMDp3p/C",
+	"7Zvj+mmQ3YJCH0nj+Qkdnn4AOAtoW8hhDYLGErdO6Qa/pDJp+F32j9nX2RfHnx//5+z/gofkOQSPH392",
+	"/IvjX2bPwf/ynGTfZv+HHP8i+wO+bF/6T9nX2Yvsm+NfvZwOennelNNIk3WlvLUkau1HeQv8KK9ARV9R",
+	"9bPQMGfS/67kZNDGsuWwMNtlVdHAKkpFpwsEmdsxo2nRJLrWEtda4hurJcJpXWuJa8K+PBJZn5ICXc8p",
+	"5kWpi6Z5DxDZIIdf/yN3e5PgNr5RPwAwO7j7UNclUiShUuaCrM/LYNCip5iq2+r4kHqPX0dHkHrPGeYj",
+	"SsTaA6iaqQKgWuALejTGxbUThvuWUwQNchcK9EuVjntqXMy/JFVaICc23R04DnsCmbyQpC94j/lQwti9",
+	"bOeiR3hF2lydPAXHQdPZypg0jlcJwyqo24ZHnSLXvtN856zgF15l0bKfC4yGGVwZeR+WS9rlmjkkVrOp",
+	"Uj4FL65HTKoUAEdT6fPgneY7ASazSsZDSc54dPR6r0npmpQuNrgZ8K5zo6ZvmtXBEjbRh1K6fBE57FEO",
+	"MCtigrW6qXEbe/ozwKQjoo/I4COaHtYKpB/tEglNlUdwQRAKHGE+uTVkuA/0mwUhX9/8hs9dcAICqWCU",
+	"g/3sZASDBbon1c3WTWLwWovwXLa7PMG/QCFShnUXAPDX2WC8QpGITmtzEbGeibFYal0ZjWMV6QkD7F89",
+	"pIqezQShe/gQ1uJNM4B8aHZoe1Z742xSsi8/8+YLu7aBtdXkZa0mK8wfFZlH9tSsjS0XZmx5aTYyok8e",
+	"d4F0VDqtB9GtincBlpgSsu5imT9/TV9hrA6gxAn7zDgF6HYr8y2Mc93Pe71gSuV6Whbpms9u7Uz6/oW6",
+	"Fk+wLB7MN13ImxsVu4PXE6HXRIroPCEzd/be+/sHxctsEfVBc4YAGxCpZvTOoEE+gvIyuk339UlNttNq",
+	"27owpuqBqQOFwF3YCpHsiKU0JgVI/k7rus/hS90DokwDbpzrDACebD0DAKXxELnQ1aERE26rywY9EbJg",
+	"CwplYG0HqKKtpUas/A1YdwCMsUiYK9oMLhX2okigP35aofFApJEa6nMHm/mIbGw22q16p9Xu1DtXr1W8",
+	"yhGNx1oxf7C7e0sO/uxP3hM/3h0e9R7ufNC7LXZ3b4mf3b698+Mbt3c+ePfJnTs7790aDH46/ODBD3c+",
+	"ePf2zk927t8aHP50eBjduzlp3bo1effJYHD3ZuXZJ2dy0rnF2wlzOvn6o0XdMG4b+KQFHKB8sCc0Z3NG",
+	"Tr1+McN6oPWAxYCC++aqFG7shKUOjFcL2ZIxvAh4a67Y07+Wntcxq991/qyvyaX6KYtlIhYLxz96cB9T",
+	"Tk61Kc8Yygk17jCpRApFcBdGXTkLx9kE5ifnBIacW7p/9OD+2g21vrWr2U7dsbki9cG5DJl6tgTCnDt6",
+	"RZZu6RVZm+uknuOgnudy3vguuJxPNxAvJWrzjLxYTHTM5QIvWMPn8+ywpGyGhTpjCZWyWJnXIdZpMc1V",
+	"Yo0UG2klwecGzRsRdosFWu1EAHsP9hSQPz0SjDQTHrDApPY9UaBgmALetSUm3jIh/h7ad8vswDlxTbU4",
+	"uYrZdy2Wro26b4VR94z87XwtunkpsuWiqXlvLj7BfHE0SUU47kGNhwYBIdzmJashk8znaC+qOrPS7Qf7",
+	"HimaI7AEhCtEWbAZCbQw7QMyTYFdY23+vECELW5dZ1zrs1i5fpuEAuomxEyRqRinUE+H9OJI06JQEClM",
+	"sveSiIo9s26XIkibzViL0GsCs4TAzCKo2itsYptePwbDykQJEKekNNnVFwP8sA8hPzO0zEUW2ELCljbl",
+	"tGexsduQhEDLqKRLSx+lhObrD1WYTeAC1jyJMNMc0fRLsAwLKNAJynep5uVV7MmFopXnbFM+k0U5P1mX",
+	"IBHnvT/CGphz6LsJIXF1HdRbDj64tsh+/yyyQLxmoANAgCxaR17NULtKHdxTUUtzAP6IyQZ5l/aGJNDK",
+	"v7MLzMXnh8wSqQVXRY5Y2qUqGmHEaY70D3YKQBbBAhmY7oXF5kv3fQEDWAD0f+H5tHZZpwtDdfMFW1e2",
+	"eFNgO+Yc5wu5XieKQM+/YnccgIiBw5IkZP1Iyz5YTHZBUajtwu0bS0xylaQAotU4/a6UILMu/7q4FVjf",
+	"ljdQb4ITKCa8AHlj9+sc78+KtwYTIUYjMW8428ZjP+dqBFgvDm/Oqvfl9V6TQmergElCWPf6xrw5OWOz",
+	"p9Icmpe8IFImpuQ7k81BKsYJmAHmq/GKpkq6cDD7GaYkYOaPPvOCMyg7W84gktYGMMrrrkacQJfS55Cp",
+	"QEZCKnK1tY0BMvAb6QkuxyMTHzfmkStUHMDvAYHKt6R6tdVqEUpCOvWIjKMw4oNaw+cB6OEy0F+ZsBuM",
+	"SYskOaJxhIn/fZPTai5x1VVpBdeUNK6yGAs4QTKCjPggZm4RatuEgiECnFwFq0KpctPHnzSMr0uOe0OU",
+	"U7sinDbMoGRjo4HjbcRUKiAjDYIKrCSHjJnSr2mIyR2B/S4g1SDiIXsSzHeFSZnsw0jvwRa/qgHj9NDH",
+	"vZT1Wfpqpg47ORghLgsYcqMUl6ayVcn+Jvt19tfZ31e8il2wwtPsH7JfAz0dwAG+fv2ZM/omw6mMejSG",
+	"ueRt2wZ+k/1D9t+zv87+Z/a32V8vaAKKlZ4pzG5/fw/WH7fiDFaRU6jn/v7eAZWHdyMeySGS3c4qZM1+",
+	"uNPrsURZer2u1bQ2X7wp3O7RmJ/kNwUeU2R8+/t7Jxgf8IbKVmVgyJ4cUrCKcsHZjDNPymQRX4xOZ4rU",
+	"DA84iR4d41AwG33uessZlOesQonWP2TfZl9n30AV2ufZ18d/6aB4oDbsi+x32ZfZt9lvoR7dl9m3NYtp",
+	"jFEsns8jDiVykS7JBrltuSRwRmROhjXm6XRxdMhI0HfMYM8QwWA5z9jd+44wDFydylal3dnYvNrstJvX",
+	"r7da7Xr2N9k/Vs5Epnf31jR6TaPXNHolEzMSviVErzs1hGtVco3066XpNUpmK5NsPTyQ9VM6MCHAPCQC",
+	"XqdxPCU0DFMmpXuhpjUXTHwZQFlZS30xr/qcye99mM13hAKvIj+vToZh6mtKvKbEa0p8BkqcU15J6IBG",
+	"HJImgSgSxlWkpq+JDjsl+8ykeJYCd6NUDUlIFVtIe0uSr8+NVajdahHKyVCMUzDitOdZiQp4E508zvmn",
+	"YzZmIagZkBxZBqPQjwntK5aSCY3Amwh+xgDJ6BY8/cHDAINNgKv0DcXxLIIaRCO6MGr4gqSUEzFWp5hx",
+	"LOv4jrAF2D4A/9yqtNqNVrvRvnmjVfFe0ZazOiOx67XmJWtesuYlr8pLOIl4GB1F4Rgo0AWyEk1lZfOp",
+	"/o+pQLHQXaffuWJpKuWayppwv6GmwGLEPANbCdZ0k9seaKIb5Jnx3Vj0DiUZJ4iWQZXPR5RPiWQ9wUNJ",
+	"qj2aJCzUjAp8BCw9YqlHOleJ1M9C1qfjWNXImKsoRu+6ZhQpwxx/SvoRpzGO0ufVwOS5szDwSJDQVEU0",
+	"1v/EDBn9L/Yk0VQqqHm6ubwYKLCiyZAqM8UG2RNxrPlQKLQmAlVHkTc6RQQHA/4aSNYxrv+Cv2Jzm1B8",
+	"azIU0qb2SzKkR4yYofi82tkElioNB4wUscytljfWbukuLXeE5Y30EsSCD0gi4niLJFSqcgxCjybgDXIv",
+	"STJkcUiocvvpOujc9PIWzJm7IsnV1gapBnE00jsL+UNmf5OFXPUeUwdoTjwVUxYWJwrz6iYoulyRJLD1",
+	"hwKCFYmgGJkIp+Wss1b7T+5s/Pi9q49uPOh8dO2D1o82//T6w5u32rffnZ+Ihof/vJPQVslB00syNytv",
+	"39wGJVBocZEkem2UMIfBoijifkV8UFqHTsvM9qdjBuH4plPdYKU4OXOnKlstT080Go1Hla1rLZgm/tFy",
+	"84i4YgMtrcyBaT1HP7rh3gsDTag8nClh9YipdFrf0bfltCpW8Cq++dbVsWqvMJV7mjFcAn9+SWZbjv6y",
+	"igyqBwb22hDR01il5Yya9D3WpG8ZexzQlHLV7Gm+sgyZGyuRaLqKeDLwmSWhW+BEQH/6SPMXTfJFH6Fo",
+	"LJG0z2lXjDURLiDxeUjh1JD0o1jTTNITo27EWWgKXSNZBwStfjSAnFQqCQ1HEZdkRKeGKyiTPCp9PmCK",
+	"bLY25hFqHPveOB2w2zDtU6g1jIBxlUYWOCeS+bS0jkkKHViXPAlwaTVLEEnUC2Zwqsu/VuYTMdduZQmZ",
+	"LhBmbPRjpM1zKfNJIlyaHm4OzDAvYlAYdrvT7lztXF9Ac5WZSmGolra2XzNtxU2G/YWdXhy9rymtnT6A",
+	"rITfjdJM30GyBjsxn4SQKtzmWoG44QsLydtJwR9P/0naJsapqicp7amoxxYbkXY4jaeSSRIo9kQFpKrF",
+	"EQtCX8j51DSgF9NohMmOBjvUA9wqY9pgITmMeAhv6t49tOij7YyLdCS1AKrEGKV5HuJrJGS9SEaCSyI4",
+	"kdEoimlKRnC/ZYM8ZCy0KK7FKfm8S/mh/kT/ZtZV0TTq97dBvtd3OpqLQL3RIHdTxhrkNoIeLSSXt3WP",
+	"e3YNz2ougtZvC65SEb+aCQiCiitb7ZZX0Susz8lGq13xKhutjj4qeuvA3AM+7+fHf2Gc4cc/z14cf06y",
+	"L7PfHf/q+OfZV1C95i/J8c9J9i14x58ff378y+yF/oVk32TPj38BTXyb/T776vgXJPudfm7agv//JT7/",
+	"Q/b8+LPsefbb7Av9Pcm+yr7Mvjj+7Pjz7MXxZ8e/aqzuMp6z1GfC0Dp38lna9EWZreZ3D9i9BWeYuQkz",
+	"YuwOpi8vE1930CYDJ6dukLJO+QTeLYJqvX2msO9IWn97JXl+V19qTVFxFb97IbSaZNvjD8orBUgRUvUr",
+	"2T8d/+L48+O/gvJYL7Kv/MoKrM1J4bInQFZCuVd/qOLKVqUN63Q6x+uLdDSO6eK49EeM6xtDKDGvErDO",
+	"M95DmxR7kohU390fHjy4j2GsNgB3qAXvOGU0nJKUTdJIKfA7CMl8Hkf8UKLJK5IkFWPFag2yR6VjqhZQ",
+	"gErS1+ociZBr6S+3NJOKoLC7SOhPxwxKtnuEC4X80wx21lmDow3ISHA1jKfWTHUaS7vH1F1scBV7jV0o",
+	"HJLLEXPmGz2BsoTf23g0pR9d5e/dPkzv/+hhqzeKxz+eDpIFsj5wrhWtMzfaNzuz9plTBX09C0RuRwwD",
+	"o1vtPbxnylw0FoysP1pgSakkfKCnzLWE/zH89cnsQPQR1y/Uj2gKRrT8/JvV33t4r/LJsxVcSHOkiKXs",
+	"Dybb1KM6DwSHFO4MBnnDKXztLM2rPKKK3Y9GkTrV+ONeLH5V3xNx1Juu/LF5/a0zH6254QUkLDoKCSSx",
+	"xEE8Te71NV+dAyLD22jBWljnDza6ktI3nCYsBXa0WOG7G/FQ5pwPGBeqaLSnpOZMVhNMYqr5lObtIjVT",
+	"Qt9Op0Ue3CopguBakD4H1olZG/641droUTJMWf8HfuVpl0r2YRo/a/5/LpGs+RSMJ88+bjKu0mnzKfzn",
+	"2Sd+BT5mAUHeGnHJ9Lo2fF5igi4ZJoD3HveQTM4wRVIF7dlU0RgJHimhaR6U1PF5+dvH/YiHj/OFDNBz",
+	"gjt3RZKgedRpgntEBlCpB0eihiljZMTUUISS0ISm6nRerLfih/mWXZ5+abamslUZKpXIrWYT0QCZauDJ",
+	"aqTjSq5m/poc/zz7tqBBYqT1i+wF/EDgb9A0s+fZ78n1Fsn++fiz419kv82+hdjsf82+1Rrjt9lvs+fZ",
+	"V8c/10rmb7J/IRjfffwr/bmtpvpN9pwYrVQ/+yL7Egqpfpl9Ybr+qzPrmvmaX6qiWRzGMjsd3EA4u/Dy",
+	"mgWv1dk1Az8nBr4LnIU4Fc7YER1CMom4EkbDPS9Vdg4wnuX1JVZknz+WSaxvXmUpo1pJQADlQDafiu5P",
+	"WE+dFhWCelOXDSMeav3UsPRoNLDsOeKoLCO+VNm7o3/ASt3u+buavePzqiri3y3Rr8l89dpsFE4IimXt",
+	"Pby37ep0YVIsnxITqjFNoKRquQojOKwW1tJboHD7/Owa9+4IIfhO1bdh7Fckwf0hUeidsBnky3NS+d64",
+	"dvX6tRs3FtSBtZt+GdEQ72PfK1X+OKvGe14VHb1z1p2htTW3XivMa36bK8y2juJJffk16smovy3kfR8N",
+	"qbIMJmW6VcibjVlfOSSEsoZpUBVcIJ75uJeykHEV0Tg3njZ8Htx794Do4cDHMiByKCbIZQA3AfO9JBmx",
+	"tFQzMo/SExNOwCloXKRHLPV573RGdB8nfuGqjelnAWG0G3RFmuXDRX6bcVK+F5fbGUn08Szu7OlX+/Q7",
+	"m9tt8voli61ctxGOH81V7VarINH3RWpQTaVBNQ1GIrxDFQtItdNq36i32vVWW0uuMVUsrRmXgWvB5yVk",
+	"VAjfpIpwAXG3LEXHAsikaB1jIQimWMI/1r+NGOWScKGGEN2LLc1at04xas2zW41EGPUjFi6zWvl8qdmq",
+	"1iAPhbLxKmMeM4nvIknRi2fj0SSh5ODgPhYfjxSpBvBVQ6k4qG1jxHWAcsxtOwmAeCrKNkEz2BmwgExE",
+	"eojCbmqEdkfD5HIT2gMz6Us0oJkDBBpdZ7PeulmH8AzOWPjuEZ5UFLTB3qkH52LK2q2brVan1frkjEas",
+	"4swv1YxlB3GAU1sEt5jfFoCWhVB7c6HWMvL3DRV3bQJ7c7j2R8OoNyzwxzLiN4XE0Zc3fT17BePWKCfs",
+	"Z5IPLNTA6fKBe5NUMXmppkV5v5L9t+wLcFB8A06KLyzUjMWUIdlvICLu59mL7IVfWSZd+DzQug7IFwaa",
+	"98NH98loLBXp6vUFPF4Hn6CXoQBwttgfU3SjWWZi3GjtwIgsc4ium7HPiwLKrLHrTKIHLt1j09uM7OHz",
+	"1V1m3y3Z4xZM+zbO+hKFD3u8lkkffRpL5lXGabyTpvrGflx5qaN1vVU5q6BSWqY3QlLBEZ1BUnGXZi2p",
+	"rH1va8HjQgSPAi9+IySQMlNbSQRJ0mjEmitC9yvN/US/gHRurYh7j3YfvEs4m0jSZ5o1l5IVFmV26b5L",
+	"+PqvzI4ulBYXxzs9SBk7Bad/Cgt2WRH1a5vkd5XI5Jepri/T/MICq/kbVg1ERzKgu1ysfzzUt9t4dAfR",
+	"EeNFOtBlasK0/OoUB1K1AM+CMzJlNCV0ILYtZAJpt0hIp9LnJms8UAK+wxg9+1feinnfIBDk/eQtKhHS",
+	"aa1BHkRPoNiHVop+nb3IfkuyF9k3x3+efXv8WfZv2RfHf2FUIHdPwV0BuQB/DklCX/gcPvkcU4YgdOzL",
+	"/AM9YRBBJespW/huRA8ZURMBmVvg/B8wTOUacwAuuitSEvFeCieTxj5PDH6DFKkCJCS9wFi3RHDgIKQa",
+	"6B+3SCcA1CIy5occHCl25AUkB0N0fX6adx/omN7Ny0wPK3Ccj9ut1o1PvIqeamWrc0ZZ3c3mUuV0PYBl",
+	"8Pp6b9e5VWvT3Zq5lSXFcwhQuzpajcchUsOSKPNxHNdt6Dhk1tRjygdjOrCYL5b72Yg7qmiXSpYj9tOU",
+	"kYRqPYAqwP55wkJytZUDKEhIudSveEQqmmJVKgVPSBsp+Bbh4qwpUgbn7PLoOeNHBjIg5UzBQDR5a7sI",
+	"7OPPS+HUvy8FU581Ghqne6kE3w5hURT0+xyPgtaQRlT1hpfsPlrbRtbVs88GBZeHLLxGGs2jJGHLvCD3",
+	"nTG+4AgxsCDgCXHGmQAc1wFGOsAVNGlCnot/AM8FhOkynzt/RtATKS5VyLgKGmSf8dAlxAJWTt9mHIGu",
+	"Un5/GxFyREo4lrr2ebHq7Io4Dvt2JS6PptvcmUKGS16/4PhX2e8JAixkX1VMlECOO3NWgm5me7kkHQex",
+	"TIx3lPwSzetroX4t1L9hHOMuYOj0euPUJGhGnFBHiV+df2y0VuQfGKtkczSX16FVKo26Y4VG7BNcg7qI",
+	"WKlEij7mUYM8EFIVP9USP/qHRd/nGFwvt8kwYqlmolGPxuSIxmPz6k8EVOI0JdC7tHcoYyqHs65sGMPj",
+	"iPfFbO4GqW4AoDU8JEIvs5om0A0CCdVWyu6wWGZnYy341QWnQ7wM5YaB7fK+OK264RVZ2Ly1Z3Sd5/A2",
+	"yu+uBHB+1M/sOOgMi07InB5Vzk6FmyyMICxlKTm2L5FqykIKFVzny/Me4WzCpCKAJb+FcPqQ3zChwHig",
+	"JI1HhmLiczlOnbkmylEThWQkYWkkTKnHyYJ4skitKq5bmvqunetbQ1vNjJZJxXbv1rLwOn/rDSaHLL+b",
+	"ZyOG14YvI302jVXCQoQ0h2oUL4+vAONzv1CYCiI6aiSAFoJFgirinIBQGSlJEiFhosZcnVufAS4/HffU",
+	"GFC6w7m5JmAYAawV/ZumgJAKDO9b5BjMb6Yp83me22uCEeelVJ8fEJhLx744AgtdvJGU2M19AR2252Yt",
+	"2K4ZwJoBOAbwPi/U+hP9gmXCEs+XjKt5iTTeWRYBXzafYrr+coPFZChiNpf+U9KPYvAo6s4hDN1KsJCz",
+	"jHNaDRyCVDUdZxPd7oazNNS2SGJ4wtABQ/dEMvWAL4SCcKGg5rvPyyHsW4SLOnwQ2Oj4qRgTzgDTgkG+",
+	"onS8GWvIG5qJEBh9EcdiIn0e4CIFi/nDuzCjV7VtzKGrUeywGEvgFUnYn49bYeAXlqFWWDDGVOk2RAhO",
+	"07B/JmBGnPCjg7sVr/Tk/TsHM0/27ty9GOzGIlPTwz8zgEWxAb0Wr9TAEQ8bgspINkTCnNzTQE/GOeBj",
+	"5JG/UbzGyViz2bfSfoQUY4ZNPjq465H37xwQkRJNTM7KMa+fE8c8VYmC3DSrSS3WlkoY6AkdsMV6jlWj",
+	"ADYKM9Ac3JOYg3IRLEOvApcxJJidQIH+j3rUP2g0GgGRWIyMUNJNxUSylAxFDLWVc8wOcsimpEc5iQUN",
+	"TRAqo70h4EihjavPFBQu6FnGj+vu9K1zUsqcoveWeRSW6VoJgHiZ9IdiCZY1R1hzhLXiVba8ATl+7brW",
+	"hAL1O8XkxnP8F/OBR0QcOg/Dyeyl+5FUOPSPTA8XTo6go2UmeDP014lHdJkFig5MhRyWXpF27poYz2Jh",
+	"nkuVIm9BKJrZ/blW1CoKHNKks+SvFKLWAvfvwDOixitm0d9oBzWPUEViRk3ijegTjEJDTV2r6NLnlMho",
+	"AJEIrDsUAoLgAr2gXdo7fDxO4wD9aqYFLVxYiIAta+FtOK7nsuirIVV0y+cBbMnjCAqaWrddYF/z0IgA",
+	"f12Rpso3VuXIC83ZTpxN037tc+yFlDrRQy72hQbzQqe2B9ceWBosmCfAlkmfsyOWTnOiUDhZDunsBE4a",
+	"4q1CRCI6JiEByCNBP+Jh3cEb+VwPID8hEDkI9v264HWTwtl0S6lfLpyV8ukSqTXBQ2c1z+ewuVrnnY+G",
+	"0KejCIIXTQEUmKjgbLto0LFhimAjMyPJvQdYZytfwa1Z6QfsNjTiWkyNVA2j4ceAB2dyvJSjVKlxHygR",
+	"hwZiAn4gkST6mRsADBnryiqoulpYwVSfItY7ZCHOx+cBXJcjGj82BXwxgQyvQ1lSDyzJHEX8sf0s8Fz1",
+	"eGOsyisZbvs8r/iLNeVrHobgaGIdjmNGDGp7d4oDMnMy61Q4MgYfjypie274/DakfkHmGn5n9tNgbrlF",
+	"IGMestQU7DWAe24E1ZMd+7wI6geucturXs9Iqoj31MzRdI/zQxhxk9sm+pqU1bBtqy4sOHETMY5Dko6h",
+	"yr09B6ZIJlNArMBnpf/kinTHKScpVcwjkfR5yvpjaQOmNjsdIunUld6P1Ezr1YA9GdKxVPIxVfryQx/2",
+	"Dxj744Slj/X+BnNrA8MWsALPrbxSjltOTw1O/Vaz2e5cb7QarUZ762ar1WpCHYMBZosXQGBeEuviRlsz",
+	"uNlLUNm6cW2z1ToB5XXthme/PytCBizOmaJ12xchEi0Vh970wpBnLpf/UmXvL1NMgz06CVBeYm0F9KEL",
+	"qClpiHzzKfzDoIefVjs3l3pOiALbM6XU7S+ab3GhDO51dbO1WTupOGD7ZepyKr625XtRWPY9THrDx612",
+	"Z2Pz6rXrN27Sbi9kffv3fKeEWYKlXokCXLbu4ONW/Sat9z952tl8Nq9I7UlDzOYC5xUs0oTK70rV1rMa",
+	"EC7zmu0rkeAKo7/o3C4Rgv0uVKDfBVED3YYG2teYLTVtZ9KaRzUjBNslXJmt8sXSijcibYHcATKF+dvc",
+	"QVcyJxdjoHjPWDJJqhi7V7yTWGkaZllrkECKcdpjgRYdpM8nQ4avYnVWGHNPjJjMK8RZpcCKfpiPD0TL",
+	"vFFAA9bDR8RYn1cNpSuih9WMdOv6oiniByiZCzsmCJGBaKRJyZDRMOIDnzuRJhIc9JqCgFPbJjOwzM2x",
+	"pAMzVS0fggSpBay55lumPsD9vUDzBfSwzHDhIKFf+nK/MXaI0kUoMzO8e0sRhI3Jrnz1cEOXWrCw15iF",
+	"A5baWu49GjMe0tSmCaRaWSFVC97hdCAVjRj5meCstmUUljGPlBa7JUuPWOgRLYDzEKHFUvYT1lP6aXc6",
+	"71J65v55VvbXp7pQVh4y6HxOe6mQ0t2ylMHZAs6KIQE4dUJBk50SqfQPXEyM7uLi3MrXBwhHkgocI04t",
+	"Ulo3kFo50NqT8ZtIZu6fvrugY4HSxUPTMyAfQ5Xr4hcnjANQDdpN/opEi4LZiEPGElMCGpJilJtdkrKj",
+	"SIylCUDe1qo7GBxT2Loh1YIEScVELru0H8oVy3OY8WBnmiCnjM5IEnBIFpSUxO8WVJW0H9pQBvt3iGd9",
+	"hTAGmMYe9PHAfFx4dEe3M6dA5g6fwoE2/GFCud5xM8VqCQ7GI0sOfXkZOq3OtXq7XW/fWLAWBtNrThCB",
+	"RftaqYQ/1ISZc32uyHmHsTxGZND1kI3EgkHm7VVW1ehuOxPHQ93G0nG702+H6s1eWycATG38qLt4aPBA",
+	"QZlyn+Md08xaD54I3UukJIv7pMpiyUiw2dqwinq+CDROhnRhcVaTOHb+U0dCa0hbqea8dZ3OHCjnqphb",
+	"qxXaefmBfnLRTBspzAKunbMbIGl482YOAheTN1zIv1TV2Eln+ZJ5Vg7kyPmMXesVJQlj4pfNkMXRETsd",
+	"5a/kEjP+gfzbcv5NueZ0zvViKhVpe61WCxT86wbrC8G71JBFKb6Cmr8WP0qsXYJ7m1QDQ2XQmKfSqfm3",
+	"GQ44E4KQ0TAAG7hSbJQo6ZmqUz2mX7oisSu0brtTysEniV80yB03PzArG+9IgoP1+b6WQWgako/MYuq9",
+	"60V9c79INTALVUd3hP1L8xqp6CgpPtSNUzVOWeBz41+v5RVT3PLnlmciWS9lel56DSJrD9X0hRuDcpf2",
+	"Duui34fV7myCCVt6UI2bmxVqkCAKAzCwDxkpDri0XCgeCW4EQrtCc2QRLdab9ciX7zSZZMfAuQFJHVHN",
+	"yd23JfLZac0nnKBXzRdI2q0WlKqLRloeabfgz4ibPx1/jrhiA5ZeMBEtr8x0mQ5UXIHXSDDfGMVJHz2u",
+	"5tCa86d8zafm39Pd8FlTy0rw12K8kQ/GbLzAJJi3ir5Fbi8LKivopXF+w9KFgxiwBNEJPJsOztmEdDbr",
+	"4H0CYkcmEQ/FhFSpucK2y6kxWehbD8WQoz6raUHL/u5zW5rQUVB98aEcFJVoZJh3pR/ZBTGndxUNw/YJ",
+	"NkpS1eS7ONcZoWgkBwvNljduzjdc5lu2qu1S95LbLq+taLvsXNTlP+XiTz3yU33MXrdR9Ltk4mQ8JHSW",
+	"REwJHdCIvzSZ0F2w3jiN1BQOd5fRlKU7YzWsbH38iT4hpt3Zc7+Xii4DOSMCRq1S2lMeiC7WzYGCQWJD",
+	"StUJSxGwO3PC84it2Z6MSfG24Jz1FDnqbBkwOi/3uyv2xFhPUeWQnnWe5xUmvBmcZp8DtiwYMcQ4VSTR",
+	"U4h6iGaH24IedogN2M6bBiciiXhfeCSv5YokLe/Pxpy6cFKn8ZrJk4+0aOJK1vXBmlvW1AsOc7TusBTg",
+	"7QU3wRzGNYtEZ7O1YUzL4pBxEtPeITaYRoOhAtAn4TrcS8WTaETL+ZGaRIqxklGIoQqROcv13HXVpZKB",
+	"49uKk5EkVHdNklR0YzYCLjFNmM8DO+N6Pu56yDjUuuJ0ZKN5zYiwqgSIvPZtEzxUjh3YJlz4HJXRCPVw",
+	"1SB/ihgjFrLExIFQVTZoU65V74SmkmmmAhCzkbLPNcOoYViGKTorOEnpBNFcgncep3QSkBEbdfW8uVSM",
+	"hnq6XQbYdqlIEhso7I41+hNOP9W6D2eSG9JEXy7wDMYRrLsNuNbP8OMte8b1DPW2kA8f3fc5lvW1znOa",
+	"RLnfPIAoJywIbJYEiwIDTaLK+AwDt+h4kEwxZbBg7OztkkM29Xk12DHEFO75FrkFpINg63mAtqk6XNsm",
+	"mqVJzxYP8dzZ7YoQtA5u42/cE70RtiSJR7pThaE7+h/GqQCVheEUgLmWdKco2+cO0CA3wBrLjDyUttlc",
+	"OIEAE68QluK+0uLZOGZaF3MENdgqGUM8pBGez7sinKIzxyN9GqXGCeMWFPo6onEUmlXTYhU21R2HA4ZW",
+	"UrRg9yDlLeoNsVIkTlWPnlS1pIVLpWcakIRGELOPl3EYKTJkKcstU+gcAmOz5mU1sNS6Ss5X0N1iQpII",
+	"DUOmr+GP6obB1nfvaO2tVITFI1CFxSOBC4wOPJ8Hs2HV8IYW5eo7WvMFW5bPP3VkDyb1aWH7PvX5p/V6",
+	"Hf6nXwz23t8/IOUD2jzqGDDTgHxqA+X27YOlXxmYteJ3+aNlX0IsW07tCw3cjXj4w+IP0Az4pU60AqzD",
+	"pnIU2rA5BGf4uhmKCdfis15i90ddhKr8IAn7hY4KGYIBqaaq7xERKo8kYb92hr6HahTPGb4pEx4typcv",
+	"0me4fKOzdIoRPkUwgfIQCpXKlzWKBaNNQsrjKJzZB0iCWd6CmRWmq/z7Z/9D07jOtf5I/SDRekaxtbv4",
+	"6vL2csCXJUfDAqusck7zkpKlU/ogf7ysicUxma61Un2g5ZMDZP3CpzNFL04ZiynPAVFpdS22zbb0EJ8t",
+	"vfRjNaU/G/LosH6CatzWot+ekfyWT8RWwyruzH37TFO1MkeivMB5QHOOJFF0UOIjJEDK97g7BZGIFUtn",
+	"6Q9pVxwxTTQfzXBLE0xq9C2rmuclsKC1EKyTU3jb1RVF+UXWtm24K1YVKxWCtb2cvLAeQUGmW+C2BgGe",
+	"quiIvRO4MWlJJGfgpBxGa10HlHSB6aQpnWJ8Qan0GAQJL7gjns9TFkOvhTy3cRoHEKppIKtThKauNQho",
+	"ZLK0GD43htaeCJm0dog/2X//IQFWHjz1K0x/5le2iF9B4WbEpKQDhpKNX3kWbJFNY+bNJXKzbiY+E6R7",
+	"n1fBhYqLaYXjmkc2W21rQLH1DXIBygPhGhs3IvJMLC0I+p7PN1ubM1Hk4LSGAwkyTSgY+p6g2K1H3nln",
+	"s7PxzjtocKczBeOMn8dK2D6vziT6pfmRAZf/lrHZgF0Zk+axi5vvvGMXB0o6uM86LUIJhmj6XKRl41Iu",
+	"Pm2XRQgb3MF4zSNXW53m1dZG82prE6dh1r1Po1iWRHG8z/XBIon87v7+HmEcwLP02tUhjJCFER9Ic5Ya",
+	"BIUMc/+onPLeMBVcjKWx34PkBsRKC2KKykNYeTBD5w7/MZeot5uYbKcZ6tOeiDhGe9pUjLcxg1HrKHib",
+	"QLLtS5k0deP6LlB5CFmVeoGhOwfWrgSZ0EjhqQ72AL5gCx794GFQxmw/ZInC+HxrOte/90QaSrC0ES7S",
+	"EY0jyUIvt9S7cRvYR2hGX71AK0ql1derO2/Rd/f2iV95xAaRVFAtUF80XEGiUhqy+oimhx6hScLiGEhb",
+	"XfTrIo0GEffIgIlBShOAmaxHPDTGKs/nET/S10OTUB6SsYriSE01Y2QxKZi1pEeoUrQIfuaB88OkfID2",
+	"VQeFGImDz+9pLtNjqULvBwo6ctwdRcpgZN6aKoz96uaOFApVEVMxHgxzdAooaVIYDdyC/PL2XawlrBPt",
+	"wT1zWQrBZmsz8BwuM0Uj7ZybDjI3NJGMu3Ekhyb8YxKlFtbB+J5zHXR/QgcDlpIPdz1Mxi3efbvxPnfa",
+	"nNHuisgVWtkbxypKaAo6tzIcDtbLuoCQzqLGixpfOeqs6qwIstGPEtkAeiaDbc2F8T7VkzTiqm5+IPAX",
+	"wpXWGmQ3xGi4LvO5rdEvUndiS1ePxhNNWuDAizEYih2gqXNkIZeAnyGIwqJA0VC//0DInpjA29tFmFRl",
+	"UD20pJHvDnj9XXf64uSfBA3YdZ/r0TvX3dTygE7rOnmgV9doZGgCcmcnL9mpORuS3zi2yndtC2twFsQF",
+	"Ez84hMgfCMFwW1SySrnTB+LGWMHoI+WkAvQ9+jxSbASeDU1kDEYhGCwh51yOe5q2amoCHU8iifIM+lQ1",
+	"9Qb0QWgDGLDx+KFt3/wAU9OrZnfxsWH2M7Rnd29/AcE34s7O3i45ajdapBoYxbKZDKdSU5VPIT/h0yj5",
+	"dJCKMbgxm9LpwE3sMKhZDRZ8HppMG/ERSDVNoqZuvhl4hcR2iSbfkmUHmJAtRWvDQZxxB02M+gkaZqol",
+	"hmlMM56Jo4SmFD00dx2+2DK+drC4A0eGSV2RcAu1mLljdhe3lROzSIwfsVgkUI/JTV4vP4Zk9lhi4zOt",
+	"STuwHl3NlPQ3TPq89e+f/ZeN7QKPMpzUni3gaWAiYmkuX4LRJI+JcywwADOGZCjiGOqRWxKG+kpXA2vD",
+	"bOq/Y5ZKszWPdRONgQhqHtxF09mAcX0nwOecHmmGqZ8esimk45hYKlhBYiQWvXRoamEoYB4ylswu3DxR",
+	"RA9gAU8057LAF80ZLZ0zkh+zKJGnni7DAxYfr6ozGx4mMlU/MwR3bA5wQLoM3G6F7MwlxkT9sTHg6l70",
+	"Ei4/sHpw+YEVE76FclNKJ6RsbQyMwQoNWXk9Yi0+aT7k1KNCCIGRg2k31oL4K3GV7Vldq6jeYVYf+LZM",
+	"GJ7u8or0DMgq/jQSuJOyQXaczmAT2oDA28mYyg0UJ2CwLcxEHNqrFtONydoKGUrgip6Mq4DHcKI5SWLa",
+	"Yy5Nrqh1nDDLyhxea8YUa06s1lOqVmIxwsoVyGHDCPSaa4iiz2DTI5QE90XPbGokC8gic0544BXdAUhS",
+	"qgXxySukz+bcy0PhDBwKNThgWtEKdkM2SoRivDetv8emgIziqLemMLrDUpKsC3bvjyWNcWk0pwIW6Qgm",
+	"rgXyLBBrfK61SKs0VjxiVEqpVUetUqxMsPRBnSVYPp+lWHNJTZRIQA1xpoe6uwCVrY9t3oNXAZrkVeD9",
+	"T579vwAAAP//",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

@@ -23,6 +23,10 @@ import (
 // it and its FIPS key to a tenant key.
 const compatFIPSBase = "/compat/fips"
 
+// compatFIPSOperation is the contract operation (tag compat-fips) of FIPS
+// operation op: fipsGetApplication is compatFipsGetApplication.
+func compatFIPSOperation(op string) string { return "compatFips" + strings.TrimPrefix(op, "fips") }
+
 // compatFIPS serves FIPS's own API as the configured route table
 // (upstreams.fips.routes) defines it: a request whose method and path match
 // a route is passed through to FIPS with the tenant's FIPS key in place of
@@ -79,7 +83,7 @@ func (c compatFIPS) serve(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if op, ok := c.index.lookup(r.Method, compatFIPSBase+"/*"); ok {
+	if op, ok := c.index.operation(compatFIPSOperation(m.Op)); ok {
 		release, err := admitCall(r.Context(), c.deps.Fair, op)
 		if err != nil {
 			c.fail(w, r, err)

@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/legalgate/legalgate/internal/apperr"
-	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 )
@@ -91,16 +90,23 @@ func rewritten(r *http.Request, target string) *http.Request {
 	return r2
 }
 
+// quotaExceededType is the problem type of a spent quota family (the quota
+// engine's rejections and Garant's 423); a rate has another type or the
+// rate family.
+const quotaExceededType = "quota-exceeded"
+
 // garantError writes err as Garant answers errors: its status code (423
 // for a spent monthly quota, 429 for a rate) and {"error": message}; the
 // gateway's headers (X-Request-ID, Retry-After, RateLimit) stay.
 func garantError(w http.ResponseWriter, p problem, e *apperr.Error) {
 	status := p.Status
 	switch {
-	case e.Kind == apperr.QuotaExceeded && (garantsvc.RateRejection(e) || e.Type == fairshare.TypeRate || e.Type == fairshare.TypeConcurrency):
-		status = http.StatusTooManyRequests
+	case e.Kind == apperr.QuotaExceeded && e.Type == quotaExceededType && !garantsvc.RateRejection(e):
+		status = http.StatusLocked // a spent quota family: Garant's 423
 	case e.Kind == apperr.QuotaExceeded:
-		status = http.StatusLocked
+		// A rate: the quota engine's per-second family, Garant's own 429,
+		// the tenant's fair share or body budget; retried within seconds.
+		status = http.StatusTooManyRequests
 	case garant.StatusOf(e) == http.StatusBadRequest || garant.StatusOf(e) == http.StatusNotFound:
 		status = garant.StatusOf(e) // Garant's own refusal of the request
 	}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/upstream/simkit"
 )
 
 // simAnswer is what the Garant simulator itself answers a request with the
@@ -185,6 +186,15 @@ func TestGarantCompatErrors(t *testing.T) {
 		if env.sim.Kit.Calls.Get("POST /v2/search") != before {
 			t.Errorf("%s %s reached Garant", tc.method, tc.path)
 		}
+	}
+	// A rate is a 429 whatever refuses it, never the 423 of a spent month:
+	// Garant's own 429, still there after the guard's retries.
+	env.sim.Kit.SetFault(&simkit.Fault{Status: http.StatusTooManyRequests, PathPrefix: "/v2/prime"})
+	status, h, body := compat(t, env, "GET", "/v2/prime", keyAlpha, "")
+	env.sim.Kit.SetFault(nil)
+	var e struct{ Error string }
+	if status != http.StatusTooManyRequests || json.Unmarshal(body, &e) != nil || e.Error == "" || h.Get("Retry-After") == "" {
+		t.Errorf("GET /v2/prime while Garant answers 429 = %d %s (Retry-After %q), want 429 with an error and Retry-After", status, body, h.Get("Retry-After"))
 	}
 	if strings.Contains(env.Logs.String(), keyAlpha) {
 		t.Errorf("a log line holds the tenant key: %s", env.Logs.String())

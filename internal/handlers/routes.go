@@ -4,8 +4,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	httppprof "net/http/pprof"
+	"slices"
 	"sync"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -88,10 +90,27 @@ func NewServer(d *Deps) (http.Handler, error) {
 	guarded.HandleFunc(compatFSSPBase+"/status", fsspNative.taskRead(nativeStatusBody))
 	guarded.HandleFunc(compatFSSPBase+"/result", fsspNative.taskRead(nativeResultBody))
 	guarded.HandleFunc(compatFSSPBase+"/*", fsspNative.unknown)
-	// FIPS's own API (compat_fips.go): one catch-all matched against the
-	// configured route table (upstreams.fips.routes), described in the
-	// contract (tag compat-fips) per method.
-	guarded.HandleFunc(compatFIPSBase+"/*", compatFIPS{deps: d, index: index}.serve)
+	// FIPS's own API (compat_fips.go): the routes of the configured table
+	// (upstreams.fips.routes), each the contract's compat-fips operation of
+	// its FIPS operation (the contract documents the default table); any
+	// other method or path under the prefix answers FIPS's 404.
+	fipsNative := compatFIPS{deps: d, index: index}
+	if d.FIPS != nil && d.FIPS.Client != nil {
+		routes := d.FIPS.Client.Routes()
+		for _, op := range slices.Sorted(maps.Keys(routes)) {
+			rt := routes[op]
+			if err := index.alias(rt.Method, compatFIPSBase+rt.Path, compatFIPSOperation(op)); err != nil {
+				return nil, err
+			}
+			guarded.MethodFunc(rt.Method, compatFIPSBase+rt.Path, fipsNative.serve)
+		}
+	}
+	// Every method but HEAD, which headAsGet then serves as GET wherever the
+	// table has a GET.
+	for _, m := range []string{http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodOptions, http.MethodConnect, http.MethodTrace} {
+		guarded.MethodFunc(m, compatFIPSBase+"/*", fipsNative.serve)
+	}
 	// The route guard runs once chi has matched the route (one routing per
 	// request) and before the generated wrapper parses a parameter, so auth
 	// still comes first.

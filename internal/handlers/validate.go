@@ -48,6 +48,7 @@ type jsonBody struct {
 // (chi patterns and OpenAPI paths share the {param} syntax).
 type operationIndex struct {
 	byRoute map[routeKey]*operation
+	byID    map[string]*operation
 	opts    *openapi3filter.Options
 }
 
@@ -56,7 +57,7 @@ type operationIndex struct {
 var bodyLimits = jsonscan.Limits{MaxDepth: 32, MaxValues: 100_000}
 
 func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, error) {
-	idx := &operationIndex{byRoute: map[routeKey]*operation{}, opts: &openapi3filter.Options{
+	idx := &operationIndex{byRoute: map[routeKey]*operation{}, byID: map[string]*operation{}, opts: &openapi3filter.Options{
 		MultiError:         true,
 		ExcludeRequestBody: true,                                  // checked by validateBody, as it is read
 		AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, // the guard authenticated already
@@ -67,6 +68,9 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 			rules, ok := table.Get(id)
 			if !ok {
 				return nil, fmt.Errorf("handlers: operation %s is not in the operations table", id)
+			}
+			if rules.ServedBy != "" {
+				continue // rewritten to its ServedBy's route before routing (garant_compat.go)
 			}
 			o := &operation{
 				id:            id,
@@ -92,6 +96,7 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 			}
 			o.share = fairshare.ClassOf(rules.Share)
 			idx.byRoute[routeKey{method, path}] = o
+			idx.byID[id] = o
 		}
 	}
 	return idx, nil
@@ -99,6 +104,23 @@ func newOperationIndex(spec *openapi3.T, table *ops.Table) (*operationIndex, err
 
 // routeKey is a route: its method and its chi pattern.
 type routeKey struct{ method, pattern string }
+
+// alias routes method and pattern to the contract operation id, whose own
+// route may differ (a route of FIPS's table that the configuration moved).
+func (x *operationIndex) alias(method, pattern, id string) error {
+	o, ok := x.operation(id)
+	if !ok {
+		return fmt.Errorf("handlers: %s %s: the contract has no operation %s", method, pattern, id)
+	}
+	x.byRoute[routeKey{method, pattern}] = o
+	return nil
+}
+
+// operation is the contract operation id.
+func (x *operationIndex) operation(id string) (*operation, bool) {
+	o, ok := x.byID[id]
+	return o, ok
+}
 
 func (x *operationIndex) lookup(method, pattern string) (*operation, bool) {
 	o, ok := x.byRoute[routeKey{method, pattern}]

@@ -18,6 +18,9 @@
 //	  native: true                # the upstream's own shapes (/compat/...): routed by hand, not by the
 //	                              # generated server; its handler authenticates (the key is where the
 //	                              # upstream takes it) and validates, answering in the upstream's shapes
+//	  served_by: garantSearch     # a native route rewritten to another operation's route before routing
+//	                              # (Garant's own, handlers/garant_compat.go): that operation's rules
+//	                              # apply, this one is never routed or metered under its own id
 //
 // A request body of any type but JSON is streamed (never buffered by the
 // guard). The contract's top-level `x-gateway-upstreams` lists the upstreams.
@@ -66,6 +69,11 @@ type Operation struct {
 	// names them and limits their body, their handler authenticates and
 	// validates.
 	Native bool
+	// ServedBy, on a native operation, is the operation whose route serves
+	// it: the request is rewritten to that route before routing, so its
+	// rules (quota, cache, limits) are ServedBy's and this operation is
+	// never routed, guarded or counted under its own id.
+	ServedBy string
 }
 
 // Fair-sharing classes (internal/fairshare).
@@ -106,6 +114,11 @@ func Load(spec *openapi3.T) (*Table, error) {
 			}
 			t.list = append(t.list, o)
 			t.byID[o.ID] = o
+		}
+	}
+	for _, o := range t.list {
+		if s, ok := t.byID[o.ServedBy]; o.ServedBy != "" && (!ok || s.ServedBy != "" || s.Upstream != o.Upstream) {
+			errs = append(errs, fmt.Sprintf("%s %s (%s): x-gateway: served_by: %s is not an operation of upstream %s served by itself", o.Method, o.Path, o.ID, o.ServedBy, o.Upstream))
 		}
 	}
 	if len(errs) > 0 {
@@ -165,6 +178,8 @@ func parse(method, path string, op *openapi3.Operation, upstreams []string) (*Op
 			if !ok {
 				err = fmt.Errorf("native: %v is not true or false", v)
 			}
+		case "served_by":
+			o.ServedBy, err = str(v)
 		case "share":
 			o.Share, _ = v.(string)
 			if !slices.Contains([]string{ShareNone, ShareLongPoll, ShareCall, ShareFreeCall}, o.Share) {
@@ -194,6 +209,9 @@ func parse(method, path string, op *openapi3.Operation, upstreams []string) (*Op
 		o.Share = ShareCall
 	default:
 		o.Share = ShareFreeCall
+	}
+	if o.ServedBy != "" && (!o.Native || o.Family != "" || o.CacheTTL > 0) {
+		return nil, fmt.Errorf("%s: x-gateway: served_by needs native and takes its quota and cache from %s", where, o.ServedBy)
 	}
 	if o.SplitFamily != "" && o.Family == "" {
 		return nil, fmt.Errorf("%s: quota_split without quota", where)

@@ -59,6 +59,14 @@ func TestContractTable(t *testing.T) {
 			t.Errorf("Get(%s).Native = %v, want %v (the upstream's own shapes are exactly /compat/...)", o.ID, o.Native, native)
 		}
 	}
+	for _, o := range table.All() {
+		if garantNative := strings.HasPrefix(o.Path, "/compat/garant/"); garantNative != (o.ServedBy != "") {
+			t.Errorf("Get(%s).ServedBy = %q, want one exactly on Garant's own routes (rewritten to their /v1 operation)", o.ID, o.ServedBy)
+		}
+	}
+	if o, ok := table.Get("compatGarantDownloadPDF"); !ok || o.ServedBy != "garantExportTopic" || o.Upstream != "garant" {
+		t.Errorf("Get(compatGarantDownloadPDF) = %+v, want served by garantExportTopic", o)
+	}
 	if o, ok := table.Get("compatFsspSearchGroup"); !ok || o.Family != "group" || o.Upstream != "fssp" || o.Share != ops.ShareNone {
 		t.Errorf("Get(compatFsspSearchGroup) = %+v, want fssp's group family as fsspSearchGroup", o)
 	}
@@ -79,6 +87,9 @@ func TestLoadRefuses(t *testing.T) {
 		{"bad scope", "      x-gateway: {upstream: alpha, cache: {ttl: 1h, scope: world}}\n", "cache.scope"},
 		{"gateway quota", "      x-gateway: {upstream: gateway, quota: f}\n", "no quota or cache"},
 		{"native not a bool", "      x-gateway: {upstream: alpha, native: yes please}\n", "native"},
+		{"served_by without native", "      x-gateway: {upstream: alpha, served_by: getX}\n", "served_by needs native"},
+		{"served_by no operation", "      x-gateway: {upstream: alpha, native: true, served_by: getY}\n", "served_by: getY is not an operation"},
+		{"served_by itself served", "      x-gateway: {upstream: alpha, native: true, served_by: getX}\n", "served_by: getX is not an operation"},
 	} {
 		spec, err := openapi3.NewLoader().LoadFromData([]byte(head + tc.ext))
 		if err != nil {
