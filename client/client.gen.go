@@ -2036,7 +2036,7 @@ type GarantBlocksChangedRequest struct {
 	// Example: false
 	NeedEvents *bool `json:"needEvents,omitempty"`
 
-	// URLArray Full fragment links of the Garant front end.
+	// URLArray Full fragment links of the Garant front end, at most 100 (Garant's limit on a monitoring call).
 	//
 	// Example: ["https://internet.garant.ru/#/document/12125270/entry/70"]
 	URLArray []string `json:"urlArray"`

@@ -295,6 +295,7 @@ func TestGarantBadInput(t *testing.T) {
 		{"101 topics", "POST", "/v1/garant/monitoring/documents", map[string]any{"topics": make([]int, 101), "modDate": "2020-01-01"}},
 		{"modDate before 2018", "POST", "/v1/garant/monitoring/documents", map[string]any{"topics": []int{1}, "modDate": "2017-12-31"}},
 		{"not a fragment link", "POST", "/v1/garant/monitoring/fragments", map[string]any{"fromDate": "2020-01-01", "urlArray": []string{"https://example.com/x"}}},
+		{"101 fragments", "POST", "/v1/garant/monitoring/fragments", map[string]any{"fromDate": "2020-01-01", "urlArray": slices.Repeat([]string{"https://internet.garant.ru/#/document/12125270/entry/70"}, 101)}},
 		{"news older than a year", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "fromDate": old}},
 		{"news window over 10 days", "POST", "/v1/garant/prime/news", map[string]any{"categories": []int{1008}, "fromDate": recent, "toDate": tooLate}},
 		{"court practice count 0", "POST", "/v1/garant/court-practice", map[string]any{"text": "x", "count": 0, "kind": []string{"301"}}},
