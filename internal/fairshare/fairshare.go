@@ -3,7 +3,8 @@
 //
 //   - LongPoll (an FSSP long poll, parked or waiting in a goroutine): at most
 //     Limits.LongPolls per tenant, Config.LongPolls in all;
-//   - Call (an upstream call, for as long as its request runs): at most
+//   - Call (an upstream call, until its answer is read, a streamed one
+//     included; the caller admits it where the call is made): at most
 //     Limits.UpstreamCalls per tenant on one credential, Config.CredentialCalls
 //     per credential in all;
 //   - FreeCall (an upstream call no quota family meters): a Call, and also at

@@ -181,7 +181,7 @@ func (c *Call) File(ctx context.Context, cacheControl string, key Key, fetch fun
 	reqCtx, maxEntry := ctx, c.svc.Cache.MaxEntryBytes()
 	fill := func(ctx context.Context) (*cache.Entry, error) {
 		var e *cache.Entry
-		err := c.Do(ctx, func(ctx context.Context) error {
+		release, err := c.hold(ctx, func(ctx context.Context) error {
 			// The fill's context ends when the fill returns, but a streamed
 			// body is read after that: the call runs on a context of its own
 			// (the client's timeout still bounds it), ended by closing the
@@ -191,7 +191,6 @@ func (c *Call) File(ctx context.Context, cacheControl string, key Key, fetch fun
 				return err
 			}
 			if f.ContentLength > maxEntry {
-				context.AfterFunc(reqCtx, func() { _ = f.Body.Close() })
 				e = &cache.Entry{Stream: f.Body, StreamSize: f.ContentLength, ContentType: f.ContentType, Binary: true}
 				return nil
 			}
@@ -204,7 +203,15 @@ func (c *Call) File(ctx context.Context, cacheControl string, key Key, fetch fun
 			e = &cache.Entry{Body: body, ContentType: f.ContentType, Binary: true}
 			return nil
 		})
-		return e, err
+		if err != nil {
+			return nil, err
+		}
+		if e.Stream == nil {
+			release()
+			return e, nil
+		}
+		e.Stream = heldBody(reqCtx, e.Stream, release)
+		return e, nil
 	}
 	res, err := c.fetch(ctx, cacheControl, c.op, key, fill, staleOK)
 	if err != nil {
@@ -219,12 +226,30 @@ func (c *Call) File(ctx context.Context, cacheControl string, key Key, fetch fun
 	return out, nil
 }
 
+// heldBody is body, closed when ctx ends, that keeps its call's fair share
+// until it is closed (release: Call.hold's).
+func heldBody(ctx context.Context, body io.ReadCloser, release func()) io.ReadCloser {
+	h := &held{ReadCloser: body, release: release}
+	context.AfterFunc(ctx, func() { _ = h.Close() })
+	return h
+}
+
+type held struct {
+	io.ReadCloser
+	release func()
+}
+
+func (h *held) Close() error {
+	defer h.release()
+	return h.ReadCloser.Close()
+}
+
 // streamFile calls Garant and hands its body to the answer, which the
 // caller copies to the client; it is closed when the request ends.
 // bypassed says the operation is cached but this request skipped the cache.
 func (c *Call) streamFile(ctx context.Context, bypassed bool, fetch func(context.Context) (*garant.File, error)) (*File, error) {
 	var f *garant.File
-	err := c.Do(ctx, func(ctx context.Context) error {
+	release, err := c.hold(ctx, func(ctx context.Context) error {
 		var err error
 		f, err = fetch(ctx)
 		return err
@@ -232,9 +257,8 @@ func (c *Call) streamFile(ctx context.Context, bypassed bool, fetch func(context
 	if err != nil {
 		return nil, err
 	}
-	context.AfterFunc(ctx, func() { _ = f.Body.Close() })
 	out := &File{Served: Served{RateLimit: c.rateLimit, RateLimitPolicy: c.rateLimitPolicy},
-		Body: f.Body, Size: max(0, f.ContentLength), ContentType: f.ContentType}
+		Body: heldBody(ctx, f.Body, release), Size: max(0, f.ContentLength), ContentType: f.ContentType}
 	if bypassed {
 		out.CacheStatus = cache.StatusBypass
 	}

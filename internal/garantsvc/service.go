@@ -103,6 +103,15 @@ type Call struct {
 	Credential *tenant.Credential
 	// RateLimit and RateLimit-Policy of its own reservation.
 	rateLimit, rateLimitPolicy string
+	scheduled                  bool // the gateway's own job: no fair share
+}
+
+// Scheduled marks c as a call of the gateway's own schedule (a watch round),
+// made on behalf of c.Tenant but not by its requests: it takes no fair
+// share, so one tenant's traffic never delays a round that serves all.
+func (c *Call) Scheduled() *Call {
+	c.scheduled = true
+	return c
 }
 
 // Begin starts a call of op by t with its Garant credential cred.
@@ -147,7 +156,7 @@ func (c *Call) reserve(ctx context.Context, op string) (*quota.Reservation, erro
 
 // Do makes one metered upstream call: fail fast while the credential's
 // circuit breaker is open (nothing reserved), take the tenant's fair share
-// (held until fn returns: a streamed body is read after), reserve (the family, and any
+// (held until fn returns), reserve (the family, and any
 // rate rule, in one round trip), call, refund when Garant did not do the
 // work, that is when no success answer arrived (no answer, a timeout
 // before the headers, a refusal of the upstream guard, any 4xx or 5xx). A
@@ -158,16 +167,35 @@ func (c *Call) reserve(ctx context.Context, op string) (*quota.Reservation, erro
 // syncs /v2/limits; a 401 is told apart as a method missing from the tariff
 // or a rejected credential; a 403 names the missing permission.
 func (c *Call) Do(ctx context.Context, fn func(context.Context) error) error {
+	release, err := c.hold(ctx, fn)
+	release()
+	return err
+}
+
+// hold is Do keeping the fair share after a successful fn until release is
+// called: a streamed answer is read after fn returns, and counts as a call
+// until then. release is never nil and may be called more than once.
+func (c *Call) hold(ctx context.Context, fn func(context.Context) error) (release func(), err error) {
 	if c.svc.Guard != nil {
 		if err := c.svc.Guard.Check(garant.Upstream, c.Credential.Name); err != nil {
-			return err
+			return noop, err
 		}
 	}
-	release, err := c.admit(ctx)
+	release, err = c.admit(ctx)
 	if err != nil {
-		return err
+		return noop, err
 	}
-	defer release()
+	if err := c.call(ctx, fn); err != nil {
+		release()
+		return noop, err
+	}
+	return sync.OnceFunc(release), nil
+}
+
+func noop() {}
+
+// call is Do after the breaker and the fair share.
+func (c *Call) call(ctx context.Context, fn func(context.Context) error) error {
 	ctx = tenant.WithCredential(ctx, c.Credential.Name)
 	res, err := c.reserve(ctx, c.op)
 	if err != nil {
@@ -194,10 +222,10 @@ func (c *Call) Do(ctx context.Context, fn func(context.Context) error) error {
 }
 
 // admit takes the call's fair share, before any quota is reserved (a
-// refusal spends nothing). A call without a tenant (a background job of the
-// gateway's own) takes none.
+// refusal spends nothing). A call without a tenant, or of the gateway's own
+// jobs (Scheduled), takes none.
 func (c *Call) admit(ctx context.Context) (release func(), err error) {
-	if c.svc.Fair == nil || c.Tenant == nil || c.rules == nil {
+	if c.svc.Fair == nil || c.Tenant == nil || c.rules == nil || c.scheduled {
 		return func() {}, nil
 	}
 	return c.svc.Fair.Admit(ctx, fairshare.Request{Class: fairshare.ClassOf(c.rules.Share),

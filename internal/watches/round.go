@@ -182,13 +182,14 @@ func (m *Manager) checkDocuments(ctx context.Context, payer *tenant.Tenant, cred
 	return changed, nil
 }
 
-// metered runs one call of op through garantsvc (payer's fair share and
-// quota, refunds, the 423 and 401 rules) within the call timeout.
+// metered runs one call of op through garantsvc (payer's quota, refunds,
+// the 423 and 401 rules; a scheduled call, which takes no fair share)
+// within the call timeout.
 func metered[T any](ctx context.Context, m *Manager, op string, payer *tenant.Tenant, cred *tenant.Credential, call func(context.Context) (T, error)) (T, error) {
 	ctx, cancel := context.WithTimeout(ctx, orDuration(m.CallTimeout, 30*time.Second))
 	defer cancel()
 	var res T
-	err := m.Garant.Begin(op, payer, cred).Do(ctx, func(ctx context.Context) error {
+	err := m.Garant.Begin(op, payer, cred).Scheduled().Do(ctx, func(ctx context.Context) error {
 		var err error
 		res, err = call(ctx)
 		return err
