@@ -148,6 +148,11 @@ func checkRoute(op string, r Route) (Route, error) {
 	if !strings.HasPrefix(r.Path, "/") {
 		return bad("path", "%q must start with /", r.Path)
 	}
+	if strings.Contains(r.Path, "*") {
+		// The gateway serves the table under /compat/fips with chi, where
+		// '*' is a wildcard.
+		return bad("path", "%q has a '*': a FIPS path is literal segments and {placeholders}", r.Path)
+	}
 	for _, m := range placeholder.FindAllStringSubmatch(r.Path, -1) {
 		if m[1] != paramApplication && m[1] != paramDocument {
 			return bad("path", "unknown parameter {%s} (use {%s} and {%s})", m[1], paramApplication, paramDocument)
