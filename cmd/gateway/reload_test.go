@@ -280,3 +280,48 @@ upstreams:
 		t.Errorf("an upstream token reached the log")
 	}
 }
+
+// TestSecretDirectoryNamedByReload: a reload that moves a credential's
+// secret to a file in a directory the start-up configuration did not name
+// watches that directory from then on: a later change of the file is
+// reloaded.
+func TestSecretDirectoryNamedByReload(t *testing.T) {
+	rs := redistest.Start(t)
+	garant := httptest.NewServer(garantsim.New(garantsim.DefaultConfig()))
+	t.Cleanup(garant.Close)
+	cfgWith := func(secret string) string {
+		return fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: %q}
+tenants:
+  t: {keys_sha256: [%s], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: %q}
+`, rs.URL(), secret, config.HashKey("k"), garant.URL)
+	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfgWith("revoked-token")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startGateway(t, []string{"-config", path}, nil)
+	token := filepath.Join(t.TempDir(), "garant-token") // a directory of its own, unknown at start-up
+	if err := os.WriteFile(token, []byte("revoked-token-2\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	writeRenamed(t, path, cfgWith("file:"+token))
+	if !waitLog(logs, `"msg":"config reloaded"`) {
+		t.Fatalf("the config file's change was not reloaded\n%s", logs)
+	}
+	topic := fmt.Sprintf("%s/v1/garant/topics/%d", base, garantsim.TopicCivilCode)
+	if code, _ := get(t, topic, "k"); code == 200 {
+		t.Fatalf("GET a topic with a revoked token = 200, want a failure")
+	}
+	writeRenamed(t, token, "demo-garant-token\n")
+	if !waitLog(logs, `"generation":3`) {
+		t.Fatalf("the change of a secret file named by a reload was not reloaded\n%s", logs)
+	}
+	if code, body := get(t, topic, "k"); code != 200 {
+		t.Errorf("GET a topic after the token file changed = %d %s, want 200", code, body)
+	}
+}
