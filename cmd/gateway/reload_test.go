@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/redistest"
+	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 )
 
@@ -323,5 +325,128 @@ upstreams:
 	}
 	if code, body := get(t, topic, "k"); code != 200 {
 		t.Errorf("GET a topic after the token file changed = %d %s, want 200", code, body)
+	}
+}
+
+// TestReloadLeavesWorkInFlight: a reload that removes the key a tenant's
+// requests came in with leaves them alone: a Garant call in flight is
+// answered 200, a parked long poll on an FSSP task answers the finished task
+// when it finishes (not earlier, not 401), and the task's poller goes on;
+// the old key is refused from the reload on, the new one sees the task.
+func TestReloadLeavesWorkInFlight(t *testing.T) {
+	rs := redistest.Start(t)
+	// A Garant whose topic calls wait until the test releases them.
+	arrived, release := make(chan struct{}, 1), make(chan struct{})
+	sim := garantsim.New(garantsim.DefaultConfig())
+	garant := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/v2/topic/") {
+			select {
+			case arrived <- struct{}{}:
+			default:
+			}
+			<-release
+		}
+		sim.ServeHTTP(w, r)
+	}))
+	t.Cleanup(garant.Close)
+	t.Cleanup(func() {
+		select {
+		case <-release:
+		default:
+			close(release)
+		}
+	})
+	fsspCfg := fsspsim.DefaultConfig()
+	fsspCfg.QueueFor, fsspCfg.RunFor = 500*time.Millisecond, time.Second
+	fssp := httptest.NewServer(fsspsim.New(fsspCfg))
+	t.Cleanup(fssp.Close)
+	cfgFor := func(key string) string {
+		return fmt.Sprintf(`
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+  f: {upstream: fssp, secret: demo-fssp-token}
+tenants:
+  t:
+    keys_sha256: [%s]
+    credentials: {garant: g, fssp: f}
+upstreams:
+  garant: {base_url: %q}
+  fssp: {base_url: %q}
+fssp: {poll_initial: 100ms, poll_max: 200ms}
+`, rs.URL(), config.HashKey(key), garant.URL, fssp.URL)
+	}
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	if err := os.WriteFile(path, []byte(cfgFor("old-key")), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	base, logs := startGateway(t, []string{"-config", path}, nil)
+
+	type answer struct {
+		code int
+		body string
+		err  error
+	}
+	send := func(method, path, key string, body io.Reader) answer {
+		req, _ := http.NewRequest(method, base+path, body)
+		req.Header.Set("Authorization", "Bearer "+key)
+		if body != nil {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			return answer{err: err}
+		}
+		defer res.Body.Close()
+		b, _ := io.ReadAll(res.Body)
+		return answer{code: res.StatusCode, body: string(b)}
+	}
+	// A Garant call, held by the upstream.
+	garantDone := make(chan answer, 1)
+	go func() {
+		garantDone <- send("GET", fmt.Sprintf("/v1/garant/topics/%d", garantsim.TopicCivilCode), "old-key", nil)
+	}()
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the Garant call did not reach the upstream\n%s", logs)
+	}
+	// An FSSP task and a long poll on it, parked.
+	a := send("POST", "/v1/fssp/searches/physical", "old-key",
+		strings.NewReader(`{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН","birthdate":"01.01.1980"}`))
+	var task struct{ ID string }
+	if err := json.Unmarshal([]byte(a.body), &task); err != nil || a.code != 202 || task.ID == "" {
+		t.Fatalf("FSSP search = %d %s %v, want 202 with a task", a.code, a.body, a.err)
+	}
+	pollDone := make(chan answer, 1)
+	go func() { pollDone <- send("GET", "/v1/fssp/tasks/"+task.ID+"?wait=20", "old-key", nil) }()
+	time.Sleep(200 * time.Millisecond) // the poll is parked by now
+
+	writeRenamed(t, path, cfgFor("new-key"))
+	if !waitLog(logs, `"msg":"config reloaded"`) {
+		t.Fatalf("the config file's change was not reloaded\n%s", logs)
+	}
+	if a := send("GET", "/v1/quotas", "old-key", nil); a.code != 401 {
+		t.Errorf("GET /v1/quotas with the removed key after the reload = %d, want 401", a.code)
+	}
+	select {
+	case a := <-pollDone:
+		t.Fatalf("the parked long poll answered at the reload: %d %s %v", a.code, a.body, a.err)
+	default:
+	}
+	close(release)
+	if a := <-garantDone; a.err != nil || a.code != 200 {
+		t.Errorf("the Garant call in flight across the reload = %d %.200s %v, want 200", a.code, a.body, a.err)
+	}
+	select {
+	case a := <-pollDone:
+		if a.err != nil || a.code != 200 || !strings.Contains(a.body, `"succeeded"`) {
+			t.Errorf("the long poll parked across the reload = %d %.300s %v, want 200 and the finished task", a.code, a.body, a.err)
+		}
+	case <-time.After(25 * time.Second):
+		t.Fatalf("the long poll parked across the reload did not answer\n%s", logs)
+	}
+	if a := send("GET", "/v1/fssp/tasks/"+task.ID, "new-key", nil); a.code != 200 || !strings.Contains(a.body, `"succeeded"`) {
+		t.Errorf("GET the task with the new key = %d %.300s, want 200 and the finished task", a.code, a.body)
 	}
 }
