@@ -15,8 +15,9 @@ import (
 )
 
 // traced starts each request's server span, a child of the caller's
-// traceparent (W3C trace context and baggage are taken from the request),
-// and ends it once the request is answered, parked requests included. The
+// traceparent (the formats of OTEL_PROPAGATORS, W3C trace context and
+// baggage by default, are taken from the request), and ends it once the
+// request is answered, parked requests included. The
 // span is named by the contract operation (the method alone for a request
 // outside the contract), never by the URL; its trace id goes into the access
 // log line and problem documents. It runs inside the access log, whose
