@@ -116,10 +116,13 @@ func (h *traceHeaders) headers(k string) []string {
 
 // TestTracesThroughRun boots the gateway with OTEL_EXPORTER_OTLP_ENDPOINT
 // pointing at an in-process OTLP receiver and checks the span trees of a
-// Garant miss and hit, an FSSP long poll and a FIPS upload, propagation to
-// the upstream (on for Garant, off for FSSP and FIPS), the trace id in
-// problems and access log lines, and that no attribute carries a secret or
-// the caller's query text.
+// Garant miss and hit, a Garant call the upstream fails (refund, stale
+// lookup) and one it answers after a 429 (a retry), an FSSP long poll, FSSP's
+// own shape (the key in the query), a FIPS upload and download,
+// propagation to the upstream (traceparent, tracestate and baggage for
+// Garant; nothing for FSSP and FIPS), sampling (an unsampled caller leaves
+// no span), the trace id in problems and access log lines, and that no
+// attribute carries a secret or the caller's query text.
 func TestTracesThroughRun(t *testing.T) {
 	rs := redistest.Start(t)
 	receiver := &otlpReceiver{}
@@ -202,6 +205,7 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 			"33333333333333333333333333333333", "44444444444444444444444444444444", "55555555555555555555555555555555"
 		pollTrace, failTrace, retryTrace, unsampledTrace = "66666666666666666666666666666666", "77777777777777777777777777777777",
 			"88888888888888888888888888888888", "99999999999999999999999999999999"
+		compatTrace = "abababababababababababababababab"
 		callerSpan = "aaaaaaaaaaaaaaaa"
 	)
 
@@ -222,6 +226,11 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	}
 	if res, b := callFlags("GET", "/v1/garant/topics/10900200", unsampledTrace, callerSpan, "00", nil, nil); res.StatusCode != 200 {
 		t.Fatalf("Garant topic (not sampled) = %d %s, want 200", res.StatusCode, b)
+	}
+	// FSSP's own shape: the tenant's key travels in the query.
+	if res, b := call("GET", "/compat/fssp/api/v1.0/search/physical?token="+tenantKey+"&region=77&firstname=%D0%98%D0%92%D0%90%D0%9D&lastname=%D0%98%D0%92%D0%90%D0%9D%D0%9E%D0%92",
+		compatTrace, callerSpan, nil, nil); res.StatusCode != 200 {
+		t.Fatalf("compat FSSP search = %d %s, want 200", res.StatusCode, b)
 	}
 	// An FSSP search answered by its long poll.
 	fsspHeader := http.Header{"Content-Type": {"application/json"}, "Prefer": {"wait=20"}}
@@ -354,6 +363,11 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	if up := retried.named("garant GET"); up == nil || attr(up, "http.response.status_code") != "200" || attr(up, "legalgate.upstream.retries") != "1" {
 		t.Errorf("Garant retry: client span %v, want garant GET with status 200 and 1 retry", up)
 	}
+	// FSSP's own shape authenticates in an auth span too.
+	compat := checkTree(t, "compat FSSP search", byTrace[compatTrace], callerSpan, "compatFsspSearchPhysical")
+	if s := compat.named("auth"); s == nil || attr(s, "legalgate.tenant") != "billing" {
+		t.Errorf("compat FSSP search: auth span %v in %v, want one naming tenant billing", s, compat.names())
+	}
 	// A request its caller did not sample is not recorded (parentbased_always_on).
 	if got := byTrace[unsampledTrace]; len(got) != 0 {
 		t.Errorf("a request its caller did not sample left %d spans: %v", len(got), spanTree{got}.names())
@@ -377,7 +391,7 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		if len(s.GetLinks()) == 1 {
 			submitter = spanTree{byTrace[hex.EncodeToString(s.GetLinks()[0].GetTraceId())]}.byID(s.GetLinks()[0].GetSpanId())
 		}
-		if submitter == nil || submitter.GetName() != "fsspSearchPhysical" {
+		if submitter == nil || !strings.HasSuffix(submitter.GetName(), "sspSearchPhysical") { // fsspSearchPhysical or compatFsspSearchPhysical
 			t.Errorf("fssp.poll links = %v, want one link to the submitting request's server span", s.GetLinks())
 		}
 		if len(s.GetLinks()) == 1 && bytes.Equal(s.GetLinks()[0].GetSpanId(), server.GetSpanId()) {

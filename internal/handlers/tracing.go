@@ -85,11 +85,18 @@ func endServerSpan(span trace.Span, info *reqInfo, method, route string, status 
 	span.End()
 }
 
-// authenticate finds the tenant of r's key, in an "auth" span when the
-// request is traced.
+// authenticate finds the tenant of r's bearer key, in an "auth" span when
+// the request is traced.
 func authenticate(ctx context.Context, tenants *tenant.Registry, r *http.Request) (*tenant.Tenant, bool) {
+	return authenticateKey(ctx, tenants, bearerToken(r))
+}
+
+// authenticateKey finds the tenant of key (wherever the request carried
+// it: the upstreams' own shapes take it in a header or a parameter), in an
+// "auth" span when the request is traced.
+func authenticateKey(ctx context.Context, tenants *tenant.Registry, key string) (*tenant.Tenant, bool) {
 	_, span := telemetry.Start(ctx, "auth")
-	t, ok := tenants.Authenticate(bearerToken(r))
+	t, ok := tenants.Authenticate(key)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Bool("legalgate.auth.ok", ok))
 		if ok {
