@@ -206,7 +206,7 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		pollTrace, failTrace, retryTrace, unsampledTrace = "66666666666666666666666666666666", "77777777777777777777777777777777",
 			"88888888888888888888888888888888", "99999999999999999999999999999999"
 		compatTrace = "abababababababababababababababab"
-		callerSpan = "aaaaaaaaaaaaaaaa"
+		callerSpan  = "aaaaaaaaaaaaaaaa"
 	)
 
 	// A Garant miss, then the same request from another trace: a hit.
