@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -132,6 +133,7 @@ upstreams:
 		t.Fatalf("the clients did not get %d more answers within 30s", n)
 	}
 	waitAnswers(5) // under the old file
+	rotated := time.Now()
 	writeRenamed(t, path, cfgFor("new-key", 40))
 	select {
 	case <-newSeen:
@@ -142,6 +144,7 @@ upstreams:
 	}
 	// A few more answers under the new file, then a broken file.
 	waitAnswers(5)
+	broken := time.Now()
 	writeRenamed(t, path, "tenants:\n  t:\n    keys_sha256: [nothex]\n")
 	if !waitLog(logs, "config reload refused") {
 		t.Errorf("a broken file was not refused in the log\n%s", logs)
@@ -189,6 +192,11 @@ upstreams:
 	}
 	if got := metricValue(t, admin, `gateway_config_reload_total{result="success"}`); got != "1" {
 		t.Errorf("gateway_config_reload_total{result=success} = %q, want 1", got)
+	}
+	// The configuration in force dates from the rotation, not the broken file.
+	if v, err := strconv.ParseFloat(metricValue(t, admin, "gateway_config_last_reload_timestamp_seconds"), 64); err != nil ||
+		v < float64(rotated.Unix()) || v > float64(broken.UnixNano())/1e9 {
+		t.Errorf("gateway_config_last_reload_timestamp_seconds = %v (%v), want between the rotation (%d) and the broken file (%d)", v, err, rotated.Unix(), broken.Unix())
 	}
 	if !strings.Contains(logs.String(), `"msg":"config reloaded","trigger":"file changed"`) {
 		t.Errorf("the reload is not logged\n%s", logs)
