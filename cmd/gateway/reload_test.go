@@ -365,7 +365,7 @@ func TestReloadLeavesWorkInFlight(t *testing.T) {
 		}
 	})
 	fsspCfg := fsspsim.DefaultConfig()
-	fsspCfg.QueueFor, fsspCfg.RunFor = 500*time.Millisecond, time.Second
+	fsspCfg.QueueFor, fsspCfg.RunFor = time.Second, 3*time.Second // long enough to park on and to reload under
 	fssp := httptest.NewServer(fsspsim.New(fsspCfg))
 	t.Cleanup(fssp.Close)
 	cfgFor := func(key string) string {
@@ -388,7 +388,8 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	if err := os.WriteFile(path, []byte(cfgFor("old-key")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	base, logs := startGateway(t, []string{"-config", path}, nil)
+	adminAddr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	base, logs := startGateway(t, []string{"-config", path, "-admin-addr", adminAddr}, nil)
 
 	type answer struct {
 		code int
@@ -428,7 +429,11 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	}
 	pollDone := make(chan answer, 1)
 	go func() { pollDone <- send("GET", "/v1/fssp/tasks/"+task.ID+"?wait=20", "old-key", nil) }()
-	time.Sleep(200 * time.Millisecond) // the poll is parked by now
+	for deadline := time.Now().Add(10 * time.Second); metricValue(t, "http://"+adminAddr, "gateway_fssp_waiters") != "1"; time.Sleep(20 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the long poll is not waiting on the task after 10s\n%s", logs)
+		}
+	}
 
 	writeRenamed(t, path, cfgFor("new-key"))
 	if !waitLog(logs, `"msg":"config reloaded"`) {
