@@ -174,8 +174,8 @@ func loadComposeConfig(t *testing.T, c composeFile) *config.Config {
 }
 
 // TestComposeConfigIsTheDemo: compose's gateway has exactly the demo's
-// credentials (secrets included, from the compose environment) and tenants,
-// and points at compose's Redis and simulators.
+// credentials (secrets included, from the compose environment), tenants and
+// fair-share settings, and points at compose's Redis and simulators.
 func TestComposeConfigIsTheDemo(t *testing.T) {
 	c := readCompose(t)
 	cfg := loadComposeConfig(t, c)
@@ -185,6 +185,11 @@ func TestComposeConfigIsTheDemo(t *testing.T) {
 	}
 	if d := cmp.Diff(demo.Tenants, cfg.Tenants); d != "" {
 		t.Errorf("compose tenants differ from the demo's (-demo +compose):\n%s", d)
+	}
+	// The demo's fair-share rates: trying every FIPS operation out in
+	// Swagger UI goes faster than the default per-tenant rate.
+	if d := cmp.Diff(demo.Fairness, cfg.Fairness); d != "" {
+		t.Errorf("compose fairness differs from the demo's (-demo +compose):\n%s", d)
 	}
 	if u, err := url.Parse(cfg.Redis.URL); err != nil || u.Hostname() != "redis" {
 		t.Errorf("compose redis.url = %q, want the redis service", cfg.Redis.URL)

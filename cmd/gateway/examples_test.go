@@ -71,18 +71,33 @@ func exampleUploadBody(op string) []byte {
 }
 
 // TestContractExamples calls every operation of api/openapi.yaml with its
-// example values against the demo (run() with no config) and expects the
-// documented success status, or the documented answer notFromExamples names.
-// Every GET is repeated as HEAD, which must answer the same status without a
-// body. Reads run first, then writes, the submission, and deletions last, as
-// a person trying the operations out would (the destructive examples name
-// seeded objects of their own).
+// example values against the demo (run() with no config), and against the
+// compose stack's configuration (as TestREADMETryIt runs it), and expects
+// the documented success status, or the documented answer notFromExamples
+// names. Every GET is repeated as HEAD, which must answer the same status
+// without a body. Reads run first, then writes, the submission, and
+// deletions last, as a person trying the operations out would (the
+// destructive examples name seeded objects of their own).
 func TestContractExamples(t *testing.T) {
-	base, _ := startGateway(t, nil, nil)
 	calls := contractExamples(t)
 	if len(calls) < 50 {
 		t.Fatalf("%d operations with examples, want every operation of the contract", len(calls))
 	}
+	t.Run("demo", func(t *testing.T) {
+		t.Parallel()
+		base, _ := startGateway(t, nil, nil)
+		checkExamples(t, calls, base)
+	})
+	t.Run("compose", func(t *testing.T) {
+		t.Parallel()
+		base, _ := startGateway(t, []string{"-config", composeConfig(t)}, composeEnv(t))
+		checkExamples(t, calls, base)
+	})
+}
+
+// checkExamples makes calls against base in their order.
+func checkExamples(t *testing.T, calls []exampleCall, base string) {
+	t.Helper()
 	// FSSP searches wait (Prefer: wait=20) for the simulator's tasks, several
 	// seconds each: they run side by side, the rest one after another.
 	var wg sync.WaitGroup
