@@ -28,6 +28,7 @@ type composeService struct {
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
 	Restart     string            `yaml:"restart"`
+	MemLimit    string            `yaml:"mem_limit"`
 	DependsOn   map[string]struct {
 		Condition string `yaml:"condition"`
 	} `yaml:"depends_on"`
@@ -138,6 +139,32 @@ func TestComposeChecksItself(t *testing.T) {
 			t.Errorf("the gateway publishes its admin port on every host interface (%s), want 127.0.0.1 only", published)
 		}
 	}
+}
+
+// checkGoMemLimit checks that GOMEMLIMIT (in MiB) is about 80 % (70-90 %)
+// of a container's memory limit of limitMiB, as the README says.
+func checkGoMemLimit(t *testing.T, where, goMemLimit string, limitMiB float64) {
+	t.Helper()
+	v, err := strconv.ParseFloat(strings.TrimSuffix(goMemLimit, "MiB"), 64)
+	if err != nil || !strings.HasSuffix(goMemLimit, "MiB") {
+		t.Errorf("%s: GOMEMLIMIT %q, want a size in MiB", where, goMemLimit)
+		return
+	}
+	if r := v / limitMiB; limitMiB <= 0 || r < 0.7 || r > 0.9 {
+		t.Errorf("%s: GOMEMLIMIT %s of a %.0f MiB memory limit, want about 80 %% of it", where, goMemLimit, limitMiB)
+	}
+}
+
+// TestComposeMemory: the gateway has a memory limit and its GOMEMLIMIT is
+// about 80 % of it.
+func TestComposeMemory(t *testing.T) {
+	gw := readCompose(t).Services["gateway"]
+	limit, ok := strings.CutSuffix(gw.MemLimit, "m")
+	mib, err := strconv.ParseFloat(limit, 64)
+	if !ok || err != nil {
+		t.Fatalf("gateway mem_limit %q, want one in MiB (512m)", gw.MemLimit)
+	}
+	checkGoMemLimit(t, "compose's gateway", gw.Environment["GOMEMLIMIT"], mib)
 }
 
 // hostPorts are the host ports compose publishes, each with the host
