@@ -16,7 +16,9 @@
 // Round trips: a hit is one Redis call (none from the in-process L1); a miss
 // is one script that reads the entry or takes the fill lock, the fill, and one
 // script that stores the answer and releases the lock; Cache-Control:
-// no-cache skips the read and the lock.
+// no-cache skips the read and the lock. A side entry (Policy.Side: a second
+// form of the same answer, which another operation serves as its own) is
+// read in the miss's one lookup and written in its one store.
 //
 // A miss's answer is written to Redis (and the fill lock released in the same
 // script) before it goes back, so Cache-Status "stored" means every process
@@ -160,6 +162,10 @@ type Entry struct {
 	// length, -1 when unknown. The request that gets it closes it.
 	Stream     io.ReadCloser
 	StreamSize int64
+
+	// Side, set by a fill under a Policy with a Side, is the side entry to
+	// store with this one (nil: leave the side entry as it is).
+	Side *Entry
 }
 
 // Key names one entry: the credential scope, the operation id, the document
@@ -285,6 +291,14 @@ type Policy struct {
 	NoCache  bool          // skip the stored answer, fetch and store a fresh one
 	NoStore  bool          // do not store the answer
 	MaxStale time.Duration // accept an entry this long past its expiry; < 0 any within grace
+
+	// Side names the operation of a side entry: a second form of the same
+	// answer, under the same request (k with Operation Side), that another
+	// operation serves as its own entry. A lookup that misses k's entry reads
+	// the side entry in the same round trip and hands it to the fill when it
+	// is fresh (SideEntry); a fill's Entry.Side is stored with k's entry in
+	// one round trip. "" for none.
+	Side string
 }
 
 // ParseCacheControl reads no-cache, no-store and max-stale[=seconds] from a
@@ -318,3 +332,13 @@ type Result struct {
 
 // FillFunc fetches an answer from the upstream on a miss.
 type FillFunc func(ctx context.Context) (*Entry, error)
+
+type sideKey struct{}
+
+// SideEntry is the fresh side entry (Policy.Side) the lookup found, for
+// the fill running under ctx; nil when there is none, when the lookup was
+// skipped (Cache-Control: no-cache) or when Redis did not answer.
+func SideEntry(ctx context.Context) *Entry {
+	e, _ := ctx.Value(sideKey{}).(*Entry)
+	return e
+}

@@ -198,7 +198,10 @@ func (s *Store) countOnce(count bool, op, result string) {
 // the answer.
 func (s *Store) lookupAndFill(ctx context.Context, k Key, rkey string, p Policy, fill FillFunc, count bool) (*outcome, error) {
 	now := s.cfg.Now()
-	e, token, err := s.getOrLock(ctx, k, rkey, now)
+	e, side, token, err := s.getOrLock(ctx, k, rkey, p.Side, now)
+	if side != nil {
+		ctx = context.WithValue(ctx, sideKey{}, side)
+	}
 	if err != nil { // Redis failed: fill without it
 		s.countOnce(count, k.Operation, "error")
 		res, err := s.fillAndStore(ctx, k, rkey, p, fill, "")
@@ -266,7 +269,7 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 		s.unlock(k, token)
 		return res, nil
 	}
-	if s.store(ctx, k, rkey, e, p.TTL, token) != nil {
+	if s.store(ctx, k, rkey, p.Side, e, p.TTL, token) != nil {
 		return res, nil
 	}
 	res.Status = StatusStored

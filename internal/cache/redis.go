@@ -49,10 +49,11 @@ func (s *Store) get(ctx context.Context, rkey string) (*Entry, error) {
 }
 
 // getOrLockScript returns the entry when it is fresh at ARGV[1] (Unix ms);
-// otherwise it also tries to take the fill lock: {entry or nil, 1 taken | 0 held elsewhere}.
-// The expiry is read from the entry's header (see entry.go). A lock already
-// held under this call's token counts as taken: the same command sent again
-// by go-redis after a broken connection, when Redis had run it.
+// otherwise it also tries to take the fill lock, and reads the side entry
+// KEYS[3] when given: {entry or nil, 1 taken | 0 held elsewhere, side entry
+// or nil}. The expiry is read from the entry's header (see entry.go). A lock
+// already held under this call's token counts as taken: the same command
+// sent again by go-redis after a broken connection, when Redis had run it.
 var getOrLockScript = redis.NewScript(`
 local v = redis.call("GET", KEYS[1])
 if v and string.len(v) >= 20 and string.byte(v, 1) == tonumber(ARGV[4]) then
@@ -60,25 +61,33 @@ if v and string.len(v) >= 20 and string.byte(v, 1) == tonumber(ARGV[4]) then
   for i = 11, 18 do exp = exp * 256 + string.byte(v, i) end
   if exp > tonumber(ARGV[1]) then return {v, 0} end
 end
-if redis.call("SET", KEYS[2], ARGV[2], "NX", "PX", ARGV[3]) then return {v, 1} end
-if redis.call("GET", KEYS[2]) == ARGV[2] then return {v, 1} end
-return {v, 0}`)
+local side = false
+if KEYS[3] then side = redis.call("GET", KEYS[3]) end
+if redis.call("SET", KEYS[2], ARGV[2], "NX", "PX", ARGV[3]) then return {v, 1, side} end
+if redis.call("GET", KEYS[2]) == ARGV[2] then return {v, 1, side} end
+return {v, 0, side}`)
 
-// getOrLock reads k and, unless the entry is fresh, takes its fill lock, in
-// one round trip. token is "" when the lock is held by another fill.
-func (s *Store) getOrLock(ctx context.Context, k Key, rkey string, now time.Time) (e *Entry, token string, err error) {
+// getOrLock reads k and, unless the entry is fresh, takes its fill lock and
+// reads the side entry of operation side ("" for none), in one round trip.
+// token is "" when the lock is held by another fill; the side entry is
+// returned only when it is fresh.
+func (s *Store) getOrLock(ctx context.Context, k Key, rkey, side string, now time.Time) (e, sideEntry *Entry, token string, err error) {
 	ctx, span := telemetry.Start(ctx, "cache.lookup")
 	defer span.End()
 	token = newToken()
 	rctx, cancel := s.rctx(ctx)
 	defer cancel()
-	v, err := getOrLockScript.Run(rctx, s.rdb, []string{rkey, s.lockKey(k)},
+	keys := []string{rkey, s.lockKey(k)}
+	if side != "" {
+		keys = append(keys, s.sideKey(k, side))
+	}
+	v, err := getOrLockScript.Run(rctx, s.rdb, keys,
 		now.UnixMilli(), token, s.cfg.LockTTL.Milliseconds(), version).Slice()
-	if err != nil || len(v) != 2 {
+	if err != nil || len(v) < 2 {
 		if err == nil {
 			err = errors.New("cache: unexpected script reply")
 		}
-		return nil, "", s.redisErr("get_or_lock", err)
+		return nil, nil, "", s.redisErr("get_or_lock", err)
 	}
 	if b, ok := v[0].(string); ok {
 		if e, err = decode([]byte(b)); err != nil {
@@ -89,7 +98,23 @@ func (s *Store) getOrLock(ctx context.Context, k Key, rkey string, now time.Time
 	if n, _ := v[1].(int64); n != 1 {
 		token = ""
 	}
-	return e, token, nil
+	if len(v) == 3 {
+		if b, ok := v[2].(string); ok {
+			if se, err := decode([]byte(b)); err != nil {
+				_ = s.redisErr("decode", err)
+			} else if now.Before(se.Expires) {
+				sideEntry = se
+			}
+		}
+	}
+	return e, sideEntry, token, nil
+}
+
+// sideKey is the Redis key of k's side entry of operation side: the same
+// request hash, so the same cluster slot.
+func (s *Store) sideKey(k Key, side string) string {
+	k.Operation = side
+	return s.key(k)
 }
 
 // peek reads k and whether its fill lock is held, in one round trip.
@@ -114,25 +139,40 @@ func (s *Store) peek(ctx context.Context, k Key, rkey string) (*Entry, bool, err
 }
 
 // storeScript stores an entry (its head ARGV[1] and body ARGV[4], joined
-// here so that the process sending it makes no copy of the body) and
+// here so that the process sending it makes no copy of the body), and the
+// side entry KEYS[3] (ARGV[5] and ARGV[6]) when given, for ARGV[2] ms, and
 // releases the fill lock if this fill still holds it (ARGV[3]; "" for none).
 var storeScript = redis.NewScript(`
 redis.call("SET", KEYS[1], ARGV[1] .. ARGV[4], "PX", ARGV[2])
+if KEYS[3] then redis.call("SET", KEYS[3], ARGV[5] .. ARGV[6], "PX", ARGV[2]) end
 if ARGV[3] ~= "" and redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
 return 1`)
 
-// store writes e under rkey for ttl plus the grace period and, when token is
+// store writes e under rkey, and e.Side as k's side entry of operation
+// side when both are set, for ttl plus the grace period and, when token is
 // not "", releases k's fill lock, in one round trip.
-func (s *Store) store(ctx context.Context, k Key, rkey string, e *Entry, ttl time.Duration, token string) error {
+func (s *Store) store(ctx context.Context, k Key, rkey, side string, e *Entry, ttl time.Duration, token string) error {
 	head, body, err := s.encode(e)
 	if err != nil {
 		s.unlock(k, token)
 		return s.redisErr("encode", err)
 	}
+	keys := []string{rkey, s.lockKey(k)}
+	px := strconv.FormatInt((ttl + s.cfg.Grace).Milliseconds(), 10)
+	args := []any{head, px, token, body}
+	if se := e.Side; side != "" && se != nil && se.Stream == nil && int64(len(se.Body)) <= s.cfg.MaxEntryBytes {
+		se.StoredAt, se.Expires = e.StoredAt, e.Expires
+		shead, sbody, err := s.encode(se)
+		if err != nil {
+			s.unlock(k, token)
+			return s.redisErr("encode", err)
+		}
+		keys = append(keys, s.sideKey(k, side))
+		args = append(args, shead, sbody)
+	}
 	rctx, cancel := s.rctx(ctx)
 	defer cancel()
-	px := (ttl + s.cfg.Grace).Milliseconds()
-	err = storeScript.Run(rctx, s.rdb, []string{rkey, s.lockKey(k)}, head, strconv.FormatInt(px, 10), token, body).Err()
+	err = storeScript.Run(rctx, s.rdb, keys, args...).Err()
 	if err != nil {
 		s.unlock(k, token) // leave no lock for peers to wait on
 	}

@@ -168,3 +168,76 @@ func TestCoalescingOnCluster(t *testing.T) {
 		t.Errorf("Purge on the cluster = %d, %v; want 1", n, err)
 	}
 }
+
+// TestSideEntry: a fill's side entry is stored with the entry in one round
+// trip; a miss of another operation's entry of the same request reads it in
+// its one lookup and hands it to its fill; no-cache skips it. On a cluster
+// too: the side entry shares the request's slot.
+func TestSideEntry(t *testing.T) {
+	ctx := context.Background()
+	check := func(t *testing.T, s *cache.Store, h *countingHook) {
+		t.Helper()
+		const raw, conv = `{"raw":1}`, `{"converted":1}`
+		k := key(t, "garantGetTopic", 1, 1)
+		side := cache.Policy{TTL: time.Hour, Side: "garantGetTopic.garant"}
+		var got *cache.Entry
+		fill := func(ctx context.Context) (*cache.Entry, error) {
+			got = cache.SideEntry(ctx)
+			return &cache.Entry{Body: []byte(conv), Side: &cache.Entry{Body: []byte(raw)}}, nil
+		}
+		h.n.Store(0)
+		if res, err := s.Fetch(ctx, k, side, fill, nil); err != nil || res.Status != cache.StatusStored || got != nil {
+			t.Fatalf("first miss = %v, %v with side entry %v; want stored, none", res, err, got)
+		}
+		if n := h.n.Load(); n != 2 {
+			t.Errorf("miss storing a side entry: %d round trips, want 2", n)
+		}
+		// The side entry is the other operation's own entry: a hit there.
+		var calls atomic.Int32
+		res, err := s.Fetch(ctx, key(t, "garantGetTopic.garant", 1, 1), cache.Policy{TTL: time.Hour}, filler(&calls, "x", nil), nil)
+		if err != nil || res.Status != cache.StatusHit || string(res.Entry.Body) != raw || calls.Load() != 0 {
+			t.Errorf("side entry as its own = %v, %v (fills %d); want a hit on %s", res, err, calls.Load(), raw)
+		}
+		// Another route of the same request finds it in its one lookup.
+		other := key(t, "compatTopic", 1, 1)
+		h.n.Store(0)
+		if _, err := s.Fetch(ctx, other, cache.Policy{TTL: time.Hour, Side: "garantGetTopic.garant"}, fill, nil); err != nil {
+			t.Fatal(err)
+		}
+		if got == nil || string(got.Body) != raw {
+			t.Errorf("fill of another route got side entry %v, want %s", got, raw)
+		}
+		if n := h.n.Load(); n != 2 {
+			t.Errorf("miss reading a side entry: %d round trips, want 2", n)
+		}
+		// no-cache: no lookup, so no side entry; the store is one round trip.
+		h.n.Store(0)
+		side.NoCache = true
+		if _, err := s.Fetch(ctx, k, side, fill, nil); err != nil || got != nil {
+			t.Errorf("no-cache fill got side entry %v (%v), want none", got, err)
+		}
+		if n := h.n.Load(); n != 1 {
+			t.Errorf("no-cache with a side entry: %d round trips, want 1", n)
+		}
+	}
+	t.Run("single", func(t *testing.T) {
+		s, h := countingStore(t, redistest.Start(t), cache.Config{LocalTTL: -1})
+		check(t, s, h)
+	})
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t, 3)
+		rdb := c.Client(t)
+		h := &countingHook{}
+		rdb.AddHook(h)
+		s, err := cache.New(rdb, cache.Config{Grace: time.Hour, Timeout: time.Second, LocalTTL: -1}, prometheus.NewRegistry())
+		if err != nil {
+			t.Fatal(err)
+		}
+		var calls atomic.Int32
+		// Load the scripts on the node of the request's slot (the request, 1, is the hash tag).
+		if _, err := s.Fetch(ctx, key(t, "warm", 0, 1), cache.Policy{TTL: time.Hour, Side: "warm.side"}, filler(&calls, "w", nil), nil); err != nil {
+			t.Fatal(err)
+		}
+		check(t, s, h)
+	})
+}

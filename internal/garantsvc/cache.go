@@ -63,8 +63,10 @@ func (c *Call) scope() string {
 }
 
 // fetch answers op's entry through the cache (or straight from fill without
-// one); serveStale says which failures an expired entry may stand in for.
-func (c *Call) fetch(ctx context.Context, cacheControl, op string, key Key, fill cache.FillFunc, serveStale func(error) bool) (*cache.Result, error) {
+// one), with the side entry of operation side ("" for none: see
+// cache.Policy.Side); serveStale says which failures an expired entry may
+// stand in for.
+func (c *Call) fetch(ctx context.Context, cacheControl, op, side string, key Key, fill cache.FillFunc, serveStale func(error) bool) (*cache.Result, error) {
 	if c.svc.Cache == nil {
 		e, err := fill(ctx)
 		if err != nil {
@@ -79,7 +81,9 @@ func (c *Call) fetch(ctx context.Context, cacheControl, op string, key Key, fill
 	if c.rules != nil && c.rules.CacheScope == ops.ScopeTenant {
 		k.Owner = c.Tenant.ID
 	}
-	return c.svc.Cache.Fetch(ctx, k, c.policy(cacheControl), fill, serveStale)
+	p := c.policy(cacheControl)
+	p.Side = side
+	return c.svc.Cache.Fetch(ctx, k, p, fill, serveStale)
 }
 
 // policy is the operation's cache policy under the client's Cache-Control
@@ -112,52 +116,62 @@ const rawSuffix = ".garant"
 // is cached). With asSent the answer is Garant's own bytes (convert, when
 // not nil, only checks a fresh answer).
 //
-// Two entries answer a request, under the same key: Garant's bytes, shared
-// by every route that asks Garant the same thing (so an answer one route
-// paid for is a hit on another), and, with a convert, the route's encoding,
-// so that a hit serves stored bytes without converting. A miss of the
-// route's entry that finds Garant's bytes converts them and spends nothing.
-// Coalesced requests share one fill; an expired entry of the route stands
-// in for a failure the cache may hide (quota, upstream failures).
+// Two entries answer a request, under the same key: Garant's bytes (the
+// operation's ".garant" entry), shared by every route that asks Garant the
+// same thing (so an answer one route paid for is a hit on another), and,
+// with a convert, the route's encoding, so that a hit serves stored bytes
+// without converting. They are read and written together (the route's
+// entry with Garant's as its side entry: one lookup and one store): a miss
+// of the route's entry that finds Garant's bytes converts them and spends
+// nothing. Coalesced requests share one fill; an expired entry of the route
+// stands in for a failure the cache may hide (quota, upstream failures).
 func (c *Call) JSON(ctx context.Context, cacheControl string, key Key, fetch func(context.Context) ([]byte, error), convert func([]byte) ([]byte, error), asSent bool) (*Answer, error) {
-	var converted []byte // the route's encoding made by this request's own Garant call
-	raw := func(ctx context.Context) (*cache.Entry, error) {
-		var b []byte
-		err := c.Do(ctx, func(ctx context.Context) error {
-			var err error
-			if b, err = fetch(ctx); err != nil || convert == nil {
-				return err
-			}
-			converted, err = convert(b)
-			return err
-		})
-		if err != nil {
-			return nil, err
-		}
-		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
-	}
 	if asSent || convert == nil {
-		res, err := c.fetch(ctx, cacheControl, c.op+rawSuffix, key, raw, staleOK)
+		raw := func(ctx context.Context) (*cache.Entry, error) {
+			var b []byte
+			err := c.Do(ctx, func(ctx context.Context) error {
+				var err error
+				if b, err = fetch(ctx); err != nil || convert == nil {
+					return err
+				}
+				_, err = convert(b)
+				return err
+			})
+			if err != nil {
+				return nil, err
+			}
+			return &cache.Entry{Body: b, ContentType: "application/json"}, nil
+		}
+		res, err := c.fetch(ctx, cacheControl, c.op+rawSuffix, "", key, raw, staleOK)
 		if err != nil {
 			return nil, err
 		}
 		return &Answer{Served: c.served(res), Body: res.Entry.Body}, nil
 	}
 	fill := func(ctx context.Context) (*cache.Entry, error) {
-		// Not stale: a stale answer of Garant's would be stored as fresh.
-		res, err := c.fetch(ctx, cacheControl, c.op+rawSuffix, key, raw, nil)
+		if side := cache.SideEntry(ctx); side != nil { // Garant's bytes, paid for by another route
+			b, err := convert(side.Body)
+			if err != nil {
+				return nil, err
+			}
+			return &cache.Entry{Body: b, ContentType: "application/json"}, nil
+		}
+		var raw, b []byte
+		err := c.Do(ctx, func(ctx context.Context) error {
+			var err error
+			if raw, err = fetch(ctx); err != nil {
+				return err
+			}
+			b, err = convert(raw)
+			return err
+		})
 		if err != nil {
 			return nil, err
 		}
-		b := converted
-		if b == nil { // Garant's bytes came from the cache or a peer's fill
-			if b, err = convert(res.Entry.Body); err != nil {
-				return nil, err
-			}
-		}
-		return &cache.Entry{Body: b, ContentType: "application/json"}, nil
+		return &cache.Entry{Body: b, ContentType: "application/json",
+			Side: &cache.Entry{Body: raw, ContentType: "application/json"}}, nil
 	}
-	res, err := c.fetch(ctx, cacheControl, c.op, key, fill, staleOK)
+	res, err := c.fetch(ctx, cacheControl, c.op, c.op+rawSuffix, key, fill, staleOK)
 	if err != nil {
 		return nil, err
 	}
@@ -213,7 +227,7 @@ func (c *Call) File(ctx context.Context, cacheControl string, key Key, fetch fun
 		e.Stream = heldBody(reqCtx, e.Stream, release)
 		return e, nil
 	}
-	res, err := c.fetch(ctx, cacheControl, c.op, key, fill, staleOK)
+	res, err := c.fetch(ctx, cacheControl, c.op, "", key, fill, staleOK)
 	if err != nil {
 		return nil, err
 	}
