@@ -169,10 +169,13 @@ upstreams:
 		sel := fmt.Sprintf(`{scope=%q, owner=%q, family=%q, period="month"}`, q.Scope, q.Owner, q.Family)
 		// The replicas read the gauges from Redis at most every
 		// quota.usage_refresh (5 s): wait for the traffic's counts, one
-		// series per quota from the two replicas.
-		used := prom.waitFor(t, "legalgate_quota:used:max"+sel, func(r promResult) bool { return len(r) == 1 && r.value(0) == float64(q.Used) })
-		if got := used.only(t); got != float64(q.Used) {
-			t.Errorf("%s: used in Prometheus %v, in the API %d", sel, got, q.Used)
+		// series per quota from the two replicas (until both have read
+		// them, max takes used from one and remaining from the other).
+		for name, want := range map[string]int64{"used": q.Used, "remaining": q.Remaining} {
+			got := prom.waitFor(t, "legalgate_quota:"+name+":max"+sel, func(r promResult) bool { return len(r) == 1 && r.value(0) == float64(want) })
+			if v := got.only(t); v != float64(want) {
+				t.Errorf("%s: %s in Prometheus %v, in the API %d", sel, name, v, want)
+			}
 		}
 		resets := prom.waitFor(t, "legalgate_quota:resets_at:max"+sel, func(r promResult) bool { return len(r) == 1 })
 		if got := resets.only(t); got != float64(q.ResetsAt.Unix()) {
@@ -183,7 +186,10 @@ upstreams:
 		if math.Abs(rate-q.BurnRate) > 0.01*q.BurnRate {
 			t.Errorf("%s: burn rate in Prometheus %v/h, in the API %v/h", sel, rate, q.BurnRate)
 		}
-		at := prom.waitFor(t, "legalgate_quota:exhaustion_timestamp_seconds"+sel, func(r promResult) bool { return len(r) == 1 }).only(t)
+		// Evaluated from those (rule evaluations come every second).
+		at := prom.waitFor(t, "legalgate_quota:exhaustion_timestamp_seconds"+sel, func(r promResult) bool {
+			return len(r) == 1 && (q.ExhaustsAt == nil || math.Abs(r.value(0)-float64(q.ExhaustsAt.Unix())) <= 60)
+		}).only(t)
 		t.Logf("%s: API %s at %v (%.4f/h); Prometheus runs out at %v (%.4f/h)", sel, q.Exhaustion, q.ExhaustsAt, q.BurnRate,
 			time.Unix(int64(at), 0).In(q.ResetsAt.Location()), rate)
 		switch q.Exhaustion {
