@@ -5399,6 +5399,8 @@ type ClientInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+	// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+	// 24 MiB, room for JSON's escapes of quotes and line breaks.
 	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
@@ -5411,6 +5413,8 @@ type ClientInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+	// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+	// 24 MiB, room for JSON's escapes of quotes and line breaks.
 	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
@@ -6624,6 +6628,8 @@ func (c *Client) GarantGetFormula(ctx context.Context, params *GarantGetFormulaP
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+// 24 MiB, room for JSON's escapes of quotes and line breaks.
 // Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 // `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
@@ -6646,6 +6652,8 @@ func (c *Client) GarantFindHyperlinksWithBody(ctx context.Context, params *Garan
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+// 24 MiB, room for JSON's escapes of quotes and line breaks.
 // Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 // `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
@@ -10415,6 +10423,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+	// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+	// 24 MiB, room for JSON's escapes of quotes and line breaks.
 	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
@@ -10427,6 +10437,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 	// HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+	// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+	// 24 MiB, room for JSON's escapes of quotes and line breaks.
 	// Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 	// `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 	//
@@ -18535,6 +18547,8 @@ func (c *ClientWithResponses) GarantGetFormulaWithResponse(ctx context.Context, 
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+// 24 MiB, room for JSON's escapes of quotes and line breaks.
 // Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 // `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //
@@ -18553,6 +18567,8 @@ func (c *ClientWithResponses) GarantFindHyperlinksWithBodyWithResponse(ctx conte
 //
 // Finds references to legal acts in `text` (plain text or HTML, up to 20 MB) and returns it as
 // HTML with `<a href="{baseUrl}/#/document/{topic}[/entry/{entry}]">` links inserted.
+// The 20 MB are the text's own bytes, as Garant counts them; the request body may be up to
+// 24 MiB, room for JSON's escapes of quotes and line breaks.
 // Consumes the upstream `links_control` monthly quota (shared with monitoring), or
 // `links_control_find_hyperlinks` once Garant's `/v2/limits` lists the three methods apart. Cached.
 //

@@ -296,6 +296,7 @@ func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Regist
 		Redis:     rdb, RedisTimeout: cfg.Redis.Timeout,
 		// A 401 counts the rejection and moves the credential's expiry to now.
 		OnRejected: func(c string) { um.CredentialRejectedNow(config.FIPS, c) },
+		OnUnparsed: func(op, f string) { um.UnparsedValue(config.FIPS, op, f) },
 	})
 	if err != nil {
 		return nil, fmt.Errorf("config: upstreams.%w", err)

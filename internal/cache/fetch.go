@@ -264,12 +264,14 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 	}
 	now := s.cfg.Now()
 	e.StoredAt, e.Expires = now, now.Add(p.TTL)
+	side := e.Side
+	e.Side = nil // written beside e, never kept with it (the L1 counts e's bytes alone)
 	res := &Result{Entry: e, Status: StatusMiss, Filled: true}
 	if e.Stream != nil || p.NoStore || int64(len(e.Body)) > s.cfg.MaxEntryBytes {
 		s.unlock(k, token)
 		return res, nil
 	}
-	if s.store(ctx, k, rkey, p.Side, e, p.TTL, token) != nil {
+	if s.store(ctx, k, rkey, p.Side, e, side, p.TTL, token) != nil {
 		return res, nil
 	}
 	res.Status = StatusStored

@@ -148,10 +148,10 @@ if KEYS[3] then redis.call("SET", KEYS[3], ARGV[5] .. ARGV[6], "PX", ARGV[2]) en
 if ARGV[3] ~= "" and redis.call("GET", KEYS[2]) == ARGV[3] then redis.call("DEL", KEYS[2]) end
 return 1`)
 
-// store writes e under rkey, and e.Side as k's side entry of operation
-// side when both are set, for ttl plus the grace period and, when token is
-// not "", releases k's fill lock, in one round trip.
-func (s *Store) store(ctx context.Context, k Key, rkey, side string, e *Entry, ttl time.Duration, token string) error {
+// store writes e under rkey, and se as k's side entry of operation side
+// when both are set, for ttl plus the grace period and, when token is not
+// "", releases k's fill lock, in one round trip.
+func (s *Store) store(ctx context.Context, k Key, rkey, side string, e, se *Entry, ttl time.Duration, token string) error {
 	head, body, err := s.encode(e)
 	if err != nil {
 		s.unlock(k, token)
@@ -160,7 +160,7 @@ func (s *Store) store(ctx context.Context, k Key, rkey, side string, e *Entry, t
 	keys := []string{rkey, s.lockKey(k)}
 	px := strconv.FormatInt((ttl + s.cfg.Grace).Milliseconds(), 10)
 	args := []any{head, px, token, body}
-	if se := e.Side; side != "" && se != nil && se.Stream == nil && int64(len(se.Body)) <= s.cfg.MaxEntryBytes {
+	if side != "" && se != nil && se.Stream == nil && int64(len(se.Body)) <= s.cfg.MaxEntryBytes {
 		se.StoredAt, se.Expires = e.StoredAt, e.Expires
 		shead, sbody, err := s.encode(se)
 		if err != nil {

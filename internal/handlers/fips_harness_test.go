@@ -82,6 +82,7 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 		BaseURL: simURL + fipssim.Prefix, Timeout: 20 * time.Second, Redis: rdb,
 		Transport:  up.Transport(fips.Upstream, http.DefaultTransport.(*http.Transport).Clone()),
 		OnRejected: func(c string) { up.CredentialRejectedNow(fips.Upstream, c) },
+		OnUnparsed: func(op, f string) { up.UnparsedValue(fips.Upstream, op, f) },
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -2,6 +2,7 @@ package handlers_test
 
 import (
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -68,6 +69,8 @@ func TestFSSPDocumentExamples(t *testing.T) {
 		{"type": "ip", "params": map[string]any{"number": "6860/12/61/66"}},
 	}}
 	physical := map[string]any{"region": 66, "lastname": "Иванов", "firstname": "Иван"}
+	legal := map[string]any{"region": 66, "name": "Ромашка"}
+	ip := map[string]any{"number": "6860/12/61/66"}
 	tests := []struct {
 		name, search  string // the search example answering the submission
 		status        int    // its HTTP status
@@ -77,21 +80,48 @@ func TestFSSPDocumentExamples(t *testing.T) {
 		want          int
 		detail        string // for an error: the problem's detail
 		checkResponse bool   // every member of 5.6's response in the answer
+		progress      string // for a single search: 5.5's progress as the answer's done and total
 	}{
 		{name: "5.1 task", search: "response_5_1_task.json", status: 200, path: "/v1/fssp/searches/physical", body: physical,
-			task: "ADAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200},
-		{name: "5.2 task", search: "response_5_2_task.json", status: 200, path: "/v1/fssp/searches/legal", body: map[string]any{"region": 66, "name": "Ромашка"},
-			task: "BDAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200},
-		{name: "5.3 task", search: "response_5_3_task.json", status: 200, path: "/v1/fssp/searches/ip", body: map[string]any{"number": "6860/12/61/66"},
-			task: "CDAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200},
+			task: "ADAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200, progress: "1 of 1"},
+		{name: "5.2 task", search: "response_5_2_task.json", status: 200, path: "/v1/fssp/searches/legal", body: legal,
+			task: "BDAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200, progress: "1 of 1"},
+		{name: "5.3 task", search: "response_5_3_task.json", status: 200, path: "/v1/fssp/searches/ip", body: ip,
+			task: "CDAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200, progress: "1 of 1"},
 		{name: "5.4 task, 5.5 status, 5.6 result", search: "response_5_4_task.json", status: 200, path: "/v1/fssp/searches/group", body: group,
 			task: "DDAB49B2-F435-49CC-80DF-55F2F57D3057", want: 200, checkResponse: true},
-		{name: "invalid token", search: "response_5_1_invalid_token.json", status: 401, path: "/v1/fssp/searches/physical", body: physical,
+		{name: "5.1 invalid token", search: "response_5_1_invalid_token.json", status: 401, path: "/v1/fssp/searches/physical", body: physical,
 			want: 502, detail: "FSSP rejected the gateway's credential"},
-		{name: "invalid token with HTTP 200", search: "response_5_2_invalid_token.json", status: 200, path: "/v1/fssp/searches/physical", body: physical,
+		{name: "5.2 invalid token with HTTP 200", search: "response_5_2_invalid_token.json", status: 200, path: "/v1/fssp/searches/legal", body: legal,
 			want: 502, detail: "FSSP rejected the gateway's credential"},
-		{name: "invalid request params", search: "response_5_4_invalid_params.json", status: 400, path: "/v1/fssp/searches/group", body: group,
+		{name: "5.3 invalid token", search: "response_5_3_invalid_token.json", status: 401, path: "/v1/fssp/searches/ip", body: ip,
+			want: 502, detail: "FSSP rejected the gateway's credential"},
+		{name: "5.4 invalid token", search: "response_5_4_invalid_token.json", status: 401, path: "/v1/fssp/searches/group", body: group,
+			want: 502, detail: "FSSP rejected the gateway's credential"},
+		{name: "5.1 invalid request params", search: "response_5_1_invalid_params.json", status: 400, path: "/v1/fssp/searches/physical", body: physical,
 			want: 502, detail: "FSSP refused the request parameters"},
+		{name: "5.2 invalid request params with HTTP 200", search: "response_5_2_invalid_params.json", status: 200, path: "/v1/fssp/searches/legal", body: legal,
+			want: 502, detail: "FSSP refused the request parameters"},
+		{name: "5.3 invalid request params", search: "response_5_3_invalid_params.json", status: 400, path: "/v1/fssp/searches/ip", body: ip,
+			want: 502, detail: "FSSP refused the request parameters"},
+		{name: "5.4 invalid request params", search: "response_5_4_invalid_params.json", status: 400, path: "/v1/fssp/searches/group", body: group,
+			want: 502, detail: "FSSP refused the request parameters"},
+	}
+	// Every example answer of the document (§5.1–5.6) is fed above: the
+	// searches' three each, 5.5's status and 5.6's result in every task row.
+	fed := map[string]bool{"response_5_5_status.json": true, "response_5_6_result.json": true}
+	for _, tt := range tests {
+		fed[tt.search] = true
+	}
+	files, err := filepath.Glob(filepath.Join("..", "upstream", "fssp", "fsspsim", "testdata", "response_5_*.json"))
+	must(t, err)
+	if len(files) != 14 {
+		t.Errorf("%d example answers in testdata, want the document's 14 (§5.1–5.4 three each, 5.5, 5.6)", len(files))
+	}
+	for _, f := range files {
+		if !fed[filepath.Base(f)] {
+			t.Errorf("the document's example %s is not fed to the gateway", filepath.Base(f))
+		}
 	}
 	var result struct {
 		Response json.RawMessage `json:"response"`
@@ -119,6 +149,16 @@ func TestFSSPDocumentExamples(t *testing.T) {
 			up.mu.Unlock()
 			if len(polled) == 0 || slices.ContainsFunc(polled, func(id string) bool { return id != tt.task }) {
 				t.Errorf("the gateway polled tasks %v, want only %s", polled, tt.task)
+			}
+			if tt.progress != "" {
+				var task struct {
+					Status   string `json:"status"`
+					Progress struct{ Done, Total int }
+				}
+				must(t, json.Unmarshal(body, &task))
+				if got := fmt.Sprintf("%d of %d", task.Progress.Done, task.Progress.Total); got != tt.progress || task.Status == "" {
+					t.Errorf("task = %s, want status and progress %s (5.5's status 0, %q)", body, tt.progress, tt.progress)
+				}
 			}
 			if !tt.checkResponse {
 				return

@@ -3,9 +3,16 @@ package handlers_test
 import (
 	"encoding/json"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 	"github.com/legalgate/legalgate/internal/upstream/simkit"
@@ -182,5 +189,57 @@ func TestGarantUnparsedKeptRaw(t *testing.T) {
 	}
 	if unparsed("garantGetTopicEditions", "activity.to") != 1 || unparsed("garantGetTopicEditions", "notSure.from") != 1 {
 		t.Errorf("unparsed edition dates not counted")
+	}
+}
+
+// TestGarantHyperlinksLimitInBytes: Garant takes up to 20 MB (20,971,520
+// bytes of UTF-8) of text to link; a text of exactly that size reaches
+// Garant whole although its JSON body is larger, and one byte more is
+// refused naming body.text in bytes, never sent. (Garant is a stub that
+// reads the text: the simulator's linker takes long over 20 MB.)
+func TestGarantHyperlinksLimitInBytes(t *testing.T) {
+	var got struct {
+		sync.Mutex
+		calls, text int
+	}
+	stub := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if r.URL.Path == "/v2/limits" {
+			_, _ = io.WriteString(w, "[]")
+			return
+		}
+		var in struct{ Text string }
+		_ = json.NewDecoder(r.Body).Decode(&in)
+		got.Lock()
+		got.calls, got.text = got.calls+1, len(in.Text)
+		got.Unlock()
+		_, _ = io.WriteString(w, `{"text":"ok"}`)
+	}))
+	t.Cleanup(stub.Close)
+	env := newGarantEnv(t, simConfig(), func(d *handlers.Deps) {
+		d.Garant = garantDeps(t, d.Redis, prometheus.NewRegistry(), stub.URL)
+	})
+	const limit = 20 << 20
+	// Cyrillic (2 bytes a letter) with quotes and a line break, which JSON
+	// writes as two bytes each: 48 bytes of text, 51 in JSON.
+	unit := "Статья 5 «Закона» \"о связи\"\n"
+	fits := strings.Repeat(unit, limit/len(unit))
+	fits += strings.Repeat("x", limit-len(fits))
+	over := fits + "x"
+	status, h, body := env.send(t, "POST", "/v1/garant/hyperlinks", keyAlpha, map[string]any{"text": over, "baseUrl": "https://internet.garant.ru"})
+	if status != 400 {
+		t.Fatalf("hyperlinks with %d bytes of text = %d, want 400; %.300s", len(over), status, body)
+	}
+	if p := problemOf(t, status, h, body); len(p.Errors) != 1 || p.Errors[0].Field != "body.text" || !strings.Contains(p.Errors[0].Message, "bytes") {
+		t.Errorf("problem %s, want one error naming body.text in bytes", body)
+	}
+	status, _, body = env.send(t, "POST", "/v1/garant/hyperlinks", keyAlpha, map[string]any{"text": fits, "baseUrl": "https://internet.garant.ru"})
+	if status != 200 {
+		t.Errorf("hyperlinks with %d bytes of text (Garant's limit) = %d, want 200; %.300s", len(fits), status, body)
+	}
+	got.Lock()
+	defer got.Unlock()
+	if got.calls != 1 || got.text != limit {
+		t.Errorf("Garant got %d calls, the last with %d bytes of text; want one, with %d", got.calls, got.text, limit)
 	}
 }

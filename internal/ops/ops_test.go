@@ -40,7 +40,7 @@ func TestContractTable(t *testing.T) {
 		{"getHealthz", ops.Gateway, "", 0, ops.ScopeCredential, ops.DefaultMaxBody, false},
 		{"garantGetTopic", "garant", "topic_info", 2 * time.Hour, ops.ScopeCredential, ops.DefaultMaxBody, false},
 		{"garantSearch", "garant", "", 15 * time.Minute, ops.ScopeTenant, ops.DefaultMaxBody, false},
-		{"garantFindHyperlinks", "garant", "links_control", 24 * time.Hour, ops.ScopeTenant, 20 << 20, false},
+		{"garantFindHyperlinks", "garant", "links_control", 24 * time.Hour, ops.ScopeTenant, 24 << 20, false},
 		{"fsspSearchGroup", "fssp", "group", 0, ops.ScopeCredential, ops.DefaultMaxBody, false},
 		{"fipsPutDocumentFile", "fips", "", 0, ops.ScopeCredential, 20 << 20, true},
 	} {

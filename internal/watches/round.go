@@ -212,7 +212,7 @@ func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *
 		if t.ModStatus != 1 { // 2: no such document; not a change
 			continue
 		}
-		d := latest(t.Events, "")
+		d := latest(t.Events, "", today)
 		if d == "" {
 			d = today
 		}
@@ -221,12 +221,18 @@ func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *
 	return nil
 }
 
-// latest is the latest valid date of events on or after from.
-func latest(events []garant.Event, from string) string {
+// latest is the latest date of events on or after from. An event whose
+// date cannot be read counts as today: Garant reported a change, and an
+// older readable date beside it must not make it one already told.
+func latest(events []garant.Event, from, today string) string {
 	d := ""
 	for _, e := range events {
-		if _, err := time.Parse(time.DateOnly, e.Date); err == nil && e.Date >= from && e.Date > d {
-			d = e.Date
+		date := e.Date
+		if _, err := time.Parse(time.DateOnly, date); err != nil {
+			date = today
+		}
+		if date >= from && date > d {
+			d = date
 		}
 	}
 	return d
@@ -326,7 +332,7 @@ func (m *Manager) fragmentDate(w Watch, f Fragment, c blockChange, st state) str
 		}
 		return m.day(m.now())
 	}
-	return latest(c.events, m.fragmentSince(w, f, st))
+	return latest(c.events, m.fragmentSince(w, f, st), m.day(m.now()))
 }
 
 // tell purges the cached answers of each changed document (once per

@@ -94,6 +94,13 @@ type Config struct {
 	// key expired or was revoked), typically
 	// func(c string) { upstreamMetrics.CredentialRejectedNow("fips", c) }. Required.
 	OnRejected func(credential string)
+	// OnUnparsed is told each member of an answer to op whose value could
+	// not be read (an id that is neither string nor number, a timestamp in
+	// no known form): it is passed on as FIPS sent it, among the
+	// attributes, and counted, typically by
+	// func(op, f string) { upstreamMetrics.UnparsedValue("fips", op, f) }.
+	// Nil: not counted.
+	OnUnparsed func(op, field string)
 }
 
 // Client calls FIPS on behalf of a tenant's FIPS credential.
@@ -104,6 +111,7 @@ type Client struct {
 	timeout  time.Duration
 	http     *http.Client
 	rejected func(credential string)
+	unparsed func(op, field string)
 	dict     dictCache
 }
 
@@ -135,7 +143,7 @@ func New(cfg Config) (*Client, error) {
 		return nil, errors.New("fips: OnRejected is required: a rejected key must show in the credential metrics")
 	}
 	return &Client{
-		base: base, routes: routes, fields: fields, timeout: timeout, rejected: cfg.OnRejected,
+		base: base, routes: routes, fields: fields, timeout: timeout, rejected: cfg.OnRejected, unparsed: cfg.OnUnparsed,
 		// No client-wide timeout: each call's context carries one that also
 		// covers streaming its body.
 		http: &http.Client{Transport: rt, CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -260,8 +268,48 @@ func (c *Client) doJSON(ctx context.Context, cred *tenant.Credential, k call, in
 		if err := dec.Decode(out); err != nil && !(errors.Is(err, io.EOF) && res.StatusCode == http.StatusMultiStatus) {
 			return 0, "", unreadable(k.op, err)
 		}
+		c.countUnread(k.op, out)
 	}
 	return status, res.Header.Get("Location"), nil
+}
+
+// partlyRead is a decoded resource that names the members whose values it
+// could not read.
+type partlyRead interface{ unreadMembers() []string }
+
+func (a *Application) unreadMembers() []string  { return a.Unread }
+func (d *Document) unreadMembers() []string     { return d.Unread }
+func (s *Signature) unreadMembers() []string    { return s.Unread }
+func (r *Registration) unreadMembers() []string { return r.Unread }
+func (e *Entry) unreadMembers() []string        { return e.Unread }
+
+// countUnread tells OnUnparsed about every member of out (a pointer to a
+// resource or to a slice of them) that could not be read.
+func (c *Client) countUnread(op string, out any) {
+	if c.unparsed == nil || out == nil {
+		return
+	}
+	var walk func(v reflect.Value)
+	walk = func(v reflect.Value) {
+		switch v.Kind() {
+		case reflect.Pointer:
+			if v.IsNil() {
+				return
+			}
+			if p, ok := v.Interface().(partlyRead); ok {
+				for _, f := range p.unreadMembers() {
+					c.unparsed(op, f)
+				}
+				return
+			}
+			walk(v.Elem())
+		case reflect.Slice:
+			for i := range v.Len() {
+				walk(v.Index(i).Addr())
+			}
+		}
+	}
+	walk(reflect.ValueOf(out))
 }
 
 // isList reports whether out points to a slice.

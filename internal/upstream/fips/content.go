@@ -168,6 +168,7 @@ func (c *Client) upload(ctx context.Context, cred *tenant.Credential, k call, up
 		}
 		return nil, unreadable(k.op, err)
 	}
+	c.countUnread(k.op, &doc)
 	return &doc, nil
 }
 

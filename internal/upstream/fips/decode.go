@@ -23,6 +23,7 @@ var moscow = time.FixedZone("MSK", 3*60*60)
 // object is a JSON object being decoded: its members by lower-cased name.
 type object struct {
 	members map[string]*member
+	unread  []string // members whose values could not be read (failed)
 }
 
 // member is one member of an object: its value, its name as sent, and
@@ -71,8 +72,15 @@ func (o *object) raw(name string) json.RawMessage {
 	return m.raw
 }
 
-// keep puts member name back among the unread ones: its value could not be
-// read, so Extra keeps it as it came.
+// failed records that member name's value could not be read: Extra keeps
+// it as it came, and unread names it.
+func (o *object) failed(name string) {
+	o.keep(name)
+	o.unread = append(o.unread, name)
+}
+
+// keep puts member name back among the unread ones, so that Extra keeps it
+// as it came.
 func (o *object) keep(name string) {
 	if m, ok := o.members[strings.ToLower(name)]; ok {
 		m.used = false
@@ -88,7 +96,7 @@ func (o *object) str(name string) string {
 	if s, ok := text(v); ok {
 		return s
 	}
-	o.keep(name)
+	o.failed(name)
 	return ""
 }
 
@@ -143,7 +151,7 @@ func (o *object) boolean(name string) bool {
 	case "false", "0":
 		return false
 	}
-	o.keep(name)
+	o.failed(name)
 	return false
 }
 
@@ -160,7 +168,7 @@ func (o *object) integer(name string) int64 {
 	if f, err := strconv.ParseFloat(s, 64); err == nil && f == float64(int64(f)) {
 		return int64(f)
 	}
-	o.keep(name)
+	o.failed(name)
 	return 0
 }
 
@@ -173,7 +181,7 @@ func (o *object) timestamp(name string) *time.Time {
 	}
 	s, ok := text(v)
 	if !ok {
-		o.keep(name)
+		o.failed(name)
 		return nil
 	}
 	if strings.TrimSpace(s) == "" {
@@ -181,7 +189,7 @@ func (o *object) timestamp(name string) *time.Time {
 	}
 	t, err := ParseTime(s)
 	if err != nil {
-		o.keep(name)
+		o.failed(name)
 		return nil
 	}
 	return &t
@@ -195,7 +203,7 @@ func (o *object) into(name string, v any) {
 		return
 	}
 	if err := json.Unmarshal(raw, v); err != nil {
-		o.keep(name)
+		o.failed(name)
 	}
 }
 

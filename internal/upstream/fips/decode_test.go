@@ -101,7 +101,8 @@ func TestDecodeLenient(t *testing.T) {
 	want := Application{ID: "12", RegistrationNumber: "2024123456", Type: "Invention", Category: "x",
 		CreatedAt: ptr(time.Date(2024, 1, 15, 7, 0, 0, 0, time.UTC)), IncomingNumber: "77", Trusted: true,
 		Documents: DocumentCounts{Total: 3, Unread: 1},
-		Extra:     map[string]any{"registrationDate": "когда-нибудь", "CreatedBy": "Иванов"}}
+		Extra:     map[string]any{"registrationDate": "когда-нибудь", "CreatedBy": "Иванов"},
+		Unread:    []string{"registrationDate"}} // kept in Extra as sent, and named
 	if diff := cmp.Diff(want, a, cmp.Comparer(func(x, y time.Time) bool { return x.Equal(y) })); diff != "" {
 		t.Errorf("Unmarshal(%s) mismatch (-want +got):\n%s", in, diff)
 	}

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -203,5 +204,33 @@ func TestFIPSClientRouteShapes(t *testing.T) {
 				t.Errorf("ListSignatures = %+v, %v; want 2", list, err)
 			}
 		})
+	}
+}
+
+// TestFIPSClientCountsUnreadValues: every member whose value cannot be
+// read is told to OnUnparsed with its operation, in a list as in one
+// resource, and kept in Extra as FIPS sent it.
+func TestFIPSClientCountsUnreadValues(t *testing.T) {
+	sim := fipssim.New(fipssim.DefaultConfig())
+	ts := httptest.NewServer(sim)
+	t.Cleanup(ts.Close)
+	var told []string
+	c, err := fips.New(fips.Config{BaseURL: ts.URL + fipssim.Prefix, OnRejected: ignoreRejected,
+		OnUnparsed: func(op, f string) { told = append(told, op+" "+f) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sim.Kit.SetFault(&simkit.Fault{Status: 200, PathPrefix: "/api/v1/applications", Remaining: 1,
+		Body: `[{"id":1,"createdAt":"2024-01-15T10:00:00"},{"id":2,"createdAt":"вчера","trusted":"может быть","documents":{"unread":"да"}}]`})
+	apps, err := c.ListApplications(bgctx, owner, fips.ListOptions{})
+	if err != nil || len(apps) != 2 {
+		t.Fatalf("ListApplications = %+v, %v", apps, err)
+	}
+	want := []string{"fipsListApplications createdAt", "fipsListApplications trusted", "fipsListApplications documents.unread"}
+	if !slices.Equal(told, want) {
+		t.Errorf("OnUnparsed told %q, want %q", told, want)
+	}
+	if a := apps[1]; a.Extra["createdAt"] != "вчера" || a.Extra["trusted"] != "может быть" || a.Extra["documents"] == nil || len(apps[0].Extra) != 0 {
+		t.Errorf("ListApplications = %+v, want the unread members of the second kept in Extra as sent", apps)
 	}
 }

@@ -7,9 +7,11 @@ import (
 )
 
 // Fields are the member names of the JSON request bodies FIPS takes. The
-// FIPS document names none of them (its Swagger UI does), so each is
-// configuration with a default (DefaultFields) that is a proposal, not a
-// confirmed fact. Empty fields keep the default.
+// FIPS document names only the type code, "type", of an application and a
+// document, and a document's type name, "TypeTitle" («"TypeTitle" в
+// JSON»), and shows no body; the rest are published in its Swagger UI.
+// So each is configuration with a default (DefaultFields). Empty fields
+// keep the default.
 type Fields struct {
 	// Application create and update: {type, category, title}.
 	ApplicationType, ApplicationCategory, ApplicationTitle string
@@ -25,7 +27,8 @@ type Fields struct {
 }
 
 // DefaultFields are the names REFERENCE.md §3.2 proposes (and the
-// simulator takes by default); the document confirms none of them.
+// simulator takes by default); of them the document names only type and
+// TypeTitle.
 func DefaultFields() Fields {
 	return Fields{
 		ApplicationType: "type", ApplicationCategory: "category", ApplicationTitle: "title",

@@ -33,6 +33,7 @@ type Application struct {
 	Trusted            bool           `json:"trusted"`
 	Documents          DocumentCounts `json:"documents"`
 	Extra              map[string]any `json:"-"`
+	Unread             []string       `json:"-"` // members whose values could not be read, kept in Extra as they came
 }
 
 // DocumentCounts summarises an application's documents.
@@ -40,6 +41,8 @@ type DocumentCounts struct {
 	Total        int `json:"total"`
 	Unread       int `json:"unread"`
 	Unregistered int `json:"unregistered"`
+	// Unreadable names the members whose values could not be read.
+	Unreadable []string `json:"-"`
 }
 
 // Document is a document of an application. Description is the document's
@@ -56,6 +59,7 @@ type Document struct {
 	Signatures         int            `json:"signatures"`
 	CreatedAt          *time.Time     `json:"createdAt"`
 	Extra              map[string]any `json:"-"`
+	Unread             []string       `json:"-"` // members whose values could not be read, kept in Extra as they came
 }
 
 // Signature is a detached signature attached to a document or a package.
@@ -66,6 +70,7 @@ type Signature struct {
 	CertificateSerial string         `json:"certificateSerial"`
 	SignedAt          time.Time      `json:"signedAt"`
 	Extra             map[string]any `json:"-"`
+	Unread            []string       `json:"-"` // members whose values could not be read, kept in Extra as they came
 }
 
 // Registration is what FIPS answers to a submission; Extra holds its other
@@ -77,6 +82,7 @@ type Registration struct {
 	RegistrationDate   time.Time      `json:"registrationDate"`
 	IncomingNumber     string         `json:"incomingNumber"`
 	Extra              map[string]any `json:"-"`
+	Unread             []string       `json:"-"` // members whose values could not be read, kept in Extra as they came
 }
 
 // Entry is a dictionary entry; Code is set for document types that have
@@ -86,6 +92,7 @@ type Entry struct {
 	Code        string         `json:"code,omitempty"`
 	Description string         `json:"description"`
 	Extra       map[string]any `json:"-"`
+	Unread      []string       `json:"-"` // members whose values could not be read, kept in Extra as they came
 }
 
 // The decoders below read FIPS's members leniently (decode.go): ids as
@@ -103,7 +110,15 @@ func (a *Application) UnmarshalJSON(b []byte) error {
 		IncomingNumber: o.str("incomingNumber"), Trusted: o.boolean("trusted"),
 	}
 	o.into("documents", &a.Documents)
+	if len(a.Documents.Unreadable) > 0 {
+		// The counts are passed on as FIPS sent them.
+		o.keep("documents")
+		for _, n := range a.Documents.Unreadable {
+			o.unread = append(o.unread, "documents."+n)
+		}
+	}
 	a.Extra, err = o.extra()
+	a.Unread = o.unread
 	return err
 }
 
@@ -113,6 +128,7 @@ func (c *DocumentCounts) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*c = DocumentCounts{Total: int(o.integer("total")), Unread: int(o.integer("unread")), Unregistered: int(o.integer("unregistered"))}
+	c.Unreadable = o.unread
 	return nil
 }
 
@@ -132,6 +148,7 @@ func (d *Document) UnmarshalJSON(b []byte) error {
 	o.keep("size")
 	o.keep("signatures")
 	d.Extra, err = o.extra()
+	d.Unread = o.unread
 	return err
 }
 
@@ -146,6 +163,7 @@ func (s *Signature) UnmarshalJSON(b []byte) error {
 		s.SignedAt = *t
 	}
 	s.Extra, err = o.extra()
+	s.Unread = o.unread
 	return err
 }
 
@@ -160,6 +178,7 @@ func (r *Registration) UnmarshalJSON(b []byte) error {
 		r.RegistrationDate = *t
 	}
 	r.Extra, err = o.extra()
+	r.Unread = o.unread
 	return err
 }
 
@@ -170,6 +189,7 @@ func (e *Entry) UnmarshalJSON(b []byte) error {
 	}
 	*e = Entry{Name: o.str("name"), Code: o.str("code"), Description: o.str("description")}
 	e.Extra, err = o.extra()
+	e.Unread = o.unread
 	return err
 }
 
@@ -414,6 +434,7 @@ func (c *Client) AddSignatures(ctx context.Context, cred *tenant.Credential, app
 		if err := json.Unmarshal(raw, &s); err != nil {
 			return 0, nil, unreadable(k.op, err)
 		}
+		c.countUnread(k.op, &s)
 		return res.StatusCode, []SignatureResult{{Code: res.StatusCode, Signature: &s}}, nil
 	}
 	items, err := parseMultiStatus(raw)
@@ -428,6 +449,7 @@ func (c *Client) AddSignatures(ctx context.Context, cred *tenant.Credential, app
 			if err := json.Unmarshal(r.Result, &s); err != nil {
 				return 0, nil, unreadable(k.op, err)
 			}
+			c.countUnread(k.op, &s)
 			item.Signature = &s
 		} else {
 			item.Error = c.failureError(cred, r.Code, failureOf(r.Result), "", fmt.Errorf("fips: %s: item status %d", k.op, r.Code))

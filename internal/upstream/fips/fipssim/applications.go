@@ -14,7 +14,7 @@ func listKinds() []string { return []string{"All", "HasUnreadDoc", "HasUnregiste
 
 // sortKeys maps a sortField (matched case-insensitively) to its comparison.
 // CreationDate, RegistrationDate, RegistrationNumber and IncomingNumber are
-// the columns of FIPS's web list (the contract's example is CreationDate).
+// the columns of FIPS's web list; "created" is the contract's example.
 func sortKeys() map[string]func(a, b *application) int {
 	created := func(a, b *application) int { return a.created.Compare(b.created) }
 	return map[string]func(a, b *application) int{
