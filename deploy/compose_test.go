@@ -28,6 +28,7 @@ type composeService struct {
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
 	Restart     string            `yaml:"restart"`
+	MemLimit    string            `yaml:"mem_limit"`
 	DependsOn   map[string]struct {
 		Condition string `yaml:"condition"`
 	} `yaml:"depends_on"`
@@ -130,11 +131,61 @@ func TestComposeChecksItself(t *testing.T) {
 		!slices.Contains(p.ScrapeConfigs[0].StaticConfigs[0].Targets, "gateway:"+port(t, admin)) {
 		t.Errorf("prometheus.yml scrapes %+v, want gateway:%s (GATEWAY_ADMIN_ADDR)", p.ScrapeConfigs, port(t, admin))
 	}
+	// The admin port may be published on the host's loopback only (the
+	// README's metrics step reads it there, as in the demo), never on every
+	// interface: the metrics carry tenant ids, credential names and usage.
 	for _, published := range gw.Ports {
-		if strings.HasSuffix(published, ":"+port(t, admin)) {
-			t.Errorf("the gateway publishes its admin port (%s) on the host", published)
+		if strings.HasSuffix(published, ":"+port(t, admin)) && !strings.HasPrefix(published, "127.0.0.1:") {
+			t.Errorf("the gateway publishes its admin port on every host interface (%s), want 127.0.0.1 only", published)
 		}
 	}
+}
+
+// checkGoMemLimit checks that GOMEMLIMIT (in MiB) is about 80 % (70-90 %)
+// of a container's memory limit of limitMiB, as the README says.
+func checkGoMemLimit(t *testing.T, where, goMemLimit string, limitMiB float64) {
+	t.Helper()
+	v, err := strconv.ParseFloat(strings.TrimSuffix(goMemLimit, "MiB"), 64)
+	if err != nil || !strings.HasSuffix(goMemLimit, "MiB") {
+		t.Errorf("%s: GOMEMLIMIT %q, want a size in MiB", where, goMemLimit)
+		return
+	}
+	if r := v / limitMiB; limitMiB <= 0 || r < 0.7 || r > 0.9 {
+		t.Errorf("%s: GOMEMLIMIT %s of a %.0f MiB memory limit, want about 80 %% of it", where, goMemLimit, limitMiB)
+	}
+}
+
+// TestComposeMemory: the gateway has a memory limit and its GOMEMLIMIT is
+// about 80 % of it.
+func TestComposeMemory(t *testing.T) {
+	gw := readCompose(t).Services["gateway"]
+	limit, ok := strings.CutSuffix(gw.MemLimit, "m")
+	mib, err := strconv.ParseFloat(limit, 64)
+	if !ok || err != nil {
+		t.Fatalf("gateway mem_limit %q, want one in MiB (512m)", gw.MemLimit)
+	}
+	checkGoMemLimit(t, "compose's gateway", gw.Environment["GOMEMLIMIT"], mib)
+}
+
+// hostPorts are the host ports compose publishes, each with the host
+// address it binds ("" for every interface).
+func hostPorts(t *testing.T, c composeFile) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, s := range c.Services {
+		for _, p := range s.Ports {
+			parts := strings.Split(p, ":")
+			switch len(parts) {
+			case 2:
+				out[parts[0]] = ""
+			case 3:
+				out[parts[1]] = parts[0]
+			default:
+				t.Fatalf("compose port %q: want HOST:CONTAINER or IP:HOST:CONTAINER", p)
+			}
+		}
+	}
+	return out
 }
 
 // loadComposeConfig loads gateway.compose.yaml with the gateway service's
@@ -150,8 +201,8 @@ func loadComposeConfig(t *testing.T, c composeFile) *config.Config {
 }
 
 // TestComposeConfigIsTheDemo: compose's gateway has exactly the demo's
-// credentials (secrets included, from the compose environment) and tenants,
-// and points at compose's Redis and simulators.
+// credentials (secrets included, from the compose environment), tenants and
+// fair-share settings, and points at compose's Redis and simulators.
 func TestComposeConfigIsTheDemo(t *testing.T) {
 	c := readCompose(t)
 	cfg := loadComposeConfig(t, c)
@@ -161,6 +212,11 @@ func TestComposeConfigIsTheDemo(t *testing.T) {
 	}
 	if d := cmp.Diff(demo.Tenants, cfg.Tenants); d != "" {
 		t.Errorf("compose tenants differ from the demo's (-demo +compose):\n%s", d)
+	}
+	// The demo's fair-share rates: trying every FIPS operation out in
+	// Swagger UI goes faster than the default per-tenant rate.
+	if d := cmp.Diff(demo.Fairness, cfg.Fairness); d != "" {
+		t.Errorf("compose fairness differs from the demo's (-demo +compose):\n%s", d)
 	}
 	if u, err := url.Parse(cfg.Redis.URL); err != nil || u.Hostname() != "redis" {
 		t.Errorf("compose redis.url = %q, want the redis service", cfg.Redis.URL)
@@ -203,6 +259,13 @@ func TestREADMEMatchesCompose(t *testing.T) {
 	keys := regexp.MustCompile(`Bearer ([A-Za-z0-9._-]+)`).FindAllStringSubmatch(tryIt, -1)
 	if len(keys) == 0 {
 		t.Fatal(`README "Try it" sends no Bearer key`)
+	}
+	// Every address the steps call on localhost is one compose publishes.
+	published := hostPorts(t, readCompose(t))
+	for _, m := range regexp.MustCompile(`localhost:(\d+)`).FindAllStringSubmatch(tryIt, -1) {
+		if ip, ok := published[m[1]]; !ok || (ip != "" && ip != "127.0.0.1") {
+			t.Errorf("README \"Try it\" calls localhost:%s, which compose does not publish on the host's loopback (%v)", m[1], published)
+		}
 	}
 	upstreams := regexp.MustCompile(`/v1/(garant|fssp|fips)/`).FindAllStringSubmatch(tryIt, -1)
 	for _, k := range keys {

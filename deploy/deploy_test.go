@@ -116,8 +116,8 @@ func TestPrometheus(t *testing.T) {
 		t.Errorf("prometheus.yml scrapes %+v, want the gateway's admin listener (-admin-addr port %q in docker-compose.yml)", p.ScrapeConfigs, adminPort)
 	}
 	for _, port := range gw.Ports {
-		if strings.HasSuffix(port, ":"+adminPort) {
-			t.Errorf("docker-compose.yml publishes the admin port (%s) to the host", port)
+		if strings.HasSuffix(port, ":"+adminPort) && !strings.HasPrefix(port, "127.0.0.1:") {
+			t.Errorf("docker-compose.yml publishes the admin port (%s) on every host interface, want 127.0.0.1 only", port)
 		}
 	}
 	// Relative to prometheus.yml, so that promtool check config passes
@@ -244,6 +244,7 @@ func TestDashboard(t *testing.T) {
 	}
 	_, records := readRules(t)
 	metricName := regexp.MustCompile(`[a-zA-Z_:][a-zA-Z0-9_:]*`)
+	selector := regexp.MustCompile(`\b((?:gateway|legalgate|go)_[a-zA-Z0-9_:]*)(\{[^}]*\})?`)
 	var all strings.Builder
 	for _, p := range d.Panels {
 		if p.Type == "row" {
@@ -262,6 +263,13 @@ func TestDashboard(t *testing.T) {
 			}
 			if (p.Type == "table" || p.Type == "bargauge") && !tg.Instant {
 				t.Errorf("panel %q (%s) runs a range query %q, want an instant one", p.Title, p.Type, tg.Expr)
+			}
+			// Every series the query reads is filtered by the job variable
+			// (several deployments may share one Prometheus).
+			for _, sel := range selector.FindAllStringSubmatch(tg.Expr, -1) {
+				if !strings.Contains(sel[2], `job=~"$job"`) {
+					t.Errorf("panel %q reads %s%s without the job filter", p.Title, sel[1], sel[2])
+				}
 			}
 			// Recorded series must exist in alerts.yml.
 			for _, name := range metricName.FindAllString(tg.Expr, -1) {

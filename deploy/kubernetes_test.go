@@ -315,9 +315,19 @@ func TestKubernetes(t *testing.T) {
 		}
 	}
 	memLimit := strings.TrimSuffix(c.Resources.Limits["memory"], "Mi")
-	if mib, err := strconv.Atoi(memLimit); err != nil || mib < 128 {
+	mib, err := strconv.Atoi(memLimit)
+	if err != nil || mib < 128 {
 		t.Errorf("memory limit %q, want at least 128Mi", c.Resources.Limits["memory"])
 	}
+	// The Go runtime's soft limit leaves the container room (README: about
+	// 80 % of the memory limit).
+	goMem := ""
+	for _, e := range c.Env {
+		if e.Name == "GOMEMLIMIT" {
+			goMem = e.Value
+		}
+	}
+	checkGoMemLimit(t, "the Deployment", goMem, float64(mib))
 	// The drain (server.shutdown_timeout) fits in the grace period after preStop.
 	grace := time.Duration(spec.TerminationGracePeriodSeconds-c.Lifecycle.PreStop.Sleep.Seconds) * time.Second
 	if grace <= cfg.Server.ShutdownTimeout {

@@ -71,18 +71,33 @@ func exampleUploadBody(op string) []byte {
 }
 
 // TestContractExamples calls every operation of api/openapi.yaml with its
-// example values against the demo (run() with no config) and expects the
-// documented success status, or the documented answer notFromExamples names.
-// Every GET is repeated as HEAD, which must answer the same status without a
-// body. Reads run first, then writes, the submission, and deletions last, as
-// a person trying the operations out would (the destructive examples name
-// seeded objects of their own).
+// example values against the demo (run() with no config), and against the
+// compose stack's configuration (as TestREADMETryIt runs it), and expects
+// the documented success status, or the documented answer notFromExamples
+// names. Every GET is repeated as HEAD, which must answer the same status
+// without a body. Reads run first, then writes, the submission, and
+// deletions last, as a person trying the operations out would (the
+// destructive examples name seeded objects of their own).
 func TestContractExamples(t *testing.T) {
-	base, _ := startGateway(t, nil, nil)
 	calls := contractExamples(t)
 	if len(calls) < 50 {
 		t.Fatalf("%d operations with examples, want every operation of the contract", len(calls))
 	}
+	t.Run("demo", func(t *testing.T) {
+		t.Parallel()
+		base, _ := startGateway(t, nil, nil)
+		checkExamples(t, calls, base)
+	})
+	t.Run("compose", func(t *testing.T) {
+		t.Parallel()
+		base, _ := startGateway(t, []string{"-config", composeConfig(t)}, composeEnv(t))
+		checkExamples(t, calls, base)
+	})
+}
+
+// checkExamples makes calls against base in their order.
+func checkExamples(t *testing.T, calls []exampleCall, base string) {
+	t.Helper()
 	// FSSP searches wait (Prefer: wait=20) for the simulator's tasks, several
 	// seconds each: they run side by side, the rest one after another.
 	var wg sync.WaitGroup
@@ -151,7 +166,6 @@ func (c exampleCall) do(base, method string) (int, []byte, error) {
 	for k, v := range c.header {
 		req.Header[k] = v
 	}
-	req.Header.Set("Authorization", "Bearer "+config.DemoKeyAlpha)
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		return 0, nil, err
@@ -171,7 +185,7 @@ func contractExamples(t *testing.T) []exampleCall {
 	var calls []exampleCall
 	for path, item := range doc.Paths.Map() {
 		for method, op := range item.Operations() {
-			c, err := exampleFor(path, method, item, op)
+			c, err := exampleFor(path, method, item, op, doc.Security)
 			if err != nil {
 				t.Errorf("%s (%s %s): %v", op.OperationID, method, path, err)
 				continue
@@ -204,8 +218,11 @@ func phase(c exampleCall) int {
 	return 1
 }
 
-func exampleFor(path, method string, item *openapi3.PathItem, op *openapi3.Operation) (exampleCall, error) {
+func exampleFor(path, method string, item *openapi3.PathItem, op *openapi3.Operation, security openapi3.SecurityRequirements) (exampleCall, error) {
 	c := exampleCall{op: op.OperationID, method: method, header: http.Header{}}
+	if op.Security != nil {
+		security = *op.Security
+	}
 	// Operation parameters override the path item's of the same name and place.
 	params := map[string]*openapi3.Parameter{}
 	for _, list := range []openapi3.Parameters{item.Parameters, op.Parameters} {
@@ -235,6 +252,9 @@ func exampleFor(path, method string, item *openapi3.PathItem, op *openapi3.Opera
 	if strings.Contains(filled, "{") {
 		return c, fmt.Errorf("path %s has a parameter without an example", filled)
 	}
+	if err := c.authorize(security, query); err != nil {
+		return c, err
+	}
 	c.path = filled
 	if len(query) > 0 {
 		c.path += "?" + query.Encode()
@@ -258,6 +278,29 @@ func exampleFor(path, method string, item *openapi3.PathItem, op *openapi3.Opera
 		}
 	}
 	return c, fmt.Errorf("no documented success status")
+}
+
+// authorize puts the demo key where the operation's security scheme takes
+// it, as Swagger UI does once the key is entered under "Authorize": a bearer
+// token, FSSP's query token (fsspToken) or the raw Authorization header of
+// FIPS (fipsKey). An operation without security is sent no key.
+func (c *exampleCall) authorize(security openapi3.SecurityRequirements, query url.Values) error {
+	if len(security) == 0 {
+		return nil
+	}
+	for scheme := range security[0] {
+		switch scheme {
+		case "bearerAuth":
+			c.header.Set("Authorization", "Bearer "+config.DemoKeyAlpha)
+		case "fsspToken":
+			query.Set("token", config.DemoKeyAlpha)
+		case "fipsKey":
+			c.header.Set("Authorization", config.DemoKeyAlpha)
+		default:
+			return fmt.Errorf("security scheme %q: this test does not know where it takes the key", scheme)
+		}
+	}
+	return nil
 }
 
 // paramExample is what Swagger UI fills a parameter's field with: its

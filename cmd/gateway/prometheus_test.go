@@ -24,11 +24,13 @@ import (
 )
 
 // TestPrometheusAnswersWhoSpentAndWhen runs a real Prometheus (the Debian
-// package; scripts/test.sh installs it) with deploy/alerts.yml, scraping a
-// gateway under traffic every second, and asks it, through its HTTP API,
-// who spent the quotas and when they run out: the answers are the ledger
-// and the forecasts of GET /v1/quotas/usage. Every query of the Grafana
-// dashboard runs without error against it too.
+// package; scripts/test.sh installs it) with deploy/alerts.yml, scraping two
+// replicas of the gateway (one Redis) under traffic every second, and asks
+// it, through its HTTP API, who spent the quotas and when they run out: the
+// answers are the ledger and the forecasts of GET /v1/quotas/usage, once per
+// quota however many replicas report it. Every query of the Grafana
+// dashboard runs without error against it too, and its per-tenant spending
+// table says what the ledger says.
 func TestPrometheusAnswersWhoSpentAndWhen(t *testing.T) {
 	bin, err := exec.LookPath("prometheus")
 	if err != nil {
@@ -62,14 +64,26 @@ upstreams:
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	base, _ := startGateway(t, []string{"-config", path, "-admin-addr", admin}, nil)
-	prom := startPrometheus(t, bin, admin)
+	var bases, admins []string
+	for range 2 {
+		admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+		base, _ := startGateway(t, []string{"-config", path, "-admin-addr", admin}, nil)
+		bases, admins = append(bases, base), append(admins, admin)
+	}
+	base := bases[0]
+	prom := startPrometheus(t, bin, admins...)
+	// Both replicas scraped before the traffic: their counters, at 0 from
+	// start-up, are the base that increase() measures from.
+	if up := prom.waitFor(t, `sum(up{job="legalgate"})`, func(r promResult) bool { return len(r) == 1 && r.value(0) == 2 }); len(up) != 1 || up.value(0) != 2 {
+		t.Fatalf("sum(up) = %+v, want both replicas scraped", up)
+	}
 
-	// Traffic: alpha exports 5 documents (its allocation is 4: one 429),
-	// beta exports 2 and reads 3 topics' info.
+	// Traffic, spread over the replicas: alpha exports 5 documents (its
+	// allocation is 4: one 429), beta exports 2 and reads 3 topics' info.
+	calls := 0
 	get := func(key, path string) int {
-		req, _ := http.NewRequest("GET", base+path, nil)
+		calls++
+		req, _ := http.NewRequest("GET", bases[calls%len(bases)]+path, nil)
 		req.Header.Set("Authorization", "Bearer "+key)
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -103,7 +117,7 @@ upstreams:
 		} `json:"spending"`
 		Quotas []struct {
 			Scope, Owner, Family, Period string
-			Remaining                    int64
+			Used, Remaining              int64
 			PeriodStart                  time.Time  `json:"period_start"`
 			ResetsAt                     time.Time  `json:"resets_at"`
 			BurnRate                     float64    `json:"burn_rate_per_hour"`
@@ -153,15 +167,29 @@ upstreams:
 			continue
 		}
 		sel := fmt.Sprintf(`{scope=%q, owner=%q, family=%q, period="month"}`, q.Scope, q.Owner, q.Family)
+		// The replicas read the gauges from Redis at most every
+		// quota.usage_refresh (5 s): wait for the traffic's counts, one
+		// series per quota from the two replicas (until both have read
+		// them, max takes used from one and remaining from the other).
+		for name, want := range map[string]int64{"used": q.Used, "remaining": q.Remaining} {
+			got := prom.waitFor(t, "legalgate_quota:"+name+":max"+sel, func(r promResult) bool { return len(r) == 1 && r.value(0) == float64(want) })
+			if v := got.only(t); v != float64(want) {
+				t.Errorf("%s: %s in Prometheus %v, in the API %d", sel, name, v, want)
+			}
+		}
 		resets := prom.waitFor(t, "legalgate_quota:resets_at:max"+sel, func(r promResult) bool { return len(r) == 1 })
 		if got := resets.only(t); got != float64(q.ResetsAt.Unix()) {
 			t.Errorf("%s: resets_at in Prometheus %v, in the API %v", sel, got, q.ResetsAt)
 		}
-		rate := prom.waitFor(t, "legalgate_quota:burn_rate:per_second"+sel, func(r promResult) bool { return len(r) == 1 }).only(t) * 3600
+		near := func(r promResult) bool { return len(r) == 1 && math.Abs(r.value(0)*3600-q.BurnRate) <= 0.01*q.BurnRate }
+		rate := prom.waitFor(t, "legalgate_quota:burn_rate:per_second"+sel, near).only(t) * 3600
 		if math.Abs(rate-q.BurnRate) > 0.01*q.BurnRate {
 			t.Errorf("%s: burn rate in Prometheus %v/h, in the API %v/h", sel, rate, q.BurnRate)
 		}
-		at := prom.waitFor(t, "legalgate_quota:exhaustion_timestamp_seconds"+sel, func(r promResult) bool { return len(r) == 1 }).only(t)
+		// Evaluated from those (rule evaluations come every second).
+		at := prom.waitFor(t, "legalgate_quota:exhaustion_timestamp_seconds"+sel, func(r promResult) bool {
+			return len(r) == 1 && (q.ExhaustsAt == nil || math.Abs(r.value(0)-float64(q.ExhaustsAt.Unix())) <= 60)
+		}).only(t)
 		t.Logf("%s: API %s at %v (%.4f/h); Prometheus runs out at %v (%.4f/h)", sel, q.Exhaustion, q.ExhaustsAt, q.BurnRate,
 			time.Unix(int64(at), 0).In(q.ResetsAt.Location()), rate)
 		switch q.Exhaustion {
@@ -193,22 +221,44 @@ upstreams:
 	prom.waitFor(t, `ALERTS{alertname="QuotaSpent", owner="alpha", family="export"}`, func(r promResult) bool { return len(r) == 1 })
 
 	// Every query of the dashboard is valid PromQL here, and the quota
-	// panels have data.
+	// panels have data. The per-tenant spending table sums the replicas'
+	// counters to the ledger's figures: increase() extrapolates up to a
+	// scrape interval past the last scrape (the panel shows whole units),
+	// so within 25 %, where counting a replica twice or missing one is 2×
+	// or about ½.
+	spending := 0
 	for _, expr := range dashboardQueries(t) {
 		r := prom.query(t, expr)
 		if strings.Contains(expr, "legalgate_quota:used:max") && len(r) == 0 {
 			t.Errorf("dashboard query %s has no data", expr)
 		}
+		if !strings.Contains(expr, "increase(gateway_quota_reserved_total") {
+			continue
+		}
+		spending++
+		for k, v := range want {
+			tenantID, family, _ := strings.Cut(k, "/")
+			if got := r.get(tenantID, family); math.Abs(got-v[0]) > 0.25*v[0] {
+				t.Errorf("dashboard: %s spent %v in the time range, want %v as in the ledger (%s)", k, got, v[0], expr)
+			}
+		}
+	}
+	if spending == 0 {
+		t.Errorf("the dashboard has no per-tenant spending query over increase(gateway_quota_reserved_total)")
 	}
 }
 
 // promServer is a running Prometheus.
 type promServer struct{ url string }
 
-// startPrometheus runs Prometheus with deploy/alerts.yml, scraping target
+// startPrometheus runs Prometheus with deploy/alerts.yml, scraping targets
 // and evaluating rules every second, until the test ends.
-func startPrometheus(t *testing.T, bin, target string) *promServer {
+func startPrometheus(t *testing.T, bin string, targets ...string) *promServer {
 	t.Helper()
+	quoted, err := json.Marshal(targets)
+	if err != nil {
+		t.Fatal(err)
+	}
 	dir := t.TempDir()
 	rules, err := filepath.Abs("../../deploy/alerts.yml")
 	if err != nil {
@@ -219,8 +269,8 @@ rule_files: [%q]
 scrape_configs:
   - job_name: legalgate
     metrics_path: /metrics
-    static_configs: [{targets: [%q]}]
-`, rules, target)
+    static_configs: [{targets: %s}]
+`, rules, quoted)
 	if err := os.WriteFile(filepath.Join(dir, "prometheus.yml"), []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}

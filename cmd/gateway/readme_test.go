@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"net/http/httputil"
@@ -9,6 +10,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -28,23 +31,77 @@ import (
 // Redis and simulators replaced by local ones), through a proxy that records
 // every answer. Every step succeeds except those the README says fail: the
 // exports past alpha's allocation of 20 (429) and the invalid search (400).
+// The metrics step reads the gateway's admin listener. Then the README's
+// other commands for the demo ("In the demo: `curl ...`") run against it.
 func TestREADMETryIt(t *testing.T) {
 	for _, tool := range []string{"bash", "curl", "grep", "cut", "head"} {
 		if _, err := exec.LookPath(tool); err != nil {
 			t.Fatalf("the README's steps need %s: %v", tool, err)
 		}
 	}
-	script := readmeTryIt(t)
+	script, demoCommands := readmeTryIt(t), readmeDemoCommands(t)
 	t.Run("demo", func(t *testing.T) {
 		t.Parallel()
-		base, _ := startGateway(t, nil, nil)
-		checkREADMESteps(t, script, base)
+		admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+		base, _ := startGateway(t, []string{"-admin-addr", admin}, nil)
+		checkREADMESteps(t, script, base, admin)
+		checkREADMEDemoCommands(t, demoCommands, base)
 	})
 	t.Run("compose", func(t *testing.T) {
 		t.Parallel()
-		base, _ := startGateway(t, []string{"-config", composeConfig(t)}, composeEnv(t))
-		checkREADMESteps(t, script, base)
+		admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+		base, _ := startGateway(t, []string{"-config", composeConfig(t), "-admin-addr", admin}, composeEnv(t))
+		checkREADMESteps(t, script, base, admin)
+		checkREADMEDemoCommands(t, demoCommands, base)
 	})
+}
+
+// readmeDemoCommands returns the README's inline commands for the demo
+// outside "Try it" (each "In the demo: `curl ...`"), a line break inside
+// one read as a space, as a reader pasting it would.
+func readmeDemoCommands(t *testing.T) []string {
+	t.Helper()
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, m := range regexp.MustCompile("In the demo:\\s+`([^`]+)`").FindAllStringSubmatch(string(b), -1) {
+		out = append(out, strings.Join(strings.Fields(m[1]), " "))
+	}
+	if len(out) < 3 {
+		t.Fatalf("README has %d \"In the demo: `...`\" commands, want the three of \"Migrating\" (Garant, FSSP, FIPS); update this test", len(out))
+	}
+	return out
+}
+
+// checkREADMEDemoCommands runs each command, its localhost:8080 pointing at
+// a recording proxy in front of base: each must call the gateway and every
+// answer must be a success.
+func checkREADMEDemoCommands(t *testing.T, commands []string, base string) {
+	t.Helper()
+	for _, command := range commands {
+		if strings.Count(command, "localhost:8080") != 1 {
+			t.Errorf("README command %q does not call localhost:8080 once; update this test", command)
+			continue
+		}
+		rec, calls := recordingProxy(t, base)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		cmd := exec.CommandContext(ctx, "bash", "-c", strings.Replace(command, "localhost:8080", strings.TrimPrefix(rec.URL, "http://"), 1))
+		out, err := cmd.CombinedOutput()
+		cancel()
+		rec.Close()
+		got := calls()
+		if err != nil || len(got) == 0 {
+			t.Errorf("README command %q: %v, %d calls\n%s", command, err, len(got), out)
+			continue
+		}
+		for _, c := range got {
+			if c.status < 200 || c.status > 299 {
+				t.Errorf("README command %q: %s %s = %d, want a success\n%.300s", command, c.method, c.path, c.status, out)
+			}
+		}
+	}
 }
 
 // readmeTryIt returns the first sh block of README.md's "Try it" section.
@@ -127,33 +184,48 @@ type answered struct {
 	status       int
 }
 
-// checkREADMESteps runs script with GW pointing at a recording proxy in front
-// of base and checks every answer.
-func checkREADMESteps(t *testing.T, script, base string) {
+// recordingProxy is a proxy in front of base that records every answer;
+// calls returns those recorded so far.
+func recordingProxy(t *testing.T, base string) (rec *httptest.Server, calls func() []answered) {
 	t.Helper()
 	target, err := url.Parse(base)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var (
-		mu    sync.Mutex
-		calls []answered
+		mu  sync.Mutex
+		got []answered
 	)
 	proxy := httputil.NewSingleHostReverseProxy(target)
-	rec := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	rec = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		sw := &statusWriter{ResponseWriter: w}
 		proxy.ServeHTTP(sw, r)
 		mu.Lock()
-		calls = append(calls, answered{r.Method, r.URL.Path, sw.status})
+		got = append(got, answered{r.Method, r.URL.Path, sw.status})
 		mu.Unlock()
 	}))
+	t.Cleanup(rec.Close)
+	return rec, func() []answered {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(got)
+	}
+}
+
+// checkREADMESteps runs script with GW pointing at a recording proxy in front
+// of base, and the admin listener's localhost:8081 at admin, and checks every
+// answer.
+func checkREADMESteps(t *testing.T, script, base, admin string) {
+	t.Helper()
+	rec, recorded := recordingProxy(t, base)
 	defer rec.Close()
 
-	const gwLine = "GW=localhost:8080"
-	if !strings.Contains(script, gwLine) {
-		t.Fatalf("the README's steps no longer set %s; update this test", gwLine)
+	const gwLine, adminAddr = "GW=localhost:8080", "localhost:8081"
+	if !strings.Contains(script, gwLine) || !strings.Contains(script, adminAddr+"/metrics") {
+		t.Fatalf("the README's steps no longer set %s or read %s/metrics; update this test", gwLine, adminAddr)
 	}
 	script = strings.Replace(script, gwLine, "GW="+strings.TrimPrefix(rec.URL, "http://"), 1)
+	script = strings.ReplaceAll(script, adminAddr, admin)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "bash", "-c", script)
@@ -162,12 +234,14 @@ func checkREADMESteps(t *testing.T, script, base string) {
 	if err != nil {
 		t.Fatalf("the README's steps: %v\n%s", err, out)
 	}
+	// The metrics step prints the quota gauges.
+	if !regexp.MustCompile(`(?m)^gateway_quota_remaining\{.*\} \d+$`).Match(out) {
+		t.Errorf("the README's metrics step printed no gateway_quota_remaining line; the script's output:\n%s", out)
+	}
 
-	mu.Lock()
-	defer mu.Unlock()
 	var exports, exported, refused, invalid int
 	seen := map[string]bool{}
-	for _, c := range calls {
+	for _, c := range recorded() {
 		seen[c.method+" "+routeOf(c.path)] = true
 		switch {
 		case c.method == "GET" && strings.HasSuffix(c.path, "/export/pdf"):

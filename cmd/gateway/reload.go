@@ -38,13 +38,17 @@ type reloader struct {
 
 	current    *config.Config // in force; only run's goroutine uses it
 	generation uint64
+
+	watcher *fsnotify.Watcher // nil: the file is not watched (SIGHUP only)
+	watched map[string]bool   // directories added to watcher
 }
 
 // run reloads on each signal from hup and each change of the file until
 // ctx ends. It watches the file's directory, not the file (editors replace
 // a file by renaming another over it, and Kubernetes swaps a ConfigMap's
 // files by moving a symbolic link), and the directories of the secret files
-// the file names at start-up.
+// the file names, at start-up and after each reload (a reload may name a
+// secret in a directory of its own).
 func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) error {
 	var events <-chan fsnotify.Event
 	var errs <-chan error
@@ -55,19 +59,11 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) error {
 			err = w.Add(filepath.Dir(r.path))
 			events, errs = w.Events, w.Errors
 		}
-		if err == nil {
-			// Secrets mounted apart from the config (a Kubernetes Secret):
-			// their directories too.
-			for _, f := range config.SecretFiles(r.path) {
-				if dir := filepath.Dir(f); dir != filepath.Dir(r.path) {
-					if werr := w.Add(dir); werr != nil {
-						r.log.Warn("secret file's directory not watched: reload with SIGHUP after changing it", "dir", dir, "error", werr.Error())
-					}
-				}
-			}
-		}
 		if err != nil {
 			r.log.Error("config file not watched: reload with SIGHUP", "path", r.path, "error", err.Error())
+		} else {
+			r.watcher, r.watched = w, map[string]bool{filepath.Dir(r.path): true}
+			r.watchSecrets(false)
 		}
 	}
 	timer := time.NewTimer(time.Hour)
@@ -100,6 +96,30 @@ func (r *reloader) run(ctx context.Context, hup <-chan os.Signal) error {
 	}
 }
 
+// watchSecrets adds to the watcher the directories of the secret files the
+// config file names (a mounted Kubernetes Secret) that it does not watch
+// yet. A directory that cannot be watched is tried again at the next
+// reload, and logged unless quiet (a refused reload logs one line).
+func (r *reloader) watchSecrets(quiet bool) {
+	if r.watcher == nil {
+		return
+	}
+	for _, f := range config.SecretFiles(r.path) {
+		dir := filepath.Dir(f)
+		if r.watched[dir] {
+			continue
+		}
+		if err := r.watcher.Add(dir); err != nil {
+			if quiet {
+				continue
+			}
+			r.log.Warn("secret file's directory not watched: reload with SIGHUP after changing it", "dir", dir, "error", err.Error())
+			continue
+		}
+		r.watched[dir] = true
+	}
+}
+
 // reload loads the file and, when it differs from the configuration in
 // force, takes it into force or refuses it.
 func (r *reloader) reload(trigger string) {
@@ -107,6 +127,9 @@ func (r *reloader) reload(trigger string) {
 		r.log.Info("config reload asked: no config file (the demo), nothing to reload", "trigger", trigger)
 		return
 	}
+	// The file may name secrets in new directories, even one it is refused
+	// for (a secret file not there yet): watch them from now on.
+	r.watchSecrets(true)
 	next, err := config.Load(r.path, r.getenv)
 	var fixed []string
 	if err == nil {
@@ -132,6 +155,7 @@ func (r *reloader) reload(trigger string) {
 	r.current = next
 	r.metrics.Loaded(time.Now(), true)
 	r.log.Info("config reloaded", r.attrs(trigger, fixed)...)
+	r.watchSecrets(false)
 }
 
 // attrs are a reload log line's attributes.

@@ -71,38 +71,68 @@ func (o *otlpReceiver) all() []*tracepb.Span {
 	return slices.Clone(o.spans)
 }
 
-// traceHeaders records the traceparent each request to an upstream carried.
+// traceHeaders records the trace headers each request to an upstream
+// carried, and answers a path of fail with its status (once for 429, always
+// otherwise) before passing requests on to next.
 type traceHeaders struct {
 	mu   sync.Mutex
-	seen []string
+	seen []http.Header // Traceparent, Tracestate and Baggage of each request
+	fail map[string]int
 	next http.Handler
 }
 
 func (h *traceHeaders) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.mu.Lock()
-	h.seen = append(h.seen, r.Header.Get("Traceparent"))
+	seen := http.Header{}
+	for _, k := range []string{"Traceparent", "Tracestate", "Baggage"} {
+		if v := r.Header.Get(k); v != "" {
+			seen.Set(k, v)
+		}
+	}
+	h.seen = append(h.seen, seen)
+	status := h.fail[r.URL.Path]
+	if status == http.StatusTooManyRequests {
+		delete(h.fail, r.URL.Path)
+	}
 	h.mu.Unlock()
+	if status != 0 {
+		w.Header().Set("Retry-After", "0")
+		http.Error(w, http.StatusText(status), status)
+		return
+	}
 	h.next.ServeHTTP(w, r)
 }
 
-func (h *traceHeaders) headers() []string {
+// headers lists the value of the header k of each request, "" when absent.
+func (h *traceHeaders) headers(k string) []string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return slices.Clone(h.seen)
+	var out []string
+	for _, s := range h.seen {
+		out = append(out, s.Get(k))
+	}
+	return out
 }
 
 // TestTracesThroughRun boots the gateway with OTEL_EXPORTER_OTLP_ENDPOINT
 // pointing at an in-process OTLP receiver and checks the span trees of a
-// Garant miss and hit, an FSSP long poll and a FIPS upload, propagation to
-// the upstream (on for Garant, off for FSSP and FIPS), the trace id in
-// problems and access log lines, and that no attribute carries a secret or
-// the caller's query text.
+// Garant miss and hit, a Garant call the upstream fails (refund, stale
+// lookup) and one it answers after a 429 (a retry), an FSSP long poll, FSSP's
+// own shape (the key in the query), a FIPS upload and download,
+// propagation to the upstream (traceparent, tracestate and baggage for
+// Garant; nothing for FSSP and FIPS), sampling (an unsampled caller leaves
+// no span), the trace id in problems and access log lines, and that no
+// attribute carries a secret or the caller's query text.
 func TestTracesThroughRun(t *testing.T) {
 	rs := redistest.Start(t)
 	receiver := &otlpReceiver{}
 	collector := httptest.NewServer(receiver)
 	t.Cleanup(collector.Close)
-	garantSeen := &traceHeaders{next: garantsim.New(garantsim.DefaultConfig())}
+	// Garant fails one topic (503: the units are refunded) and answers
+	// another's first call 429 (sent again by the upstream guard).
+	failTopic, retryTopic := garantsim.TopicTaxCode, garantsim.TopicLabourCode
+	garantSeen := &traceHeaders{next: garantsim.New(garantsim.DefaultConfig()), fail: map[string]int{
+		fmt.Sprintf("/v2/topic/%d", failTopic): http.StatusServiceUnavailable, fmt.Sprintf("/v2/topic/%d", retryTopic): http.StatusTooManyRequests}}
 	fsspCfg := fsspsim.DefaultConfig()
 	fsspCfg.QueueFor, fsspCfg.RunFor = 50*time.Millisecond, 50*time.Millisecond
 	fsspSeen := &traceHeaders{next: fsspsim.New(fsspCfg)}
@@ -140,8 +170,10 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		"OTEL_EXPORTER_OTLP_ENDPOINT": collector.URL, "OTEL_SERVICE_NAME": "legalgate-test",
 	})
 
-	// call sends one request as the caller's span callerSpan of trace traceID.
-	call := func(method, path, traceID, callerSpan string, header http.Header, body io.Reader) (*http.Response, []byte) {
+	// callFlags sends one request as the caller's span callerSpan of trace
+	// traceID with the trace flags flags (01 sampled, 00 not), a tracestate
+	// and baggage.
+	callFlags := func(method, path, traceID, callerSpan, flags string, header http.Header, body io.Reader) (*http.Response, []byte) {
 		t.Helper()
 		req, err := http.NewRequest(method, base+path, body)
 		if err != nil {
@@ -151,7 +183,8 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 			req.Header[k] = v
 		}
 		req.Header.Set("Authorization", "Bearer "+tenantKey)
-		req.Header.Set("Traceparent", "00-"+traceID+"-"+callerSpan+"-01")
+		req.Header.Set("Traceparent", "00-"+traceID+"-"+callerSpan+"-"+flags)
+		req.Header.Set("Tracestate", "billing=caller-state")
 		req.Header.Set("Baggage", "caller=billing-service")
 		res, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -161,12 +194,19 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		b, _ := io.ReadAll(res.Body)
 		return res, b
 	}
+	// call sends one sampled request.
+	call := func(method, path, traceID, callerSpan string, header http.Header, body io.Reader) (*http.Response, []byte) {
+		t.Helper()
+		return callFlags(method, path, traceID, callerSpan, "01", header, body)
+	}
 	jsonHeader := http.Header{"Content-Type": {"application/json"}}
 	const (
 		missTrace, hitTrace, fsspTrace, fipsTrace, badTrace = "11111111111111111111111111111111", "22222222222222222222222222222222",
 			"33333333333333333333333333333333", "44444444444444444444444444444444", "55555555555555555555555555555555"
-		pollTrace  = "66666666666666666666666666666666"
-		callerSpan = "aaaaaaaaaaaaaaaa"
+		pollTrace, failTrace, retryTrace, unsampledTrace = "66666666666666666666666666666666", "77777777777777777777777777777777",
+			"88888888888888888888888888888888", "99999999999999999999999999999999"
+		compatTrace = "abababababababababababababababab"
+		callerSpan  = "aaaaaaaaaaaaaaaa"
 	)
 
 	// A Garant miss, then the same request from another trace: a hit.
@@ -175,6 +215,22 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	}
 	if res, b := call("GET", "/v1/garant/topics/10900200", hitTrace, callerSpan, nil, nil); res.StatusCode != 200 || !strings.Contains(res.Header.Get("Cache-Status"), "hit") {
 		t.Fatalf("Garant topic (hit) = %d %q %s, want 200 and a hit", res.StatusCode, res.Header.Get("Cache-Status"), b)
+	}
+	// A Garant call the upstream fails (its units refunded), one it answers
+	// after a 429, and a call the caller did not sample.
+	if res, b := call("GET", fmt.Sprintf("/v1/garant/topics/%d", failTopic), failTrace, callerSpan, nil, nil); res.StatusCode < 500 {
+		t.Fatalf("Garant topic failed upstream = %d %s, want a 5xx", res.StatusCode, b)
+	}
+	if res, b := call("GET", fmt.Sprintf("/v1/garant/topics/%d", retryTopic), retryTrace, callerSpan, nil, nil); res.StatusCode != 200 {
+		t.Fatalf("Garant topic answered after a 429 = %d %s, want 200", res.StatusCode, b)
+	}
+	if res, b := callFlags("GET", "/v1/garant/topics/10900200", unsampledTrace, callerSpan, "00", nil, nil); res.StatusCode != 200 {
+		t.Fatalf("Garant topic (not sampled) = %d %s, want 200", res.StatusCode, b)
+	}
+	// FSSP's own shape: the tenant's key travels in the query.
+	if res, b := call("GET", "/compat/fssp/api/v1.0/search/physical?token="+tenantKey+"&region=77&firstname=%D0%98%D0%92%D0%90%D0%9D&lastname=%D0%98%D0%92%D0%90%D0%9D%D0%9E%D0%92",
+		compatTrace, callerSpan, nil, nil); res.StatusCode != 200 {
+		t.Fatalf("compat FSSP search = %d %s, want 200", res.StatusCode, b)
 	}
 	// An FSSP search answered by its long poll.
 	fsspHeader := http.Header{"Content-Type": {"application/json"}, "Prefer": {"wait=20"}}
@@ -214,6 +270,10 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		http.Header{"Content-Type": {mw.FormDataContentType()}}, bytes.NewReader(upload.Bytes()))
 	if res.StatusCode/100 != 2 {
 		t.Fatalf("FIPS upload = %d %s, want 2xx", res.StatusCode, b)
+	}
+	res, b = call("GET", "/v1/fips/applications/"+app.ID+"/documents/"+doc.ID+"/file", fipsTrace, "eeeeeeeeeeeeeeee", nil, nil)
+	if res.StatusCode != 200 || len(b) == 0 {
+		t.Fatalf("FIPS download = %d (%d bytes), want 200 with the file", res.StatusCode, len(b))
 	}
 	// A refused request: its problem names the trace.
 	res, b = call("POST", "/v1/garant/search?text=secret-query-text", badTrace, callerSpan, jsonHeader, strings.NewReader(`{"text":"кодекс","env":"moon"}`))
@@ -268,15 +328,49 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	if hit.named("garant GET") != nil {
 		t.Errorf("Garant hit called the upstream: %v", hit.names())
 	}
-	// Propagation: Garant (propagate_trace: true) saw the caller's trace; FSSP and FIPS saw none.
-	if got := garantSeen.headers(); !slices.ContainsFunc(got, func(h string) bool { return strings.Contains(h, missTrace) }) {
+	// Propagation: Garant (propagate_trace: true) saw the caller's trace,
+	// tracestate and baggage; FSSP and FIPS saw no trace header.
+	if got := garantSeen.headers("Traceparent"); !slices.ContainsFunc(got, func(h string) bool { return strings.Contains(h, missTrace) }) {
 		t.Errorf("Garant saw traceparents %q, want one of trace %s", got, missTrace)
 	}
-	for name, seen := range map[string]*traceHeaders{"FSSP": fsspSeen, "FIPS": fipsSeen} {
-		got := seen.headers()
-		if len(got) == 0 || slices.ContainsFunc(got, func(h string) bool { return h != "" }) {
-			t.Errorf("%s saw traceparents %q over %d requests, want none (propagate_trace off)", name, got, len(got))
+	for k, want := range map[string]string{"Tracestate": "billing=caller-state", "Baggage": "caller=billing-service"} {
+		if got := garantSeen.headers(k); !slices.Contains(got, want) {
+			t.Errorf("Garant saw %s %q, want the caller's %q", k, got, want)
 		}
+	}
+	for name, seen := range map[string]*traceHeaders{"FSSP": fsspSeen, "FIPS": fipsSeen} {
+		for _, k := range []string{"Traceparent", "Tracestate", "Baggage"} {
+			got := seen.headers(k)
+			if len(got) == 0 || slices.ContainsFunc(got, func(h string) bool { return h != "" }) {
+				t.Errorf("%s saw %s %q over %d requests, want none (propagate_trace off)", name, k, got, len(got))
+			}
+		}
+	}
+	// A Garant call the upstream failed: its client span has the status,
+	// and the units are given back in a quota.refund span.
+	failed := checkTree(t, "Garant failure", byTrace[failTrace], callerSpan, "garantGetTopic")
+	if up := failed.named("garant GET"); up == nil || attr(up, "http.response.status_code") != "503" {
+		t.Errorf("Garant failure: client span %v, want garant GET with status 503", up)
+	}
+	if failed.named("cache.stale") == nil || !failed.under(failed.named("cache.stale"), "cache.fetch") {
+		t.Errorf("Garant failure: no cache.stale span (a stale entry looked for) under cache.fetch in %v", failed.names())
+	}
+	if s := failed.named("quota.refund"); s == nil || attr(s, "legalgate.tenant") != "billing" || attr(s, "legalgate.credential") != "garant-main" {
+		t.Errorf("Garant failure: quota.refund span %v in %v, want one for tenant billing and credential garant-main", s, failed.names())
+	}
+	// A Garant call answered after a 429: one client span counting the retry.
+	retried := checkTree(t, "Garant retry", byTrace[retryTrace], callerSpan, "garantGetTopic")
+	if up := retried.named("garant GET"); up == nil || attr(up, "http.response.status_code") != "200" || attr(up, "legalgate.upstream.retries") != "1" {
+		t.Errorf("Garant retry: client span %v, want garant GET with status 200 and 1 retry", up)
+	}
+	// FSSP's own shape authenticates in an auth span too.
+	compat := checkTree(t, "compat FSSP search", byTrace[compatTrace], callerSpan, "compatFsspSearchPhysical")
+	if s := compat.named("auth"); s == nil || attr(s, "legalgate.tenant") != "billing" {
+		t.Errorf("compat FSSP search: auth span %v in %v, want one naming tenant billing", s, compat.names())
+	}
+	// A request its caller did not sample is not recorded (parentbased_always_on).
+	if got := byTrace[unsampledTrace]; len(got) != 0 {
+		t.Errorf("a request its caller did not sample left %d spans: %v", len(got), spanTree{got}.names())
 	}
 
 	// FSSP long poll: the submission in the caller's trace; the poller's
@@ -297,7 +391,7 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 		if len(s.GetLinks()) == 1 {
 			submitter = spanTree{byTrace[hex.EncodeToString(s.GetLinks()[0].GetTraceId())]}.byID(s.GetLinks()[0].GetSpanId())
 		}
-		if submitter == nil || submitter.GetName() != "fsspSearchPhysical" {
+		if submitter == nil || !strings.HasSuffix(submitter.GetName(), "sspSearchPhysical") { // fsspSearchPhysical or compatFsspSearchPhysical
 			t.Errorf("fssp.poll links = %v, want one link to the submitting request's server span", s.GetLinks())
 		}
 		if len(s.GetLinks()) == 1 && bytes.Equal(s.GetLinks()[0].GetSpanId(), server.GetSpanId()) {
@@ -342,6 +436,9 @@ fssp: {poll_initial: 100ms, poll_max: 200ms}
 	up := put.named("fips.upload")
 	if up == nil || attr(up, "legalgate.fips.bytes") == "0" || attr(up, "legalgate.fips.bytes") == "" {
 		t.Errorf("fips.upload span = %v, want one counting the bytes streamed", up)
+	}
+	if down := put.named("fips.download"); down == nil || attr(down, "legalgate.fips.bytes") == "0" || attr(down, "legalgate.fips.bytes") == "" || !put.under(down, "fipsGetDocumentFile") {
+		t.Errorf("fips.download span = %v, want one under fipsGetDocumentFile counting the bytes streamed", down)
 	}
 	if !slices.ContainsFunc(put.spans, func(s *tracepb.Span) bool {
 		return s.GetKind() == tracepb.Span_SPAN_KIND_CLIENT && strings.HasPrefix(s.GetName(), "fips ") && put.under(s, "fipsPutDocumentFile")

@@ -842,7 +842,8 @@ func validateLimit(bad func(string, string, ...any), field string, l Limit, need
 }
 
 // SecretFiles lists the files the config at path takes secrets from
-// (file:/path values), for a watcher to see them change. An unreadable or
+// (file:/path values of redis.url, credentials and tenants' webhook
+// secrets), for a watcher to see them change. An unreadable or
 // undecodable file lists none: Load reports it.
 func SecretFiles(path string) []string {
 	b, err := os.ReadFile(path)
@@ -854,6 +855,11 @@ func SecretFiles(path string) []string {
 		Credentials map[string]struct {
 			Secret string `yaml:"secret"`
 		} `yaml:"credentials"`
+		Tenants map[string]struct {
+			Webhooks struct {
+				Secrets []string `yaml:"secrets"`
+			} `yaml:"webhooks"`
+		} `yaml:"tenants"`
 	}
 	if yaml.Unmarshal(b, &raw) != nil {
 		return nil
@@ -861,6 +867,9 @@ func SecretFiles(path string) []string {
 	values := []string{raw.Redis.URL}
 	for _, c := range raw.Credentials {
 		values = append(values, c.Secret)
+	}
+	for _, t := range raw.Tenants {
+		values = append(values, t.Webhooks.Secrets...)
 	}
 	var out []string
 	for _, v := range values {

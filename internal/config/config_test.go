@@ -277,3 +277,27 @@ func TestWatchesConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestSecretFiles lists every file: secret a reload reads again, a tenant's
+// webhook secrets included, and none of the other forms.
+func TestSecretFiles(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "gateway.yaml")
+	cfg := `
+redis: {url: "file:/run/secrets/redis/url"}
+credentials:
+  g: {upstream: garant, secret: "file:/run/secrets/garant/token"}
+  f: {upstream: fssp, secret: "${FSSP_TOKEN}"}
+tenants:
+  a:
+    keys_sha256: ["` + HashKey("k") + `"]
+    webhooks: {secrets: ["file:/run/secrets/hooks/a", "whsec_ZGVtby1hbHBoYS13ZWJob29rLXNlY3JldA=="], allow: ["https://hooks.example.com/"]}
+`
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got := SecretFiles(path)
+	want := []string{"/run/secrets/garant/token", "/run/secrets/hooks/a", "/run/secrets/redis/url"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SecretFiles = %q, want %q", got, want)
+	}
+}

@@ -132,7 +132,7 @@ func (c compatFIPS) authenticate(w http.ResponseWriter, r *http.Request) (*http.
 	if b := bearerToken(r); b != "" {
 		key = b
 	}
-	t, ok := c.deps.Tenants.Load().Authenticate(key)
+	t, ok := authenticateKey(r.Context(), c.deps.Tenants.Load(), key)
 	if !ok {
 		c.writeNativeError(w, r, http.StatusUnauthorized, apperr.Unauthenticated,
 			"send a tenant API key as the Authorization header")

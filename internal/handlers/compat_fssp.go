@@ -181,7 +181,7 @@ func groupParam(raw json.RawMessage) (string, bool) {
 // answers FSSP's 401 (the gateway's 403 for a tenant without FSSP). The
 // returned request carries the tenant.
 func (c compatFSSP) authenticate(w http.ResponseWriter, r *http.Request, token string) (*http.Request, *tenant.Tenant, *tenant.Credential, bool) {
-	t, ok := c.deps.Tenants.Load().Authenticate(strings.TrimSpace(token))
+	t, ok := authenticateKey(r.Context(), c.deps.Tenants.Load(), strings.TrimSpace(token))
 	if !ok {
 		c.writeNativeError(w, r, http.StatusUnauthorized, apperr.Unauthenticated, "invalid token")
 		return r, nil, nil, false

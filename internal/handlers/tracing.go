@@ -15,8 +15,9 @@ import (
 )
 
 // traced starts each request's server span, a child of the caller's
-// traceparent (W3C trace context and baggage are taken from the request),
-// and ends it once the request is answered, parked requests included. The
+// traceparent (the formats of OTEL_PROPAGATORS, W3C trace context and
+// baggage by default, are taken from the request), and ends it once the
+// request is answered, parked requests included. The
 // span is named by the contract operation (the method alone for a request
 // outside the contract), never by the URL; its trace id goes into the access
 // log line and problem documents. It runs inside the access log, whose
@@ -84,11 +85,18 @@ func endServerSpan(span trace.Span, info *reqInfo, method, route string, status 
 	span.End()
 }
 
-// authenticate finds the tenant of r's key, in an "auth" span when the
-// request is traced.
+// authenticate finds the tenant of r's bearer key, in an "auth" span when
+// the request is traced.
 func authenticate(ctx context.Context, tenants *tenant.Registry, r *http.Request) (*tenant.Tenant, bool) {
+	return authenticateKey(ctx, tenants, bearerToken(r))
+}
+
+// authenticateKey finds the tenant of key (wherever the request carried
+// it: the upstreams' own shapes take it in a header or a parameter), in an
+// "auth" span when the request is traced.
+func authenticateKey(ctx context.Context, tenants *tenant.Registry, key string) (*tenant.Tenant, bool) {
 	_, span := telemetry.Start(ctx, "auth")
-	t, ok := tenants.Authenticate(bearerToken(r))
+	t, ok := tenants.Authenticate(key)
 	if span.IsRecording() {
 		span.SetAttributes(attribute.Bool("legalgate.auth.ok", ok))
 		if ok {

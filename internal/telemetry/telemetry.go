@@ -51,12 +51,11 @@ type Telemetry struct {
 // exporter over http/protobuf (default) or grpc (OTEL_EXPORTER_OTLP_PROTOCOL,
 // OTEL_EXPORTER_OTLP_TRACES_PROTOCOL), its endpoint and headers, the sampler
 // (OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG; default
-// parentbased_always_on), the resource (OTEL_SERVICE_NAME,
-// OTEL_RESOURCE_ATTRIBUTES). The exporters read the rest of their settings
-// (TLS files, compression, timeout) and the batch processor its OTEL_BSP_*
-// from the process environment themselves. It returns nil, nil when tracing
-// is off, and an error naming the variable when one is invalid. Propagation
-// is W3C trace context and baggage.
+// parentbased_always_on), the propagators (OTEL_PROPAGATORS), the resource
+// (OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES). The exporters read the rest
+// of their settings (TLS files, compression, timeout) and the batch
+// processor its OTEL_BSP_* from the process environment themselves. It returns nil, nil when tracing
+// is off, and an error naming the variable when one is invalid.
 func New(ctx context.Context, getenv func(string) string, version string) (*Telemetry, error) {
 	if !enabled(getenv) {
 		return nil, nil
@@ -65,7 +64,7 @@ func New(ctx context.Context, getenv func(string) string, version string) (*Tele
 	if err != nil {
 		return nil, err
 	}
-	exp, err := exporter(ctx, getenv)
+	prop, err := propagatorFrom(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -73,10 +72,37 @@ func New(ctx context.Context, getenv func(string) string, version string) (*Tele
 	if err != nil {
 		return nil, err
 	}
+	exp, err := exporter(ctx, getenv)
+	if err != nil {
+		return nil, err
+	}
 	return &Telemetry{
 		tp:   sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithSampler(sampler), sdktrace.WithResource(res)),
-		prop: propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{}),
+		prop: prop,
 	}, nil
+}
+
+// propagatorFrom reads OTEL_PROPAGATORS: a comma-separated list of
+// tracecontext (W3C traceparent and tracestate), baggage (W3C baggage) and
+// none; unset, tracecontext,baggage.
+func propagatorFrom(getenv func(string) string) (propagation.TextMapPropagator, error) {
+	v := strings.TrimSpace(getenv("OTEL_PROPAGATORS"))
+	if v == "" {
+		v = "tracecontext,baggage"
+	}
+	var props []propagation.TextMapPropagator
+	for name := range strings.SplitSeq(v, ",") {
+		switch strings.ToLower(strings.TrimSpace(name)) {
+		case "tracecontext":
+			props = append(props, propagation.TraceContext{})
+		case "baggage":
+			props = append(props, propagation.Baggage{})
+		case "none", "":
+		default:
+			return nil, fmt.Errorf("telemetry: OTEL_PROPAGATORS=%q: want tracecontext, baggage or none", v)
+		}
+	}
+	return propagation.NewCompositeTextMapPropagator(props...), nil
 }
 
 // enabled says whether the variables ask for traces.
@@ -105,7 +131,8 @@ func (t *Telemetry) TracerProvider() trace.TracerProvider {
 	return t.tp
 }
 
-// Propagator returns W3C trace context and baggage; nil when tracing is off.
+// Propagator returns the formats of OTEL_PROPAGATORS (W3C trace context and
+// baggage by default); nil when tracing is off.
 func (t *Telemetry) Propagator() propagation.TextMapPropagator {
 	if t == nil {
 		return nil

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -135,5 +136,43 @@ func TestTraceparentRoundTrip(t *testing.T) {
 	got := ParseTraceparent(Traceparent(ctx))
 	if got.TraceID() != span.SpanContext().TraceID() || got.SpanID() != span.SpanContext().SpanID() || !got.IsRemote() {
 		t.Errorf("ParseTraceparent(Traceparent(ctx)) = %v, want %v", got, span.SpanContext())
+	}
+}
+
+// TestPropagatorsFromEnv: OTEL_PROPAGATORS picks the formats taken from
+// callers and sent to upstreams that propagate; W3C trace context and
+// baggage by default.
+func TestPropagatorsFromEnv(t *testing.T) {
+	for _, tc := range []struct {
+		value   string
+		want    []string // the propagator's header fields, sorted
+		wantErr bool
+	}{
+		{value: "", want: []string{"baggage", "traceparent", "tracestate"}},
+		{value: "tracecontext,baggage", want: []string{"baggage", "traceparent", "tracestate"}},
+		{value: " tracecontext ", want: []string{"traceparent", "tracestate"}},
+		{value: "baggage", want: []string{"baggage"}},
+		{value: "none", want: nil},
+		{value: "b3", wantErr: true},
+		{value: "tracecontext,xray", wantErr: true},
+	} {
+		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": tc.value}
+		tel, err := New(context.Background(), envOf(env), "")
+		if tc.wantErr {
+			if err == nil || !strings.Contains(err.Error(), "OTEL_PROPAGATORS") {
+				t.Errorf("New(OTEL_PROPAGATORS=%q) = %v; want an error naming OTEL_PROPAGATORS", tc.value, err)
+			}
+			_ = tel.Shutdown(context.Background())
+			continue
+		}
+		if err != nil {
+			t.Fatalf("New(OTEL_PROPAGATORS=%q) = %v", tc.value, err)
+		}
+		got := tel.Propagator().Fields()
+		slices.Sort(got)
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("OTEL_PROPAGATORS=%q: propagator fields %q, want %q", tc.value, got, tc.want)
+		}
+		_ = tel.Shutdown(context.Background())
 	}
 }

@@ -160,6 +160,9 @@ func New(rdb redis.UniversalClient, cfg Config, reg prometheus.Registerer) (*Gua
 	if g.m, err = newMetrics(g, reg); err != nil {
 		return nil, err
 	}
+	for _, c := range cfg.Credentials {
+		g.m.add(c, g.retry429[c.Upstream])
+	}
 	return g, nil
 }
 
@@ -185,6 +188,9 @@ func (g *Guard) SetCredentials(creds []Credential) error {
 			continue
 		}
 		next[c.Name] = g.newGuarded(c)
+		if g.m != nil { // nil while New sets the first credentials: it adds their series
+			g.m.add(c, g.retry429[c.Upstream])
+		}
 	}
 	g.creds.Store(&next)
 	return nil

@@ -62,6 +62,20 @@ func newMetrics(g *Guard, reg prometheus.Registerer) (*metrics, error) {
 	return m, nil
 }
 
+// add makes the counter series of credential c exist at 0, so that rate()
+// and increase() see its first event; retries of the upstreams whose 429s
+// are retried.
+func (m *metrics) add(c Credential, retried bool) {
+	m.refusals.WithLabelValues(c.Upstream, c.Name)
+	m.paceRefuse.WithLabelValues(c.Upstream, c.Name)
+	m.paceErrors.WithLabelValues(c.Upstream)
+	m.late.WithLabelValues(c.Upstream)
+	if retried {
+		m.retries.WithLabelValues(c.Upstream, c.Name, "sent")
+		m.retries.WithLabelValues(c.Upstream, c.Name, "refused")
+	}
+}
+
 func (m *metrics) refused(c *guarded) { m.refusals.WithLabelValues(c.Upstream, c.Name).Inc() }
 func (m *metrics) paced(c *guarded)   { m.paceRefuse.WithLabelValues(c.Upstream, c.Name).Inc() }
 func (m *metrics) retried(c *guarded, outcome string) {
