@@ -27,6 +27,7 @@ type composeService struct {
 	Command     []string          `yaml:"command"`
 	Environment map[string]string `yaml:"environment"`
 	Ports       []string          `yaml:"ports"`
+	Volumes     []string          `yaml:"volumes"`
 	Restart     string            `yaml:"restart"`
 	MemLimit    string            `yaml:"mem_limit"`
 	DependsOn   map[string]struct {
@@ -302,5 +303,21 @@ func TestREADMEMatchesCompose(t *testing.T) {
 	}
 	if got := limit(cfg.Credentials[tn.Credentials[config.Garant]].Limits); got != m[3] {
 		t.Errorf("compose's Garant credential allows %s exports, README says %s", got, m[3])
+	}
+}
+
+// TestComposeConfigReloads: compose mounts the config's folder, not the
+// file (the reloader watches the folder; a single-file bind mount never
+// shows a file an editor replaced by renaming), and -config names the
+// mounted file.
+func TestComposeConfigReloads(t *testing.T) {
+	c := readCompose(t)
+	gw := c.Services["gateway"]
+	if !slices.Contains(gw.Volumes, ".:/etc/legalgate:ro") {
+		t.Errorf("gateway volumes = %q, want the config's folder (.:/etc/legalgate:ro)", gw.Volumes)
+	}
+	i := slices.Index(gw.Command, "-config")
+	if i < 0 || i+1 >= len(gw.Command) || gw.Command[i+1] != "/etc/legalgate/gateway.compose.yaml" {
+		t.Errorf("gateway command = %q, want -config /etc/legalgate/gateway.compose.yaml", gw.Command)
 	}
 }

@@ -483,6 +483,40 @@ upstreams:
 	}
 }
 
+// TestSeriesExistAtZero: before any traffic, the cache's series of each
+// cached Garant operation (and of the Garant bytes a /compat route reads)
+// and each Garant credential's permission-denial series exist at 0, so
+// that rate() and increase() see the first event.
+func TestSeriesExistAtZero(t *testing.T) {
+	cfg := `
+redis: {url: %q}
+credentials:
+  g: {upstream: garant, secret: demo-garant-token}
+tenants:
+  t: {keys_sha256: [` + config.HashKey("k") + `], credentials: {garant: g}}
+upstreams:
+  garant: {base_url: "https://garant.invalid"}
+`
+	_, admin, _ := startWithConfig(t, cfg, nil)
+	_, body := get(t, admin+"/metrics", "")
+	for _, want := range []string{
+		`gateway_cache_requests_total{operation="garantGetTopic",result="hit",upstream="garant"} 0`,
+		`gateway_cache_requests_total{operation="garantGetTopic",result="stale",upstream="garant"} 0`,
+		`gateway_cache_requests_total{operation="garantGetTopic.garant",result="miss",upstream="garant"} 0`,
+		`gateway_cache_coalesced_total{operation="garantSearch",upstream="garant"} 0`,
+		`gateway_cache_local_hits_total{operation="garantSearch",upstream="garant"} 0`,
+		`gateway_credential_denied_total{credential="g",method="search",upstream="garant"} 0`,
+		`gateway_credential_denied_total{credential="g",method="topic/download-pdf",upstream="garant"} 0`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(body, `gateway_cache_requests_total{operation="garantPurgeCache"`) {
+		t.Errorf("/metrics has cache series of an operation that is not cached (garantPurgeCache)")
+	}
+}
+
 // TestAdminAddrFromEnv: GATEWAY_ADMIN_ADDR moves the admin listener; the
 // same address as the public one is refused.
 func TestAdminAddrFromEnv(t *testing.T) {

@@ -189,7 +189,11 @@ func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheu
 // expiry where known.
 func addCredentialMetrics(um *metrics.Upstream, reg *tenant.Registry) {
 	for _, c := range reg.Credentials() {
-		um.AddCredential(c.Upstream, c.Name)
+		var deniable []string // only Garant answers a permission denial (403)
+		if c.Upstream == config.Garant {
+			deniable = garant.Methods
+		}
+		um.AddCredential(c.Upstream, c.Name, deniable...)
 		if !c.ExpiresAt.IsZero() {
 			um.CredentialExpiry.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
 		}
@@ -246,9 +250,11 @@ func wireGarant(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Re
 	if err != nil {
 		return nil, fmt.Errorf("cache: %w", err)
 	}
-	return &garantsvc.Service{Client: garantClient, Quota: q, Cache: garantCache, Ops: table, TTL: cfg.Cache.TTL, Guard: guard,
+	svc := &garantsvc.Service{Client: garantClient, Quota: q, Cache: garantCache, Ops: table, TTL: cfg.Cache.TTL, Guard: guard,
 		ShareAcrossCredentials: cfg.Cache.ShareCredentials, DocumentBase: cfg.Upstreams.Garant.DocumentBase,
-		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }, Metrics: um}, nil
+		OnRejected: func(c string) { um.CredentialRejectedNow(config.Garant, c) }, Metrics: um}
+	garantCache.AddOperations(svc.CachedOperations()...)
+	return svc, nil
 }
 
 // wireFSSP builds the FSSP client and task engine.

@@ -38,6 +38,22 @@ func newMetrics(reg prometheus.Registerer) (*storeMetrics, error) {
 	return m, nil
 }
 
+// results are the values of gateway_cache_requests_total's result label.
+var results = []string{"hit", "miss", "stale", "bypass", "error"}
+
+// AddOperations makes the cache series of each operation exist at 0 (every
+// result, coalesced and L1 hits), so that rate() and increase() see their
+// first events.
+func (s *Store) AddOperations(operations ...string) {
+	for _, op := range operations {
+		for _, r := range results {
+			s.m.requests.WithLabelValues(s.cfg.Upstream, op, r)
+		}
+		s.m.coalesced.WithLabelValues(s.cfg.Upstream, op)
+		s.m.localHits.WithLabelValues(s.cfg.Upstream, op)
+	}
+}
+
 func (m *storeMetrics) result(upstream, operation, result string) {
 	m.requests.WithLabelValues(upstream, operation, result).Inc()
 }

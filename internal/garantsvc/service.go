@@ -120,6 +120,30 @@ func (s *Service) Begin(op string, t *tenant.Tenant, cred *tenant.Credential) *C
 	return &Call{svc: s, op: op, rules: rules, Tenant: t, Credential: cred}
 }
 
+// CachedOperations are the cache's operation names: the ids of the
+// operations whose answers go through the cache (a TTL above 0, the
+// config's or else the contract's) and, for those a /compat route serves,
+// the entry of Garant's own bytes (OP.garant) it reads.
+func (s *Service) CachedOperations() []string {
+	served := map[string]bool{}
+	for _, o := range s.table().Of(garant.Upstream) {
+		if o.Native {
+			served[o.ServedBy] = true
+		}
+	}
+	var out []string
+	for _, o := range s.table().Of(garant.Upstream) {
+		if o.Native || !s.Begin(o.ID, nil, nil).Cached() {
+			continue
+		}
+		out = append(out, o.ID)
+		if served[o.ID] {
+			out = append(out, o.ID+rawSuffix)
+		}
+	}
+	return out
+}
+
 // table is Ops, or the contract's table when Ops is nil (loaded once; the
 // embedded contract always loads, its own tests say so).
 func (s *Service) table() *ops.Table {

@@ -100,10 +100,15 @@ func (m *Upstream) UnparsedValue(upstream, operation, field string) {
 	m.Unparsed.WithLabelValues(upstream, operation, field).Inc()
 }
 
-// AddCredential makes credential's rejection counter exist at 0, so that
-// increase() sees its first rejection.
-func (m *Upstream) AddCredential(upstream, credential string) {
+// AddCredential makes credential's rejection counter, and its denial
+// counter of each of the upstream's methods that can deny it (Garant's,
+// garant.Methods; none for the others), exist at 0, so that increase()
+// sees the first event.
+func (m *Upstream) AddCredential(upstream, credential string, deniable ...string) {
 	m.CredentialRejected.WithLabelValues(upstream, credential)
+	for _, method := range deniable {
+		m.CredentialDenied.WithLabelValues(upstream, credential, method)
+	}
 }
 
 // CredentialRejectedNow records that upstream rejected credential: the

@@ -79,6 +79,14 @@ const (
 	MethodLimits          = "limits"
 )
 
+// Methods are the Garant methods the client calls: the method names of
+// its errors (HTTPError.Method) and of the credential metrics.
+var Methods = []string{
+	MethodSearch, MethodSnippets, MethodHyperlinks, MethodDownloadRTF, MethodDownloadODT, MethodDownloadPDF,
+	MethodTopicHTML, MethodEntryHTML, MethodImage, MethodFormula, MethodFindModified, MethodBlocksOnControl,
+	MethodPrime, MethodPrimeNews, MethodTopic, MethodRedactions, MethodSutyazhnik, MethodLimits,
+}
+
 // DefaultProximaMethods are the methods Garant Proxima offers when the
 // internal-documents base is installed: search, topic info and exports.
 var defaultProximaMethods = []string{
