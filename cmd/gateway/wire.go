@@ -90,7 +90,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 	upstreamMetrics := metrics.NewUpstream(reg)
 	addCredentialMetrics(upstreamMetrics, reg0)
 
-	guard, err := wireGuard(cfg, rdb, reg, log)
+	guard, err := wireGuard(cfg, table, rdb, reg, log)
 	if err != nil {
 		return nil, err
 	}
@@ -158,7 +158,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 		if err := q.SetRules(quotaRules(next), quotaAccounts(next)); err != nil {
 			return fmt.Errorf("quota: %w", err)
 		}
-		if err := guard.SetCredentials(guardCredentials(next)); err != nil {
+		if err := guard.SetCredentials(guardCredentials(next, table)); err != nil {
 			return fmt.Errorf("upstream guard: %w", err)
 		}
 		a.fair.SetConfig(fairConfig(next))
@@ -201,13 +201,20 @@ func addCredentialMetrics(um *metrics.Upstream, reg *tenant.Registry) {
 }
 
 // wireGuard builds the upstream guard: a circuit breaker per credential and
-// pacing to each credential's rate (config.CredentialRate); Garant's 429s
-// (over its per-second rate) are retried within the retry budget. A rate
-// above the documented one is a start-up warning.
-func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (*upstreamguard.Guard, error) {
+// pacing to each credential's rate (config.CredentialRate); the 429s of an
+// upstream whose contract rules say retry_429 (Garant's: over its
+// per-second rate) are retried within the retry budget. A rate above the
+// documented one is a start-up warning.
+func wireGuard(cfg *config.Config, table *ops.Table, rdb redis.UniversalClient, reg prometheus.Registerer, log *slog.Logger) (*upstreamguard.Guard, error) {
+	var retried []string
+	for _, name := range table.Upstreams() {
+		if u, _ := table.Upstream(name); u.Retry429 {
+			retried = append(retried, name)
+		}
+	}
 	gc := upstreamguard.Config{
-		Credentials:          guardCredentials(cfg),
-		RetryTooManyRequests: []string{config.Garant},
+		Credentials:          guardCredentials(cfg, table),
+		RetryTooManyRequests: retried,
 		Failures:             cfg.Guard.Breaker.Failures, OpenFor: cfg.Guard.Breaker.OpenFor, Probes: cfg.Guard.Breaker.Probes,
 		MaxWait: cfg.Guard.Pacing.MaxWait, Margin: cfg.Guard.Pacing.Margin, RetryShare: cfg.Guard.Pacing.RetryShare,
 		RedisTimeout: cfg.Redis.Timeout, Log: log,
@@ -224,10 +231,11 @@ func wireGuard(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Reg
 
 // guardCredentials lists the credentials the upstream guard guards, each
 // paced to its rate.
-func guardCredentials(cfg *config.Config) []upstreamguard.Credential {
+func guardCredentials(cfg *config.Config, table *ops.Table) []upstreamguard.Credential {
 	var out []upstreamguard.Credential
 	for name, c := range cfg.Credentials {
-		out = append(out, upstreamguard.Credential{Upstream: c.Upstream, Name: name, Rate: cfg.CredentialRate(name)})
+		u, _ := table.Upstream(c.Upstream)
+		out = append(out, upstreamguard.Credential{Upstream: c.Upstream, Title: u.Title, Name: name, Rate: cfg.CredentialRate(name)})
 	}
 	return out
 }

@@ -20730,7 +20730,8 @@ var swaggerSpec = []string{
 	"Qwlc0ZNxFfAYTjQnSUx7zKXJFbWOE2ZZmcNrzZhizYnVekrVSixGWLkCOWwYgV5zDVH0GWx6hJLgvuiZ",
 	"TY1kAVlkzgkPvKI7AElKtSA+eYX02Zx7eSicgUOhBgdMK1rBbshGiVCM96b199gUkFEc9dYURndYSpJ1",
 	"we79saQxLo3mVMAiHcHEtUCeBWKNz7UWaZXGikeMSim16qhVipUJlj6oswTL57MUay6piRIJqCHO9FB3",
-	"F6Cy9bHNe/AqQJO8Crz/ybP/EwAA//8=",
+	"FwC8e+Z1ox15lRRqU3daXgWUuscAD4H+Zjwkj/GNp5XuOJUQeuJVEpaajLvK1tVnXkVFKp7xgtjgP036",
+	"8hecdmB/1sNd1FNnpqd2q9AV8vpPnv2fAAAA//8=",
 }
 
 // decodeSpec returns the embedded OpenAPI spec as raw JSON bytes,

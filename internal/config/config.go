@@ -262,11 +262,33 @@ type TenantFairness struct {
 	Rates         map[string]Rate `yaml:"rates"`
 }
 
-// DefaultRates are the default per-tenant rates of unmetered operations:
-// Garant's well under the credential's pace (upstream_guard), so that two
-// tenants cannot starve each other; FIPS publishes no limit.
+// DefaultRates are the default per-tenant rates of unmetered operations,
+// each upstream's tenant_rate in the contract's x-gateway-upstreams
+// (Garant's well under the credential's pace, so that two tenants cannot
+// starve each other).
 func DefaultRates() map[string]Rate {
-	return map[string]Rate{Garant: {PerSecond: 5, Burst: 10}, FIPS: {PerSecond: 10, Burst: 20}}
+	out := map[string]Rate{}
+	for _, u := range upstreamRules() {
+		if u.TenantRate > 0 {
+			out[u.Name] = Rate{PerSecond: u.TenantRate, Burst: u.TenantBurst}
+		}
+	}
+	return out
+}
+
+// upstreamRules are the contract's upstreams and their rules (none when
+// the embedded contract does not load: its own tests say it does).
+func upstreamRules() []ops.Upstream {
+	table, err := ops.Contract()
+	if err != nil {
+		return nil
+	}
+	var out []ops.Upstream
+	for _, name := range table.Upstreams() {
+		u, _ := table.Upstream(name)
+		out = append(out, u)
+	}
+	return out
 }
 
 func (f *Fairness) applyDefaults() {
@@ -396,13 +418,16 @@ type UpstreamGuard struct {
 }
 
 // DocumentedRate is the rate, in requests a second per credential, that an
-// upstream's documentation allows; 0 when it documents none. Garant Connect
-// v2 answers 429 above 20 requests a second per token; the FSSP and FIPS
-// documents state no per-second rate (FSSP's hourly and daily limits are
-// quota families).
+// upstream's documentation allows (its rate in the contract's
+// x-gateway-upstreams); 0 when it documents none. Garant Connect v2 answers
+// 429 above 20 requests a second per token; the FSSP and FIPS documents
+// state no per-second rate (FSSP's hourly and daily limits are quota
+// families).
 func DocumentedRate(upstream string) int {
-	if upstream == Garant {
-		return 20
+	for _, u := range upstreamRules() {
+		if u.Name == upstream {
+			return u.Rate
+		}
 	}
 	return 0
 }

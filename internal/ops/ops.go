@@ -26,7 +26,17 @@
 //	                              # under this operation, whichever route made it; one per kind
 //
 // A request body of any type but JSON is streamed (never buffered by the
-// guard). The contract's top-level `x-gateway-upstreams` lists the upstreams.
+// guard). The contract's top-level `x-gateway-upstreams` lists the upstreams
+// and the rules of each that hold for all its operations:
+//
+//	x-gateway-upstreams:
+//	  - name: garant              # the upstream's id in the config, metrics and rules
+//	    title: Garant             # its name in problem details (default: name)
+//	    rate: 20                  # requests a second per credential its document allows: the
+//	                              # credentials' default pace (0 or absent: none documented)
+//	    retry_429: true           # its 429 means "over the per-second rate": retried within the
+//	                              # credential's retry budget (else a 429 is an answer)
+//	    tenant_rate: {per_second: 5, burst: 10} # each tenant's default rate of its unmetered calls
 package ops
 
 import (
@@ -95,9 +105,20 @@ const (
 // Metered reports whether a call spends a quota family.
 func (o *Operation) Metered() bool { return o.Family != "" }
 
+// Upstream is the rules of one upstream (x-gateway-upstreams).
+type Upstream struct {
+	Name, Title string
+	Rate        int  // requests a second per credential its document allows; 0: none documented
+	Retry429    bool // a 429 means over the per-second rate: retried within the retry budget
+	// TenantRate and TenantBurst are each tenant's default rate of the
+	// upstream's unmetered calls (0: none).
+	TenantRate, TenantBurst int
+}
+
 // Table is every operation of the contract.
 type Table struct {
 	upstreams []string
+	rules     map[string]Upstream
 	list      []*Operation
 	byID      map[string]*Operation
 }
@@ -106,11 +127,16 @@ type Table struct {
 // with rules it does not know, or naming an upstream the contract does not list.
 func Load(spec *openapi3.T) (*Table, error) {
 	t := &Table{byID: map[string]*Operation{}}
-	ups, err := upstreamList(spec.Extensions["x-gateway-upstreams"])
+	rules, err := upstreamList(spec.Extensions["x-gateway-upstreams"])
 	if err != nil {
 		return nil, err
 	}
-	t.upstreams = ups
+	t.rules = map[string]Upstream{}
+	for _, u := range rules {
+		t.upstreams = append(t.upstreams, u.Name)
+		t.rules[u.Name] = u
+	}
+	ups := t.upstreams
 	var errs []string
 	for _, path := range spec.Paths.InMatchingOrder() {
 		item := spec.Paths.Value(path)
@@ -145,20 +171,71 @@ func Load(spec *openapi3.T) (*Table, error) {
 	return t, nil
 }
 
-func upstreamList(v any) ([]string, error) {
+func upstreamList(v any) ([]Upstream, error) {
 	raw, ok := v.([]any)
 	if !ok || len(raw) == 0 {
 		return nil, fmt.Errorf("ops: the contract lists no x-gateway-upstreams")
 	}
-	var out []string
-	for _, u := range raw {
-		s, ok := u.(string)
-		if !ok || s == "" || s == Gateway {
-			return nil, fmt.Errorf("ops: x-gateway-upstreams: %v is not an upstream name", u)
+	var out []Upstream
+	for i, u := range raw {
+		m, ok := u.(map[string]any)
+		where := fmt.Sprintf("ops: x-gateway-upstreams[%d]", i)
+		if !ok {
+			return nil, fmt.Errorf("%s: %v is not an upstream's rules", where, u)
 		}
-		out = append(out, s)
+		var up Upstream
+		for k, v := range m {
+			var err error
+			switch k {
+			case "name":
+				up.Name, ok = v.(string)
+				if !ok || up.Name == "" || up.Name == Gateway || slices.ContainsFunc(out, func(o Upstream) bool { return o.Name == up.Name }) {
+					err = fmt.Errorf("%v is not a new upstream name", v)
+				}
+			case "title":
+				if up.Title, ok = v.(string); !ok || up.Title == "" {
+					err = fmt.Errorf("title %v is not a name", v)
+				}
+			case "rate":
+				up.Rate, err = count(v)
+			case "retry_429":
+				if up.Retry429, ok = v.(bool); !ok {
+					err = fmt.Errorf("retry_429 %v is not true or false", v)
+				}
+			case "tenant_rate":
+				r, ok := v.(map[string]any)
+				if !ok || len(r) != 2 {
+					err = fmt.Errorf("tenant_rate %v is not {per_second, burst}", v)
+					break
+				}
+				if up.TenantRate, err = count(r["per_second"]); err == nil {
+					up.TenantBurst, err = count(r["burst"])
+				}
+			default:
+				err = fmt.Errorf("unknown rule %q", k)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+		if up.Name == "" {
+			return nil, fmt.Errorf("%s: no name", where)
+		}
+		if up.Title == "" {
+			up.Title = up.Name
+		}
+		out = append(out, up)
 	}
 	return out, nil
+}
+
+// count reads a whole number ≥ 0 of the contract (YAML numbers arrive as float64).
+func count(v any) (int, error) {
+	f, ok := v.(float64)
+	if !ok || f < 0 || f != float64(int(f)) {
+		return 0, fmt.Errorf("%v is not a whole number ≥ 0", v)
+	}
+	return int(f), nil
 }
 
 func parse(method, path string, op *openapi3.Operation, upstreams []string) (*Operation, error) {
@@ -309,6 +386,12 @@ func ParseSize(s string) (int64, error) {
 
 // Upstreams lists the contract's upstreams, in its order.
 func (t *Table) Upstreams() []string { return slices.Clone(t.upstreams) }
+
+// Upstream is the rules of upstream name (false when the contract does not list it).
+func (t *Table) Upstream(name string) (Upstream, bool) {
+	u, ok := t.rules[name]
+	return u, ok
+}
 
 // Get returns the operation with id.
 func (t *Table) Get(id string) (*Operation, bool) {

@@ -83,7 +83,7 @@ func TestContractTable(t *testing.T) {
 // TestLoadRefuses: an operation without rules, with an unknown upstream or
 // an unknown rule fails the load and is named.
 func TestLoadRefuses(t *testing.T) {
-	const head = "openapi: 3.0.3\nx-gateway-upstreams: [alpha]\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: getX\n      responses: {'200': {description: ok}}\n"
+	const head = "openapi: 3.0.3\nx-gateway-upstreams: [{name: alpha}]\ninfo: {title: t, version: '1'}\npaths:\n  /x:\n    get:\n      operationId: getX\n      responses: {'200': {description: ok}}\n"
 	for _, tc := range []struct{ name, ext, want string }{
 		{"no rules", "", "has no x-gateway rules"},
 		{"unknown upstream", "      x-gateway: {upstream: beta}\n", "upstream beta is not in x-gateway-upstreams"},
@@ -108,10 +108,49 @@ func TestLoadRefuses(t *testing.T) {
 	}
 }
 
+// TestUpstreamRules: the contract's upstreams carry the rules of all their
+// operations (the Garant document's 20 a second, Garant's 429 retried, the
+// tenants' default rates); a rule that is not known or not well formed
+// fails the load and is named.
+func TestUpstreamRules(t *testing.T) {
+	table, err := ops.Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []ops.Upstream{
+		{Name: "garant", Title: "Garant", Rate: 20, Retry429: true, TenantRate: 5, TenantBurst: 10},
+		{Name: "fssp", Title: "FSSP"},
+		{Name: "fips", Title: "FIPS", TenantRate: 10, TenantBurst: 20},
+	} {
+		if got, ok := table.Upstream(want.Name); !ok || got != want {
+			t.Errorf("Upstream(%s) = %+v, %v; want %+v", want.Name, got, ok, want)
+		}
+	}
+	if _, ok := table.Upstream("gateway"); ok {
+		t.Errorf("the gateway's own operations have an upstream's rules")
+	}
+	for _, tc := range []struct{ name, list, want string }{
+		{"a plain name", "[alpha]", "x-gateway-upstreams[0]"},
+		{"no name", "[{title: A}]", "no name"},
+		{"twice", "[{name: a}, {name: a}]", "not a new upstream name"},
+		{"unknown rule", "[{name: a, speed: fast}]", `unknown rule "speed"`},
+		{"bad rate", "[{name: a, rate: 2.5}]", "whole number"},
+		{"bad tenant rate", "[{name: a, tenant_rate: {per_second: 5}}]", "tenant_rate"},
+	} {
+		spec, err := openapi3.NewLoader().LoadFromData([]byte("openapi: 3.0.3\nx-gateway-upstreams: " + tc.list + "\ninfo: {title: t, version: '1'}\npaths: {}\n"))
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if _, err := ops.Load(spec); err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: Load = %v, want an error with %q", tc.name, err, tc.want)
+		}
+	}
+}
+
 // TestLoadRefusesTwoOperationsOfOneTask: a task kind is submitted by one
 // operation of its upstream, the one it is metered under.
 func TestLoadRefusesTwoOperationsOfOneTask(t *testing.T) {
-	const doc = "openapi: 3.0.3\nx-gateway-upstreams: [alpha]\ninfo: {title: t, version: '1'}\npaths:\n" +
+	const doc = "openapi: 3.0.3\nx-gateway-upstreams: [{name: alpha}]\ninfo: {title: t, version: '1'}\npaths:\n" +
 		"  /x:\n    post:\n      operationId: postX\n      x-gateway: {upstream: alpha, task: k}\n      responses: {'200': {description: ok}}\n" +
 		"  /y:\n    post:\n      operationId: postY\n      x-gateway: {upstream: alpha, task: k}\n      responses: {'200': {description: ok}}\n"
 	spec, err := openapi3.NewLoader().LoadFromData([]byte(doc))

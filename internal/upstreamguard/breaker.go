@@ -53,7 +53,7 @@ func (c *guarded) openErr(cause error) *apperr.Error {
 		left := time.Until(time.Unix(0, c.opened.ns.Load()).Add(c.openFor))
 		retry = max(retry, left.Round(time.Second))
 	}
-	name := display(c.Upstream)
+	name := c.title()
 	return &apperr.Error{Kind: apperr.Unavailable, Upstream: c.Upstream, RetryAfter: retry,
 		Detail: name + " is failing for the credential this tenant uses (timeouts, cut connections or 5xx answers): " +
 			"the gateway does not call it until it recovers; nothing was sent",

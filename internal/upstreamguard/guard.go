@@ -76,7 +76,8 @@ var ErrPaced = errors.New("upstreamguard: over the credential's rate")
 
 // Credential is one upstream credential to guard.
 type Credential struct {
-	Upstream string // "garant", "fssp", "fips"
+	Upstream string // the upstream's name, as the contract lists it
+	Title    string // the upstream's name in problem details; "": Upstream
 	Name     string // the configured name, as tenant.WithCredential gives it
 	Rate     int    // requests a second; 0: not paced
 }
@@ -261,13 +262,10 @@ func (g *Guard) Breakers() []Breaker {
 	return out
 }
 
-// display is an upstream's name in problem details.
-func display(upstream string) string {
-	switch upstream {
-	case "garant":
-		return "Garant"
-	case "fssp", "fips":
-		return strings.ToUpper(upstream)
+// title is the credential's upstream's name in problem details.
+func (c *guarded) title() string {
+	if c.Title != "" {
+		return c.Title
 	}
-	return upstream
+	return c.Upstream
 }

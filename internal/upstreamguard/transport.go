@@ -146,7 +146,7 @@ func (c *guarded) pacedErr(delay, maxWait time.Duration) *apperr.Error {
 	resets := time.Now().Add(retry).UTC().Format(time.RFC3339)
 	return &apperr.Error{Kind: apperr.QuotaExceeded, Type: "quota-exceeded", Title: "Quota exceeded", Upstream: c.Upstream,
 		Detail: fmt.Sprintf("%s allows %d requests a second with the credential this tenant uses, and this call would wait more than %s for its turn; nothing was sent",
-			display(c.Upstream), c.Rate, maxWait),
+			c.title(), c.Rate, maxWait),
 		RetryAfter: retry,
 		Extensions: map[string]any{
 			"violated-policies": []string{c.Upstream + ".rate.second.credential"},
