@@ -196,19 +196,24 @@ func TestCreateOutcomeUnknown(t *testing.T) {
 }
 
 // TestCreateOutlivesCaller: with a key the create runs on although the
-// caller's context ends; without one it is the caller's.
+// caller's context ends while it runs; without one it is the caller's.
 func TestCreateOutlivesCaller(t *testing.T) {
 	_, c := newService(t)
 	for _, key := range []string{"k", ""} {
 		ctx, cancel := context.WithCancel(t.Context())
-		cancel()
-		var seen error
+		seen := errors.New("create not run")
 		_, _, _ = c.Create(ctx, key, fips.OpCreateApplication, nil, 1, func(ctx context.Context) (idempotency.Response, error) {
+			cancel() // the caller goes away mid-create
 			seen = ctx.Err()
 			return idempotency.Response{Status: http.StatusCreated}, nil
 		})
-		if want := key == ""; errors.Is(seen, context.Canceled) != want {
-			t.Errorf("Create(%q) under a cancelled context: create saw %v, want cancelled %v", key, seen, want)
+		cancel()
+		want := error(nil)
+		if key == "" {
+			want = context.Canceled
+		}
+		if !errors.Is(seen, want) {
+			t.Errorf("Create(%q), its caller gone: create's context = %v, want %v", key, seen, want)
 		}
 	}
 }
