@@ -8,9 +8,12 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 
@@ -166,15 +169,15 @@ func TestLifecycleListenerFailure(t *testing.T) {
 	}
 }
 
-// TestRunLeavesNothingBehind boots the demo through run(), with FSSP pollers
-// and Garant calls under way, then cancels it (the stand-in for SIGTERM):
-// no goroutine outlives run().
+// TestRunLeavesNothingBehind boots the demo through run() under main's
+// signal context, with FSSP pollers and Garant calls under way, then sends
+// the process SIGTERM: run() returns nil and no goroutine outlives it.
 func TestRunLeavesNothingBehind(t *testing.T) {
 	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
 	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
 	admin := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
+	ctx, stop := signalContext()
+	defer stop()
 	out := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
@@ -204,16 +207,103 @@ func TestRunLeavesNothingBehind(t *testing.T) {
 	// A task left for its poller, and a Garant call.
 	call("POST", "/v1/fssp/searches/physical", `{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН"}`)
 	call("GET", "/v1/garant/topics/10900200", "")
-	cancel()
+	if err := syscall.Kill(os.Getpid(), syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
 	select {
 	case err := <-done:
 		if err != nil {
-			t.Errorf("run() after the signal = %v, want nil\n%s", err, out)
+			t.Errorf("run() after SIGTERM = %v, want nil\n%s", err, out)
 		}
 	case <-time.After(20 * time.Second):
 		t.Fatal("run() did not return within 20s of the signal")
 	}
 	c.CloseIdleConnections()
+}
+
+// TestRunListenerFailure boots the demo through run(), with FSSP pollers and
+// Garant calls under way, then breaks the admin listener's socket: run()
+// returns an error naming the listener, after the same shutdown as on a
+// signal, and no goroutine outlives it.
+func TestRunListenerFailure(t *testing.T) {
+	defer goleak.VerifyNone(t, goleak.IgnoreCurrent())
+	addr := fmt.Sprintf("127.0.0.1:%d", redistest.FreePort(t))
+	adminPort := redistest.FreePort(t)
+	admin := fmt.Sprintf("127.0.0.1:%d", adminPort)
+	out := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(context.Background(), []string{"-addr", addr, "-admin-addr", admin}, func(string) string { return "" }, out, out)
+	}()
+	c := &http.Client{Transport: &http.Transport{}, Timeout: 20 * time.Second}
+	defer c.CloseIdleConnections()
+	base := "http://" + addr
+	waitReady(t, c, base+"/healthz", done, out)
+	for _, path := range []string{"/v1/fssp/searches/physical", "/v1/garant/topics/10900200"} {
+		method, body := "GET", ""
+		if strings.Contains(path, "searches") {
+			method, body = "POST", `{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН"}`
+		}
+		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+config.DemoKeyAlpha)
+		req.Header.Set("Content-Type", "application/json")
+		res, err := c.Do(req)
+		if err != nil {
+			t.Fatalf("%s %s: %v", method, path, err)
+		}
+		_, _ = io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+	}
+	breakListener(t, adminPort)
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "admin listener") {
+			t.Errorf("run() after the admin listener broke = %v, want an error naming the admin listener\n%s", err, out)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("run() did not return within 20s of the listener failing")
+	}
+	c.CloseIdleConnections()
+	if !strings.Contains(out.String(), "a listener failed") {
+		t.Errorf("run()'s log does not say a listener failed:\n%s", out)
+	}
+}
+
+// breakListener makes this process's TCP socket listening on port fail its
+// next Accept, as a broken socket would: shutdown(2) on a listening socket
+// wakes a blocked accept, which then fails with EINVAL (Linux). The socket is
+// found by its inode in /proc/self/net/tcp.
+func breakListener(t *testing.T, port int) {
+	t.Helper()
+	tcp, err := os.ReadFile("/proc/self/net/tcp")
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := fmt.Sprintf(":%04X", port)
+	inode := ""
+	for _, line := range strings.Split(string(tcp), "\n") {
+		f := strings.Fields(line)
+		if len(f) > 9 && strings.HasSuffix(f[1], local) && f[3] == "0A" { // 0A: LISTEN
+			inode = f[9]
+		}
+	}
+	if inode == "" {
+		t.Fatalf("no socket listens on port %d", port)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, fd := range fds {
+		if target, _ := os.Readlink("/proc/self/fd/" + fd.Name()); target == "socket:["+inode+"]" {
+			n, _ := strconv.Atoi(fd.Name())
+			if err := syscall.Shutdown(n, syscall.SHUT_RD); err != nil {
+				t.Fatalf("shutdown(%d): %v", n, err)
+			}
+			return
+		}
+	}
+	t.Fatalf("no descriptor holds the socket listening on port %d", port)
 }
 
 // TestRunAdminPortTaken: run() fails at once with an error naming the

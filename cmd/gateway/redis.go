@@ -20,8 +20,7 @@ import (
 func openRedis(ctx context.Context, cfg config.Redis, log *slog.Logger) (redis.UniversalClient, func(), error) {
 	opts := &redis.UniversalOptions{
 		// RESP2: pub/sub, Lua and the cluster paths all work on it, and it
-		// skips go-redis's RESP3 push-notification check on every call
-		// (about 6 µs each).
+		// skips go-redis's RESP3 push-notification check on every call.
 		Protocol:     2,
 		DialTimeout:  cfg.Timeout * 4,
 		ReadTimeout:  cfg.Timeout,

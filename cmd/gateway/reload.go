@@ -186,7 +186,7 @@ func fixedChanges(cur, next *config.Config) []string {
 			out = append(out, name)
 		}
 	}
-	for _, up := range []string{config.Garant, config.FSSP, config.FIPS} {
+	for _, up := range cur.Upstreams.Names() {
 		if cur.Uses(up) != next.Uses(up) {
 			out = append(out, "upstream "+up+" in use")
 		}

@@ -31,6 +31,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/usage"
 	"github.com/legalgate/legalgate/internal/watches"
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
@@ -175,7 +176,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registry, log *slog.Logger, conns park.Resumer) *handlers.Deps {
 	return &handlers.Deps{
 		Log: log, Tenants: a.tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg),
-		Quota: a.quota, SpecYAML: apispec.YAML, Ops: a.ops, FSSP: a.fssp, Garant: a.garant, FIPS: a.fips,
+		Quotas: &usage.Reports{Quota: a.quota}, SpecYAML: apispec.YAML, Ops: a.ops, FSSP: a.fssp, Garant: a.garant, FIPS: a.fips,
 		Conns: conns, MaxParked: cfg.FSSP.MaxParked, Fair: a.fair,
 		Breakers: a.guard, Telemetry: a.tel, Webhooks: a.hooks, Watches: a.watches,
 		Limits: handlers.Limits{

@@ -7,6 +7,7 @@ package apperr
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"time"
 )
 
@@ -67,6 +68,7 @@ type Error struct {
 	Fields     []FieldError   // for Invalid
 	Upstream   string         // "garant", "fssp", "fips" when the upstream is involved
 	RetryAfter time.Duration  // > 0 adds a Retry-After header
+	Header     http.Header    // client-safe header fields sent with the answer (a quota's RateLimit fields)
 	Extensions map[string]any // extra problem members (RFC 9457 §3.2)
 	Err        error          // the cause, for logs only
 }

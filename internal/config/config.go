@@ -20,6 +20,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/legalgate/legalgate/internal/ops"
 )
 
 // Upstream names.
@@ -299,6 +301,22 @@ func (f *Fairness) applyDefaults() {
 	}
 }
 
+// RatedUpstreams are the upstreams fairness.rates applies to: those with an
+// unmetered upstream call (x-gateway share free_call) in the contract.
+func RatedUpstreams() []string {
+	table, err := ops.Contract()
+	if err != nil {
+		return nil
+	}
+	var out []string
+	for _, up := range table.Upstreams() {
+		if slices.ContainsFunc(table.Of(up), func(o *ops.Operation) bool { return o.Share == ops.ShareFreeCall }) {
+			out = append(out, up)
+		}
+	}
+	return out
+}
+
 // validateFairness checks the fairness section, and that no tenant limit
 // is a per-second rate (the quota engine's rate family paces a credential;
 // a tenant's rate is fairness.rates).
@@ -309,11 +327,12 @@ func (c *Config) validateFairness(bad func(string, string, ...any)) {
 			bad(field, "must be -1 (off), 0 (the default) or a positive count")
 		}
 	}
+	paced := RatedUpstreams()
 	rates := func(field string, rs map[string]Rate) {
 		for up, r := range rs {
 			rf := field + "." + up
-			if up != Garant && up != FIPS {
-				bad(rf, "rates are for garant or fips (FSSP's searches are metered, its reads call no upstream)")
+			if !slices.Contains(paced, up) {
+				bad(rf, "rates are for the upstreams with unmetered calls: %s", strings.Join(paced, ", "))
 			}
 			atLeast(rf+".per_second", r.PerSecond)
 			if r.Burst < 0 {

@@ -30,3 +30,24 @@ func TestUpstreamsMatchContract(t *testing.T) {
 		t.Errorf("Demo(%v).Upstreams = %+v, want each base URL set", urls, d.Upstreams)
 	}
 }
+
+// TestRatedUpstreams: fairness.rates applies to the upstreams with an
+// unmetered call in the contract, read from the operation table.
+func TestRatedUpstreams(t *testing.T) {
+	table, err := ops.Contract()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, up := range table.Upstreams() {
+		free := false
+		for _, o := range table.Of(up) {
+			free = free || o.Share == ops.ShareFreeCall
+		}
+		if got := slices.Contains(config.RatedUpstreams(), up); got != free {
+			t.Errorf("RatedUpstreams() has %s = %v, want %v (its unmetered calls)", up, got, free)
+		}
+	}
+	if got := config.RatedUpstreams(); !slices.Equal(got, []string{"garant", "fips"}) {
+		t.Errorf("RatedUpstreams() = %v, want [garant fips]", got)
+	}
+}

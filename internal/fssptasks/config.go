@@ -7,6 +7,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/legalgate/legalgate/internal/idempotency"
+	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 )
@@ -17,6 +18,9 @@ type Reserve func(ctx context.Context, r quota.Request) (*quota.Reservation, err
 
 // Config tunes an Engine. Zero values take the defaults in brackets.
 type Config struct {
+	// Ops is the operation table: a task of each kind is metered under the
+	// operation whose x-gateway names that task (nil: ops.Contract()).
+	Ops         *ops.Table
 	MaxWait     time.Duration // cap of a wait [25 s]; at most 60 s
 	Deadline    time.Duration // a task not finished by then fails with an upstream-timeout problem [10 min]
 	PollInitial time.Duration // first /status poll after submission [3 s]

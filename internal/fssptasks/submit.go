@@ -3,10 +3,13 @@ package fssptasks
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 
+	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/idempotency"
+	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -31,8 +34,21 @@ type Submitted struct {
 	Replayed bool        // the Idempotency-Key matched an earlier submission
 }
 
-var operations = map[string]string{
-	KindPhysical: "fsspSearchPhysical", KindLegal: "fsspSearchLegal", KindIP: "fsspSearchIP", KindGroup: "fsspSearchGroup",
+// operation is the operation a task of kind is metered and ledgered under:
+// the one whose x-gateway names the task, whichever route submitted it.
+func (e *Engine) operation(kind string) (string, error) {
+	table := e.cfg.Ops
+	if table == nil {
+		var err error
+		if table, err = ops.Contract(); err != nil {
+			return "", apperr.Wrap(apperr.Internal, "", err)
+		}
+	}
+	o, ok := table.Task(fssp.Upstream, kind)
+	if !ok {
+		return "", apperr.Wrap(apperr.Internal, "", fmt.Errorf("fssptasks: no operation of the contract submits %q tasks", kind))
+	}
+	return o.ID, nil
 }
 
 // Submit validates s, reserves quota, submits the search upstream (split into
@@ -109,8 +125,12 @@ func (e *Engine) submit(ctx context.Context, s Submission, queries []fssp.Query)
 	}
 	header := http.Header{}
 	if e.reserve != nil {
+		op, err := e.operation(s.Kind)
+		if err != nil {
+			return nil, err
+		}
 		for i := range chunks {
-			r, err := e.reserve(ctx, quota.Request{Tenant: s.Tenant, Credential: s.Credential, Upstream: fssp.Upstream, Operation: operations[s.Kind]})
+			r, err := e.reserve(ctx, quota.Request{Tenant: s.Tenant, Credential: s.Credential, Upstream: fssp.Upstream, Operation: op})
 			if err != nil {
 				refund(0)
 				return nil, err

@@ -167,10 +167,6 @@ func (c *Call) Operation() string { return c.op }
 // reservation ("" before it made one, or when it was served without one).
 func (c *Call) RateLimit() (rateLimit, policy string) { return c.rateLimit, c.rateLimitPolicy }
 
-// RejectionHeader is the RateLimit fields to send with err when it is a
-// quota rejection, else an empty header.
-func RejectionHeader(err error) http.Header { return quota.Headers(err) }
-
 func (c *Call) reserve(ctx context.Context, op string) (*quota.Reservation, error) {
 	if c.svc.Quota == nil {
 		return &quota.Reservation{}, nil

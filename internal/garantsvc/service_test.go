@@ -192,8 +192,8 @@ func TestCallExhausted(t *testing.T) {
 	if apperr.KindOf(err) != apperr.QuotaExceeded {
 		t.Fatalf("Do after Garant's 423 = %v, want a QuotaExceeded error", err)
 	}
-	if h := garantsvc.RejectionHeader(err); h.Get("RateLimit") == "" {
-		t.Errorf("RejectionHeader(%v) = %v, want RateLimit fields", err, h)
+	if e, _ := apperr.As(err); e == nil || e.Header.Get("RateLimit") == "" {
+		t.Errorf("Do after Garant's 423 = %#v, want an error carrying RateLimit fields", err)
 	}
 	before := e.sim.Kit.Calls.Get("GET /v2/topic/{topic}")
 	if err := call(b); apperr.KindOf(err) != apperr.QuotaExceeded {

@@ -13,7 +13,6 @@ import (
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/fssptasks"
-	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
@@ -205,9 +204,6 @@ func (c compatFSSP) authenticate(w http.ResponseWriter, r *http.Request, token s
 func (c compatFSSP) submit(w http.ResponseWriter, r *http.Request, t *tenant.Tenant, cred *tenant.Credential, kind string, qs ...fssptasks.Query) {
 	sub, err := c.tasks.Submit(r.Context(), fssptasks.Submission{Tenant: t.ID, Credential: cred.Name, Token: cred.Secret, Kind: kind, Requests: qs})
 	if err != nil {
-		for k, v := range quota.Headers(err) {
-			w.Header()[k] = v
-		}
 		c.fail(w, r, err)
 		return
 	}
@@ -259,6 +255,9 @@ func (c compatFSSP) fail(w http.ResponseWriter, r *http.Request, err error) {
 	e, status := nativeFailure(r, c.deps.Log, err)
 	if e.RetryAfter > 0 && w.Header().Get("Retry-After") == "" {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	for k, v := range e.Header {
+		w.Header()[k] = v
 	}
 	switch {
 	case e.Kind == apperr.NotFound || e.Kind == apperr.Gone:

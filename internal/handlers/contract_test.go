@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -38,9 +39,11 @@ const maxChecked = 1 << 20
 
 // serveChecked serves h like httptest.NewServer and checks every answer of
 // a contract operation against api/openapi.yaml (status, headers, body):
-// a drift fails the test that caused it. Answers to requests outside the
-// contract (Swagger UI assets, unknown routes) and connections a handler
-// took over (parked long polls) are not checked.
+// a drift fails the test that caused it, and so does an answer a handler
+// writes on a connection it took over (a parked long poll), read back from
+// the bytes it writes. Answers to requests outside the contract (Swagger UI
+// assets, unknown routes) are not checked, nor answers written after the
+// test ended.
 func serveChecked(t testing.TB, h http.Handler) *httptest.Server {
 	t.Helper()
 	router, err := contractRouter()
@@ -54,10 +57,24 @@ func serveChecked(t testing.TB, h http.Handler) *httptest.Server {
 		t.Cleanup(srv.Close)
 		return srv
 	}
+	var mu sync.Mutex
+	ended := false
+	t.Cleanup(func() { mu.Lock(); ended = true; mu.Unlock() })
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &recorder{ResponseWriter: w}
 		probe := r.Clone(context.Background())
 		probe.Body = http.NoBody
+		rec := &recorder{ResponseWriter: w}
+		rec.onHijacked = func(status int, header http.Header, body []byte) {
+			mu.Lock()
+			defer mu.Unlock()
+			if ended {
+				return
+			}
+			if err := contractErr(router, probe, status, header, body, !jsonType(header.Get("Content-Type"))); err != nil {
+				t.Errorf("contract: %s %s answered %d %q on a parked connection, which the contract does not allow: %v",
+					probe.Method, probe.URL.Path, status, truncate(string(body), 300), err)
+			}
+		}
 		h.ServeHTTP(rec, r)
 		if rec.hijacked || rec.status == 0 {
 			return
@@ -133,6 +150,9 @@ type recorder struct {
 	body     bytes.Buffer
 	overflow bool
 	hijacked bool
+	// onHijacked is called with the first answer written on the connection
+	// once a handler took it over.
+	onHijacked func(status int, header http.Header, body []byte)
 }
 
 func (r *recorder) WriteHeader(code int) {
@@ -159,8 +179,9 @@ func (r *recorder) Write(b []byte) (int, error) {
 	return r.ResponseWriter.Write(b)
 }
 
-func (r *recorder) jsonBody() bool {
-	ct := r.Header().Get("Content-Type")
+func (r *recorder) jsonBody() bool { return jsonType(r.Header().Get("Content-Type")) }
+
+func jsonType(ct string) bool {
 	return strings.HasPrefix(ct, "application/json") || strings.HasPrefix(ct, "application/problem+json")
 }
 
@@ -168,7 +189,38 @@ func (r *recorder) Flush() { http.NewResponseController(r.ResponseWriter).Flush(
 
 func (r *recorder) Hijack() (net.Conn, *bufio.ReadWriter, error) {
 	r.hijacked = true
-	return http.NewResponseController(r.ResponseWriter).Hijack()
+	c, brw, err := http.NewResponseController(r.ResponseWriter).Hijack()
+	if err != nil || r.onHijacked == nil {
+		return c, brw, err
+	}
+	return &answerConn{Conn: c, done: r.onHijacked}, brw, nil
+}
+
+// answerConn is a connection a handler took over: it reads the first
+// answer back from the bytes written on it and hands it to done once whole.
+type answerConn struct {
+	net.Conn
+	mu      sync.Mutex
+	written bytes.Buffer
+	done    func(status int, header http.Header, body []byte) // nil once called
+}
+
+func (c *answerConn) Write(b []byte) (int, error) {
+	c.mu.Lock()
+	if c.done != nil {
+		c.written.Write(b)
+		res, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(c.written.Bytes())), nil)
+		if err == nil {
+			body, err := io.ReadAll(res.Body)
+			if err == nil {
+				done := c.done
+				c.done = nil
+				done(res.StatusCode, res.Header, body)
+			}
+		}
+	}
+	c.mu.Unlock()
+	return c.Conn.Write(b)
 }
 
 // Unwrap lets http.ResponseController reach deadlines and full duplex.

@@ -18,6 +18,7 @@ import (
 	"unicode"
 
 	"github.com/legalgate/legalgate/internal/handlers"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // The documents' example answers, fed to the gateway through its clients:
@@ -218,7 +219,7 @@ func TestGarantDocumentExamples(t *testing.T) {
 	upstream := httptest.NewServer(mux)
 	t.Cleanup(upstream.Close)
 	g := newGateway(t, func(d *handlers.Deps) {
-		d.Quota = garantQuota(t, d.Redis)
+		d.Quotas = &usage.Reports{Quota: garantQuota(t, d.Redis)}
 		d.Garant = garantDeps(t, d.Redis, d.Registry, upstream.URL)
 	})
 	for _, ex := range examples {

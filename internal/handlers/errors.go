@@ -97,19 +97,28 @@ func writeError(w http.ResponseWriter, r *http.Request, log *slog.Logger, err er
 	p, e := problemOf(err, info)
 	status := p.Status
 	logFailure(r.Context(), log, info, status, e, err)
-	h := w.Header()
-	if e.Kind == apperr.Unauthenticated {
-		h.Set("WWW-Authenticate", `Bearer realm="legalgate"`)
-	}
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
-	}
+	errorHeader(w.Header(), e)
 	info.errKind = e.Kind.String()
 	if garantNative(r.Context()) {
 		garantError(w, p, e)
 		return
 	}
 	writeProblem(w, p)
+}
+
+// errorHeader sets the header fields of an answer to e, whatever its body's
+// shape: WWW-Authenticate for a missing or wrong key, Retry-After, and the
+// fields e carries (a quota's RateLimit fields).
+func errorHeader(h http.Header, e *apperr.Error) {
+	if e.Kind == apperr.Unauthenticated {
+		h.Set("WWW-Authenticate", `Bearer realm="legalgate"`)
+	}
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	for k, v := range e.Header {
+		h[k] = v
+	}
 }
 
 // nativeFailure is what an upstream-shaped answer (the /compat routes)

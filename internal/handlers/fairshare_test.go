@@ -22,6 +22,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/garant"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // withFair gives the gateway (and its Garant service, which admits its own
@@ -384,7 +385,7 @@ func TestFairFloodingTenant(t *testing.T) {
 		rules = append(rules, quota.Rule{Scope: quota.ScopeCredential, Upstream: "garant", Family: quota.FamilyRate, Period: quota.PeriodSecond, Limit: 10})
 		q, err := quota.New(d.Redis, quota.Config{Rules: rules, RateWait: -1}, prometheus.NewRegistry())
 		must(t, err)
-		d.Quota = q
+		d.Quotas = &usage.Reports{Quota: q}
 		// At most 2 + 2 a second each: alpha's flood and beta's calls fit in
 		// the credential's 10 in any second.
 		withFair(t, fairshare.Config{

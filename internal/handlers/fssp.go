@@ -13,7 +13,6 @@ import (
 	"github.com/legalgate/legalgate/internal/fairshare"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/park"
-	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 )
 
@@ -180,9 +179,6 @@ func (h fsspHandlers) search(ctx context.Context, op, kind string, idemKey, pref
 	hdr := ResponseHeader(ctx)
 	sub, err := h.tasks.Submit(ctx, s)
 	if err != nil {
-		for k, v := range quota.Headers(err) {
-			hdr[k] = v
-		}
 		return api.FSSPTask{}, false, err
 	}
 	for k, v := range sub.Header {

@@ -71,7 +71,7 @@ func (a *fsspParked) VisitFsspGetTaskResponse(w http.ResponseWriter) error {
 }
 
 // answerParkedError answers err on a parked request as writeError answers
-// one the server still holds.
+// one the server still holds: the same problem, log line and header fields.
 func answerParkedError(p *park.Conn, log *slog.Logger, info *reqInfo, err error) (then func()) {
 	prob, e := problemOf(err, info)
 	info.errKind = e.Kind.String()
@@ -81,9 +81,13 @@ func answerParkedError(p *park.Conn, log *slog.Logger, info *reqInfo, err error)
 		b = []byte(`{"title":"Internal Server Error","status":500}`)
 		prob.Status = http.StatusInternalServerError
 	}
+	h := http.Header{}
+	errorHeader(h, e)
 	var extra []string
-	if e.RetryAfter > 0 {
-		extra = []string{"Retry-After", strconv.Itoa(int((e.RetryAfter + time.Second - 1) / time.Second))}
+	for k, vs := range h {
+		for _, v := range vs {
+			extra = append(extra, k, v)
+		}
 	}
 	return p.Answer(prob.Status, "application/problem+json", b, extra...)
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fssp"
 	"github.com/legalgate/legalgate/internal/upstream/fssp/fsspsim"
 	"github.com/legalgate/legalgate/internal/upstream/simkit"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // fsspGateway is the test gateway with the FSSP task engine on the simulator.
@@ -65,10 +66,10 @@ func fsspGatewayRules(t testing.TB, baseURL string, rules []quota.Rule, edits ..
 		}
 		q, err := quota.New(d.Redis, quota.Config{Rules: rules}, nil)
 		must(t, err)
-		d.Quota = q
+		d.Quotas = &usage.Reports{Quota: q}
 		client, err := fssp.New(fssp.Config{BaseURL: baseURL, Timeout: 2 * time.Second})
 		must(t, err)
-		d.FSSP = fssptasks.New(d.Redis, client, d.Quota.Reserve, fssptasks.Config{
+		d.FSSP = fssptasks.New(d.Redis, client, d.Quotas.Quota.Reserve, fssptasks.Config{
 			PollInitial: 50 * time.Millisecond, PollMax: 100 * time.Millisecond, ScanInterval: 50 * time.Millisecond,
 			Tokens: func(name string) (tenant.Secret, bool) {
 				c, ok := d.Tenants.Load().Credential(name)
@@ -312,7 +313,7 @@ func TestFSSPUpstreamDown(t *testing.T) {
 	search := map[string]any{"number": "12345/24/77001-ИП"}
 	used := func(t *testing.T, g *gateway) int64 {
 		t.Helper()
-		rows, err := g.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"fssp": "fssp-test"})
+		rows, err := g.Deps.Quotas.Quota.Usage(context.Background(), "alpha", map[string]string{"fssp": "fssp-test"})
 		must(t, err)
 		if len(rows) == 0 {
 			t.Fatal("Usage(alpha, fssp) = no rows, want the fssp quota")
@@ -403,7 +404,7 @@ func problemWithExtensions(t *testing.T, res *http.Response, status int) (proble
 // credential.
 func usedSingle(t *testing.T, g *gateway) int64 {
 	t.Helper()
-	rows, err := g.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"fssp": "fssp-test"})
+	rows, err := g.Deps.Quotas.Quota.Usage(context.Background(), "alpha", map[string]string{"fssp": "fssp-test"})
 	must(t, err)
 	var n int64
 	for _, r := range rows {

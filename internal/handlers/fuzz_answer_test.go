@@ -17,6 +17,7 @@ import (
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 	"github.com/legalgate/legalgate/internal/upstream/fips/fipssim"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // fakeUpstream answers every request it is given with the status and body
@@ -68,7 +69,7 @@ func FuzzGarantAnswer(f *testing.F) {
 	env.serve(f, newGateway(f, func(d *handlers.Deps) {
 		q, err := quota.New(d.Redis, quota.Config{}, nil)
 		must(f, err)
-		d.Quota = q
+		d.Quotas = &usage.Reports{Quota: q}
 		d.Garant = fuzzGarant(f, d, up.URL)
 	}))
 	env.ids = map[string]string{"topic": "12125268", "entry": "70", "format": "pdf", "objectId": "1084623"}

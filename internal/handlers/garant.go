@@ -41,16 +41,6 @@ func (h garantHandlers) begin(ctx context.Context, op string) (*garantCall, erro
 	return &garantCall{Call: g.Begin(op, t, c), svc: g}, nil
 }
 
-// fail returns err after copying a quota rejection's RateLimit fields onto
-// the response.
-func fail(ctx context.Context, err error) error {
-	hdr := ResponseHeader(ctx)
-	for k, v := range garantsvc.RejectionHeader(err) {
-		hdr[k] = v
-	}
-	return err
-}
-
 // cachedJSON answers a JSON operation: req asks Garant, convert turns its
 // answer (decoded into an N) into the contract's T, encoded once exactly as
 // the client receives it; those bytes are what the cache stores and what a
@@ -80,7 +70,7 @@ func cachedBytes(ctx context.Context, c *garantCall, cc *string, topic int, key 
 	fetch := func(ctx context.Context) ([]byte, error) { return c.svc.Client.JSON(ctx, c.Credential.Secret, req) }
 	a, err := c.JSON(ctx, deref(cc), garantsvc.Key{Topic: topic, Request: key}, fetch, convert, garantNative(ctx))
 	if err != nil {
-		return nil, fail(ctx, err)
+		return nil, err
 	}
 	return a, nil
 }
@@ -89,7 +79,7 @@ func cachedBytes(ctx context.Context, c *garantCall, cc *string, topic int, key 
 func (c *garantCall) cachedFile(ctx context.Context, cc *string, topic int, req any, fetch func(context.Context) (*garant.File, error)) (*garantsvc.File, error) {
 	f, err := c.File(ctx, deref(cc), garantsvc.Key{Topic: topic, Request: req}, fetch)
 	if err != nil {
-		return nil, fail(ctx, err)
+		return nil, err
 	}
 	return f, nil
 }

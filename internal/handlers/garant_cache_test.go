@@ -17,6 +17,7 @@ import (
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // redisGate holds the first Redis command whose arguments match until
@@ -73,7 +74,7 @@ func TestGarantCoalescedQuotaRejectionNotShared(t *testing.T) {
 		}
 		q, err := quota.New(rdb, quota.Config{Rules: rules, Timeout: 5 * time.Second}, prometheus.NewRegistry())
 		must(t, err)
-		d.Quota = q
+		d.Quotas = &usage.Reports{Quota: q}
 	})
 	path := "/v1/garant/topics/10900200/export/pdf"
 	type answer struct {

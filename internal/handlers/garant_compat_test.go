@@ -139,7 +139,7 @@ func TestGarantCompatSharesCacheAndQuota(t *testing.T) {
 // topicInfoUsed is the credential's monthly topic_info units spent.
 func topicInfoUsed(t *testing.T, env *garantEnv) int64 {
 	t.Helper()
-	rows, err := env.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
+	rows, err := env.Deps.Quotas.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
 	must(t, err)
 	for _, u := range rows {
 		if u.Family == quota.FamilyTopicInfo && u.Scope == quota.ScopeCredential && u.Period == quota.PeriodMonth {

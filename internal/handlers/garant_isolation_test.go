@@ -59,7 +59,7 @@ func TestGarantCallerTextNotSharedAcrossTenants(t *testing.T) {
 	}
 	// The quota price: beta's hyperlinks and monitoring calls spent
 	// links_control units of the shared credential, one per tenant and request.
-	u, err := env.Deps.Quota.Usage(context.Background(), "garant-beta", map[string]string{"garant": "garant-test"})
+	u, err := env.Deps.Quotas.Quota.Usage(context.Background(), "garant-beta", map[string]string{"garant": "garant-test"})
 	must(t, err)
 	for _, x := range u {
 		if x.Family == quota.FamilyLinksControl && x.Scope == quota.ScopeCredential && x.Used != 6 {

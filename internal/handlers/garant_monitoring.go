@@ -99,7 +99,7 @@ func (h garantHandlers) GarantGetLimits(ctx context.Context, request api.GarantG
 	}
 	limits, raw, err := c.Limits(ctx)
 	if err != nil {
-		return nil, fail(ctx, err)
+		return nil, err
 	}
 	if garantNative(ctx) {
 		return jsonAnswer{body: raw}, nil

@@ -65,7 +65,7 @@ func TestGarantRefunds(t *testing.T) {
 // credentialUsed is the monthly units of family the test credential has spent.
 func credentialUsed(t *testing.T, env *garantEnv, family string) int64 {
 	t.Helper()
-	u, err := env.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
+	u, err := env.Deps.Quotas.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
 	must(t, err)
 	for _, x := range u {
 		if x.Family == family && x.Scope == quota.ScopeCredential && x.Period == quota.PeriodMonth {

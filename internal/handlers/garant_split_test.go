@@ -14,6 +14,7 @@ import (
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // splitEnv is a gateway whose quota engine reports its gauges on reg, in
@@ -37,7 +38,7 @@ func newSplitEnv(t *testing.T, combined bool) *splitEnv {
 	t.Cleanup(ss.Close)
 	env := &splitEnv{sim: sim, simURL: ss.URL, reg: prometheus.NewRegistry()}
 	env.gateway = newGateway(t, func(d *handlers.Deps) {
-		d.Quota = linksQuota(t, d, env.reg)
+		d.Quotas = &usage.Reports{Quota: linksQuota(t, d, env.reg)}
 		d.Garant = garantDeps(t, d.Redis, d.Registry, ss.URL)
 	})
 	return env
@@ -275,9 +276,9 @@ func splitReplica(t *testing.T, env *splitEnv) *httptest.Server {
 	d := *env.Deps
 	d.Registry = metrics.NewRegistry()
 	d.HTTP = metrics.NewHTTP(d.Registry)
-	d.Quota = linksQuota(t, &d, nil)
+	d.Quotas = &usage.Reports{Quota: linksQuota(t, &d, nil)}
 	d.Garant = garantDeps(t, d.Redis, d.Registry, env.simURL)
-	d.Garant.Quota = d.Quota
+	d.Garant.Quota = d.Quotas.Quota
 	h, err := handlers.NewServer(&d)
 	must(t, err)
 	srv := serveChecked(t, h)

@@ -33,6 +33,7 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
 	"github.com/legalgate/legalgate/internal/upstream/simkit"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // Extra tenants of the Garant tests.
@@ -76,7 +77,7 @@ func newGarantEnv(t *testing.T, simCfg garantsim.Config, tune func(*handlers.Dep
 			id := strings.TrimPrefix(key, "test-key-")
 			must(t, reg.AddTenant(&tenant.Tenant{ID: id, Credentials: map[string]*tenant.Credential{"garant": c}}, []string{config.HashKey(key)}))
 		}
-		d.Quota = garantQuota(t, d.Redis)
+		d.Quotas = &usage.Reports{Quota: garantQuota(t, d.Redis)}
 		d.Garant = garantDeps(t, d.Redis, d.Registry, ss.URL)
 		if tune != nil {
 			tune(d)
@@ -136,9 +137,9 @@ func (e *garantEnv) replica(t *testing.T) *httptest.Server {
 	d := *e.Deps
 	d.Registry = metrics.NewRegistry()
 	d.HTTP = metrics.NewHTTP(d.Registry)
-	d.Quota = garantQuota(t, d.Redis)
+	d.Quotas = &usage.Reports{Quota: garantQuota(t, d.Redis)}
 	d.Garant = garantDeps(t, d.Redis, d.Registry, e.simURL)
-	d.Garant.Quota = d.Quota
+	d.Garant.Quota = d.Quotas.Quota
 	h, err := handlers.NewServer(&d)
 	must(t, err)
 	srv := serveChecked(t, h)
@@ -418,7 +419,7 @@ func TestGarant423(t *testing.T) {
 		t.Error("the 423 did not sync /v2/limits")
 	}
 	// The sync lowered the export family to Garant's 5 left.
-	u, err := env.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
+	u, err := env.Deps.Quotas.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
 	must(t, err)
 	found := false
 	for _, x := range u {
@@ -458,7 +459,7 @@ func TestGarantCoalescing(t *testing.T) {
 	if n := env.sim.Kit.Calls.Get("GET /v2/topic/{topic}"); n != 1 {
 		t.Errorf("upstream calls = %d, want 1", n)
 	}
-	u, err := env.Deps.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
+	u, err := env.Deps.Quotas.Quota.Usage(context.Background(), "alpha", map[string]string{"garant": "garant-test"})
 	must(t, err)
 	found := false
 	for _, x := range u {
@@ -582,14 +583,14 @@ func TestGarantLoad(t *testing.T) {
 		q, err := quota.New(d.Redis, quota.Config{Rules: []quota.Rule{{Scope: quota.ScopeCredential, Upstream: "garant",
 			Family: quota.FamilyTopicInfo, Period: quota.PeriodMonth, Limit: 1 << 40}}}, prometheus.NewRegistry())
 		must(t, err)
-		d.Quota = q
+		d.Quotas = &usage.Reports{Quota: q}
 	}
 	env := newGarantEnv(t, simCfg, quiet)
 	missDeps := *env.Deps
 	missDeps.Registry = metrics.NewRegistry()
 	missDeps.HTTP = metrics.NewHTTP(missDeps.Registry)
 	missDeps.Garant = garantDeps(t, missDeps.Redis, missDeps.Registry, env.simURL)
-	missDeps.Garant.Quota = missDeps.Quota
+	missDeps.Garant.Quota = missDeps.Quotas.Quota
 	missDeps.Garant.TTL = map[string]time.Duration{"garantGetTopic": time.Millisecond}
 	h, err := handlers.NewServer(&missDeps)
 	must(t, err)

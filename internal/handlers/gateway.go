@@ -112,26 +112,6 @@ func (h gatewayHandlers) GetOpenAPIYAML(ctx context.Context, _ api.GetOpenAPIYAM
 	return bytesResponse{contentType: "application/yaml", body: h.deps.SpecYAML}, nil
 }
 
-// GetQuotas lists the caller's quotas for every upstream it uses.
-func (h gatewayHandlers) GetQuotas(ctx context.Context, _ api.GetQuotasRequestObject) (api.GetQuotasResponseObject, error) {
-	t, err := tenantFrom(ctx)
-	if err != nil {
-		return nil, err
-	}
-	usage, err := h.deps.Quota.Usage(ctx, t.ID, t.CredentialNames())
-	if err != nil {
-		if _, ok := apperr.As(err); !ok {
-			err = apperr.Wrap(apperr.Unavailable, "the quota store is unavailable", err)
-		}
-		return nil, err
-	}
-	out := api.GetQuotas200JSONResponse{Quotas: make([]api.Quota, 0, len(usage))}
-	for _, u := range usage {
-		out.Quotas = append(out.Quotas, quotaOf(u))
-	}
-	return out, nil
-}
-
 // handlerResponse lets a plain http.Handler answer a strict operation.
 type handlerResponse struct {
 	h http.Handler

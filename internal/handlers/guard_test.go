@@ -14,6 +14,7 @@ import (
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/upstream/simkit"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // guardedEnv is a Garant test gateway whose upstream guard is configured by
@@ -26,7 +27,7 @@ func guardedEnv(t *testing.T, gc upstreamguard.Config) (*garantEnv, *prometheus.
 	q, err := quota.New(env.Deps.Redis, quota.Config{Rules: []quota.Rule{{Scope: quota.ScopeCredential, Upstream: "garant",
 		Family: quota.FamilyTopicInfo, Period: quota.PeriodMonth, Limit: 300}}}, qreg)
 	must(t, err)
-	env.Deps.Quota = q
+	env.Deps.Quotas = &usage.Reports{Quota: q}
 	env.Deps.Garant = garantGuarded(t, env.Deps.Redis, prometheus.NewRegistry(), env.simURL, gc)
 	env.Deps.Garant.Quota = q
 	env.Deps.Breakers = env.Deps.Garant.Guard.(*upstreamguard.Guard)

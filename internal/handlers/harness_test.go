@@ -20,6 +20,7 @@ import (
 	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/redistest"
 	"github.com/legalgate/legalgate/internal/tenant"
+	"github.com/legalgate/legalgate/internal/usage"
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
 
@@ -71,14 +72,14 @@ func newGateway(t testing.TB, edit func(*handlers.Deps)) *gateway {
 	logs := &syncBuffer{}
 	d := &handlers.Deps{
 		Log: slog.New(slog.NewJSONHandler(logs, nil)), Tenants: tenants, Redis: rdb,
-		Registry: reg, HTTP: metrics.NewHTTP(reg), Quota: q, SpecYAML: apispec.YAML,
+		Registry: reg, HTTP: metrics.NewHTTP(reg), Quotas: &usage.Reports{Quota: q}, SpecYAML: apispec.YAML,
 		Webhooks: webhooks.New(rdb, webhooks.Config{}, nil, slog.New(slog.DiscardHandler)),
 	}
 	if edit != nil {
 		edit(d)
 	}
 	if d.Garant != nil && d.Garant.Quota == nil {
-		d.Garant.Quota = d.Quota // the Garant service meters with the gateway's engine
+		d.Garant.Quota = d.Quotas.Quota // the Garant service meters with the gateway's engine
 	}
 	h, err := handlers.NewServer(d)
 	must(t, err)

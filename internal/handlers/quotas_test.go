@@ -12,6 +12,7 @@ import (
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/quota"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // usageGateway is the test gateway with a quota engine whose ledger alpha
@@ -32,12 +33,12 @@ func usageGateway(t *testing.T) *gateway {
 			},
 		}, nil)
 		must(t, err)
-		d.Quota = q
+		d.Quotas = &usage.Reports{Quota: q}
 	})
 	reserve := func(tenantID string, n int) []*quota.Reservation {
 		var out []*quota.Reservation
 		for range n {
-			r, err := g.Deps.Quota.Reserve(context.Background(), quota.Request{Tenant: tenantID, Credential: "garant-test",
+			r, err := g.Deps.Quotas.Quota.Reserve(context.Background(), quota.Request{Tenant: tenantID, Credential: "garant-test",
 				Upstream: "garant", Operation: "garantExportTopic"})
 			must(t, err)
 			out = append(out, r)

@@ -22,10 +22,10 @@ import (
 	"github.com/legalgate/legalgate/internal/metrics"
 	"github.com/legalgate/legalgate/internal/ops"
 	"github.com/legalgate/legalgate/internal/park"
-	"github.com/legalgate/legalgate/internal/quota"
 	"github.com/legalgate/legalgate/internal/telemetry"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstreamguard"
+	"github.com/legalgate/legalgate/internal/usage"
 	"github.com/legalgate/legalgate/internal/watches"
 	"github.com/legalgate/legalgate/internal/webhooks"
 )
@@ -37,9 +37,9 @@ type Deps struct {
 	Redis    redis.UniversalClient // readiness
 	Registry *prometheus.Registry  // the gateway's metrics; served by NewAdmin on the admin listener, never by NewServer
 	HTTP     *metrics.HTTP
-	Quota    *quota.Engine
-	SpecYAML []byte     // api/openapi.yaml as written
-	Ops      *ops.Table // the contract's operations and their rules; nil: ops.Contract()
+	Quotas   *usage.Reports // the quota operations (GetQuotas, GetQuotaUsage)
+	SpecYAML []byte         // api/openapi.yaml as written
+	Ops      *ops.Table     // the contract's operations and their rules; nil: ops.Contract()
 
 	// Upstream operations (nil: the operations answer 501).
 	FIPS   *fipssvc.Service

@@ -7,6 +7,7 @@ import (
 
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/upstream/garant/garantsim"
+	"github.com/legalgate/legalgate/internal/usage"
 )
 
 // BenchmarkGarantHit serves a Garant cache hit (from the in-process L1)
@@ -19,7 +20,7 @@ func benchGarantHit(b *testing.B, edit func(*handlers.Deps)) {
 	sim := httptest.NewServer(garantsim.New(simConfig()))
 	b.Cleanup(sim.Close)
 	g := newGateway(b, func(d *handlers.Deps) {
-		d.Quota = garantQuota(b, d.Redis)
+		d.Quotas = &usage.Reports{Quota: garantQuota(b, d.Redis)}
 		d.Garant = garantDeps(b, d.Redis, d.Registry, sim.URL)
 		if edit != nil {
 			edit(d)

@@ -21,6 +21,9 @@
 //	  served_by: garantSearch     # a native route rewritten to another operation's route before routing
 //	                              # (Garant's own, handlers/garant_compat.go): that operation's rules
 //	                              # apply, this one is never routed or metered under its own id
+//	  task: physical              # the kind of task it submits to its upstream's task engine
+//	                              # (internal/fssptasks): a task of that kind is metered and ledgered
+//	                              # under this operation, whichever route made it; one per kind
 //
 // A request body of any type but JSON is streamed (never buffered by the
 // guard). The contract's top-level `x-gateway-upstreams` lists the upstreams.
@@ -74,6 +77,11 @@ type Operation struct {
 	// rules (quota, cache, limits) are ServedBy's and this operation is
 	// never routed, guarded or counted under its own id.
 	ServedBy string
+	// Task is the kind of task the operation submits to its upstream's
+	// task engine (fssptasks.KindPhysical, ...); "" for none. One
+	// operation per upstream and kind: the one a task of that kind is
+	// metered under.
+	Task string
 }
 
 // Fair-sharing classes (internal/fairshare).
@@ -120,6 +128,14 @@ func Load(spec *openapi3.T) (*Table, error) {
 		if s, ok := t.byID[o.ServedBy]; o.ServedBy != "" && (!ok || s.ServedBy != "" || s.Upstream != o.Upstream) {
 			errs = append(errs, fmt.Sprintf("%s %s (%s): x-gateway: served_by: %s is not an operation of upstream %s served by itself", o.Method, o.Path, o.ID, o.ServedBy, o.Upstream))
 		}
+	}
+	tasks := map[[2]string]string{}
+	for _, o := range t.list {
+		k := [2]string{o.Upstream, o.Task}
+		if prev, ok := tasks[k]; ok && o.Task != "" {
+			errs = append(errs, fmt.Sprintf("%s %s (%s): x-gateway: task: %s is already %s's", o.Method, o.Path, o.ID, o.Task, prev))
+		}
+		tasks[k] = o.ID
 	}
 	if len(errs) > 0 {
 		slices.Sort(errs)
@@ -180,6 +196,10 @@ func parse(method, path string, op *openapi3.Operation, upstreams []string) (*Op
 			}
 		case "served_by":
 			o.ServedBy, err = str(v)
+		case "task":
+			if o.Task, err = str(v); err != nil {
+				err = fmt.Errorf("task: %w", err)
+			}
 		case "share":
 			o.Share, _ = v.(string)
 			if !slices.Contains([]string{ShareNone, ShareLongPoll, ShareCall, ShareFreeCall}, o.Share) {
@@ -298,6 +318,16 @@ func (t *Table) Get(id string) (*Operation, bool) {
 
 // All returns every operation, by id.
 func (t *Table) All() []*Operation { return t.list }
+
+// Task returns the operation of upstream that submits tasks of kind.
+func (t *Table) Task(upstream, kind string) (*Operation, bool) {
+	for _, o := range t.list {
+		if o.Upstream == upstream && o.Task == kind && kind != "" {
+			return o, true
+		}
+	}
+	return nil, false
+}
 
 // Of returns the operations of upstream, by id.
 func (t *Table) Of(upstream string) []*Operation {

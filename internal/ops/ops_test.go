@@ -70,6 +70,11 @@ func TestContractTable(t *testing.T) {
 	if o, ok := table.Get("compatFsspSearchGroup"); !ok || o.Family != "group" || o.Upstream != "fssp" || o.Share != ops.ShareNone {
 		t.Errorf("Get(compatFsspSearchGroup) = %+v, want fssp's group family as fsspSearchGroup", o)
 	}
+	for _, kind := range []string{"physical", "legal", "ip", "group"} {
+		if o, ok := table.Task("fssp", kind); !ok || o.Native || o.Family == "" {
+			t.Errorf("Task(fssp, %s) = %+v, want the metered /v1 search that submits it", kind, o)
+		}
+	}
 	if got := strings.Join(table.Upstreams(), ","); got != "garant,fssp,fips" {
 		t.Errorf("Upstreams() = %s, want garant,fssp,fips", got)
 	}
@@ -90,6 +95,7 @@ func TestLoadRefuses(t *testing.T) {
 		{"served_by without native", "      x-gateway: {upstream: alpha, served_by: getX}\n", "served_by needs native"},
 		{"served_by no operation", "      x-gateway: {upstream: alpha, native: true, served_by: getY}\n", "served_by: getY is not an operation"},
 		{"served_by itself served", "      x-gateway: {upstream: alpha, native: true, served_by: getX}\n", "served_by: getX is not an operation"},
+		{"task not a name", "      x-gateway: {upstream: alpha, task: ''}\n", "task"},
 	} {
 		spec, err := openapi3.NewLoader().LoadFromData([]byte(head + tc.ext))
 		if err != nil {
@@ -99,5 +105,20 @@ func TestLoadRefuses(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "getX") {
 			t.Errorf("%s: Load = %v, want an error naming getX with %q", tc.name, err, tc.want)
 		}
+	}
+}
+
+// TestLoadRefusesTwoOperationsOfOneTask: a task kind is submitted by one
+// operation of its upstream, the one it is metered under.
+func TestLoadRefusesTwoOperationsOfOneTask(t *testing.T) {
+	const doc = "openapi: 3.0.3\nx-gateway-upstreams: [alpha]\ninfo: {title: t, version: '1'}\npaths:\n" +
+		"  /x:\n    post:\n      operationId: postX\n      x-gateway: {upstream: alpha, task: k}\n      responses: {'200': {description: ok}}\n" +
+		"  /y:\n    post:\n      operationId: postY\n      x-gateway: {upstream: alpha, task: k}\n      responses: {'200': {description: ok}}\n"
+	spec, err := openapi3.NewLoader().LoadFromData([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ops.Load(spec); err == nil || !strings.Contains(err.Error(), "task: k is already") {
+		t.Errorf("Load(two operations of task k) = %v, want an error naming the second", err)
 	}
 }

@@ -1,6 +1,6 @@
 // Package park holds HTTP/1.1 requests that wait (FSSP long polls) without
-// a goroutine or the server's buffers while they wait, so that 10,000
-// waiters cost a few MB rather than hundreds.
+// a goroutine or the server's buffers while they wait: a parked request
+// holds its connection and a small record, nothing else.
 //
 // The one entry point is Lot.Park, called by a handler that will answer
 // later from another goroutine: it takes the connection over

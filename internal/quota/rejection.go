@@ -1,7 +1,6 @@
 package quota
 
 import (
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net/http"
@@ -44,16 +43,6 @@ func (r *Rejection) Error() string {
 	return fmt.Sprintf("quota: %s exhausted until %s", strings.Join(r.Policies, ", "), r.ResetsAt.Format(time.RFC3339))
 }
 
-// Headers returns the RateLimit-Policy and RateLimit fields to send with err
-// when err is a quota rejection, else an empty header.
-func Headers(err error) http.Header {
-	var rej *Rejection
-	if errors.As(err, &rej) && rej.header != nil {
-		return rej.header.Clone()
-	}
-	return http.Header{}
-}
-
 // rejectErr is the client-facing error of rej: Retry-After runs to the exact
 // reset plus jitter, rounded up to whole seconds.
 func (e *Engine) rejectErr(rej *Rejection, now time.Time) error {
@@ -73,6 +62,7 @@ func (e *Engine) rejectErr(rej *Rejection, now time.Time) error {
 		Detail:     fmt.Sprintf("the %s quota for %s %s is exhausted until %s", rej.Scope, rej.Upstream, rej.Family, resets),
 		Upstream:   rej.Upstream,
 		RetryAfter: retry,
+		Header:     rej.header.Clone(),
 		Extensions: map[string]any{
 			"violated-policies": append([]string(nil), rej.Policies...),
 			"scope":             string(rej.Scope),

@@ -7,6 +7,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/google/go-cmp/cmp/cmpopts"
 
+	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/redistest"
 )
 
@@ -196,7 +197,11 @@ func TestHeaders(t *testing.T) {
 	mustReserve(t, e, alphaExport, 9)
 	_, err := e.Reserve(ctxT(t), alphaExport)
 	want["Ratelimit"] = []string{`"garant.export.month.tenant";r=0;t=2419200`}
-	if diff := cmp.Diff(want, map[string][]string(Headers(err))); diff != "" {
-		t.Errorf("Headers(rejection) mismatch (-want +got):\n%s", diff)
+	e2, ok := apperr.As(err)
+	if !ok {
+		t.Fatalf("Reserve(exhausted) = %v, want an *apperr.Error", err)
+	}
+	if diff := cmp.Diff(want, map[string][]string(e2.Header)); diff != "" {
+		t.Errorf("Reserve(exhausted).Header mismatch (-want +got):\n%s", diff)
 	}
 }
