@@ -16,6 +16,7 @@ import (
 	"github.com/legalgate/legalgate/internal/cache"
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fairshare"
+	"github.com/legalgate/legalgate/internal/fipssvc"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
@@ -43,7 +44,7 @@ type app struct {
 	guard   *upstreamguard.Guard
 	fssp    *fssptasks.Engine
 	garant  *garantsvc.Service
-	fips    *handlers.FIPS
+	fips    *fipssvc.Service
 	fair    *fairshare.Limiter
 	tel     *telemetry.Telemetry
 	// jobs is the background work (run by lifecycle.serve, stopped after
@@ -302,9 +303,9 @@ func wireFSSP(cfg *config.Config, rdb redis.UniversalClient, reg prometheus.Regi
 	}, reg, log), nil
 }
 
-// wireFIPS builds the FIPS client (route table from config, dictionaries
-// cached in Redis) and the idempotency store of its creates.
-func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger, tel *telemetry.Telemetry) (*handlers.FIPS, error) {
+// wireFIPS builds the FIPS service: its client (route table from config,
+// dictionaries cached in Redis) and the idempotency store of its creates.
+func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Registerer, um *metrics.Upstream, guard *upstreamguard.Guard, log *slog.Logger, tel *telemetry.Telemetry) (*fipssvc.Service, error) {
 	fc, err := fips.New(fips.Config{
 		BaseURL: cfg.Upstreams.FIPS.BaseURL, Routes: fipsRoutes(cfg), Fields: fipsFields(cfg), Timeout: cfg.Upstreams.FIPS.Timeout,
 		Transport: upstreamTransport(tel, cfg.Upstreams.FIPS.PropagateTrace, config.FIPS, guard, um),
@@ -316,7 +317,7 @@ func wireFIPS(cfg *config.Config, rdb redis.UniversalClient, _ prometheus.Regist
 	if err != nil {
 		return nil, fmt.Errorf("config: upstreams.%w", err)
 	}
-	return &handlers.FIPS{Client: fc, Idem: idempotency.New(rdb, idempotency.Options{Timeout: 2 * cfg.Redis.Timeout, Log: log})}, nil
+	return &fipssvc.Service{Client: fc, Idem: idempotency.New(rdb, idempotency.Options{Timeout: 2 * cfg.Redis.Timeout, Log: log})}, nil
 }
 
 // fipsRoutes is the config's FIPS route table as the client takes it.

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/legalgate/legalgate/internal/apperr"
+	"github.com/legalgate/legalgate/internal/fipssvc"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/tenant"
 	"github.com/legalgate/legalgate/internal/upstream/fips"
@@ -118,7 +119,7 @@ func (c compatFIPS) serve(w http.ResponseWriter, r *http.Request) {
 }
 
 func (c compatFIPS) streamIdle() time.Duration {
-	return fipsCall{FIPS: c.deps.FIPS}.streamIdle()
+	return c.deps.Limits.withDefaults().StreamIdle
 }
 
 // compatCreates are the operations an Idempotency-Key guards, as in /v1/fips.
@@ -207,14 +208,14 @@ func (c compatFIPS) copyHeader(dst, src http.Header) {
 	dst.Set("X-Content-Type-Options", "nosniff")
 }
 
-// idempotent runs a create at most once per tenant and Idempotency-Key for
-// the same request (operation, path, canonical body), as /v1/fips does: the
-// body is held (bounded), FIPS's 2xx answer recorded and replayed; an error
-// answer is passed on and the key released; an outcome FIPS may have
-// carried out is recorded as unknown.
+// idempotent runs a create as the FIPS service's at-most-once create under
+// key (fipssvc.Call.Create), as /v1/fips does: the body is held (bounded)
+// to be fingerprinted, FIPS's 2xx answer recorded and replayed; an error
+// answer is passed on and the key released, a 5xx other than 503 keeping
+// it as a create FIPS may have carried out.
 func (c compatFIPS) idempotent(w http.ResponseWriter, r *http.Request, cred *tenant.Credential, key string, m fips.Resource, f fips.Forward) {
-	if c.deps.FIPS.Idem == nil {
-		c.fail(w, r, apperr.New(apperr.Unavailable, "Idempotency-Key is not supported by this gateway's configuration"))
+	if err := c.deps.FIPS.AcceptsKeys(); err != nil {
+		c.fail(w, r, err)
 		return
 	}
 	var raw []byte
@@ -231,21 +232,13 @@ func (c compatFIPS) idempotent(w http.ResponseWriter, r *http.Request, cred *ten
 			return
 		}
 	}
-	canonical := raw
-	var v any
-	if json.Unmarshal(raw, &v) == nil { // member order and spacing do not matter
-		canonical, _ = json.Marshal(v)
-	}
 	t, _ := tenant.FromContext(r.Context())
-	fp := idempotency.Fingerprint([]byte(m.Op), []byte(m.ApplicationID), []byte(m.DocumentID), canonical)
 	var passed *http.Response // an error answer of FIPS, passed on unrecorded
-	rec, replayed, err := c.deps.FIPS.Idem.Do(r.Context(), t.ID, key, fp, func(ctx context.Context) (idempotency.Response, error) {
+	ids := []string{m.ApplicationID, m.DocumentID}
+	rec, replayed, err := c.deps.FIPS.Begin(t, cred).Create(r.Context(), key, m.Op, ids, fipssvc.Raw(raw), func(ctx context.Context) (idempotency.Response, error) {
 		f.Body, f.Length = bytes.NewReader(raw), int64(len(raw))
-		res, err := c.deps.FIPS.Client.Forward(context.WithoutCancel(ctx), cred, f)
+		res, err := c.deps.FIPS.Client.Forward(ctx, cred, f)
 		if err != nil {
-			if errors.Is(err, fips.ErrOutcomeUnknown) {
-				return idempotency.Response{}, idempotency.Uncertain(fipsOutcomeUnknown(err))
-			}
 			return idempotency.Response{}, err
 		}
 		defer res.Body.Close()
@@ -261,8 +254,8 @@ func (c compatFIPS) idempotent(w http.ResponseWriter, r *http.Request, cred *ten
 		}
 		b, err := io.ReadAll(io.LimitReader(res.Body, maxJSONAnswer+1))
 		if err != nil || len(b) > maxJSONAnswer {
-			return idempotency.Response{}, idempotency.Uncertain(fipsOutcomeUnknown(&apperr.Error{Kind: apperr.UpstreamFailed,
-				Upstream: fips.Upstream, Detail: "FIPS sent an answer that could not be read", Err: fips.ErrOutcomeUnknown}))
+			return idempotency.Response{}, &apperr.Error{Kind: apperr.UpstreamFailed,
+				Upstream: fips.Upstream, Detail: "FIPS sent an answer that could not be read", Err: fips.ErrOutcomeUnknown}
 		}
 		h := http.Header{}
 		c.copyHeader(h, res.Header)

@@ -23,7 +23,7 @@ func (h fipsHandlers) FipsListApplications(ctx context.Context, request api.Fips
 	if p.SortField != nil {
 		o.SortField = *p.SortField
 	}
-	list, err := c.Client.ListApplications(ctx, c.cred, o)
+	list, err := c.Client.ListApplications(ctx, c.Credential, o)
 	if err != nil {
 		return nil, err
 	}
@@ -45,10 +45,10 @@ func (h fipsHandlers) FipsCreateApplication(ctx context.Context, request api.Fip
 	in := fips.ApplicationInput{Type: string(b.Type), Category: b.Category, Title: b.Title, Attributes: fipsAttrs(b.Attributes)}
 	return c.idempotent(ctx, request.Params.IdempotencyKey, fips.OpCreateApplication, nil, b,
 		func(ctx context.Context) (idempotency.Response, error) {
-			if err := c.checkCategory(ctx, b.Category); err != nil {
+			if err := c.CheckCategory(ctx, b.Category); err != nil {
 				return idempotency.Response{}, err
 			}
-			a, loc, err := c.Client.CreateApplication(ctx, c.cred, in)
+			a, loc, err := c.Client.CreateApplication(ctx, c.Credential, in)
 			if err != nil {
 				return idempotency.Response{}, err
 			}
@@ -69,7 +69,7 @@ func (h fipsHandlers) FipsGetApplication(ctx context.Context, request api.FipsGe
 	if err != nil {
 		return nil, err
 	}
-	a, err := c.Client.Application(ctx, c.cred, request.ApplicationID)
+	a, err := c.Client.Application(ctx, c.Credential, request.ApplicationID)
 	if err != nil {
 		return nil, err
 	}
@@ -83,11 +83,11 @@ func (h fipsHandlers) FipsUpdateApplication(ctx context.Context, request api.Fip
 		return nil, err
 	}
 	b := request.Body
-	if err := c.checkCategory(ctx, b.Category); err != nil {
+	if err := c.CheckCategory(ctx, b.Category); err != nil {
 		return nil, err
 	}
 	in := fips.ApplicationInput{Category: b.Category, Title: b.Title, Attributes: fipsAttrs(b.Attributes)}
-	a, err := c.Client.UpdateApplication(ctx, c.cred, request.ApplicationID, in)
+	a, err := c.Client.UpdateApplication(ctx, c.Credential, request.ApplicationID, in)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +100,7 @@ func (h fipsHandlers) FipsDeleteApplication(ctx context.Context, request api.Fip
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Client.DeleteApplication(ctx, c.cred, request.ApplicationID); err != nil {
+	if err := c.Client.DeleteApplication(ctx, c.Credential, request.ApplicationID); err != nil {
 		return nil, err
 	}
 	return api.FipsDeleteApplication204Response{}, nil
@@ -112,7 +112,7 @@ func (h fipsHandlers) FipsGetPackage(ctx context.Context, request api.FipsGetPac
 	if err != nil {
 		return nil, err
 	}
-	content, err := c.Client.Package(ctx, c.cred, request.ApplicationID)
+	content, err := c.Client.Package(ctx, c.Credential, request.ApplicationID)
 	if err != nil {
 		return nil, err
 	}
@@ -128,7 +128,7 @@ func (h fipsHandlers) FipsSubmitApplication(ctx context.Context, request api.Fip
 	b := request.Body
 	return c.idempotent(ctx, request.Params.IdempotencyKey, fips.OpSubmitApplication, []string{request.ApplicationID}, b,
 		func(ctx context.Context) (idempotency.Response, error) {
-			r, err := c.Client.Submit(ctx, c.cred, request.ApplicationID, string(b.Algorithm), b.Signature)
+			r, err := c.Client.Submit(ctx, c.Credential, request.ApplicationID, string(b.Algorithm), b.Signature)
 			if err != nil {
 				return idempotency.Response{}, err
 			}

@@ -13,7 +13,7 @@ func (h fipsHandlers) FipsGetDocumentFile(ctx context.Context, request api.FipsG
 	if err != nil {
 		return nil, err
 	}
-	content, err := c.Client.DocumentFile(ctx, c.cred, request.ApplicationID, request.DocumentID)
+	content, err := c.Client.DocumentFile(ctx, c.Credential, request.ApplicationID, request.DocumentID)
 	if err != nil {
 		return nil, err
 	}
@@ -27,7 +27,7 @@ func (h fipsHandlers) FipsPutDocumentFile(ctx context.Context, request api.FipsP
 		return nil, err
 	}
 	d, err := c.upload(ctx, request.Body, func(up fips.Upload) (*fips.Document, error) {
-		return c.Client.PutDocumentFile(ctx, c.cred, request.ApplicationID, request.DocumentID, up)
+		return c.Client.PutDocumentFile(ctx, c.Credential, request.ApplicationID, request.DocumentID, up)
 	})
 	if err != nil {
 		return nil, err
@@ -44,7 +44,7 @@ func (h fipsHandlers) FipsClearDocumentFile(ctx context.Context, request api.Fip
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Client.ClearDocumentFile(ctx, c.cred, request.ApplicationID, request.DocumentID); err != nil {
+	if err := c.Client.ClearDocumentFile(ctx, c.Credential, request.ApplicationID, request.DocumentID); err != nil {
 		return nil, err
 	}
 	return api.FipsClearDocumentFile204Response{}, nil
@@ -56,7 +56,7 @@ func (h fipsHandlers) FipsGetStatement(ctx context.Context, request api.FipsGetS
 	if err != nil {
 		return nil, err
 	}
-	content, err := c.Client.Statement(ctx, c.cred, request.ApplicationID, request.DocumentID)
+	content, err := c.Client.Statement(ctx, c.Credential, request.ApplicationID, request.DocumentID)
 	if err != nil {
 		return nil, err
 	}
@@ -71,13 +71,13 @@ func (h fipsHandlers) FipsPutStatement(ctx context.Context, request api.FipsPutS
 		return nil, err
 	}
 	d, err := c.upload(ctx, request.Body, func(up fips.Upload) (*fips.Document, error) {
-		return c.Client.PutStatement(ctx, c.cred, request.ApplicationID, request.DocumentID, up)
+		return c.Client.PutStatement(ctx, c.Credential, request.ApplicationID, request.DocumentID, up)
 	})
 	if err != nil {
 		return nil, err
 	}
 	if d == nil { // FIPS answered without the document: fetch it
-		if d, err = c.Client.Document(ctx, c.cred, request.ApplicationID, request.DocumentID); err != nil {
+		if d, err = c.Client.Document(ctx, c.Credential, request.ApplicationID, request.DocumentID); err != nil {
 			return nil, err
 		}
 	}

@@ -13,7 +13,7 @@ func (h fipsHandlers) FipsListApplicantCategories(ctx context.Context, request a
 	if err != nil {
 		return nil, err
 	}
-	entries, err := c.Client.ApplicantCategories(ctx, c.cred)
+	entries, err := c.Client.ApplicantCategories(ctx, c.Credential)
 	if err != nil {
 		return nil, err
 	}
@@ -26,7 +26,7 @@ func (h fipsHandlers) FipsListApplicantDocumentTypes(ctx context.Context, reques
 	if err != nil {
 		return nil, err
 	}
-	entries, err := c.Client.ApplicantDocumentTypes(ctx, c.cred)
+	entries, err := c.Client.ApplicantDocumentTypes(ctx, c.Credential)
 	if err != nil {
 		return nil, err
 	}
@@ -39,7 +39,7 @@ func (h fipsHandlers) FipsListDocumentTypes(ctx context.Context, request api.Fip
 	if err != nil {
 		return nil, err
 	}
-	entries, err := c.Client.DocumentTypes(ctx, c.cred)
+	entries, err := c.Client.DocumentTypes(ctx, c.Credential)
 	if err != nil {
 		return nil, err
 	}

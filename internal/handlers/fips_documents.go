@@ -16,7 +16,7 @@ func (h fipsHandlers) FipsListDocuments(ctx context.Context, request api.FipsLis
 	if err != nil {
 		return nil, err
 	}
-	list, err := c.Client.ListDocuments(ctx, c.cred, request.ApplicationID)
+	list, err := c.Client.ListDocuments(ctx, c.Credential, request.ApplicationID)
 	if err != nil {
 		return nil, err
 	}
@@ -44,10 +44,10 @@ func (h fipsHandlers) FipsCreateDocument(ctx context.Context, request api.FipsCr
 	in := fips.DocumentInput{Type: typ, TypeTitle: title, Description: b.Name}
 	return c.idempotent(ctx, request.Params.IdempotencyKey, fips.OpCreateDocument, []string{appID}, b,
 		func(ctx context.Context) (idempotency.Response, error) {
-			if err := c.checkDocumentType(ctx, typ, title); err != nil {
+			if err := c.CheckDocumentType(ctx, typ, title); err != nil {
 				return idempotency.Response{}, err
 			}
-			d, loc, err := c.Client.CreateDocument(ctx, c.cred, appID, in)
+			d, loc, err := c.Client.CreateDocument(ctx, c.Credential, appID, in)
 			if err != nil {
 				return idempotency.Response{}, err
 			}
@@ -68,7 +68,7 @@ func (h fipsHandlers) FipsGetDocument(ctx context.Context, request api.FipsGetDo
 	if err != nil {
 		return nil, err
 	}
-	d, err := c.Client.Document(ctx, c.cred, request.ApplicationID, request.DocumentID)
+	d, err := c.Client.Document(ctx, c.Credential, request.ApplicationID, request.DocumentID)
 	if err != nil {
 		return nil, err
 	}
@@ -82,7 +82,7 @@ func (h fipsHandlers) FipsUpdateDocument(ctx context.Context, request api.FipsUp
 		return nil, err
 	}
 	in := fips.DocumentInput{Description: request.Body.Name, Attributes: fipsAttrs(request.Body.Attributes)}
-	d, err := c.Client.UpdateDocument(ctx, c.cred, request.ApplicationID, request.DocumentID, in)
+	d, err := c.Client.UpdateDocument(ctx, c.Credential, request.ApplicationID, request.DocumentID, in)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func (h fipsHandlers) FipsDeleteDocument(ctx context.Context, request api.FipsDe
 	if err != nil {
 		return nil, err
 	}
-	if err := c.Client.DeleteDocument(ctx, c.cred, request.ApplicationID, request.DocumentID); err != nil {
+	if err := c.Client.DeleteDocument(ctx, c.Credential, request.ApplicationID, request.DocumentID); err != nil {
 		return nil, err
 	}
 	return api.FipsDeleteDocument204Response{}, nil

@@ -22,6 +22,7 @@ import (
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/config"
 	"github.com/legalgate/legalgate/internal/fairshare"
+	"github.com/legalgate/legalgate/internal/fipssvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -53,7 +54,7 @@ type fipsGateway struct {
 // fipsOptions vary the test gateway.
 type fipsOptions struct {
 	wrapSim    func(http.Handler) http.Handler // around the in-process simulator
-	streamIdle time.Duration                   // handlers.FIPS.StreamIdle
+	streamIdle time.Duration                   // handlers.Limits.StreamIdle
 	idemLock   time.Duration                   // idempotency.Options.LockTTL
 	fair       *fairshare.Config               // handlers.Deps.Fair, when set
 	log        io.Writer                       // the gateway's log; default discarded
@@ -100,8 +101,9 @@ func newFIPSGateway(t *testing.T, simURL string, o fipsOptions) *fipsGateway {
 	}
 	h, err := handlers.NewServer(&handlers.Deps{
 		Log: log, Tenants: tenants, Redis: rdb, Registry: reg, HTTP: metrics.NewHTTP(reg), SpecYAML: apispec.YAML,
-		FIPS: &handlers.FIPS{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log, LockTTL: o.idemLock}), StreamIdle: o.streamIdle},
-		Fair: fair,
+		FIPS:   &fipssvc.Service{Client: client, Idem: idempotency.New(rdb, idempotency.Options{Log: log, LockTTL: o.idemLock})},
+		Limits: handlers.Limits{StreamIdle: o.streamIdle},
+		Fair:   fair,
 	})
 	if err != nil {
 		t.Fatal(err)

@@ -4,58 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"net/http"
 
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/idempotency"
-	"github.com/legalgate/legalgate/internal/upstream/fips"
 )
 
-// idempotent runs create at most once per tenant and Idempotency-Key for the
-// same request (operation, path ids and canonical JSON body). With a key the
-// upstream call outlives a dropped client connection, so that the retry can
-// replay its answer.
+// idempotent runs create as the service's at-most-once create under the
+// request's Idempotency-Key (fipssvc.Call.Create), its answer replayable.
 func (c fipsCall) idempotent(ctx context.Context, key *string, op string, ids []string, body any, create func(context.Context) (idempotency.Response, error)) (fipsReplayable, error) {
-	k := deref(key)
-	if k == "" {
-		r, err := create(ctx)
-		return fipsReplayable{r: r}, err
-	}
-	if c.Idem == nil {
-		return fipsReplayable{}, apperr.New(apperr.Unavailable, "Idempotency-Key is not supported by this gateway's configuration")
-	}
-	canonical, err := json.Marshal(body) // the decoded body: member order and spacing do not matter
-	if err != nil {
-		return fipsReplayable{}, apperr.Wrap(apperr.Internal, "", err)
-	}
-	parts := [][]byte{[]byte(op)}
-	for _, id := range ids {
-		parts = append(parts, []byte(id))
-	}
-	fp := idempotency.Fingerprint(append(parts, canonical)...)
-	r, replayed, err := c.Idem.Do(ctx, c.tenant.ID, k, fp, func(ctx context.Context) (idempotency.Response, error) {
-		r, err := create(context.WithoutCancel(ctx))
-		if errors.Is(err, fips.ErrOutcomeUnknown) {
-			// FIPS may have created it: the key must not run the create again.
-			return r, idempotency.Uncertain(fipsOutcomeUnknown(err))
-		}
-		return r, err
-	})
+	r, replayed, err := c.Create(ctx, deref(key), op, ids, body, create)
 	return fipsReplayable{r: r, replayed: replayed}, err
-}
-
-// fipsOutcomeUnknown tells the caller of a create that failed after FIPS may
-// have carried it out to check before trying again.
-func fipsOutcomeUnknown(err error) error {
-	e, ok := apperr.As(err)
-	if !ok {
-		return err
-	}
-	c := *e
-	c.Detail += "; FIPS may have carried out the request: check (for example by listing the resources) " +
-		"before sending it again with a new Idempotency-Key, as this key will not run it again"
-	return &c
 }
 
 // fipsJSON renders an answer once, so that a replay sends the same bytes.

@@ -15,7 +15,7 @@ func (h fipsHandlers) FipsListSignatures(ctx context.Context, request api.FipsLi
 	if err != nil {
 		return nil, err
 	}
-	list, err := c.Client.ListSignatures(ctx, c.cred, request.ApplicationID, request.DocumentID)
+	list, err := c.Client.ListSignatures(ctx, c.Credential, request.ApplicationID, request.DocumentID)
 	if err != nil {
 		return nil, err
 	}
@@ -41,7 +41,7 @@ func (h fipsHandlers) FipsAddSignature(ctx context.Context, request api.FipsAddS
 	}
 	return c.idempotent(ctx, request.Params.IdempotencyKey, fips.OpAddSignature, []string{appID, docID}, b,
 		func(ctx context.Context) (idempotency.Response, error) {
-			status, results, err := c.Client.AddSignatures(ctx, c.cred, appID, docID, sigs)
+			status, results, err := c.Client.AddSignatures(ctx, c.Credential, appID, docID, sigs)
 			if err != nil {
 				return idempotency.Response{}, err
 			}

@@ -21,17 +21,8 @@ import (
 	"github.com/legalgate/legalgate/internal/upstream/fips"
 )
 
-// defaultStreamIdle is how long a streamed body may stall (no byte read from
-// an uploading client, none accepted by a downloading one) before the
-// exchange is cut.
-const defaultStreamIdle = 30 * time.Second
-
-func (c fipsCall) streamIdle() time.Duration {
-	if c.StreamIdle > 0 {
-		return c.StreamIdle
-	}
-	return defaultStreamIdle
-}
+// streamIdle is Limits.StreamIdle: how long a streamed body may stall.
+func (c fipsCall) streamIdle() time.Duration { return c.idle }
 
 // stream answers content as it arrives from FIPS, in a "fips.download"
 // span when the request is traced.

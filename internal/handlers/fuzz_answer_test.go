@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/legalgate/legalgate/internal/fipssvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
 	"github.com/legalgate/legalgate/internal/quota"
@@ -133,7 +134,7 @@ func FuzzFIPSAnswer(f *testing.F) {
 		fc, err := fips.New(fips.Config{BaseURL: up.URL + fipssim.Prefix, Timeout: 10 * time.Second, Redis: d.Redis,
 			OnRejected: func(string) {}})
 		must(f, err)
-		d.FIPS = &handlers.FIPS{Client: fc, Idem: idempotency.New(d.Redis, idempotency.Options{Log: d.Log})}
+		d.FIPS = &fipssvc.Service{Client: fc, Idem: idempotency.New(d.Redis, idempotency.Options{Log: d.Log})}
 	}))
 	env.ids = map[string]string{"applicationId": "TMA260537887", "documentId": "2"}
 	env.gone = env.ids

@@ -23,6 +23,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/legalgate/legalgate/internal/api"
+	"github.com/legalgate/legalgate/internal/fipssvc"
 	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/handlers"
 	"github.com/legalgate/legalgate/internal/idempotency"
@@ -184,7 +185,7 @@ func newFuzzEnv(tb testing.TB) *fuzzEnv {
 		fc, err := fips.New(fips.Config{BaseURL: fsim.URL + fipssim.Prefix, Timeout: 10 * time.Second, Redis: d.Redis,
 			OnRejected: func(string) {}})
 		must(tb, err)
-		d.FIPS = &handlers.FIPS{Client: fc, Idem: idempotency.New(d.Redis, idempotency.Options{Log: d.Log})}
+		d.FIPS = &fipssvc.Service{Client: fc, Idem: idempotency.New(d.Redis, idempotency.Options{Log: d.Log})}
 		d.Watches = &watches.Manager{Redis: d.Redis, Garant: d.Garant, Hooks: d.Webhooks, Tenants: d.Tenants.Load}
 	})
 	env.serve(tb, gw)

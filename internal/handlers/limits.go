@@ -34,6 +34,10 @@ type Limits struct {
 	// budget), one larger than either 413.
 	BodyBudget       int64
 	TenantBodyBudget int64
+	// StreamIdle is how long a streamed FIPS upload or download may stall
+	// (no byte read from an uploading client, none accepted by a
+	// downloading one) before the exchange is cut.
+	StreamIdle time.Duration
 }
 
 // The defaults of Limits.
@@ -43,6 +47,7 @@ const (
 	DefaultWriteTimeout     = 90 * time.Second
 	DefaultBodyBudget       = 64 << 20
 	DefaultTenantBodyBudget = 32 << 20
+	DefaultStreamIdle       = 30 * time.Second
 )
 
 func (l Limits) withDefaults() Limits {
@@ -54,6 +59,7 @@ func (l Limits) withDefaults() Limits {
 	set(&l.BodyTimeout, DefaultBodyTimeout)
 	set(&l.BodyIdleTimeout, DefaultBodyIdleTimeout)
 	set(&l.WriteTimeout, DefaultWriteTimeout)
+	set(&l.StreamIdle, DefaultStreamIdle)
 	if l.BodyBudget <= 0 {
 		l.BodyBudget = DefaultBodyBudget
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/legalgate/legalgate/internal/api"
 	"github.com/legalgate/legalgate/internal/apperr"
 	"github.com/legalgate/legalgate/internal/fairshare"
+	"github.com/legalgate/legalgate/internal/fipssvc"
 	"github.com/legalgate/legalgate/internal/fssptasks"
 	"github.com/legalgate/legalgate/internal/garantsvc"
 	"github.com/legalgate/legalgate/internal/metrics"
@@ -41,7 +42,7 @@ type Deps struct {
 	Ops      *ops.Table     // the contract's operations and their rules; nil: ops.Contract()
 
 	// Upstream operations (nil: the operations answer 501).
-	FIPS   *FIPS
+	FIPS   *fipssvc.Service
 	Garant *garantsvc.Service
 	FSSP   *fssptasks.Engine
 	// Webhooks serves the tenants' delivery logs and redeliveries (nil:
