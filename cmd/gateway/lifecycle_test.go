@@ -189,19 +189,8 @@ func TestRunLeavesNothingBehind(t *testing.T) {
 	waitReady(t, c, base+"/healthz", done, out)
 	call := func(method, path, body string) {
 		t.Helper()
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+config.DemoKeyAlpha)
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
-		if res.StatusCode >= 300 {
-			t.Fatalf("%s %s = %d, want 2xx", method, path, res.StatusCode)
+		if code := demoCall(t, c, method, base+path, body); code >= 300 {
+			t.Fatalf("%s %s = %d, want 2xx", method, path, code)
 		}
 	}
 	// A task left for its poller, and a Garant call.
@@ -244,15 +233,7 @@ func TestRunListenerFailure(t *testing.T) {
 		if strings.Contains(path, "searches") {
 			method, body = "POST", `{"region":77,"lastname":"ИВАНОВ","firstname":"ИВАН"}`
 		}
-		req, _ := http.NewRequest(method, base+path, strings.NewReader(body))
-		req.Header.Set("Authorization", "Bearer "+config.DemoKeyAlpha)
-		req.Header.Set("Content-Type", "application/json")
-		res, err := c.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s: %v", method, path, err)
-		}
-		_, _ = io.Copy(io.Discard, res.Body)
-		res.Body.Close()
+		demoCall(t, c, method, base+path, body)
 	}
 	breakListener(t, adminPort)
 	select {
@@ -341,4 +322,22 @@ func waitReady(t *testing.T, c *http.Client, url string, done <-chan error, out 
 		}
 	}
 	t.Fatalf("%s did not answer 200 within 60s\n%s", url, out)
+}
+
+// demoCall sends one request with the demo key (a JSON body when body is
+// not "") and returns its status, the answer read and closed.
+func demoCall(t *testing.T, c *http.Client, method, url, body string) int {
+	t.Helper()
+	req, _ := http.NewRequest(method, url, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+config.DemoKeyAlpha)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	res, err := c.Do(req)
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, url, err)
+	}
+	_, _ = io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	return res.StatusCode
 }

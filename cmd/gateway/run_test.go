@@ -442,11 +442,9 @@ func get(t *testing.T, url, key string) (int, string) {
 	return res.StatusCode, string(b)
 }
 
-// TestAdminListener: metrics (and pprof, off by default) are served on
-// server.admin_addr only; the public port answers 404 there, with or
-// without a key; the address is logged.
-func TestAdminListener(t *testing.T) {
-	cfg := `
+// adminTestConfig is one tenant k of one Garant credential g that is
+// never called (startWithConfig fills in the Redis URL).
+var adminTestConfig = `
 redis: {url: %q}
 credentials:
   g: {upstream: garant, secret: demo-garant-token}
@@ -455,6 +453,12 @@ tenants:
 upstreams:
   garant: {base_url: "https://garant.invalid"}
 `
+
+// TestAdminListener: metrics (and pprof, off by default) are served on
+// server.admin_addr only; the public port answers 404 there, with or
+// without a key; the address is logged.
+func TestAdminListener(t *testing.T) {
+	cfg := adminTestConfig
 	base, admin, logs := startWithConfig(t, cfg, nil)
 	for _, path := range []string{"/metrics", "/debug/pprof/", "/debug/pprof/heap"} {
 		for _, key := range []string{"", "k"} {
@@ -488,15 +492,7 @@ upstreams:
 // and each Garant credential's permission-denial series exist at 0, so
 // that rate() and increase() see the first event.
 func TestSeriesExistAtZero(t *testing.T) {
-	cfg := `
-redis: {url: %q}
-credentials:
-  g: {upstream: garant, secret: demo-garant-token}
-tenants:
-  t: {keys_sha256: [` + config.HashKey("k") + `], credentials: {garant: g}}
-upstreams:
-  garant: {base_url: "https://garant.invalid"}
-`
+	cfg := adminTestConfig
 	_, admin, _ := startWithConfig(t, cfg, nil)
 	_, body := get(t, admin+"/metrics", "")
 	for _, want := range []string{
