@@ -77,7 +77,10 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 	// A per-second throttle protects the upstream, not a paid quota: when Redis
 	// is down, operations whose only family is the rate go on (metered ones
 	// still fail closed).
-	failOpen := map[string]bool{config.Garant + "/" + quota.FamilyRate: true}
+	failOpen := map[string]bool{}
+	for _, up := range table.Upstreams() {
+		failOpen[up+"/"+quota.FamilyRate] = true
+	}
 	for _, f := range cfg.Quota.FailOpen {
 		failOpen[f] = true
 	}
@@ -89,6 +92,7 @@ func wire(cfg *config.Config, rdb redis.UniversalClient, reg *prometheus.Registr
 		return nil, fmt.Errorf("quota: %w", err)
 	}
 	upstreamMetrics := metrics.NewUpstream(reg)
+	upstreamMetrics.SetDeniable(config.Garant, garant.Methods) // Garant's 403: a permission the token lacks
 	addCredentialMetrics(upstreamMetrics, reg0)
 
 	guard, err := wireGuard(cfg, table, rdb, reg, log)
@@ -190,11 +194,7 @@ func (a *app) deps(cfg *config.Config, rdb redis.UniversalClient, reg *prometheu
 // expiry where known.
 func addCredentialMetrics(um *metrics.Upstream, reg *tenant.Registry) {
 	for _, c := range reg.Credentials() {
-		var deniable []string // only Garant answers a permission denial (403)
-		if c.Upstream == config.Garant {
-			deniable = garant.Methods
-		}
-		um.AddCredential(c.Upstream, c.Name, deniable...)
+		um.AddCredential(c.Upstream, c.Name)
 		if !c.ExpiresAt.IsZero() {
 			um.CredentialExpiry.WithLabelValues(c.Name, c.Upstream).Set(float64(c.ExpiresAt.Unix()))
 		}

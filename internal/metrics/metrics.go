@@ -9,6 +9,7 @@ import (
 	"context"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +81,15 @@ type Upstream struct {
 	// Unparsed counts values of an upstream answer the gateway could not
 	// parse and passed on raw (a date it cannot read, for example).
 	Unparsed *prometheus.CounterVec
+
+	deniable sync.Map // upstream → []string: the methods that can deny a credential (SetDeniable)
+}
+
+// SetDeniable names the methods of upstream that can deny a credential
+// the permission for a request: AddCredential makes their denial series
+// exist. Call it before AddCredential.
+func (m *Upstream) SetDeniable(upstream string, methods []string) {
+	m.deniable.Store(upstream, methods)
 }
 
 // CredentialDeniedNow records that upstream refused credential the
@@ -101,13 +111,14 @@ func (m *Upstream) UnparsedValue(upstream, operation, field string) {
 }
 
 // AddCredential makes credential's rejection counter, and its denial
-// counter of each of the upstream's methods that can deny it (Garant's,
-// garant.Methods; none for the others), exist at 0, so that increase()
-// sees the first event.
-func (m *Upstream) AddCredential(upstream, credential string, deniable ...string) {
+// counter of each method SetDeniable named for its upstream, exist at 0,
+// so that increase() sees the first event.
+func (m *Upstream) AddCredential(upstream, credential string) {
 	m.CredentialRejected.WithLabelValues(upstream, credential)
-	for _, method := range deniable {
-		m.CredentialDenied.WithLabelValues(upstream, credential, method)
+	if methods, ok := m.deniable.Load(upstream); ok {
+		for _, method := range methods.([]string) {
+			m.CredentialDenied.WithLabelValues(upstream, credential, method)
+		}
 	}
 }
 
