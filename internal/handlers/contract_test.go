@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
+	"mime"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -106,7 +108,31 @@ func contractErr(router routers.Router, req *http.Request, status int, header ht
 		},
 	}
 	in.SetBodyBytes(body)
-	return openapi3filter.ValidateResponse(context.Background(), in)
+	if err := openapi3filter.ValidateResponse(context.Background(), in); err != nil {
+		return err
+	}
+	if skipBody && req.Method != http.MethodHead && len(body) > 0 {
+		// kin-openapi checks the content type only with the body.
+		return contentTypeErr(route, status, header)
+	}
+	return nil
+}
+
+// contentTypeErr checks that an answer's Content-Type is one the
+// contract lists for its status (nil when the contract lists none).
+func contentTypeErr(route *routers.Route, status int, header http.Header) error {
+	ref := route.Operation.Responses.Status(status)
+	if ref == nil {
+		ref = route.Operation.Responses.Default()
+	}
+	if ref == nil || ref.Value == nil || len(ref.Value.Content) == 0 {
+		return nil
+	}
+	ct := header.Get("Content-Type")
+	if mt, _, err := mime.ParseMediaType(ct); err != nil || ref.Value.Content.Get(mt) == nil {
+		return fmt.Errorf("Content-Type %q is not one the contract lists for %d", ct, status)
+	}
+	return nil
 }
 
 // TestContractCheckCatchesDrift: the check serveChecked runs refuses
@@ -131,6 +157,13 @@ func TestContractCheckCatchesDrift(t *testing.T) {
 	} {
 		if err := contractErr(router, req, tc.status, tc.header, []byte(tc.body), false); (err == nil) != tc.ok {
 			t.Errorf("%s: contractErr = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+	// A file's body is not checked, its content type is.
+	export := httptest.NewRequest("GET", "/v1/garant/topics/12345/export/pdf", nil)
+	for ct, ok := range map[string]bool{"application/pdf": true, "text/html; charset=utf-8": false} {
+		if err := contractErr(router, export, 200, http.Header{"Content-Type": {ct}}, []byte("%PDF-1.4"), true); (err == nil) != ok {
+			t.Errorf("an export answered as %s: contractErr = %v, want ok %v", ct, err, ok)
 		}
 	}
 }
