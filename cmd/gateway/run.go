@@ -125,6 +125,9 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	}
 	closeAll := func() { closeRedis(); shutdownTelemetry(tel, log) }
 	log.Info("tracing", "enabled", tel.Enabled())
+	if ig := tel.Ignored(); len(ig) > 0 {
+		log.Warn("tracing: OTEL_PROPAGATORS names formats the gateway does not speak; they are left out", "ignored", ig)
+	}
 	reg := metrics.NewRegistry()
 	metrics.RegisterRedisPool(reg, rdb)
 	app, err := wire(cfg, rdb, reg, log, tel)

@@ -43,8 +43,9 @@ const DefaultServiceName = "legalgate"
 // Telemetry is the process's tracer provider and propagator. A nil
 // *Telemetry is tracing off.
 type Telemetry struct {
-	tp   *sdktrace.TracerProvider
-	prop propagation.TextMapPropagator
+	tp      *sdktrace.TracerProvider
+	prop    propagation.TextMapPropagator
+	ignored []string // OTEL_PROPAGATORS formats the specification names that the gateway does not speak
 }
 
 // New builds tracing from the OTEL_* variables read through getenv: the OTLP
@@ -64,7 +65,7 @@ func New(ctx context.Context, getenv func(string) string, version string) (*Tele
 	if err != nil {
 		return nil, err
 	}
-	prop, err := propagatorFrom(getenv)
+	prop, ignored, err := propagatorFrom(getenv)
 	if err != nil {
 		return nil, err
 	}
@@ -78,31 +79,46 @@ func New(ctx context.Context, getenv func(string) string, version string) (*Tele
 	}
 	return &Telemetry{
 		tp:   sdktrace.NewTracerProvider(sdktrace.WithBatcher(exp), sdktrace.WithSampler(sampler), sdktrace.WithResource(res)),
-		prop: prop,
+		prop: prop, ignored: ignored,
 	}, nil
+}
+
+// Ignored names the OTEL_PROPAGATORS formats that the OpenTelemetry
+// specification lists but the gateway does not speak (b3, jaeger, …): they
+// are left out, and the caller logs a warning.
+func (t *Telemetry) Ignored() []string {
+	if t == nil {
+		return nil
+	}
+	return t.ignored
 }
 
 // propagatorFrom reads OTEL_PROPAGATORS: a comma-separated list of
 // tracecontext (W3C traceparent and tracestate), baggage (W3C baggage) and
-// none; unset, tracecontext,baggage.
-func propagatorFrom(getenv func(string) string) (propagation.TextMapPropagator, error) {
+// none; unset, tracecontext,baggage. The other formats the specification
+// lists (b3, b3multi, jaeger, xray, ottrace) are returned as ignored; any
+// other name is an error naming the variable.
+func propagatorFrom(getenv func(string) string) (propagation.TextMapPropagator, []string, error) {
 	v := strings.TrimSpace(getenv("OTEL_PROPAGATORS"))
 	if v == "" {
 		v = "tracecontext,baggage"
 	}
 	var props []propagation.TextMapPropagator
+	var ignored []string
 	for name := range strings.SplitSeq(v, ",") {
-		switch strings.ToLower(strings.TrimSpace(name)) {
+		switch n := strings.ToLower(strings.TrimSpace(name)); n {
 		case "tracecontext":
 			props = append(props, propagation.TraceContext{})
 		case "baggage":
 			props = append(props, propagation.Baggage{})
 		case "none", "":
+		case "b3", "b3multi", "jaeger", "xray", "ottrace":
+			ignored = append(ignored, n)
 		default:
-			return nil, fmt.Errorf("telemetry: OTEL_PROPAGATORS=%q: want tracecontext, baggage or none", v)
+			return nil, nil, fmt.Errorf("telemetry: OTEL_PROPAGATORS=%q: %q is no propagator; want tracecontext, baggage or none", v, n)
 		}
 	}
-	return propagation.NewCompositeTextMapPropagator(props...), nil
+	return propagation.NewCompositeTextMapPropagator(props...), ignored, nil
 }
 
 // enabled says whether the variables ask for traces.

@@ -146,6 +146,7 @@ func TestPropagatorsFromEnv(t *testing.T) {
 	for _, tc := range []struct {
 		value   string
 		want    []string // the propagator's header fields, sorted
+		ignored []string
 		wantErr bool
 	}{
 		{value: "", want: []string{"baggage", "traceparent", "tracestate"}},
@@ -153,8 +154,9 @@ func TestPropagatorsFromEnv(t *testing.T) {
 		{value: " tracecontext ", want: []string{"traceparent", "tracestate"}},
 		{value: "baggage", want: []string{"baggage"}},
 		{value: "none", want: nil},
-		{value: "b3", wantErr: true},
-		{value: "tracecontext,xray", wantErr: true},
+		{value: "b3", want: nil, ignored: []string{"b3"}},
+		{value: "tracecontext,baggage,B3multi", want: []string{"baggage", "traceparent", "tracestate"}, ignored: []string{"b3multi"}},
+		{value: "tracecontext,zipkin", wantErr: true},
 	} {
 		env := map[string]string{"OTEL_EXPORTER_OTLP_ENDPOINT": "http://127.0.0.1:4318", "OTEL_PROPAGATORS": tc.value}
 		tel, err := New(context.Background(), envOf(env), "")
@@ -172,6 +174,9 @@ func TestPropagatorsFromEnv(t *testing.T) {
 		slices.Sort(got)
 		if !slices.Equal(got, tc.want) {
 			t.Errorf("OTEL_PROPAGATORS=%q: propagator fields %q, want %q", tc.value, got, tc.want)
+		}
+		if !slices.Equal(tel.Ignored(), tc.ignored) {
+			t.Errorf("OTEL_PROPAGATORS=%q: ignored %q, want %q", tc.value, tel.Ignored(), tc.ignored)
 		}
 		_ = tel.Shutdown(context.Background())
 	}
