@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/legalgate/legalgate/internal/tenant"
@@ -212,7 +213,7 @@ func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *
 		if t.ModStatus != 1 { // 2: no such document; not a change
 			continue
 		}
-		d := latest(t.Events, "", today)
+		d := latest(t.Events, "")
 		if d == "" {
 			d = today
 		}
@@ -221,21 +222,34 @@ func (m *Manager) findModified(ctx context.Context, payer *tenant.Tenant, cred *
 	return nil
 }
 
-// latest is the latest date of events on or after from. An event whose
-// date cannot be read counts as today: Garant reported a change, and an
-// older readable date beside it must not make it one already told.
-func latest(events []garant.Event, from, today string) string {
+// latest is the latest date of events on or after from, "" for none.
+// Dates are read as Garant's documents write them (2006-01-02) and in the
+// other forms an answer may carry (a timestamp, 02.01.2006); a date in no
+// known form is skipped (it cannot be ordered, and taking it as today would
+// tell the same change again every round).
+func latest(events []garant.Event, from string) string {
 	d := ""
 	for _, e := range events {
-		date := e.Date
-		if _, err := time.Parse(time.DateOnly, date); err != nil {
-			date = today
-		}
-		if date >= from && date > d {
+		date, ok := eventDay(e.Date)
+		if ok && date >= from && date > d {
 			d = date
 		}
 	}
 	return d
+}
+
+// eventDay reads a change event's date as YYYY-MM-DD.
+func eventDay(s string) (string, bool) {
+	s = strings.TrimSpace(s)
+	if len(s) >= 10 {
+		if t, err := time.Parse(time.DateOnly, s[:10]); err == nil {
+			return t.Format(time.DateOnly), true
+		}
+		if t, err := time.Parse("02.01.2006", s[:10]); err == nil {
+			return t.Format(time.DateOnly), true
+		}
+	}
+	return "", false
 }
 
 // fragmentSince is the first day of a change watch w is to be told of
@@ -332,7 +346,7 @@ func (m *Manager) fragmentDate(w Watch, f Fragment, c blockChange, st state) str
 		}
 		return m.day(m.now())
 	}
-	return latest(c.events, m.fragmentSince(w, f, st), m.day(m.now()))
+	return latest(c.events, m.fragmentSince(w, f, st))
 }
 
 // tell purges the cached answers of each changed document (once per
