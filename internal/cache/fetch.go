@@ -268,6 +268,13 @@ func (s *Store) fillAndStore(ctx context.Context, k Key, rkey string, p Policy, 
 	e.Side = nil // written beside e, never kept with it (the L1 counts e's bytes alone)
 	res := &Result{Entry: e, Status: StatusMiss, Filled: true}
 	if e.Stream != nil || p.NoStore || int64(len(e.Body)) > s.cfg.MaxEntryBytes {
+		if side != nil && !p.NoStore && p.Side != "" && side.Stream == nil && int64(len(side.Body)) <= s.cfg.MaxEntryBytes {
+			// The side entry is kept on its own: another operation serves it,
+			// and this one converts it without calling the upstream again.
+			side.StoredAt, side.Expires = e.StoredAt, e.Expires
+			_ = s.store(ctx, k, s.sideKey(k, p.Side), "", side, nil, p.TTL, token)
+			return res, nil
+		}
 		s.unlock(k, token)
 		return res, nil
 	}

@@ -241,3 +241,37 @@ func TestSideEntry(t *testing.T) {
 		check(t, s, h)
 	})
 }
+
+// TestSideEntryKeptAlone: when the entry is too large to keep, its side
+// entry is still stored (in the one store round trip), so that the next
+// miss converts it instead of calling the upstream again; no-store keeps
+// neither.
+func TestSideEntryKeptAlone(t *testing.T) {
+	ctx := context.Background()
+	s, h := countingStore(t, redistest.Start(t), cache.Config{LocalTTL: -1, MaxEntryBytes: 16})
+	side := cache.Policy{TTL: time.Hour, Side: "garantGetTopic.garant"}
+	var got *cache.Entry
+	fill := func(ctx context.Context) (*cache.Entry, error) {
+		got = cache.SideEntry(ctx)
+		return &cache.Entry{Body: []byte(`{"converted":"larger than sixteen bytes"}`), Side: &cache.Entry{Body: []byte(`{"raw":1}`)}}, nil
+	}
+	k := key(t, "garantGetTopic", 1, 1)
+	noStore := side
+	noStore.NoStore = true
+	if _, err := s.Fetch(ctx, k, noStore, fill, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Fetch(ctx, k, side, fill, nil); err != nil || got != nil {
+		t.Fatalf("after no-store: side entry %v (%v), want none kept", got, err)
+	}
+	h.n.Store(0)
+	if res, err := s.Fetch(ctx, k, side, fill, nil); err != nil || res.Status != cache.StatusMiss {
+		t.Fatalf("second miss = %v, %v", res, err)
+	}
+	if got == nil || string(got.Body) != `{"raw":1}` {
+		t.Errorf("second miss's fill got side entry %v, want the one the first kept", got)
+	}
+	if n := h.n.Load(); n != 2 {
+		t.Errorf("a miss whose entry is too large: %d round trips, want 2 (lookup, the side entry's store)", n)
+	}
+}
