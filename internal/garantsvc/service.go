@@ -133,7 +133,7 @@ func (s *Service) CachedOperations() []string {
 	}
 	var out []string
 	for _, o := range s.table().Of(garant.Upstream) {
-		if o.Native || !s.Begin(o.ID, nil, nil).Cached() {
+		if o.Native || s.Cache == nil || s.ttl(o.ID, o) <= 0 {
 			continue
 		}
 		out = append(out, o.ID)
@@ -254,14 +254,18 @@ func (c *Call) admit(ctx context.Context) (release func(), err error) {
 
 // TTL is how long answers of the call's operation are cached: the config's
 // override, else the contract's; 0: not cached.
-func (c *Call) TTL() time.Duration {
-	if d, ok := c.svc.TTL[c.op]; ok {
+func (c *Call) TTL() time.Duration { return c.svc.ttl(c.op, c.rules) }
+
+// ttl is how long answers of op, whose contract rules are rules (nil:
+// none), are cached: the config's override, else the contract's.
+func (s *Service) ttl(op string, rules *ops.Operation) time.Duration {
+	if d, ok := s.TTL[op]; ok {
 		return d
 	}
-	if c.rules == nil {
+	if rules == nil {
 		return 0
 	}
-	return c.rules.CacheTTL
+	return rules.CacheTTL
 }
 
 // Cached reports whether the call's answers go through the cache (a cache
